@@ -1,0 +1,296 @@
+"""Run a compiled mapping over a parsed message and fill the canonical model.
+
+The hot path collects only what conversion needs (values, which source elements were used).
+Lineage (which rule, source line and transforms produced each canonical field) is collected
+when asked for with ``trace=True`` — by ``explain``, and to locate a validation error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from pydantic import ValidationError
+
+from gateway.model import Bericht
+from gateway.model.codes import CODE_LISTS
+
+from .compiler import Compiled, FieldRule, GroupRule, Rule
+from .errors import ConversionError
+from .transforms import TransformError
+
+_Element = etree._Element
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """Where one canonical value came from."""
+
+    field: str
+    rule: FieldRule
+    line: int | None
+    source: str | None
+    raw: Any
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Warning_:
+    """A deviation accepted under ``strictness: lenient``; counted per mapping and rule (dialect debt)."""
+
+    rule: str
+    field: str
+    line: int | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unmapped:
+    """A source element with a value that no rule read and no ``ignore`` entry explains."""
+
+    path: str
+    line: int | None
+
+
+@dataclass(slots=True)
+class MapResult:
+    bericht: Bericht
+    data: dict[str, Any]
+    warnings: list[Warning_] = field(default_factory=list)
+    unmapped: list[Unmapped] = field(default_factory=list)
+    lineage: list[Lineage] = field(default_factory=list)
+    groups: dict[str, int | None] = field(default_factory=dict)
+
+
+class _State:
+    __slots__ = ("consumed", "groups", "lenient", "lineage", "source", "trace", "track", "warnings")
+
+    def __init__(self, source: str, trace: bool, track: bool, lenient: bool) -> None:
+        self.source = source
+        self.trace = trace
+        self.track = track
+        self.lenient = lenient
+        self.consumed: set[_Element] = set()
+        self.warnings: list[Warning_] = []
+        self.lineage: list[Lineage] = []
+        self.groups: dict[str, int | None] = {}
+
+
+def _set(out: dict[str, Any], segments: tuple[str, ...], value: Any) -> None:
+    node = out
+    for segment in segments[:-1]:
+        child = node.get(segment)
+        if child is None:
+            child = node[segment] = {}
+        node = child
+    node[segments[-1]] = value
+
+
+def element_path(el: _Element) -> str:
+    """Readable path with the document's own prefixes, e.g. /wmo301:Bericht/wmo301:Header/iwmo:Code."""
+    parts: list[str] = []
+    node: _Element | None = el
+    while node is not None:
+        q = etree.QName(node)
+        prefix = node.prefix
+        parts.append(f"{prefix}:{q.localname}" if prefix else q.localname)
+        node = node.getparent()
+    return "/" + "/".join(reversed(parts))
+
+
+def _truthy(result: Any) -> bool:
+    return bool(result)
+
+
+def _fail(st: _State, message: str, field_: str, line: int | None, path: str | None = None) -> ConversionError:
+    return ConversionError(message, field=field_, line=line, path=path, source=st.source)
+
+
+def _read(rule: FieldRule, ctx: _Element, st: _State, where: str) -> tuple[Any, int | None, str | None]:
+    values: list[str] = []
+    line: int | None = None
+    first: _Element | None = None
+    for path in rule.paths:
+        for node in path.run(ctx):
+            if isinstance(node, _Element):
+                if st.track:
+                    st.consumed.add(node)
+                if len(node):
+                    raise _fail(st, f"{path.expr!r} selects an element with children; point the rule at a leaf "
+                                    "element", where, node.sourceline, path.expr)
+                text = node.text
+                if text is None:
+                    continue
+                text = text.strip()
+                if not text:
+                    continue
+                if first is None:
+                    first, line = node, node.sourceline
+                values.append(text)
+            elif isinstance(node, bool):
+                values.append("true" if node else "false")
+            elif isinstance(node, float):
+                values.append(str(int(node)) if node.is_integer() else str(node))
+            elif node is not None and str(node).strip():
+                values.append(str(node).strip())
+    if not values:
+        return None, line, None
+    source = element_path(first) if (st.trace and first is not None) else None
+    if rule.many or len(rule.paths) > 1:
+        return values, line, source
+    if len(values) > 1:
+        message = f"{rule.source_text!r} found {len(values)} values where one is expected"
+        if not st.lenient:
+            raise _fail(st, message, where, line, rule.source_text)
+        st.warnings.append(Warning_(rule.target, where, line, message + "; the first is used"))
+    return values[0], line, source
+
+
+def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: _State) -> None:
+    where = prefix + rule.target
+    if rule.constant is not None:
+        raw: Any = rule.constant
+        line, source = None, None
+    else:
+        raw, line, source = _read(rule, ctx, st, where)
+    if raw is None:
+        if rule.default is not None:
+            _set(out, rule.segments, rule.default)
+            if st.trace:
+                st.lineage.append(Lineage(where, rule, None, "default", None, rule.default))
+        elif rule.required:
+            raise _fail(st, f"required value missing: nothing at {rule.source_text!r}", where, ctx.sourceline,
+                        rule.source_text)
+        return
+    value = raw
+    for transform, arg in rule.transforms:
+        try:
+            value = transform.apply(value, arg)
+        except TransformError as exc:
+            raise _fail(st, f"transform {transform.name}: {exc}", where, line, rule.source_text) from None
+    vmap = rule.value_map
+    if vmap is not None:
+        items = value if isinstance(value, list) else [value]
+        mapped: list[str] = []
+        for item in items:
+            hit = vmap.table.get(item)
+            if hit is None:
+                if vmap.fallback == "keep":
+                    hit = item
+                elif vmap.fallback == "default":
+                    hit = vmap.default or item
+                else:
+                    message = f"code {item!r} is not in value map {vmap.name!r}"
+                    if not st.lenient:
+                        raise _fail(st, message, where, line, rule.source_text)
+                    st.warnings.append(Warning_(rule.target, where, line, message + "; kept as is"))
+                    hit = item
+            mapped.append(hit)
+        value = mapped if isinstance(value, list) else mapped[0]
+    _set(out, rule.segments, value)
+    if st.trace:
+        st.lineage.append(Lineage(where, rule, line, source, raw, value))
+
+
+def _run(rules: list[Rule], ctx: _Element, out: dict[str, Any], prefix: str, st: _State) -> None:
+    for rule in rules:
+        if rule.when is not None and not _truthy(rule.when.run(ctx)):
+            continue
+        if type(rule) is GroupRule:
+            items: list[dict[str, Any]] = []
+            for i, node in enumerate(rule.each.run(ctx)):
+                item: dict[str, Any] = {}
+                item_prefix = f"{prefix}{rule.target}.{i}."
+                st.groups[item_prefix[:-1]] = node.sourceline
+                _run(rule.rules, node, item, item_prefix, st)
+                items.append(item)
+            if items:
+                _set(out, rule.segments, items)
+        else:
+            _field(rule, ctx, out, prefix, st)  # type: ignore[arg-type]
+
+
+def _unmapped(mapping: Compiled, root: _Element, st: _State) -> list[Unmapped]:
+    ignored: set[_Element] = set()
+    for path, _reason in mapping.ignore:
+        for node in path.run(root):
+            if isinstance(node, _Element):
+                ignored.update(node.iter())
+    out: list[Unmapped] = []
+    consumed = st.consumed
+    for el in root.iter(etree.Element):
+        if len(el) or el in consumed or el in ignored:
+            continue
+        text = el.text
+        if text is not None and text.strip():
+            out.append(Unmapped(element_path(el), el.sourceline))
+    return out
+
+
+_MSG_PREFIX = re.compile(r"^(?:Value error|Assertion failed), ")
+_MSG_FIELD = re.compile(r"^([a-z_]+(?:\.[a-z0-9_]+)+): (.*)$", re.S)
+
+
+def _locate(field_: str, st: _State) -> tuple[int | None, str | None]:
+    best: tuple[int, int | None, str | None] = (-1, None, None)
+    for entry in st.lineage:
+        if entry.field == field_:
+            return entry.line, entry.source or entry.rule.source_text
+        if entry.field.startswith(field_ + ".") and entry.line is not None and (
+                best[1] is None or entry.line < best[1]):
+            best = (0, entry.line, None)
+    if best[1] is not None:
+        return best[1], None
+    parts = field_.split(".")
+    while parts:
+        line = st.groups.get(".".join(parts))
+        if line is not None:
+            return line, None
+        parts.pop()
+    return None, None
+
+
+def _describe(err: dict[str, Any], field_: str) -> str:
+    msg = _MSG_PREFIX.sub("", str(err.get("msg", "invalid")))
+    leaf = field_.rsplit(".", 1)[-1]
+    if err.get("type") == "literal_error" and leaf in CODE_LISTS:
+        msg = f"not a code of {CODE_LISTS[leaf][0]}: {msg}"
+    if err.get("type") == "missing":
+        msg = "required field missing"
+    if "bsn" not in leaf and "input" in err and not isinstance(err["input"], dict | list):
+        msg += f" (got {err['input']!r})"
+    return msg
+
+
+def map_source(
+    mapping: Compiled,
+    root: _Element,
+    *,
+    source: str = "<input>",
+    trace: bool = False,
+    track_unmapped: bool = True,
+) -> MapResult:
+    """Map one parsed message; raise :class:`ConversionError` naming field, source path and line."""
+    st = _State(source, trace, track_unmapped, mapping.strictness == "lenient")
+    data: dict[str, Any] = {}
+    _run(mapping.rules, root, data, "", st)
+    try:
+        bericht = Bericht.model_validate(data)
+    except ValidationError as exc:
+        if not trace:  # run again with lineage to say where the offending value came from
+            return map_source(mapping, root, source=source, trace=True, track_unmapped=track_unmapped)
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        field_ = ".".join(str(p) for p in first.get("loc", ()))
+        message = _describe(first, field_)
+        located = _MSG_FIELD.match(message)
+        if located and not field_:
+            field_, message = located.group(1), located.group(2)
+        line, path = _locate(field_, st)
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        raise ConversionError(message, field=field_ or None, line=line, path=path, source=source) from None
+    unmapped = _unmapped(mapping, root, st) if track_unmapped else []
+    return MapResult(bericht, data, st.warnings, unmapped, st.lineage, st.groups)

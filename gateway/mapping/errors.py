@@ -1,0 +1,61 @@
+"""Errors of the mapping layer: a mapping file that is wrong, and a message that does not fit it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One mistake in a mapping file, located as ``file:line:column``."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{self.file}:{self.line}:{self.column}: {self.message}{hint}"
+
+
+class MappingError(Exception):
+    """A mapping file that cannot be compiled; it is refused whole, never half-loaded."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class ConversionError(ValueError):
+    """A message that does not fit its mapping or the canonical model.
+
+    ``field`` is the canonical field (``clients.0.bsn``), ``path`` the source element it came from,
+    ``line`` the source line; ``code`` is the StUF fault code the proxy answers with.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        path: str | None = None,
+        line: int | None = None,
+        source: str = "<input>",
+        code: str = "StUF055",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.path = path
+        self.line = line
+        self.source = source
+        self.code = code
+
+    def __str__(self) -> str:
+        where = self.source + (f":{self.line}" if self.line else "")
+        what = self.field or ""
+        if self.path:
+            what = f"{what} <- {self.path}" if what else self.path
+        return f"{where}: {what + ': ' if what else ''}{self.message}"

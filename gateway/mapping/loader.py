@@ -1,0 +1,78 @@
+"""Read YAML while remembering where every key and item stood, so errors point at file:line:column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class LocatedDict(dict):
+    """A mapping that knows its own position and that of each key (1-based line and column)."""
+
+    loc: tuple[int, int] = (1, 1)
+    key_locs: dict[Any, tuple[int, int]]
+    value_locs: dict[Any, tuple[int, int]]
+
+
+class LocatedList(list):
+    """A sequence that knows its own position and that of each item."""
+
+    loc: tuple[int, int] = (1, 1)
+    item_locs: list[tuple[int, int]]
+
+
+def _pos(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader (no tags that build objects) that keeps positions and refuses duplicate keys."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
+    loader.flatten_mapping(node)
+    out = LocatedDict()
+    out.loc = _pos(node)
+    out.key_locs = {}
+    out.value_locs = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in out:
+            line, col = _pos(key_node)
+            raise yaml.MarkedYAMLError(
+                problem=f"duplicate key {key!r} (first at line {out.key_locs[key][0]})",
+                problem_mark=key_node.start_mark,
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_locs[key] = _pos(key_node)
+        out.value_locs[key] = _pos(value_node)
+    return out
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
+    out = LocatedList(loader.construct_object(child, deep=True) for child in node.value)
+    out.loc = _pos(node)
+    out.item_locs = [_pos(child) for child in node.value]
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+# Codes such as 01 or 0384 must stay strings: only true/false/null keep their YAML meaning,
+# every other plain scalar is read as a string (no octal, float or date surprises).
+_KEEP_TAGS = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, regex) for tag, regex in resolvers if tag in _KEEP_TAGS]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml(text: str, filename: str = "<mapping>") -> Any:
+    """Parse YAML text into Located containers; plain scalars other than booleans and null stay strings."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+
+
+def load_file(path: Path) -> Any:
+    return load_yaml(path.read_text(encoding="utf-8"), str(path))

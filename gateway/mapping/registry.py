@@ -1,0 +1,212 @@
+"""Find mapping files by name or path, compile each once, and pick the one a message matches.
+
+Built-in base dialects live in ``dialects/``, vendor and example mappings in ``mappings/``. A
+reload compiles everything anew and swaps only when all of it compiled, so a broken edit never
+replaces working mappings.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+from . import compiler
+from .compiler import FORMAT_KEY, Compiled, FieldRule
+from .errors import ConversionError, MappingError, Problem
+
+
+def _data_root() -> Path:
+    """The folder holding dialects/ and mappings/: the repo checkout, or the copy inside an installed wheel."""
+    here = Path(__file__).resolve().parents[1]
+    installed = here / "_data"
+    return installed if (installed / "dialects").is_dir() else here.parent
+
+
+def default_dirs() -> list[Path]:
+    env = os.environ.get("OVERSTAP_MAPPING_PATH")
+    if env:
+        return [Path(p) for p in env.split(os.pathsep) if p]
+    root = _data_root()
+    return [root / "dialects", root / "mappings"]
+
+
+def is_mapping_file(path: Path) -> bool:
+    if path.suffix not in (".yaml", ".yml") or not path.is_file():
+        return False
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        head = fh.read(2048)
+    return any(line.startswith(FORMAT_KEY + ":") for line in head.splitlines())
+
+
+def discover(dirs: Iterable[Path]) -> list[Path]:
+    found: list[Path] = []
+    for folder in dirs:
+        if folder.is_dir():
+            found += sorted(p for p in folder.rglob("*.y*ml") if is_mapping_file(p))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    mapping: Compiled
+    specificity: tuple[int, int]
+
+
+class Registry:
+    """All mappings known to a process, compiled once; thread-safe swaps on reload."""
+
+    def __init__(self, dirs: Iterable[Path] | None = None, files: Iterable[Path] = ()) -> None:
+        self.dirs = list(dirs) if dirs is not None else default_dirs()
+        self.extra_files = [Path(f).resolve() for f in files]
+        self._lock = threading.Lock()
+        self._by_name: dict[str, Compiled] = {}
+        self._by_path: dict[Path, Compiled] = {}
+        self._paths_by_name: dict[str, Path] = {}
+        self.errors: list[MappingError] = []
+        self.scan()
+
+    # -- discovery ------------------------------------------------------------------------------
+
+    def _name_index(self, paths: list[Path]) -> dict[str, Path]:
+        index: dict[str, Path] = {}
+        for path in paths:
+            try:
+                doc = compiler.read_mapping(path)
+            except MappingError:
+                continue
+            name = doc.get("name")
+            if isinstance(name, str):
+                index.setdefault(name, path)
+        return index
+
+    def _resolver(self, index: dict[str, Path]) -> compiler.Resolver:
+        def resolve(ref: str, base_dir: Path) -> Path | None:
+            candidate = (base_dir / ref)
+            if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+                return candidate
+            return index.get(ref)
+
+        return resolve
+
+    def scan(self) -> list[MappingError]:
+        """Compile every mapping file; keep the previous set if any file fails (and report why)."""
+        paths = discover(self.dirs) + [p for p in self.extra_files if p not in discover(self.dirs)]
+        index = self._name_index(paths)
+        compiler._known_names_hint[:] = sorted(index)
+        resolve = self._resolver(index)
+        by_name: dict[str, Compiled] = {}
+        by_path: dict[Path, Compiled] = {}
+        errors: list[MappingError] = []
+        for path in paths:
+            try:
+                compiled = compiler.compile_file(path, resolve)
+            except MappingError as exc:
+                errors.append(exc)
+                continue
+            if compiled.name in by_name and by_name[compiled.name].file != compiled.file:
+                errors.append(MappingError([Problem(str(path), 1, 1, f"mapping name {compiled.name!r} is also "
+                                                    f"used by {by_name[compiled.name].file}")]))
+                continue
+            by_name[compiled.name] = compiled
+            by_path[path.resolve()] = compiled
+        with self._lock:
+            self.errors = errors
+            if not errors or not self._by_name:
+                self._by_name, self._by_path, self._paths_by_name = by_name, by_path, index
+        return errors
+
+    def reload(self) -> list[MappingError]:
+        """Recompile; on any error keep serving the old mappings and return the errors."""
+        return self.scan()
+
+    # -- lookup ---------------------------------------------------------------------------------
+
+    def all(self) -> list[Compiled]:
+        with self._lock:
+            return sorted(self._by_name.values(), key=lambda m: m.name)
+
+    def names(self) -> list[str]:
+        return [m.name for m in self.all()]
+
+    def get(self, ref: str | Path) -> Compiled:
+        """A mapping by name or by file path (a path outside the known folders is compiled on the spot)."""
+        with self._lock:
+            if isinstance(ref, str) and ref in self._by_name:
+                return self._by_name[ref]
+            path = Path(ref).resolve()
+            if path in self._by_path:
+                return self._by_path[path]
+            index = dict(self._paths_by_name)
+        if path.is_file():
+            compiled = compiler.compile_file(path, self._resolver(index))
+            with self._lock:
+                self._by_path[path] = compiled
+            return compiled
+        hint = compiler._suggest(str(ref), self._by_name)
+        raise MappingError([Problem(str(ref), 1, 1, f"no mapping named {str(ref)!r} and no such file", hint)])
+
+    def match(self, root: etree._Element, fmt: str = "xml", route: str | None = None,
+              among: Iterable[Compiled] | None = None, source: str = "<input>") -> Compiled:
+        """The most specific mapping whose ``match:`` accepts this message."""
+        candidates = [m for m in (among if among is not None else self.all()) if matches(m, root, fmt, route)]
+        if not candidates:
+            q = etree.QName(root)
+            raise ConversionError(
+                f"unknown dialect: no mapping recognises root element {q.localname!r} in namespace "
+                f"{q.namespace or '(none)'!r}{' (format ' + fmt + ')' if fmt != 'xml' else ''}"
+                f"{' on route ' + repr(route) if route else ''}",
+                field="dialect", line=root.sourceline, source=source, code="StUF055",
+            )
+        scored = sorted(candidates, key=lambda m: (m.match.specificity, len(m.chain)), reverse=True)
+        best = scored[0]
+        if len(scored) > 1:
+            second = scored[1]
+            if (second.match.specificity, len(second.chain)) == (best.match.specificity, len(best.chain)):
+                raise ConversionError(
+                    f"ambiguous dialect: mappings {best.name!r} and {second.name!r} both match; make one "
+                    "match: more specific or name the mapping", field="dialect", line=root.sourceline, source=source)
+        return best
+
+
+def _rule_value(rule: FieldRule, root: etree._Element) -> str | None:
+    if rule.constant is not None:
+        return rule.constant
+    for path in rule.paths:
+        for node in path.run(root):
+            text = node.text if isinstance(node, etree._Element) else str(node)
+            if text and text.strip():
+                return text.strip()
+    return None
+
+
+def matches(mapping: Compiled, root: etree._Element, fmt: str = "xml", route: str | None = None) -> bool:
+    m = mapping.match
+    if m.format != fmt:
+        return False
+    if m.route is not None and m.route != route:
+        return False
+    if m.namespace is not None or m.root is not None:
+        q = etree.QName(root)
+        if m.namespace is not None and (q.namespace or "") != m.namespace:
+            return False
+        if m.root is not None and q.localname != m.root:
+            return False
+    for path, expected in m.xpath:
+        values = path.run(root)
+        if expected is None:
+            if not values:
+                return False
+            continue
+        texts = [(v.text or "").strip() if isinstance(v, etree._Element) else str(v) for v in values]
+        if expected not in texts:
+            return False
+    for target, expected in m.fields.items():
+        rule = mapping.top_rule(target)
+        if rule is None or _rule_value(rule, root) != expected:
+            return False
+    return bool(m.namespace or m.root or m.xpath or m.fields or m.route)

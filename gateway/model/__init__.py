@@ -1,0 +1,26 @@
+"""Canonical model of a sociaal-domein message. Imports nothing else of Overstap."""
+
+from .bericht import (
+    Achternaam,
+    Adres,
+    Beperking,
+    BeperkingScore,
+    Bericht,
+    Beschikking,
+    BeschiktProduct,
+    Client,
+    Contact,
+    Naam,
+    Omvang,
+    Product,
+    Relatie,
+    Telefoon,
+    Verwijzer,
+)
+from .checks import bsn_is_valid, is_agb, is_gemeentecode, mask_bsn
+
+__all__ = [
+    "Achternaam", "Adres", "Beperking", "BeperkingScore", "Bericht", "Beschikking", "BeschiktProduct",
+    "Client", "Contact", "Naam", "Omvang", "Product", "Relatie", "Telefoon", "Verwijzer",
+    "bsn_is_valid", "is_agb", "is_gemeentecode", "mask_bsn",
+]

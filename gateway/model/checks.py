@@ -1,0 +1,33 @@
+"""Domain checks on identifiers: BSN 11-proef, AGB and gemeentecode formats.
+
+Kept apart from the pydantic models so mapping tooling can reuse them on raw strings.
+"""
+
+from __future__ import annotations
+
+_BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+
+
+def bsn_is_valid(value: str) -> bool:
+    """True when ``value`` is nine digits passing the BSN 11-proef (last weight -1), not all zeros."""
+    if len(value) != 9 or not value.isdigit() or value == "000000000":
+        return False
+    total = sum(int(digit) * weight for digit, weight in zip(value, _BSN_WEIGHTS, strict=True))
+    return total % 11 == 0
+
+
+def mask_bsn(value: str) -> str:
+    """Privacy mask for logs: keep the last two digits only (``*******82``)."""
+    if len(value) < 3:
+        return "*" * len(value)
+    return "*" * (len(value) - 2) + value[-2:]
+
+
+def is_agb(value: str) -> bool:
+    """AGB codes are exactly eight digits; no check digit is defined, so only the format is checked."""
+    return len(value) == 8 and value.isdigit()
+
+
+def is_gemeentecode(value: str) -> bool:
+    """CBS gemeentecode: exactly four digits, leading zeros significant."""
+    return len(value) == 4 and value.isdigit()
