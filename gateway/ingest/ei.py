@@ -653,7 +653,7 @@ def parse_ei(data: bytes, layouts: EiLayouts, source: str = "<input>") -> etree.
         lines.pop()  # final newline (optional)
     if "\r" in text:
         lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
-    if not lines:
+    if not any(ln.strip() for ln in lines):
         raise EiError(f"empty input: expected a {layouts.header} voorloop record", 1, None, source)
 
     rt0, rt1 = layouts.record_type

@@ -70,12 +70,47 @@ def reference_dir() -> Path:
 
 @dataclass(slots=True)
 class Path_:
-    """A compiled source path. Plain child steps run as a chain of C-level child scans; anything
-    else (predicates, axes, functions, attributes) as a precompiled lxml XPath."""
+    """A compiled source path. Plain child steps (``m:Client/m:Bsn``) keep their Clark tags and are
+    resolved through a per-message child index; anything else (predicates, axes, functions,
+    attributes) runs as a precompiled lxml XPath."""
 
     expr: str
-    run: Callable[[etree._Element], list[Any]]
-    simple: bool
+    tags: tuple[str, ...] | None
+    xpath: etree.XPath | None = None
+
+    def run(self, el: etree._Element, index: dict[Any, dict[Any, list[Any]]] | None = None) -> list[Any]:
+        """Evaluate on ``el``; ``index`` caches each element's children by tag across a message."""
+        tags = self.tags
+        if tags is None:
+            assert self.xpath is not None
+            return self.xpath(el)  # type: ignore[return-value]
+        if index is None:
+            index = {}
+        nodes: list[Any] = [el]
+        for tag in tags:
+            found: list[Any] = []
+            for node in nodes:
+                kids = index.get(node)
+                if kids is None:
+                    kids = index[node] = child_index(node)
+                hit = kids.get(tag)
+                if hit:
+                    found.extend(hit)
+            nodes = found
+            if not nodes:
+                break
+        return nodes
+
+
+def child_index(el: etree._Element) -> dict[Any, list[Any]]:
+    kids: dict[Any, list[Any]] = {}
+    for child in el:
+        got = kids.get(child.tag)
+        if got is None:
+            kids[child.tag] = [child]
+        else:
+            got.append(child)
+    return kids
 
 
 @dataclass(slots=True)
@@ -132,9 +167,55 @@ class GroupRule:
     file: str
     line: int
     column: int
+    plan: Plan | None = None
 
 
 Rule = FieldRule | GroupRule
+
+
+@dataclass(slots=True)
+class TrieNode:
+    """One step of the plain child paths of a rule list: which rules end here, which go deeper."""
+
+    children: dict[str, TrieNode] = field(default_factory=dict)
+    rules: list[FieldRule] = field(default_factory=list)
+    groups: list[GroupRule] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Plan:
+    """How to run a rule list: plain-path rules are served by one walk over the context's children
+    (so cost grows with the message, not with rules x depth); the rest run one by one."""
+
+    trie: TrieNode
+    order: list[Rule]
+    direct: frozenset[int]
+
+
+def _walkable(rule: Rule) -> bool:
+    if rule.when is not None:
+        return False
+    if isinstance(rule, GroupRule):
+        return bool(rule.each.tags)
+    return rule.constant is None and len(rule.paths) == 1 and bool(rule.paths[0].tags)
+
+
+def build_plan(rules: list[Rule]) -> Plan:
+    trie = TrieNode()
+    direct: set[int] = set()
+    for rule in rules:
+        if not _walkable(rule):
+            direct.add(id(rule))
+            continue
+        tags = rule.each.tags if isinstance(rule, GroupRule) else rule.paths[0].tags
+        node = trie
+        for tag in tags or ():
+            node = node.children.setdefault(tag, TrieNode())
+        if isinstance(rule, GroupRule):
+            node.groups.append(rule)
+        else:
+            node.rules.append(rule)
+    return Plan(trie, list(rules), frozenset(direct))
 
 
 @dataclass(slots=True)
@@ -176,6 +257,7 @@ class Compiled:
     tests: list[dict[str, Any]]
     raw: dict[str, Any]
     one_way: list[str] = field(default_factory=list)
+    plan: Plan | None = None
 
     def top_rule(self, target: str) -> FieldRule | None:
         for rule in self.rules:
@@ -353,7 +435,7 @@ def _compile_path(expr: Any, ns: dict[str, str], c: _Collector, node: Any, key: 
     expr = expr.strip()
     steps = expr[2:].split("/") if expr.startswith("./") else expr.split("/")
     if expr == ".":
-        return Path_(expr, lambda el: [el], True)
+        return Path_(expr, ())
     matches = [_STEP.match(s) for s in steps]
     if all(matches):
         tags: list[str] = []
@@ -369,34 +451,14 @@ def _compile_path(expr: Any, ns: dict[str, str], c: _Collector, node: Any, key: 
                       _suggest(prefix, ns) or f"declare it under namespaces: ({', '.join(ns) or 'none declared'})",
                       value=True)
                 return None
-        return Path_(expr, _child_chain(tuple(tags)), True)
+        return Path_(expr, tuple(tags))
     try:
         xp = etree.XPath(expr, namespaces=ns, smart_strings=False)
         xp(etree.Element("probe"))  # undefined prefixes and unknown functions show up only on evaluation
     except (etree.XPathSyntaxError, etree.XPathEvalError) as exc:
         c.add(node, key, f"bad XPath {expr!r}: {exc}", value=True)
         return None
-    return Path_(expr, xp, False)  # type: ignore[arg-type]
-
-
-def _child_chain(tags: tuple[str, ...]) -> Callable[[etree._Element], list[Any]]:
-    if len(tags) == 1:
-        (tag,) = tags
-
-        def one(el: etree._Element) -> list[Any]:
-            return list(el.iterchildren(tag))
-
-        return one
-
-    def chain(el: etree._Element) -> list[Any]:
-        nodes = [el]
-        for tag in tags:
-            nodes = [child for n in nodes for child in n.iterchildren(tag)]
-            if not nodes:
-                break
-        return nodes
-
-    return chain
+    return Path_(expr, None, xp)
 
 
 def _scalar(value: Any) -> str | None:
@@ -554,7 +616,7 @@ class _RuleCompiler:
             sub = self.rules(body.get("rules", LocatedDict()), kind.model, f"{prefix}{target}[].")
             if each is None:
                 return None
-            return GroupRule(target, segments, each, when, sub, kind.model, file, line, col)
+            return GroupRule(target, segments, each, when, sub, kind.model, file, line, col, build_plan(sub))
         if kind.kind in ("models", "model"):
             self.c.add(spec, target, f"{prefix}{target} is a structure: map its fields "
                        f"({'a repeating group needs each: and rules:' if kind.kind == 'models' else 'e.g. '}"
@@ -713,7 +775,7 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
         name=str(name), title=str(doc.get("title", name)), wet=doc.get("wet"), bericht=_scalar(doc.get("bericht")),
         versie=_scalar(doc.get("versie")), format=fmt, file=file, chain=chain, match=match, namespaces=ns,
         rules=rules, ignore=ignore, value_maps=maps, render=_plain(render), strictness=str(strictness),
-        tests=[_plain(t) for t in tests], raw=doc, one_way=one_way,
+        tests=[_plain(t) for t in tests], raw=doc, one_way=one_way, plan=build_plan(rules),
     )
 
 

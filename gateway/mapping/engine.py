@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from gateway.model import Bericht
 from gateway.model.codes import CODE_LISTS
 
-from .compiler import Compiled, FieldRule, GroupRule, Rule
+from .compiler import Compiled, FieldRule, GroupRule, Plan, TrieNode
 from .errors import ConversionError
 from .transforms import TransformError
 
@@ -65,7 +65,7 @@ class MapResult:
 
 
 class _State:
-    __slots__ = ("consumed", "groups", "lenient", "lineage", "source", "trace", "track", "warnings")
+    __slots__ = ("consumed", "groups", "index", "lenient", "lineage", "source", "trace", "track", "warnings")
 
     def __init__(self, source: str, trace: bool, track: bool, lenient: bool) -> None:
         self.source = source
@@ -76,6 +76,7 @@ class _State:
         self.warnings: list[Warning_] = []
         self.lineage: list[Lineage] = []
         self.groups: dict[str, int | None] = {}
+        self.index: dict[Any, dict[Any, list[Any]]] = {}
 
 
 def _set(out: dict[str, Any], segments: tuple[str, ...], value: Any) -> None:
@@ -108,53 +109,64 @@ def _fail(st: _State, message: str, field_: str, line: int | None, path: str | N
     return ConversionError(message, field=field_, line=line, path=path, source=st.source)
 
 
-def _read(rule: FieldRule, ctx: _Element, st: _State, where: str) -> tuple[Any, int | None, str | None]:
-    values: list[str] = []
-    line: int | None = None
-    first: _Element | None = None
-    for path in rule.paths:
-        for node in path.run(ctx):
-            if isinstance(node, _Element):
-                if st.track:
-                    st.consumed.add(node)
-                if len(node):
-                    raise _fail(st, f"{path.expr!r} selects an element with children; point the rule at a leaf "
-                                    "element", where, node.sourceline, path.expr)
-                text = node.text
-                if text is None:
-                    continue
-                text = text.strip()
-                if not text:
-                    continue
-                if first is None:
-                    first, line = node, node.sourceline
-                values.append(text)
-            elif isinstance(node, bool):
-                values.append("true" if node else "false")
-            elif isinstance(node, float):
-                values.append(str(int(node)) if node.is_integer() else str(node))
-            elif node is not None and str(node).strip():
-                values.append(str(node).strip())
-    if not values:
-        return None, line, None
-    source = element_path(first) if (st.trace and first is not None) else None
-    if rule.many or len(rule.paths) > 1:
-        return values, line, source
-    if len(values) > 1:
-        message = f"{rule.source_text!r} found {len(values)} values where one is expected"
-        if not st.lenient:
-            raise _fail(st, message, where, line, rule.source_text)
-        st.warnings.append(Warning_(rule.target, where, line, message + "; the first is used"))
-    return values[0], line, source
+def _values(rule: FieldRule, nodes: list[Any], st: _State, where: str, path_expr: str,
+            values: list[str], first: list[Any]) -> None:
+    """Collect the text of ``nodes`` into ``values``; remember the first element that had one."""
+    for node in nodes:
+        if isinstance(node, _Element):
+            if st.track:
+                st.consumed.add(node)
+            if len(node):
+                raise _fail(st, f"{path_expr!r} selects an element with children; point the rule at a leaf "
+                                "element", where, node.sourceline, path_expr)
+            text = node.text
+            if text is None:
+                continue
+            text = text.strip()
+            if not text:
+                continue
+            if not first:
+                first.append(node)
+            values.append(text)
+        elif isinstance(node, bool):
+            values.append("true" if node else "false")
+        elif isinstance(node, float):
+            values.append(str(int(node)) if node.is_integer() else str(node))
+        elif node is not None and str(node).strip():
+            values.append(str(node).strip())
 
 
-def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: _State) -> None:
+def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: _State,
+           nodes: list[Any] | None = None) -> None:
+    """Fill one canonical field. ``nodes`` is given when the walk already found the source elements."""
     where = prefix + rule.target
+    line: int | None = None
+    source: str | None = None
     if rule.constant is not None:
         raw: Any = rule.constant
-        line, source = None, None
     else:
-        raw, line, source = _read(rule, ctx, st, where)
+        values: list[str] = []
+        first: list[Any] = []
+        if nodes is not None:
+            _values(rule, nodes, st, where, rule.paths[0].expr, values, first)
+        else:
+            for path in rule.paths:
+                _values(rule, path.run(ctx, st.index), st, where, path.expr, values, first)
+        if first:
+            line = first[0].sourceline
+            if st.trace:
+                source = element_path(first[0])
+        if not values:
+            raw = None
+        elif rule.many or len(rule.paths) > 1:
+            raw = values
+        else:
+            raw = values[0]
+            if len(values) > 1:
+                message = f"{rule.source_text!r} found {len(values)} values where one is expected"
+                if not st.lenient:
+                    raise _fail(st, message, where, line, rule.source_text)
+                st.warnings.append(Warning_(rule.target, where, line, message + "; the first is used"))
     if raw is None:
         if rule.default is not None:
             _set(out, rule.segments, rule.default)
@@ -194,20 +206,74 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
         st.lineage.append(Lineage(where, rule, line, source, raw, value))
 
 
-def _run(rules: list[Rule], ctx: _Element, out: dict[str, Any], prefix: str, st: _State) -> None:
-    for rule in rules:
-        if rule.when is not None and not _truthy(rule.when.run(ctx)):
+def _walk(el: _Element, node: TrieNode, found: dict[int, list[Any]], items: dict[int, list[dict[str, Any]]],
+          prefix: str, st: _State) -> None:
+    """One pass over ``el``'s children serving every plain-path rule and group of a rule list."""
+    children = node.children
+    for child in el:
+        sub = children.get(child.tag)
+        if sub is None:
+            continue
+        for rule in sub.rules:
+            got = found.get(id(rule))
+            if got is None:
+                found[id(rule)] = [child]
+            else:
+                got.append(child)
+        for group in sub.groups:
+            bucket = items.get(id(group))
+            if bucket is None:
+                bucket = items[id(group)] = []
+            item: dict[str, Any] = {}
+            item_prefix = f"{prefix}{group.target}.{len(bucket)}."
+            st.groups[item_prefix[:-1]] = child.sourceline
+            _exec(group.plan, child, item, item_prefix, st)  # type: ignore[arg-type]
+            bucket.append(item)
+        if sub.children:
+            _walk(child, sub, found, items, prefix, st)
+
+
+def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _State) -> None:
+    found: dict[int, list[Any]] = {}
+    items: dict[int, list[dict[str, Any]]] = {}
+    if plan.trie.children:
+        _walk(ctx, plan.trie, found, items, prefix, st)
+    direct = plan.direct
+    for rule in plan.order:
+        key = id(rule)
+        if key not in direct:
+            if type(rule) is GroupRule:
+                got_items = items.get(key)
+                if got_items:
+                    _set(out, rule.segments, got_items)
+            else:
+                nodes = found.get(key)
+                if nodes is None:
+                    if rule.default is None and not rule.required:  # type: ignore[union-attr]
+                        continue  # optional and absent: nothing to do
+                    nodes = []
+                elif (len(nodes) == 1 and not rule.transforms and rule.value_map is None  # type: ignore[union-attr]
+                      and not st.trace and not len(nodes[0])):
+                    text = nodes[0].text  # fast path: one plain leaf, no transforms
+                    if st.track:
+                        st.consumed.add(nodes[0])
+                    if text is not None and (text := text.strip()):
+                        _set(out, rule.segments, [text] if rule.many else text)  # type: ignore[union-attr]
+                        continue
+                _field(rule, ctx, out, prefix, st, nodes)  # type: ignore[arg-type]
+            continue
+        if rule.when is not None and not _truthy(rule.when.run(ctx, st.index)):
             continue
         if type(rule) is GroupRule:
-            items: list[dict[str, Any]] = []
-            for i, node in enumerate(rule.each.run(ctx)):
+            collected: list[dict[str, Any]] = []
+            for i, node in enumerate(rule.each.run(ctx, st.index)):
                 item: dict[str, Any] = {}
                 item_prefix = f"{prefix}{rule.target}.{i}."
                 st.groups[item_prefix[:-1]] = node.sourceline
-                _run(rule.rules, node, item, item_prefix, st)
-                items.append(item)
-            if items:
-                _set(out, rule.segments, items)
+                _exec(rule.plan, node, item, item_prefix, st)  # type: ignore[arg-type]
+                collected.append(item)
+            if collected:
+                _set(out, rule.segments, collected)
         else:
             _field(rule, ctx, out, prefix, st)  # type: ignore[arg-type]
 
@@ -275,7 +341,7 @@ def map_source(
     """Map one parsed message; raise :class:`ConversionError` naming field, source path and line."""
     st = _State(source, trace, track_unmapped, mapping.strictness == "lenient")
     data: dict[str, Any] = {}
-    _run(mapping.rules, root, data, "", st)
+    _exec(mapping.plan, root, data, "", st)  # type: ignore[arg-type]
     try:
         bericht = Bericht.model_validate(data)
     except ValidationError as exc:

@@ -1,0 +1,291 @@
+"""Profile ``zkn``: the canonical message as StUF-ZKN 3.10 ``zakLk01`` kennisgevingen.
+
+One zaak per client of a message (the client's beschikking, or the client's verzoek). The ZAK
+holds what StUF-ZKN has a place for (identificatie, dates, zaaktype, the client as initiator);
+every other canonical field travels as a ``StUF:extraElement`` named by its canonical path, with
+1-based indexes for repeated parts (``product.1.omvang.volume``). docs/canonical-spec.md is the
+table of it all. Output is built as text (about ten times cheaper than building an lxml tree)
+and is deterministic: converting the same message twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from gateway.model import Bericht, Client, Product
+
+from .settings import RenderSettings
+
+ZKN_NS = "http://www.egem.nl/StUF/sector/zkn/0310"
+STUF_NS = "http://www.egem.nl/StUF/StUF0301"
+BG_NS = "http://www.egem.nl/StUF/sector/bg/0310"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+
+GESLACHT_STUF = {"0": "O", "1": "M", "2": "V"}
+DATUMGEBRUIK_STUF = {"1": "D", "2": "M", "3": "J"}  # COD170 -> StUF indOnvolledigeDatum
+# RedenWijziging codes (2.1+) after which a toewijzing no longer runs: overleden, uitstroom,
+# verhuizing, andere aanbieder, verwijderd. A 2.0 RedenIntrekking always withdraws.
+ENDING_REDEN_WIJZIGING = frozenset({"02", "06", "07", "09", "13"})
+
+LIST_ITEM = {
+    "relaties": "relatie", "contacten": "contact", "producten": "product", "telefoon": "telefoon",
+    "beperkingen": "beperking", "scores": "score", "grondslagen": "grondslag", "retourcodes": "retourcode",
+}
+"""List field -> the singular used in extraElement names (``client.contact.1.adres.postcode``)."""
+
+# Canonical client fields that ZAK holds natively (initiator natuurlijkPersoon); not repeated as extra.
+CLIENT_NATIVE = frozenset({
+    "bsn", "geboortedatum", "geslacht", "naam.geslachtsnaam.naam", "naam.geslachtsnaam.voorvoegsel",
+    "naam.voorletters", "naam.voornamen",
+})
+
+
+class RenderError(ValueError):
+    """The canonical message cannot be expressed in the profile (e.g. an identificatie too long)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One output message: its stable reference, a file-name stem, the zaak id and the XML bytes."""
+
+    referentienummer: str
+    name: str
+    zaak: str
+    xml: bytes
+    mutatiesoort: str
+
+
+def esc(value: str) -> str:
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if '"' in value:
+        value = value.replace('"', "&quot;")
+    return value
+
+
+def stuf_value(value: Any) -> str:
+    """Canonical value -> StUF text: dates yyyymmdd, times hhmmss, the rest as text."""
+    if isinstance(value, dt.date):
+        return value.strftime("%Y%m%d")
+    if isinstance(value, dt.time):
+        return value.strftime("%H%M%S")
+    return str(value)
+
+
+def flatten(obj: Any, prefix: str, skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, Any]]:
+    """Yield (canonical path, value) for every filled field of a model, lists numbered from 1."""
+    if isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            if name in skip:
+                continue
+            value = getattr(obj, name)
+            if value is None or value == [] or value == {}:
+                continue
+            if name == "extra":
+                for key, extra in value.items():
+                    yield f"{prefix}extra.{key}", extra
+                continue
+            if isinstance(value, list):
+                item = LIST_ITEM.get(name, name)
+                for i, element in enumerate(value, 1):
+                    yield from flatten(element, f"{prefix}{item}.{i}.")
+                continue
+            yield from flatten(value, f"{prefix}{name}.")
+    else:
+        yield prefix[:-1], obj
+
+
+def referentienummer(bericht: Bericht, client_index: int, part: str = "") -> str:
+    """Stable per source message and client: a receiver can de-duplicate on it."""
+    key = "|".join((bericht.wet, bericht.berichtcode, bericht.afzender, bericht.ontvanger, bericht.identificatie,
+                    bericht.dagtekening.isoformat(), str(client_index), part))
+    return "OVS" + hashlib.sha256(key.encode()).hexdigest()[:32].upper()
+
+
+def tijdstip(bericht: Bericht, client: Client | None) -> str:
+    """The source message's own moment (Dagtekening + Toewijzingstijd), so output is reproducible."""
+    time = next((p.toewijzingstijd for p in client.producten if p.toewijzingstijd), None) if client else None
+    return bericht.dagtekening.strftime("%Y%m%d") + (time.strftime("%H%M%S") if time else "000000") + "000"
+
+
+def gemeente_and_aanbieder(bericht: Bericht) -> tuple[str, str]:
+    """301/302 travel gemeente -> aanbieder; all other families the other way (also in retours)."""
+    if bericht.soort.startswith("toewijzing"):
+        return bericht.afzender, bericht.ontvanger
+    return bericht.ontvanger, bericht.afzender
+
+
+def zaak_identificatie(bericht: Bericht, client: Client, index: int, settings: RenderSettings) -> str:
+    gemeente, aanbieder = gemeente_and_aanbieder(bericht)
+    beschikking = client.beschikking
+    first: Product | None = client.producten[0] if client.producten else None
+    values = {
+        "gemeente": gemeente, "aanbieder": aanbieder, "afzender": bericht.afzender,
+        "ontvanger": bericht.ontvanger, "identificatie": bericht.identificatie, "client": str(index + 1),
+        "beschikkingnummer": (beschikking.nummer if beschikking else None) or (first.beschikkingnummer if first
+                                                                                 else None),
+        "beschikking_ingangsdatum": _yyyymmdd(
+            (beschikking.ingangsdatum if beschikking else None) or (first.beschikking_ingangsdatum if first else None)),
+        "toewijzingnummer": first.toewijzingnummer if first else None,
+        "referentie_aanbieder": first.referentie_aanbieder if first else None,
+        "dagtekening": bericht.dagtekening.strftime("%Y%m%d"),
+    }
+    soort = bericht.soort
+    keys = [soort, "default"]
+    if soort == "toewijzing" and not values["beschikkingnummer"]:
+        keys.insert(0, "toewijzing.zonder-beschikking")
+    for key in keys:
+        template = settings.identificatie.get(key)
+        if template is None:
+            continue
+        try:
+            ident = template.format_map(_Strict(values))
+        except KeyError as exc:
+            if key == keys[-1]:
+                raise RenderError(f"zaak identificatie template {template!r} needs {exc.args[0]}, which this "
+                                  "message does not have", "identificatie") from None
+            continue
+        if not 5 <= len(ident) <= 40:
+            raise RenderError(f"zaak identificatie {ident!r} must be 5..40 characters (StUF-ZKN ZaakIdentificatie)",
+                              "identificatie")
+        return ident
+    raise RenderError("no zaak identificatie template applies", "identificatie")
+
+
+class _Strict(dict):  # type: ignore[type-arg]
+    def __getitem__(self, key: str) -> str:
+        value = dict.get(self, key)
+        if value is None or value == "":
+            raise KeyError(key)
+        return value
+
+    def __missing__(self, key: str) -> str:
+        raise KeyError(key)
+
+
+def _yyyymmdd(value: dt.date | None) -> str | None:
+    return value.strftime("%Y%m%d") if value else None
+
+
+def _ends(product: Product) -> bool:
+    return product.reden_intrekking is not None or product.reden_wijziging in ENDING_REDEN_WIJZIGING
+
+
+def _el(out: list[str], tag: str, value: str | None) -> None:
+    if value:
+        out.append(f"<{tag}>{esc(value)}</{tag}>")
+
+
+def render_client(bericht: Bericht, index: int, settings: RenderSettings) -> Rendered:
+    client = bericht.clients[index]
+    gemeente, aanbieder = gemeente_and_aanbieder(bericht)
+    ident = zaak_identificatie(bericht, client, index, settings)
+    ref = referentienummer(bericht, index)
+    wijziging = any(p.gewijzigd for p in client.producten)
+    mutatie = "W" if wijziging else "T"
+    beschikking = client.beschikking
+    starts = [p.ingangsdatum for p in client.producten if p.ingangsdatum]
+    ends = [p.einddatum for p in client.producten if p.einddatum]
+    startdatum = (beschikking.ingangsdatum if beschikking and beschikking.ingangsdatum else None) or (
+        min(starts) if starts else None)
+    gepland = (beschikking.einddatum if beschikking and beschikking.einddatum else None) or (
+        max(ends) if ends else None)
+    einddatum = max(ends) if (client.producten and ends and all(_ends(p) for p in client.producten)) else None
+    zaaktype = settings.zaaktype.get(f"{bericht.wet}.{bericht.soort}") or settings.zaaktype.get(bericht.soort)
+    if not zaaktype or len(zaaktype) > 10:
+        raise RenderError(f"no zaaktype code (max 10 characters) configured for {bericht.wet}.{bericht.soort}",
+                          "zaaktype")
+    wet_label = "Wmo" if bericht.wet == "wmo" else "Jeugdwet"
+    omschrijving = settings.omschrijving.format(
+        Wet=wet_label, wet=bericht.wet, soort=bericht.soort, bericht=bericht.berichtcode, client=index + 1,
+        beschikking=beschikking.nummer if beschikking else "", gemeente=gemeente, aanbieder=aanbieder,
+    )[:80]
+
+    out: list[str] = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        f'<ZKN:zakLk01 xmlns:ZKN="{ZKN_NS}" xmlns:StUF="{STUF_NS}" xmlns:BG="{BG_NS}" xmlns:xsi="{XSI_NS}">',
+        "<ZKN:stuurgegevens><StUF:berichtcode>Lk01</StUF:berichtcode><StUF:zender>",
+    ]
+    _el(out, "StUF:organisatie", settings.zender.organisatie or bericht.afzender)
+    _el(out, "StUF:applicatie", settings.zender.applicatie)
+    out.append("</StUF:zender><StUF:ontvanger>")
+    _el(out, "StUF:organisatie", settings.ontvanger.organisatie or bericht.ontvanger)
+    _el(out, "StUF:applicatie", settings.ontvanger.applicatie)
+    out.append("</StUF:ontvanger>")
+    _el(out, "StUF:referentienummer", ref)
+    _el(out, "StUF:tijdstipBericht", tijdstip(bericht, client))
+    out.append("<StUF:entiteittype>ZAK</StUF:entiteittype></ZKN:stuurgegevens>")
+    out.append(f"<ZKN:parameters><StUF:mutatiesoort>{mutatie}</StUF:mutatiesoort>"
+               "<StUF:indicatorOvername>V</StUF:indicatorOvername></ZKN:parameters>")
+    if wijziging:
+        # ZDS updateZaak: old and new state. Overstap is stateless, so the old object names the zaak
+        # and marks the dates a withdrawal changes as waardeOnbekend; the new object is the full state.
+        out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="W">')
+        _el(out, "ZKN:identificatie", ident)
+        out.append('<ZKN:einddatumGepland xsi:nil="true" StUF:noValue="waardeOnbekend"/>')
+        out.append('<ZKN:einddatum xsi:nil="true" StUF:noValue="waardeOnbekend"/>')
+        out.append("</ZKN:object>")
+    out.append(f'<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="{mutatie}">')
+    _el(out, "ZKN:identificatie", ident)
+    _el(out, "ZKN:omschrijving", omschrijving)
+    _el(out, "ZKN:startdatum", _yyyymmdd(startdatum))
+    _el(out, "ZKN:registratiedatum", bericht.dagtekening.strftime("%Y%m%d"))
+    _el(out, "ZKN:einddatumGepland", _yyyymmdd(gepland))
+    _el(out, "ZKN:einddatum", _yyyymmdd(einddatum))
+    out.append("<StUF:extraElementen>")
+    for name, value in extra_elements(bericht, client):
+        out.append(f'<StUF:extraElement naam="{name}">{esc(stuf_value(value))}</StUF:extraElement>')
+    out.append("</StUF:extraElementen>")
+    out.append('<ZKN:isVan StUF:entiteittype="ZAKZKT" StUF:verwerkingssoort="T">'
+               '<ZKN:gerelateerde StUF:entiteittype="ZKT" StUF:verwerkingssoort="I">')
+    _el(out, "ZKN:code", zaaktype)
+    out.append("</ZKN:gerelateerde></ZKN:isVan>")
+    out.append('<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="T"><ZKN:gerelateerde>'
+               '<ZKN:natuurlijkPersoon StUF:entiteittype="NPS" StUF:verwerkingssoort="I">')
+    _el(out, "BG:inp.bsn", client.bsn)
+    naam = client.naam
+    _el(out, "BG:geslachtsnaam", naam.geslachtsnaam.naam[:200])
+    _el(out, "BG:voorvoegselGeslachtsnaam", naam.geslachtsnaam.voorvoegsel)
+    _el(out, "BG:voorletters", naam.voorletters)
+    _el(out, "BG:voornamen", naam.voornamen)
+    _el(out, "BG:geslachtsaanduiding", GESLACHT_STUF[client.geslacht])
+    indicator = DATUMGEBRUIK_STUF.get(client.geboortedatum_gebruik or "")
+    attr = f' StUF:indOnvolledigeDatum="{indicator}"' if indicator else ""
+    out.append(f"<BG:geboortedatum{attr}>{client.geboortedatum.strftime('%Y%m%d')}</BG:geboortedatum>")
+    out.append("</ZKN:natuurlijkPersoon></ZKN:gerelateerde></ZKN:heeftAlsInitiator></ZKN:object></ZKN:zakLk01>\n")
+    name = f"{ident}-{bericht.berichtcode}-{bericht.identificatie}"
+    return Rendered(ref, name, ident, "".join(out).encode("utf-8"), mutatie)
+
+
+def extra_elements(bericht: Bericht, client: Client) -> Iterator[tuple[str, Any]]:
+    """Every canonical field ZAK cannot hold, by its documented extraElement name."""
+    yield from flatten(bericht, "bericht.", frozenset({"clients"}))
+    for name, value in flatten(client, "client."):
+        short = name[7:]
+        if short in CLIENT_NATIVE:
+            continue
+        if short.startswith(("beschikking.", "product.")):
+            yield short, value
+        else:
+            yield name, value
+
+
+def render(bericht: Bericht, settings: RenderSettings) -> list[Rendered]:
+    """All zakLk01 messages for one canonical message: one per client."""
+    if not bericht.clients:
+        raise RenderError("the message holds no client, so there is no zaak to report", "clients")
+    return [render_client(bericht, i, settings) for i in range(len(bericht.clients))]
