@@ -48,12 +48,17 @@ __all__ = [
     "load_layouts",
     "looks_like_ei",
     "parse_ei",
+    "source_line",
 ]
 
 ENCODING = "latin-1"
 KINDS = ("N", "AN", "date", "time", "reserve")
 EMPTY_RULES = ("blank", "zeros", "never")
 DETAIL = "detail"
+
+# libxml2 keeps an element's line in 16 bits and reads 65535 as "look at the neighbours", so
+# sourceline can only hold 1..65534. Records further down get a `line` attribute instead.
+MAX_SOURCELINE = 65534
 
 _BOM = b"\xef\xbb\xbf"
 _NCNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
@@ -777,11 +782,16 @@ def parse_ei(data: bytes, layouts: EiLayouts, source: str = "<input>") -> etree.
                 )
 
         el = sub(parent_el, rec.name)
-        el.sourceline = lineno
-        for name, v in values.items():
-            child = sub(el, name)
-            child.text = v
-            child.sourceline = lineno
+        if lineno <= MAX_SOURCELINE:
+            el.sourceline = lineno
+            for name, v in values.items():
+                child = sub(el, name)
+                child.text = v
+                child.sourceline = lineno
+        else:
+            el.set("line", str(lineno))
+            for name, v in values.items():
+                sub(el, name).text = v
 
         for t in plan.closes:
             open_.pop(t, None)
@@ -821,6 +831,22 @@ def parse_ei(data: bytes, layouts: EiLayouts, source: str = "<input>") -> etree.
             f"missing {layouts.trailer} sluit record at the end of the file", len(lines), None, source
         )
     return root
+
+
+def source_line(el: etree._Element) -> int | None:
+    """The 1-based line of the record that ``el`` (a record or field element of an EI tree) came from.
+
+    Use this rather than ``el.sourceline`` when files may exceed 65534 lines (see MAX_SOURCELINE).
+    """
+    cur: etree._Element | None = el
+    while cur is not None:
+        line = cur.get("line")
+        if line is not None:
+            return int(line)
+        if cur.sourceline:
+            return cur.sourceline
+        cur = cur.getparent()
+    return None
 
 
 def looks_like_ei(data: bytes, layouts: EiLayouts | None = None) -> bool:

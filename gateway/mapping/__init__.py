@@ -1,11 +1,11 @@
 """Mapping: declarative mapping files, compiled once, that fill the canonical model from a dialect."""
 
-from .compiler import Compiled, compile_file, reference_dir
+from .compiler import Compiled, compile_file
 from .engine import Lineage, MapResult, Unmapped, Warning_, map_source
 from .errors import ConversionError, MappingError, Problem
 from .registry import Registry, default_dirs
 
 __all__ = [
     "Compiled", "ConversionError", "Lineage", "MapResult", "MappingError", "Problem", "Registry", "Unmapped",
-    "Warning_", "compile_file", "default_dirs", "map_source", "reference_dir",
+    "Warning_", "compile_file", "default_dirs", "map_source",
 ]

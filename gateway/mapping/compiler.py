@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -57,12 +56,6 @@ FALLBACKS = ("error", "keep", "default")
 STRICTNESS = ("strict", "lenient")
 _STEP = re.compile(r"^(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)$")
 REFERENCE_VAR = "${REFERENCE}"
-
-
-def reference_dir() -> Path:
-    """The directory holding the official schemas and public samples (never committed to the repo)."""
-    default = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
-    return Path(os.environ.get("OVERSTAP_REFERENCE_DIR", str(default))).resolve()
 
 
 # -- compiled structures ---------------------------------------------------------------------------

@@ -71,7 +71,7 @@ _Loader.yaml_implicit_resolvers = {
 
 def load_yaml(text: str, filename: str = "<mapping>") -> Any:
     """Parse YAML text into Located containers; plain scalars other than booleans and null stay strings."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+    return yaml.load(text, Loader=_Loader)
 
 
 def load_file(path: Path) -> Any:

@@ -1,0 +1,52 @@
+"""Shared CLI plumbing: loading mappings with a readable error and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+
+from gateway.mapping import MappingError, Registry
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def load_registry(extra: Iterable[str] = ()) -> Registry:
+    """The registry of built-in and repo mappings plus files named on the command line."""
+    files = [Path(m) for m in extra if Path(m).suffix in (".yaml", ".yml")]
+    registry = Registry(files=files)
+    for err in registry.errors:
+        for problem in err.problems:
+            click.echo(f"warning: mapping not loaded: {problem}", err=True)
+    return registry
+
+
+def fail_usage(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def resolve_mappings(registry: Registry, refs: Iterable[str]) -> list[str]:
+    names = []
+    for ref in refs:
+        try:
+            names.append(registry.get(ref).name)
+        except MappingError as exc:
+            fail_usage(str(exc))
+    return names
+
+
+def input_files(inputs: Iterable[str]) -> list[Path]:
+    """Expand folders into their files (sorted, recursive); keep plain files as given."""
+    out: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif path.exists():
+            out.append(path)
+        else:
+            fail_usage(f"no such file or folder: {item}")
+    return out

@@ -1,0 +1,82 @@
+"""``overstap convert`` and ``overstap validate``: files in, canonical files out, one line per input."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from lxml import etree
+
+from gateway.pipeline import FAILURES, PROFILES, Converter, describe
+from gateway.render.schemas import SchemaUnavailable, errors_of
+
+from . import main
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage, input_files, load_registry, resolve_mappings
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the output.")
+@click.option("--profile", type=click.Choice(PROFILES), default="zkn", show_default=True)
+@click.option("--mapping", "mappings", multiple=True, help="Mapping name or file (repeatable); default: detect.")
+@click.option("--validate/--no-validate", default=True, show_default=True,
+              help="Validate every output against the official schema.")
+@click.option("--route", default=None, help="Route name for mappings that match on a route.")
+def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple[str, ...], validate: bool,
+            route: str | None) -> None:
+    """Convert dialect messages (files or folders) into canonical messages, one .xml per zaak."""
+    registry = load_registry(mappings)
+    names = resolve_mappings(registry, mappings)
+    try:
+        converter = Converter(registry, profile=profile, mappings=names, validate=validate)
+    except SchemaUnavailable as exc:
+        fail_usage(f"{exc} (or pass --no-validate)")
+        return
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in input_files(inputs):
+        try:
+            result = converter.convert(path.read_bytes(), str(path), route=route)
+        except FAILURES as exc:
+            failed += 1
+            click.echo(f"FAIL {describe(exc, str(path))}")
+            continue
+        for output in result.outputs:
+            (out / f"{output.name}.xml").write_bytes(output.xml)
+        note = f" ({len(result.unmapped)} source element(s) not mapped)" if result.unmapped else ""
+        warn = f" ({len(result.warnings)} warning(s))" if result.warnings else ""
+        click.echo(f"ok   {path}: {result.mapping.name} -> {', '.join(o.name + '.xml' for o in result.outputs)}"
+                   f"{note}{warn}")
+        for item in result.unmapped:
+            click.echo(f"     not mapped: {item.path} (line {item.line})")
+        for warning in result.warnings:
+            click.echo(f"     warning: line {warning.line}: {warning.field}: {warning.message}")
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+def validate(files: tuple[str, ...]) -> None:
+    """Validate messages (bare or SOAP-wrapped) against the official schemas of $OVERSTAP_REFERENCE_DIR."""
+    from gateway.ingest import InputError, read
+
+    passed = failed = 0
+    for path in input_files(files):
+        try:
+            root = read(path.read_bytes(), str(path)).root
+            errors = errors_of(root)
+        except InputError as exc:
+            errors = [str(exc)]
+        except SchemaUnavailable as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        if errors:
+            failed += 1
+            click.echo(f"FAIL {path}: " + "; ".join(errors[:3]))
+        else:
+            passed += 1
+            click.echo(f"ok   {path}: valid ({etree.QName(root).localname})")
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)

@@ -1,0 +1,46 @@
+"""``overstap mapping list|check``: what mappings exist, and is this mapping file right."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from gateway.mapping import MappingError, Registry
+
+from . import main
+from .common import EXIT_FAILED, EXIT_OK, load_registry
+
+
+@main.group()
+def mapping() -> None:
+    """Work with mapping files (list, check, test)."""
+
+
+@mapping.command("list")
+def list_() -> None:
+    """One line per available mapping: name, wet, message family, version, source file."""
+    registry = load_registry()
+    for m in registry.all():
+        click.echo(f"{m.name:<28} {m.wet or '-':<4} {m.bericht or '-':<5} {m.versie or '-':<5} {m.format:<4} "
+                   f"{m.file}")
+
+
+@mapping.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def check(files: tuple[str, ...]) -> None:
+    """Check mapping files: keys, transforms, XPath, canonical fields, extends; prints file:line:col."""
+    registry = Registry(files=[Path(f) for f in files])
+    bad = 0
+    for file in files:
+        try:
+            compiled = registry.get(file)
+        except MappingError as exc:
+            bad += 1
+            for problem in exc.problems:
+                click.echo(f"{problem}")
+            continue
+        one_way = f"; one-way rules: {', '.join(compiled.one_way)}" if compiled.one_way else ""
+        click.echo(f"ok   {file}: {compiled.name} ({len(compiled.chain)} file(s) in the extends chain){one_way}")
+    sys.exit(EXIT_FAILED if bad else EXIT_OK)

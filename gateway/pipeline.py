@@ -1,0 +1,144 @@
+"""One conversion, end to end: bytes in -> detected dialect -> canonical model -> rendered profile.
+
+The proxy, the batch job and the CLI all convert through :class:`Converter`, so they agree on
+what a message becomes and on how a failure is described.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.ingest import DEFAULT_MAX_BYTES, InputError, Source, read
+from gateway.mapping import Compiled, ConversionError, MappingError, Registry, Unmapped, Warning_, map_source
+from gateway.model import Bericht
+from gateway.render import RenderError, RenderSettings
+from gateway.render import zkn as zkn_profile
+from gateway.render.schemas import OutputInvalid, SchemaUnavailable, check
+
+PROFILES = ("zkn", "ggk")
+FAILURES = (InputError, ConversionError, RenderError, OutputInvalid)
+"""What a bad message raises. Anything else is a bug and is reported as such."""
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    name: str
+    xml: bytes
+    referentienummer: str
+    zaak: str | None = None
+    profile: str = "zkn"
+
+
+@dataclass(slots=True)
+class Conversion:
+    source: Source
+    mapping: Compiled
+    bericht: Bericht
+    outputs: list[Output]
+    unmapped: list[Unmapped] = field(default_factory=list)
+    warnings: list[Warning_] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FailureInfo:
+    """A failure described for people and for StUF faults: code, field, line, reason."""
+
+    code: str
+    field: str | None
+    line: int | None
+    message: str
+    source: str
+
+    def __str__(self) -> str:
+        where = self.source + (f":{self.line}" if self.line else "")
+        return f"{where}: {self.field + ': ' if self.field else ''}{self.message}"
+
+
+def describe(exc: BaseException, source: str = "<input>") -> FailureInfo:
+    if isinstance(exc, InputError):
+        return FailureInfo(exc.code, exc.field, exc.line, exc.message, exc.source or source)
+    if isinstance(exc, ConversionError):
+        field_ = exc.field + (f" <- {exc.path}" if exc.path and exc.field else "") if exc.field else exc.path
+        return FailureInfo(exc.code, field_, exc.line, exc.message, exc.source or source)
+    if isinstance(exc, RenderError):
+        return FailureInfo("StUF055", exc.field, None, str(exc), source)
+    if isinstance(exc, OutputInvalid):
+        return FailureInfo("StUF055", exc.kind, None, str(exc), source)
+    if isinstance(exc, MappingError):
+        return FailureInfo("StUF058", "mapping", None, str(exc), source)
+    return FailureInfo("StUF058", None, None, f"internal error: {type(exc).__name__}", source)
+
+
+class Converter:
+    """Converts messages with a registry of mappings into one profile, optionally validating output."""
+
+    def __init__(
+        self,
+        registry: Registry | None = None,
+        *,
+        profile: str = "zkn",
+        mappings: Iterable[str | Path] = (),
+        settings: RenderSettings | None = None,
+        validate: bool = False,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        track_unmapped: bool = True,
+    ) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+        self.registry = registry if registry is not None else Registry()
+        self.profile = profile
+        self.only = [self.registry.get(m) for m in mappings]
+        self.settings = settings or RenderSettings()
+        self.validate = validate
+        self.max_bytes = max_bytes
+        self.track_unmapped = track_unmapped
+        if validate:
+            try:
+                from gateway.render.schemas import schema
+
+                schema(profile)
+            except SchemaUnavailable:
+                raise
+        self._settings_cache: dict[str, RenderSettings] = {}
+
+    def settings_for(self, mapping: Compiled) -> RenderSettings:
+        cached = self._settings_cache.get(mapping.name)
+        if cached is None:
+            cached = self._settings_cache[mapping.name] = self.settings.merged(mapping.render)
+        return cached
+
+    def detect(self, source: Source) -> Compiled:
+        if len(self.only) == 1:
+            return self.only[0]
+        return self.registry.match(source.root, source.format, source.route, among=self.only or None,
+                                   source=source.name)
+
+    def to_model(self, data: bytes, name: str = "<input>", route: str | None = None,
+                 trace: bool = False) -> tuple[Source, Compiled, Any]:
+        source = read(data, name, max_bytes=self.max_bytes, route=route)
+        mapping = self.detect(source)
+        result = map_source(mapping, source.root, source=name, trace=trace, track_unmapped=self.track_unmapped)
+        return source, mapping, result
+
+    def convert(self, data: bytes, name: str = "<input>", route: str | None = None) -> Conversion:
+        """Convert one message; raise one of :data:`FAILURES` with field and line on bad input."""
+        source, mapping, result = self.to_model(data, name, route)
+        outputs = self.render(result.bericht, mapping)
+        return Conversion(source, mapping, result.bericht, outputs, result.unmapped, result.warnings)
+
+    def render(self, bericht: Bericht, mapping: Compiled) -> list[Output]:
+        settings = self.settings_for(mapping)
+        if self.profile == "ggk":
+            from gateway.render import ggk
+
+            rendered = ggk.render(bericht, settings)
+        else:
+            rendered = zkn_profile.render(bericht, settings)
+        outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile) for r in rendered]
+        if self.validate:
+            for out in outputs:
+                check(out.xml, self.profile)
+        return outputs
