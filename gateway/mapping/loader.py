@@ -40,7 +40,6 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in out:
-            line, col = _pos(key_node)
             raise yaml.MarkedYAMLError(
                 problem=f"duplicate key {key!r} (first at line {out.key_locs[key][0]})",
                 problem_mark=key_node.start_mark,
