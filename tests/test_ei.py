@@ -17,6 +17,7 @@ import yaml
 from lxml import etree
 
 from gateway.ingest.ei import (
+    MAX_SOURCELINE,
     EiError,
     EiLayouts,
     MessageLayout,
@@ -25,6 +26,7 @@ from gateway.ingest.ei import (
     load_layouts,
     looks_like_ei,
     parse_ei,
+    source_line,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -241,9 +243,7 @@ def test_xml_twin_has_the_same_values(xml_path: Path, layouts: EiLayouts) -> Non
     assert compare_with_xml(ei, xml, msg) == []
     # and the comparison really looked at the values: every XML leaf was matched by a mapped EI field
     by_name = {r.name: r for r in msg.records.values()}
-    mapped = [
-        el for el in ei.iter() if not len(el) and by_name[el.getparent().tag].field(el.tag).xml is not None
-    ]
+    mapped = [el for el in ei.iter() if not len(el) and by_name[el.getparent().tag].field(el.tag).xml is not None]
     leaves = [el for el in xml.iter() if isinstance(el.tag, str) and not len(el)]
     assert len(mapped) == len(leaves) > 10
 
@@ -319,6 +319,23 @@ def test_several_clients_and_beschikkingen(layouts: EiLayouts) -> None:
     assert (b1.findtext("Beschikkingnummer"), b2.findtext("Beschikkingnummer")) == ("425386123", "999999999")
     assert [p.sourceline for p in b2] == [16, 16, 16, 16, 16, 17, 18]
     assert len(c1.findall("Beschikking")) == 1 and len(c1.findall("Beschikking/BeschiktProduct")) == 1
+
+
+def test_line_numbers_beyond_libxml2_limit(layouts: EiLayouts) -> None:
+    lines = _lines(B02)
+    n = MAX_SOURCELINE + 5  # products; the file gets n + 3 lines
+    body = [lines[2]] * n
+    sluit = ("99" + f"{1:06d}{n:06d}{n + 1:07d}").ljust(180)
+    data = _data(_renumber([lines[0], lines[1], *body, sluit]))
+    root = parse_ei(data, layouts)
+    products = root.find("Client").findall("StartProduct")
+    assert len(products) == n
+    last_small = products[MAX_SOURCELINE - 3]
+    assert last_small.sourceline == MAX_SOURCELINE and last_small.get("line") is None
+    big = products[-1]
+    assert big.get("line") == str(n + 2) and source_line(big) == n + 2
+    assert source_line(big.find("Code")) == n + 2
+    assert source_line(products[0].find("Code")) == 3 and source_line(root.find("Sluit")) == n + 3
 
 
 # --------------------------------------------------------------------------------------------------

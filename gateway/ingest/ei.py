@@ -14,7 +14,9 @@ Output contract (other code depends on it; see dialects/ei/README.md):
   the declared parents, the records below it, then ``Sluit`` (record 99);
 * every non-empty field is a child element whose text is the trimmed value; dates become
   ``YYYY-MM-DD``, times ``HH:MM:SS``; numbers keep their zero padding unless the layout says
-  ``strip_zeros``; every element's ``sourceline`` is the 1-based line of its record.
+  ``strip_zeros``; every element's ``sourceline`` is the 1-based line of its record (libxml2 cannot
+  store lines above 65534: such records carry a ``line`` attribute instead; ``source_line()`` reads
+  either).
 
 Encoding: the bytes are decoded as ISO-8859-1 (latin-1). That is a superset of the plain ASCII the
 samples use, it never fails, and one byte is one character, so the fixed positions stay byte
@@ -352,35 +354,26 @@ def _build_message(
                 raise ValueError(f"{w}: link field {name!r} is not a field of this record")
             for p in parents:
                 if p.field(name) is None:
-                    raise ValueError(
-                        f"{w}: link field {name!r} is not a field of parent record {p.record_type}"
-                    )
+                    raise ValueError(f"{w}: link field {name!r} is not a field of parent record {p.record_type}")
         if rec.parent_by:
             pb = rec.parent_by
             if rec.field(pb.field) is None:
                 raise ValueError(f"{w}: parent_by field {pb.field!r} is not a field of this record")
             target = records[pb.record]
             if target.field(pb.match) is None:
-                raise ValueError(
-                    f"{w}: parent_by match field {pb.match!r} is not a field of record {pb.record}"
-                )
+                raise ValueError(f"{w}: parent_by match field {pb.match!r} is not a field of record {pb.record}")
             if target.parent != rec.parent:
                 raise ValueError(
-                    f"{w}: parent_by record {pb.record} must have the same parent ({rec.parent}) "
-                    "as this record"
+                    f"{w}: parent_by record {pb.record} must have the same parent ({rec.parent}) as this record"
                 )
-        children = {
-            c.name for c in records.values() if rtype in (c.parent, c.parent_by and c.parent_by.record)
-        }
+        children = {c.name for c in records.values() if rtype in (c.parent, c.parent_by and c.parent_by.record)}
         for f in rec.fields:
             if f.name in children:
                 raise ValueError(f"{w} field {f.name}: name clashes with a child record element")
             if f.count not in (None, DETAIL):
                 for target in f.count:
                     if target not in records or target in (header, trailer):
-                        raise ValueError(
-                            f"{w} field {f.name}: count refers to unknown record type {target!r}"
-                        )
+                        raise ValueError(f"{w} field {f.name}: count refers to unknown record type {target!r}")
 
     # Coverage: every position is the record type, the sequence number or a declared field.
     seq_name, seq_start, seq_len = seq
@@ -396,8 +389,7 @@ def _build_message(
             if start < pos:
                 prev = next(s for s in spans if s[0] <= start and s[1] >= start and s[2] != what)
                 raise ValueError(
-                    f"{w}: {what} (positions {start}-{end}) overlaps {prev[2]} "
-                    f"(positions {prev[0]}-{prev[1]})"
+                    f"{w}: {what} (positions {start}-{end}) overlaps {prev[2]} (positions {prev[0]}-{prev[1]})"
                 )
             if start > pos:
                 raise ValueError(
@@ -514,9 +506,7 @@ def _build_record(where: str, rtype: str, spec: Any, reclen: int, code: str, tra
     return RecordLayout(rtype, name, tuple(fields), parent, tuple(link), parent_by, xml)
 
 
-def _plan(
-    rtype: str, rec: RecordLayout, records: Mapping[str, RecordLayout], header: str, trailer: str
-) -> _Plan:
+def _plan(rtype: str, rec: RecordLayout, records: Mapping[str, RecordLayout], header: str, trailer: str) -> _Plan:
     def ancestors(t: str) -> set[str]:
         r = records[t]
         out: set[str] = set()
@@ -539,9 +529,7 @@ def _plan(
                 f"positions {f.start}-{f.end}",
             )
         )
-    register = next(
-        (r.parent_by.match for r in records.values() if r.parent_by and r.parent_by.record == rtype), None
-    )
+    register = next((r.parent_by.match for r in records.values() if r.parent_by and r.parent_by.record == rtype), None)
     counters: tuple[tuple[str, tuple[str, ...] | None], ...] = tuple(
         (f.name, None if f.count == DETAIL else tuple(f.count)) for f in rec.fields if f.count is not None
     )
@@ -623,9 +611,7 @@ def _fields(plan: _Plan, line: str, lineno: int, source: str) -> dict[str, str]:
             v = iso
         else:
             if maxv is not None and int(v) > maxv:
-                raise EiError(
-                    f"{name} ({where}) is {int(v)}, more than the maximum {maxv}", lineno, name, source
-                )
+                raise EiError(f"{name} ({where}) is {int(v)}, more than the maximum {maxv}", lineno, name, source)
             if strip:
                 v = v.lstrip("0") or "0"
         values[name] = v
@@ -725,9 +711,7 @@ def parse_ei(data: bytes, layouts: EiLayouts, source: str = "<input>") -> etree.
             )
         rec = plan.layout
         if plan.is_header and lineno != 1:
-            raise EiError(
-                f"a second {rtype} voorloop record (only the first line may be one)", lineno, None, source
-            )
+            raise EiError(f"a second {rtype} voorloop record (only the first line may be one)", lineno, None, source)
         if plan.is_detail:
             seq = line[sq0:sq1]
             if not (seq.isdigit() and seq.isascii()) or int(seq) != expected_seq:
@@ -827,9 +811,7 @@ def parse_ei(data: bytes, layouts: EiLayouts, source: str = "<input>") -> etree.
                     )
 
     if not trailer_line:
-        raise EiError(
-            f"missing {layouts.trailer} sluit record at the end of the file", len(lines), None, source
-        )
+        raise EiError(f"missing {layouts.trailer} sluit record at the end of the file", len(lines), None, source)
     return root
 
 
