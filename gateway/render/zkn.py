@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,27 +85,39 @@ def stuf_value(value: Any) -> str:
     return str(value)
 
 
-def flatten(obj: Any, prefix: str, skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, Any]]:
-    """Yield (canonical path, value) for every filled field of a model, lists numbered from 1."""
-    if isinstance(obj, BaseModel):
-        for name in type(obj).model_fields:
-            if name in skip:
-                continue
-            value = getattr(obj, name)
-            if value is None or value == [] or value == {}:
-                continue
-            if name == "extra":
-                for key, extra in value.items():
-                    yield f"{prefix}extra.{key}", extra
-                continue
-            if isinstance(value, list):
-                item = LIST_ITEM.get(name, name)
-                for i, element in enumerate(value, 1):
-                    yield from flatten(element, f"{prefix}{item}.{i}.")
-                continue
-            yield from flatten(value, f"{prefix}{name}.")
-    else:
-        yield prefix[:-1], obj
+def flatten(obj: Any, prefix: str, skip: frozenset[str] = frozenset()) -> list[tuple[str, Any]]:
+    """(canonical path, value) for every filled field of a model, lists numbered from 1.
+
+    Works on ``model_dump(exclude_none=True)`` (done in Rust) rather than on model attributes,
+    which is several times faster for a whole message.
+    """
+    data = obj.model_dump(exclude_none=True, exclude=set(skip) or None) if isinstance(obj, BaseModel) else obj
+    out: list[tuple[str, Any]] = []
+    _flatten_dict(data, prefix, skip, out)
+    return out
+
+
+def _flatten_dict(data: dict[str, Any], prefix: str, skip: frozenset[str], out: list[tuple[str, Any]]) -> None:
+    for name, value in data.items():
+        if name in skip or value == [] or value == {}:
+            continue
+        if name == "extra":
+            for key, extra in value.items():
+                out.append((f"{prefix}extra.{key}", extra))
+        elif isinstance(value, dict):
+            _flatten_dict(value, f"{prefix}{name}.", _NO_SKIP, out)
+        elif isinstance(value, list):
+            item = LIST_ITEM.get(name, name)
+            for i, element in enumerate(value, 1):
+                if isinstance(element, dict):
+                    _flatten_dict(element, f"{prefix}{item}.{i}.", _NO_SKIP, out)
+                else:
+                    out.append((f"{prefix}{item}.{i}", element))
+        else:
+            out.append((prefix + name, value))
+
+
+_NO_SKIP: frozenset[str] = frozenset()
 
 
 def referentienummer(bericht: Bericht, client_index: int, part: str = "") -> str:
@@ -271,17 +282,14 @@ def render_client(bericht: Bericht, index: int, settings: RenderSettings) -> Ren
     return Rendered(ref, name, ident, "".join(out).encode("utf-8"), mutatie)
 
 
-def extra_elements(bericht: Bericht, client: Client) -> Iterator[tuple[str, Any]]:
+def extra_elements(bericht: Bericht, client: Client) -> list[tuple[str, Any]]:
     """Every canonical field ZAK cannot hold, by its documented extraElement name."""
-    yield from flatten(bericht, "bericht.", frozenset({"clients"}))
-    for name, value in flatten(client, "client."):
-        short = name[7:]
-        if short in CLIENT_NATIVE:
+    out = flatten(bericht, "bericht.", frozenset({"clients"}))
+    for name, value in flatten(client, ""):
+        if name in CLIENT_NATIVE:
             continue
-        if short.startswith(("beschikking.", "product.")):
-            yield short, value
-        else:
-            yield name, value
+        out.append((name if name.startswith(("beschikking.", "product.")) else "client." + name, value))
+    return out
 
 
 def render(bericht: Bericht, settings: RenderSettings) -> list[Rendered]:
