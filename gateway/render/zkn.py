@@ -292,6 +292,73 @@ def extra_elements(bericht: Bericht, client: Client) -> list[tuple[str, Any]]:
     return out
 
 
+INITIATOR = "ZKN:heeftAlsInitiator/ZKN:gerelateerde/ZKN:natuurlijkPersoon/"
+NATIVE_PLACES: dict[str, list[str]] = {
+    "bsn": [INITIATOR + "BG:inp.bsn"],
+    "naam.geslachtsnaam.naam": [INITIATOR + "BG:geslachtsnaam"],
+    "naam.geslachtsnaam.voorvoegsel": [INITIATOR + "BG:voorvoegselGeslachtsnaam"],
+    "naam.voorletters": [INITIATOR + "BG:voorletters"],
+    "naam.voornamen": [INITIATOR + "BG:voornamen"],
+    "geslacht": [INITIATOR + "BG:geslachtsaanduiding (0/1/2 -> O/M/V)"],
+    "geboortedatum": [INITIATOR + "BG:geboortedatum"],
+}
+DERIVED_PLACES: dict[str, list[str]] = {
+    "bericht.afzender": ["ZKN:stuurgegevens/StUF:zender/StUF:organisatie (unless configured)"],
+    "bericht.ontvanger": ["ZKN:stuurgegevens/StUF:ontvanger/StUF:organisatie (unless configured)"],
+    "bericht.dagtekening": ["ZKN:object/ZKN:registratiedatum", "ZKN:stuurgegevens/StUF:tijdstipBericht (date part)"],
+    "bericht.wet": ["ZKN:object/ZKN:isVan/ZKN:gerelateerde/ZKN:code (zaaktype per wet and soort)"],
+    "bericht.soort": ["ZKN:object/ZKN:isVan/ZKN:gerelateerde/ZKN:code (zaaktype per wet and soort)"],
+    "client.geboortedatum_gebruik": [INITIATOR + "BG:geboortedatum/@StUF:indOnvolledigeDatum (1/2/3 -> D/M/J)"],
+    "beschikking.ingangsdatum": ["ZKN:object/ZKN:startdatum"],
+    "beschikking.einddatum": ["ZKN:object/ZKN:einddatumGepland"],
+    "product.N.ingangsdatum": ["ZKN:object/ZKN:startdatum (earliest, without a beschikking)"],
+    "product.N.einddatum": ["ZKN:object/ZKN:einddatumGepland (latest, without a beschikking)",
+                            "ZKN:object/ZKN:einddatum (when every line is withdrawn)"],
+    "product.N.toewijzingstijd": ["ZKN:stuurgegevens/StUF:tijdstipBericht (time part, first line)"],
+    "product.N.reden_intrekking": ["ZKN:parameters/StUF:mutatiesoort W (updateZaak)"],
+    "product.N.reden_wijziging": ["ZKN:parameters/StUF:mutatiesoort W (updateZaak)"],
+}
+
+
+def extra_name(path: str) -> str | None:
+    """The extraElement name of a canonical path (``clients.0.producten.1.omvang.volume`` ->
+    ``product.2.omvang.volume``), or None for a client field ZAK holds natively."""
+    parts = path.split(".")
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        if i + 1 < len(parts) and parts[i + 1].isdigit():
+            out += [LIST_ITEM.get(part, part), str(int(parts[i + 1]) + 1)]
+            i += 2
+            continue
+        out.append(part)
+        i += 1
+    if out[0] != "clients":
+        return "bericht." + ".".join(out)
+    rest = out[2:]
+    joined = ".".join(rest)
+    if joined in CLIENT_NATIVE:
+        return None
+    if rest and rest[0] in ("beschikking", "product"):
+        return joined
+    return "client." + joined
+
+
+def stuf_places(path: str) -> list[str]:
+    """Where a canonical field ends up in a zakLk01: ZAK elements and/or its extraElement (see canonical-spec)."""
+    places: list[str] = []
+    parts = path.split(".")
+    if parts[0] == "clients" and len(parts) > 2:
+        places += NATIVE_PLACES.get(".".join(parts[2:]), [])
+    name = extra_name(path)
+    if name is not None:
+        generic = ".".join("N" if p.isdigit() else p for p in name.split("."))
+        places += DERIVED_PLACES.get(generic, [])
+        places.append(f'StUF:extraElement naam="{name}"')
+    return places
+
+
 def render(bericht: Bericht, settings: RenderSettings) -> list[Rendered]:
     """All zakLk01 messages for one canonical message: one per client."""
     if not bericht.clients:
