@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .ei_default import is_flat_file, parse_default_ei
 from .envelopes import unwrap_soap
 from .errors import InputError
 from .source import Source
@@ -12,10 +13,8 @@ __all__ = ["DEFAULT_MAX_BYTES", "InputError", "Source", "parse_xml", "read"]
 
 def read(data: bytes, name: str = "<input>", *, max_bytes: int = DEFAULT_MAX_BYTES, route: str | None = None) -> Source:
     """Parse ``data`` (XML, SOAP-wrapped XML or an EI flat file) into a :class:`Source`."""
-    if data[:2] == b"01":  # EI voorloop record; XML never starts with a digit
-        from .ei_default import parse_default_ei
-
-        root = parse_default_ei(data, name)
+    if is_flat_file(data):  # an EI flat file: a digit first (XML never starts with one)
+        root = parse_default_ei(data, name, max_bytes)
         return Source(name=name, data=data, root=root, format="ei", route=route)
     root = parse_xml(data, name, max_bytes)
     envelopes: list[str] = []
