@@ -1,0 +1,76 @@
+"""The koppelvlak specification table, generated from the model and the zkn renderer itself.
+
+``python -m gateway.render.spec`` prints the markdown table that docs/canonical-spec.md embeds;
+a test keeps the two equal, so the document cannot drift from what the code does.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing
+from collections.abc import Iterator
+
+from pydantic import BaseModel
+
+from gateway.model import Bericht
+
+from .zkn import LIST_ITEM, stuf_places
+
+BEGIN = "<!-- BEGIN GENERATED TABLE (python -m gateway.render.spec) -->"
+END = "<!-- END GENERATED TABLE -->"
+
+
+def _type_name(annotation: object) -> str:
+    text = str(annotation)
+    for junk in ("typing.", "gateway.model.bericht.", "gateway.model.codes.", "datetime.", "<class '", "'>"):
+        text = text.replace(junk, "")
+    text = text.replace("Optional[", "").replace("Annotated[", "")
+    if text.startswith("Literal["):
+        values = typing.get_args(annotation) or typing.get_args(typing.get_args(annotation)[0])
+        return "code: " + ", ".join(str(v) for v in values) if values else text
+    return text.split(",")[0].rstrip("]") if "Literal" not in text else text
+
+
+def _unwrap(annotation: object) -> object:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, __import__("types").UnionType) and len(args) == 1:
+        return _unwrap(args[0])
+    if origin is typing.Annotated:
+        return _unwrap(args[0])
+    return annotation
+
+
+def rows(model: type[BaseModel] = Bericht, prefix: str = "", example: str = "") -> Iterator[tuple[str, str, str]]:
+    """(canonical field, type, StUF places) for every leaf of the canonical model."""
+    for name, info in model.model_fields.items():
+        annotation = _unwrap(info.annotation)
+        origin = typing.get_origin(annotation)
+        path, ex = f"{prefix}{name}", f"{example}{name}"
+        if origin is list:
+            (item,) = typing.get_args(annotation)
+            item = _unwrap(item)
+            if isinstance(item, type) and issubclass(item, BaseModel):
+                yield from rows(item, f"{path}[].", f"{ex}.0.")
+            else:
+                yield path + "[]", _type_name(item) + " (list)", "; ".join(stuf_places(f"{ex}.0"))
+        elif origin is dict:
+            yield f"{path}.NAME", "text (vendor extension)", "; ".join(stuf_places(f"{ex}.NAME"))
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from rows(annotation, f"{path}.", f"{ex}.")
+        else:
+            yield path, _type_name(annotation), "; ".join(stuf_places(ex))
+
+
+def table() -> str:
+    lines = [BEGIN, "", "| canonical field | type | StUF-ZKN place (zakLk01) |", "|---|---|---|"]
+    for field, kind, places in rows():
+        cells = [field.replace("[]", "[n]"), kind.replace("|", "\\|"), places.replace("|", "\\|")]
+        lines.append("| " + " | ".join(f"`{cells[0]}`" if i == 0 else c for i, c in enumerate(cells)) + " |")
+    lines += ["", "Indexes: `N` in an extraElement name counts from 1 in document order (" +
+              ", ".join(f"`{k}` -> `{v}`" for k, v in LIST_ITEM.items() if k != v) + ").", "", END]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(table() + "\n")

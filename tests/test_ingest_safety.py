@@ -1,0 +1,63 @@
+"""Safe parsing: no entity expansion, no external entities, no DTDs, a size limit, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.ingest import InputError, read
+
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<Bericht>&lol3;</Bericht>"""
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<Bericht>&xxe;</Bericht>"""
+
+
+def test_entity_bomb_is_refused_before_expansion() -> None:
+    with pytest.raises(InputError, match="DOCTYPE/ENTITY declarations are not allowed") as exc:
+        read(BOMB, "bomb.xml")
+    assert exc.value.line == 2 and exc.value.source == "bomb.xml"
+
+
+def test_external_entity_is_refused() -> None:
+    with pytest.raises(InputError, match="not allowed"):
+        read(XXE, "xxe.xml")
+
+
+def test_doctype_late_in_a_large_prolog_is_still_refused() -> None:
+    data = b"<?xml version='1.0'?>\n" + b"<!--" + b"x" * 5000 + b"-->\n" + BOMB.split(b"\n", 1)[1]
+    with pytest.raises(InputError, match="not allowed"):
+        read(data, "late.xml")
+
+
+def test_not_xml_names_the_line() -> None:
+    with pytest.raises(InputError, match="not well-formed") as exc:
+        read(b"<a>\n<b>\n</a>", "broken.xml")
+    assert exc.value.line == 3
+
+
+def test_size_limit() -> None:
+    with pytest.raises(InputError, match="more than the limit"):
+        read(b"<a>" + b" " * 2000 + b"</a>", "big.xml", max_bytes=1000)
+
+
+def test_empty_input() -> None:
+    with pytest.raises(InputError, match="empty input"):
+        read(b"  \n", "empty.xml")
+
+
+def test_soap_envelopes_are_unwrapped() -> None:
+    for ns, kind in (("http://schemas.xmlsoap.org/soap/envelope/", "soap11"),
+                     ("http://www.w3.org/2003/05/soap-envelope", "soap12")):
+        data = f'<s:Envelope xmlns:s="{ns}"><s:Header/><s:Body><m:Bericht xmlns:m="urn:x"/></s:Body></s:Envelope>'
+        source = read(data.encode(), "soap.xml")
+        assert source.root_name == "Bericht" and source.namespace == "urn:x"
+        assert source.envelopes == [kind]
+
+
+def test_empty_soap_body_is_a_clear_error() -> None:
+    data = b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>'
+    with pytest.raises(InputError, match="SOAP Body is empty"):
+        read(data, "soap.xml")
