@@ -214,7 +214,7 @@ def render_client(bericht: Bericht, index: int, settings: RenderSettings) -> Ren
     startdatum = (beschikking.ingangsdatum if beschikking and beschikking.ingangsdatum else None) or (
         min(starts) if starts else None)
     gepland = (beschikking.einddatum if beschikking and beschikking.einddatum else None) or (
-        max(ends) if ends else None)
+        max(ends) if ends and len(ends) == len(client.producten) else None)  # an open-ended line: no planned end
     einddatum = max(ends) if (client.producten and ends and all(_ends(p) for p in client.producten)) else None
     zaaktype = settings.zaaktype.get(f"{bericht.wet}.{bericht.soort}") or settings.zaaktype.get(bericht.soort)
     if not zaaktype or len(zaaktype) > 10:
