@@ -1,11 +1,12 @@
 """Mapping: declarative mapping files, compiled once, that fill the canonical model from a dialect."""
 
 from .compiler import Compiled, compile_file
+from .debt import DialectDebt
 from .engine import Lineage, MapResult, Unmapped, Warning_, map_source
 from .errors import ConversionError, MappingError, Problem
 from .registry import Registry, default_dirs
 
 __all__ = [
-    "Compiled", "ConversionError", "Lineage", "MapResult", "MappingError", "Problem", "Registry", "Unmapped",
-    "Warning_", "compile_file", "default_dirs", "map_source",
+    "Compiled", "ConversionError", "DialectDebt", "Lineage", "MapResult", "MappingError", "Problem", "Registry",
+    "Unmapped", "Warning_", "compile_file", "default_dirs", "map_source",
 ]

@@ -20,6 +20,8 @@ import yaml
 from lxml import etree
 from pydantic import BaseModel
 
+from gateway.reference import reference_dir
+
 from . import transforms as tf
 from .errors import MappingError, Problem
 from .loader import LocatedDict, LocatedList, load_yaml
@@ -41,6 +43,7 @@ TOP_KEYS = {
     "value_maps": "code translation tables",
     "render": "per-vendor render settings (zaaktype, zender, ontvanger, identificatie)",
     "strictness": "strict (reject on deviations) or lenient (convert with warnings)",
+    "source_schema": "XSD the dialect's messages must satisfy, relative to the reference dir",
     "ignore": "source paths deliberately not mapped, with the reason",
     "rules": "canonical field -> source",
     "tests": "sample-in / expected-out test cases",
@@ -251,6 +254,7 @@ class Compiled:
     raw: dict[str, Any]
     one_way: list[str] = field(default_factory=list)
     plan: Plan | None = None
+    source_schema: str | None = None
 
     def top_rule(self, target: str) -> FieldRule | None:
         for rule in self.rules:
@@ -717,6 +721,7 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
     if strictness not in STRICTNESS:
         c.add(doc, "strictness", f"strictness must be one of {', '.join(STRICTNESS)}",
               _suggest(str(strictness), STRICTNESS), value=True)
+    source_schema = _source_schema(doc, c)
     ns = doc.get("namespaces") or {}
     if not isinstance(ns, dict):
         c.add(doc, "namespaces", "namespaces: is a mapping of prefix -> namespace URI", value=True)
@@ -769,7 +774,28 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
         versie=_scalar(doc.get("versie")), format=fmt, file=file, chain=chain, match=match, namespaces=ns,
         rules=rules, ignore=ignore, value_maps=maps, render=_plain(render), strictness=str(strictness),
         tests=[_plain(t) for t in tests], raw=doc, one_way=one_way, plan=build_plan(rules),
+        source_schema=source_schema,
     )
+
+
+def _source_schema(doc: LocatedDict, c: _Collector) -> str | None:
+    """Check ``source_schema:``: a relative .xsd path inside the reference dir (checked there when present)."""
+    value = doc.get("source_schema")
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text.endswith(".xsd") or text.startswith("/") or ".." in Path(text).parts:
+        c.add(doc, "source_schema", "source_schema names an .xsd file relative to the reference dir, "
+              "e.g. iwmo21-xsd/WMO301.xsd", value=True)
+        return None
+    ref = reference_dir()
+    if ref.is_dir() and not (ref / text).is_file():
+        folder = (ref / text).parent
+        known = [str(p.relative_to(ref)) for p in folder.glob("*.xsd")] if folder.is_dir() else []
+        c.add(doc, "source_schema", f"source schema {text!r} not found in the reference dir {ref}",
+              _suggest(text, known), value=True)
+        return None
+    return text
 
 
 def _one_way_rules(rules: list[Rule], prefix: str) -> list[str]:

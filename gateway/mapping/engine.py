@@ -19,6 +19,7 @@ from gateway.model.codes import CODE_LISTS
 
 from .compiler import Compiled, FieldRule, GroupRule, Plan, TrieNode
 from .errors import ConversionError
+from .strictness import deviations
 from .transforms import TransformError
 
 _Element = etree._Element
@@ -330,6 +331,63 @@ def _describe(err: dict[str, Any], field_: str) -> str:
     return msg
 
 
+def _check_source_schema(mapping: Compiled, root: _Element, st: _State) -> None:
+    """``source_schema:``: strict rejects a message that breaks its dialect's XSD, lenient warns."""
+    found = deviations(mapping.source_schema, root)  # type: ignore[arg-type]
+    if not found:
+        return
+    if not st.lenient:
+        first = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise ConversionError(f"breaks its dialect schema {mapping.source_schema}: {first.message}{more}",
+                              field="source_schema", line=first.line, source=st.source)
+    for dev in found:
+        st.warnings.append(Warning_(f"source_schema:{dev.element}", f"source_schema:{dev.element}", dev.line,
+                                    f"breaks {mapping.source_schema}: {dev.message}"))
+
+
+def _pop(data: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    node: Any = data
+    for key in loc[:-1]:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if isinstance(node, dict) and loc[-1] in node:
+        del node[loc[-1]]
+        return True
+    return False
+
+
+def _accept_lenient(data: dict[str, Any], exc: ValidationError, st: _State) -> Bericht | None:
+    """Lenient: drop optional values that are not in their code list, with a warning each, and validate again.
+
+    Gives up (None: the caller reports the original error) when anything else is wrong or when a
+    dropped value turns out to be required.
+    """
+    warnings: list[Warning_] = []
+    for _ in range(8):
+        errors = exc.errors(include_url=False)
+        if any(e.get("type") != "literal_error" or not e.get("loc") for e in errors):
+            return None
+        for err in errors:
+            loc = tuple(err["loc"])
+            field_ = ".".join(str(p) for p in loc)
+            if not _pop(data, loc):
+                return None
+            line, _path = _locate(field_, st)
+            rule = next((e.rule.target for e in st.lineage if e.field == field_), field_)
+            warnings.append(Warning_(rule, field_, line, f"{_describe(err, field_)}; value dropped"))
+        try:
+            bericht = Bericht.model_validate(data)
+        except ValidationError as again:
+            exc = again
+            continue
+        st.warnings.extend(warnings)
+        return bericht
+    return None
+
+
 def map_source(
     mapping: Compiled,
     root: _Element,
@@ -340,6 +398,8 @@ def map_source(
 ) -> MapResult:
     """Map one parsed message; raise :class:`ConversionError` naming field, source path and line."""
     st = _State(source, trace, track_unmapped, mapping.strictness == "lenient")
+    if mapping.source_schema is not None:
+        _check_source_schema(mapping, root, st)
     data: dict[str, Any] = {}
     _exec(mapping.plan, root, data, "", st)  # type: ignore[arg-type]
     try:
@@ -347,6 +407,10 @@ def map_source(
     except ValidationError as exc:
         if not trace:  # run again with lineage to say where the offending value came from
             return map_source(mapping, root, source=source, trace=True, track_unmapped=track_unmapped)
+        accepted = _accept_lenient(data, exc, st) if st.lenient else None
+        if accepted is not None:
+            unmapped = _unmapped(mapping, root, st) if track_unmapped else []
+            return MapResult(accepted, data, st.warnings, unmapped, st.lineage, st.groups)
         errors = exc.errors(include_url=False)
         first = errors[0]
         field_ = ".".join(str(p) for p in first.get("loc", ()))

@@ -1,0 +1,206 @@
+"""strictness: strict|lenient, source_schema: and the dialect-debt counts per vendor and rule."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from gateway.ingest import read
+from gateway.mapping import ConversionError, DialectDebt, MappingError, Registry, map_source
+from gateway.mapping.debt import rule_key
+from gateway.mapping.engine import Warning_
+from gateway.pipeline import Converter
+from gateway.reference import available
+
+FIXTURE = Path(__file__).parent / "fixtures" / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml"
+needs_reference = pytest.mark.skipif(not available(), reason="reference dir (official XSDs) absent")
+
+MAPPING = """\
+overstap-mapping: 1
+name: {name}
+wet: wmo
+bericht: "301"
+versie: "2.1"
+strictness: {strictness}
+{schema}
+match:
+  namespace: http://www.istandaarden.nl/iwmo/2_1/wmo301/schema/2_1
+  root: Bericht
+namespaces:
+  m: http://www.istandaarden.nl/iwmo/2_1/wmo301/schema/2_1
+  i: http://www.istandaarden.nl/iwmo/2_1/basisschema/schema/2_1
+ignore:
+  - {{path: //m:Relaties, reason: not needed for this test}}
+  - {{path: //m:Contactgegevens, reason: not needed for this test}}
+  - {{path: //m:BeschiktProducten, reason: not needed for this test}}
+rules:
+  wet: {{constant: wmo}}
+  soort: {{constant: toewijzing}}
+  berichtcode: m:Header/m:BerichtCode
+  versie: {{paths: [m:Header/m:BerichtVersie, m:Header/m:BerichtSubversie], transform: {{join: "."}}}}
+  afzender: m:Header/m:Afzender
+  ontvanger: m:Header/m:Ontvanger
+  identificatie: m:Header/m:BerichtIdentificatie/i:Identificatie
+  dagtekening: m:Header/m:BerichtIdentificatie/i:Dagtekening
+  clients:
+    each: m:Clienten/m:Client
+    rules:
+      bsn: m:Bsn
+      geboortedatum: m:Geboortedatum/i:Datum
+      geslacht: m:Geslacht
+      naam.geslachtsnaam.naam: m:Naam/i:Geslachtsnaam/i:Naam
+      naam.voorletters: m:Naam/i:Voorletters
+      naam.naamgebruik: m:Naam/i:NaamGebruik
+      beschikking.nummer: m:Beschikking/m:BeschikkingNummer
+      beschikking.afgiftedatum: m:Beschikking/m:Afgiftedatum
+      beschikking.ingangsdatum: m:Beschikking/m:Ingangsdatum
+      beschikking.einddatum: m:Beschikking/m:Einddatum
+      producten:
+        each: m:Beschikking/m:ToegewezenProducten/m:ToegewezenProduct
+        rules:
+          toewijzingnummer: m:ToewijzingNummer
+          categorie: m:Product/i:Categorie
+          code: m:Product/i:Code
+          aanbieder: m:Aanbieder
+          toewijzingsdatum: m:Toewijzingsdatum
+          toewijzingstijd: m:Toewijzingstijd
+          ingangsdatum: m:Ingangsdatum
+          einddatum: m:Einddatum
+          omvang.volume: m:Omvang/i:Volume
+          omvang.eenheid: m:Omvang/i:Eenheid
+          omvang.frequentie: m:Omvang/i:Frequentie
+"""
+
+
+def _mapping(tmp_path: Path, strictness: str, schema: str | None = "iwmo21-xsd/WMO301.xsd",
+             name: str = "vendor-301") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    line = f"source_schema: {schema}" if schema else ""
+    path.write_text(MAPPING.format(name=name, strictness=strictness, schema=line), encoding="utf-8")
+    return path
+
+
+def _message(naamgebruik: str = "1", extra: str = "") -> bytes:
+    text = FIXTURE.read_text(encoding="utf-8")
+    client_naam = "<iwmo:NaamGebruik>1</iwmo:NaamGebruik>\n\t\t\t</wmo301:Naam>\n\t\t\t<wmo301:Relaties>"
+    assert client_naam in text
+    text = text.replace(client_naam, client_naam.replace(">1<", f">{naamgebruik}<"), 1)
+    text = text.replace("<wmo301:Geslacht>1</wmo301:Geslacht>", "<wmo301:Geslacht>1</wmo301:Geslacht>" + extra, 1)
+    return text.encode()
+
+
+def _convert(tmp_path: Path, strictness: str, data: bytes, schema: str | None = "iwmo21-xsd/WMO301.xsd",
+             debt: DialectDebt | None = None):
+    path = _mapping(tmp_path, strictness, schema)
+    registry = Registry(dirs=[], files=[path])
+    assert not registry.errors, registry.errors
+    return Converter(registry, mappings=[str(path)], debt=debt).convert(data, "msg.xml")
+
+
+@needs_reference
+def test_strict_accepts_a_message_that_fits_its_schema(tmp_path: Path) -> None:
+    result = _convert(tmp_path, "strict", _message())
+    assert result.warnings == []
+    assert result.bericht.clients[0].naam.naamgebruik == "1"
+
+
+@needs_reference
+def test_strict_rejects_a_schema_break_with_its_line(tmp_path: Path) -> None:
+    data = _message(extra="<wmo301:Huisdier>kat</wmo301:Huisdier>")
+    with pytest.raises(ConversionError) as err:
+        _convert(tmp_path, "strict", data)
+    assert err.value.field == "source_schema"
+    assert "iwmo21-xsd/WMO301.xsd" in err.value.message
+    assert "Huisdier" in err.value.message and "not expected" in err.value.message
+    line = next(i for i, text in enumerate(data.decode().splitlines(), 1) if "Huisdier" in text)
+    assert err.value.line == line
+
+
+@needs_reference
+def test_lenient_converts_a_schema_break_with_a_warning_counted_as_debt(tmp_path: Path) -> None:
+    debt = DialectDebt()
+    data = _message(extra="<wmo301:Huisdier>kat</wmo301:Huisdier>")
+    result = _convert(tmp_path, "lenient", data, debt=debt)
+    assert [w.field for w in result.warnings] == ["source_schema:Huisdier"]
+    assert result.outputs
+    assert [u.path.rsplit(":", 1)[-1] for u in result.unmapped] == ["Huisdier"]
+    assert debt.by_mapping() == {"vendor-301": {"source_schema:Huisdier": 1}}
+
+
+@needs_reference
+def test_schema_messages_do_not_repeat_the_offending_value(tmp_path: Path) -> None:
+    text = _message().decode().replace("<wmo301:Bsn>123456782</wmo301:Bsn>", "<wmo301:Bsn>12345678X</wmo301:Bsn>")
+    with pytest.raises(ConversionError) as err:
+        _convert(tmp_path, "strict", text.encode())
+    assert "12345678X" not in str(err.value)
+    assert "Bsn" in err.value.message
+
+
+def test_lenient_drops_an_optional_code_outside_its_list_and_counts_it(tmp_path: Path) -> None:
+    debt = DialectDebt()
+    for _ in range(3):
+        result = _convert(tmp_path, "lenient", _message(naamgebruik="7"), schema=None, debt=debt)
+    assert result.bericht.clients[0].naam.naamgebruik is None
+    (warning,) = result.warnings
+    assert warning.field == "clients.0.naam.naamgebruik"
+    assert "COD700" in warning.message and "value dropped" in warning.message
+    line = next(i for i, t in enumerate(_message(naamgebruik="7").decode().splitlines(), 1) if ">7<" in t)
+    assert warning.line == line
+    assert debt.counts() == {("vendor-301", "clients[].naam.naamgebruik"): 3}
+    assert debt.total("vendor-301") == 3 and debt.total("other") == 0
+    report = debt.report()
+    assert report[0].startswith("vendor-301: 3 deviation(s)")
+    assert "clients[].naam.naamgebruik" in report[1] and report[1].split()[0] == "3"
+
+
+def test_strict_rejects_the_same_code(tmp_path: Path) -> None:
+    with pytest.raises(ConversionError) as err:
+        _convert(tmp_path, "strict", _message(naamgebruik="7"), schema=None)
+    assert err.value.field == "clients.0.naam.naamgebruik"
+    assert "COD700" in err.value.message
+
+
+def test_lenient_still_rejects_a_required_value_outside_its_list(tmp_path: Path) -> None:
+    text = _message().decode().replace("<wmo301:Geslacht>1</wmo301:Geslacht>", "<wmo301:Geslacht>7</wmo301:Geslacht>")
+    with pytest.raises(ConversionError) as err:
+        _convert(tmp_path, "lenient", text.encode(), schema=None)
+    assert err.value.field == "clients.0.geslacht"
+
+
+def test_absent_reference_dir_skips_the_schema_check_with_one_logged_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("OVERSTAP_REFERENCE_DIR", str(tmp_path / "nowhere"))
+    data = _message(extra="<wmo301:Huisdier>kat</wmo301:Huisdier>")
+    with caplog.at_level(logging.WARNING, logger="gateway.mapping"):
+        path = _mapping(tmp_path, "strict")
+        mapping = Registry(dirs=[], files=[path]).get(str(path))
+        for _ in range(2):
+            result = map_source(mapping, read(data, "m.xml").root)
+    assert result.warnings == []
+    skipped = [r for r in caplog.records if "not checked" in r.getMessage()]
+    assert len(skipped) == 1 and "WMO301.xsd" in skipped[0].getMessage()
+
+
+@needs_reference
+def test_an_unknown_source_schema_is_a_mapping_error_with_a_suggestion(tmp_path: Path) -> None:
+    path = _mapping(tmp_path, "strict", schema="iwmo21-xsd/WMO310.xsd")
+    with pytest.raises(MappingError) as err:
+        Registry(dirs=[], files=[path]).get(str(path))
+    (problem,) = err.value.problems
+    assert (problem.line, problem.column) == (7, 16)
+    assert "not found in the reference dir" in problem.message
+    assert problem.hint and "iwmo21-xsd/WMO3" in problem.hint
+
+
+def test_source_schema_must_be_a_relative_xsd_path(tmp_path: Path) -> None:
+    path = _mapping(tmp_path, "strict", schema="/etc/passwd")
+    with pytest.raises(MappingError) as err:
+        Registry(dirs=[], files=[path]).get(str(path))
+    assert "relative to the reference dir" in err.value.problems[0].message
+
+
+def test_rule_key_drops_item_numbers() -> None:
+    warning = Warning_("omvang.eenheid", "clients.10.producten.2.omvang.eenheid", 3, "x")
+    assert rule_key(warning) == "clients[].producten[].omvang.eenheid"
