@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, Source, read
-from gateway.mapping import Compiled, ConversionError, MappingError, Registry, Unmapped, Warning_, map_source
+from gateway.mapping import (
+    Compiled,
+    ConversionError,
+    DialectDebt,
+    MappingError,
+    Registry,
+    Unmapped,
+    Warning_,
+    map_source,
+)
 from gateway.model import Bericht
 from gateway.render import RenderError, RenderSettings
 from gateway.render import zkn as zkn_profile
@@ -85,6 +94,7 @@ class Converter:
         validate: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
         track_unmapped: bool = True,
+        debt: DialectDebt | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
@@ -95,6 +105,8 @@ class Converter:
         self.validate = validate
         self.max_bytes = max_bytes
         self.track_unmapped = track_unmapped
+        self.debt = debt if debt is not None else DialectDebt()
+        """Deviations accepted under ``strictness: lenient``, per mapping and rule (dialect debt)."""
         if validate:
             try:
                 from gateway.render.schemas import schema
@@ -126,6 +138,8 @@ class Converter:
     def convert(self, data: bytes, name: str = "<input>", route: str | None = None) -> Conversion:
         """Convert one message; raise one of :data:`FAILURES` with field and line on bad input."""
         source, mapping, result = self.to_model(data, name, route)
+        if result.warnings:
+            self.debt.record(mapping.name, result.warnings)
         outputs = self.render(result.bericht, mapping)
         return Conversion(source, mapping, result.bericht, outputs, result.unmapped, result.warnings)
 
