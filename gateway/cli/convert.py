@@ -53,6 +53,8 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
             click.echo(f"     not mapped: {item.path} (line {item.line})")
         for warning in result.warnings:
             click.echo(f"     warning: line {warning.line}: {warning.field}: {warning.message}")
+    for line in converter.debt.report():  # dialect debt: deviations accepted per mapping and rule
+        click.echo(line)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
