@@ -204,3 +204,18 @@ def test_source_schema_must_be_a_relative_xsd_path(tmp_path: Path) -> None:
 def test_rule_key_drops_item_numbers() -> None:
     warning = Warning_("omvang.eenheid", "clients.10.producten.2.omvang.eenheid", 3, "x")
     assert rule_key(warning) == "clients[].producten[].omvang.eenheid"
+
+
+def test_overstap_convert_prints_the_dialect_debt(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    mapping = _mapping(tmp_path, "lenient", schema=None)
+    for i in range(2):
+        (tmp_path / f"in{i}.xml").write_bytes(_message(naamgebruik="7").replace(b"1d8d1f0852bf", f"id{i}".encode()))
+    result = CliRunner().invoke(main, ["convert", str(tmp_path / "in0.xml"), str(tmp_path / "in1.xml"), "--out",
+                                       str(tmp_path / "out"), "--mapping", str(mapping), "--no-validate"])
+    assert result.exit_code == 0, result.output
+    assert "vendor-301: 2 deviation(s) accepted (strictness: lenient)" in result.output
+    assert any(line.split()[:2] == ["2", "clients[].naam.naamgebruik:"] for line in result.output.splitlines())
