@@ -44,3 +44,17 @@ def check(files: tuple[str, ...]) -> None:
         one_way = f"; one-way rules: {', '.join(compiled.one_way)}" if compiled.one_way else ""
         click.echo(f"ok   {file}: {compiled.name} ({len(compiled.chain)} file(s) in the extends chain){one_way}")
     sys.exit(EXIT_FAILED if bad else EXIT_OK)
+
+
+@mapping.command("test")
+@click.argument("files", nargs=-1, type=click.Path(exists=True))
+@click.option("--update", is_flag=True, help="Write each case's expect_output golden file from the actual output.")
+def test_(files: tuple[str, ...], update: bool) -> None:
+    """Run the tests: cases of mapping files (default: every mapping in dialects/ and mappings/)."""
+    from gateway.mapping import default_dirs
+    from gateway.tooling.mappingtest import report, run_files, summary
+
+    results = run_files(files or default_dirs(), update=update)
+    for line in report(results):
+        click.echo(line)
+    sys.exit(EXIT_FAILED if summary(results)[1] else EXIT_OK)

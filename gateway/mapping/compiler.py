@@ -53,7 +53,10 @@ MATCH_KEYS = {"namespace", "root", "format", "xpath", "fields", "route"}
 FIELD_KEYS = {"path", "paths", "constant", "default", "required", "when", "transform", "map", "many", "note"}
 GROUP_KEYS = {"each", "when", "rules", "note"}
 MAP_KEYS = {"values", "csv", "fallback", "default", "note"}
-TEST_KEYS = {"name", "input", "expect", "expect_output", "expect_error", "expect_unmapped", "profile", "route"}
+TEST_KEYS = {
+    "name", "input", "expect", "expect_output", "expect_error", "expect_unmapped", "expect_warnings", "profile",
+    "route",
+}
 RENDER_KEYS = {"zender", "ontvanger", "zaaktype", "identificatie", "omschrijving", "ggk_versie"}
 FALLBACKS = ("error", "keep", "default")
 STRICTNESS = ("strict", "lenient")

@@ -1,0 +1,79 @@
+"""Every mapping file in the repo runs its own tests: cases (so `make test` covers them all)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.mapping import Registry, default_dirs
+from gateway.mapping.registry import discover
+from gateway.tooling.mappingtest import FAIL, SKIP, report, run_file
+
+FILES = discover(default_dirs())
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return Registry()
+
+
+def test_the_repo_has_mapping_files() -> None:
+    names = {p.relative_to(ROOT).as_posix() for p in FILES}
+    assert {"dialects/iwmo20/wmo301.yaml", "dialects/iwmo20/wmo315.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_mapping_file_passes_its_own_tests(path: Path, registry: Registry) -> None:
+    result = run_file(path, registry)
+    assert result.ok, "\n".join(report([result]))
+    if result.cases and all(c.status == SKIP for c in result.cases):
+        pytest.skip("; ".join(c.details[0] for c in result.cases))
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if "mappings" in p.relative_to(ROOT).parts
+                                  or p.relative_to(ROOT).parts[:2] == ("dialects", "iwmo20")],
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_vendor_and_iwmo20_mapping_files_carry_tests(path: Path, registry: Registry) -> None:
+    if path.name in ("wmo305.yaml", "wmo307.yaml"):
+        pytest.skip("iWmo 2.0 305/307 dialects belong to the versions work (issue 4)")
+    assert registry.get(str(path)).tests, f"{path} has no tests: cases"
+
+
+def test_a_changed_expectation_fails_with_a_readable_diff(tmp_path: Path, registry: Registry) -> None:
+    source = (ROOT / "dialects" / "iwmo20" / "wmo301.yaml").read_text(encoding="utf-8")
+    changed = source.replace("name: iwmo20-wmo301", "name: probe-wmo301").replace(
+        'clients.0.producten.0.omvang.volume: "6"', 'clients.0.producten.0.omvang.volume: "7"', 1)
+    assert changed.count("probe-wmo301") == 1 and '"7"' in changed
+    probe = tmp_path / "probe.yaml"
+    probe.write_text(changed, encoding="utf-8")
+    result = run_file(probe, registry)
+    if all(c.status == SKIP for c in result.cases):
+        pytest.skip("reference samples absent")
+    failed = [c for c in result.cases if c.status == FAIL]
+    assert len(failed) == 1
+    line = next(i for i, text in enumerate(changed.splitlines(), 1) if 'omvang.volume: "7"' in text)
+    assert failed[0].details == [
+        f"{probe}:{line}: clients.0.producten.0.omvang.volume",
+        "  - expected  '7'",
+        "  + actual    '6'",
+    ]
+    text = "\n".join(report([result]))
+    assert "FAIL" in text and "4 passed, 1 failed, 0 skipped" in text
+
+
+def test_overstap_mapping_test_exit_codes(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    runner = CliRunner()
+    good = runner.invoke(main, ["mapping", "test", str(ROOT / "dialects" / "iwmo20" / "wmo315.yaml")])
+    assert good.exit_code == 0, good.output
+    assert good.output.splitlines()[-1] in ("1 passed, 0 failed, 0 skipped", "0 passed, 0 failed, 1 skipped")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("overstap-mapping: 1\nname: broken\nrules:\n  wet: {constant: wmo, transfrom: trim}\n")
+    bad = runner.invoke(main, ["mapping", "test", str(broken)])
+    assert bad.exit_code == 1
+    assert "does not compile" in bad.output and "did you mean 'transform'?" in bad.output
