@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import ggk
 from .ei_default import is_flat_file, parse_default_ei
 from .envelopes import unwrap_soap
 from .errors import InputError
@@ -12,13 +13,18 @@ __all__ = ["DEFAULT_MAX_BYTES", "InputError", "Source", "parse_xml", "read"]
 
 
 def read(data: bytes, name: str = "<input>", *, max_bytes: int = DEFAULT_MAX_BYTES, route: str | None = None) -> Source:
-    """Parse ``data`` (XML, SOAP-wrapped XML or an EI flat file) into a :class:`Source`."""
+    """Parse ``data`` (XML, SOAP-wrapped XML, a StUF-GGk envelope or an EI flat file) into a :class:`Source`."""
     if is_flat_file(data):  # an EI flat file: a digit first (XML never starts with one)
         root = parse_default_ei(data, name, max_bytes)
         return Source(name=name, data=data, root=root, format="ei", route=route)
-    root = parse_xml(data, name, max_bytes)
+    try:
+        root = parse_xml(data, name, max_bytes)
+    except InputError as exc:
+        raise ggk.malformed(data, exc) from None
     envelopes: list[str] = []
     root, soap = unwrap_soap(root, name)
     if soap:
         envelopes.append(soap)
+    if ggk.is_envelope(root):  # StUF-GGk Di01/Du01: convert the base64 payload inside
+        return ggk.read_envelope(root, data, name, max_bytes, route, envelopes)
     return Source(name=name, data=data, root=root, envelopes=envelopes, route=route)

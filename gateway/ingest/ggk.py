@@ -1,0 +1,169 @@
+"""Open a StUF-GGk envelope (``envelopHeenbericht-ggk_Di01`` / ``envelopRetourbericht-ggk_Du01``).
+
+Messages routed through the ISD-keten arrive with their iWmo/iJw payload base64-encoded inside
+the envelope. Ingest checks the envelope's routing data, decodes the payload within the size
+limit and hands the payload on, so it converts like any other input; the envelope's stuurgegevens
+travel along in ``Source.envelope_info`` (never the payload itself, which holds personal data).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from .errors import InputError
+from .source import Source
+
+GGK_NS = "http://www.stufstandaarden.nl/sectormodel/ggk/0210"
+STUF_NS = "http://www.egem.nl/StUF/StUF0301"
+XMIME_NS = "http://www.w3.org/2005/05/xmlmime"
+ENVELOPES = {
+    "envelopHeenbericht-ggk_Di01": "Di01",
+    "envelopRetourbericht-ggk_Du01": "Du01",
+}
+"""Root element -> StUF berichtcode."""
+XML_CONTENT_TYPES = frozenset({"application/xml", "text/xml"})
+_WHITESPACE = re.compile(rb"\s+")
+_ROOT_NAME = re.compile(rb"<(?:[\w.-]+:)?(envelop(?:Heenbericht-ggk_Di01|Retourbericht-ggk_Du01))\b")
+
+_S = f"{{{STUF_NS}}}"
+_G = f"{{{GGK_NS}}}"
+REQUIRED_STUURGEGEVENS = ("berichtcode", "zender/organisatie", "zender/applicatie", "ontvanger/organisatie",
+                          "ontvanger/applicatie", "referentienummer", "tijdstipBericht", "functie")
+PARAMETERS = ("applicatieVersie", "applicatieSubversie", "functieVersie", "functieSubversie",
+              "referentienummerBericht", "crossRefnummerBericht")
+
+
+def is_envelope(root: etree._Element) -> bool:
+    """True for a GGk Di01/Du01 root element."""
+    tag = root.tag
+    return isinstance(tag, str) and tag.startswith(_G) and tag[len(_G):] in ENVELOPES
+
+
+def malformed(data: bytes, error: InputError) -> InputError:
+    """A parse error of ``data`` reworded as a malformed GGk envelope when ``data`` is one; else ``error``."""
+    found = _ROOT_NAME.search(data[:4096])
+    if found is None:
+        return error
+    root = found.group(1).decode()
+    where = ""
+    column = re.search(r"column (\d+)", error.message)
+    if error.line and column:
+        lines = data.split(b"\n", error.line)
+        if len(lines) >= error.line:
+            text = lines[error.line - 1].decode("utf-8", "replace")
+            col = int(column.group(1))
+            near = text[max(col - 1, 0):col + 11].strip()
+            if near:
+                where = f" near {near!r}"
+    return InputError(f"malformed StUF-GGk envelope ({root}): {error.message}{where}", source=error.source,
+                      line=error.line, field=f"GGK:{root}", code=error.code)
+
+
+def _text(parent: etree._Element, path: str) -> tuple[str | None, etree._Element | None]:
+    node = parent
+    for step in path.split("/"):
+        found = node.find(_S + step)
+        if found is None:
+            return None, None
+        node = found
+    return (node.text or "").strip() or None, node
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """An opened envelope: the decoded payload, ``ggk-Di01``/``ggk-Du01``, its facts and the payload's line."""
+
+    payload: bytes
+    kind: str
+    info: dict[str, str] = field(default_factory=dict)
+    line: int | None = None
+
+
+def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
+    """Check the envelope and decode its payload, or raise :class:`InputError` naming line and field."""
+    local = root.tag[len(_G):]
+    code = ENVELOPES[local]
+    stuur = root.find(_G + "stuurgegevens")
+    if stuur is None:
+        raise InputError(f"GGk {code} envelope without stuurgegevens", source=source, line=root.sourceline,
+                         field="stuurgegevens")
+    info: dict[str, str] = {}
+    needed = (*REQUIRED_STUURGEGEVENS, "crossRefnummer") if code == "Du01" else REQUIRED_STUURGEGEVENS
+    for path in needed:
+        value, _ = _text(stuur, path)
+        if value is None:
+            raise InputError(f"GGk {code} envelope: stuurgegevens.{path.replace('/', '.')} is missing or empty",
+                             source=source, line=stuur.sourceline, field=f"stuurgegevens.{path.replace('/', '.')}")
+        info[path.replace("/", ".")] = value
+    if info["berichtcode"] != code:
+        _, node = _text(stuur, "berichtcode")
+        raise InputError(f"GGk envelope {local} carries berichtcode {info['berichtcode']!r}, expected {code}",
+                         source=source, line=node.sourceline if node is not None else None,
+                         field="stuurgegevens.berichtcode")
+    parameters = root.find(_G + "parameters")
+    if parameters is None:
+        raise InputError(f"GGk {code} envelope without parameters", source=source, line=root.sourceline,
+                         field="parameters")
+    for name in PARAMETERS:
+        node = parameters.find(_G + name)
+        if node is not None and node.text and node.text.strip():
+            info[name] = node.text.strip()
+    bericht = parameters.find(_G + "bericht")
+    if bericht is None:
+        raise InputError(f"GGk {code} envelope without parameters.bericht (the payload)", source=source,
+                         line=parameters.sourceline, field="parameters.bericht")
+    line = bericht.sourceline
+    content_type = bericht.get(f"{{{XMIME_NS}}}contentType")
+    filename = bericht.get(f"{_S}bestandsnaam")
+    if content_type:
+        info["contentType"] = content_type
+    if filename:
+        info["bestandsnaam"] = filename
+    if content_type is not None and content_type.split(";")[0].strip().lower() not in XML_CONTENT_TYPES:
+        raise InputError(f"GGk payload has xmime:contentType {content_type!r}: Overstap converts XML payloads "
+                         "(iWmo/iJw messages) only", source=source, line=line, field="parameters.bericht.contentType")
+    encoded = _WHITESPACE.sub(b"", (bericht.text or "").encode("ascii", "replace"))
+    if not encoded:
+        raise InputError(f"GGk {code} envelope: parameters.bericht is empty", source=source, line=line,
+                         field="parameters.bericht")
+    if len(encoded) // 4 * 3 > max_bytes:
+        raise InputError(f"GGk payload decodes to about {len(encoded) // 4 * 3} bytes, more than the limit of "
+                         f"{max_bytes}", source=source, line=line, field="parameters.bericht", code="StUF058")
+    try:
+        payload = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError(f"GGk parameters.bericht is not valid base64: {exc}", source=source, line=line,
+                         field="parameters.bericht") from None
+    if payload.startswith(b"\xef\xbb\xbf"):
+        payload = payload[3:]
+    return Opened(payload, f"ggk-{code}", info, line)
+
+
+def read_envelope(root: etree._Element, data: bytes, name: str, max_bytes: int, route: str | None,
+                  outer: list[str]) -> Source:
+    """The :class:`Source` of a GGk envelope: its payload read like any input, the envelope recorded."""
+    from . import read  # the payload is read by the same front door (XML, SOAP or EI)
+
+    opened = unwrap(root, name, max_bytes)
+    try:
+        inner = read(opened.payload, name, max_bytes=max_bytes, route=route)
+    except InputError as exc:
+        raise payload_error(exc, name, opened.line, opened.info) from None
+    if any(kind.startswith("ggk-") for kind in inner.envelopes):
+        raise InputError("GGk envelope inside a GGk envelope: expected an iWmo/iJw message as payload",
+                         source=name, line=opened.line, field="parameters.bericht")
+    return Source(name=name, data=data, root=inner.root, format=inner.format,
+                  envelopes=[*outer, opened.kind, *inner.envelopes], route=route, envelope_info=opened.info)
+
+
+def payload_error(error: InputError, source: str, line: int | None, info: dict[str, str]) -> InputError:
+    """An error inside the decoded payload, reported at the envelope's ``parameters.bericht``."""
+    what = info.get("bestandsnaam") or info.get("functie") or "payload"
+    at = f" (line {error.line} of the decoded payload)" if error.line else ""
+    return InputError(f"GGk payload {what} cannot be read{at}: {error.message}", source=source, line=line,
+                      field="parameters.bericht" + (f" > {error.field}" if error.field else ""), code=error.code)
