@@ -39,6 +39,7 @@ class Output:
     referentienummer: str
     zaak: str | None = None
     profile: str = "zkn"
+    dropped: tuple[str, ...] = ()  # ggk: canonical fields the payload's iWmo version cannot hold
 
 
 @dataclass(slots=True)
@@ -148,10 +149,11 @@ class Converter:
         if self.profile == "ggk":
             from gateway.render import ggk
 
-            rendered = ggk.render(bericht, settings)
+            rendered = ggk.render(bericht, settings, validate=self.validate)
         else:
             rendered = zkn_profile.render(bericht, settings)
-        outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile) for r in rendered]
+        outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()))
+                   for r in rendered]
         if self.validate:
             for out in outputs:
                 check(out.xml, self.profile)

@@ -53,6 +53,9 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
             click.echo(f"     not mapped: {item.path} (line {item.line})")
         for warning in result.warnings:
             click.echo(f"     warning: line {warning.line}: {warning.field}: {warning.message}")
+        for output in result.outputs:
+            for dropped in output.dropped:
+                click.echo(f"     dropped: {dropped}")
     for line in converter.debt.report():  # dialect debt: deviations accepted per mapping and rule
         click.echo(line)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
