@@ -1,4 +1,4 @@
-"""The canonical sociaal-domein message: what a WMO/JW 301, 315, 305 or 307 says, whatever its dialect.
+"""The canonical sociaal-domein message: what a WMO/JW 301, 315, 305, 307, 317 or retour says, whatever its dialect.
 
 Every dialect maps into these classes and every profile renders from them, so this is the one
 place where the domain's rules (BSN 11-proef, date order, code lists) are enforced.
@@ -91,6 +91,7 @@ class Contact(_Model):
     emailadres: str | None = None
     begindatum: dt.date | None = None
     einddatum: dt.date | None = None
+    retourcodes: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _period(self) -> Contact:
@@ -107,6 +108,7 @@ class Relatie(_Model):
     geslacht: codes.Geslacht | None = None
     naam: Naam
     contacten: list[Contact] = Field(default_factory=list)
+    retourcodes: list[str] = Field(default_factory=list)
 
 
 class Omvang(_Model):
@@ -127,6 +129,7 @@ class BeperkingScore(_Model):
     vraag: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
     score: codes.BeperkingScore
     commentaar: str | None = None
+    retourcodes: list[str] = Field(default_factory=list)
 
 
 class Beperking(_Model):
@@ -134,6 +137,7 @@ class Beperking(_Model):
     duur: codes.BeperkingDuur | None = None
     commentaar: str | None = None
     scores: list[BeperkingScore] = Field(default_factory=list)
+    retourcodes: list[str] = Field(default_factory=list)
 
 
 class BeschiktProduct(_Model):
@@ -145,6 +149,7 @@ class BeschiktProduct(_Model):
     einddatum: dt.date | None = None
     omvang: Omvang | None = None
     commentaar: str | None = None
+    retourcodes: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _period(self) -> BeschiktProduct:
@@ -161,6 +166,7 @@ class Beschikking(_Model):
     grondslagen: list[codes.Grondslag] = Field(default_factory=list, max_length=2)
     beperkingen: list[Beperking] = Field(default_factory=list)
     producten: list[BeschiktProduct] = Field(default_factory=list)
+    retourcodes: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _period(self) -> Beschikking:
@@ -169,7 +175,7 @@ class Beschikking(_Model):
 
 
 class Product(_Model):
-    """One product line: a toegewezen (301), aangevraagd (315), start (305) or stop (307) product."""
+    """One product line: a toegewezen (301), aangevraagd (315), start (305), stop (307) or 317 product."""
 
     beschikkingnummer: Digits | None = None
     beschikking_ingangsdatum: dt.date | None = None
@@ -194,6 +200,7 @@ class Product(_Model):
     commentaar: str | None = None
     raamcontract: codes.JaNee | None = None
     status_aanlevering: codes.StatusAanlevering | None = None
+    verzoek_groep: codes.VerzoekGroep | None = None
     retourcodes: list[str] = Field(default_factory=list)
     extra: Extra = Field(default_factory=dict)
 
@@ -209,13 +216,16 @@ class Product(_Model):
 
 
 class Client(_Model):
+    """The person a message is about. Geboortedatum, geslacht and naam are required in every family
+    but the 3.x 317, whose client is its BSN alone (checked in :class:`Bericht`)."""
+
     bsn: Bsn
     clientnummer: str | None = None
     geheim: codes.JaNee | None = None
-    geboortedatum: dt.date
+    geboortedatum: dt.date | None = None
     geboortedatum_gebruik: codes.DatumGebruik | None = None
-    geslacht: codes.Geslacht
-    naam: Naam
+    geslacht: codes.Geslacht | None = None
+    naam: Naam | None = None
     leefeenheid: codes.Leefeenheid | None = None
     communicatievorm: codes.Communicatievorm | None = None
     communicatietaal: str | None = None
@@ -224,12 +234,18 @@ class Client(_Model):
     gezagsdrager_bekend: codes.JaNee | None = None
     commentaar: str | None = None
     status_aanlevering: codes.StatusAanlevering | None = None
+    referentie_aanbieder: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = None
+    reden_verzoek: codes.RedenVerzoek | None = None
     relaties: list[Relatie] = Field(default_factory=list)
     contacten: list[Contact] = Field(default_factory=list)
     beschikking: Beschikking | None = None
     producten: list[Product] = Field(default_factory=list)
     retourcodes: list[str] = Field(default_factory=list)
     extra: Extra = Field(default_factory=dict)
+
+
+PERSON_OPTIONAL: frozenset[str] = frozenset({"verzoek-wijziging", "verzoek-wijziging-retour"})
+"""Message kinds whose client may be named by BSN alone (the 3.x 317 and its 318 retour)."""
 
 
 class Bericht(_Model):
@@ -260,6 +276,11 @@ class Bericht(_Model):
                 f"berichtcode {self.berichtcode} is a {known[0]} {known[1]} message, "
                 f"not {self.wet} {self.soort}"
             )
+        if self.soort not in PERSON_OPTIONAL:
+            for ci, client in enumerate(self.clients):
+                for name in ("geboortedatum", "geslacht", "naam"):
+                    if getattr(client, name) is None:
+                        raise ValueError(f"clients.{ci}.{name}: required in a {self.soort} message")
         allowed = codes.PRODUCTCATEGORIE_WMO if self.wet == "wmo" else codes.PRODUCTCATEGORIE_JW
         listname = "WMO020" if self.wet == "wmo" else "JZ020"
         for ci, client in enumerate(self.clients):

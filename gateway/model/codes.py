@@ -47,6 +47,10 @@ RedenBeeindiging = Literal[
 ]  # WMO588 / JZ588 (meaning differs per standard and version: keep the code, map per dialect)
 TypeVerwijzer = Literal["01", "02", "03", "04", "05", "06", "07", "08"]  # COD327
 StatusAanlevering = Literal["1", "2", "3", "9"]  # COD467
+RedenVerzoek = Literal["1", "2"]  # WJ758 (3.x 317): situatie client gewijzigd, zorgplan gewijzigd
+VerzoekGroep = Literal["ongewijzigd", "te-wijzigen", "nieuw"]
+"""Which part of a 317 verzoek om wijziging a product line sits in: OngewijzigdProduct (keep the
+toewijzing as it is), TeWijzigenProduct (change it) or NieuwProduct (a new toewijzing)."""
 Leveringsvorm = Literal["ZIN", "PGB"]
 Grondslag = Literal["01", "02", "03", "04", "05", "06", "07"]  # COD736
 BeperkingCategorie = Literal["1", "2", "3", "4", "5", "6", "9"]  # COD539
@@ -91,6 +95,8 @@ CODE_LISTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "reden_beeindiging": ("WMO588/JZ588 RedenBeeindiging", get_args(RedenBeeindiging)),
     "type": ("COD327 TypeVerwijzer", get_args(TypeVerwijzer)),
     "status_aanlevering": ("COD467 StatusAanlevering", get_args(StatusAanlevering)),
+    "reden_verzoek": ("WJ758 RedenVerzoek", get_args(RedenVerzoek)),
+    "verzoek_groep": ("317 product group", get_args(VerzoekGroep)),
     "raamcontract": ("COD260 JaNee", get_args(JaNee)),
 }
 """Field name -> (code list, allowed values), used to word validation errors."""

@@ -133,6 +133,11 @@ def tijdstip(bericht: Bericht, client: Client | None) -> str:
     return bericht.dagtekening.strftime("%Y%m%d") + (time.strftime("%H%M%S") if time else "000000") + "000"
 
 
+def heen_soort(soort: str) -> str:
+    """The message kind a retour answers (``toewijzing-retour`` -> ``toewijzing``); others are their own."""
+    return soort.removesuffix("-retour")
+
+
 def gemeente_and_aanbieder(bericht: Bericht) -> tuple[str, str]:
     """301/302 travel gemeente -> aanbieder; all other families the other way (also in retours)."""
     if bericht.soort.startswith("toewijzing"):
@@ -156,9 +161,12 @@ def zaak_identificatie(bericht: Bericht, client: Client, index: int, settings: R
         "dagtekening": bericht.dagtekening.strftime("%Y%m%d"),
     }
     soort = bericht.soort
-    keys = [soort, "default"]
-    if soort == "toewijzing" and not values["beschikkingnummer"]:
-        keys.insert(0, "toewijzing.zonder-beschikking")
+    heen = heen_soort(soort)
+    # A retour reports on the zaak of its heenbericht: same template, and it copies the heenbericht's
+    # BerichtIdentificatie, so it names the same zaak unless a template for the retour itself is set.
+    keys = [soort, heen, "default"] if heen != soort else [soort, "default"]
+    if heen == "toewijzing" and not values["beschikkingnummer"]:
+        keys.insert(keys.index(heen), "toewijzing.zonder-beschikking")
     for key in keys:
         template = settings.identificatie.get(key)
         if template is None:
@@ -196,6 +204,35 @@ def _ends(product: Product) -> bool:
     return product.reden_intrekking is not None or product.reden_wijziging in ENDING_REDEN_WIJZIGING
 
 
+def zaak_dates(bericht: Bericht, client: Client) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
+    """(startdatum, einddatumGepland, einddatum) of the zaak, by message kind.
+
+    Toewijzing, verzoek and 317: the beschikking's period, else the product lines' (a planned end only
+    when every line has one; an actual end when every line is withdrawn). Start (305) and stop (307)
+    report delivery: startdatum is the first Begindatum, and a stop closes the zaak on its last
+    Einddatum. Lines with StatusAanlevering 3 (verwijderen) take back an earlier report and count for
+    neither. A retour has the dates of its heenbericht.
+    """
+    heen = heen_soort(bericht.soort)
+    if heen in ("start", "stop"):
+        live = [p for p in client.producten if p.status_aanlevering != "3"]
+        begins = [p.begindatum for p in live if p.begindatum]
+        startdatum = min(begins) if begins else None
+        if heen == "start":
+            return startdatum, None, None
+        stops = [p.einddatum for p in live if p.einddatum]
+        return startdatum, None, (max(stops) if stops and len(stops) == len(live) else None)
+    beschikking = client.beschikking
+    starts = [p.ingangsdatum for p in client.producten if p.ingangsdatum]
+    ends = [p.einddatum for p in client.producten if p.einddatum]
+    startdatum = (beschikking.ingangsdatum if beschikking and beschikking.ingangsdatum else None) or (
+        min(starts) if starts else None)
+    gepland = (beschikking.einddatum if beschikking and beschikking.einddatum else None) or (
+        max(ends) if ends and len(ends) == len(client.producten) else None)  # an open-ended line: no planned end
+    einddatum = max(ends) if (client.producten and ends and all(_ends(p) for p in client.producten)) else None
+    return startdatum, gepland, einddatum
+
+
 def _el(out: list[str], tag: str, value: str | None) -> None:
     if value:
         out.append(f"<{tag}>{esc(value)}</{tag}>")
@@ -207,16 +244,13 @@ def render_client(bericht: Bericht, index: int, settings: RenderSettings) -> Ren
     ident = zaak_identificatie(bericht, client, index, settings)
     ref = referentienummer(bericht, index)
     wijziging = any(p.gewijzigd for p in client.producten)
-    mutatie = "W" if wijziging else "T"
+    heen = heen_soort(bericht.soort)
+    retour = heen != bericht.soort
+    mutatie = "W" if wijziging or retour else "T"  # a retour updates the zaak of its heenbericht
     beschikking = client.beschikking
-    starts = [p.ingangsdatum for p in client.producten if p.ingangsdatum]
-    ends = [p.einddatum for p in client.producten if p.einddatum]
-    startdatum = (beschikking.ingangsdatum if beschikking and beschikking.ingangsdatum else None) or (
-        min(starts) if starts else None)
-    gepland = (beschikking.einddatum if beschikking and beschikking.einddatum else None) or (
-        max(ends) if ends and len(ends) == len(client.producten) else None)  # an open-ended line: no planned end
-    einddatum = max(ends) if (client.producten and ends and all(_ends(p) for p in client.producten)) else None
-    zaaktype = settings.zaaktype.get(f"{bericht.wet}.{bericht.soort}") or settings.zaaktype.get(bericht.soort)
+    startdatum, gepland, einddatum = zaak_dates(bericht, client)
+    zaaktype = next((settings.zaaktype[k] for k in (f"{bericht.wet}.{bericht.soort}", bericht.soort,
+                                                     f"{bericht.wet}.{heen}", heen) if settings.zaaktype.get(k)), None)
     if not zaaktype or len(zaaktype) > 10:
         raise RenderError(f"no zaaktype code (max 10 characters) configured for {bericht.wet}.{bericht.soort}",
                           "zaaktype")
@@ -242,13 +276,15 @@ def render_client(bericht: Bericht, index: int, settings: RenderSettings) -> Ren
     out.append("<StUF:entiteittype>ZAK</StUF:entiteittype></ZKN:stuurgegevens>")
     out.append(f"<ZKN:parameters><StUF:mutatiesoort>{mutatie}</StUF:mutatiesoort>"
                "<StUF:indicatorOvername>V</StUF:indicatorOvername></ZKN:parameters>")
-    if wijziging:
+    if mutatie == "W":
         # ZDS updateZaak: old and new state. Overstap is stateless, so the old object names the zaak
         # and marks the dates a withdrawal changes as waardeOnbekend; the new object is the full state.
+        # A retour changes no dates: its old object only names the zaak.
         out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="W">')
         _el(out, "ZKN:identificatie", ident)
-        out.append('<ZKN:einddatumGepland xsi:nil="true" StUF:noValue="waardeOnbekend"/>')
-        out.append('<ZKN:einddatum xsi:nil="true" StUF:noValue="waardeOnbekend"/>')
+        if wijziging:
+            out.append('<ZKN:einddatumGepland xsi:nil="true" StUF:noValue="waardeOnbekend"/>')
+            out.append('<ZKN:einddatum xsi:nil="true" StUF:noValue="waardeOnbekend"/>')
         out.append("</ZKN:object>")
     out.append(f'<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="{mutatie}">')
     _el(out, "ZKN:identificatie", ident)
@@ -268,15 +304,18 @@ def render_client(bericht: Bericht, index: int, settings: RenderSettings) -> Ren
     out.append('<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="T"><ZKN:gerelateerde>'
                '<ZKN:natuurlijkPersoon StUF:entiteittype="NPS" StUF:verwerkingssoort="I">')
     _el(out, "BG:inp.bsn", client.bsn)
-    naam = client.naam
-    _el(out, "BG:geslachtsnaam", naam.geslachtsnaam.naam[:200])
-    _el(out, "BG:voorvoegselGeslachtsnaam", naam.geslachtsnaam.voorvoegsel)
-    _el(out, "BG:voorletters", naam.voorletters)
-    _el(out, "BG:voornamen", naam.voornamen)
-    _el(out, "BG:geslachtsaanduiding", GESLACHT_STUF[client.geslacht])
-    indicator = DATUMGEBRUIK_STUF.get(client.geboortedatum_gebruik or "")
-    attr = f' StUF:indOnvolledigeDatum="{indicator}"' if indicator else ""
-    out.append(f"<BG:geboortedatum{attr}>{client.geboortedatum.strftime('%Y%m%d')}</BG:geboortedatum>")
+    naam = client.naam  # absent only in a 317, whose client is its BSN alone
+    if naam is not None:
+        _el(out, "BG:geslachtsnaam", naam.geslachtsnaam.naam[:200])
+        _el(out, "BG:voorvoegselGeslachtsnaam", naam.geslachtsnaam.voorvoegsel)
+        _el(out, "BG:voorletters", naam.voorletters)
+        _el(out, "BG:voornamen", naam.voornamen)
+    if client.geslacht is not None:
+        _el(out, "BG:geslachtsaanduiding", GESLACHT_STUF[client.geslacht])
+    if client.geboortedatum is not None:
+        indicator = DATUMGEBRUIK_STUF.get(client.geboortedatum_gebruik or "")
+        attr = f' StUF:indOnvolledigeDatum="{indicator}"' if indicator else ""
+        out.append(f"<BG:geboortedatum{attr}>{client.geboortedatum.strftime('%Y%m%d')}</BG:geboortedatum>")
     out.append("</ZKN:natuurlijkPersoon></ZKN:gerelateerde></ZKN:heeftAlsInitiator></ZKN:object></ZKN:zakLk01>\n")
     name = f"{ident}-{bericht.berichtcode}-{bericht.identificatie}"
     return Rendered(ref, name, ident, "".join(out).encode("utf-8"), mutatie)
@@ -311,9 +350,11 @@ DERIVED_PLACES: dict[str, list[str]] = {
     "client.geboortedatum_gebruik": [INITIATOR + "BG:geboortedatum/@StUF:indOnvolledigeDatum (1/2/3 -> D/M/J)"],
     "beschikking.ingangsdatum": ["ZKN:object/ZKN:startdatum"],
     "beschikking.einddatum": ["ZKN:object/ZKN:einddatumGepland"],
-    "product.N.ingangsdatum": ["ZKN:object/ZKN:startdatum (earliest, without a beschikking)"],
-    "product.N.einddatum": ["ZKN:object/ZKN:einddatumGepland (latest, without a beschikking)",
-                            "ZKN:object/ZKN:einddatum (when every line is withdrawn)"],
+    "product.N.ingangsdatum": ["ZKN:object/ZKN:startdatum (earliest, without a beschikking; not in 305/307)"],
+    "product.N.einddatum": ["ZKN:object/ZKN:einddatumGepland (latest, without a beschikking; not in 305/307)",
+                            "ZKN:object/ZKN:einddatum (when every line is withdrawn; in a 307 the latest)"],
+    "product.N.begindatum": ["ZKN:object/ZKN:startdatum (305/307: earliest, lines not StatusAanlevering 3)"],
+    "bericht.identificatie_retour": ["ZKN:parameters/StUF:mutatiesoort W (a retour updates its heenbericht's zaak)"],
     "product.N.toewijzingstijd": ["ZKN:stuurgegevens/StUF:tijdstipBericht (time part, first line)"],
     "product.N.reden_intrekking": ["ZKN:parameters/StUF:mutatiesoort W (updateZaak)"],
     "product.N.reden_wijziging": ["ZKN:parameters/StUF:mutatiesoort W (updateZaak)"],
