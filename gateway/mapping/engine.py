@@ -137,6 +137,17 @@ def _values(rule: FieldRule, nodes: list[Any], st: _State, where: str, path_expr
             values.append(str(node).strip())
 
 
+def _more_sources(rule: FieldRule, ctx: _Element, st: _State, first: str) -> str:
+    """Trace only: name every element a several-paths rule read (``a + b (line 7)``), not just the first."""
+    parts = [first]
+    for path in rule.paths[1:]:
+        for node in path.run(ctx, st.index):
+            if isinstance(node, _Element) and node.text and node.text.strip():
+                parts.append(f"{element_path(node)} (line {node.sourceline})")
+                break
+    return " + ".join(parts)
+
+
 def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: _State,
            nodes: list[Any] | None = None) -> None:
     """Fill one canonical field. ``nodes`` is given when the walk already found the source elements."""
@@ -157,6 +168,8 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
             line = first[0].sourceline
             if st.trace:
                 source = element_path(first[0])
+                if len(rule.paths) > 1:
+                    source = _more_sources(rule, ctx, st, source)
         if not values:
             raw = None
         elif rule.many or len(rule.paths) > 1:

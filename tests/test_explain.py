@@ -1,0 +1,143 @@
+"""overstap explain: lineage per canonical field, the StUF place of each, and the source elements left unused."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from gateway.cli import main
+from gateway.mapping import Registry, default_dirs
+from gateway.mapping.registry import discover
+from gateway.pipeline import Converter
+from gateway.reference import reference_dir
+from gateway.tooling.explain import explain
+from gateway.tooling.mappingtest import _input_path
+
+SAMPLE = reference_dir() / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml"
+needs_sample = pytest.mark.skipif(not SAMPLE.is_file(), reason="reference samples absent")
+NS = {"ZKN": "http://www.egem.nl/StUF/sector/zkn/0310", "StUF": "http://www.egem.nl/StUF/StUF0301",
+      "BG": "http://www.egem.nl/StUF/sector/bg/0310"}
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return Registry()
+
+
+def _leaves_with_text(data: bytes) -> dict[int, str]:
+    root = etree.fromstring(data)
+    return {el.sourceline: etree.QName(el).localname for el in root.iter(etree.Element)
+            if not len(el) and el.text and el.text.strip()}
+
+
+@needs_sample
+def test_explain_casus_a02_shows_every_source_element_with_its_line(registry: Registry) -> None:
+    data = SAMPLE.read_bytes()
+    ex = explain(data, SAMPLE.name, registry=registry)
+    assert ex.mapping.name == "iwmo20-wmo301"
+    assert ex.unmapped == []
+    by_line = {row.line: row for row in ex.rows if row.line}
+    more = {int(m) for row in ex.rows for m in re.findall(r"\(line (\d+)\)", row.source)}
+    leaves = _leaves_with_text(data)
+    assert set(by_line) | more == set(leaves)  # every valued source element is a row, and no row invents a line
+    for line, row in by_line.items():
+        assert row.source.split(" + ")[0].rsplit(":", 1)[-1] == leaves[line], (line, row)
+    bsn = by_line[19]
+    assert (bsn.field, bsn.value, bsn.rule) == ("clients.0.bsn", "*******82", "wmo301.yaml:74")
+    assert bsn.stuf == ("ZKN:heeftAlsInitiator/ZKN:gerelateerde/ZKN:natuurlijkPersoon/BG:inp.bsn",)
+    volume = by_line[120]
+    assert volume.field == "clients.0.producten.0.omvang.volume"
+    assert volume.stuf == ('StUF:extraElement naam="product.1.omvang.volume"',)
+    geslacht = by_line[25]
+    assert geslacht.steps == "map geslacht"
+    versie = next(r for r in ex.rows if r.field == "versie")
+    assert versie.steps == "join(.)" and versie.value == "2.0"
+    assert versie.source.endswith("iwmo:Versie + /wmo301:Bericht/wmo301:Header/wmo301:Berichtspecificatie/"
+                                  "iwmo:SubVersie (line 7)")
+    constants = [r for r in ex.rows if r.source.startswith("constant")]
+    assert {r.field for r in constants} == {"wet", "soort", "clients.0.producten.0.leveringsvorm"}
+
+
+@needs_sample
+def test_explain_lists_an_element_whose_rule_was_removed(tmp_path: Path, registry: Registry) -> None:
+    derived = tmp_path / "zonder-leefeenheid.yaml"
+    derived.write_text(
+        "overstap-mapping: 1\nname: zonder-leefeenheid\nextends: iwmo20-wmo301\n"
+        "rules:\n  clients:\n    rules:\n      leefeenheid: null\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["explain", str(SAMPLE), "--mapping", str(derived)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].endswith(f"mapping zonder-leefeenheid ({derived})")
+    assert "1 source element(s) no rule used (possible data loss):" in lines
+    assert "  line 34: /wmo301:Bericht/wmo301:Clienten/wmo301:Client/wmo301:Leefeenheid" in lines
+    assert not any(line.startswith("clients.0.leefeenheid ") for line in lines)
+    assert any(line.startswith("clients.0.geheim ") and " 20 " in line for line in lines)
+
+
+@needs_sample
+def test_explain_cli_by_name_prints_the_table(registry: Registry) -> None:
+    result = CliRunner().invoke(main, ["explain", str(SAMPLE), "--mapping", "iwmo20-wmo301"])
+    assert result.exit_code == 0, result.output
+    assert "123456782" not in "\n".join(line for line in result.output.splitlines() if "bsn" in line)
+    assert "Every source element with a value was used by a rule or ignored on purpose." in result.output
+
+
+def test_explain_cli_reports_a_failure(tmp_path: Path) -> None:
+    bad = tmp_path / "x.xml"
+    bad.write_bytes(b"<Onbekend/>")
+    result = CliRunner().invoke(main, ["explain", str(bad)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"FAIL {bad}:1: dialect: unknown dialect")
+
+
+def _test_inputs() -> list[tuple[str, Path]]:
+    """Every input of every mapping file's tests: cases that is expected to convert."""
+    out = []
+    registry = Registry()
+    for path in discover(default_dirs()):
+        compiled = registry.get(str(path))
+        for case in compiled.tests:
+            if "expect_error" in case:
+                continue
+            source, _ = _input_path(compiled, str(case["input"]))
+            if source.is_file():
+                out.append((compiled.name, source))
+    return out
+
+
+def _exists(root: etree._Element, place: str) -> bool:
+    if place.startswith("StUF:extraElement "):
+        name = place.split('naam="', 1)[1].rstrip('"')
+        return bool(root.xpath("//StUF:extraElement[@naam=$n]", namespaces=NS, n=name))
+    path = place.split(" ", 1)[0]
+    if path.startswith("ZKN:object/"):
+        path = path[len("ZKN:object/"):]
+    hits = root.xpath(path, namespaces=NS) or root.xpath(f"ZKN:object[last()]/{path}", namespaces=NS)
+    return bool(hits)
+
+
+CONDITIONAL = ("unless", "when", "without", "305/307", "not in")
+"""Annotations of places the renderer fills only under a condition (see DERIVED_PLACES in render/zkn.py)."""
+
+
+@pytest.mark.parametrize(("mapping", "source"), _test_inputs(), ids=lambda v: getattr(v, "name", v))
+def test_every_claimed_stuf_place_exists_in_the_rendered_zaklk01(mapping: str, source: Path,
+                                                                 registry: Registry) -> None:
+    data = source.read_bytes()
+    ex = explain(data, source.name, registry=registry, mapping=mapping)
+    converter = Converter(registry, mappings=[mapping])
+    roots = [etree.fromstring(o.xml) for o in converter.convert(data, source.name).outputs]
+    checked = 0
+    for row in ex.rows:
+        client = int(row.field.split(".")[1]) if row.field.startswith("clients.") else 0
+        for place in row.stuf:
+            note = place.split(" (", 1)[1] if " (" in place else ""
+            if any(word in note for word in CONDITIONAL):
+                continue
+            assert _exists(roots[client], place), (row.field, place)
+            checked += 1
+    assert checked >= len(ex.rows)  # every row has at least its unconditional place
