@@ -32,18 +32,39 @@ class _Loader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
-    loader.flatten_mapping(node)
+    """Build a LocatedDict in document order. ``<<: *anchor`` inserts the anchored pairs *where it
+    stands* (PyYAML would move them to the front) and explicit keys win over merged ones, so a
+    mapping file's rule order is the order its author wrote (reverse conversion writes elements so)."""
     out = LocatedDict()
     out.loc = _pos(node)
     out.key_locs = {}
     out.value_locs = {}
-    for key_node, value_node in node.value:
+    explicit: dict[object, tuple[int, int]] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
         key = loader.construct_object(key_node, deep=True)
-        if key in out:
+        if key in explicit:
             raise yaml.MarkedYAMLError(
-                problem=f"duplicate key {key!r} (first at line {out.key_locs[key][0]})",
+                problem=f"duplicate key {key!r} (first at line {explicit[key][0]})",
                 problem_mark=key_node.start_mark,
             )
+        explicit[key] = _pos(key_node)
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in sources:
+                merged = loader.construct_object(source, deep=True)
+                if not isinstance(merged, LocatedDict):
+                    raise yaml.MarkedYAMLError(problem="<< merges a mapping (an &anchor of key: value pairs)",
+                                               problem_mark=value_node.start_mark)
+                for key, value in merged.items():
+                    if key not in explicit and key not in out:
+                        out[key] = value
+                        out.key_locs[key] = merged.key_locs.get(key, merged.loc)
+                        out.value_locs[key] = merged.value_locs.get(key, merged.loc)
+            continue
+        key = loader.construct_object(key_node, deep=True)
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_locs[key] = _pos(key_node)
         out.value_locs[key] = _pos(value_node)
