@@ -1,0 +1,216 @@
+"""Stream the members of the INPUTs (folders, single files, ZIP and tar archives) one at a time.
+
+Nothing is unpacked to disk and no archive is held in memory: ZIP members are read from the
+central directory on demand, tar archives (plain, gzip, bzip2, xz) are read as a stream. Members
+come out in a fixed order with an ordinal, so a resumed run can skip the ones already done
+without reading their bytes, and a member that cannot be read becomes a failed input instead of
+stopping the run.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import tarfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .keys import archive_kind, clean_path, input_labels, is_junk
+from .shard import Shard
+from .zipformat import ZipFormatError, ZipReader
+
+Loader = Callable[[], bytes]
+TAR_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
+
+
+def _decompressed(path: Path) -> BinaryIO:
+    """The tar stream inside ``path``, by magic number: gzip (any number of members), bzip2, xz or none.
+
+    ``tarfile``'s own streaming mode stops after the first gzip member; GzipFile reads them all,
+    which is what a .tar.gz written by parts (like our own output) needs.
+    """
+    with path.open("rb") as fh:
+        magic = fh.read(6)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(path, "rb")
+    if magic[:3] == b"BZh":
+        return bz2.BZ2File(path, "rb")
+    if magic == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(path, "rb")
+    return path.open("rb")
+
+
+class Unreadable(Exception):
+    """A member (or a whole archive) whose bytes cannot be had; the message says why."""
+
+
+@dataclass(slots=True)
+class Member:
+    """One input message: its position in the stream, its key, its bytes (or why they are missing)."""
+
+    ordinal: int
+    key: str
+    data: bytes
+    problem: str | None = None
+
+
+@dataclass(slots=True)
+class _Raw:
+    key: str
+    load: Loader | None  # None: the problem below is all there is
+    problem: str | None = None
+    junk: bool = False
+
+
+class Inputs:
+    """The members of the INPUTs that belong to one shard, in a deterministic order."""
+
+    def __init__(self, paths: list[Path], shard: Shard | None = None, max_bytes: int = 10 * 1024 * 1024) -> None:
+        self.paths = paths
+        self.labels = input_labels(paths)
+        self.shard = shard or Shard()
+        self.max_bytes = max_bytes
+        self.skipped = 0
+        """Operating-system litter (dot files, ``__MACOSX``) seen in this shard; not messages, not reported."""
+
+    def estimate(self) -> int | None:
+        """How many members this shard will see, when that is cheap to know (ZIPs and single files)."""
+        total = 0
+        for path in self.paths:
+            if path.is_dir() or archive_kind(path.name) == "tar":
+                return None
+            if archive_kind(path.name) == "zip":
+                try:
+                    with ZipReader(path) as reader:
+                        total += reader.count
+                except (ZipFormatError, OSError):
+                    total += 1
+            else:
+                total += 1
+        return -(-total // self.shard.count)
+
+    def members(self, start: int = 0) -> Iterator[Member]:
+        """Members of this shard from ordinal ``start`` on; earlier ones are passed over unread."""
+        ordinal = 0
+        self.skipped = 0
+        for raw in self._all():
+            if not self.shard.owns(raw.key):
+                continue
+            if raw.junk:
+                self.skipped += 1
+                continue
+            if ordinal >= start:
+                yield self._load(ordinal, raw)
+            ordinal += 1
+
+    def _load(self, ordinal: int, raw: _Raw) -> Member:
+        if raw.load is None:
+            return Member(ordinal, raw.key, b"", raw.problem)
+        try:
+            return Member(ordinal, raw.key, raw.load())
+        except Unreadable as exc:
+            return Member(ordinal, raw.key, b"", str(exc))
+        except OSError as exc:
+            return Member(ordinal, raw.key, b"", f"cannot read: {exc.strerror or exc}")
+
+    # -- sources ----------------------------------------------------------------------------------
+
+    def _all(self) -> Iterator[_Raw]:
+        for path, label in zip(self.paths, self.labels, strict=True):
+            if path.is_dir():
+                yield from self._folder(path, label)
+            else:
+                yield from self._file(path, label)
+
+    def _file(self, path: Path, key: str) -> Iterator[_Raw]:
+        kind = archive_kind(path.name)
+        if kind == "zip":
+            yield from self._zip(path, key)
+        elif kind == "tar":
+            yield from self._tar(path, key)
+        else:
+            yield _Raw(key, lambda: self._read_file(path))
+
+    def _folder(self, root: Path, prefix: str) -> Iterator[_Raw]:
+        try:
+            with os.scandir(root) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield _Raw(prefix, None, f"cannot list folder: {exc.strerror or exc}")
+            return
+        for entry in entries:
+            key = f"{prefix}/{clean_path(entry.name)}"
+            if is_junk(entry.name):
+                yield _Raw(key, None, junk=True)
+            elif entry.is_dir(follow_symlinks=False):
+                yield from self._folder(Path(entry.path), key)
+            elif entry.is_file():
+                yield from self._file(Path(entry.path), key)
+
+    def _read_file(self, path: Path) -> bytes:
+        size = path.stat().st_size
+        if size > self.max_bytes:
+            raise Unreadable(f"file is {size} bytes, more than the limit of {self.max_bytes}")
+        return path.read_bytes()
+
+    def _zip(self, path: Path, prefix: str) -> Iterator[_Raw]:
+        try:
+            reader = ZipReader(path)
+        except (ZipFormatError, OSError) as exc:
+            yield _Raw(prefix, None, f"cannot open ZIP archive: {exc}")
+            return
+        with reader:
+            try:
+                for entry in reader.entries():
+                    if entry.is_dir:
+                        continue
+
+                    def load(entry: object = entry) -> bytes:
+                        try:
+                            return reader.read(entry, self.max_bytes)  # type: ignore[arg-type]
+                        except ZipFormatError as exc:
+                            raise Unreadable(str(exc)) from None
+
+                    inner = clean_path(entry.name)
+                    yield _Raw(f"{prefix}/{inner}", load, junk=is_junk(inner))
+            except (ZipFormatError, OSError) as exc:
+                yield _Raw(prefix, None, f"ZIP archive damaged: {exc}")
+
+    def _tar(self, path: Path, prefix: str) -> Iterator[_Raw]:
+        seen = 0
+        with ExitStack() as stack:
+            try:
+                tar = stack.enter_context(tarfile.open(fileobj=stack.enter_context(_decompressed(path)), mode="r|"))
+            except TAR_ERRORS as exc:
+                yield _Raw(prefix, None, f"cannot open tar archive: {exc}")
+                return
+            try:
+                for info in tar:
+                    tar.members.clear()  # streaming mode would otherwise keep every header in memory
+                    if not info.isfile():
+                        continue
+                    seen += 1
+                    inner = clean_path(info.name)
+                    yield _Raw(f"{prefix}/{inner}", self._tar_loader(tar, info), junk=is_junk(inner))
+            except TAR_ERRORS as exc:
+                yield _Raw(prefix, None, f"tar archive damaged after {seen} member(s): {exc}")
+
+    def _tar_loader(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> Loader:
+        def load() -> bytes:
+            if info.size > self.max_bytes:
+                raise Unreadable(f"member is {info.size} bytes, more than the limit of {self.max_bytes}")
+            handle = tar.extractfile(info)
+            if handle is None:
+                raise Unreadable("member has no data")
+            try:
+                return handle.read()
+            except TAR_ERRORS as exc:
+                raise Unreadable(f"member data is truncated or corrupt: {exc}") from None
+
+        return load

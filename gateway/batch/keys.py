@@ -1,0 +1,71 @@
+"""Names of inputs and of what becomes of them: one stable key per member, safe paths under OUT.
+
+Every member gets a key ``<input label>/<path inside the input>``. Output and quarantine paths
+are derived from the key alone, so a resumed run, a sharded run and an uninterrupted run agree on
+every name, and a hostile member name (``../../etc/passwd``) can never leave OUT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+JUNK_NAMES = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini"})
+MAX_COMPONENT = 200  # bytes; file systems allow 255 and outputs add a suffix
+CONVERTED, QUARANTINE = "converted", "quarantine"
+REASON_SUFFIX = ".reason"
+
+
+def archive_kind(name: str) -> str | None:
+    """``zip`` or ``tar`` when the name says it is an archive, else None."""
+    lower = name.lower()
+    if lower.endswith(".zip"):
+        return "zip"
+    if any(lower.endswith(s) for s in ARCHIVE_SUFFIXES):
+        return "tar"
+    return None
+
+
+def _component(part: str) -> str:
+    part = "".join("_" if ord(c) < 32 or c == "\x7f" else c for c in part)
+    if part == "..":
+        return "__"
+    raw = part.encode("utf-8", errors="replace")
+    if len(raw) <= MAX_COMPONENT:
+        return part
+    digest = hashlib.blake2b(raw, digest_size=6).hexdigest()
+    return raw[: MAX_COMPONENT - 13].decode("utf-8", errors="ignore") + "~" + digest
+
+
+def clean_path(name: str) -> str:
+    """A member name as a relative path: forward slashes, no empty, ``.`` or ``..`` parts, no control chars."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    return "/".join(_component(p) for p in parts)
+
+
+def is_junk(path: str) -> bool:
+    """Operating-system litter (``__MACOSX/``, ``.DS_Store``, dot files) that is no message at all."""
+    return any(part.startswith(".") or part in JUNK_NAMES for part in path.split("/"))
+
+
+def input_labels(paths: Iterable[Path]) -> list[str]:
+    """One label per INPUT: its base name, made unique with ``~2``, ``~3`` in command-line order."""
+    seen: dict[str, int] = {}
+    labels = []
+    for path in paths:
+        base = _component(path.resolve().name or "input")
+        n = seen[base] = seen.get(base, 0) + 1
+        labels.append(base if n == 1 else f"{base}~{n}")
+    return labels
+
+
+def output_path(key: str, output_name: str) -> str:
+    """Where one converted message of member ``key`` goes, relative to OUT."""
+    return f"{CONVERTED}/{key}.{_component(output_name)}.xml"
+
+
+def quarantine_path(key: str) -> str:
+    """Where a failed member's bytes go, relative to OUT; its reason sits beside it with ``.reason``."""
+    return f"{QUARANTINE}/{key}"

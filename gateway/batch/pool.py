@@ -1,0 +1,133 @@
+"""Run chunks on a process pool with bounded work in flight, and hand results back in input order.
+
+Bounded: at most ``window`` chunks are submitted or waiting to be handed back, so memory stays
+flat however large the input. Ordered: results are released strictly by ordinal, which is what
+lets the journal describe progress as one number. Crash-isolating: if a message kills its worker
+(a segfault, the OOM killer), the chunks in flight are retried one message at a time, one at a
+time, and the message that kills a worker on its own is reported as failed instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from .work import Chunk, ChunkResult, WorkConfig, Worker, run_chunk, start_worker
+
+WORKER_DIED = "the worker process died while converting this input (crash or out of memory)"
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # forkserver: workers start from a clean process, not a copy of a parent that runs a progress thread.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["gateway.pipeline", "gateway.batch.work"])
+    return ctx
+
+
+def _split(chunk: Chunk) -> list[Chunk]:
+    return [Chunk(chunk.first + i, [member]) for i, member in enumerate(chunk.members)]
+
+
+class OrderedPool:
+    """``workers`` processes (0: convert in this process) converting chunks, results in order."""
+
+    def __init__(self, config: WorkConfig, workers: int, window: int | None = None) -> None:
+        self.config = config
+        self.workers = workers
+        self.window = window or max(2, workers * 4)
+        self._executor: ProcessPoolExecutor | None = None
+        self._local: Worker | None = None
+        self.crashes = 0
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=start_worker,
+                                   initargs=(self.config,))
+
+    def _local_worker(self) -> Worker:
+        if self._local is None:
+            self._local = Worker(self.config)
+        return self._local
+
+    def run(self, chunks: Iterator[Chunk], stop: Callable[[], bool]) -> Iterator[ChunkResult]:
+        """Results for ``chunks`` in order of ``first``; returns early (work in flight dropped) once ``stop()``."""
+        if self.workers == 0:
+            for chunk in chunks:
+                if stop():
+                    return
+                yield self._local_worker().convert_chunk(chunk)
+            return
+        self._executor = self._start()
+        try:
+            yield from self._run_pool(chunks, stop)
+        finally:
+            self.shutdown()
+
+    def _run_pool(self, chunks: Iterator[Chunk], stop: Callable[[], bool]) -> Iterator[ChunkResult]:
+        pending: dict[Future[ChunkResult], Chunk] = {}
+        ready: dict[int, ChunkResult] = {}
+        retry: deque[Chunk] = deque()  # single members to re-run one by one after a worker died
+        solo: Future[ChunkResult] | None = None  # the one retried member in flight, if any
+        next_first: int | None = None
+        exhausted = False
+        while not stop():
+            if retry and not pending:
+                chunk = retry.popleft()
+                solo = self._submit(chunk, pending)
+            elif not retry:
+                while len(pending) + len(ready) < self.window and not exhausted:
+                    chunk = next(chunks, None)  # type: ignore[arg-type]
+                    if chunk is None:
+                        exhausted = True
+                        break
+                    next_first = chunk.first if next_first is None else next_first
+                    self._submit(chunk, pending)
+            if not pending:
+                break
+            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            broken: list[Chunk] = []
+            alone = False
+            for future in done:
+                chunk = pending.pop(future)
+                try:
+                    ready[chunk.first] = future.result()
+                except BrokenProcessPool:
+                    broken.append(chunk)
+                    alone = future is solo
+                if future is solo:
+                    solo = None
+            if broken:
+                broken += list(pending.values())
+                pending.clear()
+                self._restart()
+                if alone and len(broken) == 1:
+                    self.crashes += 1
+                    ready[broken[0].first] = self._local_worker().crashed(broken[0], WORKER_DIED)
+                else:
+                    for chunk in sorted(broken, key=lambda c: c.first):
+                        retry.extend(_split(chunk))
+            while next_first is not None and next_first in ready:
+                result = ready.pop(next_first)
+                next_first += result.count
+                yield result
+
+    def _submit(self, chunk: Chunk, pending: dict[Future[ChunkResult], Chunk]) -> Future[ChunkResult]:
+        assert self._executor is not None
+        future = self._executor.submit(run_chunk, chunk)
+        pending[future] = chunk
+        return future
+
+    def _restart(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        self._executor = self._start()
+
+    def shutdown(self) -> None:
+        """Stop the workers; those mid-chunk finish it (they ignore Ctrl-C), queued chunks are dropped."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None

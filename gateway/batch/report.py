@@ -1,0 +1,128 @@
+"""What happened to each input and to the run: report lines, ``.reason`` texts, totals and the summary.
+
+Report lines are built in the workers (one JSON object per input, in input order); totals are small
+counters that travel with every chunk and every journal commit, so a resumed run ends with the
+same summary as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.mapping import Compiled
+from gateway.pipeline import FailureInfo
+
+OK, FAILED = "ok", "failed"
+
+
+def dialect_of(mapping: Compiled) -> str:
+    """The base dialect a mapping reads, e.g. ``wmo301 2.0 xml``; vendor mappings share it with their base."""
+    return f"{mapping.wet or '?'}{mapping.bericht or '?'} {mapping.versie or '?'} {mapping.format}"
+
+
+def ok_line(key: str, mapping: Compiled, envelopes: list[str], outputs: list[str], unmapped: int,
+            warnings: int) -> dict[str, Any]:
+    return {"source": key, "status": OK, "dialect": dialect_of(mapping), "mapping": mapping.name,
+            "envelopes": envelopes, "outputs": outputs, "unmapped": unmapped, "warnings": warnings}
+
+
+def failed_line(key: str, info: FailureInfo, mapping: Compiled | None, quarantine: str) -> dict[str, Any]:
+    return {"source": key, "status": FAILED, "dialect": dialect_of(mapping) if mapping else None,
+            "mapping": mapping.name if mapping else None,
+            "error": {"code": info.code, "field": info.field, "line": info.line, "message": info.message},
+            "quarantine": quarantine}
+
+
+def encode_line(line: dict[str, Any]) -> bytes:
+    return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def reason_text(key: str, info: FailureInfo, mapping: Compiled | None) -> bytes:
+    """The ``.reason`` file beside a quarantined input: the same facts as its report line, for people."""
+    rows = [("source", key), ("code", info.code), ("field", info.field), ("line", info.line),
+            ("dialect", dialect_of(mapping) if mapping else None), ("mapping", mapping.name if mapping else None),
+            ("reason", info.message)]
+    return "".join(f"{name}: {value}\n" for name, value in rows if value is not None).encode("utf-8")
+
+
+@dataclass(slots=True)
+class Tally:
+    """Counts per status, dialect, mapping and failure code; small, mergeable, JSON-serialisable."""
+
+    status: Counter[str] = field(default_factory=Counter)
+    dialects: Counter[str] = field(default_factory=Counter)
+    mappings: Counter[str] = field(default_factory=Counter)
+    codes: Counter[str] = field(default_factory=Counter)
+    outputs: int = 0
+
+    def count(self, line: dict[str, Any]) -> None:
+        self.status[line["status"]] += 1
+        if line.get("dialect"):
+            self.dialects[line["dialect"]] += 1
+        if line.get("mapping"):
+            self.mappings[line["mapping"]] += 1
+        if line["status"] == FAILED:
+            self.codes[line["error"]["code"]] += 1
+        else:
+            self.outputs += len(line["outputs"])
+
+    def merge(self, other: Tally) -> None:
+        self.status.update(other.status)
+        self.dialects.update(other.dialects)
+        self.mappings.update(other.mappings)
+        self.codes.update(other.codes)
+        self.outputs += other.outputs
+
+    @property
+    def total(self) -> int:
+        return sum(self.status.values())
+
+    @property
+    def failed(self) -> int:
+        return self.status[FAILED]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": dict(self.status), "dialects": dict(self.dialects), "mappings": dict(self.mappings),
+                "codes": dict(self.codes), "outputs": self.outputs}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Tally:
+        return cls(Counter(data.get("status", {})), Counter(data.get("dialects", {})),
+                   Counter(data.get("mappings", {})), Counter(data.get("codes", {})), int(data.get("outputs", 0)))
+
+
+def summary(tally: Tally, skipped: int, run: dict[str, Any]) -> dict[str, Any]:
+    """The end-of-run summary; everything but ``run`` (timing, workers) is the same however the run went."""
+    return {
+        "inputs": tally.total,
+        "status": {OK: tally.status[OK], FAILED: tally.failed},
+        "dialects": dict(sorted(tally.dialects.items())),
+        "mappings": dict(sorted(tally.mappings.items())),
+        "failure_codes": dict(sorted(tally.codes.items())),
+        "outputs": tally.outputs,
+        "skipped": skipped,
+        "run": run,
+    }
+
+
+def summary_text(data: dict[str, Any]) -> str:
+    def counts(values: dict[str, int]) -> str:
+        return ", ".join(f"{name} {n:,}" for name, n in sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    run = data["run"]
+    lines = [f"{data['inputs']:,} input(s): {data['status'][OK]:,} ok, {data['status'][FAILED]:,} failed"
+             + (f" ({data['skipped']:,} non-message file(s) skipped)" if data["skipped"] else "")]
+    if data["dialects"]:
+        lines.append(f"  dialects: {counts(data['dialects'])}")
+    if data["mappings"]:
+        lines.append(f"  mappings: {counts(data['mappings'])}")
+    if data["failure_codes"]:
+        lines.append(f"  failures: {counts(data['failure_codes'])} (see report.jsonl and quarantine/)")
+    lines.append(f"  outputs: {data['outputs']:,} message(s) in {run['out']}")
+    lines.append(f"  throughput: {run['messages_per_second']:,.0f} msg/s ({run['converted_this_run']:,} in "
+                 f"{run['seconds']:.1f} s, {run['workers']} worker(s)"
+                 + (f", resumed after {run['resumed_from']:,}" if run.get("resumed_from") else "") + ")")
+    return "\n".join(lines)

@@ -1,0 +1,286 @@
+"""One batch run from start (or resume) to summary: preflight, journal, stream, convert, commit, finish.
+
+The parent process does only cheap, ordered work here: it reads members, groups them into
+chunks, lets the pool convert them, appends the results to the sink in input order and commits
+progress to the journal every couple of seconds. Ctrl-C and SIGTERM stop it at a chunk boundary
+with a final commit; ``kill -9`` loses at most the work since the last commit, which a resume redoes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from gateway.ingest import DEFAULT_MAX_BYTES
+from gateway.mapping import MappingError, Registry
+from gateway.pipeline import PROFILES, Converter
+from gateway.render.schemas import SchemaUnavailable
+
+from . import journal as journal_mod
+from .inputs import Inputs, Member
+from .journal import Journal
+from .pool import OrderedPool
+from .progress import make_progress
+from .report import Tally, summary
+from .shard import Shard
+from .sinks import ArchiveSink, Sink, SinkSpec, open_sink, publish, read_summary
+from .work import Chunk, WorkConfig
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+CHUNK_BYTES = 2 * 1024 * 1024
+
+
+class BatchUsageError(Exception):
+    """Bad arguments or configuration: nothing was converted (exit status 2)."""
+
+
+@dataclass(slots=True)
+class BatchOptions:
+    inputs: list[Path]
+    out: Path
+    profile: str = "zkn"
+    mappings: tuple[str, ...] = ()
+    validate: bool = True
+    workers: int | None = None
+    resume: bool = False
+    shard: Shard = field(default_factory=Shard)
+    route: str | None = None
+    progress: str = "auto"
+    progress_interval: float = 10.0
+    chunk_size: int = 64
+    commit_seconds: float = 2.0
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+@dataclass(slots=True)
+class Outcome:
+    summary: dict[str, Any] | None
+    exit_code: int
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def exit_code_of(data: dict[str, Any] | None) -> int:
+    return EXIT_FAILED if data and data["status"]["failed"] else EXIT_OK
+
+
+class _Stop:
+    """Turns the first Ctrl-C / SIGTERM into a clean stop at the next chunk; a second one is immediate."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._saved: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            self.restore()
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _Stop:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._saved[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                break
+        return self
+
+    def restore(self) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+        self._saved.clear()
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+
+def chunked(members: Iterator[Member], size: int) -> Iterator[Chunk]:
+    """Consecutive members in chunks of at most ``size`` members or about 2 MB."""
+    chunk: Chunk | None = None
+    nbytes = 0
+    for member in members:
+        if chunk is None:
+            chunk, nbytes = Chunk(member.ordinal, []), 0
+        chunk.members.append((member.key, member.data, member.problem))
+        nbytes += len(member.data)
+        if chunk.count >= size or nbytes >= CHUNK_BYTES:
+            yield chunk
+            chunk = None
+    if chunk is not None:
+        yield chunk
+
+
+class BatchRun:
+    """A prepared run: arguments checked, journal read, ready to :meth:`execute`."""
+
+    def __init__(self, options: BatchOptions, say: Callable[[str], None] = lambda text: None) -> None:
+        self.options = options
+        self.say = say
+        self.paths = [p.resolve() for p in options.inputs]
+        for given, path in zip(options.inputs, self.paths, strict=True):
+            if not path.exists():
+                raise BatchUsageError(f"no such file or folder: {given}")
+        if options.profile not in PROFILES:
+            raise BatchUsageError(f"unknown profile {options.profile!r}: choose one of {', '.join(PROFILES)}")
+        self.workers = default_workers() if options.workers is None else options.workers
+        if self.workers < 0:
+            raise BatchUsageError("--workers must be 0 (convert in this process) or more")
+        target = options.out.resolve()
+        if target in self.paths or any(p.is_dir() and target.is_relative_to(p) for p in self.paths):
+            raise BatchUsageError("--out must not be one of the inputs or inside an input folder")
+        self.config = self._preflight(target)
+        self.spec = self.config.sink
+
+    def _preflight(self, target: Path) -> WorkConfig:
+        files = tuple(str(Path(m).resolve()) for m in self.options.mappings if Path(m).suffix in (".yaml", ".yml"))
+        registry = Registry(files=[Path(f) for f in files])
+        for err in registry.errors:
+            for problem in err.problems:
+                self.say(f"warning: mapping not loaded: {problem}")
+        try:
+            names = tuple(registry.get(ref).name for ref in self.options.mappings)
+        except MappingError as exc:
+            raise BatchUsageError(str(exc)) from None
+        if self.options.profile == "ggk":
+            import importlib.util
+
+            if importlib.util.find_spec("gateway.render.ggk") is None:
+                raise BatchUsageError("profile ggk is not available in this build")
+        try:
+            Converter(registry, profile=self.options.profile, mappings=names, validate=self.options.validate)
+        except SchemaUnavailable as exc:
+            raise BatchUsageError(f"{exc} (or pass --no-validate)") from None
+        spec = SinkSpec.for_target(target, int(time.time()))
+        return WorkConfig(spec, self.options.profile, names, files, self.options.validate, self.options.route,
+                          self.options.max_bytes)
+
+    def header(self) -> dict[str, Any]:
+        """What makes two runs the same run (a resume must match it)."""
+        o = self.options
+        return {"inputs": [str(p) for p in self.paths], "out": str(self.spec.target), "sink": self.spec.kind,
+                "profile": o.profile, "mappings": list(self.config.mappings), "validate": o.validate,
+                "route": o.route, "shard": str(o.shard), "max_bytes": o.max_bytes}
+
+    # -- resume / fresh -----------------------------------------------------------------------
+
+    def _open(self) -> tuple[Sink, Journal, dict[str, Any] | None] | Outcome:
+        spec, o = self.spec, self.options
+        found = journal_mod.read(spec.journal)
+        if not o.resume:
+            if spec.kind == "folder" and spec.target.exists() and any(spec.target.iterdir()):
+                raise BatchUsageError(f"{spec.target} is not empty: pass --resume to continue the run there, "
+                                      "or choose an empty or new folder")
+            if spec.kind != "folder" and spec.target.exists():
+                raise BatchUsageError(f"{spec.target} already exists: remove it or choose another name")
+            if spec.kind != "folder" and spec.workdir.exists():
+                raise BatchUsageError(f"an unfinished run is in {spec.workdir}: pass --resume, or remove it")
+            found = None
+        elif found is None:
+            if spec.kind != "folder" and spec.target.exists():
+                data = read_summary(spec.target)
+                self.say(f"{spec.target} is already complete; nothing to resume")
+                return Outcome(data, exit_code_of(data))
+            if spec.kind == "folder" and spec.target.exists() and any(spec.target.iterdir()):
+                raise BatchUsageError(f"{spec.target} is not empty and holds no batch journal: nothing to resume")
+            self.say("no journal found: starting from the beginning")
+        else:
+            diff = journal_mod.differences(journal_mod.header_of(found), {**self.header(),
+                                                                           "stamp": found.header.get("stamp")})
+            if diff:
+                raise BatchUsageError("--resume with different arguments than the run in OUT: " + "; ".join(diff))
+            self.config = WorkConfig(SinkSpec(spec.kind, spec.target, int(found.header["stamp"])),
+                                     *[getattr(self.config, f) for f in ("profile", "mappings", "mapping_files",
+                                                                         "validate", "route", "max_bytes")])
+            self.spec = self.config.sink
+            if found.finished:
+                return self._already_finished(found)
+        state = found.last if found else None
+        sink = open_sink(self.spec, state["sink"] if state else None)
+        if found is not None:
+            journal = Journal(self.spec.journal, valid_length=found.valid_length)
+        else:
+            journal = Journal(self.spec.journal, header={**self.header(), "stamp": self.spec.stamp})
+        return sink, journal, state
+
+    def _already_finished(self, found: journal_mod.Progress) -> Outcome:
+        data = found.final.get("summary") if found.final else None
+        if self.spec.kind != "folder":
+            publish(self.spec)  # a kill between "finished" and the rename: complete the rename now
+        self.say(f"{self.spec.target} is already complete; nothing to resume")
+        return Outcome(data, exit_code_of(data))
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def execute(self) -> Outcome:
+        opened = self._open()
+        if isinstance(opened, Outcome):
+            return opened
+        sink, journal, state = opened
+        done = int(state["done"]) if state else 0
+        tally = Tally.from_dict(state["tally"]) if state else Tally()
+        before = float(state["elapsed"]) if state else 0.0
+        start_done = done
+        inputs = Inputs(self.paths, self.options.shard, self.options.max_bytes)
+        pool = OrderedPool(self.config, self.workers)
+        started = time.monotonic()
+
+        def commit() -> None:
+            journal.commit({"done": done, "sink": sink.sync(), "tally": tally.to_dict(),
+                            "elapsed": round(before + time.monotonic() - started, 3), "skipped": inputs.skipped})
+
+        members = inputs.members(start=done)
+        progress = make_progress(self.options.progress, inputs.estimate(), done, self.options.progress_interval)
+        last_commit = time.monotonic()
+        with _Stop() as stop, progress:
+            try:
+                for result in pool.run(chunked(members, self.options.chunk_size), lambda: stop.requested):
+                    sink.append(result.payload, result.report)
+                    tally.merge(result.tally)
+                    done += result.count
+                    progress.update(done, tally.failed)
+                    if time.monotonic() - last_commit >= self.options.commit_seconds:
+                        commit()
+                        last_commit = time.monotonic()
+                progress.update(done, tally.failed, final=True)
+            finally:
+                members.close()
+            commit()
+            if stop.requested:
+                sink.close()
+                journal.close()
+                progress.note(f"interrupted after {done:,} input(s); run again with --resume to continue")
+                return Outcome(None, EXIT_INTERRUPTED, interrupted=True)
+        seconds = time.monotonic() - started
+        data = summary(tally, inputs.skipped, {
+            "out": str(self.spec.target), "shard": str(self.options.shard), "workers": self.workers,
+            "seconds": round(seconds, 3), "total_seconds": round(before + seconds, 3),
+            "converted_this_run": done - start_done, "resumed_from": start_done,
+            "messages_per_second": round((done - start_done) / seconds, 1) if seconds > 0 else 0.0,
+            "worker_crashes": pool.crashes,
+        })
+        sink.finish(data)
+        journal.finish({"done": done, "summary": data})
+        journal.close()
+        if isinstance(sink, ArchiveSink):
+            sink.publish()
+        else:
+            sink.close()
+        return Outcome(data, exit_code_of(data))
+
+
+def run(options: BatchOptions, say: Callable[[str], None] = lambda text: None) -> Outcome:
+    """Run (or resume) a batch; raises :class:`BatchUsageError` for bad arguments."""
+    return BatchRun(options, say).execute()

@@ -1,0 +1,273 @@
+"""The ZIP container format, read and written one entry at a time.
+
+The standard library's ``zipfile`` keeps every entry of an archive in memory (about 400 bytes per
+entry with its name index), which alone breaks a flat-memory budget at a million messages, and it
+cannot append to an archive that a killed process left half-written. So the batch reads the
+central directory lazily and writes entries itself: local entries are appended to the data file,
+central-directory records to a side file, and the two are joined (with the ZIP64 end records a
+million entries need) only when the run finishes.
+"""
+
+from __future__ import annotations
+
+import bz2
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+LOCAL_SIG = b"PK\x03\x04"
+CENTRAL_SIG = b"PK\x01\x02"
+END_SIG = b"PK\x05\x06"
+ZIP64_END_SIG = b"PK\x06\x06"
+ZIP64_LOCATOR_SIG = b"PK\x06\x07"
+
+_LOCAL = struct.Struct("<4s5H3L2H")  # sig, version, flags, method, time, date, crc, csize, usize, nlen, xlen
+_CENTRAL = struct.Struct("<4s6H3L5H2L")  # + made-by first; + comment len, disk, attrs, offset last
+_END = struct.Struct("<4s4H2LH")
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+
+STORED, DEFLATED, BZIP2 = 0, 8, 12
+FLAG_ENCRYPTED, FLAG_UTF8 = 0x1, 0x800
+U32, U16 = 0xFFFFFFFF, 0xFFFF
+_MADE_BY = (3 << 8) | 20  # Unix, spec 2.0
+_FILE_ATTRS = (0o100644 << 16)  # regular file, rw-r--r--
+
+
+class ZipFormatError(ValueError):
+    """The archive or one of its entries cannot be read (truncated, corrupt, or an unsupported feature)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZipEntry:
+    """One central-directory record: enough to find and check the member's data."""
+
+    name: str
+    flags: int
+    method: int
+    crc: int
+    compressed_size: int
+    size: int
+    header_offset: int
+
+    @property
+    def is_dir(self) -> bool:
+        return self.name.endswith("/")
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+class ZipReader:
+    """Walks a ZIP archive's central directory lazily and reads single members on demand."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._data: BinaryIO = path.open("rb")
+        try:
+            self.count, self._cd_offset, self._cd_size = self._find_directory()
+        except (OSError, struct.error) as exc:
+            self._data.close()
+            raise ZipFormatError(f"not a readable ZIP archive: {exc}") from None
+        except ZipFormatError:
+            self._data.close()
+            raise
+
+    def close(self) -> None:
+        self._data.close()
+
+    def __enter__(self) -> ZipReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _find_directory(self) -> tuple[int, int, int]:
+        f = self._data
+        size = f.seek(0, 2)
+        tail_len = min(size, _END.size + 0xFFFF)
+        f.seek(size - tail_len)
+        tail = f.read(tail_len)
+        pos = tail.rfind(END_SIG)
+        if pos < 0 or pos + _END.size > len(tail):
+            raise ZipFormatError("not a ZIP archive (no end-of-central-directory record)")
+        _, _disk, _cd_disk, _on_disk, count, cd_size, cd_offset, _comment = _END.unpack_from(tail, pos)
+        end_at = size - tail_len + pos
+        if count == U16 or cd_size == U32 or cd_offset == U32:
+            loc_at = end_at - _ZIP64_LOCATOR.size
+            f.seek(loc_at)
+            sig, _d, z64_at, _disks = _ZIP64_LOCATOR.unpack(f.read(_ZIP64_LOCATOR.size))
+            if sig != ZIP64_LOCATOR_SIG:
+                raise ZipFormatError("ZIP64 end record announced but its locator is missing")
+            f.seek(z64_at)
+            fields = _ZIP64_END.unpack(f.read(_ZIP64_END.size))
+            if fields[0] != ZIP64_END_SIG:
+                raise ZipFormatError("ZIP64 end-of-central-directory record is damaged")
+            count, cd_size, cd_offset = fields[7], fields[8], fields[9]
+            end_at = z64_at
+        if cd_offset + cd_size > end_at:
+            raise ZipFormatError("central directory lies outside the archive (truncated?)")
+        return count, cd_offset, cd_size
+
+    def entries(self) -> Iterator[ZipEntry]:
+        """Every central-directory record in archive order; memory does not grow with the count."""
+        with self.path.open("rb", buffering=1 << 16) as cd:
+            cd.seek(self._cd_offset)
+            for _ in range(self.count):
+                head = cd.read(_CENTRAL.size)
+                if len(head) < _CENTRAL.size or head[:4] != CENTRAL_SIG:
+                    raise ZipFormatError("central directory is damaged")
+                (_, _made, _need, flags, method, _time, _date, crc, csize, usize, nlen, xlen, clen, _disk,
+                 _iattr, _eattr, offset) = _CENTRAL.unpack(head)
+                raw_name = cd.read(nlen)
+                extra = cd.read(xlen)
+                cd.seek(clen, 1)
+                if U32 in (csize, usize, offset):
+                    usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
+                name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437", errors="replace")
+                yield ZipEntry(name, flags, method, crc, csize, usize, offset)
+
+    def read(self, entry: ZipEntry, limit: int) -> bytes:
+        """The member's bytes, checked against its CRC; refuses members larger than ``limit``."""
+        if entry.flags & FLAG_ENCRYPTED:
+            raise ZipFormatError("member is encrypted")
+        if entry.size > limit:
+            raise ZipFormatError(f"member is {entry.size} bytes, more than the limit of {limit}")
+        f = self._data
+        f.seek(entry.header_offset)
+        head = f.read(_LOCAL.size)
+        if len(head) < _LOCAL.size or head[:4] != LOCAL_SIG:
+            raise ZipFormatError("local header missing (archive damaged)")
+        nlen, xlen = _LOCAL.unpack(head)[9:11]
+        f.seek(nlen + xlen, 1)
+        raw = f.read(entry.compressed_size)
+        if len(raw) < entry.compressed_size:
+            raise ZipFormatError("member data is truncated")
+        if entry.method == STORED:
+            data = raw
+        elif entry.method == DEFLATED:
+            inflater = zlib.decompressobj(-15)
+            try:
+                data = inflater.decompress(raw, limit + 1)
+            except zlib.error as exc:
+                raise ZipFormatError(f"member data is corrupt: {exc}") from None
+        elif entry.method == BZIP2:
+            try:
+                data = bz2.decompress(raw)
+            except (OSError, ValueError) as exc:
+                raise ZipFormatError(f"member data is corrupt: {exc}") from None
+        else:
+            raise ZipFormatError(f"unsupported compression method {entry.method}")
+        if len(data) != entry.size or zlib.crc32(data) != entry.crc:
+            raise ZipFormatError("member data does not match its checksum (archive damaged)")
+        return data
+
+
+def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<2H", extra, pos)
+        body = extra[pos + 4: pos + 4 + length]
+        if tag == 0x0001:
+            values = list(struct.unpack_from(f"<{len(body) // 8}Q", body))
+            if usize == U32 and values:
+                usize = values.pop(0)
+            if csize == U32 and values:
+                csize = values.pop(0)
+            if offset == U32 and values:
+                offset = values.pop(0)
+            return usize, csize, offset
+        pos += 4 + length
+    raise ZipFormatError("ZIP64 sizes announced but the extra field is missing")
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+def dos_time(epoch_seconds: int) -> tuple[int, int]:
+    """(time, date) in MS-DOS format for a UTC epoch timestamp, clamped to 1980."""
+    import time
+
+    t = time.gmtime(max(epoch_seconds, 315532800))
+    clock = (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2)
+    return clock, ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
+
+
+@dataclass(frozen=True, slots=True)
+class CentralRecord:
+    """What the central directory needs about an entry, with its offset relative to a packed blob."""
+
+    name: bytes
+    crc: int
+    compressed_size: int
+    size: int
+    method: int
+    relative_offset: int
+
+
+def local_entry(name: str, data: bytes, stamp: tuple[int, int], relative_offset: int,
+                level: int = 6) -> tuple[bytes, CentralRecord]:
+    """A complete local entry (header + deflated data) and the record for the central directory."""
+    raw_name = name.encode("utf-8")
+    crc = zlib.crc32(data)
+    packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+    body = packer.compress(data) + packer.flush()
+    method = DEFLATED
+    if len(body) >= len(data):
+        body, method = data, STORED
+    head = _LOCAL.pack(LOCAL_SIG, 20, FLAG_UTF8, method, stamp[0], stamp[1], crc, len(body), len(data),
+                       len(raw_name), 0)
+    return head + raw_name + body, CentralRecord(raw_name, crc, len(body), len(data), method, relative_offset)
+
+
+def central_entry(record: CentralRecord, offset: int, stamp: tuple[int, int]) -> bytes:
+    """The central-directory record for an entry whose local header starts at ``offset``."""
+    extra = b""
+    stored_offset = offset
+    need = 20
+    if offset >= U32:
+        extra = struct.pack("<2HQ", 0x0001, 8, offset)
+        stored_offset, need = U32, 45
+    head = _CENTRAL.pack(CENTRAL_SIG, _MADE_BY, need, FLAG_UTF8, record.method, stamp[0], stamp[1], record.crc,
+                         record.compressed_size, record.size, len(record.name), len(extra), 0, 0, 0, _FILE_ATTRS,
+                         stored_offset)
+    return head + record.name + extra
+
+
+def end_records(count: int, cd_offset: int, cd_size: int) -> bytes:
+    """End-of-central-directory, preceded by the ZIP64 end record and locator when the numbers need it."""
+    if count < U16 and cd_offset < U32 and cd_size < U32:
+        return _END.pack(END_SIG, 0, 0, count, count, cd_size, cd_offset, 0)
+    z64_at = cd_offset + cd_size
+    z64 = _ZIP64_END.pack(ZIP64_END_SIG, _ZIP64_END.size - 12, _MADE_BY, 45, 0, 0, count, count, cd_size, cd_offset)
+    locator = _ZIP64_LOCATOR.pack(ZIP64_LOCATOR_SIG, 0, z64_at, 1)
+    return z64 + locator + _END.pack(END_SIG, 0, 0, U16, U16, U32, U32, 0)
+
+
+def stream_entry(out: BinaryIO, name: str, chunks: Iterator[bytes], stamp: tuple[int, int]) -> CentralRecord:
+    """Append an entry whose content arrives in pieces (e.g. a large report); patches sizes afterwards."""
+    raw_name = name.encode("utf-8")
+    start = out.tell()
+    out.write(_LOCAL.pack(LOCAL_SIG, 20, FLAG_UTF8, DEFLATED, stamp[0], stamp[1], 0, 0, 0, len(raw_name), 0))
+    out.write(raw_name)
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    crc = size = written = 0
+    for piece in chunks:
+        crc = zlib.crc32(piece, crc)
+        size += len(piece)
+        body = packer.compress(piece)
+        out.write(body)
+        written += len(body)
+    tail = packer.flush()
+    out.write(tail)
+    written += len(tail)
+    if size >= U32 or written >= U32:
+        raise ZipFormatError(f"{name} is larger than 4 GB; write the output as a folder or .tar.gz instead")
+    end = out.tell()
+    out.seek(start + 14)
+    out.write(struct.pack("<3L", crc, written, size))
+    out.seek(end)
+    return CentralRecord(raw_name, crc, written, size, DEFLATED, start)

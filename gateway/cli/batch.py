@@ -1,0 +1,71 @@
+"""``overstap batch``: convert whole message archives (folders, .zip, .tar[.gz]) resumably and in parallel."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from gateway.batch import EXIT_USAGE, BatchOptions, BatchUsageError, Shard, run
+from gateway.batch.progress import MODES
+from gateway.batch.report import summary_text
+from gateway.pipeline import PROFILES
+
+from . import main
+
+
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard:
+    try:
+        return Shard.parse(value) if value else Shard()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="Output folder, or a .zip / .tar.gz / .tar file to write into.")
+@click.option("--mapping", "mappings", multiple=True, help="Mapping name or file (repeatable); default: detect.")
+@click.option("--profile", type=click.Choice(PROFILES), default="zkn", show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Worker processes (default: the number of cores; 0 converts in this process).")
+@click.option("--resume", is_flag=True, help="Continue the run recorded in OUT's journal (or start one).")
+@click.option("--shard", callback=_shard, metavar="I/N", help="Convert only partition I (0-based) of N.")
+@click.option("--validate/--no-validate", default=True, show_default=True,
+              help="Validate every output against the official schema.")
+@click.option("--route", default=None, help="Route name for mappings that match on a route.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but the summary.")
+@click.option("--progress", type=click.Choice(MODES), default="auto", show_default=True,
+              help="Progress display: a bar on a terminal, periodic lines otherwise.")
+@click.option("--progress-interval", type=float, default=10.0, show_default=True, hidden=True)
+@click.option("--chunk-size", type=click.IntRange(min=1), default=64, show_default=True, hidden=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profile: str, workers: int | None,
+          resume: bool, shard: Shard, validate: bool, route: str | None, quiet: bool, progress: str,
+          progress_interval: float, chunk_size: int, as_json: bool) -> None:
+    """Convert message archives: every member of INPUTS (folders, .zip, .tar, .tar.gz) into OUT.
+
+    OUT gets converted/ (the canonical messages, named after their source member), quarantine/
+    (each failed input with a .reason beside it), report.jsonl (one line per input) and
+    summary.json. Exit status: 0 all converted, 1 some inputs failed, 2 usage or configuration
+    error, 130 interrupted (continue with --resume).
+    """
+    options = BatchOptions(list(inputs), out, profile=profile, mappings=mappings, validate=validate,
+                           workers=workers, resume=resume, shard=shard, route=route,
+                           progress="quiet" if quiet else progress, progress_interval=progress_interval,
+                           chunk_size=chunk_size)
+
+    def say(text: str) -> None:
+        if not quiet:
+            click.echo(text, err=True)
+
+    try:
+        outcome = run(options, say)
+    except BatchUsageError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if outcome.summary is not None:
+        click.echo(json.dumps(outcome.summary, indent=2) if as_json else summary_text(outcome.summary))
+    sys.exit(outcome.exit_code)
