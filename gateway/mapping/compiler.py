@@ -82,7 +82,9 @@ class Path_:
         tags = self.tags
         if tags is None:
             assert self.xpath is not None
-            return self.xpath(el)  # type: ignore[return-value]
+            result = self.xpath(el)
+            # A function (local-name(), string(), count()) gives one string, number or boolean, not a node-set.
+            return result if isinstance(result, list) else [result]
         if index is None:
             index = {}
         nodes: list[Any] = [el]
