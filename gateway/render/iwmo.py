@@ -554,16 +554,16 @@ def _toegewezen(w: _Writer, bericht: Bericht, client: Client, pr: Product, path:
 
 
 def _implied(w: _Writer, client: Client, pr: Product, path: str, gemeente: str) -> None:
-    """Product fields the 2.1 message already says: ZIN, the Afzender gemeente, the beschikking of the line."""
+    """Product fields the 2.1 message already says elsewhere: ZIN, the Afzender gemeente, the line's beschikking."""
     if pr.leveringsvorm == "ZIN":
         w.used.add(path + "leveringsvorm")  # an iWmo toewijzing is zorg in natura by definition
     if pr.gemeentecode is not None and pr.gemeentecode == gemeente:
-        w.used.add(path + "gemeentecode")  # 2.0 repeats the Afzender gemeente on every line
+        w.note(path + "gemeentecode", "2.0 Gemeentecode equals the Afzender, which carries it in 2.1")
     b = client.beschikking
     if b is not None and pr.beschikkingnummer == b.nummer:
-        w.used.add(path + "beschikkingnummer")
+        w.note(path + "beschikkingnummer", "equals the BeschikkingNummer the line sits in")
     if b is not None and pr.beschikking_ingangsdatum is not None and pr.beschikking_ingangsdatum == b.ingangsdatum:
-        w.used.add(path + "beschikking_ingangsdatum")
+        w.note(path + "beschikking_ingangsdatum", "equals the Ingangsdatum of the Beschikking the line sits in")
 
 
 def _client_315(w: _Writer, bericht: Bericht, client: Client, ci: int, path: str) -> None:

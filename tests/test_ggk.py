@@ -1,0 +1,514 @@
+"""The StUF-GGk profile: Di01 envelopes around a normalised iWmo 2.1 payload, and GGk envelopes as input.
+
+Why these tests: they are the GGk part of issue 4. Every public 2.0 sample and every 2.1 fixture
+must become a Di01 valid against the official GGk schema whose decoded payload is valid iWmo 2.1
+and says what the source said (real values, and nothing lost without being listed as dropped or
+normalised); an envelope we produce must convert back to the very same zakLk01; the official
+example envelopes must be read, and the malformed one must give one clear line.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from gateway.cli import main
+from gateway.ingest import InputError, read
+from gateway.ingest import ggk as ggk_ingest
+from gateway.mapping import ConversionError
+from gateway.model import Bericht
+from gateway.pipeline import Converter, describe
+from gateway.render import RenderError, RenderSettings, ggk, iwmo
+from gateway.render.schemas import OutputInvalid, errors_of
+from gateway.render.zkn import flatten
+
+FIXTURES_21 = Path(__file__).resolve().parent / "fixtures" / "iwmo21"
+NS = {
+    "GGK": "http://www.stufstandaarden.nl/sectormodel/ggk/0210",
+    "StUF": "http://www.egem.nl/StUF/StUF0301",
+    "xmime": "http://www.w3.org/2005/05/xmlmime",
+    "m301": "http://www.istandaarden.nl/iwmo/2_1/wmo301/schema/2_1",
+    "m315": "http://www.istandaarden.nl/iwmo/2_1/wmo315/schema/2_1",
+    "i": "http://www.istandaarden.nl/iwmo/2_1/basisschema/schema/2_1",
+}
+SAMPLES_20 = ["CasusA-01-WMO315_verzoek.xml", "CasusA-02-WMO301_toewijzing.xml", "CasusA-04-WMO301_intrekking.xml",
+              "CasusB-01-WMO301_toewijzing.xml", "CasusC-01-WMO301_intrekking.xml",
+              "CasusC-02-WMO301_herindicatie.xml"]
+"""Every public iWmo 2.0 WMO301/WMO315 sample."""
+FIXTURES = sorted(p.name for p in FIXTURES_21.glob("*.xml"))
+OFFICIAL_DI01 = "ggk/ggk0310_21/ggkberichten/ggk_Di01.xml"
+OFFICIAL_DU01 = "ggk/ggk0310_21/ggkberichten/ggk_Du01.xml"
+EXAMPLE_DI01 = "ggk/voorbeeldberichten/envelopHeenbericht-ggk_Di01_v21.xml"
+EXAMPLE_DU01_BROKEN = "ggk/voorbeeldberichten/envelopRetourbericht-ggk_Du01-v21.xml"
+EXAMPLE_PAYLOAD = b"SGllciBzdGFhdCBoZXQgaGVlbmJlcmljaHQ="  # the base64 text in the official Di01 examples
+
+# What each case says, as read from its 2.0 sample: BSN, product code, volume/eenheid/frequentie,
+# toewijzing Ingangsdatum and Einddatum, RedenWijziging (2.0 RedenIntrekking normalised: 4 -> 09, 3 -> 05).
+EXPECTED = {
+    "CasusA-01-WMO315_verzoek.xml": ("123456782", "07A03", ("6", "04", "2"), "2016-02-15", None, None),
+    "CasusA-02-WMO301_toewijzing.xml": ("123456782", "07A03", ("6", "04", "2"), "2016-02-15", "2016-12-31", None),
+    "CasusA-04-WMO301_intrekking.xml": ("123456782", "07A03", ("6", "04", "2"), "2016-02-15", "2016-11-07", "09"),
+    "CasusB-01-WMO301_toewijzing.xml": ("123456782", "01A01", ("22500", "83", "4"), "2016-03-07", "2016-12-31",
+                                        None),
+    "CasusC-01-WMO301_intrekking.xml": ("123456782", "07A03", ("6", "04", "2"), "2016-02-15", "2016-10-09", "05"),
+    "CasusC-02-WMO301_herindicatie.xml": ("123456782", "07A03", ("12", "04", "2"), "2016-10-10", "2016-12-31",
+                                          None),
+}
+
+
+@pytest.fixture(scope="module")
+def ggk_converter(reference_dir: Path) -> Converter:
+    return Converter(profile="ggk", validate=True)
+
+
+@pytest.fixture(scope="module")
+def zkn_converter(reference_dir: Path) -> Converter:
+    return Converter(validate=True)
+
+
+def source_path(reference_dir: Path, name: str, version: str) -> Path:
+    return reference_dir / "samples" / "iwmo20-xml" / name if version == "2.0" else FIXTURES_21 / name
+
+
+CASES = [("2.0", n) for n in SAMPLES_20] + [("2.1", n) for n in FIXTURES]
+
+
+class Envelope:
+    """A Di01 read back with lxml: stuurgegevens, parameters and the decoded payload."""
+
+    def __init__(self, xml: bytes) -> None:
+        self.xml = xml
+        self.root = etree.fromstring(xml)
+        self.bericht = self.root.find("GGK:parameters/GGK:bericht", NS)
+        self.payload = base64.b64decode(self.bericht.text)
+        self.payload_root = etree.fromstring(self.payload)
+
+    def stuur(self, path: str) -> str | None:
+        found = self.root.find("GGK:stuurgegevens/" + "/".join(f"StUF:{p}" for p in path.split(".")), NS)
+        return None if found is None else found.text
+
+    def parameter(self, name: str) -> str | None:
+        found = self.root.find(f"GGK:parameters/GGK:{name}", NS)
+        return None if found is None else found.text
+
+    def values(self, tag: str) -> list[str]:
+        """Texts of every payload element with local name ``tag`` (message or basisschema namespace)."""
+        return [e.text for e in self.payload_root.iter() if isinstance(e.tag, str) and etree.QName(e).localname == tag]
+
+
+def paths(bericht: Bericht) -> dict[str, object]:
+    """Every filled canonical field by the path the iWmo writer reports in ``dropped``/``normalised``."""
+    out = dict(flatten(bericht, "bericht.", frozenset({"clients"})))
+    for ci, client in enumerate(bericht.clients, 1):
+        out.update(flatten(client, f"client.{ci}."))
+    return out
+
+
+def covered(path: str, prefixes: list[str]) -> bool:
+    return any(path == p or path.startswith(p + ".") for p in prefixes)
+
+
+# --- every sample and fixture -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("version", "name"), CASES, ids=[f"{v}-{n}" for v, n in CASES])
+def test_converts_to_a_valid_di01_with_a_valid_iwmo21_payload(ggk_converter: Converter, reference_dir: Path,
+                                                              version: str, name: str) -> None:
+    path = source_path(reference_dir, name, version)
+    result = ggk_converter.convert(path.read_bytes(), str(path))
+    assert len(result.outputs) == 1, "one envelope per source message, whatever the number of clients"
+    out = result.outputs[0]
+    assert out.profile == "ggk"
+    env = Envelope(out.xml)
+    assert errors_of(env.root, "ggk") == []
+    nr = result.bericht.berichtcode and ("301" if result.bericht.soort == "toewijzing" else "315")
+    assert errors_of(env.payload_root, f"iwmo21-{nr}") == []
+    assert etree.QName(env.root).localname == "envelopHeenbericht-ggk_Di01"
+    assert env.stuur("berichtcode") == "Di01"
+    assert env.stuur("functie") == f"WMO{nr}"
+    assert env.stuur("zender.organisatie") == result.bericht.afzender
+    assert env.stuur("ontvanger.organisatie") == result.bericht.ontvanger
+    assert env.stuur("ontvanger.applicatie") == "GGk"
+    assert uuid.UUID(env.stuur("referentienummer")).version == 4
+    assert out.referentienummer == env.stuur("referentienummer")
+    assert (env.parameter("functieVersie"), env.parameter("functieSubversie")) == ("0002", "0001")
+    assert re.fullmatch(r"[0-9]{4}", env.parameter("applicatieVersie"))
+    assert env.bericht.get(f"{{{NS['xmime']}}}contentType") == "application/xml"
+    filename = env.bericht.get(f"{{{NS['StUF']}}}bestandsnaam")
+    assert filename == f"WMO{nr}_{result.bericht.identificatie}.xml"
+    assert re.fullmatch(r"[0-9A-Za-z._-]{1,255}", filename)
+    assert b"\r\n\t<GGK:stuurgegevens>\r\n" in out.xml, "spec 2.2: envelope lines end in CRLF"
+    assert env.payload.startswith(b"<?xml") and not env.payload.startswith(b"\xef\xbb\xbf")
+    header = "m301" if nr == "301" else "m315"
+    assert env.payload_root.findtext(f"{header}:Header/{header}:BerichtVersie", namespaces=NS) == "2"
+    assert env.payload_root.findtext(f"{header}:Header/{header}:BerichtSubversie", namespaces=NS) == "1"
+    assert env.values("Identificatie") == [result.bericht.identificatie]
+    if version == "2.1":
+        assert out.dropped == (), "a 2.1 source loses nothing in a 2.1 payload"
+
+
+@pytest.mark.parametrize(("version", "name"), [(v, n) for v, n in CASES if n in EXPECTED],
+                         ids=[f"{v}-{n}" for v, n in CASES if n in EXPECTED])
+def test_payload_carries_the_values_of_the_source(ggk_converter: Converter, reference_dir: Path, version: str,
+                                                  name: str) -> None:
+    """The 2.0 sample and its 2.1 twin give a payload with the same BSN, product, omvang, dates and reden."""
+    bsn, code, (volume, eenheid, frequentie), ingang, einde, reden = EXPECTED[name]
+    path = source_path(reference_dir, name, version)
+    env = Envelope(ggk_converter.convert(path.read_bytes(), str(path)).outputs[0].xml)
+    assert env.values("Bsn") == [bsn]
+    assert env.values("Code")[-1] == code
+    assert env.values("Volume")[-1] == volume
+    assert env.values("Eenheid")[-1] == eenheid
+    assert env.values("Frequentie")[-1] == frequentie
+    if "315" in name:
+        assert env.values("ToewijzingIngangsdatum") == [ingang]
+        assert env.values("Verwijzer") and env.values("Naam")[-1] == "Diemen"
+        # 2.0 has no ReferentieAanbieder; 2.1 requires one: derived from BerichtIdentificatie-client-product
+        assert env.values("ReferentieAanbieder") == (["77edaa56cd81-1-1"] if version == "2.0" else ["VZ-2016-0001"])
+    else:
+        product = env.payload_root.find("m301:Clienten/m301:Client/m301:Beschikking/m301:ToegewezenProducten/"
+                                        "m301:ToegewezenProduct", NS)
+        assert product.findtext("m301:Ingangsdatum", namespaces=NS) == ingang
+        assert product.findtext("m301:Einddatum", namespaces=NS) == einde
+        assert product.findtext("m301:RedenWijziging", namespaces=NS) == reden
+        assert product.findtext("m301:Aanbieder", namespaces=NS) == env.stuur("ontvanger.organisatie")
+
+
+@pytest.mark.parametrize(("version", "name"), CASES, ids=[f"{v}-{n}" for v, n in CASES])
+def test_nothing_is_lost_without_being_listed(zkn_converter: Converter, reference_dir: Path, version: str,
+                                              name: str) -> None:
+    """source -> canonical -> 2.1 payload -> canonical keeps every field, except those listed as dropped
+    or normalised; and a normalised field carries the documented value."""
+    path = source_path(reference_dir, name, version)
+    _, _, result = zkn_converter.to_model(path.read_bytes(), str(path))
+    original = result.bericht
+    rendered = ggk.render(original, RenderSettings(), validate=True)[0]
+    _, mapping, back_result = zkn_converter.to_model(rendered.payload, "payload.xml")
+    assert mapping.name == f"iwmo21-wmo{'301' if original.soort == 'toewijzing' else '315'}"
+    assert back_result.unmapped == []
+    before, after = paths(original), paths(back_result.bericht)
+    dropped = [d.split(": ", 1)[0] for d in rendered.dropped]
+    normalised = [n.split(": ", 1)[0] for n in rendered.normalised]
+    for field, value in before.items():
+        if covered(field, dropped):
+            assert field not in after or after[field] != value or field.endswith("naamgebruik"), field
+        elif not covered(field, normalised):
+            assert after.get(field) == value, f"{field}: {value!r} came back as {after.get(field)!r}"
+    new = sorted(f for f in after if f not in before)
+    for field in new:  # what 2.1 added must come from a documented normalisation
+        twin = field.replace("reden_wijziging", "reden_intrekking")
+        assert covered(field, normalised) or covered(twin, normalised), f"{field} appeared from nowhere"
+    if version == "2.1":
+        assert back_result.bericht == original
+        assert rendered.dropped == () and rendered.normalised == ()
+    else:
+        assert "bericht.tekenset: not representable in iWmo 2.1" in rendered.dropped
+        assert "client.1.clientnummer: not representable in iWmo 2.1" in rendered.dropped
+        assert "bericht.versie" in normalised
+        for ci, client in enumerate(original.clients, 1):
+            for pi, product in enumerate(client.producten, 1):
+                if product.reden_intrekking:
+                    new_code = iwmo.REDEN_INTREKKING_TO_WIJZIGING[product.reden_intrekking]
+                    assert after[f"client.{ci}.product.{pi}.reden_wijziging"] == new_code
+
+
+# --- round trip: our envelope converts back to the same zakLk01 ---------------------------------------------------
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_our_envelope_converts_to_the_same_zaklk01_as_the_original(ggk_converter: Converter,
+                                                                   zkn_converter: Converter, name: str) -> None:
+    data = (FIXTURES_21 / name).read_bytes()
+    direct = zkn_converter.convert(data, name)
+    envelope = ggk_converter.convert(data, name).outputs[0].xml
+    wrapped = zkn_converter.convert(envelope, "envelope.xml")
+    assert wrapped.source.envelopes == ["ggk-Di01"]
+    assert wrapped.source.envelope_info["functie"] == f"WMO{'315' if '315' in name else '301'}"
+    assert wrapped.bericht == direct.bericht
+    assert [o.xml for o in wrapped.outputs] == [o.xml for o in direct.outputs]
+
+
+@pytest.mark.parametrize("name", SAMPLES_20)
+def test_a_2_0_sample_keeps_its_zaak_through_the_envelope(ggk_converter: Converter, zkn_converter: Converter,
+                                                          reference_dir: Path, name: str) -> None:
+    """Through a 2.1 payload the zaak itself (identificatie, dates, zaaktype, person) stays the same;
+    only extraElementen of dropped/normalised 2.0 fields differ. One exception, by design of the
+    normalisation: 2.0 RedenIntrekking 3 (herindicatie) becomes 2.1 RedenWijziging 05 (verkorting),
+    after which the toewijzing runs until its shortened Einddatum, so the zaak is planned to end
+    then (einddatumGepland) instead of being ended (einddatum), exactly as for the 2.1 twin."""
+    data = (reference_dir / "samples" / "iwmo20-xml" / name).read_bytes()
+    direct = zkn_converter.convert(data, name).outputs
+    wrapped = zkn_converter.convert(ggk_converter.convert(data, name).outputs[0].xml, "envelope.xml").outputs
+    assert [(o.zaak, o.referentienummer) for o in wrapped] == [(o.zaak, o.referentienummer) for o in direct]
+    zkn = {"Z": "http://www.egem.nl/StUF/sector/zkn/0310", "B": "http://www.egem.nl/StUF/sector/bg/0310"}
+    shortened = name == "CasusC-01-WMO301_intrekking.xml"
+    for a, b in zip(direct, wrapped, strict=True):
+        ra, rb = etree.fromstring(a.xml), etree.fromstring(b.xml)
+        for xpath in ("Z:object/Z:identificatie", "Z:object/Z:startdatum", "Z:object/Z:einddatumGepland",
+                      "Z:object/Z:einddatum", "Z:object/Z:isVan/Z:gerelateerde/Z:code", "//B:inp.bsn",
+                      "//B:geslachtsnaam", "//B:geboortedatum"):
+            if shortened and xpath == "Z:object/Z:einddatum":
+                continue
+            texts = [[e.text for e in r.xpath(xpath, namespaces=zkn)] for r in (ra, rb)]
+            assert texts[0] == texts[1], xpath
+        if shortened:
+            ended = "Z:object[last()]/Z:einddatum"
+            assert [e.text for e in ra.xpath(ended, namespaces=zkn)] == ["20161009"]
+            assert rb.xpath(ended, namespaces=zkn) == []
+            twin = zkn_converter.convert((FIXTURES_21 / name).read_bytes(), name).outputs[0].xml
+            assert etree.fromstring(twin).xpath(ended, namespaces=zkn) == []
+
+
+def test_rendering_is_deterministic(ggk_converter: Converter) -> None:
+    data = (FIXTURES_21 / "Multi-WMO301_twee_clienten.xml").read_bytes()
+    first, second = ggk_converter.convert(data, "a").outputs[0], ggk_converter.convert(data, "b").outputs[0]
+    assert first.xml == second.xml
+    other = ggk_converter.convert((FIXTURES_21 / "CasusA-02-WMO301_toewijzing.xml").read_bytes(), "c").outputs[0]
+    assert other.referentienummer != first.referentienummer
+
+
+# --- incoming envelopes ---------------------------------------------------------------------------------------------
+
+def test_soap_wrapped_envelope_converts(ggk_converter: Converter, zkn_converter: Converter) -> None:
+    data = (FIXTURES_21 / "CasusB-01-WMO301_toewijzing.xml").read_bytes()
+    body = ggk_converter.convert(data, "b").outputs[0].xml.split(b"?>", 1)[1]
+    soap = (b'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope">'
+            b"<soap:Header/><soap:Body>" + body + b"</soap:Body></soap:Envelope>")
+    result = zkn_converter.convert(soap, "soap.xml")
+    assert result.source.envelopes == ["soap12", "ggk-Di01"]
+    assert result.mapping.name == "iwmo21-wmo301"
+    assert result.bericht.clients[0].producten[0].code == "01A01"
+    assert [o.xml for o in result.outputs] == [o.xml for o in zkn_converter.convert(data, "b").outputs]
+
+
+def test_official_envelopes_are_schema_valid_and_their_payload_is_not_a_message(reference_dir: Path) -> None:
+    """ggk_Di01.xml and the 2.1 example carry the text 'Hier staat het heenbericht' as payload, not XML."""
+    for rel, line, filename in ((OFFICIAL_DI01, 31, "WMO301.txt"), (EXAMPLE_DI01, 30, "WMO301.txt"),
+                                (OFFICIAL_DU01, 33, "WMO302.txt")):
+        data = (reference_dir / rel).read_bytes()
+        assert errors_of(etree.fromstring(data), "ggk") == []
+        assert EXAMPLE_PAYLOAD in data or b"SGllciBzdGFhdCBoZXQgcmV0b3VyYmVyaWNodA==" in data
+        with pytest.raises(InputError) as caught:
+            read(data, rel)
+        err = caught.value
+        assert err.line == line
+        assert err.field == "parameters.bericht"
+        assert err.message.startswith(f"GGk payload {filename} cannot be read (line 1 of the decoded payload): "
+                                      "not well-formed XML: Start tag expected")
+        assert "Hier staat" not in str(err), "payload content is never echoed"
+
+
+def test_official_envelope_with_a_real_payload_converts(reference_dir: Path, zkn_converter: Converter) -> None:
+    """The official Di01 (with administratie, gebruiker, referentienummerBericht) around a 2.1 WMO301."""
+    official = (reference_dir / OFFICIAL_DI01).read_bytes()
+    payload = (FIXTURES_21 / "CasusA-04-WMO301_intrekking.xml").read_bytes()
+    data = official.replace(EXAMPLE_PAYLOAD, base64.encodebytes(payload))  # with line breaks, as MIME tools write
+    result = zkn_converter.convert(data, "official.xml")
+    assert result.source.envelopes == ["ggk-Di01"]
+    info = result.source.envelope_info
+    assert info["zender.organisatie"] == "0548" and info["ontvanger.organisatie"] == "CAK"
+    assert info["referentienummer"] == "9c0f7b90-5c69-11e5-a837-0800200c9a66"
+    assert info["referentienummerBericht"] == "123456789012"
+    assert (info["functie"], info["bestandsnaam"], info["contentType"]) == ("WMO301", "WMO301.txt", "application/xml")
+    assert result.bericht.clients[0].producten[0].reden_wijziging == "09"
+
+
+def test_official_envelope_around_an_unknown_xml_payload_says_unknown_dialect(reference_dir: Path,
+                                                                              zkn_converter: Converter) -> None:
+    official = (reference_dir / OFFICIAL_DI01).read_bytes()
+    data = official.replace(EXAMPLE_PAYLOAD, base64.b64encode(b'<Melding xmlns="urn:example:csv-export"/>'))
+    with pytest.raises(ConversionError) as caught:
+        zkn_converter.convert(data, "unknown.xml")
+    assert "unknown dialect: no mapping recognises root element 'Melding' in namespace 'urn:example:csv-export'" in (
+        str(caught.value))
+
+
+def test_malformed_official_example_gives_one_clear_line(reference_dir: Path) -> None:
+    data = (reference_dir / EXAMPLE_DU01_BROKEN).read_bytes()
+    with pytest.raises(InputError) as caught:
+        read(data, "envelopRetourbericht-ggk_Du01-v21.xml")
+    err = caught.value
+    assert (err.line, err.field, err.code) == (2, "GGK:envelopRetourbericht-ggk_Du01", "StUF055")
+    assert str(err) == (
+        "envelopRetourbericht-ggk_Du01-v21.xml:2 [GGK:envelopRetourbericht-ggk_Du01]: malformed StUF-GGk envelope "
+        "(envelopRetourbericht-ggk_Du01): not well-formed XML: error parsing attribute name, line 2, column 36 "
+        "near \"'\"")
+    info = describe(err, "x")
+    assert (info.code, info.line, info.field) == ("StUF055", 2, "GGK:envelopRetourbericht-ggk_Du01")
+
+
+@pytest.fixture(scope="module")
+def our_envelope(ggk_converter: Converter) -> bytes:
+    return ggk_converter.convert((FIXTURES_21 / "CasusA-02-WMO301_toewijzing.xml").read_bytes(), "a").outputs[0].xml
+
+
+BROKEN = [
+    ("functie missing", lambda x: re.sub(rb"<StUF:functie>WMO301</StUF:functie>", b"", x),
+     "stuurgegevens.functie", 3, "GGk Di01 envelope: stuurgegevens.functie is missing or empty"),
+    ("zender organisatie empty", lambda x: x.replace(b"<StUF:organisatie>0384</StUF:organisatie>",
+                                                     b"<StUF:organisatie> </StUF:organisatie>"),
+     "stuurgegevens.zender.organisatie", 3, "GGk Di01 envelope: stuurgegevens.zender.organisatie is missing"),
+    ("wrong berichtcode", lambda x: x.replace(b">Di01<", b">Du01<"),
+     "stuurgegevens.berichtcode", 4, "GGk envelope envelopHeenbericht-ggk_Di01 carries berichtcode 'Du01'"),
+    ("not base64", lambda x: re.sub(rb'(contentType="application/xml">)[^<]{8}', rb"\1****!!!!", x),
+     "parameters.bericht", 22, "GGk parameters.bericht is not valid base64"),
+    ("empty payload", lambda x: re.sub(rb'(contentType="application/xml">)[^<]+', rb"\1", x),
+     "parameters.bericht", 22, "GGk Di01 envelope: parameters.bericht is empty"),
+    ("csv payload", lambda x: x.replace(b'xmime:contentType="application/xml"', b'xmime:contentType="text/csv"'),
+     "parameters.bericht.contentType", 22, "GGk payload has xmime:contentType 'text/csv'"),
+    ("no parameters", lambda x: re.sub(rb"<GGK:parameters>.*</GGK:parameters>", b"", x, flags=re.S),
+     "parameters", 2, "GGk Di01 envelope without parameters"),
+    ("payload in payload", lambda x: re.sub(rb'(contentType="application/xml">)[^<]+',
+                                            lambda m: m.group(1) + base64.b64encode(x), x),
+     "parameters.bericht", 22, "GGk envelope inside a GGk envelope"),
+]
+
+
+@pytest.mark.parametrize(("case", "breaks", "field", "line", "message"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_envelopes_name_line_and_field(our_envelope: bytes, case: str, breaks: Callable[[bytes], bytes],
+                                              field: str, line: int, message: str) -> None:
+    data = breaks(our_envelope)
+    assert data != our_envelope
+    with pytest.raises(InputError) as caught:
+        read(data, "broken.xml")
+    err = caught.value
+    assert (err.field, err.line) == (field, line), str(err)
+    assert err.message.startswith(message), err.message
+
+
+def test_payload_size_limit_is_checked_before_decoding(our_envelope: bytes) -> None:
+    """Through read() the envelope limit already bounds the payload (base64 is 4/3 of it); unwrap checks anyway."""
+    with pytest.raises(InputError) as caught:
+        ggk_ingest.unwrap(etree.fromstring(our_envelope), "big.xml", max_bytes=1000)
+    assert caught.value.code == "StUF058"
+    assert caught.value.field == "parameters.bericht"
+    assert "more than the limit of" in caught.value.message
+
+
+def test_payload_errors_point_into_the_payload(reference_dir: Path) -> None:
+    official = (reference_dir / OFFICIAL_DI01).read_bytes()
+    bad = b'<?xml version="1.0"?>\n<Bericht>\n<Header>\n</Bericht>\n'
+    with pytest.raises(InputError) as caught:
+        read(official.replace(EXAMPLE_PAYLOAD, base64.b64encode(bad)), "bad.xml")
+    err = caught.value
+    assert (err.line, err.field) == (31, "parameters.bericht")
+    assert "(line 4 of the decoded payload): not well-formed XML" in err.message
+
+
+# --- the iWmo writer on its own ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def full_301(zkn_converter: Converter) -> Bericht:
+    return zkn_converter.to_model((FIXTURES_21 / "Full-WMO301_alle_elementen.xml").read_bytes(), "full")[2].bericht
+
+
+def _valid(message: iwmo.IwmoMessage) -> None:
+    errors = errors_of(etree.fromstring(message.xml), message.schema)
+    assert errors == [], errors
+
+
+def test_values_2_1_cannot_hold_are_dropped_with_a_reason(full_301: Bericht) -> None:
+    b = full_301.model_copy(deep=True)
+    b.clients[0].producten.append(b.clients[0].producten[0].model_copy(deep=True))
+    product = b.clients[0].producten[0]
+    product.omvang.eenheid = "84"  # 3.x "stuks (inspanning)"
+    product.reden_wijziging = "11"  # 3.x gemeentelijke herindeling: no 2.1 code
+    b.clients[0].producten[1].reden_wijziging = "14"  # 3.x administratieve correctie -> 2.1 01
+    b.clients[0].contacten[0].telefoon[0].landnummer = None
+    b.clients[0].clientnummer = "C-77"
+    message = iwmo.render(b)
+    _valid(message)
+    assert "client.1.product.1.omvang: Eenheid 84 is not in the iWmo 2.1 list" in message.dropped
+    assert "client.1.product.1.reden_wijziging: RedenWijziging 11 has no iWmo 2.1 equivalent" in message.dropped
+    assert "client.1.contact.1.telefoon.1: iWmo 2.1 needs a Landnummer with every Telefoonnummer" in message.dropped
+    assert "client.1.clientnummer: not representable in iWmo 2.1" in message.dropped
+    assert "client.1.product.2.reden_wijziging: 14 written as 01 (closest iWmo 2.1 code)" in message.normalised
+    root = etree.fromstring(message.xml)
+    products = root.findall(".//m301:ToegewezenProduct", NS)
+    assert products[0].find("m301:Omvang", NS) is None
+    assert products[0].find("m301:RedenWijziging", NS) is None
+    assert products[1].findtext("m301:RedenWijziging", namespaces=NS) == "01"
+    assert products[1].findtext("m301:Omvang/i:Eenheid", namespaces=NS) == "04"
+
+
+def test_relatie_without_contact_is_dropped_and_commentaar_becomes_one_line(full_301: Bericht) -> None:
+    b = full_301.model_copy(deep=True)
+    assert b.clients[0].relaties, "the Full fixture has a relatie"
+    for relatie in b.clients[0].relaties:
+        relatie.contacten = []
+    b.clients[0].commentaar = "eerste regel\r\n  tweede regel"
+    message = iwmo.render(b)
+    _valid(message)
+    root = etree.fromstring(message.xml)
+    assert root.find(".//m301:Relaties", NS) is None
+    assert "client.1.relatie.1: an iWmo 2.1 Relatie needs a Contact" in message.dropped
+    assert root.findtext(".//m301:Client/m301:Commentaar", namespaces=NS) == "eerste regel tweede regel"
+    assert any(n.startswith("client.1.commentaar: line breaks") for n in message.normalised)
+
+
+def test_a_toewijzing_without_beschikte_producten_gets_them_from_the_toegewezen(full_301: Bericht) -> None:
+    """A 3.x toewijzing has no BeschiktProducten; 2.1 requires them."""
+    b = full_301.model_copy(deep=True)
+    b.clients[0].beschikking.producten = []
+    message = iwmo.render(b)
+    _valid(message)
+    root = etree.fromstring(message.xml)
+    beschikt = [e.text for e in root.findall(".//m301:BeschiktProduct/m301:Product/i:Code", NS)]
+    toegewezen = [e.text for e in root.findall(".//m301:ToegewezenProduct/m301:Product/i:Code", NS)]
+    assert beschikt == toegewezen and beschikt
+    assert any("each toegewezen product written as BeschiktProduct" in n for n in message.normalised)
+
+
+@pytest.mark.parametrize(("change", "field", "message"), [
+    (lambda b: setattr(b.clients[0], "beschikking", None), "client.1.beschikking", "needs a Beschikking"),
+    (lambda b: setattr(b.clients[0].naam, "naamgebruik", None), "client.1.naam.naamgebruik", "needs NaamGebruik"),
+    (lambda b: setattr(b.clients[0], "contacten", []), "client.1.contact", "needs Contactgegevens"),
+    (lambda b: setattr(b, "identificatie", "X" * 13), "bericht.identificatie", "allows 12"),
+    (lambda b: setattr(b, "afzender", "98025566"), "bericht.afzender", "4-digit gemeentecode"),
+    (lambda b: setattr(b, "wet", "jw"), "soort", "no iWmo 2.1 message for a jw toewijzing"),
+    (lambda b: setattr(b.clients[0].producten[0], "toewijzingstijd", None),
+     "client.1.product.1.toewijzingstijd", "is required"),
+])
+def test_what_2_1_requires_and_the_message_lacks_is_a_render_error(full_301: Bericht,
+                                                                   change: Callable[[Bericht], None], field: str,
+                                                                   message: str) -> None:
+    b = full_301.model_copy(deep=True)
+    b.clients[0].naam.geslachtsnaam.naamcode = None
+    change(b)
+    with pytest.raises(RenderError) as caught:
+        iwmo.render(b)
+    assert caught.value.field == field
+    assert message in str(caught.value)
+
+
+def test_ggk_versie_setting(full_301: Bericht) -> None:
+    assert iwmo.target("iwmo-2.1") is iwmo.target(None) is iwmo.IWMO21
+    with pytest.raises(RenderError, match=re.escape("iWmo target version '3.2' is not available: choose one of 2.1")):
+        ggk.render(full_301, RenderSettings(ggk_versie="3.2"))
+    assert RenderSettings().merged({"ggk_versie": "2.1"}).ggk_versie == "2.1"
+
+
+def test_invalid_payload_is_caught_by_validation(full_301: Bericht) -> None:
+    b = full_301.model_copy(deep=True)
+    b.clients[0].beschikking.beperkingen[0].scores[0].vraag = "9999"  # not in the 2.1 BeperkingVraag list
+    with pytest.raises(OutputInvalid) as caught:
+        ggk.render(b, RenderSettings(), validate=True)
+    assert caught.value.kind == "iwmo21-301"
+
+
+# --- CLI -----------------------------------------------------------------------------------------------------------
+
+def test_cli_convert_ggk_lists_what_2_1_drops(reference_dir: Path, tmp_path: Path) -> None:
+    sample = reference_dir / "samples" / "iwmo20-xml" / "CasusA-04-WMO301_intrekking.xml"
+    result = CliRunner().invoke(main, ["convert", str(sample), "--profile", "ggk", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "iwmo20-wmo301 -> 0384-WMO301-bf6eee8248a7-ggk.xml" in result.output
+    assert "     dropped: client.1.leefeenheid: not representable in iWmo 2.1" in result.output
+    written = (tmp_path / "0384-WMO301-bf6eee8248a7-ggk.xml").read_bytes()
+    assert errors_of(etree.fromstring(written), "ggk") == []
+    assert "123456782" not in result.output, "no BSN on the console"
