@@ -327,8 +327,14 @@ def read_mapping(path: Path) -> LocatedDict:
     return data
 
 
-def _merge_rules(base: dict[str, Any], child: dict[str, Any]) -> LocatedDict:
-    out = LocatedDict(base)
+def _merge_rules(base: dict[str, Any], child: dict[str, Any], child_order: bool = False) -> LocatedDict:
+    """Child rules over base rules. A delta keeps the base's rule order (new rules go last); a group
+    that declares its own ``each:`` is a new source structure, so its own rule order comes first."""
+    if child_order:
+        out = LocatedDict({k: v for k, v in child.items() if v is not None})
+        out.update({k: v for k, v in base.items() if k not in child})
+    else:
+        out = LocatedDict(base)
     out.loc = getattr(child, "loc", getattr(base, "loc", (1, 1)))
     out.key_locs = {**getattr(base, "key_locs", {}), **getattr(child, "key_locs", {})}
     out.value_locs = {**getattr(base, "value_locs", {}), **getattr(child, "value_locs", {})}
@@ -351,7 +357,7 @@ def _merge_rules(base: dict[str, Any], child: dict[str, Any]) -> LocatedDict:
             merged = LocatedDict(value)
             merged.loc, merged.key_locs, merged.value_locs = value.loc, value.key_locs, value.value_locs
             merged.file = getattr(value, "file", None)  # type: ignore[attr-defined]
-            merged["rules"] = _merge_rules(old.get("rules", {}), value.get("rules", {}))
+            merged["rules"] = _merge_rules(old.get("rules", {}), value.get("rules", {}), child_order=True)
             out[key] = merged
         else:
             out[key] = value

@@ -48,8 +48,8 @@ def _check_period(start: dt.date | None, end: dt.date | None, what: str) -> None
 class Achternaam(_Model):
     """A surname with its prefix (CDT_Achternaam); ``naamcode`` is the 2.0/EI per-name code."""
 
-    naam: Text
-    voorvoegsel: str | None = None
+    naam: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    voorvoegsel: str | None = Field(default=None, max_length=10)  # CDT_Achternaam; StUF-BG allows 10 too
     naamcode: codes.NaamGebruik | None = None
 
 
@@ -58,8 +58,8 @@ class Naam(_Model):
 
     geslachtsnaam: Achternaam
     partnernaam: Achternaam | None = None
-    voornamen: str | None = None
-    voorletters: str | None = None
+    voornamen: str | None = Field(default=None, max_length=200)
+    voorletters: str | None = Field(default=None, max_length=6)
     naamgebruik: codes.NaamGebruik | None = None
 
 
