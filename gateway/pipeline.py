@@ -68,11 +68,13 @@ class FailureInfo:
 
 
 def describe(exc: BaseException, source: str = "<input>") -> FailureInfo:
+    """A bad-input exception as code, field, line and reason; the exception's own source name wins
+    unless it is the placeholder, then the caller's."""
     if isinstance(exc, InputError):
-        return FailureInfo(exc.code, exc.field, exc.line, exc.message, exc.source or source)
+        return FailureInfo(exc.code, exc.field, exc.line, exc.message, _named(exc.source, source))
     if isinstance(exc, ConversionError):
         field_ = exc.field + (f" <- {exc.path}" if exc.path and exc.field else "") if exc.field else exc.path
-        return FailureInfo(exc.code, field_, exc.line, exc.message, exc.source or source)
+        return FailureInfo(exc.code, field_, exc.line, exc.message, _named(exc.source, source))
     if isinstance(exc, RenderError):
         return FailureInfo("StUF055", exc.field, None, str(exc), source)
     if isinstance(exc, OutputInvalid):
@@ -80,6 +82,10 @@ def describe(exc: BaseException, source: str = "<input>") -> FailureInfo:
     if isinstance(exc, MappingError):
         return FailureInfo("StUF058", "mapping", None, str(exc), source)
     return FailureInfo("StUF058", None, None, f"internal error: {type(exc).__name__}", source)
+
+
+def _named(own: str | None, given: str) -> str:
+    return own if own and own != "<input>" else given
 
 
 class Converter:
@@ -158,3 +164,38 @@ class Converter:
             for out in outputs:
                 check(out.xml, self.profile)
         return outputs
+
+    def reverse(self, data: bytes, target: str | Path, name: str = "<input>") -> list[Reversal]:
+        """The way back: a canonical message (zakLk01, a GGk envelope, or any known dialect) written in
+        the dialect of mapping ``target``. One dialect message per zaak/client."""
+        from gateway.ingest.zkn import read_zkn
+        from gateway.mapping.reverse import unmap
+
+        mapping = self.registry.get(target)
+        source = read(data, name, max_bytes=self.max_bytes)
+        if source.root.tag == "{http://www.egem.nl/StUF/sector/zkn/0310}zakLk01":
+            berichten = [read_zkn(source.root, name)]
+        else:
+            result = map_source(self.detect(source), source.root, source=name, track_unmapped=False)
+            berichten = [result.bericht.model_copy(update={"clients": [c]}) for c in result.bericht.clients]
+        out: list[Reversal] = []
+        for i, bericht in enumerate(berichten):
+            written = unmap(mapping, bericht)
+            xml = written.tostring()
+            kind = f"iwmo21-{mapping.bericht}" if mapping.versie == "2.1" and mapping.wet == "wmo" else None
+            if self.validate and kind is not None:
+                check(xml, kind)
+            stem = f"{mapping.name}-{bericht.identificatie}" + (f"-{i + 1}" if len(berichten) > 1 else "")
+            out.append(Reversal(stem, xml, mapping.name, written.one_way, written.unplaced))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    """One dialect message written back, with what the target dialect could not hold."""
+
+    name: str
+    xml: bytes
+    mapping: str
+    one_way: list[str]
+    unplaced: list[str]

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from lxml import etree
 
+from gateway.mapping import Registry
 from gateway.pipeline import FAILURES, PROFILES, Converter, describe
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
@@ -23,11 +24,17 @@ from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage, input_files, l
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Validate every output against the official schema.")
 @click.option("--route", default=None, help="Route name for mappings that match on a route.")
+@click.option("--reverse", is_flag=True,
+              help="The way back: canonical messages (zakLk01, GGk) into the dialect of --mapping.")
 def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple[str, ...], validate: bool,
-            route: str | None) -> None:
+            route: str | None, reverse: bool) -> None:
     """Convert dialect messages (files or folders) into canonical messages, one .xml per zaak."""
     registry = load_registry(mappings)
     names = resolve_mappings(registry, mappings)
+    if reverse:
+        if len(names) != 1:
+            fail_usage("--reverse needs exactly one --mapping: the dialect to write")
+        sys.exit(_reverse(registry, names[0], inputs, Path(out_dir), validate))
     try:
         converter = Converter(registry, profile=profile, mappings=names, validate=validate)
     except SchemaUnavailable as exc:
@@ -59,6 +66,27 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     for line in converter.debt.report():  # dialect debt: deviations accepted per mapping and rule
         click.echo(line)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path, validate: bool) -> int:
+    converter = Converter(registry, validate=validate)
+    out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in input_files(inputs):
+        try:
+            written = converter.reverse(path.read_bytes(), target, str(path))
+        except FAILURES as exc:
+            failed += 1
+            click.echo(f"FAIL {describe(exc, str(path))}")
+            continue
+        for item in written:
+            (out / f"{item.name}.xml").write_bytes(item.xml)
+            click.echo(f"ok   {path}: -> {item.name}.xml ({target})")
+            for rule in item.one_way:
+                click.echo(f"     one-way rule: {rule}")
+            for field in item.unplaced:
+                click.echo(f"     not representable in {target}: {field}")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 @main.command()

@@ -1,0 +1,105 @@
+"""The way back: canonical messages written in a vendor's dialect through the same mapping file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from gateway.cli import main
+from gateway.mapping import ConversionError, Registry
+from gateway.mapping.reverse import unmap
+from gateway.pipeline import Converter
+from gateway.render.schemas import errors_of
+
+FIXTURES = Path(__file__).parent / "fixtures" / "iwmo21"
+SAMPLES_301_315 = ["CasusA-01-WMO315_verzoek", "CasusA-02-WMO301_toewijzing", "CasusA-04-WMO301_intrekking",
+                   "CasusB-01-WMO301_toewijzing", "CasusC-01-WMO301_intrekking", "CasusC-02-WMO301_herindicatie"]
+
+
+@pytest.fixture(scope="module")
+def converter() -> Converter:
+    return Converter(validate=True)
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.xml")))
+def test_every_21_fixture_round_trips_dialect_canonical_dialect(converter: Converter, fixture: str,
+                                                                reference_dir: Path) -> None:
+    original = converter.convert((FIXTURES / fixture).read_bytes(), fixture)
+    written = unmap(original.mapping, original.bericht)
+    assert written.one_way == [] and written.unplaced == []
+    assert errors_of(written.root) == []  # valid against the official iWmo 2.1 XSD
+    again = converter.convert(written.tostring(), "written.xml")
+    assert again.bericht == original.bericht  # every mapped field comes back unchanged
+
+
+@pytest.mark.parametrize("sample", SAMPLES_301_315)
+def test_every_20_sample_round_trips_through_the_canonical_zaklk01(converter: Converter, sample: str,
+                                                                   reference_dir: Path) -> None:
+    data = (reference_dir / "samples" / "iwmo20-xml" / f"{sample}.xml").read_bytes()
+    original = converter.convert(data, sample)
+    (zaak,) = original.outputs
+    (back,) = converter.reverse(zaak.xml, original.mapping.name, "zaak.xml")
+    assert back.unplaced == []
+    assert converter.convert(back.xml, "back.xml").bericht == original.bericht
+
+
+def test_20_toewijzing_written_as_21_is_schema_valid_and_names_what_21_cannot_hold(
+        converter: Converter, reference_dir: Path) -> None:
+    data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    zaak = converter.convert(data, "a02").outputs[0]
+    (back,) = converter.reverse(zaak.xml, "iwmo21-wmo301", "zaak.xml")  # validates against WMO301.xsd
+    root = etree.fromstring(back.xml)
+    ns = {"m": "http://www.istandaarden.nl/iwmo/2_1/wmo301/schema/2_1",
+          "i": "http://www.istandaarden.nl/iwmo/2_1/basisschema/schema/2_1"}
+    assert root.findtext("m:Header/m:BerichtSubversie", namespaces=ns) == "1"
+    assert root.findtext(".//m:ToegewezenProduct/m:Product/i:Code", namespaces=ns) == "07A03"
+    assert root.findtext(".//m:ToegewezenProduct/m:Omvang/i:Volume", namespaces=ns) == "6"
+    assert set(back.unplaced) == {"tekenset", "clients.0.clientnummer", "clients.0.geheim",
+                                  "clients.0.naam.geslachtsnaam.naamcode", "clients.0.leefeenheid",
+                                  "clients.0.relaties.0.naam.geslachtsnaam.naamcode",
+                                  "clients.0.producten.0.gemeentecode"}
+
+
+def test_a_verzoek_cannot_be_written_as_a_toewijzing(converter: Converter, reference_dir: Path) -> None:
+    data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-01-WMO315_verzoek.xml").read_bytes()
+    with pytest.raises(ConversionError, match="writes toewijzing messages; this message is a verzoek"):
+        converter.reverse(data, "iwmo21-wmo301")
+
+
+def test_missing_required_target_data_is_an_error_not_an_invalid_message(converter: Converter,
+                                                                         reference_dir: Path) -> None:
+    # 2.0 verzoeken have no ReferentieAanbieder; 2.1 requires it
+    data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-01-WMO315_verzoek.xml").read_bytes()
+    with pytest.raises(ConversionError, match="referentie_aanbieder"):
+        converter.reverse(data, "iwmo21-wmo315")
+
+
+def test_rules_without_a_reverse_are_reported_one_way(tmp_path: Path) -> None:
+    mapping = tmp_path / "upper.yaml"
+    mapping.write_text(
+        "overstap-mapping: 1\nname: test-upper\nextends: iwmo20-wmo301\n"
+        "match: {namespace: 'urn:test', root: Bericht}\n"
+        "rules:\n  clients:\n    rules:\n      naam.voorletters: {path: m:Naam/i:Voorletters, transform: upper}\n",
+        encoding="utf-8")
+    registry = Registry(files=[mapping])
+    compiled = registry.get(str(mapping))
+    assert any("naam.voorletters (upper)" in item for item in compiled.one_way)
+
+
+def test_cli_reverse_writes_files_and_reports(tmp_path: Path, reference_dir: Path) -> None:
+    runner = CliRunner()
+    sample = reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml"
+    zkn = tmp_path / "zkn"
+    assert runner.invoke(main, ["convert", str(sample), "--out", str(zkn)]).exit_code == 0
+    out = tmp_path / "back"
+    result = runner.invoke(main, ["convert", "--reverse", "--mapping", "iwmo21-wmo301", str(zkn), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "not representable in iwmo21-wmo301: clients.0.leefeenheid" in result.output
+    (written,) = out.glob("*.xml")
+    assert written.name == "iwmo21-wmo301-1d8d1f0852bf.xml"
+    assert errors_of(etree.parse(str(written)).getroot()) == []
+    usage = runner.invoke(main, ["convert", "--reverse", str(sample), "--out", str(out)])
+    assert usage.exit_code == 2 and "exactly one --mapping" in usage.output
