@@ -1,0 +1,118 @@
+"""``overstap serve``: run the SOAP sidecar (uvicorn), from flags for a quick start or from a YAML config."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import click
+
+from gateway.mapping import Registry
+from gateway.pipeline import PROFILES
+from gateway.proxy.config import ACKS, MODES, ConfigError, ServeConfig, TlsConfig, load, quick
+
+from . import main
+from .common import fail_usage, load_registry
+
+
+def build_config(config_file: str | None, mappings: tuple[str, ...], downstream: str | None,
+                 legacy_downstream: str | None, mode: str | None, data_dir: str | None, host: str | None,
+                 port: int | None, profile: str | None, ack: str | None, api_keys: tuple[str, ...],
+                 admin_key: str | None) -> tuple[ServeConfig, Registry]:
+    """The flag form or the file form; flags that only make sense without a file are refused with one."""
+    if config_file:
+        clash = [flag for flag, value in (("--mapping", mappings), ("--downstream", downstream),
+                                          ("--legacy-downstream", legacy_downstream), ("--mode", mode),
+                                          ("--profile", profile), ("--ack", ack), ("--api-key", api_keys))
+                 if value]
+        if clash:
+            raise ConfigError(f"{', '.join(clash)} cannot be combined with --config: put them in the file")
+        cfg = load(config_file)
+        registry = load_registry([*cfg.mappings, *(m for r in cfg.routes.values() for m in r.mappings)])
+    else:
+        if mode != "passthrough" and not downstream:
+            raise ConfigError("--downstream URL is required (the system that receives the canonical messages)")
+        if mode in ("passthrough", "shadow") and not legacy_downstream:
+            raise ConfigError(f"--mode {mode} needs --legacy-downstream URL (the old partner)")
+        registry = load_registry(mappings)
+        routes = sorted({m.match.route for m in registry.all() if m.match.route})
+        cfg = quick(downstream=downstream, legacy_downstream=legacy_downstream, mode=mode or "translate",
+                    mappings=list(mappings), profile=profile or "zkn", ack=ack or "durable", api_keys=list(api_keys),
+                    route_names=routes)
+    if data_dir:
+        cfg.data_dir = Path(data_dir)
+    if host:
+        cfg.host = host
+    if port is not None:
+        cfg.port = port
+    if admin_key:
+        cfg.admin_key = admin_key
+    return cfg, registry
+
+
+@main.command()
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="YAML configuration (routes, downstreams, security); ${ENV} is substituted.")
+@click.option("--mapping", "mappings", multiple=True, help="Mapping name or file (repeatable); default: detect.")
+@click.option("--downstream", help="URL receiving the canonical messages (SOAP).")
+@click.option("--legacy-downstream", help="URL of the legacy partner (passthrough and shadow modes).")
+@click.option("--mode", type=click.Choice(MODES), default=None, help="translate (default), passthrough or shadow.")
+@click.option("--profile", type=click.Choice(PROFILES), default=None, help="Canonical profile (default zkn).")
+@click.option("--ack", type=click.Choice(ACKS), default=None,
+              help="durable (default): answer once stored; delivered: once the downstream accepted.")
+@click.option("--data-dir", default=None, help="Folder for the outbox database (default: data).")
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1; 0.0.0.0 in a container).")
+@click.option("--port", type=int, default=None, help="Port (default 8080).")
+@click.option("--api-key", "api_keys", multiple=True, envvar="OVERSTAP_API_KEY",
+              help="Required API key for /soap routes (repeatable; env OVERSTAP_API_KEY).")
+@click.option("--admin-key", envvar="OVERSTAP_ADMIN_KEY", default=None, help="Key for /admin (env OVERSTAP_ADMIN_KEY).")
+@click.option("--tls-cert", default=None, help="Server certificate (PEM) to serve HTTPS.")
+@click.option("--tls-key", default=None, help="Private key of --tls-cert.")
+@click.option("--tls-client-ca", default=None, help="CA (PEM) whose client certificates are required (mTLS).")
+@click.option("--max-body-bytes", type=int, default=None, help="Largest accepted request body.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
+@click.option("--access-log/--no-access-log", default=None, help="Also log every HTTP request (uvicorn).")
+def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | None, legacy_downstream: str | None,
+          mode: str | None, profile: str | None, ack: str | None, data_dir: str | None, host: str | None,
+          port: int | None, api_keys: tuple[str, ...], admin_key: str | None, tls_cert: str | None,
+          tls_key: str | None, tls_client_ca: str | None, max_body_bytes: int | None, log_level: str | None,
+          access_log: bool | None) -> None:
+    """Run the SOAP sidecar: POST /soap and /soap/<route>; /healthz, /readyz, /metrics, /admin/*."""
+    import uvicorn
+
+    from gateway.proxy import logs
+    from gateway.proxy.app import create_app
+    from gateway.proxy.service import Gateway
+
+    try:
+        cfg, registry = build_config(config_file, mappings, downstream, legacy_downstream, mode, data_dir, host,
+                                     port, profile, ack, api_keys, admin_key)
+        if tls_cert or tls_key:
+            if not (tls_cert and tls_key):
+                raise ConfigError("--tls-cert and --tls-key go together")
+            cfg.tls = TlsConfig(tls_cert, tls_key, tls_client_ca)
+        elif tls_client_ca:
+            raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key")
+        if max_body_bytes is not None:
+            cfg.max_body_bytes = max_body_bytes
+        if log_level:
+            cfg.log_level = log_level
+        if access_log is not None:
+            cfg.access_log = access_log
+        cfg.check()
+        logs.configure(cfg.log_level)
+        gateway = Gateway(cfg, registry)
+    except ConfigError as exc:
+        fail_usage(str(exc))
+        return
+    tls: dict[str, object] = {}
+    if cfg.tls is not None:
+        tls = {"ssl_certfile": cfg.tls.certfile, "ssl_keyfile": cfg.tls.keyfile}
+        if cfg.tls.client_ca:
+            tls.update(ssl_ca_certs=cfg.tls.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(cfg, gateway), host=cfg.host, port=cfg.port, loop="uvloop", http="httptools", log_config=None,
+        access_log=cfg.access_log, server_header=False, timeout_graceful_shutdown=int(cfg.shutdown_grace) or None,
+        backlog=2048, **tls,  # type: ignore[arg-type]
+    ))
+    server.run()

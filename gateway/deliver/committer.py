@@ -1,0 +1,149 @@
+"""Group commit: one writer thread turns many concurrent outbox writes into one transaction and one fsync.
+
+With ``synchronous=FULL`` a commit costs a disk flush (milliseconds); committing each inbound message
+alone would cap the sidecar at a few hundred messages a second. Every caller still gets its answer
+only after the transaction holding its write is committed, so no acknowledgement ever precedes its
+commit. Each write runs inside its own SAVEPOINT, so one failing write does not undo its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger("overstap.outbox")
+
+Write = Callable[[sqlite3.Connection], Any]
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Write
+    future: Future[Any] | None
+
+
+_STOP = object()
+
+
+class GroupCommitter:
+    """A single writer thread with a queue; ``await write(fn)`` returns once ``fn``'s effect is durable."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], *, max_batch: int = 512,
+                 on_commit: Callable[[int, float], None] | None = None) -> None:
+        self._connect = connect
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.max_batch = max_batch
+        self.on_commit = on_commit
+        self.failed: BaseException | None = None
+        self.commits = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            ready: Future[None] = Future()
+            self._thread = threading.Thread(target=self._run, args=(ready,), name="outbox-writer", daemon=True)
+            self._thread.start()
+            ready.result()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit what is queued, then end the writer thread."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the next transaction and return its result after COMMIT (re-raising its error)."""
+        return await asyncio.wrap_future(self.submit(fn))
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        if not self.running:
+            raise RuntimeError("the outbox writer is not running")
+        future: Future[T] = Future()
+        self._queue.put(_Job(fn, future))
+        return future
+
+    def write_later(self, fn: Write) -> None:
+        """Queue a write nobody waits for (delivery bookkeeping); it still commits in order."""
+        self._queue.put(_Job(fn, None))
+
+    def _run(self, ready: Future[None]) -> None:
+        try:
+            conn = self._connect()
+        except BaseException as exc:
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        stopping = False
+        try:
+            while not stopping:
+                first = self._queue.get()
+                if first is _STOP:
+                    break
+                batch: list[_Job] = [first]
+                while len(batch) < self.max_batch:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stopping = True
+                        break
+                    batch.append(item)
+                self._commit(conn, batch)
+        finally:
+            conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        started = time.perf_counter()
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    value = job.fn(conn)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((job, None, exc))
+                    if job.future is None:
+                        log.error("outbox write failed: %s", type(exc).__name__)
+                    continue
+                conn.execute("RELEASE job")
+                results.append((job, value, None))
+            conn.execute("COMMIT")
+        except Exception as exc:
+            self.failed = exc
+            log.error("outbox commit failed: %s: %s", type(exc).__name__, exc)
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            for job in batch:
+                if job.future is not None and not job.future.cancelled():
+                    job.future.set_exception(exc)
+            return
+        self.failed = None
+        self.commits += 1
+        if self.on_commit is not None:
+            self.on_commit(len(batch), time.perf_counter() - started)
+        for job, value, error in results:
+            if job.future is None or job.future.cancelled():
+                continue
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(value)

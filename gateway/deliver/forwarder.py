@@ -1,0 +1,511 @@
+"""Delivery workers: send what the outbox holds to the downstreams, in order per key, until each is settled.
+
+Each downstream gets a *lane*: a pool of workers sharing one HTTP client and a circuit breaker.
+Deliveries are grouped by key (route, target, client/zaak): a key has at most one delivery in
+flight, so messages about one zaak arrive in the order they came in, and a delivery that waits for
+a retry holds back only its own key. Outcomes: a 2xx with a StUF Bv is delivered; a StUF Fo or a 4xx
+is a dead letter with the downstream's reason; 5xx, timeouts and connection errors are retried with
+exponential backoff and jitter, up to a bounded number of attempts. When a downstream keeps failing
+its circuit opens: deliveries park (without spending attempts) and one probe at a time tests it;
+the first success releases everything that waited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import sqlite3
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import outbox
+from .committer import GroupCommitter
+from .outbox import Queued
+from .replies import Reply, read_reply, scrub
+
+log = logging.getLogger("overstap.forwarder")
+
+DELIVERED, RETRY, DEAD, GONE = "delivered", "retry", "dead", "gone"
+TRANSIENT_FO = frozenset({"StUF046", "StUF049", "StUF960"})
+"""Fo codes that say "not now" (cannot store, process unavailable, time-out): retried, not dead-lettered."""
+RETRYABLE_4XX = frozenset({408, 425, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter and a bound on attempts."""
+
+    max_attempts: int = 12
+    base_delay: float = 1.0
+    max_delay: float = 300.0
+    jitter: float = 0.5
+    """Fraction of each delay that is randomised away, so retries of many messages spread out."""
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        raw = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        return raw * (1.0 - self.jitter * (rng or random).random())
+
+
+@dataclass(frozen=True, slots=True)
+class Downstream:
+    """Where one target's messages go, and how patiently."""
+
+    name: str
+    url: str
+    timeout: float = 30.0
+    connect_timeout: float = 5.0
+    concurrency: int = 8
+    expect_bv: bool = True
+    """A 2xx without a StUF Bv counts as refused (a StUF receiver always answers Bv03 or Fo03)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    verify: bool | str = True
+    client_cert: str | None = None
+    client_key: str | None = None
+    circuit_threshold: int = 5
+    retry: RetryPolicy = RetryPolicy()
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How one attempt ended, with what the downstream said (kept in memory only for waiting senders)."""
+
+    result: str
+    reason: str = ""
+    http_status: int | None = None
+    reply: Reply | None = None
+    retry_after: float | None = None
+    transport_failure: bool = False
+    body: bytes = b""
+    content_type: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def reply_code(self) -> str | None:
+        if self.reply is None or self.reply.kind not in ("bv", "fo"):
+            return None
+        return self.reply.berichtcode + (f" {self.reply.code}" if self.reply.code else "")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def classify(status: int, body: bytes, content_type: str | None, expect_bv: bool,
+             retry_after: str | None = None) -> Outcome:
+    """Turn a downstream's HTTP answer into delivered / retry / dead."""
+    reply = read_reply(body)
+    common: dict[str, Any] = {"http_status": status, "reply": reply, "body": body, "content_type": content_type}
+    if reply.kind == "fo":
+        if reply.code in TRANSIENT_FO:
+            return Outcome(RETRY, f"HTTP {status}: {reply.reason()}", retry_after=_retry_after(retry_after),
+                           transport_failure=True, **common)
+        return Outcome(DEAD, f"HTTP {status}: {reply.reason()}", **common)
+    if 200 <= status < 300:
+        if reply.kind == "bv" or not expect_bv:
+            return Outcome(DELIVERED, "", **common)
+        return Outcome(DEAD, f"HTTP {status} without a StUF Bv: {reply.reason()}", **common)
+    if status in RETRYABLE_4XX or status >= 500:
+        return Outcome(RETRY, f"HTTP {status}: {reply.reason()}", retry_after=_retry_after(retry_after),
+                       transport_failure=True, **common)
+    return Outcome(DEAD, f"HTTP {status}: {reply.reason()}", **common)
+
+
+class Observer:
+    """Hooks for metrics; the defaults do nothing."""
+
+    def delivered(self, item: Queued, outcome: Outcome) -> None: ...
+
+    def retried(self, item: Queued, outcome: Outcome, delay: float) -> None: ...
+
+    def dead(self, item: Queued, outcome: Outcome) -> None: ...
+
+
+class _Key:
+    """The deliveries of one (route, target, order key), oldest first; ``scheduled`` while one is handled."""
+
+    __slots__ = ("items", "key", "lane", "scheduled")
+
+    def __init__(self, key: tuple[str, str, str], lane: Lane) -> None:
+        self.key = key
+        self.lane = lane
+        self.items: deque[Queued] = deque()
+        self.scheduled = False
+
+    def insert(self, item: Queued) -> None:
+        if not self.items or self.items[-1].id < item.id:
+            self.items.append(item)
+            return
+        ordered = sorted([*self.items, item], key=lambda q: q.id)
+        self.items = deque(ordered)
+
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+
+
+class Lane:
+    """One downstream: its HTTP client, its ready keys, its workers and its circuit breaker."""
+
+    def __init__(self, downstream: Downstream) -> None:
+        self.downstream = downstream
+        self.ready: asyncio.Queue[_Key | None] = asyncio.Queue()
+        self.parked: deque[_Key] = deque()
+        self.state = CLOSED
+        self.consecutive = 0
+        self.opens = 0
+        self.until = 0.0
+        self.inflight = 0
+        self.last_ok: float | None = None
+        self.last_error: str | None = None
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(downstream.timeout, connect=downstream.connect_timeout),
+            limits=httpx.Limits(max_connections=downstream.concurrency,
+                                max_keepalive_connections=downstream.concurrency),
+            verify=_tls_context(downstream),
+        )
+        self._timer: asyncio.TimerHandle | None = None
+
+    def offer(self, key: _Key) -> None:
+        self.ready.put_nowait(key)
+
+    def admit(self, key: _Key) -> bool:
+        """May this key be attempted now? While the circuit is open it parks instead."""
+        if self.state == CLOSED:
+            return True
+        if self.state == OPEN and time.monotonic() >= self.until:
+            self.state = HALF_OPEN
+            return True
+        self.parked.append(key)
+        return False
+
+    def settle(self, outcome: Outcome) -> None:
+        if outcome.result == GONE:
+            if self.state == HALF_OPEN:  # the probe had nothing to send: let the next one probe
+                self.state, self.until = OPEN, 0.0
+                self._probe()
+            return
+        if not outcome.transport_failure:
+            self.consecutive = 0
+            self.last_ok = time.time()
+            if self.state != CLOSED:
+                log.info("downstream %s answers again; %d waiting key(s) released", self.downstream.name,
+                         len(self.parked))
+                self.state, self.opens = CLOSED, 0
+                while self.parked:
+                    self.ready.put_nowait(self.parked.popleft())
+            return
+        self.consecutive += 1
+        self.last_error = outcome.reason
+        if self.state == OPEN or (self.state == CLOSED and self.consecutive < self.downstream.circuit_threshold):
+            return
+        self.state = OPEN
+        self.opens += 1
+        wait = self.downstream.retry.delay(self.opens)
+        self.until = time.monotonic() + wait
+        log.warning("downstream %s keeps failing (%s); probing again in %.1fs", self.downstream.name,
+                    scrub(outcome.reason, 200), wait)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(wait, self._probe)
+
+    def _probe(self) -> None:
+        self._timer = None
+        if self.state == OPEN and self.parked:
+            self.ready.put_nowait(self.parked.popleft())
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        await self.client.aclose()
+
+
+def _tls_context(downstream: Downstream) -> ssl.SSLContext | bool:
+    if downstream.verify is False:
+        return False
+    if downstream.verify is True and not downstream.client_cert:
+        return True
+    ctx = ssl.create_default_context(cafile=downstream.verify if isinstance(downstream.verify, str) else None)
+    if downstream.client_cert:
+        ctx.load_cert_chain(downstream.client_cert, downstream.client_key)
+    return ctx
+
+
+class Forwarder:
+    """Owns every pending delivery of the outbox in memory and works them off through the lanes."""
+
+    def __init__(self, db_path: Path, committer: GroupCommitter, targets: dict[tuple[str, str], Downstream], *,
+                 observer: Observer | None = None, poll_interval: float = 1.0, cache_limit: int = 20000,
+                 rng: random.Random | None = None) -> None:
+        self.db_path = db_path
+        self.committer = committer
+        self.targets = targets
+        self.observer = observer or Observer()
+        self.poll_interval = poll_interval
+        self.cache_limit = cache_limit
+        self.rng = rng or random.Random()
+        self.lanes: dict[str, Lane] = {}
+        self._keys: dict[tuple[str, str, str], _Key] = {}
+        self._known: set[int] = set()
+        self._depth: dict[tuple[str, str], int] = {}
+        self._cached = 0
+        self._waiters: dict[int, list[asyncio.Future[Outcome]]] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._poller: asyncio.Task[None] | None = None
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="outbox-reader")
+        self._reader_conn: sqlite3.Connection | None = None
+        self._generation = -1
+        self._unrouted: set[tuple[str, str]] = set()
+        self.stopping = False
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for downstream in {d.name: d for d in self.targets.values()}.values():
+            lane = self.lanes[downstream.name] = Lane(downstream)
+            self._workers += [asyncio.create_task(self._work(lane), name=f"deliver-{downstream.name}-{i}")
+                              for i in range(max(1, downstream.concurrency))]
+        self._generation = await self._read(outbox.generation)
+        await self.rescan()
+        self._poller = asyncio.create_task(self._poll(), name="outbox-poller")
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Finish the deliveries in flight (up to ``grace`` seconds); the rest stay pending in the outbox."""
+        self.stopping = True
+        if self._poller is not None:
+            self._poller.cancel()
+        for lane in self.lanes.values():
+            for _ in range(lane.downstream.concurrency):
+                lane.ready.put_nowait(None)
+        if self._workers:
+            _done, late = await asyncio.wait(self._workers, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning("%d delivery(ies) still in flight at shutdown stay pending", len(late))
+                await asyncio.gather(*late, return_exceptions=True)
+        for timer in self._timers:
+            timer.cancel()
+        for lane in self.lanes.values():
+            await lane.close()
+        for futures in self._waiters.values():
+            for fut in futures:
+                fut.cancel()
+        await asyncio.get_running_loop().run_in_executor(self._reader, self._close_reader)
+        self._reader.shutdown(wait=True)
+
+    # -- intake ----------------------------------------------------------------------------------
+
+    def add(self, items: Iterable[Queued]) -> None:
+        """Track newly committed deliveries; keys that are idle are offered to their lane at once."""
+        now = time.time()
+        for item in items:
+            if item.id in self._known:
+                continue
+            downstream = self.targets.get((item.route, item.target))
+            if downstream is None:
+                if (item.route, item.target) not in self._unrouted:
+                    self._unrouted.add((item.route, item.target))
+                    log.error("no downstream configured for route %s target %s: its deliveries stay pending",
+                              item.route, item.target)
+                continue
+            if item.payload is not None:
+                if self._cached >= self.cache_limit:
+                    item.payload = None
+                else:
+                    self._cached += 1
+            self._known.add(item.id)
+            depth_key = (item.route, item.target)
+            self._depth[depth_key] = self._depth.get(depth_key, 0) + 1
+            key = (item.route, item.target, item.order_key)
+            entry = self._keys.get(key)
+            if entry is None:
+                entry = self._keys[key] = _Key(key, self.lanes[downstream.name])
+            entry.insert(item)
+            if not entry.scheduled:
+                entry.scheduled = True
+                self._schedule(entry, max(0.0, item.next_at - now))
+
+    def waiter(self, delivery_id: int) -> asyncio.Future[Outcome]:
+        """A future for the outcome of a delivery (for ``ack: delivered``); register before ``add``."""
+        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(delivery_id, []).append(fut)
+        return fut
+
+    def forget(self, delivery_id: int, fut: asyncio.Future[Outcome]) -> None:
+        futures = self._waiters.get(delivery_id)
+        if futures and fut in futures:
+            futures.remove(fut)
+            if not futures:
+                del self._waiters[delivery_id]
+
+    def tracks(self, delivery_id: int) -> bool:
+        return delivery_id in self._known
+
+    def depth(self) -> dict[tuple[str, str], int]:
+        """Pending deliveries per (route, target)."""
+        return dict(self._depth)
+
+    async def rescan(self) -> None:
+        """Pick up pending rows this process does not track (a restart, or a replay by the CLI).
+
+        The read runs in the writer thread, after every status update queued before it, so a
+        delivery settled a moment ago is never mistaken for pending.
+        """
+        rows = await self.committer.write(outbox.pending)
+        fresh = [r for r in rows if r.id not in self._known]
+        if fresh:
+            log.info("outbox: %d pending delivery(ies) picked up", len(fresh))
+            self.add(fresh)
+
+    async def _poll(self) -> None:
+        while not self.stopping:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                current = await self._read(outbox.generation)
+                if current != self._generation:
+                    self._generation = current
+                    await self.rescan()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox poll failed: %s", exc)
+
+    # -- the work --------------------------------------------------------------------------------
+
+    def _schedule(self, entry: _Key, delay: float) -> None:
+        if delay <= 0:
+            entry.lane.offer(entry)
+            return
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            if not self.stopping:
+                entry.lane.offer(entry)
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)
+
+    async def _work(self, lane: Lane) -> None:
+        while True:
+            entry = await lane.ready.get()
+            if entry is None or self.stopping:
+                return
+            if not entry.items:
+                entry.scheduled = False
+                continue
+            if not lane.admit(entry):
+                continue
+            item = entry.items[0]
+            lane.inflight += 1
+            try:
+                outcome = await self._attempt(lane, item)
+            finally:
+                lane.inflight -= 1
+            lane.settle(outcome)
+            self._settle(entry, item, outcome)
+
+    async def _attempt(self, lane: Lane, item: Queued) -> Outcome:
+        downstream = lane.downstream
+        if item.payload is None:
+            loaded = await self._read(outbox.load_payload, item.id)
+            if loaded is None:
+                return Outcome(GONE, "no longer pending in the outbox")
+            item.payload, item.content_type, item.soap_action = loaded
+        else:
+            self._cached -= 1
+        headers = {"Content-Type": item.content_type or "text/xml; charset=utf-8",
+                   "X-Overstap-Referentienummer": item.referentienummer, **downstream.headers}
+        if item.soap_action:
+            headers["SOAPAction"] = f'"{item.soap_action}"'
+        item.attempts += 1
+        started = time.perf_counter()
+        try:
+            response = await lane.client.post(downstream.url, content=item.payload, headers=headers)
+        except httpx.TimeoutException as exc:
+            outcome = Outcome(RETRY, f"timeout ({type(exc).__name__}) after {downstream.timeout:g}s",
+                              transport_failure=True)
+        except httpx.HTTPError as exc:
+            outcome = Outcome(RETRY, f"connection error: {type(exc).__name__}: {scrub(str(exc), 200)}",
+                              transport_failure=True)
+        else:
+            outcome = classify(response.status_code, response.content, response.headers.get("content-type"),
+                               downstream.expect_bv, response.headers.get("retry-after"))
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    def _settle(self, entry: _Key, item: Queued, outcome: Outcome) -> None:
+        policy = entry.lane.downstream.retry
+        if outcome.result == RETRY and item.attempts >= policy.max_attempts:
+            outcome.result = DEAD
+            outcome.reason = f"gave up after {item.attempts} attempts; last: {outcome.reason}"
+        if outcome.result == RETRY:
+            delay = max(policy.delay(item.attempts, self.rng), outcome.retry_after or 0.0)
+            next_at = time.time() + delay
+            item.next_at = next_at
+            self.committer.write_later(lambda c: outbox.mark_retry(c, item.id, item.attempts, next_at,
+                                                                   outcome.http_status, outcome.reason))
+            self.observer.retried(item, outcome, delay)
+            log.info("delivery %d (%s/%s) attempt %d failed, retry in %.1fs: %s", item.id, item.route, item.target,
+                     item.attempts, delay, scrub(outcome.reason, 200))
+            item.payload = None  # reload when due: a long outage must not pin every payload in memory
+            self._schedule(entry, delay)
+            return
+        entry.items.popleft()
+        self._known.discard(item.id)
+        depth_key = (item.route, item.target)
+        self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
+        if outcome.result == DELIVERED:
+            self.committer.write_later(lambda c: outbox.mark_delivered(c, item.id, item.attempts, outcome.http_status,
+                                                                       outcome.reply_code))
+            self.observer.delivered(item, outcome)
+            log.info("delivery %d (%s/%s %s) delivered after %d attempt(s)", item.id, item.route, item.target,
+                     item.referentienummer, item.attempts)
+        elif outcome.result == DEAD:
+            self.committer.write_later(lambda c: outbox.mark_dead(c, item.id, item.attempts, outcome.http_status,
+                                                                  outcome.reply_code, outcome.reason))
+            self.observer.dead(item, outcome)
+            log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
+                        item.referentienummer, scrub(outcome.reason, 300))
+        item.payload = None
+        for fut in self._waiters.pop(item.id, []):
+            if not fut.done():
+                fut.set_result(outcome)
+        if entry.items:
+            entry.lane.offer(entry)
+        else:
+            entry.scheduled = False
+            if self._keys.get(entry.key) is entry:
+                del self._keys[entry.key]
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._reader, self._run_read, fn, args)
+
+    def _run_read(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        if self._reader_conn is None:
+            self._reader_conn = outbox.connect(self.db_path)
+        return fn(self._reader_conn, *args)
+
+    def _close_reader(self) -> None:
+        if self._reader_conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._reader_conn.close()
+            self._reader_conn = None

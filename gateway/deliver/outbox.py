@@ -1,0 +1,379 @@
+"""The durable outbox of the sidecar: every inbound message and what it must become, in SQLite (WAL).
+
+A message is acknowledged only after its row and its deliveries are committed with
+``synchronous=FULL``, so a power cut after the Bv03 cannot lose it. The same file holds the
+quarantine (refused input and why) and the dead letters (what a downstream refused and why), so an
+operator can inspect and replay everything with ``overstap outbox``. Writes are plain functions over
+a connection so the group committer can put many of them into one transaction (one fsync).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DB_NAME = "outbox.sqlite3"
+PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+ACCEPTED, QUARANTINED = "accepted", "quarantined"
+NEW, LEGACY = "new", "legacy"
+"""Delivery targets: the canonical message to the new downstream, the original to the legacy one."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS message (
+    id INTEGER PRIMARY KEY,
+    received_at REAL NOT NULL,
+    last_received_at REAL NOT NULL,
+    times_received INTEGER NOT NULL DEFAULT 1,
+    route TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    status TEXT NOT NULL,
+    body_sha256 TEXT NOT NULL,
+    source_ref TEXT,
+    afzender TEXT,
+    ontvanger TEXT,
+    mapping TEXT,
+    content_type TEXT,
+    soap_action TEXT,
+    original BLOB NOT NULL,
+    fault_code TEXT,
+    fault_field TEXT,
+    fault_line INTEGER,
+    reason TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS message_dedup ON message(route, status, body_sha256);
+CREATE TABLE IF NOT EXISTS delivery (
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+    route TEXT NOT NULL,
+    target TEXT NOT NULL,
+    referentienummer TEXT NOT NULL,
+    order_key TEXT NOT NULL,
+    zaak TEXT,
+    payload BLOB NOT NULL,
+    content_type TEXT NOT NULL,
+    soap_action TEXT,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    replays INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    next_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    delivered_at REAL,
+    http_status INTEGER,
+    reply_code TEXT,
+    reason TEXT,
+    UNIQUE (route, target, referentienummer)
+);
+CREATE INDEX IF NOT EXISTS delivery_pending ON delivery(status, id);
+CREATE INDEX IF NOT EXISTS delivery_message ON delivery(message_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', 0);
+"""
+
+
+def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, fsync on every commit."""
+    conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    return conn
+
+
+def open_db(data_dir: str | Path) -> Path:
+    """Create the data folder and the schema if needed; return the database path."""
+    folder = Path(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / DB_NAME
+    conn = connect(path)
+    try:
+        conn.executescript(SCHEMA)
+    finally:
+        conn.close()
+    return path
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(slots=True)
+class NewMessage:
+    """An inbound message as received, with what conversion learnt about it (or why it failed)."""
+
+    route: str
+    mode: str
+    original: bytes
+    content_type: str | None = None
+    soap_action: str | None = None
+    source_ref: str | None = None
+    afzender: str | None = None
+    ontvanger: str | None = None
+    mapping: str | None = None
+    fault_code: str | None = None
+    fault_field: str | None = None
+    fault_line: int | None = None
+    reason: str | None = None
+    body_sha256: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.body_sha256:
+            self.body_sha256 = sha256(self.original)
+
+
+@dataclass(slots=True)
+class NewDelivery:
+    """One thing to send: the payload exactly as it goes on the wire, its stable reference and order key."""
+
+    target: str
+    referentienummer: str
+    order_key: str
+    payload: bytes
+    content_type: str
+    soap_action: str | None = None
+    zaak: str | None = None
+
+
+@dataclass(slots=True)
+class Queued:
+    """A pending delivery as the forwarder tracks it (payload loaded lazily when not in hand)."""
+
+    id: int
+    route: str
+    target: str
+    order_key: str
+    referentienummer: str
+    attempts: int = 0
+    next_at: float = 0.0
+    payload: bytes | None = None
+    content_type: str | None = None
+    soap_action: str | None = None
+
+
+@dataclass(slots=True)
+class Accepted:
+    """What a durable accept wrote: the message row, the new deliveries and the ones already known."""
+
+    message_id: int
+    times_received: int
+    queued: list[Queued] = field(default_factory=list)
+    known: list[tuple[int, str, str]] = field(default_factory=list)
+    """(delivery id, status, target) of deliveries that existed already: a re-sent message."""
+
+    @property
+    def duplicate(self) -> bool:
+        return not self.queued and bool(self.known)
+
+
+def accept(conn: sqlite3.Connection, message: NewMessage, deliveries: Iterable[NewDelivery],
+           now: float | None = None) -> Accepted:
+    """Store a message and queue its deliveries; a re-sent one is counted, not queued twice.
+
+    A delivery whose referentienummer is already in the outbox is left alone, unless it is a dead
+    letter: StUF lets a sender offer a refused message again with the same reference once the cause
+    is gone, so that revives it (with the payload of now).
+    """
+    now = time.time() if now is None else now
+    row = conn.execute(
+        "INSERT INTO message (received_at, last_received_at, route, mode, status, body_sha256, source_ref, afzender,"
+        " ontvanger, mapping, content_type, soap_action, original, fault_code, fault_field, fault_line, reason)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(route, status, body_sha256) DO UPDATE SET times_received = times_received + 1,"
+        " last_received_at = excluded.last_received_at RETURNING id, times_received",
+        (now, now, message.route, message.mode, ACCEPTED, message.body_sha256, message.source_ref, message.afzender,
+         message.ontvanger, message.mapping, message.content_type, message.soap_action, message.original,
+         message.fault_code, message.fault_field, message.fault_line, message.reason),
+    ).fetchone()
+    result = Accepted(row[0], row[1])
+    for d in deliveries:
+        found = conn.execute(
+            "INSERT INTO delivery (message_id, route, target, referentienummer, order_key, zaak, payload, content_type,"
+            " soap_action, status, created_at, next_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(route, target, referentienummer) DO UPDATE SET status = 'pending', attempts = 0,"
+            " payload = excluded.payload, next_at = excluded.next_at, updated_at = excluded.updated_at,"
+            " reason = 'offered again by the sender after: ' || coalesce(reason, '')"
+            " WHERE delivery.status = 'dead' RETURNING id",
+            (result.message_id, message.route, d.target, d.referentienummer, d.order_key, d.zaak, d.payload,
+             d.content_type, d.soap_action, PENDING, now, now, now),
+        ).fetchone()
+        if found is not None:
+            result.queued.append(Queued(found[0], message.route, d.target, d.order_key, d.referentienummer, 0, now,
+                                        d.payload, d.content_type, d.soap_action))
+            continue
+        old = conn.execute("SELECT id, status FROM delivery WHERE route = ? AND target = ? AND referentienummer = ?",
+                           (message.route, d.target, d.referentienummer)).fetchone()
+        result.known.append((old[0], old[1], d.target))
+    return result
+
+
+def quarantine(conn: sqlite3.Connection, message: NewMessage, now: float | None = None) -> int:
+    """Keep refused input with the reason it was refused; the same input again only counts up."""
+    now = time.time() if now is None else now
+    row = conn.execute(
+        "INSERT INTO message (received_at, last_received_at, route, mode, status, body_sha256, source_ref, afzender,"
+        " ontvanger, mapping, content_type, soap_action, original, fault_code, fault_field, fault_line, reason)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(route, status, body_sha256) DO UPDATE SET times_received = times_received + 1,"
+        " last_received_at = excluded.last_received_at, reason = excluded.reason, fault_code = excluded.fault_code,"
+        " fault_field = excluded.fault_field, fault_line = excluded.fault_line RETURNING id",
+        (now, now, message.route, message.mode, QUARANTINED, message.body_sha256, message.source_ref,
+         message.afzender, message.ontvanger, message.mapping, message.content_type, message.soap_action,
+         message.original, message.fault_code, message.fault_field, message.fault_line, message.reason),
+    ).fetchone()
+    return int(row[0])
+
+
+def mark_delivered(conn: sqlite3.Connection, delivery_id: int, attempts: int, http_status: int | None,
+                   reply_code: str | None, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    conn.execute("UPDATE delivery SET status = 'delivered', attempts = ?, http_status = ?, reply_code = ?,"
+                 " delivered_at = ?, updated_at = ?, reason = NULL WHERE id = ?",
+                 (attempts, http_status, reply_code, now, now, delivery_id))
+
+
+def mark_retry(conn: sqlite3.Connection, delivery_id: int, attempts: int, next_at: float, http_status: int | None,
+               reason: str, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    conn.execute("UPDATE delivery SET attempts = ?, next_at = ?, http_status = ?, reason = ?, updated_at = ?"
+                 " WHERE id = ? AND status = 'pending'", (attempts, next_at, http_status, reason, now, delivery_id))
+
+
+def mark_dead(conn: sqlite3.Connection, delivery_id: int, attempts: int, http_status: int | None,
+              reply_code: str | None, reason: str, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    conn.execute("UPDATE delivery SET status = 'dead', attempts = ?, http_status = ?, reply_code = ?, reason = ?,"
+                 " updated_at = ? WHERE id = ?", (attempts, http_status, reply_code, reason, now, delivery_id))
+
+
+def bump_generation(conn: sqlite3.Connection) -> None:
+    """Tell a running forwarder (polling ``generation``) that pending rows changed behind its back."""
+    conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+
+def generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def pending(conn: sqlite3.Connection) -> list[Queued]:
+    """Every delivery still to be made, oldest first (payloads are loaded when sent)."""
+    rows = conn.execute("SELECT id, route, target, order_key, referentienummer, attempts, next_at FROM delivery"
+                        " WHERE status = 'pending' ORDER BY id").fetchall()
+    return [Queued(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+
+def load_payload(conn: sqlite3.Connection, delivery_id: int) -> tuple[bytes, str, str | None] | None:
+    row = conn.execute("SELECT payload, content_type, soap_action FROM delivery WHERE id = ? AND status = 'pending'",
+                       (delivery_id,)).fetchone()
+    return (bytes(row[0]), row[1], row[2]) if row else None
+
+
+def counts(conn: sqlite3.Connection) -> dict[tuple[str, str, str], int]:
+    """(route, target, status) -> number of deliveries."""
+    rows = conn.execute("SELECT route, target, status, count(*) FROM delivery GROUP BY route, target, status")
+    return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+
+def quarantine_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    rows = conn.execute("SELECT route, count(*) FROM message WHERE status = 'quarantined' GROUP BY route")
+    return {r[0]: r[1] for r in rows}
+
+
+def delivery_rows(conn: sqlite3.Connection, *, status: str | None = None, route: str | None = None,
+                  target: str | None = None, ids: Iterable[int] = (), limit: int | None = 100) -> list[sqlite3.Row]:
+    """Deliveries for listing and replay, newest first (without payloads)."""
+    where, args = _filters(status=status, route=route, target=target, ids=ids)
+    sql = ("SELECT id, message_id, route, target, referentienummer, order_key, zaak, status, attempts, replays,"
+           " created_at, updated_at, delivered_at, http_status, reply_code, reason FROM delivery"
+           f"{where} ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
+    return conn.execute(sql, args).fetchall()
+
+
+def message_rows(conn: sqlite3.Connection, *, status: str | None = None, route: str | None = None,
+                 mode: str | None = None, ids: Iterable[int] = (), limit: int | None = 100) -> list[sqlite3.Row]:
+    """Messages (accepted or quarantined) without their bodies, newest first."""
+    where, args = _filters(status=status, route=route, mode=mode, ids=ids)
+    sql = ("SELECT id, received_at, last_received_at, times_received, route, mode, status, source_ref, afzender,"
+           " ontvanger, mapping, fault_code, fault_field, fault_line, reason FROM message"
+           f"{where} ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
+    return conn.execute(sql, args).fetchall()
+
+
+def _filters(ids: Iterable[int] = (), **equal: Any) -> tuple[str, list[Any]]:
+    clauses, args = [], []
+    for column, value in equal.items():
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    id_list = [int(i) for i in ids]
+    if id_list:
+        clauses.append(f"id IN ({','.join('?' * len(id_list))})")
+        args += id_list
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def delivery(conn: sqlite3.Connection, delivery_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM delivery WHERE id = ?", (delivery_id,)).fetchone()
+
+
+def message(conn: sqlite3.Connection, message_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM message WHERE id = ?", (message_id,)).fetchone()
+
+
+def deliveries_of(conn: sqlite3.Connection, message_id: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT id, route, target, referentienummer, order_key, zaak, status, attempts, replays,"
+                        " http_status, reply_code, reason, delivered_at, updated_at FROM delivery"
+                        " WHERE message_id = ? ORDER BY id", (message_id,)).fetchall()
+
+
+def requeue(conn: sqlite3.Connection, delivery_id: int, payload: bytes | None = None,
+            now: float | None = None) -> bool:
+    """Make a dead (or delivered) delivery pending again, optionally with a new payload; True if it was."""
+    now = time.time() if now is None else now
+    if payload is None:
+        cur = conn.execute("UPDATE delivery SET status = 'pending', attempts = 0, next_at = ?, updated_at = ?,"
+                           " replays = replays + 1 WHERE id = ? AND status != 'pending'", (now, now, delivery_id))
+    else:
+        cur = conn.execute("UPDATE delivery SET status = 'pending', attempts = 0, next_at = ?, updated_at = ?,"
+                           " replays = replays + 1, payload = ? WHERE id = ? AND status != 'pending'",
+                           (now, now, payload, delivery_id))
+    return cur.rowcount == 1
+
+
+def purge(conn: sqlite3.Connection, *, before: float, statuses: Iterable[str] = (DELIVERED,),
+          quarantined: bool = False) -> tuple[int, int]:
+    """Delete finished deliveries (and quarantine entries) last touched before ``before``.
+
+    Messages left without any delivery go too. Pending deliveries are never purged. Returns
+    (deliveries removed, messages removed).
+    """
+    wanted = [s for s in statuses if s != PENDING]
+    removed = 0
+    if wanted:
+        removed = conn.execute(f"DELETE FROM delivery WHERE status IN ({','.join('?' * len(wanted))})"
+                               " AND updated_at < ?", (*wanted, before)).rowcount
+    gone = conn.execute("DELETE FROM message WHERE status = 'accepted' AND last_received_at < ? AND NOT EXISTS"
+                        " (SELECT 1 FROM delivery d WHERE d.message_id = message.id)", (before,)).rowcount
+    if quarantined:
+        gone += conn.execute("DELETE FROM message WHERE status = 'quarantined' AND last_received_at < ?",
+                             (before,)).rowcount
+    return removed, gone

@@ -1,0 +1,159 @@
+"""The HTTP face of the sidecar (FastAPI under uvicorn): SOAP endpoints, health, metrics and admin.
+
+Cheap refusals come first and need no body: an unknown route (404), missing or wrong credentials
+(401), a body over the limit (413, read no further). Everything else is the :class:`Gateway`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from gateway.render import stuf
+
+from .config import ServeConfig
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .service import Answer, Gateway, soap_version
+
+log = logging.getLogger("overstap.http")
+
+
+def _json(status: int, doc: object) -> Response:
+    return Response(json.dumps(doc, indent=1, default=str).encode(), status_code=status,
+                    media_type="application/json")
+
+
+def _response(answer: Answer) -> Response:
+    return Response(answer.body, status_code=answer.status, headers={"Content-Type": answer.content_type,
+                                                                     **answer.headers})
+
+
+def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
+    """The ASGI app; its lifespan starts and stops the gateway (outbox writer, forwarder, mapping watcher)."""
+    gw = gateway or Gateway(config)
+    hup_tasks: set[asyncio.Task[list[str]]] = set()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await gw.start()
+        loop = asyncio.get_running_loop()
+        hup = False
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+            def on_hup() -> None:
+                task = loop.create_task(gw.reload("SIGHUP"))
+                hup_tasks.add(task)
+                task.add_done_callback(hup_tasks.discard)
+
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
+            hup = True
+        try:
+            yield
+        finally:
+            if hup:
+                loop.remove_signal_handler(signal.SIGHUP)
+            await gw.stop()
+
+    app = FastAPI(title="Overstap sidecar", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.gateway = gw
+    limit = config.max_body_bytes
+
+    async def receive(route_name: str | None, request: Request) -> Response:
+        headers = request.headers
+        version = "soap12" if "application/soap+xml" in headers.get("content-type", "") else "soap11"
+        route = gw.route(route_name)
+        if route is None or (route.api_keys and not gw.authorised(route.api_keys, headers)):
+            return _response(await gw.receive(route_name, b"", headers))
+        declared = headers.get("content-length", "")
+        too_big = declared.isdigit() and int(declared) > limit
+        body = bytearray()
+        if not too_big:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    too_big = True
+                    break
+        if too_big:
+            return _response(gw.refuse(route.name, "oversize", 413, stuf.Fout(
+                "StUF058", "client", f"message larger than the limit of {limit} bytes"), version))
+        data = bytes(body)
+        return _response(await gw.receive(route.name, data, headers)) if data else _response(
+            gw.refuse(route.name, "empty", 400, stuf.Fout("StUF055", "client", "empty request: expected an XML "
+                                                          "message"), soap_version(data, headers.get("content-type"))))
+
+    @app.post("/soap")
+    async def soap_default(request: Request) -> Response:
+        return await receive(None, request)
+
+    @app.post("/soap/{route}")
+    async def soap_route(route: str, request: Request) -> Response:
+        return await receive(route, request)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return _json(200 if gw.started else 503, {"status": "ok" if gw.started else "starting"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        ok, checks = await gw.readiness()
+        return _json(200 if ok else 503, {"ready": ok, **checks})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(gw.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+    def admin_refusal(request: Request) -> Response | None:
+        if not config.admin_key:
+            return _json(404, {"error": "admin endpoints are off: set admin_key (or --admin-key)"})
+        offered = request.headers.get("x-admin-key") or ""
+        if not Gateway.authorised([config.admin_key], {"x-api-key": offered,
+                                                       "authorization": request.headers.get("authorization", "")}):
+            gw.metrics.rejected.labels("admin", "auth").inc()
+            return _json(401, {"error": "admin key required (X-Admin-Key or Authorization: Bearer)"})
+        return None
+
+    @app.post("/admin/reload")
+    async def admin_reload(request: Request) -> Response:
+        refused = admin_refusal(request)
+        if refused is not None:
+            return refused
+        problems = await gw.reload("admin request")
+        return _json(200 if not problems else 409, {"reloaded": not problems, "errors": problems,
+                                                    "mappings": gw.registry.names()})
+
+    @app.get("/admin/outbox")
+    async def admin_outbox(request: Request) -> Response:
+        refused = admin_refusal(request)
+        if refused is not None:
+            return refused
+        from gateway.deliver import outbox
+
+        counts = await gw.committer.write(outbox.counts)
+        quarantined = await gw.committer.write(outbox.quarantine_counts)
+        return _json(200, {"deliveries": [{"route": r, "target": t, "status": s, "count": n}
+                                          for (r, t, s), n in sorted(counts.items())],
+                           "quarantined": quarantined, "in_memory_queue": {f"{r}/{t}": n for (r, t), n in
+                                                                           gw.forwarder.depth().items()}})
+
+    @app.post("/admin/replay")
+    async def admin_replay(request: Request) -> Response:
+        refused = admin_refusal(request)
+        if refused is not None:
+            return refused
+        try:
+            doc = json.loads(await request.body() or b"{}")
+            ids = [int(i) for i in doc.get("ids", [])]
+            quarantined = bool(doc.get("quarantined", False))
+        except (ValueError, TypeError, AttributeError):
+            return _json(400, {"error": 'expected JSON {"ids": [1, 2], "quarantined": false}'})
+        results = await gw.replay(ids, quarantined)
+        return _json(200, {"results": [{"id": r.id, "ok": r.ok, "note": r.note} for r in results]})
+
+    return app

@@ -1,0 +1,368 @@
+"""Configuration of ``overstap serve``: routes, downstreams, security, limits — from flags or a YAML file.
+
+The YAML form may refer to the environment as ``${NAME}`` or ``${NAME:-default}`` in any string
+value, so secrets (API keys, the admin key) come from the container's environment, not the file.
+A mistake names its place (``routes.vendor-x.mode``) and what is allowed there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.deliver.forwarder import Downstream, RetryPolicy
+from gateway.deliver.outbox import LEGACY, NEW
+
+MODES = ("translate", "passthrough", "shadow")
+ACKS = ("durable", "delivered")
+FAULT_STATUS = ("http", "soap")
+DEFAULT_ROUTE = "default"
+_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the place and the fix."""
+
+
+@dataclass(slots=True)
+class TlsConfig:
+    """Inbound TLS; with ``client_ca`` every client must present a certificate signed by it (mTLS)."""
+
+    certfile: str
+    keyfile: str
+    client_ca: str | None = None
+
+
+@dataclass(slots=True)
+class RouteConfig:
+    name: str
+    mode: str = "translate"
+    mappings: list[str] = field(default_factory=list)
+    """Mapping names or files this route may use; empty: detect among all loaded mappings."""
+    profile: str = "zkn"
+    downstream: str | None = None
+    legacy_downstream: str | None = None
+    ack: str = "durable"
+    ack_timeout: float = 30.0
+    api_keys: list[str] = field(default_factory=list)
+    validate: bool | None = None
+    """Validate canonical output against the official schema; None: when the schemas are present."""
+    match_route: str | None = None
+    """The route name handed to the mappings' ``match: route:`` rules (default: the route's own name)."""
+
+    @property
+    def path(self) -> str:
+        return "/soap" if self.name == DEFAULT_ROUTE else f"/soap/{self.name}"
+
+    def targets(self) -> dict[str, str]:
+        """target -> downstream name for this route's mode."""
+        out: dict[str, str] = {}
+        if self.mode in ("translate", "shadow") and self.downstream:
+            out[NEW] = self.downstream
+        if self.mode in ("passthrough", "shadow") and self.legacy_downstream:
+            out[LEGACY] = self.legacy_downstream
+        return out
+
+
+@dataclass(slots=True)
+class ReplyConfig:
+    """Who the gateway says it is in its Bv03/Fo03 replies (StUF zender.applicatie etc.)."""
+
+    applicatie: str = "OVERSTAP"
+    organisatie: str | None = None
+    sender_applicatie: str = "ONBEKEND"
+    """``ontvanger.applicatie`` of a reply when the inbound message does not name its application."""
+
+
+@dataclass(slots=True)
+class ServeConfig:
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    routes: dict[str, RouteConfig] = field(default_factory=dict)
+    downstreams: dict[str, Downstream] = field(default_factory=dict)
+    mappings: list[str] = field(default_factory=list)
+    """Extra mapping files (beyond dialects/ and mappings/) to load and watch."""
+    admin_key: str | None = None
+    max_body_bytes: int = 10 * 1024 * 1024
+    tls: TlsConfig | None = None
+    fault_status: str = "http"
+    """``http``: 400/401/404/413/422/503 after the cause; ``soap``: 500 for every fault (strict SOAP 1.1)."""
+    convert_threads: int = 4
+    shutdown_grace: float = 30.0
+    watch_mappings: bool = True
+    watch_interval: float = 1.0
+    require_downstream_ready: bool = True
+    access_log: bool = False
+    log_level: str = "info"
+    reply: ReplyConfig = field(default_factory=ReplyConfig)
+    poll_interval: float = 1.0
+
+    def downstream_for(self, route: RouteConfig, target: str) -> Downstream | None:
+        name = route.targets().get(target)
+        return self.downstreams.get(name) if name else None
+
+    def targets(self) -> dict[tuple[str, str], Downstream]:
+        """(route, target) -> downstream, for the forwarder."""
+        return {(r.name, t): self.downstreams[d] for r in self.routes.values() for t, d in r.targets().items()}
+
+    def check(self) -> None:
+        if not self.routes:
+            raise ConfigError("no routes: configure at least one under routes:")
+        for route in self.routes.values():
+            where = f"routes.{route.name}"
+            if not _ROUTE_NAME.match(route.name):
+                raise ConfigError(f"{where}: a route name is letters, digits, '.', '_' or '-' (max 64)")
+            _choice(f"{where}.mode", route.mode, MODES)
+            _choice(f"{where}.ack", route.ack, ACKS)
+            if route.mode in ("translate", "shadow") and not route.downstream:
+                raise ConfigError(f"{where}: mode {route.mode} needs a downstream (the new system)")
+            if route.mode in ("passthrough", "shadow") and not route.legacy_downstream:
+                raise ConfigError(f"{where}: mode {route.mode} needs a legacy_downstream (the old partner)")
+            for target, name in route.targets().items():
+                if name not in self.downstreams:
+                    raise ConfigError(f"{where}: {target} downstream {name!r} is not defined under downstreams: "
+                                      f"(known: {', '.join(sorted(self.downstreams)) or 'none'})")
+        _choice("fault_status", self.fault_status, FAULT_STATUS)
+        if self.max_body_bytes < 1024:
+            raise ConfigError("max_body_bytes: at least 1024")
+
+
+def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(allowed)}")
+
+
+# -- the YAML form --------------------------------------------------------------------------------
+
+
+def substitute(value: Any, env: dict[str, str] | None = None, where: str = "") -> Any:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string of a parsed YAML document."""
+    env = os.environ if env is None else env
+    if isinstance(value, dict):
+        return {k: substitute(v, env, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, env, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def repl(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{where}: environment variable {name} is not set (write ${{{name}:-default}} for a "
+                          "default)")
+
+    return _ENV.sub(repl, value)
+
+
+def _section(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = doc.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}{key}: expected a mapping of keys to values")
+    return value
+
+
+def _known(section: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))} (allowed: "
+                          f"{', '.join(sorted(allowed))})")
+
+
+def _retry(doc: dict[str, Any], base: RetryPolicy, where: str) -> RetryPolicy:
+    _known(doc, {"max_attempts", "base_delay", "max_delay", "jitter"}, where)
+    try:
+        policy = RetryPolicy(
+            max_attempts=int(doc.get("max_attempts", base.max_attempts)),
+            base_delay=float(doc.get("base_delay", base.base_delay)),
+            max_delay=float(doc.get("max_delay", base.max_delay)),
+            jitter=float(doc.get("jitter", base.jitter)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if policy.max_attempts < 1 or policy.base_delay <= 0 or not 0 <= policy.jitter < 1:
+        raise ConfigError(f"{where}: max_attempts >= 1, base_delay > 0 and 0 <= jitter < 1")
+    return policy
+
+
+DOWNSTREAM_KEYS = {"url", "timeout", "connect_timeout", "concurrency", "expect_bv", "headers", "verify",
+                   "client_cert", "client_key", "circuit_threshold", "retry"}
+
+
+def _downstream(name: str, doc: Any, retry: RetryPolicy, expect_bv: bool, where: str) -> Downstream:
+    if isinstance(doc, str):
+        doc = {"url": doc}
+    if not isinstance(doc, dict) or not doc.get("url"):
+        raise ConfigError(f"{where}: expected a URL or a mapping with url:")
+    _known(doc, DOWNSTREAM_KEYS, where)
+    url = str(doc["url"])
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.url: {url!r} is not an http(s) URL")
+    headers = doc.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise ConfigError(f"{where}.headers: expected header: value pairs")
+    try:
+        return Downstream(
+            name=name, url=url,
+            timeout=float(doc.get("timeout", 30.0)), connect_timeout=float(doc.get("connect_timeout", 5.0)),
+            concurrency=int(doc.get("concurrency", 8)), expect_bv=bool(doc.get("expect_bv", expect_bv)),
+            headers={str(k): str(v) for k, v in headers.items()},
+            verify=doc["verify"] if isinstance(doc.get("verify"), bool | str) else True,
+            client_cert=doc.get("client_cert"), client_key=doc.get("client_key"),
+            circuit_threshold=int(doc.get("circuit_threshold", 5)),
+            retry=_retry(doc.get("retry") or {}, retry, f"{where}.retry"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+ROUTE_KEYS = {"mode", "mapping", "mappings", "profile", "downstream", "legacy_downstream", "ack", "ack_timeout",
+              "api_key", "api_keys", "validate", "match_route"}
+TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mappings", "downstreams", "retry", "routes",
+            "fault_status", "convert_threads", "shutdown_grace", "watch_mappings", "watch_interval",
+            "require_downstream_ready", "access_log", "log_level", "reply", "poll_interval"}
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"{where}: expected a string or a list of strings")
+
+
+def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
+    """Build and check a :class:`ServeConfig` from a parsed (and substituted) YAML document."""
+    if not isinstance(doc, dict):
+        raise ConfigError("the configuration must be a YAML mapping")
+    _known(doc, TOP_KEYS, "top level")
+    cfg = ServeConfig()
+    listen = _section(doc, "listen", "")
+    _known(listen, {"host", "port"}, "listen")
+    cfg.host = str(listen.get("host", cfg.host))
+    cfg.port = int(listen.get("port", cfg.port))
+    if "data_dir" in doc:
+        cfg.data_dir = (base_dir / str(doc["data_dir"])).resolve() if not Path(str(doc["data_dir"])).is_absolute() \
+            else Path(str(doc["data_dir"]))
+    cfg.admin_key = str(doc["admin_key"]) if doc.get("admin_key") else None
+    for key in ("max_body_bytes", "convert_threads"):
+        if key in doc:
+            setattr(cfg, key, int(doc[key]))
+    for key in ("shutdown_grace", "watch_interval", "poll_interval"):
+        if key in doc:
+            setattr(cfg, key, float(doc[key]))
+    for key in ("watch_mappings", "require_downstream_ready", "access_log"):
+        if key in doc:
+            setattr(cfg, key, bool(doc[key]))
+    cfg.fault_status = str(doc.get("fault_status", cfg.fault_status))
+    cfg.log_level = str(doc.get("log_level", cfg.log_level))
+    cfg.mappings = [str(_resolve(base_dir, m)) for m in _strings(doc.get("mappings"), "mappings")]
+    if doc.get("tls"):
+        tls = _section(doc, "tls", "")
+        _known(tls, {"certfile", "keyfile", "client_ca"}, "tls")
+        if not tls.get("certfile") or not tls.get("keyfile"):
+            raise ConfigError("tls: certfile and keyfile are both required")
+        cfg.tls = TlsConfig(str(_resolve(base_dir, tls["certfile"])), str(_resolve(base_dir, tls["keyfile"])),
+                            str(_resolve(base_dir, tls["client_ca"])) if tls.get("client_ca") else None)
+    reply = _section(doc, "reply", "")
+    _known(reply, {"applicatie", "organisatie", "sender_applicatie"}, "reply")
+    cfg.reply = ReplyConfig(str(reply.get("applicatie", "OVERSTAP")), reply.get("organisatie"),
+                            str(reply.get("sender_applicatie", "ONBEKEND")))
+    retry = _retry(_section(doc, "retry", ""), RetryPolicy(), "retry")
+    routes_doc = _section(doc, "routes", "")
+    legacy_names = {str(r.get("legacy_downstream")) for r in routes_doc.values()
+                    if isinstance(r, dict) and isinstance(r.get("legacy_downstream"), str)}
+    for name, value in _section(doc, "downstreams", "").items():
+        cfg.downstreams[str(name)] = _downstream(str(name), value, retry, str(name) not in legacy_names,
+                                                 f"downstreams.{name}")
+    for name, value in routes_doc.items():
+        cfg.routes[str(name)] = _route(str(name), value or {}, cfg, retry, base_dir)
+    cfg.check()
+    return cfg
+
+
+def _route(name: str, doc: Any, cfg: ServeConfig, retry: RetryPolicy, base_dir: Path) -> RouteConfig:
+    where = f"routes.{name}"
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings")
+    _known(doc, ROUTE_KEYS, where)
+    route = RouteConfig(name=name)
+    route.mode = str(doc.get("mode", route.mode))
+    route.mappings = [_mapping_ref(base_dir, m) for m in
+                      _strings(doc.get("mapping"), f"{where}.mapping") + _strings(doc.get("mappings"),
+                                                                                  f"{where}.mappings")]
+    route.profile = str(doc.get("profile", route.profile))
+    route.ack = str(doc.get("ack", route.ack))
+    route.ack_timeout = float(doc.get("ack_timeout", route.ack_timeout))
+    route.api_keys = _strings(doc.get("api_key"), f"{where}.api_key") + _strings(doc.get("api_keys"),
+                                                                                 f"{where}.api_keys")
+    route.validate = doc.get("validate")
+    route.match_route = doc.get("match_route")
+    for key, expect_bv in (("downstream", True), ("legacy_downstream", False)):
+        value = doc.get(key)
+        if isinstance(value, dict) or (isinstance(value, str) and value.startswith(("http://", "https://"))):
+            # an inline downstream: give it a name of its own
+            inline = f"{name}-{'new' if key == 'downstream' else 'legacy'}"
+            cfg.downstreams[inline] = _downstream(inline, value, retry, expect_bv, f"{where}.{key}")
+            value = inline
+        setattr(route, key, str(value) if value else None)
+    return route
+
+
+def _resolve(base_dir: Path, value: Any) -> Path:
+    path = Path(str(value))
+    return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+def _mapping_ref(base_dir: Path, value: str) -> str:
+    """A mapping file relative to the config file, or a mapping name as it is."""
+    return str(_resolve(base_dir, value)) if value.endswith((".yaml", ".yml")) else value
+
+
+def load(path: str | Path, env: dict[str, str] | None = None) -> ServeConfig:
+    """Read a YAML config file (``${ENV}`` substituted) into a checked :class:`ServeConfig`."""
+    file = Path(path)
+    try:
+        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{file}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+    try:
+        return from_dict(substitute(doc or {}, env), file.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+
+
+def quick(*, downstream: str | None, legacy_downstream: str | None = None, mode: str = "translate",
+          mappings: list[str] | None = None, data_dir: str | Path = "data", host: str = "127.0.0.1",
+          port: int = 8080, api_keys: list[str] | None = None, admin_key: str | None = None,
+          ack: str = "durable", profile: str = "zkn", route_names: list[str] | None = None) -> ServeConfig:
+    """The configuration of the flag form: one behaviour for ``/soap`` and any route the mappings name."""
+    cfg = ServeConfig(data_dir=Path(data_dir), host=host, port=port, admin_key=admin_key,
+                      mappings=[m for m in (mappings or []) if m.endswith((".yaml", ".yml"))])
+    if downstream:
+        cfg.downstreams["downstream"] = Downstream("downstream", downstream)
+    if legacy_downstream:
+        cfg.downstreams["legacy"] = Downstream("legacy", legacy_downstream, expect_bv=False)
+    for name in [DEFAULT_ROUTE, *(route_names or [])]:
+        cfg.routes[name] = RouteConfig(
+            name=name, mode=mode, mappings=list(mappings or []), profile=profile, ack=ack,
+            downstream="downstream" if downstream else None,
+            legacy_downstream="legacy" if legacy_downstream else None, api_keys=list(api_keys or []),
+        )
+    cfg.check()
+    return cfg

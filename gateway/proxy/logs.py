@@ -1,0 +1,58 @@
+"""Structured JSON logs for the sidecar: one object per line, BSN-like numbers masked, never a payload.
+
+Log calls in the gateway pass references (message and delivery ids, referentienummers, routes) and
+reasons; as a last line of defence the formatter masks every free-standing nine-digit number,
+which is how a BSN would slip through in an error text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+from gateway.model import mask_bsn
+
+_BSN_LIKE = re.compile(r"(?<!\d)\d{9}(?!\d)")
+_STANDARD = set(vars(logging.makeLogRecord({})))
+
+
+def mask(text: str) -> str:
+    return _BSN_LIKE.sub(lambda m: mask_bsn(m.group(0)), text)
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"ts", "level", "logger", "msg", ...extra}``; exceptions as type and message, masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": mask(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in ("message", "asctime", "color_message"):
+                out[key] = mask(value) if isinstance(value, str) else value
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            out["error"] = mask(f"{type(exc).__name__}: {exc}")
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure(level: str = "info", stream: Any = None) -> None:
+    """Route every logger (ours and uvicorn's) through one JSON handler on stderr."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

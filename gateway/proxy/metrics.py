@@ -1,0 +1,89 @@
+"""Prometheus metrics of the sidecar, per route: what came in, what was refused, delivered, retried, dead.
+
+Each gateway has its own registry (not the process-global one), so tests and embedded use never
+see each other's counters. Queue depth is read from the forwarder at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from gateway.deliver.forwarder import Observer, Outcome
+from gateway.deliver.outbox import Queued
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _Depth(Collector):
+    def __init__(self, depth: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self.depth = depth
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        family = GaugeMetricFamily("overstap_queue_depth", "Deliveries waiting in the outbox",
+                                   labels=["route", "target"])
+        for (route, target), value in sorted(self.depth().items()):
+            family.add_metric([route, target], value)
+        yield family
+
+
+class Metrics(Observer):
+    """The counters and histograms; also the forwarder's observer."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.received = Counter("overstap_received", "Messages received", ["route"], registry=r)
+        self.converted = Counter("overstap_converted", "Messages converted to the canonical form", ["route"],
+                                 registry=r)
+        self.rejected = Counter("overstap_rejected", "Messages refused with a Fo03", ["route", "reason"], registry=r)
+        self.unconverted = Counter("overstap_unconverted", "Passthrough/shadow messages that would not convert",
+                                   ["route", "reason"], registry=r)
+        self.acknowledged = Counter("overstap_acknowledged", "Messages acknowledged with a Bv03", ["route"],
+                                    registry=r)
+        self.duplicates = Counter("overstap_duplicates", "Re-sent messages acknowledged again, not queued again",
+                                  ["route"], registry=r)
+        self.delivered_total = Counter("overstap_delivered", "Deliveries accepted by a downstream",
+                                       ["route", "target"], registry=r)
+        self.retried_total = Counter("overstap_retried", "Delivery attempts that will be retried",
+                                     ["route", "target"], registry=r)
+        self.dead_total = Counter("overstap_dead_lettered", "Deliveries that ended as dead letters",
+                                  ["route", "target"], registry=r)
+        self.conversion_seconds = Histogram("overstap_conversion_seconds", "Time to convert one message", ["route"],
+                                            buckets=LATENCY_BUCKETS, registry=r)
+        self.ack_seconds = Histogram("overstap_ack_seconds", "Time from request to acknowledgement", ["route"],
+                                     buckets=LATENCY_BUCKETS, registry=r)
+        self.delivery_seconds = Histogram("overstap_delivery_seconds", "Time of one delivery attempt",
+                                          ["route", "target"], buckets=LATENCY_BUCKETS, registry=r)
+        self.commit_batch = Histogram("overstap_outbox_commit_batch", "Writes per outbox commit",
+                                      buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), registry=r)
+        self.commit_seconds = Histogram("overstap_outbox_commit_seconds", "Duration of one outbox commit",
+                                        buckets=LATENCY_BUCKETS, registry=r)
+        self.reloads = Counter("overstap_mapping_reloads", "Mapping reloads", ["result"], registry=r)
+
+    def watch_depth(self, depth: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self.registry.register(_Depth(depth))
+
+    def on_commit(self, size: int, seconds: float) -> None:
+        self.commit_batch.observe(size)
+        self.commit_seconds.observe(seconds)
+
+    # forwarder hooks
+    def delivered(self, item: Queued, outcome: Outcome) -> None:
+        self.delivered_total.labels(item.route, item.target).inc()
+        self.delivery_seconds.labels(item.route, item.target).observe(outcome.seconds)
+
+    def retried(self, item: Queued, outcome: Outcome, delay: float) -> None:
+        self.retried_total.labels(item.route, item.target).inc()
+        self.delivery_seconds.labels(item.route, item.target).observe(outcome.seconds)
+
+    def dead(self, item: Queued, outcome: Outcome) -> None:
+        self.dead_total.labels(item.route, item.target).inc()
+        self.delivery_seconds.labels(item.route, item.target).observe(outcome.seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,486 @@
+"""The sidecar's work, apart from HTTP: check, convert, store durably, acknowledge; run the forwarder.
+
+:class:`Gateway` is what the FastAPI app calls for every inbound message. It answers only after the
+outbox commit (``ack: durable``) or after the downstream's verdict (``ack: delivered``); anything it
+refuses is kept in quarantine with the reason and answered with a StUF Fo03 that names field and
+cause. Conversion is CPU work and runs in a thread pool so the event loop keeps accepting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import socket
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from gateway.deliver import outbox
+from gateway.deliver.committer import GroupCommitter
+from gateway.deliver.forwarder import DEAD, DELIVERED, Forwarder, Outcome
+from gateway.deliver.plan import plan
+from gateway.deliver.replay import Replayed, replay_deliveries, replay_quarantined
+from gateway.ingest import InputError, parse_xml
+from gateway.mapping import ConversionError, MappingError, Registry
+from gateway.mapping.registry import discover
+from gateway.pipeline import FAILURES, Conversion, Converter, FailureInfo, describe
+from gateway.render import stuf
+from gateway.render.schemas import SchemaUnavailable, schema
+
+from .config import DEFAULT_ROUTE, ConfigError, RouteConfig, ServeConfig
+from .metrics import Metrics
+
+log = logging.getLogger("overstap.gateway")
+SOAP12_HINT = stuf.SOAP12_NS.encode()
+
+
+@dataclass(slots=True)
+class Answer:
+    """An HTTP answer: status, body, content type and extra headers."""
+
+    status: int
+    body: bytes
+    content_type: str = stuf.CONTENT_TYPE["soap11"]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Facts:
+    """What a reply needs to know about the inbound message, whether or not it converted."""
+
+    source_ref: str | None = None
+    afzender: str | None = None
+    ontvanger: str | None = None
+    applicatie: str | None = None
+
+
+@dataclass(slots=True)
+class Attempt:
+    """The result of converting one inbound message (in a worker thread)."""
+
+    conversion: Conversion | None
+    failure: FailureInfo | None
+    reason: str | None = None
+    """Metric label for a failure: malformed, entity, unknown_dialect, invalid, output_invalid, internal."""
+    facts: Facts = field(default_factory=Facts)
+    seconds: float = 0.0
+
+
+def schema_available(profile: str) -> bool:
+    try:
+        schema(profile)
+    except (SchemaUnavailable, OSError, etree.XMLSchemaParseError):
+        return False
+    return True
+
+
+def build_converters(config: ServeConfig, registry: Registry) -> dict[str, Converter]:
+    """One converter per route, with the route's mappings, profile and validation; raises on a bad mapping."""
+    converters: dict[str, Converter] = {}
+    for route in config.routes.values():
+        validate = schema_available(route.profile) if route.validate is None else bool(route.validate)
+        try:
+            converters[route.name] = Converter(registry, profile=route.profile, mappings=route.mappings,
+                                               validate=validate, max_bytes=config.max_body_bytes)
+        except SchemaUnavailable as exc:
+            raise ConfigError(f"routes.{route.name}.validate: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"routes.{route.name}: {exc}") from None
+    return converters
+
+
+def mapping_files(config: ServeConfig) -> list[Path]:
+    """Mapping files named in the config (top level and per route) besides the discovered folders."""
+    files = [Path(m) for m in config.mappings]
+    for route in config.routes.values():
+        files += [Path(m) for m in route.mappings if m.endswith((".yaml", ".yml"))]
+    return files
+
+
+def soap_version(body: bytes, content_type: str | None) -> stuf.SoapVersion:
+    """Answer in the SOAP version the sender used (bare XML gets SOAP 1.1)."""
+    if content_type and "application/soap+xml" in content_type:
+        return "soap12"
+    return "soap12" if SOAP12_HINT in body[:2048] else "soap11"
+
+
+def _local(el: etree._Element) -> str:
+    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+
+
+def facts_of(body: bytes) -> Facts:
+    """Best effort: the sender's message reference and parties, from iWmo headers or StUF stuurgegevens."""
+    try:
+        root = parse_xml(body)
+    except InputError:
+        return Facts()
+    facts = Facts()
+    for el in root.iter():
+        name = _local(el)
+        text = (el.text or "").strip() if name else ""
+        parent = _local(el.getparent()) if el.getparent() is not None else ""
+        is_ref = (name == "Identificatie" and parent.lower() == "berichtidentificatie") or (
+            name == "referentienummer" and parent == "stuurgegevens")
+        if is_ref and not facts.source_ref:
+            facts.source_ref = text
+        elif name == "Afzender" and not facts.afzender:
+            facts.afzender = text
+        elif name == "Ontvanger" and not facts.ontvanger:
+            facts.ontvanger = text
+        elif name in ("organisatie", "applicatie") and parent == "zender":
+            if name == "organisatie" and not facts.afzender:
+                facts.afzender = text
+            elif name == "applicatie" and not facts.applicatie:
+                facts.applicatie = text
+    return facts
+
+
+def plek(code: str) -> stuf.Plek:
+    """Where a failure's cause lies: bad input is the client's; StUF058 (processing) the server's."""
+    return "server" if code in ("StUF046", "StUF049", "StUF058") else "client"
+
+
+class Gateway:
+    """Routes, converters, outbox, forwarder and metrics of one running sidecar."""
+
+    def __init__(self, config: ServeConfig, registry: Registry | None = None) -> None:
+        config.check()
+        self.config = config
+        self.metrics = Metrics()
+        self.registry = registry if registry is not None else Registry(files=mapping_files(config))
+        for err in self.registry.errors:
+            log.error("mapping not loaded: %s", err)
+        self.converters = build_converters(config, self.registry)
+        self.db_path = outbox.open_db(config.data_dir)
+        self.committer = GroupCommitter(lambda: outbox.connect(self.db_path), on_commit=self.metrics.on_commit)
+        self.forwarder = Forwarder(self.db_path, self.committer, config.targets(), observer=self.metrics,
+                                   poll_interval=config.poll_interval)
+        self.metrics.watch_depth(self.forwarder.depth)
+        self.executor = ThreadPoolExecutor(max(1, config.convert_threads), thread_name_prefix="convert")
+        self._reload_lock = asyncio.Lock()
+        self._watcher: asyncio.Task[None] | None = None
+        self._fingerprint: dict[str, tuple[int, int]] = {}
+        self._reachable: dict[str, tuple[float, bool]] = {}
+        self.last_reload_errors: list[str] = []
+        self.started = False
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.committer.start()
+        await self.forwarder.start()
+        if self.config.watch_mappings:
+            self._fingerprint = await asyncio.to_thread(self._mapping_fingerprint)
+            self._watcher = asyncio.create_task(self._watch(), name="mapping-watcher")
+        self.started = True
+        log.info("gateway ready: %d route(s), %d mapping(s), outbox %s", len(self.config.routes),
+                 len(self.registry.all()), self.db_path)
+
+    async def stop(self) -> None:
+        """Finish in-flight deliveries (bounded by shutdown_grace), flush the outbox, stop the threads."""
+        self.started = False
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        await self.forwarder.stop(self.config.shutdown_grace)
+        await asyncio.to_thread(self.committer.stop)
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        log.info("gateway stopped")
+
+    # -- inbound ---------------------------------------------------------------------------------
+
+    def route(self, name: str | None) -> RouteConfig | None:
+        return self.config.routes.get(name or DEFAULT_ROUTE)
+
+    @staticmethod
+    def authorised(keys: list[str], headers: Mapping[str, str]) -> bool:
+        """API key in ``X-API-Key`` or ``Authorization: Bearer``; compared in constant time."""
+        offered = headers.get("x-api-key") or ""
+        auth = headers.get("authorization") or ""
+        if not offered and auth.lower().startswith("bearer "):
+            offered = auth[7:].strip()
+        if not offered:
+            return False
+        return any(hmac.compare_digest(offered.encode(), key.encode()) for key in keys)
+
+    def fault(self, status: int, fout: stuf.Fout, version: stuf.SoapVersion, facts: Facts | None = None,
+              headers: dict[str, str] | None = None) -> Answer:
+        facts = facts or Facts()
+        fo = stuf.fo03(self._zender(facts), self._ontvanger(facts), facts.source_ref or stuf.UNKNOWN_REF, fout)
+        if self.config.fault_status == "soap":
+            status = 500 if version == "soap11" or fout.plek == "server" else 400
+        return Answer(status, stuf.fault(fo, fout, version), stuf.CONTENT_TYPE[version], headers or {})
+
+    def _zender(self, facts: Facts) -> stuf.Party:
+        return stuf.Party(self.config.reply.applicatie, self.config.reply.organisatie or facts.ontvanger)
+
+    def _ontvanger(self, facts: Facts) -> stuf.Party:
+        return stuf.Party(facts.applicatie or self.config.reply.sender_applicatie, facts.afzender)
+
+    def refuse(self, route: str, reason: str, status: int, fout: stuf.Fout, version: stuf.SoapVersion,
+               headers: dict[str, str] | None = None) -> Answer:
+        """A refusal before the message is looked at (route, credentials, size): counted, logged, answered."""
+        self.metrics.rejected.labels(route, reason).inc()
+        log.warning("refused on route %s: %s", route, reason, extra={"route": route, "reason": reason})
+        return self.fault(status, fout, version, headers=headers)
+
+    async def receive(self, route_name: str | None, body: bytes, headers: Mapping[str, str]) -> Answer:
+        """Handle one inbound message end to end and say what to answer."""
+        started = time.perf_counter()
+        content_type = headers.get("content-type")
+        version = soap_version(body, content_type)
+        route = self.route(route_name)
+        if route is None:
+            return self.refuse("unknown", "unknown_route", 404, stuf.Fout(
+                "StUF010", "client", f"unknown route {route_name!r}: post to /soap or /soap/<route> with one of "
+                f"{', '.join(sorted(self.config.routes))}"), version)
+        if route.api_keys and not self.authorised(route.api_keys, headers):
+            return self.refuse(route.name, "auth", 401, stuf.Fout(
+                "StUF052", "client", "not authorised: a valid API key (X-API-Key or Authorization: Bearer) is "
+                "required on this route"), version, {"WWW-Authenticate": 'Bearer realm="overstap"'})
+        self.metrics.received.labels(route.name).inc()
+        attempt = await asyncio.get_running_loop().run_in_executor(self.executor, self._convert, route, body)
+        self.metrics.conversion_seconds.labels(route.name).observe(attempt.seconds)
+        if attempt.conversion is not None:
+            self.metrics.converted.labels(route.name).inc()
+        soap_action = headers.get("soapaction")
+        if attempt.failure is not None and route.mode == "translate":
+            return await self._quarantine(route, body, content_type, soap_action, attempt, version)
+        if attempt.failure is not None:
+            self.metrics.unconverted.labels(route.name, attempt.reason or "invalid").inc()
+        answer = await self._accept(route, body, content_type, soap_action, attempt, version)
+        self.metrics.ack_seconds.labels(route.name).observe(time.perf_counter() - started)
+        return answer
+
+    def _convert(self, route: RouteConfig, body: bytes) -> Attempt:
+        converter = self.converters[route.name]
+        started = time.perf_counter()
+        try:
+            conversion = converter.convert(body, route.name, route=route.match_route or route.name)
+        except FAILURES as exc:
+            info = describe(exc, route.name)
+            return Attempt(None, info, _reason(exc, body), facts_of(body), time.perf_counter() - started)
+        except Exception as exc:  # a bug, not bad input: refuse safely and say so without the payload
+            log.error("conversion failed unexpectedly on route %s: %s", route.name, type(exc).__name__,
+                      exc_info=exc)
+            info = FailureInfo("StUF058", None, None, f"internal error while converting: {type(exc).__name__}",
+                               route.name)
+            return Attempt(None, info, "internal", facts_of(body), time.perf_counter() - started)
+        b = conversion.bericht
+        facts = Facts(b.identificatie, b.afzender, b.ontvanger,
+                      conversion.source.envelope_info.get("zender.applicatie"))
+        return Attempt(conversion, None, None, facts, time.perf_counter() - started)
+
+    async def _quarantine(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,
+                          attempt: Attempt, version: stuf.SoapVersion) -> Answer:
+        info = attempt.failure
+        assert info is not None
+        reason = attempt.reason or "invalid"
+        self.metrics.rejected.labels(route.name, reason).inc()
+        message = outbox.NewMessage(route.name, route.mode, body, content_type, soap_action, attempt.facts.source_ref,
+                                    attempt.facts.afzender, attempt.facts.ontvanger, None, info.code, info.field,
+                                    info.line, info.message)
+        headers: dict[str, str] = {}
+        try:
+            qid = await self.committer.write(lambda c: outbox.quarantine(c, message))
+            headers["X-Overstap-Quarantine"] = str(qid)
+        except Exception as exc:  # the refusal stands even when it cannot be kept
+            log.error("could not keep refused message in quarantine: %s", type(exc).__name__)
+        log.warning("message refused on route %s: %s %s", route.name, info.code, info.field or "",
+                    extra={"route": route.name, "code": info.code, "field": info.field, "line": info.line,
+                           "reason": reason, "quarantine": headers.get("X-Overstap-Quarantine"),
+                           "source_ref": attempt.facts.source_ref})
+        status = 500 if reason == "internal" else 400 if reason in ("malformed", "entity") else 422
+        what = f"{info.field}: {info.message}" if info.field else info.message
+        details = str(info) if info.line or info.field else None
+        return self.fault(status, stuf.Fout(info.code, plek(info.code), what, details), version, attempt.facts,
+                          headers)
+
+    async def _accept(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,
+                      attempt: Attempt, version: stuf.SoapVersion) -> Answer:
+        conversion, facts, info = attempt.conversion, attempt.facts, attempt.failure
+        message = outbox.NewMessage(
+            route.name, route.mode, body, content_type, soap_action, facts.source_ref, facts.afzender,
+            facts.ontvanger, conversion.mapping.name if conversion else None,
+            info.code if info else None, info.field if info else None, info.line if info else None,
+            info.message if info else None)
+        deliveries = plan(route.mode, conversion, body, content_type, soap_action)
+        try:
+            accepted = await self.committer.write(lambda c: outbox.accept(c, message, deliveries))
+        except Exception as exc:  # not stored means not acknowledged
+            self.metrics.rejected.labels(route.name, "store_failed").inc()
+            log.error("outbox write failed on route %s: %s", route.name, type(exc).__name__)
+            return self.fault(503, stuf.Fout("StUF046", "server", "the message could not be stored; offer it "
+                                             "again later"), version, facts, {"Retry-After": "5"})
+        ack_target = outbox.NEW if route.mode == "translate" else outbox.LEGACY
+        waits: dict[int, asyncio.Future[Outcome]] = {}
+        if route.ack == "delivered":
+            for item in accepted.queued:
+                if item.target == ack_target:
+                    waits[item.id] = self.forwarder.waiter(item.id)
+            for delivery_id, status, target in accepted.known:
+                if target == ack_target and status == outbox.PENDING and self.forwarder.tracks(delivery_id):
+                    waits[delivery_id] = self.forwarder.waiter(delivery_id)
+        self.forwarder.add(accepted.queued)
+        refs = [d.referentienummer for d in deliveries]
+        headers = {"X-Overstap-Message": str(accepted.message_id), "X-Overstap-Referentienummers": ",".join(refs)}
+        if accepted.duplicate:
+            headers["X-Overstap-Duplicate"] = "true"
+            self.metrics.duplicates.labels(route.name).inc()
+        log.info("message %d accepted on route %s (%s): %d delivery(ies) queued%s", accepted.message_id, route.name,
+                 route.mode, len(accepted.queued), ", a re-send" if accepted.duplicate else "",
+                 extra={"route": route.name, "message_id": accepted.message_id, "source_ref": facts.source_ref,
+                        "queued": len(accepted.queued), "duplicate": accepted.duplicate})
+        if waits:
+            return await self._await_delivery(route, waits, headers, facts, version)
+        self.metrics.acknowledged.labels(route.name).inc()
+        bv = stuf.bv03(self._zender(facts), self._ontvanger(facts), facts.source_ref or stuf.UNKNOWN_REF)
+        return Answer(200, stuf.envelope(bv, version), stuf.CONTENT_TYPE[version], headers)
+
+    async def _await_delivery(self, route: RouteConfig, waits: dict[int, asyncio.Future[Outcome]],
+                              headers: dict[str, str], facts: Facts, version: stuf.SoapVersion) -> Answer:
+        """``ack: delivered``: answer with the downstream's verdict (relayed as-is from a legacy partner)."""
+        _done, late = await asyncio.wait(waits.values(), timeout=route.ack_timeout)
+        for delivery_id, fut in waits.items():
+            self.forwarder.forget(delivery_id, fut)
+        if late:
+            self.metrics.rejected.labels(route.name, "ack_timeout").inc()
+            return self.fault(504, stuf.Fout("StUF058", "server", f"stored as message {headers['X-Overstap-Message']}"
+                                             f" but not yet accepted downstream within {route.ack_timeout:g}s; "
+                                             "delivery continues, a re-send is recognised"), version, facts, headers)
+        outcomes = [fut.result() for fut in waits.values()]
+        dead = next((o for o in outcomes if o.result == DEAD), None)
+        relay = route.mode != "translate"
+        if dead is not None:
+            self.metrics.rejected.labels(route.name, "downstream").inc()
+            if relay and dead.body:
+                return Answer(dead.http_status or 502, dead.body, dead.content_type or "text/xml", headers)
+            reply = dead.reply
+            if reply is not None and reply.kind == "fo":
+                fout = stuf.Fout(reply.code or "StUF058", "client" if reply.plek == "client" else "server",
+                                 reply.omschrijving or dead.reason, reply.details)
+            else:
+                fout = stuf.Fout("StUF058", "server", f"refused downstream: {dead.reason}")
+            return self.fault(422 if fout.plek == "client" else 502, fout, version, facts, headers)
+        self.metrics.acknowledged.labels(route.name).inc()
+        delivered = [o for o in outcomes if o.result == DELIVERED and o.body]
+        if relay and delivered:
+            o = delivered[0]
+            return Answer(o.http_status or 200, o.body, o.content_type or "text/xml", headers)
+        bv = stuf.bv03(self._zender(facts), self._ontvanger(facts), facts.source_ref or stuf.UNKNOWN_REF)
+        return Answer(200, stuf.envelope(bv, version), stuf.CONTENT_TYPE[version], headers)
+
+    # -- operations ------------------------------------------------------------------------------
+
+    def convert_for_replay(self, route: str, original: bytes) -> Conversion:
+        converter = self.converters.get(route)
+        if converter is None:
+            raise ConversionError(f"route {route!r} is not configured any more", field="route")
+        found = self.config.routes[route]
+        return converter.convert(original, route, route=found.match_route or route)
+
+    async def replay(self, ids: list[int], quarantined: bool = False) -> list[Replayed]:
+        if quarantined:
+            return await self.committer.write(lambda c: replay_quarantined(c, ids, self.convert_for_replay))
+        return await self.committer.write(lambda c: replay_deliveries(c, ids, self.convert_for_replay))
+
+    async def reload(self, why: str = "request") -> list[str]:
+        """Recompile the mappings; on any error keep serving the old ones and return the errors."""
+        async with self._reload_lock:
+            errors = await asyncio.to_thread(self.registry.reload)
+            problems = [str(p) for e in errors for p in (e.problems if isinstance(e, MappingError) else [e])]
+            if not problems:
+                try:
+                    self.converters = build_converters(self.config, self.registry)
+                except (ConfigError, MappingError) as exc:
+                    problems = [str(exc)]
+            self.last_reload_errors = problems
+            if problems:
+                self.metrics.reloads.labels("failed").inc()
+                log.error("mapping reload (%s) failed; the previous mappings stay in use: %s", why,
+                          "; ".join(problems[:5]))
+            else:
+                self.metrics.reloads.labels("ok").inc()
+                log.info("mappings reloaded (%s): %d mapping(s)", why, len(self.registry.all()))
+            return problems
+
+    def _mapping_fingerprint(self) -> dict[str, tuple[int, int]]:
+        files = discover(self.registry.dirs) + list(self.registry.extra_files)
+        out: dict[str, tuple[int, int]] = {}
+        for path in files:
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                out[str(path)] = (st.st_mtime_ns, st.st_size)
+        for folder in self.registry.dirs:  # a new file in a folder also counts
+            with contextlib.suppress(OSError):
+                out[str(folder)] = (os.stat(folder).st_mtime_ns, 0)
+        return out
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.watch_interval)
+            try:
+                current = await asyncio.to_thread(self._mapping_fingerprint)
+            except Exception as exc:  # keep watching
+                log.warning("mapping watch failed: %s", exc)
+                continue
+            if current != self._fingerprint:
+                self._fingerprint = current
+                await self.reload("file change")
+
+    def _reachable_now(self, url: str) -> bool:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "localhost", port), timeout=1.0):
+                return True
+        except OSError:
+            return False
+
+    async def readiness(self) -> tuple[bool, dict[str, object]]:
+        """Mappings loaded, outbox writable, downstreams reachable (each downstream checked at most every 5s)."""
+        checks: dict[str, object] = {"mappings": len(self.registry.all())}
+        ok = bool(checks["mappings"]) and bool(self.converters) and self.started
+        try:
+            await asyncio.wait_for(self.committer.write(
+                lambda c: c.execute("UPDATE meta SET value = value WHERE key = 'generation'")), 5.0)
+            checks["outbox"] = "writable"
+        except Exception as exc:  # reported, not raised
+            checks["outbox"] = f"not writable: {type(exc).__name__}"
+            ok = False
+        downstreams: dict[str, bool] = {}
+        now = time.monotonic()
+        for name, downstream in self.config.downstreams.items():
+            cached = self._reachable.get(name)
+            if cached is None or now - cached[0] > 5.0:
+                cached = (now, await asyncio.to_thread(self._reachable_now, downstream.url))
+                self._reachable[name] = cached
+            downstreams[name] = cached[1]
+        checks["downstreams"] = downstreams
+        if self.config.require_downstream_ready and not all(downstreams.values()):
+            ok = False
+        if self.last_reload_errors:
+            checks["last_reload_errors"] = self.last_reload_errors[:5]
+        checks["queue_depth"] = sum(self.forwarder.depth().values())
+        return ok, checks
+
+
+def _reason(exc: BaseException, body: bytes) -> str:
+    """The metric label of a bad-input failure."""
+    if isinstance(exc, InputError):
+        head = body[:4096]
+        return "entity" if (b"<!DOCTYPE" in head or b"<!ENTITY" in head) else "malformed"
+    if isinstance(exc, ConversionError) and exc.field == "dialect":
+        return "unknown_dialect"
+    if type(exc).__name__ == "OutputInvalid":
+        return "output_invalid"
+    return "invalid"

@@ -1,0 +1,149 @@
+"""StUF 03.01 replies the sidecar gives its senders: ``Bv03Bericht`` and ``Fo03Bericht``, in SOAP envelopes.
+
+Inbound iWmo/StUF kennisgevingen are asynchronous, so the synchronous technical answer is a Bv03
+(stored, will be processed) or a Fo03 (refused; StUF 03.01 §4.4.3). On SOAP a Fo03 travels as the
+``detail`` of a SOAP Fault, as the StUF WUS binding prescribes for faults. Replies are built as text:
+they are small, fixed in shape, and checked against the official schema by the tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from .zkn import esc
+
+STUF_NS = "http://www.egem.nl/StUF/StUF0301"
+SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
+SOAP_NS = {"soap11": SOAP11_NS, "soap12": SOAP12_NS}
+CONTENT_TYPE = {"soap11": "text/xml; charset=utf-8", "soap12": "application/soap+xml; charset=utf-8"}
+
+Plek = Literal["client", "server"]
+SoapVersion = Literal["soap11", "soap12"]
+
+# Lengths from stuf0301.xsd: Foutcode 7, Foutomschrijving 200, Foutdetails 1000, Refnummer 40,
+# Organisatie 200, Applicatie 3..50.
+MAX_CODE, MAX_OMSCHRIJVING, MAX_DETAILS, MAX_REF, MAX_ORGANISATIE, MAX_APPLICATIE = 7, 200, 1000, 40, 200, 50
+UNKNOWN_REF = "onbekend"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A StUF ``Systeem``: who sends or receives a reply (applicatie is required, 3..50 characters)."""
+
+    applicatie: str
+    organisatie: str | None = None
+    administratie: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fout:
+    """The body of a StUF foutbericht: code, where the cause lies, what went wrong, optional details."""
+
+    code: str
+    plek: Plek
+    omschrijving: str
+    details: str | None = None
+
+
+def tijdstip(now: dt.datetime | None = None) -> str:
+    """StUF Tijdstip ``yyyymmddhhmmssmmm`` (local time, as StUF systems write it)."""
+    now = now or dt.datetime.now()
+    return now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
+
+
+def new_referentienummer() -> str:
+    """A fresh reference for a reply: unique per zender, within the 40 characters of StUF Refnummer."""
+    return "OVS" + uuid.uuid4().hex.upper()
+
+
+def _clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _systeem(tag: str, party: Party) -> str:
+    applicatie = party.applicatie if len(party.applicatie) >= 3 else party.applicatie.ljust(3, "_")
+    parts = [f"<StUF:{tag}>"]
+    if party.organisatie:
+        parts.append(f"<StUF:organisatie>{esc(_clip(party.organisatie, MAX_ORGANISATIE))}</StUF:organisatie>")
+    parts.append(f"<StUF:applicatie>{esc(_clip(applicatie, MAX_APPLICATIE))}</StUF:applicatie>")
+    if party.administratie:
+        parts.append(f"<StUF:administratie>{esc(_clip(party.administratie, 50))}</StUF:administratie>")
+    parts.append(f"</StUF:{tag}>")
+    return "".join(parts)
+
+
+def _stuurgegevens(code: str, zender: Party, ontvanger: Party, cross_ref: str, referentienummer: str | None,
+                   moment: str | None) -> str:
+    return (
+        f"<StUF:stuurgegevens><StUF:berichtcode>{code}</StUF:berichtcode>"
+        + _systeem("zender", zender) + _systeem("ontvanger", ontvanger)
+        + f"<StUF:referentienummer>{esc(_clip(referentienummer or new_referentienummer(), MAX_REF))}"
+        "</StUF:referentienummer>"
+        f"<StUF:tijdstipBericht>{moment or tijdstip()}</StUF:tijdstipBericht>"
+        f"<StUF:crossRefnummer>{esc(_clip(cross_ref or UNKNOWN_REF, MAX_REF))}</StUF:crossRefnummer>"
+        "</StUF:stuurgegevens>"
+    )
+
+
+def bv03(zender: Party, ontvanger: Party, cross_ref: str, *, referentienummer: str | None = None,
+         moment: str | None = None) -> bytes:
+    """A ``Bv03Bericht``: the message was received and stored and will be processed."""
+    return (f'<StUF:Bv03Bericht xmlns:StUF="{STUF_NS}">'
+            + _stuurgegevens("Bv03", zender, ontvanger, cross_ref, referentienummer, moment)
+            + "</StUF:Bv03Bericht>").encode("utf-8")
+
+
+def fo03(zender: Party, ontvanger: Party, cross_ref: str, fout: Fout, *, referentienummer: str | None = None,
+         moment: str | None = None) -> bytes:
+    """A ``Fo03Bericht``: the message was refused; code, plek and omschrijving say why, details where."""
+    body = (f"<StUF:body><StUF:code>{esc(_clip(fout.code, MAX_CODE))}</StUF:code>"
+            f"<StUF:plek>{fout.plek}</StUF:plek>"
+            f"<StUF:omschrijving>{esc(_clip(fout.omschrijving, MAX_OMSCHRIJVING))}</StUF:omschrijving>")
+    if fout.details:
+        body += f"<StUF:details>{esc(_clip(fout.details, MAX_DETAILS))}</StUF:details>"
+    body += "</StUF:body>"
+    return (f'<StUF:Fo03Bericht xmlns:StUF="{STUF_NS}">'
+            + _stuurgegevens("Fo03", zender, ontvanger, cross_ref, referentienummer, moment)
+            + body + "</StUF:Fo03Bericht>").encode("utf-8")
+
+
+def _strip_declaration(xml: bytes) -> bytes:
+    if xml.startswith(b"<?xml"):
+        end = xml.find(b"?>")
+        return xml[end + 2:].lstrip()
+    return xml
+
+
+def envelope(message: bytes, version: SoapVersion = "soap11") -> bytes:
+    """``message`` (any XML, declaration dropped) as the only child of a SOAP Body."""
+    ns = SOAP_NS[version]
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="{ns}"><soap:Body>'.encode()
+            + _strip_declaration(message) + b"</soap:Body></soap:Envelope>\n")
+
+
+def fault(fo: bytes, fout: Fout, version: SoapVersion = "soap11") -> bytes:
+    """A SOAP Fault carrying a Fo03 as its detail; Client/Sender or Server/Receiver after ``plek``."""
+    reason = esc(_clip(fout.omschrijving, MAX_OMSCHRIJVING))
+    if version == "soap12":
+        code = "soap:Sender" if fout.plek == "client" else "soap:Receiver"
+        inner = (f"<soap:Fault><soap:Code><soap:Value>{code}</soap:Value></soap:Code>"
+                 f'<soap:Reason><soap:Text xml:lang="en">{reason}</soap:Text></soap:Reason>'
+                 "<soap:Detail>").encode() + fo + b"</soap:Detail></soap:Fault>"
+    else:
+        code = "soap:Client" if fout.plek == "client" else "soap:Server"
+        inner = (f"<soap:Fault><faultcode>{code}</faultcode><faultstring>{reason}</faultstring>"
+                 "<detail>").encode() + fo + b"</detail></soap:Fault>"
+    return envelope(inner, version)
+
+
+def soap_action(namespace: str, element: str) -> str:
+    """The StUF WUS SOAPAction of a message: its namespace, a slash and its element name.
+
+    ``zakLk01`` in StUF-ZKN 3.10 gives ``http://www.egem.nl/StUF/sector/zkn/0310/zakLk01``, as the
+    StUF WSDLs bind their operations (``.../StUF0301/Tr01``).
+    """
+    return f"{namespace.rstrip('/')}/{element}"

@@ -1,0 +1,224 @@
+"""Test doubles that are real servers: downstream StUF receivers and the gateway, each under uvicorn on 127.0.0.1.
+
+A :class:`Receiver` is a FastAPI app that answers Bv03, Fo03 (in a SOAP Fault) or HTTP 500 as the
+test tells it, and records what it accepted. :class:`ServerThread` runs any ASGI app in a thread;
+:class:`GatewayProcess` runs ``overstap serve`` as a separate process (to be killed for real).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from gateway.reference import ENV, available, reference_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+STUF = "http://www.egem.nl/StUF/StUF0301"
+_REF = re.compile(rb"<(?:\w+:)?referentienummer>([^<]+)</(?:\w+:)?referentienummer>")
+_IDENT = re.compile(rb"(<iwmo:Identificatie>)([^<]*)(</iwmo:Identificatie>)")
+
+BV03 = (f'<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body><StUF:Bv03Bericht xmlns:StUF="{STUF}"><StUF:stuurgegevens>'
+        "<StUF:berichtcode>Bv03</StUF:berichtcode><StUF:zender><StUF:applicatie>ZAAKSYSTEEM</StUF:applicatie>"
+        "</StUF:zender><StUF:ontvanger><StUF:applicatie>OVERSTAP</StUF:applicatie></StUF:ontvanger>"
+        "<StUF:referentienummer>ZS1</StUF:referentienummer><StUF:tijdstipBericht>20240101120000</StUF:tijdstipBericht>"
+        "<StUF:crossRefnummer>{ref}</StUF:crossRefnummer></StUF:stuurgegevens></StUF:Bv03Bericht>"
+        "</soap:Body></soap:Envelope>")
+FO03 = (f'<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode>'
+        "<faultstring>{omschrijving}</faultstring><detail>"
+        f'<StUF:Fo03Bericht xmlns:StUF="{STUF}"><StUF:stuurgegevens><StUF:berichtcode>Fo03</StUF:berichtcode>'
+        "<StUF:zender><StUF:applicatie>ZAAKSYSTEEM</StUF:applicatie></StUF:zender><StUF:ontvanger>"
+        "<StUF:applicatie>OVERSTAP</StUF:applicatie></StUF:ontvanger><StUF:referentienummer>ZS2"
+        "</StUF:referentienummer><StUF:tijdstipBericht>20240101120000</StUF:tijdstipBericht>"
+        "<StUF:crossRefnummer>{ref}</StUF:crossRefnummer></StUF:stuurgegevens><StUF:body><StUF:code>{code}"
+        "</StUF:code><StUF:plek>client</StUF:plek><StUF:omschrijving>{omschrijving}</StUF:omschrijving>"
+        "</StUF:body></StUF:Fo03Bericht></detail></soap:Fault></soap:Body></soap:Envelope>")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def samples_dir() -> Path:
+    """The public iWmo 2.0 samples of the reference folder; skip (saying why) when it is not there."""
+    folder = reference_dir() / "samples" / "iwmo20-xml"
+    if not available() or not folder.is_dir():
+        pytest.skip(f"reference samples not found at {folder} (set {ENV} to the shared reference folder)")
+    return folder
+
+
+def sample(name: str = "CasusA-02-WMO301_toewijzing.xml") -> bytes:
+    return (samples_dir() / name).read_bytes()
+
+
+def variant(message: bytes, n: int) -> bytes:
+    """A distinct message from a sample: its Berichtidentificatie/Identificatie made unique (max 12 chars)."""
+    return _IDENT.sub(lambda m: m.group(1) + f"t{n:011d}".encode() + m.group(3), message, count=1)
+
+
+def soap11(message: bytes) -> bytes:
+    body = message.split(b"?>", 1)[1] if message.startswith(b"<?xml") else message
+    return (f'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP11}"><soap:Body>'.encode()
+            + body.strip() + b"</soap:Body></soap:Envelope>")
+
+
+@dataclass
+class Received:
+    path: str
+    referentienummer: str
+    soap_action: str | None
+    content_type: str | None
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A downstream that answers as told: ``bv``, ``fo`` or ``500``; per referentienummer if need be."""
+
+    behaviour: str = "bv"
+    fo_code: str = "StUF055"
+    fo_omschrijving: str = "zaaktype onbekend"
+    fo_refs: set[str] = field(default_factory=set)
+    delay: float = 0.0
+    received: list[Received] = field(default_factory=list)
+    calls: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refs(self) -> list[str]:
+        with self.lock:
+            return [r.referentienummer for r in self.received]
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/{path:path}")
+        async def take(path: str, request: Request) -> Response:
+            import asyncio
+
+            body = await request.body()
+            ref = request.headers.get("x-overstap-referentienummer")
+            if ref is None:
+                found = _REF.search(body)
+                ref = found.group(1).decode() if found else "?"
+            with self.lock:
+                self.calls += 1
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            if self.behaviour == "500":
+                return Response(b"<error>down for maintenance</error>", status_code=500, media_type="text/xml")
+            if self.behaviour == "fo" or ref in self.fo_refs:
+                fo = FO03.format(ref=ref, code=self.fo_code, omschrijving=self.fo_omschrijving)
+                return Response(fo.encode(), status_code=500, media_type="text/xml")
+            with self.lock:
+                self.received.append(Received(path, ref, request.headers.get("soapaction"),
+                                              request.headers.get("content-type"), body))
+            return Response(BV03.format(ref=ref).encode(), media_type="text/xml")
+
+        return app
+
+
+class ServerThread:
+    """Any ASGI app under a real uvicorn on 127.0.0.1, in a background thread."""
+
+    def __init__(self, app: object, port: int | None = None, **options: object) -> None:
+        self.port = port or free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on", **options))  # type: ignore[arg-type]
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+def overstap_command() -> list[str]:
+    return [sys.executable, "-c", "from gateway.cli import main; main()"]
+
+
+class GatewayProcess:
+    """``overstap serve`` in its own process, so a test can SIGKILL it mid-flight and start it again."""
+
+    def __init__(self, args: list[str], port: int, log: Path) -> None:
+        self.args = args
+        self.port = port
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> GatewayProcess:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([*overstap_command(), "serve", "--port", str(self.port), *self.args],
+                                         stdout=out, stderr=out, env=env, cwd=ROOT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("gateway did not become healthy")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout)
+        return self.proc.returncode
