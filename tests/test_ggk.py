@@ -464,6 +464,20 @@ def test_a_toewijzing_without_beschikte_producten_gets_them_from_the_toegewezen(
     assert any("each toegewezen product written as BeschiktProduct" in n for n in message.normalised)
 
 
+def test_required_product_facts_are_taken_from_the_header_when_the_line_lacks_them(full_301: Bericht) -> None:
+    b = full_301.model_copy(deep=True)
+    b.clients[0].producten[0].aanbieder = None
+    b.clients[0].producten[0].toewijzingsdatum = None
+    message = iwmo.render(b)
+    _valid(message)
+    product = etree.fromstring(message.xml).find(".//m301:ToegewezenProduct", NS)
+    assert product.findtext("m301:Aanbieder", namespaces=NS) == b.ontvanger
+    assert product.findtext("m301:Toewijzingsdatum", namespaces=NS) == b.dagtekening.isoformat()
+    assert (f"client.1.product.1.aanbieder: empty; the message's Ontvanger {b.ontvanger} written "
+            "(required in iWmo 2.1)") in message.normalised
+    assert any(n.startswith("client.1.product.1.toewijzingsdatum: empty") for n in message.normalised)
+
+
 @pytest.mark.parametrize(("change", "field", "message"), [
     (lambda b: setattr(b.clients[0], "beschikking", None), "client.1.beschikking", "needs a Beschikking"),
     (lambda b: setattr(b.clients[0].naam, "naamgebruik", None), "client.1.naam.naamgebruik", "needs NaamGebruik"),

@@ -523,6 +523,16 @@ def _reden_wijziging(w: _Writer, product: Product, path: str) -> None:
                f"2.0 RedenIntrekking {product.reden_intrekking} written as RedenWijziging {new}")
 
 
+def _aanbieder(w: _Writer, pr: Product, path: str, role: str, fallback: str) -> None:
+    """Aanbieder, required on every 2.1 product line: the line's own, else the header's AGB code."""
+    if pr.aanbieder:
+        w.el(f"{w.m}:Aanbieder", pr.aanbieder, path + "aanbieder")
+        return
+    w.el(f"{w.m}:Aanbieder", fallback)
+    w.normalised.append(f"{path}aanbieder: empty; the message's {role} {fallback} written "
+                        f"(required in iWmo {w.target.versie})")
+
+
 def _toegewezen(w: _Writer, bericht: Bericht, client: Client, pr: Product, path: str) -> None:
     m, v = w.m, w.target.versie
     w.add(f"<{m}:ToegewezenProduct>")
@@ -530,12 +540,7 @@ def _toegewezen(w: _Writer, bericht: Bericht, client: Client, pr: Product, path:
         w.el(f"{m}:ToewijzingNummer", pr.toewijzingnummer, path + "toewijzingnummer")
     w.opt(f"{m}:ReferentieAanbieder", pr.referentie_aanbieder, path + "referentie_aanbieder", 36)
     _product_code(w, pr.categorie, pr.code, path)
-    if pr.aanbieder:
-        w.el(f"{m}:Aanbieder", pr.aanbieder, path + "aanbieder")
-    else:
-        w.el(f"{m}:Aanbieder", bericht.ontvanger)
-        w.normalised.append(f"{path}aanbieder: empty; the message's Ontvanger {bericht.ontvanger} written "
-                            f"(required in iWmo {v})")
+    _aanbieder(w, pr, path, "Ontvanger", bericht.ontvanger)
     if pr.toewijzingsdatum:
         w.el(f"{m}:Toewijzingsdatum", _date(pr.toewijzingsdatum), path + "toewijzingsdatum")
     else:
@@ -595,12 +600,7 @@ def _client_315(w: _Writer, bericht: Bericht, client: Client, ci: int, path: str
               "Product/ToewijzingIngangsdatum")
         if pr.einddatum:
             w.el(f"{m}:ToewijzingEinddatum", _date(pr.einddatum), p + "einddatum")
-        if pr.aanbieder:
-            w.el(f"{m}:Aanbieder", pr.aanbieder, p + "aanbieder")
-        else:
-            w.el(f"{m}:Aanbieder", bericht.afzender)
-            w.normalised.append(f"{p}aanbieder: empty; the message's Afzender {bericht.afzender} written "
-                                f"(required in iWmo {v})")
+        _aanbieder(w, pr, p, "Afzender", bericht.afzender)
         _omvang(w, pr.omvang, p)
         if pr.verwijzer is None:
             raise RenderError(f"iWmo {v} WMO315 needs a Verwijzer, and {p}verwijzer is empty", p + "verwijzer")
