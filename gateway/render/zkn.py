@@ -78,11 +78,19 @@ def esc(value: str) -> str:
 
 def stuf_value(value: Any) -> str:
     """Canonical value -> StUF text: dates yyyymmdd, times hhmmss, the rest as text."""
-    if isinstance(value, dt.date):
-        return value.strftime("%Y%m%d")
-    if isinstance(value, dt.time):
-        return value.strftime("%H%M%S")
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is dt.date:
+        return value.isoformat().replace("-", "")  # isoformat is C; strftime is several times slower
+    if kind is dt.time:
+        return value.isoformat()[:8].replace(":", "")
     return str(value)
+
+
+def _xml_text(value: Any) -> str:
+    """Escaped element text; only strings can hold markup characters."""
+    return esc(value) if type(value) is str else stuf_value(value)
 
 
 def flatten(obj: Any, prefix: str, skip: frozenset[str] = frozenset()) -> list[tuple[str, Any]]:
@@ -99,7 +107,7 @@ def flatten(obj: Any, prefix: str, skip: frozenset[str] = frozenset()) -> list[t
 
 def _flatten_dict(data: dict[str, Any], prefix: str, skip: frozenset[str], out: list[tuple[str, Any]]) -> None:
     for name, value in data.items():
-        if name in skip or value == [] or value == {}:
+        if (not value and type(value) in (list, dict)) or name in skip:
             continue
         if name == "extra":
             for key, extra in value.items():
@@ -295,7 +303,7 @@ def render_client(bericht: Bericht, index: int, settings: RenderSettings) -> Ren
     _el(out, "ZKN:einddatum", _yyyymmdd(einddatum))
     out.append("<StUF:extraElementen>")
     for name, value in extra_elements(bericht, client):
-        out.append(f'<StUF:extraElement naam="{name}">{esc(stuf_value(value))}</StUF:extraElement>')
+        out.append(f'<StUF:extraElement naam="{name}">{_xml_text(value)}</StUF:extraElement>')
     out.append("</StUF:extraElementen>")
     out.append('<ZKN:isVan StUF:entiteittype="ZAKZKT" StUF:verwerkingssoort="T">'
                '<ZKN:gerelateerde StUF:entiteittype="ZKT" StUF:verwerkingssoort="I">')
