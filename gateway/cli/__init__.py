@@ -17,7 +17,7 @@ def _register() -> None:
     # Each command lives in its own module; importing it attaches it to ``main``.
     from . import convert, explain, mapping  # noqa: F401
     from . import batch  # noqa: F401
-    from . import serve  # noqa: F401
+    from . import outbox, serve  # noqa: F401
 
 
 _register()

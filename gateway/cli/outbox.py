@@ -1,0 +1,270 @@
+"""``overstap outbox list|show|replay|purge`` and ``overstap shadow report``: operate the sidecar's outbox.
+
+These work on the SQLite file in ``--data-dir`` directly, also while the sidecar runs (WAL allows
+it): a replay marks rows pending and bumps the outbox generation, and the running forwarder picks
+them up within a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway.deliver import outbox, shadow
+from gateway.deliver.replay import Replayed, replay_deliveries, replay_quarantined
+from gateway.pipeline import Conversion, Converter
+
+from . import main
+from .common import EXIT_FAILED, EXIT_OK, fail_usage, load_registry
+
+STATUSES = (outbox.PENDING, outbox.DELIVERED, outbox.DEAD)
+
+
+def _open(data_dir: str | None, config_file: str | None) -> sqlite3.Connection:
+    folder = Path(data_dir) if data_dir else None
+    if folder is None and config_file:
+        from gateway.proxy.config import ConfigError, load
+
+        try:
+            folder = load(config_file).data_dir
+        except ConfigError as exc:
+            fail_usage(str(exc))
+    folder = folder or Path("data")
+    if not (folder / outbox.DB_NAME).is_file():
+        fail_usage(f"no outbox in {folder} (expected {folder / outbox.DB_NAME}); pass --data-dir")
+    return outbox.connect(folder / outbox.DB_NAME)
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def _clip(text: str | None, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+data_dir_option = click.option("--data-dir", default=None, help="Folder of the outbox (default: data).")
+config_option = click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
+                             help="The sidecar's YAML config (its data_dir, and its routes' mappings for replay).")
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """Inspect and operate the sidecar's durable outbox (deliveries, dead letters, quarantine)."""
+
+
+@outbox_group.command("list")
+@data_dir_option
+@config_option
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="Only deliveries with this status.")
+@click.option("--route", default=None)
+@click.option("--target", type=click.Choice([outbox.NEW, outbox.LEGACY]), default=None)
+@click.option("--quarantine", is_flag=True, help="List refused (quarantined) messages instead of deliveries.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_(data_dir: str | None, config_file: str | None, status: str | None, route: str | None, target: str | None,
+          quarantine: bool, limit: int, as_json: bool) -> None:
+    """Deliveries (newest first) or quarantined messages, one line each, with a count per status."""
+    conn = _open(data_dir, config_file)
+    if quarantine:
+        rows = outbox.message_rows(conn, status=outbox.QUARANTINED, route=route, limit=limit)
+        if as_json:
+            click.echo(json.dumps([dict(r) for r in rows], indent=1))
+            return
+        for r in rows:
+            click.echo(f"Q{r['id']:<6} {_when(r['last_received_at'])}  {r['route']:<12} x{r['times_received']:<3} "
+                       f"ref {r['source_ref'] or '-':<14} {r['fault_code'] or '':<8} {r['fault_field'] or '-'}: "
+                       f"{_clip(r['reason'], 80)}")
+        click.echo(f"{sum(outbox.quarantine_counts(conn).values())} quarantined message(s)")
+        return
+    rows = outbox.delivery_rows(conn, status=status, route=route, target=target, limit=limit)
+    if as_json:
+        click.echo(json.dumps([dict(r) for r in rows], indent=1))
+        return
+    for r in rows:
+        reason = f"  {_clip(r['reason'], 70)}" if r["reason"] and r["status"] != outbox.DELIVERED else ""
+        click.echo(f"{r['id']:<7} {r['status']:<9} {r['route']}/{r['target']:<7} {r['referentienummer']:<36} "
+                   f"key {_clip(r['order_key'], 28):<28} tries {r['attempts']:<2} {_when(r['updated_at'])}{reason}")
+    totals: dict[str, int] = {}
+    for (_r, _t, s), n in outbox.counts(conn).items():
+        totals[s] = totals.get(s, 0) + n
+    click.echo(", ".join(f"{totals.get(s, 0)} {s}" for s in STATUSES)
+               + f", {sum(outbox.quarantine_counts(conn).values())} quarantined")
+
+
+@outbox_group.command()
+@click.argument("item_id", type=int)
+@data_dir_option
+@config_option
+@click.option("--message", "is_message", is_flag=True, help="ITEM_ID is a message (or quarantine) id.")
+@click.option("--payload", is_flag=True, help="Also print the stored bytes (contains personal data).")
+def show(item_id: int, data_dir: str | None, config_file: str | None, is_message: bool, payload: bool) -> None:
+    """One delivery (or message) in full: status, attempts, the downstream's reason, its message."""
+    conn = _open(data_dir, config_file)
+    if not is_message:
+        row = outbox.delivery(conn, item_id)
+        if row is None:
+            fail_usage(f"no delivery {item_id} (use --message for a message or quarantine id)")
+            return
+        for key in ("id", "status", "route", "target", "referentienummer", "order_key", "zaak", "soap_action",
+                    "attempts", "replays", "http_status", "reply_code", "reason"):
+            click.echo(f"{key:<17} {row[key] if row[key] is not None else '-'}")
+        for key in ("created_at", "updated_at", "delivered_at", "next_at"):
+            click.echo(f"{key:<17} {_when(row[key])}")
+        if payload:
+            click.echo("--- payload")
+            click.echo(bytes(row["payload"]).decode("utf-8", "replace"))
+        item_id = row["message_id"]
+        click.echo("")
+    msg = outbox.message(conn, item_id)
+    if msg is None:
+        fail_usage(f"no message {item_id}")
+        return
+    click.echo(f"message {msg['id']} ({msg['status']}, mode {msg['mode']}, route {msg['route']})")
+    for key in ("source_ref", "afzender", "ontvanger", "mapping", "times_received", "fault_code", "fault_field",
+                "fault_line", "reason", "content_type", "soap_action"):
+        if msg[key] is not None:
+            click.echo(f"  {key:<15} {msg[key]}")
+    click.echo(f"  {'received':<15} {_when(msg['received_at'])} (last {_when(msg['last_received_at'])})")
+    for d in outbox.deliveries_of(conn, msg["id"]):
+        click.echo(f"  delivery {d['id']}: {d['target']} {d['status']} {d['referentienummer']} key {d['order_key']}"
+                   + (f" — {_clip(d['reason'], 100)}" if d["reason"] else ""))
+    if payload and is_message:
+        click.echo("--- original")
+        click.echo(bytes(msg["original"]).decode("utf-8", "replace"))
+
+
+def _converter_factory(config_file: str | None, mappings: tuple[str, ...]) -> Any:
+    """(route, bytes) -> Conversion with the mappings of now: the config's routes, or detect/--mapping."""
+    from gateway.proxy.config import ConfigError, load
+    from gateway.proxy.service import build_converters, mapping_files, schema_available
+
+    if config_file:
+        try:
+            cfg = load(config_file)
+            registry = load_registry([str(p) for p in mapping_files(cfg)])
+            converters = build_converters(cfg, registry)
+        except ConfigError as exc:
+            fail_usage(str(exc))
+        routes = {name: r.match_route or name for name, r in cfg.routes.items()}
+    else:
+        registry = load_registry(mappings)
+        names = [registry.get(m).name for m in mappings]
+        cache: dict[str, Converter] = {}
+        converters = None
+        routes = {}
+
+    def convert(route: str, original: bytes) -> Conversion:
+        if converters is not None:
+            if route not in converters:
+                from gateway.mapping import ConversionError
+
+                raise ConversionError(f"route {route!r} is not in the config any more", field="route")
+            return converters[route].convert(original, route, route=routes[route])
+        if route not in cache:
+            cache[route] = Converter(registry, mappings=names, validate=schema_available("zkn"))
+        return cache[route].convert(original, route, route=route)
+
+    return convert
+
+
+@outbox_group.command()
+@click.argument("ids", nargs=-1, type=int)
+@data_dir_option
+@config_option
+@click.option("--mapping", "mappings", multiple=True, help="Mapping name or file to convert with (without --config).")
+@click.option("--all-dead", is_flag=True, help="Replay every dead letter (of --route, if given).")
+@click.option("--route", default=None)
+@click.option("--quarantined", is_flag=True, help="IDS are quarantined messages: convert them again and queue them.")
+@click.option("--as-is", is_flag=True, help="Send the stored payload again without converting anew.")
+def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, mappings: tuple[str, ...],
+           all_dead: bool, route: str | None, quarantined: bool, as_is: bool) -> None:
+    """Queue dead letters again, converted anew from the original with the current (fixed) mappings.
+
+    A running sidecar picks them up within a second; otherwise they go at its next start.
+    """
+    conn = _open(data_dir, config_file)
+    if not ids and not all_dead:
+        fail_usage("name delivery ids, or pass --all-dead")
+    if quarantined and all_dead:
+        fail_usage("--all-dead replays dead deliveries; name the quarantined message ids instead")
+    chosen = list(ids)
+    if all_dead:
+        chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
+    convert = None if as_is and not quarantined else _converter_factory(config_file, mappings)
+    with outbox.transaction(conn):
+        results: list[Replayed] = (replay_quarantined(conn, chosen, convert) if quarantined
+                                   else replay_deliveries(conn, chosen, convert))
+    for r in results:
+        click.echo(f"{'ok  ' if r.ok else 'FAIL'} {'Q' if quarantined else ''}{r.id}: {r.note}")
+    done = sum(r.ok for r in results)
+    click.echo(f"{done} replayed, {len(results) - done} not")
+    sys.exit(EXIT_OK if done == len(results) else EXIT_FAILED)
+
+
+def _age(value: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if value[-1] in units:
+            return float(value[:-1]) * units[value[-1]]
+        return float(value) * 86400
+    except (ValueError, IndexError):
+        raise click.BadParameter(f"{value!r}: write e.g. 7d, 12h, 30m") from None
+
+
+@outbox_group.command()
+@data_dir_option
+@config_option
+@click.option("--older-than", "older_than", default="7d", show_default=True, help="Age: 7d, 12h, 30m, 90s.")
+@click.option("--dead", is_flag=True, help="Also purge dead letters (not only delivered).")
+@click.option("--quarantined", is_flag=True, help="Also purge quarantined messages.")
+def purge(data_dir: str | None, config_file: str | None, older_than: str, dead: bool, quarantined: bool) -> None:
+    """Delete delivered deliveries (and optionally dead letters and quarantine) older than an age; never pending."""
+    conn = _open(data_dir, config_file)
+    statuses = [outbox.DELIVERED] + ([outbox.DEAD] if dead else [])
+    before = time.time() - _age(older_than)
+    with outbox.transaction(conn):
+        removed, messages = outbox.purge(conn, before=before, statuses=statuses, quarantined=quarantined)
+    click.echo(f"purged {removed} delivery(ies) and {messages} message(s) older than {older_than}")
+
+
+@main.group("shadow")
+def shadow_group() -> None:
+    """Compare old and new side by side during a shadow-mode migration."""
+
+
+@shadow_group.command("report")
+@data_dir_option
+@config_option
+@click.option("--route", default=None)
+@click.option("--limit", type=int, default=None, help="Only the newest N messages.")
+@click.option("--differences", is_flag=True, help="Only messages where the two sides differ.")
+@click.option("--json", "as_json", is_flag=True)
+def shadow_report(data_dir: str | None, config_file: str | None, route: str | None, limit: int | None,
+                  differences: bool, as_json: bool) -> None:
+    """Per shadow message: did legacy and new both accept it, and if not, where do they differ."""
+    conn = _open(data_dir, config_file)
+    lines = shadow.report(conn, route, limit)
+    shown = [ln for ln in lines if ln.differences] if differences else lines
+    if as_json:
+        click.echo(json.dumps({"summary": shadow.summary(lines), "messages": [
+            {"message": ln.message_id, "route": ln.route, "source_ref": ln.source_ref, "verdict": ln.verdict,
+             "legacy": {"status": ln.legacy.status, "detail": ln.legacy.detail},
+             "new": [{"status": s.status, "detail": s.detail} for s in ln.new], "differences": ln.differences}
+            for ln in shown]}, indent=1))
+        return
+    for ln in shown:
+        click.echo(f"{ln.message_id:<7} {_when(ln.received_at)} {ln.route:<12} ref {ln.source_ref or '-':<14} "
+                   f"legacy {ln.legacy.status:<9} new {','.join(s.status for s in ln.new):<13} {ln.verdict}")
+        for diff in ln.differences:
+            click.echo(f"        {_clip(diff, 150)}")
+    counts = shadow.summary(lines)
+    click.echo(f"{len(lines)} shadow message(s): " + ", ".join(f"{n} {k}" for k, n in counts.items()))

@@ -1,0 +1,82 @@
+"""The shadow report: per message sent both ways, did the legacy partner and the new system both accept it?
+
+In ``shadow`` mode the original goes to the legacy partner and the canonical messages to the new
+system. Before cutting over, a municipality wants to see that the new side accepts everything the
+old side accepts — and, where they differ, why (a Fo from one side, a conversion that failed).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from . import outbox
+
+BOTH, LEGACY_ONLY, NEW_ONLY, NEITHER, WAITING = "both accepted", "legacy only", "new only", "both refused", "pending"
+
+
+@dataclass(slots=True)
+class Side:
+    status: str
+    """delivered, dead, pending, or ``not converted`` (new side only)."""
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class ShadowLine:
+    message_id: int
+    route: str
+    source_ref: str | None
+    received_at: float
+    legacy: Side
+    new: list[Side] = field(default_factory=list)
+    verdict: str = WAITING
+    differences: list[str] = field(default_factory=list)
+
+
+def _side(row: sqlite3.Row) -> Side:
+    if row["status"] == outbox.DELIVERED:
+        detail = " ".join(x for x in (f"HTTP {row['http_status']}" if row["http_status"] else "",
+                                      row["reply_code"] or "") if x)
+    else:
+        detail = row["reason"] or ""
+    return Side(row["status"], detail)
+
+
+def _ok(side: Side) -> bool | None:
+    return None if side.status == outbox.PENDING else side.status == outbox.DELIVERED
+
+
+def report(conn: sqlite3.Connection, route: str | None = None, limit: int | None = None) -> list[ShadowLine]:
+    """One line per shadow-mode message, oldest first."""
+    lines: list[ShadowLine] = []
+    for msg in reversed(outbox.message_rows(conn, status=outbox.ACCEPTED, mode="shadow", route=route, limit=limit)):
+        rows = outbox.deliveries_of(conn, msg["id"])
+        legacy_rows = [r for r in rows if r["target"] == outbox.LEGACY]
+        legacy = _side(legacy_rows[0]) if legacy_rows else Side("missing", "no legacy delivery")
+        new = [_side(r) for r in rows if r["target"] == outbox.NEW]
+        line = ShadowLine(msg["id"], msg["route"], msg["source_ref"], msg["received_at"], legacy, new)
+        if not new:
+            why = msg["reason"] or "no canonical output"
+            line.new = [Side("not converted", f"{msg['fault_code'] or ''} {msg['fault_field'] or ''}: {why}".strip())]
+        legacy_ok = _ok(line.legacy)
+        new_states = [_ok(s) if s.status != "not converted" else False for s in line.new]
+        if legacy_ok is None or None in new_states:
+            line.verdict = WAITING
+        else:
+            new_ok = all(bool(s) for s in new_states)
+            line.verdict = {(True, True): BOTH, (True, False): LEGACY_ONLY, (False, True): NEW_ONLY,
+                            (False, False): NEITHER}[(bool(legacy_ok), new_ok)]
+        if line.verdict in (LEGACY_ONLY, NEW_ONLY, NEITHER):
+            if not legacy_ok:
+                line.differences.append(f"legacy {line.legacy.status}: {line.legacy.detail}")
+            line.differences += [f"new {s.status}: {s.detail}" for s in line.new if s.status != outbox.DELIVERED]
+        lines.append(line)
+    return lines
+
+
+def summary(lines: list[ShadowLine]) -> dict[str, int]:
+    out = dict.fromkeys((BOTH, LEGACY_ONLY, NEW_ONLY, NEITHER, WAITING), 0)
+    for line in lines:
+        out[line.verdict] += 1
+    return out
