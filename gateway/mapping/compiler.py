@@ -630,8 +630,8 @@ class _RuleCompiler:
                        f"({'a repeating group needs each: and rules:' if kind.kind == 'models' else 'e.g. '}"
                        f"{'' if kind.kind == 'models' else target + '.' + next(iter(fields_of(kind.model)))})")
             return None
-        if isinstance(body, str):
-            body = {"path": body}
+        if isinstance(body, str):  # shorthand `field: PATH`: problems point at the path text
+            body = _shorthand(spec, target, body, file)
         if not isinstance(body, dict):
             self.c.add(spec, target, f"{prefix}{target}: a rule is a path string or a mapping with path:/constant:",
                        value=True)
@@ -678,6 +678,15 @@ class _RuleCompiler:
             default=_scalar(body.get("default")), required=bool(required), when=when, transforms=transforms,
             value_map=value_map, many=bool(many), file=_file(body, file), line=line, column=col,
         )
+
+
+def _shorthand(spec: Any, target: str, path: str, file: str) -> LocatedDict:
+    """``field: PATH`` as ``field: {path: PATH}``, located where the path text stands."""
+    body = LocatedDict({"path": path})
+    pos = _loc(spec, target, value=True)
+    body.loc, body.key_locs, body.value_locs = pos, {"path": pos}, {"path": pos}
+    body.file = file  # type: ignore[attr-defined]
+    return body
 
 
 def _compile_match(spec: Any, ns: dict[str, str], c: _Collector, fmt: str) -> Match:
