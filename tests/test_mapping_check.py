@@ -62,7 +62,7 @@ def test_all_problems_of_a_file_are_reported_together_and_the_file_is_refused_wh
         Registry(dirs=[], files=[path]).get(str(path))
     assert [(p.line, p.column, p.message, p.hint) for p in err.value.problems] == [
         (4, 24, "unknown key 'requird' in rule wet", "did you mean 'required'?"),
-        (8, 43, "unknown transform 'uper'", "did you mean 'upper'?"),
+        (8, 35, "unknown transform 'uper'", "did you mean 'upper'?"),
     ]
     registry = Registry(dirs=[], files=[path])
     assert registry.names() == [] and len(registry.errors) == 1
