@@ -33,6 +33,7 @@ SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 STUF = "http://www.egem.nl/StUF/StUF0301"
 _REF = re.compile(rb"<(?:\w+:)?referentienummer>([^<]+)</(?:\w+:)?referentienummer>")
 _IDENT = re.compile(rb"(<iwmo:Identificatie>)([^<]*)(</iwmo:Identificatie>)")
+_BESCHIKKING = re.compile(rb"(<\w+:Beschikking[Nn]ummer>)([^<]*)(</\w+:Beschikking[Nn]ummer>)")
 
 BV03 = (f'<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body><StUF:Bv03Bericht xmlns:StUF="{STUF}"><StUF:stuurgegevens>'
         "<StUF:berichtcode>Bv03</StUF:berichtcode><StUF:zender><StUF:applicatie>ZAAKSYSTEEM</StUF:applicatie>"
@@ -69,9 +70,15 @@ def sample(name: str = "CasusA-02-WMO301_toewijzing.xml") -> bytes:
     return (samples_dir() / name).read_bytes()
 
 
-def variant(message: bytes, n: int) -> bytes:
-    """A distinct message from a sample: its Berichtidentificatie/Identificatie made unique (max 12 chars)."""
-    return _IDENT.sub(lambda m: m.group(1) + f"t{n:011d}".encode() + m.group(3), message, count=1)
+def variant(message: bytes, n: int, zaak: int | None = None) -> bytes:
+    """A distinct message from a sample: its Berichtidentificatie/Identificatie made unique (max 12 chars).
+
+    With ``zaak`` the Beschikkingnummer changes too, so the message belongs to another zaak (order key).
+    """
+    out = _IDENT.sub(lambda m: m.group(1) + f"t{n:011d}".encode() + m.group(3), message, count=1)
+    if zaak is not None:
+        out = _BESCHIKKING.sub(lambda m: m.group(1) + f"{700000000 + zaak}".encode() + m.group(3), out)
+    return out
 
 
 def soap11(message: bytes) -> bytes:

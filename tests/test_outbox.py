@@ -1,0 +1,210 @@
+"""The outbox on a real SQLite file: durable accept, de-duplication, dead letters, quarantine, replay and purge,
+the group committer, and the ``overstap outbox`` commands an operator uses on it.
+
+Why: the outbox is the promise behind every Bv03 — what it stores survives, a re-sent message is
+not delivered twice, and nothing an operator does (replay, purge) loses a pending delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from proxy_helpers import samples_dir
+
+from gateway.cli import main
+from gateway.deliver import outbox
+from gateway.deliver.committer import GroupCommitter
+from gateway.deliver.plan import plan
+from gateway.deliver.replay import replay_deliveries
+from gateway.pipeline import Converter
+
+
+def _db(tmp_path: Path) -> sqlite3.Connection:
+    return outbox.connect(outbox.open_db(tmp_path / "data"))
+
+
+def _delivery(ref: str, key: str = "zaak-1", payload: bytes = b"<x/>") -> outbox.NewDelivery:
+    return outbox.NewDelivery(outbox.NEW, ref, key, payload, "text/xml", "urn:action", key)
+
+
+def test_database_is_wal_with_full_sync(tmp_path: Path) -> None:
+    conn = _db(tmp_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: fsync on every commit
+
+
+def test_accept_stores_original_and_deliveries_and_recognises_a_resend(tmp_path: Path) -> None:
+    conn = _db(tmp_path)
+    msg = outbox.NewMessage("default", "translate", b"<orig/>", source_ref="abc")
+    with outbox.transaction(conn):
+        first = outbox.accept(conn, msg, [_delivery("R1"), _delivery("R2", "zaak-2")])
+    assert [q.referentienummer for q in first.queued] == ["R1", "R2"] and not first.duplicate
+    with outbox.transaction(conn):
+        again = outbox.accept(conn, outbox.NewMessage("default", "translate", b"<orig/>"),
+                              [_delivery("R1"), _delivery("R2", "zaak-2")])
+    assert again.duplicate and again.message_id == first.message_id and again.times_received == 2
+    assert sorted(s for _i, s, _t in again.known) == ["pending", "pending"]
+    # the same references from a differently formatted body: a new message row, still no new delivery
+    with outbox.transaction(conn):
+        other = outbox.accept(conn, outbox.NewMessage("default", "translate", b"<orig />"), [_delivery("R1")])
+    assert other.message_id != first.message_id and other.duplicate
+    assert conn.execute("SELECT count(*) FROM delivery").fetchone()[0] == 2
+    assert bytes(outbox.message(conn, first.message_id)["original"]) == b"<orig/>"
+
+
+def test_a_dead_letter_offered_again_by_the_sender_is_revived(tmp_path: Path) -> None:
+    conn = _db(tmp_path)
+    msg = outbox.NewMessage("default", "translate", b"<orig/>")
+    with outbox.transaction(conn):
+        first = outbox.accept(conn, msg, [_delivery("R1", payload=b"<old/>")])
+        outbox.mark_dead(conn, first.queued[0].id, 1, 500, "Fo03 StUF055", "refused")
+    with outbox.transaction(conn):
+        again = outbox.accept(conn, msg, [_delivery("R1", payload=b"<new/>")])
+    assert [q.id for q in again.queued] == [first.queued[0].id]
+    row = outbox.delivery(conn, first.queued[0].id)
+    assert (row["status"], bytes(row["payload"]), row["attempts"]) == ("pending", b"<new/>", 0)
+    assert row["reason"].startswith("offered again by the sender")
+
+
+def test_quarantine_keeps_reason_and_counts_repeats(tmp_path: Path) -> None:
+    conn = _db(tmp_path)
+    bad = outbox.NewMessage("default", "translate", b"<bad", fault_code="StUF055", fault_line=1,
+                            reason="not well-formed XML")
+    with outbox.transaction(conn):
+        q1 = outbox.quarantine(conn, bad)
+        q2 = outbox.quarantine(conn, bad)
+    assert q1 == q2
+    row = outbox.message(conn, q1)
+    assert (row["status"], row["times_received"], row["reason"]) == ("quarantined", 2, "not well-formed XML")
+    assert outbox.quarantine_counts(conn) == {"default": 1}
+
+
+def test_purge_never_touches_pending(tmp_path: Path) -> None:
+    conn = _db(tmp_path)
+    with outbox.transaction(conn):
+        acc = outbox.accept(conn, outbox.NewMessage("default", "translate", b"<a/>"),
+                            [_delivery("R1"), _delivery("R2"), _delivery("R3")], now=time.time() - 86400 * 10)
+        ids = [q.id for q in acc.queued]
+        outbox.mark_delivered(conn, ids[0], 1, 200, "Bv03", now=time.time() - 86400 * 10)
+        outbox.mark_dead(conn, ids[1], 3, 400, None, "bad", now=time.time() - 86400 * 10)
+        removed, _ = outbox.purge(conn, before=time.time() - 86400, statuses=["delivered", "pending"])
+    assert removed == 1
+    assert [r["status"] for r in outbox.delivery_rows(conn)] == ["pending", "dead"]
+    with outbox.transaction(conn):
+        outbox.purge(conn, before=time.time(), statuses=["delivered", "dead"])
+    assert [r["status"] for r in outbox.delivery_rows(conn)] == ["pending"]
+    assert outbox.message(conn, acc.message_id) is not None  # still has a pending delivery
+
+
+def test_group_committer_batches_and_isolates_failures(tmp_path: Path) -> None:
+    path = outbox.open_db(tmp_path / "data")
+    committer = GroupCommitter(lambda: outbox.connect(path))
+    committer.start()
+
+    def good(n: int):  # type: ignore[no-untyped-def]
+        return lambda c: outbox.accept(c, outbox.NewMessage("r", "translate", f"<m{n}/>".encode()),
+                                       [_delivery(f"R{n}", f"k{n}")]).message_id
+
+    def bad(c: sqlite3.Connection) -> None:
+        outbox.accept(c, outbox.NewMessage("r", "translate", b"<bad/>"), [_delivery("RB")])
+        raise RuntimeError("this write fails after inserting")
+
+    async def run() -> list[object]:
+        jobs = [committer.write(good(n)) for n in range(200)] + [committer.write(bad)]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    try:
+        results = asyncio.run(run())
+    finally:
+        committer.stop()
+    assert all(isinstance(r, int) for r in results[:200])
+    assert isinstance(results[200], RuntimeError)
+    conn = outbox.connect(path)
+    assert conn.execute("SELECT count(*) FROM delivery").fetchone()[0] == 200  # the failing write left nothing
+    assert conn.execute("SELECT count(*) FROM delivery WHERE referentienummer = 'RB'").fetchone()[0] == 0
+    assert committer.commits < 200  # many writes shared a commit
+
+
+def test_committer_answers_only_after_commit(tmp_path: Path) -> None:
+    """A second connection sees the row as soon as the writer answers: the answer follows the COMMIT."""
+    path = outbox.open_db(tmp_path / "data")
+    committer = GroupCommitter(lambda: outbox.connect(path))
+    committer.start()
+    reader = outbox.connect(path)
+    seen: list[int] = []
+
+    def check_visible() -> None:
+        for n in range(50):
+            mid = committer.submit(lambda c, n=n: outbox.accept(
+                c, outbox.NewMessage("r", "translate", f"<v{n}/>".encode()), []).message_id).result()
+            seen.append(reader.execute("SELECT count(*) FROM message WHERE id = ?", (mid,)).fetchone()[0])
+
+    threads = [threading.Thread(target=check_visible) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    committer.stop()
+    assert seen == [1] * 200
+
+
+@pytest.fixture
+def dead_letter_db(tmp_path: Path) -> tuple[Path, int, bytes]:
+    """An outbox with one dead canonical delivery of the A-02 sample whose payload was damaged."""
+    original = (samples_dir() / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    conversion = Converter().convert(original)
+    conn = _db(tmp_path)
+    deliveries = plan("translate", conversion, original)
+    good_payload = deliveries[0].payload
+    deliveries[0].payload = b"<broken/>"
+    with outbox.transaction(conn):
+        acc = outbox.accept(conn, outbox.NewMessage("default", "translate", original, source_ref="1d8d1f0852bf"),
+                            deliveries)
+        outbox.mark_dead(conn, acc.queued[0].id, 2, 500, "Fo03 StUF055", "HTTP 500: Fo03 StUF055 (client): kapot")
+    return tmp_path / "data", acc.queued[0].id, good_payload
+
+
+def test_replay_converts_again_from_the_original(dead_letter_db: tuple[Path, int, bytes]) -> None:
+    data, delivery_id, good_payload = dead_letter_db
+    conn = outbox.connect(data / outbox.DB_NAME)
+    before = outbox.generation(conn)
+    converter = Converter()
+    with outbox.transaction(conn):
+        (result,) = replay_deliveries(conn, [delivery_id], lambda route, b: converter.convert(b, route))
+    assert result.ok and "payload changed" in result.note
+    row = outbox.delivery(conn, delivery_id)
+    assert (row["status"], bytes(row["payload"]), row["replays"]) == ("pending", good_payload, 1)
+    assert outbox.generation(conn) == before + 1  # a running forwarder notices
+    with outbox.transaction(conn):
+        (again,) = replay_deliveries(conn, [delivery_id], None)
+    assert not again.ok and again.note == "already pending"
+
+
+def test_outbox_cli_list_show_replay_purge(dead_letter_db: tuple[Path, int, bytes]) -> None:
+    data, delivery_id, good_payload = dead_letter_db
+    runner = CliRunner()
+    listed = runner.invoke(main, ["outbox", "list", "--data-dir", str(data), "--status", "dead"])
+    assert listed.exit_code == 0, listed.output
+    assert f"{delivery_id:<7} dead" in listed.output and "kapot" in listed.output
+    assert "0 pending, 0 delivered, 1 dead" in listed.output
+    shown = runner.invoke(main, ["outbox", "show", str(delivery_id), "--data-dir", str(data)])
+    assert "reply_code        Fo03 StUF055" in shown.output and "CasusA" not in shown.output
+    assert "source_ref      1d8d1f0852bf" in shown.output
+    replayed = runner.invoke(main, ["outbox", "replay", "--all-dead", "--data-dir", str(data)])
+    assert replayed.exit_code == 0, replayed.output
+    assert "1 replayed, 0 not" in replayed.output
+    conn = outbox.connect(data / outbox.DB_NAME)
+    assert bytes(outbox.delivery(conn, delivery_id)["payload"]) == good_payload
+    with outbox.transaction(conn):
+        outbox.mark_delivered(conn, delivery_id, 1, 200, "Bv03", now=time.time() - 3 * 86400)
+        conn.execute("UPDATE message SET received_at = ?, last_received_at = ?", (time.time() - 3 * 86400,) * 2)
+    purged = runner.invoke(main, ["outbox", "purge", "--data-dir", str(data), "--older-than", "2d"])
+    assert "purged 1 delivery(ies) and 1 message(s)" in purged.output
+    missing = runner.invoke(main, ["outbox", "list", "--data-dir", str(data / "nope")])
+    assert missing.exit_code == 2 and "no outbox" in missing.output
