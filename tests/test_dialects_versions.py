@@ -8,11 +8,14 @@ each. Every conversion runs with ``validate=True``: each zakLk01 must satisfy th
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from gateway.mapping import Registry
+from gateway.mapping.compiler import GroupRule
 from gateway.model import Bericht
 
 
@@ -73,3 +76,25 @@ def test_retourcodes_sit_at_every_level_of_a_retour() -> None:
     assert client.beschikking is not None and client.beschikking.retourcodes == ["8002"]
     assert client.beschikking.beperkingen[0].scores[0].retourcodes == ["0200"]
     assert client.producten[0].retourcodes == ["S002", "0001"]
+
+
+# -- extends: a group restated with its own each: keeps the base rules of the groups inside it -----
+
+
+def test_nested_group_delta_inside_a_restated_group_keeps_its_base(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text(
+        "overstap-mapping: 1\nname: probe-base\nmatch: {root: Base}\nrules:\n"
+        "  wet: {constant: wmo}\n  clients:\n    each: Client\n    rules:\n      bsn: Bsn\n"
+        "      producten:\n        each: Regel\n        rules:\n          code: Code\n          einddatum: Eind\n",
+        encoding="utf-8")
+    (tmp_path / "child.yaml").write_text(
+        "overstap-mapping: 1\nname: probe-child\nextends: probe-base\nmatch: {root: Child}\nrules:\n"
+        "  clients:\n    each: Persoon\n    rules:\n      bsn: Bsn\n"
+        "      producten:\n        rules:\n          einddatum: null\n          categorie: Cat\n",
+        encoding="utf-8")
+    child = Registry(dirs=[tmp_path]).get("probe-child")
+    clients = next(r for r in child.rules if isinstance(r, GroupRule))
+    producten = next(r for r in clients.rules if isinstance(r, GroupRule))
+    assert clients.each.expr == "Persoon"
+    assert producten.each.expr == "Regel"  # inherited, although the child's producten names no each:
+    assert [r.target for r in producten.rules] == ["code", "categorie"]

@@ -343,7 +343,7 @@ def _merge_rules(base: dict[str, Any], child: dict[str, Any], child_order: bool 
         if value is None:
             out.pop(key, None)  # `field: null` removes an inherited rule
             continue
-        old = out.get(key)
+        old = (base if child_order else out).get(key)  # in child order, `out` already holds the child's value
         if isinstance(old, dict) and isinstance(value, dict) and "each" in old and "each" not in value:
             merged = LocatedDict(old)
             merged.update({k: v for k, v in value.items() if k != "rules"})
