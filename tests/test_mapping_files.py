@@ -77,3 +77,27 @@ def test_overstap_mapping_test_exit_codes(tmp_path: Path) -> None:
     bad = runner.invoke(main, ["mapping", "test", str(broken)])
     assert bad.exit_code == 1
     assert "does not compile" in bad.output and "did you mean 'transform'?" in bad.output
+
+
+def test_golden_output_files_update_and_diff(tmp_path: Path, registry: Registry) -> None:
+    import shutil
+
+    folder = tmp_path / "flat"
+    shutil.copytree(ROOT / "mappings" / "examples" / "flat-no-namespace", folder)
+    mapping = folder / "mapping.yaml"
+    mapping.write_text(mapping.read_text(encoding="utf-8").replace("name: example-flat", "name: probe-flat"))
+    shutil.rmtree(folder / "expected")
+    first = run_file(mapping, registry)
+    assert [c.status for c in first.cases] == [FAIL, "pass"]
+    assert "not found (run with --update" in first.cases[0].details[0]
+    run_file(mapping, registry, update=True)
+    golden = folder / "expected" / "toewijzing-client1.xml"
+    assert golden.read_text(encoding="utf-8") == (
+        ROOT / "mappings" / "examples" / "flat-no-namespace" / "expected" / "toewijzing-client1.xml").read_text()
+    assert run_file(mapping, registry).ok
+    golden.write_text(golden.read_text(encoding="utf-8").replace(">Jansen<", ">Janssen<"), encoding="utf-8")
+    changed = run_file(mapping, registry)
+    details = changed.cases[0].details
+    assert details[0].endswith(f"output differs from {golden}")
+    assert "  -          <BG:geslachtsnaam>Janssen</BG:geslachtsnaam>" in details
+    assert "  +          <BG:geslachtsnaam>Jansen</BG:geslachtsnaam>" in details
