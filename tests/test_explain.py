@@ -141,3 +141,12 @@ def test_every_claimed_stuf_place_exists_in_the_rendered_zaklk01(mapping: str, s
             assert _exists(roots[client], place), (row.field, place)
             checked += 1
     assert checked >= len(ex.rows)  # every row has at least its unconditional place
+
+
+def test_explain_marks_a_value_dropped_under_lenient(registry: Registry) -> None:
+    source = Path(__file__).resolve().parents[1] / "mappings/examples/dutch-formats/fixtures/onbekend-naamgebruik.xml"
+    ex = explain(source.read_bytes(), source.name, registry=registry)
+    (row,) = [r for r in ex.rows if r.field == "clients.0.naam.naamgebruik"]
+    assert row.value == "dubbele naam (dropped: see warnings)" and row.stuf == ()
+    assert row.steps == "trim → lower → map naamgebruik"
+    assert [w.field for w in ex.warnings] == ["clients.0.naam.naamgebruik"] * 2

@@ -21,6 +21,8 @@ from gateway.model import mask_bsn
 from gateway.pipeline import Converter
 from gateway.render.zkn import stuf_places
 
+from .mappingtest import MISSING, lookup
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
@@ -91,7 +93,8 @@ def _places(field_: str, value: Any) -> tuple[str, ...]:
     return tuple(stuf_places(field_))
 
 
-def row_of(entry: Lineage) -> Row:
+def row_of(entry: Lineage, data: dict[str, Any] | None = None) -> Row:
+    """``data`` is the mapped message: a value it no longer holds was dropped under ``strictness: lenient``."""
     rule = entry.rule
     if rule.constant is not None:
         source = f"constant {rule.constant!r}"
@@ -99,8 +102,12 @@ def row_of(entry: Lineage) -> Row:
         source = f"default {rule.default!r} ({rule.source_text} absent)"
     else:
         source = entry.source or rule.source_text
-    return Row(entry.field, source, entry.line, f"{Path(rule.file).name}:{rule.line}", steps_of(rule),
-               _shown(entry.field, entry.value), _places(entry.field, entry.value))
+    rule_at = f"{Path(rule.file).name}:{rule.line}"
+    if data is not None and lookup(data, entry.field) is MISSING:
+        return Row(entry.field, source, entry.line, rule_at, steps_of(rule),
+                   f"{_shown(entry.field, entry.value)} (dropped: see warnings)", ())
+    return Row(entry.field, source, entry.line, rule_at, steps_of(rule), _shown(entry.field, entry.value),
+               _places(entry.field, entry.value))
 
 
 def explain(data: bytes, name: str = "<input>", *, registry: Registry | None = None, mapping: str | None = None,
@@ -111,7 +118,7 @@ def explain(data: bytes, name: str = "<input>", *, registry: Registry | None = N
     ignored = []
     for path, reason in compiled.ignore:
         ignored.append(Ignored(path.expr, reason, len(path.run(source.root))))
-    rows = sorted((row_of(entry) for entry in result.lineage), key=lambda r: (r.line or 0))  # top-down
+    rows = sorted((row_of(entry, result.data) for entry in result.lineage), key=lambda r: (r.line or 0))  # top-down
     return Explanation(source, compiled, rows, result.unmapped, ignored, result.warnings)
 
 

@@ -194,28 +194,29 @@ def _check_match(compiled: Compiled, result: Conversion, route: str | None, wher
             f"(root {src.describe()}{', route ' + repr(route) if route else ''}); detection would not pick it"]
 
 
-_MISSING = object()
+MISSING = object()
+"""What :func:`lookup` returns for a path that leads nowhere."""
 
 
 def lookup(data: Any, path: str) -> Any:
-    """The value at a dotted canonical path (``clients.0.producten.0.omvang.volume``), or _MISSING."""
+    """The value at a dotted canonical path (``clients.0.producten.0.omvang.volume``), or MISSING."""
     node = data
     for part in path.split("."):
         if isinstance(node, list) and part.isdigit():
             index = int(part)
             if index >= len(node):
-                return _MISSING
+                return MISSING
             node = node[index]
         elif isinstance(node, dict) and part in node:
             node = node[part]
         else:
-            return _MISSING
+            return MISSING
     return node
 
 
 def _text(value: Any) -> Any:
     """Canonical value as the text a mapping file writes: numbers and dates as strings, booleans as true/false."""
-    if value is _MISSING or value is None:
+    if value is MISSING or value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -247,7 +248,7 @@ def _check_values(expect: dict[str, Any], result: Conversion, where: _Where) -> 
         wanted = _text(expected)
         if actual == wanted:
             continue
-        shown = "(absent)" if raw is _MISSING or raw is None else repr(actual)
+        shown = "(absent)" if raw is MISSING or raw is None else repr(actual)
         problems += [f"{where.at('expect', top)}: {path}",
                      f"  - expected  {'(absent)' if wanted is None else repr(wanted)}",
                      f"  + actual    {shown}"]
