@@ -30,6 +30,7 @@ from gateway.reference import ENV, available, reference_dir
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 STUF = "http://www.egem.nl/StUF/StUF0301"
 _REF = re.compile(rb"<(?:\w+:)?referentienummer>([^<]+)</(?:\w+:)?referentienummer>")
 _IDENT = re.compile(rb"(<iwmo:Identificatie>)([^<]*)(</iwmo:Identificatie>)")
@@ -81,10 +82,23 @@ def variant(message: bytes, n: int, zaak: int | None = None) -> bytes:
     return out
 
 
-def soap11(message: bytes) -> bytes:
+def soap11(message: bytes, namespace: str = SOAP11) -> bytes:
     body = message.split(b"?>", 1)[1] if message.startswith(b"<?xml") else message
-    return (f'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP11}"><soap:Body>'.encode()
+    return (f'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{namespace}"><soap:Body>'.encode()
             + body.strip() + b"</soap:Body></soap:Envelope>")
+
+
+def soap12(message: bytes) -> bytes:
+    return soap11(message, SOAP12)
+
+
+def metric(base_url: str, name: str, **labels: str) -> float:
+    """The sum of the gateway's /metrics samples of that name with these labels (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(base_url + "/metrics", timeout=10).text
+    return sum(float(s.value) for family in text_string_to_metric_families(text) for s in family.samples
+               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
 
 
 @dataclass
@@ -104,6 +118,10 @@ class Receiver:
     fo_code: str = "StUF055"
     fo_omschrijving: str = "zaaktype onbekend"
     fo_refs: set[str] = field(default_factory=set)
+    fo_when: bytes | None = None
+    """Answer Fo03 to any message whose body contains these bytes."""
+    fail_refs: set[str] = field(default_factory=set)
+    """Answer HTTP 500 (no Fo) to these referentienummers: a transient failure."""
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     calls: int = 0
@@ -129,9 +147,9 @@ class Receiver:
                 self.calls += 1
             if self.delay:
                 await asyncio.sleep(self.delay)
-            if self.behaviour == "500":
+            if self.behaviour == "500" or ref in self.fail_refs:
                 return Response(b"<error>down for maintenance</error>", status_code=500, media_type="text/xml")
-            if self.behaviour == "fo" or ref in self.fo_refs:
+            if self.behaviour == "fo" or ref in self.fo_refs or (self.fo_when and self.fo_when in body):
                 fo = FO03.format(ref=ref, code=self.fo_code, omschrijving=self.fo_omschrijving)
                 return Response(fo.encode(), status_code=500, media_type="text/xml")
             with self.lock:

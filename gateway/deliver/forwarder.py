@@ -186,7 +186,7 @@ class Lane:
         """May this key be attempted now? While the circuit is open it parks instead."""
         if self.state == CLOSED:
             return True
-        if self.state == OPEN and time.monotonic() >= self.until:
+        if self.state == OPEN and asyncio.get_running_loop().time() >= self.until:
             self.state = HALF_OPEN
             return True
         self.parked.append(key)
@@ -215,17 +215,21 @@ class Lane:
         self.state = OPEN
         self.opens += 1
         wait = self.downstream.retry.delay(self.opens)
-        self.until = time.monotonic() + wait
+        loop = asyncio.get_running_loop()
+        self.until = loop.time() + wait
         log.warning("downstream %s keeps failing (%s); probing again in %.1fs", self.downstream.name,
                     scrub(outcome.reason, 200), wait)
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(wait, self._probe)
+        self._timer = loop.call_later(wait, self._probe)
 
     def _probe(self) -> None:
+        """The wait is over: the next key admitted is the probe (one parked key is sent to be it)."""
         self._timer = None
-        if self.state == OPEN and self.parked:
-            self.ready.put_nowait(self.parked.popleft())
+        if self.state == OPEN:
+            self.until = 0.0
+            if self.parked:
+                self.ready.put_nowait(self.parked.popleft())
 
     async def close(self) -> None:
         if self._timer is not None:

@@ -169,6 +169,7 @@ class Gateway:
         self._watcher: asyncio.Task[None] | None = None
         self._fingerprint: dict[str, tuple[int, int]] = {}
         self._reachable: dict[str, tuple[float, bool]] = {}
+        """downstream -> (when, True) of its last successful connect check."""
         self.last_reload_errors: list[str] = []
         self.started = False
 
@@ -460,11 +461,16 @@ class Gateway:
         downstreams: dict[str, bool] = {}
         now = time.monotonic()
         for name, downstream in self.config.downstreams.items():
+            lane = self.forwarder.lanes.get(name)
             cached = self._reachable.get(name)
-            if cached is None or now - cached[0] > 5.0:
-                cached = (now, await asyncio.to_thread(self._reachable_now, downstream.url))
-                self._reachable[name] = cached
-            downstreams[name] = cached[1]
+            if lane is not None and lane.last_ok is not None and time.time() - lane.last_ok < 5.0:
+                downstreams[name] = True  # it answered a delivery just now
+            elif cached is not None and now - cached[0] < 5.0:
+                downstreams[name] = True  # a recent connect worked; failures are never cached
+            else:
+                downstreams[name] = await asyncio.to_thread(self._reachable_now, downstream.url)
+                if downstreams[name]:
+                    self._reachable[name] = (now, True)
         checks["downstreams"] = downstreams
         if self.config.require_downstream_ready and not all(downstreams.values()):
             ok = False

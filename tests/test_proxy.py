@@ -1,0 +1,377 @@
+"""The sidecar end to end: the real gateway under uvicorn on 127.0.0.1 against real downstream servers.
+
+Why: this is issue 5's contract — translate, passthrough and shadow deliver what they should; a
+downstream that is down for a while gets everything once it is back, in order per zaak; a Fo ends
+as a dead letter with its reason and a replay with the fixed mapping delivers it; a re-sent message
+is acknowledged again but not delivered twice; mappings reload on change and a broken edit keeps
+the old ones; logs are JSON without BSNs or payloads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+from proxy_helpers import (
+    FIXTURES,
+    SOAP11,
+    SOAP12,
+    Receiver,
+    ServerThread,
+    free_port,
+    metric,
+    sample,
+    samples_dir,
+    soap11,
+    soap12,
+    variant,
+    wait_for,
+)
+
+from gateway.cli import main
+from gateway.deliver import outbox
+from gateway.mapping import Registry, default_dirs
+from gateway.proxy.app import create_app
+from gateway.proxy.config import from_dict, load
+from gateway.proxy.logs import JsonFormatter
+from gateway.proxy.service import Gateway
+from gateway.render.schemas import errors_of
+
+STUF = "{http://www.egem.nl/StUF/StUF0301}"
+ZKN = "{http://www.egem.nl/StUF/sector/zkn/0310}"
+A01, A02, A04 = "CasusA-01-WMO315_verzoek.xml", "CasusA-02-WMO301_toewijzing.xml", "CasusA-04-WMO301_intrekking.xml"
+B01 = "CasusB-01-WMO301_toewijzing.xml"
+ZAKLK01_ACTION = '"http://www.egem.nl/StUF/sector/zkn/0310/zakLk01"'
+UNKNOWN_DIALECT = b'<v:Bericht xmlns:v="urn:vendor:eigen"><v:Nummer>42</v:Nummer></v:Bericht>'
+FAST_RETRY = {"base_delay": 0.05, "max_delay": 0.4, "max_attempts": 200, "jitter": 0.5}
+
+Start = Callable[..., tuple[ServerThread, Gateway]]
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    samples_dir()
+    return Registry()
+
+
+@pytest.fixture
+def start(tmp_path: Path, registry: Registry) -> Iterator[Start]:
+    """Start a gateway (uvicorn in a thread) from config parts; all are stopped after the test."""
+    running: list[ServerThread] = []
+
+    def run(routes: dict[str, Any], downstreams: dict[str, Any], *, reg: Registry | None = None,
+            **top: Any) -> tuple[ServerThread, Gateway]:
+        doc = {"data_dir": str(tmp_path / "data"), "poll_interval": 0.1, "watch_mappings": False,
+               "retry": FAST_RETRY, "downstreams": downstreams, "routes": routes, **top}
+        cfg = from_dict(doc, tmp_path)
+        gw = Gateway(cfg, reg or registry)
+        server = ServerThread(create_app(cfg, gw)).start()
+        running.append(server)
+        return server, gw
+
+    yield run
+    for server in running:
+        server.stop()
+
+
+def stuf_reply(response: httpx.Response) -> etree._Element:
+    """The Bv03Bericht/Fo03Bericht inside a reply envelope, checked against the StUF 03.01 schema."""
+    root = etree.fromstring(response.content)
+    found = [el for el in root.iter() if isinstance(el.tag, str) and el.tag.startswith(STUF)
+             and el.tag.endswith("Bericht")]
+    assert found, response.text
+    assert errors_of(found[0], "stuf") == []
+    return found[0]
+
+
+def refs_of(response: httpx.Response) -> list[str]:
+    return response.headers["x-overstap-referentienummers"].split(",")
+
+
+def db(gw: Gateway) -> Any:
+    return outbox.connect(gw.db_path)
+
+
+def statuses(gw: Gateway) -> dict[str, str]:
+    return {r["referentienummer"]: r["status"] for r in outbox.delivery_rows(db(gw), limit=None)}
+
+
+def test_translate_answers_bv03_and_delivers_zaklk01_over_soap(start: Start) -> None:
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        gw_server, _gw = start({"default": {"downstream": "zs"}}, {"zs": ds.url + "/zaken"}, admin_key="adm")
+        url = gw_server.url
+        bare = httpx.post(url + "/soap", content=sample(A02), headers={"Content-Type": "text/xml"})
+        wrapped = httpx.post(url + "/soap", content=soap11(sample(A01)),
+                             headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:wmo315"'})
+        multi = (FIXTURES / "iwmo21" / "Multi-WMO301_twee_clienten.xml").read_bytes()
+        v12 = httpx.post(url + "/soap", content=soap12(multi),
+                         headers={"Content-Type": "application/soap+xml; charset=utf-8"})
+        assert [r.status_code for r in (bare, wrapped, v12)] == [200, 200, 200]
+        bv = stuf_reply(bare)
+        assert bv.tag == f"{STUF}Bv03Bericht"
+        assert bv.findtext(f"{STUF}stuurgegevens/{STUF}crossRefnummer") == "1d8d1f0852bf"
+        assert bv.findtext(f"{STUF}stuurgegevens/{STUF}zender/{STUF}organisatie") == "98025566"
+        assert bv.findtext(f"{STUF}stuurgegevens/{STUF}ontvanger/{STUF}organisatie") == "0384"
+        assert v12.headers["content-type"].startswith("application/soap+xml")
+        assert etree.fromstring(v12.content).tag == f"{{{SOAP12}}}Envelope"
+        assert stuf_reply(v12).findtext(f"{STUF}stuurgegevens/{STUF}crossRefnummer") == "ovs21multi01"
+        expected = refs_of(bare) + refs_of(wrapped) + refs_of(v12)
+        assert len(expected) == 4  # the 2.1 fixture holds two clients: two zaken
+        assert wait_for(lambda: len(rec.received) == 4)
+        assert sorted(rec.refs()) == sorted(expected)
+        for got in rec.received:
+            assert got.path == "zaken" and got.soap_action == ZAKLK01_ACTION
+            assert got.content_type == "text/xml; charset=utf-8"
+            envelope = etree.fromstring(got.body)
+            assert envelope.tag == f"{{{SOAP11}}}Envelope"
+            zaak = envelope[0][0]
+            assert zaak.tag == f"{ZKN}zakLk01" and errors_of(zaak, "zkn") == []
+            assert zaak.findtext(f"{ZKN}stuurgegevens/{STUF}referentienummer") == got.referentienummer
+        assert metric(url, "overstap_received_total", route="default") == 3
+        assert metric(url, "overstap_converted_total", route="default") == 3
+        assert metric(url, "overstap_acknowledged_total", route="default") == 3
+        assert wait_for(lambda: metric(url, "overstap_delivered_total", route="default", target="new") == 4)
+        assert metric(url, "overstap_queue_depth", route="default", target="new") == 0
+        assert metric(url, "overstap_conversion_seconds_count", route="default") == 3
+        ready = httpx.get(url + "/readyz")
+        assert ready.status_code == 200 and ready.json()["downstreams"] == {"zs": True}
+        assert httpx.get(url + "/admin/outbox").status_code == 401
+        admin = httpx.get(url + "/admin/outbox", headers={"X-Admin-Key": "adm"})
+        assert admin.status_code == 200
+        assert {"route": "default", "target": "new", "status": "delivered", "count": 4} in admin.json()["deliveries"]
+
+
+def test_a_resent_message_is_acknowledged_again_but_delivered_once(start: Start) -> None:
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        gw_server, gw = start({"default": {"downstream": ds.url}}, {})
+        first = httpx.post(gw_server.url + "/soap", content=sample(A02))
+        assert wait_for(lambda: len(rec.received) == 1)
+        again = httpx.post(gw_server.url + "/soap", content=sample(A02))
+        rewrapped = httpx.post(gw_server.url + "/soap", content=soap11(sample(A02)))  # other bytes, same message
+        assert [r.status_code for r in (first, again, rewrapped)] == [200, 200, 200]
+        assert stuf_reply(again).tag == f"{STUF}Bv03Bericht"
+        assert "x-overstap-duplicate" not in first.headers
+        assert again.headers["x-overstap-duplicate"] == rewrapped.headers["x-overstap-duplicate"] == "true"
+        assert refs_of(first) == refs_of(again) == refs_of(rewrapped)
+        assert metric(gw_server.url, "overstap_duplicates_total", route="default") == 2
+        wait_for(lambda: False, timeout=0.3)  # give a wrong second delivery the chance to happen
+        assert rec.refs() == refs_of(first)
+        row = db(gw).execute("SELECT times_received FROM message WHERE body_sha256 = ?",
+                             (outbox.sha256(sample(A02)),)).fetchone()
+        assert row[0] == 2
+
+
+def test_passthrough_forwards_the_original_unchanged_and_records_it(start: Start) -> None:
+    legacy = Receiver()
+    with ServerThread(legacy.app()) as old:
+        gw_server, gw = start({"default": {"mode": "passthrough", "legacy_downstream": "old"}},
+                              {"old": {"url": old.url + "/ontvang", "expect_bv": False}})
+        sent = soap11(sample(B01))
+        r1 = httpx.post(gw_server.url + "/soap", content=sent,
+                        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:legacy:wmo301"'})
+        r2 = httpx.post(gw_server.url + "/soap", content=UNKNOWN_DIALECT, headers={"Content-Type": "text/xml"})
+        assert (r1.status_code, r2.status_code) == (200, 200)
+        assert wait_for(lambda: len(legacy.received) == 2)
+        by_body = {r.body: r for r in legacy.received}
+        assert set(by_body) == {sent, UNKNOWN_DIALECT}  # byte for byte
+        assert by_body[sent].soap_action == '"urn:legacy:wmo301"'
+        assert by_body[UNKNOWN_DIALECT].soap_action is None
+        rows = {r["source_ref"]: r for r in outbox.message_rows(db(gw))}
+        assert rows["506b94c1386c"]["mapping"] == "iwmo20-wmo301"  # what the vendor sends, learnt
+        unknown = next(r for r in rows.values() if r["mapping"] is None)
+        assert unknown["fault_field"] == "dialect" and "unknown dialect" in unknown["reason"]
+        assert metric(gw_server.url, "overstap_unconverted_total", route="default", reason="unknown_dialect") == 1
+        assert metric(gw_server.url, "overstap_rejected_total") == 0
+
+
+def test_shadow_sends_both_ways_and_reports_where_they_differ(start: Start) -> None:
+    legacy, new = Receiver(), Receiver(fo_when=b"658721123")  # the new system refuses B-01's beschikking
+    with ServerThread(legacy.app()) as old, ServerThread(new.app()) as zs:
+        gw_server, gw = start({"default": {"mode": "shadow", "downstream": "zs", "legacy_downstream": "old"}},
+                              {"zs": zs.url, "old": {"url": old.url, "expect_bv": False}})
+        for body in (sample(A02), sample(B01), UNKNOWN_DIALECT):
+            assert httpx.post(gw_server.url + "/soap", content=body).status_code == 200
+        assert wait_for(lambda: len(legacy.received) == 3 and len(new.received) == 1
+                        and sorted(statuses(gw).values()) == ["dead"] + ["delivered"] * 4)
+        assert new.received[0].body.count(b"425386123") >= 1  # A-02 went to the new system
+        result = CliRunner().invoke(main, ["shadow", "report", "--data-dir", str(gw.config.data_dir), "--json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        assert report["summary"] == {"both accepted": 1, "legacy only": 2, "new only": 0, "both refused": 0,
+                                     "pending": 0}
+        lines = {m["source_ref"]: m for m in report["messages"]}
+        assert lines["1d8d1f0852bf"]["verdict"] == "both accepted"
+        b01 = lines["506b94c1386c"]
+        assert b01["verdict"] == "legacy only"
+        assert "Fo03 StUF055" in b01["differences"][0] and "zaaktype onbekend" in b01["differences"][0]
+        unknown = lines[None]
+        assert unknown["new"][0]["status"] == "not converted" and "unknown dialect" in unknown["differences"][0]
+        text = CliRunner().invoke(main, ["shadow", "report", "--data-dir", str(gw.config.data_dir),
+                                         "--differences"]).output
+        assert "3 shadow message(s): 1 both accepted, 2 legacy only" in text and "1d8d1f0852bf" not in text
+
+
+def test_a_downstream_down_for_a_while_gets_everything_in_order_once_back(start: Start) -> None:
+    port = free_port()
+    downstream = {"url": f"http://127.0.0.1:{port}/zs", "connect_timeout": 0.5, "circuit_threshold": 3}
+    gw_server, gw = start({"default": {"downstream": "zs"}}, {"zs": downstream})
+    sent: dict[int, list[str]] = {}
+    for n in range(20):
+        zaak = n % 4
+        response = httpx.post(gw_server.url + "/soap", content=variant(sample(A02), n, zaak))
+        assert response.status_code == 200  # stored is enough for a Bv03, downstream or not
+        sent.setdefault(zaak, []).extend(refs_of(response))
+    assert wait_for(lambda: metric(gw_server.url, "overstap_retried_total", route="default", target="new") >= 4)
+    ready = httpx.get(gw_server.url + "/readyz")
+    assert ready.status_code == 503 and ready.json()["downstreams"] == {"zs": False}
+    assert metric(gw_server.url, "overstap_queue_depth", route="default", target="new") == 20
+    rec = Receiver()
+    with ServerThread(rec.app(), port=port):
+        assert wait_for(lambda: len(rec.received) == 20, timeout=30)
+        received = rec.refs()
+        assert sorted(received) == sorted(r for refs in sent.values() for r in refs)  # each exactly once
+        for refs in sent.values():  # per zaak in the order they came in
+            assert [r for r in received if r in refs] == refs
+        assert wait_for(lambda: set(statuses(gw).values()) == {"delivered"})
+        assert metric(gw_server.url, "overstap_dead_lettered_total") == 0
+        assert wait_for(lambda: httpx.get(gw_server.url + "/readyz").status_code == 200, timeout=10)
+
+
+def test_a_failing_message_holds_back_only_its_own_zaak(start: Start) -> None:
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        gw_server, _gw = start({"default": {"downstream": ds.url}}, {})
+        first = httpx.post(gw_server.url + "/soap", content=variant(sample(A02), 1, 1))
+        (stuck,) = refs_of(first)
+        rec.fail_refs.add(stuck)  # a 500 for this one: it is retried, and holds back its zaak only
+        behind = refs_of(httpx.post(gw_server.url + "/soap", content=variant(sample(A02), 2, 1)))[0]
+        others = [refs_of(httpx.post(gw_server.url + "/soap", content=variant(sample(A02), 10 + n, 100 + n)))[0]
+                  for n in range(5)]
+        assert wait_for(lambda: set(others) <= set(rec.refs()))
+        assert wait_for(lambda: metric(gw_server.url, "overstap_retried_total") >= 3)
+        assert stuck not in rec.refs() and behind not in rec.refs()
+        rec.fail_refs.clear()
+        assert wait_for(lambda: behind in rec.refs(), timeout=20)
+        refs = rec.refs()
+        assert refs.index(stuck) < refs.index(behind)
+
+
+def test_ack_delivered_answers_with_the_downstreams_verdict(start: Start) -> None:
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        gw_server, _gw = start({"default": {"downstream": ds.url, "ack": "delivered", "ack_timeout": 10}}, {})
+        ok = httpx.post(gw_server.url + "/soap", content=sample(A02))
+        assert ok.status_code == 200 and stuf_reply(ok).tag == f"{STUF}Bv03Bericht"
+        assert rec.refs() == refs_of(ok)  # delivered before the sender heard back
+        rec.behaviour = "fo"
+        refused = httpx.post(gw_server.url + "/soap", content=sample(B01))
+        assert refused.status_code == 422
+        fo = stuf_reply(refused)
+        assert fo.tag == f"{STUF}Fo03Bericht"
+        assert fo.findtext(f"{STUF}body/{STUF}code") == "StUF055"
+        assert fo.findtext(f"{STUF}body/{STUF}plek") == "client"
+        assert fo.findtext(f"{STUF}body/{STUF}omschrijving") == "zaaktype onbekend"
+        assert fo.findtext(f"{STUF}stuurgegevens/{STUF}crossRefnummer") == "506b94c1386c"
+
+
+VENDOR_MAPPING = """overstap-mapping: 1
+name: test-vendor-{name}
+title: a vendor whose zaaktype needs fixing
+extends: iwmo20-wmo301
+match:
+  namespace: http://www.istandaarden.nl/iwmo/2_0/wmo301/schema/2_0
+  root: Bericht
+  route: {route}
+render:
+  zaaktype: {{wmo.toewijzing: {zaaktype}}}
+  omschrijving: "{omschrijving} {{client}}"
+"""
+
+
+def test_a_downstream_fo_is_a_dead_letter_until_replayed_with_the_fixed_mapping(tmp_path: Path,
+                                                                                 registry: Registry) -> None:
+    rec = Receiver(fo_when=b"BADTYPE")
+    mapping = tmp_path / "vendor.yaml"
+    mapping.write_text(VENDOR_MAPPING.format(name="x", route="vendorx", zaaktype="BADTYPE", omschrijving="Toewijzing"))
+    with ServerThread(rec.app()) as ds:
+        config = tmp_path / "overstap.yaml"
+        config.write_text(f"data_dir: data\npoll_interval: 0.1\nwatch_mappings: false\n"
+                          f"retry: {json.dumps(FAST_RETRY)}\n"
+                          f"downstreams: {{zs: '{ds.url}/zs'}}\n"
+                          "routes:\n  vendorx: {mapping: vendor.yaml, downstream: zs}\n")
+        cfg = load(config)
+        gw = Gateway(cfg, registry)
+        with ServerThread(create_app(cfg, gw)) as gw_server:
+            sent = httpx.post(gw_server.url + "/soap/vendorx", content=sample(A02))
+            assert sent.status_code == 200
+            (ref,) = refs_of(sent)
+            assert wait_for(lambda: statuses(gw).get(ref) == "dead")
+            row = outbox.delivery_rows(db(gw), status="dead")[0]
+            assert row["reply_code"] == "Fo03 StUF055" and row["http_status"] == 500
+            assert "zaaktype onbekend" in row["reason"] and row["attempts"] == 1
+            assert metric(gw_server.url, "overstap_dead_lettered_total", route="vendorx", target="new") == 1
+            listed = CliRunner().invoke(main, ["outbox", "list", "--config", str(config), "--status", "dead"])
+            assert ref in listed.output and "zaaktype onbekend" in listed.output
+            mapping.write_text(VENDOR_MAPPING.format(name="x", route="vendorx", zaaktype="WMO301",
+                                                     omschrijving="Toewijzing"))
+            replayed = CliRunner().invoke(main, ["outbox", "replay", "--all-dead", "--config", str(config)])
+            assert replayed.exit_code == 0, replayed.output
+            assert "payload changed" in replayed.output
+            assert wait_for(lambda: rec.refs() == [ref])  # the running gateway picked the replay up
+            assert b"BADTYPE" not in rec.received[0].body and b"<ZKN:code>WMO301</ZKN:code>" in rec.received[0].body
+            assert wait_for(lambda: statuses(gw)[ref] == "delivered")
+            assert outbox.delivery_rows(db(gw))[0]["replays"] == 1
+
+
+def test_mappings_reload_on_change_and_a_broken_edit_keeps_the_old_ones(tmp_path: Path, start: Start) -> None:
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    mapping = folder / "vendor.yaml"
+    mapping.write_text(VENDOR_MAPPING.format(name="r", route="vendor", zaaktype="WMO301", omschrijving="Versie een"))
+    reg = Registry(dirs=[*default_dirs(), folder])
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        gw_server, _gw = start({"vendor": {"downstream": ds.url, "mapping": "test-vendor-r"}}, {}, reg=reg,
+                               watch_mappings=True, watch_interval=0.1)
+        url = gw_server.url + "/soap/vendor"
+        assert httpx.post(url, content=variant(sample(A02), 1)).status_code == 200
+        mapping.write_text("overstap-mapping: 1\nname: test-vendor-r\nrules: [unclosed\n")
+        assert wait_for(lambda: metric(gw_server.url, "overstap_mapping_reloads_total", result="failed") >= 1)
+        assert httpx.post(url, content=variant(sample(A02), 2)).status_code == 200  # the old mapping still serves
+        assert "last_reload_errors" in httpx.get(gw_server.url + "/readyz").json()
+        mapping.write_text(VENDOR_MAPPING.format(name="r", route="vendor", zaaktype="WMO301",
+                                                 omschrijving="Versie twee"))
+        assert wait_for(lambda: metric(gw_server.url, "overstap_mapping_reloads_total", result="ok") >= 1)
+        assert httpx.post(url, content=variant(sample(A02), 3)).status_code == 200
+        assert wait_for(lambda: len(rec.received) == 3)
+        texts = [r.body for r in rec.received]
+        assert b"Versie een 1" in texts[0] and b"Versie een 1" in texts[1] and b"Versie twee 1" in texts[2]
+
+
+def test_logs_are_json_and_never_hold_a_bsn_or_the_payload(start: Start, caplog: pytest.LogCaptureFixture) -> None:
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds, caplog.at_level(logging.DEBUG):
+        gw_server, _gw = start({"default": {"downstream": ds.url}}, {})
+        httpx.post(gw_server.url + "/soap", content=sample(A02))
+        broken = sample(A02).replace(b"<wmo301:Geslacht>1</wmo301:Geslacht>", b"<wmo301:Geslacht>7</wmo301:Geslacht>")
+        refused = httpx.post(gw_server.url + "/soap", content=broken)
+        assert refused.status_code == 422
+        assert wait_for(lambda: len(rec.received) == 1)
+    formatter = JsonFormatter()
+    lines = [formatter.format(r) for r in caplog.records if r.name.startswith("overstap")]
+    assert any('"msg": "message 1 accepted' in line for line in lines)
+    assert any("refused" in line for line in lines)
+    for line in lines:
+        json.loads(line)
+        assert "123456782" not in line and "Gaastra" not in line and "<wmo301:" not in line
+    record = logging.makeLogRecord({"msg": "bsn %s in error", "args": ("123456782",), "name": "x"})
+    assert json.loads(formatter.format(record))["msg"] == "bsn *******82 in error"
