@@ -12,11 +12,95 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 from pydantic import ValidationError
 
-from gateway.mapping import Registry
+from gateway.mapping import ConversionError, Registry
 from gateway.mapping.compiler import GroupRule
 from gateway.model import Bericht
+from gateway.pipeline import Conversion, Converter
+from gateway.render import RenderError
+from gateway.render.schemas import errors_of
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+NS = {"ZKN": "http://www.egem.nl/StUF/sector/zkn/0310", "StUF": "http://www.egem.nl/StUF/StUF0301",
+      "BG": "http://www.egem.nl/StUF/sector/bg/0310"}
+SAMPLES_20 = {
+    "CasusB-02-WMO305_start.xml": "iwmo20-wmo305", "CasusE-01-WMO305_correctie.xml": "iwmo20-wmo305",
+    "CasusF-01-WMO305_verwijderen.xml": "iwmo20-wmo305", "CasusF-02-WMO305_nieuweaanlevering.xml": "iwmo20-wmo305",
+    "CasusB-04-WMO307_stop.xml": "iwmo20-wmo307",
+}
+"""The public iWmo 2.0 start/stop samples (the 301/315 ones belong to the core dialects' tests)."""
+FIXTURE_DIALECTS = {
+    "iwmo21/families/CasusB-02-WMO305_start.xml": "iwmo21-wmo305",
+    "iwmo21/families/CasusE-01-WMO305_correctie.xml": "iwmo21-wmo305",
+    "iwmo21/families/CasusB-04-WMO307_stop.xml": "iwmo21-wmo307",
+    "iwmo21/families/CasusA-02-WMO302_retour_akkoord.xml": "iwmo21-wmo302",
+    "iwmo21/families/CasusB-01-WMO302_retour_afgekeurd.xml": "iwmo21-wmo302",
+    "iwmo21/families/Full-WMO302_alle_elementen.xml": "iwmo21-wmo302",
+    "iwmo21/families/CasusA-01-WMO316_retour.xml": "iwmo21-wmo316",
+    "iwmo32/WMO301_toewijzing_specifiek.xml": "iwmo32-wmo301",
+    "iwmo32/WMO301_toewijzing_budget.xml": "iwmo32-wmo301",
+    "iwmo32/WMO301_wijziging_verkorting.xml": "iwmo32-wmo301",
+    "iwmo32/WMO315_verzoek.xml": "iwmo32-wmo315",
+    "iwmo32/WMO305_start.xml": "iwmo32-wmo305",
+    "iwmo32/WMO305_correctie.xml": "iwmo32-wmo305",
+    "iwmo32/WMO307_stop.xml": "iwmo32-wmo307",
+    "iwmo32/WMO317_verzoek_wijziging.xml": "iwmo32-wmo317",
+    "ijw32/JW301_toewijzing.xml": "ijw32-jw301",
+    "ijw32/JW315_verzoek.xml": "ijw32-jw315",
+    "ijw32/JW305_start.xml": "ijw32-jw305",
+    "ijw32/JW307_stop.xml": "ijw32-jw307",
+    "ijw32/JW317_verzoek_wijziging.xml": "ijw32-jw317",
+    "ijw21/JW301_toewijzing.xml": "ijw21-jw301",
+    "ijw21/JW315_verzoek.xml": "ijw21-jw315",
+    "ijw21/JW305_start.xml": "ijw21-jw305",
+    "ijw21/JW307_stop.xml": "ijw21-jw307",
+}
+"""Every fixture of this work and the dialect detection must pick for it."""
+VERSION_DIALECTS = frozenset(SAMPLES_20.values()) | frozenset(FIXTURE_DIALECTS.values())
+
+
+@pytest.fixture(scope="module")
+def converter(reference_dir: Path) -> Converter:
+    return Converter(validate=True)
+
+
+def fixture(name: str) -> Path:
+    return FIXTURES / name
+
+
+def convert(converter: Converter, path: Path, text: str | None = None) -> Conversion:
+    data = text.encode("utf-8") if text is not None else path.read_bytes()
+    return converter.convert(data, path.name)
+
+
+def zaak(conversion: Conversion, index: int = 0) -> etree._Element:
+    """The zakLk01 of one client, parsed."""
+    return etree.fromstring(conversion.outputs[index].xml)
+
+
+def new_state(root: etree._Element) -> etree._Element:
+    """The ZAK object with the state after the kennisgeving (the last one; W messages carry old + new)."""
+    return root.findall("ZKN:object", NS)[-1]
+
+
+def dates(root: etree._Element) -> dict[str, str | None]:
+    obj = new_state(root)
+    return {tag: obj.findtext(f"ZKN:{tag}", namespaces=NS)
+            for tag in ("startdatum", "einddatumGepland", "einddatum")}
+
+
+def extra(root: etree._Element) -> dict[str, str]:
+    return {e.get("naam"): e.text or "" for e in new_state(root).iterfind("StUF:extraElementen/StUF:extraElement", NS)}
+
+
+def mutatiesoort(root: etree._Element) -> str:
+    return root.findtext("ZKN:parameters/StUF:mutatiesoort", namespaces=NS) or ""
+
+
+def zaaktype(root: etree._Element) -> str:
+    return new_state(root).findtext("ZKN:isVan/ZKN:gerelateerde/ZKN:code", namespaces=NS) or ""
 
 
 def _bericht(soort: str, berichtcode: str, **client: Any) -> dict[str, Any]:
@@ -98,3 +182,336 @@ def test_nested_group_delta_inside_a_restated_group_keeps_its_base(tmp_path: Pat
     assert clients.each.expr == "Persoon"
     assert producten.each.expr == "Regel"  # inherited, although the child's producten names no each:
     assert [r.target for r in producten.rules] == ["code", "categorie"]
+
+
+# -- every sample and fixture: detected, converted, schema-valid, nothing unmapped ----------------
+
+
+def _check(conversion: Conversion, expected: str) -> None:
+    assert conversion.mapping.name == expected
+    assert conversion.unmapped == [], [u.path for u in conversion.unmapped]
+    assert conversion.outputs, "no zakLk01 rendered"
+    for out in conversion.outputs:  # Converter(validate=True) checked already; say it once more, by hand
+        assert errors_of(etree.fromstring(out.xml)) == []
+    # The header agrees with the dialect (the model has checked berichtcode against wet and soort).
+    assert (conversion.bericht.wet, conversion.bericht.versie) == (conversion.mapping.wet, conversion.mapping.versie)
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(SAMPLES_20.items()))
+def test_public_20_start_stop_samples_convert(name: str, expected: str, converter: Converter,
+                                               reference_dir: Path) -> None:
+    _check(convert(converter, reference_dir / "samples" / "iwmo20-xml" / name), expected)
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(FIXTURE_DIALECTS.items()))
+def test_fixtures_convert(name: str, expected: str, converter: Converter) -> None:
+    _check(convert(converter, fixture(name)), expected)
+
+
+def test_every_version_dialect_has_a_sample_or_fixture(converter: Converter) -> None:
+    root = Path(__file__).resolve().parents[1] / "dialects"
+    found = [m for m in converter.registry.all() if Path(m.file).is_relative_to(root)]
+    mine = {m.name for m in found
+            if Path(m.file).parent.name in ("iwmo32", "ijw32", "ijw21")
+            or (Path(m.file).parent.name in ("iwmo20", "iwmo21") and m.bericht in ("302", "305", "307", "316"))}
+    assert mine == VERSION_DIALECTS
+
+
+def test_the_21_fixtures_validate_against_the_21_xsds(reference_dir: Path) -> None:
+    files = sorted((FIXTURES / "iwmo21" / "families").glob("*.xml"))
+    assert len(files) == 7
+    for path in files:
+        assert errors_of(etree.parse(str(path)).getroot()) == [], path.name
+
+
+# -- 305 start: Begindatum opens the zaak; StatusAanlevering 3 takes a line back ------------------
+
+
+def test_20_start_golden_values(converter: Converter, reference_dir: Path) -> None:
+    conversion = convert(converter, reference_dir / "samples" / "iwmo20-xml" / "CasusB-02-WMO305_start.xml")
+    client = conversion.bericht.clients[0]
+    product = client.producten[0]
+    assert (conversion.bericht.soort, conversion.bericht.berichtcode) == ("start", "418")
+    assert (client.clientnummer, client.status_aanlevering) == ("123456782", "1")
+    assert product.beschikkingnummer == "658721123"
+    assert (product.ingangsdatum, product.begindatum) == (dt.date(2016, 3, 7), dt.date(2016, 3, 10))
+    assert product.omvang is not None and (product.omvang.volume, product.omvang.eenheid) == (22500, "83")
+    assert product.status_aanlevering == "1" and product.einddatum is None
+    root = zaak(conversion)
+    assert mutatiesoort(root) == "T" and zaaktype(root) == "WMO305"
+    assert dates(root) == {"startdatum": "20160310", "einddatumGepland": None, "einddatum": None}
+    assert extra(root)["product.1.begindatum"] == "20160310"
+
+
+@pytest.mark.parametrize(("source", "begins", "startdatum"), [
+    ("20:CasusE-01-WMO305_correctie.xml", ["2016-03-10", "2016-03-21"], "20160321"),
+    ("iwmo21/families/CasusE-01-WMO305_correctie.xml", ["2016-03-10", "2016-03-21"], "20160321"),
+    ("iwmo32/WMO305_correctie.xml", ["2023-03-06", "2023-03-08"], "20230308"),
+])
+def test_a_start_correction_counts_only_the_new_line(source: str, begins: list[str], startdatum: str,
+                                                     converter: Converter, reference_dir: Path) -> None:
+    path = (reference_dir / "samples" / "iwmo20-xml" / source[3:]) if source.startswith("20:") else fixture(source)
+    conversion = convert(converter, path)
+    lines = conversion.bericht.clients[0].producten
+    assert [(p.begindatum.isoformat() if p.begindatum else None, p.status_aanlevering) for p in lines] == [
+        (begins[0], "3"), (begins[1], "1")]
+    assert dates(zaak(conversion))["startdatum"] == startdatum  # not the earlier, withdrawn Begindatum
+
+
+def test_a_start_that_only_deletes_opens_nothing(converter: Converter, reference_dir: Path) -> None:
+    conversion = convert(converter, reference_dir / "samples" / "iwmo20-xml" / "CasusF-01-WMO305_verwijderen.xml")
+    assert conversion.bericht.clients[0].status_aanlevering == "9"  # client data unchanged
+    assert [p.status_aanlevering for p in conversion.bericht.clients[0].producten] == ["3"]
+    assert dates(zaak(conversion)) == {"startdatum": None, "einddatumGepland": None, "einddatum": None}
+
+
+# -- 307 stop: Einddatum and RedenBeeindiging, and the zaak is closed -------------------------------
+
+
+@pytest.mark.parametrize(("source", "reden", "einddatum", "wet"), [
+    ("20:CasusB-04-WMO307_stop.xml", "02", "2016-10-02", "wmo"),
+    ("iwmo21/families/CasusB-04-WMO307_stop.xml", "02", "2016-10-02", "wmo"),
+    ("iwmo32/WMO307_stop.xml", "22", "2023-06-02", "wmo"),
+    ("ijw32/JW307_stop.xml", "35", "2023-08-18", "jw"),
+    ("ijw21/JW307_stop.xml", "02", "2016-10-02", "jw"),
+])
+def test_stop_golden_values(source: str, reden: str, einddatum: str, wet: str, converter: Converter,
+                            reference_dir: Path) -> None:
+    path = (reference_dir / "samples" / "iwmo20-xml" / source[3:]) if source.startswith("20:") else fixture(source)
+    conversion = convert(converter, path)
+    assert (conversion.bericht.soort, conversion.bericht.wet) == ("stop", wet)
+    product = conversion.bericht.clients[0].producten[0]
+    assert product.reden_beeindiging == reden
+    assert product.einddatum == dt.date.fromisoformat(einddatum)
+    assert product.begindatum is not None and product.omvang is None
+    root = zaak(conversion)
+    assert mutatiesoort(root) == "T" and zaaktype(root) == ("WMO307" if wet == "wmo" else "JW307")
+    assert dates(root)["einddatum"] == einddatum.replace("-", "")
+    assert dates(root)["startdatum"] == product.begindatum.strftime("%Y%m%d")
+    assert extra(root)["product.1.reden_beeindiging"] == reden
+
+
+# -- 3.x toewijzing: ToewijzingNummer, budget, aspecifiek, wijziging -----------------------------------
+
+
+def test_32_toewijzing_golden_values(converter: Converter) -> None:
+    conversion = convert(converter, fixture("iwmo32/WMO301_toewijzing_specifiek.xml"))
+    bericht = conversion.bericht
+    assert (bericht.versie, bericht.xsd_versie_basisschema, bericht.xsd_versie_bericht) == ("3.2", "1.2.0", "1.0.2")
+    client = bericht.clients[0]
+    assert client.beschikking is None
+    assert client.naam is not None and client.naam.partnernaam is not None
+    assert (client.naam.geslachtsnaam.naam, client.naam.partnernaam.voorvoegsel) == ("Vermeulen", "van den")
+    assert (client.communicatievorm, client.communicatietaal) == ("1", "Fries")
+    assert client.relaties[0].contacten[0].telefoon[0].nummer == "0612345678"
+    product = client.producten[0]
+    assert (product.toewijzingnummer, product.referentie_aanbieder, product.code) == ("320001", "VZ-2023-0001",
+                                                                                       "02A01")
+    assert product.aanbieder is None  # 3.x has no Aanbieder on the line: it is the header Ontvanger
+    root = zaak(conversion)
+    assert new_state(root).findtext("ZKN:identificatie", namespaces=NS) == "0384-T320001"
+    assert extra(root)["product.1.toewijzingnummer"] == "320001"
+    assert extra(root)["bericht.xsd_versie_bericht"] == "1.0.2"
+
+
+def test_32_budget_and_aspecifieke_toewijzing(converter: Converter) -> None:
+    conversion = convert(converter, fixture("iwmo32/WMO301_toewijzing_budget.xml"))
+    generiek, aspecifiek = conversion.bericht.clients[0].producten
+    assert (generiek.budget, generiek.categorie, generiek.omvang) == (150000, None, None)
+    assert generiek.einddatum == dt.date(2024, 2, 29)
+    assert (aspecifiek.categorie, aspecifiek.code, aspecifiek.budget, aspecifiek.einddatum) == ("01", None, None, None)
+    root = zaak(conversion)
+    assert extra(root)["product.1.budget"] == "150000"
+    assert dates(root) == {"startdatum": "20230301", "einddatumGepland": None, "einddatum": None}  # one line is open
+
+
+def test_32_wijziging_updates_the_toewijzing_zaak(converter: Converter) -> None:
+    original = zaak(convert(converter, fixture("iwmo32/WMO301_toewijzing_specifiek.xml")))
+    conversion = convert(converter, fixture("iwmo32/WMO301_wijziging_verkorting.xml"))
+    product = conversion.bericht.clients[0].producten[0]
+    assert (product.reden_wijziging, product.einddatum) == ("05", dt.date(2023, 6, 30))
+    root = zaak(conversion)
+    assert mutatiesoort(root) == "W"
+    ident = "ZKN:identificatie"
+    assert new_state(root).findtext(ident, namespaces=NS) == new_state(original).findtext(ident, namespaces=NS)
+    assert dates(root)["einddatumGepland"] == "20230630"
+
+
+# -- 315 verzoek in 3.x, iJw particulars ----------------------------------------------------------------
+
+
+def test_32_verzoek_golden_values(converter: Converter) -> None:
+    client = convert(converter, fixture("iwmo32/WMO315_verzoek.xml")).bericht.clients[0]
+    assert client.commentaar == "Client woont sinds januari zelfstandig."
+    specifiek, budget = client.producten
+    assert specifiek.verwijzer is not None and budget.verwijzer is not None
+    assert (specifiek.verwijzer.type, specifiek.verwijzer.zorgverlenercode, specifiek.verwijzer.naam) == (
+        "02", "01234567", None)
+    assert (specifiek.beschikkingnummer, specifiek.beschikking_ingangsdatum) == ("230000417", dt.date(2023, 1, 15))
+    assert (specifiek.ingangsdatum, specifiek.einddatum) == (dt.date(2023, 3, 1), dt.date(2023, 12, 31))
+    assert (budget.budget, budget.categorie, budget.verwijzer.naam) == (150000, None, "Diemen")
+
+
+def test_ijw32_particulars(converter: Converter) -> None:
+    toewijzing = convert(converter, fixture("ijw32/JW301_toewijzing.xml"))
+    assert (toewijzing.bericht.wet, toewijzing.bericht.berichtcode) == ("jw", "436")
+    lines = toewijzing.bericht.clients[0].producten
+    assert [(p.categorie, p.code) for p in lines] == [("45", "45A01"), ("54", None)]
+    assert zaaktype(zaak(toewijzing)) == "JW301"
+    assert new_state(zaak(toewijzing)).findtext("ZKN:omschrijving", namespaces=NS).startswith("Jeugdwet")
+    verzoek = convert(converter, fixture("ijw32/JW315_verzoek.xml")).bericht.clients[0]
+    assert verzoek.gezagsdrager_bekend == "1"
+    assert [p.categorie for p in verzoek.producten] == ["45", "54"]
+    assert verzoek.producten[1].verwijzer is not None and verzoek.producten[1].verwijzer.zorgverlenercode == "07654321"
+
+
+def test_ijw21_particulars(converter: Converter) -> None:
+    conversion = convert(converter, fixture("ijw21/JW301_toewijzing.xml"))
+    bericht = conversion.bericht
+    assert (bericht.wet, bericht.berichtcode, bericht.versie) == ("jw", "436", "2.1")
+    assert bericht.clients[0].beschikking is not None
+    assert [(p.categorie, p.code) for p in bericht.clients[0].producten] == [("32", "32A01")]
+    assert zaaktype(zaak(conversion)) == "JW301"
+
+
+# -- 317 verzoek om wijziging ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "groups", "wet"), [
+    ("iwmo32/WMO317_verzoek_wijziging.xml", ["ongewijzigd", "te-wijzigen", "nieuw"], "wmo"),
+    ("ijw32/JW317_verzoek_wijziging.xml", ["ongewijzigd", "te-wijzigen", "nieuw"], "jw"),
+])
+def test_317_golden_values(name: str, groups: list[str], wet: str, converter: Converter) -> None:
+    conversion = convert(converter, fixture(name))
+    bericht = conversion.bericht
+    assert (bericht.soort, bericht.wet) == ("verzoek-wijziging", wet)
+    client = bericht.clients[0]
+    assert client.naam is None and client.geboortedatum is None
+    assert client.referentie_aanbieder is not None and client.reden_verzoek in ("1", "2")
+    assert [p.verzoek_groep for p in client.producten] == groups
+    ongewijzigd, te_wijzigen, nieuw = client.producten
+    assert ongewijzigd.toewijzingnummer and ongewijzigd.ingangsdatum is None and ongewijzigd.omvang is None
+    assert te_wijzigen.toewijzingnummer and te_wijzigen.ingangsdatum and te_wijzigen.omvang is not None
+    assert nieuw.toewijzingnummer is None and nieuw.ingangsdatum is not None
+    root = zaak(conversion)
+    person = new_state(root).find("ZKN:heeftAlsInitiator/ZKN:gerelateerde/ZKN:natuurlijkPersoon", NS)
+    assert [etree.QName(e).localname for e in person] == ["inp.bsn"]  # the 317 names its client by BSN alone
+    assert zaaktype(root) == ("WMO317" if wet == "wmo" else "JW317")
+    assert extra(root)["product.2.verzoek_groep"] == "te-wijzigen"
+
+
+def test_jw317_new_product_is_a_budget(converter: Converter) -> None:
+    nieuw = convert(converter, fixture("ijw32/JW317_verzoek_wijziging.xml")).bericht.clients[0].producten[2]
+    assert (nieuw.budget, nieuw.categorie, nieuw.einddatum) == (250000, None, dt.date(2023, 12, 31))
+
+
+# -- retours: RetourCodes at every level, and the retour updates its heenbericht's zaak ---------------
+
+
+def test_302_accepted_retour(converter: Converter) -> None:
+    conversion = convert(converter, fixture("iwmo21/families/CasusA-02-WMO302_retour_akkoord.xml"))
+    bericht = conversion.bericht
+    assert (bericht.soort, bericht.berichtcode) == ("toewijzing-retour", "415")
+    assert (bericht.identificatie, bericht.identificatie_retour) == ("1d8d1f0852bf", "ovs302a02001")
+    assert (bericht.dagtekening_retour, bericht.retourcodes) == (dt.date(2016, 2, 21), ["0200"])
+    assert (bericht.afzender, bericht.ontvanger) == ("0384", "98025566")  # the heenbericht's, not swapped
+    client = bericht.clients[0]
+    assert client.retourcodes == ["0200"]
+    assert client.relaties[0].retourcodes == ["0200"] and client.relaties[0].contacten[0].retourcodes == ["0200"]
+    assert client.contacten[0].retourcodes == ["0200"]
+    assert client.beschikking is not None and client.beschikking.retourcodes == ["0200"]
+    assert client.beschikking.producten[0].retourcodes == ["0200"] and client.producten[0].retourcodes == ["0200"]
+
+
+def test_302_rejected_retour_keeps_each_levels_codes(converter: Converter) -> None:
+    conversion = convert(converter, fixture("iwmo21/families/CasusB-01-WMO302_retour_afgekeurd.xml"))
+    client = conversion.bericht.clients[0]
+    assert conversion.bericht.retourcodes == []
+    assert client.retourcodes == ["8002"]
+    assert client.beschikking is not None and client.beschikking.retourcodes == ["8002"]
+    assert client.producten[0].retourcodes == ["0582", "S050"]
+    assert client.contacten[0].retourcodes == ["0200"]
+    names = extra(zaak(conversion))
+    assert (names["product.1.retourcode.1"], names["product.1.retourcode.2"]) == ("0582", "S050")
+    assert names["client.retourcode.1"] == "8002" and names["beschikking.retourcode.1"] == "8002"
+
+
+def test_302_full_retour_has_codes_on_beperkingen(converter: Converter) -> None:
+    client = convert(converter, fixture("iwmo21/families/Full-WMO302_alle_elementen.xml")).bericht.clients[0]
+    assert client.beschikking is not None
+    beperking = client.beschikking.beperkingen[0]
+    assert beperking.retourcodes == ["0200", "D004"]
+    assert beperking.scores[0].retourcodes == ["S035"]
+
+
+@pytest.mark.parametrize(("retour", "heen"), [
+    ("iwmo21/families/CasusA-02-WMO302_retour_akkoord.xml", "iwmo21/CasusA-02-WMO301_toewijzing.xml"),
+    ("iwmo21/families/CasusB-01-WMO302_retour_afgekeurd.xml", "iwmo21/CasusB-01-WMO301_toewijzing.xml"),
+    ("iwmo21/families/CasusA-01-WMO316_retour.xml", "iwmo21/CasusA-01-WMO315_verzoek.xml"),
+])
+def test_a_retour_updates_the_zaak_of_its_heenbericht(retour: str, heen: str, converter: Converter) -> None:
+    heen_root = zaak(convert(converter, fixture(heen)))
+    root = zaak(convert(converter, fixture(retour)))
+    assert mutatiesoort(heen_root) == "T" and mutatiesoort(root) == "W"
+    old, new = root.findall("ZKN:object", NS)
+    ident = "ZKN:identificatie"
+    assert new.findtext(ident, namespaces=NS) == new_state(heen_root).findtext(ident, namespaces=NS)
+    assert [etree.QName(e).localname for e in old] == ["identificatie"]  # a retour changes no dates
+    assert zaaktype(root) == zaaktype(heen_root)  # same zaak, same zaaktype
+    assert dates(root) == dates(heen_root)
+
+
+def test_316_retour_golden_values(converter: Converter) -> None:
+    bericht = convert(converter, fixture("iwmo21/families/CasusA-01-WMO316_retour.xml")).bericht
+    assert (bericht.soort, bericht.berichtcode, bericht.identificatie_retour) == ("verzoek-retour", "445",
+                                                                                  "ovs316a01001")
+    assert bericht.clients[0].retourcodes == ["0200"] and bericht.clients[0].producten[0].retourcodes == ["0200"]
+    assert bericht.clients[0].producten[0].referentie_aanbieder == "VZ-2016-0001"
+
+
+def test_a_retour_rejected_at_header_level_maps_but_has_no_zaak(converter: Converter) -> None:
+    path = fixture("iwmo21/families/CasusA-01-WMO316_retour.xml")
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index("\t<wmo316:Clienten>"), text.index("</wmo316:Clienten>") + len("</wmo316:Clienten>\n")
+    header_only = text[:start] + text[end:]
+    codes = "<wmo316:RetourCodes><wmo316:RetourCode>9001</wmo316:RetourCode></wmo316:RetourCodes>"
+    header_only = header_only.replace("</wmo316:DagtekeningRetour>", "</wmo316:DagtekeningRetour>" + codes)
+    assert errors_of(etree.fromstring(header_only.encode())) == []  # valid 2.1: Clienten is optional in a retour
+    _source, mapping, result = converter.to_model(header_only.encode(), path.name)
+    assert mapping.name == "iwmo21-wmo316"
+    assert (result.bericht.clients, result.bericht.retourcodes) == ([], ["9001"])
+    with pytest.raises(RenderError, match="no client"):
+        converter.render(result.bericht, mapping)
+
+
+# -- code lists per version: a code of another version is refused, naming the value map --------------
+
+
+@pytest.mark.parametrize(("name", "old", "new", "value_map"), [
+    ("iwmo32/WMO307_stop.xml", "<wmo307:RedenBeeindiging>22<", "<wmo307:RedenBeeindiging>32<", "reden_beeindiging"),
+    ("iwmo21/families/CasusB-04-WMO307_stop.xml", "<wmo307:RedenBeeindiging>02<", "<wmo307:RedenBeeindiging>22<",
+     "reden_beeindiging"),
+    ("iwmo32/WMO301_wijziging_verkorting.xml", "<wmo301:RedenWijziging>05<", "<wmo301:RedenWijziging>01<",
+     "reden_wijziging"),
+    ("iwmo32/WMO305_start.xml", "<wmo305:StatusAanlevering>1<", "<wmo305:StatusAanlevering>2<",
+     "status_aanlevering"),
+    ("iwmo32/WMO315_verzoek.xml", "<iwmo:Frequentie>2<", "<iwmo:Frequentie>3<", "frequentie"),
+    ("ijw32/JW315_verzoek.xml", "<ijw:Type>01<", "<ijw:Type>07<", "type_verwijzer"),
+])
+def test_a_code_from_another_version_is_refused(name: str, old: str, new: str, value_map: str,
+                                                converter: Converter) -> None:
+    path = fixture(name)
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    with pytest.raises(ConversionError, match=f"not in value map '{value_map}'"):
+        convert(converter, path, text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(("name", "old", "new"), [
+    ("ijw32/JW307_stop.xml", "<jw307:RedenBeeindiging>35<", "<jw307:RedenBeeindiging>32<"),  # JZ588: by client
+    ("iwmo32/WMO315_verzoek.xml", "<iwmo:Type>01<", "<iwmo:Type>07<"),  # iWmo 3.2 still knows 07
+])
+def test_the_same_code_is_fine_where_its_list_has_it(name: str, old: str, new: str, converter: Converter) -> None:
+    path = fixture(name)
+    conversion = convert(converter, path, path.read_text(encoding="utf-8").replace(old, new, 1))
+    assert conversion.outputs
