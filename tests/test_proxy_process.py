@@ -1,0 +1,163 @@
+"""The sidecar as a real process: killed with SIGKILL mid-flight, stopped with SIGTERM, reloaded with SIGHUP.
+
+Why: "never lose an acknowledged message" only means something if the process dies for real. The
+crash test sends 2,000 messages concurrently, kills the gateway part-way, starts it again on the
+same data folder, and checks that every acknowledged message reached the downstream — duplicates
+allowed, but only with the same referentienummer, so a receiver can drop them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from proxy_helpers import (
+    GatewayProcess,
+    Receiver,
+    ServerThread,
+    free_port,
+    metric,
+    sample,
+    samples_dir,
+    variant,
+    wait_for,
+)
+
+from gateway.deliver import outbox
+
+pytestmark = pytest.mark.slow
+
+TOTAL, KILL_AFTER, CONCURRENCY = 2000, 700, 48
+_REF = re.compile(rb"<StUF:referentienummer>([^<]+)</StUF:referentienummer>")
+
+
+def test_sigkill_mid_flight_loses_no_acknowledged_message(tmp_path: Path) -> None:
+    samples_dir()
+    bases = [sample("CasusA-02-WMO301_toewijzing.xml"), sample("CasusB-01-WMO301_toewijzing.xml"),
+             sample("CasusC-02-WMO301_herindicatie.xml")]
+    messages = {n: variant(bases[n % 3], n, zaak=n % 250) for n in range(TOTAL)}
+    rec = Receiver()
+    started = time.monotonic()
+    with ServerThread(rec.app()) as ds:
+        gw = GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/zs",
+                             "--log-level", "warning"], free_port(), tmp_path / "gateway.log").start()
+        acked: dict[int, list[str]] = {}
+        state: dict[str, int] = {"acked_at_kill": -1, "refused": 0}
+
+        async def send_all() -> None:
+            queue: asyncio.Queue[int] = asyncio.Queue()
+            for n in messages:
+                queue.put_nowait(n)
+            restart: list[asyncio.Task[GatewayProcess]] = []
+            limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+            async with httpx.AsyncClient(timeout=15.0, limits=limits) as http:
+
+                async def worker() -> None:
+                    while True:
+                        try:
+                            n = queue.get_nowait()
+                        except asyncio.QueueEmpty:
+                            return
+                        try:
+                            response: httpx.Response | None = await http.post(gw.url + "/soap", content=messages[n])
+                        except httpx.HTTPError:
+                            response = None
+                        if response is not None and response.status_code == 200:
+                            acked[n] = response.headers["x-overstap-referentienummers"].split(",")
+                            if len(acked) >= KILL_AFTER and state["acked_at_kill"] < 0:
+                                state["acked_at_kill"] = len(acked)
+                                gw.kill()  # SIGKILL: no shutdown, no flush
+                                restart.append(asyncio.create_task(asyncio.to_thread(gw.start)))
+                            continue
+                        state["refused"] += 1  # not acknowledged: the sender offers it again, as a real one would
+                        await asyncio.sleep(0.05)
+                        queue.put_nowait(n)
+
+                await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+                await asyncio.gather(*restart)
+
+        asyncio.run(send_all())
+        try:
+            sent_refs = {ref for refs in acked.values() for ref in refs}
+            assert len(acked) == TOTAL and len(sent_refs) == TOTAL
+            assert KILL_AFTER <= state["acked_at_kill"] < TOTAL  # killed mid-way, with work still coming in
+            assert state["refused"] > 0  # the kill really interrupted senders
+            assert wait_for(lambda: sent_refs <= set(rec.refs()), timeout=60), (
+                f"{len(sent_refs - set(rec.refs()))} acknowledged message(s) never delivered")
+            received = rec.refs()
+            assert set(received) == sent_refs  # nothing that was not sent
+            duplicates = len(received) - len(set(received))
+            for got in rec.received:  # every delivery, duplicates included, carries its own stable reference
+                assert _REF.findall(got.body) == [got.referentienummer.encode()]
+            conn = outbox.connect(tmp_path / "data" / outbox.DB_NAME)
+            stored = {r[0] for r in conn.execute("SELECT referentienummer FROM delivery")}
+            assert sent_refs <= stored  # every acknowledged message was in the outbox before its Bv03
+            assert wait_for(lambda: metric(gw.url, "overstap_queue_depth") == 0)
+            elapsed = time.monotonic() - started
+            print(f"\ncrash test: {TOTAL} acknowledged, killed after {state['acked_at_kill']}, "
+                  f"{state['refused']} refused/re-sent, {len(received)} received, {duplicates} duplicate(s), "
+                  f"{elapsed:.1f}s")
+            assert duplicates < 200
+            assert elapsed < 90
+        finally:
+            gw.terminate()
+
+
+def test_sigterm_finishes_the_delivery_in_flight(tmp_path: Path) -> None:
+    samples_dir()
+    rec = Receiver(delay=1.5)
+    with ServerThread(rec.app()) as ds:
+        gw = GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", ds.url],
+                            free_port(), tmp_path / "gateway.log").start()
+        response = httpx.post(gw.url + "/soap", content=sample())
+        assert response.status_code == 200
+        assert wait_for(lambda: rec.calls == 1, timeout=10)  # the delivery is under way
+        assert gw.terminate() in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after its graceful shutdown
+        assert '"msg": "gateway stopped"' in (tmp_path / "gateway.log").read_text()
+        assert rec.refs() == response.headers["x-overstap-referentienummers"].split(",")
+        conn = outbox.connect(tmp_path / "data" / outbox.DB_NAME)
+        assert [r["status"] for r in outbox.delivery_rows(conn)] == ["delivered"]  # recorded before exit
+
+
+VENDOR = """overstap-mapping: 1
+name: test-vendor-hup
+extends: iwmo20-wmo301
+match: {{namespace: "http://www.istandaarden.nl/iwmo/2_0/wmo301/schema/2_0", root: Bericht, route: vendor}}
+render: {{omschrijving: "{text} {{client}}"}}
+"""
+
+
+def test_sighup_reloads_mappings_and_keeps_the_old_on_a_broken_edit(tmp_path: Path) -> None:
+    samples_dir()
+    mapping = tmp_path / "vendor.yaml"
+    mapping.write_text(VENDOR.format(text="Versie een"))
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        config = tmp_path / "overstap.yaml"
+        config.write_text(f"data_dir: data\nwatch_mappings: false\nmappings: [vendor.yaml]\n"
+                          f"routes:\n  vendor: {{mapping: test-vendor-hup, downstream: '{ds.url}'}}\n")
+        gw = GatewayProcess(["--config", str(config)], free_port(), tmp_path / "gateway.log").start()
+        try:
+            url = gw.url + "/soap/vendor"
+            assert httpx.post(url, content=variant(sample(), 1)).status_code == 200
+            mapping.write_text("overstap-mapping: 1\nname: test-vendor-hup\nrules: {broken\n")
+            assert gw.proc is not None
+            gw.proc.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: metric(gw.url, "overstap_mapping_reloads_total", result="failed") == 1)
+            assert httpx.post(url, content=variant(sample(), 2)).status_code == 200
+            mapping.write_text(VENDOR.format(text="Versie twee"))
+            gw.proc.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: metric(gw.url, "overstap_mapping_reloads_total", result="ok") == 1)
+            assert httpx.post(url, content=variant(sample(), 3)).status_code == 200
+            assert wait_for(lambda: len(rec.received) == 3)
+            bodies = sorted((r.body for r in rec.received), key=lambda b: b"t00000000003" in b)
+            assert b"Versie een 1" in bodies[0] and b"Versie een 1" in bodies[1] and b"Versie twee 1" in bodies[2]
+        finally:
+            gw.terminate()
+        log = (tmp_path / "gateway.log").read_text()
+        assert '"msg": "mapping reload (SIGHUP) failed; the previous mappings stay in use' in log
