@@ -7,7 +7,10 @@ It is never committed (its licence is not ours); tests and ``overstap validate``
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
+
+from lxml import etree
 
 ENV = "OVERSTAP_REFERENCE_DIR"
 
@@ -19,3 +22,24 @@ def reference_dir() -> Path:
 
 def available() -> bool:
     return (reference_dir() / "stuf" / "_zkn_mutatie_entry.xsd").is_file()
+
+
+_schema_lock = threading.Lock()
+_schemas: dict[Path, etree.XMLSchema] = {}
+
+
+def load_schema(relative: str) -> etree.XMLSchema | None:
+    """The official XSD at ``relative`` in the reference dir, compiled once per process (None if absent).
+
+    Output validation (render) and source-schema checks (mapping) share this one cache.
+    """
+    path = reference_dir() / relative
+    found = _schemas.get(path)
+    if found is not None:
+        return found
+    with _schema_lock:
+        if path not in _schemas:
+            if not path.is_file():
+                return None
+            _schemas[path] = etree.XMLSchema(etree.parse(str(path)))
+        return _schemas[path]

@@ -32,12 +32,8 @@ def test_mapping_file_passes_its_own_tests(path: Path, registry: Registry) -> No
         pytest.skip("; ".join(c.details[0] for c in result.cases))
 
 
-@pytest.mark.parametrize("path", [p for p in FILES if "mappings" in p.relative_to(ROOT).parts
-                                  or p.relative_to(ROOT).parts[:2] == ("dialects", "iwmo20")],
-                         ids=lambda p: p.relative_to(ROOT).as_posix())
-def test_vendor_and_iwmo20_mapping_files_carry_tests(path: Path, registry: Registry) -> None:
-    if path.name in ("wmo305.yaml", "wmo307.yaml"):
-        pytest.skip("iWmo 2.0 305/307 dialects belong to the versions work (issue 4)")
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_mapping_file_carries_tests(path: Path, registry: Registry) -> None:
     assert registry.get(str(path)).tests, f"{path} has no tests: cases"
 
 

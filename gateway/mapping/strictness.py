@@ -15,12 +15,11 @@ from pathlib import Path
 
 from lxml import etree
 
-from gateway.reference import reference_dir
+from gateway.reference import load_schema, reference_dir
 
 log = logging.getLogger("gateway.mapping")
 
 _lock = threading.Lock()
-_schemas: dict[Path, etree.XMLSchema] = {}
 _reported_missing: set[Path] = set()
 MAX_DEVIATIONS = 20
 """Schema errors reported per message; a badly broken message would otherwise flood the warnings."""
@@ -40,21 +39,15 @@ class Deviation:
 
 def source_schema(relative: str) -> etree.XMLSchema | None:
     """The compiled XSD at ``relative`` inside the reference dir, or None (logged once) when absent."""
-    path = reference_dir() / relative
-    found = _schemas.get(path)
-    if found is not None:
-        return found
-    with _lock:
-        if path in _schemas:
-            return _schemas[path]
-        if not path.is_file():
+    found = load_schema(relative)
+    if found is None:
+        path = reference_dir() / relative
+        with _lock:
             if path not in _reported_missing:
                 _reported_missing.add(path)
                 log.warning("source schema %s not found (reference dir absent?): source messages are not "
                             "checked against it", path)
-            return None
-        _schemas[path] = etree.XMLSchema(etree.parse(str(path)))
-        return _schemas[path]
+    return found
 
 
 def _readable(message: str) -> str:

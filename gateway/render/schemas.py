@@ -6,11 +6,10 @@ The schemas are read from the reference directory, compiled once per process and
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from lxml import etree
 
-from gateway.reference import reference_dir
+from gateway.reference import load_schema, reference_dir
 
 SCHEMA_FILES = {
     "zkn": "stuf/_zkn_mutatie_entry.xsd",
@@ -30,10 +29,6 @@ GGK_NS = "http://www.stufstandaarden.nl/sectormodel/ggk/0210"
 STUF_NS = "http://www.egem.nl/StUF/StUF0301"
 IWMO21 = "http://www.istandaarden.nl/iwmo/2_1/"
 
-_lock = threading.Lock()
-_cache: dict[str, etree.XMLSchema] = {}
-
-
 class SchemaUnavailable(RuntimeError):
     """The reference directory (official XSDs) is not where OVERSTAP_REFERENCE_DIR says."""
 
@@ -48,17 +43,11 @@ class OutputInvalid(ValueError):
 
 
 def schema(kind: str) -> etree.XMLSchema:
-    found = _cache.get(kind)
-    if found is not None:
-        return found
-    with _lock:
-        if kind in _cache:
-            return _cache[kind]
-        path: Path = reference_dir() / SCHEMA_FILES[kind]
-        if not path.is_file():
-            raise SchemaUnavailable(f"schema {path} not found: set OVERSTAP_REFERENCE_DIR to the reference folder")
-        _cache[kind] = etree.XMLSchema(etree.parse(str(path)))
-        return _cache[kind]
+    found = load_schema(SCHEMA_FILES[kind])
+    if found is None:
+        path = reference_dir() / SCHEMA_FILES[kind]
+        raise SchemaUnavailable(f"schema {path} not found: set OVERSTAP_REFERENCE_DIR to the reference folder")
+    return found
 
 
 def kind_of(root: etree._Element) -> str | None:
