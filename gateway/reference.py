@@ -25,21 +25,23 @@ def available() -> bool:
 
 
 _schema_lock = threading.Lock()
-_schemas: dict[Path, etree.XMLSchema] = {}
+_schemas: dict[tuple[str | None, str], etree.XMLSchema] = {}
 
 
 def load_schema(relative: str) -> etree.XMLSchema | None:
     """The official XSD at ``relative`` in the reference dir, compiled once per process (None if absent).
 
-    Output validation (render) and source-schema checks (mapping) share this one cache.
+    Output validation (render) and source-schema checks (mapping) share this one cache. The hot
+    path is one dict look-up: no path building or file-system calls once a schema is loaded.
     """
-    path = reference_dir() / relative
-    found = _schemas.get(path)
+    key = (os.environ.get(ENV), relative)
+    found = _schemas.get(key)
     if found is not None:
         return found
     with _schema_lock:
-        if path not in _schemas:
+        if key not in _schemas:
+            path = reference_dir() / relative
             if not path.is_file():
                 return None
-            _schemas[path] = etree.XMLSchema(etree.parse(str(path)))
-        return _schemas[path]
+            _schemas[key] = etree.XMLSchema(etree.parse(str(path)))
+        return _schemas[key]

@@ -68,6 +68,7 @@ class Registry:
         self._by_path: dict[Path, Compiled] = {}
         self._paths_by_name: dict[str, Path] = {}
         self.errors: list[MappingError] = []
+        self._dispatch: dict[tuple[str, str | None, str | None], list[Compiled]] = {}
         self.scan()
 
     # -- discovery ------------------------------------------------------------------------------
@@ -118,6 +119,7 @@ class Registry:
             self.errors = errors
             if not errors or not self._by_name:
                 self._by_name, self._by_path, self._paths_by_name = by_name, by_path, index
+                self._dispatch = _dispatch_table(by_name.values())
         return errors
 
     def reload(self) -> list[MappingError]:
@@ -153,7 +155,15 @@ class Registry:
     def match(self, root: etree._Element, fmt: str = "xml", route: str | None = None,
               among: Iterable[Compiled] | None = None, source: str = "<input>") -> Compiled:
         """The most specific mapping whose ``match:`` accepts this message."""
-        candidates = [m for m in (among if among is not None else self.all()) if matches(m, root, fmt, route)]
+        if among is None:
+            tag = root.tag
+            ns, _, local = tag[1:].partition("}") if tag[0] == "{" else ("", "", tag)
+            table = self._dispatch
+            pool = [*table.get((fmt, ns, local), ()), *table.get((fmt, ns, None), ()),
+                    *table.get((fmt, None, local), ()), *table.get((fmt, None, None), ())]
+        else:
+            pool = list(among)
+        candidates = [m for m in pool if matches(m, root, fmt, route)]
         if not candidates:
             q = etree.QName(root)
             raise ConversionError(
@@ -171,6 +181,15 @@ class Registry:
                     f"ambiguous dialect: mappings {best.name!r} and {second.name!r} both match; make one "
                     "match: more specific or name the mapping", field="dialect", line=root.sourceline, source=source)
         return best
+
+
+def _dispatch_table(mappings: Iterable[Compiled]) -> dict[tuple[str, str | None, str | None], list[Compiled]]:
+    """(format, namespace, root) -> the mappings that could match, so detection looks at a handful of
+    candidates instead of every mapping known (there are dozens of dialects and vendors)."""
+    table: dict[tuple[str, str | None, str | None], list[Compiled]] = {}
+    for m in mappings:
+        table.setdefault((m.match.format, m.match.namespace, m.match.root), []).append(m)
+    return table
 
 
 def _rule_value(rule: FieldRule, root: etree._Element) -> str | None:
