@@ -20,3 +20,27 @@ def test_every_canonical_leaf_has_a_stuf_place() -> None:
     body = [r for r in rows if r.startswith("| `")]
     assert len(body) > 100
     assert all(r.rstrip(" |").split(" | ")[-1].strip() for r in body)
+
+
+def test_the_fast_extra_element_writer_agrees_with_the_documented_names() -> None:
+    from lxml import etree
+
+    from gateway.pipeline import FAILURES, Converter
+    from gateway.render.zkn import extra_elements, stuf_value
+
+    converter = Converter()
+    fixtures = sorted((Path(__file__).parent / "fixtures").rglob("*.xml"))
+    checked = 0
+    for path in fixtures:
+        try:
+            conversion = converter.convert(path.read_bytes(), path.name)
+        except FAILURES:  # fixtures of deliberately bad cases are not this test's business
+            continue
+        for index, output in enumerate(conversion.outputs):
+            root = etree.fromstring(output.xml)
+            written = [(e.get("naam"), e.text or "") for e in root.iter("{http://www.egem.nl/StUF/StUF0301}extraElement")]
+            bericht = conversion.bericht
+            expected = [(n, stuf_value(v)) for n, v in extra_elements(bericht, bericht.clients[index])]
+            assert written == expected, path.name
+            checked += 1
+    assert checked > 20

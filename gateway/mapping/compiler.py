@@ -181,6 +181,22 @@ class TrieNode:
     children: dict[str, TrieNode] = field(default_factory=dict)
     rules: list[FieldRule] = field(default_factory=list)
     groups: list[GroupRule] = field(default_factory=list)
+    rule_ids: tuple[int, ...] = ()  # ids of ``rules``, precomputed for the hot loop
+
+
+WALKED_FIELD, WALKED_GROUP, DIRECT = 0, 1, 2
+
+
+@dataclass(slots=True)
+class Step:
+    """One rule of a plan, with what the hot loop needs decided at compile time."""
+
+    kind: int  # WALKED_FIELD | WALKED_GROUP | DIRECT
+    key: int  # id(rule): the key of the walk's result tables
+    rule: Rule
+    plain: bool = False  # a walked field without transforms or value map: its text is the value
+    single: str | None = None  # the target when it is one segment deep (set it without walking segments)
+    optional: bool = True  # no default and not required: absent means nothing to do
 
 
 @dataclass(slots=True)
@@ -191,6 +207,7 @@ class Plan:
     trie: TrieNode
     order: list[Rule]
     direct: frozenset[int]
+    steps: list[Step] = field(default_factory=list)
 
 
 def _walkable(rule: Rule) -> bool:
@@ -204,19 +221,32 @@ def _walkable(rule: Rule) -> bool:
 def build_plan(rules: list[Rule]) -> Plan:
     trie = TrieNode()
     direct: set[int] = set()
+    steps: list[Step] = []
+    nodes: list[TrieNode] = []
     for rule in rules:
         if not _walkable(rule):
             direct.add(id(rule))
+            steps.append(Step(DIRECT, id(rule), rule))
             continue
         tags = rule.each.tags if isinstance(rule, GroupRule) else rule.paths[0].tags
         node = trie
         for tag in tags or ():
             node = node.children.setdefault(tag, TrieNode())
+            nodes.append(node)
         if isinstance(rule, GroupRule):
             node.groups.append(rule)
+            steps.append(Step(WALKED_GROUP, id(rule), rule))
         else:
             node.rules.append(rule)
-    return Plan(trie, list(rules), frozenset(direct))
+            steps.append(Step(
+                WALKED_FIELD, id(rule), rule,
+                plain=not rule.transforms and rule.value_map is None,
+                single=rule.segments[0] if len(rule.segments) == 1 and not rule.many else None,
+                optional=rule.default is None and not rule.required,
+            ))
+    for node in nodes:
+        node.rule_ids = tuple(id(r) for r in node.rules)
+    return Plan(trie, list(rules), frozenset(direct), steps)
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from gateway.model import Bericht
 from gateway.model.codes import CODE_LISTS
 
-from .compiler import Compiled, FieldRule, GroupRule, Plan, TrieNode
+from .compiler import WALKED_FIELD, WALKED_GROUP, Compiled, FieldRule, GroupRule, Plan, TrieNode
 from .errors import ConversionError
 from .strictness import deviations
 from .transforms import TransformError
@@ -228,21 +228,22 @@ def _walk(el: _Element, node: TrieNode, found: dict[int, list[Any]], items: dict
         sub = children.get(child.tag)
         if sub is None:
             continue
-        for rule in sub.rules:
-            got = found.get(id(rule))
+        for key in sub.rule_ids:
+            got = found.get(key)
             if got is None:
-                found[id(rule)] = [child]
+                found[key] = [child]
             else:
                 got.append(child)
-        for group in sub.groups:
-            bucket = items.get(id(group))
-            if bucket is None:
-                bucket = items[id(group)] = []
-            item: dict[str, Any] = {}
-            item_prefix = f"{prefix}{group.target}.{len(bucket)}."
-            st.groups[item_prefix[:-1]] = child.sourceline
-            _exec(group.plan, child, item, item_prefix, st)  # type: ignore[arg-type]
-            bucket.append(item)
+        if sub.groups:
+            for group in sub.groups:
+                bucket = items.get(id(group))
+                if bucket is None:
+                    bucket = items[id(group)] = []
+                item: dict[str, Any] = {}
+                item_prefix = f"{prefix}{group.target}.{len(bucket)}."
+                st.groups[item_prefix[:-1]] = child.sourceline
+                _exec(group.plan, child, item, item_prefix, st)  # type: ignore[arg-type]
+                bucket.append(item)
         if sub.children:
             _walk(child, sub, found, items, prefix, st)
 
@@ -252,29 +253,35 @@ def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _Stat
     items: dict[int, list[dict[str, Any]]] = {}
     if plan.trie.children:
         _walk(ctx, plan.trie, found, items, prefix, st)
-    direct = plan.direct
-    for rule in plan.order:
-        key = id(rule)
-        if key not in direct:
-            if type(rule) is GroupRule:
-                got_items = items.get(key)
-                if got_items:
-                    _set(out, rule.segments, got_items)
-            else:
-                nodes = found.get(key)
-                if nodes is None:
-                    if rule.default is None and not rule.required:  # type: ignore[union-attr]
-                        continue  # optional and absent: nothing to do
-                    nodes = []
-                elif (len(nodes) == 1 and not rule.transforms and rule.value_map is None  # type: ignore[union-attr]
-                      and not st.trace and not len(nodes[0])):
-                    text = nodes[0].text  # fast path: one plain leaf, no transforms
-                    if st.track:
-                        st.consumed.add(nodes[0])
+    fast = not st.trace
+    track = st.track
+    for step in plan.steps:
+        kind = step.kind
+        if kind == WALKED_FIELD:
+            nodes = found.get(step.key)
+            if nodes is None:
+                if step.optional:
+                    continue  # optional and absent: nothing to do
+                nodes = []
+            elif fast and step.plain and len(nodes) == 1:
+                node = nodes[0]
+                if not len(node):  # one plain leaf, no transforms: its text is the value
+                    if track:
+                        st.consumed.add(node)
+                    text = node.text
                     if text is not None and (text := text.strip()):
-                        _set(out, rule.segments, [text] if rule.many else text)  # type: ignore[union-attr]
+                        if step.single is not None:
+                            out[step.single] = text
+                        else:
+                            _set(out, step.rule.segments, [text] if step.rule.many else text)  # type: ignore[union-attr]
                         continue
-                _field(rule, ctx, out, prefix, st, nodes)  # type: ignore[arg-type]
+            _field(step.rule, ctx, out, prefix, st, nodes)  # type: ignore[arg-type]
+            continue
+        rule = step.rule
+        if kind == WALKED_GROUP:
+            got_items = items.get(step.key)
+            if got_items:
+                _set(out, rule.segments, got_items)
             continue
         if rule.when is not None and not _truthy(rule.when.run(ctx, st.index)):
             continue
