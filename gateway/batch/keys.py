@@ -29,7 +29,8 @@ def archive_kind(name: str) -> str | None:
 
 
 def _component(part: str) -> str:
-    part = "".join("_" if ord(c) < 32 or c == "\x7f" else c for c in part)
+    if not part.isprintable():
+        part = "".join("_" if ord(c) < 32 or c == "\x7f" else c for c in part)
     if part == "..":
         return "__"
     raw = part.encode("utf-8", errors="replace")

@@ -10,6 +10,8 @@ time, and the message that kills a worker on its own is reported as failed inste
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -21,12 +23,14 @@ WORKER_DIED = "the worker process died while converting this input (crash or out
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    # forkserver: workers start from a clean process, not a copy of a parent that runs a progress thread.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
-    if method == "forkserver":
-        ctx.set_forkserver_preload(["gateway.pipeline", "gateway.batch.work"])
-    return ctx
+    # fork on Linux: workers start in milliseconds and need no importable __main__. The runner starts
+    # the pool before any thread of its own (the progress bar), so nothing is forked mid-lock.
+    # Elsewhere fork is unsafe (macOS) or absent (Windows): spawn.
+    return multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+
+
+def _noop() -> int:
+    return os.getpid()
 
 
 def _split(chunk: Chunk) -> list[Chunk]:
@@ -48,6 +52,12 @@ class OrderedPool:
         return ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=start_worker,
                                    initargs=(self.config,))
 
+    def start(self) -> None:
+        """Launch the worker processes now (before the caller starts threads); idempotent."""
+        if self.workers and self._executor is None:
+            self._executor = self._start()
+            self._executor.submit(_noop).result()
+
     def _local_worker(self) -> Worker:
         if self._local is None:
             self._local = Worker(self.config)
@@ -61,7 +71,7 @@ class OrderedPool:
                     return
                 yield self._local_worker().convert_chunk(chunk)
             return
-        self._executor = self._start()
+        self.start()
         try:
             yield from self._run_pool(chunks, stop)
         finally:

@@ -12,7 +12,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -56,6 +56,7 @@ class BatchOptions:
     chunk_size: int = 64
     commit_seconds: float = 2.0
     max_bytes: int = DEFAULT_MAX_BYTES
+    level: int = 1
 
 
 @dataclass(slots=True)
@@ -163,7 +164,7 @@ class BatchRun:
             Converter(registry, profile=self.options.profile, mappings=names, validate=self.options.validate)
         except SchemaUnavailable as exc:
             raise BatchUsageError(f"{exc} (or pass --no-validate)") from None
-        spec = SinkSpec.for_target(target, int(time.time()))
+        spec = SinkSpec.for_target(target, int(time.time()), self.options.level)
         return WorkConfig(spec, self.options.profile, names, files, self.options.validate, self.options.route,
                           self.options.max_bytes)
 
@@ -201,10 +202,8 @@ class BatchRun:
                                                                            "stamp": found.header.get("stamp")})
             if diff:
                 raise BatchUsageError("--resume with different arguments than the run in OUT: " + "; ".join(diff))
-            self.config = WorkConfig(SinkSpec(spec.kind, spec.target, int(found.header["stamp"])),
-                                     *[getattr(self.config, f) for f in ("profile", "mappings", "mapping_files",
-                                                                         "validate", "route", "max_bytes")])
-            self.spec = self.config.sink
+            self.spec = replace(spec, stamp=int(found.header["stamp"]))  # entry times as in the first run
+            self.config = replace(self.config, sink=self.spec)
             if found.finished:
                 return self._already_finished(found)
         state = found.last if found else None
@@ -242,6 +241,7 @@ class BatchRun:
                             "elapsed": round(before + time.monotonic() - started, 3), "skipped": inputs.skipped})
 
         members = inputs.members(start=done)
+        pool.start()
         progress = make_progress(self.options.progress, inputs.estimate(), done, self.options.progress_interval)
         last_commit = time.monotonic()
         with _Stop() as stop, progress:

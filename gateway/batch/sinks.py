@@ -52,10 +52,12 @@ class SinkSpec:
     target: Path
     stamp: int
     """Run start (epoch seconds): the timestamp of every archive entry, the same after a resume."""
+    level: int = 1
+    """zlib level for archive sinks: 1 is fast and still shrinks XML 5x (ZIP) to 12x (.tar.gz); 0 stores."""
 
     @classmethod
-    def for_target(cls, target: Path, stamp: int) -> SinkSpec:
-        return cls(kind_of(target), target, stamp)
+    def for_target(cls, target: Path, stamp: int, level: int = 1) -> SinkSpec:
+        return cls(kind_of(target), target, stamp, level)
 
     @property
     def workdir(self) -> Path:
@@ -102,13 +104,14 @@ class FolderPacker:
 class ZipPacker:
     """Deflates entries into one blob of local entries plus their central-directory records."""
 
-    def __init__(self, stamp: int) -> None:
+    def __init__(self, stamp: int, level: int = 1) -> None:
         self.stamp = zipformat.dos_time(stamp)
+        self.level = level
         self._blob = bytearray()
         self._records: list[zipformat.CentralRecord] = []
 
     def add(self, path: str, data: bytes) -> None:
-        entry, record = zipformat.local_entry(path, data, self.stamp, len(self._blob))
+        entry, record = zipformat.local_entry(path, data, self.stamp, len(self._blob), self.level)
         self._blob += entry
         self._records.append(record)
 
@@ -131,8 +134,8 @@ def _padding(size: int) -> bytes:
 class TarPacker:
     """Tar entries for a chunk, gzip-compressed as one self-contained member when the sink is .tar.gz."""
 
-    def __init__(self, stamp: int, compress: bool) -> None:
-        self.stamp, self.compress = stamp, compress
+    def __init__(self, stamp: int, compress: bool, level: int = 1) -> None:
+        self.stamp, self.compress, self.level = stamp, compress, level
         self._buf = bytearray()
 
     def add(self, path: str, data: bytes) -> None:
@@ -144,7 +147,7 @@ class TarPacker:
         raw, self._buf = bytes(self._buf), bytearray()
         if not self.compress or not raw:
             return raw
-        packer = zlib.compressobj(6, zlib.DEFLATED, _GZIP_WBITS)
+        packer = zlib.compressobj(self.level, zlib.DEFLATED, _GZIP_WBITS)
         return packer.compress(raw) + packer.flush()
 
 
@@ -152,8 +155,8 @@ def packer_for(spec: SinkSpec) -> Packer:
     if spec.kind == "folder":
         return FolderPacker(spec.target)
     if spec.kind == "zip":
-        return ZipPacker(spec.stamp)
-    return TarPacker(spec.stamp, compress=spec.kind == "tar.gz")
+        return ZipPacker(spec.stamp, spec.level)
+    return TarPacker(spec.stamp, spec.kind == "tar.gz", spec.level)
 
 
 # -- parent side ----------------------------------------------------------------------------------

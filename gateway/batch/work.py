@@ -135,6 +135,7 @@ def start_worker(config: WorkConfig, watch_parent: bool = True) -> None:
     """Pool initializer: build the Converter once; leave Ctrl-C to the parent; die with the parent."""
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler inherited through fork
     _worker = Worker(config)
     if watch_parent:
         parent = os.getppid()

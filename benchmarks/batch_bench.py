@@ -1,0 +1,180 @@
+"""``overstap batch`` throughput and memory on a generated archive, against the lxml floor of the same messages.
+
+    .venv/bin/python benchmarks/batch_bench.py                 # 100,000 messages
+    .venv/bin/python benchmarks/batch_bench.py -n 20000        # a quicker run
+    .venv/bin/python benchmarks/batch_bench.py --million       # the 1,000,000-message memory bar
+
+Generates a ZIP of N messages by varying the identifiers (berichtidentificatie, BSN, clientnummer)
+of the public iWmo 2.0 samples and the project's iWmo 2.1 fixtures, then runs ``overstap batch``
+with 1 worker and with all cores, each time polling the whole process tree (parent, fork server,
+workers) for its peak resident memory. In the same run it measures the floor: lxml parse +
+serialise of the same messages on one core. Prints messages/s, per-worker messages/s as a share of
+the floor (target: >= 25% with output validation on) and peak RSS (bar: < 300 MB). Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from lxml import etree
+
+from gateway.reference import reference_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = os.sysconf("SC_PAGE_SIZE")
+IDENT = re.compile(rb"(<(?:\w+:)?Identificatie>)[^<]*(<)")
+BSN = re.compile(rb"(<(?:\w+:)?(?:Bsn|Clientnummer)>)\d{9}(<)")
+
+
+def templates() -> list[bytes]:
+    found = sorted((reference_dir() / "samples" / "iwmo20-xml").glob("*.xml"))
+    found += sorted((ROOT / "tests" / "fixtures" / "iwmo21").glob("*.xml"))
+    return [p.read_bytes() for p in found]
+
+
+def bsn(n: int) -> bytes:
+    """A 9-digit number that passes the BSN 11-proof, distinct for each ``n`` below 10 million."""
+    for stem in (10_000_000 + n, 90_000_000 + n):  # the second range is unused by the first for n < 10M
+        digits = [int(c) for c in str(stem)]
+        check = sum(d * w for d, w in zip(digits, range(9, 1, -1), strict=True)) % 11
+        if check < 10:
+            return (str(stem) + str(check)).encode()
+    return bsn(n + 10_000_000)
+
+
+def messages(count: int) -> Iterator[tuple[str, bytes]]:
+    bases = templates()
+    for i, base in zip(range(count), itertools.cycle(bases), strict=False):
+        number = bsn(i * 7 + 3)
+        text = IDENT.sub(rb"\g<1>" + f"{i:012x}".encode() + rb"\g<2>", base, count=1)
+        text = BSN.sub(rb"\g<1>" + number + rb"\g<2>", text)
+        yield f"{i // 10_000:03d}/msg-{i:07d}.xml", text
+
+
+def generate(path: Path, count: int) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, data in messages(count):
+            zf.writestr(name, data)
+
+
+def floor_rate(sample: list[bytes], seconds: float) -> float:
+    """lxml parse + serialise on one core, messages/s (best of three rounds)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    best = 0.0
+    for _ in range(3):
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / 3:
+            for data in sample:
+                etree.tostring(etree.fromstring(data, parser))
+            n += len(sample)
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def tree_rss(root: int) -> tuple[int, int]:
+    """(sum of RSS over the process tree, largest single RSS) in bytes."""
+    total = largest = 0
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+        total += rss
+        largest = max(largest, rss)
+        todo += _children(pid)
+    return total, largest
+
+
+def run_batch(archive: Path, out: Path, workers: int, validate: bool) -> dict[str, object]:
+    cmd = [str(ROOT / ".venv" / "bin" / "overstap"), "batch", str(archive), "--out", str(out), "--workers",
+           str(workers), "--quiet", "--json"] + ([] if validate else ["--no-validate"])
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak_tree = peak_one = 0
+    while proc.poll() is None:
+        tree, one = tree_rss(proc.pid)
+        peak_tree, peak_one = max(peak_tree, tree), max(peak_one, one)
+        time.sleep(0.05)
+    wall = time.perf_counter() - start
+    stdout, stderr = proc.communicate()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"overstap batch failed ({proc.returncode}):\n{stderr.decode()}")
+    summary = json.loads(stdout)
+    return {"summary": summary, "wall": wall, "peak_tree": peak_tree, "peak_one": peak_one}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--count", type=int, default=100_000, help="messages in the archive")
+    parser.add_argument("--million", action="store_true", help="1,000,000 messages (the memory bar)")
+    parser.add_argument("--workers", default="1,all", help="comma-separated worker counts ('all' = cores)")
+    parser.add_argument("--no-validate", action="store_true", help="skip output schema validation")
+    parser.add_argument("--out-kind", choices=("zip", "tar.gz", "folder"), default="zip")
+    parser.add_argument("--floor-seconds", type=float, default=3.0)
+    parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed afterwards)")
+    args = parser.parse_args()
+    count = 1_000_000 if args.million else args.count
+    if not templates():
+        print(f"no sample messages found (reference dir {reference_dir()})", file=sys.stderr)
+        return 2
+    work = args.dir or Path(tempfile.mkdtemp(prefix="batch-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    cores = len(os.sched_getaffinity(0))
+    try:
+        archive = work / f"messages-{count}.zip"
+        if not archive.exists():
+            start = time.perf_counter()
+            generate(archive, count)
+            print(f"generated {count:,} messages in {time.perf_counter() - start:.1f} s: {archive} "
+                  f"({archive.stat().st_size / 1e6:.0f} MB)")
+        sample = [data for _, data in messages(min(count, 2000))]
+        floor = floor_rate(sample, args.floor_seconds)
+        print(f"floor (lxml parse+serialise, 1 core): {floor:,.0f} msg/s")
+        validate = not args.no_validate
+        print(f"{'workers':>7} {'msg/s':>9} {'wall msg/s':>10} {'per worker':>10} {'of floor':>8} "
+              f"{'peak RSS tree':>13} {'largest proc':>12}  failed")
+        for item in args.workers.split(","):
+            workers = cores if item == "all" else int(item)
+            suffix = {"zip": ".zip", "tar.gz": ".tar.gz", "folder": ""}[args.out_kind]
+            out = work / f"out-{workers}{suffix}"
+            shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
+            result = run_batch(archive, out, workers, validate)
+            summary = result["summary"]
+            assert isinstance(summary, dict)
+            rate = summary["run"]["messages_per_second"]
+            per_worker = rate / max(workers, 1)
+            print(f"{workers:7d} {rate:9,.0f} {count / result['wall']:10,.0f} {per_worker:10,.0f} "
+                  f"{per_worker / floor:8.1%} {result['peak_tree'] / 2**20:10.0f} MB "
+                  f"{result['peak_one'] / 2**20:9.0f} MB  {summary['status']['failed']}")
+        print(f"validation {'on' if validate else 'off'}; output {args.out_kind}; {cores} core(s); "
+              f"target per worker >= 25% of floor, peak RSS < 300 MB")
+    finally:
+        if args.dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

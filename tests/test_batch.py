@@ -1,0 +1,240 @@
+"""``overstap batch`` end to end on real archives: a mixed corpus as folder, .zip and .tar.gz.
+
+Every good member must end as schema-valid zakLk01 output, every broken one in quarantine with its
+reason, the report must account for every member exactly once, OS litter must be skipped, the
+three input kinds and the three output kinds must agree, and the shards must add up to one run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import batch_corpus
+import pytest
+from batch_corpus import Corpus, archive_tree, summary_without_run, tree
+from click.testing import CliRunner
+
+from gateway.batch import BatchOptions, Shard, run
+from gateway.batch.keys import REASON_SUFFIX
+from gateway.cli import main
+from gateway.render.schemas import check
+
+
+@pytest.fixture(scope="module")
+def corpus(reference_dir: Path) -> Corpus:
+    return batch_corpus.build(reference_dir)
+
+
+@pytest.fixture(scope="module")
+def inputs(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("inputs")
+    return {
+        "folder": batch_corpus.write_folder(corpus, root / "corpus"),
+        "zip": batch_corpus.write_zip(corpus, root / "corpus.zip"),
+        "tar.gz": batch_corpus.write_tar(corpus, root / "corpus.tar.gz"),
+    }
+
+
+@pytest.fixture(scope="module")
+def folder_run(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The zip input converted into a folder, once for several tests."""
+    out = tmp_path_factory.mktemp("runs") / "from-zip"
+    outcome = run(BatchOptions([inputs["zip"]], out, workers=2, progress="quiet"))
+    assert outcome.exit_code == 1, "some inputs are broken: exit status 1"
+    return out
+
+
+def report(out: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (out / "report.jsonl").read_text().splitlines()]
+
+
+def check_out(out: Path, corpus: Corpus, label: str) -> None:
+    lines = report(out)
+    by_source = {line["source"]: line for line in lines}
+    assert len(by_source) == len(lines), "one report line per input"
+    expected = {f"{label}/{rel}" for rel in corpus.good | set(corpus.broken)}
+    assert set(by_source) == expected, "the report accounts for every member, and nothing else (no OS litter)"
+
+    for rel in sorted(corpus.good):
+        line = by_source[f"{label}/{rel}"]
+        assert line["status"] == "ok", f"{rel}: {line.get('error')}"
+        assert line["mapping"] and line["dialect"]
+        assert line["outputs"], f"{rel}: no output"
+        for name in line["outputs"]:  # type: ignore[union-attr]
+            assert name.startswith(f"converted/{label}/{rel}.")
+            check((out / name).read_bytes(), "zkn")  # raises OutputInvalid
+    for rel, reason in sorted(corpus.broken.items()):
+        line = by_source[f"{label}/{rel}"]
+        assert line["status"] == "failed", rel
+        error = line["error"]
+        assert reason in error["message"], f"{rel}: {error}"  # type: ignore[index]
+        q = out / str(line["quarantine"])
+        assert q.read_bytes() == corpus.files[rel], "the failed input is kept as it was"
+        assert reason in (out / (str(line["quarantine"]) + REASON_SUFFIX)).read_text()
+
+    converted = {p.relative_to(out).as_posix() for p in (out / "converted").rglob("*") if p.is_file()}
+    assert converted == {o for line in lines if line["status"] == "ok" for o in line["outputs"]}  # type: ignore[union-attr]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["inputs"] == len(expected)
+    assert summary["status"] == {"ok": len(corpus.good), "failed": len(corpus.broken)}
+    assert summary["skipped"] == len(corpus.junk)
+    assert sum(summary["mappings"].values()) >= len(corpus.good)
+    assert summary["outputs"] == len(converted)
+
+
+@pytest.mark.parametrize("kind", ["folder", "zip", "tar.gz"])
+def test_every_member_converted_or_quarantined_with_its_reason(kind: str, corpus: Corpus, inputs: dict[str, Path],
+                                                               tmp_path: Path) -> None:
+    source = inputs[kind]
+    outcome = run(BatchOptions([source], tmp_path / "out", workers=2, progress="quiet"))
+    assert outcome.exit_code == 1
+    check_out(tmp_path / "out", corpus, source.name)
+
+
+def test_report_line_names_field_and_line(folder_run: Path, corpus: Corpus) -> None:
+    lines = {line["source"]: line for line in report(folder_run)}
+    bad = lines["corpus.zip/broken/bad-bsn.xml"]
+    data = corpus.files["broken/bad-bsn.xml"]
+    assert bad["error"]["field"].startswith("clients.0.bsn")  # type: ignore[index]
+    assert bad["error"]["line"] == data[: data.index(b"<wmo301:Bsn>")].count(b"\n") + 1  # type: ignore[index]
+    assert bad["mapping"] == "iwmo20-wmo301", "a failure after detection still names its mapping"
+    reason = (folder_run / "quarantine/corpus.zip/broken/bad-bsn.xml.reason").read_text()
+    assert "field: clients.0.bsn" in reason and f"line: {bad['error']['line']}" in reason  # type: ignore[index]
+    assert "123456789" not in json.dumps(bad), "the report names the field, not the BSN"
+
+    unknown = lines["corpus.zip/broken/unknown-dialect.xml"]
+    assert unknown["mapping"] is None and unknown["error"]["field"] == "dialect"  # type: ignore[index]
+    ggk = lines["corpus.zip/transport/ggk/toewijzing-di01.xml"]
+    assert ggk["envelopes"] == ["ggk-Di01"] and ggk["mapping"] == "iwmo21-wmo301"
+    soap = lines["corpus.zip/transport/soap/toewijzing.xml"]
+    assert soap["envelopes"] == ["soap11"] and soap["mapping"] == "iwmo20-wmo301"
+    ei = lines["corpus.zip/2016/ei/CasusA-02-WMO301_toewijzing.ei"]
+    assert ei["dialect"] == "wmo301 2.0 ei"
+
+
+def test_multi_client_message_gives_one_output_per_zaak(folder_run: Path) -> None:
+    lines = {line["source"]: line for line in report(folder_run)}
+    multi = lines["corpus.zip/fixtures/iwmo21/Multi-WMO301_twee_clienten.xml"]
+    assert len(multi["outputs"]) == 2  # type: ignore[arg-type]
+    assert len(set(multi["outputs"])) == 2  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("suffix", [".zip", ".tar.gz"])
+def test_archive_output_holds_the_same_as_a_folder(suffix: str, inputs: dict[str, Path], folder_run: Path,
+                                                   tmp_path: Path) -> None:
+    target = tmp_path / f"out{suffix}"
+    outcome = run(BatchOptions([inputs["zip"]], target, workers=2, progress="quiet"))
+    assert outcome.exit_code == 1
+    assert target.is_file() and not (tmp_path / f"out{suffix}.partial").exists()
+    assert archive_tree(target) == tree(folder_run)
+    assert outcome.summary is not None
+    assert summary_without_run(json.dumps(outcome.summary).encode()) == \
+        summary_without_run((folder_run / "summary.json").read_bytes())
+
+
+def test_shards_add_up_to_the_single_run(inputs: dict[str, Path], folder_run: Path, tmp_path: Path) -> None:
+    union: dict[str, bytes] = {}
+    lines: list[str] = []
+    totals = {"ok": 0, "failed": 0}
+    for index in range(3):
+        out = tmp_path / f"shard-{index}"
+        run(BatchOptions([inputs["zip"]], out, workers=1, shard=Shard(index, 3), progress="quiet"))
+        files = tree(out, skip=(".journal.jsonl", "summary.json", "report.jsonl"))
+        assert not set(files) & set(union), "shards are disjoint"
+        assert files, "each shard gets some of 80-odd members"
+        union.update(files)
+        lines += (out / "report.jsonl").read_text().splitlines()
+        status = json.loads((out / "summary.json").read_text())["status"]
+        totals = {k: totals[k] + status[k] for k in totals}
+    single = tree(folder_run, skip=(".journal.jsonl", "summary.json", "report.jsonl"))
+    assert union == single
+    assert sorted(lines) == sorted((folder_run / "report.jsonl").read_text().splitlines())
+    assert totals == json.loads((folder_run / "summary.json").read_text())["status"]
+
+
+def test_several_inputs_and_a_folder_holding_an_archive(corpus: Corpus, inputs: dict[str, Path],
+                                                        tmp_path: Path) -> None:
+    nest = tmp_path / "nest"
+    (nest / "2017" / "maart").mkdir(parents=True)
+    batch_corpus.write_zip(corpus, nest / "2017" / "maart" / "export.zip")
+    (nest / "2017" / "los.xml").write_bytes(corpus.files["2016/xml/CasusA-02-WMO301_toewijzing.xml"])
+    out = tmp_path / "out"
+    outcome = run(BatchOptions([nest, inputs["tar.gz"]], out, workers=2, progress="quiet"))
+    assert outcome.summary is not None
+    sources = {line["source"] for line in report(out)}
+    assert "nest/2017/los.xml" in sources
+    assert "nest/2017/maart/export.zip/fixtures/iwmo21/CasusA-01-WMO315_verzoek.xml" in sources
+    assert "corpus.tar.gz/broken/not-xml.xml" in sources
+    members = len(corpus.good) + len(corpus.broken)
+    assert outcome.summary["inputs"] == 2 * members + 1
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["batch", *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_exit_status_zero_when_everything_converts(reference_dir: Path, tmp_path: Path) -> None:
+    code, stdout, stderr = invoke(str(reference_dir / "samples" / "iwmo20-xml"), "--out", str(tmp_path / "o"),
+                                  "--workers", "1", "--quiet")
+    assert code == 0, stderr
+    assert "11 input(s): 11 ok, 0 failed" in stdout
+    assert stderr == "", "--quiet prints nothing but the summary"
+
+
+def test_exit_status_one_and_plain_progress_lines(inputs: dict[str, Path], tmp_path: Path) -> None:
+    code, stdout, stderr = invoke(str(inputs["tar.gz"]), "--out", str(tmp_path / "o"), "--workers", "0",
+                                  "--progress", "lines", "--progress-interval", "0", "--chunk-size", "8")
+    assert code == 1
+    assert "batch: " in stderr and " done, " in stderr and "msg/s" in stderr
+    assert "failed" in stdout and "throughput" in stdout
+
+
+def test_json_summary_and_bar_progress(inputs: dict[str, Path], tmp_path: Path) -> None:
+    code, stdout, _ = invoke(str(inputs["zip"]), "--out", str(tmp_path / "o.zip"), "--workers", "1",
+                             "--progress", "bar", "--json")
+    assert code == 1
+    summary = json.loads(stdout)
+    assert summary["status"]["failed"] == 7 and summary["run"]["workers"] == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--shard", "3/3"], "0 <= I < N"),
+    (["--shard", "x"], "I/N"),
+    (["--mapping", "no-such-mapping"], "no-such-mapping"),
+    (["--workers", "-1"], "-1"),
+])
+def test_usage_errors_exit_2(args: list[str], message: str, inputs: dict[str, Path], tmp_path: Path) -> None:
+    code, _, stderr = invoke(str(inputs["zip"]), "--out", str(tmp_path / "o"), *args)
+    assert code == 2
+    assert message in stderr
+
+
+def test_missing_input_and_occupied_out_exit_2(inputs: dict[str, Path], tmp_path: Path) -> None:
+    code, _, stderr = invoke(str(tmp_path / "nope.zip"), "--out", str(tmp_path / "o"))
+    assert code == 2 and "no such file" in stderr
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x.txt").write_text("x")
+    code, _, stderr = invoke(str(inputs["zip"]), "--out", str(tmp_path / "full"))
+    assert code == 2 and "not empty" in stderr
+    code, _, stderr = invoke(str(inputs["folder"]), "--out", str(inputs["folder"] / "inside"))
+    assert code == 2 and "inside an input" in stderr
+    assert not (inputs["folder"] / "inside").exists()
+
+
+def test_resume_refuses_other_arguments_and_finished_runs_say_so(inputs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "o.tar.gz"
+    assert invoke(str(inputs["zip"]), "--out", str(out), "--workers", "0", "-q")[0] == 1
+    code, stdout, stderr = invoke(str(inputs["zip"]), "--out", str(out), "--resume")
+    assert code == 1, "a finished run answers with its summary and status"
+    assert "already complete" in stderr and "7 failed" in stdout
+    code, _, stderr = invoke(str(inputs["zip"]), "--out", str(out))
+    assert code == 2 and "already exists" in stderr
+    folder = tmp_path / "f"
+    assert invoke(str(inputs["zip"]), "--out", str(folder), "--workers", "0", "-q")[0] == 1
+    code, _, stderr = invoke(str(inputs["tar.gz"]), "--out", str(folder), "--resume")
+    assert code == 2 and "different arguments" in stderr and "inputs" in stderr
