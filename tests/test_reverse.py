@@ -103,3 +103,56 @@ def test_cli_reverse_writes_files_and_reports(tmp_path: Path, reference_dir: Pat
     assert errors_of(etree.parse(str(written)).getroot()) == []
     usage = runner.invoke(main, ["convert", "--reverse", str(sample), "--out", str(out)])
     assert usage.exit_code == 2 and "exactly one --mapping" in usage.output
+
+
+def _texts(root: etree._Element, local: str) -> list[str | None]:
+    return [e.text for e in root.iter() if isinstance(e.tag, str) and etree.QName(e).localname == local]
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.xml")))
+def test_codes_are_written_back_in_the_lists_two_digit_form(converter: Converter, fixture: str,
+                                                             reference_dir: Path) -> None:
+    """2.1 types Categorie and Eenheid as xs:integer; the lists (and every fixture) spell them 07 and 04."""
+    data = (FIXTURES / fixture).read_bytes()
+    original = converter.convert(data, fixture)
+    written = unmap(original.mapping, original.bericht).root
+    source = etree.fromstring(data)
+    for local in ("Categorie", "Eenheid"):
+        assert _texts(written, local) == _texts(source, local), local
+        assert all(len(t or "") == 2 for t in _texts(written, local))
+
+
+def test_a_317_line_goes_to_the_group_its_verzoek_groep_names() -> None:
+    """OngewijzigdProduct | TeWijzigenProduct | NieuwProduct: the element's own name says the group, so the
+    canonical verzoek_groep chooses it on the way back (two new lines and an unchanged one, in any order)."""
+    converter = Converter()
+    data = (Path(__file__).parent / "fixtures" / "iwmo32" / "WMO317_verzoek_wijziging.xml").read_bytes()
+    original = converter.convert(data, "317.xml")
+    client = original.bericht.clients[0]
+    unchanged, change, new = client.producten
+    second = new.model_copy(update={"code": "07A04"})
+    shuffled = original.bericht.model_copy(deep=True)
+    shuffled.clients[0].producten = [new, unchanged, second, change]
+    written = unmap(original.mapping, shuffled)
+    assert written.unplaced == [] and written.one_way == []
+    ns = {"m": "http://www.istandaarden.nl/iwmo/3_2/wmo317/schema",
+          "i": "http://www.istandaarden.nl/iwmo/3_2/basisschema/schema"}
+    verzoek = written.root.find("m:Client/m:Verzoek", ns)
+    assert [etree.QName(e).localname for e in verzoek][2:] == [
+        "OngewijzigdeProducten", "TeWijzigenProducten", "NieuweProducten"]
+    assert [e.text for e in verzoek.findall("m:NieuweProducten/m:NieuwProduct/m:Product/i:Code", ns)] == [
+        "07A03", "07A04"]
+    back = converter.convert(written.tostring(), "back.xml").bericht.clients[0].producten
+    assert [(p.verzoek_groep, p.toewijzingnummer, p.code) for p in back] == [
+        ("ongewijzigd", "320002", None), ("te-wijzigen", "320001", None), ("nieuw", None, "07A03"),
+        ("nieuw", None, "07A04")]
+
+
+def test_a_value_other_than_the_dialects_constant_is_reported_not_placed(converter: Converter,
+                                                                         reference_dir: Path) -> None:
+    """An iWmo toewijzing is zorg in natura (leveringsvorm: {constant: ZIN}); a PGB line cannot be said."""
+    original = converter.convert((FIXTURES / "CasusA-02-WMO301_toewijzing.xml").read_bytes(), "a02")
+    pgb = original.bericht.model_copy(deep=True)
+    pgb.clients[0].producten[0].leveringsvorm = "PGB"
+    assert unmap(original.mapping, original.bericht).unplaced == []
+    assert unmap(original.mapping, pgb).unplaced == ["clients.0.producten.0.leveringsvorm"]

@@ -5,7 +5,9 @@ be turned back into it through the *same* mapping file. Each rule writes its val
 path (elements are created in rule order, which is the author's order), value maps are inverted
 and transforms run their declared reverse. Rules that cannot run backwards (a transform without a
 reverse, an XPath that is not a plain path, a value map that folds several codes into one) are
-reported, as are canonical values no rule can place, so nothing is lost silently.
+reported, as are canonical values no rule can place (also a value other than a rule's constant), so
+nothing is lost silently. In an ``a | b`` group a rule that reads the element's own name (``local-name()``
+through a value map, as the 317 product groups do) chooses the alternative each item is written to.
 """
 
 from __future__ import annotations
@@ -93,6 +95,16 @@ def _reverse_value(rule: FieldRule, value: Any) -> Any:
     return out
 
 
+def _discriminator(group: GroupRule) -> tuple[FieldRule, dict[str, str]] | None:
+    """The rule of an ``a | b | c`` group that reads the element's own name through a value map
+    (``verzoek_groep: {path: local-name(), map: ...}``): its value says which alternative to write."""
+    for rule in group.rules:
+        if isinstance(rule, FieldRule) and rule.value_map is not None and len(rule.paths) == 1 \
+                and rule.paths[0].expr.replace(" ", "") == "local-name()":
+            return rule, rule.value_map.reverse_table()
+    return None
+
+
 def _one_way(rule: FieldRule, ns: dict[str, str]) -> str | None:
     if any(t.reverse is None for t, _ in rule.transforms):
         return "transform without a reverse: " + ", ".join(t.name for t, _ in rule.transforms if t.reverse is None)
@@ -110,7 +122,9 @@ class _Writer:
         self.one_way: list[str] = []
         self.placed: set[str] = set()
 
-    def rules(self, rules: list[Rule], data: dict[str, Any], parent: etree._Element, prefix: str) -> None:
+    def rules(self, rules: list[Rule], data: dict[str, Any], parent: etree._Element, prefix: str,
+              implied: str | None = None) -> None:
+        """Write ``data`` below ``parent``; the rule targeting ``implied`` is said by the element's name."""
         for rule in rules:
             value: Any = data
             for segment in rule.segments:
@@ -120,7 +134,9 @@ class _Writer:
             if value is None or value == [] or value == {}:
                 continue
             where = prefix + rule.target
-            if isinstance(rule, GroupRule):
+            if rule.target == implied:
+                self.placed.add(where)
+            elif isinstance(rule, GroupRule):
                 self.group(rule, value, parent, where)
             else:
                 self.field(rule, value, parent, where)
@@ -131,15 +147,31 @@ class _Writer:
         if not alternatives or not all(alternatives):
             self.one_way.append(f"{where} (each: {rule.each.expr!r} is not a plain element path)")
             return
-        if len(alternatives) > 1 and len(items) > len(alternatives):
-            raise ConversionError(f"{len(items)} items, but {rule.each.expr!r} has room for {len(alternatives)}",
-                                  field=where)
-        for i, item in enumerate(items):
-            tags = alternatives[i] if len(alternatives) > 1 else alternatives[0]  # a | b: item i -> alternative i
+        chooser = _discriminator(rule) if len(alternatives) > 1 else None
+        if chooser is not None:
+            named, table = chooser
+            locals_ = [etree.QName(tags[-1]).localname for tags in alternatives]
+            chosen: list[tuple[int, int]] = []  # (alternative, item): the XSD order of the groups, items in turn
+            for i, item in enumerate(items):
+                local = table.get(_text(item.get(named.target, "")))
+                if local not in locals_:
+                    raise ConversionError(f"{where}.{i}.{named.target}: its value names no element of "
+                                          f"{rule.each.expr!r}", field=f"{where}.{i}.{named.target}")
+                chosen.append((locals_.index(local), i))
+            order = sorted(chosen)
+        elif len(alternatives) > 1:
+            if len(items) > len(alternatives):
+                raise ConversionError(f"{len(items)} items, but {rule.each.expr!r} has room for "
+                                      f"{len(alternatives)}", field=where)
+            order = [(i, i) for i in range(len(items))]  # a | b: item i -> alternative i
+        else:
+            order = [(0, i) for i in range(len(items))]
+        for alternative, i in order:
+            tags = alternatives[alternative]
             container = _ensure(parent, tags[:-1])
             element = etree.SubElement(container, tags[-1])
             self.placed.add(f"{where}.{i}")
-            self.rules(rule.rules, item, element, f"{where}.{i}.")
+            self.rules(rule.rules, items[i], element, f"{where}.{i}.", chooser[0].target if chooser else None)
 
     def missing(self, rules: list[Rule], data: dict[str, Any], prefix: str) -> list[str]:
         """Required rules the canonical message has no value for (the dialect could not be valid)."""
@@ -157,8 +189,9 @@ class _Writer:
 
     def field(self, rule: FieldRule, value: Any, parent: etree._Element, where: str) -> None:
         if rule.constant is not None:
-            self.placed.add(where)  # a constant is implied by the dialect itself (wet, soort, leveringsvorm)
-            return
+            if _text(value) == rule.constant:  # implied by the dialect itself (wet, soort, leveringsvorm)
+                self.placed.add(where)
+            return  # another value (leveringsvorm PGB) is not what this dialect can say: left unplaced
         reason = _one_way(rule, self.ns)
         if reason is not None and not reason.startswith("value map"):
             self.one_way.append(f"{where} ({reason})")

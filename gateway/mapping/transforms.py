@@ -101,6 +101,14 @@ def _zeropad(value: Value, width: int) -> Value:
     return text.zfill(width)
 
 
+@_register("code", "A code of a numeric code list, zero-padded both ways ('7' or '07' -> '07', written back as '07').",
+           prepare=_prep_width, reverse=_identity_reverse)
+def _code(value: Value, width: int) -> Value:
+    """The iWmo 2.1/3.x XSDs type codes like Eenheid and Categorie as xs:integer, so ``7`` is as valid as
+    ``07``; the lists spell them with two digits, and so does a message written back."""
+    return _zeropad(value, width)
+
+
 @_register("strip_zeros", "Remove leading zeros (keeps one zero for an all-zero value).", prepare=_no_arg,
            takes_arg=False)
 def _strip_zeros(value: Value, _: Any) -> Value:
