@@ -1,0 +1,459 @@
+"""One message in the terms of another iWmo/iJw version: canonical -> canonical, before it is written.
+
+The dialect mapping files write a canonical message in any built-in version (gateway.mapping.reverse),
+but they write only what is there. A 2.0 RedenIntrekking has no element in 2.1, a 3.x Eenheid 84 is no
+2.1 code, and a 2.1 line's Aanbieder is gone in 3.2. :func:`for_version` rewrites such values to the
+target version's closest form, derives what the target requires from what the message already says,
+and removes what the target cannot hold. It reports each change by canonical path, never with the value
+(values may be personal data: a RedenWijziging 02 says that a client died). It is pure: the message
+passed in is not changed. docs/ggk-profile.md section 3 has the table of every rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from .bericht import Beperking, Bericht, BeschiktProduct, Client, Contact, Naam, Product, Relatie
+from .checks import is_agb
+
+
+class Normalised(NamedTuple):
+    """The message as the target version can hold it, and what was done to get there."""
+
+    bericht: Bericht
+    normalised: list[str]
+    """``path: what`` for each value rewritten to the target's form or derived for it."""
+    dropped: list[str]
+    """``path: why`` for each value removed because the target version cannot hold it."""
+
+
+def _codes(*values: str) -> frozenset[str]:
+    return frozenset(values)
+
+
+def _range(first: int, last: int) -> frozenset[str]:
+    return frozenset(f"{n:02d}" for n in range(first, last + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """What one (wet, version) can hold, as far as the rules below need to know. ``None``: not narrowed."""
+
+    wet: str
+    versie: str
+    reden_wijziging: frozenset[str] | None  # WMO002/JZ002; 2.0 has RedenIntrekking instead (``has_reden_wijziging``)
+    eenheid: frozenset[str] | None
+    frequentie: frozenset[str] | None
+    beperking: frozenset[str] | None
+    status_aanlevering: frozenset[str] | None  # on a 305/307 line
+    type_verwijzer: frozenset[str] | None
+    reden_beeindiging: frozenset[str] | None
+    xsd_21: bool = False
+    """Has the iWmo 2.1 XSD's limits: text lengths, one Contact per Relatie, Landnummer with a phone number."""
+    lengths: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{'iWmo' if self.wet == 'wmo' else 'iJw'} {self.versie}"
+
+    @property
+    def generation(self) -> str:
+        """``2.0``, ``2.1`` or ``3``: the steps in which elements came and went."""
+        return "3" if self.versie.startswith("3") else self.versie
+
+    @property
+    def has_reden_wijziging(self) -> bool:
+        return self.generation != "2.0"
+
+
+LENGTHS_21: dict[str, int] = {
+    "voorvoegsel": 10, "voornamen": 200, "huisletter": 1, "huisnummertoevoeging": 4, "postcode": 8,
+    "straatnaam": 24, "plaatsnaam": 80, "organisatie": 35, "emailadres": 80, "communicatietaal": 25,
+    "verwijzer.naam": 64, "relatie.nummer": 20, "telefoon.nummer": 15, "telefoon.landnummer": 4,
+}
+"""Optional texts with a maxLength in the iWmo 2.1 basisschema (longer values are dropped, not cut)."""
+
+_WMO_21 = dict(
+    reden_wijziging=_range(1, 9), eenheid=_codes("01", "04", "14", "16", "82", "83"),
+    frequentie=_codes("1", "2", "3", "4", "5", "6"), beperking=_codes("1", "2", "3", "4", "5", "6"),
+    status_aanlevering=_codes("1", "2", "3", "9"), type_verwijzer=_range(1, 8),
+)
+_32 = dict(
+    reden_wijziging=_range(2, 14), eenheid=_codes("01", "04", "14", "16", "82", "83", "84"),
+    frequentie=_codes("1", "2", "4", "6"), beperking=None, status_aanlevering=_codes("1", "3"),
+)
+VERSIONS: dict[tuple[str, str], Version] = {
+    ("wmo", "2.0"): Version("wmo", "2.0", None, None, None, None, None, None, None),
+    ("wmo", "2.1"): Version("wmo", "2.1", **_WMO_21, reden_beeindiging=_codes("02", "19", "20", "31", "32", "33", "34"),
+                            xsd_21=True, lengths=LENGTHS_21),
+    # iJw 2.1 is assumed to have the iWmo 2.1 structure (docs/canonical-spec.md 7.6); its JZ588 list is unknown.
+    ("jw", "2.1"): Version("jw", "2.1", **_WMO_21, reden_beeindiging=None, xsd_21=True, lengths=LENGTHS_21),
+    ("wmo", "3.2"): Version("wmo", "3.2", **_32, type_verwijzer=_range(1, 8),
+                            reden_beeindiging=_codes("02", "19", "20", "21", "22", "23", "31", "36", "37", "38", "39")),
+    ("jw", "3.2"): Version("jw", "3.2", **_32, type_verwijzer=_range(1, 6) | {"08"},
+                           reden_beeindiging=_codes("02", "20", *(str(n) for n in range(31, 40)))),
+}
+"""Code lists per target (docs/canonical-spec.md 7.5, notes/codelists.md); the 3.2 ones equal the dialects' maps."""
+
+REDEN_INTREKKING_TO_WIJZIGING: dict[str, str] = {
+    "1": "02",  # client overleden -> overlijden
+    "2": "05",  # negatief indicatiebesluit -> herbeoordeling: verkorting
+    "3": "05",  # herindicatie -> herbeoordeling: verkorting (the new toewijzing follows)
+    "4": "09",  # overplaatsing -> overstap naar andere aanbieder
+    "6": "06",  # uitstroom -> uitstroom naar ander domein
+}
+"""2.0 RedenIntrekking (COD172) -> closest 2.1+ RedenWijziging (WMO002); the choice of tests/fixtures/iwmo21."""
+
+REDEN_WIJZIGING_TO_INTREKKING: dict[str, str] = {"02": "1", "09": "4", "06": "6"}
+"""2.1+ RedenWijziging -> 2.0 RedenIntrekking where one code means it (05 could be 2 or 3: not written)."""
+
+REDEN_WIJZIGING_TO_21: dict[str, str] = {
+    "13": "01",  # 3.x "verwijderd" (Einddatum = Ingangsdatum) -> administratieve correctie
+    "14": "01",  # 3.x administratieve correctie (nieuwe stijl) -> administratieve correctie
+}
+"""3.x RedenWijziging codes with a 2.1 equivalent; 10, 11 and 12 have none."""
+
+REDEN_WIJZIGING_TO_3: dict[str, str] = {"01": "14"}
+"""2.x administratieve correctie -> its 3.x successor (01 lapsed, CS336)."""
+
+BEEINDIGING_SAME_MEANING: dict[tuple[str, str, str], frozenset[str]] = {
+    ("wmo", "2", "3"): _codes("02", "31"),  # overlijden, verhuizing: the rest changed meaning (notes 5)
+    ("jw", "2", "3"): _codes("02"),  # the iJw 2.x list is unknown; only overlijden is safe
+}
+"""RedenBeeindiging codes that mean the same in a 2.x and a 3.x list of one wet. iWmo 2.0 is read as the 2.1
+list (the 2.0 samples' codes are in it)."""
+
+VOORLETTERS = re.compile(r"[^\s][a-zA-Z]*")
+LINE_BREAKS = re.compile(r"[ \t]*[\r\n]+[ \t]*")
+LDT_NUMMER_MAX = 999_999_999
+HEEN = {"toewijzing-retour": "toewijzing", "start-retour": "start", "stop-retour": "stop",
+        "verzoek-retour": "verzoek", "verzoek-wijziging-retour": "verzoek-wijziging"}
+"""A retour echoes its heenbericht (same Afzender and Ontvanger), so the same rules apply."""
+
+
+def _note(out: list[str], path: str, what: str) -> None:
+    out.append(f"{path}: {what}")
+
+
+@dataclass(slots=True)
+class _Run:
+    """One normalisation: the target, the message being rewritten, and the account."""
+
+    target: Version
+    bericht: Bericht
+    source_generation: str
+    normalised: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    @property
+    def soort(self) -> str:
+        return HEEN.get(self.bericht.soort, self.bericht.soort)
+
+    @property
+    def gemeente(self) -> str:
+        """The gemeente's code: the Afzender of a toewijzing, the Ontvanger of what the aanbieder sends."""
+        return self.bericht.afzender if self.soort == "toewijzing" else self.bericht.ontvanger
+
+    @property
+    def aanbieder(self) -> tuple[str, str]:
+        """(header element, AGB code) of the aanbieder."""
+        if self.soort == "toewijzing":
+            return "Ontvanger", self.bericht.ontvanger
+        return "Afzender", self.bericht.afzender
+
+    def note(self, path: str, what: str) -> None:
+        _note(self.normalised, path, what)
+
+    def drop(self, path: str, why: str) -> None:
+        _note(self.dropped, path, why)
+
+    def fits(self, path: str, value: str | None, name: str) -> bool:
+        """False (and dropped) when ``value`` is longer than the target allows for ``name``."""
+        limit = self.target.lengths.get(name)
+        if value is None or limit is None or len(value) <= limit:
+            return True
+        self.drop(path, f"longer than the {limit} characters {self.target.label} allows")
+        return False
+
+
+def for_version(bericht: Bericht, wet: str, versie: str) -> Normalised:
+    """``bericht`` as iWmo/iJw ``versie`` can hold it; ValueError for a (wet, versie) without rules."""
+    target = VERSIONS.get((wet, versie))
+    if target is None:
+        known = ", ".join(f"{w} {v}" for w, v in VERSIONS)
+        raise ValueError(f"no version rules for {wet} {versie}: known are {known}")
+    if bericht.wet != wet:
+        raise ValueError(f"a {bericht.wet} message cannot be written as {target.label}")
+    b = bericht.model_copy(deep=True)
+    source = "3" if b.versie.startswith("3") else b.versie
+    run = _Run(target, b, source)
+    if b.versie != versie:
+        run.note("versie", f"written as {target.label}")
+        b.versie = versie
+    for ci, client in enumerate(b.clients):
+        _client(run, client, ci, f"clients.{ci}.")
+    return Normalised(b, run.normalised, run.dropped)
+
+
+# -- client level ----------------------------------------------------------------------------------
+
+
+def _client(run: _Run, client: Client, ci: int, path: str) -> None:
+    t = run.target
+    if client.naam is not None:
+        _naam(run, client.naam, path + "naam.")
+    if t.xsd_21 and not run.fits(path + "communicatietaal", client.communicatietaal, "communicatietaal"):
+        client.communicatietaal = None
+    client.commentaar = _commentaar(run, client.commentaar, path + "commentaar")
+    for ki, contact in enumerate(client.contacten):
+        _contact(run, contact, f"{path}contacten.{ki}.")
+    client.relaties = _relaties(run, client, path)
+    for pi, product in enumerate(client.producten):
+        _product(run, product, ci, pi, f"{path}producten.{pi}.")
+    if client.beschikking is not None:
+        _beschikking(run, client, path)
+    if run.soort in ("start", "stop") and t.generation != "3" and client.status_aanlevering is None:
+        statuses = {p.status_aanlevering for p in client.producten}
+        client.status_aanlevering = "1" if "1" in statuses else "9"
+        run.note(path + "status_aanlevering", f"empty; derived from the product lines (1 when a line is delivered "
+                                              f"as new, else 9), required in {t.label}")
+
+
+def _naam(run: _Run, naam: Naam, path: str) -> None:
+    t = run.target
+    full = run.soort == "toewijzing"  # CDT_VolledigeNaam (with NaamGebruik) only in the 301 and its 302
+    if full and t.generation != "2.0" and naam.naamgebruik is None and naam.geslachtsnaam.naamcode is not None:
+        naam.naamgebruik = naam.geslachtsnaam.naamcode
+        naam.geslachtsnaam.naamcode = None
+        run.note(path + "geslachtsnaam.naamcode", f"2.0 per-name NaamCode written as NaamGebruik ({t.label} has "
+                                                  "no per-name code)")
+    for part in ("geslachtsnaam", "partnernaam"):
+        achternaam = getattr(naam, part)
+        if achternaam is not None and not run.fits(f"{path}{part}.voorvoegsel", achternaam.voorvoegsel,
+                                                   "voorvoegsel"):
+            achternaam.voorvoegsel = None
+    if not run.fits(path + "voornamen", naam.voornamen, "voornamen"):
+        naam.voornamen = None
+    value = naam.voorletters
+    if value and t.generation != "2.0" and not VOORLETTERS.fullmatch(value):
+        bare = re.sub(r"[\s.]", "", value)
+        if bare and VOORLETTERS.fullmatch(bare):
+            naam.voorletters = bare
+            run.note(path + "voorletters", f"written without dots and spaces ({t.label} Voorletters are letters only)")
+        else:
+            naam.voorletters = None
+            run.drop(path + "voorletters", f"{t.label} Voorletters are at most 6 letters")
+
+
+def _commentaar(run: _Run, value: str | None, path: str) -> str | None:
+    """LDT_Commentaar is one line (its pattern's ``.`` excludes line breaks): breaks become one space."""
+    if not value or run.target.generation == "2.0" or not ("\n" in value or "\r" in value):
+        return value
+    run.note(path, f"line breaks written as spaces ({run.target.label} Commentaar is a single line)")
+    return LINE_BREAKS.sub(" ", value)
+
+
+def _contact(run: _Run, contact: Contact, path: str) -> None:
+    t = run.target
+    if not t.xsd_21:
+        return
+    adres = contact.adres
+    if adres is not None:
+        for name in ("huisletter", "huisnummertoevoeging", "postcode", "straatnaam", "plaatsnaam"):
+            if not run.fits(f"{path}adres.{name}", getattr(adres, name), name):
+                setattr(adres, name, None)
+    for name in ("organisatie", "emailadres"):
+        if not run.fits(path + name, getattr(contact, name), name):
+            setattr(contact, name, None)
+    kept = []
+    for ti, tel in enumerate(contact.telefoon):
+        where = f"{path}telefoon.{ti}"
+        if not tel.landnummer:
+            run.drop(where, f"{t.label} needs a Landnummer with every Telefoonnummer")
+        elif run.fits(where + ".nummer", tel.nummer, "telefoon.nummer") and run.fits(
+                where + ".landnummer", tel.landnummer, "telefoon.landnummer"):
+            kept.append(tel)
+    contact.telefoon = kept
+
+
+def _relaties(run: _Run, client: Client, path: str) -> list[Relatie]:
+    t = run.target
+    kept: list[Relatie] = []
+    for ri, relatie in enumerate(client.relaties):
+        where = f"{path}relaties.{ri}"
+        _naam(run, relatie.naam, where + ".naam.")
+        for ki, contact in enumerate(relatie.contacten):
+            _contact(run, contact, f"{where}.contacten.{ki}.")
+        if t.xsd_21:
+            if not relatie.contacten:
+                run.drop(where, f"an {t.label} Relatie needs a Contact")
+                continue
+            if relatie.naam.naamgebruik is None:
+                run.drop(where, f"an {t.label} Relatie needs a NaamGebruik")
+                continue
+            if not run.fits(where, relatie.nummer, "relatie.nummer"):
+                continue
+            for ki in range(1, len(relatie.contacten)):
+                run.drop(f"{where}.contacten.{ki}", f"an {t.label} Relatie has exactly one Contact")
+            relatie.contacten = relatie.contacten[:1]
+        kept.append(relatie)
+    return kept
+
+
+# -- product lines ---------------------------------------------------------------------------------
+
+
+def _product(run: _Run, product: Product, ci: int, pi: int, path: str) -> None:
+    t = run.target
+    _reden(run, product, path)
+    _omvang_fits(run, product, path)
+    _implied(run, product, path)
+    _required(run, product, ci, pi, path)
+    if product.status_aanlevering is not None and t.status_aanlevering is not None \
+            and product.status_aanlevering not in t.status_aanlevering:
+        product.status_aanlevering = None
+        run.drop(path + "status_aanlevering", f"the code is not in the {t.label} StatusAanlevering list")
+    _beeindiging(run, product, path)
+    if product.verwijzer is not None:
+        if t.type_verwijzer is not None and product.verwijzer.type not in t.type_verwijzer:
+            product.verwijzer = None
+            run.drop(path + "verwijzer", f"the Verwijzer type is not in the {t.label} list")
+        elif not run.fits(path + "verwijzer.naam", product.verwijzer.naam, "verwijzer.naam"):
+            product.verwijzer.naam = None
+    if t.xsd_21 and product.beschikkingnummer is not None and int(product.beschikkingnummer) > LDT_NUMMER_MAX:
+        product.beschikkingnummer = None
+        run.drop(path + "beschikkingnummer", f"more than 9 digits; {t.label} BeschikkingNummer allows 9")
+    product.commentaar = _commentaar(run, product.commentaar, path + "commentaar")
+
+
+def _reden(run: _Run, product: Product, path: str) -> None:
+    """RedenIntrekking (2.0) and RedenWijziging (2.1+) into the target's element and list."""
+    t = run.target
+    if not t.has_reden_wijziging:
+        new = REDEN_WIJZIGING_TO_INTREKKING.get(product.reden_wijziging or "")
+        if new is not None and product.reden_intrekking is None:
+            product.reden_intrekking = new
+            product.reden_wijziging = None
+            run.note(path + "reden_wijziging", f"written as the {t.label} RedenIntrekking of the same meaning")
+        return
+    if product.reden_intrekking is not None:
+        if product.reden_wijziging is None:
+            product.reden_wijziging = REDEN_INTREKKING_TO_WIJZIGING[product.reden_intrekking]
+            run.note(path + "reden_intrekking", f"2.0 RedenIntrekking written as the closest {t.label} RedenWijziging")
+        else:
+            run.drop(path + "reden_intrekking", "RedenWijziging is already set")
+        product.reden_intrekking = None
+    reden = product.reden_wijziging
+    if reden is None or t.reden_wijziging is None or reden in t.reden_wijziging:
+        return
+    closer = (REDEN_WIJZIGING_TO_3 if t.generation == "3" else REDEN_WIJZIGING_TO_21).get(reden)
+    if closer is not None and closer in t.reden_wijziging:
+        product.reden_wijziging = closer
+        run.note(path + "reden_wijziging", f"written as the closest {t.label} code")
+    else:
+        product.reden_wijziging = None
+        run.drop(path + "reden_wijziging", f"the code has no {t.label} equivalent")
+
+
+def _omvang_fits(run: _Run, line: Product | BeschiktProduct, path: str) -> None:
+    t, omvang = run.target, line.omvang
+    if omvang is None:
+        return
+    if t.eenheid is not None and omvang.eenheid not in t.eenheid:
+        line.omvang = None
+        run.drop(path + "omvang", f"the Eenheid is not in the {t.label} list")
+    elif t.frequentie is not None and omvang.frequentie not in t.frequentie:
+        line.omvang = None
+        run.drop(path + "omvang", f"the Frequentie is not in the {t.label} list")
+
+
+def _implied(run: _Run, product: Product, path: str) -> None:
+    """Line fields the target says once in the header: Gemeentecode (2.1+), the Aanbieder (3.x)."""
+    t = run.target
+    if t.generation != "2.0" and product.gemeentecode is not None and product.gemeentecode == run.gemeente:
+        product.gemeentecode = None
+        run.note(path + "gemeentecode", f"equals the message's gemeente, which the header carries in {t.label}")
+    role, agb = run.aanbieder
+    if t.generation == "3" and product.aanbieder is not None and product.aanbieder == agb:
+        product.aanbieder = None
+        run.note(path + "aanbieder", f"equals the header {role}, which carries it in {t.label}")
+
+
+def _required(run: _Run, product: Product, ci: int, pi: int, path: str) -> None:
+    """What the target requires on a line and the message says elsewhere."""
+    t, b = run.target, run.bericht
+    if t.generation == "2.0":
+        return
+    role, agb = run.aanbieder
+    if t.generation == "2.1" and product.aanbieder is None and is_agb(agb) \
+            and run.soort in ("toewijzing", "verzoek", "start", "stop"):
+        product.aanbieder = agb
+        run.note(path + "aanbieder", f"empty; the message's {role} written (required in {t.label})")
+    if run.soort == "toewijzing" and product.toewijzingsdatum is None:
+        product.toewijzingsdatum = b.dagtekening
+        run.note(path + "toewijzingsdatum", f"empty; the Dagtekening written (required in {t.label})")
+    if run.soort == "verzoek" and product.referentie_aanbieder is None:
+        reference = f"{b.identificatie}-{ci + 1}-{pi + 1}"
+        if len(reference) <= 36:
+            product.referentie_aanbieder = reference
+            run.note(path + "referentie_aanbieder", f"empty; BerichtIdentificatie-client-product written "
+                                                    f"(required in {t.label})")
+
+
+def _beeindiging(run: _Run, product: Product, path: str) -> None:
+    """RedenBeeindiging keeps its code only where the code means the same in the target list."""
+    t, code = run.target, product.reden_beeindiging
+    if code is None:
+        return
+    source, target = run.source_generation[0], t.generation[0]
+    if source != target:
+        same = BEEINDIGING_SAME_MEANING.get((t.wet, min(source, target), max(source, target)), frozenset())
+        if code not in same:
+            product.reden_beeindiging = None
+            run.drop(path + "reden_beeindiging", f"the code means something else (or nothing) in {t.label}")
+            return
+    if t.reden_beeindiging is not None and code not in t.reden_beeindiging:
+        product.reden_beeindiging = None
+        run.drop(path + "reden_beeindiging", f"the code is not in the {t.label} RedenBeeindiging list")
+
+
+# -- beschikking (2.x) -----------------------------------------------------------------------------
+
+
+def _beschikking(run: _Run, client: Client, client_path: str) -> None:
+    t, b, path = run.target, client.beschikking, client_path + "beschikking."
+    assert b is not None
+    b.commentaar = _commentaar(run, b.commentaar, path + "commentaar")
+    kept: list[Beperking] = []
+    for ni, beperking in enumerate(b.beperkingen):
+        where = f"{path}beperkingen.{ni}"
+        if t.beperking is not None and beperking.categorie not in t.beperking:
+            run.drop(where, f"the Beperking categorie is not in the {t.label} list")
+            continue
+        beperking.commentaar = _commentaar(run, beperking.commentaar, where + ".commentaar")
+        for si, score in enumerate(beperking.scores):
+            score.commentaar = _commentaar(run, score.commentaar, f"{where}.scores.{si}.commentaar")
+        kept.append(beperking)
+    b.beperkingen = kept
+    for ni, beschikt in enumerate(b.producten):
+        _omvang_fits(run, beschikt, f"{path}producten.{ni}.")
+        beschikt.commentaar = _commentaar(run, beschikt.commentaar, f"{path}producten.{ni}.commentaar")
+    if run.soort != "toewijzing" or t.generation != "2.1":
+        return
+    for pi, product in enumerate(client.producten):
+        where = f"{client_path}producten.{pi}."
+        if product.beschikkingnummer is not None and product.beschikkingnummer == b.nummer:
+            product.beschikkingnummer = None
+            run.note(where + "beschikkingnummer", "equals the BeschikkingNummer the line sits in")
+        if product.beschikking_ingangsdatum is not None and product.beschikking_ingangsdatum == b.ingangsdatum:
+            product.beschikking_ingangsdatum = None
+            run.note(where + "beschikking_ingangsdatum", "equals the Ingangsdatum of the Beschikking the line sits in")
+    lines = client.producten
+    if not b.producten and lines and all(p.categorie and p.ingangsdatum for p in lines):
+        b.producten = [BeschiktProduct(categorie=p.categorie, code=p.code, ingangsdatum=p.ingangsdatum,
+                                       einddatum=p.einddatum, omvang=p.omvang)
+                       for p in lines]
+        run.note(path + "producten", f"none in the message; each toegewezen product written as BeschiktProduct as "
+                                     f"well ({t.label} requires BeschiktProducten)")
