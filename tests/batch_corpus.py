@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
@@ -121,3 +122,31 @@ def summary_without_run(data: bytes) -> dict[str, object]:
     summary = json.loads(data)
     summary.pop("run")
     return summary
+
+
+IDENT = re.compile(rb"(<(?:\w+:)?Identificatie>)[^<]*(<)")
+BSN = re.compile(rb"(<(?:\w+:)?Bsn>)\d{9}(<)")
+
+
+def valid_bsn(n: int) -> bytes:
+    """An 11-proof BSN, distinct for distinct ``n`` below 40 million: 8 digits from ``n``, then the check digit."""
+    for stem in (10_000_000 + n, 50_000_000 + n):
+        check = sum(int(d) * w for d, w in zip(str(stem), range(9, 1, -1), strict=True)) % 11
+        if check < 10:
+            assert bsn_is_valid(f"{stem}{check}")
+            return f"{stem}{check}".encode()
+    return valid_bsn(n + 40_000_000)
+
+
+def varied(count: int, broken_every: int = 0) -> list[tuple[str, bytes]]:
+    """``count`` distinct messages from the 2.1 fixtures (new identificatie and BSN each); every
+    ``broken_every``-th one is not XML at all."""
+    bases = [p.read_bytes() for p in sorted((FIXTURES / "iwmo21").glob("*.xml"))]
+    out = []
+    for i in range(count):
+        if broken_every and i % broken_every == broken_every - 1:
+            out.append((f"batch/{i // 500:02d}/broken-{i:05d}.xml", b"not a message %d\n" % i))
+            continue
+        data = IDENT.sub(rb"\g<1>" + b"t%011d" % i + rb"\g<2>", bases[i % len(bases)], count=1)
+        out.append((f"batch/{i // 500:02d}/msg-{i:05d}.xml", BSN.sub(rb"\g<1>" + valid_bsn(i) + rb"\g<2>", data)))
+    return out

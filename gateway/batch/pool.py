@@ -50,7 +50,7 @@ class OrderedPool:
 
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=start_worker,
-                                   initargs=(self.config,))
+                                   initargs=(self.config, os.getpid()))
 
     def start(self) -> None:
         """Launch the worker processes now (before the caller starts threads); idempotent."""

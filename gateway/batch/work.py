@@ -8,8 +8,11 @@ and packing outputs for the sink. The parent only streams bytes in and appends r
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ from .keys import REASON_SUFFIX, output_path, quarantine_path
 from .report import Tally, encode_line, failed_line, ok_line, reason_text
 from .sinks import Packer, SinkSpec, packer_for
 
+_PR_SET_PDEATHSIG = 1
 READ_FAILED = "StUF058"
 """Code for an input whose bytes could not be read at all (damaged archive member, too large)."""
 
@@ -131,21 +135,30 @@ class Worker:
 _worker: Worker | None = None
 
 
-def start_worker(config: WorkConfig, watch_parent: bool = True) -> None:
+def start_worker(config: WorkConfig, parent: int | None = None) -> None:
     """Pool initializer: build the Converter once; leave Ctrl-C to the parent; die with the parent."""
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler inherited through fork
+    if parent is not None:
+        _die_with(parent)
     _worker = Worker(config)
-    if watch_parent:
-        parent = os.getppid()
 
-        def watch() -> None:
-            while os.getppid() == parent:
-                time.sleep(0.5)
-            os._exit(1)  # the parent was killed: nobody will collect our results
 
-        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+def _die_with(parent: int) -> None:
+    """Exit when ``parent`` does (e.g. ``kill -9``): nobody would collect our results, and OUT is theirs."""
+    if sys.platform == "linux":  # the kernel does it at once, however busy this process is
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before we asked
+        os._exit(1)
+
+    def watch() -> None:  # elsewhere (and as a fallback): look every half second
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def run_chunk(chunk: Chunk) -> ChunkResult:

@@ -41,12 +41,15 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
               help="Progress display: a bar on a terminal, periodic lines otherwise.")
 @click.option("--progress-interval", type=float, default=10.0, show_default=True, hidden=True)
 @click.option("--chunk-size", type=click.IntRange(min=1), default=64, show_default=True, hidden=True)
+@click.option("--commit-interval", type=float, default=2.0, show_default=True, hidden=True,
+              help="Seconds between journal commits.")
 @click.option("--level", type=click.IntRange(0, 9), default=1, show_default=True,
               help="Compression level for .zip/.tar.gz output (0: none; higher: smaller and slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profile: str, workers: int | None,
           resume: bool, shard: Shard, validate: bool, route: str | None, quiet: bool, progress: str,
-          progress_interval: float, chunk_size: int, level: int, as_json: bool) -> None:
+          progress_interval: float, chunk_size: int, commit_interval: float, level: int,
+          as_json: bool) -> None:
     """Convert message archives: every member of INPUTS (folders, .zip, .tar, .tar.gz) into OUT.
 
     OUT gets converted/ (the canonical messages, named after their source member), quarantine/
@@ -57,7 +60,7 @@ def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profil
     options = BatchOptions(list(inputs), out, profile=profile, mappings=mappings, validate=validate,
                            workers=workers, resume=resume, shard=shard, route=route,
                            progress="quiet" if quiet else progress, progress_interval=progress_interval,
-                           chunk_size=chunk_size, level=level)
+                           chunk_size=chunk_size, commit_seconds=commit_interval, level=level)
 
     def say(text: str) -> None:
         if not quiet:
