@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, Source, read
 from gateway.mapping import (
@@ -23,9 +23,13 @@ from gateway.mapping import (
     map_source,
 )
 from gateway.model import Bericht
+from gateway.model.codes import BERICHTNUMMERS
 from gateway.render import RenderError, RenderSettings
 from gateway.render import zkn as zkn_profile
-from gateway.render.schemas import OutputInvalid, SchemaUnavailable, check
+from gateway.render.schemas import OutputInvalid, SchemaUnavailable, check, iwmo_kind
+
+if TYPE_CHECKING:
+    from gateway.render.ggk import GgkRendered
 
 PROFILES = ("zkn", "ggk")
 FAILURES = (InputError, ConversionError, RenderError, OutputInvalid)
@@ -39,7 +43,7 @@ class Output:
     referentienummer: str
     zaak: str | None = None
     profile: str = "zkn"
-    dropped: tuple[str, ...] = ()  # ggk: canonical fields the payload's iWmo version cannot hold
+    dropped: tuple[str, ...] = ()  # ggk: canonical fields the payload's iWmo/iJw version cannot hold
 
 
 @dataclass(slots=True)
@@ -153,9 +157,7 @@ class Converter:
     def render(self, bericht: Bericht, mapping: Compiled) -> list[Output]:
         settings = self.settings_for(mapping)
         if self.profile == "ggk":
-            from gateway.render import ggk
-
-            rendered = ggk.render(bericht, settings, validate=self.validate)
+            rendered = self.render_ggk(bericht, settings)
         else:
             rendered = zkn_profile.render(bericht, settings)
         outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()))
@@ -164,6 +166,37 @@ class Converter:
             for out in outputs:
                 check(out.xml, self.profile)
         return outputs
+
+    def payload_dialect(self, bericht: Bericht, settings: RenderSettings) -> Compiled:
+        """The built-in dialect a GGk payload of ``bericht`` is written in: its wet and message family, in the
+        version ``settings.ggk_versie`` asks for. ConversionError when there is no such dialect."""
+        versie = settings.ggk_target(bericht.wet, bericht.versie)
+        return self.registry.dialect(bericht.wet, BERICHTNUMMERS[bericht.soort], versie)
+
+    def render_ggk(self, bericht: Bericht, settings: RenderSettings) -> list[GgkRendered]:
+        """Profile ggk: normalise to the target version, write it with the built-in dialect's mapping file run
+        backwards, validate it when an XSD is known, and wrap it in a Di01 envelope."""
+        from gateway.mapping.reverse import unmap
+        from gateway.model.versions import for_version
+        from gateway.render import ggk
+
+        target = self.payload_dialect(bericht, settings)
+        assert target.wet is not None and target.bericht is not None and target.versie is not None
+        normal = for_version(bericht, target.wet, target.versie)
+        written = unmap(target, normal.bericht)
+        payload = written.tostring()
+        kind = iwmo_kind(target.wet, target.versie, target.bericht)
+        if self.validate and kind is not None:
+            check(payload, kind)
+        reasons = dict(item.split(" (", 1) for item in written.one_way)
+        dropped = normal.dropped + [
+            f"{path}: " + (f"one-way rule in {target.name} ({reasons[path]}" if path in reasons
+                           else f"not representable in {target.name}")
+            for path in written.unplaced]
+        normalised = normal.normalised + [f"{path}: written back through a one-way rule ({reason}"
+                                          for path, reason in reasons.items() if path not in written.unplaced]
+        return ggk.render(normal.bericht, payload, target.bericht, target.versie, settings,
+                          dropped=tuple(dropped), normalised=tuple(normalised))
 
     def reverse(self, data: bytes, target: str | Path, name: str = "<input>") -> list[Reversal]:
         """The way back: a canonical message (zakLk01, a GGk envelope, or any known dialect) written in
@@ -182,7 +215,7 @@ class Converter:
         for i, bericht in enumerate(berichten):
             written = unmap(mapping, bericht)
             xml = written.tostring()
-            kind = f"iwmo21-{mapping.bericht}" if mapping.versie == "2.1" and mapping.wet == "wmo" else None
+            kind = iwmo_kind(mapping.wet, mapping.versie, mapping.bericht)
             if self.validate and kind is not None:
                 check(xml, kind)
             stem = f"{mapping.name}-{bericht.identificatie}" + (f"-{i + 1}" if len(berichten) > 1 else "")

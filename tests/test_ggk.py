@@ -1,10 +1,12 @@
-"""The StUF-GGk profile: Di01 envelopes around a normalised iWmo 2.1 payload, and GGk envelopes as input.
+"""The StUF-GGk profile: Di01 envelopes around a payload written by the built-in dialect mapping files, and GGk
+envelopes as input.
 
-Why these tests: they are the GGk part of issue 4. Every public 2.0 sample and every 2.1 fixture
-must become a Di01 valid against the official GGk schema whose decoded payload is valid iWmo 2.1
-and says what the source said (real values, and nothing lost without being listed as dropped or
-normalised); an envelope we produce must convert back to the very same zakLk01; the official
-example envelopes must be read, and the malformed one must give one clear line.
+Why these tests: they are the GGk part of issue 4. Every public 2.0 sample and every iWmo 2.1 fixture must
+become a Di01 valid against the official GGk schema whose decoded payload is valid iWmo 2.1 and says what the
+source said (real values, and nothing lost without being listed as dropped or normalised); the 3.2 and iJw
+fixtures must travel in their own version and come back as the same canonical message; an envelope we produce
+must convert back to the very same zakLk01; the official example envelopes must be read, and the malformed
+one must give one clear line.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -24,12 +27,14 @@ from gateway.ingest import InputError, read
 from gateway.ingest import ggk as ggk_ingest
 from gateway.mapping import ConversionError
 from gateway.model import Bericht
+from gateway.model.codes import BERICHTNUMMERS
+from gateway.model.versions import REDEN_INTREKKING_TO_WIJZIGING
 from gateway.pipeline import Converter, describe
-from gateway.render import RenderError, RenderSettings, ggk, iwmo
+from gateway.render import RenderSettings
 from gateway.render.schemas import OutputInvalid, errors_of
-from gateway.render.zkn import flatten
 
-FIXTURES_21 = Path(__file__).resolve().parent / "fixtures" / "iwmo21"
+FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
+FIXTURES_21 = FIXTURES_DIR / "iwmo21"
 NS = {
     "GGK": "http://www.stufstandaarden.nl/sectormodel/ggk/0210",
     "StUF": "http://www.egem.nl/StUF/StUF0301",
@@ -39,10 +44,17 @@ NS = {
     "i": "http://www.istandaarden.nl/iwmo/2_1/basisschema/schema/2_1",
 }
 SAMPLES_20 = ["CasusA-01-WMO315_verzoek.xml", "CasusA-02-WMO301_toewijzing.xml", "CasusA-04-WMO301_intrekking.xml",
-              "CasusB-01-WMO301_toewijzing.xml", "CasusC-01-WMO301_intrekking.xml",
-              "CasusC-02-WMO301_herindicatie.xml"]
-"""Every public iWmo 2.0 WMO301/WMO315 sample."""
-FIXTURES = sorted(p.name for p in FIXTURES_21.glob("*.xml"))
+              "CasusB-01-WMO301_toewijzing.xml", "CasusB-02-WMO305_start.xml", "CasusB-04-WMO307_stop.xml",
+              "CasusC-01-WMO301_intrekking.xml", "CasusC-02-WMO301_herindicatie.xml",
+              "CasusE-01-WMO305_correctie.xml", "CasusF-01-WMO305_verwijderen.xml",
+              "CasusF-02-WMO305_nieuweaanlevering.xml"]
+"""Every public iWmo 2.0 sample: WMO301, WMO315, WMO305 and WMO307."""
+FIXTURES = sorted(p.name for p in FIXTURES_21.glob("*.xml")) + sorted(
+    f"families/{p.name}" for p in (FIXTURES_21 / "families").glob("*.xml"))
+"""Every iWmo 2.1 fixture: 301, 315, and the 302, 305, 307 and 316 families."""
+OWN_VERSION = sorted(f"{d}/{p.name}" for d in ("iwmo32", "ijw21", "ijw32")
+                     for p in (FIXTURES_DIR / d).glob("*.xml"))
+"""The iWmo 3.2 and iJw fixtures, which travel in their own version (no XSD to validate them against)."""
 OFFICIAL_DI01 = "ggk/ggk0310_21/ggkberichten/ggk_Di01.xml"
 OFFICIAL_DU01 = "ggk/ggk0310_21/ggkberichten/ggk_Du01.xml"
 EXAMPLE_DI01 = "ggk/voorbeeldberichten/envelopHeenbericht-ggk_Di01_v21.xml"
@@ -71,6 +83,12 @@ def ggk_converter(reference_dir: Path) -> Converter:
 @pytest.fixture(scope="module")
 def zkn_converter(reference_dir: Path) -> Converter:
     return Converter(validate=True)
+
+
+@pytest.fixture(scope="module")
+def own_version_converter() -> Converter:
+    """Profile ggk with the payload in the message's own version; iJw does that by default, iWmo is told so."""
+    return Converter(profile="ggk", settings=RenderSettings(ggk_versie="source"))
 
 
 def source_path(reference_dir: Path, name: str, version: str) -> Path:
@@ -103,16 +121,27 @@ class Envelope:
         return [e.text for e in self.payload_root.iter() if isinstance(e.tag, str) and etree.QName(e).localname == tag]
 
 
-def paths(bericht: Bericht) -> dict[str, object]:
-    """Every filled canonical field by the path the iWmo writer reports in ``dropped``/``normalised``."""
-    out = dict(flatten(bericht, "bericht.", frozenset({"clients"})))
-    for ci, client in enumerate(bericht.clients, 1):
-        out.update(flatten(client, f"client.{ci}."))
-    return out
+def leaves(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Every filled canonical field by the path ``dropped`` and ``normalised`` name (``clients.0.bsn``)."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(leaves(value, f"{prefix}{key}."))
+        return out
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        out = {}
+        for i, item in enumerate(data):
+            out.update(leaves(item, f"{prefix}{i}."))
+        return out
+    return {prefix[:-1]: data} if data not in (None, [], {}) else {}
 
 
 def covered(path: str, prefixes: list[str]) -> bool:
     return any(path == p or path.startswith(p + ".") for p in prefixes)
+
+
+def family(bericht: Bericht) -> str:
+    return BERICHTNUMMERS[bericht.soort]
 
 
 # --- every sample and fixture -------------------------------------------------------------------------------------
@@ -127,8 +156,9 @@ def test_converts_to_a_valid_di01_with_a_valid_iwmo21_payload(ggk_converter: Con
     assert out.profile == "ggk"
     env = Envelope(out.xml)
     assert errors_of(env.root, "ggk") == []
-    nr = result.bericht.berichtcode and ("301" if result.bericht.soort == "toewijzing" else "315")
+    nr = family(result.bericht)
     assert errors_of(env.payload_root, f"iwmo21-{nr}") == []
+    assert etree.QName(env.payload_root).namespace == f"http://www.istandaarden.nl/iwmo/2_1/wmo{nr}/schema/2_1"
     assert etree.QName(env.root).localname == "envelopHeenbericht-ggk_Di01"
     assert env.stuur("berichtcode") == "Di01"
     assert env.stuur("functie") == f"WMO{nr}"
@@ -145,10 +175,9 @@ def test_converts_to_a_valid_di01_with_a_valid_iwmo21_payload(ggk_converter: Con
     assert re.fullmatch(r"[0-9A-Za-z._-]{1,255}", filename)
     assert b"\r\n\t<GGK:stuurgegevens>\r\n" in out.xml, "spec 2.2: envelope lines end in CRLF"
     assert env.payload.startswith(b"<?xml") and not env.payload.startswith(b"\xef\xbb\xbf")
-    header = "m301" if nr == "301" else "m315"
-    assert env.payload_root.findtext(f"{header}:Header/{header}:BerichtVersie", namespaces=NS) == "2"
-    assert env.payload_root.findtext(f"{header}:Header/{header}:BerichtSubversie", namespaces=NS) == "1"
-    assert env.values("Identificatie") == [result.bericht.identificatie]
+    assert env.values("BerichtVersie") == ["2"] and env.values("BerichtSubversie") == ["1"]
+    assert env.values("BerichtCode") == [result.bericht.berichtcode]
+    assert env.values("Identificatie")[0] == result.bericht.identificatie
     if version == "2.1":
         assert out.dropped == (), "a 2.1 source loses nothing in a 2.1 payload"
 
@@ -180,42 +209,117 @@ def test_payload_carries_the_values_of_the_source(ggk_converter: Converter, refe
         assert product.findtext("m301:Aanbieder", namespaces=NS) == env.stuur("ontvanger.organisatie")
 
 
+@pytest.mark.parametrize("name", ["CasusB-02-WMO305_start.xml", "CasusE-01-WMO305_correctie.xml",
+                                  "CasusF-01-WMO305_verwijderen.xml", "CasusB-04-WMO307_stop.xml"])
+def test_a_2_0_start_or_stop_payload_carries_its_lines(ggk_converter: Converter, zkn_converter: Converter,
+                                                       reference_dir: Path, name: str) -> None:
+    """305/307: every line with its Begindatum and StatusAanlevering, the stop's RedenBeeindiging and Einddatum."""
+    data = (reference_dir / "samples" / "iwmo20-xml" / name).read_bytes()
+    original = zkn_converter.to_model(data, name)[2].bericht
+    env = Envelope(ggk_converter.convert(data, name).outputs[0].xml)
+    lines = original.clients[0].producten
+    line = "StartProduct" if original.soort == "start" else "StopProduct"
+    found = [e for e in env.payload_root.iter() if isinstance(e.tag, str) and etree.QName(e).localname == line]
+    assert len(found) == len(lines)
+    for element, product in zip(found, lines, strict=True):
+        texts = {etree.QName(c).localname: c.text for c in element}
+        assert texts["Begindatum"] == product.begindatum.isoformat()
+        assert texts["StatusAanlevering"] == product.status_aanlevering
+        assert texts["Aanbieder"] == original.afzender
+        if original.soort == "stop":
+            assert (texts["RedenBeeindiging"], texts["Einddatum"]) == (product.reden_beeindiging,
+                                                                       product.einddatum.isoformat())
+    assert env.payload_root.findtext(".//{*}Client/{*}StatusAanlevering") == original.clients[0].status_aanlevering
+
+
 @pytest.mark.parametrize(("version", "name"), CASES, ids=[f"{v}-{n}" for v, n in CASES])
-def test_nothing_is_lost_without_being_listed(zkn_converter: Converter, reference_dir: Path, version: str,
-                                              name: str) -> None:
+def test_nothing_is_lost_without_being_listed(zkn_converter: Converter, ggk_converter: Converter,
+                                              reference_dir: Path, version: str, name: str) -> None:
     """source -> canonical -> 2.1 payload -> canonical keeps every field, except those listed as dropped
     or normalised; and a normalised field carries the documented value."""
     path = source_path(reference_dir, name, version)
     _, _, result = zkn_converter.to_model(path.read_bytes(), str(path))
     original = result.bericht
-    rendered = ggk.render(original, RenderSettings(), validate=True)[0]
+    rendered = ggk_converter.render_ggk(original, RenderSettings())[0]
     _, mapping, back_result = zkn_converter.to_model(rendered.payload, "payload.xml")
-    assert mapping.name == f"iwmo21-wmo{'301' if original.soort == 'toewijzing' else '315'}"
+    assert mapping.name == f"iwmo21-wmo{family(original)}"
     assert back_result.unmapped == []
-    before, after = paths(original), paths(back_result.bericht)
+    before, after = leaves(original.model_dump()), leaves(back_result.bericht.model_dump())
     dropped = [d.split(": ", 1)[0] for d in rendered.dropped]
     normalised = [n.split(": ", 1)[0] for n in rendered.normalised]
     for field, value in before.items():
         if covered(field, dropped):
-            assert field not in after or after[field] != value or field.endswith("naamgebruik"), field
+            assert after.get(field) != value or field.endswith("naamgebruik"), field
         elif not covered(field, normalised):
             assert after.get(field) == value, f"{field}: {value!r} came back as {after.get(field)!r}"
-    new = sorted(f for f in after if f not in before)
-    for field in new:  # what 2.1 added must come from a documented normalisation
-        twin = field.replace("reden_wijziging", "reden_intrekking")
+    twins = {"reden_wijziging": "reden_intrekking", "naam.naamgebruik": "naam.geslachtsnaam.naamcode"}
+    for field in sorted(f for f in after if f not in before):  # what 2.1 added comes from a documented normalisation
+        twin = next((field.replace(a, b) for a, b in twins.items() if field.endswith(a)), field)
         assert covered(field, normalised) or covered(twin, normalised), f"{field} appeared from nowhere"
     if version == "2.1":
         assert back_result.bericht == original
         assert rendered.dropped == () and rendered.normalised == ()
-    else:
-        assert "bericht.tekenset: not representable in iWmo 2.1" in rendered.dropped
-        assert "client.1.clientnummer: not representable in iWmo 2.1" in rendered.dropped
-        assert "bericht.versie" in normalised
-        for ci, client in enumerate(original.clients, 1):
-            for pi, product in enumerate(client.producten, 1):
-                if product.reden_intrekking:
-                    new_code = iwmo.REDEN_INTREKKING_TO_WIJZIGING[product.reden_intrekking]
-                    assert after[f"client.{ci}.product.{pi}.reden_wijziging"] == new_code
+        return
+    assert "tekenset: not representable in iwmo21-wmo" + family(original) in rendered.dropped
+    assert f"clients.0.clientnummer: not representable in iwmo21-wmo{family(original)}" in rendered.dropped
+    assert "versie: written as iWmo 2.1" in rendered.normalised
+    for ci, client in enumerate(original.clients):
+        for pi, product in enumerate(client.producten):
+            if product.reden_intrekking:
+                new_code = REDEN_INTREKKING_TO_WIJZIGING[product.reden_intrekking]
+                assert after[f"clients.{ci}.producten.{pi}.reden_wijziging"] == new_code
+
+
+# --- 3.2 and iJw: the payload in the message's own version --------------------------------------------------------
+
+@pytest.mark.parametrize("name", OWN_VERSION)
+def test_3_2_and_ijw_fixtures_travel_in_their_own_version_and_come_back_the_same(
+        own_version_converter: Converter, name: str) -> None:
+    data = (FIXTURES_DIR / name).read_bytes()
+    result = own_version_converter.convert(data, name)
+    original = result.bericht
+    (out,) = result.outputs
+    assert out.dropped == ()
+    env = Envelope(out.xml)
+    prefix = "WMO" if original.wet == "wmo" else "JW"
+    major, minor = original.versie.split(".")
+    assert env.stuur("functie") == f"{prefix}{family(original)}"
+    assert (env.parameter("functieVersie"), env.parameter("functieSubversie")) == (f"{int(major):04d}",
+                                                                                  f"{int(minor):04d}")
+    functie = f"{prefix}{family(original)}"
+    assert env.bericht.get(f"{{{NS['StUF']}}}bestandsnaam") == f"{functie}_{original.identificatie}.xml"
+    back = Converter().convert(env.payload, "payload.xml")
+    assert back.mapping.name == result.mapping.name
+    assert back.unmapped == []
+    assert back.bericht == original
+
+
+def test_our_3_2_envelope_converts_to_the_same_zaklk01(reference_dir: Path) -> None:
+    """With validation on (GGk envelope and zakLk01 XSDs; no 3.2 XSD exists to check the payload itself)."""
+    ggk_32 = Converter(profile="ggk", validate=True, settings=RenderSettings(ggk_versie="3.2"))
+    zkn = Converter(validate=True)
+    for name in ("iwmo32/WMO301_toewijzing_specifiek.xml", "iwmo32/WMO317_verzoek_wijziging.xml",
+                 "ijw32/JW307_stop.xml"):
+        data = (FIXTURES_DIR / name).read_bytes()
+        wrapped = zkn.convert(ggk_32.convert(data, name).outputs[0].xml, "envelope.xml")
+        direct = zkn.convert(data, name)
+        assert wrapped.source.envelopes == ["ggk-Di01"]
+        assert wrapped.bericht == direct.bericht
+        assert [o.xml for o in wrapped.outputs] == [o.xml for o in direct.outputs]
+
+
+def test_ijw_defaults_to_its_own_version_and_iwmo_to_2_1(reference_dir: Path) -> None:
+    converter = Converter(profile="ggk")
+    jw21 = converter.convert((FIXTURES_DIR / "ijw21" / "JW301_toewijzing.xml").read_bytes(), "jw21")
+    assert Envelope(jw21.outputs[0].xml).parameter("functieVersie") == "0002"
+    assert etree.QName(Envelope(jw21.outputs[0].xml).payload_root).namespace.startswith(
+        "http://www.istandaarden.nl/ijw/2_1/")
+    jw32 = converter.convert((FIXTURES_DIR / "ijw32" / "JW315_verzoek.xml").read_bytes(), "jw32")
+    assert Envelope(jw32.outputs[0].xml).parameter("functieVersie") == "0003"
+    assert "-JW315-" in jw32.outputs[0].name
+    wmo32 = (FIXTURES_DIR / "iwmo32" / "WMO315_verzoek.xml").read_bytes()
+    b = converter.to_model(wmo32, "wmo32")[2].bericht
+    assert converter.payload_dialect(b, RenderSettings()).name == "iwmo21-wmo315"
 
 
 # --- round trip: our envelope converts back to the same zakLk01 ---------------------------------------------------
@@ -228,7 +332,7 @@ def test_our_envelope_converts_to_the_same_zaklk01_as_the_original(ggk_converter
     envelope = ggk_converter.convert(data, name).outputs[0].xml
     wrapped = zkn_converter.convert(envelope, "envelope.xml")
     assert wrapped.source.envelopes == ["ggk-Di01"]
-    assert wrapped.source.envelope_info["functie"] == f"WMO{'315' if '315' in name else '301'}"
+    assert wrapped.source.envelope_info["functie"] == f"WMO{family(direct.bericht)}"
     assert wrapped.bericht == direct.bericht
     assert [o.xml for o in wrapped.outputs] == [o.xml for o in direct.outputs]
 
@@ -400,119 +504,89 @@ def test_payload_errors_point_into_the_payload(reference_dir: Path) -> None:
     assert "(line 4 of the decoded payload): not well-formed XML" in err.message
 
 
-# --- the iWmo writer on its own ---------------------------------------------------------------------------------
+# --- what the target version cannot hold or requires ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def full_301(zkn_converter: Converter) -> Bericht:
     return zkn_converter.to_model((FIXTURES_21 / "Full-WMO301_alle_elementen.xml").read_bytes(), "full")[2].bericht
 
 
-def _valid(message: iwmo.IwmoMessage) -> None:
-    errors = errors_of(etree.fromstring(message.xml), message.schema)
-    assert errors == [], errors
-
-
-def test_values_2_1_cannot_hold_are_dropped_with_a_reason(full_301: Bericht) -> None:
+def test_values_the_target_cannot_hold_are_listed_as_dropped_and_the_payload_stays_valid(
+        ggk_converter: Converter, full_301: Bericht) -> None:
     b = full_301.model_copy(deep=True)
-    b.clients[0].producten.append(b.clients[0].producten[0].model_copy(deep=True))
-    product = b.clients[0].producten[0]
-    product.omvang.eenheid = "84"  # 3.x "stuks (inspanning)"
-    product.reden_wijziging = "11"  # 3.x gemeentelijke herindeling: no 2.1 code
-    b.clients[0].producten[1].reden_wijziging = "14"  # 3.x administratieve correctie -> 2.1 01
-    b.clients[0].contacten[0].telefoon[0].landnummer = None
+    b.clients[0].producten[0].omvang.eenheid = "84"  # 3.x stuks (inspanning)
+    b.clients[0].producten[0].reden_wijziging = "14"  # 3.x administratieve correctie -> 2.1 01
     b.clients[0].clientnummer = "C-77"
-    message = iwmo.render(b)
-    _valid(message)
-    assert "client.1.product.1.omvang: Eenheid 84 is not in the iWmo 2.1 list" in message.dropped
-    assert "client.1.product.1.reden_wijziging: RedenWijziging 11 has no iWmo 2.1 equivalent" in message.dropped
-    assert "client.1.contact.1.telefoon.1: iWmo 2.1 needs a Landnummer with every Telefoonnummer" in message.dropped
-    assert "client.1.clientnummer: not representable in iWmo 2.1" in message.dropped
-    assert "client.1.product.2.reden_wijziging: 14 written as 01 (closest iWmo 2.1 code)" in message.normalised
-    root = etree.fromstring(message.xml)
-    products = root.findall(".//m301:ToegewezenProduct", NS)
-    assert products[0].find("m301:Omvang", NS) is None
-    assert products[0].find("m301:RedenWijziging", NS) is None
-    assert products[1].findtext("m301:RedenWijziging", namespaces=NS) == "01"
-    assert products[1].findtext("m301:Omvang/i:Eenheid", namespaces=NS) == "04"
+    b.clients[0].producten[0].leveringsvorm = "PGB"
+    (out,) = ggk_converter.render(b, ggk_converter.registry.get("iwmo21-wmo301"))
+    env = Envelope(out.xml)
+    assert errors_of(env.payload_root, "iwmo21-301") == []
+    assert out.dropped == (
+        "clients.0.producten.0.omvang: the Eenheid is not in the iWmo 2.1 list",
+        "clients.0.clientnummer: not representable in iwmo21-wmo301",
+        "clients.0.producten.0.leveringsvorm: not representable in iwmo21-wmo301",
+    )
+    product = env.payload_root.find(".//m301:ToegewezenProduct", NS)
+    assert product.find("m301:Omvang", NS) is None
+    assert product.findtext("m301:RedenWijziging", namespaces=NS) == "01"
+    assert "C-77" not in env.payload.decode()
 
 
-def test_relatie_without_contact_is_dropped_and_commentaar_becomes_one_line(full_301: Bericht) -> None:
-    b = full_301.model_copy(deep=True)
-    assert b.clients[0].relaties, "the Full fixture has a relatie"
-    for relatie in b.clients[0].relaties:
-        relatie.contacten = []
-    b.clients[0].commentaar = "eerste regel\r\n  tweede regel"
-    message = iwmo.render(b)
-    _valid(message)
-    root = etree.fromstring(message.xml)
-    assert root.find(".//m301:Relaties", NS) is None
-    assert "client.1.relatie.1: an iWmo 2.1 Relatie needs a Contact" in message.dropped
-    assert root.findtext(".//m301:Client/m301:Commentaar", namespaces=NS) == "eerste regel tweede regel"
-    assert any(n.startswith("client.1.commentaar: line breaks") for n in message.normalised)
-
-
-def test_a_toewijzing_without_beschikte_producten_gets_them_from_the_toegewezen(full_301: Bericht) -> None:
-    """A 3.x toewijzing has no BeschiktProducten; 2.1 requires them."""
-    b = full_301.model_copy(deep=True)
-    b.clients[0].beschikking.producten = []
-    message = iwmo.render(b)
-    _valid(message)
-    root = etree.fromstring(message.xml)
-    beschikt = [e.text for e in root.findall(".//m301:BeschiktProduct/m301:Product/i:Code", NS)]
-    toegewezen = [e.text for e in root.findall(".//m301:ToegewezenProduct/m301:Product/i:Code", NS)]
-    assert beschikt == toegewezen and beschikt
-    assert any("each toegewezen product written as BeschiktProduct" in n for n in message.normalised)
-
-
-def test_required_product_facts_are_taken_from_the_header_when_the_line_lacks_them(full_301: Bericht) -> None:
-    b = full_301.model_copy(deep=True)
-    b.clients[0].producten[0].aanbieder = None
-    b.clients[0].producten[0].toewijzingsdatum = None
-    message = iwmo.render(b)
-    _valid(message)
-    product = etree.fromstring(message.xml).find(".//m301:ToegewezenProduct", NS)
-    assert product.findtext("m301:Aanbieder", namespaces=NS) == b.ontvanger
-    assert product.findtext("m301:Toewijzingsdatum", namespaces=NS) == b.dagtekening.isoformat()
-    assert (f"client.1.product.1.aanbieder: empty; the message's Ontvanger {b.ontvanger} written "
-            "(required in iWmo 2.1)") in message.normalised
-    assert any(n.startswith("client.1.product.1.toewijzingsdatum: empty") for n in message.normalised)
-
-
-@pytest.mark.parametrize(("change", "field", "message"), [
-    (lambda b: setattr(b.clients[0], "beschikking", None), "client.1.beschikking", "needs a Beschikking"),
-    (lambda b: setattr(b.clients[0].naam, "naamgebruik", None), "client.1.naam.naamgebruik", "needs NaamGebruik"),
-    (lambda b: setattr(b.clients[0], "contacten", []), "client.1.contact", "needs Contactgegevens"),
-    (lambda b: setattr(b, "identificatie", "X" * 13), "bericht.identificatie", "allows 12"),
-    (lambda b: setattr(b, "afzender", "98025566"), "bericht.afzender", "4-digit gemeentecode"),
-    (lambda b: setattr(b, "wet", "jw"), "soort", "no iWmo 2.1 message for a jw toewijzing"),
-    (lambda b: setattr(b.clients[0].producten[0], "toewijzingstijd", None),
-     "client.1.product.1.toewijzingstijd", "is required"),
+@pytest.mark.parametrize(("change", "error", "field", "message"), [
+    (lambda b: setattr(b.clients[0], "beschikking", None), ConversionError, "clients.0.beschikking.nummer",
+     "lacks what iwmo21-wmo301 requires"),
+    (lambda b: setattr(b.clients[0].producten[0], "toewijzingstijd", None), OutputInvalid, "iwmo21-301",
+     "Toewijzingstijd"),
+    (lambda b: setattr(b, "identificatie", "X" * 13), OutputInvalid, "iwmo21-301", "Identificatie"),
+    (lambda b: setattr(b, "afzender", "98025566"), OutputInvalid, "iwmo21-301", "Afzender"),
+    (lambda b: setattr(b.clients[0].beschikking.beperkingen[0].scores[0], "vraag", "9999"), OutputInvalid,
+     "iwmo21-301", "Vraag"),
 ])
-def test_what_2_1_requires_and_the_message_lacks_is_a_render_error(full_301: Bericht,
-                                                                   change: Callable[[Bericht], None], field: str,
-                                                                   message: str) -> None:
+def test_what_2_1_requires_and_the_message_lacks_is_a_clear_failure(
+        ggk_converter: Converter, full_301: Bericht, change: Callable[[Bericht], None], error: type[Exception],
+        field: str, message: str) -> None:
+    """A required 2.1 element nothing can derive stops the message: the mapping file names the canonical field
+    (ConversionError), or the 2.1 XSD names the element (OutputInvalid); both are bad-input failures (StUF055)."""
     b = full_301.model_copy(deep=True)
-    b.clients[0].naam.geslachtsnaam.naamcode = None
     change(b)
-    with pytest.raises(RenderError) as caught:
-        iwmo.render(b)
-    assert caught.value.field == field
-    assert message in str(caught.value)
+    with pytest.raises(error) as caught:
+        ggk_converter.render(b, ggk_converter.registry.get("iwmo21-wmo301"))
+    info = describe(caught.value, "x")
+    assert info.code == "StUF055"
+    assert info.field == field
+    assert message in info.message
 
 
-def test_ggk_versie_setting(full_301: Bericht) -> None:
-    assert iwmo.target("iwmo-2.1") is iwmo.target(None) is iwmo.IWMO21
-    with pytest.raises(RenderError, match=re.escape("iWmo target version '3.2' is not available: choose one of 2.1")):
-        ggk.render(full_301, RenderSettings(ggk_versie="3.2"))
-    assert RenderSettings().merged({"ggk_versie": "2.1"}).ggk_versie == "2.1"
+def test_ggk_versie_setting(ggk_converter: Converter, full_301: Bericht, reference_dir: Path) -> None:
+    assert RenderSettings(ggk_versie="iwmo-2.1").ggk_target("wmo", "2.0") == "2.1"
+    assert RenderSettings(ggk_versie="source").ggk_target("wmo", "2.0") == "2.0"
+    assert RenderSettings().ggk_target("wmo", "3.2") == "2.1"
+    assert RenderSettings().ggk_target("jw", "3.2") == "3.2"
+    assert RenderSettings().merged({"ggk_versie": "3.2"}).ggk_versie == "3.2"
+    with pytest.raises(ConversionError) as caught:
+        ggk_converter.render_ggk(full_301, RenderSettings(ggk_versie="9.9"))
+    assert caught.value.field == "ggk_versie"
+    assert str(caught.value).endswith("no built-in wmo 301 dialect in version 9.9: there is one for 2.0, 2.1, 3.2")
+    verzoek_wijziging = ggk_converter.to_model((FIXTURES_DIR / "iwmo32" / "WMO317_verzoek_wijziging.xml").read_bytes(),
+                                               "317")[2].bericht
+    with pytest.raises(ConversionError, match=r"no built-in wmo 317 dialect in version 2\.1: there is one for 3\.2"):
+        ggk_converter.convert((FIXTURES_DIR / "iwmo32" / "WMO317_verzoek_wijziging.xml").read_bytes(), "317")
+    assert len(ggk_converter.render_ggk(verzoek_wijziging, RenderSettings(ggk_versie="3.2"))) == 1
+    # 2.1 -> 3.2 needs the 3.x XsdVersie, which no canonical 2.1 message has and Overstap cannot make up
+    with pytest.raises(ConversionError, match="lacks what iwmo32-wmo301 requires: xsd_versie_basisschema"):
+        ggk_converter.render_ggk(full_301, RenderSettings(ggk_versie="3.2"))
 
 
-def test_invalid_payload_is_caught_by_validation(full_301: Bericht) -> None:
-    b = full_301.model_copy(deep=True)
-    b.clients[0].beschikking.beperkingen[0].scores[0].vraag = "9999"  # not in the 2.1 BeperkingVraag list
-    with pytest.raises(OutputInvalid) as caught:
-        ggk.render(b, RenderSettings(), validate=True)
-    assert caught.value.kind == "iwmo21-301"
+def test_a_2_0_payload_is_written_through_the_2_0_dialect(ggk_converter: Converter, full_301: Bericht) -> None:
+    """ggk_versie 2.0: no XSD to validate, so the payload is checked by reading it back with the 2.0 dialect."""
+    (out,) = ggk_converter.render_ggk(full_301, RenderSettings(ggk_versie="2.0"))
+    env = Envelope(out.xml)
+    assert env.payload == out.payload
+    assert (env.parameter("functieVersie"), env.parameter("functieSubversie")) == ("0002", "0000")
+    back = Converter().convert(out.payload, "payload.xml")
+    assert back.mapping.name == "iwmo20-wmo301"
+    assert back.bericht.clients[0].bsn == full_301.clients[0].bsn
+    assert "clients.0.producten.0.toewijzingnummer: not representable in iwmo20-wmo301" in out.dropped
 
 
 # --- CLI -----------------------------------------------------------------------------------------------------------
@@ -522,7 +596,18 @@ def test_cli_convert_ggk_lists_what_2_1_drops(reference_dir: Path, tmp_path: Pat
     result = CliRunner().invoke(main, ["convert", str(sample), "--profile", "ggk", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "iwmo20-wmo301 -> 0384-WMO301-bf6eee8248a7-ggk.xml" in result.output
-    assert "     dropped: client.1.leefeenheid: not representable in iWmo 2.1" in result.output
+    assert "     dropped: clients.0.leefeenheid: not representable in iwmo21-wmo301" in result.output
     written = (tmp_path / "0384-WMO301-bf6eee8248a7-ggk.xml").read_bytes()
     assert errors_of(etree.fromstring(written), "ggk") == []
     assert "123456782" not in result.output, "no BSN on the console"
+
+
+def test_cli_convert_ggk_of_an_ijw_3_2_message(tmp_path: Path, reference_dir: Path) -> None:
+    fixture = FIXTURES_DIR / "ijw32" / "JW301_toewijzing.xml"
+    result = CliRunner().invoke(main, ["convert", str(fixture), "--profile", "ggk", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (written,) = tmp_path.glob("*-JW301-*-ggk.xml")
+    env = Envelope(written.read_bytes())
+    assert errors_of(env.root, "ggk") == []
+    assert (env.stuur("functie"), env.parameter("functieVersie")) == ("JW301", "0003")
+    assert "dropped" not in result.output

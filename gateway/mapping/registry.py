@@ -27,6 +27,11 @@ def _data_root() -> Path:
     return installed if (installed / "dialects").is_dir() else here.parent
 
 
+def builtin_dir() -> Path:
+    """The folder of the dialects shipped with Overstap (iWmo/iJw per version), as opposed to vendor mappings."""
+    return _data_root() / "dialects"
+
+
 def default_dirs() -> list[Path]:
     env = os.environ.get("OVERSTAP_MAPPING_PATH")
     if env:
@@ -68,6 +73,7 @@ class Registry:
         self._by_path: dict[Path, Compiled] = {}
         self._paths_by_name: dict[str, Path] = {}
         self.errors: list[MappingError] = []
+        self._dialects: dict[tuple[str, str, str], Compiled] | None = None
         self._dispatch: dict[tuple[str, str | None, str | None], list[Compiled]] = {}
         self.scan()
 
@@ -120,6 +126,7 @@ class Registry:
             if not errors or not self._by_name:
                 self._by_name, self._by_path, self._paths_by_name = by_name, by_path, index
                 self._dispatch = _dispatch_table(by_name.values())
+                self._dialects = None
         return errors
 
     def reload(self) -> list[MappingError]:
@@ -134,6 +141,30 @@ class Registry:
 
     def names(self) -> list[str]:
         return [m.name for m in self.all()]
+
+    def dialects(self) -> dict[tuple[str, str, str], Compiled]:
+        """The built-in XML dialects by (wet, message family, version): ``("wmo", "301", "2.1")``."""
+        with self._lock:
+            found = self._dialects
+            if found is None:
+                root = builtin_dir().resolve()
+                found = self._dialects = {
+                    (m.wet, m.bericht, m.versie): m for m in sorted(self._by_name.values(), key=lambda m: m.name)
+                    if m.format == "xml" and m.wet and m.bericht and m.versie
+                    and Path(m.file).resolve().is_relative_to(root)
+                }
+            return found
+
+    def dialect(self, wet: str, bericht: str, versie: str) -> Compiled:
+        """The built-in XML dialect of one message family in one version; ConversionError when there is none."""
+        table = self.dialects()
+        found = table.get((wet, bericht, versie))
+        if found is None:
+            versions = sorted(v for w, b, v in table if (w, b) == (wet, bericht))
+            there = f"there is one for {', '.join(versions)}" if versions else "there is none in any version"
+            raise ConversionError(f"no built-in {wet} {bericht} dialect in version {versie}: {there}",
+                                  field="ggk_versie")
+        return found
 
     def get(self, ref: str | Path) -> Compiled:
         """A mapping by name or by file path (a path outside the known folders is compiled on the spot)."""

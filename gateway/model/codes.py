@@ -76,6 +76,13 @@ BERICHTCODES: dict[str, tuple[str, str]] = {
 }
 """BerichtCode (COD002) -> (wet, soort)."""
 
+BERICHTNUMMERS: dict[str, str] = {
+    "toewijzing": "301", "toewijzing-retour": "302", "start": "305", "start-retour": "306",
+    "stop": "307", "stop-retour": "308", "verzoek": "315", "verzoek-retour": "316",
+    "verzoek-wijziging": "317", "verzoek-wijziging-retour": "318",
+}
+"""Berichtsoort -> the message family number, the same in iWmo (WMO301) and iJw (JW301)."""
+
 EENHEID_LABELS = {
     "01": "minuut", "04": "uur", "14": "etmaal", "16": "dagdeel", "82": "stuks", "83": "euro",
     "84": "stuks (inspanning)",

@@ -1,10 +1,11 @@
-"""Profile ``ggk``: the canonical message as plain iWmo inside a StUF-GGk ``envelopHeenbericht-ggk_Di01``.
+"""Profile ``ggk``: a plain iWmo/iJw message inside a StUF-GGk ``envelopHeenbericht-ggk_Di01``.
 
-Municipalities that route through the ISD-keten (GGk) get one message per source message: the
-routing data in the envelope's stuurgegevens and the payload, normalised to one iWmo target
-version (``ggk_versie``, default 2.1) by :mod:`gateway.render.iwmo`, base64-encoded in
-``parameters/bericht`` as the GGk specification (Specificaties GGk0310 v2.1.04) prescribes.
-Built as text and deterministic like ``zkn.py``; docs/ggk-profile.md describes every element.
+Municipalities that route through the ISD-keten (GGk) get one envelope per source message: the
+routing data in the stuurgegevens and the payload base64-encoded in ``parameters/bericht``, as the
+GGk specification (Specificaties GGk0310 v2.1.04) prescribes. This module only builds the envelope
+around payload bytes it is given; the payload itself is the canonical message written through a
+built-in dialect mapping file (gateway.pipeline). Built as text and deterministic like ``zkn.py``;
+docs/ggk-profile.md describes every element.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from dataclasses import dataclass
 from gateway import __version__
 from gateway.model import Bericht
 
-from . import iwmo
-from .schemas import check
 from .settings import RenderSettings
 from .zkn import Rendered, RenderError, esc, tijdstip
 
@@ -34,7 +33,7 @@ UNSAFE_FILENAME = re.compile(r"[^0-9A-Za-z._-]")  # spec 2.7: bestandsnaam chara
 
 @dataclass(frozen=True, slots=True)
 class GgkRendered(Rendered):
-    """A Di01 envelope plus the payload's account: fields iWmo of the target version cannot hold."""
+    """A Di01 envelope plus the payload and its account: what the target version could not hold or rewrote."""
 
     dropped: tuple[str, ...] = ()
     normalised: tuple[str, ...] = ()
@@ -42,7 +41,8 @@ class GgkRendered(Rendered):
 
 
 def versienr(version: str) -> tuple[str, str]:
-    """Overstap's own version as GGk applicatieVersie/applicatieSubversie (four digits each)."""
+    """A version as GGk's four-digit pair: Overstap's own (applicatieVersie/-Subversie) or the payload's
+    (functieVersie/-Subversie: iWmo 2.1 -> 0002, 0001)."""
     parts = [int(p) if p.isdigit() else 0 for p in version.split(".")[:2]] + [0, 0]
     return f"{parts[0] % 10000:04d}", f"{parts[1] % 10000:04d}"
 
@@ -71,11 +71,18 @@ def _systeem(tag: str, organisatie: str, applicatie: str) -> str:
             f"\t\t\t<StUF:applicatie>{esc(applicatie)}</StUF:applicatie>{CRLF}\t\t</StUF:{tag}>{CRLF}")
 
 
-def envelope(bericht: Bericht, payload: iwmo.IwmoMessage, settings: RenderSettings) -> tuple[str, bytes]:
-    """(referentienummer, Di01 bytes) around an already rendered payload."""
-    ref = envelope_uuid(bericht, payload.functie, payload.target.versie)
-    name = bestandsnaam(payload.functie, bericht.identificatie)
-    data = base64.b64encode(payload.xml).decode("ascii")
+def functie(wet: str, nummer: str) -> str:
+    """The stuurgegevens functie of a payload: ``WMO301``, ``JW315`` (spec 2.6: the message, no version)."""
+    return f"{'WMO' if wet == 'wmo' else 'JW'}{nummer}"
+
+
+def envelope(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings: RenderSettings) -> tuple[str, bytes]:
+    """(referentienummer, Di01 bytes) around ``payload``, message family ``nummer`` (301) of version ``versie``."""
+    name_of = functie(bericht.wet, nummer)
+    ref = envelope_uuid(bericht, name_of, versie)
+    name = bestandsnaam(name_of, bericht.identificatie)
+    functie_versie, functie_subversie = versienr(versie)
+    data = base64.b64encode(payload).decode("ascii")
     text = "".join((
         f'<?xml version="1.0" encoding="UTF-8"?>{CRLF}',
         f'<GGK:envelopHeenbericht-ggk_Di01 xmlns:GGK="{GGK_NS}" xmlns:StUF="{STUF_NS}" xmlns:xmime="{XMIME_NS}">',
@@ -85,23 +92,21 @@ def envelope(bericht: Bericht, payload: iwmo.IwmoMessage, settings: RenderSettin
         f"\t\t<StUF:referentienummer>{ref}</StUF:referentienummer>{CRLF}",
         f"\t\t<StUF:tijdstipBericht>{tijdstip(bericht, bericht.clients[0] if bericht.clients else None)}"
         f"</StUF:tijdstipBericht>{CRLF}",
-        f"\t\t<StUF:functie>{payload.functie}</StUF:functie>{CRLF}\t</GGK:stuurgegevens>{CRLF}",
+        f"\t\t<StUF:functie>{name_of}</StUF:functie>{CRLF}\t</GGK:stuurgegevens>{CRLF}",
         f"\t<GGK:parameters>{CRLF}",
         f"\t\t<GGK:applicatieVersie>{APPLICATIE_VERSIE}</GGK:applicatieVersie>{CRLF}",
         f"\t\t<GGK:applicatieSubversie>{APPLICATIE_SUBVERSIE}</GGK:applicatieSubversie>{CRLF}",
-        f"\t\t<GGK:functieVersie>{payload.target.functie_versie}</GGK:functieVersie>{CRLF}",
-        f"\t\t<GGK:functieSubversie>{payload.target.functie_subversie}</GGK:functieSubversie>{CRLF}",
+        f"\t\t<GGK:functieVersie>{functie_versie}</GGK:functieVersie>{CRLF}",
+        f"\t\t<GGK:functieSubversie>{functie_subversie}</GGK:functieSubversie>{CRLF}",
         f'\t\t<GGK:bericht StUF:bestandsnaam="{esc(name)}" xmime:contentType="{CONTENT_TYPE}">{data}</GGK:bericht>',
         f"{CRLF}\t</GGK:parameters>{CRLF}</GGK:envelopHeenbericht-ggk_Di01>{CRLF}",
     ))
     return ref, text.encode("utf-8")
 
 
-def render(bericht: Bericht, settings: RenderSettings, *, validate: bool = False) -> list[GgkRendered]:
-    """One Di01 envelope for the whole message; ``validate`` also checks the payload against its iWmo XSD."""
-    payload = iwmo.render(bericht, settings.ggk_versie)
-    if validate:
-        check(payload.xml, payload.schema)
-    ref, xml = envelope(bericht, payload, settings)
-    name = UNSAFE_FILENAME.sub("_", f"{bericht.afzender}-{payload.functie}-{bericht.identificatie}-ggk")
-    return [GgkRendered(ref, name, "", xml, "", payload.dropped, payload.normalised, payload.xml)]
+def render(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings: RenderSettings, *,
+           dropped: tuple[str, ...] = (), normalised: tuple[str, ...] = ()) -> list[GgkRendered]:
+    """One Di01 envelope for the whole message around its ``payload`` (message family ``nummer``, ``versie``)."""
+    ref, xml = envelope(bericht, payload, nummer, versie, settings)
+    name = UNSAFE_FILENAME.sub("_", f"{bericht.afzender}-{functie(bericht.wet, nummer)}-{bericht.identificatie}-ggk")
+    return [GgkRendered(ref, name, "", xml, "", dropped, normalised, payload)]

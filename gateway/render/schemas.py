@@ -50,6 +50,12 @@ def schema(kind: str) -> etree.XMLSchema:
     return found
 
 
+def iwmo_kind(wet: str | None, versie: str | None, nummer: str | None) -> str | None:
+    """The schema kind of an iWmo message of family ``nummer`` (301) in ``versie``, None when no XSD is known."""
+    kind = f"iwmo21-{nummer}"
+    return kind if (wet, versie) == ("wmo", "2.1") and kind in SCHEMA_FILES else None
+
+
 def kind_of(root: etree._Element) -> str | None:
     """Which official schema governs this root element (as ../shared/tools/stuf-validate decides)."""
     ns = etree.QName(root).namespace or ""

@@ -35,6 +35,11 @@ DEFAULT_IDENTIFICATIE: dict[str, str] = {
 
 DEFAULT_OMSCHRIJVING = "{Wet} {soort} {bericht} client {client}"
 
+DEFAULT_GGK_VERSIE: dict[str, str] = {"wmo": "2.1", "jw": "source"}
+"""Payload version of profile ggk when ``ggk_versie`` is not set. iWmo: 2.1, the version the official XSDs
+validate. iJw: the version the message came in (``source``), because no iJw XSD validates any target and an
+iJw 2.1 message cannot become 3.2 without XsdVersie values Overstap cannot know (docs/ggk-profile.md 3)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Systeem:
@@ -50,6 +55,13 @@ class RenderSettings:
     identificatie: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_IDENTIFICATIE))
     omschrijving: str = DEFAULT_OMSCHRIJVING
     ggk_versie: str | None = None
+    """Profile ggk payload version: ``2.1``, ``3.2`` (``iwmo-2.1`` too) or ``source``; None: the default."""
+
+    def ggk_target(self, wet: str, source: str) -> str:
+        """The payload version for a ``wet`` message that came in as version ``source``."""
+        value = (self.ggk_versie or DEFAULT_GGK_VERSIE[wet]).strip().lower()
+        value = value.removeprefix("iwmo").removeprefix("ijw").lstrip("-_ ")
+        return source if value == "source" else value
 
     def merged(self, overrides: dict[str, Any] | None) -> RenderSettings:
         """These settings with a mapping file's ``render:`` block applied on top."""
