@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
-from .work import Chunk, ChunkResult, WorkConfig, Worker, run_chunk, start_worker
+from gateway.mapping import Registry
+
+from .work import Chunk, ChunkResult, WorkConfig, Worker, run_chunk, share_registry, start_worker
 
 WORKER_DIED = "the worker process died while converting this input (crash or out of memory)"
 
@@ -33,6 +35,10 @@ def _noop() -> int:
     return os.getpid()
 
 
+class WorkersFailed(RuntimeError):
+    """The worker processes cannot run at all (their start-up fails), so no message is to blame."""
+
+
 def _split(chunk: Chunk) -> list[Chunk]:
     return [Chunk(chunk.first + i, [member]) for i, member in enumerate(chunk.members)]
 
@@ -40,8 +46,10 @@ def _split(chunk: Chunk) -> list[Chunk]:
 class OrderedPool:
     """``workers`` processes (0: convert in this process) converting chunks, results in order."""
 
-    def __init__(self, config: WorkConfig, workers: int, window: int | None = None) -> None:
+    def __init__(self, config: WorkConfig, workers: int, window: int | None = None,
+                 registry: Registry | None = None) -> None:
         self.config = config
+        self.registry = registry
         self.workers = workers
         self.window = window or max(2, workers * 4)
         self._executor: ProcessPoolExecutor | None = None
@@ -49,6 +57,7 @@ class OrderedPool:
         self.crashes = 0
 
     def _start(self) -> ProcessPoolExecutor:
+        share_registry(self.registry)
         return ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=start_worker,
                                    initargs=(self.config, os.getpid()))
 
@@ -56,11 +65,15 @@ class OrderedPool:
         """Launch the worker processes now (before the caller starts threads); idempotent."""
         if self.workers and self._executor is None:
             self._executor = self._start()
-            self._executor.submit(_noop).result()
+            try:
+                self._executor.submit(_noop).result()
+            except BrokenProcessPool:  # not a message's fault: the workers cannot even start
+                self.shutdown()
+                raise WorkersFailed("worker processes die on start-up (see the error above)") from None
 
     def _local_worker(self) -> Worker:
         if self._local is None:
-            self._local = Worker(self.config)
+            self._local = Worker(self.config, self.registry)
         return self._local
 
     def run(self, chunks: Iterator[Chunk], stop: Callable[[], bool]) -> Iterator[ChunkResult]:
@@ -85,56 +98,61 @@ class OrderedPool:
         next_first: int | None = None
         exhausted = False
         while not stop():
+            broken: list[Chunk] = []  # chunks lost with a worker, or refused by an already broken pool
+            alone = False
             if retry and not pending:
-                chunk = retry.popleft()
-                solo = self._submit(chunk, pending)
+                solo = self._submit(retry.popleft(), pending, broken)
             elif not retry:
-                while len(pending) + len(ready) < self.window and not exhausted:
+                while len(pending) + len(ready) < self.window and not exhausted and not broken:
                     chunk = next(chunks, None)  # type: ignore[arg-type]
                     if chunk is None:
                         exhausted = True
                         break
                     next_first = chunk.first if next_first is None else next_first
-                    self._submit(chunk, pending)
-            if not pending:
+                    self._submit(chunk, pending, broken)
+            if not pending and not broken:
                 break
-            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            broken: list[Chunk] = []
-            alone = False
-            for future in done:
-                chunk = pending.pop(future)
-                try:
-                    ready[chunk.first] = future.result()
-                except BrokenProcessPool:
-                    broken.append(chunk)
-                    alone = future is solo
-                if future is solo:
-                    solo = None
+            if not broken:
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    chunk = pending.pop(future)
+                    try:
+                        ready[chunk.first] = future.result()
+                    except BrokenProcessPool:
+                        broken.append(chunk)
+                        alone = future is solo
+                    if future is solo:
+                        solo = None
             if broken:
-                broken += list(pending.values())
+                broken += pending.values()
                 pending.clear()
+                solo = None
                 self._restart()
-                if alone and len(broken) == 1:
+                if alone and len(broken) == 1:  # it ran by itself and took its worker down: the culprit
                     self.crashes += 1
                     ready[broken[0].first] = self._local_worker().crashed(broken[0], WORKER_DIED)
                 else:
-                    for chunk in sorted(broken, key=lambda c: c.first):
-                        retry.extend(_split(chunk))
+                    retry.extendleft(reversed([one for chunk in sorted(broken, key=lambda c: c.first)
+                                               for one in _split(chunk)]))
             while next_first is not None and next_first in ready:
                 result = ready.pop(next_first)
                 next_first += result.count
                 yield result
 
-    def _submit(self, chunk: Chunk, pending: dict[Future[ChunkResult], Chunk]) -> Future[ChunkResult]:
+    def _submit(self, chunk: Chunk, pending: dict[Future[ChunkResult], Chunk],
+                broken: list[Chunk]) -> Future[ChunkResult] | None:
         assert self._executor is not None
-        future = self._executor.submit(run_chunk, chunk)
+        try:
+            future = self._executor.submit(run_chunk, chunk)
+        except BrokenProcessPool:  # a worker died since the last look; this chunk never ran
+            broken.append(chunk)
+            return None
         pending[future] = chunk
         return future
 
     def _restart(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-        self._executor = self._start()
+        self.shutdown()
+        self.start()
 
     def shutdown(self) -> None:
         """Stop the workers; those mid-chunk finish it (they ignore Ctrl-C), queued chunks are dropped."""

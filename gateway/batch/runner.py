@@ -25,7 +25,7 @@ from gateway.render.schemas import SchemaUnavailable
 from . import journal as journal_mod
 from .inputs import Inputs, Member
 from .journal import Journal
-from .pool import OrderedPool
+from .pool import OrderedPool, WorkersFailed
 from .progress import make_progress
 from .report import Tally, summary
 from .shard import Shard
@@ -147,7 +147,7 @@ class BatchRun:
 
     def _preflight(self, target: Path) -> WorkConfig:
         files = tuple(str(Path(m).resolve()) for m in self.options.mappings if Path(m).suffix in (".yaml", ".yml"))
-        registry = Registry(files=[Path(f) for f in files])
+        registry = self.registry = Registry(files=[Path(f) for f in files])
         for err in registry.errors:
             for problem in err.problems:
                 self.say(f"warning: mapping not loaded: {problem}")
@@ -233,7 +233,7 @@ class BatchRun:
         before = float(state["elapsed"]) if state else 0.0
         start_done = done
         inputs = Inputs(self.paths, self.options.shard, self.options.max_bytes)
-        pool = OrderedPool(self.config, self.workers)
+        pool = OrderedPool(self.config, self.workers, registry=self.registry)
         started = time.monotonic()
 
         def commit() -> None:
@@ -241,7 +241,10 @@ class BatchRun:
                             "elapsed": round(before + time.monotonic() - started, 3), "skipped": inputs.skipped})
 
         members = inputs.members(start=done)
-        pool.start()
+        try:
+            pool.start()
+        except WorkersFailed as exc:
+            raise BatchUsageError(str(exc)) from None
         progress = make_progress(self.options.progress, inputs.estimate(), done, self.options.progress_interval)
         last_commit = time.monotonic()
         with _Stop() as stop, progress:

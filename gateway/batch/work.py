@@ -69,9 +69,10 @@ class ChunkResult:
 class Worker:
     """One process's converter and packer."""
 
-    def __init__(self, config: WorkConfig) -> None:
+    def __init__(self, config: WorkConfig, registry: Registry | None = None) -> None:
         self.config = config
-        registry = Registry(files=[Path(f) for f in config.mapping_files])
+        if registry is None:
+            registry = Registry(files=[Path(f) for f in config.mapping_files])
         self.converter = Converter(registry, profile=config.profile, mappings=config.mappings,
                                    validate=config.validate, max_bytes=config.max_bytes)
         self.packer: Packer = packer_for(config.sink)
@@ -133,6 +134,14 @@ class Worker:
 # -- process-pool plumbing ------------------------------------------------------------------------
 
 _worker: Worker | None = None
+_inherited: Registry | None = None
+"""The parent's compiled mappings, set before the pool forks: workers started by fork reuse them
+(copy-on-write) instead of compiling every mapping file again. Spawned workers compile their own."""
+
+
+def share_registry(registry: Registry | None) -> None:
+    global _inherited
+    _inherited = registry
 
 
 def start_worker(config: WorkConfig, parent: int | None = None) -> None:
@@ -142,7 +151,7 @@ def start_worker(config: WorkConfig, parent: int | None = None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler inherited through fork
     if parent is not None:
         _die_with(parent)
-    _worker = Worker(config)
+    _worker = Worker(config, _inherited)
 
 
 def _die_with(parent: int) -> None:

@@ -1,0 +1,243 @@
+"""The batch's building blocks on real files: the ZIP reader and writer, tar streams, member names,
+shards, the journal, flat memory while streaming, and a worker that dies on one message.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import tarfile
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import pytest
+from batch_corpus import varied
+
+from gateway.batch import BatchOptions, BatchUsageError, Shard, run, work
+from gateway.batch import journal as journal_mod
+from gateway.batch.inputs import Inputs, Member
+from gateway.batch.keys import clean_path, is_junk, output_path
+from gateway.batch.pool import WORKER_DIED
+from gateway.batch.sinks import SinkSpec, ZipSink, packer_for
+from gateway.batch.zipformat import ZipReader
+
+MESSAGE = varied(1)[0][1]
+
+
+def members(*paths: Path, **kwargs: object) -> list[Member]:
+    return list(Inputs(list(paths), **kwargs).members())  # type: ignore[arg-type]
+
+
+# -- ZIP -----------------------------------------------------------------------------------------------
+
+
+def test_zip_members_of_every_common_kind(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("dir/", b"")
+        zf.writestr("dir/stored.xml", b"<a/>", zipfile.ZIP_STORED)
+        zf.writestr("dir/deflated.xml", MESSAGE, zipfile.ZIP_DEFLATED)
+        zf.writestr("dir/bzip2.xml", b"<b/>" * 100, zipfile.ZIP_BZIP2)
+        zf.writestr("dir/éé.xml", b"<c/>")
+        with zf.open("dir/big64.xml", "w", force_zip64=True) as fh:
+            fh.write(b"<d/>")
+    found = {m.key: m for m in members(path)}
+    assert list(found) == ["mixed.zip/dir/stored.xml", "mixed.zip/dir/deflated.xml", "mixed.zip/dir/bzip2.xml",
+                           "mixed.zip/dir/éé.xml", "mixed.zip/dir/big64.xml"]
+    assert found["mixed.zip/dir/deflated.xml"].data == MESSAGE
+    assert found["mixed.zip/dir/bzip2.xml"].data == b"<b/>" * 100
+    assert found["mixed.zip/dir/big64.xml"].data == b"<d/>"
+    assert all(m.problem is None for m in found.values())
+
+
+def test_damaged_zip_member_fails_alone_and_a_broken_zip_is_one_failure(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("a.xml", b"<first/>")
+        zf.writestr("b.xml", b"<second-member-with-some-text/>")
+        zf.writestr("c.xml", b"<third/>")
+    raw = bytearray(path.read_bytes())
+    raw[raw.index(b"some-text")] ^= 0x20
+    path.write_bytes(bytes(raw))
+    found = members(path)
+    assert [m.problem is None for m in found] == [True, False, True]
+    assert "checksum" in (found[1].problem or "")
+
+    garbage = tmp_path / "garbage.zip"
+    garbage.write_bytes(b"PK\x03\x04 this is not really a zip file")
+    [only] = members(garbage)
+    assert only.key == "garbage.zip" and "cannot open ZIP archive" in (only.problem or "")
+
+
+def test_zip_we_write_is_a_standard_zip_also_past_65535_entries(tmp_path: Path) -> None:
+    spec = SinkSpec(kind="zip", target=tmp_path / "many.zip", stamp=1_700_000_000, level=0)
+    sink = ZipSink(spec, None)
+    packer = packer_for(spec)
+    count = 66_000
+    for start in range(0, count, 1000):
+        for i in range(start, start + 1000):
+            packer.add(f"m/{i:05d}.xml", b"<x>%d</x>" % i)
+        sink.append(packer.take(), b"")
+    sink.sync()
+    sink.finish({"inputs": count})
+    sink.publish()
+    with zipfile.ZipFile(spec.target) as zf:
+        names = zf.namelist()
+        assert len(names) == count + 2 and names[-2:] == ["report.jsonl", "summary.json"]
+        assert zf.read("m/65999.xml") == b"<x>65999</x>"
+        assert json.loads(zf.read("summary.json")) == {"inputs": count}
+        assert zf.getinfo("m/00000.xml").date_time[:3] == (2023, 11, 14)
+    with ZipReader(spec.target) as reader:
+        assert reader.count == count + 2, "the ZIP64 end record is read back"
+
+
+# -- tar -----------------------------------------------------------------------------------------------
+
+
+def make_tar(path: Path, count: int, mode: str = "w:gz") -> Path:
+    with tarfile.open(path, mode) as tf:
+        for i in range(count):
+            data = b"<m>%05d</m>" % i
+            info = tarfile.TarInfo(f"./x/m{i:05d}.xml")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_truncated_tar_gz_gives_what_it_holds_then_one_failure(tmp_path: Path) -> None:
+    path = make_tar(tmp_path / "cut.tar.gz", 400)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 6 // 10])
+    found = members(path)
+    good = [m for m in found if m.problem is None]
+    assert 50 < len(good) < 400
+    assert [m.data for m in good] == [b"<m>%05d</m>" % i for i in range(len(good))]
+    assert found[-1].key == "cut.tar.gz" and "damaged" in (found[-1].problem or "")
+
+
+def test_gzip_of_several_members_reads_whole(tmp_path: Path) -> None:
+    """Our own .tar.gz output is a chain of gzip members; read as input it must give every entry."""
+    plain = make_tar(tmp_path / "p.tar", 30, "w").read_bytes()
+    body, end = plain[:-1024 * 10], plain[-1024 * 10:]
+    half = (len(body) // 2) // 512 * 512
+    chained = tmp_path / "chained.tar.gz"
+    chained.write_bytes(gzip.compress(body[:half]) + gzip.compress(body[half:]) + gzip.compress(end))
+    assert len(members(chained)) == 30
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_streaming_memory_does_not_grow_with_the_archive(kind: str, tmp_path: Path) -> None:
+    count = 8_000
+    if kind == "zip":
+        path = tmp_path / "many.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            for i in range(count):
+                zf.writestr(f"x/m{i:05d}.xml", b"<m/>")
+    else:
+        path = make_tar(tmp_path / "many.tar.gz", count)
+    tracemalloc.start()
+    try:
+        seen = sum(1 for _ in Inputs([path]).members())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert seen == count
+    assert peak < 1_500_000, f"peak {peak} bytes while streaming {count} members (a list of them: ~4 MB)"
+
+
+# -- names, shards, resume points -------------------------------------------------------------------------
+
+
+def test_hostile_member_names_stay_inside_out() -> None:
+    assert clean_path("../../etc/passwd") == "__/__/etc/passwd"
+    assert clean_path("/abs//./x.xml") == "abs/x.xml"
+    assert clean_path("win\\dir\\y.xml") == "win/dir/y.xml"
+    assert clean_path("ctrl\x00\x1fz.xml") == "ctrl__z.xml"
+    long = clean_path("n" * 400 + ".xml")
+    assert len(long.encode()) <= 200 and long.startswith("nnn")
+    assert output_path("a.zip/__/x.xml", "ref").startswith("converted/a.zip/__/x.xml.")
+    assert is_junk("__MACOSX/a/._b.xml") and is_junk("a/.DS_Store") and not is_junk("a/b.xml")
+
+
+def test_shards_partition_every_key_exactly_once_and_stably() -> None:
+    keys = [f"archive.zip/{i:05d}.xml" for i in range(3000)]
+    shards = [Shard(i, 4) for i in range(4)]
+    owners = [[s.owns(k) for s in shards].count(True) for k in keys]
+    assert owners == [1] * len(keys)
+    sizes = [sum(s.owns(k) for k in keys) for s in shards]
+    assert min(sizes) > 600, f"roughly even: {sizes}"
+    # The hash must never change between versions, or a resumed or scaled-out run would mix partitions.
+    assert [Shard(i, 7).owns("history.zip/2016/CasusA.xml") for i in range(7)].index(True) == 1
+    for bad in ("4/4", "-1/3", "1/0", "1", "a/b"):
+        with pytest.raises(ValueError):
+            Shard.parse(bad)
+    assert Shard.parse("2/5") == Shard(2, 5)
+
+
+def test_start_skips_members_without_reading_them(tmp_path: Path) -> None:
+    path = make_tar(tmp_path / "t.tar", 50, "w")
+    everything = members(path)
+    tail = list(Inputs([path]).members(start=37))
+    assert [(m.ordinal, m.key, m.data) for m in tail] == [(m.ordinal, m.key, m.data) for m in everything[37:]]
+
+
+def test_journal_ignores_a_torn_last_line_and_names_differences(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    journal = journal_mod.Journal(path, header={"inputs": ["a"], "shard": "0/1"})
+    journal.commit({"done": 10})
+    journal.commit({"done": 20})
+    journal.close()
+    with path.open("ab") as fh:
+        fh.write(b'{"done": 3')  # a kill in the middle of a write
+    found = journal_mod.read(path)
+    assert found is not None and found.last == {"done": 20} and not found.finished
+    journal = journal_mod.Journal(path, valid_length=found.valid_length)
+    journal.commit({"done": 30})
+    journal.close()
+    again = journal_mod.read(path)
+    assert again is not None and again.last == {"done": 30}
+    assert journal_mod.differences({"inputs": ["a"]}, {"inputs": ["b"]}) == \
+        ["inputs: journal has ['a'], this run ['b']"]
+
+
+# -- a message that kills its worker ---------------------------------------------------------------------
+
+
+def test_a_message_that_kills_its_worker_is_reported_and_the_rest_converts(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    original = work.Worker._one
+
+    def fragile(self: work.Worker, key: str, data: bytes, problem: str | None) -> dict[str, object]:
+        if b"<!-- BOOM -->" in data:
+            os._exit(9)  # what a segfault in a C extension or the OOM killer looks like from outside
+        return original(self, key, data, problem)
+
+    monkeypatch.setattr(work.Worker, "_one", fragile)  # workers are forked from this process: they inherit it
+    path = tmp_path / "in.zip"
+    messages = varied(40)
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, (name, data) in enumerate(messages):
+            zf.writestr(name, data + b"<!-- BOOM -->" if i == 17 else data)
+    outcome = run(BatchOptions([path], tmp_path / "out", workers=2, validate=False, chunk_size=8,
+                               progress="quiet"))
+    assert outcome.summary is not None
+    assert outcome.summary["status"] == {"ok": 39, "failed": 1}
+    assert outcome.summary["run"]["worker_crashes"] == 1
+    lines = [json.loads(x) for x in (tmp_path / "out" / "report.jsonl").read_text().splitlines()]
+    assert [line["source"] for line in lines] == [f"in.zip/{name}" for name, _ in messages], "input order kept"
+    assert lines[17]["status"] == "failed" and lines[17]["error"]["message"] == WORKER_DIED
+    assert (tmp_path / "out" / lines[17]["quarantine"]).read_bytes().endswith(b"<!-- BOOM -->")
+
+
+def test_workers_that_cannot_start_are_a_configuration_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: work.Worker, *args: object) -> None:
+        raise RuntimeError("no schemas in this container")
+
+    monkeypatch.setattr(work.Worker, "__init__", broken)
+    path = tmp_path / "in.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a.xml", MESSAGE)
+    with pytest.raises(BatchUsageError, match="worker processes die on start-up"):
+        run(BatchOptions([path], tmp_path / "out", workers=1, validate=False, progress="quiet"))
