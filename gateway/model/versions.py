@@ -133,10 +133,6 @@ HEEN = {"toewijzing-retour": "toewijzing", "start-retour": "start", "stop-retour
 """A retour echoes its heenbericht (same Afzender and Ontvanger), so the same rules apply."""
 
 
-def _note(out: list[str], path: str, what: str) -> None:
-    out.append(f"{path}: {what}")
-
-
 @dataclass(slots=True)
 class _Run:
     """One normalisation: the target, the message being rewritten, and the account."""
@@ -164,10 +160,10 @@ class _Run:
         return "Afzender", self.bericht.afzender
 
     def note(self, path: str, what: str) -> None:
-        _note(self.normalised, path, what)
+        self.normalised.append(f"{path}: {what}")
 
     def drop(self, path: str, why: str) -> None:
-        _note(self.dropped, path, why)
+        self.dropped.append(f"{path}: {why}")
 
     def fits(self, path: str, value: str | None, name: str) -> bool:
         """False (and dropped) when ``value`` is longer than the target allows for ``name``."""
