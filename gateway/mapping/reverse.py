@@ -13,6 +13,7 @@ through a value map, as the 317 product groups do) chooses the alternative each 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _simple_tags(expr: str, ns: dict[str, str]) -> tuple[str, ...] | None:
+Namespaces = tuple[tuple[str, str], ...]
+"""A mapping's prefixes as a hashable key, so each path is parsed once per process, not once per message."""
+
+
+@functools.lru_cache(maxsize=8192)
+def _simple_tags(expr: str, namespaces: Namespaces) -> tuple[str, ...] | None:
+    """``m:Omvang/i:Volume`` as Clark tags; None for anything but a plain child path."""
+    ns = dict(namespaces)
     steps = expr[2:].split("/") if expr.startswith("./") else expr.split("/")
     tags: list[str] = []
     for step in steps:
@@ -57,7 +65,7 @@ def _simple_tags(expr: str, ns: dict[str, str]) -> tuple[str, ...] | None:
     return tuple(tags)
 
 
-def _alternatives(expr: str, ns: dict[str, str]) -> list[tuple[str, ...]] | None:
+def _alternatives(expr: str, ns: Namespaces) -> list[tuple[str, ...]] | None:
     """``a/b | a/c`` -> the plain paths it unites (item i of a group goes to alternative i)."""
     parts = [_simple_tags(p.strip(), ns) for p in expr.split("|")]
     if any(p is None for p in parts):
@@ -105,7 +113,7 @@ def _discriminator(group: GroupRule) -> tuple[FieldRule, dict[str, str]] | None:
     return None
 
 
-def _one_way(rule: FieldRule, ns: dict[str, str]) -> str | None:
+def _one_way(rule: FieldRule, ns: Namespaces) -> str | None:
     if any(t.reverse is None for t, _ in rule.transforms):
         return "transform without a reverse: " + ", ".join(t.name for t, _ in rule.transforms if t.reverse is None)
     if rule.value_map is not None and not rule.value_map.lossless:
@@ -115,10 +123,26 @@ def _one_way(rule: FieldRule, ns: dict[str, str]) -> str | None:
     return None
 
 
+_PLANS: dict[tuple[int, Namespaces], tuple[FieldRule, str | None, list[tuple[str, ...] | None]]] = {}
+_PLANS_MAX = 50_000
+
+
+def _field_plan(rule: FieldRule, ns: Namespaces) -> tuple[str | None, list[tuple[str, ...] | None]]:
+    """Why ``rule`` is one-way (or None) and its paths as tags, worked out once per compiled rule rather
+    than once per message. Keyed by identity; the entry holds the rule, so the key is never reused."""
+    key = (id(rule), ns)
+    found = _PLANS.get(key)
+    if found is None or found[0] is not rule:
+        if len(_PLANS) >= _PLANS_MAX:  # reloads compile new rules; keep the cache bounded
+            _PLANS.clear()
+        found = _PLANS[key] = (rule, _one_way(rule, ns), [_simple_tags(p.expr, ns) for p in rule.paths])
+    return found[1], found[2]
+
+
 class _Writer:
     def __init__(self, mapping: Compiled) -> None:
         self.mapping = mapping
-        self.ns = mapping.namespaces
+        self.ns: Namespaces = tuple(sorted(mapping.namespaces.items()))
         self.one_way: list[str] = []
         self.placed: set[str] = set()
 
@@ -192,7 +216,7 @@ class _Writer:
             if _text(value) == rule.constant:  # implied by the dialect itself (wet, soort, leveringsvorm)
                 self.placed.add(where)
             return  # another value (leveringsvorm PGB) is not what this dialect can say: left unplaced
-        reason = _one_way(rule, self.ns)
+        reason, paths = _field_plan(rule, self.ns)
         if reason is not None and not reason.startswith("value map"):
             self.one_way.append(f"{where} ({reason})")
             return
@@ -202,7 +226,6 @@ class _Writer:
             text = _reverse_value(rule, value)
         except tf.TransformError as exc:
             raise ConversionError(f"cannot write {where} back: {exc}", field=where) from None
-        paths = [_simple_tags(p.expr, self.ns) for p in rule.paths]
         if len(paths) > 1:
             parts = text if isinstance(text, list) else [text]
             if len(parts) != len(paths):
