@@ -160,7 +160,7 @@ def dead_letter_db(tmp_path: Path) -> tuple[Path, int, bytes]:
     original = (samples_dir() / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
     conversion = Converter().convert(original)
     conn = _db(tmp_path)
-    deliveries = plan("translate", conversion, original)
+    deliveries = plan("translate", conversion.outputs, original)
     good_payload = deliveries[0].payload
     deliveries[0].payload = b"<broken/>"
     with outbox.transaction(conn):

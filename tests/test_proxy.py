@@ -69,7 +69,7 @@ def start(tmp_path: Path, registry: Registry) -> Iterator[Start]:
     def run(routes: dict[str, Any], downstreams: dict[str, Any], *, reg: Registry | None = None,
             **top: Any) -> tuple[ServerThread, Gateway]:
         doc = {"data_dir": str(tmp_path / "data"), "poll_interval": 0.1, "watch_mappings": False,
-               "retry": FAST_RETRY, "downstreams": downstreams, "routes": routes, **top}
+               "convert_processes": 0, "retry": FAST_RETRY, "downstreams": downstreams, "routes": routes, **top}
         cfg = from_dict(doc, tmp_path)
         gw = Gateway(cfg, reg or registry)
         server = ServerThread(create_app(cfg, gw)).start()
@@ -304,7 +304,7 @@ def test_a_downstream_fo_is_a_dead_letter_until_replayed_with_the_fixed_mapping(
     mapping.write_text(VENDOR_MAPPING.format(name="x", route="vendorx", zaaktype="BADTYPE", omschrijving="Toewijzing"))
     with ServerThread(rec.app()) as ds:
         config = tmp_path / "overstap.yaml"
-        config.write_text(f"data_dir: data\npoll_interval: 0.1\nwatch_mappings: false\n"
+        config.write_text(f"data_dir: data\npoll_interval: 0.1\nwatch_mappings: false\nconvert_processes: 0\n"
                           f"retry: {json.dumps(FAST_RETRY)}\n"
                           f"downstreams: {{zs: '{ds.url}/zs'}}\n"
                           "routes:\n  vendorx: {mapping: vendor.yaml, downstream: zs}\n")
@@ -340,8 +340,9 @@ def test_mappings_reload_on_change_and_a_broken_edit_keeps_the_old_ones(tmp_path
     reg = Registry(dirs=[*default_dirs(), folder])
     rec = Receiver()
     with ServerThread(rec.app()) as ds:
-        gw_server, _gw = start({"vendor": {"downstream": ds.url, "mapping": "test-vendor-r"}}, {}, reg=reg,
-                               watch_mappings=True, watch_interval=0.1)
+        gw_server, gw = start({"vendor": {"downstream": ds.url, "mapping": "test-vendor-r"}}, {}, reg=reg,
+                              watch_mappings=True, watch_interval=0.1, convert_processes=1)  # a worker process
+        assert gw.conversion.pool is not None
         url = gw_server.url + "/soap/vendor"
         assert httpx.post(url, content=variant(sample(A02), 1)).status_code == 200
         mapping.write_text("overstap-mapping: 1\nname: test-vendor-r\nrules: [unclosed\n")

@@ -37,6 +37,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Gat
     data = tmp_path_factory.mktemp("bad-input")
     with ServerThread(rec.app()) as ds:
         cfg = from_dict({"data_dir": str(data), "max_body_bytes": LIMIT, "watch_mappings": False,
+                         "convert_processes": 0,
                          "downstreams": {"zs": ds.url},
                          "routes": {"default": {"downstream": "zs", "api_keys": ["sleutel-1", "sleutel-2"]},
                                     "strict": {"downstream": "zs"}},
@@ -166,7 +167,7 @@ def test_the_gateway_keeps_working_after_all_of_it(gateway: tuple[str, Gateway, 
 
 def test_strict_soap11_status_is_500_for_every_fault(tmp_path_factory: pytest.TempPathFactory) -> None:
     samples_dir()
-    cfg = from_dict({"data_dir": str(tmp_path_factory.mktemp("soap")), "watch_mappings": False,
+    cfg = from_dict({"data_dir": str(tmp_path_factory.mktemp("soap")), "watch_mappings": False, "convert_processes": 0,
                      "fault_status": "soap", "routes": {"default": {"downstream": "http://127.0.0.1:9/x"}}})
     with ServerThread(create_app(cfg, Gateway(cfg, Registry(dirs=[])))) as server:
         assert httpx.post(server.url + "/soap", content=b"<a>").status_code == 500

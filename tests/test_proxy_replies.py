@@ -115,18 +115,18 @@ def test_plan_per_mode_and_stable_references() -> None:
     original = (samples_dir() / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
     conversion = Converter().convert(original)
     out = conversion.outputs[0]
-    translate = plan("translate", conversion, original)
+    translate = plan("translate", conversion.outputs, original)
     assert [(d.target, d.referentienummer, d.order_key) for d in translate] == [("new", out.referentienummer,
                                                                                  out.zaak)]
     assert translate[0].soap_action == "http://www.egem.nl/StUF/sector/zkn/0310/zakLk01"
     assert root_of(translate[0].payload) == (stuf.SOAP11_NS, "Envelope")
-    passthrough = plan("passthrough", conversion, original, "text/xml", '"urn:x"')
+    passthrough = plan("passthrough", conversion.outputs, original, "text/xml", '"urn:x"')
     assert passthrough[0].payload is original and passthrough[0].soap_action == "urn:x"
     assert passthrough[0].order_key == out.zaak  # the original stays in order with its zaak
-    shadow = plan("shadow", conversion, original)
+    shadow = plan("shadow", conversion.outputs, original)
     assert [d.target for d in shadow] == ["new", "legacy"]
-    assert original_referentienummer(conversion, original) == original_referentienummer(
-        Converter().convert(original), original)
+    assert original_referentienummer(conversion.outputs, original) == original_referentienummer(
+        Converter().convert(original).outputs, original)
     assert plan("shadow", None, b"<junk/>")[0].order_key == original_referentienummer(None, b"<junk/>")
 
 

@@ -145,7 +145,7 @@ def show(item_id: int, data_dir: str | None, config_file: str | None, is_message
 def _converter_factory(config_file: str | None, mappings: tuple[str, ...]) -> Any:
     """(route, bytes) -> Conversion with the mappings of now: the config's routes, or detect/--mapping."""
     from gateway.proxy.config import ConfigError, load
-    from gateway.proxy.service import build_converters, mapping_files, schema_available
+    from gateway.proxy.converting import build_converters, mapping_files, schema_available
 
     if config_file:
         try:

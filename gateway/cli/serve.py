@@ -70,13 +70,15 @@ def build_config(config_file: str | None, mappings: tuple[str, ...], downstream:
 @click.option("--tls-key", default=None, help="Private key of --tls-cert.")
 @click.option("--tls-client-ca", default=None, help="CA (PEM) whose client certificates are required (mTLS).")
 @click.option("--max-body-bytes", type=int, default=None, help="Largest accepted request body.")
+@click.option("--convert-processes", type=int, default=None,
+              help="Worker processes for conversion (0: threads in the server process; default: cores - 1, max 4).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
 @click.option("--access-log/--no-access-log", default=None, help="Also log every HTTP request (uvicorn).")
 def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | None, legacy_downstream: str | None,
           mode: str | None, profile: str | None, ack: str | None, data_dir: str | None, host: str | None,
           port: int | None, api_keys: tuple[str, ...], admin_key: str | None, tls_cert: str | None,
-          tls_key: str | None, tls_client_ca: str | None, max_body_bytes: int | None, log_level: str | None,
-          access_log: bool | None) -> None:
+          tls_key: str | None, tls_client_ca: str | None, max_body_bytes: int | None, convert_processes: int | None,
+          log_level: str | None, access_log: bool | None) -> None:
     """Run the SOAP sidecar: POST /soap and /soap/<route>; /healthz, /readyz, /metrics, /admin/*."""
     import uvicorn
 
@@ -95,6 +97,8 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
             raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key")
         if max_body_bytes is not None:
             cfg.max_body_bytes = max_body_bytes
+        if convert_processes is not None:
+            cfg.convert_processes = convert_processes
         if log_level:
             cfg.log_level = log_level
         if access_log is not None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 
-from gateway.pipeline import Conversion, Output
+from gateway.pipeline import Output
 from gateway.render import stuf
 
 from .outbox import LEGACY, NEW, NewDelivery
@@ -44,35 +45,35 @@ def canonical_delivery(output: Output) -> NewDelivery:
                        output.zaak)
 
 
-def original_referentienummer(conversion: Conversion | None, original: bytes) -> str:
+def original_referentienummer(outputs: Sequence[Output] | None, original: bytes) -> str:
     """A stable reference for the original: from the message's identity when it converted, else its bytes."""
-    if conversion is not None and conversion.outputs:
-        seed = "original|" + "|".join(o.referentienummer for o in conversion.outputs)
+    if outputs:
+        seed = "original|" + "|".join(o.referentienummer for o in outputs)
     else:
         seed = "original-bytes|" + hashlib.sha256(original).hexdigest()
     return "OVS" + hashlib.sha256(seed.encode()).hexdigest()[:32].upper()
 
 
-def original_delivery(conversion: Conversion | None, original: bytes, content_type: str | None,
+def original_delivery(outputs: Sequence[Output] | None, original: bytes, content_type: str | None,
                       soap_action: str | None) -> NewDelivery:
     """The original bytes for the legacy downstream, with the content type and SOAPAction they came with.
 
     Its order key is the zaak of its first client, so it stays in order with the canonical messages
     about that zaak; a message that did not convert is ordered on its own.
     """
-    ref = original_referentienummer(conversion, original)
-    first = conversion.outputs[0] if conversion is not None and conversion.outputs else None
+    ref = original_referentienummer(outputs, original)
+    first = outputs[0] if outputs else None
     key = (first.zaak or first.referentienummer) if first is not None else ref
     return NewDelivery(LEGACY, ref, key, original, content_type or "text/xml; charset=utf-8",
                        (soap_action or "").strip('"') or None, first.zaak if first is not None else None)
 
 
-def plan(mode: str, conversion: Conversion | None, original: bytes, content_type: str | None = None,
+def plan(mode: str, outputs: Sequence[Output] | None, original: bytes, content_type: str | None = None,
          soap_action: str | None = None) -> list[NewDelivery]:
-    """The deliveries of one message in ``mode`` (a failed conversion gives no canonical deliveries)."""
+    """The deliveries of one message in ``mode``; ``outputs`` is None when conversion failed."""
     out: list[NewDelivery] = []
-    if mode in ("translate", "shadow") and conversion is not None:
-        out += [canonical_delivery(o) for o in conversion.outputs]
+    if mode in ("translate", "shadow") and outputs:
+        out += [canonical_delivery(o) for o in outputs]
     if mode in ("passthrough", "shadow"):
-        out.append(original_delivery(conversion, original, content_type, soap_action))
+        out.append(original_delivery(outputs, original, content_type, soap_action))
     return out

@@ -80,7 +80,7 @@ def replay_quarantined(conn: sqlite3.Connection, ids: Iterable[int], convert: Co
         accepted = outbox.accept(conn, outbox.NewMessage(
             route=row["route"], mode=row["mode"], original=original, content_type=row["content_type"],
             soap_action=row["soap_action"], source_ref=b.identificatie, afzender=b.afzender, ontvanger=b.ontvanger,
-            mapping=conversion.mapping.name), plan(row["mode"], conversion, original, row["content_type"],
+            mapping=conversion.mapping.name), plan(row["mode"], conversion.outputs, original, row["content_type"],
                                                    row["soap_action"]))
         conn.execute("DELETE FROM message WHERE id = ?", (message_id,))
         results.append(Replayed(message_id, True, f"converted; now message {accepted.message_id} with "

@@ -95,6 +95,8 @@ class ServeConfig:
     fault_status: str = "http"
     """``http``: 400/401/404/413/422/503 after the cause; ``soap``: 500 for every fault (strict SOAP 1.1)."""
     convert_threads: int = 4
+    convert_processes: int | None = None
+    """Worker processes for conversion; None: one per core beyond the first (max 4); 0: threads only."""
     shutdown_grace: float = 30.0
     watch_mappings: bool = True
     watch_interval: float = 1.0
@@ -230,8 +232,8 @@ def _downstream(name: str, doc: Any, retry: RetryPolicy, expect_bv: bool, where:
 ROUTE_KEYS = {"mode", "mapping", "mappings", "profile", "downstream", "legacy_downstream", "ack", "ack_timeout",
               "api_key", "api_keys", "validate", "match_route"}
 TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mappings", "downstreams", "retry", "routes",
-            "fault_status", "convert_threads", "shutdown_grace", "watch_mappings", "watch_interval",
-            "require_downstream_ready", "access_log", "log_level", "reply", "poll_interval"}
+            "fault_status", "convert_threads", "convert_processes", "shutdown_grace", "watch_mappings",
+            "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply", "poll_interval"}
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -258,6 +260,8 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
         cfg.data_dir = (base_dir / str(doc["data_dir"])).resolve() if not Path(str(doc["data_dir"])).is_absolute() \
             else Path(str(doc["data_dir"]))
     cfg.admin_key = str(doc["admin_key"]) if doc.get("admin_key") else None
+    if doc.get("convert_processes") is not None:
+        cfg.convert_processes = int(doc["convert_processes"])
     for key in ("max_body_bytes", "convert_threads"):
         if key in doc:
             setattr(cfg, key, int(doc[key]))

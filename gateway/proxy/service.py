@@ -3,7 +3,7 @@
 :class:`Gateway` is what the FastAPI app calls for every inbound message. It answers only after the
 outbox commit (``ack: durable``) or after the downstream's verdict (``ack: delivered``); anything it
 refuses is kept in quarantine with the reason and answered with a StUF Fo03 that names field and
-cause. Conversion is CPU work and runs in a thread pool so the event loop keeps accepting.
+cause. Conversion is CPU work and runs in worker processes (or threads) so the event loop keeps accepting.
 """
 
 from __future__ import annotations
@@ -16,26 +16,21 @@ import os
 import socket
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
-
-from lxml import etree
 
 from gateway.deliver import outbox
 from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.forwarder import DEAD, DELIVERED, Forwarder, Outcome
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed, replay_deliveries, replay_quarantined
-from gateway.ingest import InputError, parse_xml
 from gateway.mapping import ConversionError, MappingError, Registry
 from gateway.mapping.registry import discover
-from gateway.pipeline import FAILURES, Conversion, Converter, FailureInfo, describe
+from gateway.pipeline import Conversion
 from gateway.render import stuf
-from gateway.render.schemas import SchemaUnavailable, schema
 
 from .config import DEFAULT_ROUTE, ConfigError, RouteConfig, ServeConfig
+from .converting import ConversionPool, Converted, Facts, auto_processes, build_converters, mapping_files
 from .metrics import Metrics
 
 log = logging.getLogger("overstap.gateway")
@@ -52,95 +47,11 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class Facts:
-    """What a reply needs to know about the inbound message, whether or not it converted."""
-
-    source_ref: str | None = None
-    afzender: str | None = None
-    ontvanger: str | None = None
-    applicatie: str | None = None
-
-
-@dataclass(slots=True)
-class Attempt:
-    """The result of converting one inbound message (in a worker thread)."""
-
-    conversion: Conversion | None
-    failure: FailureInfo | None
-    reason: str | None = None
-    """Metric label for a failure: malformed, entity, unknown_dialect, invalid, output_invalid, internal."""
-    facts: Facts = field(default_factory=Facts)
-    seconds: float = 0.0
-
-
-def schema_available(profile: str) -> bool:
-    try:
-        schema(profile)
-    except (SchemaUnavailable, OSError, etree.XMLSchemaParseError):
-        return False
-    return True
-
-
-def build_converters(config: ServeConfig, registry: Registry) -> dict[str, Converter]:
-    """One converter per route, with the route's mappings, profile and validation; raises on a bad mapping."""
-    converters: dict[str, Converter] = {}
-    for route in config.routes.values():
-        validate = schema_available(route.profile) if route.validate is None else bool(route.validate)
-        try:
-            converters[route.name] = Converter(registry, profile=route.profile, mappings=route.mappings,
-                                               validate=validate, max_bytes=config.max_body_bytes)
-        except SchemaUnavailable as exc:
-            raise ConfigError(f"routes.{route.name}.validate: {exc}") from None
-        except ValueError as exc:
-            raise ConfigError(f"routes.{route.name}: {exc}") from None
-    return converters
-
-
-def mapping_files(config: ServeConfig) -> list[Path]:
-    """Mapping files named in the config (top level and per route) besides the discovered folders."""
-    files = [Path(m) for m in config.mappings]
-    for route in config.routes.values():
-        files += [Path(m) for m in route.mappings if m.endswith((".yaml", ".yml"))]
-    return files
-
-
 def soap_version(body: bytes, content_type: str | None) -> stuf.SoapVersion:
     """Answer in the SOAP version the sender used (bare XML gets SOAP 1.1)."""
     if content_type and "application/soap+xml" in content_type:
         return "soap12"
     return "soap12" if SOAP12_HINT in body[:2048] else "soap11"
-
-
-def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname if isinstance(el.tag, str) else ""
-
-
-def facts_of(body: bytes) -> Facts:
-    """Best effort: the sender's message reference and parties, from iWmo headers or StUF stuurgegevens."""
-    try:
-        root = parse_xml(body)
-    except InputError:
-        return Facts()
-    facts = Facts()
-    for el in root.iter():
-        name = _local(el)
-        text = (el.text or "").strip() if name else ""
-        parent = _local(el.getparent()) if el.getparent() is not None else ""
-        is_ref = (name == "Identificatie" and parent.lower() == "berichtidentificatie") or (
-            name == "referentienummer" and parent == "stuurgegevens")
-        if is_ref and not facts.source_ref:
-            facts.source_ref = text
-        elif name == "Afzender" and not facts.afzender:
-            facts.afzender = text
-        elif name == "Ontvanger" and not facts.ontvanger:
-            facts.ontvanger = text
-        elif name in ("organisatie", "applicatie") and parent == "zender":
-            if name == "organisatie" and not facts.afzender:
-                facts.afzender = text
-            elif name == "applicatie" and not facts.applicatie:
-                facts.applicatie = text
-    return facts
 
 
 def plek(code: str) -> stuf.Plek:
@@ -159,12 +70,13 @@ class Gateway:
         for err in self.registry.errors:
             log.error("mapping not loaded: %s", err)
         self.converters = build_converters(config, self.registry)
+        processes = auto_processes() if config.convert_processes is None else config.convert_processes
+        self.conversion = ConversionPool(config, self.registry, self.converters, processes)
         self.db_path = outbox.open_db(config.data_dir)
         self.committer = GroupCommitter(lambda: outbox.connect(self.db_path), on_commit=self.metrics.on_commit)
         self.forwarder = Forwarder(self.db_path, self.committer, config.targets(), observer=self.metrics,
                                    poll_interval=config.poll_interval)
         self.metrics.watch_depth(self.forwarder.depth)
-        self.executor = ThreadPoolExecutor(max(1, config.convert_threads), thread_name_prefix="convert")
         self._reload_lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
         self._fingerprint: dict[str, tuple[int, int]] = {}
@@ -176,6 +88,7 @@ class Gateway:
     # -- life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.conversion.start()
         self.committer.start()
         await self.forwarder.start()
         if self.config.watch_mappings:
@@ -194,7 +107,7 @@ class Gateway:
                 await self._watcher
         await self.forwarder.stop(self.config.shutdown_grace)
         await asyncio.to_thread(self.committer.stop)
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        await asyncio.to_thread(self.conversion.shutdown)
         log.info("gateway stopped")
 
     # -- inbound ---------------------------------------------------------------------------------
@@ -249,9 +162,9 @@ class Gateway:
                 "StUF052", "client", "not authorised: a valid API key (X-API-Key or Authorization: Bearer) is "
                 "required on this route"), version, {"WWW-Authenticate": 'Bearer realm="overstap"'})
         self.metrics.received.labels(route.name).inc()
-        attempt = await asyncio.get_running_loop().run_in_executor(self.executor, self._convert, route, body)
+        attempt = await self.conversion.convert(route.name, route.match_route or route.name, body)
         self.metrics.conversion_seconds.labels(route.name).observe(attempt.seconds)
-        if attempt.conversion is not None:
+        if attempt.outputs is not None:
             self.metrics.converted.labels(route.name).inc()
         soap_action = headers.get("soapaction")
         if attempt.failure is not None and route.mode == "translate":
@@ -262,27 +175,8 @@ class Gateway:
         self.metrics.ack_seconds.labels(route.name).observe(time.perf_counter() - started)
         return answer
 
-    def _convert(self, route: RouteConfig, body: bytes) -> Attempt:
-        converter = self.converters[route.name]
-        started = time.perf_counter()
-        try:
-            conversion = converter.convert(body, route.name, route=route.match_route or route.name)
-        except FAILURES as exc:
-            info = describe(exc, route.name)
-            return Attempt(None, info, _reason(exc, body), facts_of(body), time.perf_counter() - started)
-        except Exception as exc:  # a bug, not bad input: refuse safely and say so without the payload
-            log.error("conversion failed unexpectedly on route %s: %s", route.name, type(exc).__name__,
-                      exc_info=exc)
-            info = FailureInfo("StUF058", None, None, f"internal error while converting: {type(exc).__name__}",
-                               route.name)
-            return Attempt(None, info, "internal", facts_of(body), time.perf_counter() - started)
-        b = conversion.bericht
-        facts = Facts(b.identificatie, b.afzender, b.ontvanger,
-                      conversion.source.envelope_info.get("zender.applicatie"))
-        return Attempt(conversion, None, None, facts, time.perf_counter() - started)
-
     async def _quarantine(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,
-                          attempt: Attempt, version: stuf.SoapVersion) -> Answer:
+                          attempt: Converted, version: stuf.SoapVersion) -> Answer:
         info = attempt.failure
         assert info is not None
         reason = attempt.reason or "invalid"
@@ -307,14 +201,13 @@ class Gateway:
                           headers)
 
     async def _accept(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,
-                      attempt: Attempt, version: stuf.SoapVersion) -> Answer:
-        conversion, facts, info = attempt.conversion, attempt.facts, attempt.failure
+                      attempt: Converted, version: stuf.SoapVersion) -> Answer:
+        facts, info = attempt.facts, attempt.failure
         message = outbox.NewMessage(
             route.name, route.mode, body, content_type, soap_action, facts.source_ref, facts.afzender,
-            facts.ontvanger, conversion.mapping.name if conversion else None,
-            info.code if info else None, info.field if info else None, info.line if info else None,
-            info.message if info else None)
-        deliveries = plan(route.mode, conversion, body, content_type, soap_action)
+            facts.ontvanger, attempt.mapping, info.code if info else None, info.field if info else None,
+            info.line if info else None, info.message if info else None)
+        deliveries = plan(route.mode, attempt.outputs, body, content_type, soap_action)
         try:
             accepted = await self.committer.write(lambda c: outbox.accept(c, message, deliveries))
         except Exception as exc:  # not stored means not acknowledged
@@ -402,6 +295,7 @@ class Gateway:
             if not problems:
                 try:
                     self.converters = build_converters(self.config, self.registry)
+                    await self.conversion.replace(self.converters)
                 except (ConfigError, MappingError) as exc:
                     problems = [str(exc)]
             self.last_reload_errors = problems
@@ -479,14 +373,3 @@ class Gateway:
         checks["queue_depth"] = sum(self.forwarder.depth().values())
         return ok, checks
 
-
-def _reason(exc: BaseException, body: bytes) -> str:
-    """The metric label of a bad-input failure."""
-    if isinstance(exc, InputError):
-        head = body[:4096]
-        return "entity" if (b"<!DOCTYPE" in head or b"<!ENTITY" in head) else "malformed"
-    if isinstance(exc, ConversionError) and exc.field == "dialect":
-        return "unknown_dialect"
-    if type(exc).__name__ == "OutputInvalid":
-        return "output_invalid"
-    return "invalid"

@@ -1,0 +1,245 @@
+"""Conversion for the sidecar, off the event loop: in worker processes, or in a thread pool.
+
+Conversion is pure-Python CPU work. In threads it holds the GIL and starves the event loop that
+accepts, stores and delivers; in worker processes it runs on other cores. Both ways return the
+same small, picklable :class:`Converted`. Worker processes compile the mappings themselves (spawned,
+never forked from a process with threads) and are replaced, warmed up first, after a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from gateway.ingest import InputError, parse_xml
+from gateway.mapping import ConversionError, Registry
+from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe
+from gateway.render.schemas import SchemaUnavailable, schema
+
+from .config import ConfigError, ServeConfig
+
+log = logging.getLogger("overstap.convert")
+
+
+@dataclass(slots=True)
+class Facts:
+    """What a reply needs to know about the inbound message, whether or not it converted."""
+
+    source_ref: str | None = None
+    afzender: str | None = None
+    ontvanger: str | None = None
+    applicatie: str | None = None
+
+
+@dataclass(slots=True)
+class Converted:
+    """The outcome of converting one inbound message: outputs, or the failure and its metric label."""
+
+    outputs: list[Output] | None
+    mapping: str | None = None
+    facts: Facts = field(default_factory=Facts)
+    failure: FailureInfo | None = None
+    reason: str | None = None
+    """Metric label of a failure: malformed, entity, unknown_dialect, invalid, output_invalid, internal."""
+    seconds: float = 0.0
+
+
+def schema_available(profile: str) -> bool:
+    try:
+        schema(profile)
+    except (SchemaUnavailable, OSError, etree.XMLSchemaParseError):
+        return False
+    return True
+
+
+def build_converters(config: ServeConfig, registry: Registry) -> dict[str, Converter]:
+    """One converter per route, with the route's mappings, profile and validation; raises on a bad mapping."""
+    converters: dict[str, Converter] = {}
+    for route in config.routes.values():
+        validate = schema_available(route.profile) if route.validate is None else bool(route.validate)
+        try:
+            converters[route.name] = Converter(registry, profile=route.profile, mappings=route.mappings,
+                                               validate=validate, max_bytes=config.max_body_bytes)
+        except SchemaUnavailable as exc:
+            raise ConfigError(f"routes.{route.name}.validate: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"routes.{route.name}: {exc}") from None
+    return converters
+
+
+def mapping_files(config: ServeConfig) -> list[Path]:
+    """Mapping files named in the config (top level and per route) besides the discovered folders."""
+    files = [Path(m) for m in config.mappings]
+    for route in config.routes.values():
+        files += [Path(m) for m in route.mappings if m.endswith((".yaml", ".yml"))]
+    return files
+
+
+def _local(el: etree._Element) -> str:
+    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+
+
+def facts_of(body: bytes) -> Facts:
+    """Best effort: the sender's message reference and parties, from iWmo headers or StUF stuurgegevens."""
+    try:
+        root = parse_xml(body)
+    except InputError:
+        return Facts()
+    facts = Facts()
+    for el in root.iter():
+        name = _local(el)
+        text = (el.text or "").strip() if name else ""
+        parent = _local(el.getparent()) if el.getparent() is not None else ""
+        is_ref = (name == "Identificatie" and parent.lower() == "berichtidentificatie") or (
+            name == "referentienummer" and parent == "stuurgegevens")
+        if is_ref and not facts.source_ref:
+            facts.source_ref = text
+        elif name == "Afzender" and not facts.afzender:
+            facts.afzender = text
+        elif name == "Ontvanger" and not facts.ontvanger:
+            facts.ontvanger = text
+        elif name in ("organisatie", "applicatie") and parent == "zender":
+            if name == "organisatie" and not facts.afzender:
+                facts.afzender = text
+            elif name == "applicatie" and not facts.applicatie:
+                facts.applicatie = text
+    return facts
+
+
+def reason_of(exc: BaseException, body: bytes) -> str:
+    """The metric label of a bad-input failure."""
+    if isinstance(exc, InputError):
+        head = body[:4096]
+        return "entity" if (b"<!DOCTYPE" in head or b"<!ENTITY" in head) else "malformed"
+    if isinstance(exc, ConversionError) and exc.field == "dialect":
+        return "unknown_dialect"
+    if type(exc).__name__ == "OutputInvalid":
+        return "output_invalid"
+    return "invalid"
+
+
+def convert_message(converter: Converter, route: str, match_route: str, body: bytes) -> Converted:
+    """Convert one message; bad input and bugs both come back as a described failure, never raised."""
+    started = time.perf_counter()
+    try:
+        conversion = converter.convert(body, route, route=match_route)
+    except FAILURES as exc:
+        return Converted(None, None, facts_of(body), describe(exc, route), reason_of(exc, body),
+                         time.perf_counter() - started)
+    except Exception as exc:  # a bug, not bad input: refuse safely and say so without the payload
+        log.error("conversion failed unexpectedly on route %s: %s", route, type(exc).__name__, exc_info=exc)
+        info = FailureInfo("StUF058", None, None, f"internal error while converting: {type(exc).__name__}", route)
+        return Converted(None, None, facts_of(body), info, "internal", time.perf_counter() - started)
+    b = conversion.bericht
+    facts = Facts(b.identificatie, b.afzender, b.ontvanger, conversion.source.envelope_info.get("zender.applicatie"))
+    return Converted(conversion.outputs, conversion.mapping.name, facts, None, None, time.perf_counter() - started)
+
+
+# -- worker processes -----------------------------------------------------------------------------
+
+_worker_converters: dict[str, Converter] = {}
+
+
+def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path]) -> None:
+    logging.getLogger().setLevel(logging.WARNING)
+    _worker_converters.clear()
+    _worker_converters.update(build_converters(config, Registry(dirs=dirs, files=files)))
+
+
+def _convert_in_worker(route: str, match_route: str, body: bytes) -> Converted:
+    return convert_message(_worker_converters[route], route, match_route, body)
+
+
+def _ready() -> int:
+    time.sleep(0.05)  # long enough that every submission gets a worker of its own
+    return os.getpid()
+
+
+def auto_processes() -> int:
+    """Worker processes by default: one core stays with the event loop; none on a single core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(4, cores - 1))
+
+
+class ConversionPool:
+    """Runs conversions in worker processes (``processes`` > 0) or in threads with the route converters."""
+
+    def __init__(self, config: ServeConfig, registry: Registry, converters: dict[str, Converter],
+                 processes: int) -> None:
+        self.config = config
+        self.registry = registry
+        self.converters = converters
+        self.processes = processes
+        self.threads = ThreadPoolExecutor(max(1, config.convert_threads), thread_name_prefix="convert")
+        self.pool: ProcessPoolExecutor | None = None
+        self._swap_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+            initargs=(self.config, list(self.registry.dirs), list(self.registry.extra_files)))
+
+    async def _warm(self, pool: ProcessPoolExecutor) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(pool, _ready) for _ in range(self.processes)))
+
+    async def start(self) -> None:
+        if self.processes > 0:
+            pool = self._new_pool()
+            await self._warm(pool)
+            self.pool = pool
+            log.info("conversion in %d worker process(es)", self.processes)
+
+    async def convert(self, route: str, match_route: str, body: bytes) -> Converted:
+        loop = asyncio.get_running_loop()
+        pool = self.pool
+        if pool is not None:
+            try:
+                return await loop.run_in_executor(pool, _convert_in_worker, route, match_route, body)
+            except BrokenProcessPool:
+                log.error("a conversion worker died; starting new workers, converting this one in a thread")
+                if self.pool is pool:
+                    self.pool = None
+                    task = loop.create_task(self.replace())
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+        executor: Executor = self.threads
+        return await loop.run_in_executor(executor, convert_message, self.converters[route], route, match_route,
+                                          body)
+
+    async def replace(self, converters: dict[str, Converter] | None = None) -> None:
+        """After a reload: threads use the new converters at once; new workers take over once warmed up.
+
+        Until then the old workers keep converting with the old mappings, so no request waits.
+        """
+        if converters is not None:
+            self.converters = converters
+        if self.processes <= 0:
+            return
+        async with self._swap_lock:
+            fresh = self._new_pool()
+            try:
+                await self._warm(fresh)
+            except BaseException:
+                fresh.shutdown(wait=False, cancel_futures=True)
+                raise
+            old, self.pool = self.pool, fresh
+            if old is not None:
+                old.shutdown(wait=False)  # conversions already running there finish
+            log.info("conversion workers replaced")
+
+    def shutdown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        self.threads.shutdown(wait=True, cancel_futures=True)
