@@ -14,7 +14,8 @@ import pytest
 from lxml import etree
 from proxy_helpers import BV03, FO03, samples_dir
 
-from gateway.deliver.forwarder import DEAD, DELIVERED, RETRY, RetryPolicy, classify
+from gateway.deliver.downstream import RetryPolicy
+from gateway.deliver.forwarder import DEAD, DELIVERED, RETRY, classify
 from gateway.deliver.plan import original_referentienummer, plan, root_of
 from gateway.deliver.replies import read_reply
 from gateway.pipeline import Converter

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +14,9 @@ from gateway.proxy.config import ACKS, MODES, ConfigError, ServeConfig, TlsConfi
 
 from . import main
 from .common import fail_usage, load_registry
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def build_config(config_file: str | None, mappings: tuple[str, ...], downstream: str | None,
@@ -50,6 +54,22 @@ def build_config(config_file: str | None, mappings: tuple[str, ...], downstream:
     return cfg, registry
 
 
+def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
+    """uvicorn settings of the sidecar: uvloop + httptools, our logging, TLS and mTLS when configured."""
+    import uvicorn
+
+    tls: dict[str, object] = {}
+    if cfg.tls is not None:
+        tls = {"ssl_certfile": cfg.tls.certfile, "ssl_keyfile": cfg.tls.keyfile}
+        if cfg.tls.client_ca:
+            tls.update(ssl_ca_certs=cfg.tls.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
+    return uvicorn.Config(
+        app, host=cfg.host, port=cfg.port, loop="uvloop", http="httptools", log_config=None,  # type: ignore[arg-type]
+        access_log=cfg.access_log, server_header=False, timeout_graceful_shutdown=int(cfg.shutdown_grace) or None,
+        backlog=2048, **tls,  # type: ignore[arg-type]
+    )
+
+
 @main.command()
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
               help="YAML configuration (routes, downstreams, security); ${ENV} is substituted.")
@@ -80,8 +100,6 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
           tls_key: str | None, tls_client_ca: str | None, max_body_bytes: int | None, convert_processes: int | None,
           log_level: str | None, access_log: bool | None) -> None:
     """Run the SOAP sidecar: POST /soap and /soap/<route>; /healthz, /readyz, /metrics, /admin/*."""
-    import uvicorn
-
     from gateway.proxy import logs
     from gateway.proxy.app import create_app
     from gateway.proxy.service import Gateway
@@ -109,14 +127,6 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
     except ConfigError as exc:
         fail_usage(str(exc))
         return
-    tls: dict[str, object] = {}
-    if cfg.tls is not None:
-        tls = {"ssl_certfile": cfg.tls.certfile, "ssl_keyfile": cfg.tls.keyfile}
-        if cfg.tls.client_ca:
-            tls.update(ssl_ca_certs=cfg.tls.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(cfg, gateway), host=cfg.host, port=cfg.port, loop="uvloop", http="httptools", log_config=None,
-        access_log=cfg.access_log, server_header=False, timeout_graceful_shutdown=int(cfg.shutdown_grace) or None,
-        backlog=2048, **tls,  # type: ignore[arg-type]
-    ))
-    server.run()
+    import uvicorn
+
+    uvicorn.Server(uvicorn_config(cfg, create_app(cfg, gateway))).run()

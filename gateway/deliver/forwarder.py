@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import httpx
 
 from . import outbox
 from .committer import GroupCommitter
+from .downstream import Downstream
 from .outbox import Queued
 from .replies import Reply, read_reply, scrub
 
@@ -39,40 +40,6 @@ DELIVERED, RETRY, DEAD, GONE = "delivered", "retry", "dead", "gone"
 TRANSIENT_FO = frozenset({"StUF046", "StUF049", "StUF960"})
 """Fo codes that say "not now" (cannot store, process unavailable, time-out): retried, not dead-lettered."""
 RETRYABLE_4XX = frozenset({408, 425, 429})
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with jitter and a bound on attempts."""
-
-    max_attempts: int = 12
-    base_delay: float = 1.0
-    max_delay: float = 300.0
-    jitter: float = 0.5
-    """Fraction of each delay that is randomised away, so retries of many messages spread out."""
-
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        raw = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
-        return raw * (1.0 - self.jitter * (rng or random).random())
-
-
-@dataclass(frozen=True, slots=True)
-class Downstream:
-    """Where one target's messages go, and how patiently."""
-
-    name: str
-    url: str
-    timeout: float = 30.0
-    connect_timeout: float = 5.0
-    concurrency: int = 8
-    expect_bv: bool = True
-    """A 2xx without a StUF Bv counts as refused (a StUF receiver always answers Bv03 or Fo03)."""
-    headers: dict[str, str] = field(default_factory=dict)
-    verify: bool | str = True
-    client_cert: str | None = None
-    client_key: str | None = None
-    circuit_threshold: int = 5
-    retry: RetryPolicy = RetryPolicy()
 
 
 @dataclass(slots=True)

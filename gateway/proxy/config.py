@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from gateway.deliver.forwarder import Downstream, RetryPolicy
+from gateway.deliver.downstream import Downstream, RetryPolicy
 from gateway.deliver.outbox import LEGACY, NEW
 
 MODES = ("translate", "passthrough", "shadow")

@@ -1,0 +1,94 @@
+"""Inbound TLS and mutual TLS, with certificates made for the test by the ``openssl`` command.
+
+Why: a sidecar in a municipality's network is often reached over mTLS (PKIoverheid or a private CA);
+only clients with a certificate from the configured CA may deliver, and the settings ``overstap serve``
+passes to uvicorn must really enforce that.
+"""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from proxy_helpers import Receiver, ServerThread, free_port, sample, samples_dir, wait_for
+
+from gateway.cli.serve import uvicorn_config
+from gateway.mapping import Registry
+from gateway.proxy.app import create_app
+from gateway.proxy.config import TlsConfig, from_dict
+from gateway.proxy.service import Gateway
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(folder: Path, name: str) -> None:
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-keyout", f"{name}.key", "-out", f"{name}.pem", "-subj", f"/CN={name}", cwd=folder)
+
+
+def make_cert(folder: Path, name: str, ca: str, extension: str) -> None:
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f"{name}.key",
+            "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=folder)
+    (folder / f"{name}.ext").write_text(extension + "\n")
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
+            "-days", "2", "-out", f"{name}.pem", "-extfile", f"{name}.ext", cwd=folder)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pki")
+    make_ca(folder, "clients-ca")
+    make_ca(folder, "server-ca")
+    make_ca(folder, "rogue-ca")
+    make_cert(folder, "server", "server-ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth")
+    make_cert(folder, "vendor", "clients-ca", "extendedKeyUsage=clientAuth")
+    make_cert(folder, "intruder", "rogue-ca", "extendedKeyUsage=clientAuth")
+    return folder
+
+
+def client_context(pki: Path, cert: str | None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(pki / "server-ca.pem"))
+    if cert:
+        ctx.load_cert_chain(str(pki / f"{cert}.pem"), str(pki / f"{cert}.key"))
+    return ctx
+
+
+def test_mutual_tls_admits_only_clients_of_the_configured_ca(pki: Path, tmp_path: Path) -> None:
+    samples_dir()
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        cfg = from_dict({"data_dir": str(tmp_path / "data"), "watch_mappings": False, "convert_processes": 0,
+                         "routes": {"default": {"downstream": ds.url}}})
+        cfg.port = free_port()
+        cfg.tls = TlsConfig(str(pki / "server.pem"), str(pki / "server.key"), str(pki / "clients-ca.pem"))
+        server = uvicorn.Server(uvicorn_config(cfg, create_app(cfg, Gateway(cfg, Registry()))))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            assert wait_for(lambda: server.started, timeout=20)
+            url = f"https://127.0.0.1:{cfg.port}/soap"
+            with httpx.Client(verify=client_context(pki, "vendor")) as vendor:
+                ok = vendor.post(url, content=sample())
+            assert ok.status_code == 200 and b"Bv03Bericht" in ok.content
+            assert wait_for(lambda: len(rec.received) == 1)
+            for cert in (None, "intruder"):  # no certificate, or one from another CA: no TLS session at all
+                with httpx.Client(verify=client_context(pki, cert)) as stranger, pytest.raises(httpx.TransportError):
+                    stranger.post(url, content=sample())
+            with pytest.raises(httpx.TransportError):
+                httpx.post(f"http://127.0.0.1:{cfg.port}/soap", content=sample(), timeout=5)
+            time.sleep(0.2)
+            assert len(rec.received) == 1
+        finally:
+            server.should_exit = True
+            thread.join(30)
