@@ -6,8 +6,9 @@ flight, so messages about one zaak arrive in the order they came in, and a deliv
 a retry holds back only its own key. Outcomes: a 2xx with a StUF Bv is delivered; a StUF Fo or a 4xx
 is a dead letter with the downstream's reason; 5xx, timeouts and connection errors are retried with
 exponential backoff and jitter, up to a bounded number of attempts. When a downstream keeps failing
-its circuit opens: deliveries park (without spending attempts) and one probe at a time tests it;
-the first success releases everything that waited.
+its circuit opens: deliveries park and one probe at a time tests it; the first success releases
+everything that waited. Attempts that find the downstream unreachable while its circuit is open are
+not counted, so an outage of any length ends in delivery, not in dead letters.
 """
 
 from __future__ import annotations
@@ -390,6 +391,10 @@ class Forwarder:
             finally:
                 lane.inflight -= 1
             lane.settle(outcome)
+            if outcome.result == RETRY and outcome.http_status is None and lane.state != CLOSED:
+                # The downstream is unreachable, not this message at fault: an outage must not use up
+                # the attempts that exist to stop a message the downstream keeps failing on.
+                item.attempts -= 1
             self._settle(entry, item, outcome)
 
     async def _attempt(self, lane: Lane, item: Queued) -> Outcome:
