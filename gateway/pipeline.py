@@ -26,7 +26,7 @@ from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
 from gateway.render import RenderError, RenderSettings
 from gateway.render import zkn as zkn_profile
-from gateway.render.schemas import OutputInvalid, SchemaUnavailable, check, iwmo_kind
+from gateway.render.schemas import OutputInvalid, check, iwmo_kind, schema
 
 if TYPE_CHECKING:
     from gateway.render.ggk import GgkRendered
@@ -119,12 +119,7 @@ class Converter:
         self.debt = debt if debt is not None else DialectDebt()
         """Deviations accepted under ``strictness: lenient``, per mapping and rule (dialect debt)."""
         if validate:
-            try:
-                from gateway.render.schemas import schema
-
-                schema(profile)
-            except SchemaUnavailable:
-                raise
+            schema(profile)  # load it now: a missing reference dir is a configuration error (SchemaUnavailable)
         self._settings_cache: dict[str, RenderSettings] = {}
 
     def settings_for(self, mapping: Compiled) -> RenderSettings:
