@@ -40,6 +40,7 @@ from gateway.deliver import outbox
 from gateway.mapping import Registry, default_dirs
 from gateway.proxy.app import create_app
 from gateway.proxy.config import from_dict, load
+from gateway.proxy.healthcheck import check
 from gateway.proxy.logs import JsonFormatter
 from gateway.proxy.service import Gateway
 from gateway.render.schemas import errors_of
@@ -143,6 +144,8 @@ def test_translate_answers_bv03_and_delivers_zaklk01_over_soap(start: Start) -> 
         assert metric(url, "overstap_conversion_seconds_count", route="default") == 3
         ready = httpx.get(url + "/readyz")
         assert ready.status_code == 200 and ready.json()["downstreams"] == {"zs": True}
+        assert check({"OVERSTAP_HEALTH_URL": url + "/healthz"})
+        assert not check({"OVERSTAP_HEALTH_URL": f"http://127.0.0.1:{free_port()}/healthz"})
         assert httpx.get(url + "/admin/outbox").status_code == 401
         admin = httpx.get(url + "/admin/outbox", headers={"X-Admin-Key": "adm"})
         assert admin.status_code == 200

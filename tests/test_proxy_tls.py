@@ -23,6 +23,7 @@ from gateway.cli.serve import uvicorn_config
 from gateway.mapping import Registry
 from gateway.proxy.app import create_app
 from gateway.proxy.config import TlsConfig, from_dict
+from gateway.proxy.healthcheck import check
 from gateway.proxy.service import Gateway
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
@@ -89,6 +90,11 @@ def test_mutual_tls_admits_only_clients_of_the_configured_ca(pki: Path, tmp_path
                 httpx.post(f"http://127.0.0.1:{cfg.port}/soap", content=sample(), timeout=5)
             time.sleep(0.2)
             assert len(rec.received) == 1
+            health = {"OVERSTAP_HEALTH_URL": f"https://127.0.0.1:{cfg.port}/healthz",
+                      "OVERSTAP_HEALTH_CA": str(pki / "server-ca.pem")}
+            assert not check(health)  # the container health check needs a client certificate too
+            assert check({**health, "OVERSTAP_HEALTH_CERT": str(pki / "vendor.pem"),
+                          "OVERSTAP_HEALTH_KEY": str(pki / "vendor.key")})
         finally:
             server.should_exit = True
             thread.join(30)
