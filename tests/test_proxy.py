@@ -381,3 +381,47 @@ def test_logs_are_json_and_never_hold_a_bsn_or_the_payload(start: Start, caplog:
         assert "123456782" not in line and "Gaastra" not in line and "<wmo301:" not in line
     record = logging.makeLogRecord({"msg": "bsn %s in error", "args": ("123456782",), "name": "x"})
     assert json.loads(formatter.format(record))["msg"] == "bsn *******82 in error"
+
+
+def test_ggk_in_and_out(start: Start) -> None:
+    """A StUF-GGk Di01 envelope comes in (its referentienummer answered); a ggk route sends Di01 envelopes."""
+    from gateway.pipeline import Converter
+
+    envelope = Converter(profile="ggk").convert(sample(B01)).outputs[0]
+    zaken, ggk = Receiver(), Receiver()
+    with ServerThread(zaken.app()) as zs, ServerThread(ggk.app()) as isd:
+        gw_server, _gw = start({"default": {"downstream": "zs"},
+                                "isd": {"downstream": "isd", "profile": "ggk"}},
+                               {"zs": zs.url, "isd": {"url": isd.url, "soap_action": "urn:isd:Di01"}})
+        response = httpx.post(gw_server.url + "/soap", content=soap11(envelope.xml))
+        assert response.status_code == 200
+        bv = stuf_reply(response)
+        assert bv.findtext(f"{STUF}stuurgegevens/{STUF}crossRefnummer") == envelope.referentienummer
+        assert wait_for(lambda: len(zaken.received) == 1)
+        assert b"<ZKN:zakLk01" in zaken.received[0].body and b"658721123" in zaken.received[0].body
+        out = httpx.post(gw_server.url + "/soap/isd", content=sample(B01))
+        assert out.status_code == 200
+        assert wait_for(lambda: len(ggk.received) == 1)
+        got = ggk.received[0]
+        assert got.soap_action == '"urn:isd:Di01"'  # the downstream's own SOAPAction setting wins
+        di01 = etree.fromstring(got.body)[0][0]
+        assert etree.QName(di01).localname == "envelopHeenbericht-ggk_Di01" and errors_of(di01, "ggk") == []
+
+
+def test_admin_reload_and_replay(start: Start) -> None:
+    rec = Receiver(behaviour="fo")
+    with ServerThread(rec.app()) as ds:
+        gw_server, gw = start({"default": {"downstream": ds.url}}, {}, admin_key="geheim")
+        (ref,) = refs_of(httpx.post(gw_server.url + "/soap", content=sample(A02)))
+        assert wait_for(lambda: statuses(gw).get(ref) == "dead")
+        delivery_id = outbox.delivery_rows(db(gw))[0]["id"]
+        admin = {"Authorization": "Bearer geheim"}
+        assert httpx.post(gw_server.url + "/admin/replay", json={"ids": [delivery_id]}).status_code == 401
+        rec.behaviour = "bv"
+        replay = httpx.post(gw_server.url + "/admin/replay", json={"ids": [delivery_id]}, headers=admin)
+        assert replay.status_code == 200 and replay.json()["results"][0]["ok"] is True
+        assert wait_for(lambda: rec.refs() == [ref])
+        reload = httpx.post(gw_server.url + "/admin/reload", headers={"X-Admin-Key": "geheim"}, timeout=60)
+        assert reload.status_code == 200 and reload.json()["reloaded"] is True
+        assert "iwmo20-wmo301" in reload.json()["mappings"]
+        assert metric(gw_server.url, "overstap_rejected_total", route="admin", reason="auth") == 1

@@ -39,5 +39,7 @@ class Downstream:
     verify: bool | str = True
     client_cert: str | None = None
     client_key: str | None = None
+    soap_action: str | None = None
+    """Send this SOAPAction instead of the message's own (``<namespace>/<element>``, or the sender's)."""
     circuit_threshold: int = 5
     retry: RetryPolicy = RetryPolicy()

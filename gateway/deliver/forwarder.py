@@ -408,8 +408,9 @@ class Forwarder:
             self._cached -= 1
         headers = {"Content-Type": item.content_type or "text/xml; charset=utf-8",
                    "X-Overstap-Referentienummer": item.referentienummer, **downstream.headers}
-        if item.soap_action:
-            headers["SOAPAction"] = f'"{item.soap_action}"'
+        action = downstream.soap_action or item.soap_action
+        if action:
+            headers["SOAPAction"] = f'"{action}"'
         item.attempts += 1
         started = time.perf_counter()
         try:

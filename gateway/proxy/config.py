@@ -199,7 +199,7 @@ def _retry(doc: dict[str, Any], base: RetryPolicy, where: str) -> RetryPolicy:
 
 
 DOWNSTREAM_KEYS = {"url", "timeout", "connect_timeout", "concurrency", "expect_bv", "headers", "verify",
-                   "client_cert", "client_key", "circuit_threshold", "retry"}
+                   "client_cert", "client_key", "soap_action", "circuit_threshold", "retry"}
 
 
 def _downstream(name: str, doc: Any, retry: RetryPolicy, expect_bv: bool, where: str) -> Downstream:
@@ -222,6 +222,7 @@ def _downstream(name: str, doc: Any, retry: RetryPolicy, expect_bv: bool, where:
             headers={str(k): str(v) for k, v in headers.items()},
             verify=doc["verify"] if isinstance(doc.get("verify"), bool | str) else True,
             client_cert=doc.get("client_cert"), client_key=doc.get("client_key"),
+            soap_action=str(doc["soap_action"]) if doc.get("soap_action") else None,
             circuit_threshold=int(doc.get("circuit_threshold", 5)),
             retry=_retry(doc.get("retry") or {}, retry, f"{where}.retry"),
         )

@@ -140,7 +140,12 @@ def convert_message(converter: Converter, route: str, match_route: str, body: by
         info = FailureInfo("StUF058", None, None, f"internal error while converting: {type(exc).__name__}", route)
         return Converted(None, None, facts_of(body), info, "internal", time.perf_counter() - started)
     b = conversion.bericht
-    facts = Facts(b.identificatie, b.afzender, b.ontvanger, conversion.source.envelope_info.get("zender.applicatie"))
+    info = conversion.source.envelope_info
+    if info.get("referentienummer"):  # a StUF envelope (GGk Di01): its stuurgegevens are what the sender knows
+        facts = Facts(info["referentienummer"], info.get("zender.organisatie") or b.afzender,
+                      info.get("ontvanger.organisatie") or b.ontvanger, info.get("zender.applicatie"))
+    else:
+        facts = Facts(b.identificatie, b.afzender, b.ontvanger)
     return Converted(conversion.outputs, conversion.mapping.name, facts, None, None, time.perf_counter() - started)
 
 
