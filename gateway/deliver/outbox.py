@@ -184,6 +184,21 @@ class Accepted:
         return not self.queued and bool(self.known)
 
 
+def _upsert_message(conn: sqlite3.Connection, message: NewMessage, status: str, now: float,
+                    also_set: str = "") -> sqlite3.Row:
+    """Insert a message, or count one more arrival of the same bytes in the same state; (id, times_received)."""
+    return conn.execute(
+        "INSERT INTO message (received_at, last_received_at, route, mode, status, body_sha256, source_ref, afzender,"
+        " ontvanger, mapping, content_type, soap_action, original, fault_code, fault_field, fault_line, reason)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(route, status, body_sha256) DO UPDATE SET times_received = times_received + 1,"
+        f" last_received_at = excluded.last_received_at{also_set} RETURNING id, times_received",
+        (now, now, message.route, message.mode, status, message.body_sha256, message.source_ref, message.afzender,
+         message.ontvanger, message.mapping, message.content_type, message.soap_action, message.original,
+         message.fault_code, message.fault_field, message.fault_line, message.reason),
+    ).fetchone()
+
+
 def accept(conn: sqlite3.Connection, message: NewMessage, deliveries: Iterable[NewDelivery],
            now: float | None = None) -> Accepted:
     """Store a message and queue its deliveries; a re-sent one is counted, not queued twice.
@@ -193,16 +208,7 @@ def accept(conn: sqlite3.Connection, message: NewMessage, deliveries: Iterable[N
     is gone, so that revives it (with the payload of now).
     """
     now = time.time() if now is None else now
-    row = conn.execute(
-        "INSERT INTO message (received_at, last_received_at, route, mode, status, body_sha256, source_ref, afzender,"
-        " ontvanger, mapping, content_type, soap_action, original, fault_code, fault_field, fault_line, reason)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT(route, status, body_sha256) DO UPDATE SET times_received = times_received + 1,"
-        " last_received_at = excluded.last_received_at RETURNING id, times_received",
-        (now, now, message.route, message.mode, ACCEPTED, message.body_sha256, message.source_ref, message.afzender,
-         message.ontvanger, message.mapping, message.content_type, message.soap_action, message.original,
-         message.fault_code, message.fault_field, message.fault_line, message.reason),
-    ).fetchone()
+    row = _upsert_message(conn, message, ACCEPTED, now)
     result = Accepted(row[0], row[1])
     for d in deliveries:
         found = conn.execute(
@@ -228,17 +234,8 @@ def accept(conn: sqlite3.Connection, message: NewMessage, deliveries: Iterable[N
 def quarantine(conn: sqlite3.Connection, message: NewMessage, now: float | None = None) -> int:
     """Keep refused input with the reason it was refused; the same input again only counts up."""
     now = time.time() if now is None else now
-    row = conn.execute(
-        "INSERT INTO message (received_at, last_received_at, route, mode, status, body_sha256, source_ref, afzender,"
-        " ontvanger, mapping, content_type, soap_action, original, fault_code, fault_field, fault_line, reason)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT(route, status, body_sha256) DO UPDATE SET times_received = times_received + 1,"
-        " last_received_at = excluded.last_received_at, reason = excluded.reason, fault_code = excluded.fault_code,"
-        " fault_field = excluded.fault_field, fault_line = excluded.fault_line RETURNING id",
-        (now, now, message.route, message.mode, QUARANTINED, message.body_sha256, message.source_ref,
-         message.afzender, message.ontvanger, message.mapping, message.content_type, message.soap_action,
-         message.original, message.fault_code, message.fault_field, message.fault_line, message.reason),
-    ).fetchone()
+    row = _upsert_message(conn, message, QUARANTINED, now, ", reason = excluded.reason, fault_code = "
+                          "excluded.fault_code, fault_field = excluded.fault_field, fault_line = excluded.fault_line")
     return int(row[0])
 
 
