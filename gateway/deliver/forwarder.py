@@ -1,6 +1,8 @@
 """Delivery workers: send what the outbox holds to the downstreams, in order per key, until each is settled.
 
-Each downstream gets a *lane*: a pool of workers sharing one HTTP client and a circuit breaker.
+Each downstream gets a *lane*: a pool of workers, each with its own keep-alive connection (one
+httpx client of one connection per worker: a shared pool re-checks every idle connection on every
+request), sharing a circuit breaker.
 Deliveries are grouped by key (route, target, client/zaak): a key has at most one delivery in
 flight, so messages about one zaak arrive in the order they came in, and a delivery that waits for
 a retry holds back only its own key. Outcomes: a 2xx with a StUF Bv is delivered; a StUF Fo or a 4xx
@@ -139,12 +141,11 @@ class Lane:
         self.inflight = 0
         self.last_ok: float | None = None
         self.last_error: str | None = None
-        self.client = httpx.AsyncClient(
+        verify = _tls_context(downstream)
+        self.clients = [httpx.AsyncClient(
             timeout=httpx.Timeout(downstream.timeout, connect=downstream.connect_timeout),
-            limits=httpx.Limits(max_connections=downstream.concurrency,
-                                max_keepalive_connections=downstream.concurrency),
-            verify=_tls_context(downstream),
-        )
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1), verify=verify,
+        ) for _ in range(max(1, downstream.concurrency))]
         self._timer: asyncio.TimerHandle | None = None
 
     def offer(self, key: _Key) -> None:
@@ -202,14 +203,14 @@ class Lane:
     async def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        await self.client.aclose()
+        for client in self.clients:
+            await client.aclose()
 
 
 def _tls_context(downstream: Downstream) -> ssl.SSLContext | bool:
-    if downstream.verify is False:
+    """One TLS context for all of a lane's clients (plain http needs none: no CA bundle to load)."""
+    if downstream.verify is False or downstream.url.startswith("http://"):
         return False
-    if downstream.verify is True and not downstream.client_cert:
-        return True
     ctx = ssl.create_default_context(cafile=downstream.verify if isinstance(downstream.verify, str) else None)
     if downstream.client_cert:
         ctx.load_cert_chain(downstream.client_cert, downstream.client_key)
@@ -249,8 +250,8 @@ class Forwarder:
     async def start(self) -> None:
         for downstream in {d.name: d for d in self.targets.values()}.values():
             lane = self.lanes[downstream.name] = Lane(downstream)
-            self._workers += [asyncio.create_task(self._work(lane), name=f"deliver-{downstream.name}-{i}")
-                              for i in range(max(1, downstream.concurrency))]
+            self._workers += [asyncio.create_task(self._work(lane, client), name=f"deliver-{downstream.name}-{i}")
+                              for i, client in enumerate(lane.clients)]
         self._generation = await self._read(outbox.generation)
         await self.rescan()
         self._poller = asyncio.create_task(self._poll(), name="outbox-poller")
@@ -261,7 +262,7 @@ class Forwarder:
         if self._poller is not None:
             self._poller.cancel()
         for lane in self.lanes.values():
-            for _ in range(lane.downstream.concurrency):
+            for _ in lane.clients:
                 lane.ready.put_nowait(None)
         if self._workers:
             _done, late = await asyncio.wait(self._workers, timeout=grace)
@@ -374,7 +375,7 @@ class Forwarder:
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
 
-    async def _work(self, lane: Lane) -> None:
+    async def _work(self, lane: Lane, client: httpx.AsyncClient) -> None:
         while True:
             entry = await lane.ready.get()
             if entry is None or self.stopping:
@@ -387,7 +388,7 @@ class Forwarder:
             item = entry.items[0]
             lane.inflight += 1
             try:
-                outcome = await self._attempt(lane, item)
+                outcome = await self._attempt(lane, client, item)
             finally:
                 lane.inflight -= 1
             lane.settle(outcome)
@@ -397,7 +398,7 @@ class Forwarder:
                 item.attempts -= 1
             self._settle(entry, item, outcome)
 
-    async def _attempt(self, lane: Lane, item: Queued) -> Outcome:
+    async def _attempt(self, lane: Lane, client: httpx.AsyncClient, item: Queued) -> Outcome:
         downstream = lane.downstream
         if item.payload is None:
             loaded = await self._read(outbox.load_payload, item.id)
@@ -414,7 +415,7 @@ class Forwarder:
         item.attempts += 1
         started = time.perf_counter()
         try:
-            response = await lane.client.post(downstream.url, content=item.payload, headers=headers)
+            response = await client.post(downstream.url, content=item.payload, headers=headers)
         except httpx.TimeoutException as exc:
             outcome = Outcome(RETRY, f"timeout ({type(exc).__name__}) after {downstream.timeout:g}s",
                               transport_failure=True)

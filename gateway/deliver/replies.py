@@ -16,6 +16,7 @@ from gateway.model import mask_bsn
 
 _BERICHT = re.compile(r"^(Bv0[1-4]|Fo0[1-3])Bericht$")
 _BSN_LIKE = re.compile(r"(?<!\d)\d{9}(?!\d)")
+_PLAIN_BV = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(Bv0[1-4])Bericht[\s>/]")
 MAX_REPLY_BYTES = 1024 * 1024
 
 
@@ -57,6 +58,9 @@ def _text(parent: etree._Element, name: str) -> str | None:
 
 def read_reply(body: bytes) -> Reply:
     """Classify a downstream's answer; never raises."""
+    quick = _PLAIN_BV.search(body, 0, 4096)
+    if quick is not None and b"Fo0" not in body and b"Fault" not in body and b"<!" not in body:
+        return Reply("bv", quick.group(1).decode())  # the common answer, without parsing it
     if not body.strip():
         return Reply("other", omschrijving="(empty body)")
     try:
