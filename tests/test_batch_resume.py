@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from batch_corpus import archive_tree, summary_without_run, tree, varied
 from gateway.batch import BatchOptions, run
 from gateway.batch.sinks import SinkSpec
 
-COUNT = 2000
+COUNT = 1200
 BROKEN_EVERY = 97
 OVERSTAP = [sys.executable, "-c", "from gateway.cli import main; main()"]
 
@@ -32,6 +33,21 @@ def archive(reference_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         for name, data in varied(COUNT, BROKEN_EVERY):
             zf.writestr(name, data)
     return path
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The OUT of an uninterrupted run per output kind, made once and shared by the tests that compare with it."""
+    made: dict[str, Path] = {}
+
+    def get(suffix: str) -> Path:
+        if suffix not in made:
+            out = tmp_path_factory.mktemp("uninterrupted") / f"reference{suffix}"
+            assert run(BatchOptions([archive], out, workers=2, progress="quiet")).summary is not None
+            made[suffix] = out
+        return made[suffix]
+
+    return get
 
 
 def snapshot(out: Path) -> tuple[dict[str, bytes], dict[str, object]]:
@@ -77,11 +93,13 @@ def group_gone(pgid: int, within: float) -> bool:
     (".zip", signal.SIGINT),
 ])
 def test_killed_half_way_then_resumed_equals_an_uninterrupted_run(suffix: str, sig: signal.Signals, archive: Path,
+                                                                  uninterrupted: Callable[[str], Path],
                                                                   tmp_path: Path, reference_dir: Path) -> None:
     out = tmp_path / f"out{suffix}"
     journal = SinkSpec.for_target(out, 0).journal
     env = {**os.environ, "OVERSTAP_REFERENCE_DIR": str(reference_dir)}
-    proc = subprocess.Popen([*OVERSTAP, "batch", str(archive), "--out", str(out), "--workers", "2",
+    # One worker (the resume uses two): a slow enough run to stop half-way even on a fast machine.
+    proc = subprocess.Popen([*OVERSTAP, "batch", str(archive), "--out", str(out), "--workers", "1",
                              "--chunk-size", "8", "--commit-interval", "0.05", "--quiet"],
                             env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -90,7 +108,7 @@ def test_killed_half_way_then_resumed_equals_an_uninterrupted_run(suffix: str, s
         while time.monotonic() < deadline and proc.poll() is None:
             found = commits(journal)
             done = int(found[-1]["done"]) if found else 0  # type: ignore[call-overload]
-            if done >= 200:
+            if done >= COUNT // 2:
                 break
             time.sleep(0.01)
         assert proc.poll() is None, f"the run ended before it could be interrupted: {proc.stderr.read()!r}"
@@ -105,7 +123,7 @@ def test_killed_half_way_then_resumed_equals_an_uninterrupted_run(suffix: str, s
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
     stopped_at = int(commits(journal)[-1]["done"])  # type: ignore[call-overload]
-    assert 200 <= stopped_at < COUNT, "interrupted half-way"
+    assert COUNT // 2 <= stopped_at < COUNT, "interrupted half-way"
     assert not out.is_file() or out.is_dir(), "an unfinished archive never appears under its final name"
 
     resumed = run(BatchOptions([archive], out, workers=2, resume=True, progress="quiet", chunk_size=8))
@@ -113,11 +131,8 @@ def test_killed_half_way_then_resumed_equals_an_uninterrupted_run(suffix: str, s
     assert resumed.summary["run"]["resumed_from"] == stopped_at
     assert resumed.summary["inputs"] == COUNT
 
-    reference = tmp_path / f"reference{suffix}"
-    whole = run(BatchOptions([archive], reference, workers=2, progress="quiet"))
-    assert whole.summary is not None
     files, summary = snapshot(out)
-    ref_files, ref_summary = snapshot(reference)
+    ref_files, ref_summary = snapshot(uninterrupted(suffix))
     assert summary == ref_summary
     assert files.keys() == ref_files.keys()
     assert files == ref_files, "same outputs, quarantine and report: nothing lost, nothing twice"

@@ -258,6 +258,8 @@ class BatchRun:
                         commit()
                         last_commit = time.monotonic()
                 progress.update(done, tally.failed, final=True)
+            except WorkersFailed as exc:  # workers that no longer start after a restart: the last commit stands
+                raise BatchUsageError(str(exc)) from None
             finally:
                 members.close()
             commit()
