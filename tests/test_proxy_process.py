@@ -41,7 +41,7 @@ def test_sigkill_mid_flight_loses_no_acknowledged_message(tmp_path: Path) -> Non
     bases = [sample("CasusA-02-WMO301_toewijzing.xml"), sample("CasusB-01-WMO301_toewijzing.xml"),
              sample("CasusC-02-WMO301_herindicatie.xml")]
     messages = {n: variant(bases[n % 3], n, zaak=n % 250) for n in range(TOTAL)}
-    rec = Receiver()
+    rec = Receiver(delay=0.01)  # a little slower than the gateway accepts: deliveries are in flight at the kill
     started = time.monotonic()
     with ServerThread(rec.app()) as ds:
         gw = GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/zs",
@@ -112,7 +112,7 @@ def test_sigterm_finishes_the_delivery_in_flight(tmp_path: Path) -> None:
     samples_dir()
     rec = Receiver(delay=1.5)
     with ServerThread(rec.app()) as ds:
-        gw = GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", ds.url],
+        gw = GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", ds.url, "--convert-processes", "0"],
                             free_port(), tmp_path / "gateway.log").start()
         response = httpx.post(gw.url + "/soap", content=sample())
         assert response.status_code == 200
@@ -139,7 +139,7 @@ def test_sighup_reloads_mappings_and_keeps_the_old_on_a_broken_edit(tmp_path: Pa
     rec = Receiver()
     with ServerThread(rec.app()) as ds:
         config = tmp_path / "overstap.yaml"
-        config.write_text(f"data_dir: data\nwatch_mappings: false\nmappings: [vendor.yaml]\n"
+        config.write_text(f"data_dir: data\nwatch_mappings: false\nconvert_processes: 0\nmappings: [vendor.yaml]\n"
                           f"routes:\n  vendor: {{mapping: test-vendor-hup, downstream: '{ds.url}'}}\n")
         gw = GatewayProcess(["--config", str(config)], free_port(), tmp_path / "gateway.log").start()
         try:
