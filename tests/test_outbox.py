@@ -208,3 +208,23 @@ def test_outbox_cli_list_show_replay_purge(dead_letter_db: tuple[Path, int, byte
     assert "purged 1 delivery(ies) and 1 message(s)" in purged.output
     missing = runner.invoke(main, ["outbox", "list", "--data-dir", str(data / "nope")])
     assert missing.exit_code == 2 and "no outbox" in missing.output
+
+
+def test_a_quarantined_message_is_replayed_once_it_converts(tmp_path: Path) -> None:
+    """As if the mapping was broken when it came in: replay converts it now and queues it like an arrival."""
+    original = (samples_dir() / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    conn = _db(tmp_path)
+    with outbox.transaction(conn):
+        qid = outbox.quarantine(conn, outbox.NewMessage("default", "shadow", original, fault_code="StUF055",
+                                                        fault_field="clients.0.geslacht", reason="not in value map"))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["outbox", "list", "--quarantine", "--data-dir", str(tmp_path / "data")])
+    assert f"Q{qid}" in listed.output and "clients.0.geslacht: not in value map" in listed.output
+    result = runner.invoke(main, ["outbox", "replay", "--quarantined", str(qid), "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert "2 delivery(ies) queued" in result.output  # shadow: the canonical zaak and the original
+    assert outbox.message(conn, qid) is None
+    rows = outbox.delivery_rows(conn)
+    assert sorted(r["target"] for r in rows) == ["legacy", "new"] and {r["status"] for r in rows} == {"pending"}
+    again = runner.invoke(main, ["outbox", "replay", "--quarantined", str(qid), "--data-dir", str(tmp_path / "data")])
+    assert again.exit_code == 1 and "no such quarantined message" in again.output

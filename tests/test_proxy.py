@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 from proxy_helpers import (
+    BV03,
     FIXTURES,
     SOAP11,
     SOAP12,
@@ -176,7 +177,8 @@ def test_a_resent_message_is_acknowledged_again_but_delivered_once(start: Start)
 def test_passthrough_forwards_the_original_unchanged_and_records_it(start: Start) -> None:
     legacy = Receiver()
     with ServerThread(legacy.app()) as old:
-        gw_server, gw = start({"default": {"mode": "passthrough", "legacy_downstream": "old"}},
+        gw_server, gw = start({"default": {"mode": "passthrough", "legacy_downstream": "old"},
+                               "relay": {"mode": "passthrough", "legacy_downstream": "old", "ack": "delivered"}},
                               {"old": {"url": old.url + "/ontvang", "expect_bv": False}})
         sent = soap11(sample(B01))
         r1 = httpx.post(gw_server.url + "/soap", content=sent,
@@ -194,6 +196,9 @@ def test_passthrough_forwards_the_original_unchanged_and_records_it(start: Start
         assert unknown["fault_field"] == "dialect" and "unknown dialect" in unknown["reason"]
         assert metric(gw_server.url, "overstap_unconverted_total", route="default", reason="unknown_dialect") == 1
         assert metric(gw_server.url, "overstap_rejected_total") == 0
+        relayed = httpx.post(gw_server.url + "/soap/relay", content=sample(A01))  # ack: delivered
+        (ref,) = refs_of(relayed)
+        assert relayed.status_code == 200 and relayed.content == BV03.format(ref=ref).encode()  # the partner's own
 
 
 def test_shadow_sends_both_ways_and_reports_where_they_differ(start: Start) -> None:
