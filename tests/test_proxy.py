@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -430,3 +432,18 @@ def test_admin_reload_and_replay(start: Start) -> None:
         assert reload.status_code == 200 and reload.json()["reloaded"] is True
         assert "iwmo20-wmo301" in reload.json()["mappings"]
         assert metric(gw_server.url, "overstap_rejected_total", route="admin", reason="auth") == 1
+
+
+def test_a_conversion_worker_that_dies_is_replaced(start: Start) -> None:
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        gw_server, gw = start({"default": {"downstream": ds.url}}, {}, convert_processes=1)
+        assert httpx.post(gw_server.url + "/soap", content=variant(sample(A02), 1)).status_code == 200
+        pool = gw.conversion.pool
+        assert pool is not None
+        for pid in list(pool._processes):  # as if the kernel's OOM killer took it
+            os.kill(pid, signal.SIGKILL)
+        after = httpx.post(gw_server.url + "/soap", content=variant(sample(A02), 2), timeout=60)
+        assert after.status_code == 200 and stuf_reply(after).tag == f"{STUF}Bv03Bericht"
+        assert gw.conversion.pool is not None and gw.conversion.pool is not pool
+        assert wait_for(lambda: len(rec.received) == 2)

@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import os
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,7 +187,6 @@ class ConversionPool:
         self.threads = ThreadPoolExecutor(max(1, config.convert_threads), thread_name_prefix="convert")
         self.pool: ProcessPoolExecutor | None = None
         self._swap_lock = asyncio.Lock()
-        self._background: set[asyncio.Task[None]] = set()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -207,20 +206,37 @@ class ConversionPool:
 
     async def convert(self, route: str, match_route: str, body: bytes) -> Converted:
         loop = asyncio.get_running_loop()
-        pool = self.pool
-        if pool is not None:
+        if self.processes <= 0:
+            return await loop.run_in_executor(self.threads, convert_message, self.converters[route], route,
+                                              match_route, body)
+        for _ in range(2):
+            pool = self.pool
+            if pool is None:
+                break
             try:
                 return await loop.run_in_executor(pool, _convert_in_worker, route, match_route, body)
             except BrokenProcessPool:
-                log.error("a conversion worker died; starting new workers, converting this one in a thread")
-                if self.pool is pool:
-                    self.pool = None
-                    task = loop.create_task(self.replace())
-                    self._background.add(task)
-                    task.add_done_callback(self._background.discard)
-        executor: Executor = self.threads
-        return await loop.run_in_executor(executor, convert_message, self.converters[route], route, match_route,
-                                          body)
+                log.error("a conversion worker died; starting new workers and converting the message again")
+                try:
+                    await self._renew(pool)
+                except Exception as exc:  # cannot start workers: refuse below, try again with the next message
+                    log.error("could not start conversion workers: %s", exc)
+                    self.pool = None if self.pool is pool else self.pool
+                    break
+        # Twice a dead worker: this message may be what kills it. Refuse it; never convert it in-process.
+        info = FailureInfo("StUF058", None, None, "internal error: the conversion worker stopped on this message",
+                           route)
+        return Converted(None, None, facts_of(body), info, "internal")
+
+    async def _renew(self, broken: ProcessPoolExecutor) -> None:
+        """Replace a broken pool once, however many conversions noticed it."""
+        async with self._swap_lock:
+            if self.pool is not broken:
+                return
+            fresh = self._new_pool()
+            await self._warm(fresh)
+            self.pool = fresh
+            broken.shutdown(wait=False, cancel_futures=True)
 
     async def replace(self, converters: dict[str, Converter] | None = None) -> None:
         """After a reload: threads use the new converters at once; new workers take over once warmed up.
