@@ -103,27 +103,57 @@ def messages(count: int) -> list[bytes]:
 
 async def blast(url: str, bodies: list[bytes], concurrency: int,
                 headers: dict[str, str] | None = None) -> tuple[float, list[float], int]:
-    """Send every body once with ``concurrency`` in flight; (seconds, latencies, non-2xx count)."""
+    """Send every body once with ``concurrency`` in flight; (seconds, latencies, non-2xx count).
+
+    Each sender has its own one-connection client: httpcore's shared pool polls every idle
+    connection on each request, which would make the client, not the server, the bottleneck.
+    """
     latencies: list[float] = []
     failures = 0
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60.0, limits=limits) as client:
-        async def worker() -> None:
-            nonlocal failures
-            while not queue.empty():
-                body = queue.get_nowait()
-                started = time.perf_counter()
-                response = await client.post(url, content=body, headers=headers or {"Content-Type": "text/xml"})
-                latencies.append(time.perf_counter() - started)
-                if not 200 <= response.status_code < 300:
-                    failures += 1
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [httpx.AsyncClient(timeout=60.0, limits=one) for _ in range(concurrency)]
 
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal failures
+        while not queue.empty():
+            body = queue.get_nowait()
+            started = time.perf_counter()
+            response = await client.post(url, content=body, headers=headers or {"Content-Type": "text/xml"})
+            latencies.append(time.perf_counter() - started)
+            if not 200 <= response.status_code < 300:
+                failures += 1
+
+    try:
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(c) for c in clients))
         return time.perf_counter() - start, latencies, failures
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(CPU seconds of a process, CPU seconds of its child processes) from /proc; zeros elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def of(p: int) -> tuple[float, int]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0, -1
+        return (int(fields[11]) + int(fields[12])) / tick, int(fields[1])
+
+    own = of(pid)[0]
+    children = 0.0
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if entry.name.isdigit():
+            used, parent = of(int(entry.name))
+            if parent == pid:
+                children += used
+    return own, children
 
 
 def pct(values: list[float], p: float) -> float:
@@ -169,8 +199,10 @@ def main() -> None:
                                              for w in warm], args.concurrency))
         time.sleep(1.0)
         base_count = httpx.get(ds_url + "/count").json()["n"]
+        gateway_pid = procs[2].pid
 
         echo_s, echo_lat, echo_fail = asyncio.run(blast(echo_url + "/soap", bodies, args.concurrency))
+        cpu_before = cpu_seconds(gateway_pid)
         start = time.perf_counter()
         gw_s, gw_lat, gw_fail = asyncio.run(blast(gw_url + "/soap", bodies, args.concurrency))
         target = base_count + len(bodies)
@@ -179,6 +211,7 @@ def main() -> None:
                 raise RuntimeError(f"not everything was delivered; see {work}/gateway.log and the outbox there")
             time.sleep(0.01)
         delivered_s = time.perf_counter() - start
+        cpu_after = cpu_seconds(gateway_pid)
 
         from gateway.deliver.plan import canonical_delivery
         from gateway.pipeline import Converter
@@ -208,6 +241,10 @@ def main() -> None:
           f"{(n / delivered_s) / (n / direct_s):9.0%}")
     print(f"mean ack {statistics.mean(gw_lat) * 1000:.1f} ms; non-2xx: echo {echo_fail}, "
           f"gateway {gw_fail}, direct {direct_fail}")
+    main_ms = (cpu_after[0] - cpu_before[0]) / n * 1000
+    workers_ms = (cpu_after[1] - cpu_before[1]) / n * 1000
+    print(f"gateway CPU per message: {main_ms:.2f} ms server process (HTTP in, outbox, delivery), "
+          f"{workers_ms:.2f} ms conversion workers")
 
 
 if __name__ == "__main__":

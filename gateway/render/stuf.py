@@ -9,6 +9,7 @@ they are small, fixed in shape, and checked against the official schema by the t
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from dataclasses import dataclass
 from typing import Literal
@@ -55,9 +56,17 @@ def tijdstip(now: dt.datetime | None = None) -> str:
     return now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
 
 
+_RUN = uuid.uuid4().hex[:12].upper()
+_SEQUENCE = itertools.count(1)
+
+
 def new_referentienummer() -> str:
-    """A fresh reference for a reply: unique per zender, within the 40 characters of StUF Refnummer."""
-    return "OVS" + uuid.uuid4().hex.upper()
+    """A fresh reference for a reply: unique per zender, within the 40 characters of StUF Refnummer.
+
+    A random prefix per process and a counter: unique across restarts, and without a call for random
+    bytes per reply (tens of microseconds each on a virtual machine).
+    """
+    return f"OVS{_RUN}{next(_SEQUENCE):012X}"
 
 
 def _clip(value: str, limit: int) -> str:
