@@ -88,13 +88,13 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
             gw.refuse(route.name, "empty", 400, stuf.Fout("StUF055", "client", "empty request: expected an XML "
                                                           "message"), soap_version(data, headers.get("content-type"))))
 
-    @app.post("/soap")
-    async def soap_default(request: Request) -> Response:
-        return await receive(None, request)
+    async def soap(request: Request) -> Response:
+        return await receive(request.path_params.get("route"), request)
 
-    @app.post("/soap/{route}")
-    async def soap_route(route: str, request: Request) -> Response:
-        return await receive(route, request)
+    # Plain Starlette routes: the SOAP endpoints need no request validation or dependency injection,
+    # and skipping FastAPI's machinery for them is measurable at hundreds of messages a second.
+    app.add_route("/soap", soap, methods=["POST"])
+    app.add_route("/soap/{route}", soap, methods=["POST"])
 
     @app.get("/healthz")
     async def healthz() -> Response:
