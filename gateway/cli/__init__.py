@@ -15,9 +15,14 @@ def main() -> None:
 
 def _register() -> None:
     # Each command lives in its own module; importing it attaches it to ``main``.
-    from . import convert, explain, mapping  # noqa: F401
-    from . import batch  # noqa: F401
-    from . import outbox, serve  # noqa: F401
+    from . import (  # noqa: F401
+        batch,
+        convert,
+        explain,
+        mapping,
+        outbox,
+        serve,
+    )
 
 
 _register()
