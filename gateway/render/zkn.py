@@ -410,7 +410,8 @@ DERIVED_PLACES: dict[str, list[str]] = {
     "beschikking.ingangsdatum": ["ZKN:object/ZKN:startdatum"],
     "beschikking.einddatum": ["ZKN:object/ZKN:einddatumGepland"],
     "product.N.ingangsdatum": ["ZKN:object/ZKN:startdatum (earliest, without a beschikking; not in 305/307)"],
-    "product.N.einddatum": ["ZKN:object/ZKN:einddatumGepland (latest, without a beschikking; not in 305/307)",
+    "product.N.einddatum": ["ZKN:object/ZKN:einddatumGepland (latest, without a beschikking, when every line "
+                            "has one; not in 305/307)",
                             "ZKN:object/ZKN:einddatum (when every line is withdrawn; in a 307 the latest)"],
     "product.N.begindatum": ["ZKN:object/ZKN:startdatum (305/307: earliest, lines not StatusAanlevering 3)"],
     "bericht.identificatie_retour": ["ZKN:parameters/StUF:mutatiesoort W (a retour updates its heenbericht's zaak)"],
