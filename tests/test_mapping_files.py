@@ -97,3 +97,17 @@ def test_golden_output_files_update_and_diff(tmp_path: Path, registry: Registry)
     assert details[0].endswith(f"output differs from {golden}")
     assert "  -          <BG:geslachtsnaam>Janssen</BG:geslachtsnaam>" in details
     assert "  +          <BG:geslachtsnaam>Jansen</BG:geslachtsnaam>" in details
+
+
+def test_a_when_comparison_that_is_false_skips_its_rule(registry: Registry) -> None:
+    """``when: "Status = 'ingetrokken'"`` is an XPath boolean; false must skip the rule (it once came back
+    as ``[False]``, a non-empty list, and every stale RedenIntrekking on an active line was read)."""
+    from gateway.pipeline import Converter
+
+    converter = Converter(registry)
+    fixture = ROOT / "mappings" / "examples" / "flat-no-namespace" / "fixtures" / "toewijzing.xml"
+    data = fixture.read_bytes()
+    withdrawn = converter.convert(data, "flat.xml").bericht.clients[1].producten[0]
+    assert withdrawn.reden_intrekking == "1"
+    active = data.replace(b"<Status>ingetrokken</Status>", b"<Status>actief</Status>")
+    assert converter.convert(active, "flat.xml").bericht.clients[1].producten[0].reden_intrekking is None

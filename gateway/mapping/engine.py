@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from gateway.model import Bericht
 from gateway.model.codes import CODE_LISTS
 
-from .compiler import WALKED_FIELD, WALKED_GROUP, Compiled, FieldRule, GroupRule, Plan, TrieNode
+from .compiler import WALKED_FIELD, WALKED_GROUP, Compiled, FieldRule, GroupRule, Path_, Plan, TrieNode
 from .errors import ConversionError
 from .strictness import deviations
 from .transforms import TransformError
@@ -102,8 +102,12 @@ def element_path(el: _Element) -> str:
     return "/" + "/".join(reversed(parts))
 
 
-def _truthy(result: Any) -> bool:
-    return bool(result)
+def _holds(when: Path_, ctx: _Element, index: dict[Any, dict[Any, list[Any]]]) -> bool:
+    """A ``when:`` condition with XPath's own truth: a node-set holds when it is not empty, a comparison
+    (``Status = 'ingetrokken'``), number or string by its value. (``[False]`` is a non-empty list.)"""
+    if when.xpath is not None:
+        return bool(when.xpath(ctx))
+    return bool(when.run(ctx, index))
 
 
 def _fail(st: _State, message: str, field_: str, line: int | None, path: str | None = None) -> ConversionError:
@@ -283,7 +287,7 @@ def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _Stat
             if got_items:
                 _set(out, rule.segments, got_items)
             continue
-        if rule.when is not None and not _truthy(rule.when.run(ctx, st.index)):
+        if rule.when is not None and not _holds(rule.when, ctx, st.index):
             continue
         if type(rule) is GroupRule:
             collected: list[dict[str, Any]] = []
