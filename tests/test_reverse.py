@@ -78,15 +78,38 @@ def test_missing_required_target_data_is_an_error_not_an_invalid_message(convert
 
 
 def test_rules_without_a_reverse_are_reported_one_way(tmp_path: Path) -> None:
-    mapping = tmp_path / "upper.yaml"
+    mapping = tmp_path / "substring.yaml"
     mapping.write_text(
-        "overstap-mapping: 1\nname: test-upper\nextends: iwmo20-wmo301\n"
+        "overstap-mapping: 1\nname: test-substring\nextends: iwmo20-wmo301\n"
         "match: {namespace: 'urn:test', root: Bericht}\n"
-        "rules:\n  clients:\n    rules:\n      naam.voorletters: {path: m:Naam/i:Voorletters, transform: upper}\n",
+        "rules:\n  clients:\n    rules:\n      naam.voorletters: {path: m:Naam/i:Voorletters, "
+        "transform: {substring: [0, 3]}}\n",
         encoding="utf-8")
     registry = Registry(files=[mapping])
     compiled = registry.get(str(mapping))
-    assert any("naam.voorletters (upper)" in item for item in compiled.one_way)
+    assert "clients[].naam.voorletters (substring)" in compiled.one_way
+
+
+def test_a_normalising_transform_writes_back_only_values_in_its_normal_form(tmp_path: Path) -> None:
+    """upper/lower/replace have no inverse, but a canonical value they leave unchanged can be written as is;
+    one they would change is reported one-way for that message and left unplaced, never written wrong."""
+    mapping = tmp_path / "upper.yaml"
+    mapping.write_text(
+        "overstap-mapping: 1\nname: test-upper\nextends: iwmo21-wmo301\n"
+        "rules:\n  clients:\n    rules:\n      naam.voorletters: {path: m:Naam/i:Voorletters, transform: upper}\n",
+        encoding="utf-8")
+    compiled = Registry(files=[mapping]).get(str(mapping))
+    assert not any("voorletters" in item for item in compiled.one_way)
+    converter = Converter(Registry(files=[mapping]), mappings=[str(mapping)])
+    original = converter.convert((FIXTURES / "CasusA-02-WMO301_toewijzing.xml").read_bytes(), "a02")
+    assert original.bericht.clients[0].naam.voorletters == "DHR"
+    written = unmap(compiled, original.bericht)
+    assert written.one_way == [] and written.unplaced == []
+    lower = original.bericht.model_copy(deep=True)
+    lower.clients[0].naam.voorletters = "dhr"
+    written = unmap(compiled, lower)
+    assert written.one_way == ["clients.0.naam.voorletters (upper would change 'dhr': not its normal form)"]
+    assert written.unplaced == ["clients.0.naam.voorletters"]
 
 
 def test_cli_reverse_writes_files_and_reports(tmp_path: Path, reference_dir: Path) -> None:

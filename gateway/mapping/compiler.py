@@ -848,6 +848,17 @@ def _source_schema(doc: LocatedDict, c: _Collector) -> str | None:
     return text
 
 
+def shared_slot(rule: FieldRule) -> tuple[str, int] | None:
+    """``split: SEP`` then ``index: N`` on one plain path: the rule owns part N of a shared source element
+    (``Naam: "Visser, M.C."`` feeds the geslachtsnaam and the voorletters), so it is written back as that part."""
+    if len(rule.transforms) < 2 or len(rule.paths) != 1:
+        return None
+    (first, sep), (second, idx) = rule.transforms[:2]
+    if first.name != "split" or second.name != "index" or idx < 0:
+        return None
+    return sep, idx
+
+
 def _one_way_rules(rules: list[Rule], prefix: str) -> list[str]:
     """Rules that cannot run backwards: a transform without a declared reverse, or a lossy value map."""
     out: list[str] = []
@@ -855,7 +866,8 @@ def _one_way_rules(rules: list[Rule], prefix: str) -> list[str]:
         if isinstance(rule, GroupRule):
             out += _one_way_rules(rule.rules, f"{prefix}{rule.target}[].")
             continue
-        reasons = [t.name for t, _ in rule.transforms if t.reverse is None]
+        transforms = rule.transforms[2:] if shared_slot(rule) else rule.transforms
+        reasons = [t.name for t, _ in transforms if t.reverse is None]
         if rule.value_map is not None and not rule.value_map.lossless:
             reasons.append(f"value map {rule.value_map.name} maps several codes onto one")
         if len(rule.paths) > 1 and not any(t.name == "join" for t, _ in rule.transforms):

@@ -8,12 +8,18 @@ reverse, an XPath that is not a plain path, a value map that folds several codes
 reported, as are canonical values no rule can place (also a value other than a rule's constant), so
 nothing is lost silently. In an ``a | b`` group a rule that reads the element's own name (``local-name()``
 through a value map, as the 317 product groups do) chooses the alternative each item is written to.
+Besides plain child paths a rule may write ``.`` (the element's own text), a final ``@attribute``, and
+``following-sibling::*[1][self::A or self::B]`` (the field that follows item i of an ``A | B`` group in a
+flat record, as the EI telephone pairs do); ``split`` + ``index`` rules that share one source element
+are joined back into it, and a transform that only normalises (upper, lower, replace) is written back
+as is when the canonical value is already in its normal form.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +28,7 @@ from lxml import etree
 from gateway.model import Bericht
 
 from . import transforms as tf
-from .compiler import _STEP, Compiled, FieldRule, GroupRule, Rule
+from .compiler import _STEP, Compiled, FieldRule, GroupRule, Rule, shared_slot
 from .errors import ConversionError
 
 
@@ -50,25 +56,68 @@ Namespaces = tuple[tuple[str, str], ...]
 
 @functools.lru_cache(maxsize=8192)
 def _simple_tags(expr: str, namespaces: Namespaces) -> tuple[str, ...] | None:
-    """``m:Omvang/i:Volume`` as Clark tags; None for anything but a plain child path."""
+    """``m:Omvang/i:Volume`` as Clark tags, ``.`` as no tags, a final ``@name`` as ``"@name"``; None for
+    anything else."""
     ns = dict(namespaces)
+    expr = expr.strip()
+    if expr == ".":
+        return ()
     steps = expr[2:].split("/") if expr.startswith("./") else expr.split("/")
     tags: list[str] = []
-    for step in steps:
-        m = _STEP.match(step.strip())
+    for i, step in enumerate(steps):
+        step = step.strip()
+        attribute = step.startswith("@") and i == len(steps) - 1
+        m = _STEP.match(step[1:] if attribute else step)
         if m is None:
             return None
         prefix, local = m.group(1), m.group(2)
         if prefix is not None and prefix not in ns:
             return None
-        tags.append(f"{{{ns[prefix]}}}{local}" if prefix else local)
+        tags.append(("@" if attribute else "") + (f"{{{ns[prefix]}}}{local}" if prefix else local))
     return tuple(tags)
 
 
+@dataclass(frozen=True, slots=True)
+class _Sibling:
+    """``following-sibling::*[1][self::A or self::B]``: written as the element right after the group item,
+    named after the item's alternative (``Landnummer01`` follows ``Telefoonnummer01``)."""
+
+    tags: tuple[str, ...]
+
+
+_NEXT_SIBLING = re.compile(r"following-sibling::\*\[1\]\[(self::[\w.:-]+(?:\s+or\s+self::[\w.:-]+)*)\]")
+
+
+@functools.lru_cache(maxsize=1024)
+def _next_sibling(expr: str, namespaces: Namespaces) -> _Sibling | None:
+    m = _NEXT_SIBLING.fullmatch(expr.strip())
+    if m is None:
+        return None
+    names = [_simple_tags(part.strip()[len("self::"):], namespaces) for part in re.split(r"\s+or\s+", m.group(1))]
+    if any(n is None or len(n) != 1 or n[0].startswith("@") for n in names):
+        return None
+    return _Sibling(tuple(n[0] for n in names if n))
+
+
+_EQUALS = re.compile(r"\s*([^\s=!<>'\[\]()]+)\s*=\s*'([^']*)'\s*")
+
+
+@functools.lru_cache(maxsize=1024)
+def _condition(expr: str, namespaces: Namespaces) -> tuple[tuple[str, ...], str] | None:
+    """``when: "Status = 'ingetrokken'"`` as (path, text): the reverse writes it so the rule reads back."""
+    m = _EQUALS.fullmatch(expr)
+    tags = _simple_tags(m.group(1), namespaces) if m else None
+    return (tags, m.group(2)) if m and tags else None
+
+
+Target = tuple[str, ...] | _Sibling
+"""Where a rule's value goes: a child path (``()`` is the element itself) or the item's next sibling."""
+
+
 def _alternatives(expr: str, ns: Namespaces) -> list[tuple[str, ...]] | None:
-    """``a/b | a/c`` -> the plain paths it unites (item i of a group goes to alternative i)."""
+    """``a/b | a/c`` -> the plain element paths it unites (item i of a group goes to alternative i)."""
     parts = [_simple_tags(p.strip(), ns) for p in expr.split("|")]
-    if any(p is None for p in parts):
+    if any(p is None or (p and p[-1].startswith("@")) for p in parts):
         return None
     return [p for p in parts if p is not None]
 
@@ -86,18 +135,25 @@ def _ensure(parent: etree._Element, tags: tuple[str, ...]) -> etree._Element:
     return node
 
 
-def _reverse_value(rule: FieldRule, value: Any) -> Any:
-    """Canonical value -> source text, running value map and transforms backwards."""
+class _NotNormal(Exception):
+    """The canonical value is not a fixed point of a normalising transform: written as is, it would read back
+    as something else."""
+
+
+def _reverse_value(rule: FieldRule, value: Any, transforms: list[tuple[tf.Transform, Any]]) -> Any:
+    """Canonical value -> source text, running the value map and ``transforms`` backwards."""
     out: Any = [_text(v) for v in value] if isinstance(value, list) else _text(value)
     vmap = rule.value_map
     if vmap is not None:
         table = vmap.reverse_table()
         out = [table.get(v, v) for v in out] if isinstance(out, list) else table.get(out, out)
-    for transform, arg in reversed(rule.transforms):
+    for transform, arg in reversed(transforms):
         assert transform.reverse is not None
         inverse = transform.reverse(arg)
         if inverse is None:
-            continue  # the transform is its own inverse on canonical values (trim)
+            if transform.normalises and transform.apply(out, arg) != out:
+                raise _NotNormal(transform.name)
+            continue  # the transform is its own inverse on canonical values (trim, upper)
         name, inverse_arg = inverse
         out = tf.REGISTRY[name].apply(out, inverse_arg)
     return out
@@ -113,29 +169,35 @@ def _discriminator(group: GroupRule) -> tuple[FieldRule, dict[str, str]] | None:
     return None
 
 
+def _target(expr: str, ns: Namespaces) -> Target | None:
+    tags = _simple_tags(expr, ns)
+    return tags if tags is not None else _next_sibling(expr, ns)
+
+
 def _one_way(rule: FieldRule, ns: Namespaces) -> str | None:
-    if any(t.reverse is None for t, _ in rule.transforms):
-        return "transform without a reverse: " + ", ".join(t.name for t, _ in rule.transforms if t.reverse is None)
+    transforms = rule.transforms[2:] if shared_slot(rule) else rule.transforms
+    if any(t.reverse is None for t, _ in transforms):
+        return "transform without a reverse: " + ", ".join(t.name for t, _ in transforms if t.reverse is None)
     if rule.value_map is not None and not rule.value_map.lossless:
         return f"value map {rule.value_map.name} maps several codes onto one (the first is written back)"
-    if any(_simple_tags(p.expr, ns) is None for p in rule.paths):
+    if any(_target(p.expr, ns) is None for p in rule.paths):
         return "not a plain element path"
     return None
 
 
-_PLANS: dict[tuple[int, Namespaces], tuple[FieldRule, str | None, list[tuple[str, ...] | None]]] = {}
+_PLANS: dict[tuple[int, Namespaces], tuple[FieldRule, str | None, list[Target | None]]] = {}
 _PLANS_MAX = 50_000
 
 
-def _field_plan(rule: FieldRule, ns: Namespaces) -> tuple[str | None, list[tuple[str, ...] | None]]:
-    """Why ``rule`` is one-way (or None) and its paths as tags, worked out once per compiled rule rather
+def _field_plan(rule: FieldRule, ns: Namespaces) -> tuple[str | None, list[Target | None]]:
+    """Why ``rule`` is one-way (or None) and where its paths write, worked out once per compiled rule rather
     than once per message. Keyed by identity; the entry holds the rule, so the key is never reused."""
     key = (id(rule), ns)
     found = _PLANS.get(key)
     if found is None or found[0] is not rule:
         if len(_PLANS) >= _PLANS_MAX:  # reloads compile new rules; keep the cache bounded
             _PLANS.clear()
-        found = _PLANS[key] = (rule, _one_way(rule, ns), [_simple_tags(p.expr, ns) for p in rule.paths])
+        found = _PLANS[key] = (rule, _one_way(rule, ns), [_target(p.expr, ns) for p in rule.paths])
     return found[1], found[2]
 
 
@@ -145,6 +207,8 @@ class _Writer:
         self.ns: Namespaces = tuple(sorted(mapping.namespaces.items()))
         self.one_way: list[str] = []
         self.placed: set[str] = set()
+        self.alternative = 0  # which alternative of an ``a | b`` group the item being written went to
+        self.slots: dict[tuple[etree._Element, tuple[str, ...]], tuple[etree._Element, list[str]]] = {}
 
     def rules(self, rules: list[Rule], data: dict[str, Any], parent: etree._Element, prefix: str,
               implied: str | None = None) -> None:
@@ -168,7 +232,7 @@ class _Writer:
     def group(self, rule: GroupRule, items: list[dict[str, Any]], parent: etree._Element, where: str) -> None:
         plain = rule.each.tags
         alternatives = [plain] if plain is not None else _alternatives(rule.each.expr, self.ns) or []
-        if not alternatives or not all(alternatives):
+        if not alternatives or (len(alternatives) > 1 and not all(alternatives)):
             self.one_way.append(f"{where} (each: {rule.each.expr!r} is not a plain element path)")
             return
         chooser = _discriminator(rule) if len(alternatives) > 1 else None
@@ -183,19 +247,21 @@ class _Writer:
                                           f"{rule.each.expr!r}", field=f"{where}.{i}.{named.target}")
                 chosen.append((locals_.index(local), i))
             order = sorted(chosen)
-        elif len(alternatives) > 1:
+        elif len(alternatives) > 1 or not alternatives[0]:  # a | b, or '.' (the element itself: room for one)
             if len(items) > len(alternatives):
                 raise ConversionError(f"{len(items)} items, but {rule.each.expr!r} has room for "
                                       f"{len(alternatives)}", field=where)
             order = [(i, i) for i in range(len(items))]  # a | b: item i -> alternative i
         else:
             order = [(0, i) for i in range(len(items))]
+        outer = self.alternative
         for alternative, i in order:
             tags = alternatives[alternative]
-            container = _ensure(parent, tags[:-1])
-            element = etree.SubElement(container, tags[-1])
+            element = etree.SubElement(_ensure(parent, tags[:-1]), tags[-1]) if tags else parent
             self.placed.add(f"{where}.{i}")
+            self.alternative = alternative
             self.rules(rule.rules, items[i], element, f"{where}.{i}.", chooser[0].target if chooser else None)
+        self.alternative = outer
 
     def missing(self, rules: list[Rule], data: dict[str, Any], prefix: str) -> list[str]:
         """Required rules the canonical message has no value for (the dialect could not be valid)."""
@@ -222,27 +288,62 @@ class _Writer:
             return
         if reason is not None:
             self.one_way.append(f"{where} ({reason})")
+        slot = shared_slot(rule)
         try:
-            text = _reverse_value(rule, value)
+            text = _reverse_value(rule, value, rule.transforms[2:] if slot else rule.transforms)
         except tf.TransformError as exc:
             raise ConversionError(f"cannot write {where} back: {exc}", field=where) from None
+        except _NotNormal as exc:
+            self.one_way.append(f"{where} ({exc} would change {_text(value)!r}: not its normal form)")
+            return
+        if slot is not None:
+            self.part(parent, paths[0], slot, text)
+            self.placed.add(where)
+            return
         if len(paths) > 1:
             parts = text if isinstance(text, list) else [text]
-            if len(parts) != len(paths):
+            if len(parts) > len(paths):
                 raise ConversionError(f"{where}: {len(parts)} parts for {len(paths)} paths", field=where)
-            pairs = list(zip(paths, parts, strict=True))
+            pairs = list(zip(paths, parts, strict=False))  # paths without join: the values found, in order
         elif isinstance(text, list):
             pairs = [(paths[0], part) for part in text]
         else:
             pairs = [(paths[0], text)]
-        for tags, part in pairs:
-            assert tags is not None
-            if not tags:
-                parent.text = part
-                continue
-            container = _ensure(parent, tags[:-1])
-            etree.SubElement(container, tags[-1]).text = part
+        for target, part in pairs:
+            self.write(parent, target, part, where)
+        if rule.when is not None and (condition := _condition(rule.when.expr, self.ns)) is not None:
+            tags, literal = condition
+            if not any(e.text == literal for e in parent.iterfind("/".join(tags))):
+                self.write(parent, tags, literal, where)
         self.placed.add(where)
+
+    def write(self, parent: etree._Element, target: Target | None, text: str, where: str) -> None:
+        assert target is not None
+        if isinstance(target, _Sibling):
+            names = target.tags
+            if len(names) > 1 and self.alternative >= len(names):
+                raise ConversionError(f"{where}: no sibling name for alternative {self.alternative + 1}", field=where)
+            sibling = etree.Element(names[self.alternative if len(names) > 1 else 0])
+            sibling.text = text
+            parent.addnext(sibling)
+        elif not target:
+            parent.text = text
+        elif target[-1].startswith("@"):
+            _ensure(parent, target[:-1]).set(target[-1][1:], text)
+        else:
+            etree.SubElement(_ensure(parent, target[:-1]), target[-1]).text = text
+
+    def part(self, parent: etree._Element, target: Target | None, slot: tuple[str, int], text: str) -> None:
+        """Part ``index`` of the source element that several ``split`` + ``index`` rules share."""
+        assert isinstance(target, tuple) and target and not target[-1].startswith("@")
+        sep, index = slot
+        key = (parent, target)
+        if key not in self.slots:
+            self.slots[key] = (etree.SubElement(_ensure(parent, target[:-1]), target[-1]), [])
+        element, parts = self.slots[key]
+        parts += [""] * (index + 1 - len(parts))
+        parts[index] = text
+        element.text = sep.join(parts)
 
 
 def _leaves(data: Any, prefix: str) -> list[str]:
@@ -269,6 +370,10 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
     tag = f"{{{mapping.match.namespace}}}{mapping.match.root}" if mapping.match.namespace else mapping.match.root
     nsmap = {prefix: uri for prefix, uri in mapping.namespaces.items() if prefix}
     root = etree.Element(tag, nsmap=nsmap)
+    for path, expected in mapping.match.xpath:  # match: {xpath: {"@berichtcode": "414"}} -> said on the root
+        name = path.expr.strip()
+        if expected is not None and name.startswith("@") and _STEP.match(name[1:]) and ":" not in name:
+            root.set(name[1:], expected)
     soort = mapping.top_rule("soort")
     if soort is not None and soort.constant is not None and soort.constant != bericht.soort:
         raise ConversionError(f"mapping {mapping.name!r} writes {soort.constant} messages; this message is a "

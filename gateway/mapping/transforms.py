@@ -30,6 +30,9 @@ class Transform:
     apply: Callable[[Value, Any], Value]
     reverse: Callable[[Any], tuple[str, Any] | None] | None = None  # -> the inverse (name, prepared arg)
     takes_arg: bool = True
+    normalises: bool = False
+    """Only puts a value in a normal form (case, removed characters): written back as is when the canonical
+    value is already in that form, which the reverse checks value by value."""
 
 
 REGISTRY: dict[str, Transform] = {}
@@ -42,9 +45,12 @@ def _register(
     prepare: Callable[[Any], Any] | None = None,
     reverse: Callable[[Any], tuple[str, Any] | None] | None = None,
     takes_arg: bool = True,
+    normalises: bool = False,
 ) -> Callable[[Callable[[Value, Any], Value]], Callable[[Value, Any], Value]]:
+    if normalises:
+        reverse = _identity_reverse
     def deco(fn: Callable[[Value, Any], Value]) -> Callable[[Value, Any], Value]:
-        REGISTRY[name] = Transform(name, doc, prepare or (lambda arg: arg), fn, reverse, takes_arg)
+        REGISTRY[name] = Transform(name, doc, prepare or (lambda arg: arg), fn, reverse, takes_arg, normalises)
         return fn
 
     return deco
@@ -73,12 +79,12 @@ def _trim(value: Value, _: Any) -> Value:
     return [v.strip() for v in value] if isinstance(value, list) else value.strip()
 
 
-@_register("upper", "Upper-case the value.", prepare=_no_arg, takes_arg=False)
+@_register("upper", "Upper-case the value.", prepare=_no_arg, takes_arg=False, normalises=True)
 def _upper(value: Value, _: Any) -> Value:
     return _text(value, "upper").upper()
 
 
-@_register("lower", "Lower-case the value.", prepare=_no_arg, takes_arg=False)
+@_register("lower", "Lower-case the value.", prepare=_no_arg, takes_arg=False, normalises=True)
 def _lower(value: Value, _: Any) -> Value:
     return _text(value, "lower").lower()
 
@@ -178,7 +184,7 @@ def _prep_replace(arg: Any) -> tuple[re.Pattern[str], str]:
 
 
 @_register("replace", "Replace every match of a regular expression: {pattern: '\\s+', with: ' '}.",
-           prepare=_prep_replace)
+           prepare=_prep_replace, normalises=True)
 def _replace(value: Value, arg: tuple[re.Pattern[str], str]) -> Value:
     pattern, repl = arg
     return pattern.sub(repl, _text(value, "replace"))
