@@ -539,6 +539,10 @@ def _bad_count(raw: dict) -> None:
     _field(raw, "99", "AantalRelaties")["count"] = ["05"]
 
 
+def _zero_pad_on_n(raw: dict) -> None:
+    _field(raw, "02", "Bsn")["zero_pad"] = 9
+
+
 LAYOUT_ERRORS = [
     ("overlap", _overlap, ["414 record 09", "field Eenheid (positions 87-88) overlaps field Volume"]),
     ("out-of-range", _out_of_range, ["420 record 99 field Reserve22", "positions 22-141 are out of range"]),
@@ -552,6 +556,7 @@ LAYOUT_ERRORS = [
     ("unquoted-type", _unquoted_type, ["record type 8 must be a quoted string"]),
     ("cycle", _cycle, ["record 02", "parent cycle"]),
     ("bad-count", _bad_count, ["record 99 field AantalRelaties", "unknown record type '05'"]),
+    ("zero-pad-on-n", _zero_pad_on_n, ["record 02 field Bsn", "zero_pad is for strip_zeros AN fields"]),
 ]
 
 

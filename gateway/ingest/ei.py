@@ -104,6 +104,7 @@ class FieldLayout:
     max: int | None = None
     count: tuple[str, ...] | Literal["detail"] | None = None
     xml: str | None = None
+    zero_pad: int | None = None  # writing only: a digits value of a strip_zeros AN field gets this many digits
 
     @property
     def end(self) -> int:
@@ -415,7 +416,7 @@ def _build_message(
     )
 
 
-_FIELD_KEYS = {"name", "start", "length", "kind", "empty", "strip_zeros", "fixed", "max", "count", "xml"}
+_FIELD_KEYS = {"name", "start", "length", "kind", "empty", "strip_zeros", "fixed", "max", "count", "xml", "zero_pad"}
 
 
 def _build_record(where: str, rtype: str, spec: Any, reclen: int, code: str, trailer: str) -> RecordLayout:
@@ -499,7 +500,12 @@ def _build_record(where: str, rtype: str, spec: Any, reclen: int, code: str, tra
         xml = f.get("xml")
         if xml is not None and not isinstance(xml, str):
             raise ValueError(f"{fw}: xml must be a string path")
-        fields.append(FieldLayout(fname, start, length, kind, empty, strip, fixed, maxv, count, xml))
+        zero_pad = f.get("zero_pad")
+        if zero_pad is not None:
+            zero_pad = _int(f"{fw}.zero_pad", zero_pad, 1)
+            if kind != "AN" or not strip or zero_pad > length:
+                raise ValueError(f"{fw}: zero_pad is for strip_zeros AN fields and at most the field's length")
+        fields.append(FieldLayout(fname, start, length, kind, empty, strip, fixed, maxv, count, xml, zero_pad))
     xml = rec.get("xml")
     if xml is not None and not isinstance(xml, str):
         raise ValueError(f"{where}: xml must be a string path")
