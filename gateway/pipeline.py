@@ -209,21 +209,38 @@ class Converter:
         out: list[Reversal] = []
         for i, bericht in enumerate(berichten):
             written = unmap(mapping, bericht)
+            stem = f"{mapping.name}-{bericht.identificatie}" + (f"-{i + 1}" if len(berichten) > 1 else "")
+            if mapping.format == "ei":  # the EI tree as the fixed-width flat file its layout describes
+                out.append(Reversal(stem, _flat_file(written.root, mapping.name), mapping.name, written.one_way,
+                                    written.unplaced, ".ei"))
+                continue
             xml = written.tostring()
             kind = iwmo_kind(mapping.wet, mapping.versie, mapping.bericht)
             if self.validate and kind is not None:
                 check(xml, kind)
-            stem = f"{mapping.name}-{bericht.identificatie}" + (f"-{i + 1}" if len(berichten) > 1 else "")
             out.append(Reversal(stem, xml, mapping.name, written.one_way, written.unplaced))
         return out
 
 
+def _flat_file(root: Any, mapping: str) -> bytes:
+    from gateway.ingest.ei import EiError, default_layouts
+    from gateway.ingest.ei_write import write_ei
+
+    try:
+        return write_ei(root, default_layouts())
+    except EiError as exc:
+        raise ConversionError(f"cannot write {mapping} as an EI flat file: {exc.message}", path=exc.field,
+                              code="StUF055") from None
+
+
 @dataclass(frozen=True, slots=True)
 class Reversal:
-    """One dialect message written back, with what the target dialect could not hold."""
+    """One dialect message written back, with what the target dialect could not hold. ``xml`` holds the
+    message's bytes: XML, or for an EI dialect (``suffix`` ``.ei``) the fixed-width flat file."""
 
     name: str
     xml: bytes
     mapping: str
     one_way: list[str]
     unplaced: list[str]
+    suffix: str = ".xml"

@@ -80,8 +80,8 @@ def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path
             click.echo(f"FAIL {describe(exc, str(path))}")
             continue
         for item in written:
-            (out / f"{item.name}.xml").write_bytes(item.xml)
-            click.echo(f"ok   {path}: -> {item.name}.xml ({target})")
+            (out / f"{item.name}{item.suffix}").write_bytes(item.xml)
+            click.echo(f"ok   {path}: -> {item.name}{item.suffix} ({target})")
             for rule in item.one_way:
                 click.echo(f"     one-way rule: {rule}")
             for field in item.unplaced:
