@@ -179,3 +179,31 @@ def test_a_value_other_than_the_dialects_constant_is_reported_not_placed(convert
     pgb.clients[0].producten[0].leveringsvorm = "PGB"
     assert unmap(original.mapping, original.bericht).unplaced == []
     assert unmap(original.mapping, pgb).unplaced == ["clients.0.producten.0.leveringsvorm"]
+
+
+def test_ei_pairs_root_attribute_and_fewer_values_than_paths_are_written_back(converter: Converter) -> None:
+    """The EI dialect reads a telephone's Landnummer as the field after its number
+    (``following-sibling::*[1][self::Landnummer01 or self::Landnummer02]``), recognises the message by
+    ``@berichtcode`` and takes Grondslag01/02 as the grondslagen present: all three are written back."""
+    from gateway.ingest.ei import default_layouts
+    from gateway.ingest.ei_write import write_ei
+
+    original = converter.convert((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes(), "full").bericht
+    bericht = original.model_copy(deep=True)
+    contact = bericht.clients[0].contacten[0]
+    first = contact.telefoon[0]
+    assert first.landnummer == "0031"
+    contact.telefoon = [first, first.model_copy(update={"nummer": "0612345678", "landnummer": None})]
+    bericht.clients[0].beschikking.grondslagen = ["04"]
+    mapping = converter.registry.get("iwmo20-ei-wmo301")
+    written = unmap(mapping, bericht)
+    assert written.root.get("berichtcode") == "414"
+    adres = written.root.find("Client/Adres")
+    assert [(e.tag, e.text) for e in adres if e.tag.startswith(("Telefoon", "Landnummer"))] == [
+        ("Telefoonnummer01", first.nummer), ("Landnummer01", "0031"), ("Telefoonnummer02", "0612345678")]
+    assert [e.tag for e in written.root.find("Client/Beschikking") if e.tag.startswith("Grondslag")] == [
+        "Grondslag01"]
+    again = converter.convert(write_ei(written.root, default_layouts()), "back.ei").bericht.clients[0]
+    assert [(t.nummer, t.landnummer) for t in again.contacten[0].telefoon] == [
+        (first.nummer, "0031"), ("0612345678", None)]
+    assert again.beschikking.grondslagen == ["04"]
