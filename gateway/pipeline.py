@@ -208,18 +208,33 @@ class Converter:
             berichten = [result.bericht.model_copy(update={"clients": [c]}) for c in result.bericht.clients]
         out: list[Reversal] = []
         for i, bericht in enumerate(berichten):
+            bericht, normalised, dropped = _to_version(bericht, mapping)
             written = unmap(mapping, bericht)
+            written.unplaced[:0] = dropped
             stem = f"{mapping.name}-{bericht.identificatie}" + (f"-{i + 1}" if len(berichten) > 1 else "")
             if mapping.format == "ei":  # the EI tree as the fixed-width flat file its layout describes
                 out.append(Reversal(stem, _flat_file(written.root, mapping.name), mapping.name, written.one_way,
-                                    written.unplaced, ".ei"))
+                                    written.unplaced, ".ei", normalised))
                 continue
             xml = written.tostring()
             kind = iwmo_kind(mapping.wet, mapping.versie, mapping.bericht)
             if self.validate and kind is not None:
                 check(xml, kind)
-            out.append(Reversal(stem, xml, mapping.name, written.one_way, written.unplaced))
+            out.append(Reversal(stem, xml, mapping.name, written.one_way, written.unplaced, normalised=normalised))
         return out
+
+
+def _to_version(bericht: Bericht, mapping: Compiled) -> tuple[Bericht, list[str], list[str]]:
+    """The message as ``mapping``'s version can hold it, through the same cross-version rules as the GGk
+    payload (2.0 RedenIntrekking -> RedenWijziging, ...): (bericht, normalised, dropped)."""
+    from gateway.model.versions import VERSIONS, for_version
+
+    if not mapping.wet or not mapping.versie or bericht.versie == mapping.versie:
+        return bericht, [], []
+    if (mapping.wet, mapping.versie) not in VERSIONS or bericht.wet != mapping.wet:
+        return bericht, [], []
+    normal = for_version(bericht, mapping.wet, mapping.versie)
+    return normal.bericht, normal.normalised, normal.dropped
 
 
 def _flat_file(root: Any, mapping: str) -> bytes:
@@ -244,3 +259,5 @@ class Reversal:
     one_way: list[str]
     unplaced: list[str]
     suffix: str = ".xml"
+    normalised: list[str] = field(default_factory=list)
+    """``path: what`` for values rewritten for the target version (gateway/model/versions.py)."""

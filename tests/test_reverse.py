@@ -59,8 +59,19 @@ def test_20_toewijzing_written_as_21_is_schema_valid_and_names_what_21_cannot_ho
     assert root.findtext(".//m:ToegewezenProduct/m:Omvang/i:Volume", namespaces=ns) == "6"
     assert set(back.unplaced) == {"tekenset", "clients.0.clientnummer", "clients.0.geheim",
                                   "clients.0.naam.geslachtsnaam.naamcode", "clients.0.leefeenheid",
-                                  "clients.0.relaties.0.naam.geslachtsnaam.naamcode",
-                                  "clients.0.producten.0.gemeentecode"}
+                                  "clients.0.relaties.0.naam.geslachtsnaam.naamcode"}
+    # the 2.0 Gemeentecode is the header's gemeente in 2.1: normalised (gateway/model/versions.py), not lost
+    assert any(n.startswith("clients.0.producten.0.gemeentecode:") for n in back.normalised)
+
+
+def test_a_20_intrekking_written_as_21_carries_the_closest_reden_wijziging(converter: Converter,
+                                                                            reference_dir: Path) -> None:
+    data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-04-WMO301_intrekking.xml").read_bytes()
+    zaak = converter.convert(data, "a04").outputs[0]
+    (back,) = converter.reverse(zaak.xml, "iwmo21-wmo301", "zaak.xml")
+    again = converter.convert(back.xml, "back.xml").bericht.clients[0].producten[0]
+    assert (again.reden_wijziging, again.reden_intrekking) == ("09", None)  # COD172 4 (overplaatsing) -> 09
+    assert any("reden_intrekking" in n for n in back.normalised)
 
 
 def test_a_verzoek_cannot_be_written_as_a_toewijzing(converter: Converter, reference_dir: Path) -> None:
@@ -69,12 +80,20 @@ def test_a_verzoek_cannot_be_written_as_a_toewijzing(converter: Converter, refer
         converter.reverse(data, "iwmo21-wmo301")
 
 
-def test_missing_required_target_data_is_an_error_not_an_invalid_message(converter: Converter,
-                                                                         reference_dir: Path) -> None:
-    # 2.0 verzoeken have no ReferentieAanbieder; 2.1 requires it
+def test_missing_required_target_data_is_an_error_not_an_invalid_message(converter: Converter) -> None:
+    # a 3.2 toewijzing has no Beschikking; iWmo 2.1 requires one and nothing can be derived for its number
+    data = (Path(__file__).parent / "fixtures" / "iwmo32" / "WMO301_toewijzing_budget.xml").read_bytes()
+    with pytest.raises(ConversionError, match=r"lacks what iwmo21-wmo301 requires: clients\.0\.beschikking\.nummer"):
+        converter.reverse(data, "iwmo21-wmo301")
+
+
+def test_a_20_verzoek_written_as_21_derives_the_required_referentie_aanbieder(converter: Converter,
+                                                                             reference_dir: Path) -> None:
     data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-01-WMO315_verzoek.xml").read_bytes()
-    with pytest.raises(ConversionError, match="referentie_aanbieder"):
-        converter.reverse(data, "iwmo21-wmo315")
+    (back,) = converter.reverse(data, "iwmo21-wmo315")
+    assert errors_of(etree.fromstring(back.xml)) == []
+    again = converter.convert(back.xml, "back.xml").bericht.clients[0].producten[0]
+    assert again.referentie_aanbieder == "77edaa56cd81-1-1"
 
 
 def test_rules_without_a_reverse_are_reported_one_way(tmp_path: Path) -> None:

@@ -82,6 +82,8 @@ def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path
         for item in written:
             (out / f"{item.name}{item.suffix}").write_bytes(item.xml)
             click.echo(f"ok   {path}: -> {item.name}{item.suffix} ({target})")
+            for note in item.normalised:
+                click.echo(f"     normalised for {target}: {note}")
             for rule in item.one_way:
                 click.echo(f"     one-way rule: {rule}")
             for field in item.unplaced:
