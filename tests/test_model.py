@@ -95,3 +95,14 @@ def test_unknown_fields_are_errors_not_silently_dropped() -> None:
     data["clients"][0]["bsnn"] = "123456782"
     with pytest.raises(ValidationError, match="bsnn"):
         Bericht.model_validate(data)
+
+
+@pytest.mark.parametrize(("nummer", "ok"), [("0201234567", True), ("+31201234567", True), ("020 1234567", False),
+                                             ("1234567890123456", False)])
+def test_telefoonnummer_follows_ldt_telefoonnummer(nummer: str, ok: bool) -> None:
+    data = _bericht(contacten=[{"soort": "01", "telefoon": [{"nummer": nummer, "landnummer": "0031"}]}])
+    if ok:
+        assert Bericht.model_validate(data).clients[0].contacten[0].telefoon[0].nummer == nummer
+    else:
+        with pytest.raises(ValidationError, match="telefoon"):
+            Bericht.model_validate(data)

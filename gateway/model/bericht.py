@@ -77,7 +77,9 @@ class Adres(_Model):
 
 
 class Telefoon(_Model):
-    nummer: Digits
+    """LDT_Telefoonnummer: at most 15 characters, one non-space character (e.g. ``+``) then digits."""
+
+    nummer: Annotated[str, StringConstraints(pattern=r"^\S[0-9]*$", max_length=15)]
     landnummer: str | None = None
 
 
