@@ -94,6 +94,41 @@ def test_zip_we_write_is_a_standard_zip_also_past_65535_entries(tmp_path: Path) 
         assert reader.count == count + 2, "the ZIP64 end record is read back"
 
 
+@pytest.mark.parametrize("library", ["isal", "zlib"])
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_deflated_output_reads_back_with_isal_or_plain_zlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            library: str, kind: str) -> None:
+    import zlib
+
+    from gateway.batch import zipformat
+
+    if library == "zlib":  # the fallback on a platform without isal wheels
+        monkeypatch.setattr(zipformat, "deflate_lib", zlib)
+    else:
+        assert zipformat.deflate_lib is not zlib, "isal is a dependency; its deflate is the one in use"
+    spec = SinkSpec(kind=kind, target=tmp_path / f"out.{kind}", stamp=1_700_000_000, level=1)
+    packer = packer_for(spec)
+    packer.add("a/one.xml", MESSAGE)
+    packer.add("a/two.xml", MESSAGE.replace(b"<", b"\n<"))
+    payload = packer.take()
+    if kind == "zip":
+        sink = ZipSink(spec, None)
+        sink.append(payload, b"")
+        sink.sync()
+        sink.finish({})
+        sink.publish()
+        with zipfile.ZipFile(spec.target) as zf:
+            assert zf.getinfo("a/one.xml").compress_type == zipfile.ZIP_DEFLATED
+            assert zf.getinfo("a/one.xml").compress_size < len(MESSAGE) / 2
+            assert zf.read("a/one.xml") == MESSAGE
+            assert zf.testzip() is None
+    else:
+        assert payload[:2] == b"\x1f\x8b" and payload[4:8] == b"\0\0\0\0", "gzip member, mtime 0"
+        with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as tar:
+            one = tar.extractfile("a/one.xml")
+            assert one is not None and one.read() == MESSAGE
+
+
 # -- tar -----------------------------------------------------------------------------------------------
 
 

@@ -44,7 +44,7 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
 @click.option("--commit-interval", type=float, default=2.0, show_default=True, hidden=True,
               help="Seconds between journal commits.")
 @click.option("--level", type=click.IntRange(0, 9), default=1, show_default=True,
-              help="Compression level for .zip/.tar.gz output (0: none; higher: smaller and slower).")
+              help="Compression level for .zip/.tar.gz output (0: none for .zip; 2-3: a little smaller, slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profile: str, workers: int | None,
           resume: bool, shard: Shard, validate: bool, route: str | None, quiet: bool, progress: str,
