@@ -4,7 +4,10 @@
 
 Prints messages/s for: the floor (lxml parse + serialise), conversion without output validation,
 and conversion with validation against the official StUF-ZKN schema; and each as a ratio of the
-floor. One core, one process. Not a test: numbers vary by machine, ratios much less.
+floor. Then the cost of each stage, and the *design floor*: the steps no implementation of this
+design can skip (safe parse of the input, validation of the canonical pydantic model, re-parse and
+XSD validation of the output) and the best ratio to the floor they leave even if mapping, rendering
+and bookkeeping cost nothing. One core, one process. Not a test: numbers vary by machine, ratios much less.
 """
 
 from __future__ import annotations
@@ -18,8 +21,13 @@ from pathlib import Path
 
 from lxml import etree
 
+from gateway.ingest import read
+from gateway.mapping import map_source
+from gateway.model import Bericht
 from gateway.pipeline import Converter
 from gateway.reference import reference_dir
+from gateway.render import zkn
+from gateway.render.schemas import schema
 
 
 def rate(fn: Callable[[bytes], object], messages: list[bytes], seconds: float) -> float:
@@ -88,7 +96,47 @@ def main() -> int:
     print(f"{'':44} {'msg/s':>9} {'µs/msg':>8} {'of floor':>9}")
     for label, value in rows:
         print(f"{label:44} {value:9.0f} {1e6 / value:8.1f} {value / floor_rate:9.1%}")
+    stages(plain, messages, args.seconds, floor_rate)
     return 0
+
+
+def stages(converter: Converter, messages: list[bytes], seconds: float, floor_rate: float) -> None:
+    """µs per stage of one conversion, and the design floor: what validated canonical output costs at least."""
+    sources = [read(m) for m in messages]
+    mappings = [converter.detect(s) for s in sources]
+    results = [map_source(m, s.root) for m, s in zip(mappings, sources, strict=True)]
+    outputs = [zkn.render(r.bericht, converter.settings_for(m))[0].xml
+               for m, r in zip(mappings, results, strict=True)]
+    xsd = schema("zkn")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    trees = [etree.fromstring(o, parser) for o in outputs]
+    size = statistics.mean(len(o) for o in outputs)
+
+    def each(fn: Callable[[int], object]) -> float:
+        """µs per message of ``fn(i)`` over every message i."""
+        index = list(range(len(messages)))
+        per_round = rate(fn, index, seconds / 3)  # type: ignore[arg-type]
+        return 1e6 / per_round
+
+    floor_us = 1e6 / floor_rate
+    rows = [
+        ("safe parse of the input (ingest.read)", each(lambda i: read(messages[i])), True),
+        ("detect the dialect", each(lambda i: converter.detect(sources[i])), False),
+        ("map, incl. model validation (map_source)", each(lambda i: map_source(mappings[i], sources[i].root)), False),
+        ("  of which: pydantic validation of the model", each(lambda i: Bericht.model_validate(results[i].data)),
+         True),
+        ("render the zakLk01 (string writer)",
+         each(lambda i: zkn.render(results[i].bericht, converter.settings_for(mappings[i]))), False),
+        (f"re-parse the output ({size / 1024:.1f} KB)", each(lambda i: etree.fromstring(outputs[i], parser)), True),
+        ("XSD validation of the parsed output (libxml2)", each(lambda i: xsd.validate(trees[i])), True),
+    ]
+    print(f"\nstages (µs/msg, each timed alone; the floor is {floor_us:.1f} µs)")
+    for label, us, _ in rows:
+        print(f"  {label:52} {us:7.1f}")
+    least = sum(us for _, us, unavoidable in rows if unavoidable)
+    print(f"design floor: the unavoidable stages (safe parse, model validation, output re-parse + XSD) cost "
+          f"{least:.1f} µs,\nso validated output can reach at most {floor_us / least:.1%} of the floor even if "
+          "mapping, rendering and bookkeeping cost nothing")
 
 
 if __name__ == "__main__":

@@ -182,6 +182,9 @@ class TrieNode:
     rules: list[FieldRule] = field(default_factory=list)
     groups: list[GroupRule] = field(default_factory=list)
     rule_ids: tuple[int, ...] = ()  # ids of ``rules``, precomputed for the hot loop
+    leaf: tuple[str, ...] | None = None
+    """Target segments, set when this node ends exactly one plain, optional, single-valued rule and nothing
+    else: the walk then stores the element's text itself (the common case)."""
 
 
 WALKED_FIELD, WALKED_GROUP, DIRECT = 0, 1, 2
@@ -244,8 +247,12 @@ def build_plan(rules: list[Rule]) -> Plan:
                 single=rule.segments[0] if len(rule.segments) == 1 and not rule.many else None,
                 optional=rule.default is None and not rule.required,
             ))
+    fusable = {step.key: step.rule.segments for step in steps
+               if step.kind == WALKED_FIELD and step.plain and step.optional and not step.rule.many}  # type: ignore[union-attr]
     for node in nodes:
         node.rule_ids = tuple(id(r) for r in node.rules)
+        if len(node.rules) == 1 and not node.groups and not node.children:
+            node.leaf = fusable.get(node.rule_ids[0])
     return Plan(trie, list(rules), frozenset(direct), steps)
 
 

@@ -224,13 +224,37 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
         st.lineage.append(Lineage(where, rule, line, source, raw, value))
 
 
+class _Ambiguous(Exception):
+    """The walk met a second value (or an element with children) for a rule it fills directly; the
+    message is mapped again the slow way, which reports or warns exactly as for any other rule."""
+
+
 def _walk(el: _Element, node: TrieNode, found: dict[int, list[Any]], items: dict[int, list[dict[str, Any]]],
-          prefix: str, st: _State) -> None:
+          out: dict[str, Any], prefix: str, st: _State) -> None:
     """One pass over ``el``'s children serving every plain-path rule and group of a rule list."""
     children = node.children
+    fuse = not st.trace
     for child in el:
         sub = children.get(child.tag)
         if sub is None:
+            continue
+        leaf = sub.leaf
+        if leaf is not None and fuse:  # the element's text is the value: store it now
+            if len(child):
+                raise _Ambiguous
+            if st.track:
+                st.consumed.add(child)
+            text = child.text
+            if text is not None and (text := text.strip()):
+                into = out
+                for segment in leaf[:-1]:
+                    deeper = into.get(segment)
+                    if deeper is None:
+                        deeper = into[segment] = {}
+                    into = deeper
+                if leaf[-1] in into:
+                    raise _Ambiguous
+                into[leaf[-1]] = text
             continue
         for key in sub.rule_ids:
             got = found.get(key)
@@ -249,14 +273,14 @@ def _walk(el: _Element, node: TrieNode, found: dict[int, list[Any]], items: dict
                 _exec(group.plan, child, item, item_prefix, st)  # type: ignore[arg-type]
                 bucket.append(item)
         if sub.children:
-            _walk(child, sub, found, items, prefix, st)
+            _walk(child, sub, found, items, out, prefix, st)
 
 
 def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _State) -> None:
     found: dict[int, list[Any]] = {}
     items: dict[int, list[dict[str, Any]]] = {}
     if plan.trie.children:
-        _walk(ctx, plan.trie, found, items, prefix, st)
+        _walk(ctx, plan.trie, found, items, out, prefix, st)
     fast = not st.trace
     track = st.track
     for step in plan.steps:
@@ -425,7 +449,10 @@ def map_source(
     if mapping.source_schema is not None:
         _check_source_schema(mapping, root, st)
     data: dict[str, Any] = {}
-    _exec(mapping.plan, root, data, "", st)  # type: ignore[arg-type]
+    try:
+        _exec(mapping.plan, root, data, "", st)  # type: ignore[arg-type]
+    except _Ambiguous:  # a repeated or non-leaf value where one is expected: the traced run says which
+        return map_source(mapping, root, source=source, trace=True, track_unmapped=track_unmapped)
     try:
         bericht = Bericht.model_validate(data)
     except ValidationError as exc:

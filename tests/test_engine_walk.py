@@ -1,0 +1,90 @@
+"""The walk's shortcut for plain leaf rules gives exactly what the rule-by-rule path gives.
+
+``map_source`` stores the text of a plain, optional, single-valued leaf while it walks the tree;
+a repeated value or an element with children sends the message down the traced path, which
+reports (strict) or warns (lenient) as for any other rule. The traced path never takes the
+shortcut, so comparing the two on every fixture checks the shortcut against the reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.ingest import InputError, read
+from gateway.mapping import ConversionError, Registry, map_source
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml"
+VOORLETTERS = "<iwmo:Voorletters>DHR</iwmo:Voorletters>"
+
+
+def _inputs() -> list[Path]:
+    found = [p for folder in ("tests/fixtures", "mappings", "dialects") for p in (ROOT / folder).rglob("*")
+             if p.suffix in (".xml", ".ei") and "expected" not in p.parts]
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return Registry()
+
+
+@pytest.mark.parametrize("path", _inputs(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_shortcut_and_traced_walk_give_the_same_data(path: Path, registry: Registry) -> None:
+    try:
+        source = read(path.read_bytes(), path.name)
+        mapping = registry.match(source.root, source.format, among=None, source=path.name)
+    except (InputError, ConversionError):
+        pytest.skip("not a message a built-in mapping reads on its own (needs a route or --mapping)")
+    try:
+        fast = map_source(mapping, source.root, source=path.name)
+    except ConversionError as exc:  # a fixture of a bad message: both ways must fail alike
+        with pytest.raises(ConversionError) as traced:
+            map_source(mapping, source.root, source=path.name, trace=True)
+        assert (traced.value.field, traced.value.line, traced.value.message) == (exc.field, exc.line, exc.message)
+        return
+    traced = map_source(mapping, source.root, source=path.name, trace=True)
+    assert fast.data == traced.data
+    assert fast.bericht == traced.bericht
+    assert [(u.path, u.line) for u in fast.unmapped] == [(u.path, u.line) for u in traced.unmapped]
+    assert [w.message for w in fast.warnings] == [w.message for w in traced.warnings]
+
+
+def _map(registry: Registry, text: str):  # type: ignore[no-untyped-def]
+    source = read(text.encode(), "msg.xml")
+    return map_source(registry.get("iwmo21-wmo301"), source.root, source="msg.xml")
+
+
+def _line_of(text: str, needle: str, nth: int = 1) -> int:
+    lines = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
+    return lines[nth - 1]
+
+
+def test_a_second_value_for_a_leaf_is_refused_with_field_and_line(registry: Registry) -> None:
+    text = FIXTURE.read_text(encoding="utf-8")
+    assert text.count(VOORLETTERS) >= 1
+    text = text.replace(VOORLETTERS, VOORLETTERS + "\n" + VOORLETTERS.replace("DHR", "XY"), 1)
+    with pytest.raises(ConversionError) as err:
+        _map(registry, text)
+    assert err.value.field == "clients.0.naam.voorletters"
+    assert "found 2 values where one is expected" in err.value.message
+    assert err.value.line == _line_of(text, VOORLETTERS)
+
+
+def test_an_empty_first_element_does_not_hide_the_value_after_it(registry: Registry) -> None:
+    text = FIXTURE.read_text(encoding="utf-8")
+    text = text.replace(VOORLETTERS, "<iwmo:Voorletters>  </iwmo:Voorletters>" + VOORLETTERS, 1)
+    result = _map(registry, text)
+    assert result.data["clients"][0]["naam"]["voorletters"] == "DHR"
+    assert result.bericht.clients[0].naam is not None and result.bericht.clients[0].naam.voorletters == "DHR"
+
+
+def test_a_leaf_rule_that_meets_an_element_with_children_says_so(registry: Registry) -> None:
+    text = FIXTURE.read_text(encoding="utf-8")
+    text = text.replace(VOORLETTERS, "<iwmo:Voorletters><iwmo:X>D</iwmo:X></iwmo:Voorletters>", 1)
+    with pytest.raises(ConversionError) as err:
+        _map(registry, text)
+    assert err.value.field == "clients.0.naam.voorletters"
+    assert "selects an element with children" in err.value.message
