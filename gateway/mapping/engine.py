@@ -80,14 +80,19 @@ class _State:
         self.index: dict[Any, dict[Any, list[Any]]] = {}
 
 
-def _set(out: dict[str, Any], segments: tuple[str, ...], value: Any) -> None:
+def _parent(out: dict[str, Any], segments: tuple[str, ...]) -> dict[str, Any]:
+    """The dict that holds the last of ``segments``, made on the way where missing."""
     node = out
     for segment in segments[:-1]:
         child = node.get(segment)
         if child is None:
             child = node[segment] = {}
         node = child
-    node[segments[-1]] = value
+    return node
+
+
+def _set(out: dict[str, Any], segments: tuple[str, ...], value: Any) -> None:
+    _parent(out, segments)[segments[-1]] = value
 
 
 def element_path(el: _Element) -> str:
@@ -246,12 +251,7 @@ def _walk(el: _Element, node: TrieNode, found: dict[int, list[Any]], items: dict
                 st.consumed.add(child)
             text = child.text
             if text is not None and (text := text.strip()):
-                into = out
-                for segment in leaf[:-1]:
-                    deeper = into.get(segment)
-                    if deeper is None:
-                        deeper = into[segment] = {}
-                    into = deeper
+                into = out if len(leaf) == 1 else _parent(out, leaf)
                 if leaf[-1] in into:
                     raise _Ambiguous
                 into[leaf[-1]] = text
