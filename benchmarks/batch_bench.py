@@ -32,6 +32,9 @@ from lxml import etree
 
 from gateway.reference import reference_dir
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from convert_bench import design_floor  # a sibling script, not a package
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE")
 IDENT = re.compile(rb"(<(?:\w+:)?Identificatie>)[^<]*(<)")
@@ -166,6 +169,10 @@ def main() -> int:
         sample = [data for _, data in messages(min(count, 2000))]
         floor = floor_rate(sample, args.floor_seconds)
         print(f"floor (lxml parse+serialise, 1 core): {floor:,.0f} msg/s")
+        least = design_floor(sample[:200], args.floor_seconds)
+        print(f"design floor: safe parse + model validation + output re-parse + XSD cost {least:.0f} µs/msg in the "
+              f"pipeline,\nso a worker can reach at most {1e6 / least / floor:.1%} of the floor "
+              "(see benchmarks/convert_bench.py)")
         validate = not args.no_validate
         print(f"{'workers':>7} {'msg/s':>9} {'wall msg/s':>10} {'per worker':>10} {'of floor':>8} "
               f"{'RSS tree':>9} {'PSS tree':>9} {'largest':>8}  failed")
