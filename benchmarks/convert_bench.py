@@ -144,6 +144,16 @@ def stages(converter: Converter, messages: list[bytes], seconds: float, floor_ra
           "floor even if mapping, rendering and all bookkeeping cost nothing")
 
 
+def design_floor(messages: list[bytes], seconds: float) -> float:
+    """µs per message the unavoidable stages cost in the pipeline (model validation timed alone)."""
+    converter = Converter(validate=False)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    inline = in_pipeline(converter, messages, seconds / 2, parser, schema("zkn"))
+    datas = [map_source(converter.detect(s), s.root).data for s in (read(m) for m in messages)]
+    model = 1e6 / rate(lambda i: Bericht.model_validate(datas[i]), list(range(len(datas))), seconds / 2)  # type: ignore[arg-type]
+    return inline[0] + model + inline[5] + inline[6]  # type: ignore[operator]
+
+
 def in_pipeline(converter: Converter, messages: list[bytes], seconds: float, parser: etree.XMLParser,
                 xsd: etree.XMLSchema) -> list[float | None]:
     """µs per stage with every message going through all stages in turn (None: not separable here)."""
