@@ -234,6 +234,29 @@ def _a02(reference_dir: Path, version: str) -> Path:
     return sample(reference_dir, A02) if version == "2.0" else FIXTURES_21 / A02
 
 
+def test_21_numbers_in_any_xs_integer_spelling_become_their_plain_digits(converter: Converter,
+                                                                         reference_dir: Path) -> None:
+    """2.1 types BeschikkingNummer and ToewijzingNummer as xs:integer (LDT_Nummer): ``+0425386123`` is as
+    valid as ``425386123``, and must name the same zaak."""
+    from gateway.mapping.reverse import unmap
+    from gateway.render.schemas import check
+
+    text = (FIXTURES_21 / A02).read_text(encoding="utf-8")
+    for plain, other in (("<wmo301:BeschikkingNummer>425386123<", "<wmo301:BeschikkingNummer>+0425386123<"),
+                         ("<wmo301:ToewijzingNummer>100001<", "<wmo301:ToewijzingNummer> 000100001 <")):
+        assert text.count(plain) == 1
+        text = text.replace(plain, other)
+    check(text.encode(), "iwmo21-301")  # the official XSD accepts both spellings
+    conversion = converter.convert(text.encode(), "spelled.xml")
+    [zaak] = zaken(conversion)
+    assert zaak.text("ZKN:identificatie") == "0384-425386123-20160215"
+    assert zaak.extra("beschikking.nummer") == "425386123"
+    assert zaak.extra("product.1.toewijzingnummer") == "100001"
+    written = unmap(conversion.mapping, conversion.bericht)
+    assert [e.text for e in written.root.iter("{*}BeschikkingNummer")] == ["425386123"]
+    assert [e.text for e in written.root.iter("{*}ToewijzingNummer")] == ["100001"]
+
+
 @pytest.mark.parametrize("version", ["2.0", "2.1"])
 def test_golden_a02_toewijzing(version: str, reference_dir: Path, converter: Converter) -> None:
     conversion = convert(converter, _a02(reference_dir, version))

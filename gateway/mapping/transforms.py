@@ -122,6 +122,25 @@ def _strip_zeros(value: Value, _: Any) -> Value:
     return text.lstrip("0") or ("0" if text else text)
 
 
+_INTEGER = re.compile(r"([+-]?)([0-9]+)")
+
+
+@_register("integer", "An xs:integer as plain digits: white space, a + sign and leading zeros dropped "
+           "('+0042' -> '42'); negative numbers are refused.", prepare=_no_arg, takes_arg=False, normalises=True)
+def _integer(value: Value, _: Any) -> Value:
+    """The iWmo/iJw 2.1+ XSDs type numbers like BeschikkingNummer and ToewijzingNummer (LDT_Nummer) as
+    xs:integer, whose lexical space allows ``+100001`` and ``000100001``; the canonical model holds the
+    value's plain digits, so those arrive as ``100001``."""
+    text = _text(value, "integer").strip()
+    found = _INTEGER.fullmatch(text)
+    if found is None:
+        raise TransformError(f"{text!r} is not a whole number")
+    digits = found.group(2).lstrip("0") or "0"
+    if found.group(1) == "-" and digits != "0":
+        raise TransformError(f"{text!r} is negative; expected a number of 0 or more")
+    return digits
+
+
 def _prep_slice(arg: Any) -> tuple[int, int | None]:
     if isinstance(arg, list) and 1 <= len(arg) <= 2:
         start = int(arg[0])
