@@ -56,6 +56,8 @@ FIXTURE_DIALECTS = {
     "ijw21/JW315_verzoek.xml": "ijw21-jw315",
     "ijw21/JW305_start.xml": "ijw21-jw305",
     "ijw21/JW307_stop.xml": "ijw21-jw307",
+    "ijw21/JW302_retour.xml": "ijw21-jw302",
+    "ijw21/JW316_retour.xml": "ijw21-jw316",
 }
 """Every fixture of this work and the dialect detection must pick for it."""
 VERSION_DIALECTS = frozenset(SAMPLES_20.values()) | frozenset(FIXTURE_DIALECTS.values())

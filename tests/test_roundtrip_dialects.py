@@ -82,7 +82,7 @@ ONE_WAY: dict[str, list[str]] = {
     "iwmo20-ei-wmo301": [f"clients[].geslacht ({_GESLACHT_20})", f"clients[].relaties[].geslacht ({_GESLACHT_20})",
                          "clients[].beschikking.grondslagen (several paths)"],
     **{name: ["clients[].beschikking.grondslagen (several paths)"]
-       for name in ("iwmo21-wmo301", "iwmo21-wmo302", "ijw21-jw301")},
+       for name in ("iwmo21-wmo301", "iwmo21-wmo302", "ijw21-jw301", "ijw21-jw302")},
     # substring: see DERIVED; extract: see LOSSES
     "example-dutch-formats": ["clients[].producten[].categorie (substring)",
                               "clients[].producten[].toewijzingsdatum (extract)",
