@@ -88,3 +88,19 @@ def test_a_leaf_rule_that_meets_an_element_with_children_says_so(registry: Regis
         _map(registry, text)
     assert err.value.field == "clients.0.naam.voorletters"
     assert "selects an element with children" in err.value.message
+
+
+def test_lenient_takes_the_first_of_two_values_with_a_warning(registry: Registry) -> None:
+    path = ROOT / "mappings" / "examples" / "dutch-formats" / "fixtures" / "toewijzing.xml"
+    text = path.read_text(encoding="utf-8")
+    one = "<Voorvoegsel>van der</Voorvoegsel>"
+    assert text.count(one) == 1
+    text = text.replace(one, one + "<Voorvoegsel>de</Voorvoegsel>")
+    source = read(text.encode(), "lenient.xml")
+    mapping = registry.get("example-dutch-formats")
+    assert mapping.strictness == "lenient"
+    result = map_source(mapping, source.root, source="lenient.xml")
+    assert result.data["clients"][0]["naam"]["geslachtsnaam"]["voorvoegsel"] == "van der"
+    [warning] = [w for w in result.warnings if w.field == "clients.0.naam.geslachtsnaam.voorvoegsel"]
+    assert "found 2 values where one is expected; the first is used" in warning.message
+    assert warning.line == _line_of(text, one)
