@@ -255,6 +255,13 @@ def test_21_numbers_in_any_xs_integer_spelling_become_their_plain_digits(convert
     written = unmap(conversion.mapping, conversion.bericht)
     assert [e.text for e in written.root.iter("{*}BeschikkingNummer")] == ["425386123"]
     assert [e.text for e in written.root.iter("{*}ToewijzingNummer")] == ["100001"]
+    padded = conversion.bericht.model_copy(deep=True)  # e.g. a 2.0 Beschikkingnummer, which is text
+    assert padded.clients[0].beschikking is not None
+    padded.clients[0].beschikking.nummer = "000425386123"
+    written = unmap(conversion.mapping, padded)
+    assert [e.text for e in written.root.iter("{*}BeschikkingNummer")] == ["000425386123"]
+    assert written.one_way == [] and written.unplaced == []
+    check(written.tostring(), "iwmo21-301")
 
 
 @pytest.mark.parametrize("version", ["2.0", "2.1"])

@@ -126,11 +126,13 @@ _INTEGER = re.compile(r"([+-]?)([0-9]+)")
 
 
 @_register("integer", "An xs:integer as plain digits: white space, a + sign and leading zeros dropped "
-           "('+0042' -> '42'); negative numbers are refused.", prepare=_no_arg, takes_arg=False, normalises=True)
+           "('+0042' -> '42'); negative numbers are refused.", prepare=_no_arg, reverse=_identity_reverse,
+           takes_arg=False)
 def _integer(value: Value, _: Any) -> Value:
     """The iWmo/iJw 2.1+ XSDs type numbers like BeschikkingNummer and ToewijzingNummer (LDT_Nummer) as
     xs:integer, whose lexical space allows ``+100001`` and ``000100001``; the canonical model holds the
-    value's plain digits, so those arrive as ``100001``."""
+    value's plain digits, so those arrive as ``100001``. Written back as they are: any string of digits
+    (also a 2.0 number with leading zeros) is an xs:integer of the same value."""
     text = _text(value, "integer").strip()
     found = _INTEGER.fullmatch(text)
     if found is None:
