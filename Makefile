@@ -8,7 +8,7 @@ export OVERSTAP_REFERENCE_DIR ?= $(REF)
 PORT ?= 8080
 DATA ?= data
 
-.PHONY: venv run test lint bench clean
+.PHONY: venv run test lint bench mutate clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/convert_bench.py
+
+# Named mutations over the promise-carrying modules (docs/testing.md); SUBSET=quick for the CI-sized run.
+mutate: $(STAMP)
+	$(BIN)/python tests/mutation/run.py $(if $(SUBSET),--subset $(SUBSET),)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache out data
