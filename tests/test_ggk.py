@@ -674,6 +674,30 @@ def test_payload_size_limit_is_checked_before_decoding(our_envelope: bytes) -> N
     assert "more than the limit of" in caught.value.message
 
 
+def test_an_envelope_may_be_25_mb(zkn_converter: Converter) -> None:
+    """Spec 3.2/3.3: "Maximum grootte van het ggk0210-Di01 bericht inclusief deze base64 inhoud is 25 MegaByte"
+    (IB007, CC03). A 12 MB envelope (a base64 text node beyond libxml2's default 10,000,000 characters) converts
+    under the general 10 MB limit; a larger one, or a plain message above 10 MB, is refused with StUF058."""
+    source = (FIXTURES_21 / "CasusB-01-WMO301_toewijzing.xml").read_bytes()
+    di01 = Converter(profile="ggk").convert(source, "b").outputs[0].xml
+
+    def wrapped(padding: int) -> bytes:
+        encoded = base64.b64encode(source + b"\n" * padding)
+        return re.sub(rb'(contentType="application/xml">)[^<]+', lambda m: m.group(1) + encoded, di01)
+
+    big = wrapped(9_000_000)
+    assert 12_000_000 < len(big) < ggk_ingest.MAX_ENVELOPE_BYTES
+    result = zkn_converter.convert(big, "big.xml")
+    assert result.source.envelopes == ["ggk-Di01"]
+    assert result.bericht == zkn_converter.convert(source, "b").bericht
+    with pytest.raises(InputError) as caught:
+        read(wrapped(20_000_000), "huge.xml")
+    assert caught.value.code == "StUF058"
+    assert f"more than the limit of {25 * 1024 * 1024}" in caught.value.message
+    with pytest.raises(InputError, match=f"more than the limit of {10 * 1024 * 1024}"):
+        read(source + b"\n" * 11_000_000, "plain.xml")
+
+
 def test_payload_errors_point_into_the_payload(reference_dir: Path) -> None:
     official = (reference_dir / OFFICIAL_DI01).read_bytes()
     bad = b'<?xml version="1.0"?>\n<Bericht>\n<Header>\n</Bericht>\n'
@@ -780,6 +804,46 @@ def test_cli_convert_ggk_lists_what_2_1_drops(reference_dir: Path, tmp_path: Pat
     written = (tmp_path / "0384-WMO301-bf6eee8248a7-ggk.xml").read_bytes()
     assert errors_of(etree.fromstring(written), "ggk") == []
     assert "123456782" not in result.output, "no BSN on the console"
+
+
+def test_cli_convert_a_301_and_its_302_with_a_payload_version(tmp_path: Path, reference_dir: Path) -> None:
+    """One ``convert`` run is one ledger: the 302 after its 301 becomes a Du01 pointing at the 301's Di01.
+    ``--ggk-versie 2.1`` writes a 3.2 message as 2.1 where 2.1 can say it (the 2.1 XSD validates it)."""
+    retour = FIXTURES_21 / "families" / "CasusA-02-WMO302_retour_akkoord.xml"
+    result = CliRunner().invoke(main, ["convert", str(FIXTURES_21 / "CasusA-02-WMO301_toewijzing.xml"), str(retour),
+                                       "--profile", "ggk", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    di01 = Envelope((tmp_path / "0384-WMO301-1d8d1f0852bf-ggk.xml").read_bytes())
+    du01 = Envelope((tmp_path / "98025566-WMO302-ovs302a02001-ggk.xml").read_bytes())
+    assert du01.stuur("crossRefnummer") == di01.stuur("referentienummer")
+    alone = CliRunner().invoke(main, ["convert", str(retour), "--profile", "ggk", "--out", str(tmp_path / "x")])
+    assert alone.exit_code == 1 and "whose Di01 this ledger does not know" in alone.output
+    start = FIXTURES_DIR / "iwmo32" / "WMO305_start.xml"
+    for flag, versie in (([], "0003"), (["--ggk-versie", "2.1"], "0002")):
+        out = tmp_path / versie
+        result = CliRunner().invoke(main, ["convert", str(start), "--profile", "ggk", "--out", str(out), *flag])
+        assert result.exit_code == 0, result.output
+        (written,) = out.glob("*.xml")
+        assert Envelope(written.read_bytes()).parameter("functieVersie") == versie
+    wrong = CliRunner().invoke(main, ["convert", str(start), "--ggk-versie", "2.1", "--out", str(tmp_path / "z")])
+    assert wrong.exit_code != 0 and "--ggk-versie chooses the payload version of --profile ggk" in wrong.output
+
+
+def test_serve_route_sets_the_payload_version(reference_dir: Path) -> None:
+    from gateway.mapping import Registry
+    from gateway.proxy.config import ConfigError, from_dict
+    from gateway.proxy.converting import build_converters
+
+    doc = {"downstreams": {"isd": "http://isd.example/ggk"}, "routes": {
+        "isd": {"downstream": "isd", "profile": "ggk", "ggk_versie": "2.1"},
+        "isd-new": {"downstream": "isd", "profile": "ggk"}}}
+    converters = build_converters(from_dict(doc), Registry())
+    bericht = converters["isd"].to_model((FIXTURES_DIR / "iwmo32" / "WMO315_verzoek.xml").read_bytes())[2].bericht
+    assert converters["isd"].payload_dialect(bericht, converters["isd"].settings).name == "iwmo21-wmo315"
+    assert converters["isd-new"].payload_dialect(bericht, converters["isd-new"].settings).name == "iwmo32-wmo315"
+    doc["routes"]["isd-new"] = {"downstream": "isd", "ggk_versie": "2.1"}
+    with pytest.raises(ConfigError, match=r"routes\.isd-new\.ggk_versie: only a route with profile ggk"):
+        from_dict(doc)
 
 
 def test_cli_convert_ggk_of_an_ijw_3_2_message(tmp_path: Path, reference_dir: Path) -> None:

@@ -23,6 +23,7 @@ from lxml import etree
 from gateway.ingest import InputError, parse_xml
 from gateway.mapping import ConversionError, Registry
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe
+from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, schema
 
 from .config import ConfigError, ServeConfig
@@ -67,8 +68,9 @@ def build_converters(config: ServeConfig, registry: Registry) -> dict[str, Conve
     for route in config.routes.values():
         validate = schema_available(route.profile) if route.validate is None else bool(route.validate)
         try:
+            settings = RenderSettings(ggk_versie=route.ggk_versie) if route.ggk_versie else None
             converters[route.name] = Converter(registry, profile=route.profile, mappings=route.mappings,
-                                               validate=validate, max_bytes=config.max_body_bytes)
+                                               validate=validate, max_bytes=config.max_body_bytes, settings=settings)
         except SchemaUnavailable as exc:
             raise ConfigError(f"routes.{route.name}.validate: {exc}") from None
         except ValueError as exc:
