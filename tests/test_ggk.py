@@ -26,6 +26,7 @@ from lxml import etree
 from gateway.cli import main
 from gateway.ingest import InputError, read
 from gateway.ingest import ggk as ggk_ingest
+from gateway.ledger import MemoryLedger
 from gateway.mapping import ConversionError
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
@@ -554,6 +555,24 @@ def test_a_failed_retour_leaves_the_ledger_as_it_was(reference_dir: Path) -> Non
     with converter.ledger.transaction() as tx:  # the Du01 would have gone from the gemeente: its clock is untouched
         assert tx.tijdstip(f"{bericht.ontvanger}/OVERSTAP", dt.datetime(2026, 3, 1, 12, 0)) == "20260301120000000"
         assert tx.tijdstip(f"{bericht.afzender}/OVERSTAP", dt.datetime(2026, 3, 1, 12, 0)) == "20260301120000001"
+
+
+def test_the_default_ledger_commits_a_transaction_whole_or_not_at_all() -> None:
+    """The in-memory ledger keeps only a transaction's own writes aside (so a conversion costs the same after a
+    million messages) and still reads them back inside it, applies them on commit and drops them on failure."""
+    ledger = MemoryLedger()
+    with ledger.transaction() as tx:
+        tx.remember("di01", "k", "u1")
+        assert tx.recall("di01", "k") == "u1"
+        assert tx.tijdstip("0384/OVERSTAP", dt.datetime(2026, 3, 1)) == "20260301000000000"
+    with pytest.raises(RuntimeError), ledger.transaction() as tx:
+        tx.remember("di01", "k", "u2")
+        tx.remember("di01", "other", "u3")
+        assert tx.tijdstip("0384/OVERSTAP", dt.datetime(2026, 3, 1)) == "20260301000000001"
+        raise RuntimeError("conversion failed")
+    with ledger.transaction() as tx:
+        assert (tx.recall("di01", "k"), tx.recall("di01", "other")) == ("u1", None)
+        assert tx.tijdstip("0384/OVERSTAP", dt.datetime(2026, 3, 1)) == "20260301000000001"
 
 
 # --- incoming envelopes ---------------------------------------------------------------------------------------------
