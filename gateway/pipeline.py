@@ -128,6 +128,7 @@ class Converter:
         if validate:
             schema(profile)  # load it now: a missing reference dir is a configuration error (SchemaUnavailable)
         self._settings_cache: dict[str, RenderSettings] = {}
+        self._newest: dict[tuple[str, str, str], str] = {}
         self.ledger = ledger or MemoryLedger()
         """What earlier messages left for later ones (GGk: the Di01 UUIDs a Du01 points at; tijdstipBericht)."""
         self.clock = clock or (lambda: datetime.now())
@@ -184,7 +185,12 @@ class Converter:
         nummer = BERICHTNUMMERS[bericht.soort]
         versie = settings.ggk_target(bericht.wet, bericht.versie)
         if versie == NEWEST:
-            versie = newest_version(self.registry, bericht.wet, nummer, bericht.versie)
+            major = bericht.versie.split(".", 1)[0]
+            found = self._newest.get((bericht.wet, nummer, major))
+            if found is None:  # ~80 us to work out; a converter's registry does not change under it
+                found = self._newest[bericht.wet, nummer, major] = newest_version(self.registry, bericht.wet,
+                                                                                  nummer, bericht.versie)
+            versie = found
         return self.registry.dialect(bericht.wet, nummer, versie)
 
     def render_ggk(self, bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction,
