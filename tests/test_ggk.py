@@ -557,6 +557,20 @@ def test_a_failed_retour_leaves_the_ledger_as_it_was(reference_dir: Path) -> Non
         assert tx.tijdstip(f"{bericht.afzender}/OVERSTAP", dt.datetime(2026, 3, 1, 12, 0)) == "20260301120000001"
 
 
+def test_zender_administratie_is_configurable(full_301: Bericht) -> None:
+    """Spec 3.2: "Als samenwerkingsverband dan naam samenwerkingsverband, anders naam gemeente"; set per deployment
+    or mapping file (``render: zender: administratie:``), at most 50 characters (StUF:Administratie)."""
+    converter = Converter(profile="ggk", validate=True)
+    settings = RenderSettings().merged({"zender": {"administratie": "ISD Bollenstreek ({gemeente})"}})
+    assert settings.zender.applicatie == "OVERSTAP"
+    env = Envelope(render_ggk(converter, full_301, settings)[0].xml)
+    assert env.stuur("zender.administratie") == f"ISD Bollenstreek ({full_301.afzender})"
+    assert errors_of(env.root, "ggk") == []
+    with pytest.raises(RenderError, match=r"must be 1\.\.50 characters") as caught:
+        render_ggk(converter, full_301, RenderSettings().merged({"zender": {"administratie": "x" * 51}}))
+    assert caught.value.field == "zender.administratie"
+
+
 def test_the_default_ledger_commits_a_transaction_whole_or_not_at_all() -> None:
     """The in-memory ledger keeps only a transaction's own writes aside (so a conversion costs the same after a
     million messages) and still reads them back inside it, applies them on commit and drops them on failure."""
