@@ -729,6 +729,10 @@ def test_an_envelope_may_be_25_mb(zkn_converter: Converter) -> None:
     assert f"more than the limit of {25 * 1024 * 1024}" in caught.value.message
     with pytest.raises(InputError, match=f"more than the limit of {10 * 1024 * 1024}"):
         read(source + b"\n" * 11_000_000, "plain.xml")
+    # the sidecar's reply to a failed big envelope still names the sender's referentienummer
+    from gateway.proxy.converting import facts_of
+
+    assert facts_of(big).source_ref == Envelope(di01).stuur("referentienummer")
 
 
 def test_payload_errors_point_into_the_payload(reference_dir: Path) -> None:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from gateway.ingest import InputError, parse_xml
+from gateway.ingest import DEFAULT_MAX_BYTES, InputError, parse_xml
+from gateway.ingest.ggk import limit_for as ggk_limit_for
 from gateway.mapping import ConversionError, Registry
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe
 from gateway.render import RenderSettings
@@ -92,8 +93,9 @@ def _local(el: etree._Element) -> str:
 
 def facts_of(body: bytes) -> Facts:
     """Best effort: the sender's message reference and parties, from iWmo headers or StUF stuurgegevens."""
+    limit = ggk_limit_for(body, DEFAULT_MAX_BYTES) if len(body) > DEFAULT_MAX_BYTES else DEFAULT_MAX_BYTES
     try:
-        root = parse_xml(body)
+        root = parse_xml(body, max_bytes=limit, huge=limit > DEFAULT_MAX_BYTES)  # a GGk envelope may be 25 MB
     except InputError:
         return Facts()
     facts = Facts()
