@@ -6,12 +6,15 @@ what a message becomes and on how a failure is described.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, Source, read
+from gateway.ledger import Ledger, LedgerTransaction, MemoryLedger
 from gateway.mapping import (
     Compiled,
     ConversionError,
@@ -27,9 +30,11 @@ from gateway.model.codes import BERICHTNUMMERS
 from gateway.render import RenderError, RenderSettings
 from gateway.render import zkn as zkn_profile
 from gateway.render.schemas import OutputInvalid, check, iwmo_kind, schema
+from gateway.render.settings import NEWEST
 
 if TYPE_CHECKING:
     from gateway.render.ggk import GgkRendered
+    from gateway.render.ggk import Stamp as GgkStamp
 
 PROFILES = ("zkn", "ggk")
 FAILURES = (InputError, ConversionError, RenderError, OutputInvalid)
@@ -106,6 +111,8 @@ class Converter:
         max_bytes: int = DEFAULT_MAX_BYTES,
         track_unmapped: bool = True,
         debt: DialectDebt | None = None,
+        ledger: Ledger | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
@@ -121,6 +128,10 @@ class Converter:
         if validate:
             schema(profile)  # load it now: a missing reference dir is a configuration error (SchemaUnavailable)
         self._settings_cache: dict[str, RenderSettings] = {}
+        self._newest: dict[tuple[str, str, str], str] = {}
+        self.ledger = ledger or MemoryLedger()
+        """What earlier messages left for later ones (GGk: the Di01 UUIDs a Du01 points at; tijdstipBericht)."""
+        self.clock = clock or (lambda: datetime.now())
 
     def settings_for(self, mapping: Compiled) -> RenderSettings:
         cached = self._settings_cache.get(mapping.name)
@@ -146,35 +157,52 @@ class Converter:
         source, mapping, result = self.to_model(data, name, route)
         if result.warnings:
             self.debt.record(mapping.name, result.warnings)
-        outputs = self.render(result.bericht, mapping)
+        outputs = self.render(result.bericht, mapping, source.envelope_info)
         return Conversion(source, mapping, result.bericht, outputs, result.unmapped, result.warnings)
 
-    def render(self, bericht: Bericht, mapping: Compiled) -> list[Output]:
+    def render(self, bericht: Bericht, mapping: Compiled, envelope: dict[str, str] | None = None) -> list[Output]:
+        """``bericht`` in this converter's profile, in one ledger transaction: a failure leaves the ledger as it
+        was. ``envelope``: the facts of the GGk envelope the message came in (``Source.envelope_info``)."""
         settings = self.settings_for(mapping)
-        if self.profile == "ggk":
-            rendered = self.render_ggk(bericht, settings)
-        else:
-            rendered = zkn_profile.render(bericht, settings)
-        outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()))
-                   for r in rendered]
-        if self.validate:
-            for out in outputs:
-                check(out.xml, self.profile)
+        with self.ledger.transaction() as tx:
+            now = self.clock()
+            if envelope and envelope.get("berichtcode") == "Di01":
+                received_di01(bericht, envelope, tx)
+            if self.profile == "ggk":
+                rendered = self.render_ggk(bericht, settings, tx, now)
+            else:
+                rendered = zkn_profile.render(bericht, settings)
+            outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()))
+                       for r in rendered]
+            if self.validate:
+                for out in outputs:
+                    check(out.xml, self.profile)
         return outputs
 
     def payload_dialect(self, bericht: Bericht, settings: RenderSettings) -> Compiled:
         """The built-in dialect a GGk payload of ``bericht`` is written in: its wet and message family, in the
         version ``settings.ggk_versie`` asks for. ConversionError when there is no such dialect."""
+        nummer = BERICHTNUMMERS[bericht.soort]
         versie = settings.ggk_target(bericht.wet, bericht.versie)
-        return self.registry.dialect(bericht.wet, BERICHTNUMMERS[bericht.soort], versie)
+        if versie == NEWEST:
+            major = bericht.versie.split(".", 1)[0]
+            found = self._newest.get((bericht.wet, nummer, major))
+            if found is None:  # ~80 us to work out; a converter's registry does not change under it
+                found = self._newest[bericht.wet, nummer, major] = newest_version(self.registry, bericht.wet,
+                                                                                  nummer, bericht.versie)
+            versie = found
+        return self.registry.dialect(bericht.wet, nummer, versie)
 
-    def render_ggk(self, bericht: Bericht, settings: RenderSettings) -> list[GgkRendered]:
+    def render_ggk(self, bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction,
+                   now: datetime) -> list[GgkRendered]:
         """Profile ggk: normalise to the target version, write it with the built-in dialect's mapping file run
-        backwards, validate it when an XSD is known, and wrap it in a Di01 envelope."""
+        backwards, validate it when an XSD is known, and wrap it in a Di01 (heenbericht, its UUID remembered
+        in the ledger) or a Du01 (retour, pointing at the Di01 of its heenbericht)."""
         from gateway.mapping.reverse import unmap
         from gateway.model.versions import for_version
         from gateway.render import ggk
 
+        stamp = ggk_stamp(bericht, settings, tx, now)
         target = self.payload_dialect(bericht, settings)
         assert target.wet is not None and target.bericht is not None and target.versie is not None
         normal = for_version(bericht, target.wet, target.versie)
@@ -190,7 +218,7 @@ class Converter:
             for path in written.unplaced]
         normalised = normal.normalised + [f"{path}: written back through a one-way rule ({reason}"
                                           for path, reason in reasons.items() if path not in written.unplaced]
-        return ggk.render(normal.bericht, payload, target.bericht, target.versie, settings,
+        return ggk.render(normal.bericht, payload, target.bericht, target.versie, settings, stamp,
                           dropped=tuple(dropped), normalised=tuple(normalised))
 
     def reverse(self, data: bytes, target: str | Path, name: str = "<input>") -> list[Reversal]:
@@ -222,6 +250,44 @@ class Converter:
                 check(xml, kind)
             out.append(Reversal(stem, xml, mapping.name, written.one_way, written.unplaced, normalised=normalised))
         return out
+
+
+def newest_version(registry: Registry, wet: str, nummer: str, source: str) -> str:
+    """The newest built-in dialect version of ``wet`` message family ``nummer`` with the major version of
+    ``source`` (a 2.x message cannot fill the XsdVersie a 3.x header requires), else the newest of all."""
+    def order(version: str) -> tuple[int, ...]:
+        return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
+
+    versions = sorted((v for w, b, v in registry.dialects() if (w, b) == (wet, nummer)), key=order)
+    same = [v for v in versions if order(v)[:1] == order(source)[:1]]
+    return (same or versions or [source])[-1]
+
+
+def ggk_stamp(bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction, now: datetime) -> GgkStamp:
+    """The ledger's part of a GGk envelope: a random UUIDv4 (spec 2.4), remembered for a heenbericht so its
+    retour's Du01 can point at it; for a retour that Di01's UUID (3.3 crossRefnummer), refused when unknown;
+    tijdstipBericht = ``now``, strictly increasing per zender (3.2 "tijdstip van aanmaken", StUF019)."""
+    from gateway.render import ggk
+
+    key = ggk.heen_key(bericht)
+    cross_ref = tx.recall("di01", key) if ggk.is_retour(bericht) else None
+    if ggk.is_retour(bericht) and cross_ref is None:
+        raise RenderError(f"retour to heenbericht {ggk.describe_heen(bericht)}, whose Di01 this ledger does not "
+                          "know: the Du01's crossRefnummer must be that Di01's UUID (GGk 3.3); convert or receive "
+                          "the heenbericht first, with the same state", "stuurgegevens.crossRefnummer")
+    zender = ggk.parties(bericht, settings)[0]
+    stamp = ggk.Stamp(str(uuid.uuid4()), tx.tijdstip(f"{zender}/{settings.zender.applicatie}", now), cross_ref)
+    if cross_ref is None:
+        tx.remember("di01", key, stamp.referentienummer)
+    return stamp
+
+
+def received_di01(bericht: Bericht, envelope: dict[str, str], tx: LedgerTransaction) -> None:
+    """Remember the UUID of a Di01 that brought a heenbericht in, so a Du01 with its retour can point at it."""
+    from gateway.render import ggk
+
+    if not ggk.is_retour(bericht) and envelope.get("referentienummer"):
+        tx.remember("di01", ggk.heen_key(bericht), envelope["referentienummer"])
 
 
 def _to_version(bericht: Bericht, mapping: Compiled) -> tuple[Bericht, list[str], list[str]]:

@@ -12,6 +12,7 @@ one must give one clear line.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 import uuid
 from collections.abc import Callable
@@ -25,12 +26,15 @@ from lxml import etree
 from gateway.cli import main
 from gateway.ingest import InputError, read
 from gateway.ingest import ggk as ggk_ingest
+from gateway.ledger import MemoryLedger
 from gateway.mapping import ConversionError
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
 from gateway.model.versions import REDEN_INTREKKING_TO_WIJZIGING
-from gateway.pipeline import Converter, describe
-from gateway.render import RenderSettings
+from gateway.pipeline import Conversion, Converter, describe, ggk_stamp
+from gateway.render import RenderError, RenderSettings
+from gateway.render import ggk as ggk_render
+from gateway.render.ggk import GgkRendered
 from gateway.render.schemas import OutputInvalid, errors_of
 
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
@@ -55,6 +59,14 @@ FIXTURES = sorted(p.name for p in FIXTURES_21.glob("*.xml")) + sorted(
 OWN_VERSION = sorted(f"{d}/{p.name}" for d in ("iwmo32", "ijw21", "ijw32")
                      for p in (FIXTURES_DIR / d).glob("*.xml"))
 """The iWmo 3.2 and iJw fixtures, which travel in their own version (no XSD to validate them against)."""
+HEEN = {FIXTURES_21 / "families" / retour: FIXTURES_21 / heen for retour, heen in (
+    ("CasusA-01-WMO316_retour.xml", "CasusA-01-WMO315_verzoek.xml"),
+    ("CasusA-02-WMO302_retour_akkoord.xml", "CasusA-02-WMO301_toewijzing.xml"),
+    ("CasusB-01-WMO302_retour_afgekeurd.xml", "CasusB-01-WMO301_toewijzing.xml"),
+    ("Full-WMO302_alle_elementen.xml", "Full-WMO301_alle_elementen.xml"))} | {
+    FIXTURES_DIR / "ijw21" / "JW302_retour.xml": FIXTURES_DIR / "ijw21" / "JW301_toewijzing.xml",
+    FIXTURES_DIR / "ijw21" / "JW316_retour.xml": FIXTURES_DIR / "ijw21" / "JW315_verzoek.xml"}
+"""Each retour fixture and the heenbericht it answers; :func:`heen_of` gives it the retour's header."""
 OFFICIAL_DI01 = "ggk/ggk0310_21/ggkberichten/ggk_Di01.xml"
 OFFICIAL_DU01 = "ggk/ggk0310_21/ggkberichten/ggk_Du01.xml"
 EXAMPLE_DI01 = "ggk/voorbeeldberichten/envelopHeenbericht-ggk_Di01_v21.xml"
@@ -89,6 +101,43 @@ def zkn_converter(reference_dir: Path) -> Converter:
 def own_version_converter() -> Converter:
     """Profile ggk with the payload in the message's own version; iJw does that by default, iWmo is told so."""
     return Converter(profile="ggk", settings=RenderSettings(ggk_versie="source"))
+
+
+class Clock:
+    """An injected clock: a fixed moment that moves one second per reading, so tijdstipBericht is predictable."""
+
+    def __init__(self, start: dt.datetime = dt.datetime(2026, 3, 1, 9, 30, 0, 123000)) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(seconds=1)
+        return self.now
+
+
+def heen_of(retour: Path) -> bytes:
+    """The heenbericht of a retour fixture with the header the retour echoes (Afzender, Ontvanger,
+    BerichtIdentificatie); the iJw JW302 fixture answers a 301 other than the JW301 fixture."""
+    data, echoed = HEEN[retour].read_bytes(), retour.read_bytes()
+    for tag in (b"Afzender", b"Ontvanger", b"Identificatie", b"Dagtekening"):
+        found = re.search(rb":" + tag + rb">([^<]*)<", echoed)
+        assert found is not None, tag
+        data = re.sub(rb"(:" + tag + rb">)[^<]*", rb"\g<1>" + found.group(1), data, count=1)
+    return data
+
+
+def converted(converter: Converter, path: Path) -> tuple[Conversion, str | None]:
+    """``path`` converted; a retour after its heenbericht, in the same ledger: (result, the heen Di01's UUID)."""
+    ref = converter.convert(heen_of(path), "heen.xml").outputs[0].referentienummer if path in HEEN else None
+    return converter.convert(path.read_bytes(), str(path)), ref
+
+
+def render_ggk(converter: Converter, bericht: Bericht, settings: RenderSettings,
+               retour: Path | None = None) -> list[GgkRendered]:
+    """Converter.render_ggk in a transaction of the converter's ledger (after the heenbericht, for a retour)."""
+    if retour is not None and retour in HEEN:
+        converter.convert(heen_of(retour), "heen.xml")
+    with converter.ledger.transaction() as tx:
+        return converter.render_ggk(bericht, settings, tx, converter.clock())
 
 
 def source_path(reference_dir: Path, name: str, version: str) -> Path:
@@ -150,7 +199,7 @@ def family(bericht: Bericht) -> str:
 def test_converts_to_a_valid_di01_with_a_valid_iwmo21_payload(ggk_converter: Converter, reference_dir: Path,
                                                               version: str, name: str) -> None:
     path = source_path(reference_dir, name, version)
-    result = ggk_converter.convert(path.read_bytes(), str(path))
+    result, heen_ref = converted(ggk_converter, path)
     assert len(result.outputs) == 1, "one envelope per source message, whatever the number of clients"
     out = result.outputs[0]
     assert out.profile == "ggk"
@@ -159,20 +208,26 @@ def test_converts_to_a_valid_di01_with_a_valid_iwmo21_payload(ggk_converter: Con
     nr = family(result.bericht)
     assert errors_of(env.payload_root, f"iwmo21-{nr}") == []
     assert etree.QName(env.payload_root).namespace == f"http://www.istandaarden.nl/iwmo/2_1/wmo{nr}/schema/2_1"
-    assert etree.QName(env.root).localname == "envelopHeenbericht-ggk_Di01"
-    assert env.stuur("berichtcode") == "Di01"
+    retour = nr in ("302", "316")
+    assert etree.QName(env.root).localname == ("envelopRetourbericht-ggk_Du01" if retour
+                                               else "envelopHeenbericht-ggk_Di01")
+    assert env.stuur("berichtcode") == ("Du01" if retour else "Di01")
     assert env.stuur("functie") == f"WMO{nr}"
-    assert env.stuur("zender.organisatie") == result.bericht.afzender
-    assert env.stuur("ontvanger.organisatie") == result.bericht.ontvanger
+    # a retour echoes its heenbericht's header, but travels the other way (GGk 3.3)
+    sender, receiver = (result.bericht.ontvanger, result.bericht.afzender) if retour else (
+        result.bericht.afzender, result.bericht.ontvanger)
+    assert (env.stuur("zender.organisatie"), env.stuur("ontvanger.organisatie")) == (sender, receiver)
+    assert env.stuur("crossRefnummer") == heen_ref and (heen_ref is not None) == retour
+    gemeente = result.bericht.afzender if nr in ("301", "302") else result.bericht.ontvanger
+    assert env.stuur("zender.administratie") == f"gemeente {gemeente}"
+    assert env.stuur("ontvanger.administratie") is None, "spec 3.2: bij voorkeur leeg laten"
     assert env.stuur("ontvanger.applicatie") == "GGk"
     assert uuid.UUID(env.stuur("referentienummer")).version == 4
     assert out.referentienummer == env.stuur("referentienummer")
     assert (env.parameter("functieVersie"), env.parameter("functieSubversie")) == ("0002", "0001")
     assert re.fullmatch(r"[0-9]{4}", env.parameter("applicatieVersie"))
     assert env.bericht.get(f"{{{NS['xmime']}}}contentType") == "application/xml"
-    filename = env.bericht.get(f"{{{NS['StUF']}}}bestandsnaam")
-    assert filename == f"WMO{nr}_{result.bericht.identificatie}.xml"
-    assert re.fullmatch(r"[0-9A-Za-z._-]{1,255}", filename)
+    assert env.bericht.get(f"{{{NS['StUF']}}}bestandsnaam") is None, "spec 2.7: no bestandsnaam for an XML payload"
     assert b"\r\n\t<GGK:stuurgegevens>\r\n" in out.xml, "spec 2.2: envelope lines end in CRLF"
     assert env.payload.startswith(b"<?xml") and not env.payload.startswith(b"\xef\xbb\xbf")
     assert env.values("BerichtVersie") == ["2"] and env.values("BerichtSubversie") == ["1"]
@@ -240,7 +295,7 @@ def test_nothing_is_lost_without_being_listed(zkn_converter: Converter, ggk_conv
     path = source_path(reference_dir, name, version)
     _, _, result = zkn_converter.to_model(path.read_bytes(), str(path))
     original = result.bericht
-    rendered = ggk_converter.render_ggk(original, RenderSettings())[0]
+    rendered = render_ggk(ggk_converter, original, RenderSettings(), path)[0]
     _, mapping, back_result = zkn_converter.to_model(rendered.payload, "payload.xml")
     assert mapping.name == f"iwmo21-wmo{family(original)}"
     assert back_result.unmapped == []
@@ -275,8 +330,7 @@ def test_nothing_is_lost_without_being_listed(zkn_converter: Converter, ggk_conv
 @pytest.mark.parametrize("name", OWN_VERSION)
 def test_3_2_and_ijw_fixtures_travel_in_their_own_version_and_come_back_the_same(
         own_version_converter: Converter, name: str) -> None:
-    data = (FIXTURES_DIR / name).read_bytes()
-    result = own_version_converter.convert(data, name)
+    result, _ = converted(own_version_converter, FIXTURES_DIR / name)
     original = result.bericht
     (out,) = result.outputs
     assert out.dropped == ()
@@ -286,8 +340,7 @@ def test_3_2_and_ijw_fixtures_travel_in_their_own_version_and_come_back_the_same
     assert env.stuur("functie") == f"{prefix}{family(original)}"
     assert (env.parameter("functieVersie"), env.parameter("functieSubversie")) == (f"{int(major):04d}",
                                                                                   f"{int(minor):04d}")
-    functie = f"{prefix}{family(original)}"
-    assert env.bericht.get(f"{{{NS['StUF']}}}bestandsnaam") == f"{functie}_{original.identificatie}.xml"
+    assert env.bericht.get(f"{{{NS['StUF']}}}bestandsnaam") is None
     back = Converter().convert(env.payload, "payload.xml")
     assert back.mapping.name == result.mapping.name
     assert back.unmapped == []
@@ -308,18 +361,28 @@ def test_our_3_2_envelope_converts_to_the_same_zaklk01(reference_dir: Path) -> N
         assert [o.xml for o in wrapped.outputs] == [o.xml for o in direct.outputs]
 
 
-def test_ijw_defaults_to_its_own_version_and_iwmo_to_2_1(reference_dir: Path) -> None:
-    converter = Converter(profile="ggk")
-    jw21 = converter.convert((FIXTURES_DIR / "ijw21" / "JW301_toewijzing.xml").read_bytes(), "jw21")
-    assert Envelope(jw21.outputs[0].xml).parameter("functieVersie") == "0002"
-    assert etree.QName(Envelope(jw21.outputs[0].xml).payload_root).namespace.startswith(
-        "http://www.istandaarden.nl/ijw/2_1/")
-    jw32 = converter.convert((FIXTURES_DIR / "ijw32" / "JW315_verzoek.xml").read_bytes(), "jw32")
-    assert Envelope(jw32.outputs[0].xml).parameter("functieVersie") == "0003"
-    assert "-JW315-" in jw32.outputs[0].name
-    wmo32 = (FIXTURES_DIR / "iwmo32" / "WMO315_verzoek.xml").read_bytes()
-    b = converter.to_model(wmo32, "wmo32")[2].bericht
-    assert converter.payload_dialect(b, RenderSettings()).name == "iwmo21-wmo315"
+def test_default_payload_is_the_newest_release(reference_dir: Path) -> None:
+    """Default ``newest``: a 3.2 message (iWmo or iJw) goes as 3.2 (a 3.2 301 is no longer refused); a 2.x
+    message as 2.1, the newest release whose header it can fill (3.x requires XsdVersie)."""
+    converter = Converter(profile="ggk", validate=True)
+    for name, functie in (("iwmo32/WMO301_toewijzing_specifiek.xml", "WMO301"), ("ijw32/JW315_verzoek.xml", "JW315"),
+                          ("iwmo32/WMO317_verzoek_wijziging.xml", "WMO317")):
+        out = converter.convert((FIXTURES_DIR / name).read_bytes(), name).outputs[0]
+        env = Envelope(out.xml)
+        assert (env.stuur("functie"), env.parameter("functieVersie"), env.parameter("functieSubversie")) == (
+            functie, "0003", "0002")
+        assert out.dropped == ()
+        assert Converter().convert(env.payload, "payload.xml").mapping.name.startswith(("iwmo32-", "ijw32-"))
+    jw21 = Envelope(converter.convert((FIXTURES_DIR / "ijw21" / "JW301_toewijzing.xml").read_bytes(),
+                                      "jw21").outputs[0].xml)
+    assert jw21.parameter("functieVersie") == "0002"
+    assert etree.QName(jw21.payload_root).namespace.startswith("http://www.istandaarden.nl/ijw/2_1/")
+    wmo20 = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-01-WMO315_verzoek.xml").read_bytes()
+    b20 = converter.to_model(wmo20, "wmo20")[2].bericht
+    assert converter.payload_dialect(b20, RenderSettings()).name == "iwmo21-wmo315"
+    wmo32 = converter.to_model((FIXTURES_DIR / "iwmo32" / "WMO315_verzoek.xml").read_bytes(), "wmo32")[2].bericht
+    assert converter.payload_dialect(wmo32, RenderSettings()).name == "iwmo32-wmo315"
+    assert converter.payload_dialect(wmo32, RenderSettings(ggk_versie="2.1")).name == "iwmo21-wmo315"
 
 
 # --- round trip: our envelope converts back to the same zakLk01 ---------------------------------------------------
@@ -329,9 +392,10 @@ def test_our_envelope_converts_to_the_same_zaklk01_as_the_original(ggk_converter
                                                                    zkn_converter: Converter, name: str) -> None:
     data = (FIXTURES_21 / name).read_bytes()
     direct = zkn_converter.convert(data, name)
-    envelope = ggk_converter.convert(data, name).outputs[0].xml
-    wrapped = zkn_converter.convert(envelope, "envelope.xml")
-    assert wrapped.source.envelopes == ["ggk-Di01"]
+    result, heen_ref = converted(ggk_converter, FIXTURES_21 / name)
+    wrapped = zkn_converter.convert(result.outputs[0].xml, "envelope.xml")
+    assert wrapped.source.envelopes == ["ggk-Du01" if heen_ref else "ggk-Di01"]
+    assert wrapped.source.envelope_info.get("crossRefnummer") == heen_ref
     assert wrapped.source.envelope_info["functie"] == f"WMO{family(direct.bericht)}"
     assert wrapped.bericht == direct.bericht
     assert [o.xml for o in wrapped.outputs] == [o.xml for o in direct.outputs]
@@ -368,12 +432,161 @@ def test_a_2_0_sample_keeps_its_zaak_through_the_envelope(ggk_converter: Convert
             assert etree.fromstring(twin).xpath(ended, namespaces=zkn) == []
 
 
-def test_rendering_is_deterministic(ggk_converter: Converter) -> None:
+def test_each_envelope_gets_a_random_uuid_and_its_creation_time(reference_dir: Path) -> None:
+    """Spec 2.4: a UUID version 4, unique (CC08: unique within the sender's stream), so a re-converted message
+    gets a new one; tijdstipBericht is the time the envelope is made (3.2), strictly increasing per zender
+    (StUF019) even when the clock stands still or goes back. The rest of the envelope is the same."""
+    moments = iter([dt.datetime(2026, 3, 1, 9, 30, 0, 123000)] * 2 + [dt.datetime(2026, 3, 1, 9, 29)])
+    converter = Converter(profile="ggk", validate=True, clock=lambda: next(moments))
     data = (FIXTURES_21 / "Multi-WMO301_twee_clienten.xml").read_bytes()
-    first, second = ggk_converter.convert(data, "a").outputs[0], ggk_converter.convert(data, "b").outputs[0]
-    assert first.xml == second.xml
-    other = ggk_converter.convert((FIXTURES_21 / "CasusA-02-WMO301_toewijzing.xml").read_bytes(), "c").outputs[0]
-    assert other.referentienummer != first.referentienummer
+    outs = [Envelope(converter.convert(data, "a").outputs[0].xml) for _ in range(3)]
+    refs = [env.stuur("referentienummer") for env in outs]
+    assert len(set(refs)) == 3
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", r) for r in refs)
+    assert [env.stuur("tijdstipBericht") for env in outs] == ["20260301093000123", "20260301093000124",
+                                                             "20260301093000125"]
+    assert outs[0].payload == outs[1].payload == outs[2].payload
+
+    def without(env: Envelope) -> bytes:
+        return re.sub(rb"<StUF:(referentienummer|tijdstipBericht)>[^<]*", b"", env.xml)
+
+    assert without(outs[0]) == without(outs[1])
+
+
+# --- retours: Du01 pointing at the Di01 of their heenbericht ---------------------------------------------------
+
+RETOURS = [FIXTURES_21 / "families" / "CasusA-02-WMO302_retour_akkoord.xml",
+           FIXTURES_21 / "families" / "CasusB-01-WMO302_retour_afgekeurd.xml",
+           FIXTURES_21 / "families" / "CasusA-01-WMO316_retour.xml",
+           FIXTURES_DIR / "ijw21" / "JW302_retour.xml", FIXTURES_DIR / "ijw21" / "JW316_retour.xml"]
+
+
+@pytest.mark.parametrize("retour", RETOURS, ids=[p.name for p in RETOURS])
+def test_a_retour_after_its_heenbericht_is_a_du01_pointing_at_its_di01(reference_dir: Path, retour: Path) -> None:
+    """GGk 2.2: Di01 is the initial message, Du01 its retour; 3.3: crossRefnummer = "UUID van bijbehorende
+    ggk0210-Di01", and the zender of the Du01 is who sends the retour (the heenbericht's Ontvanger)."""
+    converter = Converter(profile="ggk", validate=True, clock=Clock())
+    heen = converter.convert(heen_of(retour), "heen.xml")
+    di01 = Envelope(heen.outputs[0].xml)
+    other = converter.convert((FIXTURES_21 / "Multi-WMO301_twee_clienten.xml").read_bytes(), "other.xml")
+    result = converter.convert(retour.read_bytes(), str(retour))
+    du01 = Envelope(result.outputs[0].xml)
+    assert etree.QName(du01.root).localname == "envelopRetourbericht-ggk_Du01"
+    assert errors_of(du01.root, "ggk") == [] and errors_of(di01.root, "ggk") == []
+    assert du01.stuur("berichtcode") == "Du01"
+    assert du01.stuur("crossRefnummer") == di01.stuur("referentienummer") != other.outputs[0].referentienummer
+    assert result.outputs[0].referentienummer == du01.stuur("referentienummer") != di01.stuur("referentienummer")
+    assert uuid.UUID(du01.stuur("referentienummer")).version == 4
+    # the retour goes back: its zender is the Di01's ontvanger and the other way round
+    assert du01.stuur("zender.organisatie") == di01.stuur("ontvanger.organisatie") == result.bericht.ontvanger
+    assert du01.stuur("ontvanger.organisatie") == di01.stuur("zender.organisatie") == result.bericht.afzender
+    assert (du01.stuur("zender.applicatie"), du01.stuur("ontvanger.applicatie")) == ("OVERSTAP", "GGk")
+    assert du01.stuur("zender.administratie") == di01.stuur("zender.administratie") == "gemeente 0384"
+    assert du01.stuur("tijdstipBericht") > di01.stuur("tijdstipBericht")
+    prefix = "WMO" if result.bericht.wet == "wmo" else "JW"
+    assert du01.stuur("functie") == prefix + BERICHTNUMMERS[result.bericht.soort]
+    assert (du01.payload == result.outputs[0].xml and False) or Converter().convert(
+        du01.payload, "payload.xml").bericht == result.bericht
+    back = Converter().convert(result.outputs[0].xml, "du01.xml")
+    assert back.source.envelopes == ["ggk-Du01"]
+    assert back.source.envelope_info["crossRefnummer"] == di01.stuur("referentienummer")
+
+
+def test_a_retour_whose_di01_the_ledger_does_not_know_is_refused(reference_dir: Path) -> None:
+    """No silent wrong crossRefnummer: the failure names the heenbericht (identifiers only) and the field."""
+    converter = Converter(profile="ggk")
+    retour = FIXTURES_21 / "families" / "CasusA-02-WMO302_retour_akkoord.xml"
+    converter.convert((FIXTURES_21 / "CasusB-01-WMO301_toewijzing.xml").read_bytes(), "another-301.xml")
+    with pytest.raises(RenderError) as caught:
+        converter.convert(retour.read_bytes(), str(retour))
+    info = describe(caught.value, "x")
+    assert info.field == "stuurgegevens.crossRefnummer"
+    assert info.message.startswith("retour to heenbericht WMO301 1d8d1f0852bf of 2016-02-20 from 0384 to 98025566, "
+                                   "whose Di01 this ledger does not know")
+    assert "123456782" not in info.message
+    # a Di01 that brought the heenbericht in counts too: its UUID is remembered when it is converted
+    received = Converter(profile="ggk", ledger=converter.ledger).convert(heen_of(retour), "301.xml").outputs[0].xml
+    incoming = received.replace(re.search(rb"<StUF:referentienummer>([^<]+)", received).group(1),
+                                b"0e09a81f-64a0-4793-b946-d6538fb3f37e")
+    Converter(ledger=converter.ledger).convert(incoming, "di01.xml")  # profile zkn: only the ledger is shared
+    du01 = Envelope(converter.convert(retour.read_bytes(), str(retour)).outputs[0].xml)
+    assert du01.stuur("crossRefnummer") == "0e09a81f-64a0-4793-b946-d6538fb3f37e"
+
+
+@pytest.mark.parametrize(("heen", "soort", "code"), [
+    ("families/CasusB-02-WMO305_start.xml", "start-retour", "419"),
+    ("families/CasusB-04-WMO307_stop.xml", "stop-retour", "421"),
+    ("CasusA-01-WMO315_verzoek.xml", "verzoek-retour", "445"),
+    ("CasusA-02-WMO301_toewijzing.xml", "toewijzing-retour", "415"),
+])
+def test_every_retour_family_points_at_its_di01(zkn_converter: Converter, reference_dir: Path, heen: str, soort: str,
+                                                code: str) -> None:
+    """306 and 308 have no built-in dialect to write their payload yet (the heenbericht's payload stands in);
+    their envelope follows the same rule: the ledger's stamp points at the 305/307's Di01, and the Du01 goes
+    from the heenbericht's Ontvanger to its Afzender, valid against the GGk schema."""
+    converter = Converter(profile="ggk", clock=Clock())
+    data = (FIXTURES_21 / heen).read_bytes()
+    di01 = Envelope(converter.convert(data, heen).outputs[0].xml)
+    bericht = zkn_converter.to_model(data, heen)[2].bericht.model_copy(update={
+        "soort": soort, "berichtcode": code, "identificatie_retour": "ovsretour001"})
+    settings = RenderSettings()
+    with converter.ledger.transaction() as tx:
+        stamp = ggk_stamp(bericht, settings, tx, converter.clock())
+    assert stamp.cross_ref == di01.stuur("referentienummer") != stamp.referentienummer
+    nummer = BERICHTNUMMERS[soort]
+    (out,) = ggk_render.render(bericht, di01.payload, nummer, "2.1", settings, stamp)
+    du01 = Envelope(out.xml)
+    assert errors_of(du01.root, "ggk") == []
+    assert (du01.stuur("berichtcode"), du01.stuur("functie")) == ("Du01", f"WMO{nummer}")
+    assert (du01.stuur("zender.organisatie"), du01.stuur("ontvanger.organisatie")) == (
+        di01.stuur("ontvanger.organisatie"), di01.stuur("zender.organisatie"))
+    assert du01.stuur("crossRefnummer") == di01.stuur("referentienummer")
+    assert out.name == f"{bericht.ontvanger}-WMO{nummer}-ovsretour001-ggk"
+
+
+def test_a_failed_retour_leaves_the_ledger_as_it_was(reference_dir: Path) -> None:
+    """A retour refused after the ledger step (here: no built-in 306 dialect) leaves no tijdstip behind."""
+    converter = Converter(profile="ggk", clock=lambda: dt.datetime(2026, 3, 1, 12, 0))
+    converter.convert((FIXTURES_21 / "families" / "CasusB-02-WMO305_start.xml").read_bytes(), "305")
+    bericht = converter.to_model((FIXTURES_21 / "families" / "CasusB-02-WMO305_start.xml").read_bytes(),
+                                 "305")[2].bericht.model_copy(update={"soort": "start-retour", "berichtcode": "419"})
+    with pytest.raises(ConversionError, match="no built-in wmo 306 dialect"):
+        converter.render(bericht, converter.registry.get("iwmo21-wmo305"))
+    with converter.ledger.transaction() as tx:  # the Du01 would have gone from the gemeente: its clock is untouched
+        assert tx.tijdstip(f"{bericht.ontvanger}/OVERSTAP", dt.datetime(2026, 3, 1, 12, 0)) == "20260301120000000"
+        assert tx.tijdstip(f"{bericht.afzender}/OVERSTAP", dt.datetime(2026, 3, 1, 12, 0)) == "20260301120000001"
+
+
+def test_zender_administratie_is_configurable(full_301: Bericht) -> None:
+    """Spec 3.2: "Als samenwerkingsverband dan naam samenwerkingsverband, anders naam gemeente"; set per deployment
+    or mapping file (``render: zender: administratie:``), at most 50 characters (StUF:Administratie)."""
+    converter = Converter(profile="ggk", validate=True)
+    settings = RenderSettings().merged({"zender": {"administratie": "ISD Bollenstreek ({gemeente})"}})
+    assert settings.zender.applicatie == "OVERSTAP"
+    env = Envelope(render_ggk(converter, full_301, settings)[0].xml)
+    assert env.stuur("zender.administratie") == f"ISD Bollenstreek ({full_301.afzender})"
+    assert errors_of(env.root, "ggk") == []
+    with pytest.raises(RenderError, match=r"must be 1\.\.50 characters") as caught:
+        render_ggk(converter, full_301, RenderSettings().merged({"zender": {"administratie": "x" * 51}}))
+    assert caught.value.field == "zender.administratie"
+
+
+def test_the_default_ledger_commits_a_transaction_whole_or_not_at_all() -> None:
+    """The in-memory ledger keeps only a transaction's own writes aside (so a conversion costs the same after a
+    million messages) and still reads them back inside it, applies them on commit and drops them on failure."""
+    ledger = MemoryLedger()
+    with ledger.transaction() as tx:
+        tx.remember("di01", "k", "u1")
+        assert tx.recall("di01", "k") == "u1"
+        assert tx.tijdstip("0384/OVERSTAP", dt.datetime(2026, 3, 1)) == "20260301000000000"
+    with pytest.raises(RuntimeError), ledger.transaction() as tx:
+        tx.remember("di01", "k", "u2")
+        tx.remember("di01", "other", "u3")
+        assert tx.tijdstip("0384/OVERSTAP", dt.datetime(2026, 3, 1)) == "20260301000000001"
+        raise RuntimeError("conversion failed")
+    with ledger.transaction() as tx:
+        assert (tx.recall("di01", "k"), tx.recall("di01", "other")) == ("u1", None)
+        assert tx.tijdstip("0384/OVERSTAP", dt.datetime(2026, 3, 1)) == "20260301000000001"
 
 
 # --- incoming envelopes ---------------------------------------------------------------------------------------------
@@ -460,16 +673,16 @@ BROKEN = [
     ("wrong berichtcode", lambda x: x.replace(b">Di01<", b">Du01<"),
      "stuurgegevens.berichtcode", 4, "GGk envelope envelopHeenbericht-ggk_Di01 carries berichtcode 'Du01'"),
     ("not base64", lambda x: re.sub(rb'(contentType="application/xml">)[^<]{8}', rb"\1****!!!!", x),
-     "parameters.bericht", 22, "GGk parameters.bericht is not valid base64"),
+     "parameters.bericht", 23, "GGk parameters.bericht is not valid base64"),
     ("empty payload", lambda x: re.sub(rb'(contentType="application/xml">)[^<]+', rb"\1", x),
-     "parameters.bericht", 22, "GGk Di01 envelope: parameters.bericht is empty"),
+     "parameters.bericht", 23, "GGk Di01 envelope: parameters.bericht is empty"),
     ("csv payload", lambda x: x.replace(b'xmime:contentType="application/xml"', b'xmime:contentType="text/csv"'),
-     "parameters.bericht.contentType", 22, "GGk payload has xmime:contentType 'text/csv'"),
+     "parameters.bericht.contentType", 23, "GGk payload has xmime:contentType 'text/csv'"),
     ("no parameters", lambda x: re.sub(rb"<GGK:parameters>.*</GGK:parameters>", b"", x, flags=re.S),
      "parameters", 2, "GGk Di01 envelope without parameters"),
     ("payload in payload", lambda x: re.sub(rb'(contentType="application/xml">)[^<]+',
                                             lambda m: m.group(1) + base64.b64encode(x), x),
-     "parameters.bericht", 22, "GGk envelope inside a GGk envelope"),
+     "parameters.bericht", 23, "GGk envelope inside a GGk envelope"),
 ]
 
 
@@ -492,6 +705,34 @@ def test_payload_size_limit_is_checked_before_decoding(our_envelope: bytes) -> N
     assert caught.value.code == "StUF058"
     assert caught.value.field == "parameters.bericht"
     assert "more than the limit of" in caught.value.message
+
+
+def test_an_envelope_may_be_25_mb(zkn_converter: Converter) -> None:
+    """Spec 3.2/3.3: "Maximum grootte van het ggk0210-Di01 bericht inclusief deze base64 inhoud is 25 MegaByte"
+    (IB007, CC03). A 12 MB envelope (a base64 text node beyond libxml2's default 10,000,000 characters) converts
+    under the general 10 MB limit; a larger one, or a plain message above 10 MB, is refused with StUF058."""
+    source = (FIXTURES_21 / "CasusB-01-WMO301_toewijzing.xml").read_bytes()
+    di01 = Converter(profile="ggk").convert(source, "b").outputs[0].xml
+
+    def wrapped(padding: int) -> bytes:
+        encoded = base64.b64encode(source + b"\n" * padding)
+        return re.sub(rb'(contentType="application/xml">)[^<]+', lambda m: m.group(1) + encoded, di01)
+
+    big = wrapped(9_000_000)
+    assert 12_000_000 < len(big) < ggk_ingest.MAX_ENVELOPE_BYTES
+    result = zkn_converter.convert(big, "big.xml")
+    assert result.source.envelopes == ["ggk-Di01"]
+    assert result.bericht == zkn_converter.convert(source, "b").bericht
+    with pytest.raises(InputError) as caught:
+        read(wrapped(20_000_000), "huge.xml")
+    assert caught.value.code == "StUF058"
+    assert f"more than the limit of {25 * 1024 * 1024}" in caught.value.message
+    with pytest.raises(InputError, match=f"more than the limit of {10 * 1024 * 1024}"):
+        read(source + b"\n" * 11_000_000, "plain.xml")
+    # the sidecar's reply to a failed big envelope still names the sender's referentienummer
+    from gateway.proxy.converting import facts_of
+
+    assert facts_of(big).source_ref == Envelope(di01).stuur("referentienummer")
 
 
 def test_payload_errors_point_into_the_payload(reference_dir: Path) -> None:
@@ -560,26 +801,26 @@ def test_what_2_1_requires_and_the_message_lacks_is_a_clear_failure(
 def test_ggk_versie_setting(ggk_converter: Converter, full_301: Bericht, reference_dir: Path) -> None:
     assert RenderSettings(ggk_versie="iwmo-2.1").ggk_target("wmo", "2.0") == "2.1"
     assert RenderSettings(ggk_versie="source").ggk_target("wmo", "2.0") == "2.0"
-    assert RenderSettings().ggk_target("wmo", "3.2") == "2.1"
-    assert RenderSettings().ggk_target("jw", "3.2") == "3.2"
+    assert RenderSettings().ggk_target("wmo", "3.2") == "newest"
+    assert RenderSettings().ggk_target("jw", "2.1") == "newest"
     assert RenderSettings().merged({"ggk_versie": "3.2"}).ggk_versie == "3.2"
     with pytest.raises(ConversionError) as caught:
-        ggk_converter.render_ggk(full_301, RenderSettings(ggk_versie="9.9"))
+        render_ggk(ggk_converter, full_301, RenderSettings(ggk_versie="9.9"))
     assert caught.value.field == "ggk_versie"
     assert str(caught.value).endswith("no built-in wmo 301 dialect in version 9.9: there is one for 2.0, 2.1, 3.2")
     verzoek_wijziging = ggk_converter.to_model((FIXTURES_DIR / "iwmo32" / "WMO317_verzoek_wijziging.xml").read_bytes(),
                                                "317")[2].bericht
     with pytest.raises(ConversionError, match=r"no built-in wmo 317 dialect in version 2\.1: there is one for 3\.2"):
-        ggk_converter.convert((FIXTURES_DIR / "iwmo32" / "WMO317_verzoek_wijziging.xml").read_bytes(), "317")
-    assert len(ggk_converter.render_ggk(verzoek_wijziging, RenderSettings(ggk_versie="3.2"))) == 1
+        render_ggk(ggk_converter, verzoek_wijziging, RenderSettings(ggk_versie="2.1"))
+    assert len(render_ggk(ggk_converter, verzoek_wijziging, RenderSettings(ggk_versie="3.2"))) == 1
     # 2.1 -> 3.2 needs the 3.x XsdVersie, which no canonical 2.1 message has and Overstap cannot make up
     with pytest.raises(ConversionError, match="lacks what iwmo32-wmo301 requires: xsd_versie_basisschema"):
-        ggk_converter.render_ggk(full_301, RenderSettings(ggk_versie="3.2"))
+        render_ggk(ggk_converter, full_301, RenderSettings(ggk_versie="3.2"))
 
 
 def test_a_2_0_payload_is_written_through_the_2_0_dialect(ggk_converter: Converter, full_301: Bericht) -> None:
     """ggk_versie 2.0: no XSD to validate, so the payload is checked by reading it back with the 2.0 dialect."""
-    (out,) = ggk_converter.render_ggk(full_301, RenderSettings(ggk_versie="2.0"))
+    (out,) = render_ggk(ggk_converter, full_301, RenderSettings(ggk_versie="2.0"))
     env = Envelope(out.xml)
     assert env.payload == out.payload
     assert (env.parameter("functieVersie"), env.parameter("functieSubversie")) == ("0002", "0000")
@@ -600,6 +841,46 @@ def test_cli_convert_ggk_lists_what_2_1_drops(reference_dir: Path, tmp_path: Pat
     written = (tmp_path / "0384-WMO301-bf6eee8248a7-ggk.xml").read_bytes()
     assert errors_of(etree.fromstring(written), "ggk") == []
     assert "123456782" not in result.output, "no BSN on the console"
+
+
+def test_cli_convert_a_301_and_its_302_with_a_payload_version(tmp_path: Path, reference_dir: Path) -> None:
+    """One ``convert`` run is one ledger: the 302 after its 301 becomes a Du01 pointing at the 301's Di01.
+    ``--ggk-versie 2.1`` writes a 3.2 message as 2.1 where 2.1 can say it (the 2.1 XSD validates it)."""
+    retour = FIXTURES_21 / "families" / "CasusA-02-WMO302_retour_akkoord.xml"
+    result = CliRunner().invoke(main, ["convert", str(FIXTURES_21 / "CasusA-02-WMO301_toewijzing.xml"), str(retour),
+                                       "--profile", "ggk", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    di01 = Envelope((tmp_path / "0384-WMO301-1d8d1f0852bf-ggk.xml").read_bytes())
+    du01 = Envelope((tmp_path / "98025566-WMO302-ovs302a02001-ggk.xml").read_bytes())
+    assert du01.stuur("crossRefnummer") == di01.stuur("referentienummer")
+    alone = CliRunner().invoke(main, ["convert", str(retour), "--profile", "ggk", "--out", str(tmp_path / "x")])
+    assert alone.exit_code == 1 and "whose Di01 this ledger does not know" in alone.output
+    start = FIXTURES_DIR / "iwmo32" / "WMO305_start.xml"
+    for flag, versie in (([], "0003"), (["--ggk-versie", "2.1"], "0002")):
+        out = tmp_path / versie
+        result = CliRunner().invoke(main, ["convert", str(start), "--profile", "ggk", "--out", str(out), *flag])
+        assert result.exit_code == 0, result.output
+        (written,) = out.glob("*.xml")
+        assert Envelope(written.read_bytes()).parameter("functieVersie") == versie
+    wrong = CliRunner().invoke(main, ["convert", str(start), "--ggk-versie", "2.1", "--out", str(tmp_path / "z")])
+    assert wrong.exit_code != 0 and "--ggk-versie chooses the payload version of --profile ggk" in wrong.output
+
+
+def test_serve_route_sets_the_payload_version(reference_dir: Path) -> None:
+    from gateway.mapping import Registry
+    from gateway.proxy.config import ConfigError, from_dict
+    from gateway.proxy.converting import build_converters
+
+    doc = {"downstreams": {"isd": "http://isd.example/ggk"}, "routes": {
+        "isd": {"downstream": "isd", "profile": "ggk", "ggk_versie": "2.1"},
+        "isd-new": {"downstream": "isd", "profile": "ggk"}}}
+    converters = build_converters(from_dict(doc), Registry())
+    bericht = converters["isd"].to_model((FIXTURES_DIR / "iwmo32" / "WMO315_verzoek.xml").read_bytes())[2].bericht
+    assert converters["isd"].payload_dialect(bericht, converters["isd"].settings).name == "iwmo21-wmo315"
+    assert converters["isd-new"].payload_dialect(bericht, converters["isd-new"].settings).name == "iwmo32-wmo315"
+    doc["routes"]["isd-new"] = {"downstream": "isd", "ggk_versie": "2.1"}
+    with pytest.raises(ConfigError, match=r"routes\.isd-new\.ggk_versie: only a route with profile ggk"):
+        from_dict(doc)
 
 
 def test_cli_convert_ggk_of_an_ijw_3_2_message(tmp_path: Path, reference_dir: Path) -> None:

@@ -7,6 +7,8 @@ problem (send the same one again), and operations must see refusals per route an
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +18,7 @@ from proxy_helpers import SOAP12, Receiver, ServerThread, metric, sample, sample
 
 from gateway.deliver import outbox
 from gateway.mapping import Registry
+from gateway.pipeline import Converter
 from gateway.proxy.app import create_app
 from gateway.proxy.config import from_dict
 from gateway.proxy.service import Gateway
@@ -153,6 +156,23 @@ def test_unknown_dialect_in_soap12_gets_a_soap12_fault(gateway: tuple[str, Gatew
     assert root.findtext(f".//{{{SOAP12}}}Code/{{{SOAP12}}}Value") == "soap:Sender"
     assert body_of(fo03(response, SOAP12))[2].startswith("dialect: unknown dialect")
     assert metric(url, "overstap_rejected_total", route="strict", reason="unknown_dialect") == 1
+
+
+def test_a_ggk_envelope_may_exceed_the_general_limit(gateway: tuple[str, Gateway, Receiver]) -> None:
+    """GGk spec 3.2/3.3: a Di01 "inclusief deze base64 inhoud" may be 25 MB, so the sidecar takes an envelope
+    above ``max_body_bytes`` (64 KB here) and converts it; any other body of that size stays refused."""
+    url, _, rec = gateway
+    payload = sample("CasusB-01-WMO301_toewijzing.xml") + b"\n" * (LIMIT + 1000)  # trailing whitespace: still XML
+    di01 = Converter(profile="ggk").convert(sample("CasusB-01-WMO301_toewijzing.xml")).outputs[0].xml
+    big = re.sub(rb'(contentType="application/xml">)[^<]+', lambda m: m.group(1) + base64.b64encode(payload), di01)
+    assert len(big) > LIMIT
+    response = httpx.post(url + "/soap", content=big, headers=KEY)
+    assert response.status_code == 200, response.text
+    ref = response.headers["x-overstap-referentienummers"]
+    assert wait_for(lambda: ref in rec.refs())
+    plain = httpx.post(url + "/soap", content=payload, headers=KEY)
+    assert plain.status_code == 413
+    assert body_of(fo03(plain))[2] == f"message larger than the limit of {LIMIT} bytes"
 
 
 def test_the_gateway_keeps_working_after_all_of_it(gateway: tuple[str, Gateway, Receiver]) -> None:

@@ -10,6 +10,7 @@ from lxml import etree
 
 from gateway.mapping import Registry
 from gateway.pipeline import FAILURES, PROFILES, Converter, describe
+from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
 from . import main
@@ -26,8 +27,10 @@ from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage, input_files, l
 @click.option("--route", default=None, help="Route name for mappings that match on a route.")
 @click.option("--reverse", is_flag=True,
               help="The way back: canonical messages (zakLk01, GGk) into the dialect of --mapping.")
+@click.option("--ggk-versie", "ggk_versie", default=None, metavar="VERSIE",
+              help="Profile ggk: payload version (2.0, 2.1, 3.2, source; default: newest).")
 def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple[str, ...], validate: bool,
-            route: str | None, reverse: bool) -> None:
+            route: str | None, reverse: bool, ggk_versie: str | None) -> None:
     """Convert dialect messages (files or folders) into canonical messages, one .xml per zaak."""
     registry = load_registry(mappings)
     names = resolve_mappings(registry, mappings)
@@ -35,8 +38,11 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         if len(names) != 1:
             fail_usage("--reverse needs exactly one --mapping: the dialect to write")
         sys.exit(_reverse(registry, names[0], inputs, Path(out_dir), validate))
+    if ggk_versie is not None and profile != "ggk":
+        fail_usage("--ggk-versie chooses the payload version of --profile ggk")
     try:
-        converter = Converter(registry, profile=profile, mappings=names, validate=validate)
+        settings = RenderSettings(ggk_versie=ggk_versie) if ggk_versie else None
+        converter = Converter(registry, profile=profile, mappings=names, validate=validate, settings=settings)
     except SchemaUnavailable as exc:
         fail_usage(f"{exc} (or pass --no-validate)")
         return

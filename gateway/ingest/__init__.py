@@ -17,8 +17,9 @@ def read(data: bytes, name: str = "<input>", *, max_bytes: int = DEFAULT_MAX_BYT
     if is_flat_file(data):  # an EI flat file: a digit first (XML never starts with one)
         root = parse_default_ei(data, name, max_bytes)
         return Source(name=name, data=data, root=root, format="ei", route=route)
+    envelope_limit = ggk.limit_for(data, max_bytes) if len(data) > max_bytes else max_bytes  # GGk: 25 MB
     try:
-        root = parse_xml(data, name, max_bytes)
+        root = parse_xml(data, name, envelope_limit, huge=envelope_limit > max_bytes)
     except InputError as exc:
         raise ggk.malformed(data, exc) from None
     envelopes: list[str] = []
@@ -26,5 +27,8 @@ def read(data: bytes, name: str = "<input>", *, max_bytes: int = DEFAULT_MAX_BYT
     if soap:
         envelopes.append(soap)
     if ggk.is_envelope(root):  # StUF-GGk Di01/Du01: convert the base64 payload inside
-        return ggk.read_envelope(root, data, name, max_bytes, route, envelopes)
+        return ggk.read_envelope(root, data, name, envelope_limit, route, envelopes)
+    if len(data) > max_bytes:  # it only looked like an envelope: the general limit applies
+        raise InputError(f"message is {len(data)} bytes, more than the limit of {max_bytes}", source=name,
+                         code="StUF058")
     return Source(name=name, data=data, root=root, envelopes=envelopes, route=route)

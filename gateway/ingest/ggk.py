@@ -26,6 +26,9 @@ ENVELOPES = {
     "envelopRetourbericht-ggk_Du01": "Du01",
 }
 """Root element -> StUF berichtcode."""
+MAX_ENVELOPE_BYTES = 25 * 1024 * 1024
+"""GGk spec 3.2/3.3: "Maximum grootte van het ggk0210-Di01 [Du01] bericht inclusief deze base64 inhoud is 25
+MegaByte" (foutcodes IB007, CC03: 25 MB). An envelope may be that large whatever the general input limit."""
 XML_CONTENT_TYPES = frozenset({"application/xml", "text/xml"})
 _WHITESPACE = re.compile(rb"\s+")
 _ROOT_NAME = re.compile(rb"<(?:[\w.-]+:)?(envelop(?:Heenbericht-ggk_Di01|Retourbericht-ggk_Du01))\b")
@@ -36,6 +39,12 @@ REQUIRED_STUURGEGEVENS = ("berichtcode", "zender/organisatie", "zender/applicati
                           "ontvanger/applicatie", "referentienummer", "tijdstipBericht", "functie")
 PARAMETERS = ("applicatieVersie", "applicatieSubversie", "functieVersie", "functieSubversie",
               "referentienummerBericht", "crossRefnummerBericht")
+
+
+def limit_for(data: bytes, max_bytes: int) -> int:
+    """The size limit for ``data``: at least :data:`MAX_ENVELOPE_BYTES` when it starts like a GGk envelope (bare
+    or in SOAP; its root element within the first 4 KB), else ``max_bytes``."""
+    return max(max_bytes, MAX_ENVELOPE_BYTES) if _ROOT_NAME.search(data[:4096]) else max_bytes
 
 
 def is_envelope(root: etree._Element) -> bool:

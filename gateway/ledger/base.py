@@ -60,36 +60,49 @@ def next_tijdstip(last: str | None, now: dt.datetime) -> str:
 
 
 class _MemoryTransaction:
+    """Reads see the committed data plus this transaction's own writes; writes wait in ``pending`` until commit,
+    so a transaction costs what it touches, not the size of the ledger."""
+
     def __init__(self, data: dict[str, dict[str, Any]]) -> None:
         self.data = data
+        self.pending: dict[str, dict[str, Any]] = {name: {} for name in data}
+
+    def _get(self, table: str, key: str) -> Any:
+        mine = self.pending[table]
+        return mine[key] if key in mine else self.data[table].get(key)
 
     def zaak_for(self, keys: list[str]) -> str | None:
-        return next((self.data["keys"][k] for k in keys if k in self.data["keys"]), None)
+        return next((found for k in keys if (found := self._get("keys", k)) is not None), None)
 
     def bind(self, key: str, zaak: str) -> None:
-        self.data["keys"][key] = zaak
+        self.pending["keys"][key] = zaak
 
     def state(self, zaak: str) -> JsonDict | None:
-        found = self.data["states"].get(zaak)
+        found = self._get("states", zaak)
         return copy.deepcopy(found) if found is not None else None
 
     def put_state(self, zaak: str, state: JsonDict) -> None:
-        self.data["states"][zaak] = copy.deepcopy(state)
+        self.pending["states"][zaak] = copy.deepcopy(state)
 
     def tijdstip(self, zender: str, now: dt.datetime) -> str:
-        value = next_tijdstip(self.data["tijdstip"].get(zender), now)
-        self.data["tijdstip"][zender] = value
+        value = next_tijdstip(self._get("tijdstip", zender), now)
+        self.pending["tijdstip"][zender] = value
         return value
 
     def remember(self, kind: str, key: str, value: str) -> None:
-        self.data["values"][f"{kind}\0{key}"] = value
+        self.pending["values"][f"{kind}\0{key}"] = value
 
     def recall(self, kind: str, key: str) -> str | None:
-        return self.data["values"].get(f"{kind}\0{key}")  # type: ignore[no-any-return]
+        return self._get("values", f"{kind}\0{key}")  # type: ignore[no-any-return]
+
+    def commit(self) -> None:
+        for table, writes in self.pending.items():
+            self.data[table].update(writes)
 
 
 class MemoryLedger:
-    """A ledger that lives as long as the process: each transaction works on a copy, swapped in on commit."""
+    """A ledger that lives as long as the process: a transaction's writes are applied on commit, dropped when
+    its block raises."""
 
     def __init__(self) -> None:
         self._data: dict[str, dict[str, Any]] = {"keys": {}, "states": {}, "tijdstip": {}, "values": {}}
@@ -98,9 +111,9 @@ class MemoryLedger:
     @contextmanager
     def transaction(self) -> Iterator[LedgerTransaction]:
         with self._lock:
-            work = copy.deepcopy(self._data)
-            yield _MemoryTransaction(work)
-            self._data = work
+            work = _MemoryTransaction(self._data)
+            yield work
+            work.commit()
 
     def close(self) -> None:
         pass

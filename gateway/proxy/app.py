@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from gateway.ingest import ggk
 from gateway.render import stuf
 
 from .config import ServeConfig
@@ -64,6 +65,7 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
     app = FastAPI(title="Overstap sidecar", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gateway = gw
     limit = config.max_body_bytes
+    envelope_limit = ggk.limit_for(b"<GGK:envelopHeenbericht-ggk_Di01", limit)  # a GGk envelope: 25 MB (spec 3.2)
 
     async def receive(route_name: str | None, request: Request) -> Response:
         headers = request.headers
@@ -72,17 +74,20 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
         if route is None or (route.api_keys and not gw.authorised(route.api_keys, headers)):
             return _response(await gw.receive(route_name, b"", headers))
         declared = headers.get("content-length", "")
-        too_big = declared.isdigit() and int(declared) > limit
+        too_big = declared.isdigit() and int(declared) > envelope_limit
         body = bytearray()
+        allowed = limit
         if not too_big:
             async for chunk in request.stream():
                 body += chunk
-                if len(body) > limit:
+                if len(body) > allowed and allowed == limit:  # past the general limit: only a GGk envelope may go on
+                    allowed = ggk.limit_for(bytes(body[:4096]), limit)
+                if len(body) > allowed:
                     too_big = True
                     break
         if too_big:
             return _response(gw.refuse(route.name, "oversize", 413, stuf.Fout(
-                "StUF058", "client", f"message larger than the limit of {limit} bytes"), version))
+                "StUF058", "client", f"message larger than the limit of {allowed} bytes"), version))
         data = bytes(body)
         return _response(await gw.receive(route.name, data, headers)) if data else _response(
             gw.refuse(route.name, "empty", 400, stuf.Fout("StUF055", "client", "empty request: expected an XML "

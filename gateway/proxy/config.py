@@ -55,6 +55,8 @@ class RouteConfig:
     """Validate canonical output against the official schema; None: when the schemas are present."""
     match_route: str | None = None
     """The route name handed to the mappings' ``match: route:`` rules (default: the route's own name)."""
+    ggk_versie: str | None = None
+    """Profile ggk: the payload version (``2.1``, ``3.2``, ``source``); None: the newest release."""
 
     @property
     def path(self) -> str:
@@ -125,6 +127,8 @@ class ServeConfig:
             _choice(f"{where}.ack", route.ack, ACKS)
             if route.mode in ("translate", "shadow") and not route.downstream:
                 raise ConfigError(f"{where}: mode {route.mode} needs a downstream (the new system)")
+            if route.ggk_versie is not None and route.profile != "ggk":
+                raise ConfigError(f"{where}.ggk_versie: only a route with profile ggk writes a GGk payload")
             if route.mode in ("passthrough", "shadow") and not route.legacy_downstream:
                 raise ConfigError(f"{where}: mode {route.mode} needs a legacy_downstream (the old partner)")
             for target, name in route.targets().items():
@@ -231,7 +235,7 @@ def _downstream(name: str, doc: Any, retry: RetryPolicy, expect_bv: bool, where:
 
 
 ROUTE_KEYS = {"mode", "mapping", "mappings", "profile", "downstream", "legacy_downstream", "ack", "ack_timeout",
-              "api_key", "api_keys", "validate", "match_route"}
+              "api_key", "api_keys", "validate", "match_route", "ggk_versie"}
 TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mappings", "downstreams", "retry", "routes",
             "fault_status", "convert_threads", "convert_processes", "shutdown_grace", "watch_mappings",
             "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply", "poll_interval"}
@@ -316,6 +320,7 @@ def _route(name: str, doc: Any, cfg: ServeConfig, retry: RetryPolicy, base_dir: 
                                                                                  f"{where}.api_keys")
     route.validate = doc.get("validate")
     route.match_route = doc.get("match_route")
+    route.ggk_versie = str(doc["ggk_versie"]) if doc.get("ggk_versie") is not None else None
     for key, expect_bv in (("downstream", True), ("legacy_downstream", False)):
         value = doc.get(key)
         if isinstance(value, dict) or (isinstance(value, str) and value.startswith(("http://", "https://"))):

@@ -20,9 +20,11 @@ from pathlib import Path
 
 from lxml import etree
 
-from gateway.ingest import InputError, parse_xml
+from gateway.ingest import DEFAULT_MAX_BYTES, InputError, parse_xml
+from gateway.ingest.ggk import limit_for as ggk_limit_for
 from gateway.mapping import ConversionError, Registry
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe
+from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, schema
 
 from .config import ConfigError, ServeConfig
@@ -67,8 +69,9 @@ def build_converters(config: ServeConfig, registry: Registry) -> dict[str, Conve
     for route in config.routes.values():
         validate = schema_available(route.profile) if route.validate is None else bool(route.validate)
         try:
+            settings = RenderSettings(ggk_versie=route.ggk_versie) if route.ggk_versie else None
             converters[route.name] = Converter(registry, profile=route.profile, mappings=route.mappings,
-                                               validate=validate, max_bytes=config.max_body_bytes)
+                                               validate=validate, max_bytes=config.max_body_bytes, settings=settings)
         except SchemaUnavailable as exc:
             raise ConfigError(f"routes.{route.name}.validate: {exc}") from None
         except ValueError as exc:
@@ -90,8 +93,9 @@ def _local(el: etree._Element) -> str:
 
 def facts_of(body: bytes) -> Facts:
     """Best effort: the sender's message reference and parties, from iWmo headers or StUF stuurgegevens."""
+    limit = ggk_limit_for(body, DEFAULT_MAX_BYTES) if len(body) > DEFAULT_MAX_BYTES else DEFAULT_MAX_BYTES
     try:
-        root = parse_xml(body)
+        root = parse_xml(body, max_bytes=limit, huge=limit > DEFAULT_MAX_BYTES)  # a GGk envelope may be 25 MB
     except InputError:
         return Facts()
     facts = Facts()

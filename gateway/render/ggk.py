@@ -1,43 +1,58 @@
-"""Profile ``ggk``: a plain iWmo/iJw message inside a StUF-GGk ``envelopHeenbericht-ggk_Di01``.
+"""Profile ``ggk``: a plain iWmo/iJw message inside a StUF-GGk envelope, as the ISD-keten exchanges it.
 
 Municipalities that route through the ISD-keten (GGk) get one envelope per source message: the
 routing data in the stuurgegevens and the payload base64-encoded in ``parameters/bericht``, as the
-GGk specification (Specificaties GGk0310 v2.1.04) prescribes. This module only builds the envelope
-around payload bytes it is given; the payload itself is the canonical message written through a
-built-in dialect mapping file (gateway.pipeline). Built as text and deterministic like ``zkn.py``;
-docs/ggk-profile.md describes every element.
+GGk specification (Specificaties GGk0310 v2.1.04) prescribes. A heenbericht (301, 305, 307, 315, 317)
+travels in an ``envelopHeenbericht-ggk_Di01``; its retour (302, 306, 308, 316, 318) in an
+``envelopRetourbericht-ggk_Du01`` that points at that Di01 (spec 2.2, 3.3). This module only builds the
+envelope from values it is given (payload bytes, UUIDs, tijdstip); the pipeline draws those from the
+zaak ledger. docs/ggk-profile.md describes every element.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
-import uuid
 from dataclasses import dataclass
 
 from gateway import __version__
 from gateway.model import Bericht
+from gateway.model.codes import BERICHTNUMMERS
 
 from .settings import RenderSettings
-from .zkn import Rendered, RenderError, esc, tijdstip
+from .zkn import Rendered, RenderError, esc, gemeente_and_aanbieder, heen_soort
 
 GGK_NS = "http://www.stufstandaarden.nl/sectormodel/ggk/0210"
 STUF_NS = "http://www.egem.nl/StUF/StUF0301"
 XMIME_NS = "http://www.w3.org/2005/05/xmlmime"
-ONTVANGER_APPLICATIE = "GGk"  # fixed value of stuurgegevens.ontvanger.applicatie (spec 3.2)
+ONTVANGER_APPLICATIE = "GGk"  # fixed value of stuurgegevens.ontvanger.applicatie (spec 3.2, 3.3)
 CONTENT_TYPE = "application/xml"
 CRLF = "\r\n"  # spec 2.2: lines of the envelope end in CR LF
-UNSAFE_FILENAME = re.compile(r"[^0-9A-Za-z._-]")  # spec 2.7: bestandsnaam characters
+UNSAFE_NAME = re.compile(r"[^0-9A-Za-z._-]")
+DEFAULT_ADMINISTRATIE = "gemeente {gemeente}"
+"""zender.administratie when ``render.zender.administratie`` is not set: the gemeente the message concerns."""
+DI01 = "envelopHeenbericht-ggk_Di01"
+DU01 = "envelopRetourbericht-ggk_Du01"
 
 
 @dataclass(frozen=True, slots=True)
 class GgkRendered(Rendered):
-    """A Di01 envelope plus the payload and its account: what the target version could not hold or rewrote."""
+    """A Di01/Du01 envelope plus the payload and its account: what the target version could not hold or
+    rewrote."""
 
     dropped: tuple[str, ...] = ()
     normalised: tuple[str, ...] = ()
     payload: bytes = b""
+    cross_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """What the ledger decides for one envelope: its own UUID, its tijdstipBericht and (Du01) the Di01's UUID."""
+
+    referentienummer: str
+    tijdstip: str
+    cross_ref: str | None = None
 
 
 def versienr(version: str) -> tuple[str, str]:
@@ -50,25 +65,53 @@ def versienr(version: str) -> tuple[str, str]:
 APPLICATIE_VERSIE, APPLICATIE_SUBVERSIE = versienr(__version__)
 
 
-def envelope_uuid(bericht: Bericht, functie: str, target: str) -> str:
-    """A version-4-shaped UUID (spec 2.4) derived from the message, so the same input gives the same envelope."""
-    key = "|".join(("ggk", bericht.wet, bericht.berichtcode, bericht.afzender, bericht.ontvanger,
-                    bericht.identificatie, bericht.dagtekening.isoformat(), functie, target))
-    return str(uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16], version=4))
+def is_retour(bericht: Bericht) -> bool:
+    """302, 306, 308, 316, 318: answers that travel in a Du01."""
+    return bericht.soort.endswith("-retour")
 
 
-def bestandsnaam(functie: str, identificatie: str) -> str:
-    """``WMO301_<BerichtIdentificatie>.xml`` in the characters spec 2.7 allows."""
-    return UNSAFE_FILENAME.sub("_", f"{functie}_{identificatie}.xml")[:255]
+def heen_key(bericht: Bericht) -> str:
+    """The identity of the heenbericht a message is or answers, as a retour can rebuild it: a retour echoes
+    its heenbericht's Afzender, Ontvanger and BerichtIdentificatie. ``wmo:301:0384:98025566:<id>:<date>``."""
+    gemeente, aanbieder = gemeente_and_aanbieder(bericht)
+    return ":".join((bericht.wet, BERICHTNUMMERS[heen_soort(bericht.soort)], gemeente, aanbieder,
+                     bericht.identificatie, bericht.dagtekening.isoformat()))
 
 
-def _systeem(tag: str, organisatie: str, applicatie: str) -> str:
+def describe_heen(bericht: Bericht) -> str:
+    """The heenbericht of a retour in words, for errors (identifiers only, no personal data)."""
+    nummer = BERICHTNUMMERS[heen_soort(bericht.soort)]
+    return (f"{functie(bericht.wet, nummer)} {bericht.identificatie} of {bericht.dagtekening.isoformat()} "
+            f"from {bericht.afzender} to {bericht.ontvanger}")
+
+
+def parties(bericht: Bericht, settings: RenderSettings) -> tuple[str, str]:
+    """(zender, ontvanger) organisatie of the envelope. A heenbericht goes from its Afzender to its Ontvanger;
+    a retour the other way (its header echoes the heenbericht's, spec 3.3: zender is who sends the retour).
+    ``render.zender/ontvanger.organisatie`` override both."""
+    afzender, ontvanger = (bericht.ontvanger, bericht.afzender) if is_retour(bericht) else (
+        bericht.afzender, bericht.ontvanger)
+    return settings.zender.organisatie or afzender, settings.ontvanger.organisatie or ontvanger
+
+
+def administratie(bericht: Bericht, settings: RenderSettings) -> str:
+    """stuurgegevens.zender.administratie: "naam samenwerkingsverband, anders naam gemeente" (spec 3.2, 3.3),
+    from ``render.zender.administratie`` (``{gemeente}`` is the gemeentecode the message concerns)."""
+    gemeente, _ = gemeente_and_aanbieder(bericht)
+    value = (settings.zender.administratie or DEFAULT_ADMINISTRATIE).replace("{gemeente}", gemeente)
+    if not 1 <= len(value) <= 50:
+        raise RenderError(f"StUF administratie {value!r} must be 1..50 characters", "zender.administratie")
+    return value
+
+
+def _systeem(tag: str, organisatie: str, applicatie: str, admin: str | None = None) -> str:
     if not 3 <= len(applicatie) <= 50:
         raise RenderError(f"StUF applicatie {applicatie!r} must be 3..50 characters", f"{tag}.applicatie")
     if not organisatie or len(organisatie) > 200:
         raise RenderError(f"StUF organisatie {organisatie!r} must be 1..200 characters", f"{tag}.organisatie")
+    extra = f"\t\t\t<StUF:administratie>{esc(admin)}</StUF:administratie>{CRLF}" if admin else ""
     return (f"\t\t<StUF:{tag}>{CRLF}\t\t\t<StUF:organisatie>{esc(organisatie)}</StUF:organisatie>{CRLF}"
-            f"\t\t\t<StUF:applicatie>{esc(applicatie)}</StUF:applicatie>{CRLF}\t\t</StUF:{tag}>{CRLF}")
+            f"\t\t\t<StUF:applicatie>{esc(applicatie)}</StUF:applicatie>{CRLF}{extra}\t\t</StUF:{tag}>{CRLF}")
 
 
 def functie(wet: str, nummer: str) -> str:
@@ -76,37 +119,43 @@ def functie(wet: str, nummer: str) -> str:
     return f"{'WMO' if wet == 'wmo' else 'JW'}{nummer}"
 
 
-def envelope(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings: RenderSettings) -> tuple[str, bytes]:
-    """(referentienummer, Di01 bytes) around ``payload``, message family ``nummer`` (301) of version ``versie``."""
-    name_of = functie(bericht.wet, nummer)
-    ref = envelope_uuid(bericht, name_of, versie)
-    name = bestandsnaam(name_of, bericht.identificatie)
+def envelope(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings: RenderSettings,
+             stamp: Stamp) -> bytes:
+    """The Di01 (heenbericht) or Du01 (retour, ``stamp.cross_ref`` set) around ``payload``, message family
+    ``nummer`` (301) of version ``versie``. The payload is XML, so ``bericht`` has no bestandsnaam (spec 2.7)."""
+    root = DU01 if is_retour(bericht) else DI01
+    if root == DU01 and not stamp.cross_ref:
+        raise RenderError(f"a Du01 needs the UUID of the Di01 of heenbericht {describe_heen(bericht)}",
+                          "stuurgegevens.crossRefnummer")
+    zender, ontvanger = parties(bericht, settings)
     functie_versie, functie_subversie = versienr(versie)
-    data = base64.b64encode(payload).decode("ascii")
+    cross = f"\t\t<StUF:crossRefnummer>{stamp.cross_ref}</StUF:crossRefnummer>{CRLF}" if root == DU01 else ""
     text = "".join((
         f'<?xml version="1.0" encoding="UTF-8"?>{CRLF}',
-        f'<GGK:envelopHeenbericht-ggk_Di01 xmlns:GGK="{GGK_NS}" xmlns:StUF="{STUF_NS}" xmlns:xmime="{XMIME_NS}">',
-        f"{CRLF}\t<GGK:stuurgegevens>{CRLF}\t\t<StUF:berichtcode>Di01</StUF:berichtcode>{CRLF}",
-        _systeem("zender", settings.zender.organisatie or bericht.afzender, settings.zender.applicatie),
-        _systeem("ontvanger", settings.ontvanger.organisatie or bericht.ontvanger, ONTVANGER_APPLICATIE),
-        f"\t\t<StUF:referentienummer>{ref}</StUF:referentienummer>{CRLF}",
-        f"\t\t<StUF:tijdstipBericht>{tijdstip(bericht, bericht.clients[0] if bericht.clients else None)}"
-        f"</StUF:tijdstipBericht>{CRLF}",
-        f"\t\t<StUF:functie>{name_of}</StUF:functie>{CRLF}\t</GGK:stuurgegevens>{CRLF}",
+        f'<GGK:{root} xmlns:GGK="{GGK_NS}" xmlns:StUF="{STUF_NS}" xmlns:xmime="{XMIME_NS}">',
+        f"{CRLF}\t<GGK:stuurgegevens>{CRLF}\t\t<StUF:berichtcode>{root[-4:]}</StUF:berichtcode>{CRLF}",
+        _systeem("zender", zender, settings.zender.applicatie, administratie(bericht, settings)),
+        _systeem("ontvanger", ontvanger, ONTVANGER_APPLICATIE),
+        f"\t\t<StUF:referentienummer>{stamp.referentienummer}</StUF:referentienummer>{CRLF}",
+        f"\t\t<StUF:tijdstipBericht>{stamp.tijdstip}</StUF:tijdstipBericht>{CRLF}",
+        cross,
+        f"\t\t<StUF:functie>{functie(bericht.wet, nummer)}</StUF:functie>{CRLF}\t</GGK:stuurgegevens>{CRLF}",
         f"\t<GGK:parameters>{CRLF}",
         f"\t\t<GGK:applicatieVersie>{APPLICATIE_VERSIE}</GGK:applicatieVersie>{CRLF}",
         f"\t\t<GGK:applicatieSubversie>{APPLICATIE_SUBVERSIE}</GGK:applicatieSubversie>{CRLF}",
         f"\t\t<GGK:functieVersie>{functie_versie}</GGK:functieVersie>{CRLF}",
         f"\t\t<GGK:functieSubversie>{functie_subversie}</GGK:functieSubversie>{CRLF}",
-        f'\t\t<GGK:bericht StUF:bestandsnaam="{esc(name)}" xmime:contentType="{CONTENT_TYPE}">{data}</GGK:bericht>',
-        f"{CRLF}\t</GGK:parameters>{CRLF}</GGK:envelopHeenbericht-ggk_Di01>{CRLF}",
+        f'\t\t<GGK:bericht xmime:contentType="{CONTENT_TYPE}">{base64.b64encode(payload).decode("ascii")}',
+        f"</GGK:bericht>{CRLF}\t</GGK:parameters>{CRLF}</GGK:{root}>{CRLF}",
     ))
-    return ref, text.encode("utf-8")
+    return text.encode("utf-8")
 
 
-def render(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings: RenderSettings, *,
+def render(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings: RenderSettings, stamp: Stamp, *,
            dropped: tuple[str, ...] = (), normalised: tuple[str, ...] = ()) -> list[GgkRendered]:
-    """One Di01 envelope for the whole message around its ``payload`` (message family ``nummer``, ``versie``)."""
-    ref, xml = envelope(bericht, payload, nummer, versie, settings)
-    name = UNSAFE_FILENAME.sub("_", f"{bericht.afzender}-{functie(bericht.wet, nummer)}-{bericht.identificatie}-ggk")
-    return [GgkRendered(ref, name, "", xml, "", dropped, normalised, payload)]
+    """One envelope for the whole message around its ``payload`` (message family ``nummer``, ``versie``)."""
+    xml = envelope(bericht, payload, nummer, versie, settings, stamp)
+    zender = parties(bericht, settings)[0]
+    ident = (bericht.identificatie_retour if is_retour(bericht) else None) or bericht.identificatie
+    name = UNSAFE_NAME.sub("_", f"{zender}-{functie(bericht.wet, nummer)}-{ident}-ggk")
+    return [GgkRendered(stamp.referentienummer, name, "", xml, "", dropped, normalised, payload, stamp.cross_ref)]

@@ -35,16 +35,19 @@ DEFAULT_IDENTIFICATIE: dict[str, str] = {
 
 DEFAULT_OMSCHRIJVING = "{Wet} {soort} {bericht} client {client}"
 
-DEFAULT_GGK_VERSIE: dict[str, str] = {"wmo": "2.1", "jw": "source"}
-"""Payload version of profile ggk when ``ggk_versie`` is not set. iWmo: 2.1, the version the official XSDs
-validate. iJw: the version the message came in (``source``), because no iJw XSD validates any target and an
-iJw 2.1 message cannot become 3.2 without XsdVersie values Overstap cannot know (docs/ggk-profile.md 3)."""
+NEWEST = "newest"
+DEFAULT_GGK_VERSIE: dict[str, str] = {"wmo": NEWEST, "jw": NEWEST}
+"""Payload version of profile ggk when ``ggk_versie`` is not set: the newest release Overstap has a built-in
+dialect for (iWmo 3.2, iJw 3.2). A 2.x message goes in the newest 2.x release (2.1): a 3.x header requires the
+XsdVersie of the XSDs the sender used, which a 2.x message does not carry (docs/ggk-profile.md 3.2)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Systeem:
     organisatie: str | None = None  # None: take it from the message header (afzender/ontvanger)
     applicatie: str = "OVERSTAP"
+    administratie: str | None = None
+    """StUF administratie; profile ggk fills zender.administratie (``{gemeente}``: the gemeentecode)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +58,12 @@ class RenderSettings:
     identificatie: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_IDENTIFICATIE))
     omschrijving: str = DEFAULT_OMSCHRIJVING
     ggk_versie: str | None = None
-    """Profile ggk payload version: ``2.1``, ``3.2`` (``iwmo-2.1`` too) or ``source``; None: the default."""
+    """Profile ggk payload version: ``2.1``, ``3.2`` (``iwmo-2.1`` too), ``source`` or ``newest``; None: the
+    default (``newest``)."""
 
     def ggk_target(self, wet: str, source: str) -> str:
-        """The payload version for a ``wet`` message that came in as version ``source``."""
+        """The payload version for a ``wet`` message that came in as version ``source``; ``newest`` is left for
+        the caller, which knows the built-in dialects."""
         value = (self.ggk_versie or DEFAULT_GGK_VERSIE[wet]).strip().lower()
         value = value.removeprefix("iwmo").removeprefix("ijw").lstrip("-_ ")
         return source if value == "source" else value
@@ -76,6 +81,8 @@ class RenderSettings:
                     organisatie=str(value["organisatie"]) if value.get("organisatie") is not None
                     else current.organisatie,
                     applicatie=str(value.get("applicatie", current.applicatie)),
+                    administratie=str(value["administratie"]) if value.get("administratie") is not None
+                    else current.administratie,
                 )})
         if "zaaktype" in overrides:
             out = replace(out, zaaktype={**out.zaaktype, **{str(k): str(v) for k, v in overrides["zaaktype"].items()}})
