@@ -14,7 +14,6 @@ from gateway.pipeline import FAILURES, PROFILES, Converter, describe
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
 from . import main
-
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage, input_files, load_registry, resolve_mappings
 
 DEFAULT_STATE = "./overstap-state"
