@@ -108,6 +108,17 @@ PLACES: dict[str, list[str]] = {
                                                    "ingetrokken')"],
     "clients.producten.verzoek_groep": [_x("aanvraag.verzoek_groep") + "; 'ongewijzigd' lines make no zaak"],
     "clients.producten.extra.NAME": [_x("vendor.NAME")],
+    "clients.status_aanlevering": ["not carried: a 2.0 315 delivery status of the request message, not of a zaak"],
+    "clients.contacten.soort": ["selects the verblijfsadres (01, else 03/04); a correspondence address (02) is not "
+                                "sent (afwijkendCorrespondentieAdres not yet used)"],
+    "clients.relaties.contacten.soort": ["selects the relative's verblijfsadres (01, else 03/04)"],
+    "clients.beschikking.beperkingen.duur": ["not carried: medical detail (privacy), kept out of zaak metadata"],
+    "clients.beschikking.beperkingen.commentaar": ["not carried: medical free text (privacy)"],
+    "clients.beschikking.beperkingen.scores.vraag": ["not carried: medical detail (privacy)"],
+    "clients.beschikking.beperkingen.scores.score": ["not carried: medical detail (privacy)"],
+    "clients.beschikking.beperkingen.scores.commentaar": ["not carried: medical free text (privacy)"],
+    "clients.relaties.nummer": ["not carried: a number local to the message"],
+    "clients.relaties.volgorde": ["not carried: the order of the relations in the message"],
 }
 
 
