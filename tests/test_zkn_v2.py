@@ -19,6 +19,7 @@ from gateway.zaken.registry import is_registered
 
 NS = {"ZKN": "http://www.egem.nl/StUF/sector/zkn/0310", "StUF": "http://www.egem.nl/StUF/StUF0301",
       "BG": "http://www.egem.nl/StUF/sector/bg/0310"}
+STUF_VS, STUF_NV, STUF_EX = (f"{{{NS['StUF']}}}{n}" for n in ("verwerkingssoort", "noValue", "extraElement"))
 NOON = dt.datetime(2026, 12, 4, 12, 0, 0)
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -59,7 +60,7 @@ def test_a_new_toewijzing_is_one_creeer_zaak_with_data_in_its_place(converter: C
     assert texts(root, "ZKN:stuurgegevens/StUF:tijdstipBericht") == ["20261204120000000"]  # creation time
     assert UUID4.match(out.referentienummer)
     (zaak,) = objects(out.xml)
-    assert zaak.get("{%s}verwerkingssoort" % NS["StUF"]) == "T"
+    assert zaak.get(STUF_VS) == "T"
     assert out.zaak.startswith("0384") and texts(zaak, "ZKN:identificatie") == [out.zaak]
     assert texts(zaak, "ZKN:kenmerk/ZKN:kenmerk") == ["425386123"]
     assert texts(zaak, "ZKN:kenmerk/ZKN:bron") == ["BeschikkingNummer"]
@@ -69,16 +70,16 @@ def test_a_new_toewijzing_is_one_creeer_zaak_with_data_in_its_place(converter: C
     assert texts(zaak, "ZKN:einddatum") == []
     assert texts(zaak, "ZKN:isVan/ZKN:gerelateerde/ZKN:code") == ["WMOTOEW"]  # from the catalogue
     person = "ZKN:heeftAlsInitiator/ZKN:gerelateerde/ZKN:natuurlijkPersoon/"
-    assert zaak.find(person[:-1], NS).get("{%s}verwerkingssoort" % NS["StUF"]) == "T"
+    assert zaak.find(person[:-1], NS).get(STUF_VS) == "T"
     assert texts(zaak, person + "BG:inp.bsn") == ["123456782"]
     assert texts(zaak, person + "BG:geslachtsnaam") == ["Gaastra"]
     assert texts(zaak, person + "BG:verblijfsadres/BG:aoa.postcode") == ["1234AB"]
-    assert zaak.find(person + "BG:voornamen", NS).get("{%s}noValue" % NS["StUF"]) == "waardeOnbekend"
+    assert zaak.find(person + "BG:voornamen", NS).get(STUF_NV) == "waardeOnbekend"
     assert texts(zaak, "ZKN:heeftAlsBelanghebbende/ZKN:gerelateerde/ZKN:natuurlijkPersoon/BG:geslachtsnaam") == [
         "Mistral"]  # the partner (soort 12)
     assert texts(zaak, "ZKN:heeftAlsUitvoerende/ZKN:gerelateerde/ZKN:nietNatuurlijkPersoon/BG:ann.identificatie"
                  ) == ["00000000098025566"]
-    names = [e.get("naam") for e in zaak.iter("{%s}extraElement" % NS["StUF"])]
+    names = [e.get("naam") for e in zaak.iter(STUF_EX)]
     assert len([n for n in names if n and not n.startswith("relatie.")]) <= 21
     assert all(is_registered(n) for n in names)
     assert not [n for n in names if any(p.isdigit() for p in n.split("."))]
@@ -95,16 +96,16 @@ def test_the_intrekking_updates_with_equal_old_and_new_elements_then_closes(conv
     assert (update.operation, status.operation) == ("updateZaak", "actualiseerZaakstatus")
     old, new = objects(update.xml)
     assert [etree.QName(e).localname for e in old] == [etree.QName(e).localname for e in new]
-    assert [e.get("naam") for e in old.iter("{%s}extraElement" % NS["StUF"])] == [
-        e.get("naam") for e in new.iter("{%s}extraElement" % NS["StUF"])]
+    assert [e.get("naam") for e in old.iter(STUF_EX)] == [
+        e.get("naam") for e in new.iter(STUF_EX)]
     assert texts(new, "ZKN:einddatum") == ["20161107"]
-    assert old.find("ZKN:einddatum", NS).get("{%s}noValue" % NS["StUF"]) == "geenWaarde"
+    assert old.find("ZKN:einddatum", NS).get(STUF_NV) == "geenWaarde"
     assert texts(new, "ZKN:resultaat/ZKN:omschrijving") == ["Toewijzing ingetrokken (RedenIntrekking 4)"]
     for side in (old, new):  # never re-sent: zaaktype, initiator, registratiedatum, omschrijving
         for tag in ("isVan", "heeftAlsInitiator", "registratiedatum", "omschrijving", "startdatum"):
             assert side.find(f"ZKN:{tag}", NS) is None, tag
-    extra_old = {e.get("naam"): e.text for e in old.iter("{%s}extraElement" % NS["StUF"])}
-    extra_new = {e.get("naam"): e.text for e in new.iter("{%s}extraElement" % NS["StUF"])}
+    extra_old = {e.get("naam"): e.text for e in old.iter(STUF_EX)}
+    extra_new = {e.get("naam"): e.text for e in new.iter(STUF_EX)}
     assert (extra_old["beschikking.einddatum"], extra_new["beschikking.einddatum"]) == ("20161231", "20161107")
     assert (extra_old["client.emailadres"], extra_new["client.emailadres"]) == (
         "DHRGaastra@email.nl", "dhrgaastra@email.nl")
