@@ -128,7 +128,10 @@ def run_case(compiled: Compiled, case: dict[str, Any], registry: Registry, *, li
         return CaseResult(name, line, FAIL, [str(exc)])
     route = case.get("route")
     try:
-        result = converter.convert(data, source.name, route=route)
+        if "expect_output" in case or "expect_error" in case or converter.profile != "zkn":
+            result = converter.convert(data, source.name, route=route)
+        else:  # a mapping case checks the canonical model; a 305/307 alone has no zaak to render against
+            result = _mapped_only(converter, data, source.name, route)
     except FAILURES as exc:
         out.details += _check_error(case, exc, where, source.name)
     else:
@@ -143,6 +146,13 @@ def run_case(compiled: Compiled, case: dict[str, Any], registry: Registry, *, li
     if out.details:
         out.status = FAIL
     return out
+
+
+def _mapped_only(converter: Converter, data: bytes, name: str, route: Any) -> Conversion:
+    """The message mapped into the canonical model without rendering (profile zkn v2 renders against a
+    ledger: a start or stop needs its toewijzing first, which a single mapping case does not have)."""
+    source, mapping, mapped = converter.to_model(data, name, route)
+    return Conversion(source, mapping, mapped.bericht, [], mapped.unmapped, mapped.warnings)
 
 
 class _Where:
