@@ -108,6 +108,7 @@ PLACES: dict[str, list[str]] = {
                                                    "ingetrokken')"],
     "clients.producten.verzoek_groep": [_x("aanvraag.verzoek_groep") + "; 'ongewijzigd' lines make no zaak"],
     "clients.producten.extra.NAME": [_x("vendor.NAME")],
+    "clients.extra.NAME": [_x("vendor.NAME")],
     "clients.status_aanlevering": ["not carried: a 2.0 315 delivery status of the request message, not of a zaak"],
     "clients.contacten.soort": ["selects the verblijfsadres (01, else 03/04); a correspondence address (02) is not "
                                 "sent (afwijkendCorrespondentieAdres not yet used)"],
