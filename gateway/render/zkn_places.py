@@ -61,7 +61,7 @@ PLACES: dict[str, list[str]] = {
     "clients.reden_verzoek": [_x("client.reden_verzoek")],
     "clients.relaties.soort": [BTR + "ZKN:code (when the soort makes a belanghebbende; else heeftAlsGemachtigde or "
                                      "heeftAlsOverigBetrokkene; also ZKN:omschrijving)"],
-    **{k: [v[0] + " (when the relation is a belanghebbende; gemachtigde and overig alike)"] + v[1:]
+    **{k: [v[0] + " (when the relation is a belanghebbende; gemachtigde and overig alike)", *v[1:]]
        for k, v in _person("clients.relaties.", BTR + "ZKN:gerelateerde/ZKN:natuurlijkPersoon/", "relatie").items()},
     "clients.beschikking.nummer": [ZAK + "ZKN:kenmerk/ZKN:kenmerk (bron BeschikkingNummer, also a chain key)"],
     "clients.beschikking.afgiftedatum": [_x("beschikking.afgiftedatum")],
