@@ -49,6 +49,8 @@ class Output:
     zaak: str | None = None
     profile: str = "zkn"
     dropped: tuple[str, ...] = ()  # ggk: canonical fields the payload's iWmo/iJw version cannot hold
+    operation: str = ""  # zkn: the ZDS operation (creeerZaak, updateZaak, actualiseerZaakstatus)
+    soap_action: str = ""  # the SOAPAction the operation is sent with; "" = derive from the root element
 
 
 @dataclass(slots=True)
@@ -59,6 +61,16 @@ class Conversion:
     outputs: list[Output]
     unmapped: list[Unmapped] = field(default_factory=list)
     warnings: list[Warning_] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Decisions about the zaak (a retour's no-op, "no change", an unknown zaak created); with no outputs,
+    the reason there are none."""
+
+    @property
+    def outcome(self) -> str:
+        """``converted`` or, for a message with no outputs, the first note (``no-op: retour, ...``)."""
+        if self.outputs or not self.notes:
+            return "converted"
+        return self.notes[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +97,7 @@ def describe(exc: BaseException, source: str = "<input>") -> FailureInfo:
         field_ = exc.field + (f" <- {exc.path}" if exc.path and exc.field else "") if exc.field else exc.path
         return FailureInfo(exc.code, field_, exc.line, exc.message, _named(exc.source, source))
     if isinstance(exc, RenderError):
-        return FailureInfo("StUF055", exc.field, None, str(exc), source)
+        return FailureInfo(getattr(exc, "code", "StUF055"), exc.field, None, str(exc), source)
     if isinstance(exc, OutputInvalid):
         return FailureInfo("StUF055", exc.kind, None, str(exc), source)
     if isinstance(exc, MappingError):
@@ -125,6 +137,9 @@ class Converter:
         self.track_unmapped = track_unmapped
         self.debt = debt if debt is not None else DialectDebt()
         """Deviations accepted under ``strictness: lenient``, per mapping and rule (dialect debt)."""
+        self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
+        """What the receivers already hold (zaak states, chain keys, tijdstipBericht per zender)."""
+        """Creation time of outputs (StUF tijdstipBericht); tests give a fixed clock."""
         if validate:
             schema(profile)  # load it now: a missing reference dir is a configuration error (SchemaUnavailable)
         self._settings_cache: dict[str, RenderSettings] = {}
@@ -157,13 +172,27 @@ class Converter:
         source, mapping, result = self.to_model(data, name, route)
         if result.warnings:
             self.debt.record(mapping.name, result.warnings)
-        outputs = self.render(result.bericht, mapping, source.envelope_info)
-        return Conversion(source, mapping, result.bericht, outputs, result.unmapped, result.warnings)
+        notes: list[str] = []
+        try:
+            outputs = self.render(result.bericht, mapping, notes, source.envelope_info)
+        except RenderError as exc:
+            if exc.code == "StUF064":  # no zaak to apply it to: the message's own fault, named as StUF does
+                raise ConversionError(str(exc), field=exc.field, source=name, code=exc.code) from None
+            raise
+        warnings = list(result.warnings)
+        warnings += [Warning_("zaak", "clients", None, n.removeprefix("warning: ")) for n in notes
+                     if n.startswith("warning: ")]
+        return Conversion(source, mapping, result.bericht, outputs, result.unmapped, warnings,
+                          [n for n in notes if not n.startswith("warning: ")])
 
-    def render(self, bericht: Bericht, mapping: Compiled, envelope: dict[str, str] | None = None) -> list[Output]:
-        """``bericht`` in this converter's profile, in one ledger transaction: a failure leaves the ledger as it
-        was. ``envelope``: the facts of the GGk envelope the message came in (``Source.envelope_info``)."""
+    def render(self, bericht: Bericht, mapping: Compiled, notes: list[str] | None = None,
+               envelope: dict[str, str] | None = None) -> list[Output]:
+        """The outputs of one message, rendered and checked inside one ledger transaction: a failure (bad
+        input, invalid output) rolls back every zaak state, chain key and envelope id the message would have
+        written. ``notes`` collects the zaak decisions (no-op, no change, warnings); ``envelope``: the facts of
+        the GGk envelope the message came in (``Source.envelope_info``)."""
         settings = self.settings_for(mapping)
+        notes = notes if notes is not None else []
         with self.ledger.transaction() as tx:
             now = self.clock()
             if envelope and envelope.get("berichtcode") == "Di01":
@@ -171,9 +200,11 @@ class Converter:
             if self.profile == "ggk":
                 rendered = self.render_ggk(bericht, settings, tx, now)
             else:
-                rendered = zkn_profile.render(bericht, settings)
-            outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()))
-                       for r in rendered]
+                rendering = zkn_profile.render(bericht, settings, tx, now)
+                rendered = rendering.outputs
+                notes += rendering.notes + [f"warning: {w}" for w in rendering.warnings]
+            outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()),
+                              getattr(r, "operation", ""), getattr(r, "soap_action", "")) for r in rendered]
             if self.validate:
                 for out in outputs:
                     check(out.xml, self.profile)

@@ -25,7 +25,10 @@ def reference_dir() -> Path:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """In CI the reference folder is always there: its absence is a broken run, not a reason to skip."""
+    """Every CLI run in the tests keeps its zaak ledger in memory unless a test names a --state folder, so no
+    test leaves state in the checkout or sees another run's chains. In CI the reference folder is always
+    there: its absence is a broken run, not a reason to skip."""
+    os.environ["OVERSTAP_STATE"] = "none"
     if os.environ.get("CI", "").lower() in ("1", "true", "yes") and not reference.available():
         pytest.exit(f"CI=true but the reference material is missing at {reference.reference_dir()} "
                      f"(set {reference.ENV}); refusing to report a green run that skipped the schema tests",

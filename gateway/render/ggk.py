@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from gateway import __version__
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
+from gateway.zaken.units import gemeente_and_aanbieder, heen_soort
 
 from .settings import RenderSettings
-from .zkn import Rendered, RenderError, esc, gemeente_and_aanbieder, heen_soort
+from .zkn import Rendered, RenderError, esc
 
 GGK_NS = "http://www.stufstandaarden.nl/sectormodel/ggk/0210"
 STUF_NS = "http://www.egem.nl/StUF/StUF0301"
@@ -158,4 +159,5 @@ def render(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings:
     zender = parties(bericht, settings)[0]
     ident = (bericht.identificatie_retour if is_retour(bericht) else None) or bericht.identificatie
     name = UNSAFE_NAME.sub("_", f"{zender}-{functie(bericht.wet, nummer)}-{ident}-ggk")
-    return [GgkRendered(stamp.referentienummer, name, "", xml, "", dropped, normalised, payload, stamp.cross_ref)]
+    return [GgkRendered(stamp.referentienummer, name, "", xml, "", dropped=dropped, normalised=normalised,
+                        payload=payload, cross_ref=stamp.cross_ref)]
