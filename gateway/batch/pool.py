@@ -85,7 +85,7 @@ class OrderedPool:
             for chunk in chunks:
                 if stop():
                     return
-                yield self._local_worker().convert_chunk(chunk)
+                yield from self._convert_here(chunk)
             return
         self.start()
         try:
@@ -147,6 +147,16 @@ class OrderedPool:
                 result = ready.pop(next_first)
                 next_first += result.count
                 yield result
+
+    def _convert_here(self, chunk: Chunk) -> list[ChunkResult]:
+        """Convert in this process; a bug outside the per-message guard fails that one member, not the run."""
+        worker = self._local_worker()
+        try:
+            return [worker.convert_chunk(chunk)]
+        except Exception as exc:
+            if chunk.count == 1:
+                return [worker.crashed(chunk, f"internal error in the worker: {type(exc).__name__}")]
+        return [result for one in _split(chunk) for result in self._convert_here(one)]
 
     def _submit(self, chunk: Chunk, pending: dict[Future[ChunkResult], Chunk],
                 broken: list[Chunk]) -> Future[ChunkResult] | None:

@@ -96,14 +96,18 @@ class Worker:
     def convert_chunk(self, chunk: Chunk) -> ChunkResult:
         lines = bytearray()
         self._tally = tally = Tally()
-        for key, data, problem, whole in chunk.members:
-            try:
-                line = self._one(key, data, problem, whole)
-            except OSError as exc:  # OUT itself refused the write (a full disk, a name the file system rejects)
-                info = FailureInfo(READ_FAILED, None, None, f"cannot write to OUT: {exc.strerror or exc}", key)
-                line = failed_line(key, info, None, None)
-            tally.count(line)
-            lines += encode_line(line)
+        try:
+            for key, data, problem, whole in chunk.members:
+                try:
+                    line = self._one(key, data, problem, whole)
+                except OSError as exc:  # OUT refused the write (a full disk, a name the file system rejects)
+                    info = FailureInfo(READ_FAILED, None, None, f"cannot write to OUT: {exc.strerror or exc}", key)
+                    line = failed_line(key, info, None, None)
+                tally.count(line)
+                lines += encode_line(line)
+        except BaseException:
+            self.packer.take()  # the chunk is redone member by member: none of its entries may linger
+            raise
         return ChunkResult(chunk.first, chunk.count, self.packer.take(), bytes(lines), tally)
 
     def crashed(self, chunk: Chunk, why: str) -> ChunkResult:
