@@ -230,3 +230,32 @@ def test_convert_does_not_follow_a_symlink_out_of_a_folder(tmp_path: Path) -> No
     done = subprocess.run([*OVERSTAP, "convert", str(folder), "--out", str(tmp_path / "out"), "--no-validate"],
                           capture_output=True, timeout=120)
     assert done.returncode == 0 and done.stdout.decode() == ""
+
+
+# -- item 12: EI flat files in UTF-8 and UTF-16 ---------------------------------------------------------------
+
+
+def _ei_with_accent(reference_dir: Path) -> str:
+    """A public EI sample with the client's surname given an accented letter (one character, one position)."""
+    text = (reference_dir / "samples" / "iwmo-ei" / "CasusA-02-WMO301_toewijzing.ei").read_bytes().decode("ascii")
+    assert "Gaastra " in text
+    return text.replace("Gaastra ", "G\u00e1\u00e4stra ", 1)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_ei_files_are_read_in_any_unicode_encoding_without_mojibake(reference_dir: Path, encoding: str) -> None:
+    text = _ei_with_accent(reference_dir)
+    expected = read(text.encode("latin-1"), "a.ei")
+    source = read(text.encode(encoding), "a.ei")
+    assert source.format == "ei"
+    assert source.root.findtext("Client/Geslachtsnaam") == "G\u00e1\u00e4stra"
+    assert etree.tostring(source.root) == etree.tostring(expected.root)
+
+
+def test_an_ei_character_outside_latin_1_is_named_with_its_line(reference_dir: Path) -> None:
+    text = _ei_with_accent(reference_dir).replace("G\u00e1", "G\u0142", 1)
+    with pytest.raises(InputError) as caught:
+        read(text.encode("utf-16"), "a.ei")
+    assert caught.value.message == ("EI flat file: character U+0142 cannot be written in the ISO-8859-1 "
+                                    "the EI layouts use")
+    assert caught.value.line == 2

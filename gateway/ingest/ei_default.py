@@ -19,6 +19,23 @@ __all__ = ["is_flat_file", "parse_default_ei"]
 _BOM = b"\xef\xbb\xbf"
 
 
+def _wide(data: bytes) -> str | None:
+    """UTF-16/32 by BOM, or (without one) by the zero bytes around a first digit, as an EI file starts."""
+    codec = wide_encoding(data)
+    if codec is not None or len(data) < 4:
+        return codec
+    first = data[:4]
+    if first[0:1].isdigit() and first[1:4] == b"\0\0\0":
+        return "utf-32-le"
+    if first[0:3] == b"\0\0\0" and first[3:4].isdigit():
+        return "utf-32-be"
+    if first[0:1].isdigit() and first[1] == 0:
+        return "utf-16-le"
+    if first[0] == 0 and first[1:2].isdigit():
+        return "utf-16-be"
+    return None
+
+
 def is_flat_file(data: bytes) -> bool:
     """True when ``data`` can only be an EI flat file: its first byte (after a UTF-8 BOM) is a digit.
 
@@ -26,7 +43,7 @@ def is_flat_file(data: bytes) -> bool:
     damaged (wrong length, unknown BerichtCode, missing) must still reach the EI parser, which names
     the line and field, instead of the XML parser's "not well-formed". XML never starts with a digit.
     """
-    codec = wide_encoding(data)
+    codec = _wide(data)
     if codec is not None:  # UTF-16/32: an EI file too when its first character is a digit
         return data[:16].decode(codec, errors="replace").removeprefix("\ufeff")[:1].isdigit()
     head = data[len(_BOM) : len(_BOM) + 1] if data.startswith(_BOM) else data[:1]
@@ -39,7 +56,7 @@ def _as_latin1(data: bytes, name: str) -> bytes:
     Fixed positions count characters, so a UTF-8 or UTF-16/32 file is decoded first: otherwise an
     ``é`` would shift every later field (mojibake) or the file would read as broken XML.
     """
-    codec = wide_encoding(data)
+    codec = _wide(data)
     if codec is None:
         body = data.removeprefix(_BOM)
         if body.isascii():
