@@ -259,3 +259,12 @@ def test_an_ei_character_outside_latin_1_is_named_with_its_line(reference_dir: P
     assert caught.value.message == ("EI flat file: character U+0142 cannot be written in the ISO-8859-1 "
                                     "the EI layouts use")
     assert caught.value.line == 2
+
+
+def test_the_sidecar_conversion_refuses_a_two_message_body_too() -> None:
+    """The check sits in ingest, so the sidecar's conversion step (which answers Bv03 or Fo03) gets it."""
+    from gateway.proxy.converting import convert_message
+
+    converted = convert_message(Converter(), "route", "route", SOAP % (b"<s:Body>" + PAYLOAD + PAYLOAD + b"</s:Body>"))
+    assert converted.outputs is None and converted.failure is not None
+    assert converted.failure.message == "SOAP Body holds 2 messages: expected exactly one per envelope"

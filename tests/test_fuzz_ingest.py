@@ -8,6 +8,7 @@ escapes) is an internal error and fails the run here. In CI the run is derandomi
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -43,10 +44,8 @@ CONVERTER = Converter()
 
 
 def convert_or_refuse(data: bytes) -> None:
-    try:
+    with contextlib.suppress(ALLOWED):
         CONVERTER.convert(data, "fuzz.xml")
-    except ALLOWED:
-        pass
 
 
 @st.composite
@@ -86,10 +85,8 @@ def revalued(draw: st.DrawFn) -> bytes:
 @FUZZ
 @given(st.binary(max_size=512))
 def test_any_bytes_are_read_or_refused_as_input_errors(data: bytes) -> None:
-    try:
+    with contextlib.suppress(InputError):
         read(data, "fuzz")
-    except InputError:
-        pass
 
 
 @FUZZ
