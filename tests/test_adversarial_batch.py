@@ -282,3 +282,39 @@ def test_a_huge_error_text_is_capped_in_report_and_reason(tmp_path: Path, monkey
     assert (tmp_path / "out" / "report.jsonl").stat().st_size < 2_000
     assert (tmp_path / "out" / QUARANTINE / "in" / "m.xml.reason").stat().st_size < 2_000
     assert "(8,999,010 more characters left out)" in report(tmp_path / "out")[0]["error"]["message"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("sink", ["out", "out.zip"])
+def test_an_output_file_never_stands_where_a_folder_is_needed(tmp_path: Path, sink: str) -> None:
+    """Member ``a.xml`` converts to ``a.xml.<name>.xml``; a member inside a folder of exactly that name
+    must still land (its folder gets a ``~``), and the archive must extract."""
+    from gateway.pipeline import Converter
+
+    name = Converter().convert(GOOD[0][1], "a.xml").outputs[0].name
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as zf:
+        zf.writestr("a.xml", GOOD[0][1])
+        zf.writestr(f"a.xml.{name}.xml/b.xml", GOOD[1][1])
+    outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / sink, validate=False, progress="quiet", workers=0))
+    assert outcome.exit_code == 0
+    folder = tmp_path / "out"
+    if sink == "out.zip":
+        folder = tmp_path / "x"
+        with zipfile.ZipFile(tmp_path / sink) as zf:
+            zf.extractall(folder)
+    lines = report(folder)
+    assert [line["status"] for line in lines] == ["ok", "ok"]
+    assert lines[1]["outputs"][0].startswith(f"converted/in.zip/a.xml.{name}.xml~/b.xml.")  # type: ignore[index]
+    for line in lines:
+        assert (folder / str(line["outputs"][0])).is_file()  # type: ignore[index]
+
+
+def test_a_path_the_file_system_refuses_is_a_failed_line_not_a_crash(tmp_path: Path) -> None:
+    deep = "/".join(["d" * 190] * 25) + "/m.xml"  # about 4,800 bytes: past PATH_MAX once under OUT
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as zf:
+        zf.writestr(deep, GOOD[0][1])
+        zf.writestr("fine.xml", GOOD[1][1])
+    code, lines = batch([tmp_path / "in.zip"], tmp_path / "out", workers=1)
+    assert code == 1
+    assert lines[0]["status"] == "failed" and lines[0]["quarantine"] is None
+    assert lines[0]["error"]["message"] == "cannot write to OUT: File name too long"  # type: ignore[index]
+    assert lines[1]["status"] == "ok"

@@ -63,9 +63,19 @@ def input_labels(paths: Iterable[Path]) -> list[str]:
     return labels
 
 
+_XML_DIR = re.compile(r"\.xml~*\Z")
+
+
 def output_path(key: str, output_name: str) -> str:
-    """Where one converted message of member ``key`` goes, relative to OUT."""
-    return f"{CONVERTED}/{key}.{_component(output_name)}.xml"
+    """Where one converted message of member ``key`` goes, relative to OUT.
+
+    Every file under ``converted/`` ends in ``.xml``; a folder on the way whose name ends so too (a
+    member ``a.xml/b.xml``) gets a ``~``, so no output file can ever stand where another needs a folder.
+    """
+    folders, _, last = key.rpartition("/")
+    if folders:
+        folders = "/".join(part + "~" if _XML_DIR.search(part) else part for part in folders.split("/")) + "/"
+    return f"{CONVERTED}/{folders}{last}.{_component(output_name)}.xml"
 
 
 _REASON_LIKE = re.compile(r"\.reason~*\Z")
