@@ -318,3 +318,16 @@ def test_a_path_the_file_system_refuses_is_a_failed_line_not_a_crash(tmp_path: P
     assert lines[0]["status"] == "failed" and lines[0]["quarantine"] is None
     assert lines[0]["error"]["message"] == "cannot write to OUT: File name too long"  # type: ignore[index]
     assert lines[1]["status"] == "ok"
+
+
+def test_a_second_ctrl_c_is_exit_130_not_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """click would turn the KeyboardInterrupt of a second Ctrl-C into "Aborted!" and status 1."""
+    import gateway.cli.batch as cli_batch
+
+    def interrupted(options: BatchOptions, say: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_batch, "run", interrupted)
+    (tmp_path / "m.xml").write_bytes(GOOD[0][1])
+    result = CliRunner().invoke(main, ["batch", str(tmp_path / "m.xml"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 130

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from gateway.batch import EXIT_INTERNAL, EXIT_USAGE, BatchOptions, BatchUsageError, Limits, Shard, run
+from gateway.batch import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, BatchOptions, BatchUsageError, Limits, Shard, run
 from gateway.batch.budget import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 from gateway.batch.progress import MODES
 from gateway.batch.report import summary_text
@@ -82,6 +82,9 @@ def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profil
     except BatchUsageError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once (click would say "Aborted!" with status 1)
+        click.echo("interrupted at once; run again with --resume to continue", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # a bug: say so, and never with 1 ("some inputs failed", which a Job may accept)
         traceback.print_exc()
         click.echo(f"internal error: {type(exc).__name__}: the run stopped; the last commit stands and "
