@@ -331,3 +331,17 @@ def test_a_second_ctrl_c_is_exit_130_not_1(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "m.xml").write_bytes(GOOD[0][1])
     result = CliRunner().invoke(main, ["batch", str(tmp_path / "m.xml"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 130
+
+
+def test_a_zip_announcing_fewer_entries_than_it_holds_reports_the_rest_as_damage(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "few.zip", "w") as zf:
+        for name, data in GOOD[:3]:
+            zf.writestr(name, data)
+    raw = bytearray((tmp_path / "few.zip").read_bytes())
+    struct.pack_into("<2H", raw, raw.rfind(b"PK\x05\x06") + 8, 2, 2)
+    (tmp_path / "few.zip").write_bytes(bytes(raw))
+    code, lines = batch([tmp_path / "few.zip"], tmp_path / "out", workers=0)
+    assert code == 1
+    assert [line["source"] for line in lines] == [f"few.zip/{GOOD[0][0]}", f"few.zip/{GOOD[1][0]}", "few.zip"]
+    assert lines[2]["error"]["message"] == (  # type: ignore[index]
+        "ZIP archive damaged: central directory holds more entries than the 2 it announces")

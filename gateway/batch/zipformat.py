@@ -145,6 +145,8 @@ class ZipReader:
                 low = offset + _LOCAL.size + nlen + csize
                 name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437", errors="replace")
                 yield ZipEntry(name, flags, method, crc, csize, usize, offset)
+            if cd.tell() - self._cd_offset < self._cd_size:  # members the count leaves out would go unreported
+                raise ZipFormatError(f"central directory holds more entries than the {self.count} it announces")
 
     def read(self, entry: ZipEntry, limit: int) -> bytes:
         """The member's bytes, checked against its CRC; refuses members larger than ``limit``.
