@@ -200,7 +200,7 @@ def _deadline(seconds: float) -> Iterator[None]:
         _current.clear()
         if armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _watch_deadline(seconds: float) -> None:
