@@ -113,21 +113,26 @@ class NameClaims:
     def _digest(path: str) -> bytes:
         return hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
 
-    def _free(self, path: str) -> bool:
+    def _digests(self, path: str) -> list[bytes]:
+        """Digests of ``path``'s folders (outermost first) and, last, of ``path`` itself."""
         parts = path.split("/")
-        whole = self._digest(path)
+        return [self._digest("/".join(parts[:i])) for i in range(1, len(parts) + 1)]
+
+    def _free(self, digests: list[bytes]) -> bool:
+        whole = digests[-1]
         if whole in self._files or whole in self._dirs:
             return False
-        return not any(self._digest("/".join(parts[:i])) in self._files for i in range(1, len(parts)))
+        return not any(folder in self._files for folder in digests[:-1])
 
     def claim(self, path: str, position: int) -> str:
         """``path`` if no earlier member uses it (as a file or as a folder), else a renamed one."""
         candidate = path
+        digests = self._digests(candidate)
         n = 0
-        while not self._free(candidate):
+        while not self._free(digests):
             n += 1
             candidate = f"{path.replace('/', '~')}~{position}" + (f"~{n}" if n > 1 else "")
-        parts = candidate.split("/")
-        self._files.add(self._digest(candidate))
-        self._dirs.update(self._digest("/".join(parts[:i])) for i in range(1, len(parts)))
+            digests = self._digests(candidate)
+        self._files.add(digests[-1])
+        self._dirs.update(digests[:-1])
         return candidate

@@ -191,16 +191,16 @@ def _deadline(seconds: float) -> Iterator[None]:
     """
     armed = seconds > 0 and threading.current_thread() is threading.main_thread()
     if armed:
-        previous = signal.signal(signal.SIGALRM, _on_alarm)
+        if signal.getsignal(signal.SIGALRM) is not _on_alarm:  # once per process, not per message
+            signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
     _current.append(time.monotonic())
     try:
         yield
     finally:
-        _current.clear()
         if armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+        _current.clear()
 
 
 def _watch_deadline(seconds: float) -> None:
