@@ -345,3 +345,21 @@ def test_a_zip_announcing_fewer_entries_than_it_holds_reports_the_rest_as_damage
     assert [line["source"] for line in lines] == [f"few.zip/{GOOD[0][0]}", f"few.zip/{GOOD[1][0]}", "few.zip"]
     assert lines[2]["error"]["message"] == (  # type: ignore[index]
         "ZIP archive damaged: central directory holds more entries than the 2 it announces")
+
+
+def test_a_member_whose_doctype_names_a_fifo_does_not_hang_the_batch(tmp_path: Path) -> None:
+    """The attack that blocked a batch (and every --resume) forever: now one refused line, quickly."""
+    from gateway.ingest.xml import DTD_REFUSED
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    hostile = b'<?xml version="1.0"?>\n<!--' + b"x" * 5000 + b'-->\n<!DOCTYPE x SYSTEM "' + str(fifo).encode() + \
+        b'">\n<x/>'
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as zf:
+        zf.writestr("hostile.xml", hostile)
+        zf.writestr("good.xml", GOOD[0][1])
+    code, lines = batch([tmp_path / "in.zip"], tmp_path / "out", workers=1, timeout=20)
+    assert code == 1
+    assert [(line["status"], line.get("error", {}).get("message")) for line in lines] == [  # type: ignore[union-attr]
+        ("failed", DTD_REFUSED), ("ok", None)]
+    assert lines[0]["error"]["line"] == 3  # type: ignore[index]
