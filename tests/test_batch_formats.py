@@ -244,10 +244,11 @@ def test_a_message_that_kills_its_worker_is_reported_and_the_rest_converts(tmp_p
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     original = work.Worker._one
 
-    def fragile(self: work.Worker, key: str, data: bytes, problem: str | None) -> dict[str, object]:
+    def fragile(self: work.Worker, key: str, data: bytes, problem: str | None,
+                whole: bool = False) -> dict[str, object]:
         if b"<!-- BOOM -->" in data:
             os._exit(9)  # what a segfault in a C extension or the OOM killer looks like from outside
-        return original(self, key, data, problem)
+        return original(self, key, data, problem, whole)
 
     monkeypatch.setattr(work.Worker, "_one", fragile)  # workers are forked from this process: they inherit it
     path = tmp_path / "in.zip"

@@ -13,6 +13,7 @@ import bz2
 import gzip
 import lzma
 import os
+import stat
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .keys import archive_kind, clean_path, input_labels, is_junk
+from .keys import NameClaims, archive_kind, clean_path, input_labels, is_junk
 from .shard import Shard
 from .zipformat import ZipFormatError, ZipReader
 
@@ -58,6 +59,8 @@ class Member:
     key: str
     data: bytes
     problem: str | None = None
+    whole: bool = False
+    """The line stands for a whole archive (it cannot be opened, or broke off): nothing to quarantine but a reason."""
 
 
 @dataclass(slots=True)
@@ -66,6 +69,7 @@ class _Raw:
     load: Loader | None  # None: the problem below is all there is
     problem: str | None = None
     junk: bool = False
+    whole: bool = False
 
 
 class Inputs:
@@ -111,7 +115,7 @@ class Inputs:
 
     def _load(self, ordinal: int, raw: _Raw) -> Member:
         if raw.load is None:
-            return Member(ordinal, raw.key, b"", raw.problem)
+            return Member(ordinal, raw.key, b"", raw.problem, raw.whole)
         try:
             return Member(ordinal, raw.key, raw.load())
         except Unreadable as exc:
@@ -148,26 +152,39 @@ class Inputs:
             key = f"{prefix}/{clean_path(entry.name)}"
             if is_junk(entry.name):
                 yield _Raw(key, None, junk=True)
+            elif entry.is_symlink():  # never followed: it could point anywhere outside the input
+                yield _Raw(key, None, "symbolic link: refused (links in a folder input are not followed)")
             elif entry.is_dir(follow_symlinks=False):
                 yield from self._folder(Path(entry.path), key)
-            elif entry.is_file():
+            elif entry.is_file(follow_symlinks=False):
                 yield from self._file(Path(entry.path), key)
+            else:
+                yield _Raw(key, None, "not a regular file (FIFO, socket or device): refused")
 
     def _read_file(self, path: Path) -> bytes:
-        size = path.stat().st_size
-        if size > self.max_bytes:
-            raise Unreadable(f"file is {size} bytes, more than the limit of {self.max_bytes}")
-        return path.read_bytes()
+        """At most ``max_bytes`` of a regular file; a FIFO or device is refused before it is opened."""
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise Unreadable(f"cannot read: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(mode):
+            raise Unreadable("not a regular file (FIFO, socket or device): refused")
+        with path.open("rb") as fh:  # read with a cap: the file may have grown since it was listed
+            data = fh.read(self.max_bytes + 1)
+        if len(data) > self.max_bytes:
+            raise Unreadable(f"file is more than the limit of {self.max_bytes} bytes")
+        return data
 
     def _zip(self, path: Path, prefix: str) -> Iterator[_Raw]:
         try:
             reader = ZipReader(path)
         except (ZipFormatError, OSError) as exc:
-            yield _Raw(prefix, None, f"cannot open ZIP archive: {exc}")
+            yield _Raw(prefix, None, f"cannot open ZIP archive: {exc}", whole=True)
             return
+        names = NameClaims()
         with reader:
             try:
-                for entry in reader.entries():
+                for position, entry in enumerate(reader.entries()):
                     if entry.is_dir:
                         continue
 
@@ -178,28 +195,36 @@ class Inputs:
                             raise Unreadable(str(exc)) from None
 
                     inner = clean_path(entry.name)
-                    yield _Raw(f"{prefix}/{inner}", load, junk=is_junk(inner))
+                    junk = is_junk(inner)
+                    yield _Raw(f"{prefix}/{inner if junk else names.claim(inner, position)}", load, junk=junk)
             except (ZipFormatError, OSError) as exc:
-                yield _Raw(prefix, None, f"ZIP archive damaged: {exc}")
+                yield _Raw(prefix, None, f"ZIP archive damaged: {exc}", whole=True)
 
     def _tar(self, path: Path, prefix: str) -> Iterator[_Raw]:
         seen = 0
+        names = NameClaims()
         with ExitStack() as stack:
             try:
                 tar = stack.enter_context(tarfile.open(fileobj=stack.enter_context(_decompressed(path)), mode="r|"))
             except TAR_ERRORS as exc:
-                yield _Raw(prefix, None, f"cannot open tar archive: {exc}")
+                yield _Raw(prefix, None, f"cannot open tar archive: {exc}", whole=True)
                 return
             try:
-                for info in tar:
+                for position, info in enumerate(tar):
                     tar.members.clear()  # streaming mode would otherwise keep every header in memory
-                    if not info.isfile():
+                    if info.isdir():
                         continue
                     seen += 1
                     inner = clean_path(info.name)
-                    yield _Raw(f"{prefix}/{inner}", self._tar_loader(tar, info), junk=is_junk(inner))
+                    junk = is_junk(inner)
+                    key = f"{prefix}/{inner if junk else names.claim(inner, position)}"
+                    refused = _special(info)
+                    if refused:
+                        yield _Raw(key, None, refused, junk=junk)
+                    else:
+                        yield _Raw(key, self._tar_loader(tar, info), junk=junk)
             except TAR_ERRORS as exc:
-                yield _Raw(prefix, None, f"tar archive damaged after {seen} member(s): {exc}")
+                yield _Raw(prefix, None, f"tar archive damaged after {seen} member(s): {exc}", whole=True)
 
     def _tar_loader(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> Loader:
         def load() -> bytes:
@@ -214,3 +239,12 @@ class Inputs:
                 raise Unreadable(f"member data is truncated or corrupt: {exc}") from None
 
         return load
+
+
+def _special(info: tarfile.TarInfo) -> str | None:
+    """Why a tar member that is no regular file is refused (links, FIFOs, devices), or None for a file."""
+    if info.isfile():
+        return None
+    kind = ("hard link" if info.islnk() else "symbolic link" if info.issym() else "FIFO" if info.isfifo()
+            else "device" if info.isdev() else "special member")
+    return f"tar {kind} member: refused (only regular files are messages; links are not followed)"

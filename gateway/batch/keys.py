@@ -8,6 +8,7 @@ every name, and a hostile member name (``../../etc/passwd``) can never leave OUT
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -62,11 +63,76 @@ def input_labels(paths: Iterable[Path]) -> list[str]:
     return labels
 
 
+_XML_DIR = re.compile(r"\.xml~*\Z")
+
+
 def output_path(key: str, output_name: str) -> str:
-    """Where one converted message of member ``key`` goes, relative to OUT."""
-    return f"{CONVERTED}/{key}.{_component(output_name)}.xml"
+    """Where one converted message of member ``key`` goes, relative to OUT.
+
+    Every file under ``converted/`` ends in ``.xml``; a folder on the way whose name ends so too (a
+    member ``a.xml/b.xml``) gets a ``~``, so no output file can ever stand where another needs a folder.
+    """
+    folders, _, last = key.rpartition("/")
+    if folders:
+        folders = "/".join(part + "~" if _XML_DIR.search(part) else part for part in folders.split("/")) + "/"
+    return f"{CONVERTED}/{folders}{last}.{_component(output_name)}.xml"
+
+
+_REASON_LIKE = re.compile(r"\.reason~*\Z")
 
 
 def quarantine_path(key: str) -> str:
-    """Where a failed member's bytes go, relative to OUT; its reason sits beside it with ``.reason``."""
-    return f"{QUARANTINE}/{key}"
+    """Where a failed member's bytes go, relative to OUT; its reason sits beside it with ``.reason``.
+
+    A member whose own name ends in ``.reason`` (or ``.reason~``...) gets one more ``~``, so no
+    quarantined input can ever take the place of another input's reason file.
+    """
+    path = f"{QUARANTINE}/{key}"
+    return path + "~" if _REASON_LIKE.search(path) else path
+
+
+def reason_path(key: str) -> str:
+    """The ``.reason`` file of member ``key`` (beside :func:`quarantine_path`)."""
+    return quarantine_path(key) + REASON_SUFFIX
+
+
+class NameClaims:
+    """Member names already used inside one archive, so two members never claim one output path.
+
+    An archive may hold the same name twice, or a file ``a.xml`` and a folder ``a.xml/``; written
+    out, the second would overwrite the first or could not be written at all. A clashing member is
+    renamed (deterministically, by its position) instead. Memory: two 8-byte digests per member of
+    the archive being read.
+    """
+
+    def __init__(self) -> None:
+        self._files: set[bytes] = set()
+        self._dirs: set[bytes] = set()
+
+    @staticmethod
+    def _digest(path: str) -> bytes:
+        return hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+
+    def _digests(self, path: str) -> list[bytes]:
+        """Digests of ``path``'s folders (outermost first) and, last, of ``path`` itself."""
+        parts = path.split("/")
+        return [self._digest("/".join(parts[:i])) for i in range(1, len(parts) + 1)]
+
+    def _free(self, digests: list[bytes]) -> bool:
+        whole = digests[-1]
+        if whole in self._files or whole in self._dirs:
+            return False
+        return not any(folder in self._files for folder in digests[:-1])
+
+    def claim(self, path: str, position: int) -> str:
+        """``path`` if no earlier member uses it (as a file or as a folder), else a renamed one."""
+        candidate = path
+        digests = self._digests(candidate)
+        n = 0
+        while not self._free(digests):
+            n += 1
+            candidate = f"{path.replace('/', '~')}~{position}" + (f"~{n}" if n > 1 else "")
+            digests = self._digests(candidate)
+        self._files.add(digests[-1])
+        self._dirs.update(digests[:-1])
+        return candidate

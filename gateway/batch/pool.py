@@ -19,9 +19,11 @@ from concurrent.futures.process import BrokenProcessPool
 
 from gateway.mapping import Registry
 
+from .budget import Budget
 from .work import Chunk, ChunkResult, WorkConfig, Worker, run_chunk, share_registry, start_worker
 
-WORKER_DIED = "the worker process died while converting this input (crash or out of memory)"
+WORKER_DIED = ("the worker process died while converting this input (a crash, out of memory, or stuck past "
+               "twice the per-message deadline)")
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -47,8 +49,9 @@ class OrderedPool:
     """``workers`` processes (0: convert in this process) converting chunks, results in order."""
 
     def __init__(self, config: WorkConfig, workers: int, window: int | None = None,
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None, quarantined: tuple[int, int] = (0, 0)) -> None:
         self.config = config
+        self.budget = Budget(config.quarantine, *quarantined, context=_context())
         self.registry = registry
         self.workers = workers
         self.window = window or max(2, workers * 4)
@@ -59,7 +62,7 @@ class OrderedPool:
     def _start(self) -> ProcessPoolExecutor:
         share_registry(self.registry)
         return ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=start_worker,
-                                   initargs=(self.config, os.getpid()))
+                                   initargs=(self.config, os.getpid(), self.budget))
 
     def start(self) -> None:
         """Launch the worker processes now (before the caller starts threads); idempotent."""
@@ -73,7 +76,7 @@ class OrderedPool:
 
     def _local_worker(self) -> Worker:
         if self._local is None:
-            self._local = Worker(self.config, self.registry)
+            self._local = Worker(self.config, self.registry, self.budget)
         return self._local
 
     def run(self, chunks: Iterator[Chunk], stop: Callable[[], bool]) -> Iterator[ChunkResult]:
@@ -82,7 +85,7 @@ class OrderedPool:
             for chunk in chunks:
                 if stop():
                     return
-                yield self._local_worker().convert_chunk(chunk)
+                yield from self._convert_here(chunk)
             return
         self.start()
         try:
@@ -121,6 +124,12 @@ class OrderedPool:
                     except BrokenProcessPool:
                         broken.append(chunk)
                         alone = future is solo
+                    except Exception as exc:  # a bug outside the per-message guard: never the end of the run
+                        if chunk.count > 1:
+                            retry.extend(_split(chunk))
+                        else:
+                            ready[chunk.first] = self._local_worker().crashed(
+                                chunk, f"internal error in the worker: {type(exc).__name__}")
                     if future is solo:
                         solo = None
             if broken:
@@ -138,6 +147,16 @@ class OrderedPool:
                 result = ready.pop(next_first)
                 next_first += result.count
                 yield result
+
+    def _convert_here(self, chunk: Chunk) -> list[ChunkResult]:
+        """Convert in this process; a bug outside the per-message guard fails that one member, not the run."""
+        worker = self._local_worker()
+        try:
+            return [worker.convert_chunk(chunk)]
+        except Exception as exc:
+            if chunk.count == 1:
+                return [worker.crashed(chunk, f"internal error in the worker: {type(exc).__name__}")]
+        return [result for one in _split(chunk) for result in self._convert_here(one)]
 
     def _submit(self, chunk: Chunk, pending: dict[Future[ChunkResult], Chunk],
                 broken: list[Chunk]) -> Future[ChunkResult] | None:

@@ -16,6 +16,15 @@ from gateway.mapping import Compiled
 from gateway.pipeline import FailureInfo
 
 OK, FAILED = "ok", "failed"
+MAX_REASON = 1000
+"""Characters of an error message kept in a report line or ``.reason`` file: a 9 MB value must not make a 9 MB line."""
+
+
+def capped(text: str, limit: int = MAX_REASON) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters left out)"
 
 
 def dialect_of(mapping: Compiled) -> str:
@@ -29,11 +38,17 @@ def ok_line(key: str, mapping: Compiled, envelopes: list[str], outputs: list[str
             "envelopes": envelopes, "outputs": outputs, "unmapped": unmapped, "warnings": warnings}
 
 
-def failed_line(key: str, info: FailureInfo, mapping: Compiled | None, quarantine: str) -> dict[str, Any]:
-    return {"source": key, "status": FAILED, "dialect": dialect_of(mapping) if mapping else None,
+def failed_line(key: str, info: FailureInfo, mapping: Compiled | None, quarantine: str | None,
+                note: str | None = None) -> dict[str, Any]:
+    """A failed input's line; ``quarantine`` is where its copy went (None: not copied, ``note`` says why)."""
+    line = {"source": key, "status": FAILED, "dialect": dialect_of(mapping) if mapping else None,
             "mapping": mapping.name if mapping else None,
-            "error": {"code": info.code, "field": info.field, "line": info.line, "message": info.message},
+            "error": {"code": info.code, "field": capped(info.field or "", 200) or None, "line": info.line,
+                      "message": capped(info.message)},
             "quarantine": quarantine}
+    if note:
+        line["note"] = note
+    return line
 
 
 def encode_line(line: dict[str, Any]) -> bytes:
@@ -42,9 +57,10 @@ def encode_line(line: dict[str, Any]) -> bytes:
 
 def reason_text(key: str, info: FailureInfo, mapping: Compiled | None) -> bytes:
     """The ``.reason`` file beside a quarantined input: the same facts as its report line, for people."""
-    rows = [("source", key), ("code", info.code), ("field", info.field), ("line", info.line),
+    rows = [("source", key), ("code", info.code), ("field", capped(info.field, 200) if info.field else None),
+            ("line", info.line),
             ("dialect", dialect_of(mapping) if mapping else None), ("mapping", mapping.name if mapping else None),
-            ("reason", info.message)]
+            ("reason", capped(info.message))]
     return "".join(f"{name}: {value}\n" for name, value in rows if value is not None).encode("utf-8")
 
 
@@ -57,6 +73,8 @@ class Tally:
     mappings: Counter[str] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)
     outputs: int = 0
+    quarantined: int = 0
+    quarantined_bytes: int = 0
 
     def count(self, line: dict[str, Any]) -> None:
         self.status[line["status"]] += 1
@@ -75,6 +93,8 @@ class Tally:
         self.mappings.update(other.mappings)
         self.codes.update(other.codes)
         self.outputs += other.outputs
+        self.quarantined += other.quarantined
+        self.quarantined_bytes += other.quarantined_bytes
 
     @property
     def total(self) -> int:
@@ -86,12 +106,14 @@ class Tally:
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": dict(self.status), "dialects": dict(self.dialects), "mappings": dict(self.mappings),
-                "codes": dict(self.codes), "outputs": self.outputs}
+                "codes": dict(self.codes), "outputs": self.outputs, "quarantined": self.quarantined,
+                "quarantined_bytes": self.quarantined_bytes}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Tally:
         return cls(Counter(data.get("status", {})), Counter(data.get("dialects", {})),
-                   Counter(data.get("mappings", {})), Counter(data.get("codes", {})), int(data.get("outputs", 0)))
+                   Counter(data.get("mappings", {})), Counter(data.get("codes", {})), int(data.get("outputs", 0)),
+                   int(data.get("quarantined", 0)), int(data.get("quarantined_bytes", 0)))
 
 
 def summary(tally: Tally, skipped: int, run: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +125,7 @@ def summary(tally: Tally, skipped: int, run: dict[str, Any]) -> dict[str, Any]:
         "mappings": dict(sorted(tally.mappings.items())),
         "failure_codes": dict(sorted(tally.codes.items())),
         "outputs": tally.outputs,
+        "quarantined": {"files": tally.quarantined, "bytes": tally.quarantined_bytes},
         "skipped": skipped,
         "run": run,
     }

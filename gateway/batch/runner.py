@@ -23,6 +23,7 @@ from gateway.pipeline import PROFILES, Converter
 from gateway.render.schemas import SchemaUnavailable
 
 from . import journal as journal_mod
+from .budget import Limits
 from .inputs import Inputs, Member
 from .journal import Journal
 from .pool import OrderedPool, WorkersFailed
@@ -30,9 +31,10 @@ from .progress import make_progress
 from .report import Tally, summary
 from .shard import Shard
 from .sinks import ArchiveSink, Sink, SinkSpec, open_sink, publish, read_summary
-from .work import Chunk, WorkConfig
+from .work import DEFAULT_TIMEOUT, Chunk, WorkConfig
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+"""3: an internal error stopped the run (a bug): never 1, which a Job may treat as "done, some inputs failed"."""
 CHUNK_BYTES = 2 * 1024 * 1024
 
 
@@ -57,6 +59,8 @@ class BatchOptions:
     commit_seconds: float = 2.0
     max_bytes: int = DEFAULT_MAX_BYTES
     level: int = 1
+    timeout: float = DEFAULT_TIMEOUT
+    quarantine: Limits = field(default_factory=Limits)
 
 
 @dataclass(slots=True)
@@ -115,7 +119,7 @@ def chunked(members: Iterator[Member], size: int) -> Iterator[Chunk]:
     for member in members:
         if chunk is None:
             chunk, nbytes = Chunk(member.ordinal, []), 0
-        chunk.members.append((member.key, member.data, member.problem))
+        chunk.members.append((member.key, member.data, member.problem, member.whole))
         nbytes += len(member.data)
         if chunk.count >= size or nbytes >= CHUNK_BYTES:
             yield chunk
@@ -166,7 +170,7 @@ class BatchRun:
             raise BatchUsageError(f"{exc} (or pass --no-validate)") from None
         spec = SinkSpec.for_target(target, int(time.time()), self.options.level)
         return WorkConfig(spec, self.options.profile, names, files, self.options.validate, self.options.route,
-                          self.options.max_bytes)
+                          self.options.max_bytes, self.options.timeout, self.options.quarantine)
 
     def header(self) -> dict[str, Any]:
         """What makes two runs the same run (a resume must match it)."""
@@ -233,7 +237,8 @@ class BatchRun:
         before = float(state["elapsed"]) if state else 0.0
         start_done = done
         inputs = Inputs(self.paths, self.options.shard, self.options.max_bytes)
-        pool = OrderedPool(self.config, self.workers, registry=self.registry)
+        pool = OrderedPool(self.config, self.workers, registry=self.registry,
+                           quarantined=(tally.quarantined, tally.quarantined_bytes))
         started = time.monotonic()
 
         def commit() -> None:

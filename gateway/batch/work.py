@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,19 @@ from gateway.ingest import read
 from gateway.mapping import Compiled, MappingError, Registry
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 
-from .keys import REASON_SUFFIX, output_path, quarantine_path
+from .budget import Budget, Limits
+from .keys import output_path, quarantine_path, reason_path
 from .report import Tally, encode_line, failed_line, ok_line, reason_text
 from .sinks import Packer, SinkSpec, packer_for
 
 _PR_SET_PDEATHSIG = 1
 READ_FAILED = "StUF058"
 """Code for an input whose bytes could not be read at all (damaged archive member, too large)."""
+DEFAULT_TIMEOUT = 60.0
+
+
+class MessageTimeout(Exception):
+    """Raised in a worker by SIGALRM when one message takes longer than the per-message deadline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +50,21 @@ class WorkConfig:
     validate: bool = True
     route: str | None = None
     max_bytes: int = 10 * 1024 * 1024
+    timeout: float = DEFAULT_TIMEOUT
+    """Seconds one message may take (0: no deadline); past it the conversion is ended and reported."""
+    quarantine: Limits = field(default_factory=Limits)
+
+
+MemberTuple = tuple[str, bytes, "str | None", bool]
+"""(key, bytes, why-unreadable, stands-for-a-whole-archive)."""
 
 
 @dataclass(slots=True)
 class Chunk:
-    """Consecutive members ``first .. first+len(members)-1`` as (key, bytes, why-unreadable)."""
+    """Consecutive members ``first .. first+len(members)-1`` as :data:`MemberTuple`."""
 
     first: int
-    members: list[tuple[str, bytes, str | None]]
+    members: list[MemberTuple]
 
     @property
     def count(self) -> int:
@@ -69,37 +83,50 @@ class ChunkResult:
 class Worker:
     """One process's converter and packer."""
 
-    def __init__(self, config: WorkConfig, registry: Registry | None = None) -> None:
+    def __init__(self, config: WorkConfig, registry: Registry | None = None, budget: Budget | None = None) -> None:
         self.config = config
         if registry is None:
             registry = Registry(files=[Path(f) for f in config.mapping_files])
         self.converter = Converter(registry, profile=config.profile, mappings=config.mappings,
                                    validate=config.validate, max_bytes=config.max_bytes)
         self.packer: Packer = packer_for(config.sink)
+        self.budget = budget or Budget(config.quarantine)
+        self._tally = Tally()
 
     def convert_chunk(self, chunk: Chunk) -> ChunkResult:
         lines = bytearray()
-        tally = Tally()
-        for key, data, problem in chunk.members:
-            line = self._one(key, data, problem)
-            tally.count(line)
-            lines += encode_line(line)
+        self._tally = tally = Tally()
+        try:
+            for key, data, problem, whole in chunk.members:
+                try:
+                    line = self._one(key, data, problem, whole)
+                except OSError as exc:  # OUT refused the write (a full disk, a name the file system rejects)
+                    info = FailureInfo(READ_FAILED, None, None, f"cannot write to OUT: {exc.strerror or exc}", key)
+                    line = failed_line(key, info, None, None)
+                tally.count(line)
+                lines += encode_line(line)
+        except BaseException:
+            self.packer.take()  # the chunk is redone member by member: none of its entries may linger
+            raise
         return ChunkResult(chunk.first, chunk.count, self.packer.take(), bytes(lines), tally)
 
     def crashed(self, chunk: Chunk, why: str) -> ChunkResult:
         """The result for a single member that took its worker process down with it."""
-        key, data, _ = chunk.members[0]
-        info = FailureInfo(READ_FAILED, None, None, why, key)
-        line = self._quarantine(key, data, info, None)
-        tally = Tally()
+        key, data, _, whole = chunk.members[0]
+        self._tally = tally = Tally()
+        line = self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, why, key), None, whole)
         tally.count(line)
         return ChunkResult(chunk.first, 1, self.packer.take(), encode_line(line), tally)
 
-    def _one(self, key: str, data: bytes, problem: str | None) -> dict[str, Any]:
+    def _one(self, key: str, data: bytes, problem: str | None, whole: bool = False) -> dict[str, Any]:
         if problem is not None:
-            return self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, problem, key), None)
+            return self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, problem, key), None, whole)
         try:
-            result = self.converter.convert(data, key, route=self.config.route)
+            with _deadline(self.config.timeout):
+                result = self.converter.convert(data, key, route=self.config.route)
+        except MessageTimeout:
+            why = f"conversion took longer than the deadline of {self.config.timeout:g} s and was ended"
+            return self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, why, key), None)
         except (*FAILURES, MappingError) as exc:
             return self._quarantine(key, data, describe(exc, key), self._detect(data, key))
         except Exception as exc:  # a bug must not stop the run: the input is quarantined and reported
@@ -117,18 +144,75 @@ class Worker:
         return ok_line(key, result.mapping, list(result.source.envelopes), paths, len(result.unmapped),
                        len(result.warnings))
 
-    def _quarantine(self, key: str, data: bytes, info: FailureInfo, mapping: Compiled | None) -> dict[str, Any]:
+    def _quarantine(self, key: str, data: bytes, info: FailureInfo, mapping: Compiled | None,
+                    whole: bool = False) -> dict[str, Any]:
+        """Copy a failed input and its reason out (within the budget) and return its report line.
+
+        A line that stands for a whole archive gets only its ``.reason``: there are no bytes of its own.
+        """
+        reason = reason_text(key, info, mapping)
+        size = (0 if whole else len(data)) + len(reason)
+        if not self.budget.take(size):
+            return failed_line(key, info, mapping, None, self.budget.refusal())
+        self._tally.quarantined += 1
+        self._tally.quarantined_bytes += size
+        if whole:
+            self.packer.add(reason_path(key), reason)
+            return failed_line(key, info, mapping, reason_path(key))
         path = quarantine_path(key)
         self.packer.add(path, data)
-        self.packer.add(path + REASON_SUFFIX, reason_text(key, info, mapping))
+        self.packer.add(reason_path(key), reason)
         return failed_line(key, info, mapping, path)
 
     def _detect(self, data: bytes, key: str) -> Compiled | None:
         """Which mapping a failed input was for, when that much could still be told (for the report)."""
         try:
-            return self.converter.detect(read(data, key, max_bytes=self.config.max_bytes, route=self.config.route))
+            with _deadline(self.config.timeout):
+                return self.converter.detect(read(data, key, max_bytes=self.config.max_bytes,
+                                                  route=self.config.route))
         except Exception:
             return None
+
+
+_current: list[float] = []
+"""When the message in hand started (monotonic), for the watchdog; empty between messages."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise MessageTimeout
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """End the block with :class:`MessageTimeout` after ``seconds`` (SIGALRM; main thread only).
+
+    Code stuck in C with the signal blocked is not reached by the alarm; the watchdog thread of a
+    worker process (:func:`_watch_deadline`) ends the whole process then, and the pool reports it.
+    """
+    armed = seconds > 0 and threading.current_thread() is threading.main_thread()
+    if armed:
+        if signal.getsignal(signal.SIGALRM) is not _on_alarm:  # once per process, not per message
+            signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    _current.append(time.monotonic())
+    try:
+        yield
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        _current.clear()
+
+
+def _watch_deadline(seconds: float) -> None:
+    """In a worker process: exit when one message has run for twice its deadline (the alarm did not help)."""
+    def watch() -> None:
+        while True:
+            time.sleep(min(1.0, seconds / 4))
+            started = _current[0] if _current else None
+            if started is not None and time.monotonic() - started > 2 * seconds + 1:
+                os._exit(70)
+
+    threading.Thread(target=watch, name="deadline-watch", daemon=True).start()
 
 
 # -- process-pool plumbing ------------------------------------------------------------------------
@@ -144,14 +228,16 @@ def share_registry(registry: Registry | None) -> None:
     _inherited = registry
 
 
-def start_worker(config: WorkConfig, parent: int | None = None) -> None:
+def start_worker(config: WorkConfig, parent: int | None = None, budget: Budget | None = None) -> None:
     """Pool initializer: build the Converter once; leave Ctrl-C to the parent; die with the parent."""
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler inherited through fork
     if parent is not None:
         _die_with(parent)
-    _worker = Worker(config, _inherited)
+    if config.timeout > 0:
+        _watch_deadline(config.timeout)
+    _worker = Worker(config, _inherited, budget)
 
 
 def _die_with(parent: int) -> None:

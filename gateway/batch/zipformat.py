@@ -118,13 +118,19 @@ class ZipReader:
         return count, cd_offset, cd_size
 
     def entries(self) -> Iterator[ZipEntry]:
-        """Every central-directory record in archive order; memory does not grow with the count."""
+        """Every central-directory record in archive order; memory does not grow with the count.
+
+        Entries must lie one after the other in the file, each beginning after the data of the one
+        before: a ZIP whose entries share data (a "zip bomb" of overlapping members, thousands of
+        names for one compressed blob) is refused as damaged instead of being decompressed over and over.
+        """
+        low = 0  # no entry may start before the end of the previous entry's data
         with self.path.open("rb", buffering=1 << 16) as cd:
             cd.seek(self._cd_offset)
             for _ in range(self.count):
                 head = cd.read(_CENTRAL.size)
                 if len(head) < _CENTRAL.size or head[:4] != CENTRAL_SIG:
-                    raise ZipFormatError("central directory is damaged")
+                    raise ZipFormatError("central directory is damaged (fewer entries than it announces?)")
                 (_, _made, _need, flags, method, _time, _date, crc, csize, usize, nlen, xlen, clen, _disk,
                  _iattr, _eattr, offset) = _CENTRAL.unpack(head)
                 raw_name = cd.read(nlen)
@@ -132,15 +138,28 @@ class ZipReader:
                 cd.seek(clen, 1)
                 if U32 in (csize, usize, offset):
                     usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
+                if offset < low:
+                    raise ZipFormatError("entries overlap (several names share one member's data: a zip bomb?)")
+                if offset + _LOCAL.size + nlen + csize > self._cd_offset:
+                    raise ZipFormatError("an entry's data runs into the central directory (archive damaged)")
+                low = offset + _LOCAL.size + nlen + csize
                 name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437", errors="replace")
                 yield ZipEntry(name, flags, method, crc, csize, usize, offset)
+            if cd.tell() - self._cd_offset < self._cd_size:  # members the count leaves out would go unreported
+                raise ZipFormatError(f"central directory holds more entries than the {self.count} it announces")
 
     def read(self, entry: ZipEntry, limit: int) -> bytes:
-        """The member's bytes, checked against its CRC; refuses members larger than ``limit``."""
+        """The member's bytes, checked against its CRC; refuses members larger than ``limit``.
+
+        The declared size is only a first check: what is decompressed is capped at ``limit`` for
+        every method, so a member that lies about its size costs at most ``limit`` bytes of memory.
+        """
         if entry.flags & FLAG_ENCRYPTED:
             raise ZipFormatError("member is encrypted")
         if entry.size > limit:
             raise ZipFormatError(f"member is {entry.size} bytes, more than the limit of {limit}")
+        if entry.method not in (STORED, DEFLATED, BZIP2):
+            raise ZipFormatError(f"unsupported compression method {entry.method}")
         f = self._data
         f.seek(entry.header_offset)
         head = f.read(_LOCAL.size)
@@ -148,27 +167,46 @@ class ZipReader:
             raise ZipFormatError("local header missing (archive damaged)")
         nlen, xlen = _LOCAL.unpack(head)[9:11]
         f.seek(nlen + xlen, 1)
-        raw = f.read(entry.compressed_size)
-        if len(raw) < entry.compressed_size:
-            raise ZipFormatError("member data is truncated")
-        if entry.method == STORED:
-            data = raw
-        elif entry.method == DEFLATED:
-            inflater = zlib.decompressobj(-15)
-            try:
-                data = inflater.decompress(raw, limit + 1)
-            except zlib.error as exc:
-                raise ZipFormatError(f"member data is corrupt: {exc}") from None
-        elif entry.method == BZIP2:
-            try:
-                data = bz2.decompress(raw)
-            except (OSError, ValueError) as exc:
-                raise ZipFormatError(f"member data is corrupt: {exc}") from None
-        else:
-            raise ZipFormatError(f"unsupported compression method {entry.method}")
+        data = _decompressed(f, entry, limit)
+        if len(data) > limit:
+            raise ZipFormatError(f"member decompresses to more than the limit of {limit} bytes")
         if len(data) != entry.size or zlib.crc32(data) != entry.crc:
             raise ZipFormatError("member data does not match its checksum (archive damaged)")
         return data
+
+
+def _decompressed(f: BinaryIO, entry: ZipEntry, limit: int) -> bytes:
+    """Read ``entry``'s compressed bytes piece by piece and decompress at most ``limit + 1`` bytes of them."""
+    if entry.method == STORED:
+        if entry.compressed_size > limit:
+            raise ZipFormatError(f"member decompresses to more than the limit of {limit} bytes")
+        raw = f.read(entry.compressed_size)
+        if len(raw) < entry.compressed_size:
+            raise ZipFormatError("member data is truncated")
+        return raw
+    engine = zlib.decompressobj(-15) if entry.method == DEFLATED else bz2.BZ2Decompressor()
+    out = bytearray()
+    left = entry.compressed_size
+    try:
+        while left > 0 and len(out) <= limit:
+            piece = f.read(min(left, 1 << 16))
+            if not piece:
+                raise ZipFormatError("member data is truncated")
+            left -= len(piece)
+            out += engine.decompress(piece, limit + 1 - len(out))
+            while len(out) <= limit and (more := _drain(engine, limit + 1 - len(out))):
+                out += more
+    except (zlib.error, OSError, ValueError, EOFError) as exc:
+        raise ZipFormatError(f"member data is corrupt: {exc}") from None
+    return bytes(out)
+
+
+def _drain(engine: zlib._Decompress | bz2.BZ2Decompressor, room: int) -> bytes:
+    """More output from input a decompressor already holds (its last output was capped at ``room``)."""
+    if isinstance(engine, bz2.BZ2Decompressor):
+        return b"" if engine.needs_input or engine.eof else engine.decompress(b"", room)
+    tail = engine.unconsumed_tail
+    return engine.decompress(tail, room) if tail else b""
 
 
 def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
 
 import click
 
-from gateway.batch import EXIT_USAGE, BatchOptions, BatchUsageError, Shard, run
+from gateway.batch import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, BatchOptions, BatchUsageError, Limits, Shard, run
+from gateway.batch.budget import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 from gateway.batch.progress import MODES
 from gateway.batch.report import summary_text
+from gateway.batch.work import DEFAULT_TIMEOUT
 from gateway.pipeline import PROFILES
 
 from . import main
@@ -45,22 +48,30 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
               help="Seconds between journal commits.")
 @click.option("--level", type=click.IntRange(0, 9), default=1, show_default=True,
               help="Compression level for .zip/.tar.gz output (0: none for .zip; 2-3: a little smaller, slower).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds one message may take before its conversion is ended and reported (0: none).")
+@click.option("--quarantine-max-files", type=click.IntRange(min=0), default=DEFAULT_MAX_FILES, show_default=True,
+              help="Failed inputs copied to quarantine/ at most; later ones are only reported.")
+@click.option("--quarantine-max-bytes", type=click.IntRange(min=0), default=DEFAULT_MAX_BYTES, show_default=True,
+              help="Bytes copied to quarantine/ at most (inputs plus .reason files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profile: str, workers: int | None,
           resume: bool, shard: Shard, validate: bool, route: str | None, quiet: bool, progress: str,
-          progress_interval: float, chunk_size: int, commit_interval: float, level: int,
-          as_json: bool) -> None:
+          progress_interval: float, chunk_size: int, commit_interval: float, level: int, timeout: float,
+          quarantine_max_files: int, quarantine_max_bytes: int, as_json: bool) -> None:
     """Convert message archives: every member of INPUTS (folders, .zip, .tar, .tar.gz) into OUT.
 
     OUT gets converted/ (the canonical messages, named after their source member), quarantine/
     (each failed input with a .reason beside it), report.jsonl (one line per input) and
     summary.json. Exit status: 0 all converted, 1 some inputs failed, 2 usage or configuration
-    error, 130 interrupted (continue with --resume).
+    error, 3 internal error (a bug; the last commit stands, --resume continues), 130 interrupted
+    (continue with --resume).
     """
     options = BatchOptions(list(inputs), out, profile=profile, mappings=mappings, validate=validate,
                            workers=workers, resume=resume, shard=shard, route=route,
                            progress="quiet" if quiet else progress, progress_interval=progress_interval,
-                           chunk_size=chunk_size, commit_seconds=commit_interval, level=level)
+                           chunk_size=chunk_size, commit_seconds=commit_interval, level=level, timeout=timeout,
+                           quarantine=Limits(quarantine_max_files, quarantine_max_bytes))
 
     def say(text: str) -> None:
         if not quiet:
@@ -71,6 +82,14 @@ def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profil
     except BatchUsageError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once (click would say "Aborted!" with status 1)
+        click.echo("interrupted at once; run again with --resume to continue", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug: say so, and never with 1 ("some inputs failed", which a Job may accept)
+        traceback.print_exc()
+        click.echo(f"internal error: {type(exc).__name__}: the run stopped; the last commit stands and "
+                   "--resume continues from it (please report this)", err=True)
+        sys.exit(EXIT_INTERNAL)
     if outcome.summary is not None:
         click.echo(json.dumps(outcome.summary, indent=2) if as_json else summary_text(outcome.summary))
     sys.exit(outcome.exit_code)

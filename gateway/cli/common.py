@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,12 +40,21 @@ def resolve_mappings(registry: Registry, refs: Iterable[str]) -> list[str]:
 
 
 def input_files(inputs: Iterable[str]) -> list[Path]:
-    """Expand folders into their files (sorted, recursive); keep plain files as given."""
+    """Expand folders into their regular files (sorted, recursive); keep files named on the command line as given.
+
+    Inside a folder, symbolic links (to files or folders) are not followed: a folder never makes us
+    read outside it.
+    """
     out: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            found = []
+            for folder, dirs, files in os.walk(path, followlinks=False):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                found += [Path(folder) / f for f in files if not f.startswith(".")
+                          and (Path(folder) / f).is_file() and not (Path(folder) / f).is_symlink()]
+            out += sorted(found)
         elif path.exists():
             out.append(path)
         else:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from lxml import etree
 
+from gateway.ingest import DEFAULT_MAX_BYTES, InputError
 from gateway.ledger import MemoryLedger, SqliteLedger
 from gateway.mapping import Registry
 from gateway.pipeline import FAILURES, PROFILES, Converter, describe
@@ -40,7 +41,12 @@ DEFAULT_STATE = "./overstap-state"
 def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple[str, ...], validate: bool,
             route: str | None, reverse: bool, ggk_versie: str | None, state_dir: str) -> None:
     """Convert dialect messages (files or folders, in the order given) into canonical messages: one .xml per
-    ZDS operation (zkn) or envelope (ggk). Messages of one chain must come in chain order."""
+    ZDS operation (zkn) or envelope (ggk). Messages of one chain must come in chain order.
+
+    Two outputs of one run never share a file: a second output with a name already written in this
+    run gets ``-2``, ``-3``, ... before ``.xml`` (the ok line names the file). Files left in OUT by an
+    earlier run are replaced. Inputs (also ``/dev/stdin`` or a FIFO) are read up to the 10 MB limit.
+    """
     registry = load_registry(mappings)
     names = resolve_mappings(registry, mappings)
     if reverse:
@@ -60,22 +66,25 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
+    written: set[str] = set()
     for path in input_files(inputs):
         try:
-            result = converter.convert(path.read_bytes(), str(path), route=route)
+            result = converter.convert(read_capped(path), str(path), route=route)
         except FAILURES as exc:
             failed += 1
             click.echo(f"FAIL {describe(exc, str(path))}")
             continue
+        names = []
         for output in result.outputs:
-            (out / f"{output.name}.xml").write_bytes(output.xml)
+            name = unique_name(f"{output.name}.xml", written)
+            (out / name).write_bytes(output.xml)
+            names.append(name)
         if not result.outputs:  # a retour, or a message whose state the ledger already holds
             click.echo(f"ok   {path}: {result.mapping.name} -> no output: {result.outcome}")
             continue
         note = f" ({len(result.unmapped)} source element(s) not mapped)" if result.unmapped else ""
         warn = f" ({len(result.warnings)} warning(s))" if result.warnings else ""
-        click.echo(f"ok   {path}: {result.mapping.name} -> {', '.join(o.name + '.xml' for o in result.outputs)}"
-                   f"{note}{warn}")
+        click.echo(f"ok   {path}: {result.mapping.name} -> {', '.join(names)}{note}{warn}")
         for item in result.unmapped:
             click.echo(f"     not mapped: {item.path} (line {item.line})")
         for warning in result.warnings:
@@ -91,20 +100,45 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
+def read_capped(path: Path, limit: int = DEFAULT_MAX_BYTES) -> bytes:
+    """At most ``limit`` bytes of ``path`` (a FIFO or ``/dev/stdin`` too); InputError when there is more."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
+    if len(data) > limit:
+        raise InputError(f"message is more than the limit of {limit} bytes", source=str(path), code="StUF058")
+    return data
+
+
+def unique_name(name: str, written: set[str]) -> str:
+    """``name``, or ``stem-2.ext``, ``stem-3.ext``... when this run already wrote a file by that name."""
+    stem, dot, ext = name.rpartition(".")
+    candidate, n = name, 1
+    while candidate in written:
+        n += 1
+        candidate = f"{stem}-{n}{dot}{ext}"
+    written.add(candidate)
+    return candidate
+
+
 def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path, validate: bool) -> int:
     converter = Converter(registry, validate=validate)
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
+    used: set[str] = set()
     for path in input_files(inputs):
         try:
-            written = converter.reverse(path.read_bytes(), target, str(path))
+            written = converter.reverse(read_capped(path), target, str(path))
         except FAILURES as exc:
             failed += 1
             click.echo(f"FAIL {describe(exc, str(path))}")
             continue
         for item in written:
-            (out / f"{item.name}{item.suffix}").write_bytes(item.xml)
-            click.echo(f"ok   {path}: -> {item.name}{item.suffix} ({target})")
+            name = unique_name(f"{item.name}{item.suffix}", used)
+            (out / name).write_bytes(item.xml)
+            click.echo(f"ok   {path}: -> {name} ({target})")
             for note in item.normalised:
                 click.echo(f"     normalised for {target}: {note}")
             for rule in item.one_way:
@@ -123,7 +157,7 @@ def validate(files: tuple[str, ...]) -> None:
     passed = failed = 0
     for path in input_files(files):
         try:
-            root = read(path.read_bytes(), str(path)).root
+            root = read(read_capped(path), str(path)).root
             errors = errors_of(root)
         except InputError as exc:
             errors = [str(exc)]

@@ -20,8 +20,9 @@ Output contract (other code depends on it; see dialects/ei/README.md):
 
 Encoding: the bytes are decoded as ISO-8859-1 (latin-1). That is a superset of the plain ASCII the
 samples use, it never fails, and one byte is one character, so the fixed positions stay byte
-positions. A UTF-8 file with non-ASCII letters therefore shows up as a record-length error instead
-of being silently shifted. C0 control characters (other than the line ends) are refused.
+positions. Ingest (:mod:`gateway.ingest.ei_default`) first turns UTF-8 and UTF-16/32 files into
+these bytes, so an ``é`` counts as one position whatever the file's encoding. C0 control characters
+(other than the line ends) are refused.
 """
 
 from __future__ import annotations

@@ -12,11 +12,28 @@ from lxml import etree
 
 from .ei import EiError, default_layouts, parse_ei
 from .errors import InputError
-from .xml import DEFAULT_MAX_BYTES
+from .xml import DEFAULT_MAX_BYTES, wide_encoding
 
 __all__ = ["is_flat_file", "parse_default_ei"]
 
 _BOM = b"\xef\xbb\xbf"
+
+
+def _wide(data: bytes) -> str | None:
+    """UTF-16/32 by BOM, or (without one) by the zero bytes around a first digit, as an EI file starts."""
+    codec = wide_encoding(data)
+    if codec is not None or len(data) < 4:
+        return codec
+    first = data[:4]
+    if first[0:1].isdigit() and first[1:4] == b"\0\0\0":
+        return "utf-32-le"
+    if first[0:3] == b"\0\0\0" and first[3:4].isdigit():
+        return "utf-32-be"
+    if first[0:1].isdigit() and first[1] == 0:
+        return "utf-16-le"
+    if first[0] == 0 and first[1:2].isdigit():
+        return "utf-16-be"
+    return None
 
 
 def is_flat_file(data: bytes) -> bool:
@@ -26,8 +43,36 @@ def is_flat_file(data: bytes) -> bool:
     damaged (wrong length, unknown BerichtCode, missing) must still reach the EI parser, which names
     the line and field, instead of the XML parser's "not well-formed". XML never starts with a digit.
     """
+    codec = _wide(data)
+    if codec is not None:  # UTF-16/32: an EI file too when its first character is a digit
+        return data[:16].decode(codec, errors="replace").removeprefix("\ufeff")[:1].isdigit()
     head = data[len(_BOM) : len(_BOM) + 1] if data.startswith(_BOM) else data[:1]
     return head.isdigit()
+
+
+def _as_latin1(data: bytes, name: str) -> bytes:
+    """The EI bytes in the parser's one-byte-per-character encoding (ISO-8859-1).
+
+    Fixed positions count characters, so a UTF-8 or UTF-16/32 file is decoded first: otherwise an
+    ``é`` would shift every later field (mojibake) or the file would read as broken XML.
+    """
+    codec = _wide(data)
+    if codec is None:
+        body = data.removeprefix(_BOM)
+        if body.isascii():
+            return body
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:  # not UTF-8: the ISO-8859-1 the layouts assume
+            return body
+    else:
+        text = data.decode(codec, errors="strict").removeprefix("\ufeff")
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        raise InputError(f"EI flat file: character U+{ord(text[exc.start]):04X} cannot be written in the "
+                         "ISO-8859-1 the EI layouts use", source=name, line=line) from None
 
 
 def parse_default_ei(data: bytes, name: str = "<input>", max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
@@ -40,6 +85,10 @@ def parse_default_ei(data: bytes, name: str = "<input>", max_bytes: int = DEFAUL
         layouts = default_layouts()
     except (OSError, ValueError) as exc:  # a broken installation, not a broken message
         raise RuntimeError(f"the built-in EI layouts cannot be loaded: {exc}") from exc
+    try:
+        data = _as_latin1(data, name)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"EI flat file: not valid {exc.encoding} ({exc.reason})", source=name) from None
     try:
         return parse_ei(data, layouts, name)
     except EiError as exc:

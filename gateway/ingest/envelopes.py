@@ -12,15 +12,26 @@ SOAP_NAMESPACES = {SOAP11: "soap11", SOAP12: "soap12"}
 
 
 def unwrap_soap(root: etree._Element, source: str) -> tuple[etree._Element, str | None]:
-    """Return the Body's first element and ``soap11``/``soap12``, or ``root`` unchanged and None."""
+    """Return the Body's one message and ``soap11``/``soap12``, or ``root`` unchanged and None.
+
+    Two messages in a Body, or two Bodies, are refused: converting only the first would drop the rest
+    while the sender is acknowledged for all of them.
+    """
     ns = etree.QName(root).namespace
     kind = SOAP_NAMESPACES.get(ns or "")
     if kind is None:
         return root, None
-    body = root.find(f"{{{ns}}}Body")
-    if body is None:
+    bodies = root.findall(f"{{{ns}}}Body")
+    if not bodies:
         raise InputError("SOAP envelope without a Body", source=source, line=root.sourceline, field="Body")
-    for child in body:
-        if isinstance(child.tag, str):
-            return child, kind
-    raise InputError("SOAP Body is empty: expected a message", source=source, line=body.sourceline, field="Body")
+    if len(bodies) > 1:  # only the first would be converted while the sender is told all arrived
+        raise InputError(f"SOAP envelope with {len(bodies)} Body elements: expected exactly one", source=source,
+                         line=bodies[1].sourceline, field="Body")
+    body = bodies[0]
+    messages = [child for child in body if isinstance(child.tag, str)]
+    if not messages:
+        raise InputError("SOAP Body is empty: expected a message", source=source, line=body.sourceline, field="Body")
+    if len(messages) > 1:
+        raise InputError(f"SOAP Body holds {len(messages)} messages: expected exactly one per envelope",
+                         source=source, line=messages[1].sourceline, field="Body")
+    return messages[0], kind

@@ -1,11 +1,17 @@
-"""Safe XML parsing: no DTDs, no entities, no network, bounded size.
+"""Safe XML parsing: no DTDs, no entities, no network, no file access, bounded size.
 
-iWmo, iJw and StUF messages never carry a DOCTYPE, so any DOCTYPE is refused outright; that
-closes entity bombs and external entities before they can do anything.
+iWmo, iJw and StUF messages never carry a DOCTYPE, so any DOCTYPE is refused outright, wherever it
+sits and in whatever encoding: the whole text is scanned before parsing (UTF-16/32 inputs are
+decoded first and parsed as the UTF-8 that was scanned), the parser's resolver answers every
+external load with nothing (so libxml2 never opens a file, a FIFO or a URL), and a DOCTYPE that
+still reached the tree is refused after the parse. The refusal text never depends on the files
+present on this machine, so it cannot be used as an existence oracle.
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 import threading
 
 from lxml import etree
@@ -13,7 +19,27 @@ from lxml import etree
 from .errors import InputError
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DTD_REFUSED = "DOCTYPE/ENTITY declarations are not allowed (entity expansion and external files are refused)"
 _local = threading.local()
+_DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_DECLARATION_TEXT = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_XML_DECL = re.compile(rb"\A<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})[\"']")
+_XML_DECL_TEXT = re.compile(r"\A(<\?xml[^>]{0,200}?)\s+encoding\s*=\s*([\"'])[^\"']*\2")
+_WIDE = (  # byte-order marks and BOM-less first characters of UTF-32/UTF-16 XML (XML 1.0 appendix F)
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (b"\x00<\x00?", "utf-16-be"), (b"<\x00?\x00", "utf-16-le"),
+)
+_ASCII_COMPATIBLE = re.compile(r"(utf-?8|us-ascii|ascii|iso[-_]?8859-\d{1,2}|latin-?1|windows-125\d|cp125\d)\Z",
+                               re.IGNORECASE)
+
+
+class _NoExternal(etree.Resolver):
+    """Every external load (DTD subset, entity, XInclude) gets an empty document: nothing is opened."""
+
+    def resolve(self, system_url: str, public_id: str, context: object) -> object:
+        return self.resolve_string("", context)
 
 
 def _parser(huge: bool = False) -> etree.XMLParser:
@@ -30,8 +56,48 @@ def _parser(huge: bool = False) -> etree.XMLParser:
             remove_blank_text=False,
             collect_ids=False,
         )
+        parser.resolvers.add(_NoExternal())
         setattr(_local, name, parser)
     return parser
+
+
+def wide_encoding(data: bytes) -> str | None:
+    """``utf-16-le`` etc. when ``data`` is UTF-16/UTF-32 by its BOM or first character, else None."""
+    head = data[:4]
+    for mark, codec in _WIDE:
+        if head.startswith(mark):
+            return codec
+    return None
+
+
+def _refuse_declarations(found: int, text: bytes | str, source: str) -> None:
+    newline = b"\n" if isinstance(text, bytes) else "\n"
+    line = text[:found].count(newline) + 1  # type: ignore[arg-type]
+    raise InputError(DTD_REFUSED, source=source, line=line)
+
+
+def _normalised(data: bytes, source: str) -> bytes:
+    """``data`` as bytes libxml2 may parse: scanned for DOCTYPE/ENTITY in full, UTF-16/32 turned into UTF-8."""
+    codec = wide_encoding(data)
+    if codec is not None:
+        text = data.decode(codec, errors="replace").removeprefix("\ufeff")
+        found = _DECLARATION_TEXT.search(text)
+        if found:
+            _refuse_declarations(found.start(), text, source)
+        return _XML_DECL_TEXT.sub(r"\1", text, count=1).encode("utf-8")
+    if data[:4] == b"\x4c\x6f\xa7\x94":
+        raise InputError("EBCDIC input is not supported: expected UTF-8, UTF-16 or a Latin encoding",
+                         source=source, line=1)
+    declared = _XML_DECL.match(data.removeprefix(codecs.BOM_UTF8))
+    if declared and not _ASCII_COMPATIBLE.match(declared.group(1).decode("ascii")):
+        name = declared.group(1).decode("ascii")
+        if name.lower().replace("-", "") not in ("utf16", "utf32"):
+            raise InputError(f"encoding {name!r} is not supported: expected UTF-8, UTF-16 or a Latin encoding",
+                             source=source, line=1)
+    found = _DECLARATION.search(data)
+    if found:
+        _refuse_declarations(found.start(), data, source)
+    return data
 
 
 def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX_BYTES, *,
@@ -45,19 +111,13 @@ def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX
         )
     if not data.strip():
         raise InputError("empty input: expected an XML message", source=source, line=1)
-    head = data[:4096]
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise InputError(
-            "DOCTYPE/ENTITY declarations are not allowed (entity expansion is refused)",
-            source=source,
-            line=data[: head.find(b"<!")].count(b"\n") + 1,
-        )
+    text = _normalised(data, source)
     try:
-        root = etree.fromstring(data, _parser(huge))
+        root = etree.fromstring(text, _parser(huge))
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         raise InputError(f"not well-formed XML: {exc.msg}", source=source, line=line) from None
-    tree = root.getroottree()
-    if tree.docinfo.doctype:
-        raise InputError("DOCTYPE declarations are not allowed", source=source, line=1)
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise InputError(DTD_REFUSED, source=source, line=1)
     return root

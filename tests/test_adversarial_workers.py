@@ -1,0 +1,99 @@
+"""Messages that hang or break a batch worker (issue 11 item 1, issue 18): by fault injection into the
+converter the forked workers inherit, each is ended within its deadline, reported, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from batch_corpus import varied
+
+from gateway.batch import BatchOptions, run, work
+from gateway.batch.pool import WORKER_DIED
+from gateway.pipeline import Converter
+
+MESSAGES = varied(8)
+original_convert = Converter.convert
+
+
+def archive(path: Path, marked: dict[int, bytes]) -> list[str]:
+    """A ZIP of the eight messages, message ``i`` carrying the comment ``marked[i]``."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, (name, data) in enumerate(MESSAGES):
+            zf.writestr(name, data + marked.get(i, b""))
+    return [f"{path.name}/{name}" for name, _ in MESSAGES]
+
+
+def faulty(self: Converter, data: bytes, name: str = "<input>", route: str | None = None) -> object:
+    if b"<!-- HANG -->" in data:  # a loop in Python: the alarm reaches it
+        time.sleep(600)
+    if b"<!-- STUCK -->" in data:  # stuck where no signal gets through (as in C code): only the watchdog helps
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(600)
+    return original_convert(self, data, name, route)
+
+
+def lines_of(out: Path) -> list[dict[str, object]]:
+    return [json.loads(x) for x in (out / "report.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_message_past_its_deadline_is_ended_and_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           workers: int) -> None:
+    monkeypatch.setattr(Converter, "convert", faulty)  # forked workers inherit the fault
+    keys = archive(tmp_path / "in.zip", {3: b"<!-- HANG -->"})
+    started = time.monotonic()
+    outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out", validate=False, progress="quiet",
+                               workers=workers, chunk_size=4, timeout=1))
+    assert time.monotonic() - started < 60
+    lines = lines_of(tmp_path / "out")
+    assert [line["source"] for line in lines] == keys
+    assert [line["status"] for line in lines] == ["ok"] * 3 + ["failed"] + ["ok"] * 4
+    assert lines[3]["error"]["message"] == "conversion took longer than the deadline of 1 s and was ended"  # type: ignore[index]
+    assert outcome.exit_code == 1
+
+
+def test_a_message_stuck_beyond_the_alarm_is_ended_by_the_watchdog(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Converter, "convert", faulty)
+    keys = archive(tmp_path / "in.zip", {5: b"<!-- STUCK -->"})
+    started = time.monotonic()
+    outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out", validate=False, progress="quiet",
+                               workers=1, chunk_size=4, timeout=1))
+    assert time.monotonic() - started < 90
+    lines = lines_of(tmp_path / "out")
+    assert [line["source"] for line in lines] == keys
+    assert [line["status"] for line in lines] == ["ok"] * 5 + ["failed"] + ["ok"] * 2
+    assert lines[5]["error"]["message"] == WORKER_DIED  # type: ignore[index]
+    assert outcome.summary is not None and outcome.summary["run"]["worker_crashes"] == 1
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_exception_outside_the_message_guard_fails_one_member_only(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      workers: int) -> None:
+    """A bug in the worker's own plumbing (here: the per-member step raising) is one failed member."""
+    original = work.Worker._one
+
+    def broken(self: work.Worker, key: str, data: bytes, problem: str | None, whole: bool = False) -> object:
+        if b"<!-- RAISE -->" in data:
+            raise RuntimeError("injected fault")
+        return original(self, key, data, problem, whole)
+
+    monkeypatch.setattr(work.Worker, "_one", broken)
+    keys = archive(tmp_path / "in.zip", {2: b"<!-- RAISE -->"})
+    outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out.zip", validate=False, progress="quiet",
+                               workers=workers, chunk_size=4))
+    with zipfile.ZipFile(tmp_path / "out.zip") as zf:
+        names = zf.namelist()
+        lines = [json.loads(x) for x in zf.read("report.jsonl").splitlines()]
+    assert len(names) == len(set(names)), "no entry written twice by the member-by-member retry"
+    assert [line["source"] for line in lines] == keys
+    assert [line["status"] for line in lines] == ["ok", "ok", "failed"] + ["ok"] * 5
+    assert lines[2]["error"]["message"] == "internal error in the worker: RuntimeError"
+    assert outcome.exit_code == 1
