@@ -15,9 +15,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +27,11 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from gateway.mapping import Registry
+from gateway.proxy.app import create_app
+from gateway.proxy.config import from_dict
+from gateway.proxy.guard import guarded_protocol
+from gateway.proxy.service import Gateway
 from gateway.reference import ENV, available, reference_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +61,10 @@ FO03 = (f'<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body><soap:Fault><faultcode
 
 
 def free_port() -> int:
+    """A port that was free a moment ago: only for a process that must be restarted on the same port.
+
+    In-process servers bind port 0 instead (:class:`ServerThread`), which has no race.
+    """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -161,10 +172,10 @@ class Receiver:
 
 
 class ServerThread:
-    """Any ASGI app under a real uvicorn on 127.0.0.1, in a background thread."""
+    """Any ASGI app under a real uvicorn on 127.0.0.1, in a background thread (port 0: the kernel picks one)."""
 
     def __init__(self, app: object, port: int | None = None, **options: object) -> None:
-        self.port = port or free_port()
+        self.port = port or 0
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                                     lifespan="on", **options))  # type: ignore[arg-type]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -180,6 +191,8 @@ class ServerThread:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("server did not start")
             time.sleep(0.01)
+        if not self.port:
+            self.port = int(self.server.servers[0].sockets[0].getsockname()[1])
         return self
 
     def stop(self) -> None:
@@ -191,6 +204,32 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+FAST_RETRY = {"base_delay": 0.05, "max_delay": 0.4, "max_attempts": 200, "jitter": 0.5}
+Start = Callable[..., tuple[ServerThread, Gateway]]
+
+
+@contextmanager
+def gateways(tmp_path: Path, registry: Registry) -> Iterator[Start]:
+    """Start gateways (uvicorn in a thread, with the sidecar's own HTTP limits) from config parts; stop them all."""
+    running: list[ServerThread] = []
+
+    def run(routes: dict[str, Any], downstreams: dict[str, Any], *, reg: Registry | None = None,
+            **top: Any) -> tuple[ServerThread, Gateway]:
+        doc = {"data_dir": str(tmp_path / "data"), "poll_interval": 0.1, "watch_mappings": False,
+               "convert_processes": 0, "retry": FAST_RETRY, "downstreams": downstreams, "routes": routes, **top}
+        cfg = from_dict(doc, tmp_path)
+        gw = Gateway(cfg, reg or registry)
+        server = ServerThread(create_app(cfg, gw), http=guarded_protocol(cfg.http_limits())).start()
+        running.append(server)
+        return server, gw
+
+    try:
+        yield run
+    finally:
+        for server in running:
+            server.stop()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> bool:

@@ -58,13 +58,16 @@ def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
     """uvicorn settings of the sidecar: uvloop + httptools, our logging, TLS and mTLS when configured."""
     import uvicorn
 
+    from gateway.proxy.guard import guarded_protocol
+
     tls: dict[str, object] = {}
     if cfg.tls is not None:
         tls = {"ssl_certfile": cfg.tls.certfile, "ssl_keyfile": cfg.tls.keyfile}
         if cfg.tls.client_ca:
             tls.update(ssl_ca_certs=cfg.tls.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
     return uvicorn.Config(
-        app, host=cfg.host, port=cfg.port, loop="uvloop", http="httptools", log_config=None,  # type: ignore[arg-type]
+        app, host=cfg.host, port=cfg.port, loop="uvloop", http=guarded_protocol(cfg.http_limits()),  # type: ignore[arg-type]
+        log_config=None,
         access_log=cfg.access_log, server_header=False, timeout_graceful_shutdown=int(cfg.shutdown_grace) or None,
         backlog=2048, **tls,  # type: ignore[arg-type]
     )

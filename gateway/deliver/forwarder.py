@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import sqlite3
 import ssl
 import time
@@ -35,7 +36,7 @@ from . import outbox
 from .committer import GroupCommitter
 from .downstream import Downstream
 from .outbox import Queued
-from .replies import Reply, read_reply, scrub
+from .replies import MAX_REPLY_BYTES, Reply, read_reply, scrub
 
 log = logging.getLogger("overstap.forwarder")
 
@@ -43,6 +44,8 @@ DELIVERED, RETRY, DEAD, GONE = "delivered", "retry", "dead", "gone"
 TRANSIENT_FO = frozenset({"StUF046", "StUF049", "StUF960"})
 """Fo codes that say "not now" (cannot store, process unavailable, time-out): retried, not dead-lettered."""
 RETRYABLE_4XX = frozenset({408, 425, 429})
+WORKER_ERROR_DELAY = 5.0
+"""Seconds before a key whose handling failed unexpectedly is tried again."""
 
 
 @dataclass(slots=True)
@@ -58,6 +61,15 @@ class Outcome:
     body: bytes = b""
     content_type: str | None = None
     seconds: float = 0.0
+
+    @property
+    def summary(self) -> str:
+        """For the log: status and StUF code only. The downstream's own text may name a person; it is
+        kept (scrubbed, capped) in the outbox's reason column, never logged."""
+        if self.http_status is None:
+            return self.reason
+        reply = self.reply_code or (self.reply.kind if self.reply is not None else "")
+        return " ".join(x for x in (f"HTTP {self.http_status}", reply) if x)
 
     @property
     def reply_code(self) -> str | None:
@@ -93,6 +105,37 @@ def classify(status: int, body: bytes, content_type: str | None, expect_bv: bool
         return Outcome(RETRY, f"HTTP {status}: {reply.reason()}", retry_after=_retry_after(retry_after),
                        transport_failure=True, **common)
     return Outcome(DEAD, f"HTTP {status}: {reply.reason()}", **common)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def header_value(value: str) -> str | bytes:
+    """A header value as it may go on the wire: the sender's bytes back as they came, never a crash.
+
+    Inbound headers are decoded as latin-1, so encoding them as latin-1 gives the sender's bytes
+    back; characters beyond latin-1 (config, old rows) go as UTF-8. Control characters are dropped:
+    they would split the header.
+    """
+    value = _CONTROL.sub("", value)
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def wire_headers(item: Queued, downstream: Downstream) -> dict[str, str | bytes]:
+    """Headers of one delivery; the reply is asked for uncompressed so its size limit is real."""
+    headers: dict[str, str | bytes] = {
+        "Content-Type": header_value(item.content_type or "text/xml; charset=utf-8"),
+        "X-Overstap-Referentienummer": header_value(item.referentienummer), "Accept-Encoding": "identity"}
+    headers.update({k: header_value(v) for k, v in downstream.headers.items()})
+    action = downstream.soap_action or item.soap_action
+    if action:
+        headers["SOAPAction"] = header_value(f'"{action}"')
+    return headers
 
 
 class Observer:
@@ -187,7 +230,7 @@ class Lane:
         loop = asyncio.get_running_loop()
         self.until = loop.time() + wait
         log.warning("downstream %s keeps failing (%s); probing again in %.1fs", self.downstream.name,
-                    scrub(outcome.reason, 200), wait)
+                    outcome.summary, wait)
         if self._timer is not None:
             self._timer.cancel()
         self._timer = loop.call_later(wait, self._probe)
@@ -244,14 +287,16 @@ class Forwarder:
         self._generation = -1
         self._unrouted: set[tuple[str, str]] = set()
         self.stopping = False
+        self.worker_restarts = 0
+        self.worker_errors = 0
 
     # -- life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         for downstream in {d.name: d for d in self.targets.values()}.values():
             lane = self.lanes[downstream.name] = Lane(downstream)
-            self._workers += [asyncio.create_task(self._work(lane, client), name=f"deliver-{downstream.name}-{i}")
-                              for i, client in enumerate(lane.clients)]
+            for i, client in enumerate(lane.clients):
+                self._spawn(lane, client, f"deliver-{downstream.name}-{i}")
         self._generation = await self._read(outbox.generation)
         await self.rescan()
         self._poller = asyncio.create_task(self._poll(), name="outbox-poller")
@@ -375,28 +420,74 @@ class Forwarder:
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
 
+    def _spawn(self, lane: Lane, client: httpx.AsyncClient, name: str) -> None:
+        """Start a delivery worker; should it ever end while the gateway runs, start it again."""
+        task = asyncio.create_task(self._work(lane, client), name=name)
+        self._workers.append(task)
+
+        def ended(done: asyncio.Task[None]) -> None:
+            if self.stopping:
+                return
+            self._workers.remove(done)
+            why = "cancelled" if done.cancelled() else type(done.exception()).__name__
+            self.worker_restarts += 1
+            log.error("delivery worker %s ended unexpectedly (%s); started again", name, why)
+            self._spawn(lane, client, name)
+
+        task.add_done_callback(ended)
+
+    def workers(self) -> dict[str, int]:
+        """Delivery workers running, expected, and restarted after an unexpected end (for /readyz and metrics)."""
+        return {"running": sum(not t.done() for t in self._workers),
+                "expected": sum(len(lane.clients) for lane in self.lanes.values()),
+                "restarted": self.worker_restarts, "errors": self.worker_errors}
+
     async def _work(self, lane: Lane, client: httpx.AsyncClient) -> None:
         while True:
             entry = await lane.ready.get()
             if entry is None or self.stopping:
                 return
-            if not entry.items:
-                entry.scheduled = False
-                continue
-            if not lane.admit(entry):
-                continue
-            item = entry.items[0]
-            lane.inflight += 1
+            try:
+                self._handle_entry(lane, entry, await self._try_entry(lane, client, entry))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # no input may end a worker: note it, try the key again later
+                self.worker_errors += 1
+                log.error("delivery worker for %s failed (%s); the key is tried again in %gs", lane.downstream.name,
+                          type(exc).__name__, WORKER_ERROR_DELAY)
+                self._schedule(entry, WORKER_ERROR_DELAY)
+
+    async def _try_entry(self, lane: Lane, client: httpx.AsyncClient, entry: _Key) -> tuple[Queued, Outcome] | None:
+        """Attempt the oldest delivery of a key, if the key has one and the circuit lets it through."""
+        if not entry.items:
+            entry.scheduled = False
+            return None
+        if not lane.admit(entry):
+            return None
+        item = entry.items[0]
+        lane.inflight += 1
+        try:
             try:
                 outcome = await self._attempt(lane, client, item)
-            finally:
-                lane.inflight -= 1
-            lane.settle(outcome)
-            if outcome.result == RETRY and outcome.http_status is None and lane.state != CLOSED:
-                # The downstream is unreachable, not this message at fault: an outage must not use up
-                # the attempts that exist to stop a message the downstream keeps failing on.
-                item.attempts -= 1
-            self._settle(entry, item, outcome)
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except Exception as exc:  # a bug or an input httpx cannot send: retried, then a dead letter
+                log.error("delivery %d could not be sent: %s", item.id, type(exc).__name__)
+                outcome = Outcome(RETRY, f"could not be sent: {type(exc).__name__}")
+        finally:
+            lane.inflight -= 1
+        return item, outcome
+
+    def _handle_entry(self, lane: Lane, entry: _Key, tried: tuple[Queued, Outcome] | None) -> None:
+        if tried is None:
+            return
+        item, outcome = tried
+        lane.settle(outcome)
+        if outcome.result == RETRY and outcome.http_status is None and lane.state != CLOSED:
+            # The downstream is unreachable, not this message at fault: an outage must not use up
+            # the attempts that exist to stop a message the downstream keeps failing on.
+            item.attempts -= 1
+        self._settle(entry, item, outcome)
 
     async def _attempt(self, lane: Lane, client: httpx.AsyncClient, item: Queued) -> Outcome:
         downstream = lane.downstream
@@ -407,25 +498,40 @@ class Forwarder:
             item.payload, item.content_type, item.soap_action = loaded
         else:
             self._cached -= 1
-        headers = {"Content-Type": item.content_type or "text/xml; charset=utf-8",
-                   "X-Overstap-Referentienummer": item.referentienummer, **downstream.headers}
-        action = downstream.soap_action or item.soap_action
-        if action:
-            headers["SOAPAction"] = f'"{action}"'
+        headers = wire_headers(item, downstream)
         item.attempts += 1
         started = time.perf_counter()
         try:
-            response = await client.post(downstream.url, content=item.payload, headers=headers)
+            async with asyncio.timeout(downstream.timeout):  # one deadline for the whole exchange, not per read
+                outcome = await self._exchange(client, downstream, item.payload, headers)
+        except TimeoutError:
+            outcome = Outcome(RETRY, f"no complete answer within {downstream.timeout:g}s", transport_failure=True)
         except httpx.TimeoutException as exc:
             outcome = Outcome(RETRY, f"timeout ({type(exc).__name__}) after {downstream.timeout:g}s",
                               transport_failure=True)
         except httpx.HTTPError as exc:
             outcome = Outcome(RETRY, f"connection error: {type(exc).__name__}: {scrub(str(exc), 200)}",
                               transport_failure=True)
-        else:
-            outcome = classify(response.status_code, response.content, response.headers.get("content-type"),
-                               downstream.expect_bv, response.headers.get("retry-after"))
         outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    async def _exchange(self, client: httpx.AsyncClient, downstream: Downstream, payload: bytes,
+                        headers: dict[str, str | bytes]) -> Outcome:
+        """POST and read the answer up to ``MAX_REPLY_BYTES``: a huge reply is cut off, not held in memory."""
+        async with client.stream("POST", downstream.url, content=payload, headers=headers) as response:
+            body = bytearray()
+            cut = False
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > MAX_REPLY_BYTES:
+                    del body[MAX_REPLY_BYTES:]
+                    cut = True
+                    break
+            outcome = classify(response.status_code, bytes(body), response.headers.get("content-type"),
+                               downstream.expect_bv, response.headers.get("retry-after"))
+        if cut:
+            outcome.reason = (outcome.reason + "; " if outcome.reason else "") + \
+                f"reply cut off after {MAX_REPLY_BYTES} bytes"
         return outcome
 
     def _settle(self, entry: _Key, item: Queued, outcome: Outcome) -> None:
@@ -441,7 +547,7 @@ class Forwarder:
                                                                    outcome.http_status, outcome.reason))
             self.observer.retried(item, outcome, delay)
             log.info("delivery %d (%s/%s) attempt %d failed, retry in %.1fs: %s", item.id, item.route, item.target,
-                     item.attempts, delay, scrub(outcome.reason, 200))
+                     item.attempts, delay, outcome.summary)
             item.payload = None  # reload when due: a long outage must not pin every payload in memory
             self._schedule(entry, delay)
             return
@@ -460,7 +566,7 @@ class Forwarder:
                                                                   outcome.reply_code, outcome.reason))
             self.observer.dead(item, outcome)
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
-                        item.referentienummer, scrub(outcome.reason, 300))
+                        item.referentienummer, outcome.summary)
         item.payload = None
         for fut in self._waiters.pop(item.id, []):
             if not fut.done():

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from gateway.render import stuf
 
@@ -75,11 +76,21 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
         too_big = declared.isdigit() and int(declared) > limit
         body = bytearray()
         if not too_big:
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > limit:
-                    too_big = True
-                    break
+            try:
+                async with asyncio.timeout(config.body_timeout):
+                    async for chunk in request.stream():
+                        body += chunk
+                        if len(body) > limit:
+                            too_big = True
+                            break
+            except TimeoutError:
+                return _response(gw.refuse(route.name, "slow_body", 408, stuf.Fout(
+                    "StUF058", "client", f"request body not complete within {config.body_timeout:g}s"), version,
+                    {"Connection": "close"}))  # the rest of the body may still come: not a next request
+            except ClientDisconnect:  # the client left mid-body: nothing to answer, nothing stored
+                gw.metrics.rejected.labels(route.name, "disconnected").inc()
+                log.info("client disconnected mid-body on route %s", route.name)
+                return Response(status_code=400)
         if too_big:
             return _response(gw.refuse(route.name, "oversize", 413, stuf.Fout(
                 "StUF058", "client", f"message larger than the limit of {limit} bytes"), version))

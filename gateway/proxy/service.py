@@ -77,6 +77,7 @@ class Gateway:
         self.forwarder = Forwarder(self.db_path, self.committer, config.targets(), observer=self.metrics,
                                    poll_interval=config.poll_interval)
         self.metrics.watch_depth(self.forwarder.depth)
+        self.metrics.watch_workers(self.forwarder.workers, self.validating)
         self._reload_lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
         self._fingerprint: dict[str, tuple[int, int]] = {}
@@ -95,6 +96,13 @@ class Gateway:
             self._fingerprint = await asyncio.to_thread(self._mapping_fingerprint)
             self._watcher = asyncio.create_task(self._watch(), name="mapping-watcher")
         self.started = True
+        for route, on in self.validating().items():
+            if on:
+                log.info("route %s: canonical output is validated against the official schema", route)
+            else:
+                log.warning("route %s: canonical output is NOT validated (no schemas found under the reference "
+                            "folder, or validate: false); set validate: true to make missing schemas a startup "
+                            "error", route)
         log.info("gateway ready: %d route(s), %d mapping(s), outbox %s", len(self.config.routes),
                  len(self.registry.all()), self.db_path)
 
@@ -341,6 +349,10 @@ class Gateway:
         except OSError:
             return False
 
+    def validating(self) -> dict[str, bool]:
+        """Per route: is canonical output checked against the official schema before it is acknowledged?"""
+        return {name: bool(c.validate) for name, c in self.converters.items()}
+
     async def readiness(self) -> tuple[bool, dict[str, object]]:
         """Mappings loaded, outbox writable, downstreams reachable (each downstream checked at most every 5s)."""
         checks: dict[str, object] = {"mappings": len(self.registry.all())}
@@ -371,5 +383,9 @@ class Gateway:
         if self.last_reload_errors:
             checks["last_reload_errors"] = self.last_reload_errors[:5]
         checks["queue_depth"] = sum(self.forwarder.depth().values())
+        checks["validation"] = self.validating()
+        workers = checks["delivery_workers"] = self.forwarder.workers()
+        if self.started and workers["running"] < workers["expected"]:
+            ok = False
         return ok, checks
 
