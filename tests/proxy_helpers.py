@@ -134,9 +134,17 @@ class Receiver:
     fail_refs: set[str] = field(default_factory=set)
     """Answer HTTP 500 (no Fo) to these referentienummers: a transient failure."""
     delay: float = 0.0
+    hold: threading.Event | None = None
+    """While set: accept each request and do not answer until the test calls :meth:`release` (then 503)."""
+    held: int = 0
     received: list[Received] = field(default_factory=list)
     calls: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def release(self) -> None:
+        """Let held requests end (with a 503: they were never accepted) and answer new ones normally."""
+        if self.hold is not None:
+            self.hold.clear()
 
     def refs(self) -> list[str]:
         with self.lock:
@@ -156,6 +164,12 @@ class Receiver:
                 ref = found.group(1).decode() if found else "?"
             with self.lock:
                 self.calls += 1
+            if self.hold is not None and self.hold.is_set():
+                with self.lock:
+                    self.held += 1
+                while self.hold.is_set():
+                    await asyncio.sleep(0.02)
+                return Response(b"<error>held, never accepted</error>", status_code=503, media_type="text/xml")
             if self.delay:
                 await asyncio.sleep(self.delay)
             if self.behaviour == "500" or ref in self.fail_refs:
@@ -241,6 +255,37 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0, interval: flo
     return condition()
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (Linux /proc; empty elsewhere)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` that still run (zombies count as gone)."""
+    out = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            out.add(pid)
+    return out
+
+
 def overstap_command() -> list[str]:
     return [sys.executable, "-c", "from gateway.cli import main; main()"]
 
@@ -275,14 +320,22 @@ class GatewayProcess:
             time.sleep(0.05)
         raise RuntimeError("gateway did not become healthy")
 
-    def kill(self) -> None:
+    def kill(self) -> set[int]:
+        """SIGKILL the gateway alone (as the OOM killer would); returns the processes it had started."""
+        children: set[int] = set()
         if self.proc is not None and self.proc.poll() is None:
+            children = descendants(self.proc.pid)
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+        return children
 
     def terminate(self, timeout: float = 30.0) -> int:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:  # fail, but leave no process behind
+                self.kill()
+                raise
         return self.proc.returncode
