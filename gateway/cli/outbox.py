@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from gateway.deliver import outbox, shadow
-from gateway.deliver.replay import Replayed, replay_deliveries, replay_quarantined
+from gateway.deliver.replay import Replayed, apply, chunks, prepare
 from gateway.pipeline import Conversion, Converter
 
 from . import main
@@ -200,9 +200,11 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
     if all_dead:
         chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
     convert = None if as_is and not quarantined else _converter_factory(config_file, mappings)
-    with outbox.transaction(conn):
-        results: list[Replayed] = (replay_quarantined(conn, chosen, convert) if quarantined
-                                   else replay_deliveries(conn, chosen, convert))
+    results: list[Replayed] = []
+    for chunk in chunks(chosen):  # convert with no lock held; write each chunk in one short transaction
+        steps = prepare(conn, chunk, convert, quarantined)
+        with outbox.transaction(conn):
+            results += apply(conn, steps)
     for r in results:
         click.echo(f"{'ok  ' if r.ok else 'FAIL'} {'Q' if quarantined else ''}{r.id}: {r.note}")
     done = sum(r.ok for r in results)

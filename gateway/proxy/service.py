@@ -23,7 +23,7 @@ from gateway.deliver import outbox
 from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.forwarder import DEAD, DELIVERED, Forwarder, Outcome
 from gateway.deliver.plan import plan
-from gateway.deliver.replay import Replayed, replay_deliveries, replay_quarantined
+from gateway.deliver.replay import Replayed, apply, chunks, prepare
 from gateway.mapping import ConversionError, MappingError, Registry
 from gateway.mapping.registry import discover
 from gateway.pipeline import Conversion
@@ -291,9 +291,20 @@ class Gateway:
         return converter.convert(original, route, route=found.match_route or route)
 
     async def replay(self, ids: list[int], quarantined: bool = False) -> list[Replayed]:
-        if quarantined:
-            return await self.committer.write(lambda c: replay_quarantined(c, ids, self.convert_for_replay))
-        return await self.committer.write(lambda c: replay_deliveries(c, ids, self.convert_for_replay))
+        """Replay in chunks: read and convert in a thread with its own connection, then one short write each.
+
+        The outbox writer never converts, so acknowledgements keep flowing; between chunks the request
+        can be cancelled (a shutdown), and what was written stays written.
+        """
+        results: list[Replayed] = []
+        conn = await asyncio.to_thread(outbox.connect, self.db_path)
+        try:
+            for chunk in chunks(ids):
+                steps = await asyncio.to_thread(prepare, conn, chunk, self.convert_for_replay, quarantined)
+                results += await self.committer.write(lambda c, steps=steps: apply(c, steps))
+        finally:
+            conn.close()
+        return results
 
     async def reload(self, why: str = "request") -> list[str]:
         """Recompile the mappings; on any error keep serving the old ones and return the errors."""
