@@ -22,6 +22,7 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.ingest import InputError, parse_xml
+from gateway.ingest.ei_default import is_flat_file
 from gateway.mapping import ConversionError, Registry
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe
@@ -119,6 +120,8 @@ def facts_of(body: bytes) -> Facts:
 
 def reason_of(exc: BaseException, body: bytes) -> str:
     """The metric label of a bad-input failure."""
+    if isinstance(exc, InputError) and is_flat_file(body):
+        return "invalid"  # an EI record or field that is wrong: content, like an XML field error (422)
     if isinstance(exc, InputError):
         head = body[:4096]
         return "entity" if (b"<!DOCTYPE" in head or b"<!ENTITY" in head) else "malformed"

@@ -26,7 +26,7 @@ from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed, apply, chunks, prepare
 from gateway.mapping import ConversionError, MappingError, Registry
 from gateway.mapping.registry import discover
-from gateway.pipeline import Conversion
+from gateway.pipeline import Conversion, FailureInfo
 from gateway.render import stuf
 
 from .config import DEFAULT_ROUTE, ConfigError, RouteConfig, ServeConfig
@@ -202,7 +202,7 @@ class Gateway:
                     extra={"route": route.name, "code": info.code, "field": info.field, "line": info.line,
                            "reason": reason, "quarantine": headers.get("X-Overstap-Quarantine"),
                            "source_ref": attempt.facts.source_ref})
-        status = 500 if reason == "internal" else 400 if reason in ("malformed", "entity") else 422
+        status = {"internal": 500, "malformed": 400, "entity": 400, "conflict": 409}.get(reason, 422)
         what = f"{info.field}: {info.message}" if info.field else info.message
         details = str(info) if info.line or info.field else None
         return self.fault(status, stuf.Fout(info.code, plek(info.code), what, details), version, attempt.facts,
@@ -218,6 +218,10 @@ class Gateway:
         deliveries = plan(route.mode, attempt.outputs, body, content_type, soap_action)
         try:
             accepted = await self.committer.write(lambda c: outbox.accept(c, message, deliveries))
+        except outbox.ReferenceConflict as exc:  # not a re-send: refuse it (and keep it for the operator)
+            refused = Converted(None, attempt.mapping, facts, FailureInfo("StUF055", "referentienummer", None,
+                                                                          str(exc), route.name), "conflict")
+            return await self._quarantine(route, body, content_type, soap_action, refused, version)
         except Exception as exc:  # not stored means not acknowledged
             self.metrics.rejected.labels(route.name, "store_failed").inc()
             log.error("outbox write failed on route %s: %s", route.name, type(exc).__name__)
