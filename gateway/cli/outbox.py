@@ -51,7 +51,8 @@ def _clip(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-data_dir_option = click.option("--data-dir", default=None, help="Folder of the outbox (default: data).")
+data_dir_option = click.option("--data-dir", default=None, envvar="OVERSTAP_DATA_DIR",
+                               help="Folder of the outbox (default: data; env OVERSTAP_DATA_DIR, /data in the image).")
 config_option = click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
                              help="The sidecar's YAML config (its data_dir, and its routes' mappings for replay).")
 
