@@ -11,10 +11,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+from pathlib import Path
 
 import httpx
+from click.testing import CliRunner
 from proxy_helpers import Receiver, ServerThread, Start, sample, samples_dir, soap11, variant, wait_for
 
+from gateway.cli import main
 from gateway.deliver import outbox
 from gateway.proxy.logs import JsonFormatter
 from gateway.reference import reference_dir
@@ -72,8 +75,15 @@ def test_an_ei_file_with_a_wrong_field_gets_422_like_xml(start: Start) -> None:
     assert b"Fo03Bericht" in refused.content
 
 
-def test_a_stored_reason_is_bounded() -> None:
+def test_a_stored_reason_is_bounded_and_so_is_what_outbox_list_shows(tmp_path: Path) -> None:
     message = outbox.NewMessage("default", "translate", b"<x/>", reason="lang " * 100_000, fault_field="f" * 5000)
     assert message.reason is not None and len(message.reason) == outbox.MAX_REASON
     assert message.fault_field is not None and len(message.fault_field) == 200
     assert outbox.cap("a\nb\tc") == "a b c"
+    conn = outbox.connect(outbox.open_db(tmp_path))
+    with outbox.transaction(conn):
+        outbox.quarantine(conn, message)
+        conn.execute("UPDATE message SET reason = ?", ("x" * 50_000,))  # a row from before the cap
+    for args in ([], ["--json"]):
+        shown = CliRunner().invoke(main, ["outbox", "list", "--quarantine", "--data-dir", str(tmp_path), *args])
+        assert shown.exit_code == 0 and len(shown.output) < outbox.MAX_REASON + 1000, len(shown.output)

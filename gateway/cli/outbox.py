@@ -77,8 +77,8 @@ def list_(data_dir: str | None, config_file: str | None, status: str | None, rou
     conn = _open(data_dir, config_file)
     if quarantine:
         rows = outbox.message_rows(conn, status=outbox.QUARANTINED, route=route, limit=limit)
-        if as_json:
-            click.echo(json.dumps([dict(r) for r in rows], indent=1))
+        if as_json:  # rows stored before reasons were capped are capped here
+            click.echo(json.dumps([{**dict(r), "reason": outbox.cap(r["reason"])} for r in rows], indent=1))
             return
         for r in rows:
             click.echo(f"Q{r['id']:<6} {_when(r['last_received_at'])}  {r['route']:<12} x{r['times_received']:<3} "
