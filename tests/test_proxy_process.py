@@ -3,7 +3,10 @@
 Why: "never lose an acknowledged message" only means something if the process dies for real. The
 crash test sends 2,000 messages concurrently, kills the gateway part-way, starts it again on the
 same data folder, and checks that every acknowledged message reached the downstream — duplicates
-allowed, but only with the same referentienummer, so a receiver can drop them.
+allowed, but only with the same referentienummer, so a receiver can drop them. Under load most
+deliveries are done by the kill; the in-flight test makes sure they are not: its downstream holds
+every request unanswered until the kill, so only the restart's rescan of the outbox delivers them.
+Both check that no worker process outlives the killed gateway.
 """
 
 from __future__ import annotations

@@ -143,7 +143,10 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
         return
     import uvicorn
 
-    raise_file_limit()
+    files = raise_file_limit()
+    if files is not None and cfg.max_connections > files - FILES_RESERVED:
+        cfg.max_connections = max(8, files - FILES_RESERVED)  # the cap must bind before the descriptors run out
+        click.echo(f"warning: max_connections lowered to {cfg.max_connections} (open-file limit {files})", err=True)
     write_url(os.environ.get("OVERSTAP_HEALTH_FILE"), health_url(cfg.host, cfg.port, cfg.tls is not None))
     uvicorn.Server(uvicorn_config(cfg, create_app(cfg, gateway))).run()
 
@@ -183,11 +186,20 @@ def check_environment(cfg: ServeConfig) -> None:
                               f"must be readable PEM files: {_owner_hint(Path(str(what)).parent)}") from None
 
 
-def raise_file_limit() -> None:
-    """Open connections need file descriptors: use the hard limit, so max_connections is what binds."""
-    with contextlib.suppress(ImportError, ValueError, OSError):
+FILES_RESERVED = 128
+"""File descriptors kept for the outbox, workers, downstream connections and logs."""
+
+
+def raise_file_limit() -> int | None:
+    """Open connections need file descriptors: raise the soft limit to the hard one; return what it is now."""
+    try:
         import resource
 
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard == resource.RLIM_INFINITY or soft < hard:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return None if soft == resource.RLIM_INFINITY else int(soft)
+    except (ImportError, ValueError, OSError):
+        return None
