@@ -354,6 +354,8 @@ class Forwarder:
             try:
                 self._handle_entry(lane, entry, await self._try_entry(lane, client, entry))
             except asyncio.CancelledError:
+                if not self.stopping:  # this worker is started again; the key it held must not be left behind
+                    self._schedule(entry, WORKER_ERROR_DELAY)
                 raise
             except Exception as exc:  # no input may end a worker: note it, try the key again later
                 self.worker_errors += 1
