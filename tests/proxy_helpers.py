@@ -303,7 +303,9 @@ class GatewayProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> GatewayProcess:
+    def start(self, timeout: float = 90.0) -> GatewayProcess:
+        """Start and wait for /healthz (bounded: the start compiles every mapping, twice with a worker, and
+        the machine may be busy); a gateway that does not come up is killed, never left behind."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen([*overstap_command(), "serve", "--port", str(self.port), *self.args],
@@ -318,7 +320,8 @@ class GatewayProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("gateway did not become healthy")
+        self.kill()
+        raise RuntimeError(f"gateway did not become healthy within {timeout:g}s: {self.log.read_text()[-2000:]}")
 
     def kill(self) -> set[int]:
         """SIGKILL the gateway alone (as the OOM killer would); returns the processes it had started."""

@@ -77,7 +77,7 @@ def test_acknowledgements_flow_during_a_large_replay(start: Start) -> None:
         assert all(not r["ok"] and r["note"].startswith("still does not convert: ") for r in results)
         assert max(latencies) < 1.0, f"an acknowledgement waited {max(latencies):.1f}s behind the replay"
         assert len(latencies) >= 3, f"the replay took only {outcome['seconds']:.1f}s: too short to show anything"
-        assert wait_for(lambda: len(rec.received) == len(latencies))
+        assert wait_for(lambda: len(rec.received) == len(latencies), timeout=60)
 
 
 @pytest.mark.slow
