@@ -1,40 +1,52 @@
 # Overstap sidecar: `overstap serve` in a slim, non-root container with its outbox on a volume.
 #
-#   docker build -t overstap .
-#   docker run -p 8080:8080 -v overstap-data:/data overstap --downstream http://zaaksysteem:8080/soap
+#   make image                      (podman build --format docker, or docker build)
+#   docker run --stop-timeout 45 -p 8080:8080 -v overstap-data:/data overstap \
+#       --downstream http://zaaksysteem:8080/soap
 #
 # See docs/deploy-sidecar.md for the compose example beside a legacy system, TLS/mTLS and the config file.
 # The official StUF/iWmo schemas are not in the image (their licence is not ours): mount them and set
-# OVERSTAP_REFERENCE_DIR to validate every canonical message before it is acknowledged.
+# OVERSTAP_REFERENCE_DIR to validate every canonical message before it is acknowledged; with
+# `validate: true` on a route a missing schema folder is a start-up error instead of "not validated".
+# Needs BuildKit (docker >= 23 default) or podman/buildah for RUN --mount.
 
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY gateway ./gateway
 COPY dialects ./dialects
 COPY mappings ./mappings
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Every dependency at the version in constraints.txt: the same inputs build the same image.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
 
 FROM python:3.11-slim
+# OVERSTAP_HOST/PORT/DATA_DIR are defaults for `serve` and `outbox`: a flag overrides them, and with
+# --config the file's listen: and data_dir: win. `serve` writes its real health URL to
+# OVERSTAP_HEALTH_FILE, which the health check reads (so it follows --port and TLS).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    OVERSTAP_HEALTH_URL=http://127.0.0.1:8080/healthz
+    OVERSTAP_HOST=0.0.0.0 \
+    OVERSTAP_PORT=8080 \
+    OVERSTAP_DATA_DIR=/data \
+    OVERSTAP_HEALTH_FILE=/tmp/overstap-health-url
 RUN groupadd --system --gid 10001 overstap \
  && useradd --system --uid 10001 --gid overstap --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin overstap \
  && mkdir /data && chown overstap:overstap /data
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# The wheels are bind-mounted from the build stage, never copied into a layer of this image.
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    --mount=type=bind,from=build,source=/src/constraints.txt,target=/constraints.txt \
+    pip install --no-cache-dir --no-index --find-links /wheels -c /constraints.txt overstap
 USER overstap:overstap
 WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080
-# /healthz answers once the outbox and the forwarder run; behind mTLS set OVERSTAP_HEALTH_URL (https),
-# OVERSTAP_HEALTH_CA, OVERSTAP_HEALTH_CERT and OVERSTAP_HEALTH_KEY.
+# /healthz answers once the outbox and the forwarder run; behind mTLS set OVERSTAP_HEALTH_CA,
+# OVERSTAP_HEALTH_CERT and OVERSTAP_HEALTH_KEY (OVERSTAP_HEALTH_URL overrides the written URL).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-m", "gateway.proxy.healthcheck"]
 # SIGTERM (docker stop) makes the sidecar stop accepting, finish the deliveries in flight (up to
-# shutdown_grace, 30 s) and flush the outbox; give it a stop timeout above that.
+# shutdown_grace, 30 s) and flush the outbox: run it with --stop-timeout 45 (compose: stop_grace_period: 45s).
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["overstap", "serve", "--host", "0.0.0.0", "--port", "8080", "--data-dir", "/data"]
+ENTRYPOINT ["overstap", "serve"]
 CMD ["--downstream", "http://zaaksysteem:8080/soap"]

@@ -8,12 +8,16 @@ export OVERSTAP_REFERENCE_DIR ?= $(REF)
 PORT ?= 8080
 DATA ?= data
 
-.PHONY: venv run test lint bench mutate clean
+# podman if present (builds Docker-format images so HEALTHCHECK and STOPSIGNAL are kept), else docker.
+ENGINE ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
+IMAGE ?= overstap
 
-$(STAMP): pyproject.toml
+.PHONY: venv run test lint bench mutate clean image constraints
+
+$(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -34,6 +38,13 @@ bench: $(STAMP)
 # Named mutations over the promise-carrying modules (docs/testing.md); SUBSET=quick for the CI-sized run.
 mutate: $(STAMP)
 	$(BIN)/python tests/mutation/run.py $(if $(SUBSET),--subset $(SUBSET),)
+
+image:
+	$(ENGINE) build $(if $(filter podman,$(notdir $(ENGINE))),--format docker) -t $(IMAGE) .
+
+constraints: $(STAMP)
+	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze | grep -v -i -E '^#|^-e |^overstap(=|@| )'; } > constraints.new
+	mv constraints.new constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache out data

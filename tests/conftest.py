@@ -6,12 +6,17 @@ that needs it asks for ``reference_dir`` and is skipped, saying why, on a checko
 
 from __future__ import annotations
 
+import multiprocessing.resource_tracker
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from proxy_helpers import Start, alive, descendants, gateways, samples_dir, wait_for
 
 from gateway import reference
+from gateway.mapping import Registry
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +27,52 @@ def reference_dir() -> Path:
         pytest.skip(f"reference material not found at {found} (set {reference.ENV} to the shared reference folder)")
     return found
 
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    """All mappings (dialects/ and mappings/); skips where the reference samples are absent."""
+    samples_dir()
+    return Registry()
+
+
+@pytest.fixture
+def start(tmp_path: Path, registry: Registry) -> Iterator[Start]:
+    """Start sidecar gateways in this test (uvicorn threads on 127.0.0.1); all are stopped after it."""
+    with gateways(tmp_path, registry) as run:
+        yield run
+
+
+def _own_tracker() -> set[int]:
+    """This process's multiprocessing resource tracker: it lives as long as the test run, by design."""
+    pid = getattr(multiprocessing.resource_tracker._resource_tracker, "_pid", None)
+    return {pid} if pid else set()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a process it started is still there (a worker that outlived its gateway, say)."""
+    if not Path("/proc/self").is_dir():
+        return
+    left: set[int] = set()
+
+    def settled() -> bool:
+        left.clear()
+        left.update(descendants(os.getpid()) - _own_tracker())
+        return not left
+
+    if wait_for(settled, timeout=10, interval=0.2):
+        return
+    lines = []
+    for pid in sorted(alive(left)):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            lines.append(f"{pid}: {command[:160]}")
+            os.kill(pid, signal.SIGKILL)  # ours: started by this run
+        except OSError:
+            continue
+    if lines:
+        print("\nprocesses left behind by the test run (now killed):\n  " + "\n  ".join(lines))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -15,9 +15,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +27,11 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from gateway.mapping import Registry
+from gateway.proxy.app import create_app
+from gateway.proxy.config import from_dict
+from gateway.proxy.guard import guarded_protocol
+from gateway.proxy.service import Gateway
 from gateway.reference import ENV, available, reference_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +61,10 @@ FO03 = (f'<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body><soap:Fault><faultcode
 
 
 def free_port() -> int:
+    """A port that was free a moment ago: only for a process that must be restarted on the same port.
+
+    In-process servers bind port 0 instead (:class:`ServerThread`), which has no race.
+    """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -123,9 +134,17 @@ class Receiver:
     fail_refs: set[str] = field(default_factory=set)
     """Answer HTTP 500 (no Fo) to these referentienummers: a transient failure."""
     delay: float = 0.0
+    hold: threading.Event | None = None
+    """While set: accept each request and do not answer until the test calls :meth:`release` (then 503)."""
+    held: int = 0
     received: list[Received] = field(default_factory=list)
     calls: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def release(self) -> None:
+        """Let held requests end (with a 503: they were never accepted) and answer new ones normally."""
+        if self.hold is not None:
+            self.hold.clear()
 
     def refs(self) -> list[str]:
         with self.lock:
@@ -145,6 +164,12 @@ class Receiver:
                 ref = found.group(1).decode() if found else "?"
             with self.lock:
                 self.calls += 1
+            if self.hold is not None and self.hold.is_set():
+                with self.lock:
+                    self.held += 1
+                while self.hold.is_set():
+                    await asyncio.sleep(0.02)
+                return Response(b"<error>held, never accepted</error>", status_code=503, media_type="text/xml")
             if self.delay:
                 await asyncio.sleep(self.delay)
             if self.behaviour == "500" or ref in self.fail_refs:
@@ -161,10 +186,10 @@ class Receiver:
 
 
 class ServerThread:
-    """Any ASGI app under a real uvicorn on 127.0.0.1, in a background thread."""
+    """Any ASGI app under a real uvicorn on 127.0.0.1, in a background thread (port 0: the kernel picks one)."""
 
     def __init__(self, app: object, port: int | None = None, **options: object) -> None:
-        self.port = port or free_port()
+        self.port = port or 0
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                                     lifespan="on", **options))  # type: ignore[arg-type]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -180,6 +205,8 @@ class ServerThread:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("server did not start")
             time.sleep(0.01)
+        if not self.port:
+            self.port = int(self.server.servers[0].sockets[0].getsockname()[1])
         return self
 
     def stop(self) -> None:
@@ -193,6 +220,32 @@ class ServerThread:
         self.stop()
 
 
+FAST_RETRY = {"base_delay": 0.05, "max_delay": 0.4, "max_attempts": 200, "jitter": 0.5}
+Start = Callable[..., tuple[ServerThread, Gateway]]
+
+
+@contextmanager
+def gateways(tmp_path: Path, registry: Registry) -> Iterator[Start]:
+    """Start gateways (uvicorn in a thread, with the sidecar's own HTTP limits) from config parts; stop them all."""
+    running: list[ServerThread] = []
+
+    def run(routes: dict[str, Any], downstreams: dict[str, Any], *, reg: Registry | None = None,
+            **top: Any) -> tuple[ServerThread, Gateway]:
+        doc = {"data_dir": str(tmp_path / "data"), "poll_interval": 0.1, "watch_mappings": False,
+               "convert_processes": 0, "retry": FAST_RETRY, "downstreams": downstreams, "routes": routes, **top}
+        cfg = from_dict(doc, tmp_path)
+        gw = Gateway(cfg, reg or registry)
+        server = ServerThread(create_app(cfg, gw), http=guarded_protocol(cfg.http_limits())).start()
+        running.append(server)
+        return server, gw
+
+    try:
+        yield run
+    finally:
+        for server in running:
+            server.stop()
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -200,6 +253,37 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0, interval: flo
             return True
         time.sleep(interval)
     return condition()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (Linux /proc; empty elsewhere)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` that still run (zombies count as gone)."""
+    out = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            out.add(pid)
+    return out
 
 
 def overstap_command() -> list[str]:
@@ -219,7 +303,9 @@ class GatewayProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> GatewayProcess:
+    def start(self, timeout: float = 90.0) -> GatewayProcess:
+        """Start and wait for /healthz (bounded: the start compiles every mapping, twice with a worker, and
+        the machine may be busy); a gateway that does not come up is killed, never left behind."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen([*overstap_command(), "serve", "--port", str(self.port), *self.args],
@@ -234,16 +320,25 @@ class GatewayProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("gateway did not become healthy")
+        self.kill()
+        raise RuntimeError(f"gateway did not become healthy within {timeout:g}s: {self.log.read_text()[-2000:]}")
 
-    def kill(self) -> None:
+    def kill(self) -> set[int]:
+        """SIGKILL the gateway alone (as the OOM killer would); returns the processes it had started."""
+        children: set[int] = set()
         if self.proc is not None and self.proc.poll() is None:
+            children = descendants(self.proc.pid)
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+        return children
 
     def terminate(self, timeout: float = 30.0) -> int:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:  # fail, but leave no process behind
+                self.kill()
+                raise
         return self.proc.returncode

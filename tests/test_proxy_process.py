@@ -3,7 +3,10 @@
 Why: "never lose an acknowledged message" only means something if the process dies for real. The
 crash test sends 2,000 messages concurrently, kills the gateway part-way, starts it again on the
 same data folder, and checks that every acknowledged message reached the downstream — duplicates
-allowed, but only with the same referentienummer, so a receiver can drop them.
+allowed, but only with the same referentienummer, so a receiver can drop them. Under load most
+deliveries are done by the kill; the in-flight test makes sure they are not: its downstream holds
+every request unanswered until the kill, so only the restart's rescan of the outbox delivers them.
+Both check that no worker process outlives the killed gateway.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import sqlite3
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -20,6 +26,8 @@ from proxy_helpers import (
     GatewayProcess,
     Receiver,
     ServerThread,
+    alive,
+    descendants,
     free_port,
     metric,
     sample,
@@ -48,6 +56,7 @@ def test_sigkill_mid_flight_loses_no_acknowledged_message(tmp_path: Path) -> Non
                              "--log-level", "warning"], free_port(), tmp_path / "gateway.log").start()
         acked: dict[int, list[str]] = {}
         state: dict[str, int] = {"acked_at_kill": -1, "refused": 0}
+        orphans: set[int] = set()
 
         async def send_all() -> None:
             queue: asyncio.Queue[int] = asyncio.Queue()
@@ -71,8 +80,8 @@ def test_sigkill_mid_flight_loses_no_acknowledged_message(tmp_path: Path) -> Non
                             acked[n] = response.headers["x-overstap-referentienummers"].split(",")
                             if len(acked) >= KILL_AFTER and state["acked_at_kill"] < 0:
                                 state["acked_at_kill"] = len(acked)
-                                gw.kill()  # SIGKILL: no shutdown, no flush
-                                restart.append(asyncio.create_task(asyncio.to_thread(gw.start)))
+                                orphans.update(gw.kill())  # SIGKILL: no shutdown, no flush
+                                restart.append(asyncio.create_task(asyncio.to_thread(gw.start, 90.0)))
                             continue
                         state["refused"] += 1  # not acknowledged: the sender offers it again, as a real one would
                         await asyncio.sleep(0.05)
@@ -96,7 +105,8 @@ def test_sigkill_mid_flight_loses_no_acknowledged_message(tmp_path: Path) -> Non
                 assert _REF.findall(got.body) == [got.referentienummer.encode()]
             conn = outbox.connect(tmp_path / "data" / outbox.DB_NAME)
             stored = {r[0] for r in conn.execute("SELECT referentienummer FROM delivery")}
-            assert sent_refs <= stored  # every acknowledged message was in the outbox before its Bv03
+            assert sent_refs <= stored  # every acknowledged message is in the outbox (the moment of the Bv03: below)
+            assert orphans and wait_for(lambda: not alive(orphans), timeout=10), f"left behind: {alive(orphans)}"
             assert wait_for(lambda: metric(gw.url, "overstap_queue_depth") == 0)
             elapsed = time.monotonic() - started
             print(f"\ncrash test: {TOTAL} acknowledged, killed after {state['acked_at_kill']}, "
@@ -106,6 +116,63 @@ def test_sigkill_mid_flight_loses_no_acknowledged_message(tmp_path: Path) -> Non
             assert elapsed < 90
         finally:
             gw.terminate()
+
+
+IN_FLIGHT_MESSAGES, SENDERS = 60, 8
+
+
+def stored_refs(db: Path, refs: list[str]) -> int:
+    """How many of ``refs`` another connection finds committed in the outbox, right now."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        marks = ",".join("?" * len(refs))
+        return int(conn.execute(f"SELECT count(*) FROM delivery WHERE referentienummer IN ({marks})", refs)
+                   .fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_deliveries_in_flight_at_a_kill_are_delivered_after_the_restart(tmp_path: Path) -> None:
+    """Deliveries the downstream has accepted but not answered when the gateway dies are sent again.
+
+    Every Bv03 is checked the moment it arrives: another SQLite connection must already find the
+    message's deliveries committed. The downstream holds every request until the kill, so at the kill
+    all deliveries are pending (8 of them in flight); only a restart that rescans the outbox sends them.
+    """
+    messages = [variant(sample("CasusA-02-WMO301_toewijzing.xml"), n, zaak=n) for n in range(IN_FLIGHT_MESSAGES)]
+    rec = Receiver(hold=threading.Event())
+    rec.hold.set()  # type: ignore[union-attr]
+    db = tmp_path / "data" / outbox.DB_NAME
+    with ServerThread(rec.app()) as ds:
+        gw = GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/zs",
+                             "--convert-processes", "1", "--log-level", "warning"], free_port(),
+                            tmp_path / "gateway.log").start()
+        try:
+            def send(message: bytes) -> list[str]:
+                response = httpx.post(gw.url + "/soap", content=message, timeout=30)
+                assert response.status_code == 200, response.text
+                refs = response.headers["x-overstap-referentienummers"].split(",")
+                assert stored_refs(db, refs) == len(refs), "acknowledged before its deliveries were committed"
+                return refs
+
+            with ThreadPoolExecutor(SENDERS) as pool:
+                acked = [ref for refs in pool.map(send, messages) for ref in refs]
+            assert len(set(acked)) == IN_FLIGHT_MESSAGES
+            assert wait_for(lambda: rec.held == 8, timeout=20)  # one per delivery worker, none answered
+            children = gw.kill()
+            assert children, "the gateway had no conversion worker to check"
+            assert wait_for(lambda: not alive(children), timeout=10), f"left behind: {alive(children)}"
+            assert rec.received == []
+            rec.release()
+            gw.start()
+            assert wait_for(lambda: set(acked) <= set(rec.refs()), timeout=60), (
+                f"{len(set(acked) - set(rec.refs()))} acknowledged message(s) never delivered after the restart")
+            assert set(rec.refs()) == set(acked)
+        finally:
+            rec.release()  # held requests end, so a failing run does not wait out the shutdown grace
+            children = descendants(gw.proc.pid) if gw.proc is not None else set()
+            gw.terminate()
+        assert wait_for(lambda: not alive(children), timeout=10), f"left behind after SIGTERM: {alive(children)}"
 
 
 def test_sigterm_finishes_the_delivery_in_flight(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from gateway.deliver import outbox, shadow
-from gateway.deliver.replay import Replayed, replay_deliveries, replay_quarantined
+from gateway.deliver.replay import Replayed, apply, chunks, prepare
 from gateway.pipeline import Conversion, Converter
 
 from . import main
@@ -51,7 +51,8 @@ def _clip(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-data_dir_option = click.option("--data-dir", default=None, help="Folder of the outbox (default: data).")
+data_dir_option = click.option("--data-dir", default=None, envvar="OVERSTAP_DATA_DIR",
+                               help="Folder of the outbox (default: data; env OVERSTAP_DATA_DIR, /data in the image).")
 config_option = click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
                              help="The sidecar's YAML config (its data_dir, and its routes' mappings for replay).")
 
@@ -76,8 +77,8 @@ def list_(data_dir: str | None, config_file: str | None, status: str | None, rou
     conn = _open(data_dir, config_file)
     if quarantine:
         rows = outbox.message_rows(conn, status=outbox.QUARANTINED, route=route, limit=limit)
-        if as_json:
-            click.echo(json.dumps([dict(r) for r in rows], indent=1))
+        if as_json:  # rows stored before reasons were capped are capped here
+            click.echo(json.dumps([{**dict(r), "reason": outbox.cap(r["reason"])} for r in rows], indent=1))
             return
         for r in rows:
             click.echo(f"Q{r['id']:<6} {_when(r['last_received_at'])}  {r['route']:<12} x{r['times_received']:<3} "
@@ -200,9 +201,11 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
     if all_dead:
         chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
     convert = None if as_is and not quarantined else _converter_factory(config_file, mappings)
-    with outbox.transaction(conn):
-        results: list[Replayed] = (replay_quarantined(conn, chosen, convert) if quarantined
-                                   else replay_deliveries(conn, chosen, convert))
+    results: list[Replayed] = []
+    for chunk in chunks(chosen):  # convert with no lock held; write each chunk in one short transaction
+        steps = prepare(conn, chunk, convert, quarantined)
+        with outbox.transaction(conn):
+            results += apply(conn, steps)
     for r in results:
         click.echo(f"{'ok  ' if r.ok else 'FAIL'} {'Q' if quarantined else ''}{r.id}: {r.note}")
     done = sum(r.ok for r in results)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import ssl
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from gateway.deliver.outbox import DB_NAME
 from gateway.mapping import Registry
 from gateway.pipeline import PROFILES
 from gateway.proxy.config import ACKS, MODES, ConfigError, ServeConfig, TlsConfig, load, quick
+from gateway.proxy.healthcheck import health_url, write_url
 
 from . import main
 from .common import fail_usage, load_registry
@@ -58,13 +63,16 @@ def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
     """uvicorn settings of the sidecar: uvloop + httptools, our logging, TLS and mTLS when configured."""
     import uvicorn
 
+    from gateway.proxy.guard import guarded_protocol
+
     tls: dict[str, object] = {}
     if cfg.tls is not None:
         tls = {"ssl_certfile": cfg.tls.certfile, "ssl_keyfile": cfg.tls.keyfile}
         if cfg.tls.client_ca:
             tls.update(ssl_ca_certs=cfg.tls.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
     return uvicorn.Config(
-        app, host=cfg.host, port=cfg.port, loop="uvloop", http="httptools", log_config=None,  # type: ignore[arg-type]
+        app, host=cfg.host, port=cfg.port, loop="uvloop", http=guarded_protocol(cfg.http_limits()),  # type: ignore[arg-type]
+        log_config=None,
         access_log=cfg.access_log, server_header=False, timeout_graceful_shutdown=int(cfg.shutdown_grace) or None,
         backlog=2048, **tls,  # type: ignore[arg-type]
     )
@@ -80,9 +88,11 @@ def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
 @click.option("--profile", type=click.Choice(PROFILES), default=None, help="Canonical profile (default zkn).")
 @click.option("--ack", type=click.Choice(ACKS), default=None,
               help="durable (default): answer once stored; delivered: once the downstream accepted.")
-@click.option("--data-dir", default=None, help="Folder for the outbox database (default: data).")
-@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1; 0.0.0.0 in a container).")
-@click.option("--port", type=int, default=None, help="Port (default 8080).")
+@click.option("--data-dir", default=None, envvar="OVERSTAP_DATA_DIR",
+              help="Folder for the outbox database (default: data; env OVERSTAP_DATA_DIR).")
+@click.option("--host", default=None, envvar="OVERSTAP_HOST",
+              help="Address to listen on (default 127.0.0.1; env OVERSTAP_HOST, 0.0.0.0 in the image).")
+@click.option("--port", type=int, default=None, envvar="OVERSTAP_PORT", help="Port (default 8080; env OVERSTAP_PORT).")
 @click.option("--api-key", "api_keys", multiple=True, envvar="OVERSTAP_API_KEY",
               help="Required API key for /soap routes (repeatable; env OVERSTAP_API_KEY).")
 @click.option("--admin-key", envvar="OVERSTAP_ADMIN_KEY", default=None, help="Key for /admin (env OVERSTAP_ADMIN_KEY).")
@@ -104,6 +114,9 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
     from gateway.proxy.app import create_app
     from gateway.proxy.service import Gateway
 
+    if config_file:  # the file's listen: and data_dir: win over container defaults from the environment
+        data_dir, host, port = (None if from_environment(name) else value for name, value in
+                                (("data_dir", data_dir), ("host", host), ("port", port)))
     try:
         cfg, registry = build_config(config_file, mappings, downstream, legacy_downstream, mode, data_dir, host,
                                      port, profile, ack, api_keys, admin_key)
@@ -123,10 +136,70 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
             cfg.access_log = access_log
         cfg.check()
         logs.configure(cfg.log_level)
+        check_environment(cfg)
         gateway = Gateway(cfg, registry)
     except ConfigError as exc:
         fail_usage(str(exc))
         return
     import uvicorn
 
+    files = raise_file_limit()
+    if files is not None and cfg.max_connections > files - FILES_RESERVED:
+        cfg.max_connections = max(8, files - FILES_RESERVED)  # the cap must bind before the descriptors run out
+        click.echo(f"warning: max_connections lowered to {cfg.max_connections} (open-file limit {files})", err=True)
+    write_url(os.environ.get("OVERSTAP_HEALTH_FILE"), health_url(cfg.host, cfg.port, cfg.tls is not None))
     uvicorn.Server(uvicorn_config(cfg, create_app(cfg, gateway))).run()
+
+
+def from_environment(param: str) -> bool:
+    source = click.get_current_context().get_parameter_source(param)
+    return source is click.core.ParameterSource.ENVIRONMENT
+
+
+def _owner_hint(path: Path) -> str:
+    return (f"the sidecar runs as uid {os.getuid()} gid {os.getgid()}: give it the folder, e.g. "
+            f"`chown -R {os.getuid()}:{os.getgid()} <the folder or volume mounted at {path}>`")
+
+
+def check_environment(cfg: ServeConfig) -> None:
+    """Refuse to start, saying what to fix, when the data folder is not writable or TLS files cannot be read."""
+    folder = Path(cfg.data_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+        db = folder / DB_NAME
+        if db.exists() and not os.access(db, os.R_OK | os.W_OK):
+            raise PermissionError(f"{db} is not readable and writable")
+    except OSError as exc:
+        raise ConfigError(f"data folder {folder} is not writable ({exc.strerror or exc}); {_owner_hint(folder)}") \
+            from None
+    if cfg.tls is not None:
+        try:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(cfg.tls.certfile, cfg.tls.keyfile)
+            if cfg.tls.client_ca:
+                context.load_verify_locations(cfg.tls.client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            what = getattr(exc, "filename", None) or f"{cfg.tls.certfile} / {cfg.tls.keyfile}"
+            raise ConfigError(f"TLS files cannot be used ({what}: {getattr(exc, 'strerror', None) or exc}); they "
+                              f"must be readable PEM files: {_owner_hint(Path(str(what)).parent)}") from None
+
+
+FILES_RESERVED = 128
+"""File descriptors kept for the outbox, workers, downstream connections and logs."""
+
+
+def raise_file_limit() -> int | None:
+    """Open connections need file descriptors: raise the soft limit to the hard one; return what it is now."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return None if soft == resource.RLIM_INFINITY else int(soft)
+    except (ImportError, ValueError, OSError):
+        return None

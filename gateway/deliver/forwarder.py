@@ -25,7 +25,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,65 +34,13 @@ from . import outbox
 from .committer import GroupCommitter
 from .downstream import Downstream
 from .outbox import Queued
-from .replies import Reply, read_reply, scrub
+from .outcome import DEAD, DELIVERED, GONE, RETRY, Outcome, classify, wire_headers
+from .replies import MAX_REPLY_BYTES, scrub
 
 log = logging.getLogger("overstap.forwarder")
-
-DELIVERED, RETRY, DEAD, GONE = "delivered", "retry", "dead", "gone"
-TRANSIENT_FO = frozenset({"StUF046", "StUF049", "StUF960"})
-"""Fo codes that say "not now" (cannot store, process unavailable, time-out): retried, not dead-lettered."""
-RETRYABLE_4XX = frozenset({408, 425, 429})
-
-
-@dataclass(slots=True)
-class Outcome:
-    """How one attempt ended, with what the downstream said (kept in memory only for waiting senders)."""
-
-    result: str
-    reason: str = ""
-    http_status: int | None = None
-    reply: Reply | None = None
-    retry_after: float | None = None
-    transport_failure: bool = False
-    body: bytes = b""
-    content_type: str | None = None
-    seconds: float = 0.0
-
-    @property
-    def reply_code(self) -> str | None:
-        if self.reply is None or self.reply.kind not in ("bv", "fo"):
-            return None
-        return self.reply.berichtcode + (f" {self.reply.code}" if self.reply.code else "")
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def classify(status: int, body: bytes, content_type: str | None, expect_bv: bool,
-             retry_after: str | None = None) -> Outcome:
-    """Turn a downstream's HTTP answer into delivered / retry / dead."""
-    reply = read_reply(body)
-    common: dict[str, Any] = {"http_status": status, "reply": reply, "body": body, "content_type": content_type}
-    if reply.kind == "fo":
-        if reply.code in TRANSIENT_FO:
-            return Outcome(RETRY, f"HTTP {status}: {reply.reason()}", retry_after=_retry_after(retry_after),
-                           transport_failure=True, **common)
-        return Outcome(DEAD, f"HTTP {status}: {reply.reason()}", **common)
-    if 200 <= status < 300:
-        if reply.kind == "bv" or not expect_bv:
-            return Outcome(DELIVERED, "", **common)
-        return Outcome(DEAD, f"HTTP {status} without a StUF Bv: {reply.reason()}", **common)
-    if status in RETRYABLE_4XX or status >= 500:
-        return Outcome(RETRY, f"HTTP {status}: {reply.reason()}", retry_after=_retry_after(retry_after),
-                       transport_failure=True, **common)
-    return Outcome(DEAD, f"HTTP {status}: {reply.reason()}", **common)
-
+__all__ = ["DEAD", "DELIVERED", "GONE", "RETRY", "Forwarder", "Lane", "Observer", "Outcome", "classify"]
+WORKER_ERROR_DELAY = 5.0
+"""Seconds before a key whose handling failed unexpectedly is tried again."""
 
 class Observer:
     """Hooks for metrics; the defaults do nothing."""
@@ -187,7 +134,7 @@ class Lane:
         loop = asyncio.get_running_loop()
         self.until = loop.time() + wait
         log.warning("downstream %s keeps failing (%s); probing again in %.1fs", self.downstream.name,
-                    scrub(outcome.reason, 200), wait)
+                    outcome.summary, wait)
         if self._timer is not None:
             self._timer.cancel()
         self._timer = loop.call_later(wait, self._probe)
@@ -244,14 +191,16 @@ class Forwarder:
         self._generation = -1
         self._unrouted: set[tuple[str, str]] = set()
         self.stopping = False
+        self.worker_restarts = 0
+        self.worker_errors = 0
 
     # -- life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         for downstream in {d.name: d for d in self.targets.values()}.values():
             lane = self.lanes[downstream.name] = Lane(downstream)
-            self._workers += [asyncio.create_task(self._work(lane, client), name=f"deliver-{downstream.name}-{i}")
-                              for i, client in enumerate(lane.clients)]
+            for i, client in enumerate(lane.clients):
+                self._spawn(lane, client, f"deliver-{downstream.name}-{i}")
         self._generation = await self._read(outbox.generation)
         await self.rescan()
         self._poller = asyncio.create_task(self._poll(), name="outbox-poller")
@@ -375,28 +324,76 @@ class Forwarder:
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
 
+    def _spawn(self, lane: Lane, client: httpx.AsyncClient, name: str) -> None:
+        """Start a delivery worker; should it ever end while the gateway runs, start it again."""
+        task = asyncio.create_task(self._work(lane, client), name=name)
+        self._workers.append(task)
+
+        def ended(done: asyncio.Task[None]) -> None:
+            if self.stopping:
+                return
+            self._workers.remove(done)
+            why = "cancelled" if done.cancelled() else type(done.exception()).__name__
+            self.worker_restarts += 1
+            log.error("delivery worker %s ended unexpectedly (%s); started again", name, why)
+            self._spawn(lane, client, name)
+
+        task.add_done_callback(ended)
+
+    def workers(self) -> dict[str, int]:
+        """Delivery workers running, expected, and restarted after an unexpected end (for /readyz and metrics)."""
+        return {"running": sum(not t.done() for t in self._workers),
+                "expected": sum(len(lane.clients) for lane in self.lanes.values()),
+                "restarted": self.worker_restarts, "errors": self.worker_errors}
+
     async def _work(self, lane: Lane, client: httpx.AsyncClient) -> None:
         while True:
             entry = await lane.ready.get()
             if entry is None or self.stopping:
                 return
-            if not entry.items:
-                entry.scheduled = False
-                continue
-            if not lane.admit(entry):
-                continue
-            item = entry.items[0]
-            lane.inflight += 1
+            try:
+                self._handle_entry(lane, entry, await self._try_entry(lane, client, entry))
+            except asyncio.CancelledError:
+                if not self.stopping:  # this worker is started again; the key it held must not be left behind
+                    self._schedule(entry, WORKER_ERROR_DELAY)
+                raise
+            except Exception as exc:  # no input may end a worker: note it, try the key again later
+                self.worker_errors += 1
+                log.error("delivery worker for %s failed (%s); the key is tried again in %gs", lane.downstream.name,
+                          type(exc).__name__, WORKER_ERROR_DELAY)
+                self._schedule(entry, WORKER_ERROR_DELAY)
+
+    async def _try_entry(self, lane: Lane, client: httpx.AsyncClient, entry: _Key) -> tuple[Queued, Outcome] | None:
+        """Attempt the oldest delivery of a key, if the key has one and the circuit lets it through."""
+        if not entry.items:
+            entry.scheduled = False
+            return None
+        if not lane.admit(entry):
+            return None
+        item = entry.items[0]
+        lane.inflight += 1
+        try:
             try:
                 outcome = await self._attempt(lane, client, item)
-            finally:
-                lane.inflight -= 1
-            lane.settle(outcome)
-            if outcome.result == RETRY and outcome.http_status is None and lane.state != CLOSED:
-                # The downstream is unreachable, not this message at fault: an outage must not use up
-                # the attempts that exist to stop a message the downstream keeps failing on.
-                item.attempts -= 1
-            self._settle(entry, item, outcome)
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except Exception as exc:  # a bug or an input httpx cannot send: retried, then a dead letter
+                log.error("delivery %d could not be sent: %s", item.id, type(exc).__name__)
+                outcome = Outcome(RETRY, f"could not be sent: {type(exc).__name__}")
+        finally:
+            lane.inflight -= 1
+        return item, outcome
+
+    def _handle_entry(self, lane: Lane, entry: _Key, tried: tuple[Queued, Outcome] | None) -> None:
+        if tried is None:
+            return
+        item, outcome = tried
+        lane.settle(outcome)
+        if outcome.result == RETRY and outcome.http_status is None and lane.state != CLOSED:
+            # The downstream is unreachable, not this message at fault: an outage must not use up
+            # the attempts that exist to stop a message the downstream keeps failing on.
+            item.attempts -= 1
+        self._settle(entry, item, outcome)
 
     async def _attempt(self, lane: Lane, client: httpx.AsyncClient, item: Queued) -> Outcome:
         downstream = lane.downstream
@@ -407,25 +404,40 @@ class Forwarder:
             item.payload, item.content_type, item.soap_action = loaded
         else:
             self._cached -= 1
-        headers = {"Content-Type": item.content_type or "text/xml; charset=utf-8",
-                   "X-Overstap-Referentienummer": item.referentienummer, **downstream.headers}
-        action = downstream.soap_action or item.soap_action
-        if action:
-            headers["SOAPAction"] = f'"{action}"'
+        headers = wire_headers(item, downstream)
         item.attempts += 1
         started = time.perf_counter()
         try:
-            response = await client.post(downstream.url, content=item.payload, headers=headers)
+            async with asyncio.timeout(downstream.timeout):  # one deadline for the whole exchange, not per read
+                outcome = await self._exchange(client, downstream, item.payload, headers)
+        except TimeoutError:
+            outcome = Outcome(RETRY, f"no complete answer within {downstream.timeout:g}s", transport_failure=True)
         except httpx.TimeoutException as exc:
             outcome = Outcome(RETRY, f"timeout ({type(exc).__name__}) after {downstream.timeout:g}s",
                               transport_failure=True)
         except httpx.HTTPError as exc:
             outcome = Outcome(RETRY, f"connection error: {type(exc).__name__}: {scrub(str(exc), 200)}",
                               transport_failure=True)
-        else:
-            outcome = classify(response.status_code, response.content, response.headers.get("content-type"),
-                               downstream.expect_bv, response.headers.get("retry-after"))
         outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    async def _exchange(self, client: httpx.AsyncClient, downstream: Downstream, payload: bytes,
+                        headers: dict[str, str | bytes]) -> Outcome:
+        """POST and read the answer up to ``MAX_REPLY_BYTES``: a huge reply is cut off, not held in memory."""
+        async with client.stream("POST", downstream.url, content=payload, headers=headers) as response:
+            body = bytearray()
+            cut = False
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > MAX_REPLY_BYTES:
+                    del body[MAX_REPLY_BYTES:]
+                    cut = True
+                    break
+            outcome = classify(response.status_code, bytes(body), response.headers.get("content-type"),
+                               downstream.expect_bv, response.headers.get("retry-after"))
+        if cut:
+            outcome.reason = (outcome.reason + "; " if outcome.reason else "") + \
+                f"reply cut off after {MAX_REPLY_BYTES} bytes"
         return outcome
 
     def _settle(self, entry: _Key, item: Queued, outcome: Outcome) -> None:
@@ -441,7 +453,7 @@ class Forwarder:
                                                                    outcome.http_status, outcome.reason))
             self.observer.retried(item, outcome, delay)
             log.info("delivery %d (%s/%s) attempt %d failed, retry in %.1fs: %s", item.id, item.route, item.target,
-                     item.attempts, delay, scrub(outcome.reason, 200))
+                     item.attempts, delay, outcome.summary)
             item.payload = None  # reload when due: a long outage must not pin every payload in memory
             self._schedule(entry, delay)
             return
@@ -460,7 +472,7 @@ class Forwarder:
                                                                   outcome.reply_code, outcome.reason))
             self.observer.dead(item, outcome)
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
-                        item.referentienummer, scrub(outcome.reason, 300))
+                        item.referentienummer, outcome.summary)
         item.payload = None
         for fut in self._waiters.pop(item.id, []):
             if not fut.done():

@@ -77,6 +77,27 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', 0);
 """
 
 
+MAX_REASON = 1000
+"""Characters of a stored reason: enough to say what is wrong, never a whole payload (issue 11)."""
+
+
+def cap(text: str | None, limit: int = MAX_REASON) -> str | None:
+    """A reason as it is stored: one line, at most ``limit`` characters."""
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ReferenceConflict(ValueError):
+    """A message whose referentienummer is already taken by a different message: not a re-send."""
+
+    def __init__(self, referentienummer: str) -> None:
+        super().__init__(f"referentienummer {referentienummer} already belongs to a different message "
+                         "(same identificatie, other content): a re-send must be the same message")
+        self.referentienummer = referentienummer
+
+
 def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, fsync on every commit."""
     conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -138,6 +159,8 @@ class NewMessage:
     def __post_init__(self) -> None:
         if not self.body_sha256:
             self.body_sha256 = sha256(self.original)
+        self.reason = cap(self.reason)
+        self.fault_field = cap(self.fault_field, 200)
 
 
 @dataclass(slots=True)
@@ -216,7 +239,7 @@ def accept(conn: sqlite3.Connection, message: NewMessage, deliveries: Iterable[N
             " soap_action, status, created_at, next_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(route, target, referentienummer) DO UPDATE SET status = 'pending', attempts = 0,"
             " payload = excluded.payload, next_at = excluded.next_at, updated_at = excluded.updated_at,"
-            " reason = 'offered again by the sender after: ' || coalesce(reason, '')"
+            f" reason = substr('offered again by the sender after: ' || coalesce(reason, ''), 1, {MAX_REASON})"
             " WHERE delivery.status = 'dead' RETURNING id",
             (result.message_id, message.route, d.target, d.referentienummer, d.order_key, d.zaak, d.payload,
              d.content_type, d.soap_action, PENDING, now, now, now),
@@ -225,8 +248,12 @@ def accept(conn: sqlite3.Connection, message: NewMessage, deliveries: Iterable[N
             result.queued.append(Queued(found[0], message.route, d.target, d.order_key, d.referentienummer, 0, now,
                                         d.payload, d.content_type, d.soap_action))
             continue
-        old = conn.execute("SELECT id, status FROM delivery WHERE route = ? AND target = ? AND referentienummer = ?",
+        old = conn.execute("SELECT delivery.id, delivery.status, delivery.payload, message.body_sha256 FROM delivery"
+                           " JOIN message ON message.id = delivery.message_id WHERE delivery.route = ? AND"
+                           " delivery.target = ? AND referentienummer = ?",
                            (message.route, d.target, d.referentienummer)).fetchone()
+        if old[3] != message.body_sha256 and bytes(old[2]) != d.payload:
+            raise ReferenceConflict(d.referentienummer)  # e.g. an identificatie reused for another client
         result.known.append((old[0], old[1], d.target))
     return result
 
@@ -251,14 +278,15 @@ def mark_retry(conn: sqlite3.Connection, delivery_id: int, attempts: int, next_a
                reason: str, now: float | None = None) -> None:
     now = time.time() if now is None else now
     conn.execute("UPDATE delivery SET attempts = ?, next_at = ?, http_status = ?, reason = ?, updated_at = ?"
-                 " WHERE id = ? AND status = 'pending'", (attempts, next_at, http_status, reason, now, delivery_id))
+                 " WHERE id = ? AND status = 'pending'",
+                 (attempts, next_at, http_status, cap(reason), now, delivery_id))
 
 
 def mark_dead(conn: sqlite3.Connection, delivery_id: int, attempts: int, http_status: int | None,
               reply_code: str | None, reason: str, now: float | None = None) -> None:
     now = time.time() if now is None else now
     conn.execute("UPDATE delivery SET status = 'dead', attempts = ?, http_status = ?, reply_code = ?, reason = ?,"
-                 " updated_at = ? WHERE id = ?", (attempts, http_status, reply_code, reason, now, delivery_id))
+                 " updated_at = ? WHERE id = ?", (attempts, http_status, reply_code, cap(reason), now, delivery_id))
 
 
 def bump_generation(conn: sqlite3.Connection) -> None:

@@ -4,12 +4,16 @@ After a mapping fix, a dead canonical delivery is converted again from its store
 queued with the new payload under the same referentienummer; a legacy delivery is queued as it was.
 A quarantined message is converted again and, if it now converts, planned like a fresh arrival.
 The running gateway notices through the outbox ``generation`` counter and picks the work up.
+
+A replay works in two steps so it never holds up acknowledgements: :func:`prepare` reads and
+converts with no write lock held (conversion is the slow part), and the :class:`Prepared` steps are
+then written in one short transaction per chunk, each checking that its row did not change meanwhile.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from gateway.pipeline import FAILURES, Conversion, describe
@@ -28,62 +32,128 @@ class Replayed:
     note: str
 
 
-def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | None) -> list[Replayed]:
-    """Queue dead (or delivered) deliveries again; canonical ones re-converted when ``convert`` is given."""
+CHUNK = 50
+"""Ids prepared, then written, at a time: bounds how long one write transaction takes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A replay read and converted, to be written: ``apply`` makes it so (or says why it no longer can)."""
+
+    id: int
+    quarantined: bool
+    outcome: Replayed | None = None
+    """Settled already (nothing to write): not found, still pending, does not convert."""
+    seen_status: str | None = None
+    payload: bytes | None = None
+    conversion: Conversion | None = None
+
+
+def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    for i in ids:
+        chunk.append(i)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int, convert: Convert | None) -> Prepared:
+    row = outbox.delivery(conn, delivery_id)
+    if row is None:
+        return Prepared(delivery_id, False, Replayed(delivery_id, False, "no such delivery"))
+    if row["status"] == outbox.PENDING:
+        return Prepared(delivery_id, False, Replayed(delivery_id, False, "already pending"))
+    if row["target"] != outbox.NEW or convert is None:
+        return Prepared(delivery_id, False, seen_status=row["status"])
+    original = outbox.message(conn, row["message_id"])["original"]
+    try:
+        conversion = convert(row["route"], bytes(original))
+    except FAILURES as exc:
+        return Prepared(delivery_id, False, Replayed(delivery_id, False,
+                                                     f"still does not convert: {describe(exc, row['route'])}"))
+    fresh = next((o for o in conversion.outputs if o.referentienummer == row["referentienummer"]), None)
+    if fresh is None:
+        return Prepared(delivery_id, False, Replayed(delivery_id, False, "the message now converts to other "
+                        f"references ({', '.join(o.referentienummer for o in conversion.outputs)})"))
+    return Prepared(delivery_id, False, seen_status=row["status"], payload=canonical_delivery(fresh).payload)
+
+
+def _prepare_quarantined(conn: sqlite3.Connection, message_id: int, convert: Convert) -> Prepared:
+    row = outbox.message(conn, message_id)
+    if row is None or row["status"] != outbox.QUARANTINED:
+        return Prepared(message_id, True, Replayed(message_id, False, "no such quarantined message"))
+    try:
+        conversion = convert(row["route"], bytes(row["original"]))
+    except FAILURES as exc:
+        return Prepared(message_id, True, Replayed(message_id, False,
+                                                   f"still does not convert: {describe(exc, row['route'])}"))
+    return Prepared(message_id, True, seen_status=outbox.QUARANTINED, conversion=conversion)
+
+
+def prepare(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | None,
+            quarantined: bool = False) -> list[Prepared]:
+    """Read and convert (no transaction: plain reads); ``convert`` is required for quarantined messages."""
+    if quarantined:
+        assert convert is not None, "quarantined messages are replayed by converting them"
+        return [_prepare_quarantined(conn, i, convert) for i in ids]
+    return [_prepare_delivery(conn, i, convert) for i in ids]
+
+
+def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
+    row = outbox.delivery(conn, step.id)
+    if row is None or row["status"] != step.seen_status:
+        return Replayed(step.id, False, "changed while it was being converted; replay it again")
+    note = "queued again"
+    if step.payload is not None:
+        note = "queued again, converted with the current mappings" + (
+            "" if step.payload == bytes(row["payload"]) else " (payload changed)")
+    outbox.requeue(conn, step.id, step.payload)
+    return Replayed(step.id, True, note)
+
+
+def _apply_quarantined(conn: sqlite3.Connection, step: Prepared) -> Replayed:
+    row = outbox.message(conn, step.id)
+    conversion = step.conversion
+    assert conversion is not None
+    if row is None or row["status"] != outbox.QUARANTINED:
+        return Replayed(step.id, False, "no longer quarantined")
+    original = bytes(row["original"])
+    b = conversion.bericht
+    accepted = outbox.accept(conn, outbox.NewMessage(
+        route=row["route"], mode=row["mode"], original=original, content_type=row["content_type"],
+        soap_action=row["soap_action"], source_ref=b.identificatie, afzender=b.afzender, ontvanger=b.ontvanger,
+        mapping=conversion.mapping.name), plan(row["mode"], conversion.outputs, original, row["content_type"],
+                                               row["soap_action"]))
+    conn.execute("DELETE FROM message WHERE id = ?", (step.id,))
+    return Replayed(step.id, True, f"converted; now message {accepted.message_id} with "
+                    f"{len(accepted.queued)} delivery(ies) queued")
+
+
+def apply(conn: sqlite3.Connection, steps: Iterable[Prepared]) -> list[Replayed]:
+    """Write prepared replays (inside the caller's transaction) and tell the running gateway."""
     results: list[Replayed] = []
-    for delivery_id in ids:
-        row = outbox.delivery(conn, delivery_id)
-        if row is None:
-            results.append(Replayed(delivery_id, False, "no such delivery"))
-            continue
-        if row["status"] == outbox.PENDING:
-            results.append(Replayed(delivery_id, False, "already pending"))
-            continue
-        payload: bytes | None = None
-        note = "queued again"
-        if row["target"] == outbox.NEW and convert is not None:
-            original = outbox.message(conn, row["message_id"])["original"]
-            try:
-                conversion = convert(row["route"], bytes(original))
-            except FAILURES as exc:
-                results.append(Replayed(delivery_id, False, f"still does not convert: {describe(exc, row['route'])}"))
-                continue
-            fresh = next((o for o in conversion.outputs if o.referentienummer == row["referentienummer"]), None)
-            if fresh is None:
-                results.append(Replayed(delivery_id, False, "the message now converts to other references "
-                                        f"({', '.join(o.referentienummer for o in conversion.outputs)})"))
-                continue
-            payload = canonical_delivery(fresh).payload
-            note = "queued again, converted with the current mappings" + (
-                "" if payload == bytes(row["payload"]) else " (payload changed)")
-        outbox.requeue(conn, delivery_id, payload)
-        results.append(Replayed(delivery_id, True, note))
+    for step in steps:
+        if step.outcome is not None:
+            results.append(step.outcome)
+        elif step.quarantined:
+            results.append(_apply_quarantined(conn, step))
+        else:
+            results.append(_apply_delivery(conn, step))
     outbox.bump_generation(conn)
     return results
+
+
+def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | None) -> list[Replayed]:
+    """Queue dead (or delivered) deliveries again; canonical ones re-converted when ``convert`` is given.
+
+    All in the caller's transaction, for callers with no one waiting to write (tests, tools).
+    """
+    return apply(conn, prepare(conn, ids, convert))
 
 
 def replay_quarantined(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert) -> list[Replayed]:
     """Convert quarantined messages again; those that convert now are queued and leave the quarantine."""
-    results: list[Replayed] = []
-    for message_id in ids:
-        row = outbox.message(conn, message_id)
-        if row is None or row["status"] != outbox.QUARANTINED:
-            results.append(Replayed(message_id, False, "no such quarantined message"))
-            continue
-        original = bytes(row["original"])
-        try:
-            conversion = convert(row["route"], original)
-        except FAILURES as exc:
-            results.append(Replayed(message_id, False, f"still does not convert: {describe(exc, row['route'])}"))
-            continue
-        b = conversion.bericht
-        accepted = outbox.accept(conn, outbox.NewMessage(
-            route=row["route"], mode=row["mode"], original=original, content_type=row["content_type"],
-            soap_action=row["soap_action"], source_ref=b.identificatie, afzender=b.afzender, ontvanger=b.ontvanger,
-            mapping=conversion.mapping.name), plan(row["mode"], conversion.outputs, original, row["content_type"],
-                                                   row["soap_action"]))
-        conn.execute("DELETE FROM message WHERE id = ?", (message_id,))
-        results.append(Replayed(message_id, True, f"converted; now message {accepted.message_id} with "
-                                f"{len(accepted.queued)} delivery(ies) queued"))
-    outbox.bump_generation(conn)
-    return results
+    return apply(conn, prepare(conn, ids, convert, quarantined=True))

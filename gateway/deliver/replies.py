@@ -15,7 +15,8 @@ from gateway.ingest import InputError, parse_xml
 from gateway.model import mask_bsn
 
 _BERICHT = re.compile(r"^(Bv0[1-4]|Fo0[1-3])Bericht$")
-_BSN_LIKE = re.compile(r"(?<!\d)\d{9}(?!\d)")
+_BSN_LIKE = re.compile(r"(?<![\w.-])\d{9}(?![\w-])")
+"""Nine digits standing alone (a BSN's shape); not inside a longer token such as a referentienummer."""
 _PLAIN_BV = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(Bv0[1-4])Bericht[\s>/]")
 MAX_REPLY_BYTES = 1024 * 1024
 
@@ -43,9 +44,14 @@ class Reply:
         return scrub(self.omschrijving or "")
 
 
+def mask(text: str) -> str:
+    """Every free-standing nine-digit number masked (how a BSN slips into a text); other digits kept."""
+    return _BSN_LIKE.sub(lambda m: mask_bsn(m.group(0)), text)
+
+
 def scrub(text: str, limit: int = 500) -> str:
     """Downstream text as we keep it: BSN-like numbers masked, one line, bounded."""
-    text = _BSN_LIKE.sub(lambda m: mask_bsn(m.group(0)), " ".join(text.split()))
+    text = mask(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

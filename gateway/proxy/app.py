@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from gateway.ingest import ggk
 from gateway.render import stuf
@@ -78,13 +79,23 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
         body = bytearray()
         allowed = limit
         if not too_big:
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > allowed and allowed == limit:  # past the general limit: only a GGk envelope may go on
-                    allowed = ggk.limit_for(bytes(body[:4096]), limit)
-                if len(body) > allowed:
-                    too_big = True
-                    break
+            try:
+                async with asyncio.timeout(config.body_timeout):
+                    async for chunk in request.stream():
+                        body += chunk
+                        if len(body) > allowed and allowed == limit:  # past the general limit: only GGk goes on
+                            allowed = ggk.limit_for(bytes(body[:4096]), limit)
+                        if len(body) > allowed:
+                            too_big = True
+                            break
+            except TimeoutError:
+                return _response(gw.refuse(route.name, "slow_body", 408, stuf.Fout(
+                    "StUF058", "client", f"request body not complete within {config.body_timeout:g}s"), version,
+                    {"Connection": "close"}))  # the rest of the body may still come: not a next request
+            except ClientDisconnect:  # the client left mid-body: nothing to answer, nothing stored
+                gw.metrics.rejected.labels(route.name, "disconnected").inc()
+                log.info("client disconnected mid-body on route %s", route.name)
+                return Response(status_code=400)
         if too_big:
             return _response(gw.refuse(route.name, "oversize", 413, stuf.Fout(
                 "StUF058", "client", f"message larger than the limit of {allowed} bytes"), version))

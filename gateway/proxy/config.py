@@ -30,6 +30,16 @@ class ConfigError(ValueError):
     """A configuration that cannot run; the message names the place and the fix."""
 
 
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """Inbound HTTP limits (enforced by :mod:`gateway.proxy.guard` and the app's body read)."""
+
+    max_connections: int = 1000
+    max_header_bytes: int = 64 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+
+
 @dataclass(slots=True)
 class TlsConfig:
     """Inbound TLS; with ``client_ca`` every client must present a certificate signed by it (mTLS)."""
@@ -107,6 +117,16 @@ class ServeConfig:
     log_level: str = "info"
     reply: ReplyConfig = field(default_factory=ReplyConfig)
     poll_interval: float = 1.0
+    max_connections: int = 1000
+    """Open connections at most; beyond it the oldest idle one is closed (a flood cannot lock out /healthz)."""
+    max_header_bytes: int = 64 * 1024
+    header_timeout: float = 10.0
+    """Seconds a client may take to send its request headers."""
+    body_timeout: float = 60.0
+    """Seconds a client may take to send its request body."""
+
+    def http_limits(self) -> HttpLimits:
+        return HttpLimits(self.max_connections, self.max_header_bytes, self.header_timeout, self.body_timeout)
 
     def downstream_for(self, route: RouteConfig, target: str) -> Downstream | None:
         name = route.targets().get(target)
@@ -138,6 +158,10 @@ class ServeConfig:
         _choice("fault_status", self.fault_status, FAULT_STATUS)
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes: at least 1024")
+        if self.max_connections < 8 or self.max_header_bytes < 1024:
+            raise ConfigError("max_connections: at least 8; max_header_bytes: at least 1024")
+        if self.header_timeout <= 0 or self.body_timeout <= 0:
+            raise ConfigError("header_timeout and body_timeout: seconds, more than 0")
 
 
 def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -238,7 +262,8 @@ ROUTE_KEYS = {"mode", "mapping", "mappings", "profile", "downstream", "legacy_do
               "api_key", "api_keys", "validate", "match_route", "ggk_versie"}
 TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mappings", "downstreams", "retry", "routes",
             "fault_status", "convert_threads", "convert_processes", "shutdown_grace", "watch_mappings",
-            "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply", "poll_interval"}
+            "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply", "poll_interval",
+            "max_connections", "max_header_bytes", "header_timeout", "body_timeout"}
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -267,10 +292,10 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
     cfg.admin_key = str(doc["admin_key"]) if doc.get("admin_key") else None
     if doc.get("convert_processes") is not None:
         cfg.convert_processes = int(doc["convert_processes"])
-    for key in ("max_body_bytes", "convert_threads"):
+    for key in ("max_body_bytes", "convert_threads", "max_connections", "max_header_bytes"):
         if key in doc:
             setattr(cfg, key, int(doc[key]))
-    for key in ("shutdown_grace", "watch_interval", "poll_interval"):
+    for key in ("shutdown_grace", "watch_interval", "poll_interval", "header_timeout", "body_timeout"):
         if key in doc:
             setattr(cfg, key, float(doc[key]))
     for key in ("watch_mappings", "require_downstream_ready", "access_log"):

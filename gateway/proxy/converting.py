@@ -12,6 +12,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,8 +22,10 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, parse_xml
+from gateway.ingest.ei_default import is_flat_file
 from gateway.ingest.ggk import limit_for as ggk_limit_for
 from gateway.mapping import ConversionError, Registry
+from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe
 from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, schema
@@ -121,6 +124,8 @@ def facts_of(body: bytes) -> Facts:
 
 def reason_of(exc: BaseException, body: bytes) -> str:
     """The metric label of a bad-input failure."""
+    if isinstance(exc, InputError) and is_flat_file(body):
+        return "invalid"  # an EI record or field that is wrong: content, like an XML field error (422)
     if isinstance(exc, InputError):
         head = body[:4096]
         return "entity" if (b"<!DOCTYPE" in head or b"<!ENTITY" in head) else "malformed"
@@ -158,7 +163,9 @@ def convert_message(converter: Converter, route: str, match_route: str, body: by
 _worker_converters: dict[str, Converter] = {}
 
 
-def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path]) -> None:
+def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path], parent: int) -> None:
+    end_with_parent(parent)  # a kill -9 of the sidecar must not leave workers (and their resource tracker)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the sidecar's to handle, not each worker's
     logging.getLogger().setLevel(logging.WARNING)
     _worker_converters.clear()
     _worker_converters.update(build_converters(config, Registry(dirs=dirs, files=files)))
@@ -195,7 +202,7 @@ class ConversionPool:
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-            initargs=(self.config, list(self.registry.dirs), list(self.registry.extra_files)))
+            initargs=(self.config, list(self.registry.dirs), list(self.registry.extra_files), os.getpid()))
 
     async def _warm(self, pool: ProcessPoolExecutor) -> None:
         loop = asyncio.get_running_loop()

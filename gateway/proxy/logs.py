@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
 from typing import Any
 
-from gateway.model import mask_bsn
+from gateway.deliver.replies import mask
 
-_BSN_LIKE = re.compile(r"(?<!\d)\d{9}(?!\d)")
 _STANDARD = set(vars(logging.makeLogRecord({})))
-
-
-def mask(text: str) -> str:
-    return _BSN_LIKE.sub(lambda m: mask_bsn(m.group(0)), text)
 
 
 class JsonFormatter(logging.Formatter):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gateway.deliver.forwarder import Observer, Outcome
@@ -29,6 +29,30 @@ class _Depth(Collector):
         for (route, target), value in sorted(self.depth().items()):
             family.add_metric([route, target], value)
         yield family
+
+
+class _Workers(Collector):
+    """Delivery workers running and restarted, and whether canonical output is validated, read at scrape."""
+
+    def __init__(self, workers: Callable[[], dict[str, int]], validating: Callable[[], dict[str, bool]]) -> None:
+        self.workers = workers
+        self.validating = validating
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        now = self.workers()
+        running = GaugeMetricFamily("overstap_delivery_workers", "Delivery workers by state", labels=["state"])
+        running.add_metric(["running"], now["running"])
+        running.add_metric(["expected"], now["expected"])
+        yield running
+        yield CounterMetricFamily("overstap_delivery_worker_restarts", "Delivery workers started again after "
+                                  "an unexpected end", value=now["restarted"])
+        yield CounterMetricFamily("overstap_delivery_worker_errors", "Deliveries whose handling failed "
+                                  "unexpectedly (tried again later)", value=now["errors"])
+        validated = GaugeMetricFamily("overstap_validation_enabled", "1 when a route validates its canonical "
+                                      "output against the official schema", labels=["route"])
+        for route, on in sorted(self.validating().items()):
+            validated.add_metric([route], 1 if on else 0)
+        yield validated
 
 
 class Metrics(Observer):
@@ -67,6 +91,9 @@ class Metrics(Observer):
 
     def watch_depth(self, depth: Callable[[], dict[tuple[str, str], int]]) -> None:
         self.registry.register(_Depth(depth))
+
+    def watch_workers(self, workers: Callable[[], dict[str, int]], validating: Callable[[], dict[str, bool]]) -> None:
+        self.registry.register(_Workers(workers, validating))
 
     def on_commit(self, size: int, seconds: float) -> None:
         self.commit_batch.observe(size)

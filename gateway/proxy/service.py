@@ -23,10 +23,10 @@ from gateway.deliver import outbox
 from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.forwarder import DEAD, DELIVERED, Forwarder, Outcome
 from gateway.deliver.plan import plan
-from gateway.deliver.replay import Replayed, replay_deliveries, replay_quarantined
+from gateway.deliver.replay import Replayed, apply, chunks, prepare
 from gateway.mapping import ConversionError, MappingError, Registry
 from gateway.mapping.registry import discover
-from gateway.pipeline import Conversion
+from gateway.pipeline import Conversion, FailureInfo
 from gateway.render import stuf
 
 from .config import DEFAULT_ROUTE, ConfigError, RouteConfig, ServeConfig
@@ -77,6 +77,7 @@ class Gateway:
         self.forwarder = Forwarder(self.db_path, self.committer, config.targets(), observer=self.metrics,
                                    poll_interval=config.poll_interval)
         self.metrics.watch_depth(self.forwarder.depth)
+        self.metrics.watch_workers(self.forwarder.workers, self.validating)
         self._reload_lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
         self._fingerprint: dict[str, tuple[int, int]] = {}
@@ -95,6 +96,13 @@ class Gateway:
             self._fingerprint = await asyncio.to_thread(self._mapping_fingerprint)
             self._watcher = asyncio.create_task(self._watch(), name="mapping-watcher")
         self.started = True
+        for route, on in self.validating().items():
+            if on:
+                log.info("route %s: canonical output is validated against the official schema", route)
+            else:
+                log.warning("route %s: canonical output is NOT validated (no schemas found under the reference "
+                            "folder, or validate: false); set validate: true to make missing schemas a startup "
+                            "error", route)
         log.info("gateway ready: %d route(s), %d mapping(s), outbox %s", len(self.config.routes),
                  len(self.registry.all()), self.db_path)
 
@@ -194,7 +202,7 @@ class Gateway:
                     extra={"route": route.name, "code": info.code, "field": info.field, "line": info.line,
                            "reason": reason, "quarantine": headers.get("X-Overstap-Quarantine"),
                            "source_ref": attempt.facts.source_ref})
-        status = 500 if reason == "internal" else 400 if reason in ("malformed", "entity") else 422
+        status = {"internal": 500, "malformed": 400, "entity": 400, "conflict": 409}.get(reason, 422)
         what = f"{info.field}: {info.message}" if info.field else info.message
         details = str(info) if info.line or info.field else None
         return self.fault(status, stuf.Fout(info.code, plek(info.code), what, details), version, attempt.facts,
@@ -210,6 +218,10 @@ class Gateway:
         deliveries = plan(route.mode, attempt.outputs, body, content_type, soap_action)
         try:
             accepted = await self.committer.write(lambda c: outbox.accept(c, message, deliveries))
+        except outbox.ReferenceConflict as exc:  # not a re-send: refuse it (and keep it for the operator)
+            refused = Converted(None, attempt.mapping, facts, FailureInfo("StUF055", "referentienummer", None,
+                                                                          str(exc), route.name), "conflict")
+            return await self._quarantine(route, body, content_type, soap_action, refused, version)
         except Exception as exc:  # not stored means not acknowledged
             self.metrics.rejected.labels(route.name, "store_failed").inc()
             log.error("outbox write failed on route %s: %s", route.name, type(exc).__name__)
@@ -283,9 +295,20 @@ class Gateway:
         return converter.convert(original, route, route=found.match_route or route)
 
     async def replay(self, ids: list[int], quarantined: bool = False) -> list[Replayed]:
-        if quarantined:
-            return await self.committer.write(lambda c: replay_quarantined(c, ids, self.convert_for_replay))
-        return await self.committer.write(lambda c: replay_deliveries(c, ids, self.convert_for_replay))
+        """Replay in chunks: read and convert in a thread with its own connection, then one short write each.
+
+        The outbox writer never converts, so acknowledgements keep flowing; between chunks the request
+        can be cancelled (a shutdown), and what was written stays written.
+        """
+        results: list[Replayed] = []
+        conn = await asyncio.to_thread(outbox.connect, self.db_path)
+        try:
+            for chunk in chunks(ids):
+                steps = await asyncio.to_thread(prepare, conn, chunk, self.convert_for_replay, quarantined)
+                results += await self.committer.write(lambda c, steps=steps: apply(c, steps))
+        finally:
+            conn.close()
+        return results
 
     async def reload(self, why: str = "request") -> list[str]:
         """Recompile the mappings; on any error keep serving the old ones and return the errors."""
@@ -341,6 +364,10 @@ class Gateway:
         except OSError:
             return False
 
+    def validating(self) -> dict[str, bool]:
+        """Per route: is canonical output checked against the official schema before it is acknowledged?"""
+        return {name: bool(c.validate) for name, c in self.converters.items()}
+
     async def readiness(self) -> tuple[bool, dict[str, object]]:
         """Mappings loaded, outbox writable, downstreams reachable (each downstream checked at most every 5s)."""
         checks: dict[str, object] = {"mappings": len(self.registry.all())}
@@ -371,5 +398,9 @@ class Gateway:
         if self.last_reload_errors:
             checks["last_reload_errors"] = self.last_reload_errors[:5]
         checks["queue_depth"] = sum(self.forwarder.depth().values())
+        checks["validation"] = self.validating()
+        workers = checks["delivery_workers"] = self.forwarder.workers()
+        if self.started and workers["running"] < workers["expected"]:
+            ok = False
         return ok, checks
 

@@ -1,0 +1,89 @@
+"""Identity, masking and bounded reasons in the sidecar (issue 11, item 12 and 7's stored reasons).
+
+Why: a message for another client that reuses an identificatie is not a re-send and must not be
+acknowledged as one (it would never be delivered); logs mask BSN-shaped values yet keep references
+searchable; an EI file with a wrong field is refused like an XML one (422); what the outbox keeps as
+a reason is bounded however long the text it came from.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+from proxy_helpers import Receiver, ServerThread, Start, sample, samples_dir, soap11, variant, wait_for
+
+from gateway.cli import main
+from gateway.deliver import outbox
+from gateway.proxy.logs import JsonFormatter
+from gateway.reference import reference_dir
+
+A02 = "CasusA-02-WMO301_toewijzing.xml"
+OTHER_BSN = b"111222333"  # passes the elfproef, like the sample's 123456782
+
+
+def test_a_reused_identificatie_for_another_client_is_refused_not_acked_as_duplicate(start: Start) -> None:
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        gw_server, gw = start({"default": {"downstream": ds.url}}, {})
+        first = variant(sample(A02), 7)
+        other_client = first.replace(b"123456782", OTHER_BSN)
+        assert other_client != first
+        ok = httpx.post(gw_server.url + "/soap", content=first)
+        assert ok.status_code == 200
+        clash = httpx.post(gw_server.url + "/soap", content=other_client)
+        assert clash.status_code == 409 and b"Bv03Bericht" not in clash.content
+        assert b"already belongs to a different message" in clash.content and OTHER_BSN not in clash.content
+        assert "x-overstap-duplicate" not in clash.headers and clash.headers["x-overstap-quarantine"]
+        resent = httpx.post(gw_server.url + "/soap", content=soap11(first))  # other bytes, same message
+        assert resent.status_code == 200 and resent.headers["x-overstap-duplicate"] == "true"
+        assert wait_for(lambda: len(rec.received) == 1)
+        assert b"123456782" in rec.received[0].body
+        conn = outbox.connect(gw.db_path)
+        quarantined = outbox.message_rows(conn, status=outbox.QUARANTINED)
+        assert [(m["fault_code"], m["fault_field"]) for m in quarantined] == [("StUF055", "referentienummer")]
+
+
+def test_log_masking_keeps_references_and_masks_bsns() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger("overstap.test-masking")
+    log.addHandler(handler)
+    try:
+        log.warning("client 123456782 (bsn=111222333.) ref REF123456789X, OVS-123456789-1, zaak 1234567890")
+    finally:
+        log.removeHandler(handler)
+    msg = json.loads(stream.getvalue())["msg"]
+    assert "123456782" not in msg and "111222333" not in msg
+    assert "REF123456789X" in msg and "OVS-123456789-1" in msg and "1234567890" in msg
+
+
+def test_an_ei_file_with_a_wrong_field_gets_422_like_xml(start: Start) -> None:
+    samples_dir()
+    gw_server, _gw = start({"default": {"downstream": "zs"}}, {"zs": "http://127.0.0.1:9/zs"},
+                           require_downstream_ready=False)
+    ei = (reference_dir() / "samples" / "iwmo-ei" / "CasusA-02-WMO301_toewijzing.ei").read_bytes()
+    lines = ei.split(b"\n")
+    lines[1] = lines[1] + b"X"  # one record a character too long
+    refused = httpx.post(gw_server.url + "/soap", content=b"\n".join(lines))
+    assert refused.status_code == 422, refused.text
+    assert b"Fo03Bericht" in refused.content
+
+
+def test_a_stored_reason_is_bounded_and_so_is_what_outbox_list_shows(tmp_path: Path) -> None:
+    message = outbox.NewMessage("default", "translate", b"<x/>", reason="lang " * 100_000, fault_field="f" * 5000)
+    assert message.reason is not None and len(message.reason) == outbox.MAX_REASON
+    assert message.fault_field is not None and len(message.fault_field) == 200
+    assert outbox.cap("a\nb\tc") == "a b c"
+    conn = outbox.connect(outbox.open_db(tmp_path))
+    with outbox.transaction(conn):
+        outbox.quarantine(conn, message)
+        conn.execute("UPDATE message SET reason = ?", ("x" * 50_000,))  # a row from before the cap
+    for args in ([], ["--json"]):
+        shown = CliRunner().invoke(main, ["outbox", "list", "--quarantine", "--data-dir", str(tmp_path), *args])
+        assert shown.exit_code == 0 and len(shown.output) < outbox.MAX_REASON + 1000, len(shown.output)

@@ -1,0 +1,107 @@
+"""A large replay must not hold up acknowledgements nor a shutdown (issue 11, item 11).
+
+Why: replay converts every message again, which is the slow part. Done inside the outbox writer
+(or under its write lock) it delayed unrelated acknowledgements by seconds, and SIGTERM could not stop
+the server. Here a replay of thousands of re-conversions runs while new messages are acknowledged,
+and a real ``overstap serve`` process is stopped with SIGTERM in the middle of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from proxy_helpers import (
+    GatewayProcess,
+    Receiver,
+    ServerThread,
+    Start,
+    alive,
+    descendants,
+    free_port,
+    sample,
+    variant,
+    wait_for,
+)
+
+A02 = "CasusA-02-WMO301_toewijzing.xml"
+QUARANTINED, REPEAT = 20, 100
+
+
+def broken(n: int) -> bytes:
+    """A message that parses and is recognised, then fails in the mapping (an impossible date): a full re-try."""
+    return re.sub(rb"(<iwmo:Dagtekening>)[^<]*", rb"\g<1>2024-13-45", variant(sample(A02), n), count=1)
+
+
+def quarantine_some(url: str) -> list[int]:
+    ids = []
+    for n in range(QUARANTINED):
+        r = httpx.post(url + "/soap", content=broken(n), timeout=30)
+        assert r.status_code == 422, r.text
+        ids.append(int(r.headers["x-overstap-quarantine"]))
+    return ids
+
+
+def test_acknowledgements_flow_during_a_large_replay(start: Start) -> None:
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        gw_server, _gw = start({"default": {"downstream": ds.url}}, {}, admin_key="geheim")
+        ids = quarantine_some(gw_server.url)
+        outcome: dict[str, object] = {}
+
+        def replay() -> None:
+            started = time.monotonic()
+            r = httpx.post(gw_server.url + "/admin/replay", json={"ids": ids * REPEAT, "quarantined": True},
+                           headers={"X-Admin-Key": "geheim"}, timeout=300)
+            outcome["seconds"] = time.monotonic() - started
+            outcome["results"] = r.json()["results"]
+
+        worker = threading.Thread(target=replay)
+        worker.start()
+        latencies: list[float] = []
+        n = 0
+        while worker.is_alive() and n < 200:
+            n += 1
+            started = time.monotonic()
+            assert httpx.post(gw_server.url + "/soap", content=variant(sample(A02), 1000 + n),
+                              timeout=60).status_code == 200
+            latencies.append(time.monotonic() - started)
+        worker.join(300)
+        results = outcome["results"]
+        assert isinstance(results, list) and len(results) == QUARANTINED * REPEAT
+        assert all(not r["ok"] and r["note"].startswith("still does not convert: ") for r in results)
+        assert max(latencies) < 1.0, f"an acknowledgement waited {max(latencies):.1f}s behind the replay"
+        assert len(latencies) >= 3, f"the replay took only {outcome['seconds']:.1f}s: too short to show anything"
+        assert wait_for(lambda: len(rec.received) == len(latencies), timeout=60)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_server_during_a_large_replay(tmp_path: Path) -> None:
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        config = tmp_path / "overstap.yaml"
+        config.write_text(f"data_dir: data\nshutdown_grace: 2\nadmin_key: geheim\nconvert_processes: 1\n"
+                          f"downstreams: {{zs: '{ds.url}'}}\nroutes:\n  default: {{downstream: zs}}\n")
+        gw = GatewayProcess(["--config", str(config), "--log-level", "warning"], free_port(),
+                            tmp_path / "gateway.log").start()
+        children = descendants(gw.proc.pid) if gw.proc is not None else set()
+        ids = quarantine_some(gw.url)
+
+        def replay() -> None:
+            with contextlib.suppress(httpx.HTTPError):  # the server goes away mid-replay, as it should
+                httpx.post(gw.url + "/admin/replay", json={"ids": ids * 1000, "quarantined": True},
+                           headers={"X-Admin-Key": "geheim"}, timeout=300)
+
+        worker = threading.Thread(target=replay, daemon=True)
+        worker.start()
+        assert not wait_for(lambda: not worker.is_alive(), timeout=1.0)  # under way (20,000 conversions)
+        started = time.monotonic()
+        gw.terminate(timeout=20)
+        assert time.monotonic() - started < 2 + 8  # the shutdown grace, and a chunk to finish
+        assert wait_for(lambda: not alive(children), timeout=10)
+        worker.join(10)
