@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlite3
 
 import httpx
-import pytest
 from proxy_helpers import FO03, Receiver, ServerThread, Start, metric, sample, soap11, variant, wait_for
 
 from gateway.deliver import outbox
