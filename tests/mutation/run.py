@@ -58,6 +58,27 @@ def scratch_copy() -> Path:
     return target
 
 
+def _pytest(tests: list[str], copy: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")
+    env.setdefault("OVERSTAP_REFERENCE_DIR", str((ROOT / ".." / "shared" / "reference").resolve()))
+    return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                          cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+_baselines: dict[tuple[str, ...], bool] = {}
+
+
+def baseline_green(tests: list[str], copy: Path, timeout: float) -> bool:
+    """The unmutated tests pass (once per test selection): otherwise a red run proves nothing."""
+    key = tuple(tests)
+    if key not in _baselines:
+        try:
+            _baselines[key] = _pytest(tests, copy, timeout).returncode == 0
+        except subprocess.TimeoutExpired:
+            _baselines[key] = False
+    return _baselines[key]
+
+
 def run_one(mutant: Mutant, copy: Path, timeout: float) -> tuple[str, float, str]:
     """('killed' | 'survived' | 'error', seconds, detail)."""
     path = copy / mutant.file
@@ -65,13 +86,12 @@ def run_one(mutant: Mutant, copy: Path, timeout: float) -> tuple[str, float, str
     count = original.count(mutant.find)
     if count != 1:
         return "error", 0.0, f"snippet found {count} times in {mutant.file} (must be exactly once)"
+    if not baseline_green(mutant.tests, copy, timeout):
+        return "error", 0.0, f"the unmutated tests are not green: {' '.join(mutant.tests)}"
     path.write_text(original.replace(mutant.find, mutant.replace), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")
-    env.setdefault("OVERSTAP_REFERENCE_DIR", str((ROOT / ".." / "shared" / "reference").resolve()))
     started = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutant.tests],
-                              cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
+        done = _pytest(mutant.tests, copy, timeout)
         seconds = time.monotonic() - started
         last = (done.stdout.strip().splitlines() or [""])[-1]
         if done.returncode == 0:
