@@ -49,7 +49,12 @@ class Deviation:
     values: list[str] = field(default_factory=list)
 
     def signature(self) -> str:
-        """What makes two messages deviate *the same way* (for clustering): no counts, no values."""
+        """What makes two messages deviate *the same way* (for clustering): no counts, no values.
+
+        A format is one habit wherever it shows (dates as dd-mm-yyyy in a message with or without
+        relations), so its signature leaves the path out."""
+        if self.kind == "format":
+            return f"format|{self.observed or ''}"
         return f"{self.kind}|{show(self.dialect_path)}|{show(self.seen_path)}|{self.observed or ''}"
 
     def as_dict(self) -> dict[str, object]:
@@ -149,7 +154,7 @@ def _allowed(item: Expected) -> tuple[str, frozenset[str]] | None:
     if last in CODE_LISTS:
         name, values = CODE_LISTS[last]
         return name, frozenset(values)
-    if last == "categorie":
+    if last == "categorie" and ".producten." in f".{item.target}":
         return "WMO020/JZ020 Productcategorie", PRODUCTCATEGORIE_WMO | PRODUCTCATEGORIE_JW
     return None
 

@@ -100,7 +100,8 @@ def _date_format(rule: FieldRule, target: str) -> str | None:
             return str(arg)
         if transform.name in ("extract", "split", "substring"):
             return None  # the value is cut first: its shape says nothing about a whole date
-    return "yyyy-mm-dd" if target.endswith("datum") and not rule.transforms else None
+    dated = target.endswith("datum") or target == "dagtekening"
+    return "yyyy-mm-dd" if dated and not rule.transforms else None
 
 
 _DATE_PATTERNS = {"yyyy-mm-dd": "%Y-%m-%d", "dd-mm-yyyy": "%d-%m-%Y", "yyyymmdd": "%Y%m%d",

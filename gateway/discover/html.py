@@ -15,14 +15,16 @@ body{font:14px/1.45 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d23
 header{background:#17324d;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
 header p{margin:4px 0 0;opacity:.85}main{padding:18px 28px;max-width:1200px}
 table{border-collapse:collapse;width:100%;background:#fff;margin:8px 0 16px}
-th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e2e5ea;vertical-align:top}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e2e5ea;vertical-align:top;overflow-wrap:anywhere}
 th{background:#eef1f5;font-weight:600}section{background:#fff;border-radius:6px;padding:12px 18px;
 margin:18px 0;box-shadow:0 1px 3px rgba(0,0,0,.08)}section h2{margin:0 0 6px;font-size:17px}
 .badge{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;margin-right:4px;background:#e2e8f0}
 .ok{background:#d1fae5;color:#065f46}.bad{background:#fee2e2;color:#991b1b}.warn{background:#fef3c7;color:#92400e}
 .k-missing,.k-code{color:#991b1b;font-weight:600}.k-renamed,.k-attribute,.k-format{color:#92400e;font-weight:600}
 .k-extra{color:#1e40af;font-weight:600}.bar{background:#3b82f6;height:10px;border-radius:2px;display:inline-block}
-.hist td{border:0;padding:1px 6px}code{font:12px ui-monospace,monospace;background:#f1f5f9;padding:0 3px}
+.hist td{border:0;padding:1px 6px}.hist td:first-child{white-space:nowrap}
+code{font:12px ui-monospace,monospace;background:#f1f5f9;padding:0 3px;overflow-wrap:anywhere}
+main>section table{table-layout:fixed}th.n{width:80px}th.k{width:90px}
 .muted{color:#6b7280}
 """
 
@@ -54,7 +56,8 @@ def _deviations(c: dict[str, Any]) -> str:
         f'<tr><td class="k-{escape(d["kind"])}">{escape(d["kind"])}</td><td><code>{escape(d["path"])}</code></td>'
         f'<td>{escape(d["target"] or "")}</td><td>{escape(d["detail"])}</td><td>{d["messages"]}</td></tr>'
         for d in c["deviations"])
-    return ("<table><tr><th>kind</th><th>path</th><th>canonical field</th><th>what</th><th>messages</th></tr>"
+    return ('<table><tr><th class="k">kind</th><th>path</th><th>canonical field</th><th>what</th>'
+            '<th class="n">messages</th></tr>'
             + rows + "</table>")
 
 
