@@ -46,10 +46,11 @@ class Draft:
         before = self.guesses.get(where)
         self.guesses[where] = why if before is None or why in before else f"{before}; {why}"
 
-    def group(self, chain: str) -> Block:
-        """The rules block of the group at ``chain`` (``clients.producten``), created as a delta when absent."""
+    def group(self, chain: str | list[str]) -> Block:
+        """The rules block of the group at ``chain`` (``clients.producten``, or the group keys as a list when a
+        key has a dot itself: ``["clients", "beschikking.producten"]``), created as a delta when absent."""
         node = self.rules
-        for part in [p for p in chain.split(".") if p] if chain else []:
+        for part in [p for p in chain.split(".") if p] if isinstance(chain, str) else chain:
             child = node.setdefault(part, Block())
             node = child.setdefault("rules", Block())
         return node

@@ -44,14 +44,20 @@ def _prefixes(base: Compiled, cluster: Cluster, draft: Draft) -> dict[str, str]:
 
 
 def _base_spec(base: Compiled, target: str) -> dict[str, Any]:
-    node: Any = base.raw.get("rules", {})
-    parts = target.split(".")
-    for i, part in enumerate(parts):
-        rest = ".".join(parts[i:])
-        if rest in node:
-            spec = node[rest]
+    """The base dialect's own rule for a full target, as plain data, to start an override from."""
+    return _find_spec(base.raw.get("rules", {}), target.split("."))
+
+
+def _find_spec(node: Any, parts: list[str]) -> dict[str, Any]:
+    for k in range(len(parts), 0, -1):
+        key = ".".join(parts[:k])
+        if not isinstance(node, dict) or key not in node:
+            continue
+        spec = node[key]
+        if k == len(parts):
             return {"path": spec} if isinstance(spec, str) else {k: _plain(v) for k, v in spec.items()}
-        node = node.get(part, {}).get("rules", {})
+        if isinstance(spec, dict) and "rules" in spec:
+            return _find_spec(spec["rules"], parts[k:])
     return {}
 
 
@@ -72,6 +78,11 @@ def _split(exp_groups: list[tuple[str, Tags]], path: Tags) -> tuple[str, Tags]:
     return best
 
 
+def _where(keys: list[str], field: str) -> str:
+    """The dotted key of a rule in the draft, for its GUESS comment."""
+    return ".".join(["rules", *[f"{k}.rules" for k in keys], field])
+
+
 class Variant:
     """Deltas for a cluster that is the base dialect with deviations."""
 
@@ -85,11 +96,20 @@ class Variant:
         while chain and chain not in {g for g, _ in self.groups}:
             chain, _, head = chain.rpartition(".")
             field = f"{head}.{field}"
-        rules = self.draft.group(chain)
+        keys = self._keys(chain)
+        rules = self.draft.group(keys)
         if field not in rules:
             rules[field] = _base_spec(self.base, target)
-        where = f"rules.{chain.replace('.', '.rules.')}.rules.{field}" if chain else f"rules.{field}"
-        return rules[field], where
+        return rules[field], _where(keys, field)
+
+    def _keys(self, chain: str) -> list[str]:
+        """``clients.beschikking.producten`` -> ``["clients", "beschikking.producten"]``: the group keys on the way."""
+        keys: list[str] = []
+        done = ""
+        for group in sorted({g for g, _ in self.groups if chain == g or chain.startswith(g + ".")}, key=len):
+            keys.append(group[len(done):].lstrip("."))
+            done = group
+        return keys
 
     def apply(self, dev: Deviation) -> None:
         if dev.kind in ("renamed", "attribute") and dev.target:
@@ -104,11 +124,10 @@ class Variant:
         elif dev.kind == "extra":
             chain, anchor = _split(self.groups, dev.seen_path)
             name = re.sub(r"\W", "_", local(dev.seen_path[-1]).lstrip("@")).lower()
-            rules = self.draft.group(chain)
-            rules[f"extra.{name}"] = _relative(dev.seen_path, anchor, self.prefixes)
-            where = f"rules.{chain.replace('.', '.rules.')}.rules.extra.{name}" if chain else f"rules.extra.{name}"
-            self.draft.guess(where, f"no rule of {self.base.name} reads {dev.path}: kept as an extraElement "
-                             "(map it to a canonical field, or move it to ignore:)")
+            keys = self._keys(chain)
+            self.draft.group(keys)[f"extra.{name}"] = _relative(dev.seen_path, anchor, self.prefixes)
+            self.draft.guess(_where(keys, f"extra.{name}"), f"no rule of {self.base.name} reads {dev.path}: kept as "
+                             "an extraElement (map it to a canonical field, or move it to ignore:)")
         elif dev.kind == "missing" and dev.target:
             spec, where = self._spec(dev.target)
             spec["required"] = False
@@ -125,6 +144,7 @@ class Variant:
                 self.draft.guess(where, f"every code starts with {observed[7:]!r}: the prefix is removed")
                 return
             name = (dev.target or "code").rsplit(".", 1)[-1]
+            name = "productcode" if name == "code" else name
             self.draft.value_maps[name] = {"values": {c: "?" for c in sorted(codes)}, "fallback": "error"}
             spec["map"] = name
             self.draft.guess(f"value_maps.{name}", "the vendor's own codes: fill in each national code for '?'")
@@ -151,7 +171,8 @@ class Variant:
 
 
 def _discriminator(cluster: Cluster, devs: list[Deviation], prefixes: dict[str, str]) -> str | None:
-    always = [d.seen_path for d in devs if d.kind == "extra" and cluster.presence[d.seen_path] == cluster.messages]
+    always = [d.seen_path for d in devs if d.kind in ("extra", "renamed", "attribute")
+              and cluster.presence[d.seen_path] == cluster.messages]
     return _relative(min(always, key=len), (), prefixes) if always else None
 
 
@@ -214,6 +235,8 @@ def add_tests(draft: Draft, out: Path, examples: dict[str, bytes], registry: Reg
             continue
         values = flatten(result.bericht.model_dump(mode="json", exclude_none=True))
         expect = {k: UNCONFIRMED + v for k, v in list(values.items())[:MAX_EXPECT]}
-        draft.tests.append({"name": f"example {file.name} (generated: confirm every value)", "input": rel,
-                            "expect": expect})
+        case: dict[str, Any] = {"name": f"example {file.name} (generated: confirm every value)", "input": rel}
+        if "route" in draft.match:
+            case["route"] = draft.match["route"]
+        draft.tests.append({**case, "expect": expect})
     draft.notes.append("the fixtures are real messages: replace personal data before committing them")
