@@ -13,9 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .compare import Summary
-from .expect import Tags, local
+from .expect import Tags
 from .profile import Profile
-from .shapes import mask, personal, shape
 
 MAX_EXAMPLES = 5
 MAX_CODES = 40
@@ -89,8 +88,20 @@ class Cluster:
             self.total[path] += count
             if count > self.most.get(path, 0):
                 self.most[path] = count
+        for path, shapes in prof.shapes.items():
+            mine = self.shapes.setdefault(path, Counter())
+            for found, n in shapes.items():
+                if found in mine or len(mine) < MAX_SHAPES:
+                    mine[found] += n
         for path, texts in prof.values.items():
-            self._values(path, texts)
+            codes = self.codes.setdefault(path, Counter())
+            for text in texts:
+                if not _bump(codes, text, MAX_CODES):
+                    self.overflow.add(path)
+        for path, hidden in prof.masked.items():
+            got = self.masked.setdefault(path, [])
+            if len(got) < MAX_MASKED and hidden not in got:
+                got.append(hidden)
         if prof.encoding:
             self.encodings[prof.encoding] += 1
         for record in prof.layout:
@@ -104,19 +115,6 @@ class Cluster:
             _bump(self.problems, prof.problem, MAX_REASONS)
         for warning in prof.warnings:
             _bump(self.warnings, warning, MAX_REASONS)
-
-    def _values(self, path: Tags, texts: list[str]) -> None:
-        shapes = self.shapes.setdefault(path, Counter())
-        name = local(path[-1]).lstrip("@")
-        for text in texts:
-            _bump(shapes, shape(text), MAX_SHAPES)
-            if personal(name, text) or len(text) > 40:
-                got = self.masked.setdefault(path, [])
-                hidden = mask(text)
-                if len(got) < MAX_MASKED and hidden not in got:
-                    got.append(hidden)
-            elif not _bump(self.codes.setdefault(path, Counter()), text, MAX_CODES):
-                self.overflow.add(path)
 
     def summary(self) -> Summary:
         return Summary(self.messages, dict(self.presence), self.shapes, self.codes)

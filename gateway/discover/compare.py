@@ -76,6 +76,11 @@ def _under(path: Tags, prefixes: list[Tags]) -> bool:
 
 def deviations(summary: Summary, exp: Expectation) -> list[Deviation]:
     """Every deviation of ``summary`` from ``exp``, most structural first."""
+    return structural(summary, exp) + formats(summary, exp) + _codes(summary, exp)
+
+
+def structural(summary: Summary, exp: Expectation) -> list[Deviation]:
+    """Missing, extra, renamed and moved-into-attribute paths: these depend only on which paths occur."""
     known = exp.known()
     present = set(summary.presence)
     extra = sorted(p for p in present if p not in known and p in summary.shapes and not _under(p, exp.ignored)
@@ -101,8 +106,6 @@ def deviations(summary: Summary, exp: Expectation) -> list[Deviation]:
             parent = summary.presence.get(item.path[:-1], summary.messages)
             out.append(Deviation("missing", show(item.path), f"required {item.target} ({show(item.path)}) is absent",
                                  parent, item.target, item.path))
-    out += _formats(summary, exp)
-    out += _codes(summary, exp)
     return out
 
 
@@ -114,7 +117,8 @@ def _partner(path: Tags, absent: list[Expected]) -> Expected | None:
     return None
 
 
-def _formats(summary: Summary, exp: Expectation) -> list[Deviation]:
+def formats(summary: Summary, exp: Expectation) -> list[Deviation]:
+    """Values written in another format than the dialect reads (dates, decimal comma, prefixes, lost zeros)."""
     out: list[Deviation] = []
     seen: set[tuple[Tags, str]] = set()
     for item in exp.fields:

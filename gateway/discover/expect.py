@@ -40,13 +40,17 @@ class Expectation:
     groups: list[tuple[str, Tags]] = field(default_factory=list)  # (target chain, absolute each path)
     ignored: list[Tags] = field(default_factory=list)
     matched: list[Tags] = field(default_factory=list)  # paths ``match: xpath`` reads
+    _known: set[Tags] | None = None
 
     def known(self) -> set[Tags]:
-        """Every path a rule reads, with all its ancestors (containers are not "extra")."""
+        """Every path a rule reads, with all its ancestors (containers are not "extra"); computed once."""
+        if self._known is not None:
+            return self._known
         out: set[Tags] = set()
         for item in [*(f.path for f in self.fields), *(g[1] for g in self.groups), *self.matched]:
             for end in range(1, len(item) + 1):
                 out.add(item[:end])
+        self._known = out
         return out
 
     def by_path(self) -> dict[Tags, list[Expected]]:

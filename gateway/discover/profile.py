@@ -2,8 +2,8 @@
 
 A profile is what a worker sends back for each message: small (paths, shapes, a few short values)
 and picklable, so discover can run over a process pool and the parent only ever aggregates.
-Raw values travel in the profile only as far as the aggregation, which keeps codes of non-personal
-elements and masks everything else (:mod:`gateway.discover.shapes`).
+Personal values never leave the worker: a profile carries codes of non-personal elements as
+themselves and one masked example per personal element (:mod:`gateway.discover.shapes`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from gateway.mapping import Compiled, ConversionError, MappingError, Registry, m
 from gateway.mapping.registry import builtin_dir
 from gateway.model.codes import BERICHTCODES, BERICHTNUMMERS
 
-from .compare import Summary, deviations
-from .expect import Tags, expectation
-from .shapes import personal, shape
+from .compare import Summary, formats, structural
+from .expect import Tags, expectation, local
+from .shapes import mask, personal, shape
 
 MAX_VALUES_PER_PATH = 8
 """Values kept per path and message; a message with 500 products says no more about its shapes than 8."""
@@ -33,7 +33,7 @@ STRUCTURAL = ("extra", "renamed", "attribute", "missing", "format")
 
 @dataclass(slots=True)
 class Profile:
-    """What one message looks like. ``values`` holds raw text and never leaves the aggregation."""
+    """What one message looks like: paths with counts, value shapes, codes (non-personal) and masked examples."""
 
     key: str
     fmt: str  # xml | ei | unreadable
@@ -43,6 +43,8 @@ class Profile:
     layout: tuple[str, ...] = ()
     counts: dict[Tags, int] = field(default_factory=dict)
     values: dict[Tags, list[str]] = field(default_factory=dict)
+    shapes: dict[Tags, Counter[str]] = field(default_factory=dict)
+    masked: dict[Tags, str] = field(default_factory=dict)
     mapping: str | None = None
     reference: str | None = None
     builtin: str | None = None
@@ -95,11 +97,25 @@ def walk(root: etree._Element) -> tuple[dict[Tags, int], dict[Tags, list[str]]]:
     return dict(counts), values
 
 
+def split_personal(values: dict[Tags, list[str]]) -> tuple[dict[Tags, list[str]], dict[Tags, str]]:
+    """(codes of non-personal elements, one masked example per personal or long value's element)."""
+    codes: dict[Tags, list[str]] = {}
+    masked: dict[Tags, str] = {}
+    for path, texts in values.items():
+        name = local(path[-1]).lstrip("@")
+        for text in texts:
+            if personal(name, text) or len(text) > 40:
+                if path not in masked:
+                    masked[path] = mask(text)
+            else:
+                codes.setdefault(path, []).append(text)
+    return codes, masked
+
+
 def summary_of(counts: dict[Tags, int], values: dict[Tags, list[str]]) -> Summary:
     """A one-message :class:`Summary`, so a message is compared with a dialect exactly like a cluster."""
     shapes = {p: Counter(shape(v) for v in vs) for p, vs in values.items()}
-    codes = {p: Counter(vs) for p, vs in values.items() if not personal(p[-1].rpartition("}")[2].lstrip("@"))}
-    return Summary(1, {p: 1 for p in counts}, shapes, codes)
+    return Summary(1, dict.fromkeys(counts, 1), shapes, {})
 
 
 class Profiler:
@@ -110,6 +126,8 @@ class Profiler:
         root = builtin_dir().resolve()
         self.builtins = [m for m in self.registry.all() if Path(m.file).resolve().is_relative_to(root)]
         self._closest: dict[tuple[str, str, str, str], str | None] = {}
+        self._builtin: dict[str, Compiled | None] = {}
+        self._structure: dict[tuple[str, frozenset[Tags], frozenset[Tags]], tuple[str, ...]] = {}
 
     def profile(self, key: str, data: bytes) -> Profile:
         try:
@@ -118,8 +136,10 @@ class Profiler:
             return Profile(key, "unreadable", problem=reason(exc))
         root = source.root
         counts, values = walk(root)
+        summary = summary_of(counts, values)
+        codes, masked = split_personal(values)
         prof = Profile(key, source.format, source.namespace, source.root_name, _encoding(data, source.format, root),
-                       _layout(data) if source.format == "ei" else (), counts, values)
+                       _layout(data) if source.format == "ei" else (), counts, codes, summary.shapes, masked)
         try:
             matched = self.registry.match(root, source.format, source.route, source=key)
         except ConversionError as exc:
@@ -130,11 +150,22 @@ class Profiler:
         reference = matched or builtin
         prof.reference = reference.name if reference else None
         if reference is not None:
-            found = deviations(summary_of(counts, values), expectation(reference))
-            prof.fingerprint = tuple(sorted({d.signature() for d in found if d.kind in STRUCTURAL}))
+            prof.fingerprint = self._fingerprint(reference, summary, values)
         if matched is not None:
             self._convert(matched, root, prof)
         return prof
+
+    def _fingerprint(self, reference: Compiled, summary: Summary, values: dict[Tags, list[str]]) -> tuple[str, ...]:
+        """How this message deviates from its reference mapping, as signatures. The structural part depends only
+        on the set of paths, so it is computed once per distinct set (a dialect has a handful)."""
+        exp = expectation(reference)
+        key = (reference.name, frozenset(summary.presence), frozenset(values))
+        found = self._structure.get(key)
+        if found is None:
+            if len(self._structure) > 4096:
+                self._structure.clear()
+            found = self._structure[key] = tuple(d.signature() for d in structural(summary, exp))
+        return tuple(sorted({*found, *(d.signature() for d in formats(summary, exp))}))
 
     def _convert(self, mapping: Compiled, root: etree._Element, prof: Profile) -> None:
         try:
@@ -147,10 +178,11 @@ class Profiler:
 
     def _builtin_for(self, matched: Compiled | None, prof: Profile) -> Compiled | None:
         if matched is not None:
-            for file in matched.chain:
-                for candidate in self.builtins:
-                    if Path(candidate.file).resolve() == Path(file).resolve():
-                        return candidate
+            if matched.name not in self._builtin:
+                files = {Path(f).resolve() for f in matched.chain}
+                self._builtin[matched.name] = next((c for c in self.builtins if Path(c.file).resolve() in files), None)
+            if self._builtin[matched.name] is not None:
+                return self._builtin[matched.name]
         cache_key = (prof.fmt, prof.namespace, prof.root, prof.layout[0] if prof.layout else "")
         if cache_key not in self._closest:
             self._closest[cache_key] = self._score(prof)

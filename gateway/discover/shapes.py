@@ -9,6 +9,7 @@ data (short codes under non-personal element names) are counted as themselves.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 DATE_SHAPES: list[tuple[str, re.Pattern[str]]] = [
     ("yyyy-mm-dd", re.compile(r"^(\d{4})-(\d\d)-(\d\d)$")),
@@ -65,6 +66,7 @@ def code_mask(value: str) -> str:
     return "".join("9" if ch.isdigit() else "A" if ch.isalpha() else ch for ch in value)
 
 
+@lru_cache(maxsize=1 << 16)
 def shape(value: str) -> str:
     """One short label for what a value looks like: ``date:dd-mm-yyyy``, ``digits:9``, ``prefix:HH-`` ..."""
     text = value.strip()
@@ -97,12 +99,18 @@ def shape(value: str) -> str:
     return "words" if len(text) <= 40 else "text"
 
 
-def personal(local_name: str, value: str = "") -> bool:
-    """Whether a value under this element name may identify a person (or is a BSN wherever it is)."""
+@lru_cache(maxsize=4096)
+def personal_name(local_name: str) -> bool:
+    """Whether values under this element name may identify a person (cached: names repeat endlessly)."""
     name = local_name.lower()
     if name in NOT_PERSONAL:
-        return elfproef(value.strip())
-    return name in PERSONAL_NAMES or any(part in name for part in PERSONAL_PARTS) or elfproef(value.strip())
+        return False
+    return name in PERSONAL_NAMES or any(part in name for part in PERSONAL_PARTS)
+
+
+def personal(local_name: str, value: str = "") -> bool:
+    """Whether a value under this element name may identify a person (or is a BSN wherever it is)."""
+    return personal_name(local_name) or (len(value) >= 9 and elfproef(value.strip()))
 
 
 def mask(value: str) -> str:
