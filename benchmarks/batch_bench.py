@@ -57,8 +57,9 @@ def bsn(n: int) -> bytes:
     return bsn(n + 10_000_000)
 
 
-def messages(count: int) -> Iterator[tuple[str, bytes]]:
-    bases = templates()
+def messages(count: int, bases: list[bytes] | None = None) -> Iterator[tuple[str, bytes]]:
+    """``count`` distinct messages cycling over ``bases`` (default: the 2.0 samples and 2.1 fixtures)."""
+    bases = bases or templates()
     for i, base in zip(range(count), itertools.cycle(bases), strict=False):
         number = bsn(i * 7 + 3)
         text = IDENT.sub(rb"\g<1>" + f"{i:012x}".encode() + rb"\g<2>", base, count=1)
@@ -66,9 +67,9 @@ def messages(count: int) -> Iterator[tuple[str, bytes]]:
         yield f"{i // 10_000:03d}/msg-{i:07d}.xml", text
 
 
-def generate(path: Path, count: int) -> None:
+def generate(path: Path, count: int, bases: list[bytes] | None = None) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for name, data in messages(count):
+        for name, data in messages(count, bases):
             zf.writestr(name, data)
 
 

@@ -15,7 +15,6 @@ skew the ratio) and peak RSS (flat memory: the peak must not grow with N). Not a
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import resource
@@ -23,8 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
@@ -32,7 +29,7 @@ from lxml import etree
 from gateway.reference import reference_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batch_bench import BSN, IDENT, bsn, tree_memory  # a sibling script, not a package
+from batch_bench import generate, messages, tree_memory  # a sibling script, not a package
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,19 +39,6 @@ def templates() -> list[bytes]:
     found += sorted((ROOT / "tests" / "fixtures").rglob("*.xml"))
     found += sorted((ROOT / "mappings" / "examples").glob("*/fixtures/*.xml"))
     return [p.read_bytes() for p in found]
-
-
-def messages(count: int) -> Iterator[tuple[str, bytes]]:
-    for i, base in zip(range(count), itertools.cycle(templates()), strict=False):
-        text = IDENT.sub(rb"\g<1>" + f"{i:012x}".encode() + rb"\g<2>", base, count=1)
-        text = BSN.sub(rb"\g<1>" + bsn(i * 7 + 3) + rb"\g<2>", text)
-        yield f"{i // 10_000:03d}/msg-{i:07d}.xml", text
-
-
-def generate(path: Path, count: int) -> None:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for name, data in messages(count):
-            zf.writestr(name, data)
 
 
 def parse_floor(sample: list[bytes], seconds: float) -> float:
@@ -107,10 +91,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="discover-bench-") as tmp:
         archive = Path(tmp) / "archive.zip"
         start = time.perf_counter()
-        generate(archive, args.count)
+        generate(archive, args.count, templates())
         print(f"archive: {args.count:,} messages, {archive.stat().st_size / 1e6:.1f} MB, "
               f"{len(templates())} templates, generated in {time.perf_counter() - start:.1f} s")
-        floor = parse_floor([data for _, data in messages(len(templates()))], args.floor_seconds)
+        floor = parse_floor([data for _, data in messages(len(templates()), templates())], args.floor_seconds)
         print(f"floor (lxml parse): {floor:,.0f} msg per CPU second")
         print(f"{'workers':>7} {'msg/s wall':>10} {'msg/CPU-s':>9} {'of floor':>8} {'clusters':>8} "
               f"{'RSS tree':>9} {'PSS tree':>9} {'largest':>8}")
