@@ -73,6 +73,9 @@ def test_each_dialect_is_one_cluster(corpus: tuple[dict[str, bytes], Path], repo
     assert all(n == 1 for n in owners.values()), f"clusters holding several dialects: {owners}"
     assert {"example-flat", "example-dutch-formats", "example-vendor-extensions", "iwmo20-ei-wmo301",
             "ijw32-jw317", "iwmo32-wmo301"} <= set(owners)
+    for cluster in report["clusters"]:  # a built-in dialect's own messages are closest to that dialect
+        if cluster["mapping"]["name"] in {m.name for m in Profiler(registry).builtins}:
+            assert cluster["closest_builtin"] == cluster["mapping"]["name"], cluster["id"]
     # the archive run (ZIP streamed by the batch reader) finds the same clusters with the same sizes
     sizes = Counter(assigned.values())
     assert {c["id"]: c["messages"] for c in report["clusters"]} == dict(sizes)

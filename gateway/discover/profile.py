@@ -179,8 +179,9 @@ class Profiler:
     def _builtin_for(self, matched: Compiled | None, prof: Profile) -> Compiled | None:
         if matched is not None:
             if matched.name not in self._builtin:
-                files = {Path(f).resolve() for f in matched.chain}
-                self._builtin[matched.name] = next((c for c in self.builtins if Path(c.file).resolve() in files), None)
+                by_file = {Path(c.file).resolve(): c for c in self.builtins}
+                chain = [by_file.get(Path(f).resolve()) for f in [matched.file, *matched.chain]]
+                self._builtin[matched.name] = next((c for c in chain if c is not None), None)
             if self._builtin[matched.name] is not None:
                 return self._builtin[matched.name]
         cache_key = (prof.fmt, prof.namespace, prof.root, prof.layout[0] if prof.layout else "")
