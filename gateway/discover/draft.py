@@ -58,8 +58,8 @@ class Draft:
     def text(self) -> str:
         lines = [f"# {self.title}: written by `overstap scaffold`.",
                  "# Every line marked GUESS was inferred from the messages: check it, then delete the mark.",
-                 "# The tests below were generated from example messages; each expectation starts with",
-                 f"# {UNCONFIRMED!r} and fails until you have checked the value against its input message.",
+                 "# The tests below were generated from example messages; each expected value starts with the",
+                 f"# marker {UNCONFIRMED.strip()} and fails until you have checked it against its input message.",
                  *[f"# NOTE: {n}" for n in self.notes],
                  "overstap-mapping: 1", f"name: {self.name}", f"title: {json.dumps(self.title)}",
                  f"description: {json.dumps(self.description)}", f"extends: {self.extends}"]
