@@ -116,6 +116,36 @@ class Cluster:
         for warning in prof.warnings:
             _bump(self.warnings, warning, MAX_REASONS)
 
+    def merge(self, other: Cluster) -> None:
+        """Add another summary of the same cluster (a worker's chunk), keeping every cap."""
+        self.messages += other.messages
+        self.examples += other.examples[: MAX_EXAMPLES - len(self.examples)]
+        self.presence.update(other.presence)
+        self.total.update(other.total)
+        for path, n in other.most.items():
+            self.most[path] = max(n, self.most.get(path, 0))
+        for mine, theirs, cap in ((self.shapes, other.shapes, MAX_SHAPES), (self.codes, other.codes, MAX_CODES)):
+            for path, counter in theirs.items():
+                into = mine.setdefault(path, Counter())
+                for value, n in counter.items():
+                    if not _bump(into, value, cap):
+                        self.overflow.add(path)
+                    else:
+                        into[value] += n - 1
+        self.overflow |= other.overflow
+        for path, hidden in other.masked.items():
+            got = self.masked.setdefault(path, [])
+            got += [h for h in hidden if h not in got][: MAX_MASKED - len(got)]
+        self.encodings.update(other.encodings)
+        self.mappings.update(other.mappings)
+        for mine_c, theirs_c in ((self.layouts, other.layouts), (self.problems, other.problems),
+                                 (self.warnings, other.warnings)):
+            for value, n in theirs_c.items():
+                if _bump(mine_c, value, MAX_REASONS if mine_c is not self.layouts else MAX_CODES):
+                    mine_c[value] += n - 1
+        self.converted += other.converted
+        self.failed += other.failed
+
     def summary(self) -> Summary:
         return Summary(self.messages, dict(self.presence), self.shapes, self.codes)
 

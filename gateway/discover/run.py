@@ -43,6 +43,16 @@ class Discovery:
         """Largest cluster first, then by id, so reports and ``scaffold --cluster`` agree."""
         return sorted(self.clusters.values(), key=lambda c: (-c.messages, c.id))
 
+    def merge(self, clusters: dict[tuple[str, ...], Cluster]) -> None:
+        """Fold in a worker's clusters of one chunk of messages."""
+        for key, part in clusters.items():
+            self.messages += part.messages
+            found = self.clusters.get(key)
+            if found is None:
+                self.clusters[key] = part
+            else:
+                found.merge(part)
+
     def get(self, cluster_id: str) -> Cluster:
         for found in self.clusters.values():
             if found.id == cluster_id:
@@ -56,9 +66,14 @@ def _init(mapping_files: list[str]) -> None:
     _worker = Profiler(Registry(files=[Path(f) for f in mapping_files]))
 
 
-def _profile_chunk(chunk: list[tuple[str, bytes, str | None]]) -> list[Profile]:
+def _profile_chunk(chunk: list[tuple[str, bytes, str | None]]) -> dict[tuple[str, ...], Cluster]:
+    """Profile a chunk and cluster it in the worker: the parent receives a few cluster summaries per chunk
+    instead of one profile per message, so neither pickling nor aggregation grows with the parent's share."""
     assert _worker is not None
-    return [_one(_worker, key, data, problem) for key, data, problem in chunk]
+    part = Discovery([])
+    for key, data, problem in chunk:
+        part.add(_one(_worker, key, data, problem))
+    return part.clusters
 
 
 def _one(profiler: Profiler, key: str, data: bytes, problem: str | None) -> Profile:
@@ -95,7 +110,7 @@ def discover(paths: list[Path], *, workers: int | None = None, mapping_files: li
                 progress(found.messages)
         return found
     with ProcessPoolExecutor(count, initializer=_init, initargs=(list(mapping_files),)) as pool:
-        pending: set[Future[list[Profile]]] = set()
+        pending: set[Future[dict[tuple[str, ...], Cluster]]] = set()
         for chunk in _chunks(paths):
             pending.add(pool.submit(_profile_chunk, chunk))
             if len(pending) >= 2 * count:
@@ -104,12 +119,11 @@ def discover(paths: list[Path], *, workers: int | None = None, mapping_files: li
     return found
 
 
-def _drain(pending: set[Future[list[Profile]]], found: Discovery, progress: Callable[[int], None] | None,
-           when: str | None) -> set[Future[list[Profile]]]:
+def _drain(pending: set[Future[dict[tuple[str, ...], Cluster]]], found: Discovery,
+           progress: Callable[[int], None] | None, when: str | None) -> set[Future[dict[tuple[str, ...], Cluster]]]:
     done, rest = wait(pending, return_when=when) if when else (pending, set())
     for future in done:
-        for prof in future.result():
-            found.add(prof)
+        found.merge(future.result())
     if progress:
         progress(found.messages)
     return set(rest)
