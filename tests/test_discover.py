@@ -144,8 +144,8 @@ def test_reports_never_show_personal_data(corpus: tuple[dict[str, bytes], Path],
     texts = {"terminal": result.output, "json": (tmp_path / "report.json").read_text(),
              "html": (tmp_path / "report.html").read_text()}
     for kind, text in texts.items():
-        leaked = sorted(s for s in secrets if re.search(rf"(?<![\w]){re.escape(s)}(?![\w])", text))
-        assert not leaked, f"{kind} report shows personal values: {len(leaked)}"
+        leaked = sum(1 for s in secrets if re.search(rf"(?<![\w]){re.escape(s)}(?![\w])", text))
+        assert leaked == 0, f"{kind} report shows {leaked} personal value(s)"  # a count: never echo them
     bsn = next(p for c in report["clusters"] if c["id"] == "iwmo20-wmo301" for p in c["paths"]
                if p["path"] == "Clienten/Client/Bsn")
     assert "values" not in bsn and all(re.fullmatch(r"\*+\d\d", m) for m in bsn["masked_examples"])
