@@ -99,7 +99,7 @@ def discover(paths: list[Path], *, workers: int | None = None, mapping_files: li
     for path in paths:
         if not path.exists():
             raise FileNotFoundError(f"no such file or folder: {path}")
-    found = Discovery([str(p) for p in paths])
+    found = Discovery([str(p.resolve()) for p in paths])
     count = (os.cpu_count() or 1) if workers is None else workers
     if count == 0:
         profiler = Profiler(Registry(files=[Path(f) for f in mapping_files]))
