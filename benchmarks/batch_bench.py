@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -123,11 +124,10 @@ def tree_memory(root: int) -> tuple[int, int, int]:
     return total, pss, largest
 
 
-def run_batch(archive: Path, out: Path, workers: int, validate: bool, level: int) -> dict[str, object]:
-    cmd = [sys.executable, "-c", "from gateway.cli import main; main()", "batch", str(archive), "--out", str(out),
-           "--workers", str(workers), "--level", str(level), "--quiet", "--json"]
-    cmd += [] if validate else ["--no-validate"]
-    start = time.perf_counter()
+def watched(args: list[str]) -> tuple[int, bytes, bytes, dict[str, float]]:
+    """Run ``overstap ARGS`` polling its process tree's memory: (exit code, stdout, stderr, measures)."""
+    cmd = [sys.executable, "-c", "from gateway.cli import main; main()", *args]
+    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak_tree = peak_pss = peak_one = 0
     while proc.poll() is None:
@@ -136,10 +136,19 @@ def run_batch(archive: Path, out: Path, workers: int, validate: bool, level: int
         time.sleep(0.1)
     wall = time.perf_counter() - start
     stdout, stderr = proc.communicate()
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"overstap batch failed ({proc.returncode}):\n{stderr.decode()}")
-    summary = json.loads(stdout)
-    return {"summary": summary, "wall": wall, "peak_tree": peak_tree, "peak_pss": peak_pss, "peak_one": peak_one}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc.returncode, stdout, stderr, {"wall": wall, "cpu": cpu, "peak_tree": peak_tree, "peak_pss": peak_pss,
+                                             "peak_one": peak_one}
+
+
+def run_batch(archive: Path, out: Path, workers: int, validate: bool, level: int) -> dict[str, object]:
+    args = ["batch", str(archive), "--out", str(out), "--workers", str(workers), "--level", str(level), "--quiet",
+            "--json"]
+    code, stdout, stderr, measures = watched(args + ([] if validate else ["--no-validate"]))
+    if code not in (0, 1):
+        raise SystemExit(f"overstap batch failed ({code}):\n{stderr.decode()}")
+    return {"summary": json.loads(stdout), **measures}
 
 
 def main() -> int:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +27,7 @@ from lxml import etree
 from gateway.reference import reference_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batch_bench import generate, messages, tree_memory  # a sibling script, not a package
+from batch_bench import generate, messages, watched  # a sibling script, not a package
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,24 +56,11 @@ def parse_floor(sample: list[bytes], seconds: float) -> float:
 
 
 def run_discover(archive: Path, report: Path, workers: int) -> dict[str, object]:
-    cmd = [sys.executable, "-c", "from gateway.cli import main; main()", "discover", str(archive),
-           "--workers", str(workers), "--out", str(report)]
-    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak_tree = peak_pss = peak_one = 0
-    while proc.poll() is None:
-        tree, pss, one = tree_memory(proc.pid)
-        peak_tree, peak_pss, peak_one = max(peak_tree, tree), max(peak_pss, pss), max(peak_one, one)
-        time.sleep(0.1)
-    wall = time.perf_counter() - start
-    _, stderr = proc.communicate()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if proc.returncode != 0:
-        raise SystemExit(f"overstap discover failed ({proc.returncode}):\n{stderr.decode()}")
+    code, _, stderr, measures = watched(["discover", str(archive), "--workers", str(workers), "--out", str(report)])
+    if code != 0:
+        raise SystemExit(f"overstap discover failed ({code}):\n{stderr.decode()}")
     found = json.loads(report.read_text(encoding="utf-8"))
-    return {"messages": found["messages"], "clusters": len(found["clusters"]), "wall": wall, "cpu": cpu,
-            "peak_tree": peak_tree, "peak_pss": peak_pss, "peak_one": peak_one}
+    return {"messages": found["messages"], "clusters": len(found["clusters"]), **measures}
 
 
 def main() -> int:
