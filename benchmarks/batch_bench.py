@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -57,8 +58,9 @@ def bsn(n: int) -> bytes:
     return bsn(n + 10_000_000)
 
 
-def messages(count: int) -> Iterator[tuple[str, bytes]]:
-    bases = templates()
+def messages(count: int, bases: list[bytes] | None = None) -> Iterator[tuple[str, bytes]]:
+    """``count`` distinct messages cycling over ``bases`` (default: the 2.0 samples and 2.1 fixtures)."""
+    bases = bases or templates()
     for i, base in zip(range(count), itertools.cycle(bases), strict=False):
         number = bsn(i * 7 + 3)
         text = IDENT.sub(rb"\g<1>" + f"{i:012x}".encode() + rb"\g<2>", base, count=1)
@@ -66,9 +68,9 @@ def messages(count: int) -> Iterator[tuple[str, bytes]]:
         yield f"{i // 10_000:03d}/msg-{i:07d}.xml", text
 
 
-def generate(path: Path, count: int) -> None:
+def generate(path: Path, count: int, bases: list[bytes] | None = None) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for name, data in messages(count):
+        for name, data in messages(count, bases):
             zf.writestr(name, data)
 
 
@@ -122,11 +124,10 @@ def tree_memory(root: int) -> tuple[int, int, int]:
     return total, pss, largest
 
 
-def run_batch(archive: Path, out: Path, workers: int, validate: bool, level: int) -> dict[str, object]:
-    cmd = [sys.executable, "-c", "from gateway.cli import main; main()", "batch", str(archive), "--out", str(out),
-           "--workers", str(workers), "--level", str(level), "--quiet", "--json"]
-    cmd += [] if validate else ["--no-validate"]
-    start = time.perf_counter()
+def watched(args: list[str]) -> tuple[int, bytes, bytes, dict[str, float]]:
+    """Run ``overstap ARGS`` polling its process tree's memory: (exit code, stdout, stderr, measures)."""
+    cmd = [sys.executable, "-c", "from gateway.cli import main; main()", *args]
+    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak_tree = peak_pss = peak_one = 0
     while proc.poll() is None:
@@ -135,10 +136,19 @@ def run_batch(archive: Path, out: Path, workers: int, validate: bool, level: int
         time.sleep(0.1)
     wall = time.perf_counter() - start
     stdout, stderr = proc.communicate()
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"overstap batch failed ({proc.returncode}):\n{stderr.decode()}")
-    summary = json.loads(stdout)
-    return {"summary": summary, "wall": wall, "peak_tree": peak_tree, "peak_pss": peak_pss, "peak_one": peak_one}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc.returncode, stdout, stderr, {"wall": wall, "cpu": cpu, "peak_tree": peak_tree, "peak_pss": peak_pss,
+                                             "peak_one": peak_one}
+
+
+def run_batch(archive: Path, out: Path, workers: int, validate: bool, level: int) -> dict[str, object]:
+    args = ["batch", str(archive), "--out", str(out), "--workers", str(workers), "--level", str(level), "--quiet",
+            "--json"]
+    code, stdout, stderr, measures = watched(args + ([] if validate else ["--no-validate"]))
+    if code not in (0, 1):
+        raise SystemExit(f"overstap batch failed ({code}):\n{stderr.decode()}")
+    return {"summary": json.loads(stdout), **measures}
 
 
 def main() -> int:

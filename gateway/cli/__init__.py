@@ -18,6 +18,7 @@ def _register() -> None:
     from . import (  # noqa: F401
         batch,
         convert,
+        discover,
         explain,
         mapping,
         outbox,

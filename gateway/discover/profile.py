@@ -1,0 +1,227 @@
+"""One message -> its profile: structure, value shapes, the dialect it is closest to and how it deviates.
+
+A profile is what a worker sends back for each message: small (paths, shapes, a few short values)
+and picklable, so discover can run over a process pool and the parent only ever aggregates.
+Personal values never leave the worker: a profile carries codes of non-personal elements as
+themselves and one masked example per personal element (:mod:`gateway.discover.shapes`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from gateway.ingest import InputError, read
+from gateway.mapping import Compiled, ConversionError, MappingError, Registry, map_source
+from gateway.mapping.registry import builtin_dir
+from gateway.model.codes import BERICHTCODES, BERICHTNUMMERS
+
+from .compare import Summary, formats, structural
+from .expect import Tags, expectation, local
+from .shapes import mask, personal, shape
+
+MAX_VALUES_PER_PATH = 8
+"""Values kept per path and message; a message with 500 products says no more about its shapes than 8."""
+_DIGITS = re.compile(r"\d{6,}")
+STRUCTURAL = ("extra", "renamed", "attribute", "missing", "format")
+"""Deviation kinds that make a message another dialect (a cluster of its own); codes do not."""
+
+
+@dataclass(slots=True)
+class Profile:
+    """What one message looks like: paths with counts, value shapes, codes (non-personal) and masked examples."""
+
+    key: str
+    fmt: str  # xml | ei | unreadable
+    namespace: str = ""
+    root: str = ""
+    encoding: str = ""
+    layout: tuple[str, ...] = ()
+    counts: dict[Tags, int] = field(default_factory=dict)
+    values: dict[Tags, list[str]] = field(default_factory=dict)
+    shapes: dict[Tags, Counter[str]] = field(default_factory=dict)
+    masked: dict[Tags, str] = field(default_factory=dict)
+    mapping: str | None = None
+    reference: str | None = None
+    builtin: str | None = None
+    fingerprint: tuple[str, ...] = ()
+    converted: bool | None = None
+    problem: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def scrub(text: str) -> str:
+    """An error text fit for a report: long digit runs (a BSN, a beschikkingnummer) masked, length capped."""
+    return _DIGITS.sub(lambda m: "*" * (len(m.group()) - 2) + m.group()[-2:], text)[:200]
+
+
+def reason(exc: Exception) -> str:
+    """Why a message failed, without its file name (so equal reasons count together) and masked."""
+    message = getattr(exc, "message", None) or str(exc)
+    where = getattr(exc, "field", None)
+    return scrub(f"{where}: {message}" if where else message)
+
+
+def walk(root: etree._Element) -> tuple[dict[Tags, int], dict[Tags, list[str]]]:
+    """Every element and attribute path below the root with its count, and the leaf texts per path."""
+    counts: Counter[Tags] = Counter()
+    values: dict[Tags, list[str]] = {}
+
+    def keep(path: Tags, text: str) -> None:
+        got = values.setdefault(path, [])
+        if len(got) < MAX_VALUES_PER_PATH:
+            got.append(text)
+
+    def visit(el: etree._Element, path: Tags) -> None:
+        for name, value in el.attrib.items():
+            if not name.startswith("{http://www.w3.org/"):
+                attr = (*path, f"@{name}")
+                counts[attr] += 1
+                keep(attr, value.strip())
+        leaf = True
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            leaf = False
+            sub = (*path, child.tag)
+            counts[sub] += 1
+            visit(child, sub)
+        if leaf and el.text and el.text.strip() and path:
+            keep(path, el.text.strip())
+
+    visit(root, ())
+    return dict(counts), values
+
+
+def split_personal(values: dict[Tags, list[str]]) -> tuple[dict[Tags, list[str]], dict[Tags, str]]:
+    """(codes of non-personal elements, one masked example per personal or long value's element)."""
+    codes: dict[Tags, list[str]] = {}
+    masked: dict[Tags, str] = {}
+    for path, texts in values.items():
+        name = local(path[-1]).lstrip("@")
+        for text in texts:
+            if personal(name, text) or len(text) > 40:
+                if path not in masked:
+                    masked[path] = mask(text)
+            else:
+                codes.setdefault(path, []).append(text)
+    return codes, masked
+
+
+def summary_of(counts: dict[Tags, int], values: dict[Tags, list[str]]) -> Summary:
+    """A one-message :class:`Summary`, so a message is compared with a dialect exactly like a cluster."""
+    shapes = {p: Counter(shape(v) for v in vs) for p, vs in values.items()}
+    return Summary(1, dict.fromkeys(counts, 1), shapes, {})
+
+
+class Profiler:
+    """Profiles messages against one registry; caches the closest built-in dialect per root."""
+
+    def __init__(self, registry: Registry | None = None) -> None:
+        self.registry = registry or Registry()
+        root = builtin_dir().resolve()
+        self.builtins = [m for m in self.registry.all() if Path(m.file).resolve().is_relative_to(root)]
+        self._closest: dict[tuple[str, str, str, str], str | None] = {}
+        self._builtin: dict[str, Compiled | None] = {}
+        self._structure: dict[tuple[str, frozenset[Tags], frozenset[Tags]], tuple[str, ...]] = {}
+
+    def profile(self, key: str, data: bytes) -> Profile:
+        try:
+            source = read(data, key)
+        except InputError as exc:
+            return Profile(key, "unreadable", problem=reason(exc))
+        root = source.root
+        counts, values = walk(root)
+        summary = summary_of(counts, values)
+        codes, masked = split_personal(values)
+        prof = Profile(key, source.format, source.namespace, source.root_name, _encoding(data, source.format, root),
+                       _layout(data) if source.format == "ei" else (), counts, codes, summary.shapes, masked)
+        try:
+            matched = self.registry.match(root, source.format, source.route, source=key)
+        except ConversionError as exc:
+            matched, prof.problem = None, reason(exc)
+        builtin = self._builtin_for(matched, prof)
+        prof.mapping = matched.name if matched else None
+        prof.builtin = builtin.name if builtin else None
+        reference = matched or builtin
+        prof.reference = reference.name if reference else None
+        if reference is not None:
+            prof.fingerprint = self._fingerprint(reference, summary, values)
+        if matched is not None:
+            self._convert(matched, root, prof)
+        return prof
+
+    def _fingerprint(self, reference: Compiled, summary: Summary, values: dict[Tags, list[str]]) -> tuple[str, ...]:
+        """How this message deviates from its reference mapping, as signatures. The structural part depends only
+        on the set of paths, so it is computed once per distinct set (a dialect has a handful)."""
+        exp = expectation(reference)
+        key = (reference.name, frozenset(summary.presence), frozenset(values))
+        found = self._structure.get(key)
+        if found is None:
+            if len(self._structure) > 4096:
+                self._structure.clear()
+            found = self._structure[key] = tuple(d.signature() for d in structural(summary, exp))
+        return tuple(sorted({*found, *(d.signature() for d in formats(summary, exp))}))
+
+    def _convert(self, mapping: Compiled, root: etree._Element, prof: Profile) -> None:
+        try:
+            result = map_source(mapping, root, source=prof.key, track_unmapped=False)
+        except (ConversionError, MappingError, ValueError) as exc:
+            prof.converted, prof.problem = False, reason(exc)
+            return
+        prof.converted = True
+        prof.warnings = tuple(scrub(f"{w.field}: {w.message}") for w in result.warnings)
+
+    def _builtin_for(self, matched: Compiled | None, prof: Profile) -> Compiled | None:
+        if matched is not None:
+            if matched.name not in self._builtin:
+                by_file = {Path(c.file).resolve(): c for c in self.builtins}
+                chain = [by_file.get(Path(f).resolve()) for f in [matched.file, *matched.chain]]
+                self._builtin[matched.name] = next((c for c in chain if c is not None), None)
+            if self._builtin[matched.name] is not None:
+                return self._builtin[matched.name]
+        cache_key = (prof.fmt, prof.namespace, prof.root, prof.layout[0] if prof.layout else "")
+        if cache_key not in self._closest:
+            self._closest[cache_key] = self._score(prof)
+        name = self._closest[cache_key]
+        return self.registry.get(name) if name else None
+
+    def _score(self, prof: Profile) -> str | None:
+        """The built-in dialect of the same format whose paths overlap most with this message's (by local name)."""
+        mine = {_locals(p) for p in prof.counts}
+        hints = {v for p, vs in prof.values.items() for v in vs[:1]
+                 if "code" in p[-1].lower() or "versie" in p[-1].lower()}
+        families = {f"{BERICHTCODES[c][0]}:{BERICHTNUMMERS[BERICHTCODES[c][1]]}" for c in hints if c in BERICHTCODES}
+        best, best_score = None, 0.0
+        for candidate in self.builtins:
+            if candidate.format != prof.fmt:
+                continue
+            theirs = {_locals(p) for p in expectation(candidate).known()}
+            score = len(mine & theirs) / (len(mine | theirs) or 1)
+            score += 0.5 * (candidate.match.root == prof.root) + 0.5 * (candidate.match.namespace == prof.namespace)
+            score += 1.0 * (f"{candidate.wet}:{candidate.bericht}" in families) + 0.2 * (candidate.versie in hints)
+            if score > best_score:
+                best, best_score = candidate.name, score
+        return best
+
+
+def _locals(path: Tags) -> tuple[str, ...]:
+    return tuple(t.rpartition("}")[2].lower() for t in path)
+
+
+def _encoding(data: bytes, fmt: str, root: etree._Element) -> str:
+    bom = "+BOM" if data.startswith(b"\xef\xbb\xbf") else ""
+    if fmt == "ei":
+        return ("ascii" if data.isascii() else "latin-1") + bom
+    declared = root.getroottree().docinfo.encoding or "UTF-8"
+    return declared.upper() + bom
+
+
+def _layout(data: bytes) -> tuple[str, ...]:
+    """EI record layout: ``"02:310"`` per record type and line length seen, sorted."""
+    seen = {f"{line[:2].decode('latin-1')}:{len(line)}" for line in data.splitlines() if line.strip()}
+    return tuple(sorted(seen))
