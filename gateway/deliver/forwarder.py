@@ -33,7 +33,7 @@ import httpx
 
 from . import outbox
 from .committer import GroupCommitter
-from .downstream import Downstream
+from .downstream import Downstream, action_for
 from .outbox import Queued
 from .replies import Reply, read_reply, scrub
 
@@ -409,7 +409,7 @@ class Forwarder:
             self._cached -= 1
         headers = {"Content-Type": item.content_type or "text/xml; charset=utf-8",
                    "X-Overstap-Referentienummer": item.referentienummer, **downstream.headers}
-        action = downstream.soap_action or item.soap_action
+        action = action_for(downstream, item.soap_action)
         if action:
             headers["SOAPAction"] = f'"{action}"'
         item.attempts += 1

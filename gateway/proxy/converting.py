@@ -21,6 +21,7 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.ingest import InputError, parse_xml
+from gateway.ledger.staged import ThrowawayLedger
 from gateway.mapping import ConversionError, Registry
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe
 from gateway.render.schemas import SchemaUnavailable, schema
@@ -68,7 +69,8 @@ def build_converters(config: ServeConfig, registry: Registry) -> dict[str, Conve
         validate = schema_available(route.profile) if route.validate is None else bool(route.validate)
         try:
             converters[route.name] = Converter(registry, profile=route.profile, mappings=route.mappings,
-                                               validate=validate, max_bytes=config.max_body_bytes)
+                                               validate=validate, max_bytes=config.max_body_bytes,
+                                               ledger=ThrowawayLedger())  # the stateful step: ledgered.py
         except SchemaUnavailable as exc:
             raise ConfigError(f"routes.{route.name}.validate: {exc}") from None
         except ValueError as exc:
