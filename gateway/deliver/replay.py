@@ -1,8 +1,8 @@
-"""Replay: give dead letters and quarantined messages another go, converted with the mappings of now.
+"""Replay: give dead letters and quarantined messages another go.
 
-After a mapping fix, a dead canonical delivery is converted again from its stored original and
-queued with the new payload under the same referentienummer; a legacy delivery is queued as it was.
-A quarantined message is converted again and, if it now converts, planned like a fresh arrival.
+A dead delivery (canonical or legacy) is queued again as it was stored, under the same referentienummer.
+A quarantined message never reached the ledger: it is converted again with the mappings of now and, if it
+converts, planned like a fresh arrival.
 The running gateway notices through the outbox ``generation`` counter and picks the work up.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from gateway.pipeline import FAILURES, Conversion, describe
 
 from . import outbox
-from .plan import canonical_delivery, plan
+from .plan import plan
 
 Convert = Callable[[str, bytes], Conversion]
 """(route, original bytes) -> conversion with the route's current mappings; raises a FAILURES error."""
@@ -28,8 +28,13 @@ class Replayed:
     note: str
 
 
-def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | None) -> list[Replayed]:
-    """Queue dead (or delivered) deliveries again; canonical ones re-converted when ``convert`` is given."""
+def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int]) -> list[Replayed]:
+    """Queue dead (or delivered) deliveries again exactly as stored: the same payload, the same referentienummer.
+
+    A canonical output was rendered once against the zaak ledger (profile zkn v2); rendering it again would
+    give a new referentienummer and, since the ledger has moved on, another operation ("no change" or a W
+    against the state it left). So a refused output goes again as it was, once the receiver's cause is fixed.
+    """
     results: list[Replayed] = []
     for delivery_id in ids:
         row = outbox.delivery(conn, delivery_id)
@@ -39,25 +44,8 @@ def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int], convert: Con
         if row["status"] == outbox.PENDING:
             results.append(Replayed(delivery_id, False, "already pending"))
             continue
-        payload: bytes | None = None
-        note = "queued again"
-        if row["target"] == outbox.NEW and convert is not None:
-            original = outbox.message(conn, row["message_id"])["original"]
-            try:
-                conversion = convert(row["route"], bytes(original))
-            except FAILURES as exc:
-                results.append(Replayed(delivery_id, False, f"still does not convert: {describe(exc, row['route'])}"))
-                continue
-            fresh = next((o for o in conversion.outputs if o.referentienummer == row["referentienummer"]), None)
-            if fresh is None:
-                results.append(Replayed(delivery_id, False, "the message now converts to other references "
-                                        f"({', '.join(o.referentienummer for o in conversion.outputs)})"))
-                continue
-            payload = canonical_delivery(fresh).payload
-            note = "queued again, converted with the current mappings" + (
-                "" if payload == bytes(row["payload"]) else " (payload changed)")
-        outbox.requeue(conn, delivery_id, payload)
-        results.append(Replayed(delivery_id, True, note))
+        outbox.requeue(conn, delivery_id)
+        results.append(Replayed(delivery_id, True, "queued again as stored"))
     outbox.bump_generation(conn)
     return results
 

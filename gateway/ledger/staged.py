@@ -180,3 +180,30 @@ class ThrowawayLedger:
 
     def close(self) -> None:
         pass
+
+
+class ConnLedger:
+    """The ledger tables reached through a connection someone else holds a transaction on (``overstap outbox
+    replay --quarantined`` writes the outbox and the ledger in its one transaction). Each ledger transaction
+    is a SAVEPOINT, rolled back on error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        from .sqlite import _SqliteTransaction
+
+        create_tables(conn)
+        self._conn = conn
+        self._tx = _SqliteTransaction(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerTransaction]:
+        self._conn.execute("SAVEPOINT ledger")
+        try:
+            yield self._tx
+        except BaseException:
+            self._conn.execute("ROLLBACK TO ledger")
+            self._conn.execute("RELEASE ledger")
+            raise
+        self._conn.execute("RELEASE ledger")
+
+    def close(self) -> None:
+        pass

@@ -143,7 +143,8 @@ class LedgerStage:
         assert mapped.bericht is not None and mapped.mapping is not None
         notes: list[str] = []
         try:
-            outputs = converter.render(mapped.bericht, converter.registry.get(mapped.mapping), notes)
+            mapping = next((m for m in converter.only if m.name == mapped.mapping), None)  # a route's own file
+            outputs = converter.render(mapped.bericht, mapping or converter.registry.get(mapped.mapping), notes)
         except (*FAILURES, RenderError) as exc:
             if isinstance(exc, RenderError) and exc.code == "StUF064":
                 exc = ConversionError(str(exc), field=exc.field, source=route, code=exc.code)

@@ -313,11 +313,9 @@ class Gateway:
         against a ledger that has moved on); a quarantined message goes through the ordered ledger step."""
         if self.stage is not None and quarantined:
             return await self.stage.replay_quarantined(self, ids)
-        if self.stage is not None:
-            return await self.committer.write(lambda c: replay_deliveries(c, ids, None))
         if quarantined:
             return await self.committer.write(lambda c: replay_quarantined(c, ids, self.convert_for_replay))
-        return await self.committer.write(lambda c: replay_deliveries(c, ids, self.convert_for_replay))
+        return await self.committer.write(lambda c: replay_deliveries(c, ids))
 
     async def reload(self, why: str = "request") -> list[str]:
         """Recompile the mappings; on any error keep serving the old ones and return the errors."""
