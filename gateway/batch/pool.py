@@ -82,7 +82,7 @@ class OrderedPool:
             for chunk in chunks:
                 if stop():
                     return
-                yield self._local_worker().convert_chunk(chunk)
+                yield self._local_worker().run(chunk)
             return
         self.start()
         try:

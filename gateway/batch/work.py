@@ -43,6 +43,8 @@ class WorkConfig:
     validate: bool = True
     route: str | None = None
     max_bytes: int = 10 * 1024 * 1024
+    stateful: bool = False
+    """Workers only map; the parent renders against the zaak ledger in member order (batch/ledgered.py)."""
 
 
 @dataclass(slots=True)
@@ -64,6 +66,22 @@ class ChunkResult:
     payload: Any
     report: bytes
     tally: Tally = field(default_factory=Tally)
+    items: list[Any] | None = None
+    """Stateful runs: per member in order, a report line (a failure, already packed) or a :class:`MappedMember`."""
+
+
+@dataclass(slots=True)
+class MappedMember:
+    """A member mapped to the canonical model in a worker, for the parent to render against the ledger."""
+
+    ordinal: int
+    key: str
+    data: bytes
+    mapping: str
+    bericht: Any
+    envelopes: list[str]
+    unmapped: int
+    warnings: int
 
 
 class Worker:
@@ -76,6 +94,25 @@ class Worker:
         self.converter = Converter(registry, profile=config.profile, mappings=config.mappings,
                                    validate=config.validate, max_bytes=config.max_bytes)
         self.packer: Packer = packer_for(config.sink)
+
+    def run(self, chunk: Chunk) -> ChunkResult:
+        return self.map_chunk(chunk) if self.config.stateful else self.convert_chunk(chunk)
+
+    def map_chunk(self, chunk: Chunk) -> ChunkResult:
+        """Map only (the stateless half); failures are quarantined here as in :meth:`convert_chunk`."""
+        items: list[Any] = []
+        for n, (key, data, problem) in enumerate(chunk.members):
+            if problem is not None:
+                items.append(self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, problem, key), None))
+                continue
+            try:
+                source, mapping, result = self.converter.to_model(data, key, route=self.config.route)
+            except Exception as exc:
+                items.append(self._failed(key, data, exc))
+                continue
+            items.append(MappedMember(chunk.first + n, key, data, mapping.name, result.bericht,
+                                      list(source.envelopes), len(result.unmapped), len(result.warnings)))
+        return ChunkResult(chunk.first, chunk.count, self.packer.take(), b"", Tally(), items)
 
     def convert_chunk(self, chunk: Chunk) -> ChunkResult:
         lines = bytearray()
@@ -100,28 +137,21 @@ class Worker:
             return self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, problem, key), None)
         try:
             result = self.converter.convert(data, key, route=self.config.route)
-        except (*FAILURES, MappingError) as exc:
-            return self._quarantine(key, data, describe(exc, key), self._detect(data, key))
-        except Exception as exc:  # a bug must not stop the run: the input is quarantined and reported
-            info = describe(exc, key)
-            detail = f"{info.message}: {str(exc)[:300]}" if str(exc) else info.message
-            info = FailureInfo(info.code, info.field, info.line, detail, key)
-            return self._quarantine(key, data, info, self._detect(data, key))
-        paths = []
-        for output in result.outputs:
-            path = output_path(key, output.name)
-            if path in paths:  # two outputs with one name: keep both, numbered
-                path = path[:-4] + f"-{len(paths) + 1}.xml"
-            paths.append(path)
-            self.packer.add(path, output.xml)
+        except Exception as exc:
+            return self._failed(key, data, exc)
+        paths = pack_outputs(self.packer, key, [(o.name, o.xml) for o in result.outputs])
         return ok_line(key, result.mapping, list(result.source.envelopes), paths, len(result.unmapped),
                        len(result.warnings))
 
+    def _failed(self, key: str, data: bytes, exc: Exception) -> dict[str, Any]:
+        """A member that did not convert, quarantined; a bug is reported with its text but never stops the run."""
+        info = describe(exc, key)
+        if not isinstance(exc, (*FAILURES, MappingError)) and str(exc):
+            info = FailureInfo(info.code, info.field, info.line, f"{info.message}: {str(exc)[:300]}", key)
+        return self._quarantine(key, data, info, self._detect(data, key))
+
     def _quarantine(self, key: str, data: bytes, info: FailureInfo, mapping: Compiled | None) -> dict[str, Any]:
-        path = quarantine_path(key)
-        self.packer.add(path, data)
-        self.packer.add(path + REASON_SUFFIX, reason_text(key, info, mapping))
-        return failed_line(key, info, mapping, path)
+        return quarantine(self.packer, key, data, info, mapping)
 
     def _detect(self, data: bytes, key: str) -> Compiled | None:
         """Which mapping a failed input was for, when that much could still be told (for the report)."""
@@ -129,6 +159,26 @@ class Worker:
             return self.converter.detect(read(data, key, max_bytes=self.config.max_bytes, route=self.config.route))
         except Exception:
             return None
+
+
+def quarantine(packer: Packer, key: str, data: bytes, info: FailureInfo, mapping: Compiled | None) -> dict[str, Any]:
+    """Pack a failed member's bytes and its reason; its report line."""
+    path = quarantine_path(key)
+    packer.add(path, data)
+    packer.add(path + REASON_SUFFIX, reason_text(key, info, mapping))
+    return failed_line(key, info, mapping, path)
+
+
+def pack_outputs(packer: Packer, key: str, outputs: list[tuple[str, bytes]]) -> list[str]:
+    """Pack one member's outputs (name, xml) under paths derived from its key; the paths, in order."""
+    paths: list[str] = []
+    for name, xml in outputs:
+        path = output_path(key, name)
+        if path in paths:  # two outputs with one name: keep both, numbered
+            path = path[:-4] + f"-{len(paths) + 1}.xml"
+        paths.append(path)
+        packer.add(path, xml)
+    return paths
 
 
 # -- process-pool plumbing ------------------------------------------------------------------------
@@ -172,4 +222,4 @@ def _die_with(parent: int) -> None:
 
 def run_chunk(chunk: Chunk) -> ChunkResult:
     assert _worker is not None, "start_worker() must run first (pool initializer)"
-    return _worker.convert_chunk(chunk)
+    return _worker.run(chunk)

@@ -11,6 +11,7 @@ import click
 from gateway.batch import EXIT_USAGE, BatchOptions, BatchUsageError, Shard, run
 from gateway.batch.progress import MODES
 from gateway.batch.report import summary_text
+from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.pipeline import PROFILES
 
 from . import main
@@ -36,6 +37,9 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Validate every output against the official schema.")
 @click.option("--route", default=None, help="Route name for mappings that match on a route.")
+@click.option("--state", "state_dir", default=DEFAULT_STATE, show_default=True,
+              help="Folder of the zaak ledger, shared with 'convert --state', so a later run continues the same "
+                   "chains; 'none' keeps it in memory for this run only.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but the summary.")
 @click.option("--progress", type=click.Choice(MODES), default="auto", show_default=True,
               help="Progress display: a bar on a terminal, periodic lines otherwise.")
@@ -47,20 +51,21 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
               help="Compression level for .zip/.tar.gz output (0: none for .zip; 2-3: a little smaller, slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profile: str, workers: int | None,
-          resume: bool, shard: Shard, validate: bool, route: str | None, quiet: bool, progress: str,
+          resume: bool, shard: Shard, validate: bool, route: str | None, state_dir: str, quiet: bool, progress: str,
           progress_interval: float, chunk_size: int, commit_interval: float, level: int,
           as_json: bool) -> None:
     """Convert message archives: every member of INPUTS (folders, .zip, .tar, .tar.gz) into OUT.
 
     OUT gets converted/ (the canonical messages, named after their source member), quarantine/
     (each failed input with a .reason beside it), report.jsonl (one line per input) and
-    summary.json. Exit status: 0 all converted, 1 some inputs failed, 2 usage or configuration
-    error, 130 interrupted (continue with --resume).
+    summary.json. Messages are rendered against the zaak ledger in --state in input order (members of one
+    chain must come in chain order), so a later run continues the same zaken. Exit status: 0 all
+    converted, 1 some inputs failed, 2 usage or configuration error, 130 interrupted (continue with --resume).
     """
     options = BatchOptions(list(inputs), out, profile=profile, mappings=mappings, validate=validate,
                            workers=workers, resume=resume, shard=shard, route=route,
                            progress="quiet" if quiet else progress, progress_interval=progress_interval,
-                           chunk_size=chunk_size, commit_seconds=commit_interval, level=level)
+                           chunk_size=chunk_size, commit_seconds=commit_interval, level=level, state=state_dir)
 
     def say(text: str) -> None:
         if not quiet:

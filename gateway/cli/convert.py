@@ -9,16 +9,13 @@ import click
 from lxml import etree
 
 from gateway.ledger import MemoryLedger, SqliteLedger
+from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import Registry
 from gateway.pipeline import FAILURES, PROFILES, Converter, describe
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
 from . import main
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage, input_files, load_registry, resolve_mappings
-
-DEFAULT_STATE = "./overstap-state"
-"""Where ``convert`` keeps its zaak ledger unless ``--state`` says otherwise (docs/canonical-spec.md 7)."""
-
 
 
 @main.command()
