@@ -124,7 +124,8 @@ def tree_memory(root: int) -> tuple[int, int, int]:
 
 def run_batch(archive: Path, out: Path, workers: int, validate: bool, level: int) -> dict[str, object]:
     cmd = [sys.executable, "-c", "from gateway.cli import main; main()", "batch", str(archive), "--out", str(out),
-           "--workers", str(workers), "--level", str(level), "--quiet", "--json"]
+           "--workers", str(workers), "--level", str(level), "--quiet", "--json",
+           "--state", str(out) + ".state"]  # a fresh zaak ledger per run: each converts the history from the start
     cmd += [] if validate else ["--no-validate"]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

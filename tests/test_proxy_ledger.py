@@ -22,7 +22,7 @@ from proxy_helpers import Receiver, ServerThread, sample, samples_dir, soap11, w
 
 from gateway.mapping import Registry
 from gateway.proxy.app import create_app
-from gateway.proxy.config import from_dict
+from gateway.proxy.config import ConfigError, from_dict
 from gateway.proxy.service import Gateway
 
 ZKN = "{http://www.egem.nl/StUF/sector/zkn/0310}"
@@ -194,3 +194,25 @@ def test_soap_actions_per_downstream(tmp_path: Path, registry: Registry,
         server.stop()
     actions = [(r.soap_action or "").strip('"') for r in rec.received]
     assert actions == ["urn:zs:nieuw", ACTION.format("updateZaak"), ACTION.format("actualiseerZaakstatus")]
+
+
+def test_zaaktype_catalogue_and_parties_come_from_the_serve_config(
+        tmp_path: Path, registry: Registry, receiver: tuple[Receiver, ServerThread]) -> None:
+    rec, down = receiver
+    render = {"ontvanger": {"organisatie": "1900", "applicatie": "MIJNZAKEN"},
+              "zaaktypen": {"wmo.toewijzing": {"code": "B1234", "omschrijving": "Wmo-maatwerkvoorziening",
+                                               "ingangsdatum": "20240101"}}}
+    server, _ = start(tmp_path, registry, down.url + "/zs", render=render)
+    try:
+        post(server, A02)
+        assert wait_for(lambda: len(rec.received) == 1)
+    finally:
+        server.stop()
+    zak = etree.fromstring(rec.received[0].body)
+    assert zak.findtext(f".//{ZKN}stuurgegevens/{STUF}ontvanger/{STUF}applicatie") == "MIJNZAKEN"
+    assert zak.findtext(f".//{ZKN}stuurgegevens/{STUF}ontvanger/{STUF}organisatie") == "1900"
+    assert zak.findtext(f".//{ZKN}isVan/{ZKN}gerelateerde/{ZKN}code") == "B1234"
+    assert zak.findtext(f".//{ZKN}isVan/{ZKN}gerelateerde/{ZKN}ingangsdatumObject") == "20240101"
+    with pytest.raises(ConfigError, match=r"routes.default.render.zaaktypen.wmo.toewijzing: expected at least code"):
+        from_dict({"data_dir": str(tmp_path / "d2"), "downstreams": {"zs": down.url},
+                   "routes": {"default": {"downstream": "zs", "render": {"zaaktypen": {"wmo.toewijzing": {}}}}}})

@@ -55,6 +55,9 @@ class RouteConfig:
     """Validate canonical output against the official schema; None: when the schemas are present."""
     match_route: str | None = None
     """The route name handed to the mappings' ``match: route:`` rules (default: the route's own name)."""
+    render: Any = None
+    """This route's ``render:`` block (zender, ontvanger, zaaktypen; gateway/proxy/render_config.py), applied
+    over the top level's."""
 
     @property
     def path(self) -> str:
@@ -105,6 +108,8 @@ class ServeConfig:
     log_level: str = "info"
     reply: ReplyConfig = field(default_factory=ReplyConfig)
     poll_interval: float = 1.0
+    render: Any = None
+    """The top-level ``render:`` block; None: the demo defaults (gateway/zaken/catalogue.py)."""
     ledger: bool = True
     """Keep the zaak ledger (tables in ``data_dir/outbox.sqlite3``) for translate and shadow routes; False
     (``ledger: none``): every message is rendered as if the receiver held nothing (demos only)."""
@@ -137,6 +142,10 @@ class ServeConfig:
         _choice("fault_status", self.fault_status, FAULT_STATUS)
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes: at least 1024")
+        from .render_config import settings_of  # below config: it needs ConfigError
+
+        for route in self.routes.values():  # a mistake in a render block shows at start, not at the first message
+            settings_of(self, route)
 
 
 def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -246,11 +255,11 @@ def _soap_actions(value: Any, where: str) -> str | dict[str, str]:
 
 
 ROUTE_KEYS = {"mode", "mapping", "mappings", "profile", "downstream", "legacy_downstream", "ack", "ack_timeout",
-              "api_key", "api_keys", "validate", "match_route"}
+              "api_key", "api_keys", "validate", "match_route", "render"}
 TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mappings", "downstreams", "retry", "routes",
             "fault_status", "convert_threads", "convert_processes", "shutdown_grace", "watch_mappings",
             "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply", "poll_interval",
-            "ledger"}
+            "ledger", "render"}
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -290,6 +299,7 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
             setattr(cfg, key, bool(doc[key]))
     cfg.fault_status = str(doc.get("fault_status", cfg.fault_status))
     cfg.ledger = _ledger(doc.get("ledger", "outbox"))
+    cfg.render = doc.get("render")
     cfg.log_level = str(doc.get("log_level", cfg.log_level))
     cfg.mappings = [str(_resolve(base_dir, m)) for m in _strings(doc.get("mappings"), "mappings")]
     if doc.get("tls"):
@@ -333,6 +343,7 @@ def _route(name: str, doc: Any, cfg: ServeConfig, retry: RetryPolicy, base_dir: 
                                                                                  f"{where}.api_keys")
     route.validate = doc.get("validate")
     route.match_route = doc.get("match_route")
+    route.render = doc.get("render")
     for key, expect_bv in (("downstream", True), ("legacy_downstream", False)):
         value = doc.get(key)
         if isinstance(value, dict) or (isinstance(value, str) and value.startswith(("http://", "https://"))):

@@ -27,6 +27,7 @@ from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe
 from gateway.render.schemas import SchemaUnavailable, schema
 
 from .config import ConfigError, ServeConfig
+from .render_config import settings_of
 
 log = logging.getLogger("overstap.convert")
 
@@ -70,7 +71,8 @@ def build_converters(config: ServeConfig, registry: Registry) -> dict[str, Conve
         try:
             converters[route.name] = Converter(registry, profile=route.profile, mappings=route.mappings,
                                                validate=validate, max_bytes=config.max_body_bytes,
-                                               ledger=ThrowawayLedger())  # the stateful step: ledgered.py
+                                               ledger=ThrowawayLedger(),  # the stateful step: ledgered.py
+                                               settings=settings_of(config, route))
         except SchemaUnavailable as exc:
             raise ConfigError(f"routes.{route.name}.validate: {exc}") from None
         except ValueError as exc:
