@@ -109,4 +109,4 @@ def render(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings:
     """One Di01 envelope for the whole message around its ``payload`` (message family ``nummer``, ``versie``)."""
     ref, xml = envelope(bericht, payload, nummer, versie, settings)
     name = UNSAFE_FILENAME.sub("_", f"{bericht.afzender}-{functie(bericht.wet, nummer)}-{bericht.identificatie}-ggk")
-    return [GgkRendered(ref, name, "", xml, "", dropped=dropped, normalised=normalised, payload=payload)]
+    return [GgkRendered(ref, name, "", xml, "", dropped, normalised, payload)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 ZAK = "ZKN:object/"
 INI = ZAK + "ZKN:heeftAlsInitiator/ZKN:gerelateerde/ZKN:natuurlijkPersoon/"
-BTR = ZAK + "ZKN:heeftAlsGemachtigde|heeftAlsBelanghebbende|heeftAlsOverigBetrokkene (by soort)/"
+BTR = ZAK + "ZKN:heeftAlsBelanghebbende/"
 ADRES = "BG:verblijfsadres/"
 HEADER = "not carried: a fact of the source message, not of the zaak (stuurgegevens are Overstap's own)"
 
@@ -31,7 +31,7 @@ def _person(prefix: str, root: str, ext: str) -> dict[str, list[str]]:
         f"{prefix}contacten.adres.huisnummer": [root + ADRES + "BG:aoa.huisnummer"],
         f"{prefix}contacten.adres.huisletter": [root + ADRES + "BG:aoa.huisletter"],
         f"{prefix}contacten.adres.huisnummertoevoeging": [root + ADRES + "BG:aoa.huisnummertoevoeging"],
-        f"{prefix}contacten.adres.straatnaam": [root + ADRES + "BG:gor.straatnaam, BG:gor.openbareRuimteNaam"],
+        f"{prefix}contacten.adres.straatnaam": [root + ADRES + "BG:gor.straatnaam (also BG:gor.openbareRuimteNaam)"],
         f"{prefix}contacten.adres.plaatsnaam": [root + ADRES + "BG:wpl.woonplaatsNaam"],
         f"{prefix}contacten.telefoon.nummer": [_x(f"{ext}.telefoonnummer") + " (the first)"],
         f"{prefix}contacten.emailadres": [_x(f"{ext}.emailadres") + " (the first)"],
@@ -40,8 +40,9 @@ def _person(prefix: str, root: str, ext: str) -> dict[str, list[str]]:
 
 PLACES: dict[str, list[str]] = {
     "wet": [ZAK + "ZKN:isVan (the zaaktype of the catalogue entry wet.kind)"],
-    "soort": [ZAK + "the operation (creeerZaak, updateZaak, actualiseerZaakstatus; docs/canonical-spec.md 3)"],
-    "dagtekening": [ZAK + "ZKN:registratiedatum (creeerZaak only); startdatum of an aanvraag without ingangsdatum"],
+    "soort": ["decides the operation: creeerZaak, updateZaak, actualiseerZaakstatus (docs/canonical-spec.md 3)"],
+    "dagtekening": [ZAK + "ZKN:registratiedatum (creeerZaak only)",
+                    ZAK + "ZKN:startdatum (of an aanvraag without ingangsdatum, only then)"],
     "clients.bsn": [INI + "BG:inp.bsn"],
     **_person("clients.", INI, "client"),
     "clients.clientnummer": [_x("client.nummer")],
@@ -58,9 +59,11 @@ PLACES: dict[str, list[str]] = {
     "clients.commentaar": [ZAK + "ZKN:toelichting ('Cliënt: ...')"],
     "clients.referentie_aanbieder": [ZAK + "ZKN:kenmerk (bron ReferentieAanbieder) of a 317 aanvraagzaak"],
     "clients.reden_verzoek": [_x("client.reden_verzoek")],
-    "clients.relaties.soort": [BTR + "ZKN:code, ZKN:omschrijving"],
-    **_person("clients.relaties.", BTR + "ZKN:gerelateerde/ZKN:natuurlijkPersoon/", "relatie"),
-    "clients.beschikking.nummer": [ZAK + "ZKN:kenmerk (bron BeschikkingNummer); chain key"],
+    "clients.relaties.soort": [BTR + "ZKN:code (when the soort makes a belanghebbende; else heeftAlsGemachtigde or "
+                                     "heeftAlsOverigBetrokkene; also ZKN:omschrijving)"],
+    **{k: [v[0] + " (when the relation is a belanghebbende; gemachtigde and overig alike)", *v[1:]]
+       for k, v in _person("clients.relaties.", BTR + "ZKN:gerelateerde/ZKN:natuurlijkPersoon/", "relatie").items()},
+    "clients.beschikking.nummer": [ZAK + "ZKN:kenmerk/ZKN:kenmerk (bron BeschikkingNummer, also a chain key)"],
     "clients.beschikking.afgiftedatum": [_x("beschikking.afgiftedatum")],
     "clients.beschikking.ingangsdatum": [_x("beschikking.ingangsdatum")],
     "clients.beschikking.einddatum": [_x("beschikking.einddatum")],
@@ -75,16 +78,19 @@ PLACES: dict[str, list[str]] = {
     "clients.beschikking.producten.omvang.frequentie": [_x("beschikt.omvang.frequentie")],
     "clients.beschikking.producten.categorie": ["matched with the toewijzing line's product.categorie"],
     "clients.beschikking.producten.code": ["matched with the toewijzing line's product.code"],
-    "clients.producten.beschikkingnummer": [ZAK + "ZKN:kenmerk (bron BeschikkingNummer); chain key"],
+    "clients.producten.beschikkingnummer": [ZAK + "ZKN:kenmerk/ZKN:kenmerk (bron BeschikkingNummer, also a chain "
+                                                  "key)"],
     "clients.producten.beschikking_ingangsdatum": [_x("beschikking.ingangsdatum")],
-    "clients.producten.toewijzingnummer": [ZAK + "ZKN:kenmerk (bron ToewijzingNummer); chain key and "
-                                                 "ZKN:identificatie {gemeente}T{nummer}"],
-    "clients.producten.referentie_aanbieder": [ZAK + "ZKN:kenmerk (bron ReferentieAanbieder); aanvraagzaak key"],
+    "clients.producten.toewijzingnummer": [ZAK + "ZKN:kenmerk/ZKN:kenmerk (bron ToewijzingNummer, also a chain key)",
+                                           ZAK + "ZKN:identificatie ({gemeente}T{nummer})"],
+    "clients.producten.referentie_aanbieder": [ZAK + "ZKN:kenmerk/ZKN:kenmerk (bron ReferentieAanbieder; the "
+                                                     "aanvraagzaak key, and a 301's link to it)"],
     "clients.producten.categorie": [_x("product.categorie")],
     "clients.producten.code": [_x("product.code")],
-    "clients.producten.ingangsdatum": [ZAK + "ZKN:startdatum; in 305/307 part of the chain key"],
-    "clients.producten.einddatum": [ZAK + "ZKN:einddatumGepland; ZKN:einddatum when the line ends the toewijzing "
-                                          "(intrekking, ending RedenWijziging, 307)"],
+    "clients.producten.ingangsdatum": [ZAK + "ZKN:startdatum (not in 305/307: there part of the chain key)"],
+    "clients.producten.einddatum": [ZAK + "ZKN:einddatumGepland (unless the line ends the toewijzing)",
+                                    ZAK + "ZKN:einddatum (when the line ends the toewijzing: intrekking, ending "
+                                          "RedenWijziging, 307)"],
     "clients.producten.begindatum": [ZAK + "ZKN:heeft/ZKN:datumStatusGezet (305 status 'levering gestart')"],
     "clients.producten.toewijzingsdatum": [_x("toewijzing.tijdstip") + " (date part)"],
     "clients.producten.toewijzingstijd": [_x("toewijzing.tijdstip") + " (time part)"],
@@ -96,18 +102,21 @@ PLACES: dict[str, list[str]] = {
     "clients.producten.omvang.frequentie": [_x("product.omvang.frequentie")],
     "clients.producten.budget": [_x("product.budget")],
     "clients.producten.leveringsvorm": [_x("product.leveringsvorm")],
-    "clients.producten.reden_wijziging": [_x("toewijzing.reden_wijziging"), ZAK + "ZKN:resultaat when ending"],
-    "clients.producten.reden_intrekking": [_x("toewijzing.reden_intrekking"), ZAK + "ZKN:resultaat"],
+    "clients.producten.reden_wijziging": [_x("toewijzing.reden_wijziging"),
+                                          ZAK + "ZKN:resultaat (when the code ends the toewijzing)"],
+    "clients.producten.reden_intrekking": [_x("toewijzing.reden_intrekking"),
+                                           ZAK + "ZKN:resultaat (updateZaak that ends the zaak)"],
     "clients.producten.reden_beeindiging": [ZAK + "ZKN:heeft/ZKN:toelichting (307 status), ZKN:resultaat"],
     "clients.producten.verwijzer.type": [_x("verwijzer.type")],
     "clients.producten.verwijzer.naam": [_x("verwijzer.naam")],
     "clients.producten.verwijzer.zorgverlenercode": [_x("verwijzer.zorgverlenercode")],
     "clients.producten.commentaar": [ZAK + "ZKN:toelichting ('Product: ...')"],
     "clients.producten.raamcontract": [_x("product.raamcontract")],
-    "clients.producten.status_aanlevering": [ZAK + "ZKN:heeft (3: the correcting status 'start levering "
-                                                   "ingetrokken')"],
-    "clients.producten.verzoek_groep": [_x("aanvraag.verzoek_groep") + "; 'ongewijzigd' lines make no zaak"],
+    "clients.producten.status_aanlevering": [ZAK + "ZKN:heeft (305/307 lines with 3 only: the correcting status "
+                                                   "'start levering ingetrokken')"],
+    "clients.producten.verzoek_groep": [_x("aanvraag.verzoek_groep") + " (an 'ongewijzigd' line makes no zaak)"],
     "clients.producten.extra.NAME": [_x("vendor.NAME")],
+    "clients.extra.NAME": [_x("vendor.NAME")],
     "clients.status_aanlevering": ["not carried: a 2.0 315 delivery status of the request message, not of a zaak"],
     "clients.contacten.soort": ["selects the verblijfsadres (01, else 03/04); a correspondence address (02) is not "
                                 "sent (afwijkendCorrespondentieAdres not yet used)"],

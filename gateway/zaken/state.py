@@ -136,6 +136,8 @@ def _client_extra(client: Client, extra: JsonDict, drop_contact: bool) -> None:
             _put(extra, "client.partnernaam.voorvoegsel", client.naam.partnernaam.voorvoegsel)
     if not drop_contact:
         _contact_extra("client", client.contacten, extra)
+    for key, value in client.extra.items():
+        _put(extra, f"vendor.{key}", value)
 
 
 def _product_extra(client: Client, product: Product, extra: JsonDict) -> None:
