@@ -144,7 +144,7 @@ def watched(args: list[str]) -> tuple[int, bytes, bytes, dict[str, float]]:
 
 def run_batch(archive: Path, out: Path, workers: int, validate: bool, level: int) -> dict[str, object]:
     args = ["batch", str(archive), "--out", str(out), "--workers", str(workers), "--level", str(level), "--quiet",
-            "--json"]
+            "--json", "--state", str(out) + ".state"]  # a fresh zaak ledger per run: each converts the history anew
     code, stdout, stderr, measures = watched(args + ([] if validate else ["--no-validate"]))
     if code not in (0, 1):
         raise SystemExit(f"overstap batch failed ({code}):\n{stderr.decode()}")

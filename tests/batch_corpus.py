@@ -101,9 +101,19 @@ def write_tar(corpus: Corpus, path: Path) -> Path:
     return path
 
 
+PER_RENDERING = re.compile(rb"(<StUF:(?:referentienummer|tijdstipBericht)>)[^<]*(<)")
+
+
+def stable(data: bytes) -> bytes:
+    """Output bytes without what profile zkn v2 makes new for every rendering (StUF 03.01 4.4.3, 4.3.2): a
+    UUID referentienummer and the creation time; two runs over the same input agree on everything else."""
+    return PER_RENDERING.sub(rb"\g<1>*\g<2>", data)
+
+
 def tree(root: Path, skip: tuple[str, ...] = (".journal.jsonl", "summary.json")) -> dict[str, bytes]:
-    """Every file under ``root`` (relative path -> bytes), without the journal and the timing-bearing summary."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+    """Every file under ``root`` (relative path -> :func:`stable` bytes), without the journal and the
+    timing-bearing summary."""
+    return {p.relative_to(root).as_posix(): stable(p.read_bytes()) for p in sorted(root.rglob("*"))
             if p.is_file() and p.relative_to(root).as_posix() not in skip}
 
 
@@ -112,9 +122,9 @@ def archive_tree(path: Path) -> dict[str, bytes]:
     if path.name.endswith(".zip"):
         with zipfile.ZipFile(path) as zf:
             assert zf.testzip() is None
-            return {n: zf.read(n) for n in zf.namelist() if n != "summary.json"}
+            return {n: stable(zf.read(n)) for n in zf.namelist() if n != "summary.json"}
     with tarfile.open(path, "r:*") as tf:
-        return {m.name: tf.extractfile(m).read() for m in tf.getmembers()  # type: ignore[union-attr]
+        return {m.name: stable(tf.extractfile(m).read()) for m in tf.getmembers()  # type: ignore[union-attr]
                 if m.isfile() and m.name != "summary.json"}
 
 

@@ -41,6 +41,7 @@ SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 STUF = "http://www.egem.nl/StUF/StUF0301"
 _REF = re.compile(rb"<(?:\w+:)?referentienummer>([^<]+)</(?:\w+:)?referentienummer>")
 _IDENT = re.compile(rb"(<iwmo:Identificatie>)([^<]*)(</iwmo:Identificatie>)")
+_VOLUME = re.compile(rb"(<\w+:Volume>)([^<]*)(</\w+:Volume>)")
 _BESCHIKKING = re.compile(rb"(<\w+:Beschikking[Nn]ummer>)([^<]*)(</\w+:Beschikking[Nn]ummer>)")
 
 BV03 = (f'<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body><StUF:Bv03Bericht xmlns:StUF="{STUF}"><StUF:stuurgegevens>'
@@ -83,11 +84,14 @@ def sample(name: str = "CasusA-02-WMO301_toewijzing.xml") -> bytes:
 
 
 def variant(message: bytes, n: int, zaak: int | None = None) -> bytes:
-    """A distinct message from a sample: its Berichtidentificatie/Identificatie made unique (max 12 chars).
+    """A distinct message from a sample: its Berichtidentificatie/Identificatie made unique (max 12 chars),
+    and its Volume set to ``1 + n % 99``, so that with the zaak ledger (profile zkn v2) a later variant of the
+    same zaak is a change (an updateZaak), not "no change".
 
     With ``zaak`` the Beschikkingnummer changes too, so the message belongs to another zaak (order key).
     """
     out = _IDENT.sub(lambda m: m.group(1) + f"t{n:011d}".encode() + m.group(3), message, count=1)
+    out = _VOLUME.sub(lambda m: m.group(1) + str(1 + n % 99).encode() + m.group(3), out)
     if zaak is not None:
         out = _BESCHIKKING.sub(lambda m: m.group(1) + f"{700000000 + zaak}".encode() + m.group(3), out)
     return out
@@ -133,6 +137,8 @@ class Receiver:
     """Answer Fo03 to any message whose body contains these bytes."""
     fail_refs: set[str] = field(default_factory=set)
     """Answer HTTP 500 (no Fo) to these referentienummers: a transient failure."""
+    fail_when: bytes | None = None
+    """Answer HTTP 500 (no Fo) to any message whose body contains these bytes (e.g. one zaak's identificatie)."""
     delay: float = 0.0
     hold: threading.Event | None = None
     """While set: accept each request and do not answer until the test calls :meth:`release` (then 503)."""
@@ -172,7 +178,7 @@ class Receiver:
                 return Response(b"<error>held, never accepted</error>", status_code=503, media_type="text/xml")
             if self.delay:
                 await asyncio.sleep(self.delay)
-            if self.behaviour == "500" or ref in self.fail_refs:
+            if self.behaviour == "500" or ref in self.fail_refs or (self.fail_when and self.fail_when in body):
                 return Response(b"<error>down for maintenance</error>", status_code=500, media_type="text/xml")
             if self.behaviour == "fo" or ref in self.fo_refs or (self.fo_when and self.fo_when in body):
                 fo = FO03.format(ref=ref, code=self.fo_code, omschrijving=self.fo_omschrijving)

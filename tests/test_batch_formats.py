@@ -242,15 +242,14 @@ def test_journal_ignores_a_torn_last_line_and_names_differences(tmp_path: Path) 
 
 def test_a_message_that_kills_its_worker_is_reported_and_the_rest_converts(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    original = work.Worker._one
+    original = work.Worker.map_chunk  # what workers run: they map, the parent renders against the ledger
 
-    def fragile(self: work.Worker, key: str, data: bytes, problem: str | None,
-                whole: bool = False) -> dict[str, object]:
-        if b"<!-- BOOM -->" in data:
+    def fragile(self: work.Worker, chunk: work.Chunk) -> work.ChunkResult:
+        if any(b"<!-- BOOM -->" in data for _, data, _, _ in chunk.members):
             os._exit(9)  # what a segfault in a C extension or the OOM killer looks like from outside
-        return original(self, key, data, problem, whole)
+        return original(self, chunk)
 
-    monkeypatch.setattr(work.Worker, "_one", fragile)  # workers are forked from this process: they inherit it
+    monkeypatch.setattr(work.Worker, "map_chunk", fragile)  # workers are forked from this process: they inherit it
     path = tmp_path / "in.zip"
     messages = varied(40)
     with zipfile.ZipFile(path, "w") as zf:

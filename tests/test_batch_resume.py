@@ -43,7 +43,8 @@ def uninterrupted(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Ca
     def get(suffix: str) -> Path:
         if suffix not in made:
             out = tmp_path_factory.mktemp("uninterrupted") / f"reference{suffix}"
-            assert run(BatchOptions([archive], out, workers=2, progress="quiet")).summary is not None
+            state = str(out.parent / "state")  # its own zaak ledger: the same history from the start
+            assert run(BatchOptions([archive], out, workers=2, progress="quiet", state=state)).summary is not None
             made[suffix] = out
         return made[suffix]
 
@@ -96,11 +97,12 @@ def test_killed_half_way_then_resumed_equals_an_uninterrupted_run(suffix: str, s
                                                                   uninterrupted: Callable[[str], Path],
                                                                   tmp_path: Path, reference_dir: Path) -> None:
     out = tmp_path / f"out{suffix}"
+    state = tmp_path / "state"  # the zaak ledger the killed run and its resume share
     journal = SinkSpec.for_target(out, 0).journal
     env = {**os.environ, "OVERSTAP_REFERENCE_DIR": str(reference_dir)}
     # One worker (the resume uses two): a slow enough run to stop half-way even on a fast machine.
     proc = subprocess.Popen([*OVERSTAP, "batch", str(archive), "--out", str(out), "--workers", "1",
-                             "--chunk-size", "8", "--commit-interval", "0.05", "--quiet"],
+                             "--chunk-size", "8", "--commit-interval", "0.05", "--quiet", "--state", str(state)],
                             env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -126,7 +128,8 @@ def test_killed_half_way_then_resumed_equals_an_uninterrupted_run(suffix: str, s
     assert COUNT // 2 <= stopped_at < COUNT, "interrupted half-way"
     assert not out.is_file() or out.is_dir(), "an unfinished archive never appears under its final name"
 
-    resumed = run(BatchOptions([archive], out, workers=2, resume=True, progress="quiet", chunk_size=8))
+    resumed = run(BatchOptions([archive], out, workers=2, resume=True, progress="quiet", chunk_size=8,
+                               state=str(state)))
     assert resumed.exit_code == 1 and resumed.summary is not None
     assert resumed.summary["run"]["resumed_from"] == stopped_at
     assert resumed.summary["inputs"] == COUNT

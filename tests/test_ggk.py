@@ -97,6 +97,7 @@ def zkn_converter(reference_dir: Path) -> Converter:
     return Converter(validate=True)
 
 
+
 @pytest.fixture(scope="module")
 def own_version_converter() -> Converter:
     """Profile ggk with the payload in the message's own version; iJw does that by default, iWmo is told so."""
@@ -858,8 +859,8 @@ def test_a_2_0_payload_is_written_through_the_2_0_dialect(ggk_converter: Convert
     env = Envelope(out.xml)
     assert env.payload == out.payload
     assert (env.parameter("functieVersie"), env.parameter("functieSubversie")) == ("0002", "0000")
-    back = Converter().convert(out.payload, "payload.xml")
-    assert back.mapping.name == "iwmo20-wmo301"
+    _, back_mapping, back = Converter().to_model(out.payload, "payload.xml")
+    assert back_mapping.name == "iwmo20-wmo301"
     assert back.bericht.clients[0].bsn == full_301.clients[0].bsn
     assert "clients.0.producten.0.toewijzingnummer: not representable in iwmo20-wmo301" in out.dropped
 

@@ -156,33 +156,33 @@ def test_committer_answers_only_after_commit(tmp_path: Path) -> None:
 
 @pytest.fixture
 def dead_letter_db(tmp_path: Path) -> tuple[Path, int, bytes]:
-    """An outbox with one dead canonical delivery of the A-02 sample whose payload was damaged."""
+    """An outbox with one dead canonical delivery of the A-02 sample (the receiver refused it)."""
     original = (samples_dir() / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
     conversion = Converter().convert(original)
     conn = _db(tmp_path)
     deliveries = plan("translate", conversion.outputs, original)
-    good_payload = deliveries[0].payload
-    deliveries[0].payload = b"<broken/>"
     with outbox.transaction(conn):
         acc = outbox.accept(conn, outbox.NewMessage("default", "translate", original, source_ref="1d8d1f0852bf"),
                             deliveries)
         outbox.mark_dead(conn, acc.queued[0].id, 2, 500, "Fo03 StUF055", "HTTP 500: Fo03 StUF055 (client): kapot")
-    return tmp_path / "data", acc.queued[0].id, good_payload
+    return tmp_path / "data", acc.queued[0].id, deliveries[0].payload
 
 
-def test_replay_converts_again_from_the_original(dead_letter_db: tuple[Path, int, bytes]) -> None:
-    data, delivery_id, good_payload = dead_letter_db
+def test_replay_sends_the_stored_output_again(dead_letter_db: tuple[Path, int, bytes]) -> None:
+    """A canonical output is rendered against the ledger once: a replay sends it as stored, same reference."""
+    data, delivery_id, stored = dead_letter_db
     conn = outbox.connect(data / outbox.DB_NAME)
     before = outbox.generation(conn)
-    converter = Converter()
+    ref = outbox.delivery(conn, delivery_id)["referentienummer"]
     with outbox.transaction(conn):
-        (result,) = replay_deliveries(conn, [delivery_id], lambda route, b: converter.convert(b, route))
-    assert result.ok and "payload changed" in result.note
+        (result,) = replay_deliveries(conn, [delivery_id])
+    assert result.ok and result.note == "queued again as stored"
     row = outbox.delivery(conn, delivery_id)
-    assert (row["status"], bytes(row["payload"]), row["replays"]) == ("pending", good_payload, 1)
+    assert (row["status"], bytes(row["payload"]), row["replays"], row["referentienummer"]) == (
+        "pending", stored, 1, ref)
     assert outbox.generation(conn) == before + 1  # a running forwarder notices
     with outbox.transaction(conn):
-        (again,) = replay_deliveries(conn, [delivery_id], None)
+        (again,) = replay_deliveries(conn, [delivery_id])
     assert not again.ok and again.note == "already pending"
 
 

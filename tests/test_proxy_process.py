@@ -211,18 +211,18 @@ def test_sighup_reloads_mappings_and_keeps_the_old_on_a_broken_edit(tmp_path: Pa
         gw = GatewayProcess(["--config", str(config)], free_port(), tmp_path / "gateway.log").start()
         try:
             url = gw.url + "/soap/vendor"
-            assert httpx.post(url, content=variant(sample(), 1)).status_code == 200
+            assert httpx.post(url, content=variant(sample(), 1, 1)).status_code == 200
             mapping.write_text("overstap-mapping: 1\nname: test-vendor-hup\nrules: {broken\n")
             assert gw.proc is not None
             gw.proc.send_signal(signal.SIGHUP)
             assert wait_for(lambda: metric(gw.url, "overstap_mapping_reloads_total", result="failed") == 1)
-            assert httpx.post(url, content=variant(sample(), 2)).status_code == 200
+            assert httpx.post(url, content=variant(sample(), 2, 2)).status_code == 200
             mapping.write_text(VENDOR.format(text="Versie twee"))
             gw.proc.send_signal(signal.SIGHUP)
             assert wait_for(lambda: metric(gw.url, "overstap_mapping_reloads_total", result="ok") == 1)
-            assert httpx.post(url, content=variant(sample(), 3)).status_code == 200
+            assert httpx.post(url, content=variant(sample(), 3, 3)).status_code == 200
             assert wait_for(lambda: len(rec.received) == 3)
-            bodies = sorted((r.body for r in rec.received), key=lambda b: b"t00000000003" in b)
+            bodies = sorted((r.body for r in rec.received), key=lambda b: b"B700000003" in b)  # the third zaak
             assert b"Versie een 1" in bodies[0] and b"Versie een 1" in bodies[1] and b"Versie twee 1" in bodies[2]
         finally:
             gw.terminate()

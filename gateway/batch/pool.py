@@ -152,7 +152,7 @@ class OrderedPool:
         """Convert in this process; a bug outside the per-message guard fails that one member, not the run."""
         worker = self._local_worker()
         try:
-            return [worker.convert_chunk(chunk)]
+            return [worker.run(chunk)]
         except Exception as exc:
             if chunk.count == 1:
                 return [worker.crashed(chunk, f"internal error in the worker: {type(exc).__name__}")]

@@ -26,6 +26,7 @@ from . import journal as journal_mod
 from .budget import Limits
 from .inputs import Inputs, Member
 from .journal import Journal
+from .ledgered import LedgerStep
 from .pool import OrderedPool, WorkersFailed
 from .progress import make_progress
 from .report import Tally, summary
@@ -61,6 +62,9 @@ class BatchOptions:
     level: int = 1
     timeout: float = DEFAULT_TIMEOUT
     quarantine: Limits = field(default_factory=Limits)
+    state: str = "none"
+    """Folder of the zaak ledger (``ledger.sqlite``), shared with ``convert --state``; ``none``: in memory for
+    this run (the library default; the CLI's is ``DEFAULT_STATE``, as for convert)."""
 
 
 @dataclass(slots=True)
@@ -170,14 +174,19 @@ class BatchRun:
             raise BatchUsageError(f"{exc} (or pass --no-validate)") from None
         spec = SinkSpec.for_target(target, int(time.time()), self.options.level)
         return WorkConfig(spec, self.options.profile, names, files, self.options.validate, self.options.route,
-                          self.options.max_bytes, self.options.timeout, self.options.quarantine)
+                          self.options.max_bytes, self.options.timeout, self.options.quarantine,
+                          stateful=True)
 
     def header(self) -> dict[str, Any]:
         """What makes two runs the same run (a resume must match it)."""
         o = self.options
         return {"inputs": [str(p) for p in self.paths], "out": str(self.spec.target), "sink": self.spec.kind,
                 "profile": o.profile, "mappings": list(self.config.mappings), "validate": o.validate,
-                "route": o.route, "shard": str(o.shard), "max_bytes": o.max_bytes}
+                "route": o.route, "shard": str(o.shard), "max_bytes": o.max_bytes, "state": self.state_name()}
+
+    def state_name(self) -> str:
+        state = self.options.state
+        return "none" if state.strip().lower() == "none" else str(Path(state).resolve())
 
     # -- resume / fresh -----------------------------------------------------------------------
 
@@ -239,11 +248,13 @@ class BatchRun:
         inputs = Inputs(self.paths, self.options.shard, self.options.max_bytes)
         pool = OrderedPool(self.config, self.workers, registry=self.registry,
                            quarantined=(tally.quarantined, tally.quarantined_bytes))
+        step = LedgerStep(self.config, self.registry, self.options.state, f"{self.spec.target}|{self.spec.stamp}")
         started = time.monotonic()
 
         def commit() -> None:
             journal.commit({"done": done, "sink": sink.sync(), "tally": tally.to_dict(),
                             "elapsed": round(before + time.monotonic() - started, 3), "skipped": inputs.skipped})
+            step.prune(done)
 
         members = inputs.members(start=done)
         try:
@@ -257,6 +268,10 @@ class BatchRun:
                 for result in pool.run(chunked(members, self.options.chunk_size), lambda: stop.requested):
                     sink.append(result.payload, result.report)
                     tally.merge(result.tally)
+                    if result.items is not None:  # rendered here, against the ledger, in member order
+                        payload, report, rendered = step.process(result)
+                        sink.append(payload, report)
+                        tally.merge(rendered)
                     done += result.count
                     progress.update(done, tally.failed)
                     if time.monotonic() - last_commit >= self.options.commit_seconds:
@@ -268,6 +283,7 @@ class BatchRun:
             finally:
                 members.close()
             commit()
+            step.close()
             if stop.requested:
                 sink.close()
                 journal.close()

@@ -53,6 +53,8 @@ class WorkConfig:
     timeout: float = DEFAULT_TIMEOUT
     """Seconds one message may take (0: no deadline); past it the conversion is ended and reported."""
     quarantine: Limits = field(default_factory=Limits)
+    stateful: bool = False
+    """Workers only map; the parent renders against the zaak ledger in member order (batch/ledgered.py)."""
 
 
 MemberTuple = tuple[str, bytes, "str | None", bool]
@@ -78,6 +80,22 @@ class ChunkResult:
     payload: Any
     report: bytes
     tally: Tally = field(default_factory=Tally)
+    items: list[Any] | None = None
+    """Stateful runs: per member in order, a report line (a failure, already packed) or a :class:`MappedMember`."""
+
+
+@dataclass(slots=True)
+class MappedMember:
+    """A member mapped to the canonical model in a worker, for the parent to render against the ledger."""
+
+    ordinal: int
+    key: str
+    data: bytes
+    mapping: str
+    bericht: Any
+    envelopes: list[str]
+    unmapped: int
+    warnings: int
 
 
 class Worker:
@@ -92,6 +110,36 @@ class Worker:
         self.packer: Packer = packer_for(config.sink)
         self.budget = budget or Budget(config.quarantine)
         self._tally = Tally()
+
+    def run(self, chunk: Chunk) -> ChunkResult:
+        return self.map_chunk(chunk) if self.config.stateful else self.convert_chunk(chunk)
+
+    def map_chunk(self, chunk: Chunk) -> ChunkResult:
+        """Map only (the stateless half); failures are quarantined here as in :meth:`convert_chunk`."""
+        items: list[Any] = []
+        self._tally = tally = Tally()
+        try:
+            for n, (key, data, problem, whole) in enumerate(chunk.members):
+                if problem is not None:
+                    info = FailureInfo(READ_FAILED, None, None, problem, key)
+                    items.append(self._quarantine(key, data, info, None, whole))
+                    continue
+                try:
+                    with _deadline(self.config.timeout):
+                        source, mapping, result = self.converter.to_model(data, key, route=self.config.route)
+                except MessageTimeout:
+                    why = f"conversion took longer than the deadline of {self.config.timeout:g} s and was ended"
+                    items.append(self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, why, key), None))
+                    continue
+                except Exception as exc:  # a bug must not stop the run either
+                    items.append(self._failed(key, data, exc))
+                    continue
+                items.append(MappedMember(chunk.first + n, key, data, mapping.name, result.bericht,
+                                          list(source.envelopes), len(result.unmapped), len(result.warnings)))
+        except BaseException:
+            self.packer.take()
+            raise
+        return ChunkResult(chunk.first, chunk.count, self.packer.take(), b"", tally, items)
 
     def convert_chunk(self, chunk: Chunk) -> ChunkResult:
         lines = bytearray()
@@ -127,22 +175,18 @@ class Worker:
         except MessageTimeout:
             why = f"conversion took longer than the deadline of {self.config.timeout:g} s and was ended"
             return self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, why, key), None)
-        except (*FAILURES, MappingError) as exc:
-            return self._quarantine(key, data, describe(exc, key), self._detect(data, key))
         except Exception as exc:  # a bug must not stop the run: the input is quarantined and reported
-            info = describe(exc, key)
-            detail = f"{info.message}: {str(exc)[:300]}" if str(exc) else info.message
-            info = FailureInfo(info.code, info.field, info.line, detail, key)
-            return self._quarantine(key, data, info, self._detect(data, key))
-        paths = []
-        for output in result.outputs:
-            path = output_path(key, output.name)
-            if path in paths:  # two outputs with one name: keep both, numbered
-                path = path[:-4] + f"-{len(paths) + 1}.xml"
-            paths.append(path)
-            self.packer.add(path, output.xml)
+            return self._failed(key, data, exc)
+        paths = pack_outputs(self.packer, key, [(o.name, o.xml) for o in result.outputs])
         return ok_line(key, result.mapping, list(result.source.envelopes), paths, len(result.unmapped),
                        len(result.warnings))
+
+    def _failed(self, key: str, data: bytes, exc: Exception) -> dict[str, Any]:
+        """A member that did not convert, quarantined; a bug is reported with its text but never stops the run."""
+        info = describe(exc, key)
+        if not isinstance(exc, (*FAILURES, MappingError)) and str(exc):
+            info = FailureInfo(info.code, info.field, info.line, f"{info.message}: {str(exc)[:300]}", key)
+        return self._quarantine(key, data, info, self._detect(data, key))
 
     def _quarantine(self, key: str, data: bytes, info: FailureInfo, mapping: Compiled | None,
                     whole: bool = False) -> dict[str, Any]:
@@ -150,19 +194,7 @@ class Worker:
 
         A line that stands for a whole archive gets only its ``.reason``: there are no bytes of its own.
         """
-        reason = reason_text(key, info, mapping)
-        size = (0 if whole else len(data)) + len(reason)
-        if not self.budget.take(size):
-            return failed_line(key, info, mapping, None, self.budget.refusal())
-        self._tally.quarantined += 1
-        self._tally.quarantined_bytes += size
-        if whole:
-            self.packer.add(reason_path(key), reason)
-            return failed_line(key, info, mapping, reason_path(key))
-        path = quarantine_path(key)
-        self.packer.add(path, data)
-        self.packer.add(reason_path(key), reason)
-        return failed_line(key, info, mapping, path)
+        return quarantine(self.packer, key, data, info, mapping, self.budget, self._tally, whole)
 
     def _detect(self, data: bytes, key: str) -> Compiled | None:
         """Which mapping a failed input was for, when that much could still be told (for the report)."""
@@ -172,6 +204,40 @@ class Worker:
                                                   route=self.config.route))
         except Exception:
             return None
+
+
+def quarantine(packer: Packer, key: str, data: bytes, info: FailureInfo, mapping: Compiled | None,
+               budget: Budget, tally: Tally, whole: bool = False) -> dict[str, Any]:
+    """Copy a failed input and its reason out (within the budget) and return its report line.
+
+    A line that stands for a whole archive gets only its ``.reason``: there are no bytes of its own. Used by
+    workers and by the parent's ledger step alike, so both count against one budget per process.
+    """
+    reason = reason_text(key, info, mapping)
+    size = (0 if whole else len(data)) + len(reason)
+    if not budget.take(size):
+        return failed_line(key, info, mapping, None, budget.refusal())
+    tally.quarantined += 1
+    tally.quarantined_bytes += size
+    if whole:
+        packer.add(reason_path(key), reason)
+        return failed_line(key, info, mapping, reason_path(key))
+    path = quarantine_path(key)
+    packer.add(path, data)
+    packer.add(reason_path(key), reason)
+    return failed_line(key, info, mapping, path)
+
+
+def pack_outputs(packer: Packer, key: str, outputs: list[tuple[str, bytes]]) -> list[str]:
+    """Pack one member's outputs (name, xml) under paths derived from its key; the paths, in order."""
+    paths: list[str] = []
+    for name, xml in outputs:
+        path = output_path(key, name)
+        if path in paths:  # two outputs with one name: keep both, numbered
+            path = path[:-4] + f"-{len(paths) + 1}.xml"
+        paths.append(path)
+        packer.add(path, xml)
+    return paths
 
 
 _current: list[float] = []
@@ -258,4 +324,4 @@ def _die_with(parent: int) -> None:
 
 def run_chunk(chunk: Chunk) -> ChunkResult:
     assert _worker is not None, "start_worker() must run first (pool initializer)"
-    return _worker.convert_chunk(chunk)
+    return _worker.run(chunk)

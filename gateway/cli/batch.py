@@ -14,6 +14,7 @@ from gateway.batch.budget import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 from gateway.batch.progress import MODES
 from gateway.batch.report import summary_text
 from gateway.batch.work import DEFAULT_TIMEOUT
+from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.pipeline import PROFILES
 
 from . import main
@@ -39,6 +40,9 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Validate every output against the official schema.")
 @click.option("--route", default=None, help="Route name for mappings that match on a route.")
+@click.option("--state", "state_dir", default=DEFAULT_STATE, show_default=True,
+              help="Folder of the zaak ledger, shared with 'convert --state', so a later run continues the same "
+                   "chains; 'none' keeps it in memory for this run only.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but the summary.")
 @click.option("--progress", type=click.Choice(MODES), default="auto", show_default=True,
               help="Progress display: a bar on a terminal, periodic lines otherwise.")
@@ -56,22 +60,23 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
               help="Bytes copied to quarantine/ at most (inputs plus .reason files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profile: str, workers: int | None,
-          resume: bool, shard: Shard, validate: bool, route: str | None, quiet: bool, progress: str,
+          resume: bool, shard: Shard, validate: bool, route: str | None, state_dir: str, quiet: bool, progress: str,
           progress_interval: float, chunk_size: int, commit_interval: float, level: int, timeout: float,
           quarantine_max_files: int, quarantine_max_bytes: int, as_json: bool) -> None:
     """Convert message archives: every member of INPUTS (folders, .zip, .tar, .tar.gz) into OUT.
 
     OUT gets converted/ (the canonical messages, named after their source member), quarantine/
     (each failed input with a .reason beside it), report.jsonl (one line per input) and
-    summary.json. Exit status: 0 all converted, 1 some inputs failed, 2 usage or configuration
-    error, 3 internal error (a bug; the last commit stands, --resume continues), 130 interrupted
-    (continue with --resume).
+    summary.json. Messages are rendered against the zaak ledger in --state in input order (members of one
+    chain must come in chain order), so a later run continues the same zaken. Exit status: 0 all
+    converted, 1 some inputs failed, 2 usage or configuration error, 3 internal error (a bug; the last
+    commit stands, --resume continues), 130 interrupted (continue with --resume).
     """
     options = BatchOptions(list(inputs), out, profile=profile, mappings=mappings, validate=validate,
                            workers=workers, resume=resume, shard=shard, route=route,
                            progress="quiet" if quiet else progress, progress_interval=progress_interval,
                            chunk_size=chunk_size, commit_seconds=commit_interval, level=level, timeout=timeout,
-                           quarantine=Limits(quarantine_max_files, quarantine_max_bytes))
+                           quarantine=Limits(quarantine_max_files, quarantine_max_bytes), state=state_dir)
 
     def say(text: str) -> None:
         if not quiet:

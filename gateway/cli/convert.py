@@ -10,6 +10,7 @@ from lxml import etree
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError
 from gateway.ledger import MemoryLedger, SqliteLedger
+from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import Registry
 from gateway.pipeline import FAILURES, PROFILES, Converter, describe
 from gateway.render import RenderSettings
@@ -17,10 +18,6 @@ from gateway.render.schemas import SchemaUnavailable, errors_of
 
 from . import main
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage, input_files, load_registry, resolve_mappings
-
-DEFAULT_STATE = "./overstap-state"
-"""Where ``convert`` keeps its zaak ledger unless ``--state`` says otherwise (docs/canonical-spec.md 7)."""
-
 
 
 @main.command()

@@ -18,7 +18,8 @@ from typing import Any
 import click
 
 from gateway.deliver import outbox, shadow
-from gateway.deliver.replay import Replayed, apply, chunks, prepare
+from gateway.deliver.replay import Replayed, apply, chunks, prepare, replay_quarantined
+from gateway.ledger.staged import ConnLedger
 from gateway.pipeline import Conversion, Converter
 
 from . import main
@@ -143,8 +144,9 @@ def show(item_id: int, data_dir: str | None, config_file: str | None, is_message
         click.echo(bytes(msg["original"]).decode("utf-8", "replace"))
 
 
-def _converter_factory(config_file: str | None, mappings: tuple[str, ...]) -> Any:
-    """(route, bytes) -> Conversion with the mappings of now: the config's routes, or detect/--mapping."""
+def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledger: Any) -> Any:
+    """(route, bytes) -> Conversion with the mappings of now (the config's routes, or detect/--mapping),
+    rendered against ``ledger`` (the sidecar's, in the outbox database)."""
     from gateway.proxy.config import ConfigError, load
     from gateway.proxy.converting import build_converters, mapping_files, schema_available
 
@@ -153,6 +155,8 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...]) -> An
             cfg = load(config_file)
             registry = load_registry([str(p) for p in mapping_files(cfg)])
             converters = build_converters(cfg, registry)
+            for converter in converters.values():
+                converter.ledger = ledger
         except ConfigError as exc:
             fail_usage(str(exc))
         routes = {name: r.match_route or name for name, r in cfg.routes.items()}
@@ -171,7 +175,7 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...]) -> An
                 raise ConversionError(f"route {route!r} is not in the config any more", field="route")
             return converters[route].convert(original, route, route=routes[route])
         if route not in cache:
-            cache[route] = Converter(registry, mappings=names, validate=schema_available("zkn"))
+            cache[route] = Converter(registry, mappings=names, validate=schema_available("zkn"), ledger=ledger)
         return cache[route].convert(original, route, route=route)
 
     return convert
@@ -185,12 +189,15 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...]) -> An
 @click.option("--all-dead", is_flag=True, help="Replay every dead letter (of --route, if given).")
 @click.option("--route", default=None)
 @click.option("--quarantined", is_flag=True, help="IDS are quarantined messages: convert them again and queue them.")
-@click.option("--as-is", is_flag=True, help="Send the stored payload again without converting anew.")
+@click.option("--as-is", is_flag=True, hidden=True, help="Kept for scripts: deliveries are always replayed as stored.")
 def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, mappings: tuple[str, ...],
            all_dead: bool, route: str | None, quarantined: bool, as_is: bool) -> None:
-    """Queue dead letters again, converted anew from the original with the current (fixed) mappings.
+    """Queue dead letters again as stored (same payload and referentienummer: a canonical output is rendered
+    against the zaak ledger once), or convert quarantined messages with the current mappings and the ledger.
 
-    A running sidecar picks them up within a second; otherwise they go at its next start.
+    A running sidecar picks them up within a second; otherwise they go at its next start. Replay quarantined
+    messages of a running sidecar through its admin API (POST /admin/replay), so they take their turn in the
+    ledger with the messages arriving meanwhile.
     """
     conn = _open(data_dir, config_file)
     if not ids and not all_dead:
@@ -200,12 +207,13 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
     chosen = list(ids)
     if all_dead:
         chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
-    convert = None if as_is and not quarantined else _converter_factory(config_file, mappings)
+    convert = _converter_factory(config_file, mappings, ConnLedger(conn)) if quarantined else None
     results: list[Replayed] = []
-    for chunk in chunks(chosen):  # convert with no lock held; write each chunk in one short transaction
-        steps = prepare(conn, chunk, convert, quarantined)
+    for chunk in chunks(chosen):  # one short transaction per chunk, so a running sidecar's acks keep flowing
         with outbox.transaction(conn):
-            results += apply(conn, steps)
+            # a quarantined message is rendered against the ledger in the same transaction that queues it
+            results += (replay_quarantined(conn, chunk, convert) if convert is not None
+                        else apply(conn, prepare(conn, chunk)))
     for r in results:
         click.echo(f"{'ok  ' if r.ok else 'FAIL'} {'Q' if quarantined else ''}{r.id}: {r.note}")
     done = sum(r.ok for r in results)

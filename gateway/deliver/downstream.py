@@ -41,5 +41,25 @@ class Downstream:
     client_key: str | None = None
     soap_action: str | None = None
     """Send this SOAPAction instead of the message's own (``<namespace>/<element>``, or the sender's)."""
+    soap_actions: str | dict[str, str] = "zds"
+    """How a delivery's own SOAPAction is sent: ``zds`` as stored (ZDS: one per operation), ``none``: no
+    SOAPAction header, or ``{operation: action}`` (``creeerZaak``, ``updateZaak``, ``actualiseerZaakstatus``)
+    for a receiver that routes on its own names (unlisted operations keep theirs)."""
     circuit_threshold: int = 5
     retry: RetryPolicy = RetryPolicy()
+
+
+def operation_of(action: str | None) -> str:
+    """The ZDS operation a stored SOAPAction names: ``.../updateZaak_Lk01`` -> ``updateZaak``."""
+    return (action or "").rstrip("/").rpartition("/")[2].removesuffix("_Lk01")
+
+
+def action_for(downstream: Downstream, stored: str | None) -> str | None:
+    """The SOAPAction to send a delivery with, after the downstream's ``soap_action``/``soap_actions``."""
+    if downstream.soap_action:
+        return downstream.soap_action
+    if downstream.soap_actions == "none":
+        return None
+    if isinstance(downstream.soap_actions, dict):
+        return downstream.soap_actions.get(operation_of(stored), stored)
+    return stored

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .downstream import Downstream
+from .downstream import Downstream, action_for
 from .outbox import Queued
 from .replies import Reply, read_reply
 
@@ -104,7 +104,7 @@ def wire_headers(item: Queued, downstream: Downstream) -> dict[str, str | bytes]
         "Content-Type": header_value(item.content_type or "text/xml; charset=utf-8"),
         "X-Overstap-Referentienummer": header_value(item.referentienummer), "Accept-Encoding": "identity"}
     headers.update({k: header_value(v) for k, v in downstream.headers.items()})
-    action = downstream.soap_action or item.soap_action
+    action = action_for(downstream, item.soap_action)  # per ZDS operation unless the downstream says otherwise
     if action:
         headers["SOAPAction"] = header_value(f'"{action}"')
     return headers

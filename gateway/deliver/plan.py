@@ -38,20 +38,20 @@ def root_of(xml: bytes) -> tuple[str, str]:
 
 
 def canonical_delivery(output: Output) -> NewDelivery:
-    """A canonical output as it goes to the new downstream: SOAP 1.1 with the SOAPAction of its ZDS operation
-    (creeerZaak_Lk01, updateZaak_Lk01, ...), else the StUF SOAPAction of its root element."""
-    namespace, element = root_of(output.xml)
-    action = output.soap_action or stuf.soap_action(namespace, element)
+    """A canonical output as it goes to the new downstream: SOAP 1.1 with its operation's SOAPAction (ZDS:
+    ``.../creeerZaak_Lk01``, ``.../updateZaak_Lk01``, ...), else the StUF one of its root element."""
+    action = output.soap_action
+    if not action:
+        namespace, element = root_of(output.xml)
+        action = stuf.soap_action(namespace, element)
     return NewDelivery(NEW, output.referentienummer, output.zaak or output.referentienummer,
                        stuf.envelope(output.xml), SOAP11_CONTENT_TYPE, action, output.zaak)
 
 
 def original_referentienummer(outputs: Sequence[Output] | None, original: bytes) -> str:
-    """A stable reference for the original: from the message's identity when it converted, else its bytes."""
-    if outputs:
-        seed = "original|" + "|".join(o.referentienummer for o in outputs)
-    else:
-        seed = "original-bytes|" + hashlib.sha256(original).hexdigest()
+    """A stable reference for the original, from its bytes: canonical referentienummers are new for every
+    rendering (profile zkn v2, StUF 03.01 4.4.3), so they cannot recognise a re-sent original."""
+    seed = "original-bytes|" + hashlib.sha256(original).hexdigest()
     return "OVS" + hashlib.sha256(seed.encode()).hexdigest()[:32].upper()
 
 

@@ -1,12 +1,13 @@
-"""Replay: give dead letters and quarantined messages another go, converted with the mappings of now.
+"""Replay: give dead letters and quarantined messages another go.
 
-After a mapping fix, a dead canonical delivery is converted again from its stored original and
-queued with the new payload under the same referentienummer; a legacy delivery is queued as it was.
-A quarantined message is converted again and, if it now converts, planned like a fresh arrival.
-The running gateway notices through the outbox ``generation`` counter and picks the work up.
+A dead delivery (canonical or legacy) is queued again as it was stored, under the same referentienummer: a
+canonical output was rendered once against the zaak ledger (profile zkn v2), and rendering it again would give
+a new referentienummer and, since the ledger has moved on, another operation. A quarantined message never
+reached the ledger: it is converted again with the mappings of now and, if it converts, planned like a fresh
+arrival. The running gateway notices through the outbox ``generation`` counter and picks the work up.
 
-A replay works in two steps so it never holds up acknowledgements: :func:`prepare` reads and
-converts with no write lock held (conversion is the slow part), and the :class:`Prepared` steps are
+A replay works in two steps so it never holds up acknowledgements: :func:`prepare` reads (and, for a
+quarantined message without a ledger, converts) with no write lock held, and the :class:`Prepared` steps are
 then written in one short transaction per chunk, each checking that its row did not change meanwhile.
 """
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from gateway.pipeline import FAILURES, Conversion, describe
 
 from . import outbox
-from .plan import canonical_delivery, plan
+from .plan import plan
 
 Convert = Callable[[str, bytes], Conversion]
 """(route, original bytes) -> conversion with the route's current mappings; raises a FAILURES error."""
@@ -45,7 +46,6 @@ class Prepared:
     outcome: Replayed | None = None
     """Settled already (nothing to write): not found, still pending, does not convert."""
     seen_status: str | None = None
-    payload: bytes | None = None
     conversion: Conversion | None = None
 
 
@@ -60,25 +60,13 @@ def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
         yield chunk
 
 
-def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int, convert: Convert | None) -> Prepared:
+def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int) -> Prepared:
     row = outbox.delivery(conn, delivery_id)
     if row is None:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, "no such delivery"))
     if row["status"] == outbox.PENDING:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, "already pending"))
-    if row["target"] != outbox.NEW or convert is None:
-        return Prepared(delivery_id, False, seen_status=row["status"])
-    original = outbox.message(conn, row["message_id"])["original"]
-    try:
-        conversion = convert(row["route"], bytes(original))
-    except FAILURES as exc:
-        return Prepared(delivery_id, False, Replayed(delivery_id, False,
-                                                     f"still does not convert: {describe(exc, row['route'])}"))
-    fresh = next((o for o in conversion.outputs if o.referentienummer == row["referentienummer"]), None)
-    if fresh is None:
-        return Prepared(delivery_id, False, Replayed(delivery_id, False, "the message now converts to other "
-                        f"references ({', '.join(o.referentienummer for o in conversion.outputs)})"))
-    return Prepared(delivery_id, False, seen_status=row["status"], payload=canonical_delivery(fresh).payload)
+    return Prepared(delivery_id, False, seen_status=row["status"])
 
 
 def _prepare_quarantined(conn: sqlite3.Connection, message_id: int, convert: Convert) -> Prepared:
@@ -93,25 +81,21 @@ def _prepare_quarantined(conn: sqlite3.Connection, message_id: int, convert: Con
     return Prepared(message_id, True, seen_status=outbox.QUARANTINED, conversion=conversion)
 
 
-def prepare(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | None,
+def prepare(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | None = None,
             quarantined: bool = False) -> list[Prepared]:
-    """Read and convert (no transaction: plain reads); ``convert`` is required for quarantined messages."""
+    """Read (and convert quarantined messages); ``convert`` is required for quarantined messages only."""
     if quarantined:
         assert convert is not None, "quarantined messages are replayed by converting them"
         return [_prepare_quarantined(conn, i, convert) for i in ids]
-    return [_prepare_delivery(conn, i, convert) for i in ids]
+    return [_prepare_delivery(conn, i) for i in ids]
 
 
 def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
     row = outbox.delivery(conn, step.id)
     if row is None or row["status"] != step.seen_status:
         return Replayed(step.id, False, "changed while it was being converted; replay it again")
-    note = "queued again"
-    if step.payload is not None:
-        note = "queued again, converted with the current mappings" + (
-            "" if step.payload == bytes(row["payload"]) else " (payload changed)")
-    outbox.requeue(conn, step.id, step.payload)
-    return Replayed(step.id, True, note)
+    outbox.requeue(conn, step.id)
+    return Replayed(step.id, True, "queued again as stored")
 
 
 def _apply_quarantined(conn: sqlite3.Connection, step: Prepared) -> Replayed:
@@ -146,12 +130,12 @@ def apply(conn: sqlite3.Connection, steps: Iterable[Prepared]) -> list[Replayed]
     return results
 
 
-def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | None) -> list[Replayed]:
-    """Queue dead (or delivered) deliveries again; canonical ones re-converted when ``convert`` is given.
+def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int]) -> list[Replayed]:
+    """Queue dead (or delivered) deliveries again exactly as stored: the same payload, the same referentienummer.
 
     All in the caller's transaction, for callers with no one waiting to write (tests, tools).
     """
-    return apply(conn, prepare(conn, ids, convert))
+    return apply(conn, prepare(conn, ids))
 
 
 def replay_quarantined(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert) -> list[Replayed]:

@@ -18,6 +18,8 @@ from pathlib import Path
 from .base import JsonDict, LedgerTransaction, next_tijdstip
 
 DB_NAME = "ledger.sqlite"
+DEFAULT_STATE = "./overstap-state"
+"""The state folder of ``convert`` and ``batch`` unless ``--state`` says otherwise (docs/canonical-spec.md 7)."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chain_key (key TEXT PRIMARY KEY, zaak TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS zaak_state (zaak TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL);

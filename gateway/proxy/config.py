@@ -67,6 +67,9 @@ class RouteConfig:
     """The route name handed to the mappings' ``match: route:`` rules (default: the route's own name)."""
     ggk_versie: str | None = None
     """Profile ggk: the payload version (``2.1``, ``3.2``, ``source``); None: the newest release."""
+    render: Any = None
+    """This route's ``render:`` block (zender, ontvanger, zaaktypen; gateway/proxy/render_config.py), applied
+    over the top level's."""
 
     @property
     def path(self) -> str:
@@ -117,6 +120,11 @@ class ServeConfig:
     log_level: str = "info"
     reply: ReplyConfig = field(default_factory=ReplyConfig)
     poll_interval: float = 1.0
+    render: Any = None
+    """The top-level ``render:`` block; None: the demo defaults (gateway/zaken/catalogue.py)."""
+    ledger: bool = True
+    """Keep the zaak ledger (tables in ``data_dir/outbox.sqlite3``) for translate and shadow routes; False
+    (``ledger: none``): every message is rendered as if the receiver held nothing (demos only)."""
     max_connections: int = 1000
     """Open connections at most; beyond it the oldest idle one is closed (a flood cannot lock out /healthz)."""
     max_header_bytes: int = 64 * 1024
@@ -162,6 +170,10 @@ class ServeConfig:
             raise ConfigError("max_connections: at least 8; max_header_bytes: at least 1024")
         if self.header_timeout <= 0 or self.body_timeout <= 0:
             raise ConfigError("header_timeout and body_timeout: seconds, more than 0")
+        from .render_config import settings_of  # below config: it needs ConfigError
+
+        for route in self.routes.values():  # a mistake in a render block shows at start, not at the first message
+            settings_of(self, route)
 
 
 def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -227,7 +239,7 @@ def _retry(doc: dict[str, Any], base: RetryPolicy, where: str) -> RetryPolicy:
 
 
 DOWNSTREAM_KEYS = {"url", "timeout", "connect_timeout", "concurrency", "expect_bv", "headers", "verify",
-                   "client_cert", "client_key", "soap_action", "circuit_threshold", "retry"}
+                   "client_cert", "client_key", "soap_action", "soap_actions", "circuit_threshold", "retry"}
 
 
 def _downstream(name: str, doc: Any, retry: RetryPolicy, expect_bv: bool, where: str) -> Downstream:
@@ -251,6 +263,7 @@ def _downstream(name: str, doc: Any, retry: RetryPolicy, expect_bv: bool, where:
             verify=doc["verify"] if isinstance(doc.get("verify"), bool | str) else True,
             client_cert=doc.get("client_cert"), client_key=doc.get("client_key"),
             soap_action=str(doc["soap_action"]) if doc.get("soap_action") else None,
+            soap_actions=_soap_actions(doc.get("soap_actions", "zds"), f"{where}.soap_actions"),
             circuit_threshold=int(doc.get("circuit_threshold", 5)),
             retry=_retry(doc.get("retry") or {}, retry, f"{where}.retry"),
         )
@@ -258,12 +271,23 @@ def _downstream(name: str, doc: Any, retry: RetryPolicy, expect_bv: bool, where:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _soap_actions(value: Any, where: str) -> str | dict[str, str]:
+    """``zds`` (each operation's own action), ``none`` (no header) or ``{operation: action}``."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if value is None or str(value).lower() == "none":
+        return "none"
+    if str(value).lower() == "zds":
+        return "zds"
+    raise ConfigError(f"{where}: {value!r} is not zds, none or a mapping of operation: action")
+
+
 ROUTE_KEYS = {"mode", "mapping", "mappings", "profile", "downstream", "legacy_downstream", "ack", "ack_timeout",
-              "api_key", "api_keys", "validate", "match_route", "ggk_versie"}
+              "api_key", "api_keys", "validate", "match_route", "ggk_versie", "render"}
 TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mappings", "downstreams", "retry", "routes",
             "fault_status", "convert_threads", "convert_processes", "shutdown_grace", "watch_mappings",
             "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply", "poll_interval",
-            "max_connections", "max_header_bytes", "header_timeout", "body_timeout"}
+            "max_connections", "max_header_bytes", "header_timeout", "body_timeout", "ledger", "render"}
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -302,6 +326,8 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
         if key in doc:
             setattr(cfg, key, bool(doc[key]))
     cfg.fault_status = str(doc.get("fault_status", cfg.fault_status))
+    cfg.ledger = _ledger(doc.get("ledger", "outbox"))
+    cfg.render = doc.get("render")
     cfg.log_level = str(doc.get("log_level", cfg.log_level))
     cfg.mappings = [str(_resolve(base_dir, m)) for m in _strings(doc.get("mappings"), "mappings")]
     if doc.get("tls"):
@@ -346,6 +372,7 @@ def _route(name: str, doc: Any, cfg: ServeConfig, retry: RetryPolicy, base_dir: 
     route.validate = doc.get("validate")
     route.match_route = doc.get("match_route")
     route.ggk_versie = str(doc["ggk_versie"]) if doc.get("ggk_versie") is not None else None
+    route.render = doc.get("render")
     for key, expect_bv in (("downstream", True), ("legacy_downstream", False)):
         value = doc.get(key)
         if isinstance(value, dict) or (isinstance(value, str) and value.startswith(("http://", "https://"))):
@@ -355,6 +382,16 @@ def _route(name: str, doc: Any, cfg: ServeConfig, retry: RetryPolicy, base_dir: 
             value = inline
         setattr(route, key, str(value) if value else None)
     return route
+
+
+def _ledger(value: Any) -> bool:
+    """``ledger: outbox`` (default; also ``true``) or ``none`` (also ``false``)."""
+    text = str(value).strip().lower()
+    if text in ("outbox", "true"):
+        return True
+    if text in ("none", "false"):
+        return False
+    raise ConfigError(f"ledger: {value!r} is not one of outbox, none (the zaak ledger lives in the outbox database)")
 
 
 def _resolve(base_dir: Path, value: Any) -> Path:

@@ -16,7 +16,7 @@ import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lxml import etree
@@ -24,13 +24,14 @@ from lxml import etree
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, parse_xml
 from gateway.ingest.ei_default import is_flat_file
 from gateway.ingest.ggk import limit_for as ggk_limit_for
+from gateway.ledger.staged import ThrowawayLedger
 from gateway.mapping import ConversionError, Registry
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe
-from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, schema
 
 from .config import ConfigError, ServeConfig
+from .render_config import settings_of
 
 log = logging.getLogger("overstap.convert")
 
@@ -72,9 +73,13 @@ def build_converters(config: ServeConfig, registry: Registry) -> dict[str, Conve
     for route in config.routes.values():
         validate = schema_available(route.profile) if route.validate is None else bool(route.validate)
         try:
-            settings = RenderSettings(ggk_versie=route.ggk_versie) if route.ggk_versie else None
+            settings = settings_of(config, route)
+            if route.ggk_versie:
+                settings = replace(settings, ggk_versie=route.ggk_versie)
             converters[route.name] = Converter(registry, profile=route.profile, mappings=route.mappings,
-                                               validate=validate, max_bytes=config.max_body_bytes, settings=settings)
+                                               validate=validate, max_bytes=config.max_body_bytes,
+                                               ledger=ThrowawayLedger(),  # the stateful step: ledgered.py
+                                               settings=settings)
         except SchemaUnavailable as exc:
             raise ConfigError(f"routes.{route.name}.validate: {exc}") from None
         except ValueError as exc:

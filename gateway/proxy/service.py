@@ -31,6 +31,7 @@ from gateway.render import stuf
 
 from .config import DEFAULT_ROUTE, ConfigError, RouteConfig, ServeConfig
 from .converting import ConversionPool, Converted, Facts, auto_processes, build_converters, mapping_files
+from .ledgered import LedgerStage
 from .metrics import Metrics
 
 log = logging.getLogger("overstap.gateway")
@@ -76,6 +77,10 @@ class Gateway:
         self.committer = GroupCommitter(lambda: outbox.connect(self.db_path), on_commit=self.metrics.on_commit)
         self.forwarder = Forwarder(self.db_path, self.committer, config.targets(), observer=self.metrics,
                                    poll_interval=config.poll_interval)
+        self.stage = LedgerStage(self.db_path, self.committer) if config.ledger else None
+        """The zaak ledger (tables in the outbox database) and the ordered, stateful render step."""
+        if self.stage is not None:
+            self.stage.attach(self.converters, config.routes)
         self.metrics.watch_depth(self.forwarder.depth)
         self.metrics.watch_workers(self.forwarder.workers, self.validating)
         self._reload_lock = asyncio.Lock()
@@ -116,6 +121,8 @@ class Gateway:
         await self.forwarder.stop(self.config.shutdown_grace)
         await asyncio.to_thread(self.committer.stop)
         await asyncio.to_thread(self.conversion.shutdown)
+        if self.stage is not None:
+            await asyncio.to_thread(self.stage.close)
         log.info("gateway stopped")
 
     # -- inbound ---------------------------------------------------------------------------------
@@ -170,18 +177,28 @@ class Gateway:
                 "StUF052", "client", "not authorised: a valid API key (X-API-Key or Authorization: Bearer) is "
                 "required on this route"), version, {"WWW-Authenticate": 'Bearer realm="overstap"'})
         self.metrics.received.labels(route.name).inc()
+        soap_action = headers.get("soapaction")
+        if self.stage is not None and self.stage.applies(route):
+            answer = await self.stage.receive(self, route, body, content_type, soap_action, version)
+            self.metrics.ack_seconds.labels(route.name).observe(time.perf_counter() - started)
+            return answer
         attempt = await self.conversion.convert(route.name, route.match_route or route.name, body)
         self.metrics.conversion_seconds.labels(route.name).observe(attempt.seconds)
         if attempt.outputs is not None:
             self.metrics.converted.labels(route.name).inc()
-        soap_action = headers.get("soapaction")
-        if attempt.failure is not None and route.mode == "translate":
-            return await self._quarantine(route, body, content_type, soap_action, attempt, version)
         if attempt.failure is not None:
-            self.metrics.unconverted.labels(route.name, attempt.reason or "invalid").inc()
+            return await self.refused_or_unconverted(route, body, content_type, soap_action, attempt, version)
         answer = await self._accept(route, body, content_type, soap_action, attempt, version)
         self.metrics.ack_seconds.labels(route.name).observe(time.perf_counter() - started)
         return answer
+
+    async def refused_or_unconverted(self, route: RouteConfig, body: bytes, content_type: str | None,
+                                     soap_action: str | None, attempt: Converted, version: stuf.SoapVersion) -> Answer:
+        """A message that did not convert: quarantined and refused in translate mode, else forwarded as it is."""
+        if route.mode == "translate":
+            return await self._quarantine(route, body, content_type, soap_action, attempt, version)
+        self.metrics.unconverted.labels(route.name, attempt.reason or "invalid").inc()
+        return await self._accept(route, body, content_type, soap_action, attempt, version)
 
     async def _quarantine(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,
                           attempt: Converted, version: stuf.SoapVersion) -> Answer:
@@ -223,10 +240,19 @@ class Gateway:
                                                                           str(exc), route.name), "conflict")
             return await self._quarantine(route, body, content_type, soap_action, refused, version)
         except Exception as exc:  # not stored means not acknowledged
-            self.metrics.rejected.labels(route.name, "store_failed").inc()
-            log.error("outbox write failed on route %s: %s", route.name, type(exc).__name__)
-            return self.fault(503, stuf.Fout("StUF046", "server", "the message could not be stored; offer it "
-                                             "again later"), version, facts, {"Retry-After": "5"})
+            return self.store_failed(route, exc, facts, version)
+        return await self.acknowledge(route, accepted, deliveries, facts, version)
+
+    def store_failed(self, route: RouteConfig, exc: BaseException, facts: Facts, version: stuf.SoapVersion) -> Answer:
+        """The outbox write failed: nothing is acknowledged, the sender offers the message again later."""
+        self.metrics.rejected.labels(route.name, "store_failed").inc()
+        log.error("outbox write failed on route %s: %s", route.name, type(exc).__name__)
+        return self.fault(503, stuf.Fout("StUF046", "server", "the message could not be stored; offer it "
+                                         "again later"), version, facts, {"Retry-After": "5"})
+
+    async def acknowledge(self, route: RouteConfig, accepted: outbox.Accepted, deliveries: list[outbox.NewDelivery],
+                          facts: Facts, version: stuf.SoapVersion) -> Answer:
+        """A stored message: queue its deliveries and answer (at once, or with the downstream's verdict)."""
         ack_target = outbox.NEW if route.mode == "translate" else outbox.LEGACY
         waits: dict[int, asyncio.Future[Outcome]] = {}
         if route.ack == "delivered":
@@ -295,12 +321,19 @@ class Gateway:
         return converter.convert(original, route, route=found.match_route or route)
 
     async def replay(self, ids: list[int], quarantined: bool = False) -> list[Replayed]:
-        """Replay in chunks: read and convert in a thread with its own connection, then one short write each.
-
-        The outbox writer never converts, so acknowledgements keep flowing; between chunks the request
-        can be cancelled (a shutdown), and what was written stays written.
+        """Deliveries go again as stored (same referentienummer, never rendered anew against a ledger that has moved
+        on), in chunks through the outbox writer; a quarantined message goes through the ordered ledger step, or
+        (no ledger) is converted in a thread with its own connection and then written in one short write per chunk.
+        The outbox writer never converts, so acknowledgements keep flowing; between chunks the request can be
+        cancelled (a shutdown), and what was written stays written.
         """
+        if self.stage is not None and quarantined:
+            return await self.stage.replay_quarantined(self, ids)
         results: list[Replayed] = []
+        if not quarantined:
+            for chunk in chunks(ids):
+                results += await self.committer.write(lambda c, chunk=chunk: apply(c, prepare(c, chunk)))
+            return results
         conn = await asyncio.to_thread(outbox.connect, self.db_path)
         try:
             for chunk in chunks(ids):
@@ -318,6 +351,8 @@ class Gateway:
             if not problems:
                 try:
                     self.converters = build_converters(self.config, self.registry)
+                    if self.stage is not None:
+                        self.stage.attach(self.converters, self.config.routes)
                     await self.conversion.replace(self.converters)
                 except (ConfigError, MappingError) as exc:
                     problems = [str(exc)]

@@ -1,0 +1,114 @@
+"""The batch's stateful step: render each mapped member against the zaak ledger, in input order.
+
+Profile zkn v2 renders a message against what the receiver holds (creeerZaak, then updateZaak with the old
+values, statuses on the right zaak), so the messages of one zaak must reach the ledger in the order of the
+input: a batch of a whole history must give the same zaken as ``convert --state`` on the files one by one.
+Workers map (bytes -> canonical model, the expensive, stateless half) in parallel; the parent renders,
+validates and packs each member in member order against ``--state DIR/ledger.sqlite`` (the same ledger
+``convert`` uses, so a later run, batch or convert, continues the chains).
+
+Durability and ``--resume``: the ledger commits once per chunk (one fsync, not one per message), before
+the journal records the chunk done. Each member's outputs are remembered in the ledger under the run and
+the member's ordinal, in the same transaction as its zaak states; a resume that redoes members after a kill
+finds them and writes the remembered outputs again instead of applying the message twice. What the journal
+has committed is pruned from the ledger, so it keeps only the outputs of the chunks in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from gateway.ledger.sqlite import DB_NAME
+from gateway.ledger.staged import ConnLedger
+from gateway.mapping import Registry
+from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
+from gateway.render import RenderError
+
+from .budget import Budget
+from .report import Tally, encode_line, ok_line
+from .sinks import packer_for
+from .work import ChunkResult, MappedMember, WorkConfig, pack_outputs, quarantine
+
+KIND = "batch-outputs"
+"""``remembered`` kind of a member's outputs, keyed ``{run}|{ordinal:012d}``; the value is JSON."""
+
+
+def open_state(state: str) -> sqlite3.Connection:
+    """The ledger database of ``--state DIR`` (WAL, fsync on commit), or one in memory for ``none``."""
+    if state.strip().lower() == "none":
+        return sqlite3.connect(":memory:", isolation_level=None)
+    folder = Path(state)
+    folder.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(folder / DB_NAME, timeout=30.0, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+class LedgerStep:
+    """Renders the mapped members of each chunk against the ledger, one ledger transaction per chunk."""
+
+    def __init__(self, config: WorkConfig, registry: Registry, state: str, run: str) -> None:
+        self.conn = open_state(state)
+        self.ledger = ConnLedger(self.conn)
+        self.converter = Converter(registry, profile=config.profile, mappings=config.mappings,
+                                   validate=config.validate, max_bytes=config.max_bytes, ledger=self.ledger)
+        self.packer = packer_for(config.sink)
+        self.run = run
+        self.budget = Budget(config.quarantine)  # render failures in the parent count against their own budget
+        self._tally = Tally()
+
+    def _member(self, ordinal: int) -> str:
+        return f"{self.run}|{ordinal:012d}"
+
+    def process(self, result: ChunkResult) -> tuple[Any, bytes, Tally]:
+        """The chunk's items in order: (packed outputs, report lines, tally)."""
+        lines = bytearray()
+        self._tally = tally = Tally()
+        tally.quarantined, tally.quarantined_bytes = result.tally.quarantined, result.tally.quarantined_bytes
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for item in result.items or []:
+                line = self._render(item) if isinstance(item, MappedMember) else item
+                tally.count(line)
+                lines += encode_line(line)
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+        return self.packer.take(), bytes(lines), tally
+
+    def _render(self, item: MappedMember) -> dict[str, Any]:
+        member = self._member(item.ordinal)
+        mapping = next((m for m in self.converter.only if m.name == item.mapping), None)
+        mapping = mapping or self.converter.registry.get(item.mapping)
+        with self.ledger.transaction() as tx:
+            stored = tx.recall(KIND, member)
+        if stored is not None:  # rendered before a kill: the ledger holds its effect, reuse its outputs
+            outputs = [(name, xml.encode("utf-8")) for name, xml in json.loads(stored)]
+        else:
+            try:
+                rendered = self.converter.render(item.bericht, mapping)
+            except (*FAILURES, RenderError) as exc:
+                return quarantine(self.packer, item.key, item.data, describe(exc, item.key), mapping, self.budget,
+                                  self._tally)
+            except Exception as exc:  # a bug must not stop the run
+                info = describe(exc, item.key)
+                info = FailureInfo(info.code, info.field, info.line, f"{info.message}: {str(exc)[:300]}", item.key)
+                return quarantine(self.packer, item.key, item.data, info, mapping, self.budget, self._tally)
+            outputs = [(o.name, o.xml) for o in rendered]
+            with self.ledger.transaction() as tx:
+                tx.remember(KIND, member, json.dumps([[n, x.decode("utf-8")] for n, x in outputs]))
+        paths = pack_outputs(self.packer, item.key, outputs)
+        return ok_line(item.key, mapping, item.envelopes, paths, item.unmapped, item.warnings)
+
+    def prune(self, done: int) -> None:
+        """The journal has committed members below ``done``: their remembered outputs are no longer needed."""
+        self.conn.execute(f"DELETE FROM remembered WHERE kind = '{KIND}' AND key >= ? AND key < ?",
+                          (f"{self.run}|", self._member(done)))
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,209 @@
+"""A ledger whose writes are committed by someone else: the sidecar's, kept in the outbox database.
+
+The sidecar may acknowledge a message only once its outputs are durable, and the ledger must never get
+ahead of what was stored: if the ledger committed first and the process died before the outbox commit,
+the sender's resend would be rendered against a state the receiver never got ("no change", nothing
+delivered: the message lost). So the ledger tables live in the outbox database and a message's ledger
+writes go into the same committer transaction (the same SAVEPOINT) as its outbox rows: both or neither.
+
+Between rendering and that commit the writes are *staged*: each transaction collects a :class:`WriteSet`,
+and later transactions read through the write sets still in flight (newest first) before the database, so
+the next message of a zaak is rendered against the state the previous one will leave. When a write set's
+commit fails it is simply dropped from the stack: later reads fall back to what is committed, and no undo
+is needed. (A later message that was rendered against the dropped state in that short window keeps its own
+outputs; its writes are whole values, so the ledger stays what the outbox says was sent.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .base import JsonDict, LedgerTransaction, next_tijdstip
+from .sqlite import SCHEMA
+
+
+@dataclass(slots=True)
+class WriteSet:
+    """The ledger writes of one message, to be applied in the transaction that stores its outputs."""
+
+    keys: dict[str, str] = field(default_factory=dict)
+    states: dict[str, JsonDict] = field(default_factory=dict)
+    tijdstip: dict[str, str] = field(default_factory=dict)
+    values: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.keys or self.states or self.tijdstip or self.values)
+
+
+def create_tables(conn: sqlite3.Connection) -> None:
+    """The ledger tables (the same as ``SqliteLedger``'s) in the database of ``conn``."""
+    conn.executescript(SCHEMA)
+
+
+def apply(conn: sqlite3.Connection, writes: WriteSet) -> None:
+    """Write a staged write set through ``conn``, inside the caller's transaction."""
+    now = dt.datetime.now(dt.UTC).isoformat()
+    for key, zaak in writes.keys.items():
+        conn.execute("INSERT INTO chain_key (key, zaak) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                     "zaak = excluded.zaak", (key, zaak))
+    for zaak, state in writes.states.items():
+        conn.execute("INSERT INTO zaak_state (zaak, state, updated_at) VALUES (?, ?, ?) ON CONFLICT(zaak) "
+                     "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                     (zaak, json.dumps(state, sort_keys=True), now))
+    for zender, value in writes.tijdstip.items():  # never backwards, whatever order commits land in
+        conn.execute("INSERT INTO zender_tijdstip (zender, tijdstip) VALUES (?, ?) ON CONFLICT(zender) "
+                     "DO UPDATE SET tijdstip = max(tijdstip, excluded.tijdstip)", (zender, value))
+    for (kind, key), value in writes.values.items():
+        conn.execute("INSERT INTO remembered (kind, key, value) VALUES (?, ?, ?) ON CONFLICT(kind, key) "
+                     "DO UPDATE SET value = excluded.value", (kind, key, value))
+
+
+class _StagedTransaction:
+    """Reads: this message's own writes, then the write sets in flight (newest first), then the database."""
+
+    def __init__(self, ledger: StagedLedger, writes: WriteSet) -> None:
+        self.ledger = ledger
+        self.writes = writes
+
+    def _layers(self) -> list[WriteSet]:
+        return [self.writes, *reversed(self.ledger.in_flight())]
+
+    def zaak_for(self, keys: list[str]) -> str | None:
+        for key in keys:
+            found = next((ws.keys[key] for ws in self._layers() if key in ws.keys), None)
+            if found is None:
+                row = self.ledger.read("SELECT zaak FROM chain_key WHERE key = ?", (key,))
+                found = str(row[0]) if row is not None else None
+            if found is not None:
+                return found
+        return None
+
+    def bind(self, key: str, zaak: str) -> None:
+        self.writes.keys[key] = zaak
+
+    def state(self, zaak: str) -> JsonDict | None:
+        for ws in self._layers():
+            if zaak in ws.states:
+                return json.loads(json.dumps(ws.states[zaak]))  # type: ignore[no-any-return]
+        row = self.ledger.read("SELECT state FROM zaak_state WHERE zaak = ?", (zaak,))
+        return json.loads(row[0]) if row is not None else None  # type: ignore[no-any-return]
+
+    def put_state(self, zaak: str, state: JsonDict) -> None:
+        self.writes.states[zaak] = json.loads(json.dumps(state))
+
+    def tijdstip(self, zender: str, now: dt.datetime) -> str:
+        last = next((ws.tijdstip[zender] for ws in self._layers() if zender in ws.tijdstip), None)
+        if last is None:
+            row = self.ledger.read("SELECT tijdstip FROM zender_tijdstip WHERE zender = ?", (zender,))
+            last = str(row[0]) if row is not None else None
+        value = next_tijdstip(last, now)
+        self.writes.tijdstip[zender] = value
+        return value
+
+    def remember(self, kind: str, key: str, value: str) -> None:
+        self.writes.values[(kind, key)] = value
+
+    def recall(self, kind: str, key: str) -> str | None:
+        found = next((ws.values[(kind, key)] for ws in self._layers() if (kind, key) in ws.values), None)
+        if found is not None:
+            return found
+        row = self.ledger.read("SELECT value FROM remembered WHERE kind = ? AND key = ?", (kind, key))
+        return str(row[0]) if row is not None else None
+
+
+class StagedLedger:
+    """A ledger over the tables in ``path`` whose transactions stage their writes (see the module doc).
+
+    ``transaction()`` yields a transaction; when the block ends without error its write set joins the
+    in-flight stack and becomes :attr:`last`. The caller stores it with :func:`apply` in its own
+    transaction and then calls :meth:`settle` (committed or not): reads then come from the database.
+    One render at a time (the caller serialises); reads and settling may come from different threads.
+    """
+
+    def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        create_tables(self._conn)
+        self._lock = threading.Lock()
+        self._flight: list[WriteSet] = []
+        self.last: WriteSet | None = None
+
+    def read(self, sql: str, args: tuple[str, ...]) -> tuple[str, ...] | None:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchone()  # type: ignore[no-any-return]
+
+    def in_flight(self) -> list[WriteSet]:
+        with self._lock:
+            return list(self._flight)
+
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerTransaction]:
+        writes = WriteSet()
+        self.last = None
+        yield _StagedTransaction(self, writes)
+        with self._lock:
+            self._flight.append(writes)
+        self.last = writes
+
+    def settle(self, writes: WriteSet) -> None:
+        """The write set was committed with its outputs, or its commit failed: either way it leaves the stack."""
+        with self._lock:
+            self._flight = [ws for ws in self._flight if ws is not writes]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class ThrowawayLedger:
+    """A ledger that forgets each message: every message is rendered as if the receiver held nothing.
+
+    For conversions whose canonical outputs reach no receiver (a passthrough route converts only to learn
+    facts and order keys) and for worker processes that only map: a MemoryLedger there would grow with
+    every message and copy itself on each one.
+    """
+
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerTransaction]:
+        from .base import MemoryLedger
+
+        with MemoryLedger().transaction() as tx:
+            yield tx
+
+    def close(self) -> None:
+        pass
+
+
+class ConnLedger:
+    """The ledger tables reached through a connection someone else holds a transaction on (``overstap outbox
+    replay --quarantined`` writes the outbox and the ledger in its one transaction). Each ledger transaction
+    is a SAVEPOINT, rolled back on error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        from .sqlite import _SqliteTransaction
+
+        create_tables(conn)
+        self._conn = conn
+        self._tx = _SqliteTransaction(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerTransaction]:
+        self._conn.execute("SAVEPOINT ledger")
+        try:
+            yield self._tx
+        except BaseException:
+            self._conn.execute("ROLLBACK TO ledger")
+            self._conn.execute("RELEASE ledger")
+            raise
+        self._conn.execute("RELEASE ledger")
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,259 @@
+"""The sidecar's stateful step: render each message against the zaak ledger, in the order it is stored.
+
+Profile zkn v2 renders a message against what the receiver already holds (creeerZaak or updateZaak with
+the old values, a status on the right zaak). So the order in which the ledger sees the messages of a zaak
+must be the order in which their outputs enter the outbox, and the ledger must never get ahead of what
+was stored. Mapping (bytes -> canonical model) is stateless and stays in the worker processes; the
+stateful step runs here, in the main process, one message at a time:
+
+    lock: render against the ledger (a thread) -> plan -> hand the outbox write to the committer
+    unlock; await the commit (group commit keeps its batching: nobody waits for a flush under the lock)
+
+The committer's queue keeps the order of submission. The ledger tables live in the outbox database and
+a message's ledger writes are applied in the same committer job (one SAVEPOINT) as its outbox rows
+(gateway/ledger/staged.py says why this beats undoing a separate ledger: a crash between two commits
+cannot lose a message). A message with no outputs (a retour, "no change") is stored and acknowledged;
+nothing is delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway.deliver import outbox
+from gateway.deliver.committer import GroupCommitter
+from gateway.deliver.plan import plan
+from gateway.deliver.replay import Replayed
+from gateway.ledger.staged import StagedLedger, WriteSet, apply
+from gateway.mapping import ConversionError
+from gateway.model import Bericht
+from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
+from gateway.render import RenderError, stuf
+
+from .config import RouteConfig
+from .converting import ConversionPool, Converted, Facts, facts_of, reason_of
+
+if TYPE_CHECKING:
+    from .service import Answer, Gateway
+
+log = logging.getLogger("overstap.ledger")
+
+
+@dataclass(slots=True)
+class Mapped:
+    """A message mapped to the canonical model in a worker (picklable), or why it could not be."""
+
+    bericht: Bericht | None
+    mapping: str | None
+    facts: Facts
+    failure: FailureInfo | None = None
+    reason: str | None = None
+    seconds: float = 0.0
+
+
+def map_message(converter: Converter, route: str, match_route: str, body: bytes) -> Mapped:
+    """The stateless half of a conversion: detect, map, check the model. Never raises."""
+    started = time.perf_counter()
+    try:
+        source, mapping, result = converter.to_model(body, route, route=match_route)
+    except FAILURES as exc:
+        return Mapped(None, None, facts_of(body), describe(exc, route), reason_of(exc, body),
+                      time.perf_counter() - started)
+    except Exception as exc:  # a bug, not bad input
+        log.error("mapping failed unexpectedly on route %s: %s", route, type(exc).__name__, exc_info=exc)
+        info = FailureInfo("StUF058", None, None, f"internal error while converting: {type(exc).__name__}", route)
+        return Mapped(None, None, facts_of(body), info, "internal", time.perf_counter() - started)
+    if result.warnings:
+        converter.debt.record(mapping.name, result.warnings)
+    b, info_ = result.bericht, source.envelope_info
+    if info_.get("referentienummer"):
+        facts = Facts(info_["referentienummer"], info_.get("zender.organisatie") or b.afzender,
+                      info_.get("ontvanger.organisatie") or b.ontvanger, info_.get("zender.applicatie"))
+    else:
+        facts = Facts(b.identificatie, b.afzender, b.ontvanger)
+    return Mapped(b, mapping.name, facts, seconds=time.perf_counter() - started)
+
+
+def _map_in_worker(route: str, match_route: str, body: bytes) -> Mapped:
+    from .converting import _worker_converters
+
+    return map_message(_worker_converters[route], route, match_route, body)
+
+
+@dataclass(slots=True)
+class Staged:
+    """What the stateful step made of one message: outputs (or a failure) and the ledger writes to store."""
+
+    attempt: Converted
+    writes: WriteSet | None = None
+    notes: tuple[str, ...] = ()
+
+
+class LedgerStage:
+    """Renders against the ledger in the outbox database and stores outputs and ledger writes together."""
+
+    def __init__(self, db_path: Path, committer: GroupCommitter) -> None:
+        self.ledger = StagedLedger(db_path)
+        self.committer = committer
+        self.lock = asyncio.Lock()
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="ledger")
+
+    @staticmethod
+    def applies(route: RouteConfig) -> bool:
+        """Routes whose canonical outputs reach a receiver (translate, shadow) keep its zaak state."""
+        return route.mode in ("translate", "shadow")
+
+    def attach(self, converters: dict[str, Converter], routes: dict[str, RouteConfig]) -> None:
+        """Let the main-process converters of stateful routes render against this ledger."""
+        for name, converter in converters.items():
+            if name in routes and self.applies(routes[name]):
+                converter.ledger = self.ledger
+
+    async def map(self, pool: ConversionPool, route: str, match_route: str, body: bytes) -> Mapped:
+        """Map in a worker process (or a thread); a worker that dies twice on it refuses the message."""
+        loop = asyncio.get_running_loop()
+        if pool.processes <= 0:
+            return await loop.run_in_executor(pool.threads, map_message, pool.converters[route], route,
+                                              match_route, body)
+        for _ in range(2):
+            current = pool.pool
+            if current is None:
+                break
+            try:
+                return await loop.run_in_executor(current, _map_in_worker, route, match_route, body)
+            except Exception as exc:  # BrokenProcessPool: new workers, and one more try
+                log.error("a conversion worker died (%s); starting new workers", type(exc).__name__)
+                try:
+                    await pool._renew(current)
+                except Exception:
+                    break
+        info = FailureInfo("StUF058", None, None, "internal error: the conversion worker stopped on this message",
+                           route)
+        return Mapped(None, None, facts_of(body), info, "internal")
+
+    def _render(self, converter: Converter, mapped: Mapped, route: str) -> Staged:
+        """In the ledger thread: outputs of one mapped message and its staged ledger writes."""
+        started = time.perf_counter()
+        assert mapped.bericht is not None and mapped.mapping is not None
+        notes: list[str] = []
+        try:
+            mapping = next((m for m in converter.only if m.name == mapped.mapping), None)  # a route's own file
+            outputs = converter.render(mapped.bericht, mapping or converter.registry.get(mapped.mapping), notes)
+        except (*FAILURES, RenderError) as exc:
+            if isinstance(exc, RenderError) and exc.code == "StUF064":
+                exc = ConversionError(str(exc), field=exc.field, source=route, code=exc.code)
+            failed = Converted(None, mapped.mapping, mapped.facts, describe(exc, route), "invalid",
+                               mapped.seconds + time.perf_counter() - started)
+            if type(exc).__name__ == "OutputInvalid":
+                failed.reason = "output_invalid"
+            return Staged(failed)
+        except Exception as exc:
+            log.error("rendering failed unexpectedly on route %s: %s", route, type(exc).__name__, exc_info=exc)
+            info = FailureInfo("StUF058", None, None, f"internal error while rendering: {type(exc).__name__}", route)
+            return Staged(Converted(None, mapped.mapping, mapped.facts, info, "internal"))
+        writes = self.ledger.last
+        return Staged(Converted(outputs, mapped.mapping, mapped.facts, None, None,
+                                mapped.seconds + time.perf_counter() - started), writes, tuple(notes))
+
+    async def render_and_store(self, converter: Converter, mapped: Mapped, route: RouteConfig,
+                               message: outbox.NewMessage, also: Any = None) -> tuple[Staged, Any]:
+        """Render under the lock, hand the store to the committer before unlocking, await it outside.
+
+        Returns the staged result and the ``outbox.accept`` result (None when rendering failed: nothing
+        was stored, the caller refuses). Raises what the outbox write raised; the ledger writes are then
+        dropped with it. ``also(conn)`` runs in the same job (e.g. removing a replayed quarantine entry).
+        """
+        loop = asyncio.get_running_loop()
+        async with self.lock:
+            staged = await loop.run_in_executor(self.thread, self._render, converter, mapped, route.name)
+            if staged.attempt.failure is not None:
+                return staged, None
+            message.mapping = staged.attempt.mapping
+            deliveries = plan(route.mode, staged.attempt.outputs, message.original, message.content_type,
+                              message.soap_action)
+            writes = staged.writes or WriteSet()
+            try:
+                future = self._submit(message, deliveries, writes, also)
+            except BaseException:
+                self.ledger.settle(writes)
+                raise
+        try:
+            return staged, (await asyncio.wrap_future(future), deliveries)
+        finally:
+            self.ledger.settle(writes)
+
+    def _submit(self, message: outbox.NewMessage, deliveries: list[outbox.NewDelivery], writes: WriteSet,
+                also: Any) -> Future[outbox.Accepted]:
+        """Queue the outbox rows and the ledger writes of one message as one committer job (one SAVEPOINT)."""
+
+        def job(conn: Any) -> outbox.Accepted:
+            accepted = outbox.accept(conn, message, deliveries)
+            apply(conn, writes)
+            if also is not None:
+                also(conn)
+            return accepted
+
+        return self.committer.submit(job)
+
+    async def receive(self, gw: Gateway, route: RouteConfig, body: bytes, content_type: str | None,
+                      soap_action: str | None, version: stuf.SoapVersion) -> Answer:
+        """One inbound message on a stateful route, from mapping to the acknowledgement."""
+        converter = gw.converters[route.name]
+        mapped = await self.map(gw.conversion, route.name, route.match_route or route.name, body)
+        if mapped.failure is not None:
+            attempt = Converted(None, None, mapped.facts, mapped.failure, mapped.reason, mapped.seconds)
+            return await gw.refused_or_unconverted(route, body, content_type, soap_action, attempt, version)
+        message = outbox.NewMessage(route.name, route.mode, body, content_type, soap_action, mapped.facts.source_ref,
+                                    mapped.facts.afzender, mapped.facts.ontvanger, mapped.mapping)
+        try:
+            staged, stored = await self.render_and_store(converter, mapped, route, message)
+        except Exception as exc:  # not stored means not acknowledged; the ledger did not move either
+            return gw.store_failed(route, exc, mapped.facts, version)
+        gw.metrics.conversion_seconds.labels(route.name).observe(staged.attempt.seconds)
+        if stored is None:
+            return await gw.refused_or_unconverted(route, body, content_type, soap_action, staged.attempt, version)
+        gw.metrics.converted.labels(route.name).inc()
+        if not staged.attempt.outputs:
+            log.info("message on route %s stored, nothing to deliver: %s", route.name,
+                     staged.notes[0] if staged.notes else "no output", extra={"route": route.name})
+        accepted, deliveries = stored
+        return await gw.acknowledge(route, accepted, deliveries, mapped.facts, version)
+
+    async def replay_quarantined(self, gw: Gateway, ids: list[int]) -> list[Replayed]:
+        """Quarantined messages converted again through the same ordered step, leaving the quarantine."""
+        results: list[Replayed] = []
+        for message_id in ids:
+            row = await gw.committer.write(lambda c, m=message_id: outbox.message(c, m))
+            if row is None or row["status"] != outbox.QUARANTINED or row["route"] not in gw.config.routes:
+                results.append(Replayed(message_id, False, "no such quarantined message (on a configured route)"))
+                continue
+            route = gw.config.routes[row["route"]]
+            original = bytes(row["original"])
+            mapped = await self.map(gw.conversion, route.name, route.match_route or route.name, original)
+            if mapped.failure is not None:
+                results.append(Replayed(message_id, False, f"still does not convert: {mapped.failure}"))
+                continue
+            message = outbox.NewMessage(route.name, row["mode"], original, row["content_type"], row["soap_action"],
+                                        mapped.facts.source_ref, mapped.facts.afzender, mapped.facts.ontvanger)
+            staged, stored = await self.render_and_store(
+                gw.converters[route.name], mapped, route, message,
+                also=lambda c, m=message_id: (c.execute("DELETE FROM message WHERE id = ?", (m,)),
+                                              outbox.bump_generation(c)))
+            if stored is None:
+                results.append(Replayed(message_id, False, f"still does not convert: {staged.attempt.failure}"))
+                continue
+            accepted, _ = stored
+            gw.forwarder.add(accepted.queued)
+            results.append(Replayed(message_id, True, f"converted; now message {accepted.message_id} with "
+                                    f"{len(accepted.queued)} delivery(ies) queued"))
+        return results
+
+    def close(self) -> None:
+        self.thread.shutdown(wait=True)
+        self.ledger.close()

@@ -1,0 +1,84 @@
+"""The ``render:`` block of the serve config: who sends and receives, and the gemeente's zaaktype catalogue.
+
+A receiving zaaksysteem accepts only zaaktypen and statustypen of its own catalogue (ZTC) and decides what
+goes in ``<ontvanger>`` (StUF 03.01 4.2), so these are deployment settings, at the top level and per route
+(a route's block is applied over the top level's). Without them the demo defaults of
+``gateway/zaken/catalogue.py`` and ``RenderSettings`` apply (what ``make run`` uses). docs/deploy-sidecar.md
+shows the form::
+
+    render:
+      zender: {organisatie: "0384", applicatie: OVERSTAP}
+      ontvanger: {organisatie: "0384", applicatie: ZAAKSYSTEEM}
+      zaaktypen:
+        wmo.toewijzing:                       # or per gemeente: "0384:wmo.toewijzing"
+          code: B1234
+          omschrijving: Toewijzing Wmo-maatwerkvoorziening
+          ingangsdatum: "20240101"
+          statustypes: {gestart: [1, Levering gestart], gestopt: [3, Levering gestopt], afgehandeld: [9, Afgehandeld]}
+          drop: [contact]
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from gateway.render import RenderSettings
+from gateway.zaken.catalogue import DROPPABLE, STATUS_EVENTS, Statustype, Zaaktype
+
+from .config import ConfigError, RouteConfig, ServeConfig
+
+RENDER_KEYS = {"zender", "ontvanger", "zaaktypen", "omschrijving", "ggk_versie"}
+ZAAKTYPE_KEYS = {"code", "omschrijving", "ingangsdatum", "statustypes", "drop"}
+
+
+def render_settings(doc: Any, base: RenderSettings, where: str) -> RenderSettings:
+    """``base`` with a ``render:`` block applied; the block's zaaktypen replace the entries they name."""
+    if doc is None:
+        return base
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{where}: expected a mapping with {', '.join(sorted(RENDER_KEYS))}")
+    unknown = sorted(set(doc) - RENDER_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(RENDER_KEYS))})")
+    for key in ("zender", "ontvanger"):
+        if key in doc and not isinstance(doc[key], dict):
+            raise ConfigError(f"{where}.{key}: expected organisatie, applicatie, administratie")
+    out = base.merged({k: v for k, v in doc.items() if k != "zaaktypen"})
+    if "zaaktypen" in doc:
+        if not isinstance(doc["zaaktypen"], dict):
+            raise ConfigError(f"{where}.zaaktypen: expected wet.kind: zaaktype entries")
+        table = dict(out.zaaktypen)
+        for key, entry in doc["zaaktypen"].items():
+            table[str(key)] = zaaktype(entry, table.get(str(key).rpartition(":")[2]), f"{where}.zaaktypen.{key}")
+        out = replace(out, zaaktypen=table)
+    return out
+
+
+def zaaktype(doc: Any, demo: Zaaktype | None, where: str) -> Zaaktype:
+    """One catalogue entry; statustypes default to the demo entry's of the same wet.kind."""
+    if not isinstance(doc, dict) or not doc.get("code") or not doc.get("omschrijving"):
+        raise ConfigError(f"{where}: expected at least code and omschrijving")
+    unknown = sorted(set(doc) - ZAAKTYPE_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(ZAAKTYPE_KEYS))})")
+    code, omschrijving = str(doc["code"]), str(doc["omschrijving"])
+    if len(code) > 10 or len(omschrijving) > 80:
+        raise ConfigError(f"{where}: a ZTC code is at most 10 characters, an omschrijving at most 80")
+    statustypes = dict(demo.statustypes) if demo is not None else {}
+    for event, value in (doc.get("statustypes") or {}).items():
+        if event not in STATUS_EVENTS or not isinstance(value, list) or len(value) != 2:
+            raise ConfigError(f"{where}.statustypes.{event}: expected one of {', '.join(STATUS_EVENTS)} with "
+                              "[volgnummer, omschrijving]")
+        statustypes[str(event)] = Statustype(int(value[0]), str(value[1]))
+    drop = frozenset(str(d) for d in doc.get("drop") or [])
+    if drop - DROPPABLE:
+        raise ConfigError(f"{where}.drop: {', '.join(sorted(drop - DROPPABLE))} cannot be dropped (choose from "
+                          f"{', '.join(sorted(DROPPABLE))})")
+    return Zaaktype(code, omschrijving, str(doc.get("ingangsdatum", "20150101")), statustypes, drop)
+
+
+def settings_of(config: ServeConfig, route: RouteConfig) -> RenderSettings:
+    """The render settings of ``route``: defaults, then the top-level ``render:``, then the route's own."""
+    top = render_settings(config.render, RenderSettings(), "render")
+    return render_settings(route.render, top, f"routes.{route.name}.render")
