@@ -6,12 +6,14 @@ what a message becomes and on how a failure is described.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, Source, read
+from gateway.ledger import Ledger, MemoryLedger
 from gateway.mapping import (
     Compiled,
     ConversionError,
@@ -44,6 +46,8 @@ class Output:
     zaak: str | None = None
     profile: str = "zkn"
     dropped: tuple[str, ...] = ()  # ggk: canonical fields the payload's iWmo/iJw version cannot hold
+    operation: str = ""  # zkn: the ZDS operation (creeerZaak, updateZaak, actualiseerZaakstatus)
+    soap_action: str = ""  # the SOAPAction the operation is sent with; "" = derive from the root element
 
 
 @dataclass(slots=True)
@@ -54,6 +58,16 @@ class Conversion:
     outputs: list[Output]
     unmapped: list[Unmapped] = field(default_factory=list)
     warnings: list[Warning_] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Decisions about the zaak (a retour's no-op, "no change", an unknown zaak created); with no outputs,
+    the reason there are none."""
+
+    @property
+    def outcome(self) -> str:
+        """``converted`` or, for a message with no outputs, the first note (``no-op: retour, ...``)."""
+        if self.outputs or not self.notes:
+            return "converted"
+        return self.notes[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +94,7 @@ def describe(exc: BaseException, source: str = "<input>") -> FailureInfo:
         field_ = exc.field + (f" <- {exc.path}" if exc.path and exc.field else "") if exc.field else exc.path
         return FailureInfo(exc.code, field_, exc.line, exc.message, _named(exc.source, source))
     if isinstance(exc, RenderError):
-        return FailureInfo("StUF055", exc.field, None, str(exc), source)
+        return FailureInfo(getattr(exc, "code", "StUF055"), exc.field, None, str(exc), source)
     if isinstance(exc, OutputInvalid):
         return FailureInfo("StUF055", exc.kind, None, str(exc), source)
     if isinstance(exc, MappingError):
@@ -106,6 +120,8 @@ class Converter:
         max_bytes: int = DEFAULT_MAX_BYTES,
         track_unmapped: bool = True,
         debt: DialectDebt | None = None,
+        ledger: Ledger | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
@@ -118,6 +134,10 @@ class Converter:
         self.track_unmapped = track_unmapped
         self.debt = debt if debt is not None else DialectDebt()
         """Deviations accepted under ``strictness: lenient``, per mapping and rule (dialect debt)."""
+        self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
+        """What the receivers already hold (zaak states, chain keys, tijdstipBericht per zender)."""
+        self.clock = clock or dt.datetime.now
+        """Creation time of outputs (StUF tijdstipBericht); tests give a fixed clock."""
         if validate:
             schema(profile)  # load it now: a missing reference dir is a configuration error (SchemaUnavailable)
         self._settings_cache: dict[str, RenderSettings] = {}
@@ -146,20 +166,37 @@ class Converter:
         source, mapping, result = self.to_model(data, name, route)
         if result.warnings:
             self.debt.record(mapping.name, result.warnings)
-        outputs = self.render(result.bericht, mapping)
-        return Conversion(source, mapping, result.bericht, outputs, result.unmapped, result.warnings)
+        notes: list[str] = []
+        try:
+            outputs = self.render(result.bericht, mapping, notes)
+        except RenderError as exc:
+            if exc.code == "StUF064":  # no zaak to apply it to: the message's own fault, named as StUF does
+                raise ConversionError(str(exc), field=exc.field, source=name, code=exc.code) from None
+            raise
+        warnings = list(result.warnings)
+        warnings += [Warning_("zaak", "clients", None, n.removeprefix("warning: ")) for n in notes
+                     if n.startswith("warning: ")]
+        return Conversion(source, mapping, result.bericht, outputs, result.unmapped, warnings,
+                          [n for n in notes if not n.startswith("warning: ")])
 
-    def render(self, bericht: Bericht, mapping: Compiled) -> list[Output]:
+    def render(self, bericht: Bericht, mapping: Compiled, notes: list[str] | None = None) -> list[Output]:
+        """The outputs of one message, rendered and checked inside one ledger transaction: a failure (bad
+        input, invalid output) rolls back every zaak state and chain key the message would have written."""
         settings = self.settings_for(mapping)
-        if self.profile == "ggk":
-            rendered = self.render_ggk(bericht, settings)
-        else:
-            rendered = zkn_profile.render(bericht, settings)
-        outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()))
-                   for r in rendered]
-        if self.validate:
-            for out in outputs:
-                check(out.xml, self.profile)
+        notes = notes if notes is not None else []
+        now = self.clock()
+        with self.ledger.transaction() as tx:
+            if self.profile == "ggk":
+                rendered = self.render_ggk(bericht, settings)
+            else:
+                rendering = zkn_profile.render(bericht, settings, tx, now)
+                rendered = rendering.outputs
+                notes += rendering.notes + [f"warning: {w}" for w in rendering.warnings]
+            outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()),
+                              getattr(r, "operation", ""), getattr(r, "soap_action", "")) for r in rendered]
+            if self.validate:
+                for out in outputs:
+                    check(out.xml, self.profile)
         return outputs
 
     def payload_dialect(self, bericht: Bericht, settings: RenderSettings) -> Compiled:

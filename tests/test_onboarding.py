@@ -129,9 +129,9 @@ def test_a_fourth_dialect_from_a_mapping_file_and_fixtures_alone(tmp_path: Path)
     ns = {"ZKN": "http://www.egem.nl/StUF/sector/zkn/0310", "StUF": "http://www.egem.nl/StUF/StUF0301",
           "BG": "http://www.egem.nl/StUF/sector/bg/0310"}
     assert root.findtext(".//BG:inp.bsn", namespaces=ns) == "077665545"
-    assert root.findtext(".//ZKN:isVan/ZKN:gerelateerde/ZKN:code", namespaces=ns) == "JW315"
-    assert root.xpath("string(//StUF:extraElement[@naam='product.1.omvang.eenheid'])", namespaces=ns) == "01"
-    assert root.xpath("string(//StUF:extraElement[@naam='client.extra.school'])", namespaces=ns) == "De Regenboog"
+    assert root.findtext(".//ZKN:isVan/ZKN:gerelateerde/ZKN:code", namespaces=ns) == "JWAANV"  # an aanvraagzaak
+    assert root.xpath("string(//StUF:extraElement[@naam='product.omvang.eenheid'])", namespaces=ns) == "01"
+    assert root.xpath("string(//StUF:extraElement[@naam='vendor.school'])", namespaces=ns) == "De Regenboog"
 
     runner = CliRunner()
     checked = runner.invoke(main, ["mapping", "check", str(mapping)])

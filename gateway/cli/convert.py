@@ -8,12 +8,17 @@ from pathlib import Path
 import click
 from lxml import etree
 
+from gateway.ledger import MemoryLedger, SqliteLedger
 from gateway.mapping import Registry
 from gateway.pipeline import FAILURES, PROFILES, Converter, describe
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
 from . import main
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage, input_files, load_registry, resolve_mappings
+
+DEFAULT_STATE = "./overstap-state"
+"""Where ``convert`` keeps its zaak ledger unless ``--state`` says otherwise (docs/canonical-spec.md 7)."""
+
 
 
 @main.command()
@@ -26,17 +31,22 @@ from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage, input_files, l
 @click.option("--route", default=None, help="Route name for mappings that match on a route.")
 @click.option("--reverse", is_flag=True,
               help="The way back: canonical messages (zakLk01, GGk) into the dialect of --mapping.")
+@click.option("--state", "state_dir", default=DEFAULT_STATE, show_default=True,
+              help="Folder of the zaak ledger (what the receiver already holds), so a later run continues the "
+                   "same chains; 'none' keeps it in memory for this run only.")
 def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple[str, ...], validate: bool,
-            route: str | None, reverse: bool) -> None:
-    """Convert dialect messages (files or folders) into canonical messages, one .xml per zaak."""
+            route: str | None, reverse: bool, state_dir: str) -> None:
+    """Convert dialect messages (files or folders, in the order given) into canonical messages: one .xml per
+    ZDS operation (zkn) or envelope (ggk). Messages of one chain must come in chain order."""
     registry = load_registry(mappings)
     names = resolve_mappings(registry, mappings)
     if reverse:
         if len(names) != 1:
             fail_usage("--reverse needs exactly one --mapping: the dialect to write")
         sys.exit(_reverse(registry, names[0], inputs, Path(out_dir), validate))
+    ledger = MemoryLedger() if state_dir.strip().lower() == "none" else SqliteLedger(state_dir)
     try:
-        converter = Converter(registry, profile=profile, mappings=names, validate=validate)
+        converter = Converter(registry, profile=profile, mappings=names, validate=validate, ledger=ledger)
     except SchemaUnavailable as exc:
         fail_usage(f"{exc} (or pass --no-validate)")
         return
@@ -52,6 +62,9 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
             continue
         for output in result.outputs:
             (out / f"{output.name}.xml").write_bytes(output.xml)
+        if not result.outputs:  # a retour, or a message whose state the ledger already holds
+            click.echo(f"ok   {path}: {result.mapping.name} -> no output: {result.outcome}")
+            continue
         note = f" ({len(result.unmapped)} source element(s) not mapped)" if result.unmapped else ""
         warn = f" ({len(result.warnings)} warning(s))" if result.warnings else ""
         click.echo(f"ok   {path}: {result.mapping.name} -> {', '.join(o.name + '.xml' for o in result.outputs)}"
@@ -63,6 +76,9 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         for output in result.outputs:
             for dropped in output.dropped:
                 click.echo(f"     dropped: {dropped}")
+        for text in result.notes:
+            click.echo(f"     note: {text}")
+    ledger.close()
     for line in converter.debt.report():  # dialect debt: deviations accepted per mapping and rule
         click.echo(line)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)

@@ -38,11 +38,12 @@ def root_of(xml: bytes) -> tuple[str, str]:
 
 
 def canonical_delivery(output: Output) -> NewDelivery:
-    """A canonical output as it goes to the new downstream: SOAP 1.1 with the StUF SOAPAction."""
+    """A canonical output as it goes to the new downstream: SOAP 1.1 with the SOAPAction of its ZDS operation
+    (creeerZaak_Lk01, updateZaak_Lk01, ...), else the StUF SOAPAction of its root element."""
     namespace, element = root_of(output.xml)
+    action = output.soap_action or stuf.soap_action(namespace, element)
     return NewDelivery(NEW, output.referentienummer, output.zaak or output.referentienummer,
-                       stuf.envelope(output.xml), SOAP11_CONTENT_TYPE, stuf.soap_action(namespace, element),
-                       output.zaak)
+                       stuf.envelope(output.xml), SOAP11_CONTENT_TYPE, action, output.zaak)
 
 
 def original_referentienummer(outputs: Sequence[Output] | None, original: bytes) -> str:

@@ -10,5 +10,6 @@ state); the pipeline reads the ledger, renders, and writes the new state back in
 """
 
 from .base import Ledger, LedgerTransaction, MemoryLedger, next_tijdstip
+from .sqlite import SqliteLedger
 
-__all__ = ["Ledger", "LedgerTransaction", "MemoryLedger", "next_tijdstip"]
+__all__ = ["Ledger", "LedgerTransaction", "MemoryLedger", "SqliteLedger", "next_tijdstip"]

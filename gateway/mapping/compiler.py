@@ -41,7 +41,7 @@ TOP_KEYS = {
     "match": "how messages of this dialect are recognised",
     "namespaces": "prefix -> namespace URI used in paths",
     "value_maps": "code translation tables",
-    "render": "per-vendor render settings (zaaktype, zender, ontvanger, identificatie)",
+    "render": "per-vendor render settings (zaaktype, zender, ontvanger, ggk_versie)",
     "strictness": "strict (reject on deviations) or lenient (convert with warnings)",
     "source_schema": "XSD the dialect's messages must satisfy, relative to the reference dir",
     "ignore": "source paths deliberately not mapped, with the reason",
@@ -57,7 +57,7 @@ TEST_KEYS = {
     "name", "input", "expect", "expect_output", "expect_error", "expect_unmapped", "expect_warnings", "profile",
     "route",
 }
-RENDER_KEYS = {"zender", "ontvanger", "zaaktype", "identificatie", "omschrijving", "ggk_versie"}
+RENDER_KEYS = {"zender", "ontvanger", "zaaktype", "omschrijving", "ggk_versie"}
 FALLBACKS = ("error", "keep", "default")
 STRICTNESS = ("strict", "lenient")
 _STEP = re.compile(r"^(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)$")

@@ -1,4 +1,4 @@
-"""Render settings: who sends and receives, which zaaktype, how zaak identifiers are made.
+"""Render settings: who sends and receives, and the zaaktype catalogue.
 
 Defaults come from here, a deployment may set its own, and each mapping file may override them
 for its vendor (``render:`` in the mapping file).
@@ -9,31 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-DEFAULT_ZAAKTYPE: dict[str, str] = {
-    "wmo.toewijzing": "WMO301",
-    "wmo.verzoek": "WMO315",
-    "wmo.start": "WMO305",
-    "wmo.stop": "WMO307",
-    "wmo.verzoek-wijziging": "WMO317",
-    "jw.toewijzing": "JW301",
-    "jw.verzoek": "JW315",
-    "jw.start": "JW305",
-    "jw.stop": "JW307",
-    "jw.verzoek-wijziging": "JW317",
-}
-"""(wet.soort) -> ZKT code (max 10 characters in StUF-ZKN 3.10)."""
+from gateway.zaken.catalogue import DEMO_ZAAKTYPEN, Zaaktype
 
-DEFAULT_IDENTIFICATIE: dict[str, str] = {
-    "toewijzing": "{gemeente}-{beschikkingnummer}-{beschikking_ingangsdatum}",
-    "toewijzing.zonder-beschikking": "{gemeente}-T{toewijzingnummer}",
-    "verzoek": "{aanbieder}-{identificatie}-{client}",
-    "start": "{gemeente}-{aanbieder}-{identificatie}-{client}",
-    "stop": "{gemeente}-{aanbieder}-{identificatie}-{client}",
-    "default": "{afzender}-{identificatie}-{client}",
-}
-"""Zaak identificatie templates per message kind; see docs/canonical-spec.md for the placeholders."""
-
-DEFAULT_OMSCHRIJVING = "{Wet} {soort} {bericht} client {client}"
+KIND_OF_SOORT = {"toewijzing": "toewijzing", "verzoek": "aanvraag", "verzoek-wijziging": "aanvraag",
+                 "aanvraag": "aanvraag"}
+"""Mapping-file ``zaaktype`` keys (v1 used message kinds) -> zaak kind of the v2 catalogue."""
 
 DEFAULT_GGK_VERSIE: dict[str, str] = {"wmo": "2.1", "jw": "source"}
 """Payload version of profile ggk when ``ggk_versie`` is not set. iWmo: 2.1, the version the official XSDs
@@ -43,17 +23,22 @@ iJw 2.1 message cannot become 3.2 without XsdVersie values Overstap cannot know 
 
 @dataclass(frozen=True, slots=True)
 class Systeem:
-    organisatie: str | None = None  # None: take it from the message header (afzender/ontvanger)
+    """A StUF Systeem of the stuurgegevens. ``organisatie`` None: the gemeentecode of the message (demo)."""
+
+    organisatie: str | None = None
     applicatie: str = "OVERSTAP"
+    administratie: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RenderSettings:
     zender: Systeem = Systeem(applicatie="OVERSTAP")
     ontvanger: Systeem = Systeem(applicatie="ZAAKSYSTEEM")
-    zaaktype: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ZAAKTYPE))
-    identificatie: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_IDENTIFICATIE))
-    omschrijving: str = DEFAULT_OMSCHRIJVING
+    zaaktypen: dict[str, Zaaktype] = field(default_factory=lambda: dict(DEMO_ZAAKTYPEN))
+    """The zaaktype catalogue: ``wet.kind`` or ``gemeente:wet.kind`` -> Zaaktype (gateway/zaken/catalogue.py)."""
+    omschrijving: str | None = None
+    """Zaak omschrijving template (``{Wet}``, ``{wet}``, ``{kind}``, ``{product}``, ``{client}``, ``{gemeente}``,
+    ``{aanbieder}``, ``{beschikking}``); None: ``{Wet} {kind} {product}``."""
     ggk_versie: str | None = None
     """Profile ggk payload version: ``2.1``, ``3.2`` (``iwmo-2.1`` too) or ``source``; None: the default."""
 
@@ -76,15 +61,19 @@ class RenderSettings:
                     organisatie=str(value["organisatie"]) if value.get("organisatie") is not None
                     else current.organisatie,
                     applicatie=str(value.get("applicatie", current.applicatie)),
+                    administratie=str(value["administratie"]) if value.get("administratie") is not None
+                    else current.administratie,
                 )})
-        if "zaaktype" in overrides:
-            out = replace(out, zaaktype={**out.zaaktype, **{str(k): str(v) for k, v in overrides["zaaktype"].items()}})
-        if "identificatie" in overrides:
-            value = overrides["identificatie"]
-            table = {"default": str(value)} if isinstance(value, str) else {str(k): str(v) for k, v in value.items()}
-            if isinstance(value, str):
-                table = dict.fromkeys(out.identificatie, str(value))
-            out = replace(out, identificatie={**out.identificatie, **table})
+        if "zaaktype" in overrides:  # {wet.kind: CODE}: the catalogue entry with the vendor's code
+            table = dict(out.zaaktypen)
+            for key, code in overrides["zaaktype"].items():
+                wet, _, soort = str(key).rpartition(".")
+                kind = KIND_OF_SOORT.get(soort)
+                for w in ([wet] if wet else ["wmo", "jw"]):
+                    base = table.get(f"{w}.{kind}")
+                    if kind is not None and base is not None:
+                        table[f"{w}.{kind}"] = replace(base, code=str(code))
+            out = replace(out, zaaktypen=table)
         if "omschrijving" in overrides:
             out = replace(out, omschrijving=str(overrides["omschrijving"]))
         if "ggk_versie" in overrides:

@@ -1,7 +1,7 @@
-"""The koppelvlak specification table, generated from the model and the zkn renderer itself.
+"""The koppelvlak tables, generated from the model, the zkn v2 places and the extraElement registry.
 
-``python -m gateway.render.spec`` prints the markdown table that docs/canonical-spec.md embeds;
-a test keeps the two equal, so the document cannot drift from what the code does.
+``python -m gateway.render.spec`` prints the markdown that docs/canonical-spec.md embeds; a test keeps
+the two equal, so the document cannot drift from what the code does.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pydantic import BaseModel
 
 from gateway.model import Bericht
+from gateway.zaken.registry import registered
 
-from .zkn import LIST_ITEM, stuf_places
+from .zkn_places import stuf_places
 
 BEGIN = "<!-- BEGIN GENERATED TABLE (python -m gateway.render.spec) -->"
 END = "<!-- END GENERATED TABLE -->"
@@ -62,13 +63,22 @@ def rows(model: type[BaseModel] = Bericht, prefix: str = "", example: str = "") 
             yield path, _type_name(annotation), "; ".join(stuf_places(ex))
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
 def table() -> str:
-    lines = [BEGIN, "", "| canonical field | type | StUF-ZKN place (zakLk01) |", "|---|---|---|"]
+    lines = [BEGIN, "", "### Canonical field → place", "", "| canonical field | type | StUF-ZKN place (zakLk01) |",
+             "|---|---|---|"]
     for field, kind, places in rows():
-        cells = [field.replace("[]", "[n]"), kind.replace("|", "\\|"), places.replace("|", "\\|")]
-        lines.append("| " + " | ".join(f"`{cells[0]}`" if i == 0 else c for i, c in enumerate(cells)) + " |")
-    lines += ["", "Indexes: `N` in an extraElement name counts from 1 in document order (" +
-              ", ".join(f"`{k}` -> `{v}`" for k, v in LIST_ITEM.items() if k != v) + ").", "", END]
+        lines.append(f"| `{field.replace('[]', '[n]')}` | {_cell(kind)} | {_cell(places)} |")
+    lines += ["", "### Registered extraElementen (gateway/zaken/extraelementen.yaml)", "",
+              "| naam | type | bron (source) | betekenis (meaning) |", "|---|---|---|---|"]
+    for entry in registered():
+        repeat = " (repeatable)" if entry.get("repeat") else ""
+        lines.append(f"| `{entry['naam']}` | {_cell(str(entry['type']))}{repeat} | {_cell(entry['bron'])} | "
+                     f"{_cell(entry['betekenis'])} |")
+    lines += ["", END]
     return "\n".join(lines)
 
 

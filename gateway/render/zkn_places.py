@@ -1,0 +1,151 @@
+"""Where each canonical field lands in profile zkn v2 (explain, and the field table of docs/canonical-spec.md).
+
+Keys are canonical paths without list indexes (``clients.producten.omvang.volume``). A field with no place
+says why it is not carried; the extraElement names are those of gateway/zaken/extraelementen.yaml.
+"""
+
+from __future__ import annotations
+
+ZAK = "ZKN:object/"
+INI = ZAK + "ZKN:heeftAlsInitiator/ZKN:gerelateerde/ZKN:natuurlijkPersoon/"
+BTR = ZAK + "ZKN:heeftAlsBelanghebbende/"
+ADRES = "BG:verblijfsadres/"
+HEADER = "not carried: a fact of the source message, not of the zaak (stuurgegevens are Overstap's own)"
+
+
+def _x(name: str) -> str:
+    return f'StUF:extraElement naam="{name}"'
+
+
+def _person(prefix: str, root: str, ext: str) -> dict[str, list[str]]:
+    return {
+        f"{prefix}naam.geslachtsnaam.naam": [root + "BG:geslachtsnaam"],
+        f"{prefix}naam.geslachtsnaam.voorvoegsel": [root + "BG:voorvoegselGeslachtsnaam"],
+        f"{prefix}naam.geslachtsnaam.naamcode": ["not carried: naamgebruik (below) says which name is used"],
+        f"{prefix}naam.voorletters": [root + "BG:voorletters"],
+        f"{prefix}naam.voornamen": [root + "BG:voornamen"],
+        f"{prefix}geslacht": [root + "BG:geslachtsaanduiding (0/1/2 -> O/M/V)"],
+        f"{prefix}geboortedatum": [root + "BG:geboortedatum"],
+        f"{prefix}geboortedatum_gebruik": [root + "BG:geboortedatum/@StUF:indOnvolledigeDatum (1/2/3 -> D/M/J)"],
+        f"{prefix}contacten.adres.postcode": [root + ADRES + "BG:aoa.postcode (address 01, else 03/04)"],
+        f"{prefix}contacten.adres.huisnummer": [root + ADRES + "BG:aoa.huisnummer"],
+        f"{prefix}contacten.adres.huisletter": [root + ADRES + "BG:aoa.huisletter"],
+        f"{prefix}contacten.adres.huisnummertoevoeging": [root + ADRES + "BG:aoa.huisnummertoevoeging"],
+        f"{prefix}contacten.adres.straatnaam": [root + ADRES + "BG:gor.straatnaam (also BG:gor.openbareRuimteNaam)"],
+        f"{prefix}contacten.adres.plaatsnaam": [root + ADRES + "BG:wpl.woonplaatsNaam"],
+        f"{prefix}contacten.telefoon.nummer": [_x(f"{ext}.telefoonnummer") + " (the first)"],
+        f"{prefix}contacten.emailadres": [_x(f"{ext}.emailadres") + " (the first)"],
+    }
+
+
+PLACES: dict[str, list[str]] = {
+    "wet": [ZAK + "ZKN:isVan (the zaaktype of the catalogue entry wet.kind)"],
+    "soort": ["decides the operation: creeerZaak, updateZaak, actualiseerZaakstatus (docs/canonical-spec.md 3)"],
+    "dagtekening": [ZAK + "ZKN:registratiedatum (creeerZaak only)",
+                    ZAK + "ZKN:startdatum (of an aanvraag without ingangsdatum, only then)"],
+    "clients.bsn": [INI + "BG:inp.bsn"],
+    **_person("clients.", INI, "client"),
+    "clients.clientnummer": [_x("client.nummer")],
+    "clients.geheim": [_x("client.geheim")],
+    "clients.naam.naamgebruik": [_x("client.naamgebruik")],
+    "clients.naam.partnernaam.naam": [_x("client.partnernaam")],
+    "clients.naam.partnernaam.voorvoegsel": [_x("client.partnernaam.voorvoegsel")],
+    "clients.leefeenheid": [_x("client.leefeenheid")],
+    "clients.communicatievorm": [_x("client.communicatievorm")],
+    "clients.communicatietaal": [_x("client.communicatietaal")],
+    "clients.juridische_status": [_x("client.juridische_status")],
+    "clients.wettelijke_vertegenwoordiging": [_x("client.wettelijke_vertegenwoordiging")],
+    "clients.gezagsdrager_bekend": [_x("client.gezagsdrager_bekend")],
+    "clients.commentaar": [ZAK + "ZKN:toelichting ('Cliënt: ...')"],
+    "clients.referentie_aanbieder": [ZAK + "ZKN:kenmerk (bron ReferentieAanbieder) of a 317 aanvraagzaak"],
+    "clients.reden_verzoek": [_x("client.reden_verzoek")],
+    "clients.relaties.soort": [BTR + "ZKN:code (when the soort makes a belanghebbende; else heeftAlsGemachtigde or "
+                                     "heeftAlsOverigBetrokkene; also ZKN:omschrijving)"],
+    **{k: [v[0] + " (when the relation is a belanghebbende; gemachtigde and overig alike)", *v[1:]]
+       for k, v in _person("clients.relaties.", BTR + "ZKN:gerelateerde/ZKN:natuurlijkPersoon/", "relatie").items()},
+    "clients.beschikking.nummer": [ZAK + "ZKN:kenmerk/ZKN:kenmerk (bron BeschikkingNummer, also a chain key)"],
+    "clients.beschikking.afgiftedatum": [_x("beschikking.afgiftedatum")],
+    "clients.beschikking.ingangsdatum": [_x("beschikking.ingangsdatum")],
+    "clients.beschikking.einddatum": [_x("beschikking.einddatum")],
+    "clients.beschikking.commentaar": [ZAK + "ZKN:toelichting ('Beschikking: ...')"],
+    "clients.beschikking.grondslagen": [_x("beschikking.grondslag") + " (repeated per value)"],
+    "clients.beschikking.beperkingen.categorie": [_x("beschikking.beperkingscategorie") + " (repeated per value)"],
+    "clients.beschikking.producten.ingangsdatum": [_x("beschikt.ingangsdatum") + " (the beschikt product of the "
+                                                                                "toewijzing's categorie and code)"],
+    "clients.beschikking.producten.einddatum": [_x("beschikt.einddatum")],
+    "clients.beschikking.producten.omvang.volume": [_x("beschikt.omvang.volume")],
+    "clients.beschikking.producten.omvang.eenheid": [_x("beschikt.omvang.eenheid")],
+    "clients.beschikking.producten.omvang.frequentie": [_x("beschikt.omvang.frequentie")],
+    "clients.beschikking.producten.categorie": ["matched with the toewijzing line's product.categorie"],
+    "clients.beschikking.producten.code": ["matched with the toewijzing line's product.code"],
+    "clients.producten.beschikkingnummer": [ZAK + "ZKN:kenmerk/ZKN:kenmerk (bron BeschikkingNummer, also a chain "
+                                                  "key)"],
+    "clients.producten.beschikking_ingangsdatum": [_x("beschikking.ingangsdatum")],
+    "clients.producten.toewijzingnummer": [ZAK + "ZKN:kenmerk/ZKN:kenmerk (bron ToewijzingNummer, also a chain key)",
+                                           ZAK + "ZKN:identificatie ({gemeente}T{nummer})"],
+    "clients.producten.referentie_aanbieder": [ZAK + "ZKN:kenmerk/ZKN:kenmerk (bron ReferentieAanbieder; the "
+                                                     "aanvraagzaak key, and a 301's link to it)"],
+    "clients.producten.categorie": [_x("product.categorie")],
+    "clients.producten.code": [_x("product.code")],
+    "clients.producten.ingangsdatum": [ZAK + "ZKN:startdatum (not in 305/307: there part of the chain key)"],
+    "clients.producten.einddatum": [ZAK + "ZKN:einddatumGepland (unless the line ends the toewijzing)",
+                                    ZAK + "ZKN:einddatum (when the line ends the toewijzing: intrekking, ending "
+                                          "RedenWijziging, 307)"],
+    "clients.producten.begindatum": [ZAK + "ZKN:heeft/ZKN:datumStatusGezet (305 status 'levering gestart')"],
+    "clients.producten.toewijzingsdatum": [_x("toewijzing.tijdstip") + " (date part)"],
+    "clients.producten.toewijzingstijd": [_x("toewijzing.tijdstip") + " (time part)"],
+    "clients.producten.aanbieder": [ZAK + "ZKN:heeftAlsUitvoerende/ZKN:gerelateerde/ZKN:nietNatuurlijkPersoon/"
+                                          "BG:ann.identificatie (AGB, zero-padded to 17 digits)"],
+    "clients.producten.gemeentecode": ["chain key and the gemeente prefix of ZKN:identificatie"],
+    "clients.producten.omvang.volume": [_x("product.omvang.volume")],
+    "clients.producten.omvang.eenheid": [_x("product.omvang.eenheid")],
+    "clients.producten.omvang.frequentie": [_x("product.omvang.frequentie")],
+    "clients.producten.budget": [_x("product.budget")],
+    "clients.producten.leveringsvorm": [_x("product.leveringsvorm")],
+    "clients.producten.reden_wijziging": [_x("toewijzing.reden_wijziging"),
+                                          ZAK + "ZKN:resultaat (when the code ends the toewijzing)"],
+    "clients.producten.reden_intrekking": [_x("toewijzing.reden_intrekking"),
+                                           ZAK + "ZKN:resultaat (updateZaak that ends the zaak)"],
+    "clients.producten.reden_beeindiging": [ZAK + "ZKN:heeft/ZKN:toelichting (307 status), ZKN:resultaat"],
+    "clients.producten.verwijzer.type": [_x("verwijzer.type")],
+    "clients.producten.verwijzer.naam": [_x("verwijzer.naam")],
+    "clients.producten.verwijzer.zorgverlenercode": [_x("verwijzer.zorgverlenercode")],
+    "clients.producten.commentaar": [ZAK + "ZKN:toelichting ('Product: ...')"],
+    "clients.producten.raamcontract": [_x("product.raamcontract")],
+    "clients.producten.status_aanlevering": [ZAK + "ZKN:heeft (305/307 lines with 3 only: the correcting status "
+                                                   "'start levering ingetrokken')"],
+    "clients.producten.verzoek_groep": [_x("aanvraag.verzoek_groep") + " (an 'ongewijzigd' line makes no zaak)"],
+    "clients.producten.extra.NAME": [_x("vendor.NAME")],
+    "clients.extra.NAME": [_x("vendor.NAME")],
+    "clients.status_aanlevering": ["not carried: a 2.0 315 delivery status of the request message, not of a zaak"],
+    "clients.contacten.soort": ["selects the verblijfsadres (01, else 03/04); a correspondence address (02) is not "
+                                "sent (afwijkendCorrespondentieAdres not yet used)"],
+    "clients.relaties.contacten.soort": ["selects the relative's verblijfsadres (01, else 03/04)"],
+    "clients.beschikking.beperkingen.duur": ["not carried: medical detail (privacy), kept out of zaak metadata"],
+    "clients.beschikking.beperkingen.commentaar": ["not carried: medical free text (privacy)"],
+    "clients.beschikking.beperkingen.scores.vraag": ["not carried: medical detail (privacy)"],
+    "clients.beschikking.beperkingen.scores.score": ["not carried: medical detail (privacy)"],
+    "clients.beschikking.beperkingen.scores.commentaar": ["not carried: medical free text (privacy)"],
+    "clients.relaties.nummer": ["not carried: a number local to the message"],
+    "clients.relaties.volgorde": ["not carried: the order of the relations in the message"],
+}
+
+
+def _generic(path: str) -> str:
+    return ".".join(p for p in path.split(".") if not p.isdigit())
+
+
+def stuf_places(path: str) -> list[str]:
+    """Where a canonical field (``clients.0.producten.1.omvang.volume``) ends up in a v2 zakLk01."""
+    generic = _generic(path)
+    if generic in PLACES:
+        return PLACES[generic]
+    if generic.startswith("clients.producten.extra."):
+        return [_x("vendor." + generic.rsplit(".", 1)[1])]
+    if "retourcode" in generic:
+        return ["not carried: retours make no zaak mutation"]
+    if generic in ("berichtcode", "versie", "afzender", "ontvanger", "identificatie", "tekenset",
+                   "xsd_versie_basisschema", "xsd_versie_bericht", "identificatie_retour", "dagtekening_retour") \
+            or generic.startswith("extra."):
+        return [HEADER]
+    return ["not carried in profile zkn v2 (docs/canonical-spec.md 6 says why)"]

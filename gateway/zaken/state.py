@@ -1,0 +1,248 @@
+"""The state a receiving zaaksysteem should hold for one zaak unit, built from a message (pure).
+
+The state is plain JSON so the ledger can store it as it was delivered; ``plan`` compares the state a
+message asks for with the stored one to decide between creeerZaak, updateZaak and a status. Every datum
+has one place: a ZAK attribute, a relation (initiator, uitvoerende, betrokkenen), or a registered flat
+extraElement (gateway/zaken/extraelementen.yaml).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from gateway.model import Bericht, Client, Product
+from gateway.model.bericht import Contact, Naam, Relatie
+
+from .catalogue import Zaaktype
+from .units import Unit, beschikkingnummer
+
+JsonDict = dict[str, Any]
+
+ENDING_REDEN_WIJZIGING = frozenset({"02", "06", "07", "09", "13"})
+"""RedenWijziging codes (2.1+) after which a toewijzing no longer runs: overleden, uitstroom, verhuizing,
+andere aanbieder, verwijderd. A 2.0 RedenIntrekking always withdraws."""
+
+GEMACHTIGDE = frozenset({"03", "04", "11", "14", "15"})  # curator, financieel gemachtigd, voogd, bewindvoerder, mentor
+BELANGHEBBENDE = frozenset({"06", "10", "12", "13", "16", "17", "18"})  # household, parent, partner, family
+RELATIE_LABEL = {
+    "03": "Curator", "04": "Financieel (gemachtigd)", "05": "Financieel (toetsing)", "06": "Lid leefeenheid",
+    "07": "Zorgverlener", "08": "Specialist", "09": "Anders", "10": "Ouder", "11": "Voogd", "12": "Partner",
+    "13": "Pleegouder", "14": "Bewindvoerder", "15": "Mentor", "16": "Zoon/dochter", "17": "Familielid",
+    "18": "Gezinslid", "19": "Buur", "20": "Kennis", "21": "Cliëntondersteuner", "22": "Huisarts",
+    "23": "Erven", "24": "Werkgever", "25": "Wijkcoach",
+}
+ATTRS = ("toelichting", "kenmerk", "resultaat", "startdatum", "einddatumGepland", "einddatum")
+"""ZAK attributes a W may change, in schema order; omschrijving and registratiedatum are set once (T)."""
+
+
+def yyyymmdd(value: dt.date | None) -> str | None:
+    return value.strftime("%Y%m%d") if value is not None else None
+
+
+def ends(product: Product) -> bool:
+    """A 301 line that withdraws or ends its toewijzing."""
+    return product.reden_intrekking is not None or product.reden_wijziging in ENDING_REDEN_WIJZIGING
+
+
+def _put(extra: JsonDict, name: str, value: Any) -> None:
+    if value is None or value == "" or value == []:
+        return
+    if isinstance(value, list):
+        extra[name] = [_text(v) for v in value]
+    else:
+        extra[name] = _text(value)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dt.date):
+        return value.strftime("%Y%m%d")
+    if isinstance(value, dt.time):
+        return value.strftime("%H%M%S")
+    return str(value)
+
+
+def _adres(contacten: list[Contact]) -> JsonDict | None:
+    """The verblijfsadres: the BRP address (01), else the place of stay (03, 04)."""
+    for soort in ("01", "03", "04"):
+        for c in contacten:
+            if c.soort == soort and c.adres is not None and (c.adres.postcode or c.adres.straatnaam):
+                a = c.adres
+                return {k: v for k, v in {
+                    "woonplaats": a.plaatsnaam, "straatnaam": a.straatnaam, "postcode": a.postcode,
+                    "huisnummer": str(a.huisnummer) if a.huisnummer is not None else None,
+                    "huisletter": a.huisletter, "toevoeging": a.huisnummertoevoeging}.items() if v}
+    return None
+
+
+def _person(naam: Naam | None, geboortedatum: dt.date | None, gebruik: str | None, geslacht: str | None,
+            contacten: list[Contact]) -> JsonDict:
+    return {
+        "geslachtsnaam": naam.geslachtsnaam.naam if naam else None,
+        "voorvoegsel": naam.geslachtsnaam.voorvoegsel if naam else None,
+        "voorletters": naam.voorletters if naam else None,
+        "voornamen": naam.voornamen if naam else None,
+        "geslacht": geslacht,
+        "geboortedatum": yyyymmdd(geboortedatum),
+        "geboortedatum_gebruik": gebruik,
+        "adres": _adres(contacten),
+        "known": naam is not None,
+    }
+
+
+def _contact_extra(prefix: str, contacten: list[Contact], extra: JsonDict) -> None:
+    telefoon = next((t.nummer for c in contacten for t in c.telefoon), None)
+    email = next((c.emailadres for c in contacten if c.emailadres), None)
+    _put(extra, f"{prefix}.telefoonnummer", telefoon)
+    _put(extra, f"{prefix}.emailadres", email)
+
+
+def betrokkene(relatie: Relatie, drop_contact: bool) -> JsonDict:
+    rol = ("gemachtigde" if relatie.soort in GEMACHTIGDE else
+           "belanghebbende" if relatie.soort in BELANGHEBBENDE else "overig")
+    extra: JsonDict = {}
+    if not drop_contact:
+        _contact_extra("relatie", relatie.contacten, extra)
+    return {"rol": rol, "code": relatie.soort, "omschrijving": RELATIE_LABEL.get(relatie.soort, relatie.soort),
+            "persoon": _person(relatie.naam, relatie.geboortedatum, relatie.geboortedatum_gebruik, relatie.geslacht,
+                               relatie.contacten),
+            "extra": extra}
+
+
+def _toelichting(client: Client, product: Product | None) -> str | None:
+    parts = []
+    if client.beschikking is not None and client.beschikking.commentaar:
+        parts.append(f"Beschikking: {client.beschikking.commentaar}")
+    if product is not None and product.commentaar:
+        parts.append(f"Product: {product.commentaar}")
+    if client.commentaar:
+        parts.append(f"Cliënt: {client.commentaar}")
+    return " | ".join(parts)[:1000] if parts else None
+
+
+def _client_extra(client: Client, extra: JsonDict, drop_contact: bool) -> None:
+    _put(extra, "client.nummer", client.clientnummer)
+    _put(extra, "client.geheim", client.geheim)
+    _put(extra, "client.leefeenheid", client.leefeenheid)
+    _put(extra, "client.communicatievorm", client.communicatievorm)
+    _put(extra, "client.communicatietaal", client.communicatietaal)
+    _put(extra, "client.juridische_status", client.juridische_status)
+    _put(extra, "client.wettelijke_vertegenwoordiging", client.wettelijke_vertegenwoordiging)
+    _put(extra, "client.gezagsdrager_bekend", client.gezagsdrager_bekend)
+    if client.naam is not None:
+        _put(extra, "client.naamgebruik", client.naam.naamgebruik)
+        if client.naam.partnernaam is not None:
+            _put(extra, "client.partnernaam", client.naam.partnernaam.naam)
+            _put(extra, "client.partnernaam.voorvoegsel", client.naam.partnernaam.voorvoegsel)
+    if not drop_contact:
+        _contact_extra("client", client.contacten, extra)
+    for key, value in client.extra.items():
+        _put(extra, f"vendor.{key}", value)
+
+
+def _product_extra(client: Client, product: Product, extra: JsonDict) -> None:
+    _put(extra, "product.categorie", product.categorie)
+    _put(extra, "product.code", product.code)
+    if product.omvang is not None:
+        _put(extra, "product.omvang.volume", product.omvang.volume)
+        _put(extra, "product.omvang.eenheid", product.omvang.eenheid)
+        _put(extra, "product.omvang.frequentie", product.omvang.frequentie)
+    _put(extra, "product.budget", product.budget)
+    _put(extra, "product.leveringsvorm", product.leveringsvorm)
+    _put(extra, "product.raamcontract", product.raamcontract)
+    if product.toewijzingsdatum is not None:
+        _put(extra, "toewijzing.tijdstip", _text(product.toewijzingsdatum)
+             + (_text(product.toewijzingstijd) if product.toewijzingstijd else ""))
+    _put(extra, "toewijzing.reden_wijziging", product.reden_wijziging)
+    _put(extra, "toewijzing.reden_intrekking", product.reden_intrekking)
+    if product.verwijzer is not None:
+        _put(extra, "verwijzer.type", product.verwijzer.type)
+        _put(extra, "verwijzer.naam", product.verwijzer.naam)
+        _put(extra, "verwijzer.zorgverlenercode", product.verwijzer.zorgverlenercode)
+    _put(extra, "aanvraag.verzoek_groep", product.verzoek_groep)
+    for key, value in product.extra.items():
+        _put(extra, f"vendor.{key}", value)
+    beschikking = client.beschikking
+    if beschikking is not None:
+        _put(extra, "beschikking.afgiftedatum", beschikking.afgiftedatum)
+        _put(extra, "beschikking.ingangsdatum", beschikking.ingangsdatum)
+        _put(extra, "beschikking.einddatum", beschikking.einddatum)
+        _put(extra, "beschikking.grondslag", list(beschikking.grondslagen))
+        _put(extra, "beschikking.beperkingscategorie", [b.categorie for b in beschikking.beperkingen])
+        granted = next((b for b in beschikking.producten
+                        if b.categorie == product.categorie and (b.code or None) == (product.code or None)), None)
+        if granted is not None:
+            _put(extra, "beschikt.ingangsdatum", granted.ingangsdatum)
+            _put(extra, "beschikt.einddatum", granted.einddatum)
+            if granted.omvang is not None:
+                _put(extra, "beschikt.omvang.volume", granted.omvang.volume)
+                _put(extra, "beschikt.omvang.eenheid", granted.omvang.eenheid)
+                _put(extra, "beschikt.omvang.frequentie", granted.omvang.frequentie)
+    elif product.beschikking_ingangsdatum is not None:
+        _put(extra, "beschikking.ingangsdatum", product.beschikking_ingangsdatum)
+
+
+def resultaat(product: Product) -> str:
+    if product.reden_intrekking is not None:
+        return f"Toewijzing ingetrokken (RedenIntrekking {product.reden_intrekking})"
+    return f"Toewijzing beëindigd (RedenWijziging {product.reden_wijziging})"
+
+
+def omschrijving(bericht: Bericht, unit: Unit, template: str | None = None) -> str:
+    """The zaak omschrijving (max 80): ``{Wet} {kind} {product}`` or the configured template."""
+    client = bericht.clients[unit.client_index]
+    product = client.producten[unit.line_index]
+    values = {
+        "Wet": "Wmo" if bericht.wet == "wmo" else "Jeugdwet", "wet": bericht.wet, "kind": unit.kind,
+        "product": product.code or (f"categorie {product.categorie}" if product.categorie else "budget"),
+        "client": unit.client_index + 1, "gemeente": unit.gemeente, "aanbieder": unit.aanbieder,
+        "beschikking": beschikkingnummer(client, product) or "",
+    }
+    return (template or "{Wet} {kind} {product}").format(**values)[:80]
+
+
+def desired(bericht: Bericht, unit: Unit, identificatie: str, zaaktype: Zaaktype,
+            template: str | None = None) -> JsonDict:
+    """The full state of a 301/315/317 unit as the message describes it (not yet compared with anything)."""
+    client = bericht.clients[unit.client_index]
+    product = client.producten[unit.line_index]
+    drop = zaaktype.drop
+    kenmerk: list[list[str]] = []
+    nummer = beschikkingnummer(client, product)
+    if nummer:
+        kenmerk.append([nummer, "BeschikkingNummer"])
+    if product.toewijzingnummer:
+        kenmerk.append([product.toewijzingnummer, "ToewijzingNummer"])
+    ref = product.referentie_aanbieder or (client.referentie_aanbieder if unit.kind == "aanvraag" else None)
+    if ref:
+        kenmerk.append([ref, "ReferentieAanbieder"])
+    ending = unit.event == "toewijzing" and ends(product)
+    start = product.ingangsdatum or (client.beschikking.ingangsdatum if client.beschikking else None)
+    extra: JsonDict = {}
+    _product_extra(client, product, extra)
+    _client_extra(client, extra, "contact" in drop)
+    _put(extra, "client.reden_verzoek", client.reden_verzoek)
+    return {
+        "identificatie": identificatie,
+        "kind": unit.kind,
+        "zaaktype": {"code": zaaktype.code, "omschrijving": zaaktype.omschrijving,
+                     "ingangsdatum": zaaktype.ingangsdatum},
+        "omschrijving": omschrijving(bericht, unit, template),
+        "registratiedatum": yyyymmdd(bericht.dagtekening),
+        "attrs": {
+            "toelichting": None if "toelichting" in drop else _toelichting(client, product),
+            "kenmerk": kenmerk or None,
+            "resultaat": resultaat(product) if ending else None,
+            "startdatum": yyyymmdd(start) or yyyymmdd(bericht.dagtekening),
+            "einddatumGepland": None if ending else yyyymmdd(product.einddatum),
+            "einddatum": (yyyymmdd(product.einddatum) or yyyymmdd(bericht.dagtekening)) if ending else None,
+        },
+        "extra": extra,
+        "initiator": {"bsn": client.bsn, **_person(client.naam, client.geboortedatum, client.geboortedatum_gebruik,
+                                                    client.geslacht, client.contacten)},
+        "uitvoerende": unit.aanbieder,
+        "betrokkenen": [] if "betrokkenen" in drop else [betrokkene(r, "contact" in drop) for r in client.relaties],
+        "andere": [],
+        "statussen": [],
+        "keys": list(unit.keys),
+    }

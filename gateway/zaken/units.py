@@ -1,0 +1,135 @@
+"""What zaken a message is about: one unit per toegewezen or aangevraagd product line, with its chain keys.
+
+The zaak unit is one toewijzing (one toegewezen product line) in every iWmo/iJw version; a requested
+product (315) or a request to change toewijzingen (317) is an aanvraagzaak. A unit's chain keys are
+how later messages find the zaak again: the ToewijzingNummer where the version has one, and for 2.x
+also the product key a 2.0 intrekking, start or stop can rebuild (docs/canonical-spec.md 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from gateway.model import Bericht, Client, Product
+
+SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One zaak a message is about: which client and line, what it does, and the keys that name it."""
+
+    kind: str  # "toewijzing" | "aanvraag"
+    event: str  # "toewijzing" (301), "start" (305), "stop" (307), "verzoek" (315), "verzoek-wijziging" (317)
+    client_index: int
+    line_index: int
+    gemeente: str
+    aanbieder: str
+    keys: tuple[str, ...]
+    """Chain keys, most specific first; all are bound to the zaak."""
+    links: tuple[str, ...] = field(default=())
+    """Keys of other zaken this one relates to (heeftBetrekkingOpAndere)."""
+
+    @property
+    def primary(self) -> str:
+        return self.keys[0]
+
+
+def gemeente_and_aanbieder(bericht: Bericht) -> tuple[str, str]:
+    """301/302 travel gemeente -> aanbieder; all other families the other way (also in retours)."""
+    if bericht.soort.startswith("toewijzing"):
+        return bericht.afzender, bericht.ontvanger
+    return bericht.ontvanger, bericht.afzender
+
+
+def _d(value: object) -> str:
+    return value.strftime("%Y%m%d") if value is not None else "-"  # type: ignore[attr-defined]
+
+
+def beschikkingnummer(client: Client, product: Product) -> str | None:
+    return product.beschikkingnummer or (client.beschikking.nummer if client.beschikking else None)
+
+
+def toewijzing_keys(gemeente: str, aanbieder: str, client: Client, product: Product) -> list[str]:
+    """``toewijzing:{gemeente}:{nummer}`` when known, and for 2.x the product key
+    ``product:{gemeente}:{beschikkingnummer}:{aanbieder}:{categorie}:{code or -}:{ingangsdatum}``."""
+    keys: list[str] = []
+    if product.toewijzingnummer:
+        keys.append(f"toewijzing:{gemeente}:{product.toewijzingnummer}")
+    nummer = beschikkingnummer(client, product)
+    if nummer and product.categorie:
+        keys.append(f"product:{gemeente}:{nummer}:{product.aanbieder or aanbieder}:{product.categorie}:"
+                    f"{product.code or '-'}:{_d(product.ingangsdatum)}")
+    return keys
+
+
+def aanvraag_product_key(gemeente: str, aanbieder: str, client: Client, product: Product) -> str | None:
+    """A 2.0 315 line and the 301 line that answers it share beschikking, aanbieder and product."""
+    nummer = beschikkingnummer(client, product)
+    if not nummer or not product.categorie:
+        return None
+    return f"aanvraag-product:{gemeente}:{nummer}:{aanbieder}:{product.categorie}:{product.code or '-'}"
+
+
+def units(bericht: Bericht) -> list[Unit]:
+    """The zaken a (non-retour) message is about, in document order."""
+    gemeente, aanbieder = gemeente_and_aanbieder(bericht)
+    out: list[Unit] = []
+    for ci, client in enumerate(bericht.clients):
+        if bericht.soort == "verzoek-wijziging":  # 317: one aanvraagzaak per line that asks for something
+            ref = client.referentie_aanbieder or f"{aanbieder}:{bericht.identificatie}:{ci}"
+            for li, product in enumerate(client.producten):
+                if product.verzoek_groep == "ongewijzigd":
+                    continue
+                target = product.toewijzingnummer
+                own = f"aanvraag:{gemeente}:{ref}:{target or f'nieuw{li + 1}'}"
+                links = (f"toewijzing:{gemeente}:{target}",) if target else ()
+                out.append(Unit("aanvraag", bericht.soort, ci, li, gemeente, aanbieder, (own,), links))
+            continue
+        for li, product in enumerate(client.producten):
+            line_gemeente = product.gemeentecode or gemeente
+            if bericht.soort == "verzoek":
+                keys = []
+                if product.referentie_aanbieder:
+                    keys.append(f"aanvraag:{gemeente}:{product.referentie_aanbieder}")
+                else:  # 2.0: no ReferentieAanbieder; the request message and line name it
+                    keys.append(f"aanvraag:{gemeente}:{aanbieder}:{bericht.identificatie}:{li}")
+                alias = aanvraag_product_key(gemeente, aanbieder, client, product)
+                out.append(Unit("aanvraag", "verzoek", ci, li, gemeente, aanbieder,
+                                tuple(keys + ([alias] if alias else []))))
+                continue
+            keys = toewijzing_keys(line_gemeente, aanbieder, client, product)
+            if not keys:
+                keys = [f"bericht:{gemeente}:{bericht.afzender}:{bericht.identificatie}:{ci}:{li}"]
+            links: tuple[str, ...] = ()
+            if bericht.soort == "toewijzing":
+                found = []
+                if product.referentie_aanbieder:
+                    found.append(f"aanvraag:{gemeente}:{product.referentie_aanbieder}")
+                alias = aanvraag_product_key(gemeente, product.aanbieder or aanbieder, client, product)
+                if alias:
+                    found.append(alias)
+                links = tuple(found)
+            out.append(Unit("toewijzing", bericht.soort, ci, li, line_gemeente, product.aanbieder or aanbieder,
+                            tuple(keys), links))
+    return out
+
+
+def zaak_identificatie(unit: Unit) -> str:
+    """Gemeentecode-prefixed and deterministic from the primary chain key (RGBZ: gemeentecode + own id).
+
+    ``0384T100001`` for a ToewijzingNummer, ``0384A<referentie>`` for an aanvraag with a short, safe
+    ReferentieAanbieder, otherwise ``0384B<beschikking>-<hash>`` / ``0384A-<hash>`` (max 40 characters).
+    """
+    key = unit.primary
+    kind, gemeente, rest = key.split(":", 2)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10].upper()
+    if kind == "toewijzing":
+        return f"{gemeente}T{rest}"
+    if kind == "product":
+        return f"{gemeente}B{rest.split(':', 1)[0][:18]}-{digest}"
+    if kind == "aanvraag" and SAFE.match(rest) and len(rest) <= 35:
+        return f"{gemeente}A{rest}"
+    return f"{gemeente}{'A' if kind.startswith('aanvraag') else 'Z'}-{digest}"
