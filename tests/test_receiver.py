@@ -458,3 +458,20 @@ def test_unreadable_input_is_refused_without_crashing(receiver: Receiver, data: 
 def test_another_message_than_zak_lk01_is_refused(receiver: Receiver) -> None:
     refused(receiver.receive(b'<ZKN:zakLv01 xmlns:ZKN="http://www.egem.nl/StUF/sector/zkn/0310"/>'),
             "StUF025", "berichtcode")
+
+
+def test_a_refusal_carries_what_a_fo03_body_needs(created: Receiver) -> None:
+    answer = created.receive(gestart("ref-1", "20260110000000000"), STATUS)
+    assert answer.zender is not None and str(answer.zender) == "0384/OVERSTAP/"  # the Fo03 goes back to it
+    assert (answer.fout.code, answer.fout.plek) == ("StUF016", "client")
+    assert answer.fout.omschrijving.endswith("(StUF 03.01 §4.4.3)")
+    assert answer.fout.details == "rule referentienummer-reused; element stuurgegevens/referentienummer"
+
+
+def test_only_the_last_remembered_referentienummers_are_kept() -> None:
+    receiver = Receiver(validate=False, remembered=1)
+    first = lk01("T", creeer_object(), "ref-1", "20260102100000000")
+    assert receiver.receive(first).accepted
+    assert receiver.receive(gestart("ref-2", "20260110000000000")).accepted
+    again = receiver.receive(first)  # ref-1 is forgotten: no longer a duplicate, so the tijdstip check answers
+    assert (again.duplicate, again.code) == (False, "StUF019")

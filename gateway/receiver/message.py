@@ -42,6 +42,16 @@ class Refusal(Exception):
     def __str__(self) -> str:
         return f"{self.code} [{self.rule}] {self.element}: {self.text}"
 
+    @property
+    def omschrijving(self) -> str:
+        """The Fo03 body's omschrijving: what was wrong and which rule says so."""
+        return self.text
+
+    @property
+    def details(self) -> str:
+        """The Fo03 body's details: the rule id and the element, for a machine or a support desk."""
+        return f"rule {self.rule}; element {self.element}"
+
 
 @dataclass(frozen=True)
 class Zender:

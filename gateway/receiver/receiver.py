@@ -8,8 +8,9 @@ earlier answer again, nothing applied twice; other body: StUF016), then tijdstip
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
-from dataclasses import dataclass
+from collections import OrderedDict
 from typing import Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES
@@ -19,7 +20,7 @@ from .message import Inbound, Refusal, Zender, read_message
 from .zaak import Zaak
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Answer:
     """What the receiver answers: Bv03 (accepted) or Fo03 (refused, with the fout)."""
 
@@ -29,6 +30,7 @@ class Answer:
     operation: str | None = None  # creeerZaak, updateZaak or actualiseerZaakstatus
     fout: Refusal | None = None
     duplicate: bool = False  # the same message again: the earlier answer, nothing applied
+    zender: Zender | None = None  # who sent it: the ontvanger of the Bv03/Fo03 (None when unreadable)
 
     @property
     def berichtcode(self) -> str:
@@ -43,7 +45,7 @@ class Answer:
         return self.fout.rule if self.fout else None
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Seen:
     digest: str
     answer: Answer
@@ -52,11 +54,15 @@ class _Seen:
 class Receiver:
     """An in-memory zaak store with the refusal rules of StUF 03.01 and ZDS 1.2; safe to share between threads."""
 
-    def __init__(self, *, validate: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, *, validate: bool = True, max_bytes: int = DEFAULT_MAX_BYTES,
+                 remembered: int = 100_000) -> None:
+        """``remembered``: how many referentienummers are kept for duplicate detection (oldest forgotten first),
+        so a long-running testbed does not grow without bound on messages alone."""
         self.validate = validate
         self.max_bytes = max_bytes
+        self.remembered = remembered
         self._zaken: dict[str, Zaak] = {}
-        self._seen: dict[tuple[Zender, str], _Seen] = {}
+        self._seen: OrderedDict[tuple[Zender, str], _Seen] = OrderedDict()
         self._last_tijdstip: dict[Zender, str] = {}
         self._lock = threading.Lock()
 
@@ -70,13 +76,15 @@ class Receiver:
             seen = self._seen.get((inbound.zender, inbound.referentienummer))
             if seen is not None:
                 if seen.digest == inbound.digest:
-                    return Answer(seen.answer.accepted, seen.answer.referentienummer, seen.answer.zaak,
-                                  seen.answer.operation, seen.answer.fout, duplicate=True)
+                    return dataclasses.replace(seen.answer, duplicate=True)
                 return Answer(False, inbound.referentienummer, fout=refuse(
                     "referentienummer-reused", "stuurgegevens/referentienummer",
-                    "this zender sent another message with this referentienummer (StUF 03.01 §4.4.3)", "StUF016"))
-            answer = self._process(inbound)
+                    "this zender sent another message with this referentienummer (StUF 03.01 §4.4.3)", "StUF016"),
+                    zender=inbound.zender)
+            answer = dataclasses.replace(self._process(inbound), zender=inbound.zender)
             self._seen[(inbound.zender, inbound.referentienummer)] = _Seen(inbound.digest, answer)
+            while len(self._seen) > self.remembered:
+                self._seen.popitem(last=False)
             return answer
 
     def _process(self, inbound: Inbound) -> Answer:
