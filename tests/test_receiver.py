@@ -475,3 +475,31 @@ def test_only_the_last_remembered_referentienummers_are_kept() -> None:
     assert receiver.receive(gestart("ref-2", "20260110000000000")).accepted
     again = receiver.receive(first)  # ref-1 is forgotten: no longer a duplicate, so the tijdstip check answers
     assert (again.duplicate, again.code) == (False, "StUF019")
+
+
+def test_removing_the_initiator_without_a_replacement_is_refused(created: Receiver) -> None:
+    oud = f"""<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="V">
+      <ZKN:gerelateerde><ZKN:natuurlijkPersoon StUF:entiteittype="NPS" StUF:verwerkingssoort="I">
+        <BG:inp.bsn>{CLIENT_BSN}</BG:inp.bsn></ZKN:natuurlijkPersoon></ZKN:gerelateerde></ZKN:heeftAlsInitiator>"""
+    nieuw = ('<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="V" xsi:nil="true" '
+             'StUF:noValue="geenWaarde"/>')
+    answer = created.receive(lk01("W", update_objects(oud, nieuw, vs="I"), "ref-2", "20260102100000001"), UPDATE)
+    refused(answer, "StUF058", "heeftAlsInitiator-required")
+    assert created.zaak(ZAAK)["initiator"] is not None
+
+
+def test_the_receiver_imports_nothing_above_ingest_and_reference() -> None:
+    """It sits at the top floor beside the shells but must not lean on render or pipeline (it judges them)."""
+    import ast
+    from pathlib import Path
+
+    import gateway.receiver
+
+    allowed = ("gateway.ingest", "gateway.reference")
+    for path in Path(gateway.receiver.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gateway"):
+                modules = [f"gateway.{a.name}" for a in node.names] if node.module == "gateway" else [node.module]
+                assert all(m.startswith(allowed) for m in modules), (path.name, modules)
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("gateway") for a in node.names), path.name
