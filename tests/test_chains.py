@@ -422,3 +422,19 @@ def test_one_ledger_never_lets_a_jeugdwet_message_change_a_wmo_zaak(everything: 
     mixed = sorted((family, zaak) for family, zaak in touched
                    if family.startswith("ijw") and not snapshot[zaak]["zaaktype"].startswith("JW"))
     assert mixed == []
+
+
+@pytest.mark.xfail(strict=True, reason="renderer bug: after the 2.0 chain, the 2.1 301s CasusA-02 "
+                                       "(Toewijzingsdatum 2016-02-20, zaak ended 2016-11-07), B-01 and C-01 become "
+                                       "Ws that empty einddatum and resultaat: an older toewijzing reopens an "
+                                       "ended zaak")
+def test_one_ledger_an_older_toewijzing_does_not_reopen_an_ended_zaak(everything: Chain) -> None:
+    reopened = []
+    for source, output, _ in everything.delivered:
+        if output.operation != "updateZaak":
+            continue
+        nieuw = etree.fromstring(output.xml).findall(f"{{{ZKN}}}object")[1]
+        einddatum = nieuw.find(f"{{{ZKN}}}einddatum")
+        if einddatum is not None and einddatum.get(f"{{{STUF}}}noValue") == "geenWaarde":
+            reopened.append(source)
+    assert reopened == []
