@@ -7,6 +7,7 @@ element, so the receiver can answer with a Fo03 instead of crashing.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -96,6 +97,11 @@ def operation_of_action(soap_action: str | None) -> str | None:
     return operation
 
 
+def _scrub(message: str) -> str:
+    """An lxml error names the element ('{ns}name') and quotes the value: the value may be a BSN, so it goes."""
+    return re.sub(r"'([^']*)'", lambda m: m.group(0) if m.group(1).startswith("{") else "'…'", message)
+
+
 def _schema_check(root: etree._Element) -> None:
     """Validate against the official StUF-ZKN 3.10 schema when the reference material is present."""
     schema = reference.load_schema(ZKN_SCHEMA)
@@ -104,7 +110,7 @@ def _schema_check(root: etree._Element) -> None:
     if not schema.validate(etree.ElementTree(root)):
         error = schema.error_log[0]
         raise Refusal("StUF055", "schema", f"line {error.line}",
-                      f"body does not conform to the StUF-ZKN 3.10 schema (StUF 03.01 §4.4.3): {error.message}")
+                      f"body does not conform to the StUF-ZKN 3.10 schema (StUF 03.01 §4.4.3): {_scrub(error.message)}")
 
 
 def _tijdstip(raw: str) -> str:
