@@ -226,6 +226,27 @@ def test_update_zaak_replaces_the_initiator_with_r(created: Receiver) -> None:
     assert created.zaak(ZAAK)["initiator"] == {"soort": "natuurlijkPersoon", "identificatie": "inp.bsn=*******19"}
 
 
+def test_update_zaak_changes_a_relations_own_elements_with_w(created: Receiver) -> None:
+    uitvoerende = """<ZKN:heeftAlsUitvoerende StUF:entiteittype="ZAKBTRUTV" StUF:verwerkingssoort="W">
+      <ZKN:gerelateerde><ZKN:nietNatuurlijkPersoon StUF:entiteittype="NNP" StUF:verwerkingssoort="I">
+        <BG:ann.identificatie>00000000012345678</BG:ann.identificatie>
+      </ZKN:nietNatuurlijkPersoon></ZKN:gerelateerde>
+      <ZKN:omschrijving>{}</ZKN:omschrijving></ZKN:heeftAlsUitvoerende>"""
+    objects = update_objects(uitvoerende.format("Zorgaanbieder"), uitvoerende.format("Hoofdaannemer"), vs="I")
+    assert created.receive(lk01("W", objects, "ref-2", "20260102100000001"), UPDATE).accepted
+    assert created.zaak(ZAAK)["betrokkenen"][0]["omschrijving"] == "Hoofdaannemer"
+
+
+def test_a_correction_c_replaces_all_kenmerken(created: Receiver) -> None:
+    oud = "<ZKN:kenmerk><ZKN:kenmerk>1234567</ZKN:kenmerk><ZKN:bron>ToewijzingNummer</ZKN:bron></ZKN:kenmerk>"
+    nieuw = ("<ZKN:kenmerk><ZKN:kenmerk>1234576</ZKN:kenmerk><ZKN:bron>ToewijzingNummer</ZKN:bron></ZKN:kenmerk>"
+             "<ZKN:kenmerk><ZKN:kenmerk>425386123</ZKN:kenmerk><ZKN:bron>BeschikkingNummer</ZKN:bron></ZKN:kenmerk>")
+    answer = created.receive(lk01("C", update_objects(oud, nieuw), "ref-2", "20260102100000001"))
+    assert (answer.accepted, answer.operation) == (True, "updateZaak"), answer.fout
+    assert created.zaak(ZAAK)["kenmerken"] == [{"kenmerk": "1234576", "bron": "ToewijzingNummer"},
+                                               {"kenmerk": "425386123", "bron": "BeschikkingNummer"}]
+
+
 def test_actualiseer_zaakstatus_appends_to_the_status_history(created: Receiver) -> None:
     first = created.receive(gestart("ref-2", "20260110000000000"), STATUS)
     second = created.receive(lk01("W", status_objects("0003", "Levering gestopt", "20260301"), "ref-3",
