@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from .message import NIL, STUF, ZKN, is_relation, local, no_value
+from .message import NIL, STUF, is_relation, local, no_value
 
 # ZAK elements that may occur more than once: a kennisgeving carries all their values (StUF 03.01 §5.2.4).
 REPEATING = frozenset({"kenmerk", "anderZaakObject", "opschorting", "verlenging"})
@@ -83,11 +83,11 @@ def identity(gerelateerde: etree._Element | None) -> tuple[str, str]:
     """(soort, key) of the object inside a relation's ``gerelateerde``: ("natuurlijkPersoon", bsn), …"""
     if gerelateerde is None:
         return ("", "")
-    target = gerelateerde
+    # A betrokkene's gerelateerde wraps the object in a choice element (natuurlijkPersoon, …) that carries the
+    # entiteittype; a zaaktype, status or zaak is the gerelateerde itself.
     inner = [c for c in gerelateerde if isinstance(c.tag, str) and c.get(f"{{{STUF}}}entiteittype")]
-    if inner and etree.QName(inner[0]).namespace == ZKN and local(inner[0]) != "gerelateerde":
-        target = inner[0]
-    soort = local(target) if target is not gerelateerde else gerelateerde.get(f"{{{STUF}}}entiteittype", "")
+    target = inner[0] if inner else gerelateerde
+    soort = local(target) if inner else gerelateerde.get(f"{{{STUF}}}entiteittype", "")
     for name in IDENTIFYING:
         for child in target:
             if isinstance(child.tag, str) and local(child) == name and child.text and child.text.strip():
