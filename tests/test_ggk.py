@@ -85,6 +85,20 @@ def zkn_converter(reference_dir: Path) -> Converter:
     return Converter(validate=True)
 
 
+def fresh_zkn() -> Converter:
+    """A zkn converter with its own zaak ledger and a fixed clock: two of them write the same zaken."""
+    import datetime as dt
+
+    return Converter(validate=True, clock=lambda: dt.datetime(2026, 12, 4, 12, 0, 0))
+
+
+def masked(xml: bytes) -> bytes:
+    """A zakLk01 without its referentienummer (a new UUID4 in every message)."""
+    import re
+
+    return re.sub(rb"<StUF:referentienummer>[^<]*<", b"<StUF:referentienummer><", xml)
+
+
 @pytest.fixture(scope="module")
 def own_version_converter() -> Converter:
     """Profile ggk with the payload in the message's own version; iJw does that by default, iWmo is told so."""
@@ -288,24 +302,33 @@ def test_3_2_and_ijw_fixtures_travel_in_their_own_version_and_come_back_the_same
                                                                                   f"{int(minor):04d}")
     functie = f"{prefix}{family(original)}"
     assert env.bericht.get(f"{{{NS['StUF']}}}bestandsnaam") == f"{functie}_{original.identificatie}.xml"
-    back = Converter().convert(env.payload, "payload.xml")
-    assert back.mapping.name == result.mapping.name
+    _, back_mapping, back = Converter().to_model(env.payload, "payload.xml")  # read back: mapping only
+    assert back_mapping.name == result.mapping.name
     assert back.unmapped == []
     assert back.bericht == original
 
 
 def test_our_3_2_envelope_converts_to_the_same_zaklk01(reference_dir: Path) -> None:
     """With validation on (GGk envelope and zakLk01 XSDs; no 3.2 XSD exists to check the payload itself)."""
+    import datetime as dt
+    import re
+
     ggk_32 = Converter(profile="ggk", validate=True, settings=RenderSettings(ggk_versie="3.2"))
-    zkn = Converter(validate=True)
+    moment = dt.datetime(2026, 12, 4, 12, 0, 0)
+    via_ggk, direct_zkn = (Converter(validate=True, clock=lambda: moment) for _ in range(2))  # a ledger each
     for name in ("iwmo32/WMO301_toewijzing_specifiek.xml", "iwmo32/WMO317_verzoek_wijziging.xml",
-                 "ijw32/JW307_stop.xml"):
+                 "ijw32/JW301_toewijzing.xml", "ijw32/JW307_stop.xml"):
         data = (FIXTURES_DIR / name).read_bytes()
-        wrapped = zkn.convert(ggk_32.convert(data, name).outputs[0].xml, "envelope.xml")
-        direct = zkn.convert(data, name)
+        wrapped = via_ggk.convert(ggk_32.convert(data, name).outputs[0].xml, "envelope.xml")
+        direct = direct_zkn.convert(data, name)
         assert wrapped.source.envelopes == ["ggk-Di01"]
         assert wrapped.bericht == direct.bericht
-        assert [o.xml for o in wrapped.outputs] == [o.xml for o in direct.outputs]
+
+        def masked(xml: bytes) -> bytes:  # the referentienummer is a new UUID4 in every message
+            return re.sub(rb"<StUF:referentienummer>[^<]*<", b"<StUF:referentienummer><", xml)
+
+        assert [masked(o.xml) for o in wrapped.outputs] == [masked(o.xml) for o in direct.outputs]
+        assert wrapped.outputs
 
 
 def test_ijw_defaults_to_its_own_version_and_iwmo_to_2_1(reference_dir: Path) -> None:
@@ -328,13 +351,15 @@ def test_ijw_defaults_to_its_own_version_and_iwmo_to_2_1(reference_dir: Path) ->
 def test_our_envelope_converts_to_the_same_zaklk01_as_the_original(ggk_converter: Converter,
                                                                    zkn_converter: Converter, name: str) -> None:
     data = (FIXTURES_21 / name).read_bytes()
-    direct = zkn_converter.convert(data, name)
+    if "WMO305" in name or "WMO307" in name:
+        pytest.skip("a start or stop needs its toewijzing's zaak first (tested in test_dialects_versions)")
+    direct = fresh_zkn().convert(data, name)
     envelope = ggk_converter.convert(data, name).outputs[0].xml
-    wrapped = zkn_converter.convert(envelope, "envelope.xml")
+    wrapped = fresh_zkn().convert(envelope, "envelope.xml")
     assert wrapped.source.envelopes == ["ggk-Di01"]
     assert wrapped.source.envelope_info["functie"] == f"WMO{family(direct.bericht)}"
     assert wrapped.bericht == direct.bericht
-    assert [o.xml for o in wrapped.outputs] == [o.xml for o in direct.outputs]
+    assert [masked(o.xml) for o in wrapped.outputs] == [masked(o.xml) for o in direct.outputs]
 
 
 @pytest.mark.parametrize("name", SAMPLES_20)
@@ -346,26 +371,33 @@ def test_a_2_0_sample_keeps_its_zaak_through_the_envelope(ggk_converter: Convert
     after which the toewijzing runs until its shortened Einddatum, so the zaak is planned to end
     then (einddatumGepland) instead of being ended (einddatum), exactly as for the 2.1 twin."""
     data = (reference_dir / "samples" / "iwmo20-xml" / name).read_bytes()
-    direct = zkn_converter.convert(data, name).outputs
-    wrapped = zkn_converter.convert(ggk_converter.convert(data, name).outputs[0].xml, "envelope.xml").outputs
-    assert [(o.zaak, o.referentienummer) for o in wrapped] == [(o.zaak, o.referentienummer) for o in direct]
+    direct_zkn, wrapped_zkn = fresh_zkn(), fresh_zkn()
+    if "WMO305" in name or "WMO307" in name:  # a status on B-01's zaak (E and F: gemeente 0385's stand-in)
+        b01 = (reference_dir / "samples" / "iwmo20-xml" / "CasusB-01-WMO301_toewijzing.xml").read_bytes()
+        if name.startswith(("CasusE", "CasusF")):
+            b01 = b01.replace(b">0384<", b">0385<")
+        direct_zkn.convert(b01, "b01")
+        wrapped_zkn.convert(ggk_converter.convert(b01, "b01").outputs[0].xml, "b01-envelope")
+    direct = direct_zkn.convert(data, name).outputs
+    wrapped = wrapped_zkn.convert(ggk_converter.convert(data, name).outputs[0].xml, "envelope.xml").outputs
     zkn = {"Z": "http://www.egem.nl/StUF/sector/zkn/0310", "B": "http://www.egem.nl/StUF/sector/bg/0310"}
-    shortened = name == "CasusC-01-WMO301_intrekking.xml"
+    if name == "CasusC-01-WMO301_intrekking.xml":  # ended in 2.0 (create, end, eindstatus); shortened in 2.1
+        assert [o.operation for o in direct] == ["creeerZaak", "updateZaak", "actualiseerZaakstatus"]
+        assert [o.operation for o in wrapped] == ["creeerZaak"]
+        planned = etree.fromstring(wrapped[0].xml).xpath("Z:object/Z:einddatumGepland", namespaces=zkn)
+        assert [e.text for e in planned] == ["20161009"]
+        ended = etree.fromstring(direct[1].xml).xpath("Z:object[last()]/Z:einddatum", namespaces=zkn)
+        assert [e.text for e in ended] == ["20161009"]
+        return
+    if name != "CasusA-01-WMO315_verzoek.xml":  # a 2.1 315 payload must name a ReferentieAanbieder: another key
+        assert [(o.zaak, o.operation) for o in wrapped] == [(o.zaak, o.operation) for o in direct]
     for a, b in zip(direct, wrapped, strict=True):
         ra, rb = etree.fromstring(a.xml), etree.fromstring(b.xml)
-        for xpath in ("Z:object/Z:identificatie", "Z:object/Z:startdatum", "Z:object/Z:einddatumGepland",
-                      "Z:object/Z:einddatum", "Z:object/Z:isVan/Z:gerelateerde/Z:code", "//B:inp.bsn",
-                      "//B:geslachtsnaam", "//B:geboortedatum"):
-            if shortened and xpath == "Z:object/Z:einddatum":
-                continue
+        for xpath in ("Z:object/Z:startdatum", "Z:object/Z:einddatumGepland", "Z:object/Z:einddatum",
+                      "Z:object/Z:isVan/Z:gerelateerde/Z:code", "//B:inp.bsn", "//B:geslachtsnaam",
+                      "//B:geboortedatum", "//Z:heeft/Z:datumStatusGezet"):
             texts = [[e.text for e in r.xpath(xpath, namespaces=zkn)] for r in (ra, rb)]
             assert texts[0] == texts[1], xpath
-        if shortened:
-            ended = "Z:object[last()]/Z:einddatum"
-            assert [e.text for e in ra.xpath(ended, namespaces=zkn)] == ["20161009"]
-            assert rb.xpath(ended, namespaces=zkn) == []
-            twin = zkn_converter.convert((FIXTURES_21 / name).read_bytes(), name).outputs[0].xml
-            assert etree.fromstring(twin).xpath(ended, namespaces=zkn) == []
 
 
 def test_rendering_is_deterministic(ggk_converter: Converter) -> None:
@@ -383,11 +415,11 @@ def test_soap_wrapped_envelope_converts(ggk_converter: Converter, zkn_converter:
     body = ggk_converter.convert(data, "b").outputs[0].xml.split(b"?>", 1)[1]
     soap = (b'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope">'
             b"<soap:Header/><soap:Body>" + body + b"</soap:Body></soap:Envelope>")
-    result = zkn_converter.convert(soap, "soap.xml")
+    result = fresh_zkn().convert(soap, "soap.xml")
     assert result.source.envelopes == ["soap12", "ggk-Di01"]
     assert result.mapping.name == "iwmo21-wmo301"
     assert result.bericht.clients[0].producten[0].code == "01A01"
-    assert [o.xml for o in result.outputs] == [o.xml for o in zkn_converter.convert(data, "b").outputs]
+    assert [masked(o.xml) for o in result.outputs] == [masked(o.xml) for o in fresh_zkn().convert(data, "b").outputs]
 
 
 def test_official_envelopes_are_schema_valid_and_their_payload_is_not_a_message(reference_dir: Path) -> None:
@@ -583,8 +615,8 @@ def test_a_2_0_payload_is_written_through_the_2_0_dialect(ggk_converter: Convert
     env = Envelope(out.xml)
     assert env.payload == out.payload
     assert (env.parameter("functieVersie"), env.parameter("functieSubversie")) == ("0002", "0000")
-    back = Converter().convert(out.payload, "payload.xml")
-    assert back.mapping.name == "iwmo20-wmo301"
+    _, back_mapping, back = Converter().to_model(out.payload, "payload.xml")
+    assert back_mapping.name == "iwmo20-wmo301"
     assert back.bericht.clients[0].bsn == full_301.clients[0].bsn
     assert "clients.0.producten.0.toewijzingnummer: not representable in iwmo20-wmo301" in out.dropped
 

@@ -29,7 +29,7 @@ GESLACHT_STUF = {"0": "O", "1": "M", "2": "V"}
 DATUMGEBRUIK_STUF = {"1": "D", "2": "M", "3": "J"}  # COD170 -> StUF indOnvolledigeDatum
 NIL = ' xsi:nil="true" StUF:noValue="{}"'
 
-__all__ = ["RenderError", "Rendered", "Rendering", "esc", "render", "stuf_places", "tijdstip"]
+__all__ = ["RenderError", "Rendered", "Rendering", "ZknRendered", "esc", "render", "stuf_places", "tijdstip"]
 
 
 class RenderError(ValueError):
@@ -43,13 +43,19 @@ class RenderError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """One output message: its reference, a file-name stem, the zaak id, the XML, and its ZDS operation."""
+    """One output message: its reference, a file-name stem, the zaak id and the XML bytes (both profiles)."""
 
     referentienummer: str
     name: str
     zaak: str
     xml: bytes
     mutatiesoort: str
+
+
+@dataclass(frozen=True, slots=True)
+class ZknRendered(Rendered):
+    """A zakLk01 with the ZDS operation it performs and the SOAPAction it is sent with."""
+
     operation: str = ""
     soap_action: str = ""
 
@@ -58,7 +64,7 @@ class Rendered:
 class Rendering:
     """What one message became: its outputs, and why there are none (or notes on what was decided)."""
 
-    outputs: list[Rendered] = field(default_factory=list)
+    outputs: list[ZknRendered] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -341,8 +347,8 @@ def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime
             xml = write(op, (zender, unit.gemeente), (settings.ontvanger, unit.gemeente), ref, moment)
             seq = len(result.outputs) + 1
             name = f"{ident}-{bericht.berichtcode}-{bericht.identificatie}-{seq:02d}-{op.kind}"
-            result.outputs.append(Rendered(ref, name, ident, xml, "T" if op.kind == CREEER else "W", op.kind,
-                                           op.soap_action))
+            result.outputs.append(ZknRendered(ref, name, ident, xml, "T" if op.kind == CREEER else "W", op.kind,
+                                              op.soap_action))
     return result
 
 
