@@ -406,6 +406,15 @@ def test_a_link_to_an_unknown_zaak_is_refused(receiver: Receiver) -> None:
             "StUF064", "unknown-related-zaak")
 
 
+def test_a_related_zaak_sent_with_t_is_refused(created: Receiver) -> None:
+    link = """<ZKN:heeftBetrekkingOpAndere StUF:entiteittype="ZAKZAKBTR" StUF:verwerkingssoort="T">
+      <ZKN:gerelateerde StUF:entiteittype="ZAK" StUF:verwerkingssoort="T">
+        <ZKN:identificatie>0384RECV00001</ZKN:identificatie></ZKN:gerelateerde></ZKN:heeftBetrekkingOpAndere>"""
+    answer = created.receive(lk01("T", creeer_object("0384RECV00002", link), "ref-2", "20260102100000001"), CREEER)
+    refused(answer, "StUF058", "verwerkingssoort")
+    assert answer.fout.element == "heeftBetrekkingOpAndere/gerelateerde"
+
+
 def test_mutatiesoort_t_with_verwerkingssoort_w_is_refused(receiver: Receiver) -> None:
     objects = creeer_object().replace('StUF:entiteittype="ZAK" StUF:verwerkingssoort="T"',
                                       'StUF:entiteittype="ZAK" StUF:verwerkingssoort="W"', 1)

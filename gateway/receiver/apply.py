@@ -76,6 +76,10 @@ def _add_relation(zaak: Zaak, relation: etree._Element, known: set[str]) -> None
     if gerelateerde is not None and gerelateerde.get(VERWERKINGSSOORT) not in (None, "T", "I"):
         raise refuse("verwerkingssoort", f"{name}/gerelateerde",
                      "a gerelateerde in an added relation has verwerkingssoort I or T (StUF 03.01 Tabel 5.7)")
+    if (name == "isVan" or name in LINKED_ZAKEN) and gerelateerde is not None and (
+            gerelateerde.get(VERWERKINGSSOORT) != "I"):
+        raise refuse("verwerkingssoort", f"{name}/gerelateerde", "a zaaktype or a related zaak is sent with "
+                     "verwerkingssoort I: it cannot be created through a relation (ZDS verwerkingssoort table)")
     if name == "heeft":
         zaak.statussen.append(_status(relation))
         return
