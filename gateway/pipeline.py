@@ -239,7 +239,14 @@ class Converter:
         mapping = self.registry.get(target)
         source = read(data, name, max_bytes=self.max_bytes)
         if source.root.tag == "{http://www.egem.nl/StUF/sector/zkn/0310}zakLk01":
-            berichten = [read_zkn(source.root, name)]
+            from gateway.ingest.zkn_v2 import is_v2, read_zkn_v2
+
+            if is_v2(source.root):  # profile v2: one creeerZaak per toewijzing; the zaaktype names wet and kind
+                kinds = {z.code: tuple(key.rsplit(":", 1)[-1].split(".", 1))
+                         for key, z in self.settings.zaaktypen.items()}
+                berichten = [read_zkn_v2(source.root, name, kinds)]  # type: ignore[arg-type]
+            else:
+                berichten = [read_zkn(source.root, name)]
         else:
             result = map_source(self.detect(source), source.root, source=name, track_unmapped=False)
             berichten = [result.bericht.model_copy(update={"clients": [c]}) for c in result.bericht.clients]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -41,18 +42,36 @@ def test_every_21_fixture_round_trips_dialect_canonical_dialect(converter: Conve
 @pytest.mark.parametrize("sample", SAMPLES_301_315)
 def test_every_20_sample_round_trips_through_the_canonical_zaklk01(converter: Converter, sample: str,
                                                                    reference_dir: Path) -> None:
+    """v2 is lossy on the way back (docs/canonical-spec.md 9): the header is rebuilt from the zaak, so the test
+    compares what a zaak holds: the client, the product line, its dates and numbers."""
     data = (reference_dir / "samples" / "iwmo20-xml" / f"{sample}.xml").read_bytes()
-    original = converter.convert(data, sample)
-    (zaak,) = original.outputs
+    original = Converter(validate=converter.validate).convert(data, sample)
+    zaak = original.outputs[0]
+    assert zaak.operation == "creeerZaak"
     (back,) = converter.reverse(zaak.xml, original.mapping.name, "zaak.xml")
-    assert back.unplaced == []
-    assert converter.convert(back.xml, "back.xml").bericht == original.bericht
+    again = converter.to_model(back.xml, "back.xml")[2].bericht
+    before, after = original.bericht.clients[0], again.clients[0]
+    assert before.naam is not None and after.naam is not None
+    assert (after.bsn, after.geslacht, after.geboortedatum) == (before.bsn, before.geslacht, before.geboortedatum)
+    naam = ("geslachtsnaam.naam", "geslachtsnaam.voorvoegsel", "voorletters", "naamgebruik")  # naamcode: not in v2
+    assert [_get(after.naam, n) for n in naam] == [_get(before.naam, n) for n in naam]
+    line, line_back = before.producten[0], after.producten[0]
+    for field in ("categorie", "code", "omvang", "ingangsdatum", "leveringsvorm", "toewijzingsdatum",
+                  "toewijzingstijd", "reden_intrekking", "verwijzer", "raamcontract"):
+        assert getattr(line_back, field) == getattr(line, field), field
+    assert (again.wet, again.soort) == (original.bericht.wet, original.bericht.soort)
+
+
+def _get(model: object, dotted: str) -> object:
+    for part in dotted.split("."):
+        model = getattr(model, part)
+    return model
 
 
 def test_20_toewijzing_written_as_21_is_schema_valid_and_names_what_21_cannot_hold(
         converter: Converter, reference_dir: Path) -> None:
     data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
-    zaak = converter.convert(data, "a02").outputs[0]
+    zaak = Converter().convert(data, "a02").outputs[0]
     (back,) = converter.reverse(zaak.xml, "iwmo21-wmo301", "zaak.xml")  # validates against WMO301.xsd
     root = etree.fromstring(back.xml)
     ns = {"m": "http://www.istandaarden.nl/iwmo/2_1/wmo301/schema/2_1",
@@ -60,19 +79,15 @@ def test_20_toewijzing_written_as_21_is_schema_valid_and_names_what_21_cannot_ho
     assert root.findtext("m:Header/m:BerichtSubversie", namespaces=ns) == "1"
     assert root.findtext(".//m:ToegewezenProduct/m:Product/i:Code", namespaces=ns) == "07A03"
     assert root.findtext(".//m:ToegewezenProduct/m:Omvang/i:Volume", namespaces=ns) == "6"
-    assert set(back.unplaced) == {"tekenset", "clients.0.clientnummer", "clients.0.geheim",
-                                  "clients.0.naam.geslachtsnaam.naamcode", "clients.0.leefeenheid",
-                                  "clients.0.relaties.0.naam.geslachtsnaam.naamcode"}
-    # the 2.0 Gemeentecode is the header's gemeente in 2.1: normalised (gateway/model/versions.py), not lost
-    assert any(n.startswith("clients.0.producten.0.gemeentecode:") for n in back.normalised)
+    assert set(back.unplaced) == {"clients.0.geheim", "clients.0.leefeenheid"}  # Clientnummer = BSN: not in v2
 
 
 def test_a_20_intrekking_written_as_21_carries_the_closest_reden_wijziging(converter: Converter,
                                                                             reference_dir: Path) -> None:
     data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-04-WMO301_intrekking.xml").read_bytes()
-    zaak = converter.convert(data, "a04").outputs[0]
+    zaak = Converter().convert(data, "a04").outputs[0]  # unknown here: created (then ended) from its content
     (back,) = converter.reverse(zaak.xml, "iwmo21-wmo301", "zaak.xml")
-    again = converter.convert(back.xml, "back.xml").bericht.clients[0].producten[0]
+    again = converter.to_model(back.xml, "back.xml")[2].bericht.clients[0].producten[0]
     assert (again.reden_wijziging, again.reden_intrekking) == ("09", None)  # COD172 4 (overplaatsing) -> 09
     assert any("reden_intrekking" in n for n in back.normalised)
 
@@ -138,13 +153,13 @@ def test_cli_reverse_writes_files_and_reports(tmp_path: Path, reference_dir: Pat
     runner = CliRunner()
     sample = reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml"
     zkn = tmp_path / "zkn"
-    assert runner.invoke(main, ["convert", str(sample), "--out", str(zkn)]).exit_code == 0
+    assert runner.invoke(main, ["convert", str(sample), "--out", str(zkn), "--state", "none"]).exit_code == 0
     out = tmp_path / "back"
     result = runner.invoke(main, ["convert", "--reverse", "--mapping", "iwmo21-wmo301", str(zkn), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "not representable in iwmo21-wmo301: clients.0.leefeenheid" in result.output
     (written,) = out.glob("*.xml")
-    assert written.name == "iwmo21-wmo301-1d8d1f0852bf.xml"
+    assert re.fullmatch(r"iwmo21-wmo301-[0-9a-f]{12}\.xml", written.name)  # 12 hex made from the zaak id
     assert errors_of(etree.parse(str(written)).getroot()) == []
     usage = runner.invoke(main, ["convert", "--reverse", str(sample), "--out", str(out)])
     assert usage.exit_code == 2 and "exactly one --mapping" in usage.output

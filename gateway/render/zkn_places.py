@@ -45,7 +45,7 @@ PLACES: dict[str, list[str]] = {
                     ZAK + "ZKN:startdatum (of an aanvraag without ingangsdatum, only then)"],
     "clients.bsn": [INI + "BG:inp.bsn"],
     **_person("clients.", INI, "client"),
-    "clients.clientnummer": [_x("client.nummer")],
+    "clients.clientnummer": [_x("client.nummer") + " (only when it is not the BSN)"],
     "clients.geheim": [_x("client.geheim")],
     "clients.naam.naamgebruik": [_x("client.naamgebruik")],
     "clients.naam.partnernaam.naam": [_x("client.partnernaam")],

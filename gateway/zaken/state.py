@@ -70,7 +70,7 @@ def _adres(contacten: list[Contact]) -> JsonDict | None:
                 a = c.adres
                 return {k: v for k, v in {
                     "woonplaats": a.plaatsnaam, "straatnaam": a.straatnaam, "postcode": a.postcode,
-                    "huisnummer": str(a.huisnummer) if a.huisnummer is not None else None,
+                    "huisnummer": str(a.huisnummer) if a.huisnummer else None,  # BG: 1..99999; 0 is no number
                     "huisletter": a.huisletter, "toevoeging": a.huisnummertoevoeging}.items() if v}
     return None
 
@@ -91,9 +91,10 @@ def _person(naam: Naam | None, geboortedatum: dt.date | None, gebruik: str | Non
 
 
 def _contact_extra(prefix: str, contacten: list[Contact], extra: JsonDict) -> None:
-    telefoon = next((t.nummer for c in contacten for t in c.telefoon), None)
+    telefoon = next((t for c in contacten for t in c.telefoon), None)
     email = next((c.emailadres for c in contacten if c.emailadres), None)
-    _put(extra, f"{prefix}.telefoonnummer", telefoon)
+    _put(extra, f"{prefix}.telefoonnummer", telefoon.nummer if telefoon else None)
+    _put(extra, f"{prefix}.telefoon.landnummer", telefoon.landnummer if telefoon else None)
     _put(extra, f"{prefix}.emailadres", email)
 
 
@@ -101,6 +102,7 @@ def betrokkene(relatie: Relatie, drop_contact: bool) -> JsonDict:
     rol = ("gemachtigde" if relatie.soort in GEMACHTIGDE else
            "belanghebbende" if relatie.soort in BELANGHEBBENDE else "overig")
     extra: JsonDict = {}
+    _put(extra, "relatie.naamgebruik", relatie.naam.naamgebruik)
     if not drop_contact:
         _contact_extra("relatie", relatie.contacten, extra)
     return {"rol": rol, "code": relatie.soort, "omschrijving": RELATIE_LABEL.get(relatie.soort, relatie.soort),
@@ -121,7 +123,8 @@ def _toelichting(client: Client, product: Product | None) -> str | None:
 
 
 def _client_extra(client: Client, extra: JsonDict, drop_contact: bool) -> None:
-    _put(extra, "client.nummer", client.clientnummer)
+    if client.clientnummer != client.bsn:  # a 2.0 Clientnummer equal to the BSN is that datum again
+        _put(extra, "client.nummer", client.clientnummer)
     _put(extra, "client.geheim", client.geheim)
     _put(extra, "client.leefeenheid", client.leefeenheid)
     _put(extra, "client.communicatievorm", client.communicatievorm)
