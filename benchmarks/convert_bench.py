@@ -13,6 +13,7 @@ and bookkeeping cost nothing. One core, one process. Not a test: numbers vary by
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import statistics
 import sys
 import time
@@ -22,12 +23,14 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.ingest import read
+from gateway.ledger import MemoryLedger
 from gateway.mapping import map_source
 from gateway.model import Bericht
 from gateway.pipeline import Converter
 from gateway.reference import reference_dir
-from gateway.render import zkn
+from gateway.render import RenderSettings, zkn
 from gateway.render.schemas import schema
+from gateway.render.zkn import ZknRendered
 
 
 def rate(fn: Callable[[bytes], object], messages: list[bytes], seconds: float) -> float:
@@ -100,13 +103,19 @@ def main() -> int:
     return 0
 
 
+def _render(bericht: Bericht, settings: RenderSettings) -> list[ZknRendered]:
+    """Profile zkn v2 against an empty in-memory ledger: what a first conversion of the message renders."""
+    with MemoryLedger().transaction() as tx:
+        return zkn.render(bericht, settings, tx, dt.datetime.now()).outputs
+
+
 def stages(converter: Converter, messages: list[bytes], seconds: float, floor_rate: float) -> None:
     """µs per stage of one conversion, alone and in the pipeline, and the design floor: what validated
     canonical output costs at least whatever the mapping and rendering code does."""
     sources = [read(m) for m in messages]
     mappings = [converter.detect(s) for s in sources]
     results = [map_source(m, s.root) for m, s in zip(mappings, sources, strict=True)]
-    outputs = [zkn.render(r.bericht, converter.settings_for(m))[0].xml
+    outputs = [_render(r.bericht, converter.settings_for(m))[0].xml
                for m, r in zip(mappings, results, strict=True)]
     xsd = schema("zkn")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
@@ -125,7 +134,7 @@ def stages(converter: Converter, messages: list[bytes], seconds: float, floor_ra
     warm = [alone(lambda i: read(messages[i])), alone(lambda i: converter.detect(sources[i])),
             alone(lambda i: map_source(mappings[i], sources[i].root)),
             alone(lambda i: Bericht.model_validate(results[i].data)),
-            alone(lambda i: zkn.render(results[i].bericht, converter.settings_for(mappings[i]))),
+            alone(lambda i: _render(results[i].bericht, converter.settings_for(mappings[i]))),
             alone(lambda i: etree.fromstring(outputs[i], parser)), alone(lambda i: xsd.validate(trees[i]))]
     inline = in_pipeline(converter, messages, seconds, parser, xsd)
     floor_us = 1e6 / floor_rate
@@ -181,7 +190,7 @@ def in_pipeline(converter: Converter, messages: list[bytes], seconds: float, par
             t2 = clock()
             result = map_source(mapping, source.root)
             t3 = clock()
-            xml = zkn.render(result.bericht, converter.settings_for(mapping))[0].xml
+            xml = _render(result.bericht, converter.settings_for(mapping))[0].xml
             t4 = clock()
             tree = etree.fromstring(xml, parser)
             t5 = clock()

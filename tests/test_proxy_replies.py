@@ -119,7 +119,7 @@ def test_plan_per_mode_and_stable_references() -> None:
     translate = plan("translate", conversion.outputs, original)
     assert [(d.target, d.referentienummer, d.order_key) for d in translate] == [("new", out.referentienummer,
                                                                                  out.zaak)]
-    assert translate[0].soap_action == "http://www.egem.nl/StUF/sector/zkn/0310/zakLk01"
+    assert translate[0].soap_action == "http://www.egem.nl/StUF/sector/zkn/0310/creeerZaak_Lk01"  # ZDS operation
     assert root_of(translate[0].payload) == (stuf.SOAP11_NS, "Envelope")
     passthrough = plan("passthrough", conversion.outputs, original, "text/xml", '"urn:x"')
     assert passthrough[0].payload is original and passthrough[0].soap_action == "urn:x"

@@ -47,11 +47,9 @@ def canonical_delivery(output: Output) -> NewDelivery:
 
 
 def original_referentienummer(outputs: Sequence[Output] | None, original: bytes) -> str:
-    """A stable reference for the original: from the message's identity when it converted, else its bytes."""
-    if outputs:
-        seed = "original|" + "|".join(o.referentienummer for o in outputs)
-    else:
-        seed = "original-bytes|" + hashlib.sha256(original).hexdigest()
+    """A stable reference for the original, from its bytes: canonical outputs get a new UUID4 referentienummer
+    in every conversion (profile zkn v2), so they cannot name the original any more."""
+    seed = "original-bytes|" + hashlib.sha256(original).hexdigest()
     return "OVS" + hashlib.sha256(seed.encode()).hexdigest()[:32].upper()
 
 

@@ -60,36 +60,49 @@ def next_tijdstip(last: str | None, now: dt.datetime) -> str:
 
 
 class _MemoryTransaction:
+    """Writes go to an overlay that is merged into the store on commit, so a transaction costs what it touches
+    (copying the whole store per message made a long run quadratic)."""
+
     def __init__(self, data: dict[str, dict[str, Any]]) -> None:
         self.data = data
+        self.overlay: dict[str, dict[str, Any]] = {name: {} for name in data}
+
+    def _get(self, table: str, key: str) -> Any:
+        if key in self.overlay[table]:
+            return self.overlay[table][key]
+        return self.data[table].get(key)
 
     def zaak_for(self, keys: list[str]) -> str | None:
-        return next((self.data["keys"][k] for k in keys if k in self.data["keys"]), None)
+        return next((z for z in (self._get("keys", k) for k in keys) if z is not None), None)
 
     def bind(self, key: str, zaak: str) -> None:
-        self.data["keys"][key] = zaak
+        self.overlay["keys"][key] = zaak
 
     def state(self, zaak: str) -> JsonDict | None:
-        found = self.data["states"].get(zaak)
+        found = self._get("states", zaak)
         return copy.deepcopy(found) if found is not None else None
 
     def put_state(self, zaak: str, state: JsonDict) -> None:
-        self.data["states"][zaak] = copy.deepcopy(state)
+        self.overlay["states"][zaak] = copy.deepcopy(state)
 
     def tijdstip(self, zender: str, now: dt.datetime) -> str:
-        value = next_tijdstip(self.data["tijdstip"].get(zender), now)
-        self.data["tijdstip"][zender] = value
+        value = next_tijdstip(self._get("tijdstip", zender), now)
+        self.overlay["tijdstip"][zender] = value
         return value
 
     def remember(self, kind: str, key: str, value: str) -> None:
-        self.data["values"][f"{kind}\0{key}"] = value
+        self.overlay["values"][f"{kind}\0{key}"] = value
 
     def recall(self, kind: str, key: str) -> str | None:
-        return self.data["values"].get(f"{kind}\0{key}")  # type: ignore[no-any-return]
+        return self._get("values", f"{kind}\0{key}")  # type: ignore[no-any-return]
+
+    def commit(self) -> None:
+        for table, changes in self.overlay.items():
+            self.data[table].update(changes)
 
 
 class MemoryLedger:
-    """A ledger that lives as long as the process: each transaction works on a copy, swapped in on commit."""
+    """A ledger that lives as long as the process: each transaction writes to an overlay, merged on commit."""
 
     def __init__(self) -> None:
         self._data: dict[str, dict[str, Any]] = {"keys": {}, "states": {}, "tijdstip": {}, "values": {}}
@@ -98,9 +111,9 @@ class MemoryLedger:
     @contextmanager
     def transaction(self) -> Iterator[LedgerTransaction]:
         with self._lock:
-            work = copy.deepcopy(self._data)
-            yield _MemoryTransaction(work)
-            self._data = work
+            work = _MemoryTransaction(self._data)
+            yield work
+            work.commit()
 
     def close(self) -> None:
         pass
