@@ -1,0 +1,248 @@
+"""Apply a creeerZaak (T) or a W/C/F kennisgeving to a zaak, refusing what StUF 03.01 §5.2 forbids.
+
+Rules followed: Tabel 5.3 (oud holds the te wijzigen, nieuw the gewijzigde elements: the same ones),
+§5.2.4 (all values of a repeating element), §5.2.6 / Tabel 5.5 and 5.7 (how a relation is added,
+removed, ended or replaced), §3.4.1 (noValue; geenWaarde removes a value), ZDS 1.2 §4.1.3-4.1.5.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from .message import VERWERKINGSSOORT, ZKN, Refusal, is_relation, local, no_value
+from .zaak import (
+    EXTRA,
+    REPEATING,
+    Relation,
+    Status,
+    Unknown,
+    Value,
+    Zaak,
+    attributes_of,
+    identity,
+    nil_without_reason,
+    value_of,
+)
+
+ONLY_ONE = {"isVan": "second-zaaktype", "heeftAlsInitiator": "second-initiator"}
+RELATION_VS = {"W": frozenset("TVERWI"), "C": frozenset("VRWI"), "F": frozenset("VRWI")}
+LINKED_ZAKEN = ("heeftBetrekkingOpAndere", "heeftAlsDeelzaak", "heeftAlsHoofdzaak")
+
+
+def refuse(rule: str, element: str, text: str, code: str = "StUF058") -> Refusal:
+    return Refusal(code, rule, element, text, "server" if code == "StUF058" else "client")
+
+
+def _gerelateerde(relation: etree._Element) -> etree._Element | None:
+    return relation.find(f"{{{ZKN}}}gerelateerde")
+
+
+def _relations(obj: etree._Element) -> list[etree._Element]:
+    return [c for c in obj if isinstance(c.tag, str) and is_relation(c)]
+
+
+def _check_no_value_reasons(obj: etree._Element) -> None:
+    for element in obj.iter():
+        if isinstance(element.tag, str) and element is not obj and nil_without_reason(element):
+            raise refuse("noValue", local(element),
+                         "an empty element must carry StUF:noValue saying why (StUF 03.01 §3.4.1)", "StUF055")
+
+
+def _details(relation: etree._Element) -> dict[str, Value]:
+    """The relation's own simple elements (rol code, omschrijving …), not the gerelateerde's personal data."""
+    return {local(c): value_of(c) for c in relation
+            if isinstance(c.tag, str) and etree.QName(c).namespace == ZKN and local(c) != "gerelateerde"
+            and not len(c)}
+
+
+def _status(relation: etree._Element) -> Status:
+    gerelateerde = _gerelateerde(relation)
+
+    def text(parent: etree._Element | None, name: str) -> str:
+        found = parent.find(f"{{{ZKN}}}{name}") if parent is not None else None
+        return (found.text or "").strip() if found is not None and found.text else ""
+
+    if not text(relation, "datumStatusGezet") or not text(gerelateerde, "omschrijving"):
+        raise refuse("status", "heeft", "a status needs statustype omschrijving and datumStatusGezet "
+                     "(ZDS 1.2 §4.1.3)", "StUF055")
+    return Status(text(gerelateerde, "omschrijving"), text(gerelateerde, "volgnummer"),
+                  text(relation, "datumStatusGezet"), text(relation, "toelichting") or None)
+
+
+def _add_relation(zaak: Zaak, relation: etree._Element, known: set[str]) -> None:
+    """Add a relation (verwerkingssoort T) to the zaak: a status, a link to a known zaak, or a betrokkene."""
+    name = local(relation)
+    gerelateerde = _gerelateerde(relation)
+    if gerelateerde is not None and gerelateerde.get(VERWERKINGSSOORT) not in (None, "T", "I"):
+        raise refuse("verwerkingssoort", f"{name}/gerelateerde",
+                     "a gerelateerde in an added relation has verwerkingssoort I or T (StUF 03.01 Tabel 5.7)")
+    if (name == "isVan" or name in LINKED_ZAKEN) and gerelateerde is not None and (
+            gerelateerde.get(VERWERKINGSSOORT) != "I"):
+        raise refuse("verwerkingssoort", f"{name}/gerelateerde", "a zaaktype or a related zaak is sent with "
+                     "verwerkingssoort I: it cannot be created through a relation (ZDS verwerkingssoort table)")
+    if name == "heeft":
+        zaak.statussen.append(_status(relation))
+        return
+    if name in ONLY_ONE and zaak.related(name):
+        raise refuse(ONLY_ONE[name], name, f"the zaak already has its one {name} relation; a relation with "
+                     "verwerkingssoort T would add a second (StUF 03.01 §5.2.6 punt 2, ZDS 1.2 §4.1.5)")
+    soort, key = identity(gerelateerde)
+    if name in LINKED_ZAKEN and key.partition("=")[2] not in known:
+        raise refuse("unknown-related-zaak", f"{name}/gerelateerde/identificatie",
+                     "a related zaak sent with verwerkingssoort I must be known to the zaaksysteem "
+                     "(StUF 03.01 §5.2.6 punt 1; ZDS verwerkingssoort table)", "StUF064")
+    if key and any(r.name == name and r.key == key for r in zaak.relations):
+        raise refuse("relation-twice", name, "a relation to one and the same object may occur only once "
+                     "(StUF 03.01 §5.2.4, overige regels)")
+    zaak.relations.append(Relation(name, soort, key, _details(relation)))
+
+
+def _required(zaak: Zaak, name: str) -> None:
+    if not isinstance(zaak.attributes.get(name), str) or not zaak.attributes[name]:
+        raise refuse("creeerZaak-required", name, f"creeerZaak requires {name} with a value (ZDS 1.2 §4.1.4)",
+                     "StUF055")
+
+
+def create(obj: etree._Element, known: set[str]) -> Zaak:
+    """A new zaak from a mutatiesoort T object; ``known`` are the identificaties already in the store."""
+    if obj.get(VERWERKINGSSOORT) != "T":
+        raise refuse("verwerkingssoort", "object", "mutatiesoort T needs verwerkingssoort T on the object "
+                     "(StUF 03.01 Tabel 5.3)")
+    _check_no_value_reasons(obj)
+    attributes = {k: v for k, v in attributes_of(obj).items() if v is not None and v != []}
+    identificatie = attributes.get("identificatie")
+    if not isinstance(identificatie, str) or not identificatie:
+        raise refuse("creeerZaak-required", "identificatie", "creeerZaak requires a zaakidentificatie "
+                     "(ZDS 1.2 §4.1.4)", "StUF055")
+    if identificatie in known:
+        raise refuse("zaak-exists", "identificatie", "a zaak with this identificatie exists; a T may not add "
+                     "it again (ZDS 1.2 §4.1.4.1: zaakidentificaties are unique)")
+    if EXTRA in attributes:
+        attributes[EXTRA] = {k: v for k, v in attributes[EXTRA].items() if v is not None}
+    zaak = Zaak(identificatie, attributes)
+    for name in ("startdatum", "registratiedatum"):
+        _required(zaak, name)
+    for relation in _relations(obj):
+        if relation.get(VERWERKINGSSOORT) != "T":
+            raise refuse("verwerkingssoort", local(relation), "in a toevoegkennisgeving every relation has "
+                         "verwerkingssoort T (StUF 03.01 §5.2.6 punt 1, Tabel 5.7)")
+        _add_relation(zaak, relation, known)
+    for name in ("isVan", "heeftAlsInitiator"):
+        if len(zaak.related(name)) != 1:
+            raise refuse("creeerZaak-required", name, f"creeerZaak requires exactly one {name} relation "
+                         "(ZDS 1.2 §4.1.4.2)", "StUF055")
+    return zaak
+
+
+def _same(old: Value, stored: Value) -> bool:
+    if isinstance(old, Unknown) or isinstance(stored, Unknown):
+        return isinstance(old, Unknown) and isinstance(stored, Unknown) and str(old) == str(stored)
+    return old == stored
+
+
+def _apply_attributes(zaak: Zaak, old: dict[str, Value], new: dict[str, Value]) -> None:
+    """Tabel 5.3: oud and nieuw hold the same elements; oud must equal the stored value; nieuw replaces it."""
+    if old.get("identificatie") != new.get("identificatie"):
+        raise refuse("identificatie-immutable", "identificatie", "oud and nieuw name different zaken; the "
+                     "zaakidentificatie may not change (ZDS 1.2 §4.1.5, StUF 03.01 §5.2.4)")
+    names_old, names_new = set(old) - {"identificatie"}, set(new) - {"identificatie"}
+    if names_old != names_new:
+        differing = sorted(names_old ^ names_new)[0]
+        raise refuse("oud-nieuw-elements", differing, "oud and nieuw must hold the same elements: the te "
+                     "wijzigen and the gewijzigde (StUF 03.01 Tabel 5.3)", "StUF055")
+    extra_old, extra_new = old.get(EXTRA, {}), new.get(EXTRA, {})
+    if set(extra_old) != set(extra_new):
+        differing = sorted(set(extra_old) ^ set(extra_new))[0]
+        raise refuse("oud-nieuw-elements", f"extraElement {differing}", "oud and nieuw must hold the same "
+                     "extraElementen (StUF 03.01 Tabel 5.3)", "StUF055")
+    stored_extra = zaak.attributes.get(EXTRA, {})
+    for name, value in extra_old.items():
+        if not _same(value, stored_extra.get(name)):
+            raise refuse("oud-mismatch", f"extraElement {name}", "the oud value differs from the value the "
+                         "zaaksysteem holds (StUF 03.01 Tabel 5.3: oud = te wijzigen value)")
+    for name in sorted(names_old - {EXTRA}):
+        if not _same(old[name], zaak.stored(name)):
+            raise refuse("oud-mismatch", name, "the oud value differs from the value the zaaksysteem holds "
+                         "(StUF 03.01 Tabel 5.3: oud = te wijzigen value)")
+    for name in names_new - {EXTRA}:
+        value = new[name]
+        if value is None or (name in REPEATING and value == []):
+            zaak.attributes.pop(name, None)  # geenWaarde removes the value (§3.4.1)
+        else:
+            zaak.attributes[name] = value
+    if extra_new:
+        merged = {**stored_extra, **extra_new}
+        zaak.attributes[EXTRA] = {k: v for k, v in merged.items() if v is not None}
+
+
+def _find(zaak: Zaak, name: str, relation: etree._Element) -> Relation:
+    key = identity(_gerelateerde(relation))[1]
+    for existing in zaak.relations:
+        if existing.name == name and existing.key == key:
+            return existing
+    raise refuse("oud-mismatch", name, "the relation in oud is not a relation the zaak holds "
+                 "(StUF 03.01 §5.2.6)")
+
+
+def _empty(relation: etree._Element) -> bool:
+    return no_value(relation) == "geenWaarde" and not len(relation)
+
+
+def _apply_relation(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etree._Element,
+                    known: set[str]) -> None:
+    """One pair of relations (same place in oud and nieuw) by verwerkingssoort (StUF 03.01 §5.2.6, Tabel 5.5)."""
+    name, vs = local(old), old.get(VERWERKINGSSOORT)
+    if local(new) != name or new.get(VERWERKINGSSOORT) != vs:
+        raise refuse("verwerkingssoort", name, "a relation appears in oud and nieuw in the same order with "
+                     "the same verwerkingssoort (StUF 03.01 §5.2.6, Tabel 5.5)", "StUF055")
+    if vs not in RELATION_VS[mutatiesoort]:
+        raise refuse("verwerkingssoort", name, f"verwerkingssoort {vs} is not allowed on a relation in a "
+                     f"kennisgeving with mutatiesoort {mutatiesoort} (StUF 03.01 §5.2.6, Tabel 5.5)", "StUF055")
+    if vs == "T":
+        if not _empty(old):
+            raise refuse("relation-added-oud", name, "an added relation is empty in oud with noValue "
+                         "geenWaarde (StUF 03.01 §5.2.6 punt 2)", "StUF055")
+        _add_relation(zaak, new, known)
+    elif vs in ("V", "E"):
+        if not _empty(new):
+            raise refuse("relation-removed-nieuw", name, f"a relation with verwerkingssoort {vs} is empty in "
+                         "nieuw with noValue geenWaarde (StUF 03.01 §5.2.6 punt 5/6)", "StUF055")
+        if name in ONLY_ONE:
+            raise refuse(f"{name}-required", name, f"the zaak must keep its one {name} relation; replace it "
+                         "with R instead (ZDS 1.2 §4.1.4.2)")
+        zaak.relations.remove(_find(zaak, name, old))
+    elif vs == "R":
+        if name == "isVan":
+            raise refuse("zaaktype-immutable", name, "the zaaktype of a zaak may not be changed "
+                         "(ZDS 1.2 §4.1.5)")
+        zaak.relations.remove(_find(zaak, name, old))
+        _add_relation(zaak, new, known)
+    elif vs == "W":
+        _find(zaak, name, old).details.update(_details(new))
+    else:  # I: only identifies the relation; nothing changes
+        _find(zaak, name, old)
+
+
+def update(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etree._Element, known: set[str]) -> str:
+    """Apply a W/C/F pair of objects to ``zaak`` in place; return the ZDS operation it was."""
+    vs = old.get(VERWERKINGSSOORT)
+    if new.get(VERWERKINGSSOORT) != vs or vs not in ("W", "I"):
+        raise refuse("verwerkingssoort", "object", "in a W/C/F kennisgeving oud and nieuw carry the same "
+                     "verwerkingssoort, W or I (StUF 03.01 Tabel 5.3)", "StUF055")
+    _check_no_value_reasons(old)
+    _check_no_value_reasons(new)
+    attributes_old, attributes_new = attributes_of(old), attributes_of(new)
+    if vs == "I" and set(attributes_old) | set(attributes_new) != {"identificatie"}:
+        changed = sorted((set(attributes_old) | set(attributes_new)) - {"identificatie"})[0]
+        raise refuse("verwerkingssoort", changed, "an object with verwerkingssoort I only identifies; a "
+                     "changed element needs verwerkingssoort W (StUF 03.01 Tabel 5.3)", "StUF055")
+    _apply_attributes(zaak, attributes_old, attributes_new)
+    relations_old, relations_new = _relations(old), _relations(new)
+    if [local(r) for r in relations_old] != [local(r) for r in relations_new]:
+        raise refuse("oud-nieuw-elements", "relations", "oud and nieuw must hold the same relations in the same "
+                     "order (StUF 03.01 §5.2.6)", "StUF055")
+    for relation_old, relation_new in zip(relations_old, relations_new, strict=True):
+        _apply_relation(zaak, mutatiesoort, relation_old, relation_new, known)
+    only_status = (set(attributes_new) == {"identificatie"} and relations_new
+                   and all(local(r) == "heeft" and r.get(VERWERKINGSSOORT) == "T" for r in relations_new))
+    return "actualiseerZaakstatus" if only_status else "updateZaak"
