@@ -200,6 +200,9 @@ class Converter:
         from gateway.mapping.reverse import unmap
 
         mapping = self.registry.get(target)
+        if mapping.reverse_refused:
+            raise ConversionError(f"mapping {mapping.name!r} does not write messages back: {mapping.reverse_refused}",
+                                  field="reverse", source=name)
         source = read(data, name, max_bytes=self.max_bytes)
         if source.root.tag == "{http://www.egem.nl/StUF/sector/zkn/0310}zakLk01":
             berichten = [read_zkn(source.root, name)]

@@ -42,6 +42,8 @@ def check(files: tuple[str, ...]) -> None:
                 click.echo(f"{problem}")
             continue
         one_way = f"; one-way rules: {', '.join(compiled.one_way)}" if compiled.one_way else ""
+        if compiled.reverse_refused:
+            one_way += f"; convert --reverse refused: {compiled.reverse_refused}"
         click.echo(f"ok   {file}: {compiled.name} ({len(compiled.chain)} file(s) in the extends chain){one_way}")
     sys.exit(EXIT_FAILED if bad else EXIT_OK)
 

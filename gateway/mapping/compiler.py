@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from gateway.reference import reference_dir
 
 from . import transforms as tf
+from .attributes import footprint
 from .errors import MappingError, Problem
 from .loader import LocatedDict, LocatedList, load_yaml
 from .targets import ROOT_MODEL, FieldKind, fields_of
@@ -48,6 +49,7 @@ TOP_KEYS = {
     "rules": "canonical field -> source",
     "tests": "sample-in / expected-out test cases",
     "definitions": "YAML anchors for reuse (&name / <<: *name); not read otherwise",
+    "reverse": "false, or the reason why not: this mapping only reads; convert --reverse refuses it",
 }
 MATCH_KEYS = {"namespace", "root", "format", "xpath", "fields", "route"}
 FIELD_KEYS = {"path", "paths", "constant", "default", "required", "when", "transform", "map", "many", "note"}
@@ -76,6 +78,8 @@ class Path_:
     expr: str
     tags: tuple[str, ...] | None
     xpath: etree.XPath | None = None
+    footprint: tuple[etree.XPath, ...] = ()
+    """For a function expression: the attribute paths it reads (see :mod:`.attributes`), run to mark them used."""
 
     def run(self, el: etree._Element, index: dict[Any, dict[Any, list[Any]]] | None = None) -> list[Any]:
         """Evaluate on ``el``; ``index`` caches each element's children by tag across a message."""
@@ -297,6 +301,8 @@ class Compiled:
     one_way: list[str] = field(default_factory=list)
     plan: Plan | None = None
     source_schema: str | None = None
+    reverse_refused: str | None = None
+    """Why ``convert --reverse`` refuses this mapping (``reverse: false`` or a reason); None: it may run back."""
 
     def top_rule(self, target: str) -> FieldRule | None:
         for rule in self.rules:
@@ -498,12 +504,24 @@ def _compile_path(expr: Any, ns: dict[str, str], c: _Collector, node: Any, key: 
                 return None
         return Path_(expr, tuple(tags))
     try:
-        xp = etree.XPath(expr, namespaces=ns, smart_strings=False)
-        xp(etree.Element("probe"))  # undefined prefixes and unknown functions show up only on evaluation
+        # smart strings: an attribute result knows its element, so the unmapped scan sees it was read
+        xp = etree.XPath(expr, namespaces=ns, smart_strings=True)
+        probe = xp(etree.Element("probe"))  # undefined prefixes and unknown functions show up only on evaluation
     except (etree.XPathSyntaxError, etree.XPathEvalError) as exc:
         c.add(node, key, f"bad XPath {expr!r}: {exc}", value=True)
         return None
-    return Path_(expr, None, xp)
+    # a node-set hands back its attributes itself; a function result (a string or number) needs its footprint
+    return Path_(expr, None, xp, () if isinstance(probe, list) else _footprint(expr, ns))
+
+
+def _footprint(expr: str, ns: dict[str, str]) -> tuple[etree.XPath, ...]:
+    out = []
+    for token in footprint(expr):
+        try:
+            out.append(etree.XPath(token, namespaces=ns, smart_strings=True))
+        except etree.XPathSyntaxError:
+            continue  # not a location path after all: it marks nothing, so the attribute stays reported
+    return tuple(out)
 
 
 def _scalar(value: Any) -> str | None:
@@ -824,6 +842,11 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
         if "input" not in test:
             c.add(tests, i, "a test case needs input:")
     one_way = _one_way_rules(rules, "")
+    reverse = doc.get("reverse", True)
+    if reverse is not True and not (isinstance(reverse, str) and reverse.strip()) and reverse is not False:
+        c.add(doc, "reverse", "reverse: is false or a reason text (why this mapping cannot write back)", value=True)
+    reverse_refused = None if reverse is True else (str(reverse).strip() if reverse is not False else
+                                                     "the mapping declares reverse: false")
     if c.problems:
         raise MappingError(c.problems)
     return Compiled(
@@ -831,7 +854,7 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
         versie=_scalar(doc.get("versie")), format=fmt, file=file, chain=chain, match=match, namespaces=ns,
         rules=rules, ignore=ignore, value_maps=maps, render=_plain(render), strictness=str(strictness),
         tests=[_plain(t) for t in tests], raw=doc, one_way=one_way, plan=build_plan(rules),
-        source_schema=source_schema,
+        source_schema=source_schema, reverse_refused=reverse_refused,
     )
 
 
