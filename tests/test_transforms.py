@@ -109,7 +109,7 @@ def _as_number(text: str, sep: str) -> float:
     ("divide", 3, "10"),
 ])
 def test_unit_and_arithmetic_transforms_refuse_rather_than_round(name: str, arg: Any, value: str) -> None:
-    with pytest.raises(tf.TransformError, match="does not convert exactly.*refused rather than rounded"):
+    with pytest.raises(tf.TransformError, match=r"does not convert exactly.*refused rather than rounded"):
         _run(name, arg, value)
 
 
