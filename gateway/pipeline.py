@@ -22,6 +22,7 @@ from gateway.mapping import (
     Warning_,
     map_source,
 )
+from gateway.mapping.privacy import cap
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
 from gateway.render import RenderError, RenderSettings
@@ -65,6 +66,9 @@ class FailureInfo:
     line: int | None
     message: str
     source: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", cap(self.message))  # stored in reports and Fo03: bounded
 
     def __str__(self) -> str:
         where = self.source + (f":{self.line}" if self.line else "")

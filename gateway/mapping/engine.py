@@ -20,6 +20,7 @@ from gateway.model.codes import CODE_LISTS
 from .attributes import Attr, attribute_of, attribute_path, is_data
 from .compiler import WALKED_FIELD, WALKED_GROUP, Compiled, FieldRule, GroupRule, Path_, Plan, TrieNode
 from .errors import ConversionError
+from .privacy import personal, shown, withhold
 from .strictness import deviations
 from .transforms import TransformError
 
@@ -249,7 +250,8 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
         try:
             value = transform.apply(value, arg)
         except TransformError as exc:
-            raise _fail(st, f"transform {transform.name}: {exc}", where, line, rule.source_text) from None
+            text = withhold(str(exc), [raw, value]) if personal(where) else str(exc)
+            raise _fail(st, f"transform {transform.name}: {text}", where, line, rule.source_text) from None
     vmap = rule.value_map
     if vmap is not None:
         items = value if isinstance(value, list) else [value]
@@ -262,7 +264,8 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
                 elif vmap.fallback == "default":
                     hit = vmap.default or item
                 else:
-                    message = f"code {item!r} is not in value map {vmap.name!r}"
+                    code = shown(where, item) or "(withheld: personal data)"
+                    message = f"code {code} is not in value map {vmap.name!r}"
                     if not st.lenient:
                         raise _fail(st, message, where, line, rule.source_text)
                     st.warnings.append(Warning_(rule.target, where, line, message + "; kept as is"))
@@ -445,8 +448,9 @@ def _describe(err: dict[str, Any], field_: str) -> str:
         msg = f"not a code of {CODE_LISTS[leaf][0]}: {msg}"
     if err.get("type") == "missing":
         msg = "required field missing"
-    if "bsn" not in leaf and "input" in err and not isinstance(err["input"], dict | list):
-        msg += f" (got {err['input']!r})"
+    quoted = shown(field_, err["input"]) if "input" in err else None
+    if quoted is not None:  # never a name, birth date, address or BSN (issue 11, item 7)
+        msg += f" (got {quoted})"
     return msg
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .privacy import cap
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -45,6 +47,7 @@ class ConversionError(ValueError):
         source: str = "<input>",
         code: str = "StUF055",
     ) -> None:
+        message = cap(message)  # errors are stored and sent: never unbounded
         super().__init__(message)
         self.message = message
         self.field = field
