@@ -15,7 +15,7 @@ from typing import Any
 from gateway.mapping import Compiled
 from gateway.pipeline import FailureInfo
 
-OK, FAILED = "ok", "failed"
+OK, FAILED, REFUSED = "ok", "failed", "refused"
 
 
 def dialect_of(mapping: Compiled) -> str:
@@ -29,8 +29,10 @@ def ok_line(key: str, mapping: Compiled, envelopes: list[str], outputs: list[str
             "envelopes": envelopes, "outputs": outputs, "unmapped": unmapped, "warnings": warnings}
 
 
-def failed_line(key: str, info: FailureInfo, mapping: Compiled | None, quarantine: str) -> dict[str, Any]:
-    return {"source": key, "status": FAILED, "dialect": dialect_of(mapping) if mapping else None,
+def failed_line(key: str, info: FailureInfo, mapping: Compiled | None, quarantine: str,
+                status: str = FAILED) -> dict[str, Any]:
+    """A failed input, or (``status=REFUSED``) one its mapping recognises and refuses on purpose."""
+    return {"source": key, "status": status, "dialect": dialect_of(mapping) if mapping else None,
             "mapping": mapping.name if mapping else None,
             "error": {"code": info.code, "field": info.field, "line": info.line, "message": info.message},
             "quarantine": quarantine}
@@ -66,7 +68,7 @@ class Tally:
             self.mappings[line["mapping"]] += 1
         if line["status"] == FAILED:
             self.codes[line["error"]["code"]] += 1
-        else:
+        elif line["status"] == OK:
             self.outputs += len(line["outputs"])
 
     def merge(self, other: Tally) -> None:
@@ -98,7 +100,8 @@ def summary(tally: Tally, skipped: int, run: dict[str, Any]) -> dict[str, Any]:
     """The end-of-run summary; everything but ``run`` (timing, workers) is the same however the run went."""
     return {
         "inputs": tally.total,
-        "status": {OK: tally.status[OK], FAILED: tally.failed},
+        "status": {OK: tally.status[OK], FAILED: tally.failed,
+                   **({REFUSED: tally.status[REFUSED]} if tally.status[REFUSED] else {})},
         "dialects": dict(sorted(tally.dialects.items())),
         "mappings": dict(sorted(tally.mappings.items())),
         "failure_codes": dict(sorted(tally.codes.items())),
@@ -113,7 +116,9 @@ def summary_text(data: dict[str, Any]) -> str:
         return ", ".join(f"{name} {n:,}" for name, n in sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
 
     run = data["run"]
+    refused = data["status"].get(REFUSED, 0)
     lines = [f"{data['inputs']:,} input(s): {data['status'][OK]:,} ok, {data['status'][FAILED]:,} failed"
+             + (f", {refused:,} refused on purpose" if refused else "")
              + (f" ({data['skipped']:,} non-message file(s) skipped)" if data["skipped"] else "")]
     if data["dialects"]:
         lines.append(f"  dialects: {counts(data['dialects'])}")

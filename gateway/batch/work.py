@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ingest import read
-from gateway.mapping import Compiled, MappingError, Registry
+from gateway.mapping import Compiled, MappingError, Refused, Registry
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 
 from .keys import REASON_SUFFIX, output_path, quarantine_path
-from .report import Tally, encode_line, failed_line, ok_line, reason_text
+from .report import FAILED, REFUSED, Tally, encode_line, failed_line, ok_line, reason_text
 from .sinks import Packer, SinkSpec, packer_for
 
 _PR_SET_PDEATHSIG = 1
@@ -100,6 +100,8 @@ class Worker:
             return self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, problem, key), None)
         try:
             result = self.converter.convert(data, key, route=self.config.route)
+        except Refused as exc:  # recognised and refused by its mapping (refuse:): counted apart from failures
+            return self._quarantine(key, data, describe(exc, key), self.converter.registry.get(exc.mapping), REFUSED)
         except (*FAILURES, MappingError) as exc:
             return self._quarantine(key, data, describe(exc, key), self._detect(data, key))
         except Exception as exc:  # a bug must not stop the run: the input is quarantined and reported
@@ -117,11 +119,12 @@ class Worker:
         return ok_line(key, result.mapping, list(result.source.envelopes), paths, len(result.unmapped),
                        len(result.warnings))
 
-    def _quarantine(self, key: str, data: bytes, info: FailureInfo, mapping: Compiled | None) -> dict[str, Any]:
+    def _quarantine(self, key: str, data: bytes, info: FailureInfo, mapping: Compiled | None,
+                    status: str = FAILED) -> dict[str, Any]:
         path = quarantine_path(key)
         self.packer.add(path, data)
         self.packer.add(path + REASON_SUFFIX, reason_text(key, info, mapping))
-        return failed_line(key, info, mapping, path)
+        return failed_line(key, info, mapping, path, status)
 
     def _detect(self, data: bytes, key: str) -> Compiled | None:
         """Which mapping a failed input was for, when that much could still be told (for the report)."""

@@ -8,12 +8,21 @@ from pathlib import Path
 import click
 from lxml import etree
 
-from gateway.mapping import Registry
+from gateway.mapping import Refused, Registry
 from gateway.pipeline import FAILURES, PROFILES, Converter, describe
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
 from . import main
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage, input_files, load_registry, resolve_mappings
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    fail_usage,
+    input_files,
+    load_registry,
+    resolve_mappings,
+)
 
 
 @main.command()
@@ -42,10 +51,14 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         return
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    failed = 0
+    failed = refused = 0
     for path in input_files(inputs):
         try:
             result = converter.convert(path.read_bytes(), str(path), route=route)
+        except Refused as exc:  # recognised and refused on purpose by its mapping (refuse:)
+            refused += 1
+            click.echo(f"REFUSED {path}: {exc.reason} (mapping {exc.mapping})")
+            continue
         except FAILURES as exc:
             failed += 1
             click.echo(f"FAIL {describe(exc, str(path))}")
@@ -65,7 +78,9 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
                 click.echo(f"     dropped: {dropped}")
     for line in converter.debt.report():  # dialect debt: deviations accepted per mapping and rule
         click.echo(line)
-    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+    if refused:
+        click.echo(f"{refused} message(s) refused on purpose by their mapping")
+    sys.exit(EXIT_FAILED if failed else EXIT_REFUSED if refused else EXIT_OK)
 
 
 def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path, validate: bool) -> int:

@@ -49,6 +49,8 @@ TOP_KEYS = {
     "rules": "canonical field -> source",
     "tests": "sample-in / expected-out test cases",
     "definitions": "YAML anchors for reuse (&name / <<: *name); not read otherwise",
+    "abstract": "true: a base for extends only; never detected, never converts on its own",
+    "refuse": "reason text: messages this mapping recognises are refused with that reason, a counted outcome",
     "reverse": "false, or the reason why not: this mapping only reads; convert --reverse refuses it",
 }
 MATCH_KEYS = {"namespace", "root", "format", "xpath", "fields", "route"}
@@ -302,6 +304,10 @@ class Compiled:
     plan: Plan | None = None
     source_schema: str | None = None
     reverse_refused: str | None = None
+    abstract: bool = False
+    """A base for ``extends`` only: detection never picks it and it converts nothing itself."""
+    refuse: str | None = None
+    """Messages this mapping recognises are refused with this reason (a declaratie the gateway does not carry)."""
     """Why ``convert --reverse`` refuses this mapping (``reverse: false`` or a reason); None: it may run back."""
 
     def top_rule(self, target: str) -> FieldRule | None:
@@ -432,8 +438,9 @@ def _merge(base: LocatedDict, child: LocatedDict) -> LocatedDict:
             out[key] = merged_list
         else:
             out[key] = value
-    if "tests" not in child:
-        out.pop("tests", None)  # tests belong to the file that declares them
+    for own in ("tests", "abstract", "refuse"):  # belong to the file that declares them, never inherited
+        if own not in child:
+            out.pop(own, None)
     return out
 
 
@@ -847,6 +854,7 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
         c.add(doc, "reverse", "reverse: is false or a reason text (why this mapping cannot write back)", value=True)
     reverse_refused = None if reverse is True else (str(reverse).strip() if reverse is not False else
                                                      "the mapping declares reverse: false")
+    abstract, refuse = _abstract_refuse(doc, c)
     if c.problems:
         raise MappingError(c.problems)
     return Compiled(
@@ -854,8 +862,26 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
         versie=_scalar(doc.get("versie")), format=fmt, file=file, chain=chain, match=match, namespaces=ns,
         rules=rules, ignore=ignore, value_maps=maps, render=_plain(render), strictness=str(strictness),
         tests=[_plain(t) for t in tests], raw=doc, one_way=one_way, plan=build_plan(rules),
-        source_schema=source_schema, reverse_refused=reverse_refused,
+        source_schema=source_schema, reverse_refused=reverse_refused, abstract=abstract, refuse=refuse,
     )
+
+
+def _abstract_refuse(doc: LocatedDict, c: _Collector) -> tuple[bool, str | None]:
+    """``abstract: true`` and ``refuse: REASON``, checked: a refusing mapping must say how it is recognised."""
+    abstract = doc.get("abstract", False)
+    if not isinstance(abstract, bool):
+        c.add(doc, "abstract", "abstract: is true or false", value=True)
+        abstract = False
+    refuse = doc.get("refuse")
+    if refuse is not None and not (isinstance(refuse, str) and refuse.strip()):
+        c.add(doc, "refuse", "refuse: is the reason text, e.g. refuse: \"303 declaraties go to the declaratie "
+              "portal\"", value=True)
+        refuse = None
+    if refuse is not None and abstract:
+        c.add(doc, "refuse", "an abstract mapping is never detected, so it cannot refuse anything")
+    if refuse is not None and not doc.get("match"):
+        c.add(doc, "refuse", "a refusing mapping needs match: (which messages it recognises)")
+    return abstract, refuse.strip() if refuse else None
 
 
 def _source_schema(doc: LocatedDict, c: _Collector) -> str | None:

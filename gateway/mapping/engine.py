@@ -19,7 +19,7 @@ from gateway.model.codes import CODE_LISTS
 
 from .attributes import Attr, attribute_of, attribute_path, is_data
 from .compiler import WALKED_FIELD, WALKED_GROUP, Compiled, FieldRule, GroupRule, Path_, Plan, TrieNode
-from .errors import ConversionError
+from .errors import ConversionError, Refused
 from .privacy import personal, shown, withhold
 from .strictness import deviations
 from .transforms import TransformError
@@ -520,6 +520,11 @@ def map_source(
     track_unmapped: bool = True,
 ) -> MapResult:
     """Map one parsed message; raise :class:`ConversionError` naming field, source path and line."""
+    if mapping.refuse is not None:
+        raise Refused(mapping.name, mapping.refuse, source=source, line=root.sourceline)
+    if mapping.abstract:
+        raise ConversionError(f"mapping {mapping.name!r} is abstract: a base for extends, it converts nothing",
+                              field="mapping", source=source)
     st = _State(source, trace, track_unmapped, mapping.strictness == "lenient")
     if mapping.source_schema is not None:
         _check_source_schema(mapping, root, st)

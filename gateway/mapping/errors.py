@@ -62,3 +62,13 @@ class ConversionError(ValueError):
         if self.path:
             what = f"{what} <- {self.path}" if what else self.path
         return f"{where}: {what + ': ' if what else ''}{self.message}"
+
+
+class Refused(ConversionError):
+    """A message the picked mapping recognises and refuses on purpose (``refuse: REASON``): an outcome of
+    its own, counted apart from failures in convert, batch and the sidecar's Fo03."""
+
+    def __init__(self, mapping: str, reason: str, *, source: str = "<input>", line: int | None = None) -> None:
+        super().__init__(f"refused by mapping {mapping!r}: {reason}", field="refuse", line=line, source=source)
+        self.mapping = mapping
+        self.reason = reason

@@ -219,6 +219,8 @@ def _dispatch_table(mappings: Iterable[Compiled]) -> dict[tuple[str, str | None,
     candidates instead of every mapping known (there are dozens of dialects and vendors)."""
     table: dict[tuple[str, str | None, str | None], list[Compiled]] = {}
     for m in mappings:
+        if m.abstract:
+            continue  # a base for extends: never detected
         table.setdefault((m.match.format, m.match.namespace, m.match.root), []).append(m)
     return table
 
