@@ -92,3 +92,14 @@ def test_refuse_and_abstract_are_checked(tmp_path: Path, extra: str, message: st
     path.write_text(f"overstap-mapping: 1\nname: m\n{extra}", encoding="utf-8")
     with pytest.raises(MappingError, match=message):
         Registry([tmp_path / "none"]).get(str(path))
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ("soort: {constant: declaratie}", "constant 'declaratie' for soort is not in the canonical berichtsoorten"),
+    ("clients: {each: c, rules: {geslacht: {constant: '7'}}}", "not in COD046 Geslacht"),
+])
+def test_constants_are_checked_against_the_canonical_code_lists(tmp_path: Path, rule: str, message: str) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(f"overstap-mapping: 1\nname: m\nrules:\n  {rule}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["mapping", "check", str(path)])
+    assert result.exit_code == 1 and message in result.output, result.output

@@ -20,6 +20,7 @@ import yaml
 from lxml import etree
 from pydantic import BaseModel
 
+from gateway.model.codes import BERICHTNUMMERS, CODE_LISTS
 from gateway.reference import reference_dir
 
 from . import transforms as tf
@@ -735,11 +736,28 @@ class _RuleCompiler:
                        value=True)
         if many and kind.kind != "scalars":
             self.c.add(body, "many", f"{prefix}{target} holds one value; many: true needs a list field", value=True)
+        if "constant" in body:
+            _check_constant(self.c, body, prefix + target, _scalar(body["constant"]))
         return FieldRule(
             target=target, segments=segments, paths=paths, constant=_scalar(body.get("constant")),
             default=_scalar(body.get("default")), required=bool(required), when=when, transforms=transforms,
             value_map=value_map, many=bool(many), file=_file(body, file), line=line, column=col,
         )
+
+
+def _check_constant(c: _Collector, body: Any, where: str, value: str | None) -> None:
+    """A constant must be a value the canonical model accepts: caught by ``mapping check``, not at run time."""
+    leaf = where.rsplit(".", 1)[-1]
+    if where == "soort":
+        allowed: tuple[str, ...] = tuple(BERICHTNUMMERS)
+        listname = "the canonical berichtsoorten"
+    elif leaf in CODE_LISTS:
+        listname, allowed = CODE_LISTS[leaf]
+    else:
+        return
+    if value not in allowed:
+        c.add(body, "constant", f"constant {value!r} for {where} is not in {listname} "
+              f"({', '.join(dict.fromkeys(allowed))})", _suggest(str(value), allowed), value=True)
 
 
 def _shorthand(spec: Any, target: str, path: str, file: str) -> LocatedDict:
