@@ -103,3 +103,14 @@ def test_constants_are_checked_against_the_canonical_code_lists(tmp_path: Path, 
     path.write_text(f"overstap-mapping: 1\nname: m\nrules:\n  {rule}\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["mapping", "check", str(path)])
     assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_no_matching_mapping_names_the_near_misses() -> None:
+    other = TOEWIJZING.read_bytes().replace(b'berichtsoort="toewijzing"', b'berichtsoort="mutatie"')
+    with pytest.raises(ConversionError) as caught:
+        Converter(_registry()).convert(other, "m.xml")
+    message = caught.value.message
+    assert "near misses:" in message
+    assert "example-regie-attributes (match.xpath '@berichtsoort' wanted 'toewijzing', found 'mutatie')" in message
+    assert "example-regie-declaratie (match.xpath '@berichtsoort' wanted 'declaratie', found 'mutatie')" in message
+    assert "example-regie-base" not in message  # abstract: never a candidate
