@@ -114,3 +114,21 @@ def test_no_matching_mapping_names_the_near_misses() -> None:
     assert "example-regie-attributes (match.xpath '@berichtsoort' wanted 'toewijzing', found 'mutatie')" in message
     assert "example-regie-declaratie (match.xpath '@berichtsoort' wanted 'declaratie', found 'mutatie')" in message
     assert "example-regie-base" not in message  # abstract: never a candidate
+
+
+def test_mapping_check_accepts_a_folder() -> None:
+    result = CliRunner().invoke(main, ["mapping", "check", str(FOLDER)])
+    assert result.exit_code == 0, result.output
+    assert sorted(line.split(": ")[1].split(" ")[0] for line in result.output.splitlines()) == [
+        "example-regie-attributes", "example-regie-base", "example-regie-declaratie"]
+    assert "convert --reverse refused: the omvang is one text" in result.output
+
+
+def test_a_fail_line_names_the_picked_mapping(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(TOEWIJZING.read_bytes().replace(b'geslacht="V"', b'geslacht="X"'))
+    result = CliRunner(env={"OVERSTAP_MAPPING_PATH": f"{ROOT / 'dialects'}:{FOLDER}"}).invoke(
+        main, ["convert", str(bad), "--out", str(tmp_path / "o"), "--no-validate"])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"FAIL {bad}:9: clients.0.geslacht")
+    assert result.output.rstrip().endswith("[mapping example-regie-attributes]"), result.output

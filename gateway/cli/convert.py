@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from lxml import etree
 
-from gateway.mapping import Refused, Registry
+from gateway.mapping import MappingError, Refused, Registry
 from gateway.pipeline import FAILURES, PROFILES, Converter, describe
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
@@ -53,15 +53,16 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     out.mkdir(parents=True, exist_ok=True)
     failed = refused = 0
     for path in input_files(inputs):
+        data = path.read_bytes()
         try:
-            result = converter.convert(path.read_bytes(), str(path), route=route)
+            result = converter.convert(data, str(path), route=route)
         except Refused as exc:  # recognised and refused on purpose by its mapping (refuse:)
             refused += 1
             click.echo(f"REFUSED {path}: {exc.reason} (mapping {exc.mapping})")
             continue
         except FAILURES as exc:
             failed += 1
-            click.echo(f"FAIL {describe(exc, str(path))}")
+            click.echo(f"FAIL {describe(exc, str(path))}{_picked(converter, data, str(path), route)}")
             continue
         for output in result.outputs:
             (out / f"{output.name}.xml").write_bytes(output.xml)
@@ -81,6 +82,16 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     if refused:
         click.echo(f"{refused} message(s) refused on purpose by their mapping")
     sys.exit(EXIT_FAILED if failed else EXIT_REFUSED if refused else EXIT_OK)
+
+
+def _picked(converter: Converter, data: bytes, name: str, route: str | None) -> str:
+    """`` [mapping NAME]`` when a mapping was picked for a failed message: which one matters to fix it."""
+    from gateway.ingest import read
+
+    try:
+        return f" [mapping {converter.detect(read(data, name, max_bytes=converter.max_bytes, route=route)).name}]"
+    except (*FAILURES, MappingError):
+        return ""
 
 
 def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path, validate: bool) -> int:
