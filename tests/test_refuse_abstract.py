@@ -132,3 +132,14 @@ def test_a_fail_line_names_the_picked_mapping(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith(f"FAIL {bad}:9: clients.0.geslacht")
     assert result.output.rstrip().endswith("[mapping example-regie-attributes]"), result.output
+
+
+def test_overstap_mapping_path_adds_to_the_built_in_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.mapping import default_dirs
+
+    monkeypatch.setenv("OVERSTAP_MAPPING_PATH", str(tmp_path))
+    dirs = default_dirs()
+    assert dirs[-1] == tmp_path and any(d.name == "dialects" for d in dirs)
+    monkeypatch.setenv("OVERSTAP_MAPPING_PATH", f"{FOLDER}")
+    names = Registry().names()
+    assert "iwmo20-wmo301" in names and names.count("example-regie-attributes") == 1

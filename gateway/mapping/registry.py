@@ -33,11 +33,11 @@ def builtin_dir() -> Path:
 
 
 def default_dirs() -> list[Path]:
-    env = os.environ.get("OVERSTAP_MAPPING_PATH")
-    if env:
-        return [Path(p) for p in env.split(os.pathsep) if p]
+    """The built-in ``dialects/`` and ``mappings/``, then the folders of ``OVERSTAP_MAPPING_PATH``: the
+    variable adds vendor folders, it never hides the built-in dialects their mappings extend."""
     root = _data_root()
-    return [root / "dialects", root / "mappings"]
+    env = os.environ.get("OVERSTAP_MAPPING_PATH", "")
+    return [root / "dialects", root / "mappings", *(Path(p) for p in env.split(os.pathsep) if p)]
 
 
 def is_mapping_file(path: Path) -> bool:
@@ -50,9 +50,13 @@ def is_mapping_file(path: Path) -> bool:
 
 def discover(dirs: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
+    seen: set[Path] = set()
     for folder in dirs:
         if folder.is_dir():
-            found += sorted(p for p in folder.rglob("*.y*ml") if is_mapping_file(p))
+            for path in sorted(p for p in folder.rglob("*.y*ml") if is_mapping_file(p)):
+                if path.resolve() not in seen:  # a folder listed twice (or inside another) counts once
+                    seen.add(path.resolve())
+                    found.append(path)
     return found
 
 
