@@ -143,3 +143,12 @@ def test_overstap_mapping_path_adds_to_the_built_in_folders(tmp_path: Path, monk
     monkeypatch.setenv("OVERSTAP_MAPPING_PATH", f"{FOLDER}")
     names = Registry().names()
     assert "iwmo20-wmo301" in names and names.count("example-regie-attributes") == 1
+
+
+def test_the_readme_convert_example_names_files_that_exist() -> None:
+    import glob
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    pattern = re.search(r"overstap convert (\S+\*\.xml) --out", readme)
+    assert pattern is not None and glob.glob(str(ROOT / pattern.group(1)))
