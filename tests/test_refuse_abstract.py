@@ -152,3 +152,17 @@ def test_the_readme_convert_example_names_files_that_exist() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     pattern = re.search(r"overstap convert (\S+\*\.xml) --out", readme)
     assert pattern is not None and glob.glob(str(ROOT / pattern.group(1)))
+
+
+def test_explain_names_the_base_file_for_an_inherited_shorthand_rule_in_a_merged_group(tmp_path: Path) -> None:
+    from gateway.tooling.explain import explain
+
+    child = tmp_path / "child.yaml"
+    child.write_text(f"overstap-mapping: 1\nname: regie-child\nextends: {FOLDER / 'mapping.yaml'}\n"
+                     "rules:\n  clients:\n    rules:\n      extra.wijkteam: {path: rx:Regievoering/@wijkteam}\n",
+                     encoding="utf-8")
+    ex = explain(TOEWIJZING.read_bytes(), "t.xml", registry=_registry(), mapping=str(child))
+    rules = {row.field: row.rule for row in ex.rows}
+    assert rules["clients.0.extra.wijkteam"].startswith("child.yaml:")
+    assert rules["clients.0.extra.regievoerder"].startswith("mapping.yaml:")  # shorthand, inherited
+    assert rules["clients.0.naam.geslachtsnaam.naam"].startswith("mapping.yaml:")

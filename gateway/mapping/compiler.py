@@ -377,6 +377,16 @@ def read_mapping(path: Path) -> LocatedDict:
     return data
 
 
+def _key_files(rules: Any) -> dict[str, str]:
+    """Which file declared each rule of a (possibly merged) rules mapping: a shorthand rule (``field: PATH``)
+    has no container of its own to carry it, so ``explain`` would name the child file for a base's rule."""
+    own = getattr(rules, "key_files", None)
+    if own is not None:
+        return dict(own)
+    file = getattr(rules, "file", None)
+    return {k: file for k in rules} if file and isinstance(rules, dict) else {}
+
+
 def _merge_rules(base: dict[str, Any], child: dict[str, Any], child_order: bool = False) -> LocatedDict:
     """Child rules over base rules. A delta keeps the base's rule order (new rules go last); a group
     that declares its own ``each:`` is a new source structure, so its own rule order comes first."""
@@ -389,6 +399,7 @@ def _merge_rules(base: dict[str, Any], child: dict[str, Any], child_order: bool 
     out.key_locs = {**getattr(base, "key_locs", {}), **getattr(child, "key_locs", {})}
     out.value_locs = {**getattr(base, "value_locs", {}), **getattr(child, "value_locs", {})}
     out.file = getattr(child, "file", getattr(base, "file", None))  # type: ignore[attr-defined]
+    out.key_files = {**_key_files(base), **_key_files(child)}  # type: ignore[attr-defined]
     for key, value in child.items():
         if value is None:
             out.pop(key, None)  # `field: null` removes an inherited rule
@@ -670,7 +681,7 @@ class _RuleCompiler:
     def rule(self, spec: Any, target: str, body: Any, model: type[BaseModel], prefix: str) -> Rule | None:
         resolved = self._resolve_target(spec, target, model, prefix)
         line, col = _loc(spec, target)
-        file = _file(spec, self.c.default_file)
+        file = getattr(spec, "key_files", {}).get(target) or _file(spec, self.c.default_file)
         if resolved is None:
             return None
         segments, kind = resolved
