@@ -166,3 +166,13 @@ def test_explain_names_the_base_file_for_an_inherited_shorthand_rule_in_a_merged
     assert rules["clients.0.extra.wijkteam"].startswith("child.yaml:")
     assert rules["clients.0.extra.regievoerder"].startswith("mapping.yaml:")  # shorthand, inherited
     assert rules["clients.0.naam.geslachtsnaam.naam"].startswith("mapping.yaml:")
+
+
+@pytest.mark.parametrize("path", ["concat(@a, @b)", "../@kenmerk", "/RegieBericht/@code"])
+def test_mapping_check_lists_unwritable_paths_as_one_way(tmp_path: Path, path: str) -> None:
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(f"overstap-mapping: 1\nname: m\nmatch: {{root: X}}\nrules:\n  extra.x: \"{path}\"\n",
+                       encoding="utf-8")
+    result = CliRunner().invoke(main, ["mapping", "check", str(mapping)])
+    assert result.exit_code == 0, result.output
+    assert f"one-way rules: extra.x (path {path!r} cannot be written back)" in result.output

@@ -944,6 +944,17 @@ def shared_slot(rule: FieldRule) -> tuple[str, int] | None:
     return sep, idx
 
 
+_FUNCTION = re.compile(r"^\s*[A-Za-z][\w-]*\s*\(")
+
+
+def _unwritable(expr: str) -> bool:
+    """An absolute path, a step up (``../@x``) or an XPath function expression: reverse cannot place it."""
+    text = expr.strip()
+    if text == "local-name()":  # the item's own name: reverse picks the alternative of an ``a | b`` group by it
+        return False
+    return text.startswith("/") or ".." in text or bool(_FUNCTION.match(text))
+
+
 def _one_way_rules(rules: list[Rule], prefix: str) -> list[str]:
     """Rules that cannot run backwards: a transform without a declared reverse, or a lossy value map."""
     out: list[str] = []
@@ -957,6 +968,7 @@ def _one_way_rules(rules: list[Rule], prefix: str) -> list[str]:
             reasons.append(f"value map {rule.value_map.name} maps several codes onto one")
         if len(rule.paths) > 1 and not any(t.name == "join" for t, _ in rule.transforms):
             reasons.append("several paths")
+        reasons += [f"path {p.expr!r} cannot be written back" for p in rule.paths if _unwritable(p.expr)]
         if reasons:
             out.append(f"{prefix}{rule.target} ({', '.join(reasons)})")
     return out
