@@ -25,6 +25,7 @@ from gateway.mapping import (
     Warning_,
     map_source,
 )
+from gateway.mapping.privacy import cap
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
 from gateway.render import RenderError, RenderSettings
@@ -82,6 +83,9 @@ class FailureInfo:
     line: int | None
     message: str
     source: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", cap(self.message))  # stored in reports and Fo03: bounded
 
     def __str__(self) -> str:
         where = self.source + (f":{self.line}" if self.line else "")
@@ -259,6 +263,9 @@ class Converter:
         from gateway.mapping.reverse import unmap
 
         mapping = self.registry.get(target)
+        if mapping.reverse_refused:
+            raise ConversionError(f"mapping {mapping.name!r} does not write messages back: {mapping.reverse_refused}",
+                                  field="reverse", source=name)
         source = read(data, name, max_bytes=self.max_bytes)
         if source.root.tag == "{http://www.egem.nl/StUF/sector/zkn/0310}zakLk01":
             from gateway.ingest.zkn_v2 import is_v2, read_zkn_v2

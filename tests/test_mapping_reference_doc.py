@@ -102,3 +102,11 @@ def test_the_tests_example_runs(compiled: dict[str, Any]) -> None:
     if all(case.status == SKIP for case in result.cases):
         pytest.skip("reference samples absent")
     assert len(result.cases) == 3
+
+
+def test_the_berichtcode_table_is_the_code_list() -> None:
+    from gateway.model.codes import BERICHTCODES, BERICHTNUMMERS
+
+    rows = re.findall(r"^\| (\d{3}) \| (wmo|jw) \| (\w+) \| `([\w-]+)` \|$", DOC.read_text(encoding="utf-8"), re.M)
+    assert {code: (wet, soort) for code, wet, _, soort in rows} == BERICHTCODES
+    assert all(family.endswith(BERICHTNUMMERS[soort]) for _, _, family, soort in rows)

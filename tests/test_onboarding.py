@@ -144,8 +144,9 @@ def test_a_fourth_dialect_from_a_mapping_file_and_fixtures_alone(tmp_path: Path)
 EXAMPLE_FIXTURES = sorted(EXAMPLES.glob("*/fixtures/toewijzing.xml"))
 
 
-def test_there_are_three_example_dialects() -> None:
-    assert {p.parts[-3] for p in EXAMPLE_FIXTURES} == {"flat-no-namespace", "dutch-formats", "vendor-extensions"}
+def test_there_are_four_example_dialects() -> None:
+    assert {p.parts[-3] for p in EXAMPLE_FIXTURES} == {"flat-no-namespace", "dutch-formats", "vendor-extensions",
+                                                       "regie-attributes"}
 
 
 @needs_schemas

@@ -34,6 +34,12 @@ CASES: list[tuple[str, Any, Any, Any]] = [
     ("format_time", "hhmmss", "14:23:26", "142326"),
     ("number", {"decimal": ",", "scale": 2}, "1.234,50", "123450"),
     ("format_number", {"scale": 2}, "123450", "1234.50"),
+    ("unit", {"from": "uur", "to": "minuut", "decimal": ","}, "2,5", "150"),
+    ("unit", {"from": "dagdeel", "to": "uur"}, "3", "12"),
+    ("unit", {"from": "minuut", "to": "uur", "places": 2}, "45", "0.75"),
+    ("multiply", 60, "3", "180"),
+    ("multiply", {"by": "2,5", "decimal": ","}, "1,2", "3"),
+    ("divide", {"by": 4}, "12", "3"),
 ]
 
 
@@ -65,3 +71,64 @@ def test_integer_writes_digits_back_as_they_are() -> None:
     transform = tf.REGISTRY["integer"]
     assert not transform.normalises
     assert transform.reverse is not None and transform.reverse(None) is None  # identity on the way back
+
+
+UNIT_CASES: list[tuple[str, Any, str]] = [
+    ("unit", {"from": "uur", "to": "minuut", "decimal": ","}, "2,5"),
+    ("unit", {"from": "uur", "to": "minuut", "decimal": ","}, "1.250,25"),
+    ("unit", {"from": "dagdeel", "to": "uur"}, "3"),
+    ("unit", {"from": "week", "to": "etmaal"}, "2"),
+    ("unit", {"from": "minuut", "to": "uur", "places": 2}, "45"),
+    ("multiply", 60, "3"),
+    ("multiply", {"by": 0.5}, "8"),
+    ("divide", {"by": 4, "decimal": ","}, "12"),
+]
+
+
+@pytest.mark.parametrize(("name", "arg", "value"), UNIT_CASES, ids=lambda v: str(v)[:20])
+def test_unit_and_arithmetic_transforms_round_trip_exactly(name: str, arg: Any, value: str) -> None:
+    transform = tf.REGISTRY[name]
+    prepared = transform.prepare(arg)
+    forward = transform.apply(value, prepared)
+    assert transform.reverse is not None
+    back_name, back_arg = transform.reverse(prepared)
+    back = tf.REGISTRY[back_name].apply(forward, back_arg)
+    sep = arg.get("decimal", ".") if isinstance(arg, dict) else "."
+    assert _as_number(back, sep) == _as_number(value, sep)
+
+
+def _as_number(text: str, sep: str) -> float:
+    return float(text.replace(".", "").replace(",", ".") if sep == "," else text)
+
+
+@pytest.mark.parametrize(("name", "arg", "value"), [
+    ("unit", {"from": "uur", "to": "minuut", "decimal": ","}, "1,01"),  # 60,6 minutes
+    ("unit", {"from": "minuut", "to": "uur"}, "90"),  # 1,5 hours is not whole
+    ("unit", {"from": "minuut", "to": "uur", "places": 1}, "100"),  # 1,666... hours
+    ("multiply", {"by": 0.5}, "3"),
+    ("divide", 3, "10"),
+])
+def test_unit_and_arithmetic_transforms_refuse_rather_than_round(name: str, arg: Any, value: str) -> None:
+    with pytest.raises(tf.TransformError, match=r"does not convert exactly.*refused rather than rounded"):
+        _run(name, arg, value)
+
+
+def test_the_reverse_of_a_whole_result_refuses_an_inexact_value() -> None:
+    transform = tf.REGISTRY["unit"]
+    back_name, back_arg = transform.reverse(transform.prepare({"from": "uur", "to": "minuut", "decimal": ","}))
+    assert tf.REGISTRY[back_name].apply("150", back_arg) == "2,5"
+    with pytest.raises(tf.TransformError, match="does not convert exactly"):
+        tf.REGISTRY[back_name].apply("100", back_arg)  # 1,666... hours
+
+
+@pytest.mark.parametrize(("name", "arg", "why"), [
+    ("unit", {"from": "uur"}, "expects {from: UNIT, to: UNIT}"),
+    ("unit", {"from": "uur", "to": "jaar"}, "unknown unit 'jaar'"),
+    ("multiply", 0, "greater than 0"),
+    ("multiply", "zestig", "not a number"),
+    ("divide", {"by": 2, "round": True}, "unknown setting"),
+    ("unit", {"from": "uur", "to": "minuut", "places": 12}, "places is a whole number"),
+])
+def test_unit_and_arithmetic_arguments_are_checked_at_compile_time(name: str, arg: Any, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        tf.REGISTRY[name].prepare(arg)

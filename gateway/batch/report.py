@@ -15,7 +15,7 @@ from typing import Any
 from gateway.mapping import Compiled
 from gateway.pipeline import FailureInfo
 
-OK, FAILED = "ok", "failed"
+OK, FAILED, REFUSED = "ok", "failed", "refused"
 MAX_REASON = 1000
 """Characters of an error message kept in a report line or ``.reason`` file: a 9 MB value must not make a 9 MB line."""
 
@@ -39,9 +39,10 @@ def ok_line(key: str, mapping: Compiled, envelopes: list[str], outputs: list[str
 
 
 def failed_line(key: str, info: FailureInfo, mapping: Compiled | None, quarantine: str | None,
-                note: str | None = None) -> dict[str, Any]:
-    """A failed input's line; ``quarantine`` is where its copy went (None: not copied, ``note`` says why)."""
-    line = {"source": key, "status": FAILED, "dialect": dialect_of(mapping) if mapping else None,
+                note: str | None = None, status: str = FAILED) -> dict[str, Any]:
+    """A failed input's line, or (``status=REFUSED``) one its mapping recognises and refuses on purpose;
+    ``quarantine`` is where its copy went (None: not copied, ``note`` says why)."""
+    line = {"source": key, "status": status, "dialect": dialect_of(mapping) if mapping else None,
             "mapping": mapping.name if mapping else None,
             "error": {"code": info.code, "field": capped(info.field or "", 200) or None, "line": info.line,
                       "message": capped(info.message)},
@@ -84,7 +85,7 @@ class Tally:
             self.mappings[line["mapping"]] += 1
         if line["status"] == FAILED:
             self.codes[line["error"]["code"]] += 1
-        else:
+        elif line["status"] == OK:
             self.outputs += len(line["outputs"])
 
     def merge(self, other: Tally) -> None:
@@ -120,7 +121,8 @@ def summary(tally: Tally, skipped: int, run: dict[str, Any]) -> dict[str, Any]:
     """The end-of-run summary; everything but ``run`` (timing, workers) is the same however the run went."""
     return {
         "inputs": tally.total,
-        "status": {OK: tally.status[OK], FAILED: tally.failed},
+        "status": {OK: tally.status[OK], FAILED: tally.failed,
+                   **({REFUSED: tally.status[REFUSED]} if tally.status[REFUSED] else {})},
         "dialects": dict(sorted(tally.dialects.items())),
         "mappings": dict(sorted(tally.mappings.items())),
         "failure_codes": dict(sorted(tally.codes.items())),
@@ -136,7 +138,9 @@ def summary_text(data: dict[str, Any]) -> str:
         return ", ".join(f"{name} {n:,}" for name, n in sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
 
     run = data["run"]
+    refused = data["status"].get(REFUSED, 0)
     lines = [f"{data['inputs']:,} input(s): {data['status'][OK]:,} ok, {data['status'][FAILED]:,} failed"
+             + (f", {refused:,} refused on purpose" if refused else "")
              + (f" ({data['skipped']:,} non-message file(s) skipped)" if data["skipped"] else "")]
     if data["dialects"]:
         lines.append(f"  dialects: {counts(data['dialects'])}")

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ingest import read
-from gateway.mapping import Compiled, MappingError, Registry
+from gateway.mapping import Compiled, MappingError, Refused, Registry
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 
 from .budget import Budget, Limits
 from .keys import output_path, quarantine_path, reason_path
-from .report import Tally, encode_line, failed_line, ok_line, reason_text
+from .report import FAILED, REFUSED, Tally, encode_line, failed_line, ok_line, reason_text
 from .sinks import Packer, SinkSpec, packer_for
 
 _PR_SET_PDEATHSIG = 1
@@ -175,6 +175,9 @@ class Worker:
         except MessageTimeout:
             why = f"conversion took longer than the deadline of {self.config.timeout:g} s and was ended"
             return self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, why, key), None)
+        except Refused as exc:  # recognised and refused by its mapping (refuse:): counted apart from failures
+            return self._quarantine(key, data, describe(exc, key), self.converter.registry.get(exc.mapping),
+                                    status=REFUSED)
         except Exception as exc:  # a bug must not stop the run: the input is quarantined and reported
             return self._failed(key, data, exc)
         paths = pack_outputs(self.packer, key, [(o.name, o.xml) for o in result.outputs])
@@ -183,18 +186,21 @@ class Worker:
 
     def _failed(self, key: str, data: bytes, exc: Exception) -> dict[str, Any]:
         """A member that did not convert, quarantined; a bug is reported with its text but never stops the run."""
+        if isinstance(exc, Refused):  # recognised and refused by its mapping (refuse:): counted apart
+            return self._quarantine(key, data, describe(exc, key), self.converter.registry.get(exc.mapping),
+                                    status=REFUSED)
         info = describe(exc, key)
         if not isinstance(exc, (*FAILURES, MappingError)) and str(exc):
             info = FailureInfo(info.code, info.field, info.line, f"{info.message}: {str(exc)[:300]}", key)
         return self._quarantine(key, data, info, self._detect(data, key))
 
     def _quarantine(self, key: str, data: bytes, info: FailureInfo, mapping: Compiled | None,
-                    whole: bool = False) -> dict[str, Any]:
+                    whole: bool = False, status: str = FAILED) -> dict[str, Any]:
         """Copy a failed input and its reason out (within the budget) and return its report line.
 
         A line that stands for a whole archive gets only its ``.reason``: there are no bytes of its own.
         """
-        return quarantine(self.packer, key, data, info, mapping, self.budget, self._tally, whole)
+        return quarantine(self.packer, key, data, info, mapping, self.budget, self._tally, whole, status)
 
     def _detect(self, data: bytes, key: str) -> Compiled | None:
         """Which mapping a failed input was for, when that much could still be told (for the report)."""
@@ -207,7 +213,7 @@ class Worker:
 
 
 def quarantine(packer: Packer, key: str, data: bytes, info: FailureInfo, mapping: Compiled | None,
-               budget: Budget, tally: Tally, whole: bool = False) -> dict[str, Any]:
+               budget: Budget, tally: Tally, whole: bool = False, status: str = FAILED) -> dict[str, Any]:
     """Copy a failed input and its reason out (within the budget) and return its report line.
 
     A line that stands for a whole archive gets only its ``.reason``: there are no bytes of its own. Used by
@@ -216,16 +222,16 @@ def quarantine(packer: Packer, key: str, data: bytes, info: FailureInfo, mapping
     reason = reason_text(key, info, mapping)
     size = (0 if whole else len(data)) + len(reason)
     if not budget.take(size):
-        return failed_line(key, info, mapping, None, budget.refusal())
+        return failed_line(key, info, mapping, None, budget.refusal(), status)
     tally.quarantined += 1
     tally.quarantined_bytes += size
     if whole:
         packer.add(reason_path(key), reason)
-        return failed_line(key, info, mapping, reason_path(key))
+        return failed_line(key, info, mapping, reason_path(key), status=status)
     path = quarantine_path(key)
     packer.add(path, data)
     packer.add(reason_path(key), reason)
-    return failed_line(key, info, mapping, path)
+    return failed_line(key, info, mapping, path, status=status)
 
 
 def pack_outputs(packer: Packer, key: str, outputs: list[tuple[str, bytes]]) -> list[str]:

@@ -12,6 +12,8 @@ import click
 from gateway.mapping import MappingError, Registry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_REFUSED = 3
+"""convert: no input failed, but at least one was refused on purpose by its mapping (``refuse:``)."""
 
 
 def load_registry(extra: Iterable[str] = ()) -> Registry:

@@ -11,13 +11,22 @@ from lxml import etree
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError
 from gateway.ledger import MemoryLedger, SqliteLedger
 from gateway.ledger.sqlite import DEFAULT_STATE
-from gateway.mapping import Registry
+from gateway.mapping import MappingError, Refused, Registry
 from gateway.pipeline import FAILURES, PROFILES, Converter, describe
 from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
 from . import main
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage, input_files, load_registry, resolve_mappings
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    fail_usage,
+    input_files,
+    load_registry,
+    resolve_mappings,
+)
 
 
 @main.command()
@@ -62,14 +71,20 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         return
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    failed = 0
+    failed = refused = 0
     written: set[str] = set()
     for path in input_files(inputs):
+        data = b""
         try:
-            result = converter.convert(read_capped(path), str(path), route=route)
+            data = read_capped(path)
+            result = converter.convert(data, str(path), route=route)
+        except Refused as exc:  # recognised and refused on purpose by its mapping (refuse:)
+            refused += 1
+            click.echo(f"REFUSED {path}: {exc.reason} (mapping {exc.mapping})")
+            continue
         except FAILURES as exc:
             failed += 1
-            click.echo(f"FAIL {describe(exc, str(path))}")
+            click.echo(f"FAIL {describe(exc, str(path))}{_picked(converter, data, str(path), route)}")
             continue
         names = []
         for output in result.outputs:
@@ -94,7 +109,19 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     ledger.close()
     for line in converter.debt.report():  # dialect debt: deviations accepted per mapping and rule
         click.echo(line)
-    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+    if refused:
+        click.echo(f"{refused} message(s) refused on purpose by their mapping")
+    sys.exit(EXIT_FAILED if failed else EXIT_REFUSED if refused else EXIT_OK)
+
+
+def _picked(converter: Converter, data: bytes, name: str, route: str | None) -> str:
+    """`` [mapping NAME]`` when a mapping was picked for a failed message: which one matters to fix it."""
+    from gateway.ingest import read
+
+    try:
+        return f" [mapping {converter.detect(read(data, name, max_bytes=converter.max_bytes, route=route)).name}]"
+    except (*FAILURES, MappingError):
+        return ""
 
 
 def read_capped(path: Path, limit: int = DEFAULT_MAX_BYTES) -> bytes:

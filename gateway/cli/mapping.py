@@ -28,9 +28,13 @@ def list_() -> None:
 
 
 @mapping.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-def check(files: tuple[str, ...]) -> None:
-    """Check mapping files: keys, transforms, XPath, canonical fields, extends; prints file:line:col."""
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def check(paths: tuple[str, ...]) -> None:
+    """Check mapping files (or every mapping file in a folder, like `mapping test DIR`): keys, transforms,
+    XPath, canonical fields, extends; prints file:line:col."""
+    from gateway.tooling.mappingtest import mapping_files
+
+    files = [str(p) for p in mapping_files(paths)]
     registry = Registry(files=[Path(f) for f in files])
     bad = 0
     for file in files:
@@ -42,6 +46,8 @@ def check(files: tuple[str, ...]) -> None:
                 click.echo(f"{problem}")
             continue
         one_way = f"; one-way rules: {', '.join(compiled.one_way)}" if compiled.one_way else ""
+        if compiled.reverse_refused:
+            one_way += f"; convert --reverse refused: {compiled.reverse_refused}"
         click.echo(f"ok   {file}: {compiled.name} ({len(compiled.chain)} file(s) in the extends chain){one_way}")
     sys.exit(EXIT_FAILED if bad else EXIT_OK)
 

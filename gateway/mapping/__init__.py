@@ -3,10 +3,11 @@
 from .compiler import Compiled, compile_file
 from .debt import DialectDebt
 from .engine import Lineage, MapResult, Unmapped, Warning_, map_source
-from .errors import ConversionError, MappingError, Problem
+from .errors import ConversionError, MappingError, Problem, Refused
 from .registry import Registry, default_dirs
 
 __all__ = [
-    "Compiled", "ConversionError", "DialectDebt", "Lineage", "MapResult", "MappingError", "Problem", "Registry",
+    "Compiled", "ConversionError", "DialectDebt", "Lineage", "MapResult", "MappingError", "Problem", "Refused",
+    "Registry",
     "Unmapped", "Warning_", "compile_file", "default_dirs", "map_source",
 ]

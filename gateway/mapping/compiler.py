@@ -20,9 +20,11 @@ import yaml
 from lxml import etree
 from pydantic import BaseModel
 
+from gateway.model.codes import BERICHTNUMMERS, CODE_LISTS
 from gateway.reference import reference_dir
 
 from . import transforms as tf
+from .attributes import footprint
 from .errors import MappingError, Problem
 from .loader import LocatedDict, LocatedList, load_yaml
 from .targets import ROOT_MODEL, FieldKind, fields_of
@@ -48,6 +50,9 @@ TOP_KEYS = {
     "rules": "canonical field -> source",
     "tests": "sample-in / expected-out test cases",
     "definitions": "YAML anchors for reuse (&name / <<: *name); not read otherwise",
+    "abstract": "true: a base for extends only; never detected, never converts on its own",
+    "refuse": "reason text: messages this mapping recognises are refused with that reason, a counted outcome",
+    "reverse": "false, or the reason why not: this mapping only reads; convert --reverse refuses it",
 }
 MATCH_KEYS = {"namespace", "root", "format", "xpath", "fields", "route"}
 FIELD_KEYS = {"path", "paths", "constant", "default", "required", "when", "transform", "map", "many", "note"}
@@ -76,6 +81,8 @@ class Path_:
     expr: str
     tags: tuple[str, ...] | None
     xpath: etree.XPath | None = None
+    footprint: tuple[etree.XPath, ...] = ()
+    """For a function expression: the attribute paths it reads (see :mod:`.attributes`), run to mark them used."""
 
     def run(self, el: etree._Element, index: dict[Any, dict[Any, list[Any]]] | None = None) -> list[Any]:
         """Evaluate on ``el``; ``index`` caches each element's children by tag across a message."""
@@ -297,6 +304,12 @@ class Compiled:
     one_way: list[str] = field(default_factory=list)
     plan: Plan | None = None
     source_schema: str | None = None
+    reverse_refused: str | None = None
+    abstract: bool = False
+    """A base for ``extends`` only: detection never picks it and it converts nothing itself."""
+    refuse: str | None = None
+    """Messages this mapping recognises are refused with this reason (a declaratie the gateway does not carry)."""
+    """Why ``convert --reverse`` refuses this mapping (``reverse: false`` or a reason); None: it may run back."""
 
     def top_rule(self, target: str) -> FieldRule | None:
         for rule in self.rules:
@@ -364,6 +377,16 @@ def read_mapping(path: Path) -> LocatedDict:
     return data
 
 
+def _key_files(rules: Any) -> dict[str, str]:
+    """Which file declared each rule of a (possibly merged) rules mapping: a shorthand rule (``field: PATH``)
+    has no container of its own to carry it, so ``explain`` would name the child file for a base's rule."""
+    own = getattr(rules, "key_files", None)
+    if own is not None:
+        return dict(own)
+    file = getattr(rules, "file", None)
+    return {k: file for k in rules} if file and isinstance(rules, dict) else {}
+
+
 def _merge_rules(base: dict[str, Any], child: dict[str, Any], child_order: bool = False) -> LocatedDict:
     """Child rules over base rules. A delta keeps the base's rule order (new rules go last); a group
     that declares its own ``each:`` is a new source structure, so its own rule order comes first."""
@@ -376,6 +399,7 @@ def _merge_rules(base: dict[str, Any], child: dict[str, Any], child_order: bool 
     out.key_locs = {**getattr(base, "key_locs", {}), **getattr(child, "key_locs", {})}
     out.value_locs = {**getattr(base, "value_locs", {}), **getattr(child, "value_locs", {})}
     out.file = getattr(child, "file", getattr(base, "file", None))  # type: ignore[attr-defined]
+    out.key_files = {**_key_files(base), **_key_files(child)}  # type: ignore[attr-defined]
     for key, value in child.items():
         if value is None:
             out.pop(key, None)  # `field: null` removes an inherited rule
@@ -426,8 +450,9 @@ def _merge(base: LocatedDict, child: LocatedDict) -> LocatedDict:
             out[key] = merged_list
         else:
             out[key] = value
-    if "tests" not in child:
-        out.pop("tests", None)  # tests belong to the file that declares them
+    for own in ("tests", "abstract", "refuse"):  # belong to the file that declares them, never inherited
+        if own not in child:
+            out.pop(own, None)
     return out
 
 
@@ -498,12 +523,24 @@ def _compile_path(expr: Any, ns: dict[str, str], c: _Collector, node: Any, key: 
                 return None
         return Path_(expr, tuple(tags))
     try:
-        xp = etree.XPath(expr, namespaces=ns, smart_strings=False)
-        xp(etree.Element("probe"))  # undefined prefixes and unknown functions show up only on evaluation
+        # smart strings: an attribute result knows its element, so the unmapped scan sees it was read
+        xp = etree.XPath(expr, namespaces=ns, smart_strings=True)
+        probe = xp(etree.Element("probe"))  # undefined prefixes and unknown functions show up only on evaluation
     except (etree.XPathSyntaxError, etree.XPathEvalError) as exc:
         c.add(node, key, f"bad XPath {expr!r}: {exc}", value=True)
         return None
-    return Path_(expr, None, xp)
+    # a node-set hands back its attributes itself; a function result (a string or number) needs its footprint
+    return Path_(expr, None, xp, () if isinstance(probe, list) else _footprint(expr, ns))
+
+
+def _footprint(expr: str, ns: dict[str, str]) -> tuple[etree.XPath, ...]:
+    out = []
+    for token in footprint(expr):
+        try:
+            out.append(etree.XPath(token, namespaces=ns, smart_strings=True))
+        except etree.XPathSyntaxError:
+            continue  # not a location path after all: it marks nothing, so the attribute stays reported
+    return tuple(out)
 
 
 def _scalar(value: Any) -> str | None:
@@ -644,7 +681,7 @@ class _RuleCompiler:
     def rule(self, spec: Any, target: str, body: Any, model: type[BaseModel], prefix: str) -> Rule | None:
         resolved = self._resolve_target(spec, target, model, prefix)
         line, col = _loc(spec, target)
-        file = _file(spec, self.c.default_file)
+        file = getattr(spec, "key_files", {}).get(target) or _file(spec, self.c.default_file)
         if resolved is None:
             return None
         segments, kind = resolved
@@ -710,11 +747,28 @@ class _RuleCompiler:
                        value=True)
         if many and kind.kind != "scalars":
             self.c.add(body, "many", f"{prefix}{target} holds one value; many: true needs a list field", value=True)
+        if "constant" in body:
+            _check_constant(self.c, body, prefix + target, _scalar(body["constant"]))
         return FieldRule(
             target=target, segments=segments, paths=paths, constant=_scalar(body.get("constant")),
             default=_scalar(body.get("default")), required=bool(required), when=when, transforms=transforms,
             value_map=value_map, many=bool(many), file=_file(body, file), line=line, column=col,
         )
+
+
+def _check_constant(c: _Collector, body: Any, where: str, value: str | None) -> None:
+    """A constant must be a value the canonical model accepts: caught by ``mapping check``, not at run time."""
+    leaf = where.rsplit(".", 1)[-1]
+    if where == "soort":
+        allowed: tuple[str, ...] = tuple(BERICHTNUMMERS)
+        listname = "the canonical berichtsoorten"
+    elif leaf in CODE_LISTS:
+        listname, allowed = CODE_LISTS[leaf]
+    else:
+        return
+    if value not in allowed:
+        c.add(body, "constant", f"constant {value!r} for {where} is not in {listname} "
+              f"({', '.join(dict.fromkeys(allowed))})", _suggest(str(value), allowed), value=True)
 
 
 def _shorthand(spec: Any, target: str, path: str, file: str) -> LocatedDict:
@@ -824,6 +878,12 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
         if "input" not in test:
             c.add(tests, i, "a test case needs input:")
     one_way = _one_way_rules(rules, "")
+    reverse = doc.get("reverse", True)
+    if reverse is not True and not (isinstance(reverse, str) and reverse.strip()) and reverse is not False:
+        c.add(doc, "reverse", "reverse: is false or a reason text (why this mapping cannot write back)", value=True)
+    reverse_refused = None if reverse is True else (str(reverse).strip() if reverse is not False else
+                                                     "the mapping declares reverse: false")
+    abstract, refuse = _abstract_refuse(doc, c)
     if c.problems:
         raise MappingError(c.problems)
     return Compiled(
@@ -831,8 +891,26 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
         versie=_scalar(doc.get("versie")), format=fmt, file=file, chain=chain, match=match, namespaces=ns,
         rules=rules, ignore=ignore, value_maps=maps, render=_plain(render), strictness=str(strictness),
         tests=[_plain(t) for t in tests], raw=doc, one_way=one_way, plan=build_plan(rules),
-        source_schema=source_schema,
+        source_schema=source_schema, reverse_refused=reverse_refused, abstract=abstract, refuse=refuse,
     )
+
+
+def _abstract_refuse(doc: LocatedDict, c: _Collector) -> tuple[bool, str | None]:
+    """``abstract: true`` and ``refuse: REASON``, checked: a refusing mapping must say how it is recognised."""
+    abstract = doc.get("abstract", False)
+    if not isinstance(abstract, bool):
+        c.add(doc, "abstract", "abstract: is true or false", value=True)
+        abstract = False
+    refuse = doc.get("refuse")
+    if refuse is not None and not (isinstance(refuse, str) and refuse.strip()):
+        c.add(doc, "refuse", "refuse: is the reason text, e.g. refuse: \"303 declaraties go to the declaratie "
+              "portal\"", value=True)
+        refuse = None
+    if refuse is not None and abstract:
+        c.add(doc, "refuse", "an abstract mapping is never detected, so it cannot refuse anything")
+    if refuse is not None and not doc.get("match"):
+        c.add(doc, "refuse", "a refusing mapping needs match: (which messages it recognises)")
+    return abstract, refuse.strip() if refuse else None
 
 
 def _source_schema(doc: LocatedDict, c: _Collector) -> str | None:
@@ -866,6 +944,17 @@ def shared_slot(rule: FieldRule) -> tuple[str, int] | None:
     return sep, idx
 
 
+_FUNCTION = re.compile(r"^\s*[A-Za-z][\w-]*\s*\(")
+
+
+def _unwritable(expr: str) -> bool:
+    """An absolute path, a step up (``../@x``) or an XPath function expression: reverse cannot place it."""
+    text = expr.strip()
+    if text == "local-name()":  # the item's own name: reverse picks the alternative of an ``a | b`` group by it
+        return False
+    return text.startswith("/") or ".." in text or bool(_FUNCTION.match(text))
+
+
 def _one_way_rules(rules: list[Rule], prefix: str) -> list[str]:
     """Rules that cannot run backwards: a transform without a declared reverse, or a lossy value map."""
     out: list[str] = []
@@ -879,6 +968,7 @@ def _one_way_rules(rules: list[Rule], prefix: str) -> list[str]:
             reasons.append(f"value map {rule.value_map.name} maps several codes onto one")
         if len(rule.paths) > 1 and not any(t.name == "join" for t, _ in rule.transforms):
             reasons.append("several paths")
+        reasons += [f"path {p.expr!r} cannot be written back" for p in rule.paths if _unwritable(p.expr)]
         if reasons:
             out.append(f"{prefix}{rule.target} ({', '.join(reasons)})")
     return out

@@ -17,8 +17,10 @@ from pydantic import ValidationError
 from gateway.model import Bericht
 from gateway.model.codes import CODE_LISTS
 
+from .attributes import Attr, attribute_of, attribute_path, is_data
 from .compiler import WALKED_FIELD, WALKED_GROUP, Compiled, FieldRule, GroupRule, Path_, Plan, TrieNode
-from .errors import ConversionError
+from .errors import ConversionError, Refused
+from .privacy import personal, shown, withhold
 from .strictness import deviations
 from .transforms import TransformError
 
@@ -66,7 +68,8 @@ class MapResult:
 
 
 class _State:
-    __slots__ = ("consumed", "groups", "index", "lenient", "lineage", "source", "trace", "track", "warnings")
+    __slots__ = ("attrs", "consumed", "groups", "index", "lenient", "lineage", "source", "trace", "track",
+                 "warnings")
 
     def __init__(self, source: str, trace: bool, track: bool, lenient: bool) -> None:
         self.source = source
@@ -74,6 +77,7 @@ class _State:
         self.track = track
         self.lenient = lenient
         self.consumed: set[_Element] = set()
+        self.attrs: set[Attr] = set()  # attributes a rule read, as (element, Clark name)
         self.warnings: list[Warning_] = []
         self.lineage: list[Lineage] = []
         self.groups: dict[str, int | None] = {}
@@ -121,7 +125,7 @@ def _fail(st: _State, message: str, field_: str, line: int | None, path: str | N
 
 def _values(rule: FieldRule, nodes: list[Any], st: _State, where: str, path_expr: str,
             values: list[str], first: list[Any]) -> None:
-    """Collect the text of ``nodes`` into ``values``; remember the first element that had one."""
+    """Collect the text of ``nodes`` into ``values``; remember the first element (or attribute) that had one."""
     for node in nodes:
         if isinstance(node, _Element):
             if st.track:
@@ -138,6 +142,14 @@ def _values(rule: FieldRule, nodes: list[Any], st: _State, where: str, path_expr
             if not first:
                 first.append(node)
             values.append(text)
+        elif (attr := attribute_of(node)) is not None:
+            if st.track:
+                st.attrs.add(attr)
+            text = str(node).strip()
+            if text:
+                if not first:
+                    first.append(attr)
+                values.append(text)
         elif isinstance(node, bool):
             values.append("true" if node else "false")
         elif isinstance(node, float):
@@ -146,15 +158,42 @@ def _values(rule: FieldRule, nodes: list[Any], st: _State, where: str, path_expr
             values.append(str(node).strip())
 
 
+def _origin(node: _Element | Attr) -> tuple[int | None, str]:
+    """Line and readable path of a source element or attribute."""
+    if isinstance(node, tuple):
+        el, name = node
+        return el.sourceline, attribute_path(element_path(el), el, name)
+    return node.sourceline, element_path(node)
+
+
 def _more_sources(rule: FieldRule, ctx: _Element, st: _State, first: str) -> str:
     """Trace only: name every element a several-paths rule read (``a + b (line 7)``), not just the first."""
     parts = [first]
     for path in rule.paths[1:]:
         for node in path.run(ctx, st.index):
+            attr = attribute_of(node)
+            if attr is not None and node.strip():
+                line, where = _origin(attr)
+                parts.append(f"{where} (line {line})")
+                break
             if isinstance(node, _Element) and node.text and node.text.strip():
                 parts.append(f"{element_path(node)} (line {node.sourceline})")
                 break
     return " + ".join(parts)
+
+
+def _mark_footprint(path: Path_, ctx: _Element, st: _State) -> tuple[int | None, str] | None:
+    """A function expression read these attributes: mark them used; give the first one's line and path."""
+    first: tuple[int | None, str] | None = None
+    for xp in path.footprint:
+        for node in xp(ctx):
+            attr = attribute_of(node)
+            if attr is None:
+                continue
+            st.attrs.add(attr)
+            if first is None and node.strip():
+                first = _origin(attr)
+    return first
 
 
 def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: _State,
@@ -168,17 +207,24 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
     else:
         values: list[str] = []
         first: list[Any] = []
+        read: tuple[int | None, str] | None = None
         if nodes is not None:
             _values(rule, nodes, st, where, rule.paths[0].expr, values, first)
         else:
             for path in rule.paths:
                 _values(rule, path.run(ctx, st.index), st, where, path.expr, values, first)
+                if path.footprint and read is None and (st.track or st.trace):
+                    read = _mark_footprint(path, ctx, st)
         if first:
-            line = first[0].sourceline
+            node = first[0]
             if st.trace:
-                source = element_path(first[0])
+                line, source = _origin(node)
                 if len(rule.paths) > 1:
                     source = _more_sources(rule, ctx, st, source)
+            else:
+                line = node[0].sourceline if isinstance(node, tuple) else node.sourceline
+        elif read is not None and values:
+            line, source = read
         if not values:
             raw = None
         elif rule.many or len(rule.paths) > 1:
@@ -204,7 +250,8 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
         try:
             value = transform.apply(value, arg)
         except TransformError as exc:
-            raise _fail(st, f"transform {transform.name}: {exc}", where, line, rule.source_text) from None
+            text = withhold(str(exc), [raw, value]) if personal(where) else str(exc)
+            raise _fail(st, f"transform {transform.name}: {text}", where, line, rule.source_text) from None
     vmap = rule.value_map
     if vmap is not None:
         items = value if isinstance(value, list) else [value]
@@ -217,7 +264,8 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
                 elif vmap.fallback == "default":
                     hit = vmap.default or item
                 else:
-                    message = f"code {item!r} is not in value map {vmap.name!r}"
+                    code = shown(where, item) or "(withheld: personal data)"
+                    message = f"code {code} is not in value map {vmap.name!r}"
                     if not st.lenient:
                         raise _fail(st, message, where, line, rule.source_text)
                     st.warnings.append(Warning_(rule.target, where, line, message + "; kept as is"))
@@ -327,16 +375,42 @@ def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _Stat
             _field(rule, ctx, out, prefix, st)  # type: ignore[arg-type]
 
 
+def _mark_matched(mapping: Compiled, root: _Element, st: _State) -> None:
+    """A value the mapping's ``match.xpath`` compared with a fixed value is carried by the mapping itself
+    (``@berichtcode: "414"`` is what makes it a 301): it counts as read."""
+    for path, expected in mapping.match.xpath:
+        if expected is None or (path.tags is not None and not path.tags):
+            continue
+        for node in path.run(root, st.index):
+            if isinstance(node, _Element):
+                st.consumed.add(node)
+            elif (attr := attribute_of(node)) is not None:
+                st.attrs.add(attr)
+
+
 def _unmapped(mapping: Compiled, root: _Element, st: _State) -> list[Unmapped]:
+    """Source values no rule read and no ``ignore:`` entry explains: leaf element texts and non-empty
+    attributes alike (not ``xsi:``/``xml:`` attributes; see :mod:`.attributes`), in document order."""
     ignored: set[_Element] = set()
+    ignored_attrs: set[Attr] = set()
     for path, _reason in mapping.ignore:
         for node in path.run(root):
             if isinstance(node, _Element):
                 ignored.update(node.iter())
+            elif (attr := attribute_of(node)) is not None:
+                ignored_attrs.add(attr)
+    _mark_matched(mapping, root, st)
     out: list[Unmapped] = []
     consumed = st.consumed
+    read = st.attrs
     for el in root.iter(etree.Element):
-        if len(el) or el in consumed or el in ignored:
+        if el in ignored:
+            continue
+        if el.attrib:
+            for name, value in el.attrib.items():
+                if value.strip() and is_data(name) and (el, name) not in read and (el, name) not in ignored_attrs:
+                    out.append(Unmapped(attribute_path(element_path(el), el, name), el.sourceline))
+        if len(el) or el in consumed:
             continue
         text = el.text
         if text is not None and text.strip():
@@ -374,8 +448,9 @@ def _describe(err: dict[str, Any], field_: str) -> str:
         msg = f"not a code of {CODE_LISTS[leaf][0]}: {msg}"
     if err.get("type") == "missing":
         msg = "required field missing"
-    if "bsn" not in leaf and "input" in err and not isinstance(err["input"], dict | list):
-        msg += f" (got {err['input']!r})"
+    quoted = shown(field_, err["input"]) if "input" in err else None
+    if quoted is not None:  # never a name, birth date, address or BSN (issue 11, item 7)
+        msg += f" (got {quoted})"
     return msg
 
 
@@ -445,6 +520,11 @@ def map_source(
     track_unmapped: bool = True,
 ) -> MapResult:
     """Map one parsed message; raise :class:`ConversionError` naming field, source path and line."""
+    if mapping.refuse is not None:
+        raise Refused(mapping.name, mapping.refuse, source=source, line=root.sourceline)
+    if mapping.abstract:
+        raise ConversionError(f"mapping {mapping.name!r} is abstract: a base for extends, it converts nothing",
+                              field="mapping", source=source)
     st = _State(source, trace, track_unmapped, mapping.strictness == "lenient")
     if mapping.source_schema is not None:
         _check_source_schema(mapping, root, st)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .privacy import cap
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -45,6 +47,7 @@ class ConversionError(ValueError):
         source: str = "<input>",
         code: str = "StUF055",
     ) -> None:
+        message = cap(message)  # errors are stored and sent: never unbounded
         super().__init__(message)
         self.message = message
         self.field = field
@@ -59,3 +62,13 @@ class ConversionError(ValueError):
         if self.path:
             what = f"{what} <- {self.path}" if what else self.path
         return f"{where}: {what + ': ' if what else ''}{self.message}"
+
+
+class Refused(ConversionError):
+    """A message the picked mapping recognises and refuses on purpose (``refuse: REASON``): an outcome of
+    its own, counted apart from failures in convert, batch and the sidecar's Fo03."""
+
+    def __init__(self, mapping: str, reason: str, *, source: str = "<input>", line: int | None = None) -> None:
+        super().__init__(f"refused by mapping {mapping!r}: {reason}", field="refuse", line=line, source=source)
+        self.mapping = mapping
+        self.reason = reason

@@ -33,11 +33,11 @@ def builtin_dir() -> Path:
 
 
 def default_dirs() -> list[Path]:
-    env = os.environ.get("OVERSTAP_MAPPING_PATH")
-    if env:
-        return [Path(p) for p in env.split(os.pathsep) if p]
+    """The built-in ``dialects/`` and ``mappings/``, then the folders of ``OVERSTAP_MAPPING_PATH``: the
+    variable adds vendor folders, it never hides the built-in dialects their mappings extend."""
     root = _data_root()
-    return [root / "dialects", root / "mappings"]
+    env = os.environ.get("OVERSTAP_MAPPING_PATH", "")
+    return [root / "dialects", root / "mappings", *(Path(p) for p in env.split(os.pathsep) if p)]
 
 
 def is_mapping_file(path: Path) -> bool:
@@ -50,9 +50,13 @@ def is_mapping_file(path: Path) -> bool:
 
 def discover(dirs: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
+    seen: set[Path] = set()
     for folder in dirs:
         if folder.is_dir():
-            found += sorted(p for p in folder.rglob("*.y*ml") if is_mapping_file(p))
+            for path in sorted(p for p in folder.rglob("*.y*ml") if is_mapping_file(p)):
+                if path.resolve() not in seen:  # a folder listed twice (or inside another) counts once
+                    seen.add(path.resolve())
+                    found.append(path)
     return found
 
 
@@ -135,6 +139,20 @@ class Registry:
 
     # -- lookup ---------------------------------------------------------------------------------
 
+    def _near_misses(self, root: etree._Element, fmt: str, route: str | None,
+                     among: Iterable[Compiled] | None, limit: int = 6) -> list[str]:
+        """Mappings for the same root element or namespace, each with the condition that failed."""
+        q = etree.QName(root)
+        pool = list(among) if among is not None else self.all()
+        out: list[str] = []
+        for m in pool:
+            if m.abstract or not (m.match.root == q.localname or (m.match.namespace or None) == q.namespace):
+                continue
+            reason = why_not(m, root, fmt, route)
+            if reason is not None:
+                out.append(f"{m.name} ({reason})")
+        return out[:limit] + ([f"and {len(out) - limit} more"] if len(out) > limit else [])
+
     def all(self) -> list[Compiled]:
         with self._lock:
             return sorted(self._by_name.values(), key=lambda m: m.name)
@@ -197,10 +215,12 @@ class Registry:
         candidates = [m for m in pool if matches(m, root, fmt, route)]
         if not candidates:
             q = etree.QName(root)
+            near = self._near_misses(root, fmt, route, among)
             raise ConversionError(
                 f"unknown dialect: no mapping recognises root element {q.localname!r} in namespace "
                 f"{q.namespace or '(none)'!r}{' (format ' + fmt + ')' if fmt != 'xml' else ''}"
-                f"{' on route ' + repr(route) if route else ''}",
+                f"{' on route ' + repr(route) if route else ''}"
+                + (f"; near misses: {'; '.join(near)}" if near else ""),
                 field="dialect", line=root.sourceline, source=source, code="StUF055",
             )
         scored = sorted(candidates, key=lambda m: (m.match.specificity, len(m.chain)), reverse=True)
@@ -214,11 +234,40 @@ class Registry:
         return best
 
 
+def why_not(mapping: Compiled, root: etree._Element, fmt: str = "xml", route: str | None = None) -> str | None:
+    """The first ``match:`` condition of ``mapping`` this message fails, in words; None when it matches."""
+    m = mapping.match
+    q = etree.QName(root)
+    if m.format != fmt:
+        return f"format is {fmt}, the mapping reads {m.format}"
+    if m.route is not None and m.route != route:
+        return f"match.route {m.route!r} (the message came {'on ' + repr(route) if route else 'without a route'})"
+    if m.namespace is not None and (q.namespace or "") != m.namespace:
+        return f"match.namespace {m.namespace!r}"
+    if m.root is not None and q.localname != m.root:
+        return f"match.root {m.root!r}"
+    for path, expected in m.xpath:
+        values = path.run(root)
+        if expected is None and not values:
+            return f"match.xpath {path.expr!r} must exist"
+        texts = [(v.text or "").strip() if isinstance(v, etree._Element) else str(v) for v in values]
+        if expected is not None and expected not in texts:
+            found = f"found {texts[0][:40]!r}" if texts else "absent"
+            return f"match.xpath {path.expr!r} wanted {expected!r}, {found}"
+    for target, expected in m.fields.items():
+        rule = mapping.top_rule(target)
+        if rule is None or _rule_value(rule, root) != expected:
+            return f"match.fields {target} wanted {expected!r}"
+    return None
+
+
 def _dispatch_table(mappings: Iterable[Compiled]) -> dict[tuple[str, str | None, str | None], list[Compiled]]:
     """(format, namespace, root) -> the mappings that could match, so detection looks at a handful of
     candidates instead of every mapping known (there are dozens of dialects and vendors)."""
     table: dict[tuple[str, str | None, str | None], list[Compiled]] = {}
     for m in mappings:
+        if m.abstract:
+            continue  # a base for extends: never detected
         table.setdefault((m.match.format, m.match.namespace, m.match.root), []).append(m)
     return table
 
@@ -236,27 +285,5 @@ def _rule_value(rule: FieldRule, root: etree._Element) -> str | None:
 
 def matches(mapping: Compiled, root: etree._Element, fmt: str = "xml", route: str | None = None) -> bool:
     m = mapping.match
-    if m.format != fmt:
-        return False
-    if m.route is not None and m.route != route:
-        return False
-    if m.namespace is not None or m.root is not None:
-        q = etree.QName(root)
-        if m.namespace is not None and (q.namespace or "") != m.namespace:
-            return False
-        if m.root is not None and q.localname != m.root:
-            return False
-    for path, expected in m.xpath:
-        values = path.run(root)
-        if expected is None:
-            if not values:
-                return False
-            continue
-        texts = [(v.text or "").strip() if isinstance(v, etree._Element) else str(v) for v in values]
-        if expected not in texts:
-            return False
-    for target, expected in m.fields.items():
-        rule = mapping.top_rule(target)
-        if rule is None or _rule_value(rule, root) != expected:
-            return False
-    return bool(m.namespace or m.root or m.xpath or m.fields or m.route)
+    return why_not(mapping, root, fmt, route) is None and bool(m.namespace or m.root or m.xpath or m.fields
+                                                               or m.route)

@@ -148,7 +148,8 @@ def _reverse_value(rule: FieldRule, value: Any, transforms: list[tuple[tf.Transf
         table = vmap.reverse_table()
         out = [table.get(v, v) for v in out] if isinstance(out, list) else table.get(out, out)
     for transform, arg in reversed(transforms):
-        assert transform.reverse is not None
+        if transform.reverse is None:
+            raise tf.TransformError(f"transform {transform.name} has no reverse")
         inverse = transform.reverse(arg)
         if inverse is None:
             if transform.normalises and transform.apply(out, arg) != out:
@@ -318,7 +319,9 @@ class _Writer:
         self.placed.add(where)
 
     def write(self, parent: etree._Element, target: Target | None, text: str, where: str) -> None:
-        assert target is not None
+        if target is None:  # never a bare AssertionError: say which rule cannot run backwards
+            raise ConversionError(f"cannot write {where} back: its source path is not a plain element or final "
+                                  "@attribute path (mapping check lists it as one-way)", field=where)
         if isinstance(target, _Sibling):
             names = target.tags
             if len(names) > 1 and self.alternative >= len(names):
@@ -335,15 +338,22 @@ class _Writer:
 
     def part(self, parent: etree._Element, target: Target | None, slot: tuple[str, int], text: str) -> None:
         """Part ``index`` of the source element that several ``split`` + ``index`` rules share."""
-        assert isinstance(target, tuple) and target and not target[-1].startswith("@")
+        if not isinstance(target, tuple) or not target:
+            raise ConversionError("cannot write a split part back: its source path is not a plain element or "
+                                  "@attribute path", field="split")
         sep, index = slot
         key = (parent, target)
+        attribute = target[-1].startswith("@")
         if key not in self.slots:
-            self.slots[key] = (etree.SubElement(_ensure(parent, target[:-1]), target[-1]), [])
+            holder = _ensure(parent, target[:-1])
+            self.slots[key] = (holder if attribute else etree.SubElement(holder, target[-1]), [])
         element, parts = self.slots[key]
         parts += [""] * (index + 1 - len(parts))
         parts[index] = text
-        element.text = sep.join(parts)
+        if attribute:
+            element.set(target[-1][1:], sep.join(parts))
+        else:
+            element.text = sep.join(parts)
 
 
 def _leaves(data: Any, prefix: str) -> list[str]:

@@ -356,3 +356,4 @@ def _format_number(value: Value, arg: dict[str, Any]) -> Value:
 
 def names() -> list[str]:
     return sorted(REGISTRY)
+from . import units as _units  # noqa: E402,F401  (registers unit, multiply, divide)

@@ -63,6 +63,8 @@ def _arg_text(arg: Any) -> str:
         return arg.pattern
     if isinstance(arg, tuple):
         return " ".join(_arg_text(a) for a in arg if a is not None)
+    if isinstance(arg, dict) and "label" in arg:  # unit, multiply, divide
+        return str(arg["label"])
     if isinstance(arg, dict):
         return ", ".join(f"{k}={v}" for k, v in arg.items())
     return str(arg)
