@@ -60,12 +60,12 @@ def test_parse_then_write_gives_back_the_same_bytes(name: str, layouts: EiLayout
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_ei_to_zaklk01_and_back_gives_the_same_bytes(name: str, converter: Converter, reference_dir: Path) -> None:
-    """The whole way: EI -> canonical -> zakLk01 -> canonical -> EI, through the same mapping file."""
+def test_ei_to_canonical_and_back_gives_the_same_bytes(name: str, converter: Converter, reference_dir: Path) -> None:
+    """The whole way: EI -> canonical model -> EI, through the same mapping file. (Profile zkn v2's zakLk01 is
+    a ZDS operation on one toewijzing's zaak, not a carrier of the whole message: docs/canonical-spec.md.)"""
     data = (EI_SAMPLES / name).read_bytes()
-    conversion = converter.convert(data, name)
-    (zaak,) = conversion.outputs
-    (back,) = converter.reverse(zaak.xml, conversion.mapping.name, "zaak.xml")
+    _, mapping, _ = converter.to_model(data, name)
+    (back,) = converter.reverse(data, mapping.name, name)
     assert back.suffix == ".ei" and back.unplaced == []
     assert back.xml == _expected(name, data)
 
@@ -73,7 +73,7 @@ def test_ei_to_zaklk01_and_back_gives_the_same_bytes(name: str, converter: Conve
 @pytest.mark.parametrize("stem", TWINS)
 def test_a_20_xml_message_is_written_as_its_ei_twin(stem: str, converter: Converter, reference_dir: Path) -> None:
     data = (XML_SAMPLES / f"{stem}.xml").read_bytes()
-    dialect = converter.convert(data, stem).mapping.name  # iwmo20-wmo301 -> iwmo20-ei-wmo301
+    dialect = converter.to_model(data, stem)[1].name  # iwmo20-wmo301 -> iwmo20-ei-wmo301 (a lone 305 has no zaak)
     (back,) = converter.reverse(data, dialect.replace("iwmo20-", "iwmo20-ei-"), stem)
     assert back.xml == (EI_SAMPLES / f"{stem}.ei").read_bytes()
 
@@ -236,14 +236,15 @@ def test_cli_reverse_writes_an_ei_file(tmp_path: Path) -> None:
     result = runner.invoke(main, ["convert", "--reverse", "--no-validate", "--mapping", "iwmo20-ei-wmo301",
                                   str(zaak), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "-> iwmo20-ei-wmo301-506b94c1386c.ei (iwmo20-ei-wmo301)" in result.output
     (written,) = out.iterdir()
-    assert written.name == "iwmo20-ei-wmo301-506b94c1386c.ei"
+    assert written.suffix == ".ei" and f"-> {written.name} (iwmo20-ei-wmo301)" in result.output
     root = parse_ei(written.read_bytes(), default_layouts())
     assert root.get("berichtcode") == "414" and root.findtext("Client/Geslachtsnaam") == "Castricum"
 
 
-def test_cli_reverse_of_a_public_zaak_gives_the_public_ei_file(tmp_path: Path, reference_dir: Path) -> None:
+def test_cli_reverse_of_a_public_zaak_gives_its_ei_facts_back(tmp_path: Path, reference_dir: Path) -> None:
+    """A v2 creeerZaak read back (gateway/ingest/zkn_v2.py) gives an EI 301 with the zaak's facts; the header
+    facts the zaak does not carry (BerichtIdentificatie, Tekenset, ...) are not expected back byte for byte."""
     runner = CliRunner()
     sample = EI_SAMPLES / "CasusA-02-WMO301_toewijzing.ei"
     zkn = tmp_path / "zkn"
@@ -254,4 +255,7 @@ def test_cli_reverse_of_a_public_zaak_gives_the_public_ei_file(tmp_path: Path, r
                                   "--out", str(out)])
     assert result.exit_code == 0, result.output
     (written,) = out.glob("*.ei")
-    assert written.read_bytes() == sample.read_bytes()
+    back, original = (parse_ei(p.read_bytes(), default_layouts()) for p in (written, sample))
+    for path in ("Client/Bsn", "Client/Geslachtsnaam", "Client/Geboortedatum", "Client/Beschikking/Beschikkingnummer",
+                 "Client/Beschikking/ToegewezenProduct/Code", "Client/Beschikking/ToegewezenProduct/Ingangsdatum"):
+        assert back.findtext(path) == original.findtext(path) is not None, path
