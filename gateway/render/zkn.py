@@ -327,7 +327,7 @@ def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime
         found = tx.zaak_for(list(unit.keys))
         ident = found or zaak_identificatie(unit)
         previous = tx.state(ident) if found else None
-        linked = [z for z in (tx.zaak_for([k]) for k in unit.links) if z and z != ident]
+        linked = list(dict.fromkeys(z for z in (tx.zaak_for([k]) for k in unit.links) if z and z != ident))  # once each
         try:
             planned = plan_unit(bericht, unit, previous, ident, zaaktype, linked, settings.omschrijving)
         except PlanError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gateway.model import Bericht, Client, Product
 
@@ -119,7 +119,17 @@ def units(bericht: Bericht) -> list[Unit]:
                 links = tuple(found)
             out.append(Unit("toewijzing", bericht.soort, ci, li, line_gemeente, product.aanbieder or aanbieder,
                             tuple(keys), links))
+    if bericht.wet == "jw":  # a gemeente numbers its Wmo and Jeugdwet toewijzingen apart: keys never meet
+        out = [replace(u, keys=tuple(map(_jeugd, u.keys)), links=tuple(map(_jeugd, u.links))) for u in out]
     return out
+
+
+JEUGD = "jw-"
+"""Prefix of the kind of every Jeugdwet chain key (``jw-toewijzing:0384:100002``)."""
+
+
+def _jeugd(key: str) -> str:
+    return JEUGD + key
 
 
 def zaak_identificatie(unit: Unit) -> str:
@@ -131,10 +141,12 @@ def zaak_identificatie(unit: Unit) -> str:
     key = unit.primary
     kind, gemeente, rest = key.split(":", 2)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10].upper()
+    wet = "J" if kind.startswith(JEUGD) else ""  # Jeugdwet zaken never share an identificatie with Wmo ones
+    kind = kind.removeprefix(JEUGD)
     if kind == "toewijzing":
-        return f"{gemeente}T{rest}"
+        return f"{gemeente}{wet}T{rest}"
     if kind == "product":
-        return f"{gemeente}B{rest.split(':', 1)[0][:18]}-{digest}"
-    if kind == "aanvraag" and SAFE.match(rest) and len(rest) <= 35:
-        return f"{gemeente}A{rest}"
-    return f"{gemeente}{'A' if kind.startswith('aanvraag') else 'Z'}-{digest}"
+        return f"{gemeente}{wet}B{rest.split(':', 1)[0][:18]}-{digest}"
+    if kind == "aanvraag" and SAFE.match(rest) and len(rest) <= 34:
+        return f"{gemeente}{wet}A{rest}"
+    return f"{gemeente}{wet}{'A' if kind.startswith('aanvraag') else 'Z'}-{digest}"
