@@ -18,7 +18,7 @@ from gateway.batch.pool import WORKER_DIED
 from gateway.pipeline import Converter
 
 MESSAGES = varied(8)
-original_convert = Converter.convert
+original_to_model = Converter.to_model
 
 
 def archive(path: Path, marked: dict[int, bytes]) -> list[str]:
@@ -29,13 +29,16 @@ def archive(path: Path, marked: dict[int, bytes]) -> list[str]:
     return [f"{path.name}/{name}" for name, _ in MESSAGES]
 
 
-def faulty(self: Converter, data: bytes, name: str = "<input>", route: str | None = None) -> object:
+def faulty(self: Converter, data: bytes, name: str = "<input>", route: str | None = None,
+           trace: bool = False) -> object:
+    """Workers map (bytes -> canonical model) and the parent renders against the ledger: the fault goes where the
+    worker spends a message's time."""
     if b"<!-- HANG -->" in data:  # a loop in Python: the alarm reaches it
         time.sleep(600)
     if b"<!-- STUCK -->" in data:  # stuck where no signal gets through (as in C code): only the watchdog helps
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         time.sleep(600)
-    return original_convert(self, data, name, route)
+    return original_to_model(self, data, name, route, trace)
 
 
 def lines_of(out: Path) -> list[dict[str, object]]:
@@ -45,7 +48,7 @@ def lines_of(out: Path) -> list[dict[str, object]]:
 @pytest.mark.parametrize("workers", [0, 2])
 def test_a_message_past_its_deadline_is_ended_and_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            workers: int) -> None:
-    monkeypatch.setattr(Converter, "convert", faulty)  # forked workers inherit the fault
+    monkeypatch.setattr(Converter, "to_model", faulty)  # forked workers inherit the fault
     keys = archive(tmp_path / "in.zip", {3: b"<!-- HANG -->"})
     started = time.monotonic()
     outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out", validate=False, progress="quiet",
@@ -60,7 +63,7 @@ def test_a_message_past_its_deadline_is_ended_and_reported(tmp_path: Path, monke
 
 def test_a_message_stuck_beyond_the_alarm_is_ended_by_the_watchdog(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Converter, "convert", faulty)
+    monkeypatch.setattr(Converter, "to_model", faulty)
     keys = archive(tmp_path / "in.zip", {5: b"<!-- STUCK -->"})
     started = time.monotonic()
     outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out", validate=False, progress="quiet",
@@ -77,15 +80,16 @@ def test_a_message_stuck_beyond_the_alarm_is_ended_by_the_watchdog(tmp_path: Pat
 def test_an_exception_outside_the_message_guard_fails_one_member_only(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch,
                                                                       workers: int) -> None:
-    """A bug in the worker's own plumbing (here: the per-member step raising) is one failed member."""
-    original = work.Worker._one
+    """A bug in the worker's own plumbing (here: the chunk step raising for the chunk that holds the marked
+    member) is one failed member: the chunk is redone member by member."""
+    original = work.Worker.map_chunk
 
-    def broken(self: work.Worker, key: str, data: bytes, problem: str | None, whole: bool = False) -> object:
-        if b"<!-- RAISE -->" in data:
+    def broken(self: work.Worker, chunk: work.Chunk) -> work.ChunkResult:
+        if any(b"<!-- RAISE -->" in data for _, data, _, _ in chunk.members):
             raise RuntimeError("injected fault")
-        return original(self, key, data, problem, whole)
+        return original(self, chunk)
 
-    monkeypatch.setattr(work.Worker, "_one", broken)
+    monkeypatch.setattr(work.Worker, "map_chunk", broken)
     keys = archive(tmp_path / "in.zip", {2: b"<!-- RAISE -->"})
     outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out.zip", validate=False, progress="quiet",
                                workers=workers, chunk_size=4))

@@ -28,9 +28,9 @@ from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.render import RenderError
 
 from .budget import Budget
-from .report import Tally, encode_line, ok_line
+from .report import Tally, encode_line, failed_line, ok_line
 from .sinks import packer_for
-from .work import ChunkResult, MappedMember, WorkConfig, pack_outputs, quarantine
+from .work import READ_FAILED, ChunkResult, MappedMember, WorkConfig, pack_outputs, quarantine
 
 KIND = "batch-outputs"
 """``remembered`` kind of a member's outputs, keyed ``{run}|{ordinal:012d}``; the value is JSON."""
@@ -67,8 +67,7 @@ class LedgerStep:
     def process(self, result: ChunkResult) -> tuple[Any, bytes, Tally]:
         """The chunk's items in order: (packed outputs, report lines, tally)."""
         lines = bytearray()
-        self._tally = tally = Tally()
-        tally.quarantined, tally.quarantined_bytes = result.tally.quarantined, result.tally.quarantined_bytes
+        self._tally = tally = Tally()  # the worker's own counts (its quarantine copies) come with result.tally
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             for item in result.items or []:
@@ -102,7 +101,11 @@ class LedgerStep:
             outputs = [(o.name, o.xml) for o in rendered]
             with self.ledger.transaction() as tx:
                 tx.remember(KIND, member, json.dumps([[n, x.decode("utf-8")] for n, x in outputs]))
-        paths = pack_outputs(self.packer, item.key, outputs)
+        try:
+            paths = pack_outputs(self.packer, item.key, outputs)
+        except OSError as exc:  # OUT refused the write (a full disk, a name the file system rejects)
+            info = FailureInfo(READ_FAILED, None, None, f"cannot write to OUT: {exc.strerror or exc}", item.key)
+            return failed_line(item.key, info, mapping, None)
         return ok_line(item.key, mapping, item.envelopes, paths, item.unmapped, item.warnings)
 
     def prune(self, done: int) -> None:
