@@ -121,6 +121,11 @@ def read_zkn(root: etree._Element, source: str = "<input>") -> Bericht:
             node = node.setdefault(part, {})
         node[path[-1]] = value
     bericht["clients"] = [client]
+    return validated(bericht, source)
+
+
+def validated(bericht: dict[str, Any], source: str) -> Bericht:
+    """The canonical model of what a zakLk01 carried, or InputError naming the first field it gets wrong."""
     try:
         return Bericht.model_validate(bericht)
     except ValidationError as exc:

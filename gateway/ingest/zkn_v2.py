@@ -13,11 +13,11 @@ import hashlib
 from typing import Any
 
 from lxml import etree
-from pydantic import ValidationError
 
 from gateway.model import Bericht
 
 from .errors import InputError
+from .zkn import validated
 
 ZKN = "{http://www.egem.nl/StUF/sector/zkn/0310}"
 STUF = "{http://www.egem.nl/StUF/StUF0301}"
@@ -181,9 +181,4 @@ def read_zkn_v2(root: etree._Element, source: str = "<input>",
     bericht = {"wet": wet, "soort": soort, "berichtcode": BERICHTCODE[(wet, soort)], "versie": versie,
                "afzender": afzender, "ontvanger": ontvanger, "identificatie": _short(ident),
                "dagtekening": _date(zaak.findtext(f"{ZKN}registratiedatum")), "clients": [client]}
-    try:
-        return Bericht.model_validate(bericht)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(f"canonical content invalid: {first['msg']}", source=source,
-                         field=".".join(str(p) for p in first["loc"])) from None
+    return validated(bericht, source)
