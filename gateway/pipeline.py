@@ -75,6 +75,27 @@ class Conversion:
 
 
 @dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sent a converted message under which reference: what the sender itself knows of the message."""
+
+    referentienummer: str
+    afzender: str | None
+    ontvanger: str | None
+    applicatie: str | None
+    dagtekening: str
+
+
+def sender_of(bericht: Bericht, envelope_info: dict[str, str]) -> Sender:
+    """A StUF envelope's stuurgegevens (GGk Di01) where the message came in one, else its own header."""
+    day = bericht.dagtekening.isoformat()
+    if envelope_info.get("referentienummer"):
+        return Sender(envelope_info["referentienummer"], envelope_info.get("zender.organisatie") or bericht.afzender,
+                      envelope_info.get("ontvanger.organisatie") or bericht.ontvanger,
+                      envelope_info.get("zender.applicatie"), day)
+    return Sender(bericht.identificatie, bericht.afzender, bericht.ontvanger, None, day)
+
+
+@dataclass(frozen=True, slots=True)
 class FailureInfo:
     """A failure described for people and for StUF faults: code, field, line, reason."""
 

@@ -72,6 +72,65 @@ def test_a_dead_letter_offered_again_by_the_sender_is_revived(tmp_path: Path) ->
     assert row["reason"].startswith("offered again by the sender")
 
 
+def _identified(body: bytes, content: str, key: str = "0384|abc|2016-02-20") -> outbox.NewMessage:
+    return outbox.NewMessage("default", "translate", body, source_ref="abc", afzender="0384", source_key=key,
+                             content_sha256=content)
+
+
+def test_a_resend_in_other_bytes_is_answered_with_the_references_stored_the_first_time(tmp_path: Path) -> None:
+    conn = _db(tmp_path)
+    with outbox.transaction(conn):
+        first = outbox.accept(conn, _identified(b"<orig/>", "c1"), [_delivery("R1"), _delivery("R2", "zaak-2")])
+        outbox.mark_dead(conn, first.queued[1].id, 1, 500, "Fo03 StUF058", "receiver down")
+    # v2 renders new referentienummers for every rendering: the re-send's plan must not be queued
+    with outbox.transaction(conn):
+        again = outbox.accept(conn, _identified(b"<soap><orig/></soap>", "c1"), [_delivery("N1"), _delivery("N2")])
+    assert (again.repeat, again.message_id, again.times_received, again.refs) == (
+        True, first.message_id, 2, ["R1", "R2"])
+    assert [q.referentienummer for q in again.queued] == ["R2"]  # the dead letter is offered again
+    assert [(i, s) for i, s, _t in again.known] == [(first.queued[0].id, "pending")]
+    assert [r["referentienummer"] for r in outbox.delivery_rows(conn)] == ["R2", "R1"]
+    assert conn.execute("SELECT count(*) FROM message").fetchone()[0] == 1
+    assert outbox.delivery(conn, first.queued[1].id)["status"] == "pending"
+
+
+def test_the_same_bytes_again_without_an_identity_are_answered_from_what_was_stored(tmp_path: Path) -> None:
+    conn = _db(tmp_path)
+    msg = outbox.NewMessage("default", "shadow", b"<not-converted/>")
+    with outbox.transaction(conn):
+        first = outbox.accept(conn, msg, [_delivery("G1")])
+        again = outbox.accept(conn, msg, [_delivery("G2")])  # e.g. GGk: a random UUID for every rendering
+    assert (again.repeat, again.duplicate, again.refs, again.times_received) == (True, True, ["G1"], 2)
+    assert first.refs == ["G1"] and conn.execute("SELECT count(*) FROM delivery").fetchone()[0] == 1
+
+
+def test_an_identificatie_reused_for_other_content_is_a_conflict_and_stores_nothing(tmp_path: Path) -> None:
+    conn = _db(tmp_path)
+    with outbox.transaction(conn):
+        outbox.accept(conn, _identified(b"<a/>", "c1"), [_delivery("R1")])
+    with (pytest.raises(outbox.ReferenceConflict, match="referentienummer abc already belongs to a different"),
+          outbox.transaction(conn)):
+        outbox.accept(conn, _identified(b"<b/>", "c2"), [_delivery("R9")])
+    assert [r["referentienummer"] for r in outbox.delivery_rows(conn)] == ["R1"]
+    # another day (or another afzender) is another identity: accepted
+    with outbox.transaction(conn):
+        other = outbox.accept(conn, _identified(b"<b/>", "c2", "0384|abc|2016-02-21"), [_delivery("R9")])
+    assert (other.repeat, other.refs) == (False, ["R9"])
+
+
+def test_an_outbox_of_an_earlier_release_gets_the_identity_columns(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    old = sqlite3.connect(folder / outbox.DB_NAME)
+    first_schema = outbox.SCHEMA.replace(",\n    source_key TEXT,\n    content_sha256 TEXT", "")
+    assert "source_key" not in first_schema
+    old.executescript(first_schema)
+    old.close()
+    conn = outbox.connect(outbox.open_db(folder))
+    assert {"source_key", "content_sha256"} <= {r[1] for r in conn.execute("PRAGMA table_info(message)")}
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'message_source'").fetchone()
+
+
 def test_quarantine_keeps_reason_and_counts_repeats(tmp_path: Path) -> None:
     conn = _db(tmp_path)
     bad = outbox.NewMessage("default", "translate", b"<bad", fault_code="StUF055", fault_line=1,

@@ -139,13 +139,14 @@ def test_a_resent_message_is_acknowledged_again_but_delivered_once(start: Start)
         rewrapped = httpx.post(gw_server.url + "/soap", content=soap11(sample(A02)))  # other bytes, same message
         assert [r.status_code for r in (first, again, rewrapped)] == [200, 200, 200]
         assert stuf_reply(again).tag == f"{STUF}Bv03Bericht"
-        # v2: the ledger knows the receiver holds this state already, so a re-send has nothing to deliver
-        assert refs_of(again) == refs_of(rewrapped) == [""] and refs_of(first) != [""]
+        # a re-send (the same bytes, or the same message in another envelope) is answered with what the message
+        # became the first time: its referentienummers, nothing new to deliver (v2 renders new ones every time)
+        assert refs_of(again) == refs_of(rewrapped) == refs_of(first) and len(refs_of(first)[0]) == 36
+        assert again.headers["x-overstap-duplicate"] == rewrapped.headers["x-overstap-duplicate"] == "true"
         wait_for(lambda: False, timeout=0.3)  # give a wrong second delivery the chance to happen
         assert rec.refs() == refs_of(first)
-        row = db(gw).execute("SELECT times_received FROM message WHERE body_sha256 = ?",
-                             (outbox.sha256(sample(A02)),)).fetchone()
-        assert row[0] == 2
+        rows = db(gw).execute("SELECT times_received FROM message").fetchall()
+        assert [r[0] for r in rows] == [3]  # one message, received three times
 
 
 def test_passthrough_forwards_the_original_unchanged_and_records_it(start: Start) -> None:
@@ -389,6 +390,13 @@ def test_ggk_in_and_out(start: Start) -> None:
         assert got.soap_action == '"urn:isd:Di01"'  # the downstream's own SOAPAction setting wins
         di01 = etree.fromstring(got.body)[0][0]
         assert etree.QName(di01).localname == "envelopHeenbericht-ggk_Di01" and errors_of(di01, "ggk") == []
+        # offered again (in a SOAP envelope this time): a Di01 has a new random UUID for every rendering, so
+        # only the outbox's memory of the message keeps it from being queued twice
+        again = httpx.post(gw_server.url + "/soap/isd", content=soap11(sample(B01)))
+        assert again.status_code == 200 and again.headers["x-overstap-duplicate"] == "true"
+        assert refs_of(again) == refs_of(out) == [got.referentienummer]
+        wait_for(lambda: False, timeout=0.3)  # give a wrong second delivery the chance to happen
+        assert len(ggk.received) == 1
 
 
 def test_admin_reload_and_replay(start: Start) -> None:

@@ -44,7 +44,9 @@ CREATE TABLE IF NOT EXISTS message (
     fault_code TEXT,
     fault_field TEXT,
     fault_line INTEGER,
-    reason TEXT
+    reason TEXT,
+    source_key TEXT,
+    content_sha256 TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS message_dedup ON message(route, status, body_sha256);
 CREATE TABLE IF NOT EXISTS delivery (
@@ -76,6 +78,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', 0);
 """
 
+COLUMNS_ADDED = {"message": ("source_key TEXT", "content_sha256 TEXT")}
+"""Columns newer than the first schema: an outbox of an earlier release gets them on opening."""
+
+INDEXES = "CREATE INDEX IF NOT EXISTS message_source ON message(route, source_key);"
+
 
 MAX_REASON = 1000
 """Characters of a stored reason: enough to say what is wrong, never a whole payload (issue 11)."""
@@ -90,12 +97,20 @@ def cap(text: str | None, limit: int = MAX_REASON) -> str | None:
 
 
 class ReferenceConflict(ValueError):
-    """A message whose referentienummer is already taken by a different message: not a re-send."""
+    """A message whose reference is already taken by a different message: not a re-send."""
 
     def __init__(self, referentienummer: str) -> None:
         super().__init__(f"referentienummer {referentienummer} already belongs to a different message "
                          "(same identificatie, other content): a re-send must be the same message")
         self.referentienummer = referentienummer
+
+
+def source_key(afzender: str | None, identificatie: str | None, dagtekening: str | None = None) -> str | None:
+    """Who sent a message under which identificatie (iWmo: BerichtIdentificatie = Identificatie + Dagtekening,
+    unique per Afzender): two messages with the same key are the same message, or one of them is wrong."""
+    if not identificatie:
+        return None
+    return f"{afzender or ''}|{identificatie}|{dagtekening or ''}"
 
 
 def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
@@ -117,6 +132,12 @@ def open_db(data_dir: str | Path) -> Path:
     conn = connect(path)
     try:
         conn.executescript(SCHEMA)
+        for table, columns in COLUMNS_ADDED.items():
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            for column in columns:
+                if column.split()[0] not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+        conn.executescript(INDEXES)
     finally:
         conn.close()
     return path
@@ -155,6 +176,10 @@ class NewMessage:
     fault_line: int | None = None
     reason: str | None = None
     body_sha256: str = ""
+    source_key: str | None = None
+    """The sender's identity of the message (:func:`source_key`), when conversion could read it."""
+    content_sha256: str | None = None
+    """A digest of what the message says (its canonical model): the same in any envelope or formatting."""
 
     def __post_init__(self) -> None:
         if not self.body_sha256:
@@ -201,10 +226,14 @@ class Accepted:
     queued: list[Queued] = field(default_factory=list)
     known: list[tuple[int, str, str]] = field(default_factory=list)
     """(delivery id, status, target) of deliveries that existed already: a re-sent message."""
+    refs: list[str] = field(default_factory=list)
+    """The referentienummers of what this message became, in order: for a re-send, those stored the first time."""
+    repeat: bool = False
+    """A re-send answered from what was stored the first time: nothing new was planned or kept."""
 
     @property
     def duplicate(self) -> bool:
-        return not self.queued and bool(self.known)
+        return not self.queued and (self.repeat or bool(self.known))
 
 
 def _upsert_message(conn: sqlite3.Connection, message: NewMessage, status: str, now: float,
@@ -212,27 +241,37 @@ def _upsert_message(conn: sqlite3.Connection, message: NewMessage, status: str, 
     """Insert a message, or count one more arrival of the same bytes in the same state; (id, times_received)."""
     return conn.execute(
         "INSERT INTO message (received_at, last_received_at, route, mode, status, body_sha256, source_ref, afzender,"
-        " ontvanger, mapping, content_type, soap_action, original, fault_code, fault_field, fault_line, reason)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ontvanger, mapping, content_type, soap_action, original, fault_code, fault_field, fault_line, reason,"
+        " source_key, content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(route, status, body_sha256) DO UPDATE SET times_received = times_received + 1,"
         f" last_received_at = excluded.last_received_at{also_set} RETURNING id, times_received",
         (now, now, message.route, message.mode, status, message.body_sha256, message.source_ref, message.afzender,
          message.ontvanger, message.mapping, message.content_type, message.soap_action, message.original,
-         message.fault_code, message.fault_field, message.fault_line, message.reason),
+         message.fault_code, message.fault_field, message.fault_line, message.reason, message.source_key,
+         message.content_sha256),
     ).fetchone()
 
 
 def accept(conn: sqlite3.Connection, message: NewMessage, deliveries: Iterable[NewDelivery],
            now: float | None = None) -> Accepted:
-    """Store a message and queue its deliveries; a re-sent one is counted, not queued twice.
+    """Store a message and queue its deliveries; a re-sent one is counted and answered from what it became.
 
-    A delivery whose referentienummer is already in the outbox is left alone, unless it is a dead
-    letter: StUF lets a sender offer a refused message again with the same reference once the cause
-    is gone, so that revives it (with the payload of now).
+    A re-send is the same sender's identificatie with the same content (in whatever envelope), or the same
+    bytes: it gets the deliveries stored the first time, never new ones (profile zkn v2 and GGk render new
+    referentienummers every time, and the ledger already holds its effect). The same identificatie with
+    other content raises :class:`ReferenceConflict`. A delivery already in the outbox is left alone, unless
+    it is a dead letter: StUF lets a sender offer a refused message again once the cause is gone, so that
+    revives it (with the payload of now where it was planned again under the same reference).
     """
     now = time.time() if now is None else now
+    deliveries = list(deliveries)
+    earlier = _same_source(conn, message)
+    if earlier is not None:
+        return _repeat(conn, earlier, deliveries, now)
     row = _upsert_message(conn, message, ACCEPTED, now)
-    result = Accepted(row[0], row[1])
+    if row[1] > 1 and conn.execute("SELECT 1 FROM delivery WHERE message_id = ?", (row[0],)).fetchone():
+        return _repeat(conn, row[0], deliveries, now, counted=True)
+    result = Accepted(row[0], row[1], refs=[d.referentienummer for d in deliveries])
     for d in deliveries:
         found = conn.execute(
             "INSERT INTO delivery (message_id, route, target, referentienummer, order_key, zaak, payload, content_type,"
@@ -255,6 +294,43 @@ def accept(conn: sqlite3.Connection, message: NewMessage, deliveries: Iterable[N
         if old[3] != message.body_sha256 and bytes(old[2]) != d.payload:
             raise ReferenceConflict(d.referentienummer)  # e.g. an identificatie reused for another client
         result.known.append((old[0], old[1], d.target))
+    return result
+
+
+def _same_source(conn: sqlite3.Connection, message: NewMessage) -> int | None:
+    """The accepted message that already carries this message's source key, or None; a conflict raises."""
+    if message.source_key is None or message.content_sha256 is None:
+        return None
+    row = conn.execute("SELECT id, content_sha256 FROM message WHERE route = ? AND source_key = ? AND status = ?"
+                       " ORDER BY id LIMIT 1", (message.route, message.source_key, ACCEPTED)).fetchone()
+    if row is None:
+        return None
+    if row[1] != message.content_sha256:
+        raise ReferenceConflict(message.source_ref or message.source_key)
+    return int(row[0])
+
+
+def _repeat(conn: sqlite3.Connection, message_id: int, deliveries: list[NewDelivery], now: float,
+            counted: bool = False) -> Accepted:
+    """A re-send: count it and answer with the message's stored deliveries, reviving its dead letters."""
+    if not counted:
+        conn.execute("UPDATE message SET times_received = times_received + 1, last_received_at = ? WHERE id = ?",
+                     (now, message_id))
+    times = int(conn.execute("SELECT times_received FROM message WHERE id = ?", (message_id,)).fetchone()[0])
+    fresh = {(d.target, d.referentienummer): d.payload for d in deliveries}
+    result = Accepted(message_id, times, repeat=True)
+    rows = conn.execute("SELECT id, route, target, order_key, referentienummer, status, payload, content_type,"
+                        " soap_action FROM delivery WHERE message_id = ? ORDER BY id", (message_id,)).fetchall()
+    for delivery_id, route, target, order_key, ref, status, stored, content_type, action in rows:
+        result.refs.append(ref)
+        if status != DEAD:
+            result.known.append((delivery_id, status, target))
+            continue
+        payload = fresh.get((target, ref), bytes(stored))
+        conn.execute("UPDATE delivery SET status = 'pending', attempts = 0, payload = ?, next_at = ?, updated_at = ?,"
+                     f" reason = substr('offered again by the sender after: ' || coalesce(reason, ''), 1, {MAX_REASON})"
+                     " WHERE id = ?", (payload, now, now, delivery_id))
+        result.queued.append(Queued(delivery_id, route, target, order_key, ref, 0, now, payload, content_type, action))
     return result
 
 

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from gateway.pipeline import FAILURES, Conversion, describe
+from gateway.pipeline import FAILURES, Conversion, describe, sender_of
 
 from . import outbox
 from .plan import plan
@@ -105,12 +105,18 @@ def _apply_quarantined(conn: sqlite3.Connection, step: Prepared) -> Replayed:
     if row is None or row["status"] != outbox.QUARANTINED:
         return Replayed(step.id, False, "no longer quarantined")
     original = bytes(row["original"])
-    b = conversion.bericht
-    accepted = outbox.accept(conn, outbox.NewMessage(
+    sender = sender_of(conversion.bericht, conversion.source.envelope_info)
+    message = outbox.NewMessage(
         route=row["route"], mode=row["mode"], original=original, content_type=row["content_type"],
-        soap_action=row["soap_action"], source_ref=b.identificatie, afzender=b.afzender, ontvanger=b.ontvanger,
-        mapping=conversion.mapping.name), plan(row["mode"], conversion.outputs, original, row["content_type"],
-                                               row["soap_action"]))
+        soap_action=row["soap_action"], source_ref=sender.referentienummer, afzender=sender.afzender,
+        ontvanger=sender.ontvanger, mapping=conversion.mapping.name,
+        source_key=outbox.source_key(sender.afzender, sender.referentienummer, sender.dagtekening),
+        content_sha256=conversion.bericht.digest())
+    try:
+        accepted = outbox.accept(conn, message, plan(row["mode"], conversion.outputs, original, row["content_type"],
+                                                     row["soap_action"]))
+    except outbox.ReferenceConflict as exc:
+        return Replayed(step.id, False, f"still refused: {exc}")
     conn.execute("DELETE FROM message WHERE id = ?", (step.id,))
     return Replayed(step.id, True, f"converted; now message {accepted.message_id} with "
                     f"{len(accepted.queued)} delivery(ies) queued")

@@ -7,6 +7,7 @@ place where the domain's rules (BSN 11-proef, date order, code lists) are enforc
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -269,6 +270,11 @@ class Bericht(_Model):
     retourcodes: list[str] = Field(default_factory=list)
     clients: list[Client] = Field(default_factory=list)
     extra: Extra = Field(default_factory=dict)
+
+    def digest(self) -> str:
+        """What the message says, as a SHA-256: equal for a re-send in any envelope or formatting, so a
+        gateway can tell a re-send from another message that reuses the identificatie."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
     @model_validator(mode="after")
     def _domain(self) -> Bericht:

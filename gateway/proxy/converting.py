@@ -21,13 +21,15 @@ from pathlib import Path
 
 from lxml import etree
 
+from gateway.deliver import outbox
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, parse_xml
 from gateway.ingest.ei_default import is_flat_file
 from gateway.ingest.ggk import limit_for as ggk_limit_for
 from gateway.ledger.staged import ThrowawayLedger
 from gateway.mapping import ConversionError, Registry
+from gateway.model import Bericht
 from gateway.parentwatch import end_with_parent
-from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe
+from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe, sender_of
 from gateway.render.schemas import SchemaUnavailable, schema
 
 from .config import ConfigError, ServeConfig
@@ -44,6 +46,26 @@ class Facts:
     afzender: str | None = None
     ontvanger: str | None = None
     applicatie: str | None = None
+    source_key: str | None = None
+    """Afzender, identificatie and dagtekening of a converted message (:func:`outbox.source_key`)."""
+    content_sha256: str | None = None
+    """What a converted message says (:meth:`Bericht.digest`): tells a re-send from a reused identificatie."""
+
+
+def facts_from(b: Bericht, envelope_info: dict[str, str]) -> Facts:
+    """The facts of a converted message, with the identity the outbox tells re-sends apart by."""
+    sender = sender_of(b, envelope_info)
+    return Facts(sender.referentienummer, sender.afzender, sender.ontvanger, sender.applicatie,
+                 outbox.source_key(sender.afzender, sender.referentienummer, sender.dagtekening), b.digest())
+
+
+def stored_message(route: str, mode: str, body: bytes, content_type: str | None, soap_action: str | None,
+                   facts: Facts, mapping: str | None = None, failure: FailureInfo | None = None) -> outbox.NewMessage:
+    """An inbound message as the outbox keeps it, with what conversion learnt (or why it failed)."""
+    return outbox.NewMessage(
+        route, mode, body, content_type, soap_action, facts.source_ref, facts.afzender, facts.ontvanger, mapping,
+        failure.code if failure else None, failure.field if failure else None, failure.line if failure else None,
+        failure.message if failure else None, source_key=facts.source_key, content_sha256=facts.content_sha256)
 
 
 @dataclass(slots=True)
@@ -153,13 +175,7 @@ def convert_message(converter: Converter, route: str, match_route: str, body: by
         log.error("conversion failed unexpectedly on route %s: %s", route, type(exc).__name__, exc_info=exc)
         info = FailureInfo("StUF058", None, None, f"internal error while converting: {type(exc).__name__}", route)
         return Converted(None, None, facts_of(body), info, "internal", time.perf_counter() - started)
-    b = conversion.bericht
-    info = conversion.source.envelope_info
-    if info.get("referentienummer"):  # a StUF envelope (GGk Di01): its stuurgegevens are what the sender knows
-        facts = Facts(info["referentienummer"], info.get("zender.organisatie") or b.afzender,
-                      info.get("ontvanger.organisatie") or b.ontvanger, info.get("zender.applicatie"))
-    else:
-        facts = Facts(b.identificatie, b.afzender, b.ontvanger)
+    facts = facts_from(conversion.bericht, conversion.source.envelope_info)
     return Converted(conversion.outputs, conversion.mapping.name, facts, None, None, time.perf_counter() - started)
 
 

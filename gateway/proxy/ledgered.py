@@ -37,7 +37,7 @@ from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.render import RenderError, stuf
 
 from .config import RouteConfig
-from .converting import ConversionPool, Converted, Facts, facts_of, reason_of
+from .converting import ConversionPool, Converted, Facts, facts_from, facts_of, reason_of, stored_message
 
 if TYPE_CHECKING:
     from .service import Answer, Gateway
@@ -71,13 +71,8 @@ def map_message(converter: Converter, route: str, match_route: str, body: bytes)
         return Mapped(None, None, facts_of(body), info, "internal", time.perf_counter() - started)
     if result.warnings:
         converter.debt.record(mapping.name, result.warnings)
-    b, info_ = result.bericht, source.envelope_info
-    if info_.get("referentienummer"):
-        facts = Facts(info_["referentienummer"], info_.get("zender.organisatie") or b.afzender,
-                      info_.get("ontvanger.organisatie") or b.ontvanger, info_.get("zender.applicatie"))
-    else:
-        facts = Facts(b.identificatie, b.afzender, b.ontvanger)
-    return Mapped(b, mapping.name, facts, seconds=time.perf_counter() - started)
+    return Mapped(result.bericht, mapping.name, facts_from(result.bericht, source.envelope_info),
+                  seconds=time.perf_counter() - started)
 
 
 def _map_in_worker(route: str, match_route: str, body: bytes) -> Mapped:
@@ -194,7 +189,8 @@ class LedgerStage:
 
         def job(conn: Any) -> outbox.Accepted:
             accepted = outbox.accept(conn, message, deliveries)
-            apply(conn, writes)
+            if not accepted.repeat:  # a re-send's effect is in the ledger since it was first stored
+                apply(conn, writes)
             if also is not None:
                 also(conn)
             return accepted
@@ -209,10 +205,11 @@ class LedgerStage:
         if mapped.failure is not None:
             attempt = Converted(None, None, mapped.facts, mapped.failure, mapped.reason, mapped.seconds)
             return await gw.refused_or_unconverted(route, body, content_type, soap_action, attempt, version)
-        message = outbox.NewMessage(route.name, route.mode, body, content_type, soap_action, mapped.facts.source_ref,
-                                    mapped.facts.afzender, mapped.facts.ontvanger, mapped.mapping)
+        message = stored_message(route.name, route.mode, body, content_type, soap_action, mapped.facts, mapped.mapping)
         try:
             staged, stored = await self.render_and_store(converter, mapped, route, message)
+        except outbox.ReferenceConflict as exc:  # not a re-send: refused, and kept for the operator
+            return await gw.refuse_conflict(route, body, content_type, soap_action, mapped, exc, version)
         except Exception as exc:  # not stored means not acknowledged; the ledger did not move either
             return gw.store_failed(route, exc, mapped.facts, version)
         gw.metrics.conversion_seconds.labels(route.name).observe(staged.attempt.seconds)
@@ -222,8 +219,8 @@ class LedgerStage:
         if not staged.attempt.outputs:
             log.info("message on route %s stored, nothing to deliver: %s", route.name,
                      staged.notes[0] if staged.notes else "no output", extra={"route": route.name})
-        accepted, deliveries = stored
-        return await gw.acknowledge(route, accepted, deliveries, mapped.facts, version)
+        accepted, _deliveries = stored
+        return await gw.acknowledge(route, accepted, mapped.facts, version)
 
     async def replay_quarantined(self, gw: Gateway, ids: list[int]) -> list[Replayed]:
         """Quarantined messages converted again through the same ordered step, leaving the quarantine."""
@@ -239,12 +236,16 @@ class LedgerStage:
             if mapped.failure is not None:
                 results.append(Replayed(message_id, False, f"still does not convert: {mapped.failure}"))
                 continue
-            message = outbox.NewMessage(route.name, row["mode"], original, row["content_type"], row["soap_action"],
-                                        mapped.facts.source_ref, mapped.facts.afzender, mapped.facts.ontvanger)
-            staged, stored = await self.render_and_store(
-                gw.converters[route.name], mapped, route, message,
-                also=lambda c, m=message_id: (c.execute("DELETE FROM message WHERE id = ?", (m,)),
-                                              outbox.bump_generation(c)))
+            message = stored_message(route.name, row["mode"], original, row["content_type"], row["soap_action"],
+                                     mapped.facts)
+            try:
+                staged, stored = await self.render_and_store(
+                    gw.converters[route.name], mapped, route, message,
+                    also=lambda c, m=message_id: (c.execute("DELETE FROM message WHERE id = ?", (m,)),
+                                                  outbox.bump_generation(c)))
+            except outbox.ReferenceConflict as exc:
+                results.append(Replayed(message_id, False, f"still refused: {exc}"))
+                continue
             if stored is None:
                 results.append(Replayed(message_id, False, f"still does not convert: {staged.attempt.failure}"))
                 continue

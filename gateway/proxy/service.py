@@ -30,8 +30,16 @@ from gateway.pipeline import Conversion, FailureInfo
 from gateway.render import stuf
 
 from .config import DEFAULT_ROUTE, ConfigError, RouteConfig, ServeConfig
-from .converting import ConversionPool, Converted, Facts, auto_processes, build_converters, mapping_files
-from .ledgered import LedgerStage
+from .converting import (
+    ConversionPool,
+    Converted,
+    Facts,
+    auto_processes,
+    build_converters,
+    mapping_files,
+    stored_message,
+)
+from .ledgered import LedgerStage, Mapped
 from .metrics import Metrics
 
 log = logging.getLogger("overstap.gateway")
@@ -206,9 +214,7 @@ class Gateway:
         assert info is not None
         reason = attempt.reason or "invalid"
         self.metrics.rejected.labels(route.name, reason).inc()
-        message = outbox.NewMessage(route.name, route.mode, body, content_type, soap_action, attempt.facts.source_ref,
-                                    attempt.facts.afzender, attempt.facts.ontvanger, None, info.code, info.field,
-                                    info.line, info.message)
+        message = stored_message(route.name, route.mode, body, content_type, soap_action, attempt.facts, None, info)
         headers: dict[str, str] = {}
         try:
             qid = await self.committer.write(lambda c: outbox.quarantine(c, message))
@@ -227,21 +233,28 @@ class Gateway:
 
     async def _accept(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,
                       attempt: Converted, version: stuf.SoapVersion) -> Answer:
-        facts, info = attempt.facts, attempt.failure
-        message = outbox.NewMessage(
-            route.name, route.mode, body, content_type, soap_action, facts.source_ref, facts.afzender,
-            facts.ontvanger, attempt.mapping, info.code if info else None, info.field if info else None,
-            info.line if info else None, info.message if info else None)
+        facts = attempt.facts
+        message = stored_message(route.name, route.mode, body, content_type, soap_action, facts, attempt.mapping,
+                                 attempt.failure)
         deliveries = plan(route.mode, attempt.outputs, body, content_type, soap_action)
         try:
             accepted = await self.committer.write(lambda c: outbox.accept(c, message, deliveries))
         except outbox.ReferenceConflict as exc:  # not a re-send: refuse it (and keep it for the operator)
-            refused = Converted(None, attempt.mapping, facts, FailureInfo("StUF055", "referentienummer", None,
-                                                                          str(exc), route.name), "conflict")
-            return await self._quarantine(route, body, content_type, soap_action, refused, version)
+            return await self.refuse_conflict(route, body, content_type, soap_action, attempt, exc, version)
         except Exception as exc:  # not stored means not acknowledged
             return self.store_failed(route, exc, facts, version)
-        return await self.acknowledge(route, accepted, deliveries, facts, version)
+        return await self.acknowledge(route, accepted, facts, version)
+
+    async def refuse_conflict(self, route: RouteConfig, body: bytes, content_type: str | None,
+                              soap_action: str | None, attempt: Converted | Mapped, exc: outbox.ReferenceConflict,
+                              version: stuf.SoapVersion) -> Answer:
+        """Another message under an identificatie the sender already used: refused (409) and quarantined.
+
+        Acknowledging it as a re-send would lose it; delivering it would let one reference name two messages.
+        """
+        info = FailureInfo("StUF055", "referentienummer", None, str(exc), route.name)
+        refused = Converted(None, attempt.mapping, attempt.facts, info, "conflict")
+        return await self._quarantine(route, body, content_type, soap_action, refused, version)
 
     def store_failed(self, route: RouteConfig, exc: BaseException, facts: Facts, version: stuf.SoapVersion) -> Answer:
         """The outbox write failed: nothing is acknowledged, the sender offers the message again later."""
@@ -250,8 +263,8 @@ class Gateway:
         return self.fault(503, stuf.Fout("StUF046", "server", "the message could not be stored; offer it "
                                          "again later"), version, facts, {"Retry-After": "5"})
 
-    async def acknowledge(self, route: RouteConfig, accepted: outbox.Accepted, deliveries: list[outbox.NewDelivery],
-                          facts: Facts, version: stuf.SoapVersion) -> Answer:
+    async def acknowledge(self, route: RouteConfig, accepted: outbox.Accepted, facts: Facts,
+                          version: stuf.SoapVersion) -> Answer:
         """A stored message: queue its deliveries and answer (at once, or with the downstream's verdict)."""
         ack_target = outbox.NEW if route.mode == "translate" else outbox.LEGACY
         waits: dict[int, asyncio.Future[Outcome]] = {}
@@ -263,8 +276,8 @@ class Gateway:
                 if target == ack_target and status == outbox.PENDING and self.forwarder.tracks(delivery_id):
                     waits[delivery_id] = self.forwarder.waiter(delivery_id)
         self.forwarder.add(accepted.queued)
-        refs = [d.referentienummer for d in deliveries]
-        headers = {"X-Overstap-Message": str(accepted.message_id), "X-Overstap-Referentienummers": ",".join(refs)}
+        headers = {"X-Overstap-Message": str(accepted.message_id),
+                   "X-Overstap-Referentienummers": ",".join(accepted.refs)}
         if accepted.duplicate:
             headers["X-Overstap-Duplicate"] = "true"
             self.metrics.duplicates.labels(route.name).inc()
