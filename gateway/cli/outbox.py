@@ -1,4 +1,4 @@
-"""``overstap outbox list|show|replay|purge`` and ``overstap shadow report``: operate the sidecar's outbox.
+"""``overstap outbox list|show|replay|purge|import-ledger``, ``overstap shadow report``: operate the outbox.
 
 These work on the SQLite file in ``--data-dir`` directly, also while the sidecar runs (WAL allows
 it): a replay marks rows pending and bumps the outbox generation, and the running forwarder picks
@@ -19,7 +19,8 @@ import click
 
 from gateway.deliver import outbox, shadow
 from gateway.deliver.replay import Replayed, apply, chunks, prepare, replay_quarantined
-from gateway.ledger.staged import ConnLedger
+from gateway.ledger.staged import ConnLedger, create_tables
+from gateway.ledger.transfer import LedgerConflict, import_ledger, ledger_file
 from gateway.pipeline import Conversion, Converter
 
 from . import main
@@ -28,16 +29,22 @@ from .common import EXIT_FAILED, EXIT_OK, fail_usage, load_registry
 STATUSES = (outbox.PENDING, outbox.DELIVERED, outbox.DEAD)
 
 
-def _open(data_dir: str | None, config_file: str | None) -> sqlite3.Connection:
-    folder = Path(data_dir) if data_dir else None
-    if folder is None and config_file:
+def _folder(data_dir: str | None, config_file: str | None) -> Path:
+    """The data folder: --data-dir, else the config's data_dir, else ./data."""
+    if data_dir:
+        return Path(data_dir)
+    if config_file:
         from gateway.proxy.config import ConfigError, load
 
         try:
-            folder = load(config_file).data_dir
+            return load(config_file).data_dir
         except ConfigError as exc:
             fail_usage(str(exc))
-    folder = folder or Path("data")
+    return Path("data")
+
+
+def _open(data_dir: str | None, config_file: str | None) -> sqlite3.Connection:
+    folder = _folder(data_dir, config_file)
     if not (folder / outbox.DB_NAME).is_file():
         fail_usage(f"no outbox in {folder} (expected {folder / outbox.DB_NAME}); pass --data-dir")
     return outbox.connect(folder / outbox.DB_NAME)
@@ -245,6 +252,34 @@ def purge(data_dir: str | None, config_file: str | None, older_than: str, dead: 
     with outbox.transaction(conn):
         removed, messages = outbox.purge(conn, before=before, statuses=statuses, quarantined=quarantined)
     click.echo(f"purged {removed} delivery(ies) and {messages} message(s) older than {older_than}")
+
+
+@outbox_group.command("import-ledger")
+@click.option("--state", "state_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The --state folder of the 'overstap batch' (or 'convert') run whose zaken the sidecar continues.")
+@data_dir_option
+@config_option
+@click.option("--replace", is_flag=True,
+              help="Where both ledgers hold a zaak or chain key differently, take --state's.")
+def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None, replace: bool) -> None:
+    """Let the sidecar continue the zaken of a batch run: copy its zaak ledger into the outbox database.
+
+    Run it before switching the sidecar on for the archive's vendor (it is safe while the sidecar runs: one
+    transaction). Entries both ledgers hold differently are named and nothing is imported, unless --replace.
+    """
+    conn = outbox.connect(outbox.open_db(_folder(data_dir, config_file)))
+    try:
+        source = ledger_file(state_dir)
+        create_tables(conn)
+        with outbox.transaction(conn):
+            done = import_ledger(source, conn, replace=replace)
+    except FileNotFoundError as exc:
+        fail_usage(str(exc))
+    except LedgerConflict as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    copied = ", ".join(f"{n} {table}" for table, n in sorted(done.copied.items())) or "nothing new"
+    click.echo(f"imported {copied}; {done.same} already held alike, {done.replaced} replaced")
 
 
 @main.group("shadow")

@@ -1,0 +1,100 @@
+"""Carrying a zaak ledger from one store to another: a ``batch --state`` run's ledger into the sidecar's.
+
+Why: a municipality converts its archive with ``overstap batch --state DIR`` and then switches the sidecar
+on. The receiver holds the zaken of that archive, so the sidecar must continue them (updateZaak, statuses
+on the same zaak) instead of creating them again, and its tijdstipBericht must not go back. Both stores
+have the same tables (``SCHEMA``); this copies one into the other inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .sqlite import DB_NAME
+
+MAX_CONFLICTS = 20
+"""Conflicts named in a refusal; the rest are counted."""
+
+_TABLES: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
+    "chain_key": (("key",), "zaak", ()),
+    "zaak_state": (("zaak",), "state", ("updated_at",)),
+    "remembered": (("kind", "key"), "value", ()),
+}
+"""table -> (key columns, value column, columns carried along): rows that must agree where both ledgers hold them."""
+
+
+class LedgerConflict(ValueError):
+    """Both ledgers hold a chain key, zaak or remembered value, with different contents."""
+
+    def __init__(self, conflicts: list[str], total: int) -> None:
+        more = f" (and {total - len(conflicts)} more)" if total > len(conflicts) else ""
+        super().__init__(f"{total} entr{'y' if total == 1 else 'ies'} differ between the two ledgers: "
+                         + "; ".join(conflicts) + more + ". Nothing was imported.")
+        self.conflicts = conflicts
+        self.total = total
+
+
+@dataclass(slots=True)
+class Imported:
+    """Rows copied per table, and those both ledgers already held alike."""
+
+    copied: dict[str, int] = field(default_factory=dict)
+    same: int = 0
+    replaced: int = 0
+
+
+def ledger_file(state_dir: str | Path) -> Path:
+    """The ledger database of a ``--state`` folder; raises FileNotFoundError naming it when absent."""
+    path = Path(state_dir) / DB_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no zaak ledger at {path} (the folder given to 'batch --state' or 'convert --state')")
+    return path
+
+
+def import_ledger(source: Path, conn: sqlite3.Connection, *, replace: bool = False) -> Imported:
+    """Copy the ledger in ``source`` into the ledger tables reached through ``conn`` (the caller commits).
+
+    A chain key, zaak state or remembered value that ``conn`` already holds with another content is a
+    conflict: all are named (bounded) in :class:`LedgerConflict`, and the caller's transaction must roll
+    back (nothing imported), unless ``replace`` lets the source win.
+    tijdstipBericht per zender takes the later of the two, so it never goes back. The ledger tables must
+    exist in ``conn``'s database (``create_tables`` in staged.py, before the transaction: it commits).
+    """
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        result = Imported()
+        conflicts: list[str] = []
+        total = 0
+        for table, (keys, value, along) in _TABLES.items():
+            where = " AND ".join(f"{k} = ?" for k in keys)
+            columns = (*keys, value, *along)
+            insert = (f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
+                      f"VALUES ({', '.join('?' * len(columns))})")
+            for row in src.execute(f"SELECT {', '.join(columns)} FROM {table}"):
+                key, content = row[:len(keys)], row[len(keys)]
+                held = conn.execute(f"SELECT {value} FROM {table} WHERE {where}", key).fetchone()
+                if held is not None and held[0] == content:
+                    result.same += 1
+                    continue
+                if held is not None and not replace:
+                    total += 1
+                    if len(conflicts) < MAX_CONFLICTS:
+                        conflicts.append(f"{table} {'/'.join(str(v) for v in key)}")
+                    continue
+                result.replaced += held is not None
+                conn.execute(insert, row)
+                result.copied[table] = result.copied.get(table, 0) + 1
+        if total:
+            raise LedgerConflict(conflicts, total)
+        for zender, tijdstip in src.execute("SELECT zender, tijdstip FROM zender_tijdstip"):
+            held = conn.execute("SELECT tijdstip FROM zender_tijdstip WHERE zender = ?", (zender,)).fetchone()
+            if held is not None and held[0] >= tijdstip:  # the same width (yyyymmddhhmmssfff): text order is time
+                result.same += 1
+                continue
+            conn.execute("INSERT OR REPLACE INTO zender_tijdstip (zender, tijdstip) VALUES (?, ?)", (zender, tijdstip))
+            result.copied["zender_tijdstip"] = result.copied.get("zender_tijdstip", 0) + 1
+        return result
+    finally:
+        src.close()
