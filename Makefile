@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 REF ?= $(abspath ../shared/reference)
 export OVERSTAP_REFERENCE_DIR ?= $(REF)
 PORT ?= 8080
+TESTBED_PORT ?= 8081
 DATA ?= data
 
 # podman if present (builds Docker-format images so HEALTHCHECK and STOPSIGNAL are kept), else docker.
@@ -22,8 +23,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# The gateway, delivering to the testbed zaaksysteem beside it (http://127.0.0.1:$(TESTBED_PORT)/zaken shows
+# the zaken); the testbed stops with the gateway.
 run: $(STAMP)
-	$(BIN)/overstap serve --data-dir $(DATA) --port $(PORT) --downstream http://127.0.0.1:8081/soap
+	$(BIN)/overstap testbed --port $(TESTBED_PORT) --data-dir $(DATA)/testbed & tb=$$!; \
+	trap 'kill $$tb 2>/dev/null; wait $$tb 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/overstap serve --data-dir $(DATA) --port $(PORT) --downstream http://127.0.0.1:$(TESTBED_PORT)/soap
 
 test: $(STAMP)
 	$(BIN)/ruff check gateway tests benchmarks

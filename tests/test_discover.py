@@ -13,9 +13,9 @@ import re
 import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
 
 import pytest
+from browser_helpers import BROWSER_ARGS, CHROMIUM, browser_entry
 from click.testing import CliRunner
 from discover_corpus import members, write_zip
 
@@ -29,9 +29,6 @@ from gateway.discover.shapes import mask, shape
 from gateway.mapping import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -188,24 +185,8 @@ def test_masks_keep_no_identifying_part() -> None:
     assert mask("1985-01-06") == "####-##-##"
 
 
-def _browser() -> Any:
-    """Playwright's entry point, or a skip (outside CI) / a failure (in CI) naming what is missing."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-    if sync_playwright is None or not CHROMIUM.exists():
-        missing = "the playwright package" if sync_playwright is None else f"Debian's chromium ({CHROMIUM})"
-        if ci:
-            pytest.fail(f"CI must check the HTML report in a browser, but {missing} is not installed (.ci/run "
-                        "installs chromium; pip install -e '.[dev]' installs playwright)")
-        pytest.skip(f"{missing} is not installed: apt-get install chromium / pip install -e '.[dev]'")
-    return sync_playwright
-
-
 def test_html_report_in_a_real_browser(report: dict, tmp_path: Path) -> None:
-    sync_playwright = _browser()
+    sync_playwright = browser_entry()
     page_file = tmp_path / "report.html"
     page_file.write_text(html.render(report), encoding="utf-8")
     shot = tmp_path / "discover-report.png"

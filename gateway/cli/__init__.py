@@ -23,6 +23,7 @@ def _register() -> None:
         mapping,
         outbox,
         serve,
+        testbed,
     )
 
 

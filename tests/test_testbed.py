@@ -1,0 +1,198 @@
+"""``overstap testbed``: the test zaaksysteem a vendor (and ``make run``) points canonical messages at.
+
+Why: a testbed is only worth pointing a system at if it ends in the zaak state the chain says and refuses
+what StUF says a receiver refuses, naming the rule, over real HTTP. The sidecar in translate mode delivers
+the public sample chains to a real testbed server; hand-made wrong messages are posted to it directly; a
+restart must bring back the same zaken; the pages are checked in a real browser.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from browser_helpers import BROWSER_ARGS, CHROMIUM, browser_entry
+from proxy_helpers import ServerThread, free_port, sample, samples_dir, soap11, wait_for
+from test_proxy_ledger import A01, A02, A04, B01, B02, B04, start
+from test_receiver import (
+    CLIENT_BSN,
+    CREEER,
+    STATUS,
+    UPDATE,
+    W_NIEUW,
+    W_OUD,
+    ZAAK,
+    creeer_object,
+    gestart,
+    lk01,
+    update_objects,
+)
+
+from gateway.mapping import Registry
+from gateway.receiver import Receiver
+from gateway.testbed import Journal, create_app
+
+B_ZAAK = re.compile(r"^0384B658721123-[0-9A-F]{10}$")
+
+
+@pytest.fixture()
+def testbed(tmp_path: Path, reference_dir: Path) -> tuple[ServerThread, Receiver, Path]:
+    receiver = Receiver()
+    journal = Journal(tmp_path / "testbed")
+    server = ServerThread(create_app(receiver, journal)).start()
+    yield server, receiver, tmp_path / "testbed"
+    server.stop()
+    journal.close()
+
+
+def post(url: str, body: bytes, action: str | None = None) -> httpx.Response:
+    headers = {"Content-Type": "text/xml; charset=utf-8", **({"SOAPAction": action} if action else {})}
+    return httpx.post(url + "/soap", content=soap11(body), headers=headers, timeout=30)
+
+
+def test_the_sample_chains_through_the_sidecar_end_in_the_zaak_state_they_describe(
+        tmp_path: Path, testbed: tuple[ServerThread, Receiver, Path]) -> None:
+    samples_dir()
+    tb, receiver, folder = testbed
+    server, _gw = start(tmp_path, Registry(), tb.url + "/soap")
+    try:
+        for name in (A01, A02, A04, B01, B02, B04):
+            assert httpx.post(server.url + "/soap", content=soap11(sample(name)), timeout=30).status_code == 200
+        assert wait_for(lambda: len(receiver) == 3 and any(
+            len(z["statussen"]) == 3 for z in httpx.get(tb.url + "/api/zaken").json().values()), timeout=30)
+    finally:
+        server.stop()
+    zaken = httpx.get(tb.url + "/api/zaken").json()
+    (b_id,) = [key for key in zaken if B_ZAAK.match(key)]
+    b = zaken[b_id]
+    # CasusB: 301 Beschikkingnummer 658721123, toegewezen 2016-03-07 t/m 2016-12-31; 305 Begindatum 2016-03-10;
+    # 307 Einddatum 2016-10-02, RedenBeeindiging 02 (values read from the three sample files)
+    assert (b["zaaktype"], b["startdatum"], b["einddatumGepland"], b["einddatum"]) == (
+        "WMOTOEW", "20160307", "20161231", "20161002")
+    assert b["kenmerken"] == [{"kenmerk": "658721123", "bron": "BeschikkingNummer"}]
+    assert b["initiator"] == {"soort": "natuurlijkPersoon", "identificatie": "inp.bsn=*******82"}
+    assert [(s["statustype"], s["datumStatusGezet"]) for s in b["statussen"]] == [
+        ("Levering gestart", "20160310"), ("Levering gestopt", "20161002"), ("Afgehandeld", "20161002")]
+    assert b["resultaat"] == {"omschrijving": "Levering gestopt (RedenBeeindiging 02)"}
+    assert len(b["berichten"]) == 5  # creeerZaak, status, updateZaak (einde), two statuses
+    # CasusA: the 315's aanvraagzaak and the toewijzing's zaak, which the intrekking of 2016-11-08 ends
+    a = next(z for key, z in zaken.items() if key.startswith("0384B425386123-"))
+    assert (a["einddatum"], [s["statustype"] for s in a["statussen"]]) == ("20161107", ["Afgehandeld"])
+    assert a["heeftBetrekkingOpAndere"] and a["heeftBetrekkingOpAndere"][0] in zaken
+    entries = Journal(folder).entries()
+    assert len(entries) == 9 and all(e.accepted for e in entries)
+    # a restart brings back exactly these zaken from the journal
+    again = Receiver()
+    assert Journal(folder).replay(again) == 9
+    assert again.snapshot() == zaken
+
+
+def _creeer(url: str) -> None:
+    created = post(url, lk01("T", creeer_object(), "ref-1", "20260102100000000"), CREEER)
+    assert created.status_code == 200 and b"<StUF:berichtcode>Bv03</StUF:berichtcode>" in created.content
+
+
+SECOND_ZAAKTYPE = update_objects(
+    '<ZKN:isVan StUF:entiteittype="ZAKZKT" StUF:verwerkingssoort="T" xsi:nil="true" StUF:noValue="geenWaarde"/>',
+    """<ZKN:isVan StUF:entiteittype="ZAKZKT" StUF:verwerkingssoort="T">
+      <ZKN:gerelateerde StUF:entiteittype="ZKT" StUF:verwerkingssoort="I">
+        <ZKN:omschrijving>Andere</ZKN:omschrijving><ZKN:code>WMOANDER</ZKN:code>
+        <ZKN:ingangsdatumObject>20150101</ZKN:ingangsdatumObject>
+      </ZKN:gerelateerde></ZKN:isVan>""", vs="I")
+SECOND_INITIATOR = update_objects(
+    '<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="T" xsi:nil="true" '
+    'StUF:noValue="geenWaarde"/>',
+    """<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="T">
+      <ZKN:gerelateerde><ZKN:natuurlijkPersoon StUF:entiteittype="NPS" StUF:verwerkingssoort="T">
+        <BG:inp.bsn>999990019</BG:inp.bsn></ZKN:natuurlijkPersoon></ZKN:gerelateerde></ZKN:heeftAlsInitiator>""",
+    vs="I")
+
+REFUSALS = {
+    "oud-mismatch": (lk01("W", update_objects(W_OUD.replace("01A01</ZKN:omschrijving>", "99Z99</ZKN:omschrijving>"),
+                                              W_NIEUW), "ref-2", "20260102100000001"), UPDATE, "StUF058"),
+    "second-zaaktype": (lk01("W", SECOND_ZAAKTYPE, "ref-2", "20260102100000001"), UPDATE, "StUF058"),
+    "second-initiator": (lk01("W", SECOND_INITIATOR, "ref-2", "20260102100000001"), UPDATE, "StUF058"),
+    "tijdstipBericht": (gestart("ref-2", "20260102100000000"), STATUS, "StUF019"),
+    "referentienummer-reused": (gestart("ref-1", "20260110000000000"), STATUS, "StUF016"),
+    "unknown-zaak": (lk01("W", update_objects(W_OUD, W_NIEUW, identificatie="0384ONBEKEND"), "ref-2",
+                          "20260102100000001"), UPDATE, "StUF064"),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(REFUSALS))
+def test_each_refusal_kind_is_a_fo03_naming_the_rule_and_changes_nothing(
+        rule: str, testbed: tuple[ServerThread, Receiver, Path]) -> None:
+    tb, receiver, folder = testbed
+    _creeer(tb.url)
+    before = receiver.snapshot()
+    message, action, code = REFUSALS[rule]
+    answer = post(tb.url, message, action)
+    assert answer.status_code == 500 and answer.headers["x-testbed-rule"] == rule
+    assert b"<soap:Fault>" in answer.content and b"<StUF:berichtcode>Fo03</StUF:berichtcode>" in answer.content
+    assert f"<StUF:code>{code}</StUF:code>".encode() in answer.content
+    assert f"<StUF:details>rule {rule}; element ".encode() in answer.content
+    assert receiver.snapshot() == before
+    assert [(e.accepted, e.rule) for e in Journal(folder).entries()] == [(False, rule), (True, None)]
+
+
+def test_the_zaken_pages_in_a_real_browser_show_the_zaak_and_no_bsn(
+        tmp_path: Path, testbed: tuple[ServerThread, Receiver, Path]) -> None:
+    sync_playwright = browser_entry()
+    tb, _receiver, _folder = testbed
+    _creeer(tb.url)
+    assert post(tb.url, gestart("ref-2", "20260110000000000"), STATUS).status_code == 200
+    shot = tmp_path / "testbed-zaak.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(tb.url + "/zaken")
+            assert page.title() == "Testbed — zaken"
+            row = page.locator("table").first.locator("tr").nth(1)
+            assert row.locator("td").nth(0).inner_text() == ZAAK
+            assert row.locator("td").nth(6).inner_text() == "Levering gestart"
+            assert CLIENT_BSN not in page.content() and "*******" in page.content()
+            page.locator("a", has_text=ZAAK).first.click()
+            page.wait_for_url(f"**/zaken/{ZAAK}")
+            assert page.locator("h1").inner_text() == f"Zaak {ZAAK}"
+            assert "Levering gestart" in page.locator("table").nth(1).inner_text()
+            assert CLIENT_BSN not in page.content()
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
+    headers = httpx.get(tb.url + "/zaken").headers
+    assert headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_the_command_keeps_its_zaken_across_a_restart(tmp_path: Path, reference_dir: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-c", "from gateway.cli import main; main()", "testbed", "--port", str(port),
+               "--data-dir", str(tmp_path / "tb")]
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(url + "/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    for round_ in (1, 2):
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            assert wait_for(up, timeout=30), proc.stderr.read().decode() if proc.poll() is not None else "no answer"
+            if round_ == 1:
+                _creeer(url)
+            assert httpx.get(url + "/healthz").json() == {"status": "ok", "zaken": 1}
+            assert httpx.get(url + f"/api/zaken/{ZAAK}").json()["startdatum"] == "20260101"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after its graceful shutdown
+            proc.stderr.close()
