@@ -1,0 +1,67 @@
+"""The house's one direction of flow, checked: every import between gateway packages points to a lower floor.
+
+Why: "imports point down only; model imports nothing of ours" is easy to break with one convenient import,
+and a cycle between layers is hard to undo later. A new package must be given its floor here.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
+
+FLOORS = {
+    # the floor: the canonical model and what needs nothing of ours
+    "model": 0, "reference": 0, "parentwatch": 0, "ledger": 0, "__init__": 0,
+    "ingest": 1, "zaken": 1,
+    "mapping": 2, "receiver": 2,
+    "render": 3,
+    "pipeline": 4,
+    "deliver": 5, "tooling": 5,
+    # shells
+    "batch": 6, "proxy": 6, "testbed": 6,
+    "discover": 7, "console": 7,
+    "cli": 8,
+}
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, gateway package) of every import of another gateway package in ``path``."""
+    parts = path.relative_to(GATEWAY).parts
+    own = parts[0].removesuffix(".py")
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                names = [node.module or ""]
+            elif node.level > len(parts) - 1 or (node.level == 1 and len(parts) == 1):  # above the package
+                names = ["gateway." + (node.module or "")]
+        for name in names:
+            if name.startswith("gateway.") and name.split(".")[1] != own:
+                found.append((node.lineno, name.split(".")[1]))
+    return found
+
+
+def test_every_package_has_a_floor() -> None:
+    packages = {p.name.removesuffix(".py") for p in GATEWAY.iterdir()
+                if (p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py"}
+    assert packages - set(FLOORS) == set(), "give the new package its floor in tests/test_layers.py"
+
+
+def test_imports_point_down_only() -> None:
+    wrong = []
+    for path in sorted(GATEWAY.rglob("*.py")):
+        own = path.relative_to(GATEWAY).parts[0].removesuffix(".py")
+        for line, target in _imports(path):
+            if FLOORS.get(target, 99) >= FLOORS[own]:
+                wrong.append(f"{path.relative_to(GATEWAY.parent)}:{line}: {own} (floor {FLOORS[own]}) imports "
+                             f"{target} (floor {FLOORS.get(target, '?')})")
+    assert wrong == []
+
+
+def test_model_imports_nothing_of_ours() -> None:
+    assert [(p.name, t) for p in (GATEWAY / "model").rglob("*.py") for _, t in _imports(p)] == []
