@@ -196,3 +196,55 @@ def test_the_command_keeps_its_zaken_across_a_restart(tmp_path: Path, reference_
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after its graceful shutdown
             proc.stderr.close()
+
+
+def test_make_run_shows_a_posted_toewijzing_as_a_zaak_in_a_real_browser(tmp_path: Path, reference_dir: Path) -> None:
+    """The README's promise, literally: `make run`, post CasusA-02, see the zaak at the testbed's /zaken."""
+    sync_playwright = browser_entry()
+    samples_dir()
+    root = Path(__file__).resolve().parents[1]
+    port, testbed_port = free_port(), free_port()
+    make = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}", f"TESTBED_PORT={testbed_port}",
+                             f"DATA={tmp_path / 'data'}"], cwd=root, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    shot = tmp_path / "make-run-zaken.png"
+    try:
+        def ready() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert wait_for(ready, timeout=90), "make run did not come up"
+        posted = httpx.post(f"http://127.0.0.1:{port}/soap", content=sample(A02), timeout=30)
+        assert posted.status_code == 200 and b"Bv03Bericht" in posted.content
+        zaken = f"http://127.0.0.1:{testbed_port}/zaken"
+        assert wait_for(lambda: b"0384B425386123-" in httpx.get(zaken, timeout=5).content, timeout=30)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                page.goto(zaken)
+                assert page.locator("h1").inner_text() == "Zaken in the testbed (1)"
+                row = page.locator("table").first.locator("tr").nth(1).locator("td")
+                # CasusA-02: Beschikkingnummer 425386123, product 07A03, toegewezen from 2016-02-15
+                assert row.nth(0).inner_text().startswith("0384B425386123-")
+                assert (row.nth(1).inner_text(), row.nth(2).inner_text(), row.nth(3).inner_text()) == (
+                    "WMOTOEW", "Wmo toewijzing 07A03", "20160215")
+                assert "123456782" not in page.content()
+                page.screenshot(path=str(shot), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        os.killpg(make.pid, signal.SIGTERM)
+        make.wait(60)
+    assert shot.stat().st_size > 10_000
+    assert wait_for(lambda: not _listening(port) and not _listening(testbed_port), timeout=30)
+
+
+def _listening(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
+        return True
+    except httpx.HTTPError:
+        return False
