@@ -21,7 +21,7 @@ FLOORS = {
     "deliver": 5, "tooling": 5,
     # shells
     "batch": 6, "proxy": 6, "testbed": 6,
-    "discover": 7, "console": 7,
+    "discover": 7, "console": 7, "compliance": 7,
     "cli": 8,
 }
 

@@ -17,6 +17,7 @@ def _register() -> None:
     # Each command lives in its own module; importing it attaches it to ``main``.
     from . import (  # noqa: F401
         batch,
+        compliance,
         convert,
         discover,
         explain,

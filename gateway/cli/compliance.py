@@ -1,0 +1,73 @@
+"""``overstap compliance``: the scenario set against a vendor's receiver (--target) or from its sender (--listen)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import main
+from .common import EXIT_FAILED, EXIT_OK, fail_usage
+
+
+@main.command()
+@click.option("--target", default=None, help="SOAP URL of the receiver under test: the scenarios are sent to it.")
+@click.option("--state-url", default=None,
+              help="Where the receiver shows a zaak as JSON (GET URL/{identificatie}); default for a target ending in "
+                   "/soap: the same base + /api/zaken (the testbed's). 'none' to check answers only.")
+@click.option("--listen", "listen_port", type=int, default=None,
+              help="Run the testbed on this port and judge what the vendor's system sends to it.")
+@click.option("--idle", type=float, default=30.0, show_default=True,
+              help="--listen: stop this many seconds after the last message.")
+@click.option("--scenarios", "scenario_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A scenario file of your own (default: the built-in set, docs/compliance.md).")
+@click.option("--only", multiple=True, help="Only these scenario ids.")
+@click.option("--out", "out_dir", default="compliance-report", show_default=True,
+              help="Folder for compliance.html and junit.xml.")
+@click.option("--data-dir", default=None, help="--listen: the testbed's folder (default: OUT/testbed).")
+def compliance(target: str | None, state_url: str | None, listen_port: int | None, idle: float,
+               scenario_file: str | None, only: tuple[str, ...], out_dir: str, data_dir: str | None) -> None:
+    """Check a vendor's system against the scenario set; exit 0 when every scenario passed, 1 otherwise.
+
+    With --target the chains of the public samples are converted by Overstap and sent (with messages that are
+    wrong on purpose, which must be refused); with --listen the vendor's system sends them to the testbed.
+    """
+    from gateway.compliance import report
+    from gateway.compliance.listen import listen
+    from gateway.compliance.run import play_all
+    from gateway.compliance.scenarios import DEFAULT, ScenarioError, load
+    from gateway.reference import reference_dir
+
+    if (target is None) == (listen_port is None):
+        fail_usage("give exactly one of --target URL (test a receiver) and --listen PORT (test a sender)")
+    try:
+        scenarios = load(Path(scenario_file) if scenario_file else DEFAULT, reference_dir())
+    except ScenarioError as exc:
+        fail_usage(str(exc))
+    if only:
+        unknown = set(only) - {s.id for s in scenarios}
+        if unknown:
+            fail_usage(f"no scenario {', '.join(sorted(unknown))}; the set has {', '.join(s.id for s in scenarios)}")
+        scenarios = [s for s in scenarios if s.id in only]
+    folder = Path(out_dir)
+    if target is not None:
+        if state_url is None and target.rstrip("/").endswith("/soap"):
+            state_url = target.rstrip("/")[: -len("/soap")] + "/api/zaken"
+        outcomes = play_all(scenarios, target, None if state_url in (None, "none") else state_url)
+        title = f"Compliance of the receiver at {target}"
+    else:
+        assert listen_port is not None
+        click.echo(f"testbed listening on http://127.0.0.1:{listen_port}/soap; send the scenario chains "
+                   f"({', '.join(s.id for s in scenarios if not s.wrong)}); judging {idle:g}s after the last message",
+                   err=True)
+        outcomes = listen(scenarios, "127.0.0.1", listen_port, Path(data_dir) if data_dir else folder / "testbed", idle)
+        title = "Compliance of the sender (messages received by the testbed)"
+    page, xml = report.write(outcomes, folder, title)
+    for o in outcomes:
+        verdict = "PASS" if o.passed else "FAIL"
+        click.echo(f"{verdict} {o.scenario.id}" + (f": {'; '.join(o.problems)}" if o.problems else "")
+                   + (f" (skipped: {'; '.join(o.skipped)})" if o.skipped and o.passed else ""))
+    failed = sum(not o.passed for o in outcomes)
+    click.echo(f"{len(outcomes) - failed} of {len(outcomes)} scenarios passed; report {page}, JUnit {xml}")
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)

@@ -1,0 +1,62 @@
+"""``compliance --listen``: the testbed receives what a vendor's system sends; then the end state is judged.
+
+The vendor's system converts and sends the scenario chains itself, so what is judged is what the
+receiver could make of them: every message applied (nothing refused) and each expected zaak in its state.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from gateway.receiver import Receiver
+from gateway.testbed import Journal, create_app
+
+from .run import Outcome, check_state
+from .scenarios import Scenario
+
+
+def listen(scenarios: list[Scenario], host: str, port: int, data_dir: Path, idle: float,
+           started: threading.Event | None = None) -> list[Outcome]:
+    """Run the testbed until ``idle`` seconds pass without a message (after the first), then judge."""
+    import uvicorn
+
+    receiver = Receiver()
+    journal = Journal(data_dir)
+    server = uvicorn.Server(uvicorn.Config(create_app(receiver, journal), host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started and thread.is_alive():
+            time.sleep(0.05)
+        if started is not None:
+            started.set()
+        last, seen = time.monotonic(), 0
+        while thread.is_alive():
+            time.sleep(0.2)
+            count = len(journal.entries(limit=1_000_000))
+            if count != seen:
+                last, seen = time.monotonic(), count
+            elif seen and time.monotonic() - last >= idle:
+                break
+    finally:
+        server.should_exit = True
+        thread.join(30)
+    zaken = list(receiver.snapshot().values())
+    refused = [e for e in journal.entries(limit=1_000_000) if not e.accepted]
+    journal.close()
+    outcomes = []
+    for scenario in scenarios:
+        outcome = Outcome(scenario)
+        if scenario.wrong or (scenario.answers and "Fo03" in scenario.answers):
+            outcome.skipped.append("a refusal scenario: only --target sends messages that are wrong on purpose")
+        elif not scenario.zaken:
+            outcome.skipped.append("no zaak state to check for this scenario")
+        else:
+            outcome.problems += check_state(scenario.zaken, zaken)
+        outcomes.append(outcome)
+    everything = Scenario("no-message-refused", "Every message the vendor sent was applied", ())
+    outcomes.append(Outcome(everything, problems=[f"{e.operation or 'a message'} {e.referentienummer or ''} refused: "
+                                                  f"{e.code} [{e.rule}]" for e in refused]))
+    return outcomes
