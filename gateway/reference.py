@@ -45,3 +45,49 @@ def load_schema(relative: str) -> etree.XMLSchema | None:
                 return None
             _schemas[key] = etree.XMLSchema(etree.parse(str(path)))
         return _schemas[key]
+
+
+_ZS_DMS_ENTRY = """<schema xmlns="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:overstap:entry:zs-dms"
+    elementFormDefault="qualified">
+  <import namespace="http://www.egem.nl/StUF/StUF0301" schemaLocation="_stuf_all.xsd"/>
+  <import namespace="http://www.egem.nl/StUF/sector/bg/0310" schemaLocation="overstap-bg-zs-dms.xsd"/>
+  <import namespace="http://www.egem.nl/StUF/sector/zkn/0310" schemaLocation="zkn0310/zs-dms/zkn0310_msg_zs-dms.xsd"/>
+</schema>"""
+_BG_ZS_DMS = """<schema xmlns="http://www.w3.org/2001/XMLSchema" targetNamespace="http://www.egem.nl/StUF/sector/bg/0310"
+    elementFormDefault="qualified">
+  <include schemaLocation="zkn0310/entiteiten/zkn0310_bg0310_ent.xsd"/>
+  <include schemaLocation="zkn0310/zs-dms/zkn0310_bg0310_simpleTypes_zs-dms.xsd"/>
+</schema>"""
+
+
+class _Wrappers(etree.Resolver):
+    """Serves our in-memory wrapper for the BG namespace: libxml2 keeps only the first schemaLocation it meets
+    for a namespace, and the ZDS vrije berichten need BG types from two files (as _stuf_all.xsd does for StUF)."""
+
+    def __init__(self, stuf: Path) -> None:
+        super().__init__()
+        self.stuf = stuf
+
+    def resolve(self, system_url: str, public_id: str, context: object) -> object:
+        if system_url.endswith("overstap-bg-zs-dms.xsd"):
+            return self.resolve_string(_BG_ZS_DMS, context, base_url=str(self.stuf / "overstap-bg-zs-dms.xsd"))
+        return None
+
+
+def load_zs_dms_schema() -> etree.XMLSchema | None:
+    """The StUF-ZKN 3.10 zs-dms schema (ZDS 1.2 vrije berichten: genereerZaakIdentificatie_Di02/Du02 …),
+    compiled once per process; None when the reference dir is absent."""
+    key = (os.environ.get(ENV), "zs-dms")
+    found = _schemas.get(key)
+    if found is not None:
+        return found
+    with _schema_lock:
+        if key not in _schemas:
+            stuf = reference_dir() / "stuf"
+            if not (stuf / "zkn0310" / "zs-dms" / "zkn0310_msg_zs-dms.xsd").is_file():
+                return None
+            parser = etree.XMLParser()
+            parser.resolvers.add(_Wrappers(stuf))
+            entry = etree.fromstring(_ZS_DMS_ENTRY.encode(), parser, base_url=str(stuf / "overstap-zs-dms.xsd"))
+            _schemas[key] = etree.XMLSchema(entry)
+        return _schemas[key]

@@ -248,3 +248,44 @@ def _listening(port: int) -> bool:
         return True
     except httpx.HTTPError:
         return False
+
+
+DI02 = """<ZKN:genereerZaakIdentificatie_Di02 xmlns:ZKN="http://www.egem.nl/StUF/sector/zkn/0310"
+  xmlns:StUF="http://www.egem.nl/StUF/StUF0301"><ZKN:stuurgegevens><StUF:berichtcode>Di02</StUF:berichtcode>
+  <StUF:zender><StUF:organisatie>0384</StUF:organisatie><StUF:applicatie>OVERSTAP</StUF:applicatie></StUF:zender>
+  <StUF:ontvanger><StUF:applicatie>ZAAKSYSTEEM</StUF:applicatie></StUF:ontvanger>
+  <StUF:referentienummer>{ref}</StUF:referentienummer><StUF:tijdstipBericht>20261204120000000</StUF:tijdstipBericht>
+  <StUF:functie>{functie}</StUF:functie></ZKN:stuurgegevens></ZKN:genereerZaakIdentificatie_Di02>"""
+GZI = "http://www.egem.nl/StUF/sector/zkn/0310/genereerZaakIdentificatie_Di02"
+
+
+def test_genereer_zaak_identificatie_issues_each_number_once_even_across_a_restart(tmp_path: Path,
+                                                                                   reference_dir: Path) -> None:
+    from lxml import etree
+
+    from gateway.reference import load_zs_dms_schema
+
+    schema = load_zs_dms_schema()
+    assert schema is not None
+    issued = []
+    for round_ in (1, 2):
+        journal = Journal(tmp_path / "tb")
+        with ServerThread(create_app(Receiver(), journal)) as tb:
+            for n in (1, 2):
+                answer = post(tb.url, DI02.format(ref=f"gzi-{round_}-{n}", functie="genereerZaakidentificatie")
+                              .encode(), GZI)
+                assert answer.status_code == 200, answer.text
+                du02 = etree.fromstring(answer.content)[0][0]
+                assert schema.validate(etree.ElementTree(du02)), schema.error_log  # the official zs-dms schema
+                assert du02.findtext(".//{*}crossRefnummer") == f"gzi-{round_}-{n}"
+                assert du02.findtext(".//{*}ontvanger/{*}organisatie") == "0384"
+                issued.append(du02.findtext("{*}zaak/{*}identificatie"))
+        journal.close()
+    assert issued == ["0384TB0000000001", "0384TB0000000002", "0384TB0000000003", "0384TB0000000004"]
+
+
+def test_a_di02_that_is_not_one_is_answered_with_a_fo02(testbed: tuple[ServerThread, Receiver, Path]) -> None:
+    tb, _receiver, _folder = testbed
+    wrong = post(tb.url, DI02.format(ref="gzi-x", functie="geefZaakdocumentbewerken").encode(), GZI)
+    assert wrong.status_code == 500
+    assert b"<StUF:berichtcode>Fo02</StUF:berichtcode>" in wrong.content and b"<StUF:code>StUF055" in wrong.content

@@ -85,6 +85,10 @@ def _systeem(tag: str, party: Party) -> str:
     return "".join(parts)
 
 
+systeem = _systeem
+"""A ``StUF:Systeem`` element (zender/ontvanger) as the stuurgegevens of any StUF message write it."""
+
+
 def _stuurgegevens(code: str, zender: Party, ontvanger: Party, cross_ref: str, referentienummer: str | None,
                    moment: str | None) -> str:
     return (
@@ -107,17 +111,20 @@ def bv03(zender: Party, ontvanger: Party, cross_ref: str, *, referentienummer: s
 
 
 def fo03(zender: Party, ontvanger: Party, cross_ref: str, fout: Fout, *, referentienummer: str | None = None,
-         moment: str | None = None) -> bytes:
-    """A ``Fo03Bericht``: the message was refused; code, plek and omschrijving say why, details where."""
+         moment: str | None = None, berichtcode: str = "Fo03") -> bytes:
+    """A ``Fo03Bericht``: the message was refused; code, plek and omschrijving say why, details where.
+
+    ``berichtcode="Fo02"`` gives the ``Fo02Bericht`` that answers a Di02 (a vrij bericht); same structure.
+    """
     body = (f"<StUF:body><StUF:code>{esc(_clip(fout.code, MAX_CODE))}</StUF:code>"
             f"<StUF:plek>{fout.plek}</StUF:plek>"
             f"<StUF:omschrijving>{esc(_clip(fout.omschrijving, MAX_OMSCHRIJVING))}</StUF:omschrijving>")
     if fout.details:
         body += f"<StUF:details>{esc(_clip(fout.details, MAX_DETAILS))}</StUF:details>"
     body += "</StUF:body>"
-    return (f'<StUF:Fo03Bericht xmlns:StUF="{STUF_NS}">'
-            + _stuurgegevens("Fo03", zender, ontvanger, cross_ref, referentienummer, moment)
-            + body + "</StUF:Fo03Bericht>").encode("utf-8")
+    return (f'<StUF:{berichtcode}Bericht xmlns:StUF="{STUF_NS}">'
+            + _stuurgegevens(berichtcode, zender, ontvanger, cross_ref, referentienummer, moment)
+            + body + f"</StUF:{berichtcode}Bericht>").encode("utf-8")
 
 
 def _strip_declaration(xml: bytes) -> bytes:

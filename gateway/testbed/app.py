@@ -9,6 +9,8 @@ views mask BSNs and contact data as the receiver's snapshots do.
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -16,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from gateway.receiver import Answer, Receiver
 from gateway.render import stuf
 
+from .identificatie import Refused, du02, is_di02, read_di02
 from .journal import Journal
 from .page import zaak_page, zaken_page
 
@@ -42,10 +45,23 @@ def _reply(answer: Answer) -> Response:
                     headers={"X-Testbed-Rule": fout.rule})
 
 
+def _identificatie(body: bytes, issue: Callable[[str], str]) -> Response:
+    """ZDS genereerZaakIdentificatie: a Du02 with a new identificatie, or a Fo02 saying what was wrong."""
+    try:
+        request = read_di02(body)
+    except Refused as exc:
+        fo = stuf.fo03(TESTBED, stuf.Party("onbekend"), stuf.UNKNOWN_REF, exc.fout, berichtcode="Fo02")
+        return Response(stuf.fault(fo, exc.fout), 500, media_type=stuf.CONTENT_TYPE["soap11"])
+    answer = du02(request, issue(request.gemeentecode), TESTBED)
+    return Response(stuf.envelope(answer), 200, media_type=stuf.CONTENT_TYPE["soap11"])
+
+
 def create_app(receiver: Receiver, journal: Journal | None = None) -> FastAPI:
     """The testbed over ``receiver`` (already holding what ``journal`` replayed into it)."""
     app = FastAPI(title="Overstap testbed", docs_url=None, redoc_url=None, openapi_url=None)
     lock = asyncio.Lock()  # one kennisgeving at a time: the receiver's order is the order of the answers
+    counter = itertools.count(1)
+    issue = journal.issue if journal else (lambda gemeente: f"{gemeente}TB{next(counter):010d}")
 
     @app.post("/soap")
     async def soap(request: Request) -> Response:
@@ -55,6 +71,8 @@ def create_app(receiver: Receiver, journal: Journal | None = None) -> FastAPI:
             if len(body) > MAX_BODY:
                 return Response(b"message larger than 10 MiB", 413, media_type="text/plain")
         action = request.headers.get("soapaction")
+        if is_di02(bytes(body)):
+            return await asyncio.to_thread(_identificatie, bytes(body), issue)
         async with lock:
             answer = await asyncio.to_thread(receiver.receive, bytes(body), action)
             if journal is not None:

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS bericht (
     rule TEXT
 );
 CREATE INDEX IF NOT EXISTS bericht_zaak ON bericht(zaak);
+CREATE TABLE IF NOT EXISTS issued (gemeente TEXT PRIMARY KEY, last INTEGER NOT NULL);
 """
 
 
@@ -72,6 +73,13 @@ class Journal:
                 " code, rule) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), soap_action, body, int(answer.accepted), answer.referentienummer, answer.zaak,
                  answer.operation, answer.code, answer.rule))
+
+    def issue(self, gemeente: str) -> str:
+        """A new zaak identificatie for ``gemeente``: ``{gemeente}TB{n:010d}``, n never used before (durable)."""
+        with self._lock:
+            row = self._conn.execute("INSERT INTO issued (gemeente, last) VALUES (?, 1) ON CONFLICT(gemeente) DO "
+                                     "UPDATE SET last = last + 1 RETURNING last", (gemeente,)).fetchone()
+        return f"{gemeente}TB{int(row[0]):010d}"
 
     def replay(self, receiver: Receiver) -> int:
         """Offer every accepted message to ``receiver`` in arrival order; the number it accepted again."""
