@@ -37,6 +37,7 @@ from test_receiver import (
 from gateway.mapping import Registry
 from gateway.receiver import Receiver
 from gateway.testbed import Journal, create_app
+from gateway.testbed.ggk import GgkIntake
 
 B_ZAAK = re.compile(r"^0384B658721123-[0-9A-F]{10}$")
 
@@ -190,7 +191,7 @@ def test_the_command_keeps_its_zaken_across_a_restart(tmp_path: Path, reference_
             assert wait_for(up, timeout=30), proc.stderr.read().decode() if proc.poll() is not None else "no answer"
             if round_ == 1:
                 _creeer(url)
-            assert httpx.get(url + "/healthz").json() == {"status": "ok", "zaken": 1}
+            assert httpx.get(url + "/healthz").json() == {"status": "ok", "zaken": 1, "ggk_envelopes": 0}
             assert httpx.get(url + f"/api/zaken/{ZAAK}").json()["startdatum"] == "20260101"
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -289,3 +290,46 @@ def test_a_di02_that_is_not_one_is_answered_with_a_fo02(testbed: tuple[ServerThr
     wrong = post(tb.url, DI02.format(ref="gzi-x", functie="geefZaakdocumentbewerken").encode(), GZI)
     assert wrong.status_code == 500
     assert b"<StUF:berichtcode>Fo02</StUF:berichtcode>" in wrong.content and b"<StUF:code>StUF055" in wrong.content
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "iwmo21"
+
+
+def _ggk_pair() -> tuple[bytes, bytes]:
+    """A Di01 for CasusB-01's 301 and the Du01 of its 302 retour, converted with one ledger (profile ggk)."""
+    from gateway.pipeline import Converter
+
+    converter = Converter(profile="ggk")
+    (di01,) = converter.convert((FIXTURES / "CasusB-01-WMO301_toewijzing.xml").read_bytes()).outputs
+    (du01,) = converter.convert((FIXTURES / "families" / "CasusB-01-WMO302_retour_afgekeurd.xml")
+                                .read_bytes()).outputs
+    return di01.xml, du01.xml
+
+
+def test_ggk_envelopes_a_di01_and_the_du01_that_answers_it(testbed: tuple[ServerThread, Receiver, Path]) -> None:
+    tb, _receiver, folder = testbed
+    di01, du01 = _ggk_pair()
+    for envelope in (di01, du01):
+        answer = post(tb.url, envelope)
+        assert answer.status_code == 200 and b"Bv03Bericht" in answer.content, answer.text
+    listed = httpx.get(tb.url + "/api/ggk").json()
+    assert [(e["berichtcode"], e["zender"], e["ontvanger"]) for e in listed] == [
+        ("Di01", "0384", "98026987"), ("Du01", "98026987", "0384")]  # the 301 from gemeente 0384 to AGB 98026987
+    assert listed[1]["crossRefnummer"] == listed[0]["referentienummer"]
+    again, intake = Receiver(), GgkIntake()
+    assert Journal(folder).replay(again, intake) == 2 and intake.snapshot() == listed  # a restart keeps them
+
+
+def test_a_du01_for_no_di01_or_the_wrong_way_round_is_refused(testbed: tuple[ServerThread, Receiver, Path]) -> None:
+    tb, _receiver, _folder = testbed
+    di01, du01 = _ggk_pair()
+    alone = post(tb.url, du01)
+    assert alone.status_code == 500 and alone.headers["x-testbed-rule"] == "crossref-unknown"
+    assert post(tb.url, di01).status_code == 200
+    org = "<StUF:organisatie>{}</StUF:organisatie>".format
+    turned = du01.replace(org("98026987").encode(), org("X").encode()).replace(org("0384").encode(),
+                                                                               org("98026987").encode())
+    turned = turned.replace(org("X").encode(), org("0384").encode())  # zender and ontvanger swapped
+    wrong_way = post(tb.url, turned)
+    assert wrong_way.status_code == 500 and wrong_way.headers["x-testbed-rule"] == "du01-direction", wrong_way.text
+    assert post(tb.url, du01).status_code == 200

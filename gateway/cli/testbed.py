@@ -25,16 +25,18 @@ def testbed(host: str, port: int, data_dir: str, no_validate: bool) -> None:
 
     from gateway.receiver import Receiver
     from gateway.testbed import Journal, create_app
+    from gateway.testbed.ggk import GgkIntake
 
     receiver = Receiver(validate=not no_validate)
+    ggk = GgkIntake(validate=not no_validate)
     journal = Journal(data_dir)
-    restored = journal.replay(receiver)
+    restored = journal.replay(receiver, ggk)
     log = logging.getLogger("overstap.testbed")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log.info("testbed on http://%s:%d/soap: %d zaak(en) from %d message(s) in %s", host, port, len(receiver),
              restored, journal.path)
     try:
-        uvicorn.Server(uvicorn.Config(create_app(receiver, journal), host=host, port=port, log_level="warning",
+        uvicorn.Server(uvicorn.Config(create_app(receiver, journal, ggk), host=host, port=port, log_level="warning",
                                       loop="uvloop", http="httptools")).run()
     finally:
         journal.close()

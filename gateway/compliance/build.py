@@ -16,6 +16,7 @@ from lxml import etree
 
 from gateway.ledger import MemoryLedger
 from gateway.pipeline import Converter
+from gateway.render import stuf
 
 from .scenarios import Scenario
 
@@ -55,7 +56,7 @@ class RunClock:
 
 
 def _stuur(root: etree._Element, name: str) -> etree._Element:
-    found = root.find(f"{ZKN}stuurgegevens/{STUF}{name}")
+    found = root.find(f"{{*}}stuurgegevens/{STUF}{name}")
     if found is None:
         raise BuildError(f"a converted message has no stuurgegevens/{name}")
     return found
@@ -68,7 +69,7 @@ def _rename(identificatie: str, run: str, scenario: str) -> str:
 
 def build(scenario: Scenario, converter_settings: dict[str, object], run: str, clock: RunClock) -> list[Outgoing]:
     """The messages ``scenario`` sends, in order; raises :class:`BuildError` naming the file that failed."""
-    converter = Converter(ledger=MemoryLedger(), **converter_settings)  # type: ignore[arg-type]
+    converter = Converter(ledger=MemoryLedger(), profile=scenario.profile, **converter_settings)  # type: ignore[arg-type]
     out: list[Outgoing] = []
     for path in scenario.messages:
         try:
@@ -77,8 +78,10 @@ def build(scenario: Scenario, converter_settings: dict[str, object], run: str, c
             raise BuildError(f"{path.name} does not convert: {exc}") from None
         for output in conversion.outputs:
             root = etree.fromstring(output.xml)
-            out.append(Outgoing(path.name, output.operation, output.soap_action, output.referentienummer,
-                                output.zaak or "", root))
+            name = etree.QName(root)
+            operation = output.operation or ("Du01" if name.localname.endswith("Du01") else "Di01")
+            action = output.soap_action or stuf.soap_action(name.namespace or "", name.localname)
+            out.append(Outgoing(path.name, operation, action, output.referentienummer, output.zaak or "", root))
     names = {o.zaak: _rename(o.zaak, run, scenario.id) for o in out if o.zaak}
     for o in out:
         for el in o.root.iter(f"{ZKN}identificatie"):
@@ -95,8 +98,9 @@ def build(scenario: Scenario, converter_settings: dict[str, object], run: str, c
 
 def _make_wrong(scenario: Scenario, out: list[Outgoing]) -> None:
     """Apply the scenario's ``wrong:`` (gateway/compliance/scenarios.py WRONGS) to its messages."""
-    if scenario.wrong == "skip-creeer":
-        out[:] = [o for o in out if o.operation != "creeerZaak"]
+    if scenario.wrong in ("skip-creeer", "skip-di01"):
+        first = "creeerZaak" if scenario.wrong == "skip-creeer" else "Di01"
+        out[:] = [o for o in out if o.operation != first]
     elif scenario.wrong == "reuse-referentienummer":
         del out[2:]
         if len(out) < 2:

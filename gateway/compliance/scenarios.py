@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 DEFAULT = Path(__file__).with_name("scenarios.yaml")
-WRONGS = ("skip-creeer", "reuse-referentienummer", "repeat-tijdstip", "oud-from-nieuw")
+WRONGS = ("skip-creeer", "reuse-referentienummer", "repeat-tijdstip", "oud-from-nieuw", "skip-di01")
 """The ways a scenario can make one of its messages wrong on purpose (gateway/compliance/build.py)."""
 STATE_FIELDS = ("startdatum", "einddatumGepland", "einddatum", "statussen", "omschrijving")
 
@@ -38,6 +38,8 @@ class Scenario:
     """The fout code the refusal must carry, where the standard names one."""
     wrong: str | None = None
     zaken: tuple[ZaakExpectation, ...] = field(default_factory=tuple)
+    profile: str = "zkn"
+    """``zkn``: zaak messages (zakLk01); ``ggk``: StUF-GGk Di01/Du01 envelopes, as the ISD chain carries them."""
 
 
 def _path(raw: str, reference: Path, here: Path) -> Path:
@@ -59,9 +61,11 @@ def load(path: Path, reference: Path) -> list[Scenario]:
         if not isinstance(item, dict) or not item.get("id") or not item.get("messages"):
             raise ScenarioError(f"{where}: needs an id and a messages list")
         where = f"{path}: scenario {item['id']}"
-        unknown = set(item) - {"id", "title", "messages", "answers", "code", "wrong", "zaken"}
+        unknown = set(item) - {"id", "title", "messages", "answers", "code", "wrong", "zaken", "profile"}
         if unknown:
             raise ScenarioError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        if item.get("profile", "zkn") not in ("zkn", "ggk"):
+            raise ScenarioError(f"{where}: profile must be zkn or ggk")
         if item.get("wrong") is not None and item["wrong"] not in WRONGS:
             raise ScenarioError(f"{where}: wrong: {item['wrong']!r} is not one of {', '.join(WRONGS)}")
         answers = item.get("answers")
@@ -83,5 +87,5 @@ def load(path: Path, reference: Path) -> list[Scenario]:
                                          {k: v for k, v in z.items() if k in STATE_FIELDS}))
         out.append(Scenario(str(item["id"]), str(item.get("title") or item["id"]), messages,
                             tuple(answers) if answers is not None else None, item.get("code"), item.get("wrong"),
-                            tuple(zaken)))
+                            tuple(zaken), item.get("profile", "zkn")))
     return out

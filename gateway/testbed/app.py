@@ -1,4 +1,5 @@
-"""The testbed's HTTP face: SOAP in at ``/soap``, the zaken it holds at ``/zaken`` (HTML) and ``/api/zaken``.
+"""The testbed's HTTP face: SOAP in at ``/soap``, the zaken it holds at ``/zaken`` (HTML) and ``/api/zaken``,
+the GGk envelopes it received at ``/api/ggk``.
 
 Answers follow StUF 03.01 as a zaaksysteem would give them: a ``Bv03Bericht`` in a SOAP Body (HTTP 200)
 when the kennisgeving was applied, a ``Fo03Bericht`` in a SOAP Fault (HTTP 500) naming the fout code, the
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from gateway.receiver import Answer, Receiver
 from gateway.render import stuf
 
+from .ggk import GgkIntake, is_ggk
 from .identificatie import Refused, du02, is_di02, read_di02
 from .journal import Journal
 from .page import zaak_page, zaken_page
@@ -56,8 +58,9 @@ def _identificatie(body: bytes, issue: Callable[[str], str]) -> Response:
     return Response(stuf.envelope(answer), 200, media_type=stuf.CONTENT_TYPE["soap11"])
 
 
-def create_app(receiver: Receiver, journal: Journal | None = None) -> FastAPI:
-    """The testbed over ``receiver`` (already holding what ``journal`` replayed into it)."""
+def create_app(receiver: Receiver, journal: Journal | None = None, ggk: GgkIntake | None = None) -> FastAPI:
+    """The testbed over ``receiver`` and ``ggk`` (already holding what ``journal`` replayed into them)."""
+    ggk = ggk if ggk is not None else GgkIntake(validate=receiver.validate)
     app = FastAPI(title="Overstap testbed", docs_url=None, redoc_url=None, openapi_url=None)
     lock = asyncio.Lock()  # one kennisgeving at a time: the receiver's order is the order of the answers
     counter = itertools.count(1)
@@ -73,8 +76,9 @@ def create_app(receiver: Receiver, journal: Journal | None = None) -> FastAPI:
         action = request.headers.get("soapaction")
         if is_di02(bytes(body)):
             return await asyncio.to_thread(_identificatie, bytes(body), issue)
+        apply = ggk.receive if is_ggk(bytes(body)) else (lambda data: receiver.receive(data, action))
         async with lock:
-            answer = await asyncio.to_thread(receiver.receive, bytes(body), action)
+            answer = await asyncio.to_thread(apply, bytes(body))
             if journal is not None:
                 await asyncio.to_thread(journal.record, bytes(body), action, answer)
         return _reply(answer)
@@ -104,8 +108,12 @@ def create_app(receiver: Receiver, journal: Journal | None = None) -> FastAPI:
         entries = journal.entries(identificatie) if journal else []
         return HTMLResponse(zaak_page(found, entries), headers=SECURITY_HEADERS)
 
+    @app.get("/api/ggk")
+    async def api_ggk() -> JSONResponse:
+        return JSONResponse(ggk.snapshot())
+
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", "zaken": len(receiver)})
+        return JSONResponse({"status": "ok", "zaken": len(receiver), "ggk_envelopes": len(ggk)})
 
     return app

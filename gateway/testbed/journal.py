@@ -17,6 +17,8 @@ from pathlib import Path
 
 from gateway.receiver import Answer, Receiver
 
+from .ggk import GgkIntake
+
 DB_NAME = "testbed.sqlite3"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bericht (
@@ -81,11 +83,15 @@ class Journal:
                                      "UPDATE SET last = last + 1 RETURNING last", (gemeente,)).fetchone()
         return f"{gemeente}TB{int(row[0]):010d}"
 
-    def replay(self, receiver: Receiver) -> int:
-        """Offer every accepted message to ``receiver`` in arrival order; the number it accepted again."""
+    def replay(self, receiver: Receiver, ggk: GgkIntake | None = None) -> int:
+        """Offer every accepted message again in arrival order (GGk envelopes to ``ggk``); how many were accepted."""
         again = 0
-        for body, action in self._rows("SELECT body, soap_action FROM bericht WHERE accepted = 1 ORDER BY id"):
-            again += receiver.receive(bytes(body), action).accepted
+        for body, action, operation in self._rows("SELECT body, soap_action, operation FROM bericht"
+                                                  " WHERE accepted = 1 ORDER BY id"):
+            if (operation or "").startswith("ggk-"):
+                again += ggk.receive(bytes(body)).accepted if ggk is not None else 0
+            else:
+                again += receiver.receive(bytes(body), action).accepted
         return again
 
     def entries(self, zaak: str | None = None, limit: int = 200) -> list[Entry]:
