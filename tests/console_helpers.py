@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -45,6 +47,16 @@ def start_with_chains(start: Start, receiver: Receiver, downstream: ServerThread
                        headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
         assert r.status_code == 200, r.text
     return Running(server, downstream, receiver)
+
+
+@contextmanager
+def failing_chains(start: Start) -> Iterator[Running]:
+    """The chains posted while the downstream refuses everything with a Fo03: every delivery a dead letter."""
+    rec = Receiver(behaviour="fo")
+    with ServerThread(rec.app()) as ds:
+        running = start_with_chains(start, rec, ds)
+        wait_settled(running)
+        yield running
 
 
 def settled(running: Running) -> bool:

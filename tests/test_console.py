@@ -19,6 +19,7 @@ from console_helpers import (
     BSN,
     Running,
     csrf_of,
+    failing_chains,
     login,
     start_with_chains,
     wait_settled,
@@ -31,11 +32,7 @@ PRE = re.compile(r"<pre[^>]*>.*?</pre>", re.S)
 
 @pytest.fixture
 def failing(start: Start) -> Iterator[Running]:
-    """The chains posted while the downstream refuses everything with a Fo03: every delivery a dead letter."""
-    rec = Receiver(behaviour="fo")
-    with ServerThread(rec.app()) as ds:
-        running = start_with_chains(start, rec, ds)
-        wait_settled(running)
+    with failing_chains(start) as running:
         yield running
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_helpers import BSN, USERS, Running, start_with_chains, wait_settled
-from proxy_helpers import Receiver, ServerThread, Start, wait_for
+from console_helpers import BSN, USERS, Running, failing_chains
+from proxy_helpers import Start, wait_for
 from test_discover import BROWSER_ARGS, CHROMIUM, _browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,10 +26,7 @@ SHOTS = ROOT / "out" / "console-screenshots"
 
 @pytest.fixture
 def failing(start: Start) -> Iterator[Running]:
-    rec = Receiver(behaviour="fo")
-    with ServerThread(rec.app()) as ds:
-        running = start_with_chains(start, rec, ds)
-        wait_settled(running)
+    with failing_chains(start) as running:
         yield running
 
 
