@@ -153,3 +153,25 @@ def test_client_search_by_post_and_zaak_timeline(start: Start) -> None:
         health = otto.get("/console/health")
         assert health.status_code == 200 and "delivered" in health.text
         no_full_bsn(health.text, "the health page")
+
+
+def test_the_console_is_off_unless_configured(start: Start, tmp_path: Path) -> None:
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        server, _gw = start({"default": {"downstream": ds.url}}, {}, admin_key=ADMIN_KEY)
+        assert httpx.get(server.url + "/console/messages", timeout=10).status_code == 404
+        assert httpx.get(server.url + "/console/login", timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize(("block", "error"), [
+    ({"enabled": True, "colour": "blue"}, "console: unknown key(s) colour"),
+    ({"enabled": True, "users": {"anna": {"password": "geheim", "role": "operator"}}}, "not a password"),
+    ({"enabled": True, "users": {"anna": {"password": "pbkdf2_sha256$1$s$00", "role": "admin"}}}, "role"),
+    ({"enabled": True, "admin_role": "root"}, "admin_role"),
+])
+def test_a_wrong_console_block_stops_the_start(block: dict[str, object], error: str) -> None:
+    from gateway.proxy.config import ConfigError, from_dict
+
+    with pytest.raises(ConfigError, match=re.escape(error)):
+        from_dict({"routes": {"default": {"downstream": "http://127.0.0.1:9"}}, "console": block})
+    assert not from_dict({"routes": {"default": {"downstream": "http://127.0.0.1:9"}}}).console.enabled
