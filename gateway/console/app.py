@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -78,10 +79,16 @@ def when(epoch: float | None) -> str:
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True, huge_tree=False)
 
 
+SHOW_BYTES = 2 * 1024 * 1024
+"""A payload larger than this (a GGk envelope may hold 25 MB) is shown cut, as it is stored: a page stays usable."""
+
+
 def pretty(data: bytes | None) -> str:
     """XML indented for reading (escaped by the template); bytes that do not parse are shown as they are."""
     if not data:
         return ""
+    if len(data) > SHOW_BYTES:
+        return bytes(data[:SHOW_BYTES]).decode("utf-8", "replace") + f"\n… ({len(data):,} bytes, cut for display)"
     try:
         return etree.tostring(etree.fromstring(bytes(data), _PARSER), pretty_print=True, encoding="unicode")
     except etree.LxmlError:
@@ -157,7 +164,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
     async def login(request: Request) -> Response:
         base = request.scope.get("root_path", "")
         if request.method == "GET":
-            nonce = request.cookies.get(PRE_COOKIE) or signer.csrf(str(time.time_ns()))[:32]
+            nonce = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(16)
             response = page(request, "login.html", None, pre=signer.csrf(nonce), error=None)
             response.set_cookie(PRE_COOKIE, nonce, max_age=900, httponly=True, samesite="strict", path=base or "/")
             return response
