@@ -17,6 +17,7 @@ import pytest
 from console_helpers import (
     ADMIN_KEY,
     BSN,
+    CHAINS,
     Running,
     csrf_of,
     failing_chains,
@@ -24,7 +25,7 @@ from console_helpers import (
     start_with_chains,
     wait_settled,
 )
-from proxy_helpers import Receiver, ServerThread, Start, wait_for
+from proxy_helpers import Receiver, ServerThread, Start, sample, soap11, wait_for
 
 HREF = re.compile(r'(?:href|action)="([^"]+)"')
 PRE = re.compile(r"<pre[^>]*>.*?</pre>", re.S)
@@ -65,6 +66,7 @@ def test_list_filter_message_and_replay_of_a_dead_letter(failing: Running, tmp_p
     assert page.status_code == 200
     assert "WMO315" in page.text and "StUF055" in page.text  # what it was, and the downstream's Fo03 code
     assert "&lt;" in page.text  # payloads escaped, not markup
+    assert "Mapping lineage" in page.text and "wmo315.yaml:" in page.text  # overstap explain, per field
     no_full_bsn(PRE.sub("", page.text), "the message page outside the payloads")
     replay_link = re.search(r'href="(/console/deliveries/(\d+)/replay)"', page.text)
     assert replay_link, "an operator sees Replay on a dead letter"
@@ -153,6 +155,29 @@ def test_client_search_by_post_and_zaak_timeline(start: Start) -> None:
         health = otto.get("/console/health")
         assert health.status_code == 200 and "delivered" in health.text
         no_full_bsn(health.text, "the health page")
+
+
+def test_a_quarantined_message_is_listed_and_converted_again_by_an_operator(start: Start) -> None:
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        running = start_with_chains(start, rec, ds)
+        broken = re.sub(rb"(<iwmo:Dagtekening>)[^<]*", rb"\g<1>2024-13-45", soap11(sample(CHAINS[1])), count=1)
+        r = httpx.post(running.gateway.url + "/soap", content=broken, timeout=30)
+        assert r.status_code == 422
+        quarantined = int(r.headers["x-overstap-quarantine"])
+        otto = login(running.gateway.url, "otto")
+        listing = otto.get("/console/messages", params={"status": "quarantined"}).text
+        assert re.findall(r'href="/console/messages/(\d+)"', listing) == [str(quarantined)]
+        page = otto.get(f"/console/messages/{quarantined}").text
+        assert "Convert again" in page and "2024-13-45" in page
+        vera = login(running.gateway.url, "vera")
+        assert "Convert again" not in vera.get(f"/console/messages/{quarantined}").text
+        assert vera.get(f"/console/messages/{quarantined}/retry").status_code == 403
+        confirm = otto.get(f"/console/messages/{quarantined}/retry")
+        assert otto.post(f"/console/messages/{quarantined}/retry", data={"confirm": "yes"}).status_code == 403
+        done = otto.post(f"/console/messages/{quarantined}/retry", data={"confirm": "yes",
+                                                                          "csrf": csrf_of(confirm.text)})
+        assert done.status_code == 200 and "Still refused" in done.text  # the same bytes: the same refusal
 
 
 def test_the_console_is_off_unless_configured(start: Start, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -53,6 +53,10 @@ class Backend:
     admin_key: str | None = None
     metrics: Callable[[], bytes] | None = None
     """The ``/metrics`` text, for the health page's counters."""
+    replay_quarantined: Replay | None = None
+    """The gateway's replay of quarantined message ids (converted again with the mappings of now)."""
+    explain: Callable[[bytes, str | None, str], Any] | None = None
+    """``overstap explain`` over the gateway's registry: (original, mapping, route) -> an Explanation."""
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
@@ -103,6 +107,11 @@ def operation(soap_action: str | None) -> str:
 def berichtcode(head: bytes | None) -> str:
     found = BERICHTCODE.search(bytes(head or b""))
     return (found.group(1) + found.group(2)).decode().upper() if found else ""
+
+
+def lineage(explanation: Any) -> list[Any]:
+    """The explanation's rows, with every value that passes the elfproef masked (a clientnummer may be the BSN)."""
+    return [replace(r, value=mask(r.value)) if valid_bsn(r.value) else r for r in explanation.rows]
 
 
 async def form(request: Request) -> dict[str, str]:
@@ -228,12 +237,37 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         for item in items:
             if item["zaak"] and item["zaak"] not in keys:
                 keys[item["zaak"]] = await read(queries.zaak_key, item["zaak"])
+        rows, lineage_error = None, None
+        if backend.explain is not None and found["mapping"]:
+            try:
+                rows = lineage(await asyncio.to_thread(backend.explain, bytes(found["original"]), found["mapping"],
+                                                       found["route"]))
+            except Exception as e:  # a message that does not convert (any more): say why, show the rest
+                lineage_error = f"{type(e).__name__}: {str(e)[:300]}"
         audit.write(session.user, "view_payload", message_id=message_id)
-        return page(request, "message.html", session, m=found, deliveries=items, zaak_keys=keys,
+        return page(request, "message.html", session, m=found, deliveries=items, zaak_keys=keys, lineage=rows,
+                    lineage_error=lineage_error, can_retry=backend.replay_quarantined is not None,
                     original=pretty(found["original"]), payloads={d["id"]: pretty(d["payload"]) for d in items},
                     code=berichtcode(found["original"][:4000]))
 
+    async def confirmed(request: Request, session: Session, template: str, run: Callable[[], Awaitable[Sequence[Any]]],
+                        action: str, ids: dict[str, int], **context: Any) -> Response:
+        """An action with a confirmation step: GET shows what will happen; a POST with the session's CSRF token
+        and ``confirm=yes`` runs it (the gateway's replay), writes the audit line and shows the gateway's note."""
+        if request.method == "GET":
+            return page(request, template, session, result=None, **context)
+        data = await checked_form(request, session)
+        if data is None:
+            return forbidden(request, session, "missing or wrong CSRF token")
+        if data.get("confirm") != "yes":
+            return page(request, template, session, 400, result=None, **context)
+        results = await run()
+        result = results[0] if results else None
+        audit.write(session.user, action, **ids, ok=bool(result and result.ok))
+        return page(request, template, session, result=result, **context)
+
     async def replay(request: Request) -> Response:
+        """Send a dead letter again as stored: the path of ``/admin/replay``."""
         session = session_of(request)
         if session is None:
             return to_login(request)
@@ -243,18 +277,23 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         item = await read(queries.delivery, delivery_id)
         if item is None:
             return page(request, "error.html", session, 404, why=f"no delivery {delivery_id}")
-        if request.method == "GET":
-            return page(request, "replay.html", session, d=item, result=None)
-        data = await checked_form(request, session)
-        if data is None:
-            return forbidden(request, session, "missing or wrong CSRF token")
-        if data.get("confirm") != "yes":
-            return page(request, "replay.html", session, 400, d=item, result=None)
-        results = await backend.replay([delivery_id])
-        result = results[0] if results else None
-        audit.write(session.user, "replay", delivery_id=delivery_id, message_id=item["message_id"],
-                    ok=bool(result and result.ok))
-        return page(request, "replay.html", session, d=item, result=result)
+        return await confirmed(request, session, "replay.html", lambda: backend.replay([delivery_id]), "replay",
+                               {"delivery_id": delivery_id, "message_id": item["message_id"]}, d=item)
+
+    async def retry_quarantined(request: Request) -> Response:
+        """Convert a quarantined message again (after a mapping fix): ``/admin/replay`` with quarantined."""
+        session = session_of(request)
+        if session is None:
+            return to_login(request)
+        convert = backend.replay_quarantined
+        if not session.operator or convert is None:
+            return forbidden(request, session, "converting again needs the operator role")
+        message_id = int(request.path_params["id"])
+        found = await read(queries.message, message_id)
+        if found is None or found["status"] != "quarantined":
+            return page(request, "error.html", session, 404, why=f"no quarantined message {message_id}")
+        return await confirmed(request, session, "retry.html", lambda: convert([message_id]), "retry_quarantined",
+                               {"message_id": message_id}, m=found)
 
     async def zaak_page(request: Request) -> Response:
         session = session_of(request)
@@ -315,6 +354,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         Route("/messages", messages),
         Route("/messages/{id:int}", message_page),
         Route("/deliveries/{id:int}/replay", replay, methods=["GET", "POST"]),
+        Route("/messages/{id:int}/retry", retry_quarantined, methods=["GET", "POST"]),
         Route("/zaken/{key:int}", zaak_page),
         Route("/clients", clients, methods=["GET", "POST"]),
         Route("/health", health),
