@@ -19,6 +19,7 @@ from console_helpers import (
     BSN,
     CHAINS,
     Running,
+    console_config,
     csrf_of,
     failing_chains,
     login,
@@ -154,6 +155,8 @@ def test_client_search_by_post_and_zaak_timeline(start: Start) -> None:
         assert "creeerZaak" in b and "actualiseerZaakstatus" in b
         health = otto.get("/console/health")
         assert health.status_code == 200 and "delivered" in health.text
+        assert re.search(r"Received in the last hour</dt><dd>6<", health.text)
+        assert re.search(r'<td class="num">0.0 %</td>', health.text)  # every delivery accepted
         no_full_bsn(health.text, "the health page")
 
 
@@ -178,6 +181,20 @@ def test_a_quarantined_message_is_listed_and_converted_again_by_an_operator(star
         done = otto.post(f"/console/messages/{quarantined}/retry", data={"confirm": "yes",
                                                                           "csrf": csrf_of(confirm.text)})
         assert done.status_code == 200 and "Still refused" in done.text  # the same bytes: the same refusal
+
+
+def test_a_shadow_message_shows_both_sides(start: Start) -> None:
+    new, legacy = Receiver(behaviour="fo"), Receiver()
+    with ServerThread(new.app()) as new_ds, ServerThread(legacy.app()) as legacy_ds:
+        server, _gw = start({"default": {"mode": "shadow", "downstream": new_ds.url, "legacy_downstream":
+                                         legacy_ds.url}}, {}, admin_key=ADMIN_KEY, console=console_config())
+        r = httpx.post(server.url + "/soap", content=soap11(sample(CHAINS[1])), timeout=30)
+        assert r.status_code == 200
+        assert wait_for(lambda: len(legacy.received) == 1 and new.calls >= 1)
+        otto = login(server.url, "otto")
+        assert wait_for(lambda: "legacy only" in otto.get("/console/messages/1").text)
+        page = otto.get("/console/messages/1").text
+        assert "Shadow comparison" in page and "StUF055" in page
 
 
 def test_the_console_is_off_unless_configured(start: Start, tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from gateway.deliver import shadow
+
 from . import queries
 from .auth import COOKIE, PRE_COOKIE, Session, Signer, check_login
 from .privacy import AuditLog, mask, valid_bsn
@@ -244,8 +246,11 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
                                                        found["route"]))
             except Exception as e:  # a message that does not convert (any more): say why, show the rest
                 lineage_error = f"{type(e).__name__}: {str(e)[:300]}"
+        compared = await read(shadow.line_of, found) if found["mode"] == "shadow" and found["status"] == "accepted" \
+            else None
         audit.write(session.user, "view_payload", message_id=message_id)
         return page(request, "message.html", session, m=found, deliveries=items, zaak_keys=keys, lineage=rows,
+                    shadow=compared,
                     lineage_error=lineage_error, can_retry=backend.replay_quarantined is not None,
                     original=pretty(found["original"]), payloads={d["id"]: pretty(d["payload"]) for d in items},
                     code=berichtcode(found["original"][:4000]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,9 +222,23 @@ class Health:
     quarantined: dict[str, int]
     oldest_pending: float | None
     messages: int
+    last_hour: int = 0
+    last_day: int = 0
+
+    def per_target(self) -> list[tuple[str, str, int, int, int, float | None]]:
+        """(route, target, pending, delivered, dead, failure rate = dead / finished) per downstream target."""
+        table: dict[tuple[str, str], dict[str, int]] = {}
+        for route, target, status, n in self.deliveries:
+            table.setdefault((route, target), {})[status] = n
+        out = []
+        for (route, target), by in sorted(table.items()):
+            done = by.get("delivered", 0) + by.get("dead", 0)
+            out.append((route, target, by.get("pending", 0), by.get("delivered", 0), by.get("dead", 0),
+                        by.get("dead", 0) / done if done else None))
+        return out
 
 
-def health(conn: sqlite3.Connection) -> Health:
+def health(conn: sqlite3.Connection, now: float | None = None) -> Health:
     """The outbox's figures: the same counts as ``/admin/outbox`` (and, per target, ``overstap_queue_depth``)."""
     counts = [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(
         "SELECT route, target, status, count(*) FROM delivery GROUP BY route, target, status ORDER BY 1, 2, 3")]
@@ -231,4 +246,7 @@ def health(conn: sqlite3.Connection) -> Health:
         "SELECT route, count(*) FROM message WHERE status = 'quarantined' GROUP BY route")}
     oldest = conn.execute("SELECT created_at FROM delivery WHERE status = 'pending' ORDER BY id LIMIT 1").fetchone()
     total = conn.execute("SELECT count(*) FROM message").fetchone()
-    return Health(counts, quarantined, float(oldest[0]) if oldest else None, int(total[0]))
+    now = time.time() if now is None else now
+    recent = [int(conn.execute("SELECT count(*) FROM message WHERE received_at >= ?", (now - span,)).fetchone()[0])
+              for span in (3600, 86400)]  # a range of the received_at index: cheap, however large the outbox
+    return Health(counts, quarantined, float(oldest[0]) if oldest else None, int(total[0]), *recent)
