@@ -90,7 +90,7 @@ def test_an_operator_and_a_viewer_in_chromium(failing: Running) -> None:
             page.wait_for_url("**/console/messages/*")
             assert "WMO315" in page.locator("h1").inner_text()
             private(page, payloads=True)
-            shot(page, "message", above="h2:has-text('Source and canonical')")
+            shot(page, "message", above="h2:has-text('Mapping lineage')")
 
             failing.receiver.behaviour = "bv"  # the downstream is fixed
             page.locator("a.button", has_text="Replay").first.click()
