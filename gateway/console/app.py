@@ -8,8 +8,10 @@ goes through the function the proxy hands in (the gateway's own replay, as ``/ad
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
+import logging
 import re
 import secrets
 import time
@@ -36,6 +38,7 @@ from .auth import COOKIE, PRE_COOKIE, Session, Signer, check_login
 from .privacy import AuditLog, mask, valid_bsn
 from .settings import ConsoleSettings
 
+log = logging.getLogger("overstap.console")
 HERE = Path(__file__).resolve().parent
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
@@ -116,9 +119,17 @@ def lineage(explanation: Any) -> list[Any]:
     return [replace(r, value=mask(r.value)) if valid_bsn(r.value) else r for r in explanation.rows]
 
 
+FORM_BYTES = 16 * 1024
+"""A console form is a few fields: anything longer is not read further (and then fails its CSRF check)."""
+
+
 async def form(request: Request) -> dict[str, str]:
     """An urlencoded form (the only kind these pages send); no multipart parser needed."""
-    body = (await request.body())[:64 * 1024]
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_BYTES:
+            return {}
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
 
@@ -141,6 +152,12 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
             ready["base"] = True
         finally:
             rw.close()
+
+    started = time.perf_counter()  # indexes now, at start-up: built later they would hold up acknowledgements
+    with contextlib.closing(queries.connect_ro(backend.db_path)) as first:
+        indexed(first)
+    if time.perf_counter() - started > 1:
+        log.info("console indexes built in %.1f s (once per outbox)", time.perf_counter() - started)
 
     async def read(fn: Callable[..., Any], *args: Any) -> Any:
         """Run a query on its own read-only connection in a thread (the event loop keeps acknowledging)."""
