@@ -88,6 +88,8 @@ def test_list_filter_message_and_replay_of_a_dead_letter(failing: Running, tmp_p
     assert wait_for(lambda: "delivered" in otto.get(f"/console/messages/{first}").text)
     after = otto.get(f"/console/messages/{first}").text
     assert f"/console/deliveries/{delivery_id}/replay" not in after  # delivered now: no button
+    again = otto.post(replay_link.group(1), data={"confirm": "yes", "csrf": csrf_of(confirm.text)})
+    assert again.status_code == 409 and len(failing.receiver.received) == 1  # a second click sends nothing
 
     audit = (tmp_path / "data" / "console-audit.jsonl").read_text().splitlines()  # the start fixture's data_dir
     entries = [json.loads(line) for line in audit]

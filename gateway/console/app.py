@@ -299,6 +299,9 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         item = await read(queries.delivery, delivery_id)
         if item is None:
             return page(request, "error.html", session, 404, why=f"no delivery {delivery_id}")
+        if item["status"] != "dead" and request.method == "POST":  # a second click, or a delivery that went fine
+            return page(request, "error.html", session, 409, why=f"delivery {delivery_id} is {item['status']}: "
+                        "only a dead letter is replayed here")
         return await confirmed(request, session, "replay.html", lambda: backend.replay([delivery_id]), "replay",
                                {"delivery_id": delivery_id, "message_id": item["message_id"]}, d=item)
 
