@@ -199,7 +199,8 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         data = await form(request)
         if not signer.csrf_ok(request.cookies.get(PRE_COOKIE), data.get("csrf")):
             return forbidden(request, None, "the login form expired or did not come from this console")
-        session = check_login(settings, backend.admin_key, data.get("user", ""), data.get("password", ""))
+        session = await asyncio.to_thread(check_login, settings, backend.admin_key, data.get("user", ""),
+                                          data.get("password", ""))  # PBKDF2 is CPU on purpose: not on the loop
         if session is None:
             nonce = request.cookies.get(PRE_COOKIE, "")
             return page(request, "login.html", None, 401, pre=signer.csrf(nonce),
@@ -265,11 +266,13 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
                 lineage_error = f"{type(e).__name__}: {str(e)[:300]}"
         compared = await read(shadow.line_of, found) if found["mode"] == "shadow" and found["status"] == "accepted" \
             else None
+        original, payloads = await asyncio.to_thread(
+            lambda: (pretty(found["original"]), {d["id"]: pretty(d["payload"]) for d in items}))
         audit.write(session.user, "view_payload", message_id=message_id)
         return page(request, "message.html", session, m=found, deliveries=items, zaak_keys=keys, lineage=rows,
                     shadow=compared,
                     lineage_error=lineage_error, can_retry=backend.replay_quarantined is not None,
-                    original=pretty(found["original"]), payloads={d["id"]: pretty(d["payload"]) for d in items},
+                    original=original, payloads=payloads,
                     code=berichtcode(found["original"][:4000]))
 
     async def confirmed(request: Request, session: Session, template: str, run: Callable[[], Awaitable[Sequence[Any]]],
