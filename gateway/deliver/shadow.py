@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import outbox
 
@@ -49,30 +50,33 @@ def _ok(side: Side) -> bool | None:
 
 def report(conn: sqlite3.Connection, route: str | None = None, limit: int | None = None) -> list[ShadowLine]:
     """One line per shadow-mode message, oldest first."""
-    lines: list[ShadowLine] = []
-    for msg in reversed(outbox.message_rows(conn, status=outbox.ACCEPTED, mode="shadow", route=route, limit=limit)):
-        rows = outbox.deliveries_of(conn, msg["id"])
-        legacy_rows = [r for r in rows if r["target"] == outbox.LEGACY]
-        legacy = _side(legacy_rows[0]) if legacy_rows else Side("missing", "no legacy delivery")
-        new = [_side(r) for r in rows if r["target"] == outbox.NEW]
-        line = ShadowLine(msg["id"], msg["route"], msg["source_ref"], msg["received_at"], legacy, new)
-        if not new:
-            why = msg["reason"] or "no canonical output"
-            line.new = [Side("not converted", f"{msg['fault_code'] or ''} {msg['fault_field'] or ''}: {why}".strip())]
-        legacy_ok = _ok(line.legacy)
-        new_states = [_ok(s) if s.status != "not converted" else False for s in line.new]
-        if legacy_ok is None or None in new_states:
-            line.verdict = WAITING
-        else:
-            new_ok = all(bool(s) for s in new_states)
-            line.verdict = {(True, True): BOTH, (True, False): LEGACY_ONLY, (False, True): NEW_ONLY,
-                            (False, False): NEITHER}[(bool(legacy_ok), new_ok)]
-        if line.verdict in (LEGACY_ONLY, NEW_ONLY, NEITHER):
-            if not legacy_ok:
-                line.differences.append(f"legacy {line.legacy.status}: {line.legacy.detail}")
-            line.differences += [f"new {s.status}: {s.detail}" for s in line.new if s.status != outbox.DELIVERED]
-        lines.append(line)
-    return lines
+    return [line_of(conn, msg) for msg in reversed(outbox.message_rows(conn, status=outbox.ACCEPTED, mode="shadow",
+                                                                       route=route, limit=limit))]
+
+
+def line_of(conn: sqlite3.Connection, msg: sqlite3.Row | dict[str, Any]) -> ShadowLine:
+    """The comparison for one shadow-mode message row (also what the console shows on the message page)."""
+    rows = outbox.deliveries_of(conn, int(msg["id"]))
+    legacy_rows = [r for r in rows if r["target"] == outbox.LEGACY]
+    legacy = _side(legacy_rows[0]) if legacy_rows else Side("missing", "no legacy delivery")
+    new = [_side(r) for r in rows if r["target"] == outbox.NEW]
+    line = ShadowLine(msg["id"], msg["route"], msg["source_ref"], msg["received_at"], legacy, new)
+    if not new:
+        why = msg["reason"] or "no canonical output"
+        line.new = [Side("not converted", f"{msg['fault_code'] or ''} {msg['fault_field'] or ''}: {why}".strip())]
+    legacy_ok = _ok(line.legacy)
+    new_states = [_ok(s) if s.status != "not converted" else False for s in line.new]
+    if legacy_ok is None or None in new_states:
+        line.verdict = WAITING
+    else:
+        new_ok = all(bool(s) for s in new_states)
+        line.verdict = {(True, True): BOTH, (True, False): LEGACY_ONLY, (False, True): NEW_ONLY,
+                        (False, False): NEITHER}[(bool(legacy_ok), new_ok)]
+    if line.verdict in (LEGACY_ONLY, NEW_ONLY, NEITHER):
+        if not legacy_ok:
+            line.differences.append(f"legacy {line.legacy.status}: {line.legacy.detail}")
+        line.differences += [f"new {s.status}: {s.detail}" for s in line.new if s.status != outbox.DELIVERED]
+    return line
 
 
 def summary(lines: list[ShadowLine]) -> dict[str, int]:

@@ -172,4 +172,12 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
         results = await gw.replay(ids, quarantined)
         return _json(200, {"results": [{"id": r.id, "ok": r.ok, "note": r.note} for r in results]})
 
+    if config.console.enabled:  # the operator console (docs/console.md): its own package, mounted here
+        from gateway.console.app import Backend, create_console
+        from gateway.tooling.explain import explain
+
+        app.mount("/console", create_console(config.console, Backend(
+            gw.db_path, lambda ids: gw.replay(ids, False), config.admin_key, gw.metrics.render,
+            replay_quarantined=lambda ids: gw.replay(ids, True),
+            explain=lambda data, mapping, route: explain(data, registry=gw.registry, mapping=mapping, route=route))))
     return app

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from gateway.console.settings import ConsoleSettings
+from gateway.console.settings import parse as console_settings
 from gateway.deliver.downstream import Downstream, RetryPolicy
 from gateway.deliver.outbox import LEGACY, NEW
 
@@ -132,6 +134,8 @@ class ServeConfig:
     """Seconds a client may take to send its request headers."""
     body_timeout: float = 60.0
     """Seconds a client may take to send its request body."""
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    """The operator console under ``/console`` (off unless ``console: {enabled: true}``; docs/console.md)."""
 
     def http_limits(self) -> HttpLimits:
         return HttpLimits(self.max_connections, self.max_header_bytes, self.header_timeout, self.body_timeout)
@@ -287,7 +291,7 @@ ROUTE_KEYS = {"mode", "mapping", "mappings", "profile", "downstream", "legacy_do
 TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mappings", "downstreams", "retry", "routes",
             "fault_status", "convert_threads", "convert_processes", "shutdown_grace", "watch_mappings",
             "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply", "poll_interval",
-            "max_connections", "max_header_bytes", "header_timeout", "body_timeout", "ledger", "render"}
+            "max_connections", "max_header_bytes", "header_timeout", "body_timeout", "ledger", "render", "console"}
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -328,6 +332,10 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
     cfg.fault_status = str(doc.get("fault_status", cfg.fault_status))
     cfg.ledger = _ledger(doc.get("ledger", "outbox"))
     cfg.render = doc.get("render")
+    try:
+        cfg.console = console_settings(doc.get("console"))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     cfg.log_level = str(doc.get("log_level", cfg.log_level))
     cfg.mappings = [str(_resolve(base_dir, m)) for m in _strings(doc.get("mappings"), "mappings")]
     if doc.get("tls"):

@@ -1,0 +1,252 @@
+"""Every SQL statement of the console, over the outbox and ledger tables of ``data_dir/outbox.sqlite3``.
+
+Lists page by keyset (``id < cursor ORDER BY id DESC LIMIT n``) on indexes the console adds when it starts
+(:func:`ensure_indexes`), so a page costs the same with a million rows as with ten: no OFFSET, no count of
+the whole table. A date range becomes an id range first (ids grow with ``received_at``: a message row is
+written when it arrives). Reads use their own read-only connection, so they never wait for the outbox writer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MESSAGE_STATUSES = ("accepted", "quarantined")
+DELIVERY_STATUSES = ("pending", "delivered", "dead")
+
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS console_message_status ON message(status)",
+    "CREATE INDEX IF NOT EXISTS console_message_route ON message(route, status)",
+    "CREATE INDEX IF NOT EXISTS console_message_route_only ON message(route)",
+    "CREATE INDEX IF NOT EXISTS console_message_received ON message(received_at)",
+    "CREATE INDEX IF NOT EXISTS console_delivery_status ON delivery(status, message_id)",
+    "CREATE INDEX IF NOT EXISTS console_delivery_zaak ON delivery(zaak)",
+    "CREATE INDEX IF NOT EXISTS console_delivery_counts ON delivery(route, target, status)",
+)
+LEDGER_INDEXES = ("CREATE INDEX IF NOT EXISTS console_zaak_bsn ON zaak_state(json_extract(state, '$.initiator.bsn'))",)
+BSN = "json_extract(state, '$.initiator.bsn')"
+"""The expression of the client index: a query must spell it exactly so for SQLite to use the index."""
+
+
+def connect_ro(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def ensure_indexes(conn: sqlite3.Connection) -> bool:
+    """Create the console's indexes (once; minutes on a huge existing outbox); True when the ledger's is there too."""
+    for sql in INDEXES:
+        conn.execute(sql)
+    if not has_table(conn, "zaak_state"):
+        return False
+    for sql in LEDGER_INDEXES:
+        conn.execute(sql)
+    return True
+
+
+@dataclass(slots=True)
+class Filter:
+    status: str | None = None
+    route: str | None = None
+    day_from: str | None = None
+    """``YYYY-MM-DD`` (UTC), inclusive."""
+    day_to: str | None = None
+    """``YYYY-MM-DD`` (UTC), inclusive."""
+    before: int | None = None
+    """Keyset cursor: only messages with a smaller id (the next page)."""
+
+    def query(self, **change: Any) -> dict[str, str]:
+        """The filter as URL parameters (no personal data can be in here: none of its fields hold any)."""
+        values = {"status": self.status, "route": self.route, "from": self.day_from, "to": self.day_to,
+                  "before": self.before, **change}
+        return {k: str(v) for k, v in values.items() if v not in (None, "")}
+
+
+def day_start(day: str) -> float:
+    return dt.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=dt.UTC).timestamp()
+
+
+def _id_bounds(conn: sqlite3.Connection, f: Filter) -> tuple[int, int] | None:
+    """The ids of the first and last message inside the date range (None: nothing inside it)."""
+    low, high = 0, 2**62
+    if f.day_from:
+        row = conn.execute("SELECT id FROM message WHERE received_at >= ? ORDER BY received_at LIMIT 1",
+                           (day_start(f.day_from),)).fetchone()
+        if row is None:
+            return None
+        low = int(row[0])
+    if f.day_to:
+        row = conn.execute("SELECT id FROM message WHERE received_at < ? ORDER BY received_at DESC LIMIT 1",
+                           (day_start(f.day_to) + 86400,)).fetchone()
+        if row is None:
+            return None
+        high = int(row[0])
+    return (low, high) if low <= high else None
+
+
+LIST_COLUMNS = ("id, received_at, route, mode, status, mapping, source_ref, afzender, ontvanger, times_received,"
+                " fault_code, reason")
+
+
+def list_messages(conn: sqlite3.Connection, f: Filter, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of messages, newest first, with their deliveries and zaken; and the cursor of the next page."""
+    bounds = _id_bounds(conn, f)
+    if bounds is None:
+        return [], None
+    low, high = bounds
+    if f.before is not None:
+        high = min(high, f.before - 1)
+    if f.status in DELIVERY_STATUSES:
+        sql = ("SELECT DISTINCT message_id FROM delivery INDEXED BY console_delivery_status WHERE status = ?"
+               " AND message_id BETWEEN ? AND ?" + (" AND route = ?" if f.route else "")
+               + " ORDER BY message_id DESC LIMIT ?")
+        args: list[Any] = [f.status, low, high, *([f.route] if f.route else []), limit + 1]
+        ids = [int(r[0]) for r in conn.execute(sql, args)]
+        more = len(ids) > limit
+        ids = ids[:limit]
+        found = {r["id"]: dict(r) for r in conn.execute(
+            f"SELECT {LIST_COLUMNS} FROM message WHERE id IN ({','.join('?' * len(ids))})", ids)} if ids else {}
+        rows = [found[i] for i in ids if i in found]
+    else:
+        clauses, args = ["id BETWEEN ? AND ?"], [low, high]
+        if f.status in MESSAGE_STATUSES:
+            clauses.append("status = ?")
+            args.append(f.status)
+        if f.route:
+            clauses.append("route = ?")
+            args.append(f.route)
+        rows = [dict(r) for r in conn.execute(f"SELECT {LIST_COLUMNS} FROM message WHERE {' AND '.join(clauses)}"
+                                              " ORDER BY id DESC LIMIT ?", [*args, limit + 1])]
+        more = len(rows) > limit
+        rows = rows[:limit]
+    _attach_deliveries(conn, rows)
+    return rows, (rows[-1]["id"] if more and rows else None)
+
+
+def _attach_deliveries(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    """Each row gets ``deliveries`` [(target, status)], ``zaken`` and ``bsn`` (raw: the page masks it)."""
+    by_id = {r["id"]: r for r in rows}
+    for r in rows:
+        r.update(deliveries=[], zaken=[], bsn=None)
+    if not rows:
+        return
+    marks = ",".join("?" * len(by_id))
+    for d in conn.execute(f"SELECT message_id, target, status, zaak FROM delivery WHERE message_id IN ({marks})"
+                          " ORDER BY id", list(by_id)):
+        row = by_id[d["message_id"]]
+        row["deliveries"].append((d["target"], d["status"]))
+        if d["zaak"] and d["zaak"] not in row["zaken"]:
+            row["zaken"].append(d["zaak"])
+    zaken = sorted({z for r in rows for z in r["zaken"]})
+    if zaken and has_table(conn, "zaak_state"):
+        bsns = {z: b for z, b in conn.execute(f"SELECT zaak, {BSN} FROM zaak_state WHERE zaak IN"
+                                              f" ({','.join('?' * len(zaken))})", zaken)}
+        for r in rows:
+            r["bsn"] = next((bsns[z] for z in r["zaken"] if bsns.get(z)), None)
+
+
+def routes(conn: sqlite3.Connection) -> list[str]:
+    """The routes that have messages (a skip-scan over the route index: cheap however many rows)."""
+    out: list[str] = []
+    row = conn.execute("SELECT min(route) FROM message").fetchone()
+    while row is not None and row[0] is not None:
+        out.append(str(row[0]))
+        row = conn.execute("SELECT min(route) FROM message WHERE route > ?", (row[0],)).fetchone()
+    return out
+
+
+def message(conn: sqlite3.Connection, message_id: int) -> dict[str, Any] | None:
+    row = conn.execute("SELECT * FROM message WHERE id = ?", (message_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def deliveries(conn: sqlite3.Connection, message_id: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute("SELECT * FROM delivery WHERE message_id = ? ORDER BY id", (message_id,))]
+
+
+def delivery(conn: sqlite3.Connection, delivery_id: int) -> dict[str, Any] | None:
+    row = conn.execute("SELECT id, message_id, route, target, referentienummer, zaak, status, attempts, replays,"
+                       " http_status, reply_code, reason FROM delivery WHERE id = ?", (delivery_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def zaak(conn: sqlite3.Connection, key: int) -> dict[str, Any] | None:
+    """A zaak of the ledger by its row number (the URL carries that, never the identificatie or a BSN)."""
+    if not has_table(conn, "zaak_state"):
+        return None
+    row = conn.execute("SELECT rowid AS key, zaak, state, updated_at FROM zaak_state WHERE rowid = ?",
+                       (key,)).fetchone()
+    return dict(row) if row else None
+
+
+def zaak_key(conn: sqlite3.Connection, identificatie: str) -> int | None:
+    if not has_table(conn, "zaak_state"):
+        return None
+    row = conn.execute("SELECT rowid FROM zaak_state WHERE zaak = ?", (identificatie,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def timeline(conn: sqlite3.Connection, identificatie: str) -> list[dict[str, Any]]:
+    """Every delivery made for a zaak with the message it came from, in the order they were planned."""
+    return [dict(r) for r in conn.execute(
+        "SELECT d.id, d.message_id, d.target, d.status, d.soap_action, d.referentienummer, d.attempts, d.replays,"
+        " d.reply_code, d.reason, d.created_at, d.delivered_at, m.received_at, m.mapping, m.source_ref, m.route,"
+        " substr(m.original, 1, 4000) AS head FROM delivery d JOIN message m ON m.id = d.message_id"
+        " WHERE d.zaak = ? ORDER BY d.id", (identificatie,))]
+
+
+def zaken_of_client(conn: sqlite3.Connection, bsn: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The zaken whose state names this BSN as initiator (on the expression index of :data:`LEDGER_INDEXES`)."""
+    if not has_table(conn, "zaak_state"):
+        return []
+    return [dict(r) for r in conn.execute(
+        f"SELECT rowid AS key, zaak, updated_at, {BSN} AS bsn, json_extract(state, '$.zaaktype.omschrijving')"
+        " AS zaaktype, json_extract(state, '$.attrs.startdatum') AS startdatum,"
+        " json_extract(state, '$.attrs.einddatum') AS einddatum FROM zaak_state"
+        f" WHERE {BSN} = ? ORDER BY zaak LIMIT ?", (bsn, limit))]
+
+
+@dataclass(slots=True)
+class Health:
+    deliveries: list[tuple[str, str, str, int]]
+    quarantined: dict[str, int]
+    oldest_pending: float | None
+    messages: int
+    last_hour: int = 0
+    last_day: int = 0
+
+    def per_target(self) -> list[tuple[str, str, int, int, int, float | None]]:
+        """(route, target, pending, delivered, dead, failure rate = dead / finished) per downstream target."""
+        table: dict[tuple[str, str], dict[str, int]] = {}
+        for route, target, status, n in self.deliveries:
+            table.setdefault((route, target), {})[status] = n
+        out = []
+        for (route, target), by in sorted(table.items()):
+            done = by.get("delivered", 0) + by.get("dead", 0)
+            out.append((route, target, by.get("pending", 0), by.get("delivered", 0), by.get("dead", 0),
+                        by.get("dead", 0) / done if done else None))
+        return out
+
+
+def health(conn: sqlite3.Connection, now: float | None = None) -> Health:
+    """The outbox's figures: the same counts as ``/admin/outbox`` (and, per target, ``overstap_queue_depth``)."""
+    counts = [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(
+        "SELECT route, target, status, count(*) FROM delivery GROUP BY route, target, status ORDER BY 1, 2, 3")]
+    quarantined = {r[0]: int(r[1]) for r in conn.execute(
+        "SELECT route, count(*) FROM message WHERE status = 'quarantined' GROUP BY route")}
+    oldest = conn.execute("SELECT created_at FROM delivery WHERE status = 'pending' ORDER BY id LIMIT 1").fetchone()
+    total = conn.execute("SELECT count(*) FROM message").fetchone()
+    now = time.time() if now is None else now
+    recent = [int(conn.execute("SELECT count(*) FROM message WHERE received_at >= ?", (now - span,)).fetchone()[0])
+              for span in (3600, 86400)]  # a range of the received_at index: cheap, however large the outbox
+    return Health(counts, quarantined, float(oldest[0]) if oldest else None, int(total[0]), *recent)
