@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_helpers import BROWSER_ARGS, CHROMIUM, browser_entry
 from console_helpers import BSN, USERS, Running, failing_chains
 from proxy_helpers import Start, wait_for
-from test_discover import BROWSER_ARGS, CHROMIUM, _browser
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "out" / "console-screenshots"
@@ -67,7 +67,7 @@ def log_in(browser: Any, base: str, user: str) -> Any:
 
 
 def test_an_operator_and_a_viewer_in_chromium(failing: Running) -> None:
-    sync_playwright = _browser()
+    sync_playwright = browser_entry()
     base = failing.gateway.url
     refused: list[str] = []
     with sync_playwright() as pw:

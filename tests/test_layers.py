@@ -19,10 +19,11 @@ FLOORS = {
     "render": 3,
     "pipeline": 4,
     "deliver": 5, "tooling": 5,
+    "console": 6,  # mounted by the sidecar, which hands it the replay and explain it may call
     # shells
-    "batch": 6, "proxy": 6, "testbed": 6,
-    "discover": 7, "console": 7, "compliance": 7,
-    "cli": 8,
+    "batch": 7, "proxy": 7, "testbed": 7,
+    "discover": 8, "compliance": 8,
+    "cli": 9,
 }
 
 
