@@ -26,7 +26,7 @@ from gateway.receiver import Receiver as ZaakReceiver
 from gateway.testbed import Journal, create_app
 
 POSITIVE = ["wmo-toewijzing-start-stop", "wmo-aanvraag-toewijzing-intrekking", "wmo-intrekking-herindicatie",
-            "jeugd-toewijzing-start-stop", "ggk-toewijzing-retour"]
+            "jeugd-toewijzing-start-stop", "wmo32-start-correctie-wijziging-stop", "ggk-toewijzing-retour"]
 REFUSALS = ["refuse-status-on-unknown-zaak", "refuse-reused-referentienummer", "refuse-tijdstip-not-rising",
             "refuse-oud-not-as-stored", "refuse-ggk-retour-without-heenbericht"]
 
@@ -45,13 +45,14 @@ def test_the_testbed_passes_every_scenario_and_again_on_a_second_run(tmp_path: P
             assert lines[:-1] == [f"PASS {s}" for s in POSITIVE + REFUSALS]
         zaken = httpx.get(tb.url + "/api/zaken").json()
     journal.close()
-    # per run: B 1, A 2 (aanvraag, toewijzing), C 2, iJw 1, and the valid creeerZaak before three of the refusals
-    assert len(zaken) == 2 * 9
+    # per run: B 1, A 2 (aanvraag, toewijzing), C 2, iJw 1, 3.2 7 (2 aanvragen, 3 toewijzingen, 2 verzoeken om
+    # wijziging), and the valid creeerZaak before three of the refusals
+    assert len(zaken) == 2 * 16
     suite = etree.parse(str(tmp_path / "r2" / "junit.xml")).getroot()
-    assert (suite.get("tests"), suite.get("failures")) == ("10", "0")
+    assert (suite.get("tests"), suite.get("failures")) == ("11", "0")
     assert [c.get("name") for c in suite.iter("testcase")] == POSITIVE + REFUSALS
     page = (tmp_path / "r2" / "compliance.html").read_text()
-    assert "10 of 10 scenarios passed" in page and "123456782" not in page
+    assert "11 of 11 scenarios passed" in page and "123456782" not in page
 
 
 def test_a_receiver_that_accepts_everything_fails_exactly_the_refusal_scenarios(tmp_path: Path,
@@ -59,15 +60,15 @@ def test_a_receiver_that_accepts_everything_fails_exactly_the_refusal_scenarios(
     with ServerThread(Receiver().app()) as lax:
         code, lines = run("--target", lax.url + "/soap", "--state-url", "none", "--out", str(tmp_path))
     assert code == 1
-    assert lines[:5] == [f"PASS {s} (skipped: zaak state: the receiver shows no state (no --state-url))"
-                         for s in POSITIVE[:4]] + [f"PASS {POSITIVE[4]}"]
-    assert lines[5] == "FAIL refuse-status-on-unknown-zaak: actualiseerZaakstatus from CasusB-02-WMO305_start.xml: " \
+    assert lines[:6] == [f"PASS {s} (skipped: zaak state: the receiver shows no state (no --state-url))"
+                         for s in POSITIVE[:5]] + [f"PASS {POSITIVE[5]}"]
+    assert lines[6] == "FAIL refuse-status-on-unknown-zaak: actualiseerZaakstatus from CasusB-02-WMO305_start.xml: " \
                        "answered Bv03, expected Fo03"
-    assert lines[6] == "FAIL refuse-reused-referentienummer: actualiseerZaakstatus from " \
+    assert lines[7] == "FAIL refuse-reused-referentienummer: actualiseerZaakstatus from " \
                        "CasusB-02-WMO305_start.xml: answered Bv03, expected Fo03"
-    assert lines[8] == "FAIL refuse-oud-not-as-stored: updateZaak from CasusA-04-WMO301_intrekking.xml: answered " \
+    assert lines[9] == "FAIL refuse-oud-not-as-stored: updateZaak from CasusA-04-WMO301_intrekking.xml: answered " \
                        "Bv03, expected Fo03"
-    assert lines[-1].startswith("5 of 10 scenarios passed")
+    assert lines[-1].startswith("6 of 11 scenarios passed")
     suite = etree.parse(str(tmp_path / "junit.xml")).getroot()
     failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
     assert failed == REFUSALS
@@ -78,11 +79,11 @@ def test_a_receiver_that_refuses_everything_fails_every_scenario_saying_why(tmp_
     with ServerThread(Receiver(behaviour="fo", fo_code="StUF058").app()) as strict:
         code, lines = run("--target", strict.url + "/soap", "--state-url", "none", "--out", str(tmp_path))
     # only the refusal whose Fo03 may carry any code passes: refusing everything is right there, by accident
-    assert code == 1 and lines[-1].startswith("1 of 10 scenarios passed")
+    assert code == 1 and lines[-1].startswith("1 of 11 scenarios passed")
     assert [line for line in lines if line.startswith("PASS")] == ["PASS refuse-ggk-retour-without-heenbericht"]
     assert lines[0].startswith("FAIL wmo-toewijzing-start-stop: creeerZaak from CasusB-01-WMO301_toewijzing.xml: "
                                "answered Fo03 StUF058, expected Bv03; actualiseerZaakstatus from ")
-    assert lines[5] == "FAIL refuse-status-on-unknown-zaak: actualiseerZaakstatus from CasusB-02-WMO305_start.xml: " \
+    assert lines[6] == "FAIL refuse-status-on-unknown-zaak: actualiseerZaakstatus from CasusB-02-WMO305_start.xml: " \
                        "refused with StUF058, but StUF names StUF064 for this refusal"
 
 
