@@ -15,9 +15,11 @@ from gateway.batch.progress import MODES
 from gateway.batch.report import summary_text
 from gateway.batch.work import DEFAULT_TIMEOUT
 from gateway.ledger.sqlite import DEFAULT_STATE
+from gateway.pgstore import is_url
 from gateway.pipeline import PROFILES
 
 from . import main
+from .common import fail_usage
 
 
 def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard:
@@ -72,6 +74,9 @@ def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profil
     converted, 1 some inputs failed, 2 usage or configuration error, 3 internal error (a bug; the last
     commit stands, --resume continues), 130 interrupted (continue with --resume).
     """
+    if is_url(state_dir):  # the batch keeps its per-chunk outputs for --resume in the ledger's SQLite file
+        fail_usage("--state postgresql://… is for 'convert' so far; a batch keeps its ledger in a folder "
+                   "(issue 16: shards sharing a PostgreSQL ledger are not built yet)")
     options = BatchOptions(list(inputs), out, profile=profile, mappings=mappings, validate=validate,
                            workers=workers, resume=resume, shard=shard, route=route,
                            progress="quiet" if quiet else progress, progress_interval=progress_interval,

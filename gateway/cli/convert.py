@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import click
 from lxml import etree
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError
-from gateway.ledger import MemoryLedger, SqliteLedger
+from gateway.ledger import Ledger, MemoryLedger, SqliteLedger
 from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import MappingError, Refused, Registry
+from gateway.pgstore import PostgresLedger, is_url
 from gateway.pipeline import FAILURES, PROFILES, Converter, describe
 from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, errors_of
@@ -61,7 +63,11 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         sys.exit(_reverse(registry, names[0], inputs, Path(out_dir), validate))
     if ggk_versie is not None and profile != "ggk":
         fail_usage("--ggk-versie chooses the payload version of --profile ggk")
-    ledger = MemoryLedger() if state_dir.strip().lower() == "none" else SqliteLedger(state_dir)
+    try:
+        ledger = open_ledger(state_dir)
+    except RuntimeError as exc:  # a database that cannot be reached, or psycopg missing
+        fail_usage(f"--state {mask_url(state_dir)}: {exc}")
+        return
     try:
         settings = RenderSettings(ggk_versie=ggk_versie) if ggk_versie else None
         converter = Converter(registry, profile=profile, mappings=names, validate=validate, settings=settings,
@@ -196,3 +202,17 @@ def validate(files: tuple[str, ...]) -> None:
             click.echo(f"ok   {path}: valid ({etree.QName(root).localname})")
     click.echo(f"{passed} passed, {failed} failed")
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def open_ledger(state: str) -> Ledger:
+    """``--state``: ``none`` (memory), a PostgreSQL URL, or a folder holding ledger.sqlite."""
+    if state.strip().lower() == "none":
+        return MemoryLedger()
+    if is_url(state):
+        return PostgresLedger(state)
+    return SqliteLedger(state)
+
+
+def mask_url(state: str) -> str:
+    """A state URL as it may be shown: without its password."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", state)
