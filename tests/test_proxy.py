@@ -184,7 +184,8 @@ def test_shadow_sends_both_ways_and_reports_where_they_differ(start: Start) -> N
             assert httpx.post(gw_server.url + "/soap", content=body).status_code == 200
         assert wait_for(lambda: len(legacy.received) == 3 and len(new.received) == 1
                         and sorted(statuses(gw).values()) == ["dead"] + ["delivered"] * 4)
-        assert new.received[0].body.count(b"425386123") >= 1  # A-02 went to the new system
+        # A-02 went to the new system: its one zaak, with the BeschikkingNummer as kenmerk
+        assert new.received[0].body.count(b"<ZKN:kenmerk>425386123</ZKN:kenmerk>") == 1
         result = CliRunner().invoke(main, ["shadow", "report", "--data-dir", str(gw.config.data_dir), "--json"])
         assert result.exit_code == 0, result.output
         report = json.loads(result.output)
