@@ -90,6 +90,8 @@ ZKN_CHAINS = {
     "jw": [
         Step("ijw21/JW301_toewijzing.xml", ("creeerZaak",), {0: "zkn-jw-301-creeerZaak.xml"}),
         Step("ijw21/JW305_start.xml", ("actualiseerZaakstatus",), {0: "zkn-jw-305-actualiseerZaakstatus.xml"}),
+        Step("ijw21/JW307_stop.xml", ("actualiseerZaakstatus", "updateZaak", "actualiseerZaakstatus"),
+             {1: "zkn-jw-307-updateZaak.xml"}),
     ],
 }
 
