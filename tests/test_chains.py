@@ -8,7 +8,6 @@ an identificatie copied from the output.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clocks import StepClock
 from lxml import etree
 
 from gateway.ledger import MemoryLedger
@@ -30,17 +30,6 @@ GESTART, GESTOPT, INGETROKKEN, AFGEHANDELD = ("Levering gestart", "Levering gest
                                               "Afgehandeld")
 
 
-class Clock:
-    """Creation time that moves on one second per reading, as a real clock would between messages."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 12, 4, 12, 0, 0)
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(seconds=1)
-        return self.now
-
-
 @dataclass
 class Chain:
     """One Converter with one ledger, and one receiver that gets every output, in order."""
@@ -52,7 +41,7 @@ class Chain:
     quiet: list[str] = field(default_factory=list)  # sources that gave no output (retour, no change)
 
     def __post_init__(self) -> None:
-        self.converter = Converter(validate=True, ledger=MemoryLedger(), clock=Clock())
+        self.converter = Converter(validate=True, ledger=MemoryLedger(), clock=StepClock())
 
     def source(self, name: str) -> bytes:
         if name.startswith("20:"):

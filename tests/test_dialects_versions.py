@@ -433,7 +433,7 @@ def test_ijw32_particulars(converter: Converter) -> None:
     lines = toewijzing.bericht.clients[0].producten
     assert [(p.categorie, p.code) for p in lines] == [("45", "45A01"), ("54", None)]
     assert zaaktype(zaak(toewijzing)) == "JWTOEW"
-    assert new_state(zaak(toewijzing)).findtext("ZKN:omschrijving", namespaces=NS).startswith("Jeugdwet")
+    assert new_state(zaak(toewijzing)).findtext("ZKN:omschrijving", namespaces=NS) == "Jeugdwet toewijzing 45A01"
     verzoek = convert(converter, fixture("ijw32/JW315_verzoek.xml")).bericht.clients[0]
     assert verzoek.gezagsdrager_bekend == "1"
     assert [p.categorie for p in verzoek.producten] == ["45", "54"]
@@ -452,17 +452,18 @@ def test_ijw21_particulars(converter: Converter) -> None:
 # -- 317 verzoek om wijziging ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "groups", "wet"), [
-    ("iwmo32/WMO317_verzoek_wijziging.xml", ["ongewijzigd", "te-wijzigen", "nieuw"], "wmo"),
-    ("ijw32/JW317_verzoek_wijziging.xml", ["ongewijzigd", "te-wijzigen", "nieuw"], "jw"),
+@pytest.mark.parametrize(("name", "groups", "wet", "referentie", "reden"), [
+    ("iwmo32/WMO317_verzoek_wijziging.xml", ["ongewijzigd", "te-wijzigen", "nieuw"], "wmo", "VOW-2023-0001", "2"),
+    ("ijw32/JW317_verzoek_wijziging.xml", ["ongewijzigd", "te-wijzigen", "nieuw"], "jw", "JZ-VOW-2023-0001", "1"),
 ])
-def test_317_golden_values(name: str, groups: list[str], wet: str, converter: Converter) -> None:
+def test_317_golden_values(name: str, groups: list[str], wet: str, referentie: str, reden: str,
+                           converter: Converter) -> None:
     conversion = convert(converter, fixture(name))
     bericht = conversion.bericht
     assert (bericht.soort, bericht.wet) == ("verzoek-wijziging", wet)
     client = bericht.clients[0]
     assert client.naam is None and client.geboortedatum is None
-    assert client.referentie_aanbieder is not None and client.reden_verzoek in ("1", "2")
+    assert (client.referentie_aanbieder, client.reden_verzoek) == (referentie, reden)
     assert [p.verzoek_groep for p in client.producten] == groups
     ongewijzigd, te_wijzigen, nieuw = client.producten
     assert ongewijzigd.toewijzingnummer and ongewijzigd.ingangsdatum is None and ongewijzigd.omvang is None
@@ -529,7 +530,9 @@ def test_a_retour_changes_no_zaak(retour: str, heen: str, converter: Converter) 
     assert convert(converter, fixture(heen)).outputs[0].operation == "creeerZaak"
     result = convert(converter, fixture(retour))
     assert result.outputs == []
-    assert result.outcome.startswith("no-op: retour")
+    soort = {"WMO302": "toewijzing-retour", "WMO316": "verzoek-retour"}[retour.split("-")[2].split("_")[0]]
+    assert result.outcome == (f"no-op: retour ({soort}), no zaak mutation: a retour answers its heenbericht and "
+                              "changes no zaak")
 
 
 def test_316_retour_golden_values(converter: Converter) -> None:

@@ -75,7 +75,10 @@ def test_explain_lists_an_element_whose_rule_was_removed(tmp_path: Path, registr
     assert "1 source element(s) no rule used (possible data loss):" in lines
     assert "  line 34: /wmo301:Bericht/wmo301:Clienten/wmo301:Client/wmo301:Leefeenheid" in lines
     assert not any(line.startswith("clients.0.leefeenheid ") for line in lines)
-    assert any(line.startswith("clients.0.geheim ") and " 20 " in line for line in lines)
+    (geheim,) = [line for line in lines if line.startswith("clients.0.geheim ")]
+    assert re.fullmatch(r"clients\.0\.geheim +20 +wmo301\.yaml:\d+ +- +2 +← "  # source line 20, value 2
+                        r"/wmo301:Bericht/wmo301:Clienten/wmo301:Client/wmo301:GeheimeClient +→ "
+                        r'StUF:extraElement naam="client\.geheim"', geheim), geheim
 
 
 @needs_sample

@@ -11,6 +11,8 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -201,7 +203,7 @@ def test_committer_answers_only_after_commit(tmp_path: Path) -> None:
     def check_visible() -> None:
         for n in range(50):
             mid = committer.submit(lambda c, n=n: outbox.accept(
-                c, outbox.NewMessage("r", "translate", f"<v{n}/>".encode()), []).message_id).result()
+                c, outbox.NewMessage("r", "translate", f"<v{n}/>".encode()), []).message_id).result(timeout=10)
             seen.append(reader.execute("SELECT count(*) FROM message WHERE id = ?", (mid,)).fetchone()[0])
 
     threads = [threading.Thread(target=check_visible) for _ in range(4)]
@@ -211,6 +213,63 @@ def test_committer_answers_only_after_commit(tmp_path: Path) -> None:
         t.join()
     committer.stop()
     assert seen == [1] * 200
+
+
+def _accept(n: int) -> Callable[[sqlite3.Connection], int]:
+    return lambda c: outbox.accept(c, outbox.NewMessage("r", "translate", f"<w{n}/>".encode()), []).message_id
+
+
+def test_at_the_moment_of_each_answer_a_second_connection_sees_the_row(tmp_path: Path) -> None:
+    """Read the outbox from another connection inside the future's callback, which runs as the writer answers.
+
+    A committer that answers before its COMMIT fails here at once (the reader sees 0 rows), not by a hang.
+    """
+    path = outbox.open_db(tmp_path / "data")
+    committer = GroupCommitter(lambda: outbox.connect(path))
+    committer.start()
+    seen: dict[int, int] = {}
+
+    def on_answer(future: Future[int]) -> None:  # runs in the writer thread, at set_result
+        reader = outbox.connect(path)
+        try:
+            mid = future.result()
+            seen[mid] = reader.execute("SELECT count(*) FROM message WHERE id = ?", (mid,)).fetchone()[0]
+        finally:
+            reader.close()
+
+    gate = threading.Event()
+    try:
+        held = committer.submit(lambda c: gate.wait(10))  # the writer waits here until every callback is attached
+        futures = [committer.submit(_accept(n)) for n in range(20)]
+        for future in futures:
+            future.add_done_callback(on_answer)
+        gate.set()
+        assert held.result(timeout=10) is True
+        ids = [future.result(timeout=10) for future in futures]
+    finally:
+        gate.set()
+        committer.stop(timeout=10)
+    assert len(set(ids)) == 20
+    assert seen == {mid: 1 for mid in ids}
+
+
+def test_a_commit_that_fails_answers_every_waiter_with_the_error(tmp_path: Path) -> None:
+    """A deferred foreign key is checked at COMMIT: each write succeeds, the COMMIT fails, no waiter gets a value."""
+    path = outbox.open_db(tmp_path / "data")
+    setup = outbox.connect(path)
+    setup.executescript("CREATE TABLE trap (m INTEGER REFERENCES message(id) DEFERRABLE INITIALLY DEFERRED);"
+                        "CREATE TRIGGER commit_fails AFTER INSERT ON message BEGIN INSERT INTO trap VALUES (-1); END;")
+    committer = GroupCommitter(lambda: outbox.connect(path))
+    committer.start()
+    try:
+        futures = [committer.submit(_accept(n)) for n in range(3)]
+        errors = [future.exception(timeout=10) for future in futures]
+    finally:
+        committer.stop(timeout=10)
+    assert [type(e) for e in errors] == [sqlite3.IntegrityError] * 3
+    assert str(errors[0]) == "FOREIGN KEY constraint failed"
+    assert isinstance(committer.failed, sqlite3.IntegrityError) and committer.commits == 0
+    assert setup.execute("SELECT count(*) FROM message").fetchone()[0] == 0
 
 
 @pytest.fixture

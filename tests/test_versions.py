@@ -216,7 +216,8 @@ def test_a_toewijzing_without_beschikte_producten_gets_them_from_the_toegewezen(
     toegewezen = b.clients[0].producten
     assert [(p.categorie, p.code, p.ingangsdatum, p.einddatum, p.omvang) for p in beschikt] == [
         (p.categorie, p.code, p.ingangsdatum, p.einddatum, p.omvang) for p in toegewezen]
-    assert any(n.startswith("clients.0.beschikking.producten: none in the message") for n in result.normalised)
+    assert ("clients.0.beschikking.producten: none in the message; each toegewezen product written as BeschiktProduct"
+            " as well (iWmo 2.1 requires BeschiktProducten)") in result.normalised
 
 
 def test_required_product_facts_are_taken_from_the_header(full_301: Bericht) -> None:

@@ -148,7 +148,10 @@ def test_an_intrekking_of_an_unknown_toewijzing_creates_then_ends_with_a_warning
                                                                                  reference_dir: Path) -> None:
     result = convert(converter, reference_dir, "CasusC-01-WMO301_intrekking.xml")
     assert [o.operation for o in result.outputs] == ["creeerZaak", "updateZaak", "actualiseerZaakstatus"]
-    assert any("no zaak is known" in w.message for w in result.warnings)
+    assert [(w.rule, w.message) for w in result.warnings] == [(
+        "zaak", "zaak 0392B425386123-1536F81435: the message changes a toewijzing no zaak is known for "
+        "(product:0392:425386123:98025566:07:07A03:20160215); it is created from the message's content and then "
+        "ended")]
     (herindicatie,) = convert(converter, reference_dir, "CasusC-02-WMO301_herindicatie.xml").outputs
     assert herindicatie.operation == "creeerZaak" and herindicatie.zaak != result.outputs[0].zaak
 

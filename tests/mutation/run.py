@@ -65,17 +65,20 @@ def _pytest(tests: list[str], copy: Path, timeout: float) -> subprocess.Complete
                           cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-_baselines: dict[tuple[str, ...], bool] = {}
+_baselines: dict[tuple[str, ...], str | None] = {}
 
 
-def baseline_green(tests: list[str], copy: Path, timeout: float) -> bool:
-    """The unmutated tests pass (once per test selection): otherwise a red run proves nothing."""
+def baseline_problem(tests: list[str], copy: Path, timeout: float) -> str | None:
+    """Why the unmutated tests are not green (checked once per test selection), or None: a red run proves nothing.
+    A timeout is named as such, so a loaded machine is not mistaken for a red test."""
     key = tuple(tests)
     if key not in _baselines:
         try:
-            _baselines[key] = _pytest(tests, copy, timeout).returncode == 0
+            done = _pytest(tests, copy, timeout)
+            last = (done.stdout.strip().splitlines() or [""])[-1]
+            _baselines[key] = None if done.returncode == 0 else f"the unmutated tests are not green: {last}"
         except subprocess.TimeoutExpired:
-            _baselines[key] = False
+            _baselines[key] = f"the unmutated tests did not finish within {timeout:.0f} s (busy machine? --timeout)"
     return _baselines[key]
 
 
@@ -86,8 +89,9 @@ def run_one(mutant: Mutant, copy: Path, timeout: float) -> tuple[str, float, str
     count = original.count(mutant.find)
     if count != 1:
         return "error", 0.0, f"snippet found {count} times in {mutant.file} (must be exactly once)"
-    if not baseline_green(mutant.tests, copy, timeout):
-        return "error", 0.0, f"the unmutated tests are not green: {' '.join(mutant.tests)}"
+    problem = baseline_problem(mutant.tests, copy, timeout)
+    if problem is not None:
+        return "error", 0.0, f"{problem} ({' '.join(mutant.tests)})"
     path.write_text(original.replace(mutant.find, mutant.replace), encoding="utf-8")
     started = time.monotonic()
     try:
