@@ -12,7 +12,7 @@ from gateway.ingest import DEFAULT_MAX_BYTES, InputError
 from gateway.ledger import MemoryLedger, SqliteLedger
 from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import MappingError, Refused, Registry
-from gateway.pipeline import FAILURES, PROFILES, Converter, describe
+from gateway.pipeline import FAILURES, PROFILES, Converter
 from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
@@ -22,6 +22,7 @@ from .common import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
+    echo_failure,
     fail_usage,
     input_files,
     load_registry,
@@ -84,7 +85,7 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
             continue
         except FAILURES as exc:
             failed += 1
-            click.echo(f"FAIL {describe(exc, str(path))}{_picked(converter, data, str(path), route)}")
+            echo_failure(exc, str(path), _picked(converter, data, str(path), route))
             continue
         names = []
         for output in result.outputs:
@@ -157,7 +158,7 @@ def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path
             written = converter.reverse(read_capped(path), target, str(path))
         except FAILURES as exc:
             failed += 1
-            click.echo(f"FAIL {describe(exc, str(path))}")
+            echo_failure(exc, str(path))
             continue
         for item in written:
             name = unique_name(f"{item.name}{item.suffix}", used)

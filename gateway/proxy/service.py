@@ -208,7 +208,7 @@ class Gateway:
         self.metrics.rejected.labels(route.name, reason).inc()
         message = outbox.NewMessage(route.name, route.mode, body, content_type, soap_action, attempt.facts.source_ref,
                                     attempt.facts.afzender, attempt.facts.ontvanger, None, info.code, info.field,
-                                    info.line, info.message)
+                                    info.line, info.fitted(stuf.MAX_DETAILS) if info.also else info.message)
         headers: dict[str, str] = {}
         try:
             qid = await self.committer.write(lambda c: outbox.quarantine(c, message))
@@ -221,7 +221,9 @@ class Gateway:
                            "source_ref": attempt.facts.source_ref})
         status = {"internal": 500, "malformed": 400, "entity": 400, "conflict": 409}.get(reason, 422)
         what = f"{info.field}: {info.message}" if info.field else info.message
-        details = str(info) if info.line or info.field else None
+        if info.also:  # several independent errors: the omschrijving names the first, the details all of them
+            what = f"{len(info.also) + 1 + info.left_out} problems; first: {what}"
+        details = info.fitted(stuf.MAX_DETAILS) if info.line or info.field or info.also else None
         return self.fault(status, stuf.Fout(info.code, plek(info.code), what, details), version, attempt.facts,
                           headers)
 
