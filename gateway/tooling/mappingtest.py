@@ -73,7 +73,7 @@ def mapping_files(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for item in paths:
         path = Path(item)
-        out += discover([path]) if path.is_dir() else [path]
+        out += discover([path], examples=True) if path.is_dir() else [path]
     return out
 
 
