@@ -25,7 +25,7 @@ from gateway.ingest import DEFAULT_MAX_BYTES, InputError, parse_xml
 from gateway.ingest.ei_default import is_flat_file
 from gateway.ingest.ggk import limit_for as ggk_limit_for
 from gateway.ledger.staged import ThrowawayLedger
-from gateway.mapping import ConversionError, Registry
+from gateway.mapping import ConversionError, Refused, Registry
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe
 from gateway.render.schemas import SchemaUnavailable, schema
@@ -134,6 +134,8 @@ def reason_of(exc: BaseException, body: bytes) -> str:
     if isinstance(exc, InputError):
         head = body[:4096]
         return "entity" if (b"<!DOCTYPE" in head or b"<!ENTITY" in head) else "malformed"
+    if isinstance(exc, Refused):  # recognised and refused on purpose by its mapping: counted apart
+        return "refused"
     if isinstance(exc, ConversionError) and exc.field == "dialect":
         return "unknown_dialect"
     if type(exc).__name__ == "OutputInvalid":
