@@ -141,3 +141,19 @@ def test_the_sidecar_fo03_lists_all_three(sidecar: tuple[str, Gateway]) -> None:
     assert (kept["fault_line"], kept["fault_field"].split(" <- ")[0]) == EXPECTED[0]
     assert _named(kept["reason"]) == EXPECTED
     assert metric(url, "overstap_rejected_total", route="strict", reason="invalid") == 1
+
+
+@pytest.mark.parametrize(("expected", "ok"), [
+    ("{field: clients.0.geslacht, line: 25}", True),  # the third error: any of them may be the one expected
+    ("{field: clients.0.bsn, contains: pattern}", True),
+    ("{field: clients.0.geslacht, line: 19}", False),  # every key must fit one and the same error
+])
+def test_expect_error_in_a_mapping_test_matches_any_of_the_errors(tmp_path: Path, expected: str, ok: bool) -> None:
+    from gateway.tooling.mappingtest import run_file
+
+    (tmp_path / "drie.xml").write_bytes(three_errors())
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("overstap-mapping: 1\nname: drie-fouten\nextends: iwmo20-wmo301\nmatch: {route: nergens}\n"
+                       f"tests:\n  - name: drie\n    input: drie.xml\n    expect_error: {expected}\n", encoding="utf-8")
+    result = run_file(mapping, Registry(files=[mapping]))
+    assert not result.problems and [c.status for c in result.cases] == (["pass"] if ok else ["fail"])
