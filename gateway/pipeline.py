@@ -97,13 +97,19 @@ def sender_of(bericht: Bericht, envelope_info: dict[str, str]) -> Sender:
 
 @dataclass(frozen=True, slots=True)
 class FailureInfo:
-    """A failure described for people and for StUF faults: code, field, line, reason."""
+    """A failure described for people and for StUF faults: code, field, line, reason.
+
+    A message with several independent errors is described by its first; ``also`` holds the next ones
+    (bounded, :data:`gateway.mapping.errors.MAX_ERRORS` in all) and ``left_out`` counts the rest.
+    """
 
     code: str
     field: str | None
     line: int | None
     message: str
     source: str
+    also: tuple[FailureInfo, ...] = ()
+    left_out: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", cap(self.message))  # stored in reports and Fo03: bounded
@@ -112,6 +118,33 @@ class FailureInfo:
         where = self.source + (f":{self.line}" if self.line else "")
         return f"{where}: {self.field + ': ' if self.field else ''}{self.message}"
 
+    @property
+    def problems(self) -> list[FailureInfo]:
+        """Every error named: this one and those in ``also``."""
+        return [self, *self.also]
+
+    @property
+    def more(self) -> str:
+        """``and N more problems`` for those beyond the bound, or ""."""
+        return f"and {self.left_out} more problem{'s' if self.left_out > 1 else ''}" if self.left_out else ""
+
+    def fitted(self, limit: int) -> str:
+        """Every error, one a line, in at most ``limit`` characters: whole lines while they fit (the first
+        always, cut if it must be), then ``and N more problems`` for the rest (a Fo03's details hold 1000)."""
+        problems = [str(p) for p in self.problems]
+        room = limit - 30  # kept free for the closing "and N more problems"
+        kept = [problems[0][:room]]
+        used = len(kept[0])
+        for text in problems[1:]:
+            if used + 1 + len(text) > room:
+                break
+            kept.append(text)
+            used += 1 + len(text)
+        rest = len(problems) - len(kept) + self.left_out
+        if rest:
+            kept.append(f"and {rest} more problem{'s' if rest > 1 else ''}")
+        return "\n".join(kept)
+
 
 def describe(exc: BaseException, source: str = "<input>") -> FailureInfo:
     """A bad-input exception as code, field, line and reason; the exception's own source name wins
@@ -119,8 +152,9 @@ def describe(exc: BaseException, source: str = "<input>") -> FailureInfo:
     if isinstance(exc, InputError):
         return FailureInfo(exc.code, exc.field, exc.line, exc.message, _named(exc.source, source))
     if isinstance(exc, ConversionError):
+        also = tuple(describe(other, source) for other in exc.others)
         field_ = exc.field + (f" <- {exc.path}" if exc.path and exc.field else "") if exc.field else exc.path
-        return FailureInfo(exc.code, field_, exc.line, exc.message, _named(exc.source, source))
+        return FailureInfo(exc.code, field_, exc.line, exc.message, _named(exc.source, source), also, exc.left_out)
     if isinstance(exc, RenderError):
         return FailureInfo(getattr(exc, "code", "StUF055"), exc.field, None, str(exc), source)
     if isinstance(exc, OutputInvalid):

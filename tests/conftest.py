@@ -30,6 +30,16 @@ def reference_dir() -> Path:
 
 
 @pytest.fixture(scope="module")
+def examples_opted_in() -> Iterator[None]:
+    """The shipped example mappings take part in detection only when asked: tests that use them as their
+    vendor dialects (registries, CLI runs, worker processes) opt in through OVERSTAP_MAPPING_PATH."""
+    examples = Path(__file__).resolve().parents[1] / "mappings" / "examples"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OVERSTAP_MAPPING_PATH", str(examples))
+        yield
+
+
+@pytest.fixture(scope="module")
 def registry() -> Registry:
     """All mappings (dialects/ and mappings/); skips where the reference samples are absent."""
     samples_dir()

@@ -29,6 +29,7 @@ from gateway.discover.shapes import mask, shape
 from gateway.mapping import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("examples_opted_in")  # the example dialects are the archive's vendors
 
 
 @pytest.fixture(scope="module")

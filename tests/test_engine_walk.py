@@ -97,7 +97,7 @@ def test_lenient_takes_the_first_of_two_values_with_a_warning(registry: Registry
     assert text.count(one) == 1
     text = text.replace(one, one + "<Voorvoegsel>de</Voorvoegsel>")
     source = read(text.encode(), "lenient.xml")
-    mapping = registry.get("example-dutch-formats")
+    mapping = Registry(files=[path.parents[1] / "mapping.yaml"]).get("example-dutch-formats")  # example: opted in
     assert mapping.strictness == "lenient"
     result = map_source(mapping, source.root, source="lenient.xml")
     assert result.data["clients"][0]["naam"]["geslachtsnaam"]["voorvoegsel"] == "van der"

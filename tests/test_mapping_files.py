@@ -11,13 +11,14 @@ from gateway.mapping import Registry, default_dirs
 from gateway.mapping.registry import discover
 from gateway.tooling.mappingtest import FAIL, SKIP, report, run_file
 
-FILES = discover(default_dirs())
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "mappings" / "examples"
+FILES = discover(default_dirs(), examples=True)  # the examples too: they are tested, only never detected unasked
 
 
 @pytest.fixture(scope="module")
 def registry() -> Registry:
-    return Registry()
+    return Registry([*default_dirs(), EXAMPLES])  # the examples opt in
 
 
 def test_the_repo_has_mapping_files() -> None:

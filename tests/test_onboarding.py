@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from gateway.cli import main
-from gateway.mapping import Registry, default_dirs
+from gateway.mapping import ConversionError, Registry, default_dirs
 from gateway.pipeline import Converter
 from gateway.reference import available
 from gateway.render.schemas import check
@@ -152,9 +152,26 @@ def test_there_are_four_example_dialects() -> None:
 @needs_schemas
 @pytest.mark.parametrize("fixture", EXAMPLE_FIXTURES, ids=lambda p: p.parts[-3])
 def test_example_dialects_convert_to_schema_valid_zaklk01_by_detection(fixture: Path) -> None:
-    result = Converter(Registry(), validate=True).convert(fixture.read_bytes(), fixture.name)
+    registry = Registry([*default_dirs(), EXAMPLES])  # the examples take part in detection only when asked
+    result = Converter(registry, validate=True).convert(fixture.read_bytes(), fixture.name)
     assert result.mapping.file == str(fixture.parents[1] / "mapping.yaml")
     assert result.outputs and result.unmapped == []
     for output in result.outputs:
         check(output.xml, "zkn")
 
+
+
+def test_the_examples_take_no_part_in_detection_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped examples are documentation: by default detection neither knows nor picks them; naming
+    their folder in OVERSTAP_MAPPING_PATH (or a file with --mapping / ``mappings:``) opts in."""
+    fixture = EXAMPLES / "flat-no-namespace" / "fixtures" / "toewijzing.xml"
+    monkeypatch.delenv("OVERSTAP_MAPPING_PATH", raising=False)
+    plain = Registry()
+    assert not [m for m in plain.all() if Path(m.file).is_relative_to(EXAMPLES)]
+    assert plain.names() and "iwmo20-wmo301" in plain.names()
+    with pytest.raises(ConversionError, match="unknown dialect"):
+        Converter(plain).convert(fixture.read_bytes(), fixture.name)
+    by_file = Registry(files=[EXAMPLES / "flat-no-namespace" / "mapping.yaml"])
+    assert [m.name for m in by_file.all() if m.name.startswith("example-")] == ["example-flat"]
+    monkeypatch.setenv("OVERSTAP_MAPPING_PATH", str(EXAMPLES))
+    assert Converter(Registry()).convert(fixture.read_bytes(), fixture.name).mapping.name == "example-flat"

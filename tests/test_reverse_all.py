@@ -15,7 +15,7 @@ from gateway.pipeline import Converter
 
 ROOT = Path(__file__).resolve().parents[1]
 REGIE = ROOT / "mappings/examples/regie-attributes"
-REGISTRY = Registry([ROOT / "dialects", ROOT / "mappings"])
+REGISTRY = Registry([ROOT / "dialects", ROOT / "mappings", ROOT / "mappings/examples"])  # examples: opted in
 SAMPLES = [REGIE / "fixtures/toewijzing.xml", *sorted((ROOT / "tests/fixtures/iwmo21").glob("*.xml"))[:6]]
 
 

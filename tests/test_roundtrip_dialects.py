@@ -24,7 +24,7 @@ from lxml import etree
 
 from gateway.ingest.ei import default_layouts
 from gateway.ingest.ei_write import write_ei
-from gateway.mapping import Compiled, ConversionError, Registry
+from gateway.mapping import Compiled, ConversionError, Registry, default_dirs
 from gateway.mapping.reverse import Reversed, unmap
 from gateway.model import Bericht
 from gateway.pipeline import Conversion, Converter
@@ -173,7 +173,8 @@ def check(rt: RoundTrip) -> None:
 
 @functools.cache
 def _converter() -> Converter:
-    return Converter()  # compiles every mapping of the repository once (about half a second)
+    # every mapping of the repository, the examples opted in, compiled once (about half a second)
+    return Converter(Registry([*default_dirs(), REPO / "mappings" / "examples"]))
 
 
 @pytest.fixture(scope="module")

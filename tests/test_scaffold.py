@@ -21,6 +21,7 @@ from gateway.mapping import Registry
 from gateway.pipeline import FAILURES, Converter
 from gateway.tooling.mappingtest import UNCONFIRMED, lookup
 
+pytestmark = pytest.mark.usefixtures("examples_opted_in")  # the example dialects are the archive's vendors
 EXAMPLE_CLUSTERS = {"example-flat": "flat-no-namespace", "example-dutch-formats": "dutch-formats",
                     "example-vendor-extensions": "vendor-extensions"}
 EXAMPLE_FIXTURES = {"example-flat": (2, 1), "example-dutch-formats": (4, 2), "example-vendor-extensions": (3, 2)}

@@ -43,13 +43,19 @@ def failed_line(key: str, info: FailureInfo, mapping: Compiled | None, quarantin
     """A failed input's line, or (``status=REFUSED``) one its mapping recognises and refuses on purpose;
     ``quarantine`` is where its copy went (None: not copied, ``note`` says why)."""
     line = {"source": key, "status": status, "dialect": dialect_of(mapping) if mapping else None,
-            "mapping": mapping.name if mapping else None,
-            "error": {"code": info.code, "field": capped(info.field or "", 200) or None, "line": info.line,
-                      "message": capped(info.message)},
-            "quarantine": quarantine}
+            "mapping": mapping.name if mapping else None, "error": _error(info), "quarantine": quarantine}
+    if info.also:  # several independent errors: "error" is the first, "errors" names them all (bounded)
+        line["errors"] = [_error(p) for p in info.problems]
+        if info.left_out:
+            line["more_errors"] = info.left_out
     if note:
         line["note"] = note
     return line
+
+
+def _error(info: FailureInfo) -> dict[str, Any]:
+    return {"code": info.code, "field": capped(info.field or "", 200) or None, "line": info.line,
+            "message": capped(info.message)}
 
 
 def encode_line(line: dict[str, Any]) -> bytes:
@@ -62,6 +68,9 @@ def reason_text(key: str, info: FailureInfo, mapping: Compiled | None) -> bytes:
             ("line", info.line),
             ("dialect", dialect_of(mapping) if mapping else None), ("mapping", mapping.name if mapping else None),
             ("reason", capped(info.message))]
+    rows += [("also", capped(str(other), 400)) for other in info.also]
+    if info.more:
+        rows.append(("also", info.more))
     return "".join(f"{name}: {value}\n" for name, value in rows if value is not None).encode("utf-8")
 
 

@@ -26,6 +26,19 @@ def load_registry(extra: Iterable[str] = ()) -> Registry:
     return registry
 
 
+def echo_failure(exc: BaseException, source: str, suffix: str = "") -> None:
+    """``FAIL file:line: field: reason`` for a message that did not convert, then one ``also`` line per
+    further independent error (bounded), so one run names every problem of the message."""
+    from gateway.pipeline import describe
+
+    info = describe(exc, source)
+    click.echo(f"FAIL {info}{suffix}")
+    for other in info.also:
+        click.echo(f"     also {other}")
+    if info.more:
+        click.echo(f"     {info.more}")
+
+
 def fail_usage(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_USAGE)

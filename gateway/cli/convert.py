@@ -14,7 +14,7 @@ from gateway.ledger import Ledger, MemoryLedger, SqliteLedger
 from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import MappingError, Refused, Registry
 from gateway.pgstore import PostgresLedger, is_url
-from gateway.pipeline import FAILURES, PROFILES, Converter, describe
+from gateway.pipeline import FAILURES, PROFILES, Converter
 from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
@@ -24,6 +24,7 @@ from .common import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
+    echo_failure,
     fail_usage,
     input_files,
     load_registry,
@@ -90,7 +91,7 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
             continue
         except FAILURES as exc:
             failed += 1
-            click.echo(f"FAIL {describe(exc, str(path))}{_picked(converter, data, str(path), route)}")
+            echo_failure(exc, str(path), _picked(converter, data, str(path), route))
             continue
         names = []
         for output in result.outputs:
@@ -163,7 +164,7 @@ def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path
             written = converter.reverse(read_capped(path), target, str(path))
         except FAILURES as exc:
             failed += 1
-            click.echo(f"FAIL {describe(exc, str(path))}")
+            echo_failure(exc, str(path))
             continue
         for item in written:
             name = unique_name(f"{item.name}{item.suffix}", used)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from gateway.pipeline import FAILURES, describe
+from gateway.pipeline import FAILURES
 
 from . import main
-from .common import EXIT_FAILED, EXIT_OK, load_registry, resolve_mappings
+from .common import EXIT_FAILED, EXIT_OK, echo_failure, load_registry, resolve_mappings
 
 
 @main.command()
@@ -29,7 +29,7 @@ def explain(input_file: str, mapping: str | None, route: str | None) -> None:
         ex = explain(path.read_bytes(), str(path), registry=registry, mapping=names[0] if names else None,
                      route=route)
     except FAILURES as exc:
-        click.echo(f"FAIL {describe(exc, str(path))}")
+        echo_failure(exc, str(path))
         sys.exit(EXIT_FAILED)
     if not sys.stdout.isatty():
         for line in plain_lines(ex):

@@ -56,7 +56,8 @@ def check(paths: tuple[str, ...]) -> None:
 @click.argument("files", nargs=-1, type=click.Path(exists=True))
 @click.option("--update", is_flag=True, help="Write each case's expect_output golden file from the actual output.")
 def test_(files: tuple[str, ...], update: bool) -> None:
-    """Run the tests: cases of mapping files (default: every mapping in dialects/ and mappings/)."""
+    """Run the tests: cases of mapping files (default: every mapping in dialects/ and mappings/, the examples
+    included)."""
     from gateway.mapping import default_dirs
     from gateway.tooling.mappingtest import report, run_files, summary
 

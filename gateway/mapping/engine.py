@@ -19,7 +19,7 @@ from gateway.model.codes import CODE_LISTS
 
 from .attributes import Attr, attribute_of, attribute_path, is_data
 from .compiler import WALKED_FIELD, WALKED_GROUP, Compiled, FieldRule, GroupRule, Path_, Plan, TrieNode
-from .errors import ConversionError, Refused
+from .errors import MAX_ERRORS, ConversionError, Refused, combined
 from .privacy import personal, shown, withhold
 from .strictness import deviations
 from .transforms import TransformError
@@ -68,8 +68,8 @@ class MapResult:
 
 
 class _State:
-    __slots__ = ("attrs", "consumed", "groups", "index", "lenient", "lineage", "source", "trace", "track",
-                 "warnings")
+    __slots__ = ("attrs", "consumed", "errors", "failed", "groups", "index", "lenient", "lineage", "source",
+                 "trace", "track", "warnings")
 
     def __init__(self, source: str, trace: bool, track: bool, lenient: bool) -> None:
         self.source = source
@@ -82,6 +82,14 @@ class _State:
         self.lineage: list[Lineage] = []
         self.groups: dict[str, int | None] = {}
         self.index: dict[Any, dict[Any, list[Any]]] = {}
+        self.errors: list[ConversionError] = []  # independent errors of rules, the first MAX_ERRORS of them
+        self.failed = 0  # how many rules failed in all
+
+    def fail(self, exc: ConversionError) -> None:
+        """A rule that cannot give its value: noted, and the walk goes on to find the message's other errors."""
+        self.failed += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(exc)
 
 
 def _parent(out: dict[str, Any], segments: tuple[str, ...]) -> dict[str, Any]:
@@ -277,9 +285,21 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
         st.lineage.append(Lineage(where, rule, line, source, raw, value))
 
 
+def _field_or_fail(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: _State,
+                   nodes: list[Any] | None = None) -> None:
+    """:func:`_field`, its error noted rather than raised: one rule's bad value does not hide the next one's."""
+    try:
+        _field(rule, ctx, out, prefix, st, nodes)
+    except ConversionError as exc:
+        if not st.trace:
+            raise _Ambiguous from None  # errors are reported from the traced run, which locates all of them
+        st.fail(exc)
+
+
 class _Ambiguous(Exception):
-    """The walk met a second value (or an element with children) for a rule it fills directly; the
-    message is mapped again the slow way, which reports or warns exactly as for any other rule."""
+    """The walk met a second value (or an element with children) for a rule it fills directly, or a rule
+    failed; the message is mapped again the slow way, which reports or warns exactly as for any other rule
+    and collects every independent error of the message."""
 
 
 def _walk(el: _Element, node: TrieNode, found: dict[int, list[Any]], items: dict[int, list[dict[str, Any]]],
@@ -351,7 +371,7 @@ def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _Stat
                         else:
                             _set(out, step.rule.segments, [text] if step.rule.many else text)  # type: ignore[union-attr]
                         continue
-            _field(step.rule, ctx, out, prefix, st, nodes)  # type: ignore[arg-type]
+            _field_or_fail(step.rule, ctx, out, prefix, st, nodes)  # type: ignore[arg-type]
             continue
         rule = step.rule
         if kind == WALKED_GROUP:
@@ -372,7 +392,7 @@ def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _Stat
             if collected:
                 _set(out, rule.segments, collected)
         else:
-            _field(rule, ctx, out, prefix, st)  # type: ignore[arg-type]
+            _field_or_fail(rule, ctx, out, prefix, st)  # type: ignore[arg-type]
 
 
 def _mark_matched(mapping: Compiled, root: _Element, st: _State) -> None:
@@ -460,10 +480,9 @@ def _check_source_schema(mapping: Compiled, root: _Element, st: _State) -> None:
     if not found:
         return
     if not st.lenient:
-        first = found[0]
-        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-        raise ConversionError(f"breaks its dialect schema {mapping.source_schema}: {first.message}{more}",
-                              field="source_schema", line=first.line, source=st.source)
+        raise combined([ConversionError(f"breaks its dialect schema {mapping.source_schema}: {dev.message}",
+                                        field="source_schema", line=dev.line, source=st.source)
+                        for dev in found[:MAX_ERRORS]], len(found))
     for dev in found:
         st.warnings.append(Warning_(f"source_schema:{dev.element}", f"source_schema:{dev.element}", dev.line,
                                     f"breaks {mapping.source_schema}: {dev.message}"))
@@ -538,20 +557,28 @@ def map_source(
     except ValidationError as exc:
         if not trace:  # run again with lineage to say where the offending value came from
             return map_source(mapping, root, source=source, trace=True, track_unmapped=track_unmapped)
-        accepted = _accept_lenient(data, exc, st) if st.lenient else None
+        accepted = _accept_lenient(data, exc, st) if st.lenient and not st.errors else None
         if accepted is not None:
             unmapped = _unmapped(mapping, root, st) if track_unmapped else []
             return MapResult(accepted, data, st.warnings, unmapped, st.lineage, st.groups)
-        errors = exc.errors(include_url=False)
-        first = errors[0]
-        field_ = ".".join(str(p) for p in first.get("loc", ()))
-        message = _describe(first, field_)
+        _model_errors(exc, st)
+    if st.errors:
+        raise combined(sorted(st.errors, key=lambda e: e.line or 1 << 62), st.failed) from None
+    unmapped = _unmapped(mapping, root, st) if track_unmapped else []
+    return MapResult(bericht, data, st.warnings, unmapped, st.lineage, st.groups)
+
+
+def _model_errors(exc: ValidationError, st: _State) -> None:
+    """Note each error of the canonical model, located; not those of a field whose rule already failed
+    (its value is missing because of an error already named)."""
+    failed = tuple(e.field + "." for e in st.errors if e.field)
+    for err in exc.errors(include_url=False):
+        field_ = ".".join(str(p) for p in err.get("loc", ()))
+        message = _describe(err, field_)
         located = _MSG_FIELD.match(message)
         if located and not field_:
             field_, message = located.group(1), located.group(2)
+        if field_ and (field_ + ".").startswith(failed):
+            continue
         line, path = _locate(field_, st)
-        if len(errors) > 1:
-            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-        raise ConversionError(message, field=field_ or None, line=line, path=path, source=source) from None
-    unmapped = _unmapped(mapping, root, st) if track_unmapped else []
-    return MapResult(bericht, data, st.warnings, unmapped, st.lineage, st.groups)
+        st.fail(ConversionError(message, field=field_ or None, line=line, path=path, source=st.source))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .privacy import cap
+
+MAX_ERRORS = 20
+"""Independent errors of one message reported at once; the rest are counted (``and N more``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +38,13 @@ class ConversionError(ValueError):
     """A message that does not fit its mapping or the canonical model.
 
     ``field`` is the canonical field (``clients.0.bsn``), ``path`` the source element it came from,
-    ``line`` the source line; ``code`` is the StUF fault code the proxy answers with.
+    ``line`` the source line; ``code`` is the StUF fault code the proxy answers with. A message with several
+    independent errors raises its first, carrying the next ones in ``others`` (at most :data:`MAX_ERRORS` in
+    all) and how many more were left out in ``left_out``, so one run names them all.
     """
+
+    others: tuple[ConversionError, ...] = ()
+    left_out: int = 0
 
     def __init__(
         self,
@@ -61,7 +70,18 @@ class ConversionError(ValueError):
         what = self.field or ""
         if self.path:
             what = f"{what} <- {self.path}" if what else self.path
-        return f"{where}: {what + ': ' if what else ''}{self.message}"
+        more = len(self.others) + self.left_out
+        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        return f"{where}: {what + ': ' if what else ''}{self.message}{tail}"
+
+
+def combined(errors: Sequence[ConversionError], total: int | None = None) -> ConversionError:
+    """One error to raise for a message's independent ``errors`` (``total`` of them were found): the first,
+    carrying the others up to :data:`MAX_ERRORS` and the count of the rest."""
+    first = errors[0]
+    first.others = tuple(errors[1:MAX_ERRORS])
+    first.left_out = max(0, (len(errors) if total is None else total) - 1 - len(first.others))
+    return first
 
 
 class Refused(ConversionError):

@@ -32,9 +32,16 @@ def builtin_dir() -> Path:
     return _data_root() / "dialects"
 
 
+def examples_dir() -> Path:
+    """The example vendor mappings shipped with Overstap: documentation, not dialects of anyone's
+    messages, so detection never picks one unless it is asked for (see :func:`discover`)."""
+    return _data_root() / "mappings" / "examples"
+
+
 def default_dirs() -> list[Path]:
-    """The built-in ``dialects/`` and ``mappings/``, then the folders of ``OVERSTAP_MAPPING_PATH``: the
-    variable adds vendor folders, it never hides the built-in dialects their mappings extend."""
+    """The built-in ``dialects/`` and ``mappings/`` (without ``mappings/examples/``), then the folders of
+    ``OVERSTAP_MAPPING_PATH``: the variable adds vendor folders (or the examples, to opt in to them), it
+    never hides the built-in dialects their mappings extend."""
     root = _data_root()
     env = os.environ.get("OVERSTAP_MAPPING_PATH", "")
     return [root / "dialects", root / "mappings", *(Path(p) for p in env.split(os.pathsep) if p)]
@@ -48,12 +55,21 @@ def is_mapping_file(path: Path) -> bool:
     return any(line.startswith(FORMAT_KEY + ":") for line in head.splitlines())
 
 
-def discover(dirs: Iterable[Path]) -> list[Path]:
+def discover(dirs: Iterable[Path], *, examples: bool = False) -> list[Path]:
+    """The mapping files in ``dirs``. A folder that merely contains ``mappings/examples/`` does not give its
+    files (they would take part in detection by default); naming that folder itself, or one in it, does.
+    ``examples=True`` (the ``mapping test``/``check`` tools): every file of every folder."""
     found: list[Path] = []
     seen: set[Path] = set()
+    shipped = examples_dir().resolve()
     for folder in dirs:
         if folder.is_dir():
+            inside = folder.resolve()
+            skip = None if examples or inside.is_relative_to(shipped) or not shipped.is_relative_to(inside) \
+                else shipped
             for path in sorted(p for p in folder.rglob("*.y*ml") if is_mapping_file(p)):
+                if skip is not None and path.resolve().is_relative_to(skip):
+                    continue
                 if path.resolve() not in seen:  # a folder listed twice (or inside another) counts once
                     seen.add(path.resolve())
                     found.append(path)

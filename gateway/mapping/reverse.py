@@ -210,6 +210,9 @@ class _Writer:
         self.placed: set[str] = set()
         self.alternative = 0  # which alternative of an ``a | b`` group the item being written went to
         self.slots: dict[tuple[etree._Element, tuple[str, ...]], tuple[etree._Element, list[str]]] = {}
+        self.leaves: dict[tuple[etree._Element, str], tuple[etree._Element, str]] = {}
+        """Leaf elements and attributes written so far, by (holder, tag) -> (element, the rule that wrote it):
+        a second rule that reads the same element (or a ``when:`` that names it) shares it, never repeats it."""
 
     def rules(self, rules: list[Rule], data: dict[str, Any], parent: etree._Element, prefix: str,
               implied: str | None = None) -> None:
@@ -310,18 +313,35 @@ class _Writer:
             pairs = [(paths[0], part) for part in text]
         else:
             pairs = [(paths[0], text)]
-        for target, part in pairs:
-            self.write(parent, target, part, where)
+        written = [self.write(parent, target, part, where) for target, part in pairs]
         if rule.when is not None and (condition := _condition(rule.when.expr, self.ns)) is not None:
             tags, literal = condition
             if not any(e.text == literal for e in parent.iterfind("/".join(tags))):
-                self.write(parent, tags, literal, where)
-        self.placed.add(where)
+                self.write(parent, tags, literal, f"{where} (when)")
+        if all(written):
+            self.placed.add(where)
 
-    def write(self, parent: etree._Element, target: Target | None, text: str, where: str) -> None:
+    def write(self, parent: etree._Element, target: Target | None, text: str, where: str) -> bool:
+        """Write ``text`` at ``target``; False when another rule already wrote another value there (this
+        value is then left unplaced: one element cannot say both)."""
         if target is None:  # never a bare AssertionError: say which rule cannot run backwards
             raise ConversionError(f"cannot write {where} back: its source path is not a plain element or final "
                                   "@attribute path (mapping check lists it as one-way)", field=where)
+        if isinstance(target, tuple) and target:
+            holder = _ensure(parent, target[:-1])
+            known = self.leaves.get((holder, target[-1]))
+            if known is not None and known[1] != where:  # a second rule (or a when:) reading the same element
+                element, _by = known
+                current = element.get(target[-1][1:]) if target[-1].startswith("@") else element.text
+                return current == text
+            if target[-1].startswith("@"):
+                holder.set(target[-1][1:], text)
+                element = holder
+            else:
+                element = etree.SubElement(holder, target[-1])
+                element.text = text
+            self.leaves[(holder, target[-1])] = (element, where)
+            return True
         if isinstance(target, _Sibling):
             names = target.tags
             if len(names) > 1 and self.alternative >= len(names):
@@ -329,12 +349,9 @@ class _Writer:
             sibling = etree.Element(names[self.alternative if len(names) > 1 else 0])
             sibling.text = text
             parent.addnext(sibling)
-        elif not target:
+        else:  # the element itself (``.``)
             parent.text = text
-        elif target[-1].startswith("@"):
-            _ensure(parent, target[:-1]).set(target[-1][1:], text)
-        else:
-            etree.SubElement(_ensure(parent, target[:-1]), target[-1]).text = text
+        return True
 
     def part(self, parent: etree._Element, target: Target | None, slot: tuple[str, int], text: str) -> None:
         """Part ``index`` of the source element that several ``split`` + ``index`` rules share."""

@@ -26,7 +26,7 @@ from gateway.ingest import DEFAULT_MAX_BYTES, InputError, parse_xml
 from gateway.ingest.ei_default import is_flat_file
 from gateway.ingest.ggk import limit_for as ggk_limit_for
 from gateway.ledger.staged import ThrowawayLedger
-from gateway.mapping import ConversionError, Registry
+from gateway.mapping import ConversionError, Refused, Registry
 from gateway.model import Bericht
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe, sender_of
@@ -60,12 +60,15 @@ def facts_from(b: Bericht, envelope_info: dict[str, str]) -> Facts:
 
 
 def stored_message(route: str, mode: str, body: bytes, content_type: str | None, soap_action: str | None,
-                   facts: Facts, mapping: str | None = None, failure: FailureInfo | None = None) -> outbox.NewMessage:
-    """An inbound message as the outbox keeps it, with what conversion learnt (or why it failed)."""
+                   facts: Facts, mapping: str | None = None, failure: FailureInfo | None = None,
+                   reason: str | None = None) -> outbox.NewMessage:
+    """An inbound message as the outbox keeps it, with what conversion learnt (or why it failed: ``reason``,
+    else the failure's message)."""
     return outbox.NewMessage(
         route, mode, body, content_type, soap_action, facts.source_ref, facts.afzender, facts.ontvanger, mapping,
         failure.code if failure else None, failure.field if failure else None, failure.line if failure else None,
-        failure.message if failure else None, source_key=facts.source_key, content_sha256=facts.content_sha256)
+        reason or (failure.message if failure else None), source_key=facts.source_key,
+        content_sha256=facts.content_sha256)
 
 
 @dataclass(slots=True)
@@ -156,6 +159,8 @@ def reason_of(exc: BaseException, body: bytes) -> str:
     if isinstance(exc, InputError):
         head = body[:4096]
         return "entity" if (b"<!DOCTYPE" in head or b"<!ENTITY" in head) else "malformed"
+    if isinstance(exc, Refused):  # recognised and refused on purpose by its mapping: counted apart
+        return "refused"
     if isinstance(exc, ConversionError) and exc.field == "dialect":
         return "unknown_dialect"
     if type(exc).__name__ == "OutputInvalid":

@@ -214,7 +214,8 @@ class Gateway:
         assert info is not None
         reason = attempt.reason or "invalid"
         self.metrics.rejected.labels(route.name, reason).inc()
-        message = stored_message(route.name, route.mode, body, content_type, soap_action, attempt.facts, None, info)
+        message = stored_message(route.name, route.mode, body, content_type, soap_action, attempt.facts, None, info,
+                                 info.fitted(stuf.MAX_DETAILS) if info.also else None)
         headers: dict[str, str] = {}
         try:
             qid = await self.committer.write(lambda c: outbox.quarantine(c, message))
@@ -227,7 +228,9 @@ class Gateway:
                            "source_ref": attempt.facts.source_ref})
         status = {"internal": 500, "malformed": 400, "entity": 400, "conflict": 409}.get(reason, 422)
         what = f"{info.field}: {info.message}" if info.field else info.message
-        details = str(info) if info.line or info.field else None
+        if info.also:  # several independent errors: the omschrijving names the first, the details all of them
+            what = f"{len(info.also) + 1 + info.left_out} problems; first: {what}"
+        details = info.fitted(stuf.MAX_DETAILS) if info.line or info.field or info.also else None
         return self.fault(status, stuf.Fout(info.code, plek(info.code), what, details), version, attempt.facts,
                           headers)
 
