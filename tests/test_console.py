@@ -222,3 +222,21 @@ def test_a_wrong_console_block_stops_the_start(block: dict[str, object], error: 
     with pytest.raises(ConfigError, match=re.escape(error)):
         from_dict({"routes": {"default": {"downstream": "http://127.0.0.1:9"}}, "console": block})
     assert not from_dict({"routes": {"default": {"downstream": "http://127.0.0.1:9"}}}).console.enabled
+
+
+def test_logout_ends_the_session_for_every_copy_of_its_cookie(failing: Running) -> None:
+    otto = login(failing.gateway.url, "otto")
+    page = otto.get("/console/messages")
+    assert page.status_code == 200
+    copied = httpx.Client(base_url=failing.gateway.url, timeout=30, cookies={
+        "overstap_console": otto.cookies["overstap_console"]})
+    assert copied.get("/console/health").status_code == 200  # a stolen copy works while the session lives
+    assert otto.post("/console/logout", data={"csrf": csrf_of(page.text)}).status_code == 303
+    for path in ("/console/messages", "/console/health", "/console/messages/1"):
+        r = copied.get(path)
+        assert r.status_code == 303 and r.headers["location"].endswith("/console/login"), path
+    link = copied.post("/console/clients", data={"bsn": BSN, "csrf": csrf_of(page.text)})
+    assert link.status_code == 303  # the old CSRF token does not revive it either
+    again = login(failing.gateway.url, "otto")  # a new login is a new session
+    assert again.get("/console/messages").status_code == 200
+    assert copied.get("/console/messages").status_code == 303

@@ -36,6 +36,7 @@ from gateway.deliver import shadow
 from . import queries
 from .auth import COOKIE, PRE_COOKIE, Session, Signer, check_login
 from .privacy import AuditLog, mask, valid_bsn
+from .sessions import SessionStore
 from .settings import ConsoleSettings
 
 log = logging.getLogger("overstap.console")
@@ -170,8 +171,14 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
                 conn.close()
         return await asyncio.to_thread(run)
 
-    def session_of(request: Request) -> Session | None:
-        return signer.load(request.cookies.get(COOKIE))
+    sessions = SessionStore(backend.db_path)
+
+    async def session_of(request: Request) -> Session | None:
+        """The signed cookie's session while the store still has it (a logout ends every copy of the cookie)."""
+        session = signer.load(request.cookies.get(COOKIE))
+        if session is None or not await asyncio.to_thread(sessions.live, session):
+            return None
+        return session
 
     def page(request: Request, name: str, session: Session | None, status: int = 200, **context: Any) -> Response:
         csrf = signer.csrf(session.nonce) if session else ""
@@ -205,6 +212,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
             nonce = request.cookies.get(PRE_COOKIE, "")
             return page(request, "login.html", None, 401, pre=signer.csrf(nonce),
                         error="unknown user or wrong password")
+        await asyncio.to_thread(sessions.add, session)
         audit.write(session.user, "login")
         response = RedirectResponse(base + "/messages", status_code=303)
         response.set_cookie(COOKIE, signer.dump(session), max_age=settings.session_minutes * 60, httponly=True,
@@ -213,11 +221,13 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         return response
 
     async def logout(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         if await checked_form(request, session) is None:
             return forbidden(request, session, "missing or wrong CSRF token")
+        await asyncio.to_thread(sessions.end, session)
+        audit.write(session.user, "logout")
         response = to_login(request)
         response.delete_cookie(COOKIE, path=request.scope.get("root_path", "") or "/")
         return response
@@ -226,7 +236,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         return RedirectResponse(request.scope.get("root_path", "") + "/messages", status_code=303)
 
     async def messages(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         q = request.query_params
@@ -245,7 +255,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
                     first_url=first_url, statuses=(*queries.MESSAGE_STATUSES, *queries.DELIVERY_STATUSES))
 
     async def message_page(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         message_id = int(request.path_params["id"])
@@ -293,7 +303,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
 
     async def replay(request: Request) -> Response:
         """Send a dead letter again as stored: the path of ``/admin/replay``."""
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         if not session.operator:
@@ -310,7 +320,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
 
     async def retry_quarantined(request: Request) -> Response:
         """Convert a quarantined message again (after a mapping fix): ``/admin/replay`` with quarantined."""
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         convert = backend.replay_quarantined
@@ -324,7 +334,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
                                {"message_id": message_id}, m=found)
 
     async def zaak_page(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         found = await read(queries.zaak, int(request.path_params["key"]))
@@ -339,7 +349,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
                     bsn=(state.get("initiator") or {}).get("bsn"))
 
     async def clients(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         if request.method == "GET":
@@ -356,7 +366,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         return page(request, "clients.html", session, results=results, error=None, searched=mask(bsn))
 
     async def health(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         figures = await read(queries.health)
