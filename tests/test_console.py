@@ -28,6 +28,8 @@ from console_helpers import (
 )
 from proxy_helpers import Receiver, ServerThread, Start, sample, soap11, wait_for
 
+from gateway.mapping import Registry
+
 HREF = re.compile(r'(?:href|action)="([^"]+)"')
 PRE = re.compile(r"<pre[^>]*>.*?</pre>", re.S)
 
@@ -240,3 +242,37 @@ def test_logout_ends_the_session_for_every_copy_of_its_cookie(failing: Running) 
     again = login(failing.gateway.url, "otto")  # a new login is a new session
     assert again.get("/console/messages").status_code == 200
     assert copied.get("/console/messages").status_code == 303
+
+
+def test_health_shows_throughput_and_the_dialect_debt_of_known_deviations(start: Start, tmp_path: Path) -> None:
+    """A lenient copy of the iWmo 2.1 WMO301 mapping with its XSD: three messages each carry an element the schema
+    does not know; the health page and /metrics count the same 3 under that rule."""
+    source = Path(__file__).parents[1] / "dialects" / "iwmo21" / "wmo301.yaml"
+    lenient = tmp_path / "lenient-wmo301.yaml"
+    lenient.write_text(source.read_text(encoding="utf-8").replace(
+        "name: iwmo21-wmo301\n", "name: lenient-wmo301\nstrictness: lenient\nsource_schema: iwmo21-xsd/WMO301.xsd\n",
+        1), encoding="utf-8")
+    reg = Registry(files=[lenient])
+    assert not reg.errors, reg.errors
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        server, _gw = start({"default": {"downstream": ds.url, "mappings": [str(lenient)]}}, {}, reg=reg,
+                            admin_key=ADMIN_KEY, console=console_config())
+        text = (Path(__file__).parent / "fixtures" / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml").read_text()
+        geslacht = "<wmo301:Geslacht>1</wmo301:Geslacht>"
+        for n in range(3):
+            body = text.replace(geslacht, geslacht + "<wmo301:Huisdier>kat</wmo301:Huisdier>", 1)
+            body = body.replace("1d8d1f0852bf<", f"1d8d1f0852b{n}<", 1)  # three messages, not re-sends
+            r = httpx.post(server.url + "/soap", content=soap11(body.encode()), timeout=30)
+            assert r.status_code == 200, r.text
+        metrics = httpx.get(server.url + "/metrics", timeout=10).text
+        assert 'overstap_dialect_debt_total{mapping="lenient-wmo301",rule="source_schema:Huisdier"} 3.0' in metrics
+        otto = login(server.url, "otto")
+        health = otto.get("/console/health").text
+        row = re.search(r"<td>lenient-wmo301</td><td class=\"path\">source_schema:Huisdier</td><td class=\"num\">(\d+)"
+                        r"</td>\s*<td><meter class=\"bar\" min=\"0\" max=\"(\d+)\" value=\"(\d+)\"", health)
+        assert row and row.groups() == ("3", "3", "3"), health
+        hours = re.findall(r'<meter class="bar" min="0" max="(\d+)" value="(\d+)">', health.split("Backlog")[0])
+        assert len(hours) == 24 and sum(int(v) for _, v in hours) == 3  # all three within the last hours
+        assert hours[-1][1] in ("1", "2", "3") and {m for m, _ in hours} == {max(v for _, v in hours)}
+        assert re.search(r"Received in the last hour</dt><dd>3<", health)

@@ -46,6 +46,10 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BERICHTCODE = re.compile(rb"/(wmo|jw)(\d{3})/schema")
 """The iWmo/iJw message schema's namespace names the message (``…/wmo315/schema/2_0``): WMO315."""
+COUNTERS = ("overstap_received_total", "overstap_acknowledged_total", "overstap_rejected_total",
+            "overstap_delivered_total", "overstap_retried_total", "overstap_dead_lettered_total",
+            "overstap_queue_depth")
+"""The /metrics samples the health page lists as they are (dialect debt gets its own table)."""
 Replay = Callable[[list[int]], Awaitable[Sequence[Any]]]
 
 
@@ -371,19 +375,21 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
             return to_login(request)
         figures = await read(queries.health)
         counters: list[tuple[str, str, float]] = []
+        debt: list[tuple[str, str, int]] = []
         if backend.metrics is not None:
             from prometheus_client.parser import text_string_to_metric_families
 
-            wanted = ("overstap_received_total", "overstap_acknowledged_total", "overstap_rejected_total",
-                      "overstap_delivered_total", "overstap_retried_total", "overstap_dead_lettered_total",
-                      "overstap_queue_depth")
             for family in text_string_to_metric_families(backend.metrics().decode()):
                 for s in family.samples:
-                    if s.name in wanted:
+                    if s.name == "overstap_dialect_debt_total":
+                        debt.append((s.labels["mapping"], s.labels["rule"], int(s.value)))
+                    elif s.name in COUNTERS:
                         counters.append((s.name, ", ".join(f"{k}={v}" for k, v in sorted(s.labels.items())),
                                          s.value))
+        debt.sort(key=lambda row: (-row[2], row[0], row[1]))
         age = time.time() - figures.oldest_pending if figures.oldest_pending else None
-        return page(request, "health.html", session, h=figures, counters=counters, age=age)
+        return page(request, "health.html", session, h=figures, counters=counters, age=age, debt=debt,
+                    debt_max=max((n for *_, n in debt), default=0))
 
     routes = [
         Route("/", index),
