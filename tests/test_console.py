@@ -276,3 +276,30 @@ def test_health_shows_throughput_and_the_dialect_debt_of_known_deviations(start:
         assert len(hours) == 24 and sum(int(v) for _, v in hours) == 3  # all three within the last hours
         assert hours[-1][1] in ("1", "2", "3") and {m for m, _ in hours} == {max(v for _, v in hours)}
         assert re.search(r"Received in the last hour</dt><dd>3<", health)
+
+
+def test_the_message_page_marks_which_source_field_became_which_canonical_element(start: Start) -> None:
+    """CasusB-01's Beschikkingnummer: its lineage row's number marks the source line and the ZKN:kenmerk line of
+    the creeerZaak, each linked to the other through the row; only CSS anchors, no script."""
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        running = start_with_chains(start, rec, ds)
+        otto = login(running.gateway.url, "otto")
+        listing = otto.get("/console/messages").text
+        ids = sorted(int(i) for i in re.findall(r'href="/console/messages/(\d+)"', listing))
+        page = otto.get(f"/console/messages/{ids[CHAINS.index('CasusB-01-WMO301_toewijzing.xml')]}").text
+        assert "<script" not in page.lower()
+        row = re.search(r'<tr id="lin-(\d+)"><td><span class="mark">\d+</span> clients\.0\.beschikking\.nummer</td>\s*'
+                        r'<td><a href="#src-(\d+)">\d+</a>', page)
+        assert row, page
+        n, src = row.groups()
+        source_line = re.search(rf'<span id="src-{src}" class="hit">([^\n]*)\n', page)
+        assert source_line and "Beschikkingnummer&gt;658721123" in source_line.group(1)
+        assert f'<a class="mark" href="#lin-{n}">{n}</a>' in source_line.group(1)
+        row_html = page.split(f'<tr id="lin-{n}">')[1].split("</tr>")[0]
+        out = re.search(r'<a class="to" href="#out-(\d+)-(\d+)">', row_html)
+        assert out, "the row links to the canonical line"
+        canonical_line = re.search(rf'<span id="out-{out.group(1)}-{out.group(2)}" class="hit">([^\n]*)\n', page)
+        assert canonical_line and "ZKN:kenmerk&gt;658721123&lt;" in canonical_line.group(1)
+        assert f'<a class="mark" href="#lin-{n}">{n}</a>' in canonical_line.group(1)
+        no_full_bsn(PRE.sub("", page), "the message page outside the payloads")

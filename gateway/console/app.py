@@ -33,7 +33,7 @@ from starlette.templating import Jinja2Templates
 
 from gateway.deliver import shadow
 
-from . import queries
+from . import highlight, queries
 from .auth import COOKIE, PRE_COOKIE, Session, Signer, check_login
 from .privacy import AuditLog, mask, valid_bsn
 from .sessions import SessionStore
@@ -122,6 +122,23 @@ def berichtcode(head: bytes | None) -> str:
 def lineage(explanation: Any) -> list[Any]:
     """The explanation's rows, with every value that passes the elfproef masked (a clientnummer may be the BSN)."""
     return [replace(r, value=mask(r.value)) if valid_bsn(r.value) else r for r in explanation.rows]
+
+
+def marked_payloads(found: dict[str, Any], items: list[dict[str, Any]], rows: list[Any] | None
+                    ) -> tuple[highlight.Shown | None, dict[int, highlight.Shown]]:
+    """The original and each delivery with the lineage rows marked on their lines; none without a lineage or for
+    a payload too large to show whole (that one is shown cut, unmarked)."""
+    if not rows:
+        return None, {}
+    original = bytes(found["original"])
+    source = highlight.source(original, rows) if len(original) <= SHOW_BYTES else None
+    out: dict[int, highlight.Shown] = {}
+    for d in items:
+        payload = bytes(d["payload"] or b"")
+        shown = highlight.canonical(payload, rows) if payload and len(payload) <= SHOW_BYTES else None
+        if shown is not None:
+            out[d["id"]] = shown
+    return source, out
 
 
 FORM_BYTES = 16 * 1024
@@ -282,11 +299,12 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
             else None
         original, payloads = await asyncio.to_thread(
             lambda: (pretty(found["original"]), {d["id"]: pretty(d["payload"]) for d in items}))
+        marked_source, marked = await asyncio.to_thread(marked_payloads, found, items, rows)
         audit.write(session.user, "view_payload", message_id=message_id)
         return page(request, "message.html", session, m=found, deliveries=items, zaak_keys=keys, lineage=rows,
                     shadow=compared,
                     lineage_error=lineage_error, can_retry=backend.replay_quarantined is not None,
-                    original=original, payloads=payloads,
+                    original=original, payloads=payloads, marked_source=marked_source, marked=marked,
                     code=berichtcode(found["original"][:4000]))
 
     async def confirmed(request: Request, session: Session, template: str, run: Callable[[], Awaitable[Sequence[Any]]],
