@@ -303,3 +303,34 @@ def test_the_message_page_marks_which_source_field_became_which_canonical_elemen
         assert canonical_line and "ZKN:kenmerk&gt;658721123&lt;" in canonical_line.group(1)
         assert f'<a class="mark" href="#lin-{n}">{n}</a>' in canonical_line.group(1)
         no_full_bsn(PRE.sub("", page), "the message page outside the payloads")
+
+
+def test_an_operator_purges_after_a_preview_and_a_viewer_cannot(failing: Running, tmp_path: Path) -> None:
+    """Every delivery of the chains is a dead letter: a purge of delivered ones removes nothing, one with dead
+    letters removes them all and their messages. The preview (the purge rolled back) changes nothing."""
+    vera = login(failing.gateway.url, "vera")
+    assert "/console/purge" not in vera.get("/console/messages").text
+    assert vera.get("/console/purge").status_code == 403
+    assert vera.post("/console/purge", data={"days": "0", "dead": "1", "confirm": "yes",
+                                             "csrf": csrf_of(vera.get("/console/messages").text)}).status_code == 403
+    otto = login(failing.gateway.url, "otto")
+    deliveries = sum(d["count"] for d in httpx.get(failing.gateway.url + "/admin/outbox", headers={
+        "X-Admin-Key": ADMIN_KEY}, timeout=10).json()["deliveries"])
+    assert deliveries >= 6
+    delivered_only = otto.get("/console/purge", params={"days": "0"})
+    assert re.search(r"remove <strong>0</strong> delivery\(ies\).*?<strong>0</strong> message", delivered_only.text,
+                     re.S)
+    preview = otto.get("/console/purge", params={"days": "0", "dead": "1"})
+    assert preview.status_code == 200
+    assert re.search(rf"remove <strong>{deliveries}</strong> delivery\(ies\) \(delivered, dead\).*?"
+                     r"<strong>6</strong> message", preview.text, re.S), preview.text
+    assert otto.get("/console/messages").text.count('class="status-accepted"') == 6  # the preview removed nothing
+    assert otto.post("/console/purge", data={"days": "0", "dead": "1", "confirm": "yes"}).status_code == 403
+    assert otto.get("/console/purge", params={"days": "x"}).status_code == 400
+    done = otto.post("/console/purge", data={"days": "0", "dead": "1", "confirm": "yes",
+                                             "csrf": csrf_of(preview.text)})
+    assert done.status_code == 200 and f"Purged {deliveries} delivery(ies) and 6 message(s)" in done.text
+    assert otto.get("/console/messages").text.count('class="status-accepted"') == 0
+    audit = [json.loads(line) for line in (tmp_path / "data" / "console-audit.jsonl").read_text().splitlines()]
+    assert {"user": "otto", "action": "purge", "older_than_days": 0, "dead": True, "quarantined": False,
+            "deliveries": deliveries, "messages": 6}.items() <= audit[-1].items()

@@ -33,7 +33,7 @@ from starlette.templating import Jinja2Templates
 
 from gateway.deliver import shadow
 
-from . import highlight, queries
+from . import highlight, purge, queries
 from .auth import COOKIE, PRE_COOKIE, Session, Signer, check_login
 from .privacy import AuditLog, mask, valid_bsn
 from .sessions import SessionStore
@@ -355,6 +355,34 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         return await confirmed(request, session, "retry.html", lambda: convert([message_id]), "retry_quarantined",
                                {"message_id": message_id}, m=found)
 
+    async def purge_page(request: Request) -> Response:
+        """``overstap outbox purge`` for an operator: a form, a preview (the purge rolled back), then "Yes, purge"
+        (POST, CSRF, ``confirm=yes``), written to the audit log with its parameters and counts."""
+        session = await session_of(request)
+        if session is None:
+            return to_login(request)
+        if not session.operator:
+            return forbidden(request, session, "purge needs the operator role")
+        if request.method == "GET":
+            what = purge.Purge.of(request.query_params) if "days" in request.query_params else None
+            if "days" in request.query_params and what is None:
+                return page(request, "purge.html", session, 400, what=purge.Purge(), preview=None, result=None,
+                            error=f"days: a whole number from 0 to {purge.MAX_DAYS}")
+            preview = await asyncio.to_thread(purge.run, backend.db_path, what, dry=True) if what else None
+            return page(request, "purge.html", session, what=what or purge.Purge(), preview=preview, result=None,
+                        error=None)
+        data = await checked_form(request, session)
+        if data is None:
+            return forbidden(request, session, "missing or wrong CSRF token")
+        what = purge.Purge.of(data)
+        if what is None or data.get("confirm") != "yes":
+            return page(request, "purge.html", session, 400, what=what or purge.Purge(), preview=None, result=None,
+                        error="confirm the purge from its preview")
+        removed = await asyncio.to_thread(purge.run, backend.db_path, what, dry=False)
+        audit.write(session.user, "purge", older_than_days=what.days, dead=what.dead, quarantined=what.quarantined,
+                    deliveries=removed[0], messages=removed[1])
+        return page(request, "purge.html", session, what=what, preview=None, result=removed, error=None)
+
     async def zaak_page(request: Request) -> Response:
         session = await session_of(request)
         if session is None:
@@ -420,6 +448,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         Route("/zaken/{key:int}", zaak_page),
         Route("/clients", clients, methods=["GET", "POST"]),
         Route("/health", health),
+        Route("/purge", purge_page, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
