@@ -334,3 +334,31 @@ def test_an_operator_purges_after_a_preview_and_a_viewer_cannot(failing: Running
     audit = [json.loads(line) for line in (tmp_path / "data" / "console-audit.jsonl").read_text().splitlines()]
     assert {"user": "otto", "action": "purge", "older_than_days": 0, "dead": True, "quarantined": False,
             "deliveries": deliveries, "messages": 6}.items() <= audit[-1].items()
+
+
+def test_the_shadow_page_counts_same_and_different_and_links_the_differences(start: Start) -> None:
+    new, legacy = Receiver(behaviour="fo"), Receiver()
+    with ServerThread(new.app()) as new_ds, ServerThread(legacy.app()) as legacy_ds:
+        server, _gw = start({"default": {"mode": "shadow", "downstream": new_ds.url, "legacy_downstream":
+                                         legacy_ds.url}}, {}, admin_key=ADMIN_KEY, console=console_config())
+        vera = login(server.url, "vera")  # looking is enough: a viewer sees it
+        assert httpx.post(server.url + "/soap", content=soap11(sample(CHAINS[1])), timeout=30).status_code == 200
+        assert wait_for(lambda: "legacy only" in vera.get("/console/messages/1").text)
+        new.behaviour = "bv"  # the new system accepts from now on
+        assert httpx.post(server.url + "/soap", content=soap11(sample(CHAINS[3])), timeout=30).status_code == 200
+        assert wait_for(lambda: "both accepted" in vera.get("/console/messages/2").text)
+        page = vera.get("/console/shadow").text
+        assert re.search(r"Shadow messages compared</dt><dd>2<", page)
+        assert '<span class="count-same">1</span>' in page and '<span class="count-different">1</span>' in page
+        differing = re.findall(r'<td><a href="/console/messages/(\d+)">', page)
+        assert differing == ["1"]  # only the refused one, linked
+        assert "StUF055" in page and "legacy only" in page
+        no_full_bsn(page, "the shadow page")
+        assert "No differences." in vera.get("/console/shadow", params={"route": "nosuch"}).text
+
+
+def test_a_bsn_in_free_text_is_masked_and_other_numbers_are_not() -> None:
+    from gateway.console.privacy import mask_text
+
+    assert mask_text(f"client {BSN} unknown, order 123456789") == "client *******82 unknown, order 123456789"
+    assert mask_text(None) == ""

@@ -35,7 +35,7 @@ from gateway.deliver import shadow
 
 from . import highlight, purge, queries
 from .auth import COOKIE, PRE_COOKIE, Session, Signer, check_login
-from .privacy import AuditLog, mask, valid_bsn
+from .privacy import AuditLog, mask, mask_text, valid_bsn
 from .sessions import SessionStore
 from .settings import ConsoleSettings
 
@@ -50,6 +50,9 @@ COUNTERS = ("overstap_received_total", "overstap_acknowledged_total", "overstap_
             "overstap_delivered_total", "overstap_retried_total", "overstap_dead_lettered_total",
             "overstap_queue_depth")
 """The /metrics samples the health page lists as they are (dialect debt gets its own table)."""
+SHADOW_WINDOW = 2000
+"""The shadow page compares the newest this many shadow messages (one query per message, as the CLI report)."""
+SHADOW_SHOWN = 50
 Replay = Callable[[list[int]], Awaitable[Sequence[Any]]]
 
 
@@ -383,6 +386,22 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
                     deliveries=removed[0], messages=removed[1])
         return page(request, "purge.html", session, what=what, preview=None, result=removed, error=None)
 
+    async def shadow_page(request: Request) -> Response:
+        """``overstap shadow report`` over the newest shadow-mode messages: verdict counts, newest differences."""
+        session = await session_of(request)
+        if session is None:
+            return to_login(request)
+        route = request.query_params.get("route") or None
+        lines = await read(shadow.report, route, SHADOW_WINDOW)
+        counts = shadow.summary(lines)
+        differing = [line for line in reversed(lines) if line.differences][:SHADOW_SHOWN]
+        for line in differing:
+            line.differences = [mask_text(d) for d in line.differences]
+        return page(request, "shadow.html", session, counts=counts, total=len(lines), differing=differing,
+                    route=route, routes=await read(queries.routes), window=SHADOW_WINDOW,
+                    same=counts[shadow.BOTH] + counts[shadow.NEITHER],
+                    different=counts[shadow.LEGACY_ONLY] + counts[shadow.NEW_ONLY])
+
     async def zaak_page(request: Request) -> Response:
         session = await session_of(request)
         if session is None:
@@ -449,6 +468,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         Route("/clients", clients, methods=["GET", "POST"]),
         Route("/health", health),
         Route("/purge", purge_page, methods=["GET", "POST"]),
+        Route("/shadow", shadow_page),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
