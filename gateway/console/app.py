@@ -359,7 +359,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
                                {"message_id": message_id}, m=found)
 
     async def purge_page(request: Request) -> Response:
-        """``overstap outbox purge`` for an operator: a form, a preview (the purge rolled back), then "Yes, purge"
+        """``overstap outbox purge`` for an operator: a form, a preview (counted, read-only), then "Yes, purge"
         (POST, CSRF, ``confirm=yes``), written to the audit log with its parameters and counts."""
         session = await session_of(request)
         if session is None:
@@ -371,7 +371,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
             if "days" in request.query_params and what is None:
                 return page(request, "purge.html", session, 400, what=purge.Purge(), preview=None, result=None,
                             error=f"days: a whole number from 0 to {purge.MAX_DAYS}")
-            preview = await asyncio.to_thread(purge.run, backend.db_path, what, dry=True) if what else None
+            preview = await read(purge.preview, what) if what else None
             return page(request, "purge.html", session, what=what or purge.Purge(), preview=preview, result=None,
                         error=None)
         data = await checked_form(request, session)
@@ -381,7 +381,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         if what is None or data.get("confirm") != "yes":
             return page(request, "purge.html", session, 400, what=what or purge.Purge(), preview=None, result=None,
                         error="confirm the purge from its preview")
-        removed = await asyncio.to_thread(purge.run, backend.db_path, what, dry=False)
+        removed = await asyncio.to_thread(purge.run, backend.db_path, what)
         audit.write(session.user, "purge", older_than_days=what.days, dead=what.dead, quarantined=what.quarantined,
                     deliveries=removed[0], messages=removed[1])
         return page(request, "purge.html", session, what=what, preview=None, result=removed, error=None)

@@ -26,6 +26,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS console_delivery_status ON delivery(status, message_id)",
     "CREATE INDEX IF NOT EXISTS console_delivery_zaak ON delivery(zaak)",
     "CREATE INDEX IF NOT EXISTS console_delivery_counts ON delivery(route, target, status)",
+    "CREATE INDEX IF NOT EXISTS console_message_mode ON message(mode, status)",
 )
 LEDGER_INDEXES = ("CREATE INDEX IF NOT EXISTS console_zaak_bsn ON zaak_state(json_extract(state, '$.initiator.bsn'))",)
 BSN = "json_extract(state, '$.initiator.bsn')"
