@@ -155,6 +155,8 @@ async def measure(path: Path, n: int, rounds: int) -> None:
                 "bsn": bsn(7), "csrf": signer.csrf(session.nonce)}),
             "message page": lambda: client.get(f"/messages/{middle + 1}"),
             "health (full counts)": lambda: client.get("/health"),
+            "shadow page (no shadow messages)": lambda: client.get("/shadow"),
+            "purge preview, older than 30 days": lambda: client.get("/purge", params={"days": "30"}),
         }
         print(f"{'page':40} {'median ms':>10} {'worst ms':>9}   ({n:,} messages, {rounds} rounds)")
         for name, call in pages.items():
