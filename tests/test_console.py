@@ -244,9 +244,12 @@ def test_logout_ends_the_session_for_every_copy_of_its_cookie(failing: Running) 
     assert copied.get("/console/messages").status_code == 303
 
 
-def test_health_shows_throughput_and_the_dialect_debt_of_known_deviations(start: Start, tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [0, 1], ids=["threads", "worker-process"])
+def test_health_shows_throughput_and_the_dialect_debt_of_known_deviations(start: Start, tmp_path: Path,
+                                                                           processes: int) -> None:
     """A lenient copy of the iWmo 2.1 WMO301 mapping with its XSD: three messages each carry an element the schema
-    does not know; the health page and /metrics count the same 3 under that rule."""
+    does not know; the health page and /metrics count the same 3 under that rule, also when a worker process
+    converted them (its own counts never reach the sidecar: the warnings come back with the result)."""
     source = Path(__file__).parents[1] / "dialects" / "iwmo21" / "wmo301.yaml"
     lenient = tmp_path / "lenient-wmo301.yaml"
     lenient.write_text(source.read_text(encoding="utf-8").replace(
@@ -257,7 +260,8 @@ def test_health_shows_throughput_and_the_dialect_debt_of_known_deviations(start:
     rec = Receiver()
     with ServerThread(rec.app()) as ds:
         server, _gw = start({"default": {"downstream": ds.url, "mappings": [str(lenient)]}}, {}, reg=reg,
-                            admin_key=ADMIN_KEY, console=console_config())
+                            admin_key=ADMIN_KEY, console=console_config(), convert_processes=processes,
+                            mappings=[str(lenient)])
         text = (Path(__file__).parent / "fixtures" / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml").read_text()
         geslacht = "<wmo301:Geslacht>1</wmo301:Geslacht>"
         for n in range(3):
