@@ -29,6 +29,7 @@ from starlette.routing import Mount
 
 from gateway.console.app import Backend, create_console
 from gateway.console.auth import COOKIE, Signer, new_session
+from gateway.console.sessions import SessionStore
 from gateway.console.settings import ConsoleSettings
 from gateway.deliver import outbox
 from gateway.ledger.staged import create_tables
@@ -133,6 +134,7 @@ async def measure(path: Path, n: int, rounds: int) -> None:
     app = Starlette(routes=[Mount("/console", console)])
     signer = Signer("bench")
     session = new_session("bench", "operator", 60)
+    SessionStore(path).add(session)  # as a login would: the console checks every cookie against its store
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench/console",
                                  cookies={COOKIE: signer.dump(session)}) as client:
         server_ms(await client.get("/messages"))
@@ -153,6 +155,8 @@ async def measure(path: Path, n: int, rounds: int) -> None:
                 "bsn": bsn(7), "csrf": signer.csrf(session.nonce)}),
             "message page": lambda: client.get(f"/messages/{middle + 1}"),
             "health (full counts)": lambda: client.get("/health"),
+            "shadow page (no shadow messages)": lambda: client.get("/shadow"),
+            "purge preview, older than 30 days": lambda: client.get("/purge", params={"days": "30"}),
         }
         print(f"{'page':40} {'median ms':>10} {'worst ms':>9}   ({n:,} messages, {rounds} rounds)")
         for name, call in pages.items():

@@ -28,6 +28,8 @@ from console_helpers import (
 )
 from proxy_helpers import Receiver, ServerThread, Start, sample, soap11, wait_for
 
+from gateway.mapping import Registry
+
 HREF = re.compile(r'(?:href|action)="([^"]+)"')
 PRE = re.compile(r"<pre[^>]*>.*?</pre>", re.S)
 
@@ -222,3 +224,145 @@ def test_a_wrong_console_block_stops_the_start(block: dict[str, object], error: 
     with pytest.raises(ConfigError, match=re.escape(error)):
         from_dict({"routes": {"default": {"downstream": "http://127.0.0.1:9"}}, "console": block})
     assert not from_dict({"routes": {"default": {"downstream": "http://127.0.0.1:9"}}}).console.enabled
+
+
+def test_logout_ends_the_session_for_every_copy_of_its_cookie(failing: Running) -> None:
+    otto = login(failing.gateway.url, "otto")
+    page = otto.get("/console/messages")
+    assert page.status_code == 200
+    copied = httpx.Client(base_url=failing.gateway.url, timeout=30, cookies={
+        "overstap_console": otto.cookies["overstap_console"]})
+    assert copied.get("/console/health").status_code == 200  # a stolen copy works while the session lives
+    assert otto.post("/console/logout", data={"csrf": csrf_of(page.text)}).status_code == 303
+    for path in ("/console/messages", "/console/health", "/console/messages/1"):
+        r = copied.get(path)
+        assert r.status_code == 303 and r.headers["location"].endswith("/console/login"), path
+    link = copied.post("/console/clients", data={"bsn": BSN, "csrf": csrf_of(page.text)})
+    assert link.status_code == 303  # the old CSRF token does not revive it either
+    again = login(failing.gateway.url, "otto")  # a new login is a new session
+    assert again.get("/console/messages").status_code == 200
+    assert copied.get("/console/messages").status_code == 303
+
+
+@pytest.mark.parametrize("processes", [0, 1], ids=["threads", "worker-process"])
+def test_health_shows_throughput_and_the_dialect_debt_of_known_deviations(start: Start, tmp_path: Path,
+                                                                           processes: int) -> None:
+    """A lenient copy of the iWmo 2.1 WMO301 mapping with its XSD: three messages each carry an element the schema
+    does not know; the health page and /metrics count the same 3 under that rule, also when a worker process
+    converted them (its own counts never reach the sidecar: the warnings come back with the result)."""
+    source = Path(__file__).parents[1] / "dialects" / "iwmo21" / "wmo301.yaml"
+    lenient = tmp_path / "lenient-wmo301.yaml"
+    lenient.write_text(source.read_text(encoding="utf-8").replace(
+        "name: iwmo21-wmo301\n", "name: lenient-wmo301\nstrictness: lenient\nsource_schema: iwmo21-xsd/WMO301.xsd\n",
+        1), encoding="utf-8")
+    reg = Registry(files=[lenient])
+    assert not reg.errors, reg.errors
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        server, _gw = start({"default": {"downstream": ds.url, "mappings": [str(lenient)]}}, {}, reg=reg,
+                            admin_key=ADMIN_KEY, console=console_config(), convert_processes=processes,
+                            mappings=[str(lenient)])
+        text = (Path(__file__).parent / "fixtures" / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml").read_text()
+        geslacht = "<wmo301:Geslacht>1</wmo301:Geslacht>"
+        for n in range(3):
+            body = text.replace(geslacht, geslacht + "<wmo301:Huisdier>kat</wmo301:Huisdier>", 1)
+            body = body.replace("1d8d1f0852bf<", f"1d8d1f0852b{n}<", 1)  # three messages, not re-sends
+            r = httpx.post(server.url + "/soap", content=soap11(body.encode()), timeout=30)
+            assert r.status_code == 200, r.text
+        metrics = httpx.get(server.url + "/metrics", timeout=10).text
+        assert 'overstap_dialect_debt_total{mapping="lenient-wmo301",rule="source_schema:Huisdier"} 3.0' in metrics
+        otto = login(server.url, "otto")
+        health = otto.get("/console/health").text
+        row = re.search(r"<td>lenient-wmo301</td><td class=\"path\">source_schema:Huisdier</td><td class=\"num\">(\d+)"
+                        r"</td>\s*<td><meter class=\"bar\" min=\"0\" max=\"(\d+)\" value=\"(\d+)\"", health)
+        assert row and row.groups() == ("3", "3", "3"), health
+        hours = re.findall(r'<meter class="bar" min="0" max="(\d+)" value="(\d+)">', health.split("Backlog")[0])
+        assert len(hours) == 24 and sum(int(v) for _, v in hours) == 3  # all three within the last hours
+        assert hours[-1][1] in ("1", "2", "3") and {m for m, _ in hours} == {max(v for _, v in hours)}
+        assert re.search(r"Received in the last hour</dt><dd>3<", health)
+
+
+def test_the_message_page_marks_which_source_field_became_which_canonical_element(start: Start) -> None:
+    """CasusB-01's Beschikkingnummer: its lineage row's number marks the source line and the ZKN:kenmerk line of
+    the creeerZaak, each linked to the other through the row; only CSS anchors, no script."""
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        running = start_with_chains(start, rec, ds)
+        otto = login(running.gateway.url, "otto")
+        listing = otto.get("/console/messages").text
+        ids = sorted(int(i) for i in re.findall(r'href="/console/messages/(\d+)"', listing))
+        page = otto.get(f"/console/messages/{ids[CHAINS.index('CasusB-01-WMO301_toewijzing.xml')]}").text
+        assert "<script" not in page.lower()
+        row = re.search(r'<tr id="lin-(\d+)"><td><span class="mark">\d+</span> clients\.0\.beschikking\.nummer</td>\s*'
+                        r'<td><a href="#src-(\d+)">\d+</a>', page)
+        assert row, page
+        n, src = row.groups()
+        source_line = re.search(rf'<span id="src-{src}" class="hit">([^\n]*)\n', page)
+        assert source_line and "Beschikkingnummer&gt;658721123" in source_line.group(1)
+        assert f'<a class="mark" href="#lin-{n}">{n}</a>' in source_line.group(1)
+        row_html = page.split(f'<tr id="lin-{n}">')[1].split("</tr>")[0]
+        out = re.search(r'<a class="to" href="#out-(\d+)-(\d+)">', row_html)
+        assert out, "the row links to the canonical line"
+        canonical_line = re.search(rf'<span id="out-{out.group(1)}-{out.group(2)}" class="hit">([^\n]*)\n', page)
+        assert canonical_line and "ZKN:kenmerk&gt;658721123&lt;" in canonical_line.group(1)
+        assert f'<a class="mark" href="#lin-{n}">{n}</a>' in canonical_line.group(1)
+        no_full_bsn(PRE.sub("", page), "the message page outside the payloads")
+
+
+def test_an_operator_purges_after_a_preview_and_a_viewer_cannot(failing: Running, tmp_path: Path) -> None:
+    """Every delivery of the chains is a dead letter: a purge of delivered ones removes nothing, one with dead
+    letters removes them all and their messages. The preview (the purge rolled back) changes nothing."""
+    vera = login(failing.gateway.url, "vera")
+    assert "/console/purge" not in vera.get("/console/messages").text
+    assert vera.get("/console/purge").status_code == 403
+    assert vera.post("/console/purge", data={"days": "0", "dead": "1", "confirm": "yes",
+                                             "csrf": csrf_of(vera.get("/console/messages").text)}).status_code == 403
+    otto = login(failing.gateway.url, "otto")
+    deliveries = sum(d["count"] for d in httpx.get(failing.gateway.url + "/admin/outbox", headers={
+        "X-Admin-Key": ADMIN_KEY}, timeout=10).json()["deliveries"])
+    assert deliveries >= 6
+    delivered_only = otto.get("/console/purge", params={"days": "0"})
+    assert re.search(r"remove <strong>0</strong> delivery\(ies\).*?<strong>0</strong> message", delivered_only.text,
+                     re.S)
+    preview = otto.get("/console/purge", params={"days": "0", "dead": "1"})
+    assert preview.status_code == 200
+    assert re.search(rf"remove <strong>{deliveries}</strong> delivery\(ies\) \(delivered, dead\).*?"
+                     r"<strong>6</strong> message", preview.text, re.S), preview.text
+    assert otto.get("/console/messages").text.count('class="status-accepted"') == 6  # the preview removed nothing
+    assert otto.post("/console/purge", data={"days": "0", "dead": "1", "confirm": "yes"}).status_code == 403
+    assert otto.get("/console/purge", params={"days": "x"}).status_code == 400
+    done = otto.post("/console/purge", data={"days": "0", "dead": "1", "confirm": "yes",
+                                             "csrf": csrf_of(preview.text)})
+    assert done.status_code == 200 and f"Purged {deliveries} delivery(ies) and 6 message(s)" in done.text
+    assert otto.get("/console/messages").text.count('class="status-accepted"') == 0
+    audit = [json.loads(line) for line in (tmp_path / "data" / "console-audit.jsonl").read_text().splitlines()]
+    assert {"user": "otto", "action": "purge", "older_than_days": 0, "dead": True, "quarantined": False,
+            "deliveries": deliveries, "messages": 6}.items() <= audit[-1].items()
+
+
+def test_the_shadow_page_counts_same_and_different_and_links_the_differences(start: Start) -> None:
+    new, legacy = Receiver(behaviour="fo"), Receiver()
+    with ServerThread(new.app()) as new_ds, ServerThread(legacy.app()) as legacy_ds:
+        server, _gw = start({"default": {"mode": "shadow", "downstream": new_ds.url, "legacy_downstream":
+                                         legacy_ds.url}}, {}, admin_key=ADMIN_KEY, console=console_config())
+        vera = login(server.url, "vera")  # looking is enough: a viewer sees it
+        assert httpx.post(server.url + "/soap", content=soap11(sample(CHAINS[1])), timeout=30).status_code == 200
+        assert wait_for(lambda: "legacy only" in vera.get("/console/messages/1").text)
+        new.behaviour = "bv"  # the new system accepts from now on
+        assert httpx.post(server.url + "/soap", content=soap11(sample(CHAINS[3])), timeout=30).status_code == 200
+        assert wait_for(lambda: "both accepted" in vera.get("/console/messages/2").text)
+        page = vera.get("/console/shadow").text
+        assert re.search(r"Shadow messages compared</dt><dd>2<", page)
+        assert '<span class="count-same">1</span>' in page and '<span class="count-different">1</span>' in page
+        differing = re.findall(r'<td><a href="/console/messages/(\d+)">', page)
+        assert differing == ["1"]  # only the refused one, linked
+        assert "StUF055" in page and "legacy only" in page
+        no_full_bsn(page, "the shadow page")
+        assert "No differences." in vera.get("/console/shadow", params={"route": "nosuch"}).text
+
+
+def test_a_bsn_in_free_text_is_masked_and_other_numbers_are_not() -> None:
+    from gateway.console.privacy import mask_text
+
+    assert mask_text(f"client {BSN} unknown, order 123456789") == "client *******82 unknown, order 123456789"
+    assert mask_text(None) == ""

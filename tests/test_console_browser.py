@@ -22,7 +22,7 @@ from proxy_helpers import Start, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "out" / "console-screenshots"
-DOCS = {"messages", "message", "replay-confirm", "client", "zaak", "health"}
+DOCS = {"messages", "message", "replay-confirm", "client", "zaak", "health", "purge-preview"}
 """The screenshots docs/console.md shows (none with a payload in view: those hold the sample's BSN)."""
 
 
@@ -91,6 +91,12 @@ def test_an_operator_and_a_viewer_in_chromium(failing: Running) -> None:
             assert "WMO315" in page.locator("h1").inner_text()
             private(page, payloads=True)
             shot(page, "message", above="h2:has-text('Mapping lineage')")
+            row = page.locator("table.lineage tr", has_text="dagtekening")  # lineage row -> its source line
+            row.locator("td").nth(1).locator("a").click()
+            target = page.locator("pre.marked span:target")
+            assert target.count() == 1 and "Dagtekening" in target.inner_text()
+            assert target.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 211, 92)"  # :target, CSS
+            shot(page, "message-marked")  # out/ only: it shows a payload
 
             failing.receiver.behaviour = "bv"  # the downstream is fixed
             page.locator("a.button", has_text="Replay").first.click()
@@ -118,6 +124,16 @@ def test_an_operator_and_a_viewer_in_chromium(failing: Running) -> None:
             page.goto(base + "/console/health")
             private(page)
             shot(page, "health")
+            page.goto(base + "/console/purge")
+            page.fill("input[name=days]", "0")
+            page.check("input[name=dead]")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url("**/console/purge?days=0&dead=1")
+            assert "Yes, purge" in page.locator("main").inner_text()
+            shot(page, "purge-preview")
+            page.locator("main a", has_text="Cancel").click()  # nothing purged: the walk goes on
+            page.goto(base + "/console/shadow")
+            shot(page, "shadow")
             for cookie in page.context.cookies():
                 assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and BSN not in cookie["value"]
 
@@ -126,6 +142,9 @@ def test_an_operator_and_a_viewer_in_chromium(failing: Running) -> None:
             viewer.wait_for_url("**/console/messages/*")
             assert viewer.locator("a.button", has_text="Replay").count() == 0
             shot(viewer, "viewer-message")
+            assert viewer.locator("header a", has_text="Purge").count() == 0
+            viewer.click("form.logout button")
+            viewer.wait_for_url("**/console/login")
         finally:
             browser.close()
     assert not refused, f"the page tried something the CSP forbids: {refused}"

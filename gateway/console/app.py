@@ -33,9 +33,10 @@ from starlette.templating import Jinja2Templates
 
 from gateway.deliver import shadow
 
-from . import queries
+from . import highlight, purge, queries
 from .auth import COOKIE, PRE_COOKIE, Session, Signer, check_login
-from .privacy import AuditLog, mask, valid_bsn
+from .privacy import AuditLog, mask, mask_text, valid_bsn
+from .sessions import SessionStore
 from .settings import ConsoleSettings
 
 log = logging.getLogger("overstap.console")
@@ -45,6 +46,13 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BERICHTCODE = re.compile(rb"/(wmo|jw)(\d{3})/schema")
 """The iWmo/iJw message schema's namespace names the message (``…/wmo315/schema/2_0``): WMO315."""
+COUNTERS = ("overstap_received_total", "overstap_acknowledged_total", "overstap_rejected_total",
+            "overstap_delivered_total", "overstap_retried_total", "overstap_dead_lettered_total",
+            "overstap_queue_depth")
+"""The /metrics samples the health page lists as they are (dialect debt gets its own table)."""
+SHADOW_WINDOW = 2000
+"""The shadow page compares the newest this many shadow messages (one query per message, as the CLI report)."""
+SHADOW_SHOWN = 50
 Replay = Callable[[list[int]], Awaitable[Sequence[Any]]]
 
 
@@ -119,6 +127,23 @@ def lineage(explanation: Any) -> list[Any]:
     return [replace(r, value=mask(r.value)) if valid_bsn(r.value) else r for r in explanation.rows]
 
 
+def marked_payloads(found: dict[str, Any], items: list[dict[str, Any]], rows: list[Any] | None
+                    ) -> tuple[highlight.Shown | None, dict[int, highlight.Shown]]:
+    """The original and each delivery with the lineage rows marked on their lines; none without a lineage or for
+    a payload too large to show whole (that one is shown cut, unmarked)."""
+    if not rows:
+        return None, {}
+    original = bytes(found["original"])
+    source = highlight.source(original, rows) if len(original) <= SHOW_BYTES else None
+    out: dict[int, highlight.Shown] = {}
+    for d in items:
+        payload = bytes(d["payload"] or b"")
+        shown = highlight.canonical(payload, rows) if payload and len(payload) <= SHOW_BYTES else None
+        if shown is not None:
+            out[d["id"]] = shown
+    return source, out
+
+
 FORM_BYTES = 16 * 1024
 """A console form is a few fields: anything longer is not read further (and then fails its CSRF check)."""
 
@@ -170,8 +195,14 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
                 conn.close()
         return await asyncio.to_thread(run)
 
-    def session_of(request: Request) -> Session | None:
-        return signer.load(request.cookies.get(COOKIE))
+    sessions = SessionStore(backend.db_path)
+
+    async def session_of(request: Request) -> Session | None:
+        """The signed cookie's session while the store still has it (a logout ends every copy of the cookie)."""
+        session = signer.load(request.cookies.get(COOKIE))
+        if session is None or not await asyncio.to_thread(sessions.live, session):
+            return None
+        return session
 
     def page(request: Request, name: str, session: Session | None, status: int = 200, **context: Any) -> Response:
         csrf = signer.csrf(session.nonce) if session else ""
@@ -205,6 +236,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
             nonce = request.cookies.get(PRE_COOKIE, "")
             return page(request, "login.html", None, 401, pre=signer.csrf(nonce),
                         error="unknown user or wrong password")
+        await asyncio.to_thread(sessions.add, session)
         audit.write(session.user, "login")
         response = RedirectResponse(base + "/messages", status_code=303)
         response.set_cookie(COOKIE, signer.dump(session), max_age=settings.session_minutes * 60, httponly=True,
@@ -213,11 +245,13 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         return response
 
     async def logout(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         if await checked_form(request, session) is None:
             return forbidden(request, session, "missing or wrong CSRF token")
+        await asyncio.to_thread(sessions.end, session)
+        audit.write(session.user, "logout")
         response = to_login(request)
         response.delete_cookie(COOKIE, path=request.scope.get("root_path", "") or "/")
         return response
@@ -226,7 +260,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         return RedirectResponse(request.scope.get("root_path", "") + "/messages", status_code=303)
 
     async def messages(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         q = request.query_params
@@ -245,7 +279,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
                     first_url=first_url, statuses=(*queries.MESSAGE_STATUSES, *queries.DELIVERY_STATUSES))
 
     async def message_page(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         message_id = int(request.path_params["id"])
@@ -268,11 +302,12 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
             else None
         original, payloads = await asyncio.to_thread(
             lambda: (pretty(found["original"]), {d["id"]: pretty(d["payload"]) for d in items}))
+        marked_source, marked = await asyncio.to_thread(marked_payloads, found, items, rows)
         audit.write(session.user, "view_payload", message_id=message_id)
         return page(request, "message.html", session, m=found, deliveries=items, zaak_keys=keys, lineage=rows,
                     shadow=compared,
                     lineage_error=lineage_error, can_retry=backend.replay_quarantined is not None,
-                    original=original, payloads=payloads,
+                    original=original, payloads=payloads, marked_source=marked_source, marked=marked,
                     code=berichtcode(found["original"][:4000]))
 
     async def confirmed(request: Request, session: Session, template: str, run: Callable[[], Awaitable[Sequence[Any]]],
@@ -293,7 +328,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
 
     async def replay(request: Request) -> Response:
         """Send a dead letter again as stored: the path of ``/admin/replay``."""
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         if not session.operator:
@@ -310,7 +345,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
 
     async def retry_quarantined(request: Request) -> Response:
         """Convert a quarantined message again (after a mapping fix): ``/admin/replay`` with quarantined."""
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         convert = backend.replay_quarantined
@@ -323,8 +358,52 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         return await confirmed(request, session, "retry.html", lambda: convert([message_id]), "retry_quarantined",
                                {"message_id": message_id}, m=found)
 
+    async def purge_page(request: Request) -> Response:
+        """``overstap outbox purge`` for an operator: a form, a preview (counted, read-only), then "Yes, purge"
+        (POST, CSRF, ``confirm=yes``), written to the audit log with its parameters and counts."""
+        session = await session_of(request)
+        if session is None:
+            return to_login(request)
+        if not session.operator:
+            return forbidden(request, session, "purge needs the operator role")
+        if request.method == "GET":
+            what = purge.Purge.of(request.query_params) if "days" in request.query_params else None
+            if "days" in request.query_params and what is None:
+                return page(request, "purge.html", session, 400, what=purge.Purge(), preview=None, result=None,
+                            error=f"days: a whole number from 0 to {purge.MAX_DAYS}")
+            preview = await read(purge.preview, what) if what else None
+            return page(request, "purge.html", session, what=what or purge.Purge(), preview=preview, result=None,
+                        error=None)
+        data = await checked_form(request, session)
+        if data is None:
+            return forbidden(request, session, "missing or wrong CSRF token")
+        what = purge.Purge.of(data)
+        if what is None or data.get("confirm") != "yes":
+            return page(request, "purge.html", session, 400, what=what or purge.Purge(), preview=None, result=None,
+                        error="confirm the purge from its preview")
+        removed = await asyncio.to_thread(purge.run, backend.db_path, what)
+        audit.write(session.user, "purge", older_than_days=what.days, dead=what.dead, quarantined=what.quarantined,
+                    deliveries=removed[0], messages=removed[1])
+        return page(request, "purge.html", session, what=what, preview=None, result=removed, error=None)
+
+    async def shadow_page(request: Request) -> Response:
+        """``overstap shadow report`` over the newest shadow-mode messages: verdict counts, newest differences."""
+        session = await session_of(request)
+        if session is None:
+            return to_login(request)
+        route = request.query_params.get("route") or None
+        lines = await read(shadow.report, route, SHADOW_WINDOW)
+        counts = shadow.summary(lines)
+        differing = [line for line in reversed(lines) if line.differences][:SHADOW_SHOWN]
+        for line in differing:
+            line.differences = [mask_text(d) for d in line.differences]
+        return page(request, "shadow.html", session, counts=counts, total=len(lines), differing=differing,
+                    route=route, routes=await read(queries.routes), window=SHADOW_WINDOW,
+                    same=counts[shadow.BOTH] + counts[shadow.NEITHER],
+                    different=counts[shadow.LEGACY_ONLY] + counts[shadow.NEW_ONLY])
+
     async def zaak_page(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         found = await read(queries.zaak, int(request.path_params["key"]))
@@ -339,7 +418,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
                     bsn=(state.get("initiator") or {}).get("bsn"))
 
     async def clients(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         if request.method == "GET":
@@ -356,24 +435,26 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         return page(request, "clients.html", session, results=results, error=None, searched=mask(bsn))
 
     async def health(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             return to_login(request)
         figures = await read(queries.health)
         counters: list[tuple[str, str, float]] = []
+        debt: list[tuple[str, str, int]] = []
         if backend.metrics is not None:
             from prometheus_client.parser import text_string_to_metric_families
 
-            wanted = ("overstap_received_total", "overstap_acknowledged_total", "overstap_rejected_total",
-                      "overstap_delivered_total", "overstap_retried_total", "overstap_dead_lettered_total",
-                      "overstap_queue_depth")
             for family in text_string_to_metric_families(backend.metrics().decode()):
                 for s in family.samples:
-                    if s.name in wanted:
+                    if s.name == "overstap_dialect_debt_total":
+                        debt.append((s.labels["mapping"], s.labels["rule"], int(s.value)))
+                    elif s.name in COUNTERS:
                         counters.append((s.name, ", ".join(f"{k}={v}" for k, v in sorted(s.labels.items())),
                                          s.value))
+        debt.sort(key=lambda row: (-row[2], row[0], row[1]))
         age = time.time() - figures.oldest_pending if figures.oldest_pending else None
-        return page(request, "health.html", session, h=figures, counters=counters, age=age)
+        return page(request, "health.html", session, h=figures, counters=counters, age=age, debt=debt,
+                    debt_max=max((n for *_, n in debt), default=0))
 
     routes = [
         Route("/", index),
@@ -386,6 +467,8 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         Route("/zaken/{key:int}", zaak_page),
         Route("/clients", clients, methods=["GET", "POST"]),
         Route("/health", health),
+        Route("/purge", purge_page, methods=["GET", "POST"]),
+        Route("/shadow", shadow_page),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])

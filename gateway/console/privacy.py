@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -26,6 +27,14 @@ def valid_bsn(value: str) -> bool:
         return False
     total = sum(int(d) * w for d, w in zip(value[:8], range(9, 1, -1), strict=True)) - int(value[8])
     return total % 11 == 0
+
+
+_NINE = re.compile(r"(?<!\d)\d{9}(?!\d)")
+
+
+def mask_text(text: str | None) -> str:
+    """Free text (a downstream's refusal reason) with every nine-digit number that passes the elfproef masked."""
+    return _NINE.sub(lambda m: mask(m.group(0)) if valid_bsn(m.group(0)) else m.group(0), text or "")
 
 
 class AuditLog:

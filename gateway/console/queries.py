@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS console_delivery_status ON delivery(status, message_id)",
     "CREATE INDEX IF NOT EXISTS console_delivery_zaak ON delivery(zaak)",
     "CREATE INDEX IF NOT EXISTS console_delivery_counts ON delivery(route, target, status)",
+    "CREATE INDEX IF NOT EXISTS console_message_mode ON message(mode, status)",
 )
 LEDGER_INDEXES = ("CREATE INDEX IF NOT EXISTS console_zaak_bsn ON zaak_state(json_extract(state, '$.initiator.bsn'))",)
 BSN = "json_extract(state, '$.initiator.bsn')"
@@ -224,6 +225,12 @@ class Health:
     messages: int
     last_hour: int = 0
     last_day: int = 0
+    per_hour: list[tuple[float, int]] = field(default_factory=list)
+    """Messages received per clock hour over the last 24 hours, oldest first: (hour start, count)."""
+
+    @property
+    def busiest_hour(self) -> int:
+        return max((n for _, n in self.per_hour), default=0)
 
     def per_target(self) -> list[tuple[str, str, int, int, int, float | None]]:
         """(route, target, pending, delivered, dead, failure rate = dead / finished) per downstream target."""
@@ -249,4 +256,8 @@ def health(conn: sqlite3.Connection, now: float | None = None) -> Health:
     now = time.time() if now is None else now
     recent = [int(conn.execute("SELECT count(*) FROM message WHERE received_at >= ?", (now - span,)).fetchone()[0])
               for span in (3600, 86400)]  # a range of the received_at index: cheap, however large the outbox
-    return Health(counts, quarantined, float(oldest[0]) if oldest else None, int(total[0]), *recent)
+    first = int(now // 3600 - 23) * 3600
+    by_hour = dict(conn.execute("SELECT CAST(received_at / 3600 AS INTEGER) * 3600, count(*) FROM message "
+                                "WHERE received_at >= ? GROUP BY 1", (first,)).fetchall())  # the same index range
+    hours = [(first + i * 3600, int(by_hour.get(first + i * 3600, 0))) for i in range(24)]
+    return Health(counts, quarantined, float(oldest[0]) if oldest else None, int(total[0]), *recent, per_hour=hours)

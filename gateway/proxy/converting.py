@@ -27,6 +27,7 @@ from gateway.ingest.ei_default import is_flat_file
 from gateway.ingest.ggk import limit_for as ggk_limit_for
 from gateway.ledger.staged import ThrowawayLedger
 from gateway.mapping import ConversionError, Refused, Registry
+from gateway.mapping.engine import Warning_
 from gateway.model import Bericht
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe, sender_of
@@ -82,6 +83,9 @@ class Converted:
     reason: str | None = None
     """Metric label of a failure: malformed, entity, unknown_dialect, invalid, output_invalid, internal."""
     seconds: float = 0.0
+    warnings: tuple[Warning_, ...] = ()
+    """Deviations accepted under ``strictness: lenient``: brought back from a worker process, so the gateway
+    counts them as dialect debt whichever process converted."""
 
 
 def schema_available(profile: str) -> bool:
@@ -181,7 +185,8 @@ def convert_message(converter: Converter, route: str, match_route: str, body: by
         info = FailureInfo("StUF058", None, None, f"internal error while converting: {type(exc).__name__}", route)
         return Converted(None, None, facts_of(body), info, "internal", time.perf_counter() - started)
     facts = facts_from(conversion.bericht, conversion.source.envelope_info)
-    return Converted(conversion.outputs, conversion.mapping.name, facts, None, None, time.perf_counter() - started)
+    return Converted(conversion.outputs, conversion.mapping.name, facts, None, None, time.perf_counter() - started,
+                     tuple(conversion.warnings))
 
 
 # -- worker processes -----------------------------------------------------------------------------

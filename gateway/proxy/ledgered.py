@@ -32,6 +32,7 @@ from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed
 from gateway.ledger.staged import StagedLedger, WriteSet, apply
 from gateway.mapping import ConversionError
+from gateway.mapping.engine import Warning_
 from gateway.model import Bericht
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.render import RenderError, stuf
@@ -55,6 +56,8 @@ class Mapped:
     failure: FailureInfo | None = None
     reason: str | None = None
     seconds: float = 0.0
+    warnings: tuple[Warning_, ...] = ()
+    """Deviations accepted under ``strictness: lenient`` (dialect debt), for the gateway to count."""
 
 
 def map_message(converter: Converter, route: str, match_route: str, body: bytes) -> Mapped:
@@ -72,7 +75,7 @@ def map_message(converter: Converter, route: str, match_route: str, body: bytes)
     if result.warnings:
         converter.debt.record(mapping.name, result.warnings)
     return Mapped(result.bericht, mapping.name, facts_from(result.bericht, source.envelope_info),
-                  seconds=time.perf_counter() - started)
+                  seconds=time.perf_counter() - started, warnings=tuple(result.warnings))
 
 
 def _map_in_worker(route: str, match_route: str, body: bytes) -> Mapped:
@@ -202,6 +205,8 @@ class LedgerStage:
         """One inbound message on a stateful route, from mapping to the acknowledgement."""
         converter = gw.converters[route.name]
         mapped = await self.map(gw.conversion, route.name, route.match_route or route.name, body)
+        if mapped.warnings and mapped.mapping:
+            gw.debt.record(mapped.mapping, mapped.warnings)
         if mapped.failure is not None:
             attempt = Converted(None, None, mapped.facts, mapped.failure, mapped.reason, mapped.seconds)
             return await gw.refused_or_unconverted(route, body, content_type, soap_action, attempt, version)

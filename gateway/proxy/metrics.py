@@ -31,6 +31,20 @@ class _Depth(Collector):
         yield family
 
 
+class _Debt(Collector):
+    """Dialect debt: deviations accepted under ``strictness: lenient`` per mapping and rule, read at scrape."""
+
+    def __init__(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self.counts = counts
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        family = CounterMetricFamily("overstap_dialect_debt", "Deviations accepted under strictness: lenient, "
+                                     "per mapping and rule", labels=["mapping", "rule"])
+        for (mapping, rule), value in sorted(self.counts().items()):
+            family.add_metric([mapping, rule], value)
+        yield family
+
+
 class _Workers(Collector):
     """Delivery workers running and restarted, and whether canonical output is validated, read at scrape."""
 
@@ -91,6 +105,9 @@ class Metrics(Observer):
 
     def watch_depth(self, depth: Callable[[], dict[tuple[str, str], int]]) -> None:
         self.registry.register(_Depth(depth))
+
+    def watch_debt(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self.registry.register(_Debt(counts))
 
     def watch_workers(self, workers: Callable[[], dict[str, int]], validating: Callable[[], dict[str, bool]]) -> None:
         self.registry.register(_Workers(workers, validating))

@@ -24,7 +24,7 @@ from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.forwarder import DEAD, DELIVERED, Forwarder, Outcome
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed, apply, chunks, prepare
-from gateway.mapping import ConversionError, MappingError, Registry
+from gateway.mapping import ConversionError, DialectDebt, MappingError, Registry
 from gateway.mapping.registry import discover
 from gateway.pipeline import Conversion, FailureInfo
 from gateway.render import stuf
@@ -75,6 +75,9 @@ class Gateway:
         config.check()
         self.config = config
         self.metrics = Metrics()
+        self.debt = DialectDebt()
+        """Deviations accepted under ``strictness: lenient`` since start, per mapping and rule, whichever process
+        converted (``overstap_dialect_debt_total`` on /metrics, the console's health page)."""
         self.registry = registry if registry is not None else Registry(files=mapping_files(config))
         for err in self.registry.errors:
             log.error("mapping not loaded: %s", err)
@@ -90,6 +93,7 @@ class Gateway:
         if self.stage is not None:
             self.stage.attach(self.converters, config.routes)
         self.metrics.watch_depth(self.forwarder.depth)
+        self.metrics.watch_debt(self.debt.counts)
         self.metrics.watch_workers(self.forwarder.workers, self.validating)
         self._reload_lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
@@ -192,6 +196,8 @@ class Gateway:
             return answer
         attempt = await self.conversion.convert(route.name, route.match_route or route.name, body)
         self.metrics.conversion_seconds.labels(route.name).observe(attempt.seconds)
+        if attempt.warnings and attempt.mapping:
+            self.debt.record(attempt.mapping, attempt.warnings)
         if attempt.outputs is not None:
             self.metrics.converted.labels(route.name).inc()
         if attempt.failure is not None:
