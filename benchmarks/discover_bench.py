@@ -29,6 +29,10 @@ from gateway.reference import reference_dir
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from batch_bench import generate, messages, watched  # a sibling script, not a package
 
+ROOT_EXAMPLES = Path(__file__).resolve().parents[1] / "mappings" / "examples"
+# The archive holds the example vendors' messages: their mappings take part in detection only when asked for.
+os.environ.setdefault("OVERSTAP_MAPPING_PATH", str(ROOT_EXAMPLES))
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
