@@ -331,13 +331,15 @@ def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime
         try:
             planned = plan_unit(bericht, unit, previous, ident, zaaktype, linked, settings.omschrijving)
         except PlanError as exc:
-            raise RenderError(str(exc), exc.field, code="StUF064") from None
+            raise RenderError(str(exc), exc.field, code=exc.code) from None
         result.warnings += planned.warnings
         for key in unit.keys:
             tx.bind(key, ident)
         if planned.state is not None:
             tx.put_state(ident, planned.state)
-        if not planned.operations:
+        if planned.note is not None:
+            result.notes.append(planned.note)
+        elif not planned.operations:
             result.notes.append(f"no change: zaak {ident} already holds this state ({unit.primary})")
         for op in planned.operations:
             zender = settings.zender
