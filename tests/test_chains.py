@@ -9,6 +9,8 @@ an identificatie copied from the output.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -417,3 +419,42 @@ def test_one_ledger_an_older_toewijzing_does_not_reopen_an_ended_zaak(everything
         if einddatum is not None and einddatum.get(f"{{{STUF}}}noValue") == "geenWaarde":
             reopened.append(source)
     assert reopened == []
+
+
+# ---------------------------------------------------------------- a relation replaced (StUF 03.01 5.2.6 item 7)
+
+
+def test_another_client_for_the_same_toewijzing_replaces_the_initiator(reference: Path) -> None:
+    chain = Chain(reference)
+    a02 = chain.source("20:CasusA-02-WMO301_toewijzing.xml")
+    (created,) = chain.feed("A-02", a02)
+    (answer,) = chain.feed("A-02 for another client", a02.replace(b">123456782<", b">111222333<"))
+    assert answer.accepted, answer.fout
+    zaak = chain.receiver.zaak(created.zaak)
+    assert zaak is not None
+    assert zaak["initiator"] == {"soort": "natuurlijkPersoon", "identificatie": "inp.bsn=*******33"}
+    assert len(zaak["berichten"]) == 2  # creeerZaak and the W; a second initiator would have been refused
+    (_, output, _) = chain.delivered[-1]
+    assert output.operation == "updateZaak"
+    oud, nieuw = etree.fromstring(output.xml).findall(f"{{{ZKN}}}object")
+    assert _elements(oud) == _elements(nieuw) == ["identificatie", "heeftAlsInitiator"]
+    assert {o.get(f"{{{STUF}}}verwerkingssoort") for o in (oud, nieuw)} == {"I"}  # only a relation changed
+    for obj, bsn, persoon in ((oud, "123456782", "I"), (nieuw, "111222333", "T")):
+        relation = obj.find(f"{{{ZKN}}}heeftAlsInitiator")
+        person = relation.find(f"{{{ZKN}}}gerelateerde/{{{ZKN}}}natuurlijkPersoon")
+        assert relation.get(f"{{{STUF}}}verwerkingssoort") == "R"
+        assert person.get(f"{{{STUF}}}verwerkingssoort") == persoon
+        assert person.findtext("{http://www.egem.nl/StUF/sector/bg/0310}inp.bsn") == bsn
+    assert chain.converter.convert(a02.replace(b">123456782<", b">111222333<"), "again").outputs == []
+
+
+def test_the_replacing_w_validates_with_the_official_tool(reference: Path, tmp_path: Path) -> None:
+    chain = Chain(reference)
+    a02 = chain.source("20:CasusA-02-WMO301_toewijzing.xml")
+    chain.feed("A-02", a02)
+    chain.feed("A-02 for another client", a02.replace(b">123456782<", b">111222333<"))
+    (tmp_path / "w.xml").write_bytes(chain.delivered[-1][1].xml)
+    tool = reference.parent / "tools" / "stuf-validate"
+    done = subprocess.run([sys.executable, str(tool), str(tmp_path / "w.xml")], capture_output=True, text=True,
+                          check=False)
+    assert "1 passed, 0 failed" in done.stdout, done.stdout + done.stderr

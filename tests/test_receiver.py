@@ -226,6 +226,20 @@ def test_update_zaak_replaces_the_initiator_with_r(created: Receiver) -> None:
     assert created.zaak(ZAAK)["initiator"] == {"soort": "natuurlijkPersoon", "identificatie": "inp.bsn=*******19"}
 
 
+@pytest.mark.parametrize(("held", "inner_vs"), [("", "I"), (CLIENT_BSN, "T")])
+def test_a_replaced_relation_must_name_the_held_object_with_i_in_oud(created: Receiver, held: str,
+                                                                      inner_vs: str) -> None:
+    relation = """<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="R">
+      <ZKN:gerelateerde><ZKN:natuurlijkPersoon StUF:entiteittype="NPS" StUF:verwerkingssoort="{}">{}
+      </ZKN:natuurlijkPersoon></ZKN:gerelateerde></ZKN:heeftAlsInitiator>"""
+    names = f"<BG:inp.bsn>{held}</BG:inp.bsn>" if held else "<BG:geslachtsnaam>X</BG:geslachtsnaam>"
+    oud = relation.format(inner_vs, names)
+    nieuw = relation.format("T", "<BG:inp.bsn>999990019</BG:inp.bsn>")
+    answer = created.receive(lk01("W", update_objects(oud, nieuw, vs="I"), "ref-2", "20260102100000001"), UPDATE)
+    refused(answer, "StUF055", "relation-replaced-oud" if not held else "verwerkingssoort")
+    assert created.zaak(ZAAK)["initiator"]["identificatie"] == f"inp.bsn=*******{CLIENT_BSN[-2:]}"
+
+
 def test_update_zaak_changes_a_relations_own_elements_with_w(created: Receiver) -> None:
     uitvoerende = """<ZKN:heeftAlsUitvoerende StUF:entiteittype="ZAKBTRUTV" StUF:verwerkingssoort="W">
       <ZKN:gerelateerde><ZKN:nietNatuurlijkPersoon StUF:entiteittype="NNP" StUF:verwerkingssoort="I">

@@ -188,6 +188,21 @@ def _empty(relation: etree._Element) -> bool:
     return no_value(relation) == "geenWaarde" and not len(relation)
 
 
+def _check_replaced(name: str, old: etree._Element) -> None:
+    """The oud side of a replaced relation names the held object, with verwerkingssoort I (Tabel 5.5 "Vervangen
+    relatie": K/Sleutel, gerelateerde I; §5.2.6 punt 7: the rules of punt 6 for the relation being replaced)."""
+    gerelateerde = _gerelateerde(old)
+    inner = [c for c in gerelateerde if isinstance(c.tag, str) and c.get(VERWERKINGSSOORT)] if (
+        gerelateerde is not None) else []
+    target = inner[0] if inner else gerelateerde
+    if target is None or _empty(old) or not identity(gerelateerde)[1]:
+        raise refuse("relation-replaced-oud", name, "a replaced relation names in oud the object it replaces, by "
+                     "its kerngegevens (StUF 03.01 §5.2.6 punt 7, Tabel 5.5)", "StUF055")
+    if target.get(VERWERKINGSSOORT) not in (None, "I"):
+        raise refuse("verwerkingssoort", f"{name}/gerelateerde", "the gerelateerde of a replaced relation has "
+                     "verwerkingssoort I in oud (StUF 03.01 Tabel 5.5, Vervangen relatie)", "StUF055")
+
+
 def _apply_relation(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etree._Element,
                     known: set[str]) -> None:
     """One pair of relations (same place in oud and nieuw) by verwerkingssoort (StUF 03.01 §5.2.6, Tabel 5.5)."""
@@ -215,6 +230,7 @@ def _apply_relation(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etr
         if name == "isVan":
             raise refuse("zaaktype-immutable", name, "the zaaktype of a zaak may not be changed "
                          "(ZDS 1.2 §4.1.5)")
+        _check_replaced(name, old)
         zaak.relations.remove(_find(zaak, name, old))
         _add_relation(zaak, new, known)
     elif vs == "W":

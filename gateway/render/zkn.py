@@ -103,9 +103,10 @@ def _systeem(out: list[str], tag: str, systeem: Systeem, organisatie: str) -> No
     out.append(f"</StUF:{tag}>")
 
 
-def _person(out: list[str], person: dict[str, Any], bsn: str | None) -> None:
-    """An NPS with its kerngegevens: absent ones with noValue (StUF 03.01 3.4.1 rule 1)."""
-    out.append('<ZKN:natuurlijkPersoon StUF:entiteittype="NPS" StUF:verwerkingssoort="T">')
+def _person(out: list[str], person: dict[str, Any], bsn: str | None, verwerkingssoort: str = "T") -> None:
+    """An NPS with its kerngegevens: absent ones with noValue (StUF 03.01 3.4.1 rule 1). With verwerkingssoort
+    I (the person the receiver holds, named in the oud of a replaced relation) the kerngegevens only."""
+    out.append(f'<ZKN:natuurlijkPersoon StUF:entiteittype="NPS" StUF:verwerkingssoort="{verwerkingssoort}">')
     if bsn:
         _el(out, "BG:inp.bsn", bsn)
     known = person.get("known")
@@ -120,7 +121,7 @@ def _person(out: list[str], person: dict[str, Any], bsn: str | None) -> None:
                    "</BG:geboortedatum>")
     else:
         out.append(f"<BG:geboortedatum{NIL.format('waardeOnbekend')}/>")
-    adres = person.get("adres")
+    adres = person.get("adres") if verwerkingssoort == "T" else None
     if adres:  # a gegevensgroep: every element, noValue where absent (3.4.1 rule 2)
         out.append("<BG:verblijfsadres>")
         _el(out, "BG:aoa.identificatie", None, "waardeOnbekend")
@@ -133,6 +134,26 @@ def _person(out: list[str], person: dict[str, Any], bsn: str | None) -> None:
         _el(out, "BG:aoa.huisnummertoevoeging", adres.get("toevoeging"), "geenWaarde")
         out.append("</BG:verblijfsadres>")
     out.append("</ZKN:natuurlijkPersoon>")
+
+
+def _initiator(out: list[str], initiator: dict[str, Any], relatie: str = "T", persoon: str = "T") -> None:
+    """heeftAlsInitiator: added (T, in a creeerZaak) or replaced (R: oud names the held person with I)."""
+    out.append(f'<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="{relatie}">'
+               "<ZKN:gerelateerde>")
+    _person(out, initiator, initiator["bsn"], persoon)
+    out.append("</ZKN:gerelateerde></ZKN:heeftAlsInitiator>")
+
+
+def _uitvoerende(out: list[str], agb: str, relatie: str = "T", nnp: str = "T") -> None:
+    """heeftAlsUitvoerende: the aanbieder as NNP (AGB in ann.identificatie); added (T) or replaced (R)."""
+    out.append(f'<ZKN:heeftAlsUitvoerende StUF:entiteittype="ZAKBTRUTV" StUF:verwerkingssoort="{relatie}">'
+               f'<ZKN:gerelateerde><ZKN:nietNatuurlijkPersoon StUF:entiteittype="NNP" StUF:verwerkingssoort="{nnp}">'
+               f"<BG:ann.identificatie>{esc(agb.zfill(17))}</BG:ann.identificatie>"
+               f"<BG:statutaireNaam{NIL.format('waardeOnbekend')}/>"
+               "</ZKN:nietNatuurlijkPersoon></ZKN:gerelateerde>")
+    if nnp == "T":
+        out.append("<ZKN:omschrijving>Zorgaanbieder</ZKN:omschrijving>")
+    out.append("</ZKN:heeftAlsUitvoerende>")
 
 
 def _extra(out: list[str], name: str, value: Any) -> None:
@@ -213,17 +234,9 @@ def _creeer(out: list[str], state: dict[str, Any]) -> None:
         for b in betrokkenen:
             if b["rol"] == rol:
                 _betrokkene(out, b)
-    initiator = state["initiator"]
-    out.append('<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="T"><ZKN:gerelateerde>')
-    _person(out, initiator, initiator["bsn"])
-    out.append("</ZKN:gerelateerde></ZKN:heeftAlsInitiator>")
+    _initiator(out, state["initiator"])
     if state.get("uitvoerende"):
-        out.append('<ZKN:heeftAlsUitvoerende StUF:entiteittype="ZAKBTRUTV" StUF:verwerkingssoort="T">'
-                   '<ZKN:gerelateerde><ZKN:nietNatuurlijkPersoon StUF:entiteittype="NNP" StUF:verwerkingssoort="T">'
-                   f"<BG:ann.identificatie>{state['uitvoerende'].zfill(17)}</BG:ann.identificatie>"
-                   f"<BG:statutaireNaam{NIL.format('waardeOnbekend')}/>"
-                   "</ZKN:nietNatuurlijkPersoon></ZKN:gerelateerde>"
-                   "<ZKN:omschrijving>Zorgaanbieder</ZKN:omschrijving></ZKN:heeftAlsUitvoerende>")
+        _uitvoerende(out, state["uitvoerende"])
     for b in betrokkenen:
         if b["rol"] == "overig":
             _betrokkene(out, b)
@@ -236,7 +249,10 @@ def _creeer(out: list[str], state: dict[str, Any]) -> None:
 
 
 def _update_object(out: list[str], op: Operation, side: str) -> None:
-    out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="W">')
+    """One object of an updateZaak: W when an attribute changes, else I (StUF 03.01 5.2: "Als alleen relaties
+    zijn gewijzigd, dan is de topfundamenteel alleen nodig voor de identificatie")."""
+    vs = "W" if op.changes or op.extra_changes else "I"
+    out.append(f'<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="{vs}">')
     _el(out, "ZKN:identificatie", op.zaak)
     for change in op.changes:
         count = max(len(change.old or []), len(change.new or [])) if change.name == "kenmerk" else 0
@@ -253,6 +269,13 @@ def _update_object(out: list[str], op: Operation, side: str) -> None:
             else:
                 _extra(out, change.name, getattr(change, side))
         out.append("</StUF:extraElementen>")
+    for relation in op.relation_changes:  # 5.2.6 item 7: R in both; oud K/Sleutel with I, nieuw the new one
+        held = side == "old"
+        value = relation.old if held else relation.new
+        if relation.name == "initiator":
+            _initiator(out, value, "R", "I" if held else "T")
+        else:
+            _uitvoerende(out, value, "R", "I" if held else "T")
     out.append("</ZKN:object>")
 
 

@@ -48,12 +48,28 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class RelationChange:
+    """A relation of an updateZaak replaced by another (StUF 03.01 5.2.6 item 7, verwerkingssoort R): the
+    initiator (``old``/``new``: the person states) or the uitvoerende (the aanbieder's AGB)."""
+
+    name: str  # "initiator" | "uitvoerende"
+    old: Any
+    new: Any
+
+
+REPLACEABLE = {"initiator": "bsn", "uitvoerende": None}
+"""Relations a W replaces when the identifying value differs (the BSN of the initiator, the AGB itself); a
+changed name or address of the same person is not a zaak change (docs/canonical-spec.md 3)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Operation:
     kind: str  # CREEER | UPDATE | STATUS
     zaak: str
     state: JsonDict | None = None  # CREEER: the full state to create
     changes: tuple[Change, ...] = ()  # UPDATE: ZAK attributes, in schema order
     extra_changes: tuple[Change, ...] = ()  # UPDATE: extraElementen
+    relation_changes: tuple[RelationChange, ...] = ()  # UPDATE: relations replaced (R)
     status: JsonDict | None = None  # STATUS: the new status
     statussen: tuple[JsonDict, ...] = ()  # STATUS: statuses the zaak already has (sent with I)
 
@@ -80,16 +96,34 @@ def _changes(old: JsonDict, new: JsonDict) -> tuple[tuple[Change, ...], tuple[Ch
     return attrs, extra
 
 
+def _identity(name: str, value: Any) -> Any:
+    key = REPLACEABLE[name]
+    return value.get(key) if key and isinstance(value, dict) else value
+
+
+def _relation_changes(old: JsonDict, new: JsonDict) -> tuple[RelationChange, ...]:
+    """The relations whose object is another one now (another BSN, another AGB), in schema order."""
+    return tuple(RelationChange(name, old.get(name), new.get(name)) for name in REPLACEABLE
+                 if old.get(name) and new.get(name)
+                 and _identity(name, old.get(name)) != _identity(name, new.get(name)))
+
+
 def _update(previous: JsonDict, want: JsonDict) -> tuple[Operation | None, JsonDict]:
-    """The updateZaak from ``previous`` to ``want`` (ZAK attributes and extraElementen only), or None."""
+    """The updateZaak from ``previous`` to ``want`` (ZAK attributes, extraElementen, replaced relations), or None.
+
+    The state keeps a relation's object as it was last sent: a new one only when it was replaced."""
     attrs, extra = _changes(previous, want)
+    relations = _relation_changes(previous, want)
     after = copy.deepcopy(previous)
     after["attrs"] = dict(want["attrs"])
     after["extra"] = dict(want["extra"])
     after["keys"] = sorted(set(previous["keys"]) | set(want["keys"]))
-    if not attrs and not extra:
+    for change in relations:
+        after[change.name] = copy.deepcopy(change.new)
+    if not attrs and not extra and not relations:
         return None, after
-    return Operation(UPDATE, previous["identificatie"], changes=attrs, extra_changes=extra), after
+    return Operation(UPDATE, previous["identificatie"], changes=attrs, extra_changes=extra,
+                     relation_changes=relations), after
 
 
 def _status_value(zaaktype: Zaaktype, event: str, datum: str, toelichting: str | None) -> JsonDict:
