@@ -458,3 +458,15 @@ def test_the_replacing_w_validates_with_the_official_tool(reference: Path, tmp_p
     done = subprocess.run([sys.executable, str(tool), str(tmp_path / "w.xml")], capture_output=True, text=True,
                           check=False)
     assert "1 passed, 0 failed" in done.stdout, done.stdout + done.stderr
+
+
+def test_another_aanbieder_for_the_same_toewijzingnummer_replaces_the_uitvoerende(reference: Path) -> None:
+    chain = Chain(reference)
+    specifiek = chain.source("iwmo32/WMO301_toewijzing_specifiek.xml")
+    (created,) = chain.feed("320001", specifiek)
+    (answer,) = chain.feed("320001 for another aanbieder", specifiek.replace(b">98026987<", b">12345678<"))
+    assert answer.accepted, answer.fout
+    zaak = chain.receiver.zaak(created.zaak)
+    assert zaak is not None
+    assert [b["identificatie"] for b in zaak["betrokkenen"] if b["rol"] == "heeftAlsUitvoerende"] == [
+        "ann.identificatie=00000000012345678"]  # the AGB zero-padded to 17 (canonical-spec 5); one, not two
