@@ -267,8 +267,10 @@ def test_actualiseer_zaakstatus_appends_to_the_status_history(created: Receiver)
                                   "20260301000000000"), STATUS)
     assert (first.operation, second.operation) == ("actualiseerZaakstatus", "actualiseerZaakstatus")
     assert created.zaak(ZAAK)["statussen"] == [
-        {"statustype": "Levering gestart", "volgnummer": "0001", "datumStatusGezet": "20260110", "toelichting": None},
-        {"statustype": "Levering gestopt", "volgnummer": "0003", "datumStatusGezet": "20260301", "toelichting": None},
+        {"statustype": "Levering gestart", "volgnummer": "0001", "datumStatusGezet": "20260110", "toelichting": None,
+         "gezetDoor": None},
+        {"statustype": "Levering gestopt", "volgnummer": "0003", "datumStatusGezet": "20260301", "toelichting": None,
+         "gezetDoor": None},
     ]
 
 

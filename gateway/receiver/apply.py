@@ -65,8 +65,10 @@ def _status(relation: etree._Element) -> Status:
     if not text(relation, "datumStatusGezet") or not text(gerelateerde, "omschrijving"):
         raise refuse("status", "heeft", "a status needs statustype omschrijving and datumStatusGezet "
                      "(ZDS 1.2 §4.1.3)", "StUF055")
+    door = relation.find(f"{{{ZKN}}}isGezetDoor/{{{ZKN}}}gerelateerde")
     return Status(text(gerelateerde, "omschrijving"), text(gerelateerde, "volgnummer"),
-                  text(relation, "datumStatusGezet"), text(relation, "toelichting") or None)
+                  text(relation, "datumStatusGezet"), text(relation, "toelichting") or None,
+                  identity(door)[1] or None)
 
 
 def _add_relation(zaak: Zaak, relation: etree._Element, known: set[str]) -> None:

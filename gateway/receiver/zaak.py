@@ -143,10 +143,13 @@ class Status:
     volgnummer: str
     datum_status_gezet: str
     toelichting: str | None
+    gezet_door: str | None = None
+    """isGezetDoor: the medewerker or organisatorische eenheid, as ``identificatie=…`` (None when not sent)."""
 
     def snapshot(self) -> dict[str, Any]:
         return {"statustype": self.statustype, "volgnummer": self.volgnummer,
-                "datumStatusGezet": self.datum_status_gezet, "toelichting": self.toelichting}
+                "datumStatusGezet": self.datum_status_gezet, "toelichting": self.toelichting,
+                "gezetDoor": self.gezet_door}
 
 
 @dataclass

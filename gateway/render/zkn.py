@@ -18,7 +18,7 @@ from gateway.model import Bericht
 from gateway.zaken import CREEER, UPDATE, Operation, PlanError, plan_unit, units, zaak_identificatie
 from gateway.zaken.catalogue import zaaktype_for
 
-from .settings import RenderSettings, Systeem
+from .settings import Eenheid, RenderSettings, Systeem
 from .zkn_places import stuf_places
 
 ZKN_NS = "http://www.egem.nl/StUF/sector/zkn/0310"
@@ -279,7 +279,17 @@ def _update_object(out: list[str], op: Operation, side: str) -> None:
     out.append("</ZKN:object>")
 
 
-def _status_object(out: list[str], op: Operation, side: str) -> None:
+def _gezet_door(out: list[str], eenheid: Eenheid) -> None:
+    """isGezetDoor: the OEH that set the status, known to the zaaksysteem (ZDS 1.2 4.1.3; VNG's verwerkingssoort
+    table for actualiseerZaakstatus: isGezetDoor and its organisatorischeEenheid I)."""
+    out.append('<ZKN:isGezetDoor StUF:entiteittype="ZAKSTTBTR" StUF:verwerkingssoort="I"><ZKN:gerelateerde>'
+               '<ZKN:organisatorischeEenheid StUF:entiteittype="OEH" StUF:verwerkingssoort="I">')
+    _el(out, "ZKN:identificatie", eenheid.identificatie)
+    _el(out, "ZKN:naam", eenheid.naam)
+    out.append("</ZKN:organisatorischeEenheid></ZKN:gerelateerde></ZKN:isGezetDoor>")
+
+
+def _status_object(out: list[str], op: Operation, side: str, gezet_door: Eenheid | None = None) -> None:
     """actualiseerZaakstatus: the zaak only identified (I); the new status added (StUF 03.01 5.2.6 item 2)."""
     out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="I">')
     _el(out, "ZKN:identificatie", op.zaak)
@@ -296,13 +306,15 @@ def _status_object(out: list[str], op: Operation, side: str) -> None:
         out.append("</ZKN:gerelateerde>")
         _el(out, "ZKN:toelichting", s["toelichting"])
         _el(out, "ZKN:datumStatusGezet", s["datum"])
+        if gezet_door is not None:
+            _gezet_door(out, gezet_door)
         out.append("</ZKN:heeft>")
     out.append("</ZKN:object>")
 
 
 def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, str], referentienummer: str,
-          moment: str) -> bytes:
-    """One operation as a zakLk01 document."""
+          moment: str, gezet_door: Eenheid | None = None) -> bytes:
+    """One operation as a zakLk01 document; ``gezet_door``: the OEH a status is set by (isGezetDoor)."""
     out: list[str] = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         f'<ZKN:zakLk01 xmlns:ZKN="{ZKN_NS}" xmlns:StUF="{STUF_NS}" xmlns:BG="{BG_NS}" xmlns:xsi="{XSI_NS}">',
@@ -324,7 +336,7 @@ def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, 
         _update_object(out, op, "new")
     else:
         _status_object(out, op, "old")
-        _status_object(out, op, "new")
+        _status_object(out, op, "new", gezet_door)
     out.append("</ZKN:zakLk01>\n")
     return "".join(out).encode("utf-8")
 
@@ -369,7 +381,8 @@ def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime
             organisatie = zender.organisatie or unit.gemeente
             moment = tx.tijdstip(f"{organisatie}|{zender.applicatie}|{zender.administratie or ''}", now)
             ref = str(uuid.uuid4())
-            xml = write(op, (zender, unit.gemeente), (settings.ontvanger, unit.gemeente), ref, moment)
+            xml = write(op, (zender, unit.gemeente), (settings.ontvanger, unit.gemeente), ref, moment,
+                        settings.gezet_door)
             seq = len(result.outputs) + 1
             name = f"{ident}-{bericht.berichtcode}-{bericht.identificatie}-{seq:02d}-{op.kind}"
             result.outputs.append(ZknRendered(ref, name, ident, xml, "T" if op.kind == CREEER else "W", op.kind,
