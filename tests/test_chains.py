@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from ticking_clock import Clock
+from receiver_run import Clock
 
 from gateway.ledger import MemoryLedger
 from gateway.mapping import ConversionError

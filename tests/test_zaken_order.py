@@ -9,33 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ticking_clock import Clock
+from receiver_run import Run
 
-from gateway.pipeline import Conversion, Converter
-from gateway.receiver import Receiver
 from gateway.render import RenderError
 
 A02, A04 = "CasusA-02-WMO301_toewijzing.xml", "CasusA-04-WMO301_intrekking.xml"
 B01 = "CasusB-01-WMO301_toewijzing.xml"
 F01, F02, E01 = ("CasusF-01-WMO305_verwijderen.xml", "CasusF-02-WMO305_nieuweaanlevering.xml",
                  "CasusE-01-WMO305_correctie.xml")
-
-
-
-class Run:
-    """One converter (one ledger) whose outputs all go to one reference receiver."""
-
-    def __init__(self, reference_dir: Path) -> None:
-        self.folder = reference_dir / "samples" / "iwmo20-xml"
-        self.converter = Converter(validate=True, clock=Clock())
-        self.receiver = Receiver()
-
-    def feed(self, name: str, data: bytes | None = None) -> Conversion:
-        conversion = self.converter.convert(data if data is not None else (self.folder / name).read_bytes(), name)
-        for output in conversion.outputs:
-            answer = self.receiver.receive(output.xml, output.soap_action)
-            assert answer.accepted, answer.fout
-        return conversion
 
 
 @pytest.fixture()

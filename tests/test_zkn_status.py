@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from ticking_clock import Clock
+from receiver_run import Run
 
-from gateway.pipeline import Converter
 from gateway.proxy.config import ConfigError
 from gateway.proxy.render_config import render_settings
 from gateway.receiver import Receiver
@@ -22,12 +21,10 @@ B01, B02 = "CasusB-01-WMO301_toewijzing.xml", "CasusB-02-WMO305_start.xml"
 
 def started(reference_dir: Path, settings: RenderSettings) -> tuple[bytes, Receiver, str]:
     """B-01 then its start, through one converter, into a receiver: the status XML, the receiver, the zaak."""
-    folder = reference_dir / "samples" / "iwmo20-xml"
-    converter, receiver = Converter(validate=True, clock=Clock(), settings=settings), Receiver()
-    outputs = [o for name in (B01, B02) for o in converter.convert((folder / name).read_bytes(), name).outputs]
-    for output in outputs:
-        assert receiver.receive(output.xml, output.soap_action).accepted
-    return outputs[-1].xml, receiver, outputs[-1].zaak or ""
+    run = Run(reference_dir, settings)
+    run.feed(B01)
+    (status,) = run.feed(B02).outputs
+    return status.xml, run.receiver, status.zaak or ""
 
 
 def test_a_status_is_set_by_the_configured_organisatorische_eenheid(reference_dir: Path) -> None:

@@ -49,10 +49,11 @@ def _check_no_value_reasons(obj: etree._Element) -> None:
 
 
 def _details(relation: etree._Element) -> dict[str, Value]:
-    """The relation's own simple elements (rol code, omschrijving …), not the gerelateerde's personal data."""
+    """The relation's own elements (rol code, omschrijving, afwijkendCorrespondentieAdres …), not the
+    gerelateerde's personal data and not relations of the relation."""
     return {local(c): value_of(c) for c in relation
             if isinstance(c.tag, str) and etree.QName(c).namespace == ZKN and local(c) != "gerelateerde"
-            and not len(c)}
+            and not is_relation(c)}
 
 
 def _status(relation: etree._Element) -> Status:
@@ -190,6 +191,24 @@ def _empty(relation: etree._Element) -> bool:
     return no_value(relation) == "geenWaarde" and not len(relation)
 
 
+def _change_relation(held: Relation, name: str, old: etree._Element, new: etree._Element) -> None:
+    """§5.2.6 punt 3 / Tabel 5.5 "Wijzigen relatie": oud holds K/Sleutel + the te wijzigen gegevens, which must be
+    the held ones; nieuw the gewijzigde (the same elements); geenWaarde removes a value."""
+    before, after = _details(old), _details(new)
+    if set(before) != set(after):
+        raise refuse("oud-nieuw-elements", name, "a changed relation holds the same elements in oud and nieuw "
+                     "(StUF 03.01 Tabel 5.5, Wijzigen relatie)", "StUF055")
+    for element, value in before.items():
+        if not _same(value, held.details.get(element)):
+            raise refuse("oud-mismatch", f"{name}/{element}", "the oud value of the relation differs from the "
+                         "value the zaaksysteem holds (StUF 03.01 Tabel 5.5: K/Sleutel + te wijzigen gegevens)")
+    for element, value in after.items():
+        if value is None:
+            held.details.pop(element, None)
+        else:
+            held.details[element] = value
+
+
 def _check_replaced(name: str, old: etree._Element) -> None:
     """The oud side of a replaced relation names the held object, with verwerkingssoort I (Tabel 5.5 "Vervangen
     relatie": K/Sleutel, gerelateerde I; §5.2.6 punt 7: the rules of punt 6 for the relation being replaced)."""
@@ -236,7 +255,7 @@ def _apply_relation(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etr
         zaak.relations.remove(_find(zaak, name, old))
         _add_relation(zaak, new, known)
     elif vs == "W":
-        _find(zaak, name, old).details.update(_details(new))
+        _change_relation(_find(zaak, name, old), name, old, new)
     else:  # I: only identifies the relation; nothing changes
         _find(zaak, name, old)
 

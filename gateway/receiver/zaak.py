@@ -17,7 +17,7 @@ from .message import NIL, STUF, is_relation, local, no_value
 # ZAK elements that may occur more than once: a kennisgeving carries all their values (StUF 03.01 §5.2.4).
 REPEATING = frozenset({"kenmerk", "anderZaakObject", "opschorting", "verlenging"})
 # Groups whose type has no StUF:noValue attribute, so xsi:nil alone says "no value".
-GROUPS = REPEATING | {"resultaat"}
+GROUPS = REPEATING | {"resultaat", "afwijkendCorrespondentieAdres", "afwijkendBuitenlandsCorrespondentieAdres"}
 EXTRA = "extraElementen"
 # Elements of a gerelateerde that identify it (kerngegevens), in the order they are looked for.
 IDENTIFYING = ("inp.bsn", "anp.identificatie", "inn.nnpId", "ann.identificatie", "vestigingsNummer",
@@ -131,8 +131,9 @@ class Relation:
     details: dict[str, Value] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:
+        """Identity and details; an address group only as the names of the elements it holds (privacy)."""
         return {"soort": self.soort, "identificatie": mask(self.key),
-                **{name: mask_value(v) for name, v in self.details.items()}}
+                **{name: sorted(v) if isinstance(v, dict) else mask_value(v) for name, v in self.details.items()}}
 
 
 @dataclass

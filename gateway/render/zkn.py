@@ -122,26 +122,55 @@ def _person(out: list[str], person: dict[str, Any], bsn: str | None, verwerkings
     else:
         out.append(f"<BG:geboortedatum{NIL.format('waardeOnbekend')}/>")
     adres = person.get("adres") if verwerkingssoort == "T" else None
-    if adres:  # a gegevensgroep: every element, noValue where absent (3.4.1 rule 2)
-        out.append("<BG:verblijfsadres>")
-        _el(out, "BG:aoa.identificatie", None, "waardeOnbekend")
-        _el(out, "BG:wpl.woonplaatsNaam", adres.get("woonplaats"), "waardeOnbekend")
-        _el(out, "BG:gor.openbareRuimteNaam", adres.get("straatnaam"), "waardeOnbekend")
-        _el(out, "BG:gor.straatnaam", adres.get("straatnaam"), "waardeOnbekend")
-        _el(out, "BG:aoa.postcode", adres.get("postcode"), "waardeOnbekend")
-        _el(out, "BG:aoa.huisnummer", adres.get("huisnummer"), "waardeOnbekend")
-        _el(out, "BG:aoa.huisletter", adres.get("huisletter"), "geenWaarde")
-        _el(out, "BG:aoa.huisnummertoevoeging", adres.get("toevoeging"), "geenWaarde")
-        out.append("</BG:verblijfsadres>")
+    if adres:
+        _group(out, "BG:verblijfsadres", adres, VERBLIJFSADRES)
     out.append("</ZKN:natuurlijkPersoon>")
 
 
+Layout = tuple[tuple[str, str | None, str], ...]
+VERBLIJFSADRES: Layout = (
+    ("BG:aoa.identificatie", None, "waardeOnbekend"), ("BG:wpl.woonplaatsNaam", "woonplaats", "waardeOnbekend"),
+    ("BG:gor.openbareRuimteNaam", "straatnaam", "waardeOnbekend"),
+    ("BG:gor.straatnaam", "straatnaam", "waardeOnbekend"),
+    ("BG:aoa.postcode", "postcode", "waardeOnbekend"), ("BG:aoa.huisnummer", "huisnummer", "waardeOnbekend"),
+    ("BG:aoa.huisletter", "huisletter", "geenWaarde"), ("BG:aoa.huisnummertoevoeging", "toevoeging", "geenWaarde"))
+"""BG:verblijfsadres in schema order: (element, key of the state's address, noValue when absent)."""
+CORRESPONDENTIEADRES: Layout = (
+    ("BG:wpl.woonplaatsNaam", "woonplaats", "waardeOnbekend"), ("BG:postcode", "postcode", "waardeOnbekend"),
+    ("BG:gor.openbareRuimteNaam", "straatnaam", "waardeOnbekend"),
+    ("BG:gor.straatnaam", "straatnaam", "waardeOnbekend"),
+    ("BG:aoa.huisnummer", "huisnummer", "waardeOnbekend"), ("BG:aoa.huisletter", "huisletter", "geenWaarde"),
+    ("BG:aoa.huisnummertoevoeging", "toevoeging", "geenWaarde"))
+"""BG:CorrespondentieAdresGrp-basis in schema order (typering not sent: iWmo does not say which)."""
+
+
+def _group(out: list[str], tag: str, adres: dict[str, Any], layout: Layout) -> None:
+    """An address gegevensgroep: every element, noValue where absent (StUF 03.01 3.4.1 rule 2)."""
+    out.append(f"<{tag}>")
+    for element, key, missing in layout:
+        _el(out, element, adres.get(key) if key else None, missing)
+    out.append(f"</{tag}>")
+
+
+def _correspondentie(out: list[str], adres: dict[str, Any] | None) -> None:
+    """afwijkendCorrespondentieAdres of the initiator (iWmo Contact Soort 02), every element with noValue where
+    absent (3.4.1 rule 2); None: the group emptied (xsi:nil: the group type has no noValue attribute)."""
+    if adres is None:
+        out.append('<ZKN:afwijkendCorrespondentieAdres xsi:nil="true"/>')
+    else:
+        _group(out, "ZKN:afwijkendCorrespondentieAdres", adres, CORRESPONDENTIEADRES)
+
+
 def _initiator(out: list[str], initiator: dict[str, Any], relatie: str = "T", persoon: str = "T") -> None:
-    """heeftAlsInitiator: added (T, in a creeerZaak) or replaced (R: oud names the held person with I)."""
+    """heeftAlsInitiator: added (T, in a creeerZaak), replaced (R: oud names the held person with I) or its
+    correspondence address changed (W: the person with I, the address old or new)."""
     out.append(f'<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="{relatie}">'
                "<ZKN:gerelateerde>")
     _person(out, initiator, initiator["bsn"], persoon)
-    out.append("</ZKN:gerelateerde></ZKN:heeftAlsInitiator>")
+    out.append("</ZKN:gerelateerde>")
+    if relatie == "W" or (persoon == "T" and initiator.get("correspondentie")):
+        _correspondentie(out, initiator.get("correspondentie"))
+    out.append("</ZKN:heeftAlsInitiator>")
 
 
 def _uitvoerende(out: list[str], agb: str, relatie: str = "T", nnp: str = "T") -> None:
@@ -273,7 +302,7 @@ def _update_object(out: list[str], op: Operation, side: str) -> None:
         held = side == "old"
         value = relation.old if held else relation.new
         if relation.name == "initiator":
-            _initiator(out, value, "R", "I" if held else "T")
+            _initiator(out, value, relation.verwerkingssoort, "I" if held or relation.verwerkingssoort == "W" else "T")
         else:
             _uitvoerende(out, value, "R", "I" if held else "T")
     out.append("</ZKN:object>")

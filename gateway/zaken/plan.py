@@ -49,12 +49,14 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class RelationChange:
-    """A relation of an updateZaak replaced by another (StUF 03.01 5.2.6 item 7, verwerkingssoort R): the
-    initiator (``old``/``new``: the person states) or the uitvoerende (the aanbieder's AGB)."""
+    """A relation of an updateZaak: replaced by another (verwerkingssoort R, StUF 03.01 5.2.6 item 7: another
+    BSN or AGB) or its own data changed (W, item 3: the initiator's afwijkendCorrespondentieAdres).
+    ``old``/``new``: the person states of the initiator, or the aanbieder's AGB of the uitvoerende."""
 
     name: str  # "initiator" | "uitvoerende"
     old: Any
     new: Any
+    verwerkingssoort: str = "R"
 
 
 REPLACEABLE = {"initiator": "bsn", "uitvoerende": None}
@@ -102,10 +104,19 @@ def _identity(name: str, value: Any) -> Any:
 
 
 def _relation_changes(old: JsonDict, new: JsonDict) -> tuple[RelationChange, ...]:
-    """The relations whose object is another one now (another BSN, another AGB), in schema order."""
-    return tuple(RelationChange(name, old.get(name), new.get(name)) for name in REPLACEABLE
-                 if old.get(name) and new.get(name)
-                 and _identity(name, old.get(name)) != _identity(name, new.get(name)))
+    """The relations whose object is another one now (another BSN, another AGB: R) or, for the same client,
+    whose correspondence address changed (W), in schema order."""
+    out = []
+    for name in REPLACEABLE:
+        before, after = old.get(name), new.get(name)
+        if not before or not after:
+            continue
+        if _identity(name, before) != _identity(name, after):
+            out.append(RelationChange(name, before, after))
+        elif name == "initiator" and before.get("correspondentie") != after.get("correspondentie"):
+            out.append(RelationChange(name, before, {**before, "correspondentie": after.get("correspondentie")},
+                                      "W"))
+    return tuple(out)
 
 
 def _update(previous: JsonDict, want: JsonDict) -> tuple[Operation | None, JsonDict]:
