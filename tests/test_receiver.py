@@ -232,7 +232,8 @@ def test_a_replaced_relation_must_name_the_held_object_with_i_in_oud(created: Re
     relation = """<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="R">
       <ZKN:gerelateerde><ZKN:natuurlijkPersoon StUF:entiteittype="NPS" StUF:verwerkingssoort="{}">{}
       </ZKN:natuurlijkPersoon></ZKN:gerelateerde></ZKN:heeftAlsInitiator>"""
-    names = f"<BG:inp.bsn>{held}</BG:inp.bsn>" if held else "<BG:geslachtsnaam>X</BG:geslachtsnaam>"
+    names = f"<BG:inp.bsn>{held}</BG:inp.bsn>" if held else (  # no kerngegeven with a value: names no one
+        '<BG:geslachtsnaam xsi:nil="true" StUF:noValue="waardeOnbekend"/>')
     oud = relation.format(inner_vs, names)
     nieuw = relation.format("T", "<BG:inp.bsn>999990019</BG:inp.bsn>")
     answer = created.receive(lk01("W", update_objects(oud, nieuw, vs="I"), "ref-2", "20260102100000001"), UPDATE)

@@ -82,3 +82,23 @@ def test_a_changed_relation_whose_oud_is_not_what_the_receiver_holds_is_refused(
     answer = other.receive(moved.xml, moved.soap_action)
     assert (answer.accepted, answer.code, answer.rule) == (False, "StUF058", "oud-mismatch")
     assert answer.fout is not None and answer.fout.element == "heeftAlsInitiator/afwijkendCorrespondentieAdres"
+
+
+def test_a_relative_gone_is_dropped_with_v_and_one_come_is_added_with_t(run: Run) -> None:
+    a02 = (run.folder / A02).read_bytes()
+    (created,) = run.feed(A02).outputs
+    partner = run.receiver.zaak(created.zaak)["betrokkenen"][0]  # type: ignore[index]
+    assert (partner["rol"], partner["code"], partner["omschrijving"]) == ("heeftAlsBelanghebbende", "12", "Partner")
+    (changed,) = run.feed("A-02 with another partner", a02.replace(b">Mistral<", b">Bora<")).outputs
+    oud, nieuw = etree.fromstring(changed.xml).findall(f"{{{ZKN}}}object")
+    pairs = [(r.get(f"{{{STUF}}}verwerkingssoort"), r.get(f"{{{STUF}}}noValue"),
+              r.findtext(f".//{{{BG}}}geslachtsnaam")) for obj in (oud, nieuw)
+             for r in obj.findall(f"{{{ZKN}}}heeftAlsBelanghebbende")]
+    assert pairs == [("V", None, "Mistral"), ("T", "geenWaarde", None),  # oud: the one that goes; the added empty
+                     ("V", "geenWaarde", None), ("T", None, "Bora")]  # nieuw: the gone empty; the one that comes
+    gerelateerde = oud.find(f"{{{ZKN}}}heeftAlsBelanghebbende/{{{ZKN}}}gerelateerde/{{{ZKN}}}natuurlijkPersoon")
+    assert gerelateerde.get(f"{{{STUF}}}verwerkingssoort") == "I"  # Tabel 5.5 Verwijderen relatie: K/Sleutel, I
+    after = run.receiver.zaak(created.zaak)["betrokkenen"]  # type: ignore[index]
+    assert [(b["rol"], b.get("code")) for b in after] == [("heeftAlsUitvoerende", None),
+                                                          ("heeftAlsBelanghebbende", "12")]
+    assert after[1]["identificatie"] != partner["identificatie"]  # another person, found by its kerngegevens

@@ -7,6 +7,7 @@ JSON-able and never show a BSN unmasked.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +93,25 @@ def identity(gerelateerde: etree._Element | None) -> tuple[str, str]:
         for child in target:
             if isinstance(child.tag, str) and local(child) == name and child.text and child.text.strip():
                 return (soort, f"{name}={child.text.strip()}")
+    if soort == "natuurlijkPersoon":
+        return (soort, _person_key(target))
     return (soort, "")
+
+
+NPS_KERNGEGEVENS = ("geslachtsnaam", "voorvoegselGeslachtsnaam", "voorletters", "voornamen", "geslachtsaanduiding",
+                    "geboortedatum")
+"""What names a person without a BSN (StUF-BG 3.10 NPS kerngegevens): a relative of the client."""
+
+
+def _person_key(person: etree._Element) -> str:
+    """``nps.kerngegevens=<digest>`` of the kerngegevens, so a relative can be found again and removed (V) without
+    the receiver keeping a name; "" when none has a value."""
+    values = {local(c): (c.text or "").strip() for c in person if isinstance(c.tag, str)
+              and local(c) in NPS_KERNGEGEVENS and no_value(c) is None}
+    if not any(values.values()):
+        return ""
+    text = "|".join(values.get(name, "") for name in NPS_KERNGEGEVENS)
+    return "nps.kerngegevens=" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def is_bsn(value: object) -> bool:

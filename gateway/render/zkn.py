@@ -17,6 +17,7 @@ from typing import Any
 from gateway.model import Bericht
 from gateway.zaken import CREEER, UPDATE, Operation, PlanError, plan_unit, units, zaak_identificatie
 from gateway.zaken.catalogue import zaaktype_for
+from gateway.zaken.plan import RelationChange
 
 from .settings import Eenheid, RenderSettings, Systeem
 from .zkn_places import stuf_places
@@ -194,12 +195,28 @@ def _extra(out: list[str], name: str, value: Any) -> None:
             out.append(f'<StUF:extraElement naam="{name}">{esc(v)}</StUF:extraElement>')
 
 
-def _betrokkene(out: list[str], b: dict[str, Any]) -> None:
-    tag, ent = {"gemachtigde": ("heeftAlsGemachtigde", "ZAKBTRGMC"), "belanghebbende": (
-        "heeftAlsBelanghebbende", "ZAKBTRBLH"), "overig": ("heeftAlsOverigBetrokkene", "ZAKBTROVR")}[b["rol"]]
-    out.append(f'<ZKN:{tag} StUF:entiteittype="{ent}" StUF:verwerkingssoort="T"><ZKN:gerelateerde>')
-    _person(out, b["persoon"], None)
+ROLLEN = {"belanghebbende": ("heeftAlsBelanghebbende", "ZAKBTRBLH"), "gemachtigde": ("heeftAlsGemachtigde",
+          "ZAKBTRGMC"), "overig": ("heeftAlsOverigBetrokkene", "ZAKBTROVR")}
+"""A betrokkene's rol -> its ZAK relation element and entiteittype."""
+
+
+def _empty_relation(out: list[str], tag: str, ent: str, verwerkingssoort: str) -> None:
+    """The side of a relation that is not there: added (T, in oud) or no longer relevant (V, in nieuw), StUF 03.01
+    5.2.6 items 2 and 5: "met de attributes StUF:entiteittype, StUF:verwerkingssoort … StUF:noValue="geenWaarde"
+    en met een lege elementinhoud"."""
+    out.append(f'<ZKN:{tag} StUF:entiteittype="{ent}" StUF:verwerkingssoort="{verwerkingssoort}"'
+               f'{NIL.format("geenWaarde")}/>')
+
+
+def _betrokkene(out: list[str], b: dict[str, Any], relatie: str = "T") -> None:
+    """A relative as the relation of its rol: added (T, everything) or named to be dropped (V, kerngegevens I)."""
+    tag, ent = ROLLEN[b["rol"]]
+    out.append(f'<ZKN:{tag} StUF:entiteittype="{ent}" StUF:verwerkingssoort="{relatie}"><ZKN:gerelateerde>')
+    _person(out, b["persoon"], None, "T" if relatie == "T" else "I")
     out.append("</ZKN:gerelateerde>")
+    if relatie != "T":
+        out.append(f"</ZKN:{tag}>")
+        return
     _el(out, "ZKN:code", b["code"])
     _el(out, "ZKN:omschrijving", b["omschrijving"])
     if b["extra"]:
@@ -298,14 +315,34 @@ def _update_object(out: list[str], op: Operation, side: str) -> None:
             else:
                 _extra(out, change.name, getattr(change, side))
         out.append("</StUF:extraElementen>")
-    for relation in op.relation_changes:  # 5.2.6 item 7: R in both; oud K/Sleutel with I, nieuw the new one
-        held = side == "old"
-        value = relation.old if held else relation.new
-        if relation.name == "initiator":
-            _initiator(out, value, relation.verwerkingssoort, "I" if held or relation.verwerkingssoort == "W" else "T")
-        else:
-            _uitvoerende(out, value, "R", "I" if held else "T")
+    for relation in sorted(op.relation_changes, key=_schema_rank):
+        _relation(out, relation, side == "old")
     out.append("</ZKN:object>")
+
+
+RANK = ("belanghebbende", "gemachtigde", "initiator", "uitvoerende", "overig")
+"""Relations of a ZAK object in the order of the StUF-ZKN schema."""
+
+
+def _schema_rank(change: RelationChange) -> int:
+    value = change.old if change.old is not None else change.new
+    return RANK.index(value["rol"] if change.name == "betrokkene" else change.name)
+
+
+def _relation(out: list[str], change: RelationChange, held: bool) -> None:
+    """One changed relation on one side of a W (StUF 03.01 5.2.6): R (item 7) oud the held object with I, nieuw
+    the new one; W (item 3) both with I and the changed data; T (item 2) oud empty; V (item 5) nieuw empty."""
+    vs = change.verwerkingssoort
+    value = change.old if held else change.new
+    if change.name == "betrokkene":
+        if value is None:
+            _empty_relation(out, *ROLLEN[(change.old or change.new)["rol"]], vs)
+        else:
+            _betrokkene(out, value, vs)
+    elif change.name == "initiator":
+        _initiator(out, value, vs, "I" if held or vs == "W" else "T")
+    else:
+        _uitvoerende(out, value, vs, "I" if held else "T")
 
 
 def _gezet_door(out: list[str], eenheid: Eenheid) -> None:

@@ -50,10 +50,11 @@ class Change:
 @dataclass(frozen=True, slots=True)
 class RelationChange:
     """A relation of an updateZaak: replaced by another (verwerkingssoort R, StUF 03.01 5.2.6 item 7: another
-    BSN or AGB) or its own data changed (W, item 3: the initiator's afwijkendCorrespondentieAdres).
-    ``old``/``new``: the person states of the initiator, or the aanbieder's AGB of the uitvoerende."""
+    BSN or AGB), its own data changed (W, item 3: the initiator's afwijkendCorrespondentieAdres), a betrokkene
+    added (T, item 2: ``old`` None) or no longer relevant (V, item 5: ``new`` None). ``old``/``new``: the person
+    states of the initiator or a betrokkene, or the aanbieder's AGB of the uitvoerende."""
 
-    name: str  # "initiator" | "uitvoerende"
+    name: str  # "initiator" | "uitvoerende" | "betrokkene"
     old: Any
     new: Any
     verwerkingssoort: str = "R"
@@ -116,7 +117,22 @@ def _relation_changes(old: JsonDict, new: JsonDict) -> tuple[RelationChange, ...
         elif name == "initiator" and before.get("correspondentie") != after.get("correspondentie"):
             out.append(RelationChange(name, before, {**before, "correspondentie": after.get("correspondentie")},
                                       "W"))
-    return tuple(out)
+    return tuple(out + _betrokkenen_changes(old.get("betrokkenen", []), new.get("betrokkenen", [])))
+
+
+def _betrokkene_key(betrokkene: JsonDict) -> tuple[Any, ...]:
+    """A relative has no BSN: the role and the person's kerngegevens name the relation (StUF 03.01 5.2.6)."""
+    person = betrokkene["persoon"]
+    return (betrokkene["rol"], *(person.get(k) for k in ("geslachtsnaam", "voorvoegsel", "voorletters",
+                                                           "voornamen", "geslacht", "geboortedatum")))
+
+
+def _betrokkenen_changes(old: list[JsonDict], new: list[JsonDict]) -> list[RelationChange]:
+    """Relatives gone (V) and come (T); one whose other data changed stays as sent."""
+    kept = {_betrokkene_key(b) for b in new}
+    held = {_betrokkene_key(b) for b in old}
+    return ([RelationChange("betrokkene", b, None, "V") for b in old if _betrokkene_key(b) not in kept]
+            + [RelationChange("betrokkene", None, b, "T") for b in new if _betrokkene_key(b) not in held])
 
 
 def _update(previous: JsonDict, want: JsonDict) -> tuple[Operation | None, JsonDict]:
@@ -130,7 +146,11 @@ def _update(previous: JsonDict, want: JsonDict) -> tuple[Operation | None, JsonD
     after["extra"] = dict(want["extra"])
     after["keys"] = sorted(set(previous["keys"]) | set(want["keys"]))
     for change in relations:
-        after[change.name] = copy.deepcopy(change.new)
+        if change.name == "betrokkene":
+            after["betrokkenen"] = [b for b in after["betrokkenen"] if change.old is None or b != change.old] + (
+                [copy.deepcopy(change.new)] if change.new is not None else [])
+        else:
+            after[change.name] = copy.deepcopy(change.new)
     if not attrs and not extra and not relations:
         return None, after
     return Operation(UPDATE, previous["identificatie"], changes=attrs, extra_changes=extra,
