@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.model import Bericht
-from gateway.zaken import CREEER, UPDATE, Operation, PlanError, plan_unit, units, zaak_identificatie
+from gateway.zaken import CREEER, UPDATE, Operation, PlanError, RelationChange, plan_unit, units, zaak_identificatie
 from gateway.zaken.catalogue import zaaktype_for
-from gateway.zaken.plan import RelationChange
 
 from .settings import Eenheid, RenderSettings, Systeem
 from .zkn_places import stuf_places
