@@ -72,7 +72,7 @@ class Operation:
     state: JsonDict | None = None  # CREEER: the full state to create
     changes: tuple[Change, ...] = ()  # UPDATE: ZAK attributes, in schema order
     extra_changes: tuple[Change, ...] = ()  # UPDATE: extraElementen
-    relation_changes: tuple[RelationChange, ...] = ()  # UPDATE: relations replaced (R)
+    relation_changes: tuple[RelationChange, ...] = ()  # UPDATE: relations replaced, changed, dropped, added
     status: JsonDict | None = None  # STATUS: the new status
     statussen: tuple[JsonDict, ...] = ()  # STATUS: statuses the zaak already has (sent with I)
 
@@ -136,9 +136,9 @@ def _betrokkenen_changes(old: list[JsonDict], new: list[JsonDict]) -> list[Relat
 
 
 def _update(previous: JsonDict, want: JsonDict) -> tuple[Operation | None, JsonDict]:
-    """The updateZaak from ``previous`` to ``want`` (ZAK attributes, extraElementen, replaced relations), or None.
+    """The updateZaak from ``previous`` to ``want`` (ZAK attributes, extraElementen, relations), or None.
 
-    The state keeps a relation's object as it was last sent: a new one only when it was replaced."""
+    The state keeps each relation as it was last sent: it changes only with a relation change sent."""
     attrs, extra = _changes(previous, want)
     relations = _relation_changes(previous, want)
     after = copy.deepcopy(previous)
