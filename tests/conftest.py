@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from proxy_helpers import Start, alive, descendants, gateways, samples_dir, wait_for
+from receiver_messages import created, receiver  # noqa: F401 (the reference-receiver tests' fixtures)
 
 from gateway import reference
 from gateway.mapping import Registry

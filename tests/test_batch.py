@@ -74,7 +74,9 @@ def check_out(out: Path, corpus: Corpus, label: str) -> None:
     assert set(by_source) == expected, "the report accounts for every member, and nothing else (no OS litter)"
 
     reference = one_by_one(corpus, lines, label)
-    assert sum(n for status, n in reference.values() if status == "ok") > len(corpus.good)  # type: ignore[misc]
+    # the corpus holds the same chains as 2.0 XML, EI, 2.1 and transport copies in one ledger, so many members are
+    # retours, repeats ("no change") or older than the state held (docs/canonical-spec.md 7): they give nothing
+    assert sum(n for status, n in reference.values() if status == "ok") > len(corpus.good) // 2  # type: ignore[misc]
     for rel in sorted(corpus.good):
         line = by_source[f"{label}/{rel}"]
         status, detail = reference[rel]

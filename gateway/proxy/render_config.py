@@ -9,6 +9,7 @@ shows the form::
     render:
       zender: {organisatie: "0384", applicatie: OVERSTAP}
       ontvanger: {organisatie: "0384", applicatie: ZAAKSYSTEEM}
+      gezet_door: {identificatie: OEH-WMO, naam: Team Wmo}   # isGezetDoor of each status; null: none
       zaaktypen:
         wmo.toewijzing:                       # or per gemeente: "0384:wmo.toewijzing"
           code: B1234
@@ -28,7 +29,7 @@ from gateway.zaken.catalogue import DROPPABLE, STATUS_EVENTS, Statustype, Zaakty
 
 from .config import ConfigError, RouteConfig, ServeConfig
 
-RENDER_KEYS = {"zender", "ontvanger", "zaaktypen", "omschrijving", "ggk_versie"}
+RENDER_KEYS = {"zender", "ontvanger", "zaaktypen", "omschrijving", "ggk_versie", "gezet_door"}
 ZAAKTYPE_KEYS = {"code", "omschrijving", "ingangsdatum", "statustypes", "drop"}
 
 
@@ -44,6 +45,10 @@ def render_settings(doc: Any, base: RenderSettings, where: str) -> RenderSetting
     for key in ("zender", "ontvanger"):
         if key in doc and not isinstance(doc[key], dict):
             raise ConfigError(f"{where}.{key}: expected organisatie, applicatie, administratie")
+    gezet_door = doc.get("gezet_door")
+    if gezet_door is not None and not (isinstance(gezet_door, dict) and gezet_door.get("identificatie")
+                                       and len(str(gezet_door["identificatie"])) <= 24):
+        raise ConfigError(f"{where}.gezet_door: expected identificatie (max 24 characters) and naam, or null")
     out = base.merged({k: v for k, v in doc.items() if k != "zaaktypen"})
     if "zaaktypen" in doc:
         if not isinstance(doc["zaaktypen"], dict):

@@ -49,10 +49,11 @@ def _check_no_value_reasons(obj: etree._Element) -> None:
 
 
 def _details(relation: etree._Element) -> dict[str, Value]:
-    """The relation's own simple elements (rol code, omschrijving …), not the gerelateerde's personal data."""
+    """The relation's own elements (rol code, omschrijving, afwijkendCorrespondentieAdres …), not the
+    gerelateerde's personal data and not relations of the relation."""
     return {local(c): value_of(c) for c in relation
             if isinstance(c.tag, str) and etree.QName(c).namespace == ZKN and local(c) != "gerelateerde"
-            and not len(c)}
+            and not is_relation(c)}
 
 
 def _status(relation: etree._Element) -> Status:
@@ -65,8 +66,10 @@ def _status(relation: etree._Element) -> Status:
     if not text(relation, "datumStatusGezet") or not text(gerelateerde, "omschrijving"):
         raise refuse("status", "heeft", "a status needs statustype omschrijving and datumStatusGezet "
                      "(ZDS 1.2 §4.1.3)", "StUF055")
+    door = relation.find(f"{{{ZKN}}}isGezetDoor/{{{ZKN}}}gerelateerde")
     return Status(text(gerelateerde, "omschrijving"), text(gerelateerde, "volgnummer"),
-                  text(relation, "datumStatusGezet"), text(relation, "toelichting") or None)
+                  text(relation, "datumStatusGezet"), text(relation, "toelichting") or None,
+                  identity(door)[1] or None)
 
 
 def _add_relation(zaak: Zaak, relation: etree._Element, known: set[str]) -> None:
@@ -188,6 +191,39 @@ def _empty(relation: etree._Element) -> bool:
     return no_value(relation) == "geenWaarde" and not len(relation)
 
 
+def _change_relation(held: Relation, name: str, old: etree._Element, new: etree._Element) -> None:
+    """§5.2.6 punt 3 / Tabel 5.5 "Wijzigen relatie": oud holds K/Sleutel + the te wijzigen gegevens, which must be
+    the held ones; nieuw the gewijzigde (the same elements); geenWaarde removes a value."""
+    before, after = _details(old), _details(new)
+    if set(before) != set(after):
+        raise refuse("oud-nieuw-elements", name, "a changed relation holds the same elements in oud and nieuw "
+                     "(StUF 03.01 Tabel 5.5, Wijzigen relatie)", "StUF055")
+    for element, value in before.items():
+        if not _same(value, held.details.get(element)):
+            raise refuse("oud-mismatch", f"{name}/{element}", "the oud value of the relation differs from the "
+                         "value the zaaksysteem holds (StUF 03.01 Tabel 5.5: K/Sleutel + te wijzigen gegevens)")
+    for element, value in after.items():
+        if value is None:
+            held.details.pop(element, None)
+        else:
+            held.details[element] = value
+
+
+def _check_replaced(name: str, old: etree._Element) -> None:
+    """The oud side of a replaced relation names the held object, with verwerkingssoort I (Tabel 5.5 "Vervangen
+    relatie": K/Sleutel, gerelateerde I; §5.2.6 punt 7: the rules of punt 6 for the relation being replaced)."""
+    gerelateerde = _gerelateerde(old)
+    inner = [c for c in gerelateerde if isinstance(c.tag, str) and c.get(VERWERKINGSSOORT)] if (
+        gerelateerde is not None) else []
+    target = inner[0] if inner else gerelateerde
+    if target is None or _empty(old) or not identity(gerelateerde)[1]:
+        raise refuse("relation-replaced-oud", name, "a replaced relation names in oud the object it replaces, by "
+                     "its kerngegevens (StUF 03.01 §5.2.6 punt 7, Tabel 5.5)", "StUF055")
+    if target.get(VERWERKINGSSOORT) not in (None, "I"):
+        raise refuse("verwerkingssoort", f"{name}/gerelateerde", "the gerelateerde of a replaced relation has "
+                     "verwerkingssoort I in oud (StUF 03.01 Tabel 5.5, Vervangen relatie)", "StUF055")
+
+
 def _apply_relation(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etree._Element,
                     known: set[str]) -> None:
     """One pair of relations (same place in oud and nieuw) by verwerkingssoort (StUF 03.01 §5.2.6, Tabel 5.5)."""
@@ -215,10 +251,11 @@ def _apply_relation(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etr
         if name == "isVan":
             raise refuse("zaaktype-immutable", name, "the zaaktype of a zaak may not be changed "
                          "(ZDS 1.2 §4.1.5)")
+        _check_replaced(name, old)
         zaak.relations.remove(_find(zaak, name, old))
         _add_relation(zaak, new, known)
     elif vs == "W":
-        _find(zaak, name, old).details.update(_details(new))
+        _change_relation(_find(zaak, name, old), name, old, new)
     else:  # I: only identifies the relation; nothing changes
         _find(zaak, name, old)
 

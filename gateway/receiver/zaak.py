@@ -7,6 +7,7 @@ JSON-able and never show a BSN unmasked.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from .message import NIL, STUF, is_relation, local, no_value
 # ZAK elements that may occur more than once: a kennisgeving carries all their values (StUF 03.01 §5.2.4).
 REPEATING = frozenset({"kenmerk", "anderZaakObject", "opschorting", "verlenging"})
 # Groups whose type has no StUF:noValue attribute, so xsi:nil alone says "no value".
-GROUPS = REPEATING | {"resultaat"}
+GROUPS = REPEATING | {"resultaat", "afwijkendCorrespondentieAdres", "afwijkendBuitenlandsCorrespondentieAdres"}
 EXTRA = "extraElementen"
 # Elements of a gerelateerde that identify it (kerngegevens), in the order they are looked for.
 IDENTIFYING = ("inp.bsn", "anp.identificatie", "inn.nnpId", "ann.identificatie", "vestigingsNummer",
@@ -92,7 +93,25 @@ def identity(gerelateerde: etree._Element | None) -> tuple[str, str]:
         for child in target:
             if isinstance(child.tag, str) and local(child) == name and child.text and child.text.strip():
                 return (soort, f"{name}={child.text.strip()}")
+    if soort == "natuurlijkPersoon":
+        return (soort, _person_key(target))
     return (soort, "")
+
+
+NPS_KERNGEGEVENS = ("geslachtsnaam", "voorvoegselGeslachtsnaam", "voorletters", "voornamen", "geslachtsaanduiding",
+                    "geboortedatum")
+"""What names a person without a BSN (StUF-BG 3.10 NPS kerngegevens): a relative of the client."""
+
+
+def _person_key(person: etree._Element) -> str:
+    """``nps.kerngegevens=<digest>`` of the kerngegevens, so a relative can be found again and removed (V) without
+    the receiver keeping a name; "" when none has a value."""
+    values = {local(c): (c.text or "").strip() for c in person if isinstance(c.tag, str)
+              and local(c) in NPS_KERNGEGEVENS and no_value(c) is None}
+    if not any(values.values()):
+        return ""
+    text = "|".join(values.get(name, "") for name in NPS_KERNGEGEVENS)
+    return "nps.kerngegevens=" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def is_bsn(value: object) -> bool:
@@ -131,8 +150,9 @@ class Relation:
     details: dict[str, Value] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:
+        """Identity and details; an address group only as the names of the elements it holds (privacy)."""
         return {"soort": self.soort, "identificatie": mask(self.key),
-                **{name: mask_value(v) for name, v in self.details.items()}}
+                **{name: sorted(v) if isinstance(v, dict) else mask_value(v) for name, v in self.details.items()}}
 
 
 @dataclass
@@ -143,10 +163,13 @@ class Status:
     volgnummer: str
     datum_status_gezet: str
     toelichting: str | None
+    gezet_door: str | None = None
+    """isGezetDoor: the medewerker or organisatorische eenheid, as ``identificatie=…`` (None when not sent)."""
 
     def snapshot(self) -> dict[str, Any]:
         return {"statustype": self.statustype, "volgnummer": self.volgnummer,
-                "datumStatusGezet": self.datum_status_gezet, "toelichting": self.toelichting}
+                "datumStatusGezet": self.datum_status_gezet, "toelichting": self.toelichting,
+                "gezetDoor": self.gezet_door}
 
 
 @dataclass

@@ -33,6 +33,15 @@ class Systeem:
 
 
 @dataclass(frozen=True, slots=True)
+class Eenheid:
+    """The organisatorische eenheid (OEH) of the gemeente that sets the statuses Overstap reports: ZDS 1.2 4.1.3
+    requires ``isGezetDoor`` with a medewerker or OEH identificatie the zaaksysteem knows (max 24, naam max 50)."""
+
+    identificatie: str = "OVERSTAP"
+    naam: str | None = "Berichtenverkeer Wmo/Jeugdwet"
+
+
+@dataclass(frozen=True, slots=True)
 class RenderSettings:
     zender: Systeem = Systeem(applicatie="OVERSTAP")
     ontvanger: Systeem = Systeem(applicatie="ZAAKSYSTEEM")
@@ -41,6 +50,9 @@ class RenderSettings:
     omschrijving: str | None = None
     """Zaak omschrijving template (``{Wet}``, ``{wet}``, ``{kind}``, ``{product}``, ``{client}``, ``{gemeente}``,
     ``{aanbieder}``, ``{beschikking}``); None: ``{Wet} {kind} {product}``."""
+    gezet_door: Eenheid | None = Eenheid()
+    """Who sets a status (``isGezetDoor``); None: not sent. The demo default must be replaced by an OEH of the
+    receiver's own organisation (``render.gezet_door: {identificatie: ..., naam: ...}``)."""
     ggk_versie: str | None = None
     """Profile ggk payload version: ``2.1``, ``3.2`` (``iwmo-2.1`` too), ``source`` or ``newest``; None: the
     default (``newest``)."""
@@ -80,6 +92,10 @@ class RenderSettings:
             out = replace(out, zaaktypen=table)
         if "omschrijving" in overrides:
             out = replace(out, omschrijving=str(overrides["omschrijving"]))
+        if "gezet_door" in overrides:
+            value = overrides["gezet_door"]
+            out = replace(out, gezet_door=None if not value else Eenheid(
+                str(value["identificatie"])[:24], str(value["naam"])[:50] if value.get("naam") else None))
         if "ggk_versie" in overrides:
             out = replace(out, ggk_versie=str(overrides["ggk_versie"]))
         return out

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.model import Bericht
-from gateway.zaken import CREEER, UPDATE, Operation, PlanError, plan_unit, units, zaak_identificatie
+from gateway.zaken import CREEER, UPDATE, Operation, PlanError, RelationChange, plan_unit, units, zaak_identificatie
 from gateway.zaken.catalogue import zaaktype_for
 
-from .settings import RenderSettings, Systeem
+from .settings import Eenheid, RenderSettings, Systeem
 from .zkn_places import stuf_places
 
 ZKN_NS = "http://www.egem.nl/StUF/sector/zkn/0310"
@@ -103,9 +103,10 @@ def _systeem(out: list[str], tag: str, systeem: Systeem, organisatie: str) -> No
     out.append(f"</StUF:{tag}>")
 
 
-def _person(out: list[str], person: dict[str, Any], bsn: str | None) -> None:
-    """An NPS with its kerngegevens: absent ones with noValue (StUF 03.01 3.4.1 rule 1)."""
-    out.append('<ZKN:natuurlijkPersoon StUF:entiteittype="NPS" StUF:verwerkingssoort="T">')
+def _person(out: list[str], person: dict[str, Any], bsn: str | None, verwerkingssoort: str = "T") -> None:
+    """An NPS with its kerngegevens: absent ones with noValue (StUF 03.01 3.4.1 rule 1). With verwerkingssoort
+    I (the person the receiver holds, named in the oud of a replaced relation) the kerngegevens only."""
+    out.append(f'<ZKN:natuurlijkPersoon StUF:entiteittype="NPS" StUF:verwerkingssoort="{verwerkingssoort}">')
     if bsn:
         _el(out, "BG:inp.bsn", bsn)
     known = person.get("known")
@@ -120,19 +121,68 @@ def _person(out: list[str], person: dict[str, Any], bsn: str | None) -> None:
                    "</BG:geboortedatum>")
     else:
         out.append(f"<BG:geboortedatum{NIL.format('waardeOnbekend')}/>")
-    adres = person.get("adres")
-    if adres:  # a gegevensgroep: every element, noValue where absent (3.4.1 rule 2)
-        out.append("<BG:verblijfsadres>")
-        _el(out, "BG:aoa.identificatie", None, "waardeOnbekend")
-        _el(out, "BG:wpl.woonplaatsNaam", adres.get("woonplaats"), "waardeOnbekend")
-        _el(out, "BG:gor.openbareRuimteNaam", adres.get("straatnaam"), "waardeOnbekend")
-        _el(out, "BG:gor.straatnaam", adres.get("straatnaam"), "waardeOnbekend")
-        _el(out, "BG:aoa.postcode", adres.get("postcode"), "waardeOnbekend")
-        _el(out, "BG:aoa.huisnummer", adres.get("huisnummer"), "waardeOnbekend")
-        _el(out, "BG:aoa.huisletter", adres.get("huisletter"), "geenWaarde")
-        _el(out, "BG:aoa.huisnummertoevoeging", adres.get("toevoeging"), "geenWaarde")
-        out.append("</BG:verblijfsadres>")
+    adres = person.get("adres") if verwerkingssoort == "T" else None
+    if adres:
+        _group(out, "BG:verblijfsadres", adres, VERBLIJFSADRES)
     out.append("</ZKN:natuurlijkPersoon>")
+
+
+Layout = tuple[tuple[str, str | None, str], ...]
+VERBLIJFSADRES: Layout = (
+    ("BG:aoa.identificatie", None, "waardeOnbekend"), ("BG:wpl.woonplaatsNaam", "woonplaats", "waardeOnbekend"),
+    ("BG:gor.openbareRuimteNaam", "straatnaam", "waardeOnbekend"),
+    ("BG:gor.straatnaam", "straatnaam", "waardeOnbekend"),
+    ("BG:aoa.postcode", "postcode", "waardeOnbekend"), ("BG:aoa.huisnummer", "huisnummer", "waardeOnbekend"),
+    ("BG:aoa.huisletter", "huisletter", "geenWaarde"), ("BG:aoa.huisnummertoevoeging", "toevoeging", "geenWaarde"))
+"""BG:verblijfsadres in schema order: (element, key of the state's address, noValue when absent)."""
+CORRESPONDENTIEADRES: Layout = (
+    ("BG:wpl.woonplaatsNaam", "woonplaats", "waardeOnbekend"), ("BG:postcode", "postcode", "waardeOnbekend"),
+    ("BG:gor.openbareRuimteNaam", "straatnaam", "waardeOnbekend"),
+    ("BG:gor.straatnaam", "straatnaam", "waardeOnbekend"),
+    ("BG:aoa.huisnummer", "huisnummer", "waardeOnbekend"), ("BG:aoa.huisletter", "huisletter", "geenWaarde"),
+    ("BG:aoa.huisnummertoevoeging", "toevoeging", "geenWaarde"))
+"""BG:CorrespondentieAdresGrp-basis in schema order (typering not sent: iWmo does not say which)."""
+
+
+def _group(out: list[str], tag: str, adres: dict[str, Any], layout: Layout) -> None:
+    """An address gegevensgroep: every element, noValue where absent (StUF 03.01 3.4.1 rule 2)."""
+    out.append(f"<{tag}>")
+    for element, key, missing in layout:
+        _el(out, element, adres.get(key) if key else None, missing)
+    out.append(f"</{tag}>")
+
+
+def _correspondentie(out: list[str], adres: dict[str, Any] | None) -> None:
+    """afwijkendCorrespondentieAdres of the initiator (iWmo Contact Soort 02), every element with noValue where
+    absent (3.4.1 rule 2); None: the group emptied (xsi:nil: the group type has no noValue attribute)."""
+    if adres is None:
+        out.append('<ZKN:afwijkendCorrespondentieAdres xsi:nil="true"/>')
+    else:
+        _group(out, "ZKN:afwijkendCorrespondentieAdres", adres, CORRESPONDENTIEADRES)
+
+
+def _initiator(out: list[str], initiator: dict[str, Any], relatie: str = "T", persoon: str = "T") -> None:
+    """heeftAlsInitiator: added (T, in a creeerZaak), replaced (R: oud names the held person with I) or its
+    correspondence address changed (W: the person with I, the address old or new)."""
+    out.append(f'<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="{relatie}">'
+               "<ZKN:gerelateerde>")
+    _person(out, initiator, initiator["bsn"], persoon)
+    out.append("</ZKN:gerelateerde>")
+    if relatie == "W" or (persoon == "T" and initiator.get("correspondentie")):
+        _correspondentie(out, initiator.get("correspondentie"))
+    out.append("</ZKN:heeftAlsInitiator>")
+
+
+def _uitvoerende(out: list[str], agb: str, relatie: str = "T", nnp: str = "T") -> None:
+    """heeftAlsUitvoerende: the aanbieder as NNP (AGB in ann.identificatie); added (T) or replaced (R)."""
+    out.append(f'<ZKN:heeftAlsUitvoerende StUF:entiteittype="ZAKBTRUTV" StUF:verwerkingssoort="{relatie}">'
+               f'<ZKN:gerelateerde><ZKN:nietNatuurlijkPersoon StUF:entiteittype="NNP" StUF:verwerkingssoort="{nnp}">'
+               f"<BG:ann.identificatie>{esc(agb.zfill(17))}</BG:ann.identificatie>"
+               f"<BG:statutaireNaam{NIL.format('waardeOnbekend')}/>"
+               "</ZKN:nietNatuurlijkPersoon></ZKN:gerelateerde>")
+    if nnp == "T":
+        out.append("<ZKN:omschrijving>Zorgaanbieder</ZKN:omschrijving>")
+    out.append("</ZKN:heeftAlsUitvoerende>")
 
 
 def _extra(out: list[str], name: str, value: Any) -> None:
@@ -144,12 +194,28 @@ def _extra(out: list[str], name: str, value: Any) -> None:
             out.append(f'<StUF:extraElement naam="{name}">{esc(v)}</StUF:extraElement>')
 
 
-def _betrokkene(out: list[str], b: dict[str, Any]) -> None:
-    tag, ent = {"gemachtigde": ("heeftAlsGemachtigde", "ZAKBTRGMC"), "belanghebbende": (
-        "heeftAlsBelanghebbende", "ZAKBTRBLH"), "overig": ("heeftAlsOverigBetrokkene", "ZAKBTROVR")}[b["rol"]]
-    out.append(f'<ZKN:{tag} StUF:entiteittype="{ent}" StUF:verwerkingssoort="T"><ZKN:gerelateerde>')
-    _person(out, b["persoon"], None)
+ROLLEN = {"belanghebbende": ("heeftAlsBelanghebbende", "ZAKBTRBLH"), "gemachtigde": ("heeftAlsGemachtigde",
+          "ZAKBTRGMC"), "overig": ("heeftAlsOverigBetrokkene", "ZAKBTROVR")}
+"""A betrokkene's rol -> its ZAK relation element and entiteittype."""
+
+
+def _empty_relation(out: list[str], tag: str, ent: str, verwerkingssoort: str) -> None:
+    """The side of a relation that is not there: added (T, in oud) or no longer relevant (V, in nieuw), StUF 03.01
+    5.2.6 items 2 and 5: "met de attributes StUF:entiteittype, StUF:verwerkingssoort … StUF:noValue="geenWaarde"
+    en met een lege elementinhoud"."""
+    out.append(f'<ZKN:{tag} StUF:entiteittype="{ent}" StUF:verwerkingssoort="{verwerkingssoort}"'
+               f'{NIL.format("geenWaarde")}/>')
+
+
+def _betrokkene(out: list[str], b: dict[str, Any], relatie: str = "T") -> None:
+    """A relative as the relation of its rol: added (T, everything) or named to be dropped (V, kerngegevens I)."""
+    tag, ent = ROLLEN[b["rol"]]
+    out.append(f'<ZKN:{tag} StUF:entiteittype="{ent}" StUF:verwerkingssoort="{relatie}"><ZKN:gerelateerde>')
+    _person(out, b["persoon"], None, "T" if relatie == "T" else "I")
     out.append("</ZKN:gerelateerde>")
+    if relatie != "T":
+        out.append(f"</ZKN:{tag}>")
+        return
     _el(out, "ZKN:code", b["code"])
     _el(out, "ZKN:omschrijving", b["omschrijving"])
     if b["extra"]:
@@ -213,17 +279,9 @@ def _creeer(out: list[str], state: dict[str, Any]) -> None:
         for b in betrokkenen:
             if b["rol"] == rol:
                 _betrokkene(out, b)
-    initiator = state["initiator"]
-    out.append('<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="T"><ZKN:gerelateerde>')
-    _person(out, initiator, initiator["bsn"])
-    out.append("</ZKN:gerelateerde></ZKN:heeftAlsInitiator>")
+    _initiator(out, state["initiator"])
     if state.get("uitvoerende"):
-        out.append('<ZKN:heeftAlsUitvoerende StUF:entiteittype="ZAKBTRUTV" StUF:verwerkingssoort="T">'
-                   '<ZKN:gerelateerde><ZKN:nietNatuurlijkPersoon StUF:entiteittype="NNP" StUF:verwerkingssoort="T">'
-                   f"<BG:ann.identificatie>{state['uitvoerende'].zfill(17)}</BG:ann.identificatie>"
-                   f"<BG:statutaireNaam{NIL.format('waardeOnbekend')}/>"
-                   "</ZKN:nietNatuurlijkPersoon></ZKN:gerelateerde>"
-                   "<ZKN:omschrijving>Zorgaanbieder</ZKN:omschrijving></ZKN:heeftAlsUitvoerende>")
+        _uitvoerende(out, state["uitvoerende"])
     for b in betrokkenen:
         if b["rol"] == "overig":
             _betrokkene(out, b)
@@ -236,7 +294,10 @@ def _creeer(out: list[str], state: dict[str, Any]) -> None:
 
 
 def _update_object(out: list[str], op: Operation, side: str) -> None:
-    out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="W">')
+    """One object of an updateZaak: W when an attribute changes, else I (StUF 03.01 5.2: "Als alleen relaties
+    zijn gewijzigd, dan is de topfundamenteel alleen nodig voor de identificatie")."""
+    vs = "W" if op.changes or op.extra_changes else "I"
+    out.append(f'<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="{vs}">')
     _el(out, "ZKN:identificatie", op.zaak)
     for change in op.changes:
         count = max(len(change.old or []), len(change.new or [])) if change.name == "kenmerk" else 0
@@ -253,10 +314,47 @@ def _update_object(out: list[str], op: Operation, side: str) -> None:
             else:
                 _extra(out, change.name, getattr(change, side))
         out.append("</StUF:extraElementen>")
+    for relation in sorted(op.relation_changes, key=_schema_rank):
+        _relation(out, relation, side == "old")
     out.append("</ZKN:object>")
 
 
-def _status_object(out: list[str], op: Operation, side: str) -> None:
+RANK = ("belanghebbende", "gemachtigde", "initiator", "uitvoerende", "overig")
+"""Relations of a ZAK object in the order of the StUF-ZKN schema."""
+
+
+def _schema_rank(change: RelationChange) -> int:
+    value = change.old if change.old is not None else change.new
+    return RANK.index(value["rol"] if change.name == "betrokkene" else change.name)
+
+
+def _relation(out: list[str], change: RelationChange, held: bool) -> None:
+    """One changed relation on one side of a W (StUF 03.01 5.2.6): R (item 7) oud the held object with I, nieuw
+    the new one; W (item 3) both with I and the changed data; T (item 2) oud empty; V (item 5) nieuw empty."""
+    vs = change.verwerkingssoort
+    value = change.old if held else change.new
+    if change.name == "betrokkene":
+        if value is None:
+            _empty_relation(out, *ROLLEN[(change.old or change.new)["rol"]], vs)
+        else:
+            _betrokkene(out, value, vs)
+    elif change.name == "initiator":
+        _initiator(out, value, vs, "I" if held or vs == "W" else "T")
+    else:
+        _uitvoerende(out, value, vs, "I" if held else "T")
+
+
+def _gezet_door(out: list[str], eenheid: Eenheid) -> None:
+    """isGezetDoor: the OEH that set the status, known to the zaaksysteem (ZDS 1.2 4.1.3; VNG's verwerkingssoort
+    table for actualiseerZaakstatus: isGezetDoor and its organisatorischeEenheid I)."""
+    out.append('<ZKN:isGezetDoor StUF:entiteittype="ZAKSTTBTR" StUF:verwerkingssoort="I"><ZKN:gerelateerde>'
+               '<ZKN:organisatorischeEenheid StUF:entiteittype="OEH" StUF:verwerkingssoort="I">')
+    _el(out, "ZKN:identificatie", eenheid.identificatie)
+    _el(out, "ZKN:naam", eenheid.naam)
+    out.append("</ZKN:organisatorischeEenheid></ZKN:gerelateerde></ZKN:isGezetDoor>")
+
+
+def _status_object(out: list[str], op: Operation, side: str, gezet_door: Eenheid | None = None) -> None:
     """actualiseerZaakstatus: the zaak only identified (I); the new status added (StUF 03.01 5.2.6 item 2)."""
     out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="I">')
     _el(out, "ZKN:identificatie", op.zaak)
@@ -273,13 +371,15 @@ def _status_object(out: list[str], op: Operation, side: str) -> None:
         out.append("</ZKN:gerelateerde>")
         _el(out, "ZKN:toelichting", s["toelichting"])
         _el(out, "ZKN:datumStatusGezet", s["datum"])
+        if gezet_door is not None:
+            _gezet_door(out, gezet_door)
         out.append("</ZKN:heeft>")
     out.append("</ZKN:object>")
 
 
 def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, str], referentienummer: str,
-          moment: str) -> bytes:
-    """One operation as a zakLk01 document."""
+          moment: str, gezet_door: Eenheid | None = None) -> bytes:
+    """One operation as a zakLk01 document; ``gezet_door``: the OEH a status is set by (isGezetDoor)."""
     out: list[str] = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         f'<ZKN:zakLk01 xmlns:ZKN="{ZKN_NS}" xmlns:StUF="{STUF_NS}" xmlns:BG="{BG_NS}" xmlns:xsi="{XSI_NS}">',
@@ -301,7 +401,7 @@ def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, 
         _update_object(out, op, "new")
     else:
         _status_object(out, op, "old")
-        _status_object(out, op, "new")
+        _status_object(out, op, "new", gezet_door)
     out.append("</ZKN:zakLk01>\n")
     return "".join(out).encode("utf-8")
 
@@ -331,20 +431,23 @@ def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime
         try:
             planned = plan_unit(bericht, unit, previous, ident, zaaktype, linked, settings.omschrijving)
         except PlanError as exc:
-            raise RenderError(str(exc), exc.field, code="StUF064") from None
+            raise RenderError(str(exc), exc.field, code=exc.code) from None
         result.warnings += planned.warnings
         for key in unit.keys:
             tx.bind(key, ident)
         if planned.state is not None:
             tx.put_state(ident, planned.state)
-        if not planned.operations:
+        if planned.note is not None:
+            result.notes.append(planned.note)
+        elif not planned.operations:
             result.notes.append(f"no change: zaak {ident} already holds this state ({unit.primary})")
         for op in planned.operations:
             zender = settings.zender
             organisatie = zender.organisatie or unit.gemeente
             moment = tx.tijdstip(f"{organisatie}|{zender.applicatie}|{zender.administratie or ''}", now)
             ref = str(uuid.uuid4())
-            xml = write(op, (zender, unit.gemeente), (settings.ontvanger, unit.gemeente), ref, moment)
+            xml = write(op, (zender, unit.gemeente), (settings.ontvanger, unit.gemeente), ref, moment,
+                        settings.gezet_door)
             seq = len(result.outputs) + 1
             name = f"{ident}-{bericht.berichtcode}-{bericht.identificatie}-{seq:02d}-{op.kind}"
             result.outputs.append(ZknRendered(ref, name, ident, xml, "T" if op.kind == CREEER else "W", op.kind,

@@ -38,13 +38,25 @@ def _person(prefix: str, root: str, ext: str) -> dict[str, list[str]]:
     }
 
 
+COR = ZAK + "ZKN:heeftAlsInitiator/ZKN:afwijkendCorrespondentieAdres/"
+COR_PLACE = {"postcode": "BG:postcode", "huisnummer": "BG:aoa.huisnummer", "huisletter": "BG:aoa.huisletter",
+             "huisnummertoevoeging": "BG:aoa.huisnummertoevoeging", "straatnaam": "BG:gor.straatnaam",
+             "plaatsnaam": "BG:wpl.woonplaatsNaam"}
+
+
+def _correspondentie(key: str) -> list[str]:
+    """The client's address of Soort 02 goes to the initiator relation's afwijkendCorrespondentieAdres."""
+    element = COR_PLACE.get(key.rpartition(".")[2]) if ".adres." in key else None
+    return [COR + f"{element} (when the address is Soort 02, correspondentieadres)"] if element else []
+
+
 PLACES: dict[str, list[str]] = {
     "wet": [ZAK + "ZKN:isVan (the zaaktype of the catalogue entry wet.kind)"],
     "soort": ["decides the operation: creeerZaak, updateZaak, actualiseerZaakstatus (docs/canonical-spec.md 3)"],
     "dagtekening": [ZAK + "ZKN:registratiedatum (creeerZaak only)",
                     ZAK + "ZKN:startdatum (of an aanvraag without ingangsdatum, only then)"],
     "clients.bsn": [INI + "BG:inp.bsn"],
-    **_person("clients.", INI, "client"),
+    **{k: v + _correspondentie(k) for k, v in _person("clients.", INI, "client").items()},
     "clients.clientnummer": [_x("client.nummer") + " (only when it is not the BSN)"],
     "clients.geheim": [_x("client.geheim")],
     "clients.naam.naamgebruik": [_x("client.naamgebruik")],
@@ -118,8 +130,8 @@ PLACES: dict[str, list[str]] = {
     "clients.producten.extra.NAME": [_x("vendor.NAME")],
     "clients.extra.NAME": [_x("vendor.NAME")],
     "clients.status_aanlevering": ["not carried: a 2.0 315 delivery status of the request message, not of a zaak"],
-    "clients.contacten.soort": ["selects the verblijfsadres (01, else 03/04); a correspondence address (02) is not "
-                                "sent (afwijkendCorrespondentieAdres not yet used)"],
+    "clients.contacten.soort": ["selects the verblijfsadres (01, else 03/04) and the afwijkendCorrespondentieAdres "
+                                "of the initiator relation (02)"],
     "clients.relaties.contacten.soort": ["selects the relative's verblijfsadres (01, else 03/04)"],
     "clients.beschikking.beperkingen.duur": ["not carried: medical detail (privacy), kept out of zaak metadata"],
     "clients.beschikking.beperkingen.commentaar": ["not carried: medical free text (privacy)"],

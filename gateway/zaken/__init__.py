@@ -5,10 +5,21 @@ but no XML and no storage. ``render.zkn`` writes the operations; the ledger keep
 """
 
 from .catalogue import DEMO_ZAAKTYPEN, Statustype, Zaaktype, zaaktype_for
-from .plan import CREEER, SOAP_ACTIONS, STATUS, UPDATE, Change, Operation, PlanError, Planned, plan_unit
+from .plan import (
+    CREEER,
+    SOAP_ACTIONS,
+    STATUS,
+    UPDATE,
+    Change,
+    Operation,
+    PlanError,
+    Planned,
+    RelationChange,
+    plan_unit,
+)
 from .units import Unit, units, zaak_identificatie
 
 __all__ = [
     "CREEER", "DEMO_ZAAKTYPEN", "SOAP_ACTIONS", "STATUS", "UPDATE", "Change", "Operation", "PlanError", "Planned",
-    "Statustype", "Unit", "Zaaktype", "plan_unit", "units", "zaak_identificatie", "zaaktype_for",
+    "RelationChange", "Statustype", "Unit", "Zaaktype", "plan_unit", "units", "zaak_identificatie", "zaaktype_for",
 ]

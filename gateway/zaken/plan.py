@@ -29,11 +29,13 @@ SOAP_ACTIONS = {
 
 
 class PlanError(ValueError):
-    """A message that cannot be applied to any zaak (e.g. a 305 for a toewijzing never created)."""
+    """A message that cannot be applied to any zaak (e.g. a 305 for a toewijzing never created: StUF064), or
+    not to the one it names (a later 301 that would reopen an ended zaak: StUF058)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, code: str = "StUF064") -> None:
         super().__init__(message)
         self.field = field
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +48,31 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class RelationChange:
+    """A relation of an updateZaak: replaced by another (verwerkingssoort R, StUF 03.01 5.2.6 item 7: another
+    BSN or AGB), its own data changed (W, item 3: the initiator's afwijkendCorrespondentieAdres), a betrokkene
+    added (T, item 2: ``old`` None) or no longer relevant (V, item 5: ``new`` None). ``old``/``new``: the person
+    states of the initiator or a betrokkene, or the aanbieder's AGB of the uitvoerende."""
+
+    name: str  # "initiator" | "uitvoerende" | "betrokkene"
+    old: Any
+    new: Any
+    verwerkingssoort: str = "R"
+
+
+REPLACEABLE = {"initiator": "bsn", "uitvoerende": None}
+"""Relations a W replaces when the identifying value differs (the BSN of the initiator, the AGB itself); a
+changed name or address of the same person is not a zaak change (docs/canonical-spec.md 3)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Operation:
     kind: str  # CREEER | UPDATE | STATUS
     zaak: str
     state: JsonDict | None = None  # CREEER: the full state to create
     changes: tuple[Change, ...] = ()  # UPDATE: ZAK attributes, in schema order
     extra_changes: tuple[Change, ...] = ()  # UPDATE: extraElementen
+    relation_changes: tuple[RelationChange, ...] = ()  # UPDATE: relations replaced, changed, dropped, added
     status: JsonDict | None = None  # STATUS: the new status
     statussen: tuple[JsonDict, ...] = ()  # STATUS: statuses the zaak already has (sent with I)
 
@@ -65,6 +86,8 @@ class Planned:
     operations: list[Operation] = field(default_factory=list)
     state: JsonDict | None = None
     warnings: list[str] = field(default_factory=list)
+    note: str | None = None
+    """Why there are no operations when it is not "no change" (a message older than the state held)."""
 
 
 def _changes(old: JsonDict, new: JsonDict) -> tuple[tuple[Change, ...], tuple[Change, ...]]:
@@ -76,34 +99,88 @@ def _changes(old: JsonDict, new: JsonDict) -> tuple[tuple[Change, ...], tuple[Ch
     return attrs, extra
 
 
+def _identity(name: str, value: Any) -> Any:
+    key = REPLACEABLE[name]
+    return value.get(key) if key and isinstance(value, dict) else value
+
+
+def _relation_changes(old: JsonDict, new: JsonDict) -> tuple[RelationChange, ...]:
+    """The relations whose object is another one now (another BSN, another AGB: R) or, for the same client,
+    whose correspondence address changed (W), in schema order."""
+    out = []
+    for name in REPLACEABLE:
+        before, after = old.get(name), new.get(name)
+        if not before or not after:
+            continue
+        if _identity(name, before) != _identity(name, after):
+            out.append(RelationChange(name, before, after))
+        elif name == "initiator" and before.get("correspondentie") != after.get("correspondentie"):
+            out.append(RelationChange(name, before, {**before, "correspondentie": after.get("correspondentie")},
+                                      "W"))
+    return tuple(out + _betrokkenen_changes(old.get("betrokkenen", []), new.get("betrokkenen", [])))
+
+
+def _betrokkene_key(betrokkene: JsonDict) -> tuple[Any, ...]:
+    """A relative has no BSN: the role and the person's kerngegevens name the relation (StUF 03.01 5.2.6)."""
+    person = betrokkene["persoon"]
+    return (betrokkene["rol"], *(person.get(k) for k in ("geslachtsnaam", "voorvoegsel", "voorletters",
+                                                           "voornamen", "geslacht", "geboortedatum")))
+
+
+def _betrokkenen_changes(old: list[JsonDict], new: list[JsonDict]) -> list[RelationChange]:
+    """Relatives gone (V) and come (T); one whose other data changed stays as sent."""
+    kept = {_betrokkene_key(b) for b in new}
+    held = {_betrokkene_key(b) for b in old}
+    return ([RelationChange("betrokkene", b, None, "V") for b in old if _betrokkene_key(b) not in kept]
+            + [RelationChange("betrokkene", None, b, "T") for b in new if _betrokkene_key(b) not in held])
+
+
 def _update(previous: JsonDict, want: JsonDict) -> tuple[Operation | None, JsonDict]:
-    """The updateZaak from ``previous`` to ``want`` (ZAK attributes and extraElementen only), or None."""
+    """The updateZaak from ``previous`` to ``want`` (ZAK attributes, extraElementen, relations), or None.
+
+    The state keeps each relation as it was last sent: it changes only with a relation change sent."""
     attrs, extra = _changes(previous, want)
+    relations = _relation_changes(previous, want)
     after = copy.deepcopy(previous)
     after["attrs"] = dict(want["attrs"])
     after["extra"] = dict(want["extra"])
     after["keys"] = sorted(set(previous["keys"]) | set(want["keys"]))
-    if not attrs and not extra:
+    for change in relations:
+        if change.name == "betrokkene":
+            after["betrokkenen"] = [b for b in after["betrokkenen"] if change.old is None or b != change.old] + (
+                [copy.deepcopy(change.new)] if change.new is not None else [])
+        else:
+            after[change.name] = copy.deepcopy(change.new)
+    if not attrs and not extra and not relations:
         return None, after
-    return Operation(UPDATE, previous["identificatie"], changes=attrs, extra_changes=extra), after
+    return Operation(UPDATE, previous["identificatie"], changes=attrs, extra_changes=extra,
+                     relation_changes=relations), after
 
 
-def _status(state: JsonDict, zaaktype: Zaaktype, event: str, datum: str, toelichting: str | None
-            ) -> tuple[Operation | None, JsonDict]:
-    """A status of type ``event`` (catalogue) on the zaak, unless the zaak already has exactly it."""
+def _status_value(zaaktype: Zaaktype, event: str, datum: str, toelichting: str | None) -> JsonDict:
     kind = zaaktype.statustypes.get(event)
     if kind is None:
         raise PlanError(f"zaaktype {zaaktype.code} has no statustype for {event!r} in the catalogue", "zaaktype")
-    status = {"volgnummer": kind.volgnummer, "omschrijving": kind.omschrijving, "zaaktype": zaaktype.code,
-              "datum": datum, "toelichting": toelichting}
-    if status in state["statussen"]:
+    return {"volgnummer": kind.volgnummer, "omschrijving": kind.omschrijving, "zaaktype": zaaktype.code,
+            "datum": datum, "toelichting": toelichting}
+
+
+def _status(state: JsonDict, status: JsonDict, opposite: JsonDict | None = None) -> tuple[Operation | None, JsonDict]:
+    """Set ``status`` on the zaak unless the receiver's latest word on it is already this status.
+
+    ``opposite`` is the status that undoes it (a start and its withdrawal): of the two, only the one set last
+    counts, so a start withdrawn, delivered again and withdrawn once more (CasusF-01, F-02, E-01) is sent
+    every time, while the same message converted again is not.
+    """
+    latest = next((s for s in reversed(state["statussen"]) if s in (status, opposite)), None)
+    if latest == status:
         return None, state
     after = copy.deepcopy(state)
     after["statussen"].append(status)
     return Operation(STATUS, state["identificatie"], status=status, statussen=tuple(state["statussen"])), after
 
 
-def _end(state: JsonDict, zaaktype: Zaaktype, einddatum: str, uitkomst: str, out: Planned) -> JsonDict:
+def _end(state: JsonDict, zaaktype: Zaaktype, einddatum: str, uitkomst: str, out: Planned, moment: str) -> JsonDict:
     """Close the zaak: updateZaak with einddatum and resultaat, then the eindstatus (ZDS 4.1.3)."""
     want = copy.deepcopy(state)
     want["attrs"]["einddatum"] = einddatum
@@ -111,10 +188,41 @@ def _end(state: JsonDict, zaaktype: Zaaktype, einddatum: str, uitkomst: str, out
     op, state = _update(state, want)
     if op is not None:
         out.operations.append(op)
-    op, state = _status(state, zaaktype, "afgehandeld", einddatum, uitkomst)
+    op, state = _status(state, _status_value(zaaktype, "afgehandeld", einddatum, uitkomst))
     if op is not None:
         out.operations.append(op)
+    state["ended_as_of"] = moment
     return state
+
+
+def moment(bericht: Bericht, unit: Unit) -> str:
+    """When the source registered what it says (yyyymmddhhmmss): a 301 line's Toewijzingsdatum and -tijd,
+    otherwise the message's Dagtekening. Later messages are compared with it (docs/canonical-spec.md 7)."""
+    product = bericht.clients[unit.client_index].producten[unit.line_index]
+    if unit.event == "toewijzing" and product.toewijzingsdatum is not None:
+        tijd = product.toewijzingstijd.strftime("%H%M%S") if product.toewijzingstijd else "000000"
+        return product.toewijzingsdatum.strftime("%Y%m%d") + tijd
+    return bericht.dagtekening.strftime("%Y%m%d") + "000000"
+
+
+def _older(previous: JsonDict, at: str, ending: bool) -> str | None:
+    """Why a 301/315/317 registered at ``at`` is older than the state held, or None; refuses a later one
+    that would reopen an ended zaak."""
+    held, ended = previous.get("as_of"), previous.get("ended_as_of")
+    zaak = previous["identificatie"]
+    if held and at < held:
+        return (f"older than the state held: zaak {zaak} holds a toewijzing registered at {held}, this one was "
+                f"registered at {at}; not sent (StUF 03.01 Tabel 5.8, StUF065)")
+    if previous["attrs"].get("einddatum") is None or not ended:
+        return None
+    if at <= ended:
+        return (f"older than the state held: zaak {zaak} was ended by a message of {ended}, this one was "
+                f"registered at {at}; not sent, an ended zaak is not rolled back (StUF 03.01 Tabel 5.8, StUF065)")
+    if not ending:
+        raise PlanError(f"zaak {zaak} was ended by a message of {ended}; this later toewijzing does not end it and "
+                        "would reopen it, which no ZDS 1.2 operation does (4.1.3: at its eindstatus the zaak is "
+                        "closed). A toewijzing that runs again needs a new ToewijzingNummer", "clients", "StUF058")
+    return None
 
 
 def plan_unit(bericht: Bericht, unit: Unit, previous: JsonDict | None, identificatie: str, zaaktype: Zaaktype,
@@ -126,13 +234,22 @@ def plan_unit(bericht: Bericht, unit: Unit, previous: JsonDict | None, identific
     omschrijving template (None: the default).
     """
     out = Planned()
+    at = moment(bericht, unit)
     if unit.event in ("start", "stop"):
         if previous is None:
             raise PlanError(f"no zaak is known for this {unit.event} (looked for {', '.join(unit.keys)}); "
                             "the toewijzing must be converted first", "clients")
-        out.state = _delivery(bericht, unit, previous, zaaktype, out)
+        held = previous.get("delivery_as_of")
+        if held and at < held:
+            out.state = previous
+            out.note = (f"older than the state held: zaak {previous['identificatie']} holds a delivery message of "
+                        f"{held}, this {unit.event} is of {at}; not sent (StUF 03.01 Tabel 5.8, StUF065)")
+            return out
+        out.state = _delivery(bericht, unit, previous, zaaktype, out, at)
+        out.state["delivery_as_of"] = max(held or at, at)
         return out
     want = desired(bericht, unit, identificatie, zaaktype, omschrijving)
+    want["as_of"] = at
     ending = want["attrs"]["einddatum"] is not None
     if previous is None:
         base = copy.deepcopy(want)
@@ -145,47 +262,53 @@ def plan_unit(bericht: Bericht, unit: Unit, previous: JsonDict | None, identific
         out.operations.append(Operation(CREEER, identificatie, state=base))
         state = base
         if ending:
-            state = _end(state, zaaktype, want["attrs"]["einddatum"], want["attrs"]["resultaat"], out)
+            state = _end(state, zaaktype, want["attrs"]["einddatum"], want["attrs"]["resultaat"], out, at)
         out.state = state
         return out
     if ending:  # one updateZaak with every change incl. einddatum and resultaat, then the eindstatus
         want["attrs"]["einddatumGepland"] = previous["attrs"].get("einddatumGepland")
     op, state = _update(previous, want)
     if op is not None:
+        note = _older(previous, at, ending)
+        if note is not None:
+            out.state, out.note = previous, note
+            return out
         out.operations.append(op)
+    state["as_of"] = max(previous.get("as_of") or at, at)
     if ending and previous["attrs"].get("einddatum") is None:
-        op, state = _status(state, zaaktype, "afgehandeld", want["attrs"]["einddatum"], want["attrs"]["resultaat"])
+        op, state = _status(state, _status_value(zaaktype, "afgehandeld", want["attrs"]["einddatum"],
+                                                 want["attrs"]["resultaat"]))
         if op is not None:
             out.operations.append(op)
+        state["ended_as_of"] = at
     out.state = state
     return out
 
 
-def _delivery(bericht: Bericht, unit: Unit, state: JsonDict, zaaktype: Zaaktype, out: Planned) -> JsonDict:
+def _delivery(bericht: Bericht, unit: Unit, state: JsonDict, zaaktype: Zaaktype, out: Planned, at: str
+              ) -> JsonDict:
     """305: status 'levering gestart' (a StatusAanlevering 3 line: the correcting status); 307: 'levering
     gestopt' and the end of the zaak."""
     product = bericht.clients[unit.client_index].producten[unit.line_index]
     begindatum = yyyymmdd(product.begindatum) or yyyymmdd(bericht.dagtekening)
     assert begindatum is not None
-    if product.status_aanlevering == "3":
-        what = "start" if unit.event == "start" else "stop"
-        datum = begindatum if unit.event == "start" else (yyyymmdd(product.einddatum) or begindatum)
-        op, state = _status(state, zaaktype, "correctie", datum,
-                            f"Aanlevering {what} levering per {datum} verwijderd (StatusAanlevering 3)")
-        if op is not None:
-            out.operations.append(op)
-        return state
-    if unit.event == "start":
-        op, state = _status(state, zaaktype, "gestart", begindatum, None)
-        if op is not None:
-            out.operations.append(op)
-        return state
     einddatum = yyyymmdd(product.einddatum) or yyyymmdd(bericht.dagtekening)
     assert einddatum is not None
     reden = f"RedenBeeindiging {product.reden_beeindiging}" if product.reden_beeindiging else None
-    op, state = _status(state, zaaktype, "gestopt", einddatum, reden)
+    what, datum = ("start", begindatum) if unit.event == "start" else (
+        "stop", yyyymmdd(product.einddatum) or begindatum)
+    delivered = _status_value(zaaktype, "gestart", begindatum, None) if unit.event == "start" else (
+        _status_value(zaaktype, "gestopt", einddatum, reden))
+    withdrawn = _status_value(zaaktype, "correctie", datum,
+                              f"Aanlevering {what} levering per {datum} verwijderd (StatusAanlevering 3)")
+    if product.status_aanlevering == "3":
+        op, state = _status(state, withdrawn, delivered)
+        if op is not None:
+            out.operations.append(op)
+        return state
+    op, state = _status(state, delivered, withdrawn)
     if op is not None:
         out.operations.append(op)
-    if state["attrs"].get("einddatum") is None:
-        state = _end(state, zaaktype, einddatum, "Levering gestopt" + (f" ({reden})" if reden else ""), out)
+    if unit.event == "stop" and state["attrs"].get("einddatum") is None:
+        state = _end(state, zaaktype, einddatum, "Levering gestopt" + (f" ({reden})" if reden else ""), out, at)
     return state

@@ -62,9 +62,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _adres(contacten: list[Contact]) -> JsonDict | None:
-    """The verblijfsadres: the BRP address (01), else the place of stay (03, 04)."""
-    for soort in ("01", "03", "04"):
+def _adres(contacten: list[Contact], soorten: tuple[str, ...] = ("01", "03", "04")) -> JsonDict | None:
+    """The verblijfsadres: the BRP address (01), else the place of stay (03, 04); with ``soorten=("02",)``
+    the correspondence address."""
+    for soort in soorten:
         for c in contacten:
             if c.soort == soort and c.adres is not None and (c.adres.postcode or c.adres.straatnaam):
                 a = c.adres
@@ -242,7 +243,8 @@ def desired(bericht: Bericht, unit: Unit, identificatie: str, zaaktype: Zaaktype
         },
         "extra": extra,
         "initiator": {"bsn": client.bsn, **_person(client.naam, client.geboortedatum, client.geboortedatum_gebruik,
-                                                    client.geslacht, client.contacten)},
+                                                    client.geslacht, client.contacten),
+                      "correspondentie": _adres(client.contacten, ("02",))},
         "uitvoerende": unit.aanbieder,
         "betrokkenen": [] if "betrokkenen" in drop else [betrokkene(r, "contact" in drop) for r in client.relaties],
         "andere": [],

@@ -1,0 +1,84 @@
+"""Order within a chain: a message older than the state held changes nothing, an ended zaak is not reopened,
+and a start withdrawn, delivered again and withdrawn once more is sent each time (docs/canonical-spec.md 3, 7).
+
+Expected values are written by hand from the public iWmo 2.0 samples (dates, Toewijzingsdatum/-tijd).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from receiver_run import Run
+
+from gateway.render import RenderError
+
+A02, A04 = "CasusA-02-WMO301_toewijzing.xml", "CasusA-04-WMO301_intrekking.xml"
+B01 = "CasusB-01-WMO301_toewijzing.xml"
+F01, F02, E01 = ("CasusF-01-WMO305_verwijderen.xml", "CasusF-02-WMO305_nieuweaanlevering.xml",
+                 "CasusE-01-WMO305_correctie.xml")
+
+
+@pytest.fixture()
+def run(reference_dir: Path) -> Run:
+    return Run(reference_dir)
+
+
+def test_an_older_toewijzing_after_the_intrekking_sends_nothing_and_says_why(run: Run) -> None:
+    (created,) = run.feed(A02).outputs
+    run.feed(A04)
+    older = run.feed(A02)  # registered 2016-02-20 14:23:26; the intrekking 2016-11-08 12:49:57 ended the zaak
+    assert older.outputs == []
+    assert older.outcome.startswith("older than the state held")
+    assert "20161108124957" in older.outcome and "20160220142326" in older.outcome
+    zaak = run.receiver.zaak(created.zaak)
+    assert zaak is not None and (zaak["einddatum"], zaak["einddatumGepland"]) == ("20161107", "20161231")
+
+
+def test_an_older_wijziging_of_a_running_toewijzing_sends_nothing(run: Run) -> None:
+    b01 = (run.folder / B01).read_bytes()
+    later = b01.replace(b"<wmo301:Toewijzingstijd>16:12:58<", b"<wmo301:Toewijzingstijd>17:00:00<").replace(
+        b"2016-12-31", b"2016-09-30")
+    (created,) = run.feed("B-01 at 17:00, shortened", later).outputs
+    older = run.feed(B01)  # 16:12:58 the same day: the longer toewijzing the shortened one replaced
+    assert older.outputs == [] and older.outcome.startswith("older than the state held")
+    zaak = run.receiver.zaak(created.zaak)
+    assert zaak is not None and zaak["einddatumGepland"] == "20160930"
+
+
+def test_a_later_toewijzing_that_would_reopen_an_ended_zaak_is_refused(run: Run) -> None:
+    run.feed(A02)
+    run.feed(A04)
+    later = (run.folder / A02).read_bytes().replace(b"<wmo301:Toewijzingsdatum>2016-02-20<",
+                                                    b"<wmo301:Toewijzingsdatum>2016-12-01<")
+    with pytest.raises(RenderError, match="would reopen") as info:
+        run.feed("A-02 registered after the intrekking", later)
+    assert info.value.code == "StUF058"
+
+
+def _on_0385(run: Run) -> str:
+    b01 = (run.folder / B01).read_bytes().replace(b">0384<", b">0385<")
+    (created,) = run.feed("B-01 of 0385", b01).outputs
+    return created.zaak
+
+
+def test_withdrawn_delivered_again_and_withdrawn_again_is_sent_each_time(run: Run) -> None:
+    zaak = _on_0385(run)
+    sent = [[o.operation for o in run.feed(name).outputs] for name in (F01, F02, E01)]
+    assert sent == [["actualiseerZaakstatus"], ["actualiseerZaakstatus"],
+                    ["actualiseerZaakstatus", "actualiseerZaakstatus"]]  # E-01: the withdrawal, then 2016-03-21
+    statussen = run.receiver.zaak(zaak)["statussen"]  # type: ignore[index]
+    assert [(s["statustype"], s["datumStatusGezet"]) for s in statussen] == [
+        ("Start levering ingetrokken", "20160310"), ("Levering gestart", "20160310"),
+        ("Start levering ingetrokken", "20160310"), ("Levering gestart", "20160321")]
+
+
+def test_the_last_delivery_again_is_no_change_and_an_earlier_one_is_older(run: Run) -> None:
+    zaak = _on_0385(run)
+    for name in (F01, F02, E01):
+        run.feed(name)
+    again = run.feed(E01)
+    assert again.outputs == [] and again.outcome.startswith("no change")
+    earlier = run.feed(F02)  # Dagtekening 2016-03-14, E-01's is 2016-03-21: it would revive the withdrawn start
+    assert earlier.outputs == [] and earlier.outcome.startswith("older than the state held")
+    assert len(run.receiver.zaak(zaak)["statussen"]) == 4  # type: ignore[index]
