@@ -154,14 +154,15 @@ async def blast(url: str, bodies: list[bytes], concurrency: int,
 
 
 async def open_loop(url: str, bodies: list[bytes], rate: float, progress: str | None = None,
-                    ) -> tuple[list[float], int, list[tuple[float, int, int]]]:
+                    ) -> tuple[list[float], int, list[tuple[float, int, int, int]]]:
     """Send ``bodies`` at ``rate`` per second on a fixed schedule, whatever the answers; (latencies, non-2xx
     count, samples). Latency runs from each message's scheduled moment. ``progress``: the downstream's
-    ``/count`` URL, sampled every second as (seconds since start, acknowledged, delivered)."""
+    ``/count`` URL, sampled every second as (seconds since start, sent, acknowledged, delivered)."""
     latencies: list[float] = []
     failures = 0
     acknowledged = 0
-    samples: list[tuple[float, int, int]] = []
+    sent = 0
+    samples: list[tuple[float, int, int, int]] = []
     one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
     clients = [httpx.AsyncClient(timeout=60.0, limits=one) for _ in range(256)]  # far more than ever in flight
@@ -186,7 +187,7 @@ async def open_loop(url: str, bodies: list[bytes], rate: float, progress: str | 
         while True:
             await asyncio.sleep(1.0)
             delivered = (await counter.get(progress)).json()["n"] - base  # type: ignore[arg-type]
-            samples.append((loop.time() - start, acknowledged, delivered))
+            samples.append((loop.time() - start, sent, acknowledged, delivered))
 
     counter = httpx.AsyncClient(timeout=10.0)
     try:
@@ -200,6 +201,7 @@ async def open_loop(url: str, bodies: list[bytes], rate: float, progress: str | 
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(send(body, due)))
+            sent += 1
         await asyncio.gather(*tasks)
         if sampler is not None:
             await asyncio.sleep(1.5)  # one more sample after the last acknowledgement
@@ -211,9 +213,8 @@ async def open_loop(url: str, bodies: list[bytes], rate: float, progress: str | 
             await client.aclose()
 
 
-def backlog_growth(samples: list[tuple[float, int, int]]) -> float:
-    """Least-squares slope of the backlog (acknowledged - delivered) over the run, messages per second."""
-    points = [(t, ack - done) for t, ack, done in samples]
+def trend(points: list[tuple[float, int]]) -> float:
+    """Least-squares slope of a count sampled over the run, messages per second."""
     if len(points) < 2:
         return 0.0
     mean_t = statistics.mean(t for t, _ in points)
@@ -355,12 +356,16 @@ def report_open_loop(args: argparse.Namespace, bodies: list[bytes], echo_url: st
     for label, lat, fail in (("floor: FastAPI echo", echo_lat, echo_fail),
                              ("gateway: acknowledged", gw_lat, gw_fail)):
         print(f"{label:34}{len(lat):7d}{pct(lat, 50):9.1f}{pct(lat, 99):9.1f}{max(lat) * 1000:9.1f}{fail:9d}")
-    backlogs = [ack - done for _, ack, done in samples]
+    backlogs = [ack - done for _, _sent, ack, done in samples]
     print("delivery backlog (acknowledged - delivered), one sample a second: "
           + " ".join(str(b) for b in backlogs[:: max(1, len(backlogs) // 30)]))
-    growth = backlog_growth(samples)
+    growth = trend([(t, ack - done) for t, _sent, ack, done in samples])
     print(f"backlog: max {max(backlogs, default=0)}, at the end {backlogs[-1] if backlogs else 0}, "
           f"trend {growth:+.2f} msg/s over the run")
+    sending = [(t, sent - ack) for t, sent, ack, _done in samples if sent < n]  # while the schedule runs
+    waiting = trend(sending)
+    print(f"sent but not yet acknowledged: max {max((w for _, w in sending), default=0)}, trend {waiting:+.2f} msg/s "
+          "while sending (growing: acceptance falls behind the rate, and the delivery backlog says little)")
     print(header())
     p99 = pct(gw_lat, 99)
     print(target_line(f"ack p99 at {args.rate:g} msg/s open loop", f"{p99:,.1f} ms", f"< {PROXY_P99_MS:g} ms",
@@ -368,6 +373,9 @@ def report_open_loop(args: argparse.Namespace, bodies: list[bytes], echo_url: st
     flat = abs(growth) < 0.01 * args.rate  # growing by less than 1% of the rate: delivery keeps pace
     print(target_line("delivery backlog flat", f"{growth:+.2f} msg/s", "|trend| < 1%", flat)
           + ("" if args.seconds >= 60 else f" (the target is a 60 s run; this one: {args.seconds:g} s)"))
+    keeps = abs(waiting) < 0.01 * args.rate
+    print(target_line("acceptance keeps up with the rate", f"{waiting:+.2f} msg/s", "|trend| < 1%", keeps)
+          + ("" if keeps else " (then the backlog line above is not meaningful)"))
 
 
 if __name__ == "__main__":
