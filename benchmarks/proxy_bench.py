@@ -1,6 +1,7 @@
 """Sidecar throughput and acknowledgement latency, each beside a bare FastAPI floor measured in the same run.
 
     .venv/bin/python benchmarks/proxy_bench.py [--messages 3000] [--concurrency 32]
+    .venv/bin/python benchmarks/proxy_bench.py --rate 200 [--seconds 60]      # open loop
 
 Three processes on 127.0.0.1, all uvicorn with uvloop and httptools: the gateway (``overstap serve``,
 outbox with synchronous=FULL in a temporary folder), a downstream that answers Bv03, and a bare
@@ -12,6 +13,13 @@ concurrency and reports:
 * delivered messages/s: from the first send until the downstream holds every message, vs the same
   client posting the canonical messages straight to the downstream (the floor of delivery).
 
+With ``--rate R`` the client runs open loop instead: it sends R messages per second on a fixed schedule
+whether or not earlier ones were answered (as senders in a chain do), for ``--seconds``, and reports the
+acknowledgement p50/p99 (measured from each message's scheduled moment, so a stalled server cannot hide
+its queue) beside the echo endpoint at the same rate, and the delivery backlog (acknowledged minus
+delivered downstream) sampled every second: it must stay flat, not grow with the run.
+
+Both modes end with the targets of issue 13 beside the measurements (MET / NOT MET).
 Not a test: absolute numbers depend on the machine (and on what else runs on it); the ratios less so.
 """
 
@@ -32,6 +40,9 @@ import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from targets import PROXY_ACCEPTED, PROXY_P99_MS, header, target_line  # a sibling module, not a package
 
 ROOT = Path(__file__).resolve().parents[1]
 _IDENT = re.compile(rb"(<iwmo:Identificatie>)([^<]*)(</iwmo:Identificatie>)")
@@ -87,7 +98,13 @@ def wait_up(url: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def messages(count: int) -> list[bytes]:
+def messages(count: int, first: int = 0) -> list[bytes]:
+    """``count`` distinct WMO301 messages, each about its own zaak (beschikkingnummer ``600000000 + first + n``).
+
+    Every message must lead to a delivery, or "delivered" never reaches the count sent: on profile zkn v2 a
+    message that repeats a zaak's state (the same beschikking and content under a new identificatie) is
+    "no change" and sends nothing. ``first`` keeps the warm-up's zaken apart from the measured ones.
+    """
     from gateway.reference import reference_dir
 
     folder = reference_dir() / "samples" / "iwmo20-xml"
@@ -97,7 +114,8 @@ def messages(count: int) -> list[bytes]:
     out = []
     for n in range(count):
         body = _IDENT.sub(lambda m, n=n: m.group(1) + f"b{n:011d}".encode() + m.group(3), bases[n % 3], count=1)
-        out.append(_BESCHIKKING.sub(lambda m, n=n: m.group(1) + f"{600000000 + n % 500}".encode() + m.group(3), body))
+        out.append(_BESCHIKKING.sub(lambda m, n=n: m.group(1) + f"{600000000 + first + n}".encode() + m.group(3),
+                                    body))
     return out
 
 
@@ -133,6 +151,76 @@ async def blast(url: str, bodies: list[bytes], concurrency: int,
     finally:
         for client in clients:
             await client.aclose()
+
+
+async def open_loop(url: str, bodies: list[bytes], rate: float, progress: str | None = None,
+                    ) -> tuple[list[float], int, list[tuple[float, int, int, int]]]:
+    """Send ``bodies`` at ``rate`` per second on a fixed schedule, whatever the answers; (latencies, non-2xx
+    count, samples). Latency runs from each message's scheduled moment. ``progress``: the downstream's
+    ``/count`` URL, sampled every second as (seconds since start, sent, acknowledged, delivered)."""
+    latencies: list[float] = []
+    failures = 0
+    acknowledged = 0
+    sent = 0
+    samples: list[tuple[float, int, int, int]] = []
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    clients = [httpx.AsyncClient(timeout=60.0, limits=one) for _ in range(256)]  # far more than ever in flight
+    for client in clients:
+        idle.put_nowait(client)
+    loop = asyncio.get_running_loop()
+
+    async def send(body: bytes, due: float) -> None:
+        nonlocal failures, acknowledged
+        client = await idle.get()
+        try:
+            response = await client.post(url, content=body, headers={"Content-Type": "text/xml"})
+        finally:
+            idle.put_nowait(client)
+        latencies.append(loop.time() - due)
+        if 200 <= response.status_code < 300:
+            acknowledged += 1
+        else:
+            failures += 1
+
+    async def sample(counter: httpx.AsyncClient, start: float, base: int) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            delivered = (await counter.get(progress)).json()["n"] - base  # type: ignore[arg-type]
+            samples.append((loop.time() - start, sent, acknowledged, delivered))
+
+    counter = httpx.AsyncClient(timeout=10.0)
+    try:
+        base = (await counter.get(progress)).json()["n"] if progress else 0
+        start = loop.time()
+        sampler = asyncio.create_task(sample(counter, start, base)) if progress else None
+        tasks = []
+        for i, body in enumerate(bodies):
+            due = start + i / rate
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send(body, due)))
+            sent += 1
+        await asyncio.gather(*tasks)
+        if sampler is not None:
+            await asyncio.sleep(1.5)  # one more sample after the last acknowledgement
+            sampler.cancel()
+        return latencies, failures, samples
+    finally:
+        await counter.aclose()
+        for client in clients:
+            await client.aclose()
+
+
+def trend(points: list[tuple[float, int]]) -> float:
+    """Least-squares slope of a count sampled over the run, messages per second."""
+    if len(points) < 2:
+        return 0.0
+    mean_t = statistics.mean(t for t, _ in points)
+    mean_b = statistics.mean(b for _, b in points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    return sum((t - mean_t) * (b - mean_b) for t, b in points) / spread if spread else 0.0
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -172,6 +260,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--convert-processes", type=int, default=None,
                         help="Passed to overstap serve (default: its own choice, cores - 1).")
+    parser.add_argument("--rate", type=float, help="open loop: send this many messages per second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="open loop: length of the run (target: 60 s)")
     parser.add_argument("--serve", choices=["echo", "downstream"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -179,7 +269,7 @@ def main() -> None:
         serve_helper(args.serve, args.port)
         return
 
-    bodies = messages(args.messages)
+    bodies = messages(round(args.rate * args.seconds) if args.rate else args.messages)
     work = Path(tempfile.mkdtemp(prefix="overstap-bench-"))
     echo_port, ds_port, gw_port = free_port(), free_port(), free_port()
     me = [sys.executable, str(Path(__file__).resolve())]
@@ -193,13 +283,16 @@ def main() -> None:
     try:
         for url in (echo_url + "/docs", ds_url + "/count", gw_url + "/healthz"):
             wait_up(url)
-        warm = messages(200)
+        warm = messages(200, first=50_000_000)
         asyncio.run(blast(echo_url + "/soap", warm, args.concurrency))
         asyncio.run(blast(gw_url + "/soap", [w.replace(b"<iwmo:Identificatie>b", b"<iwmo:Identificatie>w")
                                              for w in warm], args.concurrency))
         time.sleep(1.0)
         base_count = httpx.get(ds_url + "/count").json()["n"]
         gateway_pid = procs[2].pid
+        if args.rate:
+            report_open_loop(args, bodies, echo_url, gw_url, ds_url)
+            return
 
         echo_s, echo_lat, echo_fail = asyncio.run(blast(echo_url + "/soap", bodies, args.concurrency))
         cpu_before = cpu_seconds(gateway_pid)
@@ -245,6 +338,44 @@ def main() -> None:
     workers_ms = (cpu_after[1] - cpu_before[1]) / n * 1000
     print(f"gateway CPU per message: {main_ms:.2f} ms server process (HTTP in, outbox, delivery), "
           f"{workers_ms:.2f} ms conversion workers")
+    print(header())
+    note = "" if args.concurrency == 32 else f" (the target is set at concurrency 32; this run: {args.concurrency})"
+    print(target_line("sidecar accepted (durable Bv03)", f"{n / gw_s:,.0f} msg/s", f">= {PROXY_ACCEPTED:,.0f}/s",
+                      n / gw_s >= PROXY_ACCEPTED) + note)
+
+
+def report_open_loop(args: argparse.Namespace, bodies: list[bytes], echo_url: str, gw_url: str, ds_url: str) -> None:
+    """The open-loop run: the echo floor at the same rate (at most 10 s), then the gateway for ``--seconds``."""
+    echo_bodies = bodies[:max(1, round(args.rate * min(args.seconds, 10.0)))]
+    echo_lat, echo_fail, _ = asyncio.run(open_loop(echo_url + "/soap", echo_bodies, args.rate))
+    gw_lat, gw_fail, samples = asyncio.run(open_loop(gw_url + "/soap", bodies, args.rate, ds_url + "/count"))
+    n = len(bodies)
+    print(f"open loop: {n} distinct WMO301 messages at {args.rate:g} msg/s for {args.seconds:g} s, "
+          f"{os.cpu_count()} CPU(s); outbox synchronous=FULL; latency from each message's scheduled moment")
+    print(f"{'':34}{'sent':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'non-2xx':>9}")
+    for label, lat, fail in (("floor: FastAPI echo", echo_lat, echo_fail),
+                             ("gateway: acknowledged", gw_lat, gw_fail)):
+        print(f"{label:34}{len(lat):7d}{pct(lat, 50):9.1f}{pct(lat, 99):9.1f}{max(lat) * 1000:9.1f}{fail:9d}")
+    backlogs = [ack - done for _, _sent, ack, done in samples]
+    print("delivery backlog (acknowledged - delivered), one sample a second: "
+          + " ".join(str(b) for b in backlogs[:: max(1, len(backlogs) // 30)]))
+    growth = trend([(t, ack - done) for t, _sent, ack, done in samples])
+    print(f"backlog: max {max(backlogs, default=0)}, at the end {backlogs[-1] if backlogs else 0}, "
+          f"trend {growth:+.2f} msg/s over the run")
+    sending = [(t, sent - ack) for t, sent, ack, _done in samples if sent < n]  # while the schedule runs
+    waiting = trend(sending)
+    print(f"sent but not yet acknowledged: max {max((w for _, w in sending), default=0)}, trend {waiting:+.2f} msg/s "
+          "while sending (growing: acceptance falls behind the rate, and the delivery backlog says little)")
+    print(header())
+    p99 = pct(gw_lat, 99)
+    print(target_line(f"ack p99 at {args.rate:g} msg/s open loop", f"{p99:,.1f} ms", f"< {PROXY_P99_MS:g} ms",
+                      p99 < PROXY_P99_MS) + ("" if args.rate == 200 else " (the target is set at 200 msg/s)"))
+    flat = abs(growth) < 0.01 * args.rate  # growing by less than 1% of the rate: delivery keeps pace
+    print(target_line("delivery backlog flat", f"{growth:+.2f} msg/s", "|trend| < 1%", flat)
+          + ("" if args.seconds >= 60 else f" (the target is a 60 s run; this one: {args.seconds:g} s)"))
+    keeps = abs(waiting) < 0.01 * args.rate
+    print(target_line("acceptance keeps up with the rate", f"{waiting:+.2f} msg/s", "|trend| < 1%", keeps)
+          + ("" if keeps else " (then the backlog line above is not meaningful)"))
 
 
 if __name__ == "__main__":

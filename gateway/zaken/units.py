@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 from gateway.model import Bericht, Client, Product
 
@@ -49,8 +50,16 @@ def heen_soort(soort: str) -> str:
     return soort.removesuffix("-retour")
 
 
-def _d(value: object) -> str:
-    return value.strftime("%Y%m%d") if value is not None else "-"  # type: ignore[attr-defined]
+def day(value: date) -> str:
+    """``strftime("%Y%m%d")`` at a quarter of its cost (a dozen dates a message); the C library's own text
+    for years before 1000, which it does not pad."""
+    if value.year < 1000:
+        return value.strftime("%Y%m%d")
+    return f"{value.year}{value.month:02d}{value.day:02d}"
+
+
+def _d(value: date | None) -> str:
+    return day(value) if value is not None else "-"
 
 
 def beschikkingnummer(client: Client, product: Product) -> str | None:
