@@ -14,6 +14,7 @@ import pytest
 
 from gateway.ingest import InputError, read
 from gateway.mapping import ConversionError, Registry, map_source
+from gateway.mapping.registry import default_dirs, examples_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml"
@@ -28,7 +29,8 @@ def _inputs() -> list[Path]:
 
 @pytest.fixture(scope="module")
 def registry() -> Registry:
-    return Registry()
+    """The built-in dialects and, opted in, the example vendors: their fixtures are walked too."""
+    return Registry(dirs=[*default_dirs(), examples_dir()])
 
 
 @pytest.mark.parametrize("path", _inputs(), ids=lambda p: str(p.relative_to(ROOT)))
