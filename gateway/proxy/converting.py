@@ -14,10 +14,12 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from lxml import etree
 
@@ -37,6 +39,7 @@ from .config import ConfigError, ServeConfig
 from .render_config import settings_of
 
 log = logging.getLogger("overstap.convert")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -156,6 +159,11 @@ def facts_of(body: bytes) -> Facts:
     return facts
 
 
+def worker_died(route: str) -> FailureInfo:
+    """Why a message a conversion worker died on twice is refused."""
+    return FailureInfo("StUF058", None, None, "internal error: the conversion worker stopped on this message", route)
+
+
 def reason_of(exc: BaseException, body: bytes) -> str:
     """The metric label of a bad-input failure."""
     if isinstance(exc, InputError) and is_flat_file(body):
@@ -246,17 +254,20 @@ class ConversionPool:
             self.pool = pool
             log.info("conversion in %d worker process(es)", self.processes)
 
-    async def convert(self, route: str, match_route: str, body: bytes) -> Converted:
+    async def run(self, local: Callable[..., T], in_worker: Callable[..., T], route: str, match_route: str,
+                  body: bytes) -> T | None:
+        """``local(converter, route, match_route, body)`` in a thread, or ``in_worker(route, match_route, body)``
+        in a worker process; None when a worker died on it twice (this message may be what kills it: it is
+        refused, never run in-process)."""
         loop = asyncio.get_running_loop()
         if self.processes <= 0:
-            return await loop.run_in_executor(self.threads, convert_message, self.converters[route], route,
-                                              match_route, body)
+            return await loop.run_in_executor(self.threads, local, self.converters[route], route, match_route, body)
         for _ in range(2):
             pool = self.pool
             if pool is None:
                 break
             try:
-                return await loop.run_in_executor(pool, _convert_in_worker, route, match_route, body)
+                return await loop.run_in_executor(pool, in_worker, route, match_route, body)
             except BrokenProcessPool:
                 log.error("a conversion worker died; starting new workers and converting the message again")
                 try:
@@ -265,10 +276,15 @@ class ConversionPool:
                     log.error("could not start conversion workers: %s", exc)
                     self.pool = None if self.pool is pool else self.pool
                     break
-        # Twice a dead worker: this message may be what kills it. Refuse it; never convert it in-process.
-        info = FailureInfo("StUF058", None, None, "internal error: the conversion worker stopped on this message",
-                           route)
-        return Converted(None, None, facts_of(body), info, "internal")
+            except Exception as exc:  # e.g. a result that cannot travel back: refused as internal, pool kept
+                log.error("a conversion step failed in its worker: %s", type(exc).__name__)
+                return None
+        return None
+
+    async def convert(self, route: str, match_route: str, body: bytes) -> Converted:
+        converted = await self.run(convert_message, _convert_in_worker, route, match_route, body)
+        return converted if converted is not None else Converted(None, None, facts_of(body), worker_died(route),
+                                                                 "internal")
 
     async def _renew(self, broken: ProcessPoolExecutor) -> None:
         """Replace a broken pool once, however many conversions noticed it."""

@@ -38,7 +38,16 @@ from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.render import RenderError, stuf
 
 from .config import RouteConfig
-from .converting import ConversionPool, Converted, Facts, facts_from, facts_of, reason_of, stored_message
+from .converting import (
+    ConversionPool,
+    Converted,
+    Facts,
+    facts_from,
+    facts_of,
+    reason_of,
+    stored_message,
+    worker_died,
+)
 
 if TYPE_CHECKING:
     from .service import Answer, Gateway
@@ -115,25 +124,8 @@ class LedgerStage:
 
     async def map(self, pool: ConversionPool, route: str, match_route: str, body: bytes) -> Mapped:
         """Map in a worker process (or a thread); a worker that dies twice on it refuses the message."""
-        loop = asyncio.get_running_loop()
-        if pool.processes <= 0:
-            return await loop.run_in_executor(pool.threads, map_message, pool.converters[route], route,
-                                              match_route, body)
-        for _ in range(2):
-            current = pool.pool
-            if current is None:
-                break
-            try:
-                return await loop.run_in_executor(current, _map_in_worker, route, match_route, body)
-            except Exception as exc:  # BrokenProcessPool: new workers, and one more try
-                log.error("a conversion worker died (%s); starting new workers", type(exc).__name__)
-                try:
-                    await pool._renew(current)
-                except Exception:
-                    break
-        info = FailureInfo("StUF058", None, None, "internal error: the conversion worker stopped on this message",
-                           route)
-        return Mapped(None, None, facts_of(body), info, "internal")
+        mapped = await pool.run(map_message, _map_in_worker, route, match_route, body)
+        return mapped if mapped is not None else Mapped(None, None, facts_of(body), worker_died(route), "internal")
 
     def _render(self, converter: Converter, mapped: Mapped, route: str) -> Staged:
         """In the ledger thread: outputs of one mapped message and its staged ledger writes."""
