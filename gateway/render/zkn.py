@@ -218,12 +218,17 @@ def _betrokkene(out: list[str], b: dict[str, Any], relatie: str = "T") -> None:
         return
     _el(out, "ZKN:code", b["code"])
     _el(out, "ZKN:omschrijving", b["omschrijving"])
-    if b["extra"]:
+    _extras(out, b["extra"])
+    out.append(f"</ZKN:{tag}>")
+
+
+def _extras(out: list[str], values: dict[str, Any]) -> None:
+    """An entity's ``StUF:extraElementen`` (none at all when there are no values)."""
+    if values:
         out.append("<StUF:extraElementen>")
-        for name, value in b["extra"].items():
+        for name, value in values.items():
             _extra(out, name, value)
         out.append("</StUF:extraElementen>")
-    out.append(f"</ZKN:{tag}>")
 
 
 def _kenmerk(out: list[str], pairs: list[list[str]] | None, count: int) -> None:
@@ -262,11 +267,7 @@ def _creeer(out: list[str], state: dict[str, Any]) -> None:
     _el(out, "ZKN:registratiedatum", state["registratiedatum"])
     _el(out, "ZKN:einddatumGepland", a["einddatumGepland"])
     _el(out, "ZKN:einddatum", a["einddatum"])
-    if state["extra"]:
-        out.append("<StUF:extraElementen>")
-        for name, value in state["extra"].items():
-            _extra(out, name, value)
-        out.append("</StUF:extraElementen>")
+    _extras(out, state["extra"])
     zkt = state["zaaktype"]
     out.append('<ZKN:isVan StUF:entiteittype="ZAKZKT" StUF:verwerkingssoort="T">'
                '<ZKN:gerelateerde StUF:entiteittype="ZKT" StUF:verwerkingssoort="I">')
