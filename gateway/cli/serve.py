@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 def build_config(config_file: str | None, mappings: tuple[str, ...], downstream: str | None,
                  legacy_downstream: str | None, mode: str | None, data_dir: str | None, host: str | None,
                  port: int | None, profile: str | None, ack: str | None, api_keys: tuple[str, ...],
-                 admin_key: str | None) -> tuple[ServeConfig, Registry]:
+                 admin_key: str | None, store: str | None = None) -> tuple[ServeConfig, Registry]:
     """The flag form or the file form; flags that only make sense without a file are refused with one."""
     if config_file:
         clash = [flag for flag, value in (("--mapping", mappings), ("--downstream", downstream),
@@ -56,6 +56,8 @@ def build_config(config_file: str | None, mappings: tuple[str, ...], downstream:
         cfg.port = port
     if admin_key:
         cfg.admin_key = admin_key
+    if store:
+        cfg.store = store
     return cfg, registry
 
 
@@ -90,6 +92,9 @@ def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
               help="durable (default): answer once stored; delivered: once the downstream accepted.")
 @click.option("--data-dir", default=None, envvar="OVERSTAP_DATA_DIR",
               help="Folder for the outbox database (default: data; env OVERSTAP_DATA_DIR).")
+@click.option("--store", default=None, envvar="OVERSTAP_STORE", metavar="URL",
+              help="postgresql://… : outbox and ledger in PostgreSQL, shared by replicas (env OVERSTAP_STORE; "
+                   "default SQLite in the data dir).")
 @click.option("--host", default=None, envvar="OVERSTAP_HOST",
               help="Address to listen on (default 127.0.0.1; env OVERSTAP_HOST, 0.0.0.0 in the image).")
 @click.option("--port", type=int, default=None, envvar="OVERSTAP_PORT", help="Port (default 8080; env OVERSTAP_PORT).")
@@ -105,8 +110,8 @@ def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
 @click.option("--access-log/--no-access-log", default=None, help="Also log every HTTP request (uvicorn).")
 def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | None, legacy_downstream: str | None,
-          mode: str | None, profile: str | None, ack: str | None, data_dir: str | None, host: str | None,
-          port: int | None, api_keys: tuple[str, ...], admin_key: str | None, tls_cert: str | None,
+          mode: str | None, profile: str | None, ack: str | None, data_dir: str | None, store: str | None,
+          host: str | None, port: int | None, api_keys: tuple[str, ...], admin_key: str | None, tls_cert: str | None,
           tls_key: str | None, tls_client_ca: str | None, max_body_bytes: int | None, convert_processes: int | None,
           log_level: str | None, access_log: bool | None) -> None:
     """Run the SOAP sidecar: POST /soap and /soap/<route>; /healthz, /readyz, /metrics, /admin/*."""
@@ -119,7 +124,7 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
                                 (("data_dir", data_dir), ("host", host), ("port", port)))
     try:
         cfg, registry = build_config(config_file, mappings, downstream, legacy_downstream, mode, data_dir, host,
-                                     port, profile, ack, api_keys, admin_key)
+                                     port, profile, ack, api_keys, admin_key, store)
         if tls_cert or tls_key:
             if not (tls_cert and tls_key):
                 raise ConfigError("--tls-cert and --tls-key go together")

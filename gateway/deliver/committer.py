@@ -130,7 +130,7 @@ class GroupCommitter:
         except Exception as exc:
             self.failed = exc
             log.error("outbox commit failed: %s: %s", type(exc).__name__, exc)
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(Exception):  # sqlite3 or psycopg: the rollback of a failed commit
                 conn.execute("ROLLBACK")
             for job in batch:
                 if job.future is not None and not job.future.cancelled():

@@ -19,23 +19,22 @@ import asyncio
 import contextlib
 import logging
 import random
-import sqlite3
 import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from . import outbox
+from . import claims, outbox
 from .committer import GroupCommitter
 from .downstream import Downstream
 from .outbox import Queued
 from .outcome import DEAD, DELIVERED, GONE, RETRY, Outcome, classify, wire_headers
 from .replies import MAX_REPLY_BYTES, scrub
+from .store import Store
 
 log = logging.getLogger("overstap.forwarder")
 __all__ = ["DEAD", "DELIVERED", "GONE", "RETRY", "Forwarder", "Lane", "Observer", "Outcome", "classify"]
@@ -165,12 +164,20 @@ def _tls_context(downstream: Downstream) -> ssl.SSLContext | bool:
 
 
 class Forwarder:
-    """Owns every pending delivery of the outbox in memory and works them off through the lanes."""
+    """Owns the pending deliveries of the outbox in memory and works them off through the lanes.
 
-    def __init__(self, db_path: Path, committer: GroupCommitter, targets: dict[tuple[str, str], Downstream], *,
+    On a shared store (several replicas on one PostgreSQL database) it owns only the keys it has claimed
+    (gateway/deliver/claims.py) and looks for work every ``poll_interval``, since other replicas add it.
+    """
+
+    def __init__(self, store: Store, committer: GroupCommitter, targets: dict[tuple[str, str], Downstream], *,
                  observer: Observer | None = None, poll_interval: float = 1.0, cache_limit: int = 20000,
                  rng: random.Random | None = None) -> None:
-        self.db_path = db_path
+        self.store = store
+        self.shared = store.shared
+        self._claimed: set[int] = set()
+        """Claims this replica holds (lock ids of order keys), on a shared store."""
+        self._releases: set[asyncio.Task[None]] = set()
         self.committer = committer
         self.targets = targets
         self.observer = observer or Observer()
@@ -187,7 +194,7 @@ class Forwarder:
         self._timers: set[asyncio.TimerHandle] = set()
         self._poller: asyncio.Task[None] | None = None
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="outbox-reader")
-        self._reader_conn: sqlite3.Connection | None = None
+        self._reader_conn: Any = None
         self._generation = -1
         self._unrouted: set[tuple[str, str]] = set()
         self.stopping = False
@@ -227,6 +234,11 @@ class Forwarder:
         for futures in self._waiters.values():
             for fut in futures:
                 fut.cancel()
+        for task in self._releases:
+            task.cancel()
+        if self.shared and self.committer.running:  # settled statuses committed before the claims go
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.wrap_future(self.committer.submit(_nothing)), grace)
         await asyncio.get_running_loop().run_in_executor(self._reader, self._close_reader)
         self._reader.shutdown(wait=True)
 
@@ -290,6 +302,8 @@ class Forwarder:
         """
         rows = await self.committer.write(outbox.pending)
         fresh = [r for r in rows if r.id not in self._known]
+        if fresh and self.shared:
+            fresh = await self._claimable(fresh)
         if fresh:
             log.info("outbox: %d pending delivery(ies) picked up", len(fresh))
             self.add(fresh)
@@ -299,7 +313,7 @@ class Forwarder:
             await asyncio.sleep(self.poll_interval)
             try:
                 current = await self._read(outbox.generation)
-                if current != self._generation:
+                if self.shared or current != self._generation:  # other replicas add work without a signal
                     self._generation = current
                     await self.rescan()
             except asyncio.CancelledError:
@@ -367,6 +381,8 @@ class Forwarder:
         """Attempt the oldest delivery of a key, if the key has one and the circuit lets it through."""
         if not entry.items:
             entry.scheduled = False
+            return None
+        if self.shared and not await self._own(entry):
             return None
         if not lane.admit(entry):
             return None
@@ -483,6 +499,54 @@ class Forwarder:
             entry.scheduled = False
             if self._keys.get(entry.key) is entry:
                 del self._keys[entry.key]
+            if self.shared:
+                task = asyncio.get_running_loop().create_task(self._release_later(entry.key))
+                self._releases.add(task)
+                task.add_done_callback(self._releases.discard)
+
+    # -- claims (shared store) -------------------------------------------------------------------
+
+    async def _claimable(self, rows: list[Queued]) -> list[Queued]:
+        """The rows whose keys this replica holds or could claim now; the others belong to another replica."""
+        wanted = {claims.lock_id(r.route, r.target, r.order_key) for r in rows} - self._claimed
+        if wanted:
+            self._claimed |= await self._read(claims.try_claim, sorted(wanted))
+        return [r for r in rows if claims.lock_id(r.route, r.target, r.order_key) in self._claimed]
+
+    async def _own(self, entry: _Key) -> bool:
+        """Claim the entry's key before its first send; a key another replica holds is dropped here (its
+        owner delivers it, and a later rescan brings back what is still pending when the owner lets go)."""
+        lid = claims.lock_id(*entry.key)
+        if lid not in self._claimed:
+            self._claimed |= await self._read(claims.try_claim, [lid])
+        if lid in self._claimed:
+            return True
+        self._drop(entry)
+        return False
+
+    def _drop(self, entry: _Key) -> None:
+        """Stop tracking a key's deliveries (they stay pending in the store for the replica that holds it)."""
+        for item in entry.items:
+            self._known.discard(item.id)
+            depth_key = (item.route, item.target)
+            self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
+            if item.payload is not None:
+                self._cached -= 1
+                item.payload = None
+        entry.items.clear()
+        entry.scheduled = False
+        if self._keys.get(entry.key) is entry:
+            del self._keys[entry.key]
+
+    async def _release_later(self, key: tuple[str, str, str]) -> None:
+        """Give a finished key back once its settled statuses are committed: released earlier, another replica
+        could read a just-delivered message as still pending and send it again."""
+        await asyncio.wrap_future(self.committer.submit(_nothing))
+        lid = claims.lock_id(*key)
+        if lid not in self._claimed or any(claims.lock_id(*k) == lid for k in self._keys):
+            return  # busy again (or sharing its lock id with a busy key): keep it
+        self._claimed.discard(lid)
+        await self._read(claims.release, [lid])
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -491,11 +555,24 @@ class Forwarder:
 
     def _run_read(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         if self._reader_conn is None:
-            self._reader_conn = outbox.connect(self.db_path)
-        return fn(self._reader_conn, *args)
+            self._reader_conn = self.store.connect()
+        try:
+            return fn(self._reader_conn, *args)
+        except Exception:
+            if self.shared and self._reader_conn.closed:  # the claims went with the connection
+                log.warning("the store connection was lost: %d claimed key(s) may be taken by another replica",
+                            len(self._claimed))
+                self._claimed.clear()
+                self._reader_conn = None
+            raise
 
     def _close_reader(self) -> None:
         if self._reader_conn is not None:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(Exception):
                 self._reader_conn.close()
             self._reader_conn = None
+
+
+def _nothing(conn: Any) -> None:
+    """A committer job that writes nothing: its future resolves once everything queued before it is committed."""
+    return None

@@ -243,7 +243,7 @@ def _upsert_message(conn: sqlite3.Connection, message: NewMessage, status: str, 
         "INSERT INTO message (received_at, last_received_at, route, mode, status, body_sha256, source_ref, afzender,"
         " ontvanger, mapping, content_type, soap_action, original, fault_code, fault_field, fault_line, reason,"
         " source_key, content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT(route, status, body_sha256) DO UPDATE SET times_received = times_received + 1,"
+        " ON CONFLICT(route, status, body_sha256) DO UPDATE SET times_received = message.times_received + 1,"
         f" last_received_at = excluded.last_received_at{also_set} RETURNING id, times_received",
         (now, now, message.route, message.mode, status, message.body_sha256, message.source_ref, message.afzender,
          message.ontvanger, message.mapping, message.content_type, message.soap_action, message.original,
@@ -278,7 +278,7 @@ def accept(conn: sqlite3.Connection, message: NewMessage, deliveries: Iterable[N
             " soap_action, status, created_at, next_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(route, target, referentienummer) DO UPDATE SET status = 'pending', attempts = 0,"
             " payload = excluded.payload, next_at = excluded.next_at, updated_at = excluded.updated_at,"
-            f" reason = substr('offered again by the sender after: ' || coalesce(reason, ''), 1, {MAX_REASON})"
+            f" reason = substr('offered again by the sender after: ' || coalesce(delivery.reason, ''), 1, {MAX_REASON})"
             " WHERE delivery.status = 'dead' RETURNING id",
             (result.message_id, message.route, d.target, d.referentienummer, d.order_key, d.zaak, d.payload,
              d.content_type, d.soap_action, PENDING, now, now, now),
@@ -295,6 +295,19 @@ def accept(conn: sqlite3.Connection, message: NewMessage, deliveries: Iterable[N
             raise ReferenceConflict(d.referentienummer)  # e.g. an identificatie reused for another client
         result.known.append((old[0], old[1], d.target))
     return result
+
+
+def repeated(conn: sqlite3.Connection, message: NewMessage) -> int | None:
+    """The accepted message this one re-sends — the same sender identity with the same content, or the same bytes
+    whose deliveries are stored — or None; the same identity with other content raises ReferenceConflict.
+    Asked before rendering when the render writes the ledger itself (a shared store): a re-send must not."""
+    earlier = _same_source(conn, message)
+    if earlier is not None:
+        return earlier
+    row = conn.execute("SELECT id FROM message WHERE route = ? AND status = ? AND body_sha256 = ? AND EXISTS"
+                       " (SELECT 1 FROM delivery WHERE delivery.message_id = message.id)",
+                       (message.route, ACCEPTED, message.body_sha256)).fetchone()
+    return int(row[0]) if row is not None else None
 
 
 def _same_source(conn: sqlite3.Connection, message: NewMessage) -> int | None:

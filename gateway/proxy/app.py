@@ -176,6 +176,7 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
         from gateway.console.app import Backend, create_console
         from gateway.tooling.explain import explain
 
+        assert gw.db_path is not None  # ServeConfig.check: the console reads the SQLite outbox
         app.mount("/console", create_console(config.console, Backend(
             gw.db_path, lambda ids: gw.replay(ids, False), config.admin_key, gw.metrics.render,
             replay_quarantined=lambda ids: gw.replay(ids, True),

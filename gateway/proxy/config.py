@@ -124,6 +124,9 @@ class ServeConfig:
     poll_interval: float = 1.0
     render: Any = None
     """The top-level ``render:`` block; None: the demo defaults (gateway/zaken/catalogue.py)."""
+    store: str | None = None
+    """A postgresql:// URL: the outbox and the zaak ledger in PostgreSQL, shared by several replicas (issue 16);
+    None: SQLite in ``data_dir`` (the embedded default)."""
     ledger: bool = True
     """Keep the zaak ledger (tables in ``data_dir/outbox.sqlite3``) for translate and shadow routes; False
     (``ledger: none``): every message is rendered as if the receiver held nothing (demos only)."""
@@ -174,6 +177,12 @@ class ServeConfig:
             raise ConfigError("max_connections: at least 8; max_header_bytes: at least 1024")
         if self.header_timeout <= 0 or self.body_timeout <= 0:
             raise ConfigError("header_timeout and body_timeout: seconds, more than 0")
+        if self.store is not None and not self.store.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("store: a postgresql://user@host:port/database URL, or leave it out for SQLite in "
+                              "data_dir")
+        if self.store is not None and self.console.enabled:
+            raise ConfigError("console: reads the SQLite outbox so far; with store: postgresql://… leave it "
+                              "disabled and use `overstap outbox --store URL`")
         from .render_config import settings_of  # below config: it needs ConfigError
 
         for route in self.routes.values():  # a mistake in a render block shows at start, not at the first message
@@ -291,7 +300,8 @@ ROUTE_KEYS = {"mode", "mapping", "mappings", "profile", "downstream", "legacy_do
 TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mappings", "downstreams", "retry", "routes",
             "fault_status", "convert_threads", "convert_processes", "shutdown_grace", "watch_mappings",
             "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply", "poll_interval",
-            "max_connections", "max_header_bytes", "header_timeout", "body_timeout", "ledger", "render", "console"}
+            "max_connections", "max_header_bytes", "header_timeout", "body_timeout", "ledger", "render", "console",
+            "store"}
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -318,6 +328,7 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
         cfg.data_dir = (base_dir / str(doc["data_dir"])).resolve() if not Path(str(doc["data_dir"])).is_absolute() \
             else Path(str(doc["data_dir"]))
     cfg.admin_key = str(doc["admin_key"]) if doc.get("admin_key") else None
+    cfg.store = str(doc["store"]) if doc.get("store") else None
     if doc.get("convert_processes") is not None:
         cfg.convert_processes = int(doc["convert_processes"])
     for key in ("max_body_bytes", "convert_threads", "max_connections", "max_header_bytes"):

@@ -147,9 +147,8 @@ class LedgerStage:
             log.error("rendering failed unexpectedly on route %s: %s", route, type(exc).__name__, exc_info=exc)
             info = FailureInfo("StUF058", None, None, f"internal error while rendering: {type(exc).__name__}", route)
             return Staged(Converted(None, mapped.mapping, mapped.facts, info, "internal"))
-        writes = self.ledger.last
         return Staged(Converted(outputs, mapped.mapping, mapped.facts, None, None,
-                                mapped.seconds + time.perf_counter() - started), writes, tuple(notes))
+                                mapped.seconds + time.perf_counter() - started), None, tuple(notes))
 
     async def render_and_store(self, converter: Converter, mapped: Mapped, route: RouteConfig,
                                message: outbox.NewMessage, also: Any = None) -> tuple[Staged, Any]:
@@ -164,6 +163,7 @@ class LedgerStage:
             staged = await loop.run_in_executor(self.thread, self._render, converter, mapped, route.name)
             if staged.attempt.failure is not None:
                 return staged, None
+            staged.writes = self.ledger.last
             message.mapping = staged.attempt.mapping
             deliveries = plan(route.mode, staged.attempt.outputs, message.original, message.content_type,
                               message.soap_action)

@@ -24,6 +24,7 @@ from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.forwarder import DEAD, DELIVERED, Forwarder, Outcome
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed, apply, chunks, prepare
+from gateway.deliver.store import SqliteStore, open_store
 from gateway.mapping import ConversionError, DialectDebt, MappingError, Registry
 from gateway.mapping.registry import discover
 from gateway.pipeline import Conversion, FailureInfo
@@ -41,6 +42,7 @@ from .converting import (
 )
 from .ledgered import LedgerStage, Mapped
 from .metrics import Metrics
+from .shared_stage import SharedLedgerStage
 
 log = logging.getLogger("overstap.gateway")
 SOAP12_HINT = stuf.SOAP12_NS.encode()
@@ -84,11 +86,16 @@ class Gateway:
         self.converters = build_converters(config, self.registry)
         processes = auto_processes() if config.convert_processes is None else config.convert_processes
         self.conversion = ConversionPool(config, self.registry, self.converters, processes)
-        self.db_path = outbox.open_db(config.data_dir)
-        self.committer = GroupCommitter(lambda: outbox.connect(self.db_path), on_commit=self.metrics.on_commit)
-        self.forwarder = Forwarder(self.db_path, self.committer, config.targets(), observer=self.metrics,
+        self.store = open_store(config.data_dir, config.store)
+        self.db_path = self.store.path if isinstance(self.store, SqliteStore) else None
+        """The SQLite outbox file (None on a shared store): what the console reads."""
+        self.committer = GroupCommitter(self.store.connect, on_commit=self.metrics.on_commit)
+        self.forwarder = Forwarder(self.store, self.committer, config.targets(), observer=self.metrics,
                                    poll_interval=config.poll_interval)
-        self.stage = LedgerStage(self.db_path, self.committer) if config.ledger else None
+        self.stage: LedgerStage | None = None
+        if config.ledger:
+            self.stage = LedgerStage(self.db_path, self.committer) if self.db_path is not None \
+                else SharedLedgerStage(self.committer)
         """The zaak ledger (tables in the outbox database) and the ordered, stateful render step."""
         if self.stage is not None:
             self.stage.attach(self.converters, config.routes)
@@ -121,7 +128,7 @@ class Gateway:
                             "folder, or validate: false); set validate: true to make missing schemas a startup "
                             "error", route)
         log.info("gateway ready: %d route(s), %d mapping(s), outbox %s", len(self.config.routes),
-                 len(self.registry.all()), self.db_path)
+                 len(self.registry.all()), self.store.describe())
 
     async def stop(self) -> None:
         """Finish in-flight deliveries (bounded by shutdown_grace), flush the outbox, stop the threads."""
@@ -356,7 +363,7 @@ class Gateway:
             for chunk in chunks(ids):
                 results += await self.committer.write(lambda c, chunk=chunk: apply(c, prepare(c, chunk)))
             return results
-        conn = await asyncio.to_thread(outbox.connect, self.db_path)
+        conn = await asyncio.to_thread(self.store.connect)
         try:
             for chunk in chunks(ids):
                 steps = await asyncio.to_thread(prepare, conn, chunk, self.convert_for_replay, quarantined)
