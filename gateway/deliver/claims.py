@@ -33,6 +33,16 @@ def try_claim(conn: Any, ids: list[int]) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
+def pending_of(conn: Any, route: str, target: str, order_key: str) -> list[Any]:
+    """The pending deliveries of one order key, oldest first, as the store holds them now."""
+    from .outbox import Queued
+
+    rows = conn.execute("SELECT id, route, target, order_key, referentienummer, attempts, next_at FROM delivery"
+                        " WHERE status = 'pending' AND route = ? AND target = ? AND order_key = ? ORDER BY id",
+                        (route, target, order_key)).fetchall()
+    return [Queued(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+
 def release(conn: Any, ids: list[int]) -> None:
     """Give claims back (each was taken once: a session lock taken twice would need two releases)."""
     if ids:

@@ -177,6 +177,10 @@ class Forwarder:
         self.shared = store.shared
         self._claimed: set[int] = set()
         """Claims this replica holds (lock ids of order keys), on a shared store."""
+        self._settling: set[int] = set()
+        self._last_idle: dict[int, int] = {}
+        """Per claimed key, a count of the times it went idle: which release task is the latest."""
+        """Deliveries settled here whose status is not committed yet (shared store)."""
         self._releases: set[asyncio.Task[None]] = set()
         self.committer = committer
         self.targets = targets
@@ -384,6 +388,9 @@ class Forwarder:
             return None
         if self.shared and not await self._own(entry):
             return None
+        if not entry.items:  # taken over from the store with nothing left pending: let the key go again
+            self._idle(entry)
+            return None
         if not lane.admit(entry):
             return None
         item = entry.items[0]
@@ -478,14 +485,14 @@ class Forwarder:
         depth_key = (item.route, item.target)
         self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
         if outcome.result == DELIVERED:
-            self.committer.write_later(lambda c: outbox.mark_delivered(c, item.id, item.attempts, outcome.http_status,
-                                                                       outcome.reply_code))
+            self._write_settled(item.id, lambda c: outbox.mark_delivered(c, item.id, item.attempts,
+                                                                         outcome.http_status, outcome.reply_code))
             self.observer.delivered(item, outcome)
             log.info("delivery %d (%s/%s %s) delivered after %d attempt(s)", item.id, item.route, item.target,
                      item.referentienummer, item.attempts)
         elif outcome.result == DEAD:
-            self.committer.write_later(lambda c: outbox.mark_dead(c, item.id, item.attempts, outcome.http_status,
-                                                                  outcome.reply_code, outcome.reason))
+            self._write_settled(item.id, lambda c: outbox.mark_dead(c, item.id, item.attempts, outcome.http_status,
+                                                                    outcome.reply_code, outcome.reason))
             self.observer.dead(item, outcome)
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
                         item.referentienummer, outcome.summary)
@@ -496,56 +503,107 @@ class Forwarder:
         if entry.items:
             entry.lane.offer(entry)
         else:
-            entry.scheduled = False
-            if self._keys.get(entry.key) is entry:
-                del self._keys[entry.key]
-            if self.shared:
-                task = asyncio.get_running_loop().create_task(self._release_later(entry.key))
-                self._releases.add(task)
-                task.add_done_callback(self._releases.discard)
+            self._idle(entry)
+
+    def _idle(self, entry: _Key) -> None:
+        """A key with nothing left to send: forget it (and on a shared store give its claim back)."""
+        entry.scheduled = False
+        if self._keys.get(entry.key) is entry:
+            del self._keys[entry.key]
+        if self.shared:
+            lid = claims.lock_id(*entry.key)
+            self._last_idle[lid] = token = self._last_idle.get(lid, 0) + 1
+            task = asyncio.get_running_loop().create_task(self._release_later(entry.key, token))
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
 
     # -- claims (shared store) -------------------------------------------------------------------
 
+    def _write_settled(self, delivery_id: int, write: Callable[[Any], None]) -> None:
+        """Queue a delivered/dead status; on a shared store remember the delivery until it is committed, so
+        the key's next refresh from the store does not read it as still pending."""
+        if not self.shared:
+            self.committer.write_later(write)
+            return
+        self._settling.add(delivery_id)
+        self.committer.submit(write).add_done_callback(lambda _f: self._settling.discard(delivery_id))
+
     async def _claimable(self, rows: list[Queued]) -> list[Queued]:
         """The rows whose keys this replica holds or could claim now; the others belong to another replica."""
-        wanted = {claims.lock_id(r.route, r.target, r.order_key) for r in rows} - self._claimed
-        if wanted:
-            self._claimed |= await self._read(claims.try_claim, sorted(wanted))
-        return [r for r in rows if claims.lock_id(r.route, r.target, r.order_key) in self._claimed]
+        held = await self._read(self._claim, sorted({claims.lock_id(r.route, r.target, r.order_key) for r in rows}))
+        return [r for r in rows if claims.lock_id(r.route, r.target, r.order_key) in held]
 
     async def _own(self, entry: _Key) -> bool:
-        """Claim the entry's key before its first send; a key another replica holds is dropped here (its
-        owner delivers it, and a later rescan brings back what is still pending when the owner lets go)."""
+        """Hold the entry's key and bring its deliveries in line with the store, before each send.
+
+        A key another replica holds is dropped here (its owner delivers it; a later rescan brings back what is
+        still pending when the owner lets go). A held key is refreshed from the store: its pending rows there
+        are the truth, oldest first — another replica may have committed an older message of this zaak that
+        this one has not seen yet, or delivered some of what this one holds in memory. Whatever commits after
+        this read has a later id (one writer at a time), so the oldest pending row read here is the one to send.
+        """
         lid = claims.lock_id(*entry.key)
         if lid not in self._claimed:
-            self._claimed |= await self._read(claims.try_claim, [lid])
-        if lid in self._claimed:
-            return True
-        self._drop(entry)
-        return False
+            await self._read(self._claim, [lid])
+        if lid not in self._claimed:  # checked now: a rescan may have claimed it while this claim waited
+            self._drop(entry)
+            return False
+        settling = set(self._settling)  # taken before the read: one committed during it may leave the set meanwhile
+        rows = await self._read(claims.pending_of, *entry.key)
+        self._refresh(entry, [r for r in rows if r.id not in settling and r.id not in self._settling])
+        return True
+
+    def _claim(self, conn: Any, ids: list[int]) -> set[int]:
+        """On the reader thread (which serialises every claim and release): the ids held after the call.
+        Checking ``_claimed`` here, not before queueing, keeps a lock from being taken twice (a session lock
+        taken twice needs two releases)."""
+        self._claimed |= claims.try_claim(conn, [i for i in ids if i not in self._claimed])
+        return {i for i in ids if i in self._claimed}
+
+    def _refresh(self, entry: _Key, rows: list[Queued]) -> None:
+        """Make the entry's deliveries those pending in the store (keeping what is known of the ones it has)."""
+        have = {q.id: q for q in entry.items}
+        items = []
+        for row in rows:
+            item = have.pop(row.id, None)
+            if item is None:
+                item = row
+                self._known.add(row.id)
+                depth_key = (row.route, row.target)
+                self._depth[depth_key] = self._depth.get(depth_key, 0) + 1
+            items.append(item)
+        self._forget(have.values())
+        entry.items = deque(items)
 
     def _drop(self, entry: _Key) -> None:
         """Stop tracking a key's deliveries (they stay pending in the store for the replica that holds it)."""
-        for item in entry.items:
+        self._forget(entry.items)
+        entry.items.clear()
+        entry.scheduled = False
+        if self._keys.get(entry.key) is entry:
+            del self._keys[entry.key]
+
+    def _forget(self, items: Iterable[Queued]) -> None:
+        for item in items:
             self._known.discard(item.id)
             depth_key = (item.route, item.target)
             self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
             if item.payload is not None:
                 self._cached -= 1
                 item.payload = None
-        entry.items.clear()
-        entry.scheduled = False
-        if self._keys.get(entry.key) is entry:
-            del self._keys[entry.key]
 
-    async def _release_later(self, key: tuple[str, str, str]) -> None:
+    async def _release_later(self, key: tuple[str, str, str], token: int) -> None:
         """Give a finished key back once its settled statuses are committed: released earlier, another replica
-        could read a just-delivered message as still pending and send it again."""
+        could read a just-delivered message as still pending and send it again. Only the key's latest idle
+        releases: an older one waited only for the writes queued before it, not for those of a later round."""
         await asyncio.wrap_future(self.committer.submit(_nothing))
         lid = claims.lock_id(*key)
+        if self._last_idle.get(lid) != token:
+            return
         if lid not in self._claimed or any(claims.lock_id(*k) == lid for k in self._keys):
-            return  # busy again (or sharing its lock id with a busy key): keep it
-        self._claimed.discard(lid)
+            return  # busy again (or sharing its lock id with a busy key): its next idle lets go
+        del self._last_idle[lid]
+        self._claimed.discard(lid)  # before the release is queued: a claim queued after it takes the lock anew
         await self._read(claims.release, [lid])
 
     # -- reading ---------------------------------------------------------------------------------

@@ -1,0 +1,156 @@
+"""The sidecar on a shared PostgreSQL store, in-process: two replicas, claims, re-sends, configuration.
+
+The process-level acceptance test (three replicas, one killed) is tests/test_replicas.py; these pin the
+parts one at a time: a zaak's chain split over two replicas arrives as one sidecar would send it, a re-send
+to the other replica is a duplicate with the first references, a zaak claimed by another replica is not
+delivered until it is let go, and a wrong store setting is refused at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import test_proxy_ledger
+from pg_helpers import fresh_database, postgres_server
+from proxy_helpers import Receiver, ServerThread, sample, soap11, wait_for
+from test_proxy_ledger import A01, A02, A04, B01, B02, B04, FAST_RETRY, operations, zaak_of
+
+from gateway.deliver import claims
+from gateway.mapping import Registry
+from gateway.proxy.app import create_app
+from gateway.proxy.config import ConfigError, from_dict
+from gateway.proxy.service import Gateway
+
+registry = test_proxy_ledger.registry  # the same fixtures: the sample mappings, a recording downstream
+receiver = test_proxy_ledger.receiver
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+def config(tmp_path: Path, name: str, downstream: str, store: str | None, **top: Any) -> dict[str, Any]:
+    return {"data_dir": str(tmp_path / name), "poll_interval": 0.1, "watch_mappings": False,
+            "convert_processes": 0, "retry": FAST_RETRY, "downstreams": {"zs": downstream},
+            "routes": {"default": {"mode": "translate", "downstream": "zs"}}, "store": store, **top}
+
+
+def start(tmp_path: Path, registry: Registry, name: str, downstream: str, store: str | None) -> ServerThread:
+    cfg = from_dict(config(tmp_path, name, downstream, store), tmp_path)
+    return ServerThread(create_app(cfg, Gateway(cfg, registry))).start()
+
+
+def post(server: ServerThread, name: str) -> httpx.Response:
+    response = httpx.post(server.url + "/soap", content=soap11(sample(name)),
+                          headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response
+
+
+CHAIN = (A01, A02, A04, B01, B02, B04)
+
+
+def test_a_chain_split_over_two_replicas_arrives_as_one_sidecar_sends_it(
+        tmp_path: Path, registry: Registry, server: str, receiver: tuple[Receiver, ServerThread]) -> None:
+    """Every other message to the other replica: each renders against what the other just committed (a 305
+    on replica 2 sets a status on the zaak replica 1 created), and the zaken match a single SQLite sidecar's."""
+    rec, down = receiver
+    store = fresh_database(server, "split")
+    one, two = (start(tmp_path, registry, n, down.url + "/zs", store) for n in ("r1", "r2"))
+    try:
+        for i, name in enumerate(CHAIN):
+            post((one, two)[i % 2], name)
+        assert wait_for(lambda: len(rec.received) == 9)
+    finally:
+        one.stop()
+        two.stop()
+    split = operations(rec)
+    single_rec = Receiver()
+    with ServerThread(single_rec.app()) as single_down:
+        alone = start(tmp_path, registry, "alone", single_down.url + "/zs", None)
+        try:
+            for name in CHAIN:
+                post(alone, name)
+            assert wait_for(lambda: len(single_rec.received) == 9)
+        finally:
+            alone.stop()
+    assert split == operations(single_rec)  # the same zaken, the same operations in the same order
+    b_zaak = next(z for z in split if z.startswith("0384B658721123"))
+    assert split[b_zaak] == ["creeerZaak", "actualiseerZaakstatus", "actualiseerZaakstatus", "updateZaak",
+                             "actualiseerZaakstatus"]
+    with psycopg.connect(store) as conn:
+        assert conn.execute("SELECT status, count(*) FROM delivery GROUP BY status").fetchall() == [("delivered", 9)]
+        assert conn.execute("SELECT count(*) FROM zaak_state").fetchone() == (3,)
+
+
+def test_a_resend_to_the_other_replica_is_a_duplicate_with_the_first_references(
+        tmp_path: Path, registry: Registry, server: str, receiver: tuple[Receiver, ServerThread]) -> None:
+    rec, down = receiver
+    store = fresh_database(server, "resend")
+    one, two = (start(tmp_path, registry, n, down.url + "/zs", store) for n in ("r1", "r2"))
+    try:
+        first = post(one, A02)
+        again = post(two, A02)
+        assert first.headers.get("x-overstap-duplicate") is None
+        assert again.headers["x-overstap-duplicate"] == "true"
+        refs = first.headers["x-overstap-referentienummers"]
+        assert again.headers["x-overstap-referentienummers"] == refs
+        assert wait_for(lambda: len(rec.received) == 1)
+        later = post(two, A04)  # the re-send changed nothing in the ledger: A04 is an update of A02's zaak
+        assert wait_for(lambda: len(rec.received) == 3)
+    finally:
+        one.stop()
+        two.stop()
+    assert rec.refs()[0] == refs and len(later.headers["x-overstap-referentienummers"].split(",")) == 2
+    assert operations(rec)[zaak_of(rec.received[0].body)] == ["creeerZaak", "updateZaak", "actualiseerZaakstatus"]
+    with psycopg.connect(store) as conn:
+        assert conn.execute("SELECT times_received FROM message ORDER BY id").fetchall() == [(2,), (1,)]
+
+
+def test_a_zaak_claimed_by_another_replica_waits_for_it(
+        tmp_path: Path, registry: Registry, server: str, receiver: tuple[Receiver, ServerThread]) -> None:
+    """Hold the claim of the zaak's order key from outside (as a replica delivering it would): the message is
+    accepted and stays pending; once the claim is let go the replica's rescan delivers it."""
+    rec, down = receiver
+    store = fresh_database(server, "claims")
+    gw = start(tmp_path, registry, "r1", down.url + "/zs", store)
+    holder = psycopg.connect(store, autocommit=True)
+    try:
+        with psycopg.connect(store) as probe:  # learn the order key of A02's delivery from a first run
+            post(gw, A02)
+            assert wait_for(lambda: len(rec.received) == 1)
+            route, target, order_key = probe.execute("SELECT route, target, order_key FROM delivery").fetchone()
+        lid = claims.lock_id(route, target, order_key)
+        assert holder.execute("SELECT pg_try_advisory_lock(%s, %s)", (claims.CLAIM_CLASS, lid)).fetchone() == (True,)
+        post(gw, A04)  # the same zaak: the same order key
+        assert not wait_for(lambda: len(rec.received) > 1, timeout=1.5)
+        holder.execute("SELECT pg_advisory_unlock(%s, %s)", (claims.CLAIM_CLASS, lid))
+        assert wait_for(lambda: len(rec.received) == 3, timeout=10)
+    finally:
+        holder.close()
+        gw.stop()
+    assert [r.soap_action.strip('"').rpartition("/")[2] for r in rec.received] == [
+        "creeerZaak_Lk01", "updateZaak_Lk01", "actualiseerZaakstatus_Lk01"]
+
+
+def test_store_settings_are_checked_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="postgresql://"):
+        from_dict(config(tmp_path, "x", "http://127.0.0.1:9/zs", "mysql://db/overstap"), tmp_path).check()
+    with pytest.raises(ConfigError, match="console"):
+        from_dict(config(tmp_path, "x", "http://127.0.0.1:9/zs", "postgresql://db/overstap",
+                         console={"enabled": True}), tmp_path).check()
+
+
+def test_an_unreachable_store_is_named_without_its_password(tmp_path: Path, registry: Registry) -> None:
+    cfg = from_dict(config(tmp_path, "x", "http://127.0.0.1:9/zs", "postgresql://ovs:geheim@127.0.0.1:9/overstap"),
+                    tmp_path)
+    with pytest.raises(RuntimeError) as failed:
+        Gateway(cfg, registry)
+    assert "postgresql://127.0.0.1:9/overstap" in str(failed.value) and "geheim" not in str(failed.value)
