@@ -30,6 +30,7 @@ from click.testing import CliRunner
 from pg_helpers import fresh_database, postgres_server
 from proxy_helpers import sample, samples_dir, variant
 
+from gateway.batch import BatchOptions, Shard, run, work
 from gateway.cli import main
 from gateway.ledger import next_tijdstip
 from gateway.pgstore import PostgresLedger
@@ -53,13 +54,22 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """ZAKEN toewijzingen (301, then 305 start, then 307 stop), two per client, interleaved as a real history is:
     every 301 first, then every 305, then every 307, so a shard that rendered a 305 before its zaak's 301 had
     reached the shared ledger would fail it (StUF064) instead of setting the status."""
+    return write_zip(tmp_path_factory.mktemp("history") / "history.zip", chains(ZAKEN))
+
+
+def chains(zaken: int) -> list[tuple[str, bytes]]:
+    """The members of ``zaken`` toewijzing chains, two zaken per client, every 301 before every 305 before every
+    307."""
     samples_dir()
     members = []
     for step, name in enumerate((B01, B02, B04)):
-        for k in range(ZAKEN):
+        for k in range(zaken):
             data = BSN.sub(rb"\g<1>" + valid_bsn(k // 2) + rb"\g<2>", variant(sample(name), 1000 * step + k, zaak=k))
             members.append((f"{step}-{k:03d}-{name}", data))
-    path = tmp_path_factory.mktemp("history") / "history.zip"
+    return members
+
+
+def write_zip(path: Path, members: list[tuple[str, bytes]]) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members:
             zf.writestr(name, data)
@@ -103,7 +113,8 @@ def sqlite_ledger(state: Path) -> dict[str, Any]:
 def report(*outs: Path) -> dict[str, tuple[str, list[str]]]:
     """Member -> (status, output names) over the shards' report.jsonl files; a member reported twice fails."""
     lines = [json.loads(line) for out in outs for line in (out / "report.jsonl").read_text().splitlines()]
-    found = {line["source"]: (line["status"], [p.rsplit("/", 1)[1] for p in line["outputs"]]) for line in lines}
+    found = {line["source"]: (line["status"], [p.rsplit("/", 1)[1] for p in line.get("outputs", [])])
+             for line in lines}
     assert len(found) == len(lines), "a member was reported by two shards"
     return found
 
@@ -256,3 +267,37 @@ def test_a_convert_on_the_same_database_takes_turns_with_a_shards_chunk(server: 
     finally:
         for ledger in (shard, other, convert):
             ledger.close()
+
+
+def test_a_member_that_fails_anywhere_is_reported_by_exactly_one_shard(server: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shard maps every member, so every shard meets every failure: unreadable, unmappable, or one that
+    takes the worker's chunk down (the retry member by member). Each must be reported once, as in one run."""
+    original = work.Worker.map_chunk
+
+    def broken(self: work.Worker, chunk: work.Chunk) -> work.ChunkResult:
+        if any(b"<!-- RAISE -->" in data for _, data, _, _ in chunk.members):
+            raise RuntimeError("injected fault")
+        return original(self, chunk)
+
+    monkeypatch.setattr(work.Worker, "map_chunk", broken)
+    members = chains(12)
+    members[7] = (members[7][0], members[7][1] + b"<!-- RAISE -->")
+    members[20:20] = [(f"broken-{n}.xml", b"not a message %d\n" % n) for n in range(6)]
+    members.append(("unread.zip", b"PK\3\4 an archive inside the archive"))
+    path = write_zip(tmp_path / "in.zip", members)
+
+    def statuses(url: str, *shards: Shard) -> dict[str, tuple[str, list[str]]]:
+        outs = [tmp_path / f"out-{url.rsplit('/', 1)[1]}-{s.index}" for s in shards]
+        for shard, out in zip(shards, outs, strict=True):
+            run(BatchOptions([path], out, validate=False, progress="quiet", workers=0, chunk_size=4, shard=shard,
+                             state=url))
+        return report(*outs)
+
+    single = statuses(fresh_database(server, "fail_one"), Shard())
+    sharded = statuses(fresh_database(server, "fail_two"), Shard(0, 2), Shard(1, 2))
+    assert sharded == single
+    failed = {key.rsplit("/", 1)[1] for key, (status, _) in single.items() if status == "failed"}
+    lost_zaak = {f"{step}-007-{name}" for step, name in enumerate((B01, B02, B04))}  # its 301 failed: so do the rest
+    assert failed == {*lost_zaak, "unread.zip", *(f"broken-{n}.xml" for n in range(6))}
+    assert len(single) == len(members)
