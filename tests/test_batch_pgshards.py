@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batch_corpus import BSN, kill_when, valid_bsn
+from batch_corpus import BSN, kill_when, valid_bsn, varied
 from click.testing import CliRunner
 from pg_helpers import fresh_database, postgres_server
 from proxy_helpers import sample, samples_dir, variant
@@ -301,3 +301,32 @@ def test_a_member_that_fails_anywhere_is_reported_by_exactly_one_shard(server: s
     lost_zaak = {f"{step}-007-{name}" for step, name in enumerate((B01, B02, B04))}  # its 301 failed: so do the rest
     assert failed == {*lost_zaak, "unread.zip", *(f"broken-{n}.xml" for n in range(6))}
     assert len(single) == len(members)
+
+
+def test_a_zaak_whose_messages_name_two_clients_fails_visibly_instead_of_splitting(server: str,
+                                                                                    tmp_path: Path) -> None:
+    """The split by client rests on every message of a zaak naming one client. Here it does not: the generated
+    messages carry a new BSN each but keep their fixture's ToewijzingNummer, so one zaak gets messages of several
+    clients. A shard must then fail the message that would write another shard's zaak, saying why, and every
+    other member must come out as in one run; without the claims, messages succeed with other operations."""
+    path = write_zip(tmp_path / "in.zip", varied(24))
+
+    def lines(url: str, *shards: Shard) -> list[dict[str, Any]]:
+        found = []
+        for shard in shards:
+            out = tmp_path / f"out-{url.rsplit('/', 1)[1]}-{shard.index}"
+            run(BatchOptions([path], out, validate=False, progress="quiet", workers=0, shard=shard, state=url))
+            found += [json.loads(line) for line in (out / "report.jsonl").read_text().splitlines()]
+        return found
+
+    single = {line["source"]: line for line in lines(fresh_database(server, "two_clients_one"), Shard())}
+    sharded = lines(fresh_database(server, "two_clients_two"), Shard(0, 2), Shard(1, 2))
+    conflicts = {re.match(r"zaak (\S+) is written by shard", line["error"]["message"]).group(1)  # type: ignore[union-attr]
+                 for line in sharded if "without --shard" in line.get("error", {}).get("message", "")}
+    assert conflicts, "no message was refused for writing another shard's zaak"
+    assert len(sharded) == len(single)
+    for line in sharded:
+        touched = {z for z in conflicts if any(f".{z}-" in p for p in single[line["source"]].get("outputs", []))}
+        if not touched and "without --shard" not in line.get("error", {}).get("message", ""):
+            assert (line["status"], line.get("outputs")) == (single[line["source"]]["status"],
+                                                             single[line["source"]].get("outputs")), line["source"]

@@ -205,7 +205,7 @@ class BatchRun:
 
     def open_store(self) -> ChunkStore:
         try:
-            return open_store(self.options.state)
+            return open_store(self.options.state, (self.options.shard.index, self.options.shard.count))
         except RuntimeError as exc:  # an unreachable database (or no psycopg): nothing was converted
             raise BatchUsageError(f"--state {self.state_name()}: {exc}") from None
 
