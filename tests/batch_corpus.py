@@ -7,11 +7,17 @@ carry the reason the batch must give for them; OS litter must be skipped and not
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import re
+import signal
+import subprocess
 import tarfile
+import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,3 +166,18 @@ def varied(count: int, broken_every: int = 0) -> list[tuple[str, bytes]]:
         data = IDENT.sub(rb"\g<1>" + b"t%011d" % i + rb"\g<2>", bases[i % len(bases)], count=1)
         out.append((f"batch/{i // 500:02d}/msg-{i:05d}.xml", BSN.sub(rb"\g<1>" + valid_bsn(i) + rb"\g<2>", data)))
     return out
+
+
+def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float = 60.0) -> None:
+    """SIGKILL a batch process (started with ``start_new_session``) as soon as ``ready()`` holds, its workers
+    with it; fails when it ended first."""
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None and not ready():
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)

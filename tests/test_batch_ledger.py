@@ -12,14 +12,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
+from batch_corpus import kill_when
 from click.testing import CliRunner
 from proxy_helpers import sample, variant
 
@@ -100,16 +99,7 @@ def test_resume_after_a_kill_does_not_apply_a_member_twice(tmp_path: Path) -> No
     proc = subprocess.Popen([*OVERSTAP, "batch", str(history), "--out", str(out), "--workers", "0", "--chunk-size",
                              "1", "--commit-interval", "3600", "--state", str(state), "--quiet"], env=env,
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None and remembered(state) < 30:
-            time.sleep(0.01)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+    kill_when(proc, lambda: remembered(state) >= 30)
     assert remembered(state) >= 30  # the ledger is ahead of the journal (which committed nothing yet)
     resumed = run(BatchOptions([history], out, workers=0, resume=True, progress="quiet", chunk_size=1,
                                commit_seconds=3600, state=str(state)))

@@ -122,8 +122,3 @@ def test_a_database_that_cannot_be_reached_is_a_usage_error_without_its_password
     assert "--state postgresql://overstap:***@127.0.0.1:9/none: cannot reach the ledger database" in result.output
     assert "geheim" not in result.output
 
-
-def test_batch_says_a_postgresql_ledger_is_not_built_for_it_yet(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["batch", str(tmp_path), "--out", str(tmp_path / "o"), "--state",
-                                       "postgresql://127.0.0.1/x"])
-    assert result.exit_code == 2 and "is for 'convert' so far" in result.output

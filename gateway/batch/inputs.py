@@ -75,10 +75,13 @@ class _Raw:
 class Inputs:
     """The members of the INPUTs that belong to one shard, in a deterministic order."""
 
-    def __init__(self, paths: list[Path], shard: Shard | None = None, max_bytes: int = 10 * 1024 * 1024) -> None:
+    def __init__(self, paths: list[Path], shard: Shard | None = None, max_bytes: int = 10 * 1024 * 1024,
+                 by_name: bool = True) -> None:
         self.paths = paths
         self.labels = input_labels(paths)
         self.shard = shard or Shard()
+        self.by_name = by_name
+        """False when shards split by client (work.py): every member is read, the workers keep this shard's."""
         self.max_bytes = max_bytes
         self.skipped = 0
         """Operating-system litter (dot files, ``__MACOSX``) seen in this shard; not messages, not reported."""
@@ -97,17 +100,18 @@ class Inputs:
                     total += 1
             else:
                 total += 1
-        return -(-total // self.shard.count)
+        return -(-total // self.shard.count) if self.by_name else total
 
     def members(self, start: int = 0) -> Iterator[Member]:
         """Members of this shard from ordinal ``start`` on; earlier ones are passed over unread."""
         ordinal = 0
         self.skipped = 0
         for raw in self._all():
-            if not self.shard.owns(raw.key):
-                continue
+            owned = self.shard.owns(raw.key)
             if raw.junk:
-                self.skipped += 1
+                self.skipped += owned
+                continue
+            if self.by_name and not owned:
                 continue
             if ordinal >= start:
                 yield self._load(ordinal, raw)

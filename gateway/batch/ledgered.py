@@ -12,6 +12,10 @@ the journal records the chunk done. Each member's outputs are remembered in the 
 the member's ordinal, in the same transaction as its zaak states; a resume that redoes members after a kill
 finds them and writes the remembered outputs again instead of applying the message twice. What the journal
 has committed is pruned from the ledger, so it keeps only the outputs of the chunks in flight.
+
+``--state postgresql://…`` (shards sharing one ledger): the same, in the database. The remembered outputs stay
+with the zaak states because they must commit in the same transaction (kept in a local folder, a kill between
+the two commits would apply a member twice or lose its outputs); the journal and OUT stay with each shard.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any
 from gateway.ledger.sqlite import DB_NAME
 from gateway.ledger.staged import ConnLedger
 from gateway.mapping import Registry
+from gateway.pgstore import is_url
+from gateway.pgstore.chunked import ChunkedPgLedger, ZaakOfAnotherShard
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.render import RenderError
 
@@ -48,14 +54,48 @@ def open_state(state: str) -> sqlite3.Connection:
     return conn
 
 
+class SqliteChunks:
+    """``--state DIR`` (or ``none``) for a batch: each chunk is one ``BEGIN IMMEDIATE`` transaction of the ledger
+    file, each message a SAVEPOINT in it (the interface of ``ChunkedPgLedger``)."""
+
+    def __init__(self, state: str) -> None:
+        self.conn = open_state(state)
+        self._ledger = ConnLedger(self.conn)
+        self.direct = self._ledger.direct
+        self.transaction = self._ledger.transaction
+
+    def begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.conn.execute("ROLLBACK")
+
+    def forget(self, kind: str, low: str, high: str) -> None:
+        self.conn.execute("DELETE FROM remembered WHERE kind = ? AND key >= ? AND key < ?", (kind, low, high))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+ChunkStore = SqliteChunks | ChunkedPgLedger
+
+
+def open_store(state: str, shard: tuple[int, int] | None = None) -> ChunkStore:
+    """The batch's ledger for ``--state``: a PostgreSQL URL (shared by the shards, which claim their zaken), a
+    folder, or ``none``; RuntimeError when the database cannot be reached."""
+    return ChunkedPgLedger(state, shard) if is_url(state) else SqliteChunks(state)
+
+
 class LedgerStep:
     """Renders the mapped members of each chunk against the ledger, one ledger transaction per chunk."""
 
-    def __init__(self, config: WorkConfig, registry: Registry, state: str, run: str) -> None:
-        self.conn = open_state(state)
-        self.ledger = ConnLedger(self.conn)
+    def __init__(self, config: WorkConfig, registry: Registry, store: ChunkStore, run: str) -> None:
+        self.store = store
         self.converter = Converter(registry, profile=config.profile, mappings=config.mappings,
-                                   validate=config.validate, max_bytes=config.max_bytes, ledger=self.ledger)
+                                   validate=config.validate, max_bytes=config.max_bytes, ledger=store)
         self.packer = packer_for(config.sink)
         self.run = run
         self.budget = Budget(config.quarantine)  # render failures in the parent count against their own budget
@@ -68,23 +108,25 @@ class LedgerStep:
         """The chunk's items in order: (packed outputs, report lines, tally)."""
         lines = bytearray()
         self._tally = tally = Tally()  # the worker's own counts (its quarantine copies) come with result.tally
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.store.begin()
         try:
             for item in result.items or []:
+                if item is None:  # another shard's client (a shared ledger splits by client)
+                    continue
                 line = self._render(item) if isinstance(item, MappedMember) else item
                 tally.count(line)
                 lines += encode_line(line)
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.store.rollback()
             raise
-        self.conn.execute("COMMIT")
+        self.store.commit()
         return self.packer.take(), bytes(lines), tally
 
     def _render(self, item: MappedMember) -> dict[str, Any]:
         member = self._member(item.ordinal)
         mapping = next((m for m in self.converter.only if m.name == item.mapping), None)
         mapping = mapping or self.converter.registry.get(item.mapping)
-        stored = self.ledger.direct.recall(KIND, member)  # one SELECT: no SAVEPOINT of its own
+        stored = self.store.direct.recall(KIND, member)  # one SELECT: no SAVEPOINT of its own
         if stored is not None:  # rendered before a kill: the ledger holds its effect, reuse its outputs
             outputs = [(name, xml.encode("utf-8")) for name, xml in json.loads(stored)]
         else:
@@ -93,13 +135,16 @@ class LedgerStep:
             except (*FAILURES, RenderError) as exc:
                 return quarantine(self.packer, item.key, item.data, describe(exc, item.key), mapping, self.budget,
                                   self._tally)
+            except ZaakOfAnotherShard as exc:  # a zaak whose messages name two clients (chunked.py)
+                info = FailureInfo(READ_FAILED, "zaak", None, str(exc), item.key)
+                return quarantine(self.packer, item.key, item.data, info, mapping, self.budget, self._tally)
             except Exception as exc:  # a bug must not stop the run
                 info = describe(exc, item.key)
                 info = FailureInfo(info.code, info.field, info.line, f"{info.message}: {str(exc)[:300]}", item.key)
                 return quarantine(self.packer, item.key, item.data, info, mapping, self.budget, self._tally)
             outputs = [(o.name, o.xml) for o in rendered]
             # one INSERT inside the chunk's transaction (a failure rolls the chunk back): no SAVEPOINT of its own
-            self.ledger.direct.remember(KIND, member, json.dumps([[n, x.decode("utf-8")] for n, x in outputs]))
+            self.store.direct.remember(KIND, member, json.dumps([[n, x.decode("utf-8")] for n, x in outputs]))
         try:
             paths = pack_outputs(self.packer, item.key, outputs)
         except OSError as exc:  # OUT refused the write (a full disk, a name the file system rejects)
@@ -109,8 +154,7 @@ class LedgerStep:
 
     def prune(self, done: int) -> None:
         """The journal has committed members below ``done``: their remembered outputs are no longer needed."""
-        self.conn.execute(f"DELETE FROM remembered WHERE kind = '{KIND}' AND key >= ? AND key < ?",
-                          (f"{self.run}|", self._member(done)))
+        self.store.forget(KIND, f"{self.run}|", self._member(done))
 
     def close(self) -> None:
-        self.conn.close()
+        self.store.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES
 from gateway.mapping import MappingError, Registry
+from gateway.pgstore import is_url
+from gateway.pgstore.chunked import masked
 from gateway.pipeline import PROFILES, Converter
 from gateway.render.schemas import SchemaUnavailable
 
@@ -26,7 +29,7 @@ from . import journal as journal_mod
 from .budget import Limits
 from .inputs import Inputs, Member
 from .journal import Journal
-from .ledgered import LedgerStep
+from .ledgered import ChunkStore, LedgerStep, open_store
 from .pool import OrderedPool, WorkersFailed
 from .progress import make_progress
 from .report import Tally, summary
@@ -64,7 +67,8 @@ class BatchOptions:
     quarantine: Limits = field(default_factory=Limits)
     state: str = "none"
     """Folder of the zaak ledger (``ledger.sqlite``), shared with ``convert --state``; ``none``: in memory for
-    this run (the library default; the CLI's is ``DEFAULT_STATE``, as for convert)."""
+    this run (the library default; the CLI's is ``DEFAULT_STATE``, as for convert); or a PostgreSQL URL, which
+    shards share (they then split by client, see shard.py)."""
 
 
 @dataclass(slots=True)
@@ -150,6 +154,9 @@ class BatchRun:
         target = options.out.resolve()
         if target in self.paths or any(p.is_dir() and target.is_relative_to(p) for p in self.paths):
             raise BatchUsageError("--out must not be one of the inputs or inside an input folder")
+        self.shared = is_url(options.state)
+        """A ledger in PostgreSQL: shards share it and split by client; its resume keys get a run token."""
+        self.ledger_run = uuid.uuid4().hex if self.shared else None
         self.config = self._preflight(target)
         self.spec = self.config.sink
 
@@ -175,18 +182,32 @@ class BatchRun:
         spec = SinkSpec.for_target(target, int(time.time()), self.options.level)
         return WorkConfig(spec, self.options.profile, names, files, self.options.validate, self.options.route,
                           self.options.max_bytes, self.options.timeout, self.options.quarantine,
-                          stateful=True)
+                          stateful=True, by_client=self.options.shard if self.shared else None)
 
     def header(self) -> dict[str, Any]:
         """What makes two runs the same run (a resume must match it)."""
         o = self.options
         return {"inputs": [str(p) for p in self.paths], "out": str(self.spec.target), "sink": self.spec.kind,
                 "profile": o.profile, "mappings": list(self.config.mappings), "validate": o.validate,
-                "route": o.route, "shard": str(o.shard), "max_bytes": o.max_bytes, "state": self.state_name()}
+                "route": o.route, "shard": str(o.shard), "max_bytes": o.max_bytes, "state": self.state_name(),
+                **({"ledger_run": self.ledger_run} if self.ledger_run else {})}
 
     def state_name(self) -> str:
         state = self.options.state
+        if self.shared:
+            return masked(state)  # the journal is a file in OUT: no password in it
         return "none" if state.strip().lower() == "none" else str(Path(state).resolve())
+
+    def ledger_key(self) -> str:
+        """What this run's remembered outputs are keyed under. A shared database gets a token from the journal:
+        two runs into the same OUT path on two machines, started in the same second, must not meet there."""
+        return self.ledger_run or f"{self.spec.target}|{self.spec.stamp}"
+
+    def open_store(self) -> ChunkStore:
+        try:
+            return open_store(self.options.state, (self.options.shard.index, self.options.shard.count))
+        except RuntimeError as exc:  # an unreachable database (or no psycopg): nothing was converted
+            raise BatchUsageError(f"--state {self.state_name()}: {exc}") from None
 
     # -- resume / fresh -----------------------------------------------------------------------
 
@@ -211,6 +232,7 @@ class BatchRun:
                 raise BatchUsageError(f"{spec.target} is not empty and holds no batch journal: nothing to resume")
             self.say("no journal found: starting from the beginning")
         else:
+            self.ledger_run = found.header.get("ledger_run", self.ledger_run)
             diff = journal_mod.differences(journal_mod.header_of(found), {**self.header(),
                                                                            "stamp": found.header.get("stamp")})
             if diff:
@@ -236,19 +258,32 @@ class BatchRun:
 
     # -- the run ------------------------------------------------------------------------------
 
+    def _start(self) -> tuple[ChunkStore, Sink, Journal, dict[str, Any] | None] | Outcome:
+        """The ledger, then OUT: an unreachable database is refused before the journal is written."""
+        store = self.open_store()
+        try:
+            opened = self._open()
+        except BaseException:
+            store.close()
+            raise
+        if isinstance(opened, Outcome):
+            store.close()
+            return opened
+        return (store, *opened)
+
     def execute(self) -> Outcome:
-        opened = self._open()
+        opened = self._start()
         if isinstance(opened, Outcome):
             return opened
-        sink, journal, state = opened
+        store, sink, journal, state = opened
         done = int(state["done"]) if state else 0
         tally = Tally.from_dict(state["tally"]) if state else Tally()
         before = float(state["elapsed"]) if state else 0.0
         start_done = done
-        inputs = Inputs(self.paths, self.options.shard, self.options.max_bytes)
+        inputs = Inputs(self.paths, self.options.shard, self.options.max_bytes, by_name=not self.shared)
         pool = OrderedPool(self.config, self.workers, registry=self.registry,
                            quarantined=(tally.quarantined, tally.quarantined_bytes))
-        step = LedgerStep(self.config, self.registry, self.options.state, f"{self.spec.target}|{self.spec.stamp}")
+        step = LedgerStep(self.config, self.registry, store, self.ledger_key())
         started = time.monotonic()
 
         def commit() -> None:

@@ -27,6 +27,7 @@ from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from .budget import Budget, Limits
 from .keys import output_path, quarantine_path, reason_path
 from .report import FAILED, REFUSED, Tally, encode_line, failed_line, ok_line, reason_text
+from .shard import Shard
 from .sinks import Packer, SinkSpec, packer_for
 
 _PR_SET_PDEATHSIG = 1
@@ -55,6 +56,8 @@ class WorkConfig:
     quarantine: Limits = field(default_factory=Limits)
     stateful: bool = False
     """Workers only map; the parent renders against the zaak ledger in member order (batch/ledgered.py)."""
+    by_client: Shard | None = None
+    """Shards of a shared ledger: every shard maps every member and keeps those of its clients (shard.py)."""
 
 
 MemberTuple = tuple[str, bytes, "str | None", bool]
@@ -120,26 +123,37 @@ class Worker:
         self._tally = tally = Tally()
         try:
             for n, (key, data, problem, whole) in enumerate(chunk.members):
-                if problem is not None:
-                    info = FailureInfo(READ_FAILED, None, None, problem, key)
-                    items.append(self._quarantine(key, data, info, None, whole))
-                    continue
-                try:
-                    with _deadline(self.config.timeout):
-                        source, mapping, result = self.converter.to_model(data, key, route=self.config.route)
-                except MessageTimeout:
-                    why = f"conversion took longer than the deadline of {self.config.timeout:g} s and was ended"
-                    items.append(self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, why, key), None))
-                    continue
-                except Exception as exc:  # a bug must not stop the run either
-                    items.append(self._failed(key, data, exc))
-                    continue
-                items.append(MappedMember(chunk.first + n, key, data, mapping.name, result.bericht,
-                                          list(source.envelopes), len(result.unmapped), len(result.warnings)))
+                items.append(self._map_one(chunk.first + n, key, data, problem, whole))
         except BaseException:
             self.packer.take()
             raise
         return ChunkResult(chunk.first, chunk.count, self.packer.take(), b"", tally, items)
+
+    def _map_one(self, ordinal: int, key: str, data: bytes, problem: str | None, whole: bool) -> Any:
+        """A :class:`MappedMember`, a failure's report line, or None for a member another shard renders.
+
+        Split by client (``by_client``), a shard keeps the mapped members of its clients and the failures of
+        its member names: exactly one shard reports each member, whatever it maps to."""
+        shard = self.config.by_client
+        elsewhere = shard is not None and not shard.owns(key)  # a failure of this name is another shard's
+        if problem is not None:
+            if elsewhere:
+                return None
+            return self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, problem, key), None, whole)
+        try:
+            with _deadline(self.config.timeout):
+                source, mapping, result = self.converter.to_model(data, key, route=self.config.route)
+        except MessageTimeout:
+            if elsewhere:
+                return None
+            why = f"conversion took longer than the deadline of {self.config.timeout:g} s and was ended"
+            return self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, why, key), None)
+        except Exception as exc:  # a bug must not stop the run either
+            return None if elsewhere else self._failed(key, data, exc)
+        if shard is not None and not shard.owns_client(key, result.bericht):
+            return None
+        return MappedMember(ordinal, key, data, mapping.name, result.bericht, list(source.envelopes),
+                            len(result.unmapped), len(result.warnings))
 
     def convert_chunk(self, chunk: Chunk) -> ChunkResult:
         lines = bytearray()
@@ -162,6 +176,8 @@ class Worker:
         """The result for a single member that took its worker process down with it."""
         key, data, _, whole = chunk.members[0]
         self._tally = tally = Tally()
+        if self.config.by_client is not None and not self.config.by_client.owns(key):
+            return ChunkResult(chunk.first, 1, self.packer.take(), b"", tally)  # reported by its name's shard
         line = self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, why, key), None, whole)
         tally.count(line)
         return ChunkResult(chunk.first, 1, self.packer.take(), encode_line(line), tally)

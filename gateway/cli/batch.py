@@ -15,11 +15,9 @@ from gateway.batch.progress import MODES
 from gateway.batch.report import summary_text
 from gateway.batch.work import DEFAULT_TIMEOUT
 from gateway.ledger.sqlite import DEFAULT_STATE
-from gateway.pgstore import is_url
 from gateway.pipeline import PROFILES
 
 from . import main
-from .common import fail_usage
 
 
 def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard:
@@ -42,9 +40,10 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Validate every output against the official schema.")
 @click.option("--route", default=None, help="Route name for mappings that match on a route.")
-@click.option("--state", "state_dir", default=DEFAULT_STATE, show_default=True,
+@click.option("--state", "--store", "state_dir", default=DEFAULT_STATE, show_default=True,
               help="Folder of the zaak ledger, shared with 'convert --state', so a later run continues the same "
-                   "chains; 'none' keeps it in memory for this run only.")
+                   "chains; 'none' keeps it in memory for this run only; a postgresql:// URL is a ledger that "
+                   "--shard jobs share while they run (they then split the messages by client).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but the summary.")
 @click.option("--progress", type=click.Choice(MODES), default="auto", show_default=True,
               help="Progress display: a bar on a terminal, periodic lines otherwise.")
@@ -70,13 +69,11 @@ def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profil
     OUT gets converted/ (the canonical messages, named after their source member), quarantine/
     (each failed input with a .reason beside it), report.jsonl (one line per input) and
     summary.json. Messages are rendered against the zaak ledger in --state in input order (members of one
-    chain must come in chain order), so a later run continues the same zaken. Exit status: 0 all
+    chain must come in chain order), so a later run continues the same zaken. With a postgresql:// ledger,
+    --shard jobs run at once share it and split the messages by client (docs/batch.md). Exit status: 0 all
     converted, 1 some inputs failed, 2 usage or configuration error, 3 internal error (a bug; the last
     commit stands, --resume continues), 130 interrupted (continue with --resume).
     """
-    if is_url(state_dir):  # the batch keeps its per-chunk outputs for --resume in the ledger's SQLite file
-        fail_usage("--state postgresql://… is for 'convert' so far; a batch keeps its ledger in a folder "
-                   "(issue 16: shards sharing a PostgreSQL ledger are not built yet)")
     options = BatchOptions(list(inputs), out, profile=profile, mappings=mappings, validate=validate,
                            workers=workers, resume=resume, shard=shard, route=route,
                            progress="quiet" if quiet else progress, progress_interval=progress_interval,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from gateway.ledger import Ledger, MemoryLedger, SqliteLedger
 from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import MappingError, Refused, Registry
 from gateway.pgstore import PostgresLedger, is_url
+from gateway.pgstore.chunked import masked
 from gateway.pipeline import FAILURES, PROFILES, Converter
 from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, errors_of
@@ -216,4 +216,4 @@ def open_ledger(state: str) -> Ledger:
 
 def mask_url(state: str) -> str:
     """A state URL as it may be shown: without its password."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", state)
+    return masked(state)

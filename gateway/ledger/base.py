@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -48,6 +48,20 @@ class Ledger(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@contextmanager
+def savepoint(execute: Callable[[str], object], tx: LedgerTransaction) -> Iterator[LedgerTransaction]:
+    """One message's ledger writes inside a transaction someone else holds (a batch chunk, an outbox commit):
+    rolled back to its SAVEPOINT when the block raises. SQLite and PostgreSQL spell it alike."""
+    execute("SAVEPOINT ledger")
+    try:
+        yield tx
+    except BaseException:
+        execute("ROLLBACK TO ledger")
+        execute("RELEASE ledger")
+        raise
+    execute("RELEASE ledger")
 
 
 def next_tijdstip(last: str | None, now: dt.datetime) -> str:

@@ -21,11 +21,11 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .base import JsonDict, LedgerTransaction, next_tijdstip
+from .base import JsonDict, LedgerTransaction, next_tijdstip, savepoint
 from .sqlite import SCHEMA
 
 
@@ -201,16 +201,8 @@ class ConnLedger:
         """The tables within the caller's own transaction, no SAVEPOINT: for one read or one write at a time."""
         return self._tx
 
-    @contextmanager
-    def transaction(self) -> Iterator[LedgerTransaction]:
-        self._conn.execute("SAVEPOINT ledger")
-        try:
-            yield self._tx
-        except BaseException:
-            self._conn.execute("ROLLBACK TO ledger")
-            self._conn.execute("RELEASE ledger")
-            raise
-        self._conn.execute("RELEASE ledger")
+    def transaction(self) -> AbstractContextManager[LedgerTransaction]:
+        return savepoint(self._conn.execute, self._tx)
 
     def close(self) -> None:
         pass
