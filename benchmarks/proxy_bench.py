@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/proxy_bench.py [--messages 3000] [--concurrency 32]
     .venv/bin/python benchmarks/proxy_bench.py --rate 200 [--seconds 60]      # open loop
+    .venv/bin/python benchmarks/proxy_bench.py --store postgresql://user@host/postgres   # SQLite vs PG replicas
 
 Three processes on 127.0.0.1, all uvicorn with uvloop and httptools: the gateway (``overstap serve``,
 outbox with synchronous=FULL in a temporary folder), a downstream that answers Bv03, and a bare
@@ -19,7 +20,12 @@ acknowledgement p50/p99 (measured from each message's scheduled moment, so a sta
 its queue) beside the echo endpoint at the same rate, and the delivery backlog (acknowledged minus
 delivered downstream) sampled every second: it must stay flat, not grow with the run.
 
-Both modes end with the targets of issue 13 beside the measurements (MET / NOT MET).
+With ``--store URL`` (a PostgreSQL server where the user may create databases) the same messages go through
+three set-ups in one run, each on a fresh store: one sidecar on SQLite (the embedded default), one replica on
+PostgreSQL, and three replicas on one PostgreSQL database with the senders spread over them; it reports
+acknowledged and delivered msg/s of each (issue 16).
+
+The first two modes end with the targets of issue 13 beside the measurements (MET / NOT MET).
 Not a test: absolute numbers depend on the machine (and on what else runs on it); the ratios less so.
 """
 
@@ -119,13 +125,15 @@ def messages(count: int, first: int = 0) -> list[bytes]:
     return out
 
 
-async def blast(url: str, bodies: list[bytes], concurrency: int,
+async def blast(url: str | list[str], bodies: list[bytes], concurrency: int,
                 headers: dict[str, str] | None = None) -> tuple[float, list[float], int]:
     """Send every body once with ``concurrency`` in flight; (seconds, latencies, non-2xx count).
 
     Each sender has its own one-connection client: httpcore's shared pool polls every idle
-    connection on each request, which would make the client, not the server, the bottleneck.
+    connection on each request, which would make the client, not the server, the bottleneck. With several
+    URLs (replicas) the senders are spread over them.
     """
+    urls = [url] if isinstance(url, str) else url
     latencies: list[float] = []
     failures = 0
     queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -134,7 +142,7 @@ async def blast(url: str, bodies: list[bytes], concurrency: int,
     one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     clients = [httpx.AsyncClient(timeout=60.0, limits=one) for _ in range(concurrency)]
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: httpx.AsyncClient, url: str) -> None:
         nonlocal failures
         while not queue.empty():
             body = queue.get_nowait()
@@ -146,7 +154,7 @@ async def blast(url: str, bodies: list[bytes], concurrency: int,
 
     try:
         start = time.perf_counter()
-        await asyncio.gather(*(worker(c) for c in clients))
+        await asyncio.gather(*(worker(c, urls[i % len(urls)]) for i, c in enumerate(clients)))
         return time.perf_counter() - start, latencies, failures
     finally:
         for client in clients:
@@ -262,6 +270,8 @@ def main() -> None:
                         help="Passed to overstap serve (default: its own choice, cores - 1).")
     parser.add_argument("--rate", type=float, help="open loop: send this many messages per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="open loop: length of the run (target: 60 s)")
+    parser.add_argument("--store", metavar="URL", help="compare SQLite with 1 and 3 PostgreSQL replicas on this "
+                        "server (a fresh database each, created and dropped here)")
     parser.add_argument("--serve", choices=["echo", "downstream"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -271,6 +281,9 @@ def main() -> None:
 
     bodies = messages(round(args.rate * args.seconds) if args.rate else args.messages)
     work = Path(tempfile.mkdtemp(prefix="overstap-bench-"))
+    if args.store:
+        compare_stores(args, bodies, work)
+        return
     echo_port, ds_port, gw_port = free_port(), free_port(), free_port()
     me = [sys.executable, str(Path(__file__).resolve())]
     procs = [spawn([*me, "--serve", "echo", "--port", str(echo_port)], work / "echo.log"),
@@ -342,6 +355,74 @@ def main() -> None:
     note = "" if args.concurrency == 32 else f" (the target is set at concurrency 32; this run: {args.concurrency})"
     print(target_line("sidecar accepted (durable Bv03)", f"{n / gw_s:,.0f} msg/s", f">= {PROXY_ACCEPTED:,.0f}/s",
                       n / gw_s >= PROXY_ACCEPTED) + note)
+
+
+SETUPS = (("SQLite, 1 sidecar", False, 1), ("PostgreSQL, 1 replica", True, 1), ("PostgreSQL, 3 replicas", True, 3))
+
+
+def compare_stores(args: argparse.Namespace, bodies: list[bytes], work: Path) -> None:
+    """The same messages through SQLite and through 1 and 3 PostgreSQL replicas, one set-up after the other."""
+    import psycopg
+
+    ds_port = free_port()
+    me = [sys.executable, str(Path(__file__).resolve())]
+    downstream = spawn([*me, "--serve", "downstream", "--port", str(ds_port)], work / "downstream.log")
+    ds_url = f"http://127.0.0.1:{ds_port}"
+    admin = psycopg.connect(args.store, autocommit=True)
+    rows = []
+    try:
+        wait_up(ds_url + "/count")
+        for n, (label, on_pg, replicas) in enumerate(SETUPS):
+            store: list[str] = []
+            if on_pg:
+                admin.execute(f"DROP DATABASE IF EXISTS overstap_bench_{n}")
+                admin.execute(f"CREATE DATABASE overstap_bench_{n}")
+                store = ["--store", args.store.rsplit("/", 1)[0] + f"/overstap_bench_{n}"]
+            rows.append((label, *run_setup(args, bodies, work / f"setup{n}", ds_url, store, replicas)))
+    finally:
+        downstream.terminate()
+        downstream.wait(30)
+        for n in range(len(SETUPS)):
+            admin.execute(f"DROP DATABASE IF EXISTS overstap_bench_{n}")
+        admin.close()
+    print(f"{len(bodies)} distinct WMO301 messages, concurrency {args.concurrency} spread over the replicas, "
+          f"{os.cpu_count()} CPU(s); every store commits durably before the Bv03 (SQLite synchronous=FULL; "
+          "PostgreSQL as its server is configured: check fsync and synchronous_commit there)")
+    print(f"{'':28}{'accepted/s':>12}{'p99 ms':>9}{'delivered/s':>13}{'vs SQLite':>11}")
+    base = rows[0][1]
+    for label, accepted, p99, delivered in rows:
+        print(f"{label:28}{accepted:12.0f}{p99:9.1f}{delivered:13.0f}{accepted / base:10.0%}")
+
+
+def run_setup(args: argparse.Namespace, bodies: list[bytes], folder: Path, ds_url: str, store: list[str],
+              replicas: int) -> tuple[float, float, float]:
+    """Start the replicas, warm them up, send ``bodies``; (accepted/s, ack p99 ms, delivered/s)."""
+    extra = [] if args.convert_processes is None else ["--convert-processes", str(args.convert_processes)]
+    ports = [free_port() for _ in range(replicas)]
+    procs = [spawn([sys.executable, "-c", "from gateway.cli import main; main()", "serve", "--data-dir",
+                    str(folder / f"r{i}"), "--port", str(port), "--downstream", ds_url + "/zs", "--log-level",
+                    "warning", *store, *extra], folder.with_suffix(f".r{i}.log")) for i, port in enumerate(ports)]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        for url in urls:
+            wait_up(url + "/healthz", 90.0)
+        asyncio.run(blast([u + "/soap" for u in urls], messages(200, first=50_000_000),
+                          args.concurrency))
+        time.sleep(1.0)
+        base = httpx.get(ds_url + "/count").json()["n"]
+        start = time.perf_counter()
+        seconds, latencies, _fail = asyncio.run(blast([u + "/soap" for u in urls], bodies, args.concurrency))
+        while httpx.get(ds_url + "/count").json()["n"] < base + len(bodies):
+            if time.perf_counter() - start > 600:
+                raise RuntimeError(f"not everything was delivered; see the logs beside {folder}")
+            time.sleep(0.02)
+        delivered = time.perf_counter() - start
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+    return len(bodies) / seconds, pct(latencies, 99), len(bodies) / delivered
 
 
 def report_open_loop(args: argparse.Namespace, bodies: list[bytes], echo_url: str, gw_url: str, ds_url: str) -> None:

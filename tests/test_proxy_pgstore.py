@@ -154,3 +154,30 @@ def test_an_unreachable_store_is_named_without_its_password(tmp_path: Path, regi
     with pytest.raises(RuntimeError) as failed:
         Gateway(cfg, registry)
     assert "postgresql://127.0.0.1:9/overstap" in str(failed.value) and "geheim" not in str(failed.value)
+
+
+def test_a_replica_whose_database_connections_are_cut_reconnects_and_loses_nothing(
+        tmp_path: Path, registry: Registry, server: str, receiver: tuple[Receiver, ServerThread]) -> None:
+    """A PostgreSQL restart or failover cuts every connection: a message that finds the outbox connection gone
+    is refused (not acknowledged), the next one is stored on a new connection, and the forwarder, whose
+    claims went with its connection, claims again and delivers."""
+    rec, down = receiver
+    store = fresh_database(server, "cut")
+    gw = start(tmp_path, registry, "r1", down.url + "/zs", store)
+    try:
+        post(gw, A02)
+        assert wait_for(lambda: len(rec.received) == 1)
+        with psycopg.connect(store, autocommit=True) as admin:
+            cut = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name ="
+                                " 'overstap-sidecar'").fetchall()
+        assert len(cut) >= 2  # the outbox writer and the forwarder's reader
+        answers = []
+        for _ in range(2):
+            answers.append(httpx.post(gw.url + "/soap", content=soap11(sample(A04)),
+                                      headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30))
+        assert [a.status_code for a in answers] in ([503, 200], [200, 200])
+        assert wait_for(lambda: len(rec.received) == 3, timeout=15)
+    finally:
+        gw.stop()
+    assert [r.soap_action.strip('"').rpartition("/")[2] for r in rec.received] == [
+        "creeerZaak_Lk01", "updateZaak_Lk01", "actualiseerZaakstatus_Lk01"]

@@ -104,9 +104,30 @@ class GroupCommitter:
                         stopping = True
                         break
                     batch.append(item)
-                self._commit(conn, batch)
+                conn = self._usable(conn, batch)
+                if conn is not None:
+                    self._commit(conn, batch)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
+
+    def _usable(self, conn: Any, batch: list[_Job]) -> Any:
+        """The connection, or a new one when the database dropped it (a PostgreSQL restart or failover): the
+        batch that found it broken was refused (nothing acknowledged), the next ones go through again. While
+        no connection can be made, each batch is refused with the reason."""
+        if conn is not None and not getattr(conn, "closed", False):
+            return conn
+        try:
+            fresh = self._connect()
+        except Exception as exc:
+            self.failed = exc
+            log.error("the outbox database cannot be reached: %s", type(exc).__name__)
+            for job in batch:
+                if job.future is not None and not job.future.cancelled():
+                    job.future.set_exception(exc)
+            return None
+        log.warning("outbox connection renewed")
+        return fresh
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         started = time.perf_counter()
