@@ -69,6 +69,8 @@ def migrate_(data_dir: str | None, config_file: str | None, store_url: str | Non
     One transaction; on PostgreSQL under the store's write lock, so replicas starting meanwhile wait and find
     the store migrated. Running it again is a no-op. Downgrades are not offered.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     store = locate_store(data_dir, config_file, store_url)
     try:
         if as_sql:
@@ -78,6 +80,10 @@ def migrate_(data_dir: str | None, config_file: str | None, store_url: str | Non
     except (RuntimeError, sqlite3.Error) as exc:  # SchemaError, an unreachable database
         fail_usage(str(exc))
         return
+    except SQLAlchemyError as exc:  # a statement failed: the transaction rolled back
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        click.echo(f"error: the migration failed and was rolled back, nothing changed: {reason}", err=True)
+        sys.exit(EXIT_FAILED)
     if done.before == done.after:
         click.echo(f"{store.describe()}: already at {done.after}, nothing to do")
         return
