@@ -155,7 +155,7 @@ def test_two_processes_migrating_one_database_take_turns(database: str) -> None:
     assert recorded(database) == schema.HEAD
 
 
-def test_the_outbox_commands_work_on_a_postgresql_store(database: str) -> None:
+def test_the_outbox_commands_work_on_a_postgresql_store(database: str, tmp_path: Path) -> None:
     conn = open_store(".", database).connect()
     with outbox.transaction(conn):
         accepted = outbox.accept(conn, outbox.NewMessage("default", "translate", b"<a/>", source_ref="SRC-1"), [
@@ -171,6 +171,12 @@ def test_the_outbox_commands_work_on_a_postgresql_store(database: str) -> None:
     assert [line.split()[:3] for line in lines[:-1]] == [[str(second), "dead", "default/new"],
                                                          [str(first), "pending", "default/new"]]
     assert "zaaktype onbekend" in lines[0] and "REF-2" in lines[0]
+    config = tmp_path / "overstap.yaml"  # the sidecar's config names the store
+    config.write_text(f"store: {database}\ndownstreams: {{zs: 'http://127.0.0.1:9/zs'}}\n"
+                      "routes:\n  default: {downstream: zs}\n")
+    assert cli("outbox", "list", "--config", str(config)) == (code, said)
+    code_shadow, said_shadow = cli("shadow", "report", "--store", database)
+    assert code_shadow == 0 and said_shadow.startswith("0 shadow message(s): 0 both accepted"), said_shadow
     code, said = cli("outbox", "list", "--quarantine", OVERSTAP_STORE=database)
     assert code == 0 and said.startswith(f"Q{quarantined}") and said.endswith("1 quarantined message(s)\n"), said
     code, said = cli("outbox", "show", str(second), "--store", database)

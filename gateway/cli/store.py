@@ -20,7 +20,7 @@ from gateway.deliver.store import PostgresStore, SqliteStore, Store, locate, mig
 from gateway.pgstore.conn import WRITE_LOCK
 
 from . import main
-from .common import EXIT_FAILED, fail_usage
+from .common import EXIT_FAILED, EXIT_USAGE, fail_usage
 from .outbox import config_option, data_dir_option, locate_store, store_option
 
 
@@ -127,7 +127,7 @@ def copy(from_dir: str, to_url: str, replace: bool) -> None:
         copied = copy_outbox(source, target, replace=replace)
     except ValueError as exc:  # not a postgresql:// URL, a non-empty target
         click.echo(f"refused: {exc}", err=True)
-        sys.exit(EXIT_FAILED if isinstance(exc, TargetNotEmpty) else 2)
+        sys.exit(EXIT_FAILED if isinstance(exc, TargetNotEmpty) else EXIT_USAGE)
     except (RuntimeError, sqlite3.Error) as exc:
         fail_usage(str(exc))
         return
