@@ -44,13 +44,17 @@ def recorded(conn: Any) -> str | None:
     return str(row[0]) if row is not None else None
 
 
-def behind(conn: Any) -> bool:
-    """True when the store must be migrated; a revision newer than this release knows raises SchemaError."""
-    version = recorded(conn)
+def known(version: str | None) -> str | None:
+    """``version`` itself, when this release knows it (or it is None); else a SchemaError saying what to do."""
     if version is not None and version not in REVISIONS:
         raise SchemaError(f"the store is at schema revision {version}, which this release does not know "
                           f"(it knows up to {HEAD}): a newer release migrated it; run that release")
-    return version != HEAD
+    return version
+
+
+def behind(conn: Any) -> bool:
+    """True when the store must be migrated; a revision newer than this release knows raises SchemaError."""
+    return known(recorded(conn)) != HEAD
 
 
 def behind_at(connect: Callable[[], Any]) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import HEAD, REVISIONS, VERSION_TABLE, SchemaError, unversioned_revision
+from . import HEAD, REVISIONS, VERSION_TABLE, SchemaError, known, unversioned_revision
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,10 +64,7 @@ def _config(**attributes: Any) -> Any:
 def _check_target(before: str | None, to: str) -> None:
     if to != "head" and to not in REVISIONS:
         raise SchemaError(f"no schema revision {to!r} (there are {', '.join(REVISIONS)})")
-    if before is not None and before not in REVISIONS:
-        raise SchemaError(f"the store is at schema revision {before}, which this release does not know "
-                          f"(it knows up to {HEAD}): a newer release migrated it; run that release")
-    if before is not None and to != "head" and REVISIONS.index(to) < REVISIONS.index(before):
+    if known(before) is not None and to != "head" and REVISIONS.index(to) < REVISIONS.index(before):
         raise SchemaError(f"the store is at {before}, past {to}: downgrades are not offered "
                           "(restore the backup taken before the upgrade)")
 
