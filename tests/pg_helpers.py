@@ -103,3 +103,9 @@ def fresh_database(url: str, name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
     return url.rsplit("/", 1)[0] + "/" + name
+
+
+def database_for(server: str, request: pytest.FixtureRequest, prefix: str) -> str:
+    """A fresh database named after the test asking for it (``prefix`` keeps modules on one server apart)."""
+    name = request.node.name.lower()[:50].replace("[", "_").replace("]", "").replace("-", "_")
+    return fresh_database(server, f"{prefix}_{name}")

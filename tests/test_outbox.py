@@ -120,19 +120,6 @@ def test_an_identificatie_reused_for_other_content_is_a_conflict_and_stores_noth
     assert (other.repeat, other.refs) == (False, ["R9"])
 
 
-def test_an_outbox_of_an_earlier_release_gets_the_identity_columns(tmp_path: Path) -> None:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    old = sqlite3.connect(folder / outbox.DB_NAME)
-    first_schema = outbox.SCHEMA.replace(",\n    source_key TEXT,\n    content_sha256 TEXT", "")
-    assert "source_key" not in first_schema
-    old.executescript(first_schema)
-    old.close()
-    conn = outbox.connect(outbox.open_db(folder))
-    assert {"source_key", "content_sha256"} <= {r[1] for r in conn.execute("PRAGMA table_info(message)")}
-    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'message_source'").fetchone()
-
-
 def test_quarantine_keeps_reason_and_counts_repeats(tmp_path: Path) -> None:
     conn = _db(tmp_path)
     bad = outbox.NewMessage("default", "translate", b"<bad", fault_code="StUF055", fault_line=1,

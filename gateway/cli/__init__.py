@@ -24,6 +24,7 @@ def _register() -> None:
         mapping,
         outbox,
         serve,
+        store,
         testbed,
     )
 

@@ -1,15 +1,14 @@
 """``overstap outbox list|show|replay|purge|import-ledger``, ``overstap shadow report``: operate the outbox.
 
-These work on the SQLite file in ``--data-dir`` directly, also while the sidecar runs (WAL allows
-it): a replay marks rows pending and bumps the outbox generation, and the running forwarder picks
-them up within a second.
+These work on the store directly — the SQLite file in ``--data-dir`` or the PostgreSQL database of
+``--store`` — also while the sidecar runs (WAL, or the store's write lock): a replay marks rows pending and
+bumps the outbox generation, and the running forwarders pick them up within a second.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,8 @@ import click
 
 from gateway.deliver import outbox, shadow
 from gateway.deliver.replay import Replayed, apply, chunks, prepare, replay_quarantined
-from gateway.ledger.staged import ConnLedger, create_tables
+from gateway.deliver.store import SqliteStore, Store, locate, ready
+from gateway.ledger.staged import ConnLedger
 from gateway.ledger.transfer import LedgerConflict, import_ledger, ledger_file
 from gateway.pipeline import Conversion, Converter
 
@@ -29,25 +29,45 @@ from .common import EXIT_FAILED, EXIT_OK, fail_usage, load_registry
 STATUSES = (outbox.PENDING, outbox.DELIVERED, outbox.DEAD)
 
 
+def _config(config_file: str | None) -> Any:
+    from gateway.proxy.config import ConfigError, load
+
+    try:
+        return load(config_file)
+    except ConfigError as exc:
+        fail_usage(str(exc))
+
+
 def _folder(data_dir: str | None, config_file: str | None) -> Path:
     """The data folder: --data-dir, else the config's data_dir, else ./data."""
     if data_dir:
         return Path(data_dir)
     if config_file:
-        from gateway.proxy.config import ConfigError, load
-
-        try:
-            return load(config_file).data_dir
-        except ConfigError as exc:
-            fail_usage(str(exc))
+        return Path(_config(config_file).data_dir)
     return Path("data")
 
 
-def _open(data_dir: str | None, config_file: str | None) -> sqlite3.Connection:
-    folder = _folder(data_dir, config_file)
-    if not (folder / outbox.DB_NAME).is_file():
-        fail_usage(f"no outbox in {folder} (expected {folder / outbox.DB_NAME}); pass --data-dir")
-    return outbox.connect(folder / outbox.DB_NAME)
+def locate_store(data_dir: str | None, config_file: str | None, url: str | None) -> Store:
+    """The store: --store (env OVERSTAP_STORE), else the config's ``store:``, else the SQLite file in the data
+    folder (see :func:`_folder`)."""
+    if not url and config_file:
+        url = _config(config_file).store
+    try:
+        return locate(_folder(data_dir, config_file), url)
+    except ValueError as exc:
+        fail_usage(str(exc))
+        raise
+
+
+def _open(data_dir: str | None, config_file: str | None, url: str | None) -> Any:
+    """A connection to the store (a sqlite3 or PgConnection: the outbox functions take either), schema at head."""
+    store = locate_store(data_dir, config_file, url)
+    if isinstance(store, SqliteStore) and not store.path.is_file():
+        fail_usage(f"no outbox in {store.path.parent} (expected {store.path}); pass --data-dir or --store")
+    try:
+        return ready(store).connect()
+    except RuntimeError as exc:  # an unreachable database, a store of a newer release
+        fail_usage(str(exc))
 
 
 def _when(ts: float | None) -> str:
@@ -62,7 +82,11 @@ def _clip(text: str | None, width: int) -> str:
 data_dir_option = click.option("--data-dir", default=None, envvar="OVERSTAP_DATA_DIR",
                                help="Folder of the outbox (default: data; env OVERSTAP_DATA_DIR, /data in the image).")
 config_option = click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
-                             help="The sidecar's YAML config (its data_dir, and its routes' mappings for replay).")
+                             help="The sidecar's YAML config (its data_dir or store, and its routes' mappings "
+                                  "for replay).")
+store_option = click.option("--store", "store_url", default=None, envvar="OVERSTAP_STORE", metavar="URL",
+                            help="postgresql://… : the store of sidecar replicas (env OVERSTAP_STORE; default: "
+                                 "the SQLite outbox in the data dir).")
 
 
 @main.group("outbox")
@@ -73,16 +97,17 @@ def outbox_group() -> None:
 @outbox_group.command("list")
 @data_dir_option
 @config_option
+@store_option
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only deliveries with this status.")
 @click.option("--route", default=None)
 @click.option("--target", type=click.Choice([outbox.NEW, outbox.LEGACY]), default=None)
 @click.option("--quarantine", is_flag=True, help="List refused (quarantined) messages instead of deliveries.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_(data_dir: str | None, config_file: str | None, status: str | None, route: str | None, target: str | None,
-          quarantine: bool, limit: int, as_json: bool) -> None:
+def list_(data_dir: str | None, config_file: str | None, store_url: str | None, status: str | None, route: str | None,
+          target: str | None, quarantine: bool, limit: int, as_json: bool) -> None:
     """Deliveries (newest first) or quarantined messages, one line each, with a count per status."""
-    conn = _open(data_dir, config_file)
+    conn = _open(data_dir, config_file, store_url)
     if quarantine:
         rows = outbox.message_rows(conn, status=outbox.QUARANTINED, route=route, limit=limit)
         if as_json:  # rows stored before reasons were capped are capped here
@@ -113,11 +138,13 @@ def list_(data_dir: str | None, config_file: str | None, status: str | None, rou
 @click.argument("item_id", type=int)
 @data_dir_option
 @config_option
+@store_option
 @click.option("--message", "is_message", is_flag=True, help="ITEM_ID is a message (or quarantine) id.")
 @click.option("--payload", is_flag=True, help="Also print the stored bytes (contains personal data).")
-def show(item_id: int, data_dir: str | None, config_file: str | None, is_message: bool, payload: bool) -> None:
+def show(item_id: int, data_dir: str | None, config_file: str | None, store_url: str | None, is_message: bool,
+         payload: bool) -> None:
     """One delivery (or message) in full: status, attempts, the downstream's reason, its message."""
-    conn = _open(data_dir, config_file)
+    conn = _open(data_dir, config_file, store_url)
     if not is_message:
         row = outbox.delivery(conn, item_id)
         if row is None:
@@ -192,13 +219,14 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledge
 @click.argument("ids", nargs=-1, type=int)
 @data_dir_option
 @config_option
+@store_option
 @click.option("--mapping", "mappings", multiple=True, help="Mapping name or file to convert with (without --config).")
 @click.option("--all-dead", is_flag=True, help="Replay every dead letter (of --route, if given).")
 @click.option("--route", default=None)
 @click.option("--quarantined", is_flag=True, help="IDS are quarantined messages: convert them again and queue them.")
 @click.option("--as-is", is_flag=True, hidden=True, help="Kept for scripts: deliveries are always replayed as stored.")
-def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, mappings: tuple[str, ...],
-           all_dead: bool, route: str | None, quarantined: bool, as_is: bool) -> None:
+def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, store_url: str | None,
+           mappings: tuple[str, ...], all_dead: bool, route: str | None, quarantined: bool, as_is: bool) -> None:
     """Queue dead letters again as stored (same payload and referentienummer: a canonical output is rendered
     against the zaak ledger once), or convert quarantined messages with the current mappings and the ledger.
 
@@ -206,7 +234,7 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
     messages of a running sidecar through its admin API (POST /admin/replay), so they take their turn in the
     ledger with the messages arriving meanwhile.
     """
-    conn = _open(data_dir, config_file)
+    conn = _open(data_dir, config_file, store_url)
     if not ids and not all_dead:
         fail_usage("name delivery ids, or pass --all-dead")
     if quarantined and all_dead:
@@ -214,7 +242,7 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
     chosen = list(ids)
     if all_dead:
         chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
-    convert = _converter_factory(config_file, mappings, ConnLedger(conn)) if quarantined else None
+    convert = _converter_factory(config_file, mappings, ConnLedger(conn, create=False)) if quarantined else None
     results: list[Replayed] = []
     for chunk in chunks(chosen):  # one short transaction per chunk, so a running sidecar's acks keep flowing
         with outbox.transaction(conn):
@@ -241,12 +269,14 @@ def _age(value: str) -> float:
 @outbox_group.command()
 @data_dir_option
 @config_option
+@store_option
 @click.option("--older-than", "older_than", default="7d", show_default=True, help="Age: 7d, 12h, 30m, 90s.")
 @click.option("--dead", is_flag=True, help="Also purge dead letters (not only delivered).")
 @click.option("--quarantined", is_flag=True, help="Also purge quarantined messages.")
-def purge(data_dir: str | None, config_file: str | None, older_than: str, dead: bool, quarantined: bool) -> None:
+def purge(data_dir: str | None, config_file: str | None, store_url: str | None, older_than: str, dead: bool,
+          quarantined: bool) -> None:
     """Delete delivered deliveries (and optionally dead letters and quarantine) older than an age; never pending."""
-    conn = _open(data_dir, config_file)
+    conn = _open(data_dir, config_file, store_url)
     statuses = [outbox.DELIVERED] + ([outbox.DEAD] if dead else [])
     before = time.time() - _age(older_than)
     with outbox.transaction(conn):
@@ -259,18 +289,22 @@ def purge(data_dir: str | None, config_file: str | None, older_than: str, dead: 
               help="The --state folder of the 'overstap batch' (or 'convert') run whose zaken the sidecar continues.")
 @data_dir_option
 @config_option
+@store_option
 @click.option("--replace", is_flag=True,
               help="Where both ledgers hold a zaak or chain key differently, take --state's.")
-def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None, replace: bool) -> None:
+def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None, store_url: str | None,
+                   replace: bool) -> None:
     """Let the sidecar continue the zaken of a batch run: copy its zaak ledger into the outbox database.
 
     Run it before switching the sidecar on for the archive's vendor (it is safe while the sidecar runs: one
     transaction). Entries both ledgers hold differently are named and nothing is imported, unless --replace.
     """
-    conn = outbox.connect(outbox.open_db(_folder(data_dir, config_file)))
+    if not isinstance(locate_store(data_dir, config_file, store_url), SqliteStore):
+        fail_usage("import-ledger fills the SQLite outbox of --data-dir; for a PostgreSQL store import into the "
+                   "SQLite outbox first, then copy it with `overstap store copy` (docs/postgresql.md)")
+    conn = outbox.connect(outbox.open_db(_folder(data_dir, config_file)))  # the ledger tables come with the schema
     try:
         source = ledger_file(state_dir)
-        create_tables(conn)
         with outbox.transaction(conn):
             done = import_ledger(source, conn, replace=replace)
     except FileNotFoundError as exc:
@@ -290,14 +324,15 @@ def shadow_group() -> None:
 @shadow_group.command("report")
 @data_dir_option
 @config_option
+@store_option
 @click.option("--route", default=None)
 @click.option("--limit", type=int, default=None, help="Only the newest N messages.")
 @click.option("--differences", is_flag=True, help="Only messages where the two sides differ.")
 @click.option("--json", "as_json", is_flag=True)
-def shadow_report(data_dir: str | None, config_file: str | None, route: str | None, limit: int | None,
-                  differences: bool, as_json: bool) -> None:
+def shadow_report(data_dir: str | None, config_file: str | None, store_url: str | None, route: str | None,
+                  limit: int | None, differences: bool, as_json: bool) -> None:
     """Per shadow message: did legacy and new both accept it, and if not, where do they differ."""
-    conn = _open(data_dir, config_file)
+    conn = _open(data_dir, config_file, store_url)
     lines = shadow.report(conn, route, limit)
     shown = [ln for ln in lines if ln.differences] if differences else lines
     if as_json:

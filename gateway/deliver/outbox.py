@@ -4,7 +4,8 @@ A message is acknowledged only after its row and its deliveries are committed wi
 ``synchronous=FULL``, so a power cut after the Bv03 cannot lose it. The same file holds the
 quarantine (refused input and why) and the dead letters (what a downstream refused and why), so an
 operator can inspect and replay everything with ``overstap outbox``. Writes are plain functions over
-a connection so the group committer can put many of them into one transaction (one fsync).
+a connection so the group committer can put many of them into one transaction (one fsync). The tables
+are the revisions in gateway/schema/versions, the same on SQLite and PostgreSQL (gateway/deliver/store.py).
 """
 
 from __future__ import annotations
@@ -18,71 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway import schema
+
 DB_NAME = "outbox.sqlite3"
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 ACCEPTED, QUARANTINED = "accepted", "quarantined"
 NEW, LEGACY = "new", "legacy"
 """Delivery targets: the canonical message to the new downstream, the original to the legacy one."""
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS message (
-    id INTEGER PRIMARY KEY,
-    received_at REAL NOT NULL,
-    last_received_at REAL NOT NULL,
-    times_received INTEGER NOT NULL DEFAULT 1,
-    route TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    status TEXT NOT NULL,
-    body_sha256 TEXT NOT NULL,
-    source_ref TEXT,
-    afzender TEXT,
-    ontvanger TEXT,
-    mapping TEXT,
-    content_type TEXT,
-    soap_action TEXT,
-    original BLOB NOT NULL,
-    fault_code TEXT,
-    fault_field TEXT,
-    fault_line INTEGER,
-    reason TEXT,
-    source_key TEXT,
-    content_sha256 TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS message_dedup ON message(route, status, body_sha256);
-CREATE TABLE IF NOT EXISTS delivery (
-    id INTEGER PRIMARY KEY,
-    message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
-    route TEXT NOT NULL,
-    target TEXT NOT NULL,
-    referentienummer TEXT NOT NULL,
-    order_key TEXT NOT NULL,
-    zaak TEXT,
-    payload BLOB NOT NULL,
-    content_type TEXT NOT NULL,
-    soap_action TEXT,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    replays INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    next_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    delivered_at REAL,
-    http_status INTEGER,
-    reply_code TEXT,
-    reason TEXT,
-    UNIQUE (route, target, referentienummer)
-);
-CREATE INDEX IF NOT EXISTS delivery_pending ON delivery(status, id);
-CREATE INDEX IF NOT EXISTS delivery_message ON delivery(message_id);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', 0);
-"""
-
-COLUMNS_ADDED = {"message": ("source_key TEXT", "content_sha256 TEXT")}
-"""Columns newer than the first schema: an outbox of an earlier release gets them on opening."""
-
-INDEXES = "CREATE INDEX IF NOT EXISTS message_source ON message(route, source_key);"
-
 
 MAX_REASON = 1000
 """Characters of a stored reason: enough to say what is wrong, never a whole payload (issue 11)."""
@@ -125,21 +68,17 @@ def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
 
 
 def open_db(data_dir: str | Path) -> Path:
-    """Create the data folder and the schema if needed; return the database path."""
+    """Create the data folder and bring the outbox's schema to head (gateway/schema); return the database path.
+
+    At head that is one small query; Alembic runs (and is imported) only for a new or older outbox.
+    """
     folder = Path(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / DB_NAME
-    conn = connect(path)
-    try:
-        conn.executescript(SCHEMA)
-        for table, columns in COLUMNS_ADDED.items():
-            have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-            for column in columns:
-                if column.split()[0] not in have:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-        conn.executescript(INDEXES)
-    finally:
-        conn.close()
+    if schema.behind_at(lambda: connect(path)):  # connect: WAL before the first table
+        from gateway.schema.run import upgrade
+
+        upgrade(path)
     return path
 
 

@@ -4,20 +4,24 @@ SQLite is the embedded default: one sidecar, one file, nothing to run. PostgreSQ
 is for several replicas behind one address (issue 16): they share the outbox, the dedup keys, the dead
 letters and the ledger, take turns writing (``BEGIN IMMEDIATE`` is an advisory lock there, see
 gateway/pgstore/conn.py) and split the delivery of zaken between them (gateway/deliver/claims.py). The outbox
-functions are the same for both: a store only says how to connect and whether others share it.
+functions are the same for both: a store only says how to connect and whether others share it. Both get
+their tables from the same revisions (gateway/schema), brought to head when the store is opened.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from gateway import schema
 from gateway.pgstore import is_url
-from gateway.pgstore.conn import PgConnection, describe_url
-from gateway.pgstore.schema import LEDGER, OUTBOX
+from gateway.pgstore.conn import WRITE_LOCK, PgConnection, describe_url
 
 from . import outbox
+
+if TYPE_CHECKING:
+    from gateway.schema.run import Upgraded
 
 
 @dataclass(frozen=True)
@@ -51,20 +55,54 @@ class PostgresStore:
 Store = SqliteStore | PostgresStore
 
 
-def open_store(data_dir: str | Path, url: str | None = None) -> Store:
-    """The store named by ``url`` (a postgresql:// URL) or else the SQLite file in ``data_dir``; its tables
-    are created (or brought up to date) on the way."""
+def locate(data_dir: str | Path, url: str | None = None) -> Store:
+    """The store named by ``url`` (a postgresql:// URL) or else the SQLite file in ``data_dir``, untouched."""
     if url:
         if not is_url(url):
             raise ValueError(f"store must be a postgresql:// URL (or left out for SQLite in the data dir), "
                              f"not {url.split(':', 1)[0]!r}")
-        store = PostgresStore(url)
-        conn = store.connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")  # two replicas starting together: one creates, the other waits
-            conn.executescript(OUTBOX + LEDGER)
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+        return PostgresStore(url)
+    return SqliteStore(Path(data_dir) / outbox.DB_NAME)
+
+
+def open_store(data_dir: str | Path, url: str | None = None) -> Store:
+    """The store named by ``url`` or ``data_dir`` (see :func:`locate`), schema at head (:func:`ready`)."""
+    return ready(locate(data_dir, url))
+
+
+def ready(store: Store) -> Store:
+    """The store with its schema at head: migrated on the way when it is new or behind, one small query when
+    it is not (the sidecar and ``overstap outbox`` open stores often; Alembic costs far more)."""
+    if isinstance(store, SqliteStore):
+        outbox.open_db(store.path.parent)
         return store
-    return SqliteStore(outbox.open_db(data_dir))
+    if schema.behind_at(store.connect):
+        migrate(store)
+    return store
+
+
+def migrate(store: Store, to: str = "head") -> Upgraded:
+    """Run the store's revisions up to ``to`` (see gateway/schema/run.py); on PostgreSQL under the write lock,
+    so replicas starting together migrate one after the other and writers wait for the new schema."""
+    from gateway.schema.run import upgrade
+
+    if isinstance(store, PostgresStore):
+        store.connect().close()  # an unreachable database fails here with the store's own error
+        return upgrade(store.url, to, lock_key=WRITE_LOCK)
+    store.path.parent.mkdir(parents=True, exist_ok=True)
+    outbox.connect(store.path).close()  # WAL before the first table
+    return upgrade(store.path, to)
+
+
+def revision(store: Store) -> tuple[str | None, str | None]:
+    """(recorded revision, revision the tables of an unversioned SQLite outbox are at); no changes made."""
+    if isinstance(store, SqliteStore) and not store.path.is_file():
+        return None, None
+    conn = store.connect()
+    try:
+        recorded = schema.recorded(conn)
+        if recorded is None and isinstance(store, SqliteStore):
+            return None, schema.unversioned_revision(conn)
+        return recorded, None
+    finally:
+        conn.close()

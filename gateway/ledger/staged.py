@@ -189,10 +189,13 @@ class ConnLedger:
     is a SAVEPOINT, rolled back on error; :attr:`direct` reaches the same tables without one, for a single
     statement that has nothing of its own to roll back (two SAVEPOINT/RELEASE pairs a message in the batch)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, create: bool = True) -> None:
+        """``create``: make the (SQLite) tables first, for a ``--state`` file; an outbox store has them from its
+        schema (gateway/schema), on PostgreSQL too, where this SQLite DDL must not run."""
         from .sqlite import _SqliteTransaction
 
-        create_tables(conn)
+        if create:
+            create_tables(conn)
         self._conn = conn
         self._tx = _SqliteTransaction(conn)
 
