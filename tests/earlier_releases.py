@@ -140,3 +140,9 @@ CREATE TABLE IF NOT EXISTS remembered (kind TEXT NOT NULL, key TEXT NOT NULL, va
                                        PRIMARY KEY (kind, key));
 """
 """The PostgreSQL store as 5523125 made it (gateway/pgstore/schema.py), unversioned."""
+
+SINCE_MIGRATIONS = """
+CREATE INDEX IF NOT EXISTS delivery_key_pending ON delivery(route, target, order_key, id) WHERE status = 'pending';
+"""
+"""What the revisions after the last release before migrations add (0004), the same in both dialects: head is
+that release's schema plus this."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from earlier_releases import FIRST_OUTBOX, LAST_OUTBOX, SQLITE_LEDGER
+from earlier_releases import FIRST_OUTBOX, LAST_OUTBOX, SINCE_MIGRATIONS, SQLITE_LEDGER
 from proxy_helpers import Receiver, ServerThread, wait_for
 
 from gateway import schema
@@ -98,10 +98,11 @@ def version(path: Path) -> str | None:
 
 
 def reference(tmp_path: Path) -> Path:
-    """An empty outbox as the last release before migrations made it (with the sidecar's ledger tables)."""
+    """An empty outbox as the last release before migrations made it (with the sidecar's ledger tables), plus
+    what the revisions since add."""
     path = tmp_path / "reference.sqlite3"
     conn = sqlite3.connect(path)
-    conn.executescript(LAST_OUTBOX + SQLITE_LEDGER)
+    conn.executescript(LAST_OUTBOX + SQLITE_LEDGER + SINCE_MIGRATIONS)
     conn.close()
     return path
 
@@ -120,7 +121,7 @@ def test_the_versions_folder_holds_the_revisions_the_package_lists() -> None:
     assert list(reversed(walked)) == list(schema.REVISIONS) and walked[0] == schema.HEAD
 
 
-def test_a_new_outbox_has_exactly_the_schema_of_the_last_release_before_migrations(tmp_path: Path) -> None:
+def test_a_new_outbox_has_the_last_release_schema_and_the_revisions_since(tmp_path: Path) -> None:
     path = outbox.open_db(tmp_path / "data")
     assert version(path) == schema.HEAD
     assert shape(path) == shape(reference(tmp_path))
