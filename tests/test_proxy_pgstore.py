@@ -8,6 +8,7 @@ delivered until it is let go, and a wrong store setting is refused at start.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import psycopg
 import pytest
 import test_proxy_ledger
 from pg_helpers import fresh_database, postgres_server
-from proxy_helpers import Receiver, ServerThread, sample, soap11, wait_for
+from proxy_helpers import Receiver, ServerThread, sample, soap11, variant, wait_for
 from test_proxy_ledger import A01, A02, A04, B01, B02, B04, FAST_RETRY, operations, zaak_of
 
 from gateway.deliver import claims
@@ -181,3 +182,27 @@ def test_a_replica_whose_database_connections_are_cut_reconnects_and_loses_nothi
         gw.stop()
     assert [r.soap_action.strip('"').rpartition("/")[2] for r in rec.received] == [
         "creeerZaak_Lk01", "updateZaak_Lk01", "actualiseerZaakstatus_Lk01"]
+
+
+def test_without_a_failure_three_busy_replicas_send_every_delivery_once_in_order(
+        tmp_path: Path, registry: Registry, server: str) -> None:
+    """Delivery is at least once only across a failure: while every replica lives, a zaak passing from one
+    replica to another must not be sent again (a claim let go before its statuses were committed would)."""
+    from test_replicas import BASES, ZaakDownstream, send
+
+    store = fresh_database(server, "busy")
+    messages = [[variant(sample(BASES[z % 3]), z * 10 + i, zaak=z) for i in range(10)] for z in range(40)]
+    down = ZaakDownstream()
+    with ServerThread(down.app()) as ds:
+        replicas = [start(tmp_path, registry, f"r{n}", ds.url + "/zs", store) for n in range(3)]
+        try:
+            sent = send(replicas, messages)  # type: ignore[arg-type]  # anything with a url
+            acked = {ref for refs in sent.acks.values() for ref in refs}
+            assert wait_for(lambda: acked <= down.refs(), timeout=60)
+            time.sleep(0.5)  # a second send of the last ones would be on its way by now
+        finally:
+            for replica in replicas:
+                replica.stop()
+    assert not down.refused, down.refused[:3]
+    arrived = [a.referentienummer for a in down.arrivals]
+    assert len(arrived) == len(set(arrived)) == len(acked)

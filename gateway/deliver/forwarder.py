@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from . import claims, outbox
+from . import outbox
 from .committer import GroupCommitter
 from .downstream import Downstream
 from .outbox import Queued
@@ -166,22 +166,14 @@ def _tls_context(downstream: Downstream) -> ssl.SSLContext | bool:
 class Forwarder:
     """Owns the pending deliveries of the outbox in memory and works them off through the lanes.
 
-    On a shared store (several replicas on one PostgreSQL database) it owns only the keys it has claimed
-    (gateway/deliver/claims.py) and looks for work every ``poll_interval``, since other replicas add it.
+    The hooks marked *(hook)* are what a replica on a shared store does differently
+    (gateway/deliver/claiming.py): claim a zaak before sending it, find work other replicas added.
     """
 
     def __init__(self, store: Store, committer: GroupCommitter, targets: dict[tuple[str, str], Downstream], *,
                  observer: Observer | None = None, poll_interval: float = 1.0, cache_limit: int = 20000,
                  rng: random.Random | None = None) -> None:
         self.store = store
-        self.shared = store.shared
-        self._claimed: set[int] = set()
-        """Claims this replica holds (lock ids of order keys), on a shared store."""
-        self._settling: set[int] = set()
-        self._last_idle: dict[int, int] = {}
-        """Per claimed key, a count of the times it went idle: which release task is the latest."""
-        """Deliveries settled here whose status is not committed yet (shared store)."""
-        self._releases: set[asyncio.Task[None]] = set()
         self.committer = committer
         self.targets = targets
         self.observer = observer or Observer()
@@ -238,11 +230,7 @@ class Forwarder:
         for futures in self._waiters.values():
             for fut in futures:
                 fut.cancel()
-        for task in self._releases:
-            task.cancel()
-        if self.shared and self.committer.running:  # settled statuses committed before the claims go
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.wrap_future(self.committer.submit(_nothing)), grace)
+        await self._before_reader_closes(grace)
         await asyncio.get_running_loop().run_in_executor(self._reader, self._close_reader)
         self._reader.shutdown(wait=True)
 
@@ -306,7 +294,7 @@ class Forwarder:
         """
         rows = await self.committer.write(outbox.pending)
         fresh = [r for r in rows if r.id not in self._known]
-        if fresh and self.shared:
+        if fresh:
             fresh = await self._claimable(fresh)
         if fresh:
             log.info("outbox: %d pending delivery(ies) picked up", len(fresh))
@@ -317,7 +305,7 @@ class Forwarder:
             await asyncio.sleep(self.poll_interval)
             try:
                 current = await self._read(outbox.generation)
-                if self.shared or current != self._generation:  # other replicas add work without a signal
+                if self._look_again(current):
                     self._generation = current
                     await self.rescan()
             except asyncio.CancelledError:
@@ -386,9 +374,9 @@ class Forwarder:
         if not entry.items:
             entry.scheduled = False
             return None
-        if self.shared and not await self._own(entry):
+        if not await self._own(entry):
             return None
-        if not entry.items:  # taken over from the store with nothing left pending: let the key go again
+        if not entry.items:  # refreshed by _own with nothing left pending
             self._idle(entry)
             return None
         if not lane.admit(entry):
@@ -506,105 +494,34 @@ class Forwarder:
             self._idle(entry)
 
     def _idle(self, entry: _Key) -> None:
-        """A key with nothing left to send: forget it (and on a shared store give its claim back)."""
+        """A key with nothing left to send: forget it. *(hook)*"""
         entry.scheduled = False
         if self._keys.get(entry.key) is entry:
             del self._keys[entry.key]
-        if self.shared:
-            lid = claims.lock_id(*entry.key)
-            self._last_idle[lid] = token = self._last_idle.get(lid, 0) + 1
-            task = asyncio.get_running_loop().create_task(self._release_later(entry.key, token))
-            self._releases.add(task)
-            task.add_done_callback(self._releases.discard)
 
-    # -- claims (shared store) -------------------------------------------------------------------
+    # -- hooks for a shared store (gateway/deliver/claiming.py) --------------------------------------
 
-    def _write_settled(self, delivery_id: int, write: Callable[[Any], None]) -> None:
-        """Queue a delivered/dead status; on a shared store remember the delivery until it is committed, so
-        the key's next refresh from the store does not read it as still pending."""
-        if not self.shared:
-            self.committer.write_later(write)
-            return
-        self._settling.add(delivery_id)
-        self.committer.submit(write).add_done_callback(lambda _f: self._settling.discard(delivery_id))
+    def _look_again(self, generation: int) -> bool:
+        """Rescan the outbox at this poll? Only when someone (a CLI replay) bumped its generation. *(hook)*"""
+        return generation != self._generation
 
     async def _claimable(self, rows: list[Queued]) -> list[Queued]:
-        """The rows whose keys this replica holds or could claim now; the others belong to another replica."""
-        held = await self._read(self._claim, sorted({claims.lock_id(r.route, r.target, r.order_key) for r in rows}))
-        return [r for r in rows if claims.lock_id(r.route, r.target, r.order_key) in held]
+        """Which of the rows a rescan found this forwarder may deliver: all of them. *(hook)*"""
+        return rows
 
     async def _own(self, entry: _Key) -> bool:
-        """Hold the entry's key and bring its deliveries in line with the store, before each send.
-
-        A key another replica holds is dropped here (its owner delivers it; a later rescan brings back what is
-        still pending when the owner lets go). A held key is refreshed from the store: its pending rows there
-        are the truth, oldest first — another replica may have committed an older message of this zaak that
-        this one has not seen yet, or delivered some of what this one holds in memory. Whatever commits after
-        this read has a later id (one writer at a time), so the oldest pending row read here is the one to send.
-        """
-        lid = claims.lock_id(*entry.key)
-        if lid not in self._claimed:
-            await self._read(self._claim, [lid])
-        if lid not in self._claimed:  # checked now: a rescan may have claimed it while this claim waited
-            self._drop(entry)
-            return False
-        settling = set(self._settling)  # taken before the read: one committed during it may leave the set meanwhile
-        rows = await self._read(claims.pending_of, *entry.key)
-        self._refresh(entry, [r for r in rows if r.id not in settling and r.id not in self._settling])
+        """May this forwarder send the key's oldest delivery now? Always. *(hook)*"""
         return True
 
-    def _claim(self, conn: Any, ids: list[int]) -> set[int]:
-        """On the reader thread (which serialises every claim and release): the ids held after the call.
-        Checking ``_claimed`` here, not before queueing, keeps a lock from being taken twice (a session lock
-        taken twice needs two releases)."""
-        self._claimed |= claims.try_claim(conn, [i for i in ids if i not in self._claimed])
-        return {i for i in ids if i in self._claimed}
+    def _write_settled(self, delivery_id: int, write: Callable[[Any], None]) -> None:
+        """Queue the delivered/dead status of a delivery. *(hook)*"""
+        self.committer.write_later(write)
 
-    def _refresh(self, entry: _Key, rows: list[Queued]) -> None:
-        """Make the entry's deliveries those pending in the store (keeping what is known of the ones it has)."""
-        have = {q.id: q for q in entry.items}
-        items = []
-        for row in rows:
-            item = have.pop(row.id, None)
-            if item is None:
-                item = row
-                self._known.add(row.id)
-                depth_key = (row.route, row.target)
-                self._depth[depth_key] = self._depth.get(depth_key, 0) + 1
-            items.append(item)
-        self._forget(have.values())
-        entry.items = deque(items)
+    async def _before_reader_closes(self, grace: float) -> None:
+        """The workers have stopped; the reader connection closes next. *(hook)*"""
 
-    def _drop(self, entry: _Key) -> None:
-        """Stop tracking a key's deliveries (they stay pending in the store for the replica that holds it)."""
-        self._forget(entry.items)
-        entry.items.clear()
-        entry.scheduled = False
-        if self._keys.get(entry.key) is entry:
-            del self._keys[entry.key]
-
-    def _forget(self, items: Iterable[Queued]) -> None:
-        for item in items:
-            self._known.discard(item.id)
-            depth_key = (item.route, item.target)
-            self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
-            if item.payload is not None:
-                self._cached -= 1
-                item.payload = None
-
-    async def _release_later(self, key: tuple[str, str, str], token: int) -> None:
-        """Give a finished key back once its settled statuses are committed: released earlier, another replica
-        could read a just-delivered message as still pending and send it again. Only the key's latest idle
-        releases: an older one waited only for the writes queued before it, not for those of a later round."""
-        await asyncio.wrap_future(self.committer.submit(_nothing))
-        lid = claims.lock_id(*key)
-        if self._last_idle.get(lid) != token:
-            return
-        if lid not in self._claimed or any(claims.lock_id(*k) == lid for k in self._keys):
-            return  # busy again (or sharing its lock id with a busy key): its next idle lets go
-        del self._last_idle[lid]
-        self._claimed.discard(lid)  # before the release is queued: a claim queued after it takes the lock anew
-        await self._read(claims.release, [lid])
+    def _reader_lost(self) -> None:
+        """The reader connection failed and was dropped. *(hook)*"""
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -617,11 +534,9 @@ class Forwarder:
         try:
             return fn(self._reader_conn, *args)
         except Exception:
-            if self.shared and self._reader_conn.closed:  # the claims went with the connection
-                log.warning("the store connection was lost: %d claimed key(s) may be taken by another replica",
-                            len(self._claimed))
-                self._claimed.clear()
+            if getattr(self._reader_conn, "closed", False):  # a database restart: the next read reconnects
                 self._reader_conn = None
+                self._reader_lost()
             raise
 
     def _close_reader(self) -> None:
@@ -630,7 +545,3 @@ class Forwarder:
                 self._reader_conn.close()
             self._reader_conn = None
 
-
-def _nothing(conn: Any) -> None:
-    """A committer job that writes nothing: its future resolves once everything queued before it is committed."""
-    return None

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gateway.deliver import outbox
+from gateway.deliver.claiming import ClaimingForwarder
 from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.forwarder import DEAD, DELIVERED, Forwarder, Outcome
 from gateway.deliver.plan import plan
@@ -90,7 +91,8 @@ class Gateway:
         self.db_path = self.store.path if isinstance(self.store, SqliteStore) else None
         """The SQLite outbox file (None on a shared store): what the console reads."""
         self.committer = GroupCommitter(self.store.connect, on_commit=self.metrics.on_commit)
-        self.forwarder = Forwarder(self.store, self.committer, config.targets(), observer=self.metrics,
+        forwarder = ClaimingForwarder if self.store.shared else Forwarder  # replicas split the zaken between them
+        self.forwarder = forwarder(self.store, self.committer, config.targets(), observer=self.metrics,
                                    poll_interval=config.poll_interval)
         self.stage: LedgerStage | None = None
         if config.ledger:

@@ -1,0 +1,153 @@
+"""The forwarder of one replica among several on a shared store: it delivers only the zaken it has claimed.
+
+Messages of one order key (route, target, client/zaak) must reach the downstream one after the other, so one
+replica at a time holds a key (gateway/deliver/claims.py: session advisory locks). What this adds to the
+:class:`~gateway.deliver.forwarder.Forwarder`, through its hooks:
+
+* before each send the key is claimed (or, held by another replica, dropped here) and its pending deliveries
+  are read from the store: the store, not memory, says which is the oldest — another replica may have stored
+  an older message of the zaak, or delivered some of what this one holds;
+* a delivered/dead status is remembered until committed, so such a read does not take it for pending;
+* a key with nothing left is let go once its statuses are committed, by the key's latest idle only;
+* the outbox is rescanned at every poll (other replicas add work without a signal), keeping only rows of
+  keys this replica holds or can claim;
+* a lost reader connection lost its claims with it: they are forgotten (another replica may take them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import claims
+from .forwarder import Forwarder, _Key
+from .outbox import Queued
+
+log = logging.getLogger("overstap.forwarder")
+
+
+def _nothing(conn: Any) -> None:
+    """A committer job that writes nothing: its future resolves once everything queued before it is committed."""
+    return None
+
+
+class ClaimingForwarder(Forwarder):
+    """A :class:`Forwarder` that delivers a key only while it holds the key's claim (see the module doc)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._claimed: set[int] = set()
+        """Claims this replica holds (lock ids of order keys)."""
+        self._settling: set[int] = set()
+        """Deliveries settled here whose status is not committed yet."""
+        self._last_idle: dict[int, int] = {}
+        """Per claimed key, a count of the times it went idle: which release task is the latest."""
+        self._releases: set[asyncio.Task[None]] = set()
+
+    def _look_again(self, generation: int) -> bool:
+        return True
+
+    async def _claimable(self, rows: list[Queued]) -> list[Queued]:
+        """The rows whose keys this replica holds or could claim now; the others belong to another replica."""
+        held = await self._read(self._claim, sorted({claims.lock_id(r.route, r.target, r.order_key) for r in rows}))
+        return [r for r in rows if claims.lock_id(r.route, r.target, r.order_key) in held]
+
+    async def _own(self, entry: _Key) -> bool:
+        """Hold the entry's key and bring its deliveries in line with the store, before each send.
+
+        A key another replica holds is dropped here (its owner delivers it; a later rescan brings back what is
+        still pending when the owner lets go). Whatever commits after the read of the key's pending rows has a
+        later id (one writer at a time), so the oldest row read here is the one to send.
+        """
+        lid = claims.lock_id(*entry.key)
+        if lid not in self._claimed:
+            await self._read(self._claim, [lid])
+        if lid not in self._claimed:  # checked now: a rescan may have claimed it while this claim waited
+            self._drop(entry)
+            return False
+        settling = set(self._settling)  # taken before the read: one committed during it may leave the set meanwhile
+        rows = await self._read(claims.pending_of, *entry.key)
+        self._refresh(entry, [r for r in rows if r.id not in settling and r.id not in self._settling])
+        return True
+
+    def _claim(self, conn: Any, ids: list[int]) -> set[int]:
+        """On the reader thread (which serialises every claim and release): the ids held after the call.
+        Checking ``_claimed`` here, not before queueing, keeps a lock from being taken twice (a session lock
+        taken twice needs two releases)."""
+        self._claimed |= claims.try_claim(conn, [i for i in ids if i not in self._claimed])
+        return {i for i in ids if i in self._claimed}
+
+    def _refresh(self, entry: _Key, rows: list[Queued]) -> None:
+        """Make the entry's deliveries those pending in the store (keeping what is known of the ones it has)."""
+        have = {q.id: q for q in entry.items}
+        items = []
+        for row in rows:
+            item = have.pop(row.id, None)
+            if item is None:
+                item = row
+                self._known.add(row.id)
+                depth_key = (row.route, row.target)
+                self._depth[depth_key] = self._depth.get(depth_key, 0) + 1
+            items.append(item)
+        self._forget(have.values())
+        entry.items = deque(items)
+
+    def _drop(self, entry: _Key) -> None:
+        """Stop tracking a key's deliveries (they stay pending in the store for the replica that holds it)."""
+        self._forget(entry.items)
+        entry.items.clear()
+        entry.scheduled = False
+        if self._keys.get(entry.key) is entry:
+            del self._keys[entry.key]
+
+    def _forget(self, items: Iterable[Queued]) -> None:
+        for item in items:
+            self._known.discard(item.id)
+            depth_key = (item.route, item.target)
+            self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
+            if item.payload is not None:
+                self._cached -= 1
+                item.payload = None
+
+    def _write_settled(self, delivery_id: int, write: Callable[[Any], None]) -> None:
+        self._settling.add(delivery_id)
+        self.committer.submit(write).add_done_callback(lambda _f: self._settling.discard(delivery_id))
+
+    def _idle(self, entry: _Key) -> None:
+        super()._idle(entry)
+        lid = claims.lock_id(*entry.key)
+        self._last_idle[lid] = token = self._last_idle.get(lid, 0) + 1
+        task = asyncio.get_running_loop().create_task(self._release_later(entry.key, token))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def _release_later(self, key: tuple[str, str, str], token: int) -> None:
+        """Give a finished key back once its settled statuses are committed: released earlier, another replica
+        could read a just-delivered message as still pending and send it again. Only the key's latest idle
+        releases: an older one waited only for the writes queued before it, not for those of a later round."""
+        await asyncio.wrap_future(self.committer.submit(_nothing))
+        lid = claims.lock_id(*key)
+        if self._last_idle.get(lid) != token:
+            return
+        if lid not in self._claimed or any(claims.lock_id(*k) == lid for k in self._keys):
+            return  # busy again (or sharing its lock id with a busy key): its next idle lets go
+        del self._last_idle[lid]
+        self._claimed.discard(lid)  # before the release is queued: a claim queued after it takes the lock anew
+        await self._read(claims.release, [lid])
+
+    async def _before_reader_closes(self, grace: float) -> None:
+        """Settled statuses committed before the claims go with the reader connection."""
+        for task in self._releases:
+            task.cancel()
+        if self.committer.running:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.wrap_future(self.committer.submit(_nothing)), grace)
+
+    def _reader_lost(self) -> None:
+        log.warning("the store connection was lost: %d claimed key(s) may be taken by another replica",
+                    len(self._claimed))
+        self._claimed.clear()
