@@ -16,8 +16,9 @@ COPY pyproject.toml README.md constraints.txt ./
 COPY gateway ./gateway
 COPY dialects ./dialects
 COPY mappings ./mappings
-# Every dependency at the version in constraints.txt: the same inputs build the same image.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
+# Every dependency at the version in constraints.txt: the same inputs build the same image. With the
+# postgresql extra (psycopg): replicas keep their store in PostgreSQL (`--store`, env OVERSTAP_STORE).
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt '.[postgresql]'
 
 FROM python:3.11-slim
 # OVERSTAP_HOST/PORT/DATA_DIR are defaults for `serve` and `outbox`: a flag overrides them, and with
@@ -36,7 +37,7 @@ RUN groupadd --system --gid 10001 overstap \
 # The wheels are bind-mounted from the build stage, never copied into a layer of this image.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     --mount=type=bind,from=build,source=/src/constraints.txt,target=/constraints.txt \
-    pip install --no-cache-dir --no-index --find-links /wheels -c /constraints.txt overstap
+    pip install --no-cache-dir --no-index --find-links /wheels -c /constraints.txt 'overstap[postgresql]'
 USER overstap:overstap
 WORKDIR /data
 VOLUME ["/data"]
