@@ -30,18 +30,32 @@ from gateway.model import Bericht
 from . import transforms as tf
 from .compiler import _STEP, Compiled, FieldRule, GroupRule, Rule, shared_slot
 from .errors import ConversionError
+from .lighttree import Node, serialise, sub, to_lxml
 
 
 @dataclass(slots=True)
 class Reversed:
-    """The result of a reverse run: the dialect message and what could not be written."""
+    """The result of a reverse run: the dialect message and what could not be written. The message is built
+    as a light tree (gateway.mapping.lighttree); ``root`` is it as lxml elements, made on first use."""
 
-    root: etree._Element
+    tree: Node
+    nsmap: dict[str, str]
     one_way: list[str] = field(default_factory=list)
     unplaced: list[str] = field(default_factory=list)
+    _root: etree._Element | None = None
+
+    @property
+    def root(self) -> etree._Element:
+        if self._root is None:
+            self._root = to_lxml(self.tree, self.nsmap)
+        return self._root
 
     def tostring(self) -> bytes:
-        return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        """The message as lxml's pretty print writes it (the light serialiser, or lxml where it is unsure)."""
+        text = serialise(self.tree, self.nsmap) if self._root is None else None
+        if text is None:
+            text = etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        return text
 
 
 def _text(value: Any) -> str:
@@ -122,16 +136,16 @@ def _alternatives(expr: str, ns: Namespaces) -> list[tuple[str, ...]] | None:
     return [p for p in parts if p is not None]
 
 
-def _ensure(parent: etree._Element, tags: tuple[str, ...]) -> etree._Element:
+def _ensure(parent: Node, tags: tuple[str, ...]) -> Node:
     """The element at ``tags`` below ``parent``, reusing the last existing child of each step."""
     node = parent
     for tag in tags:
         existing = None
-        for child in reversed(node):
+        for child in reversed(node.children):
             if child.tag == tag:
                 existing = child
                 break
-        node = existing if existing is not None else etree.SubElement(node, tag)
+        node = existing if existing is not None else sub(node, tag)
     return node
 
 
@@ -140,17 +154,17 @@ class _NotNormal(Exception):
     as something else."""
 
 
-def _reverse_value(rule: FieldRule, value: Any, transforms: list[tuple[tf.Transform, Any]]) -> Any:
-    """Canonical value -> source text, running the value map and ``transforms`` backwards."""
+Step = tuple[tf.Transform, Any, tuple[str, Any] | None]
+"""One transform run backwards: (transform, its argument, its declared inverse (name, argument) or None)."""
+
+
+def _reverse_value(value: Any, table: dict[str, str] | None, steps: tuple[Step, ...]) -> Any:
+    """Canonical value -> source text, through the reversed value map ``table`` and ``steps`` (the rule's
+    transforms backwards, last first)."""
     out: Any = [_text(v) for v in value] if isinstance(value, list) else _text(value)
-    vmap = rule.value_map
-    if vmap is not None:
-        table = vmap.reverse_table()
+    if table is not None:
         out = [table.get(v, v) for v in out] if isinstance(out, list) else table.get(out, out)
-    for transform, arg in reversed(transforms):
-        if transform.reverse is None:
-            raise tf.TransformError(f"transform {transform.name} has no reverse")
-        inverse = transform.reverse(arg)
+    for transform, arg, inverse in steps:
         if inverse is None:
             if transform.normalises and transform.apply(out, arg) != out:
                 raise _NotNormal(transform.name)
@@ -186,20 +200,87 @@ def _one_way(rule: FieldRule, ns: Namespaces) -> str | None:
     return None
 
 
-_PLANS: dict[tuple[int, Namespaces], tuple[FieldRule, str | None, list[Target | None]]] = {}
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    """What a field rule needs to run backwards, worked out once per compiled rule, not once per message."""
+
+    rule: FieldRule  # held so the identity key of the cache is never reused
+    reason: str | None
+    """Why the rule is one-way (None: it is not)."""
+    paths: list[Target | None]
+    slot: tuple[str, int] | None
+    table: dict[str, str] | None
+    steps: tuple[Step, ...]
+    condition: tuple[tuple[str, ...], str] | None
+    leaf: tuple[tuple[str, ...], str] | None
+    """(holder path, last tag) when the value is one text written at one plain path with nothing to undo."""
+
+
+def _plan(rule: FieldRule, ns: Namespaces) -> _FieldPlan:
+    slot = shared_slot(rule)
+    reason = _one_way(rule, ns)
+    paths = [_target(p.expr, ns) for p in rule.paths]
+    transforms = rule.transforms[2:] if slot else rule.transforms
+    runnable = reason is None or reason.startswith("value map")  # else the rule is reported and not written
+    steps = tuple((t, arg, t.reverse(arg) if t.reverse else None) for t, arg in reversed(transforms)) \
+        if runnable else ()
+    table = rule.value_map.reverse_table() if rule.value_map is not None else None
+    condition = _condition(rule.when.expr, ns) if rule.when is not None else None
+    first = paths[0] if len(paths) == 1 else None
+    leaf = (first[:-1], first[-1]) if (
+        isinstance(first, tuple) and first and reason is None and slot is None and table is None and not steps
+        and rule.when is None and rule.constant is None) else None
+    return _FieldPlan(rule, reason, paths, slot, table, steps, condition, leaf)
+
+
+_PLANS: dict[tuple[int, Namespaces], _FieldPlan] = {}
 _PLANS_MAX = 50_000
 
 
-def _field_plan(rule: FieldRule, ns: Namespaces) -> tuple[str | None, list[Target | None]]:
-    """Why ``rule`` is one-way (or None) and where its paths write, worked out once per compiled rule rather
-    than once per message. Keyed by identity; the entry holds the rule, so the key is never reused."""
+def _field_plan(rule: FieldRule, ns: Namespaces) -> _FieldPlan:
+    """The plan of ``rule``, cached by identity (the entry holds the rule, so the key is never reused)."""
     key = (id(rule), ns)
     found = _PLANS.get(key)
-    if found is None or found[0] is not rule:
+    if found is None or found.rule is not rule:
         if len(_PLANS) >= _PLANS_MAX:  # reloads compile new rules; keep the cache bounded
             _PLANS.clear()
-        found = _PLANS[key] = (rule, _one_way(rule, ns), [_target(p.expr, ns) for p in rule.paths])
-    return found[1], found[2]
+        found = _PLANS[key] = _plan(rule, ns)
+    return found
+
+
+GroupPlan = tuple[GroupRule, list[tuple[str, ...]], tuple[FieldRule, dict[str, str]] | None, list[str]]
+_GROUPS: dict[tuple[int, Namespaces], GroupPlan] = {}
+
+
+def _group_plan(rule: GroupRule, ns: Namespaces) -> GroupPlan:
+    """(rule, the element paths its items go to, the rule naming each item's alternative with its reversed
+    map, the alternatives' local names): once per compiled group, cached by identity like :func:`_field_plan`."""
+    key = (id(rule), ns)
+    found = _GROUPS.get(key)
+    if found is None or found[0] is not rule:
+        if len(_GROUPS) >= _PLANS_MAX:
+            _GROUPS.clear()
+        plain = rule.each.tags
+        alternatives = [plain] if plain is not None else _alternatives(rule.each.expr, ns) or []
+        chooser = _discriminator(rule) if len(alternatives) > 1 and all(alternatives) else None
+        locals_ = [etree.QName(tags[-1]).localname for tags in alternatives] if chooser else []
+        found = _GROUPS[key] = (rule, alternatives, chooser, locals_)
+    return found
+
+
+_CHECKED: dict[int, tuple[list[Rule], list[Rule]]] = {}
+
+
+def _checked(rules: list[Rule]) -> list[Rule]:
+    """The rules of a list that :meth:`_Writer.missing` looks at: groups, and required fields without a
+    constant or default (cached by the list's identity)."""
+    found = _CHECKED.get(id(rules))
+    if found is None or found[0] is not rules:
+        if len(_CHECKED) >= _PLANS_MAX:
+            _CHECKED.clear()
+        found = _CHECKED[id(rules)] = (rules, [r for r in rules if isinstance(r, GroupRule) or (
+            r.required and r.constant is None and r.default is None)])
+    return found[1]
 
 
 class _Writer:
@@ -209,21 +290,23 @@ class _Writer:
         self.one_way: list[str] = []
         self.placed: set[str] = set()
         self.alternative = 0  # which alternative of an ``a | b`` group the item being written went to
-        self.slots: dict[tuple[etree._Element, tuple[str, ...]], tuple[etree._Element, list[str]]] = {}
-        self.leaves: dict[tuple[etree._Element, str], tuple[etree._Element, str]] = {}
+        self.slots: dict[tuple[Node, tuple[str, ...]], tuple[Node, list[str]]] = {}
+        self.leaves: dict[tuple[Node, str], tuple[Node, str]] = {}
         """Leaf elements and attributes written so far, by (holder, tag) -> (element, the rule that wrote it):
         a second rule that reads the same element (or a ``when:`` that names it) shares it, never repeats it."""
 
-    def rules(self, rules: list[Rule], data: dict[str, Any], parent: etree._Element, prefix: str,
+    def rules(self, rules: list[Rule], data: dict[str, Any], parent: Node, prefix: str,
               implied: str | None = None) -> None:
         """Write ``data`` below ``parent``; the rule targeting ``implied`` is said by the element's name."""
         for rule in rules:
-            value: Any = data
-            for segment in rule.segments:
-                value = value.get(segment) if isinstance(value, dict) else None
-                if value is None:
-                    break
-            if value is None or value == [] or value == {}:
+            segments = rule.segments
+            value: Any = data.get(segments[0])
+            if len(segments) > 1:
+                for segment in segments[1:]:
+                    value = value.get(segment) if isinstance(value, dict) else None
+                    if value is None:
+                        break
+            if value is None or (not value and isinstance(value, list | dict)):
                 continue
             where = prefix + rule.target
             if rule.target == implied:
@@ -233,16 +316,13 @@ class _Writer:
             else:
                 self.field(rule, value, parent, where)
 
-    def group(self, rule: GroupRule, items: list[dict[str, Any]], parent: etree._Element, where: str) -> None:
-        plain = rule.each.tags
-        alternatives = [plain] if plain is not None else _alternatives(rule.each.expr, self.ns) or []
+    def group(self, rule: GroupRule, items: list[dict[str, Any]], parent: Node, where: str) -> None:
+        _, alternatives, chooser, locals_ = _group_plan(rule, self.ns)
         if not alternatives or (len(alternatives) > 1 and not all(alternatives)):
             self.one_way.append(f"{where} (each: {rule.each.expr!r} is not a plain element path)")
             return
-        chooser = _discriminator(rule) if len(alternatives) > 1 else None
         if chooser is not None:
             named, table = chooser
-            locals_ = [etree.QName(tags[-1]).localname for tags in alternatives]
             chosen: list[tuple[int, int]] = []  # (alternative, item): the XSD order of the groups, items in turn
             for i, item in enumerate(items):
                 local = table.get(_text(item.get(named.target, "")))
@@ -261,7 +341,7 @@ class _Writer:
         outer = self.alternative
         for alternative, i in order:
             tags = alternatives[alternative]
-            element = etree.SubElement(_ensure(parent, tags[:-1]), tags[-1]) if tags else parent
+            element = sub(_ensure(parent, tags[:-1]), tags[-1]) if tags else parent
             self.placed.add(f"{where}.{i}")
             self.alternative = alternative
             self.rules(rule.rules, items[i], element, f"{where}.{i}.", chooser[0].target if chooser else None)
@@ -270,7 +350,7 @@ class _Writer:
     def missing(self, rules: list[Rule], data: dict[str, Any], prefix: str) -> list[str]:
         """Required rules the canonical message has no value for (the dialect could not be valid)."""
         out: list[str] = []
-        for rule in rules:
+        for rule in _checked(rules):
             value: Any = data
             for segment in rule.segments:
                 value = value.get(segment) if isinstance(value, dict) else None
@@ -281,20 +361,24 @@ class _Writer:
                 out.append(prefix + rule.target)
         return out
 
-    def field(self, rule: FieldRule, value: Any, parent: etree._Element, where: str) -> None:
+    def field(self, rule: FieldRule, value: Any, parent: Node, where: str) -> None:
+        plan = _field_plan(rule, self.ns)
+        leaf = plan.leaf
+        if leaf is not None and not isinstance(value, list):  # the common case: one text at one plain path
+            if self.leaf(parent, leaf[0], leaf[1], value if type(value) is str else _text(value), where):
+                self.placed.add(where)
+            return
         if rule.constant is not None:
             if _text(value) == rule.constant:  # implied by the dialect itself (wet, soort, leveringsvorm)
                 self.placed.add(where)
             return  # another value (leveringsvorm PGB) is not what this dialect can say: left unplaced
-        reason, paths = _field_plan(rule, self.ns)
-        if reason is not None and not reason.startswith("value map"):
-            self.one_way.append(f"{where} ({reason})")
-            return
+        reason, paths, slot = plan.reason, plan.paths, plan.slot
         if reason is not None:
             self.one_way.append(f"{where} ({reason})")
-        slot = shared_slot(rule)
+            if not reason.startswith("value map"):
+                return
         try:
-            text = _reverse_value(rule, value, rule.transforms[2:] if slot else rule.transforms)
+            text = _reverse_value(value, plan.table, plan.steps)
         except tf.TransformError as exc:
             raise ConversionError(f"cannot write {where} back: {exc}", field=where) from None
         except _NotNormal as exc:
@@ -314,46 +398,51 @@ class _Writer:
         else:
             pairs = [(paths[0], text)]
         written = [self.write(parent, target, part, where) for target, part in pairs]
-        if rule.when is not None and (condition := _condition(rule.when.expr, self.ns)) is not None:
-            tags, literal = condition
-            if not any(e.text == literal for e in parent.iterfind("/".join(tags))):
+        if plan.condition is not None:
+            tags, literal = plan.condition
+            if not any(e.text == literal for e in parent.iterfind(tags)):
                 self.write(parent, tags, literal, f"{where} (when)")
         if all(written):
             self.placed.add(where)
 
-    def write(self, parent: etree._Element, target: Target | None, text: str, where: str) -> bool:
+    def write(self, parent: Node, target: Target | None, text: str, where: str) -> bool:
         """Write ``text`` at ``target``; False when another rule already wrote another value there (this
         value is then left unplaced: one element cannot say both)."""
         if target is None:  # never a bare AssertionError: say which rule cannot run backwards
             raise ConversionError(f"cannot write {where} back: its source path is not a plain element or final "
                                   "@attribute path (mapping check lists it as one-way)", field=where)
         if isinstance(target, tuple) and target:
-            holder = _ensure(parent, target[:-1])
-            known = self.leaves.get((holder, target[-1]))
-            if known is not None and known[1] != where:  # a second rule (or a when:) reading the same element
-                element, _by = known
-                current = element.get(target[-1][1:]) if target[-1].startswith("@") else element.text
-                return current == text
-            if target[-1].startswith("@"):
-                holder.set(target[-1][1:], text)
-                element = holder
-            else:
-                element = etree.SubElement(holder, target[-1])
-                element.text = text
-            self.leaves[(holder, target[-1])] = (element, where)
-            return True
+            return self.leaf(parent, target[:-1], target[-1], text, where)
         if isinstance(target, _Sibling):
             names = target.tags
             if len(names) > 1 and self.alternative >= len(names):
                 raise ConversionError(f"{where}: no sibling name for alternative {self.alternative + 1}", field=where)
-            sibling = etree.Element(names[self.alternative if len(names) > 1 else 0])
+            sibling = Node(names[self.alternative if len(names) > 1 else 0])
             sibling.text = text
             parent.addnext(sibling)
         else:  # the element itself (``.``)
             parent.text = text
         return True
 
-    def part(self, parent: etree._Element, target: Target | None, slot: tuple[str, int], text: str) -> None:
+    def leaf(self, parent: Node, head: tuple[str, ...], last: str, text: str, where: str) -> bool:
+        """Write ``text`` at the plain path ``head/last`` (``last`` may be ``@attribute``); see :meth:`write`."""
+        holder = _ensure(parent, head) if head else parent
+        key = (holder, last)
+        known = self.leaves.get(key)
+        if known is not None and known[1] != where:  # a second rule (or a when:) reading the same element
+            element = known[0]
+            current = element.get(last[1:]) if last[0] == "@" else element.text
+            return current == text
+        if last[0] == "@":
+            holder.set(last[1:], text)
+            element = holder
+        else:
+            element = sub(holder, last)
+            element.text = text
+        self.leaves[key] = (element, where)
+        return True
+
+    def part(self, parent: Node, target: Target | None, slot: tuple[str, int], text: str) -> None:
         """Part ``index`` of the source element that several ``split`` + ``index`` rules share."""
         if not isinstance(target, tuple) or not target:
             raise ConversionError("cannot write a split part back: its source path is not a plain element or "
@@ -363,7 +452,7 @@ class _Writer:
         attribute = target[-1].startswith("@")
         if key not in self.slots:
             holder = _ensure(parent, target[:-1])
-            self.slots[key] = (holder if attribute else etree.SubElement(holder, target[-1]), [])
+            self.slots[key] = (holder if attribute else sub(holder, target[-1]), [])
         element, parts = self.slots[key]
         parts += [""] * (index + 1 - len(parts))
         parts[index] = text
@@ -373,20 +462,27 @@ class _Writer:
             element.text = sep.join(parts)
 
 
-def _leaves(data: Any, prefix: str) -> list[str]:
-    if isinstance(data, dict):
-        out: list[str] = []
-        for key, value in data.items():
-            if key == "extra" and isinstance(value, dict):
+def _leaves(data: dict[str, Any], prefix: str, out: list[str]) -> list[str]:
+    """The canonical path of every value in ``data`` (a list of plain values is one leaf, each ``extra`` name
+    one), appended to ``out``."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if key == "extra":
                 out += [f"{prefix}extra.{name}" for name in value]
             else:
-                out += _leaves(value, f"{prefix}{key}.")
-        return out
-    if isinstance(data, list):
-        if data and not isinstance(data[0], dict):
-            return [prefix[:-1]]
-        return [leaf for i, item in enumerate(data) for leaf in _leaves(item, f"{prefix}{i}.")]
-    return [prefix[:-1]]
+                _leaves(value, f"{prefix}{key}.", out)
+        elif isinstance(value, list):
+            if value and not isinstance(value[0], dict):
+                out.append(prefix + key)
+                continue
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    _leaves(item, f"{prefix}{key}.{i}.", out)
+                else:
+                    out.append(f"{prefix}{key}.{i}")
+        else:
+            out.append(prefix + key)
+    return out
 
 
 def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
@@ -396,7 +492,7 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
                               field="match.root")
     tag = f"{{{mapping.match.namespace}}}{mapping.match.root}" if mapping.match.namespace else mapping.match.root
     nsmap = {prefix: uri for prefix, uri in mapping.namespaces.items() if prefix}
-    root = etree.Element(tag, nsmap=nsmap)
+    root = Node(tag)
     for path, expected in mapping.match.xpath:  # match: {xpath: {"@berichtcode": "414"}} -> said on the root
         name = path.expr.strip()
         if expected is not None and name.startswith("@") and _STEP.match(name[1:]) and ":" not in name:
@@ -415,5 +511,5 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
             f"the canonical message lacks what {mapping.name} requires: {', '.join(missing)}",
             field=missing[0], code="StUF055")
     writer.rules(mapping.rules, data, root, "")  # type: ignore[arg-type]
-    unplaced = [leaf for leaf in _leaves(data, "") if leaf not in writer.placed]
-    return Reversed(root, sorted(set(writer.one_way)), unplaced)
+    unplaced = [leaf for leaf in _leaves(data, "", []) if leaf not in writer.placed]
+    return Reversed(root, nsmap, sorted(set(writer.one_way)), unplaced)
