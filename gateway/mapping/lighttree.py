@@ -18,26 +18,33 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+_NO_CHILDREN: dict[str, Node] = {}
+"""The shared, never written ``Node.last`` of an element without children."""
+
 
 class Node:
     """An element: Clark ``tag``, ``text``, attributes in the order set, children, and its parent."""
 
-    __slots__ = ("attrib", "children", "parent", "tag", "text")
+    __slots__ = ("attrib", "children", "last", "parent", "tag", "text")
 
     def __init__(self, tag: str, parent: Node | None = None) -> None:
         self.tag = tag
         self.text: str | None = None
-        self.attrib: dict[str, str] = {}
+        self.attrib: dict[str, str] | None = None  # made on the first attribute: most elements have none
         self.children: list[Node] = []
         self.parent = parent
+        self.last: dict[str, Node] = _NO_CHILDREN
+        """The last child of each tag, in document order (what the writer reuses); made with the first child."""
 
     def __reversed__(self) -> Iterator[Node]:
         return reversed(self.children)
 
     def get(self, name: str) -> str | None:
-        return self.attrib.get(name)
+        return self.attrib.get(name) if self.attrib else None
 
     def set(self, name: str, value: str) -> None:
+        if self.attrib is None:
+            self.attrib = {}
         self.attrib[name] = value
 
     def addnext(self, node: Node) -> None:
@@ -49,6 +56,9 @@ class Node:
         at = next(i for i, child in enumerate(siblings) if child is self)
         siblings.insert(at + 1, node)
         node.parent = parent
+        if parent.last is _NO_CHILDREN:
+            parent.last = {}
+        parent.last[node.tag] = next(child for child in reversed(siblings) if child.tag == node.tag)
 
     def iterfind(self, tags: tuple[str, ...]) -> list[Node]:
         """The elements at the plain child path ``tags`` (``iterfind("a/b")`` with Clark tags)."""
@@ -64,6 +74,10 @@ def sub(parent: Node, tag: str) -> Node:
     """``etree.SubElement(parent, tag)``."""
     node = Node(tag, parent)
     parent.children.append(node)
+    if parent.last is _NO_CHILDREN:
+        parent.last = {tag: node}
+    else:
+        parent.last[tag] = node
     return node
 
 
@@ -75,7 +89,7 @@ def to_lxml(root: Node, nsmap: dict[str, str]) -> etree._Element:
 
 
 def _fill(element: etree._Element, node: Node) -> None:
-    for name, value in node.attrib.items():
+    for name, value in (node.attrib or {}).items():
         element.set(name, value)
     if node.text is not None:
         element.text = node.text
@@ -141,7 +155,7 @@ class _Names(dict[str, str]):
 
 def _attributes(node: Node, names: _Names) -> str:
     parts = []
-    for name, value in node.attrib.items():
+    for name, value in (node.attrib or {}).items():
         if not isinstance(value, str) or _NOT_XML.search(value):
             raise _Unsure(name)
         parts.append(f' {names[name]}="{_escape(value, _ATTR, _ATTR_ESCAPES)}"')

@@ -140,12 +140,7 @@ def _ensure(parent: Node, tags: tuple[str, ...]) -> Node:
     """The element at ``tags`` below ``parent``, reusing the last existing child of each step."""
     node = parent
     for tag in tags:
-        existing = None
-        for child in reversed(node.children):
-            if child.tag == tag:
-                existing = child
-                break
-        node = existing if existing is not None else sub(node, tag)
+        node = node.last.get(tag) or sub(node, tag)
     return node
 
 
@@ -283,6 +278,24 @@ def _checked(rules: list[Rule]) -> list[Rule]:
     return found[1]
 
 
+Steps = list[tuple[Rule, str, tuple[str, ...], str, tuple[tuple[str, ...], str] | None]]
+_STEPS: dict[tuple[int, Namespaces], tuple[list[Rule], Steps]] = {}
+
+
+def _steps(rules: list[Rule], ns: Namespaces) -> Steps:
+    """A rule list as the writer walks it: (rule, first segment, the other segments, target, the plain leaf
+    path its value goes to or None), once per compiled list (cached by identity like :func:`_field_plan`)."""
+    key = (id(rules), ns)
+    found = _STEPS.get(key)
+    if found is None or found[0] is not rules:
+        if len(_STEPS) >= _PLANS_MAX:
+            _STEPS.clear()
+        found = _STEPS[key] = (rules, [
+            (rule, rule.segments[0], rule.segments[1:], rule.target,
+             _field_plan(rule, ns).leaf if isinstance(rule, FieldRule) else None) for rule in rules])
+    return found[1]
+
+
 class _Writer:
     def __init__(self, mapping: Compiled) -> None:
         self.mapping = mapping
@@ -298,19 +311,21 @@ class _Writer:
     def rules(self, rules: list[Rule], data: dict[str, Any], parent: Node, prefix: str,
               implied: str | None = None) -> None:
         """Write ``data`` below ``parent``; the rule targeting ``implied`` is said by the element's name."""
-        for rule in rules:
-            segments = rule.segments
-            value: Any = data.get(segments[0])
-            if len(segments) > 1:
-                for segment in segments[1:]:
-                    value = value.get(segment) if isinstance(value, dict) else None
-                    if value is None:
-                        break
+        placed = self.placed
+        for rule, first, rest, target, leaf in _steps(rules, self.ns):
+            value: Any = data.get(first)
+            for segment in rest:
+                value = value.get(segment) if isinstance(value, dict) else None
+                if value is None:
+                    break
             if value is None or (not value and isinstance(value, list | dict)):
                 continue
-            where = prefix + rule.target
-            if rule.target == implied:
-                self.placed.add(where)
+            where = prefix + target
+            if target == implied:
+                placed.add(where)
+            elif leaf is not None and not isinstance(value, list):  # the common case: one text at one path
+                if self.leaf(parent, leaf[0], leaf[1], value if type(value) is str else _text(value), where):
+                    placed.add(where)
             elif isinstance(rule, GroupRule):
                 self.group(rule, value, parent, where)
             else:
@@ -363,11 +378,6 @@ class _Writer:
 
     def field(self, rule: FieldRule, value: Any, parent: Node, where: str) -> None:
         plan = _field_plan(rule, self.ns)
-        leaf = plan.leaf
-        if leaf is not None and not isinstance(value, list):  # the common case: one text at one plain path
-            if self.leaf(parent, leaf[0], leaf[1], value if type(value) is str else _text(value), where):
-                self.placed.add(where)
-            return
         if rule.constant is not None:
             if _text(value) == rule.constant:  # implied by the dialect itself (wet, soort, leveringsvorm)
                 self.placed.add(where)
