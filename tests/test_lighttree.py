@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from gateway.mapping.lighttree import Node, serialise, sub, to_lxml
+from gateway.mapping.lighttree import Node, insert_after, serialise, sub, to_lxml
 
 NS_M, NS_I = "urn:example:m", "urn:example:i"
 NSMAP = {"m": NS_M, "i": NS_I}
@@ -53,11 +53,12 @@ def test_serialise_an_empty_root_and_a_text_only_root() -> None:
 
 def test_sibling_inserted_after_its_element() -> None:
     root = Node("R")
-    first, last = sub(root, "A"), sub(root, "C")
-    first.addnext(Node("B"))
-    assert [c.tag for c in root.children] == ["A", "B", "C"] and root.children[1].parent is root
+    first, _, last = sub(root, "A"), sub(root, "C"), sub(root, "B")
+    insert_after(root, first, Node("B"))
+    assert [c.tag for c in root.children] == ["A", "B", "C", "B"] and root.last["B"] is last
     assert serialise(root, {}) == _lxml_bytes(root, {})
-    assert last.parent is root
+    with pytest.raises(TypeError):
+        insert_after(None, root, Node("X"))
 
 
 @pytest.mark.parametrize("nsmap", [{"m": NS_M}, {"m": NS_M, "i": NS_I, "j": NS_I}])

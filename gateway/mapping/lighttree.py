@@ -23,16 +23,17 @@ _NO_CHILDREN: dict[str, Node] = {}
 
 
 class Node:
-    """An element: Clark ``tag``, ``text``, attributes in the order set, children, and its parent."""
+    """An element: Clark ``tag``, ``text``, attributes in the order set, and children. No parent pointer: a
+    tree with one would be a reference cycle per element, which only the cyclic garbage collector frees
+    (~50 us a GGk message in collections)."""
 
-    __slots__ = ("attrib", "children", "last", "parent", "tag", "text")
+    __slots__ = ("attrib", "children", "last", "tag", "text")
 
-    def __init__(self, tag: str, parent: Node | None = None) -> None:
+    def __init__(self, tag: str) -> None:
         self.tag = tag
         self.text: str | None = None
         self.attrib: dict[str, str] | None = None  # made on the first attribute: most elements have none
         self.children: list[Node] = []
-        self.parent = parent
         self.last: dict[str, Node] = _NO_CHILDREN
         """The last child of each tag, in document order (what the writer reuses); made with the first child."""
 
@@ -47,19 +48,6 @@ class Node:
             self.attrib = {}
         self.attrib[name] = value
 
-    def addnext(self, node: Node) -> None:
-        """Insert ``node`` right after this element (``lxml``'s ``addnext``; the root has no siblings)."""
-        parent = self.parent
-        if parent is None:
-            raise TypeError("Only processing instructions and comments can be siblings of the root element")
-        siblings = parent.children
-        at = next(i for i, child in enumerate(siblings) if child is self)
-        siblings.insert(at + 1, node)
-        node.parent = parent
-        if parent.last is _NO_CHILDREN:
-            parent.last = {}
-        parent.last[node.tag] = next(child for child in reversed(siblings) if child.tag == node.tag)
-
     def iterfind(self, tags: tuple[str, ...]) -> list[Node]:
         """The elements at the plain child path ``tags`` (``iterfind("a/b")`` with Clark tags)."""
         if any(tag.startswith("@") for tag in tags):
@@ -70,9 +58,22 @@ class Node:
         return nodes
 
 
+def insert_after(parent: Node | None, element: Node, node: Node) -> None:
+    """``element.addnext(node)``: ``node`` right after ``element`` among the children of ``parent`` (None:
+    ``element`` is the root, which has no siblings)."""
+    if parent is None:
+        raise TypeError("Only processing instructions and comments can be siblings of the root element")
+    siblings = parent.children
+    at = next(i for i, child in enumerate(siblings) if child is element)
+    siblings.insert(at + 1, node)
+    if parent.last is _NO_CHILDREN:
+        parent.last = {}
+    parent.last[node.tag] = next(child for child in reversed(siblings) if child.tag == node.tag)
+
+
 def sub(parent: Node, tag: str) -> Node:
     """``etree.SubElement(parent, tag)``."""
-    node = Node(tag, parent)
+    node = Node(tag)
     parent.children.append(node)
     if parent.last is _NO_CHILDREN:
         parent.last = {tag: node}

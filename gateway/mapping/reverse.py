@@ -27,7 +27,7 @@ from gateway.model import Bericht
 from . import transforms as tf
 from .compiler import _STEP, Compiled, FieldRule, GroupRule, Rule
 from .errors import ConversionError
-from .lighttree import Node, serialise, sub, to_lxml
+from .lighttree import Node, insert_after, serialise, sub, to_lxml
 from .reverse_plan import (
     Namespaces,
     NotNormal,
@@ -84,6 +84,8 @@ class _Writer:
         self.placed: set[str] = set()
         self.alternative = 0  # which alternative of an ``a | b`` group the item being written went to
         self.slots: dict[tuple[Node, tuple[str, ...]], tuple[Node, list[str]]] = {}
+        self.up: dict[int, Node] = {}
+        """The parent of each group item element by id (the nodes have no parent pointer; the tree holds them)."""
         self.leaves: dict[tuple[Node, str], tuple[Node, str]] = {}
         """Leaf elements and attributes written so far, by (holder, tag) -> (element, the rule that wrote it):
         a second rule that reads the same element (or a ``when:`` that names it) shares it, never repeats it."""
@@ -136,7 +138,12 @@ class _Writer:
         outer = self.alternative
         for alternative, i in order:
             tags = alternatives[alternative]
-            element = sub(_ensure(parent, tags[:-1]), tags[-1]) if tags else parent
+            if tags:
+                holder = _ensure(parent, tags[:-1])
+                element = sub(holder, tags[-1])
+                self.up[id(element)] = holder
+            else:
+                element = parent
             self.placed.add(f"{where}.{i}")
             self.alternative = alternative
             self.rules(rule.rules, items[i], element, f"{where}.{i}.", chooser[0].target if chooser else None)
@@ -209,7 +216,7 @@ class _Writer:
                 raise ConversionError(f"{where}: no sibling name for alternative {self.alternative + 1}", field=where)
             sibling = Node(names[self.alternative if len(names) > 1 else 0])
             sibling.text = text
-            parent.addnext(sibling)
+            insert_after(self.up.get(id(parent)), parent, sibling)
         else:  # the element itself (``.``)
             parent.text = text
         return True
