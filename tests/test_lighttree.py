@@ -93,3 +93,13 @@ def test_iterfind_refuses_attribute_steps_as_lxml_does() -> None:
         root.iterfind(("A", "@x"))
     with pytest.raises(KeyError):
         to_lxml(root, {}).iterfind("A/@x").__next__()
+
+
+@pytest.mark.parametrize("value", ["\x7f", "\x85", "\u2028", "\ufeff", "\ufffd", "a\tb", " rand ", "\U0001f600",
+                                   "\ue000"])
+def test_edge_characters_written_as_lxml_writes_them(value: str) -> None:
+    """C1 controls, line separator, BOM, private use, astral: valid XML characters lxml writes as they are."""
+    root = Node("R")
+    sub(root, "A").text = value
+    sub(root, "B").set("x", value)
+    assert serialise(root, {}) == _lxml_bytes(root, {})
