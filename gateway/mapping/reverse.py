@@ -17,9 +17,6 @@ as is when the canonical value is already in its normal form.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,178 +25,55 @@ from lxml import etree
 from gateway.model import Bericht
 
 from . import transforms as tf
-from .compiler import _STEP, Compiled, FieldRule, GroupRule, Rule, shared_slot
+from .compiler import _STEP, Compiled, FieldRule, GroupRule, Rule
 from .errors import ConversionError
+from .lighttree import Node, insert_after, serialise, sub, to_lxml
+from .reverse_plan import (
+    Namespaces,
+    NotNormal,
+    Sibling,
+    Target,
+    checked_rules,
+    field_plan,
+    group_plan,
+    reverse_value,
+    steps_of,
+    text_of,
+)
 
 
 @dataclass(slots=True)
 class Reversed:
-    """The result of a reverse run: the dialect message and what could not be written."""
+    """The result of a reverse run: the dialect message and what could not be written. The message is built
+    as a light tree (gateway.mapping.lighttree); ``root`` is it as lxml elements, made on first use."""
 
-    root: etree._Element
+    tree: Node
+    nsmap: dict[str, str]
     one_way: list[str] = field(default_factory=list)
     unplaced: list[str] = field(default_factory=list)
+    _root: etree._Element | None = None
+
+    @property
+    def root(self) -> etree._Element:
+        if self._root is None:
+            self._root = to_lxml(self.tree, self.nsmap)
+        return self._root
 
     def tostring(self) -> bytes:
-        return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        """The message as lxml's pretty print writes it (the light serialiser, or lxml where it is unsure)."""
+        text = serialise(self.tree, self.nsmap) if self._root is None else None
+        if text is None:
+            text = etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        return text
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    return str(value)
-
-
-Namespaces = tuple[tuple[str, str], ...]
-"""A mapping's prefixes as a hashable key, so each path is parsed once per process, not once per message."""
-
-
-@functools.lru_cache(maxsize=8192)
-def _simple_tags(expr: str, namespaces: Namespaces) -> tuple[str, ...] | None:
-    """``m:Omvang/i:Volume`` as Clark tags, ``.`` as no tags, a final ``@name`` as ``"@name"``; None for
-    anything else."""
-    ns = dict(namespaces)
-    expr = expr.strip()
-    if expr == ".":
-        return ()
-    steps = expr[2:].split("/") if expr.startswith("./") else expr.split("/")
-    tags: list[str] = []
-    for i, step in enumerate(steps):
-        step = step.strip()
-        attribute = step.startswith("@") and i == len(steps) - 1
-        m = _STEP.match(step[1:] if attribute else step)
-        if m is None:
-            return None
-        prefix, local = m.group(1), m.group(2)
-        if prefix is not None and prefix not in ns:
-            return None
-        tags.append(("@" if attribute else "") + (f"{{{ns[prefix]}}}{local}" if prefix else local))
-    return tuple(tags)
-
-
-@dataclass(frozen=True, slots=True)
-class _Sibling:
-    """``following-sibling::*[1][self::A or self::B]``: written as the element right after the group item,
-    named after the item's alternative (``Landnummer01`` follows ``Telefoonnummer01``)."""
-
-    tags: tuple[str, ...]
-
-
-_NEXT_SIBLING = re.compile(r"following-sibling::\*\[1\]\[(self::[\w.:-]+(?:\s+or\s+self::[\w.:-]+)*)\]")
-
-
-@functools.lru_cache(maxsize=1024)
-def _next_sibling(expr: str, namespaces: Namespaces) -> _Sibling | None:
-    m = _NEXT_SIBLING.fullmatch(expr.strip())
-    if m is None:
-        return None
-    names = [_simple_tags(part.strip()[len("self::"):], namespaces) for part in re.split(r"\s+or\s+", m.group(1))]
-    if any(n is None or len(n) != 1 or n[0].startswith("@") for n in names):
-        return None
-    return _Sibling(tuple(n[0] for n in names if n))
-
-
-_EQUALS = re.compile(r"\s*([^\s=!<>'\[\]()]+)\s*=\s*'([^']*)'\s*")
-
-
-@functools.lru_cache(maxsize=1024)
-def _condition(expr: str, namespaces: Namespaces) -> tuple[tuple[str, ...], str] | None:
-    """``when: "Status = 'ingetrokken'"`` as (path, text): the reverse writes it so the rule reads back."""
-    m = _EQUALS.fullmatch(expr)
-    tags = _simple_tags(m.group(1), namespaces) if m else None
-    return (tags, m.group(2)) if m and tags else None
-
-
-Target = tuple[str, ...] | _Sibling
-"""Where a rule's value goes: a child path (``()`` is the element itself) or the item's next sibling."""
-
-
-def _alternatives(expr: str, ns: Namespaces) -> list[tuple[str, ...]] | None:
-    """``a/b | a/c`` -> the plain element paths it unites (item i of a group goes to alternative i)."""
-    parts = [_simple_tags(p.strip(), ns) for p in expr.split("|")]
-    if any(p is None or (p and p[-1].startswith("@")) for p in parts):
-        return None
-    return [p for p in parts if p is not None]
-
-
-def _ensure(parent: etree._Element, tags: tuple[str, ...]) -> etree._Element:
+def _ensure(parent: Node, tags: tuple[str, ...]) -> Node:
     """The element at ``tags`` below ``parent``, reusing the last existing child of each step."""
     node = parent
     for tag in tags:
-        existing = None
-        for child in reversed(node):
-            if child.tag == tag:
-                existing = child
-                break
-        node = existing if existing is not None else etree.SubElement(node, tag)
+        node = node.last.get(tag) or sub(node, tag)
     return node
 
-
-class _NotNormal(Exception):
-    """The canonical value is not a fixed point of a normalising transform: written as is, it would read back
-    as something else."""
-
-
-def _reverse_value(rule: FieldRule, value: Any, transforms: list[tuple[tf.Transform, Any]]) -> Any:
-    """Canonical value -> source text, running the value map and ``transforms`` backwards."""
-    out: Any = [_text(v) for v in value] if isinstance(value, list) else _text(value)
-    vmap = rule.value_map
-    if vmap is not None:
-        table = vmap.reverse_table()
-        out = [table.get(v, v) for v in out] if isinstance(out, list) else table.get(out, out)
-    for transform, arg in reversed(transforms):
-        if transform.reverse is None:
-            raise tf.TransformError(f"transform {transform.name} has no reverse")
-        inverse = transform.reverse(arg)
-        if inverse is None:
-            if transform.normalises and transform.apply(out, arg) != out:
-                raise _NotNormal(transform.name)
-            continue  # the transform is its own inverse on canonical values (trim, upper)
-        name, inverse_arg = inverse
-        out = tf.REGISTRY[name].apply(out, inverse_arg)
-    return out
-
-
-def _discriminator(group: GroupRule) -> tuple[FieldRule, dict[str, str]] | None:
-    """The rule of an ``a | b | c`` group that reads the element's own name through a value map
-    (``verzoek_groep: {path: local-name(), map: ...}``): its value says which alternative to write."""
-    for rule in group.rules:
-        if isinstance(rule, FieldRule) and rule.value_map is not None and len(rule.paths) == 1 \
-                and rule.paths[0].expr.replace(" ", "") == "local-name()":
-            return rule, rule.value_map.reverse_table()
-    return None
-
-
-def _target(expr: str, ns: Namespaces) -> Target | None:
-    tags = _simple_tags(expr, ns)
-    return tags if tags is not None else _next_sibling(expr, ns)
-
-
-def _one_way(rule: FieldRule, ns: Namespaces) -> str | None:
-    transforms = rule.transforms[2:] if shared_slot(rule) else rule.transforms
-    if any(t.reverse is None for t, _ in transforms):
-        return "transform without a reverse: " + ", ".join(t.name for t, _ in transforms if t.reverse is None)
-    if rule.value_map is not None and not rule.value_map.lossless:
-        return f"value map {rule.value_map.name} maps several codes onto one (the first is written back)"
-    if any(_target(p.expr, ns) is None for p in rule.paths):
-        return "not a plain element path"
-    return None
-
-
-_PLANS: dict[tuple[int, Namespaces], tuple[FieldRule, str | None, list[Target | None]]] = {}
-_PLANS_MAX = 50_000
-
-
-def _field_plan(rule: FieldRule, ns: Namespaces) -> tuple[str | None, list[Target | None]]:
-    """Why ``rule`` is one-way (or None) and where its paths write, worked out once per compiled rule rather
-    than once per message. Keyed by identity; the entry holds the rule, so the key is never reused."""
-    key = (id(rule), ns)
-    found = _PLANS.get(key)
-    if found is None or found[0] is not rule:
-        if len(_PLANS) >= _PLANS_MAX:  # reloads compile new rules; keep the cache bounded
-            _PLANS.clear()
-        found = _PLANS[key] = (rule, _one_way(rule, ns), [_target(p.expr, ns) for p in rule.paths])
-    return found[1], found[2]
 
 
 class _Writer:
@@ -209,43 +83,46 @@ class _Writer:
         self.one_way: list[str] = []
         self.placed: set[str] = set()
         self.alternative = 0  # which alternative of an ``a | b`` group the item being written went to
-        self.slots: dict[tuple[etree._Element, tuple[str, ...]], tuple[etree._Element, list[str]]] = {}
-        self.leaves: dict[tuple[etree._Element, str], tuple[etree._Element, str]] = {}
+        self.slots: dict[tuple[Node, tuple[str, ...]], tuple[Node, list[str]]] = {}
+        self.up: dict[int, Node] = {}
+        """The parent of each group item element by id (the nodes have no parent pointer; the tree holds them)."""
+        self.leaves: dict[tuple[Node, str], tuple[Node, str]] = {}
         """Leaf elements and attributes written so far, by (holder, tag) -> (element, the rule that wrote it):
         a second rule that reads the same element (or a ``when:`` that names it) shares it, never repeats it."""
 
-    def rules(self, rules: list[Rule], data: dict[str, Any], parent: etree._Element, prefix: str,
+    def rules(self, rules: list[Rule], data: dict[str, Any], parent: Node, prefix: str,
               implied: str | None = None) -> None:
         """Write ``data`` below ``parent``; the rule targeting ``implied`` is said by the element's name."""
-        for rule in rules:
-            value: Any = data
-            for segment in rule.segments:
+        placed = self.placed
+        for rule, first, rest, target, leaf in steps_of(rules, self.ns):
+            value: Any = data.get(first)
+            for segment in rest:
                 value = value.get(segment) if isinstance(value, dict) else None
                 if value is None:
                     break
-            if value is None or value == [] or value == {}:
+            if value is None or (not value and isinstance(value, list | dict)):
                 continue
-            where = prefix + rule.target
-            if rule.target == implied:
-                self.placed.add(where)
+            where = prefix + target
+            if target == implied:
+                placed.add(where)
+            elif leaf is not None and not isinstance(value, list):  # the common case: one text at one path
+                if self.leaf(parent, leaf[0], leaf[1], value if type(value) is str else text_of(value), where):
+                    placed.add(where)
             elif isinstance(rule, GroupRule):
                 self.group(rule, value, parent, where)
             else:
                 self.field(rule, value, parent, where)
 
-    def group(self, rule: GroupRule, items: list[dict[str, Any]], parent: etree._Element, where: str) -> None:
-        plain = rule.each.tags
-        alternatives = [plain] if plain is not None else _alternatives(rule.each.expr, self.ns) or []
+    def group(self, rule: GroupRule, items: list[dict[str, Any]], parent: Node, where: str) -> None:
+        _, alternatives, chooser, locals_ = group_plan(rule, self.ns)
         if not alternatives or (len(alternatives) > 1 and not all(alternatives)):
             self.one_way.append(f"{where} (each: {rule.each.expr!r} is not a plain element path)")
             return
-        chooser = _discriminator(rule) if len(alternatives) > 1 else None
         if chooser is not None:
             named, table = chooser
-            locals_ = [etree.QName(tags[-1]).localname for tags in alternatives]
             chosen: list[tuple[int, int]] = []  # (alternative, item): the XSD order of the groups, items in turn
             for i, item in enumerate(items):
-                local = table.get(_text(item.get(named.target, "")))
+                local = table.get(text_of(item.get(named.target, "")))
                 if local not in locals_:
                     raise ConversionError(f"{where}.{i}.{named.target}: its value names no element of "
                                           f"{rule.each.expr!r}", field=f"{where}.{i}.{named.target}")
@@ -261,7 +138,12 @@ class _Writer:
         outer = self.alternative
         for alternative, i in order:
             tags = alternatives[alternative]
-            element = etree.SubElement(_ensure(parent, tags[:-1]), tags[-1]) if tags else parent
+            if tags:
+                holder = _ensure(parent, tags[:-1])
+                element = sub(holder, tags[-1])
+                self.up[id(element)] = holder
+            else:
+                element = parent
             self.placed.add(f"{where}.{i}")
             self.alternative = alternative
             self.rules(rule.rules, items[i], element, f"{where}.{i}.", chooser[0].target if chooser else None)
@@ -270,7 +152,7 @@ class _Writer:
     def missing(self, rules: list[Rule], data: dict[str, Any], prefix: str) -> list[str]:
         """Required rules the canonical message has no value for (the dialect could not be valid)."""
         out: list[str] = []
-        for rule in rules:
+        for rule in checked_rules(rules):
             value: Any = data
             for segment in rule.segments:
                 value = value.get(segment) if isinstance(value, dict) else None
@@ -281,24 +163,23 @@ class _Writer:
                 out.append(prefix + rule.target)
         return out
 
-    def field(self, rule: FieldRule, value: Any, parent: etree._Element, where: str) -> None:
+    def field(self, rule: FieldRule, value: Any, parent: Node, where: str) -> None:
+        plan = field_plan(rule, self.ns)
         if rule.constant is not None:
-            if _text(value) == rule.constant:  # implied by the dialect itself (wet, soort, leveringsvorm)
+            if text_of(value) == rule.constant:  # implied by the dialect itself (wet, soort, leveringsvorm)
                 self.placed.add(where)
             return  # another value (leveringsvorm PGB) is not what this dialect can say: left unplaced
-        reason, paths = _field_plan(rule, self.ns)
-        if reason is not None and not reason.startswith("value map"):
-            self.one_way.append(f"{where} ({reason})")
-            return
+        reason, paths, slot = plan.reason, plan.paths, plan.slot
         if reason is not None:
             self.one_way.append(f"{where} ({reason})")
-        slot = shared_slot(rule)
+            if not reason.startswith("value map"):
+                return
         try:
-            text = _reverse_value(rule, value, rule.transforms[2:] if slot else rule.transforms)
+            text = reverse_value(value, plan.table, plan.steps)
         except tf.TransformError as exc:
             raise ConversionError(f"cannot write {where} back: {exc}", field=where) from None
-        except _NotNormal as exc:
-            self.one_way.append(f"{where} ({exc} would change {_text(value)!r}: not its normal form)")
+        except NotNormal as exc:
+            self.one_way.append(f"{where} ({exc} would change {text_of(value)!r}: not its normal form)")
             return
         if slot is not None:
             self.part(parent, paths[0], slot, text)
@@ -314,46 +195,51 @@ class _Writer:
         else:
             pairs = [(paths[0], text)]
         written = [self.write(parent, target, part, where) for target, part in pairs]
-        if rule.when is not None and (condition := _condition(rule.when.expr, self.ns)) is not None:
-            tags, literal = condition
-            if not any(e.text == literal for e in parent.iterfind("/".join(tags))):
+        if plan.condition is not None:
+            tags, literal = plan.condition
+            if not any(e.text == literal for e in parent.iterfind(tags)):
                 self.write(parent, tags, literal, f"{where} (when)")
         if all(written):
             self.placed.add(where)
 
-    def write(self, parent: etree._Element, target: Target | None, text: str, where: str) -> bool:
+    def write(self, parent: Node, target: Target | None, text: str, where: str) -> bool:
         """Write ``text`` at ``target``; False when another rule already wrote another value there (this
         value is then left unplaced: one element cannot say both)."""
         if target is None:  # never a bare AssertionError: say which rule cannot run backwards
             raise ConversionError(f"cannot write {where} back: its source path is not a plain element or final "
                                   "@attribute path (mapping check lists it as one-way)", field=where)
         if isinstance(target, tuple) and target:
-            holder = _ensure(parent, target[:-1])
-            known = self.leaves.get((holder, target[-1]))
-            if known is not None and known[1] != where:  # a second rule (or a when:) reading the same element
-                element, _by = known
-                current = element.get(target[-1][1:]) if target[-1].startswith("@") else element.text
-                return current == text
-            if target[-1].startswith("@"):
-                holder.set(target[-1][1:], text)
-                element = holder
-            else:
-                element = etree.SubElement(holder, target[-1])
-                element.text = text
-            self.leaves[(holder, target[-1])] = (element, where)
-            return True
-        if isinstance(target, _Sibling):
+            return self.leaf(parent, target[:-1], target[-1], text, where)
+        if isinstance(target, Sibling):
             names = target.tags
             if len(names) > 1 and self.alternative >= len(names):
                 raise ConversionError(f"{where}: no sibling name for alternative {self.alternative + 1}", field=where)
-            sibling = etree.Element(names[self.alternative if len(names) > 1 else 0])
+            sibling = Node(names[self.alternative if len(names) > 1 else 0])
             sibling.text = text
-            parent.addnext(sibling)
+            insert_after(self.up.get(id(parent)), parent, sibling)
         else:  # the element itself (``.``)
             parent.text = text
         return True
 
-    def part(self, parent: etree._Element, target: Target | None, slot: tuple[str, int], text: str) -> None:
+    def leaf(self, parent: Node, head: tuple[str, ...], last: str, text: str, where: str) -> bool:
+        """Write ``text`` at the plain path ``head/last`` (``last`` may be ``@attribute``); see :meth:`write`."""
+        holder = _ensure(parent, head) if head else parent
+        key = (holder, last)
+        known = self.leaves.get(key)
+        if known is not None and known[1] != where:  # a second rule (or a when:) reading the same element
+            element = known[0]
+            current = element.get(last[1:]) if last[0] == "@" else element.text
+            return current == text
+        if last[0] == "@":
+            holder.set(last[1:], text)
+            element = holder
+        else:
+            element = sub(holder, last)
+            element.text = text
+        self.leaves[key] = (element, where)
+        return True
+
+    def part(self, parent: Node, target: Target | None, slot: tuple[str, int], text: str) -> None:
         """Part ``index`` of the source element that several ``split`` + ``index`` rules share."""
         if not isinstance(target, tuple) or not target:
             raise ConversionError("cannot write a split part back: its source path is not a plain element or "
@@ -363,7 +249,7 @@ class _Writer:
         attribute = target[-1].startswith("@")
         if key not in self.slots:
             holder = _ensure(parent, target[:-1])
-            self.slots[key] = (holder if attribute else etree.SubElement(holder, target[-1]), [])
+            self.slots[key] = (holder if attribute else sub(holder, target[-1]), [])
         element, parts = self.slots[key]
         parts += [""] * (index + 1 - len(parts))
         parts[index] = text
@@ -373,20 +259,27 @@ class _Writer:
             element.text = sep.join(parts)
 
 
-def _leaves(data: Any, prefix: str) -> list[str]:
-    if isinstance(data, dict):
-        out: list[str] = []
-        for key, value in data.items():
-            if key == "extra" and isinstance(value, dict):
+def _leaves(data: dict[str, Any], prefix: str, out: list[str]) -> list[str]:
+    """The canonical path of every value in ``data`` (a list of plain values is one leaf, each ``extra`` name
+    one), appended to ``out``."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if key == "extra":
                 out += [f"{prefix}extra.{name}" for name in value]
             else:
-                out += _leaves(value, f"{prefix}{key}.")
-        return out
-    if isinstance(data, list):
-        if data and not isinstance(data[0], dict):
-            return [prefix[:-1]]
-        return [leaf for i, item in enumerate(data) for leaf in _leaves(item, f"{prefix}{i}.")]
-    return [prefix[:-1]]
+                _leaves(value, f"{prefix}{key}.", out)
+        elif isinstance(value, list):
+            if value and not isinstance(value[0], dict):
+                out.append(prefix + key)
+                continue
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    _leaves(item, f"{prefix}{key}.{i}.", out)
+                else:
+                    out.append(f"{prefix}{key}.{i}")
+        else:
+            out.append(prefix + key)
+    return out
 
 
 def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
@@ -396,7 +289,7 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
                               field="match.root")
     tag = f"{{{mapping.match.namespace}}}{mapping.match.root}" if mapping.match.namespace else mapping.match.root
     nsmap = {prefix: uri for prefix, uri in mapping.namespaces.items() if prefix}
-    root = etree.Element(tag, nsmap=nsmap)
+    root = Node(tag)
     for path, expected in mapping.match.xpath:  # match: {xpath: {"@berichtcode": "414"}} -> said on the root
         name = path.expr.strip()
         if expected is not None and name.startswith("@") and _STEP.match(name[1:]) and ":" not in name:
@@ -415,5 +308,5 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
             f"the canonical message lacks what {mapping.name} requires: {', '.join(missing)}",
             field=missing[0], code="StUF055")
     writer.rules(mapping.rules, data, root, "")  # type: ignore[arg-type]
-    unplaced = [leaf for leaf in _leaves(data, "") if leaf not in writer.placed]
-    return Reversed(root, sorted(set(writer.one_way)), unplaced)
+    unplaced = [leaf for leaf in _leaves(data, "", []) if leaf not in writer.placed]
+    return Reversed(root, nsmap, sorted(set(writer.one_way)), unplaced)
