@@ -406,8 +406,8 @@ def run_setup(args: argparse.Namespace, bodies: list[bytes], folder: Path, ds_ur
     try:
         for url in urls:
             wait_up(url + "/healthz", 90.0)
-        asyncio.run(blast([u + "/soap" for u in urls], messages(200, first=50_000_000),
-                          args.concurrency))
+        warm = [w.replace(b"<iwmo:Identificatie>b", b"<iwmo:Identificatie>w") for w in messages(200, first=50_000_000)]
+        asyncio.run(blast([u + "/soap" for u in urls], warm, args.concurrency))  # other identificaties: no conflict
         time.sleep(1.0)
         base = httpx.get(ds_url + "/count").json()["n"]
         start = time.perf_counter()
