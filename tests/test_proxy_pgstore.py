@@ -206,3 +206,43 @@ def test_without_a_failure_three_busy_replicas_send_every_delivery_once_in_order
     assert not down.refused, down.refused[:3]
     arrived = [a.referentienummer for a in down.arrivals]
     assert len(arrived) == len(set(arrived)) == len(acked)
+
+
+@pytest.mark.parametrize("verdict", ["delivered", "dead"])
+def test_ack_delivered_answers_with_the_verdict_another_replica_stored(
+        tmp_path: Path, registry: Registry, server: str, receiver: tuple[Receiver, ServerThread], verdict: str) -> None:
+    """``ack: delivered`` on a zaak another replica holds: the sender gets that replica's verdict, read from the
+    store (here the test is the other replica: it holds the claim and settles the delivery itself)."""
+    import threading
+
+    rec, down = receiver
+    store = fresh_database(server, f"verdict_{verdict}")
+    doc = config(tmp_path, "r1", down.url + "/zs", store)
+    doc["routes"]["default"].update(ack="delivered", ack_timeout=20)
+    cfg = from_dict(doc, tmp_path)
+    gw = ServerThread(create_app(cfg, Gateway(cfg, registry))).start()
+    holder = psycopg.connect(store, autocommit=True)
+    try:
+        assert post(gw, A02).status_code == 200  # delivered by r1 itself: the zaak's order key is now known
+        (route, target, order_key), = holder.execute("SELECT route, target, order_key FROM delivery").fetchall()
+        lid = claims.lock_id(route, target, order_key)
+        assert wait_for(lambda: holder.execute("SELECT pg_try_advisory_lock(%s, %s)",  # once r1 has let go
+                                               (claims.CLAIM_CLASS, lid)).fetchone() == (True,))
+        answers: list[httpx.Response] = []
+        sender = threading.Thread(target=lambda: answers.append(httpx.post(
+            gw.url + "/soap", content=soap11(sample(A04)), headers={"Content-Type": "text/xml"}, timeout=30)))
+        sender.start()
+        assert wait_for(lambda: holder.execute("SELECT count(*) FROM delivery").fetchone() == (3,))
+        time.sleep(0.5)
+        assert not answers  # waiting for the verdict of the replica that holds the zaak
+        holder.execute("UPDATE delivery SET status = %s, http_status = %s, reason = %s WHERE id > 1",
+                       (verdict, 200 if verdict == "delivered" else 500, "Fo03 StUF058 zaak gesloten"))
+        sender.join(15)
+    finally:
+        holder.close()
+        gw.stop()
+    assert len(rec.received) == 1  # r1 never sent A04's deliveries: the holder did
+    if verdict == "delivered":
+        assert answers[0].status_code == 200 and b"Bv03Bericht" in answers[0].content
+    else:
+        assert answers[0].status_code == 502 and b"zaak gesloten" in answers[0].content

@@ -11,7 +11,9 @@ replica at a time holds a key (gateway/deliver/claims.py: session advisory locks
 * a key with nothing left is let go once its statuses are committed, by the key's latest idle only;
 * the outbox is rescanned at every poll (other replicas add work without a signal), keeping only rows of
   keys this replica holds or can claim;
-* a lost reader connection lost its claims with it: they are forgotten (another replica may take them).
+* a lost reader connection lost its claims with it: they are forgotten (another replica may take them);
+* a sender waiting for the downstream's verdict (``ack: delivered``) on a delivery another replica holds is
+  answered from the status that replica stores (delivered, or dead with its reason).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import claims
-from .forwarder import Forwarder, _Key
+from .forwarder import DEAD, DELIVERED, Forwarder, Outcome, _Key
 from .outbox import Queued
 
 log = logging.getLogger("overstap.forwarder")
@@ -47,9 +49,29 @@ class ClaimingForwarder(Forwarder):
         self._last_idle: dict[int, int] = {}
         """Per claimed key, a count of the times it went idle: which release task is the latest."""
         self._releases: set[asyncio.Task[None]] = set()
+        self._watched: set[int] = set()
+        """Deliveries a sender waits for (``ack: delivered``) that another replica holds."""
 
     def _look_again(self, generation: int) -> bool:
         return True
+
+    async def rescan(self) -> None:
+        await super().rescan()
+        await self._answer_watched()
+
+    async def _answer_watched(self) -> None:
+        """Resolve the waiters of deliveries another replica settled, from the status it stored."""
+        ids = [i for i in self._watched if i in self._waiters]
+        self._watched.intersection_update(ids)
+        if not ids:
+            return
+        for row in await self._read(claims.settled, ids):
+            outcome = Outcome(DELIVERED if row[1] == "delivered" else DEAD, reason=row[4] or "",
+                              http_status=row[2])
+            self._watched.discard(row[0])
+            for fut in self._waiters.pop(row[0], []):
+                if not fut.done():
+                    fut.set_result(outcome)
 
     async def _claimable(self, rows: list[Queued]) -> list[Queued]:
         """The rows whose keys this replica holds or could claim now; the others belong to another replica."""
@@ -106,6 +128,8 @@ class ClaimingForwarder(Forwarder):
 
     def _forget(self, items: Iterable[Queued]) -> None:
         for item in items:
+            if item.id in self._waiters:  # someone waits for its verdict: learn it from the store
+                self._watched.add(item.id)
             self._known.discard(item.id)
             depth_key = (item.route, item.target)
             self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
