@@ -246,3 +246,62 @@ def test_ack_delivered_answers_with_the_verdict_another_replica_stored(
         assert answers[0].status_code == 200 and b"Bv03Bericht" in answers[0].content
     else:
         assert answers[0].status_code == 502 and b"zaak gesloten" in answers[0].content
+
+
+class _Interleaved:
+    """A store connection that lets a batch shard take a tijdstipBericht right after the replica's first statement
+    on the zender's row (the window a read-then-write would leave open)."""
+
+    def __init__(self, conn: Any, take: Any) -> None:
+        self.conn, self.take, self.thread = conn, take, None
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        result = self.conn.execute(sql, params)
+        if "zender_tijdstip" in sql and self.thread is None:
+            self.start()
+        return result
+
+    def start(self) -> None:
+        import threading
+
+        self.thread = threading.Thread(target=self.take)
+        self.thread.start()
+        self.thread.join(0.5)  # it may have to wait for the replica's row lock: then it finishes after COMMIT
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+def test_a_replica_and_a_batch_shard_on_one_store_never_hand_out_the_same_tijdstip(server: str) -> None:
+    """``batch --shard --state postgresql://`` takes tijdstipBericht from the zender's row in one statement without
+    the store's write lock; a replica rendering at the same moment must not give the same value to its message."""
+    import datetime as dt
+
+    from gateway.deliver.store import open_store
+    from gateway.pgstore.chunked import NEXT_TIJDSTIP
+    from gateway.pgstore.conn import PgConnection
+    from gateway.proxy.shared_stage import SharedLedgerStage
+
+    store = fresh_database(server, "counter")
+    open_store(".", store)
+    zender, moment = "0384|OVERSTAP|", dt.datetime(2026, 12, 4, 12, 0, 0)
+    shard = psycopg.connect(store, autocommit=True)
+    shard.execute("SET TIME ZONE 'UTC'")
+    shard.execute(NEXT_TIJDSTIP, (zender, "20261204115959999"))  # the shard was here first
+    taken: list[str] = []
+    conn = _Interleaved(PgConnection(store), lambda: taken.append(
+        shard.execute(NEXT_TIJDSTIP, (zender, "20261204120000000")).fetchone()[0]))
+    ledger = SharedLedgerStage(None).ledger  # type: ignore[arg-type]  # the replica's ledger, as the sidecar has it
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        with ledger.using(conn), ledger.transaction() as tx:
+            replica = tx.tijdstip(zender, moment)
+        if conn.thread is None:  # one atomic statement: the shard comes after it, and waits for the COMMIT
+            conn.start()
+        conn.execute("COMMIT")
+        assert conn.thread is not None
+        conn.thread.join(10)
+    finally:
+        shard.close()
+        conn.close()
+    assert replica == "20261204120000000" and taken == ["20261204120000001"]

@@ -66,7 +66,8 @@ class PgConnection:
         self.url = url
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout,
-                                         application_name=application_name, row_factory=_row_factory)
+                                         application_name=application_name, row_factory=_row_factory,
+                                         options="-c TimeZone=UTC")  # next_tijdstip below: no DST hour
         except psycopg.OperationalError as exc:
             raise RuntimeError(f"cannot reach the store database: {describe_url(url)}: "
                                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no answer'}") from None
@@ -107,6 +108,17 @@ class PgConnection:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def next_tijdstip(conn: PgConnection, zender: str, now: str) -> str:
+    """A tijdstipBericht for ``zender`` from the one atomic statement batch shards use (gateway/pgstore/chunked.py):
+    ``now``, or one millisecond past the stored one. Run in the caller's transaction it locks the zender's row
+    until COMMIT, so whoever takes the next value — another replica, a batch shard on the same database — waits
+    and continues after this one: never the same value twice. (A read, then a write, would let a shard's
+    counter slip in between.)"""
+    from .chunked import NEXT_TIJDSTIP
+
+    return str(conn.raw.execute(NEXT_TIJDSTIP, (zender, now)).fetchone()[0])
 
 
 def describe_url(url: str) -> str:

@@ -17,6 +17,7 @@ from gateway.deliver import outbox
 from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.plan import plan
 from gateway.ledger.job import JobLedger
+from gateway.pgstore.conn import next_tijdstip
 from gateway.pipeline import Converter
 
 from .config import RouteConfig
@@ -28,7 +29,7 @@ class SharedLedgerStage(LedgerStage):
     """:class:`LedgerStage` for a shared store: no staging, no ledger thread; the committer renders."""
 
     def __init__(self, committer: GroupCommitter) -> None:  # no SQLite ledger, no lock or thread of our own
-        self.ledger = JobLedger()  # type: ignore[assignment]
+        self.ledger = JobLedger(next_tijdstip)  # type: ignore[assignment]
         self.committer = committer
 
     async def render_and_store(self, converter: Converter, mapped: Mapped, route: RouteConfig,
