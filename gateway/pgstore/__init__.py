@@ -1,7 +1,8 @@
-"""PostgreSQL as the shared store (issue 16): first the zaak ledger, for ``convert``/``batch --state postgresql://``.
+"""PostgreSQL as the shared store (issue 16): the zaak ledger of ``convert``/``batch --state postgresql://`` and
+the connection the sidecar's outbox functions use when replicas share one database (``serve --store``).
 
-SQLite stays the embedded default. A municipality that runs several jobs, or hosts where operators already run
-and back up PostgreSQL, keeps the ledger there instead; the semantics are those of ``SqliteLedger``.
+SQLite stays the embedded default. A municipality that runs several replicas or batch shards, or hosts where
+operators already run and back up PostgreSQL, keep the store there instead, with the semantics of SQLite.
 """
 
 from .ledger import PostgresLedger, is_url
