@@ -95,6 +95,13 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """A PostgreSQL server for the module that binds this fixture (``server = pg_helpers.server``)."""
+    with postgres_server() as url:
+        yield url
+
+
 def fresh_database(url: str, name: str) -> str:
     """A new, empty database on the server of ``url``; its URL."""
     import psycopg

@@ -20,14 +20,14 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pg_helpers
 import pytest
 from batch_corpus import BSN, kill_when, valid_bsn, varied
 from click.testing import CliRunner
-from pg_helpers import fresh_database, postgres_server
+from pg_helpers import fresh_database
 from proxy_helpers import sample, samples_dir, variant
 
 from gateway.batch import BatchOptions, Shard, run, work
@@ -43,10 +43,7 @@ SHARDS = 3
 TIJDSTIP = re.compile(rb"<StUF:zender>(.*?)</StUF:zender>.*?<StUF:tijdstipBericht>(\d{17})<", re.S)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
+server = pg_helpers.server  # one PostgreSQL server for this module
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
+import pg_helpers
 import pytest
 from click.testing import CliRunner
 from lxml import etree
-from pg_helpers import fresh_database, postgres_server
+from pg_helpers import fresh_database
 from proxy_helpers import sample, samples_dir
 
 from gateway.cli import main
@@ -26,10 +26,7 @@ ZKN = "{http://www.egem.nl/StUF/sector/zkn/0310}"
 NOW = dt.datetime(2026, 12, 4, 12, 0, 0)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
+server = pg_helpers.server  # one PostgreSQL server for this module
 
 
 @pytest.fixture()

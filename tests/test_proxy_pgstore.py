@@ -9,15 +9,15 @@ delivered until it is let go, and a wrong store setting is refused at start.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pg_helpers
 import psycopg
 import pytest
 import test_proxy_ledger
-from pg_helpers import fresh_database, postgres_server
+from pg_helpers import fresh_database
 from proxy_helpers import Receiver, ServerThread, sample, soap11, variant, wait_for
 from test_proxy_ledger import A01, A02, A04, B01, B02, B04, FAST_RETRY, operations, zaak_of
 
@@ -31,10 +31,7 @@ registry = test_proxy_ledger.registry  # the same fixtures: the sample mappings,
 receiver = test_proxy_ledger.receiver
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
+server = pg_helpers.server  # one PostgreSQL server for this module
 
 
 def config(tmp_path: Path, name: str, downstream: str, store: str | None, **top: Any) -> dict[str, Any]:

@@ -21,16 +21,16 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pg_helpers
 import pytest
 from fastapi import FastAPI, Request, Response
 from lxml import etree
-from pg_helpers import fresh_database, postgres_server
+from pg_helpers import fresh_database
 from proxy_helpers import (
     BV03,
     FO03,
@@ -182,10 +182,7 @@ def resend(replicas: list[GatewayProcess], messages: list[list[bytes]], sent: Se
     return answers
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
+server = pg_helpers.server  # one PostgreSQL server for this module
 
 
 def replica(tmp_path: Path, name: str, downstream: str, store: str | None) -> GatewayProcess:

@@ -15,16 +15,16 @@ import datetime as dt
 import json
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pg_helpers
 import psycopg
 import pytest
 from click.testing import CliRunner
 from earlier_releases import PG_LEDGER, PG_OUTBOX, SINCE_MIGRATIONS
-from pg_helpers import database_for, fresh_database, postgres_server
+from pg_helpers import database_for, fresh_database
 from proxy_helpers import Receiver, ServerThread, overstap_command, sample, soap11, wait_for
 from test_proxy_ledger import B01, B02, B04, operations, post, start
 
@@ -40,10 +40,7 @@ from gateway.pgstore.ledger import PostgresLedger
 A02 = "CasusA-02-WMO301_toewijzing.xml"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
+server = pg_helpers.server  # one PostgreSQL server for this module
 
 
 @pytest.fixture()
