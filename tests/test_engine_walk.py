@@ -106,3 +106,19 @@ def test_lenient_takes_the_first_of_two_values_with_a_warning(registry: Registry
     [warning] = [w for w in result.warnings if w.field == "clients.0.naam.geslachtsnaam.voorvoegsel"]
     assert "found 2 values where one is expected; the first is used" in warning.message
     assert warning.line == _line_of(text, one)
+
+
+def test_an_element_whose_leaves_are_all_empty_leaves_no_structure(registry: Registry) -> None:
+    """The walk writes a group of leaves (the Adres under a Contact) into one dict made as it enters the
+    element; when no leaf had a value that dict is not kept, as when each leaf looked up its own place."""
+    text = FIXTURE.read_text(encoding="utf-8")
+    start, end = text.index("<wmo301:Adres>"), text.index("</wmo301:Adres>")
+    text = text[:start] + "<wmo301:Adres><iwmo:Huis><iwmo:Huisnummer> </iwmo:Huisnummer></iwmo:Huis>" + \
+        "<iwmo:Postcode/>" + text[end:]
+    result = _map(registry, text)
+    contact = result.data["clients"][0]["relaties"][0]["contacten"][0]
+    assert "adres" not in contact and contact["emailadres"] == "dsmistral@email.nl"
+    assert result.bericht.clients[0].relaties[0].contacten[0].adres is None
+    source = read(text.encode(), "msg.xml")
+    traced = map_source(registry.get("iwmo21-wmo301"), source.root, source="msg.xml", trace=True)
+    assert traced.data == result.data

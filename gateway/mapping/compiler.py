@@ -192,6 +192,8 @@ class TrieNode:
     leaf: tuple[str, ...] | None = None
     """Target segments, set when this node ends exactly one plain, optional, single-valued rule and nothing
     else: the walk then stores the element's text itself (the common case)."""
+    fast: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """The untraced walk's table, child tag -> what to do, worked out once (see :func:`_fast_table`)."""
 
 
 WALKED_FIELD, WALKED_GROUP, DIRECT = 0, 1, 2
@@ -218,6 +220,38 @@ class Plan:
     order: list[Rule]
     direct: frozenset[int]
     steps: list[Step] = field(default_factory=list)
+    fast_steps: list[Step] = field(default_factory=list)
+    """``steps`` without the fields the untraced walk stores itself: the rest of an untraced run."""
+
+
+FAST_TEXT, FAST_NESTED, FAST_NODE = 0, 1, 2
+"""What the untraced walk does with a child: store its text under one key, store it some segments deeper,
+or treat it as a trie node (rules to collect, groups to run, children to walk)."""
+
+
+def _fast_table(node: TrieNode, base: tuple[str, ...]) -> None:
+    """Fill ``node.fast`` for a walk whose output dict is the one at ``base``. An inner node whose fused
+    leaves all lie under one more segment walks its children with that dict as output, so a leaf stores
+    its text without looking up the segments above it on every message."""
+    for tag, sub in node.children.items():
+        if sub.leaf is not None:
+            rest = sub.leaf[len(base):]
+            node.fast[tag] = (FAST_TEXT, rest[0]) if len(rest) == 1 else (FAST_NESTED, rest, rest[-1])
+            continue
+        leaves = _fused_under(sub)
+        heads = {leaf[len(base)] for leaf in leaves if len(leaf) > len(base) + 1}
+        deeper = len(heads) == 1 and all(len(leaf) > len(base) + 1 for leaf in leaves)
+        key = heads.pop() if deeper else None
+        _fast_table(sub, (*base, key) if key is not None else base)
+        node.fast[tag] = (FAST_NODE, sub, key)
+
+
+def _fused_under(node: TrieNode) -> list[tuple[str, ...]]:
+    """The target segments of every fused leaf below ``node``."""
+    out: list[tuple[str, ...]] = []
+    for sub in node.children.values():
+        out += [sub.leaf] if sub.leaf is not None else _fused_under(sub)
+    return out
 
 
 def _walkable(rule: Rule) -> bool:
@@ -260,7 +294,9 @@ def build_plan(rules: list[Rule]) -> Plan:
         node.rule_ids = tuple(id(r) for r in node.rules)
         if len(node.rules) == 1 and not node.groups and not node.children:
             node.leaf = fusable.get(node.rule_ids[0])
-    return Plan(trie, list(rules), frozenset(direct), steps)
+    fused = {id(node.rules[0]) for node in nodes if node.leaf is not None}
+    _fast_table(trie, ())
+    return Plan(trie, list(rules), frozenset(direct), steps, [s for s in steps if s.key not in fused])
 
 
 @dataclass(slots=True)

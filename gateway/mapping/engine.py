@@ -18,7 +18,18 @@ from gateway.model import Bericht
 from gateway.model.codes import CODE_LISTS
 
 from .attributes import Attr, attribute_of, attribute_path, is_data
-from .compiler import WALKED_FIELD, WALKED_GROUP, Compiled, FieldRule, GroupRule, Path_, Plan, TrieNode
+from .compiler import (
+    FAST_NODE,
+    FAST_TEXT,
+    WALKED_FIELD,
+    WALKED_GROUP,
+    Compiled,
+    FieldRule,
+    GroupRule,
+    Path_,
+    Plan,
+    TrieNode,
+)
 from .errors import MAX_ERRORS, ConversionError, Refused, combined
 from .privacy import personal, shown, withhold
 from .strictness import deviations
@@ -304,54 +315,91 @@ class _Ambiguous(Exception):
 
 def _walk(el: _Element, node: TrieNode, found: dict[int, list[Any]], items: dict[int, list[dict[str, Any]]],
           out: dict[str, Any], prefix: str, st: _State) -> None:
-    """One pass over ``el``'s children serving every plain-path rule and group of a rule list."""
+    """The traced walk: one pass over ``el``'s children collecting the elements of every plain-path rule
+    and running every group of a rule list; each rule then gets its value one by one (with lineage)."""
     children = node.children
-    fuse = not st.trace
     for child in el:
         sub = children.get(child.tag)
         if sub is None:
             continue
-        leaf = sub.leaf
-        if leaf is not None and fuse:  # the element's text is the value: store it now
+        if sub.rule_ids or sub.groups:
+            _collect(sub, child, found, items, prefix, st)
+        if sub.children:
+            _walk(child, sub, found, items, out, prefix, st)
+
+
+def _fast_walk(el: _Element, table: dict[str, tuple[Any, ...]], found: dict[int, list[Any]],
+               items: dict[int, list[dict[str, Any]]], out: dict[str, Any], prefix: str, st: _State) -> None:
+    """The untraced walk: as :func:`_walk`, but a fused leaf's text is stored straight away, in the dict
+    the table's compile step chose for the element (see ``compiler._fast_table``)."""
+    for child in el:
+        todo = table.get(child.tag)
+        if todo is None:
+            continue
+        kind = todo[0]
+        if kind != FAST_NODE:  # the element's text is the value: store it now
             if len(child):
                 raise _Ambiguous
             if st.track:
                 st.consumed.add(child)
             text = child.text
             if text is not None and (text := text.strip()):
-                into = out if len(leaf) == 1 else _parent(out, leaf)
-                if leaf[-1] in into:
+                if kind == FAST_TEXT:
+                    into, name = out, todo[1]
+                else:
+                    into, name = _parent(out, todo[1]), todo[2]
+                if name in into:
                     raise _Ambiguous
-                into[leaf[-1]] = text
+                into[name] = text
             continue
-        for key in sub.rule_ids:
-            got = found.get(key)
-            if got is None:
-                found[key] = [child]
-            else:
-                got.append(child)
-        if sub.groups:
-            for group in sub.groups:
-                bucket = items.get(id(group))
-                if bucket is None:
-                    bucket = items[id(group)] = []
-                item: dict[str, Any] = {}
-                item_prefix = f"{prefix}{group.target}.{len(bucket)}."
-                st.groups[item_prefix[:-1]] = child.sourceline
-                _exec(group.plan, child, item, item_prefix, st)  # type: ignore[arg-type]
-                bucket.append(item)
+        sub: TrieNode = todo[1]
+        if sub.rule_ids or sub.groups:
+            _collect(sub, child, found, items, prefix, st)
         if sub.children:
-            _walk(child, sub, found, items, out, prefix, st)
+            key = todo[2]
+            if key is None:
+                _fast_walk(child, sub.fast, found, items, out, prefix, st)
+            elif (inner := out.get(key)) is not None:
+                _fast_walk(child, sub.fast, found, items, inner, prefix, st)
+            else:  # made here, kept when a value landed in it: what _parent would have made on the first one
+                inner = {}
+                _fast_walk(child, sub.fast, found, items, inner, prefix, st)
+                if inner:
+                    out[key] = inner
+
+
+def _collect(sub: TrieNode, child: _Element, found: dict[int, list[Any]], items: dict[int, list[dict[str, Any]]],
+             prefix: str, st: _State) -> None:
+    """``child`` is a source element of the rules ending at ``sub`` (their values are worked out after the
+    walk) and an item of its groups (mapped now, into the group's next item)."""
+    for key in sub.rule_ids:
+        got = found.get(key)
+        if got is None:
+            found[key] = [child]
+        else:
+            got.append(child)
+    for group in sub.groups:
+        bucket = items.get(id(group))
+        if bucket is None:
+            bucket = items[id(group)] = []
+        item: dict[str, Any] = {}
+        item_prefix = f"{prefix}{group.target}.{len(bucket)}."
+        st.groups[item_prefix[:-1]] = child.sourceline
+        _exec(group.plan, child, item, item_prefix, st)  # type: ignore[arg-type]
+        bucket.append(item)
 
 
 def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _State) -> None:
     found: dict[int, list[Any]] = {}
     items: dict[int, list[dict[str, Any]]] = {}
-    if plan.trie.children:
-        _walk(ctx, plan.trie, found, items, out, prefix, st)
     fast = not st.trace
+    if plan.trie.children:
+        if fast:
+            _fast_walk(ctx, plan.trie.fast, found, items, out, prefix, st)
+        else:
+            _walk(ctx, plan.trie, found, items, out, prefix, st)
     track = st.track
-    for step in plan.steps:
+    for step in plan.fast_steps if fast else plan.steps:
         kind = step.kind
         if kind == WALKED_FIELD:
             nodes = found.get(step.key)
