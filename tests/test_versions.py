@@ -78,6 +78,36 @@ def test_the_message_passed_in_is_not_changed(sample_20: Bericht) -> None:
     assert sample_20.clients[0].producten[0].reden_intrekking == "4"
 
 
+def _every_fixture() -> list[Path]:
+    return [p for folder in ("iwmo21", "iwmo32", "ijw21", "ijw32") for p in sorted((FIXTURES / folder).glob("*.xml"))]
+
+
+@pytest.mark.parametrize("path", _every_fixture(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_target_version_changes_the_message_passed_in(converter: Converter, path: Path,
+                                                         reference_dir: Path) -> None:
+    """The rules edit copies made on the first change and share the rest (copy on write): every fixture,
+    and the 2.0 samples, written in every version of its wet leave the message they were given as it was."""
+    samples = sorted((reference_dir / "samples" / "iwmo20-xml").glob("*.xml")) if path.name.startswith("Full") else []
+    for one in [path, *samples]:
+        bericht = load(converter, one)
+        before = bericht.model_dump()
+        for wet, versie in VERSIONS:
+            if wet != bericht.wet:
+                continue
+            first = for_version(bericht, wet, versie)
+            assert bericht.model_dump() == before, f"{one.name} as {wet} {versie} changed the message passed in"
+            again = for_version(bericht, wet, versie)
+            assert (again.bericht.model_dump(), again.normalised, again.dropped) == (
+                first.bericht.model_dump(), first.normalised, first.dropped)
+
+
+def test_a_message_that_needs_no_change_is_not_copied(full_301: Bericht, sample_20: Bericht) -> None:
+    assert for_version(full_301, "wmo", "2.1").bericht is full_301
+    result = for_version(sample_20, "wmo", "2.1")
+    assert result.bericht is not sample_20 and result.bericht.clients[0] is not sample_20.clients[0]
+    assert result.bericht.clients[0].naam is sample_20.clients[0].naam, "a part no rule changed is shared"
+
+
 def test_unknown_version_or_other_wet_is_a_value_error(full_301: Bericht) -> None:
     with pytest.raises(ValueError, match=r"no version rules for jw 2\.0"):
         for_version(full_301, "jw", "2.0")
