@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from operator import is_
 from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
@@ -152,22 +153,19 @@ class _Run:
     dropped: list[str] = field(default_factory=list)
     made: dict[int, BaseModel] = field(default_factory=dict)
     """The copies this run made, by id: they may be edited in place (and are kept alive so ids stay theirs)."""
+    soort: str = field(init=False)
+    gemeente: str = field(init=False)
+    """The gemeente's code: the Afzender of a toewijzing, the Ontvanger of what the aanbieder sends."""
+    aanbieder: tuple[str, str] = field(init=False)
+    """(header element, AGB code) of the aanbieder."""
 
-    @property
-    def soort(self) -> str:
-        return HEEN.get(self.bericht.soort, self.bericht.soort)
-
-    @property
-    def gemeente(self) -> str:
-        """The gemeente's code: the Afzender of a toewijzing, the Ontvanger of what the aanbieder sends."""
-        return self.bericht.afzender if self.soort == "toewijzing" else self.bericht.ontvanger
-
-    @property
-    def aanbieder(self) -> tuple[str, str]:
-        """(header element, AGB code) of the aanbieder."""
-        if self.soort == "toewijzing":
-            return "Ontvanger", self.bericht.ontvanger
-        return "Afzender", self.bericht.afzender
+    def __post_init__(self) -> None:
+        """The header's facts the rules ask for on every line, worked out once."""
+        b = self.bericht
+        self.soort = HEEN.get(b.soort, b.soort)
+        toewijzing = self.soort == "toewijzing"
+        self.gemeente = b.afzender if toewijzing else b.ontvanger
+        self.aanbieder = ("Ontvanger", b.ontvanger) if toewijzing else ("Afzender", b.afzender)
 
     def note(self, path: str, what: str) -> None:
         self.normalised.append(f"{path}: {what}")
@@ -202,7 +200,7 @@ class _Run:
     def put_all(self, model: M, name: str, items: list[Any]) -> M:
         """``model`` with list ``name`` holding ``items``: itself when they are the very objects it holds."""
         held = getattr(model, name)
-        if len(held) == len(items) and all(a is b for a, b in zip(held, items, strict=True)):
+        if len(held) == len(items) and all(map(is_, held, items)):
             return model
         model = self.own(model)
         setattr(model, name, items)
