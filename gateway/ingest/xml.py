@@ -94,7 +94,7 @@ def _normalised(data: bytes, source: str) -> bytes:
         if name.lower().replace("-", "") not in ("utf16", "utf32"):
             raise InputError(f"encoding {name!r} is not supported: expected UTF-8, UTF-16 or a Latin encoding",
                              source=source, line=1)
-    found = _DECLARATION.search(data)
+    found = _DECLARATION.search(data) if b"!" in data else None  # no "<!" without a "!": one memchr, no regex
     if found:
         _refuse_declarations(found.start(), data, source)
     return data

@@ -472,10 +472,11 @@ def _unmapped(mapping: Compiled, root: _Element, st: _State) -> list[Unmapped]:
     consumed = st.consumed
     read = st.attrs
     for el in root.iter(etree.Element):
-        if el in ignored:
+        if ignored and el in ignored:
             continue
-        if el.attrib:
-            for name, value in el.attrib.items():
+        attributes = el.items()  # a list, cheaper than the attrib proxy when (as mostly) empty
+        if attributes:
+            for name, value in attributes:
                 if value.strip() and is_data(name) and (el, name) not in read and (el, name) not in ignored_attrs:
                     out.append(Unmapped(attribute_path(element_path(el), el, name), el.sourceline))
         if len(el) or el in consumed:
