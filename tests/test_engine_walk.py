@@ -122,3 +122,19 @@ def test_an_element_whose_leaves_are_all_empty_leaves_no_structure(registry: Reg
     source = read(text.encode(), "msg.xml")
     traced = map_source(registry.get("iwmo21-wmo301"), source.root, source="msg.xml", trace=True)
     assert traced.data == result.data
+
+
+def test_a_rule_with_several_paths_reads_them_in_the_order_of_its_paths(registry: Registry,
+                                                                       reference_dir: Path) -> None:
+    """The walk collects each path of a ``paths:`` rule apart: the values join in the order the rule lists
+    its paths (Versie then SubVersie), not in the order the elements stand in the message."""
+    path = reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml"
+    text = path.read_text(encoding="utf-8")
+    versie, subversie = "<iwmo:Versie>2</iwmo:Versie>", "<iwmo:SubVersie>0</iwmo:SubVersie>"
+    assert text.count(versie) == text.count(subversie) == 1
+    swapped = text.replace(versie, "@@").replace(subversie, versie).replace("@@", subversie)
+    mapping = registry.get("iwmo20-wmo301")
+    for trace in (False, True):
+        result = map_source(mapping, read(swapped.encode(), "swapped.xml").root, trace=trace)
+        assert result.bericht.versie == "2.0"
+        assert result.unmapped == []

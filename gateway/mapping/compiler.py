@@ -188,7 +188,7 @@ class TrieNode:
     children: dict[str, TrieNode] = field(default_factory=dict)
     rules: list[FieldRule] = field(default_factory=list)
     groups: list[GroupRule] = field(default_factory=list)
-    rule_ids: tuple[int, ...] = ()  # ids of ``rules``, precomputed for the hot loop
+    rule_ids: tuple[int, ...] = ()  # keys of ``rules`` in the walk's result table, precomputed for the hot loop
     leaf: tuple[str, ...] | None = None
     """Target segments, set when this node ends exactly one plain, optional, single-valued rule and nothing
     else: the walk then stores the element's text itself (the common case)."""
@@ -209,6 +209,8 @@ class Step:
     plain: bool = False  # a walked field without transforms or value map: its text is the value
     single: str | None = None  # the target when it is one segment deep (set it without walking segments)
     optional: bool = True  # no default and not required: absent means nothing to do
+    keys: tuple[int, ...] | None = None
+    """A rule with several plain paths: the walk's key of each (id of the path), read path by path."""
 
 
 @dataclass(slots=True)
@@ -259,7 +261,7 @@ def _walkable(rule: Rule) -> bool:
         return False
     if isinstance(rule, GroupRule):
         return bool(rule.each.tags)
-    return rule.constant is None and len(rule.paths) == 1 and bool(rule.paths[0].tags)
+    return rule.constant is None and bool(rule.paths) and all(path.tags for path in rule.paths)
 
 
 def build_plan(rules: list[Rule]) -> Plan:
@@ -267,34 +269,43 @@ def build_plan(rules: list[Rule]) -> Plan:
     direct: set[int] = set()
     steps: list[Step] = []
     nodes: list[TrieNode] = []
+    keys: dict[int, list[int]] = {}  # id(node) -> the walk's key of each rule ending there
+
+    def node_at(tags: tuple[str, ...] | None) -> TrieNode:
+        node = trie
+        for tag in tags or ():
+            node = node.children.setdefault(tag, TrieNode())
+            nodes.append(node)
+        return node
+
     for rule in rules:
         if not _walkable(rule):
             direct.add(id(rule))
             steps.append(Step(DIRECT, id(rule), rule))
             continue
-        tags = rule.each.tags if isinstance(rule, GroupRule) else rule.paths[0].tags
-        node = trie
-        for tag in tags or ():
-            node = node.children.setdefault(tag, TrieNode())
-            nodes.append(node)
         if isinstance(rule, GroupRule):
-            node.groups.append(rule)
+            node_at(rule.each.tags).groups.append(rule)
             steps.append(Step(WALKED_GROUP, id(rule), rule))
-        else:
+            continue
+        several = len(rule.paths) > 1  # each path keeps its own key: values are read path by path
+        for path in rule.paths:
+            node = node_at(path.tags)
             node.rules.append(rule)
-            steps.append(Step(
-                WALKED_FIELD, id(rule), rule,
-                plain=not rule.transforms and rule.value_map is None,
-                single=rule.segments[0] if len(rule.segments) == 1 and not rule.many else None,
-                optional=rule.default is None and not rule.required,
-            ))
+            keys.setdefault(id(node), []).append(id(path) if several else id(rule))
+        steps.append(Step(
+            WALKED_FIELD, id(rule), rule,
+            plain=not rule.transforms and rule.value_map is None and not several,
+            single=rule.segments[0] if len(rule.segments) == 1 and not rule.many else None,
+            optional=rule.default is None and not rule.required,
+            keys=tuple(id(path) for path in rule.paths) if several else None,
+        ))
     fusable = {step.key: step.rule.segments for step in steps
                if step.kind == WALKED_FIELD and step.plain and step.optional and not step.rule.many}  # type: ignore[union-attr]
     for node in nodes:
-        node.rule_ids = tuple(id(r) for r in node.rules)
+        node.rule_ids = tuple(keys.get(id(node), ()))
         if len(node.rules) == 1 and not node.groups and not node.children:
             node.leaf = fusable.get(node.rule_ids[0])
-    fused = {id(node.rules[0]) for node in nodes if node.leaf is not None}
+    fused = {node.rule_ids[0] for node in nodes if node.leaf is not None}
     _fast_table(trie, ())
     return Plan(trie, list(rules), frozenset(direct), steps, [s for s in steps if s.key not in fused])
 

@@ -216,8 +216,9 @@ def _mark_footprint(path: Path_, ctx: _Element, st: _State) -> tuple[int | None,
 
 
 def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: _State,
-           nodes: list[Any] | None = None) -> None:
-    """Fill one canonical field. ``nodes`` is given when the walk already found the source elements."""
+           nodes: list[list[Any]] | None = None) -> None:
+    """Fill one canonical field. ``nodes`` (the source elements of each path) is given when the walk
+    already found them."""
     where = prefix + rule.target
     line: int | None = None
     source: str | None = None
@@ -228,7 +229,8 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
         first: list[Any] = []
         read: tuple[int | None, str] | None = None
         if nodes is not None:
-            _values(rule, nodes, st, where, rule.paths[0].expr, values, first)
+            for path, got in zip(rule.paths, nodes, strict=True):
+                _values(rule, got, st, where, path.expr, values, first)
         else:
             for path in rule.paths:
                 _values(rule, path.run(ctx, st.index), st, where, path.expr, values, first)
@@ -297,7 +299,7 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
 
 
 def _field_or_fail(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: _State,
-                   nodes: list[Any] | None = None) -> None:
+                   nodes: list[list[Any]] | None = None) -> None:
     """:func:`_field`, its error noted rather than raised: one rule's bad value does not hide the next one's."""
     try:
         _field(rule, ctx, out, prefix, st, nodes)
@@ -402,6 +404,12 @@ def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _Stat
     for step in plan.fast_steps if fast else plan.steps:
         kind = step.kind
         if kind == WALKED_FIELD:
+            if step.keys is not None:  # several paths: each one's elements, in the order of the paths
+                per_path = [found.get(key, []) for key in step.keys]
+                if step.optional and not any(per_path):
+                    continue
+                _field_or_fail(step.rule, ctx, out, prefix, st, per_path)  # type: ignore[arg-type]
+                continue
             nodes = found.get(step.key)
             if nodes is None:
                 if step.optional:
@@ -419,7 +427,7 @@ def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _Stat
                         else:
                             _set(out, step.rule.segments, [text] if step.rule.many else text)  # type: ignore[union-attr]
                         continue
-            _field_or_fail(step.rule, ctx, out, prefix, st, nodes)  # type: ignore[arg-type]
+            _field_or_fail(step.rule, ctx, out, prefix, st, [nodes])  # type: ignore[arg-type]
             continue
         rule = step.rule
         if kind == WALKED_GROUP:
