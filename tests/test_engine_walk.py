@@ -8,6 +8,7 @@ shortcut, so comparing the two on every fixture checks the shortcut against the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,24 @@ def test_a_rule_with_several_paths_reads_them_in_the_order_of_its_paths(registry
         result = map_source(mapping, read(swapped.encode(), "swapped.xml").root, trace=trace)
         assert result.bericht.versie == "2.0"
         assert result.unmapped == []
+
+
+def test_a_required_field_the_walk_stores_is_still_required(tmp_path: Path) -> None:
+    """A required plain rule is stored by the walk like an optional one; when nothing landed the message
+    is refused with the rule's own text, also where the canonical model would accept the field empty."""
+    path = tmp_path / "vendor-clientnummer.yaml"
+    path.write_text("overstap-mapping: 1\nname: vendor-clientnummer\nextends: iwmo21-wmo301\nrules:\n"
+                    "  clients:\n    rules:\n      clientnummer: {path: m:Clientnummer, required: true}\n",
+                    encoding="utf-8")
+    mapping = Registry(dirs=default_dirs(), files=[path]).get(str(path))
+    text = FIXTURE.read_text(encoding="utf-8")
+    assert "Clientnummer" not in text
+    with pytest.raises(ConversionError) as err:
+        map_source(mapping, read(text.encode(), "msg.xml").root, source="msg.xml")
+    assert (err.value.field, err.value.message) == (
+        "clients.0.clientnummer", "required value missing: nothing at 'm:Clientnummer'")
+    bsn = re.search(r"<wmo301:Bsn>\d+</wmo301:Bsn>", text)
+    assert bsn is not None
+    text = text.replace(bsn.group(0), bsn.group(0) + "<wmo301:Clientnummer>K-7</wmo301:Clientnummer>", 1)
+    result = map_source(mapping, read(text.encode(), "msg.xml").root, source="msg.xml")
+    assert result.bericht.clients[0].clientnummer == "K-7"

@@ -190,8 +190,8 @@ class TrieNode:
     groups: list[GroupRule] = field(default_factory=list)
     rule_ids: tuple[int, ...] = ()  # keys of ``rules`` in the walk's result table, precomputed for the hot loop
     leaf: tuple[str, ...] | None = None
-    """Target segments, set when this node ends exactly one plain, optional, single-valued rule and nothing
-    else: the walk then stores the element's text itself (the common case)."""
+    """Target segments, set when this node ends exactly one plain, single-valued rule without a default and
+    nothing else: the untraced walk then stores the element's text itself (the common case)."""
     fast: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     """The untraced walk's table, child tag -> what to do, worked out once (see :func:`_fast_table`)."""
 
@@ -224,6 +224,8 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
     fast_steps: list[Step] = field(default_factory=list)
     """``steps`` without the fields the untraced walk stores itself: the rest of an untraced run."""
+    must_have: list[tuple[str, ...]] = field(default_factory=list)
+    """The target segments of the required fields the untraced walk stores itself: each must have landed."""
 
 
 FAST_TEXT, FAST_NESTED, FAST_NODE = 0, 1, 2
@@ -299,15 +301,17 @@ def build_plan(rules: list[Rule]) -> Plan:
             optional=rule.default is None and not rule.required,
             keys=tuple(id(path) for path in rule.paths) if several else None,
         ))
-    fusable = {step.key: step.rule.segments for step in steps
-               if step.kind == WALKED_FIELD and step.plain and step.optional and not step.rule.many}  # type: ignore[union-attr]
+    fusable = {step.key: step.rule.segments for step in steps  # one text, nothing to default to
+               if step.kind == WALKED_FIELD and step.plain and step.rule.default is None  # type: ignore[union-attr]
+               and not step.rule.many}  # type: ignore[union-attr]
     for node in nodes:
         node.rule_ids = tuple(keys.get(id(node), ()))
         if len(node.rules) == 1 and not node.groups and not node.children:
             node.leaf = fusable.get(node.rule_ids[0])
     fused = {node.rule_ids[0] for node in nodes if node.leaf is not None}
     _fast_table(trie, ())
-    return Plan(trie, list(rules), frozenset(direct), steps, [s for s in steps if s.key not in fused])
+    return Plan(trie, list(rules), frozenset(direct), steps, [s for s in steps if s.key not in fused],
+                [s.rule.segments for s in steps if s.key in fused and not s.optional])
 
 
 @dataclass(slots=True)

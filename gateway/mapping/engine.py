@@ -118,6 +118,16 @@ def _set(out: dict[str, Any], segments: tuple[str, ...], value: Any) -> None:
     _parent(out, segments)[segments[-1]] = value
 
 
+def _landed(out: dict[str, Any], segments: tuple[str, ...]) -> bool:
+    """True when ``out`` holds a value at ``segments``."""
+    node: Any = out
+    for segment in segments:
+        node = node.get(segment)
+        if node is None:
+            return False
+    return True
+
+
 def element_path(el: _Element) -> str:
     """Readable path with the document's own prefixes, e.g. /wmo301:Bericht/wmo301:Header/iwmo:Code."""
     parts: list[str] = []
@@ -398,6 +408,9 @@ def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _Stat
     if plan.trie.children:
         if fast:
             _fast_walk(ctx, plan.trie.fast, found, items, out, prefix, st)
+            for segments in plan.must_have:  # a required field the walk stored itself: did its value land?
+                if not _landed(out, segments):
+                    raise _Ambiguous  # the traced run names it as missing
         else:
             _walk(ctx, plan.trie, found, items, out, prefix, st)
     track = st.track
