@@ -291,16 +291,13 @@ class Bericht(_Model):
                         raise ValueError(f"clients.{ci}.{name}: required in a {self.soort} message")
         allowed = codes.PRODUCTCATEGORIE_WMO if self.wet == "wmo" else codes.PRODUCTCATEGORIE_JW
         listname = "WMO020" if self.wet == "wmo" else "JZ020"
-        for ci, client in enumerate(self.clients):
-            lines: list[tuple[str, str | None]] = [
-                (f"clients.{ci}.producten.{pi}.categorie", p.categorie) for pi, p in enumerate(client.producten)
-            ]
+        for ci, client in enumerate(self.clients):  # the path is only spelled out for an error
+            lines: list[tuple[str, list[Product] | list[BeschiktProduct]]] = [("producten", client.producten)]
             if client.beschikking is not None:
-                lines += [
-                    (f"clients.{ci}.beschikking.producten.{pi}.categorie", p.categorie)
-                    for pi, p in enumerate(client.beschikking.producten)
-                ]
-            for where, categorie in lines:
-                if categorie is not None and categorie not in allowed:
-                    raise ValueError(f"{where}: productcategorie {categorie} is not in code list {listname}")
+                lines.append(("beschikking.producten", client.beschikking.producten))
+            for where, products in lines:
+                for pi, p in enumerate(products):
+                    if p.categorie is not None and p.categorie not in allowed:
+                        raise ValueError(f"clients.{ci}.{where}.{pi}.categorie: productcategorie {p.categorie} is "
+                                         f"not in code list {listname}")
         return self
