@@ -22,6 +22,7 @@ from gateway.batch.sinks import SinkSpec
 from gateway.batch.work import Chunk, MappedMember, WorkConfig, Worker
 from gateway.ledger.base import MemoryLedger
 from gateway.pipeline import FAILURES, Converter
+from gateway.proxy.ledgered import map_message
 from gateway.render import zkn
 from gateway.render.settings import RenderSettings
 
@@ -93,3 +94,19 @@ def test_a_worker_hands_over_prepared_facts_instead_of_the_model(reference_dir: 
     items = worker.map_chunk(Chunk(0, members)).items or []
     assert [type(item) for item in items] == [MappedMember] * 4
     assert all(item.bericht is None and isinstance(item.prepared, zkn.Prepared) for item in items)
+
+
+def test_the_sidecar_maps_to_prepared_facts_and_renders_them(reference_dir: Path, counted_uuids: list[int]) -> None:
+    """The sidecar's workers hand its serial ledger step the same plain data; the outputs do not change."""
+    messages = list(batch_bench.messages(len(batch_bench.templates())))
+    converter = Converter(ledger=MemoryLedger(), clock=lambda: NOW)
+    mapped = [map_message(converter, "route", "route", data) for _, data in messages]
+    assert all(m.bericht is None and isinstance(m.prepared, zkn.Prepared) for m in mapped)
+    outputs = []
+    for one in mapped:
+        one = pickle.loads(pickle.dumps(one))  # as a worker process hands it over
+        outputs.append([o.xml for o in converter.render(one.bericht, converter.registry.get(one.mapping or ""),
+                                                        prepared=one.prepared)])
+    counted_uuids[0] = 0
+    direct = Converter(ledger=MemoryLedger(), clock=lambda: NOW)
+    assert outputs == [[o.xml for o in direct.convert(data, name).outputs] for name, data in messages]
