@@ -448,10 +448,8 @@ def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime
     in ``tx`` (committed by the caller together with the outputs, or rolled back on an error).
     """
     if bericht.soort.endswith("-retour"):
-        result = Rendering()
-        result.notes.append(f"no-op: retour ({bericht.soort}), no zaak mutation: a retour answers its "
-                            "heenbericht and changes no zaak")
-        return result
+        return Rendering(notes=[f"no-op: retour ({bericht.soort}), no zaak mutation: a retour answers its "
+                                "heenbericht and changes no zaak"])
     if not bericht.clients:
         raise RenderError("the message holds no client, so there is no zaak to report", "clients")
 
