@@ -244,22 +244,40 @@ class Converter:
         return Conversion(source, mapping, result.bericht, outputs, result.unmapped, warnings,
                           [n for n in notes if not n.startswith("warning: ")])
 
-    def render(self, bericht: Bericht, mapping: Compiled, notes: list[str] | None = None,
-               envelope: dict[str, str] | None = None) -> list[Output]:
+    def prepare(self, bericht: Bericht, mapping: Compiled) -> zkn_profile.Prepared | None:
+        """What rendering ``bericht`` needs from the message alone, for :meth:`render` elsewhere (a batch worker
+        hands it to the parent instead of the model), or None: profile ggk, or a message whose render needs the
+        model itself. Never raises: what fails here fails again, in its place, when the model is rendered."""
+        if self.profile != "zkn":
+            return None
+        try:
+            return zkn_profile.prepare(bericht, self.settings_for(mapping))
+        except Exception:
+            return None
+
+    def render(self, bericht: Bericht | None, mapping: Compiled, notes: list[str] | None = None,
+               envelope: dict[str, str] | None = None, prepared: zkn_profile.Prepared | None = None) -> list[Output]:
         """The outputs of one message, rendered and checked inside one ledger transaction: a failure (bad
         input, invalid output) rolls back every zaak state, chain key and envelope id the message would have
         written. ``notes`` collects the zaak decisions (no-op, no change, warnings); ``envelope``: the facts of
-        the GGk envelope the message came in (``Source.envelope_info``)."""
+        the GGk envelope the message came in (``Source.envelope_info``); ``prepared``: the message's
+        :meth:`prepare`, rendered instead of ``bericht`` (None then, unless a Di01 envelope needs it)."""
         settings = self.settings_for(mapping)
         notes = notes if notes is not None else []
         with self.ledger.transaction() as tx:
             now = self.clock()
             if envelope and envelope.get("berichtcode") == "Di01":
+                assert bericht is not None
                 received_di01(bericht, envelope, tx)
             if self.profile == "ggk":
+                assert bericht is not None
                 rendered = self.render_ggk(bericht, settings, tx, now)
             else:
-                rendering = zkn_profile.render(bericht, settings, tx, now)
+                if prepared is not None:
+                    rendering = zkn_profile.render_prepared(prepared, settings, tx, now)
+                else:
+                    assert bericht is not None
+                    rendering = zkn_profile.render(bericht, settings, tx, now)
                 rendered = rendering.outputs
                 notes += rendering.notes + [f"warning: {w}" for w in rendering.warnings]
             outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()),

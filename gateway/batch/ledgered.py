@@ -131,7 +131,7 @@ class LedgerStep:
             outputs = [(name, xml.encode("utf-8")) for name, xml in json.loads(stored)]
         else:
             try:
-                rendered = self.converter.render(item.bericht, mapping)
+                rendered = self.converter.render(item.bericht, mapping, prepared=item.prepared)
             except (*FAILURES, RenderError) as exc:
                 return quarantine(self.packer, item.key, item.data, describe(exc, item.key), mapping, self.budget,
                                   self._tally)

@@ -96,9 +96,12 @@ class MappedMember:
     data: bytes
     mapping: str
     bericht: Any
+    """The canonical model, or None when ``prepared`` stands for it (the parent then unpickles no model)."""
     envelopes: list[str]
     unmapped: int
     warnings: int
+    prepared: Any = None
+    """What rendering needs from the message (``Converter.prepare``: units, desired states), as plain data."""
 
 
 class Worker:
@@ -152,8 +155,9 @@ class Worker:
             return None if elsewhere else self._failed(key, data, exc)
         if shard is not None and not shard.owns_client(key, result.bericht):
             return None
-        return MappedMember(ordinal, key, data, mapping.name, result.bericht, list(source.envelopes),
-                            len(result.unmapped), len(result.warnings))
+        prepared = self.converter.prepare(result.bericht, mapping)  # work the parent's serial render then skips
+        return MappedMember(ordinal, key, data, mapping.name, None if prepared is not None else result.bericht,
+                            list(source.envelopes), len(result.unmapped), len(result.warnings), prepared)
 
     def convert_chunk(self, chunk: Chunk) -> ChunkResult:
         lines = bytearray()

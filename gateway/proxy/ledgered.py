@@ -36,6 +36,7 @@ from gateway.mapping.engine import Warning_
 from gateway.model import Bericht
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.render import RenderError, stuf
+from gateway.render.zkn import Prepared
 
 from .config import RouteConfig
 from .converting import (
@@ -60,6 +61,7 @@ class Mapped:
     """A message mapped to the canonical model in a worker (picklable), or why it could not be."""
 
     bericht: Bericht | None
+    """The canonical model; None when it failed or when ``prepared`` stands for it."""
     mapping: str | None
     facts: Facts
     failure: FailureInfo | None = None
@@ -67,6 +69,9 @@ class Mapped:
     seconds: float = 0.0
     warnings: tuple[Warning_, ...] = ()
     """Deviations accepted under ``strictness: lenient`` (dialect debt), for the gateway to count."""
+    prepared: Prepared | None = None
+    """What rendering needs from the message (``Converter.prepare``), worked out in the worker: the serial
+    render step then neither unpickles the model nor works out units and desired states."""
 
 
 def map_message(converter: Converter, route: str, match_route: str, body: bytes) -> Mapped:
@@ -83,8 +88,10 @@ def map_message(converter: Converter, route: str, match_route: str, body: bytes)
         return Mapped(None, None, facts_of(body), info, "internal", time.perf_counter() - started)
     if result.warnings:
         converter.debt.record(mapping.name, result.warnings)
-    return Mapped(result.bericht, mapping.name, facts_from(result.bericht, source.envelope_info),
-                  seconds=time.perf_counter() - started, warnings=tuple(result.warnings))
+    prepared = converter.prepare(result.bericht, mapping)
+    return Mapped(None if prepared is not None else result.bericht, mapping.name,
+                  facts_from(result.bericht, source.envelope_info), seconds=time.perf_counter() - started,
+                  warnings=tuple(result.warnings), prepared=prepared)
 
 
 def _map_in_worker(route: str, match_route: str, body: bytes) -> Mapped:
@@ -130,11 +137,12 @@ class LedgerStage:
     def _render(self, converter: Converter, mapped: Mapped, route: str) -> Staged:
         """In the ledger thread: outputs of one mapped message and its staged ledger writes."""
         started = time.perf_counter()
-        assert mapped.bericht is not None and mapped.mapping is not None
+        assert (mapped.bericht is not None or mapped.prepared is not None) and mapped.mapping is not None
         notes: list[str] = []
         try:
             mapping = next((m for m in converter.only if m.name == mapped.mapping), None)  # a route's own file
-            outputs = converter.render(mapped.bericht, mapping or converter.registry.get(mapped.mapping), notes)
+            outputs = converter.render(mapped.bericht, mapping or converter.registry.get(mapped.mapping), notes,
+                                       prepared=mapped.prepared)
         except (*FAILURES, RenderError) as exc:
             if isinstance(exc, RenderError) and exc.code == "StUF064":
                 exc = ConversionError(str(exc), field=exc.field, source=route, code=exc.code)

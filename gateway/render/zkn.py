@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from gateway.model import Bericht
-from gateway.zaken import CREEER, UPDATE, Operation, PlanError, RelationChange, plan_unit, units, zaak_identificatie
-from gateway.zaken.catalogue import zaaktype_for
+from gateway.zaken import CREEER, UPDATE, Operation, PlanError, RelationChange, Unit, units, zaak_identificatie
+from gateway.zaken.catalogue import Zaaktype, zaaktype_for
+from gateway.zaken.plan import UnitFacts, plan_facts, unit_facts
 
 from .settings import Eenheid, RenderSettings, Systeem
 from .zkn_places import stuf_places
@@ -29,7 +31,8 @@ GESLACHT_STUF = {"0": "O", "1": "M", "2": "V"}
 DATUMGEBRUIK_STUF = {"1": "D", "2": "M", "3": "J"}  # COD170 -> StUF indOnvolledigeDatum
 NIL = ' xsi:nil="true" StUF:noValue="{}"'
 
-__all__ = ["RenderError", "Rendered", "Rendering", "ZknRendered", "esc", "render", "stuf_places", "tijdstip"]
+__all__ = ["Prepared", "RenderError", "Rendered", "Rendering", "ZknRendered", "esc", "prepare", "render",
+           "render_prepared", "stuf_places", "tijdstip"]
 
 
 class RenderError(ValueError):
@@ -407,30 +410,75 @@ def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, 
     return "".join(out).encode("utf-8")
 
 
+class Prepared(NamedTuple):
+    """What :func:`render` needs from a message, worked out from the message alone (:func:`prepare`): a batch
+    worker hands this over as plain data instead of the canonical model, which the parent then need not unpickle,
+    and the parent no longer works out units and desired states. Rendered once (planning completes it)."""
+
+    wet: str
+    berichtcode: str
+    identificatie: str
+    units: list[tuple[Unit, UnitFacts]]
+
+
+def prepare(bericht: Bericht, settings: RenderSettings) -> Prepared | None:
+    """The :class:`Prepared` of ``bericht``, or None when its render needs the message itself: a retour, no
+    client, a unit without a zaaktype (the errors and notes :func:`render` gives, in its order). Exceptions
+    other than those propagate: the caller hands over the message instead, and its render raises them again."""
+    if bericht.soort.endswith("-retour") or not bericht.clients:
+        return None
+    prepared = []
+    for unit in units(bericht):
+        zaaktype = zaaktype_for(settings.zaaktypen, unit.gemeente, bericht.wet, unit.kind)
+        if zaaktype is None:
+            return None
+        prepared.append((unit, unit_facts(bericht, unit, zaaktype, settings.omschrijving)))
+    return Prepared(bericht.wet, bericht.berichtcode, bericht.identificatie, prepared)
+
+
+def render_prepared(prepared: Prepared, settings: RenderSettings, tx: Any, now: dt.datetime) -> Rendering:
+    """:func:`render` of a message from its :class:`Prepared`: the same outputs, states and notes."""
+    return _render_units(prepared, prepared.units, None, settings, tx, now)
+
+
 def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime) -> Rendering:
     """The zakLk01 operations one canonical message needs, given the ledger transaction ``tx``.
 
     Reads the zaak states the receiver holds, plans, writes, and stores the new states and chain keys
     in ``tx`` (committed by the caller together with the outputs, or rolled back on an error).
     """
-    result = Rendering()
     if bericht.soort.endswith("-retour"):
-        result.notes.append(f"no-op: retour ({bericht.soort}), no zaak mutation: a retour answers its "
-                            "heenbericht and changes no zaak")
-        return result
+        return Rendering(notes=[f"no-op: retour ({bericht.soort}), no zaak mutation: a retour answers its "
+                                "heenbericht and changes no zaak"])
     if not bericht.clients:
         raise RenderError("the message holds no client, so there is no zaak to report", "clients")
-    for unit in units(bericht):
-        zaaktype = zaaktype_for(settings.zaaktypen, unit.gemeente, bericht.wet, unit.kind)
+
+    def facts(unit: Unit, zaaktype: Zaaktype) -> UnitFacts:  # after the unit's ledger reads, as before
+        return unit_facts(bericht, unit, zaaktype, settings.omschrijving)
+
+    message = Prepared(bericht.wet, bericht.berichtcode, bericht.identificatie, [])
+    return _render_units(message, ((unit, None) for unit in units(bericht)), facts, settings, tx, now)
+
+
+def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | None]],
+                  facts: Callable[[Unit, Zaaktype], UnitFacts] | None, settings: RenderSettings, tx: Any,
+                  now: dt.datetime) -> Rendering:
+    """Plan, write and store each unit; a unit without its facts has them worked out by ``facts``."""
+    result = Rendering()
+    for unit, known in pairs:
+        zaaktype = zaaktype_for(settings.zaaktypen, unit.gemeente, message.wet, unit.kind)
         if zaaktype is None:
-            raise RenderError(f"no zaaktype configured for {unit.gemeente}:{bericht.wet}.{unit.kind} "
+            raise RenderError(f"no zaaktype configured for {unit.gemeente}:{message.wet}.{unit.kind} "
                               "(render.zaaktypen)", "zaaktype")
         found = tx.zaak_for(list(unit.keys))
         ident = found or zaak_identificatie(unit)
         previous = tx.state(ident) if found else None
         linked = list(dict.fromkeys(z for z in (tx.zaak_for([k]) for k in unit.links) if z and z != ident))  # once each
         try:
-            planned = plan_unit(bericht, unit, previous, ident, zaaktype, linked, settings.omschrijving)
+            if known is None:
+                assert facts is not None
+                known = facts(unit, zaaktype)
+            planned = plan_facts(known, unit, previous, ident, zaaktype, linked)
         except PlanError as exc:
             raise RenderError(str(exc), exc.field, code=exc.code) from None
         result.warnings += planned.warnings
@@ -450,9 +498,7 @@ def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime
             xml = write(op, (zender, unit.gemeente), (settings.ontvanger, unit.gemeente), ref, moment,
                         settings.gezet_door)
             seq = len(result.outputs) + 1
-            name = f"{ident}-{bericht.berichtcode}-{bericht.identificatie}-{seq:02d}-{op.kind}"
+            name = f"{ident}-{message.berichtcode}-{message.identificatie}-{seq:02d}-{op.kind}"
             result.outputs.append(ZknRendered(ref, name, ident, xml, "T" if op.kind == CREEER else "W", op.kind,
                                               op.soap_action))
     return result
-
-

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from gateway.model import Bericht
 
@@ -224,6 +224,37 @@ def _older(previous: JsonDict, at: str, ending: bool) -> str | None:
     return None
 
 
+class Delivery(NamedTuple):
+    """What a 305/307 line says: the dates and reason of its status, and whether it withdraws one (3)."""
+
+    begindatum: str
+    einddatum: str
+    datum: str
+    """The date a withdrawal names: the begindatum of a start, the stop's einddatum (else its begindatum)."""
+    reden: str | None
+    withdraws: bool
+
+
+class UnitFacts(NamedTuple):
+    """What planning one unit needs from the message, worked out from the message alone: a batch worker hands
+    these over as plain data instead of the canonical model. Used once (planning completes ``want`` in place)."""
+
+    at: str
+    """:func:`moment`."""
+    want: JsonDict | None
+    """301/315/317: the state the message describes, its identificatie still None (:func:`desired`)."""
+    delivery: Delivery | None
+    """305/307: the line's delivery."""
+
+
+def unit_facts(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, omschrijving: str | None = None) -> UnitFacts:
+    """The :class:`UnitFacts` of ``unit``; ``omschrijving`` is the configured omschrijving template."""
+    at = moment(bericht, unit)
+    if unit.event in ("start", "stop"):
+        return UnitFacts(at, None, _delivered(bericht, unit))
+    return UnitFacts(at, desired(bericht, unit, zaaktype, omschrijving), None)
+
+
 def plan_unit(bericht: Bericht, unit: Unit, previous: JsonDict | None, identificatie: str, zaaktype: Zaaktype,
               linked: list[str], omschrijving: str | None = None) -> Planned:
     """The operations one unit needs, given the zaak's stored state (None: the receiver does not know it).
@@ -232,9 +263,16 @@ def plan_unit(bericht: Bericht, unit: Unit, previous: JsonDict | None, identific
     toewijzingzaak of a 317); they are sent when the zaak is created. ``omschrijving`` is the configured
     omschrijving template (None: the default).
     """
+    return plan_facts(unit_facts(bericht, unit, zaaktype, omschrijving), unit, previous, identificatie, zaaktype,
+                      linked)
+
+
+def plan_facts(facts: UnitFacts, unit: Unit, previous: JsonDict | None, identificatie: str, zaaktype: Zaaktype,
+               linked: list[str]) -> Planned:
+    """:func:`plan_unit` from the unit's :class:`UnitFacts` instead of the message."""
     out = Planned()
-    at = moment(bericht, unit)
-    if unit.event in ("start", "stop"):
+    at = facts.at
+    if facts.delivery is not None:
         if previous is None:
             raise PlanError(f"no zaak is known for this {unit.event} (looked for {', '.join(unit.keys)}); "
                             "the toewijzing must be converted first", "clients")
@@ -244,10 +282,12 @@ def plan_unit(bericht: Bericht, unit: Unit, previous: JsonDict | None, identific
             out.note = (f"older than the state held: zaak {previous['identificatie']} holds a delivery message of "
                         f"{held}, this {unit.event} is of {at}; not sent (StUF 03.01 Tabel 5.8, StUF065)")
             return out
-        out.state = _delivery(bericht, unit, previous, zaaktype, out, at)
+        out.state = _delivery(facts.delivery, unit, previous, zaaktype, out, at)
         out.state["delivery_as_of"] = max(held or at, at)
         return out
-    want = desired(bericht, unit, identificatie, zaaktype, omschrijving)
+    want = facts.want
+    assert want is not None
+    want["identificatie"] = identificatie
     want["as_of"] = at
     ending = want["attrs"]["einddatum"] is not None
     if previous is None:
@@ -283,23 +323,29 @@ def plan_unit(bericht: Bericht, unit: Unit, previous: JsonDict | None, identific
     return out
 
 
-def _delivery(bericht: Bericht, unit: Unit, state: JsonDict, zaaktype: Zaaktype, out: Planned, at: str
-              ) -> JsonDict:
-    """305: status 'levering gestart' (a StatusAanlevering 3 line: the correcting status); 307: 'levering
-    gestopt' and the end of the zaak."""
+def _delivered(bericht: Bericht, unit: Unit) -> Delivery:
+    """The :class:`Delivery` of a 305/307 unit."""
     product = bericht.clients[unit.client_index].producten[unit.line_index]
     begindatum = yyyymmdd(product.begindatum) or yyyymmdd(bericht.dagtekening)
     assert begindatum is not None
     einddatum = yyyymmdd(product.einddatum) or yyyymmdd(bericht.dagtekening)
     assert einddatum is not None
     reden = f"RedenBeeindiging {product.reden_beeindiging}" if product.reden_beeindiging else None
-    what, datum = ("start", begindatum) if unit.event == "start" else (
-        "stop", yyyymmdd(product.einddatum) or begindatum)
+    datum = begindatum if unit.event == "start" else yyyymmdd(product.einddatum) or begindatum
+    return Delivery(begindatum, einddatum, datum, reden, product.status_aanlevering == "3")
+
+
+def _delivery(delivery: Delivery, unit: Unit, state: JsonDict, zaaktype: Zaaktype, out: Planned, at: str
+              ) -> JsonDict:
+    """305: status 'levering gestart' (a StatusAanlevering 3 line: the correcting status); 307: 'levering
+    gestopt' and the end of the zaak."""
+    begindatum, einddatum, datum, reden = delivery.begindatum, delivery.einddatum, delivery.datum, delivery.reden
+    what = "start" if unit.event == "start" else "stop"
     delivered = _status_value(zaaktype, "gestart", begindatum, None) if unit.event == "start" else (
         _status_value(zaaktype, "gestopt", einddatum, reden))
     withdrawn = _status_value(zaaktype, "correctie", datum,
                               f"Aanlevering {what} levering per {datum} verwijderd (StatusAanlevering 3)")
-    if product.status_aanlevering == "3":
+    if delivery.withdraws:
         op, state = _status(state, withdrawn, delivered)
         if op is not None:
             out.operations.append(op)

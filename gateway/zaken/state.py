@@ -206,9 +206,10 @@ def omschrijving(bericht: Bericht, unit: Unit, template: str | None = None) -> s
     return (template or "{Wet} {kind} {product}").format(**values)[:80]
 
 
-def desired(bericht: Bericht, unit: Unit, identificatie: str, zaaktype: Zaaktype,
-            template: str | None = None) -> JsonDict:
-    """The full state of a 301/315/317 unit as the message describes it (not yet compared with anything)."""
+def desired(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, template: str | None = None) -> JsonDict:
+    """The full state of a 301/315/317 unit as the message describes it (not yet compared with anything), but for
+    its identificatie (None here: the ledger decides it), so it depends on the message only and can be worked
+    out where the message is (a batch worker) and handed over as plain data."""
     client = bericht.clients[unit.client_index]
     product = client.producten[unit.line_index]
     drop = zaaktype.drop
@@ -228,7 +229,7 @@ def desired(bericht: Bericht, unit: Unit, identificatie: str, zaaktype: Zaaktype
     _client_extra(client, extra, "contact" in drop)
     _put(extra, "client.reden_verzoek", client.reden_verzoek)
     return {
-        "identificatie": identificatie,
+        "identificatie": None,
         "kind": unit.kind,
         "zaaktype": {"code": zaaktype.code, "omschrijving": zaaktype.omschrijving,
                      "ingangsdatum": zaaktype.ingangsdatum},

@@ -1,0 +1,112 @@
+"""A message rendered from its prepared facts gives what rendering the model gives: outputs, notes, ledger.
+
+Why: a batch worker hands the parent ``Converter.prepare`` (units, desired states and delivery dates as plain
+data) instead of the canonical model, so the parent's serial render neither unpickles the model nor works
+out what depends on the message only. The parent must still write the same bytes and leave the same ledger
+as ``convert`` does from the model, and hand a message back to the model wherever its render needs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.batch.sinks import SinkSpec
+from gateway.batch.work import Chunk, MappedMember, WorkConfig, Worker
+from gateway.ledger.base import MemoryLedger
+from gateway.pipeline import FAILURES, Converter
+from gateway.proxy.ledgered import map_message
+from gateway.render import zkn
+from gateway.render.settings import RenderSettings
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import batch_bench  # a script folder, not a package
+
+NOW = dt.datetime(2026, 12, 4, 12, 0, 0)
+
+
+@pytest.fixture
+def counted_uuids(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Referentienummers 1, 2, 3, … so two renders of the same messages can be compared byte for byte."""
+    count = [0]
+
+    def uuid4() -> uuid.UUID:
+        count[0] += 1
+        return uuid.UUID(int=count[0], version=4)
+
+    monkeypatch.setattr(uuid, "uuid4", uuid4)
+    yield count
+
+
+def _render_all(messages: list[tuple[str, bytes]], prepared: bool) -> tuple[list[Any], dict[str, Any]]:
+    """Every message in order against one memory ledger: from the model, or from its pickled prepared facts."""
+    ledger = MemoryLedger()
+    converter = Converter(ledger=ledger, clock=lambda: NOW)
+    seen: list[Any] = []
+    for name, data in messages:
+        _, mapping, result = converter.to_model(data, name)
+        facts = converter.prepare(result.bericht, mapping) if prepared else None
+        if prepared:
+            assert facts is not None, name  # the whole mix can be prepared: none falls back to the model
+            facts = pickle.loads(pickle.dumps(facts))  # as a worker hands it over
+        notes: list[str] = []
+        try:
+            outputs = converter.render(None if facts else result.bericht, mapping, notes, prepared=facts)
+        except FAILURES as exc:
+            seen.append(("failed", name, type(exc).__name__, str(exc)))
+            continue
+        seen.append((name, [(o.name, o.xml, o.operation) for o in outputs], notes))
+    return seen, ledger._data
+
+
+def test_prepared_facts_render_what_the_model_renders(reference_dir: Path, counted_uuids: list[int]) -> None:
+    """Two passes over the benchmark mix (creeerZaak, updates, ends, 305/307 statuses and their withdrawals)."""
+    messages = list(batch_bench.messages(2 * len(batch_bench.templates())))
+    from_model, model_ledger = _render_all(messages, prepared=False)
+    counted_uuids[0] = 0
+    from_facts, facts_ledger = _render_all(messages, prepared=True)
+    assert from_facts == from_model
+    assert facts_ledger == model_ledger
+    assert sum(len(item[1]) for item in from_model if item[0] != "failed") > len(messages)
+
+
+def test_a_message_whose_render_needs_the_model_is_not_prepared(reference_dir: Path) -> None:
+    """No zaaktype for a unit: the model is handed over and its render raises the error, in its place."""
+    converter = Converter()
+    name, data = next(batch_bench.messages(1))
+    _, mapping, result = converter.to_model(data, name)
+    assert zkn.prepare(result.bericht, RenderSettings(zaaktypen={})) is None
+    retour = result.bericht.model_copy(update={"soort": result.bericht.soort + "-retour"})
+    assert zkn.prepare(retour, converter.settings_for(mapping)) is None
+    assert Converter(profile="ggk").prepare(result.bericht, mapping) is None
+
+
+def test_a_worker_hands_over_prepared_facts_instead_of_the_model(reference_dir: Path, tmp_path: Path) -> None:
+    worker = Worker(WorkConfig(SinkSpec.for_target(tmp_path / "out", 0), stateful=True))
+    members = [(name, data, None, False) for name, data in batch_bench.messages(4)]
+    items = worker.map_chunk(Chunk(0, members)).items or []
+    assert [type(item) for item in items] == [MappedMember] * 4
+    assert all(item.bericht is None and isinstance(item.prepared, zkn.Prepared) for item in items)
+
+
+def test_the_sidecar_maps_to_prepared_facts_and_renders_them(reference_dir: Path, counted_uuids: list[int]) -> None:
+    """The sidecar's workers hand its serial ledger step the same plain data; the outputs do not change."""
+    messages = list(batch_bench.messages(len(batch_bench.templates())))
+    converter = Converter(ledger=MemoryLedger(), clock=lambda: NOW)
+    mapped = [map_message(converter, "route", "route", data) for _, data in messages]
+    assert all(m.bericht is None and isinstance(m.prepared, zkn.Prepared) for m in mapped)
+    outputs = []
+    for one in mapped:
+        one = pickle.loads(pickle.dumps(one))  # as a worker process hands it over
+        outputs.append([o.xml for o in converter.render(one.bericht, converter.registry.get(one.mapping or ""),
+                                                        prepared=one.prepared)])
+    counted_uuids[0] = 0
+    direct = Converter(ledger=MemoryLedger(), clock=lambda: NOW)
+    assert outputs == [[o.xml for o in direct.convert(data, name).outputs] for name, data in messages]
