@@ -27,8 +27,6 @@ from .xsdtypes import DECIMALS, Facets, Schema
 ENTRY = "stuf/_zkn_mutatie_entry.xsd"
 ROOT = "ZKN:zakLk01/"
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_MARKUP = re.compile(r"[<&]|]]>")
-_ATTRIBUTE_MARKUP = re.compile('[<&"]')
 _DECIMAL = re.compile(r"[+-]?(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))")
 _INTEGER = re.compile(r"[+-]?([0-9]+)")
 _SPACES = re.compile(" +")
@@ -41,16 +39,16 @@ Check = Callable[[str], "str | None"]
 class Place:
     """One spot of a zakLk01 where the writer puts a data value: the tag it writes and the path (from
     ``ZKN:zakLk01``) of the element whose XSD type the value must fit; ``attribute`` for an attribute value.
-    ``raw``: the writer does not escape the value (a date, a number), so markup characters are refused."""
+    The writer escapes every value (:func:`text`), so the parser reads back the value itself."""
 
-    __slots__ = ("_check", "attribute", "path", "raw", "tag")
+    __slots__ = ("_check", "_required", "attribute", "path", "tag")
 
-    def __init__(self, path: str, *, attribute: str | None = None, raw: bool = False) -> None:
+    def __init__(self, path: str, *, attribute: str | None = None) -> None:
         self.path = path
         self.tag = path.rpartition("/")[2]
         self.attribute = attribute
-        self.raw = raw or attribute is not None
         self._check: Check | None = None
+        self._required: bool | None = None
 
     def __repr__(self) -> str:
         return f"Place({self.path!r}{', @' + self.attribute if self.attribute else ''})"
@@ -65,9 +63,17 @@ class Place:
         if problem is not None:
             raise OutputInvalid("zkn", [f"{self.where()}: the schema expects {problem} (value guard)"])
 
+    def absent(self) -> None:
+        """The writer leaves the element out (no value, no noValue): refused where the schema requires it."""
+        if self._required is None:
+            self._required = schema().required(ROOT + self.path)
+        if self._required:
+            raise OutputInvalid("zkn", [f"{self.where()}: the schema requires this element, and it has no "
+                                        "value (value guard)"])
+
     def _compile(self) -> Check:
         facets = schema().facets(ROOT + self.path, self.attribute)
-        self._check = compile_check(facets, self.raw, self.attribute is not None)
+        self._check = compile_check(facets, self.attribute is not None)
         return self._check
 
 
@@ -105,20 +111,17 @@ def schema() -> Schema:
     return found
 
 
-def compile_check(f: Facets, raw: bool = False, attribute: bool = False) -> Check:
+def compile_check(f: Facets, attribute: bool = False) -> Check:
     """A check of one value against facets ``f`` as a parser and libxml2 see it: line ends normalised (and
     in an attribute tabs and newlines as spaces), then the type's whiteSpace, then lexical form and facets."""
     numeric = f.builtin in DECIMALS
     lexical = _DECIMAL if f.builtin == "decimal" else _INTEGER
-    markup = _ATTRIBUTE_MARKUP if attribute else _MARKUP if raw else None
     low, high = f.min_length, f.max_length
     name = f" ({f.name})" if f.names else ""
 
     def check(value: str) -> str | None:
         if _NOT_XML.search(value):
             return "only characters XML 1.0 allows"
-        if markup is not None and markup.search(value):
-            return "no markup characters in an unescaped value"
         if "\r" in value:
             value = value.replace("\r\n", "\n").replace("\r", "\n")
         if attribute or f.whitespace != "preserve":
@@ -191,13 +194,6 @@ def text(out: Out, place: Place, value: str) -> str:
     if out.guarded:
         place.check(value)
     return escape(value)
-
-
-def raw(out: Out, place: Place, value: str) -> str:
-    """``value`` as it is (a date, a number, an attribute the writer does not escape); checked when guarded."""
-    if out.guarded:
-        place.check(value)
-    return value
 
 
 def escape(value: str) -> str:

@@ -147,6 +147,10 @@ class Schema:
                     return found
         return None
 
+    def required(self, path: str) -> bool:
+        """Whether the element at ``path`` must occur in its parent (minOccurs is not 0)."""
+        return self.element(path)[0].get("minOccurs", "1") != "0"
+
     def facets(self, path: str, attribute: str | None = None) -> Facets:
         """The facets of the text of the element at ``path`` (or of its ``attribute``)."""
         decl, tns = self.element(path)

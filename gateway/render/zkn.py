@@ -19,7 +19,7 @@ from gateway.zaken import CREEER, UPDATE, Operation, PlanError, RelationChange, 
 from gateway.zaken.catalogue import zaaktype_for
 
 from . import zkn_values as at
-from .guard import Out, Place, raw, text
+from .guard import Out, Place, text
 from .guard import escape as esc
 from .settings import Eenheid, RenderSettings, Systeem
 from .zkn_places import stuf_places
@@ -86,6 +86,8 @@ def _el(out: Out, place: Place, value: str | None, missing: str | None = None) -
         out.append(f"<{tag}>{text(out, place, value)}</{tag}>")
     elif missing:
         out.append(f"<{tag}{NIL.format(missing)}/>")
+    elif out.guarded:
+        place.absent()
 
 
 def _systeem(out: Out, tag: str, systeem: Systeem, organisatie: str) -> None:
@@ -113,7 +115,7 @@ def _person(out: Out, places: at.RelationPlaces, person: dict[str, Any], bsn: st
     if person.get("geboortedatum"):
         indicator = DATUMGEBRUIK_STUF.get(person.get("geboortedatum_gebruik") or "", "V")
         out.append(f'<BG:geboortedatum StUF:indOnvolledigeDatum="{indicator}">'
-                   f'{raw(out, places.geboortedatum, person["geboortedatum"])}</BG:geboortedatum>')
+                   f'{text(out, places.geboortedatum, person["geboortedatum"])}</BG:geboortedatum>')
     else:
         out.append(f"<BG:geboortedatum{NIL.format('waardeOnbekend')}/>")
     adres = person.get("adres") if verwerkingssoort == "T" else None
@@ -165,7 +167,7 @@ def _uitvoerende(out: Out, agb: str, relatie: str = "T", nnp: str = "T") -> None
 
 def _extra(out: Out, places: at.ExtraPlaces, name: str, value: Any) -> None:
     values = value if isinstance(value, list) else [value]
-    naam = raw(out, places.naam, name)
+    naam = text(out, places.naam, name)
     for v in values:
         if v is None:
             out.append(f'<StUF:extraElement naam="{naam}"{NIL.format("geenWaarde")}/>')
@@ -349,7 +351,7 @@ def _status_object(out: Out, op: Operation, side: str, gezet_door: Eenheid | Non
                    '<ZKN:gerelateerde StUF:entiteittype="STT" StUF:verwerkingssoort="I">')
         _el(out, at.STATUS_ZAAKTYPE, s["zaaktype"])
         volgnummer = f"{int(s['volgnummer']):04d}"
-        out.append(f"<ZKN:volgnummer>{raw(out, at.STATUS_VOLGNUMMER, volgnummer)}</ZKN:volgnummer>")
+        out.append(f"<ZKN:volgnummer>{text(out, at.STATUS_VOLGNUMMER, volgnummer)}</ZKN:volgnummer>")
         _el(out, at.STATUS_OMSCHRIJVING, s["omschrijving"])
         out.append("</ZKN:gerelateerde>")
         _el(out, at.STATUS_TOELICHTING, s["toelichting"])
@@ -370,8 +372,8 @@ def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, 
     ])
     _systeem(out, "zender", *zender)
     _systeem(out, "ontvanger", *ontvanger)
-    out.append(f"<StUF:referentienummer>{raw(out, at.REFERENTIENUMMER, referentienummer)}</StUF:referentienummer>"
-               f"<StUF:tijdstipBericht>{raw(out, at.TIJDSTIP_BERICHT, moment)}</StUF:tijdstipBericht>"
+    out.append(f"<StUF:referentienummer>{text(out, at.REFERENTIENUMMER, referentienummer)}</StUF:referentienummer>"
+               f"<StUF:tijdstipBericht>{text(out, at.TIJDSTIP_BERICHT, moment)}</StUF:tijdstipBericht>"
                "<StUF:entiteittype>ZAK</StUF:entiteittype></ZKN:stuurgegevens>")
     mutatie = "T" if op.kind == CREEER else "W"
     out.append(f"<ZKN:parameters><StUF:mutatiesoort>{mutatie}</StUF:mutatiesoort>"

@@ -29,8 +29,8 @@ def _systeem(tag: str) -> SysteemPlaces:
 
 
 ZENDER, ONTVANGER = _systeem("zender"), _systeem("ontvanger")
-REFERENTIENUMMER = Place(STUURGEGEVENS + "StUF:referentienummer", raw=True)
-TIJDSTIP_BERICHT = Place(STUURGEGEVENS + "StUF:tijdstipBericht", raw=True)
+REFERENTIENUMMER = Place(STUURGEGEVENS + "StUF:referentienummer")
+TIJDSTIP_BERICHT = Place(STUURGEGEVENS + "StUF:tijdstipBericht")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,7 @@ def _relation(tag: str) -> RelationPlaces:
     return RelationPlaces(
         tag, Place(nps + "BG:inp.bsn"), Place(nps + "BG:geslachtsnaam"), Place(nps + "BG:voorvoegselGeslachtsnaam"),
         Place(nps + "BG:voorletters"), Place(nps + "BG:voornamen"), Place(nps + "BG:geslachtsaanduiding"),
-        Place(nps + "BG:geboortedatum", raw=True), _layout(nps + "BG:verblijfsadres/", VERBLIJFSADRES),
+        Place(nps + "BG:geboortedatum"), _layout(nps + "BG:verblijfsadres/", VERBLIJFSADRES),
         Place(own + "ZKN:code"), Place(own + "ZKN:omschrijving"), _extra(own),
         _layout(own + "ZKN:afwijkendCorrespondentieAdres/", CORRESPONDENTIEADRES) if tag == "heeftAlsInitiator"
         else ())
@@ -125,7 +125,7 @@ AGB = Place(ZAK + "ZKN:heeftAlsUitvoerende/ZKN:gerelateerde/ZKN:nietNatuurlijkPe
 ANDERE = Place(ZAK + "ZKN:heeftBetrekkingOpAndere/ZKN:gerelateerde/ZKN:identificatie")
 STATUS = ZAK + "ZKN:heeft/"
 STATUS_ZAAKTYPE = Place(STATUS + "ZKN:gerelateerde/ZKN:zkt.code")
-STATUS_VOLGNUMMER = Place(STATUS + "ZKN:gerelateerde/ZKN:volgnummer", raw=True)
+STATUS_VOLGNUMMER = Place(STATUS + "ZKN:gerelateerde/ZKN:volgnummer")
 STATUS_OMSCHRIJVING = Place(STATUS + "ZKN:gerelateerde/ZKN:omschrijving")
 STATUS_TOELICHTING = Place(STATUS + "ZKN:toelichting")
 STATUS_DATUM = Place(STATUS + "ZKN:datumStatusGezet")
