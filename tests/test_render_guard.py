@@ -84,6 +84,11 @@ def creeer_shapes() -> list[Operation]:
             extra=2 if many else int(toelichting), betrokkenen=rols[sum(flags) % len(rols)],
             correspondentie=correspondentie, uitvoerende=uitvoerende, andere=2 if many else 0,
             full_person=full_person)))
+        if full_person and toelichting != many:  # an address with one field: the others as noValue
+            held = shapes[-1].state
+            assert held is not None
+            for who in (held["initiator"], *(b["persoon"] for b in held["betrokkenen"])):
+                who["adres"] = {"straatnaam": "Eekholt"} if resultaat else {"postcode": "1111AA"}
     return shapes
 
 
