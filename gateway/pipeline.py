@@ -216,6 +216,16 @@ class Converter:
         """What earlier messages left for later ones (GGk: the Di01 UUIDs a Du01 points at; tijdstipBericht)."""
         self.clock = clock or (lambda: datetime.now())
 
+    @property
+    def checking(self) -> str:
+        """How outputs are checked, in words for logs and reports ("" when they are not)."""
+        if not self.validate:
+            return ""
+        if self.guarded:
+            return ("every value checked against its type in the official XSD (value guard; the writer's "
+                    "structure proven by tests/test_render_guard.py)")
+        return "every output parsed back and validated against the official XSD"
+
     def settings_for(self, mapping: Compiled) -> RenderSettings:
         cached = self._settings_cache.get(mapping.name)
         if cached is None:

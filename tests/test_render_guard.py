@@ -341,3 +341,45 @@ def test_the_guard_agrees_on_the_stuurgegevens(reference_dir: Path, ref: str, mo
     except UnicodeEncodeError:
         xsd = False
     assert guard == xsd
+
+
+# (c) the modes: on (zkn: the guard, no re-parse), full (re-parse), and what they say -------------------------
+
+def _sample(reference_dir: Path) -> bytes:
+    return next(reference_dir.glob("samples/*/CasusA-02-WMO301_toewijzing.xml")).read_bytes()
+
+
+def test_validate_on_guards_zkn_and_full_parses_back(reference_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.pipeline as pipeline
+    from gateway.ledger import MemoryLedger
+    from gateway.pipeline import Converter
+
+    parsed: list[str] = []
+    real = pipeline.check
+    monkeypatch.setattr(pipeline, "check", lambda xml, kind: (parsed.append(kind), real(xml, kind)))
+    guarded = Converter(validate=True, ledger=MemoryLedger())
+    assert guarded.guarded and "value guard" in guarded.checking
+    assert guarded.convert(_sample(reference_dir)).outputs and parsed == []
+    full = Converter(validate="full", ledger=MemoryLedger())
+    assert not full.guarded and "parsed back" in full.checking
+    assert full.convert(_sample(reference_dir)).outputs and parsed == ["zkn"]
+    assert not Converter(profile="ggk", validate=True).guarded  # GGk output is written through mapping files
+    assert Converter(validate=False).checking == ""
+    with pytest.raises(ValueError, match="unknown validation"):
+        Converter(validate="partly")
+
+
+def test_an_invalid_value_is_refused_by_place_without_the_value(reference_dir: Path) -> None:
+    from gateway.ledger import MemoryLedger
+    from gateway.pipeline import Converter, describe
+    from gateway.render.settings import RenderSettings
+
+    too_long = "Gemeente" * 30  # StUF:organisatie holds 200 characters
+    for validate in (True, "full"):
+        converter = Converter(validate=validate, ledger=MemoryLedger(),
+                              settings=RenderSettings(zender=Systeem(organisatie=too_long)))
+        with pytest.raises(OutputInvalid) as caught:
+            converter.convert(_sample(reference_dir))
+        if validate is True:
+            assert "StUF:zender/StUF:organisatie" in str(caught.value) and "200" in str(caught.value)
+        assert too_long not in str(caught.value) and describe(caught.value).code == "StUF055"
