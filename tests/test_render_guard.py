@@ -183,6 +183,13 @@ def test_every_place_resolves_to_a_type_in_the_official_xsd(reference_dir: Path)
     assert "maxLength" not in Path(at.__file__).read_text()  # the facets come from the XSD, not from us
 
 
+def test_facets_the_writer_cannot_reach_through_its_inputs_are_still_checked(reference_dir: Path) -> None:
+    """The writer maps geslacht to M/V/O itself, so no input reaches the enumeration: checked here directly."""
+    at.INITIATOR.geslacht.check("M")
+    with pytest.raises(OutputInvalid, match="one of M, O, V"):
+        at.INITIATOR.geslacht.check("X")
+
+
 # (b) the guard agrees with lxml, place by place ------------------------------------------------------------
 
 def _setters() -> dict[int, Any]:
