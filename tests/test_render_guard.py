@@ -390,3 +390,38 @@ def test_an_invalid_value_is_refused_by_place_without_the_value(reference_dir: P
         if validate is True:
             assert "StUF:zender/StUF:organisatie" in str(caught.value) and "200" in str(caught.value)
         assert too_long not in str(caught.value) and describe(caught.value).code == "StUF055"
+
+
+def test_the_sidecar_takes_validate_full_and_refuses_other_words(tmp_path: Path, reference_dir: Path) -> None:
+    from gateway.mapping import Registry
+    from gateway.proxy.config import ConfigError, from_dict
+    from gateway.proxy.converting import build_converters
+
+    def route(validate: object) -> dict[str, Any]:
+        return {"data_dir": str(tmp_path), "routes": {"r": {"downstream": "http://127.0.0.1:9",
+                                                            "validate": validate}}}
+
+    converters = build_converters(from_dict(route("full"), tmp_path), Registry())
+    assert converters["r"].validate == "full" and not converters["r"].guarded
+    assert build_converters(from_dict(route(True), tmp_path), Registry())["r"].guarded
+    with pytest.raises(ConfigError, match="true, false or full"):
+        from_dict(route("partly"), tmp_path)
+
+
+def test_the_cli_full_check_parses_every_output_back(tmp_path: Path, reference_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import gateway.pipeline as pipeline
+    from gateway.cli import main
+
+    source = next(reference_dir.glob("samples/*/CasusA-02-WMO301_toewijzing.xml"))
+    kinds: list[str] = []
+    real = pipeline.check
+    monkeypatch.setattr(pipeline, "check", lambda xml, kind: (kinds.append(kind), real(xml, kind)))
+    for flags, expect in (([], []), (["--full-check"], ["zkn"])):
+        kinds.clear()
+        result = CliRunner().invoke(main, ["convert", str(source), "--out", str(tmp_path / "out"), "--state", "none",
+                                           *flags])
+        assert result.exit_code == 0, result.output
+        assert kinds == expect
