@@ -212,21 +212,20 @@ def _number(value: str, f: Facets, lexical: re.Pattern[str]) -> str | None:
 
 
 class Out(list[str]):
-    """The parts of one message the writer joins, and whether its values are guarded (decided once per
-    message from :func:`active`)."""
+    """The parts of one message the writer joins, and whether its values are guarded (set once per message
+    from :func:`active` by the writer: no Python-level ``__init__`` on the writer's hot path)."""
 
     __slots__ = ("guarded",)
-
-    def __init__(self, parts: list[str]) -> None:
-        super().__init__(parts)
-        self.guarded = _ACTIVE.get()
+    guarded: bool
 
 
 def text(out: Out, place: Place, value: str) -> str:
     """``value`` escaped for the element text at ``place``; checked against its XSD type when guarded."""
     if out.guarded and place.match(value) is None:
         place.check(value)
-    return escape(value)
+    if "&" in value or "<" in value or ">" in value or '"' in value:
+        return escape(value)
+    return value
 
 
 def escape(value: str) -> str:

@@ -20,6 +20,7 @@ from gateway.zaken.catalogue import zaaktype_for
 
 from . import zkn_values as at
 from .guard import Out, Place, text
+from .guard import active as guard_active
 from .guard import escape as esc
 from .settings import Eenheid, RenderSettings, Systeem
 from .zkn_places import stuf_places
@@ -370,6 +371,7 @@ def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, 
         f'<ZKN:zakLk01 xmlns:ZKN="{ZKN_NS}" xmlns:StUF="{STUF_NS}" xmlns:BG="{BG_NS}" xmlns:xsi="{XSI_NS}">',
         "<ZKN:stuurgegevens><StUF:berichtcode>Lk01</StUF:berichtcode>",
     ])
+    out.guarded = guard_active()
     _systeem(out, "zender", *zender)
     _systeem(out, "ontvanger", *ontvanger)
     out.append(f"<StUF:referentienummer>{text(out, at.REFERENTIENUMMER, referentienummer)}</StUF:referentienummer>"
