@@ -14,8 +14,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from decimal import Decimal
 
@@ -88,14 +87,20 @@ def active() -> bool:
     return _ACTIVE.get()
 
 
-@contextmanager
-def guarding(on: bool = True) -> Iterator[None]:
-    """Guard the values the zkn writer writes inside the block (a context variable: per thread and task)."""
-    token = _ACTIVE.set(on)
-    try:
-        yield
-    finally:
-        _ACTIVE.reset(token)
+class guarding:
+    """Guard the values the zkn writer writes inside the block (a context variable: per thread and task).
+    A class, not a generator: it runs once per message (~0.3 µs against ~2 µs)."""
+
+    __slots__ = ("_on", "_token")
+
+    def __init__(self, on: bool = True) -> None:
+        self._on = on
+
+    def __enter__(self) -> None:
+        self._token = _ACTIVE.set(self._on)
+
+    def __exit__(self, *exc: object) -> None:
+        _ACTIVE.reset(self._token)
 
 
 _lock = threading.Lock()
