@@ -216,17 +216,29 @@ def _number(value: str, f: Facets, lexical: re.Pattern[str]) -> str | None:
     return None
 
 
-class Out(list[str]):
-    """The parts of one message the writer joins, and whether its values are guarded (set once per message
-    from :func:`active` by the writer: no Python-level ``__init__`` on the writer's hot path)."""
-
-    __slots__ = ("guarded",)
-    guarded: bool
+Parts = list[str]
+"""The parts of one message the writer joins: a plain list, or a :class:`Guarded` one."""
 
 
-def text(out: Out, place: Place, value: str) -> str:
+class Guarded(list[str]):
+    """The parts of a message whose values are guarded (the writer makes one when :func:`active`); a plain
+    list is not guarded, and joins without the copy ``str.join`` makes of a list subclass."""
+
+    __slots__ = ()
+
+
+def parts(first: list[str]) -> Parts:
+    """The writer's list of parts for one message, guarded or not as :func:`active` says."""
+    return Guarded(first) if _ACTIVE.get() else first
+
+
+def guarded(out: Parts) -> bool:
+    return out.__class__ is Guarded
+
+
+def text(out: Parts, place: Place, value: str) -> str:
     """``value`` escaped for the element text at ``place``; checked against its XSD type when guarded."""
-    if out.guarded and place.match(value) is None:
+    if out.__class__ is Guarded and place.match(value) is None:
         place.check(value)
     if "&" in value or "<" in value or ">" in value or '"' in value:
         return escape(value)

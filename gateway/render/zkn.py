@@ -19,8 +19,7 @@ from gateway.zaken import CREEER, UPDATE, Operation, PlanError, RelationChange, 
 from gateway.zaken.catalogue import zaaktype_for
 
 from . import zkn_values as at
-from .guard import Out, Place, text
-from .guard import active as guard_active
+from .guard import Parts, Place, guarded, parts, text
 from .guard import escape as esc
 from .settings import Eenheid, RenderSettings, Systeem
 from .zkn_places import stuf_places
@@ -79,7 +78,7 @@ def tijdstip(bericht: Bericht, client: Any) -> str:
     return bericht.dagtekening.strftime("%Y%m%d") + (time.strftime("%H%M%S") if time else "000000") + "000"
 
 
-def _el(out: Out, place: Place, value: str | None, missing: str | None = None) -> None:
+def _el(out: Parts, place: Place, value: str | None, missing: str | None = None) -> None:
     """``<tag>value</tag>`` at ``place``; without a value nothing, or (``missing``) the empty element with that
     noValue."""
     tag = place.tag
@@ -87,11 +86,11 @@ def _el(out: Out, place: Place, value: str | None, missing: str | None = None) -
         out.append(f"<{tag}>{text(out, place, value)}</{tag}>")
     elif missing:
         out.append(f"<{tag}{NIL.format(missing)}/>")
-    elif out.guarded:
+    elif guarded(out):
         place.absent()
 
 
-def _systeem(out: Out, tag: str, systeem: Systeem, organisatie: str) -> None:
+def _systeem(out: Parts, tag: str, systeem: Systeem, organisatie: str) -> None:
     places = at.ZENDER if tag == "zender" else at.ONTVANGER
     out.append(f"<StUF:{tag}>")
     _el(out, places.organisatie, systeem.organisatie or organisatie)
@@ -100,7 +99,7 @@ def _systeem(out: Out, tag: str, systeem: Systeem, organisatie: str) -> None:
     out.append(f"</StUF:{tag}>")
 
 
-def _person(out: Out, places: at.RelationPlaces, person: dict[str, Any], bsn: str | None,
+def _person(out: Parts, places: at.RelationPlaces, person: dict[str, Any], bsn: str | None,
             verwerkingssoort: str = "T") -> None:
     """An NPS with its kerngegevens: absent ones with noValue (StUF 03.01 3.4.1 rule 1). With verwerkingssoort
     I (the person the receiver holds, named in the oud of a replaced relation) the kerngegevens only."""
@@ -125,7 +124,7 @@ def _person(out: Out, places: at.RelationPlaces, person: dict[str, Any], bsn: st
     out.append("</ZKN:natuurlijkPersoon>")
 
 
-def _group(out: Out, tag: str, adres: dict[str, Any], layout: at.Layout) -> None:
+def _group(out: Parts, tag: str, adres: dict[str, Any], layout: at.Layout) -> None:
     """An address gegevensgroep: every element, noValue where absent (StUF 03.01 3.4.1 rule 2)."""
     out.append(f"<{tag}>")
     for place, key, missing in layout:
@@ -133,7 +132,7 @@ def _group(out: Out, tag: str, adres: dict[str, Any], layout: at.Layout) -> None
     out.append(f"</{tag}>")
 
 
-def _correspondentie(out: Out, adres: dict[str, Any] | None) -> None:
+def _correspondentie(out: Parts, adres: dict[str, Any] | None) -> None:
     """afwijkendCorrespondentieAdres of the initiator (iWmo Contact Soort 02), every element with noValue where
     absent (3.4.1 rule 2); None: the group emptied (xsi:nil: the group type has no noValue attribute)."""
     if adres is None:
@@ -142,7 +141,7 @@ def _correspondentie(out: Out, adres: dict[str, Any] | None) -> None:
         _group(out, "ZKN:afwijkendCorrespondentieAdres", adres, at.INITIATOR.correspondentie)
 
 
-def _initiator(out: Out, initiator: dict[str, Any], relatie: str = "T", persoon: str = "T") -> None:
+def _initiator(out: Parts, initiator: dict[str, Any], relatie: str = "T", persoon: str = "T") -> None:
     """heeftAlsInitiator: added (T, in a creeerZaak), replaced (R: oud names the held person with I) or its
     correspondence address changed (W: the person with I, the address old or new)."""
     out.append(f'<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="{relatie}">'
@@ -154,7 +153,7 @@ def _initiator(out: Out, initiator: dict[str, Any], relatie: str = "T", persoon:
     out.append("</ZKN:heeftAlsInitiator>")
 
 
-def _uitvoerende(out: Out, agb: str, relatie: str = "T", nnp: str = "T") -> None:
+def _uitvoerende(out: Parts, agb: str, relatie: str = "T", nnp: str = "T") -> None:
     """heeftAlsUitvoerende: the aanbieder as NNP (AGB in ann.identificatie); added (T) or replaced (R)."""
     out.append(f'<ZKN:heeftAlsUitvoerende StUF:entiteittype="ZAKBTRUTV" StUF:verwerkingssoort="{relatie}">'
                f'<ZKN:gerelateerde><ZKN:nietNatuurlijkPersoon StUF:entiteittype="NNP" StUF:verwerkingssoort="{nnp}">'
@@ -166,7 +165,7 @@ def _uitvoerende(out: Out, agb: str, relatie: str = "T", nnp: str = "T") -> None
     out.append("</ZKN:heeftAlsUitvoerende>")
 
 
-def _extra(out: Out, places: at.ExtraPlaces, name: str, value: Any) -> None:
+def _extra(out: Parts, places: at.ExtraPlaces, name: str, value: Any) -> None:
     values = value if isinstance(value, list) else [value]
     naam = text(out, places.naam, name)
     for v in values:
@@ -181,7 +180,7 @@ ROLLEN = {"belanghebbende": ("heeftAlsBelanghebbende", "ZAKBTRBLH"), "gemachtigd
 """A betrokkene's rol -> its ZAK relation element and entiteittype."""
 
 
-def _empty_relation(out: Out, tag: str, ent: str, verwerkingssoort: str) -> None:
+def _empty_relation(out: Parts, tag: str, ent: str, verwerkingssoort: str) -> None:
     """The side of a relation that is not there: added (T, in oud) or no longer relevant (V, in nieuw), StUF 03.01
     5.2.6 items 2 and 5: "met de attributes StUF:entiteittype, StUF:verwerkingssoort … StUF:noValue="geenWaarde"
     en met een lege elementinhoud"."""
@@ -189,7 +188,7 @@ def _empty_relation(out: Out, tag: str, ent: str, verwerkingssoort: str) -> None
                f'{NIL.format("geenWaarde")}/>')
 
 
-def _betrokkene(out: Out, b: dict[str, Any], relatie: str = "T") -> None:
+def _betrokkene(out: Parts, b: dict[str, Any], relatie: str = "T") -> None:
     """A relative as the relation of its rol: added (T, everything) or named to be dropped (V, kerngegevens I)."""
     tag, ent = ROLLEN[b["rol"]]
     places = at.RELATIONS[b["rol"]]
@@ -205,7 +204,7 @@ def _betrokkene(out: Out, b: dict[str, Any], relatie: str = "T") -> None:
     out.append(f"</ZKN:{tag}>")
 
 
-def _extras(out: Out, places: at.ExtraPlaces, values: dict[str, Any]) -> None:
+def _extras(out: Parts, places: at.ExtraPlaces, values: dict[str, Any]) -> None:
     """An entity's ``StUF:extraElementen`` (none at all when there are no values)."""
     if values:
         out.append("<StUF:extraElementen>")
@@ -214,7 +213,7 @@ def _extras(out: Out, places: at.ExtraPlaces, values: dict[str, Any]) -> None:
         out.append("</StUF:extraElementen>")
 
 
-def _kenmerk(out: Out, pairs: list[list[str]] | None, count: int) -> None:
+def _kenmerk(out: Parts, pairs: list[list[str]] | None, count: int) -> None:
     pairs = pairs or []
     for i in range(count):
         if i < len(pairs):
@@ -224,7 +223,7 @@ def _kenmerk(out: Out, pairs: list[list[str]] | None, count: int) -> None:
             out.append('<ZKN:kenmerk xsi:nil="true"/>')
 
 
-def _attr(out: Out, name: str, value: Any, count: int = 0) -> None:
+def _attr(out: Parts, name: str, value: Any, count: int = 0) -> None:
     """One ZAK attribute of a W object; None is a removed value (geenWaarde; groups: xsi:nil)."""
     if name == "kenmerk":
         _kenmerk(out, value, count)
@@ -238,7 +237,7 @@ def _attr(out: Out, name: str, value: Any, count: int = 0) -> None:
         _el(out, at.ATTRIBUTES[name], value, "geenWaarde")
 
 
-def _creeer(out: Out, state: dict[str, Any]) -> None:
+def _creeer(out: Parts, state: dict[str, Any]) -> None:
     a = state["attrs"]
     out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="T">')
     _el(out, at.IDENTIFICATIE, state["identificatie"])
@@ -278,7 +277,7 @@ def _creeer(out: Out, state: dict[str, Any]) -> None:
     out.append("</ZKN:object>")
 
 
-def _update_object(out: Out, op: Operation, side: str) -> None:
+def _update_object(out: Parts, op: Operation, side: str) -> None:
     """One object of an updateZaak: W when an attribute changes, else I (StUF 03.01 5.2: "Als alleen relaties
     zijn gewijzigd, dan is de topfundamenteel alleen nodig voor de identificatie")."""
     vs = "W" if op.changes or op.extra_changes else "I"
@@ -313,7 +312,7 @@ def _schema_rank(change: RelationChange) -> int:
     return RANK.index(value["rol"] if change.name == "betrokkene" else change.name)
 
 
-def _relation(out: Out, change: RelationChange, held: bool) -> None:
+def _relation(out: Parts, change: RelationChange, held: bool) -> None:
     """One changed relation on one side of a W (StUF 03.01 5.2.6): R (item 7) oud the held object with I, nieuw
     the new one; W (item 3) both with I and the changed data; T (item 2) oud empty; V (item 5) nieuw empty."""
     vs = change.verwerkingssoort
@@ -329,7 +328,7 @@ def _relation(out: Out, change: RelationChange, held: bool) -> None:
         _uitvoerende(out, value, vs, "I" if held else "T")
 
 
-def _gezet_door(out: Out, eenheid: Eenheid) -> None:
+def _gezet_door(out: Parts, eenheid: Eenheid) -> None:
     """isGezetDoor: the OEH that set the status, known to the zaaksysteem (ZDS 1.2 4.1.3; VNG's verwerkingssoort
     table for actualiseerZaakstatus: isGezetDoor and its organisatorischeEenheid I)."""
     out.append('<ZKN:isGezetDoor StUF:entiteittype="ZAKSTTBTR" StUF:verwerkingssoort="I"><ZKN:gerelateerde>'
@@ -339,7 +338,7 @@ def _gezet_door(out: Out, eenheid: Eenheid) -> None:
     out.append("</ZKN:organisatorischeEenheid></ZKN:gerelateerde></ZKN:isGezetDoor>")
 
 
-def _status_object(out: Out, op: Operation, side: str, gezet_door: Eenheid | None = None) -> None:
+def _status_object(out: Parts, op: Operation, side: str, gezet_door: Eenheid | None = None) -> None:
     """actualiseerZaakstatus: the zaak only identified (I); the new status added (StUF 03.01 5.2.6 item 2)."""
     out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="I">')
     _el(out, at.IDENTIFICATIE, op.zaak)
@@ -366,12 +365,11 @@ def _status_object(out: Out, op: Operation, side: str, gezet_door: Eenheid | Non
 def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, str], referentienummer: str,
           moment: str, gezet_door: Eenheid | None = None) -> bytes:
     """One operation as a zakLk01 document; ``gezet_door``: the OEH a status is set by (isGezetDoor)."""
-    out = Out([
+    out = parts([
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         f'<ZKN:zakLk01 xmlns:ZKN="{ZKN_NS}" xmlns:StUF="{STUF_NS}" xmlns:BG="{BG_NS}" xmlns:xsi="{XSI_NS}">',
         "<ZKN:stuurgegevens><StUF:berichtcode>Lk01</StUF:berichtcode>",
     ])
-    out.guarded = guard_active()
     _systeem(out, "zender", *zender)
     _systeem(out, "ontvanger", *ontvanger)
     out.append(f"<StUF:referentienummer>{text(out, at.REFERENTIENUMMER, referentienummer)}</StUF:referentienummer>"
