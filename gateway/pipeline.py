@@ -30,6 +30,8 @@ from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
 from gateway.render import RenderError, RenderSettings
 from gateway.render import zkn as zkn_profile
+from gateway.render.guard import guarding
+from gateway.render.guard import schema as guard_schema
 from gateway.render.schemas import OutputInvalid, check, iwmo_kind, schema
 from gateway.render.settings import NEWEST
 
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
     from gateway.render.ggk import Stamp as GgkStamp
 
 PROFILES = ("zkn", "ggk")
+VALIDATE_MODES = (False, True, "full")
+"""Output validation: off; on (zkn: the value guard, the writer's structure proven by tests; ggk: every output
+parsed back and validated against its XSD); full (every output of either profile parsed back and validated)."""
 FAILURES = (InputError, ConversionError, RenderError, OutputInvalid)
 """What a bad message raises. Anything else is a bug and is reported as such."""
 
@@ -178,7 +183,7 @@ class Converter:
         profile: str = "zkn",
         mappings: Iterable[str | Path] = (),
         settings: RenderSettings | None = None,
-        validate: bool = False,
+        validate: bool | str = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
         track_unmapped: bool = True,
         debt: DialectDebt | None = None,
@@ -191,7 +196,11 @@ class Converter:
         self.profile = profile
         self.only = [self.registry.get(m) for m in mappings]
         self.settings = settings or RenderSettings()
+        if validate not in VALIDATE_MODES:
+            raise ValueError(f"unknown validation {validate!r}: choose one of off, on, full")
         self.validate = validate
+        self.guarded = bool(validate) and validate != "full" and profile == "zkn"
+        """zkn with validation on: the writer checks each value against its XSD type instead of a re-parse."""
         self.max_bytes = max_bytes
         self.track_unmapped = track_unmapped
         self.debt = debt if debt is not None else DialectDebt()
@@ -199,13 +208,23 @@ class Converter:
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
         """What the receivers already hold (zaak states, chain keys, tijdstipBericht per zender)."""
         """Creation time of outputs (StUF tijdstipBericht); tests give a fixed clock."""
-        if validate:
-            schema(profile)  # load it now: a missing reference dir is a configuration error (SchemaUnavailable)
+        if validate:  # load it now: a missing reference dir is a configuration error (SchemaUnavailable)
+            guard_schema() if self.guarded else schema(profile)
         self._settings_cache: dict[str, RenderSettings] = {}
         self._newest: dict[tuple[str, str, str], str] = {}
         self.ledger = ledger or MemoryLedger()
         """What earlier messages left for later ones (GGk: the Di01 UUIDs a Du01 points at; tijdstipBericht)."""
         self.clock = clock or (lambda: datetime.now())
+
+    @property
+    def checking(self) -> str:
+        """How outputs are checked, in words for logs and reports ("" when they are not)."""
+        if not self.validate:
+            return ""
+        if self.guarded:
+            return ("every value checked against its type in the official XSD (value guard; the writer's "
+                    "structure proven by tests/test_render_guard.py)")
+        return "every output parsed back and validated against the official XSD"
 
     def settings_for(self, mapping: Compiled) -> RenderSettings:
         cached = self._settings_cache.get(mapping.name)
@@ -273,16 +292,17 @@ class Converter:
                 assert bericht is not None
                 rendered = self.render_ggk(bericht, settings, tx, now)
             else:
-                if prepared is not None:
-                    rendering = zkn_profile.render_prepared(prepared, settings, tx, now)
-                else:
-                    assert bericht is not None
-                    rendering = zkn_profile.render(bericht, settings, tx, now)
+                with guarding(self.guarded):
+                    if prepared is not None:
+                        rendering = zkn_profile.render_prepared(prepared, settings, tx, now)
+                    else:
+                        assert bericht is not None
+                        rendering = zkn_profile.render(bericht, settings, tx, now)
                 rendered = rendering.outputs
                 notes += rendering.notes + [f"warning: {w}" for w in rendering.warnings]
             outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()),
                               getattr(r, "operation", ""), getattr(r, "soap_action", "")) for r in rendered]
-            if self.validate:
+            if self.validate and not self.guarded:
                 for out in outputs:
                     check(out.xml, self.profile)
         return outputs

@@ -52,7 +52,8 @@ class BatchOptions:
     out: Path
     profile: str = "zkn"
     mappings: tuple[str, ...] = ()
-    validate: bool = True
+    validate: bool | str = True
+    """False, True (zkn: the value guard) or "full" (every output parsed back and validated)."""
     workers: int | None = None
     resume: bool = False
     shard: Shard = field(default_factory=Shard)

@@ -48,7 +48,7 @@ class WorkConfig:
     profile: str = "zkn"
     mappings: tuple[str, ...] = ()
     mapping_files: tuple[str, ...] = ()
-    validate: bool = True
+    validate: bool | str = True
     route: str | None = None
     max_bytes: int = 10 * 1024 * 1024
     timeout: float = DEFAULT_TIMEOUT

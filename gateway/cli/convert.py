@@ -39,6 +39,9 @@ from .common import (
 @click.option("--mapping", "mappings", multiple=True, help="Mapping name or file (repeatable); default: detect.")
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Validate every output against the official schema.")
+@click.option("--full-check", is_flag=True,
+              help="Parse every output back and validate it with the XSD (zkn otherwise checks each value "
+                   "against its XSD type; the writer's structure is proven by the tests).")
 @click.option("--route", default=None, help="Route name for mappings that match on a route.")
 @click.option("--reverse", is_flag=True,
               help="The way back: canonical messages (zakLk01, GGk) into the dialect of --mapping.")
@@ -48,7 +51,7 @@ from .common import (
               help="Folder of the zaak ledger (what the receiver already holds), so a later run continues the "
                    "same chains; 'none' keeps it in memory for this run only.")
 def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple[str, ...], validate: bool,
-            route: str | None, reverse: bool, ggk_versie: str | None, state_dir: str) -> None:
+            full_check: bool, route: str | None, reverse: bool, ggk_versie: str | None, state_dir: str) -> None:
     """Convert dialect messages (files or folders, in the order given) into canonical messages: one .xml per
     ZDS operation (zkn) or envelope (ggk). Messages of one chain must come in chain order.
 
@@ -71,8 +74,8 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         return
     try:
         settings = RenderSettings(ggk_versie=ggk_versie) if ggk_versie else None
-        converter = Converter(registry, profile=profile, mappings=names, validate=validate, settings=settings,
-                              ledger=ledger)
+        converter = Converter(registry, profile=profile, mappings=names, settings=settings, ledger=ledger,
+                              validate="full" if validate and full_check else validate)
     except SchemaUnavailable as exc:
         fail_usage(f"{exc} (or pass --no-validate)")
         return

@@ -63,8 +63,9 @@ class RouteConfig:
     ack: str = "durable"
     ack_timeout: float = 30.0
     api_keys: list[str] = field(default_factory=list)
-    validate: bool | None = None
-    """Validate canonical output against the official schema; None: when the schemas are present."""
+    validate: bool | str | None = None
+    """Validate canonical output against the official schema; None: when the schemas are present; "full":
+    parse every output back and validate it (zkn otherwise checks each value against its XSD type)."""
     match_route: str | None = None
     """The route name handed to the mappings' ``match: route:`` rules (default: the route's own name)."""
     ggk_versie: str | None = None
@@ -389,6 +390,8 @@ def _route(name: str, doc: Any, cfg: ServeConfig, retry: RetryPolicy, base_dir: 
     route.api_keys = _strings(doc.get("api_key"), f"{where}.api_key") + _strings(doc.get("api_keys"),
                                                                                  f"{where}.api_keys")
     route.validate = doc.get("validate")
+    if route.validate not in (None, True, False, "full"):
+        raise ConfigError(f"{where}.validate: true, false or full, not {route.validate!r}")
     route.match_route = doc.get("match_route")
     route.ggk_versie = str(doc["ggk_versie"]) if doc.get("ggk_versie") is not None else None
     route.render = doc.get("render")

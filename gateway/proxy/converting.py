@@ -103,7 +103,7 @@ def build_converters(config: ServeConfig, registry: Registry) -> dict[str, Conve
     """One converter per route, with the route's mappings, profile and validation; raises on a bad mapping."""
     converters: dict[str, Converter] = {}
     for route in config.routes.values():
-        validate = schema_available(route.profile) if route.validate is None else bool(route.validate)
+        validate = schema_available(route.profile) if route.validate is None else route.validate
         try:
             settings = settings_of(config, route)
             if route.ggk_versie:

@@ -124,7 +124,8 @@ class Gateway:
         self.started = True
         for route, on in self.validating().items():
             if on:
-                log.info("route %s: canonical output is validated against the official schema", route)
+                log.info("route %s: canonical output is checked against the official schema: %s", route,
+                         self.converters[route].checking)
             else:
                 log.warning("route %s: canonical output is NOT validated (no schemas found under the reference "
                             "folder, or validate: false); set validate: true to make missing schemas a startup "

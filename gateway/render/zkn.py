@@ -20,6 +20,9 @@ from gateway.zaken import CREEER, UPDATE, Operation, PlanError, RelationChange, 
 from gateway.zaken.catalogue import Zaaktype, zaaktype_for
 from gateway.zaken.plan import UnitFacts, plan_facts, unit_facts
 
+from . import zkn_values as at
+from .guard import Parts, Place, guarded, parts, text
+from .guard import escape as esc
 from .settings import Eenheid, RenderSettings, Systeem
 from .zkn_places import stuf_places
 
@@ -72,115 +75,92 @@ class Rendering:
     warnings: list[str] = field(default_factory=list)
 
 
-def esc(value: str) -> str:
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    if '"' in value:
-        value = value.replace('"', "&quot;")
-    return value
-
-
 def tijdstip(bericht: Bericht, client: Any) -> str:
     """The source message's own moment (Dagtekening + first Toewijzingstijd); kept for profile ggk's envelope."""
     time = next((p.toewijzingstijd for p in client.producten if p.toewijzingstijd), None) if client else None
     return bericht.dagtekening.strftime("%Y%m%d") + (time.strftime("%H%M%S") if time else "000000") + "000"
 
 
-def _el(out: list[str], tag: str, value: str | None, missing: str | None = None) -> None:
-    """``<tag>value</tag>``; without a value nothing, or (``missing``) the empty element with that noValue."""
+def _el(out: Parts, place: Place, value: str | None, missing: str | None = None) -> None:
+    """``<tag>value</tag>`` at ``place``; without a value nothing, or (``missing``) the empty element with that
+    noValue."""
+    tag = place.tag
     if value:
-        out.append(f"<{tag}>{esc(value)}</{tag}>")
+        out.append(f"<{tag}>{text(out, place, value)}</{tag}>")
     elif missing:
         out.append(f"<{tag}{NIL.format(missing)}/>")
+    elif guarded(out):
+        place.absent()
 
 
-def _systeem(out: list[str], tag: str, systeem: Systeem, organisatie: str) -> None:
+def _systeem(out: Parts, tag: str, systeem: Systeem, organisatie: str) -> None:
+    places = at.ZENDER if tag == "zender" else at.ONTVANGER
     out.append(f"<StUF:{tag}>")
-    _el(out, "StUF:organisatie", systeem.organisatie or organisatie)
-    _el(out, "StUF:applicatie", systeem.applicatie)
-    _el(out, "StUF:administratie", systeem.administratie)
+    _el(out, places.organisatie, systeem.organisatie or organisatie)
+    _el(out, places.applicatie, systeem.applicatie)
+    _el(out, places.administratie, systeem.administratie)
     out.append(f"</StUF:{tag}>")
 
 
-def _person(out: list[str], person: dict[str, Any], bsn: str | None, verwerkingssoort: str = "T") -> None:
+def _person(out: Parts, places: at.RelationPlaces, person: dict[str, Any], bsn: str | None,
+            verwerkingssoort: str = "T") -> None:
     """An NPS with its kerngegevens: absent ones with noValue (StUF 03.01 3.4.1 rule 1). With verwerkingssoort
     I (the person the receiver holds, named in the oud of a replaced relation) the kerngegevens only."""
     out.append(f'<ZKN:natuurlijkPersoon StUF:entiteittype="NPS" StUF:verwerkingssoort="{verwerkingssoort}">')
     if bsn:
-        _el(out, "BG:inp.bsn", bsn)
+        _el(out, places.bsn, bsn)
     known = person.get("known")
-    _el(out, "BG:geslachtsnaam", (person.get("geslachtsnaam") or "")[:200], "waardeOnbekend")
-    _el(out, "BG:voorvoegselGeslachtsnaam", person.get("voorvoegsel"), "geenWaarde" if known else "waardeOnbekend")
-    _el(out, "BG:voorletters", person.get("voorletters"), "waardeOnbekend")
-    _el(out, "BG:voornamen", person.get("voornamen"), "waardeOnbekend")
-    _el(out, "BG:geslachtsaanduiding", GESLACHT_STUF.get(person.get("geslacht") or ""), "waardeOnbekend")
+    _el(out, places.geslachtsnaam, (person.get("geslachtsnaam") or "")[:200], "waardeOnbekend")
+    _el(out, places.voorvoegsel, person.get("voorvoegsel"), "geenWaarde" if known else "waardeOnbekend")
+    _el(out, places.voorletters, person.get("voorletters"), "waardeOnbekend")
+    _el(out, places.voornamen, person.get("voornamen"), "waardeOnbekend")
+    _el(out, places.geslacht, GESLACHT_STUF.get(person.get("geslacht") or ""), "waardeOnbekend")
     if person.get("geboortedatum"):
         indicator = DATUMGEBRUIK_STUF.get(person.get("geboortedatum_gebruik") or "", "V")
-        out.append(f'<BG:geboortedatum StUF:indOnvolledigeDatum="{indicator}">{person["geboortedatum"]}'
-                   "</BG:geboortedatum>")
+        out.append(f'<BG:geboortedatum StUF:indOnvolledigeDatum="{indicator}">'
+                   f'{text(out, places.geboortedatum, person["geboortedatum"])}</BG:geboortedatum>')
     else:
         out.append(f"<BG:geboortedatum{NIL.format('waardeOnbekend')}/>")
     adres = person.get("adres") if verwerkingssoort == "T" else None
     if adres:
-        _group(out, "BG:verblijfsadres", adres, VERBLIJFSADRES)
+        _group(out, "BG:verblijfsadres", adres, places.verblijfsadres)
     out.append("</ZKN:natuurlijkPersoon>")
 
 
-Layout = tuple[tuple[str, str | None, str], ...]
-VERBLIJFSADRES: Layout = (
-    ("BG:aoa.identificatie", None, "waardeOnbekend"), ("BG:wpl.woonplaatsNaam", "woonplaats", "waardeOnbekend"),
-    ("BG:gor.openbareRuimteNaam", "straatnaam", "waardeOnbekend"),
-    ("BG:gor.straatnaam", "straatnaam", "waardeOnbekend"),
-    ("BG:aoa.postcode", "postcode", "waardeOnbekend"), ("BG:aoa.huisnummer", "huisnummer", "waardeOnbekend"),
-    ("BG:aoa.huisletter", "huisletter", "geenWaarde"), ("BG:aoa.huisnummertoevoeging", "toevoeging", "geenWaarde"))
-"""BG:verblijfsadres in schema order: (element, key of the state's address, noValue when absent)."""
-CORRESPONDENTIEADRES: Layout = (
-    ("BG:wpl.woonplaatsNaam", "woonplaats", "waardeOnbekend"), ("BG:postcode", "postcode", "waardeOnbekend"),
-    ("BG:gor.openbareRuimteNaam", "straatnaam", "waardeOnbekend"),
-    ("BG:gor.straatnaam", "straatnaam", "waardeOnbekend"),
-    ("BG:aoa.huisnummer", "huisnummer", "waardeOnbekend"), ("BG:aoa.huisletter", "huisletter", "geenWaarde"),
-    ("BG:aoa.huisnummertoevoeging", "toevoeging", "geenWaarde"))
-"""BG:CorrespondentieAdresGrp-basis in schema order (typering not sent: iWmo does not say which)."""
-
-
-def _group(out: list[str], tag: str, adres: dict[str, Any], layout: Layout) -> None:
+def _group(out: Parts, tag: str, adres: dict[str, Any], layout: at.Layout) -> None:
     """An address gegevensgroep: every element, noValue where absent (StUF 03.01 3.4.1 rule 2)."""
     out.append(f"<{tag}>")
-    for element, key, missing in layout:
-        _el(out, element, adres.get(key) if key else None, missing)
+    for place, key, missing in layout:
+        _el(out, place, adres.get(key) if key else None, missing)
     out.append(f"</{tag}>")
 
 
-def _correspondentie(out: list[str], adres: dict[str, Any] | None) -> None:
+def _correspondentie(out: Parts, adres: dict[str, Any] | None) -> None:
     """afwijkendCorrespondentieAdres of the initiator (iWmo Contact Soort 02), every element with noValue where
     absent (3.4.1 rule 2); None: the group emptied (xsi:nil: the group type has no noValue attribute)."""
     if adres is None:
         out.append('<ZKN:afwijkendCorrespondentieAdres xsi:nil="true"/>')
     else:
-        _group(out, "ZKN:afwijkendCorrespondentieAdres", adres, CORRESPONDENTIEADRES)
+        _group(out, "ZKN:afwijkendCorrespondentieAdres", adres, at.INITIATOR.correspondentie)
 
 
-def _initiator(out: list[str], initiator: dict[str, Any], relatie: str = "T", persoon: str = "T") -> None:
+def _initiator(out: Parts, initiator: dict[str, Any], relatie: str = "T", persoon: str = "T") -> None:
     """heeftAlsInitiator: added (T, in a creeerZaak), replaced (R: oud names the held person with I) or its
     correspondence address changed (W: the person with I, the address old or new)."""
     out.append(f'<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="{relatie}">'
                "<ZKN:gerelateerde>")
-    _person(out, initiator, initiator["bsn"], persoon)
+    _person(out, at.INITIATOR, initiator, initiator["bsn"], persoon)
     out.append("</ZKN:gerelateerde>")
     if relatie == "W" or (persoon == "T" and initiator.get("correspondentie")):
         _correspondentie(out, initiator.get("correspondentie"))
     out.append("</ZKN:heeftAlsInitiator>")
 
 
-def _uitvoerende(out: list[str], agb: str, relatie: str = "T", nnp: str = "T") -> None:
+def _uitvoerende(out: Parts, agb: str, relatie: str = "T", nnp: str = "T") -> None:
     """heeftAlsUitvoerende: the aanbieder as NNP (AGB in ann.identificatie); added (T) or replaced (R)."""
     out.append(f'<ZKN:heeftAlsUitvoerende StUF:entiteittype="ZAKBTRUTV" StUF:verwerkingssoort="{relatie}">'
                f'<ZKN:gerelateerde><ZKN:nietNatuurlijkPersoon StUF:entiteittype="NNP" StUF:verwerkingssoort="{nnp}">'
-               f"<BG:ann.identificatie>{esc(agb.zfill(17))}</BG:ann.identificatie>"
+               f"<BG:ann.identificatie>{text(out, at.AGB, agb.zfill(17))}</BG:ann.identificatie>"
                f"<BG:statutaireNaam{NIL.format('waardeOnbekend')}/>"
                "</ZKN:nietNatuurlijkPersoon></ZKN:gerelateerde>")
     if nnp == "T":
@@ -188,13 +168,14 @@ def _uitvoerende(out: list[str], agb: str, relatie: str = "T", nnp: str = "T") -
     out.append("</ZKN:heeftAlsUitvoerende>")
 
 
-def _extra(out: list[str], name: str, value: Any) -> None:
+def _extra(out: Parts, places: at.ExtraPlaces, name: str, value: Any) -> None:
     values = value if isinstance(value, list) else [value]
+    naam = text(out, places.naam, name)
     for v in values:
         if v is None:
-            out.append(f'<StUF:extraElement naam="{name}"{NIL.format("geenWaarde")}/>')
+            out.append(f'<StUF:extraElement naam="{naam}"{NIL.format("geenWaarde")}/>')
         else:
-            out.append(f'<StUF:extraElement naam="{name}">{esc(v)}</StUF:extraElement>')
+            out.append(f'<StUF:extraElement naam="{naam}">{text(out, places.value, v)}</StUF:extraElement>')
 
 
 ROLLEN = {"belanghebbende": ("heeftAlsBelanghebbende", "ZAKBTRBLH"), "gemachtigde": ("heeftAlsGemachtigde",
@@ -202,7 +183,7 @@ ROLLEN = {"belanghebbende": ("heeftAlsBelanghebbende", "ZAKBTRBLH"), "gemachtigd
 """A betrokkene's rol -> its ZAK relation element and entiteittype."""
 
 
-def _empty_relation(out: list[str], tag: str, ent: str, verwerkingssoort: str) -> None:
+def _empty_relation(out: Parts, tag: str, ent: str, verwerkingssoort: str) -> None:
     """The side of a relation that is not there: added (T, in oud) or no longer relevant (V, in nieuw), StUF 03.01
     5.2.6 items 2 and 5: "met de attributes StUF:entiteittype, StUF:verwerkingssoort … StUF:noValue="geenWaarde"
     en met een lege elementinhoud"."""
@@ -210,41 +191,42 @@ def _empty_relation(out: list[str], tag: str, ent: str, verwerkingssoort: str) -
                f'{NIL.format("geenWaarde")}/>')
 
 
-def _betrokkene(out: list[str], b: dict[str, Any], relatie: str = "T") -> None:
+def _betrokkene(out: Parts, b: dict[str, Any], relatie: str = "T") -> None:
     """A relative as the relation of its rol: added (T, everything) or named to be dropped (V, kerngegevens I)."""
     tag, ent = ROLLEN[b["rol"]]
+    places = at.RELATIONS[b["rol"]]
     out.append(f'<ZKN:{tag} StUF:entiteittype="{ent}" StUF:verwerkingssoort="{relatie}"><ZKN:gerelateerde>')
-    _person(out, b["persoon"], None, "T" if relatie == "T" else "I")
+    _person(out, places, b["persoon"], None, "T" if relatie == "T" else "I")
     out.append("</ZKN:gerelateerde>")
     if relatie != "T":
         out.append(f"</ZKN:{tag}>")
         return
-    _el(out, "ZKN:code", b["code"])
-    _el(out, "ZKN:omschrijving", b["omschrijving"])
-    _extras(out, b["extra"])
+    _el(out, places.code, b["code"])
+    _el(out, places.omschrijving, b["omschrijving"])
+    _extras(out, places.extra, b["extra"])
     out.append(f"</ZKN:{tag}>")
 
 
-def _extras(out: list[str], values: dict[str, Any]) -> None:
+def _extras(out: Parts, places: at.ExtraPlaces, values: dict[str, Any]) -> None:
     """An entity's ``StUF:extraElementen`` (none at all when there are no values)."""
     if values:
         out.append("<StUF:extraElementen>")
         for name, value in values.items():
-            _extra(out, name, value)
+            _extra(out, places, name, value)
         out.append("</StUF:extraElementen>")
 
 
-def _kenmerk(out: list[str], pairs: list[list[str]] | None, count: int) -> None:
+def _kenmerk(out: Parts, pairs: list[list[str]] | None, count: int) -> None:
     pairs = pairs or []
     for i in range(count):
         if i < len(pairs):
-            out.append(f"<ZKN:kenmerk><ZKN:kenmerk>{esc(pairs[i][0])}</ZKN:kenmerk>"
-                       f"<ZKN:bron>{esc(pairs[i][1])}</ZKN:bron></ZKN:kenmerk>")
+            out.append(f"<ZKN:kenmerk><ZKN:kenmerk>{text(out, at.KENMERK, pairs[i][0])}</ZKN:kenmerk>"
+                       f"<ZKN:bron>{text(out, at.KENMERK_BRON, pairs[i][1])}</ZKN:bron></ZKN:kenmerk>")
         else:
             out.append('<ZKN:kenmerk xsi:nil="true"/>')
 
 
-def _attr(out: list[str], name: str, value: Any, count: int = 0) -> None:
+def _attr(out: Parts, name: str, value: Any, count: int = 0) -> None:
     """One ZAK attribute of a W object; None is a removed value (geenWaarde; groups: xsi:nil)."""
     if name == "kenmerk":
         _kenmerk(out, value, count)
@@ -252,31 +234,32 @@ def _attr(out: list[str], name: str, value: Any, count: int = 0) -> None:
         if value is None:
             out.append('<ZKN:resultaat xsi:nil="true"/>')
         else:
-            out.append(f"<ZKN:resultaat><ZKN:omschrijving>{esc(value[:80])}</ZKN:omschrijving></ZKN:resultaat>")
+            out.append(f"<ZKN:resultaat><ZKN:omschrijving>{text(out, at.RESULTAAT, value[:80])}</ZKN:omschrijving>"
+                       "</ZKN:resultaat>")
     else:
-        _el(out, f"ZKN:{name}", value, "geenWaarde")
+        _el(out, at.ATTRIBUTES[name], value, "geenWaarde")
 
 
-def _creeer(out: list[str], state: dict[str, Any]) -> None:
+def _creeer(out: Parts, state: dict[str, Any]) -> None:
     a = state["attrs"]
     out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="T">')
-    _el(out, "ZKN:identificatie", state["identificatie"])
-    _el(out, "ZKN:omschrijving", state["omschrijving"])
-    _el(out, "ZKN:toelichting", a["toelichting"])
+    _el(out, at.IDENTIFICATIE, state["identificatie"])
+    _el(out, at.OMSCHRIJVING, state["omschrijving"])
+    _el(out, at.ATTRIBUTES["toelichting"], a["toelichting"])
     _kenmerk(out, a["kenmerk"], len(a["kenmerk"] or []))
     if a["resultaat"]:
         _attr(out, "resultaat", a["resultaat"])
-    _el(out, "ZKN:startdatum", a["startdatum"])
-    _el(out, "ZKN:registratiedatum", state["registratiedatum"])
-    _el(out, "ZKN:einddatumGepland", a["einddatumGepland"])
-    _el(out, "ZKN:einddatum", a["einddatum"])
-    _extras(out, state["extra"])
+    _el(out, at.ATTRIBUTES["startdatum"], a["startdatum"])
+    _el(out, at.REGISTRATIEDATUM, state["registratiedatum"])
+    _el(out, at.ATTRIBUTES["einddatumGepland"], a["einddatumGepland"])
+    _el(out, at.ATTRIBUTES["einddatum"], a["einddatum"])
+    _extras(out, at.ZAK_EXTRA, state["extra"])
     zkt = state["zaaktype"]
     out.append('<ZKN:isVan StUF:entiteittype="ZAKZKT" StUF:verwerkingssoort="T">'
                '<ZKN:gerelateerde StUF:entiteittype="ZKT" StUF:verwerkingssoort="I">')
-    _el(out, "ZKN:omschrijving", zkt["omschrijving"])
-    _el(out, "ZKN:code", zkt["code"])
-    _el(out, "ZKN:ingangsdatumObject", zkt["ingangsdatum"])
+    _el(out, at.ZAAKTYPE_OMSCHRIJVING, zkt["omschrijving"])
+    _el(out, at.ZAAKTYPE_CODE, zkt["code"])
+    _el(out, at.ZAAKTYPE_INGANG, zkt["ingangsdatum"])
     out.append("</ZKN:gerelateerde></ZKN:isVan>")
     betrokkenen = state["betrokkenen"]
     for rol in ("belanghebbende", "gemachtigde"):
@@ -292,17 +275,17 @@ def _creeer(out: list[str], state: dict[str, Any]) -> None:
     for andere in state["andere"]:
         out.append('<ZKN:heeftBetrekkingOpAndere StUF:entiteittype="ZAKZAKBTR" StUF:verwerkingssoort="T">'
                    '<ZKN:gerelateerde StUF:entiteittype="ZAK" StUF:verwerkingssoort="I">'
-                   f"<ZKN:identificatie>{esc(andere)}</ZKN:identificatie></ZKN:gerelateerde>"
+                   f"<ZKN:identificatie>{text(out, at.ANDERE, andere)}</ZKN:identificatie></ZKN:gerelateerde>"
                    "</ZKN:heeftBetrekkingOpAndere>")
     out.append("</ZKN:object>")
 
 
-def _update_object(out: list[str], op: Operation, side: str) -> None:
+def _update_object(out: Parts, op: Operation, side: str) -> None:
     """One object of an updateZaak: W when an attribute changes, else I (StUF 03.01 5.2: "Als alleen relaties
     zijn gewijzigd, dan is de topfundamenteel alleen nodig voor de identificatie")."""
     vs = "W" if op.changes or op.extra_changes else "I"
     out.append(f'<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="{vs}">')
-    _el(out, "ZKN:identificatie", op.zaak)
+    _el(out, at.IDENTIFICATIE, op.zaak)
     for change in op.changes:
         count = max(len(change.old or []), len(change.new or [])) if change.name == "kenmerk" else 0
         _attr(out, change.name, getattr(change, side), count)
@@ -314,9 +297,9 @@ def _update_object(out: list[str], op: Operation, side: str) -> None:
                 olds, news = list(old or []), list(new or [])
                 width = max(len(olds), len(news))
                 mine = (olds if side == "old" else news) + [None] * width
-                _extra(out, change.name, mine[:width])
+                _extra(out, at.ZAK_EXTRA, change.name, mine[:width])
             else:
-                _extra(out, change.name, getattr(change, side))
+                _extra(out, at.ZAK_EXTRA, change.name, getattr(change, side))
         out.append("</StUF:extraElementen>")
     for relation in sorted(op.relation_changes, key=_schema_rank):
         _relation(out, relation, side == "old")
@@ -332,7 +315,7 @@ def _schema_rank(change: RelationChange) -> int:
     return RANK.index(value["rol"] if change.name == "betrokkene" else change.name)
 
 
-def _relation(out: list[str], change: RelationChange, held: bool) -> None:
+def _relation(out: Parts, change: RelationChange, held: bool) -> None:
     """One changed relation on one side of a W (StUF 03.01 5.2.6): R (item 7) oud the held object with I, nieuw
     the new one; W (item 3) both with I and the changed data; T (item 2) oud empty; V (item 5) nieuw empty."""
     vs = change.verwerkingssoort
@@ -348,20 +331,20 @@ def _relation(out: list[str], change: RelationChange, held: bool) -> None:
         _uitvoerende(out, value, vs, "I" if held else "T")
 
 
-def _gezet_door(out: list[str], eenheid: Eenheid) -> None:
+def _gezet_door(out: Parts, eenheid: Eenheid) -> None:
     """isGezetDoor: the OEH that set the status, known to the zaaksysteem (ZDS 1.2 4.1.3; VNG's verwerkingssoort
     table for actualiseerZaakstatus: isGezetDoor and its organisatorischeEenheid I)."""
     out.append('<ZKN:isGezetDoor StUF:entiteittype="ZAKSTTBTR" StUF:verwerkingssoort="I"><ZKN:gerelateerde>'
                '<ZKN:organisatorischeEenheid StUF:entiteittype="OEH" StUF:verwerkingssoort="I">')
-    _el(out, "ZKN:identificatie", eenheid.identificatie)
-    _el(out, "ZKN:naam", eenheid.naam)
+    _el(out, at.OEH_IDENTIFICATIE, eenheid.identificatie)
+    _el(out, at.OEH_NAAM, eenheid.naam)
     out.append("</ZKN:organisatorischeEenheid></ZKN:gerelateerde></ZKN:isGezetDoor>")
 
 
-def _status_object(out: list[str], op: Operation, side: str, gezet_door: Eenheid | None = None) -> None:
+def _status_object(out: Parts, op: Operation, side: str, gezet_door: Eenheid | None = None) -> None:
     """actualiseerZaakstatus: the zaak only identified (I); the new status added (StUF 03.01 5.2.6 item 2)."""
     out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="I">')
-    _el(out, "ZKN:identificatie", op.zaak)
+    _el(out, at.IDENTIFICATIE, op.zaak)
     if side == "old":
         out.append(f'<ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T"{NIL.format("geenWaarde")}/>')
     else:
@@ -369,12 +352,13 @@ def _status_object(out: list[str], op: Operation, side: str, gezet_door: Eenheid
         assert s is not None
         out.append('<ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T">'
                    '<ZKN:gerelateerde StUF:entiteittype="STT" StUF:verwerkingssoort="I">')
-        _el(out, "ZKN:zkt.code", s["zaaktype"])
-        out.append(f"<ZKN:volgnummer>{int(s['volgnummer']):04d}</ZKN:volgnummer>")
-        _el(out, "ZKN:omschrijving", s["omschrijving"])
+        _el(out, at.STATUS_ZAAKTYPE, s["zaaktype"])
+        volgnummer = f"{int(s['volgnummer']):04d}"
+        out.append(f"<ZKN:volgnummer>{text(out, at.STATUS_VOLGNUMMER, volgnummer)}</ZKN:volgnummer>")
+        _el(out, at.STATUS_OMSCHRIJVING, s["omschrijving"])
         out.append("</ZKN:gerelateerde>")
-        _el(out, "ZKN:toelichting", s["toelichting"])
-        _el(out, "ZKN:datumStatusGezet", s["datum"])
+        _el(out, at.STATUS_TOELICHTING, s["toelichting"])
+        _el(out, at.STATUS_DATUM, s["datum"])
         if gezet_door is not None:
             _gezet_door(out, gezet_door)
         out.append("</ZKN:heeft>")
@@ -384,15 +368,15 @@ def _status_object(out: list[str], op: Operation, side: str, gezet_door: Eenheid
 def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, str], referentienummer: str,
           moment: str, gezet_door: Eenheid | None = None) -> bytes:
     """One operation as a zakLk01 document; ``gezet_door``: the OEH a status is set by (isGezetDoor)."""
-    out: list[str] = [
+    out = parts([
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         f'<ZKN:zakLk01 xmlns:ZKN="{ZKN_NS}" xmlns:StUF="{STUF_NS}" xmlns:BG="{BG_NS}" xmlns:xsi="{XSI_NS}">',
         "<ZKN:stuurgegevens><StUF:berichtcode>Lk01</StUF:berichtcode>",
-    ]
+    ])
     _systeem(out, "zender", *zender)
     _systeem(out, "ontvanger", *ontvanger)
-    out.append(f"<StUF:referentienummer>{referentienummer}</StUF:referentienummer>"
-               f"<StUF:tijdstipBericht>{moment}</StUF:tijdstipBericht>"
+    out.append(f"<StUF:referentienummer>{text(out, at.REFERENTIENUMMER, referentienummer)}</StUF:referentienummer>"
+               f"<StUF:tijdstipBericht>{text(out, at.TIJDSTIP_BERICHT, moment)}</StUF:tijdstipBericht>"
                "<StUF:entiteittype>ZAK</StUF:entiteittype></ZKN:stuurgegevens>")
     mutatie = "T" if op.kind == CREEER else "W"
     out.append(f"<ZKN:parameters><StUF:mutatiesoort>{mutatie}</StUF:mutatiesoort>"
