@@ -247,6 +247,7 @@ def main() -> int:
         least = design_floor(sample[:200], args.floor_seconds)
         print(f"design floor: safe parse + model validation + output re-parse + XSD cost {least:.0f} µs/msg in the "
               f"pipeline,\nso a worker can reach at most {1e6 / least / floor:.1%} of the floor "
+              "with validate: full;\nthe zkn value guard skips the output re-parse + XSD "
               "(see benchmarks/convert_bench.py)")
         validate = not args.no_validate
         measured: list[tuple[int, float, float]] = []  # (workers, per-worker msg/s, peak RSS of the tree in MB)
