@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .base import JsonDict, LedgerTransaction, next_tijdstip, savepoint
 from .sqlite import SCHEMA
@@ -67,18 +68,17 @@ def apply(conn: sqlite3.Connection, writes: WriteSet) -> None:
 
 
 class _StagedTransaction:
-    """Reads: this message's own writes, then the write sets in flight (newest first), then the database."""
+    """Reads: this message's own writes, then the newest write set in flight that holds the key, then the database."""
 
     def __init__(self, ledger: StagedLedger, writes: WriteSet) -> None:
         self.ledger = ledger
         self.writes = writes
 
-    def _layers(self) -> list[WriteSet]:
-        return [self.writes, *reversed(self.ledger.in_flight())]
-
     def zaak_for(self, keys: list[str]) -> str | None:
         for key in keys:
-            found = next((ws.keys[key] for ws in self._layers() if key in ws.keys), None)
+            found = self.writes.keys.get(key)
+            if found is None:
+                found = self.ledger.staged("keys", key)
             if found is None:
                 row = self.ledger.read("SELECT zaak FROM chain_key WHERE key = ?", (key,))
                 found = str(row[0]) if row is not None else None
@@ -90,17 +90,21 @@ class _StagedTransaction:
         self.writes.keys[key] = zaak
 
     def state(self, zaak: str) -> JsonDict | None:
-        for ws in self._layers():
-            if zaak in ws.states:
-                return json.loads(ws.states[zaak])  # type: ignore[no-any-return]
-        row = self.ledger.read("SELECT state FROM zaak_state WHERE zaak = ?", (zaak,))
-        return json.loads(row[0]) if row is not None else None  # type: ignore[no-any-return]
+        text = self.writes.states.get(zaak)
+        if text is None:
+            text = self.ledger.staged("states", zaak)
+        if text is None:
+            row = self.ledger.read("SELECT state FROM zaak_state WHERE zaak = ?", (zaak,))
+            text = row[0] if row is not None else None
+        return json.loads(text) if text is not None else None  # type: ignore[no-any-return]
 
     def put_state(self, zaak: str, state: JsonDict) -> None:
         self.writes.states[zaak] = json.dumps(state, sort_keys=True)  # a copy the caller cannot change
 
     def tijdstip(self, zender: str, now: dt.datetime) -> str:
-        last = next((ws.tijdstip[zender] for ws in self._layers() if zender in ws.tijdstip), None)
+        last = self.writes.tijdstip.get(zender)
+        if last is None:
+            last = self.ledger.staged("tijdstip", zender)
         if last is None:
             row = self.ledger.read("SELECT tijdstip FROM zender_tijdstip WHERE zender = ?", (zender,))
             last = str(row[0]) if row is not None else None
@@ -112,11 +116,17 @@ class _StagedTransaction:
         self.writes.values[(kind, key)] = value
 
     def recall(self, kind: str, key: str) -> str | None:
-        found = next((ws.values[(kind, key)] for ws in self._layers() if (kind, key) in ws.values), None)
+        found = self.writes.values.get((kind, key))
+        if found is None:
+            found = self.ledger.staged("values", (kind, key))
         if found is not None:
             return found
         row = self.ledger.read("SELECT value FROM remembered WHERE kind = ? AND key = ?", (kind, key))
         return str(row[0]) if row is not None else None
+
+
+_TABLES = ("keys", "states", "tijdstip", "values")
+"""The :class:`WriteSet` fields, each indexed over the write sets in flight."""
 
 
 class StagedLedger:
@@ -134,30 +144,54 @@ class StagedLedger:
         self._conn.execute("PRAGMA journal_mode=WAL")
         create_tables(self._conn)
         self._lock = threading.Lock()
-        self._flight: list[WriteSet] = []
+        self._flight: dict[int, WriteSet] = {}
+        """The write sets in flight by ``id``, oldest first."""
+        self._holders: dict[str, dict[Any, list[WriteSet]]] = {table: {} for table in _TABLES}
+        """Per table and key, the write sets in flight that hold it, oldest first: a read looks at the last one
+        instead of scanning every write set waiting for its commit (the queue is ~concurrency deep)."""
         self.last: WriteSet | None = None
 
     def read(self, sql: str, args: tuple[str, ...]) -> tuple[str, ...] | None:
         with self._lock:
             return self._conn.execute(sql, args).fetchone()  # type: ignore[no-any-return]
 
+    def staged(self, table: str, key: Any) -> Any:
+        """The value of ``key`` in the newest write set in flight that holds it, or None (then the database)."""
+        with self._lock:
+            holders = self._holders[table].get(key)
+            return getattr(holders[-1], table)[key] if holders else None
+
     def in_flight(self) -> list[WriteSet]:
         with self._lock:
-            return list(self._flight)
+            return list(self._flight.values())
 
     @contextmanager
     def transaction(self) -> Iterator[LedgerTransaction]:
         writes = WriteSet()
         self.last = None
         yield _StagedTransaction(self, writes)
-        with self._lock:
-            self._flight.append(writes)
+        if writes:  # an empty one has nothing to read, and a caller may settle a fresh WriteSet in its place
+            with self._lock:
+                self._flight[id(writes)] = writes
+                for table in _TABLES:
+                    holders = self._holders[table]
+                    for key in getattr(writes, table):
+                        holders.setdefault(key, []).append(writes)
         self.last = writes
 
     def settle(self, writes: WriteSet) -> None:
         """The write set was committed with its outputs, or its commit failed: either way it leaves the stack."""
         with self._lock:
-            self._flight = [ws for ws in self._flight if ws is not writes]
+            if self._flight.pop(id(writes), None) is None:
+                return
+            for table in _TABLES:
+                holders = self._holders[table]
+                for key in getattr(writes, table):
+                    stack = holders[key]
+                    if len(stack) == 1:
+                        del holders[key]
+                    else:  # commits settle oldest first, so the write set is nearly always at the bottom
+                        stack.pop(next(i for i, ws in enumerate(stack) if ws is writes))
 
     def close(self) -> None:
         with self._lock:
