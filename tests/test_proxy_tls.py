@@ -19,6 +19,9 @@ import uvicorn
 from proxy_helpers import Receiver, ServerThread, sample, samples_dir, variant, wait_for
 
 from gateway.cli.serve import uvicorn_config
+from gateway.deliver.downstream import Downstream
+from gateway.deliver.forwarder import DELIVERED, RETRY, Forwarder, Lane, Outcome
+from gateway.deliver.outbox import Queued
 from gateway.mapping import Registry
 from gateway.proxy.app import create_app
 from gateway.proxy.config import TlsConfig, from_dict
@@ -103,3 +106,57 @@ def test_mutual_tls_admits_only_clients_of_the_configured_ca(pki: Path, tmp_path
         finally:
             server.should_exit = True
             thread.join(30)
+
+
+def _attempt(downstream: Downstream) -> Outcome:
+    """One delivery attempt through a lane's first client, as a forwarder worker makes it."""
+    import asyncio
+
+    async def run() -> Outcome:
+        lane = Lane(downstream)
+        item = Queued(1, "default", "zaken", "k", "ref-1", payload=b"<a/>", content_type="text/xml")
+        try:
+            return await Forwarder(None, None, {})._attempt(lane, lane.clients[0], item)  # type: ignore[arg-type]
+        finally:
+            await lane.close()
+
+    return asyncio.run(run())
+
+
+def test_deliveries_go_over_mutual_tls_to_a_downstream_of_the_configured_ca(pki: Path) -> None:
+    """Why: the forwarder's own HTTP client (httpcore, gateway/deliver/wire.py) must verify the downstream
+    against ``verify`` and present ``client_cert``; a wrong CA is a connection error, retried."""
+    receiver = Receiver()
+    tls = {"ssl_certfile": str(pki / "server.pem"), "ssl_keyfile": str(pki / "server.key"),
+           "ssl_ca_certs": str(pki / "clients-ca.pem"), "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    with ServerThread(receiver.app(), **tls) as server:
+        url = f"https://127.0.0.1:{server.port}/zaken"
+        good = Downstream("zaken", url, verify=str(pki / "server-ca.pem"), client_cert=str(pki / "vendor.pem"),
+                          client_key=str(pki / "vendor.key"))
+        assert _attempt(good).result == DELIVERED
+        assert receiver.refs() == ["ref-1"]
+        wrong_ca = Downstream("zaken", url, verify=str(pki / "rogue-ca.pem"), client_cert=str(pki / "vendor.pem"),
+                              client_key=str(pki / "vendor.key"))
+        refused = _attempt(wrong_ca)
+        assert refused.result == RETRY and refused.transport_failure
+        assert refused.reason.startswith("connection error: ConnectError:")
+        no_cert = _attempt(Downstream("zaken", url, verify=str(pki / "server-ca.pem")))
+        assert no_cert.result == RETRY and no_cert.transport_failure
+        assert receiver.refs() == ["ref-1"]
+
+
+def test_a_proxy_in_the_environment_keeps_the_httpx_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why: httpx's client routes through ``HTTPS_PROXY`` and friends; the direct client would not."""
+    import asyncio
+
+    from gateway.deliver.wire import Direct, new_client
+
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    downstream = Downstream("zaken", "http://127.0.0.1:9/zaken")
+    direct = new_client(downstream, False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    proxied = new_client(downstream, False)
+    assert isinstance(direct, Direct) and isinstance(proxied, httpx.AsyncClient)
+    asyncio.run(proxied.aclose())
+    asyncio.run(direct.aclose())

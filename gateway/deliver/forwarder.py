@@ -1,8 +1,8 @@
 """Delivery workers: send what the outbox holds to the downstreams, in order per key, until each is settled.
 
 Each downstream gets a *lane*: a pool of workers, each with its own keep-alive connection (one
-httpx client of one connection per worker: a shared pool re-checks every idle connection on every
-request), sharing a circuit breaker.
+client of one connection per worker, httpcore's pool used directly: gateway/deliver/wire.py; a shared
+pool re-checks every idle connection on every request), sharing a circuit breaker.
 Deliveries are grouped by key (route, target, client/zaak): a key has at most one delivery in
 flight, so messages about one zaak arrive in the order they came in, and a delivery that waits for
 a retry holds back only its own key. Outcomes: a 2xx with a StUF Bv is delivered; a StUF Fo or a 4xx
@@ -22,7 +22,7 @@ import random
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,6 +35,7 @@ from .outbox import Queued
 from .outcome import DEAD, DELIVERED, GONE, RETRY, Outcome, classify, wire_headers
 from .replies import MAX_REPLY_BYTES, scrub
 from .store import Store
+from .wire import TIMEOUT_ERRORS, TRANSPORT_ERRORS, Direct, Reply, new_client
 
 log = logging.getLogger("overstap.forwarder")
 __all__ = ["DEAD", "DELIVERED", "GONE", "RETRY", "Forwarder", "Lane", "Observer", "Outcome", "classify"]
@@ -70,6 +71,8 @@ class _Key:
         self.items = deque(ordered)
 
 
+Client = httpx.AsyncClient | Direct
+
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
 
@@ -88,10 +91,7 @@ class Lane:
         self.last_ok: float | None = None
         self.last_error: str | None = None
         verify = _tls_context(downstream)
-        self.clients = [httpx.AsyncClient(
-            timeout=httpx.Timeout(downstream.timeout, connect=downstream.connect_timeout),
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1), verify=verify,
-        ) for _ in range(max(1, downstream.concurrency))]
+        self.clients = [new_client(downstream, verify) for _ in range(max(1, downstream.concurrency))]
         self._timer: asyncio.TimerHandle | None = None
 
     def offer(self, key: _Key) -> None:
@@ -151,6 +151,17 @@ class Lane:
             self._timer.cancel()
         for client in self.clients:
             await client.aclose()
+
+
+async def _read_capped(chunks: AsyncIterator[bytes]) -> tuple[bytes, bool]:
+    """The answer's bytes up to ``MAX_REPLY_BYTES``, and whether it was cut off there."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > MAX_REPLY_BYTES:
+            del body[MAX_REPLY_BYTES:]
+            return bytes(body), True
+    return bytes(body), False
 
 
 def _tls_context(downstream: Downstream) -> ssl.SSLContext | bool:
@@ -330,7 +341,7 @@ class Forwarder:
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
 
-    def _spawn(self, lane: Lane, client: httpx.AsyncClient, name: str) -> None:
+    def _spawn(self, lane: Lane, client: Client, name: str) -> None:
         """Start a delivery worker; should it ever end while the gateway runs, start it again."""
         task = asyncio.create_task(self._work(lane, client), name=name)
         self._workers.append(task)
@@ -352,7 +363,7 @@ class Forwarder:
                 "expected": sum(len(lane.clients) for lane in self.lanes.values()),
                 "restarted": self.worker_restarts, "errors": self.worker_errors}
 
-    async def _work(self, lane: Lane, client: httpx.AsyncClient) -> None:
+    async def _work(self, lane: Lane, client: Client) -> None:
         while True:
             entry = await lane.ready.get()
             if entry is None or self.stopping:
@@ -369,7 +380,7 @@ class Forwarder:
                           type(exc).__name__, WORKER_ERROR_DELAY)
                 self._schedule(entry, WORKER_ERROR_DELAY)
 
-    async def _try_entry(self, lane: Lane, client: httpx.AsyncClient, entry: _Key) -> tuple[Queued, Outcome] | None:
+    async def _try_entry(self, lane: Lane, client: Client, entry: _Key) -> tuple[Queued, Outcome] | None:
         """Attempt the oldest delivery of a key, if the key has one and the circuit lets it through."""
         if not entry.items:
             entry.scheduled = False
@@ -406,7 +417,7 @@ class Forwarder:
             item.attempts -= 1
         self._settle(entry, item, outcome)
 
-    async def _attempt(self, lane: Lane, client: httpx.AsyncClient, item: Queued) -> Outcome:
+    async def _attempt(self, lane: Lane, client: Client, item: Queued) -> Outcome:
         downstream = lane.downstream
         if item.payload is None:
             loaded = await self._read(outbox.load_payload, item.id)
@@ -423,29 +434,29 @@ class Forwarder:
                 outcome = await self._exchange(client, downstream, item.payload, headers)
         except TimeoutError:
             outcome = Outcome(RETRY, f"no complete answer within {downstream.timeout:g}s", transport_failure=True)
-        except httpx.TimeoutException as exc:
+        except TIMEOUT_ERRORS as exc:
             outcome = Outcome(RETRY, f"timeout ({type(exc).__name__}) after {downstream.timeout:g}s",
                               transport_failure=True)
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             outcome = Outcome(RETRY, f"connection error: {type(exc).__name__}: {scrub(str(exc), 200)}",
                               transport_failure=True)
         outcome.seconds = time.perf_counter() - started
         return outcome
 
-    async def _exchange(self, client: httpx.AsyncClient, downstream: Downstream, payload: bytes,
+    async def _exchange(self, client: Client, downstream: Downstream, payload: bytes,
                         headers: dict[str, str | bytes]) -> Outcome:
         """POST and read the answer up to ``MAX_REPLY_BYTES``: a huge reply is cut off, not held in memory."""
-        async with client.stream("POST", downstream.url, content=payload, headers=headers) as response:
-            body = bytearray()
-            cut = False
-            async for chunk in response.aiter_raw():
-                body += chunk
-                if len(body) > MAX_REPLY_BYTES:
-                    del body[MAX_REPLY_BYTES:]
-                    cut = True
-                    break
-            outcome = classify(response.status_code, bytes(body), response.headers.get("content-type"),
-                               downstream.expect_bv, response.headers.get("retry-after"))
+        if isinstance(client, Direct):
+            async with client.stream(payload, headers) as raw:  # type: ignore[attr-defined]
+                body, cut = await _read_capped(raw.aiter_stream())
+                reply = Reply(raw.status, raw.headers)
+                outcome = classify(reply.status_code, body, reply.header("content-type"), downstream.expect_bv,
+                                   reply.header("retry-after"))
+        else:
+            async with client.stream("POST", downstream.url, content=payload, headers=headers) as response:
+                body, cut = await _read_capped(response.aiter_raw())
+                outcome = classify(response.status_code, body, response.headers.get("content-type"),
+                                   downstream.expect_bv, response.headers.get("retry-after"))
         if cut:
             outcome.reason = (outcome.reason + "; " if outcome.reason else "") + \
                 f"reply cut off after {MAX_REPLY_BYTES} bytes"
