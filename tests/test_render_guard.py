@@ -190,6 +190,34 @@ def test_facets_the_writer_cannot_reach_through_its_inputs_are_still_checked(ref
         at.INITIATOR.geslacht.check("X")
 
 
+def _with_extras(extras: dict[str, Any]) -> Operation:
+    s = state(toelichting=False, kenmerken=0, resultaat=False, dates=False, extra=0, betrokkenen=(),
+              correspondentie=False, uitvoerende=False, andere=0, full_person=True)
+    return Operation(CREEER, "0363T12345", state={**s, "extra": extras})
+
+
+def test_an_extra_element_written_unguarded_is_still_checked_when_guarded(reference_dir: Path) -> None:
+    """The writer remembers the extraElementen it wrote guarded (zkn.WRITTEN): one written unguarded first must
+    not pass a later guarded write unchecked, whether its value or its name is invalid."""
+    for extras in ({"product.code": "\x01"}, {"\x01naam": "07A03"}, {"product.code": ["ok", "\x02"]}):
+        op = _with_extras(extras)
+        _xml(op)  # unguarded: written as it is
+        with guarding(), pytest.raises(OutputInvalid, match="extraElement"):
+            _xml(op)
+    op = _with_extras({"product.code": "07A03", "leeg": None})
+    with guarding():
+        guarded = _xml(op)
+    assert _xml(op) == guarded and _errors(guarded) == []
+
+
+def test_the_extra_elements_remembered_are_bounded(reference_dir: Path) -> None:
+    from gateway.render import zkn
+
+    with guarding():
+        _xml(_with_extras({"product.code": [f"{i:05d}" for i in range(zkn.WRITTEN_MAX + 10)]}))
+    assert len(zkn.WRITTEN) == zkn.WRITTEN_MAX
+
+
 # (b) the guard agrees with lxml, place by place ------------------------------------------------------------
 
 def _setters() -> dict[int, Any]:

@@ -168,14 +168,30 @@ def _uitvoerende(out: Parts, agb: str, relatie: str = "T", nnp: str = "T") -> No
     out.append("</ZKN:heeftAlsUitvoerende>")
 
 
+WRITTEN: dict[tuple[int, str, str | None], str] = {}
+"""extraElementen as written, by (places, naam, value), each put here only after the guard passed its name
+and value at those places (so a hit needs no check, guarded or not): most extraElementen of a message are
+codes its neighbours repeat (11 of ~47 guarded values an output). Bounded: past :data:`WRITTEN_MAX` the rest
+are written (and checked) each time."""
+WRITTEN_MAX = 4096
+
+
 def _extra(out: Parts, places: at.ExtraPlaces, name: str, value: Any) -> None:
     values = value if isinstance(value, list) else [value]
-    naam = text(out, places.naam, name)
+    if not values:
+        text(out, places.naam, name)  # refused where a guard refuses it, as when it is written
     for v in values:
-        if v is None:
-            out.append(f'<StUF:extraElement naam="{naam}"{NIL.format("geenWaarde")}/>')
-        else:
-            out.append(f'<StUF:extraElement naam="{naam}">{text(out, places.value, v)}</StUF:extraElement>')
+        key = (id(places), name, v)
+        written = WRITTEN.get(key)
+        if written is None:
+            naam = text(out, places.naam, name)
+            if v is None:
+                written = f'<StUF:extraElement naam="{naam}"{NIL.format("geenWaarde")}/>'
+            else:
+                written = f'<StUF:extraElement naam="{naam}">{text(out, places.value, v)}</StUF:extraElement>'
+            if guarded(out) and len(WRITTEN) < WRITTEN_MAX:
+                WRITTEN[key] = written
+        out.append(written)
 
 
 ROLLEN = {"belanghebbende": ("heeftAlsBelanghebbende", "ZAKBTRBLH"), "gemachtigde": ("heeftAlsGemachtigde",
