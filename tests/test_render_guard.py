@@ -218,6 +218,23 @@ def test_the_extra_elements_remembered_are_bounded(reference_dir: Path) -> None:
     assert len(zkn.WRITTEN) == zkn.WRITTEN_MAX
 
 
+def test_a_head_written_unguarded_is_still_checked_when_guarded(reference_dir: Path) -> None:
+    """The writer remembers the stuurgegevens' start it wrote guarded (zkn.HEADS), by zender and ontvanger: one
+    written unguarded first must not pass a later guarded write unchecked; the memo stops at its bound."""
+    from gateway.render import zkn
+
+    op = _with_extras({})
+    for zender in ((Systeem(organisatie="G" * 201), "0363"), (Systeem(applicatie=""), "0363")):
+        write(op, zender, SYSTEMEN[1], "0b4c8f2e-0000-4000-8000-000000000001", "20260102030405000")
+        with guarding(), pytest.raises(OutputInvalid, match="StUF:zender"):
+            write(op, zender, SYSTEMEN[1], "0b4c8f2e-0000-4000-8000-000000000001", "20260102030405000")
+    with guarding():
+        for n in range(zkn.HEADS_MAX + 10):
+            write(op, (Systeem(), f"{n:04d}"), SYSTEMEN[1], "0b4c8f2e-0000-4000-8000-000000000001",
+                  "20260102030405000")
+    assert len(zkn.HEADS) == zkn.HEADS_MAX
+
+
 # (b) the guard agrees with lxml, place by place ------------------------------------------------------------
 
 def _setters() -> dict[int, Any]:

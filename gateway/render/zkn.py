@@ -381,16 +381,33 @@ def _status_object(out: Parts, op: Operation, side: str, gezet_door: Eenheid | N
     out.append("</ZKN:object>")
 
 
+HEADS: dict[tuple[tuple[Systeem, str], tuple[Systeem, str]], str] = {}
+"""The start of a zakLk01 up to its referentienummer by (zender, ontvanger): settings and a gemeentecode, the
+same for every output of a route; remembered once the guard passed its values (bounded by HEADS_MAX)."""
+HEADS_MAX = 1024
+
+
+def _head(out: Parts, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, str]) -> None:
+    head = HEADS.get((zender, ontvanger))
+    if head is None:
+        mine = parts([
+            '<?xml version="1.0" encoding="UTF-8"?>\n',
+            f'<ZKN:zakLk01 xmlns:ZKN="{ZKN_NS}" xmlns:StUF="{STUF_NS}" xmlns:BG="{BG_NS}" xmlns:xsi="{XSI_NS}">',
+            "<ZKN:stuurgegevens><StUF:berichtcode>Lk01</StUF:berichtcode>",
+        ])
+        _systeem(mine, "zender", *zender)
+        _systeem(mine, "ontvanger", *ontvanger)
+        head = "".join(mine)
+        if guarded(mine) and len(HEADS) < HEADS_MAX:
+            HEADS[(zender, ontvanger)] = head
+    out.append(head)
+
+
 def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, str], referentienummer: str,
           moment: str, gezet_door: Eenheid | None = None) -> bytes:
     """One operation as a zakLk01 document; ``gezet_door``: the OEH a status is set by (isGezetDoor)."""
-    out = parts([
-        '<?xml version="1.0" encoding="UTF-8"?>\n',
-        f'<ZKN:zakLk01 xmlns:ZKN="{ZKN_NS}" xmlns:StUF="{STUF_NS}" xmlns:BG="{BG_NS}" xmlns:xsi="{XSI_NS}">',
-        "<ZKN:stuurgegevens><StUF:berichtcode>Lk01</StUF:berichtcode>",
-    ])
-    _systeem(out, "zender", *zender)
-    _systeem(out, "ontvanger", *ontvanger)
+    out = parts([])
+    _head(out, zender, ontvanger)
     out.append(f"<StUF:referentienummer>{text(out, at.REFERENTIENUMMER, referentienummer)}</StUF:referentienummer>"
                f"<StUF:tijdstipBericht>{text(out, at.TIJDSTIP_BERICHT, moment)}</StUF:tijdstipBericht>"
                "<StUF:entiteittype>ZAK</StUF:entiteittype></ZKN:stuurgegevens>")
