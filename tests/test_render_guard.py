@@ -190,6 +190,51 @@ def test_facets_the_writer_cannot_reach_through_its_inputs_are_still_checked(ref
         at.INITIATOR.geslacht.check("X")
 
 
+def _with_extras(extras: dict[str, Any]) -> Operation:
+    s = state(toelichting=False, kenmerken=0, resultaat=False, dates=False, extra=0, betrokkenen=(),
+              correspondentie=False, uitvoerende=False, andere=0, full_person=True)
+    return Operation(CREEER, "0363T12345", state={**s, "extra": extras})
+
+
+def test_an_extra_element_written_unguarded_is_still_checked_when_guarded(reference_dir: Path) -> None:
+    """The writer remembers the extraElementen it wrote guarded (zkn.WRITTEN): one written unguarded first must
+    not pass a later guarded write unchecked, whether its value or its name is invalid."""
+    for extras in ({"product.code": "\x01"}, {"\x01naam": "07A03"}, {"product.code": ["ok", "\x02"]}):
+        op = _with_extras(extras)
+        _xml(op)  # unguarded: written as it is
+        with guarding(), pytest.raises(OutputInvalid, match="extraElement"):
+            _xml(op)
+    op = _with_extras({"product.code": "07A03", "leeg": None})
+    with guarding():
+        guarded = _xml(op)
+    assert _xml(op) == guarded and _errors(guarded) == []
+
+
+def test_the_extra_elements_remembered_are_bounded(reference_dir: Path) -> None:
+    from gateway.render import zkn
+
+    with guarding():
+        _xml(_with_extras({"product.code": [f"{i:05d}" for i in range(zkn.WRITTEN_MAX + 10)]}))
+    assert len(zkn.WRITTEN) == zkn.WRITTEN_MAX
+
+
+def test_a_head_written_unguarded_is_still_checked_when_guarded(reference_dir: Path) -> None:
+    """The writer remembers the stuurgegevens' start it wrote guarded (zkn.HEADS), by zender and ontvanger: one
+    written unguarded first must not pass a later guarded write unchecked; the memo stops at its bound."""
+    from gateway.render import zkn
+
+    op = _with_extras({})
+    for zender in ((Systeem(organisatie="G" * 201), "0363"), (Systeem(applicatie=""), "0363")):
+        write(op, zender, SYSTEMEN[1], "0b4c8f2e-0000-4000-8000-000000000001", "20260102030405000")
+        with guarding(), pytest.raises(OutputInvalid, match="StUF:zender"):
+            write(op, zender, SYSTEMEN[1], "0b4c8f2e-0000-4000-8000-000000000001", "20260102030405000")
+    with guarding():
+        for n in range(zkn.HEADS_MAX + 10):
+            write(op, (Systeem(), f"{n:04d}"), SYSTEMEN[1], "0b4c8f2e-0000-4000-8000-000000000001",
+                  "20260102030405000")
+    assert len(zkn.HEADS) == zkn.HEADS_MAX
+
+
 # (b) the guard agrees with lxml, place by place ------------------------------------------------------------
 
 def _setters() -> dict[int, Any]:

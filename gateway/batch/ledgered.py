@@ -76,6 +76,11 @@ class SqliteChunks:
     def forget(self, kind: str, low: str, high: str) -> None:
         self.conn.execute("DELETE FROM remembered WHERE kind = ? AND key >= ? AND key < ?", (kind, low, high))
 
+    def remembers(self, kind: str, low: str, high: str) -> bool:
+        """Whether a value of ``kind`` is remembered keyed from ``low`` up to (not including) ``high``."""
+        return self.conn.execute("SELECT 1 FROM remembered WHERE kind = ? AND key >= ? AND key < ? LIMIT 1",
+                                 (kind, low, high)).fetchone() is not None
+
     def close(self) -> None:
         self.conn.close()
 
@@ -100,6 +105,8 @@ class LedgerStep:
         self.run = run
         self.budget = Budget(config.quarantine)  # render failures in the parent count against their own budget
         self._tally = Tally()
+        self._recall = True
+        """Whether members of the chunk in hand may have remembered outputs (:meth:`process` looks once)."""
 
     def _member(self, ordinal: int) -> str:
         return f"{self.run}|{ordinal:012d}"
@@ -110,6 +117,10 @@ class LedgerStep:
         self._tally = tally = Tally()  # the worker's own counts (its quarantine copies) come with result.tally
         self.store.begin()
         try:
+            # one look for the whole chunk: outside a resume after a kill nothing is remembered for its members,
+            # and then no member asks (a SELECT a member; a round trip each on PostgreSQL)
+            self._recall = self.store.remembers(KIND, self._member(result.first),
+                                                self._member(result.first + result.count))
             for item in result.items or []:
                 if item is None:  # another shard's client (a shared ledger splits by client)
                     continue
@@ -126,7 +137,7 @@ class LedgerStep:
         member = self._member(item.ordinal)
         mapping = next((m for m in self.converter.only if m.name == item.mapping), None)
         mapping = mapping or self.converter.registry.get(item.mapping)
-        stored = self.store.direct.recall(KIND, member)  # one SELECT: no SAVEPOINT of its own
+        stored = self.store.direct.recall(KIND, member) if self._recall else None  # no SAVEPOINT of its own
         if stored is not None:  # rendered before a kill: the ledger holds its effect, reuse its outputs
             outputs = [(name, xml.encode("utf-8")) for name, xml in json.loads(stored)]
         else:

@@ -139,6 +139,12 @@ class ChunkedPgLedger:
                           (kind, low, high))  # byte order, as in SQLite: a locale's collation may skip the '|'
         self._conn.commit()
 
+    def remembers(self, kind: str, low: str, high: str) -> bool:
+        """Whether a value of ``kind`` is remembered keyed from ``low`` up to (not including) ``high``."""
+        self._cur.execute('SELECT 1 FROM remembered WHERE kind = %s AND key >= %s COLLATE "C" AND key < %s COLLATE "C" '
+                          "LIMIT 1", (kind, low, high))
+        return self._cur.fetchone() is not None
+
     def close(self) -> None:
         self._counter.close()
         self._conn.close()

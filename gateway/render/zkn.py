@@ -168,14 +168,30 @@ def _uitvoerende(out: Parts, agb: str, relatie: str = "T", nnp: str = "T") -> No
     out.append("</ZKN:heeftAlsUitvoerende>")
 
 
+WRITTEN: dict[tuple[int, str, str | None], str] = {}
+"""extraElementen as written, by (places, naam, value), each put here only after the guard passed its name
+and value at those places (so a hit needs no check, guarded or not): most extraElementen of a message are
+codes its neighbours repeat (11 of ~47 guarded values an output). Bounded: past :data:`WRITTEN_MAX` the rest
+are written (and checked) each time."""
+WRITTEN_MAX = 4096
+
+
 def _extra(out: Parts, places: at.ExtraPlaces, name: str, value: Any) -> None:
     values = value if isinstance(value, list) else [value]
-    naam = text(out, places.naam, name)
+    if not values:
+        text(out, places.naam, name)  # refused where a guard refuses it, as when it is written
     for v in values:
-        if v is None:
-            out.append(f'<StUF:extraElement naam="{naam}"{NIL.format("geenWaarde")}/>')
-        else:
-            out.append(f'<StUF:extraElement naam="{naam}">{text(out, places.value, v)}</StUF:extraElement>')
+        key = (id(places), name, v)
+        written = WRITTEN.get(key)
+        if written is None:
+            naam = text(out, places.naam, name)
+            if v is None:
+                written = f'<StUF:extraElement naam="{naam}"{NIL.format("geenWaarde")}/>'
+            else:
+                written = f'<StUF:extraElement naam="{naam}">{text(out, places.value, v)}</StUF:extraElement>'
+            if guarded(out) and len(WRITTEN) < WRITTEN_MAX:
+                WRITTEN[key] = written
+        out.append(written)
 
 
 ROLLEN = {"belanghebbende": ("heeftAlsBelanghebbende", "ZAKBTRBLH"), "gemachtigde": ("heeftAlsGemachtigde",
@@ -365,16 +381,33 @@ def _status_object(out: Parts, op: Operation, side: str, gezet_door: Eenheid | N
     out.append("</ZKN:object>")
 
 
+HEADS: dict[tuple[tuple[Systeem, str], tuple[Systeem, str]], str] = {}
+"""The start of a zakLk01 up to its referentienummer by (zender, ontvanger): settings and a gemeentecode, the
+same for every output of a route; remembered once the guard passed its values (bounded by HEADS_MAX)."""
+HEADS_MAX = 1024
+
+
+def _head(out: Parts, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, str]) -> None:
+    head = HEADS.get((zender, ontvanger))
+    if head is None:
+        mine = parts([
+            '<?xml version="1.0" encoding="UTF-8"?>\n',
+            f'<ZKN:zakLk01 xmlns:ZKN="{ZKN_NS}" xmlns:StUF="{STUF_NS}" xmlns:BG="{BG_NS}" xmlns:xsi="{XSI_NS}">',
+            "<ZKN:stuurgegevens><StUF:berichtcode>Lk01</StUF:berichtcode>",
+        ])
+        _systeem(mine, "zender", *zender)
+        _systeem(mine, "ontvanger", *ontvanger)
+        head = "".join(mine)
+        if guarded(mine) and len(HEADS) < HEADS_MAX:
+            HEADS[(zender, ontvanger)] = head
+    out.append(head)
+
+
 def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, str], referentienummer: str,
           moment: str, gezet_door: Eenheid | None = None) -> bytes:
     """One operation as a zakLk01 document; ``gezet_door``: the OEH a status is set by (isGezetDoor)."""
-    out = parts([
-        '<?xml version="1.0" encoding="UTF-8"?>\n',
-        f'<ZKN:zakLk01 xmlns:ZKN="{ZKN_NS}" xmlns:StUF="{STUF_NS}" xmlns:BG="{BG_NS}" xmlns:xsi="{XSI_NS}">',
-        "<ZKN:stuurgegevens><StUF:berichtcode>Lk01</StUF:berichtcode>",
-    ])
-    _systeem(out, "zender", *zender)
-    _systeem(out, "ontvanger", *ontvanger)
+    out = parts([])
+    _head(out, zender, ontvanger)
     out.append(f"<StUF:referentienummer>{text(out, at.REFERENTIENUMMER, referentienummer)}</StUF:referentienummer>"
                f"<StUF:tijdstipBericht>{text(out, at.TIJDSTIP_BERICHT, moment)}</StUF:tijdstipBericht>"
                "<StUF:entiteittype>ZAK</StUF:entiteittype></ZKN:stuurgegevens>")
