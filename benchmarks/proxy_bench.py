@@ -446,7 +446,7 @@ def report_open_loop(args: argparse.Namespace, bodies: list[bytes], echo_url: st
     sending = [(t, sent - ack) for t, sent, ack, _done in samples if sent < n]  # while the schedule runs
     waiting = trend(sending)
     print(f"sent but not yet acknowledged: max {max((w for _, w in sending), default=0)}, trend {waiting:+.2f} msg/s "
-          "while sending (growing: acceptance falls behind the rate, and the delivery backlog says little)")
+          "while sending (if it grows, acceptance falls behind the rate and the delivery backlog says little)")
     print(header())
     p99 = pct(gw_lat, 99)
     print(target_line(f"ack p99 at {args.rate:g} msg/s open loop", f"{p99:,.1f} ms", f"< {PROXY_P99_MS:g} ms",
