@@ -16,7 +16,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from gateway.mapping import ConversionError, Registry
-from gateway.mapping.compiler import GroupRule
+from gateway.mapping.rules import GroupRule
 from gateway.model import Bericht
 from gateway.pipeline import Conversion, Converter
 from gateway.render.schemas import errors_of

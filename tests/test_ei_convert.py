@@ -18,7 +18,7 @@ import pytest
 
 from gateway.ingest import InputError, read
 from gateway.mapping import ConversionError, Registry
-from gateway.mapping.compiler import GroupRule, Rule
+from gateway.mapping.rules import GroupRule, Rule
 from gateway.pipeline import Conversion, Converter, describe
 from gateway.render.schemas import check
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from gateway.mapping import Registry, default_dirs
+from gateway.mapping import Registry, default_dirs, parts
 from gateway.mapping import compiler as c
 from gateway.mapping import transforms as tf
-from gateway.mapping.compiler import FieldRule, GroupRule
+from gateway.mapping.rules import FieldRule, GroupRule
 from gateway.tooling.mappingtest import SKIP, report, run_file
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "mapping-reference.md"
@@ -63,8 +63,8 @@ def test_every_construct_has_an_example(compiled: dict[str, Any]) -> None:
     renders = set().union(*(set(r.get("render") or {}) for r in raws))
     assert renders >= c.RENDER_KEYS, c.RENDER_KEYS - renders
     maps = [body for r in raws for body in (r.get("value_maps") or {}).values()]
-    assert set().union(*(set(m) for m in maps)) >= c.MAP_KEYS
-    assert {m.get("fallback", "error") for m in maps} >= set(c.FALLBACKS)
+    assert set().union(*(set(m) for m in maps)) >= parts.MAP_KEYS
+    assert {m.get("fallback", "error") for m in maps} >= set(parts.FALLBACKS)
     assert {r.get("strictness") for r in raws} >= {"lenient"}
     tests = [t for r in raws for t in r.get("tests") or []]
     assert set().union(*(set(t) for t in tests)) >= c.TEST_KEYS, c.TEST_KEYS - set().union(*(set(t) for t in tests))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from gateway.mapping.compiler import Compiled, FieldRule, GroupRule, Path_
+from gateway.mapping.rules import Compiled, FieldRule, GroupRule, Path_
 
 Tags = tuple[str, ...]
 _PREDICATE = re.compile(r"\[[^\]]*\]")

@@ -1,10 +1,11 @@
 """Mapping: declarative mapping files, compiled once, that fill the canonical model from a dialect."""
 
-from .compiler import Compiled, compile_file
+from .compiler import compile_file
 from .debt import DialectDebt
 from .engine import Lineage, MapResult, Unmapped, Warning_, map_source
 from .errors import ConversionError, MappingError, Problem, Refused
 from .registry import Registry, default_dirs
+from .rules import Compiled
 
 __all__ = [
     "Compiled", "ConversionError", "DialectDebt", "Lineage", "MapResult", "MappingError", "Problem", "Refused",

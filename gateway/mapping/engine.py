@@ -18,22 +18,12 @@ from gateway.model import Bericht
 from gateway.model.codes import CODE_LISTS
 
 from .attributes import Attr, attribute_of, attribute_path, is_data
-from .compiler import (
-    FAST_NODE,
-    FAST_TEXT,
-    WALKED_FIELD,
-    WALKED_GROUP,
-    Compiled,
-    FieldRule,
-    GroupRule,
-    Path_,
-    Plan,
-    TrieNode,
-)
 from .errors import MAX_ERRORS, ConversionError, Refused, combined
 from .privacy import personal, shown, withhold
+from .rules import Compiled, FieldRule, GroupRule, Path_
 from .strictness import deviations
 from .transforms import TransformError
+from .walkplan import FAST_NODE, FAST_TEXT, WALKED_FIELD, WALKED_GROUP, Plan, TrieNode
 
 _Element = etree._Element
 
@@ -343,7 +333,7 @@ def _walk(el: _Element, node: TrieNode, found: dict[int, list[Any]], items: dict
 def _fast_walk(el: _Element, table: dict[str, tuple[Any, ...]], found: dict[int, list[Any]],
                items: dict[int, list[dict[str, Any]]], out: dict[str, Any], prefix: str, st: _State) -> None:
     """The untraced walk: as :func:`_walk`, but a fused leaf's text is stored straight away, in the dict
-    the table's compile step chose for the element (see ``compiler._fast_table``)."""
+    the table's compile step chose for the element (see ``walkplan._fast_table``)."""
     for child in el:
         todo = table.get(child.tag)
         if todo is None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from .loader import file_of, location
 from .privacy import cap
 
 MAX_ERRORS = 20
@@ -92,3 +95,21 @@ class Refused(ConversionError):
         super().__init__(f"refused by mapping {mapping!r}: {reason}", field="refuse", line=line, source=source)
         self.mapping = mapping
         self.reason = reason
+
+
+def suggest(word: str, options: Iterable[str]) -> str | None:
+    """A "did you mean" for a misspelt key, name or code, when one option is close enough."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+class Collector:
+    """Gathers every problem of a mapping file, each at its ``file:line:column``: a file is refused whole."""
+
+    def __init__(self, default_file: str) -> None:
+        self.problems: list[Problem] = []
+        self.default_file = default_file
+
+    def add(self, node: Any, key: Any, message: str, hint: str | None = None, *, value: bool = False) -> None:
+        line, col = location(node, key, value=value)
+        self.problems.append(Problem(file_of(node, self.default_file), line, col, message, hint))

@@ -96,3 +96,26 @@ def load_yaml(text: str, filename: str = "<mapping>") -> Any:
 
 def load_file(path: Path) -> Any:
     return load_yaml(path.read_text(encoding="utf-8"), str(path))
+
+
+def location(node: Any, key: Any = None, *, value: bool = False) -> tuple[int, int]:
+    """Line and column of ``key`` (or its value) in a located container, else of the container itself."""
+    if isinstance(node, LocatedDict) and key is not None:
+        table = node.value_locs if value else node.key_locs
+        return table.get(key, node.loc)
+    if isinstance(node, LocatedList) and isinstance(key, int) and key < len(node.item_locs):
+        return node.item_locs[key]
+    return getattr(node, "loc", (1, 1))
+
+
+def file_of(node: Any, default: str) -> str:
+    """The file a located container came from (set by :func:`tag_files`), else ``default``."""
+    return getattr(node, "file", None) or default
+
+
+def tag_files(node: Any, filename: str) -> None:
+    """Remember on each container which file it came from (extends merges several files)."""
+    if isinstance(node, LocatedDict | LocatedList):
+        node.file = filename  # type: ignore[attr-defined]
+        for child in node.values() if isinstance(node, dict) else node:
+            tag_files(child, filename)

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from . import compiler
-from .compiler import FORMAT_KEY, Compiled, FieldRule
-from .errors import ConversionError, MappingError, Problem
+from . import chain, compiler
+from .compiler import FORMAT_KEY
+from .errors import ConversionError, MappingError, Problem, suggest
+from .rules import Compiled, FieldRule
 
 
 def _data_root() -> Path:
@@ -103,7 +104,7 @@ class Registry:
         index: dict[str, Path] = {}
         for path in paths:
             try:
-                doc = compiler.read_mapping(path)
+                doc = chain.read_mapping(path)
             except MappingError:
                 continue
             name = doc.get("name")
@@ -111,7 +112,7 @@ class Registry:
                 index.setdefault(name, path)
         return index
 
-    def _resolver(self, index: dict[str, Path]) -> compiler.Resolver:
+    def _resolver(self, index: dict[str, Path]) -> chain.Resolver:
         def resolve(ref: str, base_dir: Path) -> Path | None:
             candidate = (base_dir / ref)
             if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
@@ -124,7 +125,7 @@ class Registry:
         """Compile every mapping file; keep the previous set if any file fails (and report why)."""
         paths = discover(self.dirs) + [p for p in self.extra_files if p not in discover(self.dirs)]
         index = self._name_index(paths)
-        compiler._known_names_hint[:] = sorted(index)
+        chain.known_names_hint[:] = sorted(index)
         resolve = self._resolver(index)
         by_name: dict[str, Compiled] = {}
         by_path: dict[Path, Compiled] = {}
@@ -214,7 +215,7 @@ class Registry:
             with self._lock:
                 self._by_path[path] = compiled
             return compiled
-        hint = compiler._suggest(str(ref), self._by_name)
+        hint = suggest(str(ref), self._by_name)
         raise MappingError([Problem(str(ref), 1, 1, f"no mapping named {str(ref)!r} and no such file", hint)])
 
     def match(self, root: etree._Element, fmt: str = "xml", route: str | None = None,

@@ -25,7 +25,6 @@ from lxml import etree
 from gateway.model import Bericht
 
 from . import transforms as tf
-from .compiler import _STEP, Compiled, FieldRule, GroupRule, Rule
 from .errors import ConversionError
 from .lighttree import Node, insert_after, serialise, sub, to_lxml
 from .reverse_plan import (
@@ -40,6 +39,7 @@ from .reverse_plan import (
     steps_of,
     text_of,
 )
+from .rules import STEP, Compiled, FieldRule, GroupRule, Rule
 
 
 @dataclass(slots=True)
@@ -292,7 +292,7 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
     root = Node(tag)
     for path, expected in mapping.match.xpath:  # match: {xpath: {"@berichtcode": "414"}} -> said on the root
         name = path.expr.strip()
-        if expected is not None and name.startswith("@") and _STEP.match(name[1:]) and ":" not in name:
+        if expected is not None and name.startswith("@") and STEP.match(name[1:]) and ":" not in name:
             root.set(name[1:], expected)
     soort = mapping.top_rule("soort")
     if soort is not None and soort.constant is not None and soort.constant != bericht.soort:

@@ -18,7 +18,8 @@ from typing import Any
 from lxml import etree
 
 from . import transforms as tf
-from .compiler import _STEP, FieldRule, GroupRule, Rule, shared_slot
+from .compiler import shared_slot
+from .rules import STEP, FieldRule, GroupRule, Rule
 
 
 def text_of(value: Any) -> str:
@@ -44,7 +45,7 @@ def simple_tags(expr: str, namespaces: Namespaces) -> tuple[str, ...] | None:
     for i, step in enumerate(steps):
         step = step.strip()
         attribute = step.startswith("@") and i == len(steps) - 1
-        m = _STEP.match(step[1:] if attribute else step)
+        m = STEP.match(step[1:] if attribute else step)
         if m is None:
             return None
         prefix, local = m.group(1), m.group(2)

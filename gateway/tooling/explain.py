@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.ingest import Source
 from gateway.mapping import Compiled, Lineage, Registry, Unmapped, Warning_
-from gateway.mapping.compiler import FieldRule
+from gateway.mapping.rules import FieldRule
 from gateway.model import mask_bsn
 from gateway.pipeline import Converter
 from gateway.render.zkn import stuf_places
