@@ -134,9 +134,13 @@ def messages(count: int, bases: list[bytes] | None = None) -> Iterator[tuple[str
 
 
 def generate(path: Path, count: int, bases: list[bytes] | None = None) -> None:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+    """Write the archive under a temporary name first: a run stopped half-way must not leave a truncated
+    archive that the next run (``--dir``) would take for a finished one and measure as one broken message."""
+    partial = path.with_name(path.name + ".partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, data in messages(count, bases):
             zf.writestr(name, data)
+    partial.replace(path)
 
 
 def floor_rate(sample: list[bytes], seconds: float) -> float:
