@@ -10,7 +10,7 @@ import pytest
 from gateway.ingest import read
 from gateway.mapping import ConversionError, DialectDebt, MappingError, Registry, map_source
 from gateway.mapping.debt import rule_key
-from gateway.mapping.engine import Warning_
+from gateway.mapping.result import Warning_
 from gateway.pipeline import Converter
 from gateway.reference import available
 

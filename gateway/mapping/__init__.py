@@ -2,9 +2,10 @@
 
 from .compiler import compile_file
 from .debt import DialectDebt
-from .engine import Lineage, MapResult, Unmapped, Warning_, map_source
+from .engine import map_source
 from .errors import ConversionError, MappingError, Problem, Refused
 from .registry import Registry, default_dirs
+from .result import Lineage, MapResult, Unmapped, Warning_
 from .rules import Compiled
 
 __all__ = [

@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 
-from .engine import Warning_
+from .result import Warning_
 
 _INDEX = re.compile(r"\.\d+(?=\.|$)")
 

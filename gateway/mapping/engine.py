@@ -7,90 +7,24 @@ when asked for with ``trace=True`` — by ``explain``, and to locate a validatio
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 from pydantic import ValidationError
 
 from gateway.model import Bericht
-from gateway.model.codes import CODE_LISTS
 
-from .attributes import Attr, attribute_of, attribute_path, is_data
-from .errors import MAX_ERRORS, ConversionError, Refused, combined
+from .attributes import Attr, attribute_of, attribute_path
+from .errors import ConversionError, Refused, combined
+from .modelcheck import accept_lenient, check_source_schema, model_errors
 from .privacy import personal, shown, withhold
+from .result import Lineage, MapResult, MapState, Warning_
 from .rules import Compiled, FieldRule, GroupRule, Path_
-from .strictness import deviations
 from .transforms import TransformError
+from .unmapped import element_path, unmapped_values
 from .walkplan import FAST_NODE, FAST_TEXT, WALKED_FIELD, WALKED_GROUP, Plan, TrieNode
 
 _Element = etree._Element
-
-
-@dataclass(frozen=True, slots=True)
-class Lineage:
-    """Where one canonical value came from."""
-
-    field: str
-    rule: FieldRule
-    line: int | None
-    source: str | None
-    raw: Any
-    value: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Warning_:
-    """A deviation accepted under ``strictness: lenient``; counted per mapping and rule (dialect debt)."""
-
-    rule: str
-    field: str
-    line: int | None
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Unmapped:
-    """A source element with a value that no rule read and no ``ignore`` entry explains."""
-
-    path: str
-    line: int | None
-
-
-@dataclass(slots=True)
-class MapResult:
-    bericht: Bericht
-    data: dict[str, Any]
-    warnings: list[Warning_] = field(default_factory=list)
-    unmapped: list[Unmapped] = field(default_factory=list)
-    lineage: list[Lineage] = field(default_factory=list)
-    groups: dict[str, int | None] = field(default_factory=dict)
-
-
-class _State:
-    __slots__ = ("attrs", "consumed", "errors", "failed", "groups", "index", "lenient", "lineage", "source",
-                 "trace", "track", "warnings")
-
-    def __init__(self, source: str, trace: bool, track: bool, lenient: bool) -> None:
-        self.source = source
-        self.trace = trace
-        self.track = track
-        self.lenient = lenient
-        self.consumed: set[_Element] = set()
-        self.attrs: set[Attr] = set()  # attributes a rule read, as (element, Clark name)
-        self.warnings: list[Warning_] = []
-        self.lineage: list[Lineage] = []
-        self.groups: dict[str, int | None] = {}
-        self.index: dict[Any, dict[Any, list[Any]]] = {}
-        self.errors: list[ConversionError] = []  # independent errors of rules, the first MAX_ERRORS of them
-        self.failed = 0  # how many rules failed in all
-
-    def fail(self, exc: ConversionError) -> None:
-        """A rule that cannot give its value: noted, and the walk goes on to find the message's other errors."""
-        self.failed += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(exc)
 
 
 def _parent(out: dict[str, Any], segments: tuple[str, ...]) -> dict[str, Any]:
@@ -118,18 +52,6 @@ def _landed(out: dict[str, Any], segments: tuple[str, ...]) -> bool:
     return True
 
 
-def element_path(el: _Element) -> str:
-    """Readable path with the document's own prefixes, e.g. /wmo301:Bericht/wmo301:Header/iwmo:Code."""
-    parts: list[str] = []
-    node: _Element | None = el
-    while node is not None:
-        q = etree.QName(node)
-        prefix = node.prefix
-        parts.append(f"{prefix}:{q.localname}" if prefix else q.localname)
-        node = node.getparent()
-    return "/" + "/".join(reversed(parts))
-
-
 def _holds(when: Path_, ctx: _Element, index: dict[Any, dict[Any, list[Any]]]) -> bool:
     """A ``when:`` condition with XPath's own truth: a node-set holds when it is not empty, a comparison
     (``Status = 'ingetrokken'``), number or string by its value. (``[False]`` is a non-empty list.)"""
@@ -138,11 +60,11 @@ def _holds(when: Path_, ctx: _Element, index: dict[Any, dict[Any, list[Any]]]) -
     return bool(when.run(ctx, index))
 
 
-def _fail(st: _State, message: str, field_: str, line: int | None, path: str | None = None) -> ConversionError:
+def _fail(st: MapState, message: str, field_: str, line: int | None, path: str | None = None) -> ConversionError:
     return ConversionError(message, field=field_, line=line, path=path, source=st.source)
 
 
-def _values(rule: FieldRule, nodes: list[Any], st: _State, where: str, path_expr: str,
+def _values(rule: FieldRule, nodes: list[Any], st: MapState, where: str, path_expr: str,
             values: list[str], first: list[Any]) -> None:
     """Collect the text of ``nodes`` into ``values``; remember the first element (or attribute) that had one."""
     for node in nodes:
@@ -185,7 +107,7 @@ def _origin(node: _Element | Attr) -> tuple[int | None, str]:
     return node.sourceline, element_path(node)
 
 
-def _more_sources(rule: FieldRule, ctx: _Element, st: _State, first: str) -> str:
+def _more_sources(rule: FieldRule, ctx: _Element, st: MapState, first: str) -> str:
     """Trace only: name every element a several-paths rule read (``a + b (line 7)``), not just the first."""
     parts = [first]
     for path in rule.paths[1:]:
@@ -201,7 +123,7 @@ def _more_sources(rule: FieldRule, ctx: _Element, st: _State, first: str) -> str
     return " + ".join(parts)
 
 
-def _mark_footprint(path: Path_, ctx: _Element, st: _State) -> tuple[int | None, str] | None:
+def _mark_footprint(path: Path_, ctx: _Element, st: MapState) -> tuple[int | None, str] | None:
     """A function expression read these attributes: mark them used; give the first one's line and path."""
     first: tuple[int | None, str] | None = None
     for xp in path.footprint:
@@ -215,7 +137,7 @@ def _mark_footprint(path: Path_, ctx: _Element, st: _State) -> tuple[int | None,
     return first
 
 
-def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: _State,
+def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: MapState,
            nodes: list[list[Any]] | None = None) -> None:
     """Fill one canonical field. ``nodes`` (the source elements of each path) is given when the walk
     already found them."""
@@ -298,7 +220,7 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
         st.lineage.append(Lineage(where, rule, line, source, raw, value))
 
 
-def _field_or_fail(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: _State,
+def _field_or_fail(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: MapState,
                    nodes: list[list[Any]] | None = None) -> None:
     """:func:`_field`, its error noted rather than raised: one rule's bad value does not hide the next one's."""
     try:
@@ -316,7 +238,7 @@ class _Ambiguous(Exception):
 
 
 def _walk(el: _Element, node: TrieNode, found: dict[int, list[Any]], items: dict[int, list[dict[str, Any]]],
-          out: dict[str, Any], prefix: str, st: _State) -> None:
+          out: dict[str, Any], prefix: str, st: MapState) -> None:
     """The traced walk: one pass over ``el``'s children collecting the elements of every plain-path rule
     and running every group of a rule list; each rule then gets its value one by one (with lineage)."""
     children = node.children
@@ -331,7 +253,7 @@ def _walk(el: _Element, node: TrieNode, found: dict[int, list[Any]], items: dict
 
 
 def _fast_walk(el: _Element, table: dict[str, tuple[Any, ...]], found: dict[int, list[Any]],
-               items: dict[int, list[dict[str, Any]]], out: dict[str, Any], prefix: str, st: _State) -> None:
+               items: dict[int, list[dict[str, Any]]], out: dict[str, Any], prefix: str, st: MapState) -> None:
     """The untraced walk: as :func:`_walk`, but a fused leaf's text is stored straight away, in the dict
     the table's compile step chose for the element (see ``walkplan._fast_table``)."""
     for child in el:
@@ -371,7 +293,7 @@ def _fast_walk(el: _Element, table: dict[str, tuple[Any, ...]], found: dict[int,
 
 
 def _collect(sub: TrieNode, child: _Element, found: dict[int, list[Any]], items: dict[int, list[dict[str, Any]]],
-             prefix: str, st: _State) -> None:
+             prefix: str, st: MapState) -> None:
     """``child`` is a source element of the rules ending at ``sub`` (their values are worked out after the
     walk) and an item of its groups (mapped now, into the group's next item)."""
     for key in sub.rule_ids:
@@ -391,7 +313,7 @@ def _collect(sub: TrieNode, child: _Element, found: dict[int, list[Any]], items:
         bucket.append(item)
 
 
-def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _State) -> None:
+def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: MapState) -> None:
     found: dict[int, list[Any]] = {}
     items: dict[int, list[dict[str, Any]]] = {}
     fast = not st.trace
@@ -454,142 +376,6 @@ def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: _Stat
             _field_or_fail(rule, ctx, out, prefix, st)  # type: ignore[arg-type]
 
 
-def _mark_matched(mapping: Compiled, root: _Element, st: _State) -> None:
-    """A value the mapping's ``match.xpath`` compared with a fixed value is carried by the mapping itself
-    (``@berichtcode: "414"`` is what makes it a 301): it counts as read."""
-    for path, expected in mapping.match.xpath:
-        if expected is None or (path.tags is not None and not path.tags):
-            continue
-        for node in path.run(root, st.index):
-            if isinstance(node, _Element):
-                st.consumed.add(node)
-            elif (attr := attribute_of(node)) is not None:
-                st.attrs.add(attr)
-
-
-def _unmapped(mapping: Compiled, root: _Element, st: _State) -> list[Unmapped]:
-    """Source values no rule read and no ``ignore:`` entry explains: leaf element texts and non-empty
-    attributes alike (not ``xsi:``/``xml:`` attributes; see :mod:`.attributes`), in document order."""
-    ignored: set[_Element] = set()
-    ignored_attrs: set[Attr] = set()
-    for path, _reason in mapping.ignore:
-        for node in path.run(root):
-            if isinstance(node, _Element):
-                ignored.update(node.iter())
-            elif (attr := attribute_of(node)) is not None:
-                ignored_attrs.add(attr)
-    _mark_matched(mapping, root, st)
-    out: list[Unmapped] = []
-    consumed = st.consumed
-    read = st.attrs
-    for el in root.iter(etree.Element):
-        if ignored and el in ignored:
-            continue
-        attributes = el.items()  # a list, cheaper than the attrib proxy when (as mostly) empty
-        if attributes:
-            for name, value in attributes:
-                if value.strip() and is_data(name) and (el, name) not in read and (el, name) not in ignored_attrs:
-                    out.append(Unmapped(attribute_path(element_path(el), el, name), el.sourceline))
-        if len(el) or el in consumed:
-            continue
-        text = el.text
-        if text is not None and text.strip():
-            out.append(Unmapped(element_path(el), el.sourceline))
-    return out
-
-
-_MSG_PREFIX = re.compile(r"^(?:Value error|Assertion failed), ")
-_MSG_FIELD = re.compile(r"^([a-z_]+(?:\.[a-z0-9_]+)+): (.*)$", re.S)
-
-
-def _locate(field_: str, st: _State) -> tuple[int | None, str | None]:
-    best: tuple[int, int | None, str | None] = (-1, None, None)
-    for entry in st.lineage:
-        if entry.field == field_:
-            return entry.line, entry.source or entry.rule.source_text
-        if entry.field.startswith(field_ + ".") and entry.line is not None and (
-                best[1] is None or entry.line < best[1]):
-            best = (0, entry.line, None)
-    if best[1] is not None:
-        return best[1], None
-    parts = field_.split(".")
-    while parts:
-        line = st.groups.get(".".join(parts))
-        if line is not None:
-            return line, None
-        parts.pop()
-    return None, None
-
-
-def _describe(err: dict[str, Any], field_: str) -> str:
-    msg = _MSG_PREFIX.sub("", str(err.get("msg", "invalid")))
-    leaf = field_.rsplit(".", 1)[-1]
-    if err.get("type") == "literal_error" and leaf in CODE_LISTS:
-        msg = f"not a code of {CODE_LISTS[leaf][0]}: {msg}"
-    if err.get("type") == "missing":
-        msg = "required field missing"
-    quoted = shown(field_, err["input"]) if "input" in err else None
-    if quoted is not None:  # never a name, birth date, address or BSN (issue 11, item 7)
-        msg += f" (got {quoted})"
-    return msg
-
-
-def _check_source_schema(mapping: Compiled, root: _Element, st: _State) -> None:
-    """``source_schema:``: strict rejects a message that breaks its dialect's XSD, lenient warns."""
-    found = deviations(mapping.source_schema, root)  # type: ignore[arg-type]
-    if not found:
-        return
-    if not st.lenient:
-        raise combined([ConversionError(f"breaks its dialect schema {mapping.source_schema}: {dev.message}",
-                                        field="source_schema", line=dev.line, source=st.source)
-                        for dev in found[:MAX_ERRORS]], len(found))
-    for dev in found:
-        st.warnings.append(Warning_(f"source_schema:{dev.element}", f"source_schema:{dev.element}", dev.line,
-                                    f"breaks {mapping.source_schema}: {dev.message}"))
-
-
-def _pop(data: dict[str, Any], loc: tuple[Any, ...]) -> bool:
-    node: Any = data
-    for key in loc[:-1]:
-        try:
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
-            return False
-    if isinstance(node, dict) and loc[-1] in node:
-        del node[loc[-1]]
-        return True
-    return False
-
-
-def _accept_lenient(data: dict[str, Any], exc: ValidationError, st: _State) -> Bericht | None:
-    """Lenient: drop optional values that are not in their code list, with a warning each, and validate again.
-
-    Gives up (None: the caller reports the original error) when anything else is wrong or when a
-    dropped value turns out to be required.
-    """
-    warnings: list[Warning_] = []
-    for _ in range(8):
-        errors = exc.errors(include_url=False)
-        if any(e.get("type") != "literal_error" or not e.get("loc") for e in errors):
-            return None
-        for err in errors:
-            loc = tuple(err["loc"])
-            field_ = ".".join(str(p) for p in loc)
-            if not _pop(data, loc):
-                return None
-            line, _path = _locate(field_, st)
-            rule = next((e.rule.target for e in st.lineage if e.field == field_), field_)
-            warnings.append(Warning_(rule, field_, line, f"{_describe(err, field_)}; value dropped"))
-        try:
-            bericht = Bericht.model_validate(data)
-        except ValidationError as again:
-            exc = again
-            continue
-        st.warnings.extend(warnings)
-        return bericht
-    return None
-
-
 def map_source(
     mapping: Compiled,
     root: _Element,
@@ -604,9 +390,9 @@ def map_source(
     if mapping.abstract:
         raise ConversionError(f"mapping {mapping.name!r} is abstract: a base for extends, it converts nothing",
                               field="mapping", source=source)
-    st = _State(source, trace, track_unmapped, mapping.strictness == "lenient")
+    st = MapState(source, trace, track_unmapped, mapping.strictness == "lenient")
     if mapping.source_schema is not None:
-        _check_source_schema(mapping, root, st)
+        check_source_schema(mapping, root, st)
     data: dict[str, Any] = {}
     try:
         _exec(mapping.plan, root, data, "", st)  # type: ignore[arg-type]
@@ -617,28 +403,12 @@ def map_source(
     except ValidationError as exc:
         if not trace:  # run again with lineage to say where the offending value came from
             return map_source(mapping, root, source=source, trace=True, track_unmapped=track_unmapped)
-        accepted = _accept_lenient(data, exc, st) if st.lenient and not st.errors else None
+        accepted = accept_lenient(data, exc, st) if st.lenient and not st.errors else None
         if accepted is not None:
-            unmapped = _unmapped(mapping, root, st) if track_unmapped else []
+            unmapped = unmapped_values(mapping, root, st) if track_unmapped else []
             return MapResult(accepted, data, st.warnings, unmapped, st.lineage, st.groups)
-        _model_errors(exc, st)
+        model_errors(exc, st)
     if st.errors:
         raise combined(sorted(st.errors, key=lambda e: e.line or 1 << 62), st.failed) from None
-    unmapped = _unmapped(mapping, root, st) if track_unmapped else []
+    unmapped = unmapped_values(mapping, root, st) if track_unmapped else []
     return MapResult(bericht, data, st.warnings, unmapped, st.lineage, st.groups)
-
-
-def _model_errors(exc: ValidationError, st: _State) -> None:
-    """Note each error of the canonical model, located; not those of a field whose rule already failed
-    (its value is missing because of an error already named)."""
-    failed = tuple(e.field + "." for e in st.errors if e.field)
-    for err in exc.errors(include_url=False):
-        field_ = ".".join(str(p) for p in err.get("loc", ()))
-        message = _describe(err, field_)
-        located = _MSG_FIELD.match(message)
-        if located and not field_:
-            field_, message = located.group(1), located.group(2)
-        if field_ and (field_ + ".").startswith(failed):
-            continue
-        line, path = _locate(field_, st)
-        st.fail(ConversionError(message, field=field_ or None, line=line, path=path, source=st.source))

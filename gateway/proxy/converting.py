@@ -29,7 +29,7 @@ from gateway.ingest.ei_default import is_flat_file
 from gateway.ingest.ggk import limit_for as ggk_limit_for
 from gateway.ledger.staged import ThrowawayLedger
 from gateway.mapping import ConversionError, Refused, Registry
-from gateway.mapping.engine import Warning_
+from gateway.mapping.result import Warning_
 from gateway.model import Bericht
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe, sender_of

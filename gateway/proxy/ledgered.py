@@ -32,7 +32,7 @@ from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed
 from gateway.ledger.staged import StagedLedger, WriteSet, apply
 from gateway.mapping import ConversionError
-from gateway.mapping.engine import Warning_
+from gateway.mapping.result import Warning_
 from gateway.model import Bericht
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.render import RenderError, stuf

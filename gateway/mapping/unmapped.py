@@ -1,0 +1,68 @@
+"""The "nothing silently dropped" check: source values no rule read and no ``ignore:`` entry explains,
+elements and attributes alike, each with its path and line."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from .attributes import Attr, attribute_of, attribute_path, is_data
+from .result import MapState, Unmapped
+from .rules import Compiled
+
+_Element = etree._Element
+
+
+def element_path(el: _Element) -> str:
+    """Readable path with the document's own prefixes, e.g. /wmo301:Bericht/wmo301:Header/iwmo:Code."""
+    parts: list[str] = []
+    node: _Element | None = el
+    while node is not None:
+        q = etree.QName(node)
+        prefix = node.prefix
+        parts.append(f"{prefix}:{q.localname}" if prefix else q.localname)
+        node = node.getparent()
+    return "/" + "/".join(reversed(parts))
+
+
+def _mark_matched(mapping: Compiled, root: _Element, st: MapState) -> None:
+    """A value the mapping's ``match.xpath`` compared with a fixed value is carried by the mapping itself
+    (``@berichtcode: "414"`` is what makes it a 301): it counts as read."""
+    for path, expected in mapping.match.xpath:
+        if expected is None or (path.tags is not None and not path.tags):
+            continue
+        for node in path.run(root, st.index):
+            if isinstance(node, _Element):
+                st.consumed.add(node)
+            elif (attr := attribute_of(node)) is not None:
+                st.attrs.add(attr)
+
+
+def unmapped_values(mapping: Compiled, root: _Element, st: MapState) -> list[Unmapped]:
+    """Source values no rule read and no ``ignore:`` entry explains: leaf element texts and non-empty
+    attributes alike (not ``xsi:``/``xml:`` attributes; see :mod:`.attributes`), in document order."""
+    ignored: set[_Element] = set()
+    ignored_attrs: set[Attr] = set()
+    for path, _reason in mapping.ignore:
+        for node in path.run(root):
+            if isinstance(node, _Element):
+                ignored.update(node.iter())
+            elif (attr := attribute_of(node)) is not None:
+                ignored_attrs.add(attr)
+    _mark_matched(mapping, root, st)
+    out: list[Unmapped] = []
+    consumed = st.consumed
+    read = st.attrs
+    for el in root.iter(etree.Element):
+        if ignored and el in ignored:
+            continue
+        attributes = el.items()  # a list, cheaper than the attrib proxy when (as mostly) empty
+        if attributes:
+            for name, value in attributes:
+                if value.strip() and is_data(name) and (el, name) not in read and (el, name) not in ignored_attrs:
+                    out.append(Unmapped(attribute_path(element_path(el), el, name), el.sourceline))
+        if len(el) or el in consumed:
+            continue
+        text = el.text
+        if text is not None and text.strip():
+            out.append(Unmapped(element_path(el), el.sourceline))
+    return out
