@@ -8,6 +8,7 @@ run, real SQLite ledgers, real sidecar under uvicorn, real receiver over HTTP.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -95,3 +96,29 @@ def test_a_state_folder_without_a_ledger_is_a_usage_error(tmp_path: Path) -> Non
     (tmp_path / "empty").mkdir()
     code, said = _import(tmp_path, tmp_path / "empty")
     assert code == 2 and f"no zaak ledger at {tmp_path / 'empty' / DB_NAME}" in said
+
+
+def test_a_zaak_state_held_in_the_older_json_spelling_is_the_same_state_not_a_conflict(tmp_path: Path) -> None:
+    """Ledgers written before orjson hold ``json.dumps(state, sort_keys=True)`` text: the same state in
+    other spacing and escapes. Importing over it is "nothing new"; a state that differs still conflicts."""
+    samples_dir()
+    state, _ = _batch(tmp_path, A02)
+    conn = outbox.connect(outbox.open_db(tmp_path / "data"))
+    create_tables(conn)
+    src = sqlite3.connect(state / DB_NAME)
+    rows = src.execute("SELECT zaak, state, updated_at FROM zaak_state").fetchall()
+    src.close()
+    assert rows and all(", " not in text for _z, text, _u in rows)  # the new spelling: compact
+    with outbox.transaction(conn):
+        for zaak, text, updated in rows:
+            old = json.dumps(json.loads(text), sort_keys=True)
+            assert old != text
+            conn.execute("INSERT INTO zaak_state (zaak, state, updated_at) VALUES (?, ?, ?)", (zaak, old, updated))
+    code, said = _import(tmp_path, state)
+    assert code == 0 and f"; {len(rows)} already held alike, 0 replaced" in said and "zaak_state" not in said, said
+    zaak, text, _updated = rows[0]
+    changed = {**json.loads(text), "as_of": "19990101000000"}
+    with outbox.transaction(conn):
+        conn.execute("UPDATE zaak_state SET state = ? WHERE zaak = ?", (json.dumps(changed, sort_keys=True), zaak))
+    code, said = _import(tmp_path, state)
+    assert code == 1 and f"zaak_state {zaak}" in said, said

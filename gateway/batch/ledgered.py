@@ -20,10 +20,11 @@ the two commits would apply a member twice or lose its outputs); the journal and
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from gateway.ledger.sqlite import DB_NAME
 from gateway.ledger.staged import ConnLedger
@@ -139,7 +140,7 @@ class LedgerStep:
         mapping = mapping or self.converter.registry.get(item.mapping)
         stored = self.store.direct.recall(KIND, member) if self._recall else None  # no SAVEPOINT of its own
         if stored is not None:  # rendered before a kill: the ledger holds its effect, reuse its outputs
-            outputs = [(name, xml.encode("utf-8")) for name, xml in json.loads(stored)]
+            outputs = [(name, xml.encode("utf-8")) for name, xml in orjson.loads(stored)]
         else:
             try:
                 rendered = self.converter.render(item.bericht, mapping, prepared=item.prepared)
@@ -155,7 +156,8 @@ class LedgerStep:
                 return quarantine(self.packer, item.key, item.data, info, mapping, self.budget, self._tally)
             outputs = [(o.name, o.xml) for o in rendered]
             # one INSERT inside the chunk's transaction (a failure rolls the chunk back): no SAVEPOINT of its own
-            self.store.direct.remember(KIND, member, json.dumps([[n, x.decode("utf-8")] for n, x in outputs]))
+            kept = orjson.dumps([[n, x.decode("utf-8")] for n, x in outputs]).decode("utf-8")
+            self.store.direct.remember(KIND, member, kept)
         try:
             paths = pack_outputs(self.packer, item.key, outputs)
         except OSError as exc:  # OUT refused the write (a full disk, a name the file system rejects)

@@ -8,7 +8,6 @@ rolls back when the block raises.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .base import JsonDict, LedgerTransaction, next_tijdstip
+from .statetext import dump_state, load_state
 
 DB_NAME = "ledger.sqlite"
 DEFAULT_STATE = "./overstap-state"
@@ -46,12 +46,12 @@ class _SqliteTransaction:
 
     def state(self, zaak: str) -> JsonDict | None:
         row = self.conn.execute("SELECT state FROM zaak_state WHERE zaak = ?", (zaak,)).fetchone()
-        return json.loads(row[0]) if row is not None else None  # type: ignore[no-any-return]
+        return load_state(row[0]) if row is not None else None
 
     def put_state(self, zaak: str, state: JsonDict) -> None:
         self.conn.execute("INSERT INTO zaak_state (zaak, state, updated_at) VALUES (?, ?, ?) ON CONFLICT(zaak) "
                           "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                          (zaak, json.dumps(state, sort_keys=True), dt.datetime.now(dt.UTC).isoformat()))
+                          (zaak, dump_state(state), dt.datetime.now(dt.UTC).isoformat()))
 
     def tijdstip(self, zender: str, now: dt.datetime) -> str:
         row = self.conn.execute("SELECT tijdstip FROM zender_tijdstip WHERE zender = ?", (zender,)).fetchone()

@@ -17,7 +17,6 @@ outputs; its writes are whole values, so the ledger stays what the outbox says w
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from typing import Any
 
 from .base import JsonDict, LedgerTransaction, next_tijdstip, savepoint
 from .sqlite import SCHEMA
+from .statetext import dump_state, load_state
 
 
 @dataclass(slots=True)
@@ -96,10 +96,10 @@ class _StagedTransaction:
         if text is None:
             row = self.ledger.read("SELECT state FROM zaak_state WHERE zaak = ?", (zaak,))
             text = row[0] if row is not None else None
-        return json.loads(text) if text is not None else None  # type: ignore[no-any-return]
+        return load_state(text) if text is not None else None
 
     def put_state(self, zaak: str, state: JsonDict) -> None:
-        self.writes.states[zaak] = json.dumps(state, sort_keys=True)  # a copy the caller cannot change
+        self.writes.states[zaak] = dump_state(state)  # a copy the caller cannot change
 
     def tijdstip(self, zender: str, now: dt.datetime) -> str:
         last = self.writes.tijdstip.get(zender)

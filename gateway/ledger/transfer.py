@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .sqlite import DB_NAME
+from .statetext import same_state
 
 MAX_CONFLICTS = 20
 """Conflicts named in a refusal; the rest are counted."""
@@ -53,6 +54,11 @@ def ledger_file(state_dir: str | Path) -> Path:
     return path
 
 
+def _same_json(table: str, held: str, content: str) -> bool:
+    """A zaak state written in another spelling (before orjson: other spacing, escapes) is the same state."""
+    return table == "zaak_state" and same_state(held, content)
+
+
 def import_ledger(source: Path, conn: sqlite3.Connection, *, replace: bool = False) -> Imported:
     """Copy the ledger in ``source`` into the ledger tables reached through ``conn`` (the caller commits).
 
@@ -75,7 +81,7 @@ def import_ledger(source: Path, conn: sqlite3.Connection, *, replace: bool = Fal
             for row in src.execute(f"SELECT {', '.join(columns)} FROM {table}"):
                 key, content = row[:len(keys)], row[len(keys)]
                 held = conn.execute(f"SELECT {value} FROM {table} WHERE {where}", key).fetchone()
-                if held is not None and held[0] == content:
+                if held is not None and (held[0] == content or _same_json(table, held[0], content)):
                     result.same += 1
                     continue
                 if held is not None and not replace:

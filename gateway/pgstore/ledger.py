@@ -10,13 +10,13 @@ client dies. psycopg 3 is needed (``pip install 'overstap[postgresql]'``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from gateway.ledger.base import JsonDict, LedgerTransaction, next_tijdstip
+from gateway.ledger.statetext import dump_state, load_state
 
 LOCK_KEY = 0x4F56_5354  # "OVST": the ledger's advisory lock, one per database
 SCHEMA = (
@@ -63,12 +63,12 @@ class _PgTransaction:
 
     def state(self, zaak: str) -> JsonDict | None:
         row = self._one("SELECT state::text FROM zaak_state WHERE zaak = %s", (zaak,))
-        return json.loads(row[0]) if row is not None else None  # type: ignore[no-any-return]
+        return load_state(row[0]) if row is not None else None
 
     def put_state(self, zaak: str, state: JsonDict) -> None:
         self.cur.execute("INSERT INTO zaak_state (zaak, state, updated_at) VALUES (%s, %s::jsonb, now()) "
                          "ON CONFLICT (zaak) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                         (zaak, json.dumps(state, sort_keys=True)))
+                         (zaak, dump_state(state)))
 
     def tijdstip(self, zender: str, now: dt.datetime) -> str:
         row = self._one("SELECT tijdstip FROM zender_tijdstip WHERE zender = %s", (zender,))
