@@ -20,9 +20,12 @@ from lxml import etree
 from . import transforms as tf
 from .compiler import _STEP, Compiled, FieldRule, GroupRule, Rule, shared_slot
 
+_DATES = (dt.date, dt.time)
+"""A tuple made once: ``dt.date | dt.time`` in the test built a union object on every call (~170 ns, ~25 a message)."""
+
 
 def text_of(value: Any) -> str:
-    if isinstance(value, dt.date | dt.time):
+    if isinstance(value, _DATES):
         return value.isoformat()
     return str(value)
 
