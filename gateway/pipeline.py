@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, Source, read
 from gateway.ledger import Ledger, LedgerTransaction, MemoryLedger
@@ -26,18 +26,16 @@ from gateway.mapping import (
     map_source,
 )
 from gateway.mapping.privacy import cap
+from gateway.mapping.reverse import unmap
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
-from gateway.render import RenderError, RenderSettings
+from gateway.model.versions import VERSIONS, for_version
+from gateway.render import RenderError, RenderSettings, ggk
 from gateway.render import zkn as zkn_profile
 from gateway.render.guard import guarding
 from gateway.render.guard import schema as guard_schema
 from gateway.render.schemas import OutputInvalid, check, iwmo_kind, schema
 from gateway.render.settings import NEWEST
-
-if TYPE_CHECKING:
-    from gateway.render.ggk import GgkRendered
-    from gateway.render.ggk import Stamp as GgkStamp
 
 PROFILES = ("zkn", "ggk")
 VALIDATE_MODES = (False, True, "full")
@@ -322,14 +320,10 @@ class Converter:
         return self.registry.dialect(bericht.wet, nummer, versie)
 
     def render_ggk(self, bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction,
-                   now: datetime) -> list[GgkRendered]:
+                   now: datetime) -> list[ggk.GgkRendered]:
         """Profile ggk: normalise to the target version, write it with the built-in dialect's mapping file run
         backwards, validate it when an XSD is known, and wrap it in a Di01 (heenbericht, its UUID remembered
         in the ledger) or a Du01 (retour, pointing at the Di01 of its heenbericht)."""
-        from gateway.mapping.reverse import unmap
-        from gateway.model.versions import for_version
-        from gateway.render import ggk
-
         stamp = ggk_stamp(bericht, settings, tx, now)
         target = self.payload_dialect(bericht, settings)
         assert target.wet is not None and target.bericht is not None and target.versie is not None
@@ -353,7 +347,6 @@ class Converter:
         """The way back: a canonical message (zakLk01, a GGk envelope, or any known dialect) written in
         the dialect of mapping ``target``. One dialect message per zaak/client."""
         from gateway.ingest.zkn import read_zkn
-        from gateway.mapping.reverse import unmap
 
         mapping = self.registry.get(target)
         if mapping.reverse_refused:
@@ -401,12 +394,10 @@ def newest_version(registry: Registry, wet: str, nummer: str, source: str) -> st
     return (same or versions or [source])[-1]
 
 
-def ggk_stamp(bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction, now: datetime) -> GgkStamp:
+def ggk_stamp(bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction, now: datetime) -> ggk.Stamp:
     """The ledger's part of a GGk envelope: a random UUIDv4 (spec 2.4), remembered for a heenbericht so its
     retour's Du01 can point at it; for a retour that Di01's UUID (3.3 crossRefnummer), refused when unknown;
     tijdstipBericht = ``now``, strictly increasing per zender (3.2 "tijdstip van aanmaken", StUF019)."""
-    from gateway.render import ggk
-
     key = ggk.heen_key(bericht)
     cross_ref = tx.recall("di01", key) if ggk.is_retour(bericht) else None
     if ggk.is_retour(bericht) and cross_ref is None:
@@ -422,8 +413,6 @@ def ggk_stamp(bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction,
 
 def received_di01(bericht: Bericht, envelope: dict[str, str], tx: LedgerTransaction) -> None:
     """Remember the UUID of a Di01 that brought a heenbericht in, so a Du01 with its retour can point at it."""
-    from gateway.render import ggk
-
     if not ggk.is_retour(bericht) and envelope.get("referentienummer"):
         tx.remember("di01", ggk.heen_key(bericht), envelope["referentienummer"])
 
@@ -431,8 +420,6 @@ def received_di01(bericht: Bericht, envelope: dict[str, str], tx: LedgerTransact
 def _to_version(bericht: Bericht, mapping: Compiled) -> tuple[Bericht, list[str], list[str]]:
     """The message as ``mapping``'s version can hold it, through the same cross-version rules as the GGk
     payload (2.0 RedenIntrekking -> RedenWijziging, ...): (bericht, normalised, dropped)."""
-    from gateway.model.versions import VERSIONS, for_version
-
     if not mapping.wet or not mapping.versie or bericht.versie == mapping.versie:
         return bericht, [], []
     if (mapping.wet, mapping.versie) not in VERSIONS or bericht.wet != mapping.wet:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from gateway.mapping.lighttree import Node, insert_after, serialise, sub, to_lxml
+from gateway.mapping.lighttree import MAX_DEPTH, Node, insert_after, serialise, sub, to_lxml
 
 NS_M, NS_I = "urn:example:m", "urn:example:i"
 NSMAP = {"m": NS_M, "i": NS_I}
@@ -83,6 +83,20 @@ def test_deep_trees_are_left_to_lxml() -> None:
     for _ in range(40):
         node = sub(node, "A")
     assert serialise(root, {}) is None
+
+
+@pytest.mark.parametrize("text", [None, "x"])
+def test_the_depth_limit_holds_for_a_leaf_its_parent_writes(text: str | None) -> None:
+    """A leaf is written by its parent's loop, not by a call of its own: the depth check must still see it."""
+    def chain(depth: int) -> Node:
+        root = node = Node("R")
+        for _ in range(depth):
+            node = sub(node, "A")
+        node.text = text
+        return root
+
+    assert serialise(chain(MAX_DEPTH), {}) == _lxml_bytes(chain(MAX_DEPTH), {})
+    assert serialise(chain(MAX_DEPTH + 1), {}) is None
 
 
 def test_iterfind_refuses_attribute_steps_as_lxml_does() -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .base import JsonDict, LedgerTransaction, next_tijdstip, savepoint
+from .base import JsonDict, LedgerTransaction, MemoryLedger, next_tijdstip, savepoint
 from .sqlite import SCHEMA
 from .statetext import dump_state, load_state
 
@@ -206,12 +206,9 @@ class ThrowawayLedger:
     every message and copy itself on each one.
     """
 
-    @contextmanager
-    def transaction(self) -> Iterator[LedgerTransaction]:
-        from .base import MemoryLedger
-
-        with MemoryLedger().transaction() as tx:
-            yield tx
+    def transaction(self) -> AbstractContextManager[LedgerTransaction]:
+        """A fresh memory ledger's transaction (its own context manager: no second generator around it)."""
+        return MemoryLedger().transaction()
 
     def close(self) -> None:
         pass

@@ -196,9 +196,20 @@ def _element(node: Node, level: int, formatted: bool, names: _Names, out: list[s
         formatted = False  # libxml2 does not indent inside an element that holds text
     if formatted:
         indent = _INDENTS[level + 1]
+        inline = level < MAX_DEPTH  # a child's own depth check passes
         for child in children:
-            out.append(indent)
-            _element(child, level + 1, True, names, out)
+            if child.children or child.attrib or not inline:
+                out.append(indent)
+                _element(child, level + 1, True, names, out)
+                continue
+            # a leaf without attributes, most of a message's elements: written here, no call of its own
+            leaf, text = names[child.tag], child.text
+            if text is None:
+                out.append(f"{indent}<{leaf}/>")
+                continue
+            if type(text) is not str or _PLAIN.search(text):
+                text = _text(text)
+            out.append(f"{indent}<{leaf}>{text}</{leaf}>")
         out.append(f"{_INDENTS[level]}</{name}>")
     else:
         for child in children:

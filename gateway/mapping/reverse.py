@@ -28,18 +28,15 @@ from . import transforms as tf
 from .errors import ConversionError
 from .lighttree import Node, insert_after, serialise, sub, to_lxml
 from .reverse_plan import (
-    Namespaces,
+    MappingPlan,
     NotNormal,
     Sibling,
     Target,
-    checked_rules,
-    field_plan,
-    group_plan,
+    mapping_plan,
     reverse_value,
-    steps_of,
     text_of,
 )
-from .rules import STEP, Compiled, FieldRule, GroupRule, Rule
+from .rules import Compiled, FieldRule, GroupRule, Rule
 
 
 @dataclass(slots=True)
@@ -77,9 +74,8 @@ def _ensure(parent: Node, tags: tuple[str, ...]) -> Node:
 
 
 class _Writer:
-    def __init__(self, mapping: Compiled) -> None:
-        self.mapping = mapping
-        self.ns: Namespaces = tuple(sorted(mapping.namespaces.items()))
+    def __init__(self, plan: MappingPlan) -> None:
+        self.plan = plan
         self.one_way: list[str] = []
         self.placed: set[str] = set()
         self.alternative = 0  # which alternative of an ``a | b`` group the item being written went to
@@ -94,7 +90,7 @@ class _Writer:
               implied: str | None = None) -> None:
         """Write ``data`` below ``parent``; the rule targeting ``implied`` is said by the element's name."""
         placed = self.placed
-        for rule, first, rest, target, leaf in steps_of(rules, self.ns):
+        for rule, first, rest, target, leaf in self.plan.steps(rules):
             value: Any = data.get(first)
             for segment in rest:
                 value = value.get(segment) if isinstance(value, dict) else None
@@ -114,7 +110,7 @@ class _Writer:
                 self.field(rule, value, parent, where)
 
     def group(self, rule: GroupRule, items: list[dict[str, Any]], parent: Node, where: str) -> None:
-        _, alternatives, chooser, locals_ = group_plan(rule, self.ns)
+        _, alternatives, chooser, locals_ = self.plan.group(rule)
         if not alternatives or (len(alternatives) > 1 and not all(alternatives)):
             self.one_way.append(f"{where} (each: {rule.each.expr!r} is not a plain element path)")
             return
@@ -152,19 +148,19 @@ class _Writer:
     def missing(self, rules: list[Rule], data: dict[str, Any], prefix: str) -> list[str]:
         """Required rules the canonical message has no value for (the dialect could not be valid)."""
         out: list[str] = []
-        for rule in checked_rules(rules):
+        for segments, group, target in self.plan.checked(rules):
             value: Any = data
-            for segment in rule.segments:
+            for segment in segments:
                 value = value.get(segment) if isinstance(value, dict) else None
-            if isinstance(rule, GroupRule):
+            if group is not None:
                 for i, item in enumerate(value or []):
-                    out += self.missing(rule.rules, item, f"{prefix}{rule.target}.{i}.")
-            elif rule.required and rule.constant is None and rule.default is None and value in (None, [], ""):
-                out.append(prefix + rule.target)
+                    out += self.missing(group, item, f"{prefix}{target}.{i}.")
+            elif value in (None, [], ""):
+                out.append(prefix + target)
         return out
 
     def field(self, rule: FieldRule, value: Any, parent: Node, where: str) -> None:
-        plan = field_plan(rule, self.ns)
+        plan = self.plan.field(rule)
         if rule.constant is not None:
             if text_of(value) == rule.constant:  # implied by the dialect itself (wet, soort, leveringsvorm)
                 self.placed.add(where)
@@ -287,20 +283,17 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
     if not mapping.match.root:
         raise ConversionError(f"mapping {mapping.name!r} has no match.root, so its root element is unknown",
                               field="match.root")
-    tag = f"{{{mapping.match.namespace}}}{mapping.match.root}" if mapping.match.namespace else mapping.match.root
-    nsmap = {prefix: uri for prefix, uri in mapping.namespaces.items() if prefix}
-    root = Node(tag)
-    for path, expected in mapping.match.xpath:  # match: {xpath: {"@berichtcode": "414"}} -> said on the root
-        name = path.expr.strip()
-        if expected is not None and name.startswith("@") and STEP.match(name[1:]) and ":" not in name:
-            root.set(name[1:], expected)
+    plan = mapping_plan(mapping)
+    root = Node(plan.tag)
+    for name, expected in plan.root_attributes:
+        root.set(name, expected)
     soort = mapping.top_rule("soort")
     if soort is not None and soort.constant is not None and soort.constant != bericht.soort:
         raise ConversionError(f"mapping {mapping.name!r} writes {soort.constant} messages; this message is a "
                               f"{bericht.soort}", field="soort")
     if mapping.versie and bericht.versie != mapping.versie:
         bericht = bericht.model_copy(update={"versie": mapping.versie})  # written in the target's version
-    writer = _Writer(mapping)
+    writer = _Writer(plan)
     data = bericht.model_dump(exclude_none=True)
     missing = writer.missing(mapping.rules, data, "")
     if missing:
@@ -309,4 +302,4 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
             field=missing[0], code="StUF055")
     writer.rules(mapping.rules, data, root, "")  # type: ignore[arg-type]
     unplaced = [leaf for leaf in _leaves(data, "", []) if leaf not in writer.placed]
-    return Reversed(root, nsmap, sorted(set(writer.one_way)), unplaced)
+    return Reversed(root, dict(plan.nsmap), sorted(set(writer.one_way)), unplaced)

@@ -12,6 +12,7 @@ zaak ledger. docs/ggk-profile.md describes every element.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ class Stamp:
     cross_ref: str | None = None
 
 
+@functools.lru_cache(maxsize=256)
 def versienr(version: str) -> tuple[str, str]:
     """A version as GGk's four-digit pair: Overstap's own (applicatieVersie/-Subversie) or the payload's
     (functieVersie/-Subversie: iWmo 2.1 -> 0002, 0001)."""
