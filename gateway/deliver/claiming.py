@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import claims
-from .forwarder import DEAD, DELIVERED, Forwarder, Outcome, _Key
+from .forwarder import DEAD, DELIVERED, Forwarder, Outcome
+from .lanes import KeyQueue
 from .outbox import Queued
 
 log = logging.getLogger("overstap.forwarder")
@@ -78,7 +79,7 @@ class ClaimingForwarder(Forwarder):
         held = await self._read(self._claim, sorted({claims.lock_id(r.route, r.target, r.order_key) for r in rows}))
         return [r for r in rows if claims.lock_id(r.route, r.target, r.order_key) in held]
 
-    async def _own(self, entry: _Key) -> bool:
+    async def _own(self, entry: KeyQueue) -> bool:
         """Hold the entry's key and bring its deliveries in line with the store, before each send.
 
         A key another replica holds is dropped here (its owner delivers it; a later rescan brings back what is
@@ -103,7 +104,7 @@ class ClaimingForwarder(Forwarder):
         self._claimed |= claims.try_claim(conn, [i for i in ids if i not in self._claimed])
         return {i for i in ids if i in self._claimed}
 
-    def _refresh(self, entry: _Key, rows: list[Queued]) -> None:
+    def _refresh(self, entry: KeyQueue, rows: list[Queued]) -> None:
         """Make the entry's deliveries those pending in the store (keeping what is known of the ones it has)."""
         have = {q.id: q for q in entry.items}
         items = []
@@ -118,7 +119,7 @@ class ClaimingForwarder(Forwarder):
         self._forget(have.values())
         entry.items = deque(items)
 
-    def _drop(self, entry: _Key) -> None:
+    def _drop(self, entry: KeyQueue) -> None:
         """Stop tracking a key's deliveries (they stay pending in the store for the replica that holds it)."""
         self._forget(entry.items)
         entry.items.clear()
@@ -141,7 +142,7 @@ class ClaimingForwarder(Forwarder):
         self._settling.add(delivery_id)
         self.committer.submit(write).add_done_callback(lambda _f: self._settling.discard(delivery_id))
 
-    def _idle(self, entry: _Key) -> None:
+    def _idle(self, entry: KeyQueue) -> None:
         super()._idle(entry)
         lid = claims.lock_id(*entry.key)
         self._last_idle[lid] = token = self._last_idle.get(lid, 0) + 1

@@ -19,23 +19,20 @@ import asyncio
 import contextlib
 import logging
 import random
-import ssl
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
-
 from . import outbox
 from .committer import GroupCommitter
 from .downstream import Downstream
+from .lanes import CLOSED, Client, KeyQueue, Lane
 from .outbox import Queued
 from .outcome import DEAD, DELIVERED, GONE, RETRY, Outcome, classify, wire_headers
 from .replies import MAX_REPLY_BYTES, scrub
 from .store import Store
-from .wire import TIMEOUT_ERRORS, TRANSPORT_ERRORS, Direct, Reply, new_client
+from .wire import TIMEOUT_ERRORS, TRANSPORT_ERRORS, Direct, Reply
 
 log = logging.getLogger("overstap.forwarder")
 __all__ = ["DEAD", "DELIVERED", "GONE", "RETRY", "Forwarder", "Lane", "Observer", "Outcome", "classify"]
@@ -52,107 +49,6 @@ class Observer:
     def dead(self, item: Queued, outcome: Outcome) -> None: ...
 
 
-class _Key:
-    """The deliveries of one (route, target, order key), oldest first; ``scheduled`` while one is handled."""
-
-    __slots__ = ("items", "key", "lane", "scheduled")
-
-    def __init__(self, key: tuple[str, str, str], lane: Lane) -> None:
-        self.key = key
-        self.lane = lane
-        self.items: deque[Queued] = deque()
-        self.scheduled = False
-
-    def insert(self, item: Queued) -> None:
-        if not self.items or self.items[-1].id < item.id:
-            self.items.append(item)
-            return
-        ordered = sorted([*self.items, item], key=lambda q: q.id)
-        self.items = deque(ordered)
-
-
-Client = httpx.AsyncClient | Direct
-
-CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
-
-
-class Lane:
-    """One downstream: its HTTP client, its ready keys, its workers and its circuit breaker."""
-
-    def __init__(self, downstream: Downstream) -> None:
-        self.downstream = downstream
-        self.ready: asyncio.Queue[_Key | None] = asyncio.Queue()
-        self.parked: deque[_Key] = deque()
-        self.state = CLOSED
-        self.consecutive = 0
-        self.opens = 0
-        self.until = 0.0
-        self.inflight = 0
-        self.last_ok: float | None = None
-        self.last_error: str | None = None
-        verify = _tls_context(downstream)
-        self.clients = [new_client(downstream, verify) for _ in range(max(1, downstream.concurrency))]
-        self._timer: asyncio.TimerHandle | None = None
-
-    def offer(self, key: _Key) -> None:
-        self.ready.put_nowait(key)
-
-    def admit(self, key: _Key) -> bool:
-        """May this key be attempted now? While the circuit is open it parks instead."""
-        if self.state == CLOSED:
-            return True
-        if self.state == OPEN and asyncio.get_running_loop().time() >= self.until:
-            self.state = HALF_OPEN
-            return True
-        self.parked.append(key)
-        return False
-
-    def settle(self, outcome: Outcome) -> None:
-        if outcome.result == GONE:
-            if self.state == HALF_OPEN:  # the probe had nothing to send: let the next one probe
-                self.state, self.until = OPEN, 0.0
-                self._probe()
-            return
-        if not outcome.transport_failure:
-            self.consecutive = 0
-            self.last_ok = time.time()
-            if self.state != CLOSED:
-                log.info("downstream %s answers again; %d waiting key(s) released", self.downstream.name,
-                         len(self.parked))
-                self.state, self.opens = CLOSED, 0
-                while self.parked:
-                    self.ready.put_nowait(self.parked.popleft())
-            return
-        self.consecutive += 1
-        self.last_error = outcome.reason
-        if self.state == OPEN or (self.state == CLOSED and self.consecutive < self.downstream.circuit_threshold):
-            return
-        self.state = OPEN
-        self.opens += 1
-        wait = self.downstream.retry.delay(self.opens)
-        loop = asyncio.get_running_loop()
-        self.until = loop.time() + wait
-        log.warning("downstream %s keeps failing (%s); probing again in %.1fs", self.downstream.name,
-                    outcome.summary, wait)
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_later(wait, self._probe)
-
-    def _probe(self) -> None:
-        """The wait is over: the next key admitted is the probe (one parked key is sent to be it)."""
-        self._timer = None
-        if self.state == OPEN:
-            self.until = 0.0
-            if self.parked:
-                self.ready.put_nowait(self.parked.popleft())
-
-    async def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        for client in self.clients:
-            await client.aclose()
-
-
 async def _read_capped(chunks: AsyncIterator[bytes]) -> tuple[bytes, bool]:
     """The answer's bytes up to ``MAX_REPLY_BYTES``, and whether it was cut off there."""
     body = bytearray()
@@ -162,16 +58,6 @@ async def _read_capped(chunks: AsyncIterator[bytes]) -> tuple[bytes, bool]:
             del body[MAX_REPLY_BYTES:]
             return bytes(body), True
     return bytes(body), False
-
-
-def _tls_context(downstream: Downstream) -> ssl.SSLContext | bool:
-    """One TLS context for all of a lane's clients (plain http needs none: no CA bundle to load)."""
-    if downstream.verify is False or downstream.url.startswith("http://"):
-        return False
-    ctx = ssl.create_default_context(cafile=downstream.verify if isinstance(downstream.verify, str) else None)
-    if downstream.client_cert:
-        ctx.load_cert_chain(downstream.client_cert, downstream.client_key)
-    return ctx
 
 
 class Forwarder:
@@ -192,7 +78,7 @@ class Forwarder:
         self.cache_limit = cache_limit
         self.rng = rng or random.Random()
         self.lanes: dict[str, Lane] = {}
-        self._keys: dict[tuple[str, str, str], _Key] = {}
+        self._keys: dict[tuple[str, str, str], KeyQueue] = {}
         self._known: set[int] = set()
         self._depth: dict[tuple[str, str], int] = {}
         self._cached = 0
@@ -271,7 +157,7 @@ class Forwarder:
             key = (item.route, item.target, item.order_key)
             entry = self._keys.get(key)
             if entry is None:
-                entry = self._keys[key] = _Key(key, self.lanes[downstream.name])
+                entry = self._keys[key] = KeyQueue(key, self.lanes[downstream.name])
             entry.insert(item)
             if not entry.scheduled:
                 entry.scheduled = True
@@ -326,7 +212,7 @@ class Forwarder:
 
     # -- the work --------------------------------------------------------------------------------
 
-    def _schedule(self, entry: _Key, delay: float) -> None:
+    def _schedule(self, entry: KeyQueue, delay: float) -> None:
         if delay <= 0:
             entry.lane.offer(entry)
             return
@@ -380,7 +266,7 @@ class Forwarder:
                           type(exc).__name__, WORKER_ERROR_DELAY)
                 self._schedule(entry, WORKER_ERROR_DELAY)
 
-    async def _try_entry(self, lane: Lane, client: Client, entry: _Key) -> tuple[Queued, Outcome] | None:
+    async def _try_entry(self, lane: Lane, client: Client, entry: KeyQueue) -> tuple[Queued, Outcome] | None:
         """Attempt the oldest delivery of a key, if the key has one and the circuit lets it through."""
         if not entry.items:
             entry.scheduled = False
@@ -406,7 +292,7 @@ class Forwarder:
             lane.inflight -= 1
         return item, outcome
 
-    def _handle_entry(self, lane: Lane, entry: _Key, tried: tuple[Queued, Outcome] | None) -> None:
+    def _handle_entry(self, lane: Lane, entry: KeyQueue, tried: tuple[Queued, Outcome] | None) -> None:
         if tried is None:
             return
         item, outcome = tried
@@ -462,7 +348,7 @@ class Forwarder:
                 f"reply cut off after {MAX_REPLY_BYTES} bytes"
         return outcome
 
-    def _settle(self, entry: _Key, item: Queued, outcome: Outcome) -> None:
+    def _settle(self, entry: KeyQueue, item: Queued, outcome: Outcome) -> None:
         policy = entry.lane.downstream.retry
         if outcome.result == RETRY and item.attempts >= policy.max_attempts:
             outcome.result = DEAD
@@ -504,7 +390,7 @@ class Forwarder:
         else:
             self._idle(entry)
 
-    def _idle(self, entry: _Key) -> None:
+    def _idle(self, entry: KeyQueue) -> None:
         """A key with nothing left to send: forget it. *(hook)*"""
         entry.scheduled = False
         if self._keys.get(entry.key) is entry:
@@ -520,7 +406,7 @@ class Forwarder:
         """Which of the rows a rescan found this forwarder may deliver: all of them. *(hook)*"""
         return rows
 
-    async def _own(self, entry: _Key) -> bool:
+    async def _own(self, entry: KeyQueue) -> bool:
         """May this forwarder send the key's oldest delivery now? Always. *(hook)*"""
         return True
 
