@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import logging
 import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from lxml import etree
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -33,8 +31,9 @@ from starlette.templating import Jinja2Templates
 
 from gateway.deliver import shadow
 
-from . import highlight, purge, queries
+from . import purge, queries
 from .auth import COOKIE, PRE_COOKIE, Session, Signer, check_login
+from .display import berichtcode, lineage, marked_payloads, operation, pretty, when
 from .privacy import AuditLog, mask, mask_text, valid_bsn
 from .sessions import SessionStore
 from .settings import ConsoleSettings
@@ -44,8 +43,6 @@ HERE = Path(__file__).resolve().parent
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-BERICHTCODE = re.compile(rb"/(wmo|jw)(\d{3})/schema")
-"""The iWmo/iJw message schema's namespace names the message (``…/wmo315/schema/2_0``): WMO315."""
 COUNTERS = ("overstap_received_total", "overstap_acknowledged_total", "overstap_rejected_total",
             "overstap_delivered_total", "overstap_retried_total", "overstap_dead_lettered_total",
             "overstap_queue_depth")
@@ -85,63 +82,6 @@ class SecurityHeaders(BaseHTTPMiddleware):
         response.headers["Cache-Control"] = "no-store"
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
-
-
-def when(epoch: float | None) -> str:
-    if epoch is None:
-        return ""
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True, huge_tree=False)
-
-
-SHOW_BYTES = 2 * 1024 * 1024
-"""A payload larger than this (a GGk envelope may hold 25 MB) is shown cut, as it is stored: a page stays usable."""
-
-
-def pretty(data: bytes | None) -> str:
-    """XML indented for reading (escaped by the template); bytes that do not parse are shown as they are."""
-    if not data:
-        return ""
-    if len(data) > SHOW_BYTES:
-        return bytes(data[:SHOW_BYTES]).decode("utf-8", "replace") + f"\n… ({len(data):,} bytes, cut for display)"
-    try:
-        return etree.tostring(etree.fromstring(bytes(data), _PARSER), pretty_print=True, encoding="unicode")
-    except etree.LxmlError:
-        return bytes(data).decode("utf-8", "replace")
-
-
-def operation(soap_action: str | None) -> str:
-    """``…/zkn/0310/creeerZaak_Lk01`` -> ``creeerZaak``."""
-    return (soap_action or "").strip('"').rpartition("/")[2].removesuffix("_Lk01")
-
-
-def berichtcode(head: bytes | None) -> str:
-    found = BERICHTCODE.search(bytes(head or b""))
-    return (found.group(1) + found.group(2)).decode().upper() if found else ""
-
-
-def lineage(explanation: Any) -> list[Any]:
-    """The explanation's rows, with every value that passes the elfproef masked (a clientnummer may be the BSN)."""
-    return [replace(r, value=mask(r.value)) if valid_bsn(r.value) else r for r in explanation.rows]
-
-
-def marked_payloads(found: dict[str, Any], items: list[dict[str, Any]], rows: list[Any] | None
-                    ) -> tuple[highlight.Shown | None, dict[int, highlight.Shown]]:
-    """The original and each delivery with the lineage rows marked on their lines; none without a lineage or for
-    a payload too large to show whole (that one is shown cut, unmarked)."""
-    if not rows:
-        return None, {}
-    original = bytes(found["original"])
-    source = highlight.source(original, rows) if len(original) <= SHOW_BYTES else None
-    out: dict[int, highlight.Shown] = {}
-    for d in items:
-        payload = bytes(d["payload"] or b"")
-        shown = highlight.canonical(payload, rows) if payload and len(payload) <= SHOW_BYTES else None
-        if shown is not None:
-            out[d["id"]] = shown
-    return source, out
 
 
 FORM_BYTES = 16 * 1024
