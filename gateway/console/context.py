@@ -1,0 +1,134 @@
+"""What every console page needs, built once per app: the backend, reads in a thread, who is looking, rendering.
+
+The page modules receive one :class:`Console` instead of sharing closures, so each can be read (and tested) on
+its own; the security rules they all lean on (a live session, a CSRF token bound to it) live here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from . import queries
+from .auth import COOKIE, Session, Signer
+from .display import operation, when
+from .privacy import AuditLog, mask
+from .sessions import SessionStore
+from .settings import ConsoleSettings
+
+log = logging.getLogger("overstap.console")
+HERE = Path(__file__).resolve().parent
+Replay = Callable[[list[int]], Awaitable[Sequence[Any]]]
+FORM_BYTES = 16 * 1024
+"""A console form is a few fields: anything longer is not read further (and then fails its CSRF check)."""
+
+
+@dataclass(slots=True)
+class Backend:
+    """What the console needs from the running sidecar, handed in by the proxy (the console imports no shell)."""
+
+    db_path: Path
+    replay: Replay
+    """The gateway's replay of delivery ids (``Gateway.replay``): results with ``id``, ``ok``, ``note``."""
+    admin_key: str | None = None
+    metrics: Callable[[], bytes] | None = None
+    """The ``/metrics`` text, for the health page's counters."""
+    replay_quarantined: Replay | None = None
+    """The gateway's replay of quarantined message ids (converted again with the mappings of now)."""
+    explain: Callable[[bytes, str | None, str], Any] | None = None
+    """``overstap explain`` over the gateway's registry: (original, mapping, route) -> an Explanation."""
+
+
+async def form(request: Request) -> dict[str, str]:
+    """An urlencoded form (the only kind these pages send); no multipart parser needed."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_BYTES:
+            return {}
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+
+
+def base(request: Request) -> str:
+    """Where the console is mounted (``/console``): every link and cookie path starts there."""
+    return request.scope.get("root_path", "")
+
+
+class Console:
+    """The console's shared state and the steps every handler takes (read, check the session, render)."""
+
+    def __init__(self, settings: ConsoleSettings, backend: Backend) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.signer = Signer(settings.secret)
+        self.audit = AuditLog(backend.db_path.parent / settings.audit_log)
+        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        self.templates.env.filters.update(when=when, mask=mask, operation=operation)
+        self._ready = {"base": False, "ledger": False}
+        started = time.perf_counter()  # indexes now, at start-up: built later they would hold up acknowledgements
+        with contextlib.closing(queries.connect_ro(backend.db_path)) as first:
+            self._indexed(first)
+        if time.perf_counter() - started > 1:
+            log.info("console indexes built in %.1f s (once per outbox)", time.perf_counter() - started)
+        self.sessions = SessionStore(backend.db_path)
+
+    def _indexed(self, conn: Any) -> None:
+        """Write the console's indexes once (and the ledger's once its table exists), like a migration."""
+        ready = self._ready
+        if ready["base"] and (ready["ledger"] or not queries.has_table(conn, "zaak_state")):
+            return
+        from gateway.deliver import outbox
+
+        rw = outbox.connect(self.backend.db_path)
+        try:
+            ready["ledger"] = queries.ensure_indexes(rw)
+            ready["base"] = True
+        finally:
+            rw.close()
+
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a query on its own read-only connection in a thread (the event loop keeps acknowledging)."""
+        def run() -> Any:
+            conn = queries.connect_ro(self.backend.db_path)
+            try:
+                self._indexed(conn)
+                return fn(conn, *args)
+            finally:
+                conn.close()
+        return await asyncio.to_thread(run)
+
+    async def session_of(self, request: Request) -> Session | None:
+        """The signed cookie's session while the store still has it (a logout ends every copy of the cookie)."""
+        session = self.signer.load(request.cookies.get(COOKIE))
+        if session is None or not await asyncio.to_thread(self.sessions.live, session):
+            return None
+        return session
+
+    def page(self, request: Request, name: str, session: Session | None, status: int = 200,
+             **context: Any) -> Response:
+        """A template with what every page shows: who is looking, the session's CSRF token, the mount point."""
+        csrf = self.signer.csrf(session.nonce) if session else ""
+        return self.templates.TemplateResponse(request, name, {"session": session, "csrf": csrf,
+                                                               "base": base(request), **context}, status_code=status)
+
+    def to_login(self, request: Request) -> Response:
+        return RedirectResponse(base(request) + "/login", status_code=303)
+
+    def forbidden(self, request: Request, session: Session | None, why: str) -> Response:
+        return self.page(request, "error.html", session, 403, why=why)
+
+    async def checked_form(self, request: Request, session: Session) -> dict[str, str] | None:
+        """The posted form when its CSRF token belongs to this session; None otherwise."""
+        data = await form(request)
+        return data if self.signer.csrf_ok(session.nonce, data.get("csrf")) else None

@@ -1,0 +1,59 @@
+"""Signing in and out: the login form (CSRF-protected by a short-lived ``pre`` cookie), the session cookie, logout.
+
+Apart from the pages because it is the one place that creates and ends sessions, and the only form checked
+against the ``pre`` cookie rather than a session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..auth import COOKIE, PRE_COOKIE, check_login
+from ..context import Console, base, form
+
+
+async def login(console: Console, request: Request) -> Response:
+    root = base(request)
+    signer = console.signer
+    if request.method == "GET":
+        nonce = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(16)
+        response = console.page(request, "login.html", None, pre=signer.csrf(nonce), error=None)
+        response.set_cookie(PRE_COOKIE, nonce, max_age=900, httponly=True, samesite="strict", path=root or "/")
+        return response
+    data = await form(request)
+    if not signer.csrf_ok(request.cookies.get(PRE_COOKIE), data.get("csrf")):
+        return console.forbidden(request, None, "the login form expired or did not come from this console")
+    session = await asyncio.to_thread(check_login, console.settings, console.backend.admin_key, data.get("user", ""),
+                                      data.get("password", ""))  # PBKDF2 is CPU on purpose: not on the loop
+    if session is None:
+        nonce = request.cookies.get(PRE_COOKIE, "")
+        return console.page(request, "login.html", None, 401, pre=signer.csrf(nonce),
+                            error="unknown user or wrong password")
+    await asyncio.to_thread(console.sessions.add, session)
+    console.audit.write(session.user, "login")
+    response = RedirectResponse(root + "/messages", status_code=303)
+    response.set_cookie(COOKIE, signer.dump(session), max_age=console.settings.session_minutes * 60, httponly=True,
+                        samesite="strict", path=root or "/", secure=request.url.scheme == "https")
+    response.delete_cookie(PRE_COOKIE, path=root or "/")
+    return response
+
+
+async def logout(console: Console, request: Request) -> Response:
+    session = await console.session_of(request)
+    if session is None:
+        return console.to_login(request)
+    if await console.checked_form(request, session) is None:
+        return console.forbidden(request, session, "missing or wrong CSRF token")
+    await asyncio.to_thread(console.sessions.end, session)
+    console.audit.write(session.user, "logout")
+    response = console.to_login(request)
+    response.delete_cookie(COOKIE, path=base(request) or "/")
+    return response
+
+
+async def index(console: Console, request: Request) -> Response:
+    return RedirectResponse(base(request) + "/messages", status_code=303)
