@@ -22,7 +22,8 @@ from collections.abc import Mapping
 
 from lxml import etree
 
-from .ei import DETAIL, ENCODING, EiError, EiLayouts, FieldLayout, MessageLayout, RecordLayout
+from .ei import ENCODING, EiError
+from .ei_layout import DETAIL, EiLayouts, FieldLayout, MessageLayout, RecordLayout
 
 __all__ = ["write_ei"]
 
