@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from .digests import DigestSet
+
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 JUNK_NAMES = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini"})
 MAX_COMPONENT = 200  # bytes; file systems allow 255 and outputs add a suffix
@@ -101,24 +103,25 @@ class NameClaims:
 
     An archive may hold the same name twice, or a file ``a.xml`` and a folder ``a.xml/``; written
     out, the second would overwrite the first or could not be written at all. A clashing member is
-    renamed (deterministically, by its position) instead. Memory: two 8-byte digests per member of
-    the archive being read.
+    renamed (deterministically, by its position) instead. Memory: a 64-bit digest per member and per
+    folder of the archive being read, ~10 bytes each (:class:`~.digests.DigestSet`).
     """
 
     def __init__(self) -> None:
-        self._files: set[bytes] = set()
-        self._dirs: set[bytes] = set()
+        self._files = DigestSet()
+        self._dirs = DigestSet()
 
     @staticmethod
-    def _digest(path: str) -> bytes:
-        return hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    def _digest(path: str) -> int:
+        digest = hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
 
-    def _digests(self, path: str) -> list[bytes]:
+    def _digests(self, path: str) -> list[int]:
         """Digests of ``path``'s folders (outermost first) and, last, of ``path`` itself."""
         parts = path.split("/")
         return [self._digest("/".join(parts[:i])) for i in range(1, len(parts) + 1)]
 
-    def _free(self, digests: list[bytes]) -> bool:
+    def _free(self, digests: list[int]) -> bool:
         whole = digests[-1]
         if whole in self._files or whole in self._dirs:
             return False
@@ -134,5 +137,6 @@ class NameClaims:
             candidate = f"{path.replace('/', '~')}~{position}" + (f"~{n}" if n > 1 else "")
             digests = self._digests(candidate)
         self._files.add(digests[-1])
-        self._dirs.update(digests[:-1])
+        for folder in digests[:-1]:
+            self._dirs.add(folder)
         return candidate

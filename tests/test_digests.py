@@ -1,0 +1,54 @@
+"""gateway/batch/digests.py: the batch's compact set of member digests answers exactly as a Python set
+would, across merges and filter growth, and stays near 10 bytes an entry (the batch's memory stays flat)."""
+
+from __future__ import annotations
+
+import hashlib
+import tracemalloc
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.batch.digests import DigestSet
+from gateway.batch.keys import NameClaims
+
+U64 = st.integers(0, 2**64 - 1)
+
+
+@settings(max_examples=200)
+@given(st.lists(U64, max_size=300), st.lists(U64, max_size=100), st.integers(1, 17))
+def test_it_answers_as_a_python_set_would(added: list[int], probes: list[int], pending_max: int) -> None:
+    mine, truth = DigestSet(pending_max), set()
+    for value in added:
+        mine.add(value)
+        truth.add(value)
+        assert value in mine
+    assert len(mine) == len(truth)
+    for value in [*probes, *added, *(v ^ 1 for v in added)]:
+        assert (value in mine) == (value in truth)
+
+
+def test_many_entries_merge_and_grow_the_filter_without_losing_one() -> None:
+    mine = DigestSet(pending_max=1000)
+    values = [int.from_bytes(hashlib.blake2b(str(i).encode(), digest_size=8).digest(), "big") for i in range(60_000)]
+    for value in values:
+        mine.add(value)
+    assert len(mine) == 60_000 and all(v in mine for v in values[::7])
+    assert not any((v ^ (1 << 40)) in mine for v in values[:5000])
+    assert mine._mask + 1 > 1 << 19  # the bitmap grew past its first size
+    assert list(mine._sorted) == sorted(mine._sorted)
+
+
+def test_a_large_archive_costs_about_ten_bytes_a_member() -> None:
+    """NameClaims over 200,000 members in 1,000 folders: ~10 bytes a member where a set of bytes took ~70
+    (14 MB here, 70 MB at a million)."""
+    tracemalloc.start()
+    try:
+        claims = NameClaims()
+        for i in range(200_000):
+            claims.claim(f"dir{i % 1000}/m{i}.xml", i)
+        used, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert used < 4 * 2**20, f"{used / 2**20:.1f} MB"
+    assert claims.claim("dir7/m7.xml", 200_001) == "dir7~m7.xml~200001"  # still a clash, still renamed
