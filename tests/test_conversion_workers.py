@@ -86,8 +86,14 @@ def test_replace_lets_the_old_workers_finish_and_the_new_ones_take_over() -> Non
                     break
                 await asyncio.sleep(0.05)
             assert not alive(old), "the replaced worker is still running"
+            slow = asyncio.ensure_future(pool.run(_work, 7, 5.0))  # still busy when the pool closes
+            await asyncio.sleep(0.2)
+            busy = set(pool.pids())
+            await pool.replace()
+            assert pool.retired and busy & alive(busy)
         finally:
             await pool.aclose()
+        assert await slow is None and not alive(busy), "a replaced worker outlived the pool"
 
     _run(main())
 

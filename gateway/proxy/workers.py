@@ -95,6 +95,8 @@ class WorkerPool:
         self.init_args = init_args
         self.context = multiprocessing.get_context("spawn")  # never forked from a process with threads
         self.workers: list[_Worker] = []
+        self.retired: set[_Worker] = set()
+        """Replaced by a reload, finishing what they hold."""
         self.waiting: deque[_Task] = deque()
         self.next_id = 0
         self.closed = False
@@ -145,8 +147,11 @@ class WorkerPool:
         old = list(self.workers)
         await self.start()
         for worker in old:
+            if worker not in self.workers:  # died meanwhile: already ended
+                continue
             self.workers.remove(worker)
             worker.retiring = True
+            self.retired.add(worker)
             if not worker.held:
                 self._end(worker, wait=False)
 
@@ -156,7 +161,7 @@ class WorkerPool:
         for task in list(self._tasks):  # a replacement starting now would outlive us
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for worker in list(self.workers):
+        for worker in [*self.workers, *self.retired]:
             self._end(worker, wait=False)
         self.workers.clear()
         while self.waiting:
@@ -168,6 +173,7 @@ class WorkerPool:
     def _end(self, worker: _Worker, kill: bool = False, wait: bool = True) -> None:
         """Close a worker's pipes once (it reads EOF and leaves) and reap it; ``kill``: SIGKILL it first."""
         worker.dead = True
+        self.retired.discard(worker)
         if worker.ended:  # its descriptor numbers may belong to someone else by now
             return
         worker.ended = True
