@@ -19,6 +19,7 @@ import httpcore
 import httpx
 
 from .downstream import Downstream
+from .netstream import AsyncioBackend
 
 DEFAULT_HEADERS = (("Accept", "*/*"), ("Connection", "keep-alive"), ("User-Agent", f"python-httpx/{httpx.__version__}"))
 """What httpx's client sends unless the request names the header (its order, its spelling)."""
@@ -61,8 +62,8 @@ class Direct:
         context = verify if isinstance(verify, ssl.SSLContext) else None
         if verify is False and downstream.url.startswith("https://"):
             context = httpx.create_ssl_context(verify=False)
-        self.pool = httpcore.AsyncConnectionPool(ssl_context=context, max_connections=1,
-                                                 max_keepalive_connections=1)
+        self.pool = httpcore.AsyncConnectionPool(ssl_context=context, max_connections=1, max_keepalive_connections=1,
+                                                 network_backend=AsyncioBackend())
         self.url = httpcore.URL(downstream.url)
         t = downstream.timeout
         self.extensions = {"timeout": {"connect": downstream.connect_timeout, "read": t, "write": t, "pool": t}}

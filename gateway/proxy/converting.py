@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -37,6 +35,7 @@ from gateway.render.schemas import SchemaUnavailable, schema
 
 from .config import ConfigError, ServeConfig
 from .render_config import settings_of
+from .workers import WorkerPool
 
 log = logging.getLogger("overstap.convert")
 T = TypeVar("T")
@@ -214,11 +213,6 @@ def _convert_in_worker(route: str, match_route: str, body: bytes) -> Converted:
     return convert_message(_worker_converters[route], route, match_route, body)
 
 
-def _ready() -> int:
-    time.sleep(0.05)  # long enough that every submission gets a worker of its own
-    return os.getpid()
-
-
 def auto_processes() -> int:
     """Worker processes by default: one core stays with the event loop; none on a single core."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -235,22 +229,16 @@ class ConversionPool:
         self.converters = converters
         self.processes = processes
         self.threads = ThreadPoolExecutor(max(1, config.convert_threads), thread_name_prefix="convert")
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: WorkerPool | None = None
         self._swap_lock = asyncio.Lock()
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-            initargs=(self.config, list(self.registry.dirs), list(self.registry.extra_files), os.getpid()))
-
-    async def _warm(self, pool: ProcessPoolExecutor) -> None:
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(pool, _ready) for _ in range(self.processes)))
+    def _init_args(self) -> tuple[object, ...]:
+        return self.config, list(self.registry.dirs), list(self.registry.extra_files), os.getpid()
 
     async def start(self) -> None:
         if self.processes > 0:
-            pool = self._new_pool()
-            await self._warm(pool)
+            pool = WorkerPool(self.processes, _init_worker, self._init_args())
+            await pool.start()
             self.pool = pool
             log.info("conversion in %d worker process(es)", self.processes)
 
@@ -262,39 +250,14 @@ class ConversionPool:
         loop = asyncio.get_running_loop()
         if self.processes <= 0:
             return await loop.run_in_executor(self.threads, local, self.converters[route], route, match_route, body)
-        for _ in range(2):
-            pool = self.pool
-            if pool is None:
-                break
-            try:
-                return await loop.run_in_executor(pool, in_worker, route, match_route, body)
-            except BrokenProcessPool:
-                log.error("a conversion worker died; starting new workers and converting the message again")
-                try:
-                    await self._renew(pool)
-                except Exception as exc:  # cannot start workers: refuse below, try again with the next message
-                    log.error("could not start conversion workers: %s", exc)
-                    self.pool = None if self.pool is pool else self.pool
-                    break
-            except Exception as exc:  # e.g. a result that cannot travel back: refused as internal, pool kept
-                log.error("a conversion step failed in its worker: %s", type(exc).__name__)
-                return None
-        return None
+        if self.pool is None:
+            return None
+        return await self.pool.run(in_worker, route, match_route, body)  # type: ignore[no-any-return]
 
     async def convert(self, route: str, match_route: str, body: bytes) -> Converted:
         converted = await self.run(convert_message, _convert_in_worker, route, match_route, body)
         return converted if converted is not None else Converted(None, None, facts_of(body), worker_died(route),
                                                                  "internal")
-
-    async def _renew(self, broken: ProcessPoolExecutor) -> None:
-        """Replace a broken pool once, however many conversions noticed it."""
-        async with self._swap_lock:
-            if self.pool is not broken:
-                return
-            fresh = self._new_pool()
-            await self._warm(fresh)
-            self.pool = fresh
-            broken.shutdown(wait=False, cancel_futures=True)
 
     async def replace(self, converters: dict[str, Converter] | None = None) -> None:
         """After a reload: threads use the new converters at once; new workers take over once warmed up.
@@ -306,19 +269,16 @@ class ConversionPool:
         if self.processes <= 0:
             return
         async with self._swap_lock:
-            fresh = self._new_pool()
-            try:
-                await self._warm(fresh)
-            except BaseException:
-                fresh.shutdown(wait=False, cancel_futures=True)
-                raise
-            old, self.pool = self.pool, fresh
-            if old is not None:
-                old.shutdown(wait=False)  # conversions already running there finish
+            if self.pool is None:
+                await self.start()
+            else:
+                self.pool.init_args = self._init_args()
+                await self.pool.replace()  # conversions already running in the old workers finish there
             log.info("conversion workers replaced")
 
-    def shutdown(self) -> None:
+    async def shutdown(self) -> None:
+        """End the worker processes (from the event loop that drives them) and the conversion threads."""
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
-        self.threads.shutdown(wait=True, cancel_futures=True)
+            pool, self.pool = self.pool, None
+            await pool.aclose()
+        await asyncio.to_thread(self.threads.shutdown, wait=True, cancel_futures=True)

@@ -142,7 +142,7 @@ class Gateway:
                 await self._watcher
         await self.forwarder.stop(self.config.shutdown_grace)
         await asyncio.to_thread(self.committer.stop)
-        await asyncio.to_thread(self.conversion.shutdown)
+        await self.conversion.shutdown()
         if self.stage is not None:
             await asyncio.to_thread(self.stage.close)
         log.info("gateway stopped")

@@ -1,0 +1,114 @@
+"""The sidecar's own conversion worker pool (gateway/proxy/workers.py) keeps what ProcessPoolExecutor gave:
+every answer goes to its own caller, a message that kills its worker is refused without taking the messages
+beside it along, a replaced worker set finishes what it holds, and closing leaves no process behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import uvloop
+from proxy_helpers import alive
+
+from gateway.proxy.workers import WorkerPool
+
+
+def _init(marker: str) -> None:
+    """The worker's initialiser: remembers what it was started with (a reload starts workers anew)."""
+    os.environ["TEST_WORKER_MARKER"] = marker
+
+
+def _work(value: int, pause: float = 0.0) -> tuple[int, int, str]:
+    """Square ``value`` in the worker; -1 ends the worker process abruptly, -2 raises."""
+    if value == -1:
+        os._exit(3)
+    if value == -2:
+        raise ValueError("broken on purpose")
+    time.sleep(pause)
+    return value * value, os.getpid(), os.environ.get("TEST_WORKER_MARKER", "")
+
+
+def _run(main: object) -> object:
+    return uvloop.run(main)  # type: ignore[arg-type]
+
+
+def test_each_caller_gets_its_own_answer_with_many_in_flight() -> None:
+    async def main() -> None:
+        pool = WorkerPool(2, _init, ("one",))
+        await pool.start()
+        try:
+            answers = await asyncio.gather(*(pool.run(_work, n) for n in range(300)))
+            assert [a[0] for a in answers] == [n * n for n in range(300)]  # type: ignore[index]
+            assert {a[1] for a in answers} == set(pool.pids())  # type: ignore[index]
+            assert await pool.run(_work, -2) is None  # raised in the worker: refused, the worker stays
+            assert (await pool.run(_work, 3))[0] == 9
+        finally:
+            await pool.aclose()
+
+    _run(main())
+
+
+def test_a_message_that_kills_its_worker_is_refused_and_the_others_are_answered() -> None:
+    async def main() -> None:
+        pool = WorkerPool(1, _init, ("one",))
+        await pool.start()
+        try:
+            before = set(pool.pids())
+            values = [*range(10), -1, *range(10, 20)]
+            answers = await asyncio.gather(*(pool.run(_work, v, 0.005) for v in values))
+            assert answers[10] is None  # died on twice: refused, never run in this process
+            assert [a[0] for a in answers if a is not None] == [v * v for v in values if v != -1]  # type: ignore[index]
+            assert pool.pids() and not before & set(pool.pids())  # a new worker took over
+            assert (await pool.run(_work, 4))[0] == 16
+        finally:
+            await pool.aclose()
+
+    _run(main())
+
+
+def test_replace_lets_the_old_workers_finish_and_the_new_ones_take_over() -> None:
+    async def main() -> None:
+        pool = WorkerPool(1, _init, ("old",))
+        await pool.start()
+        old = set(pool.pids())
+        try:
+            slow = asyncio.ensure_future(pool.run(_work, 5, 0.5))
+            await asyncio.sleep(0.1)
+            pool.init_args = ("new",)
+            await pool.replace()
+            square, pid, marker = await slow  # type: ignore[misc]
+            assert (square, marker) == (25, "old") and pid in old
+            square, pid, marker = await pool.run(_work, 6)  # type: ignore[misc]
+            assert (square, marker) == (36, "new") and pid not in old
+            for _ in range(100):
+                if not alive(old):
+                    break
+                await asyncio.sleep(0.05)
+            assert not alive(old), "the replaced worker is still running"
+            slow = asyncio.ensure_future(pool.run(_work, 7, 5.0))  # still busy when the pool closes
+            await asyncio.sleep(0.2)
+            busy = set(pool.pids())
+            await pool.replace()
+            assert pool.retired and busy & alive(busy)
+        finally:
+            await pool.aclose()
+        assert await slow is None and not alive(busy), "a replaced worker outlived the pool"
+
+    _run(main())
+
+
+def test_closing_leaves_no_process_and_refuses_what_waits() -> None:
+    async def main() -> None:
+        pool = WorkerPool(2, _init, ("one",))
+        await pool.start()
+        pids = set(pool.pids())
+        busy = [asyncio.ensure_future(pool.run(_work, n, 0.2)) for n in range(40)]
+        await asyncio.sleep(0.05)
+        await pool.aclose()
+        assert not alive(pids)
+        results = await asyncio.gather(*busy)
+        assert None in results  # what had not reached a worker is refused, not left waiting
+        assert await pool.run(_work, 2) is None
+
+    _run(main())
