@@ -262,6 +262,7 @@ def main() -> int:
             suffix = {"zip": ".zip", "tar.gz": ".tar.gz", "folder": ""}[args.out_kind]
             out = work / f"out-{workers}{suffix}"
             shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
+            shutil.rmtree(Path(str(out) + ".state"), ignore_errors=True)  # a --dir run again starts a fresh ledger
             result = run_batch(archive, out, workers, validate, args.level)
             summary = result["summary"]
             assert isinstance(summary, dict)
