@@ -279,3 +279,12 @@ def test_resume_refuses_other_arguments_and_finished_runs_say_so(inputs: dict[st
     assert invoke(str(inputs["zip"]), "--out", str(folder), "--workers", "0", "-q")[0] == 1
     code, _, stderr = invoke(str(inputs["tar.gz"]), "--out", str(folder), "--resume")
     assert code == 2 and "different arguments" in stderr and "inputs" in stderr
+
+
+def test_the_default_leaves_the_parent_a_core_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent renders every output in order (the critical path): a worker per core only takes turns with it."""
+    from gateway.batch import runner
+
+    for cores, workers in ((1, 1), (2, 1), (4, 3), (16, 15)):
+        monkeypatch.setattr(runner.os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
+        assert runner.default_workers() == workers

@@ -34,7 +34,8 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
 @click.option("--mapping", "mappings", multiple=True, help="Mapping name or file (repeatable); default: detect.")
 @click.option("--profile", type=click.Choice(PROFILES), default="zkn", show_default=True)
 @click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Worker processes (default: the number of cores; 0 converts in this process).")
+              help="Worker processes (default: one fewer than the cores, at least 1: the parent renders in order "
+                   "on a core of its own; 0 converts in this process).")
 @click.option("--resume", is_flag=True, help="Continue the run recorded in OUT's journal (or start one).")
 @click.option("--shard", callback=_shard, metavar="I/N", help="Convert only partition I (0-based) of N.")
 @click.option("--validate/--no-validate", default=True, show_default=True,
