@@ -9,6 +9,7 @@ identificatie, dagtekening = registratiedatum, wet and kind from the zaaktype (c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from typing import Any
 
@@ -93,6 +94,18 @@ def _contact(person: dict[str, Any], extra: dict[str, list[str]], prefix: str) -
         contacten[0]["emailadres"] = email[0]
 
 
+_CLIENT_EXTRAS = (("client.nummer", "clientnummer"), ("client.geheim", "geheim"),
+                  ("client.leefeenheid", "leefeenheid"), ("client.communicatievorm", "communicatievorm"),
+                  ("client.communicatietaal", "communicatietaal"), ("client.juridische_status", "juridische_status"),
+                  ("client.wettelijke_vertegenwoordiging", "wettelijke_vertegenwoordiging"),
+                  ("client.gezagsdrager_bekend", "gezagsdrager_bekend"))
+
+
+def _one(x: dict[str, list[str]], name: str) -> str | None:
+    """The first value of a registered extraElement, or None: most of them occur at most once."""
+    return x[name][0] if name in x else None
+
+
 def read_zkn_v2(root: etree._Element, source: str = "<input>",
                 zaaktypen: dict[str, tuple[str, str]] | None = None) -> Bericht:
     """The canonical 301/315 one v2 creeerZaak stands for. ``zaaktypen``: zaaktype code -> (wet, kind)."""
@@ -108,25 +121,37 @@ def read_zkn_v2(root: etree._Element, source: str = "<input>",
     agb = (zaak.findtext(f"{ZKN}heeftAlsUitvoerende/{ZKN}gerelateerde/{ZKN}nietNatuurlijkPersoon/"
                          f"{BG}ann.identificatie") or "")[-8:]
     x = _extras(zaak)
-
-    def one(name: str) -> str | None:
-        return x[name][0] if name in x else None
-
     kenmerk = {k.findtext(f"{ZKN}bron"): k.findtext(f"{ZKN}kenmerk") for k in zaak.findall(f"{ZKN}kenmerk")}
+    client = _client(zaak, x)
+    product = _product(zaak, x, kenmerk)
+    if soort == "toewijzing":
+        product["aanbieder"] = agb or None
+        if kenmerk.get("BeschikkingNummer"):
+            client["beschikking"] = _beschikking(kenmerk["BeschikkingNummer"], product, x)
+    else:
+        product["beschikkingnummer"] = kenmerk.get("BeschikkingNummer")
+        product["beschikking_ingangsdatum"] = _date(_one(x, "beschikking.ingangsdatum"))
+    client["producten"] = [{k: v for k, v in product.items() if v is not None}]
+    afzender, ontvanger = (gemeente, agb) if soort == "toewijzing" else (agb, gemeente)
+    # the version is no zaak fact: a 2.0-only datum (RedenIntrekking, Geheim, Clientnummer) says 2.0, else 2.1
+    versie = "2.0" if any(n in x for n in ("toewijzing.reden_intrekking", "client.geheim", "client.nummer")) else "2.1"
+    bericht = {"wet": wet, "soort": soort, "berichtcode": BERICHTCODE[(wet, soort)], "versie": versie,
+               "afzender": afzender, "ontvanger": ontvanger, "identificatie": _short(ident),
+               "dagtekening": _date(zaak.findtext(f"{ZKN}registratiedatum")), "clients": [client]}
+    return validated(bericht, source)
+
+
+def _client(zaak: etree._Element, x: dict[str, list[str]]) -> dict[str, Any]:
+    """The client: the initiator, its registered extras, and every related person with their own extras."""
     initiator = zaak.find(f"{ZKN}heeftAlsInitiator/{ZKN}gerelateerde/{ZKN}natuurlijkPersoon")
     client: dict[str, Any] = {"bsn": initiator.findtext(f"{BG}inp.bsn") if initiator is not None else None,
                               **_person(initiator)}
     _contact(client, x, "client")
-    for name, field in (("client.nummer", "clientnummer"), ("client.geheim", "geheim"),
-                        ("client.leefeenheid", "leefeenheid"), ("client.communicatievorm", "communicatievorm"),
-                        ("client.communicatietaal", "communicatietaal"),
-                        ("client.juridische_status", "juridische_status"),
-                        ("client.wettelijke_vertegenwoordiging", "wettelijke_vertegenwoordiging"),
-                        ("client.gezagsdrager_bekend", "gezagsdrager_bekend")):
-        if one(name) is not None:
-            client[field] = one(name)
-    if one("client.naamgebruik") and "naam" in client:
-        client["naam"]["naamgebruik"] = one("client.naamgebruik")
+    for name, field in _CLIENT_EXTRAS:
+        if _one(x, name) is not None:
+            client[field] = _one(x, name)
+    if _one(x, "client.naamgebruik") and "naam" in client:
+        client["naam"]["naamgebruik"] = _one(x, "client.naamgebruik")
     relaties = []
     for tag in ("heeftAlsBelanghebbende", "heeftAlsGemachtigde", "heeftAlsOverigBetrokkene"):
         for rel in zaak.findall(f"{ZKN}{tag}"):
@@ -137,6 +162,12 @@ def read_zkn_v2(root: etree._Element, source: str = "<input>",
                 person["naam"]["naamgebruik"] = own["relatie.naamgebruik"][0]
             relaties.append({"nummer": str(len(relaties) + 1), "soort": rel.findtext(f"{ZKN}code"), **person})
     client["relaties"] = relaties
+    return client
+
+
+def _product(zaak: etree._Element, x: dict[str, list[str]], kenmerk: dict[str | None, str | None]) -> dict[str, Any]:
+    """The one product the zaak is about, from its dates, kenmerken and registered extras (None where absent)."""
+    one = functools.partial(_one, x)
     product: dict[str, Any] = {
         "categorie": one("product.categorie"), "code": one("product.code"),
         "toewijzingnummer": kenmerk.get("ToewijzingNummer"), "referentie_aanbieder": kenmerk.get("ReferentieAanbieder"),
@@ -157,28 +188,19 @@ def read_zkn_v2(root: etree._Element, source: str = "<input>",
     if one("verwijzer.type"):
         product["verwijzer"] = {"type": one("verwijzer.type"), "naam": one("verwijzer.naam"),
                                 "zorgverlenercode": one("verwijzer.zorgverlenercode")}
-    if soort == "toewijzing":
-        product["aanbieder"] = agb or None
-        if kenmerk.get("BeschikkingNummer"):
-            beschikt: dict[str, Any] = {"categorie": product["categorie"], "code": product["code"],
-                                        "ingangsdatum": _date(one("beschikt.ingangsdatum")),
-                                        "einddatum": _date(one("beschikt.einddatum"))}
-            if one("beschikt.omvang.volume") is not None:
-                beschikt["omvang"] = {"volume": one("beschikt.omvang.volume"), "eenheid": one(
-                    "beschikt.omvang.eenheid"), "frequentie": one("beschikt.omvang.frequentie")}
-            client["beschikking"] = {
-                "nummer": kenmerk["BeschikkingNummer"], "afgiftedatum": _date(one("beschikking.afgiftedatum")),
-                "ingangsdatum": _date(one("beschikking.ingangsdatum")),
-                "einddatum": _date(one("beschikking.einddatum")), "grondslagen": x.get("beschikking.grondslag", []),
-                "producten": [beschikt] if beschikt["ingangsdatum"] else []}
-    else:
-        product["beschikkingnummer"] = kenmerk.get("BeschikkingNummer")
-        product["beschikking_ingangsdatum"] = _date(one("beschikking.ingangsdatum"))
-    client["producten"] = [{k: v for k, v in product.items() if v is not None}]
-    afzender, ontvanger = (gemeente, agb) if soort == "toewijzing" else (agb, gemeente)
-    # the version is no zaak fact: a 2.0-only datum (RedenIntrekking, Geheim, Clientnummer) says 2.0, else 2.1
-    versie = "2.0" if any(n in x for n in ("toewijzing.reden_intrekking", "client.geheim", "client.nummer")) else "2.1"
-    bericht = {"wet": wet, "soort": soort, "berichtcode": BERICHTCODE[(wet, soort)], "versie": versie,
-               "afzender": afzender, "ontvanger": ontvanger, "identificatie": _short(ident),
-               "dagtekening": _date(zaak.findtext(f"{ZKN}registratiedatum")), "clients": [client]}
-    return validated(bericht, source)
+    return product
+
+
+def _beschikking(nummer: str, product: dict[str, Any], x: dict[str, list[str]]) -> dict[str, Any]:
+    """A toewijzing's beschikking: its dates, grondslagen and the beschikt product (when it has a start)."""
+    one = functools.partial(_one, x)
+    beschikt: dict[str, Any] = {"categorie": product["categorie"], "code": product["code"],
+                                "ingangsdatum": _date(one("beschikt.ingangsdatum")),
+                                "einddatum": _date(one("beschikt.einddatum"))}
+    if one("beschikt.omvang.volume") is not None:
+        beschikt["omvang"] = {"volume": one("beschikt.omvang.volume"), "eenheid": one("beschikt.omvang.eenheid"),
+                              "frequentie": one("beschikt.omvang.frequentie")}
+    return {"nummer": nummer, "afgiftedatum": _date(one("beschikking.afgiftedatum")),
+            "ingangsdatum": _date(one("beschikking.ingangsdatum")),
+            "einddatum": _date(one("beschikking.einddatum")), "grondslagen": x.get("beschikking.grondslag", []),
+            "producten": [beschikt] if beschikt["ingangsdatum"] else []}
