@@ -79,6 +79,14 @@ def products(draw: st.DrawFn) -> dict:
 @st.composite
 def berichten(draw: st.DrawFn) -> Bericht:
     start, end = draw(periods())
+    lines = draw(st.lists(products(), min_size=1, max_size=3))
+    beschikt = [{"categorie": "07", "ingangsdatum": start}]
+    if draw(st.booleans()):  # the beschikt product of the first line's categorie and code, read back with it
+        granted = draw(periods())
+        beschikt.append({"categorie": lines[0]["categorie"], "code": lines[0]["code"], "ingangsdatum": granted[0],
+                         "einddatum": granted[1], "omvang": draw(st.none() | st.fixed_dictionaries({
+                             "volume": st.integers(0, 99999999), "eenheid": codes_of(codes.Eenheid),
+                             "frequentie": codes_of(codes.Frequentie)}))})
     client = {
         "bsn": draw(bsns()),
         "geboortedatum": draw(DATES),
@@ -88,7 +96,8 @@ def berichten(draw: st.DrawFn) -> Bericht:
                  "voorletters": draw(st.none() | st.from_regex(r"\A[A-Z]{1,6}\Z")),
                  "voornamen": draw(st.none() | TEXT), "naamgebruik": draw(st.none() | codes_of(codes.NaamGebruik))},
         "relaties": [{"nummer": draw(DIGITS), "soort": draw(codes_of(codes.SoortRelatie)),
-                      "naam": {"geslachtsnaam": {"naam": draw(TEXT)}},
+                      "naam": {"geslachtsnaam": {"naam": draw(TEXT)},
+                               "naamgebruik": draw(st.none() | codes_of(codes.NaamGebruik))},
                       "contacten": [{"soort": "01", "emailadres": draw(TEXT)}]}
                      for _ in range(draw(st.integers(0, 2)))],
         "contacten": [{"soort": draw(codes_of(codes.SoortAdres)),
@@ -98,8 +107,8 @@ def berichten(draw: st.DrawFn) -> Bericht:
                       for _ in range(draw(st.integers(0, 2)))],
         "beschikking": {"nummer": draw(DIGITS), "afgiftedatum": start, "ingangsdatum": start, "einddatum": end,
                         "grondslagen": draw(st.lists(codes_of(codes.Grondslag), max_size=2)),
-                        "producten": [{"categorie": "07", "ingangsdatum": start}]},
-        "producten": draw(st.lists(products(), min_size=1, max_size=3)),
+                        "producten": beschikt},
+        "producten": lines,
     }
     return Bericht.model_validate({
         "wet": "wmo", "soort": "toewijzing", "berichtcode": "414", "versie": "2.1",
@@ -113,6 +122,12 @@ NOW = dt.datetime(2026, 12, 4, 12, 0, 0)
 CLIENT = ("bsn", "geslacht", "geboortedatum", "geboortedatum_gebruik")
 LINE = ("categorie", "code", "omvang", "ingangsdatum", "toewijzingnummer", "aanbieder", "leveringsvorm",
         "reden_wijziging", "toewijzingsdatum")
+
+
+def _persons(relaties: list) -> list:
+    """Related persons as the way back keeps them: grouped by role (so compared sorted), renumbered."""
+    return sorted((r.soort, r.naam.geslachtsnaam.naam, r.naam.naamgebruik or "", [c.emailadres for c in r.contacten])
+                  for r in relaties)
 
 
 def _created(bericht: Bericht) -> list[Bericht]:
@@ -141,6 +156,16 @@ def test_every_created_zaak_reads_back_to_its_client_and_line(bericht: Bericht) 
         (line,) = got.producten
         assert any([getattr(line, f) for f in LINE] == [getattr(p, f) for f in LINE] for p in client.producten)
         assert back.afzender == bericht.afzender and back.dagtekening == bericht.dagtekening
+        assert got.beschikking is not None and client.beschikking is not None
+        assert (got.beschikking.nummer, got.beschikking.afgiftedatum, got.beschikking.ingangsdatum,
+                got.beschikking.einddatum, got.beschikking.grondslagen) == (
+            client.beschikking.nummer, client.beschikking.afgiftedatum, client.beschikking.ingangsdatum,
+            client.beschikking.einddatum, client.beschikking.grondslagen)
+        granted = [(b.categorie, b.code, b.ingangsdatum, b.einddatum, b.omvang) for b in client.beschikking.producten
+                   if (b.categorie, b.code or None) == (line.categorie, line.code or None)][:1]
+        assert [(b.categorie, b.code, b.ingangsdatum, b.einddatum, b.omvang)
+                for b in got.beschikking.producten] == granted
+        assert _persons(got.relaties) == _persons(client.relaties)
 
 
 def test_zkn_output_of_a_public_sample_round_trips(reference_dir_or_skip: object = None) -> None:
