@@ -105,6 +105,26 @@ def test_missing_required_target_data_is_an_error_not_an_invalid_message(convert
         converter.reverse(data, "iwmo21-wmo301")
 
 
+def test_what_lacks_is_said_before_what_cannot_be_written(converter: Converter) -> None:
+    """The writer's one walk also notes required values that are empty. A writing error earlier in that walk
+    (three telephone numbers where 2.1 has room for two) must not hide the lacking value (StUF055) behind it."""
+    bericht = converter.convert((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes(), "full").bericht
+    mapping = converter.registry.get("iwmo21-wmo301")
+    too_many = bericht.model_copy(deep=True)
+    contact = too_many.clients[0].contacten[0]
+    contact.telefoon = [contact.telefoon[0]] * 3
+    with pytest.raises(ConversionError, match="3 items, but"):
+        unmap(mapping, too_many)
+    too_many.clients[0].bsn = ""  # written before the contacts, and required
+    with pytest.raises(ConversionError, match=r"lacks what iwmo21-wmo301 requires: clients\.0\.bsn$") as caught:
+        unmap(mapping, too_many)
+    assert caught.value.__context__ is None  # nothing of the writing error rides along
+    empty = bericht.model_copy(deep=True)
+    empty.clients[0].bsn = ""
+    with pytest.raises(ConversionError, match=r"requires: clients\.0\.bsn$"):
+        unmap(mapping, empty)
+
+
 def test_a_20_verzoek_written_as_21_derives_the_required_referentie_aanbieder(converter: Converter,
                                                                              reference_dir: Path) -> None:
     data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-01-WMO315_verzoek.xml").read_bytes()

@@ -85,17 +85,21 @@ class _Writer:
         self.leaves: dict[tuple[Node, str], tuple[Node, str]] = {}
         """Leaf elements and attributes written so far, by (holder, tag) -> (element, the rule that wrote it):
         a second rule that reads the same element (or a ``when:`` that names it) shares it, never repeats it."""
+        self.lacking = False
+        """A required value looked empty while writing: :meth:`missing` may find something (it says what)."""
 
     def rules(self, rules: list[Rule], data: dict[str, Any], parent: Node, prefix: str,
               implied: str | None = None) -> None:
         """Write ``data`` below ``parent``; the rule targeting ``implied`` is said by the element's name."""
         placed = self.placed
-        for rule, first, rest, target, leaf in self.plan.steps(rules):
+        for rule, first, rest, target, leaf, required in self.plan.steps(rules):
             value: Any = data.get(first)
             for segment in rest:
                 value = value.get(segment) if isinstance(value, dict) else None
                 if value is None:
                     break
+            if required and not value:  # the writer's walk stands in for missing()'s own: see unmap
+                self.lacking = True
             if value is None or (not value and isinstance(value, list | dict)):
                 continue
             where = prefix + target
@@ -113,6 +117,7 @@ class _Writer:
         _, alternatives, chooser, locals_ = self.plan.group(rule)
         if not alternatives or (len(alternatives) > 1 and not all(alternatives)):
             self.one_way.append(f"{where} (each: {rule.each.expr!r} is not a plain element path)")
+            self.lacking = True  # its items are not walked: let missing() look at them
             return
         if chooser is not None:
             named, table = chooser
@@ -295,11 +300,19 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
         bericht = bericht.model_copy(update={"versie": mapping.versie})  # written in the target's version
     writer = _Writer(plan)
     data = bericht.model_dump(exclude_none=True)
-    missing = writer.missing(mapping.rules, data, "")
-    if missing:
+    # One walk, not two: the writer notes a required value that looks empty (or a group it does not walk),
+    # and only then (or when writing fails) missing() says what lacks, which goes before any writing error.
+    try:
+        writer.rules(mapping.rules, data, root, "")  # type: ignore[arg-type]
+    except Exception:
+        missing = writer.missing(mapping.rules, data, "")
+        if not missing:
+            raise
+    else:
+        missing = writer.missing(mapping.rules, data, "") if writer.lacking else []
+    if missing:  # raised outside the handler, so it carries no writing error as its context
         raise ConversionError(
             f"the canonical message lacks what {mapping.name} requires: {', '.join(missing)}",
             field=missing[0], code="StUF055")
-    writer.rules(mapping.rules, data, root, "")  # type: ignore[arg-type]
     unplaced = [leaf for leaf in _leaves(data, "", []) if leaf not in writer.placed]
     return Reversed(root, dict(plan.nsmap), sorted(set(writer.one_way)), unplaced)

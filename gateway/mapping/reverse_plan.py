@@ -237,21 +237,24 @@ def checked_rules(rules: list[Rule]) -> list[Rule]:
     return found[1]
 
 
-Steps = list[tuple[Rule, str, tuple[str, ...], str, tuple[tuple[str, ...], str] | None]]
+Steps = list[tuple[Rule, str, tuple[str, ...], str, tuple[tuple[str, ...], str] | None, bool]]
 _STEPS: dict[tuple[int, Namespaces], tuple[list[Rule], Steps]] = {}
 
 
 def steps_of(rules: list[Rule], ns: Namespaces) -> Steps:
     """A rule list as the writer walks it: (rule, first segment, the other segments, target, the plain leaf
-    path its value goes to or None), once per compiled list (cached by identity like :func:`field_plan`)."""
+    path its value goes to or None, whether it is a required field :meth:`_Writer.missing` checks), once per
+    compiled list (cached by identity like :func:`field_plan`)."""
     key = (id(rules), ns)
     found = _STEPS.get(key)
     if found is None or found[0] is not rules:
         if len(_STEPS) >= _PLANS_MAX:
             _STEPS.clear()
+        checked = {id(rule) for rule in checked_rules(rules) if isinstance(rule, FieldRule)}
         found = _STEPS[key] = (rules, [
             (rule, rule.segments[0], rule.segments[1:], rule.target,
-             field_plan(rule, ns).leaf if isinstance(rule, FieldRule) else None) for rule in rules])
+             field_plan(rule, ns).leaf if isinstance(rule, FieldRule) else None, id(rule) in checked)
+            for rule in rules])
     return found[1]
 
 
