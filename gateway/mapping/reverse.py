@@ -33,6 +33,7 @@ from .reverse_plan import (
     NotNormal,
     Sibling,
     Target,
+    Trie,
     mapping_plan,
     reverse_value,
     text_of,
@@ -86,6 +87,12 @@ class _Writer:
         self.leaves: dict[tuple[Node, str], tuple[Node, str]] = {}
         """Leaf elements and attributes written so far, by (holder, tag) -> (element, the rule that wrote it):
         a second rule that reads the same element (or a ``when:`` that names it) shares it, never repeats it."""
+        self.items = 0
+        """Group items in ``placed`` (the rest of it are values)."""
+        self.seen = 0
+        """Values the rules found (at a field's path); all placed when ``seen`` is the number of values placed."""
+        self.partial = False
+        """A group's items were not walked: the unplaced scan cannot trust ``seen``."""
         self.lacking = False
         """A required value looked empty while writing: :meth:`missing` may find something (it says what)."""
 
@@ -104,6 +111,7 @@ class _Writer:
                 self.lacking = True
             if value is None or (not value and isinstance(value, list | dict)):
                 continue
+            self.seen += 1
             where = prefix + target
             if target == implied:
                 placed.add(where)
@@ -116,10 +124,11 @@ class _Writer:
                 self.field(rule, value, parent, where)
 
     def group(self, rule: GroupRule, items: list[BaseModel], parent: Node, where: str) -> None:
+        self.seen -= 1  # a group is no value of its own: its items' values are counted as they are written
         _, alternatives, chooser, locals_ = self.plan.group(rule)
         if not alternatives or (len(alternatives) > 1 and not all(alternatives)):
             self.one_way.append(f"{where} (each: {rule.each.expr!r} is not a plain element path)")
-            self.lacking = True  # its items are not walked: let missing() look at them
+            self.lacking = self.partial = True  # its items are not walked: missing() and the unplaced scan look
             return
         if chooser is not None:
             named, table = chooser
@@ -149,6 +158,7 @@ class _Writer:
             else:
                 element = parent
             self.placed.add(f"{where}.{i}")
+            self.items += 1
             self.alternative = alternative
             self.rules(rule.rules, items[i], element, f"{where}.{i}.", chooser[0].target if chooser else None)
         self.alternative = outer
@@ -285,27 +295,60 @@ def _leaves(data: BaseModel, prefix: str, out: list[str]) -> list[str]:
     """The canonical path of every value in ``data`` that is not None (a list of plain values is one leaf,
     each ``extra`` name one), appended to ``out``: the paths ``model_dump(exclude_none=True)`` has, in its order."""
     for key, value in data.__dict__.items():
-        kind = type(value)
-        if kind is str:
-            out.append(prefix + key)
-        elif value is None:
-            continue
-        elif kind is list:
-            if value and not _is_model(type(value[0])):
-                out.append(prefix + key)
-                continue
-            for i, item in enumerate(value):
-                if _is_model(type(item)):
-                    _leaves(item, f"{prefix}{key}.{i}.", out)
-                else:
-                    out.append(f"{prefix}{key}.{i}")
-        elif kind is dict:  # extra
-            out += [f"{prefix}{key}.{name}" for name in value]
-        elif _is_model(kind):
-            _leaves(value, f"{prefix}{key}.", out)
-        else:
-            out.append(prefix + key)
+        if value is not None:
+            _value_leaves(key, value, prefix, out)
     return out
+
+
+def _value_leaves(key: str, value: Any, prefix: str, out: list[str]) -> None:
+    kind = type(value)
+    if kind is str:
+        out.append(prefix + key)
+    elif kind is list:
+        if value and not _is_model(type(value[0])):
+            out.append(prefix + key)
+            return
+        for i, item in enumerate(value):
+            if _is_model(type(item)):
+                _leaves(item, f"{prefix}{key}.{i}.", out)
+            else:
+                out.append(f"{prefix}{key}.{i}")
+    elif kind is dict:  # extra
+        out += [f"{prefix}{key}.{name}" for name in value]
+    elif _is_model(kind):
+        _leaves(value, f"{prefix}{key}.", out)
+    else:
+        out.append(prefix + key)
+
+
+def _others(plan: MappingPlan, data: BaseModel, trie: Trie, prefix: str, out: list[str]) -> None:
+    """The paths of the values in ``data`` at no path of ``trie`` (no rule can place them), appended to
+    ``out`` in the message's order. Values at a rule's own path are not looked at: the writer saw them."""
+    fields = data.__dict__
+    for key, node in plan.others(type(data), trie):
+        value = fields.get(key)
+        if value is None:
+            continue
+        if node is None:
+            _value_leaves(key, value, prefix, out)
+        elif type(node) is tuple:  # a group's items (models: the compiler allows a group only on a list of them)
+            for i, item in enumerate(value):
+                _others(plan, item, node[0], f"{prefix}{key}.{i}.", out)
+        elif type(value) is dict:  # extra: the names no rule writes
+            out += [f"{prefix}{key}.{name}" for name in value if node.get(name) is not True]
+        else:
+            _others(plan, value, node, f"{prefix}{key}.", out)
+
+
+def _unplaced(writer: _Writer, data: BaseModel) -> list[str]:
+    """The values of ``data`` no rule placed. When the writer placed every value it saw at a rule's path (and
+    walked every group's items), only the values at no rule's path are left: just those are named. Else each
+    value of the message is looked up among the placed paths."""
+    if not writer.partial and writer.seen == len(writer.placed) - writer.items:
+        out: list[str] = []
+        _others(writer.plan, data, writer.plan.trie, "", out)
+        return out
+    return [leaf for leaf in _leaves(data, "", []) if leaf not in writer.placed]
 
 
 def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
@@ -339,5 +382,4 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
         raise ConversionError(
             f"the canonical message lacks what {mapping.name} requires: {', '.join(missing)}",
             field=missing[0], code="StUF055")
-    unplaced = [leaf for leaf in _leaves(data, "", []) if leaf not in writer.placed]
-    return Reversed(root, dict(plan.nsmap), sorted(set(writer.one_way)), unplaced)
+    return Reversed(root, dict(plan.nsmap), sorted(set(writer.one_way)), _unplaced(writer, data))
