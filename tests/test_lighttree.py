@@ -117,3 +117,17 @@ def test_edge_characters_written_as_lxml_writes_them(value: str) -> None:
     sub(root, "A").text = value
     sub(root, "B").set("x", value)
     assert serialise(root, {}) == _lxml_bytes(root, {})
+
+
+def test_letters_and_digits_are_written_as_they_are() -> None:
+    """The serialiser writes a text of letters and digits (``str.isalnum``) without its character search: no
+    character Python counts as a letter or digit needs an escape or is refused by lxml. Every such code point,
+    and a text of a few of them, is written as lxml writes it."""
+    from gateway.mapping.lighttree import _PLAIN
+
+    assert [hex(i) for i in range(0x110000) if chr(i).isalnum() and _PLAIN.search(chr(i))] == []
+    root = Node("R")
+    sub(root, "A").text = "Ab12ë٣Ⅻ"
+    sub(root, "B").text = "A&B"  # not letters and digits only: searched and escaped
+    sub(root, "C").text = "1<2"
+    assert serialise(root, {}) == _lxml_bytes(root, {})

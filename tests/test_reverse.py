@@ -12,6 +12,8 @@ from lxml import etree
 from gateway.cli import main
 from gateway.mapping import ConversionError, Registry
 from gateway.mapping.reverse import unmap
+from gateway.mapping.rules import Compiled
+from gateway.model import Bericht
 from gateway.pipeline import Converter
 from gateway.render.schemas import errors_of
 
@@ -105,6 +107,62 @@ def test_missing_required_target_data_is_an_error_not_an_invalid_message(convert
         converter.reverse(data, "iwmo21-wmo301")
 
 
+def test_what_lacks_is_said_before_what_cannot_be_written(converter: Converter) -> None:
+    """The writer's one walk also notes required values that are empty. A writing error earlier in that walk
+    (three telephone numbers where 2.1 has room for two) must not hide the lacking value (StUF055) behind it."""
+    bericht = converter.convert((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes(), "full").bericht
+    mapping = converter.registry.get("iwmo21-wmo301")
+    too_many = bericht.model_copy(deep=True)
+    contact = too_many.clients[0].contacten[0]
+    contact.telefoon = [contact.telefoon[0]] * 3
+    with pytest.raises(ConversionError, match="3 items, but"):
+        unmap(mapping, too_many)
+    too_many.clients[0].bsn = ""  # written before the contacts, and required
+    with pytest.raises(ConversionError, match=r"lacks what iwmo21-wmo301 requires: clients\.0\.bsn$") as caught:
+        unmap(mapping, too_many)
+    assert caught.value.__context__ is None  # nothing of the writing error rides along
+    empty = bericht.model_copy(deep=True)
+    empty.clients[0].bsn = ""
+    with pytest.raises(ConversionError, match=r"requires: clients\.0\.bsn$"):
+        unmap(mapping, empty)
+
+
+def test_the_unplaced_shortcut_names_what_looking_up_every_value_names(converter: Converter,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the writer placed every value it saw, unmap names only the values at no rule's path; it must name
+    exactly what looking up each value of the message among the placed paths names, for every fixture and every
+    dialect of its version (2.0 samples written as 2.1 leave values unplaced; a PGB leveringsvorm is one the
+    writer saw and could not place)."""
+    from gateway.mapping import reverse
+
+    cases = []
+    for path in sorted(Path(__file__).parent.glob("fixtures/*/*.xml")):
+        bericht = converter.convert(path.read_bytes(), path.name).bericht
+        pgb = bericht.model_copy(deep=True)
+        for client in pgb.clients:
+            for product in client.producten:
+                product.leveringsvorm = "PGB"
+        cases += [(path.name, m, b) for b in (bericht, pgb) for m in converter.registry.all()
+                  if (m.wet, m.versie, m.format) == (b.wet, b.versie, "xml") and m.match.root]
+
+    def written(mapping: Compiled, bericht: Bericht) -> list[str] | str:
+        try:
+            return unmap(mapping, bericht).unplaced
+        except ConversionError as exc:
+            return str(exc)
+
+    shortcut = [written(m, b) for _, m, b in cases]
+    init = reverse._Writer.__init__
+
+    def looked_up(self: reverse._Writer, plan: reverse.MappingPlan) -> None:
+        init(self, plan)
+        self.partial = True  # the shortcut never applies: every value is looked up
+
+    monkeypatch.setattr(reverse._Writer, "__init__", looked_up)
+    assert [written(m, b) for _, m, b in cases] == shortcut
+    assert any(isinstance(u, list) and any(p.endswith("leveringsvorm") for p in u) for u in shortcut)
+
+
 def test_a_20_verzoek_written_as_21_derives_the_required_referentie_aanbieder(converter: Converter,
                                                                              reference_dir: Path) -> None:
     data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-01-WMO315_verzoek.xml").read_bytes()
@@ -125,6 +183,24 @@ def test_rules_without_a_reverse_are_reported_one_way(tmp_path: Path) -> None:
     registry = Registry(files=[mapping])
     compiled = registry.get(str(mapping))
     assert "clients[].naam.voorletters (substring)" in compiled.one_way
+
+
+def test_the_items_of_a_group_that_cannot_be_written_are_all_unplaced(converter: Converter, tmp_path: Path) -> None:
+    """A group whose ``each`` is no plain path is one-way: none of its items is written, so each of their
+    values is named unplaced (the writer never saw them, so its count of what it placed cannot vouch for them)."""
+    mapping = tmp_path / "first-product.yaml"
+    mapping.write_text(
+        "overstap-mapping: 1\nname: test-first-product\nextends: iwmo21-wmo301\n"
+        "rules:\n  clients:\n    rules:\n      producten:\n"
+        "        each: m:Beschikking/m:ToegewezenProducten/m:ToegewezenProduct[1]\n"
+        "        rules:\n          code: m:Product/i:Code\n",
+        encoding="utf-8")
+    compiled = Registry(files=[mapping]).get(str(mapping))
+    bericht = converter.convert((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes(), "full").bericht
+    written = unmap(compiled, bericht)
+    assert any(w.startswith("clients.0.producten (each: ") for w in written.one_way)
+    assert "clients.0.producten.0.code" in written.unplaced
+    assert "clients.0.producten.0.ingangsdatum" in written.unplaced
 
 
 def test_a_normalising_transform_writes_back_only_values_in_its_normal_form(tmp_path: Path) -> None:

@@ -164,7 +164,9 @@ def _attributes(node: Node, names: _Names) -> str:
 
 
 _PLAIN = re.compile("[^\t\n\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-"""Anything in a text but characters written as they are: one search answers "nothing to do" for most texts."""
+"""Anything in a text but characters written as they are: one search answers "nothing to do" for most texts.
+A text of letters and digits only (``str.isalnum``: codes, numbers, most names; ~4x cheaper than the search)
+has none of them: no markup character, control, surrogate or non-character is a letter or a digit."""
 _INDENTS = ["\n" + "  " * level for level in range(MAX_DEPTH + 2)]
 
 
@@ -187,7 +189,7 @@ def _element(node: Node, level: int, formatted: bool, names: _Names, out: list[s
             return
         out.append(start + ">")
     else:
-        if type(text) is not str or _PLAIN.search(text):
+        if type(text) is not str or (not text.isalnum() and _PLAIN.search(text)):
             text = _text(text)
         if not children:
             out.append(f"{start}>{text}</{name}>")
@@ -207,7 +209,7 @@ def _element(node: Node, level: int, formatted: bool, names: _Names, out: list[s
             if text is None:
                 out.append(f"{indent}<{leaf}/>")
                 continue
-            if type(text) is not str or _PLAIN.search(text):
+            if type(text) is not str or (not text.isalnum() and _PLAIN.search(text)):
                 text = _text(text)
             out.append(f"{indent}<{leaf}>{text}</{leaf}>")
         out.append(f"{_INDENTS[level]}</{name}>")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
+from pydantic import BaseModel
 
 from gateway.model import Bericht
 
@@ -32,6 +33,7 @@ from .reverse_plan import (
     NotNormal,
     Sibling,
     Target,
+    Trie,
     mapping_plan,
     reverse_value,
     text_of,
@@ -85,19 +87,31 @@ class _Writer:
         self.leaves: dict[tuple[Node, str], tuple[Node, str]] = {}
         """Leaf elements and attributes written so far, by (holder, tag) -> (element, the rule that wrote it):
         a second rule that reads the same element (or a ``when:`` that names it) shares it, never repeats it."""
+        self.items = 0
+        """Group items in ``placed`` (the rest of it are values)."""
+        self.seen = 0
+        """Values the rules found (at a field's path); all placed when ``seen`` is the number of values placed."""
+        self.partial = False
+        """A group's items were not walked: the unplaced scan cannot trust ``seen``."""
+        self.lacking = False
+        """A required value looked empty while writing: :meth:`missing` may find something (it says what)."""
 
-    def rules(self, rules: list[Rule], data: dict[str, Any], parent: Node, prefix: str,
+    def rules(self, rules: list[Rule], data: BaseModel, parent: Node, prefix: str,
               implied: str | None = None) -> None:
         """Write ``data`` below ``parent``; the rule targeting ``implied`` is said by the element's name."""
         placed = self.placed
-        for rule, first, rest, target, leaf in self.plan.steps(rules):
-            value: Any = data.get(first)
-            for segment in rest:
-                value = value.get(segment) if isinstance(value, dict) else None
+        fields = data.__dict__  # read as they stand: the compiler lets a rule name only a field (or extra.NAME)
+        for rule, first, rest, target, leaf, required in self.plan.steps(rules):
+            value: Any = fields.get(first)
+            for segment in rest:  # through nested models to a field, or into extra (what the compiler allows)
                 if value is None:
                     break
+                value = value.get(segment) if type(value) is dict else value.__dict__.get(segment)
+            if required and not value:  # the writer's walk stands in for missing()'s own: see unmap
+                self.lacking = True
             if value is None or (not value and isinstance(value, list | dict)):
                 continue
+            self.seen += 1
             where = prefix + target
             if target == implied:
                 placed.add(where)
@@ -109,16 +123,19 @@ class _Writer:
             else:
                 self.field(rule, value, parent, where)
 
-    def group(self, rule: GroupRule, items: list[dict[str, Any]], parent: Node, where: str) -> None:
+    def group(self, rule: GroupRule, items: list[BaseModel], parent: Node, where: str) -> None:
+        self.seen -= 1  # a group is no value of its own: its items' values are counted as they are written
         _, alternatives, chooser, locals_ = self.plan.group(rule)
         if not alternatives or (len(alternatives) > 1 and not all(alternatives)):
             self.one_way.append(f"{where} (each: {rule.each.expr!r} is not a plain element path)")
+            self.lacking = self.partial = True  # its items are not walked: missing() and the unplaced scan look
             return
         if chooser is not None:
             named, table = chooser
             chosen: list[tuple[int, int]] = []  # (alternative, item): the XSD order of the groups, items in turn
             for i, item in enumerate(items):
-                local = table.get(text_of(item.get(named.target, "")))
+                said = item.__dict__.get(named.target)
+                local = table.get(text_of("" if said is None else said))
                 if local not in locals_:
                     raise ConversionError(f"{where}.{i}.{named.target}: its value names no element of "
                                           f"{rule.each.expr!r}", field=f"{where}.{i}.{named.target}")
@@ -141,17 +158,18 @@ class _Writer:
             else:
                 element = parent
             self.placed.add(f"{where}.{i}")
+            self.items += 1
             self.alternative = alternative
             self.rules(rule.rules, items[i], element, f"{where}.{i}.", chooser[0].target if chooser else None)
         self.alternative = outer
 
-    def missing(self, rules: list[Rule], data: dict[str, Any], prefix: str) -> list[str]:
+    def missing(self, rules: list[Rule], data: BaseModel, prefix: str) -> list[str]:
         """Required rules the canonical message has no value for (the dialect could not be valid)."""
         out: list[str] = []
         for segments, group, target in self.plan.checked(rules):
             value: Any = data
             for segment in segments:
-                value = value.get(segment) if isinstance(value, dict) else None
+                value = _field(value, segment)
             if group is not None:
                 for i, item in enumerate(value or []):
                     out += self.missing(group, item, f"{prefix}{target}.{i}.")
@@ -255,27 +273,82 @@ class _Writer:
             element.text = sep.join(parts)
 
 
-def _leaves(data: dict[str, Any], prefix: str, out: list[str]) -> list[str]:
-    """The canonical path of every value in ``data`` (a list of plain values is one leaf, each ``extra`` name
-    one), appended to ``out``."""
-    for key, value in data.items():
-        if isinstance(value, dict):
-            if key == "extra":
-                out += [f"{prefix}extra.{name}" for name in value]
-            else:
-                _leaves(value, f"{prefix}{key}.", out)
-        elif isinstance(value, list):
-            if value and not isinstance(value[0], dict):
-                out.append(prefix + key)
-                continue
-            for i, item in enumerate(value):
-                if isinstance(item, dict):
-                    _leaves(item, f"{prefix}{key}.{i}.", out)
-                else:
-                    out.append(f"{prefix}{key}.{i}")
-        else:
-            out.append(prefix + key)
+_IS_MODEL: dict[type, bool] = {}
+"""Whether a type is a pydantic model, by type: ``isinstance(x, BaseModel)`` goes through ABCMeta (~0.3 us)."""
+
+
+def _is_model(kind: type) -> bool:
+    found = _IS_MODEL.get(kind)
+    if found is None:
+        found = _IS_MODEL[kind] = issubclass(kind, BaseModel)
+    return found
+
+
+def _field(value: Any, name: str) -> Any:
+    """One step into the message: a field of a nested model, a name of ``extra``; None where there is none."""
+    if type(value) is dict:
+        return value.get(name)
+    return value.__dict__.get(name) if _is_model(type(value)) else None
+
+
+def _leaves(data: BaseModel, prefix: str, out: list[str]) -> list[str]:
+    """The canonical path of every value in ``data`` that is not None (a list of plain values is one leaf,
+    each ``extra`` name one), appended to ``out``: the paths ``model_dump(exclude_none=True)`` has, in its order."""
+    for key, value in data.__dict__.items():
+        if value is not None:
+            _value_leaves(key, value, prefix, out)
     return out
+
+
+def _value_leaves(key: str, value: Any, prefix: str, out: list[str]) -> None:
+    kind = type(value)
+    if kind is str:
+        out.append(prefix + key)
+    elif kind is list:
+        if value and not _is_model(type(value[0])):
+            out.append(prefix + key)
+            return
+        for i, item in enumerate(value):
+            if _is_model(type(item)):
+                _leaves(item, f"{prefix}{key}.{i}.", out)
+            else:
+                out.append(f"{prefix}{key}.{i}")
+    elif kind is dict:  # extra
+        out += [f"{prefix}{key}.{name}" for name in value]
+    elif _is_model(kind):
+        _leaves(value, f"{prefix}{key}.", out)
+    else:
+        out.append(prefix + key)
+
+
+def _others(plan: MappingPlan, data: BaseModel, trie: Trie, prefix: str, out: list[str]) -> None:
+    """The paths of the values in ``data`` at no path of ``trie`` (no rule can place them), appended to
+    ``out`` in the message's order. Values at a rule's own path are not looked at: the writer saw them."""
+    fields = data.__dict__
+    for key, node in plan.others(type(data), trie):
+        value = fields.get(key)
+        if value is None:
+            continue
+        if node is None:
+            _value_leaves(key, value, prefix, out)
+        elif type(node) is tuple:  # a group's items (models: the compiler allows a group only on a list of them)
+            for i, item in enumerate(value):
+                _others(plan, item, node[0], f"{prefix}{key}.{i}.", out)
+        elif type(value) is dict:  # extra: the names no rule writes
+            out += [f"{prefix}{key}.{name}" for name in value if node.get(name) is not True]
+        else:
+            _others(plan, value, node, f"{prefix}{key}.", out)
+
+
+def _unplaced(writer: _Writer, data: BaseModel) -> list[str]:
+    """The values of ``data`` no rule placed. When the writer placed every value it saw at a rule's path (and
+    walked every group's items), only the values at no rule's path are left: just those are named. Else each
+    value of the message is looked up among the placed paths."""
+    if not writer.partial and writer.seen == len(writer.placed) - writer.items:
+        out: list[str] = []
+        _others(writer.plan, data, writer.plan.trie, "", out)
+        return out
+    return [leaf for leaf in _leaves(data, "", []) if leaf not in writer.placed]
 
 
 def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
@@ -294,12 +367,19 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
     if mapping.versie and bericht.versie != mapping.versie:
         bericht = bericht.model_copy(update={"versie": mapping.versie})  # written in the target's version
     writer = _Writer(plan)
-    data = bericht.model_dump(exclude_none=True)
-    missing = writer.missing(mapping.rules, data, "")
-    if missing:
+    data = bericht  # the writer reads the model as it stands: no model_dump (a dict of it) to walk instead
+    # One walk, not two: the writer notes a required value that looks empty (or a group it does not walk),
+    # and only then (or when writing fails) missing() says what lacks, which goes before any writing error.
+    try:
+        writer.rules(mapping.rules, data, root, "")
+    except Exception:
+        missing = writer.missing(mapping.rules, data, "")
+        if not missing:
+            raise
+    else:
+        missing = writer.missing(mapping.rules, data, "") if writer.lacking else []
+    if missing:  # raised outside the handler, so it carries no writing error as its context
         raise ConversionError(
             f"the canonical message lacks what {mapping.name} requires: {', '.join(missing)}",
             field=missing[0], code="StUF055")
-    writer.rules(mapping.rules, data, root, "")  # type: ignore[arg-type]
-    unplaced = [leaf for leaf in _leaves(data, "", []) if leaf not in writer.placed]
-    return Reversed(root, dict(plan.nsmap), sorted(set(writer.one_way)), unplaced)
+    return Reversed(root, dict(plan.nsmap), sorted(set(writer.one_way)), _unplaced(writer, data))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
+from pydantic import BaseModel
 
 from . import transforms as tf
 from .compiler import shared_slot
@@ -237,26 +238,45 @@ def checked_rules(rules: list[Rule]) -> list[Rule]:
     return found[1]
 
 
-Steps = list[tuple[Rule, str, tuple[str, ...], str, tuple[tuple[str, ...], str] | None]]
+Steps = list[tuple[Rule, str, tuple[str, ...], str, tuple[tuple[str, ...], str] | None, bool]]
 _STEPS: dict[tuple[int, Namespaces], tuple[list[Rule], Steps]] = {}
 
 
 def steps_of(rules: list[Rule], ns: Namespaces) -> Steps:
     """A rule list as the writer walks it: (rule, first segment, the other segments, target, the plain leaf
-    path its value goes to or None), once per compiled list (cached by identity like :func:`field_plan`)."""
+    path its value goes to or None, whether it is a required field :meth:`_Writer.missing` checks), once per
+    compiled list (cached by identity like :func:`field_plan`)."""
     key = (id(rules), ns)
     found = _STEPS.get(key)
     if found is None or found[0] is not rules:
         if len(_STEPS) >= _PLANS_MAX:
             _STEPS.clear()
+        checked = {id(rule) for rule in checked_rules(rules) if isinstance(rule, FieldRule)}
         found = _STEPS[key] = (rules, [
             (rule, rule.segments[0], rule.segments[1:], rule.target,
-             field_plan(rule, ns).leaf if isinstance(rule, FieldRule) else None) for rule in rules])
+             field_plan(rule, ns).leaf if isinstance(rule, FieldRule) else None, id(rule) in checked)
+            for rule in rules])
     return found[1]
 
 
 Checked = list[tuple[tuple[str, ...], "list[Rule] | None", str]]
 """A rule list's required rules as (segments, the group's own rules or None for a field, target)."""
+
+
+Trie = dict[str, Any]
+"""The canonical paths a rule list writes, by segment: ``True`` for a field's own path, a ``Trie`` for a nested
+model (or ``extra``), a 1-tuple ``(Trie,)`` for a group's items."""
+
+
+def trie_of(rules: list[Rule]) -> Trie:
+    """The paths ``rules`` (and their groups' rules) can place: what the unplaced scan counts instead of naming."""
+    out: Trie = {}
+    for rule in rules:
+        node = out
+        for segment in rule.segments[:-1]:
+            node = node.setdefault(segment, {})
+        node[rule.segments[-1]] = (trie_of(rule.rules),) if isinstance(rule, GroupRule) else True
+    return out
 
 
 class MappingPlan:
@@ -265,7 +285,8 @@ class MappingPlan:
     identity of the mapping's own objects (an int key; the global caches hash the namespaces tuple on each of
     the ~30 look-ups a message). Its entries hold the mapping, so the rules they are keyed by stay alive."""
 
-    __slots__ = ("checked_", "fields", "groups", "mapping", "ns", "nsmap", "root_attributes", "steps_", "tag")
+    __slots__ = ("checked_", "fields", "groups", "mapping", "ns", "nsmap", "others_", "root_attributes", "steps_",
+                 "tag", "trie")
 
     def __init__(self, mapping: Compiled) -> None:
         self.mapping = mapping
@@ -283,6 +304,8 @@ class MappingPlan:
         self.checked_: dict[int, Checked] = {}
         self.groups: dict[int, GroupPlan] = {}
         self.fields: dict[int, FieldPlan] = {}
+        self.trie = trie_of(mapping.rules)
+        self.others_: dict[tuple[type, int], list[tuple[str, Any]]] = {}
 
     def steps(self, rules: list[Rule]) -> Steps:
         found = self.steps_.get(id(rules))
@@ -302,6 +325,17 @@ class MappingPlan:
         found = self.groups.get(id(rule))
         if found is None:
             found = self.groups[id(rule)] = group_plan(rule, self.ns)
+        return found
+
+    def others(self, model: type[BaseModel], trie: Trie) -> list[tuple[str, Any]]:
+        """The fields of ``model`` in its order that the unplaced scan looks at, with their node of ``trie``
+        (one of this plan's): None for a field no rule writes, a node for one with rules below it. A rule's own
+        field (``True``) is left out."""
+        key = (model, id(trie))
+        found = self.others_.get(key)
+        if found is None:
+            found = self.others_[key] = [(name, trie.get(name)) for name in model.model_fields
+                                         if trie.get(name) is not True]
         return found
 
     def field(self, rule: FieldRule) -> FieldPlan:
