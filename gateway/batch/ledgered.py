@@ -48,7 +48,8 @@ KIND = "batch-outputs"
 """``remembered`` kind of a member's outputs, keyed ``{run}|{ordinal:012d}``; the value is :func:`kept_text`."""
 KEPT = "d1:"
 """The prefix of a kept value in :func:`kept_text`'s form (an older run kept ``[[name, xml], ...]`` JSON)."""
-_FRAME = struct.Struct("<HI")
+_FRAME = struct.Struct("<II")
+"""Before each output: the length of its name (UTF-8) and of its bytes."""
 
 
 def kept_text(outputs: list[tuple[str, bytes]]) -> str:
