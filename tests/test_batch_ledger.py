@@ -108,3 +108,27 @@ def test_resume_after_a_kill_does_not_apply_a_member_twice(tmp_path: Path) -> No
     assert operations(out)[:3] == [(members[0][0], ["creeerZaak"]), (members[1][0], ["actualiseerZaakstatus"]),
                                    (members[2][0], ["actualiseerZaakstatus", "updateZaak", "actualiseerZaakstatus"])]
     assert remembered(state) == 0  # pruned once the journal recorded them
+
+
+def test_the_ledger_is_flushed_before_each_journal_commit_not_after_each_chunk(tmp_path: Path,
+                                                                              monkeypatch: object) -> None:
+    """Chunks commit to the ledger without a flush of their own; before the journal records them done, the WAL
+    their commits appended to is flushed: a power cut may lose chunks the journal does not hold, never one it does."""
+    zipped = archive(tmp_path / "history.zip", [(f"{n:02d}-{name}", sample(name)) for n, name in enumerate(CHAIN * 3)])
+    flushed: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}").rpartition("/")[2])
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)  # type: ignore[attr-defined]
+    outcome = run(BatchOptions([zipped], tmp_path / "out.zip", workers=0, progress="quiet", chunk_size=2,
+                               commit_seconds=0.0, state=str(tmp_path / "st")))
+    assert outcome.summary is not None and outcome.summary["status"]["failed"] == 0
+    commits = [n for n, name in enumerate(flushed) if name == "journal.jsonl"]
+    progress = commits[:-1]  # the last one says finished: its chunks' commit was flushed before the one before
+    assert len(progress) == 10  # 18 members in chunks of two, and the commit after the loop
+    for before, at in zip([0, *progress], progress, strict=False):
+        assert flushed[before:at].count("ledger.sqlite-wal") == 1, flushed[before:at]
+    assert flushed.count("ledger.sqlite-wal") == len(progress)  # not once a chunk

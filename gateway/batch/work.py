@@ -8,6 +8,7 @@ and packing outputs for the sink. The parent only streams bytes in and appends r
 
 from __future__ import annotations
 
+import _signal  # getsignal without the enum lookup of signal.getsignal: 0.04 µs, not 2 (once a message)
 import contextlib
 import ctypes
 import os
@@ -283,7 +284,7 @@ def _deadline(seconds: float) -> Iterator[None]:
     """
     armed = seconds > 0 and threading.current_thread() is threading.main_thread()
     if armed:
-        if signal.getsignal(signal.SIGALRM) is not _on_alarm:  # once per process, not per message
+        if _signal.getsignal(signal.SIGALRM) is not _on_alarm:  # once per process, not per message
             signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
     _current.append(time.monotonic())

@@ -22,6 +22,9 @@ try:  # ISA-L deflate: the same raw DEFLATE streams at about a third of zlib's c
     from isal import isal_zlib as deflate_lib
 except ImportError:  # pragma: no cover - a platform without isal wheels: zlib writes the same format
     deflate_lib = zlib  # type: ignore[assignment]
+crc32 = deflate_lib.crc32
+"""CRC-32 as zlib computes it; ISA-L's takes ~0.3 µs for a 6 KB message where zlib's took ~2.8 (once for every
+member read and every output written)."""
 
 LOCAL_SIG = b"PK\x03\x04"
 CENTRAL_SIG = b"PK\x01\x02"
@@ -170,7 +173,7 @@ class ZipReader:
         data = _decompressed(f, entry, limit)
         if len(data) > limit:
             raise ZipFormatError(f"member decompresses to more than the limit of {limit} bytes")
-        if len(data) != entry.size or zlib.crc32(data) != entry.crc:
+        if len(data) != entry.size or crc32(data) != entry.crc:
             raise ZipFormatError("member data does not match its checksum (archive damaged)")
         return data
 
@@ -259,7 +262,7 @@ def local_entry(name: str, data: bytes, stamp: tuple[int, int], relative_offset:
     through ISA-L when installed (a 6.7 KB zakLk01: 9.8 µs, zlib 15 µs with its cheapest window).
     """
     raw_name = name.encode("utf-8")
-    crc = zlib.crc32(data)
+    crc = crc32(data)
     body, method = data, STORED
     if level:
         packed = deflate(data, level)
@@ -311,7 +314,7 @@ def stream_entry(out: BinaryIO, name: str, chunks: Iterator[bytes], stamp: tuple
     packer = zlib.compressobj(6, zlib.DEFLATED, -15)
     crc = size = written = 0
     for piece in chunks:
-        crc = zlib.crc32(piece, crc)
+        crc = crc32(piece, crc)
         size += len(piece)
         body = packer.compress(piece)
         out.write(body)
