@@ -164,13 +164,13 @@ def zaak_identificatie(unit: Unit) -> str:
     """
     key = unit.primary
     kind, gemeente, rest = key.split(":", 2)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:10].upper()
     wet = "J" if kind.startswith(JEUGD) else ""  # Jeugdwet zaken never share an identificatie with Wmo ones
     kind = kind.removeprefix(JEUGD)
     if kind == "toewijzing":
         return f"{gemeente}{wet}T{rest}"
-    if kind == "product":
-        return f"{gemeente}{wet}B{rest.split(':', 1)[0][:18]}-{digest}"
     if kind == "aanvraag" and SAFE.match(rest) and len(rest) <= 34:
         return f"{gemeente}{wet}A{rest}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10].upper()  # only where the id needs it
+    if kind == "product":
+        return f"{gemeente}{wet}B{rest.split(':', 1)[0][:18]}-{digest}"
     return f"{gemeente}{wet}{'A' if kind.startswith('aanvraag') else 'Z'}-{digest}"
