@@ -17,8 +17,9 @@ def unwrap_soap(root: etree._Element, source: str) -> tuple[etree._Element, str 
     Two messages in a Body, or two Bodies, are refused: converting only the first would drop the rest
     while the sender is acknowledged for all of them.
     """
-    ns = etree.QName(root).namespace
-    kind = SOAP_NAMESPACES.get(ns or "")
+    tag = root.tag  # "{namespace}name": its namespace without a QName object (~1 µs a message)
+    ns = tag[1:tag.find("}")] if tag[:1] == "{" else ""
+    kind = SOAP_NAMESPACES.get(ns)
     if kind is None:
         return root, None
     bodies = root.findall(f"{{{ns}}}Body")

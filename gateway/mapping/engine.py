@@ -21,7 +21,7 @@ from .privacy import personal, shown, withhold
 from .result import Lineage, MapResult, MapState, Warning_
 from .rules import Compiled, FieldRule, GroupRule, Path_
 from .transforms import TransformError
-from .unmapped import element_path, unmapped_values
+from .unmapped import element_path, left_over
 from .walkplan import FAST_NODE, FAST_TEXT, WALKED_FIELD, WALKED_GROUP, Plan, TrieNode
 
 _Element = etree._Element
@@ -259,6 +259,8 @@ def _fast_walk(el: _Element, table: dict[str, tuple[Any, ...]], found: dict[int,
     for child in el:
         todo = table.get(child.tag)
         if todo is None:
+            if st.track:
+                st.spots.append(child)
             continue
         kind = todo[0]
         if kind != FAST_NODE:  # the element's text is the value: store it now
@@ -277,6 +279,8 @@ def _fast_walk(el: _Element, table: dict[str, tuple[Any, ...]], found: dict[int,
                 into[name] = text
             continue
         sub: TrieNode = todo[1]
+        if st.track and (not (sub.children or sub.groups) or not len(child)):
+            st.spots.append(child)  # its own text, or children no walk goes through
         if sub.rule_ids or sub.groups:
             _collect(sub, child, found, items, prefix, st)
         if sub.children:
@@ -325,6 +329,8 @@ def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: MapSt
                     raise _Ambiguous  # the traced run names it as missing
         else:
             _walk(ctx, plan.trie, found, items, out, prefix, st)
+    elif fast and st.track:
+        st.spots.append(ctx)  # no walk goes through its children
     track = st.track
     for step in plan.fast_steps if fast else plan.steps:
         kind = step.kind
@@ -405,10 +411,10 @@ def map_source(
             return map_source(mapping, root, source=source, trace=True, track_unmapped=track_unmapped)
         accepted = accept_lenient(data, exc, st) if st.lenient and not st.errors else None
         if accepted is not None:
-            unmapped = unmapped_values(mapping, root, st) if track_unmapped else []
+            unmapped = left_over(mapping, root, st) if track_unmapped else []
             return MapResult(accepted, data, st.warnings, unmapped, st.lineage, st.groups)
         model_errors(exc, st)
     if st.errors:
         raise combined(sorted(st.errors, key=lambda e: e.line or 1 << 62), st.failed) from None
-    unmapped = unmapped_values(mapping, root, st) if track_unmapped else []
+    unmapped = left_over(mapping, root, st) if track_unmapped else []
     return MapResult(bericht, data, st.warnings, unmapped, st.lineage, st.groups)

@@ -61,7 +61,7 @@ class MapState:
     """One message's walk: what it read (for the unmapped check), its lineage when traced, its errors."""
 
     __slots__ = ("attrs", "consumed", "errors", "failed", "groups", "index", "lenient", "lineage", "source",
-                 "trace", "track", "warnings")
+                 "spots", "trace", "track", "warnings")
 
     def __init__(self, source: str, trace: bool, track: bool, lenient: bool) -> None:
         self.source = source
@@ -70,6 +70,9 @@ class MapState:
         self.lenient = lenient
         self.consumed: set[_Element] = set()
         self.attrs: set[Attr] = set()  # attributes a rule read, as (element, Clark name)
+        self.spots: list[_Element] = []
+        """What the untraced walk did not account for itself: children it skipped, elements whose children it
+        did not walk, leaves its rules read later. Nothing left in them: nothing unmapped (see unmapped.py)."""
         self.warnings: list[Warning_] = []
         self.lineage: list[Lineage] = []
         self.groups: dict[str, int | None] = {}

@@ -126,8 +126,9 @@ def _never(value: str) -> None:
     return None
 
 
-_XML_CHAR = "[\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-"""A character XML 1.0 allows, carriage return left out (the parser turns it into a line feed)."""
+_XML_CHAR = "[\t\n\x20-\x21\x23-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+"""A character XML 1.0 allows, carriage return left out (the parser turns it into a line feed), and none that
+the writer escapes (``& < > "``): a value the fast path accepts is written as it is (see :func:`text`)."""
 
 
 def fast_pattern(f: Facets, attribute: bool = False) -> re.Pattern[str] | None:
@@ -257,7 +258,9 @@ def guarded(out: Parts) -> bool:
 
 def text(out: Parts, place: Place, value: str) -> str:
     """``value`` escaped for the element text at ``place``; checked against its XSD type when guarded."""
-    if out.__class__ is Guarded and place.match(value) is None:
+    if out.__class__ is Guarded:
+        if place.match(value) is not None:
+            return value  # the fast path's characters need no escaping (_XML_CHAR)
         place.check(value)
     if "&" in value or "<" in value or ">" in value or '"' in value:
         return escape(value)

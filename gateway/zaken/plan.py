@@ -20,7 +20,7 @@ from gateway.model import Bericht
 
 from .catalogue import Zaaktype
 from .state import ATTRS, JsonDict, desired, yyyymmdd
-from .units import Unit
+from .units import Unit, clock, day
 
 CREEER, UPDATE, STATUS = "creeerZaak", "updateZaak", "actualiseerZaakstatus"
 SOAP_ACTIONS = {
@@ -199,9 +199,9 @@ def moment(bericht: Bericht, unit: Unit) -> str:
     otherwise the message's Dagtekening. Later messages are compared with it (docs/canonical-spec.md 7)."""
     product = bericht.clients[unit.client_index].producten[unit.line_index]
     if unit.event == "toewijzing" and product.toewijzingsdatum is not None:
-        tijd = product.toewijzingstijd.strftime("%H%M%S") if product.toewijzingstijd else "000000"
-        return product.toewijzingsdatum.strftime("%Y%m%d") + tijd
-    return bericht.dagtekening.strftime("%Y%m%d") + "000000"
+        tijd = clock(product.toewijzingstijd) if product.toewijzingstijd else "000000"
+        return day(product.toewijzingsdatum) + tijd
+    return day(bericht.dagtekening) + "000000"
 
 
 def _older(previous: JsonDict, at: str, ending: bool) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, time
 
 from gateway.model import Bericht, Client, Product
 
@@ -50,12 +50,27 @@ def heen_soort(soort: str) -> str:
     return soort.removesuffix("-retour")
 
 
+DAYS: dict[date, str] = {}
+""":func:`day`'s texts by date: a message's dozen dates are mostly ones seen before (its dagtekening, the
+toewijzing's dates). Emptied when it reaches :data:`DAYS_MAX`, so the dates of the day stay in it."""
+DAYS_MAX = 4096
+
+
 def day(value: date) -> str:
-    """``strftime("%Y%m%d")`` at a quarter of its cost (a dozen dates a message); the C library's own text
-    for years before 1000, which it does not pad."""
-    if value.year < 1000:
-        return value.strftime("%Y%m%d")
-    return f"{value.year}{value.month:02d}{value.day:02d}"
+    """``strftime("%Y%m%d")`` at a tenth of its cost once remembered (a dozen dates a message); the C
+    library's own text for years before 1000, which it does not pad."""
+    text = DAYS.get(value)
+    if text is None:
+        text = value.strftime("%Y%m%d") if value.year < 1000 else f"{value.year}{value.month:02d}{value.day:02d}"
+        if len(DAYS) >= DAYS_MAX:
+            DAYS.clear()
+        DAYS[value] = text
+    return text
+
+
+def clock(value: time) -> str:
+    """``strftime("%H%M%S")`` without the C library's call."""
+    return f"{value.hour:02d}{value.minute:02d}{value.second:02d}"
 
 
 def _d(value: date | None) -> str:
@@ -149,13 +164,13 @@ def zaak_identificatie(unit: Unit) -> str:
     """
     key = unit.primary
     kind, gemeente, rest = key.split(":", 2)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:10].upper()
     wet = "J" if kind.startswith(JEUGD) else ""  # Jeugdwet zaken never share an identificatie with Wmo ones
     kind = kind.removeprefix(JEUGD)
     if kind == "toewijzing":
         return f"{gemeente}{wet}T{rest}"
-    if kind == "product":
-        return f"{gemeente}{wet}B{rest.split(':', 1)[0][:18]}-{digest}"
     if kind == "aanvraag" and SAFE.match(rest) and len(rest) <= 34:
         return f"{gemeente}{wet}A{rest}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10].upper()  # only where the id needs it
+    if kind == "product":
+        return f"{gemeente}{wet}B{rest.split(':', 1)[0][:18]}-{digest}"
     return f"{gemeente}{wet}{'A' if kind.startswith('aanvraag') else 'Z'}-{digest}"

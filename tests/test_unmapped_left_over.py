@@ -1,0 +1,80 @@
+"""The unmapped check without its scan: the untraced walk vouches for a message only when nothing is left.
+
+``map_source`` skips the scan of every element when the walk went through all of them but its spots
+(children it skipped, elements whose children it did not walk, leaves its rules read later) and nothing in
+those is an unread leaf text, and the message has no attributes. Each case below leaves one value where
+only one of those conditions catches it; the traced run always scans, so it is the reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from gateway.ingest import read
+from gateway.mapping import Registry, map_source
+from gateway.mapping.result import MapState
+from gateway.mapping.unmapped import _all_read
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml"
+VOORLETTERS = "<iwmo:Voorletters>DHR</iwmo:Voorletters>"
+RELATIE_DATUM = ("<wmo301:Geboortedatum>\n\t\t\t\t\t\t<iwmo:Datum>1986-04-01</iwmo:Datum>\n"
+                 "\t\t\t\t\t</wmo301:Geboortedatum>")
+
+CASES = {
+    "a child no rule names": (VOORLETTERS, VOORLETTERS + "<iwmo:Onbekend>x</iwmo:Onbekend>", "iwmo:Onbekend"),
+    "a leaf deep in a child no rule names": (
+        VOORLETTERS, VOORLETTERS + "<iwmo:Extra><iwmo:Diep>x</iwmo:Diep></iwmo:Extra>", "iwmo:Diep"),
+    "an attribute on a leaf the walk stores": (
+        VOORLETTERS, '<iwmo:Voorletters soort="x">DHR</iwmo:Voorletters>', "@soort"),
+    "text in a group the walk expects children in": (
+        RELATIE_DATUM, "<wmo301:Geboortedatum>19860401</wmo301:Geboortedatum>", "wmo301:Geboortedatum"),
+}
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return Registry()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_value_left_over_is_reported_as_the_scan_reports_it(case: str, registry: Registry) -> None:
+    old, new, expected = CASES[case]
+    text = FIXTURE.read_text()
+    assert old in text
+    root = read(text.replace(old, new, 1).encode(), "msg.xml").root
+    mapping = registry.get("iwmo21-wmo301")
+    fast = map_source(mapping, root, source="msg.xml")
+    traced = map_source(mapping, root, source="msg.xml", trace=True)
+    assert [(u.path, u.line) for u in fast.unmapped] == [(u.path, u.line) for u in traced.unmapped]
+    assert any(u.path.endswith(expected) for u in fast.unmapped), fast.unmapped
+
+
+def test_the_fixture_itself_leaves_nothing(registry: Registry) -> None:
+    root = read(FIXTURE.read_bytes(), "msg.xml").root
+    assert map_source(registry.get("iwmo21-wmo301"), root, source="msg.xml").unmapped == []
+
+
+def _state(spots: list[etree._Element], consumed: list[etree._Element]) -> MapState:
+    st = MapState("msg.xml", trace=False, track=True, lenient=False)
+    st.spots = spots
+    st.consumed = set(consumed)
+    return st
+
+
+def test_a_spot_vouches_only_for_leaves_read_or_blank() -> None:
+    root = etree.fromstring("<a><b>x</b><c> </c><d><e>y</e></d><!-- z --></a>")
+    b, c, d, comment = root[0], root[1], root[2], root[3]
+    e = d[0]
+    assert _all_read(root, _state([b, c, comment], [b]))
+    assert not _all_read(root, _state([b], []))
+    assert _all_read(root, _state([d], [e]))
+    assert not _all_read(root, _state([d], []))
+
+
+def test_attributes_and_a_childless_root_are_left_to_the_scan() -> None:
+    assert not _all_read(etree.fromstring('<a><b k="v">x</b></a>'), _state([], []))
+    assert not _all_read(etree.fromstring("<a>x</a>"), _state([], []))
