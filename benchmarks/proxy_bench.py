@@ -13,6 +13,9 @@ concurrency and reports:
   of HTTP + FastAPI + this client on this machine);
 * delivered messages/s: from the first send until the downstream holds every message, vs the same
   client posting the canonical messages straight to the downstream (the floor of delivery).
+* CPU per message of the gateway's server process and of its conversion workers, and beside them that of
+  the harness (this client, the downstream, the echo endpoint): all share the machine's cores, so a reader
+  sees where they went.
 
 With ``--rate R`` the client runs open loop instead: it sends R messages per second on a fixed schedule
 whether or not earlier ones were answered (as senders in a chain do), for ``--seconds``, and reports the
@@ -307,10 +310,14 @@ def main() -> None:
             report_open_loop(args, bodies, echo_url, gw_url, ds_url)
             return
 
+        echo_before = cpu_seconds(procs[0].pid)[0], time.process_time()
         echo_s, echo_lat, echo_fail = asyncio.run(blast(echo_url + "/soap", bodies, args.concurrency))
+        echo_cpu = cpu_seconds(procs[0].pid)[0] - echo_before[0], time.process_time() - echo_before[1]
         cpu_before = cpu_seconds(gateway_pid)
+        ds_before, client_before = cpu_seconds(procs[1].pid)[0], time.process_time()
         start = time.perf_counter()
         gw_s, gw_lat, gw_fail = asyncio.run(blast(gw_url + "/soap", bodies, args.concurrency))
+        client_cpu = time.process_time() - client_before
         target = base_count + len(bodies)
         while httpx.get(ds_url + "/count").json()["n"] < target:
             if time.perf_counter() - start > 300:
@@ -318,6 +325,7 @@ def main() -> None:
             time.sleep(0.01)
         delivered_s = time.perf_counter() - start
         cpu_after = cpu_seconds(gateway_pid)
+        ds_cpu = cpu_seconds(procs[1].pid)[0] - ds_before
 
         from gateway.deliver.plan import canonical_delivery
         from gateway.pipeline import Converter
@@ -351,6 +359,9 @@ def main() -> None:
     workers_ms = (cpu_after[1] - cpu_before[1]) / n * 1000
     print(f"gateway CPU per message: {main_ms:.2f} ms server process (HTTP in, outbox, delivery), "
           f"{workers_ms:.2f} ms conversion workers")
+    print(f"harness CPU per message: gateway run: client {client_cpu / n * 1000:.2f} ms, downstream "
+          f"{ds_cpu / n * 1000:.2f} ms; echo floor run: client {echo_cpu[1] / n * 1000:.2f} ms, echo "
+          f"{echo_cpu[0] / n * 1000:.2f} ms (all processes share the {os.cpu_count()} CPU(s))")
     print(header())
     note = "" if args.concurrency == 32 else f" (the target is set at concurrency 32; this run: {args.concurrency})"
     print(target_line("sidecar accepted (durable Bv03)", f"{n / gw_s:,.0f} msg/s", f">= {PROXY_ACCEPTED:,.0f}/s",
