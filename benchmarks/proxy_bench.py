@@ -6,8 +6,9 @@
 
 Three processes on 127.0.0.1, all uvicorn with uvloop and httptools: the gateway (``overstap serve``,
 outbox with synchronous=FULL in a temporary folder), a downstream that answers Bv03, and a bare
-FastAPI echo endpoint. One asyncio httpx client sends distinct iWmo 2.0 WMO301 messages at a fixed
-concurrency and reports:
+FastAPI echo endpoint. One asyncio client (plain HTTP/1.1 keep-alive connections; ``--client httpx`` for
+the httpx client of earlier runs, which costs the shared cores several times more) sends distinct iWmo 2.0
+WMO301 messages at a fixed concurrency and reports:
 
 * accepted messages/s and p50/p99 acknowledgement latency: gateway vs the echo endpoint (the floor
   of HTTP + FastAPI + this client on this machine);
@@ -44,6 +45,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
@@ -128,13 +130,65 @@ def messages(count: int, first: int = 0) -> list[bytes]:
     return out
 
 
+class RawClient:
+    """One keep-alive HTTP/1.1 connection on asyncio streams: a POST and its answer, nothing else.
+
+    The lean sender (``--client raw``, the default): httpx costs about a millisecond of CPU a request on
+    this kind of machine, taken from the cores the gateway runs on. Answers must carry a Content-Length
+    (uvicorn's do); a connection the server closed is opened again for the next request.
+    """
+
+    def __init__(self) -> None:
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, url: str, content: bytes, headers: dict[str, str]) -> int:
+        """POST ``content`` to ``url``; the answer's status (its body is read and dropped)."""
+        parts = urlsplit(url)
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(parts.hostname, parts.port)
+        reader, writer = self.streams
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{head}Content-Length: "
+                     f"{len(content)}\r\n\r\n".encode() + content)
+        lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        await reader.readexactly(int(fields["content-length"]))
+        if fields.get("connection", "").lower() == "close":
+            await self.aclose()
+        return int(lines[0].split(" ", 2)[1])
+
+    async def aclose(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
+class HttpxClient:
+    """The httpx sender (``--client httpx``): one client of one connection, as before the lean one."""
+
+    def __init__(self) -> None:
+        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        self.client = httpx.AsyncClient(timeout=60.0, limits=one)
+
+    async def post(self, url: str, content: bytes, headers: dict[str, str]) -> int:
+        return (await self.client.post(url, content=content, headers=headers)).status_code
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+CLIENTS: dict[str, type[RawClient] | type[HttpxClient]] = {"raw": RawClient, "httpx": HttpxClient}
+Client = CLIENTS["raw"]
+"""The sender every run uses; ``--client`` chooses."""
+
+
 async def blast(url: str | list[str], bodies: list[bytes], concurrency: int,
                 headers: dict[str, str] | None = None) -> tuple[float, list[float], int]:
     """Send every body once with ``concurrency`` in flight; (seconds, latencies, non-2xx count).
 
-    Each sender has its own one-connection client: httpcore's shared pool polls every idle
-    connection on each request, which would make the client, not the server, the bottleneck. With several
-    URLs (replicas) the senders are spread over them.
+    Each sender has its own connection (httpcore's shared pool polls every idle connection on each
+    request, which would make the client, not the server, the bottleneck). With several URLs (replicas)
+    the senders are spread over them.
     """
     urls = [url] if isinstance(url, str) else url
     latencies: list[float] = []
@@ -142,17 +196,16 @@ async def blast(url: str | list[str], bodies: list[bytes], concurrency: int,
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    clients = [httpx.AsyncClient(timeout=60.0, limits=one) for _ in range(concurrency)]
+    clients = [Client() for _ in range(concurrency)]
 
-    async def worker(client: httpx.AsyncClient, url: str) -> None:
+    async def worker(client: RawClient | HttpxClient, url: str) -> None:
         nonlocal failures
         while not queue.empty():
             body = queue.get_nowait()
             started = time.perf_counter()
-            response = await client.post(url, content=body, headers=headers or {"Content-Type": "text/xml"})
+            status = await client.post(url, body, headers or {"Content-Type": "text/xml"})
             latencies.append(time.perf_counter() - started)
-            if not 200 <= response.status_code < 300:
+            if not 200 <= status < 300:
                 failures += 1
 
     try:
@@ -174,9 +227,8 @@ async def open_loop(url: str, bodies: list[bytes], rate: float, progress: str | 
     acknowledged = 0
     sent = 0
     samples: list[tuple[float, int, int, int]] = []
-    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-    clients = [httpx.AsyncClient(timeout=60.0, limits=one) for _ in range(256)]  # far more than ever in flight
+    idle: asyncio.Queue[RawClient | HttpxClient] = asyncio.Queue()
+    clients = [Client() for _ in range(256)]  # far more than ever in flight
     for client in clients:
         idle.put_nowait(client)
     loop = asyncio.get_running_loop()
@@ -185,11 +237,11 @@ async def open_loop(url: str, bodies: list[bytes], rate: float, progress: str | 
         nonlocal failures, acknowledged
         client = await idle.get()
         try:
-            response = await client.post(url, content=body, headers={"Content-Type": "text/xml"})
+            status = await client.post(url, body, {"Content-Type": "text/xml"})
         finally:
             idle.put_nowait(client)
         latencies.append(loop.time() - due)
-        if 200 <= response.status_code < 300:
+        if 200 <= status < 300:
             acknowledged += 1
         else:
             failures += 1
@@ -275,12 +327,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="open loop: length of the run (target: 60 s)")
     parser.add_argument("--store", metavar="URL", help="compare SQLite with 1 and 3 PostgreSQL replicas on this "
                         "server (a fresh database each, created and dropped here)")
+    parser.add_argument("--client", choices=sorted(CLIENTS), default="raw",
+                        help="the senders: plain asyncio HTTP/1.1 (raw, lean) or httpx (as before)")
     parser.add_argument("--serve", choices=["echo", "downstream"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_helper(args.serve, args.port)
         return
+    global Client
+    Client = CLIENTS[args.client]
 
     bodies = messages(round(args.rate * args.seconds) if args.rate else args.messages)
     work = Path(tempfile.mkdtemp(prefix="overstap-bench-"))
@@ -345,7 +401,7 @@ def main() -> None:
     n = len(bodies)
     processes = "auto" if args.convert_processes is None else args.convert_processes
     print(f"{n} distinct WMO301 messages, concurrency {args.concurrency}, {os.cpu_count()} CPU(s); "
-          f"gateway outbox synchronous=FULL, conversion processes: {processes}")
+          f"gateway outbox synchronous=FULL, conversion processes: {processes}; client: {args.client}")
     print(f"{'':34}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs floor':>10}")
     print(f"{'floor: FastAPI echo':34}{n / echo_s:9.0f}{pct(echo_lat, 50):9.1f}{pct(echo_lat, 99):9.1f}{'':>10}")
     print(f"{'gateway: accepted (Bv03 after fsync)':34}{n / gw_s:9.0f}{pct(gw_lat, 50):9.1f}{pct(gw_lat, 99):9.1f}"
