@@ -307,6 +307,20 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return own, children
 
 
+def commits(gw_url: str) -> tuple[float, float, float]:
+    """(outbox COMMITs so far, writes they carried, their seconds) from the gateway's /metrics: how the group
+    commit groups."""
+    text = httpx.get(gw_url + "/metrics").text
+    found = dict(re.findall(r"^overstap_outbox_commit_(batch_count|batch_sum|seconds_sum) (\S+)$", text, re.MULTILINE))
+    return tuple(float(found.get(k, 0)) for k in ("batch_count", "batch_sum", "seconds_sum"))  # type: ignore[return-value]
+
+
+def commit_line(before: tuple[float, float, float], after: tuple[float, float, float], seconds: float) -> str:
+    n, writes, spent = (a - b for a, b in zip(after, before, strict=True))
+    return (f"outbox: {n / seconds:.0f} COMMITs/s, {writes / n if n else 0:.1f} writes a COMMIT (a message's rows, "
+            f"a delivery's outcome, a read: one write each), {spent / n * 1000 if n else 0:.1f} ms a COMMIT")
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
@@ -369,6 +383,7 @@ def main() -> None:
         echo_before = cpu_seconds(procs[0].pid)[0], time.process_time()
         echo_s, echo_lat, echo_fail = asyncio.run(blast(echo_url + "/soap", bodies, args.concurrency))
         echo_cpu = cpu_seconds(procs[0].pid)[0] - echo_before[0], time.process_time() - echo_before[1]
+        commits_before = commits(gw_url)
         cpu_before = cpu_seconds(gateway_pid)
         ds_before, client_before = cpu_seconds(procs[1].pid)[0], time.process_time()
         start = time.perf_counter()
@@ -382,6 +397,7 @@ def main() -> None:
         delivered_s = time.perf_counter() - start
         cpu_after = cpu_seconds(gateway_pid)
         ds_cpu = cpu_seconds(procs[1].pid)[0] - ds_before
+        grouped = commit_line(commits_before, commits(gw_url), delivered_s)
 
         from gateway.deliver.plan import canonical_delivery
         from gateway.pipeline import Converter
@@ -418,6 +434,7 @@ def main() -> None:
     print(f"harness CPU per message: gateway run: client {client_cpu / n * 1000:.2f} ms, downstream "
           f"{ds_cpu / n * 1000:.2f} ms; echo floor run: client {echo_cpu[1] / n * 1000:.2f} ms, echo "
           f"{echo_cpu[0] / n * 1000:.2f} ms (all processes share the {os.cpu_count()} CPU(s))")
+    print(grouped)
     print(header())
     note = "" if args.concurrency == 32 else f" (the target is set at concurrency 32; this run: {args.concurrency})"
     print(target_line("sidecar accepted (durable Bv03)", f"{n / gw_s:,.0f} msg/s", f">= {PROXY_ACCEPTED:,.0f}/s",
@@ -496,7 +513,9 @@ def report_open_loop(args: argparse.Namespace, bodies: list[bytes], echo_url: st
     """The open-loop run: the echo floor at the same rate (at most 10 s), then the gateway for ``--seconds``."""
     echo_bodies = bodies[:max(1, round(args.rate * min(args.seconds, 10.0)))]
     echo_lat, echo_fail, _ = asyncio.run(open_loop(echo_url + "/soap", echo_bodies, args.rate))
+    before, started = commits(gw_url), time.perf_counter()
     gw_lat, gw_fail, samples = asyncio.run(open_loop(gw_url + "/soap", bodies, args.rate, ds_url + "/count"))
+    grouped = commit_line(before, commits(gw_url), time.perf_counter() - started)
     n = len(bodies)
     print(f"open loop: {n} distinct WMO301 messages at {args.rate:g} msg/s for {args.seconds:g} s, "
           f"{os.cpu_count()} CPU(s); outbox synchronous=FULL; latency from each message's scheduled moment")
@@ -510,6 +529,7 @@ def report_open_loop(args: argparse.Namespace, bodies: list[bytes], echo_url: st
     growth = trend([(t, ack - done) for t, _sent, ack, done in samples])
     print(f"backlog: max {max(backlogs, default=0)}, at the end {backlogs[-1] if backlogs else 0}, "
           f"trend {growth:+.2f} msg/s over the run")
+    print(grouped)
     sending = [(t, sent - ack) for t, sent, ack, _done in samples if sent < n]  # while the schedule runs
     waiting = trend(sending)
     print(f"sent but not yet acknowledged: max {max((w for _, w in sending), default=0)}, trend {waiting:+.2f} msg/s "
