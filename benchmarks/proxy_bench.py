@@ -6,13 +6,17 @@
 
 Three processes on 127.0.0.1, all uvicorn with uvloop and httptools: the gateway (``overstap serve``,
 outbox with synchronous=FULL in a temporary folder), a downstream that answers Bv03, and a bare
-FastAPI echo endpoint. One asyncio httpx client sends distinct iWmo 2.0 WMO301 messages at a fixed
-concurrency and reports:
+FastAPI echo endpoint. One asyncio client (plain HTTP/1.1 keep-alive connections; ``--client httpx`` for
+the httpx client of earlier runs, which costs the shared cores several times more) sends distinct iWmo 2.0
+WMO301 messages at a fixed concurrency and reports:
 
 * accepted messages/s and p50/p99 acknowledgement latency: gateway vs the echo endpoint (the floor
   of HTTP + FastAPI + this client on this machine);
 * delivered messages/s: from the first send until the downstream holds every message, vs the same
   client posting the canonical messages straight to the downstream (the floor of delivery).
+* CPU per message of the gateway's server process and of its conversion workers, and beside them that of
+  the harness (this client, the downstream, the echo endpoint): all share the machine's cores, so a reader
+  sees where they went.
 
 With ``--rate R`` the client runs open loop instead: it sends R messages per second on a fixed schedule
 whether or not earlier ones were answered (as senders in a chain do), for ``--seconds``, and reports the
@@ -48,7 +52,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from targets import PROXY_ACCEPTED, PROXY_P99_MS, header, target_line  # a sibling module, not a package
+from bench_http import HttpxClient, RawClient, commit_line, commits  # sibling modules, not a package
+from targets import PROXY_ACCEPTED, PROXY_P99_MS, header, target_line
 
 ROOT = Path(__file__).resolve().parents[1]
 _IDENT = re.compile(rb"(<iwmo:Identificatie>)([^<]*)(</iwmo:Identificatie>)")
@@ -125,13 +130,18 @@ def messages(count: int, first: int = 0) -> list[bytes]:
     return out
 
 
+CLIENTS: dict[str, type[RawClient] | type[HttpxClient]] = {"raw": RawClient, "httpx": HttpxClient}
+Client = CLIENTS["raw"]
+"""The sender every run uses; ``--client`` chooses."""
+
+
 async def blast(url: str | list[str], bodies: list[bytes], concurrency: int,
                 headers: dict[str, str] | None = None) -> tuple[float, list[float], int]:
     """Send every body once with ``concurrency`` in flight; (seconds, latencies, non-2xx count).
 
-    Each sender has its own one-connection client: httpcore's shared pool polls every idle
-    connection on each request, which would make the client, not the server, the bottleneck. With several
-    URLs (replicas) the senders are spread over them.
+    Each sender has its own connection (httpcore's shared pool polls every idle connection on each
+    request, which would make the client, not the server, the bottleneck). With several URLs (replicas)
+    the senders are spread over them.
     """
     urls = [url] if isinstance(url, str) else url
     latencies: list[float] = []
@@ -139,17 +149,16 @@ async def blast(url: str | list[str], bodies: list[bytes], concurrency: int,
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    clients = [httpx.AsyncClient(timeout=60.0, limits=one) for _ in range(concurrency)]
+    clients = [Client() for _ in range(concurrency)]
 
-    async def worker(client: httpx.AsyncClient, url: str) -> None:
+    async def worker(client: RawClient | HttpxClient, url: str) -> None:
         nonlocal failures
         while not queue.empty():
             body = queue.get_nowait()
             started = time.perf_counter()
-            response = await client.post(url, content=body, headers=headers or {"Content-Type": "text/xml"})
+            status = await client.post(url, body, headers or {"Content-Type": "text/xml"})
             latencies.append(time.perf_counter() - started)
-            if not 200 <= response.status_code < 300:
+            if not 200 <= status < 300:
                 failures += 1
 
     try:
@@ -171,9 +180,8 @@ async def open_loop(url: str, bodies: list[bytes], rate: float, progress: str | 
     acknowledged = 0
     sent = 0
     samples: list[tuple[float, int, int, int]] = []
-    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-    clients = [httpx.AsyncClient(timeout=60.0, limits=one) for _ in range(256)]  # far more than ever in flight
+    idle: asyncio.Queue[RawClient | HttpxClient] = asyncio.Queue()
+    clients = [Client() for _ in range(256)]  # far more than ever in flight
     for client in clients:
         idle.put_nowait(client)
     loop = asyncio.get_running_loop()
@@ -182,11 +190,11 @@ async def open_loop(url: str, bodies: list[bytes], rate: float, progress: str | 
         nonlocal failures, acknowledged
         client = await idle.get()
         try:
-            response = await client.post(url, content=body, headers={"Content-Type": "text/xml"})
+            status = await client.post(url, body, {"Content-Type": "text/xml"})
         finally:
             idle.put_nowait(client)
         latencies.append(loop.time() - due)
-        if 200 <= response.status_code < 300:
+        if 200 <= status < 300:
             acknowledged += 1
         else:
             failures += 1
@@ -272,12 +280,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="open loop: length of the run (target: 60 s)")
     parser.add_argument("--store", metavar="URL", help="compare SQLite with 1 and 3 PostgreSQL replicas on this "
                         "server (a fresh database each, created and dropped here)")
+    parser.add_argument("--client", choices=sorted(CLIENTS), default="raw",
+                        help="the senders: plain asyncio HTTP/1.1 (raw, lean) or httpx (as before)")
     parser.add_argument("--serve", choices=["echo", "downstream"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_helper(args.serve, args.port)
         return
+    global Client
+    Client = CLIENTS[args.client]
 
     bodies = messages(round(args.rate * args.seconds) if args.rate else args.messages)
     work = Path(tempfile.mkdtemp(prefix="overstap-bench-"))
@@ -307,10 +319,15 @@ def main() -> None:
             report_open_loop(args, bodies, echo_url, gw_url, ds_url)
             return
 
+        echo_before = cpu_seconds(procs[0].pid)[0], time.process_time()
         echo_s, echo_lat, echo_fail = asyncio.run(blast(echo_url + "/soap", bodies, args.concurrency))
+        echo_cpu = cpu_seconds(procs[0].pid)[0] - echo_before[0], time.process_time() - echo_before[1]
+        commits_before = commits(gw_url)
         cpu_before = cpu_seconds(gateway_pid)
+        ds_before, client_before = cpu_seconds(procs[1].pid)[0], time.process_time()
         start = time.perf_counter()
         gw_s, gw_lat, gw_fail = asyncio.run(blast(gw_url + "/soap", bodies, args.concurrency))
+        client_cpu = time.process_time() - client_before
         target = base_count + len(bodies)
         while httpx.get(ds_url + "/count").json()["n"] < target:
             if time.perf_counter() - start > 300:
@@ -318,6 +335,8 @@ def main() -> None:
             time.sleep(0.01)
         delivered_s = time.perf_counter() - start
         cpu_after = cpu_seconds(gateway_pid)
+        ds_cpu = cpu_seconds(procs[1].pid)[0] - ds_before
+        grouped = commit_line(commits_before, commits(gw_url), delivered_s)
 
         from gateway.deliver.plan import canonical_delivery
         from gateway.pipeline import Converter
@@ -337,7 +356,7 @@ def main() -> None:
     n = len(bodies)
     processes = "auto" if args.convert_processes is None else args.convert_processes
     print(f"{n} distinct WMO301 messages, concurrency {args.concurrency}, {os.cpu_count()} CPU(s); "
-          f"gateway outbox synchronous=FULL, conversion processes: {processes}")
+          f"gateway outbox synchronous=FULL, conversion processes: {processes}; client: {args.client}")
     print(f"{'':34}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs floor':>10}")
     print(f"{'floor: FastAPI echo':34}{n / echo_s:9.0f}{pct(echo_lat, 50):9.1f}{pct(echo_lat, 99):9.1f}{'':>10}")
     print(f"{'gateway: accepted (Bv03 after fsync)':34}{n / gw_s:9.0f}{pct(gw_lat, 50):9.1f}{pct(gw_lat, 99):9.1f}"
@@ -351,6 +370,10 @@ def main() -> None:
     workers_ms = (cpu_after[1] - cpu_before[1]) / n * 1000
     print(f"gateway CPU per message: {main_ms:.2f} ms server process (HTTP in, outbox, delivery), "
           f"{workers_ms:.2f} ms conversion workers")
+    print(f"harness CPU per message: gateway run: client {client_cpu / n * 1000:.2f} ms, downstream "
+          f"{ds_cpu / n * 1000:.2f} ms; echo floor run: client {echo_cpu[1] / n * 1000:.2f} ms, echo "
+          f"{echo_cpu[0] / n * 1000:.2f} ms (all processes share the {os.cpu_count()} CPU(s))")
+    print(grouped)
     print(header())
     note = "" if args.concurrency == 32 else f" (the target is set at concurrency 32; this run: {args.concurrency})"
     print(target_line("sidecar accepted (durable Bv03)", f"{n / gw_s:,.0f} msg/s", f">= {PROXY_ACCEPTED:,.0f}/s",
@@ -429,7 +452,9 @@ def report_open_loop(args: argparse.Namespace, bodies: list[bytes], echo_url: st
     """The open-loop run: the echo floor at the same rate (at most 10 s), then the gateway for ``--seconds``."""
     echo_bodies = bodies[:max(1, round(args.rate * min(args.seconds, 10.0)))]
     echo_lat, echo_fail, _ = asyncio.run(open_loop(echo_url + "/soap", echo_bodies, args.rate))
+    before, started = commits(gw_url), time.perf_counter()
     gw_lat, gw_fail, samples = asyncio.run(open_loop(gw_url + "/soap", bodies, args.rate, ds_url + "/count"))
+    grouped = commit_line(before, commits(gw_url), time.perf_counter() - started)
     n = len(bodies)
     print(f"open loop: {n} distinct WMO301 messages at {args.rate:g} msg/s for {args.seconds:g} s, "
           f"{os.cpu_count()} CPU(s); outbox synchronous=FULL; latency from each message's scheduled moment")
@@ -443,6 +468,7 @@ def report_open_loop(args: argparse.Namespace, bodies: list[bytes], echo_url: st
     growth = trend([(t, ack - done) for t, _sent, ack, done in samples])
     print(f"backlog: max {max(backlogs, default=0)}, at the end {backlogs[-1] if backlogs else 0}, "
           f"trend {growth:+.2f} msg/s over the run")
+    print(grouped)
     sending = [(t, sent - ack) for t, sent, ack, _done in samples if sent < n]  # while the schedule runs
     waiting = trend(sending)
     print(f"sent but not yet acknowledged: max {max((w for _, w in sending), default=0)}, trend {waiting:+.2f} msg/s "

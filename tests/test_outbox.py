@@ -206,6 +206,20 @@ def _accept(n: int) -> Callable[[sqlite3.Connection], int]:
     return lambda c: outbox.accept(c, outbox.NewMessage("r", "translate", f"<w{n}/>".encode()), []).message_id
 
 
+def _noting_what_a_reader_sees(path: Path, seen: dict[int, int]) -> Callable[[Future[int] | asyncio.Future[int]], None]:
+    """A done callback for a future of ``_accept``: notes whether another connection already sees its message."""
+
+    def on_answer(future: Future[int] | asyncio.Future[int]) -> None:
+        reader = outbox.connect(path)
+        try:
+            mid = future.result()
+            seen[mid] = reader.execute("SELECT count(*) FROM message WHERE id = ?", (mid,)).fetchone()[0]
+        finally:
+            reader.close()
+
+    return on_answer
+
+
 def test_at_the_moment_of_each_answer_a_second_connection_sees_the_row(tmp_path: Path) -> None:
     """Read the outbox from another connection inside the future's callback, which runs as the writer answers.
 
@@ -215,14 +229,7 @@ def test_at_the_moment_of_each_answer_a_second_connection_sees_the_row(tmp_path:
     committer = GroupCommitter(lambda: outbox.connect(path))
     committer.start()
     seen: dict[int, int] = {}
-
-    def on_answer(future: Future[int]) -> None:  # runs in the writer thread, at set_result
-        reader = outbox.connect(path)
-        try:
-            mid = future.result()
-            seen[mid] = reader.execute("SELECT count(*) FROM message WHERE id = ?", (mid,)).fetchone()[0]
-        finally:
-            reader.close()
+    on_answer = _noting_what_a_reader_sees(path, seen)  # runs in the writer thread, at set_result
 
     gate = threading.Event()
     try:
@@ -240,14 +247,20 @@ def test_at_the_moment_of_each_answer_a_second_connection_sees_the_row(tmp_path:
     assert seen == {mid: 1 for mid in ids}
 
 
-def test_a_commit_that_fails_answers_every_waiter_with_the_error(tmp_path: Path) -> None:
-    """A deferred foreign key is checked at COMMIT: each write succeeds, the COMMIT fails, no waiter gets a value."""
+def _failing_commits(tmp_path: Path) -> tuple[sqlite3.Connection, GroupCommitter]:
+    """A started committer whose every COMMIT fails (a deferred foreign key), and a connection to look with."""
     path = outbox.open_db(tmp_path / "data")
     setup = outbox.connect(path)
     setup.executescript("CREATE TABLE trap (m INTEGER REFERENCES message(id) DEFERRABLE INITIALLY DEFERRED);"
                         "CREATE TRIGGER commit_fails AFTER INSERT ON message BEGIN INSERT INTO trap VALUES (-1); END;")
     committer = GroupCommitter(lambda: outbox.connect(path))
     committer.start()
+    return setup, committer
+
+
+def test_a_commit_that_fails_answers_every_waiter_with_the_error(tmp_path: Path) -> None:
+    """A deferred foreign key is checked at COMMIT: each write succeeds, the COMMIT fails, no waiter gets a value."""
+    setup, committer = _failing_commits(tmp_path)
     try:
         futures = [committer.submit(_accept(n)) for n in range(3)]
         errors = [future.exception(timeout=10) for future in futures]
@@ -256,6 +269,59 @@ def test_a_commit_that_fails_answers_every_waiter_with_the_error(tmp_path: Path)
     assert [type(e) for e in errors] == [sqlite3.IntegrityError] * 3
     assert str(errors[0]) == "FOREIGN KEY constraint failed"
     assert isinstance(committer.failed, sqlite3.IntegrityError) and committer.commits == 0
+    assert setup.execute("SELECT count(*) FROM message").fetchone()[0] == 0
+
+
+def test_an_event_loops_writes_are_answered_after_the_commit_in_one_hand_over(tmp_path: Path) -> None:
+    """``write``/``enqueue`` answer on the loop: each answer follows the COMMIT (a second connection sees the row
+    in the future's callback), and the answers of one commit reach the loop in one ``call_soon_threadsafe``."""
+    path = outbox.open_db(tmp_path / "data")
+    committer = GroupCommitter(lambda: outbox.connect(path))
+    committer.start()
+    seen: dict[int, int] = {}
+    hand_overs: list[int] = []
+    on_answer = _noting_what_a_reader_sees(path, seen)  # runs on the loop, as the answer arrives
+
+    async def run() -> list[int]:
+        loop = asyncio.get_running_loop()
+        threadsafe = loop.call_soon_threadsafe
+
+        def counting(callback: Callable[..., object], *args: object) -> asyncio.Handle:
+            hand_overs.append(len(args[0]) if args and isinstance(args[0], list) else 0)
+            return threadsafe(callback, *args)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        gate = threading.Event()
+        held = committer.submit(lambda c: gate.wait(10))  # the next 20 writes queue up behind it
+        futures = [committer.enqueue(_accept(n)) for n in range(20)]
+        for future in futures:
+            future.add_done_callback(on_answer)
+        gate.set()
+        ids = await asyncio.gather(*futures)
+        assert held.result(timeout=10) is True
+        return ids
+
+    try:
+        ids = asyncio.run(run())
+    finally:
+        committer.stop(timeout=10)
+    assert len(set(ids)) == 20
+    assert seen == {mid: 1 for mid in ids}
+    assert hand_overs == [20]
+
+
+def test_a_commit_that_fails_answers_every_waiting_coroutine_with_the_error(tmp_path: Path) -> None:
+    """The same on the event loop's path: the COMMIT fails, every ``write`` raises its error."""
+    setup, committer = _failing_commits(tmp_path)
+
+    async def run() -> list[object]:
+        return await asyncio.gather(*(committer.write(_accept(n)) for n in range(3)), return_exceptions=True)
+
+    try:
+        errors = asyncio.run(run())
+    finally:
+        committer.stop(timeout=10)
+    assert [type(e) for e in errors] == [sqlite3.IntegrityError] * 3
     assert setup.execute("SELECT count(*) FROM message").fetchone()[0] == 0
 
 

@@ -10,6 +10,7 @@ sender's retry is rendered again (issue 10). Real gateway under uvicorn, real re
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,6 +164,34 @@ def test_a_failed_outbox_write_leaves_the_ledger_unchanged(tmp_path: Path, regis
     finally:
         server.stop()
     assert list(operations(rec).values()) == [["creeerZaak", "updateZaak", "actualiseerZaakstatus"]]
+
+
+def test_a_message_is_rendered_on_the_event_loop_unless_it_is_large(
+        tmp_path: Path, registry: Registry, receiver: tuple[Receiver, ServerThread],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hand-over to the ledger thread and back costs more server CPU than rendering a typical message; a
+    large one still goes to the thread, so it cannot hold up every other answer on the loop."""
+    from gateway.proxy import ledgered
+
+    rec, down = receiver
+    server, gw = start(tmp_path, registry, down.url + "/zs")
+    assert gw.stage is not None
+    threads: list[str] = []
+    render = gw.stage._render
+
+    def noting(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return render(*args)
+
+    monkeypatch.setattr(gw.stage, "_render", noting)
+    try:
+        post(server, A02)
+        monkeypatch.setattr(ledgered, "INLINE_RENDER_BYTES", 100)  # B01 counts as a large message
+        post(server, B01)
+        assert wait_for(lambda: len(rec.received) == 2)
+    finally:
+        server.stop()
+    assert not threads[0].startswith("ledger") and threads[1].startswith("ledger"), threads
 
 
 def test_a_resend_is_acknowledged_and_delivers_nothing(

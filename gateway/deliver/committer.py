@@ -4,6 +4,8 @@ With ``synchronous=FULL`` a commit costs a disk flush (milliseconds); committing
 alone would cap the sidecar at a few hundred messages a second. Every caller still gets its answer
 only after the transaction holding its write is committed, so no acknowledgement ever precedes its
 commit. Each write runs inside its own SAVEPOINT, so one failing write does not undo its neighbours.
+The answers of one commit go back to the event loop in one hand-over (one ``call_soon_threadsafe``), not one
+thread-safe future and one wake-up of the loop per write.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ Write = Callable[[sqlite3.Connection], Any]
 @dataclass(slots=True)
 class _Job:
     fn: Write
-    future: Future[Any] | None
+    future: Future[Any] | asyncio.Future[Any] | None
+    """A thread-safe future (:meth:`GroupCommitter.submit`), an event loop's (:meth:`GroupCommitter.enqueue`,
+    answered on that loop), or None (nobody waits)."""
 
 
 _STOP = object()
@@ -68,7 +72,16 @@ class GroupCommitter:
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in the next transaction and return its result after COMMIT (re-raising its error)."""
-        return await asyncio.wrap_future(self.submit(fn))
+        return await self.enqueue(fn)
+
+    def enqueue(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue ``fn`` now (in order with every other write) and return a future of the running event loop
+        that has its result after COMMIT."""
+        if not self.running:
+            raise RuntimeError("the outbox writer is not running")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Job(fn, future))
+        return future
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
         if not self.running:
@@ -122,9 +135,7 @@ class GroupCommitter:
         except Exception as exc:
             self.failed = exc
             log.error("the outbox database cannot be reached: %s", type(exc).__name__)
-            for job in batch:
-                if job.future is not None and not job.future.cancelled():
-                    job.future.set_exception(exc)
+            _answer([(job, None, exc) for job in batch])
             return None
         log.warning("outbox connection renewed")
         return fresh
@@ -153,18 +164,41 @@ class GroupCommitter:
             log.error("outbox commit failed: %s: %s", type(exc).__name__, exc)
             with contextlib.suppress(Exception):  # sqlite3 or psycopg: the rollback of a failed commit
                 conn.execute("ROLLBACK")
-            for job in batch:
-                if job.future is not None and not job.future.cancelled():
-                    job.future.set_exception(exc)
+            _answer([(job, None, exc) for job in batch])
             return
         self.failed = None
         self.commits += 1
         if self.on_commit is not None:
             self.on_commit(len(batch), time.perf_counter() - started)
-        for job, value, error in results:
-            if job.future is None or job.future.cancelled():
-                continue
-            if error is not None:
-                job.future.set_exception(error)
-            else:
-                job.future.set_result(value)
+        _answer(results)
+
+
+Answered = list[tuple[_Job, Any, BaseException | None]]
+
+
+def _answer(results: Answered) -> None:
+    """Settle the futures of a batch: thread-safe ones here, each event loop's in one call on that loop."""
+    on_loops: dict[asyncio.AbstractEventLoop, Answered] = {}
+    for item in results:
+        future = item[0].future
+        if isinstance(future, asyncio.Future):
+            on_loops.setdefault(future.get_loop(), []).append(item)
+        elif future is not None:
+            _settle(future, item[1], item[2])
+    for loop, items in on_loops.items():
+        with contextlib.suppress(RuntimeError):  # a loop that is closed has nobody left to answer
+            loop.call_soon_threadsafe(_settle_all, items)
+
+
+def _settle_all(items: Answered) -> None:
+    for job, value, error in items:
+        _settle(job.future, value, error)  # type: ignore[arg-type]
+
+
+def _settle(future: Future[Any] | asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():  # cancelled by a caller who stopped waiting
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)

@@ -6,7 +6,8 @@ must be the order in which their outputs enter the outbox, and the ledger must n
 was stored. Mapping (bytes -> canonical model) is stateless and stays in the worker processes; the
 stateful step runs here, in the main process, one message at a time:
 
-    lock: render against the ledger (a thread) -> plan -> hand the outbox write to the committer
+    lock: render against the ledger (on the loop; a large message in a thread) -> plan -> hand the outbox
+          write to the committer
     unlock; await the commit (group commit keeps its batching: nobody waits for a flush under the lock)
 
 The committer's queue keeps the order of submission. The ledger tables live in the outbox database and
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,10 @@ if TYPE_CHECKING:
     from .service import Answer, Gateway
 
 log = logging.getLogger("overstap.ledger")
+INLINE_RENDER_BYTES = 64 * 1024
+"""Messages up to this size are rendered on the event loop (a few hundred microseconds, and the lock lets one
+render run at a time anyway); a hand-over to the ledger thread and back cost more server CPU than the render
+itself. Larger ones go to the ledger thread, so one huge message cannot hold up every other answer."""
 
 
 @dataclass(slots=True)
@@ -135,7 +140,7 @@ class LedgerStage:
         return mapped if mapped is not None else Mapped(None, None, facts_of(body), worker_died(route), "internal")
 
     def _render(self, converter: Converter, mapped: Mapped, route: str) -> Staged:
-        """In the ledger thread: outputs of one mapped message and its staged ledger writes."""
+        """Outputs of one mapped message and its staged ledger writes (on the loop, or in the ledger thread)."""
         started = time.perf_counter()
         assert (mapped.bericht is not None or mapped.prepared is not None) and mapped.mapping is not None
         notes: list[str] = []
@@ -166,9 +171,12 @@ class LedgerStage:
         was stored, the caller refuses). Raises what the outbox write raised; the ledger writes are then
         dropped with it. ``also(conn)`` runs in the same job (e.g. removing a replayed quarantine entry).
         """
-        loop = asyncio.get_running_loop()
         async with self.lock:
-            staged = await loop.run_in_executor(self.thread, self._render, converter, mapped, route.name)
+            if len(message.original) <= INLINE_RENDER_BYTES:
+                staged = self._render(converter, mapped, route.name)
+            else:
+                staged = await asyncio.get_running_loop().run_in_executor(self.thread, self._render, converter,
+                                                                          mapped, route.name)
             if staged.attempt.failure is not None:
                 return staged, None
             staged.writes = self.ledger.last
@@ -182,12 +190,12 @@ class LedgerStage:
                 self.ledger.settle(writes)
                 raise
         try:
-            return staged, (await asyncio.wrap_future(future), deliveries)
+            return staged, (await future, deliveries)
         finally:
             self.ledger.settle(writes)
 
     def _submit(self, message: outbox.NewMessage, deliveries: list[outbox.NewDelivery], writes: WriteSet,
-                also: Any) -> Future[outbox.Accepted]:
+                also: Any) -> asyncio.Future[outbox.Accepted]:
         """Queue the outbox rows and the ledger writes of one message as one committer job (one SAVEPOINT)."""
 
         def job(conn: Any) -> outbox.Accepted:
@@ -198,7 +206,7 @@ class LedgerStage:
                 also(conn)
             return accepted
 
-        return self.committer.submit(job)
+        return self.committer.enqueue(job)
 
     async def receive(self, gw: Gateway, route: RouteConfig, body: bytes, content_type: str | None,
                       soap_action: str | None, version: stuf.SoapVersion) -> Answer:
