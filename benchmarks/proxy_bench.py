@@ -4,9 +4,10 @@
     .venv/bin/python benchmarks/proxy_bench.py --rate 200 [--seconds 60]      # open loop
     .venv/bin/python benchmarks/proxy_bench.py --store postgresql://user@host/postgres   # SQLite vs PG replicas
 
-Three processes on 127.0.0.1, all uvicorn with uvloop and httptools: the gateway (``overstap serve``,
+Three processes on 127.0.0.1, all on uvloop and httptools: the gateway (``overstap serve``,
 outbox with synchronous=FULL in a temporary folder), a downstream that answers Bv03, and a bare
-FastAPI echo endpoint. One asyncio client (plain HTTP/1.1 keep-alive connections; ``--client httpx`` for
+FastAPI echo endpoint (the downstream is a plain asyncio protocol on httptools, ``--stub fastapi`` for the
+FastAPI one of earlier runs). One asyncio client (plain HTTP/1.1 keep-alive connections; ``--client httpx`` for
 the httpx client of earlier runs, which costs the shared cores several times more) sends distinct iWmo 2.0
 WMO301 messages at a fixed concurrency and reports:
 
@@ -52,7 +53,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_http import HttpxClient, RawClient, commit_line, commits  # sibling modules, not a package
+from bench_http import HttpxClient, RawClient, commit_line, commits, serve_bv03  # sibling modules, not a package
 from targets import PROXY_ACCEPTED, PROXY_P99_MS, header, target_line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,8 +67,11 @@ BV03 = (b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
         b"</StUF:crossRefnummer></StUF:stuurgegevens></StUF:Bv03Bericht></soap:Body></soap:Envelope>")
 
 
-def serve_helper(kind: str, port: int) -> None:
-    """Run the echo endpoint or the Bv03 downstream (in a child process)."""
+def serve_helper(kind: str, port: int, stub: str = "raw") -> None:
+    """Run the echo endpoint or the Bv03 downstream (in a child process): ``stub`` raw is the lean one."""
+    if kind == "downstream" and stub == "raw":
+        serve_bv03(port, BV03)
+        return
     app = FastAPI()
     count = {"n": 0}
 
@@ -282,11 +286,13 @@ def main() -> None:
                         "server (a fresh database each, created and dropped here)")
     parser.add_argument("--client", choices=sorted(CLIENTS), default="raw",
                         help="the senders: plain asyncio HTTP/1.1 (raw, lean) or httpx (as before)")
+    parser.add_argument("--stub", choices=["raw", "fastapi"], default="raw",
+                        help="the Bv03 downstream: a plain asyncio protocol (raw, lean) or FastAPI (as before)")
     parser.add_argument("--serve", choices=["echo", "downstream"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve_helper(args.serve, args.port)
+        serve_helper(args.serve, args.port, args.stub)
         return
     global Client
     Client = CLIENTS[args.client]
@@ -299,7 +305,8 @@ def main() -> None:
     echo_port, ds_port, gw_port = free_port(), free_port(), free_port()
     me = [sys.executable, str(Path(__file__).resolve())]
     procs = [spawn([*me, "--serve", "echo", "--port", str(echo_port)], work / "echo.log"),
-             spawn([*me, "--serve", "downstream", "--port", str(ds_port)], work / "downstream.log")]
+             spawn([*me, "--serve", "downstream", "--port", str(ds_port), "--stub", args.stub],
+                   work / "downstream.log")]
     extra = [] if args.convert_processes is None else ["--convert-processes", str(args.convert_processes)]
     procs.append(spawn([sys.executable, "-c", "from gateway.cli import main; main()", "serve", "--data-dir",
                         str(work / "data"), "--port", str(gw_port), "--downstream",
@@ -356,7 +363,8 @@ def main() -> None:
     n = len(bodies)
     processes = "auto" if args.convert_processes is None else args.convert_processes
     print(f"{n} distinct WMO301 messages, concurrency {args.concurrency}, {os.cpu_count()} CPU(s); "
-          f"gateway outbox synchronous=FULL, conversion processes: {processes}; client: {args.client}")
+          f"gateway outbox synchronous=FULL, conversion processes: {processes}; client: {args.client}, "
+          f"downstream: {args.stub}")
     print(f"{'':34}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs floor':>10}")
     print(f"{'floor: FastAPI echo':34}{n / echo_s:9.0f}{pct(echo_lat, 50):9.1f}{pct(echo_lat, 99):9.1f}{'':>10}")
     print(f"{'gateway: accepted (Bv03 after fsync)':34}{n / gw_s:9.0f}{pct(gw_lat, 50):9.1f}{pct(gw_lat, 99):9.1f}"
@@ -389,7 +397,8 @@ def compare_stores(args: argparse.Namespace, bodies: list[bytes], work: Path) ->
 
     ds_port = free_port()
     me = [sys.executable, str(Path(__file__).resolve())]
-    downstream = spawn([*me, "--serve", "downstream", "--port", str(ds_port)], work / "downstream.log")
+    downstream = spawn([*me, "--serve", "downstream", "--port", str(ds_port), "--stub", args.stub],
+                       work / "downstream.log")
     ds_url = f"http://127.0.0.1:{ds_port}"
     admin = psycopg.connect(args.store, autocommit=True)
     rows = []

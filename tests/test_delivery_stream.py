@@ -60,3 +60,30 @@ def test_an_unreachable_downstream_reads_as_before() -> None:
     ((outcome, _),) = _attempts(Downstream("zaken", f"http://127.0.0.1:{free_port()}/zaken"), [b"<a/>"])
     assert outcome.result == RETRY and outcome.transport_failure and time.monotonic() - started < 10
     assert outcome.reason == "connection error: ConnectError: All connection attempts failed"
+
+
+def test_a_downstream_that_comes_up_after_a_failed_connect_is_delivered_to_on_the_same_client() -> None:
+    """Why: a worker keeps its client for its life; a connection that failed to open must be replaced by a new
+    one at the next attempt, or the lane stays down after the downstream is back."""
+    receiver = Receiver()
+    port = free_port()
+    server = ServerThread(receiver.app(), port=port)
+
+    async def run() -> list[str]:
+        lane = Lane(Downstream("zaken", f"http://127.0.0.1:{port}/zaken"))
+        results = []
+        try:
+            for n in (1, 2):
+                if n == 2:
+                    server.start()
+                item = Queued(n, "default", "zaken", "k", f"ref-{n}", payload=b"<a/>", content_type="text/xml")
+                results.append((await Forwarder(None, None, {})._attempt(lane, lane.clients[0], item)).result)  # type: ignore[arg-type]
+        finally:
+            await lane.close()
+        return results
+
+    try:
+        assert asyncio.run(run()) == [RETRY, DELIVERED]
+    finally:
+        server.stop()
+    assert receiver.refs() == ["ref-2"]

@@ -1,4 +1,4 @@
-"""The delivery POST on httpcore's connection pool, below httpx's client layers.
+"""The delivery POST on one httpcore connection, below httpx's client layers (and below httpcore's pool).
 
 httpx's client (URL and header models, cookies, redirects, hooks, its transport's request and response
 copies) cost ~0.2 ms of the sidecar's CPU a delivery over what httpcore alone needs (measured,
@@ -55,6 +55,59 @@ class Reply:
         return ", ".join(values) if values else None
 
 
+class OneConnection(httpcore.AsyncConnectionInterface):
+    """httpcore's connection pool cut to what a delivery worker uses: one HTTP/1.1 connection, one request at
+    a time.
+
+    The pool's request queue, its assignment pass and its cancel-shielded closing, and the connection layer
+    above HTTP/1.1 with its own lock, ran anyio locks and scopes on every delivery for a worker that never
+    waits for a connection. What they did that matters stays: the connection is opened as httpcore opens it
+    (TCP with the connect timeout, then TLS with the lane's context, SNI and ALPN ``http/1.1``); one that is
+    closed or was hung up on while idle is replaced before the request, and one that turns out unusable
+    (``ConnectionNotAvailable``) is replaced and the request sent on the new one.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext | None) -> None:
+        self.ssl_context = ssl_context
+        self.backend = AsyncioBackend()
+        self.connection: httpcore.AsyncHTTP11Connection | None = None
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        scheme = request.url.scheme.decode()
+        if scheme not in ("http", "https"):  # the pool's words
+            raise httpcore.UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'." if scheme
+                                               else "Request URL is missing an 'http://' or 'https://' protocol.")
+        while True:
+            connection = self.connection
+            if connection is None or connection.is_closed() or connection.has_expired():
+                self.connection = None
+                if connection is not None:
+                    await connection.aclose()
+                connection = self.connection = await self._open(request)
+            try:
+                return await connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:
+                self.connection = None
+                await connection.aclose()
+
+    async def _open(self, request: httpcore.Request) -> httpcore.AsyncHTTP11Connection:
+        """TCP, then TLS for https, as httpcore's ``AsyncHTTPConnection`` connects (without retries)."""
+        origin = request.url.origin
+        host = origin.host.decode("ascii")
+        timeout = request.extensions.get("timeout", {}).get("connect")
+        stream = await self.backend.connect_tcp(host, origin.port, timeout=timeout)
+        if origin.scheme == b"https":
+            context = self.ssl_context or httpx.create_ssl_context()
+            context.set_alpn_protocols(["http/1.1"])
+            stream = await stream.start_tls(context, server_hostname=host, timeout=timeout)
+        return httpcore.AsyncHTTP11Connection(origin, stream)
+
+    async def aclose(self) -> None:
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            await connection.aclose()
+
+
 class Direct:
     """One keep-alive connection to a downstream through httpcore (see the module doc)."""
 
@@ -62,8 +115,7 @@ class Direct:
         context = verify if isinstance(verify, ssl.SSLContext) else None
         if verify is False and downstream.url.startswith("https://"):
             context = httpx.create_ssl_context(verify=False)
-        self.pool = httpcore.AsyncConnectionPool(ssl_context=context, max_connections=1, max_keepalive_connections=1,
-                                                 network_backend=AsyncioBackend())
+        self.pool = OneConnection(context)
         self.url = httpcore.URL(downstream.url)
         t = downstream.timeout
         self.extensions = {"timeout": {"connect": downstream.connect_timeout, "read": t, "write": t, "pool": t}}
