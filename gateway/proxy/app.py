@@ -11,8 +11,8 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -41,6 +41,23 @@ def _response(answer: Answer) -> Response:
 def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
     """The ASGI app; its lifespan starts and stops the gateway (outbox writer, forwarder, mapping watcher)."""
     gw = gateway or Gateway(config)
+    app = FastAPI(title="Overstap sidecar", lifespan=_lifespan(gw), docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.gateway = gw
+    soap = _soap_endpoint(config, gw)
+    # Plain Starlette routes: the SOAP endpoints need no request validation or dependency injection,
+    # and skipping FastAPI's machinery for them is measurable at hundreds of messages a second.
+    app.add_route("/soap", soap, methods=["POST"])
+    app.add_route("/soap/{route}", soap, methods=["POST"])
+    _add_probes(app, gw)
+    _add_admin(app, config, gw)
+    if config.console.enabled:  # the operator console (docs/console.md): its own package, mounted here
+        _mount_console(app, config, gw)
+    return app
+
+
+def _lifespan(gw: Gateway) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the gateway with the app and stop it after; SIGHUP reloads the mappings while it runs."""
     hup_tasks: set[asyncio.Task[list[str]]] = set()
 
     @asynccontextmanager
@@ -63,8 +80,12 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
                 loop.remove_signal_handler(signal.SIGHUP)
             await gw.stop()
 
-    app = FastAPI(title="Overstap sidecar", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.gateway = gw
+    return lifespan
+
+
+def _soap_endpoint(config: ServeConfig, gw: Gateway) -> Callable[[Request], Awaitable[Response]]:
+    """The SOAP POST: route and credentials first, then the body read within its limit and time, then the
+    gateway's answer (a GGk envelope may grow past the general limit, up to its own)."""
     limit = config.max_body_bytes
     envelope_limit = ggk.limit_for(b"<GGK:envelopHeenbericht-ggk_Di01", limit)  # a GGk envelope: 25 MB (spec 3.2)
 
@@ -107,10 +128,11 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
     async def soap(request: Request) -> Response:
         return await receive(request.path_params.get("route"), request)
 
-    # Plain Starlette routes: the SOAP endpoints need no request validation or dependency injection,
-    # and skipping FastAPI's machinery for them is measurable at hundreds of messages a second.
-    app.add_route("/soap", soap, methods=["POST"])
-    app.add_route("/soap/{route}", soap, methods=["POST"])
+    return soap
+
+
+def _add_probes(app: FastAPI, gw: Gateway) -> None:
+    """Liveness, readiness and the Prometheus metrics: open, as an orchestrator and a scraper expect."""
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -124,6 +146,10 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
     @app.get("/metrics")
     async def metrics() -> Response:
         return Response(gw.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
+def _add_admin(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
+    """Reload, outbox counts and replay: behind the admin key, and absent (404) when none is set."""
 
     def admin_refusal(request: Request) -> Response | None:
         if not config.admin_key:
@@ -172,13 +198,14 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
         results = await gw.replay(ids, quarantined)
         return _json(200, {"results": [{"id": r.id, "ok": r.ok, "note": r.note} for r in results]})
 
-    if config.console.enabled:  # the operator console (docs/console.md): its own package, mounted here
-        from gateway.console.app import Backend, create_console
-        from gateway.tooling.explain import explain
 
-        assert gw.db_path is not None  # ServeConfig.check: the console reads the SQLite outbox
-        app.mount("/console", create_console(config.console, Backend(
-            gw.db_path, lambda ids: gw.replay(ids, False), config.admin_key, gw.metrics.render,
-            replay_quarantined=lambda ids: gw.replay(ids, True),
-            explain=lambda data, mapping, route: explain(data, registry=gw.registry, mapping=mapping, route=route))))
-    return app
+def _mount_console(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
+    """The operator console at /console, reading the SQLite outbox and replaying through the gateway."""
+    from gateway.console.app import Backend, create_console
+    from gateway.tooling.explain import explain
+
+    assert gw.db_path is not None  # ServeConfig.check: the console reads the SQLite outbox
+    app.mount("/console", create_console(config.console, Backend(
+        gw.db_path, lambda ids: gw.replay(ids, False), config.admin_key, gw.metrics.render,
+        replay_quarantined=lambda ids: gw.replay(ids, True),
+        explain=lambda data, mapping, route: explain(data, registry=gw.registry, mapping=mapping, route=route))))
