@@ -23,7 +23,7 @@ from gateway.render import zkn_values as at
 from gateway.render.guard import Place, guarding
 from gateway.render.schemas import OutputInvalid, schema
 from gateway.render.settings import Eenheid, Systeem
-from gateway.render.zkn import write
+from gateway.render.zkn_writer import write
 from gateway.zaken import CREEER, STATUS, UPDATE, Operation
 from gateway.zaken.plan import Change, RelationChange
 
@@ -211,7 +211,7 @@ def test_an_extra_element_written_unguarded_is_still_checked_when_guarded(refere
 
 
 def test_the_extra_elements_remembered_are_bounded(reference_dir: Path) -> None:
-    from gateway.render import zkn
+    from gateway.render import zkn_writer as zkn
 
     with guarding():
         _xml(_with_extras({"product.code": [f"{i:05d}" for i in range(zkn.WRITTEN_MAX + 10)]}))
@@ -221,7 +221,7 @@ def test_the_extra_elements_remembered_are_bounded(reference_dir: Path) -> None:
 def test_a_head_written_unguarded_is_still_checked_when_guarded(reference_dir: Path) -> None:
     """The writer remembers the stuurgegevens' start it wrote guarded (zkn.HEADS), by zender and ontvanger: one
     written unguarded first must not pass a later guarded write unchecked; the memo stops at its bound."""
-    from gateway.render import zkn
+    from gateway.render import zkn_writer as zkn
 
     op = _with_extras({})
     for zender in ((Systeem(organisatie="G" * 201), "0363"), (Systeem(applicatie=""), "0363")):
