@@ -73,7 +73,7 @@ class _Gen:
         c, out = f"c{depth}", f"o{depth}"
         texts = {tag: todo[1] for tag, todo in node.fast.items() if todo[0] == FAST_TEXT}
         others = [(tag, todo) for tag, todo in node.fast.items() if todo[0] != FAST_TEXT]
-        s.line(ind, f"for {c} in {parent}:")
+        s.line(ind, f"for {c} in {parent}[:]:")  # a list made in C: cheaper than the iterator
         ind += 1
         s.line(ind, f"t = {c}.tag")
         if texts:
