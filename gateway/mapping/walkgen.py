@@ -26,6 +26,7 @@ MAX_DEPTH = 8
 """Deeper tries are not unrolled (Python allows 20 nested blocks; each level takes two): the plan runs
 interpreted, as before."""
 
+
 class _Source:
     """The lines of one generated function and the values its names stand for."""
 
@@ -46,8 +47,7 @@ class _Source:
         self.ids[id(value)] = name
         return name
 
-    def line(self, depth: int, *parts: str) -> None:
-        text = "".join(parts)
+    def line(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
 
 
