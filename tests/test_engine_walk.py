@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.ingest import InputError, read
-from gateway.mapping import ConversionError, Registry, map_source
+from gateway.mapping import ConversionError, Registry, engine, map_source
 from gateway.mapping.registry import default_dirs, examples_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +26,12 @@ def _inputs() -> list[Path]:
     found = [p for folder in ("tests/fixtures", "mappings", "dialects") for p in (ROOT / folder).rglob("*")
              if p.suffix in (".xml", ".ei") and "expected" not in p.parts]
     return sorted(found)
+
+
+@pytest.fixture(autouse=True, params=["generated", "interpreted"])
+def untraced_run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test against both untraced runs: the generated one (mapping/walkgen.py) and the reference."""
+    monkeypatch.setattr(engine, "GENERATED", request.param == "generated")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from lxml import etree
 
 from gateway.ingest import read
-from gateway.mapping import Registry, map_source
+from gateway.mapping import Registry, engine, map_source
 from gateway.mapping.result import MapState
 from gateway.mapping.unmapped import _all_read
 
@@ -33,6 +33,12 @@ CASES = {
     "text in a group the walk expects children in": (
         RELATIE_DATUM, "<wmo301:Geboortedatum>19860401</wmo301:Geboortedatum>", "wmo301:Geboortedatum"),
 }
+
+
+@pytest.fixture(autouse=True, params=["generated", "interpreted"])
+def untraced_run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test against both untraced runs: the generated one (mapping/walkgen.py) and the reference."""
+    monkeypatch.setattr(engine, "GENERATED", request.param == "generated")
 
 
 @pytest.fixture(scope="module")

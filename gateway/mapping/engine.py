@@ -19,9 +19,10 @@ from .errors import ConversionError, Refused, combined
 from .modelcheck import accept_lenient, check_source_schema, model_errors
 from .privacy import personal, shown, withhold
 from .result import Lineage, MapResult, MapState, Warning_
-from .rules import Compiled, FieldRule, GroupRule, Path_
+from .rules import Compiled, FieldRule, GroupRule, Path_, Rule
 from .transforms import TransformError
 from .unmapped import element_path, left_over
+from .walkgen import Walker, walker_of
 from .walkplan import FAST_NODE, FAST_TEXT, WALKED_FIELD, WALKED_GROUP, Plan, TrieNode
 
 _Element = etree._Element
@@ -382,6 +383,40 @@ def _exec(plan: Plan, ctx: _Element, out: dict[str, Any], prefix: str, st: MapSt
             _field_or_fail(rule, ctx, out, prefix, st)  # type: ignore[arg-type]
 
 
+def _direct(rule: Rule, walker: Walker | None, ctx: _Element, out: dict[str, Any], prefix: str,
+            st: MapState) -> None:
+    """A rule the walk does not serve (a ``when:``, an XPath), as :func:`_exec` runs it; for the generated run."""
+    if rule.when is not None and not _holds(rule.when, ctx, st.index):
+        return
+    if walker is None:
+        _field_or_fail(rule, ctx, out, prefix, st)  # type: ignore[arg-type]
+        return
+    collected: list[dict[str, Any]] = []
+    for i, node in enumerate(rule.each.run(ctx, st.index)):  # type: ignore[union-attr]
+        item: dict[str, Any] = {}
+        item_prefix = f"{prefix}{rule.target}.{i}."
+        st.groups[item_prefix[:-1]] = node.sourceline
+        walker(node, item, item_prefix, st)
+        collected.append(item)
+    if collected:
+        _set(out, rule.segments, collected)
+
+
+def _interpreted(plan: Plan) -> Walker:
+    """The reference run of ``plan``, where no generated one is made."""
+    def run(ctx: _Element, out: dict[str, Any], prefix: str, st: MapState) -> None:
+        _exec(plan, ctx, out, prefix, st)
+    return run
+
+
+_HELPERS: dict[str, Any] = {
+    "Ambiguous": _Ambiguous, "parent_of": _parent, "set_at": _set, "landed": _landed,
+    "field_or_fail": _field_or_fail, "direct": _direct,
+}
+GENERATED = True
+"""Untraced runs use the generated walk (:mod:`.walkgen`); False runs the reference :func:`_exec` (tests)."""
+
+
 def map_source(
     mapping: Compiled,
     root: _Element,
@@ -401,7 +436,10 @@ def map_source(
         check_source_schema(mapping, root, st)
     data: dict[str, Any] = {}
     try:
-        _exec(mapping.plan, root, data, "", st)  # type: ignore[arg-type]
+        if GENERATED and not trace:
+            walker_of(mapping.plan, _HELPERS, _interpreted)(root, data, "", st)  # type: ignore[arg-type]
+        else:
+            _exec(mapping.plan, root, data, "", st)  # type: ignore[arg-type]
     except _Ambiguous:  # a repeated or non-leaf value where one is expected: the traced run says which
         return map_source(mapping, root, source=source, trace=True, track_unmapped=track_unmapped)
     try:

@@ -54,6 +54,8 @@ class Plan:
     """``steps`` without the fields the untraced walk stores itself: the rest of an untraced run."""
     must_have: list[tuple[str, ...]] = field(default_factory=list)
     """The target segments of the required fields the untraced walk stores itself: each must have landed."""
+    walker: Any = None
+    """The untraced run as one generated function (:mod:`.walkgen`), made on first use."""
 
 
 FAST_TEXT, FAST_NESTED, FAST_NODE = 0, 1, 2
