@@ -26,7 +26,7 @@ from gateway.mapping import (
     map_source,
 )
 from gateway.mapping.privacy import cap
-from gateway.mapping.reverse import unmap
+from gateway.mapping.reverse import unmap, unmap_text
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
 from gateway.model.versions import VERSIONS, for_version
@@ -328,18 +328,17 @@ class Converter:
         target = self.payload_dialect(bericht, settings)
         assert target.wet is not None and target.bericht is not None and target.versie is not None
         normal = for_version(bericht, target.wet, target.versie)
-        written = unmap(target, normal.bericht)
-        payload = written.tostring()
+        payload, one_way, unplaced = unmap_text(target, normal.bericht)
         kind = iwmo_kind(target.wet, target.versie, target.bericht)
         if self.validate and kind is not None:
             check(payload, kind)
-        reasons = dict(item.split(" (", 1) for item in written.one_way)
+        reasons = dict(item.split(" (", 1) for item in one_way)
         dropped = normal.dropped + [
             f"{path}: " + (f"one-way rule in {target.name} ({reasons[path]}" if path in reasons
                            else f"not representable in {target.name}")
-            for path in written.unplaced]
+            for path in unplaced]
         normalised = normal.normalised + [f"{path}: written back through a one-way rule ({reason}"
-                                          for path, reason in reasons.items() if path not in written.unplaced]
+                                          for path, reason in reasons.items() if path not in unplaced]
         return ggk.render(normal.bericht, payload, target.bericht, target.versie, settings, stamp,
                           dropped=tuple(dropped), normalised=tuple(normalised))
 

@@ -1,0 +1,300 @@
+"""The reverse writer in one pass: a canonical model straight to the dialect's text, with no tree in between.
+
+gateway.mapping.reverse builds a light tree and then serialises it; each element is an object, looked up again
+whenever a later rule writes below it. For most mappings the shape of that tree follows from the mapping alone:
+each element name below a parent has one role (a container the rules write into, one rule's leaf, or a group's
+items), and the rules that write below one container are consecutive, so an element is complete once the walk
+has moved past it. Its text can then be written as the walk goes, in the order the tree would have. Per mapping
+:func:`text_plan` checks that (else None). Per message :func:`write` gives up (:class:`Unfit`) on any value that
+needs more than writing: a required value that looks empty, a constant the dialect does not say, a value at a
+one-way rule, a character only lxml may judge, any error. The caller then runs the tree writer, so the bytes,
+the reports and the errors stay that writer's. Names and texts from mapping files are only ever data here.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+from pydantic import BaseModel
+
+from .lighttree import DECLARATION, Spelling
+from .reverse_plan import Namespaces, field_plan, group_plan, mapping_plan, reverse_value, steps_of, text_of
+from .rules import Compiled, FieldRule, GroupRule, Rule
+
+LEAF, FIELD, CONSTANT, GROUP, BAIL = range(5)
+"""Step kinds: one text at one path; a field with transforms, a value map or several paths; a constant the
+dialect implies; a group's items; a rule the one pass does not write (a value there is :class:`Unfit`)."""
+
+
+class Unfit(Exception):
+    """This message needs the tree writer (gateway.mapping.reverse.unmap)."""
+
+
+class _Shapeless(Exception):
+    """The mapping's tree cannot be written in one pass (two roles for one name, interleaved containers)."""
+
+
+Step = tuple[int, str, tuple[str, ...], bool, Any, Any, Any, Any]
+"""(kind, first segment, the other segments, required, then per kind: LEAF head id, start, end, FIELD data;
+FIELD its data; CONSTANT the constant; GROUP its alternatives, target, several alternatives)."""
+
+
+class ListPlan:
+    """One rule list written below an element at one level: its steps and, between the containers its rules
+    write into (0 is the element itself), the closing and opening tags that lead from one to the other."""
+
+    __slots__ = ("moves", "steps", "where")
+
+    def __init__(self, steps: list[Step], moves: list[list[str]], where: bool) -> None:
+        self.steps = steps
+        self.moves = moves
+        self.where = where
+        """A step (here or in a group) may report a one-way rule: its path needs the item prefixes."""
+
+
+class TextPlan:
+    """A mapping's one-pass plan: the root's start and end tags and its rule list."""
+
+    __slots__ = ("end", "mapping", "root", "start")
+
+    def __init__(self, mapping: Compiled, start: str, end: str, root: ListPlan) -> None:
+        self.mapping = mapping
+        self.start = start
+        self.end = end
+        self.root = root
+
+
+class _Compiler:
+    """Works a mapping's rule lists out into :class:`ListPlan` s (a list shared by two groups, once per level)."""
+
+    def __init__(self, ns: Namespaces, spelling: Spelling) -> None:
+        self.ns = ns
+        self.spelling = spelling
+        self.done: dict[tuple[int, int], ListPlan] = {}
+
+    def tag(self, tag: str, level: int, start: bool = True) -> str:
+        if level > self.spelling.max_depth:
+            raise _Shapeless("depth")
+        return self.spelling.indents[level] + ("<" if start else "</") + self.spelling.name(tag)
+
+    def rules(self, rules: list[Rule], level: int) -> ListPlan:
+        key = (id(rules), level)
+        found = self.done.get(key)
+        if found is None:
+            found = self.done[key] = self._rules(rules, level)
+        return found
+
+    def _rules(self, rules: list[Rule], level: int) -> ListPlan:
+        writes: list[tuple[tuple[int, int], tuple[str, ...]]] = []  # (position, path) of each element written
+        steps: list[Step] = []
+        where = False
+        for r, (rule, first, rest, _, _, required) in enumerate(steps_of(rules, self.ns)):
+            segments = (first, rest, required)  # as the tree writer reads them (required: what missing() checks)
+            step = self.group(rule, segments, r, level, writes) if isinstance(rule, GroupRule) else \
+                self.field(rule, segments, r, writes)
+            steps.append(step)
+            where = where or (step[0] == FIELD and step[7][1] is not None) or (
+                step[0] == GROUP and any(inner.where for _, inner in step[4]))
+        heads = _heads(writes)
+        ids = {head: i for i, head in enumerate(heads)}
+        steps = [self.placed(step, ids, level) for step in steps]
+        moves = [[self.move(a, b, level) for b in heads] for a in heads]
+        return ListPlan(steps, moves, where)
+
+    def field(self, rule: FieldRule, segments: tuple[str, tuple[str, ...], bool], r: int, writes: list) -> Step:
+        plan = field_plan(rule, self.ns)
+        if rule.constant is not None:
+            return (CONSTANT, *segments, rule.constant, None, None, None)
+        reason = plan.reason
+        if rule.when is not None or plan.slot is not None or (reason and not reason.startswith("value map")) or \
+                not all(type(path) is tuple and path and not any(t[0] == "@" for t in path) for path in plan.paths):
+            return (BAIL, *segments, None, None, None, None)
+        paths: list[tuple[str, ...]] = plan.paths  # type: ignore[assignment]
+        writes += [((r, p), path) for p, path in enumerate(paths)]
+        return (LEAF if plan.leaf is not None else FIELD, *segments, paths, None, None,
+                (plan, reason, rule.target))
+
+    def group(self, rule: GroupRule, segments: tuple[str, tuple[str, ...], bool], r: int, level: int,
+              writes: list) -> Step:
+        _, alternatives, chooser, _ = group_plan(rule, self.ns)
+        if chooser is not None or not alternatives or not all(alternatives) or \
+                any(t[0] == "@" for tags in alternatives for t in tags):
+            return (BAIL, *segments, None, None, None, None)
+        writes += [((r, p), tags) for p, tags in enumerate(alternatives)]
+        inner = [(tags, self.rules(rule.rules, level + len(tags))) for tags in alternatives]
+        return (GROUP, *segments, inner, rule.target, len(alternatives) > 1, None)
+
+    def placed(self, step: Step, ids: dict[tuple[str, ...], int], level: int) -> Step:
+        """``step`` with its paths as container ids and the tags it writes."""
+        kind, first, rest, required, paths, _, _, data = step
+        if kind in (LEAF, FIELD):
+            ends = [(ids[path[:-1]], self.tag(path[-1], level + len(path)) + ">",
+                     f"</{self.spelling.name(path[-1])}>") for path in paths]
+            if kind == LEAF:
+                return (LEAF, first, rest, required, *ends[0], (data[0], data[1], data[2], ends))
+            return (FIELD, first, rest, required, None, None, None, (data[0], data[1], data[2], ends))
+        if kind == GROUP:
+            alternatives = [(ids[tags[:-1]], self.tag(tags[-1], level + len(tags)),
+                             self.tag(tags[-1], level + len(tags), start=False) + ">", inner)
+                            for tags, inner in paths]
+            return (GROUP, first, rest, required, alternatives, step[5], step[6], None)
+        return step
+
+    def move(self, a: tuple[str, ...], b: tuple[str, ...], level: int) -> str:
+        """The tags that close the containers of ``a`` not shared with ``b`` and open those of ``b``."""
+        k = 0
+        while k < min(len(a), len(b)) and a[k] == b[k]:
+            k += 1
+        closes = [self.tag(a[d], level + d + 1, start=False) + ">" for d in range(len(a) - 1, k - 1, -1)]
+        opens = [self.tag(b[d], level + d + 1) + ">" for d in range(k, len(b))]
+        return "".join(closes + opens)
+
+
+def _heads(writes: list[tuple[tuple[int, int], tuple[str, ...]]]) -> list[tuple[str, ...]]:
+    """The containers below a list's element (``()`` first), after checking the tree has one shape: each name
+    below a parent is a container or one rule's element, and the writes below each container are consecutive.
+    ``writes`` are in the order the rules write them."""
+    tree: dict[str, list] = {}  # tag -> [is container, first position, last position, children]
+    heads: dict[tuple[str, ...], None] = {(): None}
+    for position, path in writes:
+        level = tree
+        for depth, tag in enumerate(path):
+            container = depth < len(path) - 1
+            node = level.get(tag)
+            if node is None:
+                node = level[tag] = [container, position, position, {}]
+            elif not container or not node[0]:
+                raise _Shapeless(tag)  # a second element of one rule's name, or two roles
+            node[2] = position
+            level = node[3]
+            if container:
+                heads[path[:depth + 1]] = None
+    _consecutive(tree)
+    return list(heads)
+
+
+def _consecutive(level: dict[str, list]) -> None:
+    nodes = list(level.values())  # in the order of their first write
+    for before, after in pairwise(nodes):
+        if before[2] > after[1]:
+            raise _Shapeless("interleaved")
+    for node in nodes:
+        _consecutive(node[3])
+
+
+_PLANS: dict[int, tuple[Compiled, TextPlan | None]] = {}
+
+
+def text_plan(mapping: Compiled) -> TextPlan | None:
+    """The one-pass plan of ``mapping``, or None when its tree needs building (cached by identity)."""
+    found = _PLANS.get(id(mapping))
+    if found is None or found[0] is not mapping:
+        if len(_PLANS) >= 1024:
+            _PLANS.clear()
+        found = _PLANS[id(mapping)] = (mapping, _compiled(mapping))
+    return found[1]
+
+
+def _compiled(mapping: Compiled) -> TextPlan | None:
+    if not mapping.match.root:
+        return None
+    plan = mapping_plan(mapping)
+    try:
+        spelling = Spelling(plan.tag, dict(plan.nsmap), plan.root_attributes)
+        root = _Compiler(plan.ns, spelling).rules(mapping.rules, 0)
+        return TextPlan(mapping, spelling.start, f"\n</{spelling.name(plan.tag)}>\n", root)
+    except Exception:  # _Shapeless, Spelling.Unsure, a name lxml refuses: the tree writer says what it does
+        return None
+
+
+def write(plan: TextPlan, data: BaseModel) -> tuple[bytes, list[str]]:
+    """``data`` in the dialect as text, and the one-way rules it went through (Unfit: use the tree writer)."""
+    out = [DECLARATION, plan.start]
+    one_way: list[str] = []
+    try:
+        _write(plan.root, data, out, one_way, "")
+    except Exception as exc:  # whatever the values do, the tree writer says it (or writes it) its own way
+        raise Unfit from exc
+    if len(out) == 2:
+        out[1] += "/>\n"
+    else:
+        out[1] += ">"
+        out.append(plan.end)
+    return "".join(out).encode("utf-8"), one_way
+
+
+def _write(plan: ListPlan, data: BaseModel, out: list[str], one_way: list[str], prefix: str) -> None:
+    fields = data.__dict__
+    moves, text, at = plan.moves, Spelling.text, 0
+    for kind, first, rest, required, a, b, c, d in plan.steps:
+        value: Any = fields.get(first)
+        for segment in rest:
+            if value is None:
+                break
+            value = value.get(segment) if type(value) is dict else value.__dict__.get(segment)
+        if required and not value:
+            raise Unfit("lacking")
+        if value is None or (not value and isinstance(value, list | dict)):
+            continue
+        if kind == LEAF and type(value) is not list:
+            if a != at:
+                out.append(moves[at][a])
+                at = a
+            out.append(b + text(value if type(value) is str else text_of(value)) + c)
+        elif kind == GROUP:
+            at = _items(a, b, c, value, out, one_way, prefix if plan.where else "", moves, at)
+        elif kind == CONSTANT:
+            if text_of(value) != a:
+                raise Unfit("constant")
+        elif kind == BAIL:
+            raise Unfit("one-way")
+        else:
+            at = _field(d, value, out, one_way, prefix, moves, at)
+    if at:
+        out.append(moves[at][0])
+
+
+def _field(data: tuple, value: Any, out: list[str], one_way: list[str], prefix: str, moves: list[list[str]],
+           at: int) -> int:
+    """A field with more to it than one text (see ``_Writer.field``); returns the container it ends in."""
+    plan, reason, target, ends = data
+    texts = reverse_value(value, plan.table, plan.steps)
+    if reason is not None:
+        one_way.append(f"{prefix}{target} ({reason})")
+    if len(ends) > 1:
+        parts = texts if isinstance(texts, list) else [texts]
+        if len(parts) > len(ends):
+            raise Unfit("parts")
+        pairs = list(zip(ends, parts, strict=False))
+    elif isinstance(texts, list):
+        pairs = [(ends[0], part) for part in texts]
+    else:
+        pairs = [(ends[0], texts)]
+    for (head, start, end), part in pairs:
+        if head != at:
+            out.append(moves[at][head])
+            at = head
+        out.append(start + Spelling.text(part) + end)
+    return at
+
+
+def _items(alternatives: list, target: str, several: bool, items: list[BaseModel], out: list[str],
+           one_way: list[str], prefix: str, moves: list[list[str]], at: int) -> int:
+    """A group's items, item i in alternative i when there are several; returns the container it ends in."""
+    if several and len(items) > len(alternatives):
+        raise Unfit("room")
+    for i, item in enumerate(items):
+        head, start, end, inner = alternatives[i if several else 0]
+        if head != at:
+            out.append(moves[at][head])
+            at = head
+        out.append(start)
+        mark = len(out)
+        _write(inner, item, out, one_way, f"{prefix}{target}.{i}." if inner.where else "")
+        if len(out) == mark:
+            out[-1] += "/>"
+        else:
+            out[mark - 1] += ">"
+            out.append(end)
+    return at
