@@ -22,9 +22,10 @@ from .lighttree import DECLARATION, Spelling
 from .reverse_plan import Namespaces, field_plan, group_plan, mapping_plan, reverse_value, steps_of, text_of
 from .rules import Compiled, FieldRule, GroupRule, Rule
 
-LEAF, FIELD, CONSTANT, GROUP, BAIL = range(5)
+LEAF, FIELD, CONSTANT, GROUP, BAIL, LATE = range(6)
 """Step kinds: one text at one path; a field with transforms, a value map or several paths; a constant the
-dialect implies; a group's items; a rule the one pass does not write (a value there is :class:`Unfit`)."""
+dialect implies; a group's items; a rule the one pass does not write (a value there is :class:`Unfit`); a step
+moved ahead of a sibling element's (its element must be open when it writes, see :func:`_order`)."""
 
 
 class Unfit(Exception):
@@ -44,11 +45,13 @@ class ListPlan:
     """One rule list written below an element at one level: its steps and, between the containers its rules
     write into (0 is the element itself), the closing and opening tags that lead from one to the other."""
 
-    __slots__ = ("moves", "steps", "where")
+    __slots__ = ("moves", "steps", "tops", "where")
 
-    def __init__(self, steps: list[Step], moves: list[list[str]], where: bool) -> None:
+    def __init__(self, steps: list[Step], moves: list[list[str]], tops: list[int], where: bool) -> None:
         self.steps = steps
         self.moves = moves
+        self.tops = tops
+        """The element right below the list's own that holds each container (by id; 0 for the list's own)."""
         self.where = where
         """A step (here or in a group) may report a one-way rule: its path needs the item prefixes."""
 
@@ -96,11 +99,15 @@ class _Compiler:
             steps.append(step)
             where = where or (step[0] == FIELD and step[7][1] is not None) or (
                 step[0] == GROUP and any(inner.where for _, inner in step[4]))
-        heads = _heads(writes)
+        order, late = _order(len(steps), writes)
+        rank = {r: k for k, r in enumerate(order)}
+        heads = _heads(sorted(((rank[r], p), path) for (r, p), path in writes))
         ids = {head: i for i, head in enumerate(heads)}
-        steps = [self.placed(step, ids, level) for step in steps]
+        placed = [self.placed(steps[r], ids, level) for r in order]
+        steps = [(LATE, *step[1:4], ids[(late[r],)], step, None, None) if r in late else step
+                 for r, step in zip(order, placed, strict=True)]
         moves = [[self.move(a, b, level) for b in heads] for a in heads]
-        return ListPlan(steps, moves, where)
+        return ListPlan(steps, moves, [ids[head[:1]] for head in heads], where)
 
     def field(self, rule: FieldRule, segments: tuple[str, tuple[str, ...], bool], r: int, writes: list) -> Step:
         plan = field_plan(rule, self.ns)
@@ -149,6 +156,31 @@ class _Compiler:
         closes = [self.tag(a[d], level + d + 1, start=False) + ">" for d in range(len(a) - 1, k - 1, -1)]
         opens = [self.tag(b[d], level + d + 1) + ">" for d in range(k, len(b))]
         return "".join(closes + opens)
+
+
+def _order(count: int, writes: list[tuple[tuple[int, int], tuple[str, ...]]]) -> tuple[list[int], dict[int, str]]:
+    """The steps of a list in an order its text can be written in: the steps of each element right below the
+    list's own together, elements in the order of their first step (steps that write nothing first), and which
+    steps that moves ahead of another element's step ("late"), with the element they write in. The tree writer
+    puts each element where its first value falls, so a late step may only write into its element when an
+    earlier step of it already did (:func:`_write` checks). Unchanged where a step writes into two elements."""
+    tops: dict[int, set[str]] = {}
+    for (r, _), path in writes:
+        tops.setdefault(r, set()).add(path[0])
+    if any(len(top) > 1 for top in tops.values()):
+        return list(range(count)), {}
+    element = [min(tops[r]) if r in tops else None for r in range(count)]
+    first: dict[str, int] = {}
+    late: dict[int, str] = {}
+    for r, top in enumerate(element):
+        if top is None:
+            continue
+        if top not in first:
+            first[top] = r
+        elif any(other not in (None, top) for other in element[first[top]:r]):
+            late[r] = top
+    rank = {top: k for k, top in enumerate(first)}
+    return sorted(range(count), key=lambda r: (-1 if element[r] is None else rank[element[r]], r)), late
 
 
 def _heads(writes: list[tuple[tuple[int, int], tuple[str, ...]]]) -> list[tuple[str, ...]]:
@@ -249,6 +281,11 @@ def _write(plan: ListPlan, data: BaseModel, out: list[str], one_way: list[str], 
                 raise Unfit("constant")
         elif kind == BAIL:
             raise Unfit("one-way")
+        elif kind == LATE:
+            if plan.tops[at] != a:  # its element is not open: the tree writer would put it elsewhere
+                raise Unfit("late")
+            at = _items(*b[4:7], value, out, one_way, prefix if plan.where else "", moves, at) \
+                if b[0] == GROUP else _field(b[7], value, out, one_way, prefix, moves, at)
         else:
             at = _field(d, value, out, one_way, prefix, moves, at)
     if at:
