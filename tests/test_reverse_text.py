@@ -9,6 +9,7 @@ one-pass plan at all.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from gateway.mapping import Registry, reverse_text
+from gateway.mapping import Registry, reverse_code, reverse_text
 from gateway.mapping.reverse import unmap, unmap_text
 from gateway.mapping.rules import Compiled, GroupRule, Rule
 from gateway.model import Bericht
@@ -220,3 +221,33 @@ def test_names_and_namespaces_from_a_mapping_file_are_only_data(converter: Conve
     found = _text(hostile, bericht)
     assert found == _tree(hostile, bericht) and isinstance(found, tuple)
     assert b'xmlns:m="urn:o\'k&amp;amp;x"' in found[0] and reverse_text.text_plan(hostile) is not None
+
+
+def _lists(plan: reverse_text.ListPlan) -> list[reverse_text.ListPlan]:
+    out = [plan]
+    for step in plan.steps:
+        group = step if step[0] == reverse_code.GROUP else step[5] if step[0] == reverse_code.LATE else None
+        if group is not None and group[0] == reverse_code.GROUP:
+            out += [found for alternative in group[4] for found in _lists(alternative[3])]
+    return out
+
+
+def test_a_mapping_file_never_writes_code(converter: Converter, tmp_path: Path) -> None:
+    """The one pass's rule lists are generated functions (gateway.mapping.reverse_code); every value of a
+    mapping file reaches them as data. A constant made to break out of a string literal still gets a plan, is
+    in no function's source, and the message is written as the tree writer writes it, with or without it."""
+    hostile = "ZIN'); __import__('os')._exit(3) #\"\"\" {k0} \\"
+    mapping = _variant(tmp_path, "hostile-constant", [("            constant: ZIN\n",
+                                                        f"            constant: {json.dumps(hostile)}\n")])
+    plan = reverse_text.text_plan(mapping)
+    assert plan is not None
+    made = [reverse_code.source(found.steps, found.where) for found in _lists(plan.root)]
+    assert any(hostile in values for _, values in made) and not any("_exit" in text for text, _ in made)
+    bericht = converter.to_model(TOEWIJZING.read_bytes())[2].bericht
+    said = bericht.model_copy(deep=True)
+    for client in said.clients:
+        for product in client.producten:
+            product.leveringsvorm = hostile
+    for variant in (bericht, said):
+        assert _text(mapping, variant) == _tree(mapping, variant)
+    assert reverse_text.write(plan, said)[0] == _tree(mapping, said)[0]  # type: ignore[index]

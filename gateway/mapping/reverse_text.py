@@ -19,13 +19,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from .lighttree import DECLARATION, Spelling
+from .reverse_code import BAIL, CONSTANT, FIELD, GROUP, LATE, LEAF, Run, made
 from .reverse_plan import Namespaces, field_plan, group_plan, mapping_plan, reverse_value, steps_of, text_of
 from .rules import Compiled, FieldRule, GroupRule, Rule
-
-LEAF, FIELD, CONSTANT, GROUP, BAIL, LATE = range(6)
-"""Step kinds: one text at one path; a field with transforms, a value map or several paths; a constant the
-dialect implies; a group's items; a rule the one pass does not write (a value there is :class:`Unfit`); a step
-moved ahead of a sibling element's (its element must be open when it writes, see :func:`_order`)."""
 
 
 class Unfit(Exception):
@@ -45,7 +41,7 @@ class ListPlan:
     """One rule list written below an element at one level: its steps and, between the containers its rules
     write into (0 is the element itself), the closing and opening tags that lead from one to the other."""
 
-    __slots__ = ("moves", "steps", "tops", "where")
+    __slots__ = ("moves", "run", "steps", "tops", "where")
 
     def __init__(self, steps: list[Step], moves: list[list[str]], tops: list[int], where: bool) -> None:
         self.steps = steps
@@ -53,6 +49,8 @@ class ListPlan:
         self.tops = tops
         """The element right below the list's own that holds each container (by id; 0 for the list's own)."""
         self.where = where
+        self.run: Run = made(steps, where, moves, tops, (Spelling.text, text_of, Unfit, _items, _field))
+        """The steps as one function (gateway.mapping.reverse_code)."""
         """A step (here or in a group) may report a one-way rule: its path needs the item prefixes."""
 
 
@@ -245,7 +243,7 @@ def write(plan: TextPlan, data: BaseModel) -> tuple[bytes, list[str]]:
     out = [DECLARATION, plan.start]
     one_way: list[str] = []
     try:
-        _write(plan.root, data, out, one_way, "")
+        plan.root.run(data, out, one_way, "")
     except Exception as exc:  # whatever the values do, the tree writer says it (or writes it) its own way
         raise Unfit from exc
     if len(out) == 2:
@@ -254,42 +252,6 @@ def write(plan: TextPlan, data: BaseModel) -> tuple[bytes, list[str]]:
         out[1] += ">"
         out.append(plan.end)
     return "".join(out).encode("utf-8"), one_way
-
-
-def _write(plan: ListPlan, data: BaseModel, out: list[str], one_way: list[str], prefix: str) -> None:
-    fields = data.__dict__
-    moves, text, at = plan.moves, Spelling.text, 0
-    for kind, first, rest, required, a, b, c, d in plan.steps:
-        value: Any = fields.get(first)
-        for segment in rest:
-            if value is None:
-                break
-            value = value.get(segment) if type(value) is dict else value.__dict__.get(segment)
-        if required and not value:
-            raise Unfit("lacking")
-        if value is None or (not value and isinstance(value, list | dict)):
-            continue
-        if kind == LEAF and type(value) is not list:
-            if a != at:
-                out.append(moves[at][a])
-                at = a
-            out.append(b + text(value if type(value) is str else text_of(value)) + c)
-        elif kind == GROUP:
-            at = _items(a, b, c, value, out, one_way, prefix if plan.where else "", moves, at)
-        elif kind == CONSTANT:
-            if text_of(value) != a:
-                raise Unfit("constant")
-        elif kind == BAIL:
-            raise Unfit("one-way")
-        elif kind == LATE:
-            if plan.tops[at] != a:  # its element is not open: the tree writer would put it elsewhere
-                raise Unfit("late")
-            at = _items(*b[4:7], value, out, one_way, prefix if plan.where else "", moves, at) \
-                if b[0] == GROUP else _field(b[7], value, out, one_way, prefix, moves, at)
-        else:
-            at = _field(d, value, out, one_way, prefix, moves, at)
-    if at:
-        out.append(moves[at][0])
 
 
 def _field(data: tuple, value: Any, out: list[str], one_way: list[str], prefix: str, moves: list[list[str]],
@@ -328,7 +290,7 @@ def _items(alternatives: list, target: str, several: bool, items: list[BaseModel
             at = head
         out.append(start)
         mark = len(out)
-        _write(inner, item, out, one_way, f"{prefix}{target}.{i}." if inner.where else "")
+        inner.run(item, out, one_way, f"{prefix}{target}.{i}." if inner.where else "")
         if len(out) == mark:
             out[-1] += "/>"
         else:
