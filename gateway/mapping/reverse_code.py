@@ -14,10 +14,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-LEAF, FIELD, CONSTANT, GROUP, BAIL, LATE = range(6)
+LEAF, FIELD, CONSTANT, GROUP, BAIL, LATE, SKIP = range(7)
 """Step kinds: one text at one path; a field with transforms, a value map or several paths; a constant the
 dialect implies; a group's items; a rule the one pass does not write (a value there is ``Unfit``); a step
-moved ahead of a sibling element's (its element must be open when it writes, see ``reverse_text._order``)."""
+moved ahead of a sibling element's (its element must be open when it writes, see ``reverse_text._order``); the
+rule an item's element name says (it writes nothing)."""
 
 Run = Callable[[Any, list[str], list[str], str], None]
 """A rule list's writer: (the model, the text's parts, the one-way rules met, the canonical path prefix)."""
@@ -49,7 +50,7 @@ def source(steps: list[tuple], where: bool) -> tuple[str, tuple[Any, ...]]:
     for step in steps:
         _step(body, step, where)
     names = ", ".join(f"k{n}" for n in range(len(code.values)))
-    code.add(0, "def make(K, moves, tops, text, text_of, Unfit, items, field, LISTS):")
+    code.add(0, "def make(K, moves, tops, text, text_of, Unfit, items, chosen, field, LISTS):")
     code.add(1, f"({names},) = K" if code.values else "pass")
     code.add(1, "def run(data, out, one_way, prefix):")
     code.add(2, "get = data.__dict__.get")
@@ -72,6 +73,8 @@ def _step(code: _Source, step: tuple, where: bool) -> None:
         code.add(2, f"if v is not None: v = v.get({name}) if type(v) is dict else v.__dict__.get({name})")
     if required:
         code.add(2, "if not v: raise Unfit('lacking')")
+    if kind == SKIP:
+        return
     prefix = "prefix" if where else "''"
     if kind == LEAF:  # most values: one text, letters and digits (written as they are: see lighttree.Spelling)
         start, end = code.k(b), code.k(c)
@@ -87,7 +90,7 @@ def _step(code: _Source, step: tuple, where: bool) -> None:
         return
     code.add(2, "if v is not None and (v or not isinstance(v, LISTS)):")
     if kind == GROUP:
-        code.add(3, f"at = items({code.k(a)}, {code.k(b)}, {code.k(c)}, v, out, one_way, {prefix}, moves, at)")
+        _group(code, step, prefix)
     elif kind == CONSTANT:
         code.add(3, f"if text_of(v) != {code.k(a)}: raise Unfit('constant')")
     elif kind == BAIL:
@@ -95,17 +98,24 @@ def _step(code: _Source, step: tuple, where: bool) -> None:
     elif kind == LATE:
         code.add(3, f"if tops[at] != {int(a)}: raise Unfit('late')")
         if b[0] == GROUP:
-            code.add(3, f"at = items({code.k(b[4])}, {code.k(b[5])}, {code.k(b[6])}, v, out, one_way, {prefix}, "
-                        "moves, at)")
+            _group(code, b, prefix)
         else:
             code.add(3, f"at = field({code.k(b[7])}, v, out, one_way, prefix, moves, at)")
     else:
         code.add(3, f"at = field({code.k(d)}, v, out, one_way, prefix, moves, at)")
 
 
+def _group(code: _Source, step: tuple, prefix: str) -> None:
+    """Its items in alternative i for item i, or in the one alternative, or (the alternatives a rule of the items
+    names, a tuple) in the alternative each names."""
+    writer = "chosen" if type(step[6]) is tuple else "items"
+    code.add(3, f"at = {writer}({code.k(step[4])}, {code.k(step[5])}, {code.k(step[6])}, v, out, one_way, {prefix}, "
+                "moves, at)")
+
+
 def made(steps: list[tuple], where: bool, moves: list[list[str]], tops: list[int], helpers: tuple) -> Run:
     """The writer of ``steps``: :func:`source` compiled, then made with its values and ``helpers`` (text,
-    text_of, Unfit, items, field)."""
+    text_of, Unfit, items, chosen items, field)."""
     text, values = source(steps, where)
     namespace: dict[str, Any] = {}
     exec(compile(text, "<reverse_code>", "exec"), {"__builtins__": {"type": type, "dict": dict, "list": list,

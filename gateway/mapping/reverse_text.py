@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .lighttree import DECLARATION, Spelling
-from .reverse_code import BAIL, CONSTANT, FIELD, GROUP, LATE, LEAF, Run, made
+from .reverse_code import BAIL, CONSTANT, FIELD, GROUP, LATE, LEAF, SKIP, Run, made
 from .reverse_plan import Namespaces, field_plan, group_plan, mapping_plan, reverse_value, steps_of, text_of
 from .rules import Compiled, FieldRule, GroupRule, Rule
 
@@ -49,7 +49,8 @@ class ListPlan:
         self.tops = tops
         """The element right below the list's own that holds each container (by id; 0 for the list's own)."""
         self.where = where
-        self.run: Run = made(steps, where, moves, tops, (Spelling.text, text_of, Unfit, _items, _field))
+        self.run: Run = made(steps, where, moves, tops, (Spelling.text, text_of, Unfit, _items, _chosen_items,
+                                                         _field))
         """The steps as one function (gateway.mapping.reverse_code)."""
         """A step (here or in a group) may report a one-way rule: its path needs the item prefixes."""
 
@@ -72,28 +73,34 @@ class _Compiler:
     def __init__(self, ns: Namespaces, spelling: Spelling) -> None:
         self.ns = ns
         self.spelling = spelling
-        self.done: dict[tuple[int, int], ListPlan] = {}
+        self.done: dict[tuple[int, int, str | None], ListPlan] = {}
 
     def tag(self, tag: str, level: int, start: bool = True) -> str:
         if level > self.spelling.max_depth:
             raise _Shapeless("depth")
         return self.spelling.indents[level] + ("<" if start else "</") + self.spelling.name(tag)
 
-    def rules(self, rules: list[Rule], level: int) -> ListPlan:
-        key = (id(rules), level)
+    def rules(self, rules: list[Rule], level: int, implied: str | None = None) -> ListPlan:
+        """The plan of ``rules`` below an element at ``level``; the rule targeting ``implied`` is said by the
+        element's name (the item of a group whose rule names its alternative) and writes nothing."""
+        key = (id(rules), level, implied)
         found = self.done.get(key)
         if found is None:
-            found = self.done[key] = self._rules(rules, level)
+            found = self.done[key] = self._rules(rules, level, implied)
         return found
 
-    def _rules(self, rules: list[Rule], level: int) -> ListPlan:
+    def _rules(self, rules: list[Rule], level: int, implied: str | None) -> ListPlan:
         writes: list[tuple[tuple[int, int], tuple[str, ...]]] = []  # (position, path) of each element written
         steps: list[Step] = []
         where = False
         for r, (rule, first, rest, _, _, required) in enumerate(steps_of(rules, self.ns)):
             segments = (first, rest, required)  # as the tree writer reads them (required: what missing() checks)
-            step = self.group(rule, segments, r, level, writes) if isinstance(rule, GroupRule) else \
-                self.field(rule, segments, r, writes)
+            if rule.target == implied:
+                step: Step = (SKIP, *segments, None, None, None, None)
+            elif isinstance(rule, GroupRule):
+                step = self.group(rule, segments, r, level, writes)
+            else:
+                step = self.field(rule, segments, r, writes)
             steps.append(step)
             where = where or (step[0] == FIELD and step[7][1] is not None) or (
                 step[0] == GROUP and any(inner.where for _, inner in step[4]))
@@ -122,13 +129,14 @@ class _Compiler:
 
     def group(self, rule: GroupRule, segments: tuple[str, tuple[str, ...], bool], r: int, level: int,
               writes: list) -> Step:
-        _, alternatives, chooser, _ = group_plan(rule, self.ns)
-        if chooser is not None or not alternatives or not all(alternatives) or \
-                any(t[0] == "@" for tags in alternatives for t in tags):
+        _, alternatives, chooser, locals_ = group_plan(rule, self.ns)
+        if not alternatives or not all(alternatives) or any(t[0] == "@" for tags in alternatives for t in tags):
             return (BAIL, *segments, None, None, None, None)
         writes += [((r, p), tags) for p, tags in enumerate(alternatives)]
-        inner = [(tags, self.rules(rule.rules, level + len(tags))) for tags in alternatives]
-        return (GROUP, *segments, inner, rule.target, len(alternatives) > 1, None)
+        implied = chooser[0].target if chooser is not None else None
+        inner = [(tags, self.rules(rule.rules, level + len(tags), implied)) for tags in alternatives]
+        how = (chooser[0].target, chooser[1], tuple(locals_)) if chooser is not None else len(alternatives) > 1
+        return (GROUP, *segments, inner, rule.target, how, None)
 
     def placed(self, step: Step, ids: dict[tuple[str, ...], int], level: int) -> Step:
         """``step`` with its paths as container ids and the tags it writes."""
@@ -278,9 +286,15 @@ def _field(data: tuple, value: Any, out: list[str], one_way: list[str], prefix: 
     return at
 
 
+Chooser = tuple[str, dict[str, str], tuple[str, ...]]
+"""The rule of a group's items that names each one's alternative: its target, its value map reversed, the
+alternatives' local names (see ``_Writer.group``)."""
+
+
 def _items(alternatives: list, target: str, several: bool, items: list[BaseModel], out: list[str],
-           one_way: list[str], prefix: str, moves: list[list[str]], at: int) -> int:
-    """A group's items, item i in alternative i when there are several; returns the container it ends in."""
+           one_way: list[str], prefix: str, moves: list[list[str]], at: int, numbers: list[int] | None = None) -> int:
+    """A group's items, item i in alternative i when there are several; returns the container it ends in.
+    ``numbers``: the items' own numbers in the message, where they are written in another order."""
     if several and len(items) > len(alternatives):
         raise Unfit("room")
     for i, item in enumerate(items):
@@ -290,10 +304,40 @@ def _items(alternatives: list, target: str, several: bool, items: list[BaseModel
             at = head
         out.append(start)
         mark = len(out)
-        inner.run(item, out, one_way, f"{prefix}{target}.{i}." if inner.where else "")
+        if inner.where:
+            inner.run(item, out, one_way, f"{prefix}{target}.{i if numbers is None else numbers[i]}.")
+        else:
+            inner.run(item, out, one_way, "")
         if len(out) == mark:
             out[-1] += "/>"
         else:
             out[mark - 1] += ">"
             out.append(end)
     return at
+
+
+Chooser = tuple[str, dict[str, str], tuple[str, ...]]
+"""The rule of a group's items that names each one's alternative: its target, its value map reversed, the
+alternatives' local names (see ``_Writer.group``)."""
+
+
+def _chosen_items(alternatives: list, target: str, chooser: Chooser, items: list[BaseModel], out: list[str],
+                  one_way: list[str], prefix: str, moves: list[list[str]], at: int) -> int:
+    """A group's items, each in the alternative its rule names: alternatives in their XSD order, the items of one
+    in turn (``_Writer.group``). Returns the container it ends in."""
+    order = _chosen(chooser, items)
+    return _items([alternatives[a] for a, _ in order], target, True, [items[i] for _, i in order], out, one_way,
+                  prefix, moves, at, [i for _, i in order])
+
+
+def _chosen(chooser: Chooser, items: list[BaseModel]) -> list[tuple[int, int]]:
+    """(alternative, item) in the XSD order of the alternatives, items in turn, as ``_Writer.group`` orders them."""
+    named, table, locals_ = chooser
+    chosen = []
+    for i, item in enumerate(items):
+        said = item.__dict__.get(named)
+        local = table.get(text_of("" if said is None else said))
+        if local not in locals_:
+            raise Unfit("no alternative")
+        chosen.append((locals_.index(local), i))
+    return sorted(chosen)
