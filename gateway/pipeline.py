@@ -26,11 +26,11 @@ from gateway.mapping import (
     map_source,
 )
 from gateway.mapping.privacy import cap
-from gateway.mapping.reverse import unmap
+from gateway.mapping.reverse import unmap, unmap_text
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
 from gateway.model.versions import VERSIONS, for_version
-from gateway.render import RenderError, RenderSettings, ggk
+from gateway.render import RenderError, RenderSettings, ggk, ggk_guard
 from gateway.render import zkn as zkn_profile
 from gateway.render.guard import guarding
 from gateway.render.guard import schema as guard_schema
@@ -39,8 +39,9 @@ from gateway.render.settings import NEWEST
 
 PROFILES = ("zkn", "ggk")
 VALIDATE_MODES = (False, True, "full")
-"""Output validation: off; on (zkn: the value guard, the writer's structure proven by tests; ggk: every output
-parsed back and validated against its XSD); full (every output of either profile parsed back and validated)."""
+"""Output validation: off; on (zkn: the value guard, the writer's structure proven by tests; ggk: the payload
+parsed back and validated against its XSD, the envelope's values guarded the same way); full (every output of
+either profile parsed back and validated)."""
 FAILURES = (InputError, ConversionError, RenderError, OutputInvalid)
 """What a bad message raises. Anything else is a bug and is reported as such."""
 
@@ -199,6 +200,8 @@ class Converter:
         self.validate = validate
         self.guarded = bool(validate) and validate != "full" and profile == "zkn"
         """zkn with validation on: the writer checks each value against its XSD type instead of a re-parse."""
+        self.envelope_guarded = bool(validate) and validate != "full" and profile == "ggk"
+        """ggk with validation on: the same for the values of the envelope (its payload is still parsed back)."""
         self.max_bytes = max_bytes
         self.track_unmapped = track_unmapped
         self.debt = debt if debt is not None else DialectDebt()
@@ -208,6 +211,8 @@ class Converter:
         """Creation time of outputs (StUF tijdstipBericht); tests give a fixed clock."""
         if validate:  # load it now: a missing reference dir is a configuration error (SchemaUnavailable)
             guard_schema() if self.guarded else schema(profile)
+            if self.envelope_guarded:
+                ggk_guard.schema()
         self._settings_cache: dict[str, RenderSettings] = {}
         self._newest: dict[tuple[str, str, str], str] = {}
         self.ledger = ledger or MemoryLedger()
@@ -222,6 +227,10 @@ class Converter:
         if self.guarded:
             return ("every value checked against its type in the official XSD (value guard; the writer's "
                     "structure proven by tests/test_render_guard.py)")
+        if self.envelope_guarded:
+            return ("every payload parsed back and validated against the official XSD; the envelope's values "
+                    "checked against their types in the GGk XSD (value guard; its structure proven by "
+                    "tests/test_ggk_guard.py)")
         return "every output parsed back and validated against the official XSD"
 
     def settings_for(self, mapping: Compiled) -> RenderSettings:
@@ -300,7 +309,7 @@ class Converter:
                 notes += rendering.notes + [f"warning: {w}" for w in rendering.warnings]
             outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()),
                               getattr(r, "operation", ""), getattr(r, "soap_action", "")) for r in rendered]
-            if self.validate and not self.guarded:
+            if self.validate and not self.guarded and not self.envelope_guarded:
                 for out in outputs:
                     check(out.xml, self.profile)
         return outputs
@@ -328,20 +337,19 @@ class Converter:
         target = self.payload_dialect(bericht, settings)
         assert target.wet is not None and target.bericht is not None and target.versie is not None
         normal = for_version(bericht, target.wet, target.versie)
-        written = unmap(target, normal.bericht)
-        payload = written.tostring()
+        payload, one_way, unplaced = unmap_text(target, normal.bericht)
         kind = iwmo_kind(target.wet, target.versie, target.bericht)
         if self.validate and kind is not None:
             check(payload, kind)
-        reasons = dict(item.split(" (", 1) for item in written.one_way)
+        reasons = dict(item.split(" (", 1) for item in one_way)
         dropped = normal.dropped + [
             f"{path}: " + (f"one-way rule in {target.name} ({reasons[path]}" if path in reasons
                            else f"not representable in {target.name}")
-            for path in written.unplaced]
+            for path in unplaced]
         normalised = normal.normalised + [f"{path}: written back through a one-way rule ({reason}"
-                                          for path, reason in reasons.items() if path not in written.unplaced]
+                                          for path, reason in reasons.items() if path not in unplaced]
         return ggk.render(normal.bericht, payload, target.bericht, target.versie, settings, stamp,
-                          dropped=tuple(dropped), normalised=tuple(normalised))
+                          dropped=tuple(dropped), normalised=tuple(normalised), guard=self.envelope_guarded)
 
     def reverse(self, data: bytes, target: str | Path, name: str = "<input>") -> list[Reversal]:
         """The way back: a canonical message (zakLk01, a GGk envelope, or any known dialect) written in

@@ -220,22 +220,56 @@ def _element(node: Node, level: int, formatted: bool, names: _Names, out: list[s
 
 
 _NAMES: dict[tuple[tuple[str, str], ...], _Names] = {}
+DECLARATION = "<?xml version='1.0' encoding='UTF-8'?>\n"
+
+
+def _names(nsmap: dict[str, str], tag: str) -> tuple[str, _Names]:
+    key = tuple(nsmap.items())
+    start, prefixes = _root_start(tag, key)
+    names = _NAMES.get(key)
+    if names is None:
+        names = _NAMES[key] = _Names(prefixes)
+    if not prefixes and nsmap:
+        raise _Unsure("prefixes")
+    return start, names
 
 
 def serialise(root: Node, nsmap: dict[str, str]) -> bytes | None:
     """``etree.tostring(to_lxml(root, nsmap), xml_declaration=True, encoding="UTF-8", pretty_print=True)``,
     or None when only lxml can say (then call exactly that)."""
-    key = tuple(nsmap.items())
-    start, prefixes = _root_start(root.tag, key)
-    names = _NAMES.get(key)
-    if names is None:
-        names = _NAMES[key] = _Names(prefixes)
-    out = ["<?xml version='1.0' encoding='UTF-8'?>\n"]
+    out = [DECLARATION]
     try:
-        if not prefixes and nsmap:
-            raise _Unsure("prefixes")
+        start, names = _names(nsmap, root.tag)
         _element(root, 0, True, names, out, start + (_attributes(root, names) if root.attrib else ""))
     except _Unsure:
         return None
     out.append("\n")
     return "".join(out).encode("utf-8")
+
+
+class Spelling:
+    """How :func:`serialise` spells the elements of one root and namespace map, for a writer that writes the
+    same bytes without a tree (gateway.mapping.reverse_text): the root's start tag, each name, each level's
+    indent and each text. ``Unsure`` is raised wherever :func:`serialise` would hand over to lxml."""
+
+    Unsure = _Unsure
+    indents = _INDENTS
+    max_depth = MAX_DEPTH
+
+    def __init__(self, tag: str, nsmap: dict[str, str], attributes: tuple[tuple[str, str], ...]) -> None:
+        start, self.names = _names(nsmap, tag)
+        root = Node(tag)
+        for name, value in attributes:
+            root.set(name, value)
+        self.start = start + (_attributes(root, self.names) if root.attrib else "")
+        """The root's start tag without its ``>``."""
+
+    def name(self, tag: str) -> str:
+        return self.names[tag]
+
+    @staticmethod
+    def text(text: object) -> str:
+        """``text`` as the serialiser writes it in an element (Unsure: a value only lxml may judge)."""
+        if type(text) is not str or (not text.isalnum() and _PLAIN.search(text)):
+            return _text(text)
+        return text

@@ -38,6 +38,7 @@ from .reverse_plan import (
     reverse_value,
     text_of,
 )
+from .reverse_text import Unfit, text_plan, write
 from .rules import Compiled, FieldRule, GroupRule, Rule
 
 
@@ -349,6 +350,28 @@ def _unplaced(writer: _Writer, data: BaseModel) -> list[str]:
         _others(writer.plan, data, writer.plan.trie, "", out)
         return out
     return [leaf for leaf in _leaves(data, "", []) if leaf not in writer.placed]
+
+
+def unmap_text(mapping: Compiled, bericht: Bericht) -> tuple[bytes, list[str], list[str]]:
+    """``unmap(mapping, bericht)`` as (its ``tostring()``, ``one_way``, ``unplaced``): written in one pass
+    straight to text where the mapping and the message allow (gateway.mapping.reverse_text), else by
+    :func:`unmap`, which also gives every error."""
+    plan = text_plan(mapping) if mapping.match.root else None
+    soort = mapping.top_rule("soort") if plan is not None else None
+    if plan is not None and (soort is None or soort.constant is None or soort.constant == bericht.soort):
+        if mapping.versie and bericht.versie != mapping.versie:
+            bericht = bericht.model_copy(update={"versie": mapping.versie})  # as unmap writes it
+        try:
+            text, one_way = write(plan, bericht)
+        except Unfit:
+            pass
+        else:  # every value the pass met it placed: what is left is at no rule's path (see _unplaced)
+            unplaced: list[str] = []
+            written = mapping_plan(mapping)
+            _others(written, bericht, written.trie, "", unplaced)
+            return text, sorted(set(one_way)), unplaced
+    written_tree = unmap(mapping, bericht)
+    return written_tree.tostring(), written_tree.one_way, written_tree.unplaced
 
 
 def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:

@@ -21,6 +21,7 @@ from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
 from gateway.zaken.units import gemeente_and_aanbieder, heen_soort
 
+from . import ggk_guard
 from .settings import RenderSettings
 from .zkn import Rendered, RenderError, esc
 
@@ -123,21 +124,23 @@ def functie(wet: str, nummer: str) -> str:
 
 
 def envelope(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings: RenderSettings,
-             stamp: Stamp) -> bytes:
+             stamp: Stamp, guard: bool = False) -> bytes:
     """The Di01 (heenbericht) or Du01 (retour, ``stamp.cross_ref`` set) around ``payload``, message family
-    ``nummer`` (301) of version ``versie``. The payload is XML, so ``bericht`` has no bestandsnaam (spec 2.7)."""
+    ``nummer`` (301) of version ``versie``. The payload is XML, so ``bericht`` has no bestandsnaam (spec 2.7).
+    ``guard``: each value checked against its XSD type (gateway.render.ggk_guard) as it is written."""
     root = DU01 if is_retour(bericht) else DI01
     if root == DU01 and not stamp.cross_ref:
         raise RenderError(f"a Du01 needs the UUID of the Di01 of heenbericht {describe_heen(bericht)}",
                           "stuurgegevens.crossRefnummer")
     zender, ontvanger = parties(bericht, settings)
     functie_versie, functie_subversie = versienr(versie)
+    admin = administratie(bericht, settings)
     cross = f"\t\t<StUF:crossRefnummer>{stamp.cross_ref}</StUF:crossRefnummer>{CRLF}" if root == DU01 else ""
     text = "".join((
         f'<?xml version="1.0" encoding="UTF-8"?>{CRLF}',
         f'<GGK:{root} xmlns:GGK="{GGK_NS}" xmlns:StUF="{STUF_NS}" xmlns:xmime="{XMIME_NS}">',
         f"{CRLF}\t<GGK:stuurgegevens>{CRLF}\t\t<StUF:berichtcode>{root[-4:]}</StUF:berichtcode>{CRLF}",
-        _systeem("zender", zender, settings.zender.applicatie, administratie(bericht, settings)),
+        _systeem("zender", zender, settings.zender.applicatie, admin),
         _systeem("ontvanger", ontvanger, ONTVANGER_APPLICATIE),
         f"\t\t<StUF:referentienummer>{stamp.referentienummer}</StUF:referentienummer>{CRLF}",
         f"\t\t<StUF:tijdstipBericht>{stamp.tijdstip}</StUF:tijdstipBericht>{CRLF}",
@@ -151,13 +154,19 @@ def envelope(bericht: Bericht, payload: bytes, nummer: str, versie: str, setting
         f'\t\t<GGK:bericht xmime:contentType="{CONTENT_TYPE}">{base64.b64encode(payload).decode("ascii")}',
         f"</GGK:bericht>{CRLF}\t</GGK:parameters>{CRLF}</GGK:{root}>{CRLF}",
     ))
+    if guard:  # after the writer's own refusals (RenderError), which come first as they always did
+        ggk_guard.check(root, (zender, settings.zender.applicatie, admin, ontvanger, ONTVANGER_APPLICATIE),
+                        (stamp.referentienummer, stamp.tijdstip, functie(bericht.wet, nummer), APPLICATIE_VERSIE,
+                         APPLICATIE_SUBVERSIE, functie_versie, functie_subversie),
+                        stamp.cross_ref if root == DU01 else None)
     return text.encode("utf-8")
 
 
 def render(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings: RenderSettings, stamp: Stamp, *,
-           dropped: tuple[str, ...] = (), normalised: tuple[str, ...] = ()) -> list[GgkRendered]:
-    """One envelope for the whole message around its ``payload`` (message family ``nummer``, ``versie``)."""
-    xml = envelope(bericht, payload, nummer, versie, settings, stamp)
+           dropped: tuple[str, ...] = (), normalised: tuple[str, ...] = (), guard: bool = False) -> list[GgkRendered]:
+    """One envelope for the whole message around its ``payload`` (message family ``nummer``, ``versie``);
+    ``guard``: its values checked as they are written (see :func:`envelope`)."""
+    xml = envelope(bericht, payload, nummer, versie, settings, stamp, guard)
     zender = parties(bericht, settings)[0]
     ident = (bericht.identificatie_retour if is_retour(bericht) else None) or bericht.identificatie
     name = UNSAFE_NAME.sub("_", f"{zender}-{functie(bericht.wet, nummer)}-{ident}-ggk")
