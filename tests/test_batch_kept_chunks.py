@@ -74,6 +74,13 @@ class Setting:
         return written
 
 
+    def resumed(self, size: int, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+        """The resume after the kill, in chunks of ``size``: it must render nothing (the ledger holds every member)."""
+        step = self.step()
+        monkeypatch.setattr(step.converter, "render", no_second_render)
+        return self.packed(step, size, monkeypatch)
+
+
 def no_second_render(*args: object, **kwargs: object) -> None:
     raise AssertionError("a member the ledger already holds was rendered again (applied twice)")
 
@@ -85,9 +92,7 @@ def test_a_resume_that_cuts_its_chunks_elsewhere_reuses_every_kept_output(tmp_pa
     setting = Setting(tmp_path)
     first = setting.packed(setting.step(), 5, monkeypatch)
     assert len(first) == 12
-    resumed = setting.step()
-    monkeypatch.setattr(resumed.converter, "render", no_second_render)
-    assert setting.packed(resumed, 3, monkeypatch) == first
+    assert setting.resumed(3, monkeypatch) == first
 
 
 def test_outputs_kept_one_value_a_member_by_an_earlier_run_are_reused(tmp_path: Path,
@@ -104,9 +109,7 @@ def test_outputs_kept_one_value_a_member_by_an_earlier_run_are_reused(tmp_path: 
                 conn.execute("INSERT INTO remembered (kind, key, value) VALUES (?, ?, ?)",
                              (KIND, f"run|{ordinal:012d}", kept_text(outs)))
     conn.close()
-    resumed = setting.step()
-    monkeypatch.setattr(resumed.converter, "render", no_second_render)
-    assert setting.packed(resumed, 4, monkeypatch) == first
+    assert setting.resumed(4, monkeypatch) == first
 
 
 def test_a_prune_takes_the_values_of_the_chunks_the_journal_holds(tmp_path: Path,
