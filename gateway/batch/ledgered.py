@@ -8,10 +8,10 @@ validates and packs each member in member order against ``--state DIR/ledger.sql
 ``convert`` uses, so a later run, batch or convert, continues the chains).
 
 Durability and ``--resume``: the ledger commits once per chunk (one fsync, not one per message), before
-the journal records the chunk done. Each member's outputs are remembered in the ledger under the run and
-the member's ordinal, in the same transaction as its zaak states; a resume that redoes members after a kill
-finds them and writes the remembered outputs again instead of applying the message twice. What the journal
-has committed is pruned from the ledger, so it keeps only the outputs of the chunks in flight.
+the journal records the chunk done. The outputs of a chunk's members are remembered in the ledger as one value
+under the run and the chunk's first ordinal, in the same transaction as their zaak states; a resume that redoes
+members after a kill finds them and writes the remembered outputs again instead of applying the message twice.
+What the journal has committed is pruned from the ledger, so it keeps only the outputs of the chunks in flight.
 
 ``--state postgresql://…`` (shards sharing one ledger): the same, in the database. The remembered outputs stay
 with the zaak states because they must commit in the same transaction (kept in a local folder, a kill between
