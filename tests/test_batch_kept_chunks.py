@@ -58,27 +58,28 @@ class Setting:
         self.run = BatchRun(BatchOptions([self.archive], tmp_path / "out.zip", state=self.state, workers=0))
         self.worker = Worker(self.run.config, self.run.registry)
 
-    def results(self, size: int) -> list[ChunkResult]:
-        return [self.worker.run(chunk) for chunk in chunked(Inputs([self.archive]).members(), size)]
+    def results(self, size: int, start: int = 0) -> list[ChunkResult]:
+        return [self.worker.run(chunk) for chunk in chunked(Inputs([self.archive]).members(start=start), size)]
 
     def step(self) -> LedgerStep:
         return LedgerStep(self.run.config, self.run.registry, open_store(self.state), "run")
 
-    def packed(self, step: LedgerStep, size: int, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    def packed(self, step: LedgerStep, size: int, monkeypatch: pytest.MonkeyPatch,
+               start: int = 0) -> list[tuple[str, Any]]:
         """What the step hands the packer for each member, chunk by chunk of ``size``, committed, never pruned."""
         written: list[tuple[str, Any]] = []
         monkeypatch.setattr(ledgered, "pack_outputs", lambda packer, key, outs: written.append((key, outs)) or [])
-        for result in self.results(size):
+        for result in self.results(size, start):
             step.process(result)
         step.close()
         return written
 
 
-    def resumed(self, size: int, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    def resumed(self, size: int, monkeypatch: pytest.MonkeyPatch, start: int = 0) -> list[tuple[str, Any]]:
         """The resume after the kill, in chunks of ``size``: it must render nothing (the ledger holds every member)."""
         step = self.step()
         monkeypatch.setattr(step.converter, "render", no_second_render)
-        return self.packed(step, size, monkeypatch)
+        return self.packed(step, size, monkeypatch, start)
 
 
 def no_second_render(*args: object, **kwargs: object) -> None:
@@ -93,6 +94,24 @@ def test_a_resume_that_cuts_its_chunks_elsewhere_reuses_every_kept_output(tmp_pa
     first = setting.packed(setting.step(), 5, monkeypatch)
     assert len(first) == 12
     assert setting.resumed(3, monkeypatch) == first
+
+
+def test_a_second_resume_from_inside_a_value_an_earlier_resume_kept_renders_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed with chunks of five; resumed with chunks of three, whose journal committed at member 6 (inside the
+    value of members 5-9, which the prune must keep) and which was killed again after member 8: the next resume,
+    from member 6, must find members 6-11 in the ledger and render none of them."""
+    setting = Setting(tmp_path)
+    first = list(setting.packed(setting.step(), 5, monkeypatch))  # a copy: the packer's stand-in goes on writing
+    again = setting.step()
+    monkeypatch.setattr(again.converter, "render", no_second_render)
+    chunks = setting.results(3)
+    for result in chunks[:2]:
+        again.process(result)
+    again.prune(6)  # the journal has members 0-5
+    again.process(chunks[2])
+    again.close()  # killed after members 6-8
+    assert setting.resumed(4, monkeypatch, start=6) == first[6:]
 
 
 def test_outputs_kept_one_value_a_member_by_an_earlier_run_are_reused(tmp_path: Path,

@@ -224,7 +224,11 @@ class LedgerStep:
         self.budget = Budget(config.quarantine)  # render failures in the parent count against their own budget
         self._tally = Tally()
         self._kept: dict[int, list[tuple[str, bytes]]] = {}
-        """Outputs remembered before a kill, by member ordinal, read chunk row by chunk row as the members come."""
+        """Outputs remembered before a kill, by member ordinal, read value by value as the members come."""
+        self._read: list[tuple[int, int]] = []
+        """(first, last) member of each value read back (only on a resume): a prune must keep those not yet done."""
+        self._looked = False
+        """Whether a chunk was looked up yet (the first look also takes values keyed before it)."""
         self._fresh: list[tuple[int, list[tuple[str, bytes]]]] = []
         """The chunk in hand's members rendered here, for its one remembered value."""
 
@@ -234,15 +238,21 @@ class LedgerStep:
     def _look_up(self, first: int, count: int) -> None:
         """Before a chunk's members render: the outputs remembered for them before a kill (none outside a resume).
 
-        One SELECT a chunk, of the rows keyed within it: a resume starts at a chunk boundary of the killed run
-        (the journal commits between chunks), so a row keyed before a member holds only members already read,
-        even when the resume cuts its chunks elsewhere (another ``--chunk-size``)."""
-        low, high = self._member(first), self._member(first + count)
+        One SELECT a chunk, of the values keyed within it, so a value is read before its first member comes, also
+        when a resume cuts its chunks elsewhere (another ``--chunk-size``). The first look also takes the values
+        keyed before the chunk: after a resume that cut its chunks elsewhere, the journal may stand inside a
+        value (:meth:`prune` keeps it), and the next resume starts there."""
+        low, high = (self._member(first) if self._looked else f"{self.run}|"), self._member(first + count)
+        self._looked = True
         for key, text in self.store.recall_range(KIND, low, high):
+            start = key.rpartition("|")[2]
             if text.startswith(KEPT_CHUNK):
-                self._kept.update(kept_chunk_outputs(text))
+                outputs = kept_chunk_outputs(text)
+                self._kept.update(outputs)
+                self._read.append((int(start.partition("+")[0]), max(outputs, default=0)))
             else:  # one member's, kept by a run before chunk values
-                self._kept[int(key.rpartition("|")[2])] = kept_outputs(text)
+                self._kept[int(start)] = kept_outputs(text)
+                self._read.append((int(start), int(start)))
 
     def process(self, result: ChunkResult) -> tuple[Any, bytes, Tally]:
         """The chunk's items in order: (packed outputs, report lines, tally)."""
@@ -299,8 +309,13 @@ class LedgerStep:
             self.store.sync()
 
     def prune(self, done: int) -> None:
-        """The journal has committed members below ``done``: their remembered outputs are no longer needed."""
-        self.store.forget(KIND, f"{self.run}|", self._member(done))
+        """The journal has committed members below ``done``: their remembered outputs are no longer needed.
+
+        A value read back that also holds members from ``done`` on stays (with the values keyed after it): a
+        resume that cut its chunks elsewhere can stand inside one, and those members are not yet in the journal."""
+        self._read = [(start, last) for start, last in self._read if last >= done]
+        below = min([done, *(start for start, _ in self._read)])
+        self.store.forget(KIND, f"{self.run}|", self._member(below))
 
     def close(self) -> None:
         self.store.close()
