@@ -193,9 +193,41 @@ def tree_memory(root: int) -> tuple[int, int, int]:
     return total, pss, largest
 
 
+CPU_SPLIT = "batch-bench-cpu "
+"""The stderr line the wrapped run ends with: the parent's and the workers' CPU seconds (JSON)."""
+SPLIT_CPU = f"""
+import atexit, json, resource, sys, time
+from gateway.batch import runner
+at = []
+execute = runner.BatchRun.execute
+def timed(self):
+    at.append(time.process_time())  # the start-up (imports, mappings compiled) before this, apart
+    return execute(self)
+runner.BatchRun.execute = timed
+def report():
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    parent = own.ru_utime + own.ru_stime
+    print({CPU_SPLIT!r} + json.dumps({{"parent": parent, "startup": at[0] if at else parent,
+          "workers": kids.ru_utime + kids.ru_stime}}), file=sys.stderr)
+atexit.register(report)
+from gateway.cli import main
+main()
+"""
+"""``overstap`` with the split of its CPU time reported at exit: the parent (less its start-up) and the workers
+(forked after the start-up, so theirs is the conversion's): the two sides that run side by side with 1 worker."""
+
+
+def cpu_split(stderr: bytes) -> dict[str, float]:
+    """The parent's and workers' CPU seconds from the wrapped run's last stderr line (empty when missing)."""
+    for line in reversed(stderr.decode(errors="replace").splitlines()):
+        if line.startswith(CPU_SPLIT):
+            return dict(json.loads(line[len(CPU_SPLIT):]))
+    return {}
+
+
 def watched(args: list[str]) -> tuple[int, bytes, bytes, dict[str, float]]:
     """Run ``overstap ARGS`` polling its process tree's memory: (exit code, stdout, stderr, measures)."""
-    cmd = [sys.executable, "-c", "from gateway.cli import main; main()", *args]
+    cmd = [sys.executable, "-c", SPLIT_CPU, *args]
     start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak_tree = peak_pss = peak_one = 0
@@ -208,7 +240,7 @@ def watched(args: list[str]) -> tuple[int, bytes, bytes, dict[str, float]]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return proc.returncode, stdout, stderr, {"wall": wall, "cpu": cpu, "peak_tree": peak_tree, "peak_pss": peak_pss,
-                                             "peak_one": peak_one}
+                                             "peak_one": peak_one, **cpu_split(stderr)}
 
 
 def run_batch(archive: Path, out: Path, workers: int, validate: bool, level: int) -> dict[str, object]:
@@ -218,6 +250,14 @@ def run_batch(archive: Path, out: Path, workers: int, validate: bool, level: int
     if code not in (0, 1):
         raise SystemExit(f"overstap batch failed ({code}):\n{stderr.decode()}")
     return {"summary": json.loads(stdout), **measures}
+
+
+def cpu_line(result: dict[str, object], count: int) -> str:
+    """The parent's CPU a message (start-up left out) and the workers' (all of them together)."""
+    parent, startup, workers = (result.get(k) for k in ("parent", "startup", "workers"))
+    if not isinstance(parent, float) or not isinstance(startup, float) or not isinstance(workers, float):
+        return "(not reported)"
+    return f"{(parent - startup) / count * 1e6:.0f}, {workers / count * 1e6:.0f} (start-up {startup:.2f} s)"
 
 
 def main() -> int:
@@ -256,7 +296,7 @@ def main() -> int:
         validate = not args.no_validate
         measured: list[tuple[int, float, float]] = []  # (workers, per-worker msg/s, peak RSS of the tree in MB)
         print(f"{'workers':>7} {'msg/s':>9} {'wall msg/s':>10} {'per worker':>10} {'of floor':>8} "
-              f"{'RSS tree':>9} {'PSS tree':>9} {'largest':>8}  failed")
+              f"{'RSS tree':>9} {'PSS tree':>9} {'largest':>8}  failed  CPU µs/msg: parent, workers")
         for item in args.workers.split(","):
             workers = cores if item == "all" else int(item)
             suffix = {"zip": ".zip", "tar.gz": ".tar.gz", "folder": ""}[args.out_kind]
@@ -271,7 +311,7 @@ def main() -> int:
             print(f"{workers:7d} {rate:9,.0f} {count / result['wall']:10,.0f} {per_worker:10,.0f} "
                   f"{per_worker / floor:8.1%} {result['peak_tree'] / 2**20:6.0f} MB "
                   f"{result['peak_pss'] / 2**20:6.0f} MB {result['peak_one'] / 2**20:5.0f} MB  "
-                  f"{summary['status']['failed']}")
+                  f"{summary['status']['failed']:6d}  {cpu_line(result, count)}")
             if summary["status"]["failed"]:
                 print(f"        failures by code: {summary.get('failure_codes')} (every generated message should "
                       f"convert: see {out}'s quarantine/)")

@@ -132,3 +132,16 @@ def test_the_ledger_is_flushed_before_each_journal_commit_not_after_each_chunk(t
     for before, at in zip([0, *progress], progress, strict=False):
         assert flushed[before:at].count("ledger.sqlite-wal") == 1, flushed[before:at]
     assert flushed.count("ledger.sqlite-wal") == len(progress)  # not once a chunk
+
+
+def test_a_member_that_fails_to_render_in_the_parent_is_quarantined_with_its_own_bytes(tmp_path: Path) -> None:
+    """Workers hand a mapped member back without its bytes (the parent sent them); when the render against the
+    ledger then fails (a 307 for a zaak nobody created: StUF064), the quarantine copy must be that member's."""
+    stop = variant(sample(B04), 7)
+    zipped = archive(tmp_path / "feb.zip", [("0-start.xml", variant(sample(B01), 1, zaak=3)), ("1-stop.xml", stop)])
+    outcome = run(BatchOptions([zipped], tmp_path / "out", workers=1, progress="quiet", state="none"))
+    assert outcome.exit_code == 1
+    lines = [json.loads(line) for line in (tmp_path / "out" / "report.jsonl").read_text().splitlines()]
+    failed = [line for line in lines if line["status"] == "failed"]
+    assert [line["source"].rpartition("/")[2] for line in failed] == ["1-stop.xml"]
+    assert (tmp_path / "out" / failed[0]["quarantine"]).read_bytes() == stop

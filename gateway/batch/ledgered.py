@@ -8,10 +8,10 @@ validates and packs each member in member order against ``--state DIR/ledger.sql
 ``convert`` uses, so a later run, batch or convert, continues the chains).
 
 Durability and ``--resume``: the ledger commits once per chunk (one fsync, not one per message), before
-the journal records the chunk done. Each member's outputs are remembered in the ledger under the run and
-the member's ordinal, in the same transaction as its zaak states; a resume that redoes members after a kill
-finds them and writes the remembered outputs again instead of applying the message twice. What the journal
-has committed is pruned from the ledger, so it keeps only the outputs of the chunks in flight.
+the journal records the chunk done. The outputs of a chunk's members are remembered in the ledger as one value
+under the run and the chunk's first ordinal, in the same transaction as their zaak states; a resume that redoes
+members after a kill finds them and writes the remembered outputs again instead of applying the message twice.
+What the journal has committed is pruned from the ledger, so it keeps only the outputs of the chunks in flight.
 
 ``--state postgresql://…`` (shards sharing one ledger): the same, in the database. The remembered outputs stay
 with the zaak states because they must commit in the same transaction (kept in a local folder, a kill between
@@ -45,31 +45,80 @@ from .work import READ_FAILED, ChunkResult, MappedMember, WorkConfig, pack_outpu
 from .zipformat import deflate_lib
 
 KIND = "batch-outputs"
-"""``remembered`` kind of a member's outputs, keyed ``{run}|{ordinal:012d}``; the value is :func:`kept_text`."""
+"""``remembered`` kind of the outputs kept until the journal has them: one value a chunk (:func:`kept_chunk_text`)
+keyed ``{run}|{first:012d}+{count}``, between the keys of its first member and the next, so a prune below a member
+takes it once the chunk is done; or, kept by a run before chunk values, one a member (:func:`kept_text`) keyed
+``{run}|{ordinal:012d}``, still read on its resume."""
 KEPT = "d1:"
 """The prefix of a kept value in :func:`kept_text`'s form (an older run kept ``[[name, xml], ...]`` JSON)."""
+KEPT_CHUNK = "c1:"
+"""The prefix of :func:`kept_chunk_text`'s form."""
 _FRAME = struct.Struct("<II")
 """Before each output: the length of its name (UTF-8) and of its bytes."""
+_MEMBER = struct.Struct("<QI")
+"""Before each member's outputs in a chunk's kept value: its ordinal and how many outputs follow."""
 
 
-def kept_text(outputs: list[tuple[str, bytes]]) -> str:
-    """A member's outputs as the ledger keeps them until the journal has them: framed, deflated, base64.
-
-    Why: the JSON text of a member's outputs was ~5.7 KB, written into the ledger's WAL and deleted again a
-    commit later, and SQLite's cost goes with the pages that touches (~50 µs a member). Deflated at the cheapest
-    level it is ~2.2 KB of text (~6 µs to pack); still text, so PostgreSQL's ``remembered`` holds it too."""
-    framed = bytearray()
-    for name, xml in outputs:
-        raw = name.encode("utf-8")
-        framed += _FRAME.pack(len(raw), len(xml))
-        framed += raw
-        framed += xml
+def _packed(framed: bytearray) -> str:
+    """Framed bytes deflated at the cheapest level, as base64 text (PostgreSQL's ``remembered.value`` is text)."""
     if deflate_lib is zlib:
         packer = zlib.compressobj(1, zlib.DEFLATED, -15)
         packed = packer.compress(framed) + packer.flush()
     else:
         packed = deflate_lib.compress(framed, 0, -15)
-    return KEPT + base64.b64encode(packed).decode("ascii")
+    return base64.b64encode(packed).decode("ascii")
+
+
+def _frame(framed: bytearray, outputs: list[tuple[str, bytes]]) -> None:
+    for name, xml in outputs:
+        raw = name.encode("utf-8")
+        framed += _FRAME.pack(len(raw), len(xml))
+        framed += raw
+        framed += xml
+
+
+def _unframe(framed: bytes, at: int, count: int) -> tuple[list[tuple[str, bytes]], int]:
+    """``count`` outputs framed from ``at`` on, and where they end."""
+    outputs = []
+    for _ in range(count):
+        size, length = _FRAME.unpack_from(framed, at)
+        at += _FRAME.size
+        outputs.append((framed[at:at + size].decode("utf-8"), framed[at + size:at + size + length]))
+        at += size + length
+    return outputs, at
+
+
+def kept_chunk_text(members: list[tuple[int, list[tuple[str, bytes]]]]) -> str:
+    """A chunk's rendered members' outputs as the ledger keeps them until the journal has them: one value a chunk.
+
+    Why: one value a member cost an INSERT, a DELETE and ~2.2 KB of pages each; deflated together, the outputs of
+    a chunk's members share their XML's words (~0.7 KB a member) and cost one INSERT and one DELETE a chunk."""
+    framed = bytearray()
+    for ordinal, outputs in members:
+        framed += _MEMBER.pack(ordinal, len(outputs))
+        _frame(framed, outputs)
+    return KEPT_CHUNK + _packed(framed)
+
+
+def kept_chunk_outputs(text: str) -> dict[int, list[tuple[str, bytes]]]:
+    """The outputs :func:`kept_chunk_text` kept, by member ordinal."""
+    framed = zlib.decompress(base64.b64decode(text[len(KEPT_CHUNK):]), -15)
+    members, at = {}, 0
+    while at < len(framed):
+        ordinal, count = _MEMBER.unpack_from(framed, at)
+        members[ordinal], at = _unframe(framed, at + _MEMBER.size, count)
+    return members
+
+
+def kept_text(outputs: list[tuple[str, bytes]]) -> str:
+    """A member's outputs as a run before chunk rows (:func:`kept_chunk_text`) kept them: framed, deflated, base64.
+
+    Why: the JSON text of a member's outputs was ~5.7 KB, written into the ledger's WAL and deleted again a
+    commit later, and SQLite's cost goes with the pages that touches (~50 µs a member). Deflated at the cheapest
+    level it is ~2.2 KB of text (~6 µs to pack); still text, so PostgreSQL's ``remembered`` holds it too."""
+    framed = bytearray()
+    _frame(framed, outputs)
+    return KEPT + _packed(framed)
 
 
 def kept_outputs(text: str) -> list[tuple[str, bytes]]:
@@ -77,12 +126,11 @@ def kept_outputs(text: str) -> list[tuple[str, bytes]]:
     if not text.startswith(KEPT):
         return [(name, xml.encode("utf-8")) for name, xml in orjson.loads(text)]
     framed = zlib.decompress(base64.b64decode(text[len(KEPT):]), -15)
-    outputs, at = [], 0
+    outputs: list[tuple[str, bytes]] = []
+    at = 0
     while at < len(framed):
-        size, length = _FRAME.unpack_from(framed, at)
-        at += _FRAME.size
-        outputs.append((framed[at:at + size].decode("utf-8"), framed[at + size:at + size + length]))
-        at += size + length
+        more, at = _unframe(framed, at, 1)
+        outputs += more
     return outputs
 
 
@@ -145,10 +193,11 @@ class SqliteChunks:
     def forget(self, kind: str, low: str, high: str) -> None:
         self.conn.execute("DELETE FROM remembered WHERE kind = ? AND key >= ? AND key < ?", (kind, low, high))
 
-    def remembers(self, kind: str, low: str, high: str) -> bool:
-        """Whether a value of ``kind`` is remembered keyed from ``low`` up to (not including) ``high``."""
-        return self.conn.execute("SELECT 1 FROM remembered WHERE kind = ? AND key >= ? AND key < ? LIMIT 1",
-                                 (kind, low, high)).fetchone() is not None
+    def recall_range(self, kind: str, low: str, high: str) -> list[tuple[str, str]]:
+        """The (key, value) of ``kind`` remembered keyed from ``low`` up to (not including) ``high``, in key order."""
+        return [(str(key), str(value)) for key, value in self.conn.execute(
+            "SELECT key, value FROM remembered WHERE kind = ? AND key >= ? AND key < ? ORDER BY key",
+            (kind, low, high))]
 
     def close(self) -> None:
         self.conn.close()
@@ -174,28 +223,54 @@ class LedgerStep:
         self.run = run
         self.budget = Budget(config.quarantine)  # render failures in the parent count against their own budget
         self._tally = Tally()
-        self._recall = True
-        """Whether members of the chunk in hand may have remembered outputs (:meth:`process` looks once)."""
+        self._kept: dict[int, list[tuple[str, bytes]]] = {}
+        """Outputs remembered before a kill, by member ordinal, read value by value as the members come."""
+        self._read: list[tuple[int, int]] = []
+        """(first, last) member of each value read back (only on a resume): a prune must keep those not yet done."""
+        self._looked = False
+        """Whether a chunk was looked up yet (the first look also takes values keyed before it)."""
+        self._fresh: list[tuple[int, list[tuple[str, bytes]]]] = []
+        """The chunk in hand's members rendered here, for its one remembered value."""
 
     def _member(self, ordinal: int) -> str:
         return f"{self.run}|{ordinal:012d}"
+
+    def _look_up(self, first: int, count: int) -> None:
+        """Before a chunk's members render: the outputs remembered for them before a kill (none outside a resume).
+
+        One SELECT a chunk, of the values keyed within it, so a value is read before its first member comes, also
+        when a resume cuts its chunks elsewhere (another ``--chunk-size``). The first look also takes the values
+        keyed before the chunk: after a resume that cut its chunks elsewhere, the journal may stand inside a
+        value (:meth:`prune` keeps it), and the next resume starts there."""
+        low, high = (self._member(first) if self._looked else f"{self.run}|"), self._member(first + count)
+        self._looked = True
+        for key, text in self.store.recall_range(KIND, low, high):
+            start = key.rpartition("|")[2]
+            if text.startswith(KEPT_CHUNK):
+                outputs = kept_chunk_outputs(text)
+                self._kept.update(outputs)
+                self._read.append((int(start.partition("+")[0]), max(outputs, default=0)))
+            else:  # one member's, kept by a run before chunk values
+                self._kept[int(start)] = kept_outputs(text)
+                self._read.append((int(start), int(start)))
 
     def process(self, result: ChunkResult) -> tuple[Any, bytes, Tally]:
         """The chunk's items in order: (packed outputs, report lines, tally)."""
         lines = bytearray()
         self._tally = tally = Tally()  # the worker's own counts (its quarantine copies) come with result.tally
         self.store.begin()
+        self._fresh = []
         try:
-            # one look for the whole chunk: outside a resume after a kill nothing is remembered for its members,
-            # and then no member asks (a SELECT a member; a round trip each on PostgreSQL)
-            self._recall = self.store.remembers(KIND, self._member(result.first),
-                                                self._member(result.first + result.count))
+            self._look_up(result.first, result.count)  # one look for the whole chunk, not a SELECT a member
             for item in result.items or []:
                 if item is None:  # another shard's client (a shared ledger splits by client)
                     continue
                 line = self._render(item) if isinstance(item, MappedMember) else item
                 tally.count(line)
                 lines += encode_line(line)
+            if self._fresh:  # one INSERT in the chunk's transaction: its outputs commit with its zaak states
+                self.store.direct.remember(KIND, f"{self._member(result.first)}+{result.count}",
+                                           kept_chunk_text(self._fresh))
         except BaseException:
             self.store.rollback()
             raise
@@ -203,13 +278,10 @@ class LedgerStep:
         return self.packer.take(), bytes(lines), tally
 
     def _render(self, item: MappedMember) -> dict[str, Any]:
-        member = self._member(item.ordinal)
         mapping = next((m for m in self.converter.only if m.name == item.mapping), None)
         mapping = mapping or self.converter.registry.get(item.mapping)
-        stored = self.store.direct.recall(KIND, member) if self._recall else None  # no SAVEPOINT of its own
-        if stored is not None:  # rendered before a kill: the ledger holds its effect, reuse its outputs
-            outputs = kept_outputs(stored)
-        else:
+        outputs = self._kept.pop(item.ordinal, None)  # rendered before a kill: the ledger holds its effect, reuse
+        if outputs is None:
             try:
                 rendered = self.converter.render(item.bericht, mapping, prepared=item.prepared)
             except (*FAILURES, RenderError) as exc:
@@ -223,8 +295,7 @@ class LedgerStep:
                 info = FailureInfo(info.code, info.field, info.line, f"{info.message}: {str(exc)[:300]}", item.key)
                 return quarantine(self.packer, item.key, item.data, info, mapping, self.budget, self._tally)
             outputs = [(o.name, o.xml) for o in rendered]
-            # one INSERT inside the chunk's transaction (a failure rolls the chunk back): no SAVEPOINT of its own
-            self.store.direct.remember(KIND, member, kept_text(outputs))
+            self._fresh.append((item.ordinal, outputs))
         try:
             paths = pack_outputs(self.packer, item.key, outputs)
         except OSError as exc:  # OUT refused the write (a full disk, a name the file system rejects)
@@ -238,8 +309,13 @@ class LedgerStep:
             self.store.sync()
 
     def prune(self, done: int) -> None:
-        """The journal has committed members below ``done``: their remembered outputs are no longer needed."""
-        self.store.forget(KIND, f"{self.run}|", self._member(done))
+        """The journal has committed members below ``done``: their remembered outputs are no longer needed.
+
+        A value read back that also holds members from ``done`` on stays (with the values keyed after it): a
+        resume that cut its chunks elsewhere can stand inside one, and those members are not yet in the journal."""
+        self._read = [(start, last) for start, last in self._read if last >= done]
+        below = min([done, *(start for start, _ in self._read)])
+        self.store.forget(KIND, f"{self.run}|", self._member(below))
 
     def close(self) -> None:
         self.store.close()

@@ -20,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from gateway.mapping import Registry
 
 from .budget import Budget
-from .work import Chunk, ChunkResult, WorkConfig, Worker, run_chunk, share_registry, start_worker
+from .work import Chunk, ChunkResult, WorkConfig, Worker, rejoined, run_chunk, share_registry, start_worker
 
 WORKER_DIED = ("the worker process died while converting this input (a crash, out of memory, or stuck past "
                "twice the per-message deadline)")
@@ -120,7 +120,7 @@ class OrderedPool:
                 for future in done:
                     chunk = pending.pop(future)
                     try:
-                        ready[chunk.first] = future.result()
+                        ready[chunk.first] = rejoined(future.result(), chunk)
                     except BrokenProcessPool:
                         broken.append(chunk)
                         alone = future is solo
@@ -152,7 +152,7 @@ class OrderedPool:
         """Convert in this process; a bug outside the per-message guard fails that one member, not the run."""
         worker = self._local_worker()
         try:
-            return [worker.run(chunk)]
+            return [rejoined(worker.run(chunk), chunk)]
         except Exception as exc:
             if chunk.count == 1:
                 return [worker.crashed(chunk, f"internal error in the worker: {type(exc).__name__}")]

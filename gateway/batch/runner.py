@@ -8,6 +8,8 @@ with a final commit; ``kill -9`` loses at most the work since the last commit, w
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import signal
 import time
@@ -139,6 +141,25 @@ def chunked(members: Iterator[Member], size: int) -> Iterator[Chunk]:
             chunk = None
     if chunk is not None:
         yield chunk
+
+
+@contextlib.contextmanager
+def frozen_startup() -> Iterator[None]:
+    """Keep what start-up built (compiled mappings, schemas, the converter) out of the cyclic GC for the run.
+
+    Why: every full collection walked those millions of objects again (~40 ms each, ~30 µs a message in the
+    parent), and in a forked worker that walk also writes to each inherited page. Frozen before the pool forks,
+    neither process looks at them again; thawed at the end so a caller running batches in one process keeps no
+    garbage of one run frozen in the next. A caller that froze objects itself is left alone."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.collect()  # start-up's garbage freed now, not frozen with the rest
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class BatchRun:
@@ -277,6 +298,10 @@ class BatchRun:
         return (store, *opened)
 
     def execute(self) -> Outcome:
+        with frozen_startup():  # before the pool forks its workers
+            return self._execute()
+
+    def _execute(self) -> Outcome:
         opened = self._start()
         if isinstance(opened, Outcome):
             return opened

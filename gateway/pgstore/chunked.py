@@ -139,11 +139,11 @@ class ChunkedPgLedger:
                           (kind, low, high))  # byte order, as in SQLite: a locale's collation may skip the '|'
         self._conn.commit()
 
-    def remembers(self, kind: str, low: str, high: str) -> bool:
-        """Whether a value of ``kind`` is remembered keyed from ``low`` up to (not including) ``high``."""
-        self._cur.execute('SELECT 1 FROM remembered WHERE kind = %s AND key >= %s COLLATE "C" AND key < %s COLLATE "C" '
-                          "LIMIT 1", (kind, low, high))
-        return self._cur.fetchone() is not None
+    def recall_range(self, kind: str, low: str, high: str) -> list[tuple[str, str]]:
+        """The (key, value) of ``kind`` remembered keyed from ``low`` up to (not including) ``high``, in key order."""
+        self._cur.execute('SELECT key, value FROM remembered WHERE kind = %s AND key >= %s COLLATE "C" AND key < %s '
+                          'COLLATE "C" ORDER BY key COLLATE "C"', (kind, low, high))
+        return [(str(key), str(value)) for key, value in self._cur.fetchall()]
 
     def close(self) -> None:
         self._counter.close()
