@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.zaken import CREEER, UPDATE, Operation, RelationChange
+from gateway.zaken.registry import registered
 
 from . import zkn_values as at
 from .guard import Guarded, Parts, Place, guarded, parts, text
@@ -118,9 +119,13 @@ def _uitvoerende(out: Parts, agb: str, relatie: str = "T", nnp: str = "T") -> No
 WRITTEN: dict[tuple[int, str, str | None], str] = {}
 """extraElementen as written, by (places, naam, value), each put here only after the guard passed its name
 and value at those places (so a hit needs no check, guarded or not): most extraElementen of a message are
-codes its neighbours repeat (11 of ~47 guarded values an output). Bounded: past :data:`WRITTEN_MAX` the rest
-are written (and checked) each time."""
+codes its neighbours repeat (11 of ~47 guarded values an output). Only names in :data:`REMEMBERED`: no
+personal data is kept past its message. Bounded: past :data:`WRITTEN_MAX` the rest are written (and checked)
+each time."""
 WRITTEN_MAX = 4096
+REMEMBERED = frozenset(entry["naam"] for entry in registered() if entry["type"] not in ("text", "AGB code"))
+"""The registered extraElement names whose values are codes, dates and amounts: a telephone number, an e-mail
+address, a name, a client number, an AGB or a vendor's text is never remembered (gateway/zaken/extraelementen.yaml)."""
 
 
 def _extra(out: Parts, places: at.ExtraPlaces, name: str, value: Any) -> None:
@@ -136,7 +141,7 @@ def _extra(out: Parts, places: at.ExtraPlaces, name: str, value: Any) -> None:
                 written = f'<StUF:extraElement naam="{naam}"{NILS["geenWaarde"]}/>'
             else:
                 written = f'<StUF:extraElement naam="{naam}">{text(out, places.value, v)}</StUF:extraElement>'
-            if guarded(out) and len(WRITTEN) < WRITTEN_MAX:
+            if name in REMEMBERED and guarded(out) and len(WRITTEN) < WRITTEN_MAX:
                 WRITTEN[key] = written
         out.append(written)
 
