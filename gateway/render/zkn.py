@@ -173,7 +173,8 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         found = tx.zaak_for(list(unit.keys))
         ident = found or zaak_identificatie(unit)
         previous = tx.state(ident) if found else None
-        linked = list(dict.fromkeys(z for z in (tx.zaak_for([k]) for k in unit.links) if z and z != ident))  # once each
+        linked = list(dict.fromkeys(z for z in (tx.zaak_for([k]) for k in unit.links) if z and z != ident)) \
+            if unit.links else []  # once each
         try:
             if known is None:
                 assert facts is not None
