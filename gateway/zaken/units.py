@@ -37,6 +37,12 @@ class Unit:
     def primary(self) -> str:
         return self.keys[0]
 
+    def __reduce__(self) -> tuple[type[Unit], tuple[object, ...]]:
+        """Pickled as its constructor's arguments: a batch worker hands every unit to the parent, where the slots
+        dataclass's own state (``fields()`` and a setattr per field) took ~4.8 µs a unit to load, this ~3.5."""
+        return (type(self), (self.kind, self.event, self.client_index, self.line_index, self.gemeente, self.aanbieder,
+                             self.keys, self.links))
+
 
 def gemeente_and_aanbieder(bericht: Bericht) -> tuple[str, str]:
     """301/302 travel gemeente -> aanbieder; all other families the other way (also in retours)."""
