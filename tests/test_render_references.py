@@ -9,8 +9,11 @@ identity runs) still decides them.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +70,12 @@ def test_a_forked_child_does_not_repeat_the_parents_next_references() -> None:
 def test_a_replaced_uuid4_decides_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=7, version=4))
     assert zkn.referentienummer() == str(uuid.UUID(int=7, version=4))
+
+
+def test_a_uuid4_replaced_before_the_render_was_imported_still_decides() -> None:
+    """The check looks at the function itself, not at what ``uuid.uuid4`` was when the module was imported."""
+    script = ("import uuid\nuuid.uuid4 = lambda: uuid.UUID(int=9, version=4)\n"
+              "from gateway.render import zkn\nprint(zkn.referentienummer())")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.stdout.strip() == str(uuid.UUID(int=9, version=4))
