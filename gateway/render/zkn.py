@@ -106,7 +106,8 @@ class _References:
 
 
 referentienummer = _References()
-os.register_at_fork(after_in_child=referentienummer.reset)
+if hasattr(os, "register_at_fork"):  # POSIX; where there is no fork there is no child to share the buffer with
+    os.register_at_fork(after_in_child=referentienummer.reset)
 
 
 class Prepared(NamedTuple):
