@@ -34,3 +34,18 @@ def test_the_remembered_days_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> No
         value = start + dt.timedelta(days=offset)
         assert day(value) == value.strftime("%Y%m%d")
         assert len(units.DAYS) <= 10
+
+
+@pytest.mark.parametrize("key", ["product:0363:1234567890:12345678:07:07A03:20160101", "jw-aanvraag:0363:a b",
+                                 "bericht:0363:x:y:0:0", "aanvraag:0363:" + "r" * 200])
+def test_a_hashed_zaak_identificatie_is_sha256_of_its_key(key: str) -> None:
+    """The hash is made from a copy of an empty sha256 object (no algorithm fetch a zaak): the same digest."""
+    import hashlib
+
+    from gateway.zaken.units import Unit, zaak_identificatie
+
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10].upper()
+    ident = zaak_identificatie(Unit("aanvraag", "verzoek", 0, 0, "0363", "1", (key,)))
+    assert ident.endswith("-" + digest)
+    assert units._sha256(key.encode()).digest() == hashlib.sha256(key.encode()).digest()
+    assert units._sha256(b"").hexdigest() == hashlib.sha256(b"").hexdigest()  # the empty one is never changed

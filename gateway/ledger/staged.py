@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .base import JsonDict, LedgerTransaction, MemoryLedger, next_tijdstip, savepoint
+from .base import FreshStateTransaction, JsonDict, LedgerTransaction, next_tijdstip, savepoint
 from .sqlite import SCHEMA
 from .statetext import dump_state, load_state
 
@@ -207,8 +207,8 @@ class ThrowawayLedger:
     """
 
     def transaction(self) -> AbstractContextManager[LedgerTransaction]:
-        """A fresh memory ledger's transaction (its own context manager: no second generator around it)."""
-        return MemoryLedger().transaction()
+        """A fresh memory ledger's transaction that stores states without copying them (it ends with them)."""
+        return FreshStateTransaction()
 
     def close(self) -> None:
         pass

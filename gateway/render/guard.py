@@ -40,11 +40,13 @@ class Place:
     ``ZKN:zakLk01``) of the element whose XSD type the value must fit; ``attribute`` for an attribute value.
     The writer escapes every value (:func:`text`), so the parser reads back the value itself."""
 
-    __slots__ = ("_check", "_required", "attribute", "match", "path", "tag")
+    __slots__ = ("_check", "_required", "attribute", "close", "match", "open", "path", "tag")
 
     def __init__(self, path: str, *, attribute: str | None = None) -> None:
         self.path = path
         self.tag = path.rpartition("/")[2]
+        self.open, self.close = f"<{self.tag}>", f"</{self.tag}>"
+        """The element's start and end tags, made once instead of in every value's f-string."""
         self.attribute = attribute
         self._check: Check | None = None
         self.match: Callable[[str], object] = _never

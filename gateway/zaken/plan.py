@@ -94,11 +94,15 @@ class Planned:
 
 
 def _changes(old: JsonDict, new: JsonDict) -> tuple[tuple[Change, ...], tuple[Change, ...]]:
-    attrs = tuple(Change(n, old["attrs"].get(n), new["attrs"].get(n)) for n in ATTRS
-                  if old["attrs"].get(n) != new["attrs"].get(n))
-    names = list(old["extra"]) + [n for n in new["extra"] if n not in old["extra"]]
-    extra = tuple(Change(n, old["extra"].get(n), new["extra"].get(n)) for n in names
-                  if old["extra"].get(n) != new["extra"].get(n))
+    """The changed ZAK attributes and extraElementen; the same container on both sides (an end planned right after
+    its creeerZaak shares the state's extraElementen) has none, without comparing its ~20 values."""
+    before, after = old["attrs"], new["attrs"]
+    attrs = tuple(Change(n, before.get(n), after.get(n)) for n in ATTRS if before.get(n) != after.get(n))
+    before, after = old["extra"], new["extra"]
+    if before is after:
+        return attrs, ()
+    names = list(before) + [n for n in after if n not in before]
+    extra = tuple(Change(n, before.get(n), after.get(n)) for n in names if before.get(n) != after.get(n))
     return attrs, extra
 
 
@@ -113,7 +117,7 @@ def _relation_changes(old: JsonDict, new: JsonDict) -> tuple[RelationChange, ...
     out = []
     for name in REPLACEABLE:
         before, after = old.get(name), new.get(name)
-        if not before or not after:
+        if not before or not after or before is after:  # the same object: not another one, nor changed
             continue
         if _identity(name, before) != _identity(name, after):
             out.append(RelationChange(name, before, after))
@@ -132,6 +136,8 @@ def _betrokkene_key(betrokkene: JsonDict) -> tuple[Any, ...]:
 
 def _betrokkenen_changes(old: list[JsonDict], new: list[JsonDict]) -> list[RelationChange]:
     """Relatives gone (V) and come (T); one whose other data changed stays as sent."""
+    if old is new:  # the same list: none gone, none come
+        return []
     kept = {_betrokkene_key(b) for b in new}
     held = {_betrokkene_key(b) for b in old}
     return ([RelationChange("betrokkene", b, None, "V") for b in old if _betrokkene_key(b) not in kept]

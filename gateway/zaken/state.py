@@ -47,6 +47,10 @@ def ends(product: Product) -> bool:
 
 
 def _put(extra: JsonDict, name: str, value: Any) -> None:
+    if value.__class__ is str:  # most values (~35 a unit): as the general path below stores them
+        if value:
+            extra[name] = value
+        return
     if value is None or value == "" or value == []:
         return
     if isinstance(value, list):
@@ -197,13 +201,16 @@ def omschrijving(bericht: Bericht, unit: Unit, template: str | None = None) -> s
     """The zaak omschrijving (max 80): ``{Wet} {kind} {product}`` or the configured template."""
     client = bericht.clients[unit.client_index]
     product = client.producten[unit.line_index]
+    wet = "Wmo" if bericht.wet == "wmo" else "Jeugdwet"
+    label = product.code or (f"categorie {product.categorie}" if product.categorie else "budget")
+    if not template:  # the default's text without the table of every field a template may name
+        return f"{wet} {unit.kind} {label}"[:80]
     values = {
-        "Wet": "Wmo" if bericht.wet == "wmo" else "Jeugdwet", "wet": bericht.wet, "kind": unit.kind,
-        "product": product.code or (f"categorie {product.categorie}" if product.categorie else "budget"),
+        "Wet": wet, "wet": bericht.wet, "kind": unit.kind, "product": label,
         "client": unit.client_index + 1, "gemeente": unit.gemeente, "aanbieder": unit.aanbieder,
         "beschikking": beschikkingnummer(client, product) or "",
     }
-    return (template or "{Wet} {kind} {product}").format(**values)[:80]
+    return template.format(**values)[:80]
 
 
 def desired(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, template: str | None = None) -> JsonDict:

@@ -1,0 +1,50 @@
+"""The writer's memo of extraElementen as written (zkn_writer.WRITTEN) keeps no personal data.
+
+Why: the memo lives as long as the process and is shared by every message it renders; a process-wide cache
+of values was rejected for privacy. It may hold codes, dates and amounts (most extraElementen, repeated by
+neighbouring messages), never a telephone number, an e-mail address, a name, a client number, an AGB or a
+vendor's free text: those are checked and written anew for each message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.render import zkn_writer
+from gateway.render.guard import guarding
+from gateway.render.settings import Systeem
+from gateway.render.zkn_writer import write
+from gateway.zaken import CREEER, Operation
+from gateway.zaken.registry import registered
+
+PERSONAL = {"client.telefoonnummer": "0612345678", "client.emailadres": "a@b.nl", "client.nummer": "C123",
+            "client.partnernaam": "Jansen", "verwijzer.naam": "Dr. Pieters", "verwijzer.zorgverlenercode": "01234567",
+            "relatie.emailadres": "c@d.nl", "vendor.notitie": "vrije tekst"}
+CODES = {"product.code": "07A03", "product.categorie": "07", "beschikking.ingangsdatum": "20260101"}
+
+
+def _state(extra: dict[str, str]) -> dict[str, object]:
+    return {"identificatie": "0363T12345", "omschrijving": "Wmo toewijzing", "registratiedatum": "20160220",
+            "attrs": {"toelichting": None, "kenmerk": None, "resultaat": None, "startdatum": "20160220",
+                      "einddatumGepland": None, "einddatum": None},
+            "extra": extra, "zaaktype": {"omschrijving": "Wmo", "code": "W1", "ingangsdatum": "20150101"},
+            "betrokkenen": [], "initiator": {"bsn": "123456782", "geslachtsnaam": "G", "known": True,
+                                             "correspondentie": None},
+            "uitvoerende": None, "andere": []}
+
+
+def test_the_memo_holds_codes_and_dates_never_personal_values(reference_dir: Path) -> None:
+    zkn_writer.WRITTEN.clear()
+    with guarding():
+        xml = write(Operation(CREEER, "0363T12345", state=_state({**PERSONAL, **CODES})), (Systeem(), "0363"),
+                    (Systeem(), "0363"), "0b4c8f2e-0000-4000-8000-000000000001", "20260102030405000")
+    for name, value in {**PERSONAL, **CODES}.items():  # every one written all the same
+        assert f'<StUF:extraElement naam="{name}">{value}</StUF:extraElement>'.encode() in xml
+    assert {name for _, name, _ in zkn_writer.WRITTEN} == set(CODES)
+
+
+def test_every_remembered_name_is_registered_as_a_code_date_or_amount() -> None:
+    types = {entry["naam"]: entry["type"] for entry in registered()}
+    assert zkn_writer.REMEMBERED and set(types) >= zkn_writer.REMEMBERED
+    assert not {name for name in zkn_writer.REMEMBERED if types[name] in ("text", "AGB code")}
+    assert not {name for name in zkn_writer.REMEMBERED if "naam" in name.split(".")[-1] and "gebruik" not in name}

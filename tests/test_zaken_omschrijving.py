@@ -1,0 +1,41 @@
+"""The zaak omschrijving: the default text (made without the table of template fields) is the default template's,
+and a configured template still fills every field it may name (gateway/render/settings.py: ``omschrijving``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.pipeline import Converter
+from gateway.zaken import units
+from gateway.zaken.state import omschrijving
+from gateway.zaken.units import beschikkingnummer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EVERY = "{Wet}|{wet}|{kind}|{product}|{client}|{gemeente}|{aanbieder}|{beschikking}"
+
+
+def _messages(reference_dir: Path) -> list[Path]:
+    return [*sorted((reference_dir / "samples" / "iwmo20-xml").glob("*WMO30[1]*.xml")),
+            *sorted((reference_dir / "samples" / "iwmo20-xml").glob("*WMO315*.xml")),
+            *sorted(FIXTURES.glob("ijw*/JW301*.xml")), *sorted(FIXTURES.glob("iwmo*/WMO301*.xml"))]
+
+
+def test_the_default_and_a_template_name_the_same_fields(reference_dir: Path) -> None:
+    converter = Converter()
+    seen = 0
+    for path in _messages(reference_dir):
+        bericht = converter.to_model(path.read_bytes(), path.name)[2].bericht
+        for unit in units(bericht):
+            client = bericht.clients[unit.client_index]
+            product = client.producten[unit.line_index]
+            wet = "Wmo" if bericht.wet == "wmo" else "Jeugdwet"
+            label = product.code or (f"categorie {product.categorie}" if product.categorie else "budget")
+            default = omschrijving(bericht, unit)
+            assert default == omschrijving(bericht, unit, "") == omschrijving(bericht, unit, "{Wet} {kind} {product}")
+            assert default == f"{wet} {unit.kind} {label}"[:80]
+            assert omschrijving(bericht, unit, EVERY) == "|".join([
+                wet, bericht.wet, unit.kind, label, str(unit.client_index + 1), unit.gemeente, unit.aanbieder,
+                beschikkingnummer(client, product) or ""])[:80]
+            assert omschrijving(bericht, unit, "x" * 90 + "{product}") == "x" * 80
+            seen += 1
+    assert seen >= 6
