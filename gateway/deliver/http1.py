@@ -1,6 +1,6 @@
 """The delivery POST as one plain HTTP/1.1 exchange on a netstream connection, without h11 and httpcore's
-connection (their event objects, state machine and two lock round-trips cost ~0.2 ms of the sidecar's CPU a
-delivery: docs/performance-issue13-s9.md).
+connection (their event objects, state machine and two lock round-trips cost ~0.15 ms of the sidecar's CPU a
+delivery: docs/performance.md, issue 13).
 
 What a downstream sees and what is stored stay as they were, by construction rather than by imitation:
 
