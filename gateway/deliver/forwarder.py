@@ -1,7 +1,7 @@
 """Delivery workers: send what the outbox holds to the downstreams, in order per key, until each is settled.
 
 Each downstream gets a *lane*: a pool of workers, each with its own keep-alive connection (one
-client of one connection per worker, httpcore's pool used directly: gateway/deliver/wire.py; a shared
+client of one connection per worker: gateway/deliver/wire.py; a shared
 pool re-checks every idle connection on every request), sharing a circuit breaker.
 Deliveries are grouped by key (route, target, client/zaak): a key has at most one delivery in
 flight, so messages about one zaak arrive in the order they came in, and a delivery that waits for
@@ -333,11 +333,11 @@ class Forwarder:
                         headers: dict[str, str | bytes]) -> Outcome:
         """POST and read the answer up to ``MAX_REPLY_BYTES``: a huge reply is cut off, not held in memory."""
         if isinstance(client, Direct):
-            async with client.stream(payload, headers) as raw:  # type: ignore[attr-defined]
-                body, cut = await _read_capped(raw.aiter_stream())
-                reply = Reply(raw.status, raw.headers)
-                outcome = classify(reply.status_code, body, reply.header("content-type"), downstream.expect_bv,
-                                   reply.header("retry-after"))
+            answer = await client.exchange(payload, headers, MAX_REPLY_BYTES)
+            body, cut = answer.body, answer.cut
+            reply = Reply(answer.status, answer.headers)
+            outcome = classify(reply.status_code, body, reply.header("content-type"), downstream.expect_bv,
+                               reply.header("retry-after"))
         else:
             async with client.stream("POST", downstream.url, content=payload, headers=headers) as response:
                 body, cut = await _read_capped(response.aiter_raw())

@@ -1,4 +1,4 @@
-"""The delivery POST on one httpcore connection, below httpx's client layers (and below httpcore's pool).
+"""The delivery POST on one connection of our own, below httpx's client layers and httpcore (gateway/deliver/http1.py).
 
 httpx's client (URL and header models, cookies, redirects, hooks, its transport's request and response
 copies) cost ~0.2 ms of the sidecar's CPU a delivery over what httpcore alone needs (measured,
@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import ssl
 import urllib.request
+from typing import Any
 
 import httpcore
 import httpx
+from httpcore._models import include_request_headers
 
 from .downstream import Downstream
-from .netstream import AsyncioBackend
+from .http1 import Answer, Prepared, exchange, prepare
+from .netstream import AsyncioBackend, Stream
 
 DEFAULT_HEADERS = (("Accept", "*/*"), ("Connection", "keep-alive"), ("User-Agent", f"python-httpx/{httpx.__version__}"))
 """What httpx's client sends unless the request names the header (its order, its spelling)."""
@@ -55,61 +58,58 @@ class Reply:
         return ", ".join(values) if values else None
 
 
-class OneConnection(httpcore.AsyncConnectionInterface):
-    """httpcore's connection pool cut to what a delivery worker uses: one HTTP/1.1 connection, one request at
-    a time.
+class OneConnection:
+    """The one keep-alive connection of a delivery worker, one request at a time (no pool: nothing waits).
 
-    The pool's request queue, its assignment pass and its cancel-shielded closing, and the connection layer
-    above HTTP/1.1 with its own lock, ran anyio locks and scopes on every delivery for a worker that never
-    waits for a connection. What they did that matters stays: the connection is opened as httpcore opens it
-    (TCP with the connect timeout, then TLS with the lane's context, SNI and ALPN ``http/1.1``); one that is
-    closed or was hung up on while idle is replaced before the request, and one that turns out unusable
-    (``ConnectionNotAvailable``) is replaced and the request sent on the new one.
+    It is opened as httpcore opened it (TCP with the connect timeout, then TLS with the lane's context, SNI
+    and ALPN ``http/1.1``; no retries); one the downstream closed or hung up on while idle is replaced before
+    the request; one that did not end its exchange cleanly (an error, a cut-off answer, ``Connection: close``,
+    an HTTP/1.0 answer) is closed, as httpcore closed it.
     """
 
     def __init__(self, ssl_context: ssl.SSLContext | None) -> None:
         self.ssl_context = ssl_context
         self.backend = AsyncioBackend()
-        self.connection: httpcore.AsyncHTTP11Connection | None = None
+        self.stream: Stream | None = None
 
-    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
-        scheme = request.url.scheme.decode()
-        if scheme not in ("http", "https"):  # the pool's words
-            raise httpcore.UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'." if scheme
-                                               else "Request URL is missing an 'http://' or 'https://' protocol.")
-        while True:
-            connection = self.connection
-            if connection is None or connection.is_closed() or connection.has_expired():
-                self.connection = None
-                if connection is not None:
-                    await connection.aclose()
-                connection = self.connection = await self._open(request)
-            try:
-                return await connection.handle_async_request(request)
-            except httpcore.ConnectionNotAvailable:
-                self.connection = None
-                await connection.aclose()
+    async def exchange(self, origin: httpcore.Origin, request: Prepared, timeouts: dict[str, Any],
+                       cap: int) -> Answer:
+        stream = self.stream
+        if stream is None or stream.get_extra_info("is_readable"):  # hung up on, or sent something unasked
+            self.stream = None
+            if stream is not None:
+                await stream.aclose()
+            stream = await self._open(origin, timeouts.get("connect"))
+        self.stream = None  # taken: back only after a clean exchange
+        try:
+            answer = await exchange(stream, request, timeouts, cap)
+        except BaseException:
+            await stream.aclose()
+            raise
+        if answer.keep:
+            self.stream = stream
+        else:
+            await stream.aclose()
+        return answer
 
-    async def _open(self, request: httpcore.Request) -> httpcore.AsyncHTTP11Connection:
+    async def _open(self, origin: httpcore.Origin, timeout: float | None) -> Stream:
         """TCP, then TLS for https, as httpcore's ``AsyncHTTPConnection`` connects (without retries)."""
-        origin = request.url.origin
         host = origin.host.decode("ascii")
-        timeout = request.extensions.get("timeout", {}).get("connect")
         stream = await self.backend.connect_tcp(host, origin.port, timeout=timeout)
         if origin.scheme == b"https":
             context = self.ssl_context or httpx.create_ssl_context()
             context.set_alpn_protocols(["http/1.1"])
             stream = await stream.start_tls(context, server_hostname=host, timeout=timeout)
-        return httpcore.AsyncHTTP11Connection(origin, stream)
+        return stream  # type: ignore[return-value]
 
     async def aclose(self) -> None:
-        if self.connection is not None:
-            connection, self.connection = self.connection, None
-            await connection.aclose()
+        if self.stream is not None:
+            stream, self.stream = self.stream, None
+            await stream.aclose()
 
 
 class Direct:
-    """One keep-alive connection to a downstream through httpcore (see the module doc)."""
+    """One keep-alive connection to a downstream, the POST written and its answer read by ``http1``."""
 
     def __init__(self, downstream: Downstream, verify: ssl.SSLContext | bool) -> None:
         context = verify if isinstance(verify, ssl.SSLContext) else None
@@ -117,17 +117,28 @@ class Direct:
             context = httpx.create_ssl_context(verify=False)
         self.pool = OneConnection(context)
         self.url = httpcore.URL(downstream.url)
+        self.host = _host_header(self.url)
         t = downstream.timeout
-        self.extensions = {"timeout": {"connect": downstream.connect_timeout, "read": t, "write": t, "pool": t}}
+        self.timeouts = {"connect": downstream.connect_timeout, "read": t, "write": t, "pool": t}
 
-    def stream(self, payload: bytes, headers: dict[str, str | bytes]) -> object:
-        """``pool.stream`` of the delivery POST: an async context manager of an ``httpcore.Response``."""
+    async def exchange(self, payload: bytes, headers: dict[str, str | bytes], cap: int) -> Answer:
+        """POST ``payload``; the answer with its body up to ``cap`` bytes."""
         named = {k.lower() for k in headers}
         wire = [(k, v) for k, v in DEFAULT_HEADERS if k.lower() not in named] + list(headers.items())
-        return self.pool.stream("POST", self.url, headers=wire, content=payload, extensions=self.extensions)
+        request = prepare(self.url, self.host, wire, payload)
+        scheme = self.url.scheme.decode()
+        if scheme not in ("http", "https"):  # the pool's words
+            raise httpcore.UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'." if scheme
+                                               else "Request URL is missing an 'http://' or 'https://' protocol.")
+        return await self.pool.exchange(self.url.origin, request, self.timeouts, cap)
 
     async def aclose(self) -> None:
         await self.pool.aclose()
+
+
+def _host_header(url: httpcore.URL) -> bytes:
+    """The Host value httpcore adds: the host, with the port unless it is the scheme's default."""
+    return next(v for k, v in include_request_headers([], url=url, content=None) if k == b"Host")
 
 
 def env_proxied() -> bool:

@@ -69,10 +69,11 @@ def discover(dirs: Iterable[Path], *, examples: bool = False) -> list[Path]:
             skip = None if examples or inside.is_relative_to(shipped) or not shipped.is_relative_to(inside) \
                 else shipped
             for path in sorted(p for p in folder.rglob("*.y*ml") if is_mapping_file(p)):
-                if skip is not None and path.resolve().is_relative_to(skip):
+                real = path.resolve()  # once: the mapping watcher runs this every second
+                if skip is not None and real.is_relative_to(skip):
                     continue
-                if path.resolve() not in seen:  # a folder listed twice (or inside another) counts once
-                    seen.add(path.resolve())
+                if real not in seen:  # a folder listed twice (or inside another) counts once
+                    seen.add(real)
                     found.append(path)
     return found
 
