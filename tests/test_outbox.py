@@ -291,8 +291,14 @@ def test_an_event_loops_writes_are_answered_after_the_commit_in_one_hand_over(tm
             return threadsafe(callback, *args)
 
         loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
-        gate = threading.Event()
-        held = committer.submit(lambda c: gate.wait(10))  # the next 20 writes queue up behind it
+        gate, holding = threading.Event(), threading.Event()
+
+        def hold(_connection: object) -> bool:
+            holding.set()
+            return gate.wait(10)
+
+        held = committer.submit(hold)  # the next 20 writes queue up behind it
+        assert holding.wait(10)  # the committer is inside it: none of them can join its batch
         futures = [committer.enqueue(_accept(n)) for n in range(20)]
         for future in futures:
             future.add_done_callback(on_answer)
