@@ -55,7 +55,8 @@ class BatchOptions:
     profile: str = "zkn"
     mappings: tuple[str, ...] = ()
     validate: bool | str = True
-    """False, True (zkn: the value guard) or "full" (every output parsed back and validated)."""
+    """False, True (zkn: the value guard; ggk: the payload parsed back, the envelope guarded) or "full" (every
+    output parsed back and validated)."""
     workers: int | None = None
     resume: bool = False
     shard: Shard = field(default_factory=Shard)
