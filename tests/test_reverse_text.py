@@ -300,3 +300,24 @@ def test_a_date_or_an_int_is_written_as_the_tree_writer_writes_it(converter: Con
         bericht = result.bericht.model_copy(deep=True)
         _set_every(bericht, kind, value)
         assert _text(mapping, bericht) == _tree(mapping, bericht), (path.name, value)
+
+
+@pytest.mark.parametrize("value", ["", 0, False, [], {}], ids=repr)
+def test_an_empty_value_at_no_rule_s_path_is_unplaced_unless_it_is_an_empty_list_or_extra(
+        converter: Converter, value: object) -> None:
+    """Both writers name an empty text, a 0 or a False that no rule can place; an empty list or extra names nothing."""
+    from gateway.mapping.reverse_plan import mapping_plan
+
+    for path in FIXTURES[::4]:
+        _, mapping, result = converter.to_model(path.read_bytes(), path.name)
+        plan = mapping_plan(mapping)
+        loose = [name for name, node in plan.others(Bericht, plan.trie) if node is None and name != "extra"]
+        assert loose, path.name
+        bericht = result.bericht.model_copy()
+        for name in loose:
+            bericht.__dict__[name] = value
+        text = _text(mapping, bericht)
+        assert text == _tree(mapping, bericht), path.name
+        assert isinstance(text, tuple)
+        named = set(text[2]) & set(loose)
+        assert named == (set() if isinstance(value, list | dict) else set(loose)), (path.name, value)
