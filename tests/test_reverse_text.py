@@ -9,6 +9,7 @@ one-pass plan at all.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from pathlib import Path
@@ -270,3 +271,53 @@ def test_a_mapping_file_never_writes_code(converter: Converter, tmp_path: Path) 
     for variant in (bericht, said):
         assert _text(mapping, variant) == _tree(mapping, variant)
     assert reverse_text.write(plan, said)[0] == _tree(mapping, said)[0]  # type: ignore[index]
+
+
+def _set_every(model: BaseModel, kind: type, value: object) -> None:
+    """Every field of ``model`` (and of the models below it) holding a ``kind`` now holds ``value``, unchecked."""
+    for name, held in list(model.__dict__.items()):
+        if type(held) is kind:
+            model.__dict__[name] = value
+        elif isinstance(held, BaseModel):
+            _set_every(held, kind, value)
+        elif isinstance(held, list):
+            for item in held:
+                if isinstance(item, BaseModel):
+                    _set_every(item, kind, value)
+
+
+ODD = [(dt.date, dt.date(1, 1, 1)), (dt.date, dt.date(9999, 12, 31)), (dt.date, dt.datetime(2024, 2, 29, 23, 59, 1)),
+       (int, 0), (int, -7), (int, 10**30), (int, True)]
+"""A date or an int the one pass writes by ``str`` (a date's and an int's own), and what only looks like one: a
+datetime (whose ``str`` is not its ISO text) and a bool, which must be written as ``text_of`` writes them."""
+
+
+@pytest.mark.parametrize(("kind", "value"), ODD, ids=repr)
+def test_a_date_or_an_int_is_written_as_the_tree_writer_writes_it(converter: Converter, kind: type,
+                                                                   value: object) -> None:
+    for path in FIXTURES[::3]:
+        _, mapping, result = converter.to_model(path.read_bytes(), path.name)
+        bericht = result.bericht.model_copy(deep=True)
+        _set_every(bericht, kind, value)
+        assert _text(mapping, bericht) == _tree(mapping, bericht), (path.name, value)
+
+
+@pytest.mark.parametrize("value", ["", 0, False, [], {}], ids=repr)
+def test_an_empty_value_at_no_rule_s_path_is_unplaced_unless_it_is_an_empty_list_or_extra(
+        converter: Converter, value: object) -> None:
+    """Both writers name an empty text, a 0 or a False that no rule can place; an empty list or extra names nothing."""
+    from gateway.mapping.reverse_plan import mapping_plan
+
+    for path in FIXTURES[::4]:
+        _, mapping, result = converter.to_model(path.read_bytes(), path.name)
+        plan = mapping_plan(mapping)
+        loose = [name for name, node in plan.others(Bericht, plan.trie) if node is None and name != "extra"]
+        assert loose, path.name
+        bericht = result.bericht.model_copy()
+        for name in loose:
+            bericht.__dict__[name] = value
+        text = _text(mapping, bericht)
+        assert text == _tree(mapping, bericht), path.name
+        assert isinstance(text, tuple)
+        named = set(text[2]) & set(loose)
+        assert named == (set() if isinstance(value, list | dict) else set(loose)), (path.name, value)

@@ -322,6 +322,9 @@ def _value_leaves(key: str, value: Any, prefix: str, out: list[str]) -> None:
         out.append(prefix + key)
 
 
+_CONTAINERS = (list, dict)
+
+
 def _others(plan: MappingPlan, data: BaseModel, trie: Trie, prefix: str, out: list[str]) -> None:
     """The paths of the values in ``data`` at no path of ``trie`` (no rule can place them), appended to
     ``out`` in the message's order. Values at a rule's own path are not looked at: the writer saw them."""
@@ -331,7 +334,8 @@ def _others(plan: MappingPlan, data: BaseModel, trie: Trie, prefix: str, out: li
         if value is None:
             continue
         if node is None:
-            _value_leaves(key, value, prefix, out)
+            if value or type(value) not in _CONTAINERS:  # an empty list or extra names nothing
+                _value_leaves(key, value, prefix, out)
         elif type(node) is tuple:  # a group's items (models: the compiler allows a group only on a list of them)
             for i, item in enumerate(value):
                 _others(plan, item, node[0], f"{prefix}{key}.{i}.", out)

@@ -10,6 +10,7 @@ that before anything is compiled.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,10 @@ rule an item's element name says (it writes nothing)."""
 
 Run = Callable[[Any, list[str], list[str], str], None]
 """A rule list's writer: (the model, the text's parts, the one-way rules met, the canonical path prefix)."""
+
+_PLAIN = frozenset({dt.date, int})
+"""The types a value is written as by ``str``: exactly these (not a datetime, not a bool), whose text is digits and
+``-`` only, as ``text_of`` and the serialiser would write it."""
 
 _TEMPLATE_ONLY = re.compile(r"[A-Za-z0-9_ .,:;=!()\[\]+\n'\"-]*")
 """What the generated source is made of: names, ints, operators and quotes of the template (never a value)."""
@@ -50,7 +55,7 @@ def source(steps: list[tuple], where: bool) -> tuple[str, tuple[Any, ...]]:
     for step in steps:
         _step(body, step, where)
     names = ", ".join(f"k{n}" for n in range(len(code.values)))
-    code.add(0, "def make(K, moves, tops, text, text_of, Unfit, items, chosen, field, LISTS):")
+    code.add(0, "def make(K, moves, tops, text, text_of, Unfit, items, chosen, field, LISTS, PLAIN):")
     code.add(1, f"({names},) = K" if code.values else "pass")
     code.add(1, "def run(data, out, one_way, prefix):")
     code.add(2, "get = data.__dict__.get")
@@ -81,6 +86,9 @@ def _step(code: _Source, step: tuple, where: bool) -> None:
         code.add(2, "if type(v) is str:")
         code.add(3, f"if at != {int(a)}: out.append(moves[at][{int(a)}]); at = {int(a)}")
         code.add(3, f"out.append({start} + (v if v.isalnum() else text(v)) + {end})")
+        code.add(2, "elif type(v) in PLAIN:")  # a date or an int: its str() is text_of's, of digits and '-' only
+        code.add(3, f"if at != {int(a)}: out.append(moves[at][{int(a)}]); at = {int(a)}")
+        code.add(3, f"out.append({start} + str(v) + {end})")
         code.add(2, "elif v is not None and (v or not isinstance(v, LISTS)):")
         code.add(3, "if type(v) is not list:")
         code.add(4, f"if at != {int(a)}: out.append(moves[at][{int(a)}]); at = {int(a)}")
@@ -121,4 +129,4 @@ def made(steps: list[tuple], where: bool, moves: list[list[str]], tops: list[int
     exec(compile(text, "<reverse_code>", "exec"), {"__builtins__": {"type": type, "dict": dict, "list": list,
                                                                     "str": str, "isinstance": isinstance}},
          namespace)
-    return namespace["make"](values, moves, tops, *helpers, (list, dict))  # type: ignore[no-any-return]
+    return namespace["make"](values, moves, tops, *helpers, (list, dict), _PLAIN)  # type: ignore[no-any-return]
