@@ -9,7 +9,7 @@ import datetime as dt
 from typing import get_args
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from gateway.ingest import read
@@ -19,7 +19,7 @@ from gateway.model import Bericht, codes
 from gateway.reference import available
 from gateway.render import RenderSettings
 from gateway.render.schemas import check
-from gateway.render.zkn import render
+from gateway.render.zkn import RenderError, render
 
 WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2)
 TEXT = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéëï&<>\"' -", min_size=1, max_size=24).map(
@@ -131,8 +131,15 @@ def _persons(relaties: list) -> list:
 
 
 def _created(bericht: Bericht) -> list[Bericht]:
-    with MemoryLedger().transaction() as tx:
-        outputs = render(bericht, RenderSettings(), tx, NOW).outputs
+    try:
+        with MemoryLedger().transaction() as tx:
+            outputs = render(bericht, RenderSettings(), tx, NOW).outputs
+    except RenderError as exc:
+        # lines sharing a zaak where a later one would reopen the zaak an earlier one ended: refused by design
+        # (StUF058, tests/test_chains.py and test_zaken_order.py), not a message this property is about
+        if exc.code == "StUF058":
+            reject()
+        raise
     if available():
         for out in outputs:
             check(out.xml, "zkn")
