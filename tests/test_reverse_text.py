@@ -321,3 +321,15 @@ def test_an_empty_value_at_no_rule_s_path_is_unplaced_unless_it_is_an_empty_list
         assert isinstance(text, tuple)
         named = set(text[2]) & set(loose)
         assert named == (set() if isinstance(value, list | dict) else set(loose)), (path.name, value)
+
+
+def test_the_source_check_refuses_what_no_template_has() -> None:
+    """The guard behind the construction: a value pasted into a generated GGk writer would be refused, whether
+    a bare word, a quoted text or a quote of its own."""
+    head = "def make(K, moves, tops, text, text_of, Unfit, items, chosen, field, LISTS, PLAIN):\n"
+    fine = "    if not v: raise Unfit('lacking')\n    at = field(k3, v, out, one_way, '', moves, at)\n"
+    reverse_code._check(head + fine)
+    pasted = ("    v = ZIN\n", "    __import__(k1)\n", "    v = 'ZIN'\n", "    raise Unfit('late)\n", '    v = "a"\n')
+    for bad in pasted:
+        with pytest.raises(ValueError, match="generated"):
+            reverse_code._check(head + bad)

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .codegen import check_words
+
 LEAF, FIELD, CONSTANT, GROUP, BAIL, LATE, SKIP = range(7)
 """Step kinds: one text at one path; a field with transforms, a value map or several paths; a constant the
 dialect implies; a group's items; a rule the one pass does not write (a value there is ``Unfit``); a step
@@ -28,8 +30,18 @@ _PLAIN = frozenset({dt.date, int})
 """The types a value is written as by ``str``: exactly these (not a datetime, not a bool), whose text is digits and
 ``-`` only, as ``text_of`` and the serialiser would write it."""
 
-_TEMPLATE_ONLY = re.compile(r"[A-Za-z0-9_ .,:;=!()\[\]+\n'\"-]*")
-"""What the generated source is made of: names, ints, operators and quotes of the template (never a value)."""
+_TEMPLATE_ONLY = re.compile(r"[A-Za-z0-9_ .,:;=!()\[\]+\n'-]*")
+"""What the generated source is made of: names, ints, operators and the template's quotes (never a value)."""
+_WORDS = frozenset({
+    "def", "make", "K", "moves", "tops", "text", "text_of", "Unfit", "items", "chosen", "field", "LISTS", "PLAIN",
+    "pass", "run", "data", "out", "one_way", "prefix", "get", "__dict__", "at", "if", "elif", "else", "is", "not",
+    "None", "and", "or", "in", "return", "raise", "v", "type", "dict", "list", "str", "isalnum", "isinstance",
+    "append", "lacking", "constant", "one", "way", "late",
+})
+"""The template's words: with the made-up names ``k<n>`` all a generated source may hold (codegen.check_words)."""
+_MADE_UP = re.compile(r"k[0-9]+")
+_LITERALS = ("'lacking'", "'constant'", "'one-way'", "'late'", "''")
+"""The template's only string literals: a quote outside them would be a value pasted into the source."""
 
 
 class _Source:
@@ -65,9 +77,19 @@ def source(steps: list[tuple], where: bool) -> tuple[str, tuple[Any, ...]]:
     code.add(3, "out.append(moves[at][0])")
     code.add(1, "return run")
     text = "\n".join(code.lines) + "\n"
-    if not _TEMPLATE_ONLY.fullmatch(text):  # never reached: no value is ever formatted into the text
-        raise ValueError("generated source holds more than its template")
+    _check(text)
     return text, tuple(code.values)
+
+
+def _check(text: str) -> None:
+    """Never fails by construction (no value is formatted into the text): checked so a later edit that pastes
+    one fails loudly at load."""
+    bare = text
+    for literal in _LITERALS:
+        bare = bare.replace(literal, " ")
+    if not _TEMPLATE_ONLY.fullmatch(text) or "'" in bare:
+        raise ValueError("generated source holds more than its template")
+    check_words(text, _WORDS, _MADE_UP, "generated GGk writer")
 
 
 def _step(code: _Source, step: tuple, where: bool) -> None:

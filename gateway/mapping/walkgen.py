@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .codegen import check_words
 from .rules import GroupRule
 from .walkplan import DIRECT, FAST_NESTED, FAST_NODE, FAST_TEXT, WALKED_FIELD, WALKED_GROUP, Plan, Step, TrieNode
 
@@ -263,9 +264,7 @@ _MADE_UP = re.compile(r"(?:K|f|g|c|o|fresh)[0-9]+")
 def _check(text: str, names: dict[str, Any]) -> None:
     """Belt and braces: the text is made of this module's templates and made-up names only (by construction;
     checked so a later edit that pastes a mapping's value into the source fails loudly, not silently)."""
-    for word in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", text):
-        if word not in _WORDS and not _MADE_UP.fullmatch(word):
-            raise ValueError(f"generated walk: unexpected word {word!r} in the source")
+    check_words(text, _WORDS, _MADE_UP, "generated walk")
     if re.search(r"['\\#;]", text) or text.count('"') != 2 * text.count('p = f"'):
         raise ValueError("generated walk: a quote, backslash, comment or semicolon outside the templates")
 
