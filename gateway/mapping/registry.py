@@ -7,6 +7,7 @@ replaces working mappings.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterable
@@ -76,6 +77,25 @@ def discover(dirs: Iterable[Path], *, examples: bool = False) -> list[Path]:
                     seen.add(real)
                     found.append(path)
     return found
+
+
+def fingerprint(dirs: Iterable[Path], files: Iterable[Path] = ()) -> dict[str, tuple[int, int]]:
+    """Modification time and size of every YAML file under ``dirs`` and of ``files``, and each folder's own
+    time: what the mapping watcher compares every second. Nothing is opened (``discover`` reads the head of
+    each file), so a poll costs a ``stat`` a file; any YAML edit counts, mapping file or not."""
+    out: dict[str, tuple[int, int]] = {}
+    for folder in dirs:
+        with contextlib.suppress(OSError):
+            out[str(folder)] = (os.stat(folder).st_mtime_ns, 0)
+        for path in folder.rglob("*.y*ml") if folder.is_dir() else ():
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                out[str(path)] = (st.st_mtime_ns, st.st_size)
+    for path in files:
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            out[str(path)] = (st.st_mtime_ns, st.st_size)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import os
 import socket
 import time
 from collections.abc import Mapping
@@ -27,7 +26,7 @@ from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed, apply, chunks, prepare
 from gateway.deliver.store import SqliteStore, open_store
 from gateway.mapping import ConversionError, DialectDebt, MappingError, Registry
-from gateway.mapping.registry import discover
+from gateway.mapping.registry import fingerprint
 from gateway.pipeline import Conversion, FailureInfo
 from gateway.render import stuf
 
@@ -399,16 +398,7 @@ class Gateway:
             return problems
 
     def _mapping_fingerprint(self) -> dict[str, tuple[int, int]]:
-        files = discover(self.registry.dirs) + list(self.registry.extra_files)
-        out: dict[str, tuple[int, int]] = {}
-        for path in files:
-            with contextlib.suppress(OSError):
-                st = path.stat()
-                out[str(path)] = (st.st_mtime_ns, st.st_size)
-        for folder in self.registry.dirs:  # a new file in a folder also counts
-            with contextlib.suppress(OSError):
-                out[str(folder)] = (os.stat(folder).st_mtime_ns, 0)
-        return out
+        return fingerprint(self.registry.dirs, self.registry.extra_files)
 
     async def _watch(self) -> None:
         while True:
