@@ -243,8 +243,39 @@ def _compile_match(spec: Any, ns: dict[str, str], c: Collector, fmt: str) -> Mat
 
 
 def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
-    """Compile a merged mapping document; raise MappingError listing every problem found."""
+    """Compile a merged mapping document; raise MappingError listing every problem found (in the order of
+    the checks below, which the error listings and tests rely on)."""
     c = Collector(file)
+    name, fmt, strictness = _heading(doc, c)
+    source_schema = _source_schema(doc, c)
+    ns = doc.get("namespaces") or {}
+    if not isinstance(ns, dict):
+        c.add(doc, "namespaces", "namespaces: is a mapping of prefix -> namespace URI", value=True)
+        ns = {}
+    ns = {str(k): str(v) for k, v in ns.items()}
+    maps = compile_value_maps(doc.get("value_maps"), Path(file).parent, c)
+    rules = _RuleCompiler(ns, maps, c).rules(doc.get("rules", LocatedDict()), ROOT_MODEL, "")
+    ignore = _ignore(doc, ns, c)
+    render = _render_settings(doc, c)
+    match = _compile_match(doc.get("match"), ns, c, fmt)
+    tests = _tests(doc, c)
+    one_way = _one_way_rules(rules, "")
+    reverse_refused = _reverse_refused(doc, c)
+    abstract, refuse = _abstract_refuse(doc, c)
+    if c.problems:
+        raise MappingError(c.problems)
+    return Compiled(
+        name=str(name), title=str(doc.get("title", name)), wet=doc.get("wet"), bericht=scalar(doc.get("bericht")),
+        versie=scalar(doc.get("versie")), format=fmt, file=file, chain=chain, match=match, namespaces=ns,
+        rules=rules, ignore=ignore, value_maps=maps, render=_plain(render), strictness=str(strictness),
+        tests=[_plain(t) for t in tests], raw=doc, one_way=one_way, plan=build_plan(rules),
+        source_schema=source_schema, reverse_refused=reverse_refused, abstract=abstract, refuse=refuse,
+    )
+
+
+def _heading(doc: LocatedDict, c: Collector) -> tuple[object, str, object]:
+    """The top-level keys and scalars: unknown keys, the format version, ``name``, ``format``, ``wet`` and
+    ``strictness``; returns the name, the format and the strictness as found (checked, not coerced)."""
     for key in doc:
         if key not in TOP_KEYS:
             c.add(doc, key, f"unknown key {key!r}", suggest(str(key), TOP_KEYS))
@@ -263,16 +294,11 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
     if strictness not in STRICTNESS:
         c.add(doc, "strictness", f"strictness must be one of {', '.join(STRICTNESS)}",
               suggest(str(strictness), STRICTNESS), value=True)
-    source_schema = _source_schema(doc, c)
-    ns = doc.get("namespaces") or {}
-    if not isinstance(ns, dict):
-        c.add(doc, "namespaces", "namespaces: is a mapping of prefix -> namespace URI", value=True)
-        ns = {}
-    ns = {str(k): str(v) for k, v in ns.items()}
-    base_dir = Path(file).parent
-    maps = compile_value_maps(doc.get("value_maps"), base_dir, c)
-    rc = _RuleCompiler(ns, maps, c)
-    rules = rc.rules(doc.get("rules", LocatedDict()), ROOT_MODEL, "")
+    return name, fmt, strictness
+
+
+def _ignore(doc: LocatedDict, ns: dict[str, str], c: Collector) -> list[tuple[Path_, str]]:
+    """``ignore:``, each path compiled with the reason it is safe to drop (a reason is required)."""
     ignore: list[tuple[Path_, str]] = []
     raw_ignore = doc.get("ignore") or []
     if not isinstance(raw_ignore, list):
@@ -287,6 +313,11 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
                 c.add(raw_ignore, i, "an ignored path needs a reason: (why is it safe to drop?)")
         else:
             c.add(raw_ignore, i, "an ignore item is {path: XPATH, reason: TEXT}")
+    return ignore
+
+
+def _render_settings(doc: LocatedDict, c: Collector) -> dict[str, object]:
+    """``render:``, its keys checked against the settings the renderers know."""
     render = doc.get("render") or {}
     if not isinstance(render, dict):
         c.add(doc, "render", "render: is a mapping", value=True)
@@ -294,7 +325,11 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
     for key in render:
         if key not in RENDER_KEYS:
             c.add(render, key, f"unknown render setting {key!r}", suggest(str(key), RENDER_KEYS))
-    match = _compile_match(doc.get("match"), ns, c, fmt)
+    return render
+
+
+def _tests(doc: LocatedDict, c: Collector) -> list[object]:
+    """``tests:``, each case's keys checked (the cases run in ``overstap mapping test``, not here)."""
     tests = doc.get("tests") or []
     if not isinstance(tests, list):
         c.add(doc, "tests", "tests: is a list of test cases", value=True)
@@ -308,22 +343,17 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
                 c.add(test, key, f"unknown key {key!r} in test case", suggest(str(key), TEST_KEYS))
         if "input" not in test:
             c.add(tests, i, "a test case needs input:")
-    one_way = _one_way_rules(rules, "")
+    return tests
+
+
+def _reverse_refused(doc: LocatedDict, c: Collector) -> str | None:
+    """None when the mapping writes back (``reverse: true``, the default), else why it cannot."""
     reverse = doc.get("reverse", True)
     if reverse is not True and not (isinstance(reverse, str) and reverse.strip()) and reverse is not False:
         c.add(doc, "reverse", "reverse: is false or a reason text (why this mapping cannot write back)", value=True)
-    reverse_refused = None if reverse is True else (str(reverse).strip() if reverse is not False else
-                                                     "the mapping declares reverse: false")
-    abstract, refuse = _abstract_refuse(doc, c)
-    if c.problems:
-        raise MappingError(c.problems)
-    return Compiled(
-        name=str(name), title=str(doc.get("title", name)), wet=doc.get("wet"), bericht=scalar(doc.get("bericht")),
-        versie=scalar(doc.get("versie")), format=fmt, file=file, chain=chain, match=match, namespaces=ns,
-        rules=rules, ignore=ignore, value_maps=maps, render=_plain(render), strictness=str(strictness),
-        tests=[_plain(t) for t in tests], raw=doc, one_way=one_way, plan=build_plan(rules),
-        source_schema=source_schema, reverse_refused=reverse_refused, abstract=abstract, refuse=refuse,
-    )
+    if reverse is True:
+        return None
+    return str(reverse).strip() if reverse is not False else "the mapping declares reverse: false"
 
 
 def _abstract_refuse(doc: LocatedDict, c: Collector) -> tuple[bool, str | None]:
