@@ -15,7 +15,7 @@ import pytest
 from lxml import etree
 from pydantic import ValidationError
 
-from gateway.mapping import ConversionError, Registry
+from gateway.mapping import ConversionError, Registry, engine
 from gateway.mapping.rules import GroupRule
 from gateway.model import Bericht
 from gateway.pipeline import Conversion, Converter
@@ -560,7 +560,7 @@ def test_a_retour_rejected_at_header_level_maps_but_has_no_zaak(converter: Conve
 # -- code lists per version: a code of another version is refused, naming the value map --------------
 
 
-@pytest.mark.parametrize(("name", "old", "new", "value_map"), [
+OTHER_VERSION_CODES = [
     ("iwmo32/WMO307_stop.xml", "<wmo307:RedenBeeindiging>22<", "<wmo307:RedenBeeindiging>32<", "reden_beeindiging"),
     ("iwmo21/families/CasusB-04-WMO307_stop.xml", "<wmo307:RedenBeeindiging>02<", "<wmo307:RedenBeeindiging>22<",
      "reden_beeindiging"),
@@ -570,9 +570,15 @@ def test_a_retour_rejected_at_header_level_maps_but_has_no_zaak(converter: Conve
      "status_aanlevering"),
     ("iwmo32/WMO315_verzoek.xml", "<iwmo:Frequentie>2<", "<iwmo:Frequentie>3<", "frequentie"),
     ("ijw32/JW315_verzoek.xml", "<ijw:Type>01<", "<ijw:Type>07<", "type_verwijzer"),
-])
-def test_a_code_from_another_version_is_refused(name: str, old: str, new: str, value_map: str,
-                                                converter: Converter) -> None:
+]
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated-walk", "interpreted-engine"])
+@pytest.mark.parametrize(("name", "old", "new", "value_map"), OTHER_VERSION_CODES)
+def test_a_code_from_another_version_is_refused(name: str, old: str, new: str, value_map: str, generated: bool,
+                                                converter: Converter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused by the generated walk and by the interpreted engine (traced runs and ``explain`` use it)."""
+    monkeypatch.setattr(engine, "GENERATED", generated)
     path = fixture(name)
     text = path.read_text(encoding="utf-8")
     assert old in text

@@ -196,29 +196,35 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
         except TransformError as exc:
             text = withhold(str(exc), [raw, value]) if personal(where) else str(exc)
             raise _fail(st, f"transform {transform.name}: {text}", where, line, rule.source_text) from None
-    vmap = rule.value_map
-    if vmap is not None:
-        items = value if isinstance(value, list) else [value]
-        mapped: list[str] = []
-        for item in items:
-            hit = vmap.table.get(item)
-            if hit is None:
-                if vmap.fallback == "keep":
-                    hit = item
-                elif vmap.fallback == "default":
-                    hit = vmap.default or item
-                else:
-                    code = shown(where, item) or "(withheld: personal data)"
-                    message = f"code {code} is not in value map {vmap.name!r}"
-                    if not st.lenient:
-                        raise _fail(st, message, where, line, rule.source_text)
-                    st.warnings.append(Warning_(rule.target, where, line, message + "; kept as is"))
-                    hit = item
-            mapped.append(hit)
-        value = mapped if isinstance(value, list) else mapped[0]
+    if rule.value_map is not None:
+        value = _mapped(rule, value, st, where, line)
     _set(out, rule.segments, value)
     if st.trace:
         st.lineage.append(Lineage(where, rule, line, source, raw, value))
+
+
+def _mapped(rule: FieldRule, value: Any, st: MapState, where: str, line: int | None) -> Any:
+    """``value`` (one code or a list of them) through the rule's value map; a code the map lacks is kept,
+    defaulted or refused as the map's ``fallback`` says (kept with a warning when lenient)."""
+    vmap = rule.value_map
+    assert vmap is not None
+    mapped: list[str] = []
+    for item in value if isinstance(value, list) else [value]:
+        hit = vmap.table.get(item)
+        if hit is None:
+            if vmap.fallback == "keep":
+                hit = item
+            elif vmap.fallback == "default":
+                hit = vmap.default or item
+            else:
+                code = shown(where, item) or "(withheld: personal data)"
+                message = f"code {code} is not in value map {vmap.name!r}"
+                if not st.lenient:
+                    raise _fail(st, message, where, line, rule.source_text)
+                st.warnings.append(Warning_(rule.target, where, line, message + "; kept as is"))
+                hit = item
+        mapped.append(hit)
+    return mapped if isinstance(value, list) else mapped[0]
 
 
 def _field_or_fail(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st: MapState,
