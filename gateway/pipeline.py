@@ -6,7 +6,6 @@ what a message becomes and on how a failure is described.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -297,7 +296,8 @@ class Converter:
                 received_di01(bericht, envelope, tx)
             if self.profile == "ggk":
                 assert bericht is not None
-                rendered = self.render_ggk(bericht, settings, tx, now)
+                outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, "ggk", r.dropped)
+                           for r in self.render_ggk(bericht, settings, tx, now)]
             else:
                 with guarding(self.guarded):
                     if prepared is not None:
@@ -305,10 +305,10 @@ class Converter:
                     else:
                         assert bericht is not None
                         rendering = zkn_profile.render(bericht, settings, tx, now)
-                rendered = rendering.outputs
                 notes += rendering.notes + [f"warning: {w}" for w in rendering.warnings]
-            outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()),
-                              getattr(r, "operation", ""), getattr(r, "soap_action", "")) for r in rendered]
+                outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()),
+                                  getattr(r, "operation", ""), getattr(r, "soap_action", ""))
+                           for r in rendering.outputs]
             if self.validate and not self.guarded and not self.envelope_guarded:
                 for out in outputs:
                     check(out.xml, self.profile)
@@ -338,16 +338,18 @@ class Converter:
         assert target.wet is not None and target.bericht is not None and target.versie is not None
         normal = for_version(bericht, target.wet, target.versie)
         payload, one_way, unplaced = unmap_text(target, normal.bericht)
-        kind = iwmo_kind(target.wet, target.versie, target.bericht)
-        if self.validate and kind is not None:
-            check(payload, kind)
-        reasons = dict(item.split(" (", 1) for item in one_way)
+        if self.validate:
+            kind = iwmo_kind(target.wet, target.versie, target.bericht)
+            if kind is not None:
+                check(payload, kind)
+        reasons = dict(item.split(" (", 1) for item in one_way) if one_way else {}
         dropped = normal.dropped + [
             f"{path}: " + (f"one-way rule in {target.name} ({reasons[path]}" if path in reasons
                            else f"not representable in {target.name}")
             for path in unplaced]
         normalised = normal.normalised + [f"{path}: written back through a one-way rule ({reason}"
-                                          for path, reason in reasons.items() if path not in unplaced]
+                                          for path, reason in reasons.items() if path not in unplaced] \
+            if reasons else normal.normalised
         return ggk.render(normal.bericht, payload, target.bericht, target.versie, settings, stamp,
                           dropped=tuple(dropped), normalised=tuple(normalised), guard=self.envelope_guarded)
 
@@ -407,14 +409,17 @@ def ggk_stamp(bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction,
     retour's Du01 can point at it; for a retour that Di01's UUID (3.3 crossRefnummer), refused when unknown;
     tijdstipBericht = ``now``, strictly increasing per zender (3.2 "tijdstip van aanmaken", StUF019)."""
     key = ggk.heen_key(bericht)
-    cross_ref = tx.recall("di01", key) if ggk.is_retour(bericht) else None
-    if ggk.is_retour(bericht) and cross_ref is None:
+    retour = ggk.is_retour(bericht)
+    cross_ref = tx.recall("di01", key) if retour else None
+    if retour and cross_ref is None:
         raise RenderError(f"retour to heenbericht {ggk.describe_heen(bericht)}, whose Di01 this ledger does not "
                           "know: the Du01's crossRefnummer must be that Di01's UUID (GGk 3.3); convert or receive "
                           "the heenbericht first, with the same state", "stuurgegevens.crossRefnummer")
     zender = ggk.parties(bericht, settings)[0]
-    stamp = ggk.Stamp(str(uuid.uuid4()), tx.tijdstip(f"{zender}/{settings.zender.applicatie}", now), cross_ref)
-    if cross_ref is None:
+    # uuid4 text from the zkn render's buffer of os.urandom: the same randomness without a UUID object
+    stamp = ggk.Stamp(zkn_profile.referentienummer(), tx.tijdstip(f"{zender}/{settings.zender.applicatie}", now),
+                      cross_ref)
+    if not retour:
         tx.remember("di01", key, stamp.referentienummer)
     return stamp
 
