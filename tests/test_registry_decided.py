@@ -18,7 +18,8 @@ VENDOR = ROOT / "mappings/examples/vendor-extensions/fixtures/toewijzing.xml"
 
 
 def _messages(reference_dir: Path) -> list[tuple[str, bytes]]:
-    files = [p for base in (ROOT / "tests", ROOT / "mappings", reference_dir / "samples") for p in sorted(base.rglob("*"))
+    bases = (ROOT / "tests", ROOT / "mappings", reference_dir / "samples")
+    files = [p for base in bases for p in sorted(base.rglob("*"))
              if p.is_file() and p.suffix in (".xml", ".ei", ".txt") and "README" not in p.name]
     return [(p.name, p.read_bytes()) for p in files]
 
