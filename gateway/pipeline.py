@@ -28,7 +28,7 @@ from gateway.mapping.privacy import cap
 from gateway.mapping.reverse import unmap, unmap_text
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
-from gateway.model.versions import VERSIONS, for_version
+from gateway.model.versions import VERSIONS, Normalised, for_version
 from gateway.render import RenderError, RenderSettings, ggk, ggk_guard
 from gateway.render import zkn as zkn_profile
 from gateway.render.guard import guarding
@@ -264,10 +264,11 @@ class Converter:
                 raise ConversionError(str(exc), field=exc.field, source=name, code=exc.code) from None
             raise
         warnings = list(result.warnings)
-        warnings += [Warning_("zaak", "clients", None, n.removeprefix("warning: ")) for n in notes
-                     if n.startswith("warning: ")]
-        return Conversion(source, mapping, result.bericht, outputs, result.unmapped, warnings,
-                          [n for n in notes if not n.startswith("warning: ")])
+        if notes:  # none for a GGk envelope: no zaak decisions
+            warnings += [Warning_("zaak", "clients", None, n.removeprefix("warning: ")) for n in notes
+                         if n.startswith("warning: ")]
+            notes = [n for n in notes if not n.startswith("warning: ")]
+        return Conversion(source, mapping, result.bericht, outputs, result.unmapped, warnings, notes)
 
     def prepare(self, bericht: Bericht, mapping: Compiled) -> zkn_profile.Prepared | None:
         """What rendering ``bericht`` needs from the message alone, for :meth:`render` elsewhere (a batch worker
@@ -296,8 +297,7 @@ class Converter:
                 received_di01(bericht, envelope, tx)
             if self.profile == "ggk":
                 assert bericht is not None
-                outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, "ggk", r.dropped)
-                           for r in self.render_ggk(bericht, settings, tx, now)]
+                outputs = [self._ggk_output(bericht, settings, tx, now)]
             else:
                 with guarding(self.guarded):
                     if prepared is not None:
@@ -333,6 +333,24 @@ class Converter:
         """Profile ggk: normalise to the target version, write it with the built-in dialect's mapping file run
         backwards, validate it when an XSD is known, and wrap it in a Di01 (heenbericht, its UUID remembered
         in the ledger) or a Du01 (retour, pointing at the Di01 of its heenbericht)."""
+        normal, payload, target, stamp, dropped, reasons, unplaced = self._ggk_payload(bericht, settings, tx, now)
+        normalised = normal.normalised + [f"{path}: written back through a one-way rule ({reason}"
+                                          for path, reason in reasons.items() if path not in unplaced]
+        return ggk.render(normal.bericht, payload, target.bericht, target.versie, settings, stamp,  # type: ignore[arg-type]
+                          dropped=dropped, normalised=tuple(normalised), guard=self.envelope_guarded)
+
+    def _ggk_output(self, bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction, now: datetime) -> Output:
+        """:meth:`render_ggk`'s envelope as the Output :meth:`render` returns, without the account of what was
+        normalised (an Output does not carry it) or a GgkRendered in between."""
+        normal, payload, target, stamp, dropped, _, _ = self._ggk_payload(bericht, settings, tx, now)
+        name, xml = ggk.written(normal.bericht, payload, target.bericht, target.versie, settings,  # type: ignore[arg-type]
+                                stamp, self.envelope_guarded)
+        return Output(name, xml, stamp.referentienummer, "", "ggk", dropped)
+
+    def _ggk_payload(self, bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction, now: datetime) \
+            -> tuple[Normalised, bytes, Compiled, ggk.Stamp, tuple[str, ...], dict[str, str], list[str]]:
+        """The stamp, the payload in its target dialect, and what the target could not hold: (normalised message,
+        payload, target dialect, stamp, dropped, one-way reasons by path, unplaced paths)."""
         stamp = ggk_stamp(bericht, settings, tx, now)
         target = self.payload_dialect(bericht, settings)
         assert target.wet is not None and target.bericht is not None and target.versie is not None
@@ -347,11 +365,7 @@ class Converter:
             f"{path}: " + (f"one-way rule in {target.name} ({reasons[path]}" if path in reasons
                            else f"not representable in {target.name}")
             for path in unplaced]
-        normalised = normal.normalised + [f"{path}: written back through a one-way rule ({reason}"
-                                          for path, reason in reasons.items() if path not in unplaced] \
-            if reasons else normal.normalised
-        return ggk.render(normal.bericht, payload, target.bericht, target.versie, settings, stamp,
-                          dropped=tuple(dropped), normalised=tuple(normalised), guard=self.envelope_guarded)
+        return normal, payload, target, stamp, tuple(dropped), reasons, unplaced
 
     def reverse(self, data: bytes, target: str | Path, name: str = "<input>") -> list[Reversal]:
         """The way back: a canonical message (zakLk01, a GGk envelope, or any known dialect) written in

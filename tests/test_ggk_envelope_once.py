@@ -7,6 +7,7 @@ base64 by ``binascii`` on one line, and the envelope's referentienummer is drawn
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 import uuid
 from pathlib import Path
@@ -85,3 +86,35 @@ def test_a_replaced_uuid4_decides_the_envelope_reference(reference_dir: Path, mo
     converter = Converter(profile="ggk", ledger=MemoryLedger())
     refs = [converter.convert(TOEWIJZING.read_bytes(), "a").outputs[0].referentienummer for _ in range(3)]
     assert refs == [str(uuid.UUID(int=i, version=4)) for i in (1, 2, 3)]
+
+
+FIXTURES = sorted([*(ROOT / "tests/fixtures").glob("*/*.xml"), *(ROOT / "tests/fixtures").glob("*/families/*.xml")])
+
+
+def test_convert_gives_the_envelope_render_ggk_gives(reference_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``convert`` writes a GGk envelope straight into its Output (no GgkRendered in between); it must be what
+    ``render_ggk`` renders: name, bytes, reference and what was dropped, for every fixture and 2.0 sample (retours
+    after their heenbericht, in one ledger each), or the same refusal."""
+    def run(through_render: bool) -> list[object]:
+        counted = iter(range(1, 10_000))
+        monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counted), version=4))
+        converter = Converter(profile="ggk", ledger=MemoryLedger(), clock=lambda: dt.datetime(2026, 12, 5, 6, 0))
+        out: list[object] = []
+        for path in [*FIXTURES, *sorted((reference_dir / "samples/iwmo20-xml").glob("*.xml"))]:
+            try:
+                if through_render:
+                    _, mapping, result = converter.to_model(path.read_bytes(), path.name)
+                    with converter.ledger.transaction() as tx:
+                        (r,) = converter.render_ggk(result.bericht, converter.settings_for(mapping), tx,
+                                                    converter.clock())
+                    out.append((r.name, r.xml, r.referentienummer, r.dropped))
+                else:
+                    (o,) = converter.convert(path.read_bytes(), path.name).outputs
+                    out.append((o.name, o.xml, o.referentienummer, o.dropped))
+            except Exception as exc:  # the refusal itself is compared
+                out.append(f"{type(exc).__name__}: {exc}")
+        return out
+
+    converted, rendered = run(False), run(True)
+    assert converted == rendered
+    assert sum(isinstance(o, tuple) and bool(o[3]) for o in converted) >= 8

@@ -173,11 +173,18 @@ def render(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings:
            dropped: tuple[str, ...] = (), normalised: tuple[str, ...] = (), guard: bool = False) -> list[GgkRendered]:
     """One envelope for the whole message around its ``payload`` (message family ``nummer``, ``versie``);
     ``guard``: its values checked as they are written (see :func:`envelope`)."""
+    name, xml = written(bericht, payload, nummer, versie, settings, stamp, guard)
+    return [GgkRendered(stamp.referentienummer, name, "", xml, "", dropped=dropped, normalised=normalised,
+                        payload=payload, cross_ref=stamp.cross_ref)]
+
+
+def written(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings: RenderSettings, stamp: Stamp,
+            guard: bool = False) -> tuple[str, bytes]:
+    """:func:`render`'s file-name stem and envelope bytes: the facts both need (retour or not, the parties, the
+    functie) worked out once."""
     retour = is_retour(bericht)
     sides = parties(bericht, settings)
     function = functie(bericht.wet, nummer)
     xml = _envelope(bericht, payload, nummer, versie, settings, stamp, guard, retour, sides, function)
     ident = (bericht.identificatie_retour if retour else None) or bericht.identificatie
-    name = UNSAFE_NAME.sub("_", f"{sides[0]}-{function}-{ident}-ggk")
-    return [GgkRendered(stamp.referentienummer, name, "", xml, "", dropped=dropped, normalised=normalised,
-                        payload=payload, cross_ref=stamp.cross_ref)]
+    return UNSAFE_NAME.sub("_", f"{sides[0]}-{function}-{ident}-ggk"), xml
