@@ -6,7 +6,6 @@ what a message becomes and on how a failure is described.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +28,7 @@ from gateway.mapping.privacy import cap
 from gateway.mapping.reverse import unmap, unmap_text
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
-from gateway.model.versions import VERSIONS, for_version
+from gateway.model.versions import VERSIONS, Normalised, for_version
 from gateway.render import RenderError, RenderSettings, ggk, ggk_guard
 from gateway.render import zkn as zkn_profile
 from gateway.render.guard import guarding
@@ -265,10 +264,11 @@ class Converter:
                 raise ConversionError(str(exc), field=exc.field, source=name, code=exc.code) from None
             raise
         warnings = list(result.warnings)
-        warnings += [Warning_("zaak", "clients", None, n.removeprefix("warning: ")) for n in notes
-                     if n.startswith("warning: ")]
-        return Conversion(source, mapping, result.bericht, outputs, result.unmapped, warnings,
-                          [n for n in notes if not n.startswith("warning: ")])
+        if notes:  # none for a GGk envelope: no zaak decisions
+            warnings += [Warning_("zaak", "clients", None, n.removeprefix("warning: ")) for n in notes
+                         if n.startswith("warning: ")]
+            notes = [n for n in notes if not n.startswith("warning: ")]
+        return Conversion(source, mapping, result.bericht, outputs, result.unmapped, warnings, notes)
 
     def prepare(self, bericht: Bericht, mapping: Compiled) -> zkn_profile.Prepared | None:
         """What rendering ``bericht`` needs from the message alone, for :meth:`render` elsewhere (a batch worker
@@ -297,7 +297,7 @@ class Converter:
                 received_di01(bericht, envelope, tx)
             if self.profile == "ggk":
                 assert bericht is not None
-                rendered = self.render_ggk(bericht, settings, tx, now)
+                outputs = [self._ggk_output(bericht, settings, tx, now)]
             else:
                 with guarding(self.guarded):
                     if prepared is not None:
@@ -305,10 +305,10 @@ class Converter:
                     else:
                         assert bericht is not None
                         rendering = zkn_profile.render(bericht, settings, tx, now)
-                rendered = rendering.outputs
                 notes += rendering.notes + [f"warning: {w}" for w in rendering.warnings]
-            outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()),
-                              getattr(r, "operation", ""), getattr(r, "soap_action", "")) for r in rendered]
+                outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()),
+                                  getattr(r, "operation", ""), getattr(r, "soap_action", ""))
+                           for r in rendering.outputs]
             if self.validate and not self.guarded and not self.envelope_guarded:
                 for out in outputs:
                     check(out.xml, self.profile)
@@ -333,23 +333,39 @@ class Converter:
         """Profile ggk: normalise to the target version, write it with the built-in dialect's mapping file run
         backwards, validate it when an XSD is known, and wrap it in a Di01 (heenbericht, its UUID remembered
         in the ledger) or a Du01 (retour, pointing at the Di01 of its heenbericht)."""
+        normal, payload, target, stamp, dropped, reasons, unplaced = self._ggk_payload(bericht, settings, tx, now)
+        normalised = normal.normalised + [f"{path}: written back through a one-way rule ({reason}"
+                                          for path, reason in reasons.items() if path not in unplaced]
+        return ggk.render(normal.bericht, payload, target.bericht, target.versie, settings, stamp,  # type: ignore[arg-type]
+                          dropped=dropped, normalised=tuple(normalised), guard=self.envelope_guarded)
+
+    def _ggk_output(self, bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction, now: datetime) -> Output:
+        """:meth:`render_ggk`'s envelope as the Output :meth:`render` returns, without the account of what was
+        normalised (an Output does not carry it) or a GgkRendered in between."""
+        normal, payload, target, stamp, dropped, _, _ = self._ggk_payload(bericht, settings, tx, now)
+        name, xml = ggk.written(normal.bericht, payload, target.bericht, target.versie, settings,  # type: ignore[arg-type]
+                                stamp, self.envelope_guarded)
+        return Output(name, xml, stamp.referentienummer, "", "ggk", dropped)
+
+    def _ggk_payload(self, bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction, now: datetime) \
+            -> tuple[Normalised, bytes, Compiled, ggk.Stamp, tuple[str, ...], dict[str, str], list[str]]:
+        """The stamp, the payload in its target dialect, and what the target could not hold: (normalised message,
+        payload, target dialect, stamp, dropped, one-way reasons by path, unplaced paths)."""
         stamp = ggk_stamp(bericht, settings, tx, now)
         target = self.payload_dialect(bericht, settings)
         assert target.wet is not None and target.bericht is not None and target.versie is not None
         normal = for_version(bericht, target.wet, target.versie)
         payload, one_way, unplaced = unmap_text(target, normal.bericht)
-        kind = iwmo_kind(target.wet, target.versie, target.bericht)
-        if self.validate and kind is not None:
-            check(payload, kind)
-        reasons = dict(item.split(" (", 1) for item in one_way)
+        if self.validate:
+            kind = iwmo_kind(target.wet, target.versie, target.bericht)
+            if kind is not None:
+                check(payload, kind)
+        reasons = dict(item.split(" (", 1) for item in one_way) if one_way else {}
         dropped = normal.dropped + [
             f"{path}: " + (f"one-way rule in {target.name} ({reasons[path]}" if path in reasons
                            else f"not representable in {target.name}")
             for path in unplaced]
-        normalised = normal.normalised + [f"{path}: written back through a one-way rule ({reason}"
-                                          for path, reason in reasons.items() if path not in unplaced]
-        return ggk.render(normal.bericht, payload, target.bericht, target.versie, settings, stamp,
-                          dropped=tuple(dropped), normalised=tuple(normalised), guard=self.envelope_guarded)
+        return normal, payload, target, stamp, tuple(dropped), reasons, unplaced
 
     def reverse(self, data: bytes, target: str | Path, name: str = "<input>") -> list[Reversal]:
         """The way back: a canonical message (zakLk01, a GGk envelope, or any known dialect) written in
@@ -407,14 +423,17 @@ def ggk_stamp(bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction,
     retour's Du01 can point at it; for a retour that Di01's UUID (3.3 crossRefnummer), refused when unknown;
     tijdstipBericht = ``now``, strictly increasing per zender (3.2 "tijdstip van aanmaken", StUF019)."""
     key = ggk.heen_key(bericht)
-    cross_ref = tx.recall("di01", key) if ggk.is_retour(bericht) else None
-    if ggk.is_retour(bericht) and cross_ref is None:
+    retour = ggk.is_retour(bericht)
+    cross_ref = tx.recall("di01", key) if retour else None
+    if retour and cross_ref is None:
         raise RenderError(f"retour to heenbericht {ggk.describe_heen(bericht)}, whose Di01 this ledger does not "
                           "know: the Du01's crossRefnummer must be that Di01's UUID (GGk 3.3); convert or receive "
                           "the heenbericht first, with the same state", "stuurgegevens.crossRefnummer")
     zender = ggk.parties(bericht, settings)[0]
-    stamp = ggk.Stamp(str(uuid.uuid4()), tx.tijdstip(f"{zender}/{settings.zender.applicatie}", now), cross_ref)
-    if cross_ref is None:
+    # uuid4 text from the zkn render's buffer of os.urandom: the same randomness without a UUID object
+    stamp = ggk.Stamp(zkn_profile.referentienummer(), tx.tijdstip(f"{zender}/{settings.zender.applicatie}", now),
+                      cross_ref)
+    if not retour:
         tx.remember("di01", key, stamp.referentienummer)
     return stamp
 

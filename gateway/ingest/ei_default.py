@@ -43,6 +43,8 @@ def is_flat_file(data: bytes) -> bool:
     damaged (wrong length, unknown BerichtCode, missing) must still reach the EI parser, which names
     the line and field, instead of the XML parser's "not well-formed". XML never starts with a digit.
     """
+    if data[:1] == b"<":  # XML, or UTF-16/32 whose first character is "<": no digit first either way
+        return False
     codec = _wide(data)
     if codec is not None:  # UTF-16/32: an EI file too when its first character is a digit
         return data[:16].decode(codec, errors="replace").removeprefix("\ufeff")[:1].isdigit()

@@ -63,6 +63,8 @@ def _parser(huge: bool = False) -> etree.XMLParser:
 
 def wide_encoding(data: bytes) -> str | None:
     """``utf-16-le`` etc. when ``data`` is UTF-16/UTF-32 by its BOM or first character, else None."""
+    if data[:1] == b"<" and data[1:2] != b"\0":  # the usual start: no mark starts so (those with "<" have a 0 next)
+        return None
     head = data[:4]
     for mark, codec in _WIDE:
         if head.startswith(mark):

@@ -104,6 +104,12 @@ class Candidate:
     specificity: tuple[int, int]
 
 
+Routes = tuple[dict[tuple[str, str | None, str | None], list[Compiled]], dict[tuple[str, str, str | None], Compiled]]
+"""The detection table (see ``Registry._dispatch``)."""
+DECIDED_MAX = 256
+"""Detections kept by (format, tag, route): a sender's odd tags cannot grow it without bound."""
+
+
 class Registry:
     """All mappings known to a process, compiled once; thread-safe swaps on reload."""
 
@@ -116,7 +122,9 @@ class Registry:
         self._paths_by_name: dict[str, Path] = {}
         self.errors: list[MappingError] = []
         self._dialects: dict[tuple[str, str, str], Compiled] | None = None
-        self._dispatch: dict[tuple[str, str | None, str | None], list[Compiled]] = {}
+        self._dispatch: Routes = ({}, {})
+        """(format, namespace, root) -> candidate mappings, and the detections already decided from the root's tag
+        alone (see :meth:`match`): one tuple, replaced whole on a scan, so a reader never pairs old and new."""
         self.scan()
 
     # -- discovery ------------------------------------------------------------------------------
@@ -167,7 +175,7 @@ class Registry:
             self.errors = errors
             if not errors or not self._by_name:
                 self._by_name, self._by_path, self._paths_by_name = by_name, by_path, index
-                self._dispatch = _dispatch_table(by_name.values())
+                self._dispatch = (_dispatch_table(by_name.values()), {})
                 self._dialects = None
         return errors
 
@@ -242,12 +250,18 @@ class Registry:
     def match(self, root: etree._Element, fmt: str = "xml", route: str | None = None,
               among: Iterable[Compiled] | None = None, source: str = "<input>") -> Compiled:
         """The most specific mapping whose ``match:`` accepts this message."""
+        decided: dict[tuple[str, str, str | None], Compiled] | None = None
         if among is None:
             tag = root.tag
+            table, decided = self._dispatch
+            known = decided.get((fmt, tag, route))
+            if known is not None:
+                return known
             ns, _, local = tag[1:].partition("}") if tag[0] == "{" else ("", "", tag)
-            table = self._dispatch
             pool = [*table.get((fmt, ns, local), ()), *table.get((fmt, ns, None), ()),
                     *table.get((fmt, None, local), ()), *table.get((fmt, None, None), ())]
+            if any(m.match.xpath or m.match.fields for m in pool):
+                decided = None  # a candidate looks inside the message: its tag alone does not decide
         else:
             pool = list(among)
         candidates = [m for m in pool if matches(m, root, fmt, route)]
@@ -269,6 +283,10 @@ class Registry:
                 raise ConversionError(
                     f"ambiguous dialect: mappings {best.name!r} and {second.name!r} both match; make one "
                     "match: more specific or name the mapping", field="dialect", line=root.sourceline, source=source)
+        if decided is not None:  # every candidate asked only format, namespace, root and route: the same next time
+            if len(decided) >= DECIDED_MAX:
+                decided.clear()
+            decided[fmt, tag, route] = best
         return best
 
 

@@ -28,6 +28,7 @@ from gateway.model import Bericht
 from . import transforms as tf
 from .errors import ConversionError
 from .lighttree import Node, insert_after, serialise, sub, to_lxml
+from .others_code import made
 from .reverse_plan import (
     MappingPlan,
     NotNormal,
@@ -372,7 +373,10 @@ def unmap_text(mapping: Compiled, bericht: Bericht) -> tuple[bytes, list[str], l
         else:  # every value the pass met it placed: what is left is at no rule's path (see _unplaced)
             unplaced: list[str] = []
             written = mapping_plan(mapping)
-            _others(written, bericht, written.trie, "", unplaced)
+            scan = written.scan
+            if scan is None:  # _others, generated for this plan (the same paths in the same order)
+                scan = written.scan = made(Bericht, written.trie, written.others, _value_leaves, _others, written)
+            scan(bericht, unplaced)
             return text, sorted(set(one_way)), unplaced
     written_tree = unmap(mapping, bericht)
     return written_tree.tostring(), written_tree.one_way, written_tree.unplaced

@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .codegen import check_words
+from .codegen import Source as _Source
+from .codegen import check_template
 
 LEAF, FIELD, CONSTANT, GROUP, BAIL, LATE, SKIP = range(7)
 """Step kinds: one text at one path; a field with transforms, a value map or several paths; a constant the
@@ -44,21 +45,6 @@ _LITERALS = ("'lacking'", "'constant'", "'one-way'", "'late'", "''")
 """The template's only string literals: a quote outside them would be a value pasted into the source."""
 
 
-class _Source:
-    """The lines of one function, and the values they name (``k<n>`` is ``K[n]``)."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.values: list[Any] = []
-
-    def k(self, value: Any) -> str:
-        self.values.append(value)
-        return f"k{len(self.values) - 1}"
-
-    def add(self, depth: int, line: str) -> None:
-        self.lines.append("    " * depth + line)
-
-
 def source(steps: list[tuple], where: bool) -> tuple[str, tuple[Any, ...]]:
     """The source of ``make`` (which returns the writer of ``steps``) and the values ``K`` it is called with."""
     code = _Source()
@@ -84,12 +70,7 @@ def source(steps: list[tuple], where: bool) -> tuple[str, tuple[Any, ...]]:
 def _check(text: str) -> None:
     """Never fails by construction (no value is formatted into the text): checked so a later edit that pastes
     one fails loudly at load."""
-    bare = text
-    for literal in _LITERALS:
-        bare = bare.replace(literal, " ")
-    if not _TEMPLATE_ONLY.fullmatch(text) or "'" in bare:
-        raise ValueError("generated source holds more than its template")
-    check_words(text, _WORDS, _MADE_UP, "generated GGk writer")
+    check_template(text, _TEMPLATE_ONLY, _LITERALS, _WORDS, _MADE_UP, "generated GGk writer")
 
 
 def _step(code: _Source, step: tuple, where: bool) -> None:

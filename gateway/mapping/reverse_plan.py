@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,8 +286,8 @@ class MappingPlan:
     identity of the mapping's own objects (an int key; the global caches hash the namespaces tuple on each of
     the ~30 look-ups a message). Its entries hold the mapping, so the rules they are keyed by stay alive."""
 
-    __slots__ = ("checked_", "fields", "groups", "mapping", "ns", "nsmap", "others_", "root_attributes", "steps_",
-                 "tag", "trie")
+    __slots__ = ("checked_", "fields", "groups", "mapping", "ns", "nsmap", "others_", "root_attributes", "scan",
+                 "steps_", "tag", "trie")
 
     def __init__(self, mapping: Compiled) -> None:
         self.mapping = mapping
@@ -306,6 +307,8 @@ class MappingPlan:
         self.fields: dict[int, FieldPlan] = {}
         self.trie = trie_of(mapping.rules)
         self.others_: dict[tuple[type, int], list[tuple[str, Any]]] = {}
+        self.scan: Callable[[BaseModel, list[str]], None] | None = None
+        """The unplaced scan generated for this plan (gateway.mapping.others_code), made on first use."""
 
     def steps(self, rules: list[Rule]) -> Steps:
         found = self.steps_.get(id(rules))

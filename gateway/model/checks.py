@@ -8,12 +8,16 @@ from __future__ import annotations
 from operator import mul
 
 _BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+_ASCII_REST = 48 * sum(_BSN_WEIGHTS) % 11
+"""What ASCII's "0" (byte 48) adds to the weighted sum, mod 11: the 11-proef on the bytes is ``sum % 11 == 7``."""
 
 
 def bsn_is_valid(value: str) -> bool:
     """True when ``value`` is nine digits passing the BSN 11-proef (last weight -1), not all zeros."""
     if len(value) != 9 or not value.isdigit() or value == "000000000":
         return False
+    if value.isascii():  # the usual case: weigh the bytes (no int() per digit, half the cost)
+        return sum(map(mul, value.encode("ascii"), _BSN_WEIGHTS)) % 11 == _ASCII_REST
     return sum(map(mul, map(int, value), _BSN_WEIGHTS)) % 11 == 0  # nine of each: checked above
 
 

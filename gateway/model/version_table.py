@@ -35,18 +35,18 @@ class Version:
     """Has the iWmo 2.1 XSD's limits: text lengths, one Contact per Relatie, Landnummer with a phone number."""
     lengths: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def label(self) -> str:
-        return f"{'iWmo' if self.wet == 'wmo' else 'iJw'} {self.versie}"
+    label: str = field(init=False, repr=False, compare=False)
+    """``iWmo 2.1``, ``iJw 3.2``: the version in words, for notes."""
+    generation: str = field(init=False, repr=False, compare=False)
+    """``2.0``, ``2.1`` or ``3``: the steps in which elements came and went."""
+    has_reden_wijziging: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def generation(self) -> str:
-        """``2.0``, ``2.1`` or ``3``: the steps in which elements came and went."""
-        return "3" if self.versie.startswith("3") else self.versie
-
-    @property
-    def has_reden_wijziging(self) -> bool:
-        return self.generation != "2.0"
+    def __post_init__(self) -> None:
+        """The derived facts, worked out once: the rules read them ~10 times a message."""
+        generation = "3" if self.versie.startswith("3") else self.versie
+        object.__setattr__(self, "label", f"{'iWmo' if self.wet == 'wmo' else 'iJw'} {self.versie}")
+        object.__setattr__(self, "generation", generation)
+        object.__setattr__(self, "has_reden_wijziging", generation != "2.0")
 
 
 LENGTHS_21: dict[str, int] = {

@@ -86,12 +86,15 @@ class _Run:
     def drop(self, path: str, why: str) -> None:
         self.dropped.append(f"{path}: {why}")
 
-    def fits(self, path: str, value: str | None, name: str) -> bool:
-        """False (and dropped) when ``value`` is longer than the target allows for ``name``."""
-        limit = self.target.lengths.get(name)
-        if value is None or limit is None or len(value) <= limit:
+    def fits(self, value: str | None, name: str, *path: str) -> bool:
+        """False (and dropped at the path ``path`` spells, joined only then) when ``value`` is longer than the
+        target allows for ``name``."""
+        if value is None:
             return True
-        self.drop(path, f"longer than the {limit} characters {self.target.label} allows")
+        limit = self.target.lengths.get(name)
+        if limit is None or len(value) <= limit:
+            return True
+        self.drop("".join(path), f"longer than the {limit} characters {self.target.label} allows")
         return False
 
     def own(self, model: M) -> M:
@@ -146,9 +149,9 @@ def _client(run: _Run, client: Client, ci: int, path: str) -> Client:
     t = run.target
     if client.naam is not None:
         client = run.put(client, "naam", _naam(run, client.naam, path + "naam."))
-    if t.xsd_21 and not run.fits(path + "communicatietaal", client.communicatietaal, "communicatietaal"):
+    if t.xsd_21 and not run.fits(client.communicatietaal, "communicatietaal", path, "communicatietaal"):
         client = run.put(client, "communicatietaal", None)
-    client = run.put(client, "commentaar", _commentaar(run, client.commentaar, path + "commentaar"))
+    client = run.put(client, "commentaar", _commentaar(run, client.commentaar, path, "commentaar"))
     client = run.put_all(client, "contacten", [_contact(run, contact, f"{path}contacten.{ki}.")
                                                for ki, contact in enumerate(client.contacten)])
     client = run.put_all(client, "relaties", _relaties(run, client, path))
@@ -174,10 +177,10 @@ def _naam(run: _Run, naam: Naam, path: str) -> Naam:
                                                   "no per-name code)")
     for part in ("geslachtsnaam", "partnernaam"):
         achternaam = getattr(naam, part)
-        if achternaam is not None and not run.fits(f"{path}{part}.voorvoegsel", achternaam.voorvoegsel,
-                                                   "voorvoegsel"):
+        if achternaam is not None and not run.fits(achternaam.voorvoegsel, "voorvoegsel", path, part,
+                                                   ".voorvoegsel"):
             naam = run.put(naam, part, run.put(achternaam, "voorvoegsel", None))
-    if not run.fits(path + "voornamen", naam.voornamen, "voornamen"):
+    if not run.fits(naam.voornamen, "voornamen", path, "voornamen"):
         naam = run.put(naam, "voornamen", None)
     value = naam.voorletters
     if value and t.generation != "2.0" and not VOORLETTERS.fullmatch(value):
@@ -191,11 +194,11 @@ def _naam(run: _Run, naam: Naam, path: str) -> Naam:
     return naam
 
 
-def _commentaar(run: _Run, value: str | None, path: str) -> str | None:
+def _commentaar(run: _Run, value: str | None, *path: str) -> str | None:
     """LDT_Commentaar is one line (its pattern's ``.`` excludes line breaks): breaks become one space."""
     if not value or run.target.generation == "2.0" or not ("\n" in value or "\r" in value):
         return value
-    run.note(path, f"line breaks written as spaces ({run.target.label} Commentaar is a single line)")
+    run.note("".join(path), f"line breaks written as spaces ({run.target.label} Commentaar is a single line)")
     return LINE_BREAKS.sub(" ", value)
 
 
@@ -206,19 +209,19 @@ def _contact(run: _Run, contact: Contact, path: str) -> Contact:
     adres = contact.adres
     if adres is not None:
         for name in ("huisletter", "huisnummertoevoeging", "postcode", "straatnaam", "plaatsnaam"):
-            if not run.fits(f"{path}adres.{name}", getattr(adres, name), name):
+            if not run.fits(getattr(adres, name), name, path, "adres.", name):
                 adres = run.put(adres, name, None)
         contact = run.put(contact, "adres", adres)
     for name in ("organisatie", "emailadres"):
-        if not run.fits(path + name, getattr(contact, name), name):
+        if not run.fits(getattr(contact, name), name, path, name):
             contact = run.put(contact, name, None)
     kept = []
     for ti, tel in enumerate(contact.telefoon):
         where = f"{path}telefoon.{ti}"
         if not tel.landnummer:
             run.drop(where, f"{t.label} needs a Landnummer with every Telefoonnummer")
-        elif run.fits(where + ".nummer", tel.nummer, "telefoon.nummer") and run.fits(
-                where + ".landnummer", tel.landnummer, "telefoon.landnummer"):
+        elif run.fits(tel.nummer, "telefoon.nummer", where, ".nummer") and run.fits(
+                tel.landnummer, "telefoon.landnummer", where, ".landnummer"):
             kept.append(tel)
     return run.put_all(contact, "telefoon", kept)
 
@@ -238,7 +241,7 @@ def _relaties(run: _Run, client: Client, path: str) -> list[Relatie]:
             if relatie.naam.naamgebruik is None:
                 run.drop(where, f"an {t.label} Relatie needs a NaamGebruik")
                 continue
-            if not run.fits(where, relatie.nummer, "relatie.nummer"):
+            if not run.fits(relatie.nummer, "relatie.nummer", where):
                 continue
             for ki in range(1, len(relatie.contacten)):
                 run.drop(f"{where}.contacten.{ki}", f"an {t.label} Relatie has exactly one Contact")
@@ -265,12 +268,12 @@ def _product(run: _Run, product: Product, ci: int, pi: int, path: str) -> Produc
         if t.type_verwijzer is not None and product.verwijzer.type not in t.type_verwijzer:
             product = run.put(product, "verwijzer", None)
             run.drop(path + "verwijzer", f"the Verwijzer type is not in the {t.label} list")
-        elif not run.fits(path + "verwijzer.naam", product.verwijzer.naam, "verwijzer.naam"):
+        elif not run.fits(product.verwijzer.naam, "verwijzer.naam", path, "verwijzer.naam"):
             product = run.put(product, "verwijzer", run.put(product.verwijzer, "naam", None))
     if t.xsd_21 and product.beschikkingnummer is not None and int(product.beschikkingnummer) > LDT_NUMMER_MAX:
         product = run.put(product, "beschikkingnummer", None)
         run.drop(path + "beschikkingnummer", f"more than 9 digits; {t.label} BeschikkingNummer allows 9")
-    return run.put(product, "commentaar", _commentaar(run, product.commentaar, path + "commentaar"))
+    return run.put(product, "commentaar", _commentaar(run, product.commentaar, path, "commentaar"))
 
 
 def _reden(run: _Run, product: Product, path: str) -> Product:
@@ -374,23 +377,24 @@ def _beeindiging(run: _Run, product: Product, path: str) -> Product:
 def _beschikking(run: _Run, client: Client, client_path: str) -> Client:
     t, b, path = run.target, client.beschikking, client_path + "beschikking."
     assert b is not None
-    b = run.put(b, "commentaar", _commentaar(run, b.commentaar, path + "commentaar"))
+    b = run.put(b, "commentaar", _commentaar(run, b.commentaar, path, "commentaar"))
     kept: list[Beperking] = []
     for ni, beperking in enumerate(b.beperkingen):
         where = f"{path}beperkingen.{ni}"
         if t.beperking is not None and beperking.categorie not in t.beperking:
             run.drop(where, f"the Beperking categorie is not in the {t.label} list")
             continue
-        beperking = run.put(beperking, "commentaar", _commentaar(run, beperking.commentaar, where + ".commentaar"))
-        scores = [run.put(score, "commentaar", _commentaar(run, score.commentaar, f"{where}.scores.{si}.commentaar"))
+        beperking = run.put(beperking, "commentaar", _commentaar(run, beperking.commentaar, where, ".commentaar"))
+        scores = [run.put(score, "commentaar", _commentaar(run, score.commentaar, where, f".scores.{si}.commentaar"))
                   for si, score in enumerate(beperking.scores)]
         kept.append(run.put_all(beperking, "scores", scores))
     b = run.put_all(b, "beperkingen", kept)
     beschikt_lines = []
     for ni, beschikt in enumerate(b.producten):
-        beschikt = _omvang_fits(run, beschikt, f"{path}producten.{ni}.")
-        beschikt_lines.append(run.put(beschikt, "commentaar", _commentaar(run, beschikt.commentaar,
-                                                                          f"{path}producten.{ni}.commentaar")))
+        where = f"{path}producten.{ni}."
+        beschikt = _omvang_fits(run, beschikt, where)
+        beschikt_lines.append(run.put(beschikt, "commentaar", _commentaar(run, beschikt.commentaar, where,
+                                                                          "commentaar")))
     b = run.put_all(b, "producten", beschikt_lines)
     client = run.put(client, "beschikking", b)
     if run.soort != "toewijzing" or t.generation != "2.1":

@@ -11,9 +11,9 @@ zaak ledger. docs/ggk-profile.md describes every element.
 
 from __future__ import annotations
 
-import base64
 import functools
 import re
+from binascii import b2a_base64
 from dataclasses import dataclass
 
 from gateway import __version__
@@ -128,37 +128,44 @@ def envelope(bericht: Bericht, payload: bytes, nummer: str, versie: str, setting
     """The Di01 (heenbericht) or Du01 (retour, ``stamp.cross_ref`` set) around ``payload``, message family
     ``nummer`` (301) of version ``versie``. The payload is XML, so ``bericht`` has no bestandsnaam (spec 2.7).
     ``guard``: each value checked against its XSD type (gateway.render.ggk_guard) as it is written."""
-    root = DU01 if is_retour(bericht) else DI01
-    if root == DU01 and not stamp.cross_ref:
+    return _envelope(bericht, payload, nummer, versie, settings, stamp, guard, is_retour(bericht),
+                     parties(bericht, settings), functie(bericht.wet, nummer))
+
+
+def _envelope(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings: RenderSettings, stamp: Stamp,
+              guard: bool, retour: bool, sides: tuple[str, str], function: str) -> bytes:
+    """:func:`envelope` with the facts :func:`render` needs as well worked out once by the caller."""
+    root = DU01 if retour else DI01
+    if retour and not stamp.cross_ref:
         raise RenderError(f"a Du01 needs the UUID of the Di01 of heenbericht {describe_heen(bericht)}",
                           "stuurgegevens.crossRefnummer")
-    zender, ontvanger = parties(bericht, settings)
+    zender, ontvanger = sides
     functie_versie, functie_subversie = versienr(versie)
     admin = administratie(bericht, settings)
-    cross = f"\t\t<StUF:crossRefnummer>{stamp.cross_ref}</StUF:crossRefnummer>{CRLF}" if root == DU01 else ""
-    text = "".join((
-        f'<?xml version="1.0" encoding="UTF-8"?>{CRLF}',
-        f'<GGK:{root} xmlns:GGK="{GGK_NS}" xmlns:StUF="{STUF_NS}" xmlns:xmime="{XMIME_NS}">',
-        f"{CRLF}\t<GGK:stuurgegevens>{CRLF}\t\t<StUF:berichtcode>{root[-4:]}</StUF:berichtcode>{CRLF}",
-        _systeem("zender", zender, settings.zender.applicatie, admin),
-        _systeem("ontvanger", ontvanger, ONTVANGER_APPLICATIE),
-        f"\t\t<StUF:referentienummer>{stamp.referentienummer}</StUF:referentienummer>{CRLF}",
-        f"\t\t<StUF:tijdstipBericht>{stamp.tijdstip}</StUF:tijdstipBericht>{CRLF}",
-        cross,
-        f"\t\t<StUF:functie>{functie(bericht.wet, nummer)}</StUF:functie>{CRLF}\t</GGK:stuurgegevens>{CRLF}",
-        f"\t<GGK:parameters>{CRLF}",
-        f"\t\t<GGK:applicatieVersie>{APPLICATIE_VERSIE}</GGK:applicatieVersie>{CRLF}",
-        f"\t\t<GGK:applicatieSubversie>{APPLICATIE_SUBVERSIE}</GGK:applicatieSubversie>{CRLF}",
-        f"\t\t<GGK:functieVersie>{functie_versie}</GGK:functieVersie>{CRLF}",
-        f"\t\t<GGK:functieSubversie>{functie_subversie}</GGK:functieSubversie>{CRLF}",
-        f'\t\t<GGK:bericht xmime:contentType="{CONTENT_TYPE}">{base64.b64encode(payload).decode("ascii")}',
-        f"</GGK:bericht>{CRLF}\t</GGK:parameters>{CRLF}</GGK:{root}>{CRLF}",
-    ))
+    cross = f"\t\t<StUF:crossRefnummer>{stamp.cross_ref}</StUF:crossRefnummer>{CRLF}" if retour else ""
+    text = (
+        f'<?xml version="1.0" encoding="UTF-8"?>{CRLF}'
+        f'<GGK:{root} xmlns:GGK="{GGK_NS}" xmlns:StUF="{STUF_NS}" xmlns:xmime="{XMIME_NS}">'
+        f"{CRLF}\t<GGK:stuurgegevens>{CRLF}\t\t<StUF:berichtcode>{root[-4:]}</StUF:berichtcode>{CRLF}"
+        f"{_systeem('zender', zender, settings.zender.applicatie, admin)}"
+        f"{_systeem('ontvanger', ontvanger, ONTVANGER_APPLICATIE)}"
+        f"\t\t<StUF:referentienummer>{stamp.referentienummer}</StUF:referentienummer>{CRLF}"
+        f"\t\t<StUF:tijdstipBericht>{stamp.tijdstip}</StUF:tijdstipBericht>{CRLF}"
+        f"{cross}"
+        f"\t\t<StUF:functie>{function}</StUF:functie>{CRLF}\t</GGK:stuurgegevens>{CRLF}"
+        f"\t<GGK:parameters>{CRLF}"
+        f"\t\t<GGK:applicatieVersie>{APPLICATIE_VERSIE}</GGK:applicatieVersie>{CRLF}"
+        f"\t\t<GGK:applicatieSubversie>{APPLICATIE_SUBVERSIE}</GGK:applicatieSubversie>{CRLF}"
+        f"\t\t<GGK:functieVersie>{functie_versie}</GGK:functieVersie>{CRLF}"
+        f"\t\t<GGK:functieSubversie>{functie_subversie}</GGK:functieSubversie>{CRLF}"
+        f'\t\t<GGK:bericht xmime:contentType="{CONTENT_TYPE}">{b2a_base64(payload, newline=False).decode("ascii")}'
+        f"</GGK:bericht>{CRLF}\t</GGK:parameters>{CRLF}</GGK:{root}>{CRLF}"
+    )
     if guard:  # after the writer's own refusals (RenderError), which come first as they always did
         ggk_guard.check(root, (zender, settings.zender.applicatie, admin, ontvanger, ONTVANGER_APPLICATIE),
-                        (stamp.referentienummer, stamp.tijdstip, functie(bericht.wet, nummer), APPLICATIE_VERSIE,
+                        (stamp.referentienummer, stamp.tijdstip, function, APPLICATIE_VERSIE,
                          APPLICATIE_SUBVERSIE, functie_versie, functie_subversie),
-                        stamp.cross_ref if root == DU01 else None)
+                        stamp.cross_ref if retour else None)
     return text.encode("utf-8")
 
 
@@ -166,9 +173,18 @@ def render(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings:
            dropped: tuple[str, ...] = (), normalised: tuple[str, ...] = (), guard: bool = False) -> list[GgkRendered]:
     """One envelope for the whole message around its ``payload`` (message family ``nummer``, ``versie``);
     ``guard``: its values checked as they are written (see :func:`envelope`)."""
-    xml = envelope(bericht, payload, nummer, versie, settings, stamp, guard)
-    zender = parties(bericht, settings)[0]
-    ident = (bericht.identificatie_retour if is_retour(bericht) else None) or bericht.identificatie
-    name = UNSAFE_NAME.sub("_", f"{zender}-{functie(bericht.wet, nummer)}-{ident}-ggk")
+    name, xml = written(bericht, payload, nummer, versie, settings, stamp, guard)
     return [GgkRendered(stamp.referentienummer, name, "", xml, "", dropped=dropped, normalised=normalised,
                         payload=payload, cross_ref=stamp.cross_ref)]
+
+
+def written(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings: RenderSettings, stamp: Stamp,
+            guard: bool = False) -> tuple[str, bytes]:
+    """:func:`render`'s file-name stem and envelope bytes: the facts both need (retour or not, the parties, the
+    functie) worked out once."""
+    retour = is_retour(bericht)
+    sides = parties(bericht, settings)
+    function = functie(bericht.wet, nummer)
+    xml = _envelope(bericht, payload, nummer, versie, settings, stamp, guard, retour, sides, function)
+    ident = (bericht.identificatie_retour if retour else None) or bericht.identificatie
+    return UNSAFE_NAME.sub("_", f"{sides[0]}-{function}-{ident}-ggk"), xml
