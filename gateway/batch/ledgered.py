@@ -39,6 +39,7 @@ from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.render import RenderError
 
 from .budget import Budget
+from .chunkledger import ChunkOverlay
 from .report import Tally, encode_line, failed_line, ok_line
 from .sinks import packer_for
 from .work import READ_FAILED, ChunkResult, MappedMember, WorkConfig, pack_outputs, quarantine
@@ -156,7 +157,8 @@ def open_state(state: str) -> sqlite3.Connection:
 
 class SqliteChunks:
     """``--state DIR`` (or ``none``) for a batch: each chunk is one ``BEGIN IMMEDIATE`` transaction of the ledger
-    file, each message a SAVEPOINT in it (the interface of ``ChunkedPgLedger``).
+    file (the interface of ``ChunkedPgLedger``); each message's writes are staged in memory and the chunk's written
+    just before its commit (:class:`~gateway.batch.chunkledger.ChunkOverlay`), not a SAVEPOINT and statements each.
 
     A chunk's commit is not flushed to disk by itself (``synchronous=NORMAL``): :meth:`sync` flushes the WAL before
     the journal records the chunks done, every couple of seconds instead of every chunk (an fsync of several
@@ -167,17 +169,20 @@ class SqliteChunks:
     def __init__(self, state: str) -> None:
         self.conn = open_state(state)
         self.wal = None if state.strip().lower() == "none" else Path(state) / f"{DB_NAME}-wal"
-        self._ledger = ConnLedger(self.conn)
-        self.direct = self._ledger.direct
-        self.transaction = self._ledger.transaction
+        self.direct = ConnLedger(self.conn).direct  # creates the tables
+        self._overlay = ChunkOverlay(self.conn)
+        self.transaction = self._overlay.transaction
+        """A message's ledger transaction: staged within the chunk, written at its commit (chunkledger.py)."""
 
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
+        self._overlay.flush()
         self.conn.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._overlay.drop()
         self.conn.execute("ROLLBACK")
 
     def sync(self) -> None:

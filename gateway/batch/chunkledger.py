@@ -1,0 +1,77 @@
+"""The batch's SQLite ledger within a chunk: each message's writes staged in memory, the chunk's written at its commit.
+
+Why: rendered straight against SQLite, a message cost ~12 statements (a SAVEPOINT and its RELEASE, the
+zender's tijdstip read and written for each output, the zaak's state and chain keys read and written), ~20 µs
+of the parent's serial path. Within a chunk the parent holds the ledger's write lock (``BEGIN IMMEDIATE``), so
+no other process can change what it read: a message reads its own writes, then the chunk's, then the database;
+its writes join the chunk's when it renders without error (a failure drops them, as ``ROLLBACK TO`` its SAVEPOINT
+did), and the chunk's last value of each row is written by one ``executemany`` a table just before the chunk
+commits, in the same transaction as before (with the chunk's kept outputs). Nothing outlives the chunk: the next
+one reads the database again, where a ``convert --state`` between two chunks may have written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from gateway.ledger.base import LedgerTransaction
+from gateway.ledger.staged import WriteSet, _StagedTransaction
+
+
+def _merge(into: WriteSet, writes: WriteSet) -> None:
+    into.keys.update(writes.keys)
+    into.states.update(writes.states)
+    into.tijdstip.update(writes.tijdstip)
+    into.values.update(writes.values)
+
+
+class ChunkOverlay:
+    """The staged writes of the chunk in hand (see the module doc); :meth:`flush` before its COMMIT."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.chunk = WriteSet()
+
+    def read(self, sql: str, args: tuple[str, ...]) -> tuple[str, ...] | None:
+        """A row of the database (within the chunk's transaction)."""
+        return self.conn.execute(sql, args).fetchone()  # type: ignore[no-any-return]
+
+    def staged(self, table: str, key: Any) -> Any:
+        """The chunk's staged value of ``key`` in ``table`` (a :class:`WriteSet` field), or None (then the database)."""
+        return getattr(self.chunk, table).get(key)
+
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerTransaction]:
+        """One message's (the sidecar's staged transaction: its own writes, then the chunk's, then the database):
+        its writes join the chunk's only when the block ends without error."""
+        tx = _StagedTransaction(self, WriteSet())  # type: ignore[arg-type]
+        yield tx
+        _merge(self.chunk, tx.writes)
+
+    def drop(self) -> None:
+        """The chunk rolls back: its staged writes go with it."""
+        self.chunk = WriteSet()
+
+    def flush(self) -> None:
+        """Write the chunk's last value of each row, inside the chunk's transaction (the statements of
+        ``_SqliteTransaction``, one ``executemany`` a table)."""
+        chunk, self.chunk = self.chunk, WriteSet()
+        execute = self.conn.executemany
+        if chunk.keys:
+            execute("INSERT INTO chain_key (key, zaak) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                    "zaak = excluded.zaak", chunk.keys.items())
+        if chunk.states:
+            now = dt.datetime.now(dt.UTC).isoformat()
+            execute("INSERT INTO zaak_state (zaak, state, updated_at) VALUES (?, ?, ?) ON CONFLICT(zaak) "
+                    "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                    [(zaak, state, now) for zaak, state in chunk.states.items()])
+        if chunk.tijdstip:
+            execute("INSERT INTO zender_tijdstip (zender, tijdstip) VALUES (?, ?) ON CONFLICT(zender) "
+                    "DO UPDATE SET tijdstip = excluded.tijdstip", chunk.tijdstip.items())
+        if chunk.values:
+            execute("INSERT INTO remembered (kind, key, value) VALUES (?, ?, ?) ON CONFLICT(kind, key) "
+                    "DO UPDATE SET value = excluded.value", [(k, key, v) for (k, key), v in chunk.values.items()])
