@@ -297,7 +297,8 @@ class Converter:
                 received_di01(bericht, envelope, tx)
             if self.profile == "ggk":
                 assert bericht is not None
-                rendered = self.render_ggk(bericht, settings, tx, now)
+                outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, "ggk", r.dropped)
+                           for r in self.render_ggk(bericht, settings, tx, now)]
             else:
                 with guarding(self.guarded):
                     if prepared is not None:
@@ -305,10 +306,11 @@ class Converter:
                     else:
                         assert bericht is not None
                         rendering = zkn_profile.render(bericht, settings, tx, now)
-                rendered = rendering.outputs
-                notes += rendering.notes + [f"warning: {w}" for w in rendering.warnings]
-            outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()),
-                              getattr(r, "operation", ""), getattr(r, "soap_action", "")) for r in rendered]
+                outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, "zkn", (), r.operation, r.soap_action)
+                           for r in rendering.outputs]
+                notes += rendering.notes
+                if rendering.warnings:
+                    notes += [f"warning: {w}" for w in rendering.warnings]
             if self.validate and not self.guarded and not self.envelope_guarded:
                 for out in outputs:
                     check(out.xml, self.profile)
