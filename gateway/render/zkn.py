@@ -173,8 +173,11 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         found = tx.zaak_for(list(unit.keys))
         ident = found or zaak_identificatie(unit)
         previous = tx.state(ident) if found else None
-        linked = list(dict.fromkeys(z for z in (tx.zaak_for([k]) for k in unit.links) if z and z != ident)) \
-            if unit.links else []  # once each
+        linked: list[str] = []
+        for key in unit.links:  # each other zaak once, in the order of the links (no generators: ~1 a message)
+            other = tx.zaak_for([key])
+            if other and other != ident and other not in linked:
+                linked.append(other)
         try:
             if known is None:
                 assert facts is not None
