@@ -157,7 +157,7 @@ def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime
         return unit_facts(bericht, unit, zaaktype, settings.omschrijving)
 
     message = Prepared(bericht.wet, bericht.berichtcode, bericht.identificatie, [])
-    return _render_units(message, ((unit, None) for unit in units(bericht)), facts, settings, tx, now)
+    return _render_units(message, [(unit, None) for unit in units(bericht)], facts, settings, tx, now)
 
 
 def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | None]],

@@ -198,8 +198,11 @@ def _product_extra(client: Client, product: Product, extra: JsonDict) -> None:
         _put(extra, "beschikking.einddatum", beschikking.einddatum)
         _put(extra, "beschikking.grondslag", list(beschikking.grondslagen))
         _put(extra, "beschikking.beperkingscategorie", [b.categorie for b in beschikking.beperkingen])
-        granted = next((b for b in beschikking.producten
-                        if b.categorie == product.categorie and (b.code or None) == (product.code or None)), None)
+        granted = None  # the beschikt product of this line's categorie and code (a loop: no generator)
+        for b in beschikking.producten:
+            if b.categorie == product.categorie and (b.code or None) == (product.code or None):
+                granted = b
+                break
         if granted is not None:
             _put(extra, "beschikt.ingangsdatum", granted.ingangsdatum)
             _put(extra, "beschikt.einddatum", granted.einddatum)
