@@ -265,10 +265,11 @@ class Converter:
                 raise ConversionError(str(exc), field=exc.field, source=name, code=exc.code) from None
             raise
         warnings = list(result.warnings)
-        warnings += [Warning_("zaak", "clients", None, n.removeprefix("warning: ")) for n in notes
-                     if n.startswith("warning: ")]
-        return Conversion(source, mapping, result.bericht, outputs, result.unmapped, warnings,
-                          [n for n in notes if not n.startswith("warning: ")])
+        if notes:  # most messages have none: no comprehensions to run
+            warnings += [Warning_("zaak", "clients", None, n.removeprefix("warning: ")) for n in notes
+                         if n.startswith("warning: ")]
+            notes = [n for n in notes if not n.startswith("warning: ")]
+        return Conversion(source, mapping, result.bericht, outputs, result.unmapped, warnings, notes)
 
     def prepare(self, bericht: Bericht, mapping: Compiled) -> zkn_profile.Prepared | None:
         """What rendering ``bericht`` needs from the message alone, for :meth:`render` elsewhere (a batch worker
