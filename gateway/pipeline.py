@@ -264,7 +264,7 @@ class Converter:
                 raise ConversionError(str(exc), field=exc.field, source=name, code=exc.code) from None
             raise
         warnings = list(result.warnings)
-        if notes:  # none for a GGk envelope: no zaak decisions
+        if notes:  # none for a GGk envelope, and for most zkn messages: nothing to sift
             warnings += [Warning_("zaak", "clients", None, n.removeprefix("warning: ")) for n in notes
                          if n.startswith("warning: ")]
             notes = [n for n in notes if not n.startswith("warning: ")]
@@ -305,10 +305,11 @@ class Converter:
                     else:
                         assert bericht is not None
                         rendering = zkn_profile.render(bericht, settings, tx, now)
-                notes += rendering.notes + [f"warning: {w}" for w in rendering.warnings]
-                outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, self.profile, getattr(r, "dropped", ()),
-                                  getattr(r, "operation", ""), getattr(r, "soap_action", ""))
+                outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, "zkn", (), r.operation, r.soap_action)
                            for r in rendering.outputs]
+                notes += rendering.notes
+                if rendering.warnings:
+                    notes += [f"warning: {w}" for w in rendering.warnings]
             if self.validate and not self.guarded and not self.envelope_guarded:
                 for out in outputs:
                     check(out.xml, self.profile)

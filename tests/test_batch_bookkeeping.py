@@ -73,6 +73,14 @@ def test_next_tijdstip_hands_out_what_parsing_the_last_value_would(now: dt.datet
         last = expected
 
 
+@settings(max_examples=300)
+@given(st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
+                    timezones=st.one_of(st.none(), st.timezones())))
+def test_a_moment_reads_as_strftime_and_its_milliseconds(moment: dt.datetime) -> None:
+    """``_stamp`` cuts the text out of ``isoformat``: any year, microsecond, offset (cut off) or zone."""
+    assert base._stamp(moment) == moment.strftime("%Y%m%d%H%M%S") + f"{moment.microsecond // 1000:03d}"
+
+
 def test_next_tijdstip_moves_past_the_last_millisecond_of_a_second() -> None:
     now = dt.datetime(2026, 12, 31, 23, 59, 59, 998_000)
     first = base.next_tijdstip(None, now)

@@ -134,3 +134,28 @@ def test_the_throwaway_transaction_stores_as_handed_and_reads_copies() -> None:
         read["statussen"].append({"volgnummer": 1})
         assert tx.state("z") == {"attrs": {"kenmerk": [["1", "ToewijzingNummer"]]}, "statussen": []}
         assert tx.state("other") is None
+
+
+def test_the_throwaway_transaction_answers_as_a_fresh_memory_ledger_does() -> None:
+    """``FreshStateTransaction`` keeps its own writes only (nothing is held before it): every read must still
+    answer as a transaction of a new ``MemoryLedger`` does: the first known chain key, a later binding winning,
+    tijdstipBericht strictly increasing per zender within the message, remembered values."""
+    def steps(tx: Any) -> list[Any]:
+        seen = [tx.zaak_for(["a", "b"])]
+        tx.bind("b", "Z1")
+        seen.append(tx.zaak_for(["a", "b"]))
+        tx.bind("a", "Z2")
+        seen += [tx.zaak_for(["a", "b"]), tx.zaak_for(["b"]), tx.zaak_for(["c"])]
+        tx.bind("b", "Z3")
+        seen.append(tx.zaak_for(["b", "a"]))
+        seen += [tx.tijdstip("0363|OVERSTAP|", NOW) for _ in range(3)] + [tx.tijdstip("0599|OVERSTAP|", NOW)]
+        seen.append(tx.recall("di01", "k"))
+        tx.remember("di01", "k", "u1")
+        tx.remember("di01", "k", "u2")
+        seen += [tx.recall("di01", "k"), tx.recall("di02", "k"), tx.state("Z1")]
+        return seen
+
+    with MemoryLedger().transaction() as memory, ThrowawayLedger().transaction() as fresh:
+        expected, got = steps(memory), steps(fresh)
+    assert got == expected
+    assert got[6] < got[7] < got[8] and got[9] == got[6]

@@ -236,6 +236,33 @@ def test_a_head_written_unguarded_is_still_checked_when_guarded(reference_dir: P
     assert len(zkn.HEADS) == zkn.HEADS_MAX
 
 
+def test_a_block_written_unguarded_is_still_checked_when_guarded(reference_dir: Path) -> None:
+    """The writer remembers the blocks made of configuration it wrote guarded (zkn.BLOCKS: a zaaktype's isVan, a
+    statustype, the OEH of isGezetDoor), by their values: one written unguarded first must not pass a later
+    guarded write unchecked; the memo stops at its bound."""
+    from gateway.render import zkn_writer as zkn
+
+    def creeer(code: str) -> Operation:
+        s = _with_extras({}).state
+        assert s is not None
+        return Operation(CREEER, "0363T12345", state={**s, "zaaktype": {**s["zaaktype"], "code": code}})
+
+    def status_of(code: str) -> Operation:
+        return Operation(STATUS, "0363T12345", status={**status(), "zaaktype": code})
+
+    for op, eenheid, where in ((creeer("X" * 11), None, "ZKN:isVan"), (status_of("X" * 11), None, "ZKN:zkt.code"),
+                               (status_of("WMOTOEW"), Eenheid("O" * 25), "ZKN:isGezetDoor")):
+        _xml(op, eenheid=eenheid)  # unguarded: written as it is
+        with guarding(), pytest.raises(OutputInvalid, match=where):
+            _xml(op, eenheid=eenheid)
+    with guarding():
+        first = _xml(status_of("WMOTOEW"), eenheid=Eenheid())
+        assert _xml(status_of("WMOTOEW"), eenheid=Eenheid()) == first  # from the memo: the same text
+        for n in range(zkn.BLOCKS_MAX + 10):
+            _xml(creeer(f"Z{n:05d}"))
+    assert len(zkn.BLOCKS) == zkn.BLOCKS_MAX and _errors(first) == []
+
+
 # (b) the guard agrees with lxml, place by place ------------------------------------------------------------
 
 def _setters() -> dict[int, Any]:

@@ -21,9 +21,22 @@ def test_a_day_is_strftimes_text_the_first_time_and_after(value: dt.date) -> Non
     assert day(value) == value.strftime("%Y%m%d")  # remembered
 
 
-@pytest.mark.parametrize("value", [dt.time(0, 0, 0), dt.time(9, 5, 7), dt.time(23, 59, 59, 999999)], ids=str)
+@pytest.mark.parametrize("value", [dt.time(0, 0, 0), dt.time(9, 5, 7), dt.time(23, 59, 59, 999999),
+                                   dt.time(12, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+                                   dt.time(1, 2, 3, 4, tzinfo=dt.UTC, fold=1)], ids=str)
 def test_a_clock_is_strftimes_text(value: dt.time) -> None:
     assert clock(value) == value.strftime("%H%M%S")
+
+
+def test_every_second_of_a_day_and_its_microseconds_and_offsets_read_as_strftime() -> None:
+    """clock() cuts ``HH:MM:SS`` out of isoformat: whatever follows it (microseconds, an offset) is not part of
+    the text, for every second of the day."""
+    offset = dt.timezone(dt.timedelta(hours=-2, minutes=-30))
+    for second in range(0, 24 * 3600, 7):
+        hour, rest = divmod(second, 3600)
+        plain = dt.time(hour, *divmod(rest, 60))
+        for value in (plain, plain.replace(microsecond=second % 1000000 or 1), plain.replace(tzinfo=offset)):
+            assert clock(value) == value.strftime("%H%M%S"), value
 
 
 def test_the_remembered_days_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,10 +97,12 @@ there, ~1 µs now)."""
 
 
 def _stamp(moment: dt.datetime) -> str:
+    """yyyymmddhhmmssfff: ``isoformat``'s first 23 characters without their separators (~0.8 µs against ~1.1 for
+    seven formatted fields, once a message); an offset after them is cut off, as strftime never wrote one."""
     if moment.year < 1000:  # strftime does not pad the year there
         return moment.strftime("%Y%m%d%H%M%S") + f"{moment.microsecond // 1000:03d}"
-    return (f"{moment.year}{moment.month:02d}{moment.day:02d}{moment.hour:02d}{moment.minute:02d}"
-            f"{moment.second:02d}{moment.microsecond // 1000:03d}")
+    return moment.isoformat(timespec="milliseconds")[:23].replace("-", "").replace(":", "").replace(
+        "T", "").replace(".", "")
 
 
 def json_copy(value: Any) -> Any:
@@ -157,18 +159,48 @@ class _MemoryTransaction:
             self.data[table].update(writes)
 
 
-class FreshStateTransaction(_MemoryTransaction):
+class FreshStateTransaction:
     """The one transaction of a ledger that ends with it (``ThrowawayLedger``): a state is stored as handed
     over, without :func:`json_copy` (~10% of a zkn render), and reads still copy. Safe because the render
     hands over states nothing else holds and never changes one once stored (tests/test_ledger_fresh_states.py),
     and because the ledger, and with it every stored state, is gone when the transaction ends. Its own
-    context manager, neither locked nor committed: no one reads this ledger after the block."""
+    context manager, neither locked nor committed: no one reads this ledger after the block. Nothing is held
+    before it, so it keeps this transaction's writes only (four dicts, no committed tables to look through)."""
+
+    __slots__ = ("keys", "states", "tijdstippen", "values")
 
     def __init__(self) -> None:
-        super().__init__({"keys": {}, "states": {}, "tijdstip": {}, "values": {}})
+        self.keys: dict[str, str] = {}
+        self.states: dict[str, JsonDict] = {}
+        self.tijdstippen: dict[str, str] = {}
+        self.values: dict[str, str] = {}
+
+    def zaak_for(self, keys: list[str]) -> str | None:
+        for key in keys:
+            found = self.keys.get(key)
+            if found is not None:
+                return found
+        return None
+
+    def bind(self, key: str, zaak: str) -> None:
+        self.keys[key] = zaak
+
+    def state(self, zaak: str) -> JsonDict | None:
+        found = self.states.get(zaak)
+        return json_copy(found) if found is not None else None
 
     def put_state(self, zaak: str, state: JsonDict) -> None:
-        self.pending["states"][zaak] = state
+        self.states[zaak] = state
+
+    def tijdstip(self, zender: str, now: dt.datetime) -> str:
+        value = self.tijdstippen[zender] = next_tijdstip(self.tijdstippen.get(zender), now)
+        return value
+
+    def remember(self, kind: str, key: str, value: str) -> None:
+        self.values[f"{kind}\0{key}"] = value
+
+    def recall(self, kind: str, key: str) -> str | None:
+        return self.values.get(f"{kind}\0{key}")
 
     def __enter__(self) -> FreshStateTransaction:
         return self

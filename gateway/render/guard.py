@@ -40,13 +40,16 @@ class Place:
     ``ZKN:zakLk01``) of the element whose XSD type the value must fit; ``attribute`` for an attribute value.
     The writer escapes every value (:func:`text`), so the parser reads back the value itself."""
 
-    __slots__ = ("_check", "_required", "attribute", "close", "match", "open", "path", "tag")
+    __slots__ = ("_check", "_required", "attribute", "close", "match", "nil", "open", "path", "tag")
 
     def __init__(self, path: str, *, attribute: str | None = None) -> None:
         self.path = path
         self.tag = path.rpartition("/")[2]
         self.open, self.close = f"<{self.tag}>", f"</{self.tag}>"
         """The element's start and end tags, made once instead of in every value's f-string."""
+        self.nil = {missing: f'<{self.tag} xsi:nil="true" StUF:noValue="{missing}"/>'
+                    for missing in ("geenWaarde", "waardeOnbekend")}
+        """The empty element with each StUF noValue (StUF 03.01 3.4.1), made once: ~14 an output."""
         self.attribute = attribute
         self._check: Check | None = None
         self.match: Callable[[str], object] = _never

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from gateway.model import Bericht
 from gateway.zaken import CREEER, PlanError, Unit, units, zaak_identificatie
 from gateway.zaken.catalogue import Zaaktype, zaaktype_for
-from gateway.zaken.plan import UnitFacts, plan_facts, unit_facts
+from gateway.zaken.plan import SOAP_ACTIONS, UnitFacts, plan_facts, unit_facts
 
 from .guard import escape as esc
 from .settings import RenderSettings
@@ -157,7 +157,7 @@ def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime
         return unit_facts(bericht, unit, zaaktype, settings.omschrijving)
 
     message = Prepared(bericht.wet, bericht.berichtcode, bericht.identificatie, [])
-    return _render_units(message, ((unit, None) for unit in units(bericht)), facts, settings, tx, now)
+    return _render_units(message, [(unit, None) for unit in units(bericht)], facts, settings, tx, now)
 
 
 def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | None]],
@@ -173,8 +173,11 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         found = tx.zaak_for(list(unit.keys))
         ident = found or zaak_identificatie(unit)
         previous = tx.state(ident) if found else None
-        linked = list(dict.fromkeys(z for z in (tx.zaak_for([k]) for k in unit.links) if z and z != ident)) \
-            if unit.links else []  # once each
+        linked: list[str] = []
+        for key in unit.links:  # each other zaak once, in the order of the links (no generators: ~1 a message)
+            other = tx.zaak_for([key])
+            if other and other != ident and other not in linked:
+                linked.append(other)
         try:
             if known is None:
                 assert facts is not None
@@ -191,15 +194,16 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
             result.notes.append(planned.note)
         elif not planned.operations:
             result.notes.append(f"no change: zaak {ident} already holds this state ({unit.primary})")
-        for op in planned.operations:
+        if planned.operations:  # what every output of the unit shares, once
             zender = settings.zender
-            organisatie = zender.organisatie or unit.gemeente
-            moment = tx.tijdstip(f"{organisatie}|{zender.applicatie}|{zender.administratie or ''}", now)
+            clock = f"{zender.organisatie or unit.gemeente}|{zender.applicatie}|{zender.administratie or ''}"
+            van, aan = (zender, unit.gemeente), (settings.ontvanger, unit.gemeente)
+            stem = f"{ident}-{message.berichtcode}-{message.identificatie}-"
+        for op in planned.operations:
             ref = referentienummer()
-            xml = write(op, (zender, unit.gemeente), (settings.ontvanger, unit.gemeente), ref, moment,
-                        settings.gezet_door)
-            seq = len(result.outputs) + 1
-            name = f"{ident}-{message.berichtcode}-{message.identificatie}-{seq:02d}-{op.kind}"
-            result.outputs.append(ZknRendered(ref, name, ident, xml, "T" if op.kind == CREEER else "W", op.kind,
-                                              op.soap_action))
+            xml = write(op, van, aan, ref, tx.tijdstip(clock, now), settings.gezet_door)
+            kind = op.kind
+            name = f"{stem}{len(result.outputs) + 1:02d}-{kind}"
+            result.outputs.append(ZknRendered(ref, name, ident, xml, "T" if kind == CREEER else "W", kind,
+                                              SOAP_ACTIONS[kind]))
     return result

@@ -9,6 +9,7 @@ the value guard (:mod:`gateway.render.guard`) at its place, so an output is sche
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gateway.zaken import CREEER, UPDATE, Operation, RelationChange
@@ -36,7 +37,7 @@ def _el(out: Parts, place: Place, value: str | None, missing: str | None = None)
             value = text(out, place, value)
         out.append(f"{place.open}{value}{place.close}")
     elif missing:
-        out.append(f"<{place.tag}{NILS[missing]}/>")
+        out.append(place.nil[missing])
     elif guarded(out):
         place.absent()
 
@@ -78,8 +79,15 @@ def _person(out: Parts, places: at.RelationPlaces, person: dict[str, Any], bsn: 
 def _group(out: Parts, tag: str, adres: dict[str, Any], layout: at.Layout) -> None:
     """An address gegevensgroep: every element, noValue where absent (StUF 03.01 3.4.1 rule 2)."""
     out.append(f"<{tag}>")
-    for place, key, missing in layout:
-        _el(out, place, adres.get(key) if key else None, missing)
+    check = out.__class__ is Guarded
+    for place, key, missing in layout:  # _el's work without its call (16 elements a creeerZaak); every element
+        value = adres.get(key) if key else None  # of a layout has its noValue
+        if value:
+            if not check or place.match(value) is None:
+                value = text(out, place, value)
+            out.append(f"{place.open}{value}{place.close}")
+        else:
+            out.append(place.nil[missing])
     out.append(f"</{tag}>")
 
 
@@ -213,6 +221,37 @@ def _attr(out: Parts, name: str, value: Any, count: int = 0) -> None:
         _el(out, at.ATTRIBUTES[name], value, "geenWaarde")
 
 
+BLOCKS: dict[tuple[str, ...], str] = {}
+"""Blocks made of configuration alone (a zaaktype's isVan, a statustype, the OEH that sets statuses) as written,
+by their values; put here only once the guard passed them, like :data:`HEADS` (bounded by BLOCKS_MAX)."""
+BLOCKS_MAX = 1024
+
+
+def _block(out: Parts, key: tuple[str, ...], write: Callable[[Parts], None]) -> None:
+    """The block ``write`` writes for ``key``, remembered once guarded: ~3 values a block need no check again."""
+    block = BLOCKS.get(key)
+    if block is None:
+        mine = parts([])
+        write(mine)
+        block = "".join(mine)
+        if guarded(mine) and len(BLOCKS) < BLOCKS_MAX:
+            BLOCKS[key] = block
+    out.append(block)
+
+
+def _is_van(out: Parts, zkt: dict[str, Any]) -> None:
+    """isVan: the zaaktype of the catalogue (configuration), the same for every zaak of its kind."""
+    def write(mine: Parts) -> None:
+        mine.append('<ZKN:isVan StUF:entiteittype="ZAKZKT" StUF:verwerkingssoort="T">'
+                    '<ZKN:gerelateerde StUF:entiteittype="ZKT" StUF:verwerkingssoort="I">')
+        _el(mine, at.ZAAKTYPE_OMSCHRIJVING, zkt["omschrijving"])
+        _el(mine, at.ZAAKTYPE_CODE, zkt["code"])
+        _el(mine, at.ZAAKTYPE_INGANG, zkt["ingangsdatum"])
+        mine.append("</ZKN:gerelateerde></ZKN:isVan>")
+
+    _block(out, ("isVan", zkt["omschrijving"], zkt["code"], zkt["ingangsdatum"]), write)
+
+
 def _creeer(out: Parts, state: dict[str, Any]) -> None:
     a = state["attrs"]
     out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="T">')
@@ -227,13 +266,7 @@ def _creeer(out: Parts, state: dict[str, Any]) -> None:
     _el(out, at.ATTRIBUTES["einddatumGepland"], a["einddatumGepland"])
     _el(out, at.ATTRIBUTES["einddatum"], a["einddatum"])
     _extras(out, at.ZAK_EXTRA, state["extra"])
-    zkt = state["zaaktype"]
-    out.append('<ZKN:isVan StUF:entiteittype="ZAKZKT" StUF:verwerkingssoort="T">'
-               '<ZKN:gerelateerde StUF:entiteittype="ZKT" StUF:verwerkingssoort="I">')
-    _el(out, at.ZAAKTYPE_OMSCHRIJVING, zkt["omschrijving"])
-    _el(out, at.ZAAKTYPE_CODE, zkt["code"])
-    _el(out, at.ZAAKTYPE_INGANG, zkt["ingangsdatum"])
-    out.append("</ZKN:gerelateerde></ZKN:isVan>")
+    _is_van(out, state["zaaktype"])
     betrokkenen = state["betrokkenen"]
     for rol in ("belanghebbende", "gemachtigde"):
         for b in betrokkenen:
@@ -306,12 +339,29 @@ def _relation(out: Parts, change: RelationChange, held: bool) -> None:
 
 def _gezet_door(out: Parts, eenheid: Eenheid) -> None:
     """isGezetDoor: the OEH that set the status, known to the zaaksysteem (ZDS 1.2 4.1.3; VNG's verwerkingssoort
-    table for actualiseerZaakstatus: isGezetDoor and its organisatorischeEenheid I)."""
-    out.append('<ZKN:isGezetDoor StUF:entiteittype="ZAKSTTBTR" StUF:verwerkingssoort="I"><ZKN:gerelateerde>'
-               '<ZKN:organisatorischeEenheid StUF:entiteittype="OEH" StUF:verwerkingssoort="I">')
-    _el(out, at.OEH_IDENTIFICATIE, eenheid.identificatie)
-    _el(out, at.OEH_NAAM, eenheid.naam)
-    out.append("</ZKN:organisatorischeEenheid></ZKN:gerelateerde></ZKN:isGezetDoor>")
+    table for actualiseerZaakstatus: isGezetDoor and its organisatorischeEenheid I). Configuration alone."""
+    def write(mine: Parts) -> None:
+        mine.append('<ZKN:isGezetDoor StUF:entiteittype="ZAKSTTBTR" StUF:verwerkingssoort="I"><ZKN:gerelateerde>'
+                    '<ZKN:organisatorischeEenheid StUF:entiteittype="OEH" StUF:verwerkingssoort="I">')
+        _el(mine, at.OEH_IDENTIFICATIE, eenheid.identificatie)
+        _el(mine, at.OEH_NAAM, eenheid.naam)
+        mine.append("</ZKN:organisatorischeEenheid></ZKN:gerelateerde></ZKN:isGezetDoor>")
+
+    _block(out, ("isGezetDoor", eenheid.identificatie, eenheid.naam or ""), write)
+
+
+def _statustype(out: Parts, status: dict[str, Any]) -> None:
+    """The statustype a status points at (zaaktype code, volgnummer, omschrijving: the catalogue's)."""
+    def write(mine: Parts) -> None:
+        mine.append('<ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T">'
+                    '<ZKN:gerelateerde StUF:entiteittype="STT" StUF:verwerkingssoort="I">')
+        _el(mine, at.STATUS_ZAAKTYPE, status["zaaktype"])
+        volgnummer = f"{int(status['volgnummer']):04d}"
+        mine.append(f"<ZKN:volgnummer>{text(mine, at.STATUS_VOLGNUMMER, volgnummer)}</ZKN:volgnummer>")
+        _el(mine, at.STATUS_OMSCHRIJVING, status["omschrijving"])
+        mine.append("</ZKN:gerelateerde>")
+
+    _block(out, ("heeft", status["zaaktype"], str(status["volgnummer"]), status["omschrijving"]), write)
 
 
 def _status_object(out: Parts, op: Operation, side: str, gezet_door: Eenheid | None = None) -> None:
@@ -323,13 +373,7 @@ def _status_object(out: Parts, op: Operation, side: str, gezet_door: Eenheid | N
     else:
         s = op.status
         assert s is not None
-        out.append('<ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T">'
-                   '<ZKN:gerelateerde StUF:entiteittype="STT" StUF:verwerkingssoort="I">')
-        _el(out, at.STATUS_ZAAKTYPE, s["zaaktype"])
-        volgnummer = f"{int(s['volgnummer']):04d}"
-        out.append(f"<ZKN:volgnummer>{text(out, at.STATUS_VOLGNUMMER, volgnummer)}</ZKN:volgnummer>")
-        _el(out, at.STATUS_OMSCHRIJVING, s["omschrijving"])
-        out.append("</ZKN:gerelateerde>")
+        _statustype(out, s)
         _el(out, at.STATUS_TOELICHTING, s["toelichting"])
         _el(out, at.STATUS_DATUM, s["datum"])
         if gezet_door is not None:

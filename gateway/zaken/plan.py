@@ -97,7 +97,11 @@ def _changes(old: JsonDict, new: JsonDict) -> tuple[tuple[Change, ...], tuple[Ch
     """The changed ZAK attributes and extraElementen; the same container on both sides (an end planned right after
     its creeerZaak shares the state's extraElementen) has none, without comparing its ~20 values."""
     before, after = old["attrs"], new["attrs"]
-    attrs = tuple(Change(n, before.get(n), after.get(n)) for n in ATTRS if before.get(n) != after.get(n))
+    changed = []  # a loop, not a generator: every update and every repeat of a toewijzing compares these
+    for n in ATTRS:
+        if before.get(n) != after.get(n):
+            changed.append(Change(n, before.get(n), after.get(n)))
+    attrs = tuple(changed)
     before, after = old["extra"], new["extra"]
     if before is after:
         return attrs, ()
@@ -180,9 +184,11 @@ def _status(state: JsonDict, status: JsonDict, opposite: JsonDict | None = None)
     counts, so a start withdrawn, delivered again and withdrawn once more (CasusF-01, F-02, E-01) is sent
     every time, while the same message converted again is not.
     """
-    latest = next((s for s in reversed(state["statussen"]) if s in (status, opposite)), None)
-    if latest == status:
-        return None, state
+    for held in reversed(state["statussen"]):  # the latest of the two the receiver holds, if any
+        if held == status:
+            return None, state
+        if held == opposite:
+            break
     after = {**state, "statussen": [*state["statussen"], status]}
     return Operation(STATUS, state["identificatie"], status=status, statussen=tuple(state["statussen"])), after
 

@@ -15,7 +15,7 @@ from gateway.model import Bericht, Client, Product
 from gateway.model.bericht import Contact, Naam, Relatie
 
 from .catalogue import Zaaktype
-from .units import Unit, beschikkingnummer
+from .units import Unit, beschikkingnummer, clock
 from .units import day as _day
 
 JsonDict = dict[str, Any]
@@ -51,6 +51,9 @@ def _put(extra: JsonDict, name: str, value: Any) -> None:
         if value:
             extra[name] = value
         return
+    if value.__class__ is dt.date:  # the next most (~6 a unit): as _text stores them
+        extra[name] = _day(value)
+        return
     if value is None or value == "" or value == []:
         return
     if isinstance(value, list):
@@ -63,7 +66,7 @@ def _text(value: Any) -> str:
     if isinstance(value, dt.date):
         return _day(value)
     if isinstance(value, dt.time):
-        return f"{value.hour:02d}{value.minute:02d}{value.second:02d}"
+        return clock(value)
     return str(value)
 
 
@@ -74,10 +77,20 @@ def _adres(contacten: list[Contact], soorten: tuple[str, ...] = ("01", "03", "04
         for c in contacten:
             if c.soort == soort and c.adres is not None and (c.adres.postcode or c.adres.straatnaam):
                 a = c.adres
-                return {k: v for k, v in {
-                    "woonplaats": a.plaatsnaam, "straatnaam": a.straatnaam, "postcode": a.postcode,
-                    "huisnummer": str(a.huisnummer) if a.huisnummer else None,  # BG: 1..99999; 0 is no number
-                    "huisletter": a.huisletter, "toevoeging": a.huisnummertoevoeging}.items() if v}
+                found: JsonDict = {}  # the fields that have a value, in this order
+                if a.plaatsnaam:
+                    found["woonplaats"] = a.plaatsnaam
+                if a.straatnaam:
+                    found["straatnaam"] = a.straatnaam
+                if a.postcode:
+                    found["postcode"] = a.postcode
+                if a.huisnummer:  # BG: 1..99999; 0 is no number
+                    found["huisnummer"] = str(a.huisnummer)
+                if a.huisletter:
+                    found["huisletter"] = a.huisletter
+                if a.huisnummertoevoeging:
+                    found["toevoeging"] = a.huisnummertoevoeging
+                return found
     return None
 
 
@@ -97,8 +110,15 @@ def _person(naam: Naam | None, geboortedatum: dt.date | None, gebruik: str | Non
 
 
 def _contact_extra(prefix: str, contacten: list[Contact], extra: JsonDict) -> None:
-    telefoon = next((t for c in contacten for t in c.telefoon), None)
-    email = next((c.emailadres for c in contacten if c.emailadres), None)
+    telefoon = email = None  # the first of each over the contacts (loops: no generator a value)
+    for c in contacten:
+        if c.telefoon:
+            telefoon = c.telefoon[0]
+            break
+    for c in contacten:
+        if c.emailadres:
+            email = c.emailadres
+            break
     _put(extra, f"{prefix}.telefoonnummer", telefoon.nummer if telefoon else None)
     _put(extra, f"{prefix}.telefoon.landnummer", telefoon.landnummer if telefoon else None)
     _put(extra, f"{prefix}.emailadres", email)
@@ -178,8 +198,11 @@ def _product_extra(client: Client, product: Product, extra: JsonDict) -> None:
         _put(extra, "beschikking.einddatum", beschikking.einddatum)
         _put(extra, "beschikking.grondslag", list(beschikking.grondslagen))
         _put(extra, "beschikking.beperkingscategorie", [b.categorie for b in beschikking.beperkingen])
-        granted = next((b for b in beschikking.producten
-                        if b.categorie == product.categorie and (b.code or None) == (product.code or None)), None)
+        granted = None  # the beschikt product of this line's categorie and code (a loop: no generator)
+        for b in beschikking.producten:
+            if b.categorie == product.categorie and (b.code or None) == (product.code or None):
+                granted = b
+                break
         if granted is not None:
             _put(extra, "beschikt.ingangsdatum", granted.ingangsdatum)
             _put(extra, "beschikt.einddatum", granted.einddatum)

