@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from gateway.ledger.base import LedgerTransaction
-from gateway.ledger.staged import WriteSet, _StagedTransaction
+from gateway.ledger.staged import StagedTransaction, WriteSet
 
 
 def _merge(into: WriteSet, writes: WriteSet) -> None:
@@ -48,7 +48,7 @@ class ChunkOverlay:
     def transaction(self) -> Iterator[LedgerTransaction]:
         """One message's (the sidecar's staged transaction: its own writes, then the chunk's, then the database):
         its writes join the chunk's only when the block ends without error."""
-        tx = _StagedTransaction(self, WriteSet())  # type: ignore[arg-type]
+        tx = StagedTransaction(self, WriteSet())
         yield tx
         _merge(self.chunk, tx.writes)
 

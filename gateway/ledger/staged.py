@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .base import FreshStateTransaction, JsonDict, LedgerTransaction, next_tijdstip, savepoint
 from .sqlite import SCHEMA
@@ -67,10 +67,19 @@ def apply(conn: sqlite3.Connection, writes: WriteSet) -> None:
                      "DO UPDATE SET value = excluded.value", (kind, key, value))
 
 
-class _StagedTransaction:
+class Staging(Protocol):
+    """What a :class:`StagedTransaction` reads through: staged writes not yet in the database, then the database
+    (the sidecar's write sets in flight, :class:`StagedLedger`; the batch's chunk, ``batch.chunkledger``)."""
+
+    def staged(self, table: str, key: Any) -> Any: ...
+
+    def read(self, sql: str, args: tuple[str, ...]) -> tuple[str, ...] | None: ...
+
+
+class StagedTransaction:
     """Reads: this message's own writes, then the newest write set in flight that holds the key, then the database."""
 
-    def __init__(self, ledger: StagedLedger, writes: WriteSet) -> None:
+    def __init__(self, ledger: Staging, writes: WriteSet) -> None:
         self.ledger = ledger
         self.writes = writes
 
@@ -169,7 +178,7 @@ class StagedLedger:
     def transaction(self) -> Iterator[LedgerTransaction]:
         writes = WriteSet()
         self.last = None
-        yield _StagedTransaction(self, writes)
+        yield StagedTransaction(self, writes)
         if writes:  # an empty one has nothing to read, and a caller may settle a fresh WriteSet in its place
             with self._lock:
                 self._flight[id(writes)] = writes
