@@ -283,8 +283,10 @@ def test_resume_refuses_other_arguments_and_finished_runs_say_so(inputs: dict[st
 
 def test_the_default_leaves_the_parent_a_core_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """The parent renders every output in order (the critical path): a worker per core only takes turns with it."""
+    import os
+
     from gateway.batch import runner
 
     for cores, workers in ((1, 1), (2, 1), (4, 3), (16, 15)):
-        monkeypatch.setattr(runner.os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
         assert runner.default_workers() == workers

@@ -22,6 +22,8 @@ from gateway.mapping import Registry
 from .budget import Budget
 from .work import Chunk, ChunkResult, WorkConfig, Worker, rejoined, run_chunk, share_registry, start_worker
 
+WORKER_NICE = 10
+"""How much lower the workers run when they and the parent outnumber the cores (:func:`worker_nice`)."""
 WORKER_DIED = ("the worker process died while converting this input (a crash, out of memory, or stuck past "
                "twice the per-message deadline)")
 
@@ -31,6 +33,23 @@ def _context() -> multiprocessing.context.BaseContext:
     # the pool before any thread of its own (the progress bar), so nothing is forked mid-lock.
     # Elsewhere fork is unsafe (macOS) or absent (Windows): spawn.
     return multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def worker_nice(workers: int) -> int:
+    """The workers' niceness: 0, or :data:`WORKER_NICE` when the parent and the workers outnumber the cores.
+
+    Why: the parent renders every message in order, the run's serial path; with more processes than cores a
+    worker waking for its next chunk takes the parent's core (three processes on two cores share them by thirds),
+    while the workers can run ahead within the window. Lower, they run on what the parent leaves."""
+    return WORKER_NICE if workers + 1 > usable_cores() else 0
 
 
 def _noop() -> int:
@@ -62,7 +81,7 @@ class OrderedPool:
     def _start(self) -> ProcessPoolExecutor:
         share_registry(self.registry)
         return ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=start_worker,
-                                   initargs=(self.config, os.getpid(), self.budget))
+                                   initargs=(self.config, os.getpid(), self.budget, worker_nice(self.workers)))
 
     def start(self) -> None:
         """Launch the worker processes now (before the caller starts threads); idempotent."""

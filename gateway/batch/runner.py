@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import signal
 import time
 import uuid
@@ -32,7 +31,7 @@ from .budget import Limits
 from .inputs import Inputs, Member
 from .journal import Journal
 from .ledgered import ChunkStore, LedgerStep, open_store
-from .pool import OrderedPool, WorkersFailed
+from .pool import OrderedPool, WorkersFailed, usable_cores
 from .progress import make_progress
 from .report import Tally, summary
 from .shard import Shard
@@ -87,11 +86,7 @@ def default_workers() -> int:
     """One worker fewer than the cores this process may use, at least one: the parent renders every output in
     order and is the run's critical path, so a worker on its core only takes turns with it (2 cores: 1 worker
     2,571 msg/s, 2 workers 2,310; docs/performance.md)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
+    return max(1, usable_cores() - 1)
 
 
 def exit_code_of(data: dict[str, Any] | None) -> int:

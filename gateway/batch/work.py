@@ -337,10 +337,14 @@ def share_registry(registry: Registry | None) -> None:
     _inherited = registry
 
 
-def start_worker(config: WorkConfig, parent: int | None = None, budget: Budget | None = None) -> None:
-    """Pool initializer: build the Converter once; leave Ctrl-C to the parent; die with the parent."""
+def start_worker(config: WorkConfig, parent: int | None = None, budget: Budget | None = None, nice: int = 0) -> None:
+    """Pool initializer: build the Converter once; leave Ctrl-C to the parent; die with the parent; run ``nice``
+    lower than the parent (pool.worker_nice)."""
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler inherited through fork
     if parent is not None:
         _die_with(parent)
