@@ -1,92 +1,109 @@
-"""Archive members inflated by ISA-L first must read exactly as zlib read them, damaged ones included.
-
-Why: the parent reads every member of a batch's input; ISA-L inflates a message in half zlib's time, but a
-damaged member's report line and ``.reason`` quote zlib's words. Only ISA-L output with the member's declared
-size and CRC is taken; everything else is read again by zlib. Held here against the zlib-only reader over
-intact members and over members corrupted byte by byte, truncated, or with a wrong size or CRC.
+"""Input members are inflated by zlib, which refuses a stream its format forbids even when the member's size and
+CRC are right; ISA-L inflates such a stream without a word (measured in the tenth session: a faster read of the
+input, dropped for this). A member every ZIP reader but a lenient one calls corrupt must fail here too, in zlib's
+words, and not be converted.
 """
 
 from __future__ import annotations
 
 import struct
-import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from gateway.batch import zipformat
 from gateway.batch.zipformat import ZipFormatError, ZipReader
 
-pytestmark = pytest.mark.skipif(zipformat.FAST_INFLATE == 0, reason="no ISA-L on this platform")
-LIMIT = 1 << 20
+MESSAGE = b"<bericht><code>301</code><tekst>abcabc</tekst></bericht>"
 
 
-def outcome(path: Path, fast: bool, monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Per member: its bytes, or the text of the error reading it raised."""
-    monkeypatch.setattr(zipformat, "FAST_INFLATE", (1 << 16) if fast else 0)
-    got: list[object] = []
-    with ZipReader(path) as reader:
-        for entry in reader.entries():
-            try:
-                got.append(reader.read(entry, LIMIT))
-            except ZipFormatError as exc:
-                got.append(f"error: {exc}")
-    return got
+class _Bits:
+    """DEFLATE's bit order: fields least significant bit first, Huffman codes most significant bit first."""
+
+    def __init__(self) -> None:
+        self.bits: list[int] = []
+
+    def field(self, value: int, width: int) -> None:
+        self.bits += [(value >> i) & 1 for i in range(width)]
+
+    def code(self, value: int, width: int) -> None:
+        self.bits += [(value >> i) & 1 for i in reversed(range(width))]
+
+    def packed(self) -> bytes:
+        bits = self.bits + [0] * (-len(self.bits) % 8)
+        return bytes(sum(bits[i + j] << j for j in range(8)) for i in range(0, len(bits), 8))
 
 
-def write(path: Path, members: list[bytes], level: int) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
-        for n, data in enumerate(members):
-            zf.writestr(f"m{n}.xml", data)
+def incomplete_code_stream(data: bytes) -> bytes:
+    """One dynamic-Huffman block (RFC 1951 3.2.7) whose literal/length code is incomplete: every symbol used gets
+    the same length L with 2**L more than the symbols, so codes are left unassigned. zlib refuses it ("invalid
+    literal/lengths set"); a decoder that does not check completeness reads ``data`` back."""
+    used = [*sorted(set(data)), 256]
+    width = max(1, len(used).bit_length())
+    assert 2 ** width > len(used)
+    lengths = [width if s in used else 0 for s in range(257)] + [2 if width != 2 else 3]  # + one distance code
+    out = _Bits()
+    out.field(1, 1)  # last block
+    out.field(2, 2)  # dynamic Huffman
+    out.field(0, 5)  # 257 literal/length codes
+    out.field(0, 5)  # 1 distance code
+    order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
+    code_lengths = {0: 2, lengths[-1]: 2, width: 2, 18: 2}  # four code-length symbols of 2 bits: complete
+    out.field(len(order) - 4, 4)
+    for symbol in order:
+        out.field(code_lengths.get(symbol, 0), 3)
+    codes = {symbol: n for n, symbol in enumerate(sorted(code_lengths))}
+    i = 0
+    while i < len(lengths):
+        if lengths[i] == 0:
+            run = 0
+            while i + run < len(lengths) and lengths[i + run] == 0 and run < 138:
+                run += 1
+            if run >= 11:
+                out.code(codes[18], 2)
+                out.field(run - 11, 7)
+                i += run
+                continue
+        out.code(codes[lengths[i]], 2)
+        i += 1
+    literal = {symbol: n for n, symbol in enumerate(used)}  # canonical codes: one length, in symbol order
+    for byte in data:
+        out.code(literal[byte], width)
+    out.code(literal[256], width)
+    return out.packed()
+
+
+def one_member_zip(path: Path, name: bytes, data: bytes, stream: bytes) -> Path:
+    crc = zlib.crc32(data)
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0x21, crc, len(stream), len(data), len(name), 0)
+    central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0x21, crc, len(stream), len(data),
+                          len(name), 0, 0, 0, 0, 0, 0)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(central) + len(name), len(local) + len(name)
+                      + len(stream), 0)
+    path.write_bytes(local + name + stream + central + name + end)
     return path
 
 
-text = st.one_of(st.binary(max_size=3000), st.text(max_size=2000).map(str.encode),
-                 st.sampled_from([b"<a>" + b"x" * 5000 + b"</a>", b""]))
+def test_the_crafted_stream_is_what_the_test_says() -> None:
+    stream = incomplete_code_stream(MESSAGE)
+    with pytest.raises(zlib.error, match="invalid literal/lengths set"):
+        zlib.decompressobj(-15).decompress(stream)
+    isal = pytest.importorskip("isal.isal_zlib")
+    assert isal.decompressobj(-15).decompress(stream) == MESSAGE  # the lenient reader this test guards against
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(text, min_size=1, max_size=4), st.integers(0, 9))
-def test_intact_members_read_as_they_were_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  members: list[bytes], level: int) -> None:
-    path = write(tmp_path / "a.zip", members, level)
-    assert outcome(path, True, monkeypatch) == members == outcome(path, False, monkeypatch)
+def test_a_member_zlib_refuses_is_refused_though_its_size_and_crc_match(tmp_path: Path) -> None:
+    path = one_member_zip(tmp_path / "m.zip", b"m.xml", MESSAGE, incomplete_code_stream(MESSAGE))
+    with ZipReader(path) as reader:
+        (entry,) = list(reader.entries())
+        assert (entry.size, entry.crc) == (len(MESSAGE), zlib.crc32(MESSAGE))
+        with pytest.raises(ZipFormatError, match=r"member data is corrupt: .*invalid literal/lengths set"):
+            reader.read(entry, 1 << 20)
 
 
-def damage(path: Path, how: str, at: int, byte: int) -> None:
-    """Damage the first member's compressed data, or its declared size or CRC in the central directory."""
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as zf:
-        info = zf.infolist()[0]
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    cd = data.rfind(b"PK\x01\x02", 0, data.rfind(b"PK\x05\x06"))  # one member: its central record
-    if how == "byte" and info.compress_size:
-        data[start + at % info.compress_size] ^= byte or 1
-    elif how == "crc":
-        struct.pack_into("<L", data, cd + 16, (info.CRC + byte + 1) & 0xFFFFFFFF)
-    elif how == "size":
-        struct.pack_into("<L", data, cd + 24, max(0, info.file_size + (byte % 7) - 3))
-    elif how == "cut":  # the stream's end replaced by zeros
-        cut = at % (info.compress_size + 1)
-        data[start + cut:start + info.compress_size] = bytes(info.compress_size - cut)
-    path.write_bytes(bytes(data))
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text, st.sampled_from(["byte", "crc", "size", "cut"]), st.integers(0, 10_000), st.integers(0, 255),
-       st.integers(1, 9))
-def test_a_damaged_member_fails_in_zlibs_words_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         member: bytes, how: str, at: int, byte: int,
-                                                         level: int) -> None:
-    path = write(tmp_path / "d.zip", [member], level)
-    damage(path, how, at, byte)
-    assert outcome(path, True, monkeypatch) == outcome(path, False, monkeypatch)
-
-
-def test_a_corrupt_stream_reads_with_zlibs_error_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write(tmp_path / "c.zip", [b"<bericht>" + b"abc" * 400 + b"</bericht>"], 6)
-    damage(path, "byte", 0, 0xFF)  # the first block's header
-    assert outcome(path, True, monkeypatch) == outcome(path, False, monkeypatch) == [
-        "error: member data is corrupt: Error -3 while decompressing data: invalid code lengths set"]
+def test_an_intact_member_reads_back(tmp_path: Path) -> None:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    path = one_member_zip(tmp_path / "ok.zip", b"ok.xml", MESSAGE, packer.compress(MESSAGE) + packer.flush())
+    with ZipReader(path) as reader:
+        (entry,) = list(reader.entries())
+        assert reader.read(entry, 1 << 20) == MESSAGE
