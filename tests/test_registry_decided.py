@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.ingest import read
-from gateway.mapping.registry import DECIDED_MAX, Registry, default_dirs, examples_dir
+from gateway.mapping.registry import DECIDED_KEY_MAX, DECIDED_MAX, Registry, default_dirs, examples_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 VENDOR = ROOT / "mappings/examples/vendor-extensions/fixtures/toewijzing.xml"
@@ -79,3 +79,20 @@ def test_what_is_remembered_stays_bounded(reference_dir: Path) -> None:
     for i in range(3 * DECIDED_MAX):
         assert _detect(registry, data, f"route-{i}") == "iwmo20-wmo301"
         assert len(registry._dispatch[1]) <= DECIDED_MAX
+
+
+def test_a_long_tag_is_detected_but_not_remembered(tmp_path: Path, reference_dir: Path) -> None:
+    """A mapping that leaves the namespace open matches whatever namespace a sender writes, and a tag holds its
+    namespace URI: a sender could make each as long as the message. Only short tags are remembered."""
+    text = (ROOT / "dialects/iwmo20/wmo301.yaml").read_text(encoding="utf-8")
+    namespace = "  namespace: http://www.istandaarden.nl/iwmo/2_0/wmo301/schema/2_0\n"
+    assert namespace in text
+    (tmp_path / "open.yaml").write_text(text.replace(namespace, "", 1).replace("name: iwmo20-wmo301", "name: open"),
+                                        encoding="utf-8")
+    registry = Registry(dirs=[tmp_path])
+    data = (reference_dir / "samples/iwmo20-xml/CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    old = b"http://www.istandaarden.nl/iwmo/2_0/wmo301/schema/2_0"
+    short, long_ = b"urn:kort", b"urn:" + b"x" * (DECIDED_KEY_MAX + 10)
+    for ns in (short, long_):
+        assert _detect(registry, data.replace(old, ns)) == "open"
+    assert [len(tag) for _, tag, _ in registry._dispatch[1]] == [len("{urn:kort}Bericht")]

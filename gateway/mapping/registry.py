@@ -108,6 +108,9 @@ Routes = tuple[dict[tuple[str, str | None, str | None], list[Compiled]], dict[tu
 """The detection table (see ``Registry._dispatch``)."""
 DECIDED_MAX = 256
 """Detections kept by (format, tag, route): a sender's odd tags cannot grow it without bound."""
+DECIDED_KEY_MAX = 512
+"""Characters of tag and route above which a detection is not kept: a tag holds its namespace URI, which a
+sender chooses and may make as long as the message, so 256 kept tags could otherwise hold ~2.5 GB."""
 
 
 class Registry:
@@ -283,7 +286,8 @@ class Registry:
                 raise ConversionError(
                     f"ambiguous dialect: mappings {best.name!r} and {second.name!r} both match; make one "
                     "match: more specific or name the mapping", field="dialect", line=root.sourceline, source=source)
-        if decided is not None:  # every candidate asked only format, namespace, root and route: the same next time
+        if decided is not None and len(tag) + len(route or "") <= DECIDED_KEY_MAX:
+            # every candidate asked only format, namespace, root and route: the same answer next time
             if len(decided) >= DECIDED_MAX:
                 decided.clear()
             decided[fmt, tag, route] = best
