@@ -12,14 +12,13 @@ one reads the database again, where a ``convert --state`` between two chunks may
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from gateway.ledger.base import LedgerTransaction
-from gateway.ledger.staged import StagedTransaction, WriteSet
+from gateway.ledger.staged import StagedTransaction, WriteSet, apply
 
 
 def _merge(into: WriteSet, writes: WriteSet) -> None:
@@ -57,21 +56,7 @@ class ChunkOverlay:
         self.chunk = WriteSet()
 
     def flush(self) -> None:
-        """Write the chunk's last value of each row, inside the chunk's transaction (the statements of
-        ``_SqliteTransaction``, one ``executemany`` a table)."""
+        """Write the chunk's last value of each row, inside the chunk's transaction (the sidecar's
+        :func:`~gateway.ledger.staged.apply`: one statement a table)."""
         chunk, self.chunk = self.chunk, WriteSet()
-        execute = self.conn.executemany
-        if chunk.keys:
-            execute("INSERT INTO chain_key (key, zaak) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
-                    "zaak = excluded.zaak", chunk.keys.items())
-        if chunk.states:
-            now = dt.datetime.now(dt.UTC).isoformat()
-            execute("INSERT INTO zaak_state (zaak, state, updated_at) VALUES (?, ?, ?) ON CONFLICT(zaak) "
-                    "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                    [(zaak, state, now) for zaak, state in chunk.states.items()])
-        if chunk.tijdstip:
-            execute("INSERT INTO zender_tijdstip (zender, tijdstip) VALUES (?, ?) ON CONFLICT(zender) "
-                    "DO UPDATE SET tijdstip = excluded.tijdstip", chunk.tijdstip.items())
-        if chunk.values:
-            execute("INSERT INTO remembered (kind, key, value) VALUES (?, ?, ?) ON CONFLICT(kind, key) "
-                    "DO UPDATE SET value = excluded.value", [(k, key, v) for (k, key), v in chunk.values.items()])
+        apply(self.conn, chunk)

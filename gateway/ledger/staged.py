@@ -51,20 +51,23 @@ def create_tables(conn: sqlite3.Connection) -> None:
 
 
 def apply(conn: sqlite3.Connection, writes: WriteSet) -> None:
-    """Write a staged write set through ``conn``, inside the caller's transaction."""
-    now = dt.datetime.now(dt.UTC).isoformat()
-    for key, zaak in writes.keys.items():
-        conn.execute("INSERT INTO chain_key (key, zaak) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
-                     "zaak = excluded.zaak", (key, zaak))
-    for zaak, state in writes.states.items():
-        conn.execute("INSERT INTO zaak_state (zaak, state, updated_at) VALUES (?, ?, ?) ON CONFLICT(zaak) "
-                     "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at", (zaak, state, now))
-    for zender, value in writes.tijdstip.items():  # never backwards, whatever order commits land in
-        conn.execute("INSERT INTO zender_tijdstip (zender, tijdstip) VALUES (?, ?) ON CONFLICT(zender) "
-                     "DO UPDATE SET tijdstip = max(tijdstip, excluded.tijdstip)", (zender, value))
-    for (kind, key), value in writes.values.items():
-        conn.execute("INSERT INTO remembered (kind, key, value) VALUES (?, ?, ?) ON CONFLICT(kind, key) "
-                     "DO UPDATE SET value = excluded.value", (kind, key, value))
+    """Write a staged write set through ``conn``, inside the caller's transaction: one statement a table (the
+    sidecar's write set of one message, the batch's of a whole chunk)."""
+    many = conn.executemany
+    if writes.keys:
+        many("INSERT INTO chain_key (key, zaak) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET zaak = excluded.zaak",
+             writes.keys.items())
+    if writes.states:
+        now = dt.datetime.now(dt.UTC).isoformat()
+        many("INSERT INTO zaak_state (zaak, state, updated_at) VALUES (?, ?, ?) ON CONFLICT(zaak) "
+             "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+             [(zaak, state, now) for zaak, state in writes.states.items()])
+    if writes.tijdstip:  # never backwards, whatever order commits land in
+        many("INSERT INTO zender_tijdstip (zender, tijdstip) VALUES (?, ?) ON CONFLICT(zender) "
+             "DO UPDATE SET tijdstip = max(tijdstip, excluded.tijdstip)", writes.tijdstip.items())
+    if writes.values:
+        many("INSERT INTO remembered (kind, key, value) VALUES (?, ?, ?) ON CONFLICT(kind, key) "
+             "DO UPDATE SET value = excluded.value", [(kind, key, v) for (kind, key), v in writes.values.items()])
 
 
 class Staging(Protocol):
