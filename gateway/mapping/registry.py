@@ -70,7 +70,7 @@ def discover(dirs: Iterable[Path], *, examples: bool = False) -> list[Path]:
             skip = None if examples or inside.is_relative_to(shipped) or not shipped.is_relative_to(inside) \
                 else shipped
             for path in sorted(p for p in folder.rglob("*.y*ml") if is_mapping_file(p)):
-                real = path.resolve()  # once: the mapping watcher runs this every second
+                real = path.resolve()  # once a path: a reload runs this over every file
                 if skip is not None and real.is_relative_to(skip):
                     continue
                 if real not in seen:  # a folder listed twice (or inside another) counts once
