@@ -5,6 +5,7 @@ beside it along, a replaced worker set finishes what it holds, and closing leave
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import time
 
@@ -112,3 +113,59 @@ def test_closing_leaves_no_process_and_refuses_what_waits() -> None:
         assert await pool.run(_work, 2) is None
 
     _run(main())
+
+
+_HOARD: list[bytearray] = []
+
+
+def _grow(value: int, megabytes: int) -> tuple[int, int]:
+    """Keep ``megabytes`` more of touched memory in the worker (as libxml2 keeps names), then answer."""
+    _HOARD.append(bytearray(b"x" * (megabytes << 20)))
+    return value, os.getpid()
+
+
+def test_a_worker_past_its_memory_allowance_is_replaced_without_losing_work() -> None:
+    """A worker grown by more than ``growth_mb`` says so after its batch; it converts on until a fresh worker is
+    ready, then answers what it holds and ends. Every caller is answered, and no worker grows much past it."""
+    async def main() -> None:
+        pool = WorkerPool(1, _init, ("one",), growth_mb=40)
+        await pool.start()
+        first = set(pool.pids())
+        seen: set[int] = set()
+        try:
+            for n in range(30):  # 8 MB a message: past 40 MB after the sixth
+                value, pid = await pool.run(_grow, n, 8)  # type: ignore[misc]
+                assert value == n
+                seen.add(pid)
+            assert pool.outgrown >= 3  # 240 MB in all, 40 allowed a worker: replaced again and again
+            assert len(seen) == pool.outgrown + 1 and first < seen
+            for _ in range(100):
+                if not alive(seen - set(pool.pids())):
+                    break
+                await asyncio.sleep(0.05)
+            assert not alive(seen - set(pool.pids())), "a replaced worker is still running"
+            grown = await asyncio.gather(*(pool.run(_grow, n, 4) for n in range(60)))  # many held at a time:
+            assert [a[0] for a in grown] == list(range(60))  # type: ignore[index]  # the rest handed back
+            per_worker = collections.Counter(a[1] for a in grown)  # type: ignore[index]
+            assert max(per_worker.values()) <= 11, per_worker  # 10 x 4 MB is the allowance; the next one is over
+            seen |= set(per_worker)
+            answers = await asyncio.gather(*(pool.run(_work, n) for n in range(50)))
+            assert [a[0] for a in answers] == [n * n for n in range(50)]  # type: ignore[index]
+        finally:
+            await pool.aclose()
+        assert not alive(seen)
+
+    _run(asyncio.wait_for(main(), 120))  # a worker nobody replaces would leave the work waiting
+
+
+def test_without_an_allowance_a_growing_worker_is_kept() -> None:
+    async def main() -> None:
+        pool = WorkerPool(1, _init, ("one",), growth_mb=0)
+        await pool.start()
+        try:
+            pids = {(await pool.run(_grow, n, 8))[1] for n in range(10)}  # type: ignore[index]
+            assert len(pids) == 1 and pool.outgrown == 0
+        finally:
+            await pool.aclose()
+
+    _run(asyncio.wait_for(main(), 120))  # a worker nobody replaces would leave the work waiting

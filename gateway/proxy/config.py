@@ -19,6 +19,7 @@ from gateway.console.settings import ConsoleSettings
 from gateway.console.settings import parse as console_settings
 from gateway.deliver.downstream import Downstream, RetryPolicy
 from gateway.deliver.outbox import LEGACY, NEW
+from gateway.procmemory import DEFAULT_GROWTH_MB
 
 MODES = ("translate", "passthrough", "shadow")
 ACKS = ("durable", "delivered")
@@ -115,6 +116,9 @@ class ServeConfig:
     convert_threads: int = 4
     convert_processes: int | None = None
     """Worker processes for conversion; None: one per core beyond the first (max 4); 0: threads only."""
+    convert_worker_growth_mb: int = DEFAULT_GROWTH_MB
+    """A conversion worker grown by more than this many MB since its start is replaced (0: never); see
+    :mod:`gateway.procmemory` for why (libxml2 never frees the names it has seen)."""
     shutdown_grace: float = 30.0
     watch_mappings: bool = True
     watch_interval: float = 1.0
@@ -299,10 +303,10 @@ def _soap_actions(value: Any, where: str) -> str | dict[str, str]:
 ROUTE_KEYS = {"mode", "mapping", "mappings", "profile", "downstream", "legacy_downstream", "ack", "ack_timeout",
               "api_key", "api_keys", "validate", "match_route", "ggk_versie", "render"}
 TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mappings", "downstreams", "retry", "routes",
-            "fault_status", "convert_threads", "convert_processes", "shutdown_grace", "watch_mappings",
-            "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply", "poll_interval",
-            "max_connections", "max_header_bytes", "header_timeout", "body_timeout", "ledger", "render", "console",
-            "store"}
+            "fault_status", "convert_threads", "convert_processes", "convert_worker_growth_mb", "shutdown_grace",
+            "watch_mappings", "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply",
+            "poll_interval", "max_connections", "max_header_bytes", "header_timeout", "body_timeout", "ledger",
+            "render", "console", "store"}
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -332,9 +336,11 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
     cfg.store = str(doc["store"]) if doc.get("store") else None
     if doc.get("convert_processes") is not None:
         cfg.convert_processes = int(doc["convert_processes"])
-    for key in ("max_body_bytes", "convert_threads", "max_connections", "max_header_bytes"):
+    for key in ("max_body_bytes", "convert_threads", "max_connections", "max_header_bytes", "convert_worker_growth_mb"):
         if key in doc:
             setattr(cfg, key, int(doc[key]))
+    if cfg.convert_worker_growth_mb < 0:
+        raise ConfigError("convert_worker_growth_mb: expected 0 (never replace a worker) or a number of MB")
     for key in ("shutdown_grace", "watch_interval", "poll_interval", "header_timeout", "body_timeout"):
         if key in doc:
             setattr(cfg, key, float(doc[key]))

@@ -237,7 +237,7 @@ class ConversionPool:
 
     async def start(self) -> None:
         if self.processes > 0:
-            pool = WorkerPool(self.processes, _init_worker, self._init_args())
+            pool = WorkerPool(self.processes, _init_worker, self._init_args(), self.config.convert_worker_growth_mb)
             await pool.start()
             self.pool = pool
             log.info("conversion in %d worker process(es)", self.processes)

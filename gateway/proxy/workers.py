@@ -10,6 +10,8 @@ own, as soon as it is ready.
 What the executor gave stays: a worker that dies is replaced, and the work it held is tried once more,
 alone, so that a message that kills its worker is refused (None) rather than taking others with it; a
 reload starts new workers and lets the old ones finish what they hold; shutting down leaves no process.
+A worker that has grown past its memory allowance (:mod:`gateway.procmemory`) says so, hands back unrun
+what it still holds, and is retired like a reloaded one: a fresh worker takes that work and what follows.
 """
 
 from __future__ import annotations
@@ -28,16 +30,25 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from gateway.procmemory import Allowance
+
 log = logging.getLogger("overstap.convert")
 BATCH = 8
 """At most this many waiting messages go to a worker in one write, and at most twice this many wait in its pipe:
 the worker starts on the next message without waiting for the event loop to hand it over."""
 READY = b"ready"
+GROWN = b"grown"
+"""A worker's word that it has outgrown its memory allowance: give it nothing more; what it answers from now on
+comes back unrun (``ok`` None), for another worker."""
 
 
-def _serve(init: Callable[..., None], init_args: tuple[Any, ...], requests: Connection, answers: Connection) -> None:
-    """A worker's life: initialise, say ready, then run each batch and answer every task on its own."""
+def _serve(init: Callable[..., None], init_args: tuple[Any, ...], requests: Connection, answers: Connection,
+           growth_mb: int | None = None) -> None:
+    """A worker's life: initialise, say ready, then run each batch and answer every task on its own. Once a task
+    has left it past its memory allowance it says :data:`GROWN` and hands every later task back unrun."""
     init(*init_args)
+    allowance = Allowance(growth_mb)
+    grown = False
     answers.send_bytes(READY)
     while True:
         try:
@@ -45,12 +56,18 @@ def _serve(init: Callable[..., None], init_args: tuple[Any, ...], requests: Conn
         except EOFError:  # the server closed the pipe: shutting down or replaced
             return
         for task_id, fn, args in batch:
-            try:
-                answer = pickle.dumps((task_id, True, fn(*args)), pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:  # raised, or a result that cannot travel back
-                answer = pickle.dumps((task_id, False, type(exc).__name__), pickle.HIGHEST_PROTOCOL)
+            if grown:
+                answer = pickle.dumps((task_id, None, None), pickle.HIGHEST_PROTOCOL)
+            else:
+                try:
+                    answer = pickle.dumps((task_id, True, fn(*args)), pickle.HIGHEST_PROTOCOL)
+                except Exception as exc:  # raised, or a result that cannot travel back
+                    answer = pickle.dumps((task_id, False, type(exc).__name__), pickle.HIGHEST_PROTOCOL)
             try:
                 answers.send_bytes(answer)
+                if not grown and allowance.exceeded():
+                    grown = True
+                    answers.send_bytes(GROWN)
             except OSError:  # the server closed the pipe: nobody waits for the answer
                 return
 
@@ -84,15 +101,22 @@ class _Worker:
     ended: bool = False
     suspect: bool = False
     """It holds a message another worker died on: it gets nothing else until that one is answered."""
+    handed_back: int = 0
+    """Tasks this outgrown worker has handed back so far (they go to the front of the queue, in order)."""
 
 
 class WorkerPool:
-    """``processes`` spawned workers, each initialised by ``init(*init_args)``; ``await run(fn, *args)``."""
+    """``processes`` spawned workers, each initialised by ``init(*init_args)``; ``await run(fn, *args)``; a
+    worker grown by more than ``growth_mb`` since its start is replaced (None: never)."""
 
-    def __init__(self, processes: int, init: Callable[..., None], init_args: tuple[Any, ...]) -> None:
+    def __init__(self, processes: int, init: Callable[..., None], init_args: tuple[Any, ...],
+                 growth_mb: int | None = None) -> None:
         self.processes = processes
         self.init = init
         self.init_args = init_args
+        self.growth_mb = growth_mb
+        self.outgrown = 0
+        """Workers replaced because they outgrew their memory allowance."""
         self.context = multiprocessing.get_context("spawn")  # never forked from a process with threads
         self.workers: list[_Worker] = []
         self.retired: set[_Worker] = set()
@@ -125,8 +149,8 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         requests_r, requests_w = self.context.Pipe(duplex=False)
         answers_r, answers_w = self.context.Pipe(duplex=False)
-        process = self.context.Process(target=_serve, args=(self.init, self.init_args, requests_r, answers_w),
-                                       daemon=True, name="overstap-convert")
+        process = self.context.Process(target=_serve, daemon=True, name="overstap-convert",
+                                       args=(self.init, self.init_args, requests_r, answers_w, self.growth_mb))
         process.start()
         requests_r.close()
         answers_w.close()
@@ -304,13 +328,33 @@ class WorkerPool:
             worker.ready.set_result(None)
             worker.ready = None
             return
+        if message == GROWN:
+            self._outgrown(worker)
+            return
         task_id, ok, value = pickle.loads(message)
         task = worker.held.pop(task_id)
+        if ok is None:  # handed back unrun by an outgrown worker: first in line again, in its order
+            self.waiting.insert(worker.handed_back, task)
+            worker.handed_back += 1
+            return
         if not ok:
             log.error("a conversion step failed in its worker: %s", value)
             value = None
         if not task.future.done():
             task.future.set_result(value)
+
+    def _outgrown(self, worker: _Worker) -> None:
+        """Retire a worker past its memory allowance at once, as a reload does: it answers what it holds
+        (``_readable`` ends it then) and a fresh one takes new work. Waiting for the fresh one to be ready
+        would let the old one grow on meanwhile: a sender of fresh names must not outrun the replacement."""
+        if worker not in self.workers or self.closed:  # retiring already, or everything is ending
+            return
+        self.workers.remove(worker)
+        worker.retiring = True
+        self.retired.add(worker)
+        self.outgrown += 1
+        log.warning("a conversion worker grew past its memory allowance (%s MB); replacing it", self.growth_mb)
+        self._start_replacement()
 
     def _died(self, worker: _Worker) -> None:
         """A worker ended without being asked: its work is tried once more (alone), and it is replaced."""
