@@ -5,6 +5,8 @@ flat however large the input. Ordered: results are released strictly by ordinal,
 lets the journal describe progress as one number. Crash-isolating: if a message kills its worker
 (a segfault, the OOM killer), the chunks in flight are retried one message at a time, one at a
 time, and the message that kills a worker on its own is reported as failed instead of stopping the run.
+Memory-bounded: a chunk whose worker grew past its allowance (:mod:`gateway.procmemory`) has the pool's
+workers replaced; the old ones finish the chunks they were given.
 """
 
 from __future__ import annotations
@@ -75,8 +77,14 @@ class OrderedPool:
         self.workers = workers
         self.window = window or max(2, workers * 4)
         self._executor: ProcessPoolExecutor | None = None
+        self._current: set[Future[ChunkResult]] = set()
+        """Chunks given to the current workers (not to outgrown ones)."""
+        self._outgrown: list[ProcessPoolExecutor] = []
+        """Replaced for their memory, finishing the chunks they hold."""
         self._local: Worker | None = None
         self.crashes = 0
+        self.renewals = 0
+        """Times the workers were replaced because one outgrew its memory allowance."""
 
     def _start(self) -> ProcessPoolExecutor:
         share_registry(self.registry)
@@ -138,8 +146,12 @@ class OrderedPool:
                 done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     chunk = pending.pop(future)
+                    current = future in self._current
+                    self._current.discard(future)
                     try:
-                        ready[chunk.first] = rejoined(future.result(), chunk)
+                        ready[chunk.first] = result = rejoined(future.result(), chunk)
+                        if result.outgrown and current:
+                            self._renew()
                     except BrokenProcessPool:
                         broken.append(chunk)
                         alone = future is solo
@@ -186,14 +198,28 @@ class OrderedPool:
             broken.append(chunk)
             return None
         pending[future] = chunk
+        self._current.add(future)
         return future
+
+    def _renew(self) -> None:
+        """New workers for the chunks to come; the outgrown pool finishes those it holds, then ends."""
+        assert self._executor is not None
+        old, self._executor = self._executor, None
+        self._current.clear()  # the old pool's chunks: none of them renews again
+        old.shutdown(wait=False)  # pending chunks still run; its processes end after them
+        self._outgrown.append(old)
+        self.renewals += 1
+        self.start()
 
     def _restart(self) -> None:
         self.shutdown()
+        self._current.clear()
         self.start()
 
     def shutdown(self) -> None:
         """Stop the workers; those mid-chunk finish it (they ignore Ctrl-C), queued chunks are dropped."""
+        while self._outgrown:
+            self._outgrown.pop().shutdown(wait=True, cancel_futures=True)
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

@@ -24,6 +24,7 @@ from gateway.mapping import MappingError, Registry
 from gateway.pgstore import is_url
 from gateway.pgstore.chunked import masked
 from gateway.pipeline import PROFILES, Converter
+from gateway.procmemory import DEFAULT_GROWTH_MB
 from gateway.render.schemas import SchemaUnavailable
 
 from . import journal as journal_mod
@@ -72,6 +73,8 @@ class BatchOptions:
     """Folder of the zaak ledger (``ledger.sqlite``), shared with ``convert --state``; ``none``: in memory for
     this run (the library default; the CLI's is ``DEFAULT_STATE``, as for convert); or a PostgreSQL URL, which
     shards share (they then split by client, see shard.py)."""
+    worker_growth_mb: int = DEFAULT_GROWTH_MB
+    """Worker processes are replaced once one has grown by this many MB (0: never); see gateway.procmemory."""
 
 
 @dataclass(slots=True)
@@ -204,7 +207,8 @@ class BatchRun:
         spec = SinkSpec.for_target(target, int(time.time()), self.options.level)
         return WorkConfig(spec, self.options.profile, names, files, self.options.validate, self.options.route,
                           self.options.max_bytes, self.options.timeout, self.options.quarantine,
-                          stateful=True, by_client=self.options.shard if self.shared else None)
+                          stateful=True, by_client=self.options.shard if self.shared else None,
+                          worker_growth_mb=self.options.worker_growth_mb)
 
     def header(self) -> dict[str, Any]:
         """What makes two runs the same run (a resume must match it)."""
@@ -357,7 +361,7 @@ class BatchRun:
             "seconds": round(seconds, 3), "total_seconds": round(before + seconds, 3),
             "converted_this_run": done - start_done, "resumed_from": start_done,
             "messages_per_second": round((done - start_done) / seconds, 1) if seconds > 0 else 0.0,
-            "worker_crashes": pool.crashes,
+            "worker_crashes": pool.crashes, "worker_renewals": pool.renewals,
         })
         sink.finish(data)
         journal.finish({"done": done, "summary": data})

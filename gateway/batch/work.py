@@ -23,6 +23,7 @@ from typing import Any
 from gateway.ingest import read
 from gateway.mapping import Compiled, MappingError, Refused, Registry
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
+from gateway.procmemory import DEFAULT_GROWTH_MB, Allowance
 
 from .budget import Budget, Limits
 from .keys import output_path, quarantine_path, reason_path
@@ -58,6 +59,8 @@ class WorkConfig:
     """Workers only map; the parent renders against the zaak ledger in member order (batch/ledgered.py)."""
     by_client: Shard | None = None
     """Shards of a shared ledger: every shard maps every member and keeps those of its clients (shard.py)."""
+    worker_growth_mb: int = DEFAULT_GROWTH_MB
+    """A worker process grown by more than this since its start is replaced after its chunk (0: never)."""
 
 
 MemberTuple = tuple[str, bytes, "str | None", bool]
@@ -85,6 +88,8 @@ class ChunkResult:
     tally: Tally = field(default_factory=Tally)
     items: list[Any] | None = None
     """Stateful runs: per member in order, a report line (a failure, already packed) or a :class:`MappedMember`."""
+    outgrown: bool = False
+    """The worker process that made this has grown past its memory allowance: the pool replaces it."""
 
 
 @dataclass(slots=True)
@@ -327,6 +332,7 @@ def _watch_deadline(seconds: float) -> None:
 # -- process-pool plumbing ------------------------------------------------------------------------
 
 _worker: Worker | None = None
+_allowance: Allowance | None = None
 _inherited: Registry | None = None
 """The parent's compiled mappings, set before the pool forks: workers started by fork reuse them
 (copy-on-write) instead of compiling every mapping file again. Spawned workers compile their own."""
@@ -340,7 +346,7 @@ def share_registry(registry: Registry | None) -> None:
 def start_worker(config: WorkConfig, parent: int | None = None, budget: Budget | None = None, nice: int = 0) -> None:
     """Pool initializer: build the Converter once; leave Ctrl-C to the parent; die with the parent; run ``nice``
     lower than the parent (pool.worker_nice)."""
-    global _worker
+    global _worker, _allowance
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice:
         with contextlib.suppress(OSError):
@@ -351,6 +357,7 @@ def start_worker(config: WorkConfig, parent: int | None = None, budget: Budget |
     if config.timeout > 0:
         _watch_deadline(config.timeout)
     _worker = Worker(config, _inherited, budget)
+    _allowance = Allowance(config.worker_growth_mb)  # measured from here: start-up is not growth
 
 
 def _die_with(parent: int) -> None:
@@ -370,5 +377,7 @@ def _die_with(parent: int) -> None:
 
 
 def run_chunk(chunk: Chunk) -> ChunkResult:
-    assert _worker is not None, "start_worker() must run first (pool initializer)"
-    return _worker.run(chunk)
+    assert _worker is not None and _allowance is not None, "start_worker() must run first (pool initializer)"
+    result = _worker.run(chunk)
+    result.outgrown = _allowance.exceeded()  # checked a chunk at a time: a chunk holds at most ~2 MB of input
+    return result

@@ -16,6 +16,7 @@ from gateway.batch.report import summary_text
 from gateway.batch.work import DEFAULT_TIMEOUT
 from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.pipeline import PROFILES
+from gateway.procmemory import DEFAULT_GROWTH_MB
 
 from . import main
 
@@ -63,11 +64,15 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
               help="Failed inputs copied to quarantine/ at most; later ones are only reported.")
 @click.option("--quarantine-max-bytes", type=click.IntRange(min=0), default=DEFAULT_MAX_BYTES, show_default=True,
               help="Bytes copied to quarantine/ at most (inputs plus .reason files).")
+@click.option("--worker-growth-mb", type=click.IntRange(min=0), default=DEFAULT_GROWTH_MB, show_default=True,
+              help="Replace the worker processes once one has grown by this many MB (libxml2 keeps every name it "
+                   "has parsed); 0: never.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profile: str, workers: int | None,
           resume: bool, shard: Shard, validate: bool, full_check: bool, route: str | None, state_dir: str,
           quiet: bool, progress: str, progress_interval: float, chunk_size: int, commit_interval: float,
-          level: int, timeout: float, quarantine_max_files: int, quarantine_max_bytes: int, as_json: bool) -> None:
+          level: int, timeout: float, quarantine_max_files: int, quarantine_max_bytes: int, worker_growth_mb: int,
+          as_json: bool) -> None:
     """Convert message archives: every member of INPUTS (folders, .zip, .tar, .tar.gz) into OUT.
 
     OUT gets converted/ (the canonical messages, named after their source member), quarantine/
@@ -83,7 +88,8 @@ def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profil
                            workers=workers, resume=resume, shard=shard, route=route,
                            progress="quiet" if quiet else progress, progress_interval=progress_interval,
                            chunk_size=chunk_size, commit_seconds=commit_interval, level=level, timeout=timeout,
-                           quarantine=Limits(quarantine_max_files, quarantine_max_bytes), state=state_dir)
+                           quarantine=Limits(quarantine_max_files, quarantine_max_bytes), state=state_dir,
+                           worker_growth_mb=worker_growth_mb)
 
     def say(text: str) -> None:
         if not quiet:

@@ -1,0 +1,130 @@
+"""Messages full of fresh names must not grow a converting process without bound (gateway/procmemory.py).
+
+libxml2 keeps every element name it has parsed in a dictionary lxml never frees; 4 MB messages of fresh names
+grew a process by ~17 MB each, and once the dictionary was full (1.45 GB, 82 messages) libxml2 refused every
+later message, ordinary ones too. The batch's and the sidecar's worker processes are therefore replaced once
+they have grown past an allowance. These tests send such messages for real, through real libxml2, and measure
+the workers' peak memory with and without the allowance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from batch_corpus import varied
+from proxy_helpers import GatewayProcess, Receiver, ServerThread, free_port
+
+pytestmark = pytest.mark.slow
+
+FRESH_NAMES = 100_000
+"""Per hostile message: ~1.1 MB of XML, ~4 MB kept by libxml2 for good."""
+
+
+def hostile(i: int) -> bytes:
+    """Well-formed XML whose element names no earlier message used (and no mapping knows)."""
+    return b"<r>" + b"".join(b"<n%d_%d/>" % (i, j) for j in range(FRESH_NAMES)) + b"</r>"
+
+
+_RUN = """
+import resource, sys
+from gateway.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as end:
+    code = end.code
+print("children-peak-kb", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _batch(tmp_path: Path, archive: Path, growth_mb: int) -> tuple[dict[str, object], list[dict[str, object]], int]:
+    out = tmp_path / f"out-{growth_mb}"
+    proc = subprocess.run([sys.executable, "-c", _RUN, "batch", str(archive), "--out", str(out), "--workers", "1",
+                           "--state", "none", "--quiet", "--chunk-size", "4", "--worker-growth-mb", str(growth_mb)],
+                          capture_output=True, timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.returncode == 1, proc.stderr.decode()[-2000:]  # the hostile members fail, nothing else
+    peak = int(proc.stderr.decode().rsplit("children-peak-kb", 1)[1].split()[0])
+    report = [json.loads(line) for line in (out / "report.jsonl").read_text().splitlines()]
+    return json.loads((out / "summary.json").read_text()), report, peak
+
+
+def test_batch_workers_are_replaced_before_fresh_names_outgrow_them(tmp_path: Path) -> None:
+    good = iter(varied(20))
+    archive = tmp_path / "in.zip"
+    names = []
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(45):  # 20 ordinary messages, 25 hostile ones among and after them
+            name, data = next(good) if i % 3 == 0 and i < 60 else (f"hostile-{i:03d}.xml", hostile(i))
+            zf.writestr(name, data)
+            names.append(name)
+    bounded, report, bounded_peak = _batch(tmp_path, archive, 32)
+    unbounded, report_unbounded, unbounded_peak = _batch(tmp_path, archive, 0)
+
+    assert bounded["run"]["worker_renewals"] >= 2  # type: ignore[index]  # ~100 MB to keep, 32 allowed
+    assert unbounded["run"]["worker_renewals"] == 0  # type: ignore[index]
+    assert [line["source"] for line in report] == [f"in.zip/{name}" for name in names]
+    for line, name in zip(report, names, strict=True):
+        assert line["status"] == ("failed" if name.startswith("hostile") else "ok"), line
+    strip = ("seconds", "total_seconds", "messages_per_second", "worker_renewals")
+    assert {k: v for k, v in bounded["run"].items() if k not in strip and k != "out"} == \
+        {k: v for k, v in unbounded["run"].items() if k not in strip and k != "out"}  # type: ignore[union-attr]
+    assert [(r["source"], r["status"]) for r in report] == [(r["source"], r["status"]) for r in report_unbounded]
+    # the worker's peak: ~100 MB more than it started with when kept, within 32 MB and a chunk's growth replaced
+    assert bounded_peak < unbounded_peak - 40 * 1024, (bounded_peak, unbounded_peak)
+
+
+def _worker_peaks(gw: GatewayProcess) -> dict[int, int]:
+    """Peak resident KB of each process the gateway started and still runs (its conversion workers, and the
+    multiprocessing resource tracker, which stays small)."""
+    peaks: dict[int, int] = {}
+    assert gw.proc is not None
+    for child in Path(f"/proc/{gw.proc.pid}/task").glob("*/children"):
+        for pid in child.read_text().split():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            peaks[int(pid)] = int(status.split("VmHWM:")[1].split()[0])
+    return peaks
+
+
+@pytest.mark.parametrize("growth_mb", [32, 0])
+def test_the_sidecar_replaces_an_outgrown_worker_and_goes_on_converting(tmp_path: Path, growth_mb: int) -> None:
+    """40 hostile messages to a gateway with one conversion worker: with an allowance of 32 MB its workers are
+    replaced and none peaks far past it; without one a single worker keeps ~200 MB. Ordinary messages before
+    and after are acknowledged either way."""
+    config = tmp_path / "overstap.yaml"
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        config.write_text(f"convert_processes: 1\nconvert_worker_growth_mb: {growth_mb}\nlog_level: warning\n"
+                          f"downstreams: {{zs: '{ds.url}/zs'}}\nroutes:\n  default: {{downstream: zs}}\n")
+        gw = GatewayProcess(["--config", str(config), "--data-dir", str(tmp_path / "data")], free_port(),
+                            tmp_path / "gateway.log").start()
+        try:
+            ordinary = varied(2)
+            with httpx.Client(timeout=60) as http:
+                assert http.post(gw.url + "/soap", content=ordinary[0][1]).status_code == 200
+                started = max(_worker_peaks(gw).values())  # the worker after start-up and a message
+                statuses, peaks = set(), {}
+                for i in range(40):  # the peaks looked at after every message: a replaced worker is gone
+                    statuses.add(http.post(gw.url + "/soap", content=hostile(i)).status_code)
+                    peaks.update(_worker_peaks(gw))
+                assert http.post(gw.url + "/soap", content=ordinary[1][1]).status_code == 200
+        finally:
+            gw.kill()
+    assert 200 not in statuses  # refused with a reason, not acknowledged
+    log = (tmp_path / "gateway.log").read_text()
+    grown = max(peaks.values()) - started  # KB
+    if growth_mb:
+        assert "grew past its memory allowance" in log
+        assert grown < (32 + 32) * 1024, (started, peaks)  # the allowance, and one message (its tree) past it
+    else:
+        assert "grew past its memory allowance" not in log
+        assert grown > 120 * 1024, (started, peaks)  # ~4 MB a message, kept
