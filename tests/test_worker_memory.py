@@ -56,12 +56,12 @@ def _batch(tmp_path: Path, archive: Path, growth_mb: int) -> tuple[dict[str, obj
 
 
 def test_batch_workers_are_replaced_before_fresh_names_outgrow_them(tmp_path: Path) -> None:
-    good = iter(varied(20))
+    good = iter(varied(15))
     archive = tmp_path / "in.zip"
     names = []
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for i in range(45):  # 20 ordinary messages, 25 hostile ones among and after them
-            name, data = next(good) if i % 3 == 0 and i < 60 else (f"hostile-{i:03d}.xml", hostile(i))
+        for i in range(45):  # 15 ordinary messages, each followed by two hostile ones
+            name, data = next(good) if i % 3 == 0 else (f"hostile-{i:03d}.xml", hostile(i))
             zf.writestr(name, data)
             names.append(name)
     bounded, report, bounded_peak = _batch(tmp_path, archive, 32)
@@ -76,7 +76,7 @@ def test_batch_workers_are_replaced_before_fresh_names_outgrow_them(tmp_path: Pa
     assert {k: v for k, v in bounded["run"].items() if k not in strip and k != "out"} == \
         {k: v for k, v in unbounded["run"].items() if k not in strip and k != "out"}  # type: ignore[union-attr]
     assert [(r["source"], r["status"]) for r in report] == [(r["source"], r["status"]) for r in report_unbounded]
-    # the worker's peak: ~100 MB more than it started with when kept, within 32 MB and a chunk's growth replaced
+    # the worker's peak: ~120 MB more than it started with when kept; replaced, 32 MB and a chunk's growth
     assert bounded_peak < unbounded_peak - 40 * 1024, (bounded_peak, unbounded_peak)
 
 
