@@ -31,6 +31,7 @@ from gateway.mapping.result import Warning_
 from gateway.model import Bericht
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe, sender_of
+from gateway.procmemory import Allowance
 from gateway.render.schemas import SchemaUnavailable, schema
 
 from .config import ConfigError, ServeConfig
@@ -228,7 +229,11 @@ class ConversionPool:
         self.registry = registry
         self.converters = converters
         self.processes = processes
-        self.threads = ThreadPoolExecutor(max(1, config.convert_threads), thread_name_prefix="convert")
+        self.threads = self._thread_pool()
+        self.allowance = Allowance(config.convert_worker_growth_mb if processes <= 0 else 0)
+        self.thread_renewals = 0
+        """Times the conversion threads were replaced because the process outgrew its memory allowance."""
+        self._renewing: set[asyncio.Task[None]] = set()
         self.pool: WorkerPool | None = None
         self._swap_lock = asyncio.Lock()
 
@@ -249,10 +254,35 @@ class ConversionPool:
         refused, never run in-process)."""
         loop = asyncio.get_running_loop()
         if self.processes <= 0:
-            return await loop.run_in_executor(self.threads, local, self.converters[route], route, match_route, body)
+            threads = self.threads
+            done = await loop.run_in_executor(threads, local, self.converters[route], route, match_route, body)
+            if threads is self.threads and self.allowance.exceeded():
+                self._renew_threads()
+            return done
         if self.pool is None:
             return None
         return await self.pool.run(in_worker, route, match_route, body)  # type: ignore[no-any-return]
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max(1, self.config.convert_threads), thread_name_prefix="convert")
+
+    def _renew_threads(self) -> None:
+        """New conversion threads: lxml keeps libxml2's name dictionary per thread and frees it when the thread
+        ends, so fresh threads give back what fresh names took (the workers' remedy, without processes). The
+        growth is measured again once the old threads have ended and given their memory back."""
+        old, self.threads = self.threads, self._thread_pool()
+        self.allowance = Allowance(0)
+        self.thread_renewals += 1
+        log.warning("the conversion threads grew the process past its memory allowance (%s MB); replacing them",
+                    self.config.convert_worker_growth_mb)
+        task = asyncio.get_running_loop().create_task(self._measure_after(old))
+        self._renewing.add(task)
+        task.add_done_callback(self._renewing.discard)
+
+    async def _measure_after(self, old: ThreadPoolExecutor) -> None:
+        await asyncio.to_thread(old.shutdown, wait=True)  # conversions running there finish first
+        if old is not self.threads:
+            self.allowance = Allowance(self.config.convert_worker_growth_mb)
 
     async def convert(self, route: str, match_route: str, body: bytes) -> Converted:
         converted = await self.run(convert_message, _convert_in_worker, route, match_route, body)
