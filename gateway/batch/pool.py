@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
+from gateway.cores import usable_cores
 from gateway.mapping import Registry
 
 from .budget import Budget
@@ -35,14 +36,6 @@ def _context() -> multiprocessing.context.BaseContext:
     # the pool before any thread of its own (the progress bar), so nothing is forked mid-lock.
     # Elsewhere fork is unsafe (macOS) or absent (Windows): spawn.
     return multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-
-
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def worker_nice(workers: int) -> int:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import _signal  # getsignal without the enum lookup of signal.getsignal: 0.04 µs, not 2 (once a message)
 import contextlib
-import ctypes
 import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from typing import Any
 
 from gateway.ingest import read
 from gateway.mapping import Compiled, MappingError, Refused, Registry
+from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.procmemory import DEFAULT_GROWTH_MB, Allowance
 
@@ -31,7 +30,6 @@ from .report import FAILED, REFUSED, Tally, encode_line, failed_line, ok_line, r
 from .shard import Shard
 from .sinks import Packer, SinkSpec, packer_for
 
-_PR_SET_PDEATHSIG = 1
 READ_FAILED = "StUF058"
 """Code for an input whose bytes could not be read at all (damaged archive member, too large)."""
 DEFAULT_TIMEOUT = 60.0
@@ -353,27 +351,11 @@ def start_worker(config: WorkConfig, parent: int | None = None, budget: Budget |
             os.nice(nice)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler inherited through fork
     if parent is not None:
-        _die_with(parent)
+        end_with_parent(parent)  # nobody would collect our results, and OUT is theirs
     if config.timeout > 0:
         _watch_deadline(config.timeout)
     _worker = Worker(config, _inherited, budget)
     _allowance = Allowance(config.worker_growth_mb)  # measured from here: start-up is not growth
-
-
-def _die_with(parent: int) -> None:
-    """Exit when ``parent`` does (e.g. ``kill -9``): nobody would collect our results, and OUT is theirs."""
-    if sys.platform == "linux":  # the kernel does it at once, however busy this process is
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before we asked
-        os._exit(1)
-
-    def watch() -> None:  # elsewhere (and as a fallback): look every half second
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def run_chunk(chunk: Chunk) -> ChunkResult:

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from lxml import etree
 
+from gateway.cores import usable_cores
 from gateway.deliver import outbox
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, parse_xml
 from gateway.ingest.ei_default import is_flat_file
@@ -216,8 +217,7 @@ def _convert_in_worker(route: str, match_route: str, body: bytes) -> Converted:
 
 def auto_processes() -> int:
     """Worker processes by default: one core stays with the event loop; none on a single core."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(4, cores - 1))
+    return max(0, min(4, usable_cores() - 1))
 
 
 class ConversionPool:
