@@ -9,10 +9,14 @@ the workers' peak memory with and without the allowance.
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import itertools
 import json
 import os
 import subprocess
 import sys
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +25,11 @@ import httpx
 import pytest
 from batch_corpus import varied
 from proxy_helpers import GatewayProcess, Receiver, ServerThread, free_port
+
+from gateway.ingest import parse_xml
+from gateway.mapping import Registry
+from gateway.proxy.config import ServeConfig
+from gateway.proxy.converting import ConversionPool
 
 pytestmark = pytest.mark.slow
 
@@ -155,3 +164,39 @@ def test_without_worker_processes_the_conversion_threads_are_renewed(tmp_path: P
     else:
         assert "replacing them" not in log
         assert grown > 120 * 1024, (started, highest)
+
+
+_PER_THREAD = threading.local()
+_TOKENS = itertools.count()
+
+
+def _parse_counting(converter: object, route: str, match_route: str, body: bytes) -> int:
+    """A conversion's parse, counted per thread (a token per thread, never reused)."""
+    if not hasattr(_PER_THREAD, "token"):
+        _PER_THREAD.token = next(_TOKENS)
+    _RAN[_PER_THREAD.token] += 1
+    return len(parse_xml(body))
+
+
+_RAN: collections.Counter[int] = collections.Counter()
+
+
+def test_conversions_queued_on_replaced_threads_move_to_the_fresh_ones() -> None:
+    """40 hostile messages at once on one conversion thread: all wait in its queue when the process outgrows its
+    allowance; those not started yet run on the fresh thread, not on the one whose names the renewal frees."""
+    config = ServeConfig(convert_threads=1, convert_worker_growth_mb=32)
+    pool = ConversionPool(config, Registry(dirs=[], files=[]), {"r": None}, 0)  # type: ignore[dict-item]
+    bodies = [hostile(i) for i in range(40)]
+
+    async def main() -> list[object]:
+        await pool.start()
+        try:
+            return await asyncio.gather(*(pool.run(_parse_counting, _parse_counting, "r", "r", b) for b in bodies))
+        finally:
+            await pool.shutdown()
+
+    _RAN.clear()
+    answers = asyncio.run(main())
+    assert answers == [FRESH_NAMES] * 40
+    assert pool.thread_renewals >= 2 and len(_RAN) == pool.thread_renewals + 1
+    assert max(_RAN.values()) <= 16, _RAN  # ~4 MB each with its tree: 32 MB allowed, then the rest move

@@ -135,6 +135,7 @@ class OrderedPool:
                     self._submit(chunk, pending, broken)
             if not pending and not broken:
                 break
+            renew = False
             if not broken:
                 done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -143,8 +144,7 @@ class OrderedPool:
                     self._current.discard(future)
                     try:
                         ready[chunk.first] = result = rejoined(future.result(), chunk)
-                        if result.outgrown and current:
-                            self._renew()
+                        renew = renew or (result.outgrown and current)
                     except BrokenProcessPool:
                         broken.append(chunk)
                         alone = future is solo
@@ -156,6 +156,8 @@ class OrderedPool:
                                 chunk, f"internal error in the worker: {type(exc).__name__}")
                     if future is solo:
                         solo = None
+            if renew and not broken:  # outside the chunk's guard: workers that cannot start end the run (WorkersFailed)
+                self._renew()
             if broken:
                 broken += pending.values()
                 pending.clear()

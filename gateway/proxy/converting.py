@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from lxml import etree
 
@@ -41,6 +41,8 @@ from .workers import WorkerPool
 
 log = logging.getLogger("overstap.convert")
 T = TypeVar("T")
+_MOVED = object()
+"""What a conversion queued on replaced threads answers: run it on the fresh ones."""
 
 
 @dataclass(slots=True)
@@ -230,9 +232,11 @@ class ConversionPool:
         self.converters = converters
         self.processes = processes
         self.threads = self._thread_pool()
-        self.allowance = Allowance(config.convert_worker_growth_mb if processes <= 0 else 0)
+        self.allowance = Allowance(0)
+        """Threads only: how far this process may grow before the threads are replaced (set at :meth:`start`)."""
         self.thread_renewals = 0
         """Times the conversion threads were replaced because the process outgrew its memory allowance."""
+        self._old_threads: list[ThreadPoolExecutor] = []
         self._renewing: set[asyncio.Task[None]] = set()
         self.pool: WorkerPool | None = None
         self._swap_lock = asyncio.Lock()
@@ -241,6 +245,8 @@ class ConversionPool:
         return self.config, list(self.registry.dirs), list(self.registry.extra_files), os.getpid()
 
     async def start(self) -> None:
+        if self.processes <= 0:  # measured from here: start-up is not growth
+            self.allowance = Allowance(self.config.convert_worker_growth_mb)
         if self.processes > 0:
             pool = WorkerPool(self.processes, _init_worker, self._init_args(), self.config.convert_worker_growth_mb)
             await pool.start()
@@ -254,14 +260,25 @@ class ConversionPool:
         refused, never run in-process)."""
         loop = asyncio.get_running_loop()
         if self.processes <= 0:
-            threads = self.threads
-            done = await loop.run_in_executor(threads, local, self.converters[route], route, match_route, body)
-            if threads is self.threads and self.allowance.exceeded():
+            while True:  # queued on threads replaced meanwhile: goes to the fresh ones, never to the old
+                threads = self.threads
+                done = await loop.run_in_executor(threads, self._in_thread, threads, local, self.converters[route],
+                                                  route, match_route, body)
+                if done is not _MOVED:
+                    break
+            if self.allowance.exceeded():
                 self._renew_threads()
-            return done
+            return done  # type: ignore[no-any-return]
         if self.pool is None:
             return None
         return await self.pool.run(in_worker, route, match_route, body)  # type: ignore[no-any-return]
+
+    def _in_thread(self, threads: ThreadPoolExecutor, local: Callable[..., T], *args: Any) -> T | object:
+        """``local(*args)``, unless ``threads`` were replaced while this waited in their queue: each conversion
+        on them adds to the name dictionary the replacement is meant to free."""
+        if threads is not self.threads:
+            return _MOVED
+        return local(*args)
 
     def _thread_pool(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(max(1, self.config.convert_threads), thread_name_prefix="convert")
@@ -271,7 +288,8 @@ class ConversionPool:
         ends, so fresh threads give back what fresh names took (the workers' remedy, without processes). The
         growth is measured again once the old threads have ended and given their memory back."""
         old, self.threads = self.threads, self._thread_pool()
-        self.allowance = Allowance(0)
+        self._old_threads.append(old)
+        self.allowance = Allowance(0)  # no second renewal before the first has given its memory back
         self.thread_renewals += 1
         log.warning("the conversion threads grew the process past its memory allowance (%s MB); replacing them",
                     self.config.convert_worker_growth_mb)
@@ -281,8 +299,8 @@ class ConversionPool:
 
     async def _measure_after(self, old: ThreadPoolExecutor) -> None:
         await asyncio.to_thread(old.shutdown, wait=True)  # conversions running there finish first
-        if old is not self.threads:
-            self.allowance = Allowance(self.config.convert_worker_growth_mb)
+        self._old_threads.remove(old)
+        self.allowance = Allowance(self.config.convert_worker_growth_mb)
 
     async def convert(self, route: str, match_route: str, body: bytes) -> Converted:
         converted = await self.run(convert_message, _convert_in_worker, route, match_route, body)
@@ -311,4 +329,7 @@ class ConversionPool:
         if self.pool is not None:
             pool, self.pool = self.pool, None
             await pool.aclose()
+        for old in self._old_threads:  # replaced for their memory: what waits there is not run
+            old.shutdown(wait=False, cancel_futures=True)
+        await asyncio.gather(*self._renewing, return_exceptions=True)
         await asyncio.to_thread(self.threads.shutdown, wait=True, cancel_futures=True)

@@ -103,6 +103,8 @@ class _Worker:
     """It holds a message another worker died on: it gets nothing else until that one is answered."""
     handed_back: int = 0
     """Tasks this outgrown worker has handed back so far (they go to the front of the queue, in order)."""
+    generation: int = 0
+    """The pool's generation (its ``init_args``) this worker was started with: a reload makes a new one."""
 
 
 class WorkerPool:
@@ -125,6 +127,8 @@ class WorkerPool:
         self.next_id = 0
         self.closed = False
         self.replacing = 0
+        self.generation = 0
+        """Raised by every reload: a replacement started with older ``init_args`` is not kept."""
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._reaping: set[asyncio.Future[None]] = set()
@@ -154,7 +158,8 @@ class WorkerPool:
         process.start()
         requests_r.close()
         answers_w.close()
-        worker = _Worker(process, os.dup(requests_w.fileno()), os.dup(answers_r.fileno()), ready=loop.create_future())
+        worker = _Worker(process, os.dup(requests_w.fileno()), os.dup(answers_r.fileno()), ready=loop.create_future(),
+                         generation=self.generation)
         requests_w.close()
         answers_r.close()
         os.set_blocking(worker.send_fd, False)
@@ -167,12 +172,11 @@ class WorkerPool:
         return [w.process.pid for w in self.workers if not w.dead and not w.retiring]
 
     async def replace(self) -> None:
-        """New workers (the caller changed ``init_args``) take over once ready; the old ones finish their work."""
-        old = list(self.workers)
+        """New workers (the caller changed ``init_args``) take over once ready; the old ones finish their work,
+        and so does a replacement started with the old ``init_args`` while these were starting."""
+        self.generation += 1
         await self.start()
-        for worker in old:
-            if worker not in self.workers:  # died meanwhile: already ended
-                continue
+        for worker in [w for w in self.workers if w.generation < self.generation]:
             self.workers.remove(worker)
             worker.retiring = True
             self.retired.add(worker)
@@ -381,12 +385,12 @@ class WorkerPool:
             self._start_replacement()
 
     def _start_replacement(self) -> None:
+        self.replacing += 1  # now, not when the task first runs: a message arriving meanwhile must not start another
         task = asyncio.get_running_loop().create_task(self._replace_one())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _replace_one(self) -> None:
-        self.replacing += 1
         fresh: _Worker | None = None
         try:
             fresh = self._spawn()
@@ -405,8 +409,10 @@ class WorkerPool:
             return
         finally:
             self.replacing -= 1
-        if self.closed:
-            self._end(fresh, wait=False)
+        current = [w for w in self.workers if w.generation == self.generation and not (w.dead or w.retiring)]
+        if self.closed or fresh.generation != self.generation or len(current) >= self.processes:
+            self._end(fresh, wait=False)  # closing, started before a reload, or no longer needed
+            self._dispatch()
             return
         self.workers.append(fresh)
         self._dispatch()
