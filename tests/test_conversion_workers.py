@@ -172,8 +172,8 @@ def test_without_an_allowance_a_growing_worker_is_kept() -> None:
 
 
 def _init_slow(marker: str) -> None:
-    """An initialiser that takes a while, as compiling the mappings does."""
-    time.sleep(1.0)
+    """An initialiser that takes a while, as compiling the mappings does: the old mappings longer than the new."""
+    time.sleep(2.0 if marker == "old" else 0.2)
     os.environ["TEST_WORKER_MARKER"] = marker
 
 
@@ -195,8 +195,8 @@ def test_a_reload_while_an_outgrown_worker_is_replaced_leaves_only_new_workers()
                 await asyncio.sleep(0.05)  # its word after the answer is read before the next message goes
             assert pool.replacing == 1  # its replacement is starting, with the old init_args
             pool.init_args = ("new",)
-            await pool.replace()
-            await asyncio.sleep(2)  # the old replacement is ready by now
+            await pool.replace()  # ready before the replacement started with the old mappings
+            await asyncio.sleep(3)  # that one is ready by now, and must not be kept
             assert len(pool.pids()) == 1
             answers = await asyncio.gather(*(pool.run(_work, n) for n in range(20)))
             assert {a[2] for a in answers} == {"new"}  # type: ignore[index]
