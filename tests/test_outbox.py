@@ -184,14 +184,17 @@ def test_committer_answers_only_after_commit(tmp_path: Path) -> None:
     path = outbox.open_db(tmp_path / "data")
     committer = GroupCommitter(lambda: outbox.connect(path))
     committer.start()
-    reader = outbox.connect(path)
     seen: list[int] = []
 
     def check_visible() -> None:
+        # a reader of its own: on a shared one another thread's statement still open keeps its read transaction
+        # (WAL: its snapshot) open, and this query would see that older snapshot, not the committer's answer
+        reader = outbox.connect(path)
         for n in range(50):
             mid = committer.submit(lambda c, n=n: outbox.accept(
                 c, outbox.NewMessage("r", "translate", f"<v{n}/>".encode()), []).message_id).result(timeout=10)
             seen.append(reader.execute("SELECT count(*) FROM message WHERE id = ?", (mid,)).fetchone()[0])
+        reader.close()
 
     threads = [threading.Thread(target=check_visible) for _ in range(4)]
     for t in threads:

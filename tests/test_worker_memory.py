@@ -198,5 +198,6 @@ def test_conversions_queued_on_replaced_threads_move_to_the_fresh_ones() -> None
     _RAN.clear()
     answers = asyncio.run(main())
     assert answers == [FRESH_NAMES] * 40
-    assert pool.thread_renewals >= 2 and len(_RAN) == pool.thread_renewals + 1
+    assert sum(_RAN.values()) == 40  # each ran once: a moved one runs only on the threads it moved to
+    assert pool.thread_renewals >= 2 and len(_RAN) >= pool.thread_renewals  # the last threads may get none
     assert max(_RAN.values()) <= 16, _RAN  # ~4 MB each with its tree: 32 MB allowed, then the rest move
