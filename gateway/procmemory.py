@@ -1,11 +1,11 @@
 """How far a long-lived converting process has grown since it started, so it can be replaced between messages.
 
 Why: libxml2 interns every element name and namespace URI it parses in a dictionary that lxml keeps per thread
-and never frees. A sender who puts fresh names in every message grows such a process without bound (measured:
-4 MB messages of 400,000 fresh names, ~17 MB a message, 1.45 GB after 82 of them), and once the dictionary is
-full libxml2 refuses every later message, ordinary ones too. Memory cannot be taken back from libxml2, so the
-sidecar's and the batch's worker processes are replaced once they have grown by more than an allowance: the
-growth stays bounded whatever its cause, and the workers' output does not depend on it.
+and frees only when the thread ends. A sender who puts fresh names in every message grows such a process without
+bound (measured: 4 MB messages of 400,000 fresh names, ~17 MB a message, 1.45 GB after 82 of them), and once the
+dictionary is full libxml2 refuses every later message, ordinary ones too. So the sidecar's and the batch's worker
+processes, and without workers the sidecar's conversion threads, are replaced once they have grown by more than an
+allowance: the growth stays bounded whatever its cause, and the output does not depend on it.
 """
 
 from __future__ import annotations
