@@ -9,6 +9,7 @@ import collections
 import os
 import time
 
+import pytest
 import uvloop
 from proxy_helpers import alive
 
@@ -238,3 +239,26 @@ def test_a_message_arriving_as_a_worker_outgrows_does_not_start_a_second_replace
             await pool.aclose()
 
     _run(asyncio.wait_for(main(), 120))
+
+
+def test_the_server_does_not_parse_a_message_its_worker_failed_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message a worker died on (or failed on outside the conversion) may be what kills workers: the server
+    answers it without facts rather than parse it in the process every other message depends on."""
+    from gateway.mapping import Registry
+    from gateway.proxy import converting
+    from gateway.proxy.config import ServeConfig
+
+    parsed: list[bytes] = []
+    monkeypatch.setattr(converting, "facts_of", lambda body: parsed.append(body) or converting.Facts())
+
+    async def main() -> object:
+        pool = converting.ConversionPool(ServeConfig(convert_processes=1), Registry(dirs=[], files=[]), {}, 1)
+        await pool.start()
+        try:  # a route the worker has no converter for: the step fails there, and the pool answers None
+            return await pool.convert("nowhere", "nowhere", b"<a><referentienummer>R1</referentienummer></a>")
+        finally:
+            await pool.shutdown()
+
+    converted = _run(asyncio.wait_for(main(), 120))
+    assert converted.failure is not None and "conversion worker stopped" in converted.failure.message  # type: ignore[attr-defined]
+    assert converted.facts == converting.Facts() and parsed == []  # type: ignore[attr-defined]

@@ -162,6 +162,12 @@ def facts_of(body: bytes) -> Facts:
     return facts
 
 
+def unread() -> Facts:
+    """The facts of a message a worker died on (or failed on outside the conversion): none. The server does not
+    parse it to find them: it may be what killed the worker, and this process is the one all others depend on."""
+    return Facts()
+
+
 def worker_died(route: str) -> FailureInfo:
     """Why a message a conversion worker died on twice is refused."""
     return FailureInfo("StUF058", None, None, "internal error: the conversion worker stopped on this message", route)
@@ -304,8 +310,7 @@ class ConversionPool:
 
     async def convert(self, route: str, match_route: str, body: bytes) -> Converted:
         converted = await self.run(convert_message, _convert_in_worker, route, match_route, body)
-        return converted if converted is not None else Converted(None, None, facts_of(body), worker_died(route),
-                                                                 "internal")
+        return converted if converted is not None else Converted(None, None, unread(), worker_died(route), "internal")
 
     async def replace(self, converters: dict[str, Converter] | None = None) -> None:
         """After a reload: threads use the new converters at once; new workers take over once warmed up.

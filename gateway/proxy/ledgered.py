@@ -48,6 +48,7 @@ from .converting import (
     facts_of,
     reason_of,
     stored_message,
+    unread,
     worker_died,
 )
 
@@ -137,7 +138,7 @@ class LedgerStage:
     async def map(self, pool: ConversionPool, route: str, match_route: str, body: bytes) -> Mapped:
         """Map in a worker process (or a thread); a worker that dies twice on it refuses the message."""
         mapped = await pool.run(map_message, _map_in_worker, route, match_route, body)
-        return mapped if mapped is not None else Mapped(None, None, facts_of(body), worker_died(route), "internal")
+        return mapped if mapped is not None else Mapped(None, None, unread(), worker_died(route), "internal")
 
     def _render(self, converter: Converter, mapped: Mapped, route: str) -> Staged:
         """Outputs of one mapped message and its staged ledger writes (on the loop, or in the ledger thread)."""
