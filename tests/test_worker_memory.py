@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 from batch_corpus import varied
-from proxy_helpers import GatewayProcess, Receiver, ServerThread, free_port
+from proxy_helpers import GatewayProcess, Receiver, ServerThread, descendants, free_port
 
 from gateway.ingest import parse_xml
 from gateway.mapping import Registry
@@ -90,24 +90,27 @@ def test_batch_workers_are_replaced_before_fresh_names_outgrow_them(tmp_path: Pa
     assert bounded_peak < unbounded_peak - 40 * 1024, (bounded_peak, unbounded_peak)
 
 
+def _status_kb(pid: int, field: str) -> int | None:
+    """A KB figure of /proc/PID/status (``VmRSS`` now, ``VmHWM`` the peak); None once the process has ended."""
+    try:
+        return int(Path(f"/proc/{pid}/status").read_text().split(f"{field}:")[1].split()[0])
+    except (OSError, IndexError):
+        return None
+
+
 def _resident(pid: int) -> int:
     """Resident KB of process ``pid`` now."""
-    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0])
+    kb = _status_kb(pid, "VmRSS")
+    assert kb is not None, f"process {pid} has ended"
+    return kb
 
 
 def _worker_peaks(gw: GatewayProcess) -> dict[int, int]:
     """Peak resident KB of each process the gateway started and still runs (its conversion workers, and the
     multiprocessing resource tracker, which stays small)."""
-    peaks: dict[int, int] = {}
     assert gw.proc is not None
-    for child in Path(f"/proc/{gw.proc.pid}/task").glob("*/children"):
-        for pid in child.read_text().split():
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:  # ended meanwhile
-                continue
-            peaks[int(pid)] = int(status.split("VmHWM:")[1].split()[0])
-    return peaks
+    peaks = {pid: _status_kb(pid, "VmHWM") for pid in descendants(gw.proc.pid)}
+    return {pid: kb for pid, kb in peaks.items() if kb is not None}
 
 
 def _hostile_run(tmp_path: Path, processes: int, growth_mb: int,
