@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from walks import run_walk as _run
+from walks import use_walk
 
 from gateway.ingest import InputError, read
-from gateway.mapping import Compiled, Registry, engine, map_source
+from gateway.mapping import Compiled, Registry, engine, map_source, walkgen
 from gateway.mapping.errors import ConversionError
 from gateway.mapping.registry import default_dirs, examples_dir
-from gateway.mapping.result import MapState
 from gateway.mapping.walkgen import _check, _Gen, walker_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,30 +44,22 @@ REGISTRY = Registry(dirs=[*default_dirs(), examples_dir()])
 MESSAGES = _messages()
 
 
-def _run(mapping: Compiled, root: Any, track: bool, generated: bool) -> tuple[Any, ...]:
-    """One untraced run on a fresh state: what it stored and noted, or the exception it raised."""
-    st = MapState("msg", False, track, mapping.strictness == "lenient")
-    data: dict[str, Any] = {}
-    try:
-        if generated:
-            walker_of(mapping.plan, engine._HELPERS, engine._interpreted)(root, data, "", st)  # type: ignore[arg-type]
-        else:
-            engine._exec(mapping.plan, root, data, "", st)  # type: ignore[arg-type]
-        failure = None
-    except (engine._Ambiguous, ConversionError) as exc:
-        failure = (type(exc).__name__, str(exc))
-    where = root.getroottree().getpath
-    return (failure, data, [where(e) for e in st.spots], sorted(where(e) for e in st.consumed), st.groups,
-            sorted((where(e), name) for e, name in st.attrs), [repr(w) for w in st.warnings],
-            [str(e) for e in st.errors], st.failed)
-
-
 @pytest.mark.parametrize("mapping", REGISTRY.all(), ids=lambda m: m.name)
 def test_the_generated_run_is_the_interpreted_run(mapping: Compiled) -> None:
     assert MESSAGES
     for _name, root in MESSAGES:
         for track in (True, False):
             assert _run(mapping, root, track, True) == _run(mapping, root, track, False)
+
+
+@pytest.mark.parametrize("mapping", REGISTRY.all(), ids=lambda m: m.name)
+def test_the_native_run_is_the_generated_run(mapping: Compiled, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Data, errors, groups, what was read and what was left for the unmapped check: the same, message by
+    message (the spots in the same order)."""
+    use_walk("native", monkeypatch)
+    for _name, root in MESSAGES:
+        for track in (True, False):
+            assert _run(mapping, root, track, True, native=True) == _run(mapping, root, track, True)
 
 
 @pytest.mark.parametrize("mapping", REGISTRY.all(), ids=lambda m: m.name)
@@ -79,7 +72,11 @@ def test_map_source_gives_what_the_reference_gives(mapping: Compiled, monkeypatc
             return (str(exc), exc.field, exc.line)
         return (r.bericht.model_dump_json(), r.data, r.warnings, r.unmapped, r.groups)
 
+    monkeypatch.setattr(walkgen, "NATIVE", False)
     fast = [result(name, root) for name, root in MESSAGES]
+    if walkgen._native is not None:
+        monkeypatch.setattr(walkgen, "NATIVE", True)
+        assert [result(name, root) for name, root in MESSAGES] == fast
     monkeypatch.setattr(engine, "GENERATED", False)
     assert fast == [result(name, root) for name, root in MESSAGES]
 
@@ -148,6 +145,7 @@ def test_the_source_check_refuses_a_word_no_template_has() -> None:
 def test_a_trie_too_deep_to_unroll_runs_interpreted(monkeypatch: pytest.MonkeyPatch) -> None:
     mapping = Registry(dirs=default_dirs()).get("iwmo21-wmo301")  # its own plans: the walkers made here stay here
     monkeypatch.setattr("gateway.mapping.walkgen.MAX_DEPTH", 1)
+    monkeypatch.setattr(walkgen, "NATIVE", False)  # the native walk recurses in C along the trie: no limit
     run = walker_of(mapping.plan, engine._HELPERS, engine._interpreted)  # type: ignore[arg-type]
     assert run.__qualname__.startswith("_interpreted")
     for _name, root in MESSAGES:

@@ -12,9 +12,10 @@ import re
 from pathlib import Path
 
 import pytest
+from walks import WALKS, use_walk
 
 from gateway.ingest import InputError, read
-from gateway.mapping import ConversionError, Registry, engine, map_source
+from gateway.mapping import ConversionError, Registry, map_source
 from gateway.mapping.registry import default_dirs, examples_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,10 +29,10 @@ def _inputs() -> list[Path]:
     return sorted(found)
 
 
-@pytest.fixture(autouse=True, params=["generated", "interpreted"])
+@pytest.fixture(autouse=True, params=WALKS)
 def untraced_run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test against both untraced runs: the generated one (mapping/walkgen.py) and the reference."""
-    monkeypatch.setattr(engine, "GENERATED", request.param == "generated")
+    """Each test against every untraced run: native, generated (mapping/walkgen.py) and the reference."""
+    use_walk(request.param, monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from walks import WALKS, use_walk
 
 from gateway.ingest import read
-from gateway.mapping import Registry, engine, map_source
+from gateway.mapping import Registry, map_source, walkgen
 from gateway.mapping.result import MapState
-from gateway.mapping.unmapped import _all_read
+from gateway.mapping.unmapped import _all_read as _python_all_read
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml"
@@ -35,10 +36,10 @@ CASES = {
 }
 
 
-@pytest.fixture(autouse=True, params=["generated", "interpreted"])
+@pytest.fixture(autouse=True, params=WALKS)
 def untraced_run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test against both untraced runs: the generated one (mapping/walkgen.py) and the reference."""
-    monkeypatch.setattr(engine, "GENERATED", request.param == "generated")
+    """Each test against every untraced run: native, generated (mapping/walkgen.py) and the reference."""
+    use_walk(request.param, monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,13 @@ def test_a_value_left_over_is_reported_as_the_scan_reports_it(case: str, registr
 def test_the_fixture_itself_leaves_nothing(registry: Registry) -> None:
     root = read(FIXTURE.read_bytes(), "msg.xml").root
     assert map_source(registry.get("iwmo21-wmo301"), root, source="msg.xml").unmapped == []
+
+
+def _all_read(root: etree._Element, st: MapState) -> bool:
+    """The check of the run under test: the native Track's over the Python walks' proxies, or the Python one."""
+    if walkgen.NATIVE:
+        return bool(walkgen._native.Track().all_read(root, st.consumed, st.spots))  # type: ignore[union-attr]
+    return _python_all_read(root, st)
 
 
 def _state(spots: list[etree._Element], consumed: list[etree._Element]) -> MapState:

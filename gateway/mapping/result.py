@@ -60,8 +60,8 @@ class MapResult:
 class MapState:
     """One message's walk: what it read (for the unmapped check), its lineage when traced, its errors."""
 
-    __slots__ = ("attrs", "consumed", "errors", "failed", "groups", "index", "lenient", "lineage", "source",
-                 "spots", "trace", "track", "warnings")
+    __slots__ = ("attrs", "consumed", "errors", "failed", "groups", "index", "lenient", "lineage", "native",
+                 "source", "spots", "trace", "track", "warnings")
 
     def __init__(self, source: str, trace: bool, track: bool, lenient: bool) -> None:
         self.source = source
@@ -73,6 +73,8 @@ class MapState:
         self.spots: list[_Element] = []
         """What the untraced walk did not account for itself: children it skipped, elements whose children it
         did not walk, leaves its rules read later. Nothing left in them: nothing unmapped (see unmapped.py)."""
+        self.native: Any = None
+        """The native walk's own record of the same (``_native.Track``: node pointers, no proxies), if it ran."""
         self.warnings: list[Warning_] = []
         self.lineage: list[Lineage] = []
         self.groups: dict[str, int | None] = {}

@@ -75,7 +75,14 @@ def left_over(mapping: Compiled, root: _Element, st: MapState) -> list[Unmapped]
     """:func:`unmapped_values`, without its scan of every element when the untraced walk vouches for the
     message: no attributes, and in its :attr:`MapState.spots` no leaf text that nothing read. Otherwise (or
     traced) the full scan decides, so the result, its order and its paths are the scan's own."""
-    if st.trace or not _all_read(root, st):
+    if st.trace:
+        return unmapped_values(mapping, root, st)
+    native = st.native
+    if native is None:
+        if not _all_read(root, st):
+            return unmapped_values(mapping, root, st)
+    elif not native.all_read(root, st.consumed, st.spots):
+        native.materialise(st.consumed, st.spots)  # the scan works on proxies
         return unmapped_values(mapping, root, st)
     return []
 

@@ -12,8 +12,11 @@ engine's :func:`.engine._exec` stays the reference (traced runs use it; tests ru
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .codegen import check_words
@@ -22,6 +25,27 @@ from .walkplan import DIRECT, FAST_NESTED, FAST_NODE, FAST_TEXT, WALKED_FIELD, W
 
 Walker = Callable[[Any, dict[str, Any], str, Any], None]
 """A generated run: ``(context element, output dict, prefix, MapState)``, as ``_exec`` untraced."""
+
+
+_NATIVE_SOURCE = Path(__file__).with_name("_native.pyx")
+
+
+def _load_native(source: Path = _NATIVE_SOURCE) -> tuple[Any, str | None]:
+    """The built native walk, or None and why not: not built, or built from another version of its source
+    (a stale build must never run: it would walk by rules the Python walk no longer has)."""
+    try:
+        from . import _native  # type: ignore[attr-defined]
+    except ImportError as exc:
+        return None, f"not built ({exc}); `make venv` builds it"
+    if source.is_file() and hashlib.sha256(source.read_bytes()).hexdigest() != _native.SOURCE:
+        return None, "built from another version of _native.pyx; `make venv` rebuilds it"
+    return _native, None
+
+
+_native, NATIVE_MISSING = _load_native()
+NATIVE = _native is not None and os.environ.get("OVERSTAP_NATIVE_WALK", "1") != "0"
+"""Untraced runs walk the trie natively where :mod:`._native` is built; ``OVERSTAP_NATIVE_WALK=0`` (and tests)
+run the generated Python walk instead. Both give the same results."""
 
 MAX_DEPTH = 8
 """Deeper tries are not unrolled (Python allows 20 nested blocks; each level takes two): the plan runs
@@ -233,17 +257,10 @@ class _Gen:
         plan, s = self.plan, self.src
         if plan.trie.children:
             self.walk(plan.trie, "ctx", 0, 1)
-            for segments in plan.must_have:  # a required field the walk stored itself: did its value land?
-                if len(segments) == 1:
-                    s.line(1, f"if o0.get({s.const(segments[0])}) is None:")
-                else:
-                    s.line(1, f"if not landed(o0, {s.const(segments)}):")
-                s.line(2, "raise Ambiguous")
         else:
             s.line(1, "if track:")
             s.line(2, "spots.append(ctx)")  # no walk goes through its children
-        for step in self.plan.fast_steps:
-            self.step(step)
+        self.rest()
         head = ["def run(ctx, o0, prefix, st):", "    track = st.track", "    consumed = st.consumed",
                 "    spots = st.spots", "    groups = st.groups"]
         head += [f"    {name} = None" for name in [*self.found.values(), *self.items.values()]]
@@ -251,12 +268,64 @@ class _Gen:
         _check(text, s.names)
         return text, s.names
 
+    def rest(self) -> None:
+        """What follows the walk: the required fields it stored checked, then the plan's other steps."""
+        plan, s = self.plan, self.src
+        if plan.trie.children:
+            for segments in plan.must_have:  # a required field the walk stored itself: did its value land?
+                if len(segments) == 1:
+                    s.line(1, f"if o0.get({s.const(segments[0])}) is None:")
+                else:
+                    s.line(1, f"if not landed(o0, {s.const(segments)}):")
+                s.line(2, "raise Ambiguous")
+        for step in plan.fast_steps:
+            self.step(step)
+
+    def native(self) -> Walker:
+        """The plan's run on the native walk (:mod:`._native`): the trie as its tables, the rest as a
+        generated function of the walk's results (``F``: each rule's source elements, ``G``: each group's
+        items, by the slot the tables put them in)."""
+        assert _native is not None
+        table = self.table(self.plan.trie)
+        self.rest()
+        s = self.src
+        head = ["def steps(ctx, o0, prefix, st, F, G):", "    track = st.track", "    consumed = st.consumed"]
+        head += [f"    {name} = F[{name[1:]}]" for name in self.found.values()]
+        head += [f"    {name} = G[{name[1:]}]" for name in self.items.values()]
+        text = "\n".join([*head, *s.lines, "    return None"]) + "\n"
+        _check(text, s.names)
+        exec(compile(text, "<mapping steps>", "exec"), s.names)  # made-up names only, as in generate()
+        return _native.Walker(table, s.names["steps"], len(self.found), len(self.items),  # type: ignore[no-any-return]
+                              s.names["Ambiguous"], s.names["parent_of"])
+
+    def table(self, node: TrieNode) -> Any:
+        """``node.fast`` as the native walk's table: each child tag with what to do, its slots resolved."""
+        entries = []
+        for tag, todo in node.fast.items():
+            if todo[0] == FAST_TEXT:
+                entries.append(_native.Entry(tag, FAST_TEXT, target=todo[1]))
+            elif todo[0] == FAST_NESTED:
+                entries.append(_native.Entry(tag, FAST_NESTED, target=todo[2], segments=todo[1]))
+            else:
+                sub: TrieNode = todo[1]
+                slots = tuple(self.slot(self.found, rid, "f") for rid in sub.rule_ids)
+                groups = tuple((self.slot(self.items, id(group), "g"), group.target, self.groups[id(group)])
+                               for group in sub.groups)
+                entries.append(_native.Entry(tag, FAST_NODE, sub=self.table(sub), key=todo[2],
+                                             spot_always=not (sub.children or sub.groups), slots=slots,
+                                             groups=groups))
+        return _native.Table(entries)  # type: ignore[union-attr]
+
+    def slot(self, table: dict[int, str], key: int, stem: str) -> int:
+        """The index of ``key``'s local (``f3`` is slot 3 of ``F``)."""
+        return int(self.local(table, key, stem)[len(stem):])
+
 
 _WORDS = frozenset({
     "def", "run", "ctx", "prefix", "st", "track", "consumed", "spots", "groups", "None", "for", "in", "if", "elif",
     "else", "is", "not", "and", "or", "continue", "pass", "return", "raise", "len", "t", "tag", "n", "get", "k",
     "x", "text", "strip", "into", "p", "item", "sourceline", "append", "add", "Ambiguous", "parent_of", "set_at",
-    "landed", "field_or_fail", "direct", "f", "h",
+    "landed", "field_or_fail", "direct", "f", "h", "steps", "F", "G",
 })
 _MADE_UP = re.compile(r"(?:K|f|g|c|o|fresh)[0-9]+")
 
@@ -286,6 +355,8 @@ def generate(plan: Plan, env: dict[str, Any], interpret: Callable[[Plan], Walker
     for step in plan.steps:
         if isinstance(step.rule, GroupRule) and step.rule.plan is not None:
             groups[id(step.rule)] = walker_of(step.rule.plan, env, interpret)
+    if NATIVE and _native is not None:
+        return _Gen(plan, env, groups).native()
     if _depth(plan.trie) > MAX_DEPTH:
         return interpret(plan)
     text, names = _Gen(plan, env, groups).function()
@@ -296,8 +367,11 @@ def generate(plan: Plan, env: dict[str, Any], interpret: Callable[[Plan], Walker
 
 
 def walker_of(plan: Plan, env: dict[str, Any], interpret: Callable[[Plan], Walker]) -> Walker:
-    """``plan``'s generated run, made on first use and kept on the plan."""
-    walker = plan.walker
+    """``plan``'s generated run, made on first use and kept on the plan (one for each of :data:`NATIVE`)."""
+    walkers = plan.walker
+    if walkers is None:
+        walkers = plan.walker = [None, None]
+    walker = walkers[NATIVE]
     if walker is None:
-        walker = plan.walker = generate(plan, env, interpret)
-    return walker
+        walker = walkers[NATIVE] = generate(plan, env, interpret)
+    return walker  # type: ignore[no-any-return]

@@ -55,7 +55,7 @@ class Plan:
     must_have: list[tuple[str, ...]] = field(default_factory=list)
     """The target segments of the required fields the untraced walk stores itself: each must have landed."""
     walker: Any = None
-    """The untraced run as one generated function (:mod:`.walkgen`), made on first use."""
+    """The untraced runs made on first use (:mod:`.walkgen`): ``[generated Python, native]``, by walkgen.NATIVE."""
 
 
 FAST_TEXT, FAST_NESTED, FAST_NODE = 0, 1, 2

@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-COPIED = ("gateway", "tests", "dialects", "mappings", "docs", "benchmarks", "pyproject.toml", "README.md")
+COPIED = ("gateway", "tests", "dialects", "mappings", "docs", "benchmarks", "native", "pyproject.toml", "README.md")
 
 
 @dataclass
@@ -95,6 +95,8 @@ def run_one(mutant: Mutant, copy: Path, timeout: float) -> tuple[str, float, str
     path.write_text(original.replace(mutant.find, mutant.replace), encoding="utf-8")
     started = time.monotonic()
     try:
+        if mutant.file.endswith(".pyx") and (built := _build_native(copy)) is not None:
+            return "error", 0.0, f"the mutated native walk does not build: {built}"
         done = _pytest(mutant.tests, copy, timeout)
         seconds = time.monotonic() - started
         last = (done.stdout.strip().splitlines() or [""])[-1]
@@ -107,6 +109,14 @@ def run_one(mutant: Mutant, copy: Path, timeout: float) -> tuple[str, float, str
         return "killed", time.monotonic() - started, f"tests did not finish within {timeout:.0f} s (a hang counts)"
     finally:
         path.write_text(original, encoding="utf-8")
+        if mutant.file.endswith(".pyx"):
+            _build_native(copy)
+
+
+def _build_native(copy: Path) -> str | None:
+    """Rebuild the copy's native walk (``native/build.py``) after its source changed; why it failed, or None."""
+    done = subprocess.run([sys.executable, "native/build.py", "--require"], cwd=copy, capture_output=True, text=True)
+    return None if done.returncode == 0 else (done.stderr.strip().splitlines() or [""])[-1]
 
 
 def main() -> int:
