@@ -19,7 +19,7 @@ def read(data: bytes, name: str = "<input>", *, max_bytes: int = DEFAULT_MAX_BYT
         return Source(name=name, data=data, root=root, format="ei", route=route)
     envelope_limit = ggk.limit_for(data, max_bytes) if len(data) > max_bytes else max_bytes  # GGk: 25 MB
     try:
-        root = parse_xml(data, name, envelope_limit, huge=envelope_limit > max_bytes)
+        root = parse_xml(data, name, envelope_limit, huge=envelope_limit > max_bytes, blanks=False)
     except InputError as exc:
         raise ggk.malformed(data, exc) from None
     envelopes: list[str] = []

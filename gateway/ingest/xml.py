@@ -42,9 +42,9 @@ class _NoExternal(etree.Resolver):
         return self.resolve_string("", context)
 
 
-def _parser(huge: bool = False) -> etree.XMLParser:
+def _parser(huge: bool = False, blanks: bool = True) -> etree.XMLParser:
     # lxml parsers are not safe to share between threads; one per thread is cheap.
-    name = "huge_parser" if huge else "parser"
+    name = ("huge_parser" if huge else "parser") + ("" if blanks else "_lean")
     parser = getattr(_local, name, None)
     if parser is None:
         parser = etree.XMLParser(
@@ -53,7 +53,7 @@ def _parser(huge: bool = False) -> etree.XMLParser:
             load_dtd=False,
             dtd_validation=False,
             huge_tree=huge,
-            remove_blank_text=False,
+            remove_blank_text=not blanks,
             collect_ids=False,
         )
         parser.resolvers.add(_NoExternal())
@@ -103,10 +103,13 @@ def _normalised(data: bytes, source: str) -> bytes:
 
 
 def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX_BYTES, *,
-              huge: bool = False) -> etree._Element:
+              huge: bool = False, blanks: bool = True) -> etree._Element:
     """Parse ``data`` into an element tree or raise :class:`InputError` naming line and reason. ``huge``
     lifts libxml2's 10,000,000-character limit on one text node (a GGk envelope's base64 payload may be
-    larger); the size stays bounded by ``max_bytes`` and entities stay refused."""
+    larger); the size stays bounded by ``max_bytes`` and entities stay refused. ``blanks=False`` leaves out
+    the whitespace-only text between elements (libxml2's ``remove_blank_text``; a leaf's own blank text and
+    ``xml:space="preserve"`` are kept): conversion strips every value it reads, and a tree without those
+    nodes costs ~10 µs less a message to build and to walk."""
     if len(data) > max_bytes:
         raise InputError(
             f"message is {len(data)} bytes, more than the limit of {max_bytes}", source=source, code="StUF058"
@@ -115,7 +118,7 @@ def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX
         raise InputError("empty input: expected an XML message", source=source, line=1)
     text = _normalised(data, source)
     try:
-        root = etree.fromstring(text, _parser(huge))
+        root = etree.fromstring(text, _parser(huge, blanks))
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         raise InputError(f"not well-formed XML: {exc.msg}", source=source, line=line) from None
