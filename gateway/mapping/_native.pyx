@@ -14,9 +14,9 @@ pointers it holds stay valid for as long as the Track does. Recursion follows th
 depth), never the message's.
 """
 
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.string cimport strcmp, strlen
+from libc.string cimport memset, strcmp, strlen
 
 cimport lxml.includes.etreepublic as cetree
 from lxml.includes.tree cimport xmlNode, XML_ELEMENT_NODE, XML_TEXT_NODE
@@ -166,7 +166,7 @@ cdef class Track:
             return False
         if self.doc is None:
             self.doc = top._doc
-        read = None
+        cdef _Read read = None
         for i in range(self.nspots + len(spots)):
             if i < self.nspots:
                 node = self.spots[i]
@@ -176,7 +176,7 @@ cdef class Track:
                     continue  # a comment or processing instruction the Python walk passed
             if not _has_child(node):
                 if read is None:
-                    read = self._read(consumed)
+                    read = _Read(self, consumed)
                 if not self._leaf_read(node, read):
                     return False
                 continue
@@ -188,24 +188,15 @@ cdef class Track:
                         node = node.children
                         continue
                     if read is None:
-                        read = self._read(consumed)
+                        read = _Read(self, consumed)
                     if not self._leaf_read(node, read):
                         return False
                 node = _after(node, stop)
         return True
 
-    cdef set _read(self, set consumed):
-        """The addresses of every node read, by this Track or by the Python walks."""
-        read = set()
-        for i in range(self.nconsumed):
-            read.add(<size_t>self.consumed[i])
-        for proxy in consumed:
-            read.add(<size_t>(<cetree._Element?>proxy)._c_node)
-        return read
-
-    cdef bint _leaf_read(self, xmlNode* node, set read) except -1:
+    cdef bint _leaf_read(self, xmlNode* node, _Read read) except -1:
         """True when the leaf ``node`` was read, or has no text but blanks."""
-        if <size_t>node in read:
+        if read.has(node):
             return True
         text = _text(node, self.doc)
         return text is None or not text.strip()
@@ -217,6 +208,44 @@ cdef class Track:
         for i in range(self.nspots):
             spots.append(cetree.elementFactory(self.doc, self.spots[i]))
         self.nconsumed = self.nspots = 0
+
+
+cdef class _Read:
+    """Every node read, by a Track or by the Python walks (proxies), as an open-addressing set of pointers:
+    built once per check, only when a spot has a leaf to look at."""
+
+    cdef size_t* slots
+    cdef size_t mask
+
+    def __cinit__(self, Track track, set consumed):
+        cdef Py_ssize_t size = 16
+        while size < 2 * (track.nconsumed + len(consumed)):
+            size *= 2
+        self.slots = <size_t*>PyMem_Malloc(size * sizeof(size_t))
+        if self.slots is NULL:
+            raise MemoryError()
+        memset(self.slots, 0, size * sizeof(size_t))
+        self.mask = size - 1
+        for i in range(track.nconsumed):
+            self.add(track.consumed[i])
+        for proxy in consumed:
+            self.add((<cetree._Element?>proxy)._c_node)
+
+    def __dealloc__(self):
+        PyMem_Free(self.slots)
+
+    cdef inline size_t _slot(self, xmlNode* node) noexcept:
+        cdef size_t key = <size_t>node
+        cdef size_t at = ((key >> 4) * <size_t>11400714819323198485ULL) & self.mask
+        while self.slots[at] != 0 and self.slots[at] != key:
+            at = (at + 1) & self.mask
+        return at
+
+    cdef inline void add(self, xmlNode* node) noexcept:
+        self.slots[self._slot(node)] = <size_t>node
+
+    cdef inline bint has(self, xmlNode* node) noexcept:
+        return self.slots[self._slot(node)] != 0
 
 
 cdef int _push(xmlNode*** nodes, Py_ssize_t* count, Py_ssize_t* capacity, xmlNode* c) except -1:
