@@ -81,34 +81,70 @@ cdef class Entry:
 
 
 cdef class Table:
-    """The entries of one trie node, matched in order against a child's name, then its namespace."""
+    """The entries of one trie node, matched in order against a child's name, then its namespace (the names
+    and namespaces also as C arrays: the scan touches no Python object)."""
 
     cdef list entries
     cdef Py_ssize_t count
     cdef bint walk  # False: the node has no children to walk (an empty table)
+    cdef const char** names
+    cdef const char** hrefs
+
+    def __cinit__(self):
+        self.names = self.hrefs = NULL
 
     def __init__(self, list entries):
+        cdef Entry entry
         self.entries = entries
         self.count = len(entries)
         self.walk = self.count > 0
+        self.names = <const char**>PyMem_Malloc((self.count + 1) * sizeof(char*))
+        self.hrefs = <const char**>PyMem_Malloc((self.count + 1) * sizeof(char*))
+        if self.names is NULL or self.hrefs is NULL:
+            raise MemoryError()
+        for i in range(self.count):  # pointers into the entries' bytes, which the list keeps alive
+            entry = <Entry?>entries[i]
+            self.names[i] = entry.name
+            self.hrefs[i] = entry.href
+
+    def __dealloc__(self):
+        PyMem_Free(self.names)
+        PyMem_Free(self.hrefs)
 
 
 cdef inline Entry _find(Table table, xmlNode* c):
-    cdef Entry entry
     cdef const char* href = NULL
     cdef const char* name = <const char*>c.name
+    cdef const char* want
     if c.ns is not NULL:
         href = <const char*>c.ns.href
     for i in range(table.count):
-        entry = <Entry>table.entries[i]
-        if entry.name[0] != name[0] or strcmp(entry.name, name) != 0:
+        want = table.names[i]
+        if want[0] != name[0] or strcmp(want, name) != 0:
             continue
-        if entry.href is NULL:
+        want = table.hrefs[i]
+        if want is NULL:
             if href is NULL:
-                return entry
-        elif href is not NULL and strcmp(entry.href, href) == 0:
-            return entry
+                return <Entry>table.entries[i]
+        elif href is not NULL and strcmp(want, href) == 0:
+            return <Entry>table.entries[i]
     return None
+
+
+cdef dict _parent(dict out, tuple segments, fallback):
+    """engine._parent in C: the dict that holds the last of ``segments``, made on the way where missing; where
+    something other than a dict is in the way, the Python helper runs and fails as it always did."""
+    cdef dict node = out
+    for i in range(len(segments) - 1):
+        segment = segments[i]
+        child = node.get(segment)
+        if child is None:
+            child = {}
+            node[segment] = child
+        elif type(child) is not dict:
+            return fallback(out, segments)
+        node = <dict>child
+    return node
 
 
 cdef inline bint _has_child(xmlNode* c) noexcept:
@@ -343,7 +379,7 @@ cdef class Walker:
                 if x is not None:
                     x = x.strip()
                     if x:
-                        into = out if entry.kind == TEXT else self.parent_of(out, entry.segments)
+                        into = out if entry.kind == TEXT else _parent(out, <tuple>entry.segments, self.parent_of)
                         if entry.target in into:
                             raise self.ambiguous
                         into[entry.target] = x

@@ -230,7 +230,7 @@ def _split(value: Value, sep: str) -> Value:
 @_register("join", "Join a list of values (from several paths, or split) with a separator.",
            prepare=_prep_sep, reverse=lambda sep: ("split", sep))
 def _join(value: Value, sep: str) -> Value:
-    return sep.join(v for v in value if v) if isinstance(value, list) else value
+    return sep.join([v for v in value if v]) if isinstance(value, list) else value
 
 
 def _prep_index(arg: Any) -> int:
