@@ -246,7 +246,8 @@ class Converter:
 
     def to_model(self, data: bytes, name: str = "<input>", route: str | None = None,
                  trace: bool = False) -> tuple[Source, Compiled, Any]:
-        source = read(data, name, max_bytes=self.max_bytes, route=route)
+        blanks = any(m.blanks_matter for m in self.only) if self.only else self.registry.blanks_matter()
+        source = read(data, name, max_bytes=self.max_bytes, route=route, blanks=blanks)
         mapping = self.detect(source)
         result = map_source(mapping, source.root, source=name, trace=trace, track_unmapped=self.track_unmapped)
         return source, mapping, result

@@ -12,14 +12,17 @@ from .xml import DEFAULT_MAX_BYTES, parse_xml
 __all__ = ["DEFAULT_MAX_BYTES", "InputError", "Source", "parse_xml", "read"]
 
 
-def read(data: bytes, name: str = "<input>", *, max_bytes: int = DEFAULT_MAX_BYTES, route: str | None = None) -> Source:
-    """Parse ``data`` (XML, SOAP-wrapped XML, a StUF-GGk envelope or an EI flat file) into a :class:`Source`."""
+def read(data: bytes, name: str = "<input>", *, max_bytes: int = DEFAULT_MAX_BYTES, route: str | None = None,
+         blanks: bool = True) -> Source:
+    """Parse ``data`` (XML, SOAP-wrapped XML, a StUF-GGk envelope or an EI flat file) into a :class:`Source`.
+    ``blanks=False`` leaves out the blank text between elements (:func:`.parse_xml`): for a converter whose
+    mappings cannot read it (``Registry.blanks_matter``)."""
     if is_flat_file(data):  # an EI flat file: a digit first (XML never starts with one)
         root = parse_default_ei(data, name, max_bytes)
         return Source(name=name, data=data, root=root, format="ei", route=route)
     envelope_limit = ggk.limit_for(data, max_bytes) if len(data) > max_bytes else max_bytes  # GGk: 25 MB
     try:
-        root = parse_xml(data, name, envelope_limit, huge=envelope_limit > max_bytes, blanks=False)
+        root = parse_xml(data, name, envelope_limit, huge=envelope_limit > max_bytes, blanks=blanks)
     except InputError as exc:
         raise ggk.malformed(data, exc) from None
     envelopes: list[str] = []
@@ -27,7 +30,7 @@ def read(data: bytes, name: str = "<input>", *, max_bytes: int = DEFAULT_MAX_BYT
     if soap:
         envelopes.append(soap)
     if ggk.is_envelope(root):  # StUF-GGk Di01/Du01: convert the base64 payload inside
-        return ggk.read_envelope(root, data, name, envelope_limit, route, envelopes)
+        return ggk.read_envelope(root, data, name, envelope_limit, route, envelopes, blanks)
     if len(data) > max_bytes:  # it only looked like an envelope: the general limit applies
         raise InputError(f"message is {len(data)} bytes, more than the limit of {max_bytes}", source=name,
                          code="StUF058")

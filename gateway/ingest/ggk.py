@@ -154,13 +154,14 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
 
 
 def read_envelope(root: etree._Element, data: bytes, name: str, max_bytes: int, route: str | None,
-                  outer: list[str]) -> Source:
-    """The :class:`Source` of a GGk envelope: its payload read like any input, the envelope recorded."""
+                  outer: list[str], blanks: bool = True) -> Source:
+    """The :class:`Source` of a GGk envelope: its payload read like any input (``blanks`` as :func:`.read`
+    was given), the envelope recorded."""
     from . import read  # the payload is read by the same front door (XML, SOAP or EI)
 
     opened = unwrap(root, name, max_bytes)
     try:
-        inner = read(opened.payload, name, max_bytes=max_bytes, route=route)
+        inner = read(opened.payload, name, max_bytes=max_bytes, route=route, blanks=blanks)
     except InputError as exc:
         raise payload_error(exc, name, opened.line, opened.info) from None
     if any(kind.startswith("ggk-") for kind in inner.envelopes):

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from gateway.model.codes import BERICHTNUMMERS, CODE_LISTS
 from gateway.reference import reference_dir
 
+from .blanks import blanks_matter
 from .chain import Resolver, resolve_chain
 from .errors import Collector, MappingError, suggest
 from .loader import LocatedDict, file_of, location
@@ -270,6 +271,8 @@ def compile_document(doc: LocatedDict, file: str, chain: list[str]) -> Compiled:
         rules=rules, ignore=ignore, value_maps=maps, render=_plain(render), strictness=str(strictness),
         tests=[_plain(t) for t in tests], raw=doc, one_way=one_way, plan=build_plan(rules),
         source_schema=source_schema, reverse_refused=reverse_refused, abstract=abstract, refuse=refuse,
+        blanks_matter=fmt == "xml" and blanks_matter(rules, [path for path, _ in match.xpath],  # EI: no XML parse
+                                                     [path for path, _ in ignore], source_schema),
     )
 
 

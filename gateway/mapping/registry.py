@@ -125,6 +125,7 @@ class Registry:
         self._paths_by_name: dict[str, Path] = {}
         self.errors: list[MappingError] = []
         self._dialects: dict[tuple[str, str, str], Compiled] | None = None
+        self._blanks: bool | None = None
         self._dispatch: Routes = ({}, {})
         """(format, namespace, root) -> candidate mappings, and the detections already decided from the root's tag
         alone (see :meth:`match`): one tuple, replaced whole on a scan, so a reader never pairs old and new."""
@@ -180,6 +181,7 @@ class Registry:
                 self._by_name, self._by_path, self._paths_by_name = by_name, by_path, index
                 self._dispatch = (_dispatch_table(by_name.values()), {})
                 self._dialects = None
+                self._blanks = None
         return errors
 
     def reload(self) -> list[MappingError]:
@@ -205,6 +207,15 @@ class Registry:
     def all(self) -> list[Compiled]:
         with self._lock:
             return sorted(self._by_name.values(), key=lambda m: m.name)
+
+    def blanks_matter(self) -> bool:
+        """Whether a mapping here could read the blank text between elements (:mod:`.blanks`): detection may
+        pick any of them, so one such mapping makes conversion parse with that text kept."""
+        found = self._blanks
+        if found is None:
+            with self._lock:
+                found = self._blanks = any(m.blanks_matter for m in self._by_name.values())
+        return found
 
     def names(self) -> list[str]:
         return [m.name for m in self.all()]

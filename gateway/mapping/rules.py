@@ -174,6 +174,9 @@ class Compiled:
     """A base for ``extends`` only: detection never picks it and it converts nothing itself."""
     refuse: str | None = None
     """Messages this mapping recognises are refused with this reason (a declaratie the gateway does not carry)."""
+    blanks_matter: bool = True
+    """Whether an XPath of this mapping could read the blank text between elements (:mod:`.blanks`): if so, the
+    conversion parses its input with that text kept."""
     """Why ``convert --reverse`` refuses this mapping (``reverse: false`` or a reason); None: it may run back."""
 
     def top_rule(self, target: str) -> FieldRule | None:
