@@ -9,7 +9,9 @@ child under a leaf — and both walks must give the same data, errors, reads and
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -196,3 +198,24 @@ def test_a_build_from_another_source_is_not_used(tmp_path: Path) -> None:
     edited.write_bytes(source.read_bytes() + b"\n# edited\n")
     module, why = walkgen._load_native(edited)
     assert module is None and why is not None and "another version" in why
+
+
+def test_a_walked_subtree_taken_out_of_its_document_stays_alive_with_the_track() -> None:
+    """lxml frees a subtree taken out of its document once no proxy into it is left; the Track keeps the proxy
+    of each element a walk started from, so the pointers it holds never point into freed memory."""
+    data, mapping = next((d, m) for d, m in SAMPLES if b"Client>" in d and m.name.startswith("iwmo"))
+    root = etree.fromstring(data)
+    client = next(el for el in root.iter(etree.Element) if etree.QName(el).localname == "Client")
+    client.getparent().remove(client)
+    state = MapState("m.xml", False, True, False)
+    walker = walkgen.walker_of(mapping.plan, engine._HELPERS, engine._interpreted)
+    with contextlib.suppress(engine._Ambiguous):  # a required header field is missing: the walk has still run
+        walker(client, {}, "", state)  # type: ignore[arg-type]
+    tags = [etree.QName(el).localname for el in client.iter(etree.Element)]
+    del client
+    gc.collect()
+    junk = [etree.fromstring(b"<z>" + b"<y a='1'>q</y>" * 40 + b"</z>") for _ in range(200)]  # reuse freed memory
+    spots: list[etree._Element] = []
+    state.native.materialise(set(), spots)
+    assert spots and {etree.QName(el).localname for el in spots} <= set(tags)
+    assert junk

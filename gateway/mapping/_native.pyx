@@ -9,9 +9,10 @@ what was read or skipped is kept as node pointers in a :class:`Track`. It does e
 walk's trie loop does (tests run both over the same messages and compare data, errors and unmapped values);
 the generated function stays the fallback where this module is not built.
 
-Safety: nothing here writes to the tree. A Track keeps the document alive (its ``_Document``), so the node
-pointers it holds stay valid for as long as the Track does. Recursion follows the trie (the mapping file's
-depth), never the message's.
+Safety: nothing here writes to the tree, and neither does the Python code a walk calls. A Track keeps the
+proxy of every element a walk started from: lxml frees a node only with its document or, for a subtree taken
+out of its document, when no proxy into that subtree is left, so the node pointers a Track holds stay valid
+for as long as it does. Recursion follows the trie (the mapping file's depth), never the message's.
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
@@ -172,6 +173,7 @@ cdef class Track:
     pointers; the document is kept alive with them."""
 
     cdef cetree._Document doc
+    cdef list roots  # the proxy of each element a walk started from: keeps the walked nodes alive
     cdef xmlNode** spots
     cdef Py_ssize_t nspots, capspots
     cdef xmlNode** consumed
@@ -348,7 +350,9 @@ cdef class Walker:
             if track is None:
                 track = Track()
                 track.doc = top._doc
+                track.roots = []
                 st.native = track
+            track.roots.append(ctx)
         if self.table.walk:
             self._walk(top._c_node, self.table, o0, prefix, st, track, top._doc, found, items)
         elif track is not None:

@@ -25,7 +25,7 @@ from gateway.deliver.forwarder import DEAD, DELIVERED, Forwarder, Outcome
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed, apply, chunks, prepare
 from gateway.deliver.store import SqliteStore, open_store
-from gateway.mapping import ConversionError, DialectDebt, MappingError, Registry
+from gateway.mapping import ConversionError, DialectDebt, MappingError, Registry, walkgen
 from gateway.mapping.registry import fingerprint
 from gateway.pipeline import Conversion, FailureInfo
 from gateway.render import stuf
@@ -129,8 +129,9 @@ class Gateway:
                 log.warning("route %s: canonical output is NOT validated (no schemas found under the reference "
                             "folder, or validate: false); set validate: true to make missing schemas a startup "
                             "error", route)
-        log.info("gateway ready: %d route(s), %d mapping(s), outbox %s", len(self.config.routes),
-                 len(self.registry.all()), self.store.describe())
+        log.info("gateway ready: %d route(s), %d mapping(s), outbox %s, mapping walk %s", len(self.config.routes),
+                 len(self.registry.all()), self.store.describe(),
+                 "native" if walkgen.NATIVE else f"generated Python ({walkgen.NATIVE_MISSING or 'chosen'})")
 
     async def stop(self) -> None:
         """Finish in-flight deliveries (bounded by shutdown_grace), flush the outbox, stop the threads."""
