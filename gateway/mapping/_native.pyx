@@ -41,6 +41,8 @@ SOURCE = OVERSTAP_NATIVE_SOURCE.decode("ascii")
 DEF TEXT = 0
 DEF NESTED = 1
 DEF NODE = 2
+KINDS = (TEXT, NESTED, NODE)
+"""walkplan's FAST_TEXT, FAST_NESTED, FAST_NODE as this module numbers them (walkgen checks they agree)."""
 
 
 cdef class Entry:

@@ -39,6 +39,8 @@ def _load_native(source: Path = _NATIVE_SOURCE) -> tuple[Any, str | None]:
         return None, f"not built ({exc}); `make venv` builds it"
     if source.is_file() and hashlib.sha256(source.read_bytes()).hexdigest() != _native.SOURCE:
         return None, "built from another version of _native.pyx; `make venv` rebuilds it"
+    if _native.KINDS != (FAST_TEXT, FAST_NESTED, FAST_NODE):
+        return None, "numbering the walk's kinds unlike walkplan; fix _native.pyx"
     return _native, None
 
 
