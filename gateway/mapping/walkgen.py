@@ -2,7 +2,9 @@
 
 :func:`.engine._exec` interprets a plan for every message: a table look-up and a tuple per child, a call per
 trie node and per group item, a loop over the steps. The function made here does the same work with the
-plan unrolled into nested loops, so what the interpreter decided per message is decided once.
+plan unrolled into nested loops, so what the interpreter decided per message is decided once. Where the
+native walk is built (:mod:`._native`), the trie's loops run there instead, over libxml2's nodes, and only the
+plan's remaining steps are generated here (:meth:`_Gen.native`).
 
 Safety: a mapping file is data, and so it stays. The source text compiled here is made only of names this
 module makes up (``K3``, ``f0``, ``c1``) and fixed templates; every tag, target, rule and function a mapping
