@@ -172,7 +172,7 @@ cdef object _text(xmlNode* c, cetree._Document doc):
 
 cdef class Track:
     """What one message's native walks read (leaves) and left for the unmapped check (spots), as node
-    pointers; the document is kept alive with them."""
+    pointers; kept valid by the proxy of each element a walk started from (``roots``)."""
 
     cdef cetree._Document doc
     cdef list roots  # the proxy of each element a walk started from: keeps the walked nodes alive
