@@ -54,22 +54,7 @@ short rounds is the rate of the code rather than of the neighbours (three long r
 def rate(fn: Callable[[bytes], object], messages: list[bytes], seconds: float) -> float:
     """Messages per second: the best of the timed rounds of ~``ROUND`` s (each every message at least once)
     that fit in ``seconds`` (at least three)."""
-    best = 0.0
-    stop = time.perf_counter() + seconds
-    rounds = 0
-    while rounds < 3 or time.perf_counter() < stop:
-        n = 0
-        start = time.perf_counter()
-        while True:
-            for message in messages:
-                fn(message)
-            n += len(messages)
-            now = time.perf_counter()
-            if now - start >= ROUND:
-                break
-        best = max(best, n / (now - start))
-        rounds += 1
-    return best
+    return rates([fn], messages, seconds)[0]
 
 
 def rates(fns: list[Callable[[bytes], object]], messages: list[bytes], seconds: float) -> list[float]:
@@ -204,7 +189,8 @@ def stages(converter: Converter, messages: list[bytes], seconds: float, floor_ra
     """µs per stage of one conversion, alone and in the pipeline, and the design floor: what validated
     canonical output costs at least whatever the mapping and rendering code does."""
     messages = renderable(messages)
-    sources = [read(m) for m in messages]
+    blanks = converter.registry.blanks_matter()  # as Converter.to_model reads: without blank text where it may
+    sources = [read(m, blanks=blanks) for m in messages]
     mappings = [converter.detect(s) for s in sources]
     results = [map_source(m, s.root) for m, s in zip(mappings, sources, strict=True)]
     outputs = [zkn_xml(r.bericht, converter.settings_for(m))
@@ -223,7 +209,7 @@ def stages(converter: Converter, messages: list[bytes], seconds: float, floor_ra
               "render the zakLk01 (string writer)", f"re-parse the output ({size / 1024:.1f} KB)",
               "XSD validation of the parsed output (libxml2)"]
     unavoidable = (True, False, False, True, False, True, True)
-    warm = [alone(lambda i: read(messages[i])), alone(lambda i: converter.detect(sources[i])),
+    warm = [alone(lambda i: read(messages[i], blanks=blanks)), alone(lambda i: converter.detect(sources[i])),
             alone(lambda i: map_source(mappings[i], sources[i].root)),
             alone(lambda i: Bericht.model_validate(results[i].data)),
             alone(lambda i: zkn_xml(results[i].bericht, converter.settings_for(mappings[i]))),
@@ -267,7 +253,8 @@ def design_floor(messages: list[bytes], seconds: float) -> float:
     messages = renderable(messages)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     inline = in_pipeline(converter, messages, seconds / 2, parser, schema("zkn"))
-    datas = [map_source(converter.detect(s), s.root).data for s in (read(m) for m in messages)]
+    blanks = converter.registry.blanks_matter()
+    datas = [map_source(converter.detect(s), s.root).data for s in (read(m, blanks=blanks) for m in messages)]
     model = 1e6 / rate(lambda i: Bericht.model_validate(datas[i]), list(range(len(datas))), seconds / 2)  # type: ignore[arg-type]
     return inline[0] + model + inline[5] + inline[6]  # type: ignore[operator]
 
@@ -276,13 +263,14 @@ def in_pipeline(converter: Converter, messages: list[bytes], seconds: float, par
                 xsd: etree.XMLSchema) -> list[float | None]:
     """µs per stage with every message going through all stages in turn (None: not separable here)."""
     clock = time.perf_counter
+    blanks = converter.registry.blanks_matter()
     spent = [0.0] * 6
     count = 0
     deadline = clock() + seconds
     while clock() < deadline or not count:
         for data in messages:
             t0 = clock()
-            source = read(data)
+            source = read(data, blanks=blanks)
             t1 = clock()
             mapping = converter.detect(source)
             t2 = clock()
