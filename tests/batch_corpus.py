@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.batch.inputs import member_bytes
 from gateway.model import bsn_is_valid
 from gateway.pipeline import Converter
 
@@ -44,6 +45,11 @@ class Corpus:
             self.good.add(path)
         else:
             self.broken[path] = reason
+
+
+def holds(members: list, marker: bytes) -> bool:
+    """Whether a chunk's members hold ``marker``: read as its worker reads them (a ZIP member travels unread)."""
+    return any(marker in member_bytes(data, 1 << 30)[0] for _, data, _, _ in members)
 
 
 def _payload(xml: bytes) -> bytes:

@@ -2,7 +2,9 @@
 
 Each limit test fails when its limit alone is switched off: the member-size checks by their exact
 message, the decompression cap by the memory a lying member may cost (tracemalloc), and each error
-path by its exact reason. Archives are built here, by zipfile/tarfile or byte by byte.
+path by its exact reason. Archives are built here, by zipfile/tarfile or byte by byte. Every test runs
+twice: with the members read as they are listed, and with ZIP members handed on unread and read the way a
+batch worker reads them (``defer_zip``, :func:`member_bytes`): the same limits, the same reasons.
 """
 
 from __future__ import annotations
@@ -17,14 +19,24 @@ from pathlib import Path
 
 import pytest
 
-from gateway.batch.inputs import Inputs, Member
+from gateway.batch.inputs import Inputs, Member, ZipRef, member_bytes
 
 LIMIT = 1 << 20  # 1 MiB: the members below are 64 times that once decompressed
 U32 = 0xFFFFFFFF
+DEFER = [False]
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["read-listed", "read-by-worker"])
+def deferred(request: pytest.FixtureRequest) -> None:
+    DEFER[0] = request.param
 
 
 def members(path: Path, limit: int = LIMIT) -> list[Member]:
-    return list(Inputs([path], max_bytes=limit).members())
+    found = list(Inputs([path], max_bytes=limit, defer_zip=DEFER[0]).members())
+    for member in found:
+        if isinstance(member.data, ZipRef):
+            member.data, member.problem = member_bytes(member.data, limit)
+    return found
 
 
 def problems(path: Path, limit: int = LIMIT) -> dict[str, str | None]:

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from batch_corpus import varied
+from batch_corpus import holds, varied
 
 from gateway.batch import BatchOptions, run, work
 from gateway.batch.pool import WORKER_DIED
@@ -85,7 +85,7 @@ def test_an_exception_outside_the_message_guard_fails_one_member_only(tmp_path: 
     original = work.Worker.map_chunk
 
     def broken(self: work.Worker, chunk: work.Chunk) -> work.ChunkResult:
-        if any(b"<!-- RAISE -->" in data for _, data, _, _ in chunk.members):
+        if holds(chunk.members, b"<!-- RAISE -->"):
             raise RuntimeError("injected fault")
         return original(self, chunk)
 

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from batch_corpus import varied
+from batch_corpus import holds, varied
 
 from gateway.batch import BatchOptions, BatchUsageError, Shard, run, work
 from gateway.batch import journal as journal_mod
@@ -245,7 +245,7 @@ def test_a_message_that_kills_its_worker_is_reported_and_the_rest_converts(tmp_p
     original = work.Worker.map_chunk  # what workers run: they map, the parent renders against the ledger
 
     def fragile(self: work.Worker, chunk: work.Chunk) -> work.ChunkResult:
-        if any(b"<!-- BOOM -->" in data for _, data, _, _ in chunk.members):
+        if holds(chunk.members, b"<!-- BOOM -->"):
             os._exit(9)  # what a segfault in a C extension or the OOM killer looks like from outside
         return original(self, chunk)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pg_helpers
 import pytest
-from batch_corpus import BSN, kill_when, valid_bsn, varied
+from batch_corpus import BSN, holds, kill_when, valid_bsn, varied
 from click.testing import CliRunner
 from pg_helpers import fresh_database
 from proxy_helpers import sample, samples_dir, variant
@@ -273,7 +273,7 @@ def test_a_member_that_fails_anywhere_is_reported_by_exactly_one_shard(server: s
     original = work.Worker.map_chunk
 
     def broken(self: work.Worker, chunk: work.Chunk) -> work.ChunkResult:
-        if any(b"<!-- RAISE -->" in data for _, data, _, _ in chunk.members):
+        if holds(chunk.members, b"<!-- RAISE -->"):
             raise RuntimeError("injected fault")
         return original(self, chunk)
 

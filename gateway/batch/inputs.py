@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from .keys import NameClaims, archive_kind, clean_path, input_labels, is_junk
 from .shard import Shard
-from .zipformat import ZipFormatError, ZipReader
+from .zipformat import ZipEntry, ZipFormatError, ZipReader
 
 Loader = Callable[[], bytes]
 TAR_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
@@ -51,13 +51,69 @@ class Unreadable(Exception):
     """A member (or a whole archive) whose bytes cannot be had; the message says why."""
 
 
+class ZipRef(NamedTuple):
+    """A ZIP member not read yet, for the batch worker that converts it to read (:func:`member_bytes`): the
+    parent's serial path reads only the central directory, and ~0.1 KB goes to the worker instead of the bytes.
+
+    Why: reading a member (seek, inflate, CRC) cost the parent ~20 µs of the ~220 it spends on a message,
+    and the parent's path is what a batch's throughput waits for (docs/performance.md, thirteenth session)."""
+
+    archive: str
+    entry: ZipEntry
+
+    @property
+    def size(self) -> int:
+        """The size the central directory declares (chunking counts it; the read itself is capped)."""
+        return self.entry.size
+
+
+class _Readers:
+    """The archive a process last read deferred members from, kept open: members come archive by archive."""
+
+    def __init__(self) -> None:
+        self._path: str | None = None
+        self._reader: ZipReader | None = None
+
+    def read(self, ref: ZipRef, limit: int) -> bytes:
+        if self._path != ref.archive or self._reader is None:
+            self.close()
+            self._reader = ZipReader(Path(ref.archive))
+            self._path = ref.archive
+        return self._reader.read(ref.entry, limit)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        self._path = self._reader = None
+
+
+_READERS = _Readers()
+if hasattr(os, "register_at_fork"):  # a forked worker must not share the parent's file offset: its own handle
+    os.register_at_fork(after_in_child=_READERS.close)
+
+
+def member_bytes(data: bytes | ZipRef, limit: int) -> tuple[bytes, str | None]:
+    """A member's bytes, reading a :class:`ZipRef` now; with why they cannot be had (the texts
+    :meth:`Inputs.members` gives when it reads a member itself)."""
+    if data.__class__ is not ZipRef:
+        return data, None  # type: ignore[return-value]
+    try:
+        return _READERS.read(data, limit), None  # type: ignore[arg-type]
+    except ZipFormatError as exc:
+        return b"", str(exc)
+    except OSError as exc:
+        _READERS.close()
+        return b"", f"cannot read: {exc.strerror or exc}"
+
+
 @dataclass(slots=True)
 class Member:
     """One input message: its position in the stream, its key, its bytes (or why they are missing)."""
 
     ordinal: int
     key: str
-    data: bytes
+    data: bytes | ZipRef
+    """The bytes, or with ``defer_zip`` a ZIP member's :class:`ZipRef` (read by :func:`member_bytes`)."""
     problem: str | None = None
     whole: bool = False
     """The line stands for a whole archive (it cannot be opened, or broke off): nothing to quarantine but a reason."""
@@ -70,14 +126,17 @@ class _Raw:
     problem: str | None = None
     junk: bool = False
     whole: bool = False
+    ref: ZipRef | None = None
 
 
 class Inputs:
     """The members of the INPUTs that belong to one shard, in a deterministic order."""
 
     def __init__(self, paths: list[Path], shard: Shard | None = None, max_bytes: int = 10 * 1024 * 1024,
-                 by_name: bool = True) -> None:
+                 by_name: bool = True, defer_zip: bool = False) -> None:
         self.paths = paths
+        self.defer_zip = defer_zip
+        """ZIP members come out as :class:`ZipRef` for the consumer to read (batch workers), not as bytes."""
         self.labels = input_labels(paths)
         self.shard = shard or Shard()
         self.by_name = by_name
@@ -118,6 +177,8 @@ class Inputs:
             ordinal += 1
 
     def _load(self, ordinal: int, raw: _Raw) -> Member:
+        if raw.ref is not None:
+            return Member(ordinal, raw.key, raw.ref)
         if raw.load is None:
             return Member(ordinal, raw.key, b"", raw.problem, raw.whole)
         try:
@@ -186,10 +247,17 @@ class Inputs:
             yield _Raw(prefix, None, f"cannot open ZIP archive: {exc}", whole=True)
             return
         names = NameClaims()
+        archive = str(path)
         with reader:
             try:
                 for position, entry in enumerate(reader.entries()):
                     if entry.is_dir:
+                        continue
+                    inner = clean_path(entry.name)
+                    junk = is_junk(inner)
+                    key = f"{prefix}/{inner if junk else names.claim(inner, position)}"
+                    if self.defer_zip:
+                        yield _Raw(key, None, junk=junk, ref=ZipRef(archive, entry))
                         continue
 
                     def load(entry: object = entry) -> bytes:
@@ -198,9 +266,7 @@ class Inputs:
                         except ZipFormatError as exc:
                             raise Unreadable(str(exc)) from None
 
-                    inner = clean_path(entry.name)
-                    junk = is_junk(inner)
-                    yield _Raw(f"{prefix}/{inner if junk else names.claim(inner, position)}", load, junk=junk)
+                    yield _Raw(key, load, junk=junk)
             except (ZipFormatError, OSError) as exc:
                 yield _Raw(prefix, None, f"ZIP archive damaged: {exc}", whole=True)
 

@@ -40,6 +40,7 @@ from gateway.render import RenderError
 
 from .budget import Budget
 from .chunkledger import ChunkOverlay
+from .inputs import member_bytes
 from .report import Tally, encode_line, failed_line, ok_line
 from .sinks import packer_for
 from .work import READ_FAILED, ChunkResult, MappedMember, WorkConfig, pack_outputs, quarantine
@@ -225,6 +226,7 @@ class LedgerStep:
         self.converter = Converter(registry, profile=config.profile, mappings=config.mappings,
                                    validate=config.validate, max_bytes=config.max_bytes, ledger=store)
         self.packer = packer_for(config.sink)
+        self.max_bytes = config.max_bytes
         self.run = run
         self.budget = Budget(config.quarantine)  # render failures in the parent count against their own budget
         self._tally = Tally()
@@ -282,6 +284,10 @@ class LedgerStep:
         self.store.commit()
         return self.packer.take(), bytes(lines), tally
 
+    def _bytes(self, item: MappedMember) -> bytes:
+        """The member's bytes for its quarantine copy: a ZIP member is read again only now (work.rejoined)."""
+        return member_bytes(item.data, self.max_bytes)[0]
+
     def _render(self, item: MappedMember) -> dict[str, Any]:
         mapping = next((m for m in self.converter.only if m.name == item.mapping), None)
         mapping = mapping or self.converter.registry.get(item.mapping)
@@ -290,15 +296,15 @@ class LedgerStep:
             try:
                 rendered = self.converter.render(item.bericht, mapping, prepared=item.prepared)
             except (*FAILURES, RenderError) as exc:
-                return quarantine(self.packer, item.key, item.data, describe(exc, item.key), mapping, self.budget,
-                                  self._tally)
+                return quarantine(self.packer, item.key, self._bytes(item), describe(exc, item.key), mapping,
+                                  self.budget, self._tally)
             except ZaakOfAnotherShard as exc:  # a zaak whose messages name two clients (chunked.py)
                 info = FailureInfo(READ_FAILED, "zaak", None, str(exc), item.key)
-                return quarantine(self.packer, item.key, item.data, info, mapping, self.budget, self._tally)
+                return quarantine(self.packer, item.key, self._bytes(item), info, mapping, self.budget, self._tally)
             except Exception as exc:  # a bug must not stop the run
                 info = describe(exc, item.key)
                 info = FailureInfo(info.code, info.field, info.line, f"{info.message}: {str(exc)[:300]}", item.key)
-                return quarantine(self.packer, item.key, item.data, info, mapping, self.budget, self._tally)
+                return quarantine(self.packer, item.key, self._bytes(item), info, mapping, self.budget, self._tally)
             outputs = [(o.name, o.xml) for o in rendered]
             self._fresh.append((item.ordinal, outputs))
         try:

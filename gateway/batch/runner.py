@@ -133,8 +133,9 @@ def chunked(members: Iterator[Member], size: int) -> Iterator[Chunk]:
     for member in members:
         if chunk is None:
             chunk, nbytes = Chunk(member.ordinal, []), 0
-        chunk.members.append((member.key, member.data, member.problem, member.whole))
-        nbytes += len(member.data)
+        data = member.data
+        chunk.members.append((member.key, data, member.problem, member.whole))
+        nbytes += len(data) if data.__class__ is bytes else data.size  # type: ignore[union-attr]  # a ZipRef
         if chunk.count >= size or nbytes >= CHUNK_BYTES:
             yield chunk
             chunk = None
@@ -310,7 +311,8 @@ class BatchRun:
         tally = Tally.from_dict(state["tally"]) if state else Tally()
         before = float(state["elapsed"]) if state else 0.0
         start_done = done
-        inputs = Inputs(self.paths, self.options.shard, self.options.max_bytes, by_name=not self.shared)
+        inputs = Inputs(self.paths, self.options.shard, self.options.max_bytes, by_name=not self.shared,
+                        defer_zip=True)  # the workers read ZIP members: off the parent's serial path
         pool = OrderedPool(self.config, self.workers, registry=self.registry,
                            quarantined=(tally.quarantined, tally.quarantined_bytes))
         step = LedgerStep(self.config, self.registry, store, self.ledger_key())

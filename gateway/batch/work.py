@@ -25,6 +25,7 @@ from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.procmemory import DEFAULT_GROWTH_MB, Allowance
 
 from .budget import Budget, Limits
+from .inputs import ZipRef, member_bytes
 from .keys import output_path, quarantine_path, reason_path
 from .report import FAILED, REFUSED, Tally, encode_line, failed_line, ok_line, reason_text
 from .shard import Shard
@@ -61,8 +62,8 @@ class WorkConfig:
     """A worker process grown by more than this since its start is replaced after its chunk (0: never)."""
 
 
-MemberTuple = tuple[str, bytes, "str | None", bool]
-"""(key, bytes, why-unreadable, stands-for-a-whole-archive)."""
+MemberTuple = tuple[str, "bytes | ZipRef", "str | None", bool]
+"""(key, bytes or a ZIP member the worker reads, why-unreadable, stands-for-a-whole-archive)."""
 
 
 @dataclass(slots=True)
@@ -96,7 +97,7 @@ class MappedMember:
 
     ordinal: int
     key: str
-    data: bytes
+    data: bytes | ZipRef
     """Empty as it travels back: the parent puts back the bytes it sent (:func:`rejoined`), ~4 KB a member less
     through the pipe each way."""
     mapping: str
@@ -131,7 +132,9 @@ class Worker:
         self._tally = tally = Tally()
         try:
             for n, (key, data, problem, whole) in enumerate(chunk.members):
-                items.append(self._map_one(chunk.first + n, key, data, problem, whole))
+                if data.__class__ is ZipRef:
+                    data, problem = member_bytes(data, self.config.max_bytes)
+                items.append(self._map_one(chunk.first + n, key, data, problem, whole))  # type: ignore[arg-type]
         except BaseException:
             self.packer.take()
             raise
@@ -169,8 +172,10 @@ class Worker:
         self._tally = tally = Tally()
         try:
             for key, data, problem, whole in chunk.members:
+                if data.__class__ is ZipRef:
+                    data, problem = member_bytes(data, self.config.max_bytes)
                 try:
-                    line = self._one(key, data, problem, whole)
+                    line = self._one(key, data, problem, whole)  # type: ignore[arg-type]
                 except OSError as exc:  # OUT refused the write (a full disk, a name the file system rejects)
                     info = FailureInfo(READ_FAILED, None, None, f"cannot write to OUT: {exc.strerror or exc}", key)
                     line = failed_line(key, info, None, None)
@@ -183,7 +188,8 @@ class Worker:
 
     def crashed(self, chunk: Chunk, why: str) -> ChunkResult:
         """The result for a single member that took its worker process down with it."""
-        key, data, _, whole = chunk.members[0]
+        key, ref, _, whole = chunk.members[0]
+        data = member_bytes(ref, self.config.max_bytes)[0]  # its bytes, if they can be had, for the quarantine
         self._tally = tally = Tally()
         if self.config.by_client is not None and not self.config.by_client.owns(key):
             return ChunkResult(chunk.first, 1, self.packer.take(), b"", tally)  # reported by its name's shard
@@ -261,7 +267,7 @@ def quarantine(packer: Packer, key: str, data: bytes, info: FailureInfo, mapping
 
 def rejoined(result: ChunkResult, chunk: Chunk) -> ChunkResult:
     """``result`` with its mapped members' bytes back from the chunk they were sent in (a render failure in the
-    parent quarantines them)."""
+    parent quarantines them): bytes, or the :class:`ZipRef` the parent reads only then (:func:`member_bytes`)."""
     for item in result.items or ():
         if isinstance(item, MappedMember):
             item.data = chunk.members[item.ordinal - chunk.first][1]

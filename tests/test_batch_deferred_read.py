@@ -1,0 +1,96 @@
+"""ZIP members are read by the batch worker that converts them, not by the parent (inputs.ZipRef).
+
+The parent's serial path (list, render against the ledger, write) is what a batch's throughput waits for; it now
+reads only the central directory and hands each worker a reference of ~0.1 KB. These tests pin that down and
+that nothing else changed: a damaged member is reported with the same reason whoever reads it, its quarantine
+copy holds its bytes when a render in the parent fails, and a run in one process (``--workers 0``) gives the same
+report as a run with a worker process. test_adversarial_archives.py runs every ZIP limit and error path both ways.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+from batch_corpus import varied
+
+from gateway.batch import BatchOptions, ledgered, run
+from gateway.batch.inputs import Inputs, ZipRef, member_bytes
+from gateway.batch.runner import chunked
+from gateway.batch.zipformat import ZipReader
+from gateway.render import RenderError
+
+MESSAGES = varied(12)
+DAMAGED = 5
+"""The member whose central-directory CRC is wrong: its bytes do not match their checksum."""
+
+
+def archive(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in MESSAGES:
+            zf.writestr(name, data)
+    raw = bytearray(path.read_bytes())
+    at = -1
+    for _ in range(DAMAGED + 1):
+        at = raw.find(b"PK\x01\x02", at + 1)
+    struct.pack_into("<L", raw, at + 16, 1234)  # the CRC the central directory gives for member DAMAGED
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def report(out: Path) -> list[dict[str, object]]:
+    with zipfile.ZipFile(out) as zf:
+        return [json.loads(line) for line in zf.read("report.jsonl").splitlines()]
+
+
+def test_the_chunks_the_parent_sends_carry_references_not_bytes(tmp_path: Path) -> None:
+    path = archive(tmp_path / "in.zip")
+    [chunk] = list(chunked(Inputs([path], defer_zip=True).members(), 64))
+    refs = [data for _, data, _, _ in chunk.members]
+    assert all(isinstance(ref, ZipRef) for ref in refs)
+    assert [member_bytes(ref, 1 << 20)[0] for i, ref in enumerate(refs) if i != DAMAGED] == \
+        [data for i, (_, data) in enumerate(MESSAGES) if i != DAMAGED]
+    assert member_bytes(refs[DAMAGED], 1 << 20) == (b"", "member data does not match its checksum (archive damaged)")
+    assert member_bytes(refs[0], 10) == (b"", f"member is {len(MESSAGES[0][1])} bytes, more than the limit of 10")
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_run_reads_members_in_its_workers_and_reports_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  workers: int) -> None:
+    reads: list[int] = []
+    original = ZipReader.read
+
+    def counted(self: ZipReader, entry: object, limit: int) -> bytes:
+        reads.append(os.getpid())  # a forked worker appends to its own copy of the list
+        return original(self, entry, limit)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ZipReader, "read", counted)
+    path = archive(tmp_path / "in.zip")
+    out = tmp_path / "out.zip"
+    outcome = run(BatchOptions([path], out, workers=workers, validate=False, progress="quiet", chunk_size=4))
+    assert outcome.summary is not None and outcome.summary["status"] == {"ok": 11, "failed": 1}
+    assert len(reads) == (len(MESSAGES) if workers == 0 else 0)  # with a worker process, the parent read none
+    [failed] = [line for line in report(out) if line["status"] == "failed"]
+    assert failed["source"] == f"in.zip/{MESSAGES[DAMAGED][0]}"
+    assert failed["error"]["message"] == "member data does not match its checksum (archive damaged)"  # type: ignore[index]
+
+
+def test_a_member_whose_render_fails_in_the_parent_is_quarantined_with_its_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent renders against the ledger; when that fails it reads the member (only then) for the copy."""
+    def failing(self: object, bericht: object, mapping: object, *args: object, **kwargs: object) -> object:
+        raise RenderError("injected: no zaak to apply it to", "zaak")
+
+    monkeypatch.setattr(ledgered.Converter, "render", failing)
+    path = archive(tmp_path / "in.zip")
+    out = tmp_path / "out.zip"
+    outcome = run(BatchOptions([path], out, workers=1, validate=False, progress="quiet", chunk_size=4))
+    assert outcome.summary is not None and outcome.summary["status"] == {"ok": 0, "failed": 12}
+    with zipfile.ZipFile(out) as zf:
+        for i, (name, data) in enumerate(MESSAGES):
+            if i != DAMAGED:
+                assert zf.read(f"quarantine/in.zip/{name}") == data
