@@ -9,8 +9,9 @@
 # OVERSTAP_REFERENCE_DIR to validate every canonical message before it is acknowledged; with
 # `validate: true` on a route a missing schema folder is a start-up error instead of "not validated".
 # Needs BuildKit (docker >= 23 default) or podman/buildah for RUN --mount.
-# The slim base has no C compiler, so the image runs the generated Python walk of the mappings (the same
-# results as the native walk `make venv` builds, ~35 µs a message more; docs/performance.md).
+# The slim base has no C compiler, so the image runs the generated Python walk of the mappings and the Python
+# zkn writer (the same results as the native walk and writer `make venv` builds, ~40-50 µs a message more;
+# docs/performance.md).
 
 FROM python:3.11-slim AS build
 WORKDIR /src

@@ -21,14 +21,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# The native trie walk (gateway/mapping/_native.pyx, against the installed lxml's headers). Without a C compiler
-# it is left out and the generated Python walk runs (same results, slower; tried again at the next make); CI
-# requires it (both walks are tested there).
+# The native trie walk (gateway/mapping/_native.pyx, against the installed lxml's headers) and creeerZaak writer
+# (gateway/render/_zkn_native.pyx). Without a C compiler they are left out and the Python walk and writer run
+# (same results, slower; tried again at the next make); CI requires them (both ways are tested there).
 NATIVE := $(VENV)/.native
-$(NATIVE): $(STAMP) gateway/mapping/_native.pyx native/build.py
+$(NATIVE): $(STAMP) gateway/mapping/_native.pyx gateway/render/_zkn_native.pyx native/build.py
 	$(BIN)/python native/build.py $(if $(CI),--require,)
-	@$(BIN)/python -c 'import gateway.mapping._native' 2>/dev/null && touch $(NATIVE) \
-	  || echo "native walk not built: the generated Python walk runs (make tries again next time)"
+	@$(BIN)/python -c 'import gateway.mapping._native, gateway.render._zkn_native' 2>/dev/null && touch $(NATIVE) \
+	  || echo "native walk and writer not built: the Python ones run (make tries again next time)"
 
 venv: $(STAMP) $(NATIVE)
 
@@ -61,4 +61,5 @@ constraints: $(STAMP)
 	mv constraints.new constraints.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache out data build gateway/mapping/_native.c gateway/mapping/_native.*.so
+	rm -rf $(VENV) .pytest_cache .ruff_cache out data build gateway/mapping/_native.c gateway/mapping/_native.*.so \
+	  gateway/render/_zkn_native.c gateway/render/_zkn_native.*.so

@@ -1,8 +1,10 @@
-"""Build the native trie walk (gateway/mapping/_native.pyx) in place, against the installed lxml's headers.
+"""Build the native parts in place: the trie walk (gateway/mapping/_native.pyx, against the installed lxml's
+headers) and the creeerZaak writer (gateway/render/_zkn_native.pyx).
 
 ``make venv`` runs this after installing the dependencies; without a C compiler or Cython it says so and
-exits 0, and the gateway runs its generated Python walk (same results, slower). ``--require`` makes a missing
-build an error (CI: both walks must be tested).
+exits 0, and the gateway runs its Python walk and writer (same results, slower). ``--require`` makes a missing
+build an error (CI: both ways must be tested). Each build carries the SHA-256 of its source; a stale one is
+refused where it is loaded.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "gateway" / "mapping" / "_native.pyx"
+SOURCES = {"gateway.mapping._native": ROOT / "gateway" / "mapping" / "_native.pyx",
+           "gateway.render._zkn_native": ROOT / "gateway" / "render" / "_zkn_native.pyx"}
 
 
 def build() -> None:
@@ -23,11 +26,12 @@ def build() -> None:
     from setuptools import Extension
     from setuptools.dist import Distribution
 
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()
-    extension = Extension("gateway.mapping._native", [str(SOURCE.relative_to(ROOT))],
-                          include_dirs=lxml.get_include(), extra_compile_args=["-O2"],
-                          define_macros=[("OVERSTAP_NATIVE_SOURCE", f'"{digest}"')])
-    modules = cythonize([extension], compiler_directives={"language_level": "3"}, quiet=True,
+    extensions = [Extension(name, [str(source.relative_to(ROOT))], include_dirs=lxml.get_include(),
+                            extra_compile_args=["-O2"],
+                            define_macros=[("OVERSTAP_NATIVE_SOURCE",
+                                            f'"{hashlib.sha256(source.read_bytes()).hexdigest()}"')])
+                  for name, source in SOURCES.items()]
+    modules = cythonize(extensions, compiler_directives={"language_level": "3"}, quiet=True,
                         include_path=lxml.get_include())
     dist = Distribution({"name": "overstap-native", "ext_modules": modules})
     command = dist.get_command_obj("build_ext")
@@ -38,13 +42,13 @@ def build() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--require", action="store_true", help="fail when the native walk cannot be built")
+    parser.add_argument("--require", action="store_true", help="fail when the native parts cannot be built")
     args = parser.parse_args()
     os.chdir(ROOT)
     try:
         build()
     except Exception as exc:
-        print(f"native walk not built ({type(exc).__name__}: {exc}); the generated Python walk runs instead",
+        print(f"native walk and writer not built ({type(exc).__name__}: {exc}); the Python ones run instead",
               file=sys.stderr)
         return 1 if args.require else 0
     return 0

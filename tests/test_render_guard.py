@@ -5,6 +5,8 @@ planner makes: initiator R and W, uitvoerende R, each betrokkene rol T and V; ea
 without; noValue and xsi:nil variants) is written with valid values and validated with lxml against the
 official XSD. (b) Values: for every place the writer puts a value, generated values (hostile ones
 included) are written with the guard on and off; the guard's verdict must equal lxml's on the output.
+Every test runs with each writer (tests/writers.py); with the native one, each write is also made by the
+Python writer and must give the same bytes or the same error.
 """
 
 from __future__ import annotations
@@ -18,15 +20,30 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from writers import WRITERS, checked, require_native
 
-from gateway.render import guard, schemas, xsdtypes
+from gateway.render import guard, schemas, xsdtypes, zkn_writer
 from gateway.render import zkn_values as at
 from gateway.render.guard import Place, guarding
 from gateway.render.schemas import OutputInvalid, schema
 from gateway.render.settings import Eenheid, Systeem
-from gateway.render.zkn_writer import write
 from gateway.zaken import CREEER, STATUS, UPDATE, Operation
 from gateway.zaken.plan import Change, RelationChange
+
+WRITER = [zkn_writer.write]
+
+
+@pytest.fixture(autouse=True, params=WRITERS)
+def writer(request: pytest.FixtureRequest) -> None:
+    if request.param == "native":
+        require_native()
+    WRITER[0] = checked if request.param == "native" else zkn_writer.write
+
+
+def write(*args: Any, **kw: Any) -> bytes:
+    """The writer of this run of the test (the native one checked against the Python one)."""
+    return WRITER[0](*args, **kw)  # type: ignore[no-any-return]
+
 
 SYSTEMEN = ((Systeem(), "0363"), (Systeem(organisatie="ORG", administratie="ADM"), "0363"))
 ADRES = {"woonplaats": "Diemen", "straatnaam": "Eekholt", "postcode": "1234AB", "huisnummer": "4",

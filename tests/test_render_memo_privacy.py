@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from writers import WRITERS, use_writer
+
 from gateway.render import zkn_writer
 from gateway.render.guard import guarding
 from gateway.render.settings import Systeem
-from gateway.render.zkn_writer import write
 from gateway.zaken import CREEER, Operation
 from gateway.zaken.registry import registered
 
@@ -33,7 +35,10 @@ def _state(extra: dict[str, str]) -> dict[str, object]:
             "uitvoerende": None, "andere": []}
 
 
-def test_the_memo_holds_codes_and_dates_never_personal_values(reference_dir: Path) -> None:
+@pytest.mark.parametrize("writer", WRITERS)
+def test_the_memo_holds_codes_and_dates_never_personal_values(reference_dir: Path, writer: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    write = use_writer(writer, monkeypatch)
     zkn_writer.WRITTEN.clear()
     with guarding():
         xml = write(Operation(CREEER, "0363T12345", state=_state({**PERSONAL, **CODES})), (Systeem(), "0363"),

@@ -28,7 +28,7 @@ from gateway.deliver.store import SqliteStore, open_store
 from gateway.mapping import ConversionError, DialectDebt, MappingError, Registry, walkgen
 from gateway.mapping.registry import fingerprint
 from gateway.pipeline import Conversion, FailureInfo
-from gateway.render import stuf
+from gateway.render import stuf, writers
 
 from .config import DEFAULT_ROUTE, ConfigError, RouteConfig, ServeConfig
 from .converting import (
@@ -129,9 +129,10 @@ class Gateway:
                 log.warning("route %s: canonical output is NOT validated (no schemas found under the reference "
                             "folder, or validate: false); set validate: true to make missing schemas a startup "
                             "error", route)
-        log.info("gateway ready: %d route(s), %d mapping(s), outbox %s, mapping walk %s", len(self.config.routes),
-                 len(self.registry.all()), self.store.describe(),
-                 "native" if walkgen.NATIVE else f"generated Python ({walkgen.NATIVE_MISSING or 'chosen'})")
+        log.info("gateway ready: %d route(s), %d mapping(s), outbox %s, mapping walk %s, zkn writer %s",
+                 len(self.config.routes), len(self.registry.all()), self.store.describe(),
+                 "native" if walkgen.NATIVE else f"generated Python ({walkgen.NATIVE_MISSING or 'chosen'})",
+                 "native" if writers.native is not None else f"Python ({writers.MISSING})")
 
     async def stop(self) -> None:
         """Finish in-flight deliveries (bounded by shutdown_grace), flush the outbox, stop the threads."""

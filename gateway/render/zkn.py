@@ -24,8 +24,8 @@ from gateway.zaken.plan import SOAP_ACTIONS, UnitFacts, plan_facts, unit_facts
 
 from .guard import escape as esc
 from .settings import RenderSettings
+from .writers import write
 from .zkn_places import stuf_places
-from .zkn_writer import write
 
 __all__ = ["Prepared", "RenderError", "Rendered", "Rendering", "ZknRendered", "esc", "prepare", "render",
            "render_prepared", "stuf_places", "tijdstip"]
