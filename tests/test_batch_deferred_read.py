@@ -19,7 +19,7 @@ import pytest
 from batch_corpus import varied
 
 from gateway.batch import BatchOptions, ledgered, run
-from gateway.batch.inputs import Inputs, ZipRef, member_bytes
+from gateway.batch.inputs import Inputs, ZipRef, close_readers, member_bytes
 from gateway.batch.runner import chunked
 from gateway.batch.zipformat import ZipReader
 from gateway.render import RenderError
@@ -94,3 +94,38 @@ def test_a_member_whose_render_fails_in_the_parent_is_quarantined_with_its_bytes
         for i, (name, data) in enumerate(MESSAGES):
             if i != DAMAGED:
                 assert zf.read(f"quarantine/in.zip/{name}") == data
+
+
+def test_a_second_run_reads_the_file_now_at_the_path_not_the_one_before(tmp_path: Path) -> None:
+    """The process keeps the last archive open for the next member: a new file at the same path (the next run in
+    this process) must be opened anew (found by the review: it read the old file's handle)."""
+    path = tmp_path / "in.zip"
+    for run_number in range(2):
+        fresh = tmp_path / f"new-{run_number}.zip"
+        with zipfile.ZipFile(fresh, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in MESSAGES[run_number * 6:(run_number + 1) * 6]:
+                zf.writestr(name, data)
+        os.replace(fresh, path)
+        outcome = run(BatchOptions([path], tmp_path / f"out-{run_number}.zip", workers=0, validate=False,
+                                   progress="quiet"))
+        assert outcome.summary is not None and outcome.summary["status"] == {"ok": 6, "failed": 0}
+
+
+def test_an_archive_replaced_while_it_is_read_is_read_as_listed_or_reported(tmp_path: Path) -> None:
+    """A worker that has the listed file open goes on reading it (as the parent did before the workers read);
+    one that opens the path anew (a new worker process) finds another file there and says so."""
+    path = archive(tmp_path / "in.zip")
+    refs = [member.data for member in Inputs([path], defer_zip=True).members()]
+    assert member_bytes(refs[0], 1 << 20) == (MESSAGES[0][1], None)
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in reversed(MESSAGES):
+            zf.writestr(name, data)
+    os.replace(other, path)
+    assert member_bytes(refs[1], 1 << 20) == (MESSAGES[1][1], None)  # the open handle: the listed file
+    relisted = [member.data for member in Inputs([path], defer_zip=True).members()]
+    assert member_bytes(relisted[0], 1 << 20) == (MESSAGES[-1][1], None)  # listed again: the file there now
+    close_readers()  # as in a worker process started after the change
+    for ref in refs[2:4]:
+        data, problem = member_bytes(ref, 1 << 20)
+        assert data == b"" and problem is not None and problem.startswith("the archive is not the file that was listed")

@@ -106,3 +106,29 @@ def test_two_bad_values_name_the_place_the_python_writer_names() -> None:
     op.state["attrs"]["kenmerk"] = [["1" * 500, "B" * 500]]
     with guarding(True), pytest.raises(OutputInvalid, match="ZKN:kenmerk/ZKN:kenmerk:"):
         checked(op, (Systeem(), "0363"), (Systeem(), "0363"), "ref", "20260101000000000")
+
+
+@pytest.mark.parametrize("kenmerk", [[["K1"]], [[]], [("K1",)]], ids=["one-item", "empty", "tuple"])
+def test_a_short_kenmerk_pair_fails_as_in_python(kenmerk: list) -> None:
+    """The planner always makes pairs; a state from elsewhere may not: the same IndexError, never a read past
+    the end of the pair (found by the review: compiled without bounds checks it crashed or wrote garbage)."""
+    require_native()
+    op = _creeer("Jansen")
+    assert op.state is not None
+    op.state["attrs"]["kenmerk"] = kenmerk
+    for guarded in (True, False):
+        with guarding(guarded), pytest.raises(IndexError):
+            checked(op, (Systeem(), "0363"), (Systeem(), "0363"), "ref", "20260101000000000")
+
+
+@pytest.mark.parametrize("where", ["resultaat", "geslachtsnaam"])
+def test_a_value_that_cannot_be_cut_fails_with_pythons_words(where: str) -> None:
+    require_native()
+    op = _creeer("Jansen")
+    assert op.state is not None
+    if where == "resultaat":
+        op.state["attrs"]["resultaat"] = 5
+    else:
+        op.state["initiator"]["geslachtsnaam"] = 5
+    with guarding(False), pytest.raises(TypeError, match="'int' object is not subscriptable"):
+        checked(op, (Systeem(), "0363"), (Systeem(), "0363"), "ref", "20260101000000000")

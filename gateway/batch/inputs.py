@@ -60,6 +60,8 @@ class ZipRef(NamedTuple):
 
     archive: str
     entry: ZipEntry
+    stamp: tuple[int, int, int, int]
+    """The archive's :meth:`ZipReader.identity` when it was listed: a worker reads the member from that file only."""
 
     @property
     def size(self) -> int:
@@ -68,26 +70,34 @@ class ZipRef(NamedTuple):
 
 
 class _Readers:
-    """The archive a process last read deferred members from, kept open: members come archive by archive."""
+    """The archive a process last read deferred members from, kept open: members come archive by archive. Keyed
+    by path and identity, so a file put at the same path (a later run, or a change during this one) is never read
+    through the handle of the one before."""
 
     def __init__(self) -> None:
-        self._path: str | None = None
+        self._key: tuple[str, tuple[int, int, int, int]] | None = None
         self._reader: ZipReader | None = None
 
     def read(self, ref: ZipRef, limit: int) -> bytes:
-        if self._path != ref.archive or self._reader is None:
+        if self._key != (ref.archive, ref.stamp) or self._reader is None:
             self.close()
-            self._reader = ZipReader(Path(ref.archive))
-            self._path = ref.archive
+            reader = ZipReader(Path(ref.archive))
+            if reader.identity() != ref.stamp:
+                reader.close()
+                raise ZipFormatError("the archive is not the file that was listed: it was replaced or changed "
+                                     "while the batch ran (run it again on a file that stays put)")
+            self._key, self._reader = (ref.archive, ref.stamp), reader
         return self._reader.read(ref.entry, limit)
 
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
-        self._path = self._reader = None
+        self._key = self._reader = None
 
 
 _READERS = _Readers()
+close_readers = _READERS.close
+"""Let go of the archive this process read last (the end of a batch run)."""
 if hasattr(os, "register_at_fork"):  # a forked worker must not share the parent's file offset: its own handle
     os.register_at_fork(after_in_child=_READERS.close)
 
@@ -247,7 +257,7 @@ class Inputs:
             yield _Raw(prefix, None, f"cannot open ZIP archive: {exc}", whole=True)
             return
         names = NameClaims()
-        archive = str(path)
+        archive, stamp = str(path), reader.identity()
         with reader:
             try:
                 for position, entry in enumerate(reader.entries()):
@@ -257,7 +267,7 @@ class Inputs:
                     junk = is_junk(inner)
                     key = f"{prefix}/{inner if junk else names.claim(inner, position)}"
                     if self.defer_zip:
-                        yield _Raw(key, None, junk=junk, ref=ZipRef(archive, entry))
+                        yield _Raw(key, None, junk=junk, ref=ZipRef(archive, entry, stamp))
                         continue
 
                     def load(entry: object = entry) -> bytes:

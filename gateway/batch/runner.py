@@ -29,7 +29,7 @@ from gateway.render.schemas import SchemaUnavailable
 
 from . import journal as journal_mod
 from .budget import Limits
-from .inputs import Inputs, Member
+from .inputs import Inputs, Member, close_readers
 from .journal import Journal
 from .ledgered import ChunkStore, LedgerStep, open_store
 from .pool import OrderedPool, WorkersFailed, usable_cores
@@ -350,6 +350,7 @@ class BatchRun:
                 raise BatchUsageError(str(exc)) from None
             finally:
                 members.close()
+                close_readers()  # a member read here (a render failure's quarantine copy): its archive let go
             commit()
             step.close()
             if stop.requested:

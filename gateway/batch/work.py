@@ -189,10 +189,10 @@ class Worker:
     def crashed(self, chunk: Chunk, why: str) -> ChunkResult:
         """The result for a single member that took its worker process down with it."""
         key, ref, _, whole = chunk.members[0]
-        data = member_bytes(ref, self.config.max_bytes)[0]  # its bytes, if they can be had, for the quarantine
         self._tally = tally = Tally()
         if self.config.by_client is not None and not self.config.by_client.owns(key):
             return ChunkResult(chunk.first, 1, self.packer.take(), b"", tally)  # reported by its name's shard
+        data = member_bytes(ref, self.config.max_bytes)[0]  # its bytes, if they can be had, for the quarantine
         line = self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, why, key), None, whole)
         tally.count(line)
         return ChunkResult(chunk.first, 1, self.packer.take(), encode_line(line), tally)

@@ -39,6 +39,8 @@ def _load_native(source: Path = _NATIVE_SOURCE) -> tuple[Any, str | None]:
         from . import _native  # type: ignore[attr-defined]
     except ImportError as exc:
         return None, f"not built ({exc}); `make venv` builds it"
+    except Exception as exc:  # a stale build whose start-up no longer fits the Python around it
+        return None, f"cannot be loaded ({type(exc).__name__}: {exc}); `make venv` rebuilds it"
     if source.is_file() and hashlib.sha256(source.read_bytes()).hexdigest() != _native.SOURCE:
         return None, "built from another version of _native.pyx; `make venv` rebuilds it"
     if _native.KINDS != (FAST_TEXT, FAST_NESTED, FAST_NODE):

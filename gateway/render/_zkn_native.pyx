@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: language_level=3
 """The creeerZaak of :mod:`gateway.render.zkn_writer`, written into one byte buffer.
 
 The Python writer makes a string for every element (an f-string of the tags and the value), keeps them in a
@@ -13,6 +13,7 @@ module is not built, the Python writer runs (gateway/render/writers.py).
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.object cimport PyObject_GetItem
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.string cimport memcpy
 
@@ -56,6 +57,8 @@ cdef object AGB, ANDERE, REFERENTIENUMMER, TIJDSTIP_BERICHT, TOELICHTING, STARTD
 TOELICHTING, STARTDATUM, EINDDATUM_GEPLAND, EINDDATUM = [at.ATTRIBUTES[name] for name in (
     "toelichting", "startdatum", "einddatumGepland", "einddatum")]
 cdef dict RELATIONS = at.RELATIONS
+cdef object FIRST_200 = slice(None, 200)
+cdef object FIRST_80 = slice(None, 80)
 
 
 cdef class Out:
@@ -160,7 +163,7 @@ cdef int _person(Out out, object places, object person, object bsn) except -1:
     if bsn:
         _el(out, places.bsn, bsn)
     known = person.get("known")
-    _el(out, places.geslachtsnaam, (person.get("geslachtsnaam") or "")[:200], "waardeOnbekend")
+    _el(out, places.geslachtsnaam, PyObject_GetItem(person.get("geslachtsnaam") or "", FIRST_200), "waardeOnbekend")
     _el(out, places.voorvoegsel, person.get("voorvoegsel"), "geenWaarde" if known else "waardeOnbekend")
     _el(out, places.voorletters, person.get("voorletters"), "waardeOnbekend")
     _el(out, places.voornamen, person.get("voornamen"), "waardeOnbekend")
@@ -283,7 +286,7 @@ cdef int _creeer(Out out, object state) except -1:
     _kenmerk(out, a["kenmerk"], len(a["kenmerk"] or []))
     resultaat = a["resultaat"]
     if resultaat:  # zkn_writer._attr of a resultaat that is there
-        value = _checked(out, RESULTAAT, resultaat[:80])
+        value = _checked(out, RESULTAAT, PyObject_GetItem(resultaat, FIRST_80))  # as Python slices (and fails)
         out.wrap(b"<ZKN:resultaat><ZKN:omschrijving>", value, b"</ZKN:omschrijving></ZKN:resultaat>")
     _el(out, STARTDATUM, a["startdatum"])
     _el(out, REGISTRATIEDATUM, state["registratiedatum"])

@@ -3,6 +3,8 @@ built from the current source, else the Python writer (``zkn_writer``), which it
 
 ``make venv`` builds it with the native mapping walk (native/build.py); ``OVERSTAP_NATIVE_WRITER=0`` chooses
 the Python writer. :data:`MISSING` says why the native one does not run, for the gateway's ready line.
+The native creeerZaak is a port of ``zkn_writer``'s: a change to one is made in the other, and the tests that
+compare them output for output (tests/writers.py) fail until it is.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ def _load(source: Path = _SOURCE) -> tuple[ModuleType | None, str | None]:
         from . import _zkn_native
     except ImportError:
         return None, "not built (`make venv` builds it where a C compiler is found)"
+    except Exception as exc:  # a stale build whose start-up reads a name zkn_writer no longer has
+        return None, f"cannot be loaded ({type(exc).__name__}: {exc}); `make venv` rebuilds it"
     if source.is_file() and hashlib.sha256(source.read_bytes()).hexdigest() != _zkn_native.SOURCE:
         return None, "built from another version of _zkn_native.pyx; `make venv` rebuilds it"
     return _zkn_native, None

@@ -104,6 +104,8 @@ def run_one(mutant: Mutant, copy: Path, timeout: float) -> tuple[str, float, str
             return "survived", seconds, last
         if done.returncode in (1, 2, 3):  # failures, interruption or internal error of the test run: caught
             return "killed", seconds, last
+        if done.returncode < 0:  # the unmutated tests pass: a test process the mutant crashed caught it, loudly
+            return "killed", seconds, f"the test process died of signal {-done.returncode} (a crash counts)"
         return "error", seconds, f"pytest exit {done.returncode}: {last}"
     except subprocess.TimeoutExpired:
         return "killed", time.monotonic() - started, f"tests did not finish within {timeout:.0f} s (a hang counts)"
