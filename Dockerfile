@@ -9,19 +9,32 @@
 # OVERSTAP_REFERENCE_DIR to validate every canonical message before it is acknowledged; with
 # `validate: true` on a route a missing schema folder is a start-up error instead of "not validated".
 # Needs BuildKit (docker >= 23 default) or podman/buildah for RUN --mount.
-# The slim base has no C compiler, so the image runs the generated Python walk of the mappings and the Python
-# zkn writer (the same results as the native walk and writer `make venv` builds, ~40-50 µs a message more;
-# docs/performance.md).
+# The build stage compiles the native mapping walk and creeerZaak writer (native/build.py, as `make venv` does)
+# with a C compiler that stays in that stage; the image carries only the two built modules and refuses to build
+# when either does not load, so it never runs the slower Python walk and writer unnoticed (its ready line says
+# `mapping walk native, zkn writer native`).
 
 FROM python:3.11-slim AS build
 WORKDIR /src
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md constraints.txt ./
 COPY gateway ./gateway
 COPY dialects ./dialects
 COPY mappings ./mappings
+COPY native ./native
 # Every dependency at the version in constraints.txt: the same inputs build the same image. With the
 # postgresql extra (psycopg): replicas keep their store in PostgreSQL (`--store`, env OVERSTAP_STORE).
 RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt '.[postgresql]'
+# The native walk and writer, against the headers of the lxml the image installs (the same wheel), each stamped
+# with its source's SHA-256 (a module built from another source is refused where it is loaded).
+RUN pip install --no-cache-dir --no-index --find-links /wheels -c constraints.txt lxml \
+ && pip install --no-cache-dir -c constraints.txt Cython setuptools \
+ && python native/build.py --require \
+ && mkdir -p /native/mapping /native/render \
+ && cp gateway/mapping/_native.*.so /native/mapping/ \
+ && cp gateway/render/_zkn_native.*.so /native/render/
 
 FROM python:3.11-slim
 # OVERSTAP_HOST/PORT/DATA_DIR are defaults for `serve` and `outbox`: a flag overrides them, and with
@@ -37,10 +50,19 @@ RUN groupadd --system --gid 10001 overstap \
  && useradd --system --uid 10001 --gid overstap --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin overstap \
  && mkdir /data && chown overstap:overstap /data
-# The wheels are bind-mounted from the build stage, never copied into a layer of this image.
+# The wheels are bind-mounted from the build stage, never copied into a layer of this image. The wheel is
+# py3-none-any (it leaves local builds out); the two native modules go beside their sources in the installed
+# package, and the build fails unless both load as the gateway loads them.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     --mount=type=bind,from=build,source=/src/constraints.txt,target=/constraints.txt \
-    pip install --no-cache-dir --no-index --find-links /wheels -c /constraints.txt 'overstap[postgresql]'
+    --mount=type=bind,from=build,source=/native,target=/native \
+    pip install --no-cache-dir --no-index --find-links /wheels -c /constraints.txt 'overstap[postgresql]' \
+ && package="$(python -c 'import gateway, os; print(os.path.dirname(gateway.__file__))')" \
+ && cp /native/mapping/*.so "$package/mapping/" \
+ && cp /native/render/*.so "$package/render/" \
+ && python -c 'from gateway.mapping import walkgen; from gateway.render import writers; \
+assert walkgen.NATIVE, walkgen.NATIVE_MISSING; assert writers.native is not None, writers.MISSING; \
+print("native walk and zkn writer load")'
 USER overstap:overstap
 WORKDIR /data
 VOLUME ["/data"]

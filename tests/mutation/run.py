@@ -27,7 +27,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-COPIED = ("gateway", "tests", "dialects", "mappings", "docs", "benchmarks", "native", "pyproject.toml", "README.md")
+COPIED = ("gateway", "tests", "dialects", "mappings", "docs", "benchmarks", "native", "pyproject.toml", "README.md",
+          "Dockerfile")
 
 
 @dataclass
