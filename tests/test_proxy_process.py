@@ -12,6 +12,8 @@ Both check that no worker process outlives the killed gateway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import signal
 import sqlite3
@@ -189,6 +191,34 @@ def test_sigterm_finishes_the_delivery_in_flight(tmp_path: Path) -> None:
         assert rec.refs() == response.headers["x-overstap-referentienummers"].split(",")
         conn = outbox.connect(tmp_path / "data" / outbox.DB_NAME)
         assert [r["status"] for r in outbox.delivery_rows(conn)] == ["delivered"]  # recorded before exit
+
+
+def test_sigterm_to_every_process_at_once_stops_without_a_worker_reported_dead(tmp_path: Path) -> None:
+    """systemd's default stop (``KillMode=control-group``) and ``timeout`` signal every process of the service at
+    once. The workers leave the stop to the sidecar, which ends them after its deliveries: none is reported dead
+    or replaced, a message sent just before is delivered, and nothing is left running."""
+    samples_dir()
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        gw = GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", ds.url, "--convert-processes", "2"],
+                            free_port(), tmp_path / "gateway.log").start()
+        assert gw.proc is not None
+        try:
+            response = httpx.post(gw.url + "/soap", content=sample())
+            assert response.status_code == 200
+            children = descendants(gw.proc.pid)
+            assert len(children) >= 2, "the conversion workers run as processes of their own"
+            for pid in (gw.proc.pid, *children):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+            assert gw.proc.wait(30) in (0, -signal.SIGTERM)
+        finally:
+            gw.terminate()
+        log = (tmp_path / "gateway.log").read_text()
+        assert '"msg": "gateway stopped"' in log
+        assert "a conversion worker died" not in log
+        assert rec.refs() == response.headers["x-overstap-referentienummers"].split(",")
+        assert wait_for(lambda: not alive(children), timeout=10), f"left behind: {alive(children)}"
 
 
 VENDOR = """overstap-mapping: 1

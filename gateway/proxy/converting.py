@@ -214,6 +214,10 @@ _worker_converters: dict[str, Converter] = {}
 def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path], parent: int) -> None:
     end_with_parent(parent)  # a kill -9 of the sidecar must not leave workers (and their resource tracker)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the sidecar's to handle, not each worker's
+    # So is a stop that signals every process at once (systemd's control-group kill, `timeout`): the sidecar ends
+    # its workers after its deliveries (it closes their pipes, and kills one that does not go); its death ends
+    # them through end_with_parent's SIGKILL.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.getLogger().setLevel(logging.WARNING)
     _worker_converters.clear()
     _worker_converters.update(build_converters(config, Registry(dirs=dirs, files=files)))
