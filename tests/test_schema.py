@@ -232,3 +232,41 @@ def test_migrate_to_a_revision_then_on_and_never_back(tmp_path: Path) -> None:
         outbox.open_db(folder)
     code, said = cli("outbox", "list", "--data-dir", str(folder))
     assert code == 2 and "a newer release migrated it" in said
+
+
+@pytest.fixture
+def logged() -> Any:
+    """The gateway's JSON log configured onto a buffer, and the root logger's set-up put back afterwards."""
+    import io
+    import logging
+
+    from gateway.proxy import logs
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("alembic").level)
+    buffer = io.StringIO()
+    logs.configure("info", buffer)
+    try:
+        yield buffer
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        logging.getLogger("alembic").setLevel(saved[2])
+
+
+def test_a_new_store_logs_one_line_of_its_own_and_none_of_alembics(tmp_path: Path, logged: Any) -> None:
+    outbox.open_db(tmp_path / "data")
+    lines = [json.loads(line) for line in logged.getvalue().splitlines()]
+    assert [(line["logger"], line["msg"]) for line in lines] == [
+        ("overstap.schema", f"store schema at revision {schema.HEAD} (was new)")]
+
+
+def test_an_outbox_from_before_migrations_logs_the_revision_it_was_stamped_with(tmp_path: Path, logged: Any) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / outbox.DB_NAME)
+    conn.executescript(FIRST_OUTBOX)
+    conn.close()
+    outbox.open_db(folder)
+    messages = [json.loads(line)["msg"] for line in logged.getvalue().splitlines()]
+    assert messages == [f"store schema at revision {schema.HEAD} "
+                        "(was 0001: made before migrations, stamped by its tables)"]

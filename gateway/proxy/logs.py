@@ -50,3 +50,6 @@ def configure(level: str = "info", stream: Any = None) -> None:
         logger.propagate = True
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Alembic says a dozen lines at info when a store is made or migrated (its plugins, its DDL mode, each
+    # revision): the store logs one line of its own instead (gateway.schema.run).
+    logging.getLogger("alembic").setLevel(logging.WARNING)

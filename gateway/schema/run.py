@@ -7,6 +7,7 @@ milliseconds to import, which an outbox opened at head must not pay.
 from __future__ import annotations
 
 import io
+import logging
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from . import HEAD, REVISIONS, VERSION_TABLE, SchemaError, known, unversioned_revision
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger("overstap.schema")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ def upgrade(database: Path | str, to: str = "head", *, lock_key: int | None = No
             after = context.get_current_revision()
     finally:
         engine.dispose()
+    was = before or (f"{stamped}: made before migrations, stamped by its tables" if stamped else "new")
+    log.info("store schema at revision %s (was %s)", after, was)
     return Upgraded(before, after, stamped)
 
 
