@@ -42,6 +42,20 @@ def archive(path: Path) -> Path:
     return path
 
 
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pid of the process of each member read from now on: a forked worker appends to its own copy, so the
+    list holds the parent's reads only."""
+    reads: list[int] = []
+    original = ZipReader.read
+
+    def counted(self: ZipReader, entry: object, limit: int) -> bytes:
+        reads.append(os.getpid())
+        return original(self, entry, limit)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ZipReader, "read", counted)
+    return reads
+
+
 def report(out: Path) -> list[dict[str, object]]:
     with zipfile.ZipFile(out) as zf:
         return [json.loads(line) for line in zf.read("report.jsonl").splitlines()]
@@ -61,14 +75,7 @@ def test_the_chunks_the_parent_sends_carry_references_not_bytes(tmp_path: Path) 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_a_run_reads_members_in_its_workers_and_reports_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                   workers: int) -> None:
-    reads: list[int] = []
-    original = ZipReader.read
-
-    def counted(self: ZipReader, entry: object, limit: int) -> bytes:
-        reads.append(os.getpid())  # a forked worker appends to its own copy of the list
-        return original(self, entry, limit)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ZipReader, "read", counted)
+    reads = count_reads(monkeypatch)
     path = archive(tmp_path / "in.zip")
     out = tmp_path / "out.zip"
     outcome = run(BatchOptions([path], out, workers=workers, validate=False, progress="quiet", chunk_size=4))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -23,6 +24,7 @@ from gateway.cores import usable_cores
 from gateway.mapping import Registry
 
 from .budget import Budget
+from .placement import ReadPlacement, read_here
 from .work import Chunk, ChunkResult, WorkConfig, Worker, rejoined, run_chunk, share_registry, start_worker
 
 WORKER_NICE = 10
@@ -78,6 +80,8 @@ class OrderedPool:
         self.crashes = 0
         self.renewals = 0
         """Times the workers were replaced because one outgrew its memory allowance."""
+        self.placement = ReadPlacement()
+        """Whether the parent reads the ZIP members it sends, while it waits for the workers (placement.py)."""
 
     def _start(self) -> ProcessPoolExecutor:
         share_registry(self.registry)
@@ -132,12 +136,16 @@ class OrderedPool:
                         exhausted = True
                         break
                     next_first = chunk.first if next_first is None else next_first
+                    if self.placement.parent_reads:
+                        chunk = read_here(chunk, self.config.max_bytes)
                     self._submit(chunk, pending, broken)
             if not pending and not broken:
                 break
             renew = False
             if not broken:
+                started = time.monotonic()
                 done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                self.placement.waited(time.monotonic() - started)
                 for future in done:
                     chunk = pending.pop(future)
                     current = future in self._current
@@ -172,6 +180,7 @@ class OrderedPool:
             while next_first is not None and next_first in ready:
                 result = ready.pop(next_first)
                 next_first += result.count
+                self.placement.handed_back()
                 yield result
 
     def _convert_here(self, chunk: Chunk) -> list[ChunkResult]:

@@ -4,7 +4,7 @@ A worker process builds its Converter (and so compiles every mapping) once, in t
 initializer, and then converts chunk after chunk. Everything that depends on the message happens
 here: conversion, schema validation, the report line, the quarantine copy with its ``.reason``,
 and packing outputs for the sink. The parent only streams members in (a ZIP member as a reference the worker
-reads: inputs.ZipRef) and appends results in order.
+reads, inputs.ZipRef, unless the parent has time to read it: placement.py) and appends results in order.
 """
 
 from __future__ import annotations
