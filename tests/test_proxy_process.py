@@ -17,6 +17,8 @@ import os
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -219,6 +221,53 @@ def test_sigterm_to_every_process_at_once_stops_without_a_worker_reported_dead(t
         assert "a conversion worker died" not in log
         assert rec.refs() == response.headers["x-overstap-referentienummers"].split(",")
         assert wait_for(lambda: not alive(children), timeout=10), f"left behind: {alive(children)}"
+
+
+FAILING_START = """
+import atexit
+from gateway.deliver import forwarder
+from gateway.proxy import service, workers
+
+async def unreachable(self):
+    raise OSError("the outbox cannot be read")
+
+forwarder.Forwarder.start = unreachable
+if {without} == "undo":
+    async def nothing(self):
+        pass
+    service.Gateway._undo_start = nothing
+else:
+    atexit.unregister(workers._kill_unreaped)
+from gateway.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("without", ["undo", "exit-kill"])
+def test_a_start_that_fails_after_the_workers_are_up_still_exits(tmp_path: Path, without: str) -> None:
+    """The workers leave SIGTERM to the sidecar, and multiprocessing's exit handler waits for them after sending
+    one: a start that fails after they came up (an outbox or store gone between its migration and the start)
+    must end them, or the process never exits and no restart policy starts it again (found by the review).
+    Two guards, each tested alone: the failed start ends what it started, and at exit any worker still running
+    is killed."""
+    samples_dir()
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", FAILING_START.format(without=repr(without)), "serve",
+                                 "--port", str(free_port()), "--data-dir", str(tmp_path / "data"),
+                                 "--downstream", "http://127.0.0.1:9/soap", "--convert-processes", "2"],
+                                stdout=out, stderr=out, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                start_new_session=True)
+    try:
+        code = proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail(f"the sidecar did not exit after its start failed: {log.read_text()[-1500:]}")
+    text = log.read_text()
+    assert code == 3, text[-1500:]
+    assert "conversion in 2 worker process(es)" in text and "the outbox cannot be read" in text
+    assert not alive(descendants(proc.pid))
 
 
 VENDOR = """overstap-mapping: 1

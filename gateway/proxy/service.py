@@ -115,11 +115,15 @@ class Gateway:
 
     async def start(self) -> None:
         await self.conversion.start()
-        self.committer.start()
-        await self.forwarder.start()
-        if self.config.watch_mappings:
-            self._fingerprint = await asyncio.to_thread(self._mapping_fingerprint)
-            self._watcher = asyncio.create_task(self._watch(), name="mapping-watcher")
+        try:
+            self.committer.start()
+            await self.forwarder.start()
+            if self.config.watch_mappings:
+                self._fingerprint = await asyncio.to_thread(self._mapping_fingerprint)
+                self._watcher = asyncio.create_task(self._watch(), name="mapping-watcher")
+        except BaseException:
+            await self._undo_start()
+            raise
         self.started = True
         for route, on in self.validating().items():
             if on:
@@ -133,6 +137,22 @@ class Gateway:
                  len(self.config.routes), len(self.registry.all()), self.store.describe(),
                  "native" if walkgen.NATIVE else f"generated Python ({walkgen.NATIVE_MISSING or 'chosen'})",
                  "native" if writers.native is not None else f"Python ({writers.MISSING})")
+
+    async def _undo_start(self) -> None:
+        """A start that failed after the conversion workers came up: end what it started, so the process exits.
+
+        Why: the lifespan stops only a started gateway, and the workers leave SIGTERM to us; left running, they
+        would hold multiprocessing's exit handler, which waits for its children, for ever. Each step is tried
+        on its own: the failure may have left any of them half-started."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(BaseException):
+                await self._watcher
+        with contextlib.suppress(Exception):
+            await self.forwarder.stop(0)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.committer.stop)
+        await self.conversion.shutdown()
 
     async def stop(self) -> None:
         """Finish in-flight deliveries (bounded by shutdown_grace), flush the outbox, stop the threads."""

@@ -17,9 +17,11 @@ what it still holds, and is retired like a reloaded one: a fresh worker takes th
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.util  # its exit handler registered before ours, so ours runs first
 import os
 import pickle
 import signal
@@ -40,6 +42,21 @@ READY = b"ready"
 GROWN = b"grown"
 """A worker's word that it has outgrown its memory allowance: give it nothing more; what it answers from now on
 comes back unrun (``ok`` None), for another worker."""
+_UNREAPED: set[Any] = set()
+"""Worker processes started and not yet reaped, by any pool of this process."""
+
+
+def _kill_unreaped() -> None:
+    """At interpreter exit, SIGKILL the workers still running (a pool that was never closed: a start that failed
+    half-way). They ignore SIGTERM, which is all multiprocessing's own exit handler sends before it waits for
+    them without a timeout: left alone they would keep the process from ever exiting."""
+    for process in list(_UNREAPED):
+        with contextlib.suppress(Exception):
+            if process.is_alive():
+                process.kill()
+
+
+atexit.register(_kill_unreaped)
 
 
 def _serve(init: Callable[..., None], init_args: tuple[Any, ...], requests: Connection, answers: Connection,
@@ -156,6 +173,7 @@ class WorkerPool:
         process = self.context.Process(target=_serve, daemon=True, name="overstap-convert",
                                        args=(self.init, self.init_args, requests_r, answers_w, self.growth_mb))
         process.start()
+        _UNREAPED.add(process)
         requests_r.close()
         answers_w.close()
         worker = _Worker(process, os.dup(requests_w.fileno()), os.dup(answers_r.fileno()), ready=loop.create_future(),
@@ -424,3 +442,4 @@ def _reap(process: Any) -> None:
     if process.is_alive():
         process.kill()
         process.join(5)
+    _UNREAPED.discard(process)
