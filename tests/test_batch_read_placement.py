@@ -65,7 +65,8 @@ def test_a_window_is_looked_at_only_when_it_is_whole(monkeypatch: pytest.MonkeyP
     assert decision.parent_reads is True
 
 
-def test_a_member_the_parent_reads_is_the_member_the_worker_would_read(tmp_path: Path) -> None:
+def test_read_here_reads_each_reference_and_leaves_bytes_alone(tmp_path: Path) -> None:
+    """Through the same member_bytes a worker calls (that a run reports the same either way is the next test)."""
     path = archive(tmp_path / "in.zip")
     [chunk] = list(chunked(Inputs([path], defer_zip=True).members(), 64))
     read = read_here(chunk, 1 << 20)
