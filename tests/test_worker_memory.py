@@ -65,15 +65,21 @@ def _batch(tmp_path: Path, archive: Path, growth_mb: int) -> tuple[dict[str, obj
     return json.loads((out / "summary.json").read_text()), report, peak
 
 
-def test_batch_workers_are_replaced_before_fresh_names_outgrow_them(tmp_path: Path) -> None:
+def _fresh_names_archive(tmp_path: Path) -> tuple[Path, list[str]]:
+    """An archive of 15 ordinary messages, each followed by two hostile ones; with its member names in order."""
     good = iter(varied(15))
     archive = tmp_path / "in.zip"
     names = []
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for i in range(45):  # 15 ordinary messages, each followed by two hostile ones
+        for i in range(45):
             name, data = next(good) if i % 3 == 0 else (f"hostile-{i:03d}.xml", hostile(i))
             zf.writestr(name, data)
             names.append(name)
+    return archive, names
+
+
+def test_batch_workers_are_replaced_before_fresh_names_outgrow_them(tmp_path: Path) -> None:
+    archive, names = _fresh_names_archive(tmp_path)
     bounded, report, bounded_peak = _batch(tmp_path, archive, 32)
     unbounded, report_unbounded, unbounded_peak = _batch(tmp_path, archive, 0)
 
@@ -204,3 +210,57 @@ def test_conversions_queued_on_replaced_threads_move_to_the_fresh_ones() -> None
     assert sum(_RAN.values()) == 40  # each ran once: a moved one runs only on the threads it moved to
     assert pool.thread_renewals >= 2 and len(_RAN) >= pool.thread_renewals  # the last threads may get none
     assert max(_RAN.values()) <= 16, _RAN  # ~4 MB each with its tree: 32 MB allowed, then the rest move
+
+
+_RUN_HERE = """
+import sys
+from gateway.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as end:
+    code = end.code
+status = open("/proc/self/status").read()
+print("peak-kb", status.split("VmHWM:")[1].split()[0], file=sys.stderr)
+sys.exit(code)
+"""
+"""``overstap`` with its own peak RSS at exit (VmHWM: ``getrusage``'s peak would be the test runner's, inherited
+through exec, whenever that is larger)."""
+
+
+def _in_process(archive: Path, out: Path, growth_mb: int, resume: bool = False) -> tuple[int, str, int]:
+    """``batch --workers 0`` (a ledger folder beside OUT): exit code, stderr, and the process's peak RSS in KB."""
+    proc = subprocess.run([sys.executable, "-c", _RUN_HERE, "batch", str(archive), "--out", str(out), "--workers", "0",
+                           "--state", str(out) + ".state", "--progress", "lines", "--chunk-size", "4",
+                           "--worker-growth-mb", str(growth_mb), *(["--resume"] if resume else [])],
+                          capture_output=True, timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    stderr = proc.stderr.decode()
+    return proc.returncode, stderr, int(stderr.rsplit("peak-kb", 1)[1].split()[0])
+
+
+def test_converting_in_process_stops_before_fresh_names_outgrow_it_and_resume_finishes(tmp_path: Path) -> None:
+    """Without worker processes nothing can be replaced, and past its dictionary's limit libxml2 would refuse
+    every later message: the run stops at a chunk's end (exit 4, said why), and each --resume, a fresh process,
+    goes on until it is done, with the report of a run that never stopped."""
+    archive, names = _fresh_names_archive(tmp_path)
+    whole = tmp_path / "whole"
+    code, _, unbounded_peak = _in_process(archive, whole, 0)
+    assert code == 1  # the hostile members fail, nothing else
+
+    out = tmp_path / "stopped"
+    code, stderr, peak = _in_process(archive, out, 32)
+    assert code == 4, stderr[-2000:]
+    assert "converting in this process (--workers 0), it grew by more than --worker-growth-mb (32 MB)" in stderr
+    assert "run again with --resume" in stderr and not (out / "summary.json").exists()
+    assert peak < unbounded_peak - 40 * 1024, (peak, unbounded_peak)  # ~120 MB kept without the stop
+    runs = 1
+    while code == 4 and runs < 12:
+        code, stderr, _ = _in_process(archive, out, 32, resume=True)
+        runs += 1
+    assert code == 1 and runs >= 3, (code, runs, stderr[-2000:])
+    report = [json.loads(line) for line in (out / "report.jsonl").read_text().splitlines()]
+    expected = [json.loads(line) for line in (whole / "report.jsonl").read_text().splitlines()]
+    assert [line["source"] for line in report] == [f"in.zip/{name}" for name in names]
+    assert [(r["source"], r["status"], len(r.get("outputs") or [])) for r in report] == \
+        [(r["source"], r["status"], len(r.get("outputs") or [])) for r in expected]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == {"ok": 15, "failed": 30}

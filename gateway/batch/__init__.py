@@ -16,6 +16,7 @@ from .runner import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_OUTGROWN,
     EXIT_USAGE,
     BatchOptions,
     BatchUsageError,
@@ -24,5 +25,6 @@ from .runner import (
 )
 from .shard import Shard
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "BatchOptions",
+__all__ = ["EXIT_FAILED", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_OUTGROWN", "EXIT_USAGE",
+           "BatchOptions",
            "BatchUsageError", "Limits", "Outcome", "Shard", "run"]

@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from gateway.cores import usable_cores
 from gateway.mapping import Registry
+from gateway.procmemory import Allowance
 
 from .budget import Budget
 from .placement import ReadPlacement, read_here
@@ -55,6 +56,12 @@ def _noop() -> int:
 
 class WorkersFailed(RuntimeError):
     """The worker processes cannot run at all (their start-up fails), so no message is to blame."""
+
+
+class InProcessOutgrown(RuntimeError):
+    """Converting in this process (``--workers 0``), it has grown past its allowance since the run began; nothing
+    can replace it, and libxml2's dictionary of names never shrinks (gateway/procmemory.py). Raised after a chunk
+    was handed back, so the run stops at a chunk's end, as when interrupted, and ``--resume`` continues it."""
 
 
 def _split(chunk: Chunk) -> list[Chunk]:
@@ -106,10 +113,14 @@ class OrderedPool:
     def run(self, chunks: Iterator[Chunk], stop: Callable[[], bool]) -> Iterator[ChunkResult]:
         """Results for ``chunks`` in order of ``first``; returns early (work in flight dropped) once ``stop()``."""
         if self.workers == 0:
+            self._local_worker()  # built before the allowance's baseline: its start-up is not growth
+            allowance = Allowance(self.config.worker_growth_mb)
             for chunk in chunks:
                 if stop():
                     return
                 yield from self._convert_here(chunk)
+                if allowance.exceeded():
+                    raise InProcessOutgrown(self.config.worker_growth_mb)
             return
         self.start()
         try:

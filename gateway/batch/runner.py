@@ -32,15 +32,16 @@ from .budget import Limits
 from .inputs import Inputs, Member, close_readers
 from .journal import Journal
 from .ledgered import ChunkStore, LedgerStep, open_store
-from .pool import OrderedPool, WorkersFailed, usable_cores
+from .pool import InProcessOutgrown, OrderedPool, WorkersFailed, usable_cores
 from .progress import make_progress
 from .report import Tally, summary
 from .shard import Shard
 from .sinks import ArchiveSink, Sink, SinkSpec, open_sink, publish, read_summary
 from .work import DEFAULT_TIMEOUT, Chunk, WorkConfig
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-"""3: an internal error stopped the run (a bug): never 1, which a Job may treat as "done, some inputs failed"."""
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_OUTGROWN, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+"""3: an internal error stopped the run (a bug): never 1, which a Job may treat as "done, some inputs failed".
+4: converting in this process (``--workers 0``), it outgrew its memory allowance and stopped at a chunk's end."""
 CHUNK_BYTES = 2 * 1024 * 1024
 
 
@@ -331,6 +332,7 @@ class BatchRun:
             raise BatchUsageError(str(exc)) from None
         progress = make_progress(self.options.progress, inputs.estimate(), done, self.options.progress_interval)
         last_commit = time.monotonic()
+        outgrown: int | None = None
         with _Stop() as stop, progress:
             try:
                 for result in pool.run(chunked(members, self.options.chunk_size), lambda: stop.requested):
@@ -348,16 +350,25 @@ class BatchRun:
                 progress.update(done, tally.failed, final=True)
             except WorkersFailed as exc:  # workers that no longer start after a restart: the last commit stands
                 raise BatchUsageError(str(exc)) from None
+            except InProcessOutgrown as exc:  # --workers 0: stopped at a chunk's end, as when interrupted
+                outgrown = exc.args[0]
             finally:
                 members.close()
                 close_readers()  # a member read here (a render failure's quarantine copy): its archive let go
             commit()
             step.close()
-            if stop.requested:
+            if stop.requested or outgrown is not None:
                 sink.close()
                 journal.close()
-                progress.note(f"interrupted after {done:,} input(s); run again with --resume to continue")
-                return Outcome(None, EXIT_INTERRUPTED, interrupted=True)
+                if outgrown is None:
+                    progress.note(f"interrupted after {done:,} input(s); run again with --resume to continue")
+                    return Outcome(None, EXIT_INTERRUPTED, interrupted=True)
+                progress.note(f"stopped after {done:,} input(s): converting in this process (--workers 0), it grew "
+                              f"by more than --worker-growth-mb ({outgrown} MB) since the run began, and nothing "
+                              "can replace it (messages full of fresh element names grow libxml2's dictionary for "
+                              "good); run again with --resume to continue in a fresh process, or convert in worker "
+                              "processes (--workers 1 or more), which are replaced instead")
+                return Outcome(None, EXIT_OUTGROWN, interrupted=True)
         seconds = time.monotonic() - started
         data = summary(tally, inputs.skipped, {
             "out": str(self.spec.target), "shard": str(self.options.shard), "workers": self.workers,

@@ -66,7 +66,7 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
               help="Bytes copied to quarantine/ at most (inputs plus .reason files).")
 @click.option("--worker-growth-mb", type=click.IntRange(min=0), default=DEFAULT_GROWTH_MB, show_default=True,
               help="Replace the worker processes once one has grown by this many MB (libxml2 keeps every name it "
-                   "has parsed); 0: never.")
+                   "has parsed); with --workers 0 the run stops (exit 4) instead; 0: never.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profile: str, workers: int | None,
           resume: bool, shard: Shard, validate: bool, full_check: bool, route: str | None, state_dir: str,
@@ -81,7 +81,8 @@ def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profil
     chain must come in chain order), so a later run continues the same zaken. With a postgresql:// ledger,
     --shard jobs run at once share it and split the messages by client (docs/batch.md). Exit status: 0 all
     converted, 1 some inputs failed, 2 usage or configuration error, 3 internal error (a bug; the last
-    commit stands, --resume continues), 130 interrupted (continue with --resume).
+    commit stands, --resume continues), 4 stopped because, converting in this process (--workers 0), it outgrew
+    --worker-growth-mb (continue with --resume), 130 interrupted (continue with --resume).
     """
     options = BatchOptions(list(inputs), out, profile=profile, mappings=mappings,
                            validate="full" if validate and full_check else validate,
