@@ -262,3 +262,64 @@ def test_the_server_does_not_parse_a_message_its_worker_failed_on(monkeypatch: p
     converted = _run(asyncio.wait_for(main(), 120))
     assert converted.failure is not None and "conversion worker stopped" in converted.failure.message  # type: ignore[attr-defined]
     assert converted.facts == converting.Facts() and parsed == []  # type: ignore[attr-defined]
+
+
+def _spawned(pool: WorkerPool) -> list[int]:
+    """Every worker process the pool has started, reaped or not (its _spawn, counted)."""
+    return pool._test_spawned  # type: ignore[attr-defined,no-any-return]
+
+
+def _counting(pool: WorkerPool) -> WorkerPool:
+    original = pool._spawn
+    pool._test_spawned = []  # type: ignore[attr-defined]
+
+    def spawn() -> object:
+        worker = original()
+        pool._test_spawned.append(worker.process.pid)  # type: ignore[attr-defined]
+        return worker
+
+    pool._spawn = spawn  # type: ignore[method-assign]
+    return pool
+
+
+def test_a_reload_overlapping_the_close_leaves_no_process() -> None:
+    """A SIGHUP reload whose new workers are still starting when the sidecar stops (found by the review): the
+    closed pool ends them once they are up instead of taking them on, and nothing outlives the stop."""
+    async def main() -> None:
+        pool = _counting(WorkerPool(1, _init_slow, ("old",)))
+        await pool.start()
+        reload = asyncio.ensure_future(pool.replace())  # the same slow initialiser: 2 s to start
+        await asyncio.sleep(0.3)  # the new worker is spawned and starting
+        assert len(_spawned(pool)) == 2
+        await pool.aclose()
+        await reload
+        assert pool.pids() == [] and pool.workers == []
+        assert not alive(set(_spawned(pool)))
+
+    _run(asyncio.wait_for(main(), 120))
+
+
+def test_a_reload_that_reaches_the_pool_after_the_stop_starts_no_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other half of the overlap: a reload whose turn comes once the sidecar has shut its pool down must not
+    build a new one (found by the review: it started a whole new pool after the stop)."""
+    from gateway.mapping import Registry
+    from gateway.proxy import converting
+    from gateway.proxy.config import ServeConfig
+
+    started: list[int] = []
+    original = converting.WorkerPool.start
+
+    async def counted(self: WorkerPool) -> None:
+        started.append(1)
+        await original(self)
+
+    monkeypatch.setattr(converting.WorkerPool, "start", counted)
+
+    async def main() -> None:
+        pool = converting.ConversionPool(ServeConfig(convert_processes=1), Registry(dirs=[], files=[]), {}, 1)
+        await pool.start()
+        await pool.shutdown()
+        await pool.replace({})
+        assert pool.pool is None and started == [1]
+
+    _run(asyncio.wait_for(main(), 120))

@@ -229,6 +229,8 @@ from gateway.deliver import forwarder
 from gateway.proxy import service, workers
 
 async def unreachable(self):
+    import asyncio
+    await asyncio.sleep(1.5)  # time for the test to see the workers
     raise OSError("the outbox cannot be read")
 
 forwarder.Forwarder.start = unreachable
@@ -258,16 +260,20 @@ def test_a_start_that_fails_after_the_workers_are_up_still_exits(tmp_path: Path,
                                  "--downstream", "http://127.0.0.1:9/soap", "--convert-processes", "2"],
                                 stdout=out, stderr=out, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                 start_new_session=True)
+    workers: set[int] = set()
     try:
+        assert wait_for(lambda: "conversion in 2 worker process(es)" in log.read_text(), timeout=60)
+        workers = descendants(proc.pid)  # seen while it runs: once it has exited, it has no descendants
         code = proc.wait(60)
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, AssertionError):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         pytest.fail(f"the sidecar did not exit after its start failed: {log.read_text()[-1500:]}")
     text = log.read_text()
     assert code == 3, text[-1500:]
-    assert "conversion in 2 worker process(es)" in text and "the outbox cannot be read" in text
-    assert not alive(descendants(proc.pid))
+    assert "the outbox cannot be read" in text
+    assert len(workers) >= 2
+    assert wait_for(lambda: not alive(workers), timeout=10), f"left behind: {alive(workers)}"
 
 
 VENDOR = """overstap-mapping: 1

@@ -250,6 +250,8 @@ class ConversionPool:
         self._renewing: set[asyncio.Task[None]] = set()
         self.pool: WorkerPool | None = None
         self._swap_lock = asyncio.Lock()
+        self.closed = False
+        """Set by :meth:`shutdown`: a reload that reaches :meth:`replace` after it starts no workers."""
 
     def _init_args(self) -> tuple[object, ...]:
         return self.config, list(self.registry.dirs), list(self.registry.extra_files), os.getpid()
@@ -323,9 +325,11 @@ class ConversionPool:
         """
         if converters is not None:
             self.converters = converters
-        if self.processes <= 0:
+        if self.processes <= 0 or self.closed:
             return
         async with self._swap_lock:
+            if self.closed:  # shut down while this reload waited for the lock
+                return
             if self.pool is None:
                 await self.start()
             else:
@@ -335,6 +339,7 @@ class ConversionPool:
 
     async def shutdown(self) -> None:
         """End the worker processes (from the event loop that drives them) and the conversion threads."""
+        self.closed = True
         if self.pool is not None:
             pool, self.pool = self.pool, None
             await pool.aclose()

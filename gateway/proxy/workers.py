@@ -163,6 +163,11 @@ class WorkerPool:
             for worker in fresh:
                 self._end(worker, kill=True)
             raise
+        if self.closed:  # closed while these started (a reload overlapping the stop): they get no work
+            for worker in fresh:
+                self._end(worker, wait=False)
+            await asyncio.gather(*self._reaping)
+            return
         self.workers += fresh
         self._dispatch()
 
