@@ -34,7 +34,8 @@ RUN pip install --no-cache-dir --no-index --find-links /wheels -c constraints.tx
  && python native/build.py --require \
  && mkdir -p /native/mapping /native/render \
  && cp gateway/mapping/_native.*.so /native/mapping/ \
- && cp gateway/render/_zkn_native.*.so /native/render/
+ && cp gateway/render/_zkn_native.*.so /native/render/ \
+ && sha256sum /wheels/*.whl /native/*/*.so > /native/build.sha256
 
 FROM python:3.11-slim
 # OVERSTAP_HOST/PORT/DATA_DIR are defaults for `serve` and `outbox`: a flag overrides them, and with
@@ -50,6 +51,10 @@ RUN groupadd --system --gid 10001 overstap \
  && useradd --system --uid 10001 --gid overstap --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin overstap \
  && mkdir /data && chown overstap:overstap /data
+# What the build stage made, by SHA-256 (kept in the image as its provenance). Copied before the install so that
+# the install runs again whenever it changed: buildah/podman key a RUN's cache on its command, not on the files
+# it bind-mounts, and reused a layer holding the previous code.
+COPY --from=build /native/build.sha256 /usr/share/overstap/build.sha256
 # The wheels are bind-mounted from the build stage, never copied into a layer of this image. The wheel is
 # py3-none-any (it leaves local builds out); the two native modules go beside their sources in the installed
 # package, and the build fails unless both load as the gateway loads them.

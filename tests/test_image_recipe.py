@@ -45,3 +45,13 @@ def test_the_compiler_stays_in_the_build_stage() -> None:
     build, runtime = RECIPE.split("\nFROM ", 2)[1:]
     assert "apt-get install -y --no-install-recommends gcc" in build
     assert "apt-get" not in runtime and "gcc" not in runtime
+
+
+def test_the_install_runs_again_whenever_the_build_stage_made_something_else() -> None:
+    """buildah and podman key a RUN's cache on its command, not on what it bind-mounts: an image built after a
+    change of the code reused the layer holding the previous code (seen this session). What the build stage
+    made is hashed there and copied in before the install, so a change of any wheel or module rebuilds it."""
+    build, runtime = RECIPE.split("\nFROM ", 2)[1:]
+    assert "sha256sum /wheels/*.whl /native/*/*.so > /native/build.sha256" in build
+    copied = runtime.index("COPY --from=build /native/build.sha256 ")
+    assert copied < runtime.index("--mount=type=bind,from=build,source=/wheels")
