@@ -110,17 +110,24 @@ class OrderedPool:
             self._local = Worker(self.config, self.registry, self.budget)
         return self._local
 
-    def run(self, chunks: Iterator[Chunk], stop: Callable[[], bool]) -> Iterator[ChunkResult]:
-        """Results for ``chunks`` in order of ``first``; returns early (work in flight dropped) once ``stop()``."""
+    def run(self, chunks: Iterator[Chunk], stop: Callable[[], bool],
+            may_stop_outgrown: bool = True) -> Iterator[ChunkResult]:
+        """Results for ``chunks`` in order of ``first``; returns early (work in flight dropped) once ``stop()``.
+
+        Without worker processes, :class:`InProcessOutgrown` once this process has outgrown its allowance, before
+        a chunk other than the first (so a run always converts one, and never stops with nothing left);
+        ``may_stop_outgrown=False`` (a ledger in memory, which a stop would lose) goes on instead."""
         if self.workers == 0:
             self._local_worker()  # built before the allowance's baseline: its start-up is not growth
-            allowance = Allowance(self.config.worker_growth_mb)
+            allowance = Allowance(self.config.worker_growth_mb if may_stop_outgrown else 0)
+            converted = False
             for chunk in chunks:
                 if stop():
                     return
-                yield from self._convert_here(chunk)
-                if allowance.exceeded():
+                if converted and allowance.exceeded():
                     raise InProcessOutgrown(self.config.worker_growth_mb)
+                yield from self._convert_here(chunk)
+                converted = True
             return
         self.start()
         try:

@@ -335,7 +335,9 @@ class BatchRun:
         outgrown: int | None = None
         with _Stop() as stop, progress:
             try:
-                for result in pool.run(chunked(members, self.options.chunk_size), lambda: stop.requested):
+                in_memory = not self.shared and self.options.state.strip().lower() == "none"
+                for result in pool.run(chunked(members, self.options.chunk_size), lambda: stop.requested,
+                                       may_stop_outgrown=not in_memory):
                     sink.append(result.payload, result.report)
                     tally.merge(result.tally)
                     if result.items is not None:  # rendered here, against the ledger, in member order
@@ -363,12 +365,12 @@ class BatchRun:
                 if outgrown is None:
                     progress.note(f"interrupted after {done:,} input(s); run again with --resume to continue")
                     return Outcome(None, EXIT_INTERRUPTED, interrupted=True)
-                progress.note(f"stopped after {done:,} input(s): converting in this process (--workers 0), it grew "
-                              f"by more than --worker-growth-mb ({outgrown} MB) since the run began, and nothing "
-                              "can replace it (messages full of fresh element names grow libxml2's dictionary for "
-                              "good); run again with --resume to continue in a fresh process, or convert in worker "
-                              "processes (--workers 1 or more), which are replaced instead")
-                return Outcome(None, EXIT_OUTGROWN, interrupted=True)
+                why = (f"stopped after {done:,} input(s): converting in this process (--workers 0), it grew by "
+                       f"more than --worker-growth-mb ({outgrown} MB) since the run began, and nothing can replace "
+                       "it (messages full of fresh element names grow libxml2's dictionary for good); run again "
+                       "with --resume to continue in a fresh process, or convert in worker processes (--workers 1 "
+                       "or more), which are replaced instead")
+                return Outcome(None, EXIT_OUTGROWN, interrupted=True, notes=[why])  # said even with --quiet
         seconds = time.monotonic() - started
         data = summary(tally, inputs.skipped, {
             "out": str(self.spec.target), "shard": str(self.options.shard), "workers": self.workers,

@@ -109,6 +109,8 @@ def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profil
         click.echo(f"internal error: {type(exc).__name__}: the run stopped; the last commit stands and "
                    "--resume continues from it (please report this)", err=True)
         sys.exit(EXIT_INTERNAL)
+    for note in outcome.notes:  # why the run stopped on its own: on stderr even with --quiet, as errors are
+        click.echo(note, err=True)
     if outcome.summary is not None:
         click.echo(json.dumps(outcome.summary, indent=2) if as_json else summary_text(outcome.summary))
     sys.exit(outcome.exit_code)
