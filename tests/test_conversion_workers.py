@@ -323,3 +323,32 @@ def test_a_reload_that_reaches_the_pool_after_the_stop_starts_no_workers(monkeyp
         assert pool.pool is None and started == [1]
 
     _run(asyncio.wait_for(main(), 120))
+
+
+def test_a_pool_shut_down_while_it_starts_keeps_no_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same overlap one step up (found by the review; the gateway reloads only after its start, but a
+    ConversionPool must not depend on that): workers that come up after the shutdown are ended, not kept."""
+    from gateway.mapping import Registry
+    from gateway.proxy import converting
+    from gateway.proxy.config import ServeConfig
+
+    pools: list[WorkerPool] = []
+    original = converting.WorkerPool.start
+
+    async def slow_start(self: WorkerPool) -> None:
+        pools.append(_counting(self))
+        await asyncio.sleep(0.5)  # the shutdown comes in the meantime
+        await original(self)
+
+    monkeypatch.setattr(converting.WorkerPool, "start", slow_start)
+
+    async def main() -> None:
+        pool = converting.ConversionPool(ServeConfig(convert_processes=1), Registry(dirs=[], files=[]), {}, 1)
+        starting = asyncio.ensure_future(pool.start())
+        await asyncio.sleep(0.1)
+        await pool.shutdown()
+        await starting
+        assert pool.pool is None and pools[0].closed
+        assert _spawned(pools[0]) and not alive(set(_spawned(pools[0])))
+
+    _run(asyncio.wait_for(main(), 120))

@@ -262,6 +262,9 @@ class ConversionPool:
         if self.processes > 0:
             pool = WorkerPool(self.processes, _init_worker, self._init_args(), self.config.convert_worker_growth_mb)
             await pool.start()
+            if self.closed:  # shut down while these started: they are not taken on
+                await pool.aclose()
+                return
             self.pool = pool
             log.info("conversion in %d worker process(es)", self.processes)
 
