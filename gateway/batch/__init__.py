@@ -26,5 +26,4 @@ from .runner import (
 from .shard import Shard
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_OUTGROWN", "EXIT_USAGE",
-           "BatchOptions",
-           "BatchUsageError", "Limits", "Outcome", "Shard", "run"]
+           "BatchOptions", "BatchUsageError", "Limits", "Outcome", "Shard", "run"]

@@ -1,12 +1,13 @@
 """Who reads the ZIP members of the chunks to come: the parent while it waits for the workers, else the workers.
 
-Why: reading a member (seek, inflate, CRC) costs ~18 µs. With one worker on two cores the worker is the slower
-process and the parent idles between its results: a member the parent reads is taken off the run's slowest path
-(measured on this project's 2-core VM: 3,783-4,060 against 3,193-3,582 msg/s). With more workers than that, the
-parent, which renders every message in order, is the slower one, and reads belong to the workers
-(3,495-3,612 against 3,259-3,454 msg/s with two). Which process is slower changes with the machine, the
-messages and the moment, so it is measured as the run goes: the share of the last chunks' time the parent
-spent waiting for a result.
+Why: reading a member (seek, inflate, CRC) costs ~18 µs. With one worker on two cores the worker is often the
+slower process and the parent idles between its results: a member the parent reads is taken off the run's
+slowest path (this project's 2-core VM, one worker: 4,646-4,795 against 4,415-4,532 msg/s, docs/performance.md).
+Where the parent, which renders every message in order, is the slower one (more cores and workers, or another
+mix of messages), reads belong to the workers. Which process is slower changes with the machine, the messages
+and the moment, so it is measured as the run goes: the share of the last chunks' time the parent spent waiting
+for a result. (Two workers on two cores: the parent still waits a little and reads most chunks; the same
+throughput either way, within the noise.)
 """
 
 from __future__ import annotations

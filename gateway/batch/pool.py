@@ -60,8 +60,8 @@ class WorkersFailed(RuntimeError):
 
 class InProcessOutgrown(RuntimeError):
     """Converting in this process (``--workers 0``), it has grown past its allowance since the run began; nothing
-    can replace it, and libxml2's dictionary of names never shrinks (gateway/procmemory.py). Raised after a chunk
-    was handed back, so the run stops at a chunk's end, as when interrupted, and ``--resume`` continues it."""
+    can replace it, and libxml2's dictionary of names never shrinks (gateway/procmemory.py). Raised before a chunk
+    other than a run's first, so the run stops between chunks, as when interrupted, and ``--resume`` continues."""
 
 
 def _split(chunk: Chunk) -> list[Chunk]:
