@@ -284,6 +284,57 @@ def test_a_start_that_fails_after_the_workers_are_up_still_exits(tmp_path: Path,
     assert wait_for(lambda: not alive(workers), timeout=10), f"left behind: {alive(workers)}"
 
 
+SPAWN_FAILS_AFTER_START = """
+from gateway.proxy import workers
+
+original = workers.WorkerPool._spawn
+spawned = []
+
+def spawn(self):
+    spawned.append(1)
+    if len(spawned) > 1:  # the start's worker comes up; a reload's cannot (no memory, no file descriptors)
+        raise OSError(24, "Too many open files")
+    return original(self)
+
+workers.WorkerPool._spawn = spawn
+from gateway.cli import main
+main()
+"""
+
+
+def test_a_reload_whose_workers_cannot_start_keeps_the_old_ones_and_the_stop_clean(tmp_path: Path) -> None:
+    """An OSError starting a reload's workers was no reload failure: it ended the SIGHUP task (or the mapping
+    watcher, for good) and, at a stop, failed the shutdown. It is now a failed reload like a broken mapping: the
+    old workers go on converting, and the stop is clean."""
+    samples_dir()
+    rec = Receiver()
+    log = tmp_path / "gateway.log"
+    with ServerThread(rec.app()) as ds:
+        port = free_port()
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, "-c", SPAWN_FAILS_AFTER_START, "serve", "--port", str(port),
+                                     "--data-dir", str(tmp_path / "data"), "--downstream", ds.url,
+                                     "--convert-processes", "1"],
+                                    stdout=out, stderr=out, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                    start_new_session=True)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            assert wait_for(lambda: "gateway ready" in log.read_text(), timeout=90), log.read_text()[-1500:]
+            proc.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: "mapping reload (SIGHUP) failed" in log.read_text(), timeout=30)
+            assert httpx.post(url + "/soap", content=sample()).status_code == 200  # the old worker converts
+            assert wait_for(lambda: len(rec.received) == 1, timeout=30)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    text = log.read_text()
+    assert "new conversion workers could not start: [Errno 24] Too many open files" in text
+    assert '"msg": "gateway stopped"' in text and "Traceback" not in text
+
+
 VENDOR = """overstap-mapping: 1
 name: test-vendor-hup
 extends: iwmo20-wmo301

@@ -409,6 +409,8 @@ class Gateway:
                     await self.conversion.replace(self.converters)
                 except (ConfigError, MappingError) as exc:
                     problems = [str(exc)]
+                except OSError as exc:  # new workers could not be started (no memory, no file descriptors): the
+                    problems = [f"new conversion workers could not start: {exc}"]  # old ones go on converting
             self.last_reload_errors = problems
             if problems:
                 self.metrics.reloads.labels("failed").inc()
@@ -432,7 +434,10 @@ class Gateway:
                 continue
             if current != self._fingerprint:
                 self._fingerprint = current
-                await self.reload("file change")
+                try:
+                    await self.reload("file change")
+                except Exception:  # a bug must not end the watch: later edits would never be picked up
+                    log.exception("mapping reload (file change) failed unexpectedly; watching on")
 
     def _reachable_now(self, url: str) -> bool:
         parts = urlsplit(url)
