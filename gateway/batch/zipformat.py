@@ -265,7 +265,7 @@ def local_entry(name: str, data: bytes, stamp: tuple[int, int], relative_offset:
     """A complete local entry (header + deflated data, or stored at level 0) and its central record.
 
     Deflating a message of a few KB is a sizeable share of converting it, so the default is level 1,
-    through ISA-L when installed (a 6.7 KB zakLk01: 9.8 µs, zlib 15 µs with its cheapest window).
+    through ISA-L when installed (ISA-L's cheapest level: a 3.7 KB zakLk01 in 4.5 µs, zlib's cheapest 33 µs).
     """
     raw_name = name.encode("utf-8")
     crc = crc32(data)
@@ -279,12 +279,17 @@ def local_entry(name: str, data: bytes, stamp: tuple[int, int], relative_offset:
     return head + raw_name + body, CentralRecord(raw_name, crc, len(body), len(data), method, relative_offset)
 
 
+ISAL_LEVELS = (0, 0, 1, 2, 3, 3, 3, 3, 3, 3)
+"""ISA-L's level (0-3) for each ZIP level 0-9 (0 itself stores). ISA-L's own level 0 is a real deflate, the cheapest
+(4.5 µs against 11.5 at its level 1 for a 3.7 KB zakLk01, ~20% larger): level 1, "the fastest", writes it."""
+
+
 def deflate(data: bytes, level: int) -> bytes:
-    """Raw DEFLATE (no zlib header) at ``level`` 1-9; ISA-L knows levels 0-3, so higher ones map to its 3."""
+    """Raw DEFLATE (no zlib header) at ``level`` 1-9 (:data:`ISAL_LEVELS` through ISA-L)."""
     if deflate_lib is zlib:
         packer = zlib.compressobj(level, zlib.DEFLATED, -12, 5)  # small window: less set-up per message
         return packer.compress(data) + packer.flush()
-    return deflate_lib.compress(data, min(level, 3), -15)
+    return deflate_lib.compress(data, ISAL_LEVELS[level], -15)
 
 
 def central_entry(record: CentralRecord, offset: int, stamp: tuple[int, int]) -> bytes:
