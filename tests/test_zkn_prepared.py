@@ -110,3 +110,53 @@ def test_the_sidecar_maps_to_prepared_facts_and_renders_them(reference_dir: Path
     counted_uuids[0] = 0
     direct = Converter(ledger=MemoryLedger(), clock=lambda: NOW)
     assert outputs == [[o.xml for o in direct.convert(data, name).outputs] for name, data in messages]
+
+
+def _same_shape(a: Any, b: Any, where: str = "") -> None:
+    """Equal, and of the same types all the way down (JSON has no tuples: a list for a tuple would compare unequal
+    to a stored state in one place and equal in another)."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} became {type(b).__name__}"
+    if isinstance(a, dict):
+        assert list(a) == list(b), where
+        for key in a:
+            _same_shape(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for n, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same_shape(x, y, f"{where}[{n}]")
+    elif hasattr(a, "__slots__") and not isinstance(a, (str, bytes)):
+        for name in a.__slots__:
+            _same_shape(getattr(a, name), getattr(b, name), f"{where}.{name}")
+    else:
+        assert a == b, where
+
+
+def test_prepared_facts_travel_as_json_and_arrive_unchanged(reference_dir: Path) -> None:
+    """The hand-over form (``Prepared.__reduce__``): one JSON text, read back to the same values and types."""
+    converter = Converter()
+    travelled = 0
+    for name, data in batch_bench.messages(2 * len(batch_bench.templates())):
+        _, mapping, result = converter.to_model(data, name)
+        facts = converter.prepare(result.bericht, mapping)
+        assert facts is not None
+        rebuild, args = facts.__reduce__()
+        assert rebuild is zkn.prepared_from_text and isinstance(args[0], bytes), name
+        _same_shape(facts, pickle.loads(pickle.dumps(facts)), name)
+        travelled += len(facts.units)
+    assert travelled > 2 * len(batch_bench.templates())
+
+
+def test_prepared_facts_json_cannot_hold_travel_as_before(reference_dir: Path) -> None:
+    """A key that is not text, or text that is not UTF-8 (a surrogate escape), falls back to the tuple form."""
+    converter = Converter()
+    name, data = next(batch_bench.messages(1))
+    _, mapping, result = converter.to_model(data, name)
+    facts = converter.prepare(result.bericht, mapping)
+    assert facts is not None
+    unit, unit_facts = facts.units[0]
+    assert unit_facts.want is not None
+    for odd in ({**unit_facts.want, 7: "seven"}, {**unit_facts.want, "omschrijving": "caf\udce9"}):
+        strange = facts._replace(units=[(unit, unit_facts._replace(want=odd))])
+        assert strange.__reduce__()[0] is zkn.Prepared
+        back = pickle.loads(pickle.dumps(strange))
+        _same_shape(strange, back)

@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import orjson
+
 from gateway.model import Bericht
 from gateway.zaken import CREEER, PlanError, Unit, units, zaak_identificatie
 from gateway.zaken.catalogue import Zaaktype, zaaktype_for
-from gateway.zaken.plan import SOAP_ACTIONS, UnitFacts, plan_facts, unit_facts
+from gateway.zaken.plan import SOAP_ACTIONS, Delivery, UnitFacts, plan_facts, unit_facts
 
 from .guard import escape as esc
 from .settings import RenderSettings
@@ -119,6 +121,30 @@ class Prepared(NamedTuple):
     berichtcode: str
     identificatie: str
     units: list[tuple[Unit, UnitFacts]]
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as one JSON text (``orjson``), which :func:`prepared_from_text` reads back.
+
+        Why: a worker process hands each message's facts to the serial parent; pickled field by field, their ~100
+        short strings in nested dicts cost ~11 µs to dump and ~12 to load, as JSON ~2 and ~7 (the units rebuilt).
+        JSON is also the form the ledger stores a state in, so the desired state arrives as a stored one reads
+        back. Facts JSON cannot hold (a key or value that is not plain data) travel as a tuple, as before."""
+        try:
+            text = orjson.dumps([self.wet, self.berichtcode, self.identificatie, [
+                [[u.kind, u.event, u.client_index, u.line_index, u.gemeente, u.aanbieder, u.keys, u.links],
+                 f.at, f.want, None if f.delivery is None else tuple(f.delivery)] for u, f in self.units]])
+        except TypeError:  # orjson.JSONEncodeError: e.g. a key that is not a str, text that is not UTF-8
+            return type(self), tuple(self)
+        return prepared_from_text, (text,)
+
+
+def prepared_from_text(text: bytes) -> Prepared:
+    """The :class:`Prepared` that :meth:`Prepared.__reduce__` wrote as JSON."""
+    wet, berichtcode, identificatie, pairs = orjson.loads(text)
+    return Prepared(wet, berichtcode, identificatie, [
+        (Unit(kind, event, client, line, gemeente, aanbieder, tuple(keys), tuple(links)),
+         UnitFacts(at, want, None if delivery is None else Delivery(*delivery)))
+        for (kind, event, client, line, gemeente, aanbieder, keys, links), at, want, delivery in pairs])
 
 
 def prepare(bericht: Bericht, settings: RenderSettings) -> Prepared | None:
