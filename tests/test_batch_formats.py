@@ -295,3 +295,14 @@ def test_each_zip_level_reads_back_and_level_one_is_isals_cheapest(tmp_path: Pat
     assert sizes[1] == len(isal_zlib.compress(message, 0, -15))
     assert sizes[2] == len(isal_zlib.compress(message, 1, -15)) < sizes[1]
     assert all(sizes[level] <= sizes[1] for level in sizes)
+
+
+@pytest.mark.parametrize("level", [-1, 10])
+def test_a_level_outside_0_to_9_is_a_usage_error_through_the_library_too(tmp_path: Path, level: int) -> None:
+    """The CLI limits ``--level``; a caller of ``run`` gets the same answer instead of a failure mid-run."""
+    path = tmp_path / "in.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a.xml", MESSAGE)
+    with pytest.raises(BatchUsageError, match="--level must be 0 to 9"):
+        run(BatchOptions([path], tmp_path / "out.zip", workers=0, validate=False, progress="quiet", level=level))
+    assert not (tmp_path / "out.zip").exists()

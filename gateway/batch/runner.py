@@ -178,6 +178,8 @@ class BatchRun:
         self.workers = default_workers() if options.workers is None else options.workers
         if self.workers < 0:
             raise BatchUsageError("--workers must be 0 (convert in this process) or more")
+        if not 0 <= options.level <= 9:
+            raise BatchUsageError(f"--level must be 0 to 9, not {options.level}")
         target = options.out.resolve()
         if target in self.paths or any(p.is_dir() and target.is_relative_to(p) for p in self.paths):
             raise BatchUsageError("--out must not be one of the inputs or inside an input folder")

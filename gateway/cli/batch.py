@@ -57,8 +57,8 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
 @click.option("--commit-interval", type=float, default=2.0, show_default=True, hidden=True,
               help="Seconds between journal commits.")
 @click.option("--level", type=click.IntRange(0, 9), default=1, show_default=True,
-              help="Compression level for .zip/.tar.gz output (0: none for .zip; 1: the fastest; 2-4: smaller, "
-                   "slower).")
+              help="Compression level for .zip/.tar.gz output (0: none for .zip; 1: the fastest; higher: "
+                   "smaller, slower, up to 4 for .zip and 3 for .tar.gz).")
 @click.option("--timeout", type=click.FloatRange(min=0), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds one message may take before its conversion is ended and reported (0: none).")
 @click.option("--quarantine-max-files", type=click.IntRange(min=0), default=DEFAULT_MAX_FILES, show_default=True,
