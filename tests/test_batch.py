@@ -8,6 +8,7 @@ three input kinds and the three output kinds must agree, and the shards must add
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import batch_corpus
@@ -264,6 +265,56 @@ def test_missing_input_and_occupied_out_exit_2(inputs: dict[str, Path], tmp_path
     code, _, stderr = invoke(str(inputs["folder"]), "--out", str(inputs["folder"] / "inside"))
     assert code == 2 and "inside an input" in stderr
     assert not (inputs["folder"] / "inside").exists()
+
+
+def test_an_input_inside_what_the_run_writes_is_refused_and_kept(inputs: dict[str, Path], tmp_path: Path) -> None:
+    """An input folder named OUT.partial would be read with the run's own files and removed at its end; a --state
+    folder inside an input folder would have its ledger read, in use, as messages (the default under ``batch .``)."""
+    partial = tmp_path / "export.zip.partial"
+    shutil.copytree(inputs["folder"], partial)
+    before = sorted(p.name for p in partial.rglob("*"))
+    for resume in ([], ["--resume"]):
+        code, _, stderr = invoke(str(partial), "--out", str(tmp_path / "export.zip"), "--state", "none", *resume)
+        assert code == 2 and "OUT's work folder" in stderr and "overlap" in stderr
+    assert sorted(p.name for p in partial.rglob("*")) == before
+    assert not (tmp_path / "export.zip").exists()
+    code, _, stderr = invoke(str(inputs["folder"]), "--out", str(tmp_path / "o.zip"),
+                             "--state", str(inputs["folder"] / "overstap-state"))
+    assert code == 2 and "--state" in stderr and "overlap" in stderr
+    assert not (inputs["folder"] / "overstap-state").exists() and not (tmp_path / "o.zip.partial").exists()
+    state = tmp_path / "state"
+    assert invoke(str(inputs["zip"]), "--out", str(tmp_path / "first.zip"), "--state", str(state), "-q")[0] == 1
+    code, _, stderr = invoke(str(state / "ledger.sqlite"), "--out", str(tmp_path / "o.zip"), "--state", str(state))
+    assert code == 2 and "--state" in stderr, "the ledger itself given as an input"
+
+
+@pytest.mark.parametrize("out_name", ["o.zip", "o-folder"])
+def test_a_second_run_on_an_out_in_use_is_refused_and_touches_nothing(inputs: dict[str, Path], tmp_path: Path,
+                                                                     out_name: str) -> None:
+    """Two runs on one OUT (a restarted job whose old pod still runs): the second is refused before it reads the
+    journal or truncates a byte, with or without --resume; the lock goes with the run that held it."""
+    from gateway.batch.outlock import OutLock
+
+    out = tmp_path / out_name
+    code, _, stderr = invoke(str(inputs["zip"]), "--out", str(out), "--workers", "0", "-q")
+    assert code == 1, stderr
+    workdir = out if out_name == "o-folder" else tmp_path / "o.zip.partial"
+    workdir.mkdir(exist_ok=True)
+    journal = workdir / (".journal.jsonl" if out_name == "o-folder" else "journal.jsonl")
+    journal.write_bytes(b'{"a": "run in progress"}\n')
+    files = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+    held = OutLock()
+    held.take(workdir)  # as the first run holds it
+    try:
+        for resume in (["--resume"], []):
+            code, _, stderr = invoke(str(inputs["zip"]), "--out", str(out), "--workers", "0", *resume)
+            assert code == 2 and "another run is using" in stderr, stderr
+            assert {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()} == files
+    finally:
+        held.release()
+    again = OutLock()
+    again.take(workdir)  # the refused runs hold nothing
+    again.release()
 
 
 def test_resume_refuses_other_arguments_and_finished_runs_say_so(inputs: dict[str, Path], corpus: Corpus,

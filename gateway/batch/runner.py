@@ -32,6 +32,7 @@ from .budget import Limits
 from .inputs import Inputs, Member, close_readers
 from .journal import Journal
 from .ledgered import ChunkStore, LedgerStep, open_store
+from .outlock import OutInUse, OutLock
 from .pool import InProcessOutgrown, OrderedPool, WorkersFailed, usable_cores
 from .progress import make_progress
 from .report import Tally, summary
@@ -188,6 +189,26 @@ class BatchRun:
         self.ledger_run = uuid.uuid4().hex if self.shared else None
         self.config = self._preflight(target)
         self.spec = self.config.sink
+        self._keep_apart()
+        self.out_lock = OutLock()
+
+    def _keep_apart(self) -> None:
+        """Refuse inputs that overlap what the run writes: OUT's work folder (``OUT.partial``, removed when the
+        run is published, with any input inside it) and a ``--state`` folder (whose ledger files would be read,
+        in use, as messages and copied to the quarantine: the default ``./overstap-state`` under ``batch .``)."""
+        own = []
+        if self.spec.kind != "folder":
+            own.append(("OUT's work folder", self.spec.workdir.resolve()))
+        state = self.options.state
+        if not self.shared and state.strip().lower() != "none":
+            own.append(("--state", Path(state).resolve()))
+        for what, place in own:
+            for given, path in zip(self.options.inputs, self.paths, strict=True):
+                inside = path.is_relative_to(place) if what != "--state" else path.parent == place  # its own files
+                if path == place or inside or (path.is_dir() and place.is_relative_to(path)):
+                    raise BatchUsageError(f"{what} {place} and the input {given} overlap: the run would read what "
+                                          f"it writes{', and remove it when done' if what != '--state' else ''}; "
+                                          "choose another place")
 
     def _preflight(self, target: Path) -> WorkConfig:
         files = tuple(str(Path(m).resolve()) for m in self.options.mappings if Path(m).suffix in (".yaml", ".yml"))
@@ -241,8 +262,18 @@ class BatchRun:
 
     # -- resume / fresh -----------------------------------------------------------------------
 
+    def _lock(self) -> None:
+        """Take OUT's work folder for this run (outlock.py), creating it if need be; refuse if another run has it."""
+        try:
+            self.spec.workdir.mkdir(parents=True, exist_ok=True)
+            self.out_lock.take(self.spec.workdir)
+        except OutInUse as exc:
+            raise BatchUsageError(str(exc)) from None
+
     def _open(self) -> tuple[Sink, Journal, dict[str, Any] | None] | Outcome:
         spec, o = self.spec, self.options
+        if spec.workdir.exists():  # before its journal is read: another run may be writing it
+            self._lock()
         found = journal_mod.read(spec.journal)
         if not o.resume:
             if spec.kind == "folder" and spec.target.exists() and any(spec.target.iterdir()):
@@ -271,6 +302,7 @@ class BatchRun:
             self.config = replace(self.config, sink=self.spec)
             if found.finished:
                 return self._already_finished(found)
+        self._lock()
         state = found.last if found else None
         sink = open_sink(self.spec, state["sink"] if state else None)
         if found is not None:
@@ -302,8 +334,11 @@ class BatchRun:
         return (store, *opened)
 
     def execute(self) -> Outcome:
-        with frozen_startup():  # before the pool forks its workers
-            return self._execute()
+        try:
+            with frozen_startup():  # before the pool forks its workers
+                return self._execute()
+        finally:
+            self.out_lock.release()
 
     def _execute(self) -> Outcome:
         opened = self._start()
