@@ -288,6 +288,29 @@ def test_an_input_inside_what_the_run_writes_is_refused_and_kept(inputs: dict[st
     assert code == 2 and "--state" in stderr, "the ledger itself given as an input"
 
 
+def test_a_name_that_is_not_utf8_converts_and_is_reported(reference_dir: Path, tmp_path: Path) -> None:
+    """A latin-1 ``cliënt`` file name (a folder from an old Windows share, a tar made there) stopped the run
+    with exit 3 on every resume: the key could not be written into the report. Now it converts under ``%EB``."""
+    import io
+    import os
+    import tarfile
+
+    message = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-01-WMO315_verzoek.xml").read_bytes()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / os.fsdecode(b"01-cli\xebnt.xml")).write_bytes(message)
+    with tarfile.open(tmp_path / "in.tar", "w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo(os.fsdecode(b"02-cli\xebnt.xml"))
+        info.size = len(message)
+        tar.addfile(info, io.BytesIO(message))
+    for source, out in ((folder, tmp_path / "o.zip"), (tmp_path / "in.tar", tmp_path / "o-folder")):
+        code, _, stderr = invoke(str(source), "--out", str(out), "--workers", "1", "-q")
+        assert code == 0, stderr
+        report = (tree(out) if out.suffix != ".zip" else archive_tree(out))["report.jsonl"]
+        (line,) = [json.loads(x) for x in report.splitlines()]
+        assert line["status"] == "ok" and "cli%EBnt.xml" in line["source"], line
+
+
 @pytest.mark.parametrize("out_name", ["o.zip", "o-folder"])
 def test_a_second_run_on_an_out_in_use_is_refused_and_touches_nothing(inputs: dict[str, Path], tmp_path: Path,
                                                                      out_name: str) -> None:

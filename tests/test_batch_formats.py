@@ -20,7 +20,7 @@ from batch_corpus import holds, varied
 from gateway.batch import BatchOptions, BatchUsageError, Shard, run, work
 from gateway.batch import journal as journal_mod
 from gateway.batch.inputs import Inputs, Member
-from gateway.batch.keys import clean_path, is_junk, output_path
+from gateway.batch.keys import clean_path, input_labels, is_junk, output_path
 from gateway.batch.pool import WORKER_DIED
 from gateway.batch.sinks import SinkSpec, ZipSink, packer_for
 from gateway.batch.zipformat import ZipReader
@@ -195,6 +195,38 @@ def test_hostile_member_names_stay_inside_out() -> None:
     assert len(long.encode()) <= 200 and long.startswith("nnn")
     assert output_path("a.zip/__/x.xml", "ref").startswith("converted/a.zip/__/x.xml.")
     assert is_junk("__MACOSX/a/._b.xml") and is_junk("a/.DS_Store") and not is_junk("a/b.xml")
+
+
+def test_names_that_are_not_utf8_or_not_printable_become_printable_keys() -> None:
+    """A byte the name was not UTF-8 for (a latin-1 ``cliënt`` in a folder or tar) is ``%XX``; a C1 control, a
+    bidi override or a lone surrogate is ``_``: every key can be written into a report line and a ZIP name."""
+    assert clean_path("2016/cli\udcebnt.xml") == "2016/cli%EBnt.xml"
+    assert clean_path("a\x9bb\u202ec\ud800d.xml") == "a_b_c_d.xml"
+    for name in ("cli\udcebnt.xml", "\udcff" * 300, "x\u202e\udc80.xml"):
+        clean_path(name).encode("utf-8")  # no surrogate left
+    assert input_labels([Path("p/a"), Path("q/a"), Path("r/a~2")]) == ["a", "a~3", "a~2"]
+    assert input_labels([Path("p/a"), Path("q/a")]) == ["a", "a~2"]
+
+
+def test_folder_names_that_clean_to_one_key_are_told_apart(tmp_path: Path) -> None:
+    """``a\\b.xml`` beside a folder ``a/`` holding ``b.xml``, and ``c\\x01.xml`` beside ``c_.xml``: one key each
+    before, so one quarantine copy overwrote the other; claimed as in an archive, the later one is renamed."""
+    folder = tmp_path / "in"
+    (folder / "a").mkdir(parents=True)
+    for name in ("a/b.xml", "a\\b.xml", "c\x01.xml", "c_.xml"):
+        (folder / name).write_bytes(name.encode())
+    found = {m.key: m.data for m in Inputs([folder]).members()}
+    assert len(found) == 4 and sorted(found.values()) == sorted(n.encode() for n in
+                                                                  ("a/b.xml", "a\\b.xml", "c\x01.xml", "c_.xml"))
+    assert found["in/a/b.xml"] == b"a/b.xml" and found["in/c_.xml"] == b"c\x01.xml"
+
+
+def test_an_archive_named_input_that_is_a_fifo_is_refused_not_waited_for(tmp_path: Path) -> None:
+    """Opening a FIFO blocks until a writer comes: a FIFO named ``.zip`` or ``.tar.gz`` is refused unopened."""
+    for name in ("fifo.zip", "fifo.tar.gz"):
+        os.mkfifo(tmp_path / name)
+        (member,) = list(Inputs([tmp_path / name]).members())
+        assert member.problem is not None and "not a regular file" in member.problem
 
 
 def test_shards_partition_every_key_exactly_once_and_stably() -> None:

@@ -209,6 +209,9 @@ class Inputs:
 
     def _file(self, path: Path, key: str) -> Iterator[_Raw]:
         kind = archive_kind(path.name)
+        if kind is not None and not _regular(path):  # a FIFO named .zip would block the open for ever
+            yield _Raw(key, None, "not a regular file (FIFO, socket or device): refused", whole=True)
+            return
         if kind == "zip":
             yield from self._zip(path, key)
         elif kind == "tar":
@@ -216,7 +219,13 @@ class Inputs:
         else:
             yield _Raw(key, lambda: self._read_file(path))
 
-    def _folder(self, root: Path, prefix: str) -> Iterator[_Raw]:
+    def _folder(self, root: Path, prefix: str, names: NameClaims | None = None,
+                seen: list[int] | None = None) -> Iterator[_Raw]:
+        """The folder's files in name order, depth first. Names are cleaned (keys.clean_path) and then claimed
+        once for the whole input folder, as in an archive: ``a\\b.xml`` beside ``a/b.xml``, or ``c\\x01.xml``
+        beside ``c_.xml``, clean to one key, and the later one is renamed by its position."""
+        names = NameClaims() if names is None else names
+        seen = [0] if seen is None else seen
         try:
             with os.scandir(root) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -224,13 +233,18 @@ class Inputs:
             yield _Raw(prefix, None, f"cannot list folder: {exc.strerror or exc}")
             return
         for entry in entries:
-            key = f"{prefix}/{clean_path(entry.name)}"
             if is_junk(entry.name):
-                yield _Raw(key, None, junk=True)
-            elif entry.is_symlink():  # never followed: it could point anywhere outside the input
+                yield _Raw(f"{prefix}/{clean_path(entry.name)}", None, junk=True)
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._folder(Path(entry.path), f"{prefix}/{clean_path(entry.name)}", names, seen)
+                continue
+            seen[0] += 1
+            label, _, folders = prefix.partition("/")  # the folders are clean already; the label holds no "/"
+            inner = clean_path(f"{folders}/{entry.name}")
+            key = f"{label}/{names.claim(inner, seen[0])}"
+            if entry.is_symlink():  # never followed: it could point anywhere outside the input
                 yield _Raw(key, None, "symbolic link: refused (links in a folder input are not followed)")
-            elif entry.is_dir(follow_symlinks=False):
-                yield from self._folder(Path(entry.path), key)
             elif entry.is_file(follow_symlinks=False):
                 yield from self._file(Path(entry.path), key)
             else:
@@ -319,6 +333,14 @@ class Inputs:
                 raise Unreadable(f"member data is truncated or corrupt: {exc}") from None
 
         return load
+
+
+def _regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file (not a FIFO, socket or device), without opening it."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True  # not there (any more): the reader says why, as it did
 
 
 def _special(info: tarfile.TarInfo) -> str | None:

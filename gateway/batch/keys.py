@@ -31,12 +31,24 @@ def archive_kind(name: str) -> str | None:
     return None
 
 
+def _printable(c: str) -> str:
+    """A character of a name as a key may hold it: a byte the file system name was not UTF-8 for (Python's
+    surrogate escape) as ``%XX``; any other character that is not printable (controls, bidi overrides, lone
+    surrogates, separators) as ``_``; the rest as it is."""
+    if c.isprintable():
+        return c
+    code = ord(c)
+    return f"%{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else "_"
+
+
 def _component(part: str) -> str:
+    """One name of a path as a key holds it: printable UTF-8 (a report line, a .reason file and a ZIP entry name
+    must be able to spell it), never ``..``, at most :data:`MAX_COMPONENT` bytes."""
     if not part.isprintable():
-        part = "".join("_" if ord(c) < 32 or c == "\x7f" else c for c in part)
+        part = "".join(map(_printable, part))
     if part == "..":
         return "__"
-    raw = part.encode("utf-8", errors="replace")
+    raw = part.encode("utf-8")
     if len(raw) <= MAX_COMPONENT:
         return part
     digest = hashlib.blake2b(raw, digest_size=6).hexdigest()
@@ -55,13 +67,18 @@ def is_junk(path: str) -> bool:
 
 
 def input_labels(paths: Iterable[Path]) -> list[str]:
-    """One label per INPUT: its base name, made unique with ``~2``, ``~3`` in command-line order."""
-    seen: dict[str, int] = {}
-    labels = []
-    for path in paths:
-        base = _component(path.resolve().name or "input")
-        n = seen[base] = seen.get(base, 0) + 1
-        labels.append(base if n == 1 else f"{base}~{n}")
+    """One label per INPUT: its base name, made unique with ``~2``, ``~3`` in command-line order (past any
+    label taken already: inputs ``p/a``, ``q/a`` and ``r/a~2`` are ``a``, ``a~3`` and ``a~2``)."""
+    bases = [_component(path.resolve().name or "input") for path in paths]
+    taken = set(bases)
+    labels, used = [], set()
+    for base in bases:
+        label, n = base, 1
+        while label in used or (label != base and label in taken):
+            n += 1
+            label = f"{base}~{n}"
+        used.add(label)
+        labels.append(label)
     return labels
 
 
