@@ -91,10 +91,36 @@ def output_path(key: str, output_name: str) -> str:
     Every file under ``converted/`` ends in ``.xml``; a folder on the way whose name ends so too (a
     member ``a.xml/b.xml``) gets a ``~``, so no output file can ever stand where another needs a folder.
     """
-    folders, _, last = key.rpartition("/")
+    folders, _, last = _shallow(key).rpartition("/")
     if folders:
         folders = "/".join(part + "~" if _XML_DIR.search(part) else part for part in folders.split("/")) + "/"
-    return f"{CONVERTED}/{folders}{last}.{_component(output_name)}.xml"
+    suffix = f".{_component(output_name)}.xml"
+    room = MAX_NAME - len(suffix.encode("utf-8"))
+    if len(last.encode("utf-8")) > room:  # a member name near the 200-byte cap plus the output's own name
+        last = _shortened(last, room)
+    return f"{CONVERTED}/{folders}{last}{suffix}"
+
+
+MAX_NAME = 255
+"""Bytes in one file name (ext4, XFS, btrfs, NTFS, APFS): an output's name past it could not be written at all."""
+MAX_FOLDERS = 2048
+"""Bytes of a key's folders under OUT; deeper ones are replaced by a hash (:func:`_shallow`), so that OUT's own
+path plus an output's path stays below PATH_MAX (4,096 on Linux)."""
+
+
+def _shallow(key: str) -> str:
+    """``key``, or, when its folders pass :data:`MAX_FOLDERS` bytes, ``label/~<hash of the folders>/name``."""
+    folders, _, last = key.rpartition("/")
+    if len(folders.encode("utf-8")) <= MAX_FOLDERS:
+        return key
+    label, _, inner = folders.partition("/")
+    return f"{label}/~{hashlib.blake2b(inner.encode('utf-8'), digest_size=8).hexdigest()}/{last}"
+
+
+def _shortened(name: str, size: int) -> str:
+    """``name`` cut to at most ``size`` bytes (at least 18), with a hash of the whole so that two cut alike differ."""
+    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).hexdigest()
+    return name.encode("utf-8")[: max(size - 17, 1)].decode("utf-8", errors="ignore") + "~" + digest
 
 
 _REASON_LIKE = re.compile(r"\.reason~*\Z")
@@ -106,7 +132,7 @@ def quarantine_path(key: str) -> str:
     A member whose own name ends in ``.reason`` (or ``.reason~``...) gets one more ``~``, so no
     quarantined input can ever take the place of another input's reason file.
     """
-    path = f"{QUARANTINE}/{key}"
+    path = f"{QUARANTINE}/{_shallow(key)}"
     return path + "~" if _REASON_LIKE.search(path) else path
 
 

@@ -41,7 +41,7 @@ from gateway.render import RenderError
 from .budget import Budget
 from .chunkledger import ChunkOverlay
 from .inputs import member_bytes
-from .report import Tally, encode_line, failed_line, ok_line
+from .report import Tally, encode_line, ok_line
 from .sinks import packer_for
 from .work import READ_FAILED, ChunkResult, MappedMember, WorkConfig, pack_outputs, quarantine
 from .zipformat import deflate_lib
@@ -307,11 +307,10 @@ class LedgerStep:
                 return quarantine(self.packer, item.key, self._bytes(item), info, mapping, self.budget, self._tally)
             outputs = [(o.name, o.xml) for o in rendered]
             self._fresh.append((item.ordinal, outputs))
-        try:
-            paths = pack_outputs(self.packer, item.key, outputs)
-        except OSError as exc:  # OUT refused the write (a full disk, a name the file system rejects)
-            info = FailureInfo(READ_FAILED, None, None, f"cannot write to OUT: {exc.strerror or exc}", item.key)
-            return failed_line(item.key, info, mapping, None)
+        # OUT refusing the write (a full disk, a name its file system rejects) stops the run here: the member's zaak
+        # changes are in the chunk's ledger transaction, which must not commit without its outputs (the chunk rolls
+        # back, and --resume renders it again once OUT can take it).
+        paths = pack_outputs(self.packer, item.key, outputs)
         return ok_line(item.key, mapping, item.envelopes, paths, item.unmapped, item.warnings)
 
     def sync(self) -> None:

@@ -105,6 +105,11 @@ def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profil
     except KeyboardInterrupt:  # a second Ctrl-C: stopped at once (click would say "Aborted!" with status 1)
         click.echo("interrupted at once; run again with --resume to continue", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except OSError as exc:  # OUT or --state cannot be written (a full disk, a name OUT's file system refuses)
+        click.echo(f"error: cannot write: {exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}; the "
+                   "run stopped, the last commit stands, and --resume continues from it once this is mended",
+                   err=True)
+        sys.exit(EXIT_INTERNAL)
     except Exception as exc:  # a bug: say so, and never with 1 ("some inputs failed", which a Job may accept)
         traceback.print_exc()
         click.echo(f"internal error: {type(exc).__name__}: the run stopped; the last commit stands and "
