@@ -229,6 +229,55 @@ def test_an_archive_named_input_that_is_a_fifo_is_refused_not_waited_for(tmp_pat
         assert member.problem is not None and "not a regular file" in member.problem
 
 
+def _stopped_half_way(inputs: list[Path], out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run of ``inputs`` stopped cleanly (as by Ctrl-C) after its third chunk, its journal committed."""
+    import signal
+
+    from gateway.batch import ledgered
+
+    real, seen = ledgered.LedgerStep.process, [0]
+
+    def process(self: object, result: object) -> object:
+        seen[0] += 1
+        if seen[0] == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # the run's handler: stop at the next chunk
+        return real(self, result)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledgered.LedgerStep, "process", process)
+    options = BatchOptions(inputs, out, workers=0, validate=False, progress="quiet", chunk_size=4,
+                           commit_seconds=0, state="none")
+    assert run(options).exit_code == 130
+    monkeypatch.setattr(ledgered.LedgerStep, "process", real)
+
+
+def test_a_resume_whose_inputs_changed_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A drop folder that got a file sorting first, or a ZIP replaced at its path, between the kill and the
+    resume: continued by position, members were lost, reported twice and handed another's kept outputs."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    for n, (_, data) in enumerate(varied(40)):
+        (folder / f"msg-{n + 1:03d}.xml").write_bytes(data)
+    _stopped_half_way([folder], tmp_path / "o.zip", monkeypatch)
+    (folder / "msg-000.xml").write_bytes(varied(41)[40][1])
+    with pytest.raises(BatchUsageError, match="not those the run began with.*was 'drop/msg-0"):
+        run(BatchOptions([folder], tmp_path / "o.zip", workers=0, validate=False, progress="quiet", resume=True,
+                         state="none"))
+    (folder / "msg-000.xml").unlink()  # as it was: the resume goes on
+    assert run(BatchOptions([folder], tmp_path / "o.zip", workers=0, validate=False, progress="quiet",
+                            resume=True, state="none")).exit_code == 0
+    archive = tmp_path / "in.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in varied(40):
+            zf.writestr(name, data)
+    _stopped_half_way([archive], tmp_path / "p.zip", monkeypatch)
+    with zipfile.ZipFile(archive, "w") as zf:  # another archive at the same path
+        for name, data in varied(41)[1:]:
+            zf.writestr(name, data)
+    with pytest.raises(BatchUsageError, match="identities"):
+        run(BatchOptions([archive], tmp_path / "p.zip", workers=0, validate=False, progress="quiet", resume=True,
+                         state="none"))
+
+
 def test_shards_partition_every_key_exactly_once_and_stably() -> None:
     keys = [f"archive.zip/{i:05d}.xml" for i in range(3000)]
     shards = [Shard(i, 4) for i in range(4)]

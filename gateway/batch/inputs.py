@@ -47,6 +47,18 @@ def _decompressed(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
+class InputsChanged(Exception):
+    """A resumed run's inputs are not those it began with (the members before its resume point differ)."""
+
+
+def identity(path: Path) -> list[int] | None:
+    """What tells a file INPUT from another at its path: size and modification time (None for a folder)."""
+    if path.is_dir():
+        return None
+    found = path.stat()
+    return [found.st_size, found.st_mtime_ns]
+
+
 class Unreadable(Exception):
     """A member (or a whole archive) whose bytes cannot be had; the message says why."""
 
@@ -171,8 +183,9 @@ class Inputs:
                 total += 1
         return -(-total // self.shard.count) if self.by_name else total
 
-    def members(self, start: int = 0) -> Iterator[Member]:
-        """Members of this shard from ordinal ``start`` on; earlier ones are passed over unread."""
+    def members(self, start: int = 0, before: str | None = None) -> Iterator[Member]:
+        """Members of this shard from ordinal ``start`` on; earlier ones are passed over unread. ``before``: the
+        key a resumed run's journal says member ``start - 1`` had (:class:`InputsChanged` if it is another now)."""
         ordinal = 0
         self.skipped = 0
         for raw in self._all():
@@ -184,7 +197,12 @@ class Inputs:
                 continue
             if ordinal >= start:
                 yield self._load(ordinal, raw)
+            elif ordinal == start - 1 and before is not None and raw.key != before:
+                raise InputsChanged(f"input {ordinal + 1:,} was {before!r} when the run began and is {raw.key!r} "
+                                    "now: members were added, removed or renamed before the point to resume from")
             ordinal += 1
+        if start > ordinal:
+            raise InputsChanged(f"the run had done {start:,} input(s), and the inputs hold {ordinal:,} now")
 
     def _load(self, ordinal: int, raw: _Raw) -> Member:
         if raw.ref is not None:

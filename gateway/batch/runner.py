@@ -29,7 +29,7 @@ from gateway.render.schemas import SchemaUnavailable
 
 from . import journal as journal_mod
 from .budget import Limits
-from .inputs import Inputs, Member, close_readers
+from .inputs import Inputs, InputsChanged, Member, close_readers, identity
 from .journal import Journal
 from .ledgered import ChunkStore, LedgerStep, open_store
 from .outlock import OutInUse, OutLock
@@ -128,8 +128,9 @@ class _Stop:
         self.restore()
 
 
-def chunked(members: Iterator[Member], size: int) -> Iterator[Chunk]:
-    """Consecutive members in chunks of at most ``size`` members or about 2 MB."""
+def chunked(members: Iterator[Member], size: int, last_keys: dict[int, str] | None = None) -> Iterator[Chunk]:
+    """Consecutive members in chunks of at most ``size`` members or about 2 MB; ``last_keys`` gets each chunk's
+    end (the ordinal after its last member) and that member's key, for the journal's commits."""
     chunk: Chunk | None = None
     nbytes = 0
     for member in members:
@@ -139,9 +140,13 @@ def chunked(members: Iterator[Member], size: int) -> Iterator[Chunk]:
         chunk.members.append((member.key, data, member.problem, member.whole))
         nbytes += len(data) if data.__class__ is bytes else data.size  # type: ignore[union-attr]  # a ZipRef
         if chunk.count >= size or nbytes >= CHUNK_BYTES:
+            if last_keys is not None:
+                last_keys[chunk.first + chunk.count] = chunk.members[-1][0]
             yield chunk
             chunk = None
     if chunk is not None:
+        if last_keys is not None:
+            last_keys[chunk.first + chunk.count] = chunk.members[-1][0]
         yield chunk
 
 
@@ -238,7 +243,8 @@ class BatchRun:
     def header(self) -> dict[str, Any]:
         """What makes two runs the same run (a resume must match it)."""
         o = self.options
-        return {"inputs": [str(p) for p in self.paths], "out": str(self.spec.target), "sink": self.spec.kind,
+        return {"inputs": [str(p) for p in self.paths], "identities": [identity(p) for p in self.paths],
+                "out": str(self.spec.target), "sink": self.spec.kind,
                 "profile": o.profile, "mappings": list(self.config.mappings), "validate": o.validate,
                 "route": o.route, "shard": str(o.shard), "max_bytes": o.max_bytes, "state": self.state_name(),
                 **({"ledger_run": self.ledger_run} if self.ledger_run else {})}
@@ -294,8 +300,10 @@ class BatchRun:
             self.say("no journal found: starting from the beginning")
         else:
             self.ledger_run = found.header.get("ledger_run", self.ledger_run)
-            diff = journal_mod.differences(journal_mod.header_of(found), {**self.header(),
-                                                                           "stamp": found.header.get("stamp")})
+            wanted = {**self.header(), "stamp": found.header.get("stamp")}
+            if "identities" not in found.header:  # begun before inputs' identities were recorded
+                del wanted["identities"]
+            diff = journal_mod.differences(journal_mod.header_of(found), wanted)
             if diff:
                 raise BatchUsageError("--resume with different arguments than the run in OUT: " + "; ".join(diff))
             self.spec = replace(spec, stamp=int(found.header["stamp"]))  # entry times as in the first run
@@ -356,13 +364,23 @@ class BatchRun:
         step = LedgerStep(self.config, self.registry, store, self.ledger_key())
         started = time.monotonic()
 
+        last_keys: dict[int, str] = {}
+        """Chunk ends handed out and their last member's key (a window's worth): a commit records the key of its
+        last member done, so a resume can tell when the members before it are no longer those of the run."""
+        last_key = state.get("last_key") if state else None
+
         def commit() -> None:
+            nonlocal last_key
+            last_key = last_keys.get(done, last_key)
+            for end in [end for end in last_keys if end <= done]:
+                del last_keys[end]
             step.sync()  # the ledger never behind what the journal says is done
             journal.commit({"done": done, "sink": sink.sync(), "tally": tally.to_dict(),
-                            "elapsed": round(before + time.monotonic() - started, 3), "skipped": inputs.skipped})
+                            "elapsed": round(before + time.monotonic() - started, 3), "skipped": inputs.skipped,
+                            **({"last_key": last_key} if last_key is not None else {})})
             step.prune(done)
 
-        members = inputs.members(start=done)
+        members = inputs.members(start=done, before=last_key)
         try:
             pool.start()
         except WorkersFailed as exc:
@@ -373,7 +391,7 @@ class BatchRun:
         with _Stop() as stop, progress:
             try:
                 in_memory = not self.shared and self.options.state.strip().lower() == "none"
-                for result in pool.run(chunked(members, self.options.chunk_size), lambda: stop.requested,
+                for result in pool.run(chunked(members, self.options.chunk_size, last_keys), lambda: stop.requested,
                                        may_stop_outgrown=not in_memory):
                     sink.append(result.payload, result.report)
                     tally.merge(result.tally)
@@ -389,6 +407,8 @@ class BatchRun:
                 progress.update(done, tally.failed, final=True)
             except WorkersFailed as exc:  # workers that no longer start after a restart: the last commit stands
                 raise BatchUsageError(str(exc)) from None
+            except InputsChanged as exc:  # found before any member after the resume point was handed out
+                raise BatchUsageError(f"--resume: the inputs are not those the run began with: {exc}") from None
             except InProcessOutgrown as exc:  # --workers 0: stopped at a chunk's end, as when interrupted
                 outgrown = exc.args[0]
             finally:
