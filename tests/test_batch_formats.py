@@ -259,7 +259,7 @@ def test_a_resume_whose_inputs_changed_is_refused(tmp_path: Path, monkeypatch: p
         (folder / f"msg-{n + 1:03d}.xml").write_bytes(data)
     _stopped_half_way([folder], tmp_path / "o.zip", monkeypatch)
     (folder / "msg-000.xml").write_bytes(varied(41)[40][1])
-    with pytest.raises(BatchUsageError, match="not those the run began with.*was 'drop/msg-0"):
+    with pytest.raises(BatchUsageError, match=r"not those the run began with.*was 'drop/msg-0"):
         run(BatchOptions([folder], tmp_path / "o.zip", workers=0, validate=False, progress="quiet", resume=True,
                          state="none"))
     (folder / "msg-000.xml").unlink()  # as it was: the resume goes on
