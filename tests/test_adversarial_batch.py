@@ -310,6 +310,35 @@ def test_an_output_file_never_stands_where_a_folder_is_needed(tmp_path: Path, si
         assert (folder / str(line["outputs"][0])).is_file()  # type: ignore[index]
 
 
+def test_a_member_that_expands_like_a_bomb_is_refused_before_it_is_inflated(tmp_path: Path) -> None:
+    """Honest sizes, no overlap: a ZIP member of 8 MB of zeros (under the 10 MB limit) is refused unread, not
+    inflated and copied to the quarantine; a tar.bz2 whose stream expands past 1,000 times stops being read
+    (an 11 KB one of 8 GiB of zeros took 21 s to skip through). Real messages beside them convert."""
+    import bz2
+    import io
+    import tarfile
+
+    zeros = bytes(8 << 20)
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as zf:
+        zf.writestr("bomb.xml", zeros, zipfile.ZIP_BZIP2)
+        zf.writestr("fine.xml", GOOD[0][1], zipfile.ZIP_DEFLATED)
+    code, lines = batch([tmp_path / "in.zip"], tmp_path / "out", workers=0)
+    assert code == 1 and [line["status"] for line in lines] == ["failed", "ok"]
+    assert "a decompression bomb?" in lines[0]["error"]["message"]  # type: ignore[index]
+    assert all(p.stat().st_size < 1 << 20 for p in (tmp_path / "out").rglob("*") if p.is_file()), "nothing inflated"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in (("a.xml", GOOD[1][1]), ("bomb.bin", zeros * 4), ("b.xml", GOOD[2][1])):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (tmp_path / "in.tar.bz2").write_bytes(bz2.compress(buffer.getvalue()))
+    assert (tmp_path / "in.tar.bz2").stat().st_size < 8_000
+    code, lines = batch([tmp_path / "in.tar.bz2"], tmp_path / "out2", workers=0)
+    assert code == 1 and lines[0]["status"] == "ok"
+    assert "a decompression bomb?" in lines[-1]["error"]["message"]  # type: ignore[index]
+
+
 def test_names_too_long_for_the_file_system_are_shortened_not_failed(tmp_path: Path) -> None:
     """A member 4,800 bytes deep (past PATH_MAX under OUT) and one whose name, at the 200-byte cap, plus its
     output's name passes 255 bytes: both convert, under a hash, and their files can be written and read."""
