@@ -186,6 +186,35 @@ def overlapping_zip(path: Path, names: int) -> None:
     path.write_bytes(raw[:cd] + records + tail)
 
 
+def _reordered(path: Path, order: list[int]) -> None:
+    """Rewrite ``path``'s central directory with its records in ``order`` (valid ZIP: any order is allowed)."""
+    raw = path.read_bytes()
+    eocd = raw.rfind(b"PK\x05\x06")
+    _, _, _, _, _, size, offset, _ = struct.unpack_from("<4s4H2LH", raw, eocd)
+    records, at = [], offset
+    while at < offset + size:
+        nlen, xlen, clen = struct.unpack_from("<3H", raw, at + 28)
+        records.append(raw[at:at + 46 + nlen + xlen + clen])
+        at += 46 + nlen + xlen + clen
+    path.write_bytes(raw[:offset] + b"".join(records[i] for i in order) + raw[offset + size:])
+
+
+def test_a_directory_out_of_data_order_is_read_and_still_checked_for_overlaps(tmp_path: Path) -> None:
+    """The central directory may list entries in any order (zipfile, unzip and 7z read such a ZIP): all of them
+    convert; an entry sharing another's data is still refused however the directory orders them."""
+    with zipfile.ZipFile(tmp_path / "in.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in GOOD[:4]:
+            zf.writestr(name, data)
+    _reordered(tmp_path / "in.zip", [3, 2, 1, 0])
+    code, lines = batch([tmp_path / "in.zip"], tmp_path / "out", workers=0)
+    assert code == 0 and len(lines) == 4 and {line["status"] for line in lines} == {"ok"}
+    overlapping_zip(tmp_path / "bomb.zip", 3)
+    _reordered(tmp_path / "bomb.zip", [2, 0, 1])
+    code, lines = batch([tmp_path / "bomb.zip"], tmp_path / "out2", workers=0)
+    assert code == 1 and lines[-1]["source"] == "bomb.zip"
+    assert "entries overlap" in lines[-1]["error"]["message"]  # type: ignore[index]
+
+
 def test_a_zip_of_overlapping_entries_is_refused_as_a_bomb(tmp_path: Path) -> None:
     overlapping_zip(tmp_path / "bomb.zip", 2000)
     assert (tmp_path / "bomb.zip").stat().st_size < 200_000

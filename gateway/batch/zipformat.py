@@ -14,6 +14,7 @@ import bz2
 import os
 import struct
 import zlib
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,11 +136,25 @@ class ZipReader:
     def entries(self) -> Iterator[ZipEntry]:
         """Every central-directory record in archive order; memory does not grow with the count.
 
-        Entries must lie one after the other in the file, each beginning after the data of the one
-        before: a ZIP whose entries share data (a "zip bomb" of overlapping members, thousands of
-        names for one compressed blob) is refused as damaged instead of being decompressed over and over.
-        """
-        low = 0  # no entry may start before the end of the previous entry's data
+        No two entries may share data: a ZIP whose entries overlap (a "zip bomb" of thousands of names for one
+        compressed blob) is refused as damaged instead of being decompressed over and over. Entries listed in the
+        order of their data are checked as they come; a directory in another order (valid, if rare) is checked
+        once as a whole when the order first breaks (:meth:`_refuse_overlaps`)."""
+        low = 0  # no entry may start before the end of the previous entry's data (-1: checked as a whole)
+        for flags, method, crc, csize, usize, offset, raw_name in self._records():
+            end = offset + _LOCAL.size + len(raw_name) + csize
+            if offset < low:
+                self._refuse_overlaps()
+                low = -1
+            if end > self._cd_offset:
+                raise ZipFormatError("an entry's data runs into the central directory (archive damaged)")
+            if low >= 0:
+                low = end
+            name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437", errors="replace")
+            yield ZipEntry(name, flags, method, crc, csize, usize, offset)
+
+    def _records(self) -> Iterator[tuple[int, int, int, int, int, int, bytes]]:
+        """(flags, method, crc, compressed size, size, offset, raw name) of each central-directory record."""
         with self.path.open("rb", buffering=1 << 16) as cd:
             cd.seek(self._cd_offset)
             for _ in range(self.count):
@@ -153,15 +168,23 @@ class ZipReader:
                 cd.seek(clen, 1)
                 if U32 in (csize, usize, offset):
                     usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
-                if offset < low:
-                    raise ZipFormatError("entries overlap (several names share one member's data: a zip bomb?)")
-                if offset + _LOCAL.size + nlen + csize > self._cd_offset:
-                    raise ZipFormatError("an entry's data runs into the central directory (archive damaged)")
-                low = offset + _LOCAL.size + nlen + csize
-                name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437", errors="replace")
-                yield ZipEntry(name, flags, method, crc, csize, usize, offset)
+                yield flags, method, crc, csize, usize, offset, raw_name
             if cd.tell() - self._cd_offset < self._cd_size:  # members the count leaves out would go unreported
                 raise ZipFormatError(f"central directory holds more entries than the {self.count} it announces")
+
+    def _refuse_overlaps(self) -> None:
+        """Raise unless the entries' data spans are disjoint, in whatever order the directory lists them.
+
+        Spans are disjoint exactly when, starts and ends each sorted, every start from the second on lies at or
+        after the end before it (an overlap leaves more spans begun than ended at its inner start). 16 bytes an
+        entry, once, and only for a directory out of data order."""
+        starts, ends = array("Q"), array("Q")
+        for _, _, _, csize, _, offset, raw_name in self._records():
+            starts.append(offset)
+            ends.append(offset + _LOCAL.size + len(raw_name) + csize)
+        starts, ends = array("Q", sorted(starts)), array("Q", sorted(ends))
+        if any(starts[i + 1] < ends[i] for i in range(len(starts) - 1)):
+            raise ZipFormatError("entries overlap (several names share one member's data: a zip bomb?)")
 
     def read(self, entry: ZipEntry, limit: int) -> bytes:
         """The member's bytes, checked against its CRC; refuses members larger than ``limit``.
