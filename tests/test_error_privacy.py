@@ -6,18 +6,27 @@ Bad names, initials, phone numbers, birth dates, house numbers, postcodes and BS
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
+from gateway.ingest import InputError
+from gateway.ingest.ei import EiLayouts, default_layouts
+from gateway.ingest.ei_default import parse_default_ei
+from gateway.ingest.errors import found, shape
 from gateway.mapping.privacy import MAX_MESSAGE, personal, shown
+from gateway.model.checks import bsn_is_valid
+from gateway.reference import reference_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "mappings/examples/regie-attributes/mapping.yaml"
 SAMPLE = (EXAMPLE.parent / "fixtures/toewijzing.xml").read_bytes()
 HUGE = "Q" * 9000
+BSN, NAME = "123456782", "Castricum"  # a BSN that passes the 11-proef (the samples' own), a surname
 
 BAD: list[tuple[str, bytes, bytes]] = [
     ("birth date", b'geboren="23-09-1947"', b'geboren="31-02-1947"'),
@@ -69,3 +78,90 @@ def test_codes_and_care_dates_may_still_be_shown() -> None:
         assert personal(field), field
         assert shown(field, "x") is None
     assert len(shown("berichtcode", "9" * 500) or "") < 50
+
+
+def test_a_found_value_is_quoted_only_when_it_has_the_shape_of_a_code() -> None:
+    for code in ("02A01", "414", "0384", "01", "V", "2,5", ">"):  # product code, BerichtCode, gemeente, record type
+        assert found(code) == repr(code), code
+    assert found(8) == "8"
+    for value, shown_as in [(BSN, "9 digits"), (NAME, "9 letters"), ("12345", "5 digits"), ("BOS", "3 letters"),
+                            ("1985-01-08", "10 characters in the form dddd-dd-dd"), ("", "nothing"),
+                            ("Jan de Vries", "12 characters: letters and spaces"), ("Q" * 9000, "9000 letters"),
+                            ("1234AB", "6 characters: letters and digits"), (123456782, "9 digits"),
+                            ("   ", "3 spaces"),
+                            ("n123456782", "10 characters: letters and digits")]:
+        assert found(value) == shown_as, value
+        assert shape(value) == shown_as, value
+    assert shape("V") == "1 letter" and shape("02A01") == "5 characters: letters and digits"
+
+
+# --------------------------------------------------------------------------------------------------
+# EI flat files: a BSN or a name planted in any field position never comes back in the error
+
+EI_DIR = reference_dir() / "samples" / "iwmo-ei"
+EI_SAMPLES = sorted(p for p in EI_DIR.glob("*") if p.suffix in (".ei", ".txt")) if EI_DIR.is_dir() else []
+NO_EI = pytest.mark.skipif(not EI_SAMPLES, reason=f"reference EI samples not found at {EI_DIR}")
+_NINE = re.compile(r"(?<!\d)\d{9}(?!\d)")
+
+
+def leaks(text: str, planted: str = BSN) -> list[str]:
+    """What ``text`` gives away: any nine digits passing the 11-proef, and any run of five characters of the
+    planted value (six for a name: "stric" is in "strict")."""
+    out = [m for m in _NINE.findall(text) if bsn_is_valid(m)]
+    size = 5 if planted.isdigit() else 6
+    return out + [planted[i:i + size] for i in range(len(planted) - size + 1) if planted[i:i + size] in text]
+
+
+def _ei_spots(line: str, layouts: EiLayouts) -> list[tuple[int, str]]:
+    """(0-based position, what) where a planted value starts: the record type, the sequence number and each
+    field of the record's layout, at its first position and ending at its last (a short field then holds the
+    value's end, its start spilling into the fields before)."""
+    msg = next(iter(layouts.messages.values()))
+    rt0, rt1 = layouts.record_type
+    spots = [(rt0, "record type"), (layouts.sequence[0], layouts.sequence_name)]
+    for m in layouts.messages.values():
+        rec = m.records.get(line[rt0:rt1])
+        if rec is not None and len(line) == m.record_length:
+            msg = m
+            spots += [(f.start - 1, f.name) for f in rec.fields]
+            spots += [(f.start + f.length - 1 - len(BSN), f.name) for f in rec.fields]
+    assert msg is not None
+    return sorted(set(spots))
+
+
+def _planted_ei(sample: Path, layouts: EiLayouts) -> Iterator[tuple[str, str, bytes]]:
+    """Every variant of ``sample`` with one field position overwritten by the BSN or the name: (what, value, data)."""
+    lines = sample.read_bytes().decode("latin-1").split("\n")
+    for i, line in enumerate(lines):
+        body = line.rstrip("\r")
+        for pos, what in _ei_spots(body, layouts):
+            for value in (BSN, NAME):
+                if pos < 0:
+                    continue
+                planted = [*lines[:i], body[:pos] + value + body[pos + len(value):] + line[len(body):], *lines[i + 1:]]
+                yield f"{sample.name}:{i + 1} {what}@{pos + 1}", value, "\n".join(planted).encode("latin-1")
+
+
+EI_ERRORS = ("must be numeric", "is not a valid date", "is not a valid time", "must be blank", "out of order",
+             "differs from", "refers to a", "unknown record type", "unknown BerichtCode", "missing 01 voorloop",
+             "must be '", "says")
+"""The kinds of EI read error the plantings must reach, each of which once quoted what it found."""
+
+
+@NO_EI
+def test_ei_errors_never_echo_a_planted_bsn_or_name() -> None:
+    layouts = default_layouts()
+    reached: dict[str, int] = {}
+    for sample in EI_SAMPLES:
+        for what, value, data in _planted_ei(sample, layouts):
+            try:
+                parse_default_ei(data, "planted.ei")
+                continue
+            except InputError as exc:
+                err = exc
+            for kind in EI_ERRORS:
+                reached[kind] = reached.get(kind, 0) + (kind in err.message)
+            assert not leaks(str(err), value), (what, str(err))
+            assert err.line, (what, err.message)  # still names the line ...
+            assert err.field or re.search(r"\brecord\b|position", err.message), (what, err.message)  # ... and where
+    assert all(reached.values()), reached  # the plantings do reach every kind of error

@@ -23,6 +23,11 @@ samples use, it never fails, and one byte is one character, so the fixed positio
 positions. Ingest (:mod:`gateway.ingest.ei_default`) first turns UTF-8 and UTF-16/32 files into
 these bytes, so an ``é`` counts as one position whatever the file's encoding. C0 control characters
 (other than the line ends) are refused.
+
+Privacy: an error names the line, the field and its positions and what was expected, never the value found
+there (a BSN or a name shifted into the wrong positions would travel into reports and ``.reason`` files).
+A field's content is told by its shape (``found 9 letters``); only the record type, the BerichtCode and a
+``fixed`` field, markers of the layout, are quoted, and then only when code-shaped (:func:`.errors.found`).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from .ei_layout import (
     default_layouts,
     load_layouts,
 )
+from .errors import found, shape
 
 __all__ = [
     "ENCODING",
@@ -130,16 +136,11 @@ def _fields(plan: RecordPlan, line: str, lineno: int, source: str) -> dict[str, 
     for name, s, e, kind, zeros, strip, fixed, maxv, where in plan.ops:
         raw = line[s:e]
         if fixed is not None and raw != fixed:
-            raise EiError(f"{name} ({where}) must be {fixed!r}, found {raw!r}", lineno, name, source)
+            raise EiError(f"{name} ({where}) must be {fixed!r}, found {found(raw)}", lineno, name, source)
         if kind == KIND_RESERVE:
             if raw.strip():
-                raise EiError(
-                    f"reserve {where} must be blank, found {raw.strip()[:40]!r} "
-                    "(data the layout does not know; extend the layout)",
-                    lineno,
-                    name,
-                    source,
-                )
+                raise EiError(f"reserve {where} must be blank, found {_data_in(raw, s)} "
+                              "(data the layout does not know; extend the layout)", lineno, name, source)
             continue
         v = raw.strip()
         if not v:
@@ -152,26 +153,55 @@ def _fields(plan: RecordPlan, line: str, lineno: int, source: str) -> dict[str, 
             values[name] = v
             continue
         if not (v.isdigit() and v.isascii()):
-            raise EiError(f"{name} ({where}) must be numeric, found {raw!r}", lineno, name, source)
+            raise EiError(f"{name} ({where}) must be numeric, found {shape(raw)}", lineno, name, source)
         if zeros and not v.strip("0"):
             continue
         if kind == KIND_DATE:
             iso = _iso_date(raw)
             if iso is None:
-                raise EiError(f"{name} ({where}) is not a valid date YYYYMMDD: {raw!r}", lineno, name, source)
+                raise EiError(f"{name} ({where}) is not a valid date YYYYMMDD: {_date_problem(raw)}", lineno,
+                              name, source)
             v = iso
         elif kind == KIND_TIME:
             iso = _iso_time(raw)
             if iso is None:
-                raise EiError(f"{name} ({where}) is not a valid time HHMMSS: {raw!r}", lineno, name, source)
+                raise EiError(f"{name} ({where}) is not a valid time HHMMSS: {_time_problem(raw)}", lineno,
+                              name, source)
             v = iso
         else:
             if maxv is not None and int(v) > maxv:
-                raise EiError(f"{name} ({where}) is {int(v)}, more than the maximum {maxv}", lineno, name, source)
+                raise EiError(f"{name} ({where}) is more than the maximum {maxv}", lineno, name, source)
             if strip:
                 v = v.lstrip("0") or "0"
         values[name] = v
     return values
+
+
+def _data_in(raw: str, start: int) -> str:
+    """Where the non-blank part of a reserve ``raw`` (at 0-based ``start``) sits, and its shape."""
+    first = len(raw) - len(raw.lstrip())
+    last = len(raw.rstrip())
+    return f"{shape(raw[first:last])} at positions {start + first + 1}-{start + last}"
+
+
+def _date_problem(raw: str) -> str:
+    """Why ``raw`` is no ``YYYYMMDD`` date, without its digits (a birth date is personal data)."""
+    if len(raw) != 8 or not (raw.isdigit() and raw.isascii()):
+        return f"found {shape(raw)}"
+    if not 1 <= int(raw[4:6]) <= 12:
+        return "the month is not 01-12"
+    if raw[:4] == "0000":
+        return "the year is 0000"
+    return "the day does not exist in its month"
+
+
+def _time_problem(raw: str) -> str:
+    """Why ``raw`` is no ``HHMMSS`` time of day, without its digits."""
+    if len(raw) != 6 or not (raw.isdigit() and raw.isascii()):
+        return f"found {shape(raw)}"
+    if int(raw[:2]) > 23:
+        return "the hour is more than 23"
+    return "the minutes are more than 59" if int(raw[2:4]) > 59 else "the seconds are more than 59"
 
 
 def _element(parent: etree._Element, name: str, values: dict[str, str], lineno: int) -> etree._Element:
@@ -252,7 +282,7 @@ def _message(first: str, layouts: EiLayouts, source: str) -> tuple[str, MessageL
     rt0, rt1 = layouts.record_type
     if first[rt0:rt1] != layouts.header:
         raise EiError(
-            f"missing {layouts.header} voorloop: the first record has type {first[rt0:rt1]!r}",
+            f"missing {layouts.header} voorloop: the first record has another type (found {found(first[rt0:rt1])})",
             1,
             None,
             source,
@@ -262,7 +292,8 @@ def _message(first: str, layouts: EiLayouts, source: str) -> tuple[str, MessageL
     msg = layouts.messages.get(code)
     if msg is None:
         raise EiError(
-            f"unknown BerichtCode {code!r} in the voorloop (layouts exist for {', '.join(layouts.messages)})",
+            f"unknown BerichtCode in the voorloop: found {found(code)} "
+            f"(layouts exist for {', '.join(layouts.messages)})",
             1,
             "BerichtCode",
             source,
@@ -333,7 +364,8 @@ class _Tree:
             if not line:
                 return EiError(f"empty line: record length 0, expected {self.reclen}", lineno, None, self.source)
             return EiError(
-                f"unknown record type {rtype!r} for BerichtCode {self.code} (known: {', '.join(self.plans)})",
+                f"unknown record type for BerichtCode {self.code}: found {found(rtype)} "
+                f"(known: {', '.join(self.plans)})",
                 lineno,
                 None,
                 self.source,
@@ -350,8 +382,12 @@ class _Tree:
         sq0, sq1 = self.seq
         seq = line[sq0:sq1]
         if not (seq.isdigit() and seq.isascii()) or int(seq) != self.expected_seq:
+            if not (seq.isdigit() and seq.isascii()):
+                got = shape(seq)
+            else:
+                got = "a lower number" if int(seq) < self.expected_seq else "a higher number"
             raise EiError(
-                f"sequence number out of order: expected {self.expected_seq:0{sq1 - sq0}d}, found {seq!r}",
+                f"sequence number out of order: expected {self.expected_seq:0{sq1 - sq0}d}, found {got}",
                 lineno,
                 self.seq_name,
                 self.source,
@@ -368,9 +404,8 @@ class _Tree:
             if hit is None:
                 target = self.msg.records[pb.record]
                 raise EiError(
-                    f"record {rec.record_type} ({rec.name}) refers to {target.name} {pb.match} "
-                    f"{values[pb.field]!r}, but no {pb.record} record with that {pb.match} has appeared under the "
-                    f"current {rec.parent} record",
+                    f"record {rec.record_type} ({rec.name}) refers to a {target.name} by its {pb.match}, but no "
+                    f"{pb.record} record with that {pb.match} has appeared under the current {rec.parent} record",
                     lineno,
                     pb.field,
                     self.source,
@@ -391,8 +426,8 @@ class _Tree:
         for name in rec.link:
             if values.get(name) != pvalues.get(name):
                 raise EiError(
-                    f"{name} {values.get(name)!r} differs from {pvalues.get(name)!r} in the parent "
-                    f"{parent_el.tag} record on line {pline}",
+                    f"{name} differs from the {name} of the parent {parent_el.tag} record on line {pline} "
+                    f"({_difference(values.get(name), pvalues.get(name))})",
                     lineno,
                     name,
                     self.source,
@@ -412,7 +447,8 @@ class _Tree:
                 known = self.registry.setdefault(rtype, {})
                 if key in known:
                     raise EiError(
-                        f"{plan.layout.name} {plan.register} {key!r} already appeared on line {known[key][2]}",
+                        f"{plan.layout.name} {plan.register}: the same {plan.register} already appeared on line "
+                        f"{known[key][2]}",
                         entry[2],
                         plan.register,
                         self.source,
@@ -428,11 +464,21 @@ class _Tree:
             if declared != actual:
                 what = "detail" if targets is None else "/".join(targets)
                 raise EiError(
-                    f"{name} says {declared}, but the file has {actual} {what} record(s)",
+                    f"{name} says {found(declared)}, but the file has {actual} {what} record(s)",
                     lineno,
                     name,
                     self.source,
                 )
+
+
+def _difference(here: str | None, there: str | None) -> str:
+    """How a link field's value differs from its parent's, without either value."""
+    if not here or not there:
+        return "empty here" if not here else "empty in the parent"
+    if shape(here) != shape(there):
+        return f"here {shape(here)}, there {shape(there)}"
+    at = next(i for i, (a, b) in enumerate(zip(here, there, strict=True)) if a != b)
+    return f"both {shape(here)}, the first difference at character {at + 1}"
 
 
 # --------------------------------------------------------------------------------------------------

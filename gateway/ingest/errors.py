@@ -1,6 +1,18 @@
-"""The one error type of ingest: which input, which line, which field, what was expected."""
+"""The one error type of ingest: which input, which line, which field, what was expected.
+
+And what was found, told so that no personal data travels with it. Error texts end up in report.jsonl,
+quarantine ``.reason`` files, Fo03 replies and on the terminal; the value that broke a rule can be a
+BSN or a name typed into the wrong field or shifted into a neighbouring position. So a found value is
+given by :func:`found`: quoted only when it has the shape of a code (:func:`quotable`), else described
+by its shape alone (:func:`shape`: ``9 digits``, ``12 characters: letters and spaces``, ``10 characters
+in the form dddd-dd-dd``). Where even a code-shaped value may be personal (a house number, the content of
+a field that holds names), callers use :func:`shape` directly.
+"""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 
 class InputError(ValueError):
@@ -26,3 +38,69 @@ class InputError(ValueError):
         where = self.source + (f":{self.line}" if self.line else "")
         field = f" [{self.field}]" if self.field else ""
         return f"{where}{field}: {self.message}"
+
+
+# A value that may be quoted: at most four digits (a BerichtCode, a gemeentecode, a count), at most two
+# capitals or digits (a record type, Geslacht 'V'), three to five capitals and digits with both in it (a
+# product code 02A01), a short decimal ('2,5'), or up to five marks of markup (no letter or digit at all).
+# Too short and too plain to be a BSN or a recognisable part of one, a birth date, a postcode, a phone
+# number or a name.
+_QUOTABLE = re.compile(r"\d{1,4}|[0-9A-Z]{1,2}|(?=.*\d)(?=.*[A-Z])[0-9A-Z]{3,5}|[-+]?\d{1,3}[.,]\d{1,2}"
+                       r"|[!-/:-@\[-`{-~]{1,5}", re.ASCII)
+_FORM_MARKS = frozenset("-./:,+")
+_FORM_MAX = 20
+"""A value of digits and these marks, up to this long, is shown in its form (``dddd-dd-dd``): a date, time
+or amount in the wrong notation is recognisable from it, and no digit of it is given."""
+
+
+def quotable(value: str) -> bool:
+    """True when ``value`` has the shape of a code and nothing of a person can be in it (see ``_QUOTABLE``)."""
+    return _QUOTABLE.fullmatch(value) is not None
+
+
+def shape(value: Any) -> str:
+    """What a value looks like, never what it is: its length and kinds of character.
+
+    ``9 digits``, ``9 letters``, ``12 spaces``, ``10 characters in the form dddd-dd-dd`` (digits and the
+    marks ``- . / : , +`` only, at most 20), else ``N characters: letters, digits, spaces and other
+    characters`` (the kinds present). ``nothing`` for an empty value.
+    """
+    text = str(value)
+    n = len(text)
+    if not text:
+        return "nothing"
+    kinds = []
+    letters = any(c.isalpha() for c in text)
+    digits = any(c in "0123456789" for c in text)
+    spaces = " " in text
+    other = any(not (c.isalpha() or c in "0123456789 ") for c in text)
+    if not (letters or digits or other):
+        return _count(n, "space")
+    if n == 1 and other:
+        return "1 other character"
+    if digits and not (letters or spaces or other):
+        return _count(n, "digit")
+    if letters and not (digits or spaces or other):
+        return _count(n, "letter")
+    if digits and not (letters or spaces) and n <= _FORM_MAX and set(text) - set("0123456789") <= _FORM_MARKS:
+        return f"{n} characters in the form {''.join('d' if c.isdigit() else c for c in text)}"
+    kinds = [k for k, present in (("letters", letters), ("digits", digits), ("spaces", spaces),
+                                  ("other characters", other)) if present]
+    listed = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " and " + kinds[-1]
+    return f"{_count(n, 'character')}: {listed}"
+
+
+def found(value: Any) -> str:
+    """A found value as an error may give it: quoted (``'02A01'``) when :func:`quotable`, else its
+    :func:`shape` (``9 digits``). Numbers and booleans count as their text; a value of another kind (a
+    list, a mapping) is described as ``a <type>``."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, dict | list | tuple | set):
+        return f"a {type(value).__name__} of {len(value)}"
+    text = value if isinstance(value, str) else str(value)
+    return repr(value) if quotable(text) else shape(text)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
