@@ -180,7 +180,8 @@ REFUSALS = [
      "not a field of record 02"),
     ("twice", lambda r: _add(r, "Client", "Bsn", "111222333"), "Client[1]/Bsn", "Bsn twice"),
     ("link-differs", lambda r: _add(r, "Client/Beschikking", "Clientnummer", "999"),
-     "Client[1]/Beschikking[1]/Clientnummer", "differs from '111222333'"),
+     "Client[1]/Beschikking[1]/Clientnummer", r"differs from the Clientnummer of the parent record \(here 3 digits, "
+     r"there 9 digits\)"),
     ("not-top-level", lambda r: r.append(_el("Beschikking")) or r, "Beschikking", "directly under EI"),
     ("unknown-code", lambda r: r.set("berichtcode", "999") or r, "BerichtCode", "no EI layout for BerichtCode"),
 ]
@@ -193,6 +194,35 @@ def test_what_cannot_be_written_is_refused_with_its_element(mutate: object, wher
     with pytest.raises(EiError, match=message) as exc:
         write_ei(tree, layouts)
     assert exc.value.field == where
+
+
+PLANTED = [  # a BSN, a name or a birth date where the layout refuses it: the refusal must not repeat it
+    ("bsn-in-name", "Client/Geslachtsnaam", "Castricum 123456782 Castricum"),
+    ("name-in-bsn", "Client/Bsn", "Castricum"),
+    ("bsn-in-date", "Client/Geboortedatum", "123456782"),
+    ("birth-date-not-real", "Client/Geboortedatum", "1985-02-30"),
+    ("name-in-time", "Client/Beschikking/ToegewezenProduct/Toewijzingstijd", "Castricum"),
+    ("bsn-in-versie", "Voorloop/Versie", "123456782"),
+    ("bsn-too-big", "Client/Beschikking/Beschikkingnummer", "1234567820"),
+    ("name-not-latin-1", "Client/Geslachtsnaam", "Castricum€"),
+]
+
+
+@pytest.mark.parametrize(("path", "value"), [pytest.param(*c[1:], id=c[0]) for c in PLANTED])
+def test_a_refused_value_is_never_repeated(path: str, value: str, layouts: EiLayouts) -> None:
+    with pytest.raises(EiError) as exc:
+        write_ei(_set(_toewijzing(), path, value), layouts)
+    text = str(exc.value)
+    assert exc.value.field and path.rsplit("/", 1)[-1] in exc.value.field, text  # the element is named ...
+    for part in ("Castricum", "123456782", "12345", "1985"):
+        assert part not in text, text  # ... the value never
+
+
+def test_a_differing_link_field_is_not_repeated(layouts: EiLayouts) -> None:
+    with pytest.raises(EiError) as exc:
+        write_ei(_add(_toewijzing(), "Client/Beschikking", "Clientnummer", "123456782"), layouts)
+    assert "123456782" not in str(exc.value) and "111222333" not in str(exc.value)
+    assert "both 9 digits, the first difference at character 2" in str(exc.value)
 
 
 def test_a_root_other_than_ei_is_refused(layouts: EiLayouts) -> None:

@@ -159,7 +159,7 @@ def _fields(plan: RecordPlan, line: str, lineno: int, source: str) -> dict[str, 
         if kind == KIND_DATE:
             iso = _iso_date(raw)
             if iso is None:
-                raise EiError(f"{name} ({where}) is not a valid date YYYYMMDD: {_date_problem(raw)}", lineno,
+                raise EiError(f"{name} ({where}) is not a valid date YYYYMMDD: {date_problem(raw)}", lineno,
                               name, source)
             v = iso
         elif kind == KIND_TIME:
@@ -184,7 +184,7 @@ def _data_in(raw: str, start: int) -> str:
     return f"{shape(raw[first:last])} at positions {start + first + 1}-{start + last}"
 
 
-def _date_problem(raw: str) -> str:
+def date_problem(raw: str) -> str:
     """Why ``raw`` is no ``YYYYMMDD`` date, without its digits (a birth date is personal data)."""
     if len(raw) != 8 or not (raw.isdigit() and raw.isascii()):
         return f"found {shape(raw)}"
@@ -427,7 +427,7 @@ class _Tree:
             if values.get(name) != pvalues.get(name):
                 raise EiError(
                     f"{name} differs from the {name} of the parent {parent_el.tag} record on line {pline} "
-                    f"({_difference(values.get(name), pvalues.get(name))})",
+                    f"({link_difference(values.get(name), pvalues.get(name))})",
                     lineno,
                     name,
                     self.source,
@@ -471,7 +471,7 @@ class _Tree:
                 )
 
 
-def _difference(here: str | None, there: str | None) -> str:
+def link_difference(here: str | None, there: str | None) -> str:
     """How a link field's value differs from its parent's, without either value."""
     if not here or not there:
         return "empty here" if not here else "empty in the parent"

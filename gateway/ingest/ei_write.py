@@ -12,6 +12,9 @@ Beschikkingnummer) from the parent record, a ``parent_by`` field (an address's R
 record it nests under, ``fixed`` values, reserve areas, and every counter of the 99 sluit record.
 Records are written parent first, child record types in the layout's order (03 before 04, 09 before
 15); addresses nested under a relatie come before the client's own, as in every sample.
+
+Its errors name the element path and what the layout expects, and tell a refused value by its shape only,
+as the parser's do (:mod:`gateway.ingest.ei`): the value may be a BSN, a name or a birth date.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from collections.abc import Mapping
 
 from lxml import etree
 
-from .ei import ENCODING, EiError
+from .ei import ENCODING, EiError, date_problem, link_difference
 from .ei_layout import DETAIL, EiLayouts, FieldLayout, MessageLayout, RecordLayout
+from .errors import found, shape
 
 __all__ = ["write_ei"]
 
@@ -47,36 +51,36 @@ def _field_text(f: FieldLayout, value: str | None, where: str) -> str:
         raise EiError(f"{f.name}: a control character or line break cannot be written in a record", field=where)
     if f.kind == "N":
         if not (value.isdigit() and value.isascii()):
-            raise EiError(f"{f.name} must be digits, not {value!r}", field=where)
+            raise EiError(f"{f.name} must be digits, not {shape(value)}", field=where)
         text = value.zfill(f.length)
     elif f.kind == "date":
         m = _ISO_DATE.fullmatch(value)
         if m is None:
-            raise EiError(f"{f.name} must be a date YYYY-MM-DD, not {value!r}", field=where)
+            raise EiError(f"{f.name} must be a date YYYY-MM-DD, not {shape(value)}", field=where)
         try:
             _dt.date(int(m[1]), int(m[2]), int(m[3]))
         except ValueError:
-            raise EiError(f"{f.name} is not a real date: {value!r}", field=where) from None
+            raise EiError(f"{f.name} is not a real date: {date_problem(m[1] + m[2] + m[3])}", field=where) from None
         text = m[1] + m[2] + m[3]
     elif f.kind == "time":
         m = _ISO_TIME.fullmatch(value)
         if m is None or int(m[1]) > 23 or int(m[2]) > 59 or int(m[3] or 0) > 59:
-            raise EiError(f"{f.name} must be a time HH:MM:SS, not {value!r}", field=where)
+            raise EiError(f"{f.name} must be a time HH:MM:SS, not {shape(value)}", field=where)
         text = m[1] + m[2] + (m[3] or "00")
     else:  # AN
         text = value.zfill(f.zero_pad) if f.zero_pad and value.isdigit() and value.isascii() else value
         text = text.ljust(f.length)
     if len(text) > f.length:
-        raise EiError(f"{f.name} is {len(value)} characters, more than its {f.length} positions: {value!r}",
-                      field=where)
+        raise EiError(f"{f.name} is {len(value)} characters, more than its {f.length} positions", field=where)
     if f.fixed is not None and text != f.fixed:
-        raise EiError(f"{f.name} must be {f.fixed!r} in this layout, not {value!r}", field=where)
+        raise EiError(f"{f.name} must be {f.fixed!r} in this layout, not {found(value)}", field=where)
     if f.max is not None and int(text) > f.max:
-        raise EiError(f"{f.name} is {int(text)}, more than the maximum {f.max}", field=where)
+        raise EiError(f"{f.name} is more than the maximum {f.max}", field=where)
     try:
         text.encode(ENCODING)
-    except UnicodeEncodeError:
-        raise EiError(f"{f.name}: {value!r} has characters an EI file (ISO-8859-1) cannot hold", field=where) from None
+    except UnicodeEncodeError as exc:
+        raise EiError(f"{f.name}: character U+{ord(text[exc.start]):04X} cannot be held by an EI file (ISO-8859-1)",
+                      field=where) from None
     return text
 
 
@@ -149,8 +153,8 @@ class _Writer:
             if name not in values:
                 values[name] = parent[name]
             elif values[name] != parent[name]:
-                raise EiError(f"{name} {values[name]!r} differs from {parent[name]!r} in the parent record",
-                              field=f"{where}/{name}")
+                raise EiError(f"{name} differs from the {name} of the parent record "
+                              f"({link_difference(values[name], parent[name])})", field=f"{where}/{name}")
         self.line(rec, values, where)
         self.written[el] = values
         for child in self.children.get(rec.record_type, []):
@@ -186,7 +190,7 @@ def write_ei(root: etree._Element, layouts: EiLayouts, newline: str = "\n") -> b
     code = root.get("berichtcode") or (root.findtext("Voorloop/BerichtCode") or "").strip()
     msg = layouts.messages.get(code)
     if msg is None:
-        raise EiError(f"no EI layout for BerichtCode {code!r} (layouts exist for {', '.join(layouts.messages)})",
+        raise EiError(f"no EI layout for BerichtCode {found(code)} (layouts exist for {', '.join(layouts.messages)})",
                       field="BerichtCode")
     writer = _Writer(layouts, msg)
     header = msg.records[layouts.header]
