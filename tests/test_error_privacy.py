@@ -12,14 +12,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lxml import etree
 
 from gateway.cli import main
 from gateway.ingest import InputError
 from gateway.ingest.ei import EiLayouts, default_layouts
 from gateway.ingest.ei_default import parse_default_ei
 from gateway.ingest.errors import found, shape
+from gateway.mapping import ConversionError, Registry
 from gateway.mapping.privacy import MAX_MESSAGE, personal, shown
 from gateway.model.checks import bsn_is_valid
+from gateway.pipeline import Converter, FailureInfo, describe
 from gateway.reference import reference_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,16 +71,21 @@ def test_no_personal_value_in_convert_explain_or_batch(what: str, good: bytes, b
         assert all(len(line) < MAX_MESSAGE + 400 for line in text.splitlines())
 
 
-def test_codes_and_care_dates_may_still_be_shown() -> None:
+def test_codes_may_still_be_shown_other_values_only_by_their_shape() -> None:
     assert shown("clients.0.producten.0.omvang.eenheid", "99") == "'99'"
     assert shown("clients.0.naam.naamgebruik", "7") == "'7'"  # a code, though under naam
-    assert shown("clients.0.producten.0.ingangsdatum", "2024-13-01") == "'2024-13-01'"
+    assert shown("clients.0.producten.0.code", "02A01") == "'02A01'"
+    # a code field's value that is no code may be anything: a BSN or a name typed into the wrong column
+    assert shown("clients.0.geslacht", BSN) == "9 digits"
+    assert shown("clients.0.producten.0.code", NAME) == "9 letters"
+    assert shown("clients.0.producten.0.ingangsdatum", "2024-13-01") == "10 characters in the form dddd-dd-dd"
     for field in ("clients.0.geboortedatum", "clients.0.naam.voorletters", "clients.0.bsn",
                   "clients.0.contacten.0.telefoon.0.nummer", "clients.0.contacten.0.adres.huisnummer",
                   "clients.0.extra.casemanager", "clients.0.naam.geslachtsnaam.naam"):
         assert personal(field), field
-        assert shown(field, "x") is None
-    assert len(shown("berichtcode", "9" * 500) or "") < 50
+        assert shown(field, "7") == "1 digit"  # a personal field: the shape even of a code-like value
+    assert shown("berichtcode", "9" * 500) == "500 digits"
+    assert shown("clients.0.bsn", None) is None
 
 
 def test_a_found_value_is_quoted_only_when_it_has_the_shape_of_a_code() -> None:
@@ -165,3 +173,49 @@ def test_ei_errors_never_echo_a_planted_bsn_or_name() -> None:
             assert err.line, (what, err.message)  # still names the line ...
             assert err.field or re.search(r"\brecord\b|position", err.message), (what, err.message)  # ... and where
     assert all(reached.values()), reached  # the plantings do reach every kind of error
+
+
+# --------------------------------------------------------------------------------------------------
+# XML messages: a BSN or a name in any element (a code field too) never comes back in an error
+
+XML_DIR = reference_dir() / "samples" / "iwmo20-xml"
+XML_SAMPLES = sorted(XML_DIR.glob("*.xml")) if XML_DIR.is_dir() else []
+NO_XML = pytest.mark.skipif(not XML_SAMPLES, reason=f"reference XML samples not found at {XML_DIR}")
+
+
+def _planted_xml(sample: Path) -> Iterator[tuple[str, str, bytes]]:
+    """Every variant of ``sample`` with the text of one leaf element replaced by the BSN or the name."""
+    root = etree.fromstring(sample.read_bytes())
+    leaves = [el for el in root.iter() if isinstance(el.tag, str) and len(el) == 0 and (el.text or "").strip()]
+    for i, leaf in enumerate(leaves):
+        for value in (BSN, NAME):
+            copy = etree.fromstring(sample.read_bytes())
+            target = [el for el in copy.iter() if isinstance(el.tag, str) and len(el) == 0
+                      and (el.text or "").strip()][i]
+            target.text = value
+            yield f"{sample.name}:{leaf.sourceline} {etree.QName(leaf).localname}", value, etree.tostring(copy)
+
+
+def _texts(info: FailureInfo) -> Iterator[FailureInfo]:
+    yield info
+    for other in info.also:
+        yield from _texts(other)
+
+
+@NO_XML
+def test_xml_errors_never_echo_a_planted_bsn_or_name() -> None:
+    converter = Converter(Registry(), profile="zkn")
+    refused = 0
+    for sample in XML_SAMPLES:
+        for what, value, data in _planted_xml(sample):
+            try:
+                converter.to_model(data, "planted.xml")
+                continue
+            except (InputError, ConversionError) as exc:
+                info = describe(exc, "planted.xml")
+            refused += 1
+            for one in _texts(info):
+                text = f"{one.field} {one.message}"
+                assert not leaks(text, value), (what, text)
+                assert one.line and one.field, (what, text)  # still names the line and the field
+    assert refused > 100, refused  # code, date and number fields refuse the planted values

@@ -47,10 +47,12 @@ class InputError(ValueError):
 # number or a name.
 _QUOTABLE = re.compile(r"\d{1,4}|[0-9A-Z]{1,2}|(?=.*\d)(?=.*[A-Z])[0-9A-Z]{3,5}|[-+]?\d{1,3}[.,]\d{1,2}"
                        r"|[!-/:-@\[-`{-~]{1,5}", re.ASCII)
+_DIGITS = frozenset("0123456789")
 _FORM_MARKS = frozenset("-./:,+")
 _FORM_MAX = 20
-"""A value of digits and these marks, up to this long, is shown in its form (``dddd-dd-dd``): a date, time
-or amount in the wrong notation is recognisable from it, and no digit of it is given."""
+"""A value of letters, digits and these marks, up to this long, is shown in its form (``dddd-dd-dd``): a
+date, time, amount or vendor code in the wrong notation is recognisable from it, and no letter or digit of
+it is given."""
 
 
 def quotable(value: str) -> bool:
@@ -61,29 +63,29 @@ def quotable(value: str) -> bool:
 def shape(value: Any) -> str:
     """What a value looks like, never what it is: its length and kinds of character.
 
-    ``9 digits``, ``9 letters``, ``12 spaces``, ``10 characters in the form dddd-dd-dd`` (digits and the
-    marks ``- . / : , +`` only, at most 20), else ``N characters: letters, digits, spaces and other
-    characters`` (the kinds present). ``nothing`` for an empty value.
+    ``9 digits``, ``9 letters``, ``12 spaces``; a value of letters or digits with the marks ``- . / : , +``
+    (at most 20 characters, no spaces) in its form, each digit a ``d`` and each letter an ``a``: ``10
+    characters in the form dddd-dd-dd``, ``8 characters in the form aa-aaaaa``; else ``N characters:
+    letters, digits, spaces and other characters`` (the kinds present). ``nothing`` for an empty value.
     """
     text = str(value)
     n = len(text)
     if not text:
         return "nothing"
-    kinds = []
     letters = any(c.isalpha() for c in text)
-    digits = any(c in "0123456789" for c in text)
+    digits = any(c in _DIGITS for c in text)
     spaces = " " in text
-    other = any(not (c.isalpha() or c in "0123456789 ") for c in text)
+    other = any(not (c.isalpha() or c in _DIGITS or c == " ") for c in text)
     if not (letters or digits or other):
         return _count(n, "space")
     if n == 1 and other:
         return "1 other character"
-    if digits and not (letters or spaces or other):
+    if not (letters or spaces or other):
         return _count(n, "digit")
-    if letters and not (digits or spaces or other):
+    if not (digits or spaces or other):
         return _count(n, "letter")
-    if digits and not (letters or spaces) and n <= _FORM_MAX and set(text) - set("0123456789") <= _FORM_MARKS:
-        return f"{n} characters in the form {''.join('d' if c.isdigit() else c for c in text)}"
+    if other and not spaces and n <= _FORM_MAX and all(c.isalpha() or c in _DIGITS or c in _FORM_MARKS for c in text):
+        return f"{n} characters in the form {''.join('d' if c in _DIGITS else 'a' if c.isalpha() else c for c in text)}"
     kinds = [k for k, present in (("letters", letters), ("digits", digits), ("spaces", spaces),
                                   ("other characters", other)) if present]
     listed = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " and " + kinds[-1]

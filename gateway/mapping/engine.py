@@ -17,7 +17,7 @@ from gateway.model import Bericht
 from .attributes import Attr, attribute_of, attribute_path
 from .errors import ConversionError, Refused, combined
 from .modelcheck import accept_lenient, check_source_schema, model_errors
-from .privacy import personal, shown, withhold
+from .privacy import named, personal, withhold
 from .result import Lineage, MapResult, MapState, Warning_
 from .rules import Compiled, FieldRule, GroupRule, Path_, Rule
 from .transforms import TransformError
@@ -217,8 +217,7 @@ def _mapped(rule: FieldRule, value: Any, st: MapState, where: str, line: int | N
             elif vmap.fallback == "default":
                 hit = vmap.default or item
             else:
-                code = shown(where, item) or "(withheld: personal data)"
-                message = f"code {code} is not in value map {vmap.name!r}"
+                message = f"code {named(where, item)} is not in value map {vmap.name!r}"
                 if not st.lenient:
                     raise _fail(st, message, where, line, rule.source_text)
                 st.warnings.append(Warning_(rule.target, where, line, message + "; kept as is"))

@@ -52,7 +52,7 @@ def _describe(err: dict[str, Any], field_: str) -> str:
     if err.get("type") == "missing":
         msg = "required field missing"
     quoted = shown(field_, err["input"]) if "input" in err else None
-    if quoted is not None:  # never a name, birth date, address or BSN (issue 11, item 7)
+    if quoted is not None:  # a code, or only the shape: never a name, birth date, address or BSN (issue 11, item 7)
         msg += f" (got {quoted})"
     return msg
 

@@ -2,8 +2,12 @@
 
 Errors end up in convert output, report.jsonl, ``.reason`` files, Fo03 replies and the outbox; a
 name, birth date, phone number, address part or BSN must not travel with them (issue 11, item 7).
-Codes, versions, dates of the care (ingangsdatum, toewijzingsdatum ...) and enum values may be shown:
-they are what an integrator needs to fix the mapping.
+
+The rule is the one of ingest (:mod:`gateway.ingest.errors`): a found value is quoted only when it has
+the shape of a code (``'07A3'``, ``'99'``, ``'2,5'``), anything else is told by its shape (``9 digits``,
+``10 characters in the form dd-dd-dddd``). Which field a value sits in does not make it safe: a value
+that is not in its code list, date or number format may be a BSN or a name typed into the wrong column.
+It does make it unsafe: the value of a personal field (below) is never quoted, not even a short one.
 """
 
 from __future__ import annotations
@@ -11,13 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from gateway.ingest.errors import found, shape
 from gateway.model.codes import CODE_LISTS
 
 MAX_MESSAGE = 500
 """Characters an error text may have; a longer one is cut (a 9 MB value once made a 9.4 MB report line)."""
-
-MAX_SHOWN = 40
-"""Characters of a non-personal value an error may quote."""
 
 WITHHELD = "(value withheld: personal data)"
 
@@ -41,11 +43,19 @@ def personal(field: str | None) -> bool:
 
 
 def shown(field: str | None, value: Any) -> str | None:
-    """A value as an error may quote it (`` (got '07A3')``), or None when it must not be shown."""
-    if personal(field) or isinstance(value, dict | list) or value is None:
+    """A value as an error may give it (`` (got '07A3')``, `` (got 9 digits)``): the shape only for a
+    personal field, else quoted when code-shaped (:func:`gateway.ingest.errors.found`); None for no value
+    or a list or mapping (nothing useful to say)."""
+    if isinstance(value, dict | list) or value is None:
         return None
-    text = repr(value)
-    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…'"
+    return shape(value) if personal(field) else found(value)
+
+
+def named(field: str | None, value: Any) -> str:
+    """:func:`shown` for the middle of a sentence: a quoted code as it is, a shape in parentheses
+    (``code '7' is not in ...``, ``code (9 digits) is not in ...``)."""
+    text = shown(field, value) or "no value"
+    return text if text[:1] in ("'", '"') else f"({text})"
 
 
 def withhold(message: str, values: Iterable[Any]) -> str:

@@ -19,6 +19,7 @@ from lxml import etree
 from . import chain, compiler
 from .compiler import FORMAT_KEY
 from .errors import ConversionError, MappingError, Problem, suggest
+from .privacy import shown
 from .rules import Compiled, FieldRule
 
 
@@ -323,7 +324,7 @@ def why_not(mapping: Compiled, root: etree._Element, fmt: str = "xml", route: st
             return f"match.xpath {path.expr!r} must exist"
         texts = [(v.text or "").strip() if isinstance(v, etree._Element) else str(v) for v in values]
         if expected is not None and expected not in texts:
-            found = f"found {texts[0][:40]!r}" if texts else "absent"
+            found = f"found {shown(None, texts[0])}" if texts else "absent"
             return f"match.xpath {path.expr!r} wanted {expected!r}, {found}"
     for target, expected in m.fields.items():
         rule = mapping.top_rule(target)

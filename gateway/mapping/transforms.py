@@ -4,6 +4,9 @@ A transform takes a string (or a list of strings, for ``split``/``join``) and an
 checked once when the mapping compiles. There is no ``eval``: new transforms are added here, in
 Python, each with a test in tests/test_transforms.py, and documented in docs/mapping-reference.md.
 Each may declare a reverse so that ``convert --reverse`` can run the rule backwards.
+
+A :class:`TransformError` gives the value it refused through :func:`gateway.ingest.errors.found`: quoted
+when code-shaped, else by its shape, since a value in the wrong format may be a BSN or a name.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from gateway.ingest.errors import found
 
 Value = str | list[str]
 
@@ -101,9 +106,9 @@ def _prep_width(arg: Any) -> int:
 def _zeropad(value: Value, width: int) -> Value:
     text = _text(value, "zeropad")
     if not text.isdigit():
-        raise TransformError(f"zeropad expects digits, got {text!r}")
+        raise TransformError(f"zeropad expects digits, got {found(text)}")
     if len(text) > width:
-        raise TransformError(f"{text!r} is longer than {width} digits")
+        raise TransformError(f"{found(text)} is longer than {width} digits")
     return text.zfill(width)
 
 
@@ -134,12 +139,12 @@ def _integer(value: Value, _: Any) -> Value:
     value's plain digits, so those arrive as ``100001``. Written back as they are: any string of digits
     (also a 2.0 number with leading zeros) is an xs:integer of the same value."""
     text = _text(value, "integer").strip()
-    found = _INTEGER.fullmatch(text)
-    if found is None:
-        raise TransformError(f"{text!r} is not a whole number")
-    digits = found.group(2).lstrip("0") or "0"
-    if found.group(1) == "-" and digits != "0":
-        raise TransformError(f"{text!r} is negative; expected a number of 0 or more")
+    number = _INTEGER.fullmatch(text)
+    if number is None:
+        raise TransformError(f"{found(text)} is not a whole number")
+    digits = number.group(2).lstrip("0") or "0"
+    if number.group(1) == "-" and digits != "0":
+        raise TransformError(f"{found(text)} is negative; expected a number of 0 or more")
     return digits
 
 
@@ -194,7 +199,7 @@ def _extract(value: Value, pattern: re.Pattern[str]) -> Value:
     text = _text(value, "extract")
     match = pattern.search(text)
     if match is None:
-        raise TransformError(f"{text!r} does not match /{pattern.pattern}/")
+        raise TransformError(f"{found(text)} does not match /{pattern.pattern}/")
     return match.group(1) if pattern.groups else match.group(0)
 
 
@@ -282,7 +287,7 @@ def _date(value: Value, fmt: str) -> Value:
     try:
         return dt.datetime.strptime(text, fmt).date().isoformat()
     except ValueError:
-        raise TransformError(f"{text!r} is not a date in format {fmt}") from None
+        raise TransformError(f"{found(text)} is not a date in format {fmt}") from None
 
 
 @_register("format_date", "Write an ISO date in a named format or strftime pattern (the reverse of date).",
@@ -292,7 +297,7 @@ def _format_date(value: Value, fmt: str) -> Value:
     try:
         return dt.date.fromisoformat(text).strftime(fmt)
     except ValueError:
-        raise TransformError(f"{text!r} is not an ISO date") from None
+        raise TransformError(f"{found(text)} is not an ISO date") from None
 
 
 @_register("time", "Parse a time in a named format (hhmmss, hh:mm, ...) to ISO HH:MM:SS.",
@@ -302,7 +307,7 @@ def _time(value: Value, fmt: str) -> Value:
     try:
         return dt.datetime.strptime(text, fmt).time().isoformat()
     except ValueError:
-        raise TransformError(f"{text!r} is not a time in format {fmt}") from None
+        raise TransformError(f"{found(text)} is not a time in format {fmt}") from None
 
 
 @_register("format_time", "Write an ISO time in a named format (the reverse of time).",
@@ -312,7 +317,7 @@ def _format_time(value: Value, fmt: str) -> Value:
     try:
         return dt.time.fromisoformat(text).strftime(fmt)
     except ValueError:
-        raise TransformError(f"{text!r} is not an ISO time") from None
+        raise TransformError(f"{found(text)} is not an ISO time") from None
 
 
 # -- numbers --------------------------------------------------------------------------------------
@@ -339,9 +344,9 @@ def _number(value: Value, arg: dict[str, Any]) -> Value:
     try:
         number = Decimal(text).scaleb(arg["scale"])
     except InvalidOperation:
-        raise TransformError(f"{value!r} is not a number") from None
+        raise TransformError(f"{found(value)} is not a number") from None
     if number != number.to_integral_value():
-        raise TransformError(f"{value!r} is not a whole number after scaling by 10^{arg['scale']}")
+        raise TransformError(f"{found(value)} is not a whole number after scaling by 10^{arg['scale']}")
     return str(int(number))
 
 

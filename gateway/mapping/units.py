@@ -11,6 +11,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from gateway.ingest.errors import found
+
 from .transforms import TransformError, Value, _register, _text
 
 MINUTES: dict[str, Fraction] = {
@@ -94,7 +96,7 @@ def _parse(text: str, sep: str) -> Fraction:
     try:
         return Fraction(cleaned)
     except (ValueError, ZeroDivisionError):
-        raise TransformError(f"{text!r} is not a number") from None
+        raise TransformError(f"{found(text)} is not a number") from None
 
 
 def _format(number: Fraction, places: int, sep: str) -> str | None:
@@ -113,8 +115,8 @@ def _scale(value: Value, arg: dict[str, Any]) -> Value:
     out = _format(result, arg["places"], arg["write"])
     if out is None:
         want = "a whole number" if arg["places"] == 0 else f"at most {arg['places']} decimal(s)"
-        raise TransformError(f"{text!r} does not convert exactly ({arg['label']} gives {float(result):g}, not "
-                             f"{want}); refused rather than rounded")
+        raise TransformError(f"{found(text)} does not convert exactly ({arg['label']} gives "
+                             f"{found(f'{float(result):g}')}, not {want}); refused rather than rounded")
     return out
 
 
