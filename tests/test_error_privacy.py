@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from gateway.cli import main
-from gateway.ingest import InputError
+from gateway.ingest import InputError, ggk, parse_xml
 from gateway.ingest.ei import EiLayouts, default_layouts
 from gateway.ingest.ei_default import parse_default_ei
 from gateway.ingest.errors import found, shape
@@ -219,3 +219,27 @@ def test_xml_errors_never_echo_a_planted_bsn_or_name() -> None:
                 assert not leaks(text, value), (what, text)
                 assert one.line and one.field, (what, text)  # still names the line and the field
     assert refused > 100, refused  # code, date and number fields refuse the planted values
+
+
+def test_a_message_that_is_not_well_formed_is_refused_without_its_text() -> None:
+    bodies = [f"<Client><Naam>&{NAME};</Naam></Client>", f"<Client><n{BSN}:Bsn>1</n{BSN}:Bsn></Client>",
+              f"<Client><Bsn>{BSN}</Bsnx></Client>", f"<Client><Naam><![CDATA[{NAME} {BSN}</Naam></Client>",
+              f"<Client><Bsn>{BSN}\x00</Bsn></Client>"]
+    for body in bodies:
+        with pytest.raises(InputError) as caught:
+            parse_xml(body.encode())
+        assert "not well-formed XML" in caught.value.message and caught.value.line == 1, caught.value.message
+        assert not leaks(caught.value.message) and not leaks(caught.value.message, NAME), caught.value.message
+    with pytest.raises(InputError, match="expecting ';'"):  # markup is still quoted
+        parse_xml(b"<Client><Naam>Jansen &amp</Naam></Client>")
+
+
+def test_a_malformed_ggk_envelope_is_not_quoted_near_its_text() -> None:
+    for value in (BSN, NAME):
+        data = f'<GGK:envelopHeenbericht-ggk_Di01 a="{value} x">'.encode()
+        column = data.index(value.encode()) + 1
+        error = ggk.malformed(data, InputError(f"not well-formed XML: broken, line 1, column {column}", line=1))
+        assert "envelopHeenbericht-ggk_Di01" in error.message and not leaks(error.message, value), error.message
+    data = b'<GGK:envelopHeenbericht-ggk_Di01 a=">'
+    error = ggk.malformed(data, InputError("not well-formed XML: broken, line 1, column 37", line=1))
+    assert error.message.endswith("near '>'"), error.message  # markup near the error is still shown

@@ -41,11 +41,11 @@ class InputError(ValueError):
 
 
 # A value that may be quoted: at most four digits (a BerichtCode, a gemeentecode, a count), at most two
-# capitals or digits (a record type, Geslacht 'V'), three to five capitals and digits with both in it (a
-# product code 02A01), a short decimal ('2,5'), or up to five marks of markup (no letter or digit at all).
-# Too short and too plain to be a BSN or a recognisable part of one, a birth date, a postcode, a phone
-# number or a name.
-_QUOTABLE = re.compile(r"\d{1,4}|[0-9A-Z]{1,2}|(?=.*\d)(?=.*[A-Z])[0-9A-Z]{3,5}|[-+]?\d{1,3}[.,]\d{1,2}"
+# capitals or digits (a record type, Geslacht 'V'), three to five letters and digits with both in it (a
+# product code 02A01, a StUF code Du01), a short decimal ('2,5'), or up to five marks of markup (no letter
+# or digit at all). Too short and too plain to be a BSN or a recognisable part of one, a birth date, a
+# postcode, a phone number or a name (a word of letters only is never quoted).
+_QUOTABLE = re.compile(r"\d{1,4}|[0-9A-Z]{1,2}|(?=.*\d)(?=.*[A-Za-z])[0-9A-Za-z]{3,5}|[-+]?\d{1,3}[.,]\d{1,2}"
                        r"|[!-/:-@\[-`{-~]{1,5}", re.ASCII)
 _DIGITS = frozenset("0123456789")
 _FORM_MARKS = frozenset("-./:,+")

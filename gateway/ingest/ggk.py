@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from .errors import InputError
+from .errors import InputError, found, quotable
 from .source import Source
 
 GGK_NS = "http://www.stufstandaarden.nl/sectormodel/ggk/0210"
@@ -32,6 +32,7 @@ MegaByte" (foutcodes IB007, CC03: 25 MB). An envelope may be that large whatever
 XML_CONTENT_TYPES = frozenset({"application/xml", "text/xml"})
 _WHITESPACE = re.compile(rb"\s+")
 _ROOT_NAME = re.compile(rb"<(?:[\w.-]+:)?(envelop(?:Heenbericht-ggk_Di01|Retourbericht-ggk_Du01))\b")
+_MIME = re.compile(r"[a-z]{1,20}/[a-z0-9.+-]{1,60}(?:;[ a-z0-9=.\"-]{0,60})?", re.IGNORECASE)
 
 _S = f"{{{STUF_NS}}}"
 _G = f"{{{GGK_NS}}}"
@@ -67,7 +68,7 @@ def malformed(data: bytes, error: InputError) -> InputError:
             text = lines[error.line - 1].decode("utf-8", "replace")
             col = int(column.group(1))
             near = text[max(col - 1, 0):col + 11].strip()
-            if near:
+            if near and quotable(near):  # markup such as "'" or "/>"; message text (a BSN, a name) never
                 where = f" near {near!r}"
     return InputError(f"malformed StUF-GGk envelope ({root}): {error.message}{where}", source=error.source,
                       line=error.line, field=f"GGK:{root}", code=error.code)
@@ -111,7 +112,7 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
         info[path.replace("/", ".")] = value
     if info["berichtcode"] != code:
         _, node = _text(stuur, "berichtcode")
-        raise InputError(f"GGk envelope {local} carries berichtcode {info['berichtcode']!r}, expected {code}",
+        raise InputError(f"GGk envelope {local} carries berichtcode {found(info['berichtcode'])}, expected {code}",
                          source=source, line=node.sourceline if node is not None else None,
                          field="stuurgegevens.berichtcode")
     parameters = root.find(_G + "parameters")
@@ -134,7 +135,8 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
     if filename:
         info["bestandsnaam"] = filename
     if content_type is not None and content_type.split(";")[0].strip().lower() not in XML_CONTENT_TYPES:
-        raise InputError(f"GGk payload has xmime:contentType {content_type!r}: Overstap converts XML payloads "
+        shown = repr(content_type) if _MIME.fullmatch(content_type) else found(content_type)  # a type, no person
+        raise InputError(f"GGk payload has xmime:contentType {shown}: Overstap converts XML payloads "
                          "(iWmo/iJw messages) only", source=source, line=line, field="parameters.bericht.contentType")
     encoded = _WHITESPACE.sub(b"", (bericht.text or "").encode("ascii", "replace"))
     if not encoded:

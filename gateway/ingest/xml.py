@@ -6,6 +6,10 @@ decoded first and parsed as the UTF-8 that was scanned), the parser's resolver a
 external load with nothing (so libxml2 never opens a file, a FIFO or a URL), and a DOCTYPE that
 still reached the tree is refused after the parse. The refusal text never depends on the files
 present on this machine, so it cannot be used as an existence oracle.
+
+libxml2's own words on a message that is not well-formed can quote the message (an undefined entity
+``&Castricum;``, a prefix ``n123456782``): what it quotes and any long number in it go through the rule
+of :mod:`gateway.ingest.errors` (a code-shaped word stays, the rest is told by its shape).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import threading
 
 from lxml import etree
 
-from .errors import InputError
+from .errors import InputError, quotable, shape
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DTD_REFUSED = "DOCTYPE/ENTITY declarations are not allowed (entity expansion and external files are refused)"
@@ -31,6 +35,9 @@ _WIDE = (  # byte-order marks and BOM-less first characters of UTF-32/UTF-16 XML
     (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
     (b"\x00<\x00?", "utf-16-be"), (b"<\x00?\x00", "utf-16-le"),
 )
+_QUOTED = re.compile(r"'([^'\n]*)'")
+_ECHOED = re.compile(r"\n.*?(?=, line \d+, column \d+\Z|\Z)", re.S)  # "CData section not finished\n<its text>"
+_NUMBER = re.compile(r"(?<!line )(?<!column )(?<![0-9])[0-9]{5,}(?![0-9])")
 _ASCII_COMPATIBLE = re.compile(r"(utf-?8|us-ascii|ascii|iso[-_]?8859-\d{1,2}|latin-?1|windows-125\d|cp125\d)\Z",
                                re.IGNORECASE)
 
@@ -102,6 +109,15 @@ def _normalised(data: bytes, source: str) -> bytes:
     return data
 
 
+def _readable(message: str) -> str:
+    """libxml2's message without what it quoted from the input (an entity name, a long number, the text of
+    an unfinished CDATA section), unless that is code-shaped or markup (``expected '>'``). Element names
+    stay: they are the message's markup, which the integrator needs to find the fault."""
+    message = _ECHOED.sub("", message)
+    message = _QUOTED.sub(lambda m: m.group(0) if quotable(m.group(1)) else f"({shape(m.group(1))})", message)
+    return _NUMBER.sub(lambda m: f"({shape(m.group(0))})", message)
+
+
 def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX_BYTES, *,
               huge: bool = False, blanks: bool = True) -> etree._Element:
     """Parse ``data`` into an element tree or raise :class:`InputError` naming line and reason. ``huge``
@@ -121,7 +137,7 @@ def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX
         root = etree.fromstring(text, _parser(huge, blanks))
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
-        raise InputError(f"not well-formed XML: {exc.msg}", source=source, line=line) from None
+        raise InputError(f"not well-formed XML: {_readable(exc.msg)}", source=source, line=line) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise InputError(DTD_REFUSED, source=source, line=1)
