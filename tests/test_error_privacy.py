@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from lxml import etree
 
 from gateway.cli import main
@@ -44,6 +44,21 @@ def _value(bad: bytes) -> str:
     return bad.split(b'"')[1].decode("iso-8859-1")
 
 
+def _convert_explain_and_batch(source: Path, tmp_path: Path, *mapping: str) -> tuple[Result, list[str]]:
+    """``convert``, ``explain`` and ``batch`` (its folder) on ``source``: the convert result, and every text
+    they write where a person could read it (terminal, report.jsonl, quarantine ``.reason`` files)."""
+    runner = CliRunner()
+    converted = runner.invoke(main, ["convert", str(source), *mapping, "--out", str(tmp_path / "out"),
+                                     "--no-validate", "--state", "none"])
+    explained = runner.invoke(main, ["explain", str(source), *mapping])
+    batched = runner.invoke(main, ["batch", str(source.parent), *mapping, "--out", str(tmp_path / "batch"),
+                                   "--no-validate", "--workers", "0", "--quiet", "--state", "none"])
+    outputs = [converted.output, explained.output, batched.output]
+    outputs += [p.read_text(encoding="utf-8", errors="replace") for p in (tmp_path / "batch").rglob("*")
+                if p.is_file() and p.suffix in (".jsonl", ".reason", ".txt", ".json")]
+    return converted, outputs
+
+
 @pytest.mark.parametrize(("what", "good", "bad"), BAD, ids=[b[0] for b in BAD])
 def test_no_personal_value_in_convert_explain_or_batch(what: str, good: bytes, bad: bytes, tmp_path: Path) -> None:
     assert good in SAMPLE
@@ -51,18 +66,7 @@ def test_no_personal_value_in_convert_explain_or_batch(what: str, good: bytes, b
     source.parent.mkdir()
     source.write_bytes(SAMPLE.replace(good, bad))
     value = _value(bad)
-    runner = CliRunner()
-    outputs = []
-    converted = runner.invoke(main, ["convert", str(source), "--mapping", str(EXAMPLE), "--out",
-                                     str(tmp_path / "out"), "--no-validate"])
-    outputs.append(converted.output)
-    explained = runner.invoke(main, ["explain", str(source), "--mapping", str(EXAMPLE)])
-    outputs.append(explained.output)
-    batched = runner.invoke(main, ["batch", str(source.parent), "--mapping", str(EXAMPLE), "--out",
-                                   str(tmp_path / "batch"), "--no-validate", "--workers", "0", "--quiet"])
-    outputs.append(batched.output)
-    outputs += [p.read_text(encoding="utf-8", errors="replace") for p in (tmp_path / "batch").rglob("*")
-                if p.is_file() and p.suffix in (".jsonl", ".reason", ".txt", ".json")]
+    converted, outputs = _convert_explain_and_batch(source, tmp_path, "--mapping", str(EXAMPLE))
     assert "FAIL" in converted.output, converted.output  # the message is refused ...
     assert converted.exit_code == 1
     for text in outputs:
@@ -243,3 +247,37 @@ def test_a_malformed_ggk_envelope_is_not_quoted_near_its_text() -> None:
     data = b'<GGK:envelopHeenbericht-ggk_Di01 a=">'
     error = ggk.malformed(data, InputError("not well-formed XML: broken, line 1, column 37", line=1))
     assert error.message.endswith("near '>'"), error.message  # markup near the error is still shown
+
+
+def _b01(line: int, at: int, text: str) -> bytes:
+    """The CasusB-01 EI toewijzing (client BSN 123456782, Castricum) with ``text`` at 1-based ``at`` of ``line``."""
+    lines = (EI_DIR / "CasusB-01-WMO301_toewijzing.ei").read_bytes().decode("latin-1").split("\n")
+    old = lines[line - 1]
+    lines[line - 1] = old[:at - 1] + text + old[at - 1 + len(text):]
+    return "\n".join(lines).encode("latin-1")
+
+
+EI_PLANTED = [  # what, line, position, planted text, the value that must not come back
+    ("typo-bsn-in-adres", 3, 15, "0000123456728", "123456728"),  # a mistyped BSN (fails the 11-proef itself)
+    ("other-bsn-in-adres", 3, 15, "0000111222333", "111222333"),  # another client's BSN: the link check
+    ("name-shifted-into-a-number", 2, 57, "02Castricum ", NAME),
+    ("bsn-over-the-sequence-number", 2, 3, "123456782", BSN),
+    ("bsn-in-a-birth-date", 2, 49, "12345678", "12345678"),
+    ("name-in-a-reserve", 2, 300, NAME, NAME),
+]
+
+
+@NO_EI
+@pytest.mark.parametrize(("line", "at", "text", "value"), [pytest.param(*c[1:], id=c[0]) for c in EI_PLANTED])
+def test_no_planted_ei_value_in_convert_explain_or_batch(line: int, at: int, text: str, value: str,
+                                                          tmp_path: Path) -> None:
+    source = tmp_path / "in" / "planted.ei"
+    source.parent.mkdir()
+    source.write_bytes(_b01(line, at, text))
+    converted, outputs = _convert_explain_and_batch(source, tmp_path)
+    assert converted.exit_code == 1 and f"planted.ei:{line}" in converted.output, converted.output  # refused, located
+    reports = [t for t in outputs if '"error"' in t]
+    assert reports and all(f'"line":{line}' in t for t in reports), outputs  # report.jsonl has the line too
+    assert any(t.startswith("source: in/planted.ei") and f"line: {line}" in t for t in outputs), outputs  # .reason
+    for out in outputs:
+        assert not leaks(out, value), out[:2000]  # and no BSN, no planted value, anywhere
