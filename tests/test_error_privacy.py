@@ -156,7 +156,7 @@ def _planted_ei(sample: Path, layouts: EiLayouts) -> Iterator[tuple[str, str, by
 
 EI_ERRORS = ("must be numeric", "is not a valid date", "is not a valid time", "must be blank", "out of order",
              "differs from", "refers to a", "unknown record type", "unknown BerichtCode", "missing 01 voorloop",
-             "must be '", "says")
+             "must be '", "says", "more than the maximum")
 """The kinds of EI read error the plantings must reach, each of which once quoted what it found."""
 
 
@@ -281,3 +281,16 @@ def test_no_planted_ei_value_in_convert_explain_or_batch(line: int, at: int, tex
     assert any(t.startswith("source: in/planted.ei") and f"line: {line}" in t for t in outputs), outputs  # .reason
     for out in outputs:
         assert not leaks(out, value), out[:2000]  # and no BSN, no planted value, anywhere
+
+
+@NO_EI
+def test_a_repeated_relatie_nummer_is_refused_without_the_number() -> None:
+    lines = (EI_DIR / "CasusA-02-WMO301_toewijzing.ei").read_bytes().decode("latin-1").split("\n")
+    relatie = lines[2][:38] + "00" + BSN + lines[2][49:]  # the 03's Nummer (positions 39-49) holding a BSN
+    lines = [lines[0], lines[1], relatie, relatie, *lines[3:]]
+    lines = [ln[:2] + f"{i:012d}" + ln[14:] if ln[:2] not in ("01", "99", "") else ln for i, ln in enumerate(lines)]
+    with pytest.raises(InputError) as caught:
+        parse_default_ei("\n".join(lines).encode("latin-1"), "twice.ei")
+    assert (caught.value.line, caught.value.field) == (4, "Nummer"), str(caught.value)
+    assert "the same Nummer already appeared on line 3" in caught.value.message
+    assert not leaks(str(caught.value)), str(caught.value)

@@ -132,3 +132,22 @@ def test_the_reverse_of_a_whole_result_refuses_an_inexact_value() -> None:
 def test_unit_and_arithmetic_arguments_are_checked_at_compile_time(name: str, arg: Any, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         tf.REGISTRY[name].prepare(arg)
+
+
+REFUSING = [("zeropad", 8), ("code", 2), ("integer", None), ("extract", r"^Q(\d)$"), ("date", "dd-mm-yyyy"),
+            ("format_date", "dd-mm-yyyy"), ("time", "hhmmss"), ("format_time", "hhmmss"), ("number", None),
+            ("number", {"decimal": ",", "scale": -1}), ("multiply", {"by": 0.5}), ("divide", 7),
+            ("unit", {"from": "minuut", "to": "uur"})]
+
+
+@pytest.mark.parametrize(("name", "arg"), REFUSING, ids=[f"{n}-{i}" for i, (n, _) in enumerate(REFUSING)])
+def test_a_refused_value_is_told_by_its_shape_never_quoted(name: str, arg: Any) -> None:
+    """A value in the wrong format may be a BSN or a name typed into the wrong column (docs/mapping-reference.md)."""
+    refused = 0
+    for value in ("123456782", "Castricum", "123456782,5", "-123456782", "1234567825"):
+        try:
+            _run(name, arg, value)
+        except tf.TransformError as exc:
+            refused += 1
+            assert "123456782" not in str(exc) and "Castricum" not in str(exc) and "12345" not in str(exc), str(exc)
+    assert refused, name
