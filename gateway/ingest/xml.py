@@ -23,8 +23,27 @@ from lxml import etree
 from .errors import InputError, quotable, shape
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+MAX_NODES = 500_000
+"""Elements and attributes one message may hold, counted before it is parsed as the ``<`` that do not open an end
+tag plus the ``=`` signs (an upper bound: a comment, CDATA section or processing instruction counts its ``<``, text
+its ``=``, a namespace declaration its ``=``). The 10 MB limit alone lets through 2.4 million empty elements; what
+libxml2 and the conversion spend grows with the count, not with the bytes: 1.2 million leaves took 650 MB and 6 s,
+500,000 up to ~270 MB and ~5 s (docs/batch.md, *Sizing*). A 2.x message of many clients at the 10 MB limit holds
+~220,000 (48 bytes an element); a 3.x message holds one client (a few hundred). A text of at most ``MAX_NODES``
+bytes cannot pass the bound and is not counted."""
+MAX_ATTRIBUTES = 4_096
+"""Attributes one element may carry. No iWmo/iJw element declares one (only namespace declarations and ``xsi:``
+attributes occur); the widest StUF 0301/BG/ZKN 0310 and GGk types declare ten. libxml2 2.14 parses them in linear
+time, but lxml reads them in time quadratic in their number (``items()`` looks each value up by name: 40,000 take
+8 s, in one C call that holds the GIL, so neither the per-message alarm nor a thread of the process can act): 4,096
+take ~20 ms. Each attribute takes at least 5 bytes (`` a=""``), so a text of at most ``5 * MAX_ATTRIBUTES`` bytes
+cannot hold such an element and is not looked at: a message under 20 KB pays nothing for the bound."""
 DTD_REFUSED = "DOCTYPE/ENTITY declarations are not allowed (entity expansion and external files are refused)"
 _local = threading.local()
+_NODE = re.compile(rb"<(?!/)|=")
+"""What :data:`MAX_NODES` counts, one match a node (the fast count is ``count(b"<") - count(b"</") + count(b"=")``)."""
+_WIDE_ELEMENT = etree.XPath(f"(//*[count(@*) > {MAX_ATTRIBUTES}])[1]")
+"""The first element with more than :data:`MAX_ATTRIBUTES` attributes, found in libxml2 (linear in the attributes)."""
 _DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _DECLARATION_TEXT = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _XML_DECL = re.compile(rb"\A<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})[\"']")
@@ -118,6 +137,38 @@ def _readable(message: str) -> str:
     return _NUMBER.sub(lambda m: f"({shape(m.group(0))})", message)
 
 
+def _count_nodes(text: bytes, source: str) -> bool:
+    """Refuse ``text`` when it holds more than :data:`MAX_NODES` elements and attributes (counted as there, before
+    libxml2 builds anything), naming the line the count passes the bound on. True when an element of it may carry
+    more than :data:`MAX_ATTRIBUTES` attributes (more ``=`` than that): the parsed tree is to be checked.
+    Only called for a text longer than ``5 * MAX_ATTRIBUTES`` bytes (~6 µs a 20 KB text, 4 ms a 10 MB one)."""
+    equals = text.count(b"=")
+    if len(text) > MAX_NODES:
+        nodes = text.count(b"<") + equals
+        if nodes > MAX_NODES and nodes - text.count(b"</") > MAX_NODES:
+            line = None
+            for n, found in enumerate(_NODE.finditer(text), 1):  # at most MAX_NODES + 1 steps, when refusing
+                if n > MAX_NODES:
+                    line = text.count(b"\n", 0, found.start()) + 1
+                    break
+            raise InputError(f"more than {MAX_NODES:,} elements and attributes in one message (counted as the '<' "
+                             f"that do not open an end tag and the '=' signs; the count passes {MAX_NODES:,} on "
+                             f"this line): expected at most {MAX_NODES:,}", source=source, line=line, code="StUF058")
+    return equals > MAX_ATTRIBUTES
+
+
+def _refuse_wide(root: etree._Element, source: str) -> None:
+    """Refuse the first element of ``root``'s tree with more than :data:`MAX_ATTRIBUTES` attributes, if any, naming
+    it by its path (the document's prefixes) and line."""
+    found = _WIDE_ELEMENT(root)
+    if found:
+        el = found[0]
+        names = [f"{node.prefix}:{etree.QName(node).localname}" if node.prefix else etree.QName(node).localname
+                 for node in [el, *el.iterancestors()]]
+        raise InputError(f"element has {len(el.keys()):,} attributes: expected at most {MAX_ATTRIBUTES:,} on one "
+                         "element", source=source, line=el.sourceline, field="/" + "/".join(reversed(names)))
+
+
 def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX_BYTES, *,
               huge: bool = False, blanks: bool = True) -> etree._Element:
     """Parse ``data`` into an element tree or raise :class:`InputError` naming line and reason. ``huge``
@@ -125,7 +176,9 @@ def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX
     larger); the size stays bounded by ``max_bytes`` and entities stay refused. ``blanks=False`` leaves out
     the whitespace-only text between elements (libxml2's ``remove_blank_text``; a leaf's own blank text and
     ``xml:space="preserve"`` are kept): conversion strips every value it reads, and a tree without those
-    nodes costs ~10 µs less a message to build and to walk."""
+    nodes costs ~10 µs less a message to build and to walk. Besides ``max_bytes``, a message may hold at most
+    :data:`MAX_NODES` elements and attributes (refused before libxml2 builds anything) and an element at most
+    :data:`MAX_ATTRIBUTES` attributes (refused before anything reads them)."""
     if len(data) > max_bytes:
         raise InputError(
             f"message is {len(data)} bytes, more than the limit of {max_bytes}", source=source, code="StUF058"
@@ -133,6 +186,7 @@ def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX
     if not data or data.isspace():  # what ``not data.strip()`` says, without copying the message
         raise InputError("empty input: expected an XML message", source=source, line=1)
     text = _normalised(data, source)
+    wide = len(text) > 5 * MAX_ATTRIBUTES and _count_nodes(text, source)  # most messages are not counted
     try:
         root = etree.fromstring(text, _parser(huge, blanks))
     except etree.XMLSyntaxError as exc:
@@ -141,4 +195,6 @@ def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise InputError(DTD_REFUSED, source=source, line=1)
+    if wide:
+        _refuse_wide(root, source)
     return root
