@@ -5,6 +5,8 @@ converter the forked workers inherit, each is ended within its deadline, reporte
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import signal
 import time
 import zipfile
@@ -38,6 +40,8 @@ def faulty(self: Converter, data: bytes, name: str = "<input>", route: str | Non
     if b"<!-- STUCK -->" in data:  # stuck where no signal gets through (as in C code): only the watchdog helps
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         time.sleep(600)
+    if b"<!-- GIL -->" in data:  # one C call that holds the GIL for ~30 s: no handler and no thread of ours runs
+        sum(range(2_000_000_000))
     return original_to_model(self, data, name, route, trace)
 
 
@@ -74,6 +78,37 @@ def test_a_message_stuck_beyond_the_alarm_is_ended_by_the_watchdog(tmp_path: Pat
     assert [line["status"] for line in lines] == ["ok"] * 5 + ["failed"] + ["ok"] * 2
     assert lines[5]["error"]["message"] == WORKER_DIED  # type: ignore[index]
     assert outcome.summary is not None and outcome.summary["run"]["worker_crashes"] == 1
+
+
+def test_a_message_stuck_in_one_call_holding_the_gil_is_ended_from_the_parent(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F2: lxml's quadratic read of 100,000 attributes was one C call holding the GIL, which neither the
+    alarm nor a watchdog thread in the worker could end. The parent kills such a worker after twice the deadline
+    plus a second (here 3 s, against the ~30 s the call takes), as often as it is tried: alone, and then reported."""
+    monkeypatch.setattr(Converter, "to_model", faulty)
+    keys = archive(tmp_path / "in.zip", {2: b"<!-- GIL -->"})
+    outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out", validate=False, progress="quiet",
+                               workers=1, chunk_size=4, timeout=1))
+    lines = lines_of(tmp_path / "out")
+    assert [line["source"] for line in lines] == keys
+    assert [line["status"] for line in lines] == ["ok"] * 2 + ["failed"] + ["ok"] * 5
+    assert lines[2]["error"]["message"] == WORKER_DIED  # type: ignore[index]
+    assert outcome.summary is not None and outcome.summary["run"]["worker_crashes"] == 1
+
+
+def test_a_worker_stamps_only_the_message_in_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the parent reads to find a stuck worker: a message's start while it runs, nothing between messages (an
+    idle worker is never taken for a stuck one)."""
+    monkeypatch.setattr(work, "_started", work._started)  # put back after the test: attach() rebinds both
+    monkeypatch.setattr(work, "_slot", work._slot)
+    clocks = work.Clocks(multiprocessing.get_context(), 2)
+    clocks.attach()
+    later = time.monotonic() + 1
+    assert clocks.stuck(later) == []
+    with work._deadline(0):
+        assert clocks.stuck(later) == [os.getpid()]
+        assert clocks.stuck(later - 2) == []
+    assert clocks.stuck(later) == []
 
 
 @pytest.mark.parametrize("workers", [0, 2])

@@ -6,13 +6,17 @@ lets the journal describe progress as one number. Crash-isolating: if a message 
 (a segfault, the OOM killer), the chunks in flight are retried one message at a time, one at a
 time, and the message that kills a worker on its own is reported as failed instead of stopping the run.
 Memory-bounded: a chunk whose worker grew past its allowance (:mod:`gateway.procmemory`) has the pool's
-workers replaced; the old ones finish the chunks they were given.
+workers replaced; the old ones finish the chunks they were given. Deadline-bound: a worker whose message has run
+for twice the per-message deadline plus a second (its alarm could not end it: one C call holding the GIL, or
+signals blocked) is killed from here, and the message is reported as one that took its worker down.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections import deque
@@ -26,7 +30,7 @@ from gateway.procmemory import Allowance
 
 from .budget import Budget
 from .placement import ReadPlacement, read_here
-from .work import Chunk, ChunkResult, WorkConfig, Worker, rejoined, run_chunk, share_registry, start_worker
+from .work import Chunk, ChunkResult, Clocks, WorkConfig, Worker, rejoined, run_chunk, share_registry, start_worker
 
 WORKER_NICE = 10
 """How much lower the workers run when they and the parent outnumber the cores (:func:`worker_nice`)."""
@@ -84,6 +88,8 @@ class OrderedPool:
         self._outgrown: list[ProcessPoolExecutor] = []
         """Replaced for their memory, finishing the chunks they hold."""
         self._local: Worker | None = None
+        self._clocks: list[Clocks] = []
+        """The message clocks of the current workers and of the outgrown ones (:meth:`_end_stuck`)."""
         self.crashes = 0
         self.renewals = 0
         """Times the workers were replaced because one outgrew its memory allowance."""
@@ -92,8 +98,10 @@ class OrderedPool:
 
     def _start(self) -> ProcessPoolExecutor:
         share_registry(self.registry)
+        clocks = Clocks(_context(), self.workers)
+        self._clocks.append(clocks)
         return ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=start_worker,
-                                   initargs=(self.config, os.getpid(), self.budget, worker_nice(self.workers)))
+                                   initargs=(self.config, os.getpid(), self.budget, worker_nice(self.workers), clocks))
 
     def start(self) -> None:
         """Launch the worker processes now (before the caller starts threads); idempotent."""
@@ -164,6 +172,7 @@ class OrderedPool:
                 started = time.monotonic()
                 done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 self.placement.waited(time.monotonic() - started)
+                self._end_stuck()
                 for future in done:
                     chunk = pending.pop(future)
                     current = future in self._current
@@ -200,6 +209,21 @@ class OrderedPool:
                 next_first += result.count
                 self.placement.handed_back()
                 yield result
+
+    def _end_stuck(self) -> None:
+        """Kill each worker whose message has run for more than twice the deadline plus a second: its pending chunks
+        then fail as a broken pool, and the crash path retries them one message at a time and reports the one that
+        is killed alone (:data:`WORKER_DIED`). Only live children of this process are signalled."""
+        if self.config.timeout <= 0:
+            return
+        since = time.monotonic() - (2 * self.config.timeout + 1)
+        stuck = [pid for clocks in self._clocks for pid in clocks.stuck(since)]
+        if stuck:
+            children = {child.pid for child in multiprocessing.active_children()}
+            for pid in stuck:
+                if pid in children:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
 
     def _convert_here(self, chunk: Chunk) -> list[ChunkResult]:
         """Convert in this process; a bug outside the per-message guard fails that one member, not the run."""
@@ -245,3 +269,4 @@ class OrderedPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        self._clocks.clear()  # their workers are gone: a stale stamp must never name a pid used again
