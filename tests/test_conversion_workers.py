@@ -22,9 +22,12 @@ def _init(marker: str) -> None:
 
 
 def _work(value: int, pause: float = 0.0) -> tuple[int, int, str]:
-    """Square ``value`` in the worker; -1 ends the worker process abruptly, -2 raises."""
+    """Square ``value`` in the worker; -1 ends the worker process abruptly, -2 raises, -3 holds the GIL in one C call
+    for ~30 s (as lxml did reading 100,000 attributes: no signal handler and no thread of the worker runs)."""
     if value == -1:
         os._exit(3)
+    if value == -3:
+        sum(range(2_000_000_000))
     if value == -2:
         raise ValueError("broken on purpose")
     time.sleep(pause)
@@ -63,6 +66,41 @@ def test_a_message_that_kills_its_worker_is_refused_and_the_others_are_answered(
             assert [a[0] for a in answers if a is not None] == [v * v for v in values if v != -1]  # type: ignore[index]
             assert pool.pids() and not before & set(pool.pids())  # a new worker took over
             assert (await pool.run(_work, 4))[0] == 16
+        finally:
+            await pool.aclose()
+
+    _run(main())
+
+
+def test_a_message_that_keeps_its_worker_stuck_is_refused_and_the_others_are_answered() -> None:
+    """Review F2: a conversion stuck in one C call that holds the GIL. The server kills the worker once it has held
+    the message for ``stuck_after`` without an answer, tries it once more alone, and refuses it when stuck again."""
+    async def main() -> None:
+        pool = WorkerPool(1, _init, ("one",), stuck_after=1.0)
+        await pool.start()
+        try:
+            before = set(pool.pids())
+            values = [*range(5), -3, *range(5, 10)]
+            answers = await asyncio.gather(*(pool.run(_work, v) for v in values))
+            assert answers[5] is None
+            assert [a[0] for a in answers if a is not None] == [v * v for v in values if v != -3]  # type: ignore[index]
+            assert pool.pids() and not before & set(pool.pids())
+        finally:
+            await pool.aclose()
+
+    _run(main())
+
+
+def test_a_worker_busy_with_many_quick_messages_is_not_taken_for_stuck() -> None:
+    """The clock runs per message: each answer restarts it, so a worker holding 2 s of 0.1 s messages is kept."""
+    async def main() -> None:
+        pool = WorkerPool(1, _init, ("one",), stuck_after=0.5)
+        await pool.start()
+        try:
+            before = set(pool.pids())
+            answers = await asyncio.gather(*(pool.run(_work, n, 0.1) for n in range(20)))
+            assert [a[0] for a in answers] == [n * n for n in range(20)]  # type: ignore[index]
+            assert set(pool.pids()) == before == {a[1] for a in answers}  # type: ignore[index]
         finally:
             await pool.aclose()
 
@@ -262,6 +300,24 @@ def test_the_server_does_not_parse_a_message_its_worker_failed_on(monkeypatch: p
     converted = _run(asyncio.wait_for(main(), 120))
     assert converted.failure is not None and "conversion worker stopped" in converted.failure.message  # type: ignore[attr-defined]
     assert converted.facts == converting.Facts() and parsed == []  # type: ignore[attr-defined]
+
+
+def test_the_sidecar_ends_a_worker_stuck_on_one_message() -> None:
+    """The sidecar's own pool runs with the watchdog the tests above drive with a short ``stuck_after``."""
+    from gateway.mapping import Registry
+    from gateway.proxy import converting
+    from gateway.proxy.config import ServeConfig
+    from gateway.proxy.workers import STUCK_AFTER
+
+    async def main() -> float | None:
+        pool = converting.ConversionPool(ServeConfig(convert_processes=1), Registry(dirs=[], files=[]), {}, 1)
+        await pool.start()
+        try:
+            return pool.pool.stuck_after if pool.pool is not None else None
+        finally:
+            await pool.shutdown()
+
+    assert _run(asyncio.wait_for(main(), 120)) == STUCK_AFTER == 60
 
 
 def _spawned(pool: WorkerPool) -> list[int]:

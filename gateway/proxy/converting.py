@@ -37,7 +37,7 @@ from gateway.render.schemas import SchemaUnavailable, schema
 
 from .config import ConfigError, ServeConfig
 from .render_config import settings_of
-from .workers import WorkerPool
+from .workers import STUCK_AFTER, WorkerPool
 
 log = logging.getLogger("overstap.convert")
 T = TypeVar("T")
@@ -260,7 +260,8 @@ class ConversionPool:
         if self.processes <= 0:  # measured from here: start-up is not growth
             self.allowance = Allowance(self.config.convert_worker_growth_mb)
         if self.processes > 0:
-            pool = WorkerPool(self.processes, _init_worker, self._init_args(), self.config.convert_worker_growth_mb)
+            pool = WorkerPool(self.processes, _init_worker, self._init_args(), self.config.convert_worker_growth_mb,
+                              STUCK_AFTER)
             await pool.start()
             if self.closed:  # shut down while these started: they are not taken on
                 await pool.aclose()

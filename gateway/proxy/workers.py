@@ -12,6 +12,8 @@ alone, so that a message that kills its worker is refused (None) rather than tak
 reload starts new workers and lets the old ones finish what they hold; shutting down leaves no process.
 A worker that has grown past its memory allowance (:mod:`gateway.procmemory`) says so, hands back unrun
 what it still holds, and is retired like a reloaded one: a fresh worker takes that work and what follows.
+A worker that has answered nothing for ``stuck_after`` seconds while it holds work is killed from here, and its
+work taken the way of a worker that died: nothing inside a worker could end one C call that holds the GIL.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 import pickle
 import signal
 import struct
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +45,9 @@ READY = b"ready"
 GROWN = b"grown"
 """A worker's word that it has outgrown its memory allowance: give it nothing more; what it answers from now on
 comes back unrun (``ok`` None), for another worker."""
+STUCK_AFTER = 60.0
+"""Seconds a sidecar worker may work on one message (no answer while it holds work) before it is killed. The
+costliest message within the ingest bounds (docs/batch.md, *Limits on a message*) converts in ~5 s."""
 _UNREAPED: set[Any] = set()
 """Worker processes started and not yet reaped, by any pool of this process."""
 
@@ -122,15 +128,22 @@ class _Worker:
     """Tasks this outgrown worker has handed back so far (they go to the front of the queue, in order)."""
     generation: int = 0
     """The pool's generation (its ``init_args``) this worker was started with: a reload makes a new one."""
+    since: float = 0.0
+    """When it last answered, or was given work holding none (monotonic): when its message in hand started."""
+    stuck: bool = False
+    """Killed for holding a message past ``stuck_after``; its pipe's end is on its way (:meth:`WorkerPool._died`)."""
 
 
 class WorkerPool:
     """``processes`` spawned workers, each initialised by ``init(*init_args)``; ``await run(fn, *args)``; a
-    worker grown by more than ``growth_mb`` since its start is replaced (None: never)."""
+    worker grown by more than ``growth_mb`` since its start is replaced (None: never); a worker that holds work
+    and has answered nothing for ``stuck_after`` seconds is killed (None: never)."""
 
     def __init__(self, processes: int, init: Callable[..., None], init_args: tuple[Any, ...],
-                 growth_mb: int | None = None) -> None:
+                 growth_mb: int | None = None, stuck_after: float | None = None) -> None:
         self.processes = processes
+        self.stuck_after = stuck_after
+        self._watch_handle: asyncio.TimerHandle | None = None
         self.init = init
         self.init_args = init_args
         self.growth_mb = growth_mb
@@ -169,7 +182,25 @@ class WorkerPool:
             await asyncio.gather(*self._reaping)
             return
         self.workers += fresh
+        if self.stuck_after and self._watch_handle is None:
+            self._watch_handle = self.loop.call_later(min(1.0, self.stuck_after / 4), self._watch)
         self._dispatch()
+
+    def _watch(self) -> None:
+        """Kill each worker that has held a message for more than ``stuck_after`` without answering: the end of
+        its pipe then takes the way of a worker that died (:meth:`_died`): what it held is tried once more, alone,
+        and a message it is killed on twice is refused."""
+        assert self.loop is not None and self.stuck_after
+        since = time.monotonic() - self.stuck_after
+        for worker in [*self.workers, *self.retired]:
+            if worker.held and worker.since < since and not (worker.dead or worker.stuck):
+                worker.stuck = True
+                log.error("a conversion worker has worked on one message for more than %g s; ending it",
+                          self.stuck_after)
+                with contextlib.suppress(OSError):
+                    os.kill(worker.process.pid, signal.SIGKILL)
+        self._watch_handle = None if self.closed else self.loop.call_later(min(1.0, self.stuck_after / 4),
+                                                                           self._watch)
 
     def _spawn(self) -> _Worker:
         loop = asyncio.get_running_loop()
@@ -209,6 +240,9 @@ class WorkerPool:
     async def aclose(self) -> None:
         """End every worker (work still waiting is answered None) and wait until no process is left."""
         self.closed = True
+        if self._watch_handle is not None:
+            self._watch_handle.cancel()
+            self._watch_handle = None
         for task in list(self._tasks):  # a replacement starting now would outlive us
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -275,6 +309,8 @@ class WorkerPool:
             if not ready:
                 return
             worker = min(ready, key=lambda w: len(w.held))
+            if not worker.held:  # it starts on this batch now; while it holds work, each answer restarts the clock
+                worker.since = time.monotonic()
             batch: list[tuple[int, Callable[..., Any], tuple[Any, ...]]] = []
             while self.waiting and len(batch) < BATCH and len(worker.held) < 2 * BATCH:
                 if self.waiting[0].deaths and (batch or worker.held):
@@ -342,7 +378,9 @@ class WorkerPool:
             message = bytes(inbox[start:start + size])
             del inbox[:start + size]
             self._answered(worker, message)
-        if not worker.held:
+        if worker.held:
+            worker.since = time.monotonic()  # it answered: the next message it holds starts now
+        else:
             worker.suspect = False
             if worker.retiring:
                 self._end(worker, wait=False)
