@@ -103,6 +103,22 @@ def test_oversize_body_with_and_without_content_length(gateway: tuple[str, Gatew
     assert metric(url, "overstap_rejected_total", route="default", reason="oversize") == 2
 
 
+def test_an_element_of_too_many_attributes_is_the_senders_to_fix(gateway: tuple[str, Gateway, Receiver]) -> None:
+    """Review F2: lxml reads an element's attributes in quadratic time, in one call no deadline ends; the parser
+    refuses more than 4,096 on one element before anything reads them, as bad input naming the element."""
+    url, _, _ = gateway
+    names = [f"a{i}" for i in range(4097)]
+    wide = sample().replace(b"<wmo301:Client>", b"<wmo301:Client " + " ".join(f'{n}=""' for n in names).encode()
+                            + b">")
+    assert len(wide) < LIMIT
+    response = httpx.post(url + "/soap", content=wide, headers=KEY)
+    assert response.status_code == 400
+    code, plek, omschrijving = body_of(fo03(response))
+    assert (code, plek) == ("StUF055", "client")
+    assert omschrijving == ("/wmo301:Bericht/wmo301:Clienten/wmo301:Client: element has 4,097 attributes: "
+                            "expected at most 4,096 on one element")
+
+
 def test_wrong_or_missing_credentials(gateway: tuple[str, Gateway, Receiver]) -> None:
     url, _, rec = gateway
     before = len(rec.received)

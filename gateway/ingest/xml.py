@@ -153,7 +153,7 @@ def _count_nodes(text: bytes, source: str) -> bool:
                     break
             raise InputError(f"more than {MAX_NODES:,} elements and attributes in one message (counted as the '<' "
                              f"that do not open an end tag and the '=' signs; the count passes {MAX_NODES:,} on "
-                             f"this line): expected at most {MAX_NODES:,}", source=source, line=line, code="StUF058")
+                             f"this line): expected at most {MAX_NODES:,}", source=source, line=line)
     return equals > MAX_ATTRIBUTES
 
 
