@@ -28,9 +28,9 @@ MAX_NODES = 500_000
 tag plus the ``=`` signs (an upper bound: a comment, CDATA section or processing instruction counts its ``<``, text
 its ``=``, a namespace declaration its ``=``). The 10 MB limit alone lets through 2.4 million empty elements; what
 libxml2 and the conversion spend grows with the count, not with the bytes: 1.2 million leaves took 650 MB and 6 s,
-500,000 up to ~270 MB and ~5 s (docs/batch.md, *Sizing*). A 2.x message of many clients at the 10 MB limit holds
-~220,000 (48 bytes an element); a 3.x message holds one client (a few hundred). A text of at most ``MAX_NODES``
-bytes cannot pass the bound and is not counted."""
+500,000 take up to ~270 MB and ~5 s (docs/batch.md, *Sizing for the worst message*). A 2.x message of many clients
+at the 10 MB limit holds ~220,000 (48 bytes an element); a 3.x message holds one client (a few hundred). A text of
+at most ``MAX_NODES`` bytes cannot pass the bound and is not counted."""
 MAX_ATTRIBUTES = 4_096
 """Attributes one element may carry. No iWmo/iJw element declares one (only namespace declarations and ``xsi:``
 attributes occur); the widest StUF 0301/BG/ZKN 0310 and GGk types declare ten. libxml2 2.14 parses them in linear
