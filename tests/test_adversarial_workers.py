@@ -80,6 +80,23 @@ def test_a_message_stuck_beyond_the_alarm_is_ended_by_the_watchdog(tmp_path: Pat
     assert outcome.summary is not None and outcome.summary["run"]["worker_crashes"] == 1
 
 
+def test_commits_within_a_chunk_retried_member_by_member_name_a_member_they_cover(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a crash the chunk is retried one member at a time, and a commit can land inside it. The key each
+    commit records for a resume's check (``last``: a chunk end at or before ``done`` and the key of the member
+    before it) must be that member's: a key of another position would refuse every resume as "inputs changed"."""
+    monkeypatch.setattr(Converter, "to_model", faulty)
+    keys = archive(tmp_path / "in.zip", {1: b"<!-- STUCK -->"})
+    run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out", validate=False, progress="quiet", workers=1,
+                     chunk_size=4, timeout=1, commit_seconds=0))
+    commits = [json.loads(line) for line in (tmp_path / "out" / ".journal.jsonl").read_text().splitlines()
+               if '"done"' in line and '"last"' in line]
+    assert any(c["done"] % 4 for c in commits), "a commit inside the retried chunk"
+    for c in commits:
+        end, key = c["last"]
+        assert end <= c["done"] and keys[end - 1].endswith(key.rpartition("/")[2]), c
+
+
 def test_a_message_stuck_in_one_call_holding_the_gil_is_ended_from_the_parent(tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Review F2: lxml's quadratic read of 100,000 attributes was one C call holding the GIL, which neither the

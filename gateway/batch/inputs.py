@@ -231,9 +231,10 @@ class Inputs:
                 total += 1
         return -(-total // self.shard.count) if self.by_name else total
 
-    def members(self, start: int = 0, before: str | None = None) -> Iterator[Member]:
-        """Members of this shard from ordinal ``start`` on; earlier ones are passed over unread. ``before``: the
-        key a resumed run's journal says member ``start - 1`` had (:class:`InputsChanged` if it is another now)."""
+    def members(self, start: int = 0, before: tuple[int, str] | None = None) -> Iterator[Member]:
+        """Members of this shard from ordinal ``start`` on; earlier ones are passed over unread. ``before``: a
+        resumed run's journal's (end, key): member ``end - 1``, at or before ``start - 1``, had that key then
+        (:class:`InputsChanged` if it has another now)."""
         ordinal = 0
         self.skipped = 0
         for raw in self._all():
@@ -245,8 +246,8 @@ class Inputs:
                 continue
             if ordinal >= start:
                 yield self._load(ordinal, raw)
-            elif ordinal == start - 1 and before is not None and raw.key != before:
-                raise InputsChanged(f"input {ordinal + 1:,} was {before!r} when the run began and is {raw.key!r} "
+            elif before is not None and ordinal == before[0] - 1 and raw.key != before[1]:
+                raise InputsChanged(f"input {ordinal + 1:,} was {before[1]!r} when the run began and is {raw.key!r} "
                                     "now: members were added, removed or renamed before the point to resume from")
             ordinal += 1
         if start > ordinal:

@@ -169,6 +169,20 @@ def frozen_startup() -> Iterator[None]:
         gc.unfreeze()
 
 
+def covered(last_keys: dict[int, str], done: int, last: tuple[int, str] | None) -> tuple[int, str] | None:
+    """The newest chunk end at or before ``done`` with its last member's key, or ``last`` when none has come since;
+    the ends it passes are dropped from ``last_keys``. Not ``done`` itself: a chunk retried member by member after
+    a crash commits within itself, and its end is not reached yet."""
+    ends = [end for end in last_keys if end <= done]
+    if not ends:
+        return last
+    newest = max(ends)
+    found = (newest, last_keys[newest])
+    for end in ends:
+        del last_keys[end]
+    return found
+
+
 class BatchRun:
     """A prepared run: arguments checked, journal read, ready to :meth:`execute`."""
 
@@ -365,22 +379,21 @@ class BatchRun:
         started = time.monotonic()
 
         last_keys: dict[int, str] = {}
-        """Chunk ends handed out and their last member's key (a window's worth): a commit records the key of its
-        last member done, so a resume can tell when the members before it are no longer those of the run."""
-        last_key = state.get("last_key") if state else None
+        """Chunk ends handed out and their last member's key (a window's worth): each commit records the newest end
+        it covers with that key, so a resume can tell when the members before it are no longer those of the run.
+        (The newest end, not ``done``: a chunk retried member by member after a crash commits within itself.)"""
+        last = tuple(state["last"]) if state and state.get("last") else None
 
         def commit() -> None:
-            nonlocal last_key
-            last_key = last_keys.get(done, last_key)
-            for end in [end for end in last_keys if end <= done]:
-                del last_keys[end]
+            nonlocal last
+            last = covered(last_keys, done, last)
             step.sync()  # the ledger never behind what the journal says is done
             journal.commit({"done": done, "sink": sink.sync(), "tally": tally.to_dict(),
                             "elapsed": round(before + time.monotonic() - started, 3), "skipped": inputs.skipped,
-                            **({"last_key": last_key} if last_key is not None else {})})
+                            **({"last": list(last)} if last is not None else {})})
             step.prune(done)
 
-        members = inputs.members(start=done, before=last_key)
+        members = inputs.members(start=done, before=last)  # type: ignore[arg-type]
         try:
             pool.start()
         except WorkersFailed as exc:
