@@ -48,11 +48,9 @@ def _component(part: str) -> str:
         part = "".join(map(_printable, part))
     if part == "..":
         return "__"
-    raw = part.encode("utf-8")
-    if len(raw) <= MAX_COMPONENT:
+    if len(part.encode("utf-8")) <= MAX_COMPONENT:
         return part
-    digest = hashlib.blake2b(raw, digest_size=6).hexdigest()
-    return raw[: MAX_COMPONENT - 13].decode("utf-8", errors="ignore") + "~" + digest
+    return _shortened(part, MAX_COMPONENT, digest_size=6)  # keys made before output names were cut keep theirs
 
 
 def clean_path(name: str) -> str:
@@ -117,10 +115,11 @@ def _shallow(key: str) -> str:
     return f"{label}/~{hashlib.blake2b(inner.encode('utf-8'), digest_size=8).hexdigest()}/{last}"
 
 
-def _shortened(name: str, size: int) -> str:
-    """``name`` cut to at most ``size`` bytes (at least 18), with a hash of the whole so that two cut alike differ."""
-    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).hexdigest()
-    return name.encode("utf-8")[: max(size - 17, 1)].decode("utf-8", errors="ignore") + "~" + digest
+def _shortened(name: str, size: int, digest_size: int = 8) -> str:
+    """``name`` cut to at most ``size`` bytes, with ``~`` and a hash of the whole so that two cut alike differ."""
+    raw = name.encode("utf-8")
+    digest = hashlib.blake2b(raw, digest_size=digest_size).hexdigest()
+    return raw[: max(size - 1 - len(digest), 1)].decode("utf-8", errors="ignore") + "~" + digest
 
 
 _REASON_LIKE = re.compile(r"\.reason~*\Z")
