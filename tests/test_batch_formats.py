@@ -221,6 +221,44 @@ def test_folder_names_that_clean_to_one_key_are_told_apart(tmp_path: Path) -> No
     assert found["in/a/b.xml"] == b"a/b.xml" and found["in/c_.xml"] == b"c\x01.xml"
 
 
+CASE_NAMES = ["Toewijzing.xml", "toewijzing.xml", "caf\u00e9.xml", "cafe\u0301.xml", "D/x.xml", "d/X.XML"]
+"""Six names of a ZIP that are six files on Linux and three on macOS or Windows (case, NFC against NFD)."""
+
+
+def test_names_one_on_macos_or_windows_are_told_apart() -> None:
+    """The later of two names a case- or normalisation-insensitive file system holds as one is renamed, as an
+    exact repeat is: extracted on APFS or NTFS, its outputs would otherwise replace the first one's."""
+    from gateway.batch.keys import NameClaims, folded, quarantine_path
+
+    claims = NameClaims()
+    assert [claims.claim(name, i) for i, name in enumerate(CASE_NAMES)] == [
+        "Toewijzing.xml", "toewijzing.xml~1", "caf\u00e9.xml", "cafe\u0301.xml~3", "D/x.xml", "d~X.XML~5"]
+    assert input_labels([Path("p/A.zip"), Path("q/a.zip"), Path("r/A.ZIP")]) == ["A.zip", "a.zip~2", "A.ZIP~3"]
+    assert folded("Stra\u00dfe/CAFE\u0301") == folded("strasse/caf\u00e9") == "strasse/caf\u00e9"
+    assert output_path("x.zip/a.XML/b.xml", "o") == "converted/x.zip/a.XML~/b.xml.o.xml"  # never beside a.xml.*.xml
+    assert quarantine_path("x.zip/m.REASON") == "quarantine/x.zip/m.REASON~"  # never another member's reason file
+
+
+def test_an_archive_of_such_names_extracts_whole_on_a_case_insensitive_file_system(tmp_path: Path) -> None:
+    """End to end, with members that fail (a quarantined copy is named by its member alone; outputs carry their
+    message's identificatie too): no two paths under OUT are one file where case and Unicode normalisation do not
+    count, as extracting OUT onto APFS or NTFS would find."""
+    from gateway.batch.keys import folded
+
+    path = tmp_path / "cases.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, name in enumerate(CASE_NAMES):
+            zf.writestr(name, b"not a message %d" % i)
+    outcome = run(BatchOptions([path], tmp_path / "out", workers=0, validate=False, progress="quiet",
+                               state="none"))
+    assert outcome.summary is not None and outcome.summary["status"] == {"ok": 0, "failed": len(CASE_NAMES)}
+    written = [p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    quarantined = [p for p in written if p.startswith("quarantine/") and not p.endswith(".reason")]
+    assert sorted((tmp_path / "out" / p).read_bytes() for p in quarantined) == [
+        b"not a message %d" % i for i in range(len(CASE_NAMES))]
+    assert len({folded(p) for p in written}) == len(written), sorted(written)
+
+
 def test_an_archive_named_input_that_is_a_fifo_is_refused_not_waited_for(tmp_path: Path) -> None:
     """Opening a FIFO blocks until a writer comes: a FIFO named ``.zip`` or ``.tar.gz`` is refused unopened."""
     for name in ("fifo.zip", "fifo.tar.gz"):

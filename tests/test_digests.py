@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.batch.digests import DigestSet
-from gateway.batch.keys import NameClaims
+from gateway.batch.keys import NameClaims, folded
 
 U64 = st.integers(0, 2**64 - 1)
 
@@ -64,23 +64,24 @@ class _PlainClaims:
     def claim(self, path: str, position: int) -> str:
         candidate, n = path, 0
         while True:
-            parts = candidate.split("/")
+            parts = folded(candidate).split("/")
             folders = ["/".join(parts[:i]) for i in range(1, len(parts))]
-            if candidate not in self.files and candidate not in self.dirs and not any(f in self.files for f in folders):
+            whole = "/".join(parts)
+            if whole not in self.files and whole not in self.dirs and not any(f in self.files for f in folders):
                 break
             n += 1
             candidate = f"{path.replace('/', '~')}~{position}" + (f"~{n}" if n > 1 else "")
-        self.files.add(candidate)
+        self.files.add(whole)
         self.dirs.update(folders)
         return candidate
 
 
 @settings(max_examples=300)
-@given(st.lists(st.lists(st.sampled_from(["a", "b", "a.xml", "m.xml"]), min_size=1, max_size=3).map("/".join),
-                max_size=30))
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "a.xml", "m.xml", "A", "A.XML", "M.xml"]), min_size=1,
+                         max_size=3).map("/".join), max_size=30))
 def test_claims_rename_exactly_the_clashes(paths: list[str]) -> None:
-    """A file and a folder of one name, a name twice, in any folder and order (members come folder by folder, so
-    the folder of the last claim is remembered: it must never answer for another folder)."""
+    """A file and a folder of one name, a name twice (or in other case), in any folder and order (members come
+    folder by folder, so the folder of the last claim is remembered: it must never answer for another folder)."""
     mine, plain = NameClaims(), _PlainClaims()
     for position, path in enumerate(paths):
         assert mine.claim(path, position) == plain.claim(path, position)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -64,18 +65,31 @@ def is_junk(path: str) -> bool:
     return any(part.startswith(".") or part in JUNK_NAMES for part in path.split("/"))
 
 
+def folded(name: str) -> str:
+    """``name`` as a file system that ignores case and Unicode normalisation compares it (APFS and HFS+ on macOS,
+    NTFS, FAT and SMB shares): two keys equal here are one file once OUT is copied or extracted there.
+
+    Why: ``A.xml`` and ``a.xml``, or ``café`` in NFC and in NFD, are two names on Linux; on such a file system the
+    second output written would replace the first. Case folding is Unicode's, a little wider than NTFS's (``ß`` is
+    ``ss``): a name told apart here that NTFS would not confuse only costs that member a ``~N`` name."""
+    if name.isascii():
+        return name.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
 def input_labels(paths: Iterable[Path]) -> list[str]:
     """One label per INPUT: its base name, made unique with ``~2``, ``~3`` in command-line order (past any
-    label taken already: inputs ``p/a``, ``q/a`` and ``r/a~2`` are ``a``, ``a~3`` and ``a~2``)."""
+    label taken already: inputs ``p/a``, ``q/a`` and ``r/a~2`` are ``a``, ``a~3`` and ``a~2``). Labels are told
+    apart as :func:`folded` compares them: inputs ``p/A.zip`` and ``q/a.zip`` are ``A.zip`` and ``a.zip~2``."""
     bases = [_component(path.resolve().name or "input") for path in paths]
-    taken = set(bases)
+    taken = {folded(base) for base in bases}
     labels, used = [], set()
     for base in bases:
         label, n = base, 1
-        while label in used or (label != base and label in taken):
+        while folded(label) in used or (label != base and folded(label) in taken):
             n += 1
             label = f"{base}~{n}"
-        used.add(label)
+        used.add(folded(label))
         labels.append(label)
     return labels
 
@@ -87,11 +101,12 @@ def output_path(key: str, output_name: str) -> str:
     """Where one converted message of member ``key`` goes, relative to OUT.
 
     Every file under ``converted/`` ends in ``.xml``; a folder on the way whose name ends so too (a
-    member ``a.xml/b.xml``) gets a ``~``, so no output file can ever stand where another needs a folder.
+    member ``a.xml/b.xml``, or ``a.XML/b.xml``: :func:`folded`) gets a ``~``, so no output file can ever stand
+    where another needs a folder.
     """
     folders, _, last = _shallow(key).rpartition("/")
     if folders:
-        folders = "/".join(part + "~" if _XML_DIR.search(part) else part for part in folders.split("/")) + "/"
+        folders = "/".join(part + "~" if _XML_DIR.search(folded(part)) else part for part in folders.split("/")) + "/"
     suffix = f".{_component(output_name)}.xml"
     room = MAX_NAME - len(suffix.encode("utf-8"))
     if len(last.encode("utf-8")) > room:  # a member name near the 200-byte cap plus the output's own name
@@ -128,11 +143,11 @@ _REASON_LIKE = re.compile(r"\.reason~*\Z")
 def quarantine_path(key: str) -> str:
     """Where a failed member's bytes go, relative to OUT; its reason sits beside it with ``.reason``.
 
-    A member whose own name ends in ``.reason`` (or ``.reason~``...) gets one more ``~``, so no
+    A member whose own name ends in ``.reason`` (or ``.REASON``, ``.reason~``...) gets one more ``~``, so no
     quarantined input can ever take the place of another input's reason file.
     """
     path = f"{QUARANTINE}/{_shallow(key)}"
-    return path + "~" if _REASON_LIKE.search(path) else path
+    return path + "~" if _REASON_LIKE.search(folded(path)) else path
 
 
 def reason_path(key: str) -> str:
@@ -144,7 +159,8 @@ class NameClaims:
     """Member names already used inside one archive, so two members never claim one output path.
 
     An archive may hold the same name twice, or a file ``a.xml`` and a folder ``a.xml/``; written
-    out, the second would overwrite the first or could not be written at all. A clashing member is
+    out, the second would overwrite the first or could not be written at all. Names are compared
+    :func:`folded`, so ``A.xml`` and ``a.xml`` clash too (one file on macOS or Windows). A clashing member is
     renamed (deterministically, by its position) instead. Memory: a 64-bit digest per member and per
     folder of the archive being read, ~10 bytes each (:class:`~.digests.DigestSet`).
     """
@@ -158,7 +174,7 @@ class NameClaims:
 
     @staticmethod
     def _digest(path: str) -> int:
-        digest = hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+        digest = hashlib.blake2b(folded(path).encode("utf-8", "surrogateescape"), digest_size=8).digest()
         return int.from_bytes(digest, "big")
 
     def _digests(self, path: str) -> list[int]:
