@@ -210,15 +210,17 @@ def test_names_that_are_not_utf8_or_not_printable_become_printable_keys() -> Non
 
 def test_folder_names_that_clean_to_one_key_are_told_apart(tmp_path: Path) -> None:
     """``a\\b.xml`` beside a folder ``a/`` holding ``b.xml``, and ``c\\x01.xml`` beside ``c_.xml``: one key each
-    before, so one quarantine copy overwrote the other; claimed as in an archive, the later one is renamed."""
+    before, so one quarantine copy overwrote the other; claimed as in an archive, the later one is renamed.
+    ``E.xml`` and ``e.xml``, two files here, are one on macOS or Windows: told apart too."""
     folder = tmp_path / "in"
     (folder / "a").mkdir(parents=True)
-    for name in ("a/b.xml", "a\\b.xml", "c\x01.xml", "c_.xml"):
+    names = ("a/b.xml", "a\\b.xml", "c\x01.xml", "c_.xml", "E.xml", "e.xml")
+    for name in names:
         (folder / name).write_bytes(name.encode())
     found = {m.key: m.data for m in Inputs([folder]).members()}
-    assert len(found) == 4 and sorted(found.values()) == sorted(n.encode() for n in
-                                                                  ("a/b.xml", "a\\b.xml", "c\x01.xml", "c_.xml"))
+    assert len(found) == 6 and sorted(found.values()) == sorted(n.encode() for n in names)
     assert found["in/a/b.xml"] == b"a/b.xml" and found["in/c_.xml"] == b"c\x01.xml"
+    assert found["in/E.xml"] == b"E.xml" and [k for k in found if k.startswith("in/e.xml~")], sorted(found)
 
 
 CASE_NAMES = ["Toewijzing.xml", "toewijzing.xml", "caf\u00e9.xml", "cafe\u0301.xml", "D/x.xml", "d/X.XML"]
