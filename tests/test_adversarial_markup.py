@@ -131,3 +131,22 @@ def test_a_batch_reports_the_wide_element_and_goes_on(tmp_path: Path) -> None:
     assert failed["status"] == "failed"
     assert (failed["error"]["line"], failed["error"]["field"]) == (CLIENT_LINE, CLIENT_PATH)
     assert outcome.exit_code == 1
+
+
+def test_with_a_libxml2_before_2_12_a_wide_element_is_refused_before_the_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libxml2 before 2.12 checks each attribute against the earlier ones (quadratic, in one C call): there the wide
+    element is refused in the bytes, before libxml2 sees it; a message of many narrow elements still parses."""
+    from gateway.ingest import xml
+
+    monkeypatch.setattr(xml, "LINEAR_ATTRIBUTES", False)
+    parsed: list[bytes] = []
+    real = etree.fromstring
+    monkeypatch.setattr(xml.etree, "fromstring", lambda text, parser: parsed.append(text) or real(text, parser))
+    with pytest.raises(InputError) as caught:
+        parse_xml(with_attributes(MAX_ATTRIBUTES + 1), "attrs.xml")
+    assert (caught.value.source, caught.value.line) == ("attrs.xml", CLIENT_LINE) and not parsed
+    assert f"more than {MAX_ATTRIBUTES:,} attributes" in caught.value.message
+    assert len(parse_xml(with_attributes(MAX_ATTRIBUTES)).find(".//{*}Client").keys()) == MAX_ATTRIBUTES
+    spread = SAMPLE.replace(CLIENT, CLIENT + b'<x a="1" b="2"/>' * (MAX_ATTRIBUTES + 1))
+    assert len(parse_xml(spread).find(".//{*}Client").findall("x")) == MAX_ATTRIBUTES + 1
+    assert xml.LINEAR_ATTRIBUTES is False and len(parsed) == 2

@@ -38,6 +38,11 @@ time, but lxml reads them in time quadratic in their number (``items()`` looks e
 8 s, in one C call that holds the GIL, so neither the per-message alarm nor a thread of the process can act): 4,096
 take ~20 ms. Each attribute takes at least 5 bytes (`` a=""``), so a text of at most ``5 * MAX_ATTRIBUTES`` bytes
 cannot hold such an element and is not looked at: a message under 20 KB pays nothing for the bound."""
+LINEAR_ATTRIBUTES = etree.LIBXML_VERSION >= (2, 12, 0)
+"""Whether this libxml2 parses an element's attributes in linear time. Before 2.12 it checked each new attribute
+against all earlier ones for a duplicate, in time quadratic in their number (a 10 MB message holds ~2 million:
+hours in one C call); lxml's wheels carry 2.12 or later, a build against an older system libxml2 does not.
+Without it a wide element is refused in the bytes, before the parse (:func:`_refuse_wide_text`)."""
 DTD_REFUSED = "DOCTYPE/ENTITY declarations are not allowed (entity expansion and external files are refused)"
 _local = threading.local()
 _NODE = re.compile(rb"<(?!/)|=")
@@ -157,6 +162,24 @@ def _count_nodes(text: bytes, source: str) -> bool:
     return equals > MAX_ATTRIBUTES
 
 
+_TAG_AND_TEXT = re.compile(rb"<[^<]*")
+"""A start tag (or end tag, comment, CDATA section, processing instruction) and the text after it, up to the next ``<``:
+an attribute value cannot hold a ``<``, so every ``=`` of one element's attributes is inside one match."""
+
+
+def _refuse_wide_text(text: bytes, source: str) -> None:
+    """For a libxml2 before 2.12 (:data:`LINEAR_ATTRIBUTES`): refuse ``text`` before the parse when some ``<`` is
+    followed by more than :data:`MAX_ATTRIBUTES` ``=`` before the next ``<``, naming its line. An upper bound on
+    the attributes of that element: the text after it, a comment or a CDATA section count their ``=`` too."""
+    for found in _TAG_AND_TEXT.finditer(text):
+        if found.end() - found.start() > 5 * MAX_ATTRIBUTES and found.group().count(b"=") > MAX_ATTRIBUTES:
+            raise InputError(f"element has more than {MAX_ATTRIBUTES:,} attributes (counted as the '=' signs after "
+                             f"its '<': this libxml2, {'.'.join(map(str, etree.LIBXML_VERSION))}, would take time "
+                             "quadratic in their number to parse them): expected at most "
+                             f"{MAX_ATTRIBUTES:,} on one element", source=source,
+                             line=text.count(b"\n", 0, found.start()) + 1)
+
+
 def _refuse_wide(root: etree._Element, source: str) -> None:
     """Refuse the first element of ``root``'s tree with more than :data:`MAX_ATTRIBUTES` attributes, if any, naming
     it by its path (the document's prefixes) and line."""
@@ -187,6 +210,8 @@ def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX
         raise InputError("empty input: expected an XML message", source=source, line=1)
     text = _normalised(data, source)
     wide = len(text) > 5 * MAX_ATTRIBUTES and _count_nodes(text, source)  # most messages are not counted
+    if wide and not LINEAR_ATTRIBUTES:
+        _refuse_wide_text(text, source)
     try:
         root = etree.fromstring(text, _parser(huge, blanks))
     except etree.XMLSyntaxError as exc:

@@ -25,6 +25,7 @@ from gateway.deliver.forwarder import DEAD, DELIVERED, Forwarder, Outcome
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed, apply, chunks, prepare
 from gateway.deliver.store import SqliteStore, open_store
+from gateway.ingest import xml as ingest_xml
 from gateway.mapping import ConversionError, DialectDebt, MappingError, Registry, walkgen
 from gateway.mapping.registry import fingerprint
 from gateway.pipeline import Conversion, FailureInfo
@@ -137,6 +138,10 @@ class Gateway:
                  len(self.config.routes), len(self.registry.all()), self.store.describe(),
                  "native" if walkgen.NATIVE else f"generated Python ({walkgen.NATIVE_MISSING or 'chosen'})",
                  "native" if writers.native is not None else f"Python ({writers.MISSING})")
+        if not ingest_xml.LINEAR_ATTRIBUTES:
+            log.warning("libxml2 %s is older than 2.12: an element with more than %d '=' after its '<' is refused "
+                        "before the parse; install lxml's own wheel (libxml2 2.12+) to check the parsed tree instead",
+                        ".".join(map(str, ingest_xml.etree.LIBXML_VERSION)), ingest_xml.MAX_ATTRIBUTES)
 
     async def _undo_start(self) -> None:
         """A start that failed after the conversion workers came up: end what it started, so the process exits.
