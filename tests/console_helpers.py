@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
+import time
+import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from proxy_helpers import Receiver, ServerThread, Start, sample, soap11, wait_for
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
 from gateway.console.settings import hash_password
+from gateway.deliver import outbox
 
 CHAINS = ("CasusA-01-WMO315_verzoek.xml", "CasusA-02-WMO301_toewijzing.xml", "CasusA-04-WMO301_intrekking.xml",
           "CasusB-01-WMO301_toewijzing.xml", "CasusB-02-WMO305_start.xml", "CasusB-04-WMO307_stop.xml")
@@ -85,3 +97,75 @@ def csrf_of(html: str) -> str:
     found = CSRF.search(html)
     assert found, html
     return found.group(1)
+
+
+@dataclass
+class Local:
+    """A console over a real outbox in a temporary data_dir, served in process by Starlette's TestClient (no sidecar,
+    no socket), so a test can pick the peer address and the scheme, and change rows between two requests."""
+
+    folder: Path
+    db: Path
+    app: Starlette
+
+    def client(self, base_url: str = "http://127.0.0.1", peer: str = "127.0.0.1") -> TestClient:
+        with warnings.catch_warnings():  # starlette warns that its TestClient will move off httpx
+            warnings.simplefilter("ignore")
+            from starlette.testclient import TestClient
+        return TestClient(self.app, base_url=base_url, client=(peer, 50000), follow_redirects=False)
+
+    def login(self, user: str, password: str | None = None, **client: str) -> TestClient:
+        c = self.client(**client)
+        token = csrf_of(c.get("/console/login").text)
+        secret = password if password is not None else USERS[user][0]
+        r = c.post("/console/login", data={"csrf": token, "user": user, "password": secret})
+        assert r.status_code == 303, r.text
+        return c
+
+    def sql(self, statement: str, *args: object) -> list[tuple[object, ...]]:
+        with closing(sqlite3.connect(self.db)) as conn, conn:
+            return [tuple(r) for r in conn.execute(statement, args)]
+
+
+def local_console(folder: Path, block: dict[str, object] | None = None, admin_key: str | None = ADMIN_KEY,
+                  db: Path | None = None, **backend: Any) -> Local:
+    """The console (``console_config()`` updated with ``block``) over an outbox with four messages: 1 with a dead
+    letter, 2 delivered, 3 quarantined, 4 with a pending delivery; a ledger zaak of client :data:`BSN`. With ``db``,
+    over that outbox as it is (a restart with other settings)."""
+    from gateway.console.app import Backend, create_console
+    from gateway.console.settings import parse
+
+    if db is None:
+        db = outbox.open_db(folder)
+        now = time.time()
+        original = f"<m xmlns='http://www.istandaarden.nl/iwmo/3_2/wmo301/schema/3_2'><Bsn>{BSN}</Bsn></m>".encode()
+        with closing(sqlite3.connect(db)) as conn, conn:
+            for i, status in ((1, "accepted"), (2, "accepted"), (3, "quarantined"), (4, "accepted")):
+                conn.execute("INSERT INTO message (id, received_at, last_received_at, route, mode, status, body_sha256,"
+                             " original) VALUES (?, ?, ?, 'default', 'live', ?, ?, ?)",
+                             (i, now - 100 + i, now - 100 + i, status, f"h{i}", original))
+            for i, status in ((1, "dead"), (2, "delivered"), (4, "pending")):
+                conn.execute("INSERT INTO delivery (id, message_id, route, target, referentienummer, order_key, zaak,"
+                             " payload, content_type, status, created_at, next_at, updated_at) VALUES (?, ?, 'default',"
+                             " 'zaken', ?, 'k', 'Z-1', '<p/>', 'text/xml', ?, ?, ?, ?)",
+                             (i, i, f"R{i}", status, now - 50, now - 50, now - 50))
+            conn.execute("CREATE TABLE IF NOT EXISTS zaak_state (zaak TEXT PRIMARY KEY, state TEXT NOT NULL,"
+                         " updated_at TEXT NOT NULL)")
+            conn.execute("INSERT INTO zaak_state VALUES ('Z-1', ?, '2026-01-01')",
+                         (json.dumps({"initiator": {"bsn": BSN}}),))
+
+    async def replay(ids: list[int]) -> list[Any]:
+        return [SimpleNamespace(id=i, ok=True, note="queued") for i in ids]
+
+    settings = parse({**console_config(), **(block or {})})
+    console = create_console(settings, Backend(db, replay, admin_key, replay_quarantined=replay, **backend))
+    return Local(folder, db, Starlette(routes=[Mount("/console", console)]))
+
+
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The hidden fields of the page's last POST form: what a browser sends back when it is submitted."""
+    form = html.rsplit('<form method="post"', 1)[1].split("</form>")[0]
+    return dict(HIDDEN.findall(form))

@@ -22,6 +22,7 @@ from console_helpers import (
     console_config,
     csrf_of,
     failing_chains,
+    hidden_fields,
     login,
     start_with_chains,
     wait_settled,
@@ -331,8 +332,7 @@ def test_an_operator_purges_after_a_preview_and_a_viewer_cannot(failing: Running
     assert otto.get("/console/messages").text.count('class="status-accepted"') == 6  # the preview removed nothing
     assert otto.post("/console/purge", data={"days": "0", "dead": "1", "confirm": "yes"}).status_code == 403
     assert otto.get("/console/purge", params={"days": "x"}).status_code == 400
-    done = otto.post("/console/purge", data={"days": "0", "dead": "1", "confirm": "yes",
-                                             "csrf": csrf_of(preview.text)})
+    done = otto.post("/console/purge", data=hidden_fields(preview.text))  # as "Yes, purge" sends it
     assert done.status_code == 200 and f"Purged {deliveries} delivery(ies) and 6 message(s)" in done.text
     assert otto.get("/console/messages").text.count('class="status-accepted"') == 0
     audit = [json.loads(line) for line in (tmp_path / "data" / "console-audit.jsonl").read_text().splitlines()]

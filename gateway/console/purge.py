@@ -4,11 +4,19 @@ The console calls the outbox's own :func:`gateway.deliver.outbox.purge`, so the 
 deliveries (and, when asked, dead letters and quarantined messages) last touched before the cut-off go, and
 messages left without a delivery with them; a pending delivery never goes. The preview counts the same
 conditions on a read-only connection, so looking never blocks the outbox writer.
+
+"Yes, purge" purges with the preview's own cut-off (carried back in the confirm form), never a newer one: a row
+that finished or was touched after the preview has a later ``updated_at`` and stays. And should the outbox
+still have changed so that the purge would remove more than the preview counted (a quarantined message converted
+again into an accepted one without deliveries), the purge is rolled back and refused: an operator never removes
+what they were not shown.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import re
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -18,6 +26,9 @@ from pathlib import Path
 from gateway.deliver import outbox
 
 MAX_DAYS = 3650
+_COUNT = re.compile(r"[0-9]{1,18}")
+_TIME = re.compile(r"[0-9]{1,16}(\.[0-9]{1,20})?")
+"""A cut-off as the preview writes it (``repr`` of a float epoch): ASCII digits only, no exponent, sign or NaN."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +55,48 @@ class Purge:
                 **({"quarantined": "1"} if self.quarantined else {})}
 
 
-def preview(conn: sqlite3.Connection, what: Purge, now: float | None = None) -> tuple[int, int]:
-    """(deliveries, messages) the purge would remove now, counted on a read-only connection.
+@dataclass(frozen=True, slots=True)
+class Previewed:
+    """What the operator was shown and confirms: the preview's cut-off and its counts, carried in the confirm form
+    (a CSRF-protected POST), so "Yes, purge" removes what was counted then, not what the clock says at the click."""
+
+    before: float
+    deliveries: int
+    messages: int
+
+    @classmethod
+    def of(cls, fields: Mapping[str, str]) -> Previewed | None:
+        """From the confirm form; None when a field is missing or not as the preview wrote it."""
+        before, deliveries, messages = (fields.get(k, "") for k in ("before", "deliveries", "messages"))
+        if not (_TIME.fullmatch(before) and _COUNT.fullmatch(deliveries) and _COUNT.fullmatch(messages)):
+            return None
+        cut = float(before)
+        return cls(cut, int(deliveries), int(messages)) if math.isfinite(cut) else None
+
+    def fields(self) -> dict[str, str]:
+        return {"before": repr(self.before), "deliveries": str(self.deliveries), "messages": str(self.messages)}
+
+
+class Exceeded(Exception):
+    """The purge would have removed more than its preview counted; it was rolled back."""
+
+    def __init__(self, removed: tuple[int, int]) -> None:
+        super().__init__(f"would remove {removed[0]} deliveries and {removed[1]} messages")
+        self.removed = removed
+
+
+def cut_off(what: Purge, now: float | None = None) -> float:
+    """Rows last touched before this go: ``days`` before now."""
+    return (time.time() if now is None else now) - what.days * 86400
+
+
+def preview(conn: sqlite3.Connection, what: Purge, before: float) -> tuple[int, int]:
+    """(deliveries, messages) the purge with this cut-off would remove, counted on a read-only connection.
 
     The same conditions as :func:`gateway.deliver.outbox.purge` (the test compares preview and result), but
     read, not deleted and rolled back: a dry-run delete held the outbox's write lock for 53 s on a million
     rows, and every acknowledgement waits for that lock.
     """
-    before = (time.time() if now is None else now) - what.days * 86400
     wanted = [s for s in what.statuses() if s != outbox.PENDING]
     marks = ",".join("?" * len(wanted))
     deliveries = conn.execute(f"SELECT count(*) FROM delivery WHERE status IN ({marks}) AND updated_at < ?",
@@ -66,8 +111,11 @@ def preview(conn: sqlite3.Connection, what: Purge, now: float | None = None) -> 
     return int(deliveries), int(messages)
 
 
-def run(db_path: Path, what: Purge, now: float | None = None) -> tuple[int, int]:
-    """Purge: (deliveries, messages) removed, in one transaction (the CLI's, so the same lock while it runs)."""
-    before = (time.time() if now is None else now) - what.days * 86400
+def run(db_path: Path, what: Purge, seen: Previewed) -> tuple[int, int]:
+    """Purge with the preview's cut-off: (deliveries, messages) removed, in one transaction (the CLI's, so the
+    same lock while it runs); :class:`Exceeded`, and nothing removed, when that is more than the preview counted."""
     with contextlib.closing(outbox.connect(db_path)) as conn, outbox.transaction(conn):
-        return outbox.purge(conn, before=before, statuses=what.statuses(), quarantined=what.quarantined)
+        removed = outbox.purge(conn, before=seen.before, statuses=what.statuses(), quarantined=what.quarantined)
+        if removed[0] > seen.deliveries or removed[1] > seen.messages:
+            raise Exceeded(removed)  # the transaction rolls back
+        return removed
