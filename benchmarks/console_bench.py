@@ -28,9 +28,9 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from gateway.console.app import Backend, create_console
-from gateway.console.auth import COOKIE, Signer, new_session
+from gateway.console.auth import COOKIE, Signer, account_fingerprint, new_session
 from gateway.console.sessions import SessionStore
-from gateway.console.settings import ConsoleSettings
+from gateway.console.settings import ConsoleSettings, User, hash_password
 from gateway.deliver import outbox
 from gateway.ledger.staged import create_tables
 
@@ -127,14 +127,16 @@ def main() -> None:
 
 
 async def measure(path: Path, n: int, rounds: int) -> None:
-    settings = ConsoleSettings(enabled=True, secret="bench")
+    settings = ConsoleSettings(enabled=True, secret="bench",
+                               users={"bench": User("bench", "operator", hash_password("bench", iterations=1000))})
     started = time.perf_counter()
     console = create_console(settings, Backend(path, no_replay))
     print(f"console start (builds its indexes once per outbox): {time.perf_counter() - started:.2f} s")
     app = Starlette(routes=[Mount("/console", console)])
     signer = Signer("bench")
     session = new_session("bench", "operator", 60)
-    SessionStore(path).add(session)  # as a login would: the console checks every cookie against its store
+    fingerprint = account_fingerprint(signer, settings, None, "bench", "operator") or ""
+    SessionStore(path).add(session, fingerprint)  # as a login would: every cookie is checked against the store
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench/console",
                                  cookies={COOKIE: signer.dump(session)}) as client:
         server_ms(await client.get("/messages"))

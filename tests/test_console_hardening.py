@@ -5,11 +5,18 @@ can change rows between a preview and its confirmation, restart with other setti
 
 from __future__ import annotations
 
+import hashlib
 import re
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
-from console_helpers import hidden_fields, local_console
+from console_helpers import ADMIN_KEY, hidden_fields, local_console
+
+from gateway.console.auth import Signer, new_session
+from gateway.console.settings import hash_password
+from gateway.deliver import outbox
 
 PURGED = re.compile(r"Purged (\d+) delivery\(ies\) and (\d+) message\(s\)")
 
@@ -54,3 +61,52 @@ def test_a_cut_off_later_than_the_days_asked_is_refused(tmp_path: Path) -> None:
         assert refused.status_code == 400, forged
     assert len(local.sql("SELECT id FROM delivery")) == 3 and len(local.sql("SELECT id FROM message")) == 4
     assert otto.post("/console/purge", data={k: v for k, v in fields.items() if k != "before"}).status_code == 400
+
+
+def test_a_changed_account_ends_its_sessions(tmp_path: Path) -> None:
+    """Review F2: with the same secret, a restart keeps live sessions; but one whose user was removed, given another
+    role or another password hash, or whose admin key or ``admin_role`` changed goes to the login page, its row
+    deleted and audited; an unchanged account's session lives on."""
+    words = {"vera": "kijken-mag", "otto": "herstellen-mag", "ria": "ria-pass", "sam": "sam-pass"}
+    hashes = {name: hash_password(word, iterations=1000) for name, word in words.items()}
+
+    def users(**roles: str) -> dict[str, object]:
+        return {"users": {name: {"password": hashes[name], "role": role} for name, role in roles.items()}}
+
+    first = local_console(tmp_path, users(vera="viewer", otto="operator", ria="operator", sam="viewer"))
+    cookies = {name: first.login(name, word).cookies["overstap_console"] for name, word in words.items()}
+    cookies["admin"] = first.login("admin", ADMIN_KEY).cookies["overstap_console"]
+    hashes["ria"] = hash_password(words["ria"], iterations=1000)  # a new password (here: the same, hashed anew)
+    second = local_console(tmp_path, {**users(vera="viewer", ria="operator", sam="operator"), "admin_role": "viewer"},
+                           db=first.db)  # otto removed, sam an operator now, the admin key's role viewer
+    seen = {name: second.client().get("/console/messages", headers={"cookie": f"overstap_console={cookie}"})
+            for name, cookie in cookies.items()}
+    assert {name: r.status_code for name, r in seen.items()} == {"vera": 200, "otto": 303, "ria": 303, "sam": 303,
+                                                                 "admin": 303}
+    assert seen["otto"].headers["location"] == "/console/login"
+    assert second.sql("SELECT user FROM console_session") == [("vera",)]
+    audit = (tmp_path / "console-audit.jsonl").read_text()
+    assert audit.count('"session_revoked"') == 4
+    admin = second.login("admin", ADMIN_KEY).cookies["overstap_console"]
+    third = local_console(tmp_path, {**users(vera="viewer"), "admin_role": "viewer"}, admin_key="a-new-key",
+                          db=first.db)  # the admin key rotated, its role as before
+    again = {name: third.client().get("/console/health", headers={"cookie": f"overstap_console={cookie}"})
+             for name, cookie in (("vera", cookies["vera"]), ("admin", admin))}
+    assert {name: r.status_code for name, r in again.items()} == {"vera": 200, "admin": 303}
+
+
+def test_sessions_of_a_table_from_before_fingerprints_end_once(tmp_path: Path) -> None:
+    """An outbox whose ``console_session`` predates the fingerprint column gets it at start; its old rows match no
+    account any more (everyone logs in once), and logging in works."""
+    db = outbox.open_db(tmp_path / "old")
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("CREATE TABLE console_session (nonce_sha256 TEXT PRIMARY KEY, user TEXT NOT NULL, "
+                     "role TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL)")
+        session = new_session("vera", "viewer", 60)
+        conn.execute("INSERT INTO console_session VALUES (?, 'vera', 'viewer', ?, ?)",
+                     (hashlib.sha256(session.nonce.encode()).hexdigest(), time.time(), session.expires))
+    local = local_console(tmp_path, db=db)
+    cookie = Signer("test-secret").dump(session)  # console_config()'s secret
+    old = local.client().get("/console/messages", headers={"cookie": f"overstap_console={cookie}"})
+    assert old.status_code == 303
+    assert local.login("vera").get("/console/messages").status_code == 200

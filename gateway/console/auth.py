@@ -69,20 +69,43 @@ class Signer:
     def csrf_ok(self, nonce: str | None, offered: str | None) -> bool:
         return bool(nonce) and bool(offered) and hmac.compare_digest(self.csrf(nonce or ""), offered or "")
 
+    def fingerprint(self, user: str, role: str, credential: str) -> str:
+        """A keyed hash of an account as it logged in (name, role, password hash or admin key), kept with its
+        session so a changed account ends it; keyed, so the stored value gives away nothing of the admin key."""
+        return self._mac(b"account|" + json.dumps([user, role, credential]).encode())
+
 
 def new_session(user: str, role: str, minutes: int) -> Session:
     return Session(user, role, time.time() + minutes * 60, secrets.token_urlsafe(16))
 
 
+def account(settings: ConsoleSettings, admin_key: str | None, user: str) -> tuple[str, str] | None:
+    """(role, credential) of the account ``user`` names under these settings: ``admin`` with the admin key while
+    one is set, else a configured user with its password hash; None when there is no such account."""
+    if user == ADMIN and admin_key:
+        return settings.admin_role, admin_key
+    found = settings.users.get(user)
+    return (found.role, found.password) if found is not None else None
+
+
+def account_fingerprint(signer: Signer, settings: ConsoleSettings, admin_key: str | None, user: str,
+                        role: str) -> str | None:
+    """The fingerprint of ``user`` as these settings have it, None when the account is gone or has another role."""
+    found = account(settings, admin_key, user)
+    if found is None or found[0] != role:
+        return None
+    return signer.fingerprint(user, role, found[1])
+
+
 def check_login(settings: ConsoleSettings, admin_key: str | None, user: str, password: str) -> Session | None:
     """A session for a configured user with the right password, or for ``admin`` with the admin key."""
-    if user == ADMIN and admin_key:
-        ok = hmac.compare_digest(password.encode(), admin_key.encode())
-        return new_session(ADMIN, settings.admin_role, settings.session_minutes) if ok else None
-    account = settings.users.get(user)
-    if account is None:
+    found = account(settings, admin_key, user)
+    if found is None:
         verify_password("pbkdf2_sha256$200000$x$00", password)  # same work for an unknown name: no user probing
         return None
-    if not verify_password(account.password, password):
-        return None
-    return new_session(account.name, account.role, settings.session_minutes)
+    role, credential = found
+    if user == ADMIN and admin_key:
+        ok = hmac.compare_digest(password.encode(), credential.encode())
+    else:
+        ok = verify_password(credential, password)
+    return new_session(user, role, settings.session_minutes) if ok else None

@@ -21,10 +21,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from . import queries
-from .auth import COOKIE, Session, Signer
+from .auth import COOKIE, Session, Signer, account_fingerprint
 from .display import operation, when
 from .privacy import AuditLog, mask
-from .sessions import SessionStore
+from .sessions import LIVE, REVOKED, SessionStore
 from .settings import ConsoleSettings
 
 log = logging.getLogger("overstap.console")
@@ -108,12 +108,20 @@ class Console:
                 conn.close()
         return await asyncio.to_thread(run)
 
+    def fingerprint(self, session: Session) -> str | None:
+        """The fingerprint of the session's account under the settings of now; None when it is gone or changed role."""
+        return account_fingerprint(self.signer, self.settings, self.backend.admin_key, session.user, session.role)
+
     async def session_of(self, request: Request) -> Session | None:
-        """The signed cookie's session while the store still has it (a logout ends every copy of the cookie)."""
+        """The signed cookie's session while the store still has it (a logout ends every copy of the cookie) and
+        its account is still as it logged in (a removed, demoted or re-keyed account ends it here)."""
         session = self.signer.load(request.cookies.get(COOKIE))
-        if session is None or not await asyncio.to_thread(self.sessions.live, session):
+        if session is None:
             return None
-        return session
+        state = await asyncio.to_thread(self.sessions.check, session, self.fingerprint(session))
+        if state == REVOKED:
+            self.audit.write(session.user, "session_revoked")
+        return session if state == LIVE else None
 
     def page(self, request: Request, name: str, session: Session | None, status: int = 200,
              **context: Any) -> Response:

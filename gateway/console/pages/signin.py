@@ -33,7 +33,7 @@ async def login(console: Console, request: Request) -> Response:
         nonce = request.cookies.get(PRE_COOKIE, "")
         return console.page(request, "login.html", None, 401, pre=signer.csrf(nonce),
                             error="unknown user or wrong password")
-    await asyncio.to_thread(console.sessions.add, session)
+    await asyncio.to_thread(console.sessions.add, session, console.fingerprint(session) or "")
     console.audit.write(session.user, "login")
     response = RedirectResponse(root + "/messages", status_code=303)
     response.set_cookie(COOKIE, signer.dump(session), max_age=console.settings.session_minutes * 60, httponly=True,
