@@ -6,13 +6,15 @@ can change rows between a preview and its confirmation, restart with other setti
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import sqlite3
 import time
 from contextlib import closing
 from pathlib import Path
 
-from console_helpers import ADMIN_KEY, hidden_fields, local_console
+import pytest
+from console_helpers import ADMIN_KEY, BSN, hidden_fields, local_console
 
 from gateway.console.auth import Signer, new_session
 from gateway.console.settings import hash_password
@@ -110,3 +112,38 @@ def test_sessions_of_a_table_from_before_fingerprints_end_once(tmp_path: Path) -
     old = local.client().get("/console/messages", headers={"cookie": f"overstap_console={cookie}"})
     assert old.status_code == 303
     assert local.login("vera").get("/console/messages").status_code == 200
+
+
+def test_a_non_ascii_cookie_or_token_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """Review F3: ``hmac.compare_digest`` raises on a str that is not ASCII; one byte from anyone, logged in or not,
+    made a 500. A forged cookie now goes to the login page, a bad token gets 403."""
+    local = local_console(tmp_path)
+    anonymous = local.client()
+    forged = anonymous.get("/console/messages", headers={"cookie": b"overstap_console=a.\xc3\xa9"})
+    assert forged.status_code == 303 and forged.headers["location"] == "/console/login"
+    anonymous.get("/console/login")
+    assert anonymous.post("/console/login", data={"csrf": "é", "user": "otto", "password": "x"}).status_code == 403
+    otto = local.login("otto")
+    assert otto.post("/console/clients", data={"csrf": "é", "bsn": BSN}).status_code == 403
+    assert otto.post("/console/purge", data={"csrf": "\u2603" * 64, "confirm": "yes"}).status_code == 403
+
+
+def test_an_unexpected_error_answers_a_plain_500_with_the_headers_and_logs_no_data(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Any exception no handler expected: a 500 page still with CSP, no-store and no framing, and in the log a
+    reference, the exception's type and the route's template; never its message (here a BSN and a name)."""
+    def metrics() -> bytes:
+        raise RuntimeError(f"client {BSN} Jansen")
+
+    caplog.set_level(logging.INFO)
+    otto = local_console(tmp_path, metrics=metrics).login("otto")
+    r = otto.get("/console/health")
+    assert r.status_code == 500
+    assert r.headers["cache-control"] == "no-store" and r.headers["x-frame-options"] == "DENY"
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+    assert BSN not in r.text and "Jansen" not in r.text and "RuntimeError" not in r.text
+    record = next(rec for rec in caplog.records if rec.getMessage() == "console page failed")
+    assert (record.error_type, record.route, record.method) == ("RuntimeError", "/health", "GET")
+    assert record.reference in r.text
+    logged = " ".join(f"{rec.getMessage()} {vars(rec)}" for rec in caplog.records)
+    assert BSN not in logged and "Jansen" not in logged

@@ -8,15 +8,19 @@ module only wires: the handlers live in ``pages/`` and share one ``Console`` (``
 
 from __future__ import annotations
 
+import logging
+import secrets
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from functools import partial
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -29,14 +33,35 @@ __all__ = ["Backend", "create_console"]
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
 Handler = Callable[[Console, Request], Awaitable[Response]]
+log = logging.getLogger("overstap.console")
+FAILED = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error · Overstap console</title>"
+          "</head><body><h1>Something went wrong</h1><p>This page failed. The sidecar's log has the cause under "
+          "reference <code>{reference}</code>.</p></body></html>")
+
+
+def failed(request: Request, exc: Exception) -> Response:
+    """A plain 500 page for an exception no handler expected. The log gets a reference to find it by, the
+    exception's type, the route's path template and the code line; never its message or the request's values,
+    which may hold a BSN, a name or care data (so no traceback either: uvicorn's would print the message)."""
+    reference = secrets.token_hex(4)
+    frames = traceback.extract_tb(exc.__traceback__)
+    at = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+    log.error("console page failed", extra={"reference": reference, "error_type": type(exc).__name__,
+                                            "route": getattr(request.scope.get("route"), "path", "?"),
+                                            "method": request.method, "at": at})
+    return HTMLResponse(FAILED.format(reference=reference), status_code=500)
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
-    """CSP without scripts, no framing, no caching of pages that may hold personal data, no referrer."""
+    """CSP without scripts, no framing, no caching of pages that may hold personal data, no referrer; on every
+    answer, a 500 of an unexpected exception too (answered here, so it never reaches the server's own handler)."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            response = failed(request, exc)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"

@@ -53,7 +53,7 @@ class Signer:
         if not value or "." not in value:
             return None
         body, mac = value.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self._mac(body.encode())):
+        if not hmac.compare_digest(mac.encode(), self._mac(body.encode()).encode()):  # bytes: str must be ASCII
             return None
         try:
             user, role, expires, nonce = json.loads(base64.urlsafe_b64decode(body.encode()))
@@ -67,7 +67,9 @@ class Signer:
         return self._mac(b"csrf|" + nonce.encode())
 
     def csrf_ok(self, nonce: str | None, offered: str | None) -> bool:
-        return bool(nonce) and bool(offered) and hmac.compare_digest(self.csrf(nonce or ""), offered or "")
+        """Compared as bytes: ``compare_digest`` raises on a str that is not ASCII, and both come from the client."""
+        return bool(nonce) and bool(offered) and hmac.compare_digest(self.csrf(nonce or "").encode(),
+                                                                     (offered or "").encode())
 
     def fingerprint(self, user: str, role: str, credential: str) -> str:
         """A keyed hash of an account as it logged in (name, role, password hash or admin key), kept with its
