@@ -147,3 +147,51 @@ def test_an_unexpected_error_answers_a_plain_500_with_the_headers_and_logs_no_da
     assert record.reference in r.text
     logged = " ".join(f"{rec.getMessage()} {vars(rec)}" for rec in caplog.records)
     assert BSN not in logged and "Jansen" not in logged
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ({"from": "2026-02-30"}, "from: expected a date as YYYY-MM-DD that exists"),
+    ({"from": "2024-13-01"}, "from: expected a date as YYYY-MM-DD that exists"),
+    ({"to": "2026-01-01\n"}, "to: expected a date as YYYY-MM-DD"),
+    ({"from": "٢٠٢٤-01-01"}, "from: expected a date"),
+    ({"before": "²"}, "before: expected a message id"),
+    ({"before": "٢"}, "before: expected a message id"),
+    ({"before": "9" * 5000}, "before: expected a message id"),
+    ({"before": "9" * 19}, "before: expected a message id"),
+], ids=["30-february", "month-13", "newline", "arabic-indic", "superscript", "arabic-indic-id", "5000-digits",
+        "past-2**63"])
+def test_a_bad_filter_is_a_400_naming_the_parameter(tmp_path: Path, query: dict[str, str], named: str) -> None:
+    """Review F4: a value a regex with ``$`` or ``isdigit`` let through reached ``strptime``, ``int`` or SQLite."""
+    otto = local_console(tmp_path).login("otto")
+    r = otto.get("/console/messages", params=query)
+    assert r.status_code == 400 and named in r.text and "Bad request" in r.text, r.text
+    assert otto.get("/console/messages", params={"from": "2024-02-29", "before": str(2**63 - 1)}).status_code == 200
+
+
+def test_an_id_past_the_largest_row_id_is_a_404_and_bad_numbers_elsewhere_a_400(tmp_path: Path) -> None:
+    """Ids past 2**63 − 1 overflowed SQLite's binding; ``days=²`` and a BSN with ``²`` reached ``int``. A refused
+    BSN is not echoed."""
+    otto = local_console(tmp_path).login("otto")
+    big = "9" * 20
+    for path in (f"/console/messages/{big}", f"/console/zaken/{big}", f"/console/deliveries/{big}/replay",
+                 f"/console/messages/{big}/retry"):
+        r = otto.get(path)
+        assert r.status_code == 404 and "Not found" in r.text, path
+    assert otto.post(f"/console/deliveries/{big}/replay", data={"confirm": "yes"}).status_code == 404
+    assert otto.get(f"/console/messages/{2**63 - 1}").status_code == 404  # the largest: looked up, not there
+    for days in ("²", "٣", "9" * 5000):
+        assert otto.get("/console/purge", params={"days": days}).status_code == 400
+    token = hidden_fields(otto.get("/console/clients").text)["csrf"]
+    for bsn in ("12345678²", "١٢٣٤٥٦٧٨٢"):
+        r = otto.post("/console/clients", data={"csrf": token, "bsn": bsn})
+        assert r.status_code == 400 and "not a valid BSN" in r.text and bsn not in r.text
+    assert local_console(tmp_path / "anonymous").client().get(f"/console/zaken/{big}").status_code == 303
+
+
+def test_masking_still_takes_a_bsn_in_any_digits() -> None:
+    """A search takes ASCII digits only; what is shown is masked as before, whatever digits spell the number."""
+    from gateway.console.privacy import bsn_like, mask_text, valid_bsn
+
+    arabic = "".join(chr(0x660 + int(d)) for d in BSN)
+    assert valid_bsn(BSN) and not valid_bsn(arabic) and bsn_like(arabic) and not bsn_like("12345678²")
+    assert mask_text(f"client {arabic}") == f"client *******{arabic[-2:]}"

@@ -13,7 +13,6 @@ import secrets
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from functools import partial
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -26,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from .context import HERE, Backend, Console
 from .pages import health, messages, purge, shadow, signin, zaken
+from .params import MAX_ROWID
 from .settings import ConsoleSettings
 
 __all__ = ["Backend", "create_console"]
@@ -72,8 +72,21 @@ class SecurityHeaders(BaseHTTPMiddleware):
 
 
 def bound(console: Console, path: str, handler: Handler, methods: list[str] | None = None) -> Route:
-    """A route to a handler with the console bound in, named as the handler (what ``url_for`` would use)."""
-    return Route(path, partial(handler, console), methods=methods, name=handler.__name__)
+    """A route to a handler with the console bound in, named as the handler (what ``url_for`` would use). An id
+    in the path past SQLite's largest row id names no row: 404 here (bound to a query it would overflow)."""
+    async def endpoint(request: Request) -> Response:
+        if any(isinstance(v, int) and v > MAX_ROWID for v in request.path_params.values()):
+            return await no_such_row(console, request)
+        return await handler(console, request)
+    return Route(path, endpoint, methods=methods, name=handler.__name__)
+
+
+async def no_such_row(console: Console, request: Request) -> Response:
+    """The 404 of an id too large to be a row, for a logged-in user (anyone else goes to the login page)."""
+    session = await console.session_of(request)
+    if session is None:
+        return console.to_login(request)
+    return console.page(request, "error.html", session, 404, why=f"no such row: ids go up to {MAX_ROWID}")
 
 
 def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:

@@ -127,7 +127,7 @@ class Console:
              **context: Any) -> Response:
         """A template with what every page shows: who is looking, the session's CSRF token, the mount point."""
         csrf = self.signer.csrf(session.nonce) if session else ""
-        return self.templates.TemplateResponse(request, name, {"session": session, "csrf": csrf,
+        return self.templates.TemplateResponse(request, name, {"session": session, "csrf": csrf, "status": status,
                                                                "base": base(request), **context}, status_code=status)
 
     def to_login(self, request: Request) -> Response:

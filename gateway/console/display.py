@@ -14,7 +14,7 @@ from typing import Any
 from lxml import etree
 
 from . import highlight
-from .privacy import mask, valid_bsn
+from .privacy import bsn_like, mask
 
 BERICHTCODE = re.compile(rb"/(wmo|jw)(\d{3})/schema")
 """The iWmo/iJw message schema's namespace names the message (``…/wmo315/schema/2_0``): WMO315."""
@@ -53,7 +53,7 @@ def berichtcode(head: bytes | None) -> str:
 
 def lineage(explanation: Any) -> list[Any]:
     """The explanation's rows, with every value that passes the elfproef masked (a clientnummer may be the BSN)."""
-    return [replace(r, value=mask(r.value)) if valid_bsn(r.value) else r for r in explanation.rows]
+    return [replace(r, value=mask(r.value)) if bsn_like(r.value) else r for r in explanation.rows]
 
 
 def marked_payloads(found: dict[str, Any], items: list[dict[str, Any]], rows: list[Any] | None

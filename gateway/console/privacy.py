@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import re
 import threading
+import unicodedata
 from pathlib import Path
 
 
@@ -22,11 +23,19 @@ def mask(value: str | None, keep: int = 2) -> str:
 
 
 def valid_bsn(value: str) -> bool:
-    """Nine digits passing the elfproef: a typo is refused before it reaches a query or the audit log."""
-    if len(value) != 9 or not value.isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(value[:8], range(9, 1, -1), strict=True)) - int(value[8])
-    return total % 11 == 0
+    """Nine ASCII digits passing the elfproef: a typo is refused before it reaches a query or the audit log (and
+    so is ``²``, which ``isdigit`` passes and ``int`` refuses, or digits of another script, which no BSN has)."""
+    return len(value) == 9 and value.isascii() and value.isdigit() and _elfproef(value)
+
+
+def bsn_like(value: str) -> bool:
+    """Nine decimal digits of any script passing the elfproef: what is masked when shown, wider than a search."""
+    return len(value) == 9 and value.isdecimal() and _elfproef(value)
+
+
+def _elfproef(digits: str) -> bool:
+    n = [unicodedata.decimal(d) for d in digits]
+    return (sum(d * w for d, w in zip(n[:8], range(9, 1, -1), strict=True)) - n[8]) % 11 == 0
 
 
 _NINE = re.compile(r"(?<!\d)\d{9}(?!\d)")
@@ -34,7 +43,7 @@ _NINE = re.compile(r"(?<!\d)\d{9}(?!\d)")
 
 def mask_text(text: str | None) -> str:
     """Free text (a downstream's refusal reason) with every nine-digit number that passes the elfproef masked."""
-    return _NINE.sub(lambda m: mask(m.group(0)) if valid_bsn(m.group(0)) else m.group(0), text or "")
+    return _NINE.sub(lambda m: mask(m.group(0)) if bsn_like(m.group(0)) else m.group(0), text or "")
 
 
 class AuditLog:

@@ -26,6 +26,7 @@ from pathlib import Path
 from gateway.deliver import outbox
 
 MAX_DAYS = 3650
+_DAYS = re.compile(r"[0-9]{1,4}")
 _COUNT = re.compile(r"[0-9]{1,18}")
 _TIME = re.compile(r"[0-9]{1,16}(\.[0-9]{1,20})?")
 """A cut-off as the preview writes it (``repr`` of a float epoch): ASCII digits only, no exponent, sign or NaN."""
@@ -43,7 +44,7 @@ class Purge:
     def of(cls, fields: Mapping[str, str]) -> Purge | None:
         """From a form or query string; None when ``days`` is not a whole number of days in range."""
         days = fields.get("days", "7").strip()
-        if not days.isdigit() or int(days) > MAX_DAYS:
+        if not _DAYS.fullmatch(days) or int(days) > MAX_DAYS:  # isdigit() takes '²', which int() refuses
             return None
         return cls(int(days), fields.get("dead") == "1", fields.get("quarantined") == "1")
 

@@ -8,7 +8,6 @@ runs), so an operator never replays by following a link.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -18,12 +17,10 @@ from starlette.responses import Response
 
 from gateway.deliver import shadow
 
-from .. import queries
+from .. import params, queries
 from ..auth import Session
 from ..context import Console
 from ..display import berichtcode, lineage, marked_payloads, pretty
-
-DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 async def messages(console: Console, request: Request) -> Response:
@@ -34,10 +31,11 @@ async def messages(console: Console, request: Request) -> Response:
     status = q.get("status") or None
     if status not in (None, *queries.MESSAGE_STATUSES, *queries.DELIVERY_STATUSES):
         status = None
-    f = queries.Filter(status=status, route=q.get("route") or None,
-                       day_from=q.get("from") if DAY.match(q.get("from", "")) else None,
-                       day_to=q.get("to") if DAY.match(q.get("to", "")) else None,
-                       before=int(q["before"]) if q.get("before", "").isdigit() else None)
+    try:
+        f = queries.Filter(status=status, route=q.get("route") or None, day_from=params.day(q.get("from"), "from"),
+                           day_to=params.day(q.get("to"), "to"), before=params.row_id(q.get("before"), "before"))
+    except params.BadParameter as e:
+        return console.page(request, "error.html", session, 400, why=str(e))
     rows, cursor = await console.read(queries.list_messages, f, console.settings.page_size)
     route_names = await console.read(queries.routes)
     next_url = "?" + urlencode(f.query(before=cursor)) if cursor else None
