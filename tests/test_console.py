@@ -218,6 +218,7 @@ def test_the_console_is_off_unless_configured(start: Start, tmp_path: Path) -> N
     ({"enabled": True, "users": {"anna": {"password": "geheim", "role": "operator"}}}, "not a password"),
     ({"enabled": True, "users": {"anna": {"password": "pbkdf2_sha256$1$s$00", "role": "admin"}}}, "role"),
     ({"enabled": True, "admin_role": "root"}, "admin_role"),
+    ({"enabled": True, "secure_cookies": "sometimes"}, "console.secure_cookies: 'sometimes' is not one of auto"),
 ])
 def test_a_wrong_console_block_stops_the_start(block: dict[str, object], error: str) -> None:
     from gateway.proxy.config import ConfigError, from_dict

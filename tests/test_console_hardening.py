@@ -13,8 +13,9 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import httpx
 import pytest
-from console_helpers import ADMIN_KEY, BSN, hidden_fields, local_console
+from console_helpers import ADMIN_KEY, BSN, Local, csrf_of, hidden_fields, local_console
 
 from gateway.console.auth import Signer, new_session
 from gateway.console.settings import hash_password
@@ -195,3 +196,45 @@ def test_masking_still_takes_a_bsn_in_any_digits() -> None:
     arabic = "".join(chr(0x660 + int(d)) for d in BSN)
     assert valid_bsn(BSN) and not valid_bsn(arabic) and bsn_like(arabic) and not bsn_like("12345678²")
     assert mask_text(f"client {arabic}") == f"client *******{arabic[-2:]}"
+
+
+def cookie_flags(response: httpx.Response) -> dict[str, bool]:
+    """Each cookie the answer sets (or deletes), and whether it is ``Secure``."""
+    return {line.split("=", 1)[0]: "; secure" in line.lower() for line in response.headers.get_list("set-cookie")}
+
+
+def log_in(local: Local, **client: str) -> tuple[httpx.Response, httpx.Response]:
+    """The login page and the login, the ``pre`` cookie sent by hand (a client keeps a Secure one for https only)."""
+    c = local.client(**client)
+    page = c.get("/console/login")
+    pre = page.cookies["overstap_console_pre"]
+    done = c.post("/console/login", data={"csrf": csrf_of(page.text), "user": "otto", "password": "herstellen-mag"},
+                  headers={"cookie": f"overstap_console_pre={pre}"})
+    assert done.status_code == 303, done.text
+    return page, done
+
+
+@pytest.mark.parametrize(("setting", "client", "secure"), [
+    ("auto", {"peer": "127.0.0.1"}, False),  # make run: plain http on this host
+    ("auto", {"peer": "::1"}, False),
+    ("auto", {"peer": "::ffff:127.0.0.1"}, False),
+    ("auto", {"peer": "10.1.2.3"}, True),  # a TLS proxy on another host, X-Forwarded-Proto not trusted
+    ("auto", {"peer": "127.0.0.1", "base_url": "https://console.example"}, True),  # TLS here, or a trusted proxy
+    ("always", {"peer": "127.0.0.1"}, True),
+    ("never", {"peer": "10.1.2.3", "base_url": "https://console.example"}, False),
+], ids=["auto-loopback", "auto-ipv6-loopback", "auto-mapped-loopback", "auto-remote-http", "auto-https", "always",
+        "never"])
+def test_both_cookies_are_secure_unless_plain_http_from_this_host(tmp_path: Path, setting: str,
+                                                                  client: dict[str, str], secure: bool) -> None:
+    """Review F5: the cookie was Secure only when uvicorn saw https, and behind a TLS proxy on another host it does
+    not (it trusts X-Forwarded-Proto from 127.0.0.1 only); the pre-login cookie never was."""
+    local = local_console(tmp_path, {"secure_cookies": setting})
+    page, done = log_in(local, **client)
+    assert cookie_flags(page) == {"overstap_console_pre": secure}
+    assert cookie_flags(done) == {"overstap_console": secure, "overstap_console_pre": secure}
+    assert ("marks its cookies <code>Secure</code>" in page.text) == (secure and "https" not in client.get(
+        "base_url", "http"))
+    c, sent = local.client(**client), {"cookie": f"overstap_console={done.cookies['overstap_console']}"}
+    out = c.post("/console/logout", data={"csrf": csrf_of(c.get("/console/messages", headers=sent).text)},
+                 headers=sent)
+    assert out.status_code == 303 and cookie_flags(out) == {"overstap_console": secure}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -63,6 +64,20 @@ async def form(request: Request) -> dict[str, str]:
 def base(request: Request) -> str:
     """Where the console is mounted (``/console``): every link and cookie path starts there."""
     return request.scope.get("root_path", "")
+
+
+def from_this_host(request: Request) -> bool:
+    """Whether the peer is this host: a loopback address, or no network address at all (an in-process client; a
+    TCP listener always reports one). Any other peer may be a proxy that took TLS off on another machine."""
+    if request.client is None:
+        return True
+    try:
+        peer = ipaddress.ip_address(request.client.host)
+    except ValueError:
+        return True
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+        peer = peer.ipv4_mapped
+    return peer.is_loopback
 
 
 class Console:
@@ -129,6 +144,14 @@ class Console:
         csrf = self.signer.csrf(session.nonce) if session else ""
         return self.templates.TemplateResponse(request, name, {"session": session, "csrf": csrf, "status": status,
                                                                "base": base(request), **context}, status_code=status)
+
+    def secure(self, request: Request) -> bool:
+        """Whether cookies set on this answer get ``Secure`` (``console.secure_cookies``): ``always``, ``never``, or
+        in ``auto`` unless the request came in plain http from this host (``make run`` on http://127.0.0.1)."""
+        mode = self.settings.secure_cookies
+        if mode != "auto":
+            return mode == "always"
+        return request.url.scheme == "https" or not from_this_host(request)
 
     def to_login(self, request: Request) -> Response:
         return RedirectResponse(base(request) + "/login", status_code=303)

@@ -15,6 +15,8 @@ from typing import Any
 ROLES = ("viewer", "operator")
 """``viewer`` may look (lists, health, payloads on the message page); ``operator`` may also replay."""
 PBKDF2_ITERATIONS = 200_000
+SECURE_COOKIES = ("auto", "always", "never")
+"""When the console's cookies get ``Secure``: ``auto`` unless a request comes in plain http from this host itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +39,12 @@ class ConsoleSettings:
     page_size: int = 50
     admin_role: str = "operator"
     """The role of someone who logs in with the sidecar's admin key (user name ``admin``)."""
+    secure_cookies: str = "auto"
+    """One of :data:`SECURE_COOKIES`; ``auto`` because the scheme alone misleads behind a TLS proxy on another
+    host (uvicorn trusts ``X-Forwarded-Proto`` from 127.0.0.1 only), and ``make run`` on http://127.0.0.1 must work."""
 
 
-KEYS = {"enabled", "users", "secret", "session_minutes", "audit_log", "page_size", "admin_role"}
+KEYS = {"enabled", "users", "secret", "session_minutes", "audit_log", "page_size", "admin_role", "secure_cookies"}
 
 
 def hash_password(password: str, salt: str | None = None, iterations: int = PBKDF2_ITERATIONS) -> str:
@@ -73,9 +78,12 @@ def parse(doc: Any) -> ConsoleSettings:
                           session_minutes=int(doc.get("session_minutes", 480)),
                           audit_log=str(doc.get("audit_log", "console-audit.jsonl")),
                           page_size=max(1, min(500, int(doc.get("page_size", 50)))),
-                          admin_role=str(doc.get("admin_role", "operator")))
+                          admin_role=str(doc.get("admin_role", "operator")),
+                          secure_cookies=str(doc.get("secure_cookies", "auto")))
     if out.admin_role not in ROLES:
         raise ValueError(f"console.admin_role: {out.admin_role!r} is not one of {', '.join(ROLES)}")
+    if out.secure_cookies not in SECURE_COOKIES:
+        raise ValueError(f"console.secure_cookies: {out.secure_cookies!r} is not one of {', '.join(SECURE_COOKIES)}")
     users = doc.get("users") or {}
     if not isinstance(users, dict):
         raise ValueError("console.users: expected a mapping of user name to {password, role}")

@@ -19,10 +19,13 @@ from ..context import Console, base, form
 async def login(console: Console, request: Request) -> Response:
     root = base(request)
     signer = console.signer
+    secure = console.secure(request)
+    hint = secure and request.url.scheme != "https"  # a browser will not keep the cookies: say why
     if request.method == "GET":
         nonce = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(16)
-        response = console.page(request, "login.html", None, pre=signer.csrf(nonce), error=None)
-        response.set_cookie(PRE_COOKIE, nonce, max_age=900, httponly=True, samesite="strict", path=root or "/")
+        response = console.page(request, "login.html", None, pre=signer.csrf(nonce), error=None, hint=hint)
+        response.set_cookie(PRE_COOKIE, nonce, max_age=900, httponly=True, samesite="strict", path=root or "/",
+                            secure=secure)
         return response
     data = await form(request)
     if not signer.csrf_ok(request.cookies.get(PRE_COOKIE), data.get("csrf")):
@@ -32,13 +35,13 @@ async def login(console: Console, request: Request) -> Response:
     if session is None:
         nonce = request.cookies.get(PRE_COOKIE, "")
         return console.page(request, "login.html", None, 401, pre=signer.csrf(nonce),
-                            error="unknown user or wrong password")
+                            error="unknown user or wrong password", hint=hint)
     await asyncio.to_thread(console.sessions.add, session, console.fingerprint(session) or "")
     console.audit.write(session.user, "login")
     response = RedirectResponse(root + "/messages", status_code=303)
     response.set_cookie(COOKIE, signer.dump(session), max_age=console.settings.session_minutes * 60, httponly=True,
-                        samesite="strict", path=root or "/", secure=request.url.scheme == "https")
-    response.delete_cookie(PRE_COOKIE, path=root or "/")
+                        samesite="strict", path=root or "/", secure=secure)
+    response.delete_cookie(PRE_COOKIE, path=root or "/", secure=secure)
     return response
 
 
@@ -51,7 +54,7 @@ async def logout(console: Console, request: Request) -> Response:
     await asyncio.to_thread(console.sessions.end, session)
     console.audit.write(session.user, "logout")
     response = console.to_login(request)
-    response.delete_cookie(COOKIE, path=base(request) or "/")
+    response.delete_cookie(COOKIE, path=base(request) or "/", secure=console.secure(request))
     return response
 
 
