@@ -219,11 +219,12 @@ def log_in(local: Local, **client: str) -> tuple[httpx.Response, httpx.Response]
     ("auto", {"peer": "::1"}, False),
     ("auto", {"peer": "::ffff:127.0.0.1"}, False),
     ("auto", {"peer": "10.1.2.3"}, True),  # a TLS proxy on another host, X-Forwarded-Proto not trusted
+    ("auto", {"peer": "127.0.0.2"}, True),  # loopback, but uvicorn trusts X-Forwarded-Proto from 127.0.0.1 only
     ("auto", {"peer": "127.0.0.1", "base_url": "https://console.example"}, True),  # TLS here, or a trusted proxy
     ("always", {"peer": "127.0.0.1"}, True),
     ("never", {"peer": "10.1.2.3", "base_url": "https://console.example"}, False),
-], ids=["auto-loopback", "auto-ipv6-loopback", "auto-mapped-loopback", "auto-remote-http", "auto-https", "always",
-        "never"])
+], ids=["auto-loopback", "auto-ipv6-loopback", "auto-mapped-loopback", "auto-remote-http", "auto-other-loopback",
+        "auto-https", "always", "never"])
 def test_both_cookies_are_secure_unless_plain_http_from_this_host(tmp_path: Path, setting: str,
                                                                   client: dict[str, str], secure: bool) -> None:
     """Review F5: the cookie was Secure only when uvicorn saw https, and behind a TLS proxy on another host it does

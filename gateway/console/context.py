@@ -66,9 +66,14 @@ def base(request: Request) -> str:
     return request.scope.get("root_path", "")
 
 
+LOCAL_PEERS = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
+"""The peers whose ``X-Forwarded-Proto`` uvicorn trusts by default: a TLS proxy there is believed when it says https."""
+
+
 def from_this_host(request: Request) -> bool:
-    """Whether the peer is this host: a loopback address, or no network address at all (an in-process client; a
-    TCP listener always reports one). Any other peer may be a proxy that took TLS off on another machine."""
+    """Whether the peer is this host as uvicorn trusts it: 127.0.0.1 or ::1, or no network address at all (an
+    in-process client; a TCP listener always reports one). Any other peer may be a proxy that took TLS off and
+    whose ``X-Forwarded-Proto`` was not believed: another machine, or another loopback address (127.0.0.2)."""
     if request.client is None:
         return True
     try:
@@ -77,7 +82,7 @@ def from_this_host(request: Request) -> bool:
         return True
     if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
         peer = peer.ipv4_mapped
-    return peer.is_loopback
+    return peer in LOCAL_PEERS
 
 
 class Console:
@@ -147,7 +152,7 @@ class Console:
 
     def secure(self, request: Request) -> bool:
         """Whether cookies set on this answer get ``Secure`` (``console.secure_cookies``): ``always``, ``never``, or
-        in ``auto`` unless the request came in plain http from this host (``make run`` on http://127.0.0.1)."""
+        in ``auto`` unless the request came in plain http from 127.0.0.1 or ::1 (``make run``, say)."""
         mode = self.settings.secure_cookies
         if mode != "auto":
             return mode == "always"

@@ -16,7 +16,7 @@ ROLES = ("viewer", "operator")
 """``viewer`` may look (lists, health, payloads on the message page); ``operator`` may also replay."""
 PBKDF2_ITERATIONS = 200_000
 SECURE_COOKIES = ("auto", "always", "never")
-"""When the console's cookies get ``Secure``: ``auto`` unless a request comes in plain http from this host itself."""
+"""When the console's cookies get ``Secure``: ``auto`` unless a request comes in plain http from 127.0.0.1 or ::1."""
 
 
 @dataclass(frozen=True, slots=True)
