@@ -217,6 +217,11 @@ def test_the_console_is_off_unless_configured(start: Start, tmp_path: Path) -> N
     ({"enabled": True, "colour": "blue"}, "console: unknown key(s) colour"),
     ({"enabled": True, "users": {"anna": {"password": "geheim", "role": "operator"}}}, "not a password"),
     ({"enabled": True, "users": {"anna": {"password": "pbkdf2_sha256$1$s$00", "role": "admin"}}}, "role"),
+    *[({"enabled": True, "users": {"anna": {"password": bad, "role": "viewer"}}},
+       "console.users.anna.password: expected pbkdf2_sha256$<iterations 1 to 10,000,000>$<salt>$<64 hex")
+      for bad in ("pbkdf2_sha256$1$s$00", "pbkdf2_sha256$200000$s$" + "0" * 63,
+                  "pbkdf2_sha256$0$s$" + "0" * 64, "pbkdf2_sha256$10000001$s$" + "0" * 64,
+                  "pbkdf2_sha256$2000x0$s$" + "0" * 64, "pbkdf2_sha256$200000$a b$" + "0" * 64)],
     ({"enabled": True, "admin_role": "root"}, "admin_role"),
     ({"enabled": True, "secure_cookies": "sometimes"}, "console.secure_cookies: 'sometimes' is not one of auto"),
 ])

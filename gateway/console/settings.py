@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,11 @@ from typing import Any
 ROLES = ("viewer", "operator")
 """``viewer`` may look (lists, health, payloads on the message page); ``operator`` may also replay."""
 PBKDF2_ITERATIONS = 200_000
+ITERATIONS_RANGE = (1, 10_000_000)
+"""A stored hash's iterations: more make each login (and each unknown-name attempt, which does the same work) hold
+a thread for many seconds; `python -m gateway.console.settings` writes 200,000 (tests use fewer, for speed)."""
+_HASH = re.compile(r"pbkdf2_sha256\$([0-9]{1,9})\$([!-#%-~]{1,128})\$([0-9a-f]{64})")
+"""What :func:`hash_password` writes: ASCII iterations, a salt without ``$`` or spaces, a SHA-256 hex digest."""
 SECURE_COOKIES = ("auto", "always", "never")
 """When the console's cookies get ``Secure``: ``auto`` unless a request comes in plain http from 127.0.0.1 or ::1."""
 
@@ -93,6 +99,11 @@ def parse(doc: Any) -> ConsoleSettings:
                              f"settings`) and role ({' or '.join(ROLES)})")
         if not str(entry["password"]).startswith("pbkdf2_sha256$"):
             raise ValueError(f"console.users.{name}.password: expected a pbkdf2_sha256$... hash, not a password")
+        shape = _HASH.fullmatch(str(entry["password"]))
+        low, high = ITERATIONS_RANGE
+        if shape is None or not low <= int(shape.group(1)) <= high:
+            raise ValueError(f"console.users.{name}.password: expected pbkdf2_sha256$<iterations {low:,} to "
+                             f"{high:,}>$<salt>$<64 hex digits>, as `python -m gateway.console.settings` prints it")
         out.users[str(name)] = User(str(name), str(entry["role"]), str(entry["password"]))
     return out
 
