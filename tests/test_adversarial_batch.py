@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from batch_corpus import varied
+from batch_corpus import IDENT, varied
 from click.testing import CliRunner
 
 from gateway.batch import EXIT_INTERNAL, BatchOptions, Limits, run, sinks
@@ -468,3 +468,49 @@ def test_a_member_whose_doctype_names_a_fifo_does_not_hang_the_batch(tmp_path: P
     assert [(line["status"], line.get("error", {}).get("message")) for line in lines] == [  # type: ignore[union-attr]
         ("failed", DTD_REFUSED), ("ok", None)]
     assert lines[0]["error"]["line"] == 3  # type: ignore[index]
+
+
+HOSTILE_IDS = ["../../../../../esc/p", "a/b", "..\\..\\c", "..", "x/../../y"]
+"""Berichtidentificaties a sender chooses (1-36 characters of any text): each becomes part of the outputs' names."""
+
+
+def hostile(count: int) -> list[bytes]:
+    """``count`` distinct messages (each its own client and toewijzing), with the identificaties above in turn."""
+    return [IDENT.sub(rb"\g<1>" + HOSTILE_IDS[i % len(HOSTILE_IDS)].replace("\\", "\\\\").encode() + rb"\g<2>",
+                      data, count=1) for i, (_, data) in enumerate(varied(count))]
+
+
+@pytest.mark.parametrize("sink", ["folder", "zip"])
+def test_a_message_s_identificatie_cannot_put_an_output_outside_out(tmp_path: Path, sink: str) -> None:
+    """The reviewer's message: a Berichtidentificatie of ``../`` and ``/`` wrote its creeerZaak beside OUT. Now each
+    message converts, and every output is one file name straight under its member's place in OUT."""
+    folder = tmp_path / "work" / "in"
+    folder.mkdir(parents=True)
+    for i, data in enumerate(hostile(len(HOSTILE_IDS))):
+        assert HOSTILE_IDS[i].encode() in data
+        (folder / f"m{i}.xml").write_bytes(data)
+    out = tmp_path / "work" / ("out" if sink == "folder" else "out.zip")
+    outcome = run(BatchOptions([folder], out, workers=0, state="none", validate=False, progress="quiet"))
+    assert outcome.exit_code == 0 and outcome.summary is not None
+    assert outcome.summary["status"] == {"ok": len(HOSTILE_IDS), "failed": 0}
+    if sink == "zip":
+        names = zipfile.ZipFile(out).namelist()
+    else:
+        names = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()]
+    converted = sorted(n for n in names if n.startswith("converted/"))
+    assert {n.split("/")[2].split(".xml.")[0] for n in converted} == {f"m{i}" for i in range(len(HOSTILE_IDS))}
+    assert all(n.count("/") == 2 and "/.." not in n and "\\" not in n for n in converted), converted
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == sorted(["in", out.name])
+
+
+def test_convert_writes_such_a_message_s_outputs_into_out_and_goes_on(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, data in enumerate(hostile(2)):
+        (folder / f"m{i}.xml").write_bytes(data)
+    result = CliRunner().invoke(main, ["convert", "--state", "none", str(folder), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.xml") if p.is_file())
+    assert [w for w in written if not w.startswith("in/")] == sorted(
+        f"out/{p.name}" for p in (tmp_path / "out").iterdir())
+    assert len(list((tmp_path / "out").iterdir())) == 2

@@ -194,6 +194,7 @@ def test_hostile_member_names_stay_inside_out() -> None:
     long = clean_path("n" * 400 + ".xml")
     assert len(long.encode()) <= 200 and long.startswith("nnn")
     assert output_path("a.zip/__/x.xml", "ref").startswith("converted/a.zip/__/x.xml.")
+    assert output_path("x.zip/m.xml", "a/../b\\c") == "converted/x.zip/m.xml.a_.._b_c.xml"  # an output name: one part
     assert is_junk("__MACOSX/a/._b.xml") and is_junk("a/.DS_Store") and not is_junk("a/b.xml")
 
 

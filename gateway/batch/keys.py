@@ -107,7 +107,7 @@ def output_path(key: str, output_name: str) -> str:
     folders, _, last = _shallow(key).rpartition("/")
     if folders:
         folders = "/".join(part + "~" if _XML_DIR.search(folded(part)) else part for part in folders.split("/")) + "/"
-    suffix = f".{_component(output_name)}.xml"
+    suffix = f".{_component(output_name.replace('/', '_').replace(chr(92), '_'))}.xml"  # one component, always
     room = MAX_NAME - len(suffix.encode("utf-8"))
     if len(last.encode("utf-8")) > room:  # a member name near the 200-byte cap plus the output's own name
         last = _shortened(last, room)

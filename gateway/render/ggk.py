@@ -12,7 +12,6 @@ zaak ledger. docs/ggk-profile.md describes every element.
 from __future__ import annotations
 
 import functools
-import re
 from binascii import b2a_base64
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from gateway.model.codes import BERICHTNUMMERS
 from gateway.zaken.units import gemeente_and_aanbieder, heen_soort
 
 from . import ggk_guard
+from .names import file_name
 from .settings import RenderSettings
 from .zkn import Rendered, RenderError, esc
 
@@ -31,7 +31,6 @@ XMIME_NS = "http://www.w3.org/2005/05/xmlmime"
 ONTVANGER_APPLICATIE = "GGk"  # fixed value of stuurgegevens.ontvanger.applicatie (spec 3.2, 3.3)
 CONTENT_TYPE = "application/xml"
 CRLF = "\r\n"  # spec 2.2: lines of the envelope end in CR LF
-UNSAFE_NAME = re.compile(r"[^0-9A-Za-z._-]")
 DEFAULT_ADMINISTRATIE = "gemeente {gemeente}"
 """zender.administratie when ``render.zender.administratie`` is not set: the gemeente the message concerns."""
 DI01 = "envelopHeenbericht-ggk_Di01"
@@ -187,4 +186,4 @@ def written(bericht: Bericht, payload: bytes, nummer: str, versie: str, settings
     function = functie(bericht.wet, nummer)
     xml = _envelope(bericht, payload, nummer, versie, settings, stamp, guard, retour, sides, function)
     ident = (bericht.identificatie_retour if retour else None) or bericht.identificatie
-    return UNSAFE_NAME.sub("_", f"{sides[0]}-{function}-{ident}-ggk"), xml
+    return file_name(f"{sides[0]}-{function}-{ident}-ggk"), xml

@@ -25,6 +25,7 @@ from gateway.zaken.catalogue import Zaaktype, zaaktype_for
 from gateway.zaken.plan import SOAP_ACTIONS, Delivery, UnitFacts, plan_facts, unit_facts
 
 from .guard import escape as esc
+from .names import file_name
 from .settings import RenderSettings
 from .writers import write
 from .zkn_places import stuf_places
@@ -232,7 +233,7 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
             zender = settings.zender
             clock = f"{zender.organisatie or unit.gemeente}|{zender.applicatie}|{zender.administratie or ''}"
             van, aan = (zender, unit.gemeente), (settings.ontvanger, unit.gemeente)
-            stem = f"{ident}-{message.berichtcode}-{message.identificatie}-"
+            stem = file_name(f"{ident}-{message.berichtcode}-{message.identificatie}-")  # a message value
         for op in planned.operations:
             ref = referentienummer()
             xml = write(op, van, aan, ref, tx.tijdstip(clock, now), settings.gezet_door)
