@@ -33,6 +33,7 @@ from gateway.render import RenderError, RenderSettings, ggk, ggk_guard
 from gateway.render import zkn as zkn_profile
 from gateway.render.guard import guarding
 from gateway.render.guard import schema as guard_schema
+from gateway.render.names import file_name
 from gateway.render.schemas import OutputInvalid, check, iwmo_kind, schema
 from gateway.render.settings import NEWEST
 
@@ -396,7 +397,7 @@ class Converter:
             bericht, normalised, dropped = _to_version(bericht, mapping)
             written = unmap(mapping, bericht)
             written.unplaced[:0] = dropped
-            stem = f"{mapping.name}-{bericht.identificatie}" + (f"-{i + 1}" if len(berichten) > 1 else "")
+            stem = file_name(f"{mapping.name}-{bericht.identificatie}") + (f"-{i + 1}" if len(berichten) > 1 else "")
             if mapping.format == "ei":  # the EI tree as the fixed-width flat file its layout describes
                 out.append(Reversal(stem, _flat_file(written.root, mapping.name), mapping.name, written.one_way,
                                     written.unplaced, ".ei", normalised))
