@@ -765,6 +765,47 @@ def test_an_envelope_may_be_25_mb(zkn_converter: Converter) -> None:
     assert facts_of(big).source_ref == Envelope(di01).stuur("referentienummer")
 
 
+GGK_DECL = f'xmlns:GGK="{ggk_ingest.GGK_NS}"'
+SOAP_DECL = 'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"'
+
+
+@pytest.mark.parametrize(("start", "root"), [
+    (f'<?xml version="1.0"?>\n<!-- c --><?pi x?>\n<GGK:envelopHeenbericht-ggk_Di01 {GGK_DECL}>',
+     "envelopHeenbericht-ggk_Di01"),
+    (f'\ufeff<envelopRetourbericht-ggk_Du01 a="x>y" xmlns="{ggk_ingest.GGK_NS}"/>', "envelopRetourbericht-ggk_Du01"),
+    (f'<soap:Envelope {SOAP_DECL} {GGK_DECL}><soap:Header><w:To xmlns:w="urn:w">x</w:To></soap:Header>\n'
+     "<soap:Body><!-- c --><GGK:envelopHeenbericht-ggk_Di01>", "envelopHeenbericht-ggk_Di01"),
+    (f'<soap:Envelope {SOAP_DECL}><soap:Header/><soap:Body><G:envelopRetourbericht-ggk_Du01 '
+     f'xmlns:G="{ggk_ingest.GGK_NS}">', "envelopRetourbericht-ggk_Du01"),
+    (f"<!-- <GGK:envelopHeenbericht-ggk_Di01 {GGK_DECL}> -->\n<a>x</a>", None),  # a mention in a comment
+    (f"<a>&lt;GGK:envelopHeenbericht-ggk_Di01 {GGK_DECL}&gt;</a>", None),  # in text
+    (f"<a><GGK:envelopHeenbericht-ggk_Di01 {GGK_DECL}/></a>", None),  # nested
+    (f"<soap:Envelope {SOAP_DECL}><soap:Body><a/><GGK:envelopHeenbericht-ggk_Di01 {GGK_DECL}/>", None),  # second
+    (f"<soap:Envelope {SOAP_DECL}><soap:Fault><GGK:envelopHeenbericht-ggk_Di01 {GGK_DECL}/>", None),  # no Body
+    ('<GGK:envelopHeenbericht-ggk_Di01 xmlns:GGK="urn:another">', None),  # another namespace
+    ("<GGK:envelopHeenbericht-ggk_Di01>", None),  # no namespace at all
+    (f"<!DOCTYPE a><GGK:envelopHeenbericht-ggk_Di01 {GGK_DECL}>", None),
+])
+def test_an_envelope_is_known_by_its_root_element_not_by_a_mention(start: str, root: str | None) -> None:
+    """Review of the sidecar, finding 1: the envelope's 25 MB went to any body that named an envelope in its first
+    4 KB, a comment was enough. Only a root element (or a SOAP Body's first child) in the GGk namespace counts."""
+    data = start.encode() + b"x" * 100
+    assert ggk_ingest.envelope_root(data) == root
+    assert ggk_ingest.limit_for(data, 2048) == (ggk_ingest.MAX_ENVELOPE_BYTES if root else 2048)
+    assert ggk_ingest.head_limit(data, 2048) == (ggk_ingest.MAX_ENVELOPE_BYTES if root else 2048)
+
+
+def test_a_body_still_arriving_is_judged_once_its_start_is_in() -> None:
+    """Bytes that end inside the prolog or the first tags cannot tell: read on, but no further than SCAN_BYTES."""
+    whole = f'<?xml version="1.0"?><!-- c --><GGK:envelopHeenbericht-ggk_Di01 {GGK_DECL}>'.encode()
+    for cut in range(1, len(whole)):
+        assert ggk_ingest.head_limit(whole[:cut], 2048) is None, whole[:cut]
+    assert ggk_ingest.head_limit(whole, 2048) == ggk_ingest.MAX_ENVELOPE_BYTES
+    endless = b"<!-- " + b"x" * ggk_ingest.SCAN_BYTES
+    assert ggk_ingest.head_limit(endless[:ggk_ingest.SCAN_BYTES - 1], 2048) is None
+    assert ggk_ingest.head_limit(endless, 2048) == 2048  # SCAN_BYTES in and still no envelope: the general limit
+
+
 def test_payload_errors_point_into_the_payload(reference_dir: Path) -> None:
     official = (reference_dir / OFFICIAL_DI01).read_bytes()
     bad = b'<?xml version="1.0"?>\n<Bericht>\n<Header>\n</Bericht>\n'

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from lxml import etree
-from proxy_helpers import SOAP12, Receiver, ServerThread, metric, sample, samples_dir, soap12, wait_for
+from proxy_helpers import SOAP12, Receiver, ServerThread, metric, sample, samples_dir, soap11, soap12, wait_for
 
 from gateway.deliver import outbox
 from gateway.mapping import Registry
@@ -187,9 +187,47 @@ def test_a_ggk_envelope_may_exceed_the_general_limit(gateway: tuple[str, Gateway
     assert response.status_code == 200, response.text
     ref = response.headers["x-overstap-referentienummers"]
     assert wait_for(lambda: ref in rec.refs())
+    header = b'<soap:Header><w:To xmlns:w="urn:w">isd</w:To></soap:Header>'  # in SOAP, after a Header: the same
+    wrapped = soap11(big).replace(b"<soap:Body>", header + b"<soap:Body>", 1)
+    assert httpx.post(url + "/soap", content=wrapped, headers=KEY).status_code == 200
     plain = httpx.post(url + "/soap", content=payload, headers=KEY)
     assert plain.status_code == 413
     assert body_of(fo03(plain))[2] == f"message larger than the limit of {LIMIT} bytes"
+
+
+GGK_ROOT = b'<GGK:envelopHeenbericht-ggk_Di01 xmlns:GGK="http://www.stufstandaarden.nl/sectormodel/ggk/0210">'
+
+
+def test_naming_a_ggk_envelope_buys_a_plain_body_no_larger_limit(gateway: tuple[str, Gateway, Receiver]) -> None:
+    """Review of the sidecar, finding 1: a plain body above the limit that named a GGk envelope in its first 4 KB (a
+    comment was enough) was read up to 25 MB, parsed, kept in quarantine and answered 400 StUF058 plek *server* (so
+    the sender offers it again). Now only a body whose root is an envelope gets 25 MB; the others stop at the limit,
+    unread beyond it and not kept: 413, plek client, as the docs' table says."""
+    url, _, _ = gateway
+    plain = b"<a>" + b"x" * (LIMIT + 10) + b"</a>"
+    before = metric(url, "overstap_rejected_total", route="strict", reason="oversize")
+    for body in (b"<!-- " + GGK_ROOT + b" -->\n" + plain, b"<a>" + GGK_ROOT + b"</GGK:envelopHeenbericht-ggk_Di01>"
+                 + plain[3:], soap11(b"<a>" + GGK_ROOT.replace(b"<", b"&lt;") + plain[3:])):
+        response = httpx.post(url + "/soap/strict", content=body)
+        assert response.status_code == 413, response.text
+        assert body_of(fo03(response)) == ("StUF058", "client", f"message larger than the limit of {LIMIT} bytes")
+        assert "x-overstap-quarantine" not in response.headers  # refused unread, not parsed nor kept
+    assert metric(url, "overstap_rejected_total", route="strict", reason="oversize") == before + 3
+
+
+def test_a_size_refusal_after_the_parse_is_413_and_the_senders(gateway: tuple[str, Gateway, Receiver]) -> None:
+    """What the read let through as an envelope but the parse found is none is refused by ingest at the general
+    limit with StUF058: that too is the sender's to fix (413, plek client), not a processing fault (400/server)."""
+    url, _, _ = gateway
+    fake_end = b"<!-- </soap:Header><soap:Body>" + GGK_ROOT + b" -->"  # fools the bounded scan, not the parser
+    body = (b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header>' + fake_end
+            + b"</soap:Header><soap:Body><a>" + b"x" * (LIMIT + 10) + b"</a></soap:Body></soap:Envelope>")
+    before = metric(url, "overstap_rejected_total", route="strict", reason="oversize")
+    response = httpx.post(url + "/soap/strict", content=body)
+    assert response.status_code == 413, response.text
+    code, plek, omschrijving = body_of(fo03(response))
+    assert (code, plek) == ("StUF058", "client") and omschrijving.endswith(f"more than the limit of {LIMIT}")
+    assert metric(url, "overstap_rejected_total", route="strict", reason="oversize") == before + 1
 
 
 def test_the_gateway_keeps_working_after_all_of_it(gateway: tuple[str, Gateway, Receiver]) -> None:

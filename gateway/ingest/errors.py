@@ -14,9 +14,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+TOO_LARGE = "StUF058"
+"""The code of an input over a size limit: the only StUF058 ingest raises. StUF 03.01 files a message too large
+under StUF058, which elsewhere means a fault in processing (the server's); this one is the sender's to fix."""
+
 
 class InputError(ValueError):
-    """Bad input that no mapping can fix. ``code`` is a StUF-style fault code (StUF055, ...)."""
+    """Bad input that no mapping can fix. ``code`` is a StUF-style fault code (StUF055, ... :data:`TOO_LARGE`)."""
 
     def __init__(
         self,

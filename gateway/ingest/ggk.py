@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from .envelopes import SOAP_NAMESPACES
 from .errors import InputError, found, quotable
 from .source import Source
 
@@ -42,10 +43,91 @@ PARAMETERS = ("applicatieVersie", "applicatieSubversie", "functieVersie", "funct
               "referentienummerBericht", "crossRefnummerBericht")
 
 
+SCAN_BYTES = 16 * 1024
+"""How far into a body :func:`envelope_root` looks for the envelope: past the XML declaration, comments and a SOAP
+Header (WS-Security can take a few KB). A body whose envelope does not start by then gets the general limit."""
+_MISC = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.S)
+"""What may stand before an element: whitespace, the XML declaration and processing instructions, comments."""
+_TAG = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)((?:\s(?:[^<>\"'/]|\"[^\"]*\"|'[^']*')*)?)(/?)>")
+"""A whole start tag: prefix, local name, attributes, ``/`` when it is empty."""
+_XMLNS = re.compile(rb"\sxmlns(?::([\w.-]+))?\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_HEADER_END = re.compile(rb"</(?:[\w.-]+:)?Header\s*>")
+_UNFINISHED = re.compile(rb"<(?:$|!(?:$|-$|--)|\?|[A-Za-z_])")
+"""Bytes that may become a comment, processing instruction or start tag once more of the body is in."""
+
+
+class _More(Exception):
+    """The bytes end before they tell whether an envelope starts here."""
+
+
+def _element(head: bytes, pos: int, scope: dict[bytes, bytes]) -> tuple[str, str, int, bool, dict[bytes, bytes]]:
+    """The next element's namespace and local name, where its start tag ends, whether it is empty and the
+    namespaces in scope inside it; after what may stand before it. ``("", "", ...)`` when no element is next."""
+    while (misc := _MISC.match(head, pos)) is not None:
+        pos = misc.end()
+    tag = _TAG.match(head, pos)
+    if tag is None:
+        if pos == len(head) or _UNFINISHED.match(head, pos):
+            raise _More
+        return "", "", pos, True, scope
+    prefix, local, attributes, empty = tag.groups()
+    inner = dict(scope)
+    for declared in _XMLNS.finditer(attributes):
+        inner[declared.group(1) or b""] = declared.group(2) if declared.group(2) is not None else declared.group(3)
+    namespace = inner.get(prefix or b"", b"").decode("latin-1")
+    return namespace, local.decode("latin-1"), tag.end(), bool(empty), inner
+
+
+def _scan(head: bytes) -> str | None:
+    """The GGk envelope ``head`` starts with, as its root or as the first child of a SOAP Body (after a Header),
+    or None; raises :class:`_More` when ``head`` ends too soon to tell."""
+    pos = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    namespace, local, pos, empty, scope = _element(head, pos, {})
+    soap = namespace if namespace in SOAP_NAMESPACES and local == "Envelope" else None
+    if soap is not None and not empty:
+        namespace, local, pos, empty, scope = _element(head, pos, scope)
+        if (namespace, local) == (soap, "Header") and not empty:
+            end = _HEADER_END.search(head, pos)
+            if end is None:
+                raise _More
+            pos = end.end()
+        if (namespace, local) == (soap, "Header"):
+            namespace, local, pos, empty, scope = _element(head, pos, scope)
+        if (namespace, local) != (soap, "Body") or empty:
+            return None
+        namespace, local, pos, empty, scope = _element(head, pos, scope)
+    return local if namespace == GGK_NS and local in ENVELOPES else None
+
+
+def envelope_root(data: bytes) -> str | None:
+    """The GGk envelope (``envelopHeenbericht-ggk_Di01`` or ``envelopRetourbericht-ggk_Du01``) that ``data`` is,
+    bare or as the one message of a SOAP Body, judged from its first :data:`SCAN_BYTES`; else None.
+
+    Only the structure counts, not a mention: the name in a comment, in text or in a later element does not make a
+    body an envelope, so it cannot buy a plain message the envelope's size limit (review of the sidecar, finding 1).
+    """
+    try:
+        return _scan(data[:SCAN_BYTES])
+    except _More:
+        return None
+
+
 def limit_for(data: bytes, max_bytes: int) -> int:
-    """The size limit for ``data``: at least :data:`MAX_ENVELOPE_BYTES` when it starts like a GGk envelope (bare
-    or in SOAP; its root element within the first 4 KB), else ``max_bytes``."""
-    return max(max_bytes, MAX_ENVELOPE_BYTES) if _ROOT_NAME.search(data[:4096]) else max_bytes
+    """The size limit for the whole of ``data``: at least :data:`MAX_ENVELOPE_BYTES` when it is a GGk envelope
+    (:func:`envelope_root`), else ``max_bytes``."""
+    return max(max_bytes, MAX_ENVELOPE_BYTES) if envelope_root(data) else max_bytes
+
+
+def head_limit(head: bytes, max_bytes: int) -> int | None:
+    """:func:`limit_for` of a body still arriving, from the bytes in so far; None while they are fewer than
+    :data:`SCAN_BYTES` and end before they tell (read on, at most to :data:`SCAN_BYTES`)."""
+    try:
+        root = _scan(head[:SCAN_BYTES])
+    except _More:
+        if len(head) < SCAN_BYTES:
+            return None
+        root = None
+    return max(max_bytes, MAX_ENVELOPE_BYTES) if root else max_bytes
 
 
 def is_envelope(root: etree._Element) -> bool:

@@ -150,7 +150,7 @@ def _soap_endpoint(config: ServeConfig, gw: Gateway) -> SoapHandler:
     """The SOAP POST: route and credentials first, then the body read within its limit and time, then the
     gateway's answer (a GGk envelope may grow past the general limit, up to its own)."""
     limit = config.max_body_bytes
-    envelope_limit = ggk.limit_for(b"<GGK:envelopHeenbericht-ggk_Di01", limit)  # a GGk envelope: 25 MB (spec 3.2)
+    envelope_limit = max(limit, ggk.MAX_ENVELOPE_BYTES)  # a GGk envelope: 25 MB (spec 3.2)
 
     async def receive(route_name: str | None, request: Request) -> Response:
         headers = request.headers
@@ -161,14 +161,17 @@ def _soap_endpoint(config: ServeConfig, gw: Gateway) -> SoapHandler:
         declared = headers.get("content-length", "")
         too_big = declared.isdigit() and int(declared) > envelope_limit
         body = bytearray()
-        allowed = limit
+        allowed, decided = limit, False
         if not too_big:
             try:
                 async with asyncio.timeout(config.body_timeout):
                     async for chunk in request.stream():
                         body += chunk
-                        if len(body) > allowed and allowed == limit:  # past the general limit: only GGk goes on
-                            allowed = ggk.limit_for(bytes(body[:4096]), limit)
+                        if len(body) > allowed and not decided:  # past the general limit: only a GGk envelope
+                            found = ggk.head_limit(bytes(body[:ggk.SCAN_BYTES]), limit)  # goes on
+                            if found is None:  # its start not yet in (at most SCAN_BYTES)
+                                continue
+                            allowed, decided = found, True
                         if len(body) > allowed:
                             too_big = True
                             break

@@ -25,6 +25,7 @@ from gateway.cores import usable_cores
 from gateway.deliver import outbox
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, parse_xml
 from gateway.ingest.ei_default import is_flat_file
+from gateway.ingest.errors import TOO_LARGE
 from gateway.ingest.ggk import limit_for as ggk_limit_for
 from gateway.ledger.staged import ThrowawayLedger
 from gateway.mapping import ConversionError, Refused, Registry
@@ -175,6 +176,8 @@ def worker_died(route: str) -> FailureInfo:
 
 def reason_of(exc: BaseException, body: bytes) -> str:
     """The metric label of a bad-input failure."""
+    if isinstance(exc, InputError) and exc.code == TOO_LARGE:  # 413, the sender's (not a processing fault)
+        return "oversize"
     if isinstance(exc, InputError) and is_flat_file(body):
         return "invalid"  # an EI record or field that is wrong: content, like an XML field error (422)
     if isinstance(exc, InputError):

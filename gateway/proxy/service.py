@@ -66,8 +66,12 @@ def soap_version(body: bytes, content_type: str | None) -> stuf.SoapVersion:
     return "soap12" if SOAP12_HINT in body[:2048] else "soap11"
 
 
-def plek(code: str) -> stuf.Plek:
-    """Where a failure's cause lies: bad input is the client's; StUF058 (processing) the server's."""
+def plek(code: str, reason: str | None = None) -> stuf.Plek:
+    """Where a failure's cause lies: bad input is the client's; StUF046/049 and StUF058 (processing) the server's,
+    so the sender offers the message again. A message too large is StUF058 too, but the sender's to make smaller:
+    told "server", it would offer the same bytes again and again."""
+    if reason == "oversize":
+        return "client"
     return "server" if code in ("StUF046", "StUF049", "StUF058") else "client"
 
 
@@ -268,12 +272,12 @@ class Gateway:
                     extra={"route": route.name, "code": info.code, "field": info.field, "line": info.line,
                            "reason": reason, "quarantine": headers.get("X-Overstap-Quarantine"),
                            "source_ref": attempt.facts.source_ref})
-        status = {"internal": 500, "malformed": 400, "entity": 400, "conflict": 409}.get(reason, 422)
+        status = {"internal": 500, "malformed": 400, "entity": 400, "conflict": 409, "oversize": 413}.get(reason, 422)
         what = f"{info.field}: {info.message}" if info.field else info.message
         if info.also:  # several independent errors: the omschrijving names the first, the details all of them
             what = f"{len(info.also) + 1 + info.left_out} problems; first: {what}"
         details = info.fitted(stuf.MAX_DETAILS) if info.line or info.field or info.also else None
-        return self.fault(status, stuf.Fout(info.code, plek(info.code), what, details), version, attempt.facts,
+        return self.fault(status, stuf.Fout(info.code, plek(info.code, reason), what, details), version, attempt.facts,
                           headers)
 
     async def _accept(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,
