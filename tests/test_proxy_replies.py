@@ -174,6 +174,13 @@ def test_config_file_with_environment_and_checks(tmp_path: Path) -> None:
     ({"routes": {"default": {"mode": "shadow", "downstream": "http://x"}}}, r"needs a legacy_downstream"),
     ({"downstreams": {"a": "ftp://x"}, "routes": {"default": {"downstream": "a"}}}, r"not an http\(s\) URL"),
     ({"routes": {}}, r"no routes"),
+    ({"min_body_rates": 1, "routes": {"default": {"downstream": "http://x"}}}, r"unknown key\(s\) min_body_rates"),
+    ({"max_body_buffer_bytes": 10_000_000, "routes": {"default": {"downstream": "http://x"}}},
+     r"max_body_buffer_bytes: at least 26214400 \(max_body_bytes, or a GGk envelope's 25 MB\)"),
+    ({"max_body_bytes": 40_000_000, "max_body_buffer_bytes": 30_000_000,
+      "routes": {"default": {"downstream": "http://x"}}}, r"max_body_buffer_bytes: at least 40000000"),
+    ({"body_rate_window": 0, "routes": {"default": {"downstream": "http://x"}}}, r"body_rate_window: seconds"),
+    ({"min_body_rate": -1, "routes": {"default": {"downstream": "http://x"}}}, r"min_body_rate \(bytes a second\)"),
 ])
 def test_config_mistakes_name_their_place(doc: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -149,8 +149,9 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
     import uvicorn
 
     files = raise_file_limit()
-    if files is not None and cfg.max_connections > files - FILES_RESERVED:
-        cfg.max_connections = max(8, files - FILES_RESERVED)  # the cap must bind before the descriptors run out
+    if files is not None and cfg.max_connections + cfg.probe_connections > files - FILES_RESERVED:
+        # the cap (and the probe slots beyond it) must bind before the descriptors run out
+        cfg.max_connections = max(8, files - FILES_RESERVED - cfg.probe_connections)
         click.echo(f"warning: max_connections lowered to {cfg.max_connections} (open-file limit {files})", err=True)
     write_url(os.environ.get("OVERSTAP_HEALTH_FILE"), health_url(cfg.host, cfg.port, cfg.tls is not None))
     uvicorn.Server(uvicorn_config(cfg, create_app(cfg, gateway))).run()

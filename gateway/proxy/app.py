@@ -17,12 +17,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette._utils import get_route_path
-from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.ingest import ggk
 from gateway.render import stuf
 
+from .bodies import Body, BodyBudget, Holding, read_body
 from .config import ServeConfig
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .service import Answer, Gateway, soap_version
@@ -147,10 +147,12 @@ def _lifespan(gw: Gateway) -> Callable[[FastAPI], AbstractAsyncContextManager[No
 
 
 def _soap_endpoint(config: ServeConfig, gw: Gateway) -> SoapHandler:
-    """The SOAP POST: route and credentials first, then the body read within its limit and time, then the
-    gateway's answer (a GGk envelope may grow past the general limit, up to its own)."""
+    """The SOAP POST: route and credentials first, then the body read within its limit, its time and the server's
+    body budget (gateway/proxy/bodies.py), then the gateway's answer. A GGk envelope may grow past the general limit,
+    up to its own."""
     limit = config.max_body_bytes
     envelope_limit = max(limit, ggk.MAX_ENVELOPE_BYTES)  # a GGk envelope: 25 MB (spec 3.2)
+    budget = BodyBudget(config.max_body_buffer_bytes)
 
     async def receive(route_name: str | None, request: Request) -> Response:
         headers = request.headers
@@ -159,39 +161,38 @@ def _soap_endpoint(config: ServeConfig, gw: Gateway) -> SoapHandler:
         if route is None or (route.api_keys and not gw.authorised(route.api_keys, headers)):
             return _response(await gw.receive(route_name, b"", headers))
         declared = headers.get("content-length", "")
-        too_big = declared.isdigit() and int(declared) > envelope_limit
-        body = bytearray()
-        allowed, decided = limit, False
-        if not too_big:
-            try:
-                async with asyncio.timeout(config.body_timeout):
-                    async for chunk in request.stream():
-                        body += chunk
-                        if len(body) > allowed and not decided:  # past the general limit: only a GGk envelope
-                            found = ggk.head_limit(bytes(body[:ggk.SCAN_BYTES]), limit)  # goes on
-                            if found is None:  # its start not yet in (at most SCAN_BYTES)
-                                continue
-                            allowed, decided = found, True
-                        if len(body) > allowed:
-                            too_big = True
-                            break
-            except TimeoutError:
-                return _response(gw.refuse(route.name, "slow_body", 408, stuf.Fout(
-                    "StUF058", "client", f"request body not complete within {config.body_timeout:g}s"), version,
-                    {"Connection": "close"}))  # the rest of the body may still come: not a next request
-            except ClientDisconnect:  # the client left mid-body: nothing to answer, nothing stored
-                gw.metrics.rejected.labels(route.name, "disconnected").inc()
-                log.info("client disconnected mid-body on route %s", route.name)
-                return Response(status_code=400)
-        if too_big:
-            return _response(gw.refuse(route.name, "oversize", 413, stuf.Fout(
-                "StUF058", "client", f"message larger than the limit of {allowed} bytes"), version))
-        data = bytes(body)
-        return _response(await gw.receive(route.name, data, headers)) if data else _response(
-            gw.refuse(route.name, "empty", 400, stuf.Fout("StUF055", "client", "empty request: expected an XML "
-                                                          "message"), soap_version(data, headers.get("content-type"))))
+        with Holding(budget) as holding:
+            if declared.isdigit() and int(declared) > envelope_limit:
+                body = Body(refusal="oversize", limit=limit)
+            else:
+                body = await read_body(request, limit, holding, config.body_timeout)
+            if body.refusal is not None:
+                return _refused(gw, route.name, body, version, config.body_timeout)
+            if not body.data:
+                return _response(gw.refuse(route.name, "empty", 400, stuf.Fout(
+                    "StUF055", "client", "empty request: expected an XML message"), soap_version(
+                    body.data, headers.get("content-type"))))
+            return _response(await gw.receive(route.name, body.data, headers))
 
     return receive
+
+
+def _refused(gw: Gateway, route: str, body: Body, version: stuf.SoapVersion, body_timeout: float) -> Response:
+    """The answer to a body that was not read whole (:class:`Body`'s ``refusal``)."""
+    if body.refusal == "disconnected":  # the client left mid-body: nothing to answer, nothing stored
+        gw.metrics.rejected.labels(route, "disconnected").inc()
+        log.info("client disconnected mid-body on route %s", route)
+        return Response(status_code=400)
+    if body.refusal == "oversize":
+        return _response(gw.refuse(route, "oversize", 413, stuf.Fout(
+            "StUF058", "client", f"message larger than the limit of {body.limit} bytes"), version))
+    if body.refusal == "busy":  # the server holds as many body bytes as it may: not now, offer it again
+        return _response(gw.refuse(route, "busy", 503, stuf.Fout(
+            "StUF049", "server", "the server is receiving as many large messages as it can hold; offer it again "
+            "later"), version, {"Retry-After": "5", "Connection": "close"}))
+    return _response(gw.refuse(route, "slow_body", 408, stuf.Fout(  # the rest may still come: not a next request
+        "StUF058", "client", f"request body not complete within {body_timeout:g}s"), version,
+        {"Connection": "close"}))
 
 
 def _add_probes(app: FastAPI, gw: Gateway) -> None:

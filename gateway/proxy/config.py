@@ -19,6 +19,7 @@ from gateway.console.settings import ConsoleSettings
 from gateway.console.settings import parse as console_settings
 from gateway.deliver.downstream import Downstream, RetryPolicy
 from gateway.deliver.outbox import LEGACY, NEW
+from gateway.ingest.ggk import MAX_ENVELOPE_BYTES
 from gateway.procmemory import DEFAULT_GROWTH_MB
 
 MODES = ("translate", "passthrough", "shadow")
@@ -41,6 +42,9 @@ class HttpLimits:
     max_header_bytes: int = 64 * 1024
     header_timeout: float = 10.0
     body_timeout: float = 60.0
+    min_body_rate: int = 8 * 1024
+    body_rate_window: float = 5.0
+    probe_connections: int = 8
 
 
 @dataclass(slots=True)
@@ -142,11 +146,23 @@ class ServeConfig:
     """Seconds a client may take to send its request headers."""
     body_timeout: float = 60.0
     """Seconds a client may take to send its request body."""
+    min_body_rate: int = 8 * 1024
+    """Bytes a second a request body must arrive at, judged over each ``body_rate_window`` (0: not judged): a
+    connection that trickles its body is cut off (408) and cannot hold a connection slot for ``body_timeout``."""
+    body_rate_window: float = 5.0
+    """Seconds over which ``min_body_rate`` is judged: a stall shorter than this (a retransmission) is no cut."""
+    probe_connections: int = 8
+    """Connections beyond ``max_connections`` kept for ``GET /healthz``, ``/readyz`` and ``/metrics``: a health check
+    is answered even when every other connection has a request in progress."""
+    max_body_buffer_bytes: int = 128 * 1024 * 1024
+    """Bytes of request bodies the server holds at once, beyond each body's first ``FREE_BODY_BYTES``
+    (gateway/proxy/bodies.py): without it, ``max_connections`` bodies of the GGk 25 MB could be held at once."""
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     """The operator console under ``/console`` (off unless ``console: {enabled: true}``; docs/console.md)."""
 
     def http_limits(self) -> HttpLimits:
-        return HttpLimits(self.max_connections, self.max_header_bytes, self.header_timeout, self.body_timeout)
+        return HttpLimits(self.max_connections, self.max_header_bytes, self.header_timeout, self.body_timeout,
+                          self.min_body_rate, self.body_rate_window, self.probe_connections)
 
     def downstream_for(self, route: RouteConfig, target: str) -> Downstream | None:
         name = route.targets().get(target)
@@ -180,8 +196,13 @@ class ServeConfig:
             raise ConfigError("max_body_bytes: at least 1024")
         if self.max_connections < 8 or self.max_header_bytes < 1024:
             raise ConfigError("max_connections: at least 8; max_header_bytes: at least 1024")
-        if self.header_timeout <= 0 or self.body_timeout <= 0:
-            raise ConfigError("header_timeout and body_timeout: seconds, more than 0")
+        if self.header_timeout <= 0 or self.body_timeout <= 0 or self.body_rate_window <= 0:
+            raise ConfigError("header_timeout, body_timeout and body_rate_window: seconds, more than 0")
+        if self.min_body_rate < 0 or self.probe_connections < 0:
+            raise ConfigError("min_body_rate (bytes a second) and probe_connections: 0 or more")
+        largest = max(self.max_body_bytes, MAX_ENVELOPE_BYTES)
+        if self.max_body_buffer_bytes < largest:  # else the largest body allowed could never be taken
+            raise ConfigError(f"max_body_buffer_bytes: at least {largest} (max_body_bytes, or a GGk envelope's 25 MB)")
         if self.store is not None and not self.store.startswith(("postgresql://", "postgres://")):
             raise ConfigError("store: a postgresql://user@host:port/database URL, or leave it out for SQLite in "
                               "data_dir")
@@ -306,7 +327,8 @@ TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mapping
             "fault_status", "convert_threads", "convert_processes", "convert_worker_growth_mb", "shutdown_grace",
             "watch_mappings", "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply",
             "poll_interval", "max_connections", "max_header_bytes", "header_timeout", "body_timeout", "ledger",
-            "render", "console", "store"}
+            "render", "console", "store", "min_body_rate", "body_rate_window", "probe_connections",
+            "max_body_buffer_bytes"}
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -336,12 +358,14 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
     cfg.store = str(doc["store"]) if doc.get("store") else None
     if doc.get("convert_processes") is not None:
         cfg.convert_processes = int(doc["convert_processes"])
-    for key in ("max_body_bytes", "convert_threads", "max_connections", "max_header_bytes", "convert_worker_growth_mb"):
+    for key in ("max_body_bytes", "convert_threads", "max_connections", "max_header_bytes", "convert_worker_growth_mb",
+                "min_body_rate", "probe_connections", "max_body_buffer_bytes"):
         if key in doc:
             setattr(cfg, key, int(doc[key]))
     if cfg.convert_worker_growth_mb < 0:
         raise ConfigError("convert_worker_growth_mb: expected 0 (never replace a worker) or a number of MB")
-    for key in ("shutdown_grace", "watch_interval", "poll_interval", "header_timeout", "body_timeout"):
+    for key in ("shutdown_grace", "watch_interval", "poll_interval", "header_timeout", "body_timeout",
+                "body_rate_window"):
         if key in doc:
             setattr(cfg, key, float(doc[key]))
     for key in ("watch_mappings", "require_downstream_ready", "access_log"):

@@ -1,17 +1,24 @@
-"""HTTP limits uvicorn does not have: header size, a header deadline, and a connection cap that keeps health alive.
+"""HTTP limits uvicorn does not have: header size and deadline, a body rate, connection slots that keep health alive.
 
-uvicorn (httptools) accepts headers of any size and waits forever for a request that never comes,
-so a few hundred half-open connections use up file descriptors until every request fails,
-``/healthz`` included. This protocol closes a connection whose headers are not complete within
-``header_timeout`` or exceed ``max_header_bytes`` (431), and at ``max_connections`` makes room
-for a new connection by closing the oldest one that has no request in progress: a flood of
-silent sockets cannot lock out a health check. The body deadline is the app's (it reads the body).
+uvicorn (httptools) accepts headers of any size, waits forever for a request that never comes and for a body that
+never ends, so a few hundred slow connections hold every connection slot until every request fails, ``/healthz``
+included. This protocol
+
+* closes a connection whose headers are not complete within ``header_timeout`` or exceed ``max_header_bytes`` (431);
+* cuts off a request whose body arrives at less than ``min_body_rate`` over a ``body_rate_window`` (408): a body
+  sent a byte at a time cannot hold its slot until the app's ``body_timeout``;
+* at ``max_connections`` makes room for a new connection by closing the oldest one that has no request in progress;
+  when every one has, the newcomer may take one of ``probe_connections`` slots kept for ``GET /healthz``, ``/readyz``
+  and ``/metrics`` (anything else asked there is answered 503): a flood cannot lock out a health check.
+
+The total body deadline and what a body may hold are the app's (it reads the body).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -20,11 +27,24 @@ from .config import HttpLimits
 
 log = logging.getLogger("overstap.http")
 _END = b"\r\n\r\n"
+SLOW_BODY = "overstap.slow_body"
+"""Set (True) in the scope of a request whose body this protocol cut off for its rate: the app's read then ends in
+a disconnect, which it counts as ``slow_body`` rather than as a client that left."""
+_PROBE = re.compile(rb"GET /(?:healthz|readyz|metrics)(?:\?[^ \r\n]*)? HTTP/1\.[01]\r?\n")
+"""The request line a probe slot serves."""
+_PROBE_LINE_MAX = 256
+_LATE = 1.0
+"""Seconds a rate check may fire late (a busy event loop) before its window is not judged: the bytes of that window
+may be waiting unread in the socket."""
 
 
-def _reply(status: bytes, text: bytes) -> bytes:
+def _reply(status: bytes, text: bytes, retry_after: int | None = None) -> bytes:
+    extra = b"retry-after: " + str(retry_after).encode() + b"\r\n" if retry_after is not None else b""
     return (b"HTTP/1.1 " + status + b"\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: "
-            + str(len(text)).encode() + b"\r\nconnection: close\r\n\r\n" + text)
+            + str(len(text)).encode() + b"\r\n" + extra + b"connection: close\r\n\r\n" + text)
+
+
+_FULL = _reply(b"503 Service Unavailable", b"too many connections", retry_after=1)
 
 
 class GuardedProtocol(HttpToolsProtocol):
@@ -38,6 +58,13 @@ class GuardedProtocol(HttpToolsProtocol):
         self._tail = b""
         self._in_head = True
         self._deadline: asyncio.TimerHandle | None = None
+        self._probe_only = False
+        """On a probe slot: one health check or metrics request, then closed."""
+        self._first: bytes | None = None
+        """A probe slot's first bytes, held until its request line shows what it asks."""
+        self._rate: asyncio.TimerHandle | None = None
+        self._window_bytes = 0
+        self._window_end = 0.0
 
     # -- connections -------------------------------------------------------------------------------
 
@@ -58,14 +85,25 @@ class GuardedProtocol(HttpToolsProtocol):
         order = self._order()
         order[self] = None
         if len(order) > self.limits.max_connections:
-            idle = next((c for c in order if c is not self and not c._busy() and c._head_bytes == 0), None) or \
-                next((c for c in order if c is not self and not c._busy()), None)
-            if idle is None:  # every connection has a request in progress: refuse the newcomer
-                transport.write(_reply(b"503 Service Unavailable", b"too many connections"))
+            probes = sum(1 for c in order if c._probe_only)
+            if len(order) - probes > self.limits.max_connections and not self._make_room(order, probes):
+                transport.write(_FULL)
                 transport.close()
                 return
-            idle.transport.close()
         self._arm()
+
+    def _make_room(self, order: dict[GuardedProtocol, None], probes: int) -> bool:
+        """At the cap: close the oldest connection without a request in progress (a silent one first); when every
+        one has a request in progress, take a probe slot if one is free. False: no room at all."""
+        idle = next((c for c in order if c is not self and not c._busy() and c._head_bytes == 0), None) or \
+            next((c for c in order if c is not self and not c._busy()), None)
+        if idle is not None:
+            idle.transport.close()
+            return True
+        if probes >= self.limits.probe_connections:  # each probe slot is serving a probe (idle ones were closed)
+            return False
+        self._probe_only, self._first = True, b""
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._order().pop(self, None)
@@ -79,9 +117,11 @@ class GuardedProtocol(HttpToolsProtocol):
         self._deadline = self.loop.call_later(self.limits.header_timeout, self._too_slow)
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        """Stop the header deadline and the body's rate check (at most one of them runs at a time)."""
+        for timer in (self._deadline, self._rate):
+            if timer is not None:
+                timer.cancel()
+        self._deadline = self._rate = None
 
     def _too_slow(self) -> None:
         self._deadline = None
@@ -91,6 +131,17 @@ class GuardedProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self._first is not None:  # a probe slot: only a health check or the metrics are served here
+            self._first += data
+            if b"\n" not in self._first and len(self._first) < _PROBE_LINE_MAX:
+                return
+            if _PROBE.match(self._first) is None:
+                self._first, self._in_head = None, False
+                self._disarm()
+                self.transport.write(_FULL)
+                self.transport.close()
+                return
+            data, self._first = self._first, None
         if self._in_head:
             room = self.limits.max_header_bytes - self._head_bytes
             if len(data) > room and _END not in self._tail + data[: max(0, room)]:
@@ -113,6 +164,44 @@ class GuardedProtocol(HttpToolsProtocol):
         self._in_head = False
         self._disarm()
         super().on_headers_complete()
+        if self._probe_only and self.cycle is not None:
+            self.cycle.keep_alive = False  # one probe, then the slot is free for the next
+        if self.limits.min_body_rate:
+            self._window(self.loop.time())
+
+    # -- the request body --------------------------------------------------------------------------
+
+    def _window(self, now: float) -> None:
+        """Start a window of ``body_rate_window`` seconds in which the body must bring its share."""
+        self._disarm()
+        self._window_bytes, self._window_end = 0, now + self.limits.body_rate_window
+        self._rate = self.loop.call_at(self._window_end, self._judge_rate)
+
+    def _judge_rate(self) -> None:
+        """A window ended with the body still coming: enough bytes (or none owed), or the request is cut off."""
+        self._rate = None
+        if self.transport.is_closing():
+            return
+        now = self.loop.time()
+        owed = self.limits.min_body_rate * self.limits.body_rate_window
+        # not the client's doing: the server is not reading (the app holds unread body) or was too busy to look
+        if self._window_bytes >= owed or self.flow.read_paused or now - self._window_end > _LATE:
+            self._window(now)
+            return
+        log.info("request body cut off: %d bytes in the last %gs, below min_body_rate %d bytes/s",
+                 self._window_bytes, self.limits.body_rate_window, self.limits.min_body_rate)
+        if self.cycle is not None and not self.cycle.response_started:
+            self.scope[SLOW_BODY] = True  # type: ignore[literal-required]
+            self.transport.write(_reply(b"408 Request Timeout", b"request body too slow"))
+        self.transport.close()
+
+    def on_body(self, body: bytes) -> None:
+        self._window_bytes += len(body)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
 
 
 def guarded_protocol(limits: HttpLimits) -> type[GuardedProtocol]:
