@@ -11,9 +11,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socketserver
+import threading
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 from proxy_helpers import Receiver, ServerThread, Start, sample, samples_dir, soap11, variant, wait_for
 
@@ -87,3 +90,61 @@ def test_a_stored_reason_is_bounded_and_so_is_what_outbox_list_shows(tmp_path: P
     for args in ([], ["--json"]):
         shown = CliRunner().invoke(main, ["outbox", "list", "--quarantine", "--data-dir", str(tmp_path), *args])
         assert shown.exit_code == 0 and len(shown.output) < outbox.MAX_REASON + 1000, len(shown.output)
+
+
+class NotHttp:
+    """A back office that answers every request with a line of text, not HTTP, naming a client (and a BSN)."""
+
+    ANSWER = b"Client Castricum 123456782 niet gevonden\r\n\r\n"
+
+    def __init__(self) -> None:
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/soap"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _handler(self) -> type[socketserver.StreamRequestHandler]:
+        answer = self.ANSWER
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                length = 0
+                while (line := self.rfile.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                self.rfile.read(length)
+                self.wfile.write(answer)
+
+        return Handler
+
+    def __enter__(self) -> NotHttp:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_downstream_answering_no_http_is_logged_in_our_words_only(start: Start,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Review of the sidecar, finding 3: a back office that answers with a line of text instead of HTTP had up to
+    200 characters of it logged at every retry (``illegal status line: bytearray(b'Client Castricum *******82 niet
+    gevonden')``). The log says what went wrong in our words and the exception's type; the text, scrubbed, is kept
+    only in the outbox's reason, shown by the explicit commands."""
+    with NotHttp() as ds, caplog.at_level(logging.INFO):
+        gw_server, gw = start({"default": {"downstream": "zs"}}, {"zs": {"url": ds.url, "circuit_threshold": 2}})
+        assert httpx.post(gw_server.url + "/soap", content=sample(A02)).status_code == 200
+
+        def failures() -> list[str]:
+            return [r.getMessage() for r in caplog.records if r.name.startswith("overstap")
+                    and ("attempt" in r.getMessage() or "keeps failing" in r.getMessage())]
+
+        assert wait_for(lambda: len(failures()) >= 3 and any("keeps failing" in m for m in failures()))
+    said = "malformed HTTP answer from the downstream: RemoteProtocolError"
+    assert all(said in m for m in failures()), failures()
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("overstap")]
+    assert not [m for m in logged if "Castricum" in m or "123456782" in m]
+    conn = outbox.connect(gw.db_path)
+    (row,) = outbox.delivery_rows(conn, limit=None)
+    assert row["reason"].startswith(said + ": ") and "Castricum *******82" in row["reason"], row["reason"]

@@ -139,7 +139,7 @@ def test_deliveries_go_over_mutual_tls_to_a_downstream_of_the_configured_ca(pki:
                               client_key=str(pki / "vendor.key"))
         refused = _attempt(wrong_ca)
         assert refused.result == RETRY and refused.transport_failure
-        assert refused.reason.startswith("connection error: ConnectError:")
+        assert refused.stored.startswith("connection error: ConnectError:")
         no_cert = _attempt(Downstream("zaken", url, verify=str(pki / "server-ca.pem")))
         assert no_cert.result == RETRY and no_cert.transport_failure
         assert receiver.refs() == ["ref-1"]

@@ -29,8 +29,8 @@ from .committer import GroupCommitter
 from .downstream import Downstream
 from .lanes import CLOSED, Client, KeyQueue, Lane
 from .outbox import Queued
-from .outcome import DEAD, DELIVERED, GONE, RETRY, Outcome, classify, wire_headers
-from .replies import MAX_REPLY_BYTES, scrub
+from .outcome import DEAD, DELIVERED, GONE, RETRY, Outcome, classify, transport_failed, wire_headers
+from .replies import MAX_REPLY_BYTES
 from .store import Store
 from .wire import TIMEOUT_ERRORS, TRANSPORT_ERRORS, Direct, Reply
 
@@ -324,8 +324,7 @@ class Forwarder:
             outcome = Outcome(RETRY, f"timeout ({type(exc).__name__}) after {downstream.timeout:g}s",
                               transport_failure=True)
         except TRANSPORT_ERRORS as exc:
-            outcome = Outcome(RETRY, f"connection error: {type(exc).__name__}: {scrub(str(exc), 200)}",
-                              transport_failure=True)
+            outcome = transport_failed(exc)
         outcome.seconds = time.perf_counter() - started
         return outcome
 
@@ -358,7 +357,7 @@ class Forwarder:
             next_at = time.time() + delay
             item.next_at = next_at
             self.committer.write_later(lambda c: outbox.mark_retry(c, item.id, item.attempts, next_at,
-                                                                   outcome.http_status, outcome.reason))
+                                                                   outcome.http_status, outcome.stored))
             self.observer.retried(item, outcome, delay)
             log.info("delivery %d (%s/%s) attempt %d failed, retry in %.1fs: %s", item.id, item.route, item.target,
                      item.attempts, delay, outcome.summary)
@@ -377,7 +376,7 @@ class Forwarder:
                      item.referentienummer, item.attempts)
         elif outcome.result == DEAD:
             self._write_settled(item.id, lambda c: outbox.mark_dead(c, item.id, item.attempts, outcome.http_status,
-                                                                    outcome.reply_code, outcome.reason))
+                                                                    outcome.reply_code, outcome.stored))
             self.observer.dead(item, outcome)
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
                         item.referentienummer, outcome.summary)

@@ -12,7 +12,8 @@ from typing import Any
 
 from .downstream import Downstream, action_for
 from .outbox import Queued
-from .replies import Reply, read_reply
+from .replies import Reply, read_reply, scrub
+from .wire import PROTOCOL_ERRORS
 
 DELIVERED, RETRY, DEAD, GONE = "delivered", "retry", "dead", "gone"
 TRANSIENT_FO = frozenset({"StUF046", "StUF049", "StUF960"})
@@ -33,15 +34,23 @@ class Outcome:
     body: bytes = b""
     content_type: str | None = None
     seconds: float = 0.0
+    said: str = ""
+    """What the downstream's bytes said beyond our words in ``reason`` (an exception's text that quotes them),
+    scrubbed: kept in the outbox's reason (:attr:`stored`), never logged."""
 
     @property
     def summary(self) -> str:
-        """For the log: status and StUF code only. The downstream's own text may name a person; it is
-        kept (scrubbed, capped) in the outbox's reason column, never logged."""
+        """For the log: status and StUF code only, or our words for a failed exchange (never :attr:`said`). The
+        downstream's own text may name a person; it is kept (scrubbed, capped) in the outbox's reason column."""
         if self.http_status is None:
             return self.reason
         reply = self.reply_code or (self.reply.kind if self.reply is not None else "")
         return " ".join(x for x in (f"HTTP {self.http_status}", reply) if x)
+
+    @property
+    def stored(self) -> str:
+        """The reason as the outbox keeps it: ours, and what the downstream said."""
+        return f"{self.reason}: {self.said}" if self.said else self.reason
 
     @property
     def reply_code(self) -> str | None:
@@ -57,6 +66,14 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def transport_failed(exc: BaseException) -> Outcome:
+    """A connection that failed or an answer that was not HTTP: retried, told in our words and the exception's type.
+    The exception's text may quote the downstream's bytes (h11: ``illegal status line: bytearray(b'Client
+    Castricum ...')``), so it is kept, scrubbed, in ``said`` only (review of the sidecar, finding 3)."""
+    what = "malformed HTTP answer from the downstream" if isinstance(exc, PROTOCOL_ERRORS) else "connection error"
+    return Outcome(RETRY, f"{what}: {type(exc).__name__}", transport_failure=True, said=scrub(str(exc), 200))
 
 
 def classify(status: int, body: bytes, content_type: str | None, expect_bv: bool,

@@ -30,6 +30,8 @@ TIMEOUT_ERRORS = (httpx.TimeoutException, httpcore.TimeoutException)
 TRANSPORT_ERRORS = (httpx.HTTPError, httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol,
                     httpcore.ProxyError)
 """Connection failures either way: retried, like httpx's ``HTTPError``."""
+PROTOCOL_ERRORS = (httpx.RemoteProtocolError, httpcore.RemoteProtocolError)
+"""Those of them that say the downstream answered something that is not HTTP."""
 
 
 def _text(value: bytes) -> str:
