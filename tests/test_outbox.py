@@ -366,7 +366,19 @@ def test_replay_sends_the_stored_output_again(dead_letter_db: tuple[Path, int, b
     assert not again.ok and again.note == "already pending"
 
 
-def test_outbox_cli_list_show_replay_purge(dead_letter_db: tuple[Path, int, bytes]) -> None:
+def test_an_id_sqlite_cannot_hold_is_no_delivery_not_a_crash(dead_letter_db: tuple[Path, int, bytes]) -> None:
+    """Review of the sidecar, finding 4: sqlite3 raises OverflowError on an integer beyond 64 bits. The CLI refuses
+    one as a usage error, and the replay every caller shares answers it as what it is: no such row."""
+    data, _, _ = dead_letter_db
+    conn = outbox.connect(data / outbox.DB_NAME)
+    with outbox.transaction(conn):
+        results = replay_deliveries(conn, [2**63, -(2**63) - 1])
+    assert [(r.ok, r.note) for r in results] == [(False, "no such delivery")] * 2
+    shown = CliRunner().invoke(main, ["outbox", "replay", str(10**30), "--data-dir", str(data)])
+    assert shown.exit_code == 2 and "is not in the range" in shown.output, shown.output
+
+
+
     data, delivery_id, good_payload = dead_letter_db
     runner = CliRunner()
     listed = runner.invoke(main, ["outbox", "list", "--data-dir", str(data), "--status", "dead"])

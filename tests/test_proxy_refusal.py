@@ -14,6 +14,7 @@ import httpx
 from proxy_helpers import FO03, Receiver, ServerThread, Start, metric, sample, soap11, variant, wait_for
 
 from gateway.deliver import outbox
+from gateway.proxy.admin import MAX_REPLAY_BODY
 from gateway.proxy.service import Gateway
 
 A02, A01 = "CasusA-02-WMO301_toewijzing.xml", "CasusA-01-WMO315_verzoek.xml"
@@ -180,6 +181,45 @@ def test_replay_says_why_it_could_not(start: Start) -> None:
         assert again[1]["note"] == "no such quarantined message (on a configured route)"
         bad = httpx.post(gw_server.url + "/admin/replay", content=b"[1, 2]", headers=admin)
         assert bad.status_code == 400 and "expected JSON" in bad.json()["error"]
+
+
+def test_replay_takes_a_list_of_integer_ids_and_says_what_else_is_wrong(start: Start) -> None:
+    """Review of the sidecar, finding 4: ``[1e400]`` and ``[10**30]`` got a 500, and ``"12"`` was read character by
+    character, so deliveries 1 and 2 went out again. Each such body is now a 400 that says what is expected, never
+    echoing the value, and nothing is replayed."""
+    rec = Receiver(behaviour="fo")
+    with ServerThread(rec.app()) as ds:
+        gw_server, gw = start({"default": {"downstream": ds.url}}, {}, admin_key="geheim")
+        for n in (1, 2):
+            assert httpx.post(gw_server.url + "/soap", content=variant(sample(A02), n)).status_code == 200
+        assert wait_for(lambda: [r["status"] for r in table(gw, "delivery")] == ["dead", "dead"])
+        admin = {"X-Admin-Key": "geheim"}
+        top = 2**63 - 1
+        for body, says in (
+            (b'{"ids": [1e400]}', '"ids"[0] is a number with a fraction or exponent'),
+            (b'{"ids": [1.0]}', '"ids"[0] is a number with a fraction or exponent'),
+            (b'{"ids": [2, 1000000000000000000000000000000]}', '"ids"[1] is an integer beyond SQLite'),
+            (b'{"ids": [%d]}' % (top + 1), '"ids"[0] is an integer beyond SQLite'),
+            (b'{"ids": "12"}', '"ids" is a string, not a list of integers'),
+            (b'{"ids": ["123456782"]}', '"ids"[0] is a string'),
+            (b'{"ids": [true]}', '"ids"[0] is true/false'),
+            (b'{"ids": [1], "quarantined": "no"}', '"quarantined" is a string, not true or false'),
+            (b'{"ids": [1], "quarantine": true, "123456782": 1}', "unknown key(s) (not a name), 'quarantine'"),
+            (b'{"ids": [' + b",".join([b"1"] * 100_001) + b"]}", '"ids" names 100,001 ids: at most 100,000'),
+            (b"[" * 100_000, "not JSON"),
+            (b"[1, 2]", "not a JSON object"),
+        ):
+            refused = httpx.post(gw_server.url + "/admin/replay", content=body, headers=admin)
+            assert refused.status_code == 400, (body[:60], refused.text)
+            error = refused.json()["error"]
+            assert error.startswith(says), (body[:60], error)
+            assert "123456782" not in error  # what stood where an id or a key belongs is never echoed
+        huge = httpx.post(gw_server.url + "/admin/replay", content=b" " * (MAX_REPLAY_BODY + 1), headers=admin)
+        assert huge.status_code == 413 and "replay in several requests" in huge.json()["error"]
+        assert [(r["status"], r["replays"]) for r in table(gw, "delivery")] == [("dead", 0), ("dead", 0)]
+        edges = httpx.post(gw_server.url + "/admin/replay", json={"ids": [top, -top - 1]}, headers=admin)
+        assert edges.status_code == 200
+        assert [r["note"] for r in edges.json()["results"]] == ["no such delivery"] * 2
 
 
 def test_admin_endpoints_without_an_admin_key_are_off(start: Start) -> None:

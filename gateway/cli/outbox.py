@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from gateway.deliver import outbox, shadow
-from gateway.deliver.replay import Replayed, apply, chunks, prepare, replay_quarantined
+from gateway.deliver.replay import ID_RANGE, Replayed, apply, chunks, prepare, replay_quarantined
 from gateway.deliver.store import SqliteStore, Store, locate, ready
 from gateway.ledger.staged import ConnLedger
 from gateway.ledger.transfer import LedgerConflict, import_ledger, ledger_file
@@ -216,7 +216,7 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledge
 
 
 @outbox_group.command()
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=click.IntRange(*ID_RANGE))
 @data_dir_option
 @config_option
 @store_option

@@ -33,6 +33,8 @@ class Replayed:
     note: str
 
 
+ID_RANGE = (-(2**63), 2**63 - 1)
+"""The ids SQLite can hold (a 64-bit INTEGER): any other is no row, and sqlite3 would raise OverflowError on it."""
 CHUNK = 50
 """Ids prepared, then written, at a time: bounds how long one write transaction takes."""
 
@@ -61,7 +63,7 @@ def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
 
 
 def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int) -> Prepared:
-    row = outbox.delivery(conn, delivery_id)
+    row = outbox.delivery(conn, delivery_id) if ID_RANGE[0] <= delivery_id <= ID_RANGE[1] else None
     if row is None:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, "no such delivery"))
     if row["status"] == outbox.PENDING:
@@ -70,7 +72,7 @@ def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int) -> Prepared:
 
 
 def _prepare_quarantined(conn: sqlite3.Connection, message_id: int, convert: Convert) -> Prepared:
-    row = outbox.message(conn, message_id)
+    row = outbox.message(conn, message_id) if ID_RANGE[0] <= message_id <= ID_RANGE[1] else None
     if row is None or row["status"] != outbox.QUARANTINED:
         return Prepared(message_id, True, Replayed(message_id, False, "no such quarantined message"))
     try:

@@ -22,6 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 from gateway.ingest import ggk
 from gateway.render import stuf
 
+from .admin import MAX_REPLAY_BODY, BadReplay, parse_replay
 from .bodies import Body, BodyBudget, Holding, read_body
 from .config import ServeConfig
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -253,13 +254,16 @@ def _add_admin(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
         refused = admin_refusal(request)
         if refused is not None:
             return refused
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_REPLAY_BODY:
+                return _json(413, {"error": f"more than {MAX_REPLAY_BODY} bytes: replay in several requests"})
         try:
-            doc = json.loads(await request.body() or b"{}")
-            ids = [int(i) for i in doc.get("ids", [])]
-            quarantined = bool(doc.get("quarantined", False))
-        except (ValueError, TypeError, AttributeError):
-            return _json(400, {"error": 'expected JSON {"ids": [1, 2], "quarantined": false}'})
-        results = await gw.replay(ids, quarantined)
+            asked = parse_replay(bytes(raw))
+        except BadReplay as exc:
+            return _json(400, {"error": str(exc)})
+        results = await gw.replay(asked.ids, asked.quarantined)
         return _json(200, {"results": [{"id": r.id, "ok": r.ok, "note": r.note} for r in results]})
 
 
