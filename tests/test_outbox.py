@@ -23,7 +23,7 @@ from gateway.cli import main
 from gateway.deliver import outbox
 from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.plan import plan
-from gateway.deliver.replay import replay_deliveries
+from gateway.deliver.replay import DELIVERED_REFUSED, replay_deliveries
 from gateway.pipeline import Converter
 
 
@@ -364,6 +364,28 @@ def test_replay_sends_the_stored_output_again(dead_letter_db: tuple[Path, int, b
     with outbox.transaction(conn):
         (again,) = replay_deliveries(conn, [delivery_id])
     assert not again.ok and again.note == "already pending"
+
+
+def test_a_delivered_delivery_is_replayed_only_on_force(dead_letter_db: tuple[Path, int, bytes]) -> None:
+    """Review of the sidecar, finding 5: the one replay the CLI, /admin/replay and the console share refuses a
+    delivery that went out (sent again, it may be applied twice or out of order) unless forced; the CLI says so."""
+    data, delivery_id, stored = dead_letter_db
+    conn = outbox.connect(data / outbox.DB_NAME)
+    with outbox.transaction(conn):
+        outbox.mark_delivered(conn, delivery_id, 3, 200, "Bv03")
+    with outbox.transaction(conn):
+        (refused,) = replay_deliveries(conn, [delivery_id])
+    assert (refused.ok, refused.note) == (False, DELIVERED_REFUSED)
+    assert (outbox.delivery(conn, delivery_id)["status"], outbox.delivery(conn, delivery_id)["replays"]) == (
+        "delivered", 0)
+    runner = CliRunner()
+    shown = runner.invoke(main, ["outbox", "replay", str(delivery_id), "--data-dir", str(data)])
+    assert shown.exit_code == 1 and f"FAIL {delivery_id}: already delivered" in shown.output, shown.output
+    assert outbox.delivery(conn, delivery_id)["status"] == "delivered"
+    forced = runner.invoke(main, ["outbox", "replay", str(delivery_id), "--force", "--data-dir", str(data)])
+    assert forced.exit_code == 0 and "sent again on force" in forced.output, forced.output
+    row = outbox.delivery(conn, delivery_id)
+    assert (row["status"], row["replays"], bytes(row["payload"])) == ("pending", 1, stored)
 
 
 def test_an_id_sqlite_cannot_hold_is_no_delivery_not_a_crash(dead_letter_db: tuple[Path, int, bytes]) -> None:

@@ -14,6 +14,7 @@ import httpx
 from proxy_helpers import FO03, Receiver, ServerThread, Start, metric, sample, soap11, variant, wait_for
 
 from gateway.deliver import outbox
+from gateway.deliver.replay import DELIVERED_REFUSED
 from gateway.proxy.admin import MAX_REPLAY_BODY
 from gateway.proxy.service import Gateway
 
@@ -220,6 +221,29 @@ def test_replay_takes_a_list_of_integer_ids_and_says_what_else_is_wrong(start: S
         edges = httpx.post(gw_server.url + "/admin/replay", json={"ids": [top, -top - 1]}, headers=admin)
         assert edges.status_code == 200
         assert [r["note"] for r in edges.json()["results"]] == ["no such delivery"] * 2
+
+
+def test_a_delivered_delivery_is_replayed_only_on_force(start: Start) -> None:
+    """Review of the sidecar, finding 5: replaying a delivery that had gone out answered "queued again as stored" and
+    sent it again; a creeerZaak after the zaak's status update had gone out is applied out of order by a receiver
+    without de-duplication. Replay is for dead letters: a delivered one is refused, saying which and why, unless the
+    operator passes force."""
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        gw_server, gw = start({"default": {"downstream": ds.url}}, {}, admin_key="geheim")
+        assert httpx.post(gw_server.url + "/soap", content=sample(A02)).status_code == 200
+        assert wait_for(lambda: [r["status"] for r in table(gw, "delivery")] == ["delivered"])
+        delivered = int(table(gw, "delivery")[0]["id"])  # type: ignore[call-overload]
+        admin = {"X-Admin-Key": "geheim"}
+        refused = httpx.post(gw_server.url + "/admin/replay", json={"ids": [delivered]}, headers=admin)
+        assert refused.status_code == 200
+        assert refused.json()["results"] == [{"id": delivered, "ok": False, "note": DELIVERED_REFUSED}]
+        assert [(r["status"], r["replays"]) for r in table(gw, "delivery")] == [("delivered", 0)]
+        forced = httpx.post(gw_server.url + "/admin/replay", json={"ids": [delivered], "force": True}, headers=admin)
+        again = "queued again as stored (it had been delivered: sent again on force)"
+        assert forced.json()["results"] == [{"id": delivered, "ok": True, "note": again}]
+        assert wait_for(lambda: len(rec.received) == 2)
+        assert rec.refs()[0] == rec.refs()[1]  # the same output, under its own referentienummer
 
 
 def test_admin_endpoints_without_an_admin_key_are_off(start: Start) -> None:

@@ -225,10 +225,14 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledge
 @click.option("--route", default=None)
 @click.option("--quarantined", is_flag=True, help="IDS are quarantined messages: convert them again and queue them.")
 @click.option("--as-is", is_flag=True, hidden=True, help="Kept for scripts: deliveries are always replayed as stored.")
+@click.option("--force", is_flag=True, help="Send delivered deliveries again too (a receiver without de-duplication "
+              "applies them twice, and after what went out since).")
 def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, store_url: str | None,
-           mappings: tuple[str, ...], all_dead: bool, route: str | None, quarantined: bool, as_is: bool) -> None:
+           mappings: tuple[str, ...], all_dead: bool, route: str | None, quarantined: bool, as_is: bool,
+           force: bool) -> None:
     """Queue dead letters again as stored (same payload and referentienummer: a canonical output is rendered
     against the zaak ledger once), or convert quarantined messages with the current mappings and the ledger.
+    A delivery that was delivered is refused unless --force.
 
     A running sidecar picks them up within a second; otherwise they go at its next start. Replay quarantined
     messages of a running sidecar through its admin API (POST /admin/replay), so they take their turn in the
@@ -239,6 +243,8 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
         fail_usage("name delivery ids, or pass --all-dead")
     if quarantined and all_dead:
         fail_usage("--all-dead replays dead deliveries; name the quarantined message ids instead")
+    if quarantined and force:
+        fail_usage("--force sends delivered deliveries again; a quarantined message was never delivered")
     chosen = list(ids)
     if all_dead:
         chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
@@ -248,7 +254,7 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
         with outbox.transaction(conn):
             # a quarantined message is rendered against the ledger in the same transaction that queues it
             results += (replay_quarantined(conn, chunk, convert) if convert is not None
-                        else apply(conn, prepare(conn, chunk)))
+                        else apply(conn, prepare(conn, chunk, force=force)))
     for r in results:
         click.echo(f"{'ok  ' if r.ok else 'FAIL'} {'Q' if quarantined else ''}{r.id}: {r.note}")
     done = sum(r.ok for r in results)

@@ -6,6 +6,11 @@ a new referentienummer and, since the ledger has moved on, another operation. A 
 reached the ledger: it is converted again with the mappings of now and, if it converts, planned like a fresh
 arrival. The running gateway notices through the outbox ``generation`` counter and picks the work up.
 
+Replay is for dead letters. A delivery that was delivered is not sent again unless the caller forces it: a receiver
+without de-duplication would apply it a second time, and after what went out since (a creeerZaak after the zaak's
+status update), out of order (review of the sidecar, finding 5). Every way in (``POST /admin/replay``, the console,
+``overstap outbox replay``) comes through :func:`prepare`, so the rule is this one.
+
 A replay works in two steps so it never holds up acknowledgements: :func:`prepare` reads (and, for a
 quarantined message without a ledger, converts) with no write lock held, and the :class:`Prepared` steps are
 then written in one short transaction per chunk, each checking that its row did not change meanwhile.
@@ -62,12 +67,18 @@ def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
         yield chunk
 
 
-def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int) -> Prepared:
+DELIVERED_REFUSED = ("already delivered: sending it again could apply it twice, or after what went out since; "
+                     "pass force to send it anyway")
+
+
+def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int, force: bool) -> Prepared:
     row = outbox.delivery(conn, delivery_id) if ID_RANGE[0] <= delivery_id <= ID_RANGE[1] else None
     if row is None:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, "no such delivery"))
     if row["status"] == outbox.PENDING:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, "already pending"))
+    if row["status"] == outbox.DELIVERED and not force:
+        return Prepared(delivery_id, False, Replayed(delivery_id, False, DELIVERED_REFUSED))
     return Prepared(delivery_id, False, seen_status=row["status"])
 
 
@@ -84,12 +95,13 @@ def _prepare_quarantined(conn: sqlite3.Connection, message_id: int, convert: Con
 
 
 def prepare(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | None = None,
-            quarantined: bool = False) -> list[Prepared]:
-    """Read (and convert quarantined messages); ``convert`` is required for quarantined messages only."""
+            quarantined: bool = False, *, force: bool = False) -> list[Prepared]:
+    """Read (and convert quarantined messages); ``convert`` is required for quarantined messages only. A delivered
+    delivery is refused (:data:`DELIVERED_REFUSED`) unless ``force``."""
     if quarantined:
         assert convert is not None, "quarantined messages are replayed by converting them"
         return [_prepare_quarantined(conn, i, convert) for i in ids]
-    return [_prepare_delivery(conn, i) for i in ids]
+    return [_prepare_delivery(conn, i, force) for i in ids]
 
 
 def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
@@ -97,7 +109,8 @@ def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
     if row is None or row["status"] != step.seen_status:
         return Replayed(step.id, False, "changed while it was being converted; replay it again")
     outbox.requeue(conn, step.id)
-    return Replayed(step.id, True, "queued again as stored")
+    forced = " (it had been delivered: sent again on force)" if step.seen_status == outbox.DELIVERED else ""
+    return Replayed(step.id, True, "queued again as stored" + forced)
 
 
 def _apply_quarantined(conn: sqlite3.Connection, step: Prepared) -> Replayed:
@@ -138,12 +151,13 @@ def apply(conn: sqlite3.Connection, steps: Iterable[Prepared]) -> list[Replayed]
     return results
 
 
-def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int]) -> list[Replayed]:
-    """Queue dead (or delivered) deliveries again exactly as stored: the same payload, the same referentienummer.
+def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int], *, force: bool = False) -> list[Replayed]:
+    """Queue dead deliveries (delivered ones too with ``force``) again exactly as stored: the same payload, the same
+    referentienummer.
 
     All in the caller's transaction, for callers with no one waiting to write (tests, tools).
     """
-    return apply(conn, prepare(conn, ids))
+    return apply(conn, prepare(conn, ids, force=force))
 
 
 def replay_quarantined(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert) -> list[Replayed]:

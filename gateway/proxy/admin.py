@@ -21,8 +21,8 @@ MAX_REPLAY_IDS = 100_000
 ``overstap outbox replay --all-dead``)."""
 MAX_REPLAY_BODY = 4 * 1024 * 1024
 """Bytes of a replay request read at most: :data:`MAX_REPLAY_IDS` ids of 20 digits and their commas fit."""
-EXPECTED = 'expected JSON {"ids": [1, 2], "quarantined": false}'
-_KEYS = frozenset({"ids", "quarantined"})
+EXPECTED = 'expected JSON {"ids": [1, 2], "quarantined": false, "force": false}'
+_KEYS = frozenset({"ids", "quarantined", "force"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 
 
@@ -34,6 +34,8 @@ class BadReplay(ValueError):
 class ReplayRequest:
     ids: list[int]
     quarantined: bool = False
+    force: bool = False
+    """Send delivered deliveries again too (gateway/deliver/replay.py says why they are refused without it)."""
 
 
 def _kind(value: Any) -> str:
@@ -68,7 +70,8 @@ def parse_replay(raw: bytes) -> ReplayRequest:
     for n, value in enumerate(ids):
         if type(value) is not int or not low <= value <= high:
             raise BadReplay(f'"ids"[{n}] is {_kind(value)}: each id must be an integer from {low} to {high}')
-    quarantined = doc.get("quarantined", False)
-    if not isinstance(quarantined, bool):
-        raise BadReplay(f'"quarantined" is {_kind(quarantined)}, not true or false')
-    return ReplayRequest(ids, quarantined)
+    flags = [doc.get(name, False) for name in ("quarantined", "force")]
+    for name, flag in zip(("quarantined", "force"), flags, strict=True):
+        if not isinstance(flag, bool):
+            raise BadReplay(f'"{name}" is {_kind(flag)}, not true or false')
+    return ReplayRequest(ids, *flags)

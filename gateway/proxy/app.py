@@ -263,7 +263,7 @@ def _add_admin(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
             asked = parse_replay(bytes(raw))
         except BadReplay as exc:
             return _json(400, {"error": str(exc)})
-        results = await gw.replay(asked.ids, asked.quarantined)
+        results = await gw.replay(asked.ids, asked.quarantined, asked.force)
         return _json(200, {"results": [{"id": r.id, "ok": r.ok, "note": r.note} for r in results]})
 
 

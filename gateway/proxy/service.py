@@ -382,19 +382,19 @@ class Gateway:
         found = self.config.routes[route]
         return converter.convert(original, route, route=found.match_route or route)
 
-    async def replay(self, ids: list[int], quarantined: bool = False) -> list[Replayed]:
-        """Deliveries go again as stored (same referentienummer, never rendered anew against a ledger that has moved
-        on), in chunks through the outbox writer; a quarantined message goes through the ordered ledger step, or
-        (no ledger) is converted in a thread with its own connection and then written in one short write per chunk.
-        The outbox writer never converts, so acknowledgements keep flowing; between chunks the request can be
-        cancelled (a shutdown), and what was written stays written.
+    async def replay(self, ids: list[int], quarantined: bool = False, force: bool = False) -> list[Replayed]:
+        """Dead deliveries go again as stored (same referentienummer, never rendered anew against a ledger that has
+        moved on; delivered ones only with ``force``), in chunks through the outbox writer; a quarantined message goes
+        through the ordered ledger step, or (no ledger) is converted in a thread with its own connection and then
+        written in one short write per chunk. The outbox writer never converts, so acknowledgements keep flowing;
+        between chunks the request can be cancelled (a shutdown), and what was written stays written.
         """
         if self.stage is not None and quarantined:
             return await self.stage.replay_quarantined(self, ids)
         results: list[Replayed] = []
         if not quarantined:
             for chunk in chunks(ids):
-                results += await self.committer.write(lambda c, chunk=chunk: apply(c, prepare(c, chunk)))
+                results += await self.committer.write(lambda c, chunk=chunk: apply(c, prepare(c, chunk, force=force)))
             return results
         conn = await asyncio.to_thread(self.store.connect)
         try:
