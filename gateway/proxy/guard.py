@@ -188,8 +188,9 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._window_bytes >= owed or self.flow.read_paused or now - self._window_end > _LATE:
             self._window(now)
             return
-        log.info("request body cut off: %d bytes in the last %gs, below min_body_rate %d bytes/s",
-                 self._window_bytes, self.limits.body_rate_window, self.limits.min_body_rate)
+        # debug: a SOAP request's cut is logged (and counted) by the app as slow_body; one line a cut, not two
+        log.debug("request body cut off: %d bytes in the last %gs, below min_body_rate %d bytes/s",
+                  self._window_bytes, self.limits.body_rate_window, self.limits.min_body_rate)
         if self.cycle is not None and not self.cycle.response_started:
             self.scope[SLOW_BODY] = True  # type: ignore[literal-required]
             self.transport.write(_reply(b"408 Request Timeout", b"request body too slow"))
