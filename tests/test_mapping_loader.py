@@ -64,8 +64,8 @@ def test_an_error_reads_the_same_whichever_parser_the_machine_has(text: str) -> 
 @needs_c
 def test_load_yaml_uses_the_c_parser_when_it_can(monkeypatch: pytest.MonkeyPatch) -> None:
     used: list[type] = []
-    real = yaml.load
-    monkeypatch.setattr(yaml, "load", lambda text, Loader: used.append(Loader) or real(text, Loader=Loader))
+    real = loader.load_bounded
+    monkeypatch.setattr(loader, "load_bounded", lambda text, cls: used.append(cls) or real(text, cls))
     loader.load_yaml("a: '01'\nb: 0384\nc: true\n")
     assert used == [loader._FastLoader]
     assert loader.load_yaml("b: 0384\nc: true\nd: null\ne: 1.5\n") == {"b": "0384", "c": True, "d": None, "e": "1.5"}

@@ -10,18 +10,36 @@ from typing import Any
 import yaml
 
 from .errors import MappingError, Problem, suggest
-from .loader import LocatedDict, LocatedList, load_yaml, location, tag_files
+from .loader import LocatedDict, LocatedList, YamlRefused, load_yaml, location, tag_files
+
+
+def read_text(path: Path, what: str = "mapping files") -> str:
+    """A file's text; raise MappingError naming the file and the first byte that is not UTF-8 (an editor or
+    Excel that saved Latin-1 or Windows-1252), or why the file cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MappingError([Problem(str(path), 1, 1, f"cannot read: {exc.strerror or exc}")]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise MappingError([Problem(str(path), line, column, f"{what} are UTF-8; byte 0x{data[exc.start]:02X} at "
+                                    f"line {line} is not (save the file as UTF-8)")]) from None
 
 
 def read_mapping(path: Path) -> LocatedDict:
-    """Load one mapping file as located YAML; raise MappingError on YAML syntax errors."""
-    text = path.read_text(encoding="utf-8")
+    """Load one mapping file as located YAML; raise MappingError on YAML syntax errors, a file that is not
+    UTF-8, and one too large or deep once its aliases are expanded."""
+    text = read_text(path)
     try:
         data = load_yaml(text, str(path))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise MappingError([Problem(str(path), line, col, f"YAML syntax: {exc.problem or exc}")]) from None
+        kind = "YAML" if isinstance(exc, YamlRefused) else "YAML syntax"
+        raise MappingError([Problem(str(path), line, col, f"{kind}: {exc.problem or exc}")]) from None
     except yaml.YAMLError as exc:
         raise MappingError([Problem(str(path), 1, 1, f"YAML syntax: {exc}")]) from None
     if not isinstance(data, LocatedDict):

@@ -20,6 +20,7 @@ from gateway.console.settings import parse as console_settings
 from gateway.deliver.downstream import Downstream, RetryPolicy
 from gateway.deliver.outbox import LEGACY, NEW
 from gateway.ingest.ggk import MAX_ENVELOPE_BYTES
+from gateway.mapping.loader import load_bounded
 from gateway.procmemory import DEFAULT_GROWTH_MB
 
 MODES = ("translate", "passthrough", "shadow")
@@ -460,9 +461,17 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> ServeConfig:
     """Read a YAML config file (``${ENV}`` substituted) into a checked :class:`ServeConfig`."""
     file = Path(path)
     try:
-        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+        doc = load_bounded(file.read_text(encoding="utf-8"), yaml.SafeLoader)  # no alias bombs: see load_bounded
     except OSError as exc:
         raise ConfigError(f"{file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{file}: config files are UTF-8; byte 0x{exc.object[exc.start]:02X} at line {line} is not"
+                          ) from None
+    except yaml.MarkedYAMLError as exc:  # one line: file:line:column and the problem
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+        raise ConfigError(f"{where}: not valid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {exc}") from None
     try:

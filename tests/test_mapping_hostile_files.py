@@ -1,0 +1,126 @@
+"""Hostile or careless files a vendor or integrator hands over: a YAML alias bomb, nesting too deep, a mapping
+saved in Latin-1.
+Each is refused in one line naming the file (and line), quickly, never with a traceback or a hang."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import main
+from gateway.mapping import Registry, loader
+from gateway.proxy.config import ConfigError
+from gateway.proxy.config import load as load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAD = "overstap-mapping: 1\nname: hostile\nextends: iwmo20-wmo301\n"
+
+
+def laughs(levels: int = 9, prefix: str = "") -> str:
+    """Ten lists of ten aliases of the list before: 10**levels values in a few hundred bytes."""
+    lines = [f'{prefix}a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"{prefix}a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def check(path: Path) -> tuple[int, str, float]:
+    started = time.perf_counter()
+    result = CliRunner().invoke(main, ["mapping", "check", str(path)])
+    return result.exit_code, result.output, time.perf_counter() - started
+
+
+def test_an_alias_bomb_is_refused_at_the_line_where_it_outgrows_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "laughs.yaml"
+    path.write_text(HEAD + laughs() + "ignore: *a9\n")
+    code, output, seconds = check(path)
+    assert code == 1 and seconds < 5
+    assert output.splitlines() == [f"{path}:8:5: YAML: this value stands for more than 100,000 values once its "
+                                   "aliases are expanded (anchors and aliases are for reusing rule sets)"]
+
+
+def test_the_limit_counts_the_expansion_not_the_file_and_leaves_real_anchors_alone() -> None:
+    small = loader.load_yaml(laughs(3))  # a3 stands for 11,111 values: allowed
+    assert len(small["a3"]) == 10 and small["a3"][0] is small["a2"]
+    with pytest.raises(loader.YamlRefused, match="more than 100,000 values"):
+        loader.load_yaml(laughs(4))  # a4: 111,111
+    anchors = ROOT / "mappings" / "examples" / "dutch-formats" / "mapping.yaml"
+    assert "<<: *" in anchors.read_text(encoding="utf-8")
+    Registry(dirs=[], files=[anchors]).get(str(anchors))  # the documented anchors and merges still compile
+
+
+def test_an_alias_loop_and_deep_nesting_are_refused_with_their_line() -> None:
+    with pytest.raises(loader.YamlRefused, match="a node that contains it"):
+        loader.load_yaml("a: &x\n  b: *x\n")
+    assert loader.load_yaml("a: " + "[" * 60 + "1" + "]" * 60 + "\n")
+    with pytest.raises(loader.YamlRefused, match="nested more than 64 levels deep") as err:
+        loader.load_yaml("a: " + "[" * 70 + "1" + "]" * 70 + "\n")  # shallow enough to compose, too deep to walk
+    assert err.value.problem_mark.line == 0
+    x, y = "[" * 40 + "1" + "]" * 40, "[" * 30 + "*x" + "]" * 30  # 40 and 30 levels: 70 once the alias is expanded
+    with pytest.raises(loader.YamlRefused, match="nested more than 64 levels deep"):
+        loader.load_yaml(f"x: &x {x}\ny: {y}\n")
+
+
+def test_nesting_past_what_the_parser_can_recurse_is_a_mapping_error_with_a_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text(HEAD + "ignore: " + "[" * 5000 + "]" * 5000 + "\n")
+    code, output, _ = check(path)
+    assert code == 1
+    assert output.splitlines() == [f"{path}:4:72: YAML: nested more than 64 levels deep"]
+
+
+def test_tag_files_visits_a_shared_container_once() -> None:
+    """Twenty levels of a list holding the level below twice: 2**20 containers expanded, 21 written."""
+    visits = 0
+
+    class Counting(loader.LocatedList):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            nonlocal visits
+            visits += 1
+            return super().__iter__()
+
+    level = Counting(["leaf"])
+    for _ in range(20):
+        level = Counting([level, level])
+    loader.tag_files(level, "f.yaml")
+    assert visits == 21 and level[0][1].file == "f.yaml"  # type: ignore[attr-defined]
+
+
+def test_a_sidecar_config_of_aliases_is_refused_not_substituted_for_ever(tmp_path: Path) -> None:
+    path = tmp_path / "serve.yaml"
+    path.write_text("data_dir: data\n" + laughs(6, prefix="x_"))  # 10**6: unguarded, a second, not hours
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (f"{path}:6:7: not valid YAML: this value stands for more than 100,000 values once "
+                              "its aliases are expanded (anchors and aliases are for reusing rule sets)")
+    assert time.perf_counter() - started < 5
+    result = CliRunner().invoke(main, ["shadow", "report", "--config", str(path)])
+    assert result.exit_code == 2 and "more than 100,000 values" in result.output
+
+
+LATIN = HEAD + 'title: "caf\xe9"\n'
+
+
+def test_a_latin1_mapping_file_is_one_line_naming_the_byte_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin.yaml"
+    path.write_bytes(LATIN.encode("latin-1"))
+    code, output, _ = check(path)
+    assert code == 1
+    assert output.splitlines() == [f"{path}:4:12: mapping files are UTF-8; byte 0xE9 at line 4 is not "
+                                   "(save the file as UTF-8)"]
+    result = CliRunner().invoke(main, ["convert", "--state", "none", "--mapping", str(path), str(path),
+                                       "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].endswith("byte 0xE9 at line 4 is not (save the file as UTF-8)")
+
+
+def test_a_latin1_mapping_file_in_the_mapping_path_is_a_warning_not_a_crash(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "latin.yaml").write_bytes(LATIN.encode("latin-1"))
+    monkeypatch.setenv("OVERSTAP_MAPPING_PATH", str(tmp_path))
+    result = CliRunner().invoke(main, ["mapping", "list"])
+    assert result.exit_code == 0 and "iwmo20-wmo301" in result.output
+    assert "warning: mapping not loaded: " in result.output and "byte 0xE9 at line 4 is not" in result.output
