@@ -1,5 +1,5 @@
 """Hostile or careless files a vendor or integrator hands over: a YAML alias bomb, nesting too deep, a mapping
-saved in Latin-1.
+or value-map CSV saved in Latin-1, a CSV field past the csv module's limit, junk where the outbox should be.
 Each is refused in one line naming the file (and line), quickly, never with a traceback or a hang."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
-from gateway.mapping import Registry, loader
+from gateway.mapping import MappingError, Registry, loader
 from gateway.proxy.config import ConfigError
 from gateway.proxy.config import load as load_config
 
@@ -124,3 +124,34 @@ def test_a_latin1_mapping_file_in_the_mapping_path_is_a_warning_not_a_crash(tmp_
     result = CliRunner().invoke(main, ["mapping", "list"])
     assert result.exit_code == 0 and "iwmo20-wmo301" in result.output
     assert "warning: mapping not loaded: " in result.output and "byte 0xE9 at line 4 is not" in result.output
+
+
+def csv_mapping(tmp_path: Path, csv: bytes) -> Path:
+    (tmp_path / "codes.csv").write_bytes(csv)
+    path = tmp_path / "m.yaml"
+    path.write_text(HEAD + "value_maps:\n  codes:\n    csv: codes.csv\n")
+    return path
+
+
+def test_a_latin1_value_map_csv_is_a_problem_at_its_csv_line(tmp_path: Path) -> None:
+    path = csv_mapping(tmp_path, "source,target\nHH-caf\xe9,02A01\n".encode("latin-1"))
+    code, output, _ = check(path)
+    assert code == 1
+    assert output.splitlines() == [f"{path}:6:10: codes.csv: value map CSV files are UTF-8; byte 0xE9 at line 2 "
+                                   "is not (save the file as UTF-8)"]
+
+
+def test_a_csv_field_past_the_csv_modules_limit_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    path = csv_mapping(tmp_path, b'source,target\na,b\n"' + b"x" * 200_000 + b'",y\n')
+    with pytest.raises(MappingError) as err:
+        Registry(files=[path]).get(str(path))
+    assert [str(p) for p in err.value.problems] == [
+        f"{path}:6:10: codes.csv:3: cannot be read as CSV: field larger than field limit (131072)"]
+
+
+def test_shadow_report_on_junk_where_the_outbox_should_be_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "outbox.sqlite3").write_text("junk\n")
+    result = CliRunner().invoke(main, ["shadow", "report", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == (f"error: {tmp_path / 'outbox.sqlite3'}: not an outbox: SQLite says file is not a "
+                             "database\n")

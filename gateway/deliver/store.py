@@ -10,6 +10,7 @@ their tables from the same revisions (gateway/schema), brought to head when the 
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,7 +75,12 @@ def ready(store: Store) -> Store:
     """The store with its schema at head: migrated on the way when it is new or behind, one small query when
     it is not (the sidecar and ``overstap outbox`` open stores often; Alembic costs far more)."""
     if isinstance(store, SqliteStore):
-        outbox.open_db(store.path.parent)
+        try:
+            outbox.open_db(store.path.parent)
+        except sqlite3.OperationalError:
+            raise  # locked, read-only, out of disk: the store's own words
+        except sqlite3.DatabaseError as exc:  # junk or a damaged file where the outbox should be
+            raise RuntimeError(f"{store.path}: not an outbox: SQLite says {exc}") from None
         return store
     if schema.behind_at(store.connect):
         migrate(store)

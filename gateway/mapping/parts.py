@@ -4,6 +4,7 @@ Each problem goes to the file's :class:`~.errors.Collector` at its ``file:line:c
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from lxml import etree
 
 from . import transforms as tf
 from .attributes import footprint
-from .errors import Collector, suggest
+from .chain import read_text
+from .errors import Collector, MappingError, suggest
 from .loader import file_of, location
 from .rules import STEP, Path_, ValueMap
 
@@ -127,18 +129,7 @@ def compile_value_maps(spec: Any, base_dir: Path, c: Collector) -> dict[str, Val
             if not csv_path.is_file():
                 c.add(body, "csv", f"CSV file {body['csv']!r} not found (looked in {csv_dir})", value=True)
             else:
-                with csv_path.open(encoding="utf-8", newline="") as fh:
-                    reader = csv.DictReader(fh)
-                    if reader.fieldnames is None or not {"source", "target"} <= set(reader.fieldnames):
-                        c.add(body, "csv", f"{csv_path.name}: the header must name the columns source,target",
-                              value=True)
-                    else:
-                        for row in reader:
-                            src = (row["source"] or "").strip()
-                            if src in table:
-                                c.add(body, "csv", f"{csv_path.name}:{reader.line_num}: source code {src!r} "
-                                      "appears twice", value=True)
-                            table[src] = (row["target"] or "").strip()
+                _read_csv(csv_path, table, c, body)
         if values is None and "csv" not in body:
             c.add(spec, name, f"value map {name!r} needs values: or csv:")
         fallback = body.get("fallback", "error")
@@ -151,3 +142,25 @@ def compile_value_maps(spec: Any, base_dir: Path, c: Collector) -> dict[str, Val
             c.add(body, "fallback", "fallback: default needs a default: value", value=True)
         out[str(name)] = ValueMap(str(name), table, fallback, default, file_of(body, file), line)
     return out
+
+
+def _read_csv(csv_path: Path, table: dict[str, str], c: Collector, body: Any) -> None:
+    """The rows of a value map's CSV file into ``table``; a file that is not UTF-8 (an Excel export in
+    Windows-1252) or has a field past the csv module's limit is a problem at the ``csv:`` line, not a crash."""
+    try:
+        text = read_text(csv_path, "value map CSV files")
+    except MappingError as exc:
+        c.add(body, "csv", f"{csv_path.name}: {exc.problems[0].message}", value=True)
+        return
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        if reader.fieldnames is None or not {"source", "target"} <= set(reader.fieldnames):
+            c.add(body, "csv", f"{csv_path.name}: the header must name the columns source,target", value=True)
+            return
+        for row in reader:
+            src = (row["source"] or "").strip()
+            if src in table:
+                c.add(body, "csv", f"{csv_path.name}:{reader.line_num}: source code {src!r} appears twice", value=True)
+            table[src] = (row["target"] or "").strip()
+    except csv.Error as exc:
+        c.add(body, "csv", f"{csv_path.name}:{reader.reader.line_num}: cannot be read as CSV: {exc}", value=True)
