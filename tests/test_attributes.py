@@ -58,8 +58,9 @@ def _without(tmp_path: Path, targets: set[tuple[str, ...]]) -> Path:
     import yaml
 
     text = yaml.safe_dump({"overstap-mapping": 1, "name": "regie-minus", "extends": str(EXAMPLE), "rules": rules,
-                           "tests": [{"name": "all attributes used", "input": str(SAMPLE), "expect_unmapped": []}]},
+                           "tests": [{"name": "all attributes used", "input": SAMPLE.name, "expect_unmapped": []}]},
                           allow_unicode=True)
+    (tmp_path / SAMPLE.name).write_bytes(SAMPLE.read_bytes())  # a test input is in the mapping's folder
     path = tmp_path / "minus.yaml"
     path.write_text(text, encoding="utf-8")
     return path

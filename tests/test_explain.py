@@ -15,7 +15,7 @@ from gateway.mapping.registry import discover
 from gateway.pipeline import Converter
 from gateway.reference import reference_dir
 from gateway.tooling.explain import explain
-from gateway.tooling.mappingtest import _input_path
+from gateway.tooling.mappingtest import case_path
 
 SAMPLE = reference_dir() / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml"
 needs_sample = pytest.mark.skipif(not SAMPLE.is_file(), reason="reference samples absent")
@@ -106,7 +106,7 @@ def _test_inputs() -> list[tuple[str, Path]]:
         for case in compiled.tests:
             if "expect_error" in case:
                 continue
-            source, _ = _input_path(compiled, str(case["input"]))
+            source, _ = case_path(compiled, case, "input", case["input"])
             if source.is_file():
                 out.append((compiled.name, source))
     return out

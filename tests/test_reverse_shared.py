@@ -5,6 +5,7 @@ unplaced instead of overwriting or repeating it."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -57,7 +58,7 @@ def test_a_when_condition_on_berichtcode_does_not_add_a_second_one(tmp_path: Pat
     text = text.replace("  wet: {constant: wmo}\n", "  wet: {constant: wmo}\n  ontvanger: {path: Header/Ontvanger, "
                         "when: \"Header/BerichtCode = '302'\"}\n", 1)
     text = text.replace("  ontvanger: {path: Header/Ontvanger, required: true}\n", "")
-    text = text.replace("input: fixtures/", f"input: {FOLDER}/fixtures/")
+    shutil.copytree(FOLDER / "fixtures", tmp_path / "fixtures")  # a test input is in the mapping's folder
     mapping = tmp_path / "when.yaml"
     mapping.write_text(text, encoding="utf-8")
     root, unplaced = _reversed(mapping)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from lxml import etree
 
-from gateway.ingest import DEFAULT_MAX_BYTES, InputError
+from gateway.ingest import read_capped
 from gateway.ledger import Ledger, MemoryLedger, SqliteLedger
 from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import MappingError, Refused, Registry
@@ -132,18 +132,6 @@ def _picked(converter: Converter, data: bytes, name: str, route: str | None) -> 
         return f" [mapping {converter.detect(read(data, name, max_bytes=converter.max_bytes, route=route)).name}]"
     except (*FAILURES, MappingError):
         return ""
-
-
-def read_capped(path: Path, limit: int = DEFAULT_MAX_BYTES) -> bytes:
-    """At most ``limit`` bytes of ``path`` (a FIFO or ``/dev/stdin`` too); InputError when there is more."""
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(limit + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
-    if len(data) > limit:
-        raise InputError(f"message is more than the limit of {limit} bytes", source=str(path), code="StUF058")
-    return data
 
 
 def unique_name(name: str, written: set[str]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from . import ggk
 from .ei_default import is_flat_file, parse_default_ei
 from .envelopes import unwrap_soap
@@ -9,7 +11,19 @@ from .errors import InputError
 from .source import Source
 from .xml import DEFAULT_MAX_BYTES, parse_xml
 
-__all__ = ["DEFAULT_MAX_BYTES", "InputError", "Source", "parse_xml", "read"]
+__all__ = ["DEFAULT_MAX_BYTES", "InputError", "Source", "parse_xml", "read", "read_capped"]
+
+
+def read_capped(path: Path, limit: int = DEFAULT_MAX_BYTES) -> bytes:
+    """At most ``limit`` bytes of ``path`` (a FIFO or ``/dev/stdin`` too); InputError when there is more."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
+    if len(data) > limit:
+        raise InputError(f"message is more than the limit of {limit} bytes", source=str(path), code="StUF058")
+    return data
 
 
 def read(data: bytes, name: str = "<input>", *, max_bytes: int = DEFAULT_MAX_BYTES, route: str | None = None,

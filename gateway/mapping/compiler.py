@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from gateway.model.codes import BERICHTNUMMERS, CODE_LISTS
 from gateway.reference import reference_dir
 
+from . import casepaths
 from .blanks import blanks_matter
 from .chain import Resolver, resolve_chain
 from .errors import Collector, MappingError, suggest
@@ -60,7 +61,6 @@ TEST_KEYS = {
 }
 RENDER_KEYS = {"zender", "ontvanger", "zaaktype", "omschrijving", "ggk_versie"}
 STRICTNESS = ("strict", "lenient")
-REFERENCE_VAR = "${REFERENCE}"
 
 
 
@@ -346,6 +346,8 @@ def _tests(doc: LocatedDict, c: Collector) -> list[object]:
                 c.add(test, key, f"unknown key {key!r} in test case", suggest(str(key), TEST_KEYS))
         if "input" not in test:
             c.add(tests, i, "a test case needs input:")
+        for node, key, message in casepaths.problems(test, Path(c.default_file)):  # read and write in its folder
+            c.add(node, key, message, value=True)
     return tests
 
 

@@ -17,17 +17,11 @@ from pathlib import Path
 from lxml import etree
 
 from . import chain, compiler
+from .casepaths import data_root as _data_root
 from .compiler import FORMAT_KEY
 from .errors import ConversionError, MappingError, Problem, suggest
 from .privacy import shown
 from .rules import Compiled, FieldRule
-
-
-def _data_root() -> Path:
-    """The folder holding dialects/ and mappings/: the repo checkout, or the copy inside an installed wheel."""
-    here = Path(__file__).resolve().parents[1]
-    installed = here / "_data"
-    return installed if (installed / "dialects").is_dir() else here.parent
 
 
 def builtin_dir() -> Path:

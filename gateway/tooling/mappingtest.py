@@ -21,9 +21,13 @@ from typing import Any
 
 from lxml import etree
 
-from gateway.mapping import Compiled, MappingError, Registry
-from gateway.mapping.compiler import REFERENCE_VAR
+from gateway.ingest import InputError, read_capped
+from gateway.ingest.errors import shape
+from gateway.mapping import Compiled, MappingError, Problem, Registry, casepaths
+from gateway.mapping.loader import location
+from gateway.mapping.privacy import cap, personal
 from gateway.mapping.registry import discover, matches
+from gateway.model import bsn_is_valid
 from gateway.pipeline import FAILURES, Conversion, Converter, FailureInfo, describe
 from gateway.reference import available, reference_dir
 
@@ -105,24 +109,37 @@ def run_file(path: str | Path, registry: Registry | None = None, *, update: bool
     return result
 
 
-def _input_path(compiled: Compiled, spec: str) -> tuple[Path, bool]:
-    """The case's input file (relative to the mapping file) and whether it lives in the reference dir."""
-    if spec.startswith(REFERENCE_VAR):
-        return reference_dir() / spec[len(REFERENCE_VAR):].lstrip("/"), True
-    return Path(compiled.file).parent / spec, False
+def case_path(compiled: Compiled, located: Any, key: str, spec: Any, index: int | None = None) -> tuple[Path, bool]:
+    """The file a case reads (``input``) or writes (``expect_output``, item ``index``), symbolic links followed,
+    and whether it is in the reference dir; MappingError at its line when it is outside what
+    :mod:`gateway.mapping.casepaths` allows (mapping check refuses the text; this catches links too)."""
+    try:
+        return casepaths.resolve(key, spec, Path(compiled.file), reference_dir())
+    except ValueError as exc:
+        node = located.get(key) if index is not None and isinstance(located, dict) else located
+        line, column = location(node, key if index is None else index, value=True)
+        name = located.get("name") or located.get("input") if isinstance(located, dict) else None
+        raise MappingError([Problem(compiled.file, line, column, f"test case {name!r}: {exc}")]) from None
 
 
 def run_case(compiled: Compiled, case: dict[str, Any], registry: Registry, *, line: int = 1, located: Any = None,
              validate: bool = True, update: bool = False) -> CaseResult:
     name = str(case.get("name") or case.get("input"))
     out = CaseResult(name, line, PASS)
-    source, from_reference = _input_path(compiled, str(case.get("input", "")))
+    try:
+        source, from_reference = case_path(compiled, located if located is not None else case, "input",
+                                           case.get("input"))
+    except MappingError as exc:
+        return CaseResult(name, line, FAIL, [str(p) for p in exc.problems])
     if not source.is_file():
         if from_reference and not available():
             return CaseResult(name, line, SKIP, [f"reference dir {reference_dir()} absent ({source.name})"])
         return CaseResult(name, line, FAIL, [f"input file {source} not found"])
     where = _Where(compiled.file, line, located)
-    data = source.read_bytes()
+    try:
+        data = read_capped(source)
+    except InputError as exc:
+        return CaseResult(name, line, FAIL, [f"{where.at('input')}: {exc}"])
     try:
         converter = Converter(registry, profile=str(case.get("profile", "zkn")), mappings=[compiled.file],
                               validate="full" if validate else False,  # a test case: every output parsed back
@@ -145,7 +162,7 @@ def run_case(compiled: Compiled, case: dict[str, Any], registry: Registry, *, li
         out.details += _check_unmapped(case, result, where)
         out.details += _check_warnings(case, result, where)
         if "expect_output" in case:
-            out.details += _check_output(compiled, case["expect_output"], result, where, update)
+            out.details += _check_output(compiled, case, result, where, update)
     if out.details:
         out.status = FAIL
     return out
@@ -280,11 +297,30 @@ def _check_values(expect: dict[str, Any], result: Conversion, where: _Where) -> 
             continue
         if actual == wanted:
             continue
-        shown = "(absent)" if raw is MISSING or raw is None else repr(actual)
+        shown = "(absent)" if raw is MISSING or raw is None else masked_value(path, actual)
         problems += [f"{where.at('expect', top)}: {path}",
                      f"  - expected  {'(absent)' if wanted is None else repr(wanted)}",
                      f"  + actual    {shown}"]
     return problems
+
+
+_LONG_DIGITS = re.compile(r"\d{6,}")
+"""A run of digits this long may be a BSN, a clientnummer, a phone number or a beschikkingnummer."""
+
+
+def masked_value(path: str, value: Any) -> str:
+    """An actual canonical value as a failed case shows it: quoted, except that the value of a personal field
+    (:func:`gateway.mapping.privacy.personal`: bsn, names, address, birth date, phone, e-mail) and any value
+    with a long digit run or passing the 11-proef are told by their shape (``(9 digits)``); a record is shown
+    field by field that way, so the mismatch is found without the person in it (a case's input may be real)."""
+    if isinstance(value, dict):
+        return cap("{" + ", ".join(f"{k}: {masked_value(f'{path}.{k}', v)}" for k, v in value.items()) + "}")
+    if isinstance(value, list):
+        return cap("[" + ", ".join(masked_value(f"{path}.{i}", v) for i, v in enumerate(value)) + "]")
+    text = str(value)
+    if personal(path) or _LONG_DIGITS.search(text) or bsn_is_valid("".join(filter(str.isdigit, text))):
+        return f"({shape(text)})"
+    return repr(text)
 
 
 def _check_unmapped(case: dict[str, Any], result: Conversion, where: _Where) -> list[str]:
@@ -333,25 +369,44 @@ def pretty(xml: bytes) -> str:
     return etree.tostring(root, encoding="unicode") + "\n"
 
 
-def _check_output(compiled: Compiled, spec: Any, result: Conversion, where: _Where, update: bool) -> list[str]:
-    golden = [spec] if isinstance(spec, str) else list(spec)
+def _golden_paths(compiled: Compiled, case: dict[str, Any], where: _Where) -> list[Path]:
+    """Every golden file of a case, each checked to stay in the mapping's folder before any is read or written."""
+    spec = case["expect_output"]
+    located = where.located if where.located is not None else case
+    if not isinstance(spec, list):
+        return [case_path(compiled, located, "expect_output", spec)[0]]
+    return [case_path(compiled, located, "expect_output", item, i)[0] for i, item in enumerate(spec)]
+
+
+def _check_output(compiled: Compiled, case: dict[str, Any], result: Conversion, where: _Where, update: bool
+                  ) -> list[str]:
+    try:
+        golden = _golden_paths(compiled, case, where)
+    except MappingError as exc:
+        return [str(p) for p in exc.problems]
     outputs = result.outputs
     if len(golden) != len(outputs):
         return [f"{where.at('expect_output')}: {len(golden)} golden file(s) for {len(outputs)} output message(s)"]
     problems: list[str] = []
-    for name, output in zip(golden, outputs, strict=True):
-        path = Path(compiled.file).parent / str(name)
+    for path, output in zip(golden, outputs, strict=True):
         actual = masked(pretty(output.xml))
+        if path.exists() and not path.is_file():  # a folder, FIFO or device: neither read nor written over
+            problems.append(f"{where.at('expect_output')}: golden file {path} is not a regular file")
+            continue
+        try:
+            expected = read_capped(path).decode("utf-8", errors="replace") if path.is_file() else None
+        except InputError as exc:
+            problems.append(f"{where.at('expect_output')}: golden file {path}: {exc.message}")
+            continue
         if update:
-            if not path.is_file() or path.read_text(encoding="utf-8") != actual:
+            if expected != actual:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(actual, encoding="utf-8")
             continue
-        if not path.is_file():
+        if expected is None:
             problems.append(f"{where.at('expect_output')}: golden file {path} not found (run with --update to "
                             "write it, then review it)")
             continue
-        expected = path.read_text(encoding="utf-8")
         if expected == actual:
             continue
         with contextlib.suppress(etree.XMLSyntaxError):  # a hand-edited golden file: compare it indented
