@@ -20,6 +20,8 @@ from typing import Any
 
 from gateway.ingest.errors import found
 
+from .regex import Regex
+
 Value = str | list[str]
 
 
@@ -184,18 +186,16 @@ def _strip_prefix(value: Value, arg: str) -> Value:
 
 # -- regular expressions --------------------------------------------------------------------------
 
-def _prep_regex(arg: Any) -> re.Pattern[str]:
+def _prep_regex(arg: Any) -> Regex:
+    """A mapping regex runs on RE2 (:mod:`.regex`): a sender's value cannot make it backtrack for minutes."""
     if not isinstance(arg, str):
         raise ValueError("expects a regular expression string")
-    try:
-        return re.compile(arg)
-    except re.error as exc:
-        raise ValueError(f"bad regular expression: {exc}") from None
+    return Regex(arg)
 
 
 @_register("extract", "Keep the first capture group (or the whole match) of a regular expression.",
            prepare=_prep_regex)
-def _extract(value: Value, pattern: re.Pattern[str]) -> Value:
+def _extract(value: Value, pattern: Regex) -> Value:
     text = _text(value, "extract")
     match = pattern.search(text)
     if match is None:
@@ -203,15 +203,17 @@ def _extract(value: Value, pattern: re.Pattern[str]) -> Value:
     return match.group(1) if pattern.groups else match.group(0)
 
 
-def _prep_replace(arg: Any) -> tuple[re.Pattern[str], str]:
+def _prep_replace(arg: Any) -> tuple[Regex, str]:
     if not isinstance(arg, dict) or set(arg) - {"pattern", "with"} or "pattern" not in arg:
         raise ValueError("expects {pattern: REGEX, with: TEXT}")
-    return _prep_regex(arg["pattern"]), str(arg.get("with", ""))
+    pattern, repl = _prep_regex(arg["pattern"]), str(arg.get("with", ""))
+    pattern.template(repl)  # a bad \\1 or \\g<name> is a mapping check error, not a failed message
+    return pattern, repl
 
 
 @_register("replace", "Replace every match of a regular expression: {pattern: '\\s+', with: ' '}.",
            prepare=_prep_replace, normalises=True)
-def _replace(value: Value, arg: tuple[re.Pattern[str], str]) -> Value:
+def _replace(value: Value, arg: tuple[Regex, str]) -> Value:
     pattern, repl = arg
     return pattern.sub(repl, _text(value, "replace"))
 
