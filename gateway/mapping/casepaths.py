@@ -9,6 +9,7 @@ again once symbolic links are followed, just before a case reads or writes.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,10 @@ INPUT_RULE = ("a test input is a file in the mapping file's folder or below it, 
 OUTPUT_RULE = "a golden file is in the mapping file's folder or below it"
 
 
+@functools.cache
 def data_root() -> Path:
-    """The folder holding dialects/ and mappings/: the repo checkout, or the copy inside an installed wheel."""
+    """The folder holding dialects/ and mappings/: the repo checkout, or the copy inside an installed wheel
+    (resolved; asked for at every test case of every mapping file loaded)."""
     here = Path(__file__).resolve().parents[1]
     installed = here / "_data"
     return installed if (installed / "dialects").is_dir() else here.parent
@@ -30,7 +33,7 @@ def _bases(key: str, mapping_file: Path) -> tuple[Path, ...]:
     """The folders a relative path of ``key`` may lead into: the mapping file's own, and for an input of a
     dialect shipped with Overstap (trusted, in the repo) also the project's test messages."""
     own = mapping_file.resolve()
-    root = data_root().resolve()
+    root = data_root()
     if key == "input" and own.is_relative_to(root / "dialects"):
         return own.parent, root / "tests" / "fixtures"
     return (own.parent,)

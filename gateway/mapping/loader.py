@@ -119,8 +119,9 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 def check_size(root: yaml.Node) -> None:
     """Refuse a composed document that stands for more than :data:`MAX_NODES` values or :data:`MAX_DEPTH`
-    levels once aliases are expanded, or whose aliases loop. An alias is a shared node, so each node's
-    expanded count and height are worked out once (memoised, without recursion): linear in the file."""
+    levels once aliases are expanded, or whose aliases loop. An alias is a shared node, so each collection's
+    expanded count and height are worked out once (memoised, without recursion): linear in the file. Scalars,
+    most of a document, are counted where they stand (a mapping file is read at every start)."""
     done: dict[int, tuple[int, int]] = {}
     open_: set[int] = set()
     stack = [root]
@@ -130,7 +131,8 @@ def check_size(root: yaml.Node) -> None:
             stack.pop()
             continue
         children = _children(node)
-        pending = [child for child in children if id(child) not in done]
+        nested = [child for child in children if not isinstance(child, yaml.ScalarNode)]
+        pending = [child for child in nested if id(child) not in done]
         if pending and id(node) not in open_:
             open_.add(id(node))
             for child in pending:
@@ -139,8 +141,8 @@ def check_size(root: yaml.Node) -> None:
                                       problem_mark=child.start_mark)
             stack += pending
             continue
-        count = 1 + sum(done[id(child)][0] for child in children)
-        height = 1 + max((done[id(child)][1] for child in children), default=0)
+        count = 1 + len(children) - len(nested) + sum(done[id(child)][0] for child in nested)
+        height = 1 + max((done[id(child)][1] for child in nested), default=1 if children else 0)
         if count > MAX_NODES:
             raise YamlRefused(problem=f"this value stands for more than {MAX_NODES:,} values once its aliases are "
                               "expanded (anchors and aliases are for reusing rule sets)", problem_mark=node.start_mark)
