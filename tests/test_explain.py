@@ -12,6 +12,7 @@ from lxml import etree
 from gateway.cli import main
 from gateway.mapping import Registry, default_dirs
 from gateway.mapping.registry import discover
+from gateway.model import mask_bsns
 from gateway.pipeline import Converter
 from gateway.reference import reference_dir
 from gateway.tooling.explain import explain
@@ -87,6 +88,24 @@ def test_explain_cli_by_name_prints_the_table(registry: Registry) -> None:
     assert result.exit_code == 0, result.output
     assert "123456782" not in "\n".join(line for line in result.output.splitlines() if "bsn" in line)
     assert "Every source element with a value was used by a rule or ignored on purpose." in result.output
+
+
+@needs_sample
+def test_explain_masks_a_bsn_in_any_field(tmp_path: Path, registry: Registry) -> None:
+    """Why: CasusA-02's Clientnummer is the client's BSN, and a vendor may store one without its leading zero
+    (eight digits) or put it in a remark; explain (and the console's lineage) masked only fields named bsn."""
+    data = SAMPLE.read_bytes().replace(b"<wmo301:Bsn>123456782</wmo301:Bsn>",
+                                       b"<wmo301:Bsn>012345672</wmo301:Bsn>")
+    data = data.replace(b"<wmo301:Clientnummer>123456782<", b"<wmo301:Clientnummer>12345672<")
+    source = tmp_path / "bsn-elsewhere.xml"
+    source.write_bytes(data)
+    for ex_data, name in ((SAMPLE.read_bytes(), SAMPLE.name), (data, source.name)):
+        rows = {r.field: r.value for r in explain(ex_data, name, registry=registry).rows}
+        assert rows["clients.0.clientnummer"] in ("*******82", "******72"), name  # never the whole number
+    result = CliRunner().invoke(main, ["explain", str(SAMPLE)])
+    assert result.exit_code == 0 and "123456782" not in result.output
+    assert mask_bsns("bsn 123456782, oud 12345672, agb 98025566, 1234567890") == \
+        "bsn *******82, oud ******72, agb 98025566, 1234567890"
 
 
 def test_explain_cli_reports_a_failure(tmp_path: Path) -> None:

@@ -17,10 +17,10 @@ from .bericht import (
     Telefoon,
     Verwijzer,
 )
-from .checks import bsn_is_valid, is_agb, is_gemeentecode, mask_bsn
+from .checks import bsn_is_valid, bsn_like, is_agb, is_gemeentecode, mask_bsn, mask_bsns
 
 __all__ = [
     "Achternaam", "Adres", "Beperking", "BeperkingScore", "Bericht", "Beschikking", "BeschiktProduct",
     "Client", "Contact", "Naam", "Omvang", "Product", "Relatie", "Telefoon", "Verwijzer",
-    "bsn_is_valid", "is_agb", "is_gemeentecode", "mask_bsn",
+    "bsn_is_valid", "bsn_like", "is_agb", "is_gemeentecode", "mask_bsn", "mask_bsns",
 ]

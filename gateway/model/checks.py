@@ -5,6 +5,7 @@ Kept apart from the pydantic models so mapping tooling can reuse them on raw str
 
 from __future__ import annotations
 
+import re
 from operator import mul
 
 _BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
@@ -26,6 +27,21 @@ def mask_bsn(value: str) -> str:
     if len(value) < 3:
         return "*" * len(value)
     return "*" * (len(value) - 2) + value[-2:]
+
+
+def bsn_like(digits: str) -> bool:
+    """Nine digits passing the 11-proef, or eight that pass it with the leading zero put back (a BSN a vendor
+    stored as a number): what a privacy mask must hide whatever field it is in."""
+    return bsn_is_valid(digits) or (len(digits) == 8 and bsn_is_valid("0" + digits))
+
+
+_DIGIT_RUN = re.compile(r"(?<!\d)\d{8,9}(?!\d)")
+
+
+def mask_bsns(text: str) -> str:
+    """``text`` with every free-standing run of digits that is :func:`bsn_like` masked (``*******82``), so a
+    clientnummer, a relation's number or a remark that holds a BSN shows no more of it than a bsn field."""
+    return _DIGIT_RUN.sub(lambda m: mask_bsn(m.group()) if bsn_like(m.group()) else m.group(), text)
 
 
 def is_agb(value: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 from gateway.ingest import Source
 from gateway.mapping import Compiled, Lineage, Registry, Unmapped, Warning_
 from gateway.mapping.rules import FieldRule
-from gateway.model import mask_bsn
+from gateway.model import mask_bsn, mask_bsns
 from gateway.pipeline import Converter
 from gateway.render.zkn import stuf_places
 
@@ -82,11 +82,12 @@ def steps_of(rule: FieldRule) -> str:
 
 
 def _shown(field_: str, value: Any) -> str:
-    """A value as shown to an integrator: a BSN masked (privacy), lists joined."""
+    """A value as shown to an integrator, lists joined: a bsn field masked, and in any other field each number
+    that could be a BSN (11-proef, also eight digits that lost their leading zero): a clientnummer often is one."""
     if isinstance(value, list):
         return ", ".join(_shown(field_, v) for v in value)
     text = "" if value is None else str(value)
-    return mask_bsn(text) if field_.rsplit(".", 1)[-1] == "bsn" else text
+    return mask_bsn(text) if field_.rsplit(".", 1)[-1] == "bsn" else mask_bsns(text)
 
 
 def _places(field_: str, value: Any) -> tuple[str, ...]:
