@@ -162,7 +162,7 @@ def test_cluster_memory_stays_bounded() -> None:
     first = Profile("m0", "xml", root="Bericht", counts={path: 1}, values={path: ["K0"]})
     cluster = Cluster.start(first)
     for n in range(5000):
-        cluster.add(Profile(f"m{n}", "xml", root="Bericht", counts={path: 1}, values={path: [f"K{n}"]},
+        cluster.add(Profile(f"m{n}", "xml", root="Bericht", counts={path: 1, ("Bsn",): 1}, values={path: [f"K{n}"]},
                             shapes={path: Counter({shape(f"K{n}"): 1})}, masked={("Bsn",): mask(f"{n:09d}")}))
     assert cluster.messages == 5000 and len(cluster.examples) == MAX_EXAMPLES
     assert len(cluster.codes[path]) == MAX_CODES and path in cluster.overflow

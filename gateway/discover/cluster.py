@@ -2,8 +2,12 @@
 
 A cluster is keyed by format, namespace, root, the mapping the messages are compared with and
 the *way* they deviate from it (a renamed element, another date format ...). Everything kept per
-cluster is capped: a few example names, a fixed number of distinct codes per path, a few masked
-examples of personal values, so 10 messages and 10 million cost the same memory.
+cluster is capped: a few example names, at most :data:`MAX_PATHS` distinct paths (the rest counted
+in ``skipped``), a fixed number of distinct codes and shapes per path, a few masked examples of
+personal values. A run keeps at most :data:`MAX_CLUSTERS` clusters and :data:`MAX_TOTAL_PATHS`
+paths over all of them (plus :data:`MIN_PATHS` per cluster; `gateway.discover.run.Discovery`), so
+once those caps are reached 10 messages and 10 million cost the same memory: measured in
+docs/performance.md ("Hostile archives" under "Discover").
 """
 
 from __future__ import annotations
@@ -14,13 +18,20 @@ from dataclasses import dataclass, field
 
 from .compare import Summary
 from .expect import Tags
-from .profile import Profile
+from .profile import MAX_PATHS, Profile
 
 MAX_EXAMPLES = 5
 MAX_CODES = 40
 MAX_SHAPES = 12
 MAX_MASKED = 3
 MAX_REASONS = 12
+MAX_CLUSTERS = 100
+"""Clusters one run keeps; a message of a cluster past it is only counted (a real archive has a few dozen)."""
+MAX_TOTAL_PATHS = 20_000
+"""Distinct paths one run keeps over all its clusters (real clusters have 60 to 170): bounds memory and report."""
+MIN_PATHS = 200
+"""Paths every cluster may keep even when the run's budget is spent, so ten hostile messages that come first
+cannot leave the real dialects after them unprofiled (a real cluster has at most 170)."""
 
 
 def _bump(counter: Counter[str], value: str, cap: int) -> bool:
@@ -37,8 +48,8 @@ def cluster_key(prof: Profile) -> tuple[str, ...]:
 
 def cluster_id(prof: Profile) -> str:
     """A readable id that stays the same across runs: the mapping's name, plus a hash of how it deviates."""
-    if prof.fmt == "unreadable":
-        return "unreadable"
+    if prof.fmt in ("unreadable", "unprofiled"):
+        return prof.fmt
     base = prof.reference or f"unknown-{prof.root.lower() or 'root'}"
     if not prof.fingerprint and prof.reference:
         return base
@@ -73,34 +84,54 @@ class Cluster:
     failed: int = 0
     problems: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0  # paths of its messages past MAX_PATHS (or the run's MAX_TOTAL_PATHS), counted per message
 
     @classmethod
     def start(cls, prof: Profile) -> Cluster:
         return cls(cluster_id(prof), prof.fmt, prof.namespace, prof.root, prof.reference, prof.builtin,
                    prof.fingerprint)
 
-    def add(self, prof: Profile) -> None:
+    def empty(self) -> Cluster:
+        """A cluster of the same identity with nothing in it yet (to merge another into, under caps)."""
+        return Cluster(self.id, self.fmt, self.namespace, self.root, self.reference, self.builtin, self.fingerprint)
+
+    def _kept(self, paths: Counter[Tags] | dict[Tags, int], room: int) -> tuple[set[Tags], int]:
+        """Which of ``paths`` this cluster keeps (those it has, then new ones while there is room) and how many
+        new ones that are; ``room`` is what the run may still take, at least :data:`MIN_PATHS` and at most
+        :data:`MAX_PATHS` in all here."""
+        room = min(max(room, MIN_PATHS - len(self.presence)), MAX_PATHS - len(self.presence))
+        new = [p for p in paths if p not in self.presence][: max(room, 0)]
+        return {p for p in paths if p in self.presence} | set(new), len(new)
+
+    def add(self, prof: Profile, room: int = MAX_PATHS) -> int:
+        """Count one message in; returns how many paths were new (the run's budget spent)."""
         self.messages += 1
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(prof.key)
+        kept, new = self._kept(prof.counts, room)
+        self.skipped += len(prof.counts) - len(kept)
         for path, count in prof.counts.items():
-            self.presence[path] += 1
-            self.total[path] += count
-            if count > self.most.get(path, 0):
-                self.most[path] = count
+            if path in kept:
+                self.presence[path] += 1
+                self.total[path] += count
+                if count > self.most.get(path, 0):
+                    self.most[path] = count
         for path, shapes in prof.shapes.items():
+            if path not in kept:
+                continue
             mine = self.shapes.setdefault(path, Counter())
             for found, n in shapes.items():
                 if found in mine or len(mine) < MAX_SHAPES:
                     mine[found] += n
         for path, texts in prof.values.items():
-            codes = self.codes.setdefault(path, Counter())
-            for text in texts:
-                if not _bump(codes, text, MAX_CODES):
-                    self.overflow.add(path)
+            if path in kept:
+                codes = self.codes.setdefault(path, Counter())
+                for text in texts:
+                    if not _bump(codes, text, MAX_CODES):
+                        self.overflow.add(path)
         for path, hidden in prof.masked.items():
-            got = self.masked.setdefault(path, [])
-            if len(got) < MAX_MASKED and hidden not in got:
+            got = self.masked.setdefault(path, []) if path in kept else None
+            if got is not None and len(got) < MAX_MASKED and hidden not in got:
                 got.append(hidden)
         if prof.encoding:
             self.encodings[prof.encoding] += 1
@@ -115,25 +146,32 @@ class Cluster:
             _bump(self.problems, prof.problem, MAX_REASONS)
         for warning in prof.warnings:
             _bump(self.warnings, warning, MAX_REASONS)
+        return new
 
-    def merge(self, other: Cluster) -> None:
-        """Add another summary of the same cluster (a worker's chunk), keeping every cap."""
+    def merge(self, other: Cluster, room: int = MAX_PATHS) -> int:
+        """Add another summary of the same cluster (a worker's chunk), keeping every cap; returns the new paths."""
         self.messages += other.messages
         self.examples += other.examples[: MAX_EXAMPLES - len(self.examples)]
-        self.presence.update(other.presence)
-        self.total.update(other.total)
-        for path, n in other.most.items():
-            self.most[path] = max(n, self.most.get(path, 0))
+        kept, new = self._kept(other.presence, room)
+        self.skipped += other.skipped + sum(n for p, n in other.presence.items() if p not in kept)
+        for path in kept:
+            self.presence[path] += other.presence[path]
+            self.total[path] += other.total[path]
+            self.most[path] = max(other.most.get(path, 0), self.most.get(path, 0))
         for mine, theirs, cap in ((self.shapes, other.shapes, MAX_SHAPES), (self.codes, other.codes, MAX_CODES)):
             for path, counter in theirs.items():
+                if path not in kept:
+                    continue
                 into = mine.setdefault(path, Counter())
                 for value, n in counter.items():
                     if not _bump(into, value, cap):
                         self.overflow.add(path)
                     else:
                         into[value] += n - 1
-        self.overflow |= other.overflow
+        self.overflow |= other.overflow & kept
         for path, hidden in other.masked.items():
+            if path not in kept:
+                continue
             got = self.masked.setdefault(path, [])
             got += [h for h in hidden if h not in got][: MAX_MASKED - len(got)]
         self.encodings.update(other.encodings)
@@ -145,6 +183,7 @@ class Cluster:
                     mine_c[value] += n - 1
         self.converted += other.converted
         self.failed += other.failed
+        return new
 
     def summary(self) -> Summary:
         return Summary(self.messages, dict(self.presence), self.shapes, self.codes)

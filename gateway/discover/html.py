@@ -93,6 +93,8 @@ def _cluster(c: dict[str, Any]) -> str:
             f'{_badge("root " + (c["root"] or "-"))}{_badge("closest " + (c["closest_builtin"] or "none"))}'
             f'{"".join(_badge(e) for e in c["encodings"])}</p>'
             f'<p class="muted">namespace {escape(c["namespace"] or "(none)")}; e.g. {examples}</p>'
+            + (f'<p class="muted">{c["paths_not_profiled"]} more path(s) not profiled (over the cap of distinct '
+               "paths; missing elements not judged)</p>" if c["paths_not_profiled"] else "")
             + (f"<p>EI layout: {escape(', '.join(c['ei_layouts']))}</p>" if c["ei_layouts"] else "")
             + _deviations(c)
             + (f"<h3>Conversion problems</h3><ul>{problems}</ul>" if problems else "")
@@ -106,4 +108,6 @@ def render(report: dict[str, Any]) -> str:
     inputs = ", ".join(escape(i) for i in report["inputs"])
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             f"<style>{_CSS}</style></head><body><header><h1>{escape(title)}</h1><p>{inputs}</p></header><main>"
+            + (f"<p>{report['messages_not_clustered']} message(s) in clusters past these: counted, not profiled</p>"
+               if report["messages_not_clustered"] else "")
             + _summary(report) + "".join(_cluster(c) for c in report["clusters"]) + "</main></body></html>")

@@ -1,7 +1,7 @@
 """One message -> its profile: structure, value shapes, the dialect it is closest to and how it deviates.
 
-A profile is what a worker sends back for each message: small (paths, shapes, a few short values)
-and picklable, so discover can run over a process pool and the parent only ever aggregates.
+A profile is what a worker sends back for each message: small (at most :data:`MAX_PATHS` paths, shapes, a
+few short values) and picklable, so discover can run over a process pool and the parent only ever aggregates.
 Personal values never leave the worker: a profile carries codes of non-personal elements as
 themselves and one masked example per personal element (:mod:`gateway.discover.shapes`).
 """
@@ -27,6 +27,16 @@ from .shapes import mask, personal, shape
 MAX_VALUES_PER_PATH = 8
 """Values kept per path and message; a message with 500 products says no more about its shapes than 8."""
 _DIGITS = re.compile(r"\d{6,}")
+MAX_PATHS = 2_000
+"""Distinct element and attribute paths profiled per message (and kept per cluster): the largest real message
+(tests/fixtures/iwmo21/families/Full-WMO302_alle_elementen.xml, every element of the schema) has 170, the
+samples 60 to 100, so a real dialect stays far below; past it a message is not profiled (measured:
+docs/performance.md, Discover)."""
+MAX_DEPTH = 40
+"""Levels of elements below the root: real messages have at most 9 (an envelope adds a few)."""
+_TOO_MANY = "too many distinct elements: more than {:,} element and attribute paths; not profiled"
+_CACHED_PATHS = 50_000
+"""Paths the per-path-set caches may hold together before they start afresh (a few MB)."""
 STRUCTURAL = ("extra", "renamed", "attribute", "missing", "format")
 """Deviation kinds that make a message another dialect (a cluster of its own); codes do not."""
 
@@ -66,8 +76,16 @@ def reason(exc: Exception) -> str:
     return scrub(f"{where}: {message}" if where else message)
 
 
-def walk(root: etree._Element) -> tuple[dict[Tags, int], dict[Tags, list[str]]]:
-    """Every element and attribute path below the root with its count, and the leaf texts per path."""
+class Unprofiled(Exception):
+    """A message past a bound of :func:`walk`: too many distinct element paths, or too deep."""
+
+
+def walk(root: etree._Element, max_paths: int = MAX_PATHS,
+         max_depth: int = MAX_DEPTH) -> tuple[dict[Tags, int], dict[Tags, list[str]]]:
+    """Every element and attribute path below the root with its count, and the leaf texts per path.
+
+    Raises :class:`Unprofiled` past ``max_paths`` distinct paths or ``max_depth`` levels, so one hostile message
+    costs bounded memory (and a path tuple at most ``max_depth`` long)."""
     counts: Counter[Tags] = Counter()
     values: dict[Tags, list[str]] = {}
 
@@ -77,10 +95,16 @@ def walk(root: etree._Element) -> tuple[dict[Tags, int], dict[Tags, list[str]]]:
             got.append(text)
 
     def visit(el: etree._Element, path: Tags) -> None:
+        if len(path) > max_depth:
+            raise Unprofiled(f"too deep: more than {max_depth} levels of elements; not profiled")
+        if len(counts) > max_paths:  # checked per element (its own path is the one it adds) and per attribute
+            raise Unprofiled(_TOO_MANY.format(max_paths))
         for name, value in el.attrib.items():
             if not name.startswith("{http://www.w3.org/"):
                 attr = (*path, f"@{name}")
                 counts[attr] += 1
+                if len(counts) > max_paths:
+                    raise Unprofiled(_TOO_MANY.format(max_paths))
                 keep(attr, value.strip())
         leaf = True
         for child in el:
@@ -128,6 +152,8 @@ class Profiler:
         self._closest: dict[tuple[str, str, str, str], str | None] = {}
         self._builtin: dict[str, Compiled | None] = {}
         self._structure: dict[tuple[str, frozenset[Tags], frozenset[Tags]], tuple[str, ...]] = {}
+        self._structure_paths = 0
+        self._theirs: dict[str, set[tuple[str, ...]]] = {}
 
     def profile(self, key: str, data: bytes) -> Profile:
         try:
@@ -135,7 +161,10 @@ class Profiler:
         except InputError as exc:
             return Profile(key, "unreadable", problem=reason(exc))
         root = source.root
-        counts, values = walk(root)
+        try:
+            counts, values = walk(root)
+        except Unprofiled as exc:
+            return Profile(key, "unprofiled", source.namespace, source.root_name, problem=str(exc))
         summary = summary_of(counts, values)
         codes, masked = split_personal(values)
         prof = Profile(key, source.format, source.namespace, source.root_name, _encoding(data, source.format, root),
@@ -162,8 +191,10 @@ class Profiler:
         key = (reference.name, frozenset(summary.presence), frozenset(values))
         found = self._structure.get(key)
         if found is None:
-            if len(self._structure) > 4096:
+            self._structure_paths += len(key[1]) + len(key[2])
+            if len(self._structure) > 4096 or self._structure_paths > _CACHED_PATHS:
                 self._structure.clear()
+                self._structure_paths = len(key[1]) + len(key[2])
             found = self._structure[key] = tuple(d.signature() for d in structural(summary, exp))
         return tuple(sorted({*found, *(d.signature() for d in formats(summary, exp))}))
 
@@ -186,6 +217,8 @@ class Profiler:
                 return self._builtin[matched.name]
         cache_key = (prof.fmt, prof.namespace, prof.root, prof.layout[0] if prof.layout else "")
         if cache_key not in self._closest:
+            if len(self._closest) > 4096:  # a root or namespace of its own per message must not grow it
+                self._closest.clear()
             self._closest[cache_key] = self._score(prof)
         name = self._closest[cache_key]
         return self.registry.get(name) if name else None
@@ -200,7 +233,9 @@ class Profiler:
         for candidate in self.builtins:
             if candidate.format != prof.fmt:
                 continue
-            theirs = {_locals(p) for p in expectation(candidate).known()}
+            theirs = self._theirs.get(candidate.name)
+            if theirs is None:
+                theirs = self._theirs[candidate.name] = {_locals(p) for p in expectation(candidate).known()}
             score = len(mine & theirs) / (len(mine | theirs) or 1)
             score += 0.5 * (candidate.match.root == prof.root) + 0.5 * (candidate.match.namespace == prof.namespace)
             score += 1.0 * (f"{candidate.wet}:{candidate.bericht}" in families) + 0.2 * (candidate.versie in hints)

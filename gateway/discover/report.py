@@ -45,7 +45,8 @@ def cluster_dict(cluster: Cluster, registry: Registry) -> dict[str, Any]:
     """One cluster as the report shows it: identity, conversion status, deviations, paths."""
     found = []
     if cluster.builtin:
-        found = [d.as_dict() for d in deviations(cluster.summary(), expectation(registry.get(cluster.builtin)))]
+        found = [d.as_dict() for d in deviations(cluster.summary(), expectation(registry.get(cluster.builtin)))
+                 if not (cluster.skipped and d.kind == "missing")]  # a path past the cap is not missing
     converts = cluster.mappings.most_common(1)[0][0] if cluster.mappings else None
     return {
         "id": cluster.id, "messages": cluster.messages, "format": cluster.fmt, "namespace": cluster.namespace,
@@ -53,20 +54,20 @@ def cluster_dict(cluster: Cluster, registry: Registry) -> dict[str, Any]:
         "ei_layouts": sorted(cluster.layouts), "closest_builtin": cluster.builtin,
         "mapping": {"name": converts, "converted": cluster.converted, "failed": cluster.failed,
                     "problems": dict(cluster.problems.most_common()), "debt": dict(cluster.warnings.most_common())},
-        "deviations": found, "paths": _paths(cluster),
+        "deviations": found, "paths": _paths(cluster), "paths_not_profiled": cluster.skipped,
     }
 
 
 def build(found: Discovery, registry: Registry) -> dict[str, Any]:
     clusters = [cluster_dict(c, registry) for c in found.ordered()]
     return {"overstap-discover": 1, "inputs": found.inputs, "messages": found.messages,
-            "clusters": clusters}
+            "messages_not_clustered": found.unclustered, "clusters": clusters}
 
 
 def _status(c: dict[str, Any]) -> str:
     m = c["mapping"]
-    if c["format"] == "unreadable":
-        return "[red]unreadable[/]"
+    if c["format"] in ("unreadable", "unprofiled"):
+        return f"[red]{'not profiled' if c['format'] == 'unprofiled' else 'unreadable'}[/]"
     if not m["name"]:
         return "[red]no mapping[/]"
     debt = sum(m["debt"].values())
@@ -87,10 +88,16 @@ def terminal(report: dict[str, Any], console: Console | None = None) -> None:
         table.add_row(c["id"], str(c["messages"]), c["format"], c["root"] or "-", c["closest_builtin"] or "-",
                       _status(c), ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none")
     console.print(table)
+    if report["messages_not_clustered"]:
+        console.print(f"{report['messages_not_clustered']} message(s) in clusters past the first "
+                      f"{len(report['clusters'])}: counted, not profiled")
     for c in report["clusters"]:
-        if not c["deviations"] and not c["mapping"]["problems"]:
+        if not c["deviations"] and not c["mapping"]["problems"] and not c["paths_not_profiled"]:
             continue
         console.print(f"[bold]{c['id']}[/] ({c['messages']}), e.g. {c['examples'][0] if c['examples'] else '-'}")
+        if c["paths_not_profiled"]:
+            console.print(f"  {c['paths_not_profiled']} more path(s) not profiled (over the cap of distinct paths; "
+                          "missing elements not judged)")
         for d in c["deviations"][:8]:
             console.print(f"  {d['kind']:<9} {d['detail']}  [dim]({d['messages']} msg)[/]", highlight=False)
         if len(c["deviations"]) > 8:

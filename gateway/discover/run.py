@@ -16,7 +16,7 @@ from pathlib import Path
 from gateway.batch.inputs import Inputs
 from gateway.mapping import Registry
 
-from .cluster import Cluster, cluster_key
+from .cluster import MAX_CLUSTERS, MAX_TOTAL_PATHS, Cluster, cluster_key
 from .profile import Profile, Profiler
 
 CHUNK = 64
@@ -30,14 +30,24 @@ class Discovery:
     inputs: list[str]
     clusters: dict[tuple[str, ...], Cluster] = field(default_factory=dict)
     messages: int = 0
+    paths: int = 0  # distinct paths kept over all clusters, at most MAX_TOTAL_PATHS
+    unclustered: int = 0  # messages of clusters past MAX_CLUSTERS: counted, not profiled
+
+    def _cluster(self, key: tuple[str, ...], start: Cluster | Profile, messages: int) -> Cluster | None:
+        """The cluster for ``key``, started from ``start`` when new; None (the messages counted) past the cap."""
+        found = self.clusters.get(key)
+        if found is None:
+            if len(self.clusters) >= MAX_CLUSTERS:
+                self.unclustered += messages
+                return None
+            found = self.clusters[key] = start.empty() if isinstance(start, Cluster) else Cluster.start(start)
+        return found
 
     def add(self, prof: Profile) -> None:
         self.messages += 1
-        key = cluster_key(prof)
-        found = self.clusters.get(key)
-        if found is None:
-            found = self.clusters[key] = Cluster.start(prof)
-        found.add(prof)
+        found = self._cluster(cluster_key(prof), prof, 1)
+        if found is not None:
+            self.paths += found.add(prof, MAX_TOTAL_PATHS - self.paths)
 
     def ordered(self) -> list[Cluster]:
         """Largest cluster first, then by id, so reports and ``scaffold --cluster`` agree."""
@@ -47,11 +57,9 @@ class Discovery:
         """Fold in a worker's clusters of one chunk of messages."""
         for key, part in clusters.items():
             self.messages += part.messages
-            found = self.clusters.get(key)
-            if found is None:
-                self.clusters[key] = part
-            else:
-                found.merge(part)
+            found = self._cluster(key, part, part.messages)
+            if found is not None:
+                self.paths += found.merge(part, MAX_TOTAL_PATHS - self.paths)
 
     def get(self, cluster_id: str) -> Cluster:
         for found in self.clusters.values():
