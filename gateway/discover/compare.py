@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from gateway.model.codes import CODE_LISTS, PRODUCTCATEGORIE_JW, PRODUCTCATEGORIE_WMO
 
 from .expect import Expectation, Expected, Tags, local, show
+from .shapes import shown, told
 
 NUMBER_FIELDS = ("omvang.volume", "budget", "volume")
 CODE_FIELDS = ("code", "categorie")
@@ -163,6 +164,19 @@ def _allowed(item: Expected) -> tuple[str, frozenset[str]] | None:
     return None
 
 
+def code_elements(exp: Expectation) -> dict[Tags, frozenset[str]]:
+    """Paths a rule of ``exp`` reads into a code (a code list, a value map, a product code or categorie), with
+    the values it accepts (empty when no list is known): only there may a report show a code-shaped value."""
+    out: dict[Tags, frozenset[str]] = {}
+    for item in exp.fields:
+        allowed = _allowed(item)
+        if allowed is not None:
+            out[item.path] = out.get(item.path, frozenset()) | allowed[1]
+        elif item.target.rsplit(".", 1)[-1] in CODE_FIELDS:
+            out.setdefault(item.path, frozenset())
+    return out
+
+
 _NORMAL = {"trim", "lower", "upper"}
 
 
@@ -182,6 +196,8 @@ def _codes(summary: Summary, exp: Expectation) -> list[Deviation]:
         outside = sorted(v for v in codes if _normal(v, item.transforms) not in values)
         if outside:
             count = sum(codes[v] for v in outside)
-            out.append(Deviation("code", show(item.path), f"{item.target}: {', '.join(map(repr, outside[:6]))} not in "
-                                 f"{name}", count, item.target, item.path, item.path, values=outside[:20]))
+            told_ = list(dict.fromkeys(told(v, values) for v in outside))  # a name in a code column: its shape
+            out.append(Deviation("code", show(item.path), f"{item.target}: {', '.join(told_[:6])} not in {name}",
+                                 count, item.target, item.path, item.path,
+                                 values=[v for v in outside if shown(v, values) is not None][:20]))
     return out

@@ -71,11 +71,14 @@ def _histograms(c: dict[str, Any], limit: int = 14) -> str:
         bars = "".join(f'<tr><td><code>{escape(s)}</code></td><td><span class="bar" '
                        f'style="width:{max(4, 160 * n // total)}px"></span> {n}</td></tr>'
                        for s, n in p["shapes"].items())
-        shown = ""
+        told = []
         if p.get("values"):
-            shown = "values: " + ", ".join(f"<code>{escape(v)}</code>&times;{n}" for v, n in p["values"].items())
-        elif p.get("masked_examples"):
-            shown = "masked: " + ", ".join(f"<code>{escape(v)}</code>" for v in p["masked_examples"])
+            told.append("values: " + ", ".join(f"<code>{escape(v)}</code>&times;{n}" for v, n in p["values"].items()))
+        if p.get("values_withheld"):
+            told.append(f'<span class="muted">{p["values_withheld"]} value(s) not shown: not a code</span>')
+        if p.get("masked_examples"):
+            told.append("masked: " + ", ".join(f"<code>{escape(v)}</code>" for v in p["masked_examples"]))
+        shown = "; ".join(told)
         blocks.append(f'<tr><td><code>{escape(p["path"])}</code><br><span class="muted">{p["messages"]} msg, '
                       f'{p["min"]}..{p["max"]} per msg</span></td><td><table class="hist">{bars}</table></td>'
                       f'<td>{shown}</td></tr>')

@@ -2,13 +2,13 @@
 
 A profile is what a worker sends back for each message: small (at most :data:`MAX_PATHS` paths, shapes, a
 few short values) and picklable, so discover can run over a process pool and the parent only ever aggregates.
-Personal values never leave the worker: a profile carries codes of non-personal elements as
-themselves and one masked example per personal element (:mod:`gateway.discover.shapes`).
+Values of personal elements never leave the worker: a profile carries one masked example per personal
+element, and short values of other elements as themselves (scaffold builds value maps from them; the
+report shows only those :func:`gateway.discover.shapes.shown` allows).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +22,10 @@ from gateway.model.codes import BERICHTCODES, BERICHTNUMMERS
 
 from .compare import Summary, formats, structural
 from .expect import Tags, expectation, local
-from .shapes import mask, personal, shape
+from .shapes import described, mask, personal, scrub, shape
 
 MAX_VALUES_PER_PATH = 8
 """Values kept per path and message; a message with 500 products says no more about its shapes than 8."""
-_DIGITS = re.compile(r"\d{6,}")
 MAX_PATHS = 2_000
 """Distinct element and attribute paths profiled per message (and kept per cluster): the largest real message
 (tests/fixtures/iwmo21/families/Full-WMO302_alle_elementen.xml, every element of the schema) has 170, the
@@ -62,11 +61,6 @@ class Profile:
     converted: bool | None = None
     problem: str | None = None
     warnings: tuple[str, ...] = ()
-
-
-def scrub(text: str) -> str:
-    """An error text fit for a report: long digit runs (a BSN, a beschikkingnummer) masked, length capped."""
-    return _DIGITS.sub(lambda m: "*" * (len(m.group()) - 2) + m.group()[-2:], text)[:200]
 
 
 def reason(exc: Exception) -> str:
@@ -122,15 +116,18 @@ def walk(root: etree._Element, max_paths: int = MAX_PATHS,
 
 
 def split_personal(values: dict[Tags, list[str]]) -> tuple[dict[Tags, list[str]], dict[Tags, str]]:
-    """(codes of non-personal elements, one masked example per personal or long value's element)."""
+    """(short values of non-personal elements, one masked example per personal element and a described one per
+    long value's element). The short values may still be anything: the report shows them only by
+    :func:`gateway.discover.shapes.shown`'s rule; scaffold needs them as they are for value maps."""
     codes: dict[Tags, list[str]] = {}
     masked: dict[Tags, str] = {}
     for path, texts in values.items():
         name = local(path[-1]).lstrip("@")
         for text in texts:
-            if personal(name, text) or len(text) > 40:
-                if path not in masked:
-                    masked[path] = mask(text)
+            if personal(name, text):
+                masked.setdefault(path, mask(text))
+            elif len(text) > 40:
+                masked.setdefault(path, described(text))
             else:
                 codes.setdefault(path, []).append(text)
     return codes, masked

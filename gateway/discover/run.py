@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.batch.inputs import Inputs
+from gateway.batch.keys import input_labels
 from gateway.mapping import Registry
 
 from .cluster import MAX_CLUSTERS, MAX_TOTAL_PATHS, Cluster, cluster_key
@@ -25,7 +26,10 @@ _worker: Profiler | None = None
 
 @dataclass(slots=True)
 class Discovery:
-    """The outcome of one discover run: the clusters by key, and how many messages were seen."""
+    """The outcome of one discover run: the clusters by key, and how many messages were seen.
+
+    ``inputs`` are the INPUTs' labels (their cleaned base names, as member keys begin), not their paths: the
+    report is shared, and scaffold is given its inputs again rather than reading them from a report."""
 
     inputs: list[str]
     clusters: dict[tuple[str, ...], Cluster] = field(default_factory=dict)
@@ -107,7 +111,7 @@ def discover(paths: list[Path], *, workers: int | None = None, mapping_files: li
     for path in paths:
         if not path.exists():
             raise FileNotFoundError(f"no such file or folder: {path}")
-    found = Discovery([str(p.resolve()) for p in paths])
+    found = Discovery(input_labels(paths))
     count = (os.cpu_count() or 1) if workers is None else workers
     if count == 0:
         profiler = Profiler(Registry(files=[Path(f) for f in mapping_files]))

@@ -11,6 +11,11 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from gateway.ingest.errors import quotable
+from gateway.ingest.errors import shape as described
+from gateway.model import bsn_like
+from gateway.model.codes import BERICHTCODES, CODE_LISTS, PRODUCTCATEGORIE_JW, PRODUCTCATEGORIE_WMO
+
 DATE_SHAPES: list[tuple[str, re.Pattern[str]]] = [
     ("yyyy-mm-dd", re.compile(r"^(\d{4})-(\d\d)-(\d\d)$")),
     ("dd-mm-yyyy", re.compile(r"^(\d\d)-(\d\d)-(\d{4})$")),
@@ -34,14 +39,6 @@ PERSONAL_NAMES = frozenset({"datum", "nummer", "organisatie", "clientnummer", "r
 """Whole names that are personal only as a whole: ``Geboortedatum/Datum``, a relation's ``Nummer``."""
 NOT_PERSONAL = frozenset({"naamgebruik", "naamcode"})
 """Code fields whose names contain a personal fragment; their values are COD700 codes."""
-
-
-def elfproef(digits: str) -> bool:
-    """True for nine digits that pass the BSN eleven test: masked wherever they turn up."""
-    if len(digits) != 9 or not digits.isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - int(digits[8])
-    return total % 11 == 0 and digits != "000000000"
 
 
 def date_format(value: str) -> str | None:
@@ -109,8 +106,9 @@ def personal_name(local_name: str) -> bool:
 
 
 def personal(local_name: str, value: str = "") -> bool:
-    """Whether a value under this element name may identify a person (or is a BSN wherever it is)."""
-    return personal_name(local_name) or (len(value) >= 9 and elfproef(value.strip()))
+    """Whether a value under this element name may identify a person (or is a BSN wherever it is, also one
+    that lost its leading zero: :func:`gateway.model.checks.bsn_like`)."""
+    return personal_name(local_name) or (len(value) >= 8 and bsn_like(value.strip()))
 
 
 def mask(value: str) -> str:
@@ -126,3 +124,67 @@ def mask(value: str) -> str:
         return "".join("*" if ch.isalnum() else ch for ch in text[: len(text) - keep]) + text[len(text) - keep:]
     words = text.split()
     return " ".join(w[0] + "*" * min(len(w) - 1, 6) if w[0].isalpha() else "*" * min(len(w), 7) for w in words)
+
+
+_DIGITS = re.compile(r"\d{6,}")
+
+
+def scrub(text: str) -> str:
+    """A text fit for a report: long digit runs (a BSN, a beschikkingnummer) masked, length capped."""
+    return _DIGITS.sub(lambda m: "*" * (len(m.group()) - 2) + m.group()[-2:], text)[:200]
+
+
+KEY_WORDS = frozenset({
+    "bericht", "berichten", "message", "messages", "export", "exports", "import", "archief", "archive", "batch",
+    "casus", "wmo", "iwmo", "jw", "ijw", "ei", "xml", "txt", "dat", "zip", "tar", "gz", "tgz", "json", "sample",
+    "samples", "voorbeeld", "fixtures", "examples", "variants", "toewijzing", "intrekking", "herindicatie",
+    "verzoek", "start", "stop", "retour", "wijziging", "correctie", "verwijderen", "nieuweaanlevering", "akkoord",
+    "alle", "elementen", "full", "in", "out", "input", "inputs",
+})
+"""Words of message file names that say nothing about a person; any other word of a key is masked."""
+_KEY_TOKEN = re.compile(r"\d+|[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[^\W\d_]+")
+
+
+def mask_key(key: str, fill: str = "*") -> str:
+    """A member key (``export.zip/2016/Gaastra_D_123456782.xml``) as a shared report or a file name may hold it.
+
+    File names of exports often carry a client's name and BSN: digit runs of six or more are masked as
+    :func:`scrub` masks them (the last two digits kept), and a word that is neither in :data:`KEY_WORDS` nor
+    at most two letters (an initial) keeps only its first letter (``G******``), as :func:`mask` does."""
+
+    def token(found: re.Match[str]) -> str:
+        word = found.group()
+        if word.isdigit():
+            return scrub(word).replace("*", fill)
+        if len(word) <= 2 or word.lower() in KEY_WORDS:
+            return word
+        return mask(word).replace("*", fill)
+
+    return _KEY_TOKEN.sub(token, key)
+
+
+KNOWN_CODES = frozenset({v for _name, values in CODE_LISTS.values() for v in values}
+                        | PRODUCTCATEGORIE_WMO | PRODUCTCATEGORIE_JW | set(BERICHTCODES))
+"""Every value of a code list Overstap knows: such a value may be shown wherever it turns up."""
+
+
+def shown(value: str, allowed: frozenset[str] | None = None) -> str | None:
+    """``value`` when a shared report may show it as itself, else None (then it is :func:`told` by its shape).
+
+    ``allowed`` is what the dialect rule reading the element accepts (its code list or value map), None when no
+    rule maps the element to a code. A value is shown when it is in ``allowed``, or when it has the strict shape
+    of a code (:func:`gateway.ingest.errors.quotable`: short, no spaces, never nine digits, a date or a word of
+    letters only) and the element is a code element or the value a code of a list Overstap knows. Anything else
+    (a name in a code column, a diagnosis in a vendor extension) may be personal."""
+    text = value.strip()
+    if allowed is not None and text in allowed and not date_format(text) and not _DIGITS.search(text):
+        return text
+    if quotable(text) and (allowed is not None or text in KNOWN_CODES):
+        return text
+    return None
+
+
+def told(value: str, allowed: frozenset[str] | None = None) -> str:
+    """A value for a sentence of a shared report: quoted when :func:`shown`, else its shape (``(7 letters)``)."""
+    text = shown(value, allowed)
+    return repr(text) if text is not None else f"({described(value.strip())})"

@@ -1,0 +1,105 @@
+"""What discover's report and scaffold's draft show of a vendor's export (review finding F4).
+
+Why: the report is shared with the vendor (docs/migration-guide.md section 1), yet a file name with a
+surname and a BSN, vendor extensions (Voornamen, Contactpersoon, Diagnose, a Sofinummer, a birth date
+under an unknown name) and a name in a code column all showed as they were: any value of at most 40
+characters under an element name not on a list counted as a "code". Now a value is shown only with the
+strict shape of a code, in a code element or as a code of a known list; file names are masked. The
+secrets are counted, never echoed, when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import main
+from gateway.discover.shapes import mask_key, shown, told
+
+SECRETS = ("123456782", "Gaastra", "Johannes Pieter", "Piet Jansen", "Alzheimer, beginnend", "12345672",
+           "06-01-1985", "Smit-Jansen", "Smit")
+EXTENSIONS = (b'<wmo301:Bsn>123456782</wmo301:Bsn><x:Voornamen xmlns:x="urn:v">Johannes Pieter</x:Voornamen>'
+              b'<x:Contactpersoon xmlns:x="urn:v">Piet Jansen</x:Contactpersoon>'
+              b'<x:Diagnose xmlns:x="urn:v">Alzheimer, beginnend</x:Diagnose>'
+              b'<x:Sofinummer xmlns:x="urn:v">12345672</x:Sofinummer><x:Geb xmlns:x="urn:v">06-01-1985</x:Geb>'
+              b'<x:Mentor xmlns:x="urn:v">Smit-Jansen</x:Mentor>')
+
+
+@pytest.fixture(scope="module")
+def export(reference_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reviewer's export: one message named after its client, one with a name in its Geslacht."""
+    sample = (reference_dir / "samples/iwmo20-xml/CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    folder = tmp_path_factory.mktemp("privacy") / "export_123456782"  # an INPUT's name is shown too
+    folder.mkdir()
+    (folder / "Gaastra_D_123456782_toewijzing.xml").write_bytes(
+        sample.replace(b"<wmo301:Bsn>123456782</wmo301:Bsn>", EXTENSIONS))
+    (folder / "name-in-code-field.xml").write_bytes(
+        sample.replace(b"<wmo301:Geslacht>1</wmo301:Geslacht>", b"<wmo301:Geslacht>Gaastra</wmo301:Geslacht>", 1))
+    return folder
+
+
+def _leaks(text: str) -> list[int]:
+    """Which secrets (by index, never the value) stand in ``text``, also between underscores (file names)."""
+    return [i for i, s in enumerate(SECRETS) if re.search(rf"(?<![A-Za-z0-9]){re.escape(s)}(?![A-Za-z0-9])", text)]
+
+
+def test_the_report_shows_no_name_bsn_birth_date_or_care_data(export: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["discover", str(export), "--workers", "0", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    texts = {"terminal": result.output, "json": (tmp_path / "report.json").read_text(encoding="utf-8"),
+             "html": (tmp_path / "report.html").read_text(encoding="utf-8")}
+    assert {kind: _leaks(text) for kind, text in texts.items()} == {"terminal": [], "json": [], "html": []}
+    report = json.loads(texts["json"])
+    clusters = {c["id"]: c for c in report["clusters"]}
+    named = clusters["iwmo20-wmo301"]
+    (code,) = [d for d in named["deviations"] if d["kind"] == "code"]
+    assert code["detail"] == "clients.geslacht: (7 letters) not in value map of clients.geslacht"
+    assert code["values"] == []
+    assert "export_*******82/G******_D_*******82_toewijzing.xml" in texts["terminal"]
+    assert report["inputs"] == ["export_*******82"]
+    paths = {p["path"]: p for c in report["clusters"] for p in c["paths"] if c["id"] != "iwmo20-wmo301"}
+    for name in ("Voornamen", "Contactpersoon", "Diagnose", "Geb", "Mentor"):
+        entry = paths[f"Clienten/Client/{name}"]
+        assert "values" not in entry and entry["values_withheld"] == 1, name
+    assert paths["Clienten/Client/Sofinummer"]["masked_examples"] == ["******72"]  # a BSN that lost its zero
+    assert paths["Clienten/Client/Mentor"]["shapes"] == {"prefix:AAAA-": 1}  # a name's part is no prefix
+    product = paths["Clienten/Client/Beschikking/ToegewezenProducten/ToegewezenProduct/Product/Code"]
+    assert product["values"] == {"07A03": 1}  # a code in a code element still shows
+    assert paths["Clienten/Client/Geslacht"]["values"] == {"1": 1}
+
+
+
+
+@pytest.mark.parametrize(("value", "allowed", "expected"), [
+    ("07A03", frozenset(), "07A03"),  # a product code in a code element
+    ("99", frozenset({"01", "04"}), "99"),  # outside its list, code-shaped: shown so it can be mapped
+    ("HH-BASIS", frozenset({"HH-BASIS"}), "HH-BASIS"),  # in the rule's own value map
+    ("2", None, "2"),  # a value of a known code list, wherever it is
+    ("Gaastra", frozenset({"1", "2"}), None),  # a name in a code column
+    ("JD12", None, None),  # code-shaped, but in no code element and no list
+    ("12345672", frozenset(), None), ("123456782", frozenset({"123456782"}), None),  # BSNs, even in a value map
+    ("06-01-1985", frozenset({"06-01-1985"}), None), ("Piet Jansen", frozenset(), None),
+])
+def test_only_a_code_is_shown(value: str, allowed: frozenset[str] | None, expected: str | None) -> None:
+    assert shown(value, allowed) == expected
+
+
+def test_a_hidden_value_is_told_by_its_shape() -> None:
+    assert told("Gaastra", frozenset()) == "(7 letters)"
+    assert told("06-01-1985") == "(10 characters in the form dd-dd-dddd)"
+    assert told("99", frozenset()) == "'99'"
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("in/Gaastra_D_123456782_toewijzing.xml", "in/G******_D_*******82_toewijzing.xml"),
+    ("export.zip/2016/CasusA-02-WMO301_toewijzing.xml", "export.zip/2016/CasusA-02-WMO301_toewijzing.xml"),
+    ("a.zip/jansen-12345672.xml", "a.zip/j*****-******72.xml"),
+])
+def test_file_names_are_masked(key: str, expected: str) -> None:
+    assert mask_key(key) == expected
+
+
