@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
+from gateway.discover.draft import flatten
 from gateway.discover.shapes import mask_key, shown, told
 
 SECRETS = ("123456782", "Gaastra", "Johannes Pieter", "Piet Jansen", "Alzheimer, beginnend", "12345672",
@@ -72,6 +73,28 @@ def test_the_report_shows_no_name_bsn_birth_date_or_care_data(export: Path, tmp_
     assert paths["Clienten/Client/Geslacht"]["values"] == {"1": 1}
 
 
+def test_scaffold_puts_no_name_or_bsn_in_names_descriptions_or_comments(export: Path, tmp_path: Path) -> None:
+    found = CliRunner().invoke(main, ["discover", str(export), "--workers", "0"])
+    extended = re.search(r"iwmo20-wmo301~[0-9a-f]+", found.output)
+    assert extended is not None
+    for cluster in (extended.group(), "iwmo20-wmo301"):  # the extensions, and the name in the code column
+        out = tmp_path / cluster / "mapping.yaml"
+        result = CliRunner().invoke(main, ["scaffold", str(export), "--cluster", cluster, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        draft = out.read_text(encoding="utf-8")
+        fixtures = " ".join(p.name for p in (out.parent / "fixtures").iterdir())
+        assert (_leaks(draft), _leaks(fixtures), _leaks(result.output)) == ([], [], []), cluster
+        assert "# NOTE: fixtures/ holds REAL messages" in draft and "anonymise" in draft
+    assert "add (7 letters) to a value map" in (tmp_path / "iwmo20-wmo301" / "mapping.yaml").read_text("utf-8")
+
+
+def test_generated_tests_expect_no_personal_or_vendor_field_by_value() -> None:
+    """A vendor's extra.* fields may hold anything (extra.voornamen is a name): the generated tests leave them
+    out, as they leave out names, the BSN and the address."""
+    dump = {"wet": "wmo", "extra": {"voornamen": "Johannes Pieter"},
+            "clients": [{"bsn": "123456782", "clientnummer": "123456782", "geslacht": "1",
+                         "extra": {"contactpersoon": "Piet Jansen"}}]}
+    assert flatten(dump) == {"wet": "wmo", "clients.0.geslacht": "1"}
 
 
 @pytest.mark.parametrize(("value", "allowed", "expected"), [
@@ -103,3 +126,35 @@ def test_file_names_are_masked(key: str, expected: str) -> None:
     assert mask_key(key) == expected
 
 
+def test_scaffold_of_a_foreign_dialect_tells_an_unknown_word_by_its_shape(tmp_path: Path) -> None:
+    """A flat export (no structure shared with a built-in dialect): its Geslacht words become a value map, and a
+    surname among them is named in the GUESS comment only as "(7 letters)"."""
+    flat = Path(__file__).resolve().parents[1] / "mappings/examples/flat-no-namespace/fixtures/toewijzing.xml"
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    (folder / "a.xml").write_bytes(flat.read_bytes())
+    (folder / "b.xml").write_bytes(re.sub(rb"<Geslacht>\w*</Geslacht>", b"<Geslacht>Gaastra</Geslacht>",
+                                          flat.read_bytes()))
+    out = tmp_path / "draft" / "mapping.yaml"
+    result = CliRunner().invoke(main, ["scaffold", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    draft = out.read_text(encoding="utf-8")
+    assert _leaks(draft) == [] and "not translated yet: (7 letters)" in draft
+
+
+def test_a_value_map_of_local_codes_takes_only_prefixed_codes(tmp_path: Path) -> None:
+    """The draft's value map of a vendor's own product codes (HH-BASIS, BG-GROEP) lists what was seen, but a
+    name typed into a product code is no code: it is left out and counted in the GUESS comment."""
+    example = Path(__file__).resolve().parents[1] / "mappings/examples/vendor-extensions/fixtures/toewijzing.xml"
+    text = example.read_bytes()
+    start = text.index(b"<wmo301:ToegewezenProduct>")
+    end = text.index(b"</wmo301:ToegewezenProduct>", start) + len(b"</wmo301:ToegewezenProduct>")
+    third = re.sub(rb"<iwmo:Code>[^<]*</iwmo:Code>", b"<iwmo:Code>Piet Jansen</iwmo:Code>", text[start:end])
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.xml").write_bytes(text[:end] + third + text[end:])
+    out = tmp_path / "draft" / "mapping.yaml"
+    result = CliRunner().invoke(main, ["scaffold", str(tmp_path / "in"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    draft = out.read_text(encoding="utf-8")
+    assert '"values": {"BG-GROEP": "?", "HH-BASIS": "?"}' in draft and _leaks(draft) == []
+    assert "(1 value(s) without a prefixed code's shape left out)" in draft

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from gateway.mapping.privacy import personal as personal_field
 from gateway.tooling.mappingtest import UNCONFIRMED
 
 from .shapes import personal
@@ -106,7 +107,8 @@ def _emit(node: dict[str, Any], indent: int, path: str, guesses: dict[str, str],
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, str]:
-    """A canonical model dump as dotted paths -> text, leaving out personal fields (names, BSN, address)."""
+    """A canonical model dump as dotted paths -> text, leaving out personal fields (names, BSN, address, and
+    the vendor's ``extra.*``, whose meaning Overstap cannot know: :func:`gateway.mapping.privacy.personal`)."""
     out: dict[str, str] = {}
     if isinstance(data, dict):
         items = data.items()
@@ -115,7 +117,8 @@ def flatten(data: Any, prefix: str = "") -> dict[str, str]:
     else:
         return {prefix: str(data)} if prefix else {}
     for key, value in items:
-        if not key.isdigit() and personal(key):
+        where = f"{prefix}.{key}" if prefix else key
+        if not key.isdigit() and (personal(key) or personal_field(where)):
             continue
-        out.update(flatten(value, f"{prefix}.{key}" if prefix else key))
+        out.update(flatten(value, where))
     return out

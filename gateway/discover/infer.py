@@ -15,6 +15,7 @@ from gateway.model.codes import CODE_LISTS
 from .cluster import Cluster
 from .draft import Block, Draft
 from .expect import Tags, local
+from .shapes import told
 from .vocabulary import (
     ADDRESS_FIELDS,
     CLIENT_FIELDS,
@@ -215,7 +216,7 @@ class Foreign:
         if unknown:
             self.draft.strictness = "lenient"
             self.draft.guess("strictness", "some codes are in no code list; lenient counts them as dialect debt")
-            why.append(f"not translated yet: {', '.join(repr(u) for u in unknown[:5])}")
+            why.append(f"not translated yet: {', '.join(dict.fromkeys(told(u, frozenset()) for u in unknown[:5]))}")
 
     def _contact(self, leaves: list[Tags]) -> None:
         found = {t: _find(leaves, self.client or (), names, self.used) for t, names in ADDRESS_FIELDS.items()}

@@ -10,6 +10,7 @@ cluster shares no structure with the dialect, every field is looked up by name i
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from .compare import Deviation, deviations
 from .draft import UNCONFIRMED, Block, Draft, flatten
 from .expect import Tags, expectation, local
 from .infer import Foreign, _relative, transforms_for, value_map_for
+from .profile import reason
+from .shapes import mask_key, shape, told
 
 MAX_TESTS = 3
 MAX_EXPECT = 30
@@ -145,9 +148,12 @@ class Variant:
                 return
             name = (dev.target or "code").rsplit(".", 1)[-1]
             name = "productcode" if name == "code" else name
-            self.draft.value_maps[name] = {"values": {c: "?" for c in sorted(codes)}, "fallback": "error"}
+            local_codes = sorted(c for c in codes if shape(c).startswith("prefix:") and not re.search(r"\d{6}", c))
+            self.draft.value_maps[name] = {"values": dict.fromkeys(local_codes, "?"), "fallback": "error"}
             spec["map"] = name
-            self.draft.guess(f"value_maps.{name}", "the vendor's own codes: fill in each national code for '?'")
+            left = len(codes) - len(local_codes)
+            self.draft.guess(f"value_maps.{name}", "the vendor's own codes: fill in each national code for '?'"
+                             + (f" ({left} value(s) without a prefixed code's shape left out)" if left else ""))
             self.draft.guess(where, "local codes (several prefixes) translated by a value map")
             return
         steps, why = transforms_for(dev.target or "", self.cluster.shapes.get(dev.seen_path, {}))  # type: ignore[arg-type]
@@ -166,8 +172,8 @@ class Variant:
         elif found is not None:
             self.draft.value_maps[field] = found
             spec["map"] = field
-        self.draft.guess(where, f"{dev.detail}; add {', '.join(repr(u) for u in (unknown or dev.values)[:5])} "
-                         "to a value map once you know what the vendor means")
+        named = ", ".join(dict.fromkeys(told(u, frozenset()) for u in (unknown or dev.values)[:5]))
+        self.draft.guess(where, f"{dev.detail}; add {named} to a value map once you know what the vendor means")
 
 
 def _discriminator(cluster: Cluster, devs: list[Deviation], prefixes: dict[str, str]) -> str | None:
@@ -181,9 +187,9 @@ def build(cluster: Cluster, registry: Registry, name: str) -> Draft:
     if not cluster.builtin:
         raise ValueError(f"cluster {cluster.id} resembles no built-in dialect; nothing to extend")
     base = registry.get(cluster.builtin)
+    examples = ", ".join(mask_key(e) for e in cluster.examples[:3])
     draft = Draft(name, f"Draft for discover cluster {cluster.id}",
-                  f"Scaffolded from {cluster.messages} message(s), e.g. {', '.join(cluster.examples[:3])}",
-                  base.name)
+                  f"Scaffolded from {cluster.messages} message(s), e.g. {examples}", base.name)
     prefixes = _prefixes(base, cluster, draft)
     draft.match = {"namespace": cluster.namespace, "root": cluster.root} if cluster.fmt == "xml" else {}
     if (cluster.namespace, cluster.root) == (base.match.namespace, base.match.root) or cluster.fmt == "ei":
@@ -216,6 +222,33 @@ def example_members(paths: list[Path], keys: list[str]) -> dict[str, bytes]:
     return found
 
 
+def fixture_name(key: str) -> str:
+    """A fixture's file name: the member's base name masked as reports mask it (an export's file names carry
+    names and BSNs) plus a short digest of its whole key, so two members named alike (``2016/bericht.xml``,
+    ``2017/bericht.xml``) never share a fixture; ``message`` for a member without a base name (``.``)."""
+    base = re.sub(r"[^\w.-]", "_", mask_key(key.rsplit("/", 1)[-1], fill="x")).strip("._-")[:60] or "message"
+    digest = hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    stem, dot, ext = base.rpartition(".")
+    return f"{stem}-{digest}.{ext}" if dot and stem else f"{base}-{digest}"
+
+
+def write_fixture(fixtures: Path, key: str, data: bytes) -> Path:
+    """Write one example under :func:`fixture_name`; a file already there (a hand-anonymised fixture) is never
+    overwritten: the same bytes are reused, other bytes make the new one ``NAME-2`` (``-3`` ...)."""
+    first = fixtures / fixture_name(key)
+    stem, ext = (first.stem, first.suffix) if first.suffix else (first.name, "")
+    for n in range(1, 1000):
+        file = first if n == 1 else fixtures / f"{stem}-{n}{ext}"
+        try:
+            with file.open("xb") as out:
+                out.write(data)
+            return file
+        except FileExistsError:
+            if file.is_file() and not file.is_symlink() and file.read_bytes() == data:
+                return file
+    raise FileExistsError(f"{first.name}-2 to -999 all exist in {fixtures}")
+
+
 def add_tests(draft: Draft, out: Path, examples: dict[str, bytes], registry: Registry) -> None:
     """Copy the examples next to the draft and generate a test per example from what the draft makes of it."""
     fixtures = out.parent / "fixtures"
@@ -224,14 +257,15 @@ def add_tests(draft: Draft, out: Path, examples: dict[str, bytes], registry: Reg
     for key, data in examples.items():
         if len(draft.tests) >= MAX_TESTS:
             break
-        file = fixtures / re.sub(r"[^\w.-]", "_", key.rsplit("/", 1)[-1])
-        file.write_bytes(data)
+        file = write_fixture(fixtures, key, data)
         rel = f"fixtures/{file.name}"
+        if file.name != fixture_name(key):
+            draft.notes.append(f"{rel}: another file had its name in fixtures/ and was left as it was")
         try:
             source = read(data, key)
             result = map_source(compiled, source.root, source=rel, track_unmapped=False)
         except (ConversionError, ValueError) as exc:
-            draft.notes.append(f"{rel} does not convert with this draft yet: {getattr(exc, 'message', exc)}")
+            draft.notes.append(f"{rel} does not convert with this draft yet: {reason(exc)}")
             continue
         values = flatten(result.bericht.model_dump(mode="json", exclude_none=True))
         expect = {k: UNCONFIRMED + v for k, v in list(values.items())[:MAX_EXPECT]}
@@ -239,4 +273,5 @@ def add_tests(draft: Draft, out: Path, examples: dict[str, bytes], registry: Reg
         if "route" in draft.match:
             case["route"] = draft.match["route"]
         draft.tests.append({**case, "expect": expect})
-    draft.notes.append("the fixtures are real messages: replace personal data before committing them")
+    draft.notes.append("fixtures/ holds REAL messages from the vendor's export (BSNs, names, care data): anonymise "
+                       "them, and the expected values below, before committing or sharing them")
