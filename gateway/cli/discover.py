@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -15,7 +17,7 @@ from gateway.discover.run import Discovery, discover
 from gateway.mapping import MappingError, Registry
 
 from . import main
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage
 
 
 def _run(inputs: tuple[Path, ...], workers: int | None, mappings: tuple[str, ...]) -> tuple[Discovery, Registry]:
@@ -27,13 +29,48 @@ def _run(inputs: tuple[Path, ...], workers: int | None, mappings: tuple[str, ...
     return found, Registry(files=[Path(m) for m in mappings])
 
 
+def report_targets(out: Path) -> list[Path]:
+    """REPORT.json, REPORT.html, or a folder that gets both (report.json, report.html); checked before the run,
+    so a wrong ``--out`` costs no hour of reading and no traceback."""
+    if out.suffix in (".json", ".html"):
+        if out.is_dir():
+            fail_usage(f"--out {out} is a folder: a report file's name ends in .json or .html")
+        return [out]
+    if out.exists() and not out.is_dir():
+        fail_usage(f"--out {out} is a file: give a folder (for report.json and report.html) or a name ending in "
+                   ".json or .html")
+    return [out / "report.json", out / "report.html"]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_whole(target: Path, text: str) -> None:
+    """Write ``target`` whole or not at all: a temporary file beside it, renamed over it when complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes it 0600; the report is for sharing, like any new file
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
 def write_report(report: dict[str, object], out: Path) -> list[Path]:
-    """REPORT.json, REPORT.html, or a folder that gets both (report.json, report.html)."""
-    targets = [out] if out.suffix in (".json", ".html") else [out / "report.json", out / "report.html"]
+    """Write the report to :func:`report_targets`, each file atomically."""
+    targets = report_targets(out)
     for target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
         text = html.render(report) if target.suffix == ".html" else json.dumps(report, indent=2, ensure_ascii=False)
-        target.write_text(text, encoding="utf-8")
+        try:
+            _write_whole(target, text)
+        except (OSError, UnicodeError) as exc:
+            fail_usage(f"cannot write {target}: {getattr(exc, 'strerror', None) or type(exc).__name__}")
     return targets
 
 
@@ -50,6 +87,8 @@ def discover_cmd(inputs: tuple[Path, ...], out: Path | None, workers: int | None
     deviate from it, and whether an existing mapping converts them (with its dialect debt). Personal
     data is never shown: values appear as shapes, codes, or masked examples.
     """
+    if out is not None:
+        report_targets(out)
     found, registry = _run(inputs, workers, mappings)
     report = build(found, registry)
     terminal(report)
@@ -59,10 +98,14 @@ def discover_cmd(inputs: tuple[Path, ...], out: Path | None, workers: int | None
     sys.exit(EXIT_OK)
 
 
-def _inputs_of(inputs: tuple[Path, ...]) -> list[Path]:
-    if len(inputs) == 1 and inputs[0].suffix == ".json" and inputs[0].is_file():
-        return [Path(p) for p in json.loads(inputs[0].read_text(encoding="utf-8"))["inputs"]]
-    return list(inputs)
+def _check_scaffold_args(inputs: tuple[Path, ...], out: Path) -> None:
+    """INPUTS are the messages themselves. A discover report is not taken in their place: it is shared with the
+    vendor and may come back from anyone, and scaffold reads, copies and quotes whatever its inputs hold."""
+    if any(p.suffix.lower() == ".json" for p in inputs):
+        fail_usage("scaffold reads the messages, not a discover report: give the folders or archives the report "
+                   "was made from (a report may come from someone else, so the paths it lists are not followed)")
+    if out.is_dir():
+        fail_usage(f"--out {out} is a folder: give the mapping file to write (e.g. {out / 'mapping.yaml'})")
 
 
 @main.command("scaffold")
@@ -73,15 +116,17 @@ def _inputs_of(inputs: tuple[Path, ...]) -> list[Path]:
 @click.option("--name", help="Mapping name (default: vendor-<cluster>).")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True)
 def scaffold_cmd(inputs: tuple[Path, ...], cluster_id: str | None, out: Path, name: str | None, workers: int) -> None:
-    """Write a draft mapping for one cluster of INPUTS (or of the inputs named in a discover REPORT.json).
+    """Write a draft mapping for one cluster of INPUTS (the folders and archives discover read).
 
     The draft extends the closest built-in dialect and overrides only what deviates; every guess is
     marked in a comment, and its tests (from example messages) fail until their values are confirmed.
+    The example messages are copied into fixtures/ beside it: real messages, to be anonymised.
     """
     from gateway.discover.scaffold import add_tests, example_members
     from gateway.discover.scaffold import build as build_draft
 
-    paths = _inputs_of(inputs)
+    _check_scaffold_args(inputs, out)
+    paths = list(inputs)
     found, registry = _run(tuple(paths), workers, ())
     try:
         cluster = found.get(cluster_id) if cluster_id else _default_cluster(found)
@@ -94,14 +139,17 @@ def scaffold_cmd(inputs: tuple[Path, ...], cluster_id: str | None, out: Path, na
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(draft.text(), encoding="utf-8")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(draft.text(), encoding="utf-8")
         add_tests(draft, out, example_members(paths, cluster.examples), Registry(files=[out]))
+        out.write_text(draft.text(), encoding="utf-8")
     except MappingError as exc:
         click.echo(f"error: the draft does not compile (please report this):\n{exc}", err=True)
         sys.exit(EXIT_FAILED)
-    out.write_text(draft.text(), encoding="utf-8")
+    except OSError as exc:
+        fail_usage(f"cannot write the draft or its fixtures: {exc.strerror or type(exc).__name__}: "
+                   f"{exc.filename or out}")
     click.echo(f"draft written: {out} (cluster {cluster.id}, {cluster.messages} message(s), "
                f"{len(draft.guesses)} guess(es), {len(draft.tests)} test(s) to confirm)")
     sys.exit(EXIT_OK)
