@@ -261,7 +261,7 @@ def test_health_shows_throughput_and_the_dialect_debt_of_known_deviations(start:
     lenient = tmp_path / "lenient-wmo301.yaml"
     lenient.write_text(source.read_text(encoding="utf-8").replace(
         "name: iwmo21-wmo301\n", "name: lenient-wmo301\nstrictness: lenient\nsource_schema: iwmo21-xsd/WMO301.xsd\n",
-        1), encoding="utf-8")
+        1).split("\ntests:")[0], encoding="utf-8")  # its tests read tests/fixtures: only a shipped dialect may
     reg = Registry(files=[lenient])
     assert not reg.errors, reg.errors
     rec = Receiver()
