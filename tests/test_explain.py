@@ -106,6 +106,10 @@ def test_explain_masks_a_bsn_in_any_field(tmp_path: Path, registry: Registry) ->
     assert result.exit_code == 0 and "123456782" not in result.output
     assert mask_bsns("bsn 123456782, oud 12345672, agb 98025566, 1234567890") == \
         "bsn *******82, oud ******72, agb 98025566, 1234567890"
+    # written in groups, behind a gemeentecode, with a zero too many; a date of eight digits is no BSN
+    assert [mask_bsns(t) for t in ("123.456.782", "123 456 782", "1234.56.782", "0384 123456782", "0123456782",
+                                   "2016-02-15", "1²3²5²7²9")] == \
+        ["***.***.*82", "*** *** *82", "****.**.*82", "0384 *******82", "********82", "2016-02-15", "1²3²5²7²9"]
 
 
 def test_explain_cli_reports_a_failure(tmp_path: Path) -> None:
@@ -181,3 +185,15 @@ def test_explain_marks_a_value_dropped_under_lenient() -> None:
     assert row.value == "dubbele naam (dropped: see warnings)" and row.stuf == ()
     assert row.steps == "trim → lower → map naamgebruik"
     assert [w.field for w in ex.warnings] == ["clients.0.naam.naamgebruik"] * 2
+
+
+def test_digits_that_are_not_decimal_are_no_bsn_and_crash_no_mask() -> None:
+    """``'²'.isdigit()`` is true but ``int('²')`` fails: a sender's remark of such characters crashed the 11-proef, and
+    with it the masks of explain, discover and mapping test."""
+    from gateway.discover.shapes import personal
+    from gateway.model import bsn_is_valid, is_agb
+    from gateway.tooling.mappingtest import masked_value
+
+    assert not bsn_is_valid("1²3²5²7²9") and bsn_is_valid("123456782") and not is_agb("1²345678")
+    assert masked_value("x.opmerking", "1²3²5²7²9") == "'1²3²5²7²9'"
+    assert personal("opmerking", "1²3²5²7²9") is False

@@ -318,7 +318,7 @@ def masked_value(path: str, value: Any) -> str:
     if isinstance(value, list):
         return cap("[" + ", ".join(masked_value(f"{path}.{i}", v) for i, v in enumerate(value)) + "]")
     text = str(value)
-    if personal(path) or _LONG_DIGITS.search(text) or bsn_is_valid("".join(filter(str.isdigit, text))):
+    if personal(path) or _LONG_DIGITS.search(text) or bsn_is_valid("".join(filter(str.isdecimal, text))):
         return f"({shape(text)})"
     return repr(text)
 
