@@ -51,6 +51,21 @@ def test_the_limit_counts_the_expansion_not_the_file_and_leaves_real_anchors_alo
     Registry(dirs=[], files=[anchors]).get(str(anchors))  # the documented anchors and merges still compile
 
 
+def test_aliases_of_one_long_value_are_refused_by_the_text_they_stand_for(tmp_path: Path) -> None:
+    """The final review's file: 19,000 aliases of one ignore item with a 2,000-step path stand for ~95,000 values,
+    within the count, but for 38 MB of text, which the compiler took 55 s to go through. Refused by the text."""
+    path = tmp_path / "long.yaml"
+    long = "/".join(["x"] * 2000)
+    path.write_text(HEAD + f"ignore:\n  - &i {{path: {long}, reason: r}}\n" + "  - *i\n" * 19_000)
+    code, output, seconds = check(path)
+    assert code == 1 and seconds < 5, (seconds, output[:300])
+    assert output.splitlines() == [f"{path}:5:3: YAML: this value stands for more than 1,000,000 characters once "
+                                   "its aliases are expanded (anchors and aliases are for reusing rule sets)"]
+    fine = tmp_path / "fine.yaml"  # the same item a hundred times is 0.4 MB of text: allowed
+    fine.write_text(HEAD + f"ignore:\n  - &i {{path: {long}, reason: r}}\n" + "  - *i\n" * 100)
+    assert loader.load_yaml(fine.read_text())["ignore"][100]["path"] == long
+
+
 def test_an_alias_loop_and_deep_nesting_are_refused_with_their_line() -> None:
     with pytest.raises(loader.YamlRefused, match="a node that contains it"):
         loader.load_yaml("a: &x\n  b: *x\n")
