@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import threading
-import unicodedata
 from pathlib import Path
+
+from gateway.model import bsn_is_valid, mask_bsns
 
 
 def mask(value: str | None, keep: int = 2) -> str:
@@ -25,25 +25,18 @@ def mask(value: str | None, keep: int = 2) -> str:
 def valid_bsn(value: str) -> bool:
     """Nine ASCII digits passing the elfproef: a typo is refused before it reaches a query or the audit log (and
     so is ``²``, which ``isdigit`` passes and ``int`` refuses, or digits of another script, which no BSN has)."""
-    return len(value) == 9 and value.isascii() and value.isdigit() and _elfproef(value)
+    return value.isascii() and bsn_is_valid(value)
 
 
 def bsn_like(value: str) -> bool:
     """Nine decimal digits of any script passing the elfproef: what is masked when shown, wider than a search."""
-    return len(value) == 9 and value.isdecimal() and _elfproef(value)
-
-
-def _elfproef(digits: str) -> bool:
-    n = [unicodedata.decimal(d) for d in digits]
-    return (sum(d * w for d, w in zip(n[:8], range(9, 1, -1), strict=True)) - n[8]) % 11 == 0
-
-
-_NINE = re.compile(r"(?<!\d)\d{9}(?!\d)")
+    return bsn_is_valid(value)
 
 
 def mask_text(text: str | None) -> str:
-    """Free text (a downstream's refusal reason) with every nine-digit number that passes the elfproef masked."""
-    return _NINE.sub(lambda m: mask(m.group(0)) if bsn_like(m.group(0)) else m.group(0), text or "")
+    """Free text (a downstream's refusal reason, a shadow difference) with every BSN in it masked, however it is
+    written (:func:`gateway.model.checks.mask_bsns`: the one rule explain and the tooling use too)."""
+    return mask_bsns(text or "")
 
 
 class AuditLog:
