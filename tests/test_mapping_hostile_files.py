@@ -116,6 +116,17 @@ def test_a_sidecar_config_of_aliases_is_refused_not_substituted_for_ever(tmp_pat
     assert result.exit_code == 2 and "more than 100,000 values" in result.output
 
 
+def test_a_latin1_or_unreadable_sidecar_config_is_one_line(tmp_path: Path) -> None:
+    """The sidecar's config is read as mapping files are: a byte that is not UTF-8 named with its line."""
+    path = tmp_path / "serve.yaml"
+    path.write_bytes('data_dir: data\n# caf\xe9\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}:2:6: config files are UTF-8; byte 0xE9 at line 2 is not (save the file as UTF-8)"
+    with pytest.raises(ConfigError, match=r"^.*nosuch\.yaml:1:1: cannot read: No such file or directory$"):
+        load_config(tmp_path / "nosuch.yaml")
+
+
 LATIN = HEAD + 'title: "caf\xe9"\n'
 
 

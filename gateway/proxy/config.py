@@ -20,6 +20,8 @@ from gateway.console.settings import parse as console_settings
 from gateway.deliver.downstream import Downstream, RetryPolicy
 from gateway.deliver.outbox import LEGACY, NEW
 from gateway.ingest.ggk import MAX_ENVELOPE_BYTES
+from gateway.mapping import MappingError
+from gateway.mapping.chain import read_text
 from gateway.mapping.loader import load_bounded
 from gateway.procmemory import DEFAULT_GROWTH_MB
 
@@ -461,13 +463,11 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> ServeConfig:
     """Read a YAML config file (``${ENV}`` substituted) into a checked :class:`ServeConfig`."""
     file = Path(path)
     try:
-        doc = load_bounded(file.read_text(encoding="utf-8"), yaml.SafeLoader)  # no alias bombs: see load_bounded
-    except OSError as exc:
-        raise ConfigError(f"{file}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        line = exc.object.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{file}: config files are UTF-8; byte 0x{exc.object[exc.start]:02X} at line {line} is not"
-                          ) from None
+        text = read_text(file, "config files")  # the mapping files' reader: one line naming a byte that is not UTF-8
+    except MappingError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        doc = load_bounded(text, yaml.SafeLoader)  # no alias bombs: see load_bounded
     except yaml.MarkedYAMLError as exc:  # one line: file:line:column and the problem
         mark = exc.problem_mark or exc.context_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
