@@ -34,7 +34,7 @@ from .journal import Journal
 from .ledgered import ChunkStore, LedgerStep, open_store
 from .outlock import OutInUse, OutLock
 from .pool import InProcessOutgrown, OrderedPool, WorkersFailed, usable_cores
-from .progress import make_progress
+from .progress import Progress, make_progress
 from .report import Tally, summary
 from .shard import Shard
 from .sinks import ArchiveSink, Sink, SinkSpec, open_sink, publish, read_summary
@@ -430,17 +430,7 @@ class BatchRun:
             commit()
             step.close()
             if stop.requested or outgrown is not None:
-                sink.close()
-                journal.close()
-                if outgrown is None:
-                    progress.note(f"interrupted after {done:,} input(s); run again with --resume to continue")
-                    return Outcome(None, EXIT_INTERRUPTED, interrupted=True)
-                why = (f"stopped after {done:,} input(s): converting in this process (--workers 0), it grew by "
-                       f"more than --worker-growth-mb ({outgrown} MB) since the run began, and nothing can replace "
-                       "it (messages full of fresh element names grow libxml2's dictionary for good); run again "
-                       "with --resume to continue in a fresh process, or convert in worker processes (--workers 1 "
-                       "or more), which are replaced instead")
-                return Outcome(None, EXIT_OUTGROWN, interrupted=True, notes=[why])  # said even with --quiet
+                return self._stopped(sink, journal, progress, done, outgrown)
         seconds = time.monotonic() - started
         data = summary(tally, inputs.skipped, {
             "out": str(self.spec.target), "shard": str(self.options.shard), "workers": self.workers,
@@ -449,6 +439,26 @@ class BatchRun:
             "messages_per_second": round((done - start_done) / seconds, 1) if seconds > 0 else 0.0,
             "worker_crashes": pool.crashes, "worker_renewals": pool.renewals,
         })
+        return self._finish(sink, journal, data, done)
+
+    @staticmethod
+    def _stopped(sink: Sink, journal: Journal, progress: Progress, done: int, outgrown: int | None) -> Outcome:
+        """An interrupted or outgrown run: OUT stays partial; the journal's last commit is where --resume goes on."""
+        sink.close()
+        journal.close()
+        if outgrown is None:
+            progress.note(f"interrupted after {done:,} input(s); run again with --resume to continue")
+            return Outcome(None, EXIT_INTERRUPTED, interrupted=True)
+        why = (f"stopped after {done:,} input(s): converting in this process (--workers 0), it grew by "
+               f"more than --worker-growth-mb ({outgrown} MB) since the run began, and nothing can replace "
+               "it (messages full of fresh element names grow libxml2's dictionary for good); run again "
+               "with --resume to continue in a fresh process, or convert in worker processes (--workers 1 "
+               "or more), which are replaced instead")
+        return Outcome(None, EXIT_OUTGROWN, interrupted=True, notes=[why])  # said even with --quiet
+
+    @staticmethod
+    def _finish(sink: Sink, journal: Journal, data: dict[str, Any], done: int) -> Outcome:
+        """A completed run: the summary into OUT and the journal, then OUT published."""
         sink.finish(data)
         journal.finish({"done": done, "summary": data})
         journal.close()
