@@ -18,6 +18,7 @@ from receiver_messages import (
     gestart,
     lk01,
     refused,
+    status_objects,
     update_objects,
 )
 
@@ -248,6 +249,33 @@ def test_removing_the_initiator_without_a_replacement_is_refused(created: Receiv
     answer = created.receive(lk01("W", update_objects(oud, nieuw, vs="I"), "ref-2", "20260102100000001"), UPDATE)
     refused(answer, "StUF058", "heeftAlsInitiator-required")
     assert created.zaak(ZAAK)["initiator"] is not None
+
+
+def test_a_zaak_closed_at_its_eindstatus_takes_no_status_and_no_update(created: Receiver) -> None:
+    """ZDS 1.2 4.1.3: at the eindstatus "dient het ZS de betreffende zaak af te sluiten"; actualiseerZaakstatus and
+    updateZaak (4.1.5) change a lopende zaak only. "Afgehandeld" is the demo catalogue's eindstatus."""
+    eind = lk01("W", status_objects("0009", "Afgehandeld", "20260401"), "ref-2", "20260402000000000")
+    assert created.receive(eind, STATUS).accepted
+    stop = lk01("W", status_objects("0003", "Levering gestopt", "20260401"), "ref-3", "20260402000000001")
+    refused(created.receive(stop, STATUS), "StUF058", "zaak-closed")
+    oud = "<ZKN:einddatumGepland>20261231</ZKN:einddatumGepland>"
+    later = lk01("W", update_objects(oud, "<ZKN:einddatumGepland>20260630</ZKN:einddatumGepland>"), "ref-4",
+                 "20260402000000002")
+    refused(created.receive(later, UPDATE), "StUF058", "zaak-closed")
+    zaak = created.zaak(ZAAK)
+    assert [(s["statustype"], s["datumStatusGezet"]) for s in zaak["statussen"]] == [("Afgehandeld", "20260401")]
+    assert (zaak["einddatumGepland"], zaak["berichten"]) == ("20261231", ["ref-1", "ref-2"])
+
+
+def test_a_receiver_with_other_eindstatussen_closes_at_those(reference_dir: object) -> None:
+    own = Receiver(eindstatussen=frozenset({"Zaak afgerond"}))
+    assert own.receive(lk01("T", creeer_object(), "ref-1", "20260102100000000"), CREEER).accepted
+    afgehandeld = lk01("W", status_objects("0009", "Afgehandeld", "20260401"), "ref-2", "20260402000000000")
+    assert own.receive(afgehandeld, STATUS).accepted  # not an eindstatus of this ZTC
+    afgerond = lk01("W", status_objects("0010", "Zaak afgerond", "20260402"), "ref-3", "20260402000000001")
+    assert own.receive(afgerond, STATUS).accepted
+    stop = lk01("W", status_objects("0003", "Levering gestopt", "20260403"), "ref-4", "20260402000000002")
+    refused(own.receive(stop, STATUS), "StUF058", "zaak-closed")
 
 
 def test_the_receiver_imports_nothing_above_ingest_and_reference() -> None:

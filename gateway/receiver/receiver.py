@@ -51,16 +51,23 @@ class _Seen:
     answer: Answer
 
 
+EINDSTATUSSEN = frozenset({"Afgehandeld"})
+"""Statustype omschrijvingen that are an eindstatus: the demo catalogue's (docs/canonical-spec.md 2)."""
+
+
 class Receiver:
     """An in-memory zaak store with the refusal rules of StUF 03.01 and ZDS 1.2; safe to share between threads."""
 
     def __init__(self, *, validate: bool = True, max_bytes: int = DEFAULT_MAX_BYTES,
-                 remembered: int = 100_000) -> None:
+                 remembered: int = 100_000, eindstatussen: frozenset[str] = EINDSTATUSSEN) -> None:
         """``remembered``: how many referentienummers are kept for duplicate detection (oldest forgotten first),
-        so a long-running testbed does not grow without bound on messages alone."""
+        so a long-running testbed does not grow without bound on messages alone. ``eindstatussen``: the statustype
+        omschrijvingen of the receiver's ZTC that close a zaak (ZDS 1.2 4.1.3.1: the ZS knows from its ZTC which
+        status is the eindstatus); the only part of a zaaktypecatalogus this receiver models."""
         self.validate = validate
         self.max_bytes = max_bytes
         self.remembered = remembered
+        self.eindstatussen = eindstatussen
         self._zaken: dict[str, Zaak] = {}
         self._seen: OrderedDict[tuple[Zender, str], _Seen] = OrderedDict()
         self._last_tijdstip: dict[Zender, str] = {}
@@ -119,7 +126,13 @@ class Receiver:
             if identificatie not in self._zaken:
                 raise refuse("unknown-zaak", "object/identificatie", "no zaak with this identificatie: a W or a "
                              "status needs an existing zaak (StUF 03.01 Tabel 5.8, object niet gevonden)", "StUF064")
-            zaak = copy.deepcopy(self._zaken[identificatie])
+            held = self._zaken[identificatie]
+            closed = next((s for s in held.statussen if s.statustype in self.eindstatussen), None)
+            if closed is not None:
+                raise refuse("zaak-closed", "object/identificatie", f"the zaak was closed at its eindstatus "
+                             f"{closed.statustype!r} of {closed.datum_status_gezet}: updateZaak and "
+                             "actualiseerZaakstatus change a lopende zaak only (ZDS 1.2 4.1.3, 4.1.5)")
+            zaak = copy.deepcopy(held)
             operation = update(zaak, inbound.mutatiesoort, inbound.objects[0], inbound.objects[1], known)
         if inbound.action is not None and inbound.action != operation:
             raise refuse("soapaction", "SOAPAction", f"SOAPAction {inbound.action}_Lk01 does not fit this "
