@@ -82,3 +82,55 @@ def test_the_last_delivery_again_is_no_change_and_an_earlier_one_is_older(run: R
     earlier = run.feed(F02)  # Dagtekening 2016-03-14, E-01's is 2016-03-21: it would revive the withdrawn start
     assert earlier.outputs == [] and earlier.outcome.startswith("older than the state held")
     assert len(run.receiver.zaak(zaak)["statussen"]) == 4  # type: ignore[index]
+
+
+# ---------------------------------------------------------------- a closed zaak (ZDS 1.2 4.1.3, 4.1.5)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "iwmo32"
+
+
+def _iwmo32(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def _ending_301() -> bytes:
+    """The 3.2 wijziging of toewijzing 320001 (Toewijzingsdatum 2023-06-12 11:30, Einddatum 2023-06-30) with
+    RedenWijziging 06 (uitstroom) instead of 05: it ends the toewijzing."""
+    return _iwmo32("WMO301_wijziging_verkorting.xml").replace(b"<wmo301:RedenWijziging>05<",
+                                                               b"<wmo301:RedenWijziging>06<")
+
+
+def _zaak(run: Run, nummer: str) -> dict:
+    (zaak,) = [z for z in run.receiver.snapshot().values()
+               if {"kenmerk": nummer, "bron": "ToewijzingNummer"} in z["kenmerken"]]
+    return zaak
+
+
+def test_a_stop_after_the_301_that_ended_the_toewijzing_is_not_sent(run: Run) -> None:
+    run.feed("301", _iwmo32("WMO301_toewijzing_specifiek.xml"))
+    run.feed("305", _iwmo32("WMO305_start.xml"))
+    ended = run.feed("301 ending", _ending_301())
+    assert [o.operation for o in ended.outputs] == ["updateZaak", "actualiseerZaakstatus"]
+    stop = run.feed("307", _iwmo32("WMO307_stop.xml"))  # Einddatum 2023-06-02, RedenBeeindiging 22
+    assert stop.outputs == []
+    assert stop.outcome.startswith("not sent: zaak 0384T320001 was closed at its eindstatus")
+    assert "20230612113000" in stop.outcome
+    zaak = _zaak(run, "320001")
+    assert (zaak["einddatum"], zaak["resultaat"]) == ("20230630", {"omschrijving": "Toewijzing beëindigd "
+                                                                                    "(RedenWijziging 06)"})
+    assert [(s["statustype"], s["datumStatusGezet"]) for s in zaak["statussen"]] == [
+        ("Levering gestart", "20230306"), ("Afgehandeld", "20230630")]  # the eindstatus stays the last one
+
+
+def test_a_301_ending_the_toewijzing_after_its_stop_is_not_sent(run: Run) -> None:
+    run.feed("301", _iwmo32("WMO301_toewijzing_specifiek.xml"))
+    run.feed("305", _iwmo32("WMO305_start.xml"))
+    run.feed("307", _iwmo32("WMO307_stop.xml"))  # Dagtekening 2023-06-05: closes the zaak
+    ended = run.feed("301 ending", _ending_301())  # registered 2023-06-12, after the stop
+    assert ended.outputs == []
+    assert ended.outcome.startswith("not sent: zaak 0384T320001 was closed at its eindstatus")
+    zaak = _zaak(run, "320001")
+    assert (zaak["einddatum"], zaak["einddatumGepland"], zaak["resultaat"]) == (
+        "20230602", "20231231", {"omschrijving": "Levering gestopt (RedenBeeindiging 22)"})
+    assert [(s["statustype"], s["datumStatusGezet"]) for s in zaak["statussen"]] == [
+        ("Levering gestart", "20230306"), ("Levering gestopt", "20230602"), ("Afgehandeld", "20230602")]

@@ -233,7 +233,22 @@ def _older(previous: JsonDict, at: str, ending: bool) -> str | None:
         raise PlanError(f"zaak {zaak} was ended by a message of {ended}; this later toewijzing does not end it and "
                         "would reopen it, which no ZDS 1.2 operation does (4.1.3: at its eindstatus the zaak is "
                         "closed). A toewijzing that runs again needs a new ToewijzingNummer", "clients", "StUF058")
-    return None
+    return _closed(previous, "toewijzing")
+
+
+def _closed(previous: JsonDict, what: str) -> str | None:
+    """Why a change to ``previous`` is not sent when its eindstatus closed it, else None.
+
+    ZDS 1.2 changes a lopende zaak only (4.1.3 actualiseerZaakstatus: "Een lopende zaak heeft een nieuwe status
+    bereikt"; 4.1.5 updateZaak: "attributen van een bestaande lopende zaak"), and at the eindstatus "dient het ZS
+    de betreffende zaak af te sluiten": a 307 after the 301 that ended the toewijzing, or a 301 ending it again
+    after its 307, has no operation a zaaksysteem could apply. A zaak stored before ``ended_as_of`` existed is
+    not checked."""
+    ended = previous.get("ended_as_of")
+    if not ended or previous["attrs"].get("einddatum") is None:
+        return None
+    return (f"not sent: zaak {previous['identificatie']} was closed at its eindstatus by a message of {ended}; "
+            f"this {what} would change it, and ZDS 1.2 changes a lopende zaak only (4.1.3, 4.1.5)")
 
 
 class Delivery(NamedTuple):
@@ -295,6 +310,11 @@ def plan_facts(facts: UnitFacts, unit: Unit, previous: JsonDict | None, identifi
                         f"{held}, this {unit.event} is of {at}; not sent (StUF 03.01 Tabel 5.8, StUF065)")
             return out
         out.state = _delivery(facts.delivery, unit, previous, zaaktype, out, at)
+        note = _closed(previous, unit.event) if out.operations else None
+        if note is not None:
+            out.operations.clear()
+            out.state, out.note = previous, note
+            return out
         out.state["delivery_as_of"] = max(held or at, at)
         return out
     want = facts.want
