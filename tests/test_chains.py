@@ -326,6 +326,22 @@ def test_21_full_301_after_its_315_is_accepted(reference: Path) -> None:
     assert answer.accepted, answer.fout
 
 
+def test_21_a_beschikking_with_two_grondslagen_then_one_holds_each_in_turn(reference: Path) -> None:
+    """beschikking.grondslag repeats (StUF 03.01 5.2.4: all its values in oud and in nieuw); the Full 301's
+    beschikking 700100200 has Grondslag 01 and 03, its second 301 grondslag 05 alone."""
+    chain = Chain(reference)
+    full = chain.source(IWMO21_FULL_301)
+    (created,) = chain.feed("Full 301", full)
+    zaak = chain.receiver.zaak(created.zaak)
+    assert zaak is not None and zaak["extraElementen"]["beschikking.grondslag"] == ["01", "03"]
+    one = full.replace(b"<iwmo:Grondslag01>01</iwmo:Grondslag01>", b"").replace(
+        b"<iwmo:Grondslag02>03</iwmo:Grondslag02>", b"<iwmo:Grondslag01>05</iwmo:Grondslag01>")
+    (answer,) = chain.feed("Full 301, one grondslag", one)
+    assert (answer.accepted, answer.operation) == (True, "updateZaak"), answer.fout
+    zaak = chain.receiver.zaak(created.zaak)
+    assert zaak is not None and zaak["extraElementen"]["beschikking.grondslag"] == "05"
+
+
 # ---------------------------------------------------------------- 3.2 fixtures
 
 

@@ -55,8 +55,20 @@ def nil_without_reason(element: etree._Element) -> bool:
 
 
 def extra_values(element: etree._Element) -> dict[str, Value]:
-    """StUF:extraElementen as name → value (None for geenWaarde)."""
-    return {e.get("naam", ""): value_of(e) for e in element.iter(f"{{{STUF}}}extraElement")}
+    """StUF:extraElementen as name → value (None for geenWaarde).
+
+    A name sent more than once is a repeatable datum (StUF 03.01 §5.2.4: "alle waarden voor dat element"): its value
+    is the list of its values, without the geenWaarde ones that pad oud and nieuw to the same length (one value
+    left: that value). Keeping only the last one lost a beschikking's first grondslag, and a W from two grondslagen
+    to one then emptied it."""
+    found: dict[str, list[Value]] = {}
+    for extra in element.iter(f"{{{STUF}}}extraElement"):
+        found.setdefault(extra.get("naam", ""), []).append(value_of(extra))
+    out: dict[str, Value] = {}
+    for name, values in found.items():
+        kept = [v for v in values if v is not None] if len(values) > 1 else values
+        out[name] = kept if len(kept) > 1 else (kept[0] if kept else None)
+    return out
 
 
 def attributes_of(obj: etree._Element) -> dict[str, Value]:
