@@ -217,8 +217,8 @@ def moment(bericht: Bericht, unit: Unit) -> str:
 
 
 def _older(previous: JsonDict, at: str, ending: bool) -> str | None:
-    """Why a 301/315/317 registered at ``at`` is older than the state held, or None; refuses a later one
-    that would reopen an ended zaak."""
+    """Why a 301/315/317 registered at ``at`` is not sent (older than the state held, or ending a zaak already
+    closed: :func:`_closed`), or None; refuses a later one that would reopen an ended zaak."""
     held, ended = previous.get("as_of"), previous.get("ended_as_of")
     zaak = previous["identificatie"]
     if held and at < held:
