@@ -404,6 +404,19 @@ BROKEN = [
     ("reserve-not-blank", A02, _set(2, 300, "X"), 2, "Reserve176",
      ["positions 176-310 must be blank, found 1 letter at positions 300-300"]),
     ("control-character", A02, _set(2, 61, "\x00"), 2, None, ["control character", "position 61"]),
+    # N is right-aligned and zero-padded: digits beside spaces are a shifted or left-aligned value, not a
+    # number to guess at ("384 " is no gemeente 0384; "1     " no count of 1)
+    ("numeric-left-aligned", A02, _set(1, 10, "384 "), 1, "Gemeentecode",
+     ["Gemeentecode (positions 10-13) must be numeric, found 4 characters: digits and spaces (an N field is "
+      "digits only: right-aligned and zero-padded)"]),
+    ("numeric-space-padded", B02, _set(3, 88, "     225"), 3, "Volume", ["found 8 characters: digits and spaces"]),
+    ("count-left-aligned", A02, _set(9, 3, "1     "), 9, "AantalClienten", ["an N field is digits only"]),
+    # a counter of a record type the layout does not know says records are missing from the file
+    ("count-unidentified", A02, _set(9, 21, "000003"), 9, "Onbekend21",
+     ["Onbekend21 (positions 21-26) is more than the maximum 0"]),
+    # 0x80-0x9F are C1 controls in ISO-8859-1: a Windows-1252 quote or euro sign, never a character of a name
+    ("c1-control-character", A02, _set(2, 63, "\x92"), 2, None, ["control character '\\x92' at position 63"]),
+    ("delete-character", A02, _set(2, 63, "\x7f"), 2, None, ["control character '\\x7f' at position 63"]),
 ]
 # fmt: on
 

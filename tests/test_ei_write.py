@@ -173,6 +173,9 @@ REFUSALS = [
     ("not-latin-1", lambda r: _set(r, "Client/Geslachtsnaam", "Øster€"), "Client[1]/Geslachtsnaam", "ISO-8859-1"),
     ("line-break", lambda r: _set(r, "Client/Geslachtsnaam", "Jan\nsen"), "Client[1]/Geslachtsnaam",
      "line break"),
+    # a C1 control (U+0080-U+009F) fits ISO-8859-1 but the parser refuses it: written, the file would not read back
+    ("c1-control", lambda r: _set(r, "Client/Geslachtsnaam", "O\x92Brien"), "Client[1]/Geslachtsnaam",
+     "control character"),
     ("fixed", lambda r: _set(r, "Voorloop/Versie", "3"), "Voorloop/Versie", "must be '02'"),
     ("max", lambda r: _set(r, "Client/Beschikking/Beschikkingnummer", "1234567890"),
      "Client[1]/Beschikking[1]/Beschikkingnummer", "more than the maximum 999999999"),

@@ -41,6 +41,7 @@ from lxml import etree
 from .ei_layout import (
     KIND_AN,
     KIND_DATE,
+    KIND_N,
     KIND_RESERVE,
     KIND_TIME,
     EiLayouts,
@@ -78,8 +79,10 @@ ENCODING = "latin-1"
 MAX_SOURCELINE = 65534
 
 _BOM = b"\xef\xbb\xbf"
-# Control characters that cannot be part of a record: all C0 except LF and a CR that ends a line.
-_CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f]|\r(?!\n)")
+# Control characters that cannot be part of a record: all C0 except LF and a CR that ends a line, DEL, and the C1
+# controls 0x80-0x9F, which in ISO-8859-1 are no characters at all: such a byte is a Windows-1252 quote or euro sign
+# (``O\x92Brien``) and read as ISO-8859-1 it would travel on as an invisible control in a name.
+_CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
 
 
 class EiError(ValueError):
@@ -154,6 +157,9 @@ def _fields(plan: RecordPlan, line: str, lineno: int, source: str) -> dict[str, 
             continue
         if not (v.isdigit() and v.isascii()):
             raise EiError(f"{name} ({where}) must be numeric, found {shape(raw)}", lineno, name, source)
+        if kind == KIND_N and len(v) != len(raw):  # "384 " is no gemeente 0384: a shifted or left-aligned value
+            raise EiError(f"{name} ({where}) must be numeric, found {shape(raw)} (an N field is digits only: "
+                          "right-aligned and zero-padded)", lineno, name, source)
         if zeros and not v.strip("0"):
             continue
         if kind == KIND_DATE:

@@ -33,7 +33,7 @@ __all__ = ["write_ei"]
 
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _ISO_TIME = re.compile(r"(\d{2}):(\d{2})(?::(\d{2}))?")
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # what the parser refuses as a control character
 
 
 def _field_text(f: FieldLayout, value: str | None, where: str) -> str:
