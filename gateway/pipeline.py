@@ -6,6 +6,7 @@ what a message becomes and on how a failure is described.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, Source, read
+from gateway.ingest.errors import found
 from gateway.ledger import Ledger, LedgerTransaction, MemoryLedger
 from gateway.mapping import (
     Compiled,
@@ -251,6 +253,8 @@ class Converter:
         source = read(data, name, max_bytes=self.max_bytes, route=route, blanks=blanks)
         mapping = self.detect(source)
         result = map_source(mapping, source.root, source=name, trace=trace, track_unmapped=self.track_unmapped)
+        if source.envelope_info.get("functie") and result.bericht is not None:
+            envelope_fits(result.bericht, source.envelope_info, name)
         return source, mapping, result
 
     def convert(self, data: bytes, name: str = "<input>", route: str | None = None) -> Conversion:
@@ -439,6 +443,29 @@ def ggk_stamp(bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction,
     if not retour:
         tx.remember("di01", key, stamp.referentienummer)
     return stamp
+
+
+_FUNCTIE = re.compile(r"[A-Za-z]{1,8}\d{1,4}")
+"""The shape of a functie (``WMO301``, ``JW315``): quoted in an error, where another value is told by its shape."""
+
+
+def envelope_fits(bericht: Bericht, envelope: dict[str, str], source: str) -> None:
+    """A GGk envelope says what it carries: a heenbericht in a Di01, a retour in a Du01 (spec 2.2), and its message
+    in ``functie`` (2.6: ``WMO301``). An envelope that says otherwise was routed as another message than the one
+    converted (IB240), and a Di01 around a retour would be remembered as the Di01 of a heenbericht it never
+    carried: ConversionError naming the stuurgegevens field, with identifiers only."""
+    carried = ggk.functie(bericht.wet, BERICHTNUMMERS[bericht.soort])
+    code = "Du01" if ggk.is_retour(bericht) else "Di01"
+    if envelope.get("berichtcode") != code:
+        raise ConversionError(f"GGk {envelope.get('berichtcode')} envelope around a {carried}: a "
+                              f"{'retour' if code == 'Du01' else 'heenbericht'} travels in a {code} (GGk spec 2.2)",
+                              field="stuurgegevens.berichtcode", source=source)
+    if envelope["functie"] != carried:
+        said = envelope["functie"]
+        shown = repr(said) if _FUNCTIE.fullmatch(said) else found(said)  # a message code, never a person
+        raise ConversionError(f"GGk envelope's stuurgegevens.functie says {shown}, but its "
+                              f"payload is a {carried} (GGk spec 2.6: the functie names the payload's message)",
+                              field="stuurgegevens.functie", source=source)
 
 
 def received_di01(bericht: Bericht, envelope: dict[str, str], tx: LedgerTransaction) -> None:

@@ -141,8 +141,8 @@ def test_a_doctype_inside_a_ggk_payload_is_refused_too() -> None:
 
 def read_ggk_envelope(encoded: bytes) -> bytes:
     stuur = "".join(f"<StUF:{k}>{v}</StUF:{k}>" for k, v in (
-        ("berichtcode", "Di01"), ("referentienummer", "r1"), ("tijdstipBericht", "20240101120000"),
-        ("functie", "x")))
+        ("berichtcode", "Di01"), ("referentienummer", "0e09a81f-64a0-4793-b946-d6538fb3f37e"),
+        ("tijdstipBericht", "20240101120000"), ("functie", "x")))
     party = "<StUF:organisatie>o</StUF:organisatie><StUF:applicatie>a</StUF:applicatie>"
     stuur = stuur.replace("<StUF:referentienummer>", f"<StUF:zender>{party}</StUF:zender>"
                           f"<StUF:ontvanger>{party}</StUF:ontvanger><StUF:referentienummer>")

@@ -710,6 +710,22 @@ BROKEN = [
      "parameters.bericht.contentType", 23, "GGk payload has xmime:contentType 'text/csv'"),
     ("no parameters", lambda x: re.sub(rb"<GGK:parameters>.*</GGK:parameters>", b"", x, flags=re.S),
      "parameters", 2, "GGk Di01 envelope without parameters"),
+    # a Du01 we write later carries a received Di01's referentienummer as its crossRefnummer (spec 2.4, IB009)
+    ("referentienummer not a uuid", lambda x: re.sub(rb"<StUF:referentienummer>[^<]+<",
+                                                     b"<StUF:referentienummer>123456782<", x),
+     "stuurgegevens.referentienummer", 14, "GGk Di01 envelope: stuurgegevens.referentienummer must be a UUID (spec "
+     "2.4: version 4, such as 0e09a81f-64a0-4793-b946-d6538fb3f37e), found 9 digits"),
+    # what the XSD allows once, twice: the second would be passed over without a word
+    ("two payloads", lambda x: x.replace(b"</GGK:parameters>", b'<GGK:bericht xmime:contentType="application/xml">'
+                                                               b"QUJD</GGK:bericht></GGK:parameters>"),
+     "parameters.bericht", 24, "GGk Di01 envelope: a second parameters.bericht; the GGk schema allows one"),
+    ("two stuurgegevens", lambda x: x.replace(b"\t<GGK:parameters>", re.search(
+        rb"<GGK:stuurgegevens>.*?</GGK:stuurgegevens>", x, re.S).group(0) + b"<GGK:parameters>"),  # type: ignore[union-attr]
+     "stuurgegevens", 18, "GGk Di01 envelope: a second stuurgegevens"),
+    ("unknown element", lambda x: x.replace(b"</GGK:parameters>", b"<GGK:extra>x</GGK:extra></GGK:parameters>"),
+     "parameters.extra", 24, "GGk Di01 envelope: parameters holds an element 'extra' the GGk schema does not allow"),
+    ("element in the payload", lambda x: x.replace(b"</GGK:bericht>", b"<x/></GGK:bericht>"),
+     "parameters.bericht", 23, "GGk Di01 envelope: parameters.bericht holds an element; expected base64 text only"),
     ("payload in payload", lambda x: re.sub(rb'(contentType="application/xml">)[^<]+',
                                             lambda m: m.group(1) + base64.b64encode(x), x),
      "parameters.bericht", 23, "GGk envelope inside a GGk envelope"),
@@ -726,6 +742,47 @@ def test_broken_envelopes_name_line_and_field(our_envelope: bytes, case: str, br
     err = caught.value
     assert (err.field, err.line) == (field, line), str(err)
     assert err.message.startswith(message), err.message
+
+
+def test_a_payload_split_by_a_comment_is_read_whole(our_envelope: bytes, zkn_converter: Converter) -> None:
+    """XML lets a comment or processing instruction stand inside the base64 text; the payload is all of it, not the
+    part before the first one (which gave a cut-off payload, 'not well-formed' at its line 6)."""
+    encoded = re.search(rb'contentType="application/xml">([^<]+)<', our_envelope).group(1)  # type: ignore[union-attr]
+    whole = zkn_converter.convert(our_envelope, "whole.xml").bericht
+    for inside in (b"<!-- folded by a mail gateway -->", b"<?pi here?>"):
+        split = our_envelope.replace(encoded, encoded[:400] + inside + encoded[400:])
+        assert zkn_converter.convert(split, "split.xml").bericht == whole
+
+
+def test_a_du01_whose_crossrefnummer_is_no_uuid_is_refused(reference_dir: Path) -> None:
+    data = (reference_dir / OFFICIAL_DU01).read_bytes()
+    broken = data.replace(b"<StUF:crossRefnummer>9c0f7b90-5c69-11e5-a837-0800200c9a66<",
+                          b"<StUF:crossRefnummer>REF-0001<")
+    assert broken != data
+    with pytest.raises(InputError) as caught:
+        read(broken, "du01.xml")
+    assert (caught.value.field, caught.value.line) == ("stuurgegevens.crossRefnummer", 23)
+    assert caught.value.message == ("GGk Du01 envelope: stuurgegevens.crossRefnummer must be a UUID (spec 2.4: version "
+                                    "4, such as 0e09a81f-64a0-4793-b946-d6538fb3f37e), found 8 characters in the form "
+                                    "aaa-dddd")
+
+
+def test_an_envelope_that_says_another_message_than_it_carries_is_refused(our_envelope: bytes,
+                                                                          zkn_converter: Converter) -> None:
+    """A heenbericht travels in a Di01, a retour in a Du01 (spec 2.2), and functie names the payload (2.6): an
+    envelope routed as one message around another is refused (IB240), never converted as if it fitted."""
+    with pytest.raises(ConversionError) as caught:
+        zkn_converter.convert(our_envelope.replace(b">WMO301<", b">WMO305<"), "functie.xml")
+    assert caught.value.field == "stuurgegevens.functie"
+    assert caught.value.message == ("GGk envelope's stuurgegevens.functie says 'WMO305', but its payload is a WMO301 "
+                                    "(GGk spec 2.6: the functie names the payload's message)")
+    retour = (FIXTURES_21 / "families" / "CasusA-02-WMO302_retour_akkoord.xml").read_bytes()
+    di01_around_a_retour = re.sub(rb'(contentType="application/xml">)[^<]+',
+                                  lambda m: m.group(1) + base64.b64encode(retour), our_envelope)
+    with pytest.raises(ConversionError) as caught:
+        zkn_converter.convert(di01_around_a_retour, "retour.xml")
+    assert caught.value.field == "stuurgegevens.berichtcode"
+    assert caught.value.message == "GGk Di01 envelope around a WMO302: a retour travels in a Du01 (GGk spec 2.2)"
 
 
 def test_payload_size_limit_is_checked_before_decoding(our_envelope: bytes) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from .envelopes import SOAP_NAMESPACES
-from .errors import InputError, found, quotable
+from .errors import InputError, found, quotable, shape
 from .source import Source
 
 GGK_NS = "http://www.stufstandaarden.nl/sectormodel/ggk/0210"
@@ -41,6 +41,21 @@ REQUIRED_STUURGEGEVENS = ("berichtcode", "zender/organisatie", "zender/applicati
                           "ontvanger/applicatie", "referentienummer", "tijdstipBericht", "functie")
 PARAMETERS = ("applicatieVersie", "applicatieSubversie", "functieVersie", "functieSubversie",
               "referentienummerBericht", "crossRefnummerBericht")
+_SYSTEEM = frozenset(f"{_S}{n}" for n in ("organisatie", "applicatie", "administratie", "gebruiker"))
+_CHILDREN = {
+    "": frozenset({_G + "stuurgegevens", _G + "parameters"}),
+    "stuurgegevens": frozenset(_S + n for n in ("berichtcode", "zender", "ontvanger", "referentienummer",
+                                                "tijdstipBericht", "crossRefnummer", "functie")),
+    "stuurgegevens.zender": _SYSTEEM,
+    "stuurgegevens.ontvanger": _SYSTEEM,
+    "parameters": frozenset({*(_G + n for n in PARAMETERS), _G + "bericht"}),
+}
+"""The elements the GGk XSD allows under each part of an envelope, each at most once: anything else (a second
+``bericht``, a second ``stuurgegevens``, an element of another schema) would be passed over without a word, and a
+second payload would not be converted while the sender is told the envelope arrived."""
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+"""A UUID in its text form (RFC 4122). The spec (2.4, IB009, CC04) asks for version 4; the version is not checked
+here because the official GGk examples themselves carry a version 1 UUID."""
 
 
 SCAN_BYTES = 16 * 1024
@@ -176,10 +191,60 @@ class Opened:
     line: int | None = None
 
 
+def _structure(root: etree._Element, code: str, source: str) -> None:
+    """Only the elements of :data:`_CHILDREN` under the envelope, its stuurgegevens, zender, ontvanger and
+    parameters, each at most once; :class:`InputError` naming the place otherwise."""
+    parts = {"": root}
+    for where, allowed in _CHILDREN.items():
+        parent = parts.get(where)
+        if parent is None:
+            continue
+        seen: set[str] = set()
+        for child in parent:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue  # comments and processing instructions
+            local = etree.QName(tag).localname
+            place = f"{where}.{local}" if where else local
+            if tag not in allowed:
+                raise InputError(f"GGk {code} envelope: {where or 'the envelope'} holds an element {local!r} the GGk "
+                                 f"schema does not allow there", source=source, line=child.sourceline, field=place)
+            if tag in seen:
+                raise InputError(f"GGk {code} envelope: a second {place}; the GGk schema allows one (a second one "
+                                 "would be passed over, not converted)", source=source, line=child.sourceline,
+                                 field=place)
+            seen.add(tag)
+            if place in _CHILDREN:
+                parts[place] = child
+
+
+def _uuid(stuur: etree._Element, path: str, code: str, source: str) -> None:
+    """``stuurgegevens.<path>`` is a UUID (spec 2.4): a Du01 we write later carries this Di01's referentienummer
+    as its crossRefnummer, so anything else would go out again to be refused by the chain (IB009, CC04)."""
+    value, node = _text(stuur, path)
+    if value is not None and _UUID.fullmatch(value) is None:
+        raise InputError(f"GGk {code} envelope: stuurgegevens.{path} must be a UUID (spec 2.4: version 4, such as "
+                         f"0e09a81f-64a0-4793-b946-d6538fb3f37e), found {shape(value)}", source=source,
+                         line=node.sourceline if node is not None else None, field=f"stuurgegevens.{path}")
+
+
+def _base64_text(bericht: etree._Element, code: str, source: str) -> bytes:
+    """The base64 text of ``parameters/bericht``, whitespace removed: its text and the text after each comment or
+    processing instruction inside it (XML lets one split the text; the first part alone is a cut-off payload)."""
+    parts = [bericht.text or ""]
+    for child in bericht:
+        if isinstance(child.tag, str):
+            raise InputError(f"GGk {code} envelope: parameters.bericht holds an element; expected base64 text only",
+                             source=source, line=child.sourceline, field="parameters.bericht")
+        parts.append(child.tail or "")
+    return _WHITESPACE.sub(b"", "".join(parts).encode("ascii", "replace"))
+
+
 def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
     """Check the envelope and decode its payload, or raise :class:`InputError` naming line and field."""
     local = root.tag[len(_G):]
     code = ENVELOPES[local]
+    _structure(root, code, source)
     stuur = root.find(_G + "stuurgegevens")
     if stuur is None:
         raise InputError(f"GGk {code} envelope without stuurgegevens", source=source, line=root.sourceline,
@@ -197,6 +262,8 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
         raise InputError(f"GGk envelope {local} carries berichtcode {found(info['berichtcode'])}, expected {code}",
                          source=source, line=node.sourceline if node is not None else None,
                          field="stuurgegevens.berichtcode")
+    for path in ("referentienummer", "crossRefnummer") if code == "Du01" else ("referentienummer",):
+        _uuid(stuur, path, code, source)
     parameters = root.find(_G + "parameters")
     if parameters is None:
         raise InputError(f"GGk {code} envelope without parameters", source=source, line=root.sourceline,
@@ -220,7 +287,7 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
         shown = repr(content_type) if _MIME.fullmatch(content_type) else found(content_type)  # a type, no person
         raise InputError(f"GGk payload has xmime:contentType {shown}: Overstap converts XML payloads "
                          "(iWmo/iJw messages) only", source=source, line=line, field="parameters.bericht.contentType")
-    encoded = _WHITESPACE.sub(b"", (bericht.text or "").encode("ascii", "replace"))
+    encoded = _base64_text(bericht, code, source)
     if not encoded:
         raise InputError(f"GGk {code} envelope: parameters.bericht is empty", source=source, line=line,
                          field="parameters.bericht")
