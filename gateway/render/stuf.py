@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Literal
+
+from gateway.ledger.base import next_tijdstip
 
 from .zkn import esc
 
@@ -50,10 +53,23 @@ class Fout:
     details: str | None = None
 
 
+_LAST_TIJDSTIP: str | None = None
+_TIJDSTIP_LOCK = threading.Lock()
+
+
 def tijdstip(now: dt.datetime | None = None) -> str:
-    """StUF Tijdstip ``yyyymmddhhmmssmmm`` (local time, as StUF systems write it)."""
+    """StUF Tijdstip ``yyyymmddhhmmssmmm`` (local time, as StUF systems write it), greater than every one before.
+
+    StUF 03.01 4.3.2: "StUF stelt wel als randvoorwaarde dat het tijdstipBericht van een bericht groter is dan
+    het tijdstipBericht van alle eerder door een systeem aangemaakte berichten" (StUF019 at a receiver that checks).
+    The acknowledgements one outbox commit releases are made within one millisecond, and local time steps back an
+    hour when summer time ends: either would repeat a moment, so a reply takes the next millisecond instead.
+    """
+    global _LAST_TIJDSTIP
     now = now or dt.datetime.now()
-    return now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
+    with _TIJDSTIP_LOCK:
+        _LAST_TIJDSTIP = next_tijdstip(_LAST_TIJDSTIP, now)
+        return _LAST_TIJDSTIP
 
 
 _RUN = uuid.uuid4().hex[:12].upper()
