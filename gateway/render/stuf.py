@@ -9,15 +9,13 @@ they are small, fixed in shape, and checked against the official schema by the t
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import threading
-import uuid
 from dataclasses import dataclass
 from typing import Literal
 
 from gateway.ledger.base import next_tijdstip
 
-from .zkn import esc
+from .zkn import esc, referentienummer
 
 STUF_NS = "http://www.egem.nl/StUF/StUF0301"
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -72,17 +70,15 @@ def tijdstip(now: dt.datetime | None = None) -> str:
         return _LAST_TIJDSTIP
 
 
-_RUN = uuid.uuid4().hex[:12].upper()
-_SEQUENCE = itertools.count(1)
-
-
 def new_referentienummer() -> str:
-    """A fresh reference for a reply: unique per zender, within the 40 characters of StUF Refnummer.
+    """A fresh reference for a reply: a UUID version 4, unique per zender and within StUF Refnummer's 40 characters.
 
-    A random prefix per process and a counter: unique across restarts, and without a call for random
-    bytes per reply (tens of microseconds each on a virtual machine).
+    A UUID because the ISD-keten checks every reference against that form (StUF-GGk 2.4: "De elementen
+    stuurgegevens.Referentienummer en stuurgegevens.crossRefnummer dienen gevuld te worden met geldige, en unieke,
+    Universally Unique Identifiers (UUID)"; VECOZO CC04, Inlichtingenbureau IB009), and a Bv03 or Fo03 that answers a
+    Di01 is such a reference. Drawn from the zkn render's buffer of random bytes, so it costs about a microsecond.
     """
-    return f"OVS{_RUN}{next(_SEQUENCE):012X}"
+    return referentienummer()
 
 
 def _clip(value: str, limit: int) -> str:
