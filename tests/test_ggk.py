@@ -659,6 +659,7 @@ def test_official_envelope_with_a_real_payload_converts(reference_dir: Path, zkn
     assert result.source.envelopes == ["ggk-Di01"]
     info = result.source.envelope_info
     assert info["zender.organisatie"] == "0548" and info["ontvanger.organisatie"] == "CAK"
+    assert (info["zender.administratie"], info["zender.gebruiker"]) == ("test", "gebruiker1")  # its Bv03 goes there
     assert info["referentienummer"] == "9c0f7b90-5c69-11e5-a837-0800200c9a66"
     assert info["referentienummerBericht"] == "123456789012"
     assert (info["functie"], info["bestandsnaam"], info["contentType"]) == ("WMO301", "WMO301.txt", "application/xml")

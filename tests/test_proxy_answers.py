@@ -88,3 +88,20 @@ def test_the_answers_to_a_ggk_di01_carry_references_the_isd_keten_accepts(start:
         assert UUID4.fullmatch(stuurgegeven(message, "referentienummer") or ""), stuurgegeven(message,
                                                                                                "referentienummer")
     assert len({stuurgegeven(m, "referentienummer") for m in answers}) == 2
+
+
+def test_a_ggk_di01_is_answered_from_its_own_addressee_to_its_own_sender(start: Start) -> None:
+    """StUF 03.01 4.4.1 (Bv03) and 4.4.3 (Fo03): "De elementen zender en ontvanger in de stuurgegevens [...] worden
+    gevuld op basis van de waarden in het bericht naar aanleiding waarvan het [...] bericht wordt aangemaakt": the
+    Di01's ontvanger answers, to the Di01's zender (administratie included: 4.2, it names the system)."""
+    with ServerThread(Receiver().app()) as ds:
+        server, _gw = start({"default": {"downstream": ds.url}}, {})
+        di01, _ref = _di01()
+        answers = _answers(server.url, di01)
+    for message in answers:
+        assert stuurgegeven(message, "zender/organisatie") == "98025566"
+        assert stuurgegeven(message, "zender/applicatie") == "GGk"
+        assert stuurgegeven(message, "zender/administratie") is None
+        assert stuurgegeven(message, "ontvanger/organisatie") == "0384"
+        assert stuurgegeven(message, "ontvanger/applicatie") == "WMOSYS"
+        assert stuurgegeven(message, "ontvanger/administratie") == "gemeente 0384"

@@ -257,6 +257,10 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
             raise InputError(f"GGk {code} envelope: stuurgegevens.{path.replace('/', '.')} is missing or empty",
                              source=source, line=stuur.sourceline, field=f"stuurgegevens.{path.replace('/', '.')}")
         info[path.replace("/", ".")] = value
+    for path in ("zender/administratie", "zender/gebruiker", "ontvanger/administratie", "ontvanger/gebruiker"):
+        value, _ = _text(stuur, path)  # optional, but part of who sent it: its Bv03/Fo03 goes back to all of it
+        if value is not None:
+            info[path.replace("/", ".")] = value
     if info["berichtcode"] != code:
         _, node = _text(stuur, "berichtcode")
         raise InputError(f"GGk envelope {local} carries berichtcode {found(info['berichtcode'])}, expected {code}",

@@ -34,9 +34,10 @@ from gateway.model import Bericht
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe, sender_of
 from gateway.procmemory import Allowance
+from gateway.render import stuf
 from gateway.render.schemas import SchemaUnavailable, schema
 
-from .config import ConfigError, ServeConfig
+from .config import ConfigError, ReplyConfig, ServeConfig
 from .render_config import settings_of
 from .workers import STUCK_AFTER, WorkerPool
 
@@ -58,13 +59,45 @@ class Facts:
     """Afzender, identificatie and dagtekening of a converted message (:func:`outbox.source_key`)."""
     content_sha256: str | None = None
     """What a converted message says (:meth:`Bericht.digest`): tells a re-send from a reused identificatie."""
+    stuf_zender: stuf.Party | None = None
+    """The zender of a message in StUF stuurgegevens (a GGk Di01), whole: the ontvanger of its Bv03/Fo03."""
+    stuf_ontvanger: stuf.Party | None = None
+    """The ontvanger of a message in StUF stuurgegevens, whole: the zender of its Bv03/Fo03."""
+
+
+SYSTEEM_PARTS = ("organisatie", "applicatie", "administratie", "gebruiker")
+"""The parts of a StUF ``Systeem`` (zender, ontvanger), StUF 03.01 4.2."""
+
+
+def party_of(parts: dict[str, str], who: str) -> stuf.Party | None:
+    """``who``'s (``zender``/``ontvanger``) StUF Systeem from ``{"zender.applicatie": ...}``; None without an
+    applicatie (the one part the schema requires)."""
+    applicatie = parts.get(f"{who}.applicatie")
+    if not applicatie:
+        return None
+    return stuf.Party(applicatie, parts.get(f"{who}.organisatie"), parts.get(f"{who}.administratie"),
+                      parts.get(f"{who}.gebruiker"))
+
+
+def reply_parties(facts: Facts, reply: ReplyConfig) -> tuple[stuf.Party, stuf.Party]:
+    """(zender, ontvanger) of the Bv03/Fo03 that answers a message.
+
+    A message in StUF stuurgegevens is answered from its own ontvanger to its own zender, every part kept:
+    StUF 03.01 4.4.1 and 4.4.3, "De elementen zender en ontvanger in de stuurgegevens [...] worden gevuld op basis
+    van de waarden in het bericht naar aanleiding waarvan het [...] bericht wordt aangemaakt"; the administratie is
+    part of which system it is (4.2). An iWmo/iJw message names no StUF systems: the ``reply:`` settings name the
+    sidecar, and the message's Afzender and Ontvanger codes the organisations."""
+    zender = facts.stuf_ontvanger or stuf.Party(reply.applicatie, reply.organisatie or facts.ontvanger)
+    ontvanger = facts.stuf_zender or stuf.Party(facts.applicatie or reply.sender_applicatie, facts.afzender)
+    return zender, ontvanger
 
 
 def facts_from(b: Bericht, envelope_info: dict[str, str]) -> Facts:
     """The facts of a converted message, with the identity the outbox tells re-sends apart by."""
     sender = sender_of(b, envelope_info)
     return Facts(sender.referentienummer, sender.afzender, sender.ontvanger, sender.applicatie,
-                 outbox.source_key(sender.afzender, sender.referentienummer, sender.dagtekening), b.digest())
+                 outbox.source_key(sender.afzender, sender.referentienummer, sender.dagtekening), b.digest(),
+                 party_of(envelope_info, "zender"), party_of(envelope_info, "ontvanger"))
 
 
 def stored_message(route: str, mode: str, body: bytes, content_type: str | None, soap_action: str | None,
@@ -143,10 +176,13 @@ def facts_of(body: bytes) -> Facts:
     except InputError:
         return Facts()
     facts = Facts()
+    parties: dict[str, str] = {}
     for el in root.iter():
         name = _local(el)
         text = (el.text or "").strip() if name else ""
         parent = _local(el.getparent()) if el.getparent() is not None else ""
+        if parent in ("zender", "ontvanger") and name in SYSTEEM_PARTS and text:
+            parties.setdefault(f"{parent}.{name}", text)
         is_ref = (name == "Identificatie" and parent.lower() == "berichtidentificatie") or (
             name == "referentienummer" and parent == "stuurgegevens")
         if is_ref and not facts.source_ref:
@@ -160,6 +196,7 @@ def facts_of(body: bytes) -> Facts:
                 facts.afzender = text
             elif name == "applicatie" and not facts.applicatie:
                 facts.applicatie = text
+    facts.stuf_zender, facts.stuf_ontvanger = party_of(parties, "zender"), party_of(parties, "ontvanger")
     return facts
 
 

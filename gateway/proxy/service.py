@@ -39,6 +39,7 @@ from .converting import (
     auto_processes,
     build_converters,
     mapping_files,
+    reply_parties,
     stored_message,
 )
 from .ledgered import LedgerStage, Mapped
@@ -196,16 +197,10 @@ class Gateway:
     def fault(self, status: int, fout: stuf.Fout, version: stuf.SoapVersion, facts: Facts | None = None,
               headers: dict[str, str] | None = None) -> Answer:
         facts = facts or Facts()
-        fo = stuf.fo03(self._zender(facts), self._ontvanger(facts), facts.source_ref or stuf.UNKNOWN_REF, fout)
+        fo = stuf.fo03(*reply_parties(facts, self.config.reply), facts.source_ref or stuf.UNKNOWN_REF, fout)
         if self.config.fault_status == "soap":
             status = 500 if version == "soap11" or fout.plek == "server" else 400
         return Answer(status, stuf.fault(fo, fout, version), stuf.CONTENT_TYPE[version], headers or {})
-
-    def _zender(self, facts: Facts) -> stuf.Party:
-        return stuf.Party(self.config.reply.applicatie, self.config.reply.organisatie or facts.ontvanger)
-
-    def _ontvanger(self, facts: Facts) -> stuf.Party:
-        return stuf.Party(facts.applicatie or self.config.reply.sender_applicatie, facts.afzender)
 
     def refuse(self, route: str, reason: str, status: int, fout: stuf.Fout, version: stuf.SoapVersion,
                headers: dict[str, str] | None = None) -> Answer:
@@ -337,7 +332,7 @@ class Gateway:
         if waits:
             return await self._await_delivery(route, waits, headers, facts, version)
         self.metrics.acknowledged.labels(route.name).inc()
-        bv = stuf.bv03(self._zender(facts), self._ontvanger(facts), facts.source_ref or stuf.UNKNOWN_REF)
+        bv = stuf.bv03(*reply_parties(facts, self.config.reply), facts.source_ref or stuf.UNKNOWN_REF)
         return Answer(200, stuf.envelope(bv, version), stuf.CONTENT_TYPE[version], headers)
 
     async def _await_delivery(self, route: RouteConfig, waits: dict[int, asyncio.Future[Outcome]],
@@ -370,7 +365,7 @@ class Gateway:
         if relay and delivered:
             o = delivered[0]
             return Answer(o.http_status or 200, o.body, o.content_type or "text/xml", headers)
-        bv = stuf.bv03(self._zender(facts), self._ontvanger(facts), facts.source_ref or stuf.UNKNOWN_REF)
+        bv = stuf.bv03(*reply_parties(facts, self.config.reply), facts.source_ref or stuf.UNKNOWN_REF)
         return Answer(200, stuf.envelope(bv, version), stuf.CONTENT_TYPE[version], headers)
 
     # -- operations ------------------------------------------------------------------------------

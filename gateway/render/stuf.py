@@ -34,11 +34,12 @@ UNKNOWN_REF = "onbekend"
 
 @dataclass(frozen=True, slots=True)
 class Party:
-    """A StUF ``Systeem``: who sends or receives a reply (applicatie is required, 3..50 characters)."""
+    """A StUF ``Systeem``: who sends or receives a reply (applicatie is required, 3..50 characters; StUF 03.01 4.2)."""
 
     applicatie: str
     organisatie: str | None = None
     administratie: str | None = None
+    gebruiker: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,8 @@ def _systeem(tag: str, party: Party) -> str:
     parts.append(f"<StUF:applicatie>{esc(_clip(applicatie, MAX_APPLICATIE))}</StUF:applicatie>")
     if party.administratie:
         parts.append(f"<StUF:administratie>{esc(_clip(party.administratie, 50))}</StUF:administratie>")
+    if party.gebruiker:
+        parts.append(f"<StUF:gebruiker>{esc(_clip(party.gebruiker, 100))}</StUF:gebruiker>")
     parts.append(f"</StUF:{tag}>")
     return "".join(parts)
 
