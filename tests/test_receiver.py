@@ -49,6 +49,7 @@ def test_creeer_zaak_stores_the_zaak_field_by_field(created: Receiver) -> None:
         "deelzaken": [],
         "hoofdzaak": [],
         "statussen": [],
+        "laatsteStatus": None,
         "extraElementen": {"product.code": "01A01"},
         "berichten": ["ref-1"],
     }

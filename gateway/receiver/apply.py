@@ -10,6 +10,7 @@ from __future__ import annotations
 from lxml import etree
 
 from .message import VERWERKINGSSOORT, ZKN, Refusal, is_relation, local, no_value
+from .statuses import unplaceable
 from .zaak import (
     EXTRA,
     REPEATING,
@@ -84,7 +85,11 @@ def _add_relation(zaak: Zaak, relation: etree._Element, known: set[str]) -> None
         raise refuse("verwerkingssoort", f"{name}/gerelateerde", "a zaaktype or a related zaak is sent with "
                      "verwerkingssoort I: it cannot be created through a relation (ZDS verwerkingssoort table)")
     if name == "heeft":
-        zaak.statussen.append(_status(relation))
+        status = _status(relation)
+        why = unplaceable(zaak.statussen, status)
+        if why is not None:
+            raise refuse(why[0], "heeft/datumStatusGezet", why[1])
+        zaak.statussen.append(status)
         return
     if name in ONLY_ONE and zaak.related(name):
         raise refuse(ONLY_ONE[name], name, f"the zaak already has its one {name} relation; a relation with "

@@ -14,6 +14,7 @@ from typing import Any
 from lxml import etree
 
 from .message import NIL, STUF, is_relation, local, no_value
+from .statuses import latest
 
 # ZAK elements that may occur more than once: a kennisgeving carries all their values (StUF 03.01 §5.2.4).
 REPEATING = frozenset({"kenmerk", "anderZaakObject", "opschorting", "verlenging"})
@@ -224,6 +225,7 @@ class Zaak:
             "deelzaken": [r.key.partition("=")[2] for r in self.related("heeftAlsDeelzaak")],
             "hoofdzaak": [r.key.partition("=")[2] for r in self.related("heeftAlsHoofdzaak")],
             "statussen": [s.snapshot() for s in self.statussen],
+            "laatsteStatus": current.snapshot() if (current := latest(self.statussen)) else None,
             "extraElementen": {name: shown_extra(name, v) for name, v in a.get(EXTRA, {}).items()},
             "berichten": list(self.berichten),
         }

@@ -54,7 +54,7 @@ def zaken_page(zaken: dict[str, dict[str, Any]], entries: list[Entry]) -> str:
     rows = "".join(
         f"<tr><td>{_link(key)}</td><td>{_v(z['zaaktype'])}</td><td>{_v(z['omschrijving'])}</td>"
         f"<td>{_v(z['startdatum'])}</td><td>{_v(z['einddatum'])}</td><td>{_v(z['resultaat'])}</td>"
-        f"<td>{_v(z['statussen'][-1]['statustype'] if z['statussen'] else None)}</td>"
+        f"<td>{_v(z['laatsteStatus']['statustype'] if z.get('laatsteStatus') else None)}</td>"
         f"<td>{_v((z['initiator'] or {}).get('identificatie'))}</td></tr>" for key, z in zaken.items())
     table = ("<table><tr><th>zaak</th><th>zaaktype</th><th>omschrijving</th><th>startdatum</th><th>einddatum</th>"
              f"<th>resultaat</th><th>laatste status</th><th>initiator</th></tr>{rows}</table>"
