@@ -219,7 +219,7 @@ def test_20_case_a_aanvraag_and_toewijzing_ended_by_intrekking(chains: Callable[
     assert dates(zaak) == ("20160215", "20160220", "20161231", "20161107")  # A-02, ended by A-04
     assert zaak["kenmerken"] == kenmerken(("BeschikkingNummer", "425386123"))
     assert "RedenIntrekking 4" in reden(zaak)
-    assert statuses(zaak) == [(AFGEHANDELD, "20161107")]
+    assert statuses(zaak) == [(AFGEHANDELD, "20161107000000000")]
     assert zaak["heeftBetrekkingOpAndere"] == [aanvraag["identificatie"]]
     assert zaak["extraElementen"]["product.code"] == "07A03"
     assert len(zaak["berichten"]) == 3  # creeerZaak, updateZaak, actualiseerZaakstatus: not the repeated A-02
@@ -235,7 +235,8 @@ def test_20_case_b_is_one_zaak_started_shortened_and_stopped(chains: Callable[[s
     zaak = chain20.one("BeschikkingNummer", "658721123", "WMOTOEW", gemeente="0384")  # exactly one zaak
     assert dates(zaak) == ("20160307", "20160307", "20160930", "20161002")  # einddatumGepland from the second 301
     assert "RedenBeeindiging 02" in reden(zaak)
-    assert statuses(zaak) == [(GESTART, "20160310"), (GESTOPT, "20161002"), (AFGEHANDELD, "20161002")]
+    assert statuses(zaak) == [(GESTART, "20160310000000000"), (GESTOPT, "20161002000000000"),
+                              (AFGEHANDELD, "20161002000000001")]  # the stop's day: a millisecond later
     assert zaak["betrokkenen"][-1]["identificatie"] == "ann.identificatie=00000000098026987"
     sources = [source for source, output, _ in chain20.delivered if output.zaak == zaak["identificatie"]]
     assert sources == ["20:CasusB-01-WMO301_toewijzing.xml", "B-01 shortened", "20:CasusB-02-WMO305_start.xml",
@@ -247,7 +248,7 @@ def test_20_a_resent_delivery_is_applied_once(chains: Callable[[str], Chain]) ->
     start = next(output for source, output, _ in chain20.delivered if source == "20:CasusB-02-WMO305_start.xml")
     answer = chain20.receiver.receive(start.xml, start.soap_action)
     assert (answer.accepted, answer.duplicate) == (True, True)
-    assert statuses(chain20.receiver.zaak(start.zaak)).count((GESTART, "20160310")) == 1
+    assert statuses(chain20.receiver.zaak(start.zaak)).count((GESTART, "20160310000000000")) == 1
 
 
 def test_20_case_c_intrekking_then_herindicatie_gives_two_zaken_of_0392(chains: Callable[[str], Chain]) -> None:
@@ -256,7 +257,7 @@ def test_20_case_c_intrekking_then_herindicatie_gives_two_zaken_of_0392(chains: 
     ingetrokken, nieuw = [z for z in zaken if z["identificatie"].startswith("0392")]
     assert dates(ingetrokken) == ("20160215", "20161010", None, "20161009")
     assert "RedenIntrekking 3" in reden(ingetrokken)
-    assert statuses(ingetrokken) == [(AFGEHANDELD, "20161009")]
+    assert statuses(ingetrokken) == [(AFGEHANDELD, "20161009000000000")]
     assert dates(nieuw) == ("20161010", "20161010", "20161231", None)
     assert statuses(nieuw) == [] and nieuw["resultaat"] is None
 
@@ -266,11 +267,12 @@ def test_20_cases_f_and_e_on_the_0385_toewijzing(chains: Callable[[str], Chain])
     zaak = chain20.one("BeschikkingNummer", "658721123", "WMOTOEW", gemeente="0385")
     assert dates(zaak) == ("20160307", "20160307", "20161231", None)
     assert statuses(zaak) == [
-        (INGETROKKEN, "20160310"),  # F-01: the start of 2016-03-10 is withdrawn
-        (GESTART, "20160310"),  # F-02: and delivered again
-        (INGETROKKEN, "20160310"),  # E-01: withdrawn once more (StatusAanlevering 3) ...
-        (GESTART, "20160321"),  # ... and 2016-03-21 reported instead
+        (INGETROKKEN, "20160310000000000"),  # F-01: the start of 2016-03-10 is withdrawn
+        (GESTART, "20160310000000001"),  # F-02: and delivered again, a millisecond later the same day
+        (INGETROKKEN, "20160310000000002"),  # E-01: withdrawn once more (StatusAanlevering 3) ...
+        (GESTART, "20160321000000000"),  # ... and 2016-03-21 reported instead
     ]
+    assert zaak["laatsteStatus"]["statustype"] == GESTART  # as the receiver works it out from datumStatusGezet
 
 
 def test_20_samples_make_exactly_these_zaken(chains: Callable[[str], Chain]) -> None:
@@ -291,7 +293,7 @@ def test_21_case_a_links_the_toewijzing_to_its_aanvraag_and_ends_it(chains: Call
     assert zaak["kenmerken"] == kenmerken(("BeschikkingNummer", "425386123"), ("ToewijzingNummer", "100001"))
     assert dates(zaak) == ("20160215", "20160220", "20161231", "20161107")
     assert "RedenWijziging 09" in reden(zaak)
-    assert statuses(zaak) == [(AFGEHANDELD, "20161107")]
+    assert statuses(zaak) == [(AFGEHANDELD, "20161107000000000")]
     assert zaak["heeftBetrekkingOpAndere"] == [aanvraag["identificatie"]]
 
 
@@ -299,7 +301,8 @@ def test_21_case_b_is_one_zaak_and_retours_change_nothing(chains: Callable[[str]
     chain21 = chains("chain21")
     (zaak,) = chain21.zaken("BeschikkingNummer", "658721123")
     assert dates(zaak) == ("20160307", "20160307", "20161231", "20161002")
-    assert statuses(zaak) == [(GESTART, "20160310"), (GESTOPT, "20161002"), (AFGEHANDELD, "20161002")]
+    assert statuses(zaak) == [(GESTART, "20160310000000000"), (GESTOPT, "20161002000000000"),
+                              (AFGEHANDELD, "20161002000000001")]  # the stop's day: a millisecond later
     assert sorted(chain21.quiet) == sorted(n for n in IWMO21 if "retour" in n or "WMO302" in n)
 
 
@@ -353,8 +356,9 @@ def test_32_toewijzing_320001_started_corrected_shortened_and_stopped(chains: Ca
     assert zaak["kenmerken"] == kenmerken(("ToewijzingNummer", "320001"), ("ReferentieAanbieder", "VZ-2023-0001"))
     assert dates(zaak) == ("20230301", "20230220", "20230630", "20230602")
     assert "RedenBeeindiging 22" in reden(zaak)
-    assert statuses(zaak) == [(GESTART, "20230306"), (INGETROKKEN, "20230306"), (GESTART, "20230308"),
-                              (GESTOPT, "20230602"), (AFGEHANDELD, "20230602")]
+    assert statuses(zaak) == [(GESTART, "20230306000000000"), (INGETROKKEN, "20230306000000001"),
+                              (GESTART, "20230308000000000"), (GESTOPT, "20230602000000000"),
+                              (AFGEHANDELD, "20230602000000001")]
     assert aanvraag["identificatie"] in zaak["heeftBetrekkingOpAndere"]
 
 
@@ -382,7 +386,8 @@ def test_jw21_toewijzing_started_and_stopped(chains: Callable[[str], Chain]) -> 
     chain_jw21 = chains("chain_jw21")
     zaak = chain_jw21.one("ToewijzingNummer", "100002", "JWTOEW")
     assert dates(zaak) == ("20160307", "20160307", "20161231", "20161002")
-    assert statuses(zaak) == [(GESTART, "20160310"), (GESTOPT, "20161002"), (AFGEHANDELD, "20161002")]
+    assert statuses(zaak) == [(GESTART, "20160310000000000"), (GESTOPT, "20161002000000000"),
+                              (AFGEHANDELD, "20161002000000001")]  # the stop's day: a millisecond later
     assert zaak["initiator"]["identificatie"] == "inp.bsn=*******67"
     assert zaak["extraElementen"]["product.code"] == "32A01"
     assert chain_jw21.one("ReferentieAanbieder", "VZ-2016-0001", "JWAANV")["startdatum"] == "20160215"
@@ -394,7 +399,8 @@ def test_jw32_toewijzingen_and_verzoek_om_wijziging(chains: Callable[[str], Chai
     zaak = chain_jw32.one("ToewijzingNummer", "450001", "JWTOEW")
     assert dates(zaak) == ("20230401", "20230327", "20230930", "20230818")
     assert "RedenBeeindiging 35" in reden(zaak)
-    assert statuses(zaak) == [(GESTART, "20230403"), (GESTOPT, "20230818"), (AFGEHANDELD, "20230818")]
+    assert statuses(zaak) == [(GESTART, "20230403000000000"), (GESTOPT, "20230818000000000"),
+                              (AFGEHANDELD, "20230818000000001")]
     assert chain_jw32.one("ReferentieAanbieder", "JZ-2023-0001", "JWAANV")["identificatie"] in (
         zaak["heeftBetrekkingOpAndere"])
     assert dates(chain_jw32.one("ToewijzingNummer", "450002", "JWTOEW")) == ("20230401", "20230327", None, None)

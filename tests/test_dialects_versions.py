@@ -299,7 +299,7 @@ def test_20_start_golden_values(converter: Converter, reference_dir: Path) -> No
     assert product.status_aanlevering == "1" and product.einddatum is None
     (out,) = conversion.outputs  # a status on B-01's zaak, never a zaak of its own
     assert out.operation == "actualiseerZaakstatus" and mutatiesoort(zaak(conversion)) == "W"
-    assert status(zaak(conversion)) == ("Levering gestart", "20160310", None)
+    assert status(zaak(conversion)) == ("Levering gestart", "20160310000000000", None)
 
 
 @pytest.mark.parametrize(("source", "begins", "startdatum"), [
@@ -317,9 +317,9 @@ def test_a_start_correction_counts_only_the_new_line(source: str, begins: list[s
         (begins[0], "3"), (begins[1], "1")]
     withdrawn, started = (status(zaak(conversion, i)) for i in range(2))
     first = begins[0].replace("-", "")
-    assert withdrawn == ("Start levering ingetrokken", first,
-                         f"Aanlevering start levering per {first} verwijderd (StatusAanlevering 3)")
-    assert started == ("Levering gestart", startdatum, None)
+    assert withdrawn == ("Start levering ingetrokken", first + "000000000",  # the start of its day: the zaak
+                         f"Aanlevering start levering per {first} verwijderd (StatusAanlevering 3)")  # has none
+    assert started == ("Levering gestart", startdatum + "000000000", None)
 
 
 def test_a_start_that_only_deletes_opens_nothing(converter: Converter, reference_dir: Path) -> None:
@@ -328,7 +328,7 @@ def test_a_start_that_only_deletes_opens_nothing(converter: Converter, reference
     assert conversion.bericht.clients[0].status_aanlevering == "9"  # client data unchanged
     assert [p.status_aanlevering for p in conversion.bericht.clients[0].producten] == ["3"]
     assert [o.operation for o in conversion.outputs] == ["actualiseerZaakstatus"]  # no zaak, no startdatum
-    assert status(zaak(conversion)) == ("Start levering ingetrokken", "20160310",
+    assert status(zaak(conversion)) == ("Start levering ingetrokken", "20160310000000000",
                                         "Aanlevering start levering per 20160310 verwijderd (StatusAanlevering 3)")
 
 
@@ -355,9 +355,9 @@ def test_stop_golden_values(source: str, reden: str, einddatum: str, wet: str, c
     assert [o.operation for o in conversion.outputs] == ["actualiseerZaakstatus", "updateZaak",
                                                          "actualiseerZaakstatus"]
     end = einddatum.replace("-", "")
-    assert status(zaak(conversion, 0)) == ("Levering gestopt", end, f"RedenBeeindiging {reden}")
+    assert status(zaak(conversion, 0)) == ("Levering gestopt", end + "000000000", f"RedenBeeindiging {reden}")
     assert dates(zaak(conversion, 1))["einddatum"] == end
-    assert status(zaak(conversion, 2))[:2] == ("Afgehandeld", end)
+    assert status(zaak(conversion, 2))[:2] == ("Afgehandeld", end + "000000001")  # the stop's day, just after
 
 
 # -- 3.x toewijzing: ToewijzingNummer, budget, aspecifiek, wijziging -----------------------------------

@@ -79,7 +79,8 @@ def test_the_sample_chains_through_the_sidecar_end_in_the_zaak_state_they_descri
     assert b["kenmerken"] == [{"kenmerk": "658721123", "bron": "BeschikkingNummer"}]
     assert b["initiator"] == {"soort": "natuurlijkPersoon", "identificatie": "inp.bsn=*******82"}
     assert [(s["statustype"], s["datumStatusGezet"]) for s in b["statussen"]] == [
-        ("Levering gestart", "20160310"), ("Levering gestopt", "20161002"), ("Afgehandeld", "20161002")]
+        ("Levering gestart", "20160310000000000"), ("Levering gestopt", "20161002000000000"),
+        ("Afgehandeld", "20161002000000001")]
     assert b["resultaat"] == {"omschrijving": "Levering gestopt (RedenBeeindiging 02)"}
     assert len(b["berichten"]) == 5  # creeerZaak, status, updateZaak (einde), two statuses
     # CasusA: the 315's aanvraagzaak and the toewijzing's zaak, which the intrekking of 2016-11-08 ends

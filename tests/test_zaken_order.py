@@ -69,8 +69,8 @@ def test_withdrawn_delivered_again_and_withdrawn_again_is_sent_each_time(run: Ru
                     ["actualiseerZaakstatus", "actualiseerZaakstatus"]]  # E-01: the withdrawal, then 2016-03-21
     statussen = run.receiver.zaak(zaak)["statussen"]  # type: ignore[index]
     assert [(s["statustype"], s["datumStatusGezet"]) for s in statussen] == [
-        ("Start levering ingetrokken", "20160310"), ("Levering gestart", "20160310"),
-        ("Start levering ingetrokken", "20160310"), ("Levering gestart", "20160321")]
+        ("Start levering ingetrokken", "20160310000000000"), ("Levering gestart", "20160310000000001"),
+        ("Start levering ingetrokken", "20160310000000002"), ("Levering gestart", "20160321000000000")]
 
 
 def test_the_last_delivery_again_is_no_change_and_an_earlier_one_is_older(run: Run) -> None:
@@ -119,7 +119,8 @@ def test_a_stop_after_the_301_that_ended_the_toewijzing_is_not_sent(run: Run) ->
     assert (zaak["einddatum"], zaak["resultaat"]) == ("20230630", {"omschrijving": "Toewijzing beëindigd "
                                                                                     "(RedenWijziging 06)"})
     assert [(s["statustype"], s["datumStatusGezet"]) for s in zaak["statussen"]] == [
-        ("Levering gestart", "20230306"), ("Afgehandeld", "20230630")]  # the eindstatus stays the last one
+        ("Levering gestart", "20230306000000000"), ("Afgehandeld", "20230630000000000")]
+    assert zaak["laatsteStatus"]["statustype"] == "Afgehandeld"  # the eindstatus stays the latest
 
 
 def test_a_301_ending_the_toewijzing_after_its_stop_is_not_sent(run: Run) -> None:
@@ -133,4 +134,6 @@ def test_a_301_ending_the_toewijzing_after_its_stop_is_not_sent(run: Run) -> Non
     assert (zaak["einddatum"], zaak["einddatumGepland"], zaak["resultaat"]) == (
         "20230602", "20231231", {"omschrijving": "Levering gestopt (RedenBeeindiging 22)"})
     assert [(s["statustype"], s["datumStatusGezet"]) for s in zaak["statussen"]] == [
-        ("Levering gestart", "20230306"), ("Levering gestopt", "20230602"), ("Afgehandeld", "20230602")]
+        ("Levering gestart", "20230306000000000"), ("Levering gestopt", "20230602000000000"),
+        ("Afgehandeld", "20230602000000001")]
+    assert zaak["laatsteStatus"]["statustype"] == "Afgehandeld"

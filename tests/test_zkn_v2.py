@@ -111,7 +111,7 @@ def test_the_intrekking_updates_with_equal_old_and_new_elements_then_closes(conv
         "DHRGaastra@email.nl", "dhrgaastra@email.nl")
     heeft = objects(status.xml)[1].find("ZKN:heeft", NS)
     assert texts(heeft, "ZKN:gerelateerde/ZKN:omschrijving") == ["Afgehandeld"]
-    assert texts(heeft, "ZKN:datumStatusGezet") == ["20161107"]
+    assert texts(heeft, "ZKN:datumStatusGezet") == ["20161107000000000"]
     t1, t2, t3 = (tree(o.xml).findtext("ZKN:stuurgegevens/StUF:tijdstipBericht", namespaces=NS)
                   for o in (created, update, status))
     assert t1 < t2 < t3  # strictly increasing per zender although the clock stands still
@@ -131,7 +131,7 @@ def test_start_and_stop_are_statuses_on_the_one_zaak_of_b01(converter: Converter
     assert [o.operation for o in stop] == ["actualiseerZaakstatus", "updateZaak", "actualiseerZaakstatus"]
     heeft = objects(start.xml)[1].find("ZKN:heeft", NS)
     assert texts(heeft, "ZKN:gerelateerde/ZKN:omschrijving") == ["Levering gestart"]
-    assert texts(heeft, "ZKN:datumStatusGezet") == ["20160310"]
+    assert texts(heeft, "ZKN:datumStatusGezet") == ["20160310000000000"]
     assert texts(objects(stop[1].xml)[1], "ZKN:einddatum") == ["20161002"]
     assert texts(objects(stop[0].xml)[1], "ZKN:heeft/ZKN:toelichting") == ["RedenBeeindiging 02"]
 

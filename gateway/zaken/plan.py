@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from gateway.model import Bericht
 
 from .catalogue import Zaaktype
+from .gezet import event_of, placed
 from .state import ATTRS, JsonDict, desired, yyyymmdd
 from .units import Unit, clock, day
 
@@ -182,13 +183,16 @@ def _status(state: JsonDict, status: JsonDict, opposite: JsonDict | None = None)
 
     ``opposite`` is the status that undoes it (a start and its withdrawal): of the two, only the one set last
     counts, so a start withdrawn, delivered again and withdrawn once more (CasusF-01, F-02, E-01) is sent
-    every time, while the same message converted again is not.
+    every time, while the same message converted again is not. Statuses are compared on what they say
+    (:func:`~.gezet.event_of`), and the one sent gets a datumStatusGezet later than every held one
+    (:func:`~.gezet.placed`: ZDS 1.2 4.1.3.1 orders a zaak's statuses by it).
     """
     for held in reversed(state["statussen"]):  # the latest of the two the receiver holds, if any
-        if held == status:
+        if event_of(held) == event_of(status):
             return None, state
-        if held == opposite:
+        if opposite is not None and event_of(held) == event_of(opposite):
             break
+    status = placed(state["statussen"], status)
     after = {**state, "statussen": [*state["statussen"], status]}
     return Operation(STATUS, state["identificatie"], status=status, statussen=tuple(state["statussen"])), after
 
