@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from receiver_run import Run
 
+from gateway.zaken import gezet
+
 FIXTURES = Path(__file__).parent / "fixtures" / "iwmo32"
 B01 = "CasusB-01-WMO301_toewijzing.xml"
 
@@ -79,3 +81,42 @@ def test_a_start_withdrawn_twice_gives_two_statuses_with_other_kerngegevens(run:
     assert withdrawn == ["20160310000000000", "20160310000000002"]  # F-01 and E-01, the start of 2016-03-10
     assert zaak["laatsteStatus"]["statustype"] == "Levering gestart"
     assert zaak["laatsteStatus"]["datumStatusGezet"] == "20160321000000000"
+
+
+def _status(datum: str, toelichting: str | None = None) -> dict[str, str | None]:
+    return {"volgnummer": "2", "omschrijving": "Levering gestart", "zaaktype": "B1234", "datum": datum,
+            "toelichting": toelichting}
+
+
+@pytest.mark.parametrize(("held", "expected"), [
+    ("20230308000000000", "20230308000000001"),  # a millisecond on
+    ("20230308101500998", "20230308101500999"),
+    ("20230308101500999", "20230308101501000"),  # the millisecond carries into the second
+    ("20231231235959999", "20240101000000000"),  # and on into the next day, month and year
+    ("20240228235959999", "20240229000000000"),  # a leap day
+    ("20230308", "20230309000000000"),  # a bare date of an older ledger: somewhere that day, so the next day
+    ("2023030812", "20230308130000000"),  # known to the hour: the next hour
+])
+def test_the_step_past_a_held_moment_is_its_own_precision(held: str, expected: str) -> None:
+    assert gezet.after(held) == expected
+
+
+def test_a_status_after_a_bare_date_of_an_older_ledger_is_set_the_next_day_and_says_its_own_date() -> None:
+    placed = gezet.placed([_status("20230308")], _status("20230308"))
+    assert placed["datum"] == "20230309000000000"
+    assert placed["toelichting"] == "Levering gestart per 2023-03-08"
+    assert (placed["event_datum"], placed["event_toelichting"]) == ("20230308", None)
+
+
+def test_a_status_later_than_every_held_one_keeps_its_event_date() -> None:
+    held = [_status("20230301000000000"), _status("20230305000000004")]
+    placed = gezet.placed(held, _status("20230306", "eigen toelichting"))
+    assert (placed["datum"], placed["toelichting"]) == ("20230306000000000", "eigen toelichting")
+    placed = gezet.placed(held, _status("20230305", "eigen toelichting"))
+    assert placed["datum"] == "20230305000000005"
+    assert placed["toelichting"] == "eigen toelichting"  # the date written is still the event date's day
+    placed = gezet.placed(held, _status("20230304", "eigen toelichting"))
+    assert placed["datum"] == "20230305000000005"
+    assert placed["toelichting"] == "eigen toelichting; Levering gestart per 2023-03-04"
+    placed = gezet.placed([_status("20230306000000000")], _status("20230306"))
+    assert placed["datum"] == "20230306000000001"  # a held moment equal to its start of day: one step past it

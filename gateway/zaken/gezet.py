@@ -48,6 +48,8 @@ def _text(moment: dt.datetime) -> str:
 
 def after(value: str) -> str:
     """The first full Tijdstip later than ``value`` at ``value``'s own precision."""
+    if len(value) == FULL and value[-3:] != "999":  # the usual step: a millisecond within the same second
+        return f"{value[:-3]}{int(value[-3:]) + 1:03d}"
     return _text(_moment(value) + STEPS.get(len(value), STEPS[8]))
 
 
@@ -68,7 +70,10 @@ def placed(held: list[JsonDict], status: JsonDict) -> JsonDict:
     day, toelichting = status["datum"], status["toelichting"]
     gezet = day + START_OF_DAY
     for other in held:
-        floor = after(other["datum"])
+        datum = other["datum"]
+        if len(datum) == FULL and datum < gezet:  # a full moment before it: a step past it is not later (~16 µs)
+            continue
+        floor = after(datum)
         if floor > gezet:
             gezet = floor
     if gezet[:8] != day and day not in (toelichting or ""):  # a withdrawal's own toelichting names its date
