@@ -6,7 +6,6 @@ what a message becomes and on how a failure is described.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, Source, read
-from gateway.ingest.errors import found
 from gateway.ledger import Ledger, LedgerTransaction, MemoryLedger
 from gateway.mapping import (
     Compiled,
@@ -33,6 +31,7 @@ from gateway.model.codes import BERICHTNUMMERS
 from gateway.model.versions import VERSIONS, Normalised, for_version
 from gateway.render import RenderError, RenderSettings, ggk, ggk_guard
 from gateway.render import zkn as zkn_profile
+from gateway.render.ggk_chain import Received, envelope_fits, ggk_stamp, received_di01
 from gateway.render.guard import guarding
 from gateway.render.guard import schema as guard_schema
 from gateway.render.names import file_name
@@ -264,7 +263,7 @@ class Converter:
             self.debt.record(mapping.name, result.warnings)
         notes: list[str] = []
         try:
-            outputs = self.render(result.bericht, mapping, notes, source.envelope_info)
+            outputs = self.render(result.bericht, mapping, notes, received_di01(result.bericht, source.envelope_info))
         except RenderError as exc:
             if exc.code == "StUF064":  # no zaak to apply it to: the message's own fault, named as StUF does
                 raise ConversionError(str(exc), field=exc.field, source=name, code=exc.code) from None
@@ -288,19 +287,19 @@ class Converter:
             return None
 
     def render(self, bericht: Bericht | None, mapping: Compiled, notes: list[str] | None = None,
-               envelope: dict[str, str] | None = None, prepared: zkn_profile.Prepared | None = None) -> list[Output]:
+               received: Received | None = None, prepared: zkn_profile.Prepared | None = None) -> list[Output]:
         """The outputs of one message, rendered and checked inside one ledger transaction: a failure (bad
         input, invalid output) rolls back every zaak state, chain key and envelope id the message would have
-        written. ``notes`` collects the zaak decisions (no-op, no change, warnings); ``envelope``: the facts of
-        the GGk envelope the message came in (``Source.envelope_info``); ``prepared``: the message's
-        :meth:`prepare`, rendered instead of ``bericht`` (None then, unless a Di01 envelope needs it)."""
+        written. ``notes`` collects the zaak decisions (no-op, no change, warnings); ``received``: the GGk Di01
+        the message came in (:func:`received_di01` of its ``Source.envelope_info``), remembered for its
+        retour's Du01 in every shell; ``prepared``: the message's :meth:`prepare`, rendered instead of
+        ``bericht`` (None then)."""
         settings = self.settings_for(mapping)
         notes = notes if notes is not None else []
         with self.ledger.transaction() as tx:
             now = self.clock()
-            if envelope and envelope.get("berichtcode") == "Di01":
-                assert bericht is not None
-                received_di01(bericht, envelope, tx)
+            if received is not None:
+                tx.remember("di01", *received)
             if self.profile == "ggk":
                 assert bericht is not None
                 outputs = [self._ggk_output(bericht, settings, tx, now)]
@@ -423,55 +422,6 @@ def newest_version(registry: Registry, wet: str, nummer: str, source: str) -> st
     versions = sorted((v for w, b, v in registry.dialects() if (w, b) == (wet, nummer)), key=order)
     same = [v for v in versions if order(v)[:1] == order(source)[:1]]
     return (same or versions or [source])[-1]
-
-
-def ggk_stamp(bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction, now: datetime) -> ggk.Stamp:
-    """The ledger's part of a GGk envelope: a random UUIDv4 (spec 2.4), remembered for a heenbericht so its
-    retour's Du01 can point at it; for a retour that Di01's UUID (3.3 crossRefnummer), refused when unknown;
-    tijdstipBericht = ``now``, strictly increasing per zender (3.2 "tijdstip van aanmaken", StUF019)."""
-    key = ggk.heen_key(bericht)
-    retour = ggk.is_retour(bericht)
-    cross_ref = tx.recall("di01", key) if retour else None
-    if retour and cross_ref is None:
-        raise RenderError(f"retour to heenbericht {ggk.describe_heen(bericht)}, whose Di01 this ledger does not "
-                          "know: the Du01's crossRefnummer must be that Di01's UUID (GGk 3.3); convert or receive "
-                          "the heenbericht first, with the same state", "stuurgegevens.crossRefnummer")
-    zender = ggk.parties(bericht, settings)[0]
-    # uuid4 text from the zkn render's buffer of os.urandom: the same randomness without a UUID object
-    stamp = ggk.Stamp(zkn_profile.referentienummer(), tx.tijdstip(f"{zender}/{settings.zender.applicatie}", now),
-                      cross_ref)
-    if not retour:
-        tx.remember("di01", key, stamp.referentienummer)
-    return stamp
-
-
-_FUNCTIE = re.compile(r"[A-Za-z]{1,8}\d{1,4}")
-"""The shape of a functie (``WMO301``, ``JW315``): quoted in an error, where another value is told by its shape."""
-
-
-def envelope_fits(bericht: Bericht, envelope: dict[str, str], source: str) -> None:
-    """A GGk envelope says what it carries: a heenbericht in a Di01, a retour in a Du01 (spec 2.2), and its message
-    in ``functie`` (2.6: ``WMO301``). An envelope that says otherwise was routed as another message than the one
-    converted (IB240), and a Di01 around a retour would be remembered as the Di01 of a heenbericht it never
-    carried: ConversionError naming the stuurgegevens field, with identifiers only."""
-    carried = ggk.functie(bericht.wet, BERICHTNUMMERS[bericht.soort])
-    code = "Du01" if ggk.is_retour(bericht) else "Di01"
-    if envelope.get("berichtcode") != code:
-        raise ConversionError(f"GGk {envelope.get('berichtcode')} envelope around a {carried}: a "
-                              f"{'retour' if code == 'Du01' else 'heenbericht'} travels in a {code} (GGk spec 2.2)",
-                              field="stuurgegevens.berichtcode", source=source)
-    if envelope["functie"] != carried:
-        said = envelope["functie"]
-        shown = repr(said) if _FUNCTIE.fullmatch(said) else found(said)  # a message code, never a person
-        raise ConversionError(f"GGk envelope's stuurgegevens.functie says {shown}, but its "
-                              f"payload is a {carried} (GGk spec 2.6: the functie names the payload's message)",
-                              field="stuurgegevens.functie", source=source)
-
-
-def received_di01(bericht: Bericht, envelope: dict[str, str], tx: LedgerTransaction) -> None:
-    """Remember the UUID of a Di01 that brought a heenbericht in, so a Du01 with its retour can point at it."""
-    if not ggk.is_retour(bericht) and envelope.get("referentienummer"):
-        tx.remember("di01", ggk.heen_key(bericht), envelope["referentienummer"])
 
 
 def _to_version(bericht: Bericht, mapping: Compiled) -> tuple[Bericht, list[str], list[str]]:

@@ -294,7 +294,8 @@ class LedgerStep:
         outputs = self._kept.pop(item.ordinal, None)  # rendered before a kill: the ledger holds its effect, reuse
         if outputs is None:
             try:
-                rendered = self.converter.render(item.bericht, mapping, prepared=item.prepared)
+                rendered = self.converter.render(item.bericht, mapping, received=item.received,
+                                                      prepared=item.prepared)
             except (*FAILURES, RenderError) as exc:
                 return quarantine(self.packer, item.key, self._bytes(item), describe(exc, item.key), mapping,
                                   self.budget, self._tally)

@@ -24,6 +24,7 @@ from gateway.mapping import Compiled, MappingError, Refused, Registry
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.procmemory import DEFAULT_GROWTH_MB, Allowance
+from gateway.render.ggk_chain import received_di01
 
 from .budget import Budget, Limits
 from .inputs import ZipRef, member_bytes
@@ -109,6 +110,9 @@ class MappedMember:
     warnings: int
     prepared: Any = None
     """What rendering needs from the message (``Converter.prepare``: units, desired states), as plain data."""
+    received: tuple[str, str] | None = None
+    """The GGk Di01 the member came in (``received_di01``): the parent remembers it for the retour's Du01, as
+    ``convert`` does."""
 
 
 class Worker:
@@ -166,7 +170,8 @@ class Worker:
             return None
         prepared = self.converter.prepare(result.bericht, mapping)  # work the parent's serial render then skips
         return MappedMember(ordinal, key, b"", mapping.name, None if prepared is not None else result.bericht,
-                            list(source.envelopes), len(result.unmapped), len(result.warnings), prepared)
+                            list(source.envelopes), len(result.unmapped), len(result.warnings), prepared,
+                            received_di01(result.bericht, source.envelope_info))
 
     def convert_chunk(self, chunk: Chunk) -> ChunkResult:
         lines = bytearray()

@@ -37,6 +37,7 @@ from gateway.mapping.result import Warning_
 from gateway.model import Bericht
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.render import RenderError, stuf
+from gateway.render.ggk_chain import Received, received_di01
 from gateway.render.zkn import Prepared
 
 from .config import RouteConfig
@@ -78,6 +79,9 @@ class Mapped:
     prepared: Prepared | None = None
     """What rendering needs from the message (``Converter.prepare``), worked out in the worker: the serial
     render step then neither unpickles the model nor works out units and desired states."""
+    received: Received | None = None
+    """The GGk Di01 the message came in (``received_di01``): the render step remembers it for the retour's
+    Du01, as ``convert`` does; the envelope itself stays in the worker."""
 
 
 def map_message(converter: Converter, route: str, match_route: str, body: bytes) -> Mapped:
@@ -97,7 +101,8 @@ def map_message(converter: Converter, route: str, match_route: str, body: bytes)
     prepared = converter.prepare(result.bericht, mapping)
     return Mapped(None if prepared is not None else result.bericht, mapping.name,
                   facts_from(result.bericht, source.envelope_info), seconds=time.perf_counter() - started,
-                  warnings=tuple(result.warnings), prepared=prepared)
+                  warnings=tuple(result.warnings), prepared=prepared,
+                  received=received_di01(result.bericht, source.envelope_info))
 
 
 def _map_in_worker(route: str, match_route: str, body: bytes) -> Mapped:
@@ -148,7 +153,7 @@ class LedgerStage:
         try:
             mapping = next((m for m in converter.only if m.name == mapped.mapping), None)  # a route's own file
             outputs = converter.render(mapped.bericht, mapping or converter.registry.get(mapped.mapping), notes,
-                                       prepared=mapped.prepared)
+                                       mapped.received, mapped.prepared)
         except (*FAILURES, RenderError) as exc:
             if isinstance(exc, RenderError) and exc.code == "StUF064":
                 exc = ConversionError(str(exc), field=exc.field, source=route, code=exc.code)
