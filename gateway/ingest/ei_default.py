@@ -8,6 +8,8 @@ reported like a broken XML file ("file.ei:3 [Geboortedatum]: ... is not a valid 
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from .ei import EiError, default_layouts, parse_ei
@@ -52,23 +54,55 @@ def is_flat_file(data: bytes) -> bool:
     return head.isdigit()
 
 
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+"""A multi-byte UTF-8 sequence: in a file that is not UTF-8 as a whole, the sign of two encodings mixed."""
+
+
+def _where(data: bytes, at: int) -> str:
+    """``line L, byte B`` (both 1-based, the byte counted from the start of the line) of byte ``at``."""
+    line, byte = data.count(b"\n", 0, at) + 1, at - data.rfind(b"\n", 0, at)
+    return f"line {line}, byte {byte}"
+
+
 def _as_latin1(data: bytes, name: str) -> bytes:
     """The EI bytes in the parser's one-byte-per-character encoding (ISO-8859-1).
 
     Fixed positions count characters, so a UTF-8 or UTF-16/32 file is decoded first: otherwise an
-    ``é`` would shift every later field (mojibake) or the file would read as broken XML.
+    ``é`` would shift every later field (mojibake) or the file would read as broken XML. Only a file
+    without a byte-order mark whose non-ASCII bytes are no UTF-8 at all is read as the ISO-8859-1 the
+    layouts assume: a BOM declares its encoding, so bytes after it that do not decode are an error, and so
+    is a file that mixes UTF-8 sequences with bytes that are not UTF-8 (either reading would be a guess that
+    turns some letters into others without a word).
     """
     codec = _wide(data)
     if codec is None:
+        bom = data.startswith(_BOM)
         body = data.removeprefix(_BOM)
         if body.isascii():
             return body
         try:
             text = body.decode("utf-8")
-        except UnicodeDecodeError:  # not UTF-8: the ISO-8859-1 the layouts assume
-            return body
+        except UnicodeDecodeError as exc:
+            at = exc.start + len(_BOM) * bom
+            if bom:
+                raise InputError(f"EI flat file: not valid UTF-8 at {_where(data, at)} (file offset {at}): "
+                                 f"{exc.reason}; the byte-order mark at the start declares UTF-8, so every byte "
+                                 "after it must be UTF-8", source=name, line=data.count(b"\n", 0, at) + 1) from None
+            mixed = _UTF8_SEQUENCE.search(body)
+            if mixed is None:  # not UTF-8 anywhere: the ISO-8859-1 the layouts assume
+                return body
+            raise InputError(f"EI flat file: mixes encodings: a UTF-8 sequence at {_where(body, mixed.start())} "
+                             f"and a byte that is not UTF-8 at {_where(body, at)} (file offset {at}, {exc.reason}); "
+                             "expected one encoding, UTF-8 (best with a byte-order mark) or ISO-8859-1",
+                             source=name, line=body.count(b"\n", 0, at) + 1) from None
     else:
-        text = data.decode(codec, errors="strict").removeprefix("\ufeff")
+        try:
+            text = data.decode(codec, errors="strict").removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start - exc.start % 2].decode(codec, errors="replace").count("\n") + 1
+            raise InputError(f"EI flat file: not valid {exc.encoding} at line {line} (file offset {exc.start}): "
+                             f"{exc.reason}; its byte-order mark or first character declares {exc.encoding}",
+                             source=name, line=line) from None
     try:
         return text.encode("latin-1")
     except UnicodeEncodeError as exc:
@@ -87,10 +121,7 @@ def parse_default_ei(data: bytes, name: str = "<input>", max_bytes: int = DEFAUL
         layouts = default_layouts()
     except (OSError, ValueError) as exc:  # a broken installation, not a broken message
         raise RuntimeError(f"the built-in EI layouts cannot be loaded: {exc}") from exc
-    try:
-        data = _as_latin1(data, name)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"EI flat file: not valid {exc.encoding} ({exc.reason})", source=name) from None
+    data = _as_latin1(data, name)
     try:
         return parse_ei(data, layouts, name)
     except EiError as exc:
