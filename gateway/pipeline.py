@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, Source, read
+from gateway.ingest.ei import trimmed_away
 from gateway.ledger import Ledger, LedgerTransaction, MemoryLedger
 from gateway.mapping import (
     Compiled,
@@ -43,6 +44,8 @@ VALIDATE_MODES = (False, True, "full")
 """Output validation: off; on (zkn: the value guard, the writer's structure proven by tests; ggk: the payload
 parsed back and validated against its XSD, the envelope's values guarded the same way); full (every output of
 either profile parsed back and validated)."""
+TRIMMED = "the value's own leading spaces or trailing non-breaking space are not carried (canonical values are trimmed)"
+"""The warning for an EI field whose edge blanks are the value's own (dialects/ei/README.md, *Blanks and zeros*)."""
 FAILURES = (InputError, ConversionError, RenderError, OutputInvalid)
 """What a bad message raises. Anything else is a bug and is reported as such."""
 
@@ -254,6 +257,8 @@ class Converter:
         result = map_source(mapping, source.root, source=name, trace=trace, track_unmapped=self.track_unmapped)
         if source.envelope_info.get("functie") and result.bericht is not None:
             envelope_fits(result.bericht, source.envelope_info, name)
+        if source.format == "ei":  # an EI value's own leading spaces or U+00A0: trimmed, so reported
+            result.warnings += [Warning_("ei:blanks", path, line, TRIMMED) for path, line in trimmed_away(source.root)]
         return source, mapping, result
 
     def convert(self, data: bytes, name: str = "<input>", route: str | None = None) -> Conversion:
@@ -395,9 +400,12 @@ class Converter:
         else:
             result = map_source(self.detect(source), source.root, source=name, track_unmapped=False)
             berichten = [result.bericht.model_copy(update={"clients": [c]}) for c in result.bericht.clients]
+        trimmed = [f"{path} (line {line}): {TRIMMED}" for path, line in trimmed_away(source.root)] \
+            if source.format == "ei" else []
         out: list[Reversal] = []
         for i, bericht in enumerate(berichten):
             bericht, normalised, dropped = _to_version(bericht, mapping)
+            normalised = trimmed + normalised
             written = unmap(mapping, bericht)
             written.unplaced[:0] = dropped
             stem = file_name(f"{mapping.name}-{bericht.identificatie}") + (f"-{i + 1}" if len(berichten) > 1 else "")

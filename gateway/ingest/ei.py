@@ -145,15 +145,16 @@ def _fields(plan: RecordPlan, line: str, lineno: int, source: str) -> dict[str, 
                 raise EiError(f"reserve {where} must be blank, found {_data_in(raw, s)} "
                               "(data the layout does not know; extend the layout)", lineno, name, source)
             continue
+        if kind == KIND_AN:  # left-aligned: trailing spaces are padding, leading spaces and a U+00A0 the value's
+            v = raw.rstrip(" ")
+            if not v or (zeros and not v.strip("0")):
+                continue
+            if strip and len(v) == strip and v[0] == "0" and v.isdigit() and v.strip("0"):
+                v = v.lstrip("0")  # a number zero-filled to the layout's zero_pad width; any other zeros are its own
+            values[name] = v
+            continue
         v = raw.strip()
         if not v:
-            continue
-        if kind == KIND_AN:
-            if zeros and not v.strip("0"):
-                continue
-            if strip:
-                v = v.lstrip("0") or "0"
-            values[name] = v
             continue
         if not (v.isdigit() and v.isascii()):
             raise EiError(f"{name} ({where}) must be numeric, found {shape(raw)}", lineno, name, source)
@@ -505,6 +506,21 @@ def source_line(el: etree._Element) -> int | None:
             return cur.sourceline
         cur = cur.getparent()
     return None
+
+
+def trimmed_away(root: etree._Element) -> list[tuple[str, int | None]]:
+    """(``Record/Field``, line) of every value whose own edge blanks the canonical model does not keep.
+
+    The parser takes off only an AN field's padding (trailing spaces); leading spaces and a trailing U+00A0
+    are the value's own, kept in the tree so the EI writer gives them back. The mapping engine trims every
+    value (XML's rule too), so a conversion reports these fields instead of losing their blanks silently."""
+    found_: list[tuple[str, int | None]] = []
+    for el in root.iter():
+        text = el.text
+        if text and len(el) == 0 and text != text.strip():
+            names = [a.tag for a in el.iterancestors() if a is not root]
+            found_.append(("/".join([*reversed(names), el.tag]), source_line(el)))
+    return found_
 
 
 def looks_like_ei(data: bytes, layouts: EiLayouts | None = None) -> bool:

@@ -89,8 +89,9 @@ class RecordLayout:
 KIND_AN, KIND_N, KIND_DATE, KIND_TIME, KIND_RESERVE = range(5)
 _KIND_CODE = {"AN": KIND_AN, "N": KIND_N, "date": KIND_DATE, "time": KIND_TIME, "reserve": KIND_RESERVE}
 
-# (name, start0, end0, kind, zeros_are_empty, strip_zeros, fixed, max, "positions a-b")
-FieldOp = tuple[str, int, int, int, bool, bool, str | None, int | None, str]
+# (name, start0, end0, kind, zeros_are_empty, strip_zeros, fixed, max, "positions a-b"); strip_zeros of an AN
+# field is its zero_pad (the one width whose leading zeros are padding), of an N field a bool
+FieldOp = tuple[str, int, int, int, bool, bool | int, str | None, int | None, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +364,8 @@ def _build_field(fw: str, fspec: Any, seen: set[str], reclen: int, code: str, rt
         zero_pad = _int(f"{fw}.zero_pad", zero_pad, 1)
         if kind != "AN" or not strip or zero_pad > length:
             raise ValueError(f"{fw}: zero_pad is for strip_zeros AN fields and at most the field's length")
+    elif strip and kind == "AN":  # AN is left-aligned: only zeros filled to a known width are padding
+        raise ValueError(f"{fw}: strip_zeros on an AN field needs zero_pad, the width its zeros pad a number to")
     return FieldLayout(fname, start, length, kind, empty, strip, fixed, maxv, count, xml, zero_pad)
 
 
@@ -390,7 +393,8 @@ def _plan(rtype: str, rec: RecordLayout, records: Mapping[str, RecordLayout], he
         return out
 
     ops: list[FieldOp] = [
-        (f.name, f.start - 1, f.end, _KIND_CODE[f.kind], f.empty == "zeros", f.strip_zeros, f.fixed, f.max,
+        (f.name, f.start - 1, f.end, _KIND_CODE[f.kind], f.empty == "zeros",
+         (f.zero_pad or 0) if f.kind == "AN" else f.strip_zeros, f.fixed, f.max,
          f"positions {f.start}-{f.end}")
         for f in rec.fields
     ]

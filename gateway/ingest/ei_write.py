@@ -68,8 +68,9 @@ def _field_text(f: FieldLayout, value: str | None, where: str) -> str:
             raise EiError(f"{f.name} must be a time HH:MM:SS, not {shape(value)}", field=where)
         text = m[1] + m[2] + (m[3] or "00")
     else:  # AN
-        text = value.zfill(f.zero_pad) if f.zero_pad and value.isdigit() and value.isascii() else value
-        text = text.ljust(f.length)
+        # zero-filled only where the parser strips the zeros again: a number without zeros of its own
+        padded = f.zero_pad and value.isdigit() and value.isascii() and value[0] != "0"
+        text = (value.zfill(f.zero_pad) if padded else value).ljust(f.length)
     if len(text) > f.length:
         raise EiError(f"{f.name} is {len(value)} characters, more than its {f.length} positions", field=where)
     if f.fixed is not None and text != f.fixed:
@@ -118,7 +119,7 @@ class _Writer:
             if child.tag in names:
                 if child.tag in out:
                     raise EiError(f"{rec.name} has {child.tag} twice; a record holds one", field=f"{where}/{child.tag}")
-                out[child.tag] = (child.text or "").strip()
+                out[child.tag] = child.text or ""  # as it is: a value's own leading spaces or U+00A0 stay
             elif child.tag not in self.by_name:
                 raise EiError(f"{child.tag} is not a field of record {rec.record_type} ({rec.name}) nor a record "
                               f"of BerichtCode {self.msg.berichtcode}", field=f"{where}/{child.tag}")
