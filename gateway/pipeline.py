@@ -257,6 +257,8 @@ class Converter:
         result = map_source(mapping, source.root, source=name, trace=trace, track_unmapped=self.track_unmapped)
         if source.envelope_info.get("functie") and result.bericht is not None:
             envelope_fits(result.bericht, source.envelope_info, name)
+        if source.envelope_unread and self.track_unmapped:  # a GGk envelope's elements that go nowhere
+            result.unmapped += [Unmapped(path, line) for path, line in source.envelope_unread]
         if source.format == "ei":  # an EI value's own leading spaces or U+00A0: trimmed, so reported
             result.warnings += [Warning_("ei:blanks", path, line, TRIMMED) for path, line in trimmed_away(source.root)]
         return source, mapping, result

@@ -53,6 +53,12 @@ _CHILDREN = {
 """The elements the GGk XSD allows under each part of an envelope, each at most once: anything else (a second
 ``bericht``, a second ``stuurgegevens``, an element of another schema) would be passed over without a word, and a
 second payload would not be converted while the sender is told the envelope arrived."""
+UNREAD = ("stuurgegevens/zender/administratie", "stuurgegevens/zender/gebruiker",
+          "stuurgegevens/ontvanger/administratie", "stuurgegevens/ontvanger/gebruiker",
+          "parameters/referentienummerBericht", "parameters/crossRefnummerBericht")
+"""Envelope elements the GGk XSD allows that Overstap neither checks nor carries: the canonical output has no
+place for them (its stuurgegevens are Overstap's own; a gebruiker may name a person), so a filled one is
+reported as unmapped input, never dropped without a word (docs/ggk-profile.md 4)."""
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 """A UUID in its text form (RFC 4122). The spec (2.4, IB009, CC04) asks for version 4; the version is not checked
 here because the official GGk examples themselves carry a version 1 UUID."""
@@ -189,6 +195,8 @@ class Opened:
     kind: str
     info: dict[str, str] = field(default_factory=dict)
     line: int | None = None
+    unread: tuple[tuple[str, int | None], ...] = ()
+    """(path, line) of each filled envelope element that goes nowhere (:data:`UNREAD`)."""
 
 
 def _structure(root: etree._Element, code: str, source: str) -> None:
@@ -305,7 +313,21 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
                          field="parameters.bericht") from None
     if payload.startswith(b"\xef\xbb\xbf"):
         payload = payload[3:]
-    return Opened(payload, f"ggk-{code}", info, line)
+    return Opened(payload, f"ggk-{code}", info, line, _unread(root))
+
+
+def _unread(root: etree._Element) -> tuple[tuple[str, int | None], ...]:
+    """(readable path, line) of every filled element of :data:`UNREAD` in the envelope ``root``."""
+    out = []
+    for path in UNREAD:
+        first, *rest = path.split("/")  # parameters' children are GGK elements, the stuurgegevens' StUF ones
+        inner = _G if first == "parameters" else _S
+        node = root.find("/".join([_G + first, *(inner + n for n in rest)]))
+        if node is not None and node.text and node.text.strip():
+            steps = [node, *node.iterancestors()]
+            out.append(("/" + "/".join(f"{e.prefix}:{etree.QName(e).localname}" if e.prefix
+                                       else etree.QName(e).localname for e in reversed(steps)), node.sourceline))
+    return tuple(out)
 
 
 def read_envelope(root: etree._Element, data: bytes, name: str, max_bytes: int, route: str | None,
@@ -323,7 +345,8 @@ def read_envelope(root: etree._Element, data: bytes, name: str, max_bytes: int, 
         raise InputError("GGk envelope inside a GGk envelope: expected an iWmo/iJw message as payload",
                          source=name, line=opened.line, field="parameters.bericht")
     return Source(name=name, data=data, root=inner.root, format=inner.format,
-                  envelopes=[*outer, opened.kind, *inner.envelopes], route=route, envelope_info=opened.info)
+                  envelopes=[*outer, opened.kind, *inner.envelopes], route=route, envelope_info=opened.info,
+                  envelope_unread=opened.unread)
 
 
 def payload_error(error: InputError, source: str, line: int | None, info: dict[str, str]) -> InputError:

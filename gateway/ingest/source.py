@@ -22,6 +22,8 @@ class Source:
     envelopes: list[str] = field(default_factory=list)
     route: str | None = None
     envelope_info: dict[str, str] = field(default_factory=dict)
+    envelope_unread: tuple[tuple[str, int | None], ...] = ()
+    """(path, line in the envelope) of envelope elements that go nowhere: reported with the unmapped input."""
 
     @property
     def namespace(self) -> str:

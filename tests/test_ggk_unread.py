@@ -1,0 +1,62 @@
+"""Envelope values that go nowhere are reported as unmapped input, never dropped without a word.
+
+Why: an incoming GGk envelope's ``zender``/``ontvanger`` ``administratie`` and ``gebruiker`` and its
+``parameters/referentienummerBericht`` (and ``crossRefnummerBericht``) were neither in the output nor
+reported. The canonical output has no place for them (its stuurgegevens are Overstap's own; spec 3.2:
+``gebruiker`` and the ontvanger's ``administratie`` "geen betekenis"; v2.1.04 removed the two parameters),
+so a filled one is listed with the unmapped payload fields: path and line, never the value.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gateway.cli import main
+from gateway.pipeline import Converter
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml"
+DI01 = "/GGK:envelopHeenbericht-ggk_Di01"
+
+
+def envelope() -> bytes:
+    """A Di01 around the fixture, with the elements that go nowhere filled by hand (line numbers as noted)."""
+    made = Converter(profile="ggk").convert(FIXTURE.read_bytes(), "301.xml").outputs[0].xml
+    made = made.replace(b"<StUF:administratie>gemeente 0384</StUF:administratie>",
+                        b"<StUF:administratie>ISD Bollenstreek</StUF:administratie>\r\n"
+                        b"<StUF:gebruiker>J. de Vries</StUF:gebruiker>")  # lines 8 and 9
+    made = made.replace(b"<StUF:applicatie>GGk</StUF:applicatie>",
+                        b"<StUF:applicatie>GGk</StUF:applicatie><StUF:administratie>Diemen</StUF:administratie>")
+    made = made.replace(b"<GGK:functieSubversie>0001</GGK:functieSubversie>",
+                        b"<GGK:functieSubversie>0001</GGK:functieSubversie>\r\n"
+                        b"<GGK:referentienummerBericht>ovs-301-a02</GGK:referentienummerBericht>")  # line 24
+    return re.sub(rb"<StUF:referentienummer>[^<]+", b"<StUF:referentienummer>0e09a81f-64a0-4793-b946-d6538fb3f37e",
+                  made)
+
+
+def test_envelope_elements_that_go_nowhere_are_unmapped_input() -> None:
+    result = Converter().convert(envelope(), "di01.xml")
+    assert [(u.path, u.line) for u in result.unmapped] == [
+        (f"{DI01}/GGK:stuurgegevens/StUF:zender/StUF:administratie", 8),
+        (f"{DI01}/GGK:stuurgegevens/StUF:zender/StUF:gebruiker", 9),
+        (f"{DI01}/GGK:stuurgegevens/StUF:ontvanger/StUF:administratie", 13),
+        (f"{DI01}/GGK:parameters/GGK:referentienummerBericht", 24),
+    ]
+
+
+def test_an_envelope_without_them_reports_nothing() -> None:
+    plain = re.sub(rb"\s*<StUF:administratie>[^<]*</StUF:administratie>", b"",
+                   Converter(profile="ggk").convert(FIXTURE.read_bytes(), "301.xml").outputs[0].xml)
+    assert Converter().convert(plain, "di01.xml").unmapped == []
+
+
+def test_convert_lists_them_by_path_never_by_value(tmp_path: Path) -> None:
+    (tmp_path / "di01.xml").write_bytes(envelope())
+    run = CliRunner().invoke(main, ["convert", str(tmp_path / "di01.xml"), "--out", str(tmp_path / "out"),
+                                       "--state", "none"])
+    assert run.exit_code == 0, run.output
+    assert "(4 source element(s) not mapped)" in run.output
+    assert f"not mapped: {DI01}/GGK:stuurgegevens/StUF:zender/StUF:gebruiker (line 9)" in run.output
+    assert "Vries" not in run.output and "Bollenstreek" not in run.output
