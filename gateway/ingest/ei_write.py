@@ -25,7 +25,8 @@ from collections.abc import Mapping
 
 from lxml import etree
 
-from .ei import ENCODING, EiError, date_problem, link_difference
+from .ei import ENCODING
+from .ei_fields import EiError, date_problem, link_difference
 from .ei_layout import DETAIL, EiLayouts, FieldLayout, MessageLayout, RecordLayout
 from .errors import found, shape
 
