@@ -86,17 +86,12 @@ def record_fields(plan: RecordPlan, line: str, lineno: int, source: str) -> dict
                           "right-aligned and zero-padded)", lineno, name, source)
         if zeros and not v.strip("0"):
             continue
-        if kind == KIND_DATE:
-            iso = _iso_date(raw)
+        converted = _CONVERTED.get(kind)
+        if converted is not None:  # a date or a time
+            convert, what, problem = converted
+            iso = convert(raw)
             if iso is None:
-                raise EiError(f"{name} ({where}) is not a valid date YYYYMMDD: {date_problem(raw)}", lineno,
-                              name, source)
-            v = iso
-        elif kind == KIND_TIME:
-            iso = _iso_time(raw)
-            if iso is None:
-                raise EiError(f"{name} ({where}) is not a valid time HHMMSS: {_time_problem(raw)}", lineno,
-                              name, source)
+                raise EiError(f"{name} ({where}) is not a valid {what}: {problem(raw)}", lineno, name, source)
             v = iso
         else:
             if maxv is not None and int(v) > maxv:
@@ -132,6 +127,11 @@ def _time_problem(raw: str) -> str:
     if int(raw[:2]) > 23:
         return "the hour is more than 23"
     return "the minutes are more than 59" if int(raw[2:4]) > 59 else "the seconds are more than 59"
+
+
+_CONVERTED = {KIND_DATE: (_iso_date, "date YYYYMMDD", date_problem),
+              KIND_TIME: (_iso_time, "time HHMMSS", _time_problem)}
+"""Per converted kind: the conversion, what it expects, and how a failure is told without the value."""
 
 
 def link_difference(here: str | None, there: str | None) -> str:
