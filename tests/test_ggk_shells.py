@@ -91,9 +91,9 @@ def test_batch_points_the_du01_at_the_received_di01(tmp_path: Path) -> None:
     assert cross_ref((tmp_path / "out2" / output).read_bytes()) == RECEIVED
 
 
-def test_batch_in_one_ggk_run_points_at_the_di01_it_wrote() -> None:
+def test_in_profile_ggk_the_retour_answers_the_di01_overstap_sent() -> None:
     """Not a shell difference, for the record: in profile ggk the received 301 is sent on in a Di01 of Overstap's
-    own, which the ledger then names (docs/ggk-profile.md 2.1), in ``convert`` as in the batch."""
+    own, which the ledger then names (docs/ggk-profile.md 2.1); the shells share this step (Converter.render)."""
     converter = Converter(profile="ggk")
     sent = converter.convert(received_di01(), "di01.xml").outputs[0]
     du01 = converter.convert(RETOUR.read_bytes(), "302.xml").outputs[0].xml
