@@ -15,6 +15,7 @@ from typing import Literal
 
 from gateway.ledger.base import next_tijdstip
 
+from .foutcodes import Plek, plek_of
 from .zkn import esc, referentienummer
 
 STUF_NS = "http://www.egem.nl/StUF/StUF0301"
@@ -23,7 +24,6 @@ SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
 SOAP_NS = {"soap11": SOAP11_NS, "soap12": SOAP12_NS}
 CONTENT_TYPE = {"soap11": "text/xml; charset=utf-8", "soap12": "application/soap+xml; charset=utf-8"}
 
-Plek = Literal["client", "server"]
 SoapVersion = Literal["soap11", "soap12"]
 
 # Lengths from stuf0301.xsd: Foutcode 7, Foutomschrijving 200, Foutdetails 1000, Refnummer 40,
@@ -50,6 +50,29 @@ class Fout:
     plek: Plek
     omschrijving: str
     details: str | None = None
+    soap_side: Plek | None = None
+    """The SOAP Fault's side (Client/Sender or Server/Receiver) where it must differ from ``plek``: a message too
+    large is StUF058, plek server, in Tabel 4.1, yet as it is it will never pass, and SOAP 1.1 §4.4.1 says of
+    Client "the message should not be resent without change"."""
+
+    @classmethod
+    def of(cls, code: str, omschrijving: str, details: str | None = None, soap_side: Plek | None = None) -> Fout:
+        """A Fout with the plek StUF 03.01 gives its code (:mod:`.foutcodes`), so no call can pair them wrongly."""
+        return cls(code, plek_of(code), omschrijving, details, soap_side)
+
+    @property
+    def side(self) -> Plek:
+        """Whose the fault is in SOAP terms: ``soap_side``, else ``plek``."""
+        return self.soap_side or self.plek
+
+
+def http_status(fout: Fout, version: SoapVersion) -> int:
+    """The HTTP status of a SOAP Fault, as the SOAP bindings require it.
+
+    SOAP 1.1 §6.2 and WS-I Basic Profile 1.1 R1126: 500 for every Fault (JAX-WS and WCF SOAP 1.1 clients
+    raise a transport error on any other status and never show the Fo03). SOAP 1.2 Part 2 §7.5 (fault to
+    HTTP status): 400 for env:Sender, 500 for every other fault."""
+    return 400 if version == "soap12" and fout.side == "client" else 500
 
 
 _LAST_TIJDSTIP: str | None = None
@@ -157,15 +180,15 @@ def envelope(message: bytes, version: SoapVersion = "soap11") -> bytes:
 
 
 def fault(fo: bytes, fout: Fout, version: SoapVersion = "soap11") -> bytes:
-    """A SOAP Fault carrying a Fo03 as its detail; Client/Sender or Server/Receiver after ``plek``."""
+    """A SOAP Fault carrying a Fo03 as its detail; Client/Sender or Server/Receiver after :attr:`Fout.side`."""
     reason = esc(_clip(fout.omschrijving, MAX_OMSCHRIJVING))
     if version == "soap12":
-        code = "soap:Sender" if fout.plek == "client" else "soap:Receiver"
+        code = "soap:Sender" if fout.side == "client" else "soap:Receiver"
         inner = (f"<soap:Fault><soap:Code><soap:Value>{code}</soap:Value></soap:Code>"
                  f'<soap:Reason><soap:Text xml:lang="en">{reason}</soap:Text></soap:Reason>'
                  "<soap:Detail>").encode() + fo + b"</soap:Detail></soap:Fault>"
     else:
-        code = "soap:Client" if fout.plek == "client" else "soap:Server"
+        code = "soap:Client" if fout.side == "client" else "soap:Server"
         inner = (f"<soap:Fault><faultcode>{code}</faultcode><faultstring>{reason}</faultstring>"
                  "<detail>").encode() + fo + b"</detail></soap:Fault>"
     return envelope(inner, version)
