@@ -202,7 +202,8 @@ def test_naming_a_ggk_envelope_buys_a_plain_body_no_larger_limit(gateway: tuple[
     """Review of the sidecar, finding 1: a plain body above the limit that named a GGk envelope in its first 4 KB (a
     comment was enough) was read up to 25 MB, parsed, kept in quarantine and answered 400 StUF058 plek *server* (so
     the sender offers it again). Now only a body whose root is an envelope gets 25 MB; the others stop at the limit,
-    unread beyond it and not kept: 413, plek client, as the docs' table says."""
+    unread beyond it and not kept: 413, StUF058 with Tabel 4.1's plek server, but a soap:Client fault (SOAP 1.1
+    §4.4.1: not to be resent without change), as the docs' table says."""
     url, _, _ = gateway
     plain = b"<a>" + b"x" * (LIMIT + 10) + b"</a>"
     before = metric(url, "overstap_rejected_total", route="strict", reason="oversize")
@@ -210,14 +211,15 @@ def test_naming_a_ggk_envelope_buys_a_plain_body_no_larger_limit(gateway: tuple[
                  + plain[3:], soap11(b"<a>" + GGK_ROOT.replace(b"<", b"&lt;") + plain[3:])):
         response = httpx.post(url + "/soap/strict", content=body)
         assert response.status_code == 413, response.text
-        assert body_of(fo03(response)) == ("StUF058", "client", f"message larger than the limit of {LIMIT} bytes")
+        assert body_of(fo03(response)) == ("StUF058", "server", f"message larger than the limit of {LIMIT} bytes")
+        assert b"<faultcode>soap:Client</faultcode>" in response.content  # as it is it never passes
         assert "x-overstap-quarantine" not in response.headers  # refused unread, not parsed nor kept
     assert metric(url, "overstap_rejected_total", route="strict", reason="oversize") == before + 3
 
 
 def test_a_size_refusal_after_the_parse_is_413_and_the_senders(gateway: tuple[str, Gateway, Receiver]) -> None:
     """What the read let through as an envelope but the parse found is none is refused by ingest at the general
-    limit with StUF058: that too is the sender's to fix (413, plek client), not a processing fault (400/server)."""
+    limit with StUF058: that too is the sender's to fix (413, soap:Client; Tabel 4.1 gives StUF058 plek server)."""
     url, _, _ = gateway
     fake_end = b"<!-- </soap:Header><soap:Body>" + GGK_ROOT + b" -->"  # fools the bounded scan, not the parser
     body = (b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header>' + fake_end
@@ -226,7 +228,8 @@ def test_a_size_refusal_after_the_parse_is_413_and_the_senders(gateway: tuple[st
     response = httpx.post(url + "/soap/strict", content=body)
     assert response.status_code == 413, response.text
     code, plek, omschrijving = body_of(fo03(response))
-    assert (code, plek) == ("StUF058", "client") and omschrijving.endswith(f"more than the limit of {LIMIT}")
+    assert b"<faultcode>soap:Client</faultcode>" in response.content
+    assert (code, plek) == ("StUF058", "server") and omschrijving.endswith(f"more than the limit of {LIMIT}")
     assert metric(url, "overstap_rejected_total", route="strict", reason="oversize") == before + 1
 
 

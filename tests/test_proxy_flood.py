@@ -89,7 +89,8 @@ def test_a_body_below_the_minimum_rate_is_cut_off_and_frees_its_slot(start: Star
         for _ in range(40):  # 100 bytes every 0.05 s: 2,000 bytes/s over four windows
             time.sleep(0.05)
             steady[0].sendall(b"x" * 100)
-        assert status_line(steady[0]) == b"HTTP/1.1 400 Bad Request"  # read whole (not well-formed: 400), not cut
+        # read whole (not well-formed: a SOAP Fault, 500 by default), not cut (408 and closed)
+        assert status_line(steady[0]) == b"HTTP/1.1 500 Internal Server Error"
 
 
 # -- (b) connection slots kept for health checks ---------------------------------------------------------------------
@@ -147,11 +148,13 @@ def posted(port: int, body: bytes) -> bytes:
 
 def test_the_bytes_held_for_bodies_are_bounded_for_the_whole_server(start: Start) -> None:
     """An envelope held open that fills a 25 MB budget to its last KB leaves no room for a 10 MB one: that one is
-    answered 503 with Retry-After (StUF049, server: offer it again), while an ordinary message still goes through (a
+    answered 503 with Retry-After (StUF046 "Opslaan bericht niet mogelijk", server: offer it again; StUF049 is
+    Tabel 4.1's for synchronous messages only), while an ordinary message still goes through (a
     body's first 64 KiB are not counted). Once the first sender leaves, its bytes are given back and the next one
     is taken."""
     gw_server, _gw = start(ROUTES, DOWN, max_body_buffer_bytes=MAX_ENVELOPE_BYTES, body_timeout=60, min_body_rate=0,
-                           require_downstream_ready=False)  # the held body is not cut for its rate here
+                           require_downstream_ready=False, fault_status="http")  # the held body is not cut for its
+    # rate here; the http mode's 503 is what a load balancer acts on
     big = envelope(MAX_ENVELOPE_BYTES - 1000)
     with connections() as held:
         held.append(begun(gw_server.port, len(big), big[:-1]))  # all but its last byte: held until it ends
@@ -159,7 +162,8 @@ def test_the_bytes_held_for_bodies_are_bounded_for_the_whole_server(start: Start
         refused = posted(gw_server.port, envelope(10_000_000))
         head, _, text = refused.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 503 ") and b"retry-after: 5" in head.lower(), head
-        assert b"<StUF:code>StUF049</StUF:code>" in text and b"<StUF:plek>server</StUF:plek>" in text
+        assert b"<StUF:code>StUF046</StUF:code>" in text and b"<StUF:plek>server</StUF:plek>" in text
+        assert b"<faultcode>soap:Server</faultcode>" in text
         assert metric(gw_server.url, "overstap_rejected_total", route="default", reason="busy") == 1
         assert httpx.post(gw_server.url + "/soap", content=sample(A02), timeout=10).status_code == 200
     time.sleep(0.5)  # the held sender has left

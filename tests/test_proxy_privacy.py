@@ -39,7 +39,9 @@ def test_a_reused_identificatie_for_another_client_is_refused_not_acked_as_dupli
         ok = httpx.post(gw_server.url + "/soap", content=first)
         assert ok.status_code == 200
         clash = httpx.post(gw_server.url + "/soap", content=other_client)
-        assert clash.status_code == 409 and b"Bv03Bericht" not in clash.content
+        assert clash.status_code == 500 and b"Bv03Bericht" not in clash.content  # fault_status: soap, the default
+        # Tabel 4.1 "Combinatie zender en referentienummer niet uniek" (soort 2,3): StUF016, plek client
+        assert b"<StUF:code>StUF016</StUF:code><StUF:plek>client</StUF:plek>" in clash.content
         assert b"already belongs to a different message" in clash.content and OTHER_BSN not in clash.content
         assert "x-overstap-duplicate" not in clash.headers and clash.headers["x-overstap-quarantine"]
         resent = httpx.post(gw_server.url + "/soap", content=soap11(first))  # other bytes, same message
@@ -48,7 +50,7 @@ def test_a_reused_identificatie_for_another_client_is_refused_not_acked_as_dupli
         assert b"123456782" in rec.received[0].body
         conn = outbox.connect(gw.db_path)
         quarantined = outbox.message_rows(conn, status=outbox.QUARANTINED)
-        assert [(m["fault_code"], m["fault_field"]) for m in quarantined] == [("StUF055", "referentienummer")]
+        assert [(m["fault_code"], m["fault_field"]) for m in quarantined] == [("StUF016", "referentienummer")]
 
 
 def test_log_masking_keeps_references_and_masks_bsns() -> None:
@@ -74,7 +76,8 @@ def test_an_ei_file_with_a_wrong_field_gets_422_like_xml(start: Start) -> None:
     lines = ei.split(b"\n")
     lines[1] = lines[1] + b"X"  # one record a character too long
     refused = httpx.post(gw_server.url + "/soap", content=b"\n".join(lines))
-    assert refused.status_code == 422, refused.text
+    assert refused.status_code == 500, refused.text  # a SOAP 1.1 Fault (fault_status: soap, the default)
+    assert b"<StUF:code>StUF055</StUF:code><StUF:plek>client</StUF:plek>" in refused.content
     assert b"Fo03Bericht" in refused.content
 
 

@@ -170,8 +170,8 @@ def _soap_endpoint(config: ServeConfig, gw: Gateway) -> SoapHandler:
             if body.refusal is not None:
                 return _refused(gw, route.name, body, version, config.body_timeout)
             if not body.data:
-                return _response(gw.refuse(route.name, "empty", 400, stuf.Fout(
-                    "StUF055", "client", "empty request: expected an XML message"), soap_version(
+                return _response(gw.refuse(route.name, "empty", 400, stuf.Fout.of(
+                    "StUF055", "empty request: expected an XML message"), soap_version(
                     body.data, headers.get("content-type"))))
             return _response(await gw.receive(route.name, body.data, headers))
 
@@ -184,15 +184,15 @@ def _refused(gw: Gateway, route: str, body: Body, version: stuf.SoapVersion, bod
         gw.metrics.rejected.labels(route, "disconnected").inc()
         log.info("client disconnected mid-body on route %s", route)
         return Response(status_code=400)
-    if body.refusal == "oversize":
-        return _response(gw.refuse(route, "oversize", 413, stuf.Fout(
-            "StUF058", "client", f"message larger than the limit of {body.limit} bytes"), version))
-    if body.refusal == "busy":  # the server holds as many body bytes as it may: not now, offer it again
-        return _response(gw.refuse(route, "busy", 503, stuf.Fout(
-            "StUF049", "server", "the server is receiving as many large messages as it can hold; offer it again "
+    if body.refusal == "oversize":  # StUF058 is plek server (Tabel 4.1), but as it is it never passes: soap:Client
+        return _response(gw.refuse(route, "oversize", 413, stuf.Fout.of(
+            "StUF058", f"message larger than the limit of {body.limit} bytes", soap_side="client"), version))
+    if body.refusal == "busy":  # no room to hold it now: "Opslaan bericht niet mogelijk" (the Fo03 code to retry)
+        return _response(gw.refuse(route, "busy", 503, stuf.Fout.of(
+            "StUF046", "the server is receiving as many large messages as it can hold; offer it again "
             "later"), version, {"Retry-After": "5", "Connection": "close"}))
-    return _response(gw.refuse(route, "slow_body", 408, stuf.Fout(  # the rest may still come: not a next request
-        "StUF058", "client", f"request body not complete within {body_timeout:g}s"), version,
+    return _response(gw.refuse(route, "slow_body", 408, stuf.Fout.of(  # the rest may still come: not a next request
+        "StUF058", f"request body not complete within {body_timeout:g}s"), version,
         {"Connection": "close"}))
 
 

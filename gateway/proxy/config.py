@@ -118,8 +118,11 @@ class ServeConfig:
     admin_key: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
     tls: TlsConfig | None = None
-    fault_status: str = "http"
-    """``http``: 400/401/404/413/422/503 after the cause; ``soap``: 500 for every fault (strict SOAP 1.1)."""
+    fault_status: str = "soap"
+    """``soap`` (default): a SOAP 1.1 Fault is HTTP 500 (SOAP 1.1 §6.2, WS-I BP R1126), a SOAP 1.2 one 400 for
+    env:Sender and 500 for env:Receiver (SOAP 1.2 Part 2 §7.5), so JAX-WS and WCF clients show the vendor the Fo03
+    instead of a transport error. ``http``: 400/401/404/408/413/422/503 after the cause, for HTTP-aware senders
+    and load balancers."""
     convert_threads: int = 4
     convert_processes: int | None = None
     """Worker processes for conversion; None: one per core beyond the first (max 4); 0: threads only."""

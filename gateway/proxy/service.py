@@ -67,13 +67,19 @@ def soap_version(body: bytes, content_type: str | None) -> stuf.SoapVersion:
     return "soap12" if SOAP12_HINT in body[:2048] else "soap11"
 
 
-def plek(code: str, reason: str | None = None) -> stuf.Plek:
-    """Where a failure's cause lies: bad input is the client's; StUF046/049 and StUF058 (processing) the server's,
-    so the sender offers the message again. A message too large is StUF058 too, but the sender's to make smaller:
-    told "server", it would offer the same bytes again and again."""
-    if reason == "oversize":
-        return "client"
-    return "server" if code in ("StUF046", "StUF049", "StUF058") else "client"
+def refused_downstream(dead: Outcome, message_id: str) -> stuf.Fout:
+    """Our Fo03 for a message the downstream refused (translate, ``ack: delivered``): its code and plek, in our words.
+
+    The downstream's omschrijving and details are its own free text about the message, which may quote a BSN or
+    a name; they are described by shape only and stay with the delivery in the outbox (scrubbed), where the
+    operator reads them. The sender gets the code, the plek and where to look."""
+    reply = dead.reply
+    if reply is None or reply.kind != "fo":
+        return stuf.Fout.of("StUF058", f"refused downstream: {dead.summary or 'no StUF answer'}; message {message_id}")
+    said = reply.omschrijving or ""
+    return stuf.Fout(reply.code or "StUF058", "client" if reply.plek == "client" else "server",
+                     f"refused downstream: {reply.berichtcode} {reply.code or '?'} ({reply.plek or '?'}), its "
+                     f"omschrijving ({len(said)} characters) kept with message {message_id} in the outbox")
 
 
 class Gateway:
@@ -199,7 +205,7 @@ class Gateway:
         facts = facts or Facts()
         fo = stuf.fo03(*reply_parties(facts, self.config.reply), facts.source_ref or stuf.UNKNOWN_REF, fout)
         if self.config.fault_status == "soap":
-            status = 500 if version == "soap11" or fout.plek == "server" else 400
+            status = stuf.http_status(fout, version)
         return Answer(status, stuf.fault(fo, fout, version), stuf.CONTENT_TYPE[version], headers or {})
 
     def refuse(self, route: str, reason: str, status: int, fout: stuf.Fout, version: stuf.SoapVersion,
@@ -216,12 +222,12 @@ class Gateway:
         version = soap_version(body, content_type)
         route = self.route(route_name)
         if route is None:
-            return self.refuse("unknown", "unknown_route", 404, stuf.Fout(
-                "StUF010", "client", f"unknown route {route_name!r}: post to /soap or /soap/<route> with one of "
+            return self.refuse("unknown", "unknown_route", 404, stuf.Fout.of(
+                "StUF010", f"unknown route {route_name!r}: post to /soap or /soap/<route> with one of "
                 f"{', '.join(sorted(self.config.routes))}"), version)
         if route.api_keys and not self.authorised(route.api_keys, headers):
-            return self.refuse(route.name, "auth", 401, stuf.Fout(
-                "StUF052", "client", "not authorised: a valid API key (X-API-Key or Authorization: Bearer) is "
+            return self.refuse(route.name, "auth", 401, stuf.Fout.of(
+                "StUF052", "not authorised: a valid API key (X-API-Key or Authorization: Bearer) is "
                 "required on this route"), version, {"WWW-Authenticate": 'Bearer realm="overstap"'})
         self.metrics.received.labels(route.name).inc()
         soap_action = headers.get("soapaction")
@@ -272,8 +278,9 @@ class Gateway:
         if info.also:  # several independent errors: the omschrijving names the first, the details all of them
             what = f"{len(info.also) + 1 + info.left_out} problems; first: {what}"
         details = info.fitted(stuf.MAX_DETAILS) if info.line or info.field or info.also else None
-        return self.fault(status, stuf.Fout(info.code, plek(info.code, reason), what, details), version, attempt.facts,
-                          headers)
+        # a message too large never passes as it is: SOAP must not call it the server's (see stuf.Fout.soap_side)
+        fout = stuf.Fout.of(info.code, what, details, "client" if reason == "oversize" else None)
+        return self.fault(status, fout, version, attempt.facts, headers)
 
     async def _accept(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,
                       attempt: Converted, version: stuf.SoapVersion) -> Answer:
@@ -296,7 +303,7 @@ class Gateway:
 
         Acknowledging it as a re-send would lose it; delivering it would let one reference name two messages.
         """
-        info = FailureInfo("StUF055", "referentienummer", None, str(exc), route.name)
+        info = FailureInfo("StUF016", "referentienummer", None, str(exc), route.name)  # Tabel 4.1, soort 2,3
         refused = Converted(None, attempt.mapping, attempt.facts, info, "conflict")
         return await self._quarantine(route, body, content_type, soap_action, refused, version)
 
@@ -304,8 +311,8 @@ class Gateway:
         """The outbox write failed: nothing is acknowledged, the sender offers the message again later."""
         self.metrics.rejected.labels(route.name, "store_failed").inc()
         log.error("outbox write failed on route %s: %s", route.name, type(exc).__name__)
-        return self.fault(503, stuf.Fout("StUF046", "server", "the message could not be stored; offer it "
-                                         "again later"), version, facts, {"Retry-After": "5"})
+        return self.fault(503, stuf.Fout.of("StUF046", "the message could not be stored; offer it again later"),
+                          version, facts, {"Retry-After": "5"})
 
     async def acknowledge(self, route: RouteConfig, accepted: outbox.Accepted, facts: Facts,
                           version: stuf.SoapVersion) -> Answer:
@@ -343,7 +350,7 @@ class Gateway:
             self.forwarder.forget(delivery_id, fut)
         if late:
             self.metrics.rejected.labels(route.name, "ack_timeout").inc()
-            return self.fault(504, stuf.Fout("StUF058", "server", f"stored as message {headers['X-Overstap-Message']}"
+            return self.fault(504, stuf.Fout.of("StUF058", f"stored as message {headers['X-Overstap-Message']}"
                                              f" but not yet accepted downstream within {route.ack_timeout:g}s; "
                                              "delivery continues, a re-send is recognised"), version, facts, headers)
         outcomes = [fut.result() for fut in waits.values()]
@@ -353,12 +360,7 @@ class Gateway:
             self.metrics.rejected.labels(route.name, "downstream").inc()
             if relay and dead.body:
                 return Answer(dead.http_status or 502, dead.body, dead.content_type or "text/xml", headers)
-            reply = dead.reply
-            if reply is not None and reply.kind == "fo":
-                fout = stuf.Fout(reply.code or "StUF058", "client" if reply.plek == "client" else "server",
-                                 reply.omschrijving or dead.reason, reply.details)
-            else:
-                fout = stuf.Fout("StUF058", "server", f"refused downstream: {dead.reason}")
+            fout = refused_downstream(dead, headers["X-Overstap-Message"])
             return self.fault(422 if fout.plek == "client" else 502, fout, version, facts, headers)
         self.metrics.acknowledged.labels(route.name).inc()
         delivered = [o for o in outcomes if o.result == DELIVERED and o.body]
