@@ -56,9 +56,10 @@ second payload would not be converted while the sender is told the envelope arri
 UNREAD = ("stuurgegevens/zender/administratie", "stuurgegevens/zender/gebruiker",
           "stuurgegevens/ontvanger/administratie", "stuurgegevens/ontvanger/gebruiker",
           "parameters/referentienummerBericht", "parameters/crossRefnummerBericht")
-"""Envelope elements the GGk XSD allows that Overstap neither checks nor carries: the canonical output has no
-place for them (its stuurgegevens are Overstap's own; a gebruiker may name a person), so a filled one is
-reported as unmapped input, never dropped without a word (docs/ggk-profile.md 4)."""
+"""Envelope elements the GGk XSD allows that no canonical output carries: it has no place for them (its stuurgegevens
+are Overstap's own; a gebruiker may name a person), so a filled one is reported as unmapped input, never dropped
+without a word (docs/ggk-profile.md 4). The sidecar's Bv03/Fo03 does address the sender's administratie and
+gebruiker (StUF 03.01 4.4.1), but an answer is no canonical output."""
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 """A UUID in its text form (RFC 4122). The spec (2.4, IB009, CC04) asks for version 4; the version is not checked
 here because the official GGk examples themselves carry a version 1 UUID."""
