@@ -213,9 +213,11 @@ def test_no_extra_element_name_has_a_positional_index(name: str, chains: Callabl
 def test_20_case_a_aanvraag_and_toewijzing_ended_by_intrekking(chains: Callable[[str], Chain]) -> None:
     chain20 = chains("chain20")
     aanvraag = chain20.one("BeschikkingNummer", "425386123", "WMOAANV")  # 315 of 2016-02-18
-    assert dates(aanvraag) == ("20160215", "20160218", None, None)
+    assert dates(aanvraag) == ("20160215", "20160218", None, "20160220")  # answered by the 301 of 2016-02-20
     assert aanvraag["initiator"] == {"soort": "natuurlijkPersoon", "identificatie": "inp.bsn=*******82"}
     zaak = chain20.one("BeschikkingNummer", "425386123", "WMOTOEW", gemeente="0384")
+    assert reden(aanvraag) == f"Toegewezen (zaak {zaak['identificatie']})"
+    assert statuses(aanvraag) == [(AFGEHANDELD, "20160220000000000")]
     assert dates(zaak) == ("20160215", "20160220", "20161231", "20161107")  # A-02, ended by A-04
     assert zaak["kenmerken"] == kenmerken(("BeschikkingNummer", "425386123"))
     assert "RedenIntrekking 4" in reden(zaak)
@@ -288,8 +290,10 @@ def test_20_samples_make_exactly_these_zaken(chains: Callable[[str], Chain]) -> 
 def test_21_case_a_links_the_toewijzing_to_its_aanvraag_and_ends_it(chains: Callable[[str], Chain]) -> None:
     chain21 = chains("chain21")
     aanvraag = chain21.one("ReferentieAanbieder", "VZ-2016-0001", "WMOAANV")
-    assert dates(aanvraag) == ("20160215", "20160218", None, None)
+    assert dates(aanvraag) == ("20160215", "20160218", None, "20160220")
     zaak = chain21.one("ToewijzingNummer", "100001", "WMOTOEW")
+    assert reden(aanvraag) == "Toegewezen (zaak 0384T100001)"
+    assert statuses(aanvraag) == [(AFGEHANDELD, "20160220000000000")]
     assert zaak["kenmerken"] == kenmerken(("BeschikkingNummer", "425386123"), ("ToewijzingNummer", "100001"))
     assert dates(zaak) == ("20160215", "20160220", "20161231", "20161107")
     assert "RedenWijziging 09" in reden(zaak)
@@ -325,8 +329,10 @@ def test_21_two_clients_give_one_zaak_per_toewijzing(chains: Callable[[str], Cha
 
 def test_21_full_301_after_its_315_is_accepted(reference: Path) -> None:
     chain = Chain(reference).feed_all(["iwmo21/Full-WMO315_alle_elementen.xml"])
-    (answer,) = chain.feed(IWMO21_FULL_301)
-    assert answer.accepted, answer.fout
+    answers = chain.feed(IWMO21_FULL_301)
+    assert [a.fout for a in answers if not a.accepted] == []
+    kinds = [output.operation for name, output, _ in chain.delivered if name == IWMO21_FULL_301]
+    assert kinds == ["creeerZaak", "updateZaak", "actualiseerZaakstatus"]  # the toewijzing, then its aanvraag closed
 
 
 def test_21_a_beschikking_with_two_grondslagen_then_one_holds_each_in_turn(reference: Path) -> None:
@@ -351,7 +357,8 @@ def test_21_a_beschikking_with_two_grondslagen_then_one_holds_each_in_turn(refer
 def test_32_toewijzing_320001_started_corrected_shortened_and_stopped(chains: Callable[[str], Chain]) -> None:
     chain32 = chains("chain32")
     aanvraag = chain32.one("ReferentieAanbieder", "VZ-2023-0001", "WMOAANV")
-    assert dates(aanvraag) == ("20230301", "20230210", "20231231", None)
+    assert dates(aanvraag) == ("20230301", "20230210", "20231231", "20230220")  # answered by the 301 of 02-20
+    assert statuses(aanvraag) == [(AFGEHANDELD, "20230220000000000")]
     zaak = chain32.one("ToewijzingNummer", "320001", "WMOTOEW")
     assert zaak["kenmerken"] == kenmerken(("ToewijzingNummer", "320001"), ("ReferentieAanbieder", "VZ-2023-0001"))
     assert dates(zaak) == ("20230301", "20230220", "20230630", "20230602")

@@ -65,8 +65,7 @@ def test_the_sample_chains_through_the_sidecar_end_in_the_zaak_state_they_descri
     try:
         for name in (A01, A02, A04, B01, B02, B04):
             assert httpx.post(server.url + "/soap", content=soap11(sample(name)), timeout=30).status_code == 200
-        assert wait_for(lambda: len(receiver) == 3 and any(
-            len(z["statussen"]) == 3 for z in httpx.get(tb.url + "/api/zaken").json().values()), timeout=30)
+        assert wait_for(lambda: len(Journal(folder).entries()) == 11, timeout=30)
     finally:
         server.stop()
     zaken = httpx.get(tb.url + "/api/zaken").json()
@@ -87,11 +86,16 @@ def test_the_sample_chains_through_the_sidecar_end_in_the_zaak_state_they_descri
     a = next(z for key, z in zaken.items() if key.startswith("0384B425386123-"))
     assert (a["einddatum"], [s["statustype"] for s in a["statussen"]]) == ("20161107", ["Afgehandeld"])
     assert a["heeftBetrekkingOpAndere"] and a["heeftBetrekkingOpAndere"][0] in zaken
+    aanvraag = zaken[a["heeftBetrekkingOpAndere"][0]]  # the 315's, answered by the 301 of 2016-02-20 and closed
+    assert (aanvraag["zaaktype"], aanvraag["einddatum"], [s["statustype"] for s in aanvraag["statussen"]]) == (
+        "WMOAANV", "20160220", ["Afgehandeld"])
+    assert aanvraag["resultaat"] == {"omschrijving": f"Toegewezen (zaak {a['identificatie']})"}
     entries = Journal(folder).entries()
-    assert len(entries) == 9 and all(e.accepted for e in entries)
+    assert len(entries) == 11 and all(e.accepted for e in entries)
+    assert len(receiver) == 3
     # a restart brings back exactly these zaken from the journal
     again = Receiver()
-    assert Journal(folder).replay(again) == 9
+    assert Journal(folder).replay(again) == 11
     assert again.snapshot() == zaken
 
 

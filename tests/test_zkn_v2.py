@@ -158,8 +158,10 @@ def test_an_intrekking_of_an_unknown_toewijzing_creates_then_ends_with_a_warning
 
 def test_the_verzoek_is_an_aanvraagzaak_the_toewijzing_links_to(converter: Converter, reference_dir: Path) -> None:
     (aanvraag,) = convert(converter, reference_dir, "CasusA-01-WMO315_verzoek.xml").outputs
-    (toewijzing,) = convert(converter, reference_dir, "CasusA-02-WMO301_toewijzing.xml").outputs
+    toewijzing, answered, closed = convert(converter, reference_dir, "CasusA-02-WMO301_toewijzing.xml").outputs
     assert aanvraag.zaak.startswith("0384A")
+    assert [(o.zaak, o.operation) for o in (answered, closed)] == [(aanvraag.zaak, "updateZaak"),
+                                                                  (aanvraag.zaak, "actualiseerZaakstatus")]
     assert texts(objects(aanvraag.xml)[0], "ZKN:isVan/ZKN:gerelateerde/ZKN:code") == ["WMOAANV"]
     assert texts(objects(toewijzing.xml)[0], "ZKN:heeftBetrekkingOpAndere/ZKN:gerelateerde/ZKN:identificatie") == [
         aanvraag.zaak]

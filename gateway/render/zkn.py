@@ -22,7 +22,8 @@ import orjson
 from gateway.model import Bericht
 from gateway.zaken import CREEER, PlanError, Unit, units, zaak_identificatie
 from gateway.zaken.catalogue import Zaaktype, zaaktype_for
-from gateway.zaken.plan import SOAP_ACTIONS, Delivery, UnitFacts, plan_facts, unit_facts
+from gateway.zaken.plan import SOAP_ACTIONS, Delivery, Operation, UnitFacts, answer_aanvraag, plan_facts, unit_facts
+from gateway.zaken.state import JsonDict
 
 from .guard import escape as esc
 from .names import file_name
@@ -217,6 +218,9 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
             if known is None:
                 assert facts is not None
                 known = facts(unit, zaaktype)
+            requests = _requests(linked, known.want, tx, result) if unit.kind == "toewijzing" and linked else []
+            if unit.kind == "toewijzing":
+                linked = [other for other, _ in requests]
             planned = plan_facts(known, unit, previous, ident, zaaktype, linked)
         except PlanError as exc:
             raise RenderError(str(exc), exc.field, code=exc.code) from None
@@ -229,16 +233,66 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
             result.notes.append(planned.note)
         elif not planned.operations:
             result.notes.append(f"no change: zaak {ident} already holds this state ({unit.primary})")
-        if planned.operations:  # what every output of the unit shares, once
-            zender = settings.zender
-            clock = f"{zender.organisatie or unit.gemeente}|{zender.applicatie}|{zender.administratie or ''}"
-            van, aan = (zender, unit.gemeente), (settings.ontvanger, unit.gemeente)
-            stem = file_name(f"{ident}-{message.berichtcode}-{message.identificatie}-")  # a message value
-        for op in planned.operations:
-            ref = referentienummer()
-            xml = write(op, van, aan, ref, tx.tijdstip(clock, now), settings.gezet_door)
-            kind = op.kind
-            name = f"{stem}{len(result.outputs) + 1:02d}-{kind}"
-            result.outputs.append(ZknRendered(ref, name, ident, xml, "T" if kind == CREEER else "W", kind,
-                                              SOAP_ACTIONS[kind]))
+        _write(result, planned.operations, ident, unit, message, settings, tx, now)
+        if requests:
+            _answer(result, requests, known.at, ident, unit, message, settings, tx, now)
     return result
+
+
+def _requests(linked: list[str], want: JsonDict | None, tx: Any, result: Rendering) -> list[tuple[str, JsonDict]]:
+    """The aanvraagzaken a toewijzing line names (by ReferentieAanbieder, or the 2.0 beschikking and product) with
+    their states, but for one of another client or aanbieder: a ReferentieAanbieder is the aanbieder's own
+    reference, so another aanbieder's (or a mistyped) one may name a stranger's aanvraag, which this toewijzing
+    neither relates to nor answers (a warning says so, by identificatie only)."""
+    if want is None:
+        return []
+    out = []
+    for other in linked:
+        state = tx.state(other)
+        if state is None or state.get("kind") != "aanvraag":
+            continue
+        if state["initiator"].get("bsn") != want["initiator"].get("bsn") or state.get("uitvoerende") != want.get(
+                "uitvoerende"):
+            result.warnings.append(f"aanvraagzaak {other} is named by this toewijzing's ReferentieAanbieder or product "
+                                   "but is for another client or aanbieder: not linked, not answered")
+            continue
+        out.append((other, state))
+    return out
+
+
+def _answer(result: Rendering, requests: list[tuple[str, JsonDict]], at: str, toewijzing: str, unit: Unit,
+            message: Prepared, settings: RenderSettings, tx: Any, now: dt.datetime) -> None:
+    """Close each open aanvraagzaak the toewijzing answers (:func:`~gateway.zaken.plan.answer_aanvraag`), after
+    the toewijzing's own operations: its creeerZaak links to the aanvraag first."""
+    for other, previous in requests:
+        zaaktype = zaaktype_for(settings.zaaktypen, unit.gemeente, message.wet, "aanvraag")
+        if zaaktype is None:
+            raise RenderError(f"no zaaktype configured for {unit.gemeente}:{message.wet}.aanvraag "
+                              "(render.zaaktypen)", "zaaktype")
+        try:
+            planned = answer_aanvraag(previous, zaaktype, at, toewijzing)
+        except PlanError as exc:
+            raise RenderError(str(exc), exc.field, code=exc.code) from None
+        if planned.state is not None:
+            tx.put_state(other, planned.state)
+        result.warnings += planned.warnings
+        _write(result, planned.operations, other, unit, message, settings, tx, now)
+
+
+def _write(result: Rendering, operations: list[Operation], ident: str, unit: Unit, message: Prepared,
+           settings: RenderSettings, tx: Any, now: dt.datetime) -> None:
+    """Write ``operations`` on zaak ``ident`` as zakLk01 outputs, in order, each with its own referentienummer
+    and a tijdstipBericht later than every one the zender sent before."""
+    if not operations:
+        return
+    zender = settings.zender  # what every output of the unit shares, once
+    clock = f"{zender.organisatie or unit.gemeente}|{zender.applicatie}|{zender.administratie or ''}"
+    van, aan = (zender, unit.gemeente), (settings.ontvanger, unit.gemeente)
+    stem = file_name(f"{ident}-{message.berichtcode}-{message.identificatie}-")  # a message value
+    for op in operations:
+        ref = referentienummer()
+        xml = write(op, van, aan, ref, tx.tijdstip(clock, now), settings.gezet_door)
+        kind = op.kind
+        name = f"{stem}{len(result.outputs) + 1:02d}-{kind}"
+        result.outputs.append(ZknRendered(ref, name, ident, xml, "T" if kind == CREEER else "W", kind,
+                                          SOAP_ACTIONS[kind]))

@@ -233,6 +233,10 @@ def _older(previous: JsonDict, at: str, ending: bool) -> str | None:
     if at <= ended:
         return (f"older than the state held: zaak {zaak} was ended by a message of {ended}, this one was "
                 f"registered at {at}; not sent, an ended zaak is not rolled back (StUF 03.01 Tabel 5.8, StUF065)")
+    if not ending and previous.get("kind") == "aanvraag":
+        raise PlanError(f"aanvraagzaak {zaak} was answered and closed by a toewijzing of {ended}; this later "
+                        "request changes it, which no ZDS 1.2 operation does (4.1.3: at its eindstatus the zaak is "
+                        "closed). A new request needs a new ReferentieAanbieder", "clients", "StUF058")
     if not ending:
         raise PlanError(f"zaak {zaak} was ended by a message of {ended}; this later toewijzing does not end it and "
                         "would reopen it, which no ZDS 1.2 operation does (4.1.3: at its eindstatus the zaak is "
@@ -253,6 +257,26 @@ def _closed(previous: JsonDict, what: str) -> str | None:
         return None
     return (f"not sent: zaak {previous['identificatie']} was closed at its eindstatus by a message of {ended}; "
             f"this {what} would change it, and ZDS 1.2 changes a lopende zaak only (4.1.3, 4.1.5)")
+
+
+def answer_aanvraag(previous: JsonDict, zaaktype: Zaaktype, at: str, toewijzing: str) -> Planned:
+    """A 301 line that answers an aanvraagzaak (315, or a 317 line) closes it: updateZaak with einddatum (the day
+    the toewijzing was registered) and resultaat "Toegewezen", then its eindstatus.
+
+    Why: the aanvraag is decided once the gemeente sends the toewijzing; without its eindstatus the receiver keeps
+    every answered aanvraag lopend for ever (ZDS 1.2 4.1.3: at the eindstatus "dient het ZS de betreffende zaak af
+    te sluiten"). An aanvraag already closed gets nothing (a later 301 of the same chain answers nothing new); a
+    toewijzing registered before the aanvraag cannot answer it and leaves it open, with a warning."""
+    out = Planned()
+    if previous.get("kind") != "aanvraag" or previous["attrs"].get("einddatum") is not None:
+        return out
+    held = previous.get("as_of")
+    if held and at < held:
+        out.warnings.append(f"aanvraagzaak {previous['identificatie']} left open: the toewijzing of zaak {toewijzing} "
+                            f"was registered at {at}, before the aanvraag ({held}), so it does not answer it")
+        return out
+    out.state = _end(previous, zaaktype, at[:8], f"Toegewezen (zaak {toewijzing})", out, at)
+    return out
 
 
 class Delivery(NamedTuple):

@@ -144,6 +144,8 @@ def units(bericht: Bericht) -> list[Unit]:
                 found = []
                 if product.referentie_aanbieder:
                     found.append(f"aanvraag:{gemeente}:{product.referentie_aanbieder}")
+                    if product.toewijzingnummer:  # 3.x: the 317 line that asked to change this toewijzing
+                        found.append(f"aanvraag:{gemeente}:{product.referentie_aanbieder}:{product.toewijzingnummer}")
                 alias = aanvraag_product_key(gemeente, product.aanbieder or aanbieder, client, product)
                 if alias:
                     found.append(alias)

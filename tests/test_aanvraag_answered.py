@@ -1,0 +1,109 @@
+"""An aanvraagzaak is closed by the toewijzing that answers it, as the reference receiver holds it afterwards.
+
+A 315 line (and a 317 line) becomes an aanvraagzaak; the 301 line that names its ReferentieAanbieder answers it.
+Without an end the receiver keeps every answered aanvraag lopend for ever; ZDS 1.2 4.1.3 closes a zaak at its
+eindstatus. Expected values are written by hand from the iWmo 3.2 fixtures (tests/fixtures/iwmo32).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_chains import AFGEHANDELD, Chain, dates, reden, statuses
+
+from gateway.render import RenderError
+
+VERZOEK, SPECIFIEK = "iwmo32/WMO315_verzoek.xml", "iwmo32/WMO301_toewijzing_specifiek.xml"
+WIJZIGING, VOW = "iwmo32/WMO301_wijziging_verkorting.xml", "iwmo32/WMO317_verzoek_wijziging.xml"
+
+
+def test_the_301_closes_the_aanvraag_after_creating_its_toewijzing(reference_dir: Path) -> None:
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK])
+    assert [a.fout for _, _, a in chain.delivered if not a.accepted] == []
+    aanvraag = chain.one("ReferentieAanbieder", "VZ-2023-0001", "WMOAANV")
+    zaak = chain.one("ToewijzingNummer", "320001", "WMOTOEW")
+    assert dates(aanvraag) == ("20230301", "20230210", "20231231", "20230220")  # the 301's Toewijzingsdatum
+    assert reden(aanvraag) == "Toegewezen (zaak 0384T320001)"
+    assert statuses(aanvraag) == [(AFGEHANDELD, "20230220000000000")]
+    assert dates(zaak)[3] is None and statuses(zaak) == []  # the toewijzing itself runs on
+    sent = [(output.zaak, output.operation) for name, output, _ in chain.delivered if name == SPECIFIEK]
+    assert sent == [(zaak["identificatie"], "creeerZaak"), (aanvraag["identificatie"], "updateZaak"),
+                    (aanvraag["identificatie"], "actualiseerZaakstatus")]
+    assert zaak["heeftBetrekkingOpAndere"] == [aanvraag["identificatie"]]
+
+
+def test_a_later_301_of_the_same_chain_does_not_close_it_again(reference_dir: Path) -> None:
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK])
+    chain.feed(WIJZIGING)  # names ReferentieAanbieder VZ-2023-0001 as well
+    sent = [(output.zaak, output.operation) for name, output, _ in chain.delivered if name == WIJZIGING]
+    zaak = chain.one("ToewijzingNummer", "320001", "WMOTOEW")
+    assert sent == [(zaak["identificatie"], "updateZaak")]
+    assert statuses(chain.one("ReferentieAanbieder", "VZ-2023-0001", "WMOAANV")) == [(AFGEHANDELD,
+                                                                                       "20230220000000000")]
+
+
+def test_the_301_that_changes_a_toewijzing_closes_the_317_line_that_asked_for_it(reference_dir: Path) -> None:
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK, VOW])
+    answer = chain.source(WIJZIGING).replace(b"VZ-2023-0001", b"VOW-2023-0001")
+    chain.feed(WIJZIGING, answer)
+    assert [a.fout for _, _, a in chain.delivered if not a.accepted] == []
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    assert dates(vow["20230601"]) == ("20230601", "20230515", "20231231", "20230612")  # te wijzigen 320001
+    assert reden(vow["20230601"]) == "Toegewezen (zaak 0384T320001)"
+    assert statuses(vow["20230601"]) == [(AFGEHANDELD, "20230612000000000")]
+    assert dates(vow["20230615"])[3] is None and statuses(vow["20230615"]) == []  # the new product: unanswered
+
+
+def test_a_toewijzing_registered_before_the_aanvraag_leaves_it_open(reference_dir: Path) -> None:
+    chain = Chain(reference_dir)
+    chain.feed(VERZOEK, chain.source(VERZOEK).replace(b"2023-02-10", b"2023-02-25"))  # the 315's Dagtekening
+    conversion = chain.converter.convert(chain.source(SPECIFIEK), SPECIFIEK)
+    aanvraag = chain.one("ReferentieAanbieder", "VZ-2023-0001", "WMOAANV")
+    assert [o.operation for o in conversion.outputs] == ["creeerZaak"]
+    assert [w.message for w in conversion.warnings] == [
+        f"aanvraagzaak {aanvraag['identificatie']} left open: the toewijzing of zaak 0384T320001 was registered at "
+        "20230220101500, before the aanvraag (20230225000000), so it does not answer it"]
+
+
+def test_a_changed_request_after_its_answer_is_refused(reference_dir: Path) -> None:
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK])
+    again = chain.source(VERZOEK).replace(b"2023-02-10", b"2023-03-01").replace(b"2023-12-31", b"2023-11-30")
+    with pytest.raises(RenderError, match=r"aanvraagzaak 0384AVZ-2023-0001 was answered and closed by a "
+                                              r"toewijzing of 20230220101500; this later request changes it") as caught:
+        chain.feed(VERZOEK, again)
+    assert caught.value.code == "StUF058"
+
+
+def test_a_second_toewijzing_answering_the_same_request_leaves_the_closed_aanvraag_alone(reference_dir: Path
+                                                                                         ) -> None:
+    """One request granted as two toewijzingen (both name its ReferentieAanbieder): the first closes it; the
+    second would change a closed zaak, which the receiver refuses."""
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK])
+    second = chain.source(SPECIFIEK).replace(b">320001<", b">320009<").replace(b"2023-02-20", b"2023-02-21")
+    chain.feed("second", second)
+    assert [a.fout for _, _, a in chain.delivered if not a.accepted] == []
+    assert [output.operation for name, output, _ in chain.delivered if name == "second"] == ["creeerZaak"]
+    aanvraag = chain.one("ReferentieAanbieder", "VZ-2023-0001", "WMOAANV")
+    assert reden(aanvraag) == "Toegewezen (zaak 0384T320001)"
+    assert chain.one("ToewijzingNummer", "320009", "WMOTOEW")["heeftBetrekkingOpAndere"] == [
+        aanvraag["identificatie"]]
+
+
+@pytest.mark.parametrize(("what", "old", "new"), [("client", b">999900031<", b">999900043<"),
+                                                  ("aanbieder", b">98026987<", b">98026999<")])
+def test_a_toewijzing_for_another_client_or_aanbieder_neither_links_nor_answers(reference_dir: Path, what: str,
+                                                                              old: bytes, new: bytes) -> None:
+    """A ReferentieAanbieder is the aanbieder's own reference: another aanbieder may use the same one, and a
+    mistyped one may name a stranger's aanvraag. Neither relates to it, and neither may close it."""
+    chain = Chain(reference_dir).feed_all([VERZOEK])
+    stranger = chain.source(SPECIFIEK).replace(old, new)
+    assert stranger.count(new) >= 1
+    conversion = chain.converter.convert(stranger, what)
+    aanvraag = chain.one("ReferentieAanbieder", "VZ-2023-0001", "WMOAANV")
+    assert [o.operation for o in conversion.outputs] == ["creeerZaak"]
+    assert [w.message for w in conversion.warnings] == [
+        f"aanvraagzaak {aanvraag['identificatie']} is named by this toewijzing's ReferentieAanbieder or product but "
+        "is for another client or aanbieder: not linked, not answered"]
+    assert b"heeftBetrekkingOpAndere" not in conversion.outputs[0].xml
+    assert b"999900031" not in str(conversion.warnings).encode()
