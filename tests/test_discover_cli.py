@@ -62,8 +62,8 @@ def test_a_folder_whose_name_is_not_utf8_is_reported(sample: Path, tmp_path: Pat
     result = CliRunner().invoke(main, ["discover", os.fsdecode(folder), "--workers", "0", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert report["inputs"] == ["b**%FF****"] and report["messages"] == 1  # the label batch gives it, masked
-    assert report["clusters"][0]["examples"] == ["b**%FF****/CasusA-02-WMO301_toewijzing.xml"]
+    assert report["inputs"] == ["***%******"] and report["messages"] == 1  # the label batch gives it, masked
+    assert report["clusters"][0]["examples"] == ["***%******/CasusA-02-WMO301_toewijzing.xml"]
 
 
 def test_a_report_is_written_whole_or_not_at_all(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from gateway.discover.draft import flatten
-from gateway.discover.shapes import mask_key, shown, told
+from gateway.discover.shapes import mask_key, scrub, shown, told
 
 SECRETS = ("123456782", "Gaastra", "Johannes Pieter", "Piet Jansen", "Alzheimer, beginnend", "12345672",
            "06-01-1985", "Smit-Jansen", "Smit")
@@ -60,13 +60,15 @@ def test_the_report_shows_no_name_bsn_birth_date_or_care_data(export: Path, tmp_
     (code,) = [d for d in named["deviations"] if d["kind"] == "code"]
     assert code["detail"] == "clients.geslacht: (7 letters) not in value map of clients.geslacht"
     assert code["values"] == []
-    assert "export_*******82/G******_D_*******82_toewijzing.xml" in texts["terminal"]
-    assert report["inputs"] == ["export_*******82"]
+    assert "export_*********/*******_*_*********_toewijzing.xml" in texts["terminal"]
+    assert report["inputs"] == ["export_*********"]
     paths = {p["path"]: p for c in report["clusters"] for p in c["paths"] if c["id"] != "iwmo20-wmo301"}
-    for name in ("Voornamen", "Contactpersoon", "Diagnose", "Geb", "Mentor"):
+    for name in ("Contactpersoon", "Diagnose", "Geb", "Mentor"):
         entry = paths[f"Clienten/Client/{name}"]
         assert "values" not in entry and entry["values_withheld"] == 1, name
-    assert paths["Clienten/Client/Sofinummer"]["masked_examples"] == ["******72"]  # a BSN that lost its zero
+    assert paths["Clienten/Client/Sofinummer"]["masked_examples"] == ["8 digits"]  # a BSN that lost its zero
+    voornamen = paths["Clienten/Client/Voornamen"]  # personal by its name: an example, by its shape
+    assert "values" not in voornamen and voornamen["masked_examples"] == ["15 characters: letters and spaces"]
     assert paths["Clienten/Client/Mentor"]["shapes"] == {"prefix:AAAA-": 1}  # a name's part is no prefix
     product = paths["Clienten/Client/Beschikking/ToegewezenProducten/ToegewezenProduct/Product/Code"]
     assert product["values"] == {"07A03": 1}  # a code in a code element still shows
@@ -118,9 +120,11 @@ def test_a_hidden_value_is_told_by_its_shape() -> None:
 
 
 @pytest.mark.parametrize(("key", "expected"), [
-    ("in/Gaastra_D_123456782_toewijzing.xml", "in/G******_D_*******82_toewijzing.xml"),
+    ("in/Gaastra_D_123456782_toewijzing.xml", "in/*******_*_*********_toewijzing.xml"),
+    ("in/JP_Visser_wmo301.xml", "in/**_******_wmo301.xml"),  # initials standing alone are a name's too
     ("export.zip/2016/CasusA-02-WMO301_toewijzing.xml", "export.zip/2016/CasusA-02-WMO301_toewijzing.xml"),
-    ("a.zip/jansen-12345672.xml", "a.zip/j*****-******72.xml"),
+    ("a.zip/jansen-12345672.xml", "*.zip/******-********.xml"),  # "a" stands alone: maybe an initial
+    ("2016/0363-20160106.xml", "2016/0363-********.xml"),
 ])
 def test_file_names_are_masked(key: str, expected: str) -> None:
     assert mask_key(key) == expected
@@ -142,14 +146,16 @@ def test_scaffold_of_a_foreign_dialect_tells_an_unknown_word_by_its_shape(tmp_pa
     assert _leaks(draft) == [] and "not translated yet: (7 letters)" in draft
 
 
-def test_a_value_map_of_local_codes_takes_only_prefixed_codes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["Piet Jansen", "Smit-Jansen"])
+def test_a_value_map_of_local_codes_takes_only_prefixed_codes(name: str, tmp_path: Path) -> None:
     """The draft's value map of a vendor's own product codes (HH-BASIS, BG-GROEP) lists what was seen, but a
-    name typed into a product code is no code: it is left out and counted in the GUESS comment."""
+    name typed into a product code is no code: it is left out and counted in the GUESS comment. A double
+    surname has a prefixed code's shape (``Smit-`` and a word): review s18 found it listed in the value map."""
     example = Path(__file__).resolve().parents[1] / "mappings/examples/vendor-extensions/fixtures/toewijzing.xml"
     text = example.read_bytes()
     start = text.index(b"<wmo301:ToegewezenProduct>")
     end = text.index(b"</wmo301:ToegewezenProduct>", start) + len(b"</wmo301:ToegewezenProduct>")
-    third = re.sub(rb"<iwmo:Code>[^<]*</iwmo:Code>", b"<iwmo:Code>Piet Jansen</iwmo:Code>", text[start:end])
+    third = re.sub(rb"<iwmo:Code>[^<]*</iwmo:Code>", f"<iwmo:Code>{name}</iwmo:Code>".encode(), text[start:end])
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.xml").write_bytes(text[:end] + third + text[end:])
     out = tmp_path / "draft" / "mapping.yaml"
@@ -158,3 +164,9 @@ def test_a_value_map_of_local_codes_takes_only_prefixed_codes(tmp_path: Path) ->
     draft = out.read_text(encoding="utf-8")
     assert '"values": {"BG-GROEP": "?", "HH-BASIS": "?"}' in draft and _leaks(draft) == []
     assert "(1 value(s) without a prefixed code's shape left out)" in draft
+
+
+def test_a_problem_text_masks_a_long_number_whole() -> None:
+    """Review s18: a conversion problem kept a BSN's last two digits (``*******82``); now no digit of it."""
+    said = scrub("clients.0.bsn: 123456782 fails, beschikking 20160106")
+    assert said == "clients.0.bsn: ********* fails, beschikking ********"

@@ -2,9 +2,9 @@
 
 A profile is what a worker sends back for each message: small (at most :data:`MAX_PATHS` paths, shapes, a
 few short values) and picklable, so discover can run over a process pool and the parent only ever aggregates.
-Values of personal elements never leave the worker: a profile carries one masked example per personal
-element, and short values of other elements as themselves (scaffold builds value maps from them; the
-report shows only those :func:`gateway.discover.shapes.shown` allows).
+Values of personal elements never leave the worker: a profile carries one example per personal element,
+told by its shape only (``9 digits``), and short values of other elements as themselves (scaffold builds
+value maps from them; the report shows only those :func:`gateway.discover.shapes.shown` allows).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from gateway.model.codes import BERICHTCODES, BERICHTNUMMERS
 
 from .compare import Summary, formats, structural
 from .expect import Tags, expectation, local
-from .shapes import described, mask, personal, scrub, shape
+from .shapes import described, example, personal, scrub, shape
 
 MAX_VALUES_PER_PATH = 8
 """Values kept per path and message; a message with 500 products says no more about its shapes than 8."""
@@ -116,8 +116,8 @@ def walk(root: etree._Element, max_paths: int = MAX_PATHS,
 
 
 def split_personal(values: dict[Tags, list[str]]) -> tuple[dict[Tags, list[str]], dict[Tags, str]]:
-    """(short values of non-personal elements, one masked example per personal element and a described one per
-    long value's element). The short values may still be anything: the report shows them only by
+    """(short values of non-personal elements, one example per personal element and per long value's element,
+    each by its shape). The short values may still be anything: the report shows them only by
     :func:`gateway.discover.shapes.shown`'s rule; scaffold needs them as they are for value maps."""
     codes: dict[Tags, list[str]] = {}
     masked: dict[Tags, str] = {}
@@ -125,7 +125,7 @@ def split_personal(values: dict[Tags, list[str]]) -> tuple[dict[Tags, list[str]]
         name = local(path[-1]).lstrip("@")
         for text in texts:
             if personal(name, text):
-                masked.setdefault(path, mask(text))
+                masked.setdefault(path, example(text))
             elif len(text) > 40:
                 masked.setdefault(path, described(text))
             else:

@@ -25,7 +25,7 @@ from .draft import UNCONFIRMED, Block, Draft, flatten
 from .expect import Tags, expectation, local
 from .infer import Foreign, _relative, transforms_for, value_map_for
 from .profile import reason
-from .shapes import mask_key, shape, told
+from .shapes import local_code, mask_key, told
 
 MAX_TESTS = 3
 MAX_EXPECT = 30
@@ -148,7 +148,7 @@ class Variant:
                 return
             name = (dev.target or "code").rsplit(".", 1)[-1]
             name = "productcode" if name == "code" else name
-            local_codes = sorted(c for c in codes if shape(c).startswith("prefix:") and not re.search(r"\d{6}", c))
+            local_codes = sorted(c for c in codes if local_code(c))
             self.draft.value_maps[name] = {"values": dict.fromkeys(local_codes, "?"), "fallback": "error"}
             spec["map"] = name
             left = len(codes) - len(local_codes)

@@ -32,9 +32,10 @@ _PREFIX = re.compile(r"^([A-Za-z]{1,6}[-_:])([A-Za-z0-9]+)$")
 _NAME_COMMA = re.compile(r"^[^\d,]+, ?(?:[A-Z]\.?\s?)+$")
 _PHONE = re.compile(r"^\+?\d[\d\s-]{6,}$")
 
-PERSONAL_PARTS = ("naam", "bsn", "burger", "straat", "plaats", "postcode", "huis", "telefoon", "mail", "geboor",
-                  "geboren", "voorletter", "voorvoegsel", "tussenvoegsel", "adres", "casemanager", "audit")
-"""Fragments of element names whose values are (or may be) about a person: never counted, only masked."""
+PERSONAL_PARTS = ("naam", "namen", "bsn", "burger", "straat", "plaats", "postcode", "huis", "telefoon", "mail",
+                  "geboor", "geboren", "voorletter", "voorvoegsel", "tussenvoegsel", "adres", "casemanager", "audit")
+"""Fragments of element names whose values are (or may be) about a person: never counted, only told by their
+shape (``namen``: a vendor's ``Voornamen`` holds no ``naam``)."""
 PERSONAL_NAMES = frozenset({"datum", "nummer", "organisatie", "clientnummer", "relatienummer", "naam"})
 """Whole names that are personal only as a whole: ``Geboortedatum/Datum``, a relation's ``Nummer``."""
 NOT_PERSONAL = frozenset({"naamgebruik", "naamcode"})
@@ -96,6 +97,18 @@ def shape(value: str) -> str:
     return "words" if len(text) <= 40 else "text"
 
 
+_TITLE_WORD = re.compile(r"[A-Z][a-z]+")
+
+
+def local_code(value: str) -> bool:
+    """Whether ``value`` may be listed as a vendor's own code (``HH-BASIS``) in a draft's value map: a prefixed
+    code's shape, no run of six digits, and no part written as a name is (``Smit-Jansen``: a double surname has
+    a prefixed code's shape, but its parts are capitalised words; a code's letters are all of one case)."""
+    if not shape(value).startswith("prefix:") or _DIGITS.search(value):
+        return False
+    return not any(_TITLE_WORD.fullmatch(part) for part in re.split(r"[-_:]", value.strip()))
+
+
 @lru_cache(maxsize=4096)
 def personal_name(local_name: str) -> bool:
     """Whether values under this element name may identify a person (cached: names repeat endlessly)."""
@@ -111,27 +124,20 @@ def personal(local_name: str, value: str = "") -> bool:
     return personal_name(local_name) or (len(value) >= 8 and bsn_like(value.strip()))
 
 
-def mask(value: str) -> str:
-    """A masked example: the layout stays readable, at most the last two characters of a number and the
-    first letter of a word survive (never a whole BSN, name or birth date)."""
+def example(value: str) -> str:
+    """What a report gives of a personal value: its shape only (``9 digits``, ``7 letters``, ``10 characters in
+    the form dd-dd-dddd``), as ingest's errors give it. No character of it survives: a first letter or a BSN's
+    last two digits narrow a person down in a small archive, so nothing that is not a code is ever partly shown."""
     text = value.strip()
-    if not text:
-        return ""
-    if date_format(text):
-        return "".join("#" if ch.isdigit() else ch for ch in text)
-    if sum(ch.isdigit() for ch in text) >= len(text) // 2:
-        keep = 2 if len(text) > 4 else 0
-        return "".join("*" if ch.isalnum() else ch for ch in text[: len(text) - keep]) + text[len(text) - keep:]
-    words = text.split()
-    return " ".join(w[0] + "*" * min(len(w) - 1, 6) if w[0].isalpha() else "*" * min(len(w), 7) for w in words)
+    return described(text) if text else ""
 
 
 _DIGITS = re.compile(r"\d{6,}")
 
 
 def scrub(text: str) -> str:
-    """A text fit for a report: long digit runs (a BSN, a beschikkingnummer) masked, length capped."""
-    return _DIGITS.sub(lambda m: "*" * (len(m.group()) - 2) + m.group()[-2:], text)[:200]
+    """A text fit for a report: long digit runs (a BSN, a beschikkingnummer) masked whole, length capped."""
+    return _DIGITS.sub(lambda m: "*" * len(m.group()), text)[:200]
 
 
 KEY_WORDS = frozenset({
@@ -143,24 +149,33 @@ KEY_WORDS = frozenset({
 })
 """Words of message file names that say nothing about a person; any other word of a key is masked."""
 _KEY_TOKEN = re.compile(r"\d+|[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[^\W\d_]+")
+_KEY_PART = re.compile(r"[^\W_]+")
+_KEY_DIGITS = 5
+"""A run of this many digits in a file name is masked: longer than any code :func:`quotable` shows."""
 
 
 def mask_key(key: str, fill: str = "*") -> str:
     """A member key (``export.zip/2016/Gaastra_D_123456782.xml``) as a shared report or a file name may hold it.
 
-    File names of exports often carry a client's name and BSN: digit runs of six or more are masked as
-    :func:`scrub` masks them (the last two digits kept), and a word that is neither in :data:`KEY_WORDS` nor
-    at most two letters (an initial) keeps only its first letter (``G******``), as :func:`mask` does."""
+    File names of exports often carry a client's name, initials and BSN, so nothing of those is shown, not even
+    a first letter or a number's last digits: each word that is not in :data:`KEY_WORDS`, each run of five or
+    more digits and each initial (one or two letters standing alone) becomes ``fill`` once per character, as
+    its shape. Kept are the key words, short numbers and a letter or two glued to one of those (``CasusA``,
+    ``WMO301``): ``*******_*_*********_toewijzing.xml``."""
 
-    def token(found: re.Match[str]) -> str:
-        word = found.group()
-        if word.isdigit():
-            return scrub(word).replace("*", fill)
-        if len(word) <= 2 or word.lower() in KEY_WORDS:
-            return word
-        return mask(word).replace("*", fill)
+    def part(found: re.Match[str]) -> str:
+        tokens = _KEY_TOKEN.findall(found.group())
+        anchored = any(t.lower() in KEY_WORDS or (t.isdigit() and len(t) < _KEY_DIGITS) for t in tokens)
 
-    return _KEY_TOKEN.sub(token, key)
+        def kept(word: str) -> bool:
+            if word.isdigit():
+                return len(word) < _KEY_DIGITS
+            return word.lower() in KEY_WORDS or (len(word) <= 2 and anchored)
+
+        shown_ = "".join(t if kept(t) else fill * len(t) for t in tokens)
+        return shown_ if len(shown_) == len(found.group()) else fill * len(found.group())  # a token missed
+
+    return _KEY_PART.sub(part, key)
 
 
 KNOWN_CODES = frozenset({v for _name, values in CODE_LISTS.values() for v in values}
