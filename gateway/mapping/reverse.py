@@ -29,6 +29,7 @@ from . import transforms as tf
 from .errors import ConversionError
 from .lighttree import Node, insert_after, serialise, sub, to_lxml
 from .others_code import made
+from .privacy import named
 from .reverse_plan import (
     MappingPlan,
     NotNormal,
@@ -195,7 +196,8 @@ class _Writer:
         except tf.TransformError as exc:
             raise ConversionError(f"cannot write {where} back: {exc}", field=where) from None
         except NotNormal as exc:
-            self.one_way.append(f"{where} ({exc} would change {text_of(value)!r}: not its normal form)")
+            # the value by :func:`.privacy.named` (its shape in a personal field): the note reaches convert's output
+            self.one_way.append(f"{where} ({exc} would change {named(where, text_of(value))}: not its normal form)")
             return
         if slot is not None:
             self.part(parent, paths[0], slot, text)
