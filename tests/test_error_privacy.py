@@ -294,3 +294,25 @@ def test_a_repeated_relatie_nummer_is_refused_without_the_number() -> None:
     assert (caught.value.line, caught.value.field) == (4, "Nummer"), str(caught.value)
     assert "the same Nummer already appeared on line 3" in caught.value.message
     assert not leaks(str(caught.value)), str(caught.value)
+
+
+def test_a_full_check_tells_a_value_the_output_schema_refuses_by_its_shape(tmp_path: Path) -> None:
+    """Review s18: under ``--full-check`` (and a route's ``validate: full``) the output is validated by libxml2,
+    whose messages quote the value: a postcode the ZKN pattern refuses stood in convert's FAIL line and in the
+    batch's report and ``.reason`` file (and would in a Fo03). The value guard of the default check never did."""
+    fixture = ROOT / "tests/fixtures/iwmo21/CasusA-02-WMO301_toewijzing.xml"
+    source = tmp_path / "in" / "bad.xml"
+    source.parent.mkdir()
+    source.write_bytes(re.sub(rb"<iwmo:Postcode>[^<]*<", b"<iwmo:Postcode>12 Castr<", fixture.read_bytes()))
+    runner = CliRunner()
+    converted = runner.invoke(main, ["convert", str(source), "--full-check", "--out", str(tmp_path / "out"),
+                                     "--state", "none"])
+    batched = runner.invoke(main, ["batch", str(source.parent), "--full-check", "--out", str(tmp_path / "batch"),
+                                   "--workers", "0", "--quiet", "--state", "none"])
+    written = [(tmp_path / "batch" / name).read_text(encoding="utf-8")
+               for name in ("report.jsonl", "quarantine/in/bad.xml.reason")]
+    assert converted.exit_code == 1 and "aoa.postcode" in converted.output, converted.output
+    assert "The value (8 characters: letters, digits and spaces) is not accepted" in converted.output
+    assert all("(8 characters: letters, digits and spaces)" in text for text in written)
+    for text in (converted.output, batched.output, *written):
+        assert "Castr" not in text and "12 C" not in text

@@ -219,3 +219,28 @@ def test_overstap_convert_prints_the_dialect_debt(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "vendor-301: 2 deviation(s) accepted (strictness: lenient)" in result.output
     assert any(line.split()[:2] == ["2", "clients[].naam.naamgebruik:"] for line in result.output.splitlines())
+
+
+def test_a_schema_message_tells_the_offending_value_by_its_shape_whole() -> None:
+    """Review s18: a value with a quote in it (``D'Souza``) was cut at the quote and the rest shown (``'…'Souza
+    Jansen'``); a pattern's ``{3}`` was taken for a namespace and dropped. Now the value is told by its shape, whole."""
+    from lxml import etree
+
+    from gateway.mapping.strictness import _readable
+
+    xsd = etree.XMLSchema(etree.fromstring(
+        b'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:t" '
+        b'elementFormDefault="qualified">'
+        b'<xs:element name="r"><xs:complexType><xs:sequence><xs:element name="p"><xs:simpleType>'
+        b'<xs:restriction base="xs:string"><xs:pattern value="[1-9][0-9]{3}[A-Z]{2}"/></xs:restriction></xs:simpleType>'
+        b'</xs:element><xs:element name="i" type="xs:integer"/></xs:sequence>'
+        b'<xs:attribute name="a" type="xs:integer"/></xs:complexType></xs:element></xs:schema>'))
+    xsd.validate(etree.fromstring(b"<r xmlns='urn:t' a=\"D'Souza\"><p>D'Souza Jansen</p><i>Pieter'Jan</i></r>"))
+    said = [_readable(e.message) for e in xsd.error_log]
+    assert said == [
+        "Element 'r', attribute 'a': (7 characters: letters and other characters) is not a valid value of the "
+        "atomic type 'xs:integer'.",
+        "Element 'p': [facet 'pattern'] The value (14 characters: letters, spaces and other characters) is not "
+        "accepted by the pattern '[1-9][0-9]{3}[A-Z]{2}'.",
+        "Element 'i': (10 characters: letters and other characters) is not a valid value of the atomic type "
+        "'xs:integer'."]

@@ -108,5 +108,22 @@ def found(value: Any) -> str:
     return repr(value) if quotable(text) else shape(text)
 
 
+_XSD_VALUE = re.compile(
+    r"(?<=[Vv]alue )'(.*)'(?= (?:is not|is less|is greater|has|does not))"
+    r"|(?<=: )'(.*)'(?= is not a valid value)"
+    r"|(?<=key-sequence )\[(.*)\](?= (?:of|in) )")
+"""Where libxml2's schema messages quote the document: ``The value '%s' is not accepted by the pattern``, ``Element
+'x': '%s' is not a valid value of the atomic type``, ``key-sequence [%s] of keyref``. Greedy up to the last text
+that follows the value, so a value holding a quote (``D'Souza``) or those words is taken whole."""
+
+
+def xsd_message(message: str) -> str:
+    """A libxml2 schema-validation message with each value it quotes from the document told by its :func:`shape`
+    (``The value (8 characters: letters, digits and spaces) is not accepted by the pattern '...'``). The element
+    and the schema's own words (its pattern, its list) stay: they say what to fix. Such messages reach Fo03
+    replies, batch reports and the terminal, and the value may be a postcode, a name or a BSN."""
+    return _XSD_VALUE.sub(lambda m: f"({shape(next(g for g in m.groups() if g is not None))})", message)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

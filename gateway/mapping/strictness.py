@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from gateway.ingest.errors import xsd_message
 from gateway.reference import load_schema, reference_dir
 
 log = logging.getLogger("gateway.mapping")
@@ -24,8 +25,8 @@ _reported_missing: set[Path] = set()
 MAX_DEVIATIONS = 20
 """Schema errors reported per message; a badly broken message would otherwise flood the warnings."""
 
-_CLARK = re.compile(r"\{[^}]*\}")
-_QUOTED_VALUE = re.compile(r"(?<=The value )'[^']*'|'[^'{}]*'(?= is not a valid value)")
+_CLARK = re.compile(r"\{[^{}'\s]*[:/][^{}'\s]*\}")
+"""A namespace URI in Clark notation (``{urn:x}Naam``); not a pattern's ``{3}`` nor an enumeration's ``{'1'}``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +52,8 @@ def source_schema(relative: str) -> etree.XMLSchema | None:
 
 
 def _readable(message: str) -> str:
-    """lxml's message without namespace URIs and without the offending value (it may be a BSN)."""
-    return _QUOTED_VALUE.sub("'…'", _CLARK.sub("", message))
+    """lxml's message without namespace URIs, the offending value told by its shape (it may be a BSN or a name)."""
+    return _CLARK.sub("", xsd_message(message))
 
 
 def deviations(relative: str, root: etree._Element) -> list[Deviation] | None:

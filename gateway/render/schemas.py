@@ -9,6 +9,7 @@ import threading
 
 from lxml import etree
 
+from gateway.ingest.errors import xsd_message
 from gateway.reference import load_schema, reference_dir
 
 SCHEMA_FILES = {
@@ -78,7 +79,8 @@ def errors_of(root: etree._Element, kind: str | None = None) -> list[str]:
     xsd = schema(kind)
     if xsd.validate(root.getroottree() if root.getparent() is None else etree.ElementTree(root)):
         return []
-    return [f"line {e.line}: {e.message}" for e in xsd.error_log]
+    # a value the message carried is told by its shape: these texts reach Fo03 replies and batch reports
+    return [f"line {e.line}: {xsd_message(e.message)}" for e in xsd.error_log]
 
 
 _local = threading.local()
