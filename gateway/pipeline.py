@@ -25,7 +25,7 @@ from gateway.mapping import (
     Warning_,
     map_source,
 )
-from gateway.mapping.privacy import cap
+from gateway.mapping.privacy import cap, unquoted
 from gateway.mapping.reverse import unmap, unmap_text
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
@@ -170,6 +170,14 @@ def describe(exc: BaseException, source: str = "<input>") -> FailureInfo:
     if isinstance(exc, MappingError):
         return FailureInfo("StUF058", "mapping", None, str(exc), source)
     return FailureInfo("StUF058", None, None, f"internal error: {type(exc).__name__}", source)
+
+
+def bug(exc: BaseException, source: str) -> FailureInfo:
+    """An unexpected exception (a bug, not bad input) as a batch reports it: :func:`describe`'s words and the
+    exception's own text, whatever it quotes told by its shape (:func:`gateway.mapping.privacy.unquoted`)."""
+    info = describe(exc, source)
+    text = unquoted(str(exc))[:300]
+    return FailureInfo(info.code, info.field, info.line, f"{info.message}: {text}" if text else info.message, source)
 
 
 def _named(own: str | None, given: str) -> str:

@@ -20,7 +20,7 @@ from gateway.ingest.ei import EiLayouts, default_layouts
 from gateway.ingest.ei_default import parse_default_ei
 from gateway.ingest.errors import found, shape
 from gateway.mapping import ConversionError, Registry
-from gateway.mapping.privacy import MAX_MESSAGE, personal, shown
+from gateway.mapping.privacy import MAX_MESSAGE, personal, shown, unquoted
 from gateway.model.checks import bsn_is_valid
 from gateway.pipeline import Converter, FailureInfo, describe
 from gateway.reference import reference_dir
@@ -316,3 +316,34 @@ def test_a_full_check_tells_a_value_the_output_schema_refuses_by_its_shape(tmp_p
     assert all("(8 characters: letters, digits and spaces)" in text for text in written)
     for text in (converted.output, batched.output, *written):
         assert "Castr" not in text and "12 C" not in text
+
+
+@pytest.mark.parametrize("step", ["to_model", "render"])
+def test_a_bugs_own_text_in_a_batch_report_tells_what_it_quotes_by_its_shape(
+        step: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review s18: a bug is reported with the exception's own text, and Python quotes the value it choked on
+    (``int()``, a KeyError): a name from the message stood in report.jsonl and the ``.reason`` file."""
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ValueError(f"invalid literal for int() with base 10: {NAME!r}, nor {BSN}")
+
+    monkeypatch.setattr(Converter, step, broken)  # the bug while reading, or while rendering
+    source = tmp_path / "in" / "a.xml"
+    source.parent.mkdir()
+    source.write_bytes(SAMPLE)
+    result = CliRunner().invoke(main, ["batch", str(source.parent), "--mapping", str(EXAMPLE), "--out",
+                                       str(tmp_path / "out"), "--no-validate", "--workers", "0", "--quiet",
+                                       "--state", "none"])
+    written = [(tmp_path / "out" / name).read_text(encoding="utf-8") for name in ("report.jsonl",
+                                                                                    "quarantine/in/a.xml.reason")]
+    assert result.exit_code == 1, result.output
+    for text in written:
+        assert "internal error: ValueError: invalid literal for int() with base 10: (9 letters), nor (9 digits)" in text
+        assert NAME not in text and BSN not in text
+
+
+def test_unquoted_takes_a_quoted_value_whole() -> None:
+    """What ``repr`` quotes, with a quote inside (escaped, or the other quote around it), is told whole."""
+    quoted = [repr("02A01"), BSN, repr(NAME), repr("D'Souza"), repr("a\"b'c Jansen")]
+    said = unquoted("KeyError: " + ", ".join(quoted))
+    assert said == ("KeyError: '02A01', (9 digits), (9 letters), (7 characters: letters and other characters), "
+                    "(13 characters: letters, spaces and other characters)")

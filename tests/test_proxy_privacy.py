@@ -68,6 +68,19 @@ def test_log_masking_keeps_references_and_masks_bsns() -> None:
     assert "REF123456789X" in msg and "OVS-123456789-1" in msg and "1234567890" in msg
 
 
+def test_a_bugs_own_text_in_the_log_tells_what_it_quotes_by_its_shape() -> None:
+    """Review s18: a bug is logged with ``exc_info``, and the formatter wrote the exception's text, in which
+    Python quotes the value it choked on: a name from the message went into the sidecar's log."""
+    try:
+        int("Castricum")
+    except ValueError as exc:
+        record = logging.makeLogRecord({"msg": "conversion failed unexpectedly on route %s: %s",
+                                        "args": ("default", "ValueError"), "name": "x", "exc_info": (
+                                            type(exc), exc, exc.__traceback__)})
+    error = json.loads(JsonFormatter().format(record))["error"]
+    assert error == "ValueError: invalid literal for int() with base 10: (9 letters)"
+
+
 def test_an_ei_file_with_a_wrong_field_gets_422_like_xml(start: Start) -> None:
     samples_dir()
     gw_server, _gw = start({"default": {"downstream": "zs"}}, {"zs": "http://127.0.0.1:9/zs"},

@@ -35,7 +35,7 @@ from gateway.ledger.staged import ConnLedger
 from gateway.mapping import Registry
 from gateway.pgstore import is_url
 from gateway.pgstore.chunked import ChunkedPgLedger, ZaakOfAnotherShard
-from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
+from gateway.pipeline import FAILURES, Converter, FailureInfo, bug, describe
 from gateway.render import RenderError
 
 from .budget import Budget
@@ -303,8 +303,7 @@ class LedgerStep:
                 info = FailureInfo(READ_FAILED, "zaak", None, str(exc), item.key)
                 return quarantine(self.packer, item.key, self._bytes(item), info, mapping, self.budget, self._tally)
             except Exception as exc:  # a bug must not stop the run
-                info = describe(exc, item.key)
-                info = FailureInfo(info.code, info.field, info.line, f"{info.message}: {str(exc)[:300]}", item.key)
+                info = bug(exc, item.key)
                 return quarantine(self.packer, item.key, self._bytes(item), info, mapping, self.budget, self._tally)
             outputs = [(o.name, o.xml) for o in rendered]
             self._fresh.append((item.ordinal, outputs))

@@ -22,7 +22,7 @@ from typing import Any
 from gateway.ingest import read
 from gateway.mapping import Compiled, MappingError, Refused, Registry
 from gateway.parentwatch import end_with_parent
-from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
+from gateway.pipeline import FAILURES, Converter, FailureInfo, bug, describe
 from gateway.procmemory import DEFAULT_GROWTH_MB, Allowance
 from gateway.render.ggk_chain import received_di01
 
@@ -226,9 +226,7 @@ class Worker:
         if isinstance(exc, Refused):  # recognised and refused by its mapping (refuse:): counted apart
             return self._quarantine(key, data, describe(exc, key), self.converter.registry.get(exc.mapping),
                                     status=REFUSED)
-        info = describe(exc, key)
-        if not isinstance(exc, (*FAILURES, MappingError)) and str(exc):
-            info = FailureInfo(info.code, info.field, info.line, f"{info.message}: {str(exc)[:300]}", key)
+        info = describe(exc, key) if isinstance(exc, (*FAILURES, MappingError)) else bug(exc, key)
         return self._quarantine(key, data, info, self._detect(data, key))
 
     def _quarantine(self, key: str, data: bytes, info: FailureInfo, mapping: Compiled | None,

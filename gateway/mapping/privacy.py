@@ -12,6 +12,7 @@ It does make it unsafe: the value of a personal field (below) is never quoted, n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -56,6 +57,17 @@ def named(field: str | None, value: Any) -> str:
     (``code '7' is not in ...``, ``code (9 digits) is not in ...``)."""
     text = shown(field, value) or "no value"
     return text if text[:1] in ("'", '"') else f"({text})"
+
+
+_QUOTED = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|\d{5,}")
+"""A quoted text as ``repr`` writes one (a quote inside escaped, or the other quote around it), or a long number."""
+
+
+def unquoted(text: str) -> str:
+    """A text we did not word (an unexpected exception's) with each thing it quotes, and each run of five or more
+    digits, told as :func:`named` tells a value: ``invalid literal for int() with base 10: (7 letters)``. Python
+    quotes the value it choked on (``int()``, a ``KeyError``, a format), and that value came from a message."""
+    return _QUOTED.sub(lambda m: named(None, m.group()[1:-1] if m.group()[0] in "'\"" else m.group()), text)
 
 
 def withhold(message: str, values: Iterable[Any]) -> str:

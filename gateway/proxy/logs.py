@@ -2,7 +2,8 @@
 
 Log calls in the gateway pass references (message and delivery ids, referentienummers, routes) and
 reasons; as a last line of defence the formatter masks every free-standing nine-digit number,
-which is how a BSN would slip through in an error text.
+which is how a BSN would slip through in an error text, and tells what an exception's own text quotes
+by its shape (a bug's ``int()`` quotes the name it choked on).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from typing import Any
 
 from gateway.deliver.replies import mask
+from gateway.mapping.privacy import unquoted
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
 
@@ -33,7 +35,7 @@ class JsonFormatter(logging.Formatter):
                 out[key] = mask(value) if isinstance(value, str) else value
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
-            out["error"] = mask(f"{type(exc).__name__}: {exc}")
+            out["error"] = mask(f"{type(exc).__name__}: {unquoted(str(exc))}")  # what a bug's text quotes: its shape
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
