@@ -650,6 +650,16 @@ def test_official_envelopes_are_schema_valid_and_their_payload_is_not_a_message(
         assert "Hier staat" not in str(err), "payload content is never echoed"
 
 
+def test_a_payload_is_named_by_its_file_name_only_when_that_names_a_message_kind(reference_dir: Path) -> None:
+    """Review s18: the error of an unreadable payload quoted the envelope's bestandsnaam, and a sender's file
+    name may carry the client's name and BSN; such a name gives way to the functie (WMO301)."""
+    data = (reference_dir / OFFICIAL_DI01).read_bytes().replace(b"WMO301.txt", b"Gaastra_D_123456782.xml")
+    with pytest.raises(InputError) as caught:
+        read(data, "in.xml")
+    assert caught.value.message.startswith("GGk payload WMO301 cannot be read (line 1 of the decoded payload): ")
+    assert "Gaastra" not in str(caught.value) and "123456782" not in str(caught.value)
+
+
 def test_official_envelope_with_a_real_payload_converts(reference_dir: Path, zkn_converter: Converter) -> None:
     """The official Di01 (with administratie, gebruiker, referentienummerBericht) around a 2.1 WMO301."""
     official = (reference_dir / OFFICIAL_DI01).read_bytes()

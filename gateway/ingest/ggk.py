@@ -350,9 +350,16 @@ def read_envelope(root: etree._Element, data: bytes, name: str, max_bytes: int, 
                   envelope_unread=opened.unread)
 
 
+_KIND_NAME = re.compile(r"[A-Za-z]{2,5}\d{3}(?:\.[A-Za-z]{2,4})?")
+"""The name of a message kind (``WMO301``), or a file named after one (``WMO301.txt``)."""
+
+
 def payload_error(error: InputError, source: str, line: int | None, info: dict[str, str]) -> InputError:
-    """An error inside the decoded payload, reported at the envelope's ``parameters.bericht``."""
-    what = info.get("bestandsnaam") or info.get("functie") or "payload"
+    """An error inside the decoded payload, reported at the envelope's ``parameters.bericht``. The payload is
+    named by its bestandsnaam or functie only when that names a message kind: a sender's file name may carry the
+    client's name and BSN (``Gaastra_D_123456782.xml``), as an export's file names do."""
+    what = next((v for v in (info.get("bestandsnaam"), info.get("functie")) if v and _KIND_NAME.fullmatch(v)),
+                "payload")
     at = f" (line {error.line} of the decoded payload)" if error.line else ""
     return InputError(f"GGk payload {what} cannot be read{at}: {error.message}", source=source, line=line,
                       field="parameters.bericht" + (f" > {error.field}" if error.field else ""), code=error.code)
