@@ -85,7 +85,7 @@ def discover_cmd(inputs: tuple[Path, ...], out: Path | None, workers: int | None
 
     Per cluster: how many messages and examples, the closest built-in dialect and how the messages
     deviate from it, and whether an existing mapping converts them (with its dialect debt). Personal
-    data is never shown: values appear as shapes, codes, or masked examples.
+    data is never shown: values appear as shapes, codes, or examples told by their shape (``9 digits``).
     """
     if out is not None:
         report_targets(out)

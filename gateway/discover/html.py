@@ -1,7 +1,7 @@
 """The discover report as one self-contained HTML page (no scripts, no external files).
 
 Written for the person who has to decide what to do with each cluster: a summary table at the
-top, then per cluster its deviations as a table, value-shape histograms as bars and masked
+top, then per cluster its deviations as a table, value-shape histograms as bars and shape-only
 examples. Every text from a message passes through ``html.escape``.
 """
 
@@ -77,7 +77,7 @@ def _histograms(c: dict[str, Any], limit: int = 14) -> str:
         if p.get("values_withheld"):
             told.append(f'<span class="muted">{p["values_withheld"]} value(s) not shown: not a code</span>')
         if p.get("masked_examples"):
-            told.append("masked: " + ", ".join(f"<code>{escape(v)}</code>" for v in p["masked_examples"]))
+            told.append("personal, by shape: " + ", ".join(f"<code>{escape(v)}</code>" for v in p["masked_examples"]))
         shown = "; ".join(told)
         blocks.append(f'<tr><td><code>{escape(p["path"])}</code><br><span class="muted">{p["messages"]} msg, '
                       f'{p["min"]}..{p["max"]} per msg</span></td><td><table class="hist">{bars}</table></td>'
