@@ -213,6 +213,17 @@ def test_a_message_against_the_schema_is_refused(receiver: Receiver) -> None:
     assert "startdatum" in answer.fout.text and "1 januari" not in answer.fout.text  # values stay out of answers
 
 
+def test_a_value_with_a_quote_stays_out_of_a_schema_refusal_whole(receiver: Receiver) -> None:
+    """Review s18: the value was cut at its first quote, so ``D'Souza`` left ``Souza`` in the Fo03; now the
+    value is told by its shape, whole."""
+    objects = creeer_object().replace("<ZKN:startdatum>20260101</ZKN:startdatum>",
+                                      "<ZKN:startdatum>D&apos;Souza Jansen</ZKN:startdatum>")
+    answer = receiver.receive(lk01("T", objects, "ref-1", "20260102100000000"), CREEER)
+    refused(answer, "StUF055", "schema")
+    assert "Souza" not in answer.fout.text and "Jansen" not in answer.fout.text
+    assert "(14 characters: letters, spaces and other characters)" in answer.fout.text
+
+
 @pytest.mark.parametrize("data", [b"", b"<not xml", b'<!DOCTYPE x [<!ENTITY a "b">]><x/>'])
 def test_unreadable_input_is_refused_without_crashing(receiver: Receiver, data: bytes) -> None:
     refused(receiver.receive(data), "StUF055", "xml")

@@ -7,7 +7,6 @@ element, so the receiver can answer with a Fo03 instead of crashing.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -15,6 +14,7 @@ from lxml import etree
 from gateway import reference
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, parse_xml
 from gateway.ingest.envelopes import unwrap_soap
+from gateway.ingest.errors import xsd_message
 
 ZKN = "http://www.egem.nl/StUF/sector/zkn/0310"
 STUF = "http://www.egem.nl/StUF/StUF0301"
@@ -97,11 +97,6 @@ def operation_of_action(soap_action: str | None) -> str | None:
     return operation
 
 
-def _scrub(message: str) -> str:
-    """An lxml error names the element ('{ns}name') and quotes the value: the value may be a BSN, so it goes."""
-    return re.sub(r"'([^']*)'", lambda m: m.group(0) if m.group(1).startswith("{") else "'…'", message)
-
-
 def _schema_check(root: etree._Element) -> None:
     """Validate against the official StUF-ZKN 3.10 schema when the reference material is present."""
     schema = reference.load_schema(ZKN_SCHEMA)
@@ -109,8 +104,9 @@ def _schema_check(root: etree._Element) -> None:
         return
     if not schema.validate(etree.ElementTree(root)):
         error = schema.error_log[0]
+        said = xsd_message(error.message)  # the value it quotes by its shape: it may be a BSN or a name
         raise Refusal("StUF055", "schema", f"line {error.line}",
-                      f"body does not conform to the StUF-ZKN 3.10 schema (StUF 03.01 §4.4.3): {_scrub(error.message)}")
+                      f"body does not conform to the StUF-ZKN 3.10 schema (StUF 03.01 §4.4.3): {said}")
 
 
 def _tijdstip(raw: str) -> str:
