@@ -239,3 +239,15 @@ def test_both_cookies_are_secure_unless_plain_http_from_this_host(tmp_path: Path
     out = c.post("/console/logout", data={"csrf": csrf_of(c.get("/console/messages", headers=sent).text)},
                  headers=sent)
     assert out.status_code == 303 and cookie_flags(out) == {"overstap_console": secure}
+
+
+def test_a_downstreams_reason_on_the_zaak_timeline_shows_no_bsn(tmp_path: Path) -> None:
+    """Review s18: the zaak timeline showed a delivery's reason as stored, and a receiver's Fo03 text may name the
+    client's BSN in groups or without its leading zero (the store masks only nine digits in a row). The shadow page
+    masked such reasons; the timeline, which masks the client's BSN beside it, did not."""
+    local = local_console(tmp_path)
+    local.sql("UPDATE delivery SET reason = ? WHERE id = 1",
+              "HTTP 500: Fo03 StUF055 (client): client 123.456.782 onbekend; zie ook 012345672")
+    page = local.login("vera").get("/console/zaken/1")
+    assert page.status_code == 200 and "Fo03 StUF055 (client): client" in page.text
+    assert "123.456.782" not in page.text and "012345672" not in page.text and "***.***.*82" in page.text

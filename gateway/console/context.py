@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 from . import queries
 from .auth import COOKIE, Session, Signer, account_fingerprint
 from .display import operation, when
-from .privacy import AuditLog, mask
+from .privacy import AuditLog, mask, mask_text
 from .sessions import LIVE, REVOKED, SessionStore
 from .settings import ConsoleSettings
 
@@ -94,7 +94,7 @@ class Console:
         self.signer = Signer(settings.secret)
         self.audit = AuditLog(backend.db_path.parent / settings.audit_log)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
-        self.templates.env.filters.update(when=when, mask=mask, operation=operation)
+        self.templates.env.filters.update(when=when, mask=mask, mask_text=mask_text, operation=operation)
         self._ready = {"base": False, "ledger": False}
         started = time.perf_counter()  # indexes now, at start-up: built later they would hold up acknowledgements
         with contextlib.closing(queries.connect_ro(backend.db_path)) as first:
