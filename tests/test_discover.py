@@ -175,6 +175,7 @@ def test_cluster_memory_stays_bounded() -> None:
     ("05-03-2024 14:05", "datetime:dd-mm-yyyy hh:mm"), ("1.250,50", "decimal:comma:thousands"),
     ("4,0", "decimal:comma"),
     ("HH-BASIS", "prefix:HH-"), ("07A03", "code:99A99"), ("Visser, M.C.", "name:comma-initials"), ("414", "digits:3"),
+    ("Smit-Jansen", "word"),  # a double surname: no prefix to name
 ])
 def test_value_shapes(value: str, expected: str) -> None:
     assert shape(value) == expected

@@ -69,7 +69,7 @@ def test_the_report_shows_no_name_bsn_birth_date_or_care_data(export: Path, tmp_
     assert paths["Clienten/Client/Sofinummer"]["masked_examples"] == ["8 digits"]  # a BSN that lost its zero
     voornamen = paths["Clienten/Client/Voornamen"]  # personal by its name: an example, by its shape
     assert "values" not in voornamen and voornamen["masked_examples"] == ["15 characters: letters and spaces"]
-    assert paths["Clienten/Client/Mentor"]["shapes"] == {"prefix:AAAA-": 1}  # a name's part is no prefix
+    assert paths["Clienten/Client/Mentor"]["shapes"] == {"word": 1}  # a double surname has no prefix
     product = paths["Clienten/Client/Beschikking/ToegewezenProducten/ToegewezenProduct/Product/Code"]
     assert product["values"] == {"07A03": 1}  # a code in a code element still shows
     assert paths["Clienten/Client/Geslacht"]["values"] == {"1": 1}
@@ -170,3 +170,18 @@ def test_a_problem_text_masks_a_long_number_whole() -> None:
     """Review s18: a conversion problem kept a BSN's last two digits (``*******82``); now no digit of it."""
     said = scrub("clients.0.bsn: 123456782 fails, beschikking 20160106")
     assert said == "clients.0.bsn: ********* fails, beschikking ********"
+
+
+def test_a_double_surname_in_a_code_column_gives_no_prefix(tmp_path: Path) -> None:
+    """Review s18: ``Smit-Jansen`` has a prefixed code's shape, and in a code element the report named its prefix
+    (``prefix:Smit-``, a format deviation) and the draft stripped it (``strip_prefix: Smit-``)."""
+    example = Path(__file__).resolve().parents[1] / "mappings/examples/vendor-extensions/fixtures/toewijzing.xml"
+    (tmp_path / "in").mkdir()
+    named = re.sub(rb"<iwmo:Code>[^<]*</iwmo:Code>", b"<iwmo:Code>Smit-Jansen</iwmo:Code>", example.read_bytes())
+    (tmp_path / "in" / "a.xml").write_bytes(named)
+    found = CliRunner().invoke(main, ["discover", str(tmp_path / "in"), "--workers", "0", "--out", str(tmp_path / "r")])
+    out = tmp_path / "draft" / "mapping.yaml"
+    drafted = CliRunner().invoke(main, ["scaffold", str(tmp_path / "in"), "--out", str(out)])
+    assert found.exit_code == 0 and drafted.exit_code == 0, (found.output, drafted.output)
+    texts = [found.output, (tmp_path / "r" / "report.json").read_text("utf-8"), out.read_text("utf-8")]
+    assert [_leaks(text) for text in texts] == [[], [], []]

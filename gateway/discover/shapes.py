@@ -64,6 +64,22 @@ def code_mask(value: str) -> str:
     return "".join("9" if ch.isdigit() else "A" if ch.isalpha() else ch for ch in value)
 
 
+_TITLE_WORD = re.compile(r"[A-Z][a-z]+")
+
+
+def _name_like(value: str) -> bool:
+    """Whether a value of a prefixed code's shape is written as names are: a part that is a capitalised word
+    (``Smit-Jansen``, a double surname). A code's letters are all of one case (``HH-BASIS``), and its prefix is
+    named in reports and drafts (``prefix:HH-``), which would give a name's first part."""
+    return any(_TITLE_WORD.fullmatch(part) for part in re.split(r"[-_:]", value))
+
+
+def local_code(value: str) -> bool:
+    """Whether ``value`` may be listed as a vendor's own code (``HH-BASIS``) in a draft's value map: a prefixed
+    code's shape (so not written as a name is, see :func:`_name_like`) and no run of six digits."""
+    return shape(value).startswith("prefix:") and not _DIGITS.search(value)
+
+
 @lru_cache(maxsize=1 << 16)
 def shape(value: str) -> str:
     """One short label for what a value looks like: ``date:dd-mm-yyyy``, ``digits:9``, ``prefix:HH-`` ..."""
@@ -86,7 +102,7 @@ def shape(value: str) -> str:
     if _DECIMAL_POINT.match(text):
         return "decimal:point"
     prefixed = _PREFIX.match(text)
-    if prefixed and any(ch.isalpha() for ch in prefixed.group(1)):
+    if prefixed and any(ch.isalpha() for ch in prefixed.group(1)) and not _name_like(text):
         return f"prefix:{prefixed.group(1)}"
     if _NAME_COMMA.match(text):
         return "name:comma-initials"
@@ -95,18 +111,6 @@ def shape(value: str) -> str:
     if len(text) <= 12 and " " not in text:
         return f"code:{code_mask(text)}" if any(ch.isdigit() for ch in text) else "word"
     return "words" if len(text) <= 40 else "text"
-
-
-_TITLE_WORD = re.compile(r"[A-Z][a-z]+")
-
-
-def local_code(value: str) -> bool:
-    """Whether ``value`` may be listed as a vendor's own code (``HH-BASIS``) in a draft's value map: a prefixed
-    code's shape, no run of six digits, and no part written as a name is (``Smit-Jansen``: a double surname has
-    a prefixed code's shape, but its parts are capitalised words; a code's letters are all of one case)."""
-    if not shape(value).startswith("prefix:") or _DIGITS.search(value):
-        return False
-    return not any(_TITLE_WORD.fullmatch(part) for part in re.split(r"[-_:]", value.strip()))
 
 
 @lru_cache(maxsize=4096)
