@@ -139,7 +139,7 @@ def test_an_outbox_of_an_earlier_release_reaches_head_with_every_row(tmp_path: P
     assert version(path) == schema.HEAD
     assert shape(path) == shape(reference(tmp_path))
     after = rows(path)
-    added = () if columns else (None, None)  # the identity columns come last, empty for old rows
+    added = (None,) if columns else (None, None, None)  # the identity columns, then unmapped: last, empty for old rows
     assert after["message"] == [(*r, *added) for r in before["message"]]
     for table in ("delivery", "meta", *LEDGER):
         assert after[table] == before.get(table, []), table

@@ -119,6 +119,8 @@ class NewMessage:
     """The sender's identity of the message (:func:`source_key`), when conversion could read it."""
     content_sha256: str | None = None
     """A digest of what the message says (its canonical model): the same in any envelope or formatting."""
+    unmapped: str | None = None
+    """The source paths and lines no mapping rule used (:meth:`UnmappedInput.encode`, never values); None: none."""
 
     def __post_init__(self) -> None:
         if not self.body_sha256:
@@ -181,13 +183,13 @@ def _upsert_message(conn: sqlite3.Connection, message: NewMessage, status: str, 
     return conn.execute(
         "INSERT INTO message (received_at, last_received_at, route, mode, status, body_sha256, source_ref, afzender,"
         " ontvanger, mapping, content_type, soap_action, original, fault_code, fault_field, fault_line, reason,"
-        " source_key, content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " source_key, content_sha256, unmapped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(route, status, body_sha256) DO UPDATE SET times_received = message.times_received + 1,"
         f" last_received_at = excluded.last_received_at{also_set} RETURNING id, times_received",
         (now, now, message.route, message.mode, status, message.body_sha256, message.source_ref, message.afzender,
          message.ontvanger, message.mapping, message.content_type, message.soap_action, message.original,
          message.fault_code, message.fault_field, message.fault_line, message.reason, message.source_key,
-         message.content_sha256),
+         message.content_sha256, message.unmapped),
     ).fetchone()
 
 
@@ -362,11 +364,15 @@ def delivery_rows(conn: sqlite3.Connection, *, status: str | None = None, route:
 
 
 def message_rows(conn: sqlite3.Connection, *, status: str | None = None, route: str | None = None,
-                 mode: str | None = None, ids: Iterable[int] = (), limit: int | None = 100) -> list[sqlite3.Row]:
-    """Messages (accepted or quarantined) without their bodies, newest first."""
+                 mode: str | None = None, ids: Iterable[int] = (), limit: int | None = 100,
+                 unmapped: bool = False) -> list[sqlite3.Row]:
+    """Messages (accepted or quarantined) without their bodies, newest first; ``unmapped``: only those with
+    source values no rule used."""
     where, args = _filters(status=status, route=route, mode=mode, ids=ids)
+    if unmapped:
+        where += (" AND" if where else " WHERE") + " unmapped IS NOT NULL"
     sql = ("SELECT id, received_at, last_received_at, times_received, route, mode, status, source_ref, afzender,"
-           " ontvanger, mapping, fault_code, fault_field, fault_line, reason FROM message"
+           " ontvanger, mapping, fault_code, fault_field, fault_line, reason, unmapped FROM message"
            f"{where} ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
     return conn.execute(sql, args).fetchall()
 
