@@ -26,6 +26,7 @@ from gateway.pipeline import FAILURES, Conversion, describe, sender_of
 
 from . import outbox
 from .plan import plan
+from .unmapped import UnmappedInput
 
 Convert = Callable[[str, bytes], Conversion]
 """(route, original bytes) -> conversion with the route's current mappings; raises a FAILURES error."""
@@ -126,7 +127,7 @@ def _apply_quarantined(conn: sqlite3.Connection, step: Prepared) -> Replayed:
         soap_action=row["soap_action"], source_ref=sender.referentienummer, afzender=sender.afzender,
         ontvanger=sender.ontvanger, mapping=conversion.mapping.name,
         source_key=outbox.source_key(sender.afzender, sender.referentienummer, sender.dagtekening),
-        content_sha256=conversion.bericht.digest())
+        content_sha256=conversion.bericht.digest(), unmapped=_unmapped(conversion))
     try:
         accepted = outbox.accept(conn, message, plan(row["mode"], conversion.outputs, original, row["content_type"],
                                                      row["soap_action"]))
@@ -135,6 +136,12 @@ def _apply_quarantined(conn: sqlite3.Connection, step: Prepared) -> Replayed:
     conn.execute("DELETE FROM message WHERE id = ?", (step.id,))
     return Replayed(step.id, True, f"converted; now message {accepted.message_id} with "
                     f"{len(accepted.queued)} delivery(ies) queued")
+
+
+def _unmapped(conversion: Conversion) -> str | None:
+    """Where the message's unmapped input is, as the outbox keeps it (paths and lines)."""
+    found = UnmappedInput.of(conversion.unmapped)
+    return found.encode() if found is not None else None
 
 
 def apply(conn: sqlite3.Connection, steps: Iterable[Prepared]) -> list[Replayed]:

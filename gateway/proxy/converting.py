@@ -23,6 +23,7 @@ from lxml import etree
 
 from gateway.cores import usable_cores
 from gateway.deliver import outbox
+from gateway.deliver.unmapped import UnmappedInput
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, parse_xml
 from gateway.ingest.ei_default import is_flat_file
 from gateway.ingest.errors import TOO_LARGE
@@ -102,14 +103,14 @@ def facts_from(b: Bericht, envelope_info: dict[str, str]) -> Facts:
 
 def stored_message(route: str, mode: str, body: bytes, content_type: str | None, soap_action: str | None,
                    facts: Facts, mapping: str | None = None, failure: FailureInfo | None = None,
-                   reason: str | None = None) -> outbox.NewMessage:
+                   reason: str | None = None, unmapped: UnmappedInput | None = None) -> outbox.NewMessage:
     """An inbound message as the outbox keeps it, with what conversion learnt (or why it failed: ``reason``,
-    else the failure's message)."""
+    else the failure's message) and where its unmapped input was."""
     return outbox.NewMessage(
         route, mode, body, content_type, soap_action, facts.source_ref, facts.afzender, facts.ontvanger, mapping,
         failure.code if failure else None, failure.field if failure else None, failure.line if failure else None,
         reason or (failure.message if failure else None), source_key=facts.source_key,
-        content_sha256=facts.content_sha256)
+        content_sha256=facts.content_sha256, unmapped=unmapped.encode() if unmapped is not None else None)
 
 
 @dataclass(slots=True)
@@ -126,6 +127,8 @@ class Converted:
     warnings: tuple[Warning_, ...] = ()
     """Deviations accepted under ``strictness: lenient``: brought back from a worker process, so the gateway
     counts them as dialect debt whichever process converted."""
+    unmapped: UnmappedInput | None = None
+    """Source values no rule used (paths and lines only), brought back to be logged, counted and stored."""
 
 
 def schema_available(profile: str) -> bool:
@@ -243,7 +246,7 @@ def convert_message(converter: Converter, route: str, match_route: str, body: by
         return Converted(None, None, facts_of(body), info, "internal", time.perf_counter() - started)
     facts = facts_from(conversion.bericht, conversion.source.envelope_info)
     return Converted(conversion.outputs, conversion.mapping.name, facts, None, None, time.perf_counter() - started,
-                     tuple(conversion.warnings))
+                     tuple(conversion.warnings), UnmappedInput.of(conversion.unmapped))
 
 
 # -- worker processes -----------------------------------------------------------------------------

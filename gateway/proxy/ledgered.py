@@ -31,6 +31,7 @@ from gateway.deliver import outbox
 from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed
+from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger.staged import StagedLedger, WriteSet, apply
 from gateway.mapping import ConversionError
 from gateway.mapping.result import Warning_
@@ -52,6 +53,7 @@ from .converting import (
     unread,
     worker_died,
 )
+from .unmapped_report import report_unmapped
 
 if TYPE_CHECKING:
     from .service import Answer, Gateway
@@ -82,6 +84,8 @@ class Mapped:
     received: Received | None = None
     """The GGk Di01 the message came in (``received_di01``): the render step remembers it for the retour's
     Du01, as ``convert`` does; the envelope itself stays in the worker."""
+    unmapped: UnmappedInput | None = None
+    """Source values no rule used (paths and lines only): logged, counted and stored with the message."""
 
 
 def map_message(converter: Converter, route: str, match_route: str, body: bytes) -> Mapped:
@@ -102,7 +106,8 @@ def map_message(converter: Converter, route: str, match_route: str, body: bytes)
     return Mapped(None if prepared is not None else result.bericht, mapping.name,
                   facts_from(result.bericht, source.envelope_info), seconds=time.perf_counter() - started,
                   warnings=tuple(result.warnings), prepared=prepared,
-                  received=received_di01(result.bericht, source.envelope_info))
+                  received=received_di01(result.bericht, source.envelope_info),
+                  unmapped=UnmappedInput.of(result.unmapped))
 
 
 def _map_in_worker(route: str, match_route: str, body: bytes) -> Mapped:
@@ -224,7 +229,8 @@ class LedgerStage:
         if mapped.failure is not None:
             attempt = Converted(None, None, mapped.facts, mapped.failure, mapped.reason, mapped.seconds)
             return await gw.refused_or_unconverted(route, body, content_type, soap_action, attempt, version)
-        message = stored_message(route.name, route.mode, body, content_type, soap_action, mapped.facts, mapped.mapping)
+        message = stored_message(route.name, route.mode, body, content_type, soap_action, mapped.facts, mapped.mapping,
+                                 unmapped=mapped.unmapped)
         try:
             staged, stored = await self.render_and_store(converter, mapped, route, message)
         except outbox.ReferenceConflict as exc:  # not a re-send: refused, and kept for the operator
@@ -239,6 +245,8 @@ class LedgerStage:
             log.info("message on route %s stored, nothing to deliver: %s", route.name,
                      staged.notes[0] if staged.notes else "no output", extra={"route": route.name})
         accepted, _deliveries = stored
+        report_unmapped(gw.metrics, route.name, route.mode, mapped.mapping, accepted, mapped.facts.source_ref,
+                        mapped.unmapped)
         return await gw.acknowledge(route, accepted, mapped.facts, version)
 
     async def replay_quarantined(self, gw: Gateway, ids: list[int]) -> list[Replayed]:
@@ -256,7 +264,7 @@ class LedgerStage:
                 results.append(Replayed(message_id, False, f"still does not convert: {mapped.failure}"))
                 continue
             message = stored_message(route.name, row["mode"], original, row["content_type"], row["soap_action"],
-                                     mapped.facts)
+                                     mapped.facts, unmapped=mapped.unmapped)
             try:
                 staged, stored = await self.render_and_store(
                     gw.converters[route.name], mapped, route, message,
@@ -269,6 +277,8 @@ class LedgerStage:
                 results.append(Replayed(message_id, False, f"still does not convert: {staged.attempt.failure}"))
                 continue
             accepted, _ = stored
+            report_unmapped(gw.metrics, route.name, row["mode"], mapped.mapping, accepted, mapped.facts.source_ref,
+                            mapped.unmapped)
             gw.forwarder.add(accepted.queued)
             results.append(Replayed(message_id, True, f"converted; now message {accepted.message_id} with "
                                     f"{len(accepted.queued)} delivery(ies) queued"))

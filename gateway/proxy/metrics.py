@@ -121,6 +121,11 @@ class Metrics(Observer):
                                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), registry=r)
         self.commit_seconds = Histogram("overstap_outbox_commit_seconds", "Duration of one outbox commit",
                                         buckets=LATENCY_BUCKETS, registry=r)
+        self.unmapped_messages = _Labelled(Counter("overstap_unmapped_messages", "Stored messages with source values "
+                                                   "no mapping rule used (unmapped input), per mapping",
+                                                   ["route", "mapping"], registry=r))
+        self.unmapped_values = _Labelled(Counter("overstap_unmapped_values", "Source values no mapping rule used, "
+                                                 "per mapping", ["route", "mapping"], registry=r))
         self.reloads = _Labelled(Counter("overstap_mapping_reloads", "Mapping reloads", ["result"], registry=r))
 
     def watch_depth(self, depth: Callable[[], dict[tuple[str, str], int]]) -> None:

@@ -45,6 +45,7 @@ from .converting import (
 from .ledgered import LedgerStage, Mapped
 from .metrics import Metrics
 from .shared_stage import SharedLedgerStage
+from .unmapped_report import report_unmapped
 
 log = logging.getLogger("overstap.gateway")
 SOAP12_HINT = stuf.SOAP12_NS.encode()
@@ -286,7 +287,7 @@ class Gateway:
                       attempt: Converted, version: stuf.SoapVersion) -> Answer:
         facts = attempt.facts
         message = stored_message(route.name, route.mode, body, content_type, soap_action, facts, attempt.mapping,
-                                 attempt.failure)
+                                 attempt.failure, unmapped=attempt.unmapped)
         deliveries = plan(route.mode, attempt.outputs, body, content_type, soap_action)
         try:
             accepted = await self.committer.write(lambda c: outbox.accept(c, message, deliveries))
@@ -294,6 +295,8 @@ class Gateway:
             return await self.refuse_conflict(route, body, content_type, soap_action, attempt, exc, version)
         except Exception as exc:  # not stored means not acknowledged
             return self.store_failed(route, exc, facts, version)
+        report_unmapped(self.metrics, route.name, route.mode, attempt.mapping, accepted, facts.source_ref,
+                        attempt.unmapped)
         return await self.acknowledge(route, accepted, facts, version)
 
     async def refuse_conflict(self, route: RouteConfig, body: bytes, content_type: str | None,

@@ -1,0 +1,152 @@
+"""Unmapped input in the sidecar: nothing a vendor sends is dropped without a word, and no value is told.
+
+Why: the project promises that a source value no mapping rule used is reported. The batch and the CLI did; the
+sidecar converted, acknowledged and forgot, so an integrator running it in shadow or translate mode could not see
+a vendor's new element being lost. Here a WMO301 with a new element and a new attribute goes through real
+sidecars on 127.0.0.1 (the ledger's step and the plain one, a thread and a worker process): its log names the
+message by id and reference and the two paths with their lines, /metrics counts them per mapping, the outbox keeps
+them for ``overstap outbox`` and the console, and none of the message's values appears in any of those.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from lxml import etree
+from proxy_helpers import GatewayProcess, Receiver, ServerThread, Start, free_port, metric, sample, variant, wait_for
+
+from gateway.deliver import outbox
+from gateway.deliver.unmapped import MAX_LISTED, UnmappedInput
+from gateway.proxy.logs import JsonFormatter
+
+A02 = "CasusA-02-WMO301_toewijzing.xml"
+REF = "1d8d1f0852bf"
+"""The sample's Identificatie: the sender's reference, which names the message in the log."""
+CLIENT = "/wmo301:Bericht/wmo301:Clienten/wmo301:Client"
+SPOTS = [(f"{CLIENT}/@notitie", 18), (f"{CLIENT}/wmo301:Huisdier", 20)]
+LOST = ("diabetes sinds 2019", "Bello van Gaastra")
+"""The values no rule reads: care data and a name, never to be logged or kept outside the message itself."""
+
+
+def with_unmapped(message: bytes) -> bytes:
+    """The sample with a vendor's new attribute on Client (line 18) and new element after Bsn (line 20)."""
+    out = message.replace(b"<wmo301:Client>", f'<wmo301:Client notitie="{LOST[0]}">'.encode(), 1)
+    return out.replace(b"<wmo301:Bsn>123456782</wmo301:Bsn>",
+                       f"<wmo301:Bsn>123456782</wmo301:Bsn>\n\t\t\t<wmo301:Huisdier>{LOST[1]}</wmo301:Huisdier>"
+                       .encode(), 1)
+
+
+def values_of(message: bytes) -> set[str]:
+    """Every element text and attribute value of the message of four characters or more, but its reference."""
+    root = etree.fromstring(message)
+    found = {(el.text or "").strip() for el in root.iter()} | {v.strip() for el in root.iter() for v in el.values()}
+    return {v for v in found if len(v) >= 4 and v != REF}
+
+
+@pytest.fixture
+def logged() -> Iterator[io.StringIO]:
+    """The sidecar's log lines as its JSON handler writes them (gateway/proxy/logs.py), at info."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def unmapped_lines(text: str) -> list[dict[str, Any]]:
+    return [doc for doc in map(json.loads, filter(None, text.splitlines())) if doc["logger"] == "overstap.unmapped"]
+
+
+def expected_msg(message_id: int, mode: str) -> str:
+    return (f"message {message_id} on route default ({mode}, mapping iwmo20-wmo301, ref {REF}): 2 source value(s) no "
+            f"mapping rule used, not in the canonical message: {SPOTS[0][0]} (line 18); {SPOTS[1][0]} (line 20)")
+
+
+def test_unmapped_input_is_logged_by_reference_and_path_and_counted_per_mapping(start: Start,
+                                                                                logged: io.StringIO) -> None:
+    """Translate with the ledger (the stateful step): the log line, the counters, a re-send, a clean message."""
+    sent = with_unmapped(sample(A02))
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        server, _gw = start({"default": {"downstream": ds.url + "/zs"}}, {})
+        r = httpx.post(server.url + "/soap", content=sent, timeout=30)
+        assert r.status_code == 200, r.text
+        message_id = int(r.headers["x-overstap-message"])
+        (line,) = unmapped_lines(logged.getvalue())
+        assert line["level"] == "warning" and line["msg"] == expected_msg(message_id, "translate")
+        assert line["unmapped"] == [{"path": p, "line": n} for p, n in SPOTS] and line["unmapped_count"] == 2
+        assert (line["message_id"], line["source_ref"], line["mapping"]) == (message_id, REF, "iwmo20-wmo301")
+        told = json.dumps(line, ensure_ascii=False)
+        assert [v for v in values_of(sent) if v in told] == []  # not one value of the message, the lost ones included
+        labels = {"route": "default", "mapping": "iwmo20-wmo301"}
+        assert metric(server.url, "overstap_unmapped_messages_total", **labels) == 1
+        assert metric(server.url, "overstap_unmapped_values_total", **labels) == 2
+        again = httpx.post(server.url + "/soap", content=sent, timeout=30)  # a re-send: reported when it came first
+        assert again.status_code == 200 and again.headers["x-overstap-duplicate"] == "true"
+        clean = httpx.post(server.url + "/soap", content=variant(sample(A02), 1), timeout=30)
+        assert clean.status_code == 200, clean.text
+        assert wait_for(lambda: len(rec.received) == 2)
+        assert len(unmapped_lines(logged.getvalue())) == 1
+        assert metric(server.url, "overstap_unmapped_messages_total", **labels) == 1
+        assert metric(server.url, "overstap_unmapped_values_total", **labels) == 2
+    assert not [v for v in LOST if v in logged.getvalue()]  # in no log line of the whole run
+
+
+def test_a_route_without_the_ledger_step_reports_it_too(start: Start, logged: io.StringIO) -> None:
+    """Passthrough converts to learn what the vendor sends (the plain step, gateway/proxy/service.py): the same."""
+    sent = with_unmapped(sample(A02))
+    legacy = Receiver()
+    with ServerThread(legacy.app()) as old:
+        server, gw = start({"default": {"mode": "passthrough", "legacy_downstream": "old"}},
+                           {"old": {"url": old.url + "/ontvang", "expect_bv": False}})
+        r = httpx.post(server.url + "/soap", content=sent, timeout=30)
+        assert r.status_code == 200, r.text
+        message_id = int(r.headers["x-overstap-message"])
+        (line,) = unmapped_lines(logged.getvalue())
+        assert line["msg"] == expected_msg(message_id, "passthrough")
+        assert metric(server.url, "overstap_unmapped_values_total", route="default", mapping="iwmo20-wmo301") == 2
+        row = outbox.message(outbox.connect(gw.db_path), message_id)
+        assert row is not None and UnmappedInput.decode(row["unmapped"]) == UnmappedInput(2, tuple(SPOTS))
+
+
+def test_many_unmapped_values_are_counted_whole_and_listed_to_a_bound() -> None:
+    """A vendor element repeated in every client must not make the log line, the pipe or the row grow with it."""
+    from gateway.mapping import Unmapped
+
+    found = UnmappedInput.of([Unmapped(f"/a/b{i}", i) for i in range(MAX_LISTED + 7)])
+    assert found is not None and found.count == MAX_LISTED + 7 and len(found.spots) == MAX_LISTED
+    assert found.lines()[-1] == "and 7 more" and UnmappedInput.decode(found.encode()) == found
+    assert UnmappedInput.of([]) is None
+
+
+@pytest.mark.slow
+def test_a_conversion_worker_process_brings_the_paths_back(tmp_path: Path) -> None:
+    """``overstap serve`` with a conversion worker: the paths cross the worker's pipe and reach the JSON log."""
+    sent = with_unmapped(sample(A02))
+    with ServerThread(Receiver().app()) as ds:
+        log = tmp_path / "gateway.log"
+        gw = GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/zs",
+                             "--convert-processes", "1"], free_port(), log).start()
+        try:
+            r = httpx.post(gw.url + "/soap", content=sent, timeout=60)
+            assert r.status_code == 200, r.text
+            assert metric(gw.url, "overstap_unmapped_values_total", route="default", mapping="iwmo20-wmo301") == 2
+        finally:
+            gw.terminate()
+    lines = [json.loads(t) for t in log.read_text().splitlines() if '"overstap.unmapped"' in t]
+    assert [ln["msg"] for ln in lines] == [expected_msg(int(r.headers["x-overstap-message"]), "translate")]
+    assert not [v for v in values_of(sent) if v in log.read_text()]
