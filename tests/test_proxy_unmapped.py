@@ -13,15 +13,19 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
+from console_helpers import console_config, login
 from lxml import etree
 from proxy_helpers import GatewayProcess, Receiver, ServerThread, Start, free_port, metric, sample, variant, wait_for
 
+from gateway.cli import main
 from gateway.deliver import outbox
 from gateway.deliver.unmapped import MAX_LISTED, UnmappedInput
 from gateway.proxy.logs import JsonFormatter
@@ -104,6 +108,44 @@ def test_unmapped_input_is_logged_by_reference_and_path_and_counted_per_mapping(
         assert metric(server.url, "overstap_unmapped_messages_total", **labels) == 1
         assert metric(server.url, "overstap_unmapped_values_total", **labels) == 2
     assert not [v for v in LOST if v in logged.getvalue()]  # in no log line of the whole run
+
+
+def test_unmapped_input_is_kept_with_the_message_for_outbox_list_and_the_console(start: Start, tmp_path: Path) -> None:
+    sent = with_unmapped(sample(A02))
+    with ServerThread(Receiver().app()) as ds:
+        server, gw = start({"default": {"downstream": ds.url + "/zs"}}, {}, admin_key="key", console=console_config())
+        lossy = int(httpx.post(server.url + "/soap", content=sent, timeout=30).headers["x-overstap-message"])
+        clean = int(httpx.post(server.url + "/soap", content=variant(sample(A02), 1),
+                               timeout=30).headers["x-overstap-message"])
+        conn = outbox.connect(gw.db_path)
+        stored = {r["id"]: r["unmapped"] for r in outbox.message_rows(conn)}
+        assert stored[clean] is None and UnmappedInput.decode(stored[lossy]) == UnmappedInput(2, tuple(SPOTS))
+        assert [v for v in values_of(sent) if v in stored[lossy]] == []
+        data = str(tmp_path / "data")
+        listed = CliRunner().invoke(main, ["outbox", "list", "--unmapped", "--data-dir", data])
+        assert listed.exit_code == 0, listed.output
+        first, *rest = listed.output.splitlines()
+        assert first.startswith(f"{lossy:<7} ") and first.endswith(f"default      iwmo20-wmo301          ref {REF}"
+                                                                    "   2 unmapped")
+        assert rest == [f"        {SPOTS[0][0]} (line 18)", f"        {SPOTS[1][0]} (line 20)",
+                        "1 message(s) with unmapped input"]
+        as_json = json.loads(CliRunner().invoke(main, ["outbox", "list", "--unmapped", "--json", "--data-dir",
+                                                       data]).output)
+        assert [(m["id"], m["unmapped_count"], m["unmapped"]) for m in as_json] == [
+            (lossy, 2, [{"path": p, "line": n} for p, n in SPOTS])]
+        shown = CliRunner().invoke(main, ["outbox", "show", str(lossy), "--message", "--data-dir", data]).output
+        assert (f"  unmapped        2 source value(s) no mapping rule used:\n    {SPOTS[0][0]} (line 18)\n"
+                f"    {SPOTS[1][0]} (line 20)\n") in shown
+        vera = login(server.url, "vera")
+        everything = vera.get("/console/messages").text
+        assert re.findall(r'href="/console/messages/(\d+)#unmapped"[^>]*>(\d+)<', everything) == [(str(lossy), "2")]
+        only = vera.get("/console/messages", params={"unmapped": "1"}).text
+        assert re.findall(r'<td><a href="/console/messages/(\d+)">', only) == [str(lossy)]
+        page = vera.get(f"/console/messages/{lossy}").text
+        shown_spots = re.search(r'<dd id="unmapped"[^>]*>(.*?)</dd>', page, re.S)
+        assert shown_spots is not None
+        assert re.findall(r'<span class="path">([^<]*)</span>', shown_spots.group(1)) == [
+            f"{SPOTS[0][0]} (line 18)", f"{SPOTS[1][0]} (line 20)"]
 
 
 def test_a_route_without_the_ledger_step_reports_it_too(start: Start, logged: io.StringIO) -> None:

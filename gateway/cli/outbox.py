@@ -19,6 +19,7 @@ import click
 from gateway.deliver import outbox, shadow
 from gateway.deliver.replay import ID_RANGE, Replayed, apply, chunks, prepare, replay_quarantined
 from gateway.deliver.store import SqliteStore, Store, locate, ready
+from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger.staged import ConnLedger
 from gateway.ledger.transfer import LedgerConflict, import_ledger, ledger_file
 from gateway.pipeline import Conversion, Converter
@@ -102,12 +103,17 @@ def outbox_group() -> None:
 @click.option("--route", default=None)
 @click.option("--target", type=click.Choice([outbox.NEW, outbox.LEGACY]), default=None)
 @click.option("--quarantine", is_flag=True, help="List refused (quarantined) messages instead of deliveries.")
+@click.option("--unmapped", is_flag=True, help="List messages with source values no mapping rule used (paths and "
+              "lines, never values) instead of deliveries.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(data_dir: str | None, config_file: str | None, store_url: str | None, status: str | None, route: str | None,
-          target: str | None, quarantine: bool, limit: int, as_json: bool) -> None:
-    """Deliveries (newest first) or quarantined messages, one line each, with a count per status."""
+          target: str | None, quarantine: bool, unmapped: bool, limit: int, as_json: bool) -> None:
+    """Deliveries (newest first), quarantined messages or messages with unmapped input, with counts."""
     conn = _open(data_dir, config_file, store_url)
+    if unmapped:
+        _list_unmapped(conn, route, limit, as_json)
+        return
     if quarantine:
         rows = outbox.message_rows(conn, status=outbox.QUARANTINED, route=route, limit=limit)
         if as_json:  # rows stored before reasons were capped are capped here
@@ -132,6 +138,26 @@ def list_(data_dir: str | None, config_file: str | None, store_url: str | None, 
         totals[s] = totals.get(s, 0) + n
     click.echo(", ".join(f"{totals.get(s, 0)} {s}" for s in STATUSES)
                + f", {sum(outbox.quarantine_counts(conn).values())} quarantined")
+
+
+def _list_unmapped(conn: Any, route: str | None, limit: int, as_json: bool) -> None:
+    """Messages with unmapped input, newest first: one line each, then where (path and line) it was."""
+    rows = outbox.message_rows(conn, route=route, limit=limit, unmapped=True)
+    found = [(r, UnmappedInput.decode(r["unmapped"])) for r in rows]
+    if as_json:
+        click.echo(json.dumps([{"id": r["id"], "received_at": r["received_at"], "route": r["route"], "mode": r["mode"],
+                                "status": r["status"], "mapping": r["mapping"], "source_ref": r["source_ref"],
+                                "unmapped_count": u.count if u else 0,
+                                "unmapped": [{"path": p, "line": n} for p, n in (u.spots if u else ())]}
+                               for r, u in found], indent=1))
+        return
+    for r, u in found:
+        click.echo(f"{r['id']:<7} {_when(r['received_at'])}  {r['route']:<12} {r['mapping'] or '-':<22} "
+                   f"ref {r['source_ref'] or '-':<14} {u.count if u else 0} unmapped")
+        for line in u.lines() if u else ():
+            click.echo(f"        {line}")
+    click.echo(f"{len(found)} message(s) with unmapped input" + (f" (the newest {limit})" if len(found) == limit
+                                                                  else ""))
 
 
 @outbox_group.command()
@@ -170,6 +196,11 @@ def show(item_id: int, data_dir: str | None, config_file: str | None, store_url:
         if msg[key] is not None:
             click.echo(f"  {key:<15} {msg[key]}")
     click.echo(f"  {'received':<15} {_when(msg['received_at'])} (last {_when(msg['last_received_at'])})")
+    unmapped = UnmappedInput.decode(msg["unmapped"])
+    if unmapped is not None:
+        click.echo(f"  {'unmapped':<15} {unmapped.count} source value(s) no mapping rule used:")
+        for line in unmapped.lines():
+            click.echo(f"    {line}")
     for d in outbox.deliveries_of(conn, msg["id"]):
         click.echo(f"  delivery {d['id']}: {d['target']} {d['status']} {d['referentienummer']} key {d['order_key']}"
                    + (f" — {_clip(d['reason'], 100)}" if d["reason"] else ""))

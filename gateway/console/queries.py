@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.deliver.unmapped import UnmappedInput
+
 MESSAGE_STATUSES = ("accepted", "quarantined")
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
 
@@ -27,6 +29,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS console_delivery_zaak ON delivery(zaak)",
     "CREATE INDEX IF NOT EXISTS console_delivery_counts ON delivery(route, target, status)",
     "CREATE INDEX IF NOT EXISTS console_message_mode ON message(mode, status)",
+    "CREATE INDEX IF NOT EXISTS console_message_unmapped ON message(id) WHERE unmapped IS NOT NULL",
 )
 LEDGER_INDEXES = ("CREATE INDEX IF NOT EXISTS console_zaak_bsn ON zaak_state(json_extract(state, '$.initiator.bsn'))",)
 BSN = "json_extract(state, '$.initiator.bsn')"
@@ -65,11 +68,13 @@ class Filter:
     """``YYYY-MM-DD`` (UTC), inclusive."""
     before: int | None = None
     """Keyset cursor: only messages with a smaller id (the next page)."""
+    unmapped: bool = False
+    """Only messages with source values no mapping rule used."""
 
     def query(self, **change: Any) -> dict[str, str]:
         """The filter as URL parameters (no personal data can be in here: none of its fields hold any)."""
         values = {"status": self.status, "route": self.route, "from": self.day_from, "to": self.day_to,
-                  "before": self.before, **change}
+                  "before": self.before, "unmapped": "1" if self.unmapped else None, **change}
         return {k: str(v) for k, v in values.items() if v not in (None, "")}
 
 
@@ -96,7 +101,9 @@ def _id_bounds(conn: sqlite3.Connection, f: Filter) -> tuple[int, int] | None:
 
 
 LIST_COLUMNS = ("id, received_at, route, mode, status, mapping, source_ref, afzender, ontvanger, times_received,"
-                " fault_code, reason")
+                " fault_code, reason, unmapped")
+WITH_UNMAPPED = "unmapped IS NOT NULL"
+"""The clause of :attr:`Filter.unmapped`, spelt as the partial index ``console_message_unmapped`` is."""
 
 
 def list_messages(conn: sqlite3.Connection, f: Filter, limit: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -110,6 +117,7 @@ def list_messages(conn: sqlite3.Connection, f: Filter, limit: int) -> tuple[list
     if f.status in DELIVERY_STATUSES:
         sql = ("SELECT DISTINCT message_id FROM delivery INDEXED BY console_delivery_status WHERE status = ?"
                " AND message_id BETWEEN ? AND ?" + (" AND route = ?" if f.route else "")
+               + (f" AND message_id IN (SELECT id FROM message WHERE {WITH_UNMAPPED})" if f.unmapped else "")
                + " ORDER BY message_id DESC LIMIT ?")
         args: list[Any] = [f.status, low, high, *([f.route] if f.route else []), limit + 1]
         ids = [int(r[0]) for r in conn.execute(sql, args)]
@@ -126,11 +134,15 @@ def list_messages(conn: sqlite3.Connection, f: Filter, limit: int) -> tuple[list
         if f.route:
             clauses.append("route = ?")
             args.append(f.route)
+        if f.unmapped:
+            clauses.append(WITH_UNMAPPED)
         rows = [dict(r) for r in conn.execute(f"SELECT {LIST_COLUMNS} FROM message WHERE {' AND '.join(clauses)}"
                                               " ORDER BY id DESC LIMIT ?", [*args, limit + 1])]
         more = len(rows) > limit
         rows = rows[:limit]
     _attach_deliveries(conn, rows)
+    for r in rows:
+        r["unmapped"] = UnmappedInput.decode(r["unmapped"])
     return rows, (rows[-1]["id"] if more and rows else None)
 
 

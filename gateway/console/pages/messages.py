@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.deliver import shadow
+from gateway.deliver.unmapped import UnmappedInput
 
 from .. import params, queries
 from ..auth import Session
@@ -33,7 +34,8 @@ async def messages(console: Console, request: Request) -> Response:
         status = None
     try:
         f = queries.Filter(status=status, route=q.get("route") or None, day_from=params.day(q.get("from"), "from"),
-                           day_to=params.day(q.get("to"), "to"), before=params.row_id(q.get("before"), "before"))
+                           day_to=params.day(q.get("to"), "to"), before=params.row_id(q.get("before"), "before"),
+                           unmapped=q.get("unmapped") == "1")
     except params.BadParameter as e:
         return console.page(request, "error.html", session, 400, why=str(e))
     rows, cursor = await console.read(queries.list_messages, f, console.settings.page_size)
@@ -72,7 +74,7 @@ async def message_page(console: Console, request: Request) -> Response:
     marked_source, marked = await asyncio.to_thread(marked_payloads, found, items, rows)
     console.audit.write(session.user, "view_payload", message_id=message_id)
     return console.page(request, "message.html", session, m=found, deliveries=items, zaak_keys=keys, lineage=rows,
-                        shadow=compared,
+                        shadow=compared, unmapped=UnmappedInput.decode(found.get("unmapped")),
                         lineage_error=lineage_error, can_retry=backend.replay_quarantined is not None,
                         original=original, payloads=payloads, marked_source=marked_source, marked=marked,
                         code=berichtcode(found["original"][:4000]))
