@@ -146,6 +146,10 @@ def test_unmapped_input_is_kept_with_the_message_for_outbox_list_and_the_console
         assert shown_spots is not None
         assert re.findall(r'<span class="path">([^<]*)</span>', shown_spots.group(1)) == [
             f"{SPOTS[0][0]} (line 18)", f"{SPOTS[1][0]} (line 20)"]
+        health = vera.get("/console/health").text
+        assert re.findall(r"<td>(overstap_unmapped_\w+)</td><td>([^<]*)</td><td class=\"num\">(\d+)</td>", health) == [
+            ("overstap_unmapped_messages_total", "mapping=iwmo20-wmo301, route=default", "1"),
+            ("overstap_unmapped_values_total", "mapping=iwmo20-wmo301, route=default", "2")]
 
 
 def test_a_route_without_the_ledger_step_reports_it_too(start: Start, logged: io.StringIO) -> None:
