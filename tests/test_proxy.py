@@ -192,6 +192,7 @@ def test_shadow_sends_both_ways_and_reports_where_they_differ(start: Start) -> N
         report = json.loads(result.output)
         assert report["summary"] == {"both accepted": 1, "legacy only": 2, "new only": 0, "both refused": 0,
                                      "pending": 0}
+        assert report["with unmapped input"] == 0
         lines = {m["source_ref"]: m for m in report["messages"]}
         assert lines["1d8d1f0852bf"]["verdict"] == "both accepted"
         b01 = lines["506b94c1386c"]
@@ -202,6 +203,7 @@ def test_shadow_sends_both_ways_and_reports_where_they_differ(start: Start) -> N
         text = CliRunner().invoke(main, ["shadow", "report", "--data-dir", str(gw.config.data_dir),
                                          "--differences"]).output
         assert "3 shadow message(s): 1 both accepted, 2 legacy only" in text and "1d8d1f0852bf" not in text
+        assert "; 0 with unmapped input (values the new side never got)" in text
 
 
 def test_a_downstream_down_for_a_while_gets_everything_in_order_once_back(start: Start) -> None:

@@ -196,3 +196,27 @@ def test_a_conversion_worker_process_brings_the_paths_back(tmp_path: Path) -> No
     lines = [json.loads(t) for t in log.read_text().splitlines() if '"overstap.unmapped"' in t]
     assert [ln["msg"] for ln in lines] == [expected_msg(int(r.headers["x-overstap-message"]), "translate")]
     assert not [v for v in values_of(sent) if v in log.read_text()]
+
+
+def test_the_shadow_report_names_what_the_new_side_never_got_though_both_accepted(start: Start) -> None:
+    """In shadow mode both sides may accept a message while the new one lacks values no rule read: before
+    cutting over that is the difference that matters, so the report lists it (paths only) even then."""
+    legacy, new = Receiver(), Receiver()
+    with ServerThread(legacy.app()) as old, ServerThread(new.app()) as zs:
+        gw_server, gw = start({"default": {"mode": "shadow", "downstream": "zs", "legacy_downstream": "old"}},
+                              {"zs": zs.url, "old": {"url": old.url, "expect_bv": False}})
+        lossy = with_unmapped(sample(A02))
+        assert httpx.post(gw_server.url + "/soap", content=lossy).status_code == 200
+        assert wait_for(lambda: len(legacy.received) == 1 and len(new.received) == 1)
+        data = str(gw.config.data_dir)
+        result = CliRunner().invoke(main, ["shadow", "report", "--data-dir", data, "--json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        assert report["summary"]["both accepted"] == 1 and report["with unmapped input"] == 1
+        (line,) = report["messages"]
+        assert (line["source_ref"], line["verdict"], line["unmapped"]) == (REF, "both accepted", 2)
+        assert line["differences"] == ["new side lacks 2 source value(s) no mapping rule used: "
+                                       + "; ".join(f"{path} (line {n})" for path, n in SPOTS)]
+        text = CliRunner().invoke(main, ["shadow", "report", "--data-dir", data, "--differences"]).output
+        assert REF in text and "; 1 with unmapped input (values the new side never got)" in text
+        assert not [v for v in values_of(lossy) if v in result.output + text]

@@ -373,11 +373,11 @@ def shadow_report(data_dir: str | None, config_file: str | None, store_url: str 
     lines = shadow.report(conn, route, limit)
     shown = [ln for ln in lines if ln.differences] if differences else lines
     if as_json:
-        click.echo(json.dumps({"summary": shadow.summary(lines), "messages": [
+        click.echo(json.dumps({"summary": shadow.summary(lines), shadow.UNMAPPED: shadow.lacking(lines), "messages": [
             {"message": ln.message_id, "route": ln.route, "source_ref": ln.source_ref, "verdict": ln.verdict,
              "legacy": {"status": ln.legacy.status, "detail": ln.legacy.detail},
-             "new": [{"status": s.status, "detail": s.detail} for s in ln.new], "differences": ln.differences}
-            for ln in shown]}, indent=1))
+             "new": [{"status": s.status, "detail": s.detail} for s in ln.new], "unmapped": ln.unmapped,
+             "differences": ln.differences} for ln in shown]}, indent=1))
         return
     for ln in shown:
         click.echo(f"{ln.message_id:<7} {_when(ln.received_at)} {ln.route:<12} ref {ln.source_ref or '-':<14} "
@@ -385,4 +385,5 @@ def shadow_report(data_dir: str | None, config_file: str | None, store_url: str 
         for diff in ln.differences:
             click.echo(f"        {_clip(diff, 150)}")
     counts = shadow.summary(lines)
-    click.echo(f"{len(lines)} shadow message(s): " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    click.echo(f"{len(lines)} shadow message(s): " + ", ".join(f"{n} {k}" for k, n in counts.items())
+               + f"; {shadow.lacking(lines)} {shadow.UNMAPPED} (values the new side never got)")

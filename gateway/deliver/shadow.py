@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import outbox
+from .unmapped import UnmappedInput
 
 BOTH, LEGACY_ONLY, NEW_ONLY, NEITHER, WAITING = "both accepted", "legacy only", "new only", "both refused", "pending"
 
@@ -33,6 +34,8 @@ class ShadowLine:
     new: list[Side] = field(default_factory=list)
     verdict: str = WAITING
     differences: list[str] = field(default_factory=list)
+    unmapped: int = 0
+    """Source values of the message no mapping rule used: not in what the new side got, whatever it answered."""
 
 
 def _side(row: sqlite3.Row) -> Side:
@@ -76,7 +79,17 @@ def line_of(conn: sqlite3.Connection, msg: sqlite3.Row | dict[str, Any]) -> Shad
         if not legacy_ok:
             line.differences.append(f"legacy {line.legacy.status}: {line.legacy.detail}")
         line.differences += [f"new {s.status}: {s.detail}" for s in line.new if s.status != outbox.DELIVERED]
+    found = UnmappedInput.decode(msg["unmapped"])
+    if found is not None:  # both sides may accept it, yet the new one never got these values
+        line.unmapped = found.count
+        line.differences.append(f"new side lacks {found.count} source value(s) no mapping rule used: "
+                                + "; ".join(found.lines()[:4]) + (" …" if len(found.spots) > 4 else ""))
     return line
+
+
+UNMAPPED = "with unmapped input"
+"""How the report names the messages some of whose values the new side never got (:attr:`ShadowLine.unmapped`):
+beside the verdicts, not one of them, since both sides may have accepted such a message."""
 
 
 def summary(lines: list[ShadowLine]) -> dict[str, int]:
@@ -84,3 +97,8 @@ def summary(lines: list[ShadowLine]) -> dict[str, int]:
     for line in lines:
         out[line.verdict] += 1
     return out
+
+
+def lacking(lines: list[ShadowLine]) -> int:
+    """Messages with unmapped input: the new side got less than the vendor sent, whatever the verdict."""
+    return sum(1 for line in lines if line.unmapped)

@@ -32,5 +32,5 @@ async def shadow_page(console: Console, request: Request) -> Response:
         line.differences = [mask_text(d) for d in line.differences]
     return console.page(request, "shadow.html", session, counts=counts, total=len(lines), differing=differing,
                         route=route, routes=await console.read(queries.routes), window=SHADOW_WINDOW,
-                        same=counts[shadow.BOTH] + counts[shadow.NEITHER],
+                        same=counts[shadow.BOTH] + counts[shadow.NEITHER], lacking=shadow.lacking(lines),
                         different=counts[shadow.LEGACY_ONLY] + counts[shadow.NEW_ONLY])
