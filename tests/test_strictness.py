@@ -244,3 +244,35 @@ def test_a_schema_message_tells_the_offending_value_by_its_shape_whole() -> None
         "accepted by the pattern '[1-9][0-9]{3}[A-Z]{2}'.",
         "Element 'i': (10 characters: letters and other characters) is not a valid value of the atomic type "
         "'xs:integer'."]
+@pytest.mark.parametrize("message", [
+    "Element 'a': [facet 'pattern'] The value 'O'Brien 1' is not accepted by the pattern '[a-z]*'.",
+    "Element 'b': 'O'Brien' is not a valid value of the atomic type 'xs:integer'.",
+    "Element 'd': [facet 'enumeration'] The value 'O'Brien' is not an element of the set {'x'}.",
+    "Element 'f': [facet 'maxInclusive'] The value 'O'Brien' is greater than the maximum value allowed ('2').",
+])
+def test_no_part_of_a_quoted_value_is_left_even_with_a_quote_in_it(message: str) -> None:
+    """The value pattern stopped at the first quote: of O'Brien, "Brien" stayed in the message."""
+    from gateway.ingest.errors import xsd_message
+
+    said = xsd_message(message)
+    assert "characters: letters" in said and "Brien" not in said and "O'" not in said
+
+
+def test_an_output_schema_error_does_not_quote_the_value() -> None:
+    """A written message that fails its XSD (the way back: a canonical value the dialect's pattern refuses) is
+    reported with lxml's words, never the value: it may be a name or a BSN (gateway/render/schemas.py)."""
+    from lxml import etree
+
+    from gateway.render.schemas import OutputInvalid, check
+
+    if not available():
+        pytest.skip("the official XSDs are not here")
+    fixture = Path(__file__).parent / "fixtures" / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml"
+    root = etree.fromstring(fixture.read_bytes())
+    voorletters = root.xpath("//*[local-name()='Voorletters']")[0]
+    voorletters.text = "J9"
+    with pytest.raises(OutputInvalid) as caught:
+        check(etree.tostring(root), "iwmo21-301")
+    assert "Voorletters': [facet 'pattern'] The value (2 characters: letters and digits) is not accepted by the " \
+        "pattern" in str(caught.value)
+    assert "J9" not in str(caught.value)
