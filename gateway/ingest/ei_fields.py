@@ -120,7 +120,7 @@ def date_problem(raw: str) -> str:
     return "the day does not exist in its month"
 
 
-def _time_problem(raw: str) -> str:
+def time_problem(raw: str) -> str:
     """Why ``raw`` is no ``HHMMSS`` time of day, without its digits."""
     if len(raw) != 6 or not (raw.isdigit() and raw.isascii()):
         return f"found {shape(raw)}"
@@ -130,7 +130,7 @@ def _time_problem(raw: str) -> str:
 
 
 _CONVERTED = {KIND_DATE: (_iso_date, "date YYYYMMDD", date_problem),
-              KIND_TIME: (_iso_time, "time HHMMSS", _time_problem)}
+              KIND_TIME: (_iso_time, "time HHMMSS", time_problem)}
 """Per converted kind: the conversion, what it expects, and how a failure is told without the value."""
 
 

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 from gateway.model import Bericht, Client
 from gateway.model.introspect import fields_of, is_date, is_time
 
-from .errors import InputError
+from .ei_fields import date_problem, time_problem
+from .errors import InputError, found
 
 ZKN = "{http://www.egem.nl/StUF/sector/zkn/0310}"
 STUF = "{http://www.egem.nl/StUF/StUF0301}"
@@ -33,14 +34,35 @@ NATIVE = {
 }
 
 
-def _value(raw: str, model: type[BaseModel], name: str) -> Any:
+def stuf_date(raw: str, field: str, line: int | None = None) -> dt.date:
+    """A StUF date ``yyyymmdd`` (the zaak's dates, a geboortedatum), or InputError naming ``field``: an impossible
+    date (month 13) is the sender's error, never a crash, and its digits are not told (a birth date is personal)."""
+    if len(raw) == 8 and raw.isascii() and raw.isdigit():
+        try:
+            return dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
+        except ValueError:
+            pass
+    raise InputError(f"{field} must be a date yyyymmdd: {date_problem(raw)}", field=field, line=line)
+
+
+def stuf_time(raw: str, field: str, line: int | None = None) -> dt.time:
+    """A StUF time ``hhmmss``, or InputError naming ``field`` (hour 25 is the sender's error, never a crash)."""
+    if len(raw) == 6 and raw.isascii() and raw.isdigit():
+        try:
+            return dt.time(int(raw[:2]), int(raw[2:4]), int(raw[4:]))
+        except ValueError:
+            pass
+    raise InputError(f"{field} must be a time hhmmss: {time_problem(raw)}", field=field, line=line)
+
+
+def _value(raw: str, model: type[BaseModel], name: str, where: str) -> Any:
     kind = fields_of(model).get(name)
     if kind is None:
         return raw
-    if is_date(kind) and len(raw) == 8 and raw.isdigit():
-        return dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
-    if is_time(kind) and len(raw) == 6 and raw.isdigit():
-        return dt.time(int(raw[:2]), int(raw[2:4]), int(raw[4:]))
+    if is_date(kind) and raw:
+        return stuf_date(raw, where)
+    if is_time(kind) and raw:
+        return stuf_time(raw, where)
     return raw
 
 
@@ -50,16 +72,20 @@ def _put(target: dict[str, Any], model: type[BaseModel], parts: list[str], raw: 
     if head == "extra":
         target.setdefault("extra", {})[".".join(rest)] = raw
         return
-    name = PLURAL.get(head, head) if rest and rest[0].isdigit() else head
+    numbered = bool(rest) and rest[0].isascii() and rest[0].isdigit()  # '²' is a digit to isdigit, not to int
+    name = PLURAL.get(head, head) if numbered else head
     kind = fields_of(model).get(name)
     if kind is None:
         raise InputError(f"extraElement {where!r} names no canonical field ({name!r} unknown)", field=where)
     if kind.kind in ("models", "scalars"):
-        if not rest or not rest[0].isdigit():
+        if not numbered:
             raise InputError(f"extraElement {where!r}: {head} needs an index", field=where)
         index = int(rest[0]) - 1
         items = target.setdefault(name, [])
-        while len(items) <= index:
+        if not 0 <= index <= len(items):  # never a list grown to a number the sender chose (memory, a crash at 0)
+            raise InputError(f"extraElement {where!r}: {head} number {found(rest[0])} is not 1..{len(items) + 1}; "
+                             f"the items of a list are numbered from 1 in order", field=where)
+        if index == len(items):
             items.append({} if kind.kind == "models" else None)
         if kind.kind == "scalars":
             items[index] = raw
@@ -73,7 +99,7 @@ def _put(target: dict[str, Any], model: type[BaseModel], parts: list[str], raw: 
         return
     if rest:
         raise InputError(f"extraElement {where!r}: {name} has no sub-fields", field=where)
-    target[name] = _value(raw, model, name)
+    target[name] = _value(raw, model, name, where)
 
 
 def read_zkn(root: etree._Element, source: str = "<input>") -> Bericht:
@@ -115,7 +141,10 @@ def read_zkn(root: etree._Element, source: str = "<input>") -> Bericht:
         if local == "geslachtsaanduiding":
             value = GESLACHT.get(value, value)
         elif local == "geboortedatum":
-            value = _value(value, Client, "geboortedatum")
+            try:
+                value = stuf_date(value, "natuurlijkPersoon.geboortedatum", child.sourceline)
+            except InputError as exc:
+                raise InputError(exc.message, source=source, line=exc.line, field=exc.field) from None
         node = client
         for part in path[:-1]:
             node = node.setdefault(part, {})
