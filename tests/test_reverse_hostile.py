@@ -101,6 +101,38 @@ def test_a_code_the_reader_does_not_know_is_refused_not_read_as_another(
     assert (error.field, error.message) == (field, message)
 
 
+def gone(path: str) -> Callable[[etree._Element], None]:
+    def change(root: etree._Element) -> None:
+        node = root.xpath(path, namespaces=NS)[0]
+        node.getparent().remove(node)
+    return change
+
+
+UITVOERENDE = "heeftAlsUitvoerende/gerelateerde/nietNatuurlijkPersoon/ann.identificatie"
+
+
+@pytest.mark.parametrize(("change", "field", "message"), [
+    (gone("ZKN:object/ZKN:isVan"), "isVan/gerelateerde/code",
+     "isVan/gerelateerde/code is missing; it names no zaaktype of the catalogue (JWAANV, JWTOEW, WMOAANV, WMOTOEW): "
+     "wet and kind of the message are unknown"),
+    (at("ZKN:object/ZKN:isVan/ZKN:gerelateerde/ZKN:code", "WMOTOEZ"), "isVan/gerelateerde/code",
+     "isVan/gerelateerde/code 7 letters names no zaaktype of the catalogue (JWAANV, JWTOEW, WMOAANV, WMOTOEW): "
+     "wet and kind of the message are unknown"),
+    (at("ZKN:object/ZKN:identificatie", "T200001"), "identificatie",
+     "identificatie must start with the gemeentecode (4 digits), found 7 characters: letters and digits"),
+    (gone("ZKN:object/ZKN:heeftAlsUitvoerende"), UITVOERENDE,
+     f"{UITVOERENDE} is missing: the aanbieder of the toewijzing"),
+    (at("ZKN:object/ZKN:registratiedatum", None), "registratiedatum",
+     "registratiedatum is missing: it is the message's Dagtekening"),
+])
+def test_what_the_header_is_rebuilt_from_is_named_when_it_lacks(
+        zaak301: bytes, change: Callable[[etree._Element], None], field: str, message: str) -> None:
+    """Without a zaaktype the zaak was read as a wmo toewijzing (an aanvraag too); without an identificatie or an
+    uitvoerende the error named the canonical afzender or ontvanger, which the zakLk01 does not have."""
+    error = refused(changed(zaak301, change))
+    assert (error.field, error.message) == (field, message)
+
+
 def test_an_unknown_incomplete_date_indicator_is_refused(zaak301: bytes) -> None:
     def indicator(root: etree._Element) -> None:
         root.find(INITIATOR + "BG:geboortedatum", NS).set(f"{{{NS['StUF']}}}indOnvolledigeDatum", "Q")

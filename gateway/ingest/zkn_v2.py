@@ -237,11 +237,24 @@ def _bericht(root: etree._Element, zaaktypen: dict[str, tuple[str, str]] | None)
                     "updates and statuses change a zaak the receiver holds", objects[1] if objects[1:] else root,
                     "object")
     code = _text(_only(_only(zaak, f"{ZKN}isVan"), f"{ZKN}gerelateerde"), f"{ZKN}code") or ""
+    if zaaktypen is not None and code not in zaaktypen:  # never guessed: an aanvraag would come back a toewijzing
+        raise _fail(f"isVan/gerelateerde/code {found(code) if code else 'is missing; it'} names no zaaktype of the "
+                    f"catalogue ({', '.join(sorted(zaaktypen))}): wet and kind of the message are unknown", zaak,
+                    "isVan/gerelateerde/code")
     wet, kind = (zaaktypen or {}).get(code, ("wmo", "toewijzing"))
     soort = "toewijzing" if kind == "toewijzing" else "verzoek"
     ident = _text(zaak, f"{ZKN}identificatie") or ""
+    if not (ident[:4].isascii() and ident[:4].isdigit()):
+        raise _fail(f"identificatie must start with the gemeentecode (4 digits), found {found(ident)}", zaak,
+                    "identificatie")
     gemeente = ident[:4]
     agb = _agb(zaak)
+    if not agb:
+        raise _fail("heeftAlsUitvoerende/gerelateerde/nietNatuurlijkPersoon/ann.identificatie is missing: the "
+                    f"aanbieder of the {'toewijzing' if soort == 'toewijzing' else 'aanvraag'}", zaak,
+                    "heeftAlsUitvoerende/gerelateerde/nietNatuurlijkPersoon/ann.identificatie")
+    if _text(zaak, f"{ZKN}registratiedatum") is None:
+        raise _fail("registratiedatum is missing: it is the message's Dagtekening", zaak, "registratiedatum")
     x = _Extras(zaak, ZAAK_EXTRAS)
     kenmerk = _kenmerken(zaak)
     client = _client(zaak, x)
