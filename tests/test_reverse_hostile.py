@@ -252,3 +252,43 @@ def test_cli_reverse_of_a_folder_writes_the_good_and_names_each_bad_one(zaak301:
     assert any(line.startswith(f"FAIL {folder / 'c-notes.txt'}:1: not well-formed XML") for line in lines)
     assert "Traceback" not in result.output and "19441301" not in result.output
     assert [p.name.startswith("iwmo21-wmo301-") for p in out.iterdir()] == [True]
+
+
+@pytest.fixture(scope="module")
+def envelope301() -> bytes:
+    """The GGk Di01 whose payload is the fixture that fills every element of a 2.1 301."""
+    converter = Converter(profile="ggk", validate=False)
+    return converter.convert((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes(), "301.xml").outputs[0].xml
+
+
+def test_a_ggk_envelope_goes_back_as_its_payload_and_a_broken_one_is_named(envelope301: bytes) -> None:
+    """The way back reads a GGk envelope's payload like any dialect message: every value of the fixture comes back;
+    a payload that is no base64 is refused at parameters.bericht, telling nothing of its content."""
+    import re
+
+    converter = Converter(validate=False)
+    (back,) = converter.reverse(envelope301, "iwmo21-wmo301", "envelope.xml")
+    assert (back.one_way, back.unplaced) == ([], [])
+    direct = converter.convert((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes(), "301.xml").bericht
+    assert converter.to_model(back.xml, "back.xml")[2].bericht == direct
+
+    broken = re.sub(rb'(contentType="application/xml">)[^<]{8}', rb"\1****!!!!", envelope301)
+    error = refused(broken)
+    assert (error.field, error.source) == ("parameters.bericht", "zaak.xml")
+    assert error.message.startswith("GGk parameters.bericht is not valid base64")
+
+
+def test_a_retour_in_a_du01_is_refused_by_its_kind_not_written_as_a_toewijzing() -> None:
+    """A Du01 answers a Di01 (its crossRefnummer points at it); the way back writes messages, it routes nothing, so
+    the crossRefnummer is not looked up: what counts is that a 302 retour is no 301."""
+    from gateway.mapping import ConversionError
+
+    converter = Converter(profile="ggk", validate=False)  # the Di01 first: the Du01 names its UUID
+    converter.convert((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes(), "301.xml")
+    retour = (FIXTURES / "families" / "Full-WMO302_alle_elementen.xml").read_bytes()
+    envelope = converter.convert(retour, "302.xml").outputs[0].xml
+    assert b"envelopRetourbericht-ggk_Du01" in envelope
+    with pytest.raises(ConversionError) as caught:
+        Converter(validate=False).reverse(envelope, "iwmo21-wmo301", "du01.xml")
+    assert (caught.value.field, caught.value.message) == (
+        "soort", "mapping 'iwmo21-wmo301' writes toewijzing messages; this message is a toewijzing-retour")
