@@ -272,7 +272,8 @@ class _Interleaved:
         return getattr(self.conn, name)
 
 
-def test_a_replica_and_a_batch_shard_on_one_store_never_hand_out_the_same_tijdstip(server: str) -> None:
+def test_a_replica_and_a_batch_shard_on_one_store_never_hand_out_the_same_tijdstip(server: str,
+                                                                                     tmp_path: Path) -> None:
     """``batch --shard --state postgresql://`` takes tijdstipBericht from the zender's row in one statement without
     the store's write lock; a replica rendering at the same moment must not give the same value to its message."""
     import datetime as dt
@@ -283,7 +284,7 @@ def test_a_replica_and_a_batch_shard_on_one_store_never_hand_out_the_same_tijdst
     from gateway.proxy.shared_stage import SharedLedgerStage
 
     store = fresh_database(server, "counter")
-    open_store(".", store)
+    open_store(str(tmp_path), store)  # not ".": it would leave a folder in the checkout
     zender, moment = "0384|OVERSTAP|", dt.datetime(2026, 12, 4, 12, 0, 0)
     shard = psycopg.connect(store, autocommit=True)
     shard.execute("SET TIME ZONE 'UTC'")
