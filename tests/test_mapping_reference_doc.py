@@ -1,5 +1,9 @@
 """docs/mapping-reference.md: every yaml block compiles, covers every construct and transform, and its
-tests: example runs. Keeps the reference from drifting away from the compiler."""
+tests: example runs. Keeps the reference from drifting away from the compiler.
+
+And the user docs (README.md, docs/*.md but the performance logs): every `overstap …` command they name
+exists with the options they give it, every relative link (and #section) resolves, every complete mapping
+file compiles and every sidecar config loads."""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
+import yaml
 
 from gateway.mapping import Registry, default_dirs, parts
 from gateway.mapping import compiler as c
@@ -110,3 +116,99 @@ def test_the_berichtcode_table_is_the_code_list() -> None:
     rows = re.findall(r"^\| (\d{3}) \| (wmo|jw) \| (\w+) \| `([\w-]+)` \|$", DOC.read_text(encoding="utf-8"), re.M)
     assert {code: (wet, soort) for code, wet, _, soort in rows} == BERICHTCODES
     assert all(family.endswith(BERICHTNUMMERS[soort]) for _, _, family, soort in rows)
+
+
+ROOT = DOC.parents[1]
+USER_DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if not p.name.startswith("perf"))]
+_COMMAND = re.compile(r"(?:^|[\s`(/$])overstap((?: [a-z][a-z-]*)+)(.*?)(?=`|\||#|;|\)|\boverstap |$)")
+MAPPING_OR_CONFIG = ("overstap-mapping:", "listen:", "data_dir:", "mappings:")
+"""How a yaml block that is a whole mapping file or sidecar config starts (fragments start elsewhere)."""
+_CODE_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+
+
+def _code_lines(text: str) -> list[tuple[int, str]]:
+    """Lines of fenced blocks (a trailing backslash joins the next) and of `code` spans, with line numbers."""
+    out: list[tuple[int, str]] = []
+    for block in _CODE_BLOCK.finditer(text):
+        start = text[: block.start(2)].count("\n") + 1
+        joined, first = "", None
+        for n, line in enumerate(block[2].splitlines(), start):
+            first = first if joined else n
+            if line.rstrip().endswith("\\"):
+                joined += line.rstrip()[:-1] + " "
+                continue
+            out.append((first or n, joined + line))
+            joined = ""
+    for n, line in enumerate(text.splitlines(), 1):
+        out += [(n, span) for span in re.findall(r"`([^`]*)`", line) if "overstap " in span]
+    return out
+
+
+def _known_options(command: click.Command) -> set[str]:
+    if isinstance(command, click.Group):
+        return set().union(*(_known_options(c) for c in command.commands.values()))
+    return {o for p in command.params for o in (*p.opts, *p.secondary_opts)} | {"--help", "-h"}
+
+
+def test_every_command_in_the_docs_exists_with_its_options() -> None:
+    from gateway.cli import main
+
+    problems: list[str] = []
+    for doc in USER_DOCS:
+        for n, line in _code_lines(doc.read_text(encoding="utf-8")):
+            for m in _COMMAND.finditer(line):
+                words, command, used = m[1].split(), main, 0
+                while used < len(words) and isinstance(command, click.Group) and words[used] in command.commands:
+                    command, used = command.commands[words[used]], used + 1
+                if not used or (isinstance(command, click.Group) and used < len(words)):
+                    problems.append(f"{doc.name}:{n}: no command 'overstap {' '.join(words[:used + 1])}'")
+                    continue
+                rest = " ".join(words[used:]) + m[2]
+                for option in set(re.findall(r"(?<![\w/=-])(--?[a-z][\w-]*)", rest)) - _known_options(command):
+                    problems.append(f"{doc.name}:{n}: 'overstap {' '.join(words[:used])}' has no option {option}")
+    assert not problems, "\n".join(problems)
+
+
+def _slug(heading: str) -> str:
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_relative_link_in_the_docs_resolves() -> None:
+    problems: list[str] = []
+    for doc in USER_DOCS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            found = (doc.parent / path) if path else doc
+            if not found.exists():
+                problems.append(f"{doc.name}: {target}: no such file")
+            elif anchor and found.suffix == ".md":
+                headings = {_slug(h) for h in re.findall(r"^#+ (.*)$", found.read_text(encoding="utf-8"), re.M)}
+                if anchor not in headings:
+                    problems.append(f"{doc.name}: {target}: no such section")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_complete_mapping_file_and_sidecar_config_in_the_docs_loads(tmp_path: Path) -> None:
+    from gateway.proxy.config import from_dict, substitute
+
+    mappings: list[Path] = []
+    configs = 0
+    for doc in USER_DOCS:
+        if doc == DOC:
+            continue  # its own tests above
+        for block in _CODE_BLOCK.finditer(doc.read_text(encoding="utf-8")):
+            if block[1] != "yaml" or not block[2].lstrip().startswith(MAPPING_OR_CONFIG):
+                continue
+            if block[2].lstrip().startswith("overstap-mapping:"):
+                mappings.append(tmp_path / f"{doc.stem}-{len(mappings)}.yaml")
+                mappings[-1].write_text(block[2], encoding="utf-8")
+                continue
+            env = {name: "x" for name in re.findall(r"\$\{(\w+)", block[2])}
+            from_dict(substitute(yaml.safe_load(block[2]), env), ROOT)  # raises ConfigError naming the place
+            configs += 1
+    registry = Registry(dirs=default_dirs(), files=mappings)
+    assert mappings and configs >= 3
+    assert not registry.errors, registry.errors
+    assert all(registry.get(str(path)) for path in mappings)
