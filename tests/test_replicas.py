@@ -48,7 +48,7 @@ from gateway.receiver import Receiver as ReferenceReceiver
 
 pytestmark = pytest.mark.slow
 
-ZAKEN, PER_ZAAK, SENDERS, REPLICAS = 200, 25, 32, 3
+ZAKEN, PER_ZAAK, SENDERS, REPLICAS = 120, 25, 32, 3
 KILL_AT = ZAKEN * PER_ZAAK // 3
 BASES = ("CasusA-02-WMO301_toewijzing.xml", "CasusB-01-WMO301_toewijzing.xml", "CasusC-02-WMO301_herindicatie.xml")
 ZKN = "{http://www.egem.nl/StUF/sector/zkn/0310}"
