@@ -26,6 +26,7 @@ import pytest
 from batch_corpus import varied
 from proxy_helpers import GatewayProcess, Receiver, ServerThread, descendants, free_port
 
+from gateway import procmemory
 from gateway.ingest import parse_xml
 from gateway.mapping import Registry
 from gateway.proxy.config import ServeConfig
@@ -119,11 +120,11 @@ def _worker_peaks(gw: GatewayProcess) -> dict[int, int]:
     return {pid: kb for pid, kb in peaks.items() if kb is not None}
 
 
-def _hostile_run(tmp_path: Path, processes: int, growth_mb: int,
-                 measure: Callable[[GatewayProcess], int]) -> tuple[int, int, str]:
-    """A gateway with ``processes`` conversion workers gets an ordinary message, 40 hostile ones and another
-    ordinary one; ``measure`` (KB) is taken after the first and after each hostile message. Returns the first
-    measure, the highest, and the gateway's log; the ordinary messages must be acknowledged and no hostile one."""
+def _hostile_run(tmp_path: Path, processes: int, growth_mb: int, measure: Callable[[GatewayProcess], int],
+                 count: int = 40) -> tuple[list[int], str]:
+    """A gateway with ``processes`` conversion workers gets an ordinary message, ``count`` hostile ones and
+    another ordinary one; ``measure`` (KB) is taken after the first and after each hostile message. Returns the
+    measures and the gateway's log; the ordinary messages must be acknowledged and no hostile one."""
     config = tmp_path / "overstap.yaml"
     rec = Receiver()
     with ServerThread(rec.app()) as ds:
@@ -136,21 +137,22 @@ def _hostile_run(tmp_path: Path, processes: int, growth_mb: int,
             ordinary = varied(2)
             with httpx.Client(timeout=60) as http:
                 assert http.post(gw.url + "/soap", content=ordinary[0][1]).status_code == 200
-                started = highest = measure(gw)
-                for i in range(40):  # measured after every message: a replaced worker is gone
+                measures = [measure(gw)]
+                for i in range(count):  # measured after every message: a replaced worker is gone
                     assert http.post(gw.url + "/soap", content=hostile(i)).status_code != 200  # refused, a reason
-                    highest = max(highest, measure(gw))
+                    measures.append(measure(gw))
                 assert http.post(gw.url + "/soap", content=ordinary[1][1]).status_code == 200
         finally:
             gw.kill()
-    return started, highest, (tmp_path / "gateway.log").read_text()
+    return measures, (tmp_path / "gateway.log").read_text()
 
 
 @pytest.mark.parametrize("growth_mb", [32, 0])
 def test_the_sidecar_replaces_an_outgrown_worker_and_goes_on_converting(tmp_path: Path, growth_mb: int) -> None:
     """One conversion worker: with an allowance of 32 MB it is replaced and none peaks far past it; without one
     a single worker keeps ~250 MB."""
-    started, highest, log = _hostile_run(tmp_path, 1, growth_mb, lambda gw: max(_worker_peaks(gw).values()))
+    measures, log = _hostile_run(tmp_path, 1, growth_mb, lambda gw: max(_worker_peaks(gw).values()))
+    started, highest = measures[0], max(measures)
     grown = highest - started  # KB
     if growth_mb:
         assert "grew past its memory allowance" in log
@@ -164,15 +166,21 @@ def test_the_sidecar_replaces_an_outgrown_worker_and_goes_on_converting(tmp_path
 def test_without_worker_processes_the_conversion_threads_are_renewed(tmp_path: Path, growth_mb: int) -> None:
     """``convert_processes: 0`` (the default on one core) converts in the server's threads: lxml keeps a name
     dictionary per thread and frees it with the thread, so the threads are replaced instead, and the server's
-    memory falls back. Without an allowance it keeps ~250 MB, and would go on to refuse every message."""
-    started, highest, log = _hostile_run(tmp_path, 0, growth_mb, lambda gw: _resident(gw.proc.pid))  # type: ignore[union-attr]
+    memory falls back. Without an allowance 60 messages keep ~220 MB, and it would go on to refuse every message.
+
+    Some of what the ended threads freed stays with the process even after ``malloc_trim`` (20-30 MB here, up to
+    ~55 MB on a CI host), and the next allowance counts from there: hence the margin between the two bounds."""
+    measures, log = _hostile_run(tmp_path, 0, growth_mb, lambda gw: _resident(gw.proc.pid), count=60)  # type: ignore[union-attr]
+    started, highest = measures[0], max(measures)
     grown = highest - started
     if growth_mb:
-        assert "replacing them" in log
-        assert grown < (32 + 48) * 1024, (started, highest)  # the allowance and the messages in flight
+        assert log.count("replacing them") >= 3, log[-2000:]  # ~240 MB kept without it, 32 allowed
+        assert grown < (32 + 80) * 1024, (started, highest)  # the allowance, what stays, the message in flight
+        falls = [after for before, after in itertools.pairwise(measures) if after < before - 12 * 1024]
+        assert len(falls) >= 2, measures  # and it falls back after its renewals
     else:
         assert "replacing them" not in log
-        assert grown > 120 * 1024, (started, highest)
+        assert grown > 160 * 1024, (started, highest)
 
 
 _PER_THREAD = threading.local()
@@ -278,3 +286,22 @@ def test_with_the_ledger_in_memory_converting_in_process_goes_on(tmp_path: Path)
     report = [json.loads(line) for line in (tmp_path / "out" / "report.jsonl").read_text().splitlines()]
     assert [(r["source"], r["status"]) for r in report] == \
         [(f"in.zip/{name}", "failed" if name.startswith("hostile") else "ok") for name in names]
+
+
+@pytest.mark.skipif(procmemory._TRIM is None,
+                    reason="no glibc malloc_trim: freed memory stays where the allocator keeps it")
+def test_give_back_returns_what_an_ended_thread_freed() -> None:
+    """A thread's arena keeps what the thread freed below a chunk still held: ~80 MB stay resident after it ends
+    until :func:`give_back` returns the free pages (the thread renewal calls it before measuring again)."""
+    held = []
+
+    def churn() -> None:
+        chunks = [bytes(2048) for _ in range(40_000)]  # malloc's chunks (not Python's small-object arenas)
+        held.append(chunks[-1])  # the arena's top stays in use, so a plain free cannot shrink it
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    thread.join()
+    kept = procmemory.resident_bytes()
+    procmemory.give_back()
+    assert procmemory.resident_bytes() < kept - 40 * procmemory.MB, kept

@@ -34,7 +34,7 @@ from gateway.mapping.result import Warning_
 from gateway.model import Bericht
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe, sender_of
-from gateway.procmemory import Allowance
+from gateway.procmemory import Allowance, give_back
 from gateway.render import stuf
 from gateway.render.schemas import SchemaUnavailable, schema
 
@@ -358,6 +358,7 @@ class ConversionPool:
 
     async def _measure_after(self, old: ThreadPoolExecutor) -> None:
         await asyncio.to_thread(old.shutdown, wait=True)  # conversions running there finish first
+        await asyncio.to_thread(give_back)  # what the ended threads freed leaves the process, not just their arenas
         self._old_threads.remove(old)
         self.allowance = Allowance(self.config.convert_worker_growth_mb)
 
