@@ -51,7 +51,17 @@ def test_mapping_check_points_at_the_mistake(name: str) -> None:
     where = path.resolve()
     if name.startswith("extends-cycle"):  # the cycle is reported at the extends: that closes it
         where = path.parent.resolve() / ("extends-cycle-b.yaml" if name.endswith("a.yaml") else "extends-cycle-a.yaml")
-    assert result.output.splitlines() == [f"{where}:{line}:{column}: {message}"]
+    assert result.output.splitlines() == [f"{where.relative_to(Path.cwd())}:{line}:{column}: {message}"]
+
+
+def test_a_problem_is_located_by_the_path_as_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Relative in, relative out (as a compiler prints it); a file outside the working folder keeps its path."""
+    monkeypatch.chdir(BROKEN)
+    result = CliRunner().invoke(main, ["mapping", "check", "unknown-key.yaml"])
+    assert result.output == "unknown-key.yaml:9:1: unknown key 'rulez' (did you mean 'rules'?)\n"
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["mapping", "check", str(BROKEN / "unknown-key.yaml")])
+    assert result.output.startswith(f"{(BROKEN / 'unknown-key.yaml').resolve()}:9:1: unknown key")
 
 
 def test_all_problems_of_a_file_are_reported_together_and_the_file_is_refused_whole(tmp_path: Path) -> None:

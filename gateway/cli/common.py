@@ -21,7 +21,9 @@ def load_registry(extra: Iterable[str] = ()) -> Registry:
     files = [Path(m) for m in extra if Path(m).suffix in (".yaml", ".yml")]
     registry = Registry(files=files)
     for err in registry.errors:
-        for problem in err.problems:
+        from gateway.tooling.mappingtest import problems_shown
+
+        for problem in problems_shown(err):
             click.echo(f"warning: mapping not loaded: {problem}", err=True)
     return registry
 

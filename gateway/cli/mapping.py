@@ -32,7 +32,7 @@ def list_() -> None:
 def check(paths: tuple[str, ...]) -> None:
     """Check mapping files (or every mapping file in a folder, like `mapping test DIR`): keys, transforms,
     XPath, canonical fields, extends; prints file:line:col."""
-    from gateway.tooling.mappingtest import mapping_files
+    from gateway.tooling.mappingtest import mapping_files, problems_shown
 
     files = [str(p) for p in mapping_files(paths)]
     registry = Registry(files=[Path(f) for f in files])
@@ -42,8 +42,8 @@ def check(paths: tuple[str, ...]) -> None:
             compiled = registry.get(file)
         except MappingError as exc:
             bad += 1
-            for problem in exc.problems:
-                click.echo(f"{problem}")
+            for problem in problems_shown(exc):
+                click.echo(problem)
             continue
         one_way = f"; one-way rules: {', '.join(compiled.one_way)}" if compiled.one_way else ""
         if compiled.reverse_refused:

@@ -15,7 +15,7 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,12 @@ def display(path: str | Path) -> str:
         return str(path)
 
 
+def problems_shown(exc: MappingError) -> list[str]:
+    """The problems of a mapping file, each located by the path as :func:`display` shows it (the loader keeps
+    resolved paths, so the chain of ``extends`` is unambiguous; a reader wants the short form)."""
+    return [str(replace(p, file=display(p.file))) for p in exc.problems]
+
+
 def mapping_files(paths: Iterable[str | Path]) -> list[Path]:
     """Files as given; folders expanded to the mapping files inside them."""
     out: list[Path] = []
@@ -95,7 +101,7 @@ def run_file(path: str | Path, registry: Registry | None = None, *, update: bool
     try:
         compiled = registry.get(str(path))
     except MappingError as exc:
-        return FileResult(display(path), None, problems=[str(p) for p in exc.problems])
+        return FileResult(display(path), None, problems=problems_shown(exc))
     result = FileResult(display(path), compiled.name)
     validate = available()
     if compiled.tests and not validate:
@@ -130,7 +136,7 @@ def run_case(compiled: Compiled, case: dict[str, Any], registry: Registry, *, li
         source, from_reference = case_path(compiled, located if located is not None else case, "input",
                                            case.get("input"))
     except MappingError as exc:
-        return CaseResult(name, line, FAIL, [str(p) for p in exc.problems])
+        return CaseResult(name, line, FAIL, problems_shown(exc))
     if not source.is_file():
         if from_reference and not available():
             return CaseResult(name, line, SKIP, [f"reference dir {reference_dir()} absent ({source.name})"])
@@ -383,7 +389,7 @@ def _check_output(compiled: Compiled, case: dict[str, Any], result: Conversion, 
     try:
         golden = _golden_paths(compiled, case, where)
     except MappingError as exc:
-        return [str(p) for p in exc.problems]
+        return problems_shown(exc)
     outputs = result.outputs
     if len(golden) != len(outputs):
         return [f"{where.at('expect_output')}: {len(golden)} golden file(s) for {len(outputs)} output message(s)"]
