@@ -44,7 +44,7 @@ from gateway.deliver import outbox
 
 pytestmark = pytest.mark.slow
 
-TOTAL, KILL_AFTER, CONCURRENCY = 2000, 700, 48
+TOTAL, KILL_AFTER, CONCURRENCY = 1200, 400, 48
 _REF = re.compile(rb"<StUF:referentienummer>([^<]+)</StUF:referentienummer>")
 
 
