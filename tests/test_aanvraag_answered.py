@@ -55,6 +55,61 @@ def test_the_301_that_changes_a_toewijzing_closes_the_317_line_that_asked_for_it
     assert dates(vow["20230615"])[3] is None and statuses(vow["20230615"]) == []  # the new product: unanswered
 
 
+def _granting_the_new_product(chain: Chain, toewijzingnummer: bytes = b"320003", categorie: bytes = b"07",
+                              code: bytes = b"07A03") -> bytes:
+    """The 301 a gemeente sends for the 317's NieuwProduct (07A03 from 2023-06-15): a ToewijzingNummer of its
+    own, the 317's ReferentieAanbieder."""
+    return (chain.source(SPECIFIEK).replace(b">320001<", b">" + toewijzingnummer + b"<")
+            .replace(b"VZ-2023-0001", b"VOW-2023-0001").replace(b"ovs32twz0001", b"ovs32twz0009")
+            .replace(b"<iwmo:Categorie>02<", b"<iwmo:Categorie>" + categorie + b"<")
+            .replace(b">02A01<", b">" + code + b"<").replace(b"2023-02-20", b"2023-06-10")
+            .replace(b"2023-03-01", b"2023-06-15"))
+
+
+def test_the_301_that_grants_a_new_product_closes_the_317_line_that_asked_for_it(reference_dir: Path) -> None:
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK, VOW])
+    chain.feed("nieuw", _granting_the_new_product(chain))
+    assert [a.fout for _, _, a in chain.delivered if not a.accepted] == []
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    zaak = chain.one("ToewijzingNummer", "320003", "WMOTOEW")
+    assert dates(vow["20230615"]) == ("20230615", "20230515", "20231231", "20230610")
+    assert reden(vow["20230615"]) == "Toegewezen (zaak 0384T320003)"
+    assert statuses(vow["20230615"]) == [(AFGEHANDELD, "20230610000000000")]
+    assert zaak["heeftBetrekkingOpAndere"] == [vow["20230615"]["identificatie"]]
+    assert dates(vow["20230601"])[3] is None  # the change line (320001) is not answered by it
+
+
+def test_two_new_product_lines_of_one_kind_stay_two_aanvraagzaken(reference_dir: Path) -> None:
+    """The product key names a line only for the 301 that grants it; it never makes a second line of the same
+    product the first one's zaak. The later line holds the key, so the one 301 answers that line."""
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK])
+    line = chain.source(VOW).split(b"<wmo317:NieuweProducten>")[1].split(b"</wmo317:NieuweProducten>")[0]
+    second = line.replace(b"2023-06-15", b"2023-07-01")
+    chain.feed(VOW, chain.source(VOW).replace(line, line + second))
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    assert sorted(vow) == ["20230601", "20230615", "20230701"]
+    chain.feed("nieuw", _granting_the_new_product(chain))
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    assert reden(vow["20230701"]) == "Toegewezen (zaak 0384T320003)"
+    assert statuses(vow["20230615"]) == []
+
+
+def test_changing_a_toewijzing_never_answers_a_request_for_a_new_product_of_its_kind(reference_dir: Path) -> None:
+    """320001 changed by a 301 with the 317's ReferentieAanbieder: it answers the line that named 320001. Had
+    320001 been of the new product's kind, that same 301 must still leave the request for the new product open,
+    for the gemeente grants that with a toewijzing of its own."""
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK, VOW])
+    change = _granting_the_new_product(chain, b"320001").replace(b"2023-06-15", b"2023-06-01")
+    chain.feed("change", change)
+    assert [a.fout for _, _, a in chain.delivered if not a.accepted] == []
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    assert reden(vow["20230601"]) == "Toegewezen (zaak 0384T320001)"
+    assert dates(vow["20230615"])[3] is None and statuses(vow["20230615"]) == []
+    chain.feed("nieuw", _granting_the_new_product(chain))  # and the toewijzing that grants it still closes it
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    assert reden(vow["20230615"]) == "Toegewezen (zaak 0384T320003)"
+
+
 def test_a_toewijzing_registered_before_the_aanvraag_leaves_it_open(reference_dir: Path) -> None:
     chain = Chain(reference_dir)
     chain.feed(VERZOEK, chain.source(VERZOEK).replace(b"2023-02-10", b"2023-02-25"))  # the 315's Dagtekening

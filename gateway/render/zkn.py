@@ -24,6 +24,7 @@ from gateway.zaken import CREEER, PlanError, Unit, units, zaak_identificatie
 from gateway.zaken.catalogue import Zaaktype, zaaktype_for
 from gateway.zaken.plan import SOAP_ACTIONS, Delivery, Operation, UnitFacts, answer_aanvraag, plan_facts, unit_facts
 from gateway.zaken.state import JsonDict
+from gateway.zaken.units import answers_new_only
 
 from .guard import escape as esc
 from .names import file_name
@@ -206,11 +207,16 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         if zaaktype is None:
             raise RenderError(f"no zaaktype configured for {unit.gemeente}:{message.wet}.{unit.kind} "
                               "(render.zaaktypen)", "zaaktype")
-        found = tx.zaak_for(list(unit.keys))
+        keys = list(unit.keys)
+        if unit.event == "verzoek-wijziging" and len(keys) > 1:  # found by its own key only: a product key is
+            keys = [key for key in keys if not answers_new_only(key)]  # for the 301 that grants the line
+        found = tx.zaak_for(keys)
         ident = found or zaak_identificatie(unit)
         previous = tx.state(ident) if found else None
         linked: list[str] = []
         for key in unit.links:  # each other zaak once, in the order of the links (no generators: ~1 a message)
+            if found and answers_new_only(key):
+                continue
             other = tx.zaak_for([key])
             if other and other != ident and other not in linked:
                 linked.append(other)

@@ -109,6 +109,22 @@ def aanvraag_product_key(gemeente: str, aanbieder: str, client: Client, product:
     return f"aanvraag-product:{gemeente}:{nummer}:{aanbieder}:{product.categorie}:{product.code or '-'}"
 
 
+NIEUW = "aanvraag-nieuw:"
+"""Kind of the key a 317 line asking for a new product is found by from the 301 that grants it: that 301 names
+the 317's ReferentieAanbieder and the product, and a ToewijzingNummer the 317 could not know."""
+
+
+def nieuw_key(gemeente: str, referentie: str, product: Product) -> str:
+    """``aanvraag-nieuw:{gemeente}:{ReferentieAanbieder}:{categorie}:{code or -}``."""
+    return f"{NIEUW}{gemeente}:{referentie}:{product.categorie}:{product.code or '-'}"
+
+
+def answers_new_only(key: str) -> bool:
+    """A link a toewijzing follows only when it creates its zaak: a 301 that changes a toewijzing answers the 317
+    line that named that toewijzing, never a request for a new product of the same kind."""
+    return key.startswith(NIEUW) or key.startswith(JEUGD + NIEUW)
+
+
 def units(bericht: Bericht) -> list[Unit]:
     """The zaken a (non-retour) message is about, in document order."""
     gemeente, aanbieder = gemeente_and_aanbieder(bericht)
@@ -122,7 +138,8 @@ def units(bericht: Bericht) -> list[Unit]:
                 target = product.toewijzingnummer
                 own = f"aanvraag:{gemeente}:{ref}:{target or f'nieuw{li + 1}'}"
                 links = (f"toewijzing:{gemeente}:{target}",) if target else ()
-                out.append(Unit("aanvraag", bericht.soort, ci, li, gemeente, aanbieder, (own,), links))
+                keys = (own,) if target or not product.categorie else (own, nieuw_key(gemeente, ref, product))
+                out.append(Unit("aanvraag", bericht.soort, ci, li, gemeente, aanbieder, keys, links))
             continue
         for li, product in enumerate(client.producten):
             line_gemeente = product.gemeentecode or gemeente
@@ -146,6 +163,8 @@ def units(bericht: Bericht) -> list[Unit]:
                     found.append(f"aanvraag:{gemeente}:{product.referentie_aanbieder}")
                     if product.toewijzingnummer:  # 3.x: the 317 line that asked to change this toewijzing
                         found.append(f"aanvraag:{gemeente}:{product.referentie_aanbieder}:{product.toewijzingnummer}")
+                    if product.categorie:  # 3.x: the 317 line that asked for this product anew
+                        found.append(nieuw_key(gemeente, product.referentie_aanbieder, product))
                 alias = aanvraag_product_key(gemeente, product.aanbieder or aanbieder, client, product)
                 if alias:
                     found.append(alias)
