@@ -347,3 +347,26 @@ def test_unquoted_takes_a_quoted_value_whole() -> None:
     said = unquoted("KeyError: " + ", ".join(quoted))
     assert said == ("KeyError: '02A01', (9 digits), (9 letters), (7 characters: letters and other characters), "
                     "(13 characters: letters, spaces and other characters)")
+
+
+def test_a_message_no_zaak_is_known_for_names_its_keys_not_its_client(tmp_path: Path) -> None:
+    """StUF064 names the chain keys it looked for (the sender's own references and codes, so it can find its
+    toewijzing), in the terminal, the batch report and the quarantine reason; never the client's BSN or name."""
+    start = reference_dir() / "samples/iwmo20-xml/CasusB-02-WMO305_start.xml"
+    if not start.is_file():
+        pytest.skip(f"reference samples not at {start.parent} (OVERSTAP_REFERENCE_DIR)")
+    runner = CliRunner()
+    converted = runner.invoke(main, ["convert", str(start), "--out", str(tmp_path / "out"), "--state",
+                                     str(tmp_path / "state")])
+    batch = tmp_path / "in"
+    batch.mkdir()
+    (batch / start.name).write_bytes(start.read_bytes())
+    runner.invoke(main, ["batch", str(batch), "--out", str(tmp_path / "batch"), "--workers", "0", "--quiet",
+                         "--state", str(tmp_path / "batch-state")])
+    report = (tmp_path / "batch" / "report.jsonl").read_text()
+    reasons = [p.read_text() for p in (tmp_path / "batch").rglob("*.reason")]
+    assert converted.exit_code == 1 and len(reasons) == 1
+    for text in (converted.output, report, reasons[0]):
+        assert "no zaak is known for this start (looked for product:0384:658721123:98026987:01:01A01:20160307)" \
+            in text, text
+        assert BSN not in text and NAME not in text and "EB" not in text.split("looked for")[1]
