@@ -110,6 +110,25 @@ def test_changing_a_toewijzing_never_answers_a_request_for_a_new_product_of_its_
     assert reden(vow["20230615"]) == "Toegewezen (zaak 0384T320003)"
 
 
+def test_a_change_of_a_toewijzing_the_ledger_never_saw_does_not_answer_a_request_for_a_new_product(
+        reference_dir: Path) -> None:
+    """320001 was converted before the gateway kept this ledger (or elsewhere): the 301 that changes it (a
+    RedenWijziging) creates its zaak here, yet it changes a toewijzing, so it answers the 317 line that named
+    320001 and never the request for a new product of its kind: the gemeente grants that with a toewijzing of
+    its own, which must still find the request open."""
+    chain = Chain(reference_dir).feed_all([VOW])
+    change = (_granting_the_new_product(chain, b"320001").replace(b"2023-06-15", b"2023-06-01")
+              .replace(b"</wmo301:Omvang>", b"</wmo301:Omvang><wmo301:RedenWijziging>05</wmo301:RedenWijziging>"))
+    chain.feed("change", change)
+    assert [a.fout for _, _, a in chain.delivered if not a.accepted] == []
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    assert reden(vow["20230601"]) == "Toegewezen (zaak 0384T320001)"
+    assert dates(vow["20230615"])[3] is None and statuses(vow["20230615"]) == []
+    chain.feed("nieuw", _granting_the_new_product(chain))
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    assert reden(vow["20230615"]) == "Toegewezen (zaak 0384T320003)"
+
+
 def test_a_toewijzing_registered_before_the_aanvraag_leaves_it_open(reference_dir: Path) -> None:
     chain = Chain(reference_dir)
     chain.feed(VERZOEK, chain.source(VERZOEK).replace(b"2023-02-10", b"2023-02-25"))  # the 315's Dagtekening

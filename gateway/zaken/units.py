@@ -163,8 +163,10 @@ def units(bericht: Bericht) -> list[Unit]:
                     found.append(f"aanvraag:{gemeente}:{product.referentie_aanbieder}")
                     if product.toewijzingnummer:  # 3.x: the 317 line that asked to change this toewijzing
                         found.append(f"aanvraag:{gemeente}:{product.referentie_aanbieder}:{product.toewijzingnummer}")
-                    if product.categorie:  # 3.x: the 317 line that asked for this product anew
-                        found.append(nieuw_key(gemeente, product.referentie_aanbieder, product))
+                    if product.categorie and not product.gewijzigd:  # 3.x: the 317 line that asked for this
+                        found.append(nieuw_key(gemeente, product.referentie_aanbieder, product))  # product anew
+                        # (a line with a RedenWijziging or RedenIntrekking changes a toewijzing, even one this
+                        # ledger never saw: that never grants a new product)
                 alias = aanvraag_product_key(gemeente, product.aanbieder or aanbieder, client, product)
                 if alias:
                     found.append(alias)
