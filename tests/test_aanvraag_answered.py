@@ -110,6 +110,24 @@ def test_changing_a_toewijzing_never_answers_a_request_for_a_new_product_of_its_
     assert reden(vow["20230615"]) == "Toegewezen (zaak 0384T320003)"
 
 
+def test_a_corrected_317_that_asks_for_another_product_is_answered_by_that_product_only(reference_dir: Path
+                                                                                         ) -> None:
+    """The aanbieder corrects its 317 (same ReferentieAanbieder): the new line now asks for 07A04, not 07A03. A
+    toewijzing of 07A03 no longer grants what the aanvraagzaak asks for, as it never would have had the 317
+    asked for 07A04 from the start; the toewijzing of 07A04 does."""
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK, VOW])
+    chain.feed("corrected", chain.source(VOW).replace(b">07A03<", b">07A04<"))
+    chain.feed("other", _granting_the_new_product(chain))
+    assert [a.fout for _, _, a in chain.delivered if not a.accepted] == []
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    assert sorted(vow) == ["20230601", "20230615"]
+    assert dates(vow["20230615"])[3] is None and statuses(vow["20230615"]) == []
+    assert chain.one("ToewijzingNummer", "320003", "WMOTOEW")["heeftBetrekkingOpAndere"] == []
+    chain.feed("granted", _granting_the_new_product(chain, b"320004", code=b"07A04"))
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    assert reden(vow["20230615"]) == "Toegewezen (zaak 0384T320004)"
+
+
 def test_a_change_of_a_toewijzing_the_ledger_never_saw_does_not_answer_a_request_for_a_new_product(
         reference_dir: Path) -> None:
     """320001 was converted before the gateway kept this ledger (or elsewhere): the 301 that changes it (a

@@ -214,17 +214,22 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         ident = found or zaak_identificatie(unit)
         previous = tx.state(ident) if found else None
         linked: list[str] = []
+        by_product: list[str] = []  # of those, the ones a new-product key names (the toewijzing checks the product)
         for key in unit.links:  # each other zaak once, in the order of the links (no generators: ~1 a message)
-            if found and answers_new_only(key):
+            nieuw = answers_new_only(key)
+            if found and nieuw:
                 continue
             other = tx.zaak_for([key])
             if other and other != ident and other not in linked:
                 linked.append(other)
+                if nieuw:
+                    by_product.append(other)
         try:
             if known is None:
                 assert facts is not None
                 known = facts(unit, zaaktype)
-            requests = _requests(linked, known.want, tx, result) if unit.kind == "toewijzing" and linked else []
+            requests = _requests(linked, known.want, tx, result, by_product) if unit.kind == "toewijzing" and linked \
+                else []
             if unit.kind == "toewijzing":
                 linked = [other for other, _ in requests]
             planned = plan_facts(known, unit, previous, ident, zaaktype, linked)
@@ -245,17 +250,24 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
     return result
 
 
-def _requests(linked: list[str], want: JsonDict | None, tx: Any, result: Rendering) -> list[tuple[str, JsonDict]]:
+def _requests(linked: list[str], want: JsonDict | None, tx: Any, result: Rendering,
+              by_product: list[str]) -> list[tuple[str, JsonDict]]:
     """The aanvraagzaken a toewijzing line names (by ReferentieAanbieder, or the 2.0 beschikking and product) with
     their states, but for one of another client or aanbieder: a ReferentieAanbieder is the aanbieder's own
     reference, so another aanbieder's (or a mistyped) one may name a stranger's aanvraag, which this toewijzing
-    neither relates to nor answers (a warning says so, by identificatie only)."""
+    neither relates to nor answers (a warning says so, by identificatie only).
+
+    One named by a new-product key (``by_product``) only while it still asks for this product: a corrected 317
+    (same ReferentieAanbieder) that asks for another product leaves the key of the product it first asked for
+    bound to its zaak (the ledger binds, never unbinds), and a toewijzing of that product does not grant it."""
     if want is None:
         return []
     out = []
     for other in linked:
         state = tx.state(other)
         if state is None or state.get("kind") != "aanvraag":
+            continue
+        if other in by_product and not _same_product(state, want):
             continue
         if state["initiator"].get("bsn") != want["initiator"].get("bsn") or state.get("uitvoerende") != want.get(
                 "uitvoerende"):
@@ -264,6 +276,12 @@ def _requests(linked: list[str], want: JsonDict | None, tx: Any, result: Renderi
             continue
         out.append((other, state))
     return out
+
+
+def _same_product(aanvraag: JsonDict, want: JsonDict) -> bool:
+    """Whether the aanvraagzaak asks for the product of the toewijzing ``want`` (categorie, and code or none)."""
+    held, given = aanvraag.get("extra") or {}, want.get("extra") or {}
+    return all(held.get(name) == given.get(name) for name in ("product.categorie", "product.code"))
 
 
 def _answer(result: Rendering, requests: list[tuple[str, JsonDict]], at: str, toewijzing: str, unit: Unit,
