@@ -46,11 +46,13 @@ FIXTURE_DIALECTS = {
     "iwmo32/WMO305_correctie.xml": "iwmo32-wmo305",
     "iwmo32/WMO307_stop.xml": "iwmo32-wmo307",
     "iwmo32/WMO317_verzoek_wijziging.xml": "iwmo32-wmo317",
+    "iwmo32/WMO319_verzoek_antwoord.xml": "iwmo32-wmo319",
     "ijw32/JW301_toewijzing.xml": "ijw32-jw301",
     "ijw32/JW315_verzoek.xml": "ijw32-jw315",
     "ijw32/JW305_start.xml": "ijw32-jw305",
     "ijw32/JW307_stop.xml": "ijw32-jw307",
     "ijw32/JW317_verzoek_wijziging.xml": "ijw32-jw317",
+    "ijw32/JW319_verzoek_antwoord.xml": "ijw32-jw319",
     "ijw21/JW301_toewijzing.xml": "ijw21-jw301",
     "ijw21/JW315_verzoek.xml": "ijw21-jw315",
     "ijw21/JW305_start.xml": "ijw21-jw305",
@@ -79,8 +81,11 @@ HEEN = {
     "ijw32/JW307_stop.xml": "ijw32/JW301_toewijzing.xml",
     "ijw21/JW305_start.xml": "ijw21/JW301_toewijzing.xml",
     "ijw21/JW307_stop.xml": "ijw21/JW301_toewijzing.xml",
+    "iwmo32/WMO319_verzoek_antwoord.xml": "iwmo32/WMO315_verzoek.xml",
+    "ijw32/JW319_verzoek_antwoord.xml": "ijw32/JW317_verzoek_wijziging.xml",
 }
-"""A start or stop is a status on its toewijzing's zaak: the 301 that creates it. The public E and F cases
+"""A start or stop is a status on its toewijzing's zaak: the 301 that creates it; a 319 closes the aanvraagzaken
+of the 315 or 317 it answers. The public E and F cases
 are about gemeente 0385, whose 301 is not among the samples: the B-01 toewijzing sent by 0385 stands in."""
 
 

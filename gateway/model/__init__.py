@@ -3,6 +3,7 @@
 from .bericht import (
     Achternaam,
     Adres,
+    Antwoord,
     Beperking,
     BeperkingScore,
     Bericht,
@@ -20,7 +21,7 @@ from .bericht import (
 from .checks import bsn_is_valid, bsn_like, is_agb, is_gemeentecode, mask_bsn, mask_bsns
 
 __all__ = [
-    "Achternaam", "Adres", "Beperking", "BeperkingScore", "Bericht", "Beschikking", "BeschiktProduct",
+    "Achternaam", "Adres", "Antwoord", "Beperking", "BeperkingScore", "Bericht", "Beschikking", "BeschiktProduct",
     "Client", "Contact", "Naam", "Omvang", "Product", "Relatie", "Telefoon", "Verwijzer",
     "bsn_is_valid", "bsn_like", "is_agb", "is_gemeentecode", "mask_bsn", "mask_bsns",
 ]

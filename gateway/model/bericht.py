@@ -1,4 +1,5 @@
-"""The canonical sociaal-domein message: what a WMO/JW 301, 315, 305, 307, 317 or retour says, whatever its dialect.
+"""The canonical sociaal-domein message: what a WMO/JW 301, 315, 305, 307, 317, 319 or retour says, whatever its
+dialect.
 
 Every dialect maps into these classes and every profile renders from them, so this is the one
 place where the domain's rules (BSN 11-proef, date order, code lists) are enforced.
@@ -248,6 +249,20 @@ class Client(_Model):
     extra: Extra = Field(default_factory=dict)
 
 
+class Antwoord(_Model):
+    """What a 3.x 319 antwoordbericht says about the verzoek its ReferentieAanbieder names (a 315 line or a whole
+    317): VerzoekAntwoord (WJ760: 1 verzoek afgewezen, 2 aanvraag in onderzoek) and, for a refusal, the
+    RedenAfwijzingVerzoek (WJ759). A 319 names no client: it has no BSN."""
+
+    referentie_aanbieder: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+    verzoek_antwoord: codes.VerzoekAntwoord
+    reden_afwijzing: codes.RedenAfwijzingVerzoek | None = None
+    retourcodes: list[str] = Field(default_factory=list)
+
+
+ANSWERS: frozenset[str] = frozenset({"verzoek-antwoord", "verzoek-antwoord-retour"})
+"""Message kinds that carry an :class:`Antwoord` and no client (the 3.x 319 and its 320 retour)."""
+
 PERSON_OPTIONAL: frozenset[str] = frozenset({"verzoek-wijziging", "verzoek-wijziging-retour"})
 """Message kinds whose client may be named by BSN alone (the 3.x 317 and its 318 retour)."""
 
@@ -270,12 +285,16 @@ class Bericht(_Model):
     dagtekening_retour: dt.date | None = None
     retourcodes: list[str] = Field(default_factory=list)
     clients: list[Client] = Field(default_factory=list)
+    antwoord: Antwoord | None = None
+    """The 319's answer (:data:`ANSWERS`); None in every other kind."""
     extra: Extra = Field(default_factory=dict)
 
     def digest(self) -> str:
         """What the message says, as a SHA-256: equal for a re-send in any envelope or formatting, so a
-        gateway can tell a re-send from another message that reuses the identificatie."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        gateway can tell a re-send from another message that reuses the identificatie. A message without an
+        antwoord is hashed without the field, so digests stored before the 319 was converted stay equal."""
+        return hashlib.sha256(self.model_dump_json(exclude={"antwoord"} if self.antwoord is None else None
+                                                   ).encode()).hexdigest()
 
     @model_validator(mode="after")
     def _domain(self) -> Bericht:
@@ -285,6 +304,13 @@ class Bericht(_Model):
                 f"berichtcode {self.berichtcode} is a {known[0]} {known[1]} message, "
                 f"not {self.wet} {self.soort}"
             )
+        if self.soort in ANSWERS:
+            if self.clients:
+                raise ValueError(f"clients: a {self.soort} message names no client")
+            if self.antwoord is None and self.soort == "verzoek-antwoord":
+                raise ValueError("antwoord: required in a verzoek-antwoord message")
+        elif self.antwoord is not None:
+            raise ValueError(f"antwoord: only a verzoek-antwoord message carries one, not a {self.soort}")
         if self.soort not in PERSON_OPTIONAL:
             for ci, client in enumerate(self.clients):
                 for name in ("geboortedatum", "geslacht", "naam"):

@@ -21,6 +21,8 @@ Berichtsoort = Literal[
     "stop-retour",  # 308
     "verzoek-retour",  # 316
     "verzoek-wijziging-retour",  # 318
+    "verzoek-antwoord",  # 319 (3.x)
+    "verzoek-antwoord-retour",  # 320
 ]
 Geslacht = Literal["0", "1", "2"]  # COD046
 DatumGebruik = Literal["1", "2", "3"]  # COD170
@@ -48,6 +50,8 @@ RedenBeeindiging = Literal[
 TypeVerwijzer = Literal["01", "02", "03", "04", "05", "06", "07", "08"]  # COD327
 StatusAanlevering = Literal["1", "2", "3", "9"]  # COD467
 RedenVerzoek = Literal["1", "2"]  # WJ758 (3.x 317): situatie client gewijzigd, zorgplan gewijzigd
+VerzoekAntwoord = Literal["1", "2"]  # WJ760 (3.x 319): verzoek afgewezen, aanvraag in onderzoek
+RedenAfwijzingVerzoek = Literal["1", "2", "3", "4", "5", "6", "7", "8", "9"]  # WJ759 (3.x 319)
 VerzoekGroep = Literal["ongewijzigd", "te-wijzigen", "nieuw"]
 """Which part of a 317 verzoek om wijziging a product line sits in: OngewijzigdProduct (keep the
 toewijzing as it is), TeWijzigenProduct (change it) or NieuwProduct (a new toewijzing)."""
@@ -68,11 +72,13 @@ BERICHTCODES: dict[str, tuple[str, str]] = {
     "420": ("wmo", "stop"), "421": ("wmo", "stop-retour"),
     "444": ("wmo", "verzoek"), "445": ("wmo", "verzoek-retour"),
     "480": ("wmo", "verzoek-wijziging"), "481": ("wmo", "verzoek-wijziging-retour"),
+    "482": ("wmo", "verzoek-antwoord"), "483": ("wmo", "verzoek-antwoord-retour"),
     "436": ("jw", "toewijzing"), "437": ("jw", "toewijzing-retour"),
     "438": ("jw", "start"), "439": ("jw", "start-retour"),
     "440": ("jw", "stop"), "441": ("jw", "stop-retour"),
     "446": ("jw", "verzoek"), "447": ("jw", "verzoek-retour"),
     "486": ("jw", "verzoek-wijziging"), "487": ("jw", "verzoek-wijziging-retour"),
+    "488": ("jw", "verzoek-antwoord"), "489": ("jw", "verzoek-antwoord-retour"),
 }
 """BerichtCode (COD002) -> (wet, soort)."""
 
@@ -80,8 +86,16 @@ BERICHTNUMMERS: dict[str, str] = {
     "toewijzing": "301", "toewijzing-retour": "302", "start": "305", "start-retour": "306",
     "stop": "307", "stop-retour": "308", "verzoek": "315", "verzoek-retour": "316",
     "verzoek-wijziging": "317", "verzoek-wijziging-retour": "318",
+    "verzoek-antwoord": "319", "verzoek-antwoord-retour": "320",
 }
 """Berichtsoort -> the message family number, the same in iWmo (WMO301) and iJw (JW301)."""
+
+VERZOEK_ANTWOORD_LABELS = {"1": "verzoek afgewezen", "2": "aanvraag in onderzoek"}  # WJ760
+REDEN_AFWIJZING_LABELS = {
+    "1": "geen wijziging maar nieuwe aanvraag", "2": "past niet in budget", "3": "geen contract",
+    "4": "past niet binnen contract", "5": "andere gemeente", "6": "stapeling", "7": "zorginhoudelijk afgewezen",
+    "8": "woonplaatsbeginsel", "9": "leeftijdsgrens bereikt",
+}  # WJ759: how a refusal is worded in the aanvraagzaak's resultaat ("Afgewezen: geen contract (3)")
 
 EENHEID_LABELS = {
     "01": "minuut", "04": "uur", "14": "etmaal", "16": "dagdeel", "82": "stuks", "83": "euro",
@@ -104,6 +118,8 @@ CODE_LISTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "status_aanlevering": ("COD467 StatusAanlevering", get_args(StatusAanlevering)),
     "reden_verzoek": ("WJ758 RedenVerzoek", get_args(RedenVerzoek)),
     "verzoek_groep": ("317 product group", get_args(VerzoekGroep)),
+    "verzoek_antwoord": ("WJ760 VerzoekAntwoord", get_args(VerzoekAntwoord)),
+    "reden_afwijzing": ("WJ759 RedenAfwijzingVerzoek", get_args(RedenAfwijzingVerzoek)),
     "raamcontract": ("COD260 JaNee", get_args(JaNee)),
 }
 """Field name -> (code list, allowed values), used to word validation errors."""

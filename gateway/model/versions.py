@@ -47,7 +47,8 @@ VOORLETTERS = re.compile(r"[^\s][a-zA-Z]*")
 LINE_BREAKS = re.compile(r"[ \t]*[\r\n]+[ \t]*")
 LDT_NUMMER_MAX = 999_999_999
 HEEN = {"toewijzing-retour": "toewijzing", "start-retour": "start", "stop-retour": "stop",
-        "verzoek-retour": "verzoek", "verzoek-wijziging-retour": "verzoek-wijziging"}
+        "verzoek-retour": "verzoek", "verzoek-wijziging-retour": "verzoek-wijziging",
+        "verzoek-antwoord-retour": "verzoek-antwoord"}
 """A retour echoes its heenbericht (same Afzender and Ontvanger), so the same rules apply."""
 
 
@@ -76,7 +77,7 @@ class _Run:
         """The header's facts the rules ask for on every line, worked out once."""
         b = self.bericht
         self.soort = HEEN.get(b.soort, b.soort)
-        toewijzing = self.soort == "toewijzing"
+        toewijzing = self.soort in ("toewijzing", "verzoek-antwoord")  # sent by the gemeente
         self.gemeente = b.afzender if toewijzing else b.ontvanger
         self.aanbieder = ("Ontvanger", b.ontvanger) if toewijzing else ("Afzender", b.afzender)
 

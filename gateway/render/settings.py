@@ -12,7 +12,7 @@ from typing import Any
 from gateway.zaken.catalogue import DEMO_ZAAKTYPEN, Zaaktype
 
 KIND_OF_SOORT = {"toewijzing": "toewijzing", "verzoek": "aanvraag", "verzoek-wijziging": "aanvraag",
-                 "aanvraag": "aanvraag"}
+                 "verzoek-antwoord": "aanvraag", "aanvraag": "aanvraag"}
 """Mapping-file ``zaaktype`` keys (v1 used message kinds) -> zaak kind of the v2 catalogue."""
 
 NEWEST = "newest"

@@ -20,9 +20,20 @@ from typing import Any, NamedTuple
 import orjson
 
 from gateway.model import Bericht
+from gateway.model.bericht import ANSWERS
 from gateway.zaken import CREEER, PlanError, Unit, units, zaak_identificatie
 from gateway.zaken.catalogue import Zaaktype, zaaktype_for
-from gateway.zaken.plan import SOAP_ACTIONS, Delivery, Operation, UnitFacts, answer_aanvraag, plan_facts, unit_facts
+from gateway.zaken.plan import (
+    SOAP_ACTIONS,
+    Answer,
+    Delivery,
+    Operation,
+    UnitFacts,
+    answer_aanvraag,
+    plan_facts,
+    refuse_aanvraag,
+    unit_facts,
+)
 from gateway.zaken.state import JsonDict
 from gateway.zaken.units import answers_new_only
 
@@ -142,7 +153,8 @@ class Prepared(NamedTuple):
         try:
             text = orjson.dumps([self.wet, self.berichtcode, self.identificatie, [
                 [[u.kind, u.event, u.client_index, u.line_index, u.gemeente, u.aanbieder, u.keys, u.links],
-                 f.at, f.want, None if f.delivery is None else tuple(f.delivery)] for u, f in self.units]],
+                 f.at, f.want, None if f.delivery is None else tuple(f.delivery),
+                 None if f.answer is None else tuple(f.answer)] for u, f in self.units]],
                 option=_REFUSE_MORE)
         except TypeError:  # orjson.JSONEncodeError: e.g. a key that is not a str, text that is not UTF-8
             return type(self), tuple(self)
@@ -154,15 +166,16 @@ def prepared_from_text(text: bytes) -> Prepared:
     wet, berichtcode, identificatie, pairs = orjson.loads(text)
     return Prepared(wet, berichtcode, identificatie, [
         (Unit(kind, event, client, line, gemeente, aanbieder, tuple(keys), tuple(links)),
-         UnitFacts(at, want, None if delivery is None else Delivery(*delivery)))
-        for (kind, event, client, line, gemeente, aanbieder, keys, links), at, want, delivery in pairs])
+         UnitFacts(at, want, None if delivery is None else Delivery(*delivery),
+                   None if answer is None else Answer(*answer)))
+        for (kind, event, client, line, gemeente, aanbieder, keys, links), at, want, delivery, answer in pairs])
 
 
 def prepare(bericht: Bericht, settings: RenderSettings) -> Prepared | None:
     """The :class:`Prepared` of ``bericht``, or None when its render needs the message itself: a retour, no
     client, a unit without a zaaktype (the errors and notes :func:`render` gives, in its order). Exceptions
     other than those propagate: the caller hands over the message instead, and its render raises them again."""
-    if bericht.soort.endswith("-retour") or not bericht.clients:
+    if bericht.soort.endswith("-retour") or not (bericht.clients or bericht.soort in ANSWERS):
         return None
     prepared = []
     for unit in units(bericht):
@@ -187,7 +200,7 @@ def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime
     if bericht.soort.endswith("-retour"):
         return Rendering(notes=[f"no-op: retour ({bericht.soort}), no zaak mutation: a retour answers its "
                                 "heenbericht and changes no zaak"])
-    if not bericht.clients:
+    if not bericht.clients and bericht.soort not in ANSWERS:
         raise RenderError("the message holds no client, so there is no zaak to report", "clients")
 
     def facts(unit: Unit, zaaktype: Zaaktype) -> UnitFacts:  # after the unit's ledger reads, as before
@@ -207,6 +220,12 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         if zaaktype is None:
             raise RenderError(f"no zaaktype configured for {unit.gemeente}:{message.wet}.{unit.kind} "
                               "(render.zaaktypen)", "zaaktype")
+        if unit.event == "verzoek-antwoord":  # a 319 changes the zaken it answers, it has none of its own
+            if known is None:
+                assert facts is not None
+                known = facts(unit, zaaktype)
+            _refuse(result, known, zaaktype, unit, message, settings, tx, now)
+            continue
         keys = list(unit.keys)
         if unit.event == "verzoek-wijziging" and len(keys) > 1:  # found by its own key only: a product key is
             keys = [key for key in keys if not answers_new_only(key)]  # for the 301 that grants the line
@@ -301,6 +320,53 @@ def _answer(result: Rendering, requests: list[tuple[str, JsonDict]], at: str, to
             tx.put_state(other, planned.state)
         result.warnings += planned.warnings
         _write(result, planned.operations, other, unit, message, settings, tx, now)
+
+
+def _refuse(result: Rendering, known: UnitFacts, zaaktype: Zaaktype, unit: Unit, message: Prepared,
+            settings: RenderSettings, tx: Any, now: dt.datetime) -> None:
+    """Close each open aanvraagzaak a 319 refuses (:func:`~gateway.zaken.plan.refuse_aanvraag`): the 315 line its
+    ReferentieAanbieder names (``aanvraag:{gemeente}:{R}``), or every asking line of the 317 it names, found by
+    ``verzoek:{gemeente}:{R}:0``, ``:1``, ... until one is unknown. None known: refused (StUF064), naming the
+    keys looked for; an aanvraagzaak of another aanbieder is not touched (a ReferentieAanbieder is the aanbieder's
+    own reference), with a warning by identificatie only."""
+    assert known.answer is not None
+    aanvraag, verzoek = unit.keys
+    looked = [aanvraag]
+    found: list[str] = []
+    ident = tx.zaak_for([aanvraag])
+    if ident:
+        found.append(ident)
+    n = 0
+    while True:
+        key = f"{verzoek}:{n}"
+        looked.append(key)
+        ident = tx.zaak_for([key])
+        if not ident:
+            break
+        if ident not in found:
+            found.append(ident)
+        n += 1
+    answered = []
+    for ident in found:
+        state = tx.state(ident)
+        if state is None or state.get("kind") != "aanvraag":
+            continue
+        if state.get("uitvoerende") != unit.aanbieder:
+            result.warnings.append(f"aanvraagzaak {ident} is named by this antwoord's ReferentieAanbieder but is for "
+                                   "another aanbieder: not answered")
+            continue
+        answered.append((ident, state))
+    if not answered:
+        raise RenderError(f"no aanvraagzaak is known for this verzoek-antwoord (looked for {', '.join(looked)}); "
+                          "the verzoek it answers must be converted first", "antwoord", code="StUF064")
+    for ident, previous in answered:
+        planned = refuse_aanvraag(previous, zaaktype, known.at, known.answer)
+        if planned.state is not None:
+            tx.put_state(ident, planned.state)
+        result.warnings += planned.warnings
+        if planned.note is not None:
+            result.notes.append(planned.note)
+        _write(result, planned.operations, ident, unit, message, settings, tx, now)
 
 
 def _write(result: Rendering, operations: list[Operation], ident: str, unit: Unit, message: Prepared,

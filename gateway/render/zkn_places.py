@@ -55,6 +55,12 @@ PLACES: dict[str, list[str]] = {
     "soort": ["decides the operation: creeerZaak, updateZaak, actualiseerZaakstatus (docs/canonical-spec.md 3)"],
     "dagtekening": [ZAK + "ZKN:registratiedatum (creeerZaak only)",
                     ZAK + "ZKN:startdatum (of an aanvraag without ingangsdatum, only then)"],
+    "antwoord.referentie_aanbieder": ["finds the aanvraagzaken the 319 answers (aanvraag:{gemeente}:{R}, then "
+                                      "verzoek:{gemeente}:{R}:0, :1, ...); not carried itself"],
+    "antwoord.verzoek_antwoord": [ZAK + "ZKN:einddatum (1 only: the 319's Dagtekening; 2, in onderzoek: no change)",
+                                  ZAK + "ZKN:resultaat ('Afgewezen')",
+                                  ZAK + "ZKN:heeft (the eindstatus, of each open aanvraagzaak answered)"],
+    "antwoord.reden_afwijzing": [ZAK + "ZKN:resultaat ('Afgewezen: geen contract (3)')"],
     "clients.bsn": [INI + "BG:inp.bsn"],
     **{k: v + _correspondentie(k) for k, v in _person("clients.", INI, "client").items()},
     "clients.clientnummer": [_x("client.nummer") + " (only when it is not the BSN)"],

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from gateway.model import Bericht
+from gateway.model.codes import REDEN_AFWIJZING_LABELS
 
 from .catalogue import Zaaktype
 from .gezet import event_of, placed
@@ -213,6 +214,8 @@ def _end(state: JsonDict, zaaktype: Zaaktype, einddatum: str, uitkomst: str, out
 def moment(bericht: Bericht, unit: Unit) -> str:
     """When the source registered what it says (yyyymmddhhmmss): a 301 line's Toewijzingsdatum and -tijd,
     otherwise the message's Dagtekening. Later messages are compared with it (docs/canonical-spec.md 7)."""
+    if unit.event == "verzoek-antwoord":  # a 319 has no lines: its Dagtekening is its moment
+        return day(bericht.dagtekening) + "000000"
     product = bericht.clients[unit.client_index].producten[unit.line_index]
     if unit.event == "toewijzing" and product.toewijzingsdatum is not None:
         tijd = clock(product.toewijzingstijd) if product.toewijzingstijd else "000000"
@@ -270,13 +273,58 @@ def answer_aanvraag(previous: JsonDict, zaaktype: Zaaktype, at: str, toewijzing:
     out = Planned()
     if previous.get("kind") != "aanvraag" or previous["attrs"].get("einddatum") is not None:
         return out
+    return _decide(previous, zaaktype, at, f"Toegewezen (zaak {toewijzing})",
+                   f"the toewijzing of zaak {toewijzing} was registered at", out)
+
+
+def _decide(previous: JsonDict, zaaktype: Zaaktype, at: str, uitkomst: str, answer: str, out: Planned) -> Planned:
+    """Close the open aanvraagzaak ``previous`` with ``uitkomst`` as of ``at``, unless the answer (``answer``: how
+    it came at ``at``) is older than the aanvraag and so cannot answer it: then it stays open, with a warning."""
     held = previous.get("as_of")
     if held and at < held:
-        out.warnings.append(f"aanvraagzaak {previous['identificatie']} left open: the toewijzing of zaak {toewijzing} "
-                            f"was registered at {at}, before the aanvraag ({held}), so it does not answer it")
+        out.warnings.append(f"aanvraagzaak {previous['identificatie']} left open: {answer} {at}, before the aanvraag "
+                            f"({held}), so it does not answer it")
         return out
-    out.state = _end(previous, zaaktype, at[:8], f"Toegewezen (zaak {toewijzing})", out, at)
+    out.state = _end(previous, zaaktype, at[:8], uitkomst, out, at)
     return out
+
+
+class Answer(NamedTuple):
+    """What a 319 says about the verzoek it answers: VerzoekAntwoord (WJ760) and RedenAfwijzingVerzoek (WJ759)."""
+
+    verzoek_antwoord: str
+    reden: str | None
+
+
+def afgewezen(answer: Answer) -> str:
+    """The resultaat of a refused aanvraag: ``Afgewezen``, with the reden's text and code when the 319 gives one
+    (``Afgewezen: geen contract (3)``)."""
+    if answer.reden is None:
+        return "Afgewezen"
+    return f"Afgewezen: {REDEN_AFWIJZING_LABELS.get(answer.reden, 'reden')} ({answer.reden})"
+
+
+def refuse_aanvraag(previous: JsonDict, zaaktype: Zaaktype, at: str, answer: Answer) -> Planned:
+    """A 319 that refuses the verzoek (VerzoekAntwoord 1) closes its aanvraagzaak: updateZaak with einddatum (the
+    319's Dagtekening) and resultaat "Afgewezen" (with the reden), then its eindstatus, as :func:`answer_aanvraag`
+    closes an aanvraag a toewijzing answers.
+
+    Why: a refused aanvraag is decided; without its eindstatus the receiver keeps it lopend for ever. A 319 in
+    onderzoek (2) changes nothing (OP274: a toewijzing or a refusal follows within 8 weeks). An aanvraag already
+    closed gets nothing, with a warning (TR359: no 319 after a toewijzing for the ReferentieAanbieder; TR365: one
+    final answer per ReferentieAanbieder); a 319 dated before the aanvraag leaves it open, with a warning."""
+    out = Planned()
+    zaak = previous["identificatie"]
+    if answer.verzoek_antwoord == "2":
+        out.note = (f"no change: aanvraagzaak {zaak} stays open, the aanvraag is in onderzoek (VerzoekAntwoord 2; "
+                    "OP274: a toewijzing or a 319 that refuses it follows within 8 weeks)")
+        return out
+    if previous["attrs"].get("einddatum") is not None:
+        out.warnings.append(f"aanvraagzaak {zaak} was already closed by a message of {previous.get('ended_as_of')}; "
+                            "this refusal is not sent (TR359: no 319 after a toewijzing for its ReferentieAanbieder, "
+                            "TR365: one final answer per ReferentieAanbieder)")
+        return out
+    return _decide(previous, zaaktype, at, afgewezen(answer), "the refusal is dated", out)
 
 
 class Delivery(NamedTuple):
@@ -300,11 +348,16 @@ class UnitFacts(NamedTuple):
     """301/315/317: the state the message describes, its identificatie still None (:func:`desired`)."""
     delivery: Delivery | None
     """305/307: the line's delivery."""
+    answer: Answer | None = None
+    """319: what it answers (:func:`refuse_aanvraag`)."""
 
 
 def unit_facts(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, omschrijving: str | None = None) -> UnitFacts:
     """The :class:`UnitFacts` of ``unit``; ``omschrijving`` is the configured omschrijving template."""
     at = moment(bericht, unit)
+    if unit.event == "verzoek-antwoord":
+        assert bericht.antwoord is not None
+        return UnitFacts(at, None, None, Answer(bericht.antwoord.verzoek_antwoord, bericht.antwoord.reden_afwijzing))
     if unit.event in ("start", "stop"):
         return UnitFacts(at, None, _delivered(bericht, unit))
     return UnitFacts(at, desired(bericht, unit, zaaktype, omschrijving), None)

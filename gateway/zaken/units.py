@@ -23,7 +23,8 @@ class Unit:
     """One zaak a message is about: which client and line, what it does, and the keys that name it."""
 
     kind: str  # "toewijzing" | "aanvraag"
-    event: str  # "toewijzing" (301), "start" (305), "stop" (307), "verzoek" (315), "verzoek-wijziging" (317)
+    event: str  # "toewijzing" (301), "start" (305), "stop" (307), "verzoek" (315), "verzoek-wijziging" (317),
+    # "verzoek-antwoord" (319: client_index and line_index -1, keys are where it looks, never bound)
     client_index: int
     line_index: int
     gemeente: str
@@ -45,8 +46,8 @@ class Unit:
 
 
 def gemeente_and_aanbieder(bericht: Bericht) -> tuple[str, str]:
-    """301/302 travel gemeente -> aanbieder; all other families the other way (also in retours)."""
-    if bericht.soort.startswith("toewijzing"):
+    """301/302 and 319/320 travel gemeente -> aanbieder; all other families the other way (also in retours)."""
+    if bericht.soort.startswith(("toewijzing", "verzoek-antwoord")):
         return bericht.afzender, bericht.ontvanger
     return bericht.ontvanger, bericht.afzender
 
@@ -119,6 +120,16 @@ def nieuw_key(gemeente: str, referentie: str, product: Product) -> str:
     return f"{NIEUW}{gemeente}:{referentie}:{product.categorie}:{product.code or '-'}"
 
 
+VERZOEK = "verzoek:"
+"""Kind of the keys a 319 finds a 317's aanvraagzaken by: the 319 names only the 317's ReferentieAanbieder, and a
+317 line's own key holds its ToewijzingNummer or its place, which the 319 cannot know."""
+
+
+def verzoek_key(gemeente: str, referentie: str, n: int) -> str:
+    """``verzoek:{gemeente}:{ReferentieAanbieder}:{n}``: the ``n``-th (from 0) asking line of a 317, in order."""
+    return f"{VERZOEK}{gemeente}:{referentie}:{n}"
+
+
 def answers_new_only(key: str) -> bool:
     """A link a toewijzing follows only when it creates its zaak: a 301 that changes a toewijzing answers the 317
     line that named that toewijzing, never a request for a new product of the same kind."""
@@ -129,9 +140,14 @@ def units(bericht: Bericht) -> list[Unit]:
     """The zaken a (non-retour) message is about, in document order."""
     gemeente, aanbieder = gemeente_and_aanbieder(bericht)
     out: list[Unit] = []
+    if bericht.soort == "verzoek-antwoord" and bericht.antwoord is not None:  # 319: the verzoek it answers
+        ref = bericht.antwoord.referentie_aanbieder
+        out.append(Unit("aanvraag", bericht.soort, -1, -1, gemeente, aanbieder,
+                        (f"aanvraag:{gemeente}:{ref}", f"{VERZOEK}{gemeente}:{ref}")))
     for ci, client in enumerate(bericht.clients):
         if bericht.soort == "verzoek-wijziging":  # 317: one aanvraagzaak per line that asks for something
             ref = client.referentie_aanbieder or f"{aanbieder}:{bericht.identificatie}:{ci}"
+            asking = 0
             for li, product in enumerate(client.producten):
                 if product.verzoek_groep == "ongewijzigd":
                     continue
@@ -139,6 +155,8 @@ def units(bericht: Bericht) -> list[Unit]:
                 own = f"aanvraag:{gemeente}:{ref}:{target or f'nieuw{li + 1}'}"
                 links = (f"toewijzing:{gemeente}:{target}",) if target else ()
                 keys = (own,) if target or not product.categorie else (own, nieuw_key(gemeente, ref, product))
+                keys += (verzoek_key(gemeente, ref, asking),)  # how a 319 finds every line from the reference alone
+                asking += 1
                 out.append(Unit("aanvraag", bericht.soort, ci, li, gemeente, aanbieder, keys, links))
             continue
         for li, product in enumerate(client.producten):
