@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pytest
 from pydantic import ValidationError
@@ -108,3 +109,40 @@ def test_telefoonnummer_follows_ldt_telefoonnummer(nummer: str, ok: bool) -> Non
     else:
         with pytest.raises(ValidationError, match="telefoon"):
             Bericht.model_validate(data)
+
+
+def _antwoord(**overrides: object) -> dict:
+    """A 319: the gemeente's answer to a verzoek, named by ReferentieAanbieder alone (no client)."""
+    out = {"wet": "wmo", "soort": "verzoek-antwoord", "berichtcode": "482", "versie": "3.2", "afzender": "0384",
+           "ontvanger": "98026987", "identificatie": "ovs32aw0001", "dagtekening": "2023-02-24",
+           "antwoord": {"referentie_aanbieder": "VZ-2023-0002", "verzoek_antwoord": "1", "reden_afwijzing": "3"}}
+    out.update(overrides)
+    return out
+
+
+def test_a_319_carries_an_antwoord_and_no_client() -> None:
+    bericht = Bericht.model_validate(_antwoord())
+    assert bericht.clients == [] and bericht.antwoord is not None and bericht.antwoord.reden_afwijzing == "3"
+    with pytest.raises(ValidationError, match="antwoord: required in a verzoek-antwoord message"):
+        Bericht.model_validate(_antwoord(antwoord=None))
+    with pytest.raises(ValidationError, match="clients: a verzoek-antwoord message names no client"):
+        Bericht.model_validate(_antwoord(clients=_bericht()["clients"]))
+    with pytest.raises(ValidationError, match="antwoord: only a verzoek-antwoord message carries one"):
+        Bericht.model_validate({**_bericht(), "antwoord": _antwoord()["antwoord"]})
+
+
+@pytest.mark.parametrize(("field", "value"), [("verzoek_antwoord", "3"), ("reden_afwijzing", "10"),
+                                              ("referentie_aanbieder", "")])
+def test_319_codes_are_closed_lists(field: str, value: str) -> None:
+    antwoord = {**_antwoord()["antwoord"], field: value}
+    with pytest.raises(ValidationError, match=f"antwoord.{field}"):
+        Bericht.model_validate(_antwoord(antwoord=antwoord))
+
+
+def test_a_digest_without_antwoord_is_the_one_stored_before_the_319() -> None:
+    """Stored digests (replay, sidecar re-send detection) of every other message must not change with the field."""
+    bericht = Bericht.model_validate(_bericht())
+    assert "antwoord" not in bericht.model_dump_json(exclude={"antwoord"})
+    assert bericht.digest() == hashlib.sha256(bericht.model_dump_json(exclude={"antwoord"}).encode()).hexdigest()
+    assert Bericht.model_validate(_antwoord()).digest() != Bericht.model_validate(_antwoord(
+        antwoord={"referentie_aanbieder": "VZ-2023-0002", "verzoek_antwoord": "2"})).digest()
