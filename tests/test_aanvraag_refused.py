@@ -92,6 +92,14 @@ def test_a_319_after_the_toewijzing_answered_it_sends_nothing(reference_dir: Pat
     assert reden(aanvraag) == "Toegewezen (zaak 0384T320001)"
 
 
+def test_the_same_319_again_is_no_change_without_a_warning(reference_dir: Path) -> None:
+    chain = Chain(reference_dir).feed_all([VERZOEK, ANTWOORD])
+    again = chain.converter.convert(chain.source(ANTWOORD), "again")
+    refused = chain.one("ReferentieAanbieder", "VZ-2023-0002", "WMOAANV")
+    assert again.outputs == [] and again.warnings == []
+    assert f"no change: aanvraagzaak {refused['identificatie']} already holds this refusal" in again.outcome
+
+
 def test_a_second_refusal_sends_nothing(reference_dir: Path) -> None:
     chain = Chain(reference_dir).feed_all([VERZOEK, ANTWOORD])
     again = chain.converter.convert(chain.source(ANTWOORD).replace(b"2023-02-24", b"2023-02-27"), "again")

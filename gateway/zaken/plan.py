@@ -320,6 +320,9 @@ def refuse_aanvraag(previous: JsonDict, zaaktype: Zaaktype, at: str, answer: Ans
                     "OP274: a toewijzing or a 319 that refuses it follows within 8 weeks)")
         return out
     if previous["attrs"].get("einddatum") is not None:
+        if previous.get("ended_as_of") == at and previous["attrs"].get("resultaat") == afgewezen(answer):
+            out.note = f"no change: aanvraagzaak {zaak} already holds this refusal (the same 319 again)"
+            return out
         out.warnings.append(f"aanvraagzaak {zaak} was already closed by a message of {previous.get('ended_as_of')}; "
                             "this refusal is not sent (TR359: no 319 after a toewijzing for its ReferentieAanbieder, "
                             "TR365: one final answer per ReferentieAanbieder)")
