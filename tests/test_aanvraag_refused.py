@@ -66,6 +66,20 @@ def test_a_refused_317_closes_every_asking_line(reference_dir: Path) -> None:
     assert dates(chain.one("ToewijzingNummer", "320001", "WMOTOEW"))[3] is None  # the toewijzing runs on
 
 
+def test_the_verzoek_key_never_makes_a_corrected_line_another_lines_zaak(reference_dir: Path) -> None:
+    """The aanbieder corrects its 317 and drops the line that changed 320001: the new-product line is now the
+    first asking line. The ``verzoek:`` keys are where a 319 looks; were they also where a 317 line looks for
+    its own zaak, the new-product line would update the aanvraagzaak of the dropped change line."""
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK, VOW])
+    source = chain.source(VOW)
+    change = source[source.index(b"<wmo317:TeWijzigenProducten>"):
+                    source.index(b"</wmo317:TeWijzigenProducten>") + len(b"</wmo317:TeWijzigenProducten>")]
+    chain.feed("corrected", source.replace(change, b""))
+    _accepted(chain)
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    assert dates(vow["20230601"]) == ("20230601", "20230515", "20231231", None)  # the change line's, untouched
+
+
 def test_in_onderzoek_leaves_the_aanvraag_open(reference_dir: Path) -> None:
     chain = Chain(reference_dir).feed_all([VERZOEK])
     onderzoek = (chain.source(ANTWOORD).replace(b"VerzoekAntwoord>1<", b"VerzoekAntwoord>2<")

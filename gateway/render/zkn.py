@@ -35,7 +35,7 @@ from gateway.zaken.plan import (
     unit_facts,
 )
 from gateway.zaken.state import JsonDict
-from gateway.zaken.units import answers_new_only
+from gateway.zaken.units import answers_new_only, bound_only
 
 from .guard import escape as esc
 from .names import file_name
@@ -227,8 +227,8 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
             _refuse(result, known, zaaktype, unit, message, settings, tx, now)
             continue
         keys = list(unit.keys)
-        if unit.event == "verzoek-wijziging" and len(keys) > 1:  # found by its own key only: a product key is
-            keys = [key for key in keys if not answers_new_only(key)]  # for the 301 that grants the line
+        if unit.event == "verzoek-wijziging" and len(keys) > 1:  # found by its own key only: the product and
+            keys = [key for key in keys if not bound_only(key)]  # verzoek keys are for the 301 and the 319
         found = tx.zaak_for(keys)
         ident = found or zaak_identificatie(unit)
         previous = tx.state(ident) if found else None

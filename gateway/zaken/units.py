@@ -130,6 +130,13 @@ def verzoek_key(gemeente: str, referentie: str, n: int) -> str:
     return f"{VERZOEK}{gemeente}:{referentie}:{n}"
 
 
+def bound_only(key: str) -> bool:
+    """A key a 317 line is bound to but never found by: the product key is the 301's way to the line, the
+    ``verzoek:`` key the 319's. A corrected 317 may hold other lines in other places, and neither key tells
+    one of its lines from another (the product key: two lines of one product; ``verzoek:``: a line's place)."""
+    return key.startswith((NIEUW, VERZOEK, JEUGD + NIEUW, JEUGD + VERZOEK))
+
+
 def answers_new_only(key: str) -> bool:
     """A link a toewijzing follows only when it creates its zaak: a 301 that changes a toewijzing answers the 317
     line that named that toewijzing, never a request for a new product of the same kind."""
