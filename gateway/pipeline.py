@@ -28,6 +28,7 @@ from gateway.mapping import (
 from gateway.mapping.privacy import cap, unquoted
 from gateway.mapping.reverse import unmap, unmap_text
 from gateway.model import Bericht
+from gateway.model.bericht import ANSWERS
 from gateway.model.codes import BERICHTNUMMERS
 from gateway.model.versions import VERSIONS, Normalised, for_version
 from gateway.render import RenderError, RenderSettings, ggk, ggk_guard
@@ -409,7 +410,10 @@ class Converter:
                 berichten = [read_zkn(source.root, name)]
         else:
             result = map_source(self.detect(source), source.root, source=name, track_unmapped=False)
-            berichten = [result.bericht.model_copy(update={"clients": [c]}) for c in result.bericht.clients]
+            if result.bericht.soort in ANSWERS:  # a 319 names no client: it is one message, not none
+                berichten = [result.bericht]
+            else:
+                berichten = [result.bericht.model_copy(update={"clients": [c]}) for c in result.bericht.clients]
         trimmed = [f"{path} (line {line}): {TRIMMED}" for path, line in trimmed_away(source.root)] \
             if source.format == "ei" else []
         out: list[Reversal] = []

@@ -179,3 +179,19 @@ def test_the_batch_path_renders_what_convert_renders(reference_dir: Path,
     assert facts_ledger == model_ledger
     refusals = [item for item in from_model if item[0] in (ANTWOORD, JW_ANTWOORD, "319")]
     assert [len(item[1]) for item in refusals] == [2, 4, 4]
+
+
+def test_convert_reverse_writes_the_319_back(tmp_path: Path) -> None:
+    """A 319 names no client: the reverse writes the one message, not one per client (none)."""
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    source = Path(__file__).parent / "fixtures" / ANTWOORD
+    result = CliRunner().invoke(main, ["convert", "--reverse", "--mapping", "iwmo32-wmo319", str(source),
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (written,) = tmp_path.glob("*.xml")
+    text = written.read_text()
+    assert "<m:ReferentieAanbieder>VZ-2023-0002</m:ReferentieAanbieder>" in text
+    assert "<m:RedenAfwijzingVerzoek>3</m:RedenAfwijzingVerzoek>" in text
