@@ -80,6 +80,23 @@ def test_the_verzoek_key_never_makes_a_corrected_line_another_lines_zaak(referen
     assert dates(vow["20230601"]) == ("20230601", "20230515", "20231231", None)  # the change line's, untouched
 
 
+def test_a_refusal_after_a_corrected_317_closes_the_dropped_lines_aanvraag_too(reference_dir: Path) -> None:
+    """The corrected 317 (same ReferentieAanbieder) makes its new-product line the first asking line; the change
+    line it dropped still has its open aanvraagzaak. A 319 refusing VOW-2023-0001 closes both, not one."""
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK, VOW])
+    source = chain.source(VOW)
+    change = source[source.index(b"<wmo317:TeWijzigenProducten>"):
+                    source.index(b"</wmo317:TeWijzigenProducten>") + len(b"</wmo317:TeWijzigenProducten>")]
+    chain.feed("corrected", source.replace(change, b""))
+    chain.feed("319", _refusing_the_317(chain))
+    _accepted(chain)
+    vow = {z["startdatum"]: z for z in chain.zaken("ReferentieAanbieder", "VOW-2023-0001", "WMOAANV")}
+    assert sorted(vow) == ["20230601", "20230615"]
+    for zaak in vow.values():
+        assert reden(zaak) == "Afgewezen: past niet binnen contract (4)"
+        assert statuses(zaak) == [(AFGEHANDELD, "20230522000000000")]
+
+
 def test_in_onderzoek_leaves_the_aanvraag_open(reference_dir: Path) -> None:
     chain = Chain(reference_dir).feed_all([VERZOEK])
     onderzoek = (chain.source(ANTWOORD).replace(b"VerzoekAntwoord>1<", b"VerzoekAntwoord>2<")

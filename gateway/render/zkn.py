@@ -35,7 +35,7 @@ from gateway.zaken.plan import (
     unit_facts,
 )
 from gateway.zaken.state import JsonDict
-from gateway.zaken.units import answers_new_only, bound_only
+from gateway.zaken.units import answers_new_only, bound_only, is_verzoek_key
 
 from .guard import escape as esc
 from .names import file_name
@@ -256,7 +256,10 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
             raise RenderError(str(exc), exc.field, code=exc.code) from None
         result.warnings += planned.warnings
         for key in unit.keys:
-            tx.bind(key, ident)
+            if is_verzoek_key(key):
+                _bind_verzoek(tx, key, ident)
+            else:
+                tx.bind(key, ident)
         if planned.state is not None:
             tx.put_state(ident, planned.state)
         if planned.note is not None:
@@ -267,6 +270,20 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         if requests:
             _answer(result, requests, known.at, ident, unit, message, settings, tx, now)
     return result
+
+
+def _bind_verzoek(tx: Any, key: str, ident: str) -> None:
+    """Bind zaak ``ident`` to the first free ``verzoek:{gemeente}:{R}:{n}``, unless one already names it: the keys
+    are the list of every aanvraagzaak asked under ReferentieAanbieder R that a 319 reads until a gap. Bound by the
+    line's place (``key``), a corrected 317 whose lines moved up would take over the place of a line it dropped,
+    and a refusal of R would leave that line's aanvraagzaak open for ever."""
+    base = key.rsplit(":", 1)[0]
+    n = 0
+    while (bound := tx.zaak_for([f"{base}:{n}"])) is not None:
+        if bound == ident:
+            return
+        n += 1
+    tx.bind(f"{base}:{n}", ident)
 
 
 def _requests(linked: list[str], want: JsonDict | None, tx: Any, result: Rendering,

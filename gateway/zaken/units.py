@@ -126,8 +126,14 @@ VERZOEK = "verzoek:"
 
 
 def verzoek_key(gemeente: str, referentie: str, n: int) -> str:
-    """``verzoek:{gemeente}:{ReferentieAanbieder}:{n}``: the ``n``-th (from 0) asking line of a 317, in order."""
+    """``verzoek:{gemeente}:{ReferentieAanbieder}:{n}``: the ``n``-th (from 0) aanvraagzaak asked under that
+    ReferentieAanbieder, in the order they were first rendered (gateway/render/zkn.py ``_bind_verzoek``)."""
     return f"{VERZOEK}{gemeente}:{referentie}:{n}"
+
+
+def is_verzoek_key(key: str) -> bool:
+    """Whether ``key`` is a ``verzoek:`` key (:func:`verzoek_key`), Wmo or Jeugdwet."""
+    return key.startswith((VERZOEK, JEUGD + VERZOEK))
 
 
 def bound_only(key: str) -> bool:
@@ -154,7 +160,6 @@ def units(bericht: Bericht) -> list[Unit]:
     for ci, client in enumerate(bericht.clients):
         if bericht.soort == "verzoek-wijziging":  # 317: one aanvraagzaak per line that asks for something
             ref = client.referentie_aanbieder or f"{aanbieder}:{bericht.identificatie}:{ci}"
-            asking = 0
             for li, product in enumerate(client.producten):
                 if product.verzoek_groep == "ongewijzigd":
                     continue
@@ -162,8 +167,8 @@ def units(bericht: Bericht) -> list[Unit]:
                 own = f"aanvraag:{gemeente}:{ref}:{target or f'nieuw{li + 1}'}"
                 links = (f"toewijzing:{gemeente}:{target}",) if target else ()
                 keys = (own,) if target or not product.categorie else (own, nieuw_key(gemeente, ref, product))
-                keys += (verzoek_key(gemeente, ref, asking),)  # how a 319 finds every line from the reference alone
-                asking += 1
+                keys += (verzoek_key(gemeente, ref, 0),)  # how a 319 finds every line from the reference alone: the
+                # render binds the line's zaak to the first free place (:0, :1, ...), not to the line's own place
                 out.append(Unit("aanvraag", bericht.soort, ci, li, gemeente, aanbieder, keys, links))
             continue
         for li, product in enumerate(client.producten):
