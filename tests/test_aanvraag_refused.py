@@ -164,6 +164,19 @@ def test_another_aanbieders_aanvraag_is_not_refused(reference_dir: Path) -> None
     assert statuses(chain.one("ReferentieAanbieder", "VZ-2023-0002", "WMOAANV")) == []
 
 
+def test_a_refusal_for_another_aanbieder_says_so_not_that_the_verzoek_is_missing(reference_dir: Path) -> None:
+    """The aanvraagzaak is known, but its aanbieder is not the 319's Ontvanger: converting the verzoek first (what
+    an unknown one needs) would never help, so the refusal names what it found and why it did not answer it."""
+    chain = Chain(reference_dir).feed_all([VERZOEK])
+    stranger = chain.source(ANTWOORD).replace(b">98026987<", b">98026999<")
+    with pytest.raises(ConversionError) as caught:
+        chain.converter.convert(stranger, "stranger")
+    assert caught.value.code == "StUF064"
+    assert "must be converted first" not in str(caught.value)
+    assert ("the aanvraagzaak found by aanvraag:0384:VZ-2023-0002 is for another aanbieder than this "
+            "verzoek-antwoord's Ontvanger") in str(caught.value)
+
+
 def test_jeugdwet_refusal_of_a_317(reference_dir: Path) -> None:
     chain = Chain(reference_dir).feed_all([JW_VOW, JW_ANTWOORD])
     _accepted(chain)

@@ -345,14 +345,15 @@ def _refuse(result: Rendering, known: UnitFacts, zaaktype: Zaaktype, unit: Unit,
     ReferentieAanbieder names (``aanvraag:{gemeente}:{R}``), or every asking line of the 317 it names, found by
     ``verzoek:{gemeente}:{R}:0``, ``:1``, ... until one is unknown. None known: refused (StUF064), naming the
     keys looked for; an aanvraagzaak of another aanbieder is not touched (a ReferentieAanbieder is the aanbieder's
-    own reference), with a warning by identificatie only."""
+    own reference), with a warning by identificatie only, and when only such ones are known the refusal names the
+    keys they were found by (the verzoek is not missing: converting it first would never help)."""
     assert known.answer is not None
     aanvraag, verzoek = unit.keys
     looked = [aanvraag]
-    found: list[str] = []
+    found: dict[str, str] = {}  # zaak -> the key it was first found by
     ident = tx.zaak_for([aanvraag])
     if ident:
-        found.append(ident)
+        found[ident] = aanvraag
     n = 0
     while True:
         key = f"{verzoek}:{n}"
@@ -360,19 +361,24 @@ def _refuse(result: Rendering, known: UnitFacts, zaaktype: Zaaktype, unit: Unit,
         ident = tx.zaak_for([key])
         if not ident:
             break
-        if ident not in found:
-            found.append(ident)
+        found.setdefault(ident, key)
         n += 1
     answered = []
-    for ident in found:
+    strangers: list[str] = []
+    for ident, by in found.items():
         state = tx.state(ident)
         if state is None or state.get("kind") != "aanvraag":
             continue
         if state.get("uitvoerende") != unit.aanbieder:
             result.warnings.append(f"aanvraagzaak {ident} is named by this antwoord's ReferentieAanbieder but is for "
                                    "another aanbieder: not answered")
+            strangers.append(by)
             continue
         answered.append((ident, state))
+    if not answered and strangers:  # known, so converting the verzoek first would never help: say what was found
+        raise RenderError(f"the aanvraagzaak found by {', '.join(strangers)} is for another aanbieder than this "
+                          "verzoek-antwoord's Ontvanger, so it is not answered (a ReferentieAanbieder is the "
+                          "aanbieder's own reference)", "antwoord", code="StUF064")
     if not answered:
         raise RenderError(f"no aanvraagzaak is known for this verzoek-antwoord (looked for {', '.join(looked)}); "
                           "the verzoek it answers must be converted first", "antwoord", code="StUF064")
