@@ -123,6 +123,18 @@ def test_a_319_after_the_toewijzing_answered_it_sends_nothing(reference_dir: Pat
     assert reden(aanvraag) == "Toegewezen (zaak 0384T320001)"
 
 
+def test_in_onderzoek_after_the_aanvraag_was_closed_never_says_it_stays_open(reference_dir: Path) -> None:
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK])
+    late = (chain.source(ANTWOORD).replace(b"VZ-2023-0002", b"VZ-2023-0001").replace(b"VerzoekAntwoord>1<",
+            b"VerzoekAntwoord>2<").replace(b"<wmo319:RedenAfwijzingVerzoek>3</wmo319:RedenAfwijzingVerzoek>", b""))
+    conversion = chain.converter.convert(late, "late")
+    aanvraag = chain.one("ReferentieAanbieder", "VZ-2023-0001", "WMOAANV")
+    assert conversion.outputs == [] and "stays open" not in conversion.outcome
+    assert [w.message for w in conversion.warnings] == [
+        f"aanvraagzaak {aanvraag['identificatie']} was already closed by a message of 20230220101500; this answer "
+        "(in onderzoek) changes nothing (TR359: no 319 after a toewijzing for its ReferentieAanbieder)"]
+
+
 def test_the_same_319_again_is_no_change_without_a_warning(reference_dir: Path) -> None:
     chain = Chain(reference_dir).feed_all([VERZOEK, ANTWOORD])
     again = chain.converter.convert(chain.source(ANTWOORD), "again")

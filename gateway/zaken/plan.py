@@ -311,10 +311,16 @@ def refuse_aanvraag(previous: JsonDict, zaaktype: Zaaktype, at: str, answer: Ans
 
     Why: a refused aanvraag is decided; without its eindstatus the receiver keeps it lopend for ever. A 319 in
     onderzoek (2) changes nothing (OP274: a toewijzing or a refusal follows within 8 weeks). An aanvraag already
-    closed gets nothing, with a warning (TR359: no 319 after a toewijzing for the ReferentieAanbieder; TR365: one
-    final answer per ReferentieAanbieder); a 319 dated before the aanvraag leaves it open, with a warning."""
+    closed gets nothing, with a warning, whichever the answer (TR359: no 319 after a toewijzing for the
+    ReferentieAanbieder; TR365: one final answer per ReferentieAanbieder); a 319 dated before the aanvraag leaves it
+    open, with a warning."""
     out = Planned()
     zaak = previous["identificatie"]
+    if answer.verzoek_antwoord == "2" and previous["attrs"].get("einddatum") is not None:  # decided already
+        out.warnings.append(f"aanvraagzaak {zaak} was already closed by a message of {previous.get('ended_as_of')}; "
+                            "this answer (in onderzoek) changes nothing (TR359: no 319 after a toewijzing for its "
+                            "ReferentieAanbieder)")
+        return out
     if answer.verzoek_antwoord == "2":
         out.note = (f"no change: aanvraagzaak {zaak} stays open, the aanvraag is in onderzoek (VerzoekAntwoord 2; "
                     "OP274: a toewijzing or a 319 that refuses it follows within 8 weeks)")
