@@ -132,7 +132,8 @@ def test_in_onderzoek_after_the_aanvraag_was_closed_never_says_it_stays_open(ref
     assert conversion.outputs == [] and "stays open" not in conversion.outcome
     assert [w.message for w in conversion.warnings] == [
         f"aanvraagzaak {aanvraag['identificatie']} was already closed by a message of 20230220101500; this answer "
-        "(in onderzoek) changes nothing (TR359: no 319 after a toewijzing for its ReferentieAanbieder)"]
+        "(in onderzoek) changes nothing (TR359: no 319 after a toewijzing for its ReferentieAanbieder, TR365: none "
+        "after its final answer)"]
 
 
 def test_the_same_319_again_is_no_change_without_a_warning(reference_dir: Path) -> None:

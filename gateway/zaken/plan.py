@@ -319,7 +319,7 @@ def refuse_aanvraag(previous: JsonDict, zaaktype: Zaaktype, at: str, answer: Ans
     if answer.verzoek_antwoord == "2" and previous["attrs"].get("einddatum") is not None:  # decided already
         out.warnings.append(f"aanvraagzaak {zaak} was already closed by a message of {previous.get('ended_as_of')}; "
                             "this answer (in onderzoek) changes nothing (TR359: no 319 after a toewijzing for its "
-                            "ReferentieAanbieder)")
+                            "ReferentieAanbieder, TR365: none after its final answer)")
         return out
     if answer.verzoek_antwoord == "2":
         out.note = (f"no change: aanvraagzaak {zaak} stays open, the aanvraag is in onderzoek (VerzoekAntwoord 2; "
