@@ -5,6 +5,8 @@ Each message is written out in full, as a StUF specialist would write it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from gateway.receiver import Answer, Receiver
@@ -43,6 +45,8 @@ def creeer_object(identificatie: str = ZAAK, extra_relations: str = "", startdat
     <ZKN:startdatum>{startdatum}</ZKN:startdatum>
     <ZKN:registratiedatum>20260102</ZKN:registratiedatum>
     <ZKN:einddatumGepland>20261231</ZKN:einddatumGepland>
+    <ZKN:zaakniveau>1</ZKN:zaakniveau>
+    <ZKN:deelzakenIndicatie>N</ZKN:deelzakenIndicatie>
     <StUF:extraElementen><StUF:extraElement naam="product.code">01A01</StUF:extraElement></StUF:extraElementen>
     <ZKN:isVan StUF:entiteittype="ZAKZKT" StUF:verwerkingssoort="T">
       <ZKN:gerelateerde StUF:entiteittype="ZKT" StUF:verwerkingssoort="I">
@@ -66,10 +70,38 @@ def creeer_object(identificatie: str = ZAAK, extra_relations: str = "", startdat
   </ZKN:object>"""
 
 
-def update_objects(oud: str, nieuw: str, identificatie: str = ZAAK, vs: str = "W") -> str:
-    """An oud and a nieuw ZAK object around the hand-written elements ``oud`` and ``nieuw``."""
-    return "".join(f"""<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="{vs}">
-    <ZKN:identificatie>{identificatie}</ZKN:identificatie>{body}
+OMSCHRIJVING = "\n    <ZKN:omschrijving>Wmo toewijzing 01A01</ZKN:omschrijving>"
+IS_VAN_I = """
+    <ZKN:isVan StUF:entiteittype="ZAKZKT" StUF:verwerkingssoort="I">
+      <ZKN:gerelateerde StUF:entiteittype="ZKT" StUF:verwerkingssoort="I">
+        <ZKN:omschrijving>Toewijzing Wmo-ondersteuning</ZKN:omschrijving><ZKN:code>WMOTOEW</ZKN:code>
+        <ZKN:ingangsdatumObject>20150101</ZKN:ingangsdatumObject>
+      </ZKN:gerelateerde>
+    </ZKN:isVan>"""
+"""The zaak's isVan as a W names it among its kerngegevens (VNG's verwerkingssoort table: ``object.isVan,I``)."""
+FIRST_RELATION = re.compile(r"\s*<ZKN:(?:isVan|heeft|leidtTot)")
+
+
+def with_kern(body: str) -> str:
+    """``body`` with the ZAK kerngegevens every object of a W carries (StUF 03.01 5.2.4): the omschrijving, unless
+    ``body`` gives one (a W that changes it), and the isVan with verwerkingssoort I before the first relation,
+    unless ``body`` has its own (a W that adds or replaces it: a ZAK holds one isVan)."""
+    if not body.lstrip().startswith("<ZKN:omschrijving"):
+        body = OMSCHRIJVING + body
+    if "<ZKN:isVan" in body:
+        return body
+    found = FIRST_RELATION.search(body)
+    at = found.start() if found else len(body)
+    return body[:at] + IS_VAN_I + body[at:]
+
+
+def update_objects(oud: str, nieuw: str, identificatie: str = ZAAK, vs: str = "W", sleutel: str | None = None) -> str:
+    """An oud and a nieuw ZAK object around the hand-written elements ``oud`` and ``nieuw``, with the kerngegevens
+    (:func:`with_kern`), or without them where the objects carry the receiver's own ``sleutel`` (sleutelOntvangend:
+    StUF 03.01 5.2.4 asks no kerngegevens then)."""
+    head = f' StUF:sleutelOntvangend="{sleutel}"' if sleutel else ""
+    return "".join(f"""<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="{vs}"{head}>
+    <ZKN:identificatie>{identificatie}</ZKN:identificatie>{body if sleutel else with_kern(body)}
   </ZKN:object>""" for body in (oud, nieuw))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from test_chains import AFGEHANDELD, Chain, dates, reden, statuses
 
 from gateway.render import RenderError
@@ -199,3 +200,26 @@ def test_a_toewijzing_for_another_client_or_aanbieder_neither_links_nor_answers(
         "is for another client or aanbieder: not linked, not answered"]
     assert b"heeftBetrekkingOpAndere" not in conversion.outputs[0].xml
     assert b"999900031" not in str(conversion.warnings).encode()
+
+
+def _related(xml: bytes) -> list[tuple[str | None, str | None, str | None]]:
+    """(identificatie, omschrijving, zaaktype code) of each zaak a creeerZaak's heeftBetrekkingOpAndere names."""
+    zkn = "{http://www.egem.nl/StUF/sector/zkn/0310}"
+    return [(g.findtext(f"{zkn}identificatie"), g.findtext(f"{zkn}omschrijving"),
+             g.findtext(f"{zkn}isVan/{zkn}gerelateerde/{zkn}code"))
+            for g in etree.fromstring(xml).iter(f"{zkn}gerelateerde") if g.getparent().tag.endswith("Andere")]
+
+
+def test_a_creeer_zaak_names_its_related_zaak_by_the_kerngegevens_held(reference_dir: Path) -> None:
+    """StUF 03.01 5.2.4: a gerelateerde carries its kerngegevens (zkn0310 ZAK-kerngegevens: identificatie,
+    omschrijving, isVan), the toewijzing's link to its aanvraag and a 317 line's link to its toewijzing alike."""
+    chain = Chain(reference_dir).feed_all([VERZOEK, SPECIFIEK, VOW])
+    assert [a.fout for _, _, a in chain.delivered if not a.accepted] == []
+    aanvraag = chain.one("ReferentieAanbieder", "VZ-2023-0001", "WMOAANV")
+    zaak = chain.one("ToewijzingNummer", "320001", "WMOTOEW")
+    toewijzing = [o for name, o, _ in chain.delivered if name == SPECIFIEK and o.operation == "creeerZaak"]
+    assert _related(toewijzing[0].xml) == [(aanvraag["identificatie"], aanvraag["omschrijving"], "WMOAANV")]
+    assert aanvraag["omschrijving"] == "Wmo aanvraag 02A01"
+    vow = [o for name, o, _ in chain.delivered if name == VOW and o.operation == "creeerZaak"]
+    assert [_related(o.xml) for o in vow] == [[("0384T320001", zaak["omschrijving"], "WMOTOEW")], []]
+    assert zaak["omschrijving"] == "Wmo toewijzing 02A01"

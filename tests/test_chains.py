@@ -465,7 +465,7 @@ def test_another_client_for_the_same_toewijzing_replaces_the_initiator(reference
     (_, output, _) = chain.delivered[-1]
     assert output.operation == "updateZaak"
     oud, nieuw = etree.fromstring(output.xml).findall(f"{{{ZKN}}}object")
-    assert _elements(oud) == _elements(nieuw) == ["identificatie", "heeftAlsInitiator"]
+    assert _elements(oud) == _elements(nieuw) == ["identificatie", "omschrijving", "isVan", "heeftAlsInitiator"]
     assert {o.get(f"{{{STUF}}}verwerkingssoort") for o in (oud, nieuw)} == {"I"}  # only a relation changed
     for obj, bsn, persoon in ((oud, "123456782", "I"), (nieuw, "111222333", "T")):
         relation = obj.find(f"{{{ZKN}}}heeftAlsInitiator")

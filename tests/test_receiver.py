@@ -176,7 +176,13 @@ def test_a_message_in_a_soap_envelope_is_applied(receiver: Receiver) -> None:
 def test_a_linked_zaak_names_the_zaak_it_relates_to(created: Receiver) -> None:
     link = """<ZKN:heeftBetrekkingOpAndere StUF:entiteittype="ZAKZAKBTR" StUF:verwerkingssoort="T">
       <ZKN:gerelateerde StUF:entiteittype="ZAK" StUF:verwerkingssoort="I">
-        <ZKN:identificatie>0384RECV00001</ZKN:identificatie></ZKN:gerelateerde></ZKN:heeftBetrekkingOpAndere>"""
+        <ZKN:identificatie>0384RECV00001</ZKN:identificatie>
+        <ZKN:omschrijving>Wmo toewijzing 01A01</ZKN:omschrijving>
+        <ZKN:isVan StUF:entiteittype="ZAKZKT"><ZKN:gerelateerde StUF:entiteittype="ZKT">
+          <ZKN:omschrijving>Toewijzing Wmo-ondersteuning</ZKN:omschrijving><ZKN:code>WMOTOEW</ZKN:code>
+          <ZKN:ingangsdatumObject>20150101</ZKN:ingangsdatumObject>
+        </ZKN:gerelateerde></ZKN:isVan>
+      </ZKN:gerelateerde></ZKN:heeftBetrekkingOpAndere>"""
     answer = created.receive(lk01("T", creeer_object("0384RECV00002", link), "ref-2", "20260102100000001"), CREEER)
     assert answer.accepted, answer.fout
     assert created.zaak("0384RECV00002")["heeftBetrekkingOpAndere"] == [ZAAK]

@@ -70,7 +70,8 @@ def test_w_adding_a_second_zaaktype_is_refused(created: Receiver) -> None:
         <ZKN:omschrijving>Andere</ZKN:omschrijving><ZKN:code>WMOANDER</ZKN:code>
         <ZKN:ingangsdatumObject>20150101</ZKN:ingangsdatumObject>
       </ZKN:gerelateerde></ZKN:isVan>"""
-    answer = created.receive(lk01("W", update_objects(oud, nieuw, vs="I"), "ref-2", "20260102100000001"), UPDATE)
+    objects = update_objects(oud, nieuw, vs="I", sleutel="zaak-1")  # one isVan a ZAK: no kerngegevens beside it
+    answer = created.receive(lk01("W", objects, "ref-2", "20260102100000001"), UPDATE)
     refused(answer, "StUF058", "second-zaaktype")
     assert created.zaak(ZAAK)["zaaktype"] == "WMOTOEW"
 

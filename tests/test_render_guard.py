@@ -67,6 +67,11 @@ def betrokkene(rol: str, full: bool = True, extra: bool = True) -> dict[str, Any
             "extra": {"relatie.emailadres": "a@b.nl"} if extra else {}}
 
 
+KERN: dict[str, Any] = {"omschrijving": "Wmo aanvraag 07A03",
+                         "zaaktype": {"code": "WMOAANV", "omschrijving": "Aanvraag", "ingangsdatum": "20150101"}}
+"""The kerngegevens besides the identificatie (omschrijving, isVan) a W's objects and a related zaak carry."""
+
+
 def state(*, toelichting: bool, kenmerken: int, resultaat: bool, dates: bool, extra: int, betrokkenen: tuple[str, ...],
           correspondentie: bool, uitvoerende: bool, andere: int, full_person: bool) -> dict[str, Any]:
     extras: dict[str, Any] = {}
@@ -87,7 +92,7 @@ def state(*, toelichting: bool, kenmerken: int, resultaat: bool, dates: bool, ex
                                known=full_person),
         "uitvoerende": "98025566" if uitvoerende else None,
         "betrokkenen": [betrokkene(rol, full_person, extra > 0) for rol in betrokkenen],
-        "andere": [f"0363T9999{i}" for i in range(andere)],
+        "andere": [{"identificatie": f"0363T9999{i}", **KERN} for i in range(andere)],
     }
 
 
@@ -154,7 +159,7 @@ def update_shapes() -> list[Operation]:
     for attrs, extra, relations in itertools.product(attribute_changes(), EXTRA_CHANGES, relation_changes()):
         if attrs or extra or relations:
             ops.append(Operation(UPDATE, "0363T12345", changes=attrs, extra_changes=extra,
-                                 relation_changes=relations))
+                                 relation_changes=relations, **KERN))
     return ops
 
 
@@ -163,7 +168,7 @@ def status(toelichting: bool = True) -> dict[str, Any]:
             "toelichting": "t" if toelichting else None, "datum": "20160301"}
 
 
-STATUS_SHAPES = [Operation(STATUS, "0363T12345", status=status(t)) for t in (False, True)]
+STATUS_SHAPES = [Operation(STATUS, "0363T12345", status=status(t), **KERN) for t in (False, True)]
 EENHEDEN = (None, Eenheid(), Eenheid("OEH1", None))
 
 
@@ -318,7 +323,7 @@ def _setters() -> dict[int, Any]:
         id(at.ZAAKTYPE_CODE): creeer(sets("zaaktype", "code")),
         id(at.ZAAKTYPE_INGANG): creeer(sets("zaaktype", "ingangsdatum")),
         id(at.AGB): creeer(sets("uitvoerende")),
-        id(at.ANDERE): creeer(lambda s, v: s.__setitem__("andere", [v])),
+        id(at.ANDERE): creeer(lambda s, v: s.__setitem__("andere", [{"identificatie": v, **KERN}])),
         id(at.ZAK_EXTRA.value): creeer(lambda s, v: s.__setitem__("extra", {"x": v})),
         id(at.ZAK_EXTRA.naam): creeer(lambda s, v: s.__setitem__("extra", {v: "x"})),
         id(at.STATUS_ZAAKTYPE): stat(sets("zaaktype")), id(at.STATUS_OMSCHRIJVING): stat(sets("omschrijving")),

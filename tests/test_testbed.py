@@ -110,7 +110,7 @@ SECOND_ZAAKTYPE = update_objects(
       <ZKN:gerelateerde StUF:entiteittype="ZKT" StUF:verwerkingssoort="I">
         <ZKN:omschrijving>Andere</ZKN:omschrijving><ZKN:code>WMOANDER</ZKN:code>
         <ZKN:ingangsdatumObject>20150101</ZKN:ingangsdatumObject>
-      </ZKN:gerelateerde></ZKN:isVan>""", vs="I")
+      </ZKN:gerelateerde></ZKN:isVan>""", vs="I", sleutel="zaak-1")  # one isVan a ZAK: no kerngegevens beside it
 SECOND_INITIATOR = update_objects(
     '<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="T" xsi:nil="true" '
     'StUF:noValue="geenWaarde"/>',

@@ -101,9 +101,14 @@ def test_the_intrekking_updates_with_equal_old_and_new_elements_then_closes(conv
     assert texts(new, "ZKN:einddatum") == ["20161107"]
     assert old.find("ZKN:einddatum", NS).get(STUF_NV) == "geenWaarde"
     assert texts(new, "ZKN:resultaat/ZKN:omschrijving") == ["Toewijzing ingetrokken (RedenIntrekking 4)"]
-    for side in (old, new):  # never re-sent: zaaktype, initiator, registratiedatum, omschrijving
-        for tag in ("isVan", "heeftAlsInitiator", "registratiedatum", "omschrijving", "startdatum"):
+    for side in (old, new):  # never re-sent: initiator, registratiedatum, startdatum
+        for tag in ("heeftAlsInitiator", "registratiedatum", "startdatum"):
             assert side.find(f"ZKN:{tag}", NS) is None, tag
+        # the kerngegevens (StUF 03.01 5.2.4): omschrijving and isVan as held, the zaaktype with I
+        assert texts(side, "ZKN:omschrijving") == texts(etree.fromstring(created.xml).find(
+            "ZKN:object", NS), "ZKN:omschrijving") == ["Wmo toewijzing 07A03"]
+        is_van = side.findall("ZKN:isVan", NS)
+        assert [(e.get(STUF_VS), texts(e, "ZKN:gerelateerde/ZKN:code")) for e in is_van] == [("I", ["WMOTOEW"])]
     extra_old = {e.get("naam"): e.text for e in old.iter(STUF_EX)}
     extra_new = {e.get("naam"): e.text for e in new.iter(STUF_EX)}
     assert (extra_old["beschikking.einddatum"], extra_new["beschikking.einddatum"]) == ("20161231", "20161107")

@@ -7,9 +7,11 @@ removed, ended or replaced), §3.4.1 (noValue; geenWaarde removes a value), ZDS 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from lxml import etree
 
-from .message import VERWERKINGSSOORT, ZKN, Refusal, is_relation, local, no_value
+from .message import STUF, VERWERKINGSSOORT, ZKN, Refusal, is_relation, local, no_value
 from .statuses import unplaceable
 from .zaak import (
     EXTRA,
@@ -25,6 +27,8 @@ from .zaak import (
     value_of,
 )
 
+Known = Mapping[str, Zaak]
+"""The zaken the zaaksysteem holds, by identificatie."""
 ONLY_ONE = {"isVan": "second-zaaktype", "heeftAlsInitiator": "second-initiator"}
 RELATION_VS = {"W": frozenset("TVERWI"), "C": frozenset("VRWI"), "F": frozenset("VRWI")}
 LINKED_ZAKEN = ("heeftBetrekkingOpAndere", "heeftAlsDeelzaak", "heeftAlsHoofdzaak")
@@ -73,7 +77,7 @@ def _status(relation: etree._Element) -> Status:
                   identity(door)[1] or None)
 
 
-def _add_relation(zaak: Zaak, relation: etree._Element, known: set[str]) -> None:
+def _add_relation(zaak: Zaak, relation: etree._Element, known: Known) -> None:
     """Add a relation (verwerkingssoort T) to the zaak: a status, a link to a known zaak, or a betrokkene."""
     name = local(relation)
     gerelateerde = _gerelateerde(relation)
@@ -99,6 +103,9 @@ def _add_relation(zaak: Zaak, relation: etree._Element, known: set[str]) -> None
         raise refuse("unknown-related-zaak", f"{name}/gerelateerde/identificatie",
                      "a related zaak sent with verwerkingssoort I must be known to the zaaksysteem "
                      "(StUF 03.01 §5.2.6 punt 1; ZDS verwerkingssoort table)", "StUF064")
+    if name in LINKED_ZAKEN:
+        assert gerelateerde is not None  # a key was found in it
+        check_related_kern(gerelateerde, known[key.partition("=")[2]], name)
     if key and any(r.name == name and r.key == key for r in zaak.relations):
         raise refuse("relation-twice", name, "a relation to one and the same object may occur only once "
                      "(StUF 03.01 §5.2.4, overige regels)")
@@ -111,7 +118,7 @@ def _required(zaak: Zaak, name: str) -> None:
                      "StUF055")
 
 
-def create(obj: etree._Element, known: set[str]) -> Zaak:
+def create(obj: etree._Element, known: Known) -> Zaak:
     """A new zaak from a mutatiesoort T object; ``known`` are the identificaties already in the store."""
     if obj.get(VERWERKINGSSOORT) != "T":
         raise refuse("verwerkingssoort", "object", "mutatiesoort T needs verwerkingssoort T on the object "
@@ -128,7 +135,7 @@ def create(obj: etree._Element, known: set[str]) -> Zaak:
     if EXTRA in attributes:
         attributes[EXTRA] = {k: v for k, v in attributes[EXTRA].items() if v is not None}
     zaak = Zaak(identificatie, attributes)
-    for name in ("startdatum", "registratiedatum"):
+    for name in ("startdatum", "registratiedatum", "zaakniveau", "deelzakenIndicatie"):  # ZDS 1.2 4.1.4.2: v
         _required(zaak, name)
     for relation in _relations(obj):
         if relation.get(VERWERKINGSSOORT) != "T":
@@ -230,7 +237,7 @@ def _check_replaced(name: str, old: etree._Element) -> None:
 
 
 def _apply_relation(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etree._Element,
-                    known: set[str]) -> None:
+                    known: Known) -> None:
     """One pair of relations (same place in oud and nieuw) by verwerkingssoort (StUF 03.01 §5.2.6, Tabel 5.5)."""
     name, vs = local(old), old.get(VERWERKINGSSOORT)
     if local(new) != name or new.get(VERWERKINGSSOORT) != vs:
@@ -261,11 +268,58 @@ def _apply_relation(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etr
         _add_relation(zaak, new, known)
     elif vs == "W":
         _change_relation(_find(zaak, name, old), name, old, new)
-    else:  # I: only identifies the relation; nothing changes
-        _find(zaak, name, old)
+    else:  # I: only identifies the relation (the same one in oud and nieuw); nothing changes
+        if _find(zaak, name, old) is not _find(zaak, name, new):
+            raise refuse("verwerkingssoort", name, "a relation with verwerkingssoort I names the same object in oud "
+                         "and nieuw (StUF 03.01 Tabel 5.5)", "StUF055")
 
 
-def update(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etree._Element, known: set[str]) -> str:
+def _kern_missing(obj: etree._Element, attributes: dict[str, Value]) -> str | None:
+    """The first ZAK kerngegeven (zkn0310 ``ZAK-kerngegevens``: identificatie, omschrijving, isVan) ``obj`` leaves
+    out, or None. omschrijving counts when present, also empty with its noValue: a zaak may have none."""
+    for name in ("identificatie", "omschrijving"):
+        if name not in attributes:
+            return name
+    is_van = obj.find(f"{{{ZKN}}}isVan")
+    return None if is_van is not None and identity(_gerelateerde(is_van))[1] else "isVan"
+
+
+def _check_kern(obj: etree._Element, attributes: dict[str, Value], side: str) -> None:
+    """StUF 03.01 5.2.4: "De kerngegevens van een topfundamenteel, relatie of gerelateerde moeten altijd worden
+    opgenomen, tenzij sleutelOntvangend met een waarde is opgenomen"; ZDS 1.2 4.1.5.2 repeats it for updateZaak."""
+    if obj.get(f"{{{STUF}}}sleutelOntvangend"):
+        return
+    missing = _kern_missing(obj, attributes)
+    if missing is not None:
+        raise refuse("kerngegevens", f"{side}/{missing}", "every object of a kennisgeving carries the ZAK "
+                     "kerngegevens identificatie, omschrijving and isVan (StUF 03.01 §5.2.4: \"De kerngegevens van "
+                     "een topfundamenteel ... moeten altijd worden opgenomen\"; ZDS 1.2 §4.1.5.2)", "StUF055")
+
+
+def check_related_kern(gerelateerde: etree._Element, held: Zaak, name: str) -> None:
+    """A related zaak (verwerkingssoort I) names a zaak the zaaksysteem holds by its kerngegevens (StUF 03.01
+    5.2.4): all three present, and the ones it holds."""
+    attributes = attributes_of(gerelateerde)
+    missing = _kern_missing(gerelateerde, attributes)
+    if missing is not None:
+        raise refuse("kerngegevens", f"{name}/gerelateerde/{missing}", "a related zaak carries the ZAK "
+                     "kerngegevens identificatie, omschrijving and isVan (StUF 03.01 §5.2.4)", "StUF055")
+    is_van = gerelateerde.find(f"{{{ZKN}}}isVan")
+    zaaktype = identity(_gerelateerde(is_van))[1] if is_van is not None else ""
+    if not _same(attributes["omschrijving"], held.stored("omschrijving")) or zaaktype != _zaaktype(held):
+        raise refuse("kerngegevens-mismatch", f"{name}/gerelateerde", "the related zaak's kerngegevens differ from "
+                     "the zaak the zaaksysteem holds with this identificatie (StUF 03.01 §5.2.4)")
+
+
+def _zaaktype(zaak: Zaak) -> str:
+    found = zaak.related("isVan")
+    return found[0].key if found else ""
+
+
+KERN = frozenset({"identificatie", "omschrijving"})
+
+
+def update(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etree._Element, known: Known) -> str:
     """Apply a W/C/F pair of objects to ``zaak`` in place; return the ZDS operation it was."""
     vs = old.get(VERWERKINGSSOORT)
     if new.get(VERWERKINGSSOORT) != vs or vs not in ("W", "I"):
@@ -274,10 +328,12 @@ def update(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etree._Eleme
     _check_no_value_reasons(old)
     _check_no_value_reasons(new)
     attributes_old, attributes_new = attributes_of(old), attributes_of(new)
-    if vs == "I" and set(attributes_old) | set(attributes_new) != {"identificatie"}:
-        changed = sorted((set(attributes_old) | set(attributes_new)) - {"identificatie"})[0]
-        raise refuse("verwerkingssoort", changed, "an object with verwerkingssoort I only identifies; a "
-                     "changed element needs verwerkingssoort W (StUF 03.01 Tabel 5.3)", "StUF055")
+    _check_kern(old, attributes_old, "oud")
+    _check_kern(new, attributes_new, "nieuw")
+    if vs == "I" and ((set(attributes_old) | set(attributes_new)) - KERN or attributes_old != attributes_new):
+        changed = sorted(((set(attributes_old) | set(attributes_new)) - KERN) or ["omschrijving"])[0]
+        raise refuse("verwerkingssoort", changed, "an object with verwerkingssoort I only identifies (by its "
+                     "kerngegevens); a changed element needs verwerkingssoort W (StUF 03.01 Tabel 5.3)", "StUF055")
     _apply_attributes(zaak, attributes_old, attributes_new)
     relations_old, relations_new = _relations(old), _relations(new)
     if [local(r) for r in relations_old] != [local(r) for r in relations_new]:
@@ -285,6 +341,7 @@ def update(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etree._Eleme
                      "order (StUF 03.01 §5.2.6)", "StUF055")
     for relation_old, relation_new in zip(relations_old, relations_new, strict=True):
         _apply_relation(zaak, mutatiesoort, relation_old, relation_new, known)
-    only_status = (set(attributes_new) == {"identificatie"} and relations_new
-                   and all(local(r) == "heeft" and r.get(VERWERKINGSSOORT) == "T" for r in relations_new))
+    changed = [r for r in relations_new if r.get(VERWERKINGSSOORT) != "I"]
+    only_status = (set(attributes_new) <= KERN and changed
+                   and all(local(r) == "heeft" and r.get(VERWERKINGSSOORT) == "T" for r in changed))
     return "actualiseerZaakstatus" if only_status else "updateZaak"

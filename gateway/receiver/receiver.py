@@ -118,7 +118,7 @@ class Receiver:
         if len(inbound.objects) != count:
             raise refuse("objecten", "object", f"mutatiesoort {inbound.mutatiesoort} carries {count} object "
                          f"element(s), not {len(inbound.objects)} (StUF 03.01 §5.2)", "StUF055")
-        known = set(self._zaken)
+        known = self._zaken
         if inbound.mutatiesoort == "T":
             zaak, operation = create(inbound.objects[0], known), "creeerZaak"
         else:

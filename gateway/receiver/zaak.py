@@ -99,7 +99,9 @@ def identity(gerelateerde: etree._Element | None) -> tuple[str, str]:
         return ("", "")
     # A betrokkene's gerelateerde wraps the object in a choice element (natuurlijkPersoon, …) that carries the
     # entiteittype; a zaaktype, status or zaak is the gerelateerde itself.
-    inner = [c for c in gerelateerde if isinstance(c.tag, str) and c.get(f"{{{STUF}}}entiteittype")]
+    # (A zaak's gerelateerde carries its own entiteittype, and its kerngegevens hold an isVan that has one too.)
+    own = gerelateerde.get(f"{{{STUF}}}entiteittype") is not None
+    inner = [] if own else [c for c in gerelateerde if isinstance(c.tag, str) and c.get(f"{{{STUF}}}entiteittype")]
     target = inner[0] if inner else gerelateerde
     soort = local(target) if inner else gerelateerde.get(f"{{{STUF}}}entiteittype", "")
     for name in IDENTIFYING:

@@ -40,6 +40,7 @@ cdef object _parts = guard.parts
 cdef type _Guarded = guard.Guarded
 cdef dict HEADS = py.HEADS
 cdef dict BLOCKS = py.BLOCKS
+cdef str ZAAKNIVEAU = py.ZAAKNIVEAU
 cdef dict WRITTEN = py.WRITTEN
 cdef object REMEMBERED = py.REMEMBERED
 cdef Py_ssize_t WRITTEN_MAX = py.WRITTEN_MAX
@@ -49,11 +50,11 @@ cdef dict DATUMGEBRUIK_STUF = py.DATUMGEBRUIK_STUF
 cdef str NIL_ONBEKEND = py.NILS["waardeOnbekend"]
 cdef str NIL_GEEN = py.NILS["geenWaarde"]
 cdef object IDENTIFICATIE, OMSCHRIJVING, REGISTRATIEDATUM, KENMERK, KENMERK_BRON, RESULTAAT, ZAK_EXTRA, INITIATOR
-cdef object AGB, ANDERE, REFERENTIENUMMER, TIJDSTIP_BERICHT, TOELICHTING, STARTDATUM, EINDDATUM_GEPLAND, EINDDATUM
-(IDENTIFICATIE, OMSCHRIJVING, REGISTRATIEDATUM, KENMERK, KENMERK_BRON, RESULTAAT, ZAK_EXTRA, INITIATOR, AGB, ANDERE,
+cdef object AGB, REFERENTIENUMMER, TIJDSTIP_BERICHT, TOELICHTING, STARTDATUM, EINDDATUM_GEPLAND, EINDDATUM
+(IDENTIFICATIE, OMSCHRIJVING, REGISTRATIEDATUM, KENMERK, KENMERK_BRON, RESULTAAT, ZAK_EXTRA, INITIATOR, AGB,
  REFERENTIENUMMER, TIJDSTIP_BERICHT) = [getattr(at, name) for name in (
     "IDENTIFICATIE", "OMSCHRIJVING", "REGISTRATIEDATUM", "KENMERK", "KENMERK_BRON", "RESULTAAT", "ZAK_EXTRA",
-    "INITIATOR", "AGB", "ANDERE", "REFERENTIENUMMER", "TIJDSTIP_BERICHT")]
+    "INITIATOR", "AGB", "REFERENTIENUMMER", "TIJDSTIP_BERICHT")]
 TOELICHTING, STARTDATUM, EINDDATUM_GEPLAND, EINDDATUM = [at.ATTRIBUTES[name] for name in (
     "toelichting", "startdatum", "einddatumGepland", "einddatum")]
 cdef dict RELATIONS = at.RELATIONS
@@ -292,9 +293,10 @@ cdef int _creeer(Out out, object state) except -1:
     _el(out, REGISTRATIEDATUM, state["registratiedatum"])
     _el(out, EINDDATUM_GEPLAND, a["einddatumGepland"])
     _el(out, EINDDATUM, a["einddatum"])
+    out.put(ZAAKNIVEAU)
     _extras(out, ZAK_EXTRA, state["extra"])
     zkt = state["zaaktype"]
-    block = BLOCKS.get(("isVan", zkt["omschrijving"], zkt["code"], zkt["ingangsdatum"]))
+    block = BLOCKS.get(("isVan", "T", zkt["omschrijving"], zkt["code"], zkt["ingangsdatum"]))
     if block is None:
         _python(out, py._is_van, zkt)
     else:
@@ -323,11 +325,8 @@ cdef int _creeer(Out out, object state) except -1:
     for b in betrokkenen:
         if b["rol"] == "overig":
             _betrokkene(out, b)
-    for andere in state["andere"]:
-        value = _checked(out, ANDERE, andere)
-        out.wrap(b'<ZKN:heeftBetrekkingOpAndere StUF:entiteittype="ZAKZAKBTR" StUF:verwerkingssoort="T">'
-                 b'<ZKN:gerelateerde StUF:entiteittype="ZAK" StUF:verwerkingssoort="I"><ZKN:identificatie>', value,
-                 b"</ZKN:identificatie></ZKN:gerelateerde></ZKN:heeftBetrekkingOpAndere>")
+    for andere in state["andere"]:  # a toewijzing's aanvraag, a 317's toewijzing: the Python writer's
+        _python(out, py._andere, andere)
     out.lit(b"</ZKN:object>")
     return 0
 

@@ -29,6 +29,7 @@ from gateway.zaken.plan import (
     Delivery,
     Operation,
     UnitFacts,
+    andere_zaak,
     answer_aanvraag,
     plan_facts,
     refuse_aanvraag,
@@ -249,9 +250,10 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
                 known = facts(unit, zaaktype)
             requests = _requests(linked, known.want, tx, result, by_product) if unit.kind == "toewijzing" and linked \
                 else []
-            if unit.kind == "toewijzing":
-                linked = [other for other, _ in requests]
-            planned = plan_facts(known, unit, previous, ident, zaaktype, linked)
+            andere = [] if previous is not None else (  # only a creeerZaak names them
+                [andere_zaak(other, state) for other, state in requests] if unit.kind == "toewijzing"
+                else [andere_zaak(other, _held(tx, other)) for other in linked])
+            planned = plan_facts(known, unit, previous, ident, zaaktype, andere)
         except PlanError as exc:
             raise RenderError(str(exc), exc.field, code=exc.code) from None
         result.warnings += planned.warnings
@@ -270,6 +272,14 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         if requests:
             _answer(result, requests, known.at, ident, unit, message, settings, tx, now)
     return result
+
+
+def _held(tx: Any, zaak: str) -> JsonDict:
+    """The state of a zaak a chain key is bound to (bound and put in one transaction: never missing)."""
+    state = tx.state(zaak)
+    if state is None:
+        raise RenderError(f"zaak {zaak} is bound to a chain key but the ledger holds no state of it", "zaak")
+    return state
 
 
 def _bind_verzoek(tx: Any, key: str, ident: str) -> None:

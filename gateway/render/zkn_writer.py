@@ -239,17 +239,35 @@ def _block(out: Parts, key: tuple[str, ...], write: Callable[[Parts], None]) -> 
     out.append(block)
 
 
-def _is_van(out: Parts, zkt: dict[str, Any]) -> None:
+IS_VAN = {"T": ' StUF:verwerkingssoort="T"', "I": ' StUF:verwerkingssoort="I"', "": ""}
+"""isVan's verwerkingssoort: T where a creeerZaak relates its zaaktype, I where a W names the zaak by its kerngegevens
+(VNG's verwerkingssoort table: creeerZaak ``object.isVan,T``, updateZaak ``object.isVan,I``), none inside a related
+zaak's kerngegevens (zkn0310 ``ZAKZKT-kerngegevens``)."""
+
+
+def _is_van(out: Parts, zkt: dict[str, Any], verwerkingssoort: str = "T") -> None:
     """isVan: the zaaktype of the catalogue (configuration), the same for every zaak of its kind."""
     def write(mine: Parts) -> None:
-        mine.append('<ZKN:isVan StUF:entiteittype="ZAKZKT" StUF:verwerkingssoort="T">'
-                    '<ZKN:gerelateerde StUF:entiteittype="ZKT" StUF:verwerkingssoort="I">')
+        mine.append(f'<ZKN:isVan StUF:entiteittype="ZAKZKT"{IS_VAN[verwerkingssoort]}>'
+                    f'<ZKN:gerelateerde StUF:entiteittype="ZKT"{IS_VAN[verwerkingssoort and "I"]}>')
         _el(mine, at.ZAAKTYPE_OMSCHRIJVING, zkt["omschrijving"])
         _el(mine, at.ZAAKTYPE_CODE, zkt["code"])
         _el(mine, at.ZAAKTYPE_INGANG, zkt["ingangsdatum"])
         mine.append("</ZKN:gerelateerde></ZKN:isVan>")
 
-    _block(out, ("isVan", zkt["omschrijving"], zkt["code"], zkt["ingangsdatum"]), write)
+    _block(out, ("isVan", verwerkingssoort, zkt["omschrijving"], zkt["code"], zkt["ingangsdatum"]), write)
+
+
+def _kern(out: Parts, identificatie: str, omschrijving: str | None) -> None:
+    """A ZAK's identificatie and omschrijving: with isVan its kerngegevens, which every object of a W carries (StUF
+    03.01 5.2.4; ZDS 1.2 4.1.5.2: "alle kerngegevens van het te wijzigen object verplicht")."""
+    _el(out, at.IDENTIFICATIE, identificatie)
+    _el(out, at.OMSCHRIJVING, omschrijving)
+
+
+ZAAKNIVEAU = "<ZKN:zaakniveau>1</ZKN:zaakniveau><ZKN:deelzakenIndicatie>N</ZKN:deelzakenIndicatie>"
+"""Verplicht in a creeerZaak (ZDS 1.2 4.1.4.2, both v): a zaak of the chain is a zaak of its own (niveau 1, no
+deelzaken); a toewijzing's relation to its aanvraag is heeftBetrekkingOpAndere, not a hoofdzaak's to a deelzaak."""
 
 
 def _creeer(out: Parts, state: dict[str, Any]) -> None:
@@ -265,6 +283,7 @@ def _creeer(out: Parts, state: dict[str, Any]) -> None:
     _el(out, at.REGISTRATIEDATUM, state["registratiedatum"])
     _el(out, at.ATTRIBUTES["einddatumGepland"], a["einddatumGepland"])
     _el(out, at.ATTRIBUTES["einddatum"], a["einddatum"])
+    out.append(ZAAKNIVEAU)
     _extras(out, at.ZAK_EXTRA, state["extra"])
     _is_van(out, state["zaaktype"])
     betrokkenen = state["betrokkenen"]
@@ -279,11 +298,18 @@ def _creeer(out: Parts, state: dict[str, Any]) -> None:
         if b["rol"] == "overig":
             _betrokkene(out, b)
     for andere in state["andere"]:
-        out.append('<ZKN:heeftBetrekkingOpAndere StUF:entiteittype="ZAKZAKBTR" StUF:verwerkingssoort="T">'
-                   '<ZKN:gerelateerde StUF:entiteittype="ZAK" StUF:verwerkingssoort="I">'
-                   f"<ZKN:identificatie>{text(out, at.ANDERE, andere)}</ZKN:identificatie></ZKN:gerelateerde>"
-                   "</ZKN:heeftBetrekkingOpAndere>")
+        _andere(out, andere)
     out.append("</ZKN:object>")
+
+
+def _andere(out: Parts, andere: dict[str, Any]) -> None:
+    """A related zaak (verwerkingssoort I: it cannot be created through the relation) by its kerngegevens."""
+    out.append('<ZKN:heeftBetrekkingOpAndere StUF:entiteittype="ZAKZAKBTR" StUF:verwerkingssoort="T">'
+               '<ZKN:gerelateerde StUF:entiteittype="ZAK" StUF:verwerkingssoort="I">'
+               f'<ZKN:identificatie>{text(out, at.ANDERE, andere["identificatie"])}</ZKN:identificatie>')
+    _el(out, at.OMSCHRIJVING, andere["omschrijving"])
+    _is_van(out, andere["zaaktype"], "")
+    out.append("</ZKN:gerelateerde></ZKN:heeftBetrekkingOpAndere>")
 
 
 def _update_object(out: Parts, op: Operation, side: str) -> None:
@@ -291,7 +317,7 @@ def _update_object(out: Parts, op: Operation, side: str) -> None:
     zijn gewijzigd, dan is de topfundamenteel alleen nodig voor de identificatie")."""
     vs = "W" if op.changes or op.extra_changes else "I"
     out.append(f'<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="{vs}">')
-    _el(out, at.IDENTIFICATIE, op.zaak)
+    _kern(out, op.zaak, op.omschrijving)
     for change in op.changes:
         count = max(len(change.old or []), len(change.new or [])) if change.name == "kenmerk" else 0
         _attr(out, change.name, getattr(change, side), count)
@@ -307,6 +333,8 @@ def _update_object(out: Parts, op: Operation, side: str) -> None:
             else:
                 _extra(out, at.ZAK_EXTRA, change.name, getattr(change, side))
         out.append("</StUF:extraElementen>")
+    if op.zaaktype is not None:
+        _is_van(out, op.zaaktype, "I")
     for relation in sorted(op.relation_changes, key=_schema_rank):
         _relation(out, relation, side == "old")
     out.append("</ZKN:object>")
@@ -365,9 +393,12 @@ def _statustype(out: Parts, status: dict[str, Any]) -> None:
 
 
 def _status_object(out: Parts, op: Operation, side: str, gezet_door: Eenheid | None = None) -> None:
-    """actualiseerZaakstatus: the zaak only identified (I); the new status added (StUF 03.01 5.2.6 item 2)."""
+    """actualiseerZaakstatus: the zaak only identified (I, by its kerngegevens); the new status added (StUF 03.01
+    5.2.6 item 2)."""
     out.append('<ZKN:object StUF:entiteittype="ZAK" StUF:verwerkingssoort="I">')
-    _el(out, at.IDENTIFICATIE, op.zaak)
+    _kern(out, op.zaak, op.omschrijving)
+    if op.zaaktype is not None:
+        _is_van(out, op.zaaktype, "I")
     if side == "old":
         out.append(f'<ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T"{NILS["geenWaarde"]}/>')
     else:

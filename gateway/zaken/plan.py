@@ -80,6 +80,8 @@ class Operation:
     relation_changes: tuple[RelationChange, ...] = ()  # UPDATE: relations replaced, changed, dropped, added
     status: JsonDict | None = None  # STATUS: the new status
     statussen: tuple[JsonDict, ...] = ()  # STATUS: statuses the zaak already has (sent with I)
+    omschrijving: str | None = None  # UPDATE, STATUS: the zaak's omschrijving, a kerngegeven (never changed)
+    zaaktype: JsonDict | None = None  # UPDATE, STATUS: the zaaktype of its isVan, a kerngegeven (never changed)
 
     @property
     def soap_action(self) -> str:
@@ -150,6 +152,19 @@ def _betrokkenen_changes(old: list[JsonDict], new: list[JsonDict]) -> list[Relat
             + [RelationChange("betrokkene", None, b, "T") for b in new if _betrokkene_key(b) not in held])
 
 
+def kerngegevens(state: JsonDict) -> JsonDict:
+    """The ZAK kerngegevens besides its identificatie (zkn0310 ``ZAK-kerngegevens``: omschrijving, isVan) from the
+    state held: every object of a W carries them (StUF 03.01 5.2.4, ZDS 1.2 4.1.5.2), and neither ever changes."""
+    return {"omschrijving": state["omschrijving"], "zaaktype": state["zaaktype"]}
+
+
+def andere_zaak(identificatie: str, state: JsonDict) -> JsonDict:
+    """A related zaak as a creeerZaak names it (``heeftBetrekkingOpAndere``): a gerelateerde ZAK with its kerngegevens
+    (StUF 03.01 5.2.4: "De kerngegevens van een topfundamenteel, relatie of gerelateerde moeten altijd worden
+    opgenomen"), from the state the ledger holds of it."""
+    return {"identificatie": identificatie, **kerngegevens(state)}
+
+
 def _update(previous: JsonDict, want: JsonDict) -> tuple[Operation | None, JsonDict]:
     """The updateZaak from ``previous`` to ``want`` (ZAK attributes, extraElementen, relations), or None.
 
@@ -168,7 +183,7 @@ def _update(previous: JsonDict, want: JsonDict) -> tuple[Operation | None, JsonD
     if not attrs and not extra and not relations:
         return None, after
     return Operation(UPDATE, previous["identificatie"], changes=attrs, extra_changes=extra,
-                     relation_changes=relations), after
+                     relation_changes=relations, **kerngegevens(previous)), after
 
 
 def _status_value(zaaktype: Zaaktype, event: str, datum: str, toelichting: str | None) -> JsonDict:
@@ -195,7 +210,8 @@ def _status(state: JsonDict, status: JsonDict, opposite: JsonDict | None = None)
             break
     status = placed(state["statussen"], status)
     after = {**state, "statussen": [*state["statussen"], status]}
-    return Operation(STATUS, state["identificatie"], status=status, statussen=tuple(state["statussen"])), after
+    return Operation(STATUS, state["identificatie"], status=status, statussen=tuple(state["statussen"]),
+                     **kerngegevens(state)), after
 
 
 def _end(state: JsonDict, zaaktype: Zaaktype, einddatum: str, uitkomst: str, out: Planned, moment: str) -> JsonDict:
@@ -373,19 +389,19 @@ def unit_facts(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, omschrijving: s
 
 
 def plan_unit(bericht: Bericht, unit: Unit, previous: JsonDict | None, identificatie: str, zaaktype: Zaaktype,
-              linked: list[str], omschrijving: str | None = None) -> Planned:
+              linked: list[JsonDict], omschrijving: str | None = None) -> Planned:
     """The operations one unit needs, given the zaak's stored state (None: the receiver does not know it).
 
-    ``linked`` are identificaties of zaken this one relates to (the aanvraagzaak of a toewijzing, the
-    toewijzingzaak of a 317); they are sent when the zaak is created. ``omschrijving`` is the configured
-    omschrijving template (None: the default).
+    ``linked`` are the zaken this one relates to (the aanvraagzaak of a toewijzing, the toewijzingzaak of a
+    317), each as :func:`andere_zaak` of its identificatie and state; they are sent when the zaak is
+    created. ``omschrijving`` is the configured omschrijving template (None: the default).
     """
     return plan_facts(unit_facts(bericht, unit, zaaktype, omschrijving), unit, previous, identificatie, zaaktype,
                       linked)
 
 
 def plan_facts(facts: UnitFacts, unit: Unit, previous: JsonDict | None, identificatie: str, zaaktype: Zaaktype,
-               linked: list[str]) -> Planned:
+               linked: list[JsonDict]) -> Planned:
     """:func:`plan_unit` from the unit's :class:`UnitFacts` instead of the message."""
     out = Planned()
     at = facts.at
