@@ -147,6 +147,22 @@ def test_each_refusal_kind_is_a_fo03_naming_the_rule_and_changes_nothing(
     assert [(e.accepted, e.rule) for e in Journal(folder).entries()] == [(False, rule), (True, None)]
 
 
+def test_a_resend_accepted_after_its_fo03_comes_back_after_a_restart(
+        testbed: tuple[ServerThread, Receiver, Path]) -> None:
+    """A refused message offered again once its cause is gone is accepted (StUF 03.01 §4.4.3) though its
+    tijdstipBericht is older than a message accepted in between; the journal's replay must take it again too."""
+    tb, receiver, folder = testbed
+    status = gestart("ref-1", "20260110000000000")
+    assert post(tb.url, status, STATUS).headers["x-testbed-rule"] == "unknown-zaak"
+    assert post(tb.url, lk01("T", creeer_object(), "ref-2", "20260111000000000"), CREEER).status_code == 200
+    assert post(tb.url, status, STATUS).status_code == 200
+    assert [(e.accepted, e.rule) for e in Journal(folder).entries()] == [
+        (True, None), (True, None), (False, "unknown-zaak")]
+    again = Receiver()
+    assert Journal(folder).replay(again) == 2
+    assert again.snapshot() == receiver.snapshot()
+
+
 def test_the_zaken_pages_in_a_real_browser_show_the_zaak_and_no_bsn(
         tmp_path: Path, testbed: tuple[ServerThread, Receiver, Path]) -> None:
     sync_playwright = browser_entry()

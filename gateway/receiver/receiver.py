@@ -1,8 +1,13 @@
 """The reference receiver: a small StUF-ZKN 3.10 zaaksysteem that applies zakLk01 and answers Bv03 or Fo03.
 
 Order of checks follows StUF 03.01 §4.4.3: a known referentienummer is answered first (same body: the
-earlier answer again, nothing applied twice; other body: StUF016), then tijdstipBericht per zender
-(StUF019), then the kennisgeving itself (§5.2). A refused message changes no zaak.
+earlier Bv03 again, nothing applied twice; other body: StUF016), then tijdstipBericht per zender
+(StUF019), then the kennisgeving itself (§5.2). A refused message changes no zaak, and does not advance the
+zender's tijdstipBericht. Offered again unchanged it is processed as if received for the first time (§4.4.3: "Als
+bij het opnieuw aanbieden van het bericht de fout inmiddels is opgelost bij de ontvanger, dan dient een
+Bv03-bevestigingsbericht te worden teruggestuurd en kan het bericht verwerkt worden"), its tijdstipBericht not
+measured against messages processed since: the zender "mag bij het opnieuw aanbieden het referentienummer en
+tijdstipBericht niet wijzigen".
 """
 
 from __future__ import annotations
@@ -47,8 +52,11 @@ class Answer:
 
 @dataclasses.dataclass(frozen=True)
 class _Seen:
+    """A message answered before: a resend is recognised by its digest (same zender and referentienummer)."""
+
     digest: str
-    answer: Answer
+    accepted: Answer | None  # the Bv03 to give again; None: refused, so a resend is processed again (§4.4.3)
+    in_order: bool  # its tijdstipBericht passed the order check, so a resend is exempt from it
 
 
 EINDSTATUSSEN = frozenset({"Afgehandeld"})
@@ -80,33 +88,57 @@ class Receiver:
         except Refusal as fout:
             return Answer(False, None, fout=fout)
         with self._lock:
-            seen = self._seen.get((inbound.zender, inbound.referentienummer))
-            if seen is not None:
-                if seen.digest == inbound.digest:
-                    return dataclasses.replace(seen.answer, duplicate=True)
+            key = (inbound.zender, inbound.referentienummer)
+            seen = self._seen.get(key)
+            if seen is not None and seen.digest != inbound.digest:
                 return Answer(False, inbound.referentienummer, fout=refuse(
                     "referentienummer-reused", "stuurgegevens/referentienummer",
                     "this zender sent another message with this referentienummer (StUF 03.01 §4.4.3)", "StUF016"),
                     zender=inbound.zender)
-            answer = dataclasses.replace(self._process(inbound), zender=inbound.zender)
-            self._seen[(inbound.zender, inbound.referentienummer)] = _Seen(inbound.digest, answer)
-            while len(self._seen) > self.remembered:
-                self._seen.popitem(last=False)
+            if seen is not None and seen.accepted is not None:
+                return dataclasses.replace(seen.accepted, duplicate=True)
+            resend = seen is not None and seen.in_order  # refused before for its content, offered again unchanged
+            late = None if resend else self._out_of_order(inbound)
+            answer = dataclasses.replace(late or self._process(inbound), zender=inbound.zender)
+            self._remember(key, _Seen(inbound.digest, answer if answer.accepted else None, late is None))
             return answer
 
-    def _process(self, inbound: Inbound) -> Answer:
+    def recall_refused(self, data: bytes, soap_action: str | None, code: str | None) -> None:
+        """Take back, applying nothing, that ``data`` was refused with ``code`` before a restart (the testbed journal
+        replays its history), so a resend accepted after it is recognised again instead of refused StUF019."""
+        try:
+            inbound = read_message(data, soap_action, max_bytes=self.max_bytes, validate=self.validate)
+        except Refusal:
+            return  # unreadable: receive kept nothing of it either
+        with self._lock:
+            key = (inbound.zender, inbound.referentienummer)
+            if key not in self._seen:  # else a StUF016 or a resend, which receive kept nothing new of
+                self._remember(key, _Seen(inbound.digest, None, code != "StUF019"))
+
+    def _remember(self, key: tuple[Zender, str], seen: _Seen) -> None:
+        """Keep the newest ``remembered`` answered messages, refused ones too, so memory stays bounded."""
+        self._seen[key] = seen
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.remembered:
+            self._seen.popitem(last=False)
+
+    def _out_of_order(self, inbound: Inbound) -> Answer | None:
+        """The StUF019 refusal of a new message whose tijdstipBericht is not after the zender's last processed one."""
         last = self._last_tijdstip.get(inbound.zender)
-        if last is not None and inbound.tijdstip <= last:
-            return Answer(False, inbound.referentienummer, fout=refuse(
-                "tijdstipBericht", "stuurgegevens/tijdstipBericht", f"tijdstipBericht {inbound.tijdstip} is not "
-                f"greater than {last}, the last of zender {inbound.zender} (StUF 03.01 §4.3.2)", "StUF019"))
-        self._last_tijdstip[inbound.zender] = inbound.tijdstip
+        if last is None or inbound.tijdstip > last:
+            return None
+        return Answer(False, inbound.referentienummer, fout=refuse(
+            "tijdstipBericht", "stuurgegevens/tijdstipBericht", f"tijdstipBericht {inbound.tijdstip} is not "
+            f"greater than {last}, the last of zender {inbound.zender} (StUF 03.01 §4.3.2)", "StUF019"))
+
+    def _process(self, inbound: Inbound) -> Answer:
         try:
             zaak, operation = self._apply(inbound)
         except Refusal as fout:
             return Answer(False, inbound.referentienummer, fout=fout)
         zaak.berichten.append(inbound.referentienummer)
         self._zaken[zaak.identificatie] = zaak
+        self._last_tijdstip[inbound.zender] = max(inbound.tijdstip, self._last_tijdstip.get(inbound.zender, ""))
         return Answer(True, inbound.referentienummer, zaak.identificatie, operation)
 
     def _apply(self, inbound: Inbound) -> tuple[Zaak, str]:

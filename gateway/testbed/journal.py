@@ -84,11 +84,14 @@ class Journal:
         return f"{gemeente}TB{int(row[0]):010d}"
 
     def replay(self, receiver: Receiver, ggk: GgkIntake | None = None) -> int:
-        """Offer every accepted message again in arrival order (GGk envelopes to ``ggk``); how many were accepted."""
+        """Offer every accepted message again in arrival order (GGk envelopes to ``ggk``); how many were accepted.
+        A refused one is only recalled, so a resend accepted after it is recognised again (StUF 03.01 §4.4.3)."""
         again = 0
-        for body, action, operation in self._rows("SELECT body, soap_action, operation FROM bericht"
-                                                  " WHERE accepted = 1 ORDER BY id"):
-            if (operation or "").startswith("ggk-"):
+        for body, action, operation, accepted, code in self._rows(
+                "SELECT body, soap_action, operation, accepted, code FROM bericht ORDER BY id"):
+            if not accepted:
+                receiver.recall_refused(bytes(body), action, code)
+            elif (operation or "").startswith("ggk-"):
                 again += ggk.receive(bytes(body)).accepted if ggk is not None else 0
             else:
                 again += receiver.receive(bytes(body), action).accepted
