@@ -105,15 +105,26 @@ def update_objects(oud: str, nieuw: str, identificatie: str = ZAAK, vs: str = "W
   </ZKN:object>""" for body in (oud, nieuw))
 
 
-def status_objects(volgnummer: str, omschrijving: str, datum: str, identificatie: str = ZAAK) -> str:
+GEZET_DOOR = """<ZKN:isGezetDoor StUF:entiteittype="ZAKSTTBTR" StUF:verwerkingssoort="I"><ZKN:gerelateerde>
+        <ZKN:organisatorischeEenheid StUF:entiteittype="OEH" StUF:verwerkingssoort="I">
+          <ZKN:identificatie>OEH-WMO</ZKN:identificatie><ZKN:naam>Team Wmo</ZKN:naam>
+        </ZKN:organisatorischeEenheid></ZKN:gerelateerde></ZKN:isGezetDoor>"""
+"""Who set a status: ZDS 1.2 §4.1.3.2 marks its medewerker or organisatorischeEenheid identificatie verplicht."""
+
+
+def status_objects(volgnummer: str, omschrijving: str, datum: str, identificatie: str = ZAAK,
+                   gezet_door: str = GEZET_DOOR) -> str:
+    """actualiseerZaakstatus: the zaak identified, a status added; ``volgnummer`` "" leaves the element out."""
+    nummer = f"<ZKN:volgnummer>{volgnummer}</ZKN:volgnummer>" if volgnummer else ""
     return update_objects(
         '<ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T" xsi:nil="true" StUF:noValue="geenWaarde"/>',
         f"""<ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T">
       <ZKN:gerelateerde StUF:entiteittype="STT" StUF:verwerkingssoort="I">
-        <ZKN:zkt.code>WMOTOEW</ZKN:zkt.code><ZKN:volgnummer>{volgnummer}</ZKN:volgnummer>
+        <ZKN:zkt.code>WMOTOEW</ZKN:zkt.code>{nummer}
         <ZKN:omschrijving>{omschrijving}</ZKN:omschrijving>
       </ZKN:gerelateerde>
       <ZKN:datumStatusGezet>{datum}</ZKN:datumStatusGezet>
+      {gezet_door}
     </ZKN:heeft>""", identificatie, vs="I")
 
 

@@ -154,9 +154,9 @@ def test_actualiseer_zaakstatus_appends_to_the_status_history(created: Receiver)
     assert (first.operation, second.operation) == ("actualiseerZaakstatus", "actualiseerZaakstatus")
     assert created.zaak(ZAAK)["statussen"] == [
         {"statustype": "Levering gestart", "volgnummer": "0001", "datumStatusGezet": "20260110", "toelichting": None,
-         "gezetDoor": None},
+         "gezetDoor": "identificatie=OEH-WMO"},
         {"statustype": "Levering gestopt", "volgnummer": "0003", "datumStatusGezet": "20260301", "toelichting": None,
-         "gezetDoor": None},
+         "gezetDoor": "identificatie=OEH-WMO"},
     ]
 
 

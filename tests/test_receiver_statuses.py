@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from receiver_messages import STATUS, ZAAK, lk01, refused, status_objects
+import pytest
+from receiver_messages import GEZET_DOOR, STATUS, ZAAK, lk01, refused, status_objects
 
 from gateway.receiver import Receiver
 from gateway.receiver.statuses import compare
@@ -60,3 +61,36 @@ def test_tijdstippen_compare_on_the_digits_both_have() -> None:
     assert compare("20230308", "20230308235959999") == 0
     assert compare("20230307", "20230308000000000") == -1
     assert compare("20230309", "20230308235959999") == 1
+
+
+EEN_MEDEWERKER = """<ZKN:isGezetDoor StUF:entiteittype="ZAKSTTBTR" StUF:verwerkingssoort="I"><ZKN:gerelateerde>
+        <ZKN:medewerker StUF:entiteittype="MDW" StUF:verwerkingssoort="I">
+          <ZKN:identificatie>MDW-0042</ZKN:identificatie></ZKN:medewerker></ZKN:gerelateerde></ZKN:isGezetDoor>"""
+NOBODY = """<ZKN:isGezetDoor StUF:entiteittype="ZAKSTTBTR" StUF:verwerkingssoort="I"><ZKN:gerelateerde>
+        <ZKN:organisatorischeEenheid StUF:entiteittype="OEH" StUF:verwerkingssoort="I">
+          <ZKN:naam>Team Wmo</ZKN:naam></ZKN:organisatorischeEenheid></ZKN:gerelateerde></ZKN:isGezetDoor>"""
+
+
+@pytest.mark.parametrize(("volgnummer", "gezet_door", "element"), [
+    ("", GEZET_DOOR, "heeft/gerelateerde/volgnummer"),
+    ("0001", "", "heeft/isGezetDoor/gerelateerde/identificatie"),
+    ("0001", NOBODY, "heeft/isGezetDoor/gerelateerde/identificatie"),
+])
+def test_a_status_without_what_zds_makes_verplicht_is_refused(created: Receiver, volgnummer: str, gezet_door: str,
+                                                              element: str) -> None:
+    """ZDS 1.2 §4.1.3.2, actualiseerZaakstatus: the Statustype-volgnummer and the identificatie of the medewerker or
+    organisatorischeEenheid that set the status are "v" (verplicht); a receiver taking a status without them hid a
+    gateway that did not send them."""
+    message = lk01("W", status_objects(volgnummer, "Levering gestart", "20260110", gezet_door=gezet_door), "ref-2",
+                   "20260110000000000")
+    answer = created.receive(message, STATUS)
+    refused(answer, "StUF055", "status")
+    assert answer.fout.element == element and "ZDS 1.2 §4.1.3.2" in answer.fout.omschrijving
+    assert created.zaak(ZAAK)["statussen"] == []
+
+
+def test_a_status_set_by_a_medewerker_is_accepted(created: Receiver) -> None:
+    message = lk01("W", status_objects("0001", "Levering gestart", "20260110", gezet_door=EEN_MEDEWERKER), "ref-2",
+                   "20260110000000000")
+    assert created.receive(message, STATUS).accepted
+    assert created.zaak(ZAAK)["statussen"][0]["gezetDoor"] == "identificatie=MDW-0042"

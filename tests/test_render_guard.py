@@ -169,10 +169,11 @@ def status(toelichting: bool = True) -> dict[str, Any]:
 
 
 STATUS_SHAPES = [Operation(STATUS, "0363T12345", status=status(t), **KERN) for t in (False, True)]
-EENHEDEN = (None, Eenheid(), Eenheid("OEH1", None))
+EENHEDEN = (Eenheid(), Eenheid("OEH1", None))  # a status never goes without (ZDS 1.2 §4.1.3.2)
+DOOR = Eenheid()
 
 
-def _xml(op: Operation, zender: tuple[Systeem, str] = SYSTEMEN[0], eenheid: Eenheid | None = None) -> bytes:
+def _xml(op: Operation, zender: tuple[Systeem, str] = SYSTEMEN[0], eenheid: Eenheid | None = DOOR) -> bytes:
     return write(op, zender, SYSTEMEN[1], "0b4c8f2e-0000-4000-8000-000000000001", "20260102030405000", eenheid)
 
 
@@ -272,7 +273,7 @@ def test_a_block_written_unguarded_is_still_checked_when_guarded(reference_dir: 
     def status_of(code: str) -> Operation:
         return Operation(STATUS, "0363T12345", status={**status(), "zaaktype": code})
 
-    for op, eenheid, where in ((creeer("X" * 11), None, "ZKN:isVan"), (status_of("X" * 11), None, "ZKN:zkt.code"),
+    for op, eenheid, where in ((creeer("X" * 11), None, "ZKN:isVan"), (status_of("X" * 11), Eenheid(), "ZKN:zkt.code"),
                                (status_of("WMOTOEW"), Eenheid("O" * 25), "ZKN:isGezetDoor")):
         _xml(op, eenheid=eenheid)  # unguarded: written as it is
         with guarding(), pytest.raises(OutputInvalid, match=where):
@@ -303,7 +304,7 @@ def _setters() -> dict[int, Any]:
         def make(value: str) -> tuple[Operation, tuple[Systeem, str], Eenheid | None]:
             s = status()
             edit(s, value)
-            return Operation(STATUS, "0363T12345", status=s), SYSTEMEN[0], eenheid(value) if eenheid else None
+            return Operation(STATUS, "0363T12345", status=s), SYSTEMEN[0], eenheid(value) if eenheid else Eenheid()
         return make
 
     def sets(*path: Any) -> Any:
@@ -364,11 +365,11 @@ def _setters() -> dict[int, Any]:
                         if (h(s) if r is None else h(s)["persoon"]).get(k) else
                         (h(s) if r is None else h(s)["persoon"]).__setitem__(k, {**ADRES, f: v}))
     table[id(at.ZENDER.organisatie)] = lambda v: (Operation(STATUS, "0363T12345", status=status()),
-                                                  (Systeem(organisatie=v), "0363"), None)
+                                                  (Systeem(organisatie=v), "0363"), Eenheid())
     table[id(at.ZENDER.applicatie)] = lambda v: (Operation(STATUS, "0363T12345", status=status()),
-                                                 (Systeem(applicatie=v), "0363"), None)
+                                                 (Systeem(applicatie=v), "0363"), Eenheid())
     table[id(at.ZENDER.administratie)] = lambda v: (Operation(STATUS, "0363T12345", status=status()),
-                                                    (Systeem(administratie=v), "0363"), None)
+                                                    (Systeem(administratie=v), "0363"), Eenheid())
     return table
 
 
@@ -445,12 +446,12 @@ def test_the_guard_agrees_on_the_stuurgegevens(reference_dir: Path, ref: str, mo
     op = STATUS_SHAPES[0]
     try:
         with guarding():
-            write(op, SYSTEMEN[0], SYSTEMEN[1], ref, moment)
+            write(op, SYSTEMEN[0], SYSTEMEN[1], ref, moment, Eenheid())
         guard = True
     except OutputInvalid:
         guard = False
     try:
-        xsd = _errors(write(op, SYSTEMEN[0], SYSTEMEN[1], ref, moment)) == []
+        xsd = _errors(write(op, SYSTEMEN[0], SYSTEMEN[1], ref, moment, Eenheid())) == []
     except UnicodeEncodeError:
         xsd = False
     assert guard == xsd

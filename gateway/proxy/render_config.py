@@ -9,7 +9,7 @@ shows the form::
     render:
       zender: {organisatie: "0384", applicatie: OVERSTAP}
       ontvanger: {organisatie: "0384", applicatie: ZAAKSYSTEEM}
-      gezet_door: {identificatie: OEH-WMO, naam: Team Wmo}   # isGezetDoor of each status; null: none
+      gezet_door: {identificatie: OEH-WMO, naam: Team Wmo}   # isGezetDoor of each status (verplicht: no null)
       zaaktypen:
         wmo.toewijzing:                       # or per gemeente: "0384:wmo.toewijzing"
           code: B1234
@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from gateway.render import RenderSettings
+from gateway.render.settings import GEZET_DOOR_VERPLICHT
 from gateway.zaken.catalogue import DROPPABLE, STATUS_EVENTS, Statustype, Zaaktype
 
 from .config import ConfigError, RouteConfig, ServeConfig
@@ -46,9 +47,10 @@ def render_settings(doc: Any, base: RenderSettings, where: str) -> RenderSetting
         if key in doc and not isinstance(doc[key], dict):
             raise ConfigError(f"{where}.{key}: expected organisatie, applicatie, administratie")
     gezet_door = doc.get("gezet_door")
-    if gezet_door is not None and not (isinstance(gezet_door, dict) and gezet_door.get("identificatie")
-                                       and len(str(gezet_door["identificatie"])) <= 24):
-        raise ConfigError(f"{where}.gezet_door: expected identificatie (max 24 characters) and naam, or null")
+    if "gezet_door" in doc and not (isinstance(gezet_door, dict) and gezet_door.get("identificatie")
+                                    and len(str(gezet_door["identificatie"])) <= 24):
+        raise ConfigError(f"{where}.gezet_door: expected identificatie (max 24 characters) and naam; "
+                          f"{GEZET_DOOR_VERPLICHT}")
     out = base.merged({k: v for k, v in doc.items() if k != "zaaktypen"})
     if "zaaktypen" in doc:
         if not isinstance(doc["zaaktypen"], dict):

@@ -61,20 +61,35 @@ def _details(relation: etree._Element) -> dict[str, Value]:
             and not is_relation(c)}
 
 
+STATUS_VERPLICHT = (
+    ("heeft/gerelateerde/omschrijving", "object . heeft . gerelateerde . omschrijving", "Statustype-omschrijving"),
+    ("heeft/gerelateerde/volgnummer", "object . heeft . gerelateerde . volgnummer", "Statustype-volgnummer"),
+    ("heeft/datumStatusGezet", "object . heeft . datumStatusGezet", "Datum Status gezet"),
+    ("heeft/isGezetDoor/gerelateerde/identificatie", "object . heeft . isGezetDoor . gerelateerde . <medewerker, "
+     "organisatorischeEenheid> . identificatie", "Medewerkeridentificatie of Organisatieidentificatie"),
+)
+"""The elements of a status ZDS 1.2 §4.1.3.2 (actualiseerZaakstatus_ZakLk01) marks v(erplicht), in its words."""
+
+
+def _text(parent: etree._Element | None, name: str) -> str:
+    found = parent.find(f"{{{ZKN}}}{name}") if parent is not None else None
+    return (found.text or "").strip() if found is not None and found.text else ""
+
+
 def _status(relation: etree._Element) -> Status:
+    """The status a ``heeft`` relation adds, refused (StUF055) when an element ZDS 1.2 requires is empty or absent:
+    without them a zaaksysteem cannot tell which statustype was reached, when, or by whom."""
     gerelateerde = _gerelateerde(relation)
-
-    def text(parent: etree._Element | None, name: str) -> str:
-        found = parent.find(f"{{{ZKN}}}{name}") if parent is not None else None
-        return (found.text or "").strip() if found is not None and found.text else ""
-
-    if not text(relation, "datumStatusGezet") or not text(gerelateerde, "omschrijving"):
-        raise refuse("status", "heeft", "a status needs statustype omschrijving and datumStatusGezet "
-                     "(ZDS 1.2 §4.1.3)", "StUF055")
     door = relation.find(f"{{{ZKN}}}isGezetDoor/{{{ZKN}}}gerelateerde")
-    return Status(text(gerelateerde, "omschrijving"), text(gerelateerde, "volgnummer"),
-                  text(relation, "datumStatusGezet"), text(relation, "toelichting") or None,
-                  identity(door)[1] or None)
+    by = [c for c in door if isinstance(c.tag, str) and local(c) in ("medewerker", "organisatorischeEenheid")] if (
+        door is not None) else []
+    values = (_text(gerelateerde, "omschrijving"), _text(gerelateerde, "volgnummer"),
+              _text(relation, "datumStatusGezet"), _text(by[0], "identificatie") if by else "")
+    for value, (element, path, attribuut) in zip(values, STATUS_VERPLICHT, strict=True):
+        if not value:
+            raise refuse("status", element, f"a status needs {attribuut}: ZDS 1.2 §4.1.3.2 (actualiseerZaakstatus) "
+                         f"marks '{path}' v (verplicht)", "StUF055")
+    return Status(values[0], values[1], values[2], _text(relation, "toelichting") or None, identity(door)[1] or None)
 
 
 def _add_relation(zaak: Zaak, relation: etree._Element, known: Known) -> None:

@@ -32,6 +32,13 @@ class Systeem:
     """StUF administratie; profile ggk fills zender.administratie (``{gemeente}``: the gemeentecode)."""
 
 
+GEZET_DOOR_VERPLICHT = ("every status names who set it, a medewerker or organisatorische eenheid identificatie "
+                        "(max 24 characters) the zaaksysteem knows: ZDS 1.2 §4.1.3.2 marks 'object . heeft . "
+                        "isGezetDoor . gerelateerde . <medewerker, organisatorischeEenheid> . identificatie' v "
+                        "(verplicht), so it cannot be turned off with null or left empty")
+"""Why ``render.gezet_door`` takes no null: the configuration error says it in these words."""
+
+
 @dataclass(frozen=True, slots=True)
 class Eenheid:
     """The organisatorische eenheid (OEH) of the gemeente that sets the statuses Overstap reports: ZDS 1.2 4.1.3
@@ -50,9 +57,10 @@ class RenderSettings:
     omschrijving: str | None = None
     """Zaak omschrijving template (``{Wet}``, ``{wet}``, ``{kind}``, ``{product}``, ``{client}``, ``{gemeente}``,
     ``{aanbieder}``, ``{beschikking}``); None: ``{Wet} {kind} {product}``."""
-    gezet_door: Eenheid | None = Eenheid()
-    """Who sets a status (``isGezetDoor``); None: not sent. The demo default must be replaced by an OEH of the
-    receiver's own organisation (``render.gezet_door: {identificatie: ..., naam: ...}``)."""
+    gezet_door: Eenheid = Eenheid()
+    """Who sets a status (``isGezetDoor``), always sent: ZDS 1.2 §4.1.3.2 marks its identificatie verplicht. The demo
+    default must be replaced by an OEH of the receiver's own organisation (``render.gezet_door: {identificatie: ...,
+    naam: ...}``)."""
     ggk_versie: str | None = None
     """Profile ggk payload version: ``2.1``, ``3.2`` (``iwmo-2.1`` too), ``source`` or ``newest``; None: the
     default (``newest``)."""
@@ -94,7 +102,9 @@ class RenderSettings:
             out = replace(out, omschrijving=str(overrides["omschrijving"]))
         if "gezet_door" in overrides:
             value = overrides["gezet_door"]
-            out = replace(out, gezet_door=None if not value else Eenheid(
+            if not isinstance(value, dict) or not value.get("identificatie"):  # the serve config says why first
+                raise ValueError(f"render.gezet_door: {GEZET_DOOR_VERPLICHT}")
+            out = replace(out, gezet_door=Eenheid(
                 str(value["identificatie"])[:24], str(value["naam"])[:50] if value.get("naam") else None))
         if "ggk_versie" in overrides:
             out = replace(out, ggk_versie=str(overrides["ggk_versie"]))

@@ -17,7 +17,7 @@ from gateway.zaken.registry import registered
 
 from . import zkn_values as at
 from .guard import Guarded, Parts, Place, guarded, parts, text
-from .settings import Eenheid, Systeem
+from .settings import GEZET_DOOR_VERPLICHT, Eenheid, Systeem
 
 ZKN_NS = "http://www.egem.nl/StUF/sector/zkn/0310"
 STUF_NS = "http://www.egem.nl/StUF/StUF0301"
@@ -407,8 +407,9 @@ def _status_object(out: Parts, op: Operation, side: str, gezet_door: Eenheid | N
         _statustype(out, s)
         _el(out, at.STATUS_TOELICHTING, s["toelichting"])
         _el(out, at.STATUS_DATUM, s["datum"])
-        if gezet_door is not None:
-            _gezet_door(out, gezet_door)
+        if gezet_door is None:  # RenderSettings always has one; a caller of its own must give one too
+            raise ValueError(f"a status needs gezet_door: {GEZET_DOOR_VERPLICHT}")
+        _gezet_door(out, gezet_door)
         out.append("</ZKN:heeft>")
     out.append("</ZKN:object>")
 
@@ -437,7 +438,8 @@ def _head(out: Parts, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, str
 
 def write(op: Operation, zender: tuple[Systeem, str], ontvanger: tuple[Systeem, str], referentienummer: str,
           moment: str, gezet_door: Eenheid | None = None) -> bytes:
-    """One operation as a zakLk01 document; ``gezet_door``: the OEH a status is set by (isGezetDoor)."""
+    """One operation as a zakLk01 document; ``gezet_door``: the OEH a status is set by (isGezetDoor), which a
+    status cannot go without (ZDS 1.2 §4.1.3.2); a creeerZaak or updateZaak does not use it."""
     out = parts([])
     _head(out, zender, ontvanger)
     out.append(f"<StUF:referentienummer>{text(out, at.REFERENTIENUMMER, referentienummer)}</StUF:referentienummer>"
