@@ -59,6 +59,14 @@ def test_a_serve_config_cannot_turn_gezet_door_off(tmp_path: Path, value: str) -
         load(path)
 
 
+def test_settings_cannot_be_merged_without_gezet_door() -> None:
+    """RenderSettings.merged is the other way overrides come in; it must not turn isGezetDoor off either."""
+    for value in (None, "", {}, {"naam": "Team Wmo"}):
+        with pytest.raises(ValueError, match=r"render\.gezet_door: every status names who set it"):
+            RenderSettings().merged({"gezet_door": value})
+    assert RenderSettings().merged({"gezet_door": {"identificatie": "OEH-WMO"}}).gezet_door == Eenheid("OEH-WMO", None)
+
+
 def test_a_status_is_not_written_without_gezet_door() -> None:
     """The writer itself refuses, so no caller of its own can send a status ZDS 1.2 §4.1.3.2 calls incomplete."""
     op = Operation(STATUS, "0363T12345", status={"zaaktype": "WMOTOEW", "volgnummer": "1", "datum": "20160301",
