@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 from receiver_messages import (
     CREEER,
+    GEZET_DOOR,
     IS_VAN_I,
     OMSCHRIJVING,
     STATUS,
@@ -26,13 +27,14 @@ from receiver_messages import (
 from gateway.receiver import Receiver
 
 EINDDATUM_GEPLAND = "\n    <ZKN:einddatumGepland>{}</ZKN:einddatumGepland>"
-STATUS_NIEUW = """
+STATUS_NIEUW = f"""
     <ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T">
       <ZKN:gerelateerde StUF:entiteittype="STT" StUF:verwerkingssoort="I">
         <ZKN:zkt.code>WMOTOEW</ZKN:zkt.code><ZKN:volgnummer>0001</ZKN:volgnummer>
         <ZKN:omschrijving>Levering gestart</ZKN:omschrijving>
       </ZKN:gerelateerde>
       <ZKN:datumStatusGezet>20260110000000000</ZKN:datumStatusGezet>
+      {GEZET_DOOR}
     </ZKN:heeft>"""
 STATUS_OUD = ('\n    <ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T" xsi:nil="true" '
               'StUF:noValue="geenWaarde"/>')
