@@ -327,3 +327,32 @@ def test_a_zaak_whose_messages_name_two_clients_fails_visibly_instead_of_splitti
         if not touched and "without --shard" not in line.get("error", {}).get("message", ""):
             assert (line["status"], line.get("outputs")) == (single[line["source"]]["status"],
                                                              single[line["source"]].get("outputs")), line["source"]
+
+
+def test_a_319_in_another_shard_than_its_aanvraagzaak_fails_naming_the_owner(server: str, tmp_path: Path) -> None:
+    """A 319 names no client, so it goes to the shard its member name hashes to. When that is not the shard that
+    claimed the aanvraagzaak (its 315's client), the refusal it renders writes a zaak of another shard: that must
+    fail on the claim, naming the owning shard, as a bind does, instead of writing the zaak unchecked."""
+    fixtures = Path(__file__).parent / "fixtures" / "iwmo32"
+    v315, v319 = (fixtures / "WMO315_verzoek.xml").read_bytes(), (fixtures / "WMO319_verzoek_antwoord.xml").read_bytes()
+    owner = next(i for i in range(2) if Shard(i, 2).owns("client:999900031"))  # the 315's client
+    path = tmp_path / "in.zip"
+    name319 = next(f"b-319-{n}.xml" for n in range(100) if Shard(1 - owner, 2).owns(f"{path}/b-319-{n}.xml"))
+    write_zip(path, [("a-315.xml", v315), (name319, v319)])
+    url = fresh_database(server, "refused_elsewhere")
+    lines = {}
+    for shard in (Shard(owner, 2), Shard(1 - owner, 2)):
+        out = tmp_path / f"out-{shard.index}"
+        run(BatchOptions([path], out, validate=False, progress="quiet", workers=0, shard=shard, state=url))
+        lines.update({json.loads(line)["source"].rsplit("/", 1)[1]: {**json.loads(line), "shard": shard.index}
+                      for line in (out / "report.jsonl").read_text().splitlines()})
+    assert lines["a-315.xml"]["status"] == "ok"
+    refused = lines[name319]
+    assert refused["shard"] == 1 - owner, "the 319 was meant to land in the other shard"
+    assert refused["status"] == "failed" and not refused.get("outputs"), refused
+    assert f"is written by shard {owner}/2" in refused["error"]["message"], refused["error"]
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        states = [s for (s,) in conn.execute("SELECT state::text FROM zaak_state")]
+    assert states and not any("Afgewezen" in s for s in states), "the other shard's 319 wrote the aanvraagzaak"

@@ -12,8 +12,10 @@ turns the way ``PostgresLedger``'s do (that would make N shards no faster than o
 
 The split by client rests on every message of a zaak naming the same client. When one does not (a corrected BSN,
 a second client in one message), two shards would write one zaak in no particular order, silently. So each zaak is
-claimed by the shard that first binds it (``batch_zaak_shard``), and a message of another shard of the same N that
-would write it fails with :class:`ZaakOfAnotherShard` instead: a visible failure, not a wrong zaak.
+claimed by the shard that first binds a key to it or stores its state (``batch_zaak_shard``), and a message of
+another shard of the same N that would write it fails with :class:`ZaakOfAnotherShard` instead: a visible failure,
+not a wrong zaak. That includes a 319, which names no client and so lands in any shard, and writes the aanvraagzaak
+it finds by key without binding it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from gateway.ledger.base import LedgerTransaction, next_tijdstip, savepoint
+from gateway.ledger.base import JsonDict, LedgerTransaction, next_tijdstip, savepoint
 
 from .ledger import LOCK_KEY, SCHEMA, _PgTransaction, _psycopg
 
@@ -65,6 +67,13 @@ class _ChunkTransaction(_PgTransaction):
             self._claim(zaak)
         super().bind(key, zaak)
 
+    def put_state(self, zaak: str, state: JsonDict) -> None:
+        """Claimed like :meth:`bind`: a message may write a zaak it found without binding it (a 319 closing the
+        aanvraagzaak its 315 made, a toewijzing answering an aanvraag), and that zaak may be another shard's."""
+        if self.shard is not None and zaak not in self.mine and zaak not in self.pending:
+            self._claim(zaak)
+        super().put_state(zaak, state)
+
     def _claim(self, zaak: str) -> None:
         """Claim ``zaak`` for this shard, or raise when another shard of the same N holds it."""
         assert self.shard is not None
@@ -75,8 +84,9 @@ class _ChunkTransaction(_PgTransaction):
             if owner != self.shard and owner.split("/")[1] == self.shard.split("/")[1]:
                 raise ZaakOfAnotherShard(
                     f"zaak {zaak} is written by shard {owner} (the shard of the client its first message named), "
-                    f"and this message belongs to shard {self.shard}: its messages name different clients, so "
-                    "their order is not kept across shards; convert this history without --shard")
+                    f"and this message belongs to shard {self.shard}: its messages name different clients (or "
+                    "none, as a 319 does), so their order is not kept across shards; convert this history without "
+                    "--shard")
         self.pending.add(zaak)
 
 
