@@ -247,3 +247,40 @@ def test_zaaktype_catalogue_and_parties_come_from_the_serve_config(
     with pytest.raises(ConfigError, match=r"routes.default.render.zaaktypen.wmo.toewijzing: expected at least code"):
         from_dict({"data_dir": str(tmp_path / "d2"), "downstreams": {"zs": down.url},
                    "routes": {"default": {"downstream": "zs", "render": {"zaaktypen": {"wmo.toewijzing": {}}}}}})
+
+
+@pytest.mark.parametrize("mode", ["translate", "shadow"])
+def test_a_sqlite_error_while_rendering_is_a_store_failure_not_a_conversion_failure(
+        tmp_path: Path, registry: Registry, receiver: tuple[Receiver, ServerThread], mode: str) -> None:
+    """The embedded store has the same hole as the shared one: the render step reads the zaak ledger from the
+    outbox file, and a SQLite error there (disk I/O, a damaged page) is the store failing, not the message. It
+    is refused as a store failure (StUF046 with Retry-After, nothing kept), not quarantined as a render fault
+    (translate) nor acknowledged unconverted past the zaak ledger (shadow); offered again, it converts."""
+    import sqlite3
+
+    _rec, down = receiver
+    legacy = {"legacy_downstream": "zs"} if mode == "shadow" else {}
+    routes = {"default": {"mode": mode, "downstream": "zs", **legacy}}
+    server, gw = start(tmp_path, registry, down.url + "/zs", routes=routes)
+    try:
+        post(server, B01)
+        ledger = gw.stage.ledger
+        real = ledger.read
+        failures = iter([sqlite3.OperationalError("disk I/O error")])
+
+        def read(sql: str, args: tuple[str, ...]) -> Any:
+            failure = next(failures, None)
+            if failure is not None:
+                raise failure
+            return real(sql, args)
+
+        ledger.read = read  # type: ignore[method-assign]
+        answer = httpx.post(server.url + "/soap", content=soap11(sample(B02)), timeout=30,
+                            headers={"Content-Type": "text/xml; charset=utf-8"})
+        assert "StUF046" in answer.text and "StUF058" not in answer.text, answer.text
+        assert answer.headers.get("Retry-After")
+        post(server, B02)
+    finally:
+        server.stop()
+    with sqlite3.connect(tmp_path / "data" / "outbox.sqlite3") as conn:
+        assert conn.execute("SELECT count(*), count(reason) FROM message").fetchone() == (2, 0)

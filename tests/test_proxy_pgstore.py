@@ -176,6 +176,7 @@ def test_a_replica_whose_database_connections_are_cut_reconnects_and_loses_nothi
             answers.append(httpx.post(gw.url + "/soap", content=soap11(sample(A04)),
                                       headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30))
         assert [a.status_code for a in answers] in ([500, 200], [200, 200])  # a StUF046 Fault, then accepted
+        assert not any("StUF058" in a.text for a in answers)  # a cut store is the store's failure, not a render fault
         assert wait_for(lambda: len(rec.received) == 3, timeout=15)
     finally:
         gw.stop()
@@ -306,3 +307,68 @@ def test_a_replica_and_a_batch_shard_on_one_store_never_hand_out_the_same_tijdst
         shard.close()
         conn.close()
     assert replica == "20261204120000000" and taken == ["20261204120000001"]
+
+
+def refused_as_store_failure(response: httpx.Response) -> None:
+    """The answer to a message the store could not take: a StUF046 Fault with Retry-After (the sender offers it
+    again; HTTP 500 under the default ``fault_status: soap``, 503 under ``http``), never a render fault."""
+    assert response.status_code == 500, response.text
+    assert "StUF046" in response.text and "StUF058" not in response.text, response.text
+    assert response.headers.get("Retry-After"), response.headers
+
+
+def test_a_read_only_store_while_rendering_refuses_as_a_store_failure_and_keeps_nothing(
+        tmp_path: Path, registry: Registry, server: str, receiver: tuple[Receiver, ServerThread]) -> None:
+    """The store turns read-only (a DBA, a managed service's disk-full guard, a connection on a standby). The
+    render step writes the ledger inside the store's transaction, so the database error comes up while rendering;
+    it is the store's failure, not the message's: 503 StUF046 with Retry-After, not acknowledged, not kept as a
+    conversion failure (in translate mode that was quarantine and a 500 StUF058)."""
+    _rec, down = receiver
+    store = fresh_database(server, "read_only")
+    gw = start(tmp_path, registry, "r1", down.url + "/zs", store)
+    try:
+        post(gw, A01)
+        with psycopg.connect(store, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {store.rsplit('/', 1)[1]} SET default_transaction_read_only = on")
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+                          "'overstap-sidecar'")
+        answers = [httpx.post(gw.url + "/soap", content=soap11(sample(name)), timeout=30,
+                              headers={"Content-Type": "text/xml; charset=utf-8"}) for name in (A02, A02, A04)]
+        for answer in answers[1:]:  # the first may find the cut connection (a store failure too)
+            refused_as_store_failure(answer)
+        assert "StUF046" in answers[0].text, answers[0].text
+    finally:
+        gw.stop()
+    with psycopg.connect(store, autocommit=True) as conn:
+        assert conn.execute("SELECT status FROM message").fetchall() == [("accepted",)]
+
+
+def test_a_store_error_while_rendering_on_a_shadow_route_is_not_acknowledged_unconverted(
+        tmp_path: Path, registry: Registry, server: str, receiver: tuple[Receiver, ServerThread]) -> None:
+    """On a shadow route a message that does not convert is forwarded as it is (acknowledged, stored unconverted).
+    A passing database error while rendering (here: the zaak ledger's table locked by someone else beyond the
+    store's lock bound) must not take that path: the message would be acknowledged while the zaak ledger never
+    saw it, and every later message of its zaak would be rendered against a stale state. It is refused as a
+    store failure instead, and goes through once the lock is gone."""
+    _rec, down = receiver
+    store = fresh_database(server, "shadow_lock")
+    with psycopg.connect(store, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {store.rsplit('/', 1)[1]} SET lock_timeout = '500ms'")
+    cfg = from_dict({**config(tmp_path, "r1", down.url + "/zs", store),
+                     "routes": {"default": {"mode": "shadow", "downstream": "zs", "legacy_downstream": "zs"}}},
+                    tmp_path)
+    gw = ServerThread(create_app(cfg, Gateway(cfg, registry))).start()
+    try:
+        post(gw, A01)
+        with psycopg.connect(store) as holder:
+            holder.execute("LOCK TABLE zaak_state IN ACCESS EXCLUSIVE MODE")
+            answer = httpx.post(gw.url + "/soap", content=soap11(sample(A02)), timeout=30,
+                                headers={"Content-Type": "text/xml; charset=utf-8"})
+            holder.rollback()
+        refused_as_store_failure(answer)
+        post(gw, A02)  # offered again: converted against the ledger
+    finally:
+        gw.stop()
+    with psycopg.connect(store, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM message WHERE reason IS NOT NULL").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM message").fetchone() == (2,)

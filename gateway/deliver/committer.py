@@ -22,6 +22,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .store import failure_name
+
 T = TypeVar("T")
 log = logging.getLogger("overstap.outbox")
 
@@ -161,7 +163,7 @@ class GroupCommitter:
             conn.execute("COMMIT")
         except Exception as exc:
             self.failed = exc
-            log.error("outbox commit failed: %s: %s", type(exc).__name__, exc)
+            log.error("outbox commit failed: %s", failure_name(exc))  # never the text: it can quote data
             with contextlib.suppress(Exception):  # sqlite3 or psycopg: the rollback of a failed commit
                 conn.execute("ROLLBACK")
             _answer([(job, None, exc) for job in batch])

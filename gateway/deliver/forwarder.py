@@ -31,7 +31,7 @@ from .lanes import CLOSED, Client, KeyQueue, Lane
 from .outbox import Queued
 from .outcome import DEAD, DELIVERED, GONE, RETRY, Outcome, classify, transport_failed, wire_headers
 from .replies import MAX_REPLY_BYTES
-from .store import Store
+from .store import Store, failure_name
 from .wire import TIMEOUT_ERRORS, TRANSPORT_ERRORS, Direct, Reply
 
 log = logging.getLogger("overstap.forwarder")
@@ -208,7 +208,7 @@ class Forwarder:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("outbox poll failed: %s", exc)
+                log.warning("outbox poll failed: %s", failure_name(exc))
 
     # -- the work --------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ their tables from the same revisions (gateway/schema), brought to head when the 
 from __future__ import annotations
 
 import sqlite3
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,24 @@ class PostgresStore:
 
 
 Store = SqliteStore | PostgresStore
+
+
+def store_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the store failing rather than the message: any database error (lost connection, lock
+    bound, read-only, disk full, a session ended by the server, the schema out of shape) except a value the
+    database refuses (DataError). Such a message is refused 503 and offered again, never kept as a conversion
+    failure: nothing is wrong with it, and a later try on a healthy store converts it."""
+    if isinstance(exc, sqlite3.Error):
+        return not isinstance(exc, sqlite3.DataError)
+    psycopg = sys.modules.get("psycopg")  # a SQLite sidecar never imports it
+    return psycopg is not None and isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.DataError)
+
+
+def failure_name(exc: BaseException) -> str:
+    """A database error as a log line may show it: its class and SQLSTATE (or SQLite's error name), never the
+    driver's message, which can quote the data (a jsonb error quotes the zaak state)."""
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "sqlite_errorname", None)
+    return f"{type(exc).__name__} ({code})" if code else type(exc).__name__
 
 
 def locate(data_dir: str | Path, url: str | None = None) -> Store:

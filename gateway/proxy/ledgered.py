@@ -31,6 +31,7 @@ from gateway.deliver import outbox
 from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed
+from gateway.deliver.store import store_failure
 from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger.staged import StagedLedger, WriteSet, apply
 from gateway.mapping import ConversionError
@@ -168,6 +169,8 @@ class LedgerStage:
                 failed.reason = "output_invalid"
             return Staged(failed)
         except Exception as exc:
+            if store_failure(exc):  # the store failed, not the message: refused 503 by the caller, nothing kept
+                raise
             log.error("rendering failed unexpectedly on route %s: %s", route, type(exc).__name__, exc_info=exc)
             info = FailureInfo("StUF058", None, None, f"internal error while rendering: {type(exc).__name__}", route)
             return Staged(Converted(None, mapped.mapping, mapped.facts, info, "internal"))

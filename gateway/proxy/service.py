@@ -24,7 +24,7 @@ from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.forwarder import DEAD, DELIVERED, Forwarder, Outcome
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed, apply, chunks, prepare
-from gateway.deliver.store import SqliteStore, open_store
+from gateway.deliver.store import SqliteStore, failure_name, open_store
 from gateway.ingest import xml as ingest_xml
 from gateway.mapping import ConversionError, DialectDebt, MappingError, Registry, walkgen
 from gateway.mapping.registry import fingerprint
@@ -313,7 +313,7 @@ class Gateway:
     def store_failed(self, route: RouteConfig, exc: BaseException, facts: Facts, version: stuf.SoapVersion) -> Answer:
         """The outbox write failed: nothing is acknowledged, the sender offers the message again later."""
         self.metrics.rejected.labels(route.name, "store_failed").inc()
-        log.error("outbox write failed on route %s: %s", route.name, type(exc).__name__)
+        log.error("outbox write failed on route %s: %s", route.name, failure_name(exc))
         return self.fault(503, stuf.Fout.of("StUF046", "the message could not be stored; offer it again later"),
                           version, facts, {"Retry-After": "5"})
 
