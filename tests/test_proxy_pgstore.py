@@ -372,3 +372,140 @@ def test_a_store_error_while_rendering_on_a_shadow_route_is_not_acknowledged_unc
     with psycopg.connect(store, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM message WHERE reason IS NOT NULL").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM message").fetchone() == (2,)
+
+
+class SilentRelay:
+    """A TCP relay to PostgreSQL that, once armed, stops passing the server's answers on after the one that grants
+    the write lock (its row description names ``pg_advisory_xact_lock``), keeping both sockets open: to the server,
+    a client that went silent holding the lock (a lost machine, a partition: no FIN, no RST)."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+        import threading
+
+        self.port = port
+        self.armed = threading.Event()
+        self.silent = threading.Event()
+        self.sockets: list[Any] = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.address = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: Any) -> None:
+        import select
+        import socket
+
+        server = socket.create_connection(("127.0.0.1", self.port))
+        self.sockets += [client, server]
+        try:
+            while True:
+                ready, _, _ = select.select([client, server], [], [], 0.2)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    if sock is server and self.armed.is_set() and b"pg_advisory_xact_lock" in data:
+                        self.silent.set()
+                    if sock is server and self.silent.is_set():
+                        continue  # the answers no longer reach the client
+                    (server if sock is client else client).sendall(data)
+        except OSError:
+            return
+        finally:
+            client.close()
+            server.close()
+
+    def close(self) -> None:
+        """Cut every relayed connection (the silent client then sees its connection end) and stop listening."""
+        import contextlib
+        import socket
+
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def test_the_store_sessions_carry_the_lost_peer_bounds_and_the_url_overrides_them(server: str) -> None:
+    """Every store connection ends a silent peer's session in bounded time (keepalives both sides, the writer's
+    idle-in-transaction and lock bounds); a URL that names its own values keeps them."""
+    from gateway.pgstore import PostgresLedger
+    from gateway.pgstore.conn import PgConnection
+
+    store = fresh_database(server, "bounds")
+    conn = PgConnection(store)
+    try:
+        shown = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in (
+            "idle_in_transaction_session_timeout", "lock_timeout", "tcp_keepalives_idle", "TimeZone")}
+        assert shown == {"idle_in_transaction_session_timeout": "15s", "lock_timeout": "30s",
+                         "tcp_keepalives_idle": "30", "TimeZone": "UTC"}
+        assert conn.raw.info.get_parameters()["keepalives_idle"] == "30"
+    finally:
+        conn.close()
+    own = PgConnection(store + "?keepalives_idle=7&options=-c%20lock_timeout%3D2s")
+    try:
+        assert own.execute("SHOW lock_timeout").fetchone()[0] == "2s"
+        assert own.execute("SHOW idle_in_transaction_session_timeout").fetchone()[0] == "15s"
+        assert own.raw.info.get_parameters()["keepalives_idle"] == "7"
+    finally:
+        own.close()
+    ledger = PostgresLedger(store)
+    try:
+        with ledger.transaction() as tx:
+            assert tx.cur.execute("SHOW tcp_keepalives_idle").fetchone()[0] == "30"  # type: ignore[attr-defined]
+    finally:
+        ledger.close()
+
+
+def test_a_replica_gone_silent_holding_the_write_lock_stops_the_others_only_for_the_bounds(
+        tmp_path: Path, registry: Registry, server: str, receiver: tuple[Receiver, ServerThread]) -> None:
+    """Replica A's database connection goes silent right after it took the store's write lock. Replica B must not
+    hang behind it until the server's keepalive (~2 h): its wait for the lock is bounded (a StUF046 to offer again,
+    with Retry-After), and the server ends A's session once it idles in its transaction past the bound, after
+    which B accepts at once. The bounds are set small through the store URL, as an operator would."""
+    _rec, down = receiver
+    store = fresh_database(server, "partition")
+    port, name = int(store.rsplit(":", 1)[1].split("/")[0]), store.rsplit("/", 1)[1]
+    bounds = "?options=-c%20idle_in_transaction_session_timeout%3D3s%20-c%20lock_timeout%3D1s"
+    relay = SilentRelay(port)
+    a = start(tmp_path, registry, "a", down.url + "/zs", f"postgresql://overstap@127.0.0.1:{relay.address}/{name}"
+              + bounds)
+    b = start(tmp_path, registry, "b", down.url + "/zs", store + bounds)
+    try:
+        post(a, A01)
+        relay.armed.set()
+        import threading
+
+        threading.Thread(target=lambda: httpx.post(a.url + "/soap", content=soap11(sample(B01)), timeout=30,
+                                                   headers={"Content-Type": "text/xml; charset=utf-8"}),
+                         daemon=True).start()
+        assert relay.silent.wait(10), "replica A never took the write lock through the relay"
+        silent = time.monotonic()
+        first = httpx.post(b.url + "/soap", content=soap11(sample(A02)), timeout=20,
+                           headers={"Content-Type": "text/xml; charset=utf-8"})
+        refused_after = time.monotonic() - silent
+        assert refused_after < 3, "replica B waited past its lock bound"
+        refused_as_store_failure(first)
+        accepted = None
+        while accepted is None and time.monotonic() - silent < 10:
+            answer = httpx.post(b.url + "/soap", content=soap11(sample(A02)), timeout=20,
+                                headers={"Content-Type": "text/xml; charset=utf-8"})
+            accepted = answer if answer.status_code == 200 else time.sleep(0.5)
+        assert accepted is not None, "replica B still refused after A's session should have ended"
+        print(f"\nB refused after {refused_after:.1f} s, accepted {time.monotonic() - silent:.1f} s after silence")
+    finally:
+        relay.close()
+        b.stop()
+        a.stop()

@@ -28,6 +28,7 @@ from typing import Any
 
 from gateway.ledger.base import JsonDict, LedgerTransaction, next_tijdstip, savepoint
 
+from .conn import SERVER_LOST_PEER, connect_args
 from .ledger import LOCK_KEY, SCHEMA, _PgTransaction, _psycopg
 
 CLAIMS = "CREATE TABLE IF NOT EXISTS batch_zaak_shard (zaak TEXT PRIMARY KEY, shard TEXT NOT NULL)"
@@ -97,11 +98,13 @@ class ChunkedPgLedger:
     def __init__(self, url: str, shard: tuple[int, int] | None = None, connect_timeout: int = 10) -> None:
         psycopg = _psycopg()
         try:
-            self._conn = psycopg.connect(url, connect_timeout=connect_timeout)
+            self._conn = psycopg.connect(url, connect_timeout=connect_timeout,
+                                         **connect_args(url, SERVER_LOST_PEER))  # a silent peer: ~1 min, not 2 h
         except psycopg.OperationalError as exc:
             raise RuntimeError(f"cannot reach the ledger database: {str(exc).splitlines()[0]}") from None
         try:
-            self._counter = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
+            self._counter = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout,
+                                            **connect_args(url, SERVER_LOST_PEER))
         except BaseException:
             self._conn.close()
             raise

@@ -8,7 +8,9 @@ serves both backends instead of two copies drifting apart. It translates what di
 * ``?`` becomes ``%s`` (and a literal ``%`` is doubled), once per distinct statement;
 * ``BEGIN IMMEDIATE`` — SQLite's "begin and take the write lock now" — becomes ``BEGIN`` followed by one
   transaction-scoped advisory lock, so writers on one database (several sidecar replicas) take turns the
-  same way and the lock ends with COMMIT, ROLLBACK or a dead client;
+  same way and the lock ends with COMMIT, ROLLBACK or a dead client; the wait for it is bounded, and a client
+  that goes silent while holding it loses its session (:data:`WRITER_BOUNDS`), so one lost replica cannot
+  stop the others;
 * ``PRAGMA`` statements (SQLite tuning) are no-ops;
 * jsonb columns are read as their JSON text, as SQLite returns them.
 """
@@ -21,6 +23,42 @@ from typing import Any
 
 WRITE_LOCK = 0x4F56_5354  # "OVST": the same key PostgresLedger takes, so the convert CLI and sidecars take turns
 _PLACEHOLDER = re.compile(r"\?")
+
+LOST_PEER = {"keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3",
+             "tcp_user_timeout": "60000"}
+"""libpq settings that end a connection whose server went silent (a lost machine, a network partition: no FIN, no
+RST) in about a minute instead of the kernel's 2 h 11 min: keepalive probes after 30 s idle, 3 unanswered 10 s
+apart; data unacknowledged for 60 s. A busy network acknowledges in milliseconds; the probes are a few bytes."""
+SERVER_LOST_PEER = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3 " \
+                   "-c tcp_user_timeout=60000"
+"""The same bounds on the server's side of the connection, so the server ends a silent client's session (and
+with it the locks it holds) within a minute, not after its own 2 h keepalive."""
+WRITER_BOUNDS = "-c idle_in_transaction_session_timeout=15s -c lock_timeout=30s"
+"""The sidecar's bounds on a writer that holds or waits for the store's write lock.
+
+* ``idle_in_transaction_session_timeout=15s``: a session that holds a transaction (and the write lock) open without
+  sending its next statement for 15 s is ended by the server, so a replica whose network went silent cannot stop
+  the others for longer. The gaps inside a sidecar's transaction are a render of one message between two
+  statements (milliseconds; seconds for a message of several MB), far below that.
+* ``lock_timeout=30s``: a writer waits at most 30 s for the write lock (or a row lock); then its batch is refused
+  as a store failure (StUF046, ``Retry-After``) instead of hanging. Longer than the idle bound, so a writer that
+  waits behind a silent replica gets the lock when the server ends that session; a busy moment (replicas taking
+  turns with group commits of milliseconds each) waits far less.
+
+Both are session settings, and any of them can be set in the store's URL (``?options=-c%20lock_timeout%3D60s``,
+``&keepalives_idle=60``): the URL's own values win over these."""
+
+
+def connect_args(url: str, options: str) -> dict[str, str]:
+    """Keyword arguments for ``psycopg.connect(url, ...)``: :data:`LOST_PEER` and ``options`` as defaults that the
+    URL's own parameters override (its ``options`` come after ours: a later ``-c`` wins)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    given = conninfo_to_dict(url)
+    args = {key: value for key, value in LOST_PEER.items() if key not in given}
+    own = str(given.get("options") or "").strip()
+    args["options"] = f"{options} {own}" if own else options
+    return args
 
 
 def psycopg_module() -> Any:
@@ -67,7 +105,8 @@ class PgConnection:
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout,
                                          application_name=application_name, row_factory=_row_factory,
-                                         options="-c TimeZone=UTC")  # next_tijdstip below: no DST hour
+                                         **connect_args(url, f"-c TimeZone=UTC {SERVER_LOST_PEER} {WRITER_BOUNDS}"))
+            # UTC: next_tijdstip below has no DST hour
         except psycopg.OperationalError as exc:
             raise RuntimeError(f"cannot reach the store database: {describe_url(url)}: "
                                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no answer'}") from None

@@ -18,6 +18,8 @@ from typing import Any
 from gateway.ledger.base import JsonDict, LedgerTransaction, next_tijdstip
 from gateway.ledger.statetext import dump_state, load_state
 
+from .conn import SERVER_LOST_PEER, connect_args
+
 LOCK_KEY = 0x4F56_5354  # "OVST": the ledger's advisory lock, one per database
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS chain_key (key TEXT PRIMARY KEY, zaak TEXT NOT NULL)",
@@ -92,7 +94,8 @@ class PostgresLedger:
     def __init__(self, url: str, connect_timeout: int = 10) -> None:
         psycopg = _psycopg()
         try:
-            self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
+            self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout,
+                                         **connect_args(url, SERVER_LOST_PEER))  # a silent peer: ~1 min, not 2 h
         except psycopg.OperationalError as exc:
             raise RuntimeError(f"cannot reach the ledger database: {str(exc).splitlines()[0]}") from None
         with self._conn.transaction(), self._conn.cursor() as cur:
