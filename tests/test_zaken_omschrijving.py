@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from clocks import StepClock
+from lxml import etree
+
 from gateway.pipeline import Converter
+from gateway.receiver import Receiver
+from gateway.render import RenderSettings
 from gateway.zaken import units
 from gateway.zaken.state import omschrijving
 from gateway.zaken.units import beschikkingnummer
@@ -39,3 +44,22 @@ def test_the_default_and_a_template_name_the_same_fields(reference_dir: Path) ->
             assert omschrijving(bericht, unit, "x" * 90 + "{product}") == "x" * 80
             seen += 1
     assert seen >= 6
+
+
+def test_a_zaak_without_an_omschrijving_is_named_by_the_empty_kerngegeven(reference_dir: Path) -> None:
+    """A template that comes out empty ({beschikking} of a 3.2 toewijzing, which has no BeschikkingNummer) leaves
+    the creeerZaak without an omschrijving; a later W still carries that kerngegeven (StUF 03.01 5.2.4), as the
+    empty element with its noValue (3.4.1), and the reference receiver applies it."""
+    converter = Converter(validate=True, clock=StepClock(), settings=RenderSettings(omschrijving="{beschikking}"))
+    receiver, answers, updates = Receiver(), [], []
+    for name in ("iwmo32/WMO301_toewijzing_specifiek.xml", "iwmo32/WMO301_wijziging_verkorting.xml"):
+        for output in converter.convert((FIXTURES / name).read_bytes(), name).outputs:
+            answers.append(receiver.receive(output.xml, output.soap_action))
+            if output.operation == "updateZaak":
+                updates.append(etree.fromstring(output.xml))
+    assert [a.fout for a in answers if not a.accepted] == []
+    zkn, stuf = "{http://www.egem.nl/StUF/sector/zkn/0310}", "{http://www.egem.nl/StUF/StUF0301}"
+    objects = [o for update in updates for o in update.iter(f"{zkn}object")]
+    assert len(objects) == 2
+    assert [o.find(f"{zkn}omschrijving").get(f"{stuf}noValue") for o in objects] == ["geenWaarde"] * 2
+    assert receiver.zaak("0384T320001")["omschrijving"] is None

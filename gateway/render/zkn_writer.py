@@ -260,9 +260,10 @@ def _is_van(out: Parts, zkt: dict[str, Any], verwerkingssoort: str = "T") -> Non
 
 def _kern(out: Parts, identificatie: str, omschrijving: str | None) -> None:
     """A ZAK's identificatie and omschrijving: with isVan its kerngegevens, which every object of a W carries (StUF
-    03.01 5.2.4; ZDS 1.2 4.1.5.2: "alle kerngegevens van het te wijzigen object verplicht")."""
+    03.01 5.2.4; ZDS 1.2 4.1.5.2: "alle kerngegevens van het te wijzigen object verplicht"). A zaak created without
+    an omschrijving (a template that came out empty) is named by the empty element with its noValue (3.4.1)."""
     _el(out, at.IDENTIFICATIE, identificatie)
-    _el(out, at.OMSCHRIJVING, omschrijving)
+    _el(out, at.OMSCHRIJVING, omschrijving, "geenWaarde")
 
 
 ZAAKNIVEAU = "<ZKN:zaakniveau>1</ZKN:zaakniveau><ZKN:deelzakenIndicatie>N</ZKN:deelzakenIndicatie>"
@@ -307,7 +308,7 @@ def _andere(out: Parts, andere: dict[str, Any]) -> None:
     out.append('<ZKN:heeftBetrekkingOpAndere StUF:entiteittype="ZAKZAKBTR" StUF:verwerkingssoort="T">'
                '<ZKN:gerelateerde StUF:entiteittype="ZAK" StUF:verwerkingssoort="I">'
                f'<ZKN:identificatie>{text(out, at.ANDERE, andere["identificatie"])}</ZKN:identificatie>')
-    _el(out, at.OMSCHRIJVING, andere["omschrijving"])
+    _el(out, at.OMSCHRIJVING, andere["omschrijving"], "geenWaarde")
     _is_van(out, andere["zaaktype"], "")
     out.append("</ZKN:gerelateerde></ZKN:heeftBetrekkingOpAndere>")
 
