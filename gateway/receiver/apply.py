@@ -16,12 +16,14 @@ from .statuses import unplaceable
 from .zaak import (
     EXTRA,
     REPEATING,
+    ROLES,
     Relation,
     Status,
     Unknown,
     Value,
     Zaak,
     attributes_of,
+    extra_values,
     identity,
     nil_without_reason,
     value_of,
@@ -53,12 +55,32 @@ def _check_no_value_reasons(obj: etree._Element) -> None:
                          "an empty element must carry StUF:noValue saying why (StUF 03.01 §3.4.1)", "StUF055")
 
 
+ROL_EXTRA = frozenset({"emailadres"})
+"""The extraElementen a ROL relation may carry. ZDS 1.2 §4.1.4.2 (creeerZaak; §4.1.5.3 allows the same in an
+updateZaak) gives a ROL "<alle child elementen m.u.v. tijdvakRelatie, tijdvakGeldigheid, tijdstipRegistratie,
+extraElementen, …>" and then one: "object . <ROL> . extraElement — Indien betrokkene in ROL een correspondentie-email
+adres specifiek voor deze zaak heeft. naam = emailadres"."""
+
+
 def _details(relation: etree._Element) -> dict[str, Value]:
     """The relation's own elements (rol code, omschrijving, afwijkendCorrespondentieAdres …), not the
-    gerelateerde's personal data and not relations of the relation."""
-    return {local(c): value_of(c) for c in relation
-            if isinstance(c.tag, str) and etree.QName(c).namespace == ZKN and local(c) != "gerelateerde"
-            and not is_relation(c)}
+    gerelateerde's personal data and not relations of the relation; of a ROL also its extraElementen (name → value),
+    refused (StUF055) when one is not ``emailadres`` (:data:`ROL_EXTRA`)."""
+    details = {local(c): value_of(c) for c in relation
+               if isinstance(c.tag, str) and etree.QName(c).namespace == ZKN and local(c) != "gerelateerde"
+               and not is_relation(c)}
+    name = local(relation)
+    extra = relation.find(f"{{{STUF}}}{EXTRA}")
+    if name in ROLES and extra is not None:
+        values = extra_values(extra)
+        for naam in values:
+            if naam not in ROL_EXTRA:
+                raise refuse("rol-extraElement", f"{name}/extraElement {naam}", "a ROL carries one extraElement, "
+                             "naam = emailadres (ZDS 1.2 §4.1.4.2: \"object . <ROL> . extraElement — Indien betrokkene "
+                             "in ROL een correspondentie-email adres specifiek voor deze zaak heeft. naam = "
+                             "emailadres\"; its other child elementen are \"m.u.v. … extraElementen\")", "StUF055")
+        details[EXTRA] = values
+    return details
 
 
 STATUS_VERPLICHT = (
@@ -124,7 +146,12 @@ def _add_relation(zaak: Zaak, relation: etree._Element, known: Known) -> None:
     if key and any(r.name == name and r.key == key for r in zaak.relations):
         raise refuse("relation-twice", name, "a relation to one and the same object may occur only once "
                      "(StUF 03.01 §5.2.4, overige regels)")
-    zaak.relations.append(Relation(name, soort, key, _details(relation)))
+    details = _details(relation)
+    if EXTRA in details:  # an added relation holds the extraElementen that have a value
+        details[EXTRA] = {k: v for k, v in details[EXTRA].items() if v is not None}
+        if not details[EXTRA]:
+            del details[EXTRA]
+    zaak.relations.append(Relation(name, soort, key, details))
 
 
 def _required(zaak: Zaak, name: str) -> None:
@@ -220,13 +247,17 @@ def _empty(relation: etree._Element) -> bool:
 
 def _change_relation(held: Relation, name: str, old: etree._Element, new: etree._Element) -> None:
     """§5.2.6 punt 3 / Tabel 5.5 "Wijzigen relatie": oud holds K/Sleutel + the te wijzigen gegevens, which must be
-    the held ones; nieuw the gewijzigde (the same elements); geenWaarde removes a value."""
+    the held ones; nieuw the gewijzigde (the same elements); geenWaarde removes a value. A ROL's extraElementen
+    (``emailadres``) are compared and set name by name, as a ZAK's are (Tabel 5.3)."""
     before, after = _details(old), _details(new)
-    if set(before) != set(after):
+    extra_before, extra_after = before.pop(EXTRA, {}), after.pop(EXTRA, {})
+    if set(before) != set(after) or set(extra_before) != set(extra_after):
         raise refuse("oud-nieuw-elements", name, "a changed relation holds the same elements in oud and nieuw "
                      "(StUF 03.01 Tabel 5.5, Wijzigen relatie)", "StUF055")
-    for element, value in before.items():
-        if not _same(value, held.details.get(element)):
+    held_extra = held.details.get(EXTRA, {})
+    for element, value in [*before.items(), *((f"extraElement {n}", v) for n, v in extra_before.items())]:
+        stored = held_extra.get(element[13:]) if element.startswith("extraElement ") else held.details.get(element)
+        if not _same(value, stored):
             raise refuse("oud-mismatch", f"{name}/{element}", "the oud value of the relation differs from the "
                          "value the zaaksysteem holds (StUF 03.01 Tabel 5.5: K/Sleutel + te wijzigen gegevens)")
     for element, value in after.items():
@@ -234,6 +265,12 @@ def _change_relation(held: Relation, name: str, old: etree._Element, new: etree.
             held.details.pop(element, None)
         else:
             held.details[element] = value
+    if extra_after:
+        merged = {k: v for k, v in {**held_extra, **extra_after}.items() if v is not None}
+        if merged:
+            held.details[EXTRA] = merged
+        else:
+            held.details.pop(EXTRA, None)
 
 
 def _check_replaced(name: str, old: etree._Element) -> None:

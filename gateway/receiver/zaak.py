@@ -165,9 +165,11 @@ class Relation:
     details: dict[str, Value] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:
-        """Identity and details; an address group only as the names of the elements it holds (privacy)."""
+        """Identity and details; an address group only as the names of the elements it holds, a ROL's extraElementen
+        (``emailadres``) masked as the zaak's are (privacy)."""
         return {"soort": self.soort, "identificatie": mask(self.key),
-                **{name: sorted(v) if isinstance(v, dict) else mask_value(v) for name, v in self.details.items()}}
+                **{name: {n: shown_extra(n, x) for n, x in v.items()} if name == EXTRA
+                   else sorted(v) if isinstance(v, dict) else mask_value(v) for name, v in self.details.items()}}
 
 
 @dataclass
