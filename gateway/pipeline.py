@@ -448,8 +448,11 @@ def newest_version(registry: Registry, wet: str, nummer: str, source: str) -> st
 
 def _to_version(bericht: Bericht, mapping: Compiled) -> tuple[Bericht, list[str], list[str]]:
     """The message as ``mapping``'s version can hold it, through the same cross-version rules as the GGk
-    payload (2.0 RedenIntrekking -> RedenWijziging, ...): (bericht, normalised, dropped)."""
-    if not mapping.wet or not mapping.versie or bericht.versie == mapping.versie:
+    payload (2.0 RedenIntrekking -> RedenWijziging, ...): (bericht, normalised, dropped). Also in the same version:
+    a message read back from a zaak may lack what the version requires (a relative's NaamGebruik, which a zaak no
+    longer carries: docs/canonical-spec.md 5), and the rules drop and name such a part instead of writing an invalid
+    message."""
+    if not mapping.wet or not mapping.versie:
         return bericht, [], []
     if (mapping.wet, mapping.versie) not in VERSIONS or bericht.wet != mapping.wet:
         return bericht, [], []

@@ -460,12 +460,16 @@ def test_another_client_for_the_same_toewijzing_replaces_the_initiator(reference
     assert answer.accepted, answer.fout
     zaak = chain.receiver.zaak(created.zaak)
     assert zaak is not None
-    assert zaak["initiator"] == {"soort": "natuurlijkPersoon", "identificatie": "inp.bsn=*******33"}
+    assert zaak["initiator"] == {"soort": "natuurlijkPersoon", "identificatie": "inp.bsn=*******33",
+                                 "extraElementen": {"emailadres": "*" * len("DHRGaastra@email.nl")}}  # masked
     assert len(zaak["berichten"]) == 2  # creeerZaak and the W; a second initiator would have been refused
     (_, output, _) = chain.delivered[-1]
     assert output.operation == "updateZaak"
     oud, nieuw = etree.fromstring(output.xml).findall(f"{{{ZKN}}}object")
-    assert _elements(oud) == _elements(nieuw) == ["identificatie", "omschrijving", "isVan", "heeftAlsInitiator"]
+    # oud names the held person (Tabel 5.5 "Vervangen relatie": K/Sleutel); nieuw adds the new one as a creeerZaak
+    # would, with its ROL extraElement emailadres
+    assert _elements(oud) == ["identificatie", "omschrijving", "isVan", "heeftAlsInitiator"]
+    assert _elements(nieuw) == [*_elements(oud), "extraElement emailadres"]
     assert {o.get(f"{{{STUF}}}verwerkingssoort") for o in (oud, nieuw)} == {"I"}  # only a relation changed
     for obj, bsn, persoon in ((oud, "123456782", "I"), (nieuw, "111222333", "T")):
         relation = obj.find(f"{{{ZKN}}}heeftAlsInitiator")

@@ -58,13 +58,15 @@ def person(full: bool, adres: bool = True, known: bool = True) -> dict[str, Any]
             "adres": dict(ADRES) if adres else None}
 
 
-def initiator(bsn: str = "123456782", correspondentie: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-    return {**person(True, **kw), "bsn": bsn, "correspondentie": correspondentie}
+def initiator(bsn: str = "123456782", correspondentie: dict[str, Any] | None = None, email: str | None = None,
+              **kw: Any) -> dict[str, Any]:
+    return {**person(True, **kw), "bsn": bsn, "correspondentie": correspondentie,
+            "extra": {"emailadres": email} if email else {}}
 
 
 def betrokkene(rol: str, full: bool = True, extra: bool = True) -> dict[str, Any]:
     return {"rol": rol, "code": "12", "omschrijving": "Partner", "persoon": person(full),
-            "extra": {"relatie.emailadres": "a@b.nl"} if extra else {}}
+            "extra": {"emailadres": "a@b.nl"} if extra else {}}
 
 
 KERN: dict[str, Any] = {"omschrijving": "Wmo aanvraag 07A03",
@@ -89,7 +91,7 @@ def state(*, toelichting: bool, kenmerken: int, resultaat: bool, dates: bool, ex
                   "einddatum": "20161231" if dates else None},
         "extra": extras,
         "initiator": initiator(correspondentie=dict(ADRES) if correspondentie else None, adres=full_person,
-                               known=full_person),
+                               known=full_person, email="c@d.nl" if extra else None),
         "uitvoerende": "98025566" if uitvoerende else None,
         "betrokkenen": [betrokkene(rol, full_person, extra > 0) for rol in betrokkenen],
         "andere": [{"identificatie": f"0363T9999{i}", **KERN} for i in range(andere)],
@@ -145,13 +147,22 @@ def relation_changes() -> list[tuple[RelationChange, ...]]:
         RelationChange("initiator", {**old, "correspondentie": dict(ADRES)}, {**old, "correspondentie": None}, "W"),
         RelationChange("initiator", {**old, "correspondentie": dict(ADRES)},
                        {**old, "correspondentie": {"postcode": "1111AA"}}, "W"),
+        # the initiator's emailadres (ZDS 1.2 4.1.4.2) added, removed, changed with its address; a state stored
+        # before the initiator had extraElementen (no "extra") gets one
+        RelationChange("initiator", old, {**old, "extra": {"emailadres": "c@d.nl"}}, "W"),
+        RelationChange("initiator", {**old, "extra": {"emailadres": "c@d.nl"}}, {**old, "extra": {}}, "W"),
+        RelationChange("initiator", {**old, "extra": {"emailadres": "c@d.nl"}},
+                       {**old, "correspondentie": dict(ADRES), "extra": {"emailadres": "e@f.nl"}}, "W"),
+        RelationChange("initiator", {k: v for k, v in old.items() if k != "extra"},
+                       {**old, "extra": {"emailadres": "c@d.nl"}}, "W"),
         RelationChange("uitvoerende", "98025566", "12345678"),
     ]
     for rol in at.RELATIONS:
         each += [RelationChange("betrokkene", betrokkene(rol), None, "V"),
                  RelationChange("betrokkene", None, betrokkene(rol), "T"),
                  RelationChange("betrokkene", None, betrokkene(rol, full=False, extra=False), "T")]
-    return [(), *((c,) for c in each), tuple(each[:1] + each[4:])]
+    others = [c for c in each if c.name != "initiator"]  # with the R: a zaak has one initiator relation
+    return [(), *((c,) for c in each), tuple(each[:1] + others)]
 
 
 def update_shapes() -> list[Operation]:

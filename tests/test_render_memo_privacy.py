@@ -19,9 +19,11 @@ from gateway.render.settings import Systeem
 from gateway.zaken import CREEER, Operation
 from gateway.zaken.registry import registered
 
-PERSONAL = {"client.telefoonnummer": "0612345678", "client.emailadres": "a@b.nl", "client.nummer": "C123",
+PERSONAL = {"client.telefoonnummer": "0612345678", "client.nummer": "C123",
             "client.partnernaam": "Jansen", "verwijzer.naam": "Dr. Pieters", "verwijzer.zorgverlenercode": "01234567",
-            "relatie.emailadres": "c@d.nl", "vendor.notitie": "vrije tekst"}
+            "vendor.notitie": "vrije tekst"}
+EMAIL = "a@b.nl"
+"""The initiator's ROL extraElement emailadres (ZDS 1.2 4.1.4.2), written on heeftAlsInitiator, never remembered."""
 CODES = {"product.code": "07A03", "product.categorie": "07", "beschikking.ingangsdatum": "20260101"}
 
 
@@ -31,7 +33,7 @@ def _state(extra: dict[str, str]) -> dict[str, object]:
                       "einddatumGepland": None, "einddatum": None},
             "extra": extra, "zaaktype": {"omschrijving": "Wmo", "code": "W1", "ingangsdatum": "20150101"},
             "betrokkenen": [], "initiator": {"bsn": "123456782", "geslachtsnaam": "G", "known": True,
-                                             "correspondentie": None},
+                                             "correspondentie": None, "extra": {"emailadres": EMAIL}},
             "uitvoerende": None, "andere": []}
 
 
@@ -45,6 +47,7 @@ def test_the_memo_holds_codes_and_dates_never_personal_values(reference_dir: Pat
                     (Systeem(), "0363"), "0b4c8f2e-0000-4000-8000-000000000001", "20260102030405000")
     for name, value in {**PERSONAL, **CODES}.items():  # every one written all the same
         assert f'<StUF:extraElement naam="{name}">{value}</StUF:extraElement>'.encode() in xml
+    assert f'<StUF:extraElement naam="emailadres">{EMAIL}</StUF:extraElement>'.encode() in xml
     assert {name for _, name, _ in zkn_writer.WRITTEN} == set(CODES)
 
 

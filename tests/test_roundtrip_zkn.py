@@ -125,9 +125,10 @@ LINE = ("categorie", "code", "omvang", "ingangsdatum", "toewijzingnummer", "aanb
 
 
 def _persons(relaties: list) -> list:
-    """Related persons as the way back keeps them: grouped by role (so compared sorted), renumbered."""
-    return sorted((r.soort, r.naam.geslachtsnaam.naam, r.naam.naamgebruik or "", [c.emailadres for c in r.contacten])
-                  for r in relaties)
+    """Related persons as the way back keeps them: grouped by role (so compared sorted), renumbered, with their
+    e-mail (the ROL's emailadres) but not their naamgebruik, which a zaak does not carry (ZDS 1.2 4.1.4.2: a ROL has
+    no extraElement but emailadres; docs/canonical-spec.md 5)."""
+    return sorted((r.soort, r.naam.geslachtsnaam.naam, [c.emailadres for c in r.contacten]) for r in relaties)
 
 
 def _created(bericht: Bericht) -> list[Bericht]:
@@ -173,6 +174,7 @@ def test_every_created_zaak_reads_back_to_its_client_and_line(bericht: Bericht) 
         assert [(b.categorie, b.code, b.ingangsdatum, b.einddatum, b.omvang)
                 for b in got.beschikking.producten] == granted
         assert _persons(got.relaties) == _persons(client.relaties)
+        assert [r.naam.naamgebruik for r in got.relaties] == [None] * len(got.relaties)
 
 
 def test_zkn_output_of_a_public_sample_round_trips(reference_dir_or_skip: object = None) -> None:

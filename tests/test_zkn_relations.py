@@ -1,6 +1,8 @@
 """The initiator's afwijkendCorrespondentieAdres (iWmo Contact Soort 02): sent in the creeerZaak, changed in a W
 with the relation's verwerkingssoort W (StUF 03.01 5.2.6 item 3, Tabel 5.5 "Wijzigen relatie") and emptied with
-xsi:nil, as the reference receiver applies it. Values are hand-written into a copy of the public CasusA-02."""
+xsi:nil, as the reference receiver applies it; the client's e-mail the same way, as the initiator's one extraElement
+``emailadres`` (ZDS 1.2 4.1.4.2), also from a ledger written before it moved there. Values are hand-written into a
+copy of the public CasusA-02."""
 
 from __future__ import annotations
 
@@ -102,3 +104,126 @@ def test_a_relative_gone_is_dropped_with_v_and_one_come_is_added_with_t(run: Run
     assert [(b["rol"], b.get("code")) for b in after] == [("heeftAlsUitvoerende", None),
                                                           ("heeftAlsBelanghebbende", "12")]
     assert after[1]["identificatie"] != partner["identificatie"]  # another person, found by its kerngegevens
+
+
+# ------------------------------------------------ the client's e-mail on heeftAlsInitiator (ZDS 1.2 4.1.4.2)
+
+EMAIL = b"<wmo301:Emailadres>DHRGaastra@email.nl</wmo301:Emailadres>"
+"""The client's e-mail address in CasusA-02 (the partner has one of its own, dsmistral@email.nl)."""
+
+
+def _initiator_emails(xml: bytes) -> list[tuple[str | None, list[str | None]]]:
+    """Per object: heeftAlsInitiator's verwerkingssoort and its emailadres values (None: geenWaarde)."""
+    out = []
+    for obj in etree.fromstring(xml).findall(f"{{{ZKN}}}object"):
+        for relation in obj.findall(f"{{{ZKN}}}heeftAlsInitiator"):
+            out.append((relation.get(f"{{{STUF}}}verwerkingssoort"),
+                        [e.text for e in relation.iter(f"{{{STUF}}}extraElement") if e.get("naam") == "emailadres"]))
+    return out
+
+
+def _zak_extra(xml: bytes, side: int = 0) -> dict[str, str | None]:
+    obj = etree.fromstring(xml).findall(f"{{{ZKN}}}object")[side]
+    return {e.get("naam", ""): e.text for e in obj.findall(f"{{{STUF}}}extraElementen/{{{STUF}}}extraElement")}
+
+
+def _held_email(run: Run, zaak: str) -> object:
+    """The initiator's emailadres the receiver holds, unmasked (its snapshot masks contact data)."""
+    (initiator,) = run.receiver._zaken[zaak].related("heeftAlsInitiator")
+    return initiator.details.get("extraElementen", {}).get("emailadres")
+
+
+def test_the_client_s_email_is_the_initiator_s_and_its_change_a_w_of_that_relation(run: Run) -> None:
+    a02 = (run.folder / A02).read_bytes()
+    (created,) = run.feed(A02).outputs
+    assert _initiator_emails(created.xml) == [("T", ["DHRGaastra@email.nl"])]
+    assert "client.emailadres" not in _zak_extra(created.xml) and "emailadres" not in _zak_extra(created.xml)
+    partner = etree.fromstring(created.xml).find(f".//{{{ZKN}}}heeftAlsBelanghebbende")
+    assert {e.get("naam"): e.text for e in partner.iter(f"{{{STUF}}}extraElement")} == {
+        "emailadres": "dsmistral@email.nl"}  # no relatie.naamgebruik, relatie.telefoonnummer any more
+    assert _held_email(run, created.zaak) == "DHRGaastra@email.nl"
+
+    (changed,) = run.feed("A-02, another e-mail", a02.replace(EMAIL, EMAIL.replace(b"DHRGaastra", b"gaastra"))).outputs
+    assert changed.operation == "updateZaak"
+    assert _initiator_emails(changed.xml) == [("W", ["DHRGaastra@email.nl"]), ("W", ["gaastra@email.nl"])]
+    assert _zak_extra(changed.xml) == _zak_extra(changed.xml, 1) == {}  # no ZAK extraElement changed
+    assert _held_email(run, created.zaak) == "gaastra@email.nl"  # the receiver applied the W (Tabel 5.5)
+
+    (removed,) = run.feed("A-02, no e-mail", a02.replace(EMAIL, b"")).outputs
+    assert _initiator_emails(removed.xml) == [("W", ["gaastra@email.nl"]), ("W", [None])]
+    assert _held_email(run, created.zaak) is None
+
+
+def test_drop_contact_drops_the_initiator_s_and_the_relatives_emailadres(reference_dir: Path) -> None:
+    """The privacy option ``drop: [contact]`` still drops the client's e-mail in its new place."""
+    import dataclasses
+
+    from gateway.render import RenderSettings
+
+    settings = RenderSettings()
+    zaaktypen = {key: dataclasses.replace(z, drop=z.drop | {"contact"}) for key, z in settings.zaaktypen.items()}
+    run = Run(reference_dir, dataclasses.replace(settings, zaaktypen=zaaktypen))
+    (created,) = run.feed(A02).outputs
+    assert _initiator_emails(created.xml) == [("T", [])]
+    assert b'naam="emailadres"' not in created.xml and b"email.nl" not in created.xml
+
+
+def _old_style(run: Run, xml: bytes, zaak: str) -> bytes:
+    """The zaak as a ledger and a receiver hold it when made before 6 December 2026: the client's e-mail the ZAK's
+    extraElement ``client.emailadres``, none on the initiator, the relatives' contact data ``relatie.*`` in the
+    ledger. Returns the creeerZaak as it was sent then (the relatives' relatie.* left out: the reference receiver
+    refuses them now, and a W never compares a betrokkene's extraElementen)."""
+    with run.converter.ledger.transaction() as tx:
+        state = tx.state(zaak)
+        email = (state["initiator"].pop("extra", None) or {}).get("emailadres")
+        if email:
+            state["extra"]["client.emailadres"] = email
+        for betrokkene in state["betrokkenen"]:
+            mail = betrokkene["extra"].pop("emailadres", None)
+            betrokkene["extra"] = {"relatie.naamgebruik": "1", "relatie.telefoonnummer": "0201234567",
+                                   **({"relatie.emailadres": mail} if mail else {})}
+        tx.put_state(zaak, state)
+    root = etree.fromstring(xml)
+    obj = root.find(f"{{{ZKN}}}object")
+    for relation in obj:
+        if etree.QName(relation).localname.startswith("heeftAls"):
+            for extra in relation.findall(f"{{{STUF}}}extraElementen"):
+                relation.remove(extra)
+    if email:
+        zak = obj.find(f"{{{STUF}}}extraElementen")
+        etree.SubElement(zak, f"{{{STUF}}}extraElement", naam="client.emailadres").text = email
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def test_a_zaak_made_before_the_move_gets_one_valid_w_that_moves_the_email(run: Run) -> None:
+    """Decided (docs/canonical-spec.md 3): the receiver holds client.emailadres on the ZAK, so the first 301 after the
+    upgrade removes it there (geenWaarde) and adds emailadres to the initiator (W, oud geenWaarde), in one updateZaak
+    the receiver applies; after it the same 301 is no change. The relatives' old relatie.* data cause no update."""
+    a02 = (run.folder / A02).read_bytes()
+    (created,) = run.converter.convert(a02, A02).outputs
+    old = _old_style(run, created.xml, created.zaak)
+    assert run.receiver.receive(old, created.soap_action).accepted
+    assert run.receiver.zaak(created.zaak)["extraElementen"]["client.emailadres"]  # type: ignore[index]
+    assert _held_email(run, created.zaak) is None
+
+    (moved,) = run.feed(A02).outputs  # Run.feed: every output accepted by the receiver
+    assert moved.operation == "updateZaak"
+    assert (_zak_extra(moved.xml), _zak_extra(moved.xml, 1)) == ({"client.emailadres": "DHRGaastra@email.nl"},
+                                                                 {"client.emailadres": None})
+    assert _initiator_emails(moved.xml) == [("W", [None]), ("W", ["DHRGaastra@email.nl"])]
+    assert [etree.QName(r).localname for r in etree.fromstring(moved.xml).iter(f"{{{ZKN}}}heeftAlsBelanghebbende")
+            ] == []  # the relative is the same person: not re-sent for its old extraElementen
+    held = run.receiver.zaak(created.zaak)
+    assert "client.emailadres" not in held["extraElementen"]  # type: ignore[index]
+    assert _held_email(run, created.zaak) == "DHRGaastra@email.nl"
+    assert run.feed(A02).outputs == []  # the state is the new one now
+
+
+def test_a_zaak_made_before_the_move_without_email_gets_no_update(run: Run) -> None:
+    a02 = (run.folder / A02).read_bytes().replace(EMAIL, b"")
+    (created,) = run.converter.convert(a02, A02).outputs
+    assert run.receiver.receive(_old_style(run, created.xml, created.zaak), created.soap_action).accepted
+    with run.converter.ledger.transaction() as tx:
+        assert "extra" not in tx.state(created.zaak)["initiator"]  # as an old ledger holds it
+    again = run.converter.convert(a02, A02)
+    assert again.outputs == [] and again.outcome.startswith("no change")

@@ -15,7 +15,7 @@ from lxml import etree
 from gateway.ledger import MemoryLedger, SqliteLedger
 from gateway.mapping import ConversionError
 from gateway.pipeline import Conversion, Converter
-from gateway.zaken.registry import is_registered
+from gateway.zaken.registry import is_written
 
 NS = {"ZKN": "http://www.egem.nl/StUF/sector/zkn/0310", "StUF": "http://www.egem.nl/StUF/StUF0301",
       "BG": "http://www.egem.nl/StUF/sector/bg/0310"}
@@ -80,8 +80,14 @@ def test_a_new_toewijzing_is_one_creeer_zaak_with_data_in_its_place(converter: C
     assert texts(zaak, "ZKN:heeftAlsUitvoerende/ZKN:gerelateerde/ZKN:nietNatuurlijkPersoon/BG:ann.identificatie"
                  ) == ["00000000098025566"]
     names = [e.get("naam") for e in zaak.iter(STUF_EX)]
-    assert len([n for n in names if n and not n.startswith("relatie.")]) <= 21
-    assert all(is_registered(n) for n in names)
+    assert len(zaak.findall("StUF:extraElementen/StUF:extraElement", NS)) <= 21
+    assert all(is_written(n) for n in names)
+    # the client's e-mail is the initiator's, the one extraElement ZDS 1.2 4.1.4.2 gives a ROL; every ROL has
+    # that one at most
+    assert texts(zaak, "ZKN:heeftAlsInitiator/StUF:extraElementen/StUF:extraElement") == ["DHRGaastra@email.nl"]
+    for rol in zaak:
+        if etree.QName(rol).localname.startswith("heeftAls"):
+            assert {e.get("naam") for e in rol.iter(STUF_EX)} <= {"emailadres"}
     assert not [n for n in names if any(p.isdigit() for p in n.split("."))]
     extra = {e.get("naam"): e.text for e in zaak.findall("StUF:extraElementen/StUF:extraElement", NS)}
     assert extra["product.code"] == "07A03" and extra["product.omvang.volume"] == "6"
@@ -101,9 +107,18 @@ def test_the_intrekking_updates_with_equal_old_and_new_elements_then_closes(conv
     assert texts(new, "ZKN:einddatum") == ["20161107"]
     assert old.find("ZKN:einddatum", NS).get(STUF_NV) == "geenWaarde"
     assert texts(new, "ZKN:resultaat/ZKN:omschrijving") == ["Toewijzing ingetrokken (RedenIntrekking 4)"]
-    for side in (old, new):  # never re-sent: initiator, registratiedatum, startdatum
-        for tag in ("heeftAlsInitiator", "registratiedatum", "startdatum"):
+    emails = []
+    for side in (old, new):  # never re-sent: registratiedatum, startdatum
+        for tag in ("registratiedatum", "startdatum"):
             assert side.find(f"ZKN:{tag}", NS) is None, tag
+        # the client's e-mail changed: a W of the initiator relation (StUF 03.01 Tabel 5.5 "Wijzigen relatie"), the
+        # person by its kerngegevens (I), only the changed extraElement, no afwijkendCorrespondentieAdres
+        (initiator,) = side.findall("ZKN:heeftAlsInitiator", NS)
+        assert initiator.get(STUF_VS) == "W"
+        assert initiator.find("ZKN:gerelateerde/ZKN:natuurlijkPersoon", NS).get(STUF_VS) == "I"
+        assert initiator.find("ZKN:afwijkendCorrespondentieAdres", NS) is None
+        assert [e.get("naam") for e in initiator.iter(STUF_EX)] == ["emailadres"]
+        emails += texts(initiator, "StUF:extraElementen/StUF:extraElement")
         # the kerngegevens (StUF 03.01 5.2.4): omschrijving and isVan as held, the zaaktype with I
         assert texts(side, "ZKN:omschrijving") == texts(etree.fromstring(created.xml).find(
             "ZKN:object", NS), "ZKN:omschrijving") == ["Wmo toewijzing 07A03"]
@@ -112,8 +127,9 @@ def test_the_intrekking_updates_with_equal_old_and_new_elements_then_closes(conv
     extra_old = {e.get("naam"): e.text for e in old.iter(STUF_EX)}
     extra_new = {e.get("naam"): e.text for e in new.iter(STUF_EX)}
     assert (extra_old["beschikking.einddatum"], extra_new["beschikking.einddatum"]) == ("20161231", "20161107")
-    assert (extra_old["client.emailadres"], extra_new["client.emailadres"]) == (
-        "DHRGaastra@email.nl", "dhrgaastra@email.nl")
+    zak_extra = [e.get("naam") for e in old.findall("StUF:extraElementen/StUF:extraElement", NS)]
+    assert "client.emailadres" not in zak_extra and "emailadres" not in zak_extra  # not a ZAK extraElement
+    assert emails == ["DHRGaastra@email.nl", "dhrgaastra@email.nl"]
     heeft = objects(status.xml)[1].find("ZKN:heeft", NS)
     assert texts(heeft, "ZKN:gerelateerde/ZKN:omschrijving") == ["Afgehandeld"]
     assert texts(heeft, "ZKN:datumStatusGezet") == ["20161107000000000"]

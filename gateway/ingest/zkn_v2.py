@@ -131,8 +131,12 @@ ZAAK_EXTRAS = frozenset({
     "client.juridische_status", "client.wettelijke_vertegenwoordiging", "client.gezagsdrager_bekend",
     "client.telefoonnummer", "client.telefoon.landnummer", "client.emailadres", "client.reden_verzoek"})
 """The registered extraElement names (gateway/zaken/extraelementen.yaml) a zaak carries, besides ``vendor.*``."""
-RELATION_EXTRAS = frozenset({"relatie.telefoonnummer", "relatie.telefoon.landnummer", "relatie.naamgebruik",
-                             "relatie.emailadres"})
+RELATION_EXTRAS = frozenset({"emailadres", "relatie.telefoonnummer", "relatie.telefoon.landnummer",
+                             "relatie.naamgebruik", "relatie.emailadres"})
+"""The names a betrokkene relation carries: ``emailadres`` (ZDS 1.2 4.1.4.2), and the ``relatie.*`` names retired
+on 6 December 2026, read from zaken written before (``client.emailadres`` above likewise)."""
+INITIATOR_EXTRAS = frozenset({"emailadres"})
+"""The one name heeftAlsInitiator carries (ZDS 1.2 4.1.4.2: "object . <ROL> . extraElement … naam = emailadres")."""
 REPEATED = frozenset({"beschikking.grondslag", "beschikking.beperkingscategorie"})
 """The names registered ``repeat: true``; every other name occurs at most once."""
 
@@ -141,13 +145,14 @@ class _Extras:
     """The extraElementen of one zaak or relation by name: only registered names, each once unless it repeats
     (an unknown name or a second value would otherwise be passed over without a word)."""
 
-    def __init__(self, node: etree._Element, known: frozenset[str]) -> None:
+    def __init__(self, node: etree._Element | None, known: frozenset[str]) -> None:
         self.by_name: dict[str, list[etree._Element]] = {}
-        for e in node.findall(f"{STUF}extraElementen/{STUF}extraElement"):
+        found_ = node.findall(f"{STUF}extraElementen/{STUF}extraElement") if node is not None else []
+        for e in found_:
             name = e.get("naam") or ""
             if name not in known and not (known is ZAAK_EXTRAS and name.startswith("vendor.") and len(name) > 7):
                 raise _fail(f"extraElement {found(name) if name else 'without naam'} is no registered name of "
-                            f"profile zkn v2 {'on a relation' if known is RELATION_EXTRAS else 'on a zaak'} "
+                            f"profile zkn v2 {'on a zaak' if known is ZAAK_EXTRAS else 'on a relation'} "
                             "(gateway/zaken/extraelementen.yaml)", e, f"extraElement {name}".strip())
             same = self.by_name.setdefault(name, [])
             if same and name not in REPEATED:
@@ -172,8 +177,10 @@ class _Extras:
         return {n[7:]: v for n, els in self.by_name.items() if n.startswith("vendor.") for v in [els[0].text] if v}
 
 
-def _contact(person: dict[str, Any], x: _Extras, prefix: str) -> None:
-    telefoon, email = x.one(f"{prefix}.telefoonnummer"), x.one(f"{prefix}.emailadres")
+def _contact(person: dict[str, Any], x: _Extras, prefix: str, rol: _Extras) -> None:
+    """The person's telephone number (``prefix``.telefoonnummer in ``x``) and e-mail address: the ROL's ``emailadres``,
+    else the retired ``prefix``.emailadres of a zaak written before it."""
+    telefoon, email = x.one(f"{prefix}.telefoonnummer"), rol.one("emailadres") or x.one(f"{prefix}.emailadres")
     if not telefoon and not email:
         return
     contacten = person.setdefault("contacten", [{"soort": "01"}])
@@ -280,7 +287,7 @@ def _client(zaak: etree._Element, x: _Extras) -> dict[str, Any]:
     """The client: the initiator, its registered extras, and every related person with their own extras."""
     initiator = _only(_only(_only(zaak, f"{ZKN}heeftAlsInitiator"), f"{ZKN}gerelateerde"), f"{ZKN}natuurlijkPersoon")
     client: dict[str, Any] = {"bsn": _text(initiator, f"{BG}inp.bsn"), **_person(initiator)}
-    _contact(client, x, "client")
+    _contact(client, x, "client", _Extras(_only(zaak, f"{ZKN}heeftAlsInitiator"), INITIATOR_EXTRAS))
     for name, field in _CLIENT_EXTRAS:
         if x.one(name) is not None:
             client[field] = x.one(name)
@@ -295,7 +302,7 @@ def _client(zaak: etree._Element, x: _Extras) -> dict[str, Any]:
         for rel in zaak.findall(f"{ZKN}{tag}"):
             person = _person(_only(_only(rel, f"{ZKN}gerelateerde"), f"{ZKN}natuurlijkPersoon"))
             own = _Extras(rel, RELATION_EXTRAS)
-            _contact(person, own, "relatie")
+            _contact(person, own, "relatie", own)
             if own.one("relatie.naamgebruik") and "naam" in person:
                 person["naam"]["naamgebruik"] = own.one("relatie.naamgebruik")
             relaties.append({"nummer": str(len(relaties) + 1), "soort": _text(rel, f"{ZKN}code"), **person})

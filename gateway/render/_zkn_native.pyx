@@ -313,6 +313,7 @@ cdef int _creeer(Out out, object state) except -1:
     correspondentie = initiator.get("correspondentie")
     if correspondentie:
         _group(out, "ZKN:afwijkendCorrespondentieAdres", correspondentie, INITIATOR.correspondentie)
+    _extras(out, INITIATOR.extra, initiator.get("extra") or {})  # its emailadres (ZDS 1.2 4.1.4.2)
     out.lit(b"</ZKN:heeftAlsInitiator>")
     uitvoerende = state.get("uitvoerende")
     if uitvoerende:

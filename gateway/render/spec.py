@@ -76,8 +76,10 @@ def table() -> str:
               "| naam | type | bron (source) | betekenis (meaning) |", "|---|---|---|---|"]
     for entry in registered():
         repeat = " (repeatable)" if entry.get("repeat") else ""
+        plaats = f"; on a {entry['plaats']} relation, not the ZAK" if entry.get("plaats") else ""
+        retired = f"; **no longer written** ({entry['retired']})" if entry.get("retired") else ""
         lines.append(f"| `{entry['naam']}` | {_cell(str(entry['type']))}{repeat} | {_cell(entry['bron'])} | "
-                     f"{_cell(entry['betekenis'])} |")
+                     f"{_cell(entry['betekenis'])}{_cell(plaats + retired)} |")
     lines += ["", END]
     return "\n".join(lines)
 

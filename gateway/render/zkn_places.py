@@ -17,7 +17,7 @@ def _x(name: str) -> str:
     return f'StUF:extraElement naam="{name}"'
 
 
-def _person(prefix: str, root: str, ext: str) -> dict[str, list[str]]:
+def _person(prefix: str, root: str) -> dict[str, list[str]]:
     return {
         f"{prefix}naam.geslachtsnaam.naam": [root + "BG:geslachtsnaam"],
         f"{prefix}naam.geslachtsnaam.voorvoegsel": [root + "BG:voorvoegselGeslachtsnaam"],
@@ -33,9 +33,14 @@ def _person(prefix: str, root: str, ext: str) -> dict[str, list[str]]:
         f"{prefix}contacten.adres.huisnummertoevoeging": [root + ADRES + "BG:aoa.huisnummertoevoeging"],
         f"{prefix}contacten.adres.straatnaam": [root + ADRES + "BG:gor.straatnaam (also BG:gor.openbareRuimteNaam)"],
         f"{prefix}contacten.adres.plaatsnaam": [root + ADRES + "BG:wpl.woonplaatsNaam"],
-        f"{prefix}contacten.telefoon.nummer": [_x(f"{ext}.telefoonnummer") + " (the first)"],
-        f"{prefix}contacten.emailadres": [_x(f"{ext}.emailadres") + " (the first)"],
     }
+
+
+ROL_EMAIL = ("ZKN:{rol}/StUF:extraElementen/" + _x("emailadres")
+             + " (the first; ZDS 1.2 4.1.4.2: 'object . <ROL> . extraElement … naam = emailadres')")
+NO_ROL_PLACE = ("not carried: ZDS 1.2 4.1.4.2 gives a ROL 'alle child elementen m.u.v. … extraElementen' and one "
+                "extraElement only ('naam = emailadres'), and the NPS of a kennisgeving holds its kerngegevens only "
+                "(zkn0310 NPS-zkn-kerngegevensKennisgeving): a relative's {what} has no place")
 
 
 COR = ZAK + "ZKN:heeftAlsInitiator/ZKN:afwijkendCorrespondentieAdres/"
@@ -62,7 +67,10 @@ PLACES: dict[str, list[str]] = {
                                   ZAK + "ZKN:heeft (the eindstatus, of each open aanvraagzaak answered)"],
     "antwoord.reden_afwijzing": [ZAK + "ZKN:resultaat ('Afgewezen: geen contract (3)')"],
     "clients.bsn": [INI + "BG:inp.bsn"],
-    **{k: v + _correspondentie(k) for k, v in _person("clients.", INI, "client").items()},
+    **{k: v + _correspondentie(k) for k, v in _person("clients.", INI).items()},
+    "clients.contacten.telefoon.nummer": [_x("client.telefoonnummer") + " (the first)"],
+    "clients.contacten.telefoon.landnummer": [_x("client.telefoon.landnummer") + " (of the first)"],
+    "clients.contacten.emailadres": [ZAK + ROL_EMAIL.format(rol="heeftAlsInitiator")],
     "clients.clientnummer": [_x("client.nummer") + " (only when it is not the BSN)"],
     "clients.geheim": [_x("client.geheim")],
     "clients.naam.naamgebruik": [_x("client.naamgebruik")],
@@ -80,7 +88,14 @@ PLACES: dict[str, list[str]] = {
     "clients.relaties.soort": [BTR + "ZKN:code (when the soort makes a belanghebbende; else heeftAlsGemachtigde or "
                                      "heeftAlsOverigBetrokkene; also ZKN:omschrijving)"],
     **{k: [v[0] + " (when the relation is a belanghebbende; gemachtigde and overig alike)", *v[1:]]
-       for k, v in _person("clients.relaties.", BTR + "ZKN:gerelateerde/ZKN:natuurlijkPersoon/", "relatie").items()},
+       for k, v in _person("clients.relaties.", BTR + "ZKN:gerelateerde/ZKN:natuurlijkPersoon/").items()},
+    "clients.relaties.contacten.emailadres": [ZAK + ROL_EMAIL.format(rol="heeftAlsBelanghebbende")
+                                              + " (when the relation is a belanghebbende; gemachtigde and overig "
+                                                "alike)"],
+    "clients.relaties.contacten.telefoon.nummer": [NO_ROL_PLACE.format(what="telephone number")],
+    "clients.relaties.contacten.telefoon.landnummer": [NO_ROL_PLACE.format(what="telephone number")],
+    "clients.relaties.naam.naamgebruik": [NO_ROL_PLACE.format(what="naamgebruik")],
+    "clients.relaties.naam.geslachtsnaam.naamcode": [NO_ROL_PLACE.format(what="naamcode (nor its naamgebruik)")],
     "clients.beschikking.nummer": [ZAK + "ZKN:kenmerk/ZKN:kenmerk (bron BeschikkingNummer, also a chain key)"],
     "clients.beschikking.afgiftedatum": [_x("beschikking.afgiftedatum")],
     "clients.beschikking.ingangsdatum": [_x("beschikking.ingangsdatum")],

@@ -100,16 +100,39 @@ def _correspondentie(out: Parts, adres: dict[str, Any] | None) -> None:
         _group(out, "ZKN:afwijkendCorrespondentieAdres", adres, at.INITIATOR.correspondentie)
 
 
-def _initiator(out: Parts, initiator: dict[str, Any], relatie: str = "T", persoon: str = "T") -> None:
-    """heeftAlsInitiator: added (T, in a creeerZaak), replaced (R: oud names the held person with I) or its
-    correspondence address changed (W: the person with I, the address old or new)."""
+def _initiator(out: Parts, initiator: dict[str, Any], relatie: str = "T", persoon: str = "T",
+               changed: tuple[bool, list[str]] = (False, [])) -> None:
+    """heeftAlsInitiator: added (T, in a creeerZaak), replaced (R: oud names the held person with I) or its own data
+    changed (W, StUF 03.01 Tabel 5.5 "Wijzigen relatie": the person with I and, of the afwijkendCorrespondentieAdres
+    and the extraElement ``emailadres``, ``changed`` ones, old or new). The e-mail address is the ROL extraElement
+    ZDS 1.2 4.1.4.2 names: "object . <ROL> . extraElement … naam = emailadres"."""
     out.append(f'<ZKN:heeftAlsInitiator StUF:entiteittype="ZAKBTRINI" StUF:verwerkingssoort="{relatie}">'
                "<ZKN:gerelateerde>")
     _person(out, at.INITIATOR, initiator, initiator["bsn"], persoon)
     out.append("</ZKN:gerelateerde>")
-    if relatie == "W" or (persoon == "T" and initiator.get("correspondentie")):
-        _correspondentie(out, initiator.get("correspondentie"))
+    if relatie == "W":
+        correspondentie, names = changed
+        if correspondentie:
+            _correspondentie(out, initiator.get("correspondentie"))
+        if names:
+            extra = initiator.get("extra") or {}
+            out.append("<StUF:extraElementen>")
+            for name in names:
+                _extra(out, at.INITIATOR.extra, name, extra.get(name))
+            out.append("</StUF:extraElementen>")
+    elif persoon == "T":
+        if initiator.get("correspondentie"):
+            _correspondentie(out, initiator["correspondentie"])
+        _extras(out, at.INITIATOR.extra, initiator.get("extra") or {})
     out.append("</ZKN:heeftAlsInitiator>")
+
+
+def _initiator_changed(change: RelationChange) -> tuple[bool, list[str]]:
+    """What a W of the initiator changes: whether its afwijkendCorrespondentieAdres does, and the names of the
+    extraElementen that differ (each is sent in oud and nieuw, geenWaarde where one side has none)."""
+    old, new = change.old.get("extra") or {}, change.new.get("extra") or {}
+    names = [n for n in [*old, *(n for n in new if n not in old)] if old.get(n) != new.get(n)]
+    return change.old.get("correspondentie") != change.new.get("correspondentie"), names
 
 
 def _uitvoerende(out: Parts, agb: str, relatie: str = "T", nnp: str = "T") -> None:
@@ -361,7 +384,8 @@ def _relation(out: Parts, change: RelationChange, held: bool) -> None:
         else:
             _betrokkene(out, value, vs)
     elif change.name == "initiator":
-        _initiator(out, value, vs, "I" if held or vs == "W" else "T")
+        _initiator(out, value, vs, "I" if held or vs == "W" else "T",
+                   _initiator_changed(change) if vs == "W" else (False, []))
     else:
         _uitvoerende(out, value, vs, "I" if held else "T")
 

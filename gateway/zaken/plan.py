@@ -55,9 +55,11 @@ class Change:
 @dataclass(frozen=True, slots=True)
 class RelationChange:
     """A relation of an updateZaak: replaced by another (verwerkingssoort R, StUF 03.01 5.2.6 item 7: another
-    BSN or AGB), its own data changed (W, item 3: the initiator's afwijkendCorrespondentieAdres), a betrokkene
-    added (T, item 2: ``old`` None) or no longer relevant (V, item 5: ``new`` None). ``old``/``new``: the person
-    states of the initiator or a betrokkene, or the aanbieder's AGB of the uitvoerende."""
+    BSN or AGB), its own data changed (W, item 3: the initiator's afwijkendCorrespondentieAdres or its extraElement
+    ``emailadres``), a betrokkene added (T, item 2: ``old`` None) or no longer relevant (V, item 5: ``new`` None).
+    ``old``/``new``: the person states of the initiator or a betrokkene, or the aanbieder's AGB of the uitvoerende.
+    A W's ``new`` is the held initiator with its new afwijkendCorrespondentieAdres and extraElementen; the writer
+    sends those that differ."""
 
     name: str  # "initiator" | "uitvoerende" | "betrokkene"
     old: Any
@@ -119,9 +121,15 @@ def _identity(name: str, value: Any) -> Any:
     return value.get(key) if key and isinstance(value, dict) else value
 
 
+def rol_extra(initiator: JsonDict) -> JsonDict:
+    """The initiator relation's extraElementen (``emailadres``); {} for a state stored before the initiator had
+    them (its e-mail then was the ZAK's ``client.emailadres``), so such a state without one changes nothing."""
+    return initiator.get("extra") or {}
+
+
 def _relation_changes(old: JsonDict, new: JsonDict) -> tuple[RelationChange, ...]:
     """The relations whose object is another one now (another BSN, another AGB: R) or, for the same client,
-    whose correspondence address changed (W), in schema order."""
+    whose own data changed (W: the correspondence address, the zaak's e-mail address), in schema order."""
     out = []
     for name in REPLACEABLE:
         before, after = old.get(name), new.get(name)
@@ -129,9 +137,10 @@ def _relation_changes(old: JsonDict, new: JsonDict) -> tuple[RelationChange, ...
             continue
         if _identity(name, before) != _identity(name, after):
             out.append(RelationChange(name, before, after))
-        elif name == "initiator" and before.get("correspondentie") != after.get("correspondentie"):
-            out.append(RelationChange(name, before, {**before, "correspondentie": after.get("correspondentie")},
-                                      "W"))
+        elif name == "initiator" and (before.get("correspondentie") != after.get("correspondentie")
+                                      or rol_extra(before) != rol_extra(after)):
+            out.append(RelationChange(name, before, {**before, "correspondentie": after.get("correspondentie"),
+                                                     "extra": rol_extra(after)}, "W"))
     return tuple(out + _betrokkenen_changes(old.get("betrokkenen", []), new.get("betrokkenen", [])))
 
 

@@ -20,3 +20,10 @@ def registered() -> tuple[dict[str, Any], ...]:
 def is_registered(name: str) -> bool:
     names = {entry["naam"] for entry in registered()}
     return name in names or (name.startswith("vendor.") and "vendor.NAME" in names)
+
+
+def is_written(name: str) -> bool:
+    """A name the writer may emit: registered and not retired (a retired name stays registered, never reused:
+    StUF 03.01 3.2.4.1, but is no longer written)."""
+    retired = {entry["naam"] for entry in registered() if entry.get("retired")}
+    return is_registered(name) and name not in retired

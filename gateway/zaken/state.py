@@ -109,28 +109,45 @@ def _person(naam: Naam | None, geboortedatum: dt.date | None, gebruik: str | Non
     }
 
 
-def _contact_extra(prefix: str, contacten: list[Contact], extra: JsonDict) -> None:
-    telefoon = email = None  # the first of each over the contacts (loops: no generator a value)
+ROL_EMAIL = "emailadres"
+"""The one extraElement a ROL relation (the initiator, a betrokkene) carries: ZDS 1.2 4.1.4.2 excepts
+extraElementen from every ROL's "alle child elementen" but one, "object . <ROL> . extraElement — Indien
+betrokkene in ROL een correspondentie-email adres specifiek voor deze zaak heeft. naam = emailadres"."""
+
+
+def _first_email(contacten: list[Contact]) -> str | None:
+    for c in contacten:  # a loop: no generator a value
+        if c.emailadres:
+            return c.emailadres
+    return None
+
+
+def _telefoon_extra(contacten: list[Contact], extra: JsonDict) -> None:
+    """The client's first telephone number as ZAK extraElementen (ZDS 1.2 gives a ROL no place for one)."""
     for c in contacten:
         if c.telefoon:
             telefoon = c.telefoon[0]
-            break
-    for c in contacten:
-        if c.emailadres:
-            email = c.emailadres
-            break
-    _put(extra, f"{prefix}.telefoonnummer", telefoon.nummer if telefoon else None)
-    _put(extra, f"{prefix}.telefoon.landnummer", telefoon.landnummer if telefoon else None)
-    _put(extra, f"{prefix}.emailadres", email)
+            _put(extra, "client.telefoonnummer", telefoon.nummer)
+            _put(extra, "client.telefoon.landnummer", telefoon.landnummer)
+            return
+
+
+def rol_extra(contacten: list[Contact], drop_contact: bool) -> JsonDict:
+    """A ROL relation's extraElementen: the person's first e-mail address as ``emailadres`` (:data:`ROL_EMAIL`),
+    nothing else; none when the zaaktype drops contact data (privacy)."""
+    extra: JsonDict = {}
+    if not drop_contact:
+        _put(extra, ROL_EMAIL, _first_email(contacten))
+    return extra
 
 
 def betrokkene(relatie: Relatie, drop_contact: bool) -> JsonDict:
+    """A relative as a betrokkene relation. Its naamgebruik and telephone number are not kept: ZDS 1.2 4.1.4.2 gives
+    a ROL no extraElement but ``emailadres``, and the NPS of a kennisgeving holds only its kerngegevens
+    (zkn0310 ``NPS-zkn-kerngegevensKennisgeving``); docs/canonical-spec.md 5 lists them as dropped."""
     rol = ("gemachtigde" if relatie.soort in GEMACHTIGDE else
            "belanghebbende" if relatie.soort in BELANGHEBBENDE else "overig")
-    extra: JsonDict = {}
-    _put(extra, "relatie.naamgebruik", relatie.naam.naamgebruik)
-    if not drop_contact:
-        _contact_extra("relatie", relatie.contacten, extra)
+    extra = rol_extra(relatie.contacten, drop_contact)
     return {"rol": rol, "code": relatie.soort, "omschrijving": RELATIE_LABEL.get(relatie.soort, relatie.soort),
             "persoon": _person(relatie.naam, relatie.geboortedatum, relatie.geboortedatum_gebruik, relatie.geslacht,
                                relatie.contacten),
@@ -163,8 +180,8 @@ def _client_extra(client: Client, extra: JsonDict, drop_contact: bool) -> None:
         if client.naam.partnernaam is not None:
             _put(extra, "client.partnernaam", client.naam.partnernaam.naam)
             _put(extra, "client.partnernaam.voorvoegsel", client.naam.partnernaam.voorvoegsel)
-    if not drop_contact:
-        _contact_extra("client", client.contacten, extra)
+    if not drop_contact:  # the e-mail address goes on heeftAlsInitiator (rol_extra)
+        _telefoon_extra(client.contacten, extra)
     for key, value in client.extra.items():
         _put(extra, f"vendor.{key}", value)
 
@@ -276,7 +293,8 @@ def desired(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, template: str | No
         "extra": extra,
         "initiator": {"bsn": client.bsn, **_person(client.naam, client.geboortedatum, client.geboortedatum_gebruik,
                                                     client.geslacht, client.contacten),
-                      "correspondentie": _adres(client.contacten, ("02",))},
+                      "correspondentie": _adres(client.contacten, ("02",)),
+                      "extra": rol_extra(client.contacten, "contact" in drop)},
         "uitvoerende": unit.aanbieder,
         "betrokkenen": [] if "betrokkenen" in drop else [betrokkene(r, "contact" in drop) for r in client.relaties],
         "andere": [],
