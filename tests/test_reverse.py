@@ -87,6 +87,50 @@ def test_20_toewijzing_written_as_21_is_schema_valid_and_names_what_21_cannot_ho
                                   "clients.0.relaties.0: an iWmo 2.1 Relatie needs a NaamGebruik"}
 
 
+ZKN_NS, STUF_NS = "http://www.egem.nl/StUF/sector/zkn/0310", "http://www.egem.nl/StUF/StUF0301"
+
+
+def _as_written_before(xml: bytes) -> bytes:
+    """A creeerZaak as profile zkn v2 wrote it before 6 December 2026: the client's e-mail the ZAK's client.emailadres,
+    a relative's contact data and naamgebruik its relation's relatie.* extraElementen (names now retired)."""
+    root = etree.fromstring(xml)
+    obj = root.find(f"{{{ZKN_NS}}}object")
+    zak = obj.find(f"{{{STUF_NS}}}extraElementen")
+    for relation in obj:
+        own = relation.find(f"{{{STUF_NS}}}extraElementen")
+        if own is None:
+            continue
+        (email,) = own
+        if etree.QName(relation).localname == "heeftAlsInitiator":
+            relation.remove(own)
+            etree.SubElement(zak, f"{{{STUF_NS}}}extraElement", naam="client.emailadres").text = email.text
+        else:
+            email.set("naam", "relatie.emailadres")
+            for naam, value in (("relatie.naamgebruik", "2"), ("relatie.telefoonnummer", "0612345678"),
+                                ("relatie.telefoon.landnummer", "0031")):
+                etree.SubElement(own, f"{{{STUF_NS}}}extraElement", naam=naam).text = value
+    return etree.tostring(root)
+
+
+def test_a_zaak_written_before_the_rol_email_moved_reads_back_with_its_retired_names(converter: Converter,
+                                                                                    reference_dir: Path) -> None:
+    """The retired names stay registered (gateway/zaken/extraelementen.yaml) and are read from an older zaak: the
+    client's client.emailadres, a relative's relatie.emailadres, relatie.naamgebruik and telephone."""
+    data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    zaak = Converter().convert(data, "a02").outputs[0]
+    (back,) = converter.reverse(_as_written_before(zaak.xml), "iwmo21-wmo301", "zaak.xml")
+    assert back.unplaced == ["clients.0.geheim", "clients.0.leefeenheid"]  # the partner is whole again
+    client = converter.to_model(back.xml, "back.xml")[2].bericht.clients[0]
+    assert [c.emailadres for c in client.contacten if c.emailadres] == ["DHRGaastra@email.nl"]
+    (partner,) = client.relaties
+    assert partner.naam.naamgebruik == "2"
+    assert [(c.emailadres, [(t.nummer, t.landnummer) for t in c.telefoon]) for c in partner.contacten] == [
+        ("dsmistral@email.nl", [("0612345678", "0031")])]
+    (today,) = converter.reverse(zaak.xml, "iwmo21-wmo301", "zaak.xml")  # the same zaak as written now
+    client = converter.to_model(today.xml, "today.xml")[2].bericht.clients[0]
+    assert [c.emailadres for c in client.contacten if c.emailadres] == ["DHRGaastra@email.nl"]  # the initiator's
+
+
 def test_a_20_intrekking_written_as_21_carries_the_closest_reden_wijziging(converter: Converter,
                                                                             reference_dir: Path) -> None:
     data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-04-WMO301_intrekking.xml").read_bytes()
