@@ -322,7 +322,12 @@ def test_golden_a04_intrekking(version: str, reference_dir: Path, converter: Con
     assert old.find("ZKN:einddatum", NS).get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true"
     assert zaak.text("ZKN:einddatum") == "20161107"
     assert zaak.text("ZKN:einddatumGepland") is None  # the plan (20161231) is not rewritten
-    assert zaak.person("inp.bsn") is None  # the initiator is never re-sent in a W
+    # the initiator is re-sent only where its own data changed: A-04 writes the client's e-mail in lower case, so
+    # heeftAlsInitiator goes W (person I by its kerngegevens) with emailadres old and new (ZDS 1.2 4.1.4.2)
+    initiators = [o.find("ZKN:heeftAlsInitiator", NS) for o in (old, new)]
+    assert [i.get(f"{{{NS['StUF']}}}verwerkingssoort") for i in initiators] == ["W", "W"]
+    assert [i.findtext("StUF:extraElementen/StUF:extraElement", namespaces=NS) for i in initiators] == [
+        "DHRGaastra@email.nl", "dhrgaastra@email.nl"]
     reden = ("toewijzing.reden_intrekking", "4") if version == "2.0" else ("toewijzing.reden_wijziging", "09")
     assert zaak.extra(reden[0]) == reden[1]
     assert Zaak(status.xml).text("ZKN:heeft/ZKN:gerelateerde/ZKN:omschrijving") == "Afgehandeld"

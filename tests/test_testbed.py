@@ -76,7 +76,8 @@ def test_the_sample_chains_through_the_sidecar_end_in_the_zaak_state_they_descri
     assert (b["zaaktype"], b["startdatum"], b["einddatumGepland"], b["einddatum"]) == (
         "WMOTOEW", "20160307", "20161231", "20161002")
     assert b["kenmerken"] == [{"kenmerk": "658721123", "bron": "BeschikkingNummer"}]
-    assert b["initiator"] == {"soort": "natuurlijkPersoon", "identificatie": "inp.bsn=*******82"}
+    assert b["initiator"] == {"soort": "natuurlijkPersoon", "identificatie": "inp.bsn=*******82",
+                              "extraElementen": {"emailadres": "*" * len("catricum@email.nl")}}  # masked
     assert [(s["statustype"], s["datumStatusGezet"]) for s in b["statussen"]] == [
         ("Levering gestart", "20160310000000000"), ("Levering gestopt", "20161002000000000"),
         ("Afgehandeld", "20161002000000001")]
