@@ -148,21 +148,30 @@ def bv03(zender: Party, ontvanger: Party, cross_ref: str, *, referentienummer: s
             + "</StUF:Bv03Bericht>").encode("utf-8")
 
 
-def fo03(zender: Party, ontvanger: Party, cross_ref: str, fout: Fout, *, referentienummer: str | None = None,
-         moment: str | None = None, berichtcode: str = "Fo03") -> bytes:
-    """A ``Fo03Bericht``: the message was refused; code, plek and omschrijving say why, details where.
-
-    ``berichtcode="Fo02"`` gives the ``Fo02Bericht`` that answers a Di02 (a vrij bericht); same structure.
-    """
+def _foutbody(fout: Fout) -> str:
     body = (f"<StUF:body><StUF:code>{esc(_clip(fout.code, MAX_CODE))}</StUF:code>"
             f"<StUF:plek>{fout.plek}</StUF:plek>"
             f"<StUF:omschrijving>{esc(_clip(fout.omschrijving, MAX_OMSCHRIJVING))}</StUF:omschrijving>")
     if fout.details:
         body += f"<StUF:details>{esc(_clip(fout.details, MAX_DETAILS))}</StUF:details>"
-    body += "</StUF:body>"
-    return (f'<StUF:{berichtcode}Bericht xmlns:StUF="{STUF_NS}">'
-            + _stuurgegevens(berichtcode, zender, ontvanger, cross_ref, referentienummer, moment)
-            + body + f"</StUF:{berichtcode}Bericht>").encode("utf-8")
+    return body + "</StUF:body>"
+
+
+def fo03(zender: Party, ontvanger: Party, cross_ref: str, fout: Fout, *, referentienummer: str | None = None,
+         moment: str | None = None) -> bytes:
+    """A ``Fo03Bericht``: the message was refused; code, plek and omschrijving say why, details where."""
+    return (f'<StUF:Fo03Bericht xmlns:StUF="{STUF_NS}">'
+            + _stuurgegevens("Fo03", zender, ontvanger, cross_ref, referentienummer, moment)
+            + _foutbody(fout) + "</StUF:Fo03Bericht>").encode("utf-8")
+
+
+def fo02(fout: Fout) -> bytes:
+    """A ``Fo02Bericht``, the foutbericht that answers a synchronous (vrij) bericht such as a Di02.
+
+    Its stuurgegevens hold the berichtcode and nothing else: StUF 03.01 §4.4.3, "In een Fo02-foutbericht mag het
+    element <stuurgegevens> uitsluitend het element berichtcode bevatten" (stuf0301.xsd restricts it so)."""
+    return (f'<StUF:Fo02Bericht xmlns:StUF="{STUF_NS}"><StUF:stuurgegevens><StUF:berichtcode>Fo02'
+            "</StUF:berichtcode></StUF:stuurgegevens>" + _foutbody(fout) + "</StUF:Fo02Bericht>").encode("utf-8")
 
 
 def _strip_declaration(xml: bytes) -> bytes:
@@ -192,6 +201,27 @@ def fault(fo: bytes, fout: Fout, version: SoapVersion = "soap11") -> bytes:
         inner = (f"<soap:Fault><faultcode>{code}</faultcode><faultstring>{reason}</faultstring>"
                  "<detail>").encode() + fo + b"</detail></soap:Fault>"
     return envelope(inner, version)
+
+
+def must_understand_fault(blocks: list[tuple[str, str]], version: SoapVersion = "soap11") -> bytes:
+    """The SOAP Fault for header blocks marked mustUnderstand that this node does not understand ((namespace,
+    local name) each): SOAP 1.1 §4.2.3, "If a header element is tagged with a SOAP mustUnderstand attribute with a
+    value of "1", the recipient of that header entry either MUST obey the semantics [...] or MUST fail processing
+    the message"; faultcode MustUnderstand (§4.4.1), and no detail, as the fault is not about the Body (§4.4).
+    SOAP 1.2 Part 1 §5.4.8: Code env:MustUnderstand, the blocks named in env:NotUnderstood header blocks."""
+    ns = SOAP_NS[version]
+    reason = "header block(s) marked mustUnderstand not understood: " + ", ".join(
+        f"{{{namespace}}}{name}" for namespace, name in blocks)
+    reason = esc(_clip(reason, MAX_OMSCHRIJVING))
+    if version == "soap11":
+        return envelope((f"<soap:Fault><faultcode>soap:MustUnderstand</faultcode><faultstring>{reason}</faultstring>"
+                         "</soap:Fault>").encode(), version)
+    header = "".join(f'<soap:NotUnderstood xmlns:nu="{esc(namespace)}" qname="nu:{esc(name)}"/>'
+                     for namespace, name in blocks)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="{ns}"><soap:Header>{header}'
+            "</soap:Header><soap:Body><soap:Fault><soap:Code><soap:Value>soap:MustUnderstand</soap:Value></soap:Code>"
+            f'<soap:Reason><soap:Text xml:lang="en">{reason}</soap:Text></soap:Reason></soap:Fault></soap:Body>'
+            "</soap:Envelope>\n").encode()
 
 
 def soap_action(namespace: str, element: str) -> str:
