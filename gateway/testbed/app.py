@@ -11,77 +11,128 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from gateway.receiver import Answer, Receiver
 from gateway.render import stuf
 
+from .bodies import Body, Budget, Limits, Share, read_body
 from .ggk import GgkIntake, is_ggk
 from .identificatie import Refused, du02, is_di02, read_di02
 from .journal import Journal
 from .page import zaak_page, zaken_page
+from .soap import Heard, hear
 
 TESTBED = stuf.Party("OVERSTAP-TESTBED", "TESTBED")
-"""Who answers: the Bv03/Fo03 zender (applicatie is required, 3..50 characters)."""
-MAX_BODY = 10 * 1024 * 1024
+"""Who answers when the message names no ontvanger: the Bv03/Fo03 zender (applicatie is required, 3..50
+characters)."""
 SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
                     "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
-def _reply(answer: Answer) -> Response:
-    zender = answer.zender
-    ontvanger = stuf.Party(zender.applicatie or "onbekend", zender.organisatie or None,
-                           zender.administratie or None) if zender else stuf.Party("onbekend")
-    cross_ref = answer.referentienummer or stuf.UNKNOWN_REF
+def _parties(answer: Answer | None, heard: Heard) -> tuple[stuf.Party, stuf.Party]:
+    """(zender, ontvanger) of a Bv03/Fo03: the message's ontvanger and zender, every part (:mod:`.soap`); where the
+    message names none, the testbed and the zender the receiver read."""
+    zender = answer.zender if answer is not None else None
+    fallback = stuf.Party(zender.applicatie or "onbekend", zender.organisatie or None,
+                          zender.administratie or None) if zender else stuf.Party("onbekend")
+    return heard.ontvanger or TESTBED, heard.zender or fallback
+
+
+def _fault(fout: stuf.Fout, heard: Heard, answer: Answer | None = None, status: int | None = None,
+           headers: dict[str, str] | None = None) -> Response:
+    """A Fo03 in a SOAP Fault of the request's version; HTTP status per :func:`stuf.http_status` unless given."""
+    cross_ref = (answer.referentienummer if answer is not None else None) or heard.referentienummer
+    fo = stuf.fo03(*_parties(answer, heard), cross_ref or stuf.UNKNOWN_REF, fout)
+    return Response(stuf.fault(fo, fout, heard.version), status or stuf.http_status(fout, heard.version),
+                    media_type=stuf.CONTENT_TYPE[heard.version], headers=headers)
+
+
+def _reply(answer: Answer, heard: Heard) -> Response:
     if answer.accepted:
-        return Response(stuf.envelope(stuf.bv03(TESTBED, ontvanger, cross_ref)), 200,
-                        media_type=stuf.CONTENT_TYPE["soap11"])
+        cross_ref = answer.referentienummer or heard.referentienummer or stuf.UNKNOWN_REF
+        return Response(stuf.envelope(stuf.bv03(*_parties(answer, heard), cross_ref), heard.version), 200,
+                        media_type=stuf.CONTENT_TYPE[heard.version])
     fout = answer.fout
     assert fout is not None
     body = stuf.Fout(fout.code, "server" if fout.plek == "server" else "client", fout.omschrijving, fout.details)
-    fo = stuf.fo03(TESTBED, ontvanger, cross_ref, body)
-    return Response(stuf.fault(fo, body), 500, media_type=stuf.CONTENT_TYPE["soap11"],
-                    headers={"X-Testbed-Rule": fout.rule})
+    return _fault(body, heard, answer, headers={"X-Testbed-Rule": fout.rule})
 
 
-def _identificatie(body: bytes, issue: Callable[[str], str]) -> Response:
+def _refused_body(body: Body, heard: Heard, limits: Limits) -> Response:
+    """The answer to a body not read whole, as the sidecar gives it (gateway/proxy/app.py ``_refused``)."""
+    if body.refusal == "disconnected":  # the client left mid-body: nothing to answer, nothing kept
+        return Response(status_code=400)
+    if body.refusal == "oversize":  # StUF058 is plek server (Tabel 4.1), but as it is it never passes: soap:Client
+        return _fault(stuf.Fout.of("StUF058", f"message larger than the limit of {limits.max_body_bytes} bytes",
+                                   soap_side="client"), heard, status=413)
+    if body.refusal == "busy":  # no room to hold it now: "Opslaan bericht niet mogelijk" (the Fo03 code to retry)
+        return _fault(stuf.Fout.of("StUF046", "the testbed is receiving as many large messages as it can hold; "
+                                   "offer it again later"), heard, status=503,
+                      headers={"Retry-After": "5", "Connection": "close"})
+    return _fault(stuf.Fout.of("StUF058", f"request body not complete within {limits.body_timeout:g}s"), heard,
+                  status=408, headers={"Connection": "close"})  # the rest may still come: not a next request
+
+
+def _must_understand(heard: Heard) -> Response:
+    """SOAP 1.1 §4.2.3 / SOAP 1.2 Part 1 §5.4.8: a block it must understand and does not: fault, nothing applied.
+    HTTP 500 in both versions (SOAP 1.2 Part 2 §7.5.1: env:MustUnderstand is 500)."""
+    return Response(stuf.must_understand_fault(list(heard.not_understood), heard.version), 500,
+                    media_type=stuf.CONTENT_TYPE[heard.version])
+
+
+def _identificatie(body: bytes, issue: Callable[[str], str], heard: Heard) -> Response:
     """ZDS genereerZaakIdentificatie: a Du02 with a new identificatie, or a Fo02 saying what was wrong."""
     try:
         request = read_di02(body)
-    except Refused as exc:
-        fo = stuf.fo03(TESTBED, stuf.Party("onbekend"), stuf.UNKNOWN_REF, exc.fout, berichtcode="Fo02")
-        return Response(stuf.fault(fo, exc.fout), 500, media_type=stuf.CONTENT_TYPE["soap11"])
-    answer = du02(request, issue(request.gemeentecode), TESTBED)
-    return Response(stuf.envelope(answer), 200, media_type=stuf.CONTENT_TYPE["soap11"])
+    except Refused as exc:  # StUF 03.01 §4.4.3: a Fo02's stuurgegevens hold only its berichtcode
+        return Response(stuf.fault(stuf.fo02(exc.fout), exc.fout, heard.version),
+                        stuf.http_status(exc.fout, heard.version), media_type=stuf.CONTENT_TYPE[heard.version])
+    answer = du02(request, issue(request.gemeentecode), heard.ontvanger or TESTBED)
+    return Response(stuf.envelope(answer, heard.version), 200, media_type=stuf.CONTENT_TYPE[heard.version])
 
 
-def create_app(receiver: Receiver, journal: Journal | None = None, ggk: GgkIntake | None = None) -> FastAPI:
-    """The testbed over ``receiver`` and ``ggk`` (already holding what ``journal`` replayed into them)."""
+def create_app(receiver: Receiver, journal: Journal | None = None, ggk: GgkIntake | None = None,
+               limits: Limits | None = None) -> FastAPI:
+    """The testbed over ``receiver`` and ``ggk`` (already holding what ``journal`` replayed into them), reading
+    bodies within ``limits`` (:mod:`.bodies`)."""
+    limits = limits or Limits()
+    budget = Budget(limits.max_body_buffer_bytes)
     ggk = ggk if ggk is not None else GgkIntake(validate=receiver.validate)
     app = FastAPI(title="Overstap testbed", docs_url=None, redoc_url=None, openapi_url=None)
     lock = asyncio.Lock()  # one kennisgeving at a time: the receiver's order is the order of the answers
     counter = itertools.count(1)
     issue = journal.issue if journal else (lambda gemeente: f"{gemeente}TB{next(counter):010d}")
 
+    async def body_share() -> AsyncIterator[Share]:
+        """A request's part of the body budget, held until its answer is decided (waiting for the lock counts)."""
+        with budget.share() as share:
+            yield share
+
+    held = Depends(body_share)
+
     @app.post("/soap")
-    async def soap(request: Request) -> Response:
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                return Response(b"message larger than 10 MiB", 413, media_type="text/plain")
-        action = request.headers.get("soapaction")
+    async def soap(request: Request, share: Share = held) -> Response:
+        read = await read_body(request, limits, share)
+        content_type = request.headers.get("content-type")
+        if read.refusal is not None:
+            return _refused_body(read, hear(b"", content_type, None, 0), limits)
+        heard = await asyncio.to_thread(hear, read.data, content_type, request.headers.get("soapaction"),
+                                        limits.max_body_bytes)
+        if heard.not_understood:
+            return _must_understand(heard)
+        body, action = read.data, heard.action
         if is_di02(bytes(body)):
-            return await asyncio.to_thread(_identificatie, bytes(body), issue)
+            return await asyncio.to_thread(_identificatie, bytes(body), issue, heard)
         apply = ggk.receive if is_ggk(bytes(body)) else (lambda data: receiver.receive(data, action))
         async with lock:
             answer = await asyncio.to_thread(apply, bytes(body))
             if journal is not None:
                 await asyncio.to_thread(journal.record, bytes(body), action, answer)
-        return _reply(answer)
+        return _reply(answer, heard)
 
     @app.get("/api/zaken")
     async def api_zaken() -> JSONResponse:
