@@ -36,8 +36,15 @@ RELATION_VS = {"W": frozenset("TVERWI"), "C": frozenset("VRWI"), "F": frozenset(
 LINKED_ZAKEN = ("heeftBetrekkingOpAndere", "heeftAlsDeelzaak", "heeftAlsHoofdzaak")
 
 
+SERVER_CODES = frozenset({"StUF001", "StUF004", "StUF007", "StUF025", "StUF031", "StUF037", "StUF040", "StUF046",
+                          "StUF049", "StUF058", "StUF061", "StUF063", "StUF064", "StUF065", "StUF067", "StUF960"})
+"""The codes whose plek StUF 03.01 Tabel 4.1 and 5.8 say is the server (Tabel 5.8: "Object niet
+gevonden 2 StUF064 Server"); gateway/render/foutcodes.py holds the whole table, but render is a layer above the
+receiver (tests/test_layers.py), so tests/test_receiver_answers.py checks these facts against it."""
+
+
 def refuse(rule: str, element: str, text: str, code: str = "StUF058") -> Refusal:
-    return Refusal(code, rule, element, text, "server" if code == "StUF058" else "client")
+    return Refusal(code, rule, element, text, "server" if code in SERVER_CODES else "client")
 
 
 def _gerelateerde(relation: etree._Element) -> etree._Element | None:

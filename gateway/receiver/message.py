@@ -39,6 +39,8 @@ class Refusal(Exception):
     element: str
     text: str
     plek: str = "client"
+    referentienummer: str | None = None  # of the refused message, when its stuurgegevens were readable
+    zender: Zender | None = None  # likewise: a Fo03 is addressed to them and crossRefs it (StUF 03.01 §4.4.1)
 
     def __str__(self) -> str:
         return f"{self.code} [{self.rule}] {self.element}: {self.text}"
@@ -116,14 +118,48 @@ def _tijdstip(raw: str) -> str:
     return raw.ljust(TIJDSTIP_DIGITS, "0")
 
 
+def _stuurgegevens(root: etree._Element | None) -> tuple[str | None, Zender | None]:
+    """The referentienummer and zender of a message, as far as they can be read; (None, None) when not at all."""
+    stuurgegevens = root.find(f"{{{ZKN}}}stuurgegevens") if root is not None else None
+    if stuurgegevens is None:
+        return None, None
+    zender = Zender(*(_text(stuurgegevens, f"StUF:zender/StUF:{part}")
+                      for part in ("organisatie", "applicatie", "administratie")))
+    referentienummer = _text(stuurgegevens, "StUF:referentienummer") or None
+    return referentienummer, zender if zender.organisatie or zender.applicatie else None
+
+
+def _addressed(fout: Refusal, root: etree._Element | None) -> Refusal:
+    """``fout`` carrying the message's referentienummer and zender when they were readable: StUF 03.01 §4.4.1
+    "Het crossRefNummer wordt gevuld met het referentienummer van het bericht naar aanleiding waarvan het
+    foutbericht wordt aangemaakt", so a refused but readable message is not answered 'onbekend'."""
+    fout.referentienummer, fout.zender = _stuurgegevens(root)
+    return fout
+
+
 def read_message(data: bytes, soap_action: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES,
                  validate: bool = True) -> Inbound:
-    """Parse ``data`` safely and check what every zakLk01 must carry; raise :class:`Refusal` otherwise."""
-    action = operation_of_action(soap_action)
+    """Parse ``data`` safely and check what every zakLk01 must carry; raise :class:`Refusal` otherwise (naming
+    the message's referentienummer and zender whenever its stuurgegevens could be read)."""
+    try:
+        action = operation_of_action(soap_action)
+    except Refusal as fout:
+        try:
+            readable: etree._Element | None = unwrap_soap(parse_xml(data, "zakLk01", max_bytes), "zakLk01")[0]
+        except InputError:
+            readable = None
+        raise _addressed(fout, readable) from None
     try:
         root, _ = unwrap_soap(parse_xml(data, "zakLk01", max_bytes), "zakLk01")
     except InputError as exc:
         raise Refusal("StUF055", "xml", exc.field or f"line {exc.line or 1}", exc.message) from None
+    try:
+        return _checked(root, action, validate)
+    except Refusal as fout:
+        raise _addressed(fout, root) from None
+
+
+def _checked(root: etree._Element, action: str | None, validate: bool) -> Inbound:
     if root.tag != f"{{{ZKN}}}zakLk01":
         raise Refusal("StUF025", "berichtcode", etree.QName(root).localname,
                       "this zaaksysteem accepts zakLk01 kennisgevingen only (ZDS 1.2 §4.1.3-4.1.5)", "server")

@@ -36,6 +36,7 @@ class Answer:
     fout: Refusal | None = None
     duplicate: bool = False  # the same message again: the earlier answer, nothing applied
     zender: Zender | None = None  # who sent it: the ontvanger of the Bv03/Fo03 (None when unreadable)
+    digest: str | None = None  # set when the receiver remembers the message (a resend is recognised by it)
 
     @property
     def berichtcode(self) -> str:
@@ -86,7 +87,7 @@ class Receiver:
         try:
             inbound = read_message(data, soap_action, max_bytes=self.max_bytes, validate=self.validate)
         except Refusal as fout:
-            return Answer(False, None, fout=fout)
+            return Answer(False, fout.referentienummer, fout=fout, zender=fout.zender)
         with self._lock:
             key = (inbound.zender, inbound.referentienummer)
             seen = self._seen.get(key)
@@ -99,7 +100,7 @@ class Receiver:
                 return dataclasses.replace(seen.accepted, duplicate=True)
             resend = seen is not None and seen.in_order  # refused before for its content, offered again unchanged
             late = None if resend else self._out_of_order(inbound)
-            answer = dataclasses.replace(late or self._process(inbound), zender=inbound.zender)
+            answer = dataclasses.replace(late or self._process(inbound), zender=inbound.zender, digest=inbound.digest)
             self._remember(key, _Seen(inbound.digest, answer if answer.accepted else None, late is None))
             return answer
 
@@ -110,10 +111,15 @@ class Receiver:
             inbound = read_message(data, soap_action, max_bytes=self.max_bytes, validate=self.validate)
         except Refusal:
             return  # unreadable: receive kept nothing of it either
+        self.recall(inbound.zender, inbound.referentienummer, inbound.digest, code)
+
+    def recall(self, zender: Zender, referentienummer: str, digest: str, code: str | None) -> None:
+        """As :meth:`recall_refused`, from what an answer said (its zender, referentienummer, digest and code)
+        instead of the body: the journal need not keep a refused body to replay the refusal."""
         with self._lock:
-            key = (inbound.zender, inbound.referentienummer)
+            key = (zender, referentienummer)
             if key not in self._seen:  # else a StUF016 or a resend, which receive kept nothing new of
-                self._remember(key, _Seen(inbound.digest, None, code != "StUF019"))
+                self._remember(key, _Seen(digest, None, code != "StUF019"))
 
     def _remember(self, key: tuple[Zender, str], seen: _Seen) -> None:
         """Keep the newest ``remembered`` answered messages, refused ones too, so memory stays bounded."""

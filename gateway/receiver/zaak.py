@@ -27,6 +27,8 @@ IDENTIFYING = ("inp.bsn", "anp.identificatie", "inn.nnpId", "ann.identificatie",
 ROLES = ("heeftAlsInitiator", "heeftAlsBelanghebbende", "heeftAlsGemachtigde", "heeftAlsUitvoerende",
          "heeftAlsVerantwoordelijke", "heeftAlsOverigBetrokkene")
 
+# Elements that carry a BSN (StUF-BG 3.10 NPS): masked by name, whatever the value (see is_bsn_field).
+BSN_ELEMENTS = frozenset({"inp.bsn"})
 # extraElement names holding contact data of a person: shown masked in a snapshot.
 CONTACT_WORDS = ("telefoon", "email", "naam", "adres", "geboorte")
 
@@ -137,22 +139,34 @@ def is_bsn(value: object) -> bool:
     return sum(int(d) * w for d, w in zip(value, weights, strict=True)) % 11 == 0
 
 
-def mask_value(value: Value) -> Value:
-    """``123456782`` → ``*******82`` when it is a BSN; other values as they are."""
-    return f"{'*' * 7}{value[-2:]}" if is_bsn(value) else value
+def is_bsn_field(name: str) -> bool:
+    """An element that carries a BSN by its name (StUF-BG ``inp.bsn``, an extraElement or detail named …bsn…):
+    its value is masked whatever it holds. The schema's BSN type is only ``[0-9]{9}``, so a mistyped BSN that fails
+    the elfproef is still a person's number and must not be shown."""
+    return name in BSN_ELEMENTS or "bsn" in name.lower()
+
+
+def mask_value(value: Value, name: str = "") -> Value:
+    """``123456782`` → ``*******82`` when it is a BSN or ``name`` is a BSN element; other values as they are."""
+    if isinstance(value, str) and value and (is_bsn(value) or is_bsn_field(name)):
+        return f"{'*' * max(len(value) - 2, 7)}{value[-2:]}"
+    return value
 
 
 def shown_extra(name: str, value: Value) -> Value:
     """extraElement values as a snapshot shows them: contact data and BSNs masked (privacy, house rules)."""
     if any(word in name.lower() for word in CONTACT_WORDS) and isinstance(value, str):
         return "*" * len(value)
-    return mask_value(value)
+    if isinstance(value, list):
+        return [mask_value(v, name) for v in value]
+    return mask_value(value, name)
 
 
 def mask(key: str) -> str:
-    """A BSN never leaves the receiver unmasked: ``inp.bsn=123456782`` → ``inp.bsn=*******82``."""
+    """A BSN never leaves the receiver unmasked: ``inp.bsn=123456782`` → ``inp.bsn=*******82``; by the element's
+    name, so ``inp.bsn=123456789`` (no elfproef) is ``inp.bsn=*******89`` too."""
     name, _, value = key.partition("=")
-    return f"{name}={mask_value(value)}" if value else key
+    return f"{name}={mask_value(value, name)}" if value else key
 
 
 @dataclass
@@ -169,7 +183,7 @@ class Relation:
         (``emailadres``) masked as the zaak's are (privacy)."""
         return {"soort": self.soort, "identificatie": mask(self.key),
                 **{name: {n: shown_extra(n, x) for n, x in v.items()} if name == EXTRA
-                   else sorted(v) if isinstance(v, dict) else mask_value(v) for name, v in self.details.items()}}
+                   else sorted(v) if isinstance(v, dict) else mask_value(v, name) for name, v in self.details.items()}}
 
 
 @dataclass
