@@ -10,7 +10,9 @@ views mask BSNs and contact data as the receiver's snapshots do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI, Request
@@ -129,9 +131,17 @@ def create_app(receiver: Receiver, journal: Journal | None = None, ggk: GgkIntak
             return await asyncio.to_thread(_identificatie, bytes(body), issue, heard)
         apply = ggk.receive if is_ggk(bytes(body)) else (lambda data: receiver.receive(data, action))
         async with lock:
-            answer = await asyncio.to_thread(apply, bytes(body))
-            if journal is not None:
-                await asyncio.to_thread(journal.record, bytes(body), action, answer)
+            if journal is None:
+                answer = await asyncio.to_thread(apply, bytes(body))
+            else:  # write-ahead: what is not stored is not applied, and answered StUF046 (Journal.begin)
+                try:
+                    row = await asyncio.to_thread(journal.begin, bytes(body), action)
+                except sqlite3.Error as exc:
+                    answer = Journal.unstored(bytes(body), action, exc)
+                else:
+                    answer = await asyncio.to_thread(apply, bytes(body))
+                    with contextlib.suppress(sqlite3.Error):  # the row stays pending, replayed as new (Journal.settle)
+                        await asyncio.to_thread(journal.settle, row, bytes(body), answer)
         return _reply(answer, heard)
 
     @app.get("/api/zaken")
