@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from proxy_helpers import ServerThread, free_port, soap11
+from proxy_helpers import ServerThread, free_port, soap11, wait_for
 from receiver_messages import CREEER, STATUS, ZAAK, creeer_object, gestart, lk01
 
 from gateway.receiver import Receiver
@@ -102,6 +102,23 @@ def test_a_row_accepted_before_and_refused_on_replay_is_named_and_stops_the_star
          str(folder)], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert started.returncode == 1, started.stderr
     assert "journal row 1 (referentienummer ref-invalid): accepted before, now StUF055 [schema]" in started.stderr
+    accepting = subprocess.Popen(  # told to, it starts anyway, without the zaken those rows built
+        [sys.executable, "-c", "from gateway.cli import main; main()", "testbed", "--port", str(port), "--data-dir",
+         str(folder), "--accept-replay-differences"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: _answers(f"http://127.0.0.1:{port}/api/zaken"), timeout=60)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/zaken", timeout=10).json() == {}
+    finally:
+        accepting.terminate()
+        _, err = accepting.communicate(timeout=30)
+    assert "journal row 2 (referentienummer ref-2): accepted before, now StUF064 [unknown-zaak]" in err
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def test_refused_junk_keeps_no_body_and_its_rows_stay_bounded(tmp_path: Path, reference_dir: Path) -> None:

@@ -25,8 +25,11 @@ from . import main
               show_default=True, help="Bytes of request bodies held at once; beyond it 503, Fo03 StUF046.")
 @click.option("--max-connections", type=click.IntRange(min=8), default=256, show_default=True,
               help="Open connections at most; beyond it the oldest idle one is closed.")
+@click.option("--accept-replay-differences", is_flag=True,
+              help="Start even when messages the journal holds as accepted are refused on the replay (they are "
+                   "logged by journal row and referentienummer); without it the testbed does not start.")
 def testbed(host: str, port: int, data_dir: str, no_validate: bool, header_timeout: float, body_timeout: float,
-            min_body_rate: int, max_body_buffer: int, max_connections: int) -> None:
+            min_body_rate: int, max_body_buffer: int, max_connections: int, accept_replay_differences: bool) -> None:
     """A StUF-ZKN test zaaksysteem: POST zakLk01 to /soap, see the zaken at /zaken (HTML) and /api/zaken (JSON).
 
     It applies creeerZaak, updateZaak and actualiseerZaakstatus as docs/reference-receiver.md describes and
@@ -48,7 +51,7 @@ def testbed(host: str, port: int, data_dir: str, no_validate: bool, header_timeo
     receiver = Receiver(validate=not no_validate)
     ggk = GgkIntake(validate=not no_validate)
     journal = Journal(data_dir)
-    restored = journal.replay(receiver, ggk)
+    restored = journal.replay(receiver, ggk, accept_differences=accept_replay_differences)
     log = logging.getLogger("overstap.testbed")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log.info("testbed on http://%s:%d/soap: %d zaak(en) from %d message(s) in %s", host, port, len(receiver),
