@@ -19,6 +19,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from gateway.receiver import Answer, Receiver
+from gateway.receiver.message import ZKN_SCHEMA
+from gateway.reference import load_schema, load_zs_dms_schema
 from gateway.render import stuf
 
 from .bodies import Body, Budget, Limits, Share, read_body
@@ -103,6 +105,11 @@ def create_app(receiver: Receiver, journal: Journal | None = None, ggk: GgkIntak
     bodies within ``limits`` (:mod:`.bodies`)."""
     limits = limits or Limits()
     budget = Budget(limits.max_body_buffer_bytes)
+    # The schemas are compiled here, before the first request: compiled by request threads at once, the zs-dms one
+    # (imports through its own resolver) once failed with XMLSchemaParseError under 40 parallel Di02s.
+    load_zs_dms_schema()
+    if receiver.validate:
+        load_schema(ZKN_SCHEMA)
     ggk = ggk if ggk is not None else GgkIntake(validate=receiver.validate)
     app = FastAPI(title="Overstap testbed", docs_url=None, redoc_url=None, openapi_url=None)
     lock = asyncio.Lock()  # one kennisgeving at a time: the receiver's order is the order of the answers
