@@ -108,8 +108,8 @@ class ReplayDifferences(click.ClickException):
         super().__init__(
             f"{len(differences)} message(s) in {path} were answered Bv03 before and are refused on replay now, so "
             f"their zaak changes would be lost:\n  {shown}{more}\nStart with the settings they were accepted under "
-            "(e.g. --no-validate, the same reference schemas), or accept the differences (Journal.replay("
-            "accept_differences=True)), or move the journal aside.")
+            "(e.g. --no-validate, the same reference schemas), or accept the differences (overstap testbed "
+            "--accept-replay-differences), or move the journal aside.")
         self.differences = differences
 
 
