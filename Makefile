@@ -37,7 +37,8 @@ venv: $(STAMP) $(NATIVE)
 run: $(STAMP) $(NATIVE)
 	$(BIN)/overstap testbed --port $(TESTBED_PORT) --data-dir $(DATA)/testbed & tb=$$!; \
 	trap 'kill $$tb 2>/dev/null; wait $$tb 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/overstap serve --data-dir $(DATA) --port $(PORT) --downstream http://127.0.0.1:$(TESTBED_PORT)/soap
+	$(BIN)/overstap serve --data-dir $(DATA) --port $(PORT) --downstream http://127.0.0.1:$(TESTBED_PORT)/soap \
+	  --downstream-concurrency 1
 
 test: $(STAMP) $(NATIVE)
 	$(BIN)/ruff check gateway tests benchmarks

@@ -6,6 +6,7 @@ import contextlib
 import os
 import ssl
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,9 @@ def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
               help="YAML configuration (routes, downstreams, security); ${ENV} is substituted.")
 @click.option("--mapping", "mappings", multiple=True, help="Mapping name or file (repeatable); default: detect.")
 @click.option("--downstream", help="URL receiving the canonical messages (SOAP).")
+@click.option("--downstream-concurrency", type=click.IntRange(min=1), default=None,
+              help="Deliveries in flight to --downstream (default 8); 1 sends them in the order they were made, for "
+                   "a zaaksysteem that refuses a tijdstipBericht not after the last (StUF019), as the testbed does.")
 @click.option("--legacy-downstream", help="URL of the legacy partner (passthrough and shadow modes).")
 @click.option("--mode", type=click.Choice(MODES), default=None, help="translate (default), passthrough or shadow.")
 @click.option("--profile", type=click.Choice(PROFILES), default=None, help="Canonical profile (default zkn).")
@@ -109,7 +113,8 @@ def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
               help="Worker processes for conversion (0: threads in the server process; default: cores - 1, max 4).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
 @click.option("--access-log/--no-access-log", default=None, help="Also log every HTTP request (uvicorn).")
-def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | None, legacy_downstream: str | None,
+def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | None,
+          downstream_concurrency: int | None, legacy_downstream: str | None,
           mode: str | None, profile: str | None, ack: str | None, data_dir: str | None, store: str | None,
           host: str | None, port: int | None, api_keys: tuple[str, ...], admin_key: str | None, tls_cert: str | None,
           tls_key: str | None, tls_client_ca: str | None, max_body_bytes: int | None, convert_processes: int | None,
@@ -131,6 +136,10 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
             cfg.tls = TlsConfig(tls_cert, tls_key, tls_client_ca)
         elif tls_client_ca:
             raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key")
+        if downstream_concurrency is not None:
+            if config_file or "downstream" not in cfg.downstreams:
+                raise ConfigError("--downstream-concurrency goes with --downstream (in a --config file: concurrency)")
+            cfg.downstreams["downstream"] = replace(cfg.downstreams["downstream"], concurrency=downstream_concurrency)
         if max_body_bytes is not None:
             cfg.max_body_bytes = max_body_bytes
         if convert_processes is not None:

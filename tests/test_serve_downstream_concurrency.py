@@ -1,0 +1,92 @@
+"""``overstap serve --downstream-concurrency``: how many deliveries the flag form keeps in flight.
+
+A zaaksysteem that refuses a tijdstipBericht not after the zender's last (StUF019; the testbed does) needs the
+messages in the order they were made, which only one delivery at a time gives across zaken; ``make run`` asks for
+it. A real gateway process, a real downstream on 127.0.0.1 that counts the requests it holds at once.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from fastapi import FastAPI, Request, Response
+from proxy_helpers import BV03, GatewayProcess, ServerThread, free_port, sample, samples_dir, variant, wait_for
+
+from gateway.cli import main
+
+pytestmark = pytest.mark.slow
+_REF = re.compile(rb"<StUF:referentienummer>([^<]+)</StUF:referentienummer>")
+_TIJDSTIP = re.compile(rb"<StUF:tijdstipBericht>([^<]+)</StUF:tijdstipBericht>")
+
+
+class Counting:
+    """A downstream that answers Bv03 after a pause and keeps the most requests it held at once, and the
+    tijdstipBericht of each message in the order it got them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+        self.tijdstippen: list[bytes] = []
+
+    def app(self) -> FastAPI:
+        import asyncio
+
+        app = FastAPI()
+
+        @app.post("/zs")
+        async def take(request: Request) -> Response:
+            body = await request.body()
+            with self.lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+                self.tijdstippen.append(_TIJDSTIP.search(body).group(1))  # type: ignore[union-attr]
+            await asyncio.sleep(0.15)
+            with self.lock:
+                self.now -= 1
+            ref = _REF.search(body).group(1).decode()  # type: ignore[union-attr]
+            return Response(BV03.format(ref=ref).encode(), media_type="text/xml")
+
+        return app
+
+
+def _deliver(tmp_path: Path, extra: list[str]) -> Counting:
+    """Six toewijzingen of six zaken, posted at once; returns the downstream once it holds all six."""
+    samples_dir()
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    messages = [variant(sample("CasusB-01-WMO301_toewijzing.xml"), n, zaak=n) for n in range(6)]
+    counting = Counting()
+    with ServerThread(counting.app()) as ds:
+        gw = GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/zs", *extra,
+                             "--log-level", "warning"], free_port(), tmp_path / "gateway.log").start()
+        try:
+            with ThreadPoolExecutor(6) as pool:
+                answers = list(pool.map(lambda m: httpx.post(gw.url + "/soap", content=m, timeout=30), messages))
+            assert [a.status_code for a in answers] == [200] * 6
+            assert wait_for(lambda: len(counting.tijdstippen) == 6, timeout=60)
+            time.sleep(0.3)
+        finally:
+            gw.terminate()
+    return counting
+
+
+def test_one_delivery_at_a_time_sends_them_in_the_order_they_were_made(tmp_path: Path) -> None:
+    one = _deliver(tmp_path / "one", ["--downstream-concurrency", "1"])
+    assert one.most == 1
+    assert one.tijdstippen == sorted(one.tijdstippen) and len(set(one.tijdstippen)) == 6
+    several = _deliver(tmp_path / "several", [])  # the default, 8: the same six overlap
+    assert several.most > 1
+
+
+def test_the_flag_goes_with_downstream_not_with_a_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "serve.yaml"
+    config.write_text("downstreams: {zs: {url: 'http://127.0.0.1:9/zs'}}\nroutes: {default: {downstream: zs}}\n")
+    result = CliRunner().invoke(main, ["serve", "--config", str(config), "--downstream-concurrency", "1"])
+    assert result.exit_code != 0
+    assert "--downstream-concurrency goes with --downstream" in result.output
