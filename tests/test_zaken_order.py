@@ -93,11 +93,12 @@ def _iwmo32(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-def _ending_301() -> bytes:
-    """The 3.2 wijziging of toewijzing 320001 (Toewijzingsdatum 2023-06-12 11:30, Einddatum 2023-06-30) with
-    RedenWijziging 06 (uitstroom) instead of 05: it ends the toewijzing."""
+def _ending_301(einddatum: bytes = b"2023-06-30") -> bytes:
+    """The 3.2 wijziging of toewijzing 320001 (Dagtekening and Toewijzingsdatum 2023-06-12 11:30) with
+    RedenWijziging 06 (uitstroom) instead of 05: it ends the toewijzing per ``einddatum``."""
     return _iwmo32("WMO301_wijziging_verkorting.xml").replace(b"<wmo301:RedenWijziging>05<",
-                                                               b"<wmo301:RedenWijziging>06<")
+                                                               b"<wmo301:RedenWijziging>06<").replace(
+        b"<wmo301:Einddatum>2023-06-30<", b"<wmo301:Einddatum>" + einddatum + b"<")
 
 
 def _zaak(run: Run, nummer: str) -> dict:
@@ -109,18 +110,47 @@ def _zaak(run: Run, nummer: str) -> dict:
 def test_a_stop_after_the_301_that_ended_the_toewijzing_is_not_sent(run: Run) -> None:
     run.feed("301", _iwmo32("WMO301_toewijzing_specifiek.xml"))
     run.feed("305", _iwmo32("WMO305_start.xml"))
-    ended = run.feed("301 ending", _ending_301())
+    ended = run.feed("301 ending", _ending_301(b"2023-06-10"))  # an end already past on its Dagtekening
     assert [o.operation for o in ended.outputs] == ["updateZaak", "actualiseerZaakstatus"]
     stop = run.feed("307", _iwmo32("WMO307_stop.xml"))  # Einddatum 2023-06-02, RedenBeeindiging 22
     assert stop.outputs == []
     assert stop.outcome.startswith("not sent: zaak 0384T320001 was closed at its eindstatus")
     assert "20230612113000" in stop.outcome
     zaak = _zaak(run, "320001")
-    assert (zaak["einddatum"], zaak["resultaat"]) == ("20230630", {"omschrijving": "Toewijzing beëindigd "
+    assert (zaak["einddatum"], zaak["resultaat"]) == ("20230610", {"omschrijving": "Toewijzing beëindigd "
                                                                                     "(RedenWijziging 06)"})
     assert [(s["statustype"], s["datumStatusGezet"]) for s in zaak["statussen"]] == [
-        ("Levering gestart", "20230306000000000"), ("Afgehandeld", "20230630000000000")]
+        ("Levering gestart", "20230306000000000"), ("Afgehandeld", "20230610000000000")]
     assert zaak["laatsteStatus"]["statustype"] == "Afgehandeld"  # the eindstatus stays the latest
+
+
+def test_a_301_ending_the_toewijzing_later_plans_the_end_and_its_stop_closes_the_zaak(run: Run) -> None:
+    """An end after the Dagtekening is the zaak's einddatumGepland (no eindstatus dated in the future): the
+    zaak stays lopend, so the provider's 307 can still be applied and closes it (ZDS 1.2 4.1.3)."""
+    run.feed("301", _iwmo32("WMO301_toewijzing_specifiek.xml"))
+    run.feed("305", _iwmo32("WMO305_start.xml"))
+    ended = run.feed("301 ending", _ending_301())  # Einddatum 2023-06-30, Dagtekening 2023-06-12
+    assert [o.operation for o in ended.outputs] == ["updateZaak"]
+    zaak = _zaak(run, "320001")
+    assert (zaak["einddatum"], zaak["einddatumGepland"], zaak["resultaat"]) == (None, "20230630", None)
+    assert [s["statustype"] for s in zaak["statussen"]] == ["Levering gestart"]
+    stop = run.feed("307", _iwmo32("WMO307_stop.xml"))  # Einddatum 2023-06-02, RedenBeeindiging 22
+    assert [o.operation for o in stop.outputs] == ["actualiseerZaakstatus", "updateZaak", "actualiseerZaakstatus"]
+    zaak = _zaak(run, "320001")
+    assert (zaak["einddatum"], zaak["einddatumGepland"], zaak["resultaat"]) == (
+        "20230602", "20230630", {"omschrijving": "Levering gestopt (RedenBeeindiging 22)"})
+    assert [(s["statustype"], s["datumStatusGezet"]) for s in zaak["statussen"]] == [
+        ("Levering gestart", "20230306000000000"), ("Levering gestopt", "20230602000000000"),
+        ("Afgehandeld", "20230602000000001")]
+    again = run.feed("301 ending again", _ending_301())  # the same end, after the stop: the zaak is closed
+    assert again.outputs == [] and again.outcome.startswith("not sent: zaak 0384T320001 was closed")
+
+
+def test_a_301_ending_a_toewijzing_no_zaak_is_known_for_later_creates_it_open(run: Run) -> None:
+    (created,) = run.feed("301 ending", _ending_301()).outputs
+    assert created.operation == "creeerZaak"
+    zaak = _zaak(run, "320001")
+    assert (zaak["einddatum"], zaak["einddatumGepland"], zaak["statussen"]) == (None, "20230630", [])
 
 
 def test_a_301_ending_the_toewijzing_after_its_stop_is_not_sent(run: Run) -> None:

@@ -121,9 +121,10 @@ PLACES: dict[str, list[str]] = {
     "clients.producten.categorie": [_x("product.categorie")],
     "clients.producten.code": [_x("product.code")],
     "clients.producten.ingangsdatum": [ZAK + "ZKN:startdatum (not in 305/307: there part of the chain key)"],
-    "clients.producten.einddatum": [ZAK + "ZKN:einddatumGepland (unless the line ends the toewijzing)",
-                                    ZAK + "ZKN:einddatum (when the line ends the toewijzing: intrekking, ending "
-                                          "RedenWijziging, 307)"],
+    "clients.producten.einddatum": [ZAK + "ZKN:einddatumGepland (unless the line ends the toewijzing by its "
+                                          "Dagtekening)",
+                                    ZAK + "ZKN:einddatum (when the line ends the toewijzing by its Dagtekening: "
+                                          "intrekking, ending RedenWijziging; a 307)"],
     "clients.producten.begindatum": [ZAK + "ZKN:heeft/ZKN:datumStatusGezet (305 status 'levering gestart')"],
     "clients.producten.toewijzingsdatum": [_x("toewijzing.tijdstip") + " (date part)"],
     "clients.producten.toewijzingstijd": [_x("toewijzing.tijdstip") + " (time part)"],

@@ -436,6 +436,7 @@ def plan_facts(facts: UnitFacts, unit: Unit, previous: JsonDict | None, identifi
     assert want is not None
     want["identificatie"] = identificatie
     want["as_of"] = at
+    ends = want.pop("ends", False)  # the line ends the toewijzing, now or at a later einddatumGepland
     ending = want["attrs"]["einddatum"] is not None
     if previous is None:
         base = {**want, "attrs": dict(want["attrs"]), "andere": list(linked)}  # want is fresh: no deeper copy
@@ -454,7 +455,7 @@ def plan_facts(facts: UnitFacts, unit: Unit, previous: JsonDict | None, identifi
         want["attrs"]["einddatumGepland"] = previous["attrs"].get("einddatumGepland")
     op, state = _update(previous, want)
     if op is not None:
-        note = _older(previous, at, ending)
+        note = _older(previous, at, ends)
         if note is not None:
             out.state, out.note = previous, note
             return out

@@ -256,7 +256,12 @@ def omschrijving(bericht: Bericht, unit: Unit, template: str | None = None) -> s
 def desired(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, template: str | None = None) -> JsonDict:
     """The full state of a 301/315/317 unit as the message describes it (not yet compared with anything), but for
     its identificatie (None here: the ledger decides it), so it depends on the message only and can be worked
-    out where the message is (a batch worker) and handed over as plain data."""
+    out where the message is (a batch worker) and handed over as plain data.
+
+    A 301 line that ends its toewijzing closes the zaak only when its Einddatum is not after the Dagtekening:
+    a zaak is afgehandeld when its uitvoering is over (ZDS 1.2 4.1.3), so an end still to come is the zaak's
+    einddatumGepland and the 307 that stops the delivery closes it. ``ends`` tells the planner the line ends
+    the toewijzing either way; it is not part of the state."""
     client = bericht.clients[unit.client_index]
     product = client.producten[unit.line_index]
     drop = zaaktype.drop
@@ -270,6 +275,9 @@ def desired(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, template: str | No
     if ref:
         kenmerk.append([ref, "ReferentieAanbieder"])
     ending = unit.event == "toewijzing" and ends(product)
+    einde = yyyymmdd(product.einddatum)
+    dag = yyyymmdd(bericht.dagtekening)
+    closes = ending and not (einde is not None and dag is not None and einde > dag)
     start = product.ingangsdatum or (client.beschikking.ingangsdatum if client.beschikking else None)
     extra: JsonDict = {}
     _product_extra(client, product, extra)
@@ -285,11 +293,12 @@ def desired(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, template: str | No
         "attrs": {
             "toelichting": None if "toelichting" in drop else _toelichting(client, product),
             "kenmerk": kenmerk or None,
-            "resultaat": resultaat(product) if ending else None,
-            "startdatum": yyyymmdd(start) or yyyymmdd(bericht.dagtekening),
-            "einddatumGepland": None if ending else yyyymmdd(product.einddatum),
-            "einddatum": (yyyymmdd(product.einddatum) or yyyymmdd(bericht.dagtekening)) if ending else None,
+            "resultaat": resultaat(product) if closes else None,
+            "startdatum": yyyymmdd(start) or dag,
+            "einddatumGepland": None if closes else einde,
+            "einddatum": (einde or dag) if closes else None,
         },
+        "ends": ending,
         "extra": extra,
         "initiator": {"bsn": client.bsn, **_person(client.naam, client.geboortedatum, client.geboortedatum_gebruik,
                                                     client.geslacht, client.contacten),
