@@ -14,6 +14,8 @@ from gateway.mapping import ConversionError, Registry
 from gateway.mapping.reverse import unmap
 from gateway.mapping.rules import Compiled
 from gateway.model import Bericht
+from gateway.model.bericht import Achternaam
+from gateway.model.versions import for_version
 from gateway.pipeline import Converter
 from gateway.render.schemas import errors_of
 
@@ -81,10 +83,36 @@ def test_20_toewijzing_written_as_21_is_schema_valid_and_names_what_21_cannot_ho
     assert root.findtext("m:Header/m:BerichtSubversie", namespaces=ns) == "1"
     assert root.findtext(".//m:ToegewezenProduct/m:Product/i:Code", namespaces=ns) == "07A03"
     assert root.findtext(".//m:ToegewezenProduct/m:Omvang/i:Volume", namespaces=ns) == "6"
-    # Clientnummer = BSN: not in v2. The partner cannot be written: a 2.1 Relatie needs a NaamGebruik, which a zaak
-    # does not carry (ZDS 1.2 4.1.4.2: a ROL has no extraElement but emailadres; docs/canonical-spec.md 5)
-    assert set(back.unplaced) == {"clients.0.geheim", "clients.0.leefeenheid",
-                                  "clients.0.relaties.0: an iWmo 2.1 Relatie needs a NaamGebruik"}
+    # Clientnummer = BSN: not in v2. A 2.1 Relatie needs a NaamGebruik, which a zaak does not carry (ZDS 1.2
+    # 4.1.4.2: a ROL has no extraElement but emailadres; docs/canonical-spec.md 5): without a Partnernaam it is 1
+    assert set(back.unplaced) == {"clients.0.geheim", "clients.0.leefeenheid"}
+    (partner,) = converter.to_model(back.xml, "back.xml")[2].bericht.clients[0].relaties
+    assert (partner.soort, partner.naam.naamgebruik, partner.naam.partnernaam) == ("12", "1", None)
+    assert [n.split(":")[0] for n in back.normalised if "naamgebruik" in n] == ["clients.0.relaties.0.naam.naamgebruik"]
+
+
+def _relative_without_naamgebruik(reference_dir: Path, partnernaam: Achternaam | None) -> Bericht:
+    data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    bericht = Converter().convert(data, "a02").bericht
+    client = bericht.clients[0]
+    (relatie,) = client.relaties
+    naam = relatie.naam.model_copy(update={"naamgebruik": None, "partnernaam": partnernaam,
+                                           "geslachtsnaam": relatie.naam.geslachtsnaam.model_copy(
+                                               update={"naamcode": None})})
+    relatie = relatie.model_copy(update={"naam": naam})
+    return bericht.model_copy(update={"clients": [client.model_copy(update={"relaties": [relatie]})]})
+
+
+def test_a_relative_without_naamgebruik_is_written_to_21_with_own_name_unless_a_partnernaam_leaves_1_to_4(
+        reference_dir: Path) -> None:
+    """CS050: without a Partnernaam a NaamGebruik is 1 or 6 (not a natural person); with one, any of 1-4."""
+    plain = for_version(_relative_without_naamgebruik(reference_dir, None), "wmo", "2.1")
+    assert [r.naam.naamgebruik for r in plain.bericht.clients[0].relaties] == ["1"]
+    assert not plain.dropped
+    partner = for_version(_relative_without_naamgebruik(reference_dir, Achternaam(naam="Jansen")), "wmo", "2.1")
+    assert plain.bericht.clients[0].relaties and not partner.bericht.clients[0].relaties
+    assert partner.dropped == ["clients.0.relaties.0: an iWmo 2.1 Relatie needs a NaamGebruik, and with a "
+                               "Partnernaam it could be any of 1-4"]
 
 
 ZKN_NS, STUF_NS = "http://www.egem.nl/StUF/sector/zkn/0310", "http://www.egem.nl/StUF/StUF0301"

@@ -240,8 +240,15 @@ def _relaties(run: _Run, client: Client, path: str) -> list[Relatie]:
                 run.drop(where, f"an {t.label} Relatie needs a Contact")
                 continue
             if relatie.naam.naamgebruik is None:
-                run.drop(where, f"an {t.label} Relatie needs a NaamGebruik")
-                continue
+                if relatie.naam.partnernaam is not None:  # 1-4 would all fit (CS050): no ground to choose
+                    run.drop(where, f"an {t.label} Relatie needs a NaamGebruik, and with a Partnernaam "
+                                    "it could be any of 1-4")
+                    continue
+                relatie = run.put(relatie, "naam", run.put(relatie.naam, "naamgebruik", "1"))
+                run.note(where + ".naam.naamgebruik", f"empty (a zaak does not carry a relative's); written as 1, "
+                                                      f"own name: without a Partnernaam only 1 or 6 (not a natural "
+                                                      f"person) is valid (CS050), and a relative is a natural "
+                                                      f"person in the zaak; required in {t.label}")
             if not run.fits(relatie.nummer, "relatie.nummer", where):
                 continue
             for ki in range(1, len(relatie.contacten)):
