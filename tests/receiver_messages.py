@@ -112,16 +112,24 @@ GEZET_DOOR = """<ZKN:isGezetDoor StUF:entiteittype="ZAKSTTBTR" StUF:verwerkingss
 """Who set a status: ZDS 1.2 §4.1.3.2 marks its medewerker or organisatorischeEenheid identificatie verplicht."""
 
 
+STT_ONBEKEND = 'xsi:nil="true" StUF:noValue="waardeOnbekend"'
+"""A statustype kerngegeven the sender does not know (code, ingangsdatumObject of the demo catalogue)."""
+
+
 def status_objects(volgnummer: str, omschrijving: str, datum: str, identificatie: str = ZAAK,
-                   gezet_door: str = GEZET_DOOR) -> str:
-    """actualiseerZaakstatus: the zaak identified, a status added; ``volgnummer`` "" leaves the element out."""
+                   gezet_door: str = GEZET_DOOR, zaaktype: str = "WMOTOEW", without: str = "") -> str:
+    """actualiseerZaakstatus: the zaak identified, a status added, its statustype by all its kerngegevens;
+    ``volgnummer`` "" leaves the element out, as ``without`` names another one to leave out."""
     nummer = f"<ZKN:volgnummer>{volgnummer}</ZKN:volgnummer>" if volgnummer else ""
+    kern = {"zkt.omschrijving": "<ZKN:zkt.omschrijving>Toewijzing Wmo-ondersteuning</ZKN:zkt.omschrijving>",
+            "code": f"<ZKN:code {STT_ONBEKEND}/>", "ingangsdatumObject": f"<ZKN:ingangsdatumObject {STT_ONBEKEND}/>"}
+    kern.pop(without, None)
     return update_objects(
         '<ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T" xsi:nil="true" StUF:noValue="geenWaarde"/>',
         f"""<ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T">
       <ZKN:gerelateerde StUF:entiteittype="STT" StUF:verwerkingssoort="I">
-        <ZKN:zkt.code>WMOTOEW</ZKN:zkt.code>{nummer}
-        <ZKN:omschrijving>{omschrijving}</ZKN:omschrijving>
+        <ZKN:zkt.code>{zaaktype}</ZKN:zkt.code>{kern.get("zkt.omschrijving", "")}{nummer}{kern.get("code", "")}
+        <ZKN:omschrijving>{omschrijving}</ZKN:omschrijving>{kern.get("ingangsdatumObject", "")}
       </ZKN:gerelateerde>
       <ZKN:datumStatusGezet>{datum}</ZKN:datumStatusGezet>
       {gezet_door}

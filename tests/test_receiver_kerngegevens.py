@@ -16,6 +16,7 @@ from receiver_messages import (
     IS_VAN_I,
     OMSCHRIJVING,
     STATUS,
+    STT_ONBEKEND,
     UPDATE,
     ZAAK,
     creeer_object,
@@ -30,8 +31,9 @@ EINDDATUM_GEPLAND = "\n    <ZKN:einddatumGepland>{}</ZKN:einddatumGepland>"
 STATUS_NIEUW = f"""
     <ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T">
       <ZKN:gerelateerde StUF:entiteittype="STT" StUF:verwerkingssoort="I">
-        <ZKN:zkt.code>WMOTOEW</ZKN:zkt.code><ZKN:volgnummer>0001</ZKN:volgnummer>
-        <ZKN:omschrijving>Levering gestart</ZKN:omschrijving>
+        <ZKN:zkt.code>WMOTOEW</ZKN:zkt.code><ZKN:zkt.omschrijving>Toewijzing Wmo-ondersteuning</ZKN:zkt.omschrijving>
+        <ZKN:volgnummer>0001</ZKN:volgnummer><ZKN:code {STT_ONBEKEND}/>
+        <ZKN:omschrijving>Levering gestart</ZKN:omschrijving><ZKN:ingangsdatumObject {STT_ONBEKEND}/>
       </ZKN:gerelateerde>
       <ZKN:datumStatusGezet>20260110000000000</ZKN:datumStatusGezet>
       {GEZET_DOOR}

@@ -311,11 +311,13 @@ def _setters() -> dict[int, Any]:
             return Operation(CREEER, "0363T12345", state=s), SYSTEMEN[0], None
         return make
 
-    def stat(edit: Any, eenheid: Any = None) -> Any:
+    def stat(edit: Any, eenheid: Any = None, zaaktype: Any = None) -> Any:
         def make(value: str) -> tuple[Operation, tuple[Systeem, str], Eenheid | None]:
             s = status()
             edit(s, value)
-            return Operation(STATUS, "0363T12345", status=s), SYSTEMEN[0], eenheid(value) if eenheid else Eenheid()
+            zkt = zaaktype(value) if zaaktype else None
+            return (Operation(STATUS, "0363T12345", status=s, zaaktype=zkt), SYSTEMEN[0],
+                    eenheid(value) if eenheid else Eenheid())
         return make
 
     def sets(*path: Any) -> Any:
@@ -341,6 +343,9 @@ def _setters() -> dict[int, Any]:
         id(at.STATUS_ZAAKTYPE): stat(sets("zaaktype")), id(at.STATUS_OMSCHRIJVING): stat(sets("omschrijving")),
         id(at.STATUS_TOELICHTING): stat(sets("toelichting")), id(at.STATUS_DATUM): stat(sets("datum")),
         id(at.STATUS_VOLGNUMMER): stat(sets("volgnummer")),
+        id(at.STATUS_CODE): stat(sets("code")), id(at.STATUS_INGANG): stat(sets("ingangsdatum")),
+        id(at.STATUS_ZAAKTYPE_OMSCHRIJVING): stat(lambda s, v: None, zaaktype=lambda v: {
+            "code": "ZT", "omschrijving": v, "ingangsdatum": "20150101"}),
         id(at.OEH_IDENTIFICATIE): stat(lambda s, v: None, lambda v: Eenheid(v, "naam")),
         id(at.OEH_NAAM): stat(lambda s, v: None, lambda v: Eenheid("OEH", v)),
     }

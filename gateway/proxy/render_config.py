@@ -17,10 +17,14 @@ shows the form::
           ingangsdatum: "20240101"
           statustypes: {gestart: [1, Levering gestart], gestopt: [3, Levering gestopt], afgehandeld: [9, Afgehandeld]}
           drop: [contact]
+
+A statustype may add the ZTC's code and ingangsdatum, its remaining kerngegevens (sent as waardeOnbekend
+without them): ``afgehandeld: [9, Afgehandeld, AFGEH, "20240101"]``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from typing import Any
 
@@ -74,15 +78,39 @@ def zaaktype(doc: Any, demo: Zaaktype | None, where: str) -> Zaaktype:
         raise ConfigError(f"{where}: a ZTC code is at most 10 characters, an omschrijving at most 80")
     statustypes = dict(demo.statustypes) if demo is not None else {}
     for event, value in (doc.get("statustypes") or {}).items():
-        if event not in STATUS_EVENTS or not isinstance(value, list) or len(value) != 2:
-            raise ConfigError(f"{where}.statustypes.{event}: expected one of {', '.join(STATUS_EVENTS)} with "
-                              "[volgnummer, omschrijving]")
-        statustypes[str(event)] = Statustype(int(value[0]), str(value[1]))
+        statustypes[str(event)] = statustype(event, value, f"{where}.statustypes.{event}")
     drop = frozenset(str(d) for d in doc.get("drop") or [])
     if drop - DROPPABLE:
         raise ConfigError(f"{where}.drop: {', '.join(sorted(drop - DROPPABLE))} cannot be dropped (choose from "
                           f"{', '.join(sorted(DROPPABLE))})")
     return Zaaktype(code, omschrijving, str(doc.get("ingangsdatum", "20150101")), statustypes, drop)
+
+
+def statustype(event: Any, value: Any, where: str) -> Statustype:
+    """``[volgnummer, omschrijving]``, optionally followed by the ZTC's code and ingangsdatum (yyyymmdd)."""
+    if event not in STATUS_EVENTS or not isinstance(value, list) or not 2 <= len(value) <= 4:
+        raise ConfigError(f"{where}: expected one of {', '.join(STATUS_EVENTS)} with [volgnummer, omschrijving] "
+                          "or [volgnummer, omschrijving, code, ingangsdatum]")
+    volgnummer, omschrijving = value[0], str(value[1])
+    if isinstance(volgnummer, str) and volgnummer.isascii() and volgnummer.isdigit():
+        volgnummer = int(volgnummer)
+    code = None if len(value) < 3 or value[2] is None else str(value[2])
+    ingang = None if len(value) < 4 or value[3] is None else str(value[3])
+    if isinstance(volgnummer, bool) or not isinstance(volgnummer, int) or not 1 <= volgnummer <= 9999:
+        raise ConfigError(f"{where}: a volgnummer is a whole number 1-9999 (ZKN Volgnummer: four digits)")
+    if not 1 <= len(omschrijving) <= 80 or (code is not None and not 1 <= len(code) <= 10):
+        raise ConfigError(f"{where}: a statustype omschrijving is 1-80 characters, a code 1-10")
+    if ingang is not None and not _is_day(ingang):
+        raise ConfigError(f"{where}: the ingangsdatum is a date written yyyymmdd")
+    return Statustype(volgnummer, omschrijving, code, ingang)
+
+
+def _is_day(value: str) -> bool:
+    try:
+        dt.datetime.strptime(value, "%Y%m%d")
+    except ValueError:
+        return False
+    return len(value) == 8
 
 
 def settings_of(config: ServeConfig, route: RouteConfig) -> RenderSettings:

@@ -105,7 +105,29 @@ def _text(parent: etree._Element | None, name: str) -> str:
     return (found.text or "").strip() if found is not None and found.text else ""
 
 
-def _status(relation: etree._Element) -> Status:
+STT_KERNGEGEVENS = ("zkt.code", "zkt.omschrijving", "volgnummer", "code", "omschrijving", "ingangsdatumObject")
+"""zkn0310 ``STT-kerngegevensKennisgeving``: what names a statustype (StUF 03.01 5.2.4: always included)."""
+
+
+def _statustype(gerelateerde: etree._Element | None, zaak: Zaak) -> None:
+    """A status's statustype carries its kerngegevens (a value, or the empty element with its noValue) and is one
+    of the zaak's own zaaktype: a ZTC's statustypes belong to one zaaktype."""
+    if gerelateerde is None:
+        return
+    for name in STT_KERNGEGEVENS:
+        found = gerelateerde.find(f"{{{ZKN}}}{name}")
+        if found is None or not ((found.text or "").strip() or found.get(f"{{{STUF}}}noValue")):
+            raise refuse("kerngegevens", f"heeft/gerelateerde/{name}", "a statustype is named by its kerngegevens "
+                         f"{', '.join(STT_KERNGEGEVENS)} (zkn0310 STT-kerngegevensKennisgeving; StUF 03.01 §5.2.4: "
+                         "\"De kerngegevens van een … gerelateerde moeten altijd worden opgenomen\"), an unknown "
+                         "one empty with its noValue", "StUF055")
+    own = _zaaktype(zaak)
+    if own and f"code={_text(gerelateerde, 'zkt.code')}" != own:
+        raise refuse("statustype-zaaktype", "heeft/gerelateerde/zkt.code", "the statustype belongs to another "
+                     "zaaktype than the zaak's isVan (RGBZ: a statustype is one of its zaaktype's)")
+
+
+def _status(relation: etree._Element, zaak: Zaak) -> Status:
     """The status a ``heeft`` relation adds, refused (StUF055) when an element ZDS 1.2 requires is empty or absent:
     without them a zaaksysteem cannot tell which statustype was reached, when, or by whom."""
     gerelateerde = _gerelateerde(relation)
@@ -118,6 +140,7 @@ def _status(relation: etree._Element) -> Status:
         if not value:
             raise refuse("status", element, f"a status needs {attribuut}: ZDS 1.2 §4.1.3.2 (actualiseerZaakstatus) "
                          f"marks '{path}' v (verplicht)", "StUF055")
+    _statustype(gerelateerde, zaak)
     return Status(values[0], values[1], values[2], _text(relation, "toelichting") or None, identity(door)[1] or None)
 
 
@@ -133,7 +156,7 @@ def _add_relation(zaak: Zaak, relation: etree._Element, known: Known) -> None:
         raise refuse("verwerkingssoort", f"{name}/gerelateerde", "a zaaktype or a related zaak is sent with "
                      "verwerkingssoort I: it cannot be created through a relation (ZDS verwerkingssoort table)")
     if name == "heeft":
-        status = _status(relation)
+        status = _status(relation, zaak)
         why = unplaceable(zaak.statussen, status)
         if why is not None:
             raise refuse(why[0], "heeft/datumStatusGezet", why[1])

@@ -403,18 +403,28 @@ def _gezet_door(out: Parts, eenheid: Eenheid) -> None:
     _block(out, ("isGezetDoor", eenheid.identificatie, eenheid.naam or ""), write)
 
 
-def _statustype(out: Parts, status: dict[str, Any]) -> None:
-    """The statustype a status points at (zaaktype code, volgnummer, omschrijving: the catalogue's)."""
+def _statustype(out: Parts, status: dict[str, Any], zaaktype: dict[str, Any] | None) -> None:
+    """The statustype a status points at, named by its kerngegevens (zkn0310 ``STT-kerngegevensKennisgeving``:
+    zkt.code, zkt.omschrijving, volgnummer, code, omschrijving, ingangsdatumObject; StUF 03.01 5.2.4 "moeten altijd
+    worden opgenomen"): the catalogue's, the ones it does not have as waardeOnbekend. ``zaaktype`` is the zaak's
+    (None: a zaak stored before the ledger kept it, whose zkt.omschrijving is then unknown too)."""
+    zkt = zaaktype["omschrijving"] if zaaktype is not None else None
+    code, ingang = status.get("code"), status.get("ingangsdatum")
+
     def write(mine: Parts) -> None:
         mine.append('<ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T">'
                     '<ZKN:gerelateerde StUF:entiteittype="STT" StUF:verwerkingssoort="I">')
         _el(mine, at.STATUS_ZAAKTYPE, status["zaaktype"])
+        _el(mine, at.STATUS_ZAAKTYPE_OMSCHRIJVING, zkt, "waardeOnbekend")
         volgnummer = f"{int(status['volgnummer']):04d}"
         mine.append(f"<ZKN:volgnummer>{text(mine, at.STATUS_VOLGNUMMER, volgnummer)}</ZKN:volgnummer>")
+        _el(mine, at.STATUS_CODE, code, "waardeOnbekend")
         _el(mine, at.STATUS_OMSCHRIJVING, status["omschrijving"])
+        _el(mine, at.STATUS_INGANG, ingang, "waardeOnbekend")
         mine.append("</ZKN:gerelateerde>")
 
-    _block(out, ("heeft", status["zaaktype"], str(status["volgnummer"]), status["omschrijving"]), write)
+    _block(out, ("heeft", status["zaaktype"], zkt or "", str(status["volgnummer"]), code or "",
+                 status["omschrijving"], ingang or ""), write)
 
 
 def _status_object(out: Parts, op: Operation, side: str, gezet_door: Eenheid | None = None) -> None:
@@ -429,7 +439,7 @@ def _status_object(out: Parts, op: Operation, side: str, gezet_door: Eenheid | N
     else:
         s = op.status
         assert s is not None
-        _statustype(out, s)
+        _statustype(out, s, op.zaaktype)
         _el(out, at.STATUS_TOELICHTING, s["toelichting"])
         _el(out, at.STATUS_DATUM, s["datum"])
         if gezet_door is None:  # RenderSettings always has one; a caller of its own must give one too

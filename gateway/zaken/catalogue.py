@@ -19,8 +19,13 @@ delivery stopped (307), zaak closed (eindstatus)."""
 
 @dataclass(frozen=True, slots=True)
 class Statustype:
+    """One ZTC statustype. ``code`` and ``ingangsdatum`` (yyyymmdd) complete its kerngegevens where the ZTC has
+    them; unknown, they are sent as waardeOnbekend (StUF 03.01 5.2.4: kerngegevens are always included)."""
+
     volgnummer: int
     omschrijving: str
+    code: str | None = None
+    ingangsdatum: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

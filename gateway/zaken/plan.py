@@ -199,8 +199,13 @@ def _status_value(zaaktype: Zaaktype, event: str, datum: str, toelichting: str |
     kind = zaaktype.statustypes.get(event)
     if kind is None:
         raise PlanError(f"zaaktype {zaaktype.code} has no statustype for {event!r} in the catalogue", "zaaktype")
-    return {"volgnummer": kind.volgnummer, "omschrijving": kind.omschrijving, "zaaktype": zaaktype.code,
-            "datum": datum, "toelichting": toelichting}
+    status = {"volgnummer": kind.volgnummer, "omschrijving": kind.omschrijving, "zaaktype": zaaktype.code,
+              "datum": datum, "toelichting": toelichting}
+    if kind.code is not None:  # the rest of the statustype's kerngegevens, where the catalogue has them
+        status["code"] = kind.code
+    if kind.ingangsdatum is not None:
+        status["ingangsdatum"] = kind.ingangsdatum
+    return status
 
 
 def _status(state: JsonDict, status: JsonDict, opposite: JsonDict | None = None) -> tuple[Operation | None, JsonDict]:
