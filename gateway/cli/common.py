@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -56,24 +59,95 @@ def resolve_mappings(registry: Registry, refs: Iterable[str]) -> list[str]:
     return names
 
 
-def input_files(inputs: Iterable[str]) -> list[Path]:
+@dataclass(frozen=True, slots=True)
+class NotRead:
+    """An entry of a folder input that is not converted, and why; ``failed``: its files are unknown (a folder
+    that cannot be listed), so the run cannot end as if everything was read."""
+
+    path: Path
+    reason: str
+    failed: bool = False
+
+
+def input_files(inputs: Iterable[str], not_read: list[NotRead] | None = None) -> list[Path]:
     """Expand folders into their regular files (sorted, recursive); keep files named on the command line as given.
 
     Inside a folder, symbolic links (to files or folders) are not followed: a folder never makes us
-    read outside it.
+    read outside it. What a folder holds but is not read (a link, a FIFO or device, a subfolder that cannot
+    be listed) goes to ``not_read``, so the caller names it instead of leaving it out without a word.
     """
     out: list[Path] = []
+    skipped = not_read if not_read is not None else []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = []
-            for folder, dirs, files in os.walk(path, followlinks=False):
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
-                found += [Path(folder) / f for f in files if not f.startswith(".")
-                          and (Path(folder) / f).is_file() and not (Path(folder) / f).is_symlink()]
-            out += sorted(found)
+            out += _folder_files(path, skipped)
         elif path.exists():
             out.append(path)
         else:
             fail_usage(f"no such file or folder: {item}")
     return out
+
+
+def _folder_files(root: Path, skipped: list[NotRead]) -> list[Path]:
+    """The regular files under ``root`` (hidden names left out), sorted; the rest is noted in ``skipped``."""
+
+    def unlisted(exc: OSError) -> None:
+        skipped.append(NotRead(Path(exc.filename or root), f"cannot list folder: {exc.strerror or exc}", True))
+
+    found = []
+    for folder, dirs, files in os.walk(root, onerror=unlisted, followlinks=False):
+        for d in [d for d in dirs if not d.startswith(".") and (Path(folder) / d).is_symlink()]:
+            skipped.append(NotRead(Path(folder) / d, "symbolic link: not followed inside a folder input"))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(folder) / d).is_symlink())
+        for f in files:
+            path = Path(folder) / f
+            if f.startswith("."):
+                continue
+            if path.is_symlink():
+                skipped.append(NotRead(path, "symbolic link: not followed inside a folder input"))
+            elif path.is_file():
+                found.append(path)
+            else:
+                skipped.append(NotRead(path, "not a regular file (FIFO, socket or device): not read"))
+    return sorted(found)
+
+
+def echo_not_read(not_read: Iterable[NotRead]) -> int:
+    """``skip PATH: reason`` (or ``FAIL`` for a folder that cannot be listed) per entry; the number of FAILs."""
+    failed = 0
+    for entry in not_read:
+        click.echo(f"{'FAIL' if entry.failed else 'skip'} {entry.path}: {entry.reason}")
+        failed += entry.failed
+    return failed
+
+
+def prepare_out(out: Path) -> None:
+    """``--out`` as a folder, created when missing; a usage error before any message is converted (and its
+    state entered in the zaak ledger) when that is impossible."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail_usage(f"--out {out}: cannot create the folder: {exc.strerror or exc}")
+
+
+def write_output(folder: Path, name: str, data: bytes) -> bool:
+    """``data`` as ``folder/name``, True when it replaced an entry that was there before.
+
+    Written to a new hidden file in ``folder`` and renamed onto ``name``: the rename replaces a symbolic link
+    standing at that name instead of writing through it to a file outside ``folder``, and nobody sees half
+    a file. OSError (the name is a folder, the disk is full) is the caller's to report.
+    """
+    target = folder / name
+    existed = os.path.lexists(target)
+    tmp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return existed

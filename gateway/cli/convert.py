@@ -14,7 +14,7 @@ from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import MappingError, Refused, Registry
 from gateway.pgstore import PostgresLedger, is_url
 from gateway.pgstore.chunked import masked
-from gateway.pipeline import FAILURES, PROFILES, Converter
+from gateway.pipeline import FAILURES, PROFILES, Conversion, Converter
 from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
@@ -24,11 +24,15 @@ from .common import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
+    NotRead,
     echo_failure,
+    echo_not_read,
     fail_usage,
     input_files,
     load_registry,
+    prepare_out,
     resolve_mappings,
+    write_output,
 )
 
 
@@ -56,8 +60,14 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     ZDS operation (zkn) or envelope (ggk). Messages of one chain must come in chain order.
 
     Two outputs of one run never share a file: a second output with a name already written in this
-    run gets ``-2``, ``-3``, ... before ``.xml`` (the ok line names the file). Files left in OUT by an
-    earlier run are replaced. Inputs (also ``/dev/stdin`` or a FIFO) are read up to the 10 MB limit.
+    run gets ``-2``, ``-3``, ... before ``.xml`` (the ok line names the file). A file left in OUT by an
+    earlier run is replaced and named on a ``replaced:`` line; a symbolic link there is replaced, never
+    written through. Inputs (also ``/dev/stdin`` or a FIFO) are read up to the 10 MB limit. Inside a
+    folder, links, FIFOs and devices are not read (a ``skip`` line names each).
+
+    Exit status: 0 all converted; 1 an input or a folder could not be read, converted or written (a FAIL
+    line names file, line, field and reason); 2 usage or configuration error; 3 nothing failed, but a
+    mapping refused an input on purpose (a REFUSED line).
     """
     registry = load_registry(mappings)
     names = resolve_mappings(registry, mappings)
@@ -67,6 +77,8 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         sys.exit(_reverse(registry, names[0], inputs, Path(out_dir), validate))
     if ggk_versie is not None and profile != "ggk":
         fail_usage("--ggk-versie chooses the payload version of --profile ggk")
+    out = Path(out_dir)
+    prepare_out(out)
     try:
         ledger = open_ledger(state_dir)
     except RuntimeError as exc:  # a database that cannot be reached, or psycopg missing
@@ -79,11 +91,11 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     except SchemaUnavailable as exc:
         fail_usage(f"{exc} (or pass --no-validate)")
         return
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    failed = refused = 0
+    not_read: list[NotRead] = []
+    files = input_files(inputs, not_read)
+    failed, refused = echo_not_read(not_read), 0
     written: set[str] = set()
-    for path in input_files(inputs):
+    for path in files:
         data = b""
         try:
             data = read_capped(path)
@@ -96,26 +108,7 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
             failed += 1
             echo_failure(exc, str(path), _picked(converter, data, str(path), route))
             continue
-        names = []
-        for output in result.outputs:
-            name = unique_name(f"{output.name}.xml", written)
-            (out / name).write_bytes(output.xml)
-            names.append(name)
-        if not result.outputs:  # a retour, or a message whose state the ledger already holds
-            click.echo(f"ok   {path}: {result.mapping.name} -> no output: {result.outcome}")
-            continue
-        note = f" ({len(result.unmapped)} source element(s) not mapped)" if result.unmapped else ""
-        warn = f" ({len(result.warnings)} warning(s))" if result.warnings else ""
-        click.echo(f"ok   {path}: {result.mapping.name} -> {', '.join(names)}{note}{warn}")
-        for item in result.unmapped:
-            click.echo(f"     not mapped: {item.path} (line {item.line})")
-        for warning in result.warnings:
-            click.echo(f"     warning: line {warning.line}: {warning.field}: {warning.message}")
-        for output in result.outputs:
-            for dropped in output.dropped:
-                click.echo(f"     dropped: {dropped}")
-        for text in result.notes:
-            click.echo(f"     note: {text}")
+        failed += not _write_and_report(path, result, out, written)
     ledger.close()
     for line in converter.debt.report():  # dialect debt: deviations accepted per mapping and rule
         click.echo(line)
@@ -134,6 +127,43 @@ def _picked(converter: Converter, data: bytes, name: str, route: str | None) -> 
         return ""
 
 
+def _write_and_report(path: Path, result: Conversion, out: Path, written: set[str]) -> bool:
+    """Write one message's outputs into ``out`` and print its ok line and notes; False (after a FAIL line
+    naming the output) when a file cannot be written: the run then ends as failed, not as converted."""
+    names: list[str] = []
+    replaced: list[str] = []
+    for output in result.outputs:
+        name = unique_name(f"{output.name}.xml", written)
+        try:
+            if write_output(out, name, output.xml):
+                replaced.append(name)
+        except OSError as exc:
+            done = f" (written before it: {', '.join(names)})" if names else ""
+            click.echo(f"FAIL {path}: cannot write output {name} in {out}: {exc.strerror or exc}{done}; the zaak "
+                       "ledger already holds this message's state")
+            return False
+        names.append(name)
+    if not result.outputs:  # a retour, or a message whose state the ledger already holds
+        click.echo(f"ok   {path}: {result.mapping.name} -> no output: {result.outcome}")
+        return True
+    note = f" ({len(result.unmapped)} source element(s) not mapped)" if result.unmapped else ""
+    warn = f" ({len(result.warnings)} warning(s))" if result.warnings else ""
+    click.echo(f"ok   {path}: {result.mapping.name} -> {', '.join(names)}{note}{warn}")
+    for name in replaced:
+        click.echo(f"     replaced: {name} (a file of that name was in {out} already)")
+    for item in result.unmapped:
+        click.echo(f"     not mapped: {item.path}" + (f" (line {item.line})" if item.line else ""))
+    for warning in result.warnings:
+        click.echo(f"     warning: {f'line {warning.line}: ' if warning.line else ''}{warning.field}: "
+                   f"{warning.message}")
+    for output in result.outputs:
+        for dropped in output.dropped:
+            click.echo(f"     dropped: {dropped}")
+    for text in result.notes:
+        click.echo(f"     note: {text}")
+    return True
+
+
 def unique_name(name: str, written: set[str]) -> str:
     """``name``, or ``stem-2.ext``, ``stem-3.ext``... when this run already wrote a file by that name."""
     stem, dot, ext = name.rpartition(".")
@@ -146,11 +176,14 @@ def unique_name(name: str, written: set[str]) -> str:
 
 
 def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path, validate: bool) -> int:
+    """``convert --reverse``: canonical messages back into ``target``'s dialect; the exit status."""
     converter = Converter(registry, validate=validate)
-    out.mkdir(parents=True, exist_ok=True)
-    failed = 0
+    prepare_out(out)
+    not_read: list[NotRead] = []
+    files = input_files(inputs, not_read)
+    failed = echo_not_read(not_read)
     used: set[str] = set()
-    for path in input_files(inputs):
+    for path in files:
         try:
             written = converter.reverse(read_capped(path), target, str(path))
         except FAILURES as exc:
@@ -159,8 +192,15 @@ def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path
             continue
         for item in written:
             name = unique_name(f"{item.name}{item.suffix}", used)
-            (out / name).write_bytes(item.xml)
+            try:
+                replaced = write_output(out, name, item.xml)
+            except OSError as exc:
+                failed += 1
+                click.echo(f"FAIL {path}: cannot write output {name} in {out}: {exc.strerror or exc}")
+                break
             click.echo(f"ok   {path}: -> {name} ({target})")
+            if replaced:
+                click.echo(f"     replaced: {name} (a file of that name was in {out} already)")
             for note in item.normalised:
                 click.echo(f"     normalised for {target}: {note}")
             for rule in item.one_way:
@@ -176,8 +216,10 @@ def validate(files: tuple[str, ...]) -> None:
     """Validate messages (bare or SOAP-wrapped) against the official schemas of $OVERSTAP_REFERENCE_DIR."""
     from gateway.ingest import InputError, read
 
-    passed = failed = 0
-    for path in input_files(files):
+    not_read: list[NotRead] = []
+    paths = input_files(files, not_read)
+    passed, failed = 0, echo_not_read(not_read)
+    for path in paths:
         try:
             root = read(read_capped(path), str(path)).root
             errors = errors_of(root)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gateway.ingest import read_capped
 from gateway.pipeline import FAILURES
 
 from . import main
@@ -25,8 +26,8 @@ def explain(input_file: str, mapping: str | None, route: str | None) -> None:
     registry = load_registry([mapping] if mapping else [])
     names = resolve_mappings(registry, [mapping] if mapping else [])
     path = Path(input_file)
-    try:
-        ex = explain(path.read_bytes(), str(path), registry=registry, mapping=names[0] if names else None,
+    try:  # capped like convert: /dev/zero or a huge file is an error, not all of memory
+        ex = explain(read_capped(path), str(path), registry=registry, mapping=names[0] if names else None,
                      route=route)
     except FAILURES as exc:
         echo_failure(exc, str(path))

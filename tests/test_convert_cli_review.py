@@ -1,0 +1,133 @@
+"""``overstap convert`` and ``overstap explain`` at the edges of the file system (session 21 review): the
+output folder holds a link, a folder or an earlier run's file; the input folder holds links, FIFOs or a
+subfolder nobody can list; the input is endless or unreadable. Each ends in a named line and a meaningful
+exit status, never a traceback, a write outside --out or a file left out without a word."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from gateway.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TOEWIJZING = FIXTURES / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml"
+
+
+def _convert(*args: str) -> Result:
+    return CliRunner().invoke(main, ["convert", "--state", "none", "--no-validate", *args])
+
+
+def _output_names(tmp_path: Path) -> list[str]:
+    """The files one conversion of the fixture writes, from a run into a scratch folder."""
+    done = _convert(str(TOEWIJZING), "--out", str(tmp_path / "first"))
+    assert done.exit_code == 0, done.output
+    return sorted(p.name for p in (tmp_path / "first").iterdir())
+
+
+def test_convert_replaces_a_link_in_out_instead_of_writing_through_it(tmp_path: Path) -> None:
+    name = _output_names(tmp_path)[0]
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not yours")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).symlink_to(victim)
+    done = _convert(str(TOEWIJZING), "--out", str(out))
+    assert done.exit_code == 0, done.output
+    assert victim.read_text() == "not yours"
+    assert not (out / name).is_symlink() and (out / name).read_bytes().startswith(b"<?xml")
+    assert f"     replaced: {name} (a file of that name was in {out} already)" in done.output.splitlines()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left behind
+
+
+def test_convert_names_each_file_of_an_earlier_run_it_replaces(tmp_path: Path) -> None:
+    names = _output_names(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / names[0]).write_text("an earlier run")
+    done = _convert(str(TOEWIJZING), "--out", str(out))
+    assert done.exit_code == 0, done.output
+    replaced = [line for line in done.output.splitlines() if line.startswith("     replaced: ")]
+    assert replaced == [f"     replaced: {names[0]} (a file of that name was in {out} already)"]
+
+
+def test_convert_reports_an_output_it_cannot_write_and_fails(tmp_path: Path) -> None:
+    names = _output_names(tmp_path)
+    out = tmp_path / "out"
+    (out / names[0]).mkdir(parents=True)  # a folder where the output should go
+    done = _convert(str(TOEWIJZING), "--out", str(out))
+    assert done.exit_code == 1, done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit)
+    assert f"FAIL {TOEWIJZING}: cannot write output {names[0]} in {out}: Is a directory;" in done.output
+
+
+def test_convert_names_an_out_folder_it_cannot_create(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    done = _convert(str(TOEWIJZING), "--out", str(tmp_path / "file" / "out"))
+    assert done.exit_code == 2
+    assert isinstance(done.exception, SystemExit)
+    assert f"error: --out {tmp_path / 'file' / 'out'}: cannot create the folder: Not a directory" in done.output
+
+
+def test_convert_names_the_links_and_fifos_of_a_folder_it_does_not_read(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "link.xml").symlink_to(TOEWIJZING)
+    (folder / "linked").symlink_to(FIXTURES)
+    os.mkfifo(folder / "pipe.xml")
+    done = _convert(str(folder), "--out", str(tmp_path / "out"))
+    assert done.exit_code == 0, done.output
+    assert sorted(done.output.splitlines()) == [
+        f"skip {folder / 'linked'}: symbolic link: not followed inside a folder input",
+        f"skip {folder / 'pipe.xml'}: not a regular file (FIFO, socket or device): not read",
+        f"skip {folder / 'sub' / 'link.xml'}: symbolic link: not followed inside a folder input",
+    ]
+
+
+def test_convert_fails_on_a_subfolder_it_cannot_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "in"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "a.xml").write_bytes(TOEWIJZING.read_bytes())
+    real = os.scandir
+
+    def scandir(path: str | os.PathLike[str]) -> object:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    done = _convert(str(folder), "--out", str(tmp_path / "out"))
+    assert done.exit_code == 1, done.output
+    assert done.output.splitlines()[0] == f"FAIL {folder / 'locked'}: cannot list folder: Permission denied"
+    assert f"ok   {folder / 'a.xml'}: " in done.output
+
+
+def test_convert_help_names_the_exit_statuses() -> None:
+    done = CliRunner().invoke(main, ["convert", "--help"])
+    text = " ".join(done.output.split())
+    assert "Exit status: 0 all converted; 1 an input or a folder could not be read, converted or written" in text
+    assert "2 usage or configuration error; 3 nothing failed, but a mapping refused an input on purpose" in text
+
+
+def test_explain_reads_an_endless_input_only_up_to_the_limit() -> None:
+    done = CliRunner().invoke(main, ["explain", "/dev/zero"])
+    assert done.exit_code == 1
+    assert done.output == "FAIL /dev/zero: message is more than the limit of 10485760 bytes\n"
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
+def test_explain_reports_an_unreadable_input() -> None:
+    done = CliRunner().invoke(main, ["explain", "/proc/self/mem"])  # opens, but reading offset 0 fails
+    assert done.exit_code == 1
+    assert done.output.startswith("FAIL /proc/self/mem: cannot read: ")
+
+
+def test_a_warning_without_a_line_prints_no_line(reference_dir: Path, tmp_path: Path) -> None:
+    sample = reference_dir / "samples" / "iwmo-ei" / "CasusC-01-WMO301_intrekking.ei"
+    done = _convert(str(sample), "--out", str(tmp_path / "out"))
+    assert done.exit_code == 0, done.output
+    assert "     warning: clients: zaak 0392B425386123-1536F81435: the message changes a toewijzing" in done.output
+    assert "line None" not in done.output
