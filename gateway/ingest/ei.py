@@ -138,8 +138,11 @@ def _text(data: bytes, source: str) -> str:
     if bad:
         pos = bad.start()
         line_start = text.rfind("\n", 0, pos) + 1
+        what = (f"a CR without LF after it at position {pos - line_start + 1}: records end in LF or CRLF (a file "
+                "with CR-only line ends must be converted to LF first)") if bad.group() == "\r" else (
+                f"control character {bad.group()[0]!r} at position {pos - line_start + 1}")
         raise EiError(
-            f"control character {bad.group()[0]!r} at position {pos - line_start + 1}",
+            what,
             text.count("\n", 0, pos) + 1,
             None,
             source,
@@ -162,6 +165,14 @@ def _lines(text: str, layouts: EiLayouts, source: str) -> list[str]:
 def _message(first: str, layouts: EiLayouts, source: str) -> tuple[str, MessageLayout]:
     """The BerichtCode in the voorloop (the first line) and its layout: every later record is read by it."""
     rt0, rt1 = layouts.record_type
+    if first[:1].isspace() or not first:
+        raise EiError(
+            f"the first line {'is blank' if not first.strip() else 'starts with blanks'}: the {layouts.header} "
+            "voorloop must start at position 1 of line 1 (remove what comes before it)",
+            1,
+            None,
+            source,
+        )
     if first[rt0:rt1] != layouts.header:
         raise EiError(
             f"missing {layouts.header} voorloop: the first record has another type (found {found(first[rt0:rt1])})",

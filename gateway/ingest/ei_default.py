@@ -19,6 +19,8 @@ from .xml import DEFAULT_MAX_BYTES, wide_encoding
 __all__ = ["is_flat_file", "parse_default_ei"]
 
 _BOM = b"\xef\xbb\xbf"
+_LEAD = 256
+"""How many bytes of blanks (spaces, tabs, line ends) before the first digit still make a file an EI file."""
 
 
 def _wide(data: bytes) -> str | None:
@@ -42,16 +44,17 @@ def is_flat_file(data: bytes) -> bool:
     """True when ``data`` can only be an EI flat file: its first byte (after a UTF-8 BOM) is a digit.
 
     Deliberately looser than :func:`gateway.ingest.ei.looks_like_ei`: a file whose voorloop is
-    damaged (wrong length, unknown BerichtCode, missing) must still reach the EI parser, which names
-    the line and field, instead of the XML parser's "not well-formed". XML never starts with a digit.
+    damaged (wrong length, unknown BerichtCode, missing, after blank lines or spaces) must still reach the EI
+    parser, which names the line and field, instead of the XML parser's "not well-formed". XML never starts
+    with a digit, not even after blanks.
     """
     if data[:1] == b"<":  # XML, or UTF-16/32 whose first character is "<": no digit first either way
         return False
     codec = _wide(data)
     if codec is not None:  # UTF-16/32: an EI file too when its first character is a digit
         return data[:16].decode(codec, errors="replace").removeprefix("\ufeff")[:1].isdigit()
-    head = data[len(_BOM) : len(_BOM) + 1] if data.startswith(_BOM) else data[:1]
-    return head.isdigit()
+    head = data[len(_BOM) : len(_BOM) + _LEAD] if data.startswith(_BOM) else data[:_LEAD]
+    return head.lstrip(b" \t\r\n")[:1].isdigit()  # blanks before it: still EI, so its parser names them
 
 
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")

@@ -1,0 +1,48 @@
+"""EI flat files whose records are fine but whose start or line ends are not (session 21 review): blanks
+before the voorloop and CR-only line ends are named as what they are, not as broken XML or a stray control
+character."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.ingest import InputError, read
+from gateway.ingest.ei_default import is_flat_file
+
+
+@pytest.fixture
+def sample(reference_dir: Path) -> bytes:
+    return (reference_dir / "samples" / "iwmo-ei" / "CasusB-02-WMO305_start.ei").read_bytes()
+
+
+def _error(data: bytes) -> InputError:
+    with pytest.raises(InputError) as caught:
+        read(data, "a.ei")
+    return caught.value
+
+
+@pytest.mark.parametrize("lead", [b"\n", b"\r\n\n", b"  "])
+def test_blanks_before_the_voorloop_are_named_as_an_ei_problem_not_broken_xml(sample: bytes, lead: bytes) -> None:
+    assert is_flat_file(lead + sample)
+    err = _error(lead + sample)
+    assert err.line == 1
+    what = "is blank" if lead.endswith(b"\n") else "starts with blanks"
+    assert err.message == (f"EI flat file: the first line {what}: the 01 voorloop must start at position 1 of "
+                           "line 1 (remove what comes before it)")
+
+
+def test_blanks_before_xml_still_make_xml() -> None:
+    assert not is_flat_file(b"  \n<a/>") and not is_flat_file(b"\n\n\n")
+
+
+def test_cr_only_line_ends_are_named_as_such(sample: bytes) -> None:
+    err = _error(sample.replace(b"\n", b"\r"))
+    assert err.line == 1
+    assert err.message == ("EI flat file: a CR without LF after it at position 181: records end in LF or CRLF "
+                           "(a file with CR-only line ends must be converted to LF first)")
+
+
+def test_crlf_line_ends_still_read(sample: bytes) -> None:
+    assert read(sample.replace(b"\n", b"\r\n"), "a.ei").format == "ei"
