@@ -46,3 +46,13 @@ def test_cr_only_line_ends_are_named_as_such(sample: bytes) -> None:
 
 def test_crlf_line_ends_still_read(sample: bytes) -> None:
     assert read(sample.replace(b"\n", b"\r\n"), "a.ei").format == "ei"
+
+
+def test_a_sluit_count_too_long_to_quote_is_told_as_a_number(reference_dir: Path) -> None:
+    lines = (reference_dir / "samples" / "iwmo-ei" / "CasusA-02-WMO301_toewijzing.ei").read_bytes().split(b"\n")
+    sluit = lines[8]
+    assert sluit[56:63] == b"0000007"
+    lines[8] = sluit[:56] + b"1000007" + sluit[63:]
+    err = _error(b"\n".join(lines))
+    assert (err.line, err.field) == (9, "AantalDetailrecords")
+    assert err.message == "EI flat file: AantalDetailrecords says a 7-digit number, but the file has 7 detail record(s)"

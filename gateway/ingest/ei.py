@@ -50,7 +50,7 @@ from .ei_layout import (
     default_layouts,
     load_layouts,
 )
-from .errors import found, shape
+from .errors import found, quotable, shape
 
 __all__ = [
     "ENCODING",
@@ -356,8 +356,10 @@ class _Tree:
             actual = total if targets is None else sum(self.counts.get(t, 0) for t in targets)
             if declared != actual:
                 what = "detail" if targets is None else "/".join(targets)
+                told = str(declared)  # a count too long to quote is a number, not "7 digits" beside "7 records"
+                told = told if quotable(told) else f"a {len(told)}-digit number"
                 raise EiError(
-                    f"{name} says {found(declared)}, but the file has {actual} {what} record(s)",
+                    f"{name} says {told}, but the file has {actual} {what} record(s)",
                     lineno,
                     name,
                     self.source,
