@@ -128,7 +128,12 @@ def test_convert_reads_stdin_only_up_to_the_limit(tmp_path: Path) -> None:
     done = subprocess.run([*OVERSTAP, "convert", "/dev/stdin", "--out", str(tmp_path / "out"), "--no-validate"],
                           input=big, capture_output=True, timeout=120)
     assert done.returncode == 1
-    assert "/dev/stdin: message is more than the limit of 10485760 bytes" in done.stdout.decode()
+    # read up to a GGk envelope's 25 MB at most; a message that is no envelope is then held to 10 MB
+    assert "/dev/stdin: message is 10485767 bytes, more than the limit of 10485760" in done.stdout.decode()
+    with open("/dev/zero", "rb") as zero:
+        endless = subprocess.run([*OVERSTAP, "convert", "/dev/stdin", "--out", str(tmp_path / "out"),
+                                  "--no-validate"], stdin=zero, capture_output=True, timeout=120)
+    assert "/dev/stdin: message is more than the limit of 26214400 bytes" in endless.stdout.decode()
 
 
 def test_a_doctype_inside_a_ggk_payload_is_refused_too() -> None:

@@ -5,13 +5,18 @@ exit status, never a traceback, a write outside --out or a file left out without
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import main
+from gateway.ledger import MemoryLedger
+from gateway.mapping import Registry
+from gateway.pipeline import Converter
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOEWIJZING = FIXTURES / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml"
@@ -115,7 +120,7 @@ def test_convert_help_names_the_exit_statuses() -> None:
 def test_explain_reads_an_endless_input_only_up_to_the_limit() -> None:
     done = CliRunner().invoke(main, ["explain", "/dev/zero"])
     assert done.exit_code == 1
-    assert done.output == "FAIL /dev/zero: message is more than the limit of 10485760 bytes\n"
+    assert done.output == "FAIL /dev/zero: message is more than the limit of 26214400 bytes\n"  # a GGk envelope's
 
 
 @pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
@@ -131,3 +136,21 @@ def test_a_warning_without_a_line_prints_no_line(reference_dir: Path, tmp_path: 
     assert done.exit_code == 0, done.output
     assert "     warning: clients: zaak 0392B425386123-1536F81435: the message changes a toewijzing" in done.output
     assert "line None" not in done.output
+
+
+def test_convert_takes_a_ggk_envelope_above_10_mb_as_ingest_does(tmp_path: Path) -> None:
+    """GGk spec 3.2: a Di01 with its base64 payload may be 25 MB; convert cut every input at 10 MB first."""
+    converter = Converter(Registry(), profile="ggk", ledger=MemoryLedger(), validate=False)
+    envelope = converter.convert(TOEWIJZING.read_bytes(), "a.xml").outputs[0].xml
+    found = re.search(rb"(<GGK:bericht [^>]*>)([^<]*)<", envelope)
+    assert found is not None
+    payload = base64.b64decode(found.group(2)).replace(b"?>", b"?><!--" + b"x" * (8 << 20) + b"-->", 1)
+    big = envelope[: found.start(2)] + base64.b64encode(payload) + envelope[found.end(2) :]
+    assert 10 << 20 < len(big) < 25 << 20
+    (tmp_path / "big.xml").write_bytes(big)
+    done = _convert(str(tmp_path / "big.xml"), "--out", str(tmp_path / "out"))
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(f"ok   {tmp_path / 'big.xml'}: iwmo21-wmo301 -> ")
+    (tmp_path / "big.txt").write_bytes(b"<a>" + b" " * (11 << 20) + b"</a>")  # no envelope: still 10 MB
+    done = _convert(str(tmp_path / "big.txt"), "--out", str(tmp_path / "out"))
+    assert done.exit_code == 1 and "more than the limit of 10485760" in done.output

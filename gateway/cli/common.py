@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from gateway.ingest import read_capped
+from gateway.ingest.ggk import MAX_ENVELOPE_BYTES
 from gateway.mapping import MappingError, Registry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -120,6 +122,12 @@ def echo_not_read(not_read: Iterable[NotRead]) -> int:
         click.echo(f"{'FAIL' if entry.failed else 'skip'} {entry.path}: {entry.reason}")
         failed += entry.failed
     return failed
+
+
+def read_input(path: Path) -> bytes:
+    """The bytes of one input, read up to the 25 MB a GGk envelope may have (GGk spec 3.2): ingest then holds
+    any other message to the 10 MB limit, so convert and explain take what the sidecar takes."""
+    return read_capped(path, MAX_ENVELOPE_BYTES)
 
 
 def prepare_out(out: Path) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 from lxml import etree
 
-from gateway.ingest import read_capped
 from gateway.ledger import Ledger, MemoryLedger, SqliteLedger
 from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import MappingError, Refused, Registry
@@ -31,6 +30,7 @@ from .common import (
     input_files,
     load_registry,
     prepare_out,
+    read_input,
     resolve_mappings,
     write_output,
 )
@@ -62,8 +62,8 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     Two outputs of one run never share a file: a second output with a name already written in this
     run gets ``-2``, ``-3``, ... before ``.xml`` (the ok line names the file). A file left in OUT by an
     earlier run is replaced and named on a ``replaced:`` line; a symbolic link there is replaced, never
-    written through. Inputs (also ``/dev/stdin`` or a FIFO) are read up to the 10 MB limit. Inside a
-    folder, links, FIFOs and devices are not read (a ``skip`` line names each).
+    written through. Inputs (also ``/dev/stdin`` or a FIFO) are read up to the 10 MB limit, a GGk envelope
+    up to 25 MB. Inside a folder, links, FIFOs and devices are not read (a ``skip`` line names each).
 
     Exit status: 0 all converted; 1 an input or a folder could not be read, converted or written (a FAIL
     line names file, line, field and reason); 2 usage or configuration error; 3 nothing failed, but a
@@ -98,7 +98,7 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     for path in files:
         data = b""
         try:
-            data = read_capped(path)
+            data = read_input(path)
             result = converter.convert(data, str(path), route=route)
         except Refused as exc:  # recognised and refused on purpose by its mapping (refuse:)
             refused += 1
@@ -185,7 +185,7 @@ def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path
     used: set[str] = set()
     for path in files:
         try:
-            written = converter.reverse(read_capped(path), target, str(path))
+            written = converter.reverse(read_input(path), target, str(path))
         except FAILURES as exc:
             failed += 1
             echo_failure(exc, str(path))
@@ -221,7 +221,7 @@ def validate(files: tuple[str, ...]) -> None:
     passed, failed = 0, echo_not_read(not_read)
     for path in paths:
         try:
-            root = read(read_capped(path), str(path)).root
+            root = read(read_input(path), str(path)).root
             errors = errors_of(root)
         except InputError as exc:
             errors = [str(exc)]

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from gateway.ingest import read_capped
 from gateway.pipeline import FAILURES
 
 from . import main
-from .common import EXIT_FAILED, EXIT_OK, echo_failure, load_registry, resolve_mappings
+from .common import EXIT_FAILED, EXIT_OK, echo_failure, load_registry, read_input, resolve_mappings
 
 
 @main.command()
@@ -27,7 +26,7 @@ def explain(input_file: str, mapping: str | None, route: str | None) -> None:
     names = resolve_mappings(registry, [mapping] if mapping else [])
     path = Path(input_file)
     try:  # capped like convert: /dev/zero or a huge file is an error, not all of memory
-        ex = explain(read_capped(path), str(path), registry=registry, mapping=names[0] if names else None,
+        ex = explain(read_input(path), str(path), registry=registry, mapping=names[0] if names else None,
                      route=route)
     except FAILURES as exc:
         echo_failure(exc, str(path))
