@@ -154,3 +154,16 @@ def test_convert_takes_a_ggk_envelope_above_10_mb_as_ingest_does(tmp_path: Path)
     (tmp_path / "big.txt").write_bytes(b"<a>" + b" " * (11 << 20) + b"</a>")  # no envelope: still 10 MB
     done = _convert(str(tmp_path / "big.txt"), "--out", str(tmp_path / "out"))
     assert done.exit_code == 1 and "more than the limit of 10485760" in done.output
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: p.write_text(""), "File exists"),  # a file where the ledger's folder should be
+    (lambda p: (p.mkdir(), (p / "ledger.sqlite").write_text("not a database")), "file is not a database"),
+])
+def test_convert_names_a_state_it_cannot_open(tmp_path: Path, make: object, reason: str) -> None:
+    state = tmp_path / "state"
+    make(state)  # type: ignore[operator]
+    done = CliRunner().invoke(main, ["convert", "--state", str(state), "--no-validate", str(TOEWIJZING),
+                                     "--out", str(tmp_path / "out")])
+    assert done.exit_code == 2 and isinstance(done.exception, SystemExit)
+    assert f"error: --state {state}: cannot open the zaak ledger: {reason}" in done.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -83,6 +84,10 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         ledger = open_ledger(state_dir)
     except RuntimeError as exc:  # a database that cannot be reached, or psycopg missing
         fail_usage(f"--state {mask_url(state_dir)}: {exc}")
+        return
+    except (OSError, sqlite3.Error) as exc:  # a file where the folder should be, a ledger.sqlite that is no database
+        reason = getattr(exc, "strerror", None) or exc
+        fail_usage(f"--state {mask_url(state_dir)}: cannot open the zaak ledger: {reason}")
         return
     try:
         settings = RenderSettings(ggk_versie=ggk_versie) if ggk_versie else None
