@@ -9,6 +9,10 @@ from .errors import InputError
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 SOAP_NAMESPACES = {SOAP11: "soap11", SOAP12: "soap12"}
+_THIS_NODE = {SOAP11: {"http://schemas.xmlsoap.org/soap/actor/next"},
+              SOAP12: {f"{SOAP12}/role/next", f"{SOAP12}/role/ultimateReceiver"}}
+"""Actors (SOAP 1.1 4.2.2) and roles (SOAP 1.2 Part 1 2.2) besides the default that name the ultimate receiver; a
+header block for any other one is not its to understand."""
 
 
 def unwrap_soap(root: etree._Element, source: str) -> tuple[etree._Element, str | None]:
@@ -36,3 +40,24 @@ def unwrap_soap(root: etree._Element, source: str) -> tuple[etree._Element, str 
         raise InputError(f"SOAP Body holds {len(messages)} messages: expected exactly one per envelope",
                          source=source, line=messages[1].sourceline, field="Body")
     return messages[0], kind
+
+
+def not_understood(root: etree._Element) -> tuple[tuple[str, str], ...]:
+    """(namespace, local name) of each header block of the SOAP envelope ``root`` that is marked mustUnderstand for
+    the ultimate receiver, which understands none: SOAP 1.1 4.2.3, such a receiver "MUST fail processing the
+    message"; SOAP 1.2 Part 1 5.2.3 alike. Nothing for a ``root`` that is no SOAP envelope."""
+    tag = root.tag
+    ns = tag[1:tag.find("}")] if isinstance(tag, str) and tag[:1] == "{" else ""
+    header = root.find(f"{{{ns}}}Header") if ns in SOAP_NAMESPACES else None
+    if header is None:
+        return ()
+    found = []
+    for block in header:
+        if not isinstance(block.tag, str):
+            continue
+        flag = (block.get(f"{{{ns}}}mustUnderstand") or "").strip()
+        target = block.get(f"{{{ns}}}actor" if ns == SOAP11 else f"{{{ns}}}role")
+        if flag in ("1", "true") and (target is None or target in _THIS_NODE[ns]):
+            name = etree.QName(block)
+            found.append((name.namespace or "", name.localname))
+    return tuple(found)

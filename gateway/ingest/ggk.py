@@ -134,6 +134,22 @@ def envelope_root(data: bytes) -> str | None:
         return None
 
 
+def soap_of(data: bytes) -> str | None:
+    """``soap11``/``soap12`` when ``data``'s root element is a SOAP Envelope, judged from its start tag (within the
+    first :data:`SCAN_BYTES`); ``""`` when it is another element (bare XML); None when no start tag can be read.
+
+    The envelope's namespace is its SOAP version (SOAP 1.2 Part 1 5.4.7), not the Content-Type nor a mention of a
+    namespace somewhere in the text: an answer in the other version is one the sender's SOAP stack cannot read."""
+    head = data[:SCAN_BYTES]
+    try:
+        namespace, local, *_ = _element(head, 3 if head.startswith(b"\xef\xbb\xbf") else 0, {})
+    except _More:
+        return None
+    if not local:
+        return None
+    return SOAP_NAMESPACES.get(namespace, "") if local == "Envelope" else ""
+
+
 def limit_for(data: bytes, max_bytes: int) -> int:
     """The size limit for the whole of ``data``: at least :data:`MAX_ENVELOPE_BYTES` when it is a GGk envelope
     (:func:`envelope_root`), else ``max_bytes``."""

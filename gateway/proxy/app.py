@@ -26,7 +26,8 @@ from .admin import MAX_REPLAY_BODY, BadReplay, parse_replay
 from .bodies import Body, BodyBudget, Holding, read_body
 from .config import ServeConfig
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from .service import Answer, Gateway, soap_version
+from .service import Answer, Gateway
+from .soap import soap_version
 
 log = logging.getLogger("overstap.http")
 

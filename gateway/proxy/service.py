@@ -45,10 +45,10 @@ from .converting import (
 from .ledgered import LedgerStage, Mapped
 from .metrics import Metrics
 from .shared_stage import SharedLedgerStage
+from .soap import refuse_not_understood, soap_version
 from .unmapped_report import report_unmapped
 
 log = logging.getLogger("overstap.gateway")
-SOAP12_HINT = stuf.SOAP12_NS.encode()
 
 
 @dataclass(slots=True)
@@ -59,13 +59,6 @@ class Answer:
     body: bytes
     content_type: str = stuf.CONTENT_TYPE["soap11"]
     headers: dict[str, str] = field(default_factory=dict)
-
-
-def soap_version(body: bytes, content_type: str | None) -> stuf.SoapVersion:
-    """Answer in the SOAP version the sender used (bare XML gets SOAP 1.1)."""
-    if content_type and "application/soap+xml" in content_type:
-        return "soap12"
-    return "soap12" if SOAP12_HINT in body[:2048] else "soap11"
 
 
 def refused_downstream(dead: Outcome, message_id: str) -> stuf.Fout:
@@ -232,6 +225,9 @@ class Gateway:
                 "required on this route"), version, {"WWW-Authenticate": 'Bearer realm="overstap"'})
         self.metrics.received.labels(route.name).inc()
         soap_action = headers.get("soapaction")
+        refused = await refuse_not_understood(self, route, body, content_type, soap_action, version)
+        if refused is not None:
+            return refused
         if self.stage is not None and self.stage.applies(route):
             answer = await self.stage.receive(self, route, body, content_type, soap_action, version)
             self.metrics.ack_seconds.labels(route.name).observe(time.perf_counter() - started)

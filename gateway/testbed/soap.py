@@ -20,15 +20,10 @@ from email.message import Message
 
 from lxml import etree
 
-from gateway.ingest import InputError, parse_xml
+from gateway.ingest import InputError, envelopes, parse_xml
 from gateway.render import stuf
 
 SYSTEEM_PARTS = ("organisatie", "applicatie", "administratie", "gebruiker")
-_NEXT = {"soap11": {"http://schemas.xmlsoap.org/soap/actor/next"},
-         "soap12": {"http://www.w3.org/2003/05/soap-envelope/role/next",
-                    "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"}}
-"""Actors (SOAP 1.1 §4.2.2) and roles (SOAP 1.2 Part 1 §2.2) besides the default that name this node, the
-ultimate receiver; a block for any other one is not this node's to understand."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,22 +67,6 @@ def _action(content_type: str, soap_action: str | None, version: stuf.SoapVersio
     return soap_action
 
 
-def _must_understand(root: etree._Element, version: stuf.SoapVersion) -> tuple[tuple[str, str], ...]:
-    ns = stuf.SOAP_NS[version]
-    header = root.find(f"{{{ns}}}Header")
-    if header is None:
-        return ()
-    found = []
-    for block in header:
-        if not isinstance(block.tag, str):
-            continue
-        flag = (block.get(f"{{{ns}}}mustUnderstand") or "").strip()
-        target = block.get(f"{{{ns}}}actor" if version == "soap11" else f"{{{ns}}}role")
-        if flag in ("1", "true") and (target is None or target in _NEXT[version]):
-            found.append((etree.QName(block).namespace or "", _local(block)))
-    return tuple(found)
-
-
 def hear(body: bytes, content_type: str | None, soap_action: str | None, max_bytes: int) -> Heard:
     """Read ``body`` as far as the answer needs it; an unreadable one gives the version of its Content-Type."""
     content_type = content_type or ""
@@ -100,7 +79,7 @@ def hear(body: bytes, content_type: str | None, soap_action: str | None, max_byt
     message, not_understood = root, ()
     if envelope is not None:
         version = envelope  # type: ignore[assignment]
-        not_understood = _must_understand(root, version)
+        not_understood = envelopes.not_understood(root)
         body_el = root.find(f"{{{stuf.SOAP_NS[version]}}}Body")
         found = [child for child in body_el if isinstance(child.tag, str)] if body_el is not None else []
         if len(found) != 1:

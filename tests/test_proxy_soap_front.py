@@ -1,0 +1,101 @@
+"""The sidecar's SOAP layer itself (review of session 21): the answer's SOAP version and header blocks it must
+understand.
+
+Why: a SOAP 1.1 client cannot read a SOAP 1.2 answer (nor the other way round), so the answer goes in the version
+of the request's envelope, not in one guessed from the Content-Type or from a mention of a namespace. And a header
+block marked mustUnderstand for the ultimate receiver (a WS-Security header, say) must fail the message when the
+receiver does not understand it (SOAP 1.1 4.2.3): acknowledging it tells the sender its header was honoured.
+Each case runs against a real gateway under uvicorn; the values expected are written from the SOAP specifications.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from lxml import etree
+from proxy_helpers import SOAP11, SOAP12, Receiver, ServerThread, Start, sample, variant
+
+from gateway.deliver import outbox
+
+STUF = "{http://www.egem.nl/StUF/StUF0301}"
+
+
+def envelope(message: bytes, namespace: str, *, before: str = "", header: str = "") -> bytes:
+    """``message`` as the one message of a SOAP Body, with ``before`` ahead of the envelope and a Header holding
+    ``header`` (blocks written with the prefix ``soap``)."""
+    inner = message.split(b"?>", 1)[1].strip() if message.startswith(b"<?xml") else message
+    head = f"<soap:Header>{header}</soap:Header>" if header else ""
+    return (f'<?xml version="1.0" encoding="UTF-8"?>{before}<soap:Envelope xmlns:soap="{namespace}">{head}'
+            "<soap:Body>").encode() + inner + b"</soap:Body></soap:Envelope>"
+
+
+def answered_in(response: httpx.Response) -> tuple[str, str, str]:
+    """(envelope namespace, Content-Type's media type, the message in the Body or the fault's code)."""
+    root = etree.fromstring(response.content)
+    body = root[-1]
+    first = body[0]
+    name = etree.QName(first).localname
+    if name == "Fault":
+        name = first.findtext("faultcode") or first.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") or ""
+    return etree.QName(root).namespace or "", response.headers["content-type"].split(";")[0], name
+
+
+@pytest.mark.parametrize(("case", "namespace", "content_type", "before"), [
+    ("1.1 with the 1.2 media type", SOAP11, "application/soap+xml; charset=utf-8", ""),
+    ("1.1 mentioning the 1.2 namespace", SOAP11, "text/xml; charset=utf-8", f"<!-- also served as {SOAP12} -->"),
+    ("1.2 after a long comment", SOAP12, "text/xml; charset=utf-8", "<!--" + " " * 3000 + "-->"),
+])
+def test_the_answer_is_in_the_soap_version_of_the_envelope(start: Start, case: str, namespace: str,
+                                                          content_type: str, before: str) -> None:
+    """Failed before: the version was the Content-Type's, else whether the SOAP 1.2 namespace occurred in the first
+    2 KB, so each of these got an answer in the other version (a Bv03 its sender's SOAP stack rejects)."""
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        server, _ = start({"default": {"downstream": "zs"}}, {"zs": ds.url})
+        response = httpx.post(server.url + "/soap", content=envelope(sample(), namespace, before=before),
+                              headers={"Content-Type": content_type}, timeout=30)
+    media = "application/soap+xml" if namespace == SOAP12 else "text/xml"
+    assert response.status_code == 200, response.text
+    assert answered_in(response) == (namespace, media, "Bv03Bericht"), case
+
+
+MARKED = '<x:Security xmlns:x="urn:x" soap:mustUnderstand="{flag}"{target}/>'
+
+
+@pytest.mark.parametrize(("namespace", "flag"), [(SOAP11, "1"), (SOAP12, "true")])
+def test_a_header_block_marked_mustunderstand_is_a_fault_and_kept_in_quarantine(start: Start, namespace: str,
+                                                                               flag: str) -> None:
+    """Failed before: the block was passed over and the message acknowledged with a Bv03 and delivered."""
+    rec = Receiver()
+    body = envelope(sample(), namespace, header=MARKED.format(flag=flag, target=""))
+    with ServerThread(rec.app()) as ds:
+        server, gw = start({"default": {"downstream": "zs"}}, {"zs": ds.url})
+        response = httpx.post(server.url + "/soap", content=body, timeout=30)
+        assert response.status_code == 500
+        assert answered_in(response)[::2] == (namespace, "soap:MustUnderstand")
+        assert b"{urn:x}Security" in response.content and b"Bv03" not in response.content
+        kept = outbox.message(outbox.connect(gw.db_path), int(response.headers["x-overstap-quarantine"]))
+        assert kept["status"] == "quarantined" and bytes(kept["original"]) == body
+        assert (kept["fault_code"], kept["fault_field"]) == ("StUF055", "Header")
+        assert kept["reason"] == "header block(s) marked mustUnderstand not understood: {urn:x}Security"
+    assert rec.received == []
+
+
+@pytest.mark.parametrize(("namespace", "block", "mode"), [
+    (SOAP11, MARKED.format(flag="0", target=""), "translate"),
+    (SOAP11, MARKED.format(flag="1", target=' soap:actor="urn:another-node"'), "translate"),
+    (SOAP12, MARKED.format(flag="true", target=f' soap:role="{SOAP12}/role/none"'), "translate"),
+    (SOAP11, MARKED.format(flag="1", target=""), "passthrough"),
+])
+def test_a_block_not_for_this_node_is_no_fault(start: Start, namespace: str, block: str, mode: str) -> None:
+    """Not marked, for another actor or role, or on a route that forwards the envelope to the partner that reads
+    its header: acknowledged as before."""
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        route = {"downstream": "zs", "mode": mode, **({"legacy_downstream": "zs"} if mode != "translate" else {})}
+        server, _ = start({"default": route}, {"zs": ds.url})
+        response = httpx.post(server.url + "/soap", content=envelope(variant(sample(), 7), namespace, header=block),
+                              timeout=30)
+    assert response.status_code == 200, response.text
+    assert answered_in(response) == (namespace, "application/soap+xml" if namespace == SOAP12 else "text/xml",
+                                     "Bv03Bericht")
