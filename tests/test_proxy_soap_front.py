@@ -99,3 +99,39 @@ def test_a_block_not_for_this_node_is_no_fault(start: Start, namespace: str, blo
     assert response.status_code == 200, response.text
     assert answered_in(response) == (namespace, "application/soap+xml" if namespace == SOAP12 else "text/xml",
                                      "Bv03Bericht")
+
+
+def refused(response: httpx.Response) -> tuple[int, str, str, str]:
+    """(HTTP status, faultcode, Fo03 code, Fo03 omschrijving) of a SOAP 1.1 refusal."""
+    root = etree.fromstring(response.content)
+    fo = next(el for el in root.iter() if el.tag == f"{STUF}Fo03Bericht")
+    return (response.status_code, root.findtext(f".//{{{SOAP11}}}Fault/faultcode") or "",
+            fo.findtext(f"{STUF}body/{STUF}code") or "", fo.findtext(f"{STUF}body/{STUF}omschrijving") or "")
+
+
+def test_a_declared_encoding_the_bytes_are_not_in_is_named(start: Start) -> None:
+    """Failed before: a UTF-8 message declaring UTF-16 was refused with libxml2's "Blank needed here, line 1, column
+    38", which says neither the encoding nor what was expected."""
+    server, gw = start({"default": {"downstream": "http://127.0.0.1:9/x"}}, {})
+    body = envelope(sample(), SOAP11).replace(b'encoding="UTF-8"', b'encoding="UTF-16"', 1)
+    response = httpx.post(server.url + "/soap", content=body, headers={"Content-Type": "text/xml"}, timeout=30)
+    assert refused(response) == (500, "soap:Client", "StUF055", (
+        "encoding: the XML declaration says encoding 'UTF-16', but the message is written in single bytes (no "
+        "byte-order mark, no 0 bytes): expected UTF-16 text, or a declaration of the encoding it is written in (UTF-8)"
+    )[:199] + "…")
+    kept = outbox.message(outbox.connect(gw.db_path), int(response.headers["x-overstap-quarantine"]))
+    assert (kept["status"], kept["fault_field"], kept["fault_line"]) == ("quarantined", "encoding", 1)
+
+
+def test_bytes_that_are_no_character_say_which_encoding_was_expected(start: Start) -> None:
+    """Failed before: "Invalid bytes in character encoding" alone. The message has no XML declaration, so it is read
+    as UTF-8 whatever charset the HTTP header names; the answer now says so."""
+    server, _ = start({"default": {"downstream": "http://127.0.0.1:9/x"}}, {})
+    bare = sample().split(b"?>", 1)[1].lstrip()
+    body = bare.replace(b"</wmo301:Bericht>", "<!-- \u00e9 -->".encode("latin-1") + b"</wmo301:Bericht>")
+    response = httpx.post(server.url + "/soap", content=body,
+                          headers={"Content-Type": "text/xml; charset=iso-8859-1"}, timeout=30)
+    status, faultcode, code, omschrijving = refused(response)
+    assert (status, faultcode, code) == (500, "soap:Client", "StUF055")
+    assert omschrijving.startswith("not well-formed XML: Invalid bytes in character encoding, line ")
+    assert "; expected text in UTF-8, as it has no XML declaration naming another encoding" in omschrijving

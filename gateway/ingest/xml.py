@@ -62,6 +62,8 @@ _WIDE = (  # byte-order marks and BOM-less first characters of UTF-32/UTF-16 XML
 _QUOTED = re.compile(r"'([^'\n]*)'")
 _ECHOED = re.compile(r"\n.*?(?=, line \d+, column \d+\Z|\Z)", re.S)  # "CData section not finished\n<its text>"
 _NUMBER = re.compile(r"(?<!line )(?<!column )(?<![0-9])[0-9]{5,}(?![0-9])")
+_BAD_BYTES = re.compile(r"Invalid bytes in character encoding|not proper UTF-8", re.IGNORECASE)
+"""libxml2's words (2.9 and 2.12+) for bytes that are no character in the encoding the text is read in."""
 _ASCII_COMPATIBLE = re.compile(r"(utf-?8|us-ascii|ascii|iso[-_]?8859-\d{1,2}|latin-?1|windows-125\d|cp125\d)\Z",
                                re.IGNORECASE)
 
@@ -127,10 +129,22 @@ def _normalised(data: bytes, source: str) -> bytes:
         if name.lower().replace("-", "") not in ("utf16", "utf32"):
             raise InputError(f"encoding {name!r} is not supported: expected UTF-8, UTF-16 or a Latin encoding",
                              source=source, line=1)
+        # UTF-16/32 text starts with a byte-order mark or a 0 byte (wide_encoding): this one is in single bytes
+        raise InputError(f"the XML declaration says encoding {name!r}, but the message is written in single bytes "
+                         f"(no byte-order mark, no 0 bytes): expected {name} text, or a declaration of the encoding "
+                         "it is written in (UTF-8)", source=source, line=1, field="encoding")
     found = _DECLARATION.search(data) if b"!" in data else None  # no "<!" without a "!": one memchr, no regex
     if found:
         _refuse_declarations(found.start(), data, source)
     return data
+
+
+def _encoding_of(text: bytes) -> str:
+    """The encoding libxml2 reads ``text`` in, in words: the one its XML declaration names, else UTF-8."""
+    declared = _XML_DECL.match(text.removeprefix(codecs.BOM_UTF8))
+    if declared:
+        return f"the encoding its XML declaration names ({declared.group(1).decode('ascii')})"
+    return "UTF-8, as it has no XML declaration naming another encoding (a charset sent with it over HTTP is not used)"
 
 
 def _readable(message: str) -> str:
@@ -216,7 +230,10 @@ def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX
         root = etree.fromstring(text, _parser(huge, blanks))
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
-        raise InputError(f"not well-formed XML: {_readable(exc.msg)}", source=source, line=line) from None
+        said = _readable(exc.msg)
+        if _BAD_BYTES.search(said):  # the encoding it is read in: its declaration's, never the HTTP charset
+            said += f"; expected text in {_encoding_of(text)}"
+        raise InputError(f"not well-formed XML: {said}", source=source, line=line) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise InputError(DTD_REFUSED, source=source, line=1)
