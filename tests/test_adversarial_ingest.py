@@ -144,6 +144,11 @@ def test_a_doctype_inside_a_ggk_payload_is_refused_too() -> None:
     assert DTD_REFUSED in caught.value.message and caught.value.field == "parameters.bericht"
 
 
+VERSIONS = "".join(f"<GGK:{name}>0001</GGK:{name}>" for name in ("applicatieVersie", "applicatieSubversie",
+                                                                   "functieVersie", "functieSubversie"))
+"""Verplicht in a Di01 (GGk spec 3.2): without them the envelope is refused before its payload is read."""
+
+
 def read_ggk_envelope(encoded: bytes) -> bytes:
     stuur = "".join(f"<StUF:{k}>{v}</StUF:{k}>" for k, v in (
         ("berichtcode", "Di01"), ("referentienummer", "0e09a81f-64a0-4793-b946-d6538fb3f37e"),
@@ -153,7 +158,7 @@ def read_ggk_envelope(encoded: bytes) -> bytes:
                           f"<StUF:ontvanger>{party}</StUF:ontvanger><StUF:referentienummer>")
     return ('<GGK:envelopHeenbericht-ggk_Di01 xmlns:GGK="http://www.stufstandaarden.nl/sectormodel/ggk/0210" '
             'xmlns:StUF="http://www.egem.nl/StUF/StUF0301">'
-            f"<GGK:stuurgegevens>{stuur}</GGK:stuurgegevens><GGK:parameters><GGK:bericht>"
+            f"<GGK:stuurgegevens>{stuur}</GGK:stuurgegevens><GGK:parameters>{VERSIONS}<GGK:bericht>"
             f"{encoded.decode()}</GGK:bericht></GGK:parameters></GGK:envelopHeenbericht-ggk_Di01>").encode()
 
 

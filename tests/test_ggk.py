@@ -740,6 +740,20 @@ BROKEN = [
     ("payload in payload", lambda x: re.sub(rb'(contentType="application/xml">)[^<]+',
                                             lambda m: m.group(1) + base64.b64encode(x), x),
      "parameters.bericht", 23, "GGk envelope inside a GGk envelope"),
+    # review of session 21: what the XSD and spec 3.2 say of a Di01, passed over before
+    ("crossRefnummer in a Di01", lambda x: x.replace(b"\t\t<StUF:functie>", b"\t\t<StUF:crossRefnummer>0e09a81f-64a0-"
+                                                     b"4793-b946-d6538fb3f37e</StUF:crossRefnummer><StUF:functie>"),
+     "stuurgegevens.crossRefnummer", 16, "GGk Di01 envelope: stuurgegevens holds an element 'crossRefnummer' the "
+     "GGk schema does not allow there"),
+    ("applicatieVersie missing", lambda x: re.sub(rb"<GGK:applicatieVersie>\d+</GGK:applicatieVersie>", b"", x),
+     "parameters.applicatieVersie", 18, "GGk Di01 envelope: parameters.applicatieVersie is missing or empty"),
+    ("functieVersie not four digits", lambda x: re.sub(rb"<GGK:functieVersie>\d+<", b"<GGK:functieVersie>2.1<", x),
+     "parameters.functieVersie", 21, "GGk Di01 envelope: parameters.functieVersie must be four digits (StUF "
+     "Versienr, such as 0002), found '2.1'"),
+    ("tijdstipBericht not a Tijdstip", lambda x: re.sub(rb"<StUF:tijdstipBericht>\d+<",
+                                                        b"<StUF:tijdstipBericht>2024-01-01T12:00:00<", x),
+     "stuurgegevens.tijdstipBericht", 15, "GGk Di01 envelope: stuurgegevens.tijdstipBericht must be a StUF Tijdstip "
+     "(8 to 17 digits: yyyymmddhhmmssmmm), found 19 characters"),
 ]
 
 

@@ -135,3 +135,20 @@ def test_bytes_that_are_no_character_say_which_encoding_was_expected(start: Star
     assert (status, faultcode, code) == (500, "soap:Client", "StUF055")
     assert omschrijving.startswith("not well-formed XML: Invalid bytes in character encoding, line ")
     assert "; expected text in UTF-8, as it has no XML declaration naming another encoding" in omschrijving
+
+
+def test_a_di01_that_says_it_answers_something_is_refused_naming_the_field(start: Start) -> None:
+    """Failed before: a Di01's stuurgegevens.crossRefnummer (no place in StuurgegevensDi01-envelopHeenbericht, GGk
+    spec 3.2) was passed over and the envelope acknowledged. The Fo03 answers the Di01's own zender and reference."""
+    from test_ggk_shells import RECEIVED, received_di01
+
+    di01 = received_di01().replace(b"<StUF:functie>", b"<StUF:crossRefnummer>11111111-1111-4111-8111-111111111111"
+                                   b"</StUF:crossRefnummer><StUF:functie>", 1)
+    server, gw = start({"default": {"downstream": "http://127.0.0.1:9/x"}}, {})
+    response = httpx.post(server.url + "/soap", content=di01, timeout=30)
+    assert refused(response) == (500, "soap:Client", "StUF055", "stuurgegevens.crossRefnummer: GGk Di01 envelope: "
+                                 "stuurgegevens holds an element 'crossRefnummer' the GGk schema does not allow there")
+    fo = next(el for el in etree.fromstring(response.content).iter() if el.tag == f"{STUF}Fo03Bericht")
+    assert fo.findtext(f"{STUF}stuurgegevens/{STUF}crossRefnummer") == RECEIVED
+    kept = outbox.message(outbox.connect(gw.db_path), int(response.headers["x-overstap-quarantine"]))
+    assert (kept["status"], kept["fault_field"]) == ("quarantined", "stuurgegevens.crossRefnummer")

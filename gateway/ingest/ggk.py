@@ -53,6 +53,15 @@ _CHILDREN = {
 """The elements the GGk XSD allows under each part of an envelope, each at most once: anything else (a second
 ``bericht``, a second ``stuurgegevens``, an element of another schema) would be passed over without a word, and a
 second payload would not be converted while the sender is told the envelope arrived."""
+_NOT_IN_DI01 = frozenset({_S + "crossRefnummer"})
+"""What a Di01's stuurgegevens may not hold though a Du01's may: StuurgegevensDi01-envelopHeenbericht has no
+crossRefnummer (ggk0310_msg_stuf.xsd, spec 3.2). A Di01 is no answer; one that says it is would be passed over."""
+REQUIRED_PARAMETERS = ("applicatieVersie", "applicatieSubversie", "functieVersie", "functieSubversie")
+"""Verplicht in both envelopes (spec 2.5, 2.6, 3.2, 3.3; required in the XSD; CC06 refuses an envelope without the
+applicatie's), four digits each (StUF:Versienr)."""
+_VERSIENR = re.compile(r"[0-9]{4}")
+_TIJDSTIP = re.compile(r"[0-9]{8,17}")
+"""StUF:Tijdstip (stuf0301.xsd): yyyymmdd up to yyyymmddhhmmssmmm, digits only."""
 UNREAD = ("stuurgegevens/zender/administratie", "stuurgegevens/zender/gebruiker",
           "stuurgegevens/ontvanger/administratie", "stuurgegevens/ontvanger/gebruiker",
           "parameters/referentienummerBericht", "parameters/crossRefnummerBericht")
@@ -231,7 +240,7 @@ def _structure(root: etree._Element, code: str, source: str) -> None:
                 continue  # comments and processing instructions
             local = etree.QName(tag).localname
             place = f"{where}.{local}" if where else local
-            if tag not in allowed:
+            if tag not in allowed or (code == "Di01" and tag in _NOT_IN_DI01 and where == "stuurgegevens"):
                 raise InputError(f"GGk {code} envelope: {where or 'the envelope'} holds an element {local!r} the GGk "
                                  f"schema does not allow there", source=source, line=child.sourceline, field=place)
             if tag in seen:
@@ -251,6 +260,21 @@ def _uuid(stuur: etree._Element, path: str, code: str, source: str) -> None:
         raise InputError(f"GGk {code} envelope: stuurgegevens.{path} must be a UUID (spec 2.4: version 4, such as "
                          f"0e09a81f-64a0-4793-b946-d6538fb3f37e), found {shape(value)}", source=source,
                          line=node.sourceline if node is not None else None, field=f"stuurgegevens.{path}")
+
+
+def _versions(parameters: etree._Element, info: dict[str, str], code: str, source: str) -> None:
+    """Each of :data:`REQUIRED_PARAMETERS` is there with four digits; else :class:`InputError` naming it."""
+    for name in REQUIRED_PARAMETERS:
+        value = info.get(name)
+        if value is None:
+            raise InputError(f"GGk {code} envelope: parameters.{name} is missing or empty (spec 2.5/2.6: verplicht, "
+                             "four digits such as 0002)", source=source, line=parameters.sourceline,
+                             field=f"parameters.{name}")
+        if _VERSIENR.fullmatch(value) is None:
+            node = parameters.find(_G + name)
+            raise InputError(f"GGk {code} envelope: parameters.{name} must be four digits (StUF Versienr, such as "
+                             f"0002), found {found(value)}", source=source,
+                             line=node.sourceline if node is not None else None, field=f"parameters.{name}")
 
 
 def _base64_text(bericht: etree._Element, code: str, source: str) -> bytes:
@@ -293,6 +317,11 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
                          field="stuurgegevens.berichtcode")
     for path in ("referentienummer", "crossRefnummer") if code == "Du01" else ("referentienummer",):
         _uuid(stuur, path, code, source)
+    if _TIJDSTIP.fullmatch(info["tijdstipBericht"]) is None:
+        _, node = _text(stuur, "tijdstipBericht")
+        raise InputError(f"GGk {code} envelope: stuurgegevens.tijdstipBericht must be a StUF Tijdstip (8 to 17 "
+                         f"digits: yyyymmddhhmmssmmm), found {found(info['tijdstipBericht'])}", source=source,
+                         line=node.sourceline if node is not None else None, field="stuurgegevens.tijdstipBericht")
     parameters = root.find(_G + "parameters")
     if parameters is None:
         raise InputError(f"GGk {code} envelope without parameters", source=source, line=root.sourceline,
@@ -301,6 +330,7 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
         node = parameters.find(_G + name)
         if node is not None and node.text and node.text.strip():
             info[name] = node.text.strip()
+    _versions(parameters, info, code, source)
     bericht = parameters.find(_G + "bericht")
     if bericht is None:
         raise InputError(f"GGk {code} envelope without parameters.bericht (the payload)", source=source,
