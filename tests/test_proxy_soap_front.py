@@ -152,3 +152,13 @@ def test_a_di01_that_says_it_answers_something_is_refused_naming_the_field(start
     assert fo.findtext(f"{STUF}stuurgegevens/{STUF}crossRefnummer") == RECEIVED
     kept = outbox.message(outbox.connect(gw.db_path), int(response.headers["x-overstap-quarantine"]))
     assert (kept["status"], kept["fault_field"]) == ("quarantined", "stuurgegevens.crossRefnummer")
+
+
+def test_nesting_too_deep_says_how_deep_may_go(start: Start) -> None:
+    """Failed before: "not well-formed XML: Excessive depth in document: 256, use XML_PARSE_HUGE option" — the
+    message is well-formed, and a parser option is no advice to its sender."""
+    server, _ = start({"default": {"downstream": "http://127.0.0.1:9/x"}}, {})
+    deep = b"<a>" * 300 + b"</a>" * 300
+    response = httpx.post(server.url + "/soap", content=envelope(deep, SOAP11), timeout=30)
+    assert refused(response) == (500, "soap:Client", "StUF055", "elements nested more than 256 levels deep: "
+                                 "expected at most 256 (a message nests a few dozen)")

@@ -62,6 +62,8 @@ _WIDE = (  # byte-order marks and BOM-less first characters of UTF-32/UTF-16 XML
 _QUOTED = re.compile(r"'([^'\n]*)'")
 _ECHOED = re.compile(r"\n.*?(?=, line \d+, column \d+\Z|\Z)", re.S)  # "CData section not finished\n<its text>"
 _NUMBER = re.compile(r"(?<!line )(?<!column )(?<![0-9])[0-9]{5,}(?![0-9])")
+_TOO_DEEP = re.compile(r"Excessive depth in document: (\d+)")
+"""libxml2's words for nesting past its limit (256; 2048 for ``huge``)."""
 _BAD_BYTES = re.compile(r"Invalid bytes in character encoding|not proper UTF-8", re.IGNORECASE)
 """libxml2's words (2.9 and 2.12+) for bytes that are no character in the encoding the text is read in."""
 _ASCII_COMPATIBLE = re.compile(r"(utf-?8|us-ascii|ascii|iso[-_]?8859-\d{1,2}|latin-?1|windows-125\d|cp125\d)\Z",
@@ -230,6 +232,10 @@ def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX
         root = etree.fromstring(text, _parser(huge, blanks))
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
+        deep = _TOO_DEEP.search(exc.msg)
+        if deep:  # well-formed, but deeper than libxml2 goes; its advice (a parser option) is not the sender's
+            raise InputError(f"elements nested more than {deep.group(1)} levels deep: expected at most "
+                             f"{deep.group(1)} (a message nests a few dozen)", source=source, line=line) from None
         said = _readable(exc.msg)
         if _BAD_BYTES.search(said):  # the encoding it is read in: its declaration's, never the HTTP charset
             said += f"; expected text in {_encoding_of(text)}"
