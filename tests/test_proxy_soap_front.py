@@ -162,3 +162,19 @@ def test_nesting_too_deep_says_how_deep_may_go(start: Start) -> None:
     response = httpx.post(server.url + "/soap", content=envelope(deep, SOAP11), timeout=30)
     assert refused(response) == (500, "soap:Client", "StUF055", "elements nested more than 256 levels deep: "
                                  "expected at most 256 (a message nests a few dozen)")
+
+
+def test_an_envelope_with_two_headers_is_refused_naming_the_second(start: Start) -> None:
+    """Failed before: a second Header (a SOAP envelope has at most one) was passed over, its blocks unread, and the
+    message acknowledged; a mustUnderstand block in it is now also found (the previous test's fault)."""
+    server, gw = start({"default": {"downstream": "http://127.0.0.1:9/x"}}, {})
+    body = envelope(sample(), SOAP11, header='<x:Id xmlns:x="urn:x">1</x:Id>').replace(
+        b"<soap:Body>", b'<soap:Header><x:Other xmlns:x="urn:x"/></soap:Header><soap:Body>', 1)
+    response = httpx.post(server.url + "/soap", content=body, timeout=30)
+    assert refused(response) == (500, "soap:Client", "StUF055",
+                                 "Header: SOAP envelope with 2 Header elements: expected at most one")
+    kept = outbox.message(outbox.connect(gw.db_path), int(response.headers["x-overstap-quarantine"]))
+    assert (kept["status"], kept["fault_field"]) == ("quarantined", "Header")
+    marked = body.replace(b'<x:Other xmlns:x="urn:x"/>', b'<x:Other xmlns:x="urn:x" soap:mustUnderstand="1"/>')
+    second = httpx.post(server.url + "/soap", content=marked, timeout=30)
+    assert second.status_code == 500 and answered_in(second)[2] == "soap:MustUnderstand"

@@ -19,13 +19,18 @@ def unwrap_soap(root: etree._Element, source: str) -> tuple[etree._Element, str 
     """Return the Body's one message and ``soap11``/``soap12``, or ``root`` unchanged and None.
 
     Two messages in a Body, or two Bodies, are refused: converting only the first would drop the rest
-    while the sender is acknowledged for all of them.
+    while the sender is acknowledged for all of them. So are two Headers: a SOAP envelope has at most one, and the
+    blocks of a second would be passed over.
     """
     tag = root.tag  # "{namespace}name": its namespace without a QName object (~1 µs a message)
     ns = tag[1:tag.find("}")] if tag[:1] == "{" else ""
     kind = SOAP_NAMESPACES.get(ns)
     if kind is None:
         return root, None
+    headers = root.findall(f"{{{ns}}}Header")
+    if len(headers) > 1:  # a block marked mustUnderstand in the second would be passed over (SOAP 1.1 4.2, 1.2 5.2)
+        raise InputError(f"SOAP envelope with {len(headers)} Header elements: expected at most one", source=source,
+                         line=headers[1].sourceline, field="Header")
     bodies = root.findall(f"{{{ns}}}Body")
     if not bodies:
         raise InputError("SOAP envelope without a Body", source=source, line=root.sourceline, field="Body")
@@ -48,11 +53,9 @@ def not_understood(root: etree._Element) -> tuple[tuple[str, str], ...]:
     message"; SOAP 1.2 Part 1 5.2.3 alike. Nothing for a ``root`` that is no SOAP envelope."""
     tag = root.tag
     ns = tag[1:tag.find("}")] if isinstance(tag, str) and tag[:1] == "{" else ""
-    header = root.find(f"{{{ns}}}Header") if ns in SOAP_NAMESPACES else None
-    if header is None:
-        return ()
+    headers = root.findall(f"{{{ns}}}Header") if ns in SOAP_NAMESPACES else []
     found = []
-    for block in header:
+    for block in (block for header in headers for block in header):
         if not isinstance(block.tag, str):
             continue
         flag = (block.get(f"{{{ns}}}mustUnderstand") or "").strip()
