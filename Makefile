@@ -38,7 +38,7 @@ run: $(STAMP) $(NATIVE)
 	$(BIN)/overstap testbed --port $(TESTBED_PORT) --data-dir $(DATA)/testbed & tb=$$!; \
 	trap 'kill $$tb 2>/dev/null; wait $$tb 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/overstap serve --data-dir $(DATA) --port $(PORT) --downstream http://127.0.0.1:$(TESTBED_PORT)/soap \
-	  --downstream-concurrency 1
+	  --downstream-order created
 
 test: $(STAMP) $(NATIVE)
 	$(BIN)/ruff check gateway tests benchmarks

@@ -442,3 +442,21 @@ def test_a_quarantined_message_is_replayed_once_it_converts(tmp_path: Path) -> N
     assert sorted(r["target"] for r in rows) == ["legacy", "new"] and {r["status"] for r in rows} == {"pending"}
     again = runner.invoke(main, ["outbox", "replay", "--quarantined", str(qid), "--data-dir", str(tmp_path / "data")])
     assert again.exit_code == 1 and "no such quarantined message" in again.output
+
+
+def test_a_replayed_quarantined_message_is_queued_in_its_downstreams_order(tmp_path: Path) -> None:
+    """A downstream with ``order: created`` takes every delivery in one queue (key ``*``), also a quarantined
+    message converted by ``outbox replay --config``; the legacy partner keeps the per-zaak order."""
+    original = (samples_dir() / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    conn = _db(tmp_path)
+    with outbox.transaction(conn):
+        qid = outbox.quarantine(conn, outbox.NewMessage("default", "shadow", original, fault_code="StUF055",
+                                                        fault_field="clients.0.geslacht", reason="not in value map"))
+    config = tmp_path / "serve.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\n"
+                      "downstreams: {zs: {url: 'http://127.0.0.1:9/zs', order: created}, old: 'http://127.0.0.1:9/old'}\n"
+                      "routes: {default: {mode: shadow, downstream: zs, legacy_downstream: old}}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["outbox", "replay", "--quarantined", str(qid), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    keys = {r["target"]: r["order_key"] for r in outbox.delivery_rows(conn)}
+    assert keys["new"] == "*" and keys["legacy"] == "0384B425386123-56483ABD37"  # the zaak of the client's line

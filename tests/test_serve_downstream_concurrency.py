@@ -1,8 +1,10 @@
-"""``overstap serve --downstream-concurrency``: how many deliveries the flag form keeps in flight.
+"""``overstap serve --downstream-concurrency`` and ``--downstream-order``: how many deliveries the flag form keeps
+in flight, and whether a retried one may be overtaken.
 
 A zaaksysteem that refuses a tijdstipBericht not after the zender's last (StUF019; the testbed does) needs the
-messages in the order they were made, which only one delivery at a time gives across zaken; ``make run`` asks for
-it. A real gateway process, a real downstream on 127.0.0.1 that counts the requests it holds at once.
+messages in the order they were made: one delivery at a time across zaken, and no later message sent while an
+earlier one waits for its retry (``order: created``); ``make run`` asks for it. A real gateway process, a real
+downstream on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -90,3 +92,67 @@ def test_the_flag_goes_with_downstream_not_with_a_config_file(tmp_path: Path) ->
     result = CliRunner().invoke(main, ["serve", "--config", str(config), "--downstream-concurrency", "1"])
     assert result.exit_code != 0
     assert "--downstream-concurrency goes with --downstream" in result.output
+
+
+class FailingFirst:
+    """A downstream that answers 503 to the first message it sees for ``hold`` seconds, Bv03 to everything else,
+    and keeps the tijdstipBericht of each message it accepted, in the order it accepted them."""
+
+    def __init__(self, hold: float = 2.0) -> None:
+        self.hold, self.first, self.since = hold, b"", 0.0
+        self.seen = 0
+        self.accepted: list[bytes] = []
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/zs")
+        async def take(request: Request) -> Response:
+            body = await request.body()
+            ref = _REF.search(body).group(1)  # type: ignore[union-attr]
+            self.seen += 1
+            if not self.first:
+                self.first, self.since = ref, time.monotonic()
+            if ref == self.first and time.monotonic() - self.since < self.hold:
+                return Response(b"busy", status_code=503)
+            self.accepted.append(_TIJDSTIP.search(body).group(1))  # type: ignore[union-attr]
+            return Response(BV03.format(ref=ref.decode()).encode(), media_type="text/xml")
+
+        return app
+
+
+def _retried(tmp_path: Path, extra: list[str]) -> FailingFirst:
+    """A toewijzing refused for a while, then one of another zaak; returns the downstream once it took both."""
+    samples_dir()
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    first, second = (variant(sample("CasusB-01-WMO301_toewijzing.xml"), n, zaak=n) for n in (1, 2))
+    downstream = FailingFirst()
+    with ServerThread(downstream.app()) as ds:
+        gw = GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/zs", *extra,
+                             "--log-level", "warning"], free_port(), tmp_path / "gateway.log").start()
+        try:
+            assert httpx.post(gw.url + "/soap", content=first, timeout=30).status_code == 200
+            assert wait_for(lambda: downstream.seen >= 1, timeout=30)  # refused once: waiting for its retry
+            assert httpx.post(gw.url + "/soap", content=second, timeout=30).status_code == 200
+            assert wait_for(lambda: len(downstream.accepted) == 2, timeout=60)
+        finally:
+            gw.terminate()
+    return downstream
+
+
+def test_created_order_holds_a_later_message_back_while_an_earlier_one_waits_for_its_retry(tmp_path: Path) -> None:
+    ordered = _retried(tmp_path / "created", ["--downstream-order", "created"])
+    assert len(ordered.accepted) == 2 and ordered.accepted == sorted(ordered.accepted)
+    per_zaak = _retried(tmp_path / "zaak", [])  # the default: the other zaak's message overtakes the retry
+    assert per_zaak.accepted == sorted(per_zaak.accepted, reverse=True) and per_zaak.accepted[0] != per_zaak.accepted[1]
+
+
+def test_the_order_flag_goes_with_downstream_and_a_config_file_is_checked(tmp_path: Path) -> None:
+    config = tmp_path / "serve.yaml"
+    config.write_text("downstreams: {zs: {url: 'http://127.0.0.1:9/zs'}}\nroutes: {default: {downstream: zs}}\n")
+    result = CliRunner().invoke(main, ["serve", "--config", str(config), "--downstream-order", "created"])
+    assert result.exit_code != 0 and "--downstream-order goes with --downstream" in result.output
+    config.write_text("downstreams: {zs: {url: 'http://127.0.0.1:9/zs', order: arrival}}\n"
+                      "routes: {default: {downstream: zs}}\n")
+    result = CliRunner().invoke(main, ["serve", "--config", str(config)])
+    assert result.exit_code != 0 and "downstreams.zs.order: 'arrival' is not one of zaak, created" in result.output

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from gateway.deliver import outbox, shadow
-from gateway.deliver.replay import ID_RANGE, Replayed, apply, chunks, prepare, replay_quarantined
+from gateway.deliver.replay import ID_RANGE, InOrder, Replayed, apply, chunks, prepare, replay_quarantined
 from gateway.deliver.store import SqliteStore, Store, locate, ready
 from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger.staged import ConnLedger
@@ -209,9 +209,10 @@ def show(item_id: int, data_dir: str | None, config_file: str | None, store_url:
         click.echo(bytes(msg["original"]).decode("utf-8", "replace"))
 
 
-def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledger: Any) -> Any:
+def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledger: Any) -> tuple[Any, InOrder]:
     """(route, bytes) -> Conversion with the mappings of now (the config's routes, or detect/--mapping),
-    rendered against ``ledger`` (the sidecar's, in the outbox database)."""
+    rendered against ``ledger`` (the sidecar's, in the outbox database); and each route's targets that take one
+    order (the config's ``order: created`` downstreams), so a converted message is queued as the sidecar would."""
     from gateway.proxy.config import ConfigError, load
     from gateway.proxy.converting import build_converters, mapping_files, schema_available
 
@@ -225,12 +226,14 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledge
         except ConfigError as exc:
             fail_usage(str(exc))
         routes = {name: r.match_route or name for name, r in cfg.routes.items()}
+        in_order: InOrder = {name: r.in_order for name, r in cfg.routes.items()}
     else:
         registry = load_registry(mappings)
         names = [registry.get(m).name for m in mappings]
         cache: dict[str, Converter] = {}
         converters = None
         routes = {}
+        in_order = None
 
     def convert(route: str, original: bytes) -> Conversion:
         if converters is not None:
@@ -243,7 +246,7 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledge
             cache[route] = Converter(registry, mappings=names, validate=schema_available("zkn"), ledger=ledger)
         return cache[route].convert(original, route, route=route)
 
-    return convert
+    return convert, in_order
 
 
 @outbox_group.command()
@@ -279,12 +282,13 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
     chosen = list(ids)
     if all_dead:
         chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
-    convert = _converter_factory(config_file, mappings, ConnLedger(conn, create=False)) if quarantined else None
+    convert, in_order = _converter_factory(config_file, mappings, ConnLedger(conn, create=False)) if quarantined \
+        else (None, None)
     results: list[Replayed] = []
     for chunk in chunks(chosen):  # one short transaction per chunk, so a running sidecar's acks keep flowing
         with outbox.transaction(conn):
             # a quarantined message is rendered against the ledger in the same transaction that queues it
-            results += (replay_quarantined(conn, chunk, convert) if convert is not None
+            results += (replay_quarantined(conn, chunk, convert, in_order) if convert is not None
                         else apply(conn, prepare(conn, chunk, force=force)))
     for r in results:
         click.echo(f"{'ok  ' if r.ok else 'FAIL'} {'Q' if quarantined else ''}{r.id}: {r.note}")

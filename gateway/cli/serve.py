@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gateway.deliver.downstream import ORDERS
 from gateway.deliver.outbox import DB_NAME
 from gateway.mapping import Registry
 from gateway.pipeline import PROFILES
@@ -89,6 +90,10 @@ def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
 @click.option("--downstream-concurrency", type=click.IntRange(min=1), default=None,
               help="Deliveries in flight to --downstream (default 8); 1 sends them in the order they were made, for "
                    "a zaaksysteem that refuses a tijdstipBericht not after the last (StUF019), as the testbed does.")
+@click.option("--downstream-order", type=click.Choice(ORDERS), default=None,
+              help="zaak (default): a retry holds back only its zaak's later messages; created: every message to "
+                   "--downstream in the order it was made, a retry holding back all later ones, for a zaaksysteem "
+                   "that refuses a tijdstipBericht not after the last (StUF019), as the testbed does.")
 @click.option("--legacy-downstream", help="URL of the legacy partner (passthrough and shadow modes).")
 @click.option("--mode", type=click.Choice(MODES), default=None, help="translate (default), passthrough or shadow.")
 @click.option("--profile", type=click.Choice(PROFILES), default=None, help="Canonical profile (default zkn).")
@@ -114,7 +119,7 @@ def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
 @click.option("--access-log/--no-access-log", default=None, help="Also log every HTTP request (uvicorn).")
 def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | None,
-          downstream_concurrency: int | None, legacy_downstream: str | None,
+          downstream_concurrency: int | None, downstream_order: str | None, legacy_downstream: str | None,
           mode: str | None, profile: str | None, ack: str | None, data_dir: str | None, store: str | None,
           host: str | None, port: int | None, api_keys: tuple[str, ...], admin_key: str | None, tls_cert: str | None,
           tls_key: str | None, tls_client_ca: str | None, max_body_bytes: int | None, convert_processes: int | None,
@@ -140,6 +145,10 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
             if config_file or "downstream" not in cfg.downstreams:
                 raise ConfigError("--downstream-concurrency goes with --downstream (in a --config file: concurrency)")
             cfg.downstreams["downstream"] = replace(cfg.downstreams["downstream"], concurrency=downstream_concurrency)
+        if downstream_order is not None:
+            if config_file or "downstream" not in cfg.downstreams:
+                raise ConfigError("--downstream-order goes with --downstream (in a --config file: order)")
+            cfg.downstreams["downstream"] = replace(cfg.downstreams["downstream"], order=downstream_order)
         if max_body_bytes is not None:
             cfg.max_body_bytes = max_body_bytes
         if convert_processes is not None:

@@ -47,6 +47,14 @@ class Downstream:
     for a receiver that routes on its own names (unlisted operations keep theirs)."""
     circuit_threshold: int = 5
     retry: RetryPolicy = RetryPolicy()
+    order: str = "zaak"
+    """``zaak``: deliveries about one zaak go in the order they were made, and a retry holds back only its zaak;
+    ``created``: all of a route's deliveries to this downstream go one at a time in the order they were made, a
+    retry holding back every later one: for a zaaksysteem that refuses a tijdstipBericht not after the zender's
+    last (StUF 03.01 StUF019), which a later message overtaking a retried one would otherwise meet."""
+
+
+ORDERS = ("zaak", "created")
 
 
 def operation_of(action: str | None) -> str:

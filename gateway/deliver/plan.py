@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from gateway.pipeline import Output
 from gateway.render import stuf
@@ -17,6 +17,9 @@ from gateway.render import stuf
 from .outbox import LEGACY, NEW, NewDelivery
 
 SOAP11_CONTENT_TYPE = stuf.CONTENT_TYPE["soap11"]
+IN_ORDER_KEY = "*"
+"""The order key of every delivery to a downstream that takes them in one order (``order: created``): no zaak
+identificatie or referentienummer is one character."""
 _START_TAG = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)([^>]*)>")
 
 
@@ -70,11 +73,16 @@ def original_delivery(outputs: Sequence[Output] | None, original: bytes, content
 
 
 def plan(mode: str, outputs: Sequence[Output] | None, original: bytes, content_type: str | None = None,
-         soap_action: str | None = None) -> list[NewDelivery]:
-    """The deliveries of one message in ``mode``; ``outputs`` is None when conversion failed."""
+         soap_action: str | None = None, in_order: Container[str] = ()) -> list[NewDelivery]:
+    """The deliveries of one message in ``mode``; ``outputs`` is None when conversion failed. A target in
+    ``in_order`` (its downstream's ``order: created``) gets :data:`IN_ORDER_KEY` for every delivery: one queue,
+    so nothing overtakes a delivery waiting for its retry."""
     out: list[NewDelivery] = []
     if mode in ("translate", "shadow") and outputs:
         out += [canonical_delivery(o) for o in outputs]
     if mode in ("passthrough", "shadow"):
         out.append(original_delivery(outputs, original, content_type, soap_action))
+    for delivery in out:
+        if delivery.target in in_order:
+            delivery.order_key = IN_ORDER_KEY
     return out

@@ -19,7 +19,7 @@ then written in one short transaction per chunk, each checking that its row did 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from gateway.pipeline import FAILURES, Conversion, describe, sender_of
@@ -30,6 +30,8 @@ from .unmapped import UnmappedInput
 
 Convert = Callable[[str, bytes], Conversion]
 """(route, original bytes) -> conversion with the route's current mappings; raises a FAILURES error."""
+InOrder = Mapping[str, Container[str]] | None
+"""Route -> its targets whose downstream takes one order (``order: created``), or None: none do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,7 @@ def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
     return Replayed(step.id, True, "queued again as stored" + forced)
 
 
-def _apply_quarantined(conn: sqlite3.Connection, step: Prepared) -> Replayed:
+def _apply_quarantined(conn: sqlite3.Connection, step: Prepared, in_order: InOrder) -> Replayed:
     row = outbox.message(conn, step.id)
     conversion = step.conversion
     assert conversion is not None
@@ -130,7 +132,7 @@ def _apply_quarantined(conn: sqlite3.Connection, step: Prepared) -> Replayed:
         content_sha256=conversion.bericht.digest(), unmapped=_unmapped(conversion))
     try:
         accepted = outbox.accept(conn, message, plan(row["mode"], conversion.outputs, original, row["content_type"],
-                                                     row["soap_action"]))
+                                                     row["soap_action"], (in_order or {}).get(row["route"], ())))
     except outbox.ReferenceConflict as exc:
         return Replayed(step.id, False, f"still refused: {exc}")
     conn.execute("DELETE FROM message WHERE id = ?", (step.id,))
@@ -144,14 +146,15 @@ def _unmapped(conversion: Conversion) -> str | None:
     return found.encode() if found is not None else None
 
 
-def apply(conn: sqlite3.Connection, steps: Iterable[Prepared]) -> list[Replayed]:
-    """Write prepared replays (inside the caller's transaction) and tell the running gateway."""
+def apply(conn: sqlite3.Connection, steps: Iterable[Prepared], in_order: InOrder = None) -> list[Replayed]:
+    """Write prepared replays (inside the caller's transaction) and tell the running gateway. ``in_order`` maps a
+    route to its targets that take one order (``RouteConfig.in_order``): a converted message is planned so."""
     results: list[Replayed] = []
     for step in steps:
         if step.outcome is not None:
             results.append(step.outcome)
         elif step.quarantined:
-            results.append(_apply_quarantined(conn, step))
+            results.append(_apply_quarantined(conn, step, in_order))
         else:
             results.append(_apply_delivery(conn, step))
     outbox.bump_generation(conn)
@@ -167,6 +170,7 @@ def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int], *, force: bo
     return apply(conn, prepare(conn, ids, force=force))
 
 
-def replay_quarantined(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert) -> list[Replayed]:
+def replay_quarantined(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert,
+                       in_order: InOrder = None) -> list[Replayed]:
     """Convert quarantined messages again; those that convert now are queued and leave the quarantine."""
-    return apply(conn, prepare(conn, ids, convert, quarantined=True))
+    return apply(conn, prepare(conn, ids, convert, quarantined=True), in_order)

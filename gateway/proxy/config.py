@@ -17,7 +17,7 @@ import yaml
 
 from gateway.console.settings import ConsoleSettings
 from gateway.console.settings import parse as console_settings
-from gateway.deliver.downstream import Downstream, RetryPolicy
+from gateway.deliver.downstream import ORDERS, Downstream, RetryPolicy
 from gateway.deliver.outbox import LEGACY, NEW
 from gateway.ingest.ggk import MAX_ENVELOPE_BYTES
 from gateway.mapping import MappingError
@@ -81,6 +81,9 @@ class RouteConfig:
     render: Any = None
     """This route's ``render:`` block (zender, ontvanger, zaaktypen; gateway/proxy/render_config.py), applied
     over the top level's."""
+    in_order: frozenset[str] = frozenset()
+    """The targets whose downstream takes this route's deliveries in one order (``order: created``); settled by
+    :meth:`ServeConfig.check` from the downstreams."""
 
     @property
     def path(self) -> str:
@@ -179,8 +182,11 @@ class ServeConfig:
         return {(r.name, t): self.downstreams[d] for r in self.routes.values() for t, d in r.targets().items()}
 
     def check(self) -> None:
+        """Refuse what cannot run, and settle what routes derive from the downstreams (``in_order``)."""
         if not self.routes:
             raise ConfigError("no routes: configure at least one under routes:")
+        for name, downstream in self.downstreams.items():
+            _choice(f"downstreams.{name}.order", downstream.order, ORDERS)
         for route in self.routes.values():
             where = f"routes.{route.name}"
             if not _ROUTE_NAME.match(route.name):
@@ -197,6 +203,8 @@ class ServeConfig:
                 if name not in self.downstreams:
                     raise ConfigError(f"{where}: {target} downstream {name!r} is not defined under downstreams: "
                                       f"(known: {', '.join(sorted(self.downstreams)) or 'none'})")
+            route.in_order = frozenset(t for t, name in route.targets().items()
+                                       if self.downstreams[name].order == "created")
         _choice("fault_status", self.fault_status, FAULT_STATUS)
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes: at least 1024")
@@ -284,7 +292,7 @@ def _retry(doc: dict[str, Any], base: RetryPolicy, where: str) -> RetryPolicy:
 
 
 DOWNSTREAM_KEYS = {"url", "timeout", "connect_timeout", "concurrency", "expect_bv", "headers", "verify",
-                   "client_cert", "client_key", "soap_action", "soap_actions", "circuit_threshold", "retry"}
+                   "client_cert", "client_key", "soap_action", "soap_actions", "circuit_threshold", "retry", "order"}
 
 
 def _downstream(name: str, doc: Any, retry: RetryPolicy, expect_bv: bool, where: str) -> Downstream:
@@ -311,6 +319,7 @@ def _downstream(name: str, doc: Any, retry: RetryPolicy, expect_bv: bool, where:
             soap_actions=_soap_actions(doc.get("soap_actions", "zds"), f"{where}.soap_actions"),
             circuit_threshold=int(doc.get("circuit_threshold", 5)),
             retry=_retry(doc.get("retry") or {}, retry, f"{where}.retry"),
+            order=str(doc.get("order", "zaak")),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None

@@ -196,7 +196,7 @@ class LedgerStage:
             staged.writes = self.ledger.last
             message.mapping = staged.attempt.mapping
             deliveries = plan(route.mode, staged.attempt.outputs, message.original, message.content_type,
-                              message.soap_action)
+                              message.soap_action, route.in_order)
             writes = staged.writes or WriteSet()
             try:
                 future = self._submit(message, deliveries, writes, also)

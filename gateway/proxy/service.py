@@ -284,7 +284,7 @@ class Gateway:
         facts = attempt.facts
         message = stored_message(route.name, route.mode, body, content_type, soap_action, facts, attempt.mapping,
                                  attempt.failure, unmapped=attempt.unmapped)
-        deliveries = plan(route.mode, attempt.outputs, body, content_type, soap_action)
+        deliveries = plan(route.mode, attempt.outputs, body, content_type, soap_action, route.in_order)
         try:
             accepted = await self.committer.write(lambda c: outbox.accept(c, message, deliveries))
         except outbox.ReferenceConflict as exc:  # not a re-send: refuse it (and keep it for the operator)
@@ -378,6 +378,11 @@ class Gateway:
         found = self.config.routes[route]
         return converter.convert(original, route, route=found.match_route or route)
 
+    @property
+    def in_order(self) -> dict[str, frozenset[str]]:
+        """Route -> its targets taking one order, for a replayed message planned outside a route's own path."""
+        return {name: route.in_order for name, route in self.config.routes.items()}
+
     async def replay(self, ids: list[int], quarantined: bool = False, force: bool = False) -> list[Replayed]:
         """Dead deliveries go again as stored (same referentienummer, never rendered anew against a ledger that has
         moved on; delivered ones only with ``force``), in chunks through the outbox writer; a quarantined message goes
@@ -396,7 +401,7 @@ class Gateway:
         try:
             for chunk in chunks(ids):
                 steps = await asyncio.to_thread(prepare, conn, chunk, self.convert_for_replay, quarantined)
-                results += await self.committer.write(lambda c, steps=steps: apply(c, steps))
+                results += await self.committer.write(lambda c, steps=steps: apply(c, steps, self.in_order))
         finally:
             conn.close()
         return results

@@ -50,7 +50,7 @@ class SharedLedgerStage(LedgerStage):
                 return staged, None
             message.mapping = staged.attempt.mapping
             deliveries = plan(route.mode, staged.attempt.outputs, message.original, message.content_type,
-                              message.soap_action)
+                              message.soap_action, route.in_order)
         accepted = outbox.accept(conn, message, deliveries)
         if also is not None:
             also(conn)
