@@ -63,6 +63,10 @@ class Output:
     soap_action: str = ""  # the SOAPAction the operation is sent with; "" = derive from the root element
 
 
+Deliver = Callable[[list[Output]], None]
+"""Makes one message's outputs durable inside its ledger transaction (:meth:`Converter.render`)."""
+
+
 @dataclass(slots=True)
 class Conversion:
     source: Source
@@ -272,14 +276,17 @@ class Converter:
             result.warnings += [Warning_("ei:blanks", path, line, TRIMMED) for path, line in trimmed_away(source.root)]
         return source, mapping, result
 
-    def convert(self, data: bytes, name: str = "<input>", route: str | None = None) -> Conversion:
-        """Convert one message; raise one of :data:`FAILURES` with field and line on bad input."""
+    def convert(self, data: bytes, name: str = "<input>", route: str | None = None,
+                deliver: Deliver | None = None) -> Conversion:
+        """Convert one message; raise one of :data:`FAILURES` with field and line on bad input. ``deliver``: see
+        :meth:`render` (what it raises comes through as it is)."""
         source, mapping, result = self.to_model(data, name, route)
         if result.warnings:
             self.debt.record(mapping.name, result.warnings)
         notes: list[str] = []
         try:
-            outputs = self.render(result.bericht, mapping, notes, received_di01(result.bericht, source.envelope_info))
+            outputs = self.render(result.bericht, mapping, notes, received_di01(result.bericht, source.envelope_info),
+                                  deliver=deliver)
         except RenderError as exc:
             if exc.code == "StUF064":  # no zaak to apply it to: the message's own fault, named as StUF does
                 raise ConversionError(str(exc), field=exc.field, source=name, code=exc.code) from None
@@ -303,13 +310,18 @@ class Converter:
             return None
 
     def render(self, bericht: Bericht | None, mapping: Compiled, notes: list[str] | None = None,
-               received: Received | None = None, prepared: zkn_profile.Prepared | None = None) -> list[Output]:
+               received: Received | None = None, prepared: zkn_profile.Prepared | None = None,
+               deliver: Deliver | None = None) -> list[Output]:
         """The outputs of one message, rendered and checked inside one ledger transaction: a failure (bad
         input, invalid output) rolls back every zaak state, chain key and envelope id the message would have
         written. ``notes`` collects the zaak decisions (no-op, no change, warnings); ``received``: the GGk Di01
         the message came in (:func:`received_di01` of its ``Source.envelope_info``), remembered for its
         retour's Du01 in every shell; ``prepared``: the message's :meth:`prepare`, rendered instead of
-        ``bericht`` (None then)."""
+        ``bericht`` (None then).
+
+        ``deliver``: called with the checked outputs (also none) before the transaction commits, to make them
+        durable (``convert`` writes and fsyncs its files): what it raises rolls the message back too, so the
+        ledger never holds a state whose outputs were lost, and converting the message again writes them."""
         settings = self.settings_for(mapping)
         notes = notes if notes is not None else []
         with self.ledger.transaction() as tx:
@@ -334,6 +346,8 @@ class Converter:
             if self.validate and not self.guarded and not self.envelope_guarded:
                 for out in outputs:
                     check(out.xml, self.profile)
+            if deliver is not None:
+                deliver(outputs)
         return outputs
 
     def payload_dialect(self, bericht: Bericht, settings: RenderSettings) -> Compiled:

@@ -142,9 +142,11 @@ def prepare_out(out: Path) -> None:
 def write_output(folder: Path, name: str, data: bytes) -> bool:
     """``data`` as ``folder/name``, True when it replaced an entry that was there before.
 
-    Written to a new hidden file in ``folder`` and renamed onto ``name``: the rename replaces a symbolic link
-    standing at that name instead of writing through it to a file outside ``folder``, and nobody sees half
-    a file. OSError (the name is a folder, the disk is full) is the caller's to report.
+    Written to a new hidden file in ``folder``, fsynced, and renamed onto ``name``: the rename replaces a
+    symbolic link standing at that name instead of writing through it to a file outside ``folder``, nobody
+    sees half a file, and once :func:`sync_folder` has made the rename durable too, a crash cannot take the
+    bytes back (``convert`` commits a message's zaak state only then). OSError (the name is a folder, the disk
+    is full) is the caller's to report.
     """
     target = folder / name
     existed = os.path.lexists(target)
@@ -153,9 +155,21 @@ def write_output(folder: Path, name: str, data: bytes) -> bool:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
     return existed
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync ``folder`` itself, so the files just renamed into it stay there after a crash (POSIX keeps a
+    name in the folder's own blocks; fsyncing the file does not write them). Once per message, not per file."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -14,7 +14,7 @@ from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import MappingError, Refused, Registry
 from gateway.pgstore import PostgresLedger, is_url
 from gateway.pgstore.chunked import masked
-from gateway.pipeline import FAILURES, PROFILES, Conversion, Converter
+from gateway.pipeline import FAILURES, PROFILES, Conversion, Converter, Output
 from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, errors_of
 
@@ -33,6 +33,7 @@ from .common import (
     prepare_out,
     read_input,
     resolve_mappings,
+    sync_folder,
     write_output,
 )
 
@@ -65,6 +66,10 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     earlier run is replaced and named on a ``replaced:`` line; a symbolic link there is replaced, never
     written through. Inputs (also ``/dev/stdin`` or a FIFO) are read up to the 10 MB limit, a GGk envelope
     up to 25 MB. Inside a folder, links, FIFOs and devices are not read (a ``skip`` line names each).
+
+    Each message's files are written (fsynced, renamed into OUT) before the zaak ledger commits its state.
+    An output that cannot be written stops the run: the message's state is rolled back and files it wrote
+    are removed again, so converting the same inputs again, once OUT can take them, writes them in order.
 
     Exit status: 0 all converted; 1 an input or a folder could not be read, converted or written (a FAIL
     line names file, line, field and reason); 2 usage or configuration error; 3 nothing failed, but a
@@ -99,21 +104,28 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     not_read: list[NotRead] = []
     files = input_files(inputs, not_read)
     failed, refused = echo_not_read(not_read), 0
-    written: set[str] = set()
-    for path in files:
+    writer = OutWriter(out)
+    for at, path in enumerate(files):
         data = b""
         try:
             data = read_input(path)
-            result = converter.convert(data, str(path), route=route)
+            result = converter.convert(data, str(path), route=route, deliver=writer)
         except Refused as exc:  # recognised and refused on purpose by its mapping (refuse:)
             refused += 1
             click.echo(f"REFUSED {path}: {exc.reason} (mapping {exc.mapping})")
             continue
+        except NotWritten as exc:  # its ledger transaction rolled back: the next run converts it again
+            failed += 1
+            click.echo(f"FAIL {path}: {exc}")
+            if len(files) > at + 1:  # as batch does: a later message of its zaak must not overtake it
+                click.echo(f"stopped: {len(files) - at - 1} input(s) after it not converted, so each zaak's "
+                           f"messages keep their order; convert again once {out} can take the output")
+            break
         except FAILURES as exc:
             failed += 1
             echo_failure(exc, str(path), _picked(converter, data, str(path), route))
             continue
-        failed += not _write_and_report(path, result, out, written)
+        _report(path, result, out, writer)
     ledger.close()
     for line in converter.debt.report():  # dialect debt: deviations accepted per mapping and rule
         click.echo(line)
@@ -132,25 +144,72 @@ def _picked(converter: Converter, data: bytes, name: str, route: str | None) -> 
         return ""
 
 
-def _write_and_report(path: Path, result: Conversion, out: Path, written: set[str]) -> bool:
-    """Write one message's outputs into ``out`` and print its ok line and notes; False (after a FAIL line
-    naming the output) when a file cannot be written: the run then ends as failed, not as converted."""
-    names: list[str] = []
-    replaced: list[str] = []
-    for output in result.outputs:
-        name = unique_name(f"{output.name}.xml", written)
-        try:
-            if write_output(out, name, output.xml):
-                replaced.append(name)
-        except OSError as exc:
-            done = f" (written before it: {', '.join(names)})" if names else ""
-            click.echo(f"FAIL {path}: cannot write output {name} in {out}: {exc.strerror or exc}{done}; the zaak "
-                       "ledger already holds this message's state")
-            return False
-        names.append(name)
+class NotWritten(Exception):
+    """An output ``convert`` could not write into OUT (a folder at its name, a full disk): raised inside the
+    message's ledger transaction, so its zaak state is not committed and converting it again writes it."""
+
+    def __init__(self, name: str, out: Path, reason: str, removed: list[str], left: list[str]) -> None:
+        back = f"removed again: {', '.join(removed)}" if removed else ""
+        if left:
+            back += ("; " if back else "") + f"could not remove: {', '.join(left)}"
+        super().__init__(f"cannot write output {name} in {out}: {reason}{f' ({back})' if back else ''}; not entered "
+                         "in the zaak ledger: converting it again writes it")
+
+
+class OutWriter:
+    """The ``deliver`` of :meth:`Converter.convert`: writes one message's outputs into OUT, durably (fsynced
+    files, then the folder), before the ledger commits the message's state, as ``batch`` packs a chunk's
+    outputs before its ledger commit. Two outputs of one run never share a name (:func:`unique_name`)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.written: set[str] = set()
+        self.names: list[str] = []
+        """The last message's files, in output order."""
+        self.replaced: list[str] = []
+        """Those of them that replaced a file already in OUT."""
+
+    def __call__(self, outputs: list[Output]) -> None:
+        self.names, self.replaced = [], []
+        for output in outputs:
+            name = unique_name(f"{output.name}.xml", self.written)
+            try:
+                if write_output(self.out, name, output.xml):
+                    self.replaced.append(name)
+            except OSError as exc:
+                self.written.discard(name)
+                self._take_back(name, exc)
+            self.names.append(name)
+        if self.names:
+            try:
+                sync_folder(self.out)
+            except OSError as exc:
+                self._take_back(self.names[-1], exc)
+
+    def _take_back(self, name: str, exc: OSError) -> None:
+        """Remove what this message wrote before ``name`` failed, then raise :class:`NotWritten`: the receiver is
+        not handed part of a message whose state the ledger does not hold (the next run writes it all again)."""
+        removed, left = [], []
+        for done in self.names:
+            if done == name:
+                continue
+            try:
+                (self.out / done).unlink()
+            except OSError:
+                left.append(done)
+            else:
+                removed.append(done)
+                self.written.discard(done)
+        self.names, self.replaced = [], []
+        raise NotWritten(name, self.out, str(exc.strerror or exc), removed, left) from exc
+
+
+def _report(path: Path, result: Conversion, out: Path, writer: OutWriter) -> None:
+    """A converted message's ok line (naming the files ``writer`` wrote for it) and notes."""
+    names, replaced = writer.names, writer.replaced
     if not result.outputs:  # a retour, or a message whose state the ledger already holds
         click.echo(f"ok   {path}: {result.mapping.name} -> no output: {result.outcome}")
-        return True
+        return
     note = f" ({len(result.unmapped)} source element(s) not mapped)" if result.unmapped else ""
     warn = f" ({len(result.warnings)} warning(s))" if result.warnings else ""
     click.echo(f"ok   {path}: {result.mapping.name} -> {', '.join(names)}{note}{warn}")
@@ -166,7 +225,6 @@ def _write_and_report(path: Path, result: Conversion, out: Path, written: set[st
             click.echo(f"     dropped: {dropped}")
     for text in result.notes:
         click.echo(f"     note: {text}")
-    return True
 
 
 def unique_name(name: str, written: set[str]) -> str:
