@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
+from gateway.ingest.ggk import SCAN_BYTES, limit_for
+
 from .keys import NameClaims, archive_kind, clean_path, input_labels, is_junk
 from .shard import Shard
 from .zipformat import BOMB_FLOOR, MAX_RATIO, ZipEntry, ZipFormatError, ZipReader
@@ -111,6 +113,22 @@ class Unreadable(Exception):
     """A member (or a whole archive) whose bytes cannot be had; the message says why."""
 
 
+def whose(limit: int, max_bytes: int) -> str:
+    """After ``the limit of N``: whose limit it is when it is not ``max_bytes``, so a refusal names the one that
+    applied."""
+    return " (a GGk envelope's, GGk spec 3.2)" if limit > max_bytes else ""
+
+
+def read_zip_member(reader: ZipReader, entry: ZipEntry, max_bytes: int) -> bytes:
+    """A ZIP member's bytes up to ``max_bytes``, or up to a GGk envelope's 25 MB when its first bytes show one
+    (ingest, convert and the sidecar take those too). Only a member declared larger than ``max_bytes`` has its
+    head decompressed to tell, so another message still costs at most ``max_bytes`` of memory."""
+    limit = limit_for(reader.head(entry, SCAN_BYTES), max_bytes) if entry.size > max_bytes else max_bytes
+    if entry.size > limit:
+        raise ZipFormatError(f"member is {entry.size} bytes, more than the limit of {limit}{whose(limit, max_bytes)}")
+    return reader.read(entry, limit)
+
+
 class ZipRef(NamedTuple):
     """A ZIP member not read yet, for the batch worker that converts it to read (:func:`member_bytes`): the
     parent's serial path reads only the central directory, and ~0.1 KB goes to the worker instead of the bytes.
@@ -147,7 +165,7 @@ class _Readers:
                 raise ZipFormatError("the archive is not the file that was listed: it was replaced or changed "
                                      "while the batch ran (run it again on a file that stays put)")
             self._key, self._reader = (ref.archive, ref.stamp), reader
-        return self._reader.read(ref.entry, limit)
+        return read_zip_member(self._reader, ref.entry, limit)
 
     def close(self) -> None:
         if self._reader is not None:
@@ -325,10 +343,14 @@ class Inputs:
             raise Unreadable(f"cannot read: {exc.strerror or exc}") from None
         if not stat.S_ISREG(mode):
             raise Unreadable("not a regular file (FIFO, socket or device): refused")
+        limit = self.max_bytes
         with path.open("rb") as fh:  # read with a cap: the file may have grown since it was listed
-            data = fh.read(self.max_bytes + 1)
-        if len(data) > self.max_bytes:
-            raise Unreadable(f"file is more than the limit of {self.max_bytes} bytes")
+            data = fh.read(limit + 1)
+            if len(data) > limit:  # a GGk envelope may be 25 MB: read on only for one
+                limit = limit_for(data, self.max_bytes)
+                data += fh.read(limit + 1 - len(data)) if limit > self.max_bytes else b""
+        if len(data) > limit:
+            raise Unreadable(f"file is more than the limit of {limit} bytes{whose(limit, self.max_bytes)}")
         return data
 
     def _zip(self, path: Path, prefix: str) -> Iterator[_Raw]:
@@ -353,7 +375,7 @@ class Inputs:
 
                     def load(entry: object = entry) -> bytes:
                         try:
-                            return reader.read(entry, self.max_bytes)  # type: ignore[arg-type]
+                            return read_zip_member(reader, entry, self.max_bytes)  # type: ignore[arg-type]
                         except ZipFormatError as exc:
                             raise Unreadable(str(exc)) from None
 
@@ -389,13 +411,16 @@ class Inputs:
 
     def _tar_loader(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> Loader:
         def load() -> bytes:
-            if info.size > self.max_bytes:
-                raise Unreadable(f"member is {info.size} bytes, more than the limit of {self.max_bytes}")
-            handle = tar.extractfile(info)
-            if handle is None:
-                raise Unreadable("member has no data")
             try:
-                return handle.read()
+                handle = tar.extractfile(info)
+                if handle is None:
+                    raise Unreadable("member has no data")
+                head = handle.read(SCAN_BYTES) if info.size > self.max_bytes else b""  # a GGk envelope may be 25 MB
+                limit = limit_for(head, self.max_bytes) if head else self.max_bytes
+                if info.size > limit:
+                    raise Unreadable(f"member is {info.size} bytes, more than the limit of {limit}"
+                                     f"{whose(limit, self.max_bytes)}")
+                return head + handle.read()
             except TAR_ERRORS as exc:
                 raise Unreadable(f"member data is truncated or corrupt: {exc}") from None
 
