@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from gateway.ledger.transfer import LedgerConflict, import_ledger, ledger_file
 from gateway.pipeline import Conversion, Converter
 
 from . import main
-from .common import EXIT_FAILED, EXIT_OK, fail_usage, load_registry
+from .common import EXIT_FAILED, EXIT_OK, fail_usage, load_registry, resolve_mappings
 
 STATUSES = (outbox.PENDING, outbox.DELIVERED, outbox.DEAD)
 
@@ -105,7 +106,7 @@ def outbox_group() -> None:
 @click.option("--quarantine", is_flag=True, help="List refused (quarantined) messages instead of deliveries.")
 @click.option("--unmapped", is_flag=True, help="List messages with source values no mapping rule used (paths and "
               "lines, never values) instead of deliveries.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, ID_RANGE[1]), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(data_dir: str | None, config_file: str | None, store_url: str | None, status: str | None, route: str | None,
           target: str | None, quarantine: bool, unmapped: bool, limit: int, as_json: bool) -> None:
@@ -123,7 +124,7 @@ def list_(data_dir: str | None, config_file: str | None, store_url: str | None, 
             click.echo(f"Q{r['id']:<6} {_when(r['last_received_at'])}  {r['route']:<12} x{r['times_received']:<3} "
                        f"ref {r['source_ref'] or '-':<14} {r['fault_code'] or '':<8} {r['fault_field'] or '-'}: "
                        f"{_clip(r['reason'], 80)}")
-        click.echo(f"{sum(outbox.quarantine_counts(conn).values())} quarantined message(s)")
+        click.echo(f"{_quarantined(conn, route)} quarantined message(s){_scope(route, None)}")
         return
     rows = outbox.delivery_rows(conn, status=status, route=route, target=target, limit=limit)
     if as_json:
@@ -134,10 +135,23 @@ def list_(data_dir: str | None, config_file: str | None, store_url: str | None, 
         click.echo(f"{r['id']:<7} {r['status']:<9} {r['route']}/{r['target']:<7} {r['referentienummer']:<36} "
                    f"key {_clip(r['order_key'], 28):<28} tries {r['attempts']:<2} {_when(r['updated_at'])}{reason}")
     totals: dict[str, int] = {}
-    for (_r, _t, s), n in outbox.counts(conn).items():
-        totals[s] = totals.get(s, 0) + n
+    for (r, t, s), n in outbox.counts(conn).items():
+        if route in (None, r) and target in (None, t):
+            totals[s] = totals.get(s, 0) + n
     click.echo(", ".join(f"{totals.get(s, 0)} {s}" for s in STATUSES)
-               + f", {sum(outbox.quarantine_counts(conn).values())} quarantined")
+               + f", {_quarantined(conn, route)} quarantined{_scope(route, target)}")
+
+
+def _quarantined(conn: Any, route: str | None) -> int:
+    """Quarantined messages of ``route`` (all routes: None)."""
+    return sum(n for r, n in outbox.quarantine_counts(conn).items() if route in (None, r))
+
+
+def _scope(route: str | None, target: str | None) -> str:
+    """What the counts of a filtered listing cover: they follow --route and --target, as the rows above do
+    (they counted every route, so ``--route a`` said ``1 dead`` under route b's dead letter)."""
+    named = [f"route {route}"] * (route is not None) + [f"target {target}"] * (target is not None)
+    return f" (of {', '.join(named)})" if named else ""
 
 
 def _list_unmapped(conn: Any, route: str | None, limit: int, as_json: bool) -> None:
@@ -161,7 +175,7 @@ def _list_unmapped(conn: Any, route: str | None, limit: int, as_json: bool) -> N
 
 
 @outbox_group.command()
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=click.IntRange(*ID_RANGE))
 @data_dir_option
 @config_option
 @store_option
@@ -229,7 +243,7 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledge
         in_order: InOrder = {name: r.in_order for name, r in cfg.routes.items()}
     else:
         registry = load_registry(mappings)
-        names = [registry.get(m).name for m in mappings]
+        names = resolve_mappings(registry, mappings)  # an unknown one is a usage error, not a traceback
         cache: dict[str, Converter] = {}
         converters = None
         routes = {}
@@ -254,9 +268,10 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledge
 @data_dir_option
 @config_option
 @store_option
-@click.option("--mapping", "mappings", multiple=True, help="Mapping name or file to convert with (without --config).")
+@click.option("--mapping", "mappings", multiple=True, help="Mapping name or file to convert quarantined messages "
+              "with (without --config); dead deliveries go as stored.")
 @click.option("--all-dead", is_flag=True, help="Replay every dead letter (of --route, if given).")
-@click.option("--route", default=None)
+@click.option("--route", default=None, help="With --all-dead: only the dead letters of this route.")
 @click.option("--quarantined", is_flag=True, help="IDS are quarantined messages: convert them again and queue them.")
 @click.option("--as-is", is_flag=True, hidden=True, help="Kept for scripts: deliveries are always replayed as stored.")
 @click.option("--force", is_flag=True, help="Send delivered deliveries again too (a receiver without de-duplication "
@@ -279,9 +294,11 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
         fail_usage("--all-dead replays dead deliveries; name the quarantined message ids instead")
     if quarantined and force:
         fail_usage("--force sends delivered deliveries again; a quarantined message was never delivered")
+    _refuse_ignored(route, all_dead, mappings, quarantined)
     chosen = list(ids)
     if all_dead:
         chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
+    chosen = list(dict.fromkeys(chosen))  # `replay 7 --all-dead`: once, not "already pending" and exit 1
     convert, in_order = _converter_factory(config_file, mappings, ConnLedger(conn, create=False)) if quarantined \
         else (None, None)
     results: list[Replayed] = []
@@ -297,21 +314,49 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
     sys.exit(EXIT_OK if done == len(results) else EXIT_FAILED)
 
 
+def _refuse_ignored(route: str | None, all_dead: bool, mappings: tuple[str, ...], quarantined: bool) -> None:
+    """Refuse an option this replay would pass over without a word: ``replay 7 --route a`` replayed delivery 7 of
+    any route, and ``replay 7 --mapping fixed`` sent delivery 7 as stored, not converted with the fixed mapping."""
+    if route is not None and not all_dead:
+        fail_usage("--route picks the dead letters of --all-dead; named ids are replayed whatever their route")
+    if mappings and not quarantined:
+        fail_usage("--mapping converts quarantined messages (--quarantined); a dead delivery is replayed as stored "
+                   "(same payload and referentienummer), so fix the receiver's side and replay it")
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
 def _age(value: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        if value[-1] in units:
-            return float(value[:-1]) * units[value[-1]]
-        return float(value) * 86400
-    except (ValueError, IndexError):
-        raise click.BadParameter(f"{value!r}: write e.g. 7d, 12h, 30m") from None
+    """Seconds in an age such as 7d, 12h, 30m or 90s (a bare number is days); ValueError unless finite and not
+    negative: ``-1d`` (a moment in the future) purged what was finished a second ago, ``nan`` matched nothing."""
+    text = value.strip()
+    unit = _UNITS.get(text[-1:])
+    seconds = float(text[:-1] if unit else text) * (unit or 86400)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(value)
+    return seconds
+
+
+class Age(click.ParamType):
+    """An age option, checked where click names the option (``Invalid value for '--older-than'``), exit 2."""
+
+    name = "age"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            _age(str(value))
+        except ValueError:
+            self.fail(f"{value!r}: write an age such as 7d, 12h, 30m or 90s (not negative)", param, ctx)
+        return str(value)
 
 
 @outbox_group.command()
 @data_dir_option
 @config_option
 @store_option
-@click.option("--older-than", "older_than", default="7d", show_default=True, help="Age: 7d, 12h, 30m, 90s.")
+@click.option("--older-than", "older_than", type=Age(), default="7d", show_default=True,
+              help="Age: 7d, 12h, 30m, 90s.")
 @click.option("--dead", is_flag=True, help="Also purge dead letters (not only delivered).")
 @click.option("--quarantined", is_flag=True, help="Also purge quarantined messages.")
 def purge(data_dir: str | None, config_file: str | None, store_url: str | None, older_than: str, dead: bool,
@@ -367,7 +412,7 @@ def shadow_group() -> None:
 @config_option
 @store_option
 @click.option("--route", default=None)
-@click.option("--limit", type=int, default=None, help="Only the newest N messages.")
+@click.option("--limit", type=click.IntRange(1, ID_RANGE[1]), default=None, help="Only the newest N messages.")
 @click.option("--differences", is_flag=True, help="Only messages where the two sides differ.")
 @click.option("--json", "as_json", is_flag=True)
 def shadow_report(data_dir: str | None, config_file: str | None, store_url: str | None, route: str | None,

@@ -100,11 +100,16 @@ def _prepare_quarantined(conn: sqlite3.Connection, message_id: int, convert: Con
 def prepare(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | None = None,
             quarantined: bool = False, *, force: bool = False) -> list[Prepared]:
     """Read (and convert quarantined messages); ``convert`` is required for quarantined messages only. A delivered
-    delivery is refused (:data:`DELIVERED_REFUSED`) unless ``force``."""
+    delivery is refused (:data:`DELIVERED_REFUSED`) unless ``force``.
+
+    A delivery named twice is prepared once: both were prepared as dead, the first queued it, and the second was
+    answered "changed while it was being converted; replay it again" (``{"ids": [7, 7]}``, or ``replay 7
+    --all-dead``). Quarantined ids are converted as often as named (tests replay them many times over as a load).
+    """
     if quarantined:
         assert convert is not None, "quarantined messages are replayed by converting them"
         return [_prepare_quarantined(conn, i, convert) for i in ids]
-    return [_prepare_delivery(conn, i, force) for i in ids]
+    return [_prepare_delivery(conn, i, force) for i in dict.fromkeys(ids)]
 
 
 def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
