@@ -89,6 +89,10 @@ def test_the_counts_of_a_listing_follow_its_route_and_target(tmp_path: Path) -> 
     assert legacy.output.splitlines() == ["0 pending, 0 delivered, 0 dead, 1 quarantined (of route b, target legacy)"]
     quarantine = _run(data, "list", "--quarantine", "--route", "a")
     assert quarantine.output.splitlines() == ["0 quarantined message(s) (of route a)"]
+    for passed_over in (("--quarantine", "--status", "dead"), ("--quarantine", "--target", "new"),
+                        ("--unmapped", "--status", "pending"), ("--unmapped", "--quarantine")):
+        refused = _run(data, "list", *passed_over)
+        assert refused.exit_code == 2 and refused.output.startswith("error: --"), (passed_over, refused.output)
 
 
 def test_replay_refuses_an_option_it_would_pass_over(tmp_path: Path) -> None:

@@ -111,6 +111,10 @@ def outbox_group() -> None:
 def list_(data_dir: str | None, config_file: str | None, store_url: str | None, status: str | None, route: str | None,
           target: str | None, quarantine: bool, unmapped: bool, limit: int, as_json: bool) -> None:
     """Deliveries (newest first), quarantined messages or messages with unmapped input, with counts."""
+    if quarantine and unmapped:
+        fail_usage("--quarantine and --unmapped are two listings: pass one")
+    if (quarantine or unmapped) and (status or target):  # `--quarantine --status dead` listed the whole quarantine
+        fail_usage("--status and --target filter deliveries; --quarantine and --unmapped list messages (by --route)")
     conn = _open(data_dir, config_file, store_url)
     if unmapped:
         _list_unmapped(conn, route, limit, as_json)
