@@ -271,10 +271,12 @@ class LedgerStage:
             try:
                 staged, stored = await self.render_and_store(
                     gw.converters[route.name], mapped, route, message,
-                    also=lambda c, m=message_id: (c.execute("DELETE FROM message WHERE id = ?", (m,)),
-                                                  outbox.bump_generation(c)))
+                    also=lambda c, m=message_id: leave_quarantine(c, m))
             except outbox.ReferenceConflict as exc:
                 results.append(Replayed(message_id, False, f"still refused: {exc}"))
+                continue
+            except NoLongerQuarantined:
+                results.append(Replayed(message_id, False, "no longer quarantined"))
                 continue
             if stored is None:
                 results.append(Replayed(message_id, False, f"still does not convert: {staged.attempt.failure}"))
@@ -290,3 +292,19 @@ class LedgerStage:
     def close(self) -> None:
         self.thread.shutdown(wait=True)
         self.ledger.close()
+
+
+class NoLongerQuarantined(Exception):
+    """Another replay took the message out of the quarantine while this one converted it."""
+
+
+def leave_quarantine(conn: Any, message_id: int) -> None:
+    """Take a replayed message out of the quarantine, in the job that stores what it became; raise
+    :class:`NoLongerQuarantined` when another replay did so first, which drops this job's rows and ledger writes.
+
+    Two operators replaying one message both read it quarantined; the second was answered "converted" too, and
+    counted as the message received a second time (``times_received`` 2, ``x2`` in the listings), as replay.py's
+    ``_apply_quarantined`` has long refused ("no longer quarantined")."""
+    if conn.execute("DELETE FROM message WHERE id = ? AND status = ?", (message_id, outbox.QUARANTINED)).rowcount != 1:
+        raise NoLongerQuarantined(message_id)
+    outbox.bump_generation(conn)
