@@ -138,3 +138,13 @@ def test_a_dead_letter_named_and_found_by_all_dead_in_another_chunk_is_replayed_
     assert replayed.exit_code == 0, replayed.output
     assert replayed.output.splitlines()[-1] == "62 replayed, 0 not"
     assert {status for status, _ in _statuses(data).values()} == {"pending", "delivered"}
+
+
+def test_a_store_url_psycopg_cannot_read_is_a_usage_error_that_does_not_quote_it(tmp_path: Path) -> None:
+    """psycopg refuses a space in a URL quoting the part it is in: a password with a space was printed, in a
+    ProgrammingError traceback, by every command that takes --store (and by the sidecar at its start)."""
+    for url in ("postgresql://bob:Ge heim@127.0.0.1:1/x", "postgresql://127.0.0.1:1/x?password=Ge heim"):
+        listed = CliRunner().invoke(main, ["outbox", "list", "--store", url])
+        assert listed.exit_code == 2, listed.output
+        assert "the store URL cannot be read (postgresql://127.0.0.1:1/x)" in listed.output
+        assert "heim" not in listed.output

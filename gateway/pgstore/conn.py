@@ -110,6 +110,10 @@ class PgConnection:
         except psycopg.OperationalError as exc:
             raise RuntimeError(f"cannot reach the store database: {describe_url(url)}: "
                                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no answer'}") from None
+        except psycopg.ProgrammingError:  # the URL itself: psycopg quotes the part it could not read, a password too
+            raise RuntimeError(f"the store URL cannot be read ({describe_url(url)}): write postgresql://user:password@"
+                               "host:port/database?parameter=value, with spaces and special characters "
+                               "percent-encoded (%20)") from None
         self._conn.adapters.register_loader("jsonb", TextLoader)
         self._conn.adapters.register_loader("json", TextLoader)
         self._sql: dict[str, str] = {}
