@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner, Result
+from proxy_helpers import samples_dir
 
 from gateway.cli import main
 from gateway.deliver import outbox
@@ -148,3 +149,22 @@ def test_a_store_url_psycopg_cannot_read_is_a_usage_error_that_does_not_quote_it
         assert listed.exit_code == 2, listed.output
         assert "the store URL cannot be read (postgresql://127.0.0.1:1/x)" in listed.output
         assert "heim" not in listed.output
+
+
+def test_a_quarantined_message_is_rendered_in_the_profile_of_a_sidecar_started_without_a_config(
+        tmp_path: Path) -> None:
+    """``serve --profile ggk`` keeps no config file to name: ``replay --quarantined`` rendered a StUF-ZKN message for
+    its GGk receiver, with no way to say otherwise. It takes the sidecar's --profile now (refused where unused)."""
+    original = (samples_dir() / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    data, ids = _outbox(tmp_path)
+    conn = outbox.connect(data / outbox.DB_NAME)
+    with outbox.transaction(conn):
+        qid = outbox.quarantine(conn, outbox.NewMessage("b", "translate", original, reason="was broken"))
+    unused = _run(data, "replay", str(ids["B1"]), "--profile", "ggk")
+    assert unused.exit_code == 2 and "--profile renders quarantined messages" in unused.output, unused.output
+    replayed = _run(data, "replay", "--quarantined", str(qid), "--profile", "ggk")
+    assert replayed.exit_code == 0 and "1 delivery(ies) queued" in replayed.output, replayed.output
+    (new,) = [r for r in outbox.delivery_rows(conn, route="b") if r["status"] == outbox.PENDING]
+    payload = bytes(outbox.delivery(conn, new["id"])["payload"])
+    assert b"<GGK:envelopHeenbericht-ggk_Di01" in payload and b"ZKN" not in payload
+    conn.close()

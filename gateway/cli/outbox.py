@@ -23,7 +23,7 @@ from gateway.deliver.store import SqliteStore, Store, locate, ready
 from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger.staged import ConnLedger
 from gateway.ledger.transfer import LedgerConflict, import_ledger, ledger_file
-from gateway.pipeline import Conversion, Converter
+from gateway.pipeline import PROFILES, Conversion, Converter
 
 from . import main
 from .common import EXIT_FAILED, EXIT_OK, fail_usage, load_registry, resolve_mappings
@@ -227,10 +227,12 @@ def show(item_id: int, data_dir: str | None, config_file: str | None, store_url:
         click.echo(bytes(msg["original"]).decode("utf-8", "replace"))
 
 
-def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledger: Any) -> tuple[Any, InOrder]:
-    """(route, bytes) -> Conversion with the mappings of now (the config's routes, or detect/--mapping),
-    rendered against ``ledger`` (the sidecar's, in the outbox database); and each route's targets that take one
-    order (the config's ``order: created`` downstreams), so a converted message is queued as the sidecar would."""
+def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledger: Any,
+                       profile: str = "zkn") -> tuple[Any, InOrder]:
+    """(route, bytes) -> Conversion with the mappings of now (the config's routes, or detect/--mapping and
+    ``profile``), rendered against ``ledger`` (the sidecar's, in the outbox database); and each route's targets
+    that take one order (the config's ``order: created`` downstreams), so a converted message is queued as the
+    sidecar would."""
     from gateway.proxy.config import ConfigError, load
     from gateway.proxy.converting import build_converters, mapping_files, schema_available
 
@@ -261,7 +263,8 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledge
                 raise ConversionError(f"route {route!r} is not in the config any more", field="route")
             return converters[route].convert(original, route, route=routes[route])
         if route not in cache:
-            cache[route] = Converter(registry, mappings=names, validate=schema_available("zkn"), ledger=ledger)
+            cache[route] = Converter(registry, profile=profile, mappings=names, validate=schema_available(profile),
+                                     ledger=ledger)
         return cache[route].convert(original, route, route=route)
 
     return convert, in_order
@@ -276,13 +279,15 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledge
               "with (without --config); dead deliveries go as stored.")
 @click.option("--all-dead", is_flag=True, help="Replay every dead letter (of --route, if given).")
 @click.option("--route", default=None, help="With --all-dead: only the dead letters of this route.")
+@click.option("--profile", type=click.Choice(PROFILES), default=None, help="With --quarantined and without --config: "
+              "the canonical profile the sidecar renders (its --profile; default zkn).")
 @click.option("--quarantined", is_flag=True, help="IDS are quarantined messages: convert them again and queue them.")
 @click.option("--as-is", is_flag=True, hidden=True, help="Kept for scripts: deliveries are always replayed as stored.")
 @click.option("--force", is_flag=True, help="Send delivered deliveries again too (a receiver without de-duplication "
               "applies them twice, and after what went out since).")
 def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, store_url: str | None,
-           mappings: tuple[str, ...], all_dead: bool, route: str | None, quarantined: bool, as_is: bool,
-           force: bool) -> None:
+           mappings: tuple[str, ...], all_dead: bool, route: str | None, profile: str | None, quarantined: bool,
+           as_is: bool, force: bool) -> None:
     """Queue dead letters again as stored (same payload and referentienummer: a canonical output is rendered
     against the zaak ledger once), or convert quarantined messages with the current mappings and the ledger.
     A delivery that was delivered is refused unless --force.
@@ -299,12 +304,14 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
     if quarantined and force:
         fail_usage("--force sends delivered deliveries again; a quarantined message was never delivered")
     _refuse_ignored(route, all_dead, mappings, quarantined)
+    if profile is not None and (config_file or not quarantined):
+        fail_usage("--profile renders quarantined messages without --config (a config's routes name their profile)")
     chosen = list(ids)
     if all_dead:
         chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
     chosen = list(dict.fromkeys(chosen))  # `replay 7 --all-dead`: once, not "already pending" and exit 1
-    convert, in_order = _converter_factory(config_file, mappings, ConnLedger(conn, create=False)) if quarantined \
-        else (None, None)
+    convert, in_order = _converter_factory(config_file, mappings, ConnLedger(conn, create=False),
+                                           profile or "zkn") if quarantined else (None, None)
     results: list[Replayed] = []
     for chunk in chunks(chosen):  # one short transaction per chunk, so a running sidecar's acks keep flowing
         with outbox.transaction(conn):
