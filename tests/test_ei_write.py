@@ -176,6 +176,11 @@ REFUSALS = [
     # a C1 control (U+0080-U+009F) fits ISO-8859-1 but the parser refuses it: written, the file would not read back
     ("c1-control", lambda r: _set(r, "Client/Geslachtsnaam", "O\x92Brien"), "Client[1]/Geslachtsnaam",
      "control character"),
+    # what the parser reads as an empty field would vanish on the way back in: Volume 0 (0..99999999 in 2.1)
+    ("zero-volume", lambda r: _set(r, "Client/Beschikking/ToegewezenProduct/Volume", "0"),
+     "Client[1]/Beschikking[1]/ToegewezenProduct[1]/Volume", "only zeros or spaces: the parser takes that"),
+    ("blank-name", lambda r: _set(r, "Client/Geslachtsnaam", "  "), "Client[1]/Geslachtsnaam",
+     "cannot hold a value of only spaces"),
     ("fixed", lambda r: _set(r, "Voorloop/Versie", "3"), "Voorloop/Versie", "must be '02'"),
     ("max", lambda r: _set(r, "Client/Beschikking/Beschikkingnummer", "1234567890"),
      "Client[1]/Beschikking[1]/Beschikkingnummer", "more than the maximum 999999999"),

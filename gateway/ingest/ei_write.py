@@ -74,6 +74,10 @@ def _field_text(f: FieldLayout, value: str | None, where: str) -> str:
         text = (value.zfill(f.zero_pad) if padded else value).ljust(f.length)
     if len(text) > f.length:
         raise EiError(f"{f.name} is {len(value)} characters, more than its {f.length} positions", field=where)
+    if _reads_empty(f, text):
+        raise EiError(f"{f.name} cannot hold a value of only {'zeros or ' if f.empty == 'zeros' else ''}spaces: "
+                      "the parser takes that for an empty field, so the value would read back as absent",
+                      field=where)
     if f.fixed is not None and text != f.fixed:
         raise EiError(f"{f.name} must be {f.fixed!r} in this layout, not {found(value)}", field=where)
     if f.max is not None and int(text) > f.max:
@@ -84,6 +88,14 @@ def _field_text(f: FieldLayout, value: str | None, where: str) -> str:
         raise EiError(f"{f.name}: character U+{ord(text[exc.start]):04X} cannot be held by an EI file (ISO-8859-1)",
                       field=where) from None
     return text
+
+
+def _reads_empty(f: FieldLayout, text: str) -> bool:
+    """Whether the parser (:func:`gateway.ingest.ei_fields.record_fields`) reads ``text`` as an empty field: only
+    spaces, or with ``empty: zeros`` only zeros (an N Volume of 0, a Huisnummer 0). Written, such a value would
+    vanish on the way back in without a word, so it is refused instead."""
+    core = text.strip(" ")
+    return not core or (f.empty == "zeros" and not core.strip("0"))
 
 
 class _Writer:
