@@ -413,13 +413,15 @@ class Converter:
             raise ConversionError(f"mapping {mapping.name!r} does not write messages back: {mapping.reverse_refused}",
                                   field="reverse", source=name)
         source = read(data, name, max_bytes=self.max_bytes)
+        read_as: list[str] = []  # what the reader chose where the input does not say (a zaak's contact soorten)
         if source.root.tag == "{http://www.egem.nl/StUF/sector/zkn/0310}zakLk01":
-            from gateway.ingest.zkn_v2 import is_v2, read_zkn_v2
+            from gateway.ingest.zkn_v2 import assumed_soorten, is_v2, read_zkn_v2
 
             if is_v2(source.root):  # profile v2: one creeerZaak per toewijzing; the zaaktype names wet and kind
                 kinds = {z.code: tuple(key.rsplit(":", 1)[-1].split(".", 1))
                          for key, z in self.settings.zaaktypen.items()}
                 berichten = [read_zkn_v2(source.root, name, kinds)]  # type: ignore[arg-type]
+                read_as = assumed_soorten(berichten[0])
             else:
                 berichten = [read_zkn(source.root, name)]
         else:
@@ -433,7 +435,7 @@ class Converter:
         out: list[Reversal] = []
         for i, bericht in enumerate(berichten):
             bericht, normalised, dropped = _to_version(bericht, mapping)
-            normalised = trimmed + normalised
+            normalised = trimmed + read_as + normalised
             written = unmap(mapping, bericht)
             written.unplaced[:0] = dropped
             stem = file_name(f"{mapping.name}-{bericht.identificatie}") + (f"-{i + 1}" if len(berichten) > 1 else "")

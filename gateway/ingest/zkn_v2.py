@@ -198,6 +198,24 @@ _CLIENT_EXTRAS = (("client.nummer", "clientnummer"), ("client.geheim", "geheim")
                   ("client.gezagsdrager_bekend", "gezagsdrager_bekend"), ("client.reden_verzoek", "reden_verzoek"))
 
 
+ASSUMED_SOORT = ("read as 01 (BRP address): a zaak's verblijfsadres is the BRP address, else a place of stay (03, 04), "
+                 "and does not say which; nor does it say the soort of the contact an e-mail address or telephone "
+                 "number came from")
+
+
+def assumed_soorten(bericht: Bericht) -> list[str]:
+    """``path: why`` for every contact soort the reader chose (always 01, see :func:`_person`), for the Reversal's
+    ``normalised``: a place of stay or a correspondence contact that comes back as the BRP address is a changed
+    value, and the way back names what it changes (docs/canonical-spec.md 9)."""
+    out: list[str] = []
+    for ci, client in enumerate(bericht.clients):
+        people = [(f"clients.{ci}.", client.contacten)] + [
+            (f"clients.{ci}.relaties.{ri}.", relatie.contacten) for ri, relatie in enumerate(client.relaties)]
+        out += [f"{path}contacten.{k}.soort: {ASSUMED_SOORT}" for path, contacten in people
+                for k in range(len(contacten))]
+    return out
+
+
 def _kenmerken(zaak: etree._Element) -> dict[str, str]:
     """The zaak's kenmerken by bron; a bron twice is refused (which ToewijzingNummer is meant cannot be told)."""
     out: dict[str, str] = {}

@@ -1,0 +1,74 @@
+"""The way back changes nothing without saying so (the review of session 21): what a zaak or a flat file cannot
+tell is named in the Reversal, and what the target cannot hold is refused, never written to vanish on reading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.mapping import ConversionError
+from gateway.pipeline import Converter
+
+FIXTURES = Path(__file__).parent / "fixtures" / "iwmo21"
+SOORT_NOTE = "read as 01 (BRP address)"
+
+
+def _zaak(data: bytes) -> bytes:
+    (zaak,) = Converter(validate=False).convert(data, "301.xml").outputs
+    assert zaak.operation == "creeerZaak"
+    return zaak.xml
+
+
+def test_a_place_of_stay_read_back_from_a_zaak_as_the_brp_address_is_named() -> None:
+    """The forward writes the verblijfsadres from contact 01, else 03/04; a zaak does not say which, and the reader
+    takes 01. The client's tijdelijk adres (04) comes back as a BRP address: a changed value, so it is named."""
+    data = (FIXTURES / "CasusB-01-WMO301_toewijzing.xml").read_bytes()
+    tijdelijk = data.replace(b"<wmo301:Soort>01</wmo301:Soort>", b"<wmo301:Soort>04</wmo301:Soort>", 1)
+    assert tijdelijk != data
+    converter = Converter(validate=False)
+    before = converter.to_model(tijdelijk, "04.xml")[2].bericht.clients[0]
+    assert [c.soort for c in before.contacten] == ["04"]
+    (back,) = converter.reverse(_zaak(tijdelijk), "iwmo21-wmo301", "zaak.xml")
+    after = converter.to_model(back.xml, "back.xml")[2].bericht.clients[0]
+    assert [c.soort for c in after.contacten] == ["01"]  # what the zaak allows ...
+    assert after.contacten[0].adres == before.contacten[0].adres.model_copy(update={"landcode": None})
+    notes = [n for n in back.normalised if SOORT_NOTE in n]
+    assert [n.split(":", 1)[0] for n in notes] == ["clients.0.contacten.0.soort"]  # ... and said
+    assert "tijdelijk" not in " ".join(back.normalised)  # by path, never with the value
+
+
+def test_a_relative_s_contact_soort_is_named_for_each_relative() -> None:
+    """A relative's correspondence contact (02) keeps only its e-mail address in a zaak and comes back as 01."""
+    data = (FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes()
+    converter = Converter(validate=False)
+    before = converter.to_model(data, "full.xml")[2].bericht.clients[0]
+    assert [c.soort for c in before.relaties[0].contacten] == ["02"]
+    (back,) = converter.reverse(_zaak(data), "iwmo21-wmo301", "zaak.xml")
+    after = converter.to_model(back.xml, "back.xml")[2].bericht.clients[0]
+    assert [(c.soort, c.emailadres) for c in after.relaties[0].contacten] == [
+        ("01", before.relaties[0].contacten[0].emailadres)]
+    assert [n.split(":", 1)[0] for n in back.normalised if SOORT_NOTE in n] == [
+        "clients.0.contacten.0.soort", "clients.0.relaties.0.contacten.0.soort"]
+
+
+def test_a_dialect_message_s_own_soorten_are_not_said_to_be_read_as_01() -> None:
+    """Only a zaak leaves the soort unsaid: a 2.1 message written as 2.0 keeps its own soorten."""
+    data = (FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes()
+    (back,) = Converter(validate=False).reverse(data, "iwmo20-wmo301", "full.xml")
+    assert not [n for n in back.normalised if SOORT_NOTE in n]
+
+
+def test_a_volume_of_zero_is_refused_for_an_ei_file_not_written_to_vanish() -> None:
+    """An EI N field of zeros is empty (notes/ei-flat-format.md), so Volume 0, valid in iWmo 2.1 (0..99999999),
+    would be written as a file whose toewijzing reads back without the volume its omvang requires."""
+    data = (FIXTURES / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    converter = Converter(validate=False)
+    line = converter.to_model(data, "a02.xml")[2].bericht.clients[0].producten[0]
+    assert line.omvang is not None and line.omvang.volume > 0
+    nul = data.replace(f"<iwmo:Volume>{line.omvang.volume}</iwmo:Volume>".encode(), b"<iwmo:Volume>0</iwmo:Volume>")
+    assert nul.count(b"<iwmo:Volume>0</iwmo:Volume>") >= 1
+    assert converter.to_model(nul, "nul.xml")[2].bericht.clients[0].producten[0].omvang.volume == 0
+    with pytest.raises(ConversionError, match="Volume cannot hold a value of only zeros") as caught:
+        converter.reverse(nul, "iwmo20-ei-wmo301", "nul.xml")
+    assert caught.value.path is not None and caught.value.path.endswith("/Volume")
