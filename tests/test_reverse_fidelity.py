@@ -72,3 +72,19 @@ def test_a_volume_of_zero_is_refused_for_an_ei_file_not_written_to_vanish() -> N
     with pytest.raises(ConversionError, match="Volume cannot hold a value of only zeros") as caught:
         converter.reverse(nul, "iwmo20-ei-wmo301", "nul.xml")
     assert caught.value.path is not None and caught.value.path.endswith("/Volume")
+
+
+@pytest.mark.parametrize(("source", "target", "message"), [
+    ("ijw21/JW301_toewijzing.xml", "iwmo20-wmo301", "writes Wmo messages; this message is a Jeugdwet toewijzing"),
+    ("iwmo21/CasusB-01-WMO301_toewijzing.xml", "ijw21-jw301",
+     "writes Jeugdwet messages; this message is a Wmo toewijzing"),
+])
+def test_a_message_of_the_other_law_is_refused_not_written_with_its_berichtcode(source: str, target: str,
+                                                                                 message: str) -> None:
+    """Written, a Jeugdwet toewijzing in a Wmo dialect kept its BerichtCode 436: a message no reader takes (and for
+    the dialects without an XSD here, 2.0 and iJw 2.1, nothing said so). Its zaak and the message alike."""
+    data = (FIXTURES.parent / source).read_bytes()
+    for given in (data, _zaak(data)):
+        with pytest.raises(ConversionError, match=message) as caught:
+            Converter(validate=False).reverse(given, target, "in.xml")
+        assert caught.value.field == "wet"

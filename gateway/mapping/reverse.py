@@ -326,6 +326,8 @@ def _value_leaves(key: str, value: Any, prefix: str, out: list[str]) -> None:
 
 
 _CONTAINERS = (list, dict)
+WETTEN = {"wmo": "Wmo", "jw": "Jeugdwet"}
+"""A mapping's ``wet`` by the law's name, for the refusal of a message of the other law."""
 
 
 def _others(plan: MappingPlan, data: BaseModel, trie: Trie, prefix: str, out: list[str]) -> None:
@@ -365,7 +367,8 @@ def unmap_text(mapping: Compiled, bericht: Bericht) -> tuple[bytes, list[str], l
     :func:`unmap`, which also gives every error."""
     plan = text_plan(mapping) if mapping.match.root else None
     soort = mapping.top_rule("soort") if plan is not None else None
-    if plan is not None and (soort is None or soort.constant is None or soort.constant == bericht.soort):
+    if plan is not None and (soort is None or soort.constant is None or soort.constant == bericht.soort) \
+            and (not mapping.wet or mapping.wet == bericht.wet):
         if mapping.versie and bericht.versie != mapping.versie:
             bericht = bericht.model_copy(update={"versie": mapping.versie})  # as unmap writes it
         try:
@@ -397,6 +400,9 @@ def unmap(mapping: Compiled, bericht: Bericht) -> Reversed:
     if soort is not None and soort.constant is not None and soort.constant != bericht.soort:
         raise ConversionError(f"mapping {mapping.name!r} writes {soort.constant} messages; this message is a "
                               f"{bericht.soort}", field="soort")
+    if mapping.wet and bericht.wet != mapping.wet:  # its BerichtCode and namespace are the other law's
+        raise ConversionError(f"mapping {mapping.name!r} writes {WETTEN.get(mapping.wet, mapping.wet)} messages; this "
+                              f"message is a {WETTEN.get(bericht.wet, bericht.wet)} {bericht.soort}", field="wet")
     if mapping.versie and bericht.versie != mapping.versie:
         bericht = bericht.model_copy(update={"versie": mapping.versie})  # written in the target's version
     writer = _Writer(plan)
