@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.ingest import read
+from gateway.ingest.zkn_v2 import read_zkn_v2
 from gateway.mapping import ConversionError
 from gateway.pipeline import Converter
 
@@ -88,3 +90,24 @@ def test_a_message_of_the_other_law_is_refused_not_written_with_its_berichtcode(
         with pytest.raises(ConversionError, match=message) as caught:
             Converter(validate=False).reverse(given, target, "in.xml")
         assert caught.value.field == "wet"
+
+
+def test_a_zaak_of_a_317_line_reads_back_as_a_verzoek_wijziging_not_as_a_315() -> None:
+    """Read as a 315, a 317 line's zaak was refused for every target as a verzoek without a birth date (which a 317
+    does not carry). It is a verzoek-wijziging, 3.x only, with the client's ReferentieAanbieder; a 315 dialect refuses
+    it by its kind, and the 317 dialect only for the XsdVersie no zaak carries (docs/canonical-spec.md 9)."""
+    data = (FIXTURES.parent / "iwmo32" / "WMO317_verzoek_wijziging.xml").read_bytes()
+    converter = Converter(validate=False)
+    original = converter.convert(data, "317.xml")
+    kinds = {z.code: tuple(key.rsplit(":", 1)[-1].split(".", 1)) for key, z in converter.settings.zaaktypen.items()}
+    for zaak, line in zip(original.outputs, original.bericht.clients[0].producten[1:], strict=True):
+        back = read_zkn_v2(read(zaak.xml).root, "zaak.xml", kinds)  # type: ignore[arg-type]
+        assert (back.soort, back.versie, back.berichtcode) == ("verzoek-wijziging", "3.2", "480")
+        (client,) = back.clients
+        assert client.referentie_aanbieder == original.bericht.clients[0].referentie_aanbieder
+        assert client.producten == [line.model_copy(update={"aanbieder": "98026987"})]
+        with pytest.raises(ConversionError, match="writes verzoek messages; this message is a verzoek-wijziging"):
+            converter.reverse(zaak.xml, "iwmo21-wmo315", "zaak.xml")
+        with pytest.raises(ConversionError, match="lacks what iwmo32-wmo317 requires: xsd_versie_basisschema, "
+                                                  "xsd_versie_bericht$"):
+            converter.reverse(zaak.xml, "iwmo32-wmo317", "zaak.xml")

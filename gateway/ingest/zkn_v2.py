@@ -1,4 +1,4 @@
-"""Read a profile zkn v2 ``creeerZaak`` zakLk01 back into a canonical 301 or 315 (the way back, lossy by design).
+"""Read a profile zkn v2 ``creeerZaak`` zakLk01 back into a canonical 301, 315 or 317 (the way back, lossy by design).
 
 A v2 zaak is one toewijzing (or aanvraag) line; it carries no message header. The header is rebuilt from the
 zaak: gemeente = the identificatie's prefix, aanbieder = the uitvoerende's AGB, identificatie = the zaak
@@ -25,7 +25,7 @@ BG = "{http://www.egem.nl/StUF/sector/bg/0310}"
 GESLACHT = {"O": "0", "M": "1", "V": "2"}
 GEBRUIK = {"D": "1", "M": "2", "J": "3"}
 BERICHTCODE = {("wmo", "toewijzing"): "414", ("wmo", "verzoek"): "444", ("jw", "toewijzing"): "436",
-               ("jw", "verzoek"): "446"}
+               ("jw", "verzoek"): "446", ("wmo", "verzoek-wijziging"): "480", ("jw", "verzoek-wijziging"): "486"}
 
 
 def is_v2(root: etree._Element) -> bool:
@@ -291,11 +291,16 @@ def _bericht(root: etree._Element, zaaktypen: dict[str, tuple[str, str]] | None)
     else:
         product["beschikkingnummer"] = kenmerk.get("BeschikkingNummer")
         product["beschikking_ingangsdatum"] = x.date("beschikking.ingangsdatum")
+    versie = "2.1"
+    if soort == "verzoek" and product.get("verzoek_groep"):  # a 317 line, no 315: the kind exists in 3.x only,
+        soort, versie = "verzoek-wijziging", "3.2"  # and its ReferentieAanbieder is the client's, not the line's
+        client["referentie_aanbieder"] = product.pop("referentie_aanbieder", None)
     client["producten"] = [{k: v for k, v in product.items() if v is not None}]
     afzender, ontvanger = (gemeente, agb) if soort == "toewijzing" else (agb, gemeente)
     # the version is no zaak fact: a 2.0-only datum (RedenIntrekking, Geheim, Clientnummer) says 2.0, else 2.1
-    versie = "2.0" if any(n in x.by_name for n in ("toewijzing.reden_intrekking", "client.geheim", "client.nummer")) \
-        else "2.1"
+    if versie == "2.1" and any(n in x.by_name for n in ("toewijzing.reden_intrekking", "client.geheim",
+                                                         "client.nummer")):
+        versie = "2.0"
     return {"wet": wet, "soort": soort, "berichtcode": BERICHTCODE[(wet, soort)], "versie": versie,
             "afzender": afzender, "ontvanger": ontvanger, "identificatie": _short(ident),
             "dagtekening": _date_at(zaak, f"{ZKN}registratiedatum"), "clients": [client]}
