@@ -108,6 +108,7 @@ def test_a_zaak_of_a_317_line_reads_back_as_a_verzoek_wijziging_not_as_a_315() -
         assert client.producten == [line.model_copy(update={"aanbieder": "98026987"})]
         with pytest.raises(ConversionError, match="writes verzoek messages; this message is a verzoek-wijziging"):
             converter.reverse(zaak.xml, "iwmo21-wmo315", "zaak.xml")
-        with pytest.raises(ConversionError, match="lacks what iwmo32-wmo317 requires: xsd_versie_basisschema, "
-                                                  "xsd_versie_bericht$"):
+        with pytest.raises(ConversionError) as caught:
             converter.reverse(zaak.xml, "iwmo32-wmo317", "zaak.xml")
+        assert caught.value.message.endswith(
+            "lacks what iwmo32-wmo317 requires: xsd_versie_basisschema, xsd_versie_bericht")
