@@ -440,8 +440,10 @@ class Converter:
             written.unplaced[:0] = dropped
             stem = file_name(f"{mapping.name}-{bericht.identificatie}") + (f"-{i + 1}" if len(berichten) > 1 else "")
             if mapping.format == "ei":  # the EI tree as the fixed-width flat file its layout describes
-                out.append(Reversal(stem, _flat_file(written.root, mapping.name), mapping.name, written.one_way,
-                                    written.unplaced, ".ei", normalised))
+                flat = _flat_file(written.root, mapping.name)
+                if self.validate:
+                    _reads_back(flat, mapping.name)
+                out.append(Reversal(stem, flat, mapping.name, written.one_way, written.unplaced, ".ei", normalised))
                 continue
             xml = written.tostring()
             kind = iwmo_kind(mapping.wet, mapping.versie, mapping.bericht)
@@ -485,6 +487,18 @@ def _flat_file(root: Any, mapping: str) -> bytes:
     except EiError as exc:
         raise ConversionError(f"cannot write {mapping} as an EI flat file: {exc.message}", path=exc.field,
                               code="StUF055") from None
+
+
+def _reads_back(flat: bytes, mapping: str) -> None:
+    """An EI file has no XSD to validate against: with validation on it is read back by the EI parser, which checks
+    what a receiver's would (record lengths, links, counters, dates, empty forms), so a file written wrong is an
+    error, never an output."""
+    from gateway.ingest.ei import EiError, default_layouts, parse_ei
+
+    try:
+        parse_ei(flat, default_layouts(), mapping)
+    except EiError as exc:
+        raise OutputInvalid(f"{mapping} EI layout", [str(exc)]) from None
 
 
 @dataclass(frozen=True, slots=True)

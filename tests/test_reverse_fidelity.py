@@ -112,3 +112,27 @@ def test_a_zaak_of_a_317_line_reads_back_as_a_verzoek_wijziging_not_as_a_315() -
             converter.reverse(zaak.xml, "iwmo32-wmo317", "zaak.xml")
         assert caught.value.message.endswith(
             "lacks what iwmo32-wmo317 requires: xsd_versie_basisschema, xsd_versie_bericht")
+
+
+def test_with_validation_on_an_ei_output_is_read_back_by_the_ei_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An EI file has no XSD: validation on reads it back with the parser, so a file written wrong (here a sluit
+    record counting one record too many) is an error, not an output. Validation off writes it as it is."""
+    import gateway.ingest.ei_write as ei_write
+    from gateway.render.schemas import OutputInvalid
+
+    real = ei_write.write_ei
+
+    def miscounted(root: object, layouts: object) -> bytes:
+        lines = real(root, layouts).decode("latin-1").split("\n")  # type: ignore[arg-type]
+        sluit = lines[-2]
+        assert sluit.startswith("99")
+        lines[-2] = sluit[:2] + str(int(sluit[2:8]) + 1).zfill(6) + sluit[8:]
+        return "\n".join(lines).encode("latin-1")
+
+    monkeypatch.setattr(ei_write, "write_ei", miscounted)
+    data = (FIXTURES / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    (unchecked,) = Converter(validate=False).reverse(data, "iwmo20-ei-wmo301", "a02.xml")
+    assert unchecked.suffix == ".ei"
+    with pytest.raises(OutputInvalid, match="iwmo20-ei-wmo301 EI layout") as caught:
+        Converter(validate=True).reverse(data, "iwmo20-ei-wmo301", "a02.xml")
+    assert "123456782" not in str(caught.value)
