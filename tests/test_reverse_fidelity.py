@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
-from gateway.ingest import read
+from gateway.ingest import InputError, read
 from gateway.ingest.zkn_v2 import read_zkn_v2
 from gateway.mapping import ConversionError
 from gateway.pipeline import Converter
@@ -136,3 +137,26 @@ def test_with_validation_on_an_ei_output_is_read_back_by_the_ei_parser(monkeypat
     with pytest.raises(OutputInvalid, match="iwmo20-ei-wmo301 EI layout") as caught:
         Converter(validate=True).reverse(data, "iwmo20-ei-wmo301", "a02.xml")
     assert "123456782" not in str(caught.value)
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_a_retired_e_mail_name_beside_the_rol_s_is_read_only_when_they_agree(same: bool) -> None:
+    """A zaak with the client's ROL emailadres and the retired client.emailadres: the retired one was passed over
+    without a word. The same address twice reads back; two addresses are refused, naming the retired element."""
+    stuf = "http://www.egem.nl/StUF/StUF0301"
+    root = etree.fromstring(_zaak((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes()))
+    (rol,) = root.xpath("//*[local-name()='heeftAlsInitiator']/*[local-name()='extraElementen']/*")
+    extras = root.xpath("/*/*[local-name()='object']/*[local-name()='extraElementen']")[0]
+    retired = "ander.adres@example.nl" if not same else rol.text
+    etree.SubElement(extras, f"{{{stuf}}}extraElement", naam="client.emailadres").text = retired
+    converter = Converter(validate=False)
+    if same:
+        (back,) = converter.reverse(etree.tostring(root), "iwmo21-wmo301", "zaak.xml")
+        client = converter.to_model(back.xml, "back.xml")[2].bericht.clients[0]
+        assert [c.emailadres for c in client.contacten] == [rol.text]
+        return
+    with pytest.raises(InputError) as caught:
+        converter.reverse(etree.tostring(root), "iwmo21-wmo301", "zaak.xml")
+    assert caught.value.field == "extraElement client.emailadres"
+    assert "differs from the ROL's emailadres" in caught.value.message
+    assert retired not in str(caught.value) and rol.text not in str(caught.value)

@@ -180,7 +180,12 @@ class _Extras:
 def _contact(person: dict[str, Any], x: _Extras, prefix: str, rol: _Extras) -> None:
     """The person's telephone number (``prefix``.telefoonnummer in ``x``) and e-mail address: the ROL's ``emailadres``,
     else the retired ``prefix``.emailadres of a zaak written before it."""
-    telefoon, email = x.one(f"{prefix}.telefoonnummer"), rol.one("emailadres") or x.one(f"{prefix}.emailadres")
+    telefoon, email, retired = x.one(f"{prefix}.telefoonnummer"), rol.one("emailadres"), x.one(f"{prefix}.emailadres")
+    if email and retired and email != retired:  # which of two addresses is the person's cannot be told
+        node = x.by_name[f"{prefix}.emailadres"][0]
+        raise _fail(f"extraElement {prefix}.emailadres (retired) differs from the ROL's emailadres; a person has one "
+                    "e-mail address in a zaak", node, f"extraElement {prefix}.emailadres")
+    email = email or retired
     if not telefoon and not email:
         return
     contacten = person.setdefault("contacten", [{"soort": "01"}])
