@@ -160,3 +160,20 @@ def test_a_retired_e_mail_name_beside_the_rol_s_is_read_only_when_they_agree(sam
     assert caught.value.field == "extraElement client.emailadres"
     assert "differs from the ROL's emailadres" in caught.value.message
     assert retired not in str(caught.value) and rol.text not in str(caught.value)
+
+
+def test_an_einddatum_that_differs_from_the_einddatum_gepland_is_refused() -> None:
+    """Both end dates on one creeerZaak: the planned one was read and the other passed over without a word."""
+    zkn = "http://www.egem.nl/StUF/sector/zkn/0310"
+    root = etree.fromstring(_zaak((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes()))
+    gepland = root.find(f"{{{zkn}}}object/{{{zkn}}}einddatumGepland")
+    assert gepland is not None and gepland.text
+    gepland.addnext(etree.Element(f"{{{zkn}}}einddatum"))
+    gepland.getnext().text = "20991231"
+    with pytest.raises(InputError) as caught:
+        Converter(validate=False).reverse(etree.tostring(root), "iwmo21-wmo301", "zaak.xml")
+    assert (caught.value.field, caught.value.message) == (
+        "einddatum", "einddatum differs from einddatumGepland; the product line has one end date")
+    gepland.getnext().text = gepland.text  # the same date twice says one thing
+    (back,) = Converter(validate=False).reverse(etree.tostring(root), "iwmo21-wmo301", "zaak.xml")
+    assert back.xml

@@ -342,6 +342,8 @@ def _product(zaak: etree._Element, x: _Extras, kenmerk: dict[str, str]) -> dict[
     """The one product the zaak is about, from its dates, kenmerken and registered extras (None where absent)."""
     one = x.one
     ends = [e for e in (_only(zaak, f"{ZKN}einddatumGepland"), _only(zaak, f"{ZKN}einddatum")) if e is not None]
+    if len({_date_at(zaak, e.tag) for e in ends if e.text}) > 1:  # the line has one Einddatum: which cannot be told
+        raise _fail("einddatum differs from einddatumGepland; the product line has one end date", ends[1], "einddatum")
     product: dict[str, Any] = {
         "categorie": one("product.categorie"), "code": one("product.code"),
         "toewijzingnummer": kenmerk.get("ToewijzingNummer"), "referentie_aanbieder": kenmerk.get("ReferentieAanbieder"),
