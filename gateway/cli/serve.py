@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import ssl
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +22,7 @@ from gateway.proxy.config import ACKS, MODES, ConfigError, ServeConfig, TlsConfi
 from gateway.proxy.healthcheck import health_url, write_url
 
 from . import main
-from .common import fail_usage, load_registry
+from .common import EXIT_FAILED, fail_usage, load_registry
 
 if TYPE_CHECKING:
     import uvicorn
@@ -164,6 +166,9 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
     except ConfigError as exc:
         fail_usage(str(exc))
         return
+    except (RuntimeError, sqlite3.Error) as exc:  # an unreachable store, a store of a newer release, a locked file
+        click.echo(f"error: cannot open the store: {exc}", err=True)  # the store's own words, never its password
+        sys.exit(EXIT_FAILED)
     import uvicorn
 
     files = raise_file_limit()
