@@ -27,10 +27,10 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from gateway.httpguard.protocol import guarded_protocol
 from gateway.mapping import Registry
 from gateway.proxy.app import create_app
 from gateway.proxy.config import from_dict
-from gateway.proxy.guard import guarded_protocol
 from gateway.proxy.service import Gateway
 from gateway.reference import ENV, available, reference_dir
 

@@ -20,6 +20,7 @@ FLOORS = {
     "pipeline": 4,
     "deliver": 5, "tooling": 5,
     "console": 6,  # mounted by the sidecar, which hands it the replay and explain it may call
+    "httpguard": 6,  # the HTTP guard and body budget every shell's server stands behind (sidecar, testbed, listen)
     # shells
     "batch": 7, "proxy": 7, "testbed": 7,
     "discover": 8, "compliance": 8,

@@ -25,7 +25,7 @@ from gateway.receiver import Receiver
 from gateway.render import stuf
 from gateway.render.schemas import errors_of
 from gateway.testbed import Journal, create_app
-from gateway.testbed.bodies import Limits
+from gateway.testbed.limits import Limits
 
 S = f"{{{stuf.STUF_NS}}}"
 SOAP12 = stuf.SOAP12_NS

@@ -69,7 +69,7 @@ def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
     """uvicorn settings of the sidecar: uvloop + httptools, our logging, TLS and mTLS when configured."""
     import uvicorn
 
-    from gateway.proxy.guard import guarded_protocol
+    from gateway.httpguard.protocol import guarded_protocol
 
     tls: dict[str, object] = {}
     if cfg.tls is not None:

@@ -41,12 +41,10 @@ def testbed(host: str, port: int, data_dir: str, no_validate: bool, header_timeo
     """
     import uvicorn
 
-    from gateway.proxy.config import HttpLimits
-    from gateway.proxy.guard import guarded_protocol
     from gateway.receiver import Receiver
     from gateway.testbed import Journal, create_app
-    from gateway.testbed.bodies import Limits
     from gateway.testbed.ggk import GgkIntake
+    from gateway.testbed.limits import Limits, guarded_config, http_limits
 
     receiver = Receiver(validate=not no_validate)
     ggk = GgkIntake(validate=not no_validate)
@@ -58,10 +56,7 @@ def testbed(host: str, port: int, data_dir: str, no_validate: bool, header_timeo
              restored, journal.path)
     try:
         limits = Limits(body_timeout=body_timeout, max_body_buffer_bytes=max_body_buffer)
-        http = guarded_protocol(HttpLimits(max_connections=max_connections, header_timeout=header_timeout,
-                                           body_timeout=body_timeout, min_body_rate=min_body_rate))
-        uvicorn.Server(uvicorn.Config(create_app(receiver, journal, ggk, limits), host=host, port=port,
-                                      log_level="warning", loop="uvloop", http=http,  # type: ignore[arg-type]
-                                      timeout_keep_alive=5)).run()
+        http = http_limits(limits, header_timeout, min_body_rate, max_connections)
+        uvicorn.Server(guarded_config(create_app(receiver, journal, ggk, limits), host, port, http)).run()
     finally:
         journal.close()

@@ -19,11 +19,10 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette._utils import get_route_path
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.ingest import ggk
+from gateway.httpguard.bodies import Body, BodyBudget, Holding, read_body
 from gateway.render import stuf
 
 from .admin import MAX_REPLAY_BODY, BadReplay, parse_replay
-from .bodies import Body, BodyBudget, Holding, read_body
 from .config import ServeConfig
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .service import Answer, Gateway
@@ -150,10 +149,9 @@ def _lifespan(gw: Gateway) -> Callable[[FastAPI], AbstractAsyncContextManager[No
 
 def _soap_endpoint(config: ServeConfig, gw: Gateway) -> SoapHandler:
     """The SOAP POST: route and credentials first, then the body read within its limit, its time and the server's
-    body budget (gateway/proxy/bodies.py), then the gateway's answer. A GGk envelope may grow past the general limit,
-    up to its own."""
+    body budget (gateway/httpguard/bodies.py), then the gateway's answer. A GGk envelope may grow past the general
+    limit, up to its own."""
     limit = config.max_body_bytes
-    envelope_limit = max(limit, ggk.MAX_ENVELOPE_BYTES)  # a GGk envelope: 25 MB (spec 3.2)
     budget = BodyBudget(config.max_body_buffer_bytes)
 
     async def receive(route_name: str | None, request: Request) -> Response:
@@ -162,12 +160,8 @@ def _soap_endpoint(config: ServeConfig, gw: Gateway) -> SoapHandler:
         route = gw.route(route_name)
         if route is None or (route.api_keys and not gw.authorised(route.api_keys, headers)):
             return _response(await gw.receive(route_name, b"", headers))
-        declared = headers.get("content-length", "")
         with Holding(budget) as holding:
-            if declared.isdigit() and int(declared) > envelope_limit:
-                body = Body(refusal="oversize", limit=limit)
-            else:
-                body = await read_body(request, limit, holding, config.body_timeout)
+            body = await read_body(request, limit, holding, config.body_timeout, ggk_envelopes=True)
             if body.refusal is not None:
                 return _refused(gw, route.name, body, version, config.body_timeout)
             if not body.data:

@@ -19,6 +19,7 @@ from gateway.console.settings import ConsoleSettings
 from gateway.console.settings import parse as console_settings
 from gateway.deliver.downstream import ORDERS, Downstream, RetryPolicy
 from gateway.deliver.outbox import LEGACY, NEW
+from gateway.httpguard.limits import HttpLimits
 from gateway.ingest.ggk import MAX_ENVELOPE_BYTES
 from gateway.mapping import MappingError
 from gateway.mapping.chain import read_text
@@ -35,19 +36,6 @@ _ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 class ConfigError(ValueError):
     """A configuration that cannot run; the message names the place and the fix."""
-
-
-@dataclass(frozen=True, slots=True)
-class HttpLimits:
-    """Inbound HTTP limits (enforced by :mod:`gateway.proxy.guard` and the app's body read)."""
-
-    max_connections: int = 1000
-    max_header_bytes: int = 64 * 1024
-    header_timeout: float = 10.0
-    body_timeout: float = 60.0
-    min_body_rate: int = 8 * 1024
-    body_rate_window: float = 5.0
-    probe_connections: int = 8
 
 
 @dataclass(slots=True)
@@ -165,7 +153,7 @@ class ServeConfig:
     is answered even when every other connection has a request in progress."""
     max_body_buffer_bytes: int = 128 * 1024 * 1024
     """Bytes of request bodies the server holds at once, beyond each body's first ``FREE_BODY_BYTES``
-    (gateway/proxy/bodies.py): without it, ``max_connections`` bodies of the GGk 25 MB could be held at once."""
+    (gateway/httpguard/bodies.py): without it, ``max_connections`` bodies of the GGk 25 MB could be held at once."""
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     """The operator console under ``/console`` (off unless ``console: {enabled: true}``; docs/console.md)."""
 

@@ -18,15 +18,16 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from gateway.httpguard.bodies import Body, BodyBudget, Holding, read_body
 from gateway.receiver import Answer, Receiver
 from gateway.receiver.message import ZKN_SCHEMA
 from gateway.reference import load_schema, load_zs_dms_schema
 from gateway.render import stuf
 
-from .bodies import Body, Budget, Limits, Share, read_body
 from .ggk import GgkIntake, is_ggk
 from .identificatie import Refused, du02, is_di02, read_di02
 from .journal import Journal
+from .limits import Limits
 from .page import zaak_page, zaken_page
 from .soap import Heard, hear
 
@@ -102,9 +103,9 @@ def _identificatie(body: bytes, issue: Callable[[str], str], heard: Heard) -> Re
 def create_app(receiver: Receiver, journal: Journal | None = None, ggk: GgkIntake | None = None,
                limits: Limits | None = None) -> FastAPI:
     """The testbed over ``receiver`` and ``ggk`` (already holding what ``journal`` replayed into them), reading
-    bodies within ``limits`` (:mod:`.bodies`)."""
+    bodies within ``limits`` (:mod:`.limits`, read by :mod:`gateway.httpguard.bodies`)."""
     limits = limits or Limits()
-    budget = Budget(limits.max_body_buffer_bytes)
+    budget = BodyBudget(limits.max_body_buffer_bytes)
     # The schemas are compiled here, before the first request: compiled by request threads at once, the zs-dms one
     # (imports through its own resolver) once failed with XMLSchemaParseError under 40 parallel Di02s.
     load_zs_dms_schema()
@@ -116,16 +117,16 @@ def create_app(receiver: Receiver, journal: Journal | None = None, ggk: GgkIntak
     counter = itertools.count(1)
     issue = journal.issue if journal else (lambda gemeente: f"{gemeente}TB{next(counter):010d}")
 
-    async def body_share() -> AsyncIterator[Share]:
+    async def body_share() -> AsyncIterator[Holding]:
         """A request's part of the body budget, held until its answer is decided (waiting for the lock counts)."""
-        with budget.share() as share:
-            yield share
+        with Holding(budget) as holding:
+            yield holding
 
     held = Depends(body_share)
 
     @app.post("/soap")
-    async def soap(request: Request, share: Share = held) -> Response:
-        read = await read_body(request, limits, share)
+    async def soap(request: Request, holding: Holding = held) -> Response:
+        read = await read_body(request, limits.max_body_bytes, holding, limits.body_timeout)
         content_type = request.headers.get("content-type")
         if read.refusal is not None:
             return _refused_body(read, hear(b"", content_type, None, 0), limits)

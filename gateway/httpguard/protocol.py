@@ -23,7 +23,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .config import HttpLimits
+from .limits import HttpLimits
 
 log = logging.getLogger("overstap.http")
 _END = b"\r\n\r\n"

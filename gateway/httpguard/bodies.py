@@ -1,11 +1,15 @@
-"""Reading a SOAP request body within its limits: size (GGk envelopes may be larger), time, and the server's budget.
+"""Reading a request body within its limits: size (GGk envelopes may be larger), time, and the server's budget.
 
 The budget is why memory stays bounded: every connection may hold a body up to its limit, so without one the server
-would hold up to ``max_connections`` × 25 MB (GGk) of bodies at once (review of the sidecar, finding 2). A body's
-first :data:`FREE_BODY_BYTES` are not counted against it: ordinary messages (~8 KB) are never refused for want of
-budget, and together they hold at most ``max_connections`` × 64 KiB. Beyond that a body draws on
-``max_body_buffer_bytes``, shared by all requests, from the moment its bytes arrive until its answer is decided; one
-that would pass it is answered 503 with ``Retry-After`` (the sender may offer it again).
+would hold up to ``max_connections`` × 25 MB (GGk) of bodies at once (review of the sidecar, finding 2; a dozen
+stalled 10 MiB uploads held ~190 MB of the testbed, review of the testbed). A body's first :data:`FREE_BODY_BYTES`
+are not counted against it: ordinary messages (~8 KB) are never refused for want of budget, and together they hold at
+most ``max_connections`` × 64 KiB. Beyond that a body draws on the budget, shared by all requests of one app (one
+event loop, so no lock), from the moment its bytes arrive until its answer is decided; one that would pass it is
+refused ``busy`` (the shells answer 503 with ``Retry-After``: the sender may offer it again).
+
+The sidecar (gateway/proxy/app.py) and the testbed (gateway/testbed/app.py) both read their bodies here, so a body is
+refused for the same reasons in both; each shell words its own answer to a :class:`Body`'s ``refusal``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from gateway.ingest import ggk
 
-from .guard import SLOW_BODY
+from .protocol import SLOW_BODY
 
 FREE_BODY_BYTES = 64 * 1024
 """Bytes of each body the budget does not count (uvicorn's own per-connection buffer is as large)."""
@@ -76,11 +80,17 @@ class Body:
     limit: int = 0
 
 
-async def read_body(request: Request, limit: int, holding: Holding, timeout: float) -> Body:
-    """Read the body up to ``limit`` bytes (a GGk envelope's up to 25 MB, :func:`ggk.head_limit`), within
-    ``timeout`` seconds, each byte held in ``holding`` as it arrives. Nothing beyond a refusal's point is read."""
+async def read_body(request: Request, limit: int, holding: Holding, timeout: float, *,
+                    ggk_envelopes: bool = False) -> Body:
+    """Read the body up to ``limit`` bytes within ``timeout`` seconds, each byte held in ``holding`` as it arrives.
+    With ``ggk_envelopes`` a GGk envelope may grow to its own limit (25 MB, :func:`ggk.head_limit`). A body whose
+    Content-Length is past what could be taken is refused unread; nothing beyond a refusal's point is read."""
+    most = max(limit, ggk.MAX_ENVELOPE_BYTES) if ggk_envelopes else limit
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > most:
+        return Body(refusal="oversize", limit=limit)
     body = bytearray()
-    allowed, decided = limit, False
+    allowed, decided = limit, not ggk_envelopes
     try:
         async with asyncio.timeout(timeout):
             async for chunk in request.stream():
