@@ -2,6 +2,10 @@
 
 The vendor's system converts and sends the scenario chains itself, so what is judged is what the
 receiver could make of them: every message applied (nothing refused) and each expected zaak in its state.
+
+The testbed listens behind the same guard as ``overstap testbed`` (:func:`gateway.testbed.limits.guarded_config`,
+with its defaults): a vendor's system that sends its headers or body too slowly, opens too many connections or sends
+a body past the limit is cut off or refused, as by the sidecar, instead of holding the run or its memory.
 """
 
 from __future__ import annotations
@@ -10,21 +14,27 @@ import threading
 import time
 from pathlib import Path
 
+from gateway.httpguard.limits import HttpLimits
 from gateway.receiver import Receiver
 from gateway.testbed import Journal, create_app
+from gateway.testbed.limits import Limits, guarded_config, http_limits
 
 from .run import Outcome, check_state
 from .scenarios import Scenario
 
 
 def listen(scenarios: list[Scenario], host: str, port: int, data_dir: Path, idle: float,
-           started: threading.Event | None = None) -> list[Outcome]:
-    """Run the testbed until ``idle`` seconds pass without a message (after the first), then judge."""
+           started: threading.Event | None = None, limits: Limits | None = None,
+           http: HttpLimits | None = None) -> list[Outcome]:
+    """Run the testbed until ``idle`` seconds pass without a message (after the first), then judge. ``limits`` and
+    ``http`` are ``overstap testbed``'s defaults unless given (the tests give a short header deadline)."""
     import uvicorn
 
     receiver = Receiver()
     journal = Journal(data_dir)
-    server = uvicorn.Server(uvicorn.Config(create_app(receiver, journal), host=host, port=port, log_level="warning"))
+    limits = limits or Limits()
+    app = create_app(receiver, journal, limits=limits)
+    server = uvicorn.Server(guarded_config(app, host, port, http or http_limits(limits)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
