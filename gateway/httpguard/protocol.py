@@ -11,7 +11,7 @@ included. This protocol
   when every one has, the newcomer may take one of ``probe_connections`` slots kept for ``GET /healthz``, ``/readyz``
   and ``/metrics`` (anything else asked there is answered 503): a flood cannot lock out a health check.
 
-The total body deadline and what a body may hold are the app's (it reads the body).
+The total body deadline and what a body may hold are the app's (it reads the body with :mod:`.bodies`).
 """
 
 from __future__ import annotations
