@@ -70,28 +70,45 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _adres(contacten: list[Contact], soorten: tuple[str, ...] = ("01", "03", "04")) -> JsonDict | None:
+VERBLIJF = ("01", "03", "04")
+"""The address soorten a person's verblijfsadres is taken from, in this order: BRP address, places of stay."""
+CORRESPONDENTIE = ("02",)
+"""The soort of the client's correspondence address (the initiator relation's afwijkendCorrespondentieAdres)."""
+
+
+def chosen_contact(contacten: list[Contact], soorten: tuple[str, ...] = VERBLIJF) -> int | None:
+    """The index of the contact whose address a zaak carries for ``soorten`` (the first of the first soort with a
+    postcode or street), or None: one place decides it, for the state and for what ``convert`` names as dropped
+    (gateway/render/zkn_dropped.py)."""
+    for soort in soorten:
+        for i, c in enumerate(contacten):
+            if c.soort == soort and c.adres is not None and (c.adres.postcode or c.adres.straatnaam):
+                return i
+    return None
+
+
+def _adres(contacten: list[Contact], soorten: tuple[str, ...] = VERBLIJF) -> JsonDict | None:
     """The verblijfsadres: the BRP address (01), else the place of stay (03, 04); with ``soorten=("02",)``
     the correspondence address."""
-    for soort in soorten:
-        for c in contacten:
-            if c.soort == soort and c.adres is not None and (c.adres.postcode or c.adres.straatnaam):
-                a = c.adres
-                found: JsonDict = {}  # the fields that have a value, in this order
-                if a.plaatsnaam:
-                    found["woonplaats"] = a.plaatsnaam
-                if a.straatnaam:
-                    found["straatnaam"] = a.straatnaam
-                if a.postcode:
-                    found["postcode"] = a.postcode
-                if a.huisnummer:  # BG: 1..99999; 0 is no number
-                    found["huisnummer"] = str(a.huisnummer)
-                if a.huisletter:
-                    found["huisletter"] = a.huisletter
-                if a.huisnummertoevoeging:
-                    found["toevoeging"] = a.huisnummertoevoeging
-                return found
-    return None
+    at = chosen_contact(contacten, soorten)
+    if at is None:
+        return None
+    a = contacten[at].adres
+    assert a is not None  # chosen_contact takes a contact with an address only
+    found: JsonDict = {}  # the fields that have a value, in this order
+    if a.plaatsnaam:
+        found["woonplaats"] = a.plaatsnaam
+    if a.straatnaam:
+        found["straatnaam"] = a.straatnaam
+    if a.postcode:
+        found["postcode"] = a.postcode
+    if a.huisnummer:  # BG: 1..99999; 0 is no number
+        found["huisnummer"] = str(a.huisnummer)
+    if a.huisletter:
+        found["huisletter"] = a.huisletter
+    if a.huisnummertoevoeging:
+        found["toevoeging"] = a.huisnummertoevoeging
+    return found
 
 
 def _person(naam: Naam | None, geboortedatum: dt.date | None, gebruik: str | None, geslacht: str | None,
@@ -302,7 +319,7 @@ def desired(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, template: str | No
         "extra": extra,
         "initiator": {"bsn": client.bsn, **_person(client.naam, client.geboortedatum, client.geboortedatum_gebruik,
                                                     client.geslacht, client.contacten),
-                      "correspondentie": _adres(client.contacten, ("02",)),
+                      "correspondentie": _adres(client.contacten, CORRESPONDENTIE),
                       "extra": rol_extra(client.contacten, "contact" in drop)},
         "uitvoerende": unit.aanbieder,
         "betrokkenen": [] if "betrokkenen" in drop else [betrokkene(r, "contact" in drop) for r in client.relaties],
