@@ -6,10 +6,13 @@ says why it is not carried; the extraElement names are those of gateway/zaken/ex
 
 from __future__ import annotations
 
+from functools import cache
+
 ZAK = "ZKN:object/"
 INI = ZAK + "ZKN:heeftAlsInitiator/ZKN:gerelateerde/ZKN:natuurlijkPersoon/"
 BTR = ZAK + "ZKN:heeftAlsBelanghebbende/"
 ADRES = "BG:verblijfsadres/"
+NAAMCODE = "not carried: naamgebruik (below) says which name is used"
 HEADER = "not carried: a fact of the source message, not of the zaak (stuurgegevens are Overstap's own)"
 
 
@@ -21,7 +24,7 @@ def _person(prefix: str, root: str) -> dict[str, list[str]]:
     return {
         f"{prefix}naam.geslachtsnaam.naam": [root + "BG:geslachtsnaam"],
         f"{prefix}naam.geslachtsnaam.voorvoegsel": [root + "BG:voorvoegselGeslachtsnaam"],
-        f"{prefix}naam.geslachtsnaam.naamcode": ["not carried: naamgebruik (below) says which name is used"],
+        f"{prefix}naam.geslachtsnaam.naamcode": [NAAMCODE],
         f"{prefix}naam.voorletters": [root + "BG:voorletters"],
         f"{prefix}naam.voornamen": [root + "BG:voornamen"],
         f"{prefix}geslacht": [root + "BG:geslachtsaanduiding (0/1/2 -> O/M/V)"],
@@ -174,7 +177,7 @@ def stuf_places(path: str) -> list[str]:
     generic = _generic(path)
     if generic in PLACES:
         return PLACES[generic]
-    if generic.startswith("clients.producten.extra."):
+    if generic.startswith(("clients.producten.extra.", "clients.extra.")):  # each vendor field by its own name
         return [_x("vendor." + generic.rsplit(".", 1)[1])]
     if "retourcode" in generic:
         return ["not carried: retours make no zaak mutation"]
@@ -182,4 +185,35 @@ def stuf_places(path: str) -> list[str]:
                    "xsd_versie_basisschema", "xsd_versie_bericht", "identificatie_retour", "dagtekening_retour") \
             or generic.startswith("extra."):
         return [HEADER]
-    return ["not carried in profile zkn v2 (docs/canonical-spec.md 6 says why)"]
+    return [NO_PLACE]
+
+
+NO_PLACE = "not carried in profile zkn v2 (docs/canonical-spec.md 6 says why)"
+NOT_CARRIED = "not carried in profile zkn"
+"""How a ``dropped:`` line of ``overstap convert`` begins its reason (gateway/render/zkn_dropped.py)."""
+SHORT = {
+    NO_PLACE: "no place in the zaak messages (docs/canonical-spec.md 6)",
+    NAAMCODE: "the naamgebruik says which name is used",
+    **{NO_ROL_PLACE.format(what=what): f"a relative's {what} has no place in a ROL (ZDS 1.2 4.1.4.2)"
+       for what in ("telephone number", "naamgebruik", "naamcode (nor its naamgebruik)")},
+}
+"""Reasons too long for one ``dropped:`` line, as that line gives them."""
+
+
+def not_carried(path: str) -> str | None:
+    """Why profile zkn does not carry the canonical field ``path`` (``clients.0.relaties.0.naam.naamgebruik``, or
+    without indexes), as a ``dropped:`` line says it, or None when the field has a place: the reason of
+    :data:`PLACES`, shortened. One table for the spec, ``explain`` and ``convert``, so the three cannot disagree."""
+    return not_carried_field(_generic(path))
+
+
+@cache  # a message names the same few dozen fields again and again
+def not_carried_field(generic: str) -> str | None:
+    """:func:`not_carried` of a path without list indexes (``clients.relaties.naam.naamgebruik``)."""
+    text = stuf_places(generic)[0]
+    if not text.startswith("not carried"):
+        return None
+    reason = SHORT.get(text) or text.removeprefix("not carried: ")
+    if len(reason) > 120:  # a line an integrator reads in a terminal: the spec has the whole text
+        reason = reason[:118].rsplit(" ", 1)[0] + " …"
+    return f"{NOT_CARRIED}: {reason}"
