@@ -92,7 +92,7 @@ def test_the_run_stops_at_an_output_it_cannot_write_so_a_chain_keeps_its_order(t
     (out / name).rmdir()
     done = _convert(state, str(TOEWIJZING), str(intrekking), "--out", str(out))
     assert done.exit_code == 0, done.output
-    lines = done.output.splitlines()
+    lines = [line for line in done.output.splitlines() if line.startswith("ok ")]  # not the dropped: lines
     assert lines[0] == f"ok   {TOEWIJZING}: iwmo21-wmo301 -> {name}"
     assert lines[1].startswith(f"ok   {intrekking}: iwmo21-wmo301 -> ") and "no output" not in lines[1]
     assert [op for op in ("creeerZaak", "updateZaak", "actualiseerZaakstatus") if op in lines[1]] == [

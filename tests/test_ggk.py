@@ -1044,4 +1044,4 @@ def test_cli_convert_ggk_of_an_ijw_3_2_message(tmp_path: Path, reference_dir: Pa
     env = Envelope(written.read_bytes())
     assert errors_of(env.root, "ggk") == []
     assert (env.stuur("functie"), env.parameter("functieVersie")) == ("JW301", "0003")
-    assert "dropped" not in result.output
+    assert "dropped:" not in result.output  # "dropped" alone may be in the checkout's path

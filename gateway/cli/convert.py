@@ -17,6 +17,7 @@ from gateway.pgstore.chunked import masked
 from gateway.pipeline import FAILURES, PROFILES, Conversion, Converter, Output
 from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable, errors_of
+from gateway.render.zkn_dropped import zkn_dropped
 
 from . import main
 from .common import (
@@ -223,6 +224,9 @@ def _report(path: Path, result: Conversion, out: Path, writer: OutWriter) -> Non
     for output in result.outputs:
         for dropped in output.dropped:
             click.echo(f"     dropped: {dropped}")
+    if result.outputs[0].profile == "zkn":  # named here, from the model: batch and the sidecar pay nothing for it
+        for line in zkn_dropped(result.bericht):
+            click.echo(f"     dropped: {line}")
     for text in result.notes:
         click.echo(f"     note: {text}")
 

@@ -1,0 +1,105 @@
+"""What a converted message holds that profile zkn does not carry: the ``dropped:`` lines of ``overstap convert``.
+
+"Nothing silently dropped": profile ggk names on each envelope the canonical fields its payload version cannot
+hold (``Output.dropped``); profile zkn drops fields by design (docs/canonical-spec.md 5 and 6, the "not carried"
+entries of :mod:`gateway.render.zkn_places`), and this module names those a message actually has a value in.
+
+Computed from the canonical model after the conversion, by ``convert`` only (and by whoever else asks): the render,
+batch and the sidecar never call it, so their hot paths pay nothing. Paths and reasons only, never a value: a
+``dropped:`` line may quote no BSN, name or care datum.
+
+Two kinds of drop:
+
+* a field with no place at all (a relative's naamgebruik, a LandCode, a message-level vendor field):
+  :func:`gateway.render.zkn_places.not_carried`;
+* a value whose field has a place that another value of the same person took: a client's address beyond its one
+  verblijfsadres and one correspondentieadres, a relative's beyond its verblijfsadres (the choice of
+  :func:`gateway.zaken.state.chosen_contact`), a client's telephone number beyond the first, an e-mail address
+  beyond a person's first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.model import Bericht
+from gateway.model.bericht import Contact
+from gateway.zaken.state import CORRESPONDENTIE, VERBLIJF, chosen_contact
+
+from .zkn_places import NOT_CARRIED, not_carried_field
+
+STUURGEGEVENS = frozenset({"berichtcode", "versie", "afzender", "ontvanger", "identificatie", "tekenset",
+                           "xsd_versie_basisschema", "xsd_versie_bericht", "identificatie_retour",
+                           "dagtekening_retour"})
+"""The source message's header, not named: every message has one, and every zaak message carries Overstap's own
+stuurgegevens in its place (docs/canonical-spec.md 4); ``explain`` and the spec say so per field."""
+
+ADDRESS = f"{NOT_CARRIED}: a zaak carries a client's one verblijfsadres (01, else 03/04) and one " \
+          "correspondentieadres (02); this address is neither"
+RELATIVE_ADDRESS = f"{NOT_CARRIED}: a relative's NPS carries its one verblijfsadres (01, else 03/04); " \
+                   "this address is not it"
+TELEPHONE = f"{NOT_CARRIED}: the zaak keeps the client's first telephone number only"
+EMAIL = f"{NOT_CARRIED}: a ROL carries one emailadres, the person's first (ZDS 1.2 4.1.4.2)"
+
+
+def zkn_dropped(bericht: Bericht) -> list[str]:
+    """``path: reason`` for each value of ``bericht`` that profile zkn does not carry, in message order."""
+    others = _not_chosen(bericht)
+    filled: list[tuple[str, str]] = []
+    _filled(bericht.model_dump(exclude_none=True), "", "", filled)
+    lines = []
+    for path, generic in filled:
+        if generic in STUURGEGEVENS:
+            continue
+        reason = next((why for prefix, why in others.items() if path.startswith(prefix)), None) if others else None
+        reason = reason or not_carried_field(generic)
+        if reason:
+            lines.append(f"{path}: {reason}")
+    return lines
+
+
+def _filled(value: Any, path: str, generic: str, out: list[tuple[str, str]]) -> None:
+    """(path, path without list indexes) of each value in a dumped model that holds something (not None, "", an
+    empty list or dict)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _filled(item, f"{path}.{key}" if path else key, f"{generic}.{key}" if generic else key, out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _filled(item, f"{path}.{i}", generic, out)
+    elif value is not None and value != "":
+        out.append((path, generic))
+
+
+def _not_chosen(bericht: Bericht) -> dict[str, str]:
+    """Path prefixes of the values another value of the same person displaced, with the reason."""
+    out: dict[str, str] = {}
+    for c, client in enumerate(bericht.clients):
+        at = f"clients.{c}."
+        _addresses(client.contacten, f"{at}contacten.", (VERBLIJF, CORRESPONDENTIE), ADDRESS, out)
+        _emails(client.contacten, f"{at}contacten.", out)
+        first = next((i for i, contact in enumerate(client.contacten) if contact.telefoon), None)
+        for i, contact in enumerate(client.contacten):
+            for t in range(len(contact.telefoon)):
+                if (i, t) != (first, 0):
+                    out[f"{at}contacten.{i}.telefoon.{t}."] = TELEPHONE
+        for r, relatie in enumerate(client.relaties):  # a relative's telephone has no place at all (zkn_places)
+            _addresses(relatie.contacten, f"{at}relaties.{r}.contacten.", (VERBLIJF,), RELATIVE_ADDRESS, out)
+            _emails(relatie.contacten, f"{at}relaties.{r}.contacten.", out)
+    return out
+
+
+def _addresses(contacten: list[Contact], at: str, kinds: tuple[tuple[str, ...], ...], why: str,
+               out: dict[str, str]) -> None:
+    chosen = {chosen_contact(contacten, soorten) for soorten in kinds}
+    for i, contact in enumerate(contacten):
+        if contact.adres is not None and i not in chosen:
+            out[f"{at}{i}.adres."] = why
+
+
+def _emails(contacten: list[Contact], at: str, out: dict[str, str]) -> None:
+    """Every e-mail address after the first (gateway/zaken/state.py ``_first_email``)."""
+    first = next((i for i, contact in enumerate(contacten) if contact.emailadres), None)
+    for i, contact in enumerate(contacten):
+        if contact.emailadres and i != first:
+            out[f"{at}{i}.emailadres"] = EMAIL
