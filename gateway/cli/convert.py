@@ -72,6 +72,9 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     An output that cannot be written stops the run: the message's state is rolled back and files it wrote
     are removed again, so converting the same inputs again, once OUT can take them, writes them in order.
 
+    Under each ok line, by path and never by value: ``not mapped:`` (a source value no rule read),
+    ``warning:``, and ``dropped:`` (a canonical field the profile does not carry; zkn: docs/canonical-spec.md 5).
+
     Exit status: 0 all converted; 1 an input or a folder could not be read, converted or written (a FAIL
     line names file, line, field and reason); 2 usage or configuration error; 3 nothing failed, but a
     mapping refused an input on purpose (a REFUSED line).
