@@ -8,9 +8,11 @@ file make the real writes and the real COMMIT fail; real downstreams are slow or
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 import httpx
+import pytest
 from proxy_helpers import FO03, Receiver, ServerThread, Start, metric, sample, soap11, variant, wait_for
 
 from gateway.deliver import outbox
@@ -184,6 +186,22 @@ def test_replay_says_why_it_could_not(start: Start) -> None:
         assert again[1]["note"] == "no such quarantined message (on a configured route)"
         bad = httpx.post(gw_server.url + "/admin/replay", content=b"[1, 2]", headers=admin)
         assert bad.status_code == 400 and "expected JSON" in bad.json()["error"]
+
+
+def test_an_admin_replay_is_logged_with_its_ids_and_outcome(start: Start, caplog: pytest.LogCaptureFixture) -> None:
+    """A replay sends a message to a zaaksysteem again: the log records who asked for which ids and how many went
+    (review of the operator paths, session 21), never a payload."""
+    rec = Receiver(hold=None)
+    with ServerThread(rec.app()) as ds, caplog.at_level(logging.INFO, logger="overstap.http"):
+        gw_server, gw = start({"default": {"downstream": ds.url}}, {}, admin_key="geheim")
+        assert httpx.post(gw_server.url + "/soap", content=sample(A02)).status_code == 200
+        assert wait_for(lambda: [r["status"] for r in table(gw, "delivery")] == ["delivered"])
+        delivered = table(gw, "delivery")[0]["id"]
+        replay = httpx.post(gw_server.url + "/admin/replay", json={"ids": [delivered, 999], "force": True},
+                            headers={"X-Admin-Key": "geheim"})
+        assert [r["ok"] for r in replay.json()["results"]] == [True, False]
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("admin replay")]
+    assert line == f"admin replay from 127.0.0.1: 2 delivery(ies) asked ({delivered}, 999) with force, 1 queued again"
 
 
 def test_replay_takes_a_list_of_integer_ids_and_says_what_else_is_wrong(start: Start) -> None:

@@ -259,7 +259,17 @@ def _add_admin(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
         except BadReplay as exc:
             return _json(400, {"error": str(exc)})
         results = await gw.replay(asked.ids, asked.quarantined, asked.force)
+        _log_replay(request, asked.ids, asked.quarantined, asked.force, sum(r.ok for r in results))
         return _json(200, {"results": [{"id": r.id, "ok": r.ok, "note": r.note} for r in results]})
+
+
+def _log_replay(request: Request, ids: list[int], quarantined: bool, force: bool, done: int) -> None:
+    """Who replayed what, for the operators' record: the client's address, the ids (the first 20) and how many went,
+    never a payload. A replay sends a message again to a zaaksysteem, so it should not happen unrecorded."""
+    shown = ", ".join(("Q" if quarantined else "") + str(i) for i in ids[:20]) + (" …" if len(ids) > 20 else "")
+    client = request.client.host if request.client is not None else "unknown"
+    log.info("admin replay from %s: %d %s asked (%s)%s, %d queued again", client, len(ids),
+             "quarantined message(s)" if quarantined else "delivery(ies)", shown, " with force" if force else "", done)
 
 
 def _mount_console(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
