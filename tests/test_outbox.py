@@ -460,3 +460,24 @@ def test_a_replayed_quarantined_message_is_queued_in_its_downstreams_order(tmp_p
     assert result.exit_code == 0, result.output
     keys = {r["target"]: r["order_key"] for r in outbox.delivery_rows(conn)}
     assert keys["new"] == "*" and keys["legacy"] == "0384B425386123-56483ABD37"  # the zaak of the client's line
+
+
+def test_a_dead_letter_of_a_route_the_config_no_longer_has_is_refused_not_queued(tmp_path: Path) -> None:
+    """Queued for a route without a downstream, it waited for ever and the replay said "queued again" (review of
+    the operator paths, session 21). With --config the replay knows the routes and refuses it; without, it cannot
+    tell and queues it as before."""
+    conn = _db(tmp_path)
+    with outbox.transaction(conn):
+        accepted = outbox.accept(conn, outbox.NewMessage("gone", "translate", b"<x/>"), [_delivery("REF-GONE")])
+        outbox.mark_dead(conn, accepted.queued[0].id, 1, 500, "Fo03 StUF055", "refused")
+    dead = accepted.queued[0].id
+    config = tmp_path / "serve.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\ndownstreams: {{zs: 'http://127.0.0.1:9/zs'}}\n"
+                      "routes: {default: {downstream: zs}}\n", encoding="utf-8")
+    runner = CliRunner()
+    refused = runner.invoke(main, ["outbox", "replay", str(dead), "--config", str(config)])
+    assert refused.exit_code == 1
+    assert f"FAIL {dead}: route 'gone' has no new downstream in this configuration" in refused.output
+    assert outbox.delivery(conn, dead)["status"] == "dead"
+    queued = runner.invoke(main, ["outbox", "replay", str(dead), "--data-dir", str(tmp_path / "data")])
+    assert queued.exit_code == 0 and outbox.delivery(conn, dead)["status"] == "pending"

@@ -204,6 +204,21 @@ def test_an_admin_replay_is_logged_with_its_ids_and_outcome(start: Start, caplog
     assert line == f"admin replay from 127.0.0.1: 2 delivery(ies) asked ({delivered}, 999) with force, 1 queued again"
 
 
+def test_a_dead_letter_of_a_route_no_longer_configured_is_not_queued(start: Start) -> None:
+    """Its route has no downstream now: queued, it would wait for ever while the answer said it went again."""
+    gw_server, gw = start({"default": {"downstream": "http://127.0.0.1:9/zs"}}, {}, admin_key="geheim")
+    conn = outbox.connect(gw.db_path)
+    with outbox.transaction(conn):
+        accepted = outbox.accept(conn, outbox.NewMessage("gone", "translate", b"<x/>"), [
+            outbox.NewDelivery(outbox.NEW, "REF-GONE", "zaak-1", b"<x/>", "text/xml", None, "zaak-1")])
+        outbox.mark_dead(conn, accepted.queued[0].id, 1, 500, "Fo03 StUF055", "refused")
+    dead = accepted.queued[0].id
+    replay = httpx.post(gw_server.url + "/admin/replay", json={"ids": [dead]}, headers={"X-Admin-Key": "geheim"})
+    assert replay.json()["results"] == [{"id": dead, "ok": False, "note": "route 'gone' has no new downstream in "
+                                         "this configuration: queued, it would wait for ever"}]
+    assert outbox.delivery(conn, dead)["status"] == "dead"
+
+
 def test_replay_takes_a_list_of_integer_ids_and_says_what_else_is_wrong(start: Start) -> None:
     """Review of the sidecar, finding 4: ``[1e400]`` and ``[10**30]`` got a 500, and ``"12"`` was read character by
     character, so deliveries 1 and 2 went out again. Each such body is now a 400 that says what is expected, never

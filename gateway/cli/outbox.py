@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from gateway.deliver import outbox, shadow
-from gateway.deliver.replay import ID_RANGE, InOrder, Replayed, apply, chunks, prepare, replay_quarantined
+from gateway.deliver.replay import ID_RANGE, InOrder, Replayed, Targets, apply, chunks, prepare, replay_quarantined
 from gateway.deliver.store import SqliteStore, Store, locate, ready
 from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger.staged import ConnLedger
@@ -310,6 +310,7 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
     if all_dead:
         chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
     chosen = list(dict.fromkeys(chosen))  # `replay 7 --all-dead`: once, not "already pending" and exit 1
+    targets = _targets(config_file) if not quarantined else None
     convert, in_order = _converter_factory(config_file, mappings, ConnLedger(conn, create=False),
                                            profile or "zkn") if quarantined else (None, None)
     results: list[Replayed] = []
@@ -317,12 +318,26 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
         with outbox.transaction(conn):
             # a quarantined message is rendered against the ledger in the same transaction that queues it
             results += (replay_quarantined(conn, chunk, convert, in_order) if convert is not None
-                        else apply(conn, prepare(conn, chunk, force=force)))
+                        else apply(conn, prepare(conn, chunk, force=force, targets=targets)))
     for r in results:
         click.echo(f"{'ok  ' if r.ok else 'FAIL'} {'Q' if quarantined else ''}{r.id}: {r.note}")
     done = sum(r.ok for r in results)
     click.echo(f"{done} replayed, {len(results) - done} not")
     sys.exit(EXIT_OK if done == len(results) else EXIT_FAILED)
+
+
+def _targets(config_file: str | None) -> Targets:
+    """The (route, target) pairs ``--config`` delivers to, so a dead letter of a route no longer configured is refused
+    instead of queued to wait for ever; None without ``--config`` (the outbox alone does not know the routes)."""
+    if not config_file:
+        return None
+    from gateway.proxy.config import ConfigError, load
+
+    try:
+        return set(load(config_file).targets())
+    except ConfigError as exc:
+        fail_usage(str(exc))
+        raise
 
 
 def _refuse_ignored(route: str | None, all_dead: bool, mappings: tuple[str, ...], quarantined: bool) -> None:

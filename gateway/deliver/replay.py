@@ -30,6 +30,8 @@ from .unmapped import UnmappedInput
 
 Convert = Callable[[str, bytes], Conversion]
 """(route, original bytes) -> conversion with the route's current mappings; raises a FAILURES error."""
+Targets = Container[tuple[str, str]] | None
+"""The (route, target) pairs a configuration delivers to, or None: unknown."""
 InOrder = Mapping[str, Container[str]] | None
 """Route -> its targets whose downstream takes one order (``order: created``), or None: none do."""
 
@@ -74,10 +76,13 @@ DELIVERED_REFUSED = ("already delivered: sending it again could apply it twice, 
                      "pass force to send it anyway")
 
 
-def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int, force: bool) -> Prepared:
+def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int, force: bool, targets: Targets) -> Prepared:
     row = outbox.delivery(conn, delivery_id) if ID_RANGE[0] <= delivery_id <= ID_RANGE[1] else None
     if row is None:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, "no such delivery"))
+    if targets is not None and (row["route"], row["target"]) not in targets:
+        return Prepared(delivery_id, False, Replayed(delivery_id, False, f"route {row['route']!r} has no "
+                        f"{row['target']} downstream in this configuration: queued, it would wait for ever"))
     if row["status"] == outbox.PENDING:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, "already pending"))
     if row["status"] == outbox.DELIVERED and not force:
@@ -98,18 +103,20 @@ def _prepare_quarantined(conn: sqlite3.Connection, message_id: int, convert: Con
 
 
 def prepare(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | None = None,
-            quarantined: bool = False, *, force: bool = False) -> list[Prepared]:
+            quarantined: bool = False, *, force: bool = False, targets: Targets = None) -> list[Prepared]:
     """Read (and convert quarantined messages); ``convert`` is required for quarantined messages only. A delivered
     delivery is refused (:data:`DELIVERED_REFUSED`) unless ``force``.
 
     A delivery named twice is prepared once: both were prepared as dead, the first queued it, and the second was
     answered "changed while it was being converted; replay it again" (``{"ids": [7, 7]}``, or ``replay 7
     --all-dead``). Quarantined ids are converted as often as named (tests replay them many times over as a load).
+    ``targets`` are the (route, target) pairs the configuration delivers to (None: not known here, as for a CLI
+    without ``--config``): a delivery of another is refused, not queued to wait for a downstream that is gone.
     """
     if quarantined:
         assert convert is not None, "quarantined messages are replayed by converting them"
         return [_prepare_quarantined(conn, i, convert) for i in ids]
-    return [_prepare_delivery(conn, i, force) for i in dict.fromkeys(ids)]
+    return [_prepare_delivery(conn, i, force, targets) for i in dict.fromkeys(ids)]
 
 
 def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:

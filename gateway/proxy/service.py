@@ -395,7 +395,8 @@ class Gateway:
         results: list[Replayed] = []
         if not quarantined:
             for chunk in chunks(ids):
-                results += await self.committer.write(lambda c, chunk=chunk: apply(c, prepare(c, chunk, force=force)))
+                results += await self.committer.write(
+                    lambda c, chunk=chunk: apply(c, prepare(c, chunk, force=force, targets=self.config.targets())))
             return results
         conn = await asyncio.to_thread(self.store.connect)
         try:
