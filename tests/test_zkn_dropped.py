@@ -155,3 +155,16 @@ def test_the_list_comes_from_the_model_alone(reference_dir: Path) -> None:
     sample = reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml"
     bericht = Converter(ledger=MemoryLedger()).convert(sample.read_bytes(), str(sample)).bericht
     assert [line.split(": ", 1)[0] for line in zkn_dropped(bericht)] == list(CASUS_A02)
+
+
+def test_a_commentaar_cut_to_fit_the_toelichting_is_named_with_what_was_lost(reference_dir: Path) -> None:
+    """The zaak's toelichting joins the commentaren and holds 1000 characters: what did not fit was cut without a
+    word until session 21. "Cliënt: " and 1200 characters are 1208: 208 are lost."""
+    sample = reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml"
+    bericht = Converter(ledger=MemoryLedger()).convert(sample.read_bytes(), str(sample)).bericht
+    client = bericht.clients[0].model_copy(update={"commentaar": "x" * 1200})
+    lines = zkn_dropped(bericht.model_copy(update={"clients": [client]}))
+    assert "clients.0.commentaar: cut: the zaak's toelichting, which joins the commentaren, holds 1000 characters " \
+           "(zkn0310 Toelichting); 208 of this commentaar's did not fit" in lines
+    fits = bericht.clients[0].model_copy(update={"commentaar": "x" * 992})  # 1000 with its label: it fits
+    assert not [line for line in zkn_dropped(bericht.model_copy(update={"clients": [fits]})) if "cut:" in line]

@@ -24,7 +24,14 @@ from typing import Any
 
 from gateway.model import Bericht
 from gateway.model.bericht import Contact
-from gateway.zaken.state import CORRESPONDENTIE, VERBLIJF, chosen_contact
+from gateway.zaken.state import (
+    CORRESPONDENTIE,
+    TOELICHTING_MAX,
+    TOELICHTING_SEPARATOR,
+    VERBLIJF,
+    chosen_contact,
+    toelichting_parts,
+)
 
 from .zkn_places import NOT_CARRIED, not_carried_field
 
@@ -40,6 +47,8 @@ RELATIVE_ADDRESS = f"{NOT_CARRIED}: a relative's NPS carries its one verblijfsad
                    "this address is not it"
 TELEPHONE = f"{NOT_CARRIED}: the zaak keeps the client's first telephone number only"
 EMAIL = f"{NOT_CARRIED}: a ROL carries one emailadres, the person's first (ZDS 1.2 4.1.4.2)"
+CUT = "cut: the zaak's toelichting, which joins the commentaren, holds {max} characters (zkn0310 Toelichting); " \
+      "{lost} of this commentaar's did not fit"
 
 
 def zkn_dropped(bericht: Bericht) -> list[str]:
@@ -86,7 +95,20 @@ def _not_chosen(bericht: Bericht) -> dict[str, str]:
         for r, relatie in enumerate(client.relaties):  # a relative's telephone has no place at all (zkn_places)
             _addresses(relatie.contacten, f"{at}relaties.{r}.contacten.", (VERBLIJF,), RELATIVE_ADDRESS, out)
             _emails(relatie.contacten, f"{at}relaties.{r}.contacten.", out)
+        for p, product in enumerate(client.producten or [None]):
+            _cut(toelichting_parts(client, product), at, p, out)
     return out
+
+
+def _cut(parts: list[tuple[str, str]], at: str, line: int, out: dict[str, str]) -> None:
+    """The commentaren (partly) beyond the toelichting's length, as the zaak of product line ``line`` joins them."""
+    end = 0
+    for i, (field, text) in enumerate(parts):
+        start = end + (len(TOELICHTING_SEPARATOR) if i else 0)
+        end = start + len(text)
+        if end > TOELICHTING_MAX:
+            path = at + (f"producten.{line}.commentaar" if field == "producten.commentaar" else field)
+            out[path] = CUT.format(max=TOELICHTING_MAX, lost=end - max(start, TOELICHTING_MAX))
 
 
 def _addresses(contacten: list[Contact], at: str, kinds: tuple[tuple[str, ...], ...], why: str,

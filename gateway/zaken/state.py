@@ -171,15 +171,27 @@ def betrokkene(relatie: Relatie, drop_contact: bool) -> JsonDict:
             "extra": extra}
 
 
-def _toelichting(client: Client, product: Product | None) -> str | None:
+TOELICHTING_MAX = 1000
+"""A ZAK's toelichting holds at most 1000 characters (zkn0310 ``Toelichting``)."""
+TOELICHTING_SEPARATOR = " | "
+
+
+def toelichting_parts(client: Client, product: Product | None) -> list[tuple[str, str]]:
+    """(field under the client, text) of each commentaar the zaak's toelichting joins, in its order: the
+    beschikking's, the product line's (``producten.commentaar``), the client's."""
     parts = []
     if client.beschikking is not None and client.beschikking.commentaar:
-        parts.append(f"Beschikking: {client.beschikking.commentaar}")
+        parts.append(("beschikking.commentaar", f"Beschikking: {client.beschikking.commentaar}"))
     if product is not None and product.commentaar:
-        parts.append(f"Product: {product.commentaar}")
+        parts.append(("producten.commentaar", f"Product: {product.commentaar}"))
     if client.commentaar:
-        parts.append(f"Cliënt: {client.commentaar}")
-    return " | ".join(parts)[:1000] if parts else None
+        parts.append(("commentaar", f"Cliënt: {client.commentaar}"))
+    return parts
+
+
+def _toelichting(client: Client, product: Product | None) -> str | None:
+    parts = toelichting_parts(client, product)
+    return TOELICHTING_SEPARATOR.join(text for _, text in parts)[:TOELICHTING_MAX] if parts else None
 
 
 def _client_extra(client: Client, extra: JsonDict, drop_contact: bool) -> None:
