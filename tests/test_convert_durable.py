@@ -182,3 +182,29 @@ def test_an_output_is_synced_before_the_ledger_commits(tmp_path: Path, monkeypat
     assert done.exit_code == 0, done.output
     assert synced == [("file", 0), ("folder", 0)]
     assert zaken() == 1
+
+
+def test_a_ledger_that_cannot_be_written_fails_the_message_and_stops_without_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real SQLite ledger turned read-only (``PRAGMA query_only``: what a store out of disk or remounted
+    read-only answers): the message is named FAIL with the database's error class, nothing of it is written, and
+    the run stops there as for an output it cannot write; it was a traceback."""
+    import gateway.cli.convert as convert
+    from gateway.ledger import SqliteLedger
+
+    def read_only(state: str) -> SqliteLedger:
+        ledger = SqliteLedger(state)
+        ledger._conn.execute("PRAGMA query_only=1")
+        return ledger
+
+    monkeypatch.setattr(convert, "open_ledger", read_only)
+    out = tmp_path / "out"
+    done = CliRunner().invoke(main, ["convert", "--state", str(tmp_path / "state"), "--out", str(out),
+                                     str(TOEWIJZING), str(TWO_CLIENTS)])
+    assert done.exit_code == 1 and done.exc_info[0] is SystemExit, done.output  # type: ignore[index]
+    assert done.output.splitlines() == [
+        f"FAIL {TOEWIJZING}: the zaak ledger could not store its state (OperationalError (SQLITE_READONLY)): it is "
+        "not entered; convert it again once the ledger can be written",
+        "stopped: 1 input(s) after it not converted, so each zaak's messages keep their order; convert again once "
+        "the ledger can be written"]
+    assert not list(out.glob("*.xml"))

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from lxml import etree
 
+from gateway.deliver.store import failure_name, store_failure
 from gateway.ledger import Ledger, MemoryLedger, SqliteLedger
 from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import MappingError, Refused, Registry
@@ -129,6 +130,16 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
             failed += 1
             echo_failure(exc, str(path), _picked(converter, data, str(path), route))
             continue
+        except Exception as exc:  # the zaak ledger failing (disk full, locked, connection lost): not the message's
+            if not store_failure(exc):
+                raise
+            failed += 1
+            click.echo(f"FAIL {path}: the zaak ledger could not store its state ({failure_name(exc)}): it is not "
+                       "entered; convert it again once the ledger can be written")
+            if len(files) > at + 1:
+                click.echo(f"stopped: {len(files) - at - 1} input(s) after it not converted, so each zaak's "
+                           "messages keep their order; convert again once the ledger can be written")
+            break
         _report(path, result, out, writer)
     ledger.close()
     for line in converter.debt.report():  # dialect debt: deviations accepted per mapping and rule
