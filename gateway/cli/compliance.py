@@ -26,9 +26,15 @@ from .common import EXIT_FAILED, EXIT_OK, fail_usage
 @click.option("--out", "out_dir", default="compliance-report", show_default=True,
               help="Folder for compliance.html and junit.xml.")
 @click.option("--data-dir", default=None, help="--listen: the testbed's folder (default: OUT/testbed).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              help="--target: seconds an answer may take in all; a scenario stops at its first unanswered message.")
 def compliance(target: str | None, state_url: str | None, listen_port: int | None, idle: float,
-               scenario_file: str | None, only: tuple[str, ...], out_dir: str, data_dir: str | None) -> None:
-    """Check a vendor's system against the scenario set; exit 0 when every scenario passed, 1 otherwise.
+               scenario_file: str | None, only: tuple[str, ...], out_dir: str, data_dir: str | None,
+               timeout: float) -> None:
+    """Check a vendor's system against the scenario set.
+
+    Exit status: 0 every scenario passed; 1 at least one failed (each FAIL line says why); 2 a usage error
+    (a bad option or scenario file), before anything is sent.
 
     With --target the chains of the public samples are converted by Overstap and sent (with messages that are
     wrong on purpose, which must be refused); with --listen the vendor's system sends them to the testbed.
@@ -54,7 +60,8 @@ def compliance(target: str | None, state_url: str | None, listen_port: int | Non
     if target is not None:
         if state_url is None and target.rstrip("/").endswith("/soap"):
             state_url = target.rstrip("/")[: -len("/soap")] + "/api/zaken"
-        outcomes = play_all(scenarios, target, None if state_url in (None, "none") else state_url)
+        outcomes = play_all(scenarios, target, None if state_url in (None, "none") else state_url,
+                            timeout=timeout)
         title = f"Compliance of the receiver at {target}"
     else:
         assert listen_port is not None

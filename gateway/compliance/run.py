@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from lxml import etree
 
-from gateway.ingest import InputError, parse_xml
 from gateway.render import stuf
 
+from .answer import NoAnswer, fetch, read_answer
 from .build import BuildError, Outgoing, RunClock, build
 from .scenarios import Scenario, ZaakExpectation
 
@@ -45,22 +45,34 @@ class Outcome:
         return not self.problems
 
 
-def read_answer(response: httpx.Response) -> tuple[str, str | None, str | None]:
-    """(Bv03 | Fo03 | what else came back, fout code, omschrijving) of a receiver's HTTP answer."""
+class StateUnreadable(Exception):
+    """The state URL answered, but not with a zaak as JSON: a failure of its own, never a traceback."""
+
+
+def _state_of(client: httpx.Client, state_url: str, zaak: str, timeout: float) -> dict[str, Any] | None:
+    """The zaak as the receiver shows it; None when it says it holds none (404); :class:`StateUnreadable` when
+    the answer is no zaak: garbage must fail the scenario, not end the run with a traceback."""
     try:
-        root = parse_xml(response.content, "answer", 1024 * 1024)
-    except InputError:
-        return f"HTTP {response.status_code}, not XML", None, None
-    for el in root.iter(f"{STUF}Bv03Bericht", f"{STUF}Fo03Bericht"):
-        if el.tag == f"{STUF}Bv03Bericht":
-            return "Bv03", None, None
-        return "Fo03", el.findtext(f"{STUF}body/{STUF}code"), el.findtext(f"{STUF}body/{STUF}omschrijving")
-    return f"HTTP {response.status_code}, {etree.QName(root).localname}", None, None
+        fetched = fetch(client, "GET", f"{state_url.rstrip('/')}/{zaak}", timeout)
+    except NoAnswer as exc:
+        raise StateUnreadable(f"the state URL gave {exc} for zaak {zaak}") from None
+    if fetched.status == 404:
+        return None
+    try:
+        found = json.loads(fetched.content) if fetched.status == 200 else None
+    except ValueError:
+        found = None
+    if not _zaak_shaped(found):
+        raise StateUnreadable(f"the state URL answered HTTP {fetched.status} for zaak {zaak}, not a zaak as JSON "
+                              "(an object with identificatie, kenmerken and statussen lists)")
+    return found  # type: ignore[no-any-return]
 
 
-def _state_of(client: httpx.Client, state_url: str, zaak: str) -> dict[str, Any] | None:
-    response = client.get(f"{state_url.rstrip('/')}/{zaak}")
-    return response.json() if response.status_code == 200 else None
+def _zaak_shaped(found: object) -> bool:
+    if not isinstance(found, dict) or not isinstance(found.get("identificatie"), str):
+        return False
+    return all(isinstance(found.get(name, []), list) and all(isinstance(x, dict) for x in found.get(name) or [])
+               for name in ("kenmerken", "statussen"))
 
 
 def _matches(expectation: ZaakExpectation, zaak: dict[str, Any]) -> list[str]:
@@ -94,9 +106,19 @@ def check_state(expectations: tuple[ZaakExpectation, ...], zaken: list[dict[str,
     return problems
 
 
-def play(scenario: Scenario, client: httpx.Client, target: str, state_url: str | None, run: str,
-         clock: RunClock, converter_settings: dict[str, object]) -> Outcome:
-    """Send one scenario's messages to ``target`` in order and judge the answers and the end state."""
+@dataclass(frozen=True, slots=True)
+class Under:
+    """The receiver under test: where its messages go, where it shows its zaken, how long an answer may take."""
+
+    client: httpx.Client
+    target: str
+    state_url: str | None
+    timeout: float
+
+
+def play(scenario: Scenario, under: Under, run: str, clock: RunClock,
+         converter_settings: dict[str, object]) -> Outcome:
+    """Send one scenario's messages to the receiver in order and judge the answers and the end state."""
     outcome = Outcome(scenario)
     try:
         messages = build(scenario, converter_settings, run, clock)
@@ -107,8 +129,13 @@ def play(scenario: Scenario, client: httpx.Client, target: str, state_url: str |
     if len(expected) != len(messages):
         outcome.problems.append(f"the scenario sends {len(messages)} message(s) but names {len(expected)} answer(s)")
         return outcome
-    for message, want in zip(messages, expected, strict=True):
-        outcome.sent.append(_send(client, target, message, want))
+    unsent = 0
+    for n, (message, want) in enumerate(zip(messages, expected, strict=True)):
+        sent, answered = _send(under, message, want)
+        outcome.sent.append(sent)
+        if not answered:  # a chain is not judged past an unanswered link: each later message would wait in vain
+            unsent = len(messages) - n - 1
+            break
     for sent in outcome.sent:
         if sent.answer != sent.expected:
             outcome.problems.append(f"{sent.operation} from {sent.source}: answered {sent.answer}"
@@ -116,30 +143,47 @@ def play(scenario: Scenario, client: httpx.Client, target: str, state_url: str |
         elif sent.answer == "Fo03" and scenario.code and sent.code != scenario.code:
             outcome.problems.append(f"{sent.operation} from {sent.source}: refused with {sent.code}, but StUF names "
                                     f"{scenario.code} for this refusal")
+    if unsent:
+        outcome.problems.append(f"{unsent} later message(s) not sent: the receiver did not answer the one before")
     if scenario.zaken:
-        if state_url is None:
+        if under.state_url is None:
             outcome.skipped.append("zaak state: the receiver shows no state (no --state-url)")
         else:
-            created = sorted({m.zaak for m in messages if m.zaak})
-            zaken = [z for z in (_state_of(client, state_url, zaak) for zaak in created) if z is not None]
-            outcome.problems += check_state(scenario.zaken, zaken)
+            outcome.problems += _judge_state(scenario, under, under.state_url, messages)
     return outcome
 
 
-def _send(client: httpx.Client, target: str, message: Outgoing, want: str) -> Sent:
+def _judge_state(scenario: Scenario, under: Under, state_url: str, messages: list[Outgoing]) -> list[str]:
+    zaken = []
+    for zaak in sorted({m.zaak for m in messages if m.zaak}):
+        try:
+            found = _state_of(under.client, state_url, zaak, under.timeout)
+        except StateUnreadable as exc:
+            return [str(exc)]
+        if found is not None:
+            zaken.append(found)
+    return check_state(scenario.zaken, zaken)
+
+
+def _send(under: Under, message: Outgoing, want: str) -> tuple[Sent, bool]:
+    """The message sent and what came back; False when nothing usable came back (see :func:`.answer.fetch`)."""
+    referentienummer = message.root.findtext(f"{{*}}stuurgegevens/{STUF}referentienummer")
+    answered = True
     try:
-        response = client.post(target, content=stuf.envelope(message.body()),
-                                headers={"Content-Type": stuf.CONTENT_TYPE["soap11"],
-                                         "SOAPAction": f'"{message.soap_action}"'})
-        answer, code, omschrijving = read_answer(response)
-    except httpx.HTTPError as exc:
-        answer, code, omschrijving = f"no answer ({type(exc).__name__})", None, None
-    return Sent(message.source, message.operation, message.zaak, want, answer, code, omschrijving)
+        fetched = fetch(under.client, "POST", under.target, under.timeout, content=stuf.envelope(message.body()),
+                        headers={"Content-Type": stuf.CONTENT_TYPE["soap11"],
+                                 "SOAPAction": f'"{message.soap_action}"'})
+        answer, code, omschrijving = read_answer(fetched, referentienummer)
+    except NoAnswer as exc:
+        answer, code, omschrijving, answered = str(exc), None, None, False
+    return Sent(message.source, message.operation, message.zaak, want, answer, code, omschrijving), answered
 
 
 def play_all(scenarios: list[Scenario], target: str, state_url: str | None,
              converter_settings: dict[str, object] | None = None, timeout: float = 30.0) -> list[Outcome]:
-    """The whole set against ``target``, one scenario after another, in one run (one clock, fresh zaak names)."""
+    """The whole set against ``target``, one scenario after another, in one run (one clock, fresh zaak names);
+    ``timeout``: seconds an answer may take in all."""
     run, clock = uuid.uuid4().hex, RunClock()
     with httpx.Client(timeout=timeout) as client:
-        return [play(s, client, target, state_url, run, clock, converter_settings or {}) for s in scenarios]
+        under = Under(client, target, state_url, timeout)
+        return [play(s, under, run, clock, converter_settings or {}) for s in scenarios]
