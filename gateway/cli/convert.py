@@ -16,8 +16,8 @@ from gateway.mapping import MappingError, Refused, Registry
 from gateway.pgstore import PostgresLedger, is_url
 from gateway.pgstore.chunked import masked
 from gateway.pipeline import FAILURES, PROFILES, Conversion, Converter, Output
-from gateway.render import RenderSettings
-from gateway.render.schemas import SchemaUnavailable, errors_of
+from gateway.render import RenderSettings, stuf
+from gateway.render.schemas import STUF_NS, SchemaUnavailable, errors_of
 from gateway.render.zkn_dropped import zkn_dropped
 
 from . import main
@@ -294,18 +294,22 @@ def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path
 @main.command()
 @click.argument("files", nargs=-1, required=True)
 def validate(files: tuple[str, ...]) -> None:
-    """Validate messages (bare or SOAP-wrapped) against the official schemas of $OVERSTAP_REFERENCE_DIR."""
-    from gateway.ingest import InputError, read
+    """Validate messages (bare or SOAP-wrapped) against the official schemas of $OVERSTAP_REFERENCE_DIR.
+
+    A StUF-GGk envelope is checked against the GGk schema and its payload against the payload's own. Exit
+    status: 0 every message valid; 1 one or more invalid or unreadable (each FAIL line says why); 2 the
+    schemas are not where $OVERSTAP_REFERENCE_DIR says.
+    """
+    from gateway.ingest import InputError
 
     not_read: list[NotRead] = []
     paths = input_files(files, not_read)
     passed, failed = 0, echo_not_read(not_read)
     for path in paths:
         try:
-            root = read(read_input(path), str(path)).root
-            errors = errors_of(root)
+            errors, what = schema_errors(read_input(path), str(path))
         except InputError as exc:
-            errors = [str(exc)]
+            errors, what = [str(exc)], ""
         except SchemaUnavailable as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
@@ -314,9 +318,39 @@ def validate(files: tuple[str, ...]) -> None:
             click.echo(f"FAIL {path}: " + "; ".join(errors[:3]))
         else:
             passed += 1
-            click.echo(f"ok   {path}: valid ({etree.QName(root).localname})")
+            click.echo(f"ok   {path}: valid ({what})")
     click.echo(f"{passed} passed, {failed} failed")
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def schema_errors(data: bytes, name: str) -> tuple[list[str], str]:
+    """Why a message does not validate ([] when it does), and what was validated.
+
+    Why the envelope too: ingest reads a GGk envelope only as far as converting needs, so an envelope the GGk
+    schema refuses (a functie or applicatie too long, an attribute it does not know) was called valid when
+    its payload was."""
+    from gateway.ingest import parse_xml, read
+    from gateway.ingest.envelopes import unwrap_soap
+
+    source = read(data, name)
+    root = _fault_detail(source.root)
+    what = etree.QName(root).localname + (" in a SOAP Fault" if root is not source.root else "")
+    ggk = next((kind for kind in source.envelopes if kind.startswith("ggk-")), None)
+    if ggk is None:
+        return errors_of(root), what
+    envelope, _ = unwrap_soap(parse_xml(data, name, len(data), huge=True), name)
+    return ([f"GGk envelope {e}" for e in errors_of(envelope, "ggk")]
+            + [f"payload {e}" for e in errors_of(source.root)]), f"{what} in a GGk {ggk[4:]} envelope"
+
+
+def _fault_detail(root: etree._Element) -> etree._Element:
+    """The StUF Fo bericht a SOAP Fault carries in its detail (how a Fo03 is answered), else ``root`` itself: a
+    Fo03 sent as the standard has it was called invalid, "no official schema known for root element Fault"."""
+    name = etree.QName(root)
+    if name.localname != "Fault" or name.namespace not in stuf.SOAP_NS.values():
+        return root
+    return next((el for el in root.iter(f"{{{STUF_NS}}}*") if etree.QName(el).localname in ("Fo01Bericht",
+                 "Fo02Bericht", "Fo03Bericht")), root)
 
 
 def open_ledger(state: str) -> Ledger:

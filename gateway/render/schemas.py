@@ -66,8 +66,9 @@ def kind_of(root: etree._Element) -> str | None:
         return "ggk"
     if ns == STUF_NS:
         return "stuf"
-    if ns.startswith(IWMO21):
-        return "iwmo21-" + ns[len(IWMO21):].split("/")[0].replace("wmo", "")
+    if ns.startswith(IWMO21):  # only the message kinds whose XSD is there: any other has no schema here
+        kind = "iwmo21-" + ns[len(IWMO21):].split("/")[0].replace("wmo", "")
+        return kind if kind in SCHEMA_FILES else None
     return None
 
 

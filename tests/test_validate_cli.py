@@ -1,0 +1,95 @@
+"""``overstap validate``: invalid messages invalid (exit 1), valid ones valid (exit 0), for each kind it checks.
+
+Why (session 21 review): an iWmo 2.1 namespace without an XSD here ended in a KeyError traceback; a GGk envelope
+the GGk schema refuses was called valid when its payload was; a Fo03 in its SOAP Fault (as it is answered) was
+called invalid, "no official schema known for root element Fault".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from proxy_helpers import BV03, FO03
+
+from gateway.cli import main
+from gateway.ledger import MemoryLedger
+from gateway.pipeline import Converter
+from gateway.render import stuf
+
+FIXTURES = Path(__file__).parent / "fixtures" / "iwmo21"
+
+
+def validate(*paths: Path) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(main, ["validate", *map(str, paths)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.output.splitlines()
+
+
+def ggk_envelopes(tmp_path: Path) -> tuple[Path, Path]:
+    """A GGk Di01 (301) and Du01 (302) as Overstap renders them."""
+    converter = Converter(ledger=MemoryLedger(), profile="ggk")
+    out = []
+    for name in ("CasusB-01-WMO301_toewijzing.xml", "families/CasusB-01-WMO302_retour_afgekeurd.xml"):
+        (output,) = converter.convert((FIXTURES / name).read_bytes(), name).outputs
+        out.append(tmp_path / Path(name).name)
+        out[-1].write_bytes(output.xml)
+    return out[0], out[1]
+
+
+def test_an_iwmo_2_1_message_kind_without_an_xsd_here_is_a_fail_line_not_a_traceback(tmp_path: Path,
+                                                                                      reference_dir: Path) -> None:
+    odd = tmp_path / "wmo399.xml"
+    odd.write_text('<Bericht xmlns="http://www.istandaarden.nl/iwmo/2_1/wmo399/schema"><a/></Bericht>')
+    assert validate(odd) == (1, [f"FAIL {odd}: no official schema known for root element "
+                                 "{http://www.istandaarden.nl/iwmo/2_1/wmo399/schema}Bericht", "0 passed, 1 failed"])
+
+
+@pytest.mark.parametrize(("find", "replace", "said"), [
+    (b">WMO301<", b">" + b"W" * 60 + b"<", "line 16: Element '{http://www.egem.nl/StUF/StUF0301}functie': [facet "
+     "'maxLength'] The value has a length of '60'; this exceeds the allowed maximum length of '30'."),
+    (b"<GGK:parameters>", b'<GGK:parameters foo="1">', "line 18: Element "
+     "'{http://www.stufstandaarden.nl/sectormodel/ggk/0210}parameters', attribute 'foo': The attribute 'foo' is not "
+     "allowed."),
+])
+def test_a_ggk_envelope_the_ggk_schema_refuses_is_invalid_though_its_payload_is_valid(
+        tmp_path: Path, reference_dir: Path, find: bytes, replace: bytes, said: str) -> None:
+    di01, _du01 = ggk_envelopes(tmp_path)
+    bad = tmp_path / "bad.xml"
+    assert find in di01.read_bytes()
+    bad.write_bytes(di01.read_bytes().replace(find, replace, 1))
+    assert validate(bad) == (1, [f"FAIL {bad}: GGk envelope {said}", "0 passed, 1 failed"])
+
+
+def test_every_kind_validate_checks_is_valid_when_it_is(tmp_path: Path, reference_dir: Path) -> None:
+    di01, du01 = ggk_envelopes(tmp_path)
+    wrapped = tmp_path / "soap-di01.xml"
+    wrapped.write_bytes(stuf.envelope(di01.read_bytes()))
+    (zaak,) = Converter(ledger=MemoryLedger()).convert(
+        (FIXTURES / "CasusB-01-WMO301_toewijzing.xml").read_bytes(), "b01.xml").outputs
+    lk01, bv03, fo03 = tmp_path / "lk01.xml", tmp_path / "bv03.xml", tmp_path / "fo03.xml"
+    lk01.write_bytes(zaak.xml)
+    bv03.write_text(BV03.format(ref="R1"))
+    fo03.write_text(FO03.format(ref="R1", code="StUF055", omschrijving="zaaktype onbekend"))
+    toewijzing = FIXTURES / "CasusB-01-WMO301_toewijzing.xml"
+    assert validate(di01, du01, wrapped, lk01, bv03, fo03, toewijzing) == (0, [
+        f"ok   {di01}: valid (Bericht in a GGk Di01 envelope)", f"ok   {du01}: valid (Bericht in a GGk Du01 envelope)",
+        f"ok   {wrapped}: valid (Bericht in a GGk Di01 envelope)", f"ok   {lk01}: valid (zakLk01)",
+        f"ok   {bv03}: valid (Bv03Bericht)", f"ok   {fo03}: valid (Fo03Bericht in a SOAP Fault)",
+        f"ok   {toewijzing}: valid (Bericht)", "7 passed, 0 failed"])
+
+
+def test_a_fo03_in_its_soap_fault_is_checked_against_the_stuf_schema(tmp_path: Path, reference_dir: Path) -> None:
+    bad = tmp_path / "fo03.xml"
+    bad.write_text(FO03.format(ref="R1", code="StUF055", omschrijving="x").replace("<StUF:plek>", "<StUF:bogus/>"
+                                                                                   "<StUF:plek>"))
+    code, lines = validate(bad)
+    assert code == 1 and lines[0].startswith(f"FAIL {bad}: line 1: Element '{{http://www.egem.nl/StUF/StUF0301}}"
+                                             "bogus': This element is not expected.")
+
+
+def test_the_exit_codes_are_in_the_help() -> None:
+    said = " ".join(CliRunner().invoke(main, ["validate", "--help"]).output.split())
+    assert "Exit status: 0 every message valid; 1 one or more invalid or unreadable" in said
+    assert "2 the schemas are not where $OVERSTAP_REFERENCE_DIR says" in said
