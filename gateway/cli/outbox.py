@@ -443,7 +443,11 @@ def shadow_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def shadow_report(data_dir: str | None, config_file: str | None, store_url: str | None, route: str | None,
                   limit: int | None, differences: bool, as_json: bool) -> None:
-    """Per shadow message: did legacy and new both accept it, and if not, where do they differ."""
+    """Per shadow message: did legacy and new both accept it, and if not, where do they differ.
+
+    A side whose delivery is no longer in the outbox (outbox purge) is "unknown", never counted as refused.
+    Exit status: 0 the report was shown, whatever it says; 2 a usage error (no outbox, a bad option).
+    """
     conn = _open(data_dir, config_file, store_url)
     lines = shadow.report(conn, route, limit)
     shown = [ln for ln in lines if ln.differences] if differences else lines

@@ -15,6 +15,10 @@ from . import outbox
 from .unmapped import UnmappedInput
 
 BOTH, LEGACY_ONLY, NEW_ONLY, NEITHER, WAITING = "both accepted", "legacy only", "new only", "both refused", "pending"
+UNKNOWN = "unknown"
+"""A side whose delivery is not in the outbox (``outbox purge`` removes finished deliveries one by one, so a
+shadow message can keep one side's row and lose the other's): neither accepted nor refused, whatever is left."""
+GONE = "not in the outbox"
 
 
 @dataclass(slots=True)
@@ -61,15 +65,21 @@ def line_of(conn: sqlite3.Connection, msg: sqlite3.Row | dict[str, Any]) -> Shad
     """The comparison for one shadow-mode message row (also what the console shows on the message page)."""
     rows = outbox.deliveries_of(conn, int(msg["id"]))
     legacy_rows = [r for r in rows if r["target"] == outbox.LEGACY]
-    legacy = _side(legacy_rows[0]) if legacy_rows else Side("missing", "no legacy delivery")
+    legacy = _side(legacy_rows[0]) if legacy_rows else Side(GONE, "no legacy delivery: removed by outbox purge?")
     new = [_side(r) for r in rows if r["target"] == outbox.NEW]
     line = ShadowLine(msg["id"], msg["route"], msg["source_ref"], msg["received_at"], legacy, new)
-    if not new:
-        why = msg["reason"] or "no canonical output"
-        line.new = [Side("not converted", f"{msg['fault_code'] or ''} {msg['fault_field'] or ''}: {why}".strip())]
+    if not new and (msg["fault_code"] or msg["reason"]):  # the conversion failed: the new side got nothing
+        where = " ".join(x for x in (msg["fault_code"], msg["fault_field"]) if x)
+        line.new = [Side("not converted", (f"{where}: " if where else "") + (msg["reason"] or "no canonical output"))]
+    elif not new:  # converted, yet no delivery: none was made, or purge removed it; either way nothing to judge
+        line.new = [Side(GONE, "no canonical delivery: none was made, or outbox purge removed it")]
     legacy_ok = _ok(line.legacy)
     new_states = [_ok(s) if s.status != "not converted" else False for s in line.new]
-    if legacy_ok is None or None in new_states:
+    if GONE in (line.legacy.status, *(s.status for s in line.new)):
+        line.verdict = UNKNOWN
+        line.differences.append(f"{'legacy' if line.legacy.status == GONE else 'new'} side not in the outbox: "
+                                "accepted or refused is no longer known")
+    elif legacy_ok is None or None in new_states:
         line.verdict = WAITING
     else:
         new_ok = all(bool(s) for s in new_states)
@@ -93,7 +103,7 @@ beside the verdicts, not one of them, since both sides may have accepted such a 
 
 
 def summary(lines: list[ShadowLine]) -> dict[str, int]:
-    out = dict.fromkeys((BOTH, LEGACY_ONLY, NEW_ONLY, NEITHER, WAITING), 0)
+    out = dict.fromkeys((BOTH, LEGACY_ONLY, NEW_ONLY, NEITHER, WAITING, UNKNOWN), 0)
     for line in lines:
         out[line.verdict] += 1
     return out
