@@ -42,3 +42,17 @@ def test_a_scenario_file_that_cannot_be_used_is_a_usage_error_naming_where(tmp_p
     assert result.exit_code == 2
     assert result.output.splitlines()[0] == f"error: {mine}: {said}"
     assert not (tmp_path / "out").exists()  # refused before anything is sent
+
+
+def test_listen_on_a_port_in_use_is_a_usage_error_not_a_run_of_failures(tmp_path: Path, reference_dir: Path) -> None:
+    """Why: the testbed's thread died on the bind, and every scenario failed as if the vendor had sent nothing."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["compliance", "--listen", str(port), "--idle", "1",
+                                           "--out", str(tmp_path / "out")])
+    assert (result.exit_code, result.output.splitlines()) == (
+        2, [f"error: --listen {port}: cannot listen on 127.0.0.1:{port}: Address already in use"])

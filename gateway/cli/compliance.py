@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from .common import EXIT_FAILED, EXIT_OK, fail_usage
 @click.option("--state-url", default=None,
               help="Where the receiver shows a zaak as JSON (GET URL/{identificatie}); default for a target ending in "
                    "/soap: the same base + /api/zaken (the testbed's). 'none' to check answers only.")
-@click.option("--listen", "listen_port", type=int, default=None,
+@click.option("--listen", "listen_port", type=click.IntRange(1, 65535), default=None,
               help="Run the testbed on this port and judge what the vendor's system sends to it.")
 @click.option("--idle", type=float, default=30.0, show_default=True,
               help="--listen: stop this many seconds after the last message.")
@@ -65,6 +66,9 @@ def compliance(target: str | None, state_url: str | None, listen_port: int | Non
         title = f"Compliance of the receiver at {target}"
     else:
         assert listen_port is not None
+        taken = _taken("127.0.0.1", listen_port)
+        if taken:  # else the testbed's thread dies, and every scenario fails as if the vendor had sent nothing
+            fail_usage(f"--listen {listen_port}: cannot listen on 127.0.0.1:{listen_port}: {taken}")
         click.echo(f"testbed listening on http://127.0.0.1:{listen_port}/soap; send the scenario chains "
                    f"({', '.join(s.id for s in scenarios if not s.wrong)}); judging {idle:g}s after the last message",
                    err=True)
@@ -78,3 +82,14 @@ def compliance(target: str | None, state_url: str | None, listen_port: int | Non
     failed = sum(not o.passed for o in outcomes)
     click.echo(f"{len(outcomes) - failed} of {len(outcomes)} scenarios passed; report {page}, JUnit {xml}")
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _taken(host: str, port: int) -> str | None:
+    """Why ``port`` cannot be listened on (in use, not allowed), None when it can: asked before the run starts."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
