@@ -48,6 +48,8 @@ def spoiled(upstream: str, mode: str) -> FastAPI:
             text = text.replace(b"http://schemas.xmlsoap.org/soap/envelope/", b"http://www.w3.org/2003/05/soap-envelope")
         elif mode == "bv03-500":
             status = 500
+        elif mode == "bsn-in-code":
+            text = text.replace(b"<StUF:code>StUF064</StUF:code>", b"<StUF:code>BSN 123456782 onbekend</StUF:code>")
         elif mode == "hang":
             await asyncio.sleep(2)
         return Response(text, status_code=status, media_type="text/xml")
@@ -110,3 +112,13 @@ def test_a_state_url_answering_no_zaak_fails_the_scenario_without_a_traceback(tm
 def test_the_untouched_testbed_still_passes_through_the_same_forwarder(tmp_path: Path, reference_dir: Path) -> None:
     code, lines = run_against(tmp_path, "none", "--only", CHAIN, "--only", "refuse-status-on-unknown-zaak")
     assert (code, lines[:2]) == (0, [f"PASS {CHAIN}", "PASS refuse-status-on-unknown-zaak"])
+
+
+def test_a_bsn_the_receiver_puts_in_its_fout_code_is_masked_in_every_report(tmp_path: Path,
+                                                                            reference_dir: Path) -> None:
+    code, lines = run_against(tmp_path, "bsn-in-code", "--only", "refuse-status-on-unknown-zaak")
+    assert (code, lines[0]) == (1, "FAIL refuse-status-on-unknown-zaak: actualiseerZaakstatus from "
+                                   "CasusB-02-WMO305_start.xml: refused with BSN *******82 onbekend, but StUF names "
+                                   "StUF064 for this refusal")
+    for report in ("compliance.html", "junit.xml"):
+        assert "123456782" not in (tmp_path / "out" / report).read_text(encoding="utf-8")

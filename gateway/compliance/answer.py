@@ -24,6 +24,7 @@ import httpx
 from lxml import etree
 
 from gateway.ingest import InputError, parse_xml
+from gateway.model.checks import mask_bsns
 
 STUF = "{http://www.egem.nl/StUF/StUF0301}"
 SOAP11 = "{http://schemas.xmlsoap.org/soap/envelope/}"
@@ -70,9 +71,10 @@ def fetch(client: httpx.Client, method: str, url: str, timeout: float, **kwargs:
 
 
 def _code(text: str | None) -> str | None:
+    """The fout code as the report may show it: one line, clipped, a BSN in it masked (it is the receiver's text)."""
     if text is None:
         return None
-    text = " ".join(text.split())
+    text = mask_bsns(" ".join(text.split()))
     return text if len(text) <= MAX_CODE else text[:MAX_CODE] + "…"
 
 
