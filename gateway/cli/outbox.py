@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from gateway.deliver.replay import ID_RANGE, InOrder, Replayed, Targets, apply, 
 from gateway.deliver.store import SqliteStore, Store, locate, ready
 from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger.staged import ConnLedger
-from gateway.ledger.transfer import LedgerConflict, import_ledger, ledger_file
+from gateway.ledger.transfer import LedgerConflict, NotALedger, import_ledger, ledger_file
 from gateway.pipeline import PROFILES, Conversion, Converter
 
 from . import main
@@ -411,18 +412,22 @@ def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None
     Run it before switching the sidecar on for the archive's vendor (it is safe while the sidecar runs: one
     transaction). Entries both ledgers hold differently are named and nothing is imported, unless --replace.
     """
-    if not isinstance(locate_store(data_dir, config_file, store_url), SqliteStore):
+    store = locate_store(data_dir, config_file, store_url)
+    if not isinstance(store, SqliteStore):
         fail_usage("import-ledger fills the SQLite outbox of --data-dir; for a PostgreSQL store import into the "
                    "SQLite outbox first, then copy it with `overstap store copy` (docs/postgresql.md)")
-    conn = outbox.connect(outbox.open_db(_folder(data_dir, config_file)))  # the ledger tables come with the schema
     try:
-        source = ledger_file(state_dir)
+        source = ledger_file(state_dir)  # checked before the store is opened (or made): a refusal changes nothing
+        conn = ready(store).connect()  # the ledger tables come with the schema
         with outbox.transaction(conn):
             done = import_ledger(source, conn, replace=replace)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, NotALedger, RuntimeError) as exc:  # RuntimeError: junk or a newer release's store
         fail_usage(str(exc))
     except LedgerConflict as exc:
         click.echo(f"refused: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    except sqlite3.Error as exc:  # locked past the busy timeout, read-only, disk full: rolled back
+        click.echo(f"error: {store.describe()}: SQLite says {exc}; nothing was imported", err=True)
         sys.exit(EXIT_FAILED)
     copied = ", ".join(f"{n} {table}" for table, n in sorted(done.copied.items())) or "nothing new"
     click.echo(f"imported {copied}; {done.same} already held alike, {done.replaced} replaced")

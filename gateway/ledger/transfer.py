@@ -26,6 +26,16 @@ _TABLES: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
 """table -> (key columns, value column, columns carried along): rows that must agree where both ledgers hold them."""
 
 
+_COLUMNS = {**{table: (*keys, value, *along) for table, (keys, value, along) in _TABLES.items()},
+            "zender_tijdstip": ("zender", "tijdstip")}
+"""The ledger's tables and their columns (``SCHEMA``): a file without them is no ledger, one with more was written
+by a release whose ledger this one cannot carry whole."""
+
+
+class NotALedger(ValueError):
+    """The ``--state`` folder's ledger file is junk, something else's database, or a ledger of another shape."""
+
+
 class LedgerConflict(ValueError):
     """Both ledgers hold a chain key, zaak or remembered value, with different contents."""
 
@@ -47,11 +57,44 @@ class Imported:
 
 
 def ledger_file(state_dir: str | Path) -> Path:
-    """The ledger database of a ``--state`` folder; raises FileNotFoundError naming it when absent."""
+    """The ledger database of a ``--state`` folder, checked (:func:`open_source`) before the store is touched;
+    raises FileNotFoundError naming it when absent, :class:`NotALedger` when it cannot be carried over."""
     path = Path(state_dir) / DB_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no zaak ledger at {path} (the folder given to 'batch --state' or 'convert --state')")
+    open_source(path).close()
     return path
+
+
+def open_source(path: Path) -> sqlite3.Connection:
+    """``path`` read-only, inside one read transaction, its tables checked.
+
+    Why the transaction: a batch run may still write the ledger; without one snapshot for all reads, a zaak
+    committed between the read of ``chain_key`` and that of ``zaak_state`` arrives without its keys, and the
+    sidecar then creates the zaak again. Why the checks: a junk file or another program's database must be
+    refused in one line before anything is written, and a ledger with columns this release does not know
+    would lose them; a tijdstipBericht that is not 17 digits would break the text order the import keeps.
+    """
+    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        src.execute("BEGIN")
+        for table, expected in _COLUMNS.items():
+            found = tuple(row[1] for row in src.execute(f"PRAGMA table_info({table})"))
+            if not found:
+                raise NotALedger(f"{path} is not a zaak ledger: it has no table {table}")
+            if sorted(found) != sorted(expected):
+                raise NotALedger(f"{path}: table {table} has columns ({', '.join(found)}), not ({', '.join(expected)})"
+                                 ": a ledger of another release, which this one cannot carry whole")
+        if src.execute("SELECT 1 FROM zender_tijdstip WHERE length(tijdstip) != 17 OR tijdstip GLOB '*[^0-9]*'"
+                       " LIMIT 1").fetchone():
+            raise NotALedger(f"{path}: a tijdstipBericht in zender_tijdstip is not yyyymmddhhmmssfff")
+    except sqlite3.DatabaseError as exc:
+        src.close()
+        raise NotALedger(f"cannot read the zaak ledger {path}: SQLite says {exc}") from None
+    except NotALedger:
+        src.close()
+        raise
+    return src
 
 
 def _same_json(table: str, held: str, content: str) -> bool:
@@ -68,7 +111,7 @@ def import_ledger(source: Path, conn: sqlite3.Connection, *, replace: bool = Fal
     tijdstipBericht per zender takes the later of the two, so it never goes back. The ledger tables must
     exist in ``conn``'s database (``create_tables`` in staged.py, before the transaction: it commits).
     """
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    src = open_source(source)
     try:
         result = Imported()
         conflicts: list[str] = []
