@@ -91,6 +91,19 @@ def test_a_store_that_is_junk_or_of_a_newer_release_is_refused_in_one_line_and_l
     assert conn.execute("SELECT count(*) FROM chain_key").fetchone()[0] == 0
 
 
+def test_store_current_says_a_store_of_a_newer_release_is_ahead_not_behind(tmp_path: Path) -> None:
+    """``migrate`` refuses such a store: telling the operator it is behind and to run ``migrate`` sent them
+    in a circle."""
+    store = outbox.open_db(tmp_path / "data")
+    with sqlite3.connect(store) as conn:
+        conn.execute(f"UPDATE {schema.VERSION_TABLE} SET version_num = '0099'")
+    assert _cli("store", "current", "--data-dir", str(store.parent)) == (
+        0, f"{store}: 0099 (newer than this release, which knows up to {schema.HEAD}: a newer release migrated it; "
+           "run that release)\n")
+    code, said = _cli("store", "migrate", "--data-dir", str(store.parent))
+    assert code == 2 and "a newer release migrated it" in said
+
+
 def test_a_ledger_a_batch_writes_during_the_import_is_read_as_one_snapshot(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """The batch commits a new zaak (its chain key and its state) between the import's read of ``chain_key`` and

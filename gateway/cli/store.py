@@ -47,6 +47,9 @@ def current(data_dir: str | None, config_file: str | None, store_url: str | None
     recorded, detected = _state(store)
     if recorded == schema.HEAD:
         click.echo(f"{store.describe()}: {recorded} (head)")
+    elif recorded is not None and recorded not in schema.REVISIONS:  # ahead: migrate would refuse, not help
+        click.echo(f"{store.describe()}: {recorded} (newer than this release, which knows up to {schema.HEAD}: "
+                   "a newer release migrated it; run that release)")
     elif recorded is not None:
         click.echo(f"{store.describe()}: {recorded} (behind: head is {schema.HEAD}; run `overstap store migrate`)")
     elif detected is not None:
