@@ -140,3 +140,42 @@ def test_a_ledger_a_batch_writes_during_the_import_is_read_as_one_snapshot(tmp_p
     monkeypatch.setattr(transfer.sqlite3, "connect", real)
     code, output = _import(tmp_path, state)  # the next import carries what the batch wrote since
     assert code == 0 and output.startswith("imported 1 chain_key, 1 zaak_state;"), output
+
+
+def test_the_ledger_of_a_batch_run_killed_before_its_journal_caught_up_is_refused_until_it_is_resumed(
+        tmp_path: Path) -> None:
+    """Such a ledger holds zaak states of outputs its OUT has not recorded, and keeps those outputs themselves
+    (BSNs, names, deflated) in ``remembered``: imported, they sat in the sidecar's store, never read nor
+    purged. Refused (exit 1) before the store is made; after ``--resume`` the same ledger imports whole."""
+    import os
+    import subprocess
+
+    from batch_corpus import kill_when
+    from proxy_helpers import sample, variant
+    from test_batch_ledger import OVERSTAP, archive, remembered
+    from test_proxy_ledger import B01
+
+    from gateway.batch import BatchOptions, run
+
+    samples_dir()
+    history = archive(tmp_path / "history.zip", [(f"{k:03d}-{B01}", variant(sample(B01), k, zaak=k))
+                                                 for k in range(40)])
+    out, state = tmp_path / "out", tmp_path / "state"
+    proc = subprocess.Popen([*OVERSTAP, "batch", str(history), "--out", str(out), "--workers", "0", "--chunk-size",
+                             "1", "--commit-interval", "3600", "--state", str(state), "--quiet"],
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    kill_when(proc, lambda: remembered(state) >= 5)
+    kept = remembered(state)
+    code, output = _import(tmp_path, state)
+    assert (code, output) == (1, f"refused: {state / DB_NAME}: the batch run that wrote it has not finished (it keeps "
+                                 f"{kept} set(s) of outputs its OUT has not recorded yet): run it again with --resume, "
+                                 "deliver its outputs, then import. Nothing was imported.\n")
+    assert not (tmp_path / "data").exists()
+    assert run(BatchOptions([history], out, workers=0, resume=True, progress="quiet", chunk_size=1,
+                            commit_seconds=3600, state=str(state))).exit_code == 0
+    code, output = _import(tmp_path, state)
+    assert (code, output) == (0, "imported 40 chain_key, 40 zaak_state, 1 zender_tijdstip; 0 already held alike, "
+                                 "0 replaced\n")
+    conn = outbox.connect(tmp_path / "data" / outbox.DB_NAME)
+    assert conn.execute("SELECT count(*) FROM remembered").fetchone()[0] == 0

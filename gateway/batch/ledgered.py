@@ -32,6 +32,7 @@ import orjson
 
 from gateway.ledger.sqlite import DB_NAME
 from gateway.ledger.staged import ConnLedger
+from gateway.ledger.transfer import BATCH_OUTPUTS
 from gateway.mapping import Registry
 from gateway.pgstore import is_url
 from gateway.pgstore.chunked import ChunkedPgLedger, ZaakOfAnotherShard
@@ -46,7 +47,7 @@ from .sinks import packer_for
 from .work import READ_FAILED, ChunkResult, MappedMember, WorkConfig, pack_outputs, quarantine
 from .zipformat import deflate_lib
 
-KIND = "batch-outputs"
+KIND = BATCH_OUTPUTS
 """``remembered`` kind of the outputs kept until the journal has them: one value a chunk (:func:`kept_chunk_text`)
 keyed ``{run}|{first:012d}+{count}``, between the keys of its first member and the next, so a prune below a member
 takes it once the chunk is done; or, kept by a run before chunk values, one a member (:func:`kept_text`) keyed

@@ -23,7 +23,7 @@ from gateway.deliver.replay import ID_RANGE, InOrder, Replayed, Targets, apply, 
 from gateway.deliver.store import SqliteStore, Store, locate, ready
 from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger.staged import ConnLedger
-from gateway.ledger.transfer import LedgerConflict, NotALedger, import_ledger, ledger_file
+from gateway.ledger.transfer import LedgerConflict, NotALedger, UnfinishedRun, import_ledger, ledger_file
 from gateway.pipeline import PROFILES, Conversion, Converter
 
 from . import main
@@ -423,7 +423,7 @@ def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None
             done = import_ledger(source, conn, replace=replace)
     except (FileNotFoundError, NotALedger, RuntimeError) as exc:  # RuntimeError: junk or a newer release's store
         fail_usage(str(exc))
-    except LedgerConflict as exc:
+    except (LedgerConflict, UnfinishedRun) as exc:
         click.echo(f"refused: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     except sqlite3.Error as exc:  # locked past the busy timeout, read-only, disk full: rolled back

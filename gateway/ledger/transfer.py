@@ -32,6 +32,15 @@ _COLUMNS = {**{table: (*keys, value, *along) for table, (keys, value, along) in 
 by a release whose ledger this one cannot carry whole."""
 
 
+BATCH_OUTPUTS = "batch-outputs"
+"""``remembered`` kind under which a batch run keeps rendered outputs until its journal records them
+(gateway/batch/ledgered.py): rows there mean the run has not finished."""
+
+
+class UnfinishedRun(ValueError):
+    """The ledger still keeps outputs of its batch run that the run's journal has not recorded."""
+
+
 class NotALedger(ValueError):
     """The ``--state`` folder's ledger file is junk, something else's database, or a ledger of another shape."""
 
@@ -74,6 +83,8 @@ def open_source(path: Path) -> sqlite3.Connection:
     sidecar then creates the zaak again. Why the checks: a junk file or another program's database must be
     refused in one line before anything is written, and a ledger with columns this release does not know
     would lose them; a tijdstipBericht that is not 17 digits would break the text order the import keeps.
+    A run that has not finished (killed before its journal caught up) holds zaak states of outputs not yet
+    in its OUT, and those outputs themselves (personal data the sidecar never reads nor purges).
     """
     src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     try:
@@ -88,10 +99,15 @@ def open_source(path: Path) -> sqlite3.Connection:
         if src.execute("SELECT 1 FROM zender_tijdstip WHERE length(tijdstip) != 17 OR tijdstip GLOB '*[^0-9]*'"
                        " LIMIT 1").fetchone():
             raise NotALedger(f"{path}: a tijdstipBericht in zender_tijdstip is not yyyymmddhhmmssfff")
+        kept = src.execute("SELECT count(*) FROM remembered WHERE kind = ?", (BATCH_OUTPUTS,)).fetchone()[0]
+        if kept:
+            raise UnfinishedRun(f"{path}: the batch run that wrote it has not finished (it keeps {kept} set(s) of "
+                                "outputs its OUT has not recorded yet): run it again with --resume, deliver its "
+                                "outputs, then import. Nothing was imported.")
     except sqlite3.DatabaseError as exc:
         src.close()
         raise NotALedger(f"cannot read the zaak ledger {path}: SQLite says {exc}") from None
-    except NotALedger:
+    except ValueError:  # NotALedger, UnfinishedRun
         src.close()
         raise
     return src
