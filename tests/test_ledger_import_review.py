@@ -104,6 +104,19 @@ def test_store_current_says_a_store_of_a_newer_release_is_ahead_not_behind(tmp_p
     assert code == 2 and "a newer release migrated it" in said
 
 
+@pytest.mark.parametrize("command", [["store", "migrate"], ["store", "current"], ["outbox", "import-ledger"]])
+@pytest.mark.parametrize("below", ["", "sub"], ids=["file", "below-a-file"])
+def test_a_data_dir_that_is_a_file_is_a_usage_error_in_one_line(tmp_path: Path, command: list[str],
+                                                                below: str) -> None:
+    """``store migrate`` and ``import-ledger`` made the folder and ended in a traceback; ``current`` called it new."""
+    (tmp_path / "state").mkdir()
+    (tmp_path / "afile").write_text("x")
+    folder = tmp_path / "afile" / below if below else tmp_path / "afile"
+    more = ["--state", str(tmp_path / "state")] if command[1] == "import-ledger" else []
+    assert _cli(*command, "--data-dir", str(folder), *more) == (
+        2, f"error: the data dir {folder} is not a folder: {tmp_path / 'afile'} is a file\n")
+
+
 def test_a_ledger_a_batch_writes_during_the_import_is_read_as_one_snapshot(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """The batch commits a new zaak (its chain key and its state) between the import's read of ``chain_key`` and

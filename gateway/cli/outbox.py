@@ -56,10 +56,16 @@ def locate_store(data_dir: str | None, config_file: str | None, url: str | None)
     if not url and config_file:
         url = _config(config_file).store
     try:
-        return locate(_folder(data_dir, config_file), url)
+        store = locate(_folder(data_dir, config_file), url)
     except ValueError as exc:
         fail_usage(str(exc))
         raise
+    if isinstance(store, SqliteStore):  # else a traceback where the folder is made
+        folder = store.path.parent
+        found = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+        if found.exists() and not found.is_dir():
+            fail_usage(f"the data dir {folder} is not a folder: {found} is a file")
+    return store
 
 
 def _open(data_dir: str | None, config_file: str | None, url: str | None) -> Any:
