@@ -39,7 +39,7 @@ def _cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _import(tmp_path: Path, state: Path) -> tuple[int, str]:
+def _import(tmp_path: Path, state: Path | str) -> tuple[int, str]:
     return _cli("outbox", "import-ledger", "--state", str(state), "--data-dir", str(tmp_path / "data"))
 
 
@@ -115,6 +115,17 @@ def test_a_data_dir_that_is_a_file_is_a_usage_error_in_one_line(tmp_path: Path, 
     more = ["--state", str(tmp_path / "state")] if command[1] == "import-ledger" else []
     assert _cli(*command, "--data-dir", str(folder), *more) == (
         2, f"error: the data dir {folder} is not a folder: {tmp_path / 'afile'} is a file\n")
+
+
+def test_a_postgresql_state_is_refused_without_its_password(tmp_path: Path) -> None:
+    """``batch --state postgresql://user:password@…`` is how sharded runs share a ledger; the same value handed to
+    import-ledger was quoted whole in click's "Directory … does not exist"."""
+    code, output = _import(tmp_path, "postgresql://overstap:s3cret-pw@127.0.0.1:1/ledger")
+    assert code == 2 and "s3cret" not in output, output
+    assert output.endswith("Invalid value for '--state': postgresql://127.0.0.1:1/ledger is a PostgreSQL ledger: "
+                           "import-ledger reads a batch run's --state folder; a sidecar continues a PostgreSQL ledger "
+                           "with that database as its store (docs/postgresql.md)\n")
+    assert not (tmp_path / "data").exists()
 
 
 def test_a_ledger_a_batch_writes_during_the_import_is_read_as_one_snapshot(tmp_path: Path,

@@ -24,6 +24,8 @@ from gateway.deliver.store import SqliteStore, Store, locate, ready
 from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger.staged import ConnLedger
 from gateway.ledger.transfer import LedgerConflict, NotALedger, UnfinishedRun, import_ledger, ledger_file
+from gateway.pgstore import is_url
+from gateway.pgstore.conn import describe_url
 from gateway.pipeline import PROFILES, Conversion, Converter
 
 from . import main
@@ -403,8 +405,21 @@ def purge(data_dir: str | None, config_file: str | None, store_url: str | None, 
     click.echo(f"purged {removed} delivery(ies) and {messages} message(s) older than {older_than}")
 
 
+def _state_folder(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """``--state``: an existing folder. Not ``click.Path``: its error quotes the value whole, and the value may be
+    the ``postgresql://user:password@…`` a sharded batch run was given; that one is named without its password."""
+    if is_url(value):
+        raise click.BadParameter(f"{describe_url(value)} is a PostgreSQL ledger: import-ledger reads a batch run's "
+                                 "--state folder; a sidecar continues a PostgreSQL ledger with that database as its "
+                                 "store (docs/postgresql.md)")
+    if not Path(value).is_dir():
+        raise click.BadParameter(f"{value!r} is a file, not a folder" if Path(value).exists()
+                                 else f"folder {value!r} does not exist")
+    return value
+
+
 @outbox_group.command("import-ledger")
-@click.option("--state", "state_dir", required=True, type=click.Path(exists=True, file_okay=False),
+@click.option("--state", "state_dir", required=True, callback=_state_folder,
               help="The --state folder of the 'overstap batch' (or 'convert') run whose zaken the sidecar continues.")
 @data_dir_option
 @config_option
