@@ -66,6 +66,14 @@ def test_a_statustype_the_ztc_could_not_hold_is_refused_at_start(value: list[obj
                         RenderSettings(), "render")
 
 
+@pytest.mark.parametrize("ingangsdatum", ["2024-01-01", "20240230", "2024010"])
+def test_a_zaaktype_ingangsdatum_that_is_no_date_is_refused_at_start(ingangsdatum: str) -> None:
+    """As a statustype's: checked when the configuration is read, not by every message's isVan at run time."""
+    with pytest.raises(ConfigError, match=r"render\.zaaktypen\.wmo\.toewijzing\.ingangsdatum: a date written yyyymmdd"):
+        render_settings({"zaaktypen": {"wmo.toewijzing": {"code": "B1", "omschrijving": "Wmo",
+                                                          "ingangsdatum": ingangsdatum}}}, RenderSettings(), "render")
+
+
 @pytest.mark.parametrize("without", ["zkt.omschrijving", "code", "ingangsdatumObject"])
 def test_the_receiver_refuses_a_statustype_without_its_kerngegevens(created: Receiver, without: str) -> None:
     message = lk01("W", status_objects("0001", "Levering gestart", "20260110", without=without), "ref-2",

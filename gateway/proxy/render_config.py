@@ -83,7 +83,10 @@ def zaaktype(doc: Any, demo: Zaaktype | None, where: str) -> Zaaktype:
     if drop - DROPPABLE:
         raise ConfigError(f"{where}.drop: {', '.join(sorted(drop - DROPPABLE))} cannot be dropped (choose from "
                           f"{', '.join(sorted(DROPPABLE))})")
-    return Zaaktype(code, omschrijving, str(doc.get("ingangsdatum", "20150101")), statustypes, drop)
+    ingang = str(doc.get("ingangsdatum", "20150101"))
+    if not _is_day(ingang):  # else every creeerZaak's isVan would fail its XSD type at run time, message by message
+        raise ConfigError(f"{where}.ingangsdatum: a date written yyyymmdd")
+    return Zaaktype(code, omschrijving, ingang, statustypes, drop)
 
 
 def statustype(event: Any, value: Any, where: str) -> Statustype:
