@@ -124,8 +124,8 @@ PLACES: dict[str, list[str]] = {
     "clients.producten.categorie": [_x("product.categorie")],
     "clients.producten.code": [_x("product.code")],
     "clients.producten.ingangsdatum": [ZAK + "ZKN:startdatum (not in 305/307: there part of the chain key)"],
-    "clients.producten.einddatum": [ZAK + "ZKN:einddatumGepland (unless the line ends the toewijzing by its "
-                                          "Dagtekening)",
+    "clients.producten.einddatum": [ZAK + "ZKN:einddatumGepland (unless the line ends the toewijzing of a zaak the "
+                                          "receiver holds by its Dagtekening)",
                                     ZAK + "ZKN:einddatum (when the line ends the toewijzing by its Dagtekening: "
                                           "intrekking, ending RedenWijziging; a 307)"],
     "clients.producten.begindatum": [ZAK + "ZKN:heeft/ZKN:datumStatusGezet (305 status 'levering gestart')"],

@@ -290,7 +290,11 @@ def desired(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, template: str | No
     A 301 line that ends its toewijzing closes the zaak only when its Einddatum is not after the Dagtekening:
     a zaak is afgehandeld when its uitvoering is over (ZDS 1.2 4.1.3), so an end still to come is the zaak's
     einddatumGepland and the 307 that stops the delivery closes it. ``ends`` tells the planner the line ends
-    the toewijzing either way; it is not part of the state."""
+    the toewijzing either way; it is not part of the state.
+
+    einddatumGepland is the line's Einddatum also when the line ends the zaak at once: a zaak the receiver never had
+    is created with it (ZDS 1.2 4.1.4.2 lists ``object . einddatumGepland`` on creeerZaak) and then ended, so its
+    creeerZaak, what the way back reads, still says when the toewijzing ends; a known zaak keeps the one it holds."""
     client = bericht.clients[unit.client_index]
     product = client.producten[unit.line_index]
     drop = zaaktype.drop
@@ -324,7 +328,7 @@ def desired(bericht: Bericht, unit: Unit, zaaktype: Zaaktype, template: str | No
             "kenmerk": kenmerk or None,
             "resultaat": resultaat(product) if closes else None,
             "startdatum": yyyymmdd(start) or dag,
-            "einddatumGepland": None if closes else einde,
+            "einddatumGepland": einde,
             "einddatum": (einde or dag) if closes else None,
         },
         "ends": ending,
