@@ -30,7 +30,7 @@ from gateway.mapping.reverse import unmap, unmap_text
 from gateway.model import Bericht
 from gateway.model.bericht import ANSWERS
 from gateway.model.codes import BERICHTNUMMERS
-from gateway.model.versions import VERSIONS, Normalised, for_version
+from gateway.model.versions import VERSIONS, Normalised, TooLong, for_version
 from gateway.render import RenderError, RenderSettings, ggk, ggk_guard
 from gateway.render import zkn as zkn_profile
 from gateway.render.ggk_chain import Received, envelope_fits, ggk_stamp, received_di01
@@ -390,7 +390,7 @@ class Converter:
         stamp = ggk_stamp(bericht, settings, tx, now)
         target = self.payload_dialect(bericht, settings)
         assert target.wet is not None and target.bericht is not None and target.versie is not None
-        normal = for_version(bericht, target.wet, target.versie)
+        normal = _for_version(bericht, target.wet, target.versie)
         payload, one_way, unplaced = unmap_text(target, normal.bericht)
         if self.validate:
             kind = iwmo_kind(target.wet, target.versie, target.bericht)
@@ -474,8 +474,17 @@ def _to_version(bericht: Bericht, mapping: Compiled) -> tuple[Bericht, list[str]
         return bericht, [], []
     if (mapping.wet, mapping.versie) not in VERSIONS or bericht.wet != mapping.wet:
         return bericht, [], []
-    normal = for_version(bericht, mapping.wet, mapping.versie)
+    normal = _for_version(bericht, mapping.wet, mapping.versie)
     return normal.bericht, normal.normalised, normal.dropped
+
+
+def _for_version(bericht: Bericht, wet: str, versie: str) -> Normalised:
+    """:func:`for_version`, its refusal of a required text too long for the version as the ConversionError that
+    names the field (StUF055, as a value no XSD type allows)."""
+    try:
+        return for_version(bericht, wet, versie)
+    except TooLong as exc:
+        raise ConversionError(str(exc), field=exc.path, code="StUF055") from None
 
 
 def _flat_file(root: Any, mapping: str) -> bytes:

@@ -259,9 +259,9 @@ def test_a_value_the_flat_file_cannot_hold_is_a_conversion_error(converter: Conv
     data = (FIXTURES_21 / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
     long_name = data.replace(b">Gaastra</iwmo:Naam>", b">" + b"G" * 26 + b"</iwmo:Naam>", 1)
     assert long_name != data
-    with pytest.raises(ConversionError, match="more than its 25 positions") as exc:
-        converter.reverse(long_name, "iwmo20-ei-wmo301", "a02.xml")
-    assert exc.value.path == "Client[1]/Geslachtsnaam"
+    with pytest.raises(ConversionError, match=r"longer than the 25 characters iWmo 2\.0 allows") as exc:
+        converter.reverse(long_name, "iwmo20-ei-wmo301", "a02.xml")  # refused by the 2.0 lengths before the layout
+    assert exc.value.field == "clients.0.naam.geslachtsnaam.naam"
 
 
 def test_cli_reverse_writes_an_ei_file(tmp_path: Path) -> None:

@@ -32,8 +32,9 @@ class Version:
     type_verwijzer: frozenset[str] | None
     reden_beeindiging: frozenset[str] | None
     xsd_21: bool = False
-    """Has the iWmo 2.1 XSD's limits: text lengths, one Contact per Relatie, Landnummer with a phone number."""
+    """Has the iWmo 2.1 XSD's structural limits: a Contact in each Relatie (one), Landnummer with a phone number."""
     lengths: dict[str, int] = field(default_factory=dict)
+    """Text lengths by field name (LENGTHS_21, LENGTHS_20); a name not in it is not narrowed."""
 
     label: str = field(init=False, repr=False, compare=False)
     """``iWmo 2.1``, ``iJw 3.2``: the version in words, for notes."""
@@ -56,6 +57,14 @@ LENGTHS_21: dict[str, int] = {
 }
 """Optional texts with a maxLength in the iWmo 2.1 basisschema (longer values are dropped, not cut)."""
 
+LENGTHS_20: dict[str, int] = {**LENGTHS_21, "naam": 25, "plaatsnaam": 24, "emailadres": 70}
+"""The same for iWmo 2.0, which has no XSD here. Source: notes/message-structures.md 7, "Length changes between the
+2.0 flat format and 2.1 XML (from B and the EI layout): Naam 25 became 200, Plaatsnaam 24 became 80, Emailadres 70
+became 80"; every other text keeps its 2.1 length, as the 2.0 flat file's widths say (notes/ei-flat-format.md 3-9:
+Voorvoegsel 10, Voorletters 6, Postcode 8, Straatnaam 24, Telefoonnummer 15, Landnummer 4, Relatie Nummer 20, ...).
+``naam`` is CDT_Achternaam's Naam (a Geslachtsnaam or Partnernaam), which 2.1 and the canonical model cap at 200:
+required, so a longer one is refused or its Relatie or Partnernaam dropped (gateway.model.versions)."""
+
 _WMO_21 = dict(
     reden_wijziging=_range(1, 9), eenheid=_codes("01", "04", "14", "16", "82", "83"),
     frequentie=_codes("1", "2", "3", "4", "5", "6"), beperking=_codes("1", "2", "3", "4", "5", "6"),
@@ -66,7 +75,7 @@ _32 = dict(
     frequentie=_codes("1", "2", "4", "6"), beperking=None, status_aanlevering=_codes("1", "3"),
 )
 VERSIONS: dict[tuple[str, str], Version] = {
-    ("wmo", "2.0"): Version("wmo", "2.0", None, None, None, None, None, None, None),
+    ("wmo", "2.0"): Version("wmo", "2.0", None, None, None, None, None, None, None, lengths=LENGTHS_20),
     ("wmo", "2.1"): Version("wmo", "2.1", **_WMO_21, reden_beeindiging=_codes("02", "19", "20", "31", "32", "33", "34"),
                             xsd_21=True, lengths=LENGTHS_21),
     # iJw 2.1 is assumed to have the iWmo 2.1 structure (docs/canonical-spec.md 7.6); its JZ588 list is unknown.

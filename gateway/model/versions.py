@@ -31,6 +31,16 @@ from .version_table import (
 )
 
 
+class TooLong(ValueError):
+    """A required text longer than the target version allows: there is nothing to drop, and cutting would change a
+    name, so the message cannot be written in that version (the 2.1 XSD refuses it alike; 2.0 has none here)."""
+
+    def __init__(self, path: str, limit: int, label: str) -> None:
+        super().__init__(f"{path}: longer than the {limit} characters {label} allows; it is required, so the message "
+                         f"cannot be written in {label}")
+        self.path = path
+
+
 class Normalised(NamedTuple):
     """The message as the target version can hold it, and what was done to get there."""
 
@@ -98,6 +108,12 @@ class _Run:
         self.drop("".join(path), f"longer than the {limit} characters {self.target.label} allows")
         return False
 
+    def required_fits(self, value: str, name: str, path: str) -> None:
+        """Refuse (:class:`TooLong`) a required text longer than the target allows for ``name``."""
+        limit = self.target.lengths.get(name)
+        if limit is not None and len(value) > limit:
+            raise TooLong(path, limit, self.target.label)
+
     def own(self, model: M) -> M:
         """``model`` to edit: itself when this run made it, else a shallow copy made now."""
         if id(model) in self.made:
@@ -149,8 +165,10 @@ def for_version(bericht: Bericht, wet: str, versie: str) -> Normalised:
 def _client(run: _Run, client: Client, ci: int, path: str) -> Client:
     t = run.target
     if client.naam is not None:
-        client = run.put(client, "naam", _naam(run, client.naam, path + "naam."))
-    if t.xsd_21 and not run.fits(client.communicatietaal, "communicatietaal", path, "communicatietaal"):
+        naam = _naam(run, client.naam, path + "naam.")
+        run.required_fits(naam.geslachtsnaam.naam, "naam", path + "naam.geslachtsnaam.naam")
+        client = run.put(client, "naam", naam)
+    if not run.fits(client.communicatietaal, "communicatietaal", path, "communicatietaal"):
         client = run.put(client, "communicatietaal", None)
     client = run.put(client, "commentaar", _commentaar(run, client.commentaar, path, "commentaar"))
     client = run.put_all(client, "contacten", [_contact(run, contact, f"{path}contacten.{ki}.")
@@ -181,6 +199,8 @@ def _naam(run: _Run, naam: Naam, path: str) -> Naam:
         if achternaam is not None and not run.fits(achternaam.voorvoegsel, "voorvoegsel", path, part,
                                                    ".voorvoegsel"):
             naam = run.put(naam, part, run.put(achternaam, "voorvoegsel", None))
+    if naam.partnernaam is not None and not run.fits(naam.partnernaam.naam, "naam", path, "partnernaam"):
+        naam = run.put(naam, "partnernaam", None)  # its Naam is required: the Partnernaam goes as a whole
     if not run.fits(naam.voornamen, "voornamen", path, "voornamen"):
         naam = run.put(naam, "voornamen", None)
     value = naam.voorletters
@@ -205,7 +225,7 @@ def _commentaar(run: _Run, value: str | None, *path: str) -> str | None:
 
 def _contact(run: _Run, contact: Contact, path: str) -> Contact:
     t = run.target
-    if not t.xsd_21:
+    if not t.lengths:  # 3.x: not narrowed here
         return contact
     adres = contact.adres
     if adres is not None:
@@ -219,7 +239,7 @@ def _contact(run: _Run, contact: Contact, path: str) -> Contact:
     kept = []
     for ti, tel in enumerate(contact.telefoon):
         where = f"{path}telefoon.{ti}"
-        if not tel.landnummer:
+        if t.xsd_21 and not tel.landnummer:
             run.drop(where, f"{t.label} needs a Landnummer with every Telefoonnummer")
         elif run.fits(tel.nummer, "telefoon.nummer", where, ".nummer") and run.fits(
                 tel.landnummer, "telefoon.landnummer", where, ".landnummer"):
@@ -235,6 +255,12 @@ def _relaties(run: _Run, client: Client, path: str) -> list[Relatie]:
         relatie = run.put(relatie, "naam", _naam(run, relatie.naam, where + ".naam."))
         relatie = run.put_all(relatie, "contacten", [_contact(run, contact, f"{where}.contacten.{ki}.")
                                                      for ki, contact in enumerate(relatie.contacten)])
+        if not run.fits(relatie.nummer, "relatie.nummer", where):
+            continue  # required in a Relatie: the Relatie goes as a whole
+        limit = t.lengths.get("naam")
+        if limit is not None and len(relatie.naam.geslachtsnaam.naam) > limit:
+            run.drop(where, f"its Geslachtsnaam is longer than the {limit} characters {t.label} allows (required)")
+            continue
         if t.xsd_21:
             if not relatie.contacten:
                 run.drop(where, f"an {t.label} Relatie needs a Contact")
@@ -249,8 +275,6 @@ def _relaties(run: _Run, client: Client, path: str) -> list[Relatie]:
                                                       f"own name: without a Partnernaam only 1 or 6 (not a natural "
                                                       f"person) is valid (CS050), and a relative is a natural "
                                                       f"person in the zaak; required in {t.label}")
-            if not run.fits(relatie.nummer, "relatie.nummer", where):
-                continue
             for ki in range(1, len(relatie.contacten)):
                 run.drop(f"{where}.contacten.{ki}", f"an {t.label} Relatie has exactly one Contact")
             relatie = run.put_all(relatie, "contacten", relatie.contacten[:1])
