@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES, InputError, Source, read
-from gateway.ingest.ei import trimmed_away
+from gateway.ingest.ei import TRIMMED, trimmed_away
 from gateway.ledger import Ledger, LedgerTransaction, MemoryLedger
 from gateway.mapping import (
     Compiled,
@@ -26,27 +26,24 @@ from gateway.mapping import (
     map_source,
 )
 from gateway.mapping.privacy import cap, unquoted
-from gateway.mapping.reverse import unmap, unmap_text
+from gateway.mapping.reverse import unmap_text
 from gateway.model import Bericht
-from gateway.model.bericht import ANSWERS
 from gateway.model.codes import BERICHTNUMMERS
-from gateway.model.versions import VERSIONS, Normalised, TooLong, for_version
+from gateway.model.versions import Normalised
 from gateway.render import RenderError, RenderSettings, ggk, ggk_guard
 from gateway.render import zkn as zkn_profile
 from gateway.render.ggk_chain import Received, envelope_fits, ggk_stamp, received_di01
 from gateway.render.guard import guarding
 from gateway.render.guard import schema as guard_schema
-from gateway.render.names import file_name
 from gateway.render.schemas import OutputInvalid, check, iwmo_kind, schema
 from gateway.render.settings import NEWEST
+from gateway.reversal import Reversal, for_version_named, reverse
 
 PROFILES = ("zkn", "ggk")
 VALIDATE_MODES = (False, True, "full")
 """Output validation: off; on (zkn: the value guard, the writer's structure proven by tests; ggk: the payload
 parsed back and validated against its XSD, the envelope's values guarded the same way); full (every output of
 either profile parsed back and validated)."""
-TRIMMED = "the value's own leading spaces or trailing non-breaking space are not carried (canonical values are trimmed)"
-"""The warning for an EI field whose edge blanks are the value's own (dialects/ei/README.md, *Blanks and zeros*)."""
 FAILURES = (InputError, ConversionError, RenderError, OutputInvalid)
 """What a bad message raises. Anything else is a bug and is reported as such."""
 
@@ -390,7 +387,7 @@ class Converter:
         stamp = ggk_stamp(bericht, settings, tx, now)
         target = self.payload_dialect(bericht, settings)
         assert target.wet is not None and target.bericht is not None and target.versie is not None
-        normal = _for_version(bericht, target.wet, target.versie)
+        normal = for_version_named(bericht, target.wet, target.versie)
         payload, one_way, unplaced = unmap_text(target, normal.bericht)
         if self.validate:
             kind = iwmo_kind(target.wet, target.versie, target.bericht)
@@ -405,52 +402,9 @@ class Converter:
 
     def reverse(self, data: bytes, target: str | Path, name: str = "<input>") -> list[Reversal]:
         """The way back: a canonical message (zakLk01, a GGk envelope, or any known dialect) written in
-        the dialect of mapping ``target``. One dialect message per zaak/client."""
-        from gateway.ingest.zkn import read_zkn
-
-        mapping = self.registry.get(target)
-        if mapping.reverse_refused:
-            raise ConversionError(f"mapping {mapping.name!r} does not write messages back: {mapping.reverse_refused}",
-                                  field="reverse", source=name)
-        source = read(data, name, max_bytes=self.max_bytes)
-        read_as: list[str] = []  # what the reader chose where the input does not say (a zaak's contact soorten)
-        if source.root.tag == "{http://www.egem.nl/StUF/sector/zkn/0310}zakLk01":
-            from gateway.ingest.zkn_v2 import assumed_soorten, is_v2, read_zkn_v2
-
-            if is_v2(source.root):  # profile v2: one creeerZaak per toewijzing; the zaaktype names wet and kind
-                kinds = {z.code: tuple(key.rsplit(":", 1)[-1].split(".", 1))
-                         for key, z in self.settings.zaaktypen.items()}
-                berichten = [read_zkn_v2(source.root, name, kinds)]  # type: ignore[arg-type]
-                read_as = assumed_soorten(berichten[0])
-            else:
-                berichten = [read_zkn(source.root, name)]
-        else:
-            result = map_source(self.detect(source), source.root, source=name, track_unmapped=False)
-            if result.bericht.soort in ANSWERS:  # a 319 names no client: it is one message, not none
-                berichten = [result.bericht]
-            else:
-                berichten = [result.bericht.model_copy(update={"clients": [c]}) for c in result.bericht.clients]
-        trimmed = [f"{path} (line {line}): {TRIMMED}" for path, line in trimmed_away(source.root)] \
-            if source.format == "ei" else []
-        out: list[Reversal] = []
-        for i, bericht in enumerate(berichten):
-            bericht, normalised, dropped = _to_version(bericht, mapping)
-            normalised = trimmed + read_as + normalised
-            written = unmap(mapping, bericht)
-            written.unplaced[:0] = dropped
-            stem = file_name(f"{mapping.name}-{bericht.identificatie}") + (f"-{i + 1}" if len(berichten) > 1 else "")
-            if mapping.format == "ei":  # the EI tree as the fixed-width flat file its layout describes
-                flat = _flat_file(written.root, mapping.name)
-                if self.validate:
-                    _reads_back(flat, mapping.name)
-                out.append(Reversal(stem, flat, mapping.name, written.one_way, written.unplaced, ".ei", normalised))
-                continue
-            xml = written.tostring()
-            kind = iwmo_kind(mapping.wet, mapping.versie, mapping.bericht)
-            if self.validate and kind is not None:
-                check(xml, kind)
-            out.append(Reversal(stem, xml, mapping.name, written.one_way, written.unplaced, normalised=normalised))
-        return out
+        the dialect of mapping ``target``. One dialect message per zaak/client (:mod:`gateway.reversal`)."""
+        return reverse(data, target, name, registry=self.registry, detect=self.detect,
+                       zaaktypen=self.settings.zaaktypen, max_bytes=self.max_bytes, validate=self.validate)
 
 
 def newest_version(registry: Registry, wet: str, nummer: str, source: str) -> str:
@@ -462,64 +416,3 @@ def newest_version(registry: Registry, wet: str, nummer: str, source: str) -> st
     versions = sorted((v for w, b, v in registry.dialects() if (w, b) == (wet, nummer)), key=order)
     same = [v for v in versions if order(v)[:1] == order(source)[:1]]
     return (same or versions or [source])[-1]
-
-
-def _to_version(bericht: Bericht, mapping: Compiled) -> tuple[Bericht, list[str], list[str]]:
-    """The message as ``mapping``'s version can hold it, through the same cross-version rules as the GGk
-    payload (2.0 RedenIntrekking -> RedenWijziging, ...): (bericht, normalised, dropped). Also in the same version:
-    a message read back from a zaak may lack what the version requires (a relative's NaamGebruik, which a zaak no
-    longer carries: docs/canonical-spec.md 5), and the rules drop and name such a part instead of writing an invalid
-    message."""
-    if not mapping.wet or not mapping.versie:
-        return bericht, [], []
-    if (mapping.wet, mapping.versie) not in VERSIONS or bericht.wet != mapping.wet:
-        return bericht, [], []
-    normal = _for_version(bericht, mapping.wet, mapping.versie)
-    return normal.bericht, normal.normalised, normal.dropped
-
-
-def _for_version(bericht: Bericht, wet: str, versie: str) -> Normalised:
-    """:func:`for_version`, its refusal of a required text too long for the version as the ConversionError that
-    names the field (StUF055, as a value no XSD type allows)."""
-    try:
-        return for_version(bericht, wet, versie)
-    except TooLong as exc:
-        raise ConversionError(str(exc), field=exc.path, code="StUF055") from None
-
-
-def _flat_file(root: Any, mapping: str) -> bytes:
-    from gateway.ingest.ei import EiError, default_layouts
-    from gateway.ingest.ei_write import write_ei
-
-    try:
-        return write_ei(root, default_layouts())
-    except EiError as exc:
-        raise ConversionError(f"cannot write {mapping} as an EI flat file: {exc.message}", path=exc.field,
-                              code="StUF055") from None
-
-
-def _reads_back(flat: bytes, mapping: str) -> None:
-    """An EI file has no XSD to validate against: with validation on it is read back by the EI parser, which checks
-    what a receiver's would (record lengths, links, counters, dates, empty forms), so a file written wrong is an
-    error, never an output."""
-    from gateway.ingest.ei import EiError, default_layouts, parse_ei
-
-    try:
-        parse_ei(flat, default_layouts(), mapping)
-    except EiError as exc:
-        raise OutputInvalid(f"{mapping} EI layout", [str(exc)]) from None
-
-
-@dataclass(frozen=True, slots=True)
-class Reversal:
-    """One dialect message written back, with what the target dialect could not hold. ``xml`` holds the
-    message's bytes: XML, or for an EI dialect (``suffix`` ``.ei``) the fixed-width flat file."""
-
-    name: str
-    xml: bytes
-    mapping: str
-    one_way: list[str]
-    unplaced: list[str]
-    suffix: str = ".xml"
-    normalised: list[str] = field(default_factory=list)
-    """``path: what`` for values rewritten for the target version (gateway/model/versions.py)."""

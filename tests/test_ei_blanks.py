@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.ingest.ei import default_layouts, parse_ei
+from gateway.ingest.ei import TRIMMED, default_layouts, parse_ei
 from gateway.ingest.ei_layout import load_layouts
 from gateway.ingest.ei_write import _field_text, write_ei
-from gateway.pipeline import TRIMMED, Converter
+from gateway.pipeline import Converter
 
 LAYOUT_FILE = Path(__file__).resolve().parents[1] / "dialects" / "ei" / "iwmo20-ei.yaml"
 

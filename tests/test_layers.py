@@ -17,6 +17,7 @@ FLOORS = {
     "ingest": 1, "zaken": 1, "pgstore": 1, "schema": 1,
     "mapping": 2, "receiver": 2,
     "render": 3,
+    "reversal": 3.5,  # the way back, which pipeline's Converter.reverse hands over to
     "pipeline": 4,
     "deliver": 5, "tooling": 5,
     "console": 6,  # mounted by the sidecar, which hands it the replay and explain it may call

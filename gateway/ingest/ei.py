@@ -386,6 +386,11 @@ def source_line(el: etree._Element) -> int | None:
     return None
 
 
+TRIMMED = "the value's own leading spaces or trailing non-breaking space are not carried (canonical values are trimmed)"
+"""The warning for an EI field whose edge blanks are the value's own (:func:`trimmed_away`; dialects/ei/README.md,
+*Blanks and zeros*)."""
+
+
 def trimmed_away(root: etree._Element) -> list[tuple[str, int | None]]:
     """(``Record/Field``, line) of every value whose own edge blanks the canonical model does not keep.
 
