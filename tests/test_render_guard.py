@@ -28,7 +28,7 @@ from gateway.render.guard import Place, guarding
 from gateway.render.schemas import OutputInvalid, schema
 from gateway.render.settings import Eenheid, Systeem
 from gateway.zaken import CREEER, STATUS, UPDATE, Operation
-from gateway.zaken.plan import Change, RelationChange
+from gateway.zaken.changes import Change, RelationChange
 
 WRITER = [zkn_writer.write]
 

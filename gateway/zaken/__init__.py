@@ -5,16 +5,15 @@ but no XML and no storage. ``render.zkn`` writes the operations; the ledger keep
 """
 
 from .catalogue import DEMO_ZAAKTYPEN, Statustype, Zaaktype, zaaktype_for
+from .changes import Change, RelationChange
 from .plan import (
     CREEER,
     SOAP_ACTIONS,
     STATUS,
     UPDATE,
-    Change,
     Operation,
     PlanError,
     Planned,
-    RelationChange,
     plan_unit,
 )
 from .units import Unit, units, zaak_identificatie
