@@ -23,9 +23,10 @@ from gateway.httpguard.bodies import Body, BodyBudget, Holding, read_body
 from gateway.render import stuf
 
 from .admin import MAX_REPLAY_BODY, BadReplay, parse_replay
+from .answering import Answer
 from .config import ServeConfig
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from .service import Answer, Gateway
+from .service import Gateway
 from .soap import soap_version
 
 log = logging.getLogger("overstap.http")

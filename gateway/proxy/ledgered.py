@@ -42,6 +42,7 @@ from gateway.render import RenderError, stuf
 from gateway.render.ggk_chain import Received, received_di01
 from gateway.render.zkn import Prepared
 
+from .answering import Answer, acknowledge
 from .config import RouteConfig
 from .converting import (
     ConversionPool,
@@ -57,7 +58,7 @@ from .converting import (
 from .unmapped_report import report_unmapped
 
 if TYPE_CHECKING:
-    from .service import Answer, Gateway
+    from .service import Gateway
 
 log = logging.getLogger("overstap.ledger")
 INLINE_RENDER_BYTES = 64 * 1024
@@ -250,7 +251,7 @@ class LedgerStage:
         accepted, _deliveries = stored
         report_unmapped(gw.metrics, route.name, route.mode, mapped.mapping, accepted, mapped.facts.source_ref,
                         mapped.unmapped)
-        return await gw.acknowledge(route, accepted, mapped.facts, version)
+        return await acknowledge(gw, route, accepted, mapped.facts, version)
 
     async def replay_quarantined(self, gw: Gateway, ids: list[int]) -> list[Replayed]:
         """Quarantined messages converted again through the same ordered step, leaving the quarantine."""

@@ -4,6 +4,7 @@
 outbox commit (``ack: durable``) or after the downstream's verdict (``ack: delivered``); anything it
 refuses is kept in quarantine with the reason and answered with a StUF Fo03 that names field and
 cause. Conversion is CPU work and runs in worker processes (or threads) so the event loop keeps accepting.
+What a stored message is answered (a Bv03, or the downstream's verdict) is :mod:`.answering`'s job.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import logging
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gateway.deliver import outbox
 from gateway.deliver.claiming import ClaimingForwarder
 from gateway.deliver.committer import GroupCommitter
-from gateway.deliver.forwarder import DEAD, DELIVERED, Forwarder, Outcome
+from gateway.deliver.forwarder import Forwarder
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed, apply, chunks, prepare
 from gateway.deliver.store import SqliteStore, failure_name, open_store
@@ -31,6 +31,7 @@ from gateway.mapping.registry import fingerprint
 from gateway.pipeline import Conversion, FailureInfo
 from gateway.render import stuf, writers
 
+from .answering import Answer, acknowledge
 from .config import DEFAULT_ROUTE, ConfigError, RouteConfig, ServeConfig
 from .converting import (
     ConversionPool,
@@ -49,31 +50,6 @@ from .soap import refuse_not_understood, soap_version
 from .unmapped_report import report_unmapped
 
 log = logging.getLogger("overstap.gateway")
-
-
-@dataclass(slots=True)
-class Answer:
-    """An HTTP answer: status, body, content type and extra headers."""
-
-    status: int
-    body: bytes
-    content_type: str = stuf.CONTENT_TYPE["soap11"]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def refused_downstream(dead: Outcome, message_id: str) -> stuf.Fout:
-    """Our Fo03 for a message the downstream refused (translate, ``ack: delivered``): its code and plek, in our words.
-
-    The downstream's omschrijving and details are its own free text about the message, which may quote a BSN or
-    a name; they are described by shape only and stay with the delivery in the outbox (scrubbed), where the
-    operator reads them. The sender gets the code, the plek and where to look."""
-    reply = dead.reply
-    if reply is None or reply.kind != "fo":
-        return stuf.Fout.of("StUF058", f"refused downstream: {dead.summary or 'no StUF answer'}; message {message_id}")
-    said = reply.omschrijving or ""
-    return stuf.Fout(reply.code or "StUF058", "client" if reply.plek == "client" else "server",
-                     f"refused downstream: {reply.berichtcode} {reply.code or '?'} ({reply.plek or '?'}), its "
-                     f"omschrijving ({len(said)} characters) kept with message {message_id} in the outbox")
 
 
 class Gateway:
@@ -293,7 +269,7 @@ class Gateway:
             return self.store_failed(route, exc, facts, version)
         report_unmapped(self.metrics, route.name, route.mode, attempt.mapping, accepted, facts.source_ref,
                         attempt.unmapped)
-        return await self.acknowledge(route, accepted, facts, version)
+        return await acknowledge(self, route, accepted, facts, version)
 
     async def refuse_conflict(self, route: RouteConfig, body: bytes, content_type: str | None,
                               soap_action: str | None, attempt: Converted | Mapped, exc: outbox.ReferenceConflict,
@@ -312,62 +288,6 @@ class Gateway:
         log.error("outbox write failed on route %s: %s", route.name, failure_name(exc))
         return self.fault(503, stuf.Fout.of("StUF046", "the message could not be stored; offer it again later"),
                           version, facts, {"Retry-After": "5"})
-
-    async def acknowledge(self, route: RouteConfig, accepted: outbox.Accepted, facts: Facts,
-                          version: stuf.SoapVersion) -> Answer:
-        """A stored message: queue its deliveries and answer (at once, or with the downstream's verdict)."""
-        ack_target = outbox.NEW if route.mode == "translate" else outbox.LEGACY
-        waits: dict[int, asyncio.Future[Outcome]] = {}
-        if route.ack == "delivered":
-            for item in accepted.queued:
-                if item.target == ack_target:
-                    waits[item.id] = self.forwarder.waiter(item.id)
-            for delivery_id, status, target in accepted.known:
-                if target == ack_target and status == outbox.PENDING and self.forwarder.tracks(delivery_id):
-                    waits[delivery_id] = self.forwarder.waiter(delivery_id)
-        self.forwarder.add(accepted.queued)
-        headers = {"X-Overstap-Message": str(accepted.message_id),
-                   "X-Overstap-Referentienummers": ",".join(accepted.refs)}
-        if accepted.duplicate:
-            headers["X-Overstap-Duplicate"] = "true"
-            self.metrics.duplicates.labels(route.name).inc()
-        log.info("message %d accepted on route %s (%s): %d delivery(ies) queued%s", accepted.message_id, route.name,
-                 route.mode, len(accepted.queued), ", a re-send" if accepted.duplicate else "",
-                 extra={"route": route.name, "message_id": accepted.message_id, "source_ref": facts.source_ref,
-                        "queued": len(accepted.queued), "duplicate": accepted.duplicate})
-        if waits:
-            return await self._await_delivery(route, waits, headers, facts, version)
-        self.metrics.acknowledged.labels(route.name).inc()
-        bv = stuf.bv03(*reply_parties(facts, self.config.reply), facts.source_ref or stuf.UNKNOWN_REF)
-        return Answer(200, stuf.envelope(bv, version), stuf.CONTENT_TYPE[version], headers)
-
-    async def _await_delivery(self, route: RouteConfig, waits: dict[int, asyncio.Future[Outcome]],
-                              headers: dict[str, str], facts: Facts, version: stuf.SoapVersion) -> Answer:
-        """``ack: delivered``: answer with the downstream's verdict (relayed as-is from a legacy partner)."""
-        _done, late = await asyncio.wait(waits.values(), timeout=route.ack_timeout)
-        for delivery_id, fut in waits.items():
-            self.forwarder.forget(delivery_id, fut)
-        if late:
-            self.metrics.rejected.labels(route.name, "ack_timeout").inc()
-            return self.fault(504, stuf.Fout.of("StUF058", f"stored as message {headers['X-Overstap-Message']}"
-                                             f" but not yet accepted downstream within {route.ack_timeout:g}s; "
-                                             "delivery continues, a re-send is recognised"), version, facts, headers)
-        outcomes = [fut.result() for fut in waits.values()]
-        dead = next((o for o in outcomes if o.result == DEAD), None)
-        relay = route.mode != "translate"
-        if dead is not None:
-            self.metrics.rejected.labels(route.name, "downstream").inc()
-            if relay and dead.body:
-                return Answer(dead.http_status or 502, dead.body, dead.content_type or "text/xml", headers)
-            fout = refused_downstream(dead, headers["X-Overstap-Message"])
-            return self.fault(422 if fout.plek == "client" else 502, fout, version, facts, headers)
-        self.metrics.acknowledged.labels(route.name).inc()
-        delivered = [o for o in outcomes if o.result == DELIVERED and o.body]
-        if relay and delivered:
-            o = delivered[0]
-            return Answer(o.http_status or 200, o.body, o.content_type or "text/xml", headers)
-        bv = stuf.bv03(*reply_parties(facts, self.config.reply), facts.source_ref or stuf.UNKNOWN_REF)
-        return Answer(200, stuf.envelope(bv, version), stuf.CONTENT_TYPE[version], headers)
 
     # -- operations ------------------------------------------------------------------------------
 

@@ -24,11 +24,12 @@ from gateway.ingest.envelopes import not_understood
 from gateway.pipeline import FailureInfo
 from gateway.render import stuf
 
+from .answering import Answer
 from .converting import Facts, stored_message
 
 if TYPE_CHECKING:
     from .config import RouteConfig
-    from .service import Answer, Gateway
+    from .service import Gateway
 
 log = logging.getLogger("overstap.gateway")
 SOAP12_HINT = stuf.SOAP12_NS.encode()
@@ -63,8 +64,6 @@ async def refuse_not_understood(gw: Gateway, route: RouteConfig, body: bytes, co
                                 soap_action: str | None, version: stuf.SoapVersion) -> Answer | None:
     """The MustUnderstand fault for a message on a translate route with header blocks it must understand, after
     it is kept in quarantine; None when there are none."""
-    from .service import Answer
-
     if route.mode != "translate" or MARK not in body:
         return None
     blocks = await asyncio.to_thread(not_understood_in, body, gw.config.max_body_bytes)

@@ -1,0 +1,109 @@
+"""The sidecar's answer to a sender: the HTTP answer itself, and for a stored message a Bv03 at once
+(``ack: durable``) or the downstream's verdict (``ack: delivered``).
+
+Apart from :mod:`.service` because waiting on the deliveries of one message and turning their outcome into a
+reply (relayed as-is from a legacy partner, else our Bv03 or Fo03) is a job of its own; the stateful route
+(:mod:`.ledgered`) answers through it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gateway.deliver import outbox
+from gateway.deliver.forwarder import DEAD, DELIVERED, Outcome
+from gateway.render import stuf
+
+from .config import RouteConfig
+from .converting import Facts, reply_parties
+
+if TYPE_CHECKING:
+    from .service import Gateway
+
+log = logging.getLogger("overstap.gateway")
+
+
+@dataclass(slots=True)
+class Answer:
+    """An HTTP answer: status, body, content type and extra headers."""
+
+    status: int
+    body: bytes
+    content_type: str = stuf.CONTENT_TYPE["soap11"]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def refused_downstream(dead: Outcome, message_id: str) -> stuf.Fout:
+    """Our Fo03 for a message the downstream refused (translate, ``ack: delivered``): its code and plek, in our words.
+
+    The downstream's omschrijving and details are its own free text about the message, which may quote a BSN or
+    a name; they are described by shape only and stay with the delivery in the outbox (scrubbed), where the
+    operator reads them. The sender gets the code, the plek and where to look."""
+    reply = dead.reply
+    if reply is None or reply.kind != "fo":
+        return stuf.Fout.of("StUF058", f"refused downstream: {dead.summary or 'no StUF answer'}; message {message_id}")
+    said = reply.omschrijving or ""
+    return stuf.Fout(reply.code or "StUF058", "client" if reply.plek == "client" else "server",
+                     f"refused downstream: {reply.berichtcode} {reply.code or '?'} ({reply.plek or '?'}), its "
+                     f"omschrijving ({len(said)} characters) kept with message {message_id} in the outbox")
+
+
+async def acknowledge(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted, facts: Facts,
+                      version: stuf.SoapVersion) -> Answer:
+    """A stored message: queue its deliveries and answer (at once, or with the downstream's verdict)."""
+    ack_target = outbox.NEW if route.mode == "translate" else outbox.LEGACY
+    waits: dict[int, asyncio.Future[Outcome]] = {}
+    if route.ack == "delivered":
+        for item in accepted.queued:
+            if item.target == ack_target:
+                waits[item.id] = gw.forwarder.waiter(item.id)
+        for delivery_id, status, target in accepted.known:
+            if target == ack_target and status == outbox.PENDING and gw.forwarder.tracks(delivery_id):
+                waits[delivery_id] = gw.forwarder.waiter(delivery_id)
+    gw.forwarder.add(accepted.queued)
+    headers = {"X-Overstap-Message": str(accepted.message_id),
+               "X-Overstap-Referentienummers": ",".join(accepted.refs)}
+    if accepted.duplicate:
+        headers["X-Overstap-Duplicate"] = "true"
+        gw.metrics.duplicates.labels(route.name).inc()
+    log.info("message %d accepted on route %s (%s): %d delivery(ies) queued%s", accepted.message_id, route.name,
+             route.mode, len(accepted.queued), ", a re-send" if accepted.duplicate else "",
+             extra={"route": route.name, "message_id": accepted.message_id, "source_ref": facts.source_ref,
+                    "queued": len(accepted.queued), "duplicate": accepted.duplicate})
+    if waits:
+        return await _await_delivery(gw, route, waits, headers, facts, version)
+    gw.metrics.acknowledged.labels(route.name).inc()
+    bv = stuf.bv03(*reply_parties(facts, gw.config.reply), facts.source_ref or stuf.UNKNOWN_REF)
+    return Answer(200, stuf.envelope(bv, version), stuf.CONTENT_TYPE[version], headers)
+
+
+async def _await_delivery(gw: Gateway, route: RouteConfig, waits: dict[int, asyncio.Future[Outcome]],
+                          headers: dict[str, str], facts: Facts, version: stuf.SoapVersion) -> Answer:
+    """``ack: delivered``: answer with the downstream's verdict (relayed as-is from a legacy partner)."""
+    _done, late = await asyncio.wait(waits.values(), timeout=route.ack_timeout)
+    for delivery_id, fut in waits.items():
+        gw.forwarder.forget(delivery_id, fut)
+    if late:
+        gw.metrics.rejected.labels(route.name, "ack_timeout").inc()
+        return gw.fault(504, stuf.Fout.of("StUF058", f"stored as message {headers['X-Overstap-Message']}"
+                                          f" but not yet accepted downstream within {route.ack_timeout:g}s; "
+                                          "delivery continues, a re-send is recognised"), version, facts, headers)
+    outcomes = [fut.result() for fut in waits.values()]
+    dead = next((o for o in outcomes if o.result == DEAD), None)
+    relay = route.mode != "translate"
+    if dead is not None:
+        gw.metrics.rejected.labels(route.name, "downstream").inc()
+        if relay and dead.body:
+            return Answer(dead.http_status or 502, dead.body, dead.content_type or "text/xml", headers)
+        fout = refused_downstream(dead, headers["X-Overstap-Message"])
+        return gw.fault(422 if fout.plek == "client" else 502, fout, version, facts, headers)
+    gw.metrics.acknowledged.labels(route.name).inc()
+    delivered = [o for o in outcomes if o.result == DELIVERED and o.body]
+    if relay and delivered:
+        o = delivered[0]
+        return Answer(o.http_status or 200, o.body, o.content_type or "text/xml", headers)
+    bv = stuf.bv03(*reply_parties(facts, gw.config.reply), facts.source_ref or stuf.UNKNOWN_REF)
+    return Answer(200, stuf.envelope(bv, version), stuf.CONTENT_TYPE[version], headers)
