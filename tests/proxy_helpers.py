@@ -30,7 +30,7 @@ from fastapi.responses import Response
 from gateway.httpguard.protocol import guarded_protocol
 from gateway.mapping import Registry
 from gateway.proxy.app import create_app
-from gateway.proxy.config import from_dict
+from gateway.proxy.config_file import from_dict
 from gateway.proxy.service import Gateway
 from gateway.reference import ENV, available, reference_dir
 

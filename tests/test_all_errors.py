@@ -23,7 +23,7 @@ from gateway.mapping import ConversionError, Registry
 from gateway.mapping.errors import MAX_ERRORS
 from gateway.pipeline import Converter, describe
 from gateway.proxy.app import create_app
-from gateway.proxy.config import from_dict
+from gateway.proxy.config_file import from_dict
 from gateway.proxy.service import Gateway
 from gateway.render.stuf import MAX_DETAILS
 

@@ -226,7 +226,8 @@ def test_the_console_is_off_unless_configured(start: Start, tmp_path: Path) -> N
     ({"enabled": True, "secure_cookies": "sometimes"}, "console.secure_cookies: 'sometimes' is not one of auto"),
 ])
 def test_a_wrong_console_block_stops_the_start(block: dict[str, object], error: str) -> None:
-    from gateway.proxy.config import ConfigError, from_dict
+    from gateway.proxy.config import ConfigError
+    from gateway.proxy.config_file import from_dict
 
     with pytest.raises(ConfigError, match=re.escape(error)):
         from_dict({"routes": {"default": {"downstream": "http://127.0.0.1:9"}}, "console": block})

@@ -1021,7 +1021,8 @@ def test_cli_convert_a_301_and_its_302_with_a_payload_version(tmp_path: Path, re
 
 def test_serve_route_sets_the_payload_version(reference_dir: Path) -> None:
     from gateway.mapping import Registry
-    from gateway.proxy.config import ConfigError, from_dict
+    from gateway.proxy.config import ConfigError
+    from gateway.proxy.config_file import from_dict
     from gateway.proxy.converting import build_converters
 
     doc = {"downstreams": {"isd": "http://isd.example/ggk"}, "routes": {

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from gateway.cli import main
 from gateway.mapping import MappingError, Registry, loader
 from gateway.proxy.config import ConfigError
-from gateway.proxy.config import load as load_config
+from gateway.proxy.config_file import load as load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = "overstap-mapping: 1\nname: hostile\nextends: iwmo20-wmo301\n"

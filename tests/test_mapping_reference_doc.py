@@ -191,7 +191,7 @@ def test_every_relative_link_in_the_docs_resolves() -> None:
 
 
 def test_every_complete_mapping_file_and_sidecar_config_in_the_docs_loads(tmp_path: Path) -> None:
-    from gateway.proxy.config import from_dict, substitute
+    from gateway.proxy.config_file import from_dict, substitute
 
     mappings: list[Path] = []
     configs = 0

@@ -42,7 +42,7 @@ from gateway.cli import main
 from gateway.deliver import outbox
 from gateway.mapping import Registry, default_dirs
 from gateway.proxy.app import create_app
-from gateway.proxy.config import load
+from gateway.proxy.config_file import load
 from gateway.proxy.healthcheck import check
 from gateway.proxy.logs import JsonFormatter
 from gateway.proxy.service import Gateway

@@ -20,7 +20,7 @@ from gateway.deliver import outbox
 from gateway.mapping import Registry
 from gateway.pipeline import Converter
 from gateway.proxy.app import create_app
-from gateway.proxy.config import from_dict
+from gateway.proxy.config_file import from_dict
 from gateway.proxy.service import Gateway
 from gateway.render.schemas import errors_of
 

@@ -17,7 +17,7 @@ from test_proxy_limits import Errors
 from gateway.httpguard.protocol import guarded_protocol
 from gateway.mapping import Registry
 from gateway.proxy.app import SidecarApp, create_app
-from gateway.proxy.config import from_dict
+from gateway.proxy.config_file import from_dict
 from gateway.proxy.service import Gateway
 
 LIMIT = 64 * 1024

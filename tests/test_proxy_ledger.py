@@ -23,7 +23,8 @@ from proxy_helpers import Receiver, ServerThread, sample, samples_dir, soap11, w
 
 from gateway.mapping import Registry
 from gateway.proxy.app import create_app
-from gateway.proxy.config import ConfigError, from_dict
+from gateway.proxy.config import ConfigError
+from gateway.proxy.config_file import from_dict
 from gateway.proxy.service import Gateway
 
 ZKN = "{http://www.egem.nl/StUF/sector/zkn/0310}"

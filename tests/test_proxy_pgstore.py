@@ -24,7 +24,8 @@ from test_proxy_ledger import A01, A02, A04, B01, B02, B04, FAST_RETRY, operatio
 from gateway.deliver import claims
 from gateway.mapping import Registry
 from gateway.proxy.app import create_app
-from gateway.proxy.config import ConfigError, from_dict
+from gateway.proxy.config import ConfigError
+from gateway.proxy.config_file import from_dict
 from gateway.proxy.service import Gateway
 
 registry = test_proxy_ledger.registry  # the same fixtures: the sample mappings, a recording downstream

@@ -19,7 +19,7 @@ from proxy_helpers import Receiver, ServerThread, metric
 from gateway.deliver import outbox
 from gateway.mapping import Registry
 from gateway.proxy.app import create_app
-from gateway.proxy.config import from_dict
+from gateway.proxy.config_file import from_dict
 from gateway.proxy.converting import mapping_files
 from gateway.proxy.service import Gateway
 from gateway.render.schemas import errors_of

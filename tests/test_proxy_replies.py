@@ -19,7 +19,8 @@ from gateway.deliver.forwarder import DEAD, DELIVERED, RETRY, classify
 from gateway.deliver.plan import original_referentienummer, plan, root_of
 from gateway.deliver.replies import read_reply
 from gateway.pipeline import Converter
-from gateway.proxy.config import ConfigError, from_dict, load, substitute
+from gateway.proxy.config import ConfigError
+from gateway.proxy.config_file import from_dict, load, substitute
 from gateway.render import stuf
 from gateway.render.schemas import check, errors_of
 

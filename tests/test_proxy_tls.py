@@ -24,7 +24,8 @@ from gateway.deliver.forwarder import DELIVERED, RETRY, Forwarder, Lane, Outcome
 from gateway.deliver.outbox import Queued
 from gateway.mapping import Registry
 from gateway.proxy.app import create_app
-from gateway.proxy.config import TlsConfig, from_dict
+from gateway.proxy.config import TlsConfig
+from gateway.proxy.config_file import from_dict
 from gateway.proxy.healthcheck import check
 from gateway.proxy.service import Gateway
 

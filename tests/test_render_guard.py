@@ -517,7 +517,8 @@ def test_an_invalid_value_is_refused_by_place_without_the_value(reference_dir: P
 
 def test_the_sidecar_takes_validate_full_and_refuses_other_words(tmp_path: Path, reference_dir: Path) -> None:
     from gateway.mapping import Registry
-    from gateway.proxy.config import ConfigError, from_dict
+    from gateway.proxy.config import ConfigError
+    from gateway.proxy.config_file import from_dict
     from gateway.proxy.converting import build_converters
 
     def route(validate: object) -> dict[str, Any]:

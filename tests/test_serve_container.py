@@ -21,7 +21,8 @@ from proxy_helpers import ROOT, Start, metric, overstap_command, wait_for
 
 from gateway.cli import main
 from gateway.deliver import outbox
-from gateway.proxy.config import ConfigError, from_dict
+from gateway.proxy.config import ConfigError
+from gateway.proxy.config_file import from_dict
 from gateway.proxy.healthcheck import check
 from gateway.proxy.service import Gateway
 

@@ -22,7 +22,8 @@ from fastapi import FastAPI, Request, Response
 from proxy_helpers import BV03, GatewayProcess, ServerThread, free_port, sample, samples_dir, variant, wait_for
 
 from gateway.cli import main
-from gateway.proxy.config import ConfigError, load
+from gateway.proxy.config import ConfigError
+from gateway.proxy.config_file import load
 
 pytestmark = pytest.mark.slow
 _REF = re.compile(rb"<StUF:referentienummer>([^<]+)</StUF:referentienummer>")

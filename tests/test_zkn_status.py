@@ -9,7 +9,8 @@ import pytest
 from lxml import etree
 from receiver_run import Run
 
-from gateway.proxy.config import ConfigError, load
+from gateway.proxy.config import ConfigError
+from gateway.proxy.config_file import load
 from gateway.proxy.render_config import render_settings
 from gateway.receiver import Receiver
 from gateway.render import RenderSettings

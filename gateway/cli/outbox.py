@@ -35,7 +35,8 @@ STATUSES = (outbox.PENDING, outbox.DELIVERED, outbox.DEAD)
 
 
 def _config(config_file: str | None) -> Any:
-    from gateway.proxy.config import ConfigError, load
+    from gateway.proxy.config import ConfigError
+    from gateway.proxy.config_file import load
 
     try:
         return load(config_file)
@@ -242,7 +243,8 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledge
     ``profile``), rendered against ``ledger`` (the sidecar's, in the outbox database); and each route's targets
     that take one order (the config's ``order: created`` downstreams), so a converted message is queued as the
     sidecar would."""
-    from gateway.proxy.config import ConfigError, load
+    from gateway.proxy.config import ConfigError
+    from gateway.proxy.config_file import load
     from gateway.proxy.converting import build_converters, mapping_files, schema_available
 
     if config_file:
@@ -340,7 +342,8 @@ def _targets(config_file: str | None) -> Targets:
     instead of queued to wait for ever; None without ``--config`` (the outbox alone does not know the routes)."""
     if not config_file:
         return None
-    from gateway.proxy.config import ConfigError, load
+    from gateway.proxy.config import ConfigError
+    from gateway.proxy.config_file import load
 
     try:
         return set(load(config_file).targets())

@@ -18,7 +18,8 @@ from gateway.deliver.downstream import ORDERS
 from gateway.deliver.outbox import DB_NAME
 from gateway.mapping import Registry
 from gateway.pipeline import PROFILES
-from gateway.proxy.config import ACKS, MODES, ConfigError, ServeConfig, TlsConfig, load, quick
+from gateway.proxy.config import ACKS, MODES, ConfigError, ServeConfig, TlsConfig, quick
+from gateway.proxy.config_file import load
 from gateway.proxy.healthcheck import health_url, write_url
 
 from . import main
