@@ -112,6 +112,13 @@ def _element(head: bytes, pos: int, scope: dict[bytes, bytes]) -> tuple[str, str
 def _scan(head: bytes) -> str | None:
     """The GGk envelope ``head`` starts with, as its root or as the first child of a SOAP Body (after a Header),
     or None; raises :class:`_More` when ``head`` ends too soon to tell."""
+    namespace, local = _message(head)
+    return local if namespace == GGK_NS and local in ENVELOPES else None
+
+
+def _message(head: bytes) -> tuple[str, str]:
+    """(namespace, local name) of the message ``head`` starts with: its root, or the first child of a SOAP Body
+    (after a Header); ``("", "")`` when a SOAP envelope holds no Body first. Raises :class:`_More` as ``_scan``."""
     pos = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     namespace, local, pos, empty, scope = _element(head, pos, {})
     soap = namespace if namespace in SOAP_NAMESPACES and local == "Envelope" else None
@@ -125,9 +132,18 @@ def _scan(head: bytes) -> str | None:
         if (namespace, local) == (soap, "Header"):
             namespace, local, pos, empty, scope = _element(head, pos, scope)
         if (namespace, local) != (soap, "Body") or empty:
-            return None
+            return "", ""
         namespace, local, pos, empty, scope = _element(head, pos, scope)
-    return local if namespace == GGK_NS and local in ENVELOPES else None
+    return namespace, local
+
+
+def message_name(data: bytes) -> tuple[str, str] | None:
+    """(namespace, local name) of the one message of ``data``, bare or in a SOAP Body, judged from its first
+    :data:`SCAN_BYTES` by structure as :func:`envelope_root` does; None when they do not tell."""
+    try:
+        return _message(data[:SCAN_BYTES])
+    except _More:
+        return None
 
 
 def envelope_root(data: bytes) -> str | None:
@@ -203,7 +219,8 @@ def malformed(data: bytes, error: InputError) -> InputError:
                       line=error.line, field=f"GGK:{root}", code=error.code)
 
 
-def _text(parent: etree._Element, path: str) -> tuple[str | None, etree._Element | None]:
+def text_at(parent: etree._Element, path: str) -> tuple[str | None, etree._Element | None]:
+    """The stripped text (None when absent or empty) and the element at ``path`` (StUF names, ``/`` between)."""
     node = parent
     for step in path.split("/"):
         found = node.find(_S + step)
@@ -252,12 +269,13 @@ def _structure(root: etree._Element, code: str, source: str) -> None:
                 parts[place] = child
 
 
-def _uuid(stuur: etree._Element, path: str, code: str, source: str) -> None:
+def check_uuid(stuur: etree._Element, path: str, what: str, source: str) -> None:
     """``stuurgegevens.<path>`` is a UUID (spec 2.4): a Du01 we write later carries this Di01's referentienummer
-    as its crossRefnummer, so anything else would go out again to be refused by the chain (IB009, CC04)."""
-    value, node = _text(stuur, path)
+    as its crossRefnummer, so anything else would go out again to be refused by the chain (IB009, CC04); a Fo01's
+    crossRefnummer names the envelope it refuses. ``what`` names the message (``GGk Du01 envelope``)."""
+    value, node = text_at(stuur, path)
     if value is not None and _UUID.fullmatch(value) is None:
-        raise InputError(f"GGk {code} envelope: stuurgegevens.{path} must be a UUID (spec 2.4: version 4, such as "
+        raise InputError(f"{what}: stuurgegevens.{path} must be a UUID (spec 2.4: version 4, such as "
                          f"0e09a81f-64a0-4793-b946-d6538fb3f37e), found {shape(value)}", source=source,
                          line=node.sourceline if node is not None else None, field=f"stuurgegevens.{path}")
 
@@ -289,6 +307,32 @@ def _base64_text(bericht: etree._Element, code: str, source: str) -> bytes:
     return _WHITESPACE.sub(b"", "".join(parts).encode("ascii", "replace"))
 
 
+def stuurgegevens_of(stuur: etree._Element, needed: tuple[str, ...], what: str, source: str) -> dict[str, str]:
+    """The texts of ``needed`` (each required: :class:`InputError` naming the first missing one) and of the
+    optional parts of zender and ontvanger, keyed ``zender.organisatie``; ``what`` names the message."""
+    info: dict[str, str] = {}
+    for path in needed:
+        value, _ = text_at(stuur, path)
+        if value is None:
+            raise InputError(f"{what}: stuurgegevens.{path.replace('/', '.')} is missing or empty",
+                             source=source, line=stuur.sourceline, field=f"stuurgegevens.{path.replace('/', '.')}")
+        info[path.replace("/", ".")] = value
+    for path in ("zender/administratie", "zender/gebruiker", "ontvanger/administratie", "ontvanger/gebruiker"):
+        value, _ = text_at(stuur, path)  # optional, but part of who sent it: its Bv03/Fo03 goes back to all of it
+        if value is not None:
+            info[path.replace("/", ".")] = value
+    return info
+
+
+def check_tijdstip(stuur: etree._Element, info: dict[str, str], what: str, source: str) -> None:
+    """``info``'s tijdstipBericht is a StUF Tijdstip (8 to 17 digits); else :class:`InputError` at its line."""
+    if _TIJDSTIP.fullmatch(info["tijdstipBericht"]) is None:
+        _, node = text_at(stuur, "tijdstipBericht")
+        raise InputError(f"{what}: stuurgegevens.tijdstipBericht must be a StUF Tijdstip (8 to 17 "
+                         f"digits: yyyymmddhhmmssmmm), found {found(info['tijdstipBericht'])}", source=source,
+                         line=node.sourceline if node is not None else None, field="stuurgegevens.tijdstipBericht")
+
+
 def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
     """Check the envelope and decode its payload, or raise :class:`InputError` naming line and field."""
     local = root.tag[len(_G):]
@@ -298,30 +342,17 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
     if stuur is None:
         raise InputError(f"GGk {code} envelope without stuurgegevens", source=source, line=root.sourceline,
                          field="stuurgegevens")
-    info: dict[str, str] = {}
     needed = (*REQUIRED_STUURGEGEVENS, "crossRefnummer") if code == "Du01" else REQUIRED_STUURGEGEVENS
-    for path in needed:
-        value, _ = _text(stuur, path)
-        if value is None:
-            raise InputError(f"GGk {code} envelope: stuurgegevens.{path.replace('/', '.')} is missing or empty",
-                             source=source, line=stuur.sourceline, field=f"stuurgegevens.{path.replace('/', '.')}")
-        info[path.replace("/", ".")] = value
-    for path in ("zender/administratie", "zender/gebruiker", "ontvanger/administratie", "ontvanger/gebruiker"):
-        value, _ = _text(stuur, path)  # optional, but part of who sent it: its Bv03/Fo03 goes back to all of it
-        if value is not None:
-            info[path.replace("/", ".")] = value
+    what = f"GGk {code} envelope"
+    info = stuurgegevens_of(stuur, needed, what, source)
     if info["berichtcode"] != code:
-        _, node = _text(stuur, "berichtcode")
+        _, node = text_at(stuur, "berichtcode")
         raise InputError(f"GGk envelope {local} carries berichtcode {found(info['berichtcode'])}, expected {code}",
                          source=source, line=node.sourceline if node is not None else None,
                          field="stuurgegevens.berichtcode")
     for path in ("referentienummer", "crossRefnummer") if code == "Du01" else ("referentienummer",):
-        _uuid(stuur, path, code, source)
-    if _TIJDSTIP.fullmatch(info["tijdstipBericht"]) is None:
-        _, node = _text(stuur, "tijdstipBericht")
-        raise InputError(f"GGk {code} envelope: stuurgegevens.tijdstipBericht must be a StUF Tijdstip (8 to 17 "
-                         f"digits: yyyymmddhhmmssmmm), found {found(info['tijdstipBericht'])}", source=source,
-                         line=node.sourceline if node is not None else None, field="stuurgegevens.tijdstipBericht")
+        check_uuid(stuur, path, what, source)
+    check_tijdstip(stuur, info, what, source)
     parameters = root.find(_G + "parameters")
     if parameters is None:
         raise InputError(f"GGk {code} envelope without parameters", source=source, line=root.sourceline,

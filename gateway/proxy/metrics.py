@@ -127,6 +127,9 @@ class Metrics(Observer):
         self.unmapped_values = _Labelled(Counter("overstap_unmapped_values", "Source values no mapping rule used, "
                                                  "per mapping", ["route", "mapping"], registry=r))
         self.reloads = _Labelled(Counter("overstap_mapping_reloads", "Mapping reloads", ["result"], registry=r))
+        self.chain_faults = _Labelled(Counter("overstap_chain_faults", "StUF Fo01s from the ISD-keten, by what became "
+                                              "of them: dead_letter, repeat, quarantined", ["route", "outcome"],
+                                              registry=r))
 
     def watch_depth(self, depth: Callable[[], dict[tuple[str, str], int]]) -> None:
         self.registry.register(_Depth(depth))

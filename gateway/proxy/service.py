@@ -32,6 +32,7 @@ from gateway.pipeline import Conversion, FailureInfo
 from gateway.render import stuf, writers
 
 from .answering import Answer, acknowledge
+from .chain_fault import receive_fo01, takes_fo01
 from .config import DEFAULT_ROUTE, ConfigError, RouteConfig, ServeConfig
 from .converting import (
     ConversionPool,
@@ -204,6 +205,8 @@ class Gateway:
         refused = await refuse_not_understood(self, route, body, content_type, soap_action, version)
         if refused is not None:
             return refused
+        if takes_fo01(route, body):  # the chain refusing an envelope it took earlier (GGk spec 2.3)
+            return await receive_fo01(self, route, body, content_type, soap_action, version)
         if self.stage is not None and self.stage.applies(route):
             answer = await self.stage.receive(self, route, body, content_type, soap_action, version)
             self.metrics.ack_seconds.labels(route.name).observe(time.perf_counter() - started)

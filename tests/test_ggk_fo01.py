@@ -1,0 +1,224 @@
+"""The ISD-keten's Fo01 on a ggk route: kept, matched to the Di01 it refuses, that delivery a dead letter.
+
+Why: the chain is asynchronous (GGk spec 2.3): it takes a Di01 with a Bv03 and refuses it later in a StUF Fo01
+whose crossRefnummer is the Di01's referentienummer. The sidecar answered such a Fo01 with a Fo03 ("unknown
+dialect"), quarantined it as a message it could not read, and left the Di01 ``delivered``: nobody saw that the
+chain had refused it. Each test runs ``overstap serve`` as a real process, a real downstream on 127.0.0.1 playing
+the chain, and reads the outbox through the real ``overstap outbox`` CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from lxml import etree
+from proxy_helpers import (
+    ROOT,
+    GatewayProcess,
+    Receiver,
+    ServerThread,
+    free_port,
+    metric,
+    overstap_command,
+    sample,
+    soap11,
+    soap12,
+    variant,
+    wait_for,
+)
+
+from gateway.deliver import outbox
+
+STUF = "{http://www.egem.nl/StUF/StUF0301}"
+ACTION = "http://www.egem.nl/StUF/StUF0301/Fo01"
+BSN = "123456782"
+FO01 = """<StUF:Fo01Bericht xmlns:StUF="http://www.egem.nl/StUF/StUF0301"><StUF:stuurgegevens>
+<StUF:berichtcode>Fo01</StUF:berichtcode>
+<StUF:zender><StUF:organisatie>IB</StUF:organisatie><StUF:applicatie>GGk</StUF:applicatie></StUF:zender>
+<StUF:ontvanger><StUF:organisatie>0384</StUF:organisatie><StUF:applicatie>OVERSTAP</StUF:applicatie></StUF:ontvanger>
+<StUF:referentienummer>{ref}</StUF:referentienummer><StUF:tijdstipBericht>20261206120000000</StUF:tijdstipBericht>
+<StUF:crossRefnummer>{cross}</StUF:crossRefnummer></StUF:stuurgegevens>
+<StUF:body><StUF:code>IB001</StUF:code><StUF:plek>{plek}</StUF:plek>
+<StUF:omschrijving>Client met BSN {bsn} onbekend bij het Inlichtingenbureau</StUF:omschrijving>
+<StUF:details>AfgekeurdIB</StUF:details></StUF:body></StUF:Fo01Bericht>"""
+_REF = re.compile(rb"<StUF:referentienummer>([^<]+)</StUF:referentienummer>")
+
+
+def fo01(cross: str, ref: str | None = None, plek: str = "client") -> tuple[str, bytes]:
+    """(its referentienummer, a Fo01 of the chain refusing the envelope ``cross``, with a BSN in its text)."""
+    ref = ref or str(uuid.uuid4())
+    return ref, FO01.format(ref=ref, cross=cross, plek=plek, bsn=BSN).encode()
+
+
+def cli(data: Path, *args: str) -> str:
+    """``overstap outbox <args> --data-dir <data>`` as an operator runs it; its output."""
+    done = subprocess.run([*overstap_command(), "outbox", *args, "--data-dir", str(data)], cwd=ROOT,
+                          capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout.decode()
+
+
+def deliveries(data: Path) -> dict[str, dict[str, object]]:
+    """referentienummer -> the delivery as ``outbox list --json`` shows it."""
+    return {d["referentienummer"]: d for d in json.loads(cli(data, "list", "--json"))}
+
+
+def answer_of(response: httpx.Response) -> etree._Element:
+    """The StUF message in the sidecar's SOAP answer."""
+    return etree.fromstring(response.content)[-1][0]
+
+
+def di01_ref(received: bytes) -> str:
+    found = _REF.search(received)
+    assert found is not None
+    return found.group(1).decode()
+
+
+def one_di01(gw: GatewayProcess, chain: Receiver) -> str:
+    """Send the 301 sample through the ggk route; the referentienummer of the Di01 the chain got."""
+    assert httpx.post(gw.url + "/soap", content=sample(), timeout=30).status_code == 200
+    assert wait_for(lambda: len(chain.received) == 1)
+    return di01_ref(chain.received[0].body)
+
+
+def serve(tmp_path: Path, downstream: str) -> GatewayProcess:
+    """``overstap serve --profile ggk``: its one route sends every message to the chain as a Di01."""
+    return GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", downstream, "--profile", "ggk",
+                           "--convert-processes", "0", "--log-level", "info"], free_port(),
+                          tmp_path / "gateway.log").start()
+
+
+def test_a_chain_fo01_makes_the_di01_it_refuses_a_dead_letter(tmp_path: Path) -> None:
+    """Two 301s go out as Di01s; the chain refuses the first in a Fo01. The Bv03 comes once the Fo01 and its effect
+    are stored (a SIGKILL right after it loses neither); the first delivery is dead with the chain's reason, BSN
+    masked, the second untouched; nothing goes downstream; a replay sends the Di01 again, same referentienummer;
+    the same Fo01 offered again is counted and leaves the replayed delivery alone."""
+    chain = Receiver()
+    data = tmp_path / "data"
+    with ServerThread(chain.app()) as ds:
+        gw = serve(tmp_path, ds.url + "/isd")
+        try:
+            for n in (1, 2):
+                sent = httpx.post(gw.url + "/soap", content=variant(sample(), n), timeout=30)
+                assert sent.status_code == 200, sent.text
+            assert wait_for(lambda: len(chain.received) == 2)
+            first, second = (di01_ref(r.body) for r in chain.received)
+            ref, message = fo01(first)
+            answer = httpx.post(gw.url + "/soap", content=soap11(message), timeout=30,
+                                headers={"SOAPAction": ACTION, "Content-Type": "text/xml; charset=utf-8"})
+            assert answer.status_code == 200, answer.text
+            bv = answer_of(answer)
+            assert etree.QName(bv).localname == "Bv03Bericht"
+            assert bv.findtext(f"{STUF}stuurgegevens/{STUF}crossRefnummer") == ref
+            assert bv.findtext(f"{STUF}stuurgegevens/{STUF}ontvanger/{STUF}organisatie") == "IB"
+            assert metric(gw.url, "overstap_chain_faults_total", outcome="dead_letter") == 1
+            assert metric(gw.url, "overstap_dead_lettered_total") == 1
+            gw.kill()  # at once: what the Bv03 promised must be on disk
+        finally:
+            gw.terminate()
+        assert len(chain.received) == 2  # a Fo01 is never forwarded
+        listed = deliveries(data)
+        assert listed[first]["status"] == outbox.DEAD
+        assert listed[first]["reason"] == ("refused by the chain: Fo01 IB001 client: Client met BSN *******82 "
+                                           "onbekend bij het Inlichtingenbureau: AfgekeurdIB")
+        assert listed[first]["reply_code"] == "Fo01 IB001"
+        assert listed[second]["status"] == outbox.DELIVERED
+        kept = answer.headers["x-overstap-message"]
+        shown = cli(data, "show", kept, "--message")
+        assert ref in shown and "refused by the chain: Fo01 IB001" in shown
+        assert f"delivery {listed[first]['id']}" in shown
+        log = (tmp_path / "gateway.log").read_text()
+        assert f"Fo01 IB001 {ref}" in log and BSN not in log and "Inlichtingenbureau" not in log
+
+        gw = serve(tmp_path, ds.url + "/isd")
+        try:
+            assert "1 replayed, 0 not" in cli(data, "replay", str(listed[first]["id"]))
+            assert wait_for(lambda: len(chain.received) == 3)
+            assert di01_ref(chain.received[2].body) == first  # the stored envelope, its referentienummer kept
+            assert wait_for(lambda: deliveries(data)[first]["status"] == outbox.DELIVERED)
+            again = httpx.post(gw.url + "/soap", content=soap11(message), timeout=30)
+            assert again.status_code == 200 and again.headers["x-overstap-duplicate"] == "true"
+            assert deliveries(data)[first]["status"] == outbox.DELIVERED
+        finally:
+            gw.terminate()
+
+
+def test_a_fo01_that_names_nothing_sent_is_kept_in_quarantine(tmp_path: Path) -> None:
+    """A Fo01 (in SOAP 1.2) about an envelope this gateway never sent: answered in SOAP 1.2 and kept, with why."""
+    chain = Receiver()
+    data = tmp_path / "data"
+    with ServerThread(chain.app()) as ds:
+        gw = serve(tmp_path, ds.url + "/isd")
+        try:
+            one_di01(gw, chain)
+            stranger = str(uuid.uuid4())
+            ref, message = fo01(stranger)
+            answer = httpx.post(gw.url + "/soap", content=soap12(message), timeout=30,
+                                headers={"Content-Type": "application/soap+xml"})
+            assert answer.status_code == 200, answer.text
+            assert answer.content.count(b"http://www.w3.org/2003/05/soap-envelope") == 1
+            assert answer_of(answer).findtext(f"{STUF}stuurgegevens/{STUF}crossRefnummer") == ref
+            assert metric(gw.url, "overstap_chain_faults_total", outcome="quarantined") == 1
+        finally:
+            gw.terminate()
+    (kept,) = json.loads(cli(data, "list", "--quarantine", "--json"))
+    assert kept["id"] == int(answer.headers["x-overstap-quarantine"]) and kept["source_ref"] == ref
+    assert kept["reason"].startswith("refused by the chain: Fo01 IB001 client: Client met BSN *******82")
+    assert kept["reason"].endswith(f"about referentienummer {stranger}, which names no delivery this gateway sent")
+    assert [d["status"] for d in deliveries(data).values()] == [outbox.DELIVERED]
+    assert len(chain.received) == 1
+
+
+@pytest.mark.parametrize(("cross", "plek", "field"), [
+    ("REF-0001", "client", "stuurgegevens.crossRefnummer"),  # a Refnummer to the schema, no UUID to GGk (spec 2.4)
+    (None, "elders", "Fo01Bericht"),  # plek is client or server (StUF 03.01 schema)
+])
+def test_a_fo01_that_is_no_valid_fo01_is_refused_and_kept(tmp_path: Path, cross: str | None, plek: str,
+                                                          field: str) -> None:
+    """A Fo01 that fails the StUF 03.01 schema or a GGk stuurgegevens rule: Fo03 (StUF055, in a SOAP Fault),
+    quarantined; the Di01 it names stays as it was."""
+    chain = Receiver()
+    data = tmp_path / "data"
+    with ServerThread(chain.app()) as ds:
+        gw = serve(tmp_path, ds.url + "/isd")
+        try:
+            sent = one_di01(gw, chain)
+            _ref, message = fo01(cross or sent, plek=plek)
+            answer = httpx.post(gw.url + "/soap", content=message, timeout=30)
+            assert answer.status_code == 500, answer.text  # a SOAP Fault, its Fo03 in the detail
+            fo = next(etree.fromstring(answer.content).iter(f"{STUF}Fo03Bericht"))
+            assert fo.findtext(f"{STUF}body/{STUF}code") == "StUF055"
+        finally:
+            gw.terminate()
+    (kept,) = json.loads(cli(data, "list", "--quarantine", "--json"))
+    assert kept["fault_field"] == field and kept["fault_code"] == "StUF055"
+    assert deliveries(data)[sent]["status"] == outbox.DELIVERED
+
+
+def test_a_fo01_is_stored_before_its_bv03(tmp_path: Path) -> None:
+    """Another connection finds the Fo01 and the dead letter committed the moment the Bv03 arrives."""
+    chain = Receiver()
+    db = tmp_path / "data" / outbox.DB_NAME
+    with ServerThread(chain.app()) as ds:
+        gw = serve(tmp_path, ds.url + "/isd")
+        try:
+            sent = one_di01(gw, chain)
+            ref, message = fo01(sent)
+            assert httpx.post(gw.url + "/soap", content=message, timeout=30).status_code == 200
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+            try:
+                assert conn.execute("SELECT status FROM message WHERE source_ref = ?", (ref,)).fetchall() == \
+                    [(outbox.ACCEPTED,)]
+                assert conn.execute("SELECT status FROM delivery WHERE referentienummer = ?", (sent,)).fetchall() == \
+                    [(outbox.DEAD,)]
+            finally:
+                conn.close()
+        finally:
+            gw.terminate()
