@@ -222,3 +222,30 @@ def test_a_fo01_is_stored_before_its_bv03(tmp_path: Path) -> None:
                 conn.close()
         finally:
             gw.terminate()
+
+
+def test_a_fo01_finds_only_what_went_to_the_chain(tmp_path: Path) -> None:
+    """A zkn route's zakLk01 also goes out under a UUID; a Fo01 on the ggk route that names it refuses nothing of
+    the chain's and is quarantined: the zaaksysteem's delivery stays delivered."""
+    zaken, chain = Receiver(), Receiver()
+    data = tmp_path / "data"
+    with ServerThread(zaken.app()) as zs, ServerThread(chain.app()) as isd:
+        config = tmp_path / "serve.yaml"
+        config.write_text(json.dumps({
+            "data_dir": str(data), "convert_processes": 0,
+            "downstreams": {"zs": zs.url + "/zs", "isd": isd.url + "/isd"},
+            "routes": {"default": {"downstream": "zs"}, "isd": {"downstream": "isd", "profile": "ggk"}}}))
+        gw = GatewayProcess(["--config", str(config), "--log-level", "info"], free_port(),
+                            tmp_path / "gateway.log").start()
+        try:
+            assert httpx.post(gw.url + "/soap", content=sample(), timeout=30).status_code == 200
+            assert wait_for(lambda: len(zaken.received) == 1)
+            zaak_ref = zaken.received[0].referentienummer
+            uuid.UUID(zaak_ref)  # a UUID like a Di01's: only the route tells them apart
+            _ref, message = fo01(zaak_ref)
+            answer = httpx.post(gw.url + "/soap/isd", content=message, timeout=30)
+            assert answer.status_code == 200 and "x-overstap-quarantine" in answer.headers, answer.text
+        finally:
+            gw.terminate()
+    assert deliveries(data)[zaak_ref]["status"] == outbox.DELIVERED
+    assert len(json.loads(cli(data, "list", "--quarantine", "--json"))) == 1
