@@ -17,8 +17,10 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pg_helpers
 import pytest
 from lxml import etree
+from pg_helpers import database_for
 from proxy_helpers import (
     ROOT,
     GatewayProcess,
@@ -57,15 +59,20 @@ def fo01(cross: str, ref: str | None = None, plek: str = "client") -> tuple[str,
     return ref, FO01.format(ref=ref, cross=cross, plek=plek, bsn=BSN).encode()
 
 
-def cli(data: Path, *args: str) -> str:
-    """``overstap outbox <args> --data-dir <data>`` as an operator runs it; its output."""
-    done = subprocess.run([*overstap_command(), "outbox", *args, "--data-dir", str(data)], cwd=ROOT,
+server = pg_helpers.server  # one PostgreSQL server for this module, started only by the test that asks for it
+
+
+def cli(data: Path | str, *args: str) -> str:
+    """``overstap outbox <args> --data-dir <data>`` (``--store <url>`` for a postgresql:// URL) as an operator runs
+    it; its output."""
+    where = ["--store", data] if isinstance(data, str) else ["--data-dir", str(data)]
+    done = subprocess.run([*overstap_command(), "outbox", *args, *where], cwd=ROOT,
                           capture_output=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout.decode()
 
 
-def deliveries(data: Path) -> dict[str, dict[str, object]]:
+def deliveries(data: Path | str) -> dict[str, dict[str, object]]:
     """referentienummer -> the delivery as ``outbox list --json`` shows it."""
     return {d["referentienummer"]: d for d in json.loads(cli(data, "list", "--json"))}
 
@@ -249,3 +256,25 @@ def test_a_fo01_finds_only_what_went_to_the_chain(tmp_path: Path) -> None:
             gw.terminate()
     assert deliveries(data)[zaak_ref]["status"] == outbox.DELIVERED
     assert len(json.loads(cli(data, "list", "--quarantine", "--json"))) == 1
+
+
+def test_a_fo01_on_a_postgresql_store(server: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Replicas share a PostgreSQL store: the Fo01 is kept and the Di01 marked there, the same as in SQLite."""
+    url = database_for(server, request, "fo")
+    chain = Receiver()
+    with ServerThread(chain.app()) as ds:
+        gw = GatewayProcess(["--store", url, "--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/isd",
+                             "--profile", "ggk", "--convert-processes", "0"], free_port(),
+                            tmp_path / "gateway.log").start()
+        try:
+            sent = one_di01(gw, chain)
+            _ref, message = fo01(sent)
+            assert httpx.post(gw.url + "/soap", content=message, timeout=30).status_code == 200
+            stranger, other = fo01(str(uuid.uuid4()))
+            assert "x-overstap-quarantine" in httpx.post(gw.url + "/soap", content=other, timeout=30).headers
+        finally:
+            gw.terminate()
+    listed = deliveries(url)
+    assert listed[sent]["status"] == outbox.DEAD and str(listed[sent]["reason"]).startswith(
+        "refused by the chain: Fo01 IB001 client: Client met BSN *******82")
+    assert [q["source_ref"] for q in json.loads(cli(url, "list", "--quarantine", "--json"))] == [stranger]
