@@ -197,11 +197,13 @@ def test_a_fo01_that_is_no_valid_fo01_is_refused_and_kept(tmp_path: Path, cross:
         gw = serve(tmp_path, ds.url + "/isd")
         try:
             sent = one_di01(gw, chain)
-            _ref, message = fo01(cross or sent, plek=plek)
+            ref, message = fo01(cross or sent, plek=plek)
             answer = httpx.post(gw.url + "/soap", content=message, timeout=30)
             assert answer.status_code == 500, answer.text  # a SOAP Fault, its Fo03 in the detail
             fo = next(etree.fromstring(answer.content).iter(f"{STUF}Fo03Bericht"))
             assert fo.findtext(f"{STUF}body/{STUF}code") == "StUF055"
+            assert fo.findtext(f"{STUF}stuurgegevens/{STUF}crossRefnummer") == ref  # answered to whom it came from
+            assert fo.findtext(f"{STUF}stuurgegevens/{STUF}ontvanger/{STUF}organisatie") == "IB"
         finally:
             gw.terminate()
     (kept,) = json.loads(cli(data, "list", "--quarantine", "--json"))

@@ -18,7 +18,7 @@ from gateway.ingest import InputError, fo01
 from gateway.pipeline import FailureInfo
 from gateway.render import stuf
 
-from .converting import Converted, Facts, party_of, reply_parties, stored_message
+from .converting import Converted, Facts, facts_of, party_of, reply_parties, stored_message
 
 if TYPE_CHECKING:
     from .config import RouteConfig
@@ -49,7 +49,8 @@ async def receive_fo01(gw: Gateway, route: RouteConfig, body: bytes, content_typ
         info = FailureInfo("StUF058" if internal else exc.code, fo01.FO01 if internal else exc.field,
                            None if internal else exc.line, str(exc) if internal else exc.message, route.name)
         gw.metrics.chain_faults.labels(route.name, "invalid").inc()
-        refused = Converted(None, None, Facts(), info, "internal" if internal else "invalid")
+        facts = await asyncio.to_thread(facts_of, body)  # its Fo03 still answers its referentienummer and zender
+        refused = Converted(None, None, facts, info, "internal" if internal else "invalid")
         return await gw.refused_or_unconverted(route, body, content_type, soap_action, refused, version)
     facts = Facts(fault.referentienummer, fault.stuurgegevens.get("zender.organisatie"),
                   fault.stuurgegevens.get("ontvanger.organisatie"),
