@@ -280,3 +280,16 @@ def test_a_fo01_on_a_postgresql_store(server: str, request: pytest.FixtureReques
     assert listed[sent]["status"] == outbox.DEAD and str(listed[sent]["reason"]).startswith(
         "refused by the chain: Fo01 IB001 client: Client met BSN *******82")
     assert [q["source_ref"] for q in json.loads(cli(url, "list", "--quarantine", "--json"))] == [stranger]
+
+
+def test_without_the_stuf_schema_a_fo01_is_not_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unchecked, a Fo01 could make any delivery dead: without stuf0301.xsd in the reference folder it is refused
+    as the server's fault (the sidecar quarantines it, StUF058), never taken on trust."""
+    from gateway.ingest.fo01 import SchemaMissing, read_fo01
+    from gateway.reference import ENV
+
+    _ref, message = fo01(str(uuid.uuid4()))
+    assert read_fo01(message, "fo01", 1 << 20).code == "IB001"
+    monkeypatch.setenv(ENV, str(tmp_path))
+    with pytest.raises(SchemaMissing, match=re.escape("ggk/0301/stuf0301.xsd not found")):
+        read_fo01(message, "fo01", 1 << 20)
