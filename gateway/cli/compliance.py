@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -21,6 +26,8 @@ from .common import EXIT_FAILED, EXIT_OK, fail_usage
               help="Run the testbed on this port and judge what the vendor's system sends to it.")
 @click.option("--idle", type=float, default=30.0, show_default=True,
               help="--listen: stop this many seconds after the last message.")
+@click.option("--wait", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+              help="--listen: give up (exit 1) when no message has arrived within this many seconds.")
 @click.option("--scenarios", "scenario_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A scenario file of your own (default: the built-in set, docs/compliance.md).")
 @click.option("--only", multiple=True, help="Only these scenario ids.")
@@ -29,19 +36,20 @@ from .common import EXIT_FAILED, EXIT_OK, fail_usage
 @click.option("--data-dir", default=None, help="--listen: the testbed's folder (default: OUT/testbed).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="--target: seconds an answer may take in all; a scenario stops at its first unanswered message.")
-def compliance(target: str | None, state_url: str | None, listen_port: int | None, idle: float,
+def compliance(target: str | None, state_url: str | None, listen_port: int | None, idle: float, wait: float,
                scenario_file: str | None, only: tuple[str, ...], out_dir: str, data_dir: str | None,
                timeout: float) -> None:
     """Check a vendor's system against the scenario set.
 
-    Exit status: 0 every scenario passed; 1 at least one failed (each FAIL line says why); 2 a usage error
-    (a bad option or scenario file), before anything is sent.
+    Exit status: 0 every scenario passed; 1 at least one failed (each FAIL line says why), or --listen received
+    nothing within --wait; 2 a usage error (a bad option or scenario file), before anything is sent; 130/143
+    --listen stopped by Ctrl-C/SIGTERM before its verdict.
 
     With --target the chains of the public samples are converted by Overstap and sent (with messages that are
     wrong on purpose, which must be refused); with --listen the vendor's system sends them to the testbed.
     """
     from gateway.compliance import report
-    from gateway.compliance.listen import listen
+    from gateway.compliance.listen import NoVerdict, listen
     from gateway.compliance.run import play_all
     from gateway.compliance.scenarios import DEFAULT, ScenarioError, load
     from gateway.reference import reference_dir
@@ -70,9 +78,15 @@ def compliance(target: str | None, state_url: str | None, listen_port: int | Non
         if taken:  # else the testbed's thread dies, and every scenario fails as if the vendor had sent nothing
             fail_usage(f"--listen {listen_port}: cannot listen on 127.0.0.1:{listen_port}: {taken}")
         click.echo(f"testbed listening on http://127.0.0.1:{listen_port}/soap; send the scenario chains "
-                   f"({', '.join(s.id for s in scenarios if not s.wrong)}); judging {idle:g}s after the last message",
-                   err=True)
-        outcomes = listen(scenarios, "127.0.0.1", listen_port, Path(data_dir) if data_dir else folder / "testbed", idle)
+                   f"({', '.join(s.id for s in scenarios if not s.wrong)}); judging {idle:g}s after the last message"
+                   f" (giving up if none within {wait:g}s)", err=True)
+        with _stop_on_signal() as (stop, caught):
+            try:
+                outcomes = listen(scenarios, "127.0.0.1", listen_port,
+                                  Path(data_dir) if data_dir else folder / "testbed", idle, wait=wait, stop=stop)
+            except NoVerdict as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(128 + caught[0] if caught else EXIT_FAILED)
         title = "Compliance of the sender (messages received by the testbed)"
     page, xml = report.write(outcomes, folder, title)
     for o in outcomes:
@@ -93,3 +107,26 @@ def _taken(host: str, port: int) -> str | None:
         except OSError as exc:
             return exc.strerror or str(exc)
     return None
+
+
+@contextlib.contextmanager
+def _stop_on_signal() -> Iterator[tuple[threading.Event, list[int]]]:
+    """An event that Ctrl-C and SIGTERM set (and the signals caught), so --listen stops its testbed and says so
+    instead of dying with a traceback (Ctrl-C) or without a word (SIGTERM). Off the main thread: left alone."""
+    stop, caught = threading.Event(), []
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+        stop.set()
+
+    saved = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            saved[sig] = signal.signal(sig, handle)
+        except ValueError:  # not the main thread (a test's runner): no handlers to install
+            break
+    try:
+        yield stop, caught
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)

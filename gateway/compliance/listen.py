@@ -22,12 +22,24 @@ from gateway.testbed.limits import Limits, guarded_config, http_limits
 from .run import Outcome, check_state
 from .scenarios import Scenario
 
+WAIT = 600.0
+"""Seconds ``--listen`` waits for the first message by default: time to point the vendor's system at the testbed
+and start it, yet a forgotten run does not hold its port (and the operator's terminal) for ever."""
+
+
+class NoVerdict(Exception):
+    """The listening ended before there was anything to judge: nothing arrived within ``wait``, or ``stop`` was
+    set (Ctrl-C, SIGTERM). The message says which, at which address; no scenario is judged."""
+
 
 def listen(scenarios: list[Scenario], host: str, port: int, data_dir: Path, idle: float,
            started: threading.Event | None = None, limits: Limits | None = None,
-           http: HttpLimits | None = None) -> list[Outcome]:
-    """Run the testbed until ``idle`` seconds pass without a message (after the first), then judge. ``limits`` and
-    ``http`` are ``overstap testbed``'s defaults unless given (the tests give a short header deadline)."""
+           http: HttpLimits | None = None, wait: float = WAIT,
+           stop: threading.Event | None = None) -> list[Outcome]:
+    """Run the testbed until ``idle`` seconds pass without a message (after the first), then judge. Raises
+    :class:`NoVerdict` when no message arrives within ``wait`` seconds or ``stop`` is set, the testbed stopped
+    either way. ``limits`` and ``http`` are ``overstap testbed``'s defaults unless given (the tests give a short
+    header deadline)."""
     import uvicorn
 
     receiver = Receiver()
@@ -42,17 +54,13 @@ def listen(scenarios: list[Scenario], host: str, port: int, data_dir: Path, idle
             time.sleep(0.05)
         if started is not None:
             started.set()
-        last, seen = time.monotonic(), 0
-        while thread.is_alive():
-            time.sleep(0.2)
-            count = len(journal.entries(limit=1_000_000))
-            if count != seen:
-                last, seen = time.monotonic(), count
-            elif seen and time.monotonic() - last >= idle:
-                break
+        ended = _received(journal, idle, wait, stop or threading.Event(), thread)
     finally:
         server.should_exit = True
         thread.join(30)
+    if ended:
+        journal.close()
+        raise NoVerdict(ended.format(at=f"http://{host}:{port}/soap") + "; no scenario judged, no report written")
     zaken = list(receiver.snapshot().values())
     refused = [e for e in journal.entries(limit=1_000_000) if not e.accepted]
     journal.close()
@@ -70,3 +78,23 @@ def listen(scenarios: list[Scenario], host: str, port: int, data_dir: Path, idle
     outcomes.append(Outcome(everything, problems=[f"{e.operation or 'a message'} {e.referentienummer or ''} refused: "
                                                   f"{e.code} [{e.rule}]" for e in refused]))
     return outcomes
+
+
+def _received(journal: Journal, idle: float, wait: float, stop: threading.Event, thread: threading.Thread) -> str:
+    """Watch the journal until ``idle`` seconds after the last message: '' then (judge), else why there is no
+    verdict, ``{at}`` standing for the address. Before the first message only ``wait`` bounds it, so a sender
+    that never sends ends the run too."""
+    begun = last = time.monotonic()
+    seen = 0
+    while thread.is_alive():
+        if stop.wait(0.2):
+            return f"stopped listening at {{at}} after {seen} message(s)"
+        count = len(journal.entries(limit=1_000_000))
+        now = time.monotonic()
+        if count != seen:
+            last, seen = now, count
+        elif seen and now - last >= idle:
+            return ""
+        elif not seen and now - begun >= wait:
+            return f"nothing arrived at {{at}} within {wait:g} s"
+    return ""
