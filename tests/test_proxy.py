@@ -191,7 +191,7 @@ def test_shadow_sends_both_ways_and_reports_where_they_differ(start: Start) -> N
         assert result.exit_code == 0, result.output
         report = json.loads(result.output)
         assert report["summary"] == {"both accepted": 1, "legacy only": 2, "new only": 0, "both refused": 0,
-                                     "pending": 0, "unknown": 0}
+                                     "no output": 0, "pending": 0, "unknown": 0}
         assert report["with unmapped input"] == 0
         lines = {m["source_ref"]: m for m in report["messages"]}
         assert lines["1d8d1f0852bf"]["verdict"] == "both accepted"

@@ -48,7 +48,7 @@ def test_a_side_purged_from_the_outbox_is_unknown_not_refused(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["summary"] == {"both accepted": 1, "legacy only": 0, "new only": 0, "both refused": 0,
-                                 "pending": 0, "unknown": 2}
+                                 "no output": 0, "pending": 0, "unknown": 2}
     lines = {m["source_ref"]: m for m in report["messages"]}
     assert (lines["A"]["verdict"], lines["A"]["legacy"]["status"], lines["A"]["differences"]) == (
         "unknown", "not in the outbox", ["legacy side not in the outbox: accepted or refused is no longer known"])
@@ -58,5 +58,5 @@ def test_a_side_purged_from_the_outbox_is_unknown_not_refused(tmp_path: Path) ->
         ["new side not in the outbox: accepted or refused is no longer known"])
     text = CliRunner().invoke(main, ["shadow", "report", "--data-dir", str(tmp_path / "data")]).output
     assert text.splitlines()[-1] == ("3 shadow message(s): 1 both accepted, 0 legacy only, 0 new only, 0 both "
-                                     "refused, 0 pending, 2 unknown; 0 with unmapped input (values the new side "
-                                     "never got)")
+                                     "refused, 0 no output, 0 pending, 2 unknown; 0 with unmapped input (values the "
+                                     "new side never got)")

@@ -474,7 +474,8 @@ def shadow_report(data_dir: str | None, config_file: str | None, store_url: str 
                   limit: int | None, differences: bool, as_json: bool) -> None:
     """Per shadow message: did legacy and new both accept it, and if not, where do they differ.
 
-    A side whose delivery is no longer in the outbox (outbox purge) is "unknown", never counted as refused.
+    A side whose delivery is no longer in the outbox (outbox purge) is "unknown", never counted as refused; a
+    message converted to nothing to send (a retour, "no change") is "no output", with the converter's reason.
     Exit status: 0 the report was shown, whatever it says; 2 a usage error (no outbox, a bad option).
     """
     conn = _open(data_dir, config_file, store_url)
@@ -490,7 +491,7 @@ def shadow_report(data_dir: str | None, config_file: str | None, store_url: str 
     for ln in shown:
         click.echo(f"{ln.message_id:<7} {_when(ln.received_at)} {ln.route:<12} ref {ln.source_ref or '-':<14} "
                    f"legacy {ln.legacy.status:<9} new {','.join(s.status for s in ln.new):<13} {ln.verdict}")
-        for diff in ln.differences:
+        for diff in [f"new {s.status}: {s.detail}" for s in ln.new if s.status == shadow.NO_OUTPUT] + ln.differences:
             click.echo(f"        {_clip(diff, 150)}")
     counts = shadow.summary(lines)
     click.echo(f"{len(lines)} shadow message(s): " + ", ".join(f"{n} {k}" for k, n in counts.items())

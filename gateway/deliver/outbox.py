@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,16 @@ def cap(text: str | None, limit: int = MAX_REASON) -> str | None:
         return None
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+NO_OUTPUT = "no output: "
+"""How the reason of a converted message that planned no canonical delivery begins (a retour, "no change"):
+told apart from a failed conversion's reason, so the shadow report can say why the new side got nothing."""
+
+
+def no_output(notes: Sequence[str]) -> str:
+    """The stored reason of a converted message without outputs: the converter's first note (what it decided)."""
+    return str(cap(NO_OUTPUT + (notes[0] if notes else "the conversion made no message")))
 
 
 class ReferenceConflict(ValueError):

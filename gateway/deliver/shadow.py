@@ -19,6 +19,9 @@ UNKNOWN = "unknown"
 """A side whose delivery is not in the outbox (``outbox purge`` removes finished deliveries one by one, so a
 shadow message can keep one side's row and lose the other's): neither accepted nor refused, whatever is left."""
 GONE = "not in the outbox"
+NO_OUTPUT = "no output"
+"""A verdict, and the new side's status, for a message converted to nothing to send (a retour, "no change" against
+the ledger): the new system was rightly sent nothing, so neither accepted nor refused; its detail says why."""
 
 
 @dataclass(slots=True)
@@ -68,7 +71,10 @@ def line_of(conn: sqlite3.Connection, msg: sqlite3.Row | dict[str, Any]) -> Shad
     legacy = _side(legacy_rows[0]) if legacy_rows else Side(GONE, "no legacy delivery: removed by outbox purge?")
     new = [_side(r) for r in rows if r["target"] == outbox.NEW]
     line = ShadowLine(msg["id"], msg["route"], msg["source_ref"], msg["received_at"], legacy, new)
-    if not new and (msg["fault_code"] or msg["reason"]):  # the conversion failed: the new side got nothing
+    reason = msg["reason"] or ""
+    if not new and not msg["fault_code"] and reason.startswith(outbox.NO_OUTPUT):  # converted, nothing to send
+        line.new = [Side(NO_OUTPUT, reason.removeprefix(outbox.NO_OUTPUT))]
+    elif not new and (msg["fault_code"] or msg["reason"]):  # the conversion failed: the new side got nothing
         where = " ".join(x for x in (msg["fault_code"], msg["fault_field"]) if x)
         line.new = [Side("not converted", (f"{where}: " if where else "") + (msg["reason"] or "no canonical output"))]
     elif not new:  # converted, yet no delivery: none was made, or purge removed it; either way nothing to judge
@@ -81,6 +87,10 @@ def line_of(conn: sqlite3.Connection, msg: sqlite3.Row | dict[str, Any]) -> Shad
                                 "accepted or refused is no longer known")
     elif legacy_ok is None or None in new_states:
         line.verdict = WAITING
+    elif line.new[0].status == NO_OUTPUT:
+        line.verdict = NO_OUTPUT
+        if not legacy_ok:
+            line.differences.append(f"legacy {line.legacy.status}: {line.legacy.detail}")
     else:
         new_ok = all(bool(s) for s in new_states)
         line.verdict = {(True, True): BOTH, (True, False): LEGACY_ONLY, (False, True): NEW_ONLY,
@@ -103,7 +113,7 @@ beside the verdicts, not one of them, since both sides may have accepted such a 
 
 
 def summary(lines: list[ShadowLine]) -> dict[str, int]:
-    out = dict.fromkeys((BOTH, LEGACY_ONLY, NEW_ONLY, NEITHER, WAITING, UNKNOWN), 0)
+    out = dict.fromkeys((BOTH, LEGACY_ONLY, NEW_ONLY, NEITHER, NO_OUTPUT, WAITING, UNKNOWN), 0)
     for line in lines:
         out[line.verdict] += 1
     return out

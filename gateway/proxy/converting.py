@@ -129,6 +129,14 @@ class Converted:
     counts them as dialect debt whichever process converted."""
     unmapped: UnmappedInput | None = None
     """Source values no rule used (paths and lines only), brought back to be logged, counted and stored."""
+    notes: tuple[str, ...] = ()
+    """The converter's decisions about the zaak (a retour's no-op, "no change"): with no outputs, why."""
+
+    @property
+    def no_output(self) -> str | None:
+        """The reason the outbox keeps for a message converted to nothing (:func:`outbox.no_output`), else None:
+        without it the shadow report could not tell "nothing to send" from a delivery purged."""
+        return outbox.no_output(self.notes) if self.failure is None and self.outputs == [] else None
 
 
 def schema_available(profile: str) -> bool:
@@ -246,7 +254,7 @@ def convert_message(converter: Converter, route: str, match_route: str, body: by
         return Converted(None, None, facts_of(body), info, "internal", time.perf_counter() - started)
     facts = facts_from(conversion.bericht, conversion.source.envelope_info)
     return Converted(conversion.outputs, conversion.mapping.name, facts, None, None, time.perf_counter() - started,
-                     tuple(conversion.warnings), UnmappedInput.of(conversion.unmapped))
+                     tuple(conversion.warnings), UnmappedInput.of(conversion.unmapped), tuple(conversion.notes))
 
 
 # -- worker processes -----------------------------------------------------------------------------

@@ -124,7 +124,6 @@ class Staged:
 
     attempt: Converted
     writes: WriteSet | None = None
-    notes: tuple[str, ...] = ()
 
 
 class LedgerStage:
@@ -176,7 +175,7 @@ class LedgerStage:
             info = FailureInfo("StUF058", None, None, f"internal error while rendering: {type(exc).__name__}", route)
             return Staged(Converted(None, mapped.mapping, mapped.facts, info, "internal"))
         return Staged(Converted(outputs, mapped.mapping, mapped.facts, None, None,
-                                mapped.seconds + time.perf_counter() - started), None, tuple(notes))
+                                mapped.seconds + time.perf_counter() - started, notes=tuple(notes)))
 
     async def render_and_store(self, converter: Converter, mapped: Mapped, route: RouteConfig,
                                message: outbox.NewMessage, also: Any = None) -> tuple[Staged, Any]:
@@ -195,7 +194,7 @@ class LedgerStage:
             if staged.attempt.failure is not None:
                 return staged, None
             staged.writes = self.ledger.last
-            message.mapping = staged.attempt.mapping
+            message.mapping, message.reason = staged.attempt.mapping, staged.attempt.no_output
             deliveries = plan(route.mode, staged.attempt.outputs, message.original, message.content_type,
                               message.soap_action, route.in_order)
             writes = staged.writes or WriteSet()
@@ -247,7 +246,7 @@ class LedgerStage:
         gw.metrics.converted.labels(route.name).inc()
         if not staged.attempt.outputs:
             log.info("message on route %s stored, nothing to deliver: %s", route.name,
-                     staged.notes[0] if staged.notes else "no output", extra={"route": route.name})
+                     staged.attempt.notes[0] if staged.attempt.notes else "no output", extra={"route": route.name})
         accepted, _deliveries = stored
         report_unmapped(gw.metrics, route.name, route.mode, mapped.mapping, accepted, mapped.facts.source_ref,
                         mapped.unmapped)

@@ -262,7 +262,7 @@ class Gateway:
                       attempt: Converted, version: stuf.SoapVersion) -> Answer:
         facts = attempt.facts
         message = stored_message(route.name, route.mode, body, content_type, soap_action, facts, attempt.mapping,
-                                 attempt.failure, unmapped=attempt.unmapped)
+                                 attempt.failure, attempt.no_output, unmapped=attempt.unmapped)
         deliveries = plan(route.mode, attempt.outputs, body, content_type, soap_action, route.in_order)
         try:
             accepted = await self.committer.write(lambda c: outbox.accept(c, message, deliveries))

@@ -48,7 +48,7 @@ class SharedLedgerStage(LedgerStage):
                 staged = self._render(converter, mapped, route.name)
             if staged.attempt.failure is not None:
                 return staged, None
-            message.mapping = staged.attempt.mapping
+            message.mapping, message.reason = staged.attempt.mapping, staged.attempt.no_output
             deliveries = plan(route.mode, staged.attempt.outputs, message.original, message.content_type,
                               message.soap_action, route.in_order)
         accepted = outbox.accept(conn, message, deliveries)
