@@ -60,6 +60,14 @@ _BG_ZS_DMS = """<schema xmlns="http://www.w3.org/2001/XMLSchema" targetNamespace
 </schema>"""
 
 
+_ZKN_VRAAG_ENTRY = """<schema xmlns="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:overstap:entry:zkn-vraag"
+    elementFormDefault="qualified">
+  <import namespace="http://www.egem.nl/StUF/StUF0301" schemaLocation="_stuf_all.xsd"/>
+  <import namespace="http://www.egem.nl/StUF/sector/zkn/0310"
+          schemaLocation="zkn0310/vraagAntwoord/zkn0310_msg_vraagAntwoord.xsd"/>
+</schema>"""
+
+
 class _Wrappers(etree.Resolver):
     """Serves our in-memory wrapper for the BG namespace: libxml2 keeps only the first schemaLocation it meets
     for a namespace, and the ZDS vrije berichten need BG types from two files (as _stuf_all.xsd does for StUF)."""
@@ -77,17 +85,29 @@ class _Wrappers(etree.Resolver):
 def load_zs_dms_schema() -> etree.XMLSchema | None:
     """The StUF-ZKN 3.10 zs-dms schema (ZDS 1.2 vrije berichten: genereerZaakIdentificatie_Di02/Du02 …),
     compiled once per process; None when the reference dir is absent."""
-    key = (os.environ.get(ENV), "zs-dms")
+    return _entry_schema("zs-dms", _ZS_DMS_ENTRY, "zkn0310/zs-dms/zkn0310_msg_zs-dms.xsd")
+
+
+def load_zkn_vraag_schema() -> etree.XMLSchema | None:
+    """The StUF-ZKN 3.10 vraag/antwoord schema (zakLv01 questions, zakLa01 answers …), compiled once per process;
+    None when the reference dir is absent. Its own entry: it declares the ZKN namespace again, as the mutatie
+    schema does, so the two cannot be one schema."""
+    return _entry_schema("zkn-vraag", _ZKN_VRAAG_ENTRY, "zkn0310/vraagAntwoord/zkn0310_msg_vraagAntwoord.xsd")
+
+
+def _entry_schema(name: str, entry_text: str, needed: str) -> etree.XMLSchema | None:
+    """A schema compiled from one of our in-memory entry files in the reference dir's stuf/ folder."""
+    key = (os.environ.get(ENV), name)
     found = _schemas.get(key)
     if found is not None:
         return found
     with _schema_lock:
         if key not in _schemas:
             stuf = reference_dir() / "stuf"
-            if not (stuf / "zkn0310" / "zs-dms" / "zkn0310_msg_zs-dms.xsd").is_file():
+            if not (stuf / needed).is_file():
                 return None
             parser = etree.XMLParser()
             parser.resolvers.add(_Wrappers(stuf))
-            entry = etree.fromstring(_ZS_DMS_ENTRY.encode(), parser, base_url=str(stuf / "overstap-zs-dms.xsd"))
+            entry = etree.fromstring(entry_text.encode(), parser, base_url=str(stuf / f"overstap-{name}.xsd"))
             _schemas[key] = etree.XMLSchema(entry)
         return _schemas[key]

@@ -93,3 +93,39 @@ def test_the_exit_codes_are_in_the_help() -> None:
     said = " ".join(CliRunner().invoke(main, ["validate", "--help"]).output.split())
     assert "Exit status: 0 every message valid; 1 one or more invalid or unreadable" in said
     assert "2 the schemas are not where $OVERSTAP_REFERENCE_DIR says" in said
+
+
+VRAAG = Path(__file__).parent / "fixtures" / "zkn-vraag"
+
+
+def test_a_zaak_question_and_its_answer_are_valid_bare_and_in_soap(tmp_path: Path, reference_dir: Path) -> None:
+    """zakLv01/zakLa01 are in the ZKN namespace but not in the mutatie schema: validate used to call both invalid,
+    "No matching global declaration available for the validation root"."""
+    lv01, la01 = VRAAG / "zakLv01.xml", VRAAG / "zakLa01.xml"
+    wrapped = tmp_path / "soap-la01.xml"
+    wrapped.write_bytes(stuf.envelope(la01.read_bytes().split(b"?>", 1)[1].strip()))
+    assert validate(lv01, la01, wrapped) == (0, [
+        f"ok   {lv01}: valid (zakLv01)", f"ok   {la01}: valid (zakLa01)", f"ok   {wrapped}: valid (zakLa01)",
+        "3 passed, 0 failed"])
+
+
+@pytest.mark.parametrize(("name", "find", "replace", "said"), [
+    ("zakLv01.xml", b"<StUF:berichtcode>Lv01<", b"<StUF:berichtcode>La01<", "line 4: Element "
+     "'{http://www.egem.nl/StUF/StUF0301}berichtcode': [facet 'enumeration'] The value (4 characters: letters and "
+     "digits) is not an element of the set {'Lv01'}."),
+    ("zakLa01.xml", b">20240304101202000<", b">2024-03-04T10:12<", "line 8: Element "
+     "'{http://www.egem.nl/StUF/StUF0301}tijdstipBericht': [facet 'pattern'] The value (16 characters in the form "
+     "dddd-dd-ddadd:dd) is not accepted by the pattern '[0-9]{8,17}'."),
+    ("zakLa01.xml", b"<ZKN:startdatum>", b"<ZKN:bogus/><ZKN:startdatum>", "line 19: Element "
+     "'{http://www.egem.nl/StUF/sector/zkn/0310}bogus': This element is not expected."),
+])
+def test_a_broken_zaak_question_or_answer_fails_naming_element_and_line(tmp_path: Path, reference_dir: Path,
+                                                                        name: str, find: bytes, replace: bytes,
+                                                                        said: str) -> None:
+    bad = tmp_path / name
+    text = (VRAAG / name).read_bytes()
+    assert text.count(find) == 1
+    bad.write_bytes(text.replace(find, replace))
+    code, lines = validate(bad)
+    assert code == 1 and lines[-1] == "0 passed, 1 failed"
+    assert lines[0].startswith(f"FAIL {bad}: {said}"), lines[0]

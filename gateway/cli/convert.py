@@ -296,7 +296,9 @@ def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path
 def validate(files: tuple[str, ...]) -> None:
     """Validate messages (bare or SOAP-wrapped) against the official schemas of $OVERSTAP_REFERENCE_DIR.
 
-    A StUF-GGk envelope is checked against the GGk schema and its payload against the payload's own. Exit
+    A StUF-GGk envelope is checked against the GGk schema and its payload against the payload's own; a ZKN
+    question or answer (zakLv01, zakLa01, …) against the ZKN vraag/antwoord schema, a kennisgeving (zakLk01,
+    …) against the mutatie schema, a Bv03/Fo03 against StUF's, an iWmo 2.1 message against its XSD. Exit
     status: 0 every message valid; 1 one or more invalid or unreadable (each FAIL line says why); 2 the
     schemas are not where $OVERSTAP_REFERENCE_DIR says.
     """

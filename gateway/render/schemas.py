@@ -5,12 +5,13 @@ The schemas are read from the reference directory, compiled once per process and
 
 from __future__ import annotations
 
+import re
 import threading
 
 from lxml import etree
 
 from gateway.ingest.errors import xsd_message
-from gateway.reference import load_schema, reference_dir
+from gateway.reference import load_schema, load_zkn_vraag_schema, reference_dir
 
 SCHEMA_FILES = {
     "zkn": "stuf/_zkn_mutatie_entry.xsd",
@@ -24,7 +25,12 @@ SCHEMA_FILES = {
     "iwmo21-308": "iwmo21-xsd/WMO308.xsd",
     "iwmo21-315": "iwmo21-xsd/WMO315.xsd",
     "iwmo21-316": "iwmo21-xsd/WMO316.xsd",
+    "zkn-vraag": "stuf/zkn0310/vraagAntwoord/zkn0310_msg_vraagAntwoord.xsd",
 }
+ENTRY_LOADERS = {"zkn-vraag": load_zkn_vraag_schema}
+"""Kinds compiled from an entry of our own (the file in SCHEMA_FILES is the one it needs), not from the file."""
+VRAAG_ANTWOORD = re.compile(r"[a-z]{3}L[av]\d\d")
+"""Root names of the ZKN vraag/antwoord messages (zakLv01, zakLa01, …): their schema is not the mutatie one."""
 ZKN_NS = "http://www.egem.nl/StUF/sector/zkn/0310"
 GGK_NS = "http://www.stufstandaarden.nl/sectormodel/ggk/0210"
 STUF_NS = "http://www.egem.nl/StUF/StUF0301"
@@ -44,7 +50,7 @@ class OutputInvalid(ValueError):
 
 
 def schema(kind: str) -> etree.XMLSchema:
-    found = load_schema(SCHEMA_FILES[kind])
+    found = ENTRY_LOADERS[kind]() if kind in ENTRY_LOADERS else load_schema(SCHEMA_FILES[kind])
     if found is None:
         path = reference_dir() / SCHEMA_FILES[kind]
         raise SchemaUnavailable(f"schema {path} not found: set OVERSTAP_REFERENCE_DIR to the reference folder")
@@ -61,7 +67,7 @@ def kind_of(root: etree._Element) -> str | None:
     """Which official schema governs this root element (as ../shared/tools/stuf-validate decides)."""
     ns = etree.QName(root).namespace or ""
     if ns == ZKN_NS:
-        return "zkn"
+        return "zkn-vraag" if VRAAG_ANTWOORD.fullmatch(etree.QName(root).localname) else "zkn"
     if ns == GGK_NS:
         return "ggk"
     if ns == STUF_NS:
