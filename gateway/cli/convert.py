@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -19,6 +20,7 @@ from gateway.pipeline import FAILURES, PROFILES, Conversion, Converter, Output
 from gateway.render import RenderSettings, stuf
 from gateway.render.schemas import STUF_NS, SchemaUnavailable, errors_of
 from gateway.render.zkn_dropped import zkn_dropped
+from gateway.zaken.catalogue import Zaaktype
 
 from . import main
 from .common import (
@@ -58,8 +60,12 @@ from .common import (
 @click.option("--state", "state_dir", default=DEFAULT_STATE, show_default=True, envvar="OVERSTAP_STATE",
               help="Folder of the zaak ledger (what the receiver already holds), so a later run continues the "
                    "same chains; 'none' keeps it in memory for this run only.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A serve config whose render: block (with --route, that route's too) applies as in the sidecar: "
+                   "zender, ontvanger, the zaaktypen with their statustypes and drop.")
 def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple[str, ...], validate: bool,
-            full_check: bool, route: str | None, reverse: bool, ggk_versie: str | None, state_dir: str) -> None:
+            full_check: bool, route: str | None, reverse: bool, ggk_versie: str | None, state_dir: str,
+            config_file: str | None) -> None:
     """Convert dialect messages (files or folders, in the order given) into canonical messages: one .xml per
     ZDS operation (zkn) or envelope (ggk). Messages of one chain must come in chain order.
 
@@ -74,7 +80,8 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     are removed again, so converting the same inputs again, once OUT can take them, writes them in order.
 
     Under each ok line, by path and never by value: ``not mapped:`` (a source value no rule read),
-    ``warning:``, and ``dropped:`` (a canonical field the profile does not carry; zkn: docs/canonical-spec.md 5).
+    ``warning:``, and ``dropped:`` (a canonical field the profile does not carry, zkn: docs/canonical-spec.md 5;
+    or a value a zaaktype's ``drop`` leaves out, ``left out:``).
 
     Exit status: 0 all converted; 1 an input or a folder could not be read, converted or written (a FAIL
     line names file, line, field and reason); 2 usage or configuration error; 3 nothing failed, but a
@@ -100,7 +107,7 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         fail_usage(f"--state {mask_url(state_dir)}: cannot open the zaak ledger: {reason}")
         return
     try:
-        settings = RenderSettings(ggk_versie=ggk_versie) if ggk_versie else None
+        settings = _settings(config_file, route, ggk_versie)
         converter = Converter(registry, profile=profile, mappings=names, settings=settings, ledger=ledger,
                               validate="full" if validate and full_check else validate)
     except SchemaUnavailable as exc:
@@ -140,13 +147,32 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
                 click.echo(f"stopped: {len(files) - at - 1} input(s) after it not converted, so each zaak's "
                            "messages keep their order; convert again once the ledger can be written")
             break
-        _report(path, result, out, writer)
+        _report(path, result, out, writer, converter.settings_for(result.mapping).zaaktypen)
     ledger.close()
     for line in converter.debt.report():  # dialect debt: deviations accepted per mapping and rule
         click.echo(line)
     if refused:
         click.echo(f"{refused} message(s) refused on purpose by their mapping")
     sys.exit(EXIT_FAILED if failed else EXIT_REFUSED if refused else EXIT_OK)
+
+
+def _settings(config_file: str | None, route: str | None, ggk_versie: str | None) -> RenderSettings | None:
+    """The render settings of ``--config`` (as ``serve`` applies them to ``--route``, else the top level's), with
+    ``--ggk-versie`` over them; None: the defaults. A config with a mistake is a usage error naming it."""
+    from gateway.proxy.config import ConfigError, load
+    from gateway.proxy.render_config import render_settings, settings_of
+
+    settings = None
+    if config_file is not None:
+        try:
+            config = load(config_file)
+            settings = (settings_of(config, config.routes[route]) if route in config.routes
+                        else render_settings(config.render, RenderSettings(), "render"))
+        except ConfigError as exc:
+            fail_usage(f"--config {exc}")
+    if ggk_versie:
+        settings = replace(settings or RenderSettings(), ggk_versie=ggk_versie)
+    return settings
 
 
 def _picked(converter: Converter, data: bytes, name: str, route: str | None) -> str:
@@ -219,7 +245,7 @@ class OutWriter:
         raise NotWritten(name, self.out, str(exc.strerror or exc), removed, left) from exc
 
 
-def _report(path: Path, result: Conversion, out: Path, writer: OutWriter) -> None:
+def _report(path: Path, result: Conversion, out: Path, writer: OutWriter, zaaktypen: dict[str, Zaaktype]) -> None:
     """A converted message's ok line (naming the files ``writer`` wrote for it) and notes."""
     names, replaced = writer.names, writer.replaced
     if not result.outputs:  # a retour, or a message whose state the ledger already holds
@@ -239,7 +265,7 @@ def _report(path: Path, result: Conversion, out: Path, writer: OutWriter) -> Non
         for dropped in output.dropped:
             click.echo(f"     dropped: {dropped}")
     if result.outputs[0].profile == "zkn":  # named here, from the model: batch and the sidecar pay nothing for it
-        for line in zkn_dropped(result.bericht):
+        for line in zkn_dropped(result.bericht, zaaktypen):
             click.echo(f"     dropped: {line}")
     for text in result.notes:
         click.echo(f"     note: {text}")

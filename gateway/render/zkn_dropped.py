@@ -15,7 +15,10 @@ Two kinds of drop:
 * a value whose field has a place that another value of the same person took: a client's address beyond its one
   verblijfsadres and one correspondentieadres, a relative's beyond its verblijfsadres (the choice of
   :func:`gateway.zaken.state.chosen_contact`), a client's telephone number beyond the first, an e-mail address
-  beyond a person's first.
+  beyond a person's first;
+* a value the zaak would carry but its zaaktype's ``drop`` option leaves out (privacy, ``render.zaaktypen``):
+  the relatives (``betrokkenen``), the commentaren of the toelichting (``toelichting``), the telephone number and
+  e-mail addresses (``contact``), as :func:`gateway.zaken.state.desired` leaves them out.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.model import Bericht
-from gateway.model.bericht import Contact
+from gateway.model.bericht import Client, Contact, Product
+from gateway.zaken.catalogue import Zaaktype, zaaktype_for
 from gateway.zaken.state import (
     CORRESPONDENTIE,
     TOELICHTING_MAX,
@@ -32,6 +36,7 @@ from gateway.zaken.state import (
     chosen_contact,
     toelichting_parts,
 )
+from gateway.zaken.units import units
 
 from .zkn_places import NOT_CARRIED, not_carried_field
 
@@ -47,24 +52,78 @@ RELATIVE_ADDRESS = f"{NOT_CARRIED}: a relative's NPS carries its one verblijfsad
                    "this address is not it"
 TELEPHONE = f"{NOT_CARRIED}: the zaak keeps the client's first telephone number only"
 EMAIL = f"{NOT_CARRIED}: a ROL carries one emailadres, the person's first (ZDS 1.2 4.1.4.2)"
+LEFT_OUT = "left out: zaaktype {code} drops {part} (render.zaaktypen drop, privacy)"
 CUT = "cut: the zaak's toelichting, which joins the commentaren, holds {max} characters (zkn0310 Toelichting); " \
       "{lost} of this commentaar's did not fit"
 
 
-def zkn_dropped(bericht: Bericht) -> list[str]:
-    """``path: reason`` for each value of ``bericht`` that profile zkn does not carry, in message order."""
+def zkn_dropped(bericht: Bericht, zaaktypen: dict[str, Zaaktype] | None = None) -> list[str]:
+    """``path: reason`` for each value of ``bericht`` that profile zkn does not carry, in message order; with the
+    render settings' ``zaaktypen``, also each value a zaaktype's ``drop`` leaves out of its zaak."""
     others = _not_chosen(bericht)
+    left_out = _left_out(bericht, zaaktypen) if zaaktypen else {}
     filled: list[tuple[str, str]] = []
     _filled(bericht.model_dump(exclude_none=True), "", "", filled)
     lines = []
     for path, generic in filled:
         if generic in STUURGEGEVENS:
             continue
-        reason = next((why for prefix, why in others.items() if path.startswith(prefix)), None) if others else None
-        reason = reason or not_carried_field(generic)
+        other = next((why for prefix, why in others.items() if path.startswith(prefix)), None) if others else None
+        nowhere = not_carried_field(generic)  # no place at all: that is the reason, whatever a drop says
+        left = "; ".join(why for prefix, why in left_out.items() if path.startswith(prefix)) if left_out else ""
+        reason = (left if not nowhere else None) or other or nowhere  # left out whole, not cut or displaced
         if reason:
             lines.append(f"{path}: {reason}")
     return lines
+
+
+def _left_out(bericht: Bericht, zaaktypen: dict[str, Zaaktype]) -> dict[str, str]:
+    """Path prefixes of the values each zaak's zaaktype drops, with the reason (several zaaktypen: joined)."""
+    out: dict[str, list[str]] = {}
+    if bericht.soort.endswith("-retour"):  # no zaak, nothing carried or left out by a zaaktype
+        return {}
+    for unit in units(bericht):
+        zaaktype = zaaktype_for(zaaktypen, unit.gemeente, bericht.wet, unit.kind)
+        if zaaktype is None or not zaaktype.drop or unit.client_index < 0:
+            continue
+        client = bericht.clients[unit.client_index]
+        product = client.producten[unit.line_index] if 0 <= unit.line_index < len(client.producten) else None
+        for prefix, part in _dropped_parts(client, product, unit.line_index, zaaktype.drop):
+            why = LEFT_OUT.format(code=zaaktype.code, part=part)
+            reasons = out.setdefault(f"clients.{unit.client_index}.{prefix}", [])
+            if why not in reasons:
+                reasons.append(why)
+    return {prefix: "; ".join(reasons) for prefix, reasons in out.items()}
+
+
+def _dropped_parts(client: Client, product: Product | None, line: int, drop: frozenset[str]) -> list[tuple[str, str]]:
+    """(path prefix under the client, drop option) of what ``drop`` removes from the zaak of one product line."""
+    out: list[tuple[str, str]] = []
+    if "betrokkenen" in drop:
+        out.append(("relaties.", "betrokkenen"))
+    if "toelichting" in drop:
+        out += [(f"producten.{line}.commentaar" if field == "producten.commentaar" else field, "toelichting")
+                for field, _text in toelichting_parts(client, product)]
+    if "contact" in drop:  # the first telephone number and e-mail address: the others have no place anyway
+        telefoon = next((i for i, contact in enumerate(client.contacten) if contact.telefoon), None)
+        if telefoon is not None:
+            out.append((f"contacten.{telefoon}.telefoon.0.", "contact"))
+        out += _first_email(client.contacten, "contacten.")
+        if "betrokkenen" not in drop:
+            for r, relatie in enumerate(client.relaties):
+                out += _first_email(relatie.contacten, f"relaties.{r}.contacten.")
+    return out
+
+
+def _first_email(contacten: list[Contact], at: str) -> list[tuple[str, str]]:
+    """The person's e-mail address the zaak carries (its first), as the drop option ``contact`` removes it."""
+    first = _first_with_email(contacten)
+    return [] if first is None else [(f"{at}{first}.emailadres", "contact")]
+
+
+def _first_with_email(contacten: list[Contact]) -> int | None:
+    """Which contact holds the e-mail address a ROL carries (gateway/zaken/state.py ``_first_email``)."""
+    return next((i for i, contact in enumerate(contacten) if contact.emailadres), None)
 
 
 def _filled(value: Any, path: str, generic: str, out: list[tuple[str, str]]) -> None:
@@ -121,7 +180,7 @@ def _addresses(contacten: list[Contact], at: str, kinds: tuple[tuple[str, ...], 
 
 def _emails(contacten: list[Contact], at: str, out: dict[str, str]) -> None:
     """Every e-mail address after the first (gateway/zaken/state.py ``_first_email``)."""
-    first = next((i for i, contact in enumerate(contacten) if contact.emailadres), None)
+    first = _first_with_email(contacten)
     for i, contact in enumerate(contacten):
         if contact.emailadres and i != first:
             out[f"{at}{i}.emailadres"] = EMAIL
