@@ -13,12 +13,21 @@ import re
 from typing import Any
 
 import httpx
+import pg_helpers
 from click.testing import CliRunner
+from pg_helpers import fresh_database
 from proxy_helpers import FIXTURES, Receiver, ServerThread, Start, sample, variant, wait_for
 
 from gateway.cli import main
 
 A02 = "CasusA-02-WMO301_toewijzing.xml"
+server = pg_helpers.server  # a real PostgreSQL for the replicas' store (skips locally without its binaries)
+
+
+def shadow_report(*where: str) -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["shadow", "report", *where, "--json"])
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.output))
 
 
 def test_a_message_that_is_no_change_is_named_so_not_unknown(start: Start) -> None:
@@ -30,15 +39,9 @@ def test_a_message_that_is_no_change_is_named_so_not_unknown(start: Start) -> No
         for body in (variant(sample(A02), 1), variant(sample(A02), 100)):
             assert httpx.post(gw_server.url + "/soap", content=body).status_code == 200
         data = str(gw.config.data_dir)
-
-        def report_now() -> dict[str, Any]:
-            result = CliRunner().invoke(main, ["shadow", "report", "--data-dir", data, "--json"])
-            assert result.exit_code == 0, result.output
-            return dict(json.loads(result.output))
-
         assert wait_for(lambda: len(legacy.received) == 2 and len(new.received) == 1
-                        and report_now()["summary"]["pending"] == 0)
-        report = report_now()
+                        and shadow_report("--data-dir", data)["summary"]["pending"] == 0)
+        report = shadow_report("--data-dir", data)
         text = CliRunner().invoke(main, ["shadow", "report", "--data-dir", data]).output
     assert report["summary"] == {"both accepted": 1, "legacy only": 0, "new only": 0, "both refused": 0,
                                  "no output": 1, "pending": 0, "unknown": 0}
@@ -74,3 +77,20 @@ def test_a_retour_on_a_route_without_the_ledger_step_is_named_so_too(start: Star
     assert (line["verdict"], [s["status"] for s in line["new"]]) == ("no output", ["no output"])
     assert line["new"][0]["detail"] == ("no-op: retour (toewijzing-retour), no zaak mutation: a retour answers its "
                                        "heenbericht and changes no zaak")
+
+
+def test_on_the_postgresql_store_the_reason_is_kept_too(start: Start, server: str) -> None:
+    """Replicas on a shared PostgreSQL store render and store in one job (gateway/proxy/shared_stage.py)."""
+    store = fresh_database(server, "shadow_no_output")
+    legacy, new = Receiver(), Receiver()
+    with ServerThread(legacy.app()) as old, ServerThread(new.app()) as zs:
+        gw_server, _gw = start({"default": {"mode": "shadow", "downstream": "zs", "legacy_downstream": "old"}},
+                               {"zs": zs.url, "old": {"url": old.url, "expect_bv": False}}, store=store)
+        for body in (variant(sample(A02), 1), variant(sample(A02), 100)):
+            assert httpx.post(gw_server.url + "/soap", content=body).status_code == 200
+        assert wait_for(lambda: len(legacy.received) == 2 and len(new.received) == 1
+                        and shadow_report("--store", store)["summary"]["pending"] == 0)
+        report = shadow_report("--store", store)
+    assert report["summary"]["no output"] == 1 and report["summary"]["unknown"] == 0
+    (line,) = [m for m in report["messages"] if m["source_ref"] == "t00000000100"]
+    assert line["verdict"] == "no output" and line["new"][0]["detail"].startswith("no change: zaak 0384B425386123-")
