@@ -159,7 +159,8 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
 def _settings(config_file: str | None, route: str | None, ggk_versie: str | None) -> RenderSettings | None:
     """The render settings of ``--config`` (as ``serve`` applies them to ``--route``, else the top level's), with
     ``--ggk-versie`` over them; None: the defaults. A config with a mistake is a usage error naming it."""
-    from gateway.proxy.config import ConfigError, load
+    from gateway.proxy.config import ConfigError
+    from gateway.proxy.config_file import load
     from gateway.proxy.render_config import render_settings, settings_of
 
     settings = None
