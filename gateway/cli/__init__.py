@@ -23,6 +23,7 @@ def _register() -> None:
         explain,
         mapping,
         outbox,
+        outbox_import,
         serve,
         store,
         testbed,

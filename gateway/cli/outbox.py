@@ -1,18 +1,21 @@
-"""``overstap outbox list|show|replay|purge|import-ledger``, ``overstap shadow report``: operate the outbox.
+"""``overstap outbox list|show|replay|purge``, ``overstap shadow report``: operate the outbox.
 
 These work on the store directly — the SQLite file in ``--data-dir`` or the PostgreSQL database of
 ``--store`` — also while the sidecar runs (WAL, or the store's write lock): a replay marks rows pending and
-bumps the outbox generation, and the running forwarders pick them up within a second.
+bumps the outbox generation, and the running forwarders pick them up within a second. Not ``replay --quarantined``
+beside a sidecar on SQLite: it renders against the ledger, which that sidecar renders ahead of (:func:`no_sidecar`).
+``import-ledger`` is in :mod:`.outbox_import`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
-import sqlite3
 import sys
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +23,10 @@ import click
 
 from gateway.deliver import outbox, shadow
 from gateway.deliver.replay import ID_RANGE, InOrder, Replayed, Targets, apply, chunks, prepare, replay_quarantined
+from gateway.deliver.serving import SidecarServing, alone
 from gateway.deliver.store import SqliteStore, Store, locate, ready
 from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger.staged import ConnLedger
-from gateway.ledger.transfer import LedgerConflict, NotALedger, UnfinishedRun, import_ledger, ledger_file
-from gateway.pgstore import is_url
-from gateway.pgstore.conn import describe_url
 from gateway.pipeline import PROFILES, Conversion, Converter
 
 from . import main
@@ -325,16 +326,35 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
     convert, in_order = _converter_factory(config_file, mappings, ConnLedger(conn, create=False),
                                            profile or "zkn") if quarantined else (None, None)
     results: list[Replayed] = []
-    for chunk in chunks(chosen):  # one short transaction per chunk, so a running sidecar's acks keep flowing
-        with outbox.transaction(conn):
-            # a quarantined message is rendered against the ledger in the same transaction that queues it
-            results += (replay_quarantined(conn, chunk, convert, in_order) if convert is not None
-                        else apply(conn, prepare(conn, chunk, force=force, targets=targets)))
+    try:
+        with no_sidecar(locate_store(data_dir, config_file, store_url), _REPLAY_HERE.format(
+                ids=", ".join(map(str, chosen[:20])) + (", …" if len(chosen) > 20 else ""))) if quarantined \
+                else contextlib.nullcontext():
+            for chunk in chunks(chosen):  # one short transaction per chunk, so a running sidecar's acks keep flowing
+                with outbox.transaction(conn):
+                    # a quarantined message is rendered against the ledger in the same transaction that queues it
+                    results += (replay_quarantined(conn, chunk, convert, in_order) if convert is not None
+                                else apply(conn, prepare(conn, chunk, force=force, targets=targets)))
+    except SidecarServing as exc:
+        click.echo(f"refused: {exc}. Nothing was replayed.", err=True)
+        sys.exit(EXIT_FAILED)
     for r in results:
         click.echo(f"{'ok  ' if r.ok else 'FAIL'} {'Q' if quarantined else ''}{r.id}: {r.note}")
     done = sum(r.ok for r in results)
     click.echo(f"{done} replayed, {len(results) - done} not")
     sys.exit(EXIT_OK if done == len(results) else EXIT_FAILED)
+
+
+_REPLAY_HERE = ("it renders each message against the zaak ledger ahead of storing it, so a replay beside it would "
+               "render the same zaken from a state it has moved on from; replay them through the sidecar: "
+               'POST /admin/replay {{"ids": [{ids}], "quarantined": true}} (docs/deploy-sidecar.md, Replay)')
+
+
+def no_sidecar(store: Store, why: str) -> AbstractContextManager[None]:
+    """The store held for a command that renders against its ledger: on SQLite refused (SidecarServing, saying
+    ``why``) while a sidecar serves it (gateway/deliver/serving.py); on PostgreSQL nothing to hold, as every
+    writer there renders inside the store's write lock."""
+    return alone(store.path, why) if isinstance(store, SqliteStore) else contextlib.nullcontext()
 
 
 def _targets(config_file: str | None) -> Targets:
@@ -406,55 +426,6 @@ def purge(data_dir: str | None, config_file: str | None, store_url: str | None, 
     with outbox.transaction(conn):
         removed, messages = outbox.purge(conn, before=before, statuses=statuses, quarantined=quarantined)
     click.echo(f"purged {removed} delivery(ies) and {messages} message(s) older than {older_than}")
-
-
-def _state_folder(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    """``--state``: an existing folder. Not ``click.Path``: its error quotes the value whole, and the value may be
-    the ``postgresql://user:password@…`` a sharded batch run was given; that one is named without its password."""
-    if is_url(value):
-        raise click.BadParameter(f"{describe_url(value)} is a PostgreSQL ledger: import-ledger reads a batch run's "
-                                 "--state folder; a sidecar continues a PostgreSQL ledger with that database as its "
-                                 "store (docs/postgresql.md)")
-    if not Path(value).is_dir():
-        raise click.BadParameter(f"{value!r} is a file, not a folder" if Path(value).exists()
-                                 else f"folder {value!r} does not exist")
-    return value
-
-
-@outbox_group.command("import-ledger")
-@click.option("--state", "state_dir", required=True, callback=_state_folder,
-              help="The --state folder of the 'overstap batch' (or 'convert') run whose zaken the sidecar continues.")
-@data_dir_option
-@config_option
-@store_option
-@click.option("--replace", is_flag=True,
-              help="Where both ledgers hold a zaak or chain key differently, take --state's.")
-def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None, store_url: str | None,
-                   replace: bool) -> None:
-    """Let the sidecar continue the zaken of a batch run: copy its zaak ledger into the outbox database.
-
-    Run it before switching the sidecar on for the archive's vendor (it is safe while the sidecar runs: one
-    transaction). Entries both ledgers hold differently are named and nothing is imported, unless --replace.
-    """
-    store = locate_store(data_dir, config_file, store_url)
-    if not isinstance(store, SqliteStore):
-        fail_usage("import-ledger fills the SQLite outbox of --data-dir; for a PostgreSQL store import into the "
-                   "SQLite outbox first, then copy it with `overstap store copy` (docs/postgresql.md)")
-    try:
-        source = ledger_file(state_dir)  # checked before the store is opened (or made): a refusal changes nothing
-        conn = ready(store).connect()  # the ledger tables come with the schema
-        with outbox.transaction(conn):
-            done = import_ledger(source, conn, replace=replace)
-    except (FileNotFoundError, NotALedger, RuntimeError) as exc:  # RuntimeError: junk or a newer release's store
-        fail_usage(str(exc))
-    except (LedgerConflict, UnfinishedRun) as exc:
-        click.echo(f"refused: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    except sqlite3.Error as exc:  # locked past the busy timeout, read-only, disk full: rolled back
-        click.echo(f"error: {store.describe()}: SQLite says {exc}; nothing was imported", err=True)
-        sys.exit(EXIT_FAILED)
-    copied = ", ".join(f"{n} {table}" for table, n in sorted(done.copied.items())) or "nothing new"
-    click.echo(f"imported {copied}; {done.same} already held alike, {done.replaced} replaced")
 
 
 @main.group("shadow")

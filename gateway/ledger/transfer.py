@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .sqlite import DB_NAME
 from .statetext import same_state
@@ -30,6 +31,13 @@ _COLUMNS = {**{table: (*keys, value, *along) for table, (keys, value, along) in 
             "zender_tijdstip": ("zender", "tijdstip")}
 """The ledger's tables and their columns (``SCHEMA``): a file without them is no ledger, one with more was written
 by a release whose ledger this one cannot carry whole."""
+
+
+LATER_TIJDSTIP = ("INSERT INTO zender_tijdstip (zender, tijdstip) VALUES (?, ?) ON CONFLICT (zender) DO UPDATE SET "
+                  "tijdstip = CASE WHEN excluded.tijdstip > zender_tijdstip.tijdstip THEN excluded.tijdstip "
+                  "ELSE zender_tijdstip.tijdstip END")
+"""The later of the two tijdstippen, decided in the statement itself: on PostgreSQL a batch shard takes values from
+the same row without the store's write lock (gateway/pgstore/chunked.py), so one read earlier may be stale."""
 
 
 BATCH_OUTPUTS = "batch-outputs"
@@ -118,8 +126,9 @@ def _same_json(table: str, held: str, content: str) -> bool:
     return table == "zaak_state" and same_state(held, content)
 
 
-def import_ledger(source: Path, conn: sqlite3.Connection, *, replace: bool = False) -> Imported:
-    """Copy the ledger in ``source`` into the ledger tables reached through ``conn`` (the caller commits).
+def import_ledger(source: Path, conn: Any, *, replace: bool = False) -> Imported:
+    """Copy the ledger in ``source`` into the ledger tables reached through ``conn`` (the caller commits): a
+    sqlite3 connection or a PgConnection (the statements are written for both).
 
     A chain key, zaak state or remembered value that ``conn`` already holds with another content is a
     conflict: all are named (bounded) in :class:`LedgerConflict`, and the caller's transaction must roll
@@ -135,8 +144,9 @@ def import_ledger(source: Path, conn: sqlite3.Connection, *, replace: bool = Fal
         for table, (keys, value, along) in _TABLES.items():
             where = " AND ".join(f"{k} = ?" for k in keys)
             columns = (*keys, value, *along)
-            insert = (f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
-                      f"VALUES ({', '.join('?' * len(columns))})")
+            insert = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                      f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+                      + ", ".join(f"{c} = excluded.{c}" for c in (value, *along)))  # SQLite's and PostgreSQL's
             for row in src.execute(f"SELECT {', '.join(columns)} FROM {table}"):
                 key, content = row[:len(keys)], row[len(keys)]
                 held = conn.execute(f"SELECT {value} FROM {table} WHERE {where}", key).fetchone()
@@ -158,7 +168,7 @@ def import_ledger(source: Path, conn: sqlite3.Connection, *, replace: bool = Fal
             if held is not None and held[0] >= tijdstip:  # the same width (yyyymmddhhmmssfff): text order is time
                 result.same += 1
                 continue
-            conn.execute("INSERT OR REPLACE INTO zender_tijdstip (zender, tijdstip) VALUES (?, ?)", (zender, tijdstip))
+            conn.execute(LATER_TIJDSTIP, (zender, tijdstip))
             result.copied["zender_tijdstip"] = result.copied.get("zender_tijdstip", 0) + 1
         return result
     finally:

@@ -24,6 +24,7 @@ from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.forwarder import Forwarder
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed, apply, chunks, prepare
+from gateway.deliver.serving import Serving
 from gateway.deliver.store import SqliteStore, failure_name, open_store
 from gateway.ingest import xml as ingest_xml
 from gateway.mapping import ConversionError, DialectDebt, MappingError, Registry, walkgen
@@ -93,10 +94,13 @@ class Gateway:
         """downstream -> (when, True) of its last successful connect check."""
         self.last_reload_errors: list[str] = []
         self.started = False
+        self.serving: Serving | None = None  # the hold on a SQLite outbox while started (deliver/serving.py)
 
     # -- life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.db_path is not None:  # `outbox replay --quarantined` beside it would render the same zaken
+            self.serving = await asyncio.to_thread(Serving, self.db_path)
         await self.conversion.start()
         try:
             self.committer.start()
@@ -140,6 +144,8 @@ class Gateway:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.committer.stop)
         await self.conversion.shutdown()
+        if self.serving is not None:
+            self.serving.release()
 
     async def stop(self) -> None:
         """Finish in-flight deliveries (bounded by shutdown_grace), flush the outbox, stop the threads."""
@@ -153,6 +159,8 @@ class Gateway:
         await self.conversion.shutdown()
         if self.stage is not None:
             await asyncio.to_thread(self.stage.close)
+        if self.serving is not None:
+            self.serving.release()
         log.info("gateway stopped")
 
     # -- inbound ---------------------------------------------------------------------------------
