@@ -241,7 +241,8 @@ def gateways(tmp_path: Path, registry: Registry) -> Iterator[Start]:
                "convert_processes": 0, "retry": FAST_RETRY, "downstreams": downstreams, "routes": routes, **top}
         cfg = from_dict(doc, tmp_path)
         gw = Gateway(cfg, reg or registry)
-        server = ServerThread(create_app(cfg, gw), http=guarded_protocol(cfg.http_limits())).start()
+        app = create_app(cfg, gw)
+        server = ServerThread(app, http=guarded_protocol(cfg.http_limits(), app.state.slow_body)).start()
         running.append(server)
         return server, gw
 

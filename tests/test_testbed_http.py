@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from lxml import etree
-from proxy_helpers import ServerThread, soap11
+from proxy_helpers import ServerThread, soap11, wait_for
 from receiver_messages import CREEER, UPDATE, creeer_object, lk01
 from test_testbed import DI02, GZI, _ggk_pair
 
@@ -208,3 +208,47 @@ def test_a_stalled_body_is_answered_in_time_and_bodies_share_a_budget(tmp_path: 
         assert fits.status_code == 500 and b"StUF058" not in fits.content  # taken, and refused for what it is
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(("content_type", "version"), [("text/xml; charset=utf-8", "soap11"),
+                                                       ("application/soap+xml; charset=utf-8", "soap12")])
+def test_a_soap_body_cut_off_below_the_minimum_rate_is_answered_with_a_soap_fault_of_its_version(
+        reference_dir: Path, content_type: str, version: stuf.SoapVersion) -> None:
+    """The guard cut such a body off with a text/plain 408, where the testbed answers a body that misses its
+    deadline with a Fo03 StUF058 in a SOAP Fault: a SOAP client of /soap now reads a SOAP Fault either way.
+    The testbed as ``overstap testbed`` serves it (``guarded_config``), real uvicorn, a raw socket."""
+    import threading
+
+    import uvicorn
+
+    from gateway.httpguard.limits import HttpLimits
+    from gateway.testbed.limits import guarded_config
+
+    http = HttpLimits(min_body_rate=100_000, body_rate_window=0.5)
+    server = uvicorn.Server(guarded_config(create_app(Receiver()), "127.0.0.1", 0, http))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(lambda: server.started and bool(server.servers))
+        port = server.servers[0].sockets[0].getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(f"POST /soap HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: "
+                         "1000000\r\n\r\n".encode() + b"<a>" + b"x" * 60_000)  # the first window paid, then nothing
+            answer = _answer(conn, 10)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        assert lines[0] == "HTTP/1.1 408 Request Timeout", answer[:300]
+        assert f"content-type: {stuf.CONTENT_TYPE[version]}" in lines and "connection: close" in lines
+        fault = etree.fromstring(body)
+        assert fault.tag == f"{{{SOAP_NS[version]}}}Envelope"
+        assert fault.findtext(f".//{{{STUF_NS}}}code") == "StUF058"
+        assert fault.findtext(f".//{{{STUF_NS}}}omschrijving") == ("request body arrived at less than 100000 bytes a "
+                                                                   "second")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+SOAP_NS = {"soap11": "http://schemas.xmlsoap.org/soap/envelope/", "soap12": "http://www.w3.org/2003/05/soap-envelope"}
+STUF_NS = "http://www.egem.nl/StUF/StUF0301"
+

@@ -27,6 +27,7 @@ from .common import EXIT_FAILED, fail_usage, load_registry
 
 if TYPE_CHECKING:
     import uvicorn
+    from fastapi import FastAPI
 
 
 def build_config(config_file: str | None, mappings: tuple[str, ...], downstream: str | None,
@@ -66,7 +67,7 @@ def build_config(config_file: str | None, mappings: tuple[str, ...], downstream:
     return cfg, registry
 
 
-def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
+def uvicorn_config(cfg: ServeConfig, app: FastAPI) -> uvicorn.Config:
     """uvicorn settings of the sidecar: uvloop + httptools, our logging, TLS and mTLS when configured."""
     import uvicorn
 
@@ -78,7 +79,7 @@ def uvicorn_config(cfg: ServeConfig, app: object) -> uvicorn.Config:
         if cfg.tls.client_ca:
             tls.update(ssl_ca_certs=cfg.tls.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
     return uvicorn.Config(
-        app, host=cfg.host, port=cfg.port, loop="uvloop", http=guarded_protocol(cfg.http_limits()),  # type: ignore[arg-type]
+        app, host=cfg.host, port=cfg.port, loop="uvloop", http=guarded_protocol(cfg.http_limits(), app.state.slow_body),  # type: ignore[arg-type]
         log_config=None,
         access_log=cfg.access_log, server_header=False, timeout_graceful_shutdown=int(cfg.shutdown_grace) or None,
         backlog=2048, **tls,  # type: ignore[arg-type]

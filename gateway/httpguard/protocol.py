@@ -5,8 +5,9 @@ never ends, so a few hundred slow connections hold every connection slot until e
 included. This protocol
 
 * closes a connection whose headers are not complete within ``header_timeout`` or exceed ``max_header_bytes`` (431);
-* cuts off a request whose body arrives at less than ``min_body_rate`` over a ``body_rate_window`` (408): a body
-  sent a byte at a time cannot hold its slot until the app's ``body_timeout``;
+* cuts off a request whose body arrives at less than ``min_body_rate`` over a ``body_rate_window`` (408; at a SOAP
+  endpoint the server's SOAP Fault, :data:`SlowBody`): a body sent a byte at a time cannot hold its slot until the
+  app's ``body_timeout``;
 * at ``max_connections`` makes room for a new connection by closing the oldest one that has no request in progress;
   when every one has, the newcomer may take one of ``probe_connections`` slots kept for ``GET /healthz``, ``/readyz``
   and ``/metrics`` (anything else asked there is answered 503): a flood cannot lock out a health check.
@@ -19,8 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
+from starlette.responses import Response
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .limits import HttpLimits
@@ -45,12 +49,33 @@ def _reply(status: bytes, text: bytes, retry_after: int | None = None) -> bytes:
 
 
 _FULL = _reply(b"503 Service Unavailable", b"too many connections", retry_after=1)
+_SLOW = _reply(b"408 Request Timeout", b"request body too slow")
+
+SlowBody = Callable[[dict[str, Any]], Response | None]
+"""A server's answer to a request (its ASGI scope: method, path, headers) whose body the guard cut off for its rate:
+for a SOAP endpoint the SOAP Fault its app gives a body that missed the deadline, so the client reads one kind of
+answer for both; None where the plain-text 408 will do."""
+
+
+def header(scope: dict[str, Any], name: bytes) -> str | None:
+    """The first request header ``name`` (lower case) of an ASGI scope, decoded as HTTP headers are (latin-1)."""
+    return next((value.decode("latin-1") for key, value in scope.get("headers", ()) if key.lower() == name), None)
+
+
+def raw_response(response: Response) -> bytes:
+    """``response`` as the bytes of an HTTP/1.1 answer that closes the connection (the guard writes it itself: the
+    app's read of the body has been cut off under it)."""
+    head = b"".join(name + b": " + value + b"\r\n" for name, value in response.raw_headers
+                    if name.lower() != b"connection")
+    return (f"HTTP/1.1 {response.status_code} {HTTPStatus(response.status_code).phrase}\r\n".encode() + head
+            + b"connection: close\r\n\r\n" + bytes(response.body))
 
 
 class GuardedProtocol(HttpToolsProtocol):
     """httptools with the limits of :class:`HttpLimits` (set on a subclass by :func:`guarded_protocol`)."""
 
     limits = HttpLimits()
+    slow_body: SlowBody | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -193,8 +218,14 @@ class GuardedProtocol(HttpToolsProtocol):
                   self._window_bytes, self.limits.body_rate_window, self.limits.min_body_rate)
         if self.cycle is not None and not self.cycle.response_started:
             self.scope[SLOW_BODY] = True  # type: ignore[literal-required]
-            self.transport.write(_reply(b"408 Request Timeout", b"request body too slow"))
+            self.transport.write(self._slow_answer())
         self.transport.close()
+
+    def _slow_answer(self) -> bytes:
+        """The 408 of a body cut off for its rate: the server's own for its SOAP endpoints (:data:`SlowBody`)."""
+        answer = type(self).slow_body
+        response = answer(self.scope) if answer is not None else None  # type: ignore[arg-type]
+        return _SLOW if response is None else raw_response(response)
 
     def on_body(self, body: bytes) -> None:
         self._window_bytes += len(body)
@@ -205,6 +236,8 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
 
-def guarded_protocol(limits: HttpLimits) -> type[GuardedProtocol]:
-    """A protocol class with these limits, for ``uvicorn.Config(http=...)``."""
-    return type("OverstapHttpProtocol", (GuardedProtocol,), {"limits": limits})
+def guarded_protocol(limits: HttpLimits, slow_body: SlowBody | None = None) -> type[GuardedProtocol]:
+    """A protocol class with these limits (and the server's answer to a body cut off for its rate), for
+    ``uvicorn.Config(http=...)``."""
+    return type("OverstapHttpProtocol", (GuardedProtocol,), {"limits": limits, "slow_body": staticmethod(slow_body)
+                                                             if slow_body is not None else None})

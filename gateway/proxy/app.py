@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -20,6 +21,7 @@ from starlette._utils import get_route_path
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.httpguard.bodies import Body, BodyBudget, Holding, read_body
+from gateway.httpguard.protocol import SlowBody, header
 from gateway.render import stuf
 
 from .admin import MAX_REPLAY_BODY, BadReplay, parse_replay
@@ -56,6 +58,21 @@ def soap_route(scope: Scope) -> str | None:
     if path.startswith("/soap/") and len(path) > 6 and "/" not in path[6:]:
         return path[6:]
     return _NOT_SOAP
+
+
+def slow_body(gw: Gateway, min_body_rate: int) -> SlowBody:
+    """The guard's answer to a SOAP POST whose body came slower than ``min_body_rate``: the SOAP Fault (StUF058) the
+    sidecar gives a body that missed ``body_timeout`` (:func:`_refused`), not text/plain. Not counted here: the app
+    counts the cut as ``slow_body`` when its read ends."""
+
+    def answer(scope: dict[str, Any]) -> Response | None:
+        if scope.get("method") != "POST" or soap_route(scope) == _NOT_SOAP:
+            return None
+        fout = stuf.Fout.of("StUF058", f"request body arrived at less than {min_body_rate} bytes a second")
+        version = soap_version(b"", header(scope, b"content-type"))
+        return _response(gw.fault(408, fout, version, headers={"Connection": "close"}))
+
+    return answer
 
 
 class SidecarApp(FastAPI):
@@ -104,6 +121,7 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None, *, front: bo
     app = SidecarApp(title="Overstap sidecar", lifespan=_lifespan(gw), docs_url=None, redoc_url=None,
                      openapi_url=None)
     app.state.gateway = gw
+    app.state.slow_body = slow_body(gw, config.http_limits().min_body_rate)  # for the guard (cli/serve.py)
     handler = _soap_endpoint(config, gw)
 
     async def soap(request: Request) -> Response:

@@ -14,11 +14,14 @@ import contextlib
 import itertools
 import sqlite3
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from gateway.httpguard.bodies import Body, BodyBudget, Holding, read_body
+from gateway.httpguard.limits import HttpLimits
+from gateway.httpguard.protocol import SlowBody, header
 from gateway.receiver import Answer, Receiver
 from gateway.receiver.message import ZKN_SCHEMA
 from gateway.reference import load_schema, load_zs_dms_schema
@@ -80,6 +83,20 @@ def _refused_body(body: Body, heard: Heard, limits: Limits) -> Response:
                       headers={"Retry-After": "5", "Connection": "close"})
     return _fault(stuf.Fout.of("StUF058", f"request body not complete within {limits.body_timeout:g}s"), heard,
                   status=408, headers={"Connection": "close"})  # the rest may still come: not a next request
+
+
+def slow_body(http: HttpLimits) -> SlowBody:
+    """The guard's answer to a POST /soap whose body came slower than ``http.min_body_rate``: a Fo03 StUF058 in a
+    SOAP Fault of the request's version, 408, as the testbed answers a body that missed its deadline
+    (:func:`_refused_body`); a client of the SOAP endpoint reads a SOAP Fault either way, not text/plain."""
+
+    def answer(scope: dict[str, Any]) -> Response | None:
+        if scope.get("method") != "POST" or scope.get("path") != "/soap":
+            return None
+        return _fault(stuf.Fout.of("StUF058", f"request body arrived at less than {http.min_body_rate} bytes a second"),
+                      hear(b"", header(scope, b"content-type"), None, 0), status=408, headers={"Connection": "close"})
+
+    return answer
 
 
 def _must_understand(heard: Heard) -> Response:

@@ -51,5 +51,7 @@ def guarded_config(app: ASGIApp, host: str, port: int, http: HttpLimits) -> uvic
 
     from gateway.httpguard.protocol import guarded_protocol
 
+    from .app import slow_body
+
     return uvicorn.Config(app, host=host, port=port, log_level="warning", loop="uvloop",
-                          http=guarded_protocol(http), timeout_keep_alive=5)  # type: ignore[arg-type]
+                          http=guarded_protocol(http, slow_body(http)), timeout_keep_alive=5)  # type: ignore[arg-type]
