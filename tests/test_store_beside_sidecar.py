@@ -122,3 +122,37 @@ def test_import_ledger_into_a_postgresql_store_a_sidecar_serves(tmp_path: Path, 
             assert wait_for(lambda: len(rec.received) == 3)
         finally:
             gw.terminate()
+
+
+def test_replay_quarantined_on_postgresql_continues_the_counter_a_batch_shard_moved_meanwhile(
+        tmp_path: Path, database: str) -> None:
+    """A batch shard on the store's database takes tijdstipBericht from the zender's row in one atomic upsert, without
+    the store's write lock (gateway/pgstore/chunked.py). The CLI replay read the row, then wrote "last + 1 ms" over
+    it: a shard's value committed in between was set back, and the replay's message carried a tijdstipBericht
+    before the shard's. Here the "shard" holds the row's update open while the replay renders."""
+    import subprocess
+
+    from proxy_helpers import overstap_command
+
+    from gateway.deliver.store import open_store
+
+    conn = open_store(tmp_path, database).connect()
+    first = _quarantine(conn, variant(sample(A02), 1, 1))
+    assert _cli("outbox", "replay", "--quarantined", str(first), "--store", database)[0] == 0
+    (zender, before), = conn.execute("SELECT zender, tijdstip FROM zender_tijdstip").fetchall()
+    second = _quarantine(conn, variant(sample(A02), 2, 2))
+    later = "29990101000000000"  # what the shard takes: far past the clock, so the replay must continue after it
+    shard = PgConnection(database)
+    shard.execute("BEGIN")
+    shard.execute("UPDATE zender_tijdstip SET tijdstip = ? WHERE zender = ?", (later, zender))
+    replay = subprocess.Popen([*overstap_command(), "outbox", "replay", "--quarantined", str(second), "--store",
+                               database], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # the replay waits for the shard's row (a lock not granted), then the shard commits
+    assert wait_for(lambda: conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0] > 0, 30)
+    shard.execute("COMMIT")
+    said = replay.communicate(timeout=60)[0].decode()
+    assert replay.returncode == 0, said
+    payload = bytes(conn.execute("SELECT payload FROM delivery ORDER BY id DESC LIMIT 1").fetchone()[0])
+    sent = payload.split(b"tijdstipBericht>", 1)[1][:17].decode()
+    assert before < later < sent == "29990101000000001"
+    assert conn.execute("SELECT tijdstip FROM zender_tijdstip WHERE zender = ?", (zender,)).fetchone()[0] == sent

@@ -26,7 +26,9 @@ from gateway.deliver.replay import ID_RANGE, InOrder, Replayed, Targets, apply, 
 from gateway.deliver.serving import SidecarServing, alone
 from gateway.deliver.store import SqliteStore, Store, locate, ready
 from gateway.deliver.unmapped import UnmappedInput
+from gateway.ledger.job import JobLedger
 from gateway.ledger.staged import ConnLedger
+from gateway.pgstore.conn import next_tijdstip
 from gateway.pipeline import PROFILES, Conversion, Converter
 
 from . import main
@@ -323,13 +325,14 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
         chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
     chosen = list(dict.fromkeys(chosen))  # `replay 7 --all-dead`: once, not "already pending" and exit 1
     targets = _targets(config_file) if not quarantined else None
-    convert, in_order = _converter_factory(config_file, mappings, ConnLedger(conn, create=False),
-                                           profile or "zkn") if quarantined else (None, None)
+    store = locate_store(data_dir, config_file, store_url)
+    ledger, rendering = _replay_ledger(store, conn)
+    convert, in_order = _converter_factory(config_file, mappings, ledger, profile or "zkn") if quarantined \
+        else (None, None)
     results: list[Replayed] = []
     try:
-        with no_sidecar(locate_store(data_dir, config_file, store_url), _REPLAY_HERE.format(
-                ids=", ".join(map(str, chosen[:20])) + (", …" if len(chosen) > 20 else ""))) if quarantined \
-                else contextlib.nullcontext():
+        with no_sidecar(store, _REPLAY_HERE.format(ids=", ".join(map(str, chosen[:20])) + (
+                ", …" if len(chosen) > 20 else ""))) if quarantined else contextlib.nullcontext(), rendering:
             for chunk in chunks(chosen):  # one short transaction per chunk, so a running sidecar's acks keep flowing
                 with outbox.transaction(conn):
                     # a quarantined message is rendered against the ledger in the same transaction that queues it
@@ -348,6 +351,17 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
 _REPLAY_HERE = ("it renders each message against the zaak ledger ahead of storing it, so a replay beside it would "
                "render the same zaken from a state it has moved on from; replay them through the sidecar: "
                'POST /admin/replay {{"ids": [{ids}], "quarantined": true}} (docs/deploy-sidecar.md, Replay)')
+
+
+def _replay_ledger(store: Store, conn: Any) -> tuple[Any, AbstractContextManager[Any]]:
+    """The ledger a quarantined message is rendered against inside the replay's transaction on ``conn``, and the
+    block to render in. On PostgreSQL a replica's (gateway/ledger/job.py): tijdstipBericht from the store's one
+    atomic upsert, as a batch shard on that database takes it without the write lock; a read, then a write of
+    "last + 1 ms", set back a value a shard committed in between, and the replay's message went out before it."""
+    if isinstance(store, SqliteStore):
+        return ConnLedger(conn, create=False), contextlib.nullcontext()
+    ledger = JobLedger(next_tijdstip)
+    return ledger, ledger.using(conn)
 
 
 def no_sidecar(store: Store, why: str) -> AbstractContextManager[None]:
