@@ -78,8 +78,9 @@ def uvicorn_config(cfg: ServeConfig, app: FastAPI) -> uvicorn.Config:
         tls = {"ssl_certfile": cfg.tls.certfile, "ssl_keyfile": cfg.tls.keyfile}
         if cfg.tls.client_ca:
             tls.update(ssl_ca_certs=cfg.tls.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
+    http = guarded_protocol(cfg.http_limits(), app.state.slow_body)  # a SOAP body cut off: the sidecar's Fault
     return uvicorn.Config(
-        app, host=cfg.host, port=cfg.port, loop="uvloop", http=guarded_protocol(cfg.http_limits(), app.state.slow_body),  # type: ignore[arg-type]
+        app, host=cfg.host, port=cfg.port, loop="uvloop", http=http,  # type: ignore[arg-type]
         log_config=None,
         access_log=cfg.access_log, server_header=False, timeout_graceful_shutdown=int(cfg.shutdown_grace) or None,
         backlog=2048, **tls,  # type: ignore[arg-type]

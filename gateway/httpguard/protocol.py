@@ -222,7 +222,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _slow_answer(self) -> bytes:
-        """The 408 of a body cut off for its rate: the server's own for its SOAP endpoints (:data:`SlowBody`)."""
+        """The answer to a body cut off for its rate: the server's own at its SOAP endpoints (:data:`SlowBody`),
+        else the plain 408."""
         answer = type(self).slow_body
         response = answer(self.scope) if answer is not None else None  # type: ignore[arg-type]
         return _SLOW if response is None else raw_response(response)
