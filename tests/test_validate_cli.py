@@ -95,7 +95,7 @@ def test_the_exit_codes_are_in_the_help() -> None:
     assert "2 the schemas are not where $OVERSTAP_REFERENCE_DIR says" in said
 
 
-VRAAG = Path(__file__).parent / "fixtures" / "zkn-vraag"
+VRAAG = Path(__file__).parent / "samples" / "zkn-vraag"
 
 
 def test_a_zaak_question_and_its_answer_are_valid_bare_and_in_soap(tmp_path: Path, reference_dir: Path) -> None:
