@@ -9,11 +9,15 @@ the last whole line, and the sinks cut their files back to the lengths it names.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from gateway.render import RenderSettings
 
 VERSION = 1
 
@@ -64,8 +68,30 @@ def read(path: Path) -> Progress | None:
 def differences(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     """Which run settings differ between the journal and this command line."""
     keys = sorted(set(recorded) | set(wanted))
-    return [f"{k}: journal has {recorded.get(k)!r}, this run {wanted.get(k)!r}" for k in keys
+    return [_render_difference(recorded.get(k), wanted.get(k)) if k == RENDER
+            else f"{k}: journal has {recorded.get(k)!r}, this run {wanted.get(k)!r}" for k in keys
             if recorded.get(k) != wanted.get(k)]
+
+
+RENDER = "render"
+"""The header's key for the render settings' fingerprint (absent: the defaults, as in runs begun before it)."""
+
+
+def render_entry(settings: RenderSettings | None) -> dict[str, str]:
+    """The header's record of the render settings (``--config``): a fingerprint of their values, none for the
+    defaults. Why: a resume with another catalogue (or none) would mix two zaaktypen in one OUT and one ledger."""
+    if settings is None or settings == RenderSettings():
+        return {}
+    text = json.dumps(dataclasses.asdict(settings), sort_keys=True, default=sorted)  # a drop's frozenset sorted
+    return {RENDER: hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]}
+
+
+def _render_difference(recorded: str | None, wanted: str | None) -> str:
+    def said(fingerprint: str | None) -> str:
+        return f"those of fingerprint {fingerprint}" if fingerprint else "the default ones (no --config)"
+
+    return (f"render settings (--config, --route): the run began with {said(recorded)}, this run has "
+            f"{said(wanted)}; resume with the config the run began with, or start a new run in another OUT")
 
 
 class Journal:

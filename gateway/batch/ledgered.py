@@ -225,7 +225,8 @@ class LedgerStep:
     def __init__(self, config: WorkConfig, registry: Registry, store: ChunkStore, run: str) -> None:
         self.store = store
         self.converter = Converter(registry, profile=config.profile, mappings=config.mappings,
-                                   validate=config.validate, max_bytes=config.max_bytes, ledger=store)
+                                   validate=config.validate, max_bytes=config.max_bytes, ledger=store,
+                                   settings=config.settings)
         self.packer = packer_for(config.sink)
         self.max_bytes = config.max_bytes
         self.run = run

@@ -25,6 +25,7 @@ from gateway.pgstore import is_url
 from gateway.pgstore.chunked import masked
 from gateway.pipeline import PROFILES, Converter
 from gateway.procmemory import DEFAULT_GROWTH_MB
+from gateway.render import RenderSettings
 from gateway.render.schemas import SchemaUnavailable
 
 from . import journal as journal_mod
@@ -77,6 +78,8 @@ class BatchOptions:
     shards share (they then split by client, see shard.py)."""
     worker_growth_mb: int = DEFAULT_GROWTH_MB
     """Worker processes are replaced once one has grown by this many MB (0: never); see gateway.procmemory."""
+    settings: RenderSettings | None = None
+    """The render settings (``--config``: zender, ontvanger, the gemeente's zaaktypen); None: the defaults."""
 
 
 @dataclass(slots=True)
@@ -245,14 +248,15 @@ class BatchRun:
             if importlib.util.find_spec("gateway.render.ggk") is None:
                 raise BatchUsageError("profile ggk is not available in this build")
         try:
-            Converter(registry, profile=self.options.profile, mappings=names, validate=self.options.validate)
+            Converter(registry, profile=self.options.profile, mappings=names, validate=self.options.validate,
+                      settings=self.options.settings)
         except SchemaUnavailable as exc:
             raise BatchUsageError(f"{exc} (or pass --no-validate)") from None
         spec = SinkSpec.for_target(target, int(time.time()), self.options.level)
         return WorkConfig(spec, self.options.profile, names, files, self.options.validate, self.options.route,
                           self.options.max_bytes, self.options.timeout, self.options.quarantine,
                           stateful=True, by_client=self.options.shard if self.shared else None,
-                          worker_growth_mb=self.options.worker_growth_mb)
+                          worker_growth_mb=self.options.worker_growth_mb, settings=self.options.settings)
 
     def header(self) -> dict[str, Any]:
         """What makes two runs the same run (a resume must match it)."""
@@ -261,7 +265,8 @@ class BatchRun:
                 "out": str(self.spec.target), "sink": self.spec.kind,
                 "profile": o.profile, "mappings": list(self.config.mappings), "validate": o.validate,
                 "route": o.route, "shard": str(o.shard), "max_bytes": o.max_bytes, "state": self.state_name(),
-                **({"ledger_run": self.ledger_run} if self.ledger_run else {})}
+                **({"ledger_run": self.ledger_run} if self.ledger_run else {}),
+                **journal_mod.render_entry(o.settings)}
 
     def state_name(self) -> str:
         state = self.options.state

@@ -24,6 +24,7 @@ from gateway.mapping import Compiled, MappingError, Refused, Registry
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, bug, describe
 from gateway.procmemory import DEFAULT_GROWTH_MB, Allowance
+from gateway.render import RenderSettings
 from gateway.render.ggk_chain import received_di01
 
 from .budget import Budget, Limits
@@ -62,6 +63,9 @@ class WorkConfig:
     """Shards of a shared ledger: every shard maps every member and keeps those of its clients (shard.py)."""
     worker_growth_mb: int = DEFAULT_GROWTH_MB
     """A worker process grown by more than this since its start is replaced after its chunk (0: never)."""
+    settings: RenderSettings | None = None
+    """The render settings (``--config``); None: the defaults. A worker's :meth:`Converter.prepare` looks up the
+    zaaktype and its statustypes, so the workers need them as much as the parent's render."""
 
 
 MemberTuple = tuple[str, "bytes | ZipRef", "str | None", bool]
@@ -123,7 +127,7 @@ class Worker:
         if registry is None:
             registry = Registry(files=[Path(f) for f in config.mapping_files])
         self.converter = Converter(registry, profile=config.profile, mappings=config.mappings,
-                                   validate=config.validate, max_bytes=config.max_bytes)
+                                   validate=config.validate, max_bytes=config.max_bytes, settings=config.settings)
         self.packer: Packer = packer_for(config.sink)
         self.budget = budget or Budget(config.quarantine)
         self._tally = Tally()

@@ -19,6 +19,7 @@ from gateway.pipeline import PROFILES
 from gateway.procmemory import DEFAULT_GROWTH_MB
 
 from . import main
+from .render_options import config_option, config_settings
 
 
 def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard:
@@ -45,6 +46,7 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Sha
               help="Parse every output back and validate it with the XSD (zkn otherwise checks each value "
                    "against its XSD type; the writer's structure is proven by the tests).")
 @click.option("--route", default=None, help="Route name for mappings that match on a route.")
+@config_option
 @click.option("--state", "--store", "state_dir", default=DEFAULT_STATE, show_default=True,
               help="Folder of the zaak ledger, shared with 'convert --state', so a later run continues the same "
                    "chains; 'none' keeps it in memory for this run only; a postgresql:// URL is a ledger that "
@@ -73,19 +75,22 @@ def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profil
           resume: bool, shard: Shard, validate: bool, full_check: bool, route: str | None, state_dir: str,
           quiet: bool, progress: str, progress_interval: float, chunk_size: int, commit_interval: float,
           level: int, timeout: float, quarantine_max_files: int, quarantine_max_bytes: int, worker_growth_mb: int,
-          as_json: bool) -> None:
+          as_json: bool, config_file: str | None) -> None:
     """Convert message archives: every member of INPUTS (folders, .zip, .tar, .tar.gz) into OUT.
 
     OUT gets converted/ (the canonical messages, named after their source member), quarantine/
     (each failed input with a .reason beside it), report.jsonl (one line per input) and
     summary.json. Messages are rendered against the zaak ledger in --state in input order (members of one
     chain must come in chain order), so a later run continues the same zaken. With a postgresql:// ledger,
-    --shard jobs run at once share it and split the messages by client (docs/batch.md). Exit status: 0 all
+    --shard jobs run at once share it and split the messages by client (docs/batch.md). --config renders with
+    the render: block of the sidecar's serve config (the municipality's zaaktypen, zender, ontvanger), as the
+    sidecar does; a --resume must give the same settings. Exit status: 0 all
     converted, 1 some inputs failed, 2 usage or configuration error, 3 internal error (a bug; the last
     commit stands, --resume continues), 4 stopped because, converting in this process (--workers 0), it outgrew
     --worker-growth-mb (continue with --resume), 130 interrupted (continue with --resume).
     """
-    options = BatchOptions(list(inputs), out, profile=profile, mappings=mappings,
+    settings = config_settings(config_file, route)  # the municipality's catalogue, in the parent and every worker
+    options = BatchOptions(list(inputs), out, profile=profile, mappings=mappings, settings=settings,
                            validate="full" if validate and full_check else validate,
                            workers=workers, resume=resume, shard=shard, route=route,
                            progress="quiet" if quiet else progress, progress_interval=progress_interval,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -17,7 +16,7 @@ from gateway.mapping import MappingError, Refused, Registry
 from gateway.pgstore import PostgresLedger, is_url
 from gateway.pgstore.chunked import masked
 from gateway.pipeline import FAILURES, PROFILES, Conversion, Converter, Output
-from gateway.render import RenderSettings, stuf
+from gateway.render import stuf
 from gateway.render.schemas import STUF_NS, SchemaUnavailable, errors_of
 from gateway.render.zkn_dropped import zkn_dropped
 from gateway.zaken.catalogue import Zaaktype
@@ -40,6 +39,7 @@ from .common import (
     sync_folder,
     write_output,
 )
+from .render_options import config_option, config_settings
 
 
 @main.command()
@@ -60,9 +60,7 @@ from .common import (
 @click.option("--state", "state_dir", default=DEFAULT_STATE, show_default=True, envvar="OVERSTAP_STATE",
               help="Folder of the zaak ledger (what the receiver already holds), so a later run continues the "
                    "same chains; 'none' keeps it in memory for this run only.")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="A serve config whose render: block (with --route, that route's too) applies as in the sidecar: "
-                   "zender, ontvanger, the zaaktypen with their statustypes and drop.")
+@config_option
 def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple[str, ...], validate: bool,
             full_check: bool, route: str | None, reverse: bool, ggk_versie: str | None, state_dir: str,
             config_file: str | None) -> None:
@@ -95,6 +93,7 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         sys.exit(_reverse(registry, names[0], inputs, Path(out_dir), validate))
     if ggk_versie is not None and profile != "ggk":
         fail_usage("--ggk-versie chooses the payload version of --profile ggk")
+    settings = config_settings(config_file, route, ggk_versie)  # a mistake in it refused before OUT or the ledger
     out = Path(out_dir)
     prepare_out(out)
     try:
@@ -107,7 +106,6 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         fail_usage(f"--state {mask_url(state_dir)}: cannot open the zaak ledger: {reason}")
         return
     try:
-        settings = _settings(config_file, route, ggk_versie)
         converter = Converter(registry, profile=profile, mappings=names, settings=settings, ledger=ledger,
                               validate="full" if validate and full_check else validate)
     except SchemaUnavailable as exc:
@@ -154,26 +152,6 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     if refused:
         click.echo(f"{refused} message(s) refused on purpose by their mapping")
     sys.exit(EXIT_FAILED if failed else EXIT_REFUSED if refused else EXIT_OK)
-
-
-def _settings(config_file: str | None, route: str | None, ggk_versie: str | None) -> RenderSettings | None:
-    """The render settings of ``--config`` (as ``serve`` applies them to ``--route``, else the top level's), with
-    ``--ggk-versie`` over them; None: the defaults. A config with a mistake is a usage error naming it."""
-    from gateway.proxy.config import ConfigError
-    from gateway.proxy.config_file import load
-    from gateway.proxy.render_config import render_settings, settings_of
-
-    settings = None
-    if config_file is not None:
-        try:
-            config = load(config_file)
-            settings = (settings_of(config, config.routes[route]) if route in config.routes
-                        else render_settings(config.render, RenderSettings(), "render"))
-        except ConfigError as exc:
-            fail_usage(f"--config {exc}")
-    if ggk_versie:
-        settings = replace(settings or RenderSettings(), ggk_versie=ggk_versie)
-    return settings
 
 
 def _picked(converter: Converter, data: bytes, name: str, route: str | None) -> str:
