@@ -10,6 +10,9 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from gateway.ledger import epoch
 from gateway.ledger.staged import StagedLedger, WriteSet, apply
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, 0)
@@ -88,3 +91,28 @@ def test_a_write_set_with_nothing_in_it_does_not_stay_in_flight(tmp_path: Path) 
     ledger.settle(WriteSet())  # never staged: nothing to do
     ledger.settle(_stage(ledger, "Z1"))
     assert ledger.in_flight() == []
+
+
+def test_when_another_process_moved_the_epoch_the_write_sets_in_flight_are_forgotten(tmp_path: Path) -> None:
+    """``import-ledger`` wrote the ledger beside the sidecar: what is in flight was rendered from the state it
+    replaced, so after :meth:`refresh` renders read the imported state, and a commit of the old render fails."""
+    ledger = StagedLedger(tmp_path / "o.db")
+    stale = _stage(ledger, "Z-new")
+    assert not ledger.refresh()  # nothing moved: the write set stays in flight
+    assert _seen(ledger) == ("Z-new", {"status": "Z-new"}, "Z-new")
+    rendered_under = ledger.epoch
+    other = sqlite3.connect(tmp_path / "o.db", isolation_level=None)  # the import, in its own transaction
+    other.execute("BEGIN IMMEDIATE")
+    apply(other, WriteSet(keys={"toewijzing:1": "Z-batch"}, states={"Z-batch": '{"status":"imported"}'},
+                          values={("di01", "toewijzing:1"): "Z-batch"}))
+    epoch.move(other)
+    other.execute("COMMIT")
+    assert ledger.refresh() and ledger.epoch != rendered_under
+    assert ledger.in_flight() == []
+    assert _seen(ledger) == ("Z-batch", {"status": "imported"}, "Z-batch")
+    ledger.settle(stale)  # its commit failed meanwhile: nothing left to drop
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(epoch.LedgerMoved):
+        epoch.check(other, rendered_under)
+    epoch.check(other, ledger.epoch)
+    other.execute("ROLLBACK")

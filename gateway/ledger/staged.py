@@ -12,6 +12,11 @@ the next message of a zaak is rendered against the state the previous one will l
 commit fails it is simply dropped from the stack: later reads fall back to what is committed, and no undo
 is needed. (A later message that was rendered against the dropped state in that short window keeps its own
 outputs; its writes are whole values, so the ledger stays what the outbox says was sent.)
+
+Another process may write the ledger meanwhile (``outbox import-ledger``): it moves the ledger's epoch
+(gateway/ledger/epoch.py). :attr:`StagedLedger.epoch` is the one renders run under; a commit that finds another
+one fails, and :meth:`StagedLedger.refresh` then drops every write set in flight before the message is rendered
+again: they were all rendered from the state the import replaced, and their commits fail the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import epoch
 from .base import FreshStateTransaction, JsonDict, LedgerTransaction, next_tijdstip, savepoint
 from .sqlite import SCHEMA
 from .statetext import dump_state, load_state
@@ -155,6 +161,8 @@ class StagedLedger:
         self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         create_tables(self._conn)
+        self.epoch = epoch.current(self._conn)
+        """The ledger's epoch the renders run under; a commit checks it is still the ledger's."""
         self._lock = threading.Lock()
         self._flight: dict[int, WriteSet] = {}
         """The write sets in flight by ``id``, oldest first."""
@@ -172,6 +180,20 @@ class StagedLedger:
         with self._lock:
             holders = self._holders[table].get(key)
             return getattr(holders[-1], table)[key] if holders else None
+
+    def refresh(self) -> bool:
+        """Take the ledger's epoch as it is now; when it moved, forget every write set in flight (rendered under the
+        old one, their commits fail) so that renders read what the ledger holds. Call it between renders; True
+        when it moved."""
+        with self._lock:
+            now = epoch.current(self._conn)
+            if now == self.epoch:
+                return False
+            self.epoch = now
+            self._flight.clear()
+            for holders in self._holders.values():
+                holders.clear()
+            return True
 
     def in_flight(self) -> list[WriteSet]:
         with self._lock:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import epoch
 from .sqlite import DB_NAME
 from .statetext import same_state
 
@@ -133,7 +134,9 @@ def import_ledger(source: Path, conn: Any, *, replace: bool = False) -> Imported
     A chain key, zaak state or remembered value that ``conn`` already holds with another content is a
     conflict: all are named (bounded) in :class:`LedgerConflict`, and the caller's transaction must roll
     back (nothing imported), unless ``replace`` lets the source win.
-    tijdstipBericht per zender takes the later of the two, so it never goes back. The ledger tables must
+    tijdstipBericht per zender takes the later of the two, so it never goes back. When anything was copied the
+    ledger's epoch moves (gateway/ledger/epoch.py), so a sidecar's message rendered before the import is rendered
+    again, against the imported zaken, instead of being committed over them. The ledger tables must
     exist in ``conn``'s database (``create_tables`` in staged.py, before the transaction: it commits).
     """
     src = open_source(source)
@@ -170,6 +173,8 @@ def import_ledger(source: Path, conn: Any, *, replace: bool = False) -> Imported
                 continue
             conn.execute(LATER_TIJDSTIP, (zender, tijdstip))
             result.copied["zender_tijdstip"] = result.copied.get("zender_tijdstip", 0) + 1
+        if result.copied:  # a SQLite sidecar renders ahead of its commits: what it rendered before this is redone
+            epoch.move(conn)
         return result
     finally:
         src.close()

@@ -33,6 +33,8 @@ from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed
 from gateway.deliver.store import store_failure
 from gateway.deliver.unmapped import UnmappedInput
+from gateway.ledger import epoch
+from gateway.ledger.epoch import LedgerMoved
 from gateway.ledger.staged import StagedLedger, WriteSet, apply
 from gateway.mapping import ConversionError
 from gateway.mapping.result import Warning_
@@ -65,6 +67,9 @@ INLINE_RENDER_BYTES = 64 * 1024
 """Messages up to this size are rendered on the event loop (a few hundred microseconds, and the lock lets one
 render run at a time anyway); a hand-over to the ledger thread and back cost more server CPU than the render
 itself. Larger ones go to the ledger thread, so one huge message cannot hold up every other answer."""
+MAX_RENDERS = 5
+"""Renders of one message whose commits each found the ledger's epoch moved (imports in a row) before it is
+refused as a store failure (503, the sender resends): one import costs a message one render more."""
 
 
 @dataclass(slots=True)
@@ -184,8 +189,36 @@ class LedgerStage:
         Returns the staged result and the ``outbox.accept`` result (None when rendering failed: nothing
         was stored, the caller refuses). Raises what the outbox write raised; the ledger writes are then
         dropped with it. ``also(conn)`` runs in the same job (e.g. removing a replayed quarantine entry).
+        A commit that finds the ledger's epoch moved since the render (``outbox import-ledger`` committed in
+        between: gateway/ledger/epoch.py) stored nothing; the message is rendered again against the ledger as it
+        is now, at most :data:`MAX_RENDERS` times.
         """
+        renders = 0
+        while True:
+            renders += 1
+            staged, submitted = await self._stage(converter, mapped, route, message, also, refresh=renders > 1)
+            if submitted is None:
+                return staged, None
+            future, deliveries, writes = submitted
+            try:
+                return staged, (await future, deliveries)
+            except LedgerMoved:
+                if renders >= MAX_RENDERS:
+                    raise
+                log.info("the zaak ledger was written by another process (import-ledger) after a message on route "
+                         "%s was rendered: rendering it again", route.name, extra={"route": route.name})
+            finally:
+                self.ledger.settle(writes)
+
+    async def _stage(self, converter: Converter, mapped: Mapped, route: RouteConfig, message: outbox.NewMessage,
+                     also: Any, *, refresh: bool) -> tuple[Staged, Any]:
+        """Under the lock: render, plan and queue the store; (staged, None) when rendering failed, else (staged,
+        (the commit's future, the deliveries, the write set to settle once it is answered)). ``refresh``: take the
+        ledger's epoch anew first (a retry after :class:`LedgerMoved`)."""
         async with self.lock:
+            if refresh:
+                self.ledger.refresh()
+            rendered_under = self.ledger.epoch
             if len(message.original) <= INLINE_RENDER_BYTES:
                 staged = self._render(converter, mapped, route.name)
             else:
@@ -199,20 +232,19 @@ class LedgerStage:
                               message.soap_action, route.in_order)
             writes = staged.writes or WriteSet()
             try:
-                future = self._submit(message, deliveries, writes, also)
+                future = self._submit(message, deliveries, writes, also, rendered_under)
             except BaseException:
                 self.ledger.settle(writes)
                 raise
-        try:
-            return staged, (await future, deliveries)
-        finally:
-            self.ledger.settle(writes)
+        return staged, (future, deliveries, writes)
 
     def _submit(self, message: outbox.NewMessage, deliveries: list[outbox.NewDelivery], writes: WriteSet,
-                also: Any) -> asyncio.Future[outbox.Accepted]:
-        """Queue the outbox rows and the ledger writes of one message as one committer job (one SAVEPOINT)."""
+                also: Any, rendered_under: str) -> asyncio.Future[outbox.Accepted]:
+        """Queue the outbox rows and the ledger writes of one message as one committer job (one SAVEPOINT), which
+        stores nothing when the ledger's epoch is no longer ``rendered_under``."""
 
         def job(conn: Any) -> outbox.Accepted:
+            epoch.check(conn, rendered_under)
             accepted = outbox.accept(conn, message, deliveries)
             if not accepted.repeat:  # a re-send's effect is in the ledger since it was first stored
                 apply(conn, writes)

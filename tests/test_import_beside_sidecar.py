@@ -1,0 +1,69 @@
+"""``overstap outbox import-ledger`` into the SQLite outbox of a running ``overstap serve``, with messages in flight.
+
+Why: the sidecar renders each message against the zaak ledger *ahead of* its commit. A message of a chain the
+import carries that was rendered before the import's transaction and committed after it had been rendered as if the
+zaak were new: the receiver got a second creeerZaak for the batch run's zaak (a dead letter there), and the
+message's write set overwrote the imported state with the one made from nothing. The import now moves the
+ledger's epoch in its transaction; the sidecar's commit of a message rendered before it fails and the message is
+rendered again against the imported state. Real sidecar process, real receiver, real batch run, real SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from proxy_helpers import GatewayProcess, Receiver, ServerThread, free_port, sample, soap11, wait_for
+from test_ledger_import import _batch
+from test_proxy_ledger import A02, A04, operations
+
+from gateway.deliver import outbox
+from gateway.ledger.sqlite import DB_NAME
+from gateway.ledger.transfer import import_ledger
+
+pytestmark = pytest.mark.slow
+
+
+def _post(url: str, body: bytes, answers: list[httpx.Response]) -> None:
+    answers.append(httpx.post(url + "/soap", content=soap11(body), timeout=60))
+
+
+def test_a_message_rendered_before_the_import_and_committed_after_it_continues_the_imported_zaak(
+        tmp_path: Path) -> None:
+    state, _ = _batch(tmp_path, A02)
+    src = sqlite3.connect(state / DB_NAME)
+    (zaak, batch_state), = src.execute("SELECT zaak, state FROM zaak_state").fetchall()
+    src.close()
+    data = tmp_path / "data"
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        gw = GatewayProcess(["--data-dir", str(data), "--downstream", ds.url + "/zs", "--log-level", "warning"],
+                            free_port(), tmp_path / "gateway.log").start()
+        try:
+            conn = outbox.connect(data / outbox.DB_NAME)
+            conn.execute("BEGIN IMMEDIATE")  # the import's write lock: the sidecar renders A-04, its commit waits
+            answers: list[httpx.Response] = []
+            sender = threading.Thread(target=_post, args=(gw.url, sample(A04), answers))
+            sender.start()
+            time.sleep(3.0)  # mapped in a worker and rendered against the ledger without the batch run's zaak
+            assert not answers  # not committed, so not acknowledged: in flight
+            done = import_ledger(state / DB_NAME, conn)  # what `outbox import-ledger` does in its transaction
+            conn.execute("COMMIT")
+            assert done.copied == {"chain_key": 1, "zaak_state": 1, "zender_tijdstip": 1}
+            sender.join(60)
+            assert answers and answers[0].status_code == 200, answers and answers[0].text
+            assert wait_for(lambda: len(rec.received) >= 2)
+            time.sleep(0.5)  # nothing more arrives
+        finally:
+            gw.terminate()
+    # the batch run's zaak continued (the intrekking ends it), never created again
+    assert operations(rec) == {zaak: ["updateZaak", "actualiseerZaakstatus"]}
+    held = json.loads(conn.execute("SELECT state FROM zaak_state WHERE zaak = ?", (zaak,)).fetchone()[0])
+    imported = json.loads(batch_state)
+    assert imported["attrs"]["einddatum"] is None and held["attrs"]["einddatum"] == "20161107"  # the intrekking's
+    assert held["as_of"] > imported["as_of"]  # moved on from the imported state, not made from nothing
