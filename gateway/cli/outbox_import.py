@@ -50,7 +50,8 @@ def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None
 
     Run it before switching the sidecar on for the archive's vendor. It is one transaction under the store's write
     lock, so it is safe while sidecars run: on PostgreSQL every replica renders inside that lock, so none renders a
-    zaak half imported. Entries both ledgers hold differently (a zaak a sidecar continued meanwhile) are named and
+    zaak half imported; a SQLite sidecar renders again a message it rendered before the import (the ledger's epoch
+    moved). Entries both ledgers hold differently (a zaak a sidecar continued meanwhile) are named and
     nothing is imported, unless --replace; tijdstipBericht per zender never goes back.
     """
     store = locate_store(data_dir, config_file, store_url)
