@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from proxy_helpers import GatewayProcess, Receiver, ServerThread, free_port, sample, soap11, wait_for
+from proxy_helpers import GatewayProcess, Receiver, ServerThread, free_port, sample, soap11, variant, wait_for
 from test_ledger_import import _batch
 from test_proxy_ledger import A02, A04, operations
 
@@ -33,8 +33,11 @@ def _post(url: str, body: bytes, answers: list[httpx.Response]) -> None:
     answers.append(httpx.post(url + "/soap", content=soap11(body), timeout=60))
 
 
-def test_a_message_rendered_before_the_import_and_committed_after_it_continues_the_imported_zaak(
-        tmp_path: Path) -> None:
+def _import_with_in_flight(tmp_path: Path, deliveries: int, *messages: bytes
+                           ) -> tuple[str, str, Receiver, sqlite3.Connection]:
+    """Batch-convert A-02, start a sidecar, let it render ``messages`` (in this order) while the import's
+    transaction holds the write lock, import, and wait for the receiver to get ``deliveries``: (zaak, the imported
+    state, the receiver, the outbox)."""
     state, _ = _batch(tmp_path, A02)
     src = sqlite3.connect(state / DB_NAME)
     (zaak, batch_state), = src.execute("SELECT zaak, state FROM zaak_state").fetchall()
@@ -46,24 +49,44 @@ def test_a_message_rendered_before_the_import_and_committed_after_it_continues_t
                             free_port(), tmp_path / "gateway.log").start()
         try:
             conn = outbox.connect(data / outbox.DB_NAME)
-            conn.execute("BEGIN IMMEDIATE")  # the import's write lock: the sidecar renders A-04, its commit waits
+            conn.execute("BEGIN IMMEDIATE")  # the import's write lock: the sidecar renders, its commits wait
             answers: list[httpx.Response] = []
-            sender = threading.Thread(target=_post, args=(gw.url, sample(A04), answers))
-            sender.start()
-            time.sleep(3.0)  # mapped in a worker and rendered against the ledger without the batch run's zaak
+            senders = []
+            for body in messages:
+                senders.append(threading.Thread(target=_post, args=(gw.url, body, answers)))
+                senders[-1].start()
+                time.sleep(1.5)  # mapped in a worker and rendered against the ledger without the batch run's zaak
             assert not answers  # not committed, so not acknowledged: in flight
             done = import_ledger(state / DB_NAME, conn)  # what `outbox import-ledger` does in its transaction
             conn.execute("COMMIT")
             assert done.copied == {"chain_key": 1, "zaak_state": 1, "zender_tijdstip": 1}
-            sender.join(60)
-            assert answers and answers[0].status_code == 200, answers and answers[0].text
-            assert wait_for(lambda: len(rec.received) >= 2)
+            for sender in senders:
+                sender.join(60)
+            assert [a.status_code for a in answers] == [200] * len(messages), [a.text for a in answers]
+            wait_for(lambda: len(rec.received) >= deliveries)  # the test names what is missing
             time.sleep(0.5)  # nothing more arrives
         finally:
             gw.terminate()
+    return zaak, batch_state, rec, conn
+
+
+def _held(conn: sqlite3.Connection, zaak: str) -> dict[str, object]:
+    return json.loads(conn.execute("SELECT state FROM zaak_state WHERE zaak = ?", (zaak,)).fetchone()[0])
+
+
+def test_a_message_rendered_before_the_import_and_committed_after_it_continues_the_imported_zaak(
+        tmp_path: Path) -> None:
+    zaak, batch_state, rec, conn = _import_with_in_flight(tmp_path, 2, sample(A04))
     # the batch run's zaak continued (the intrekking ends it), never created again
     assert operations(rec) == {zaak: ["updateZaak", "actualiseerZaakstatus"]}
-    held = json.loads(conn.execute("SELECT state FROM zaak_state WHERE zaak = ?", (zaak,)).fetchone()[0])
-    imported = json.loads(batch_state)
+    held, imported = _held(conn, zaak), json.loads(batch_state)
     assert imported["attrs"]["einddatum"] is None and held["attrs"]["einddatum"] == "20161107"  # the intrekking's
     assert held["as_of"] > imported["as_of"]  # moved on from the imported state, not made from nothing
+
+
+def test_two_messages_of_the_chain_in_flight_are_both_rendered_again_from_the_imported_zaak(tmp_path: Path) -> None:
+    """The second was rendered against the first's write set in flight (a zaak made from nothing): after the
+    import neither that write set nor the first's render may be what the receiver gets."""
+    zaak, _, rec, conn = _import_with_in_flight(tmp_path, 3, variant(sample(A02), 7), sample(A04))
+    assert operations(rec) == {zaak: ["updateZaak", "updateZaak", "actualiseerZaakstatus"]}  # in the order sent
+    assert _held(conn, zaak)["attrs"]["einddatum"] == "20161107"
