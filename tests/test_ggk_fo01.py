@@ -51,6 +51,8 @@ FO01 = """<StUF:Fo01Bericht xmlns:StUF="http://www.egem.nl/StUF/StUF0301"><StUF:
 <StUF:omschrijving>Client met BSN {bsn} onbekend bij het Inlichtingenbureau</StUF:omschrijving>
 <StUF:details>AfgekeurdIB</StUF:details></StUF:body></StUF:Fo01Bericht>"""
 _REF = re.compile(rb"<StUF:referentienummer>([^<]+)</StUF:referentienummer>")
+_TIJDSTIP = re.compile(rb"<StUF:tijdstipBericht>([^<]+)</StUF:tijdstipBericht>")
+_BERICHT = re.compile(rb"<GGK:bericht[^>]*>([^<]+)</GGK:bericht>")
 
 
 def fo01(cross: str, ref: str | None = None, plek: str = "client") -> tuple[str, bytes]:
@@ -88,6 +90,28 @@ def di01_ref(received: bytes) -> str:
     return found.group(1).decode()
 
 
+def stamps(received: bytes) -> tuple[str, str, bytes]:
+    """(referentienummer, tijdstipBericht, base64 payload) of a Di01 the chain got."""
+    found = [pattern.findall(received) for pattern in (_REF, _TIJDSTIP, _BERICHT)]
+    assert [len(f) for f in found] == [1, 1, 1], found
+    return found[0][0].decode(), found[1][0].decode(), found[2][0]
+
+
+def same_but_stamps(old: bytes, new: bytes) -> bool:
+    """Whether two Di01s differ in their referentienummer and tijdstipBericht only (payload, parties, CR LF)."""
+    (ref, tijdstip, _), (new_ref, new_tijdstip, _) = stamps(old), stamps(new)
+    return new.replace(new_ref.encode(), ref.encode()).replace(new_tijdstip.encode(), tijdstip.encode()) == old
+
+
+def remembered_di01(db: Path) -> list[str]:
+    """The Di01 UUIDs the zaak ledger in the outbox file remembers for heenberichten."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return [r[0] for r in conn.execute("SELECT value FROM remembered WHERE kind = 'di01' ORDER BY key")]
+    finally:
+        conn.close()
+
+
 def one_di01(gw: GatewayProcess, chain: Receiver) -> str:
     """Send the 301 sample through the ggk route; the referentienummer of the Di01 the chain got."""
     assert httpx.post(gw.url + "/soap", content=sample(), timeout=30).status_code == 200
@@ -105,8 +129,8 @@ def serve(tmp_path: Path, downstream: str) -> GatewayProcess:
 def test_a_chain_fo01_makes_the_di01_it_refuses_a_dead_letter(tmp_path: Path) -> None:
     """Two 301s go out as Di01s; the chain refuses the first in a Fo01. The Bv03 comes once the Fo01 and its effect
     are stored (a SIGKILL right after it loses neither); the first delivery is dead with the chain's reason, BSN
-    masked, the second untouched; nothing goes downstream; a replay sends the Di01 again, same referentienummer;
-    the same Fo01 offered again is counted and leaves the replayed delivery alone."""
+    masked, the second untouched; nothing goes downstream; a replay sends the Di01 again in a new envelope; the
+    same Fo01 offered again is counted and leaves the replayed delivery alone."""
     chain = Receiver()
     data = tmp_path / "data"
     with ServerThread(chain.app()) as ds:
@@ -144,15 +168,16 @@ def test_a_chain_fo01_makes_the_di01_it_refuses_a_dead_letter(tmp_path: Path) ->
         log = (tmp_path / "gateway.log").read_text()
         assert f"Fo01 IB001 {ref}" in log and BSN not in log and "Inlichtingenbureau" not in log
 
+        assert "1 replayed, 0 not" in cli(data, "replay", str(listed[first]["id"]))
         gw = serve(tmp_path, ds.url + "/isd")
         try:
-            assert "1 replayed, 0 not" in cli(data, "replay", str(listed[first]["id"]))
             assert wait_for(lambda: len(chain.received) == 3)
-            assert di01_ref(chain.received[2].body) == first  # the stored envelope, its referentienummer kept
-            assert wait_for(lambda: deliveries(data)[first]["status"] == outbox.DELIVERED)
+            renewed = di01_ref(chain.received[2].body)
+            assert renewed != first  # the chain holds the first envelope (IB216, CC08): a new one
+            assert wait_for(lambda: deliveries(data)[renewed]["status"] == outbox.DELIVERED)
             again = httpx.post(gw.url + "/soap", content=soap11(message), timeout=30)
             assert again.status_code == 200 and again.headers["x-overstap-duplicate"] == "true"
-            assert deliveries(data)[first]["status"] == outbox.DELIVERED
+            assert deliveries(data)[renewed]["status"] == outbox.DELIVERED
         finally:
             gw.terminate()
 
@@ -293,3 +318,132 @@ def test_without_the_stuf_schema_a_fo01_is_not_taken(tmp_path: Path, monkeypatch
     monkeypatch.setenv(ENV, str(tmp_path))
     with pytest.raises(SchemaMissing, match=re.escape("ggk/0301/stuf0301.xsd not found")):
         read_fo01(message, "fo01", 1 << 20)
+
+
+def refuse(gw: GatewayProcess, cross: str) -> httpx.Response:
+    """The chain's Fo01 (a new one, its own referentienummer) about the envelope ``cross``, as the sidecar answers."""
+    _ref, message = fo01(cross)
+    answer = httpx.post(gw.url + "/soap", content=soap11(message), timeout=30,
+                        headers={"SOAPAction": ACTION, "Content-Type": "text/xml; charset=utf-8"})
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def test_a_replay_after_a_fo01_goes_in_a_new_envelope(tmp_path: Path) -> None:
+    """Why: the chain holds every envelope it took under zender and UUID and refuses the same UUID again (IB216,
+    CC08; StUF 03.01 4.4: the sender fixes its problem and makes a new message with a new referentienummer and
+    tijdstipBericht). The replayed Di01 reaches the chain under a new UUID, a later tijdstipBericht, byte for byte
+    the rest; the outbox row and the ledger's Di01 follow it; a Fo01 naming the old UUID is a repeat, one naming the
+    new UUID makes it dead again; the CLI beside the serving sidecar refuses it (the sidecar stamps ahead)."""
+    chain = Receiver()
+    data = tmp_path / "data"
+    db = data / outbox.DB_NAME
+    with ServerThread(chain.app()) as ds:
+        gw = serve(tmp_path, ds.url + "/isd")
+        try:
+            first = one_di01(gw, chain)
+            delivery_id = int(refuse(gw, first).headers["x-overstap-delivery"])
+        finally:
+            gw.terminate()
+        assert remembered_di01(db) == [first]
+        out = cli(data, "replay", str(delivery_id))
+        listed = deliveries(data)
+        (renewed,) = (ref for ref, d in listed.items() if d["id"] == delivery_id)
+        assert renewed != first and first not in listed and listed[renewed]["status"] == outbox.PENDING
+        assert f"queued again in a new envelope {renewed} (was {first})" in out
+        assert listed[renewed]["reason"] == (f"replayed in a new envelope {renewed} (was {first}): refused by the "
+                                             "chain: Fo01 IB001 client: Client met BSN *******82 onbekend bij het "
+                                             "Inlichtingenbureau: AfgekeurdIB")
+        assert remembered_di01(db) == [renewed]  # a Du01 of the retour points at the envelope the chain got
+        gw = serve(tmp_path, ds.url + "/isd")
+        try:
+            assert wait_for(lambda: len(chain.received) == 2)
+            old, new = (r.body for r in chain.received)
+            assert stamps(new)[0] == renewed and stamps(new)[1] > stamps(old)[1]
+            assert stamps(new)[2] == stamps(old)[2] and same_but_stamps(old, new)
+            assert wait_for(lambda: deliveries(data)[renewed]["status"] == outbox.DELIVERED)
+            about_old = refuse(gw, first)
+            assert about_old.headers["x-overstap-duplicate"] == "true"
+            assert "x-overstap-quarantine" not in about_old.headers
+            assert deliveries(data)[renewed]["status"] == outbox.DELIVERED
+            assert metric(gw.url, "overstap_chain_faults_total", outcome="repeat") == 1
+            assert refuse(gw, renewed).headers["x-overstap-delivery"] == str(delivery_id)
+            assert deliveries(data)[renewed]["status"] == outbox.DEAD
+            beside = subprocess.run([*overstap_command(), "outbox", "replay", str(delivery_id), "--data-dir",
+                                     str(data)], cwd=ROOT, capture_output=True, timeout=120, check=False)
+            assert beside.returncode == 1, beside.stderr.decode()
+            assert b"POST /admin/replay" in beside.stdout and b"0 replayed, 1 not" in beside.stdout
+            assert deliveries(data)[renewed]["status"] == outbox.DEAD
+        finally:
+            gw.terminate()
+    assert len(chain.received) == 2
+    shown = cli(data, "list", "--quarantine", "--json")
+    assert json.loads(shown) == []
+
+
+def test_an_admin_replay_stamps_in_order_with_what_the_sidecar_renders(tmp_path: Path) -> None:
+    """Through ``POST /admin/replay`` of a serving sidecar (its staged ledger): the Di01 refused in a Fo01 goes in a
+    new envelope whose tijdstipBericht lies between the envelopes rendered before and after it (StUF019, one
+    counter per zender); a delivered Di01 replayed on force goes in a new one too (the chain holds it as well)."""
+    chain = Receiver()
+    data = tmp_path / "data"
+    with ServerThread(chain.app()) as ds:
+        gw = GatewayProcess(["--data-dir", str(data), "--downstream", ds.url + "/isd", "--profile", "ggk",
+                             "--convert-processes", "0", "--admin-key", "geheim"], free_port(),
+                            tmp_path / "gateway.log").start()
+        admin = {"X-Admin-Key": "geheim"}
+        try:
+            first = one_di01(gw, chain)
+            delivery_id = int(refuse(gw, first).headers["x-overstap-delivery"])
+            answer = httpx.post(gw.url + "/admin/replay", json={"ids": [delivery_id]}, headers=admin, timeout=60)
+            assert answer.status_code == 200 and "new envelope" in answer.text, answer.text
+            assert wait_for(lambda: len(chain.received) == 2)
+            assert httpx.post(gw.url + "/soap", content=variant(sample(), 2), timeout=30).status_code == 200
+            assert wait_for(lambda: len(chain.received) == 3)
+            old, renewed, fresh = (stamps(r.body) for r in chain.received)
+            assert renewed[0] not in (old[0], fresh[0]) and old[1] < renewed[1] < fresh[1]
+            assert same_but_stamps(chain.received[0].body, chain.received[1].body)
+            assert wait_for(lambda: deliveries(data)[renewed[0]]["status"] == outbox.DELIVERED)
+            forced = httpx.post(gw.url + "/admin/replay", json={"ids": [delivery_id], "force": True}, headers=admin,
+                                timeout=60)
+            assert forced.status_code == 200 and "new envelope" in forced.text, forced.text
+            assert wait_for(lambda: len(chain.received) == 4)
+            again = stamps(chain.received[3].body)
+            assert again[0] not in (old[0], renewed[0], fresh[0]) and again[1] > fresh[1] and again[2] == old[2]
+        finally:
+            gw.terminate()
+    assert set(remembered_di01(data / outbox.DB_NAME)) == {again[0], fresh[0]}
+
+
+def test_a_replay_in_a_new_envelope_on_a_postgresql_store(server: str, request: pytest.FixtureRequest,
+                                                          tmp_path: Path) -> None:
+    """On a shared PostgreSQL store the CLI (beside the serving sidecar, as a replica would) and ``POST
+    /admin/replay`` both stamp the new envelope from the store's one counter per zender: tijdstipBericht strictly
+    increasing over first send, both replays and a message rendered after them."""
+    url = database_for(server, request, "fo_replay")
+    chain = Receiver()
+    with ServerThread(chain.app()) as ds:
+        gw = GatewayProcess(["--store", url, "--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/isd",
+                             "--profile", "ggk", "--convert-processes", "0", "--admin-key", "geheim"], free_port(),
+                            tmp_path / "gateway.log").start()
+        try:
+            first = one_di01(gw, chain)
+            delivery_id = int(refuse(gw, first).headers["x-overstap-delivery"])
+            assert "new envelope" in cli(url, "replay", str(delivery_id))
+            assert wait_for(lambda: len(chain.received) == 2)
+            renewed = di01_ref(chain.received[1].body)
+            assert wait_for(lambda: deliveries(url)[renewed]["status"] == outbox.DELIVERED)
+            assert refuse(gw, renewed).headers["x-overstap-delivery"] == str(delivery_id)
+            answer = httpx.post(gw.url + "/admin/replay", json={"ids": [delivery_id]},
+                                headers={"X-Admin-Key": "geheim"}, timeout=60)
+            assert answer.status_code == 200 and "new envelope" in answer.text, answer.text
+            assert wait_for(lambda: len(chain.received) == 3)
+            assert httpx.post(gw.url + "/soap", content=variant(sample(), 2), timeout=30).status_code == 200
+            assert wait_for(lambda: len(chain.received) == 4)
+        finally:
+            gw.terminate()
+    sent = [stamps(r.body) for r in chain.received]
+    assert len({s[0] for s in sent}) == 4 and [s[1] for s in sent] == sorted({s[1] for s in sent})
+    assert sent[0][2] == sent[1][2] == sent[2][2]
+    assert same_but_stamps(chain.received[0].body, chain.received[2].body)
+    assert deliveries(url)[sent[2][0]]["id"] == delivery_id

@@ -33,6 +33,7 @@ from gateway.pipeline import PROFILES, Conversion, Converter
 
 from . import main
 from .common import EXIT_FAILED, EXIT_OK, fail_usage, load_registry, resolve_mappings
+from .new_envelopes import NewEnvelopes
 
 STATUSES = (outbox.PENDING, outbox.DELIVERED, outbox.DEAD)
 
@@ -330,14 +331,15 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
     convert, in_order = _converter_factory(config_file, mappings, ledger, profile or "zkn") if quarantined \
         else (None, None)
     results: list[Replayed] = []
+    envelopes = NewEnvelopes(store, ledger)
     try:
-        with no_sidecar(store, _REPLAY_HERE.format(ids=", ".join(map(str, chosen[:20])) + (
+        with envelopes.hold, no_sidecar(store, _REPLAY_HERE.format(ids=", ".join(map(str, chosen[:20])) + (
                 ", …" if len(chosen) > 20 else ""))) if quarantined else contextlib.nullcontext(), rendering:
             for chunk in chunks(chosen):  # one short transaction per chunk, so a running sidecar's acks keep flowing
                 with outbox.transaction(conn):
                     # a quarantined message is rendered against the ledger in the same transaction that queues it
                     results += (replay_quarantined(conn, chunk, convert, in_order) if convert is not None
-                                else apply(conn, prepare(conn, chunk, force=force, targets=targets)))
+                                else apply(conn, envelopes.stamp(prepare(conn, chunk, force=force, targets=targets))))
     except SidecarServing as exc:
         click.echo(f"refused: {exc}. Nothing was replayed.", err=True)
         sys.exit(EXIT_FAILED)

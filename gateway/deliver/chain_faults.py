@@ -14,7 +14,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from . import outbox
+from . import outbox, restamp
 from .replies import scrub
 
 PREFIX = "refused by the chain: Fo01"
@@ -61,6 +61,8 @@ def settle(conn: sqlite3.Connection, message: outbox.NewMessage, cross_ref: str,
     said. One transaction (the group committer's): a Fo01 is answered only once both are stored."""
     now = time.time() if now is None else now
     found = sent_delivery(conn, cross_ref, routes)
+    if found is None and (newer := restamp.replaced_by(conn, cross_ref)) is not None:
+        return _about_replaced(conn, message, cross_ref, newer, reason, routes, now)
     if found is None:
         message.reason = outbox.cap(f"{reason} — about referentienummer {cross_ref}, which names no delivery this "
                                     "gateway sent")
@@ -75,3 +77,18 @@ def settle(conn: sqlite3.Connection, message: outbox.NewMessage, cross_ref: str,
     if was == outbox.PENDING:  # the forwarder may hold it: let it look at the outbox again
         outbox.bump_generation(conn)
     return Settled(kept.message_id, delivery_id, route, was)
+
+
+def _about_replaced(conn: sqlite3.Connection, message: outbox.NewMessage, cross_ref: str, newer: str, reason: str,
+                    routes: Collection[str], now: float) -> Settled:
+    """A Fo01 about an envelope a replay has since sent again in a new one (gateway/deliver/restamp.py): kept and
+    counted as a repeat, the delivery left as it is (its new envelope is not what this Fo01 refuses)."""
+    found = sent_delivery(conn, newer, routes)
+    if found is None:  # the delivery was purged since: nothing of it to name
+        message.reason = outbox.cap(f"{reason} — about referentienummer {cross_ref}, sent again since as {newer}")
+        return Settled(outbox.quarantine(conn, message, now))
+    delivery_id, route, was = int(found[0]), str(found[1]), str(found[2])
+    message.reason = outbox.cap(f"{reason} — about referentienummer {cross_ref}, which delivery {delivery_id} "
+                                f"({route}) replaced by {newer}: left as it is")
+    kept = outbox.accept(conn, message, (), now)
+    return Settled(kept.message_id, delivery_id, route, was, repeat=True)

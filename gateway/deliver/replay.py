@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
+from gateway.ledger import LedgerTransaction
+from gateway.ledger.staged import ConnLedger
 from gateway.pipeline import FAILURES, Conversion, describe, sender_of
 
-from . import outbox
+from . import outbox, restamp
 from .plan import plan
 from .unmapped import UnmappedInput
 
@@ -59,6 +62,10 @@ class Prepared:
     """Settled already (nothing to write): not found, still pending, does not convert."""
     seen_status: str | None = None
     conversion: Conversion | None = None
+    envelope: restamp.Envelope | None = None
+    """A GGk envelope the chain holds already (gateway/deliver/restamp.py): it goes again in a new envelope."""
+    stamp: restamp.NewStamp | None = None
+    """That new envelope's UUID and tijdstipBericht, taken from the ledger before the write (:func:`stamp`)."""
 
 
 def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
@@ -87,7 +94,21 @@ def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int, force: bool, t
         return Prepared(delivery_id, False, Replayed(delivery_id, False, "already pending"))
     if row["status"] == outbox.DELIVERED and not force:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, DELIVERED_REFUSED))
-    return Prepared(delivery_id, False, seen_status=row["status"])
+    envelope = restamp.read(bytes(row["payload"]), row["referentienummer"]) if restamp.chain_holds(row) else None
+    return Prepared(delivery_id, False, seen_status=row["status"], envelope=envelope)
+
+
+def stamp(steps: Iterable[Prepared], tx: LedgerTransaction, now: datetime | None = None) -> list[Prepared]:
+    """Give each step that needs a new envelope its UUID and tijdstipBericht from the ledger transaction ``tx`` (the
+    zender's counter, as a fresh envelope's); the others as they are."""
+    now = datetime.now() if now is None else now  # the clock a fresh envelope is stamped with (Converter.clock)
+    return [replace(s, stamp=restamp.take(s.envelope, tx, now)) if s.envelope is not None and s.outcome is None
+            else s for s in steps]
+
+
+def needs_stamp(steps: Iterable[Prepared]) -> bool:
+    """Whether any step goes in a new envelope (then the ledger's counter is wanted before the write)."""
+    return any(s.envelope is not None and s.outcome is None for s in steps)
 
 
 def _prepare_quarantined(conn: sqlite3.Connection, message_id: int, convert: Convert) -> Prepared:
@@ -123,6 +144,15 @@ def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
     row = outbox.delivery(conn, step.id)
     if row is None or row["status"] != step.seen_status:
         return Replayed(step.id, False, "changed while it was being converted; replay it again")
+    if step.envelope is not None:
+        if step.stamp is None:  # never the old envelope again: the chain refuses its UUID (IB216, CC08)
+            return Replayed(step.id, False, "needs a new envelope, which this replay did not stamp")
+        if row["referentienummer"] != step.envelope.referentienummer:
+            return Replayed(step.id, False, "changed while it was being prepared; replay it again")
+        restamp.store(conn, step.id, bytes(row["payload"]), step.envelope, step.stamp, row["reason"])
+        outbox.requeue(conn, step.id)
+        return Replayed(step.id, True, f"queued again in a new envelope {step.stamp.referentienummer} (was "
+                        f"{step.envelope.referentienummer}): the chain holds the old one")
     outbox.requeue(conn, step.id)
     forced = " (it had been delivered: sent again on force)" if step.seen_status == outbox.DELIVERED else ""
     return Replayed(step.id, True, "queued again as stored" + forced)
@@ -173,13 +203,16 @@ def apply(conn: sqlite3.Connection, steps: Iterable[Prepared], in_order: InOrder
     return results
 
 
-def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int], *, force: bool = False) -> list[Replayed]:
-    """Queue dead deliveries (delivered ones too with ``force``) again exactly as stored: the same payload, the same
-    referentienummer.
+def replay_deliveries(conn: sqlite3.Connection, ids: Iterable[int], *, force: bool = False,
+                      tx: LedgerTransaction | None = None) -> list[Replayed]:
+    """Queue dead deliveries (delivered ones too with ``force``) again as stored: the same payload, the same
+    referentienummer, but for a GGk envelope the chain holds, which goes in a new one stamped through ``tx``
+    (default: the ledger tables of the SQLite outbox ``conn``).
 
     All in the caller's transaction, for callers with no one waiting to write (tests, tools).
     """
-    return apply(conn, prepare(conn, ids, force=force))
+    steps = prepare(conn, ids, force=force)
+    return apply(conn, stamp(steps, tx if tx is not None else ConnLedger(conn, create=False).direct))
 
 
 def replay_quarantined(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert,

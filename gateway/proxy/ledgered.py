@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.deliver import outbox
+from gateway.deliver import outbox, replay
 from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed
@@ -320,6 +320,29 @@ class LedgerStage:
             results.append(Replayed(message_id, True, f"converted; now message {accepted.message_id} with "
                                     f"{len(accepted.queued)} delivery(ies) queued"))
         return results
+
+    async def restamp(self, steps: list[replay.Prepared]) -> list[Replayed]:
+        """Replay ``steps``, those of a GGk envelope the chain holds in a new one whose tijdstipBericht is taken under
+        the render lock like a rendered envelope's, and stored in the same job as the counter (one SAVEPOINT)."""
+        async with self.lock:
+            with self.ledger.transaction() as tx:
+                stamped = replay.stamp(steps, tx)
+            writes = self.ledger.last or WriteSet()
+
+            def job(conn: Any) -> list[Replayed]:
+                results = replay.apply(conn, stamped)
+                apply(conn, writes)
+                return results
+
+            try:
+                future = self.committer.enqueue(job)
+            except BaseException:
+                self.ledger.settle(writes)
+                raise
+        try:
+            return await future
+        finally:
+            self.ledger.settle(writes)
 
     def close(self) -> None:
         self.thread.shutdown(wait=True)

@@ -47,6 +47,7 @@ from .converting import (
 )
 from .ledgered import LedgerStage, Mapped
 from .metrics import Metrics
+from .replaying import replay_deliveries
 from .shared_stage import SharedLedgerStage
 from .soap import refuse_not_understood, soap_version
 from .unmapped_report import report_unmapped
@@ -316,7 +317,8 @@ class Gateway:
 
     async def replay(self, ids: list[int], quarantined: bool = False, force: bool = False) -> list[Replayed]:
         """Dead deliveries go again as stored (same referentienummer, never rendered anew against a ledger that has
-        moved on; delivered ones only with ``force``), in chunks through the outbox writer; a quarantined message goes
+        moved on; delivered ones only with ``force``; a GGk envelope the chain holds in a new envelope), in chunks
+        through the outbox writer; a quarantined message goes
         through the ordered ledger step, or (no ledger) is converted in a thread with its own connection and then
         written in one short write per chunk. The outbox writer never converts, so acknowledgements keep flowing;
         between chunks the request can be cancelled (a shutdown), and what was written stays written.
@@ -326,8 +328,7 @@ class Gateway:
         results: list[Replayed] = []
         if not quarantined:
             for chunk in chunks(ids):
-                results += await self.committer.write(
-                    lambda c, chunk=chunk: apply(c, prepare(c, chunk, force=force, targets=self.config.targets())))
+                results += await replay_deliveries(self, chunk, force)
             return results
         conn = await asyncio.to_thread(self.store.connect)
         try:

@@ -1,0 +1,141 @@
+"""A GGk envelope the chain already holds, sent again in a new envelope: a new UUID and tijdstipBericht, the rest kept.
+
+The ISD-keten records every envelope it takes (Bv03) under its zender and referentienummer; a later Fo01 refuses
+it, and the same UUID offered again is refused for that alone (IB216 "Combinatie zender en referentienummer niet
+uniek", CC08 "UUID is niet uniek"; GGk spec 2.4: a valid, unique UUID). StUF 03.01 4.4.3 says the same: when the
+problem lay with the sender, it makes "een nieuw bericht ... met een nieuw referentienummer en een nieuw
+tijdstipBericht". So a replay of such a delivery keeps the payload and the stuurgegevens but those two: a random
+UUIDv4 (as a fresh envelope's) and the next tijdstipBericht of the zender's ledger counter (StUF019). The delivery
+row takes the new referentienummer and bytes in the same transaction (a second Fo01 names the new UUID); the old
+one stays in its reason, and the zaak ledger's Di01 of the heenbericht moves along (a later Du01 points at the
+envelope the chain got). Zkn deliveries and originals for a legacy downstream are never restamped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+
+from gateway.ledger import LedgerTransaction
+from gateway.render import ggk
+from gateway.render.zkn import referentienummer
+
+from . import outbox
+
+FO01_REPLY = "Fo01 "
+"""How the reply code of a delivery the chain refused in a Fo01 begins (gateway/deliver/chain_faults.py)."""
+_ROOTS = {f"{{{ggk.GGK_NS}}}{ggk.DI01}": "Di01", f"{{{ggk.GGK_NS}}}{ggk.DU01}": "Du01"}
+_S = f"{{{ggk.STUF_NS}}}"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What a restamp needs of a stored GGk envelope: its kind, its zender's counter key and its two stamps."""
+
+    code: str
+    """``Di01`` or ``Du01``."""
+    zender: str
+    """``<organisatie>/<applicatie>``: the key of the ledger's tijdstip counter, as ``ggk_stamp`` takes it."""
+    referentienummer: str
+    tijdstip: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewStamp:
+    """The new envelope's referentienummer and tijdstipBericht, taken before the write that stores them."""
+
+    referentienummer: str
+    tijdstip: str
+
+
+def chain_holds(row: sqlite3.Row) -> bool:
+    """Whether the chain took this delivery's envelope before (a Fo01 refused it, or it was delivered and is sent
+    again on force): only then is its UUID spent. A dead letter the downstream refused at once or never got
+    keeps its envelope, and so does the legacy target's original (not our envelope)."""
+    if row["target"] != outbox.NEW:
+        return False
+    return row["status"] == outbox.DELIVERED or str(row["reply_code"] or "").startswith(FO01_REPLY)
+
+
+def read(payload: bytes, ref: str) -> Envelope | None:
+    """The GGk Di01/Du01 in a stored payload (SOAP 1.1 around it, or bare) whose referentienummer is ``ref``;
+    None for anything else (a zakLk01 of a zkn route)."""
+    try:
+        root = etree.fromstring(payload, _PARSER)
+    except etree.XMLSyntaxError:
+        return None
+    found = root if root.tag in _ROOTS else next((e for e in root.iter(*_ROOTS) if e is not root), None)
+    if found is None:
+        return None
+    stuur = found.find(f"{{{ggk.GGK_NS}}}stuurgegevens")
+    if stuur is None:
+        return None
+    texts = [stuur.findtext(f"{_S}{path}") for path in
+             ("zender/" + _S + "organisatie", "zender/" + _S + "applicatie", "referentienummer", "tijdstipBericht")]
+    if any(t is None for t in texts) or texts[2] != ref:
+        return None
+    organisatie, applicatie, own, tijdstip = (str(t) for t in texts)
+    return Envelope(_ROOTS[found.tag], f"{organisatie}/{applicatie}", own, tijdstip)
+
+
+def take(envelope: Envelope, tx: LedgerTransaction, now: datetime) -> NewStamp:
+    """A new UUIDv4 and the zender's next tijdstipBericht from ``tx``, as :func:`gateway.render.ggk_chain.ggk_stamp`
+    gives a fresh envelope (the counter moved on, so never the value the chain got before)."""
+    return NewStamp(referentienummer(), tx.tijdstip(envelope.zender, now))
+
+
+def _element(name: str, value: str) -> bytes:
+    return f"<StUF:{name}>{value}</StUF:{name}>".encode("ascii")
+
+
+def restamped(payload: bytes, envelope: Envelope, stamp: NewStamp) -> bytes:
+    """``payload`` with the envelope's referentienummer and tijdstipBericht replaced, byte for byte otherwise (its
+    CR LF lines, the base64 payload). The envelope was written by gateway/render/ggk.py, so each element occurs
+    once as written there; anything else is refused rather than sent half changed."""
+    out = payload
+    for name, old, new in (("referentienummer", envelope.referentienummer, stamp.referentienummer),
+                           ("tijdstipBericht", envelope.tijdstip, stamp.tijdstip)):
+        before = _element(name, old)
+        if out.count(before) != 1:
+            raise ValueError(f"stored envelope's stuurgegevens.{name} is not written as expected: not restamped")
+        out = out.replace(before, _element(name, new))
+    return out
+
+
+REPLACED = "ggk-replaced"
+"""The ledger's kind for "envelope UUID -> the UUID of the envelope that replaced it": a Fo01 about the old one is
+then known as about a delivery sent again since, not as about nothing this gateway sent."""
+MAX_HOPS = 100
+"""Replacements followed at most (each is an operator's replay)."""
+
+
+def replaced_by(conn: sqlite3.Connection, ref: str) -> str | None:
+    """The UUID under which the envelope once sent as ``ref`` went out last, or None when it was never replaced."""
+    found = None
+    for _ in range(MAX_HOPS):
+        row = conn.execute("SELECT value FROM remembered WHERE kind = ? AND key = ?",
+                           (REPLACED, found or ref)).fetchone()
+        if row is None:
+            break
+        found = str(row[0])
+    return found
+
+
+def store(conn: sqlite3.Connection, delivery_id: int, payload: bytes, envelope: Envelope, stamp: NewStamp,
+          reason: str | None) -> None:
+    """Keep the new envelope with the delivery (referentienummer, bytes, the old UUID in its reason) and move the
+    ledger's Di01 of the heenbericht to it, in the caller's transaction. The ledger keys a Di01 by heenbericht,
+    not by UUID, so it is found by the old value; a newer Di01 under that key (a correction) is left alone."""
+    note = f"replayed in a new envelope {stamp.referentienummer} (was {envelope.referentienummer})"
+    conn.execute("UPDATE delivery SET referentienummer = ?, payload = ?, reason = ? WHERE id = ?",
+                 (stamp.referentienummer, restamped(payload, envelope, stamp),
+                  outbox.cap(f"{note}: {reason}" if reason else note), delivery_id))
+    conn.execute("INSERT INTO remembered (kind, key, value) VALUES (?, ?, ?) ON CONFLICT(kind, key) DO UPDATE SET"
+                 " value = excluded.value", (REPLACED, envelope.referentienummer, stamp.referentienummer))
+    if envelope.code == "Di01":
+        conn.execute("UPDATE remembered SET value = ? WHERE kind = 'di01' AND value = ?",
+                     (stamp.referentienummer, envelope.referentienummer))

@@ -1,0 +1,54 @@
+"""``POST /admin/replay`` of deliveries: as stored, or (a GGk envelope the chain holds) in a new envelope.
+
+The new envelope's tijdstipBericht comes from the zender's counter in the zaak ledger as a fresh envelope's does
+(gateway/deliver/restamp.py), through whichever ledger this sidecar renders with: on SQLite the staged ledger,
+under the render lock (:meth:`LedgerStage.restamp`), so it is ordered with the envelopes rendered meanwhile; on
+PostgreSQL the store's atomic counter inside the committer's job, as a replica renders; without a ledger
+(``ledger: none``) the counter in the outbox file, which nothing stamps ahead of.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gateway.deliver.replay import Prepared, Replayed, apply, needs_stamp, prepare, stamp
+from gateway.ledger.job import JobLedger
+from gateway.ledger.staged import ConnLedger
+from gateway.pgstore.conn import next_tijdstip
+
+from .shared_stage import SharedLedgerStage
+
+if TYPE_CHECKING:
+    from .service import Gateway
+
+
+async def replay_deliveries(gw: Gateway, chunk: list[int], force: bool) -> list[Replayed]:
+    """One chunk of delivery ids replayed through the outbox writer; ``force``: delivered ones too."""
+    targets = gw.config.targets()
+
+    def read(conn: Any) -> list[Prepared]:
+        return prepare(conn, chunk, force=force, targets=targets)
+
+    if gw.stage is not None and not isinstance(gw.stage, SharedLedgerStage):
+        steps = await gw.committer.write(read)
+        if needs_stamp(steps):
+            return await gw.stage.restamp(steps)
+        return await gw.committer.write(lambda c: apply(c, steps))
+    shared = JobLedger(next_tijdstip) if gw.store.shared else None
+
+    def job(conn: Any) -> list[Replayed]:
+        steps = read(conn)
+        if needs_stamp(steps):
+            steps = _stamped(conn, steps, shared)
+        return apply(conn, steps)
+
+    return await gw.committer.write(job)
+
+
+def _stamped(conn: Any, steps: list[Prepared], shared: JobLedger | None) -> list[Prepared]:
+    """The steps stamped through the ledger tables on the job's connection (the store's counter when shared)."""
+    if shared is None:
+        with ConnLedger(conn, create=False).transaction() as tx:
+            return stamp(steps, tx)
+    with shared.using(conn), shared.transaction() as tx:
+        return stamp(steps, tx)
