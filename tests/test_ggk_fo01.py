@@ -35,6 +35,7 @@ from proxy_helpers import (
     variant,
     wait_for,
 )
+from test_ggk_shells import RETOUR, cross_ref, heen
 
 from gateway.deliver import outbox
 
@@ -103,11 +104,11 @@ def same_but_stamps(old: bytes, new: bytes) -> bool:
     return new.replace(new_ref.encode(), ref.encode()).replace(new_tijdstip.encode(), tijdstip.encode()) == old
 
 
-def remembered_di01(db: Path) -> list[str]:
-    """The Di01 UUIDs the zaak ledger in the outbox file remembers for heenberichten."""
+def counters(db: Path) -> dict[str, str]:
+    """The zaak ledger's last tijdstipBericht per zender (organisatie/applicatie) in the outbox file."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
-        return [r[0] for r in conn.execute("SELECT value FROM remembered WHERE kind = 'di01' ORDER BY key")]
+        return dict(conn.execute("SELECT zender, tijdstip FROM zender_tijdstip").fetchall())
     finally:
         conn.close()
 
@@ -333,7 +334,7 @@ def test_a_replay_after_a_fo01_goes_in_a_new_envelope(tmp_path: Path) -> None:
     """Why: the chain holds every envelope it took under zender and UUID and refuses the same UUID again (IB216,
     CC08; StUF 03.01 4.4: the sender fixes its problem and makes a new message with a new referentienummer and
     tijdstipBericht). The replayed Di01 reaches the chain under a new UUID, a later tijdstipBericht, byte for byte
-    the rest; the outbox row and the ledger's Di01 follow it; a Fo01 naming the old UUID is a repeat, one naming the
+    the rest; the outbox row follows it; a Fo01 naming the old UUID is a repeat, one naming the
     new UUID makes it dead again; the CLI beside the serving sidecar refuses it (the sidecar stamps ahead)."""
     chain = Receiver()
     data = tmp_path / "data"
@@ -345,7 +346,11 @@ def test_a_replay_after_a_fo01_goes_in_a_new_envelope(tmp_path: Path) -> None:
             delivery_id = int(refuse(gw, first).headers["x-overstap-delivery"])
         finally:
             gw.terminate()
-        assert remembered_di01(db) == [first]
+        (zender,) = counters(db)
+        conn = sqlite3.connect(db)  # the counter ahead of the clock (a burst, a clock set back): it is the rule
+        with conn:
+            conn.execute("UPDATE zender_tijdstip SET tijdstip = '20991231235959998'")
+        conn.close()
         out = cli(data, "replay", str(delivery_id))
         listed = deliveries(data)
         (renewed,) = (ref for ref, d in listed.items() if d["id"] == delivery_id)
@@ -354,12 +359,12 @@ def test_a_replay_after_a_fo01_goes_in_a_new_envelope(tmp_path: Path) -> None:
         assert listed[renewed]["reason"] == (f"replayed in a new envelope {renewed} (was {first}): refused by the "
                                              "chain: Fo01 IB001 client: Client met BSN *******82 onbekend bij het "
                                              "Inlichtingenbureau: AfgekeurdIB")
-        assert remembered_di01(db) == [renewed]  # a Du01 of the retour points at the envelope the chain got
+        assert counters(db) == {zender: "20991231235959999"}
         gw = serve(tmp_path, ds.url + "/isd")
         try:
             assert wait_for(lambda: len(chain.received) == 2)
             old, new = (r.body for r in chain.received)
-            assert stamps(new)[0] == renewed and stamps(new)[1] > stamps(old)[1]
+            assert stamps(new)[0] == renewed and stamps(new)[1] == "20991231235959999" > stamps(old)[1]
             assert stamps(new)[2] == stamps(old)[2] and same_but_stamps(old, new)
             assert wait_for(lambda: deliveries(data)[renewed]["status"] == outbox.DELIVERED)
             about_old = refuse(gw, first)
@@ -412,7 +417,7 @@ def test_an_admin_replay_stamps_in_order_with_what_the_sidecar_renders(tmp_path:
             assert again[0] not in (old[0], renewed[0], fresh[0]) and again[1] > fresh[1] and again[2] == old[2]
         finally:
             gw.terminate()
-    assert set(remembered_di01(data / outbox.DB_NAME)) == {again[0], fresh[0]}
+    assert list(counters(data / outbox.DB_NAME).values()) == [again[1]]  # the replay's value stored with it
 
 
 def test_a_replay_in_a_new_envelope_on_a_postgresql_store(server: str, request: pytest.FixtureRequest,
@@ -447,3 +452,33 @@ def test_a_replay_in_a_new_envelope_on_a_postgresql_store(server: str, request: 
     assert sent[0][2] == sent[1][2] == sent[2][2]
     assert same_but_stamps(chain.received[0].body, chain.received[2].body)
     assert deliveries(url)[sent[2][0]]["id"] == delivery_id
+
+
+def test_a_retour_after_the_replay_points_at_the_new_envelope(tmp_path: Path) -> None:
+    """The 302 to a 301 whose Di01 the chain refused and a replay sent again: its Du01's crossRefnummer is the new
+    envelope's UUID, the Di01 the chain got (spec 3.3), not the one it refused (CC04 would not find it). The
+    retour comes in on a route of its own (it echoes the 301's identificatie) that shares the zaak ledger."""
+    chain = Receiver()
+    with ServerThread(chain.app()) as ds:
+        config = tmp_path / "serve.yaml"
+        config.write_text(json.dumps({
+            "data_dir": str(tmp_path / "data"), "convert_processes": 0, "admin_key": "geheim",
+            "downstreams": {"isd": ds.url + "/isd"},
+            "routes": {"default": {"downstream": "isd", "profile": "ggk"},
+                       "retour": {"downstream": "isd", "profile": "ggk"}}}))
+        gw = GatewayProcess(["--config", str(config)], free_port(), tmp_path / "gateway.log").start()
+        try:
+            assert httpx.post(gw.url + "/soap", content=heen(), timeout=30).status_code == 200
+            assert wait_for(lambda: len(chain.received) == 1)
+            first = di01_ref(chain.received[0].body)
+            delivery_id = int(refuse(gw, first).headers["x-overstap-delivery"])
+            answer = httpx.post(gw.url + "/admin/replay", json={"ids": [delivery_id]},
+                                headers={"X-Admin-Key": "geheim"}, timeout=60)
+            assert answer.status_code == 200 and "new envelope" in answer.text, answer.text
+            assert wait_for(lambda: len(chain.received) == 2)
+            renewed = di01_ref(chain.received[1].body)
+            assert httpx.post(gw.url + "/soap/retour", content=RETOUR.read_bytes(), timeout=30).status_code == 200
+            assert wait_for(lambda: len(chain.received) == 3)
+        finally:
+            gw.terminate()
+    assert renewed != first and cross_ref(chain.received[2].body) == renewed

@@ -2,9 +2,13 @@
 
 A dead delivery (canonical or legacy) is queued again as it was stored, under the same referentienummer: a
 canonical output was rendered once against the zaak ledger (profile zkn v2), and rendering it again would give
-a new referentienummer and, since the ledger has moved on, another operation. A quarantined message never
-reached the ledger: it is converted again with the mappings of now and, if it converts, planned like a fresh
-arrival. The running gateway notices through the outbox ``generation`` counter and picks the work up.
+a new referentienummer and, since the ledger has moved on, another operation. The one exception is a GGk envelope
+the chain holds (a Fo01 refused it, or it was delivered): the chain refuses its UUID again, so it goes in a new
+envelope, stamped through the ledger before the write (:func:`stamp`, gateway/deliver/restamp.py).
+
+A quarantined message never reached the ledger: it is converted again with the mappings of now and, if it
+converts, planned like a fresh arrival. The running gateway notices through the outbox ``generation`` counter
+and picks the work up.
 
 Replay is for dead letters. A delivery that was delivered is not sent again unless the caller forces it: a receiver
 without de-duplication would apply it a second time, and after what went out since (a creeerZaak after the zaak's
@@ -149,7 +153,10 @@ def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
             return Replayed(step.id, False, "needs a new envelope, which this replay did not stamp")
         if row["referentienummer"] != step.envelope.referentienummer:
             return Replayed(step.id, False, "changed while it was being prepared; replay it again")
-        restamp.store(conn, step.id, bytes(row["payload"]), step.envelope, step.stamp, row["reason"])
+        try:
+            restamp.store(conn, step.id, bytes(row["payload"]), step.envelope, step.stamp, row["reason"])
+        except ValueError as exc:  # not an envelope as gateway/render/ggk.py writes it: nothing was written
+            return Replayed(step.id, False, str(exc))
         outbox.requeue(conn, step.id)
         return Replayed(step.id, True, f"queued again in a new envelope {step.stamp.referentienummer} (was "
                         f"{step.envelope.referentienummer}): the chain holds the old one")

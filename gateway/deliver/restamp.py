@@ -7,8 +7,8 @@ problem lay with the sender, it makes "een nieuw bericht ... met een nieuw refer
 tijdstipBericht". So a replay of such a delivery keeps the payload and the stuurgegevens but those two: a random
 UUIDv4 (as a fresh envelope's) and the next tijdstipBericht of the zender's ledger counter (StUF019). The delivery
 row takes the new referentienummer and bytes in the same transaction (a second Fo01 names the new UUID); the old
-one stays in its reason, and the zaak ledger's Di01 of the heenbericht moves along (a later Du01 points at the
-envelope the chain got). Zkn deliveries and originals for a legacy downstream are never restamped.
+one stays in its reason, and the zaak ledger keeps old -> new (a later Du01 follows it to the envelope the chain
+got, a Fo01 about the old one is a repeat). Zkn deliveries and originals for a legacy downstream are never restamped.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from datetime import datetime
 from lxml import etree
 
 from gateway.ledger import LedgerTransaction
+from gateway.ledger.staged import ConnLedger
 from gateway.render import ggk
+from gateway.render.ggk_chain import REPLACED, sent_last
 from gateway.render.zkn import referentienummer
 
 from . import outbox
@@ -106,36 +108,21 @@ def restamped(payload: bytes, envelope: Envelope, stamp: NewStamp) -> bytes:
     return out
 
 
-REPLACED = "ggk-replaced"
-"""The ledger's kind for "envelope UUID -> the UUID of the envelope that replaced it": a Fo01 about the old one is
-then known as about a delivery sent again since, not as about nothing this gateway sent."""
-MAX_HOPS = 100
-"""Replacements followed at most (each is an operator's replay)."""
-
-
 def replaced_by(conn: sqlite3.Connection, ref: str) -> str | None:
     """The UUID under which the envelope once sent as ``ref`` went out last, or None when it was never replaced."""
-    found = None
-    for _ in range(MAX_HOPS):
-        row = conn.execute("SELECT value FROM remembered WHERE kind = ? AND key = ?",
-                           (REPLACED, found or ref)).fetchone()
-        if row is None:
-            break
-        found = str(row[0])
-    return found
+    found = sent_last(ConnLedger(conn, create=False).direct, ref)
+    return found if found != ref else None
 
 
 def store(conn: sqlite3.Connection, delivery_id: int, payload: bytes, envelope: Envelope, stamp: NewStamp,
           reason: str | None) -> None:
-    """Keep the new envelope with the delivery (referentienummer, bytes, the old UUID in its reason) and move the
-    ledger's Di01 of the heenbericht to it, in the caller's transaction. The ledger keys a Di01 by heenbericht,
-    not by UUID, so it is found by the old value; a newer Di01 under that key (a correction) is left alone."""
+    """Keep the new envelope with the delivery (referentienummer, bytes, the old UUID in its reason) and in the
+    ledger which envelope it replaced, in the caller's transaction. The ledger keys a Di01 by heenbericht, not by
+    UUID, so a Du01 follows the replacement when it is rendered (:func:`sent_last`): no search by value here, and a
+    newer Di01 under that key (a correction) stays what the key names."""
     note = f"replayed in a new envelope {stamp.referentienummer} (was {envelope.referentienummer})"
     conn.execute("UPDATE delivery SET referentienummer = ?, payload = ?, reason = ? WHERE id = ?",
                  (stamp.referentienummer, restamped(payload, envelope, stamp),
                   outbox.cap(f"{note}: {reason}" if reason else note), delivery_id))
     conn.execute("INSERT INTO remembered (kind, key, value) VALUES (?, ?, ?) ON CONFLICT(kind, key) DO UPDATE SET"
                  " value = excluded.value", (REPLACED, envelope.referentienummer, stamp.referentienummer))
-    if envelope.code == "Di01":
-        conn.execute("UPDATE remembered SET value = ? WHERE kind = 'di01' AND value = ?",
-                     (stamp.referentienummer, envelope.referentienummer))

@@ -24,15 +24,36 @@ from .zkn import RenderError
 
 Received = tuple[str, str]
 """A Di01 that brought a heenbericht in: (ledger key, its referentienummer)."""
+REPLACED = "ggk-replaced"
+"""The ledger's kind for "envelope UUID -> the UUID of the envelope a replay sent in its place" (the chain refused
+the first, gateway/deliver/restamp.py): a Du01 then points at the Di01 the chain got, and a Fo01 about the old
+UUID is known as about a delivery sent again since."""
+MAX_HOPS = 100
+"""Replacements followed at most (each is an operator's replay of a refused envelope)."""
+
+
+def sent_last(tx: LedgerTransaction, referentienummer: str) -> str:
+    """The UUID under which the envelope first sent as ``referentienummer`` went out last: itself unless a replay
+    sent it again in a new envelope (one indexed read when it did not)."""
+    found = referentienummer
+    for _ in range(MAX_HOPS):
+        newer = tx.recall(REPLACED, found)
+        if newer is None:
+            break
+        found = newer
+    return found
 
 
 def ggk_stamp(bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction, now: datetime) -> ggk.Stamp:
     """The ledger's part of a GGk envelope: a random UUIDv4 (spec 2.4), remembered for a heenbericht so its
-    retour's Du01 can point at it; for a retour that Di01's UUID (3.3 crossRefnummer), refused when unknown;
+    retour's Du01 can point at it; for a retour that Di01's UUID (3.3 crossRefnummer; the new one when a replay
+    sent the Di01 again in a new envelope), refused when unknown;
     tijdstipBericht = ``now``, strictly increasing per zender (3.2 "tijdstip van aanmaken", StUF019)."""
     key = ggk.heen_key(bericht)
     retour = ggk.is_retour(bericht)
     cross_ref = tx.recall("di01", key) if retour else None
+    if cross_ref is not None:  # the Di01 the chain got: a replay may have sent the heenbericht in a new envelope
+        cross_ref = sent_last(tx, cross_ref)
     if retour and cross_ref is None:
         raise RenderError(f"retour to heenbericht {ggk.describe_heen(bericht)}, whose Di01 this ledger does not "
                           "know: the Du01's crossRefnummer must be that Di01's UUID (GGk 3.3); convert or receive "
