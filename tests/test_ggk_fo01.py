@@ -367,6 +367,8 @@ def test_a_replay_after_a_fo01_goes_in_a_new_envelope(tmp_path: Path) -> None:
             assert stamps(new)[0] == renewed and stamps(new)[1] == "20991231235959999" > stamps(old)[1]
             assert stamps(new)[2] == stamps(old)[2] and same_but_stamps(old, new)
             assert wait_for(lambda: deliveries(data)[renewed]["status"] == outbox.DELIVERED)
+            shown = cli(data, "show", str(delivery_id))  # the reason went with the delivery; the old UUID stays
+            assert f"referentienummer  {renewed}\n" in shown and f"replaced          {first} (" in shown
             about_old = refuse(gw, first)
             assert about_old.headers["x-overstap-duplicate"] == "true"
             assert "x-overstap-quarantine" not in about_old.headers

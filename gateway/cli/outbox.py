@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from gateway.deliver import outbox, shadow
+from gateway.deliver import outbox, restamp, shadow
 from gateway.deliver.replay import ID_RANGE, InOrder, Replayed, Targets, apply, chunks, prepare, replay_quarantined
 from gateway.deliver.serving import SidecarServing, alone
 from gateway.deliver.store import SqliteStore, Store, locate, ready
@@ -211,6 +211,8 @@ def show(item_id: int, data_dir: str | None, config_file: str | None, store_url:
         for key in ("id", "status", "route", "target", "referentienummer", "order_key", "zaak", "soap_action",
                     "attempts", "replays", "http_status", "reply_code", "reason"):
             click.echo(f"{key:<17} {row[key] if row[key] is not None else '-'}")
+        if earlier := restamp.replaced(conn, row["referentienummer"]):  # a GGk envelope the chain held: sent anew
+            click.echo(f"{'replaced':<17} {', '.join(earlier)} (envelopes the chain holds; this one went instead)")
         for key in ("created_at", "updated_at", "delivered_at", "next_at"):
             click.echo(f"{key:<17} {_when(row[key])}")
         if payload:
