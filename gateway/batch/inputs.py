@@ -134,7 +134,7 @@ class ZipRef(NamedTuple):
     parent's serial path reads only the central directory, and ~0.1 KB goes to the worker instead of the bytes.
 
     Why: reading a member (seek, inflate, CRC) cost the parent ~20 µs of the ~220 it spends on a message,
-    and the parent's path is what a batch's throughput waits for (docs/performance.md, thirteenth session)."""
+    and the parent's path is what a batch's throughput waits for (docs/performance-history.md, thirteenth session)."""
 
     archive: str
     entry: ZipEntry
