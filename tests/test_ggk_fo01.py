@@ -152,6 +152,12 @@ def test_a_chain_fo01_makes_the_di01_it_refuses_a_dead_letter(tmp_path: Path) ->
             assert bv.findtext(f"{STUF}stuurgegevens/{STUF}ontvanger/{STUF}organisatie") == "IB"
             assert metric(gw.url, "overstap_chain_faults_total", outcome="dead_letter") == 1
             assert metric(gw.url, "overstap_dead_lettered_total") == 1
+            offered_again = httpx.post(gw.url + "/soap", content=soap11(message), timeout=30,
+                                       headers={"SOAPAction": ACTION, "Content-Type": "text/xml; charset=utf-8"})
+            assert offered_again.status_code == 200 and offered_again.headers["x-overstap-duplicate"] == "true"
+            assert metric(gw.url, "overstap_chain_faults_total", outcome="repeat") == 1  # counted, not marked again
+            assert metric(gw.url, "overstap_chain_faults_total", outcome="dead_letter") == 1
+            assert metric(gw.url, "overstap_dead_lettered_total") == 1
             gw.kill()  # at once: what the Bv03 promised must be on disk
         finally:
             gw.terminate()
