@@ -61,7 +61,9 @@ def test_config_file_listen_and_data_dir_win_over_container_defaults(tmp_path: P
     proc = subprocess.Popen([*overstap_command(), "serve", "--config", str(config), "--log-level", "warning"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        assert wait_for(lambda: check({"OVERSTAP_HEALTH_FILE": str(health)}) or proc.poll() is not None, 60)
+        # the file first: without it check() asks the default port, where another test's server may answer
+        assert wait_for(lambda: (health.exists() and check({"OVERSTAP_HEALTH_FILE": str(health)}))
+                        or proc.poll() is not None, 60)
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         assert health.read_text().strip() == f"http://127.0.0.1:{port}/healthz"
         assert (tmp_path / "mine" / outbox.DB_NAME).is_file() and not (tmp_path / "image-default").exists()
