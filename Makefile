@@ -8,6 +8,8 @@ export OVERSTAP_REFERENCE_DIR ?= $(REF)
 PORT ?= 8080
 TESTBED_PORT ?= 8081
 DATA ?= data
+# Test processes for `make test` (pytest-xdist, whole files to one process so their servers start once); 0 = one.
+TEST_PROCESSES ?= 2
 
 # podman if present (builds Docker-format images so HEALTHCHECK and STOPSIGNAL are kept), else docker.
 ENGINE ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
@@ -42,7 +44,7 @@ run: $(STAMP) $(NATIVE)
 
 test: $(STAMP) $(NATIVE)
 	$(BIN)/ruff check gateway tests benchmarks
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -60,10 +60,12 @@ def _own_tracker() -> set[int]:
     return {pid} if pid else set()
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if a process it started is still there (a worker that outlived its gateway, say)."""
-    if not Path("/proc/self").is_dir():
-        return
+_LEFT_BY_WORKERS: list[str] = []
+"""Processes the xdist workers found left behind (``make test`` runs two): the controller fails the run for them."""
+
+
+def _left_behind() -> list[str]:
+    """Processes this process started that are still there after the run, killed (ours), one line each."""
     left: set[int] = set()
 
     def settled() -> bool:
@@ -72,7 +74,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return not left
 
     if wait_for(settled, timeout=10, interval=0.2):
-        return
+        return []
     lines = []
     for pid in sorted(alive(left)):
         try:
@@ -81,6 +83,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             os.kill(pid, signal.SIGKILL)  # ours: started by this run
         except OSError:
             continue
+    return lines
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """xdist controller: a worker's leftovers would otherwise vanish with it (its exit status is not the run's)."""
+    _LEFT_BY_WORKERS.extend(getattr(node, "workeroutput", {}).get("left_behind", []))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a process it started is still there (a worker that outlived its gateway, say)."""
+    if not Path("/proc/self").is_dir():
+        return
+    lines = _left_behind()
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:  # an xdist worker: the controller reports them and fails the run
+        worker_output["left_behind"] = lines
+        return
+    lines += _LEFT_BY_WORKERS
     if lines:
         print("\nprocesses left behind by the test run (now killed):\n  " + "\n  ".join(lines))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
