@@ -107,6 +107,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker, files with `slow` tests first: whole files go to a process (`--dist loadfile`) in
+    collection order, so the longest ones at the end of the alphabet left one process working alone for minutes.
+    Every worker sorts alike (xdist checks the collections agree); one process keeps the plain order."""
+    if hasattr(config, "workerinput"):
+        slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+        items.sort(key=lambda item: item.path not in slow)  # stable: the order within each group stays
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Every CLI run in the tests keeps its zaak ledger in memory unless a test names a --state folder, so no
     test leaves state in the checkout or sees another run's chains. In CI the reference folder is always
