@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from gateway.deliver import outbox
+from gateway.deliver import imported, outbox
 from gateway.deliver.store import failure_name, ready, store_failure
-from gateway.ledger.transfer import LedgerConflict, NotALedger, UnfinishedRun, import_ledger, ledger_file
+from gateway.ledger.transfer import LedgerConflict, NotALedger, UnfinishedRun, holds, import_ledger, ledger_file
 from gateway.pgstore import is_url
 from gateway.pgstore.conn import describe_url
 
@@ -60,6 +60,7 @@ def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None
         conn = ready(store).connect()  # the ledger tables come with the schema
         with outbox.transaction(conn):  # BEGIN IMMEDIATE: on PostgreSQL the store's write lock
             done = import_ledger(source, conn, replace=replace)
+            held_back = imported.mark(conn, lambda zaken: holds(source, zaken))  # their replay would create again
     except (FileNotFoundError, NotALedger, RuntimeError) as exc:  # RuntimeError: junk or a newer release's store
         fail_usage(str(exc))
     except (LedgerConflict, UnfinishedRun) as exc:
@@ -75,3 +76,7 @@ def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None
         sys.exit(EXIT_FAILED)
     copied = ", ".join(f"{n} {table}" for table, n in sorted(done.copied.items())) or "nothing new"
     click.echo(f"imported {copied}; {done.same} already held alike, {done.replaced} replaced")
+    if held_back:
+        click.echo(f"{held_back} creeerZaak deliver{'y' if held_back == 1 else 'ies'} not delivered (dead letters, or "
+                   "pending) are for zaken the imported ledger holds: replay refuses them (a second creeerZaak at "
+                   "the receiver) unless forced")

@@ -31,7 +31,7 @@ from gateway.ledger import LedgerTransaction
 from gateway.ledger.staged import ConnLedger
 from gateway.pipeline import FAILURES, Conversion, describe, sender_of
 
-from . import outbox, restamp
+from . import imported, outbox, restamp
 from .plan import plan
 from .unmapped import UnmappedInput
 
@@ -70,6 +70,8 @@ class Prepared:
     """A GGk envelope the chain holds already (gateway/deliver/restamp.py): it goes again in a new envelope."""
     stamp: restamp.NewStamp | None = None
     """That new envelope's UUID and tijdstipBericht, taken from the ledger before the write (:func:`stamp`)."""
+    forced: bool = False
+    """Asked with force: a creeerZaak stored before an import of its zaak goes too (gateway/deliver/imported.py)."""
 
 
 def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
@@ -99,7 +101,7 @@ def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int, force: bool, t
     if row["status"] == outbox.DELIVERED and not force:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, DELIVERED_REFUSED))
     envelope = restamp.read(bytes(row["payload"]), row["referentienummer"]) if restamp.chain_holds(row) else None
-    return Prepared(delivery_id, False, seen_status=row["status"], envelope=envelope)
+    return Prepared(delivery_id, False, seen_status=row["status"], envelope=envelope, forced=force)
 
 
 def stamp(steps: Iterable[Prepared], tx: LedgerTransaction, now: datetime | None = None) -> list[Prepared]:
@@ -148,6 +150,9 @@ def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
     row = outbox.delivery(conn, step.id)
     if row is None or row["status"] != step.seen_status:
         return Replayed(step.id, False, "changed while it was being converted; replay it again")
+    refused = imported.refusal(conn, step.id) if not step.forced else None  # in the write: no import in between
+    if refused is not None:
+        return Replayed(step.id, False, refused)
     if step.envelope is not None:
         if step.stamp is None:  # never the old envelope again: the chain refuses its UUID (IB216, CC08)
             return Replayed(step.id, False, "needs a new envelope, which this replay did not stamp")

@@ -9,6 +9,7 @@ have the same tables (``SCHEMA``); this copies one into the other inside the cal
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,15 @@ def open_source(path: Path) -> sqlite3.Connection:
         src.close()
         raise
     return src
+
+
+def holds(source: Path, zaken: Iterable[str]) -> set[str]:
+    """Which of ``zaken`` the ledger file ``source`` holds a state of (read-only)."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        return {z for z in zaken if src.execute("SELECT 1 FROM zaak_state WHERE zaak = ?", (z,)).fetchone()}
+    finally:
+        src.close()
 
 
 def _same_json(table: str, held: str, content: str) -> bool:

@@ -27,6 +27,7 @@ from gateway.render import stuf
 from .admin import MAX_REPLAY_BODY, BadReplay, parse_replay
 from .answering import Answer
 from .config import ServeConfig
+from .ledgered import LEDGER_IMPORTING
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .service import Gateway
 from .soap import soap_version
@@ -279,7 +280,11 @@ def _add_admin(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
             return _json(400, {"error": str(exc)})
         results = await gw.replay(asked.ids, asked.quarantined, asked.force)
         _log_replay(request, asked.ids, asked.quarantined, asked.force, sum(r.ok for r in results))
-        return _json(200, {"results": [{"id": r.id, "ok": r.ok, "note": r.note} for r in results]})
+        listed = [{"id": r.id, "ok": r.ok, "note": r.note} for r in results]
+        if any(r.note == LEDGER_IMPORTING for r in results):  # those not done stay quarantined: retry them
+            return Response(json.dumps({"error": LEDGER_IMPORTING, "results": listed}, indent=1).encode(), 503,
+                            {"Retry-After": "5"}, media_type="application/json")
+        return _json(200, {"results": listed})
 
 
 def _log_replay(request: Request, ids: list[int], quarantined: bool, force: bool, done: int) -> None:

@@ -70,6 +70,10 @@ itself. Larger ones go to the ledger thread, so one huge message cannot hold up 
 MAX_RENDERS = 5
 """Renders of one message whose commits each found the ledger's epoch moved (imports in a row) before it is
 refused as a store failure (503, the sender resends): one import costs a message one render more."""
+LEDGER_IMPORTING = ("not replayed, still quarantined: the zaak ledger is being imported (outbox import-ledger moved "
+                    "its epoch while this message was rendered, time after time); retry the replay in a few seconds")
+"""The note of a quarantined replay given up after :data:`MAX_RENDERS` renders, and of the ids after it in the
+request (not tried): ``POST /admin/replay`` answers it 503 with Retry-After, nothing of those messages stored."""
 
 
 @dataclass(slots=True)
@@ -287,7 +291,7 @@ class LedgerStage:
     async def replay_quarantined(self, gw: Gateway, ids: list[int]) -> list[Replayed]:
         """Quarantined messages converted again through the same ordered step, leaving the quarantine."""
         results: list[Replayed] = []
-        for message_id in ids:
+        for at, message_id in enumerate(ids):
             row = await gw.committer.write(lambda c, m=message_id: outbox.message(c, m))
             if row is None or row["status"] != outbox.QUARANTINED or row["route"] not in gw.config.routes:
                 results.append(Replayed(message_id, False, "no such quarantined message (on a configured route)"))
@@ -310,6 +314,9 @@ class LedgerStage:
             except NoLongerQuarantined:
                 results.append(Replayed(message_id, False, "no longer quarantined"))
                 continue
+            except LedgerMoved:  # the job stored nothing: this one and the rest stay quarantined, replayable
+                results += [Replayed(m, False, LEDGER_IMPORTING) for m in ids[at:]]
+                break
             if stored is None:
                 results.append(Replayed(message_id, False, f"still does not convert: {staged.attempt.failure}"))
                 continue
