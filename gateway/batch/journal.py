@@ -9,15 +9,13 @@ the last whole line, and the sinks cut their files back to the lengths it names.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.render import RenderSettings
+from gateway.render import RenderSettings, fingerprint
 
 VERSION = 1
 
@@ -80,10 +78,8 @@ RENDER = "render"
 def render_entry(settings: RenderSettings | None) -> dict[str, str]:
     """The header's record of the render settings (``--config``): a fingerprint of their values, none for the
     defaults. Why: a resume with another catalogue (or none) would mix two zaaktypen in one OUT and one ledger."""
-    if settings is None or settings == RenderSettings():
-        return {}
-    text = json.dumps(dataclasses.asdict(settings), sort_keys=True, default=sorted)  # a drop's frozenset sorted
-    return {RENDER: hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]}
+    found = fingerprint.whole(settings)
+    return {RENDER: found} if found else {}
 
 
 def _render_difference(recorded: str | None, wanted: str | None) -> str:

@@ -20,12 +20,13 @@ from types import FrameType
 from typing import Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES
+from gateway.ledger import render_record
 from gateway.mapping import MappingError, Registry
 from gateway.pgstore import is_url
 from gateway.pgstore.chunked import masked
 from gateway.pipeline import PROFILES, Converter
 from gateway.procmemory import DEFAULT_GROWTH_MB
-from gateway.render import RenderSettings
+from gateway.render import RenderSettings, fingerprint
 from gateway.render.schemas import SchemaUnavailable
 
 from . import journal as journal_mod
@@ -351,6 +352,7 @@ class BatchRun:
         """The ledger, then OUT: an unreachable database is refused before the journal is written."""
         store = self.open_store()
         try:
+            self._claim_render_settings(store)
             opened = self._open()
         except BaseException:
             store.close()
@@ -359,6 +361,22 @@ class BatchRun:
             store.close()
             return opened
         return (store, *opened)
+
+    def _claim_render_settings(self, store: ChunkStore) -> None:
+        """Record the render settings in the ledger, or refuse one whose zaken were rendered with others (another
+        run's, another shard's: gateway/ledger/render_record.py), before OUT is touched."""
+        store.begin()
+        try:
+            differ = render_record.claim(store.direct, fingerprint.parts(self.options.settings))
+        except BaseException:
+            store.rollback()
+            raise
+        if differ:
+            store.rollback()
+            raise BatchUsageError(f"--state {self.state_name()}: its ledger holds zaken rendered with other render "
+                                  f"settings ({', '.join(differ)} differ from this run's --config/--route): run with "
+                                  "the config the ledger was begun with (every shard alike), or use another --state")
+        store.commit()
 
     def execute(self) -> Outcome:
         try:

@@ -19,6 +19,7 @@ from gateway.pgstore import is_url
 from gateway.pgstore.conn import describe_url
 
 from .common import EXIT_FAILED, fail_usage
+from .import_settings import OVERRIDE, SettingsDiffer, check
 from .outbox import config_option, data_dir_option, locate_store, outbox_group, store_option
 
 
@@ -43,8 +44,13 @@ def _state_folder(_ctx: click.Context, _param: click.Parameter, value: str) -> s
 @store_option
 @click.option("--replace", is_flag=True,
               help="Where both ledgers hold a zaak or chain key differently, take --state's.")
+@click.option("--route", default=None,
+              help="The route of --config the sidecar serves these zaken on: its render settings must be the "
+                   "ledger's (without it, the top level's or any route's).")
+@click.option(OVERRIDE, "other_settings", is_flag=True,
+              help="Import a ledger rendered with other render settings than --config's (named in a warning).")
 def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None, store_url: str | None,
-                   replace: bool) -> None:
+                   replace: bool, route: str | None, other_settings: bool) -> None:
     """Let the sidecar continue the zaken of a batch run: copy its zaak ledger into the store's (SQLite or
     PostgreSQL).
 
@@ -52,18 +58,20 @@ def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None
     lock, so it is safe while sidecars run: on PostgreSQL every replica renders inside that lock, so none renders a
     zaak half imported; a SQLite sidecar renders again a message it rendered before the import (the ledger's epoch
     moved). Entries both ledgers hold differently (a zaak a sidecar continued meanwhile) are named and
-    nothing is imported, unless --replace; tijdstipBericht per zender never goes back.
+    nothing is imported, unless --replace; tijdstipBericht per zender never goes back. A ledger whose batch ran
+    with other render settings than --config's (--route's) is refused, naming them, unless --other-render-settings.
     """
     store = locate_store(data_dir, config_file, store_url)
     try:
         source = ledger_file(state_dir)  # checked before the store is opened (or made): a refusal changes nothing
+        check(source, config_file, route, other_settings)
         conn = ready(store).connect()  # the ledger tables come with the schema
         with outbox.transaction(conn):  # BEGIN IMMEDIATE: on PostgreSQL the store's write lock
             done = import_ledger(source, conn, replace=replace)
             held_back = imported.mark(conn, lambda zaken: holds(source, zaken))  # their replay would create again
     except (FileNotFoundError, NotALedger, RuntimeError) as exc:  # RuntimeError: junk or a newer release's store
         fail_usage(str(exc))
-    except (LedgerConflict, UnfinishedRun) as exc:
+    except (LedgerConflict, UnfinishedRun, SettingsDiffer) as exc:
         click.echo(f"refused: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     except sqlite3.Error as exc:  # locked past the busy timeout, read-only, disk full: rolled back

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import epoch
+from . import epoch, render_record
 from .sqlite import DB_NAME
 from .statetext import same_state
 
@@ -33,6 +33,11 @@ _COLUMNS = {**{table: (*keys, value, *along) for table, (keys, value, along) in 
             "zender_tijdstip": ("zender", "tijdstip")}
 """The ledger's tables and their columns (``SCHEMA``): a file without them is no ledger, one with more was written
 by a release whose ledger this one cannot carry whole."""
+
+
+_NOT_CARRIED = {"remembered": f" WHERE kind <> '{render_record.KIND}'"}
+"""Rows of the source that stay there: its render settings' record describes the batch run, not the sidecar
+(compared by the import, gateway/cli/outbox_import.py; carried, a second import's record would conflict)."""
 
 
 LATER_TIJDSTIP = ("INSERT INTO zender_tijdstip (zender, tijdstip) VALUES (?, ?) ON CONFLICT (zender) DO UPDATE SET "
@@ -132,6 +137,16 @@ def holds(source: Path, zaken: Iterable[str]) -> set[str]:
         src.close()
 
 
+def recorded_settings(source: Path) -> dict[str, str] | None:
+    """The render settings' record of the ledger file ``source`` (gateway/ledger/render_record.py), None: none."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        row = src.execute("SELECT value FROM remembered WHERE kind = ? AND key = ''", (render_record.KIND,)).fetchone()
+        return render_record.from_text(None if row is None else str(row[0]))
+    finally:
+        src.close()
+
+
 def _same_json(table: str, held: str, content: str) -> bool:
     """A zaak state written in another spelling (before orjson: other spacing, escapes) is the same state."""
     return table == "zaak_state" and same_state(held, content)
@@ -160,7 +175,7 @@ def import_ledger(source: Path, conn: Any, *, replace: bool = False) -> Imported
             insert = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                       f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
                       + ", ".join(f"{c} = excluded.{c}" for c in (value, *along)))  # SQLite's and PostgreSQL's
-            for row in src.execute(f"SELECT {', '.join(columns)} FROM {table}"):
+            for row in src.execute(f"SELECT {', '.join(columns)} FROM {table}{_NOT_CARRIED.get(table, '')}"):
                 key, content = row[:len(keys)], row[len(keys)]
                 held = conn.execute(f"SELECT {value} FROM {table} WHERE {where}", key).fetchone()
                 if held is not None and (held[0] == content or _same_json(table, held[0], content)):

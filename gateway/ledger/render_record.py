@@ -1,0 +1,41 @@
+"""The render settings a ledger's zaken were rendered with, recorded in the ledger itself (``remembered``).
+
+Why: the batch journal's fingerprint guards a resume, but a ledger also meets other runs: the shards of one
+archive in a shared PostgreSQL ledger, and the sidecar that ``outbox import-ledger`` hands it to. A zaak rendered
+under one zaaktype catalogue and continued under another reaches the receiver as two kinds of zaak. So a batch run
+records each setting's fingerprint (gateway/render/fingerprint.py) as it begins, refusing a ledger that records
+others, and the import compares the record with the sidecar's config. Kept apart from the values: no render import
+here (the ledger sits below render's callers only by the data it keeps).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+KIND = "render-settings"
+"""``remembered`` kind of the one record (key ``""``): JSON {setting: fingerprint}. Never carried by an import."""
+
+
+def read(tx: Any) -> dict[str, str] | None:
+    """The record in the ledger reached through ``tx`` (a LedgerTransaction), None: none (an older ledger)."""
+    return from_text(tx.recall(KIND, ""))
+
+
+def from_text(found: str | None) -> dict[str, str] | None:
+    """The record as ``remembered`` holds it (None: none)."""
+    return None if found is None else {str(k): str(v) for k, v in json.loads(found).items()}
+
+
+def differing(recorded: dict[str, str], wanted: dict[str, str]) -> list[str]:
+    """The settings whose fingerprints differ, by name."""
+    return sorted(k for k in set(recorded) | set(wanted) if recorded.get(k) != wanted.get(k))
+
+
+def claim(tx: Any, wanted: dict[str, str]) -> list[str]:
+    """Record ``wanted`` in a ledger without a record; in one with a record, the settings that differ from it."""
+    found = read(tx)
+    if found is None:
+        tx.remember(KIND, "", json.dumps(wanted, sort_keys=True))
+        return []
+    return differing(found, wanted)
