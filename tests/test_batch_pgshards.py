@@ -90,6 +90,10 @@ def finish(procs: list[subprocess.Popen[bytes]], timeout: float = 300) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+RESUME_BOOKKEEPING = "SELECT kind, key, value FROM remembered WHERE kind <> 'render-settings'"
+"""What a run remembers besides the record of its render settings (which stays: gateway/ledger/render_record.py)."""
+
+
 def pg_ledger(url: str) -> dict[str, Any]:
     """The ledger's contents as values: chain key -> zaak, zaak -> state, remembered (kind, key) -> value."""
     import psycopg
@@ -97,14 +101,14 @@ def pg_ledger(url: str) -> dict[str, Any]:
     with psycopg.connect(url) as conn:
         return {"keys": dict(conn.execute("SELECT key, zaak FROM chain_key").fetchall()),
                 "states": {z: json.loads(s) for z, s in conn.execute("SELECT zaak, state::text FROM zaak_state")},
-                "remembered": {(k, key): v for k, key, v in conn.execute("SELECT kind, key, value FROM remembered")}}
+                "remembered": {(k, key): v for k, key, v in conn.execute(RESUME_BOOKKEEPING)}}
 
 
 def sqlite_ledger(state: Path) -> dict[str, Any]:
     with contextlib.closing(sqlite3.connect(state / "ledger.sqlite")) as conn:
         return {"keys": dict(conn.execute("SELECT key, zaak FROM chain_key").fetchall()),
                 "states": {z: json.loads(s) for z, s in conn.execute("SELECT zaak, state FROM zaak_state")},
-                "remembered": {(k, key): v for k, key, v in conn.execute("SELECT kind, key, value FROM remembered")}}
+                "remembered": {(k, key): v for k, key, v in conn.execute(RESUME_BOOKKEEPING)}}
 
 
 def report(*outs: Path) -> dict[str, tuple[str, list[str]]]:

@@ -69,3 +69,14 @@ def test_a_shard_with_other_render_settings_than_the_ledger_it_shares_is_refused
     assert other.exit_code == 2, other.output
     assert "its ledger holds zaken rendered with other render settings (zaaktypen differ" in other.output
     assert not (tmp_path / "s1").exists()  # refused before OUT was touched
+
+
+def test_without_config_the_ledger_is_compared_with_the_defaults_a_sidecar_without_one_renders_with(
+        tmp_path: Path, reference_dir: Path) -> None:
+    state = tmp_path / "st"
+    assert batch(str(history(tmp_path, (B01,))), "--out", str(tmp_path / "out"), "--state", str(state),
+                 "--config", config(tmp_path)).exit_code == 0
+    refused = _import(state, "--data-dir", str(tmp_path / "side"))
+    assert refused.exit_code == 1, refused.output
+    assert ("other render settings than the sidecar (the defaults: no --config): gezet_door, ontvanger, zaaktypen, "
+            "zender differ. Pass the sidecar's --config") in refused.output

@@ -13,20 +13,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pg_helpers
+import pytest
 from click.testing import CliRunner
-from proxy_helpers import Receiver, ServerThread, Start, sample, wait_for
+from pg_helpers import database_for
+from proxy_helpers import GatewayProcess, Receiver, ServerThread, Start, free_port, sample, soap11, wait_for
 from test_ledger_import import _batch
 from test_proxy_ledger import A02, operations
 
 from gateway.cli import main
 from gateway.deliver import outbox
 from gateway.ledger import epoch
+from gateway.pgstore.conn import PgConnection
 from gateway.proxy.ledgered import LEDGER_IMPORTING, MAX_RENDERS
 from gateway.receiver import Receiver as ReferenceReceiver
 from gateway.testbed.app import create_app as reference_app
 from gateway.zaken.plan import CREEER, SOAP_ACTIONS
 
 KEY = {"X-Admin-Key": "geheim"}
+server = pg_helpers.server
 
 
 def _move_epoch(db: Path) -> None:
@@ -123,3 +128,38 @@ def test_a_creeerzaak_dead_before_an_import_of_its_zaak_is_not_replayed_as_a_sec
         assert [tuple(r) for r in conn.execute("SELECT status, replays FROM delivery")] == [("dead", 0)]
         assert receiver.creeer == 2 and len(receiver) == 1
         conn.close()
+
+
+@pytest.fixture()
+def database(server: str, request: pytest.FixtureRequest) -> str:
+    return database_for(server, request, "ri")
+
+
+def test_on_postgresql_the_import_marks_the_dead_creeerzaak_and_the_cli_replay_refuses_it(
+        tmp_path: Path, database: str) -> None:
+    state, outputs = _batch(tmp_path, A02)
+    receiver = CountingReceiver()
+    for output in outputs:
+        assert receiver.receive(output, SOAP_ACTIONS[CREEER]).accepted
+    with ServerThread(reference_app(receiver)) as ds:
+        gw = GatewayProcess(["--store", database, "--data-dir", str(tmp_path / "data"), "--downstream",
+                             ds.url + "/soap", "--log-level", "warning"], free_port(), tmp_path / "gateway.log").start()
+        try:
+            assert httpx.post(gw.url + "/soap", content=soap11(sample(A02)), timeout=30).status_code == 200
+            conn = PgConnection(database)
+
+            def dead() -> list[tuple[int, str]]:
+                return [tuple(r) for r in conn.execute("SELECT id, zaak FROM delivery WHERE status = 'dead'")]
+
+            assert wait_for(lambda: len(dead()) == 1)
+            (delivery, zaak), = dead()
+            cli = CliRunner().invoke(main, ["outbox", "import-ledger", "--state", str(state), "--store", database,
+                                            "--replace"])
+            assert cli.exit_code == 0 and "1 creeerZaak delivery not delivered" in cli.output, cli.output
+            replay = CliRunner().invoke(main, ["outbox", "replay", str(delivery), "--store", database])
+            assert replay.exit_code == 1 and f"delivery {delivery} is a creeerZaak for zaak {zaak}" in replay.output
+            assert [tuple(r) for r in conn.execute("SELECT status, replays FROM delivery")] == [("dead", 0)]
+            assert receiver.creeer == 2 and len(receiver) == 1
+            conn.close()
+        finally:
+            gw.terminate()

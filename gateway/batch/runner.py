@@ -352,8 +352,16 @@ class BatchRun:
         """The ledger, then OUT: an unreachable database is refused before the journal is written."""
         store = self.open_store()
         try:
-            self._claim_render_settings(store)
+            if not self.options.resume:  # before OUT is made; a resume's journal names the fingerprint first
+                self._claim_render_settings(store)
             opened = self._open()
+            if self.options.resume and not isinstance(opened, Outcome):
+                try:
+                    self._claim_render_settings(store)
+                except BaseException:
+                    opened[1].close()
+                    opened[0].close()
+                    raise
         except BaseException:
             store.close()
             raise
