@@ -28,8 +28,8 @@ _MARK = ("INSERT INTO remembered (kind, key, value) VALUES (?, ?, ?) ON CONFLICT
 def mark(conn: Any, holds: Callable[[Iterable[str]], set[str]]) -> int:
     """Mark the creeerZaak deliveries not delivered whose zaak ``holds`` says the imported ledger holds (call it
     in the import's transaction); how many were marked."""
-    rows = conn.execute("SELECT id, zaak FROM delivery WHERE status <> ? AND zaak IS NOT NULL AND soap_action = ?",
-                        (outbox.DELIVERED, SOAP_ACTIONS[CREEER])).fetchall()
+    rows = conn.execute("SELECT id, zaak FROM delivery WHERE status IN (?, ?) AND zaak IS NOT NULL AND soap_action = ?",
+                        (outbox.DEAD, outbox.PENDING, SOAP_ACTIONS[CREEER])).fetchall()  # index delivery_pending
     held = holds({str(zaak) for _, zaak in rows})
     marked = 0
     for delivery_id, zaak in rows:
