@@ -12,12 +12,16 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pg_helpers
 from click.testing import CliRunner, Result
+from pg_helpers import fresh_database
 from test_batch_render_config import A02, B01, batch, config, history
 
 from gateway.cli import main
 from gateway.ledger.render_record import KIND
 from gateway.ledger.sqlite import DB_NAME
+
+server = pg_helpers.server
 
 
 def _import(state: Path, *args: str) -> Result:
@@ -80,3 +84,18 @@ def test_without_config_the_ledger_is_compared_with_the_defaults_a_sidecar_witho
     assert refused.exit_code == 1, refused.output
     assert ("other render settings than the sidecar (the defaults: no --config): gezet_door, ontvanger, zaaktypen, "
             "zender differ. Pass the sidecar's --config") in refused.output
+
+
+def test_on_a_shared_postgresql_ledger_a_shard_with_other_settings_is_refused(
+        tmp_path: Path, reference_dir: Path, server: str) -> None:
+    zipped, url = history(tmp_path, (A02, B01)), fresh_database(server, "render_settings_shards")
+    first = batch(str(zipped), "--out", str(tmp_path / "s0"), "--state", url, "--config", config(tmp_path),
+                  "--shard", "0/2")
+    assert first.exit_code == 0, first.output
+    other = batch(str(zipped), "--out", str(tmp_path / "s1"), "--state", url, "--config",
+                  config(tmp_path, code="B9999"), "--shard", "1/2")
+    assert other.exit_code == 2, other.output
+    assert "its ledger holds zaken rendered with other render settings (zaaktypen differ" in other.output
+    alike = batch(str(zipped), "--out", str(tmp_path / "s1"), "--state", url, "--config", config(tmp_path),
+                  "--shard", "1/2")
+    assert alike.exit_code == 0, alike.output

@@ -206,6 +206,12 @@ class SqliteChunks:
             "SELECT key, value FROM remembered WHERE kind = ? AND key >= ? AND key < ? ORDER BY key",
             (kind, low, high))]
 
+    def first(self, kind: str, value: str) -> str:
+        """Store ``value`` under (``kind``, ``""``) unless a value is there; the one there now."""
+        self.conn.execute("INSERT INTO remembered (kind, key, value) VALUES (?, '', ?) ON CONFLICT (kind, key) "
+                          "DO NOTHING", (kind, value))
+        return str(self.conn.execute("SELECT value FROM remembered WHERE kind = ? AND key = ''", (kind,)).fetchone()[0])
+
     def close(self) -> None:
         self.conn.close()
 

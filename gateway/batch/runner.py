@@ -375,7 +375,7 @@ class BatchRun:
         run's, another shard's: gateway/ledger/render_record.py), before OUT is touched."""
         store.begin()
         try:
-            differ = render_record.claim(store.direct, fingerprint.parts(self.options.settings))
+            differ = render_record.claim(store.first, fingerprint.parts(self.options.settings))
         except BaseException:
             store.rollback()
             raise

@@ -11,15 +11,10 @@ here (the ledger sits below render's callers only by the data it keeps).
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
 
 KIND = "render-settings"
 """``remembered`` kind of the one record (key ``""``): JSON {setting: fingerprint}. Never carried by an import."""
-
-
-def read(tx: Any) -> dict[str, str] | None:
-    """The record in the ledger reached through ``tx`` (a LedgerTransaction), None: none (an older ledger)."""
-    return from_text(tx.recall(KIND, ""))
 
 
 def from_text(found: str | None) -> dict[str, str] | None:
@@ -32,10 +27,9 @@ def differing(recorded: dict[str, str], wanted: dict[str, str]) -> list[str]:
     return sorted(k for k in set(recorded) | set(wanted) if recorded.get(k) != wanted.get(k))
 
 
-def claim(tx: Any, wanted: dict[str, str]) -> list[str]:
-    """Record ``wanted`` in a ledger without a record; in one with a record, the settings that differ from it."""
-    found = read(tx)
-    if found is None:
-        tx.remember(KIND, "", json.dumps(wanted, sort_keys=True))
-        return []
-    return differing(found, wanted)
+def claim(first: Callable[[str, str], str], wanted: dict[str, str]) -> list[str]:
+    """Record ``wanted`` in a ledger without a record; in one with a record, the settings that differ from it.
+    ``first(kind, value)`` stores the value unless one is there and returns the one that is: one statement, so two
+    shards starting at once on an empty PostgreSQL ledger cannot both find none (the second waits on the first's
+    row)."""
+    return differing(from_text(first(KIND, json.dumps(wanted, sort_keys=True))) or {}, wanted)

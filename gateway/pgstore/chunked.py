@@ -158,6 +158,14 @@ class ChunkedPgLedger:
                           'COLLATE "C" ORDER BY key COLLATE "C"', (kind, low, high))
         return [(str(key), str(value)) for key, value in self._cur.fetchall()]
 
+    def first(self, kind: str, value: str) -> str:
+        """Store ``value`` under (``kind``, ``''``) unless a value is there; the one there now. A shard inserting
+        beside another's uncommitted row waits for it, then reads it (READ COMMITTED: a new snapshot a statement)."""
+        self._cur.execute("INSERT INTO remembered (kind, key, value) VALUES (%s, '', %s) ON CONFLICT (kind, key) "
+                          "DO NOTHING", (kind, value))
+        self._cur.execute("SELECT value FROM remembered WHERE kind = %s AND key = ''", (kind,))
+        return str(self._cur.fetchone()[0])
+
     def close(self) -> None:
         self._counter.close()
         self._conn.close()
