@@ -181,6 +181,10 @@ class Accepted:
     """The referentienummers of what this message became, in order: for a re-send, those stored the first time."""
     repeat: bool = False
     """A re-send answered from what was stored the first time: nothing new was planned or kept."""
+    renew: list[int] = field(default_factory=list)
+    """Dead letters of a re-send that are GGk envelopes the chain refused (gateway/deliver/restamp.py): left dead
+    here, for the caller to replay in a new envelope (its tijdstipBericht comes from the ledger's counter, which
+    this write does not hold); revived as stored, the chain would get a UUID it holds (StUF 03.01 4.4.2)."""
 
     @property
     def duplicate(self) -> bool:
@@ -284,11 +288,18 @@ def _repeat(conn: sqlite3.Connection, message_id: int, deliveries: list[NewDeliv
     fresh = {(d.target, d.referentienummer): d.payload for d in deliveries}
     result = Accepted(message_id, times, repeat=True)
     rows = conn.execute("SELECT id, route, target, order_key, referentienummer, status, payload, content_type,"
-                        " soap_action FROM delivery WHERE message_id = ? ORDER BY id", (message_id,)).fetchall()
-    for delivery_id, route, target, order_key, ref, status, stored, content_type, action in rows:
+                        " soap_action, reply_code FROM delivery WHERE message_id = ? ORDER BY id",
+                        (message_id,)).fetchall()
+    from . import restamp  # restamp imports this module: imported here, not at the top
+
+    for delivery_id, route, target, order_key, ref, status, stored, content_type, action, reply_code in rows:
         result.refs.append(ref)
         if status != DEAD:
             result.known.append((delivery_id, status, target))
+            continue
+        if restamp.refused_envelope(target, reply_code, bytes(stored), ref):
+            result.known.append((delivery_id, status, target))
+            result.renew.append(delivery_id)
             continue
         payload = fresh.get((target, ref), bytes(stored))
         conn.execute("UPDATE delivery SET status = 'pending', attempts = 0, payload = ?, next_at = ?, updated_at = ?,"

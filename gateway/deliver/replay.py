@@ -3,8 +3,9 @@
 A dead delivery (canonical or legacy) is queued again as it was stored, under the same referentienummer: a
 canonical output was rendered once against the zaak ledger (profile zkn v2), and rendering it again would give
 a new referentienummer and, since the ledger has moved on, another operation. The one exception is a GGk envelope
-the chain holds (a Fo01 refused it, or it was delivered): the chain refuses its UUID again, so it goes in a new
-envelope, stamped through the ledger before the write (:func:`stamp`, gateway/deliver/restamp.py).
+the chain holds (it refused it in a StUF Fo03 at once or a Fo01 later, or it was delivered): the chain answers its
+UUID with what it answered before, so it goes in a new envelope, stamped through the ledger before the write
+(:func:`stamp`, gateway/deliver/restamp.py).
 
 A quarantined message never reached the ledger: it is converted again with the mappings of now and, if it
 converts, planned like a fresh arrival. The running gateway notices through the outbox ``generation`` counter

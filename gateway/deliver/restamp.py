@@ -9,6 +9,13 @@ UUIDv4 (as a fresh envelope's) and the next tijdstipBericht of the zender's ledg
 row takes the new referentienummer and bytes in the same transaction (a second Fo01 names the new UUID); the old
 one stays in its reason, and the zaak ledger keeps old -> new (a later Du01 follows it to the envelope the chain
 got, a Fo01 about the old one is a repeat). Zkn deliveries and originals for a legacy downstream are never restamped.
+
+The chain holds an envelope it refused AT ONCE too: it answered a StUF Fo03 (kept as the delivery's reply code
+``Fo03 <code>``), and StUF 03.01 4.4.2 has an end node keep what it was offered under its referentienummer, answer
+the same message offered again with the same Fo03 and a different one with StUF016 (the ISD-keten: IB216, CC08).
+So a replay of such a dead letter goes in a new envelope as well. A delivery the chain never answered in StUF
+(connection refused, a timeout, HTTP 5xx without a Fo) keeps its envelope: the chain may hold it or not, and the
+same UUID is what lets it tell a re-offer from a new message.
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ from gateway.render.zkn import referentienummer
 
 from . import outbox
 
-FO01_REPLY = "Fo01 "
-"""How the reply code of a delivery the chain refused in a Fo01 begins (gateway/deliver/chain_faults.py)."""
+CHAIN_REFUSALS = frozenset({"Fo01", "Fo02", "Fo03"})
+"""The StUF berichtcodes a refused delivery's reply code begins with: ``Fo01 <code>`` for the chain's later Fo01
+(gateway/deliver/chain_faults.py), the answer's berichtcode and code for a refusal at once (outcome.py)."""
 _ROOTS = {f"{{{ggk.GGK_NS}}}{ggk.DI01}": "Di01", f"{{{ggk.GGK_NS}}}{ggk.DU01}": "Du01"}
 _S = f"{{{ggk.STUF_NS}}}"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
@@ -54,13 +62,24 @@ class NewStamp:
     tijdstip: str
 
 
+def refused_in_stuf(reply_code: str | None) -> bool:
+    """Whether a delivery's reply code is a StUF Fo of the downstream: it read the envelope and keeps its answer."""
+    return str(reply_code or "").split(" ", 1)[0] in CHAIN_REFUSALS
+
+
 def chain_holds(row: sqlite3.Row) -> bool:
-    """Whether the chain took this delivery's envelope before (a Fo01 refused it, or it was delivered and is sent
-    again on force): only then is its UUID spent. A dead letter the downstream refused at once or never got
-    keeps its envelope, and so does the legacy target's original (not our envelope)."""
+    """Whether the chain has this delivery's envelope under its UUID (it answered a Fo03 at once, a Fo01 later, or
+    it was delivered and is sent again on force): only then is its UUID spent. A dead letter the downstream never
+    answered in StUF keeps its envelope, and so does the legacy target's original (not our envelope)."""
     if row["target"] != outbox.NEW:
         return False
-    return row["status"] == outbox.DELIVERED or str(row["reply_code"] or "").startswith(FO01_REPLY)
+    return row["status"] == outbox.DELIVERED or refused_in_stuf(row["reply_code"])
+
+
+def refused_envelope(target: str, reply_code: str | None, payload: bytes, ref: str) -> bool:
+    """Whether a dead letter is a GGk envelope the chain refused in StUF: offered again by the sender, it goes in a
+    new envelope as a replay's does (gateway/deliver/outbox.py leaves it dead for that), never revived as stored."""
+    return target == outbox.NEW and refused_in_stuf(reply_code) and read(payload, ref) is not None
 
 
 def read(payload: bytes, ref: str) -> Envelope | None:

@@ -55,11 +55,18 @@ async def acknowledge(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted
                       version: stuf.SoapVersion) -> Answer:
     """A stored message: queue its deliveries and answer (at once, or with the downstream's verdict)."""
     ack_target = outbox.NEW if route.mode == "translate" else outbox.LEGACY
+    renewed: list[int] = []
+    if accepted.renew:  # a re-offer of GGk envelopes the chain refused: each goes again in a new one
+        from .replaying import renew_offered  # replaying -> shared_stage -> ledgered -> this module
+
+        renewed = await renew_offered(gw, route.name, accepted)
     waits: dict[int, asyncio.Future[Outcome]] = {}
     if route.ack == "delivered":
         for item in accepted.queued:
             if item.target == ack_target:
                 waits[item.id] = gw.forwarder.waiter(item.id)
+        if ack_target == outbox.NEW:  # pending again, in a new envelope: the forwarder picks them up from the outbox
+            waits.update((i, gw.forwarder.waiter(i)) for i in renewed)
         for delivery_id, status, target in accepted.known:
             if target == ack_target and status == outbox.PENDING and gw.forwarder.tracks(delivery_id):
                 waits[delivery_id] = gw.forwarder.waiter(delivery_id)

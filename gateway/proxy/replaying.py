@@ -9,6 +9,7 @@ PostgreSQL the store's atomic counter inside the committer's job, as a replica r
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from gateway.deliver.replay import Prepared, Replayed, apply, needs_stamp, prepare, stamp
@@ -19,7 +20,11 @@ from gateway.pgstore.conn import next_tijdstip
 from .shared_stage import SharedLedgerStage
 
 if TYPE_CHECKING:
+    from gateway.deliver.outbox import Accepted
+
     from .service import Gateway
+
+log = logging.getLogger("overstap.gateway")
 
 
 async def replay_deliveries(gw: Gateway, chunk: list[int], force: bool) -> list[Replayed]:
@@ -43,6 +48,23 @@ async def replay_deliveries(gw: Gateway, chunk: list[int], force: bool) -> list[
         return apply(conn, steps)
 
     return await gw.committer.write(job)
+
+
+async def renew_offered(gw: Gateway, route: str, accepted: Accepted) -> list[int]:
+    """The sender offered a message again whose GGk envelope the chain refused (``accepted.renew``, left dead by
+    the outbox write): replay those deliveries now, each in a new envelope as an operator's replay would. The
+    message is stored and is acknowledged whatever this does; a delivery that did not go stays a dead letter, as
+    the log says. Returns the ids queued again."""
+    try:
+        results = await replay_deliveries(gw, accepted.renew, False)
+    except Exception as exc:  # the re-offer is stored: its dead letters wait for the operator's replay
+        log.error("re-offer of message %d on route %s: its dead letter(s) %s not sent again: %s",
+                  accepted.message_id, route, accepted.renew, type(exc).__name__, extra={"route": route})
+        return []
+    for r in results:
+        log.info("re-offer of message %d on route %s: delivery %d %s", accepted.message_id, route, r.id,
+                 r.note if r.ok else f"not sent again: {r.note}", extra={"route": route, "delivery_id": r.id})
+    return [r.id for r in results if r.ok]
 
 
 def _stamped(conn: Any, steps: list[Prepared], shared: JobLedger | None) -> list[Prepared]:

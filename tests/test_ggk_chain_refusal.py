@@ -1,0 +1,150 @@
+"""A GGk envelope the chain refused never goes to it again under the same UUID; a Fo01 is never overwritten.
+
+Why: StUF 03.01 4.4.2 has an end node keep every asynchronous message it was offered under its referentienummer:
+the same message offered again gets the same Bv03 or Fo03 again and is not stored, a different one gets Fo03
+StUF016 (the ISD-keten: IB216, CC08). So a Di01 the chain refused, at once (a Fo03) or later (a Fo01), can only
+succeed in a new envelope: a new UUID and the zender's next tijdstipBericht (gateway/deliver/restamp.py), whether
+an operator replays it or the sender offers the message again. And a Fo01 that comes while the attempt that
+carried the Di01 still waits for the chain's answer must not be undone by that answer. Each test runs ``overstap
+serve`` as a real process and a downstream on 127.0.0.1 that plays the chain as 4.4.2 describes it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import httpx
+from proxy_helpers import (
+    GatewayProcess,
+    Receiver,
+    ServerThread,
+    free_port,
+    sample,
+    variant,
+    wait_for,
+)
+from test_ggk_fo01 import deliveries, di01_ref, refuse, same_but_stamps, serve
+
+from gateway.deliver import outbox
+
+ADMIN = {"X-Admin-Key": "geheim"}
+
+
+def serve_once(tmp_path: Path, downstream: str) -> GatewayProcess:
+    """A ggk sidecar whose chain gets one attempt per delivery (max_attempts 1), with an admin key."""
+    config = tmp_path / "serve.yaml"
+    config.write_text(json.dumps({
+        "data_dir": str(tmp_path / "data"), "convert_processes": 0, "admin_key": "geheim",
+        "downstreams": {"isd": {"url": downstream, "retry": {"max_attempts": 1, "base_delay": 0.01}}},
+        "routes": {"default": {"downstream": "isd", "profile": "ggk"}}}))
+    return GatewayProcess(["--config", str(config), "--log-level", "info"], free_port(),
+                          tmp_path / "gateway.log").start()
+
+
+def stored(data: Path, delivery_id: int) -> sqlite3.Row:
+    """The delivery's row as the outbox file holds it (status, reply_code, payload, referentienummer)."""
+    conn = sqlite3.connect(f"file:{data / outbox.DB_NAME}?mode=ro", uri=True, timeout=10)
+    conn.row_factory = sqlite3.Row
+    try:
+        row = conn.execute("SELECT * FROM delivery WHERE id = ?", (delivery_id,)).fetchone()
+        assert row is not None
+        return row
+    finally:
+        conn.close()
+
+
+def dead_one(data: Path, known: set[int]) -> dict[str, object]:
+    """Wait for a dead letter other than ``known``; as ``outbox list --json`` shows it."""
+    found: list[dict[str, object]] = []
+
+    def dead() -> bool:
+        found[:] = [d for d in deliveries(data).values() if d["status"] == outbox.DEAD and d["id"] not in known]
+        return len(found) == 1
+
+    assert wait_for(dead, timeout=30)
+    return found[0]
+
+
+def test_a_di01_the_chain_refused_at_once_is_replayed_in_a_new_envelope(tmp_path: Path) -> None:
+    """The chain answers the first Di01 with a Fo03 at once and the second with HTTP 500 (no StUF: it may or may
+    not hold it). Both are dead letters; the first's reply code is the Fo03's. The chain then keeps answering the
+    first UUID with its Fo03 (4.4.2). An admin replay of both: the first reaches the chain in a new envelope (new
+    UUID, byte for byte the rest) and is delivered; the second goes in its own envelope, the same UUID."""
+    chain = Receiver(behaviour="fo", fo_code="StUF055", fo_omschrijving="envelop niet conform schema")
+    data = tmp_path / "data"
+    with ServerThread(chain.app()) as ds:
+        gw = serve_once(tmp_path, ds.url + "/isd")
+        try:
+            assert httpx.post(gw.url + "/soap", content=variant(sample(), 1), timeout=30).status_code == 200
+            refused = dead_one(data, set())
+            chain.behaviour = "500"
+            assert httpx.post(gw.url + "/soap", content=variant(sample(), 2), timeout=30).status_code == 200
+            failed = dead_one(data, {int(str(refused["id"]))})
+            first, second = stored(data, int(str(refused["id"]))), stored(data, int(str(failed["id"])))
+            assert (first["status"], first["http_status"], first["reply_code"]) == (outbox.DEAD, 500, "Fo03 StUF055")
+            assert (second["status"], second["http_status"], second["reply_code"]) == (outbox.DEAD, 500, None)
+            old_ref, old_payload = str(first["referentienummer"]), bytes(first["payload"])
+            chain.behaviour, chain.fo_refs = "bv", {old_ref}  # 4.4.2: the same UUID, the same Fo03
+            answer = httpx.post(gw.url + "/admin/replay", json={"ids": [first["id"], second["id"]]}, headers=ADMIN,
+                                timeout=60)
+            assert answer.status_code == 200, answer.text
+            notes = {r["id"]: r["note"] for r in answer.json()["results"]}
+            assert notes[first["id"]].startswith("queued again in a new envelope ") and old_ref in notes[first["id"]]
+            assert notes[second["id"]] == "queued again as stored"
+            assert wait_for(lambda: len(chain.received) == 2, timeout=30)
+        finally:
+            gw.terminate()
+    by_ref = {r.referentienummer: r.body for r in chain.received}
+    renewed = next(ref for ref in by_ref if ref != second["referentienummer"])
+    assert second["referentienummer"] in by_ref and renewed != old_ref
+    assert di01_ref(by_ref[renewed]) == renewed and same_but_stamps(old_payload, by_ref[renewed])
+    listed = deliveries(data)
+    assert listed[renewed]["status"] == outbox.DELIVERED and listed[renewed]["id"] == first["id"]
+    assert listed[second["referentienummer"]]["status"] == outbox.DELIVERED
+    assert old_ref not in listed
+
+
+def test_the_sender_offering_a_refused_message_again_sends_it_in_a_new_envelope(tmp_path: Path) -> None:
+    """Two 301s: the chain refuses the first later in a Fo01, the second at once in a Fo03, and from then on answers
+    both UUIDs with their Fo03 (4.4.2). The vendor offers both messages again: each is a re-send to the sidecar
+    (Bv03, ``X-Overstap-Duplicate``, nothing planned anew), and each Di01 reaches the chain in a new envelope,
+    byte for byte the rest; the dead letters are delivered under the new UUIDs, the old ones never sent again."""
+    chain = Receiver()
+    data = tmp_path / "data"
+    first_message, second_message = variant(sample(), 1), variant(sample(), 2)
+    with ServerThread(chain.app()) as ds:
+        gw = serve(tmp_path, ds.url + "/isd")
+        try:
+            assert httpx.post(gw.url + "/soap", content=first_message, timeout=30).status_code == 200
+            assert wait_for(lambda: len(chain.received) == 1)
+            late = di01_ref(chain.received[0].body)
+            late_id = int(refuse(gw, late).headers["x-overstap-delivery"])
+            chain.behaviour = "fo"
+            assert httpx.post(gw.url + "/soap", content=second_message, timeout=30).status_code == 200
+            at_once = dead_one(data, {late_id})
+            at_once_ref, at_once_payload = str(at_once["referentienummer"]), bytes(stored(data, int(str(
+                at_once["id"])))["payload"])
+            assert stored(data, int(str(at_once["id"])))["reply_code"] == "Fo03 StUF055"
+            chain.behaviour, chain.fo_refs = "bv", {late, at_once_ref}  # 4.4.2: the same UUID, the same Fo03
+            for message in (first_message, second_message):
+                again = httpx.post(gw.url + "/soap", content=message, timeout=30)
+                assert again.status_code == 200 and again.headers["x-overstap-duplicate"] == "true", again.text
+                assert b"Bv03Bericht" in again.content
+            assert wait_for(lambda: len(chain.received) == 3, timeout=30)
+            renewed = {r.referentienummer: r.body for r in chain.received[1:]}
+            assert wait_for(lambda: all(deliveries(data).get(ref, {}).get("status") == outbox.DELIVERED
+                                        for ref in renewed), timeout=30)
+        finally:
+            gw.terminate()
+    assert late not in renewed and at_once_ref not in renewed
+    listed = deliveries(data)
+    by_id = {int(str(listed[ref]["id"])): body for ref, body in renewed.items()}
+    assert set(by_id) == {late_id, at_once["id"]}
+    assert same_but_stamps(chain.received[0].body, by_id[late_id])
+    assert same_but_stamps(at_once_payload, by_id[int(str(at_once["id"]))])
+    assert late not in listed and at_once_ref not in listed
+    log = (tmp_path / "gateway.log").read_text()
+    assert f"delivery {late_id} queued again in a new envelope" in log
+
