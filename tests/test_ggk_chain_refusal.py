@@ -11,12 +11,18 @@ serve`` as a real process and a downstream on 127.0.0.1 that plays the chain as 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import httpx
+import pytest
+from fastapi import FastAPI, Request, Response
 from proxy_helpers import (
+    BV03,
+    FO03,
     GatewayProcess,
     Receiver,
     ServerThread,
@@ -148,3 +154,87 @@ def test_the_sender_offering_a_refused_message_again_sends_it_in_a_new_envelope(
     log = (tmp_path / "gateway.log").read_text()
     assert f"delivery {late_id} queued again in a new envelope" in log
 
+
+class HeldChain:
+    """A chain that takes the one Di01 and holds its answer (a Bv03, or a Fo03 at once) until the test lets go."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.arrived = threading.Event()
+        self.go = threading.Event()
+        self.bodies: list[bytes] = []
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/{path:path}")
+        async def take(path: str, request: Request) -> Response:
+            body = await request.body()
+            ref = di01_ref(body)
+            self.bodies.append(body)
+            self.arrived.set()
+            while not self.go.is_set():
+                await asyncio.sleep(0.02)
+            if self.answer == "fo":
+                fo = FO03.format(ref=ref, code="StUF055", omschrijving="envelop niet conform schema")
+                return Response(fo.encode(), status_code=500, media_type="text/xml")
+            return Response(BV03.format(ref=ref).encode(), media_type="text/xml")
+
+        return app
+
+
+@pytest.mark.parametrize("answer", ["bv", "fo"])
+def test_a_fo01_stored_while_its_di01_is_on_the_wire_is_not_overwritten_by_the_attempt(tmp_path: Path,
+                                                                                      answer: str) -> None:
+    """The chain holds its answer to the Di01 until its Fo01 about that Di01 has been stored (the sidecar answered
+    it with a Bv03); then it answers the attempt with a Bv03 (or a Fo03). The attempt's outcome, settled after the
+    Fo01, finds the delivery no longer pending and leaves it: still dead with the Fo01's code and reason."""
+    chain = HeldChain(answer)
+    data = tmp_path / "data"
+    with ServerThread(chain.app()) as ds:
+        gw = serve(tmp_path, ds.url + "/isd")
+        try:
+            assert httpx.post(gw.url + "/soap", content=sample(), timeout=30).status_code == 200
+            assert chain.arrived.wait(30)
+            sent = di01_ref(chain.bodies[0])
+            delivery_id = int(refuse(gw, sent).headers["x-overstap-delivery"])
+            assert deliveries(data)[sent]["status"] == outbox.DEAD
+            chain.go.set()
+            log = tmp_path / "gateway.log"
+            settled = f"delivery {delivery_id} (default/new {sent}) was settled meanwhile"
+            assert wait_for(lambda: settled in log.read_text(), timeout=30)
+        finally:
+            gw.terminate()
+    row = stored(data, delivery_id)
+    assert (row["status"], row["reply_code"]) == (outbox.DEAD, "Fo01 IB001")
+    assert str(row["reason"]).startswith("refused by the chain: Fo01 IB001 client: Client met BSN *******82")
+    assert len(chain.bodies) == 1
+
+
+def test_on_ack_delivered_the_re_offer_is_answered_once_the_new_envelope_is_delivered(tmp_path: Path) -> None:
+    """``ack: delivered``: the chain refuses the Di01 at once (the sender gets its code in our Fo03); offered again,
+    the message is answered only after the Di01 went in a new envelope and the chain took it."""
+    chain = Receiver(behaviour="fo", fo_code="StUF055", fo_omschrijving="envelop niet conform schema")
+    data = tmp_path / "data"
+    with ServerThread(chain.app()) as ds:
+        config = tmp_path / "serve.yaml"
+        config.write_text(json.dumps({
+            "data_dir": str(data), "convert_processes": 0,
+            "downstreams": {"isd": ds.url + "/isd"},
+            "routes": {"default": {"downstream": "isd", "profile": "ggk", "ack": "delivered"}}}))
+        gw = GatewayProcess(["--config", str(config), "--log-level", "info"], free_port(),
+                            tmp_path / "gateway.log").start()
+        try:
+            refused = httpx.post(gw.url + "/soap", content=sample(), timeout=30)
+            assert refused.status_code == 500 and b"refused downstream: Fo03 StUF055" in refused.content, refused.text
+            (old,) = deliveries(data)
+            chain.behaviour, chain.fo_refs = "bv", {old}
+            again = httpx.post(gw.url + "/soap", content=sample(), timeout=30)
+            assert again.status_code == 200 and b"Bv03Bericht" in again.content, again.text
+            assert again.headers["x-overstap-duplicate"] == "true"
+            assert len(chain.received) == 1  # delivered before the answer, not after it
+        finally:
+            gw.terminate()
+    (renewed,) = deliveries(data)
+    assert renewed != old and chain.received[0].referentienummer == renewed
+    assert deliveries(data)[renewed]["status"] == outbox.DELIVERED

@@ -369,14 +369,15 @@ class Forwarder:
         depth_key = (item.route, item.target)
         self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
         if outcome.result == DELIVERED:
-            self._write_settled(item.id, lambda c: outbox.mark_delivered(c, item.id, item.attempts,
-                                                                         outcome.http_status, outcome.reply_code))
+            self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_delivered(
+                c, item.id, item.attempts, outcome.http_status, outcome.reply_code, sent_as=item.referentienummer)))
             self.observer.delivered(item, outcome)
             log.info("delivery %d (%s/%s %s) delivered after %d attempt(s)", item.id, item.route, item.target,
                      item.referentienummer, item.attempts)
         elif outcome.result == DEAD:
-            self._write_settled(item.id, lambda c: outbox.mark_dead(c, item.id, item.attempts, outcome.http_status,
-                                                                    outcome.reply_code, outcome.stored))
+            self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_dead(
+                c, item.id, item.attempts, outcome.http_status, outcome.reply_code, outcome.stored,
+                sent_as=item.referentienummer)))
             self.observer.dead(item, outcome)
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
                         item.referentienummer, outcome.summary)
@@ -441,3 +442,12 @@ class Forwarder:
                 self._reader_conn.close()
             self._reader_conn = None
 
+
+def _unless_settled(conn: Any, item: Queued, written: bool) -> None:
+    """After an attempt's outcome was not written (the delivery settled meanwhile: a chain's Fo01, a replay in a new
+    envelope): say so, and have the forwarder look at the outbox again for a delivery queued anew meanwhile."""
+    if written:
+        return
+    outbox.bump_generation(conn)
+    log.info("delivery %d (%s/%s %s) was settled meanwhile (a chain's Fo01, or queued anew): this attempt's "
+             "outcome is not written", item.id, item.route, item.target, item.referentienummer)

@@ -317,12 +317,20 @@ def quarantine(conn: sqlite3.Connection, message: NewMessage, now: float | None 
     return int(row[0])
 
 
+_STILL_SENT = " AND status = 'pending' AND referentienummer = coalesce(?, referentienummer)"
+"""An attempt's outcome is written only to the delivery it was made for: still pending, and (``sent_as``) under
+the referentienummer it went out as. A chain's Fo01 stored while the attempt was on the wire made it a dead letter
+(gateway/deliver/chain_faults.py), and a replay may have queued it in a new envelope since (restamp.py): the
+attempt's answer must undo neither."""
+
+
 def mark_delivered(conn: sqlite3.Connection, delivery_id: int, attempts: int, http_status: int | None,
-                   reply_code: str | None, now: float | None = None) -> None:
+                   reply_code: str | None, now: float | None = None, *, sent_as: str | None = None) -> bool:
+    """Whether it was written (:data:`_STILL_SENT`)."""
     now = time.time() if now is None else now
-    conn.execute("UPDATE delivery SET status = 'delivered', attempts = ?, http_status = ?, reply_code = ?,"
-                 " delivered_at = ?, updated_at = ?, reason = NULL WHERE id = ?",
-                 (attempts, http_status, reply_code, now, now, delivery_id))
+    return conn.execute("UPDATE delivery SET status = 'delivered', attempts = ?, http_status = ?, reply_code = ?,"
+                        " delivered_at = ?, updated_at = ?, reason = NULL WHERE id = ?" + _STILL_SENT,
+                        (attempts, http_status, reply_code, now, now, delivery_id, sent_as)).rowcount == 1
 
 
 def mark_retry(conn: sqlite3.Connection, delivery_id: int, attempts: int, next_at: float, http_status: int | None,
@@ -334,10 +342,12 @@ def mark_retry(conn: sqlite3.Connection, delivery_id: int, attempts: int, next_a
 
 
 def mark_dead(conn: sqlite3.Connection, delivery_id: int, attempts: int, http_status: int | None,
-              reply_code: str | None, reason: str, now: float | None = None) -> None:
+              reply_code: str | None, reason: str, now: float | None = None, *, sent_as: str | None = None) -> bool:
+    """Whether it was written (:data:`_STILL_SENT`): a Fo01's reason is not replaced by the attempt's."""
     now = time.time() if now is None else now
-    conn.execute("UPDATE delivery SET status = 'dead', attempts = ?, http_status = ?, reply_code = ?, reason = ?,"
-                 " updated_at = ? WHERE id = ?", (attempts, http_status, reply_code, cap(reason), now, delivery_id))
+    return conn.execute("UPDATE delivery SET status = 'dead', attempts = ?, http_status = ?, reply_code = ?,"
+                        " reason = ?, updated_at = ? WHERE id = ?" + _STILL_SENT,
+                        (attempts, http_status, reply_code, cap(reason), now, delivery_id, sent_as)).rowcount == 1
 
 
 def bump_generation(conn: sqlite3.Connection) -> None:
