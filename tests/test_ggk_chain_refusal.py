@@ -18,8 +18,10 @@ import threading
 from pathlib import Path
 
 import httpx
+import pg_helpers
 import pytest
 from fastapi import FastAPI, Request, Response
+from pg_helpers import database_for
 from proxy_helpers import (
     BV03,
     FO03,
@@ -36,6 +38,7 @@ from test_ggk_fo01 import deliveries, di01_ref, refuse, same_but_stamps, serve
 from gateway.deliver import outbox
 
 ADMIN = {"X-Admin-Key": "geheim"}
+server = pg_helpers.server  # one PostgreSQL server for this module, started only by the test that asks for it
 
 
 def serve_once(tmp_path: Path, downstream: str) -> GatewayProcess:
@@ -238,3 +241,30 @@ def test_on_ack_delivered_the_re_offer_is_answered_once_the_new_envelope_is_deli
     (renewed,) = deliveries(data)
     assert renewed != old and chain.received[0].referentienummer == renewed
     assert deliveries(data)[renewed]["status"] == outbox.DELIVERED
+
+
+def test_a_re_offer_on_a_postgresql_store_goes_in_a_new_envelope(server: str, request: pytest.FixtureRequest,
+                                                                 tmp_path: Path) -> None:
+    """Replicas share a PostgreSQL store (the re-send is recognised inside the write job, the new envelope stamped
+    from the store's counter): the re-offer of a Di01 the chain refused in a Fo01 reaches it in a new envelope."""
+    url = database_for(server, request, "reoffer")
+    chain = Receiver()
+    with ServerThread(chain.app()) as ds:
+        gw = GatewayProcess(["--store", url, "--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/isd",
+                             "--profile", "ggk", "--convert-processes", "0", "--log-level", "info"], free_port(),
+                            tmp_path / "gateway.log").start()
+        try:
+            assert httpx.post(gw.url + "/soap", content=sample(), timeout=30).status_code == 200
+            assert wait_for(lambda: len(chain.received) == 1)
+            first = di01_ref(chain.received[0].body)
+            delivery_id = int(refuse(gw, first).headers["x-overstap-delivery"])
+            chain.fo_refs = {first}
+            again = httpx.post(gw.url + "/soap", content=sample(), timeout=30)
+            assert again.status_code == 200 and again.headers["x-overstap-duplicate"] == "true", again.text
+            assert wait_for(lambda: len(chain.received) == 2, timeout=30)
+            renewed = di01_ref(chain.received[1].body)
+            assert wait_for(lambda: deliveries(url).get(renewed, {}).get("status") == outbox.DELIVERED, timeout=30)
+        finally:
+            gw.terminate()
+    assert renewed != first and same_but_stamps(chain.received[0].body, chain.received[1].body)
+    assert deliveries(url)[renewed]["id"] == delivery_id and first not in deliveries(url)
