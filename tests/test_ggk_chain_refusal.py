@@ -268,3 +268,30 @@ def test_a_re_offer_on_a_postgresql_store_goes_in_a_new_envelope(server: str, re
             gw.terminate()
     assert renewed != first and same_but_stamps(chain.received[0].body, chain.received[1].body)
     assert deliveries(url)[renewed]["id"] == delivery_id and first not in deliveries(url)
+
+
+def test_a_replay_queued_while_the_refused_attempt_is_on_the_wire_is_sent_in_its_new_envelope(tmp_path: Path) -> None:
+    """The Fo01 comes while the Di01's attempt waits for the chain, and the operator replays the dead letter at once
+    (a new envelope, pending). The old attempt's late Bv03 must not mark the new envelope delivered: it is sent,
+    under its new UUID, and delivered."""
+    chain = HeldChain("bv")
+    data = tmp_path / "data"
+    with ServerThread(chain.app()) as ds:
+        gw = GatewayProcess(["--data-dir", str(data), "--downstream", ds.url + "/isd", "--profile", "ggk",
+                             "--convert-processes", "0", "--admin-key", "geheim", "--log-level", "info"], free_port(),
+                            tmp_path / "gateway.log").start()
+        try:
+            assert httpx.post(gw.url + "/soap", content=sample(), timeout=30).status_code == 200
+            assert chain.arrived.wait(30)
+            sent = di01_ref(chain.bodies[0])
+            delivery_id = int(refuse(gw, sent).headers["x-overstap-delivery"])
+            answer = httpx.post(gw.url + "/admin/replay", json={"ids": [delivery_id]}, headers=ADMIN, timeout=60)
+            assert answer.status_code == 200 and "new envelope" in answer.text, answer.text
+            (renewed,) = deliveries(data)
+            assert renewed != sent and deliveries(data)[renewed]["status"] == outbox.PENDING
+            chain.go.set()
+            assert wait_for(lambda: len(chain.bodies) == 2, timeout=30)
+            assert wait_for(lambda: deliveries(data)[renewed]["status"] == outbox.DELIVERED, timeout=30)
+        finally:
+            gw.terminate()
+    assert di01_ref(chain.bodies[1]) == renewed and same_but_stamps(chain.bodies[0], chain.bodies[1])
