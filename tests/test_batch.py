@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import batch_corpus
@@ -353,6 +354,32 @@ def test_resume_refuses_other_arguments_and_finished_runs_say_so(inputs: dict[st
     assert invoke(str(inputs["zip"]), "--out", str(folder), "--workers", "0", "-q")[0] == 1
     code, _, stderr = invoke(str(inputs["tar.gz"]), "--out", str(folder), "--resume")
     assert code == 2 and "different arguments" in stderr and "inputs" in stderr
+
+
+def test_resume_on_a_published_archive_is_compared_with_the_run_that_made_it(inputs: dict[str, Path],
+                                                                             tmp_path: Path) -> None:
+    """Once OUT.zip is published its journal is gone; the summary inside keeps the run's arguments, so a --resume
+    with other inputs or options is refused (exit 2, nothing written) instead of answered "already complete" with
+    exit 0 and nothing of them converted. An OUT no run finished (a foreign ZIP, junk) is refused in one line."""
+    out = tmp_path / "o.zip"
+    assert invoke(str(inputs["zip"]), "--out", str(out), "--workers", "0", "-q")[0] == 1
+    published = out.read_bytes()
+    code, _, stderr = invoke(str(inputs["zip"]), "--out", str(out), "--resume")
+    assert code == 1 and "already complete" in stderr, "the same run still answers with its summary and status"
+    code, _, stderr = invoke(str(inputs["tar.gz"]), "--out", str(out), "--resume")
+    assert code == 2 and "different arguments than the run that finished" in stderr, stderr
+    assert f"inputs: the archive has [{str(inputs['zip'])!r}], this run [{str(inputs['tar.gz'])!r}]" in stderr
+    code, _, stderr = invoke(str(inputs["zip"]), "--out", str(out), "--resume", "--profile", "ggk")
+    assert code == 2 and "profile: the archive has 'zkn', this run 'ggk'" in stderr, stderr
+    assert out.read_bytes() == published and not (tmp_path / "o.zip.partial").exists()
+    foreign = tmp_path / "foreign.zip"
+    with zipfile.ZipFile(foreign, "w") as zf:
+        zf.writestr("a.xml", b"<a/>")
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"not a zip")
+    for other in (foreign, junk):
+        code, stdout, stderr = invoke(str(inputs["zip"]), "--out", str(other), "--resume")
+        assert code == 2 and "is not an archive a batch run finished" in stderr and not stdout, stderr
 
 
 def test_the_default_leaves_the_parent_a_core_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,11 +63,11 @@ def read(path: Path) -> Progress | None:
     return Progress(header, last, final, length)
 
 
-def differences(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
-    """Which run settings differ between the journal and this command line."""
+def differences(recorded: dict[str, Any], wanted: dict[str, Any], where: str = "journal") -> list[str]:
+    """Which run settings differ between the journal (or a finished archive's summary) and this command line."""
     keys = sorted(set(recorded) | set(wanted))
     return [_render_difference(recorded.get(k), wanted.get(k)) if k == RENDER
-            else f"{k}: journal has {recorded.get(k)!r}, this run {wanted.get(k)!r}" for k in keys
+            else f"{k}: {where} has {recorded.get(k)!r}, this run {wanted.get(k)!r}" for k in keys
             if recorded.get(k) != wanted.get(k)]
 
 

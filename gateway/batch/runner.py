@@ -39,7 +39,7 @@ from .pool import InProcessOutgrown, OrderedPool, WorkersFailed, usable_cores
 from .progress import Progress, make_progress
 from .report import Tally, summary
 from .shard import Shard
-from .sinks import ArchiveSink, Sink, SinkSpec, open_sink, publish, read_summary
+from .sinks import SUMMARY, ArchiveSink, Sink, SinkSpec, open_sink, publish, read_summary
 from .work import DEFAULT_TIMEOUT, Chunk, WorkConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_OUTGROWN, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -96,6 +96,10 @@ def default_workers() -> int:
     order and is the run's critical path, so a worker on its core only takes turns with it (2 cores: 1 worker
     2,571 msg/s, 2 workers 2,310; docs/performance.md)."""
     return max(1, usable_cores() - 1)
+
+
+ARGUMENTS = "arguments"
+"""The summary's ``run`` key holding the run's journal header: the archive keeps it once the journal is gone."""
 
 
 def exit_code_of(data: dict[str, Any] | None) -> int:
@@ -312,9 +316,7 @@ class BatchRun:
             found = None
         elif found is None:
             if spec.kind != "folder" and spec.target.exists():
-                data = read_summary(spec.target)
-                self.say(f"{spec.target} is already complete; nothing to resume")
-                return Outcome(data, exit_code_of(data))
+                return self._published()
             if spec.kind == "folder" and spec.target.exists() and any(spec.target.iterdir()):
                 raise BatchUsageError(f"{spec.target} is not empty and holds no batch journal: nothing to resume")
             self.say("no journal found: starting from the beginning")
@@ -338,6 +340,26 @@ class BatchRun:
         else:
             journal = Journal(self.spec.journal, header={**self.header(), "stamp": self.spec.stamp})
         return sink, journal, state
+
+    def _published(self) -> Outcome:
+        """``--resume`` on an OUT archive with no run under way: only the finished run of these same arguments is
+        answered with its summary. Another run's archive, or a file no run wrote, is refused: taken for this run's
+        end it would exit 0 with nothing of these inputs converted (the journal that compares is gone by then)."""
+        target = self.spec.target
+        data = read_summary(target)
+        if data is None:
+            raise BatchUsageError(f"{target} exists and is not an archive a batch run finished (no readable "
+                                  f"{SUMMARY} in it): nothing to resume; remove it or choose another name")
+        recorded = data.get("run", {}).get(ARGUMENTS)
+        if isinstance(recorded, dict):  # absent in archives of releases before it: answered as before
+            wanted = self.header()
+            diff = journal_mod.differences({k: v for k, v in recorded.items() if k != "ledger_run"},
+                                           {k: v for k, v in wanted.items() if k != "ledger_run"}, "the archive")
+            if diff:
+                raise BatchUsageError(f"--resume with different arguments than the run that finished {target}: "
+                                      + "; ".join(diff))
+        self.say(f"{target} is already complete; nothing to resume")
+        return Outcome(data, exit_code_of(data))
 
     def _already_finished(self, found: journal_mod.Progress) -> Outcome:
         data = found.final.get("summary") if found.final else None
@@ -469,6 +491,7 @@ class BatchRun:
             "converted_this_run": done - start_done, "resumed_from": start_done,
             "messages_per_second": round((done - start_done) / seconds, 1) if seconds > 0 else 0.0,
             "worker_crashes": pool.crashes, "worker_renewals": pool.renewals,
+            ARGUMENTS: self.header(),  # what a --resume on the published archive is compared with
         })
         return self._finish(sink, journal, data, done)
 

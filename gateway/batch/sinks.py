@@ -347,8 +347,11 @@ def read_summary(target: Path) -> dict[str, Any] | None:
         if kind_of(target) == "zip":
             import zipfile
 
-            with zipfile.ZipFile(target) as zf:
-                return json.loads(zf.read(SUMMARY))
+            try:
+                with zipfile.ZipFile(target) as zf:
+                    return json.loads(zf.read(SUMMARY))
+            except zipfile.BadZipFile:  # not a ZIP at all: no run finished it
+                return None
         with tarfile.open(target, "r:*") as tf:
             member = None
             for info in tf:
