@@ -256,6 +256,24 @@ def test_usage_errors_exit_2(args: list[str], message: str, inputs: dict[str, Pa
     assert message in stderr
 
 
+def test_a_state_that_is_no_ledger_folder_is_a_usage_error(inputs: dict[str, Path], tmp_path: Path) -> None:
+    """--state naming a file, or a folder whose ledger.sqlite is no database: exit 2 naming --state and why, OUT not
+    begun; not exit 3 with a traceback and "please report this", as if a bug had stopped a run --resume continues."""
+    a_file = tmp_path / "state.txt"
+    a_file.write_text("not a folder")
+    junk = tmp_path / "junk-state"
+    junk.mkdir()
+    (junk / "ledger.sqlite").write_bytes(b"not a database, " * 64)
+    for state, why in ((a_file, "it is a file, not a folder"), (junk, "file is not a database")):
+        out = tmp_path / f"o-{state.name}.zip"
+        code, stdout, stderr = invoke(str(inputs["zip"]), "--out", str(out), "--state", str(state))
+        assert code == 2, stderr
+        assert f"error: --state {state}: cannot open the zaak ledger: {why}" in stderr
+        assert "Traceback" not in stderr + stdout
+        assert not out.exists() and not out.with_name(out.name + ".partial").exists()
+    assert a_file.read_text() == "not a folder"
+
+
 def test_missing_input_and_occupied_out_exit_2(inputs: dict[str, Path], tmp_path: Path) -> None:
     code, _, stderr = invoke(str(tmp_path / "nope.zip"), "--out", str(tmp_path / "o"))
     assert code == 2 and "no such file" in stderr

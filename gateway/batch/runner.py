@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -289,6 +290,11 @@ class BatchRun:
             return open_store(self.options.state, (self.options.shard.index, self.options.shard.count))
         except RuntimeError as exc:  # an unreachable database (or no psycopg): nothing was converted
             raise BatchUsageError(f"--state {self.state_name()}: {exc}") from None
+        except (OSError, sqlite3.Error) as exc:  # a file where the folder goes, a ledger.sqlite that is no database:
+            # the options' mistake, named before OUT or the journal is touched (not exit 3 "please report this")
+            reason = ("it is a file, not a folder" if Path(self.options.state).is_file()
+                      else getattr(exc, "strerror", None) or exc)
+            raise BatchUsageError(f"--state {self.state_name()}: cannot open the zaak ledger: {reason}") from None
 
     # -- resume / fresh -----------------------------------------------------------------------
 
