@@ -56,3 +56,49 @@ def test_listen_on_a_port_in_use_is_a_usage_error_not_a_run_of_failures(tmp_path
                                            "--out", str(tmp_path / "out")])
     assert (result.exit_code, result.output.splitlines()) == (
         2, [f"error: --listen {port}: cannot listen on 127.0.0.1:{port}: Address already in use"])
+
+
+def test_a_scenario_file_that_is_no_yaml_is_named_in_one_line_with_its_place(tmp_path: Path,
+                                                                             reference_dir: Path) -> None:
+    """Why (session 23 review): PyYAML's text came as it is, over five lines, naming "<unicode string>"."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(f"scenarios:\n  - id: x\n    messages: [{B01}\n")
+    result = CliRunner().invoke(main, ["compliance", "--target", "http://127.0.0.1:9/soap", "--scenarios", str(mine),
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"error: {mine}:4:1: not valid YAML: expected ',' or ']', but got '<stream end>'"]
+
+
+def test_a_report_folder_or_target_it_cannot_use_is_refused_before_anything_is_sent(tmp_path: Path,
+                                                                                    reference_dir: Path) -> None:
+    """Why (session 23 review): an --out that was a file was found only when the report was written, after every
+    scenario had been sent to the receiver (zaken made there): a traceback and exit 1, as if a scenario had
+    failed. A --target that is no http(s) URL ran every scenario to fail with UnsupportedProtocol."""
+    import httpx
+    from proxy_helpers import ServerThread
+
+    from gateway.receiver import Receiver
+    from gateway.testbed import Journal, create_app
+
+    a_file = tmp_path / "report.txt"
+    a_file.write_text("mine")
+    journal = Journal(tmp_path / "tb")
+    with ServerThread(create_app(Receiver(), journal)) as tb:
+        for args, said in (
+            (["--target", tb.url + "/soap", "--out", str(a_file)],
+             f"error: --out {a_file}: cannot make the report folder: it is a file, not a folder"),
+            (["--target", tb.url + "/soap", "--out", str(a_file / "sub")],
+             f"error: --out {a_file / 'sub'}: cannot make the report folder: Not a directory"),
+            (["--target", "file:///etc/passwd", "--out", str(tmp_path / "out")],
+             "error: --target: expected an http:// or https:// URL with a host (this one has scheme 'file' and no "
+             "host)"),
+            (["--target", tb.url + "/soap", "--state-url", "ftp://x/zaken", "--out", str(tmp_path / "out")],
+             "error: --state-url: expected an http:// or https:// URL with a host (this one has scheme 'ftp')"),
+        ):
+            result = CliRunner().invoke(main, ["compliance", *args])
+            assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+            assert (result.exit_code, result.output.splitlines()) == (2, [said])
+        assert httpx.get(tb.url + "/api/zaken").json() == {}, "nothing was sent to the receiver"
+    journal.close()
+    assert a_file.read_text() == "mine"

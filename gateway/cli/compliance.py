@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 import click
 
@@ -65,8 +66,11 @@ def compliance(target: str | None, state_url: str | None, listen_port: int | Non
         if unknown:
             fail_usage(f"no scenario {', '.join(sorted(unknown))}; the set has {', '.join(s.id for s in scenarios)}")
         scenarios = [s for s in scenarios if s.id in only]
-    folder = Path(out_dir)
+    folder = _report_folder(Path(out_dir))  # before anything is sent: a vendor's receiver keeps what it got
     if target is not None:
+        _http_url("--target", target)
+        if state_url not in (None, "none"):
+            _http_url("--state-url", state_url)
         if state_url is None and target.rstrip("/").endswith("/soap"):
             state_url = target.rstrip("/")[: -len("/soap")] + "/api/zaken"
         outcomes = play_all(scenarios, target, None if state_url in (None, "none") else state_url,
@@ -96,6 +100,27 @@ def compliance(target: str | None, state_url: str | None, listen_port: int | Non
     failed = sum(not o.passed for o in outcomes)
     click.echo(f"{len(outcomes) - failed} of {len(outcomes)} scenarios passed; report {page}, JUnit {xml}")
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _report_folder(folder: Path) -> Path:
+    """``--out``, made now: found unusable only at the report, a run would have sent every scenario to the
+    receiver (zaken made there) and then ended in a traceback with exit 1, as if a scenario had failed."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "it is a file, not a folder" if folder.is_file() else exc.strerror or exc
+        fail_usage(f"--out {folder}: cannot make the report folder: {reason}")
+    return folder
+
+
+def _http_url(option: str, url: str) -> None:
+    """An http(s) URL with a host, else a usage error before anything is sent (not a run of failures saying
+    ``UnsupportedProtocol``). The URL itself is not repeated: it may hold a password."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        fail_usage(f"{option}: expected an http:// or https:// URL with a host (this one has "
+                   f"{'scheme ' + repr(parts.scheme) if parts.scheme else 'no scheme'}"
+                   f"{'' if parts.hostname else ' and no host'})")
 
 
 def _taken(host: str, port: int) -> str | None:

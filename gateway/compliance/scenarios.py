@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from gateway.mapping.loader import yaml_place
+
 DEFAULT = Path(__file__).with_name("scenarios.yaml")
 WRONGS = ("skip-creeer", "reuse-referentienummer", "repeat-tijdstip", "oud-from-nieuw", "skip-di01")
 """The ways a scenario can make one of its messages wrong on purpose (gateway/compliance/build.py)."""
@@ -46,14 +48,18 @@ MAX_FILE = 1024 * 1024
 """Bytes of a scenario file read at most: the built-in set is 6 kB."""
 
 
+class _AliasRefused(yaml.composer.ComposerError):
+    """Valid YAML this file may not use (named as such, not as a syntax error)."""
+
+
 class _NoAliases(yaml.SafeLoader):
     """YAML without anchors and aliases: a few lines of nested aliases expand into billions of strings when
     the scenario id is printed (the "billion laughs"); a scenario file has no use for them."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a scenario file",
-                                              self.peek_event().start_mark)
+            raise _AliasRefused(None, None, "aliases (*name) are not allowed in a scenario file",
+                                self.peek_event().start_mark)
         return super().compose_node(parent, index)
 
 
@@ -73,8 +79,11 @@ def _read(path: Path) -> Any:
         return yaml.load(data.decode("utf-8"), Loader=_NoAliases)  # a SafeLoader, without aliases
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{path}: byte {exc.start} is not UTF-8; expected a UTF-8 YAML file") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: {exc}") from None
+    except _AliasRefused as exc:
+        raise ScenarioError(f"{path}: {exc.problem}") from None
+    except yaml.YAMLError as exc:  # one line naming file, line and column (not PyYAML's "<unicode string>")
+        where, problem = yaml_place(path, exc)
+        raise ScenarioError(f"{where}: not valid YAML: {problem}") from None
 
 
 def _texts(value: Any, where: str, key: str) -> list[str]:

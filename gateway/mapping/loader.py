@@ -177,6 +177,14 @@ def load_bounded(text: str, loader_class: type[yaml.SafeLoader]) -> Any:
         loader.dispose()
 
 
+def yaml_place(file: str | Path, exc: yaml.YAMLError) -> tuple[str, str]:
+    """Where a YAML error is (``file:line:column``, else the file) and its problem, for an error of one line:
+    PyYAML's own text spans several lines and names ``<unicode string>`` instead of the file."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+    return where, getattr(exc, "problem", None) or str(exc)
+
+
 def _too_deep(text: str, loader_class: type[yaml.SafeLoader]) -> yaml.YAMLError:
     """The error for a document nested too deep to compose, at the first value past :data:`MAX_DEPTH`."""
     depth = 0

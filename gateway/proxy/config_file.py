@@ -20,7 +20,7 @@ from gateway.console.settings import parse as console_settings
 from gateway.deliver.downstream import Downstream, RetryPolicy
 from gateway.mapping import MappingError
 from gateway.mapping.chain import read_text
-from gateway.mapping.loader import load_bounded
+from gateway.mapping.loader import load_bounded, yaml_place
 
 from .config import ConfigError, ReplyConfig, RouteConfig, ServeConfig, TlsConfig
 
@@ -270,12 +270,9 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> ServeConfig:
         raise ConfigError(str(exc)) from None
     try:
         doc = load_bounded(text, yaml.SafeLoader)  # no alias bombs: see load_bounded
-    except yaml.MarkedYAMLError as exc:  # one line: file:line:column and the problem
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
-        raise ConfigError(f"{where}: not valid YAML: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # one line: file:line:column and the problem
+        where, problem = yaml_place(file, exc)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
     try:
         return from_dict(substitute(doc or {}, env), file.resolve().parent)
     except ConfigError as exc:
