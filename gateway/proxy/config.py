@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.console.settings import ConsoleSettings
 from gateway.deliver.downstream import ORDERS, Downstream
@@ -185,6 +186,8 @@ class ServeConfig:
                                       f"(known: {', '.join(sorted(self.downstreams)) or 'none'})")
             route.in_order = frozenset(t for t, name in route.targets().items()
                                        if self.downstreams[name].order == "created")
+        if not 1 <= self.port <= 65535:  # else the socket takes it modulo 65536: a sidecar on another port
+            raise ConfigError(f"listen.port (or --port): {self.port} is no TCP port; expected 1 to 65535")
         _choice("fault_status", self.fault_status, FAULT_STATUS)
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes: at least 1024")
@@ -219,6 +222,11 @@ def quick(*, downstream: str | None, legacy_downstream: str | None = None, mode:
           port: int = 8080, api_keys: list[str] | None = None, admin_key: str | None = None,
           ack: str = "durable", profile: str = "zkn", route_names: list[str] | None = None) -> ServeConfig:
     """The configuration of the flag form: one behaviour for ``/soap`` and any route the mappings name."""
+    for flag, url in (("--downstream", downstream), ("--legacy-downstream", legacy_downstream)):
+        scheme = urlsplit(url).scheme if url else "http"
+        if scheme.lower() not in ("http", "https"):  # as the file form refuses it: not taken to fail every delivery
+            raise ConfigError(f"{flag}: expected an http(s) URL, not one with "
+                              f"{f'scheme {scheme!r}' if scheme else 'no scheme'}")
     cfg = ServeConfig(data_dir=Path(data_dir), host=host, port=port, admin_key=admin_key,
                       mappings=[m for m in (mappings or []) if m.endswith((".yaml", ".yml"))])
     if downstream:

@@ -58,6 +58,19 @@ def _section(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
     return value
 
 
+def _number(value: Any, where: str, kind: type[int] | type[float]) -> Any:
+    """A numeric setting as ``kind``, or a ConfigError naming it: YAML (or a ${ENV} value) gives ``10MB`` or a
+    list as readily as a number, and ``int()`` of those ended ``serve`` in a traceback. The value is not repeated:
+    a misplaced line may hold a secret."""
+    what = "a whole number" if kind is int else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{where}: expected {what}, not a {type(value).__name__}")
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(f"{where}: expected {what}, got text that is not one") from None
+
+
 def _known(section: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(section) - allowed)
     if unknown:
@@ -155,24 +168,24 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
     listen = _section(doc, "listen", "")
     _known(listen, {"host", "port"}, "listen")
     cfg.host = str(listen.get("host", cfg.host))
-    cfg.port = int(listen.get("port", cfg.port))
+    cfg.port = _number(listen.get("port", cfg.port), "listen.port", int)
     if "data_dir" in doc:
         cfg.data_dir = (base_dir / str(doc["data_dir"])).resolve() if not Path(str(doc["data_dir"])).is_absolute() \
             else Path(str(doc["data_dir"]))
     cfg.admin_key = str(doc["admin_key"]) if doc.get("admin_key") else None
     cfg.store = str(doc["store"]) if doc.get("store") else None
     if doc.get("convert_processes") is not None:
-        cfg.convert_processes = int(doc["convert_processes"])
+        cfg.convert_processes = _number(doc["convert_processes"], "convert_processes", int)
     for key in ("max_body_bytes", "convert_threads", "max_connections", "max_header_bytes", "convert_worker_growth_mb",
                 "min_body_rate", "probe_connections", "max_body_buffer_bytes"):
         if key in doc:
-            setattr(cfg, key, int(doc[key]))
+            setattr(cfg, key, _number(doc[key], key, int))
     if cfg.convert_worker_growth_mb < 0:
         raise ConfigError("convert_worker_growth_mb: expected 0 (never replace a worker) or a number of MB")
     for key in ("shutdown_grace", "watch_interval", "poll_interval", "header_timeout", "body_timeout",
                 "body_rate_window"):
         if key in doc:
-            setattr(cfg, key, float(doc[key]))
+            setattr(cfg, key, _number(doc[key], key, float))
     for key in ("watch_mappings", "require_downstream_ready", "access_log"):
         if key in doc:
             setattr(cfg, key, bool(doc[key]))

@@ -1,0 +1,74 @@
+"""A serve config (or flag) whose number is no number, whose port is no TCP port, or whose downstream is no http(s)
+URL stops ``overstap serve`` (and ``convert``/``batch --config``) with one line naming it, exit 2.
+
+Why (session 23 review): ``listen: {port: abc}`` or ``max_body_bytes: 10MB`` ended ``serve`` in a ValueError
+traceback; ``--port 99999`` (or ``listen.port: 99999``) started a sidecar that said it ran on :99999 while the
+socket took 99999 modulo 65536 (34463); ``--downstream file:///etc/passwd`` was taken (the file form refuses it),
+every message answered Bv03 and then never delivered.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import main
+from gateway.proxy.config_file import load
+
+OVERSTAP = [sys.executable, "-c", "from gateway.cli import main; main()"]
+
+
+def serve(*args: str) -> tuple[int, list[str]]:
+    """The real ``overstap serve`` in a process of its own: one that wrongly starts is stopped by the timeout
+    (a failure), not left serving inside the test."""
+    done = subprocess.run([*OVERSTAP, "serve", *args], capture_output=True, text=True, timeout=60)
+    return done.returncode, (done.stdout + done.stderr).splitlines()
+
+
+ROUTES = "downstreams: {zs: {url: 'http://127.0.0.1:9/soap'}}\nroutes: {default: {downstream: zs}}\n"
+
+
+@pytest.mark.parametrize(("top", "said"), [
+    ("listen: {port: abc}\n", "listen.port: expected a whole number, got text that is not one"),
+    ("max_body_bytes: 10MB\n", "max_body_bytes: expected a whole number, got text that is not one"),
+    ("convert_processes: [2]\n", "convert_processes: expected a whole number, not a list"),
+    ("shutdown_grace: {s: 1}\n", "shutdown_grace: expected a number, not a dict"),
+    ("body_timeout: true\n", "body_timeout: expected a number, not a bool"),
+    ("listen: {port: 99999}\n", "listen.port (or --port): 99999 is no TCP port; expected 1 to 65535"),
+    ("listen: {port: 0}\n", "listen.port (or --port): 0 is no TCP port; expected 1 to 65535"),
+])
+def test_a_config_number_that_is_none_is_named_in_one_line(top: str, said: str, tmp_path: Path) -> None:
+    config = tmp_path / "overstap.yaml"
+    config.write_text(top + ROUTES)
+    assert serve("--config", str(config), "--data-dir", str(tmp_path / "data")) == (2, [f"error: {config}: {said}"])
+    result = CliRunner().invoke(main, ["convert", str(config), "--out", str(tmp_path / "out"), "--state", "none",
+                                       "--config", str(config)])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert (result.exit_code, result.output.splitlines()) == (2, [f"error: --config {config}: {said}"])
+    assert not (tmp_path / "data").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_port_and_a_number_from_the_environment_still_read(tmp_path: Path) -> None:
+    config = tmp_path / "overstap.yaml"
+    config.write_text("listen: {port: '${PORT_OF_TEST:-8443}'}\nshutdown_grace: '2.5'\n" + ROUTES)
+    cfg = load(config, env={})
+    assert (cfg.port, cfg.shutdown_grace) == (8443, 2.5)
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (["--downstream", "http://127.0.0.1:9/soap", "--port", "99999"],
+     "listen.port (or --port): 99999 is no TCP port; expected 1 to 65535"),
+    (["--downstream", "file:///etc/passwd"], "--downstream: expected an http(s) URL, not one with scheme 'file'"),
+    (["--downstream", "127.0.0.1:9/soap"], "--downstream: expected an http(s) URL, not one with no scheme"),
+    (["--downstream", "http://127.0.0.1:9/soap", "--mode", "shadow", "--legacy-downstream",
+      "postgresql://u:secret@db/x"], "--legacy-downstream: expected an http(s) URL, not one with scheme 'postgresql'"),
+])
+def test_a_flag_form_port_or_downstream_it_cannot_use_stops_the_start(flags: list[str], said: str,
+                                                                      tmp_path: Path) -> None:
+    code, lines = serve(*flags, "--data-dir", str(tmp_path / "data"))
+    assert (code, lines) == (2, [f"error: {said}"])
+    assert not (tmp_path / "data").exists()
