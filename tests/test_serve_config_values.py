@@ -72,3 +72,11 @@ def test_a_flag_form_port_or_downstream_it_cannot_use_stops_the_start(flags: lis
     code, lines = serve(*flags, "--data-dir", str(tmp_path / "data"))
     assert (code, lines) == (2, [f"error: {said}"])
     assert not (tmp_path / "data").exists()
+
+
+def test_the_testbed_refuses_a_port_that_is_none(tmp_path: Path) -> None:
+    """``overstap testbed --port 99999`` served on 34463 too; the compliance --listen had its range already."""
+    done = subprocess.run([*OVERSTAP, "testbed", "--port", "99999", "--data-dir", str(tmp_path / "tb")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "'--port': 99999 is not in the range 1<=x<=65535" in done.stderr, done.stderr
+    assert not (tmp_path / "tb").exists()

@@ -11,7 +11,7 @@ from . import main
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8081, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8081, show_default=True)  # else modulo 65536
 @click.option("--data-dir", default="data/testbed", show_default=True, envvar="OVERSTAP_TESTBED_DIR",
               help="Folder of the testbed's journal; the zaken it held come back after a restart.")
 @click.option("--no-validate", is_flag=True, help="Do not check messages against the StUF-ZKN 3.10 schema.")
