@@ -19,8 +19,8 @@ import pytest
 from batch_corpus import varied
 
 from gateway.batch import BatchOptions, ledgered, run
+from gateway.batch.chunking import chunked
 from gateway.batch.inputs import Inputs, ZipRef, close_readers, member_bytes
-from gateway.batch.runner import chunked
 from gateway.batch.zipformat import ZipReader
 from gateway.render import RenderError
 

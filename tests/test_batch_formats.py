@@ -322,7 +322,7 @@ def test_a_resume_whose_inputs_changed_is_refused(tmp_path: Path, monkeypatch: p
 def test_a_commit_names_the_newest_chunk_end_it_covers() -> None:
     """A commit inside a chunk retried member by member (done 5 of the chunk 4..7) names the end before it (4),
     never ``done``, whose member is not the one the key belongs to; ends passed are let go."""
-    from gateway.batch.runner import covered
+    from gateway.batch.chunking import covered
 
     ends = {4: "in/m-3.xml", 8: "in/m-7.xml"}
     assert covered(ends, 3, None) is None and ends == {4: "in/m-3.xml", 8: "in/m-7.xml"}

@@ -22,6 +22,7 @@ from proxy_helpers import sample, variant
 
 import gateway.batch.ledgered as ledgered
 from gateway.batch import BatchOptions
+from gateway.batch.chunking import chunked
 from gateway.batch.inputs import Inputs
 from gateway.batch.ledgered import (
     KIND,
@@ -31,7 +32,7 @@ from gateway.batch.ledgered import (
     kept_text,
     open_store,
 )
-from gateway.batch.runner import BatchRun, chunked
+from gateway.batch.runner import BatchRun
 from gateway.batch.work import ChunkResult, Worker
 
 CHAIN = ("CasusB-01-WMO301_toewijzing.xml", "CasusB-02-WMO305_start.xml", "CasusB-04-WMO307_stop.xml")

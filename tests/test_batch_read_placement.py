@@ -16,9 +16,9 @@ import pytest
 from test_batch_deferred_read import DAMAGED, MESSAGES, archive, count_reads, report
 
 from gateway.batch import BatchOptions, placement, pool, run
+from gateway.batch.chunking import chunked
 from gateway.batch.inputs import Inputs, ZipRef, member_bytes
 from gateway.batch.placement import START_READING, STOP_READING, WINDOW, ReadPlacement, read_here
-from gateway.batch.runner import chunked
 
 
 class Clock:

@@ -32,7 +32,8 @@ from gateway.render.schemas import SchemaUnavailable
 
 from . import journal as journal_mod
 from .budget import Limits
-from .inputs import Inputs, InputsChanged, Member, close_readers, identity
+from .chunking import chunked, covered
+from .inputs import Inputs, InputsChanged, close_readers, identity
 from .journal import Journal
 from .ledgered import ChunkStore, LedgerStep, open_store
 from .outlock import OutInUse, OutLock
@@ -41,14 +42,11 @@ from .progress import Progress, make_progress
 from .report import Tally, summary
 from .shard import Shard
 from .sinks import SUMMARY, ArchiveSink, Sink, SinkSpec, open_sink, publish, read_summary
-from .work import DEFAULT_TIMEOUT, Chunk, WorkConfig
+from .work import DEFAULT_TIMEOUT, WorkConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_OUTGROWN, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 """3: an internal error stopped the run (a bug): never 1, which a Job may treat as "done, some inputs failed".
 4: converting in this process (``--workers 0``), it outgrew its memory allowance and stopped at a chunk's end."""
-CHUNK_BYTES = 2 * 1024 * 1024
-
-
 class BatchUsageError(Exception):
     """Bad arguments or configuration: nothing was converted (exit status 2)."""
 
@@ -137,28 +135,6 @@ class _Stop:
         self.restore()
 
 
-def chunked(members: Iterator[Member], size: int, last_keys: dict[int, str] | None = None) -> Iterator[Chunk]:
-    """Consecutive members in chunks of at most ``size`` members or about 2 MB; ``last_keys`` gets each chunk's
-    end (the ordinal after its last member) and that member's key, for the journal's commits."""
-    chunk: Chunk | None = None
-    nbytes = 0
-    for member in members:
-        if chunk is None:
-            chunk, nbytes = Chunk(member.ordinal, []), 0
-        data = member.data
-        chunk.members.append((member.key, data, member.problem, member.whole))
-        nbytes += len(data) if data.__class__ is bytes else data.size  # type: ignore[union-attr]  # a ZipRef
-        if chunk.count >= size or nbytes >= CHUNK_BYTES:
-            if last_keys is not None:
-                last_keys[chunk.first + chunk.count] = chunk.members[-1][0]
-            yield chunk
-            chunk = None
-    if chunk is not None:
-        if last_keys is not None:
-            last_keys[chunk.first + chunk.count] = chunk.members[-1][0]
-        yield chunk
-
-
 @contextlib.contextmanager
 def frozen_startup() -> Iterator[None]:
     """Keep what start-up built (compiled mappings, schemas, the converter) out of the cyclic GC for the run.
@@ -176,20 +152,6 @@ def frozen_startup() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-def covered(last_keys: dict[int, str], done: int, last: tuple[int, str] | None) -> tuple[int, str] | None:
-    """The newest chunk end at or before ``done`` with its last member's key, or ``last`` when none has come since;
-    the ends it passes are dropped from ``last_keys``. Not ``done`` itself: a chunk retried member by member after
-    a crash commits within itself, and its end is not reached yet."""
-    ends = [end for end in last_keys if end <= done]
-    if not ends:
-        return last
-    newest = max(ends)
-    found = (newest, last_keys[newest])
-    for end in ends:
-        del last_keys[end]
-    return found
 
 
 class BatchRun:
