@@ -8,6 +8,7 @@ passes to uvicorn must really enforce that.
 from __future__ import annotations
 
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
@@ -74,14 +75,14 @@ def test_mutual_tls_admits_only_clients_of_the_configured_ca(pki: Path, tmp_path
     with ServerThread(rec.app()) as ds:
         cfg = from_dict({"data_dir": str(tmp_path / "data"), "watch_mappings": False, "convert_processes": 0,
                          "routes": {"default": {"downstream": ds.url}}})
-        cfg.port = 0  # the kernel picks a free one; read back once bound (no bind-close-reuse race)
+        listening = socket.create_server(("127.0.0.1", 0))  # the kernel picks a free port, held from here on
+        cfg.port = listening.getsockname()[1]  # (no bind-close-reuse race; the config refuses port 0 itself)
         cfg.tls = TlsConfig(str(pki / "server.pem"), str(pki / "server.key"), str(pki / "clients-ca.pem"))
         server = uvicorn.Server(uvicorn_config(cfg, create_app(cfg, Gateway(cfg, Registry()))))
-        thread = threading.Thread(target=server.run, daemon=True)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
         thread.start()
         try:
             assert wait_for(lambda: server.started, timeout=20)
-            cfg.port = server.servers[0].sockets[0].getsockname()[1]
             url = f"https://127.0.0.1:{cfg.port}/soap"
             def vendor_post(body: bytes) -> httpx.Response:
                 with httpx.Client(verify=client_context(pki, "vendor")) as vendor:
@@ -107,6 +108,7 @@ def test_mutual_tls_admits_only_clients_of_the_configured_ca(pki: Path, tmp_path
         finally:
             server.should_exit = True
             thread.join(30)
+            listening.close()
 
 
 def _attempt(downstream: Downstream) -> Outcome:

@@ -89,7 +89,7 @@ def test_batch_workers_are_replaced_before_fresh_names_outgrow_them(tmp_path: Pa
     assert [line["source"] for line in report] == [f"in.zip/{name}" for name in names]
     for line, name in zip(report, names, strict=True):
         assert line["status"] == ("failed" if name.startswith("hostile") else "ok"), line
-    strip = ("seconds", "total_seconds", "messages_per_second", "worker_renewals")
+    strip = ("seconds", "total_seconds", "messages_per_second", "worker_renewals", "arguments")  # names its OUT
     assert {k: v for k, v in bounded["run"].items() if k not in strip and k != "out"} == \
         {k: v for k, v in unbounded["run"].items() if k not in strip and k != "out"}  # type: ignore[union-attr]
     assert [(r["source"], r["status"]) for r in report] == [(r["source"], r["status"]) for r in report_unbounded]
