@@ -311,10 +311,15 @@ def _repeat(conn: sqlite3.Connection, message_id: int, deliveries: list[NewDeliv
 
 def quarantine(conn: sqlite3.Connection, message: NewMessage, now: float | None = None) -> int:
     """Keep refused input with the reason it was refused; the same input again only counts up."""
+    return keep_quarantined(conn, message, now)[0]
+
+
+def keep_quarantined(conn: sqlite3.Connection, message: NewMessage, now: float | None = None) -> tuple[int, int]:
+    """:func:`quarantine`, saying (id, times received): 1 is a new entry, which the quarantine's bound counts."""
     now = time.time() if now is None else now
     row = _upsert_message(conn, message, QUARANTINED, now, ", reason = excluded.reason, fault_code = "
                           "excluded.fault_code, fault_field = excluded.fault_field, fault_line = excluded.fault_line")
-    return int(row[0])
+    return int(row[0]), int(row[1])
 
 
 _STILL_SENT = " AND status = 'pending' AND referentienummer = coalesce(?, referentienummer)"

@@ -147,6 +147,11 @@ class ServeConfig:
     max_body_buffer_bytes: int = 128 * 1024 * 1024
     """Bytes of request bodies the server holds at once, beyond each body's first ``FREE_BODY_BYTES``
     (gateway/httpguard/bodies.py): without it, ``max_connections`` bodies of the GGk 25 MB could be held at once."""
+    quarantine_max_messages: int = 10_000
+    """Refused messages kept in quarantine at most (0: no cap); past it a refused message is answered StUF046 (503,
+    ``Retry-After``) and not stored, so junk cannot fill the data folder (gateway/proxy/quarantine_bound.py)."""
+    quarantine_max_bytes: int = 1024 * 1024 * 1024
+    """Body bytes kept in quarantine at most (0: no cap), as ``quarantine_max_messages``."""
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     """The operator console under ``/console`` (off unless ``console: {enabled: true}``; docs/console.md)."""
 
@@ -197,6 +202,8 @@ class ServeConfig:
             raise ConfigError("header_timeout, body_timeout and body_rate_window: seconds, more than 0")
         if self.min_body_rate < 0 or self.probe_connections < 0:
             raise ConfigError("min_body_rate (bytes a second) and probe_connections: 0 or more")
+        if self.quarantine_max_messages < 0 or self.quarantine_max_bytes < 0:
+            raise ConfigError("quarantine_max_messages and quarantine_max_bytes: 0 (no cap) or more")
         largest = max(self.max_body_bytes, MAX_ENVELOPE_BYTES)
         if self.max_body_buffer_bytes < largest:  # else the largest body allowed could never be taken
             raise ConfigError(f"max_body_buffer_bytes: at least {largest} (max_body_bytes, or a GGk envelope's 25 MB)")

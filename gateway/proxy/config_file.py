@@ -146,7 +146,7 @@ TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mapping
             "watch_mappings", "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply",
             "poll_interval", "max_connections", "max_header_bytes", "header_timeout", "body_timeout", "ledger",
             "render", "console", "store", "min_body_rate", "body_rate_window", "probe_connections",
-            "max_body_buffer_bytes"}
+            "max_body_buffer_bytes", "quarantine_max_messages", "quarantine_max_bytes"}
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -177,7 +177,8 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
     if doc.get("convert_processes") is not None:
         cfg.convert_processes = _number(doc["convert_processes"], "convert_processes", int)
     for key in ("max_body_bytes", "convert_threads", "max_connections", "max_header_bytes", "convert_worker_growth_mb",
-                "min_body_rate", "probe_connections", "max_body_buffer_bytes"):
+                "min_body_rate", "probe_connections", "max_body_buffer_bytes",
+                "quarantine_max_messages", "quarantine_max_bytes"):
         if key in doc:
             setattr(cfg, key, _number(doc[key], key, int))
     if cfg.convert_worker_growth_mb < 0:

@@ -47,6 +47,7 @@ from .converting import (
 )
 from .ledgered import LedgerStage, Mapped
 from .metrics import Metrics
+from .quarantine_bound import QuarantineBound, totals
 from .replaying import replay_deliveries
 from .shared_stage import SharedLedgerStage
 from .soap import refuse_not_understood, soap_version
@@ -94,6 +95,8 @@ class Gateway:
         self._reachable: dict[str, tuple[float, bool]] = {}
         """downstream -> (when, True) of its last successful connect check."""
         self.last_reload_errors: list[str] = []
+        self.quarantine = QuarantineBound(config.quarantine_max_messages, config.quarantine_max_bytes)
+        """What the quarantine holds, kept in memory: the bound a refused message is checked against."""
         self.started = False
         self.serving: Serving | None = None  # the hold on a SQLite outbox while started (deliver/serving.py)
 
@@ -240,17 +243,49 @@ class Gateway:
         self.metrics.unconverted.labels(route.name, attempt.reason or "invalid").inc()
         return await self._accept(route, body, content_type, soap_action, attempt, version)
 
+    async def quarantine_room(self, route: str, size: int) -> bool:
+        """Whether a refused body of ``size`` bytes may be kept (:mod:`.quarantine_bound`); when not, counted and
+        logged (without payload). The counts are in memory; the store is counted only when they are stale."""
+        now = time.monotonic()
+        if self.quarantine.recount_due(now):
+            try:
+                self.quarantine.counted(*await self.committer.write(totals), now)
+            except Exception as exc:  # the counts of before stand; the write of the entry will tell
+                log.error("could not count the quarantine: %s", type(exc).__name__)
+        if self.quarantine.room_for(size):
+            return True
+        self.metrics.rejected.labels(route, "quarantine_full").inc()
+        q = self.quarantine
+        log.warning("quarantine full (%d of %d messages, %d of %d bytes): refused message of %d bytes on route %s "
+                    "not kept, answered StUF046 (offer it again later)", q.messages, q.max_messages, q.bytes,
+                    q.max_bytes, size, route, extra={"route": route, "reason": "quarantine_full", "bytes": size})
+        return False
+
+    def quarantine_full(self, version: stuf.SoapVersion, facts: Facts | None = None) -> Answer:
+        """The answer to a refused message the full quarantine cannot keep: not stored, so "offer it again"."""
+        fout = stuf.Fout.of("StUF046", "the message is refused and the quarantine that keeps refused messages is "
+                            "full: not stored; offer it again later")
+        return self.fault(503, fout, version, facts, {"Retry-After": "60"})
+
+    async def keep_quarantined(self, message: outbox.NewMessage) -> int:
+        """Store a refused message in quarantine and count it in the bound; its id."""
+        qid, times = await self.committer.write(lambda c: outbox.keep_quarantined(c, message))
+        self.quarantine.added(len(message.original), times == 1)
+        return qid
+
     async def _quarantine(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,
                           attempt: Converted, version: stuf.SoapVersion) -> Answer:
         info = attempt.failure
         assert info is not None
+        if not await self.quarantine_room(route.name, len(body)):
+            return self.quarantine_full(version, attempt.facts)
         reason = attempt.reason or "invalid"
         self.metrics.rejected.labels(route.name, reason).inc()
         message = stored_message(route.name, route.mode, body, content_type, soap_action, attempt.facts, None, info,
                                  info.fitted(stuf.MAX_DETAILS) if info.also else None)
         headers: dict[str, str] = {}
         try:
-            qid = await self.committer.write(lambda c: outbox.quarantine(c, message))
+            qid = await self.keep_quarantined(message)
             headers["X-Overstap-Quarantine"] = str(qid)
         except Exception as exc:  # the refusal stands even when it cannot be kept
             log.error("could not keep refused message in quarantine: %s", type(exc).__name__)
@@ -425,6 +460,7 @@ class Gateway:
         if self.last_reload_errors:
             checks["last_reload_errors"] = self.last_reload_errors[:5]
         checks["queue_depth"] = sum(self.forwarder.depth().values())
+        checks["quarantine"] = self.quarantine.state()  # full is shown, not unready: good messages still pass
         checks["validation"] = self.validating()
         workers = checks["delivery_workers"] = self.forwarder.workers()
         if self.started and workers["running"] < workers["expected"]:

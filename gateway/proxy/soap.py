@@ -18,7 +18,6 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from gateway.deliver import outbox
 from gateway.ingest import InputError, ggk, parse_xml
 from gateway.ingest.envelopes import not_understood
 from gateway.pipeline import FailureInfo
@@ -72,11 +71,13 @@ async def refuse_not_understood(gw: Gateway, route: RouteConfig, body: bytes, co
     names = ", ".join(f"{{{namespace}}}{name}" for namespace, name in blocks)
     info = FailureInfo("StUF055", "Header", None, f"header block(s) marked mustUnderstand not understood: {names}",
                        route.name)
+    if not await gw.quarantine_room(route.name, len(body)):
+        return gw.quarantine_full(version)
     gw.metrics.rejected.labels(route.name, "must_understand").inc()
     headers: dict[str, str] = {}
     try:
         message = stored_message(route.name, route.mode, body, content_type, soap_action, Facts(), None, info)
-        qid = await gw.committer.write(lambda c: outbox.quarantine(c, message))
+        qid = await gw.keep_quarantined(message)
         headers["X-Overstap-Quarantine"] = str(qid)
     except Exception as exc:  # the refusal stands even when it cannot be kept
         log.error("could not keep refused message in quarantine: %s", type(exc).__name__)
