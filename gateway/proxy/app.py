@@ -28,6 +28,7 @@ from .admin import MAX_REPLAY_BODY, BadReplay, parse_replay
 from .answering import Answer
 from .config import ServeConfig
 from .ledgered import LEDGER_IMPORTING
+from .media import unreadable
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .service import Gateway
 from .soap import soap_version
@@ -168,7 +169,8 @@ def _lifespan(gw: Gateway) -> Callable[[FastAPI], AbstractAsyncContextManager[No
 
 
 def _soap_endpoint(config: ServeConfig, gw: Gateway) -> SoapHandler:
-    """The SOAP POST: route and credentials first, then the body read within its limit, its time and the server's
+    """The SOAP POST: route and credentials first, a Content-Type or Content-Encoding that is no XML refused unread
+    (gateway/proxy/media.py), then the body read within its limit, its time and the server's
     body budget (gateway/httpguard/bodies.py), then the gateway's answer. A GGk envelope may grow past the general
     limit, up to its own."""
     limit = config.max_body_bytes
@@ -180,6 +182,9 @@ def _soap_endpoint(config: ServeConfig, gw: Gateway) -> SoapHandler:
         route = gw.route(route_name)
         if route is None or (route.api_keys and not gw.authorised(route.api_keys, headers)):
             return _response(await gw.receive(route_name, b"", headers))
+        fout = unreadable(headers.get("content-type"), headers.get("content-encoding"))
+        if fout is not None:  # gzip or JSON read as XML: refused unread (nothing stored, the sender keeps it)
+            return _response(gw.refuse(route.name, "unsupported_media_type", 415, fout, version))
         with Holding(budget) as holding:
             body = await read_body(request, limit, holding, config.body_timeout, ggk_envelopes=True)
             if body.refusal is not None:
