@@ -9,12 +9,14 @@ without limit. Past ``quarantine_max_messages`` / ``quarantine_max_bytes`` the s
 from __future__ import annotations
 
 import time
+import uuid
 
 import httpx
 import pg_helpers
 import psycopg
 import pytest
-from proxy_helpers import SOAP11, Receiver, ServerThread, Start, metric, sample
+from proxy_helpers import SOAP11, Receiver, ServerThread, Start, metric, sample, soap11
+from test_ggk_fo01 import fo01
 from test_proxy_refusal import is_fo03, sql, table
 from test_proxy_soap_front import MARKED, envelope
 
@@ -97,3 +99,21 @@ def test_the_bound_holds_on_a_shared_postgresql_store(start: Start, server: str,
     gw.quarantine.counted_at = float("-inf")  # as if the counts were stale: counted from the store again
     assert httpx.post(gw_server.url + "/soap", content=junk(1)).status_code == 500
     assert gw.quarantine.state()["messages"] == 1 and gw.quarantine.state()["bytes"] == len(junk(0))
+
+
+def test_a_chain_fo01_naming_nothing_sent_is_not_kept_past_the_cap(start: Start) -> None:
+    """Such a Fo01 is quarantined (gateway/deliver/chain_faults.py): past the cap it is refused whole, nothing of it
+    stored, and the chain offers it again; a kept one that comes again uses no more room."""
+    gw_server, gw = start({"default": {"downstream": "isd", "profile": "ggk"}}, {"isd": "http://127.0.0.1:9/isd"},
+                          require_downstream_ready=False, quarantine_max_messages=2, fault_status="http")
+    _, first = fo01(str(uuid.uuid4()))
+    for _ in range(2):  # the same Fo01 again: counted up in its entry
+        kept = httpx.post(gw_server.url + "/soap", content=soap11(first))
+        assert kept.status_code == 200 and kept.headers["x-overstap-quarantine"] == "1"
+    assert gw.quarantine.messages == 1
+    assert httpx.post(gw_server.url + "/soap", content=junk(0)).headers["x-overstap-quarantine"] == "2"
+    full = httpx.post(gw_server.url + "/soap", content=soap11(fo01(str(uuid.uuid4()))[1]))
+    assert full.status_code == 503 and is_fo03(full, "StUF046") and b"Bv03Bericht" not in full.content
+    assert [m["id"] for m in table(gw, "message")] == [1, 2]
+    assert metric(gw_server.url, "overstap_rejected_total", route="default", reason="quarantine_full") == 1
+    assert metric(gw_server.url, "overstap_chain_faults_total", outcome="quarantined") == 2

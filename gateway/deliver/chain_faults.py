@@ -20,6 +20,10 @@ from .replies import scrub
 PREFIX = "refused by the chain: Fo01"
 
 
+class QuarantineFull(Exception):
+    """The Fo01 names nothing this gateway sent and the quarantine has no room for it: nothing of it is stored."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settled:
     """What one Fo01 did: the message it is kept as, and the delivery it marked (None: quarantined)."""
@@ -30,7 +34,8 @@ class Settled:
     was: str | None = None
     """The delivery's status before: ``delivered`` as a rule (the chain took it, then refused it)."""
     repeat: bool = False
-    """The same Fo01 again: counted, the delivery not marked a second time (it may have been replayed since)."""
+    """The same Fo01 again: counted, the delivery not marked a second time (it may have been replayed since); or,
+    quarantined, counted up in the entry it has there."""
 
     @property
     def quarantined(self) -> bool:
@@ -55,18 +60,19 @@ def sent_delivery(conn: sqlite3.Connection, referentienummer: str, routes: Colle
 
 
 def settle(conn: sqlite3.Connection, message: outbox.NewMessage, cross_ref: str, code: str, reason: str,
-           routes: Collection[str], now: float | None = None) -> Settled:
+           routes: Collection[str], now: float | None = None, *, room: bool = True) -> Settled:
     """Keep the Fo01 ``message`` and mark the delivery of ``routes`` whose referentienummer is ``cross_ref`` dead
     with ``reason`` (its reply code ``Fo01 <code>``); a Fo01 that names no such delivery is quarantined with that
-    said. One transaction (the group committer's): a Fo01 is answered only once both are stored."""
+    said, or, without ``room`` there, refused (:class:`QuarantineFull`). One transaction (the group committer's):
+    a Fo01 is answered only once both are stored."""
     now = time.time() if now is None else now
     found = sent_delivery(conn, cross_ref, routes)
     if found is None and (newer := restamp.replaced_by(conn, cross_ref)) is not None:
-        return _about_replaced(conn, message, cross_ref, newer, reason, routes, now)
+        return _about_replaced(conn, message, cross_ref, newer, reason, routes, now, room)
     if found is None:
         message.reason = outbox.cap(f"{reason} — about referentienummer {cross_ref}, which names no delivery this "
                                     "gateway sent")
-        return Settled(outbox.quarantine(conn, message, now))
+        return _quarantined(conn, message, now, room)
     delivery_id, route, was = int(found[0]), str(found[1]), str(found[2])
     message.reason = outbox.cap(f"{reason} — delivery {delivery_id} ({route}) marked dead")
     kept = outbox.accept(conn, message, (), now)
@@ -79,14 +85,22 @@ def settle(conn: sqlite3.Connection, message: outbox.NewMessage, cross_ref: str,
     return Settled(kept.message_id, delivery_id, route, was)
 
 
+def _quarantined(conn: sqlite3.Connection, message: outbox.NewMessage, now: float, room: bool) -> Settled:
+    """A Fo01 about nothing this gateway (still) has, kept in quarantine when there is room."""
+    if not room:
+        raise QuarantineFull(message.route)
+    message_id, times = outbox.keep_quarantined(conn, message, now)
+    return Settled(message_id, repeat=times > 1)
+
+
 def _about_replaced(conn: sqlite3.Connection, message: outbox.NewMessage, cross_ref: str, newer: str, reason: str,
-                    routes: Collection[str], now: float) -> Settled:
+                    routes: Collection[str], now: float, room: bool) -> Settled:
     """A Fo01 about an envelope a replay has since sent again in a new one (gateway/deliver/restamp.py): kept and
     counted as a repeat, the delivery left as it is (its new envelope is not what this Fo01 refuses)."""
     found = sent_delivery(conn, newer, routes)
     if found is None:  # the delivery was purged since: nothing of it to name
         message.reason = outbox.cap(f"{reason} — about referentienummer {cross_ref}, sent again since as {newer}")
-        return Settled(outbox.quarantine(conn, message, now))
+        return _quarantined(conn, message, now, room)
     delivery_id, route, was = int(found[0]), str(found[1]), str(found[2])
     message.reason = outbox.cap(f"{reason} — about referentienummer {cross_ref}, which delivery {delivery_id} "
                                 f"({route}) replaced by {newer}: left as it is")

@@ -59,11 +59,20 @@ async def receive_fo01(gw: Gateway, route: RouteConfig, body: bytes, content_typ
     message = stored_message(route.name, route.mode, body, content_type, soap_action, facts)
     reason = chain_faults.reason_of(fault.code, fault.plek, fault.omschrijving, fault.details)
     routes = chain_routes(gw)
+    size = len(body)
+    room = await gw.quarantine_room(route.name, size, tell=False)  # used only if it names nothing we sent
     try:
         settled = await gw.committer.write(lambda c: chain_faults.settle(c, message, fault.crossRefnummer, fault.code,
-                                                                         reason, routes))
+                                                                         reason, routes, room=room))
+    except chain_faults.QuarantineFull:  # not stored, not acknowledged: the chain offers it again
+        gw.quarantine_refused(route.name, size)
+        return gw.quarantine_full(version, facts)
     except Exception as exc:  # not stored means not acknowledged: the chain offers it again
+        if room:
+            gw.quarantine.give_back(size)
         return gw.store_failed(route, exc, facts, version)
+    if room and (settled.repeat or not settled.quarantined):  # no new quarantine entry: the room was not used
+        gw.quarantine.give_back(size)
     headers = {"X-Overstap-Message": str(settled.message_id)}
     extra = {"route": route.name, "code": fault.code, "source_ref": fault.referentienummer,
              "cross_ref": fault.crossRefnummer, "message_id": settled.message_id, "delivery_id": settled.delivery_id}

@@ -63,11 +63,19 @@ class QuarantineBound:
         return bool((self.max_messages and self.messages >= self.max_messages)
                     or (self.max_bytes and self.bytes >= self.max_bytes))
 
-    def added(self, size: int, new: bool) -> None:
-        """A quarantine entry was written: a new one counts, the same bytes again only count up in the store."""
-        if new:
-            self.messages += 1
-            self.bytes += size
+    def take(self, size: int) -> bool:
+        """Reserve room for one body of ``size`` bytes before it is written, so refusals in flight at once cannot
+        all pass the check and together overrun the cap; False (nothing reserved) when there is none."""
+        if not self.room_for(size):
+            return False
+        self.messages += 1
+        self.bytes += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        """A reservation not used: the write failed, or it only counted up an entry with the same bytes."""
+        self.messages = max(0, self.messages - 1)
+        self.bytes = max(0, self.bytes - size)
 
     def state(self) -> dict[str, object]:
         """What /readyz and the console show."""

@@ -243,17 +243,24 @@ class Gateway:
         self.metrics.unconverted.labels(route.name, attempt.reason or "invalid").inc()
         return await self._accept(route, body, content_type, soap_action, attempt, version)
 
-    async def quarantine_room(self, route: str, size: int) -> bool:
-        """Whether a refused body of ``size`` bytes may be kept (:mod:`.quarantine_bound`); when not, counted and
-        logged (without payload). The counts are in memory; the store is counted only when they are stale."""
+    async def quarantine_room(self, route: str, size: int, *, tell: bool = True) -> bool:
+        """Reserve room for a refused body of ``size`` bytes (:mod:`.quarantine_bound`; :meth:`keep_quarantined`
+        uses it); when there is none and ``tell``, :meth:`quarantine_refused`. The counts are in memory; the store
+        is counted only when they are stale."""
         now = time.monotonic()
         if self.quarantine.recount_due(now):
             try:
                 self.quarantine.counted(*await self.committer.write(totals), now)
             except Exception as exc:  # the counts of before stand; the write of the entry will tell
                 log.error("could not count the quarantine: %s", type(exc).__name__)
-        if self.quarantine.room_for(size):
+        if self.quarantine.take(size):
             return True
+        if tell:
+            self.quarantine_refused(route, size)
+        return False
+
+    def quarantine_refused(self, route: str, size: int) -> None:
+        """A refused message the full quarantine does not keep: counted and logged by size, never its payload."""
         self.metrics.rejected.labels(route, "quarantine_full").inc()
         q = self.quarantine
         log.warning("quarantine full (%d of %d messages, %d of %d bytes): refused message of %d bytes on route %s "
@@ -268,9 +275,14 @@ class Gateway:
         return self.fault(503, fout, version, facts, {"Retry-After": "60"})
 
     async def keep_quarantined(self, message: outbox.NewMessage) -> int:
-        """Store a refused message in quarantine and count it in the bound; its id."""
-        qid, times = await self.committer.write(lambda c: outbox.keep_quarantined(c, message))
-        self.quarantine.added(len(message.original), times == 1)
+        """Store a refused message in quarantine, in the room :meth:`quarantine_room` reserved; its id."""
+        try:
+            qid, times = await self.committer.write(lambda c: outbox.keep_quarantined(c, message))
+        except Exception:
+            self.quarantine.give_back(len(message.original))
+            raise
+        if times > 1:  # the same bytes again: counted up in their entry, no new one
+            self.quarantine.give_back(len(message.original))
         return qid
 
     async def _quarantine(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,
