@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pg_helpers
@@ -117,3 +118,17 @@ def test_a_chain_fo01_naming_nothing_sent_is_not_kept_past_the_cap(start: Start)
     assert [m["id"] for m in table(gw, "message")] == [1, 2]
     assert metric(gw_server.url, "overstap_rejected_total", route="default", reason="quarantine_full") == 1
     assert metric(gw_server.url, "overstap_chain_faults_total", outcome="quarantined") == 2
+
+
+def test_refusals_in_flight_at_once_do_not_together_pass_the_cap(start: Start) -> None:
+    """Each refusal reserves its room before its write: 16 distinct junk bodies at once against a cap of 4 leave
+    exactly 4 entries, and the rest are answered StUF046, not lost."""
+    gw_server, gw = start({"default": {"downstream": "zs"}}, {"zs": "http://127.0.0.1:9/zs"},
+                          require_downstream_ready=False, quarantine_max_messages=4, fault_status="http")
+    httpx.get(gw_server.url + "/readyz")
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda i: httpx.post(gw_server.url + "/soap", content=junk(i, 20000), timeout=30),
+                                range(16)))
+    assert sorted(a.status_code for a in answers) == [400] * 4 + [503] * 12
+    assert len(table(gw, "message")) == 4
+    assert (gw.quarantine.messages, gw.quarantine.pending_messages) == (4, 0)

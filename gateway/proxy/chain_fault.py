@@ -61,6 +61,7 @@ async def receive_fo01(gw: Gateway, route: RouteConfig, body: bytes, content_typ
     routes = chain_routes(gw)
     size = len(body)
     room = await gw.quarantine_room(route.name, size, tell=False)  # used only if it names nothing we sent
+    settled: chain_faults.Settled | None = None
     try:
         settled = await gw.committer.write(lambda c: chain_faults.settle(c, message, fault.crossRefnummer, fault.code,
                                                                          reason, routes, room=room))
@@ -68,11 +69,10 @@ async def receive_fo01(gw: Gateway, route: RouteConfig, body: bytes, content_typ
         gw.quarantine_refused(route.name, size)
         return gw.quarantine_full(version, facts)
     except Exception as exc:  # not stored means not acknowledged: the chain offers it again
-        if room:
-            gw.quarantine.give_back(size)
         return gw.store_failed(route, exc, facts, version)
-    if room and (settled.repeat or not settled.quarantined):  # no new quarantine entry: the room was not used
-        gw.quarantine.give_back(size)
+    finally:
+        if room:  # a new quarantine entry, or the room goes back
+            gw.quarantine.written(size, settled is not None and settled.quarantined and not settled.repeat)
     headers = {"X-Overstap-Message": str(settled.message_id)}
     extra = {"route": route.name, "code": fault.code, "source_ref": fault.referentienummer,
              "cross_ref": fault.crossRefnummer, "message_id": settled.message_id, "delivery_id": settled.delivery_id}

@@ -34,12 +34,18 @@ def totals(conn: Any) -> tuple[int, int]:
 
 @dataclass(slots=True)
 class QuarantineBound:
-    """Counts of the quarantine kept in memory, and the caps they are held to (0: no cap of that kind)."""
+    """Counts of the quarantine kept in memory, and the caps they are held to (0: no cap of that kind).
+
+    ``messages``/``bytes`` are what the store holds as last counted plus what this process wrote since;
+    ``pending_*`` is the room reserved by refusals whose write is still under way, kept apart so that a count of the
+    store (which cannot see them yet) does not wipe them out."""
 
     max_messages: int
     max_bytes: int
     messages: int = 0
     bytes: int = 0
+    pending_messages: int = 0
+    pending_bytes: int = 0
     counted_at: float = float("-inf")
     """time.monotonic() of the last count from the store (never: counted at the first check)."""
 
@@ -54,28 +60,32 @@ class QuarantineBound:
 
     def room_for(self, size: int) -> bool:
         """Whether one more body of ``size`` bytes may be kept."""
-        if self.max_messages and self.messages + 1 > self.max_messages:
+        if self.max_messages and self.messages + self.pending_messages + 1 > self.max_messages:
             return False
-        return not (self.max_bytes and self.bytes + size > self.max_bytes)
+        return not (self.max_bytes and self.bytes + self.pending_bytes + size > self.max_bytes)
 
     def full(self) -> bool:
         """At or past a cap: the next refused message (of any size) may not be kept."""
-        return bool((self.max_messages and self.messages >= self.max_messages)
-                    or (self.max_bytes and self.bytes >= self.max_bytes))
+        return bool((self.max_messages and self.messages + self.pending_messages >= self.max_messages)
+                    or (self.max_bytes and self.bytes + self.pending_bytes >= self.max_bytes))
 
     def take(self, size: int) -> bool:
         """Reserve room for one body of ``size`` bytes before it is written, so refusals in flight at once cannot
         all pass the check and together overrun the cap; False (nothing reserved) when there is none."""
         if not self.room_for(size):
             return False
-        self.messages += 1
-        self.bytes += size
+        self.pending_messages += 1
+        self.pending_bytes += size
         return True
 
-    def give_back(self, size: int) -> None:
-        """A reservation not used: the write failed, or it only counted up an entry with the same bytes."""
-        self.messages = max(0, self.messages - 1)
-        self.bytes = max(0, self.bytes - size)
+    def written(self, size: int, new: bool) -> None:
+        """A reservation's write is over: ``new``, it is a new entry and counts; else (the write failed, or it only
+        counted up an entry of the same bytes) the room goes back."""
+        self.pending_messages = max(0, self.pending_messages - 1)
+        self.pending_bytes = max(0, self.pending_bytes - size)
+        if new:
+            self.messages += 1
+            self.bytes += size
 
     def state(self) -> dict[str, object]:
         """What /readyz and the console show."""

@@ -249,6 +249,7 @@ class Gateway:
         is counted only when they are stale."""
         now = time.monotonic()
         if self.quarantine.recount_due(now):
+            self.quarantine.counted_at = now  # one count at a time: refusals arriving meanwhile use the counts of now
             try:
                 self.quarantine.counted(*await self.committer.write(totals), now)
             except Exception as exc:  # the counts of before stand; the write of the entry will tell
@@ -276,13 +277,11 @@ class Gateway:
 
     async def keep_quarantined(self, message: outbox.NewMessage) -> int:
         """Store a refused message in quarantine, in the room :meth:`quarantine_room` reserved; its id."""
+        times = 0
         try:
             qid, times = await self.committer.write(lambda c: outbox.keep_quarantined(c, message))
-        except Exception:
-            self.quarantine.give_back(len(message.original))
-            raise
-        if times > 1:  # the same bytes again: counted up in their entry, no new one
-            self.quarantine.give_back(len(message.original))
+        finally:  # more than once: the same bytes again, counted up in their entry, no new one
+            self.quarantine.written(len(message.original), times == 1)
         return qid
 
     async def _quarantine(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,

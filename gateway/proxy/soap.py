@@ -71,12 +71,12 @@ async def refuse_not_understood(gw: Gateway, route: RouteConfig, body: bytes, co
     names = ", ".join(f"{{{namespace}}}{name}" for namespace, name in blocks)
     info = FailureInfo("StUF055", "Header", None, f"header block(s) marked mustUnderstand not understood: {names}",
                        route.name)
+    message = stored_message(route.name, route.mode, body, content_type, soap_action, Facts(), None, info)
     if not await gw.quarantine_room(route.name, len(body)):
         return gw.quarantine_full(version)
     gw.metrics.rejected.labels(route.name, "must_understand").inc()
     headers: dict[str, str] = {}
     try:
-        message = stored_message(route.name, route.mode, body, content_type, soap_action, Facts(), None, info)
         qid = await gw.keep_quarantined(message)
         headers["X-Overstap-Quarantine"] = str(qid)
     except Exception as exc:  # the refusal stands even when it cannot be kept
