@@ -29,6 +29,7 @@ from proxy_helpers import (
     Receiver,
     ServerThread,
     free_port,
+    metric,
     sample,
     variant,
     wait_for,
@@ -191,7 +192,8 @@ def test_a_fo01_stored_while_its_di01_is_on_the_wire_is_not_overwritten_by_the_a
                                                                                       answer: str) -> None:
     """The chain holds its answer to the Di01 until its Fo01 about that Di01 has been stored (the sidecar answered
     it with a Bv03); then it answers the attempt with a Bv03 (or a Fo03). The attempt's outcome, settled after the
-    Fo01, finds the delivery no longer pending and leaves it: still dead with the Fo01's code and reason."""
+    Fo01, finds the delivery no longer pending and leaves it: still dead with the Fo01's code and reason; /metrics
+    counts the attempt as settled meanwhile, not as delivered or as a second dead letter."""
     chain = HeldChain(answer)
     data = tmp_path / "data"
     with ServerThread(chain.app()) as ds:
@@ -206,6 +208,13 @@ def test_a_fo01_stored_while_its_di01_is_on_the_wire_is_not_overwritten_by_the_a
             log = tmp_path / "gateway.log"
             settled = f"delivery {delivery_id} (default/new {sent}) was settled meanwhile"
             assert wait_for(lambda: settled in log.read_text(), timeout=30)
+            found = "delivered" if answer == "bv" else "dead"
+            assert wait_for(lambda: metric(gw.url, "overstap_settled_meanwhile_total", route="default", target="new",
+                                           outcome=found) == 1, timeout=10)
+            # /metrics counts what the outbox holds: the Fo01's dead letter, once; the attempt's answer not at all
+            assert metric(gw.url, "overstap_delivered_total") == 0
+            assert metric(gw.url, "overstap_dead_lettered_total", route="default", target="new") == 1
+            assert metric(gw.url, "overstap_settled_meanwhile_total") == 1
         finally:
             gw.terminate()
     row = stored(data, delivery_id)
@@ -295,3 +304,45 @@ def test_a_replay_queued_while_the_refused_attempt_is_on_the_wire_is_sent_in_its
         finally:
             gw.terminate()
     assert di01_ref(chain.bodies[1]) == renewed and same_but_stamps(chain.bodies[0], chain.bodies[1])
+
+
+def test_a_re_offer_whose_new_envelope_cannot_be_queued_is_not_acknowledged(tmp_path: Path) -> None:
+    """The chain refuses the Di01 at once (a Fo03). The sender offers the message again while the outbox refuses the
+    replay's write to that dead letter (a trigger that raises on its UPDATE, as a full disk would): the re-offer
+    would be acknowledged with the Di01 queued nowhere. It gets a StUF046 and Retry-After (not all of what it sent
+    is durable), the log names ids and the error class only, the dead letter stays as it was; offered again once
+    the outbox writes, the Di01 goes in a new envelope and is delivered."""
+    chain = Receiver(behaviour="fo", fo_code="StUF055", fo_omschrijving="envelop niet conform schema")
+    data = tmp_path / "data"
+    with ServerThread(chain.app()) as ds:
+        gw = serve_once(tmp_path, ds.url + "/isd")
+        try:
+            assert httpx.post(gw.url + "/soap", content=sample(), timeout=30).status_code == 200
+            refused = dead_one(data, set())
+            delivery_id, old_ref = int(str(refused["id"])), str(refused["referentienummer"])
+            before = stored(data, delivery_id)
+            chain.behaviour, chain.fo_refs = "bv", {old_ref}  # 4.4.2: the same UUID, the same Fo03
+            outbox_file = sqlite3.connect(data / outbox.DB_NAME, timeout=10)
+            outbox_file.execute(f"CREATE TRIGGER full_disk BEFORE UPDATE ON delivery WHEN OLD.id = {delivery_id} "
+                                "BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+            again = httpx.post(gw.url + "/soap", content=sample(), timeout=30)
+            assert again.status_code == 500 and again.headers["retry-after"] == "5", again.text
+            assert b"StUF046" in again.content and b"Bv03Bericht" not in again.content
+            assert f"stored as message {again.headers['x-overstap-message']}".encode() in again.content
+            assert metric(gw.url, "overstap_rejected_total", route="default", reason="store_failed") == 1
+            assert tuple(stored(data, delivery_id)) == tuple(before)  # the dead letter, untouched
+            assert chain.calls == 1  # the refused Di01 only
+            outbox_file.execute("DROP TRIGGER full_disk")
+            outbox_file.close()
+            offered = httpx.post(gw.url + "/soap", content=sample(), timeout=30)
+            assert offered.status_code == 200 and b"Bv03Bericht" in offered.content, offered.text
+            assert wait_for(lambda: len(chain.received) == 1, timeout=30)
+            renewed = chain.received[0].referentienummer
+            assert wait_for(lambda: deliveries(data).get(renewed, {}).get("status") == outbox.DELIVERED, timeout=30)
+        finally:
+            gw.terminate()
+    assert renewed != old_ref and deliveries(data)[renewed]["id"] == delivery_id
+    log = (tmp_path / "gateway.log").read_text()
+    failed = [line for line in log.splitlines() if "not sent again" in line]
+    assert len(failed) == 1 and f"[{delivery_id}]" in failed[0] and "IntegrityError" in failed[0], failed
+    assert "123456782" not in log and "disk full" not in log and "<" not in failed[0]

@@ -48,6 +48,9 @@ class Observer:
 
     def dead(self, item: Queued, outcome: Outcome) -> None: ...
 
+    def settled_meanwhile(self, item: Queued, outcome: Outcome) -> None:
+        """An attempt whose outcome was not written: its delivery was settled another way while it was out."""
+
 
 async def _read_capped(chunks: AsyncIterator[bytes]) -> tuple[bytes, bool]:
     """The answer's bytes up to ``MAX_REPLY_BYTES``, and whether it was cut off there."""
@@ -369,16 +372,14 @@ class Forwarder:
         depth_key = (item.route, item.target)
         self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
         if outcome.result == DELIVERED:
-            self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_delivered(
+            self._write_settled(item.id, lambda c: self._count_written(c, item, outcome, outbox.mark_delivered(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, sent_as=item.referentienummer)))
-            self.observer.delivered(item, outcome)
             log.info("delivery %d (%s/%s %s) delivered after %d attempt(s)", item.id, item.route, item.target,
                      item.referentienummer, item.attempts)
         elif outcome.result == DEAD:
-            self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_dead(
+            self._write_settled(item.id, lambda c: self._count_written(c, item, outcome, outbox.mark_dead(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, outcome.stored,
                 sent_as=item.referentienummer)))
-            self.observer.dead(item, outcome)
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
                         item.referentienummer, outcome.summary)
         item.payload = None
@@ -409,6 +410,20 @@ class Forwarder:
     async def _own(self, entry: KeyQueue) -> bool:
         """May this forwarder send the key's oldest delivery now? Always. *(hook)*"""
         return True
+
+    def _count_written(self, conn: Any, item: Queued, outcome: Outcome, written: bool) -> None:
+        """Count the attempt's outcome as delivered/dead only if it was written (in the write, after it): one the
+        delivery was settled meanwhile (a chain's Fo01, a replay) did not happen to it, and is counted apart."""
+        _unless_settled(conn, item, written)
+        try:
+            if not written:
+                self.observer.settled_meanwhile(item, outcome)
+            elif outcome.result == DELIVERED:
+                self.observer.delivered(item, outcome)
+            else:
+                self.observer.dead(item, outcome)
+        except Exception as exc:  # a metric must never undo the status it counts
+            log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
 
     def _write_settled(self, delivery_id: int, write: Callable[[Any], None]) -> None:
         """Queue the delivered/dead status of a delivery. *(hook)*"""

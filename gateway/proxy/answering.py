@@ -59,7 +59,11 @@ async def acknowledge(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted
     if accepted.renew:  # a re-offer of GGk envelopes the chain refused: each goes again in a new one
         from .replaying import renew_offered  # replaying -> shared_stage -> ledgered -> this module
 
-        renewed = await renew_offered(gw, route.name, accepted)
+        found = await renew_offered(gw, route.name, accepted)
+        if found is None:  # its refused envelope queued nowhere: acknowledged, the message would go nowhere
+            gw.forwarder.add(accepted.queued)
+            return _renew_failed(gw, route, accepted, facts, version)
+        renewed = found
     waits: dict[int, asyncio.Future[Outcome]] = {}
     if route.ack == "delivered":
         for item in accepted.queued:
@@ -85,6 +89,17 @@ async def acknowledge(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted
     gw.metrics.acknowledged.labels(route.name).inc()
     bv = stuf.bv03(*reply_parties(facts, gw.config.reply), facts.source_ref or stuf.UNKNOWN_REF)
     return Answer(200, stuf.envelope(bv, version), stuf.CONTENT_TYPE[version], headers)
+
+
+def _renew_failed(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted, facts: Facts,
+                  version: stuf.SoapVersion) -> Answer:
+    """A re-offer whose envelope the chain refused could not be queued again in a new one: the message is stored,
+    but not all that was sent is durable, so no Bv03; the sender offers it again later, and that offer renews it."""
+    gw.metrics.rejected.labels(route.name, "store_failed").inc()
+    fout = stuf.Fout.of("StUF046", f"stored as message {accepted.message_id}, but its envelope the chain refused "
+                        "could not be queued again in a new one; offer it again later")
+    return gw.fault(503, fout, version, facts, {"X-Overstap-Message": str(accepted.message_id),
+                                                "X-Overstap-Duplicate": "true", "Retry-After": "5"})
 
 
 async def _await_delivery(gw: Gateway, route: RouteConfig, waits: dict[int, asyncio.Future[Outcome]],

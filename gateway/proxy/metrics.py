@@ -111,6 +111,10 @@ class Metrics(Observer):
                                                ["route", "target"], registry=r))
         self.dead_total = _Labelled(Counter("overstap_dead_lettered", "Deliveries that ended as dead letters",
                                             ["route", "target"], registry=r))
+        self.settled_meanwhile_total = _Labelled(Counter(
+            "overstap_settled_meanwhile", "Delivery attempts whose outcome (delivered, dead) was not written: the "
+            "delivery was settled another way while the attempt was out (a chain's Fo01, a replay)",
+            ["route", "target", "outcome"], registry=r))
         self.conversion_seconds = _Labelled(Histogram("overstap_conversion_seconds", "Time to convert one message",
                                                       ["route"], buckets=LATENCY_BUCKETS, registry=r))
         self.ack_seconds = _Labelled(Histogram("overstap_ack_seconds", "Time from request to acknowledgement",
@@ -155,6 +159,10 @@ class Metrics(Observer):
 
     def dead(self, item: Queued, outcome: Outcome) -> None:
         self.dead_total.labels(item.route, item.target).inc()
+        self.delivery_seconds.labels(item.route, item.target).observe(outcome.seconds)
+
+    def settled_meanwhile(self, item: Queued, outcome: Outcome) -> None:
+        self.settled_meanwhile_total.labels(item.route, item.target, outcome.result).inc()
         self.delivery_seconds.labels(item.route, item.target).observe(outcome.seconds)
 
     def render(self) -> bytes:

@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from gateway.deliver.replay import Prepared, Replayed, apply, needs_stamp, prepare, stamp
+from gateway.deliver.store import failure_name
 from gateway.ledger.job import JobLedger
 from gateway.ledger.staged import ConnLedger
 from gateway.pgstore.conn import next_tijdstip
@@ -50,17 +51,18 @@ async def replay_deliveries(gw: Gateway, chunk: list[int], force: bool) -> list[
     return await gw.committer.write(job)
 
 
-async def renew_offered(gw: Gateway, route: str, accepted: Accepted) -> list[int]:
+async def renew_offered(gw: Gateway, route: str, accepted: Accepted) -> list[int] | None:
     """The sender offered a message again whose GGk envelope the chain refused (``accepted.renew``, left dead by
-    the outbox write): replay those deliveries now, each in a new envelope as an operator's replay would. The
-    message is stored and is acknowledged whatever this does; a delivery that did not go stays a dead letter, as
-    the log says. Returns the ids queued again."""
+    the outbox write): replay those deliveries now, each in a new envelope as an operator's replay would. Returns
+    the ids queued again; None when the replay's write failed (the dead letters stay as they were, the re-offer is
+    not acknowledged: the sender offers it again); a delivery the replay refuses stays a dead letter, as the log
+    says."""
     try:
         results = await replay_deliveries(gw, accepted.renew, False)
-    except Exception as exc:  # the re-offer is stored: its dead letters wait for the operator's replay
+    except Exception as exc:  # a store failure: the dead letters stay for the sender's next offer, or the operator
         log.error("re-offer of message %d on route %s: its dead letter(s) %s not sent again: %s",
-                  accepted.message_id, route, accepted.renew, type(exc).__name__, extra={"route": route})
-        return []
+                  accepted.message_id, route, accepted.renew, failure_name(exc), extra={"route": route})
+        return None
     for r in results:
         log.info("re-offer of message %d on route %s: delivery %d %s", accepted.message_id, route, r.id,
                  r.note if r.ok else f"not sent again: {r.note}", extra={"route": route, "delivery_id": r.id})
