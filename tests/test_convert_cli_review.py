@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from gateway.ledger import MemoryLedger
 from gateway.mapping import Registry
 from gateway.pipeline import Converter
 
+ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 TOEWIJZING = FIXTURES / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml"
 
@@ -85,11 +88,29 @@ def test_convert_names_the_links_and_fifos_of_a_folder_it_does_not_read(tmp_path
     os.mkfifo(folder / "pipe.xml")
     done = _convert(str(folder), "--out", str(tmp_path / "out"))
     assert done.exit_code == 0, done.output
-    assert sorted(done.output.splitlines()) == [
+    assert sorted(done.stdout.splitlines()) == [
         f"skip {folder / 'linked'}: symbolic link: not followed inside a folder input",
         f"skip {folder / 'pipe.xml'}: not a regular file (FIFO, socket or device): not read",
         f"skip {folder / 'sub' / 'link.xml'}: symbolic link: not followed inside a folder input",
     ]
+    assert done.stderr == f"no messages found in {folder} (3 entries not read, named above)\n"
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_convert_says_when_its_folders_hold_no_message(tmp_path: Path, reverse: bool) -> None:
+    """The real command on an empty folder, and on one whose only file is hidden: it said nothing and exited 0;
+    now it says so on stderr and exits 0, as batch ("0 input(s)") and validate ("0 passed, 0 failed") do."""
+    empty, hidden = tmp_path / "empty", tmp_path / "hidden"
+    empty.mkdir()
+    hidden.mkdir()
+    (hidden / ".a.xml").write_bytes(TOEWIJZING.read_bytes())  # hidden names are left out of a folder
+    way = ["--reverse", "--mapping", "iwmo20-wmo301"] if reverse else []
+    done = subprocess.run([sys.executable, "-c", "from gateway.cli import main; main()", "convert", "--state",
+                           "none", "--no-validate", *way, str(empty), str(hidden), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr
+    assert done.stderr == f"no messages found in {empty}, {hidden}\n"
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_convert_fails_on_a_subfolder_it_cannot_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -83,7 +83,8 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
 
     Exit status: 0 all converted; 1 an input or a folder could not be read, converted or written (a FAIL
     line names file, line, field and reason); 2 usage or configuration error; 3 nothing failed, but a
-    mapping refused an input on purpose (a REFUSED line).
+    mapping refused an input on purpose (a REFUSED line). Folders with no file to read are said on stderr
+    (``no messages found in ...``) and exit 0, as ``batch`` and ``validate`` end on "0 ..." then.
     """
     registry = load_registry(mappings)
     names = resolve_mappings(registry, mappings)
@@ -114,6 +115,7 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     not_read: list[NotRead] = []
     files = input_files(inputs, not_read)
     failed, refused = echo_not_read(not_read), 0
+    say_if_none_found(files, inputs, not_read)
     writer = OutWriter(out)
     for at, path in enumerate(files):
         data = b""
@@ -152,6 +154,16 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     if refused:
         click.echo(f"{refused} message(s) refused on purpose by their mapping")
     sys.exit(EXIT_FAILED if failed else EXIT_REFUSED if refused else EXIT_OK)
+
+
+def say_if_none_found(files: list[Path], inputs: tuple[str, ...], not_read: list[NotRead]) -> None:
+    """Folders with nothing to convert: said on stderr, as batch and validate say "0 ...", not a silent exit 0.
+
+    Nothing found is no failure (exit 0, as batch and validate): a folder that cannot be listed is, by its FAIL line."""
+    if files:
+        return
+    unread = f" ({len(not_read)} entr{'y' if len(not_read) == 1 else 'ies'} not read, named above)" if not_read else ""
+    click.echo(f"no messages found in {', '.join(inputs)}{unread}", err=True)
 
 
 def _picked(converter: Converter, data: bytes, name: str, route: str | None) -> str:
@@ -268,6 +280,7 @@ def _reverse(registry: Registry, target: str, inputs: tuple[str, ...], out: Path
     not_read: list[NotRead] = []
     files = input_files(inputs, not_read)
     failed = echo_not_read(not_read)
+    say_if_none_found(files, inputs, not_read)
     used: set[str] = set()
     for path in files:
         try:
