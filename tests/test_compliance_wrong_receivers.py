@@ -50,6 +50,11 @@ def spoiled(upstream: str, mode: str) -> FastAPI:
             status = 500
         elif mode == "bsn-in-code":
             text = text.replace(b"<StUF:code>StUF064</StUF:code>", b"<StUF:code>BSN 123456782 onbekend</StUF:code>")
+        elif mode == "doctype":  # before the root, after the XML declaration if there is one
+            at = text.index(b"?>") + 2 if text.startswith(b"<?xml") else 0
+            text = text[:at] + b'<!DOCTYPE Envelope [<!ENTITY zaak "0384">]>' + text[at:]
+        elif mode == "junk":
+            text = b"<html><body>Service Unavailable</body>"
         elif mode == "hang":
             await asyncio.sleep(2)
         return Response(text, status_code=status, media_type="text/xml")
@@ -82,6 +87,21 @@ def test_a_bv03_a_sender_could_not_rely_on_fails_the_run(tmp_path: Path, referen
     assert code == 1
     assert lines[0].startswith(f"FAIL {CHAIN}: {START}: answered {answered}, expected Bv03; ")
     assert lines[1].startswith("0 of 1 scenarios passed")
+
+
+@pytest.mark.parametrize(("mode", "answered"), [
+    ("doctype", "HTTP 200, XML with a DOCTYPE, which SOAP forbids (SOAP 1.1 §3: a SOAP message must not contain a "
+                "Document Type Declaration)"),
+    ("junk", "HTTP 200, not XML"),
+])
+def test_an_answer_with_a_doctype_is_named_as_such_not_as_no_xml(tmp_path: Path, reference_dir: Path, mode: str,
+                                                                  answered: str) -> None:
+    """The testbed's Bv03 with a DOCTYPE (an internal subset declaring an entity) put before its Envelope: well-formed
+    XML, refused unparsed as every DOCTYPE is; the verdict said "not XML", as for an HTML page cut off."""
+    code, lines = run_against(tmp_path, mode, "--only", CHAIN)
+    assert code == 1
+    assert lines[0].startswith(f"FAIL {CHAIN}: {START}: answered {answered}, expected Bv03; "), lines
+    assert answered.split(" (")[0] in (tmp_path / "out" / "junit.xml").read_text(encoding="utf-8")
 
 
 def test_a_fo03_about_another_message_is_no_refusal_of_this_one(tmp_path: Path, reference_dir: Path) -> None:

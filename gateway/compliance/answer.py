@@ -24,6 +24,7 @@ import httpx
 from lxml import etree
 
 from gateway.ingest import InputError, parse_xml
+from gateway.ingest.xml import DTD_REFUSED
 from gateway.model.checks import mask_bsns
 
 STUF = "{http://www.egem.nl/StUF/StUF0301}"
@@ -84,7 +85,10 @@ def read_answer(fetched: Fetched, referentienummer: str | None) -> tuple[str, st
     status = fetched.status
     try:
         root = parse_xml(fetched.content, "answer", MAX_ANSWER)
-    except InputError:
+    except InputError as exc:
+        if exc.message == DTD_REFUSED:  # XML, but with what no SOAP message may carry: said so, not "not XML"
+            return (f"HTTP {status}, XML with a DOCTYPE, which SOAP forbids (SOAP 1.1 §3: a SOAP message must not "
+                    "contain a Document Type Declaration)"), None, None
         return f"HTTP {status}, not XML", None, None
     if root.tag == f"{SOAP12}Envelope":
         return f"HTTP {status}, a SOAP 1.2 envelope (the request was SOAP 1.1)", None, None
