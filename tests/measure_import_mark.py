@@ -4,13 +4,19 @@ Why: the import holds the store's write lock while it marks (gateway/deliver/imp
 wait for it. An outbox of N delivered deliveries and 10 dead creeerZaak; the query by ``status <> 'delivered'``
 (a full scan) against ``status IN ('dead', 'pending')`` (the ``delivery_pending`` index). Run:
 ``PYTHONPATH=. python tests/measure_import_mark.py 1000000``.
+
+And what the forwarder's look at the mark costs each creeerZaak it is about to send (gateway/deliver/forwarder.py):
+:func:`imported.held` by ``remembered``'s primary key, among N other remembered rows, alone and as the forwarder
+asks it (through its reader thread from the event loop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from gateway.deliver import imported, outbox
@@ -42,6 +48,31 @@ def main(n: int) -> None:
         started = time.perf_counter()
         marked = imported.mark(conn, set)
         print(f"imported.mark: {marked} marked in {(time.perf_counter() - started) * 1000:.2f} ms")
+    held(conn, n)
+
+
+def held(conn: object, n: int, calls: int = 10_000) -> None:
+    """The forwarder's check before each creeerZaak: a hit and a miss among ``n`` remembered rows."""
+    with outbox.transaction(conn):  # type: ignore[arg-type]
+        conn.executemany("INSERT INTO remembered (kind, key, value) VALUES ('ggk-replaced', ?, 'x')",  # type: ignore
+                         ((f"k{i}",) for i in range(n)))
+    for label, delivery in (("hit", 0), ("miss", n + 1)):
+        started = time.perf_counter()
+        for _ in range(calls):
+            imported.held(conn, delivery)
+        print(f"imported.held ({label}): {(time.perf_counter() - started) / calls * 1e6:.1f} µs a call "
+              f"among {n} remembered rows")
+    reader = ThreadPoolExecutor(1)
+
+    async def through_reader() -> float:
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        for _ in range(calls):
+            await loop.run_in_executor(reader, imported.held, conn, n + 1)
+        return (time.perf_counter() - started) / calls
+
+    print(f"imported.held through the reader thread: {asyncio.run(through_reader()) * 1e6:.1f} µs a creeerZaak")
+    reader.shutdown()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ under uvicorn, real batch run and import (the CLI), real SQLite, the reference r
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,14 @@ import httpx
 import pg_helpers
 import pytest
 from click.testing import CliRunner
+from fastapi import Response
 from pg_helpers import database_for
 from proxy_helpers import GatewayProcess, Receiver, ServerThread, Start, free_port, sample, soap11, wait_for
 from test_ledger_import import _batch
 from test_proxy_ledger import A02, operations
 
 from gateway.cli import main
-from gateway.deliver import outbox
+from gateway.deliver import imported, outbox
 from gateway.ledger import epoch
 from gateway.pgstore.conn import PgConnection
 from gateway.proxy.ledgered import LEDGER_IMPORTING, MAX_RENDERS
@@ -93,12 +95,18 @@ class CountingReceiver(ReferenceReceiver):
         return super().receive(data, soap_action)
 
 
-def test_a_creeerzaak_dead_before_an_import_of_its_zaak_is_not_replayed_as_a_second_one(
-        start: Start, tmp_path: Path) -> None:
+def _loaded(tmp_path: Path) -> tuple[Path, CountingReceiver]:
+    """A batch run of A-02 (its --state folder) and the reference receiver loaded with its outputs."""
     state, outputs = _batch(tmp_path, A02)
     receiver = CountingReceiver()
-    for output in outputs:  # the receiver was loaded with the batch run's outputs
+    for output in outputs:
         assert receiver.receive(output, SOAP_ACTIONS[CREEER]).accepted
+    return state, receiver
+
+
+def test_a_creeerzaak_dead_before_an_import_of_its_zaak_is_not_replayed_as_a_second_one(
+        start: Start, tmp_path: Path) -> None:
+    state, receiver = _loaded(tmp_path)
     with ServerThread(reference_app(receiver)) as ds:
         server, gw = start({"default": {"downstream": ds.url + "/soap"}}, {}, admin_key="geheim")
         assert gw.db_path is not None
@@ -130,6 +138,61 @@ def test_a_creeerzaak_dead_before_an_import_of_its_zaak_is_not_replayed_as_a_sec
         conn.close()
 
 
+class Gate:
+    """An ASGI app in front of the reference receiver that answers 503 while ``down``: the sidecar's forwarder keeps
+    the delivery pending in its queue, retrying, until the gate opens."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.down = True
+        self.turned_away = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.down:
+            self.turned_away += 1
+            await Response(b"<error>down</error>", status_code=503, media_type="text/xml")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def test_a_creeerzaak_pending_when_an_import_brings_in_its_zaak_is_held_back_not_sent(
+        start: Start, tmp_path: Path) -> None:
+    state, receiver = _loaded(tmp_path)
+    gate = Gate(reference_app(receiver))
+    with ServerThread(gate) as ds:
+        server, gw = start({"default": {"downstream": ds.url + "/soap"}}, {}, admin_key="geheim")
+        assert gw.db_path is not None
+        data = str(gw.db_path.parent)
+        assert httpx.post(server.url + "/soap", content=sample(A02), timeout=30).status_code == 200
+        assert wait_for(lambda: gate.turned_away >= 2)  # the forwarder holds the row, retrying it
+        conn = outbox.connect(gw.db_path)
+        (delivery, zaak), = [tuple(r) for r in conn.execute("SELECT id, zaak FROM delivery WHERE status = 'pending'")]
+        result = CliRunner().invoke(main, ["outbox", "import-ledger", "--state", str(state), "--data-dir", data,
+                                           "--replace"])
+        assert result.exit_code == 0 and "1 creeerZaak delivery not delivered" in result.output, result.output
+        gate.down = False
+        assert wait_for(lambda: conn.execute("SELECT status FROM delivery").fetchone()[0] == outbox.DEAD)
+        reason = conn.execute("SELECT reason FROM delivery").fetchone()[0]
+        assert reason == imported.not_sent(zaak) and f"zaak {zaak}" in reason and "import-ledger" in reason
+        time.sleep(0.5)  # nothing more goes out
+        # as the receiver sees it: one zaak, and never offered a second creeerZaak
+        assert receiver.creeer == 1 and len(receiver) == 1
+        shown = CliRunner().invoke(main, ["outbox", "show", str(delivery), "--data-dir", data])
+        assert shown.exit_code == 0 and f"not sent: a creeerZaak for zaak {zaak}" in shown.output, shown.output
+        listed = CliRunner().invoke(main, ["outbox", "list", "--data-dir", data])
+        assert f"not sent: a creeerZaak for zaak {zaak}"[:60] in listed.output, listed.output
+        answer = httpx.post(server.url + "/admin/replay", json={"ids": [delivery]}, headers=KEY, timeout=30)
+        (said,) = answer.json()["results"]
+        assert not said["ok"] and f"creeerZaak for zaak {zaak}" in said["note"], said
+        assert receiver.creeer == 1
+        # force sends it: the mark goes, so the forwarder does not hold it back again
+        forced = httpx.post(server.url + "/admin/replay", json={"ids": [delivery], "force": True}, headers=KEY,
+                            timeout=30)
+        assert forced.json()["results"][0]["ok"], forced.text
+        assert wait_for(lambda: receiver.creeer == 2), conn.execute("SELECT reason FROM delivery").fetchone()[0]
+        conn.close()
+
+
 @pytest.fixture()
 def database(server: str, request: pytest.FixtureRequest) -> str:
     return database_for(server, request, "ri")
@@ -137,10 +200,7 @@ def database(server: str, request: pytest.FixtureRequest) -> str:
 
 def test_on_postgresql_the_import_marks_the_dead_creeerzaak_and_the_cli_replay_refuses_it(
         tmp_path: Path, database: str) -> None:
-    state, outputs = _batch(tmp_path, A02)
-    receiver = CountingReceiver()
-    for output in outputs:
-        assert receiver.receive(output, SOAP_ACTIONS[CREEER]).accepted
+    state, receiver = _loaded(tmp_path)
     with ServerThread(reference_app(receiver)) as ds:
         gw = GatewayProcess(["--store", database, "--data-dir", str(tmp_path / "data"), "--downstream",
                              ds.url + "/soap", "--log-level", "warning"], free_port(), tmp_path / "gateway.log").start()

@@ -24,7 +24,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import outbox
+from gateway.zaken.plan import CREEER, SOAP_ACTIONS
+
+from . import imported, outbox
 from .committer import GroupCommitter
 from .downstream import Downstream
 from .lanes import CLOSED, Client, KeyQueue, Lane
@@ -38,6 +40,8 @@ log = logging.getLogger("overstap.forwarder")
 __all__ = ["DEAD", "DELIVERED", "GONE", "RETRY", "Forwarder", "Lane", "Observer", "Outcome", "classify"]
 WORKER_ERROR_DELAY = 5.0
 """Seconds before a key whose handling failed unexpectedly is tried again."""
+_CREEER = SOAP_ACTIONS[CREEER]
+"""The SOAPAction of a creeerZaak: only those may carry an import's mark (gateway/deliver/imported.py)."""
 
 class Observer:
     """Hooks for metrics; the defaults do nothing."""
@@ -299,7 +303,7 @@ class Forwarder:
         if tried is None:
             return
         item, outcome = tried
-        lane.settle(outcome)
+        lane.settle(Outcome(GONE) if outcome.unsent else outcome)  # held back: a probe that sent nothing
         if outcome.result == RETRY and outcome.http_status is None and lane.state != CLOSED:
             # The downstream is unreachable, not this message at fault: an outage must not use up
             # the attempts that exist to stop a message the downstream keeps failing on.
@@ -315,6 +319,10 @@ class Forwarder:
             item.payload, item.content_type, item.soap_action = loaded
         else:
             self._cached -= 1
+        if item.soap_action == _CREEER:  # marked by an import even while this forwarder held it: asked now
+            zaak = await self._read(imported.held, item.id)
+            if zaak is not None:
+                return Outcome(DEAD, imported.not_sent(zaak), unsent=True)
         headers = wire_headers(item, downstream)
         item.attempts += 1
         started = time.perf_counter()

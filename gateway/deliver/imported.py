@@ -6,7 +6,9 @@ batch run's outputs), replaying it sends the receiver a second creeerZaak for th
 by a receiver that checks, a second zaak at one that does not. Re-rendering it is no answer either: its message's
 effect is in the ledger already (the import took it over, alike or replaced), so a new render would find nothing
 to create. So the import marks those deliveries (in the same transaction, in the ledger's ``remembered``), and
-replay refuses them with a reason naming the zaak and what to do, unless forced.
+replay refuses them with a reason naming the zaak and what to do, unless forced. A mark on a delivery still
+pending makes the forwarder hold it back when it would send it (gateway/deliver/forwarder.py): a dead letter with
+:func:`not_sent`'s reason instead of a second creeerZaak.
 """
 
 from __future__ import annotations
@@ -39,12 +41,32 @@ def mark(conn: Any, holds: Callable[[Iterable[str]], set[str]]) -> int:
     return marked
 
 
+def held(conn: Any, delivery_id: int) -> str | None:
+    """The zaak of delivery ``delivery_id`` when it is a creeerZaak marked here (one lookup by the primary key of
+    ``remembered``), else None: asked by replay and by the forwarder just before it would send the delivery."""
+    row = conn.execute("SELECT value FROM remembered WHERE kind = ? AND key = ?", (KIND, str(delivery_id))).fetchone()
+    return None if row is None else str(row[0])
+
+
+def forget(conn: Any, delivery_id: int) -> None:
+    """Drop the mark of a delivery replayed with force: the forwarder sends it then, instead of holding it back."""
+    conn.execute("DELETE FROM remembered WHERE kind = ? AND key = ?", (KIND, str(delivery_id)))
+
+
 def refusal(conn: Any, delivery_id: int) -> str | None:
     """Why delivery ``delivery_id`` may not be replayed as stored (a creeerZaak of a zaak imported since), or None."""
-    row = conn.execute("SELECT value FROM remembered WHERE kind = ? AND key = ?", (KIND, str(delivery_id))).fetchone()
-    if row is None:
+    zaak = held(conn, delivery_id)
+    if zaak is None:
         return None
-    return (f"delivery {delivery_id} is a creeerZaak for zaak {row[0]} rendered before 'outbox import-ledger' brought "
+    return (f"delivery {delivery_id} is a creeerZaak for zaak {zaak} rendered before 'outbox import-ledger' brought "
             "in a ledger that holds that zaak: the receiver has it from the batch run, and this creeerZaak again "
             "would be a second one; the zaak continues from the imported ledger, so leave this dead letter (or, if "
             "the receiver does not hold the zaak, pass force to send it anyway)")
+
+
+def not_sent(zaak: str) -> str:
+    """The dead letter's reason of a pending creeerZaak the forwarder held back because an import marked it."""
+    return (f"not sent: a creeerZaak for zaak {zaak}, stored before 'outbox import-ledger' brought in a ledger that "
+            "holds that zaak; the receiver has it from the batch run, so this would be a second creeerZaak. The "
+            "zaak continues from the imported ledger: leave this dead letter (replay refuses it), or replay it "
+            "with force if the receiver does not hold the zaak")

@@ -37,6 +37,8 @@ class Outcome:
     said: str = ""
     """What the downstream's bytes said beyond our words in ``reason`` (an exception's text that quotes them),
     scrubbed: kept in the outbox's reason (:attr:`stored`), never logged."""
+    unsent: bool = False
+    """Held back before it went out (a creeerZaak an import marked): says nothing about the downstream."""
 
     @property
     def summary(self) -> str:

@@ -154,6 +154,8 @@ def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
     refused = imported.refusal(conn, step.id) if not step.forced else None  # in the write: no import in between
     if refused is not None:
         return Replayed(step.id, False, refused)
+    if step.forced:  # else the forwarder holds it back again
+        imported.forget(conn, step.id)
     if step.envelope is not None:
         if step.stamp is None:  # never the old envelope again: the chain refuses its UUID (IB216, CC08)
             return Replayed(step.id, False, "needs a new envelope, which this replay did not stamp")
