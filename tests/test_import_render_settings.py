@@ -18,6 +18,7 @@ from pg_helpers import fresh_database
 from test_batch_render_config import A02, B01, batch, config, history
 
 from gateway.cli import main
+from gateway.deliver import outbox
 from gateway.ledger.render_record import KIND
 from gateway.ledger.sqlite import DB_NAME
 
@@ -40,6 +41,7 @@ def test_import_ledger_refuses_a_ledger_rendered_with_other_settings_than_the_si
             "top-level render: block): zaaktypen differ.") in refused.output
     assert "--other-render-settings" in refused.output and "Nothing was imported." in refused.output
     assert not (tmp_path / "data").exists()  # refused before the store was made
+    outbox.open_db(tmp_path / "data")  # the sidecar's outbox (its config's data_dir), made at its first start
     wrong_route = _import(state, "--config", serve, "--route", "vendor-x")  # that route has its own catalogue
     assert wrong_route.exit_code == 1 and "(route vendor-x): zaaktypen differ" in wrong_route.output
     forced = _import(state, "--config", other, "--other-render-settings")
@@ -57,6 +59,7 @@ def test_a_ledger_of_an_older_release_without_a_record_is_imported_with_a_warnin
     assert batch(str(history(tmp_path, (B01,))), "--out", str(tmp_path / "out"), "--state", str(state)).exit_code == 0
     with sqlite3.connect(state / DB_NAME) as conn:
         assert conn.execute("DELETE FROM remembered WHERE kind = ?", (KIND,)).rowcount == 1
+    outbox.open_db(tmp_path / "data")
     done = _import(state, "--config", config(tmp_path))
     assert done.exit_code == 0, done.output
     assert "records no render settings (written by an older release)" in done.output

@@ -53,6 +53,7 @@ def test_the_sidecar_continues_a_zaak_the_batch_run_created(tmp_path: Path) -> N
     zaak = created.findtext(f".//{ZKN}object/{ZKN}identificatie")
     batch_tijdstip = created.findtext(f".//{STUF}tijdstipBericht")
     assert zaak and batch_tijdstip
+    outbox.open_db(tmp_path / "data")  # the sidecar's outbox, made at its first start
     code, said = _import(tmp_path, state)
     assert code == 0, said
     assert "1 zaak_state" in said and "1 zender_tijdstip" in said

@@ -154,6 +154,7 @@ def test_a_ledger_a_batch_writes_during_the_import_is_read_as_one_snapshot(tmp_p
             kwargs["factory"] = BatchWritesMeanwhile
         return real(database, *args, **kwargs)
 
+    outbox.open_db(tmp_path / "data")  # the sidecar's outbox, made at its first start
     monkeypatch.setattr(transfer.sqlite3, "connect", connect)
     code, output = _import(tmp_path, state)
     assert code == 0 and written, output
@@ -198,6 +199,7 @@ def test_the_ledger_of_a_batch_run_killed_before_its_journal_caught_up_is_refuse
     assert not (tmp_path / "data").exists()
     assert run(BatchOptions([history], out, workers=0, resume=True, progress="quiet", chunk_size=1,
                             commit_seconds=3600, state=str(state))).exit_code == 0
+    outbox.open_db(tmp_path / "data")  # the sidecar's outbox, made at its first start
     code, output = _import(tmp_path, state)
     assert (code, output) == (0, "imported 40 chain_key, 40 zaak_state, 1 zender_tijdstip; 0 already held alike, "
                                  "0 replaced\n")

@@ -24,7 +24,7 @@ import click
 from gateway.deliver import outbox, restamp, shadow
 from gateway.deliver.replay import ID_RANGE, InOrder, Replayed, Targets, apply, chunks, prepare, replay_quarantined
 from gateway.deliver.serving import SidecarServing, alone
-from gateway.deliver.store import SqliteStore, Store, locate, ready
+from gateway.deliver.store import SqliteStore, Store, existing, locate, read_only, ready
 from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger.job import JobLedger
 from gateway.ledger.staged import ConnLedger
@@ -75,14 +75,15 @@ def locate_store(data_dir: str | None, config_file: str | None, url: str | None)
     return store
 
 
-def _open(data_dir: str | None, config_file: str | None, url: str | None) -> Any:
-    """A connection to the store (a sqlite3 or PgConnection: the outbox functions take either), schema at head."""
+def _open(data_dir: str | None, config_file: str | None, url: str | None, *, read: bool = False) -> Any:
+    """A connection to the store's existing outbox (a sqlite3 or PgConnection: the outbox functions take either):
+    ``read``, one that changes nothing (``list``, ``show``, ``shadow report``); else schema brought to head. A
+    folder without an outbox, or a database there that is none, is refused: made or migrated here, a typo in
+    --data-dir got a new outbox, and a read command wrote Overstap's tables into another program's database."""
     store = locate_store(data_dir, config_file, url)
-    if isinstance(store, SqliteStore) and not store.path.is_file():
-        fail_usage(f"no outbox in {store.path.parent} (expected {store.path}); pass --data-dir or --store")
     try:
-        return ready(store).connect()
-    except RuntimeError as exc:  # an unreachable database, a store of a newer release
+        return read_only(store) if read else ready(existing(store)).connect()
+    except RuntimeError as exc:  # none there, not an outbox, unreachable, a store of a newer release
         fail_usage(str(exc))
 
 
@@ -129,7 +130,7 @@ def list_(data_dir: str | None, config_file: str | None, store_url: str | None, 
         fail_usage("--quarantine and --unmapped are two listings: pass one")
     if (quarantine or unmapped) and (status or target):  # `--quarantine --status dead` listed the whole quarantine
         fail_usage("--status and --target filter deliveries; --quarantine and --unmapped list messages (by --route)")
-    conn = _open(data_dir, config_file, store_url)
+    conn = _open(data_dir, config_file, store_url, read=True)
     if unmapped:
         _list_unmapped(conn, route, limit, as_json)
         return
@@ -202,7 +203,7 @@ def _list_unmapped(conn: Any, route: str | None, limit: int, as_json: bool) -> N
 def show(item_id: int, data_dir: str | None, config_file: str | None, store_url: str | None, is_message: bool,
          payload: bool) -> None:
     """One delivery (or message) in full: status, attempts, the downstream's reason, its message."""
-    conn = _open(data_dir, config_file, store_url)
+    conn = _open(data_dir, config_file, store_url, read=True)
     if not is_message:
         row = outbox.delivery(conn, item_id)
         if row is None:
@@ -468,7 +469,7 @@ def shadow_report(data_dir: str | None, config_file: str | None, store_url: str 
     message converted to nothing to send (a retour, "no change") is "no output", with the converter's reason.
     Exit status: 0 the report was shown, whatever it says; 2 a usage error (no outbox, a bad option).
     """
-    conn = _open(data_dir, config_file, store_url)
+    conn = _open(data_dir, config_file, store_url, read=True)
     lines = shadow.report(conn, route, limit)
     shown = [ln for ln in lines if ln.differences] if differences else lines
     if as_json:

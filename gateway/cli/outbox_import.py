@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from gateway.deliver import imported, outbox
-from gateway.deliver.store import failure_name, ready, store_failure
+from gateway.deliver.store import existing, failure_name, ready, store_failure
 from gateway.ledger.transfer import LedgerConflict, NotALedger, UnfinishedRun, holds, import_ledger, ledger_file
 from gateway.pgstore import is_url
 from gateway.pgstore.conn import describe_url
@@ -60,12 +60,14 @@ def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None
     moved). Entries both ledgers hold differently (a zaak a sidecar continued meanwhile) are named and
     nothing is imported, unless --replace; tijdstipBericht per zender never goes back. A ledger whose batch ran
     with other render settings than --config's (--route's) is refused, naming them, unless --other-render-settings.
+    The sidecar's outbox must be there (its start makes it): a --data-dir without one, or a file there that is no
+    Overstap outbox, is refused (exit 2) instead of made one, so a typo cannot take the ledger to nowhere.
     """
     store = locate_store(data_dir, config_file, store_url)
     try:
         source = ledger_file(state_dir)  # checked before the store is opened (or made): a refusal changes nothing
         check(source, config_file, route, other_settings)
-        conn = ready(store).connect()  # the ledger tables come with the schema
+        conn = ready(existing(store)).connect()  # an outbox there already, or a typo's new one got the ledger
         with outbox.transaction(conn):  # BEGIN IMMEDIATE: on PostgreSQL the store's write lock
             done = import_ledger(source, conn, replace=replace)
             held_back = imported.mark(conn, lambda zaken: holds(source, zaken))  # their replay would create again

@@ -77,6 +77,16 @@ def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     return conn
 
 
+def connect_read_only(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
+    """A connection that cannot write (SQLite's ``mode=ro``): for ``outbox list``/``show``, which must not make
+    or change a database where they look (gateway/deliver/store.py, :func:`~gateway.deliver.store.read_only`)."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout, isolation_level=None,
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    return conn
+
+
 def open_db(data_dir: str | Path) -> Path:
     """Create the data folder and bring the outbox's schema to head (gateway/schema); return the database path.
 

@@ -106,6 +106,68 @@ def ready(store: Store) -> Store:
     return store
 
 
+class NotAnOutbox(RuntimeError):
+    """No outbox where ``overstap outbox`` looked, or a database there that is not one: refused, nothing written."""
+
+
+def no_outbox(folder: Path) -> str:
+    """The refusal of a data folder without an outbox (a typo in --data-dir made a new one before)."""
+    return (f"no outbox in {folder} (expected {folder / outbox.DB_NAME}): point at the sidecar's data folder with "
+            "--data-dir (its data_dir; or --config with its config file), or at its PostgreSQL store with --store; "
+            f"to make a new outbox there on purpose, run `overstap store migrate --data-dir {folder}`")
+
+
+def _outbox_revision(conn: sqlite3.Connection, path: Path) -> str:
+    """The revision of the SQLite outbox ``conn`` (recorded, or what an outbox from before migrations is at);
+    NotAnOutbox for another program's database, SchemaError for a newer release's outbox."""
+    revision = schema.known(schema.recorded(conn)) or schema.unversioned_revision(conn)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if revision is None or not {"message", "delivery"} <= tables:
+        raise NotAnOutbox(f"{path}: not an Overstap outbox (it has no outbox tables: another program's database?); "
+                          "nothing was changed")
+    return revision
+
+
+def existing(store: Store, *, at_head: bool = False) -> Store:
+    """``store`` when it is an outbox already, looked at without changing anything (a SQLite file read-only);
+    :class:`NotAnOutbox` when the folder has none or the file is another database (``outbox`` commands made an
+    outbox there, or added its tables to whatever database was at that path). ``at_head``: refuse an older
+    release's outbox too (a read command must not migrate it). The sidecar's own start makes and migrates its
+    store (:func:`ready`)."""
+    if isinstance(store, PostgresStore):
+        if at_head:
+            recorded = schema.known(schema.recorded_at(store.connect))
+            if recorded != schema.HEAD:
+                found = ("no Overstap store here (no schema revision recorded)" if recorded is None
+                         else f"an outbox at schema revision {recorded}, behind this release's {schema.HEAD}")
+                raise NotAnOutbox(f"{store.describe()}: {found}; run `overstap store migrate --store URL` first (or "
+                                  "start a replica); nothing was changed")
+        return store
+    if not store.path.is_file():
+        raise NotAnOutbox(no_outbox(store.path.parent))
+    conn = outbox.connect_read_only(store.path)
+    try:
+        revision = _outbox_revision(conn, store.path)
+    except sqlite3.DatabaseError as exc:  # junk, or a damaged file
+        raise RuntimeError(f"{store.path}: not an outbox: SQLite says {exc}") from None
+    finally:
+        conn.close()
+    if at_head and revision != schema.HEAD:
+        raise NotAnOutbox(f"{store.path}: an outbox of an older release (schema revision {revision}, this one reads "
+                          f"{schema.HEAD}); run `overstap store migrate --data-dir {store.path.parent}` first (or "
+                          "start the sidecar); nothing was changed")
+    return store
+
+
+def read_only(store: Store) -> Any:
+    """A connection to an existing outbox at head that changes nothing: read-only on SQLite, no migration on
+    PostgreSQL (:func:`existing`); for ``outbox list``, ``show`` and ``shadow report``."""
+    existing(store, at_head=True)
+    if isinstance(store, SqliteStore):
+        return outbox.connect_read_only(store.path)
+    return store.connect()
+
+
 def migrate(store: Store, to: str = "head") -> Upgraded:
     """Run the store's revisions up to ``to`` (see gateway/schema/run.py); on PostgreSQL under the write lock,
     so replicas starting together migrate one after the other and writers wait for the new schema."""

@@ -44,6 +44,15 @@ def recorded(conn: Any) -> str | None:
     return str(row[0]) if row is not None else None
 
 
+def recorded_at(connect: Callable[[], Any]) -> str | None:
+    """:func:`recorded` over a connection of its own (``connect()``), closed again."""
+    conn = connect()
+    try:
+        return recorded(conn)
+    finally:
+        conn.close()
+
+
 def known(version: str | None) -> str | None:
     """``version`` itself, when this release knows it (or it is None); else a SchemaError saying what to do."""
     if version is not None and version not in REVISIONS:
@@ -59,11 +68,7 @@ def behind(conn: Any) -> bool:
 
 def behind_at(connect: Callable[[], Any]) -> bool:
     """:func:`behind` over a connection of its own (``connect()``), closed again."""
-    conn = connect()
-    try:
-        return behind(conn)
-    finally:
-        conn.close()
+    return known(recorded_at(connect)) != HEAD
 
 
 def unversioned_revision(conn: sqlite3.Connection) -> str | None:
