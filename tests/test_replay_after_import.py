@@ -155,20 +155,20 @@ class Gate:
         await self.app(scope, receive, send)
 
 
-def test_a_creeerzaak_pending_when_an_import_brings_in_its_zaak_is_held_back_not_sent(
-        start: Start, tmp_path: Path) -> None:
+def _held_back(start: Start, tmp_path: Path, database: str | None = None) -> None:
+    """A creeerZaak pending (the receiver down) when the import marks it: held back when the receiver is back, never
+    offered to it; replay refuses it, force sends it. On the SQLite outbox, or on the PostgreSQL ``database``."""
     state, receiver = _loaded(tmp_path)
     gate = Gate(reference_app(receiver))
     with ServerThread(gate) as ds:
-        server, gw = start({"default": {"downstream": ds.url + "/soap"}}, {}, admin_key="geheim")
-        assert gw.db_path is not None
-        data = str(gw.db_path.parent)
+        server, gw = start({"default": {"downstream": ds.url + "/soap"}}, {}, admin_key="geheim",
+                           **({"store": database} if database else {}))
+        where = ["--store", database] if database else ["--data-dir", str(gw.db_path.parent)]  # type: ignore[union-attr]
         assert httpx.post(server.url + "/soap", content=sample(A02), timeout=30).status_code == 200
         assert wait_for(lambda: gate.turned_away >= 2)  # the forwarder holds the row, retrying it
-        conn = outbox.connect(gw.db_path)
+        conn: Any = PgConnection(database) if database else outbox.connect(gw.db_path)  # type: ignore[arg-type]
         (delivery, zaak), = [tuple(r) for r in conn.execute("SELECT id, zaak FROM delivery WHERE status = 'pending'")]
-        result = CliRunner().invoke(main, ["outbox", "import-ledger", "--state", str(state), "--data-dir", data,
-                                           "--replace"])
+        result = CliRunner().invoke(main, ["outbox", "import-ledger", "--state", str(state), *where, "--replace"])
         assert result.exit_code == 0 and "1 creeerZaak delivery not delivered" in result.output, result.output
         gate.down = False
         assert wait_for(lambda: conn.execute("SELECT status FROM delivery").fetchone()[0] == outbox.DEAD)
@@ -177,9 +177,9 @@ def test_a_creeerzaak_pending_when_an_import_brings_in_its_zaak_is_held_back_not
         time.sleep(0.5)  # nothing more goes out
         # as the receiver sees it: one zaak, and never offered a second creeerZaak
         assert receiver.creeer == 1 and len(receiver) == 1
-        shown = CliRunner().invoke(main, ["outbox", "show", str(delivery), "--data-dir", data])
+        shown = CliRunner().invoke(main, ["outbox", "show", str(delivery), *where])
         assert shown.exit_code == 0 and f"not sent: a creeerZaak for zaak {zaak}" in shown.output, shown.output
-        listed = CliRunner().invoke(main, ["outbox", "list", "--data-dir", data])
+        listed = CliRunner().invoke(main, ["outbox", "list", *where])
         assert f"not sent: a creeerZaak for zaak {zaak}"[:60] in listed.output, listed.output
         answer = httpx.post(server.url + "/admin/replay", json={"ids": [delivery]}, headers=KEY, timeout=30)
         (said,) = answer.json()["results"]
@@ -191,6 +191,11 @@ def test_a_creeerzaak_pending_when_an_import_brings_in_its_zaak_is_held_back_not
         assert forced.json()["results"][0]["ok"], forced.text
         assert wait_for(lambda: receiver.creeer == 2), conn.execute("SELECT reason FROM delivery").fetchone()[0]
         conn.close()
+
+
+def test_a_creeerzaak_pending_when_an_import_brings_in_its_zaak_is_held_back_not_sent(
+        start: Start, tmp_path: Path) -> None:
+    _held_back(start, tmp_path)
 
 
 @pytest.fixture()
@@ -223,3 +228,8 @@ def test_on_postgresql_the_import_marks_the_dead_creeerzaak_and_the_cli_replay_r
             conn.close()
         finally:
             gw.terminate()
+
+
+def test_on_postgresql_a_pending_creeerzaak_the_import_marks_is_held_back_by_the_replica_not_sent(
+        start: Start, tmp_path: Path, database: str) -> None:
+    _held_back(start, tmp_path, database)
