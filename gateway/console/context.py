@@ -49,6 +49,8 @@ class Backend:
     """The gateway's replay of quarantined message ids (converted again with the mappings of now)."""
     explain: Callable[[bytes, str | None, str], Any] | None = None
     """``overstap explain`` over the gateway's registry: (original, mapping, route) -> an Explanation."""
+    quarantine: Callable[[], Awaitable[dict[str, object]]] | None = None
+    """The quarantine bound's figures (``Gateway.quarantine_state``, as on /readyz): messages, bytes, caps, full."""
 
 
 async def form(request: Request) -> dict[str, str]:

@@ -309,5 +309,5 @@ def _mount_console(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
     assert gw.db_path is not None  # ServeConfig.check: the console reads the SQLite outbox
     app.mount("/console", create_console(config.console, Backend(
         gw.db_path, lambda ids: gw.replay(ids, False), config.admin_key, gw.metrics.render,
-        replay_quarantined=lambda ids: gw.replay(ids, True),
+        replay_quarantined=lambda ids: gw.replay(ids, True), quarantine=gw.quarantine_state,
         explain=lambda data, mapping, route: explain(data, registry=gw.registry, mapping=mapping, route=route))))

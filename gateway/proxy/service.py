@@ -247,6 +247,15 @@ class Gateway:
         """Reserve room for a refused body of ``size`` bytes (:mod:`.quarantine_bound`; :meth:`keep_quarantined`
         uses it); when there is none and ``tell``, :meth:`quarantine_refused`. The counts are in memory; the store
         is counted only when they are stale."""
+        await self._recount_quarantine()
+        if self.quarantine.take(size):
+            return True
+        if tell:
+            self.quarantine_refused(route, size)
+        return False
+
+    async def _recount_quarantine(self) -> None:
+        """Count the quarantine anew from the store when the in-memory counts are stale (one count at a time)."""
         now = time.monotonic()
         if self.quarantine.recount_due(now):
             self.quarantine.counted_at = now  # one count at a time: refusals arriving meanwhile use the counts of now
@@ -254,11 +263,12 @@ class Gateway:
                 self.quarantine.counted(*await self.committer.write(totals), now)
             except Exception as exc:  # the counts of before stand; the write of the entry will tell
                 log.error("could not count the quarantine: %s", type(exc).__name__)
-        if self.quarantine.take(size):
-            return True
-        if tell:
-            self.quarantine_refused(route, size)
-        return False
+
+    async def quarantine_state(self) -> dict[str, object]:
+        """The bound's figures for the console's health page, counted anew when stale: a purge or replay made
+        there shows within a second while full, not only once the next refusal arrives."""
+        await self._recount_quarantine()
+        return self.quarantine.state()
 
     def quarantine_refused(self, route: str, size: int) -> None:
         """A refused message the full quarantine does not keep: counted and logged by size, never its payload."""
