@@ -8,13 +8,19 @@ sidecar on 127.0.0.1 with a cap of 2, junk posted until it is full, the page ope
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 import httpx
 from browser_helpers import BROWSER_ARGS, CHROMIUM, browser_entry
-from console_helpers import BSN, console_config
+from console_helpers import BSN, console_config, login
 from proxy_helpers import Receiver, ServerThread, Start, sample, wait_for
 from test_console_browser import log_in, shot
 from test_proxy_quarantine_bound import A02, junk
 from test_proxy_refusal import table
+
+from gateway.proxy.quarantine_bound import FULL_RECOUNT_SECONDS
+from gateway.proxy.service import STATE_WAIT_SECONDS
 
 
 def test_the_health_page_shows_a_full_quarantine_and_what_to_do(start: Start) -> None:
@@ -73,3 +79,24 @@ def test_the_health_page_shows_a_full_quarantine_and_what_to_do(start: Start) ->
                 assert "room left" in page.locator("main").inner_text()
             finally:
                 browser.close()
+
+
+def test_the_health_page_does_not_wait_for_a_count_behind_a_held_write_lock(start: Start) -> None:
+    """A purge holds the outbox's write lock for up to a minute (docs/console.md); a health page opened meanwhile
+    shows the bound's figures of before after STATE_WAIT_SECONDS, not after the purge."""
+    server, gw = start({"default": {"downstream": "http://127.0.0.1:9/none"}}, {}, fault_status="http",
+                       quarantine_max_messages=1, require_downstream_ready=False, console=console_config())
+    assert [httpx.post(server.url + "/soap", content=junk(i), timeout=30).status_code for i in range(2)] == [400, 503]
+    client = login(server.url, "otto")
+    held = sqlite3.connect(gw.db_path, isolation_level=None)
+    try:
+        held.execute("BEGIN IMMEDIATE")  # the writer's lock, as a purge's one transaction holds it
+        time.sleep(FULL_RECOUNT_SECONDS + 0.1)  # full and stale: the page asks for a count
+        began = time.monotonic()
+        page = client.get("/console/health", timeout=30)
+        took = time.monotonic() - began
+        assert page.status_code == 200 and "Quarantine full" in page.text
+        assert STATE_WAIT_SECONDS <= took < STATE_WAIT_SECONDS + 2, took
+    finally:
+        held.execute("ROLLBACK")
+        held.close()

@@ -54,6 +54,8 @@ from .soap import refuse_not_understood, soap_version
 from .unmapped_report import report_unmapped
 
 log = logging.getLogger("overstap.gateway")
+STATE_WAIT_SECONDS = 2.0
+"""How long the console's health page waits for a count of the quarantine before it shows the figures of before."""
 
 
 class Gateway:
@@ -97,6 +99,8 @@ class Gateway:
         self.last_reload_errors: list[str] = []
         self.quarantine = QuarantineBound(config.quarantine_max_messages, config.quarantine_max_bytes)
         """What the quarantine holds, kept in memory: the bound a refused message is checked against."""
+        self._counting: set[asyncio.Future[None]] = set()
+        """Counts of the quarantine the console's health page stopped waiting for (:meth:`quarantine_state`)."""
         self.started = False
         self.serving: Serving | None = None  # the hold on a SQLite outbox while started (deliver/serving.py)
 
@@ -266,8 +270,14 @@ class Gateway:
 
     async def quarantine_state(self) -> dict[str, object]:
         """The bound's figures for the console's health page, counted anew when stale: a purge or replay made
-        there shows within a second while full, not only once the next refusal arrives."""
-        await self._recount_quarantine()
+        there shows within a second while full, not only once the next refusal arrives. The count waits at most
+        :data:`STATE_WAIT_SECONDS` (a purge holding the outbox's write lock for a minute would hold the page): then
+        the figures of before, the count finishing behind them."""
+        count = asyncio.ensure_future(self._recount_quarantine())
+        self._counting.add(count)  # held until done: a task nobody references may be collected mid-count
+        count.add_done_callback(self._counting.discard)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(count), STATE_WAIT_SECONDS)
         return self.quarantine.state()
 
     def quarantine_refused(self, route: str, size: int) -> None:
