@@ -22,7 +22,8 @@ from proxy_helpers import Start, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "out" / "console-screenshots"
-DOCS = {"messages", "message", "replay-confirm", "client", "zaak", "health", "purge-preview"}
+DOCS = {"messages", "message", "replay-confirm", "client", "zaak", "health", "purge-preview",
+        "health-quarantine-full"}
 """The screenshots docs/console.md shows (none with a payload in view: those hold the sample's BSN)."""
 
 
