@@ -454,8 +454,8 @@ class Forwarder:
     async def _import_mark(self, delivery_id: int) -> str | None:
         """The zaak of a creeerZaak an import marked (gateway/deliver/imported.py), asked just before it is sent. On
         the sidecar's own SQLite file on the loop, over a read-only connection of its own: a primary-key read of
-        ~8 µs, where the reader thread's hop cost ~70 µs a creeerZaak and 5-10% of the acknowledged rate
-        (benchmarks/proxy_bench.py). On a shared store through the reader, as every other read."""
+        ~8 µs, where the reader thread's hop cost ~70 µs a creeerZaak (tests/measure_import_mark.py), and in
+        benchmarks/proxy_bench.py every message is one. On a shared store through the reader, as every other read."""
         if not isinstance(self.store, SqliteStore):
             return cast("str | None", await self._read(imported.held, delivery_id))
         if self._mark_conn is None:
