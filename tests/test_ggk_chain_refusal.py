@@ -259,9 +259,7 @@ def test_a_re_offer_on_a_postgresql_store_goes_in_a_new_envelope(server: str, re
     url = database_for(server, request, "reoffer")
     chain = Receiver()
     with ServerThread(chain.app()) as ds:
-        gw = GatewayProcess(["--store", url, "--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/isd",
-                             "--profile", "ggk", "--convert-processes", "0", "--log-level", "info"], free_port(),
-                            tmp_path / "gateway.log").start()
+        gw = serve(tmp_path, ds.url + "/isd", "--store", url)
         try:
             assert httpx.post(gw.url + "/soap", content=sample(), timeout=30).status_code == 200
             assert wait_for(lambda: len(chain.received) == 1)

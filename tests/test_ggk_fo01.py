@@ -120,10 +120,11 @@ def one_di01(gw: GatewayProcess, chain: Receiver) -> str:
     return di01_ref(chain.received[0].body)
 
 
-def serve(tmp_path: Path, downstream: str) -> GatewayProcess:
-    """``overstap serve --profile ggk``: its one route sends every message to the chain as a Di01."""
+def serve(tmp_path: Path, downstream: str, *more: str) -> GatewayProcess:
+    """``overstap serve --profile ggk``: its one route sends every message to the chain as a Di01 (``more``: other
+    flags, e.g. ``--store URL`` for a shared PostgreSQL store, ``--admin-key``)."""
     return GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", downstream, "--profile", "ggk",
-                           "--convert-processes", "0", "--log-level", "info"], free_port(),
+                           "--convert-processes", "0", "--log-level", "info", *more], free_port(),
                           tmp_path / "gateway.log").start()
 
 
@@ -297,9 +298,7 @@ def test_a_fo01_on_a_postgresql_store(server: str, request: pytest.FixtureReques
     url = database_for(server, request, "fo")
     chain = Receiver()
     with ServerThread(chain.app()) as ds:
-        gw = GatewayProcess(["--store", url, "--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/isd",
-                             "--profile", "ggk", "--convert-processes", "0"], free_port(),
-                            tmp_path / "gateway.log").start()
+        gw = serve(tmp_path, ds.url + "/isd", "--store", url)
         try:
             sent = one_di01(gw, chain)
             _ref, message = fo01(sent)
@@ -436,9 +435,7 @@ def test_a_replay_in_a_new_envelope_on_a_postgresql_store(server: str, request: 
     url = database_for(server, request, "fo_replay")
     chain = Receiver()
     with ServerThread(chain.app()) as ds:
-        gw = GatewayProcess(["--store", url, "--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/isd",
-                             "--profile", "ggk", "--convert-processes", "0", "--admin-key", "geheim"], free_port(),
-                            tmp_path / "gateway.log").start()
+        gw = serve(tmp_path, ds.url + "/isd", "--store", url, "--admin-key", "geheim")
         try:
             first = one_di01(gw, chain)
             delivery_id = int(refuse(gw, first).headers["x-overstap-delivery"])
