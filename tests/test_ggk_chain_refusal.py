@@ -1,12 +1,12 @@
 """A GGk envelope the chain refused never goes to it again under the same UUID; a Fo01 is never overwritten.
 
-Why: StUF 03.01 4.4.2 has an end node keep every asynchronous message it was offered under its referentienummer:
+Why: StUF 03.01 4.4 has an end node keep every asynchronous message it was offered under its referentienummer:
 the same message offered again gets the same Bv03 or Fo03 again and is not stored, a different one gets Fo03
 StUF016 (the ISD-keten: IB216, CC08). So a Di01 the chain refused, at once (a Fo03) or later (a Fo01), can only
 succeed in a new envelope: a new UUID and the zender's next tijdstipBericht (gateway/deliver/restamp.py), whether
 an operator replays it or the sender offers the message again. And a Fo01 that comes while the attempt that
 carried the Di01 still waits for the chain's answer must not be undone by that answer. Each test runs ``overstap
-serve`` as a real process and a downstream on 127.0.0.1 that plays the chain as 4.4.2 describes it.
+serve`` as a real process and a downstream on 127.0.0.1 that plays the chain as 4.4 describes it.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def dead_one(data: Path, known: set[int]) -> dict[str, object]:
 def test_a_di01_the_chain_refused_at_once_is_replayed_in_a_new_envelope(tmp_path: Path) -> None:
     """The chain answers the first Di01 with a Fo03 at once and the second with HTTP 500 (no StUF: it may or may
     not hold it). Both are dead letters; the first's reply code is the Fo03's. The chain then keeps answering the
-    first UUID with its Fo03 (4.4.2). An admin replay of both: the first reaches the chain in a new envelope (new
+    first UUID with its Fo03 (4.4). An admin replay of both: the first reaches the chain in a new envelope (new
     UUID, byte for byte the rest) and is delivered; the second goes in its own envelope, the same UUID."""
     chain = Receiver(behaviour="fo", fo_code="StUF055", fo_omschrijving="envelop niet conform schema")
     data = tmp_path / "data"
@@ -96,7 +96,7 @@ def test_a_di01_the_chain_refused_at_once_is_replayed_in_a_new_envelope(tmp_path
             assert (first["status"], first["http_status"], first["reply_code"]) == (outbox.DEAD, 500, "Fo03 StUF055")
             assert (second["status"], second["http_status"], second["reply_code"]) == (outbox.DEAD, 500, None)
             old_ref, old_payload = str(first["referentienummer"]), bytes(first["payload"])
-            chain.behaviour, chain.fo_refs = "bv", {old_ref}  # 4.4.2: the same UUID, the same Fo03
+            chain.behaviour, chain.fo_refs = "bv", {old_ref}  # 4.4: the same UUID, the same Fo03
             answer = httpx.post(gw.url + "/admin/replay", json={"ids": [first["id"], second["id"]]}, headers=ADMIN,
                                 timeout=60)
             assert answer.status_code == 200, answer.text
@@ -118,7 +118,7 @@ def test_a_di01_the_chain_refused_at_once_is_replayed_in_a_new_envelope(tmp_path
 
 def test_the_sender_offering_a_refused_message_again_sends_it_in_a_new_envelope(tmp_path: Path) -> None:
     """Two 301s: the chain refuses the first later in a Fo01, the second at once in a Fo03, and from then on answers
-    both UUIDs with their Fo03 (4.4.2). The vendor offers both messages again: each is a re-send to the sidecar
+    both UUIDs with their Fo03 (4.4). The vendor offers both messages again: each is a re-send to the sidecar
     (Bv03, ``X-Overstap-Duplicate``, nothing planned anew), and each Di01 reaches the chain in a new envelope,
     byte for byte the rest; the dead letters are delivered under the new UUIDs, the old ones never sent again."""
     chain = Receiver()
@@ -137,7 +137,7 @@ def test_the_sender_offering_a_refused_message_again_sends_it_in_a_new_envelope(
             at_once_ref, at_once_payload = str(at_once["referentienummer"]), bytes(stored(data, int(str(
                 at_once["id"])))["payload"])
             assert stored(data, int(str(at_once["id"])))["reply_code"] == "Fo03 StUF055"
-            chain.behaviour, chain.fo_refs = "bv", {late, at_once_ref}  # 4.4.2: the same UUID, the same Fo03
+            chain.behaviour, chain.fo_refs = "bv", {late, at_once_ref}  # 4.4: the same UUID, the same Fo03
             for message in (first_message, second_message):
                 again = httpx.post(gw.url + "/soap", content=message, timeout=30)
                 assert again.status_code == 200 and again.headers["x-overstap-duplicate"] == "true", again.text
@@ -319,7 +319,7 @@ def test_a_re_offer_whose_new_envelope_cannot_be_queued_is_not_acknowledged(tmp_
             refused = dead_one(data, set())
             delivery_id, old_ref = int(str(refused["id"])), str(refused["referentienummer"])
             before = stored(data, delivery_id)
-            chain.behaviour, chain.fo_refs = "bv", {old_ref}  # 4.4.2: the same UUID, the same Fo03
+            chain.behaviour, chain.fo_refs = "bv", {old_ref}  # 4.4: the same UUID, the same Fo03
             outbox_file = sqlite3.connect(data / outbox.DB_NAME, timeout=10)
             outbox_file.execute(f"CREATE TRIGGER full_disk BEFORE UPDATE ON delivery WHEN OLD.id = {delivery_id} "
                                 "BEGIN SELECT RAISE(ABORT, 'disk full'); END;")

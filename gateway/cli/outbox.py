@@ -308,8 +308,9 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
            as_is: bool, force: bool) -> None:
     """Queue dead letters again as stored (same payload and referentienummer: a canonical output is rendered
     against the zaak ledger once), or convert quarantined messages with the current mappings and the ledger.
-    A delivery that was delivered is refused unless --force. A GGk envelope the chain holds (refused in a Fo01, or
-    delivered) goes in a new envelope: new UUID, the zender's next tijdstipBericht (docs/deploy-sidecar.md, Replay).
+    A delivery that was delivered is refused unless --force. A GGk envelope the chain holds (refused in a StUF
+    Fo03 or Fo01, or delivered) goes in a new envelope: new UUID, the zender's next tijdstipBericht
+    (docs/deploy-sidecar.md, Replay).
 
     A running sidecar picks them up within a second; otherwise they go at its next start. Replay quarantined
     messages of a running sidecar through its admin API (POST /admin/replay), so they take their turn in the

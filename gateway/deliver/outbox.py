@@ -194,7 +194,7 @@ class Accepted:
     renew: list[int] = field(default_factory=list)
     """Dead letters of a re-send that are GGk envelopes the chain refused (gateway/deliver/restamp.py): left dead
     here, for the caller to replay in a new envelope (its tijdstipBericht comes from the ledger's counter, which
-    this write does not hold); revived as stored, the chain would get a UUID it holds (StUF 03.01 4.4.2)."""
+    this write does not hold); revived as stored, the chain would get a UUID it holds (StUF 03.01 4.4)."""
 
     @property
     def duplicate(self) -> bool:

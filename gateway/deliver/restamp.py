@@ -11,7 +11,7 @@ one stays in its reason, and the zaak ledger keeps old -> new (a later Du01 foll
 got, a Fo01 about the old one is a repeat). Zkn deliveries and originals for a legacy downstream are never restamped.
 
 The chain holds an envelope it refused AT ONCE too: it answered a StUF Fo03 (kept as the delivery's reply code
-``Fo03 <code>``), and StUF 03.01 4.4.2 has an end node keep what it was offered under its referentienummer, answer
+``Fo03 <code>``), and StUF 03.01 4.4 has an end node keep what it was offered under its referentienummer, answer
 the same message offered again with the same Fo03 and a different one with StUF016 (the ISD-keten: IB216, CC08).
 So a replay of such a dead letter goes in a new envelope as well. A delivery the chain never answered in StUF
 (connection refused, a timeout, HTTP 5xx without a Fo) keeps its envelope: the chain may hold it or not, and the
