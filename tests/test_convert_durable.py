@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -192,12 +193,13 @@ def test_a_ledger_that_cannot_be_written_fails_the_message_and_stops_without_a_t
     import gateway.cli.convert as convert
     from gateway.ledger import SqliteLedger
 
-    def read_only(state: str) -> SqliteLedger:
-        ledger = SqliteLedger(state)
-        ledger._conn.execute("PRAGMA query_only=1")
-        return ledger
+    claim = convert._claim_render_settings
 
-    monkeypatch.setattr(convert, "open_ledger", read_only)
+    def then_read_only(ledger: SqliteLedger, *args: Any) -> None:  # read-only from the first message on
+        claim(ledger, *args)
+        ledger._conn.execute("PRAGMA query_only=1")
+
+    monkeypatch.setattr(convert, "_claim_render_settings", then_read_only)
     out = tmp_path / "out"
     done = CliRunner().invoke(main, ["convert", "--state", str(tmp_path / "state"), "--out", str(out),
                                      str(TOEWIJZING), str(TWO_CLIENTS)])

@@ -10,13 +10,13 @@ import click
 from lxml import etree
 
 from gateway.deliver.store import failure_name, store_failure
-from gateway.ledger import Ledger, MemoryLedger, SqliteLedger
+from gateway.ledger import Ledger, MemoryLedger, SqliteLedger, render_record
 from gateway.ledger.sqlite import DEFAULT_STATE
 from gateway.mapping import MappingError, Refused, Registry
 from gateway.pgstore import PostgresLedger, is_url
 from gateway.pgstore.chunked import masked
 from gateway.pipeline import FAILURES, PROFILES, Conversion, Converter, Output
-from gateway.render import stuf
+from gateway.render import RenderSettings, fingerprint, stuf
 from gateway.render.schemas import STUF_NS, SchemaUnavailable, errors_of
 from gateway.render.zkn_dropped import zkn_dropped
 from gateway.zaken.catalogue import Zaaktype
@@ -106,6 +106,7 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         reason = getattr(exc, "strerror", None) or exc
         fail_usage(f"--state {mask_url(state_dir)}: cannot open the zaak ledger: {reason}")
         return
+    _claim_render_settings(ledger, settings, state_dir)
     try:
         converter = Converter(registry, profile=profile, mappings=names, settings=settings, ledger=ledger,
                               validate="full" if validate and full_check else validate)
@@ -154,6 +155,26 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     if refused:
         click.echo(f"{refused} message(s) refused on purpose by their mapping")
     sys.exit(EXIT_FAILED if failed else EXIT_REFUSED if refused else EXIT_OK)
+
+
+def _claim_render_settings(ledger: Ledger, settings: RenderSettings | None, state_dir: str) -> None:
+    """Record the render settings in the ledger as ``batch`` does, or refuse one whose zaken were rendered with
+    others (gateway/ledger/render_record.py): ``convert`` and ``batch`` share ``--state``, and a zaak continued
+    under another zaaktype catalogue reaches the receiver as a second kind of zaak."""
+    try:
+        differ = render_record.claim_in(ledger, fingerprint.parts(settings))
+    except Exception as exc:
+        ledger.close()
+        if not store_failure(exc):
+            raise
+        click.echo(f"FAIL --state {mask_url(state_dir)}: the zaak ledger could not record the render settings "
+                   f"({failure_name(exc)}): nothing was converted; convert again once the ledger can be written")
+        sys.exit(EXIT_FAILED)
+    if differ:
+        ledger.close()
+        fail_usage(f"--state {mask_url(state_dir)}: its ledger holds zaken rendered with other render settings "
+                   f"({', '.join(differ)} differ from this run's --config/--route/--ggk-versie): run with the config "
+                   "the ledger was begun with, or use another --state; nothing was converted")
 
 
 def say_if_none_found(files: list[Path], inputs: tuple[str, ...], not_read: list[NotRead]) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from .base import Ledger
+
 KIND = "render-settings"
 """``remembered`` kind of the one record (key ``""``): JSON {setting: fingerprint}. Never carried by an import."""
 
@@ -33,3 +35,18 @@ def claim(first: Callable[[str, str], str], wanted: dict[str, str]) -> list[str]
     shards starting at once on an empty PostgreSQL ledger cannot both find none (the second waits on the first's
     row)."""
     return differing(from_text(first(KIND, json.dumps(wanted, sort_keys=True))) or {}, wanted)
+
+
+def claim_in(ledger: Ledger, wanted: dict[str, str]) -> list[str]:
+    """:func:`claim` in one of ``ledger``'s own transactions (``convert --state``, which shares its folder with
+    ``batch``): every backend runs them one at a time (SQLite ``BEGIN IMMEDIATE``, PostgreSQL an advisory lock),
+    so the record is read and written as one step there too."""
+    with ledger.transaction() as tx:
+        def first(kind: str, value: str) -> str:
+            found = tx.recall(kind, "")
+            if found is None:
+                tx.remember(kind, "", value)
+                return value
+            return found
+
+        return claim(first, wanted)
