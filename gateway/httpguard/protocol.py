@@ -5,6 +5,9 @@ never ends, so a few hundred slow connections hold every connection slot until e
 included. This protocol
 
 * closes a connection whose headers are not complete within ``header_timeout`` or exceed ``max_header_bytes`` (431);
+  so too a chunked body whose bytes other than its data (chunk framing, trailer fields) pass ``max_header_bytes``
+  with no data in between: uvicorn kept every trailer field in a list and httptools buffers a field whole, so a
+  body that ended its chunks and then sent trailers for the rate window's 5 s grew the server by gigabytes;
 * cuts off a request whose body arrives at less than ``min_body_rate`` over a ``body_rate_window`` (408; at a SOAP
   endpoint the server's SOAP Fault, :data:`SlowBody`): a body sent a byte at a time cannot hold its slot until the
   app's ``body_timeout``;
@@ -90,6 +93,11 @@ class GuardedProtocol(HttpToolsProtocol):
         self._rate: asyncio.TimerHandle | None = None
         self._window_bytes = 0
         self._window_end = 0.0
+        self._body_bytes = 0
+        """Body bytes the parser has handed on, for :meth:`_count_framing`."""
+        self._framing = 0
+        """Bytes after the head that brought no body data since the last that did (chunk framing, trailers)."""
+        self._heads = 0
 
     # -- connections -------------------------------------------------------------------------------
 
@@ -177,7 +185,25 @@ class GuardedProtocol(HttpToolsProtocol):
                 return
             self._head_bytes += len(data)
             self._tail = data[-3:]
+            super().data_received(data)
+            return
+        body, heads = self._body_bytes, self._heads
         super().data_received(data)
+        if heads == self._heads and not self._in_head and not self.transport.is_closing():
+            self._count_framing(len(data) - (self._body_bytes - body), self._body_bytes > body)
+
+    def _count_framing(self, framing: int, progressed: bool) -> None:
+        """Bound what a body sends that is not its data: chunk framing and trailer fields take no part of the rate
+        window's count and the parser holds a trailer field until it ends, so past ``max_header_bytes`` without a
+        byte of data in between the request is cut off (431), as a head that large is."""
+        self._framing = framing if progressed else self._framing + framing
+        if self._framing <= self.limits.max_header_bytes:
+            return
+        log.debug("request cut off: %d bytes of chunk framing or trailer fields without body data", self._framing)
+        self._disarm()
+        if self.cycle is not None and not self.cycle.response_started:
+            self.transport.write(_reply(b"431 Request Header Fields Too Large", b"request trailer fields too large"))
+        self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -185,8 +211,16 @@ class GuardedProtocol(HttpToolsProtocol):
             self._in_head, self._head_bytes, self._tail = True, 0, b""
             self._arm()
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """A field of the head goes to uvicorn; a trailer field (after a chunked body) is dropped: the app has had
+        the head's headers already, and uvicorn would keep each one in that list for as long as they came."""
+        if self._in_head:
+            super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._heads += 1
+        self._framing = 0
         self._disarm()
         super().on_headers_complete()
         if self._probe_only and self.cycle is not None:
@@ -230,6 +264,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         self._window_bytes += len(body)
+        self._body_bytes += len(body)
         super().on_body(body)
 
     def on_message_complete(self) -> None:
