@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 from . import queries
 from .auth import COOKIE, Session, Signer, account_fingerprint
 from .display import operation, when
+from .logins import LoginChecks
 from .privacy import AuditLog, mask, mask_text
 from .sessions import LIVE, REVOKED, SessionStore
 from .settings import ConsoleSettings
@@ -104,6 +105,7 @@ class Console:
         if time.perf_counter() - started > 1:
             log.info("console indexes built in %.1f s (once per outbox)", time.perf_counter() - started)
         self.sessions = SessionStore(backend.db_path)
+        self.logins = LoginChecks()
 
     def _indexed(self, conn: Any) -> None:
         """Write the console's indexes once (and the ledger's once its table exists), like a migration."""

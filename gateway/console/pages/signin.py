@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..auth import COOKIE, PRE_COOKIE, check_login
 from ..context import Console, base, form
+from ..logins import Busy
 
 
 async def login(console: Console, request: Request) -> Response:
@@ -30,8 +31,14 @@ async def login(console: Console, request: Request) -> Response:
     data = await form(request)
     if not signer.csrf_ok(request.cookies.get(PRE_COOKIE), data.get("csrf")):
         return console.forbidden(request, None, "the login form expired or did not come from this console")
-    session = await asyncio.to_thread(check_login, console.settings, console.backend.admin_key, data.get("user", ""),
-                                      data.get("password", ""))  # PBKDF2 is CPU on purpose: not on the loop
+    try:  # PBKDF2 is CPU on purpose: not on the loop, nor on the pool the sidecar's own work shares
+        session = await console.logins.run(check_login, console.settings, console.backend.admin_key,
+                                           data.get("user", ""), data.get("password", ""))
+    except Busy:
+        response = console.page(request, "login.html", None, 503, pre=signer.csrf(request.cookies.get(PRE_COOKIE, "")),
+                                error="too many logins at once: try again in a few seconds", hint=hint)
+        response.headers["Retry-After"] = "5"
+        return response
     if session is None:
         nonce = request.cookies.get(PRE_COOKIE, "")
         return console.page(request, "login.html", None, 401, pre=signer.csrf(nonce),
