@@ -13,10 +13,8 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import socket
 import time
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from gateway.deliver import outbox
 from gateway.deliver.claiming import ClaimingForwarder
@@ -48,6 +46,7 @@ from .converting import (
 from .ledgered import LedgerStage, Mapped
 from .metrics import Metrics
 from .quarantine_bound import QuarantineBound, totals
+from .reachability import Reachability
 from .replaying import replay_deliveries
 from .shared_stage import SharedLedgerStage
 from .soap import refuse_not_understood, soap_version
@@ -94,8 +93,8 @@ class Gateway:
         self._reload_lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
         self._fingerprint: dict[str, tuple[int, int]] = {}
-        self._reachable: dict[str, tuple[float, bool]] = {}
-        """downstream -> (when, True) of its last successful connect check."""
+        self._reachable = Reachability()
+        """Each downstream's connect check for /readyz: the last that worked, and the one under way."""
         self.last_reload_errors: list[str] = []
         self.quarantine = QuarantineBound(config.quarantine_max_messages, config.quarantine_max_bytes)
         """What the quarantine holds, kept in memory: the bound a refused message is checked against."""
@@ -448,15 +447,6 @@ class Gateway:
                 except Exception:  # a bug must not end the watch: later edits would never be picked up
                     log.exception("mapping reload (file change) failed unexpectedly; watching on")
 
-    def _reachable_now(self, url: str) -> bool:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            with socket.create_connection((parts.hostname or "localhost", port), timeout=1.0):
-                return True
-        except OSError:
-            return False
-
     def validating(self) -> dict[str, bool]:
         """Per route: is canonical output checked against the official schema before it is acknowledged?"""
         return {name: bool(c.validate) for name, c in self.converters.items()}
@@ -473,18 +463,12 @@ class Gateway:
             checks["outbox"] = f"not writable: {type(exc).__name__}"
             ok = False
         downstreams: dict[str, bool] = {}
-        now = time.monotonic()
         for name, downstream in self.config.downstreams.items():
             lane = self.forwarder.lanes.get(name)
-            cached = self._reachable.get(name)
             if lane is not None and lane.last_ok is not None and time.time() - lane.last_ok < 5.0:
                 downstreams[name] = True  # it answered a delivery just now
-            elif cached is not None and now - cached[0] < 5.0:
-                downstreams[name] = True  # a recent connect worked; failures are never cached
-            else:
-                downstreams[name] = await asyncio.to_thread(self._reachable_now, downstream.url)
-                if downstreams[name]:
-                    self._reachable[name] = (now, True)
+            else:  # a recent connect that worked, or one connect shared by every request asking now
+                downstreams[name] = await self._reachable.check(name, downstream.url)
         checks["downstreams"] = downstreams
         if self.config.require_downstream_ready and not all(downstreams.values()):
             ok = False
