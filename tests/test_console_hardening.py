@@ -159,14 +159,17 @@ def test_an_unexpected_error_answers_a_plain_500_with_the_headers_and_logs_no_da
     ({"before": "٢"}, "before: expected a message id"),
     ({"before": "9" * 5000}, "before: expected a message id"),
     ({"before": "9" * 19}, "before: expected a message id"),
+    ({"status": "quarantine"}, "status: expected one of accepted, quarantined, pending, delivered, dead"),
+    ({"status": "<b>dead</b>"}, "status: expected one of accepted, quarantined, pending, delivered, dead"),
 ], ids=["30-february", "month-13", "newline", "arabic-indic", "superscript", "arabic-indic-id", "5000-digits",
-        "past-2**63"])
+        "past-2**63", "status-typo", "status-markup"])
 def test_a_bad_filter_is_a_400_naming_the_parameter(tmp_path: Path, query: dict[str, str], named: str) -> None:
     """Review F4: a value a regex with ``$`` or ``isdigit`` let through reached ``strptime``, ``int`` or SQLite."""
     otto = local_console(tmp_path).login("otto")
     r = otto.get("/console/messages", params=query)
     assert r.status_code == 400 and named in r.text and "Bad request" in r.text, r.text
-    assert otto.get("/console/messages", params={"from": "2024-02-29", "before": str(2**63 - 1)}).status_code == 200
+    assert otto.get("/console/messages", params={"from": "2024-02-29", "before": str(2**63 - 1),
+                                                  "status": "dead"}).status_code == 200
 
 
 def test_an_id_past_the_largest_row_id_is_a_404_and_bad_numbers_elsewhere_a_400(tmp_path: Path) -> None:

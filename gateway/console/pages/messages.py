@@ -29,11 +29,10 @@ async def messages(console: Console, request: Request) -> Response:
     if session is None:
         return console.to_login(request)
     q = request.query_params
-    status = q.get("status") or None
-    if status not in (None, *queries.MESSAGE_STATUSES, *queries.DELIVERY_STATUSES):
-        status = None
+    statuses = (*queries.MESSAGE_STATUSES, *queries.DELIVERY_STATUSES)
     try:
-        f = queries.Filter(status=status, route=q.get("route") or None, day_from=params.day(q.get("from"), "from"),
+        f = queries.Filter(status=params.choice(q.get("status"), "status", statuses),
+                           route=q.get("route") or None, day_from=params.day(q.get("from"), "from"),
                            day_to=params.day(q.get("to"), "to"), before=params.row_id(q.get("before"), "before"),
                            unmapped=q.get("unmapped") == "1")
     except params.BadParameter as e:
@@ -43,7 +42,7 @@ async def messages(console: Console, request: Request) -> Response:
     next_url = "?" + urlencode(f.query(before=cursor)) if cursor else None
     first_url = "?" + urlencode(f.query(before=None)) if f.before else None
     return console.page(request, "messages.html", session, rows=rows, f=f, routes=route_names, next_url=next_url,
-                        first_url=first_url, statuses=(*queries.MESSAGE_STATUSES, *queries.DELIVERY_STATUSES))
+                        first_url=first_url, statuses=statuses)
 
 
 async def message_page(console: Console, request: Request) -> Response:
