@@ -4,7 +4,9 @@
 64-bit INTEGER), and ``{"ids": "12"}`` was read character by character: deliveries 1 and 2 went out again (review of
 the sidecar, finding 4). Now ``ids`` must be a list of JSON integers (no booleans, strings or fractions) within
 SQLite's range, at most :data:`MAX_REPLAY_IDS` of them, and anything else is a 400 that says what is expected,
-without echoing the value (a string where an id belongs may be a BSN).
+without echoing the value (a string where an id belongs may be a BSN). An id named twice is replayed once: each
+copy of a quarantined message's id converted it again, so 100,000 copies of one 24 MB message (a script that
+appended) held a conversion thread for some 30 hours (session 24's review: 5 copies, 5.3 s).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class BadReplay(ValueError):
 @dataclass(frozen=True, slots=True)
 class ReplayRequest:
     ids: list[int]
+    """Each once, in the order first named."""
     quarantined: bool = False
     force: bool = False
     """Send delivered deliveries again too (gateway/deliver/replay.py says why they are refused without it)."""
@@ -74,4 +77,4 @@ def parse_replay(raw: bytes) -> ReplayRequest:
     for name, flag in zip(("quarantined", "force"), flags, strict=True):
         if not isinstance(flag, bool):
             raise BadReplay(f'"{name}" is {_kind(flag)}, not true or false')
-    return ReplayRequest(ids, *flags)
+    return ReplayRequest(list(dict.fromkeys(ids)), *flags)
