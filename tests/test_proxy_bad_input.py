@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -193,6 +194,25 @@ def test_a_ggk_envelope_may_exceed_the_general_limit(gateway: tuple[str, Gateway
     plain = httpx.post(url + "/soap", content=payload, headers=KEY)
     assert plain.status_code == 413
     assert body_of(fo03(plain))[2] == f"message larger than the limit of {LIMIT} bytes"
+
+
+def test_a_content_length_past_the_envelope_limit_names_both_limits(gateway: tuple[str, Gateway, Receiver]) -> None:
+    """Red-team review, session 24: a body whose Content-Length is past even a GGk envelope's 25 MB is refused unread,
+    so it is not known to be an envelope; the answer named the general limit alone (64 KB here), and the sender of
+    a 27 MB envelope read that 64 KB was the most while an 8 MB envelope had been taken. Now it names both."""
+    url, _, _ = gateway
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"POST /soap/strict HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: "
+                  + str(25 * 1024 * 1024 + 1).encode() + b"\r\n\r\n" + GGK_ROOT)
+        answer = b""
+        while b"</soap:Envelope>" not in answer and (chunk := s.recv(65536)):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ")
+    fo = next(el for el in etree.fromstring(body).iter() if el.tag == f"{STUF}Fo03Bericht")
+    assert body_of(fo) == ("StUF058", "server", f"message larger than the limit of {LIMIT} bytes "
+                                                f"({25 * 1024 * 1024} for a StUF-GGk envelope)")
 
 
 GGK_ROOT = b'<GGK:envelopHeenbericht-ggk_Di01 xmlns:GGK="http://www.stufstandaarden.nl/sectormodel/ggk/0210">'

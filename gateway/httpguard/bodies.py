@@ -78,6 +78,10 @@ class Body:
     data: bytes = b""
     refusal: str | None = None
     limit: int = 0
+    envelope_limit: int = 0
+    """Of a body refused unread for its Content-Length, where a GGk envelope may be larger: that limit too. Unread,
+    it is not known to be one, and naming the general limit alone told the sender of a 27 MB envelope that 1 MB
+    was the most, though an 8 MB one had been taken."""
 
 
 async def read_body(request: Request, limit: int, holding: Holding, timeout: float, *,
@@ -88,7 +92,7 @@ async def read_body(request: Request, limit: int, holding: Holding, timeout: flo
     most = max(limit, ggk.MAX_ENVELOPE_BYTES) if ggk_envelopes else limit
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > most:
-        return Body(refusal="oversize", limit=limit)
+        return Body(refusal="oversize", limit=limit, envelope_limit=most if most > limit else 0)
     body = bytearray()
     allowed, decided = limit, not ggk_envelopes
     try:

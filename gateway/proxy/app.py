@@ -205,8 +205,9 @@ def _refused(gw: Gateway, route: str, body: Body, version: stuf.SoapVersion, bod
         log.info("client disconnected mid-body on route %s", route)
         return Response(status_code=400)
     if body.refusal == "oversize":  # StUF058 is plek server (Tabel 4.1), but as it is it never passes: soap:Client
-        return _response(gw.refuse(route, "oversize", 413, stuf.Fout.of(
-            "StUF058", f"message larger than the limit of {body.limit} bytes", soap_side="client"), version))
+        why = f"message larger than the limit of {body.limit} bytes" + (
+            f" ({body.envelope_limit} for a StUF-GGk envelope)" if body.envelope_limit else "")
+        return _response(gw.refuse(route, "oversize", 413, stuf.Fout.of("StUF058", why, soap_side="client"), version))
     if body.refusal == "busy":  # no room to hold it now: "Opslaan bericht niet mogelijk" (the Fo03 code to retry)
         return _response(gw.refuse(route, "busy", 503, stuf.Fout.of(
             "StUF046", "the server is receiving as many large messages as it can hold; offer it again "
