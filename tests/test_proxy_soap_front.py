@@ -10,6 +10,9 @@ Each case runs against a real gateway under uvicorn; the values expected are wri
 
 from __future__ import annotations
 
+import base64
+import re
+
 import httpx
 import pytest
 from lxml import etree
@@ -162,6 +165,27 @@ def test_nesting_too_deep_says_how_deep_may_go(start: Start) -> None:
     response = httpx.post(server.url + "/soap", content=envelope(deep, SOAP11), timeout=30)
     assert refused(response) == (500, "soap:Client", "StUF055", "elements nested more than 256 levels deep: "
                                  "expected at most 256 (a message nests a few dozen)")
+
+
+def test_a_value_past_libxml2s_length_says_so_not_which_parser_option_to_try(start: Start) -> None:
+    """Red-team review, session 24: a GGk envelope (up to 25 MB) whose payload held one text of more than 10,000,000
+    characters was refused "not well-formed XML: Resource limit exceeded: Text node too long, try XML_PARSE_HUGE":
+    it is well-formed, and the parser option is no advice to its sender (as with nesting, above)."""
+    from gateway.pipeline import Converter
+
+    server, gw = start({"default": {"downstream": "http://127.0.0.1:9/x"}}, {})
+    message = sample("CasusB-01-WMO301_toewijzing.xml")
+    di01 = Converter(profile="ggk").convert(message).outputs[0].xml
+    padded = message.replace(b"</wmo301:Header>", b"</wmo301:Header>" + b"\n" * 10_000_001, 1)
+    big = re.sub(rb'(contentType="application/xml">)[^<]+', lambda m: m.group(1) + base64.b64encode(padded), di01)
+    response = httpx.post(server.url + "/soap", content=big, timeout=60)
+    status, faultcode, code, omschrijving = refused(response)
+    assert (status, faultcode, code) == (500, "soap:Client", "StUF055") and "XML_PARSE_HUGE" not in response.text
+    assert omschrijving.startswith("parameters.bericht: GGk payload WMO301 cannot be read (line ")
+    kept = outbox.message(outbox.connect(gw.db_path), int(response.headers["x-overstap-quarantine"]))
+    assert kept["reason"].endswith("one text or attribute value is longer than 10,000,000 characters: expected "
+                                   "values of a message's length (a base64 payload belongs in a GGk envelope's "
+                                   "parameters/bericht)")
 
 
 def test_an_envelope_with_two_headers_is_refused_naming_the_second(start: Start) -> None:

@@ -64,6 +64,10 @@ _ECHOED = re.compile(r"\n.*?(?=, line \d+, column \d+\Z|\Z)", re.S)  # "CData se
 _NUMBER = re.compile(r"(?<!line )(?<!column )(?<![0-9])[0-9]{5,}(?![0-9])")
 _TOO_DEEP = re.compile(r"Excessive depth in document: (\d+)")
 """libxml2's words for nesting past its limit (256; 2048 for ``huge``)."""
+_TOO_LONG = re.compile(r"Resource limit exceeded: (?:Text node too long|Buffer size limit exceeded)")
+"""libxml2's words for one text, attribute value, CDATA section or processing instruction past 10,000,000
+characters (its limit without ``huge``), with the advice "try XML_PARSE_HUGE", a parser option, not the sender's."""
+MAX_VALUE_CHARS = 10_000_000
 _BAD_BYTES = re.compile(r"Invalid bytes in character encoding|not proper UTF-8", re.IGNORECASE)
 """libxml2's words (2.9 and 2.12+) for bytes that are no character in the encoding the text is read in."""
 _ASCII_COMPATIBLE = re.compile(r"(utf-?8|us-ascii|ascii|iso[-_]?8859-\d{1,2}|latin-?1|windows-125\d|cp125\d)\Z",
@@ -236,6 +240,10 @@ def parse_xml(data: bytes, source: str = "<input>", max_bytes: int = DEFAULT_MAX
         if deep:  # well-formed, but deeper than libxml2 goes; its advice (a parser option) is not the sender's
             raise InputError(f"elements nested more than {deep.group(1)} levels deep: expected at most "
                              f"{deep.group(1)} (a message nests a few dozen)", source=source, line=line) from None
+        if _TOO_LONG.search(exc.msg):  # well-formed too: one value longer than libxml2 reads (a GGk payload's text)
+            raise InputError(f"one text or attribute value is longer than {MAX_VALUE_CHARS:,} characters: expected "
+                             "values of a message's length (a base64 payload belongs in a GGk envelope's "
+                             "parameters/bericht)", source=source, line=line) from None
         said = _readable(exc.msg)
         if _BAD_BYTES.search(said):  # the encoding it is read in: its declaration's, never the HTTP charset
             said += f"; expected text in {_encoding_of(text)}"
