@@ -3,7 +3,8 @@
 Why: replay converts every message again, which is the slow part. Done inside the outbox writer
 (or under its write lock) it delayed unrelated acknowledgements by seconds, and SIGTERM could not stop
 the server. Here a replay of thousands of re-conversions runs while new messages are acknowledged,
-and a real ``overstap serve`` process is stopped with SIGTERM in the middle of one.
+and a real ``overstap serve`` process is stopped with SIGTERM in the middle of one. The replays name thousands of
+distinct quarantined messages, written straight into the outbox: an id named twice is replayed once (session 24).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from proxy_helpers import (
     wait_for,
 )
 
+from gateway.deliver import outbox
+
 A02 = "CasusA-02-WMO301_toewijzing.xml"
 QUARANTINED, REPEAT = 20, 100
 
@@ -38,25 +41,35 @@ def broken(n: int) -> bytes:
     return re.sub(rb"(<iwmo:Dagtekening>)[^<]*", rb"\g<1>2024-13-45", variant(sample(A02), n), count=1)
 
 
-def quarantine_some(url: str) -> list[int]:
+def quarantine_some(url: str, db_path: Path, more: int) -> list[int]:
+    """``QUARANTINED`` broken messages refused by the sidecar, then ``more`` of them kept as it keeps them (one
+    transaction, not thousands of requests): the ids of all."""
     ids = []
     for n in range(QUARANTINED):
         r = httpx.post(url + "/soap", content=broken(n), timeout=30)
         assert r.status_code == 500, r.text  # a SOAP 1.1 Fault (fault_status: soap, the default)
         ids.append(int(r.headers["x-overstap-quarantine"]))
+    conn = outbox.connect(db_path)
+    try:
+        with outbox.transaction(conn):
+            ids += [outbox.quarantine(conn, outbox.NewMessage("default", "translate", broken(n), reason="broken"))
+                    for n in range(QUARANTINED, QUARANTINED + more)]
+    finally:
+        conn.close()
+    assert len(set(ids)) == QUARANTINED + more
     return ids
 
 
 def test_acknowledgements_flow_during_a_large_replay(start: Start) -> None:
     rec = Receiver()
     with ServerThread(rec.app()) as ds:
-        gw_server, _gw = start({"default": {"downstream": ds.url}}, {}, admin_key="geheim")
-        ids = quarantine_some(gw_server.url)
+        gw_server, gw = start({"default": {"downstream": ds.url}}, {}, admin_key="geheim")
+        ids = quarantine_some(gw_server.url, gw.db_path, QUARANTINED * (REPEAT - 1))
         outcome: dict[str, object] = {}
 
         def replay() -> None:
             started = time.monotonic()
-            r = httpx.post(gw_server.url + "/admin/replay", json={"ids": ids * REPEAT, "quarantined": True},
+            r = httpx.post(gw_server.url + "/admin/replay", json={"ids": ids, "quarantined": True},
                            headers={"X-Admin-Key": "geheim"}, timeout=300)
             outcome["seconds"] = time.monotonic() - started
             outcome["results"] = r.json()["results"]
@@ -90,16 +103,16 @@ def test_sigterm_stops_the_server_during_a_large_replay(tmp_path: Path) -> None:
         gw = GatewayProcess(["--config", str(config), "--log-level", "warning"], free_port(),
                             tmp_path / "gateway.log").start()
         children = descendants(gw.proc.pid) if gw.proc is not None else set()
-        ids = quarantine_some(gw.url)
+        ids = quarantine_some(gw.url, tmp_path / "data" / "outbox.sqlite3", 4000)
 
         def replay() -> None:
             with contextlib.suppress(httpx.HTTPError):  # the server goes away mid-replay, as it should
-                httpx.post(gw.url + "/admin/replay", json={"ids": ids * 1000, "quarantined": True},
+                httpx.post(gw.url + "/admin/replay", json={"ids": ids, "quarantined": True},
                            headers={"X-Admin-Key": "geheim"}, timeout=300)
 
         worker = threading.Thread(target=replay, daemon=True)
         worker.start()
-        assert not wait_for(lambda: not worker.is_alive(), timeout=1.0)  # under way (20,000 conversions)
+        assert not wait_for(lambda: not worker.is_alive(), timeout=1.0)  # under way (4,020 conversions)
         started = time.monotonic()
         gw.terminate(timeout=20)
         assert time.monotonic() - started < 2 + 8  # the shutdown grace, and a chunk to finish
