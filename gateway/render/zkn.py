@@ -36,7 +36,7 @@ from gateway.zaken.plan import (
     unit_facts,
 )
 from gateway.zaken.state import JsonDict
-from gateway.zaken.units import answers_new_only, bound_only, is_verzoek_key
+from gateway.zaken.units import another_toewijzing, answers_new_only, bound_only, is_verzoek_key
 
 from .guard import escape as esc
 from .names import file_name
@@ -231,8 +231,10 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         if unit.event == "verzoek-wijziging" and len(keys) > 1:  # found by its own key only: the product and
             keys = [key for key in keys if not bound_only(key)]  # verzoek keys are for the 301 and the 319
         found = tx.zaak_for(keys)
+        previous = tx.state(found) if found else None
+        if previous is not None and another_toewijzing(keys, previous.get("keys", [])):
+            found = previous = None  # found by the product key of a toewijzing with another ToewijzingNummer
         ident = found or zaak_identificatie(unit)
-        previous = tx.state(ident) if found else None
         linked: list[str] = []
         by_product: list[str] = []  # of those, the ones a new-product key names (the toewijzing checks the product)
         for key in unit.links:  # each other zaak once, in the order of the links (no generators: ~1 a message)

@@ -85,6 +85,21 @@ def _d(value: date | None) -> str:
     return day(value) if value is not None else "-"
 
 
+TOEWIJZING = "toewijzing:"
+
+
+def another_toewijzing(keys: tuple[str, ...] | list[str], held: list[str]) -> bool:
+    """Whether a zaak bound to the chain keys ``held`` is another toewijzing than the unit whose keys are ``keys``:
+    the unit names its ToewijzingNummer (its first key), the zaak holds a different one and not this one.
+
+    Why: one zaak per toewijzing (docs/canonical-spec.md 1). The 2.x product key (beschikking, aanbieder, product,
+    ingangsdatum) is shared by a toewijzing and the one that replaces it from the same day with a new
+    ToewijzingNummer (a volume change is sent as a new toewijzing), so found by that alias alone the new one was
+    applied to the old one's zaak."""
+    own = keys[0] if keys and keys[0].startswith((TOEWIJZING, JEUGD + TOEWIJZING)) else None
+    return own is not None and own not in held and any(k.startswith((TOEWIJZING, JEUGD + TOEWIJZING)) for k in held)
+
+
 def beschikkingnummer(client: Client, product: Product) -> str | None:
     return product.beschikkingnummer or (client.beschikking.nummer if client.beschikking else None)
 
@@ -94,7 +109,7 @@ def toewijzing_keys(gemeente: str, aanbieder: str, client: Client, product: Prod
     ``product:{gemeente}:{beschikkingnummer}:{aanbieder}:{categorie}:{code or -}:{ingangsdatum}``."""
     keys: list[str] = []
     if product.toewijzingnummer:
-        keys.append(f"toewijzing:{gemeente}:{product.toewijzingnummer}")
+        keys.append(f"{TOEWIJZING}{gemeente}:{product.toewijzingnummer}")
     nummer = beschikkingnummer(client, product)
     if nummer and product.categorie:
         keys.append(f"product:{gemeente}:{nummer}:{product.aanbieder or aanbieder}:{product.categorie}:"

@@ -1,0 +1,176 @@
+"""The oracle of the chain property (test_chain_property.py): the zaak state a receiver should hold after a chain
+of events, worked out from the events alone, never from the converter's output.
+
+The oracle follows docs/canonical-spec.md 3 and 7:
+
+* a 301 for a toewijzing the receiver does not know creates it (its end, when the line ends it now, set after);
+  for one it knows, an updateZaak of what differs, or nothing; a 305/307 for one it does not know is refused
+  (StUF064, naming the message and the field);
+* a line with RedenWijziging 02, 06, 07, 09 or 13 ends the toewijzing: when its Einddatum is not after the
+  Dagtekening it closes the zaak (einddatum, resultaat naming the RedenWijziging, eindstatus "Afgehandeld", the
+  einddatumGepland the zaak held kept), else the Einddatum becomes the einddatumGepland and the zaak stays open;
+* a 305 sets "Levering gestart" at its Begindatum, a withdrawal "Start levering ingetrokken", each unless it is
+  already the zaak's latest word on that date (of a start and its withdrawal the one set last counts); a 307 sets
+  "Levering gestopt", then einddatum (its Einddatum), resultaat (naming the RedenBeeindiging) and "Afgehandeld";
+* every status gets a datumStatusGezet strictly later than the ones held: the start of its event date, else the
+  latest held plus a millisecond;
+* a 301 registered before the one held (Toewijzingsdatum + -tijd), or not after the message that ended the zaak,
+  is not sent; a later one that would change a closed zaak without ending it is refused (StUF058, "would
+  reopen"); one that ends it again is not sent (a closed zaak takes no change); a 305/307 dated before the last
+  one applied, or changing a closed zaak, is not sent; a retour changes nothing.
+
+Choices where the spec leaves room, documented here: "delivery_as_of — the Dagtekening of the last 305/307
+applied" (section 7) is read as "converted without a refusal and not left out as older or closed", so a 305 that
+restates the zaak's latest word (no output) still counts as applied. A 307 that finds "Levering gestopt" the latest
+word needs no second stop: it can only be the 307 of a zaak already closed, which takes no change either way.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chain_messages import FIRST_DAY, Toewijzing
+
+GESTART, INGETROKKEN, GESTOPT, AFGEHANDELD = ("Levering gestart", "Start levering ingetrokken", "Levering gestopt",
+                                              "Afgehandeld")
+ENDING = ("02", "06", "07", "09")  # 2.1 RedenWijziging that end a toewijzing (13 is 3.x only: not in 2.1's list)
+
+
+def ymd(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def _gezet_after(held: list[str], day: str) -> str:
+    """datumStatusGezet of a status of event date ``day`` on a zaak holding ``held``: the start of the day, or
+    the latest held plus a millisecond when that is not later (canonical-spec 3, "datumStatusGezet orders ...")."""
+    gezet = day + "000000000"
+    if held and max(held) >= gezet:
+        latest = dt.datetime.strptime(max(held)[:14], "%Y%m%d%H%M%S") + dt.timedelta(
+            milliseconds=int(max(held)[14:]) + 1)
+        gezet = latest.strftime("%Y%m%d%H%M%S") + f"{latest.microsecond // 1000:03d}"
+    return gezet
+
+
+@dataclass
+class Zaak:
+    """What the receiver should hold for one toewijzing."""
+
+    startdatum: str
+    einddatum_gepland: str | None
+    einddatum: str | None = None
+    resultaat: str | None = None
+    volume: str = ""
+    tijdstip: str = ""
+    reden: str | None = None
+    statussen: list[tuple[str, str]] = field(default_factory=list)  # (statustype, datumStatusGezet)
+    events: list[tuple[str, str]] = field(default_factory=list)  # (statustype, event date) of each status
+    as_of: str = ""
+    ended_as_of: str | None = None
+    delivery_as_of: str | None = None
+
+    def attrs(self) -> tuple[Any, ...]:
+        return (self.startdatum, self.einddatum_gepland, self.einddatum, self.resultaat, self.volume, self.tijdstip,
+                self.reden)
+
+    def closed(self) -> bool:
+        return self.einddatum is not None and self.ended_as_of is not None
+
+    def set_status(self, statustype: str, day: str, opposite: str | None = None) -> bool:
+        """Add the status unless it is the zaak's latest word on ``day`` already (of it and ``opposite``)."""
+        for held in reversed(self.events):
+            if held == (statustype, day):
+                return False
+            if opposite is not None and held == (opposite, day):
+                break
+        self.statussen.append((statustype, _gezet_after([g for _, g in self.statussen], day)))
+        self.events.append((statustype, day))
+        return True
+
+
+@dataclass
+class Expected:
+    """What converting one message should give: its operations, or a refusal with its code."""
+
+    operations: list[str] = field(default_factory=list)
+    refused: str | None = None
+
+
+@dataclass
+class Oracle:
+    """The zaken the events describe, one per toewijzing, worked out from the spec's rules alone."""
+
+    zaken: dict[str, Zaak] = field(default_factory=dict)
+
+    def message(self, lines: list[Callable[[], Expected]]) -> Expected:
+        """A message's lines in order, all or nothing: a refused line refuses the message, and its other lines
+        change no zaak ("A failed message rolls back every state and key it would have written", spec 3)."""
+        before = copy.deepcopy(self.zaken)
+        operations: list[str] = []
+        for line in lines:
+            expected = line()
+            if expected.refused is not None:
+                self.zaken = before
+                return expected
+            operations += expected.operations
+        return Expected(operations)
+
+    def toewijs(self, t: Toewijzing, day: str, moment: str, einde: str, volume: str, reden: str | None) -> Expected:
+        ending = reden in ENDING
+        closes = ending and einde <= day
+        resultaat = f"RedenWijziging {reden}" if closes else None
+        held = self.zaken.get(t.nummer)
+        if held is None:
+            zaak = Zaak(ymd(FIRST_DAY), einde, volume=volume, tijdstip=moment, reden=reden, as_of=moment)
+            self.zaken[t.nummer] = zaak
+            if not closes:
+                return Expected(["creeerZaak"])
+            zaak.einddatum, zaak.resultaat, zaak.ended_as_of = einde, resultaat, moment
+            zaak.set_status(AFGEHANDELD, einde)
+            return Expected(["creeerZaak", "updateZaak", "actualiseerZaakstatus"])
+        want = copy.deepcopy(held)
+        want.einddatum_gepland = held.einddatum_gepland if closes else einde
+        want.einddatum, want.resultaat = (einde, resultaat) if closes else (None, None)
+        want.volume, want.tijdstip, want.reden = volume, moment, reden
+        if want.attrs() == held.attrs():
+            return Expected()  # no change
+        if moment < held.as_of:
+            return Expected()  # older than the state held
+        if held.closed():
+            assert held.ended_as_of is not None
+            if moment <= held.ended_as_of or ending:
+                return Expected()  # older than the end, or ending a closed zaak again
+            return Expected(refused="StUF058")  # would reopen
+        want.as_of = max(held.as_of, moment)
+        operations = ["updateZaak"]
+        if closes:
+            want.ended_as_of = moment
+            want.set_status(AFGEHANDELD, einde)
+            operations.append("actualiseerZaakstatus")
+        self.zaken[t.nummer] = want
+        return Expected(operations)
+
+    def delivery(self, t: Toewijzing, day: str, status: str, datum: str, opposite: str | None,
+                 stop: str | None = None) -> Expected:
+        held = self.zaken.get(t.nummer)
+        if held is None:
+            return Expected(refused="StUF064")
+        at = day + "000000"
+        if held.delivery_as_of is not None and at < held.delivery_as_of:
+            return Expected()  # older than the state held
+        after = copy.deepcopy(held)
+        operations = []
+        if after.set_status(status, datum, opposite):
+            operations.append("actualiseerZaakstatus")
+            if stop is not None and after.einddatum is None:
+                after.einddatum, after.resultaat, after.ended_as_of = datum, stop, at
+                after.set_status(AFGEHANDELD, datum)
+                operations += ["updateZaak", "actualiseerZaakstatus"]
+        if operations and held.closed():
+            return Expected()  # a closed zaak takes no change
+        after.delivery_as_of = max(held.delivery_as_of or at, at)
+        self.zaken[t.nummer] = after
+        return Expected(operations)
