@@ -1,5 +1,6 @@
 """iWmo 2.1 chain messages for tests, built from the fixtures in ``tests/fixtures/iwmo21`` by setting values with
-lxml (never by joining strings): a 301, 305, 307 or 302 for one or more toewijzingen of one client. The official
+lxml (never by joining strings): a 315 for one toewijzing's product, a 301, 305, 307 or 302 for one or more
+toewijzingen of one client. The official
 2.1 XSDs validate what they give; the property test of whole chains (test_chain_property.py) draws them."""
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from pathlib import Path
 from lxml import etree
 
 FIXTURES = Path(__file__).parent / "fixtures" / "iwmo21"
-TEMPLATES = {"301": "CasusB-01-WMO301_toewijzing.xml", "305": "families/CasusB-02-WMO305_start.xml",
+AANBIEDER = "98026987"
+"""The aanbieder of every template but the 315's, which is set to it."""
+TEMPLATES = {"315": "CasusA-01-WMO315_verzoek.xml",
+             "301": "CasusB-01-WMO301_toewijzing.xml", "305": "families/CasusB-02-WMO305_start.xml",
              "307": "families/CasusB-04-WMO307_stop.xml", "302": "families/CasusB-01-WMO302_retour_afgekeurd.xml"}
 FIRST_DAY = dt.date(2016, 3, 7)
 """The Dagtekening of the first message and the Ingangsdatum of every toewijzing."""
@@ -74,20 +78,38 @@ def _bytes(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
+def _add_after(anchor: etree._Element, local: str, text: str) -> None:
+    """A new element ``local`` (the anchor's namespace) right after ``anchor``, where the XSD has it."""
+    element = etree.Element(f"{{{etree.QName(anchor).namespace}}}{local}")
+    element.text = text
+    anchor.addnext(element)
+
+
+def message_315(t: Toewijzing, ident: str, day: dt.date, referentie: str) -> bytes:
+    """A request for the product of toewijzing ``t``, from its Ingangsdatum, under ``referentie``."""
+    root = _template(TEMPLATES["315"])
+    _header(root, ident, day, [t])
+    for local, value in (("Afzender", AANBIEDER), ("Aanbieder", AANBIEDER), ("ReferentieAanbieder", referentie),
+                         ("Categorie", t.code[:2]), ("Code", t.code), ("BeschikkingIngangsdatum", _iso(FIRST_DAY)),
+                         ("ToewijzingIngangsdatum", _iso(FIRST_DAY))):
+        _set(root, local, value)
+    return _bytes(root)
+
+
 def message_301(ts: list[Toewijzing], ident: str, day: dt.date, moment: dt.datetime, einde: dt.date, volume: int,
-                reden: str | None) -> bytes:
+                reden: str | None, referentie: str | None = None) -> bytes:
+    """A 301 line for each of ``ts``; ``referentie``: the ReferentieAanbieder of the request the first answers."""
     root = _template(TEMPLATES["301"])
     _header(root, ident, day, ts)
     _lines(root, "BeschiktProduct", ts)
-    for line in _lines(root, "ToegewezenProduct", ts):
+    for at, line in enumerate(_lines(root, "ToegewezenProduct", ts)):
         for local, value in (("Toewijzingsdatum", _iso(moment.date())), ("Toewijzingstijd", f"{moment:%H:%M:%S}"),
                              ("Ingangsdatum", _iso(FIRST_DAY)), ("Einddatum", _iso(einde)), ("Volume", str(volume))):
             _set(root, local, value, line)
-        if reden is not None:  # after Einddatum, where WMO301.xsd has it
-            end = _one(line, "Einddatum")
-            element = etree.Element(f"{{{etree.QName(end).namespace}}}RedenWijziging")
-            element.text = reden
-            end.addnext(element)
+        if reden is not None:
+            _add_after(_one(line, "Einddatum"), "RedenWijziging", reden)
+        if referentie is not None and at == 0:
+            _add_after(_one(line, "ToewijzingNummer"), "ReferentieAanbieder", referentie)
     return _bytes(root)
 
 

@@ -66,6 +66,7 @@ class Zaak:
     volume: str = ""
     tijdstip: str = ""
     reden: str | None = None
+    referentie: str | None = None  # the ReferentieAanbieder its last 301 named (a kenmerk)
     statussen: list[tuple[str, str]] = field(default_factory=list)  # (statustype, datumStatusGezet)
     events: list[tuple[str, str]] = field(default_factory=list)  # (statustype, event date) of each status
     as_of: str = ""
@@ -74,7 +75,7 @@ class Zaak:
 
     def attrs(self) -> tuple[Any, ...]:
         return (self.startdatum, self.einddatum_gepland, self.einddatum, self.resultaat, self.volume, self.tijdstip,
-                self.reden)
+                self.reden, self.referentie)
 
     def closed(self) -> bool:
         return self.einddatum is not None and self.ended_as_of is not None
@@ -92,6 +93,17 @@ class Zaak:
 
 
 @dataclass
+class Aanvraag:
+    """What the receiver should hold for one request (a 315 line), named by its ReferentieAanbieder."""
+
+    bsn: str
+    as_of: str
+    einddatum: str | None = None
+    resultaat: str | None = None
+    statussen: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
 class Expected:
     """What converting one message should give: its operations, or a refusal with its code."""
 
@@ -104,27 +116,63 @@ class Oracle:
     """The zaken the events describe, one per toewijzing, worked out from the spec's rules alone."""
 
     zaken: dict[str, Zaak] = field(default_factory=dict)
+    aanvragen: dict[str, Aanvraag] = field(default_factory=dict)  # by ReferentieAanbieder
+    alias: dict[str, str] = field(default_factory=dict)
+    """The ReferentieAanbieder of the last 315 converted for each client (BSN): all requests of a client's
+    beschikking for one product share the 2.x aanvraag-product key, and the last one converted holds it."""
 
     def message(self, lines: list[Callable[[], Expected]]) -> Expected:
         """A message's lines in order, all or nothing: a refused line refuses the message, and its other lines
         change no zaak ("A failed message rolls back every state and key it would have written", spec 3)."""
-        before = copy.deepcopy(self.zaken)
+        before = copy.deepcopy((self.zaken, self.aanvragen, self.alias))
         operations: list[str] = []
         for line in lines:
             expected = line()
             if expected.refused is not None:
-                self.zaken = before
+                self.zaken, self.aanvragen, self.alias = before
                 return expected
             operations += expected.operations
         return Expected(operations)
 
-    def toewijs(self, t: Toewijzing, day: str, moment: str, einde: str, volume: str, reden: str | None) -> Expected:
+    def vraag(self, t: Toewijzing, day: str, referentie: str) -> Expected:
+        """A 315 line: a request of its own (a new ReferentieAanbieder is a new request, spec 1), or no change."""
+        self.alias[t.bsn] = referentie
+        if referentie in self.aanvragen:  # registered again: its moment moves on (spec 7, as_of)
+            held = self.aanvragen[referentie]
+            held.as_of = max(held.as_of, day + "000000")
+            return Expected()
+        self.aanvragen[referentie] = Aanvraag(t.bsn, day + "000000")
+        return Expected(["creeerZaak"])
+
+    def answer(self, t: Toewijzing, moment: str, referentie: str | None) -> list[str]:
+        """Close the open requests a 301 line answers (spec 1, "An answered aanvraag is closed"): the one its
+        ReferentieAanbieder names, else (none given) the one the aanvraag-product key names; of the same client,
+        not registered after the toewijzing."""
+        named = referentie if referentie is not None else self.alias.get(t.bsn)
+        aanvraag = self.aanvragen.get(named or "")
+        if aanvraag is None or aanvraag.bsn != t.bsn or aanvraag.einddatum is not None or moment < aanvraag.as_of:
+            return []
+        aanvraag.einddatum, aanvraag.resultaat = moment[:8], f"Toegewezen (zaak 0384T{t.nummer})"
+        aanvraag.statussen.append((AFGEHANDELD, _gezet_after([g for _, g in aanvraag.statussen], moment[:8])))
+        return ["updateZaak", "actualiseerZaakstatus"]
+
+    def toewijs(self, t: Toewijzing, day: str, moment: str, einde: str, volume: str, reden: str | None,
+                referentie: str | None = None) -> Expected:
+        """A 301 line, then the request it answers."""
+        expected = self._toewijzing(t, day, moment, einde, volume, reden, referentie)
+        if expected.refused is None:
+            expected.operations += self.answer(t, moment, referentie)
+        return expected
+
+    def _toewijzing(self, t: Toewijzing, day: str, moment: str, einde: str, volume: str, reden: str | None,
+                    referentie: str | None) -> Expected:
         ending = reden in ENDING
         closes = ending and einde <= day
         resultaat = f"RedenWijziging {reden}" if closes else None
         held = self.zaken.get(t.nummer)
         if held is None:
-            zaak = Zaak(ymd(FIRST_DAY), einde, volume=volume, tijdstip=moment, reden=reden, as_of=moment)
+            zaak = Zaak(ymd(FIRST_DAY), einde, volume=volume, tijdstip=moment, reden=reden, referentie=referentie,
+                        as_of=moment)
             self.zaken[t.nummer] = zaak
             if not closes:
                 return Expected(["creeerZaak"])
@@ -134,7 +182,7 @@ class Oracle:
         want = copy.deepcopy(held)
         want.einddatum_gepland = held.einddatum_gepland if closes else einde
         want.einddatum, want.resultaat = (einde, resultaat) if closes else (None, None)
-        want.volume, want.tijdstip, want.reden = volume, moment, reden
+        want.volume, want.tijdstip, want.reden, want.referentie = volume, moment, reden, referentie
         if want.attrs() == held.attrs():
             return Expected()  # no change
         if moment < held.as_of:

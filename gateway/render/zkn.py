@@ -36,7 +36,7 @@ from gateway.zaken.plan import (
     unit_facts,
 )
 from gateway.zaken.state import JsonDict
-from gateway.zaken.units import another_toewijzing, answers_new_only, bound_only, is_verzoek_key
+from gateway.zaken.units import another_zaak, answers_new_only, bound_only, is_verzoek_key
 
 from .guard import escape as esc
 from .names import file_name
@@ -232,8 +232,8 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
             keys = [key for key in keys if not bound_only(key)]  # verzoek keys are for the 301 and the 319
         found = tx.zaak_for(keys)
         previous = tx.state(found) if found else None
-        if previous is not None and another_toewijzing(keys, previous.get("keys", [])):
-            found = previous = None  # found by the product key of a toewijzing with another ToewijzingNummer
+        if previous is not None and another_zaak(keys, previous.get("keys", [])):
+            found = previous = None  # found by an alias of another toewijzing or request
         ident = found or zaak_identificatie(unit)
         linked: list[str] = []
         by_product: list[str] = []  # of those, the ones a new-product key names (the toewijzing checks the product)
@@ -311,12 +311,15 @@ def _requests(linked: list[str], want: JsonDict | None, tx: Any, result: Renderi
     if want is None:
         return []
     out = []
+    own = _referentie(want)
     for other in linked:
         state = tx.state(other)
         if state is None or state.get("kind") != "aanvraag":
             continue
         if other in by_product and not _same_product(state, want):
             continue
+        if own is not None and _referentie(state) not in (None, own):  # found by the 2.x aanvraag-product key,
+            continue  # but the line names another request
         if state["initiator"].get("bsn") != want["initiator"].get("bsn") or state.get("uitvoerende") != want.get(
                 "uitvoerende"):
             result.warnings.append(f"aanvraagzaak {other} is named by this toewijzing's ReferentieAanbieder or product "
@@ -324,6 +327,15 @@ def _requests(linked: list[str], want: JsonDict | None, tx: Any, result: Renderi
             continue
         out.append((other, state))
     return out
+
+
+def _referentie(state: JsonDict) -> str | None:
+    """The ReferentieAanbieder a zaak state carries as kenmerk, if any.
+
+    A 301 line with a ReferentieAanbieder answers the request it names, not another one of the same beschikking and
+    product that the shared 2.x aanvraag-product key also finds (docs/canonical-spec.md 1: the alias is the way of
+    a line without one): a correction of a toewijzing closed a later request for more as "Toegewezen"."""
+    return next((value for value, bron in state["attrs"].get("kenmerk") or () if bron == "ReferentieAanbieder"), None)
 
 
 def _same_product(aanvraag: JsonDict, want: JsonDict) -> bool:

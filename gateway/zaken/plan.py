@@ -368,6 +368,10 @@ def plan_facts(facts: UnitFacts, unit: Unit, previous: JsonDict | None, identifi
         return out
     if ending:  # one updateZaak with every change incl. einddatum and resultaat, then the eindstatus
         want["attrs"]["einddatumGepland"] = previous["attrs"].get("einddatumGepland")
+    if previous.get("kind") == "aanvraag" and previous["attrs"].get("einddatum") is not None:  # its answer closed
+        # it, not the request: the same request again (a later Dagtekening) changes nothing, a changed one is refused
+        want["attrs"]["einddatum"], want["attrs"]["resultaat"] = (previous["attrs"]["einddatum"],
+                                                                  previous["attrs"]["resultaat"])
     op, state = _update(previous, want)
     if op is not None:
         note = _older(previous, at, ends)

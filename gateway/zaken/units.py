@@ -85,19 +85,31 @@ def _d(value: date | None) -> str:
     return day(value) if value is not None else "-"
 
 
-TOEWIJZING = "toewijzing:"
+TOEWIJZING, AANVRAAG = "toewijzing:", "aanvraag:"
 
 
-def another_toewijzing(keys: tuple[str, ...] | list[str], held: list[str]) -> bool:
-    """Whether a zaak bound to the chain keys ``held`` is another toewijzing than the unit whose keys are ``keys``:
-    the unit names its ToewijzingNummer (its first key), the zaak holds a different one and not this one.
+def _named_by_number(key: str) -> str | None:
+    """The kind of ``key`` when it names its zaak by the chain's own number, else None: ``toewijzing:{gemeente}:
+    {ToewijzingNummer}``, or ``aanvraag:{gemeente}:{ReferentieAanbieder}`` of a 315 line (a 2.0 request key has
+    five parts, a 317 line's four; Jeugdwet keys alike)."""
+    bare = key.removeprefix(JEUGD)
+    if bare.startswith(TOEWIJZING):
+        return TOEWIJZING
+    return AANVRAAG if bare.startswith(AANVRAAG) and bare.count(":") == 2 else None
 
-    Why: one zaak per toewijzing (docs/canonical-spec.md 1). The 2.x product key (beschikking, aanbieder, product,
-    ingangsdatum) is shared by a toewijzing and the one that replaces it from the same day with a new
-    ToewijzingNummer (a volume change is sent as a new toewijzing), so found by that alias alone the new one was
-    applied to the old one's zaak."""
-    own = keys[0] if keys and keys[0].startswith((TOEWIJZING, JEUGD + TOEWIJZING)) else None
-    return own is not None and own not in held and any(k.startswith((TOEWIJZING, JEUGD + TOEWIJZING)) for k in held)
+
+def another_zaak(keys: tuple[str, ...] | list[str], held: list[str]) -> bool:
+    """Whether a zaak bound to the chain keys ``held`` is another toewijzing or aanvraag than the unit whose keys are
+    ``keys``: the unit names its ToewijzingNummer or ReferentieAanbieder (its first key), the zaak holds a different
+    one and not this one, so it was found by an alias the two share.
+
+    Why: one zaak per toewijzing and per request (docs/canonical-spec.md 1). The 2.x product key (beschikking,
+    aanbieder, product, ingangsdatum) is shared by a toewijzing and the one that replaces it from the same day with
+    a new ToewijzingNummer (a volume change is sent as a new toewijzing), and the 2.x aanvraag-product key by two
+    315s for one product: found by that alias alone, the new toewijzing was applied to the old one's zaak, and a new
+    request (a new ReferentieAanbieder) to the old request's zaak, refused once that was answered."""
+    kind = _named_by_number(keys[0]) if keys else None
+    return kind is not None and keys[0] not in held and any(_named_by_number(k) == kind for k in held)
 
 
 def beschikkingnummer(client: Client, product: Product) -> str | None:
@@ -109,7 +121,7 @@ def toewijzing_keys(gemeente: str, aanbieder: str, client: Client, product: Prod
     ``product:{gemeente}:{beschikkingnummer}:{aanbieder}:{categorie}:{code or -}:{ingangsdatum}``."""
     keys: list[str] = []
     if product.toewijzingnummer:
-        keys.append(f"{TOEWIJZING}{gemeente}:{product.toewijzingnummer}")
+        keys.append(f"toewijzing:{gemeente}:{product.toewijzingnummer}")
     nummer = beschikkingnummer(client, product)
     if nummer and product.categorie:
         keys.append(f"product:{gemeente}:{nummer}:{product.aanbieder or aanbieder}:{product.categorie}:"

@@ -1,0 +1,129 @@
+"""What the chain property (test_chain_property.py) found, each shrunk into a plain chain with its values written out:
+messages built from the iWmo 2.1 fixtures (chain_messages.py), one Converter with one ledger, the reference receiver
+getting every output in order, the zaken found by identificatie and kenmerk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chain_messages import FIRST_DAY, LAST_DAY, message_301, message_305, message_315
+from clocks import StepClock
+from test_chain_property import GESTART, TOEWIJZINGEN, registry
+
+from gateway.ledger import MemoryLedger
+from gateway.pipeline import FAILURES, Converter, describe
+from gateway.receiver import Receiver
+
+MOMENT = dt.datetime(2016, 3, 7, 9, 0, 0)
+
+
+class Chain:
+    """One Converter with one ledger; the receiver gets every output in order and must accept it."""
+
+    def __init__(self) -> None:
+        self.converter = Converter(registry(), validate=True, ledger=MemoryLedger(), clock=StepClock())
+        self.receiver = Receiver()
+
+    def deliver(self, xml: bytes, name: str) -> list[str]:
+        outputs = self.converter.convert(xml, name).outputs
+        for output in outputs:
+            assert self.receiver.receive(output.xml, output.soap_action).accepted, name
+        return [f"{o.operation} {o.zaak}" for o in outputs]
+
+    def refused(self, xml: bytes, name: str) -> tuple[str, str | None]:
+        with pytest.raises(FAILURES) as caught:
+            self.deliver(xml, name)
+        info = describe(caught.value, name)
+        return info.code, info.field
+
+    def zaak(self, identificatie: str) -> dict[str, Any]:
+        zaak = self.receiver.zaak(identificatie)
+        assert zaak is not None, identificatie
+        return zaak
+
+
+def _day(n: int) -> dt.date:
+    return FIRST_DAY + dt.timedelta(days=n)
+
+
+def _at(n: int) -> dt.datetime:
+    return MOMENT + dt.timedelta(days=n)
+
+
+def test_a_new_toewijzingnummer_for_the_same_product_and_day_is_a_zaak_of_its_own(reference_dir: Path) -> None:
+    """Found by the property (shrunk to two 301s): a toewijzing replaced from the same day by one with a new
+    ToewijzingNummer shares the old one's 2.x product key (beschikking, aanbieder, product, Ingangsdatum), and the
+    ledger found the old zaak by that alias: the new 301 became an updateZaak of zaak 0384T200001 (its volume
+    overwritten, a second ToewijzingNummer kenmerk) and a 305 for the new toewijzing set its status there."""
+    old, new = TOEWIJZINGEN[0], TOEWIJZINGEN[1]
+    chain = Chain()
+    assert chain.deliver(message_301([old], "reg000000001", _day(0), _at(0), LAST_DAY, 22500, None), "old") == [
+        "creeerZaak 0384T200001"]
+    start = message_305([new], "reg000000002", _day(0), FIRST_DAY, False)
+    assert chain.refused(start, "start of new") == ("StUF064", "clients")  # no zaak known for 200002: not 200001's
+    assert chain.deliver(message_301([new], "reg000000003", _day(1), _at(1), LAST_DAY, 18000, None), "new") == [
+        "creeerZaak 0384T200002"]
+    assert chain.deliver(start, "start of new") == ["actualiseerZaakstatus 0384T200002"]
+    for nummer, volume, statussen in (("200001", "22500", []), ("200002", "18000", [GESTART])):
+        zaak = chain.zaak(f"0384T{nummer}")
+        assert [k["kenmerk"] for k in zaak["kenmerken"] if k["bron"] == "ToewijzingNummer"] == [nummer]
+        assert zaak["extraElementen"]["product.omvang.volume"] == volume
+        assert [s["statustype"] for s in zaak["statussen"]] == statussen
+
+
+def test_a_second_request_for_the_same_product_is_a_request_of_its_own(reference_dir: Path) -> None:
+    """Found by the property: two 315s of one client for one product (a request answered, then one for more) share
+    the 2.x aanvraag-product key (beschikking, aanbieder, product). Found by it, the second, with a new
+    ReferentieAanbieder, was taken for the first: refused once that was answered (StUF058, "A new request needs a
+    new ReferentieAanbieder", which it had), else merged into it."""
+    t = TOEWIJZINGEN[0]
+    chain = Chain()
+    assert chain.deliver(message_315(t, "reg000000011", _day(0), "VZ-1"), "315 VZ-1") == ["creeerZaak 0384AVZ-1"]
+    assert chain.deliver(message_301([t], "reg000000012", _day(1), _at(1), LAST_DAY, 22500, None, "VZ-1"),
+                         "301 VZ-1") == ["creeerZaak 0384T200001", "updateZaak 0384AVZ-1",
+                                         "actualiseerZaakstatus 0384AVZ-1"]
+    assert chain.deliver(message_315(t, "reg000000013", _day(5), "VZ-2"), "315 VZ-2") == ["creeerZaak 0384AVZ-2"]
+    zaak = chain.zaak("0384AVZ-2")
+    assert (zaak["einddatum"], zaak["statussen"]) == (None, [])
+    assert {"kenmerk": "VZ-2", "bron": "ReferentieAanbieder"} in zaak["kenmerken"]
+
+
+def test_a_toewijzing_naming_its_request_does_not_answer_another(reference_dir: Path) -> None:
+    """Found by the property: a 301 line that names its request (ReferentieAanbieder VZ-1) also followed the 2.x
+    aanvraag-product key to the client's later request for the same product (VZ-2), and a correction of the
+    toewijzing closed that one "Toegewezen". The alias is the way of a line without a ReferentieAanbieder
+    (canonical-spec 1); such a line still answers the request the key names."""
+    t = TOEWIJZINGEN[0]
+    chain = Chain()
+    chain.deliver(message_315(t, "reg000000021", _day(0), "VZ-1"), "315 VZ-1")
+    chain.deliver(message_301([t], "reg000000022", _day(1), _at(1), LAST_DAY, 22500, None, "VZ-1"), "301 VZ-1")
+    chain.deliver(message_315(t, "reg000000023", _day(5), "VZ-2"), "315 VZ-2")
+    assert chain.deliver(message_301([t], "reg000000024", _day(6), _at(6), LAST_DAY, 18000, None, "VZ-1"),
+                         "301 VZ-1 corrected") == ["updateZaak 0384T200001"]  # VZ-2 not answered
+    assert chain.zaak("0384AVZ-2")["einddatum"] is None
+    assert chain.deliver(message_301([t], "reg000000025", _day(7), _at(7), LAST_DAY, 20000, None),
+                         "301 without a ReferentieAanbieder") == [
+        "updateZaak 0384T200001", "updateZaak 0384AVZ-2", "actualiseerZaakstatus 0384AVZ-2"]  # by the key
+    zaak = chain.zaak("0384AVZ-2")
+    assert (zaak["einddatum"], zaak["resultaat"]["omschrijving"]) == ("20160314", "Toegewezen (zaak 0384T200001)")
+
+
+def test_the_same_request_again_after_its_answer_changes_nothing(reference_dir: Path) -> None:
+    """Found by the property: a 315 sent again unchanged with a later Dagtekening, after the toewijzing answered it,
+    was refused (StUF058, "this later request changes it"): the request was compared with the aanvraagzaak's end,
+    which the answer set, not the request. Canonical-spec 1 refuses a *changed* line for an answered aanvraagzaak;
+    the unchanged one is "no change", a changed one is still refused."""
+    t = TOEWIJZINGEN[2]
+    chain = Chain()
+    chain.deliver(message_315(t, "reg000000031", _day(0), "VZ-3"), "315")
+    chain.deliver(message_301([t], "reg000000032", _day(0), _at(0), LAST_DAY, 22500, None, "VZ-3"), "301")
+    again = message_315(t, "reg000000033", _day(1), "VZ-3")
+    assert chain.deliver(again, "315 again") == []
+    zaak = chain.zaak("0384AVZ-3")
+    assert (zaak["einddatum"], zaak["resultaat"]["omschrijving"]) == ("20160307", "Toegewezen (zaak 0384T200003)")
+    changed = again.replace(b"<iwmo:Volume>6</iwmo:Volume>", b"<iwmo:Volume>8</iwmo:Volume>")
+    assert changed != again
+    assert chain.refused(changed, "315 changed") == ("StUF058", "clients")
