@@ -67,6 +67,7 @@ class Zaak:
     tijdstip: str = ""
     reden: str | None = None
     referentie: str | None = None  # the ReferentieAanbieder its last 301 named (a kenmerk)
+    andere: list[str] = field(default_factory=list)  # the request its creeerZaak names (heeftBetrekkingOpAndere)
     statussen: list[tuple[str, str]] = field(default_factory=list)  # (statustype, datumStatusGezet)
     events: list[tuple[str, str]] = field(default_factory=list)  # (statustype, event date) of each status
     as_of: str = ""
@@ -144,13 +145,18 @@ class Oracle:
         self.aanvragen[referentie] = Aanvraag(t.bsn, day + "000000")
         return Expected(["creeerZaak"])
 
-    def answer(self, t: Toewijzing, moment: str, referentie: str | None) -> list[str]:
-        """Close the open requests a 301 line answers (spec 1, "An answered aanvraag is closed"): the one its
-        ReferentieAanbieder names, else (none given) the one the aanvraag-product key names; of the same client,
-        not registered after the toewijzing."""
+    def named(self, t: Toewijzing, referentie: str | None) -> str | None:
+        """The request a 301 line names (spec 1, "Links"): by its ReferentieAanbieder, else (none given) by the
+        aanvraag-product key; one of the same client only."""
         named = referentie if referentie is not None else self.alias.get(t.bsn)
         aanvraag = self.aanvragen.get(named or "")
-        if aanvraag is None or aanvraag.bsn != t.bsn or aanvraag.einddatum is not None or moment < aanvraag.as_of:
+        return named if aanvraag is not None and aanvraag.bsn == t.bsn else None
+
+    def answer(self, t: Toewijzing, moment: str, named: str | None) -> list[str]:
+        """Close the open request a 301 line names (spec 1, "An answered aanvraag is closed"), unless it was
+        registered after the toewijzing."""
+        aanvraag = self.aanvragen.get(named or "")
+        if aanvraag is None or aanvraag.einddatum is not None or moment < aanvraag.as_of:
             return []
         aanvraag.einddatum, aanvraag.resultaat = moment[:8], f"Toegewezen (zaak 0384T{t.nummer})"
         aanvraag.statussen.append((AFGEHANDELD, _gezet_after([g for _, g in aanvraag.statussen], moment[:8])))
@@ -159,9 +165,12 @@ class Oracle:
     def toewijs(self, t: Toewijzing, day: str, moment: str, einde: str, volume: str, reden: str | None,
                 referentie: str | None = None) -> Expected:
         """A 301 line, then the request it answers."""
+        named = self.named(t, referentie)
         expected = self._toewijzing(t, day, moment, einde, volume, reden, referentie)
         if expected.refused is None:
-            expected.operations += self.answer(t, moment, referentie)
+            if expected.operations[:1] == ["creeerZaak"] and named is not None:
+                self.zaken[t.nummer].andere = [f"0384A{named}"]
+            expected.operations += self.answer(t, moment, named)
         return expected
 
     def _toewijzing(self, t: Toewijzing, day: str, moment: str, einde: str, volume: str, reden: str | None,

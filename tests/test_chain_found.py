@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from chain_messages import FIRST_DAY, LAST_DAY, message_301, message_305, message_315
+from chain_oracle import GESTART
 from clocks import StepClock
-from test_chain_property import GESTART, TOEWIJZINGEN, registry
+from test_chain_property import TOEWIJZINGEN, registry
 
 from gateway.ledger import MemoryLedger
 from gateway.pipeline import FAILURES, Converter, describe

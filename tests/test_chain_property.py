@@ -266,6 +266,7 @@ class Run:
             assert closed == (zaak["einddatum"] is not None), t.nummer
             refs = [k["kenmerk"] for k in zaak["kenmerken"] if k["bron"] == "ReferentieAanbieder"]
             assert refs == ([want.referentie] if want.referentie else []), t.nummer
+            assert zaak["heeftBetrekkingOpAndere"] == want.andere, t.nummer
         for ref, aanvraag in self.oracle.aanvragen.items():
             (zaak,) = [z for z in snapshot if z["zaaktype"] == "WMOAANV"
                        and {"kenmerk": ref, "bron": "ReferentieAanbieder"} in z["kenmerken"]]
