@@ -32,7 +32,7 @@ from chain_messages import (
 )
 from chain_oracle import AFGEHANDELD, ENDING, GESTART, GESTOPT, INGETROKKEN, Expected, Oracle, ymd
 from clocks import StepClock
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 from gateway.ledger import MemoryLedger
@@ -288,6 +288,17 @@ def run_chain(steps: list[Step], say: Callable[[str], None] = lambda text: None)
     return run
 
 
+FOUND = (
+    [Step(0, Toewijs(0, "jaar", 22500, None)), Step(1, Toewijs(1, "jaar", 18000, None))],
+    [Step(0, Vraag(0, 1)), Step(1, Toewijs(0, "jaar", 22500, None, r=1)), Step(4, Vraag(0, 2)),
+     Step(1, Toewijs(0, "jaar", 18000, None, r=1))],
+    [Step(0, Vraag(2, 1)), Step(0, Toewijs(2, "jaar", 22500, None, r=1)), Step(1, Vraag(2, 1))],
+)
+"""What the property found (test_chain_found.py has each as a plain chain), always among the fast run's chains: a
+new ToewijzingNummer of the same product and day; a second request of one product, then a correction naming the
+first; the same request again after its answer."""
+
+
 @pytest.fixture(scope="module")
 def reference(request: pytest.FixtureRequest) -> Path:
     return request.getfixturevalue("reference_dir")
@@ -296,6 +307,9 @@ def reference(request: pytest.FixtureRequest) -> Path:
 @settings(max_examples=100, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(steps=chains(12))
+@example(steps=FOUND[0])
+@example(steps=FOUND[1])
+@example(steps=FOUND[2])
 def test_any_chain_ends_in_the_state_its_events_describe(reference: Path, steps: list[Step]) -> None:
     run_chain(steps, note)
 
