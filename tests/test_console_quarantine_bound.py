@@ -20,7 +20,7 @@ from test_proxy_quarantine_bound import A02, junk
 from test_proxy_refusal import table
 
 from gateway.proxy.quarantine_bound import FULL_RECOUNT_SECONDS
-from gateway.proxy.service import STATE_WAIT_SECONDS
+from gateway.proxy.quarantining import STATE_WAIT_SECONDS
 
 
 def test_the_health_page_shows_a_full_quarantine_and_what_to_do(start: Start) -> None:

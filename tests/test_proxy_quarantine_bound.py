@@ -118,6 +118,9 @@ def test_a_chain_fo01_naming_nothing_sent_is_not_kept_past_the_cap(start: Start)
     assert [m["id"] for m in table(gw, "message")] == [1, 2]
     assert metric(gw_server.url, "overstap_rejected_total", route="default", reason="quarantine_full") == 1
     assert metric(gw_server.url, "overstap_chain_faults_total", outcome="quarantined") == 2
+    again = httpx.post(gw_server.url + "/soap", content=soap11(first))  # full, but kept already: no new cost
+    assert again.status_code == 200 and again.headers["x-overstap-quarantine"] == "1"  # (session 24)
+    assert [m["times_received"] for m in table(gw, "message")] == [3, 1]
 
 
 def test_refusals_in_flight_at_once_do_not_together_pass_the_cap(start: Start) -> None:

@@ -52,6 +52,8 @@ class Backend:
     """``overstap explain`` over the gateway's registry: (original, mapping, route) -> an Explanation."""
     quarantine: Callable[[], Awaitable[dict[str, object]]] | None = None
     """The quarantine bound's figures (``Gateway.quarantine_state``, as on /readyz): messages, bytes, caps, full."""
+    purged: Callable[[], None] | None = None
+    """Told after a purge here (``Gateway.quarantine_changed``): the bound counts the store again at its next look."""
 
 
 async def form(request: Request) -> dict[str, str]:

@@ -21,7 +21,8 @@ PREFIX = "refused by the chain: Fo01"
 
 
 class QuarantineFull(Exception):
-    """The Fo01 names nothing this gateway sent and the quarantine has no room for it: nothing of it is stored."""
+    """The quarantine has no room for a new refused message (a Fo01 naming nothing this gateway sent, junk): nothing
+    of it is stored, and its sender, answered "offer it again later", still holds it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +87,11 @@ def settle(conn: sqlite3.Connection, message: outbox.NewMessage, cross_ref: str,
 
 
 def _quarantined(conn: sqlite3.Connection, message: outbox.NewMessage, now: float, room: bool) -> Settled:
-    """A Fo01 about nothing this gateway (still) has, kept in quarantine when there is room."""
+    """A Fo01 about nothing this gateway (still) has, kept in quarantine when there is room, or counted up in the
+    entry it has there already (that takes none)."""
     if not room:
+        if (kept := outbox.keep_quarantined_again(conn, message, now)) is not None:  # costs no room
+            return Settled(kept, repeat=True)
         raise QuarantineFull(message.route)
     message_id, times = outbox.keep_quarantined(conn, message, now)
     return Settled(message_id, repeat=times > 1)

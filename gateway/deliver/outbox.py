@@ -332,6 +332,19 @@ def keep_quarantined(conn: sqlite3.Connection, message: NewMessage, now: float |
     return int(row[0]), int(row[1])
 
 
+def keep_quarantined_again(conn: sqlite3.Connection, message: NewMessage, now: float | None = None) -> int | None:
+    """The entry the quarantine holds already for these bytes on this route, counted up as :func:`keep_quarantined`
+    would; None (nothing written) when there is none. For a full quarantine: a repeat takes no room, so it is
+    answered as its first arrival was, not refused as if it were new."""
+    now = time.time() if now is None else now
+    row = conn.execute("UPDATE message SET times_received = times_received + 1, last_received_at = ?, reason = ?,"
+                       " fault_code = ?, fault_field = ?, fault_line = ? WHERE route = ? AND status = 'quarantined'"
+                       " AND body_sha256 = ? RETURNING id",
+                       (now, message.reason, message.fault_code, message.fault_field, message.fault_line,
+                        message.route, message.body_sha256)).fetchone()
+    return None if row is None else int(row[0])
+
+
 _STILL_SENT = " AND status = 'pending' AND referentienummer = coalesce(?, referentienummer)"
 """An attempt's outcome is written only to the delivery it was made for: still pending, and (``sent_as``) under
 the referentienummer it went out as. A chain's Fo01 stored while the attempt was on the wire made it a dead letter

@@ -311,4 +311,5 @@ def _mount_console(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
     app.mount("/console", create_console(config.console, Backend(
         gw.db_path, lambda ids: gw.replay(ids, False), config.admin_key, gw.metrics.render,
         replay_quarantined=lambda ids: gw.replay(ids, True), quarantine=gw.quarantine_state,
+        purged=gw.quarantine_changed,
         explain=lambda data, mapping, route: explain(data, registry=gw.registry, mapping=mapping, route=route))))

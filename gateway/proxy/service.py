@@ -45,7 +45,8 @@ from .converting import (
 )
 from .ledgered import LedgerStage, Mapped
 from .metrics import Metrics
-from .quarantine_bound import QuarantineBound, totals
+from .quarantine_bound import QuarantineBound
+from .quarantining import QuarantineDoor, QuarantineFull
 from .reachability import Reachability
 from .replaying import replay_deliveries
 from .shared_stage import SharedLedgerStage
@@ -53,11 +54,9 @@ from .soap import refuse_not_understood, soap_version
 from .unmapped_report import report_unmapped
 
 log = logging.getLogger("overstap.gateway")
-STATE_WAIT_SECONDS = 2.0
-"""How long the console's health page waits for a count of the quarantine before it shows the figures of before."""
 
 
-class Gateway:
+class Gateway(QuarantineDoor):
     """Routes, converters, outbox, forwarder and metrics of one running sidecar."""
 
     def __init__(self, config: ServeConfig, registry: Registry | None = None) -> None:
@@ -246,79 +245,25 @@ class Gateway:
         self.metrics.unconverted.labels(route.name, attempt.reason or "invalid").inc()
         return await self._accept(route, body, content_type, soap_action, attempt, version)
 
-    async def quarantine_room(self, route: str, size: int, *, tell: bool = True) -> bool:
-        """Reserve room for a refused body of ``size`` bytes (:mod:`.quarantine_bound`; :meth:`keep_quarantined`
-        uses it); when there is none and ``tell``, :meth:`quarantine_refused`. The counts are in memory; the store
-        is counted only when they are stale."""
-        await self._recount_quarantine()
-        if self.quarantine.take(size):
-            return True
-        if tell:
-            self.quarantine_refused(route, size)
-        return False
-
-    async def _recount_quarantine(self) -> None:
-        """Count the quarantine anew from the store when the in-memory counts are stale (one count at a time)."""
-        now = time.monotonic()
-        if self.quarantine.recount_due(now):
-            self.quarantine.counted_at = now  # one count at a time: refusals arriving meanwhile use the counts of now
-            try:
-                self.quarantine.counted(*await self.committer.write(totals), now)
-            except Exception as exc:  # the counts of before stand; the write of the entry will tell
-                log.error("could not count the quarantine: %s", type(exc).__name__)
-
-    async def quarantine_state(self) -> dict[str, object]:
-        """The bound's figures for the console's health page, counted anew when stale: a purge or replay made
-        there shows within a second while full, not only once the next refusal arrives. The count waits at most
-        :data:`STATE_WAIT_SECONDS` (a purge holding the outbox's write lock for a minute would hold the page): then
-        the figures of before, the count finishing behind them."""
-        count = asyncio.ensure_future(self._recount_quarantine())
-        self._counting.add(count)  # held until done: a task nobody references may be collected mid-count
-        count.add_done_callback(self._counting.discard)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(count), STATE_WAIT_SECONDS)
-        return self.quarantine.state()
-
-    def quarantine_refused(self, route: str, size: int) -> None:
-        """A refused message the full quarantine does not keep: counted and logged by size, never its payload."""
-        self.metrics.rejected.labels(route, "quarantine_full").inc()
-        q = self.quarantine
-        log.warning("quarantine full (%d of %d messages, %d of %d bytes): refused message of %d bytes on route %s "
-                    "not kept, answered StUF046 (offer it again later)", q.messages, q.max_messages, q.bytes,
-                    q.max_bytes, size, route, extra={"route": route, "reason": "quarantine_full", "bytes": size})
-        return False
-
     def quarantine_full(self, version: stuf.SoapVersion, facts: Facts | None = None) -> Answer:
         """The answer to a refused message the full quarantine cannot keep: not stored, so "offer it again"."""
         fout = stuf.Fout.of("StUF046", "the message is refused and the quarantine that keeps refused messages is "
                             "full: not stored; offer it again later")
         return self.fault(503, fout, version, facts, {"Retry-After": "60"})
 
-    async def keep_quarantined(self, message: outbox.NewMessage) -> int:
-        """Store a refused message in quarantine, in the room :meth:`quarantine_room` reserved; its id."""
-        times = 0
-        try:
-            qid, times = await self.committer.write(lambda c: outbox.keep_quarantined(c, message))
-        finally:  # more than once: the same bytes again, counted up in their entry, no new one
-            self.quarantine.written(len(message.original), times == 1)
-        return qid
-
     async def _quarantine(self, route: RouteConfig, body: bytes, content_type: str | None, soap_action: str | None,
                           attempt: Converted, version: stuf.SoapVersion) -> Answer:
         info = attempt.failure
         assert info is not None
-        if not await self.quarantine_room(route.name, len(body)):
+        message = stored_message(route.name, route.mode, body, content_type, soap_action, attempt.facts, None, info,
+                                 info.fitted(stuf.MAX_DETAILS) if info.also else None)
+        try:
+            qid = await self.keep_refused(route.name, message)
+        except QuarantineFull:
             return self.quarantine_full(version, attempt.facts)
         reason = attempt.reason or "invalid"
         self.metrics.rejected.labels(route.name, reason).inc()
-        message = stored_message(route.name, route.mode, body, content_type, soap_action, attempt.facts, None, info,
-                                 info.fitted(stuf.MAX_DETAILS) if info.also else None)
-        headers: dict[str, str] = {}
-        try:
-            qid = await self.keep_quarantined(message)
-            headers["X-Overstap-Quarantine"] = str(qid)
-        except Exception as exc:  # the refusal stands even when it cannot be kept
-            log.error("could not keep refused message in quarantine: %s", type(exc).__name__)
+        headers = {} if qid is None else {"X-Overstap-Quarantine": str(qid)}
         log.warning("message refused on route %s: %s %s", route.name, info.code, info.field or "",
                     extra={"route": route.name, "code": info.code, "field": info.field, "line": info.line,
                            "reason": reason, "quarantine": headers.get("X-Overstap-Quarantine"),
@@ -475,7 +420,7 @@ class Gateway:
         if self.last_reload_errors:
             checks["last_reload_errors"] = self.last_reload_errors[:5]
         checks["queue_depth"] = sum(self.forwarder.depth().values())
-        checks["quarantine"] = self.quarantine.state()  # full is shown, not unready: good messages still pass
+        checks["quarantine"] = await self.quarantine_state()  # full is shown, not unready: good messages pass
         checks["validation"] = self.validating()
         workers = checks["delivery_workers"] = self.forwarder.workers()
         if self.started and workers["running"] < workers["expected"]:

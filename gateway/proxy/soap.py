@@ -18,6 +18,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from gateway.deliver.chain_faults import QuarantineFull
 from gateway.ingest import InputError, ggk, parse_xml
 from gateway.ingest.envelopes import not_understood
 from gateway.pipeline import FailureInfo
@@ -72,15 +73,12 @@ async def refuse_not_understood(gw: Gateway, route: RouteConfig, body: bytes, co
     info = FailureInfo("StUF055", "Header", None, f"header block(s) marked mustUnderstand not understood: {names}",
                        route.name)
     message = stored_message(route.name, route.mode, body, content_type, soap_action, Facts(), None, info)
-    if not await gw.quarantine_room(route.name, len(body)):
+    try:
+        qid = await gw.keep_refused(route.name, message)
+    except QuarantineFull:
         return gw.quarantine_full(version)
     gw.metrics.rejected.labels(route.name, "must_understand").inc()
-    headers: dict[str, str] = {}
-    try:
-        qid = await gw.keep_quarantined(message)
-        headers["X-Overstap-Quarantine"] = str(qid)
-    except Exception as exc:  # the refusal stands even when it cannot be kept
-        log.error("could not keep refused message in quarantine: %s", type(exc).__name__)
+    headers = {} if qid is None else {"X-Overstap-Quarantine": str(qid)}
     log.warning("message refused on route %s: header block(s) marked mustUnderstand not understood: %s", route.name,
                 names, extra={"route": route.name, "reason": "must_understand",
                               "quarantine": headers.get("X-Overstap-Quarantine")})

@@ -57,6 +57,8 @@ async def confirmed(console: Console, request: Request, session: Session) -> Res
         return refused(console, request, session, 409, f"the outbox changed since the preview: this purge would "
                        f"remove {e.removed[0]} delivery(ies) and {e.removed[1]} message(s), more than the "
                        f"{seen.deliveries} and {seen.messages} previewed. Nothing was removed: preview again.", what)
+    if console.backend.purged is not None and what.quarantined:  # room made: /readyz and refusals see it now
+        console.backend.purged()
     console.audit.write(session.user, "purge", older_than_days=what.days, dead=what.dead,
                         quarantined=what.quarantined, cut_off=when(seen.before), deliveries=removed[0],
                         messages=removed[1])
