@@ -138,9 +138,10 @@ class ClaimingForwarder(Forwarder):
                 self._cached -= 1
                 item.payload = None
 
-    def _write_settled(self, delivery_id: int, write: Callable[[Any], None]) -> None:
+    def _write_settled(self, delivery_id: int, write: Callable[[Any], bool],
+                       counted: Callable[[bool], None]) -> None:
         self._settling.add(delivery_id)
-        self.committer.submit(write).add_done_callback(lambda _f: self._settling.discard(delivery_id))
+        self.committer.submit(write, after=counted).add_done_callback(lambda _f: self._settling.discard(delivery_id))
 
     def _idle(self, entry: KeyQueue) -> None:
         super()._idle(entry)

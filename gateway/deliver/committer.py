@@ -36,6 +36,8 @@ class _Job:
     future: Future[Any] | asyncio.Future[Any] | None
     """A thread-safe future (:meth:`GroupCommitter.submit`), an event loop's (:meth:`GroupCommitter.enqueue`,
     answered on that loop), or None (nobody waits)."""
+    after: Callable[[Any], None] | None = None
+    """Run with ``fn``'s result on the writer thread once its transaction is committed, never when it is not."""
 
 
 _STOP = object()
@@ -85,16 +87,19 @@ class GroupCommitter:
         self._queue.put(_Job(fn, future))
         return future
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+    def submit(self, fn: Callable[[sqlite3.Connection], T], *, after: Callable[[T], None] | None = None) -> Future[T]:
+        """Queue ``fn``; a thread-safe future of its result after COMMIT. ``after``: as :meth:`write_later`."""
         if not self.running:
             raise RuntimeError("the outbox writer is not running")
         future: Future[T] = Future()
-        self._queue.put(_Job(fn, future))
+        self._queue.put(_Job(fn, future, after))
         return future
 
-    def write_later(self, fn: Write) -> None:
-        """Queue a write nobody waits for (delivery bookkeeping); it still commits in order."""
-        self._queue.put(_Job(fn, None))
+    def write_later(self, fn: Write, *, after: Callable[[Any], None] | None = None) -> None:
+        """Queue a write nobody waits for (delivery bookkeeping); it still commits in order. ``after`` is given its
+        result once the transaction is committed (metrics of what the write recorded), and never runs when the write
+        or the COMMIT failed: what was not stored must not be counted."""
+        self._queue.put(_Job(fn, None, after))
 
     def _run(self, ready: Future[None]) -> None:
         try:
@@ -172,10 +177,21 @@ class GroupCommitter:
         self.commits += 1
         if self.on_commit is not None:
             self.on_commit(len(batch), time.perf_counter() - started)
+        _after_commit(results)
         _answer(results)
 
 
 Answered = list[tuple[_Job, Any, BaseException | None]]
+
+
+def _after_commit(results: Answered) -> None:
+    """The ``after`` of each write the committed transaction holds; one that fails is logged, never undoes it."""
+    for job, value, error in results:
+        if job.after is not None and error is None:
+            try:
+                job.after(value)
+            except Exception as exc:
+                log.error("after an outbox write: %s", type(exc).__name__)
 
 
 def _answer(results: Answered) -> None:

@@ -386,14 +386,15 @@ class Forwarder:
         depth_key = (item.route, item.target)
         self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
         if outcome.result == DELIVERED:
-            self._write_settled(item.id, lambda c: self._count_written(c, item, outcome, outbox.mark_delivered(
-                c, item.id, item.attempts, outcome.http_status, outcome.reply_code, sent_as=item.referentienummer)))
+            self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_delivered(
+                c, item.id, item.attempts, outcome.http_status, outcome.reply_code, sent_as=item.referentienummer)),
+                lambda written: self._count_written(item, outcome, written))
             log.info("delivery %d (%s/%s %s) delivered after %d attempt(s)", item.id, item.route, item.target,
                      item.referentienummer, item.attempts)
         elif outcome.result == DEAD:
-            self._write_settled(item.id, lambda c: self._count_written(c, item, outcome, outbox.mark_dead(
+            self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_dead(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, outcome.stored,
-                sent_as=item.referentienummer)))
+                sent_as=item.referentienummer)), lambda written: self._count_written(item, outcome, written))
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
                         item.referentienummer, outcome.summary)
         item.payload = None
@@ -425,10 +426,10 @@ class Forwarder:
         """May this forwarder send the key's oldest delivery now? Always. *(hook)*"""
         return True
 
-    def _count_written(self, conn: Any, item: Queued, outcome: Outcome, written: bool) -> None:
-        """Count the attempt's outcome as delivered/dead only if it was written (in the write, after it): one the
+    def _count_written(self, item: Queued, outcome: Outcome, written: bool) -> None:
+        """Count the attempt's outcome once its write is committed (never before: a failed COMMIT stored nothing, and
+        the delivery, still pending, is sent and counted again), as delivered/dead only if it was written: one the
         delivery was settled meanwhile (a chain's Fo01, a replay) did not happen to it, and is counted apart."""
-        _unless_settled(conn, item, written)
         try:
             if not written:
                 self.observer.settled_meanwhile(item, outcome)
@@ -439,9 +440,11 @@ class Forwarder:
         except Exception as exc:  # a metric must never undo the status it counts
             log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
 
-    def _write_settled(self, delivery_id: int, write: Callable[[Any], None]) -> None:
-        """Queue the delivered/dead status of a delivery. *(hook)*"""
-        self.committer.write_later(write)
+    def _write_settled(self, delivery_id: int, write: Callable[[Any], bool],
+                       counted: Callable[[bool], None]) -> None:
+        """Queue the delivered/dead status of a delivery; ``counted`` gets whether it was written, after COMMIT.
+        *(hook)*"""
+        self.committer.write_later(write, after=counted)
 
     async def _before_reader_closes(self, grace: float) -> None:
         """The workers have stopped; the reader connection closes next. *(hook)*"""
@@ -483,11 +486,13 @@ class Forwarder:
             self._reader_conn = None
 
 
-def _unless_settled(conn: Any, item: Queued, written: bool) -> None:
+def _unless_settled(conn: Any, item: Queued, written: bool) -> bool:
     """After an attempt's outcome was not written (the delivery settled meanwhile: a chain's Fo01, a replay in a new
-    envelope): say so, and have the forwarder look at the outbox again for a delivery queued anew meanwhile."""
+    envelope): say so, and have the forwarder look at the outbox again for a delivery queued anew meanwhile.
+    ``written``, handed on."""
     if written:
-        return
+        return True
     outbox.bump_generation(conn)
     log.info("delivery %d (%s/%s %s) was settled meanwhile (a chain's Fo01, or queued anew): this attempt's "
              "outcome is not written", item.id, item.route, item.target, item.referentienummer)
+    return False
