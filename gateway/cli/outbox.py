@@ -82,9 +82,13 @@ def _open(data_dir: str | None, config_file: str | None, url: str | None, *, rea
     --data-dir got a new outbox, and a read command wrote Overstap's tables into another program's database."""
     store = locate_store(data_dir, config_file, url)
     try:
-        return read_only(store) if read else ready(existing(store)).connect()
+        if not read:
+            return ready(existing(store)).connect()
+        conn = read_only(store)
     except RuntimeError as exc:  # none there, not an outbox, unreachable, a store of a newer release
         fail_usage(str(exc))
+    click.get_current_context().call_on_close(conn.close)  # closed by the command's end: its -wal/-shm go with it
+    return conn
 
 
 def _when(ts: float | None) -> str:

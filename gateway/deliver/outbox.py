@@ -21,6 +21,8 @@ from typing import Any
 
 from gateway import schema
 
+from .readonly import connect_read_only as connect_read_only  # opened to look, the folder left as it was
+
 DB_NAME = "outbox.sqlite3"
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 ACCEPTED, QUARANTINED = "accepted", "quarantined"
@@ -73,16 +75,6 @@ def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-    return conn
-
-
-def connect_read_only(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
-    """A connection that cannot write (SQLite's ``mode=ro``): for ``outbox list``/``show``, which must not make
-    or change a database where they look (gateway/deliver/store.py, :func:`~gateway.deliver.store.read_only`)."""
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout, isolation_level=None,
-                           check_same_thread=False)
-    conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
     return conn
 

@@ -20,7 +20,7 @@ from gateway import schema
 from gateway.pgstore import is_url
 from gateway.pgstore.conn import WRITE_LOCK, PgConnection, describe_url
 
-from . import outbox
+from . import outbox, readonly
 
 if TYPE_CHECKING:
     from gateway.schema.run import Upgraded
@@ -145,9 +145,14 @@ def existing(store: Store, *, at_head: bool = False) -> Store:
         return store
     if not store.path.is_file():
         raise NotAnOutbox(no_outbox(store.path.parent))
-    conn = outbox.connect_read_only(store.path)
+    try:
+        conn = outbox.connect_read_only(store.path)
+    except sqlite3.OperationalError as exc:
+        raise RuntimeError(readonly.unreadable(store.path, exc)) from None
     try:
         revision = _outbox_revision(conn, store.path)
+    except sqlite3.OperationalError as exc:  # the file or its folder not readable, or not writable for its -shm
+        raise RuntimeError(readonly.unreadable(store.path, exc)) from None
     except sqlite3.DatabaseError as exc:  # junk, or a damaged file
         raise RuntimeError(f"{store.path}: not an outbox: SQLite says {exc}") from None
     finally:
