@@ -33,6 +33,15 @@ CASES = {
         VOORLETTERS, '<iwmo:Voorletters soort="x">DHR</iwmo:Voorletters>', "@soort"),
     "text in a group the walk expects children in": (
         RELATIE_DATUM, "<wmo301:Geboortedatum>19860401</wmo301:Geboortedatum>", "wmo301:Geboortedatum"),
+    # session 24: text that is not a leaf's whole content, which no walk or scan looked at
+    "text beside the children of an element the walk goes through": (
+        "<wmo301:Client>", "<wmo301:Client>Gaastra", "wmo301:Client/text()"),
+    "text after a leaf the walk stores": (VOORLETTERS, VOORLETTERS + "Gaastra", "wmo301:Naam/text()"),
+    "text beside the root's children": ("</wmo301:Bericht>", "Gaastra</wmo301:Bericht>", "/wmo301:Bericht/text()"),
+    "text in a child no rule names, after a comment": (
+        VOORLETTERS, VOORLETTERS + "<iwmo:Onbekend><!-- c -->Gaastra</iwmo:Onbekend>", "iwmo:Onbekend"),
+    "text beside elements deep in a child no rule names": (
+        VOORLETTERS, VOORLETTERS + "<iwmo:Extra><iwmo:Diep/>Gaastra</iwmo:Extra>", "iwmo:Extra/text()"),
 }
 
 
@@ -92,3 +101,13 @@ def test_a_spot_vouches_only_for_leaves_read_or_blank() -> None:
 def test_attributes_and_a_childless_root_are_left_to_the_scan() -> None:
     assert not _all_read(etree.fromstring('<a><b k="v">x</b></a>'), _state([], []))
     assert not _all_read(etree.fromstring("<a>x</a>"), _state([], []))
+
+
+def test_text_a_comment_splits_under_a_spot_is_left_to_the_scan() -> None:
+    """A leaf whose value a comment splits has a child (lxml's ``len``): no read leaf; its text is looked at."""
+    root = etree.fromstring("<a><b>x</b><c>y<!-- z -->w</c><d><e/>v</d></a>")
+    b, c, d = root[0], root[1], root[2]
+    assert not _all_read(root, _state([b, c], [b]))
+    assert not _all_read(root, _state([b, d], [b, d[0]]))
+    blank = etree.fromstring("<a><b>x</b><c><!-- z --> </c></a>")
+    assert _all_read(blank, _state([blank[0], blank[1]], [blank[0]]))

@@ -20,7 +20,7 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memset, strcmp, strlen
 
 cimport lxml.includes.etreepublic as cetree
-from lxml.includes.tree cimport xmlNode, XML_ELEMENT_NODE, XML_TEXT_NODE
+from lxml.includes.tree cimport xmlNode, XML_CDATA_SECTION_NODE, XML_ELEMENT_NODE, XML_TEXT_NODE
 
 cdef object etree
 from lxml import etree
@@ -160,6 +160,22 @@ cdef inline bint _has_child(xmlNode* c) noexcept:
     return False
 
 
+cdef inline bint _loose(xmlNode* c) noexcept:
+    """A text or CDATA node with more than XML's blanks: among an element's children, a value beside them (or
+    in a leaf a comment splits) that no walk reads. Unicode blanks count as text: the full scan decides."""
+    cdef const unsigned char* at
+    if c.type != XML_TEXT_NODE and c.type != XML_CDATA_SECTION_NODE:
+        return False
+    at = <const unsigned char*>c.content
+    if at is NULL:
+        return False
+    while at[0] != 0:
+        if at[0] != 32 and at[0] != 9 and at[0] != 10 and at[0] != 13:
+            return True
+        at += 1
+    return False
+
+
 cdef object _text(xmlNode* c, cetree._Document doc):
     """lxml's ``el.text``: no child, None; one text node, its content; anything else lxml answers itself."""
     cdef xmlNode* child = c.children
@@ -180,8 +196,10 @@ cdef class Track:
     cdef Py_ssize_t nspots, capspots
     cdef xmlNode** consumed
     cdef Py_ssize_t nconsumed, capconsumed
+    cdef bint loose  # a walk passed text beside child elements: the full scan reports it
 
     def __cinit__(self):
+        self.loose = False
         self.spots = NULL
         self.consumed = NULL
         self.nspots = self.capspots = self.nconsumed = self.capconsumed = 0
@@ -198,11 +216,12 @@ cdef class Track:
 
     def all_read(self, root, set consumed, list spots):
         """unmapped._all_read over this Track and the Python walks' ``consumed``/``spots`` together: True when
-        the root has children, no element has attributes, and every leaf with text under a spot was read."""
+        the root has children, no element has attributes, no walk passed text beside child elements, and every
+        leaf with text under a spot was read (a text node met below a spot sits beside elements or comments)."""
         cdef cetree._Element top = <cetree._Element?>root
         cdef xmlNode* node
         cdef xmlNode* stop
-        if not _has_child(top._c_node) or _any_attribute(top._c_node):
+        if self.loose or not _has_child(top._c_node) or _any_attribute(top._c_node):
             return False
         if self.doc is None:
             self.doc = top._doc
@@ -231,6 +250,8 @@ cdef class Track:
                         read = _Read(self, consumed)
                     if not self._leaf_read(node, read):
                         return False
+                elif _loose(node):
+                    return False
                 node = _after(node, stop)
         return True
 
@@ -369,7 +390,9 @@ cdef class Walker:
         cdef dict inner
         cdef bint fresh
         while c is not NULL:
-            if c.type != XML_ELEMENT_NODE:  # the Python walk spots these; no check ever looks at them
+            if c.type != XML_ELEMENT_NODE:  # the Python walk spots comments; text here is beside elements
+                if track is not None and not track.loose and _loose(c):
+                    track.loose = True
                 c = c.next
                 continue
             entry = _find(table, c)

@@ -21,16 +21,12 @@ from typing import Any
 
 from lxml import etree
 
-NOT_DATA = ("{http://www.w3.org/2001/XMLSchema-instance}", "{http://www.w3.org/XML/1998/namespace}")
-"""Namespaces of attributes that describe the document, not its data (``xsi:``, ``xml:``)."""
+from gateway.ingest.xmlnames import NOT_DATA, attribute_path, is_data
+
+__all__ = ["NOT_DATA", "Attr", "attribute_of", "attribute_path", "footprint", "is_data"]
 
 Attr = tuple[etree._Element, str]
 """An attribute as (its element, its Clark name)."""
-
-
-def is_data(name: str) -> bool:
-    """True for an attribute whose value is data (not ``xsi:``/``xml:``)."""
-    return not name.startswith(NOT_DATA)
 
 
 def attribute_of(node: Any) -> Attr | None:
@@ -40,17 +36,6 @@ def attribute_of(node: Any) -> Attr | None:
         if parent is not None and node.attrname is not None:
             return parent, node.attrname
     return None
-
-
-def attribute_path(element_path: str, el: etree._Element, name: str) -> str:
-    """``/m:Bericht/m:Client/@bsn``: the element's path plus the attribute, with the document's prefix."""
-    q = etree.QName(name)
-    if q.namespace:
-        prefix = next((p for p, uri in (el.nsmap or {}).items() if uri == q.namespace and p), None)
-        shown = f"{prefix}:{q.localname}" if prefix else f"{{{q.namespace}}}{q.localname}"
-    else:
-        shown = q.localname
-    return f"{element_path}/@{shown}"
 
 
 def footprint(expr: str) -> list[str]:

@@ -72,10 +72,7 @@ def _values(rule: FieldRule, nodes: list[Any], st: MapState, where: str, path_ex
         if isinstance(node, _Element):
             if st.track:
                 st.consumed.add(node)
-            if len(node):
-                raise _fail(st, f"{path_expr!r} selects an element with children; point the rule at a leaf "
-                                "element", where, node.sourceline, path_expr)
-            text = node.text
+            text = node.text if not len(node) else _split_text(node, st, where, path_expr)
             if text is None:
                 continue
             text = text.strip()
@@ -98,6 +95,18 @@ def _values(rule: FieldRule, nodes: list[Any], st: MapState, where: str, path_ex
             values.append(str(int(node)) if node.is_integer() else str(node))
         elif node is not None and str(node).strip():
             values.append(str(node).strip())
+
+
+def _split_text(node: _Element, st: MapState, where: str, path_expr: str) -> str:
+    """A leaf's text that comments or processing instructions split (``12<!-- -->3456782`` is one value, as XML
+    reads it; its first part alone would be another value); an element with child elements is no leaf."""
+    parts = [node.text or ""]
+    for child in node:
+        if child.tag.__class__ is str:
+            raise _fail(st, f"{path_expr!r} selects an element with children; point the rule at a leaf element",
+                        where, node.sourceline, path_expr)
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def _origin(node: _Element | Attr) -> tuple[int | None, str]:
@@ -198,9 +207,25 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
             raise _fail(st, f"transform {transform.name}: {text}", where, line, rule.source_text) from None
     if rule.value_map is not None:
         value = _mapped(rule, value, st, where, line)
+    if rule.transforms and (value == "" or (isinstance(value, list) and "" in value)):
+        _emptied(rule, st, where, line)
+        return
     _set(out, rule.segments, value)
     if st.trace:
         st.lineage.append(Lineage(where, rule, line, source, raw, value))
+
+
+def _emptied(rule: FieldRule, st: MapState, where: str, line: int | None) -> None:
+    """The transforms turned a source value that had text into an empty one: the value would vanish from the
+    output without a word. Refused; under ``lenient`` the field is left out with a warning (a required one is
+    then missing)."""
+    names = ", ".join(transform.name for transform, _arg in rule.transforms)
+    message = f"transform {names} turned the value at {rule.source_text!r} into an empty text"
+    if not st.lenient:
+        raise _fail(st, message + ": expected a value that keeps some text", where, line, rule.source_text)
+    st.warnings.append(Warning_(rule.target, where, line, message + "; value dropped"))
+    if rule.required:
+        raise _fail(st, f"required value missing: {message}", where, line, rule.source_text)
 
 
 def _mapped(rule: FieldRule, value: Any, st: MapState, where: str, line: int | None) -> Any:
