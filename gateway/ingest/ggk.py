@@ -18,6 +18,7 @@ from lxml import etree
 from .envelopes import SOAP_NAMESPACES
 from .errors import InputError, found, quotable, shape
 from .source import Source
+from .xmlnames import attribute_path, is_data
 
 GGK_NS = "http://www.stufstandaarden.nl/sectormodel/ggk/0210"
 STUF_NS = "http://www.egem.nl/StUF/StUF0301"
@@ -69,6 +70,8 @@ UNREAD = ("stuurgegevens/zender/administratie", "stuurgegevens/zender/gebruiker"
 are Overstap's own; a gebruiker may name a person), so a filled one is reported as unmapped input, never dropped
 without a word (docs/ggk-profile.md 4). The sidecar's Bv03/Fo03 does address the sender's administratie and
 gebruiker (StUF 03.01 4.4.1), but an answer is no canonical output."""
+_READ_ATTRIBUTES = {_G + "bericht": (f"{{{XMIME_NS}}}contentType", _S + "bestandsnaam")}
+"""The envelope attributes :func:`unwrap` reads (the payload's type and file name, the only ones the schema has)."""
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 """A UUID in its text form (RFC 4122). The spec (2.4, IB009, CC04) asks for version 4; the version is not checked
 here because the official GGk examples themselves carry a version 1 UUID."""
@@ -227,7 +230,15 @@ def text_at(parent: etree._Element, path: str) -> tuple[str | None, etree._Eleme
         if found is None:
             return None, None
         node = found
-    return (node.text or "").strip() or None, node
+    return own_text(node).strip() or None, node
+
+
+def own_text(node: etree._Element) -> str:
+    """An envelope leaf's text, also where a comment or processing instruction splits it (``03<!-- -->84`` is
+    0384: its first part alone would be another organisatie)."""
+    if not len(node):
+        return node.text or ""
+    return "".join([node.text or "", *(child.tail or "" for child in node)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +278,9 @@ def _structure(root: etree._Element, code: str, source: str) -> None:
             seen.add(tag)
             if place in _CHILDREN:
                 parts[place] = child
+            elif place != "parameters.bericht" and (inner := next(child.iterchildren(etree.Element), None)) is not None:
+                raise InputError(f"GGk {code} envelope: {place} holds an element {etree.QName(inner).localname!r}; "
+                                 "expected text only", source=source, line=inner.sourceline, field=place)
 
 
 def check_uuid(stuur: etree._Element, path: str, what: str, source: str) -> None:
@@ -359,8 +373,8 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
                          field="parameters")
     for name in PARAMETERS:
         node = parameters.find(_G + name)
-        if node is not None and node.text and node.text.strip():
-            info[name] = node.text.strip()
+        if node is not None and own_text(node).strip():
+            info[name] = own_text(node).strip()
     _versions(parameters, info, code, source)
     bericht = parameters.find(_G + "bericht")
     if bericht is None:
@@ -395,17 +409,41 @@ def unwrap(root: etree._Element, source: str, max_bytes: int) -> Opened:
 
 
 def _unread(root: etree._Element) -> tuple[tuple[str, int | None], ...]:
-    """(readable path, line) of every filled element of :data:`UNREAD` in the envelope ``root``."""
+    """(readable path, line) of every filled element of :data:`UNREAD` in the envelope ``root``, and of every
+    other envelope value nothing reads (:func:`_loose_values`), in line order."""
     out = []
     for path in UNREAD:
         first, *rest = path.split("/")  # parameters' children are GGK elements, the stuurgegevens' StUF ones
         inner = _G if first == "parameters" else _S
         node = root.find("/".join([_G + first, *(inner + n for n in rest)]))
-        if node is not None and node.text and node.text.strip():
-            steps = [node, *node.iterancestors()]
-            out.append(("/" + "/".join(f"{e.prefix}:{etree.QName(e).localname}" if e.prefix
-                                       else etree.QName(e).localname for e in reversed(steps)), node.sourceline))
-    return tuple(out)
+        if node is not None and own_text(node).strip():
+            out.append((_path(node), node.sourceline))
+    out += _loose_values(root)
+    return tuple(sorted(out, key=lambda found: found[1] or 0))
+
+
+def _path(el: etree._Element) -> str:
+    """``/GGK:envelopHeenbericht-ggk_Di01/GGK:stuurgegevens/...``: the element's path with the document's prefixes."""
+    return "/" + "/".join(f"{e.prefix}:{etree.QName(e).localname}" if e.prefix else etree.QName(e).localname
+                          for e in reversed([el, *el.iterancestors()]))
+
+
+def _loose_values(root: etree._Element) -> list[tuple[str, int | None]]:
+    """Envelope values the GGk schema has no place for, which :func:`unwrap` reads nowhere: a non-empty attribute
+    (but the payload's ``xmime:contentType`` and ``StUF:bestandsnaam``, and ``xsi:``/``xml:`` ones, which
+    describe the document) and text beside child elements (reported as the element's ``/text()``), as the
+    unmapped check reports them in a payload (docs/mapping-reference.md 14)."""
+    out: list[tuple[str, int | None]] = []
+    for el in root.iter(etree.Element):
+        for name, value in el.items():
+            if value.strip() and is_data(name) and name not in _READ_ATTRIBUTES.get(el.tag, ()):
+                out.append((attribute_path(_path(el), el, name), el.sourceline))
+        if next(el.iterchildren(etree.Element), None) is not None:  # a leaf's text is read, split or not
+            texts = [(el.text, el.sourceline), *((child.tail, child.sourceline) for child in el)]
+            line = next((at for text, at in texts if text is not None and text.strip()), None)
+            if line is not None:
+                out.append((f"{_path(el)}/text()", line))
+    return out
 
 
 def read_envelope(root: etree._Element, data: bytes, name: str, max_bytes: int, route: str | None,
