@@ -143,3 +143,16 @@ def test_a_mapped_leaf_whose_text_a_comment_splits_is_read_whole() -> None:
     child = _bent("<wmo301:Bsn>123456782</wmo301:Bsn>", "<wmo301:Bsn>123456782<wmo301:X/></wmo301:Bsn>")
     with pytest.raises(ConversionError, match="selects an element with children"):
         map_source(Registry().get("iwmo21-wmo301"), read(child.encode(), "msg.xml").root, source="msg.xml")
+
+
+def test_a_value_map_that_maps_a_code_to_nothing_refuses_it(tmp_path: Path) -> None:
+    """A code the map turns into an empty text was stored empty by the walk's fast value-map step."""
+    child = tmp_path / "leeg.yaml"
+    child.write_text("overstap-mapping: 1\nname: wmo301-leeg\nextends: iwmo21-wmo301\nmatch: {route: leeg}\n"
+                     "value_maps:\n  leeg:\n    values: {\"1\": \"\"}\n    fallback: keep\nrules:\n  clients:\n"
+                     "    rules:\n      extra.naamgebruik: {path: m:Naam/i:NaamGebruik, map: leeg}\n", encoding="utf-8")
+    root = read(FIXTURE.read_bytes(), "msg.xml").root
+    with pytest.raises(ConversionError) as caught:
+        map_source(Registry([*default_dirs()], files=[child]).get("wmo301-leeg"), root, source="msg.xml")
+    assert caught.value.field == "clients.0.extra.naamgebruik"
+    assert "value map 'leeg' turned the value at 'm:Naam/i:NaamGebruik' into an empty text" in str(caught.value)

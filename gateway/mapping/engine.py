@@ -207,7 +207,7 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
             raise _fail(st, f"transform {transform.name}: {text}", where, line, rule.source_text) from None
     if rule.value_map is not None:
         value = _mapped(rule, value, st, where, line)
-    if rule.transforms and (value == "" or (isinstance(value, list) and "" in value)):
+    if (rule.transforms or rule.value_map is not None) and (value == "" or (isinstance(value, list) and "" in value)):
         _emptied(rule, st, where, line)
         return
     _set(out, rule.segments, value)
@@ -216,11 +216,13 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
 
 
 def _emptied(rule: FieldRule, st: MapState, where: str, line: int | None) -> None:
-    """The transforms turned a source value that had text into an empty one: the value would vanish from the
-    output without a word. Refused; under ``lenient`` the field is left out with a warning (a required one is
-    then missing)."""
-    names = ", ".join(transform.name for transform, _arg in rule.transforms)
-    message = f"transform {names} turned the value at {rule.source_text!r} into an empty text"
+    """The transforms or the value map turned a source value that had text into an empty one: the value would
+    vanish from the output without a word. Refused; under ``lenient`` the field is left out with a warning (a
+    required one is then missing)."""
+    steps = [f"transform {transform.name}" for transform, _arg in rule.transforms]
+    if rule.value_map is not None:
+        steps.append(f"value map {rule.value_map.name!r}")
+    message = f"{', '.join(steps)} turned the value at {rule.source_text!r} into an empty text"
     if not st.lenient:
         raise _fail(st, message + ": expected a value that keeps some text", where, line, rule.source_text)
     st.warnings.append(Warning_(rule.target, where, line, message + "; value dropped"))

@@ -235,7 +235,8 @@ class _Gen:
 
     def mapped(self, step: Step, f: str, table: str) -> None:
         """A one-path field through a value map: a code in the table is stored; anything else (no value, a
-        code the map lacks) takes the interpreted rule, which defaults, warns or fails as it always did."""
+        code the map lacks, one it maps to an empty text) takes the interpreted rule, which defaults, warns or
+        fails as it always did."""
         s, rule = self.src, self.src.const(step.rule)
         s.line(1, "else:")
         s.line(2, "h = None")
@@ -245,7 +246,7 @@ class _Gen:
         s.line(3, f"x = {f}[0].text")
         s.line(3, "if x is not None and (x := x.strip()):")
         s.line(4, f"h = {table}.get(x)")
-        s.line(2, "if h is None:")
+        s.line(2, "if not h:")  # a code the map lacks or maps to an empty text: the interpreted rule decides
         s.line(3, f"field_or_fail({rule}, ctx, o0, prefix, st, [{f}])")
         s.line(2, "else:")
         self.put(step.rule.segments, "h", 3)
