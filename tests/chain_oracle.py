@@ -67,7 +67,9 @@ class Zaak:
     tijdstip: str = ""
     reden: str | None = None
     referentie: str | None = None  # the ReferentieAanbieder its last 301 named (a kenmerk)
-    andere: list[str] = field(default_factory=list)  # the request its creeerZaak names (heeftBetrekkingOpAndere)
+    andere: list[str] = field(default_factory=list)
+    """The ReferentieAanbieder of the request its creeerZaak names (heeftBetrekkingOpAndere): the check looks up that
+    aanvraagzaak's identificatie, ``0384A<R>`` only for a short, safe R, else a hash (spec 1, "Identificatie")."""
     statussen: list[tuple[str, str]] = field(default_factory=list)  # (statustype, datumStatusGezet)
     events: list[tuple[str, str]] = field(default_factory=list)  # (statustype, event date) of each status
     as_of: str = ""
@@ -169,7 +171,7 @@ class Oracle:
         expected = self._toewijzing(t, day, moment, einde, volume, reden, referentie)
         if expected.refused is None:
             if expected.operations[:1] == ["creeerZaak"] and named is not None:
-                self.zaken[t.nummer].andere = [f"0384A{named}"]
+                self.zaken[t.nummer].andere = [named]
             expected.operations += self.answer(t, moment, named)
         return expected
 

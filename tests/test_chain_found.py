@@ -128,3 +128,24 @@ def test_the_same_request_again_after_its_answer_changes_nothing(reference_dir: 
     changed = again.replace(b"<iwmo:Volume>6</iwmo:Volume>", b"<iwmo:Volume>8</iwmo:Volume>")
     assert changed != again
     assert chain.refused(changed, "315 changed") == ("StUF058", "clients")
+
+
+def test_a_request_after_one_whose_referentie_holds_a_colon_is_a_request_of_its_own(reference_dir: Path) -> None:
+    """Found by the property once a ReferentieAanbieder held ``:`` (LDT_Referentie: any string of 1-36): the chain
+    keys are joined with ``:``, so the first request's key ``aanvraag:0384:VZ:1`` read as a 317 line's (four
+    parts), not a 315's, and a second request (VZ-2) found by the shared 2.x aanvraag-product key was taken for it:
+    refused once that was answered (StUF058). The first request's answer and kenmerk are its own still."""
+    t = TOEWIJZINGEN[0]
+    chain = Chain()
+    first = chain.deliver(message_315(t, "reg000000041", _day(0), "VZ:1"), "315 VZ:1")
+    assert len(first) == 1 and first[0].startswith("creeerZaak 0384A-")  # not a safe identificatie: a hash
+    named = first[0].split()[1]
+    assert chain.deliver(message_301([t], "reg000000042", _day(1), _at(1), LAST_DAY, 22500, None, "VZ:1"),
+                         "301 VZ:1") == ["creeerZaak 0384T200001", f"updateZaak {named}",
+                                         f"actualiseerZaakstatus {named}"]
+    assert chain.deliver(message_315(t, "reg000000043", _day(5), "VZ-2"), "315 VZ-2") == ["creeerZaak 0384AVZ-2"]
+    assert (chain.zaak("0384AVZ-2")["einddatum"], chain.zaak("0384AVZ-2")["statussen"]) == (None, [])
+    zaak = chain.zaak(named)
+    assert (zaak["einddatum"], zaak["resultaat"]["omschrijving"]) == ("20160308", "Toegewezen (zaak 0384T200001)")
+    assert [k["kenmerk"] for k in zaak["kenmerken"] if k["bron"] == "ReferentieAanbieder"] == ["VZ:1"]
+    assert chain.zaak("0384T200001")["heeftBetrekkingOpAndere"] == [named]

@@ -88,6 +88,14 @@ def _d(value: date | None) -> str:
 TOEWIJZING, AANVRAAG = "toewijzing:", "aanvraag:"
 
 
+def key_part(value: str) -> str:
+    """A sender's value (a ReferentieAanbieder: any string of 1-36) as one part of a ``:``-joined chain key, its
+    ``%`` and ``:`` written ``%25`` and ``%3A``. Why: keys are told apart by their parts, and a ReferentieAanbieder
+    ``VZ:1`` made ``aanvraag:{gemeente}:VZ:1`` look like a 317 line's key (``VZ`` asking to change toewijzing
+    ``1``), so a new request with it was applied to the earlier request the shared 2.x aanvraag-product key found."""
+    return value.replace("%", "%25").replace(":", "%3A") if ":" in value or "%" in value else value
+
+
 def _named_by_number(key: str) -> str | None:
     """The kind of ``key`` when it names its zaak by the chain's own number, else None: ``toewijzing:{gemeente}:
     {ToewijzingNummer}``, or ``aanvraag:{gemeente}:{ReferentieAanbieder}`` of a 315 line (a 2.0 request key has
@@ -143,7 +151,8 @@ the 317's ReferentieAanbieder and the product, and a ToewijzingNummer the 317 co
 
 
 def nieuw_key(gemeente: str, referentie: str, product: Product) -> str:
-    """``aanvraag-nieuw:{gemeente}:{ReferentieAanbieder}:{categorie}:{code or -}``."""
+    """``aanvraag-nieuw:{gemeente}:{ReferentieAanbieder}:{categorie}:{code or -}``, ``referentie`` as
+    :func:`key_part` writes it."""
     return f"{NIEUW}{gemeente}:{referentie}:{product.categorie}:{product.code or '-'}"
 
 
@@ -154,7 +163,8 @@ VERZOEK = "verzoek:"
 
 def verzoek_key(gemeente: str, referentie: str, n: int) -> str:
     """``verzoek:{gemeente}:{ReferentieAanbieder}:{n}``: the ``n``-th (from 0) aanvraagzaak asked under that
-    ReferentieAanbieder, in the order they were first rendered (gateway/render/zkn.py ``_bind_verzoek``)."""
+    ReferentieAanbieder (as :func:`key_part` writes it), in the order they were first rendered
+    (gateway/render/zkn.py ``_bind_verzoek``)."""
     return f"{VERZOEK}{gemeente}:{referentie}:{n}"
 
 
@@ -181,12 +191,13 @@ def units(bericht: Bericht) -> list[Unit]:
     gemeente, aanbieder = gemeente_and_aanbieder(bericht)
     out: list[Unit] = []
     if bericht.soort == "verzoek-antwoord" and bericht.antwoord is not None:  # 319: the verzoek it answers
-        ref = bericht.antwoord.referentie_aanbieder
+        ref = key_part(bericht.antwoord.referentie_aanbieder)
         out.append(Unit("aanvraag", bericht.soort, -1, -1, gemeente, aanbieder,
                         (f"aanvraag:{gemeente}:{ref}", f"{VERZOEK}{gemeente}:{ref}")))
     for ci, client in enumerate(bericht.clients):
         if bericht.soort == "verzoek-wijziging":  # 317: one aanvraagzaak per line that asks for something
-            ref = client.referentie_aanbieder or f"{aanbieder}:{bericht.identificatie}:{ci}"
+            ref = key_part(client.referentie_aanbieder) if client.referentie_aanbieder else \
+                f"{aanbieder}:{bericht.identificatie}:{ci}"  # none given: the message's place, in parts
             for li, product in enumerate(client.producten):
                 if product.verzoek_groep == "ongewijzigd":
                     continue
@@ -203,7 +214,7 @@ def units(bericht: Bericht) -> list[Unit]:
             if bericht.soort == "verzoek":
                 keys = []
                 if product.referentie_aanbieder:
-                    keys.append(f"aanvraag:{gemeente}:{product.referentie_aanbieder}")
+                    keys.append(f"aanvraag:{gemeente}:{key_part(product.referentie_aanbieder)}")
                 else:  # 2.0: no ReferentieAanbieder; the request message and line name it
                     keys.append(f"aanvraag:{gemeente}:{aanbieder}:{bericht.identificatie}:{li}")
                 alias = aanvraag_product_key(gemeente, aanbieder, client, product)
@@ -217,11 +228,12 @@ def units(bericht: Bericht) -> list[Unit]:
             if bericht.soort == "toewijzing":
                 found = []
                 if product.referentie_aanbieder:
-                    found.append(f"aanvraag:{gemeente}:{product.referentie_aanbieder}")
+                    ref = key_part(product.referentie_aanbieder)
+                    found.append(f"aanvraag:{gemeente}:{ref}")
                     if product.toewijzingnummer:  # 3.x: the 317 line that asked to change this toewijzing
-                        found.append(f"aanvraag:{gemeente}:{product.referentie_aanbieder}:{product.toewijzingnummer}")
+                        found.append(f"aanvraag:{gemeente}:{ref}:{product.toewijzingnummer}")
                     if product.categorie and not product.gewijzigd:  # 3.x: the 317 line that asked for this
-                        found.append(nieuw_key(gemeente, product.referentie_aanbieder, product))  # product anew
+                        found.append(nieuw_key(gemeente, ref, product))  # product anew
                         # (a line with a RedenWijziging or RedenIntrekking changes a toewijzing, even one this
                         # ledger never saw: that never grants a new product)
                 alias = aanvraag_product_key(gemeente, product.aanbieder or aanbieder, client, product)
