@@ -97,14 +97,15 @@ def message_315(t: Toewijzing, ident: str, day: dt.date, referentie: str) -> byt
 
 
 def message_301(ts: list[Toewijzing], ident: str, day: dt.date, moment: dt.datetime, einde: dt.date, volume: int,
-                reden: str | None, referentie: str | None = None) -> bytes:
-    """A 301 line for each of ``ts``; ``referentie``: the ReferentieAanbieder of the request the first answers."""
+                reden: str | None, referentie: str | None = None, ingang: dt.date = FIRST_DAY) -> bytes:
+    """A 301 line for each of ``ts``; ``referentie``: the ReferentieAanbieder of the request the first answers;
+    ``ingang``: the Ingangsdatum of every line (a later one corrects it)."""
     root = _template(TEMPLATES["301"])
     _header(root, ident, day, ts)
     _lines(root, "BeschiktProduct", ts)
     for at, line in enumerate(_lines(root, "ToegewezenProduct", ts)):
         for local, value in (("Toewijzingsdatum", _iso(moment.date())), ("Toewijzingstijd", f"{moment:%H:%M:%S}"),
-                             ("Ingangsdatum", _iso(FIRST_DAY)), ("Einddatum", _iso(einde)), ("Volume", str(volume))):
+                             ("Ingangsdatum", _iso(ingang)), ("Einddatum", _iso(einde)), ("Volume", str(volume))):
             _set(root, local, value, line)
         if reden is not None:
             _add_after(_one(line, "Einddatum"), "RedenWijziging", reden)
@@ -113,21 +114,23 @@ def message_301(ts: list[Toewijzing], ident: str, day: dt.date, moment: dt.datet
     return _bytes(root)
 
 
-def message_305(ts: list[Toewijzing], ident: str, day: dt.date, begin: dt.date, withdraws: bool) -> bytes:
+def message_305(ts: list[Toewijzing], ident: str, day: dt.date, begin: dt.date, withdraws: bool,
+                ingang: dt.date = FIRST_DAY) -> bytes:
     root = _template(TEMPLATES["305"])
     _header(root, ident, day, ts)
     for line in _lines(root, "StartProduct", ts):
-        _set(root, "ToewijzingIngangsdatum", _iso(FIRST_DAY), line)
+        _set(root, "ToewijzingIngangsdatum", _iso(ingang), line)
         _set(root, "Begindatum", _iso(begin), line)
         _set(root, "StatusAanlevering", "3" if withdraws else "1", line)
     return _bytes(root)
 
 
-def message_307(ts: list[Toewijzing], ident: str, day: dt.date, einde: dt.date, reden: str) -> bytes:
+def message_307(ts: list[Toewijzing], ident: str, day: dt.date, einde: dt.date, reden: str,
+                ingang: dt.date = FIRST_DAY) -> bytes:
     root = _template(TEMPLATES["307"])
     _header(root, ident, day, ts)
     for line in _lines(root, "StopProduct", ts):
-        for local, value in (("ToewijzingIngangsdatum", _iso(FIRST_DAY)), ("Begindatum", _iso(FIRST_DAY)),
+        for local, value in (("ToewijzingIngangsdatum", _iso(ingang)), ("Begindatum", _iso(ingang)),
                              ("Einddatum", _iso(einde)), ("RedenBeeindiging", reden)):
             _set(root, local, value, line)
     return _bytes(root)

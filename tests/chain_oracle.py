@@ -165,10 +165,10 @@ class Oracle:
         return ["updateZaak", "actualiseerZaakstatus"]
 
     def toewijs(self, t: Toewijzing, day: str, moment: str, einde: str, volume: str, reden: str | None,
-                referentie: str | None = None) -> Expected:
-        """A 301 line, then the request it answers."""
+                referentie: str | None = None, ingang: str = ymd(FIRST_DAY)) -> Expected:
+        """A 301 line, then the request it answers; ``ingang`` its Ingangsdatum, the zaak's startdatum (spec 4)."""
         named = self.named(t, referentie)
-        expected = self._toewijzing(t, day, moment, einde, volume, reden, referentie)
+        expected = self._toewijzing(t, day, moment, einde, volume, reden, referentie, ingang)
         if expected.refused is None:
             if expected.operations[:1] == ["creeerZaak"] and named is not None:
                 self.zaken[t.nummer].andere = [named]
@@ -176,13 +176,13 @@ class Oracle:
         return expected
 
     def _toewijzing(self, t: Toewijzing, day: str, moment: str, einde: str, volume: str, reden: str | None,
-                    referentie: str | None) -> Expected:
+                    referentie: str | None, ingang: str) -> Expected:
         ending = reden in ENDING
         closes = ending and einde <= day
         resultaat = f"RedenWijziging {reden}" if closes else None
         held = self.zaken.get(t.nummer)
         if held is None:
-            zaak = Zaak(ymd(FIRST_DAY), einde, volume=volume, tijdstip=moment, reden=reden, referentie=referentie,
+            zaak = Zaak(ingang, einde, volume=volume, tijdstip=moment, reden=reden, referentie=referentie,
                         as_of=moment)
             self.zaken[t.nummer] = zaak
             if not closes:
@@ -194,6 +194,7 @@ class Oracle:
         want.einddatum_gepland = held.einddatum_gepland if closes else einde
         want.einddatum, want.resultaat = (einde, resultaat) if closes else (None, None)
         want.volume, want.tijdstip, want.reden, want.referentie = volume, moment, reden, referentie
+        want.startdatum = ingang  # a corrected Ingangsdatum is the zaak's startdatum (spec 4, "startdatum")
         if want.attrs() == held.attrs():
             return Expected()  # no change
         if moment < held.as_of:
