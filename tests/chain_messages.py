@@ -114,11 +114,20 @@ def message_301(ts: list[Toewijzing], ident: str, day: dt.date, moment: dt.datet
     return _bytes(root)
 
 
+def _unnumbered(lines: list[etree._Element]) -> list[etree._Element]:
+    """The lines without their ToewijzingNummer (optional in a 2.1 305/307, absent in 2.0): found by product."""
+    for line in lines:
+        number = _one(line, "ToewijzingNummer")
+        number.getparent().remove(number)
+    return lines
+
+
 def message_305(ts: list[Toewijzing], ident: str, day: dt.date, begin: dt.date, withdraws: bool,
-                ingang: dt.date = FIRST_DAY) -> bytes:
+                ingang: dt.date = FIRST_DAY, numbered: bool = True) -> bytes:
     root = _template(TEMPLATES["305"])
     _header(root, ident, day, ts)
-    for line in _lines(root, "StartProduct", ts):
+    lines = _lines(root, "StartProduct", ts)
+    for line in lines if numbered else _unnumbered(lines):
         _set(root, "ToewijzingIngangsdatum", _iso(ingang), line)
         _set(root, "Begindatum", _iso(begin), line)
         _set(root, "StatusAanlevering", "3" if withdraws else "1", line)
@@ -126,10 +135,11 @@ def message_305(ts: list[Toewijzing], ident: str, day: dt.date, begin: dt.date, 
 
 
 def message_307(ts: list[Toewijzing], ident: str, day: dt.date, einde: dt.date, reden: str,
-                ingang: dt.date = FIRST_DAY) -> bytes:
+                ingang: dt.date = FIRST_DAY, numbered: bool = True) -> bytes:
     root = _template(TEMPLATES["307"])
     _header(root, ident, day, ts)
-    for line in _lines(root, "StopProduct", ts):
+    lines = _lines(root, "StopProduct", ts)
+    for line in lines if numbered else _unnumbered(lines):
         for local, value in (("ToewijzingIngangsdatum", _iso(ingang)), ("Begindatum", _iso(ingang)),
                              ("Einddatum", _iso(einde)), ("RedenBeeindiging", reden)):
             _set(root, local, value, line)

@@ -123,16 +123,22 @@ class Oracle:
     alias: dict[str, str] = field(default_factory=dict)
     """The ReferentieAanbieder of the last 315 converted for each client (BSN): all requests of a client's
     beschikking for one product share the 2.x aanvraag-product key, and the last one converted holds it."""
+    products: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    """The toewijzing each 2.x product key (beschikking, product code, Ingangsdatum) names: that of the last line
+    converted that named it. Spec 1: "every key a message knows is bound to the zaak", and of two toewijzingen
+    sharing the key "a message that names only the alias (2.0) finds the later one"; read as: the key is bound
+    again by every line converted (a line left out as older or as no change too: it names the zaak all the same),
+    never by a line of a refused message."""
 
     def message(self, lines: list[Callable[[], Expected]]) -> Expected:
         """A message's lines in order, all or nothing: a refused line refuses the message, and its other lines
         change no zaak ("A failed message rolls back every state and key it would have written", spec 3)."""
-        before = copy.deepcopy((self.zaken, self.aanvragen, self.alias))
+        before = copy.deepcopy((self.zaken, self.aanvragen, self.alias, self.products))
         operations: list[str] = []
         for line in lines:
             expected = line()
             if expected.refused is not None:
-                self.zaken, self.aanvragen, self.alias = before
+                self.zaken, self.aanvragen, self.alias, self.products = before
                 return expected
             operations += expected.operations
         return Expected(operations)
@@ -170,6 +176,7 @@ class Oracle:
         named = self.named(t, referentie)
         expected = self._toewijzing(t, day, moment, einde, volume, reden, referentie, ingang)
         if expected.refused is None:
+            self.products[(t.beschikking, t.code, ingang)] = t.nummer
             if expected.operations[:1] == ["creeerZaak"] and named is not None:
                 self.zaken[t.nummer].andere = [named]
             expected.operations += self.answer(t, moment, named)
@@ -214,10 +221,19 @@ class Oracle:
         return Expected(operations)
 
     def delivery(self, t: Toewijzing, day: str, status: str, datum: str, opposite: str | None,
-                 stop: str | None = None) -> Expected:
-        held = self.zaken.get(t.nummer)
-        if held is None:
+                 stop: str | None = None, ingang: str = ymd(FIRST_DAY), by_product: bool = False) -> Expected:
+        """A 305/307 line for ``t``, or (``by_product``: no ToewijzingNummer, as in 2.0) for the toewijzing its
+        product key names (``t``'s beschikking and product, from ``ingang``)."""
+        key = (t.beschikking, t.code, ingang)
+        nummer = self.products.get(key) if by_product else t.nummer
+        held = self.zaken.get(nummer or "")
+        if nummer is None or held is None:
             return Expected(refused="StUF064")
+        self.products[key] = nummer
+        return self._delivery(nummer, held, day, status, datum, opposite, stop)
+
+    def _delivery(self, nummer: str, held: Zaak, day: str, status: str, datum: str, opposite: str | None,
+                  stop: str | None) -> Expected:
         at = day + "000000"
         if held.delivery_as_of is not None and at < held.delivery_as_of:
             return Expected()  # older than the state held
@@ -232,5 +248,5 @@ class Oracle:
         if operations and held.closed():
             return Expected()  # a closed zaak takes no change
         after.delivery_as_of = max(held.delivery_as_of or at, at)
-        self.zaken[t.nummer] = after
+        self.zaken[nummer] = after
         return Expected(operations)

@@ -6,7 +6,9 @@ The events are iWmo 2.1 messages built from the fixtures in ``tests/fixtures/iwm
 (the official 2.1 XSDs validate what goes in): a 301 that creates or corrects a toewijzing (another einddatum, another
 volume, a RedenWijziging), a 301 that ends it (an ending RedenWijziging: in 2.1 that is the intrekking), a 305 start
 or its withdrawal (StatusAanlevering 3), a 307 stop with its RedenBeeindiging, a 302 retour, and any earlier message
-offered again unchanged. Hypothesis shrinks a failure to the shortest list of events, printed as it ran.
+offered again unchanged. Session 24 added: a ReferentieAanbieder holding ``:``, a corrected Ingangsdatum (and so
+another 2.x product key), 305/307 lines without a ToewijzingNummer found by the product key (2.0's way, optional in
+2.1). Hypothesis shrinks a failure to the shortest list of events, printed as it ran.
 
 The oracle (tests/chain_oracle.py) says what the receiver should hold, from docs/canonical-spec.md 3 and 7.
 """
@@ -85,6 +87,7 @@ class Start:
     begin: int
     withdraws: bool
     pair: bool = False
+    by_product: bool = False  # its lines name no ToewijzingNummer: found by the 2.x product key (as in 2.0)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Stop:
     einde: int
     reden: str
     pair: bool = False
+    by_product: bool = False  # as Start's
 
 
 @dataclass(frozen=True)
@@ -128,9 +132,9 @@ EVENTS = st.one_of(
     st.builds(Vraag, TS, st.integers(1, 3)),
     st.builds(Toewijs, TS, st.sampled_from([-3, 0, 14, "ingang"]), st.just(22500), st.sampled_from(ENDING),
               st.booleans(), st.booleans()),
-    st.builds(Start, TS, st.sampled_from([-5, -2, 0]), st.booleans(), st.booleans()),
-    st.builds(Start, TS, st.sampled_from([-5, -2, 0]), st.booleans(), st.booleans()),
-    st.builds(Stop, TS, st.sampled_from([-1, 0]), st.sampled_from(["02", "19", "31"]), st.booleans()),
+    st.builds(Start, TS, st.sampled_from([-5, -2, 0]), st.booleans(), st.booleans(), st.booleans()),
+    st.builds(Start, TS, st.sampled_from([-5, -2, 0]), st.booleans(), st.booleans(), st.booleans()),
+    st.builds(Stop, TS, st.sampled_from([-1, 0]), st.sampled_from(["02", "19", "31"]), st.booleans(), st.booleans()),
     st.builds(Retour, TS),
     st.builds(Again, st.integers(0, 20)),
 )
@@ -210,15 +214,18 @@ class Run:
                 for t, ref in zip(ts, refs, strict=True)]))
         if isinstance(event, Start):
             begin = max(FIRST_DAY, day + dt.timedelta(days=event.begin))
-            xml = message_305(ts, ident, day, begin, event.withdraws, self.ingang.get(ts[0].nummer, FIRST_DAY))
+            ingang = self.ingang.get(ts[0].nummer, FIRST_DAY)
+            xml = message_305(ts, ident, day, begin, event.withdraws, ingang, not event.by_product)
             status, opposite = (INGETROKKEN, GESTART) if event.withdraws else (GESTART, INGETROKKEN)
-            return Offered(name, xml, lambda o: o.message([lambda t=t: o.delivery(t, dag, status, ymd(begin), opposite)
-                                                           for t in ts]))
+            return Offered(name, xml, lambda o: o.message([lambda t=t: o.delivery(
+                t, dag, status, ymd(begin), opposite, None, ymd(ingang), event.by_product) for t in ts]))
         if isinstance(event, Stop):
             einde = max(FIRST_DAY, day + dt.timedelta(days=event.einde))
-            xml = message_307(ts, ident, day, einde, event.reden, self.ingang.get(ts[0].nummer, FIRST_DAY))
+            ingang = self.ingang.get(ts[0].nummer, FIRST_DAY)
+            xml = message_307(ts, ident, day, einde, event.reden, ingang, not event.by_product)
             return Offered(name, xml, lambda o: o.message([lambda t=t: o.delivery(
-                t, dag, GESTOPT, ymd(einde), None, f"RedenBeeindiging {event.reden}") for t in ts]))
+                t, dag, GESTOPT, ymd(einde), None, f"RedenBeeindiging {event.reden}", ymd(ingang), event.by_product)
+                for t in ts]))
         return Offered(name, message_302(ts, ident, day), lambda o: Expected())
 
     def step(self, step: Step) -> None:
@@ -326,6 +333,16 @@ from that day (the product key the corrected one holds too: its own zaak), the f
 (refused: it would reopen the closed zaak). Always among the fast run's chains, beside what hypothesis draws."""
 
 
+BY_PRODUCT = [Step(0, Toewijs(0, "jaar", 22500, None)), Step(1, Toewijs(1, "jaar", 18000, None)),
+              Step(1, Start(0, 0, False, by_product=True)), Step(0, Start(0, 0, False)),
+              Step(1, Stop(1, 0, "02", by_product=True)), Step(1, Stop(2, 0, "02", by_product=True)),
+              Step(1, Toewijs(0, "jaar", 22500, "01", ingang=-7)), Step(1, Start(0, 0, True, by_product=True))]
+"""305/307 lines without a ToewijzingNummer (2.0's way, optional in 2.1) found by the product key two toewijzingen
+share: a start goes to the toewijzing that named the key last (200002), a numbered start names it again for 200001,
+so a stop without a number stops 200001; a product key never bound (a client without zaak, an Ingangsdatum whose
+correction was refused) is StUF064. Always among the fast run's chains."""
+
+
 @pytest.fixture(scope="module")
 def reference(request: pytest.FixtureRequest) -> Path:
     return request.getfixturevalue("reference_dir")
@@ -339,6 +356,7 @@ def reference(request: pytest.FixtureRequest) -> Path:
 @example(steps=FOUND[2])
 @example(steps=FOUND[3])
 @example(steps=CORRECTED_INGANG)
+@example(steps=BY_PRODUCT)
 def test_any_chain_ends_in_the_state_its_events_describe(reference: Path, steps: list[Step]) -> None:
     run_chain(steps, note)
 
