@@ -1,6 +1,7 @@
 """What the chain property (test_chain_property.py) found, each shrunk into a plain chain with its values written out:
 messages built from the iWmo 2.1 fixtures (chain_messages.py), one Converter with one ledger, the reference receiver
-getting every output in order, the zaken found by identificatie and kenmerk."""
+getting every output in order, the zaken found by identificatie and kenmerk. One 3.2 chain found beside it is fed
+from tests/fixtures/iwmo32 (test_chains.py's Chain)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from chain_messages import FIRST_DAY, LAST_DAY, message_301, message_305, messag
 from chain_oracle import GESTART
 from clocks import StepClock
 from test_chain_property import TOEWIJZINGEN, registry
+from test_chains import Chain as Fixtures
 
 from gateway.ledger import MemoryLedger
 from gateway.pipeline import FAILURES, Converter, describe
 from gateway.receiver import Receiver
 
 MOMENT = dt.datetime(2016, 3, 7, 9, 0, 0)
+VERZOEK_32, SPECIFIEK_32, VOW_32 = ("iwmo32/WMO315_verzoek.xml", "iwmo32/WMO301_toewijzing_specifiek.xml",
+                                   "iwmo32/WMO317_verzoek_wijziging.xml")
 
 
 class Chain:
@@ -149,3 +153,22 @@ def test_a_request_after_one_whose_referentie_holds_a_colon_is_a_request_of_its_
     assert (zaak["einddatum"], zaak["resultaat"]["omschrijving"]) == ("20160308", "Toegewezen (zaak 0384T200001)")
     assert [k["kenmerk"] for k in zaak["kenmerken"] if k["bron"] == "ReferentieAanbieder"] == ["VZ:1"]
     assert chain.zaak("0384T200001")["heeftBetrekkingOpAndere"] == [named]
+
+
+def test_a_315_whose_referentie_holds_a_colon_is_not_a_317_lines_request(reference_dir: Path) -> None:
+    """Found beside the one above (the same keys joined with ``:``): a 3.2 315 line with ReferentieAanbieder
+    ``VOW-2023-0001:320001`` had the key ``aanvraag:0384:VOW-2023-0001:320001``, which is also the key of the 317
+    line of ReferentieAanbieder VOW-2023-0001 asking to change toewijzing 320001: that line became an updateZaak of
+    the 315's aanvraagzaak, whose kenmerk and startdatum it overwrote (the request was gone from the receiver)."""
+    chain = Fixtures(reference_dir)
+    chain.feed("315", chain.source(VERZOEK_32).replace(b"VZ-2023-0001", b"VOW-2023-0001:320001"))
+    chain.feed_all([SPECIFIEK_32, VOW_32])
+    assert [(name, o.operation) for name, o, answer in chain.delivered if answer.accepted] == [
+        ("315", "creeerZaak"), ("315", "creeerZaak"), (SPECIFIEK_32, "creeerZaak"), (VOW_32, "creeerZaak"),
+        (VOW_32, "creeerZaak")]
+    request = chain.one("ReferentieAanbieder", "VOW-2023-0001:320001", "WMOAANV")
+    assert (request["startdatum"], request["einddatum"]) == ("20230301", None)
+    asked = chain.one("ToewijzingNummer", "320001", "WMOAANV")
+    assert asked["identificatie"] != request["identificatie"]
+    assert {"kenmerk": "VOW-2023-0001", "bron": "ReferentieAanbieder"} in asked["kenmerken"]
+    assert asked["startdatum"] == "20230601"
