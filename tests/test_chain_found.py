@@ -14,6 +14,8 @@ from chain_messages import FIRST_DAY, LAST_DAY, message_301, message_305, messag
 from chain_oracle import GESTART
 from clocks import StepClock
 from test_chain_property import TOEWIJZINGEN, registry
+from test_chain_property_32 import message_301 as message_301_32
+from test_chain_property_32 import message_315 as message_315_32
 from test_chains import Chain as Fixtures
 
 from gateway.ledger import MemoryLedger
@@ -172,3 +174,16 @@ def test_a_315_whose_referentie_holds_a_colon_is_not_a_317_lines_request(referen
     assert asked["identificatie"] != request["identificatie"]
     assert {"kenmerk": "VOW-2023-0001", "bron": "ReferentieAanbieder"} in asked["kenmerken"]
     assert asked["startdatum"] == "20230601"
+
+
+def test_a_referentie_holding_the_escape_of_a_colon_is_another_request(reference_dir: Path) -> None:
+    """The key escaping above is one to one only with ``%`` escaped too: else ``VZ%3A2`` and ``VZ:2`` had one key,
+    and the second 315 was taken for the first request, refused once a toewijzing had answered it (StUF058)."""
+    chain = Chain()
+    (first,) = chain.deliver(message_315_32("p32-1", _day(0), "VZ:2"), "315 VZ:2")
+    chain.deliver(message_301_32("p32-2", _day(1), _at(1), "320001", "VZ:2"), "301 VZ:2")
+    (second,) = chain.deliver(message_315_32("p32-3", _day(2), "VZ%3A2"), "315 VZ%3A2")
+    assert first.startswith("creeerZaak 0384A-") and second.startswith("creeerZaak 0384A-") and first != second
+    zaak = chain.zaak(second.split()[1])
+    assert [k["kenmerk"] for k in zaak["kenmerken"] if k["bron"] == "ReferentieAanbieder"] == ["VZ%3A2"]
+    assert (zaak["einddatum"], zaak["statussen"]) == (None, [])

@@ -163,24 +163,59 @@ def registry() -> Registry:
 
 @dataclass
 class Offered:
-    """A message built from an event, kept to be offered again, and what it means to the oracle."""
+    """A message built from an event, kept to be offered again, and what it means to the oracle (its property's:
+    this one's :class:`~chain_oracle.Oracle`, or test_chain_property_32's)."""
 
     name: str
     xml: bytes
-    apply: Callable[[Oracle], Expected]
+    apply: Callable[[Any], Expected]
 
 
 @dataclass
-class Run:
-    """One Converter with one ledger; one receiver that gets every output, in order."""
+class Delivery:
+    """One Converter with one ledger; one receiver that gets every output, in order (both properties' runs)."""
 
     converter: Converter = field(default_factory=lambda: Converter(registry(), validate=True, ledger=MemoryLedger(),
                                                                       clock=StepClock()))
     receiver: Receiver = field(default_factory=Receiver)
-    oracle: Oracle = field(default_factory=Oracle)
     offered: list[Offered] = field(default_factory=list)
-    day: dt.date = FIRST_DAY
     count: int = 0
+
+    def offer(self, event: object, build: Callable[[Any], Offered]) -> Offered | None:
+        """The message of ``event``: built (and kept), or an earlier one again (None before there is one)."""
+        if isinstance(event, Again):
+            if not self.offered:
+                return None
+            first = self.offered[event.n % len(self.offered)]
+            return Offered(first.name + " again", first.xml, first.apply)
+        self.offered.append(build(event))
+        return self.offered[-1]
+
+    def deliver(self, offered: Offered, expected: Expected, refused_field: str | None = "clients") -> bool:
+        """Convert ``offered`` and deliver every output; whether it converted. A refusal must be the oracle's (its
+        code, and ``refused_field`` where given), an output its operations, and every answer a Bv03."""
+        try:
+            conversion = self.converter.convert(offered.xml, offered.name)
+        except FAILURES as exc:
+            info = describe(exc, offered.name)  # as convert, batch and the sidecar report it
+            assert expected.refused is not None, f"{offered.name} refused: {info}"
+            assert (info.code, info.source) == (expected.refused, offered.name), info
+            assert refused_field is None or info.field == refused_field, info
+            return False
+        assert expected.refused is None, f"{offered.name} converted; the oracle expected {expected.refused}"
+        assert [o.operation for o in conversion.outputs] == expected.operations, offered.name
+        for output in conversion.outputs:
+            answer = self.receiver.receive(output.xml, output.soap_action)
+            assert answer.accepted, f"{offered.name}: {output.operation} answered Fo03: {answer.fout}"
+        return True
+
+
+@dataclass
+class Run(Delivery):
+    """A chain of iWmo 2.1 events, its oracle beside it."""
+
+    oracle: Oracle = field(default_factory=Oracle)
+    day: dt.date = FIRST_DAY
     moments: dict[str, dt.datetime] = field(default_factory=dict)  # of the last 301 built for each toewijzing
     ingang: dict[str, dt.date] = field(default_factory=dict)  # the Ingangsdatum of that 301 (a 305/307 names it)
     say: Callable[[str], None] = lambda text: None  # hypothesis' note inside a test: the steps of a failure
@@ -230,29 +265,13 @@ class Run:
 
     def step(self, step: Step) -> None:
         self.day += dt.timedelta(days=step.days)
-        if isinstance(step.event, Again):
-            if not self.offered:
-                return
-            first = self.offered[step.event.n % len(self.offered)]
-            offered = Offered(first.name + " again", first.xml, first.apply)
-        else:
-            offered = self.build(step.event)
-            self.offered.append(offered)
+        offered = self.offer(step.event, self.build)
+        if offered is None:
+            return
         expected = offered.apply(self.oracle)
         self.say(f"{offered.name} ({self.day}): expected {expected}")
-        try:
-            conversion = self.converter.convert(offered.xml, offered.name)
-        except FAILURES as exc:
-            info = describe(exc, offered.name)  # as convert, batch and the sidecar report it
-            assert expected.refused is not None, f"{offered.name} refused: {info}"
-            assert (info.code, info.field, info.source) == (expected.refused, "clients", offered.name), info
-            return
-        assert expected.refused is None, f"{offered.name} converted; the oracle expected {expected.refused}"
-        assert [o.operation for o in conversion.outputs] == expected.operations, offered.name
-        for output in conversion.outputs:
-            answer = self.receiver.receive(output.xml, output.soap_action)
-            assert answer.accepted, f"{offered.name}: {output.operation} answered Fo03: {answer.fout}"
-        self.check()
+        if self.deliver(offered, expected):
+            self.check()
 
     def check(self) -> None:
         snapshot = self.receiver.snapshot().values()
