@@ -1,11 +1,13 @@
-"""Property: any sequence of iWmo 3.2 requests and their answers (315, 319 afgewezen or in onderzoek, a 301 that
-names the request by ReferentieAanbieder, or none), converted through one Converter and one ledger and delivered in
-order to the reference receiver, leaves every aanvraagzaak and toewijzingzaak in the state the spec gives
-(docs/canonical-spec.md 1, "An answered aanvraag is closed", "A refused aanvraag is closed too").
+"""Property: any sequence of iWmo 3.2 requests and their answers (315, a 317 asking to change a toewijzing, 319
+afgewezen or in onderzoek, a 301 that names the request by ReferentieAanbieder, or none, any of them again),
+converted through one Converter and one ledger and delivered in order to the reference receiver, leaves every
+aanvraagzaak and toewijzingzaak in the state the spec gives (docs/canonical-spec.md 1, "Links", "An answered
+aanvraag is closed", "A refused aanvraag is closed too"). Hypothesis notes each message and what the oracle expected.
 
-The messages are the 3.2 fixtures (tests/fixtures/iwmo32) with values set by lxml. The ReferentieAanbieders are
-drawn from three of one client and product: a plain one, one holding ``:`` (the character chain keys are joined
-with) and one holding what ``:`` is escaped to in a key (``%3A``), so two requests whose keys would meet.
+The messages are the 3.2 fixtures (tests/fixtures/iwmo32) with values set by lxml, for one client and product. The
+315s' ReferentieAanbieders are a plain one, one holding ``:`` (the character chain keys are joined with), one
+holding what ``:`` is escaped to in a key (``%3A``), and one that is the 317 line's key (``VOW-1:320001``): pairs
+whose keys would meet were the escaping wrong.
 """
 
 from __future__ import annotations
