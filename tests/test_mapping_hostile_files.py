@@ -1,5 +1,6 @@
 """Hostile or careless files a vendor or integrator hands over: a YAML alias bomb, nesting too deep, a mapping
-or value-map CSV saved in Latin-1, a CSV field past the csv module's limit, junk where the outbox should be.
+or value-map CSV saved in Latin-1, a CSV field past the csv module's limit, a CSV outside the mapping's folder,
+a file past 8 MB, junk where the outbox should be.
 Each is refused in one line naming the file (and line), quickly, never with a traceback or a hang."""
 
 from __future__ import annotations
@@ -173,6 +174,50 @@ def test_a_csv_field_past_the_csv_modules_limit_is_a_problem_not_a_crash(tmp_pat
         Registry(files=[path]).get(str(path))
     assert [str(p) for p in err.value.problems] == [
         f"{path}:6:10: codes.csv:3: cannot be read as CSV: field larger than field limit (131072)"]
+
+
+@pytest.mark.parametrize("place", ["absolute", "dotdot", "link"])
+def test_a_value_map_csv_outside_the_mapping_folder_is_refused_unread(tmp_path: Path, place: str) -> None:
+    """Session 24: ``csv:`` read any local file and quoted its first column ("source code 'root' appears twice");
+    it is held to the mapping file's folder as test inputs are, links followed."""
+    secret = tmp_path / "elsewhere" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("source,target\nGEHEIM,1\nGEHEIM,2\n")
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    (vendor / "link.csv").symlink_to(secret)
+    spec = {"absolute": str(secret), "dotdot": "../elsewhere/secret.csv", "link": "link.csv"}[place]
+    path = vendor / "m.yaml"
+    path.write_text(HEAD + f"value_maps:\n  codes:\n    csv: {spec}\n")
+    code, output, _ = check(path)
+    assert code == 1 and "GEHEIM" not in output
+    assert output.splitlines() == [f"{path}:6:10: CSV file {spec!r} leads out of the mapping file's folder: a value "
+                                   "map's CSV file is in the mapping file's folder or below it, as its test inputs are"]
+    (vendor / "sub").mkdir()  # below the folder is the mapping's own
+    (vendor / "sub" / "codes.csv").write_text("source,target\nA,B\n")
+    path.write_text(HEAD + "value_maps:\n  codes:\n    csv: sub/../sub/codes.csv\n")
+    assert Registry(files=[path]).get(str(path)).name == "hostile"
+
+
+def test_a_mapping_config_or_csv_past_8_mb_is_one_line_not_read_on(tmp_path: Path) -> None:
+    """Session 24: mapping files, value map CSVs and configs were read whole, so ``--config /dev/zero`` or
+    ``--mapping`` of an endless pipe grew until the process died (MemoryError, a traceback). Read up to 8 MB."""
+    big = tmp_path / "big.yaml"
+    big.write_bytes((HEAD + "#" * (8 * 1024 * 1024)).encode())
+    code, output, seconds = check(big)
+    assert code == 1 and seconds < 10
+    assert output.splitlines() == [f"{big}:1:1: more than 8,388,608 bytes: mapping files are a few KB (expected at "
+                                   "most 8,388,608)"]
+    path = csv_mapping(tmp_path, b"source,target\n" + b"a,b\n" * (2 * 1024 * 1024 + 1))
+    assert check(path)[1].splitlines() == [f"{path}:6:10: codes.csv: more than 8,388,608 bytes: value map CSV "
+                                           "files are a few KB (expected at most 8,388,608)"]
+    config = tmp_path / "serve.yaml"
+    config.write_bytes(b"data_dir: data\n" + b"#" * (8 * 1024 * 1024))
+    result = CliRunner().invoke(main, ["convert", "--out", str(tmp_path / "out"), "--state", "none", "--config",
+                                       str(config), str(big)])
+    assert result.exit_code == 2
+    assert result.output == (f"error: --config {config}:1:1: more than 8,388,608 bytes: config files are a few KB "
+                             "(expected at most 8,388,608)\n")
 
 
 def test_shadow_report_on_junk_where_the_outbox_should_be_is_a_usage_error(tmp_path: Path) -> None:

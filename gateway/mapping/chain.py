@@ -12,14 +12,24 @@ import yaml
 from .errors import MappingError, Problem, suggest
 from .loader import LocatedDict, LocatedList, YamlRefused, load_yaml, location, tag_files
 
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""Bytes a mapping file, value map CSV or config file may hold. The largest shipped mapping holds 30 KB and a
+document may stand for at most 1,000,000 characters of values (:data:`.loader.MAX_TEXT`); without a cap
+``--mapping /dev/zero`` or ``--config /dev/zero`` read until the process ran out of memory."""
+
 
 def read_text(path: Path, what: str = "mapping files") -> str:
     """A file's text; raise MappingError naming the file and the first byte that is not UTF-8 (an editor or
-    Excel that saved Latin-1 or Windows-1252), or why the file cannot be read."""
+    Excel that saved Latin-1 or Windows-1252), why the file cannot be read, or that it holds more than
+    :data:`MAX_FILE_BYTES` (read no further: a device or endless pipe costs that much at most)."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise MappingError([Problem(str(path), 1, 1, f"cannot read: {exc.strerror or exc}")]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise MappingError([Problem(str(path), 1, 1, f"more than {MAX_FILE_BYTES:,} bytes: {what} are a few KB "
+                                    f"(expected at most {MAX_FILE_BYTES:,})")])
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

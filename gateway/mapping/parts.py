@@ -19,6 +19,9 @@ from .rules import STEP, Path_, ValueMap
 
 MAP_KEYS = {"values", "csv", "fallback", "default", "note"}
 FALLBACKS = ("error", "keep", "default")
+CSV_RULE = "a value map's CSV file is in the mapping file's folder or below it, as its test inputs are"
+"""Why: ``csv: /etc/passwd`` (or ``../../secret.csv``, or a link out) in a vendor's file made every load read that
+file and ``mapping check`` quote its first column in "appears twice" problems."""
 
 
 def compile_path(expr: Any, ns: dict[str, str], c: Collector, node: Any, key: Any) -> Path_ | None:
@@ -126,7 +129,10 @@ def compile_value_maps(spec: Any, base_dir: Path, c: Collector) -> dict[str, Val
         if "csv" in body:
             csv_dir = Path(file_of(body, str(base_dir / "x"))).parent  # relative to the file that declares it
             csv_path = (csv_dir / str(body["csv"])).resolve()
-            if not csv_path.is_file():
+            if not csv_path.is_relative_to(csv_dir.resolve()):  # links followed: a vendor's file reads its own
+                c.add(body, "csv", f"CSV file {body['csv']!r} leads out of the mapping file's folder: {CSV_RULE}",
+                      value=True)
+            elif not csv_path.is_file():
                 c.add(body, "csv", f"CSV file {body['csv']!r} not found (looked in {csv_dir})", value=True)
             else:
                 _read_csv(csv_path, table, c, body)
