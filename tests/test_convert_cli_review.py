@@ -188,3 +188,28 @@ def test_convert_names_a_state_it_cannot_open(tmp_path: Path, make: object, reas
                                      "--out", str(tmp_path / "out")])
     assert done.exit_code == 2 and isinstance(done.exception, SystemExit)
     assert f"error: --state {state}: cannot open the zaak ledger: {reason}" in done.output
+
+
+@pytest.mark.parametrize("where", ["state", "out", "out-reverse"])
+def test_convert_refuses_to_read_what_it_writes_as_batch_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               where: str) -> None:
+    """Session 24: ``convert --out ../x .`` made its zaak ledger (the default ``./overstap-state``) in the input
+    folder and read it back as three FAILed messages (exit 1); ``--out in/out in`` read the first run's outputs
+    as inputs the second time. Both are a usage error before anything is written, as ``batch`` says them."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.xml").write_bytes(TOEWIJZING.read_bytes())
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("OVERSTAP_STATE")  # the default ./overstap-state, inside the input folder
+    way = ["--reverse", "--mapping", "iwmo21-wmo301"] if where == "out-reverse" else []
+    out = tmp_path / "out" if where == "state" else folder / "out"
+    done = CliRunner().invoke(main, ["convert", "--no-validate", *way, ".", "--out", str(out)])
+    assert done.exit_code == 2
+    said = {"state": f"error: --state {folder / 'overstap-state'} and the input . overlap: the run would read what "
+                     "it writes; choose another place\n"}.get(where, "error: --out must not be one of the inputs or "
+                                                                     "inside an input folder\n")
+    assert done.output == said
+    assert sorted(p.name for p in folder.iterdir()) == ["a.xml"] and not out.exists()
+    done = CliRunner().invoke(main, ["convert", "--no-validate", "--state", str(tmp_path / "state"), ".", "--out",
+                                     str(tmp_path / "out")])
+    assert done.exit_code == 0 and done.output.startswith("ok   a.xml: iwmo21-wmo301 -> "), done.output

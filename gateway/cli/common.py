@@ -130,6 +130,23 @@ def read_input(path: Path) -> bytes:
     return read_capped(path, MAX_ENVELOPE_BYTES)
 
 
+def keep_apart(inputs: Iterable[str], out: Path, state: Path | None) -> None:
+    """A usage error when OUT or the ``--state`` folder is an input or inside an input folder, as ``batch`` refuses
+    it: ``convert --out x .`` read its own zaak ledger (``./overstap-state``, the default) as three failed
+    messages, and a second run into ``in/out`` read the first run's outputs as inputs."""
+    paths = [(item, Path(item).resolve()) for item in inputs]
+    target = out.resolve()
+    if any(path == target or (path.is_dir() and target.is_relative_to(path)) for _, path in paths):
+        fail_usage("--out must not be one of the inputs or inside an input folder")
+    if state is None:
+        return
+    place = state.resolve()
+    for item, path in paths:
+        if path == place or path.parent == place or (path.is_dir() and place.is_relative_to(path)):
+            fail_usage(f"--state {place} and the input {item} overlap: the run would read what it writes; "
+                       "choose another place")
+
+
 def prepare_out(out: Path) -> None:
     """``--out`` as a folder, created when missing; a usage error before any message is converted (and its
     state entered in the zaak ledger) when that is impossible."""

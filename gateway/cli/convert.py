@@ -32,6 +32,7 @@ from .common import (
     echo_not_read,
     fail_usage,
     input_files,
+    keep_apart,
     load_registry,
     prepare_out,
     read_input,
@@ -81,11 +82,16 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     ``warning:``, and ``dropped:`` (a canonical field the profile does not carry, zkn: docs/canonical-spec.md 5;
     or a value a zaaktype's ``drop`` leaves out, ``left out:``).
 
+    OUT and the --state folder may not be an input or lie inside an input folder (the run would read what it
+    writes; ``convert --out x .`` with the default ./overstap-state is refused so, as batch refuses it).
+
     Exit status: 0 all converted; 1 an input or a folder could not be read, converted or written (a FAIL
     line names file, line, field and reason); 2 usage or configuration error; 3 nothing failed, but a
     mapping refused an input on purpose (a REFUSED line). Folders with no file to read are said on stderr
     (``no messages found in ...``) and exit 0, as ``batch`` and ``validate`` end on "0 ..." then.
     """
+    stateful = not reverse and state_dir.strip().lower() != "none" and not is_url(state_dir)
+    keep_apart(inputs, Path(out_dir), Path(state_dir) if stateful else None)
     registry = load_registry(mappings)
     names = resolve_mappings(registry, mappings)
     if reverse:
