@@ -514,3 +514,23 @@ def test_convert_writes_such_a_message_s_outputs_into_out_and_goes_on(tmp_path: 
     assert [w for w in written if not w.startswith("in/")] == sorted(
         f"out/{p.name}" for p in (tmp_path / "out").iterdir())
     assert len(list((tmp_path / "out").iterdir())) == 2
+
+
+@pytest.mark.parametrize(("out", "blocker"), [("a-file", "a-file"), ("a-file/run", "a-file"),
+                                              ("x.zip", "x.zip.partial"), ("a-file/x.tar.gz", "a-file")])
+def test_out_where_a_file_stands_is_a_usage_error_not_exit_3(tmp_path: Path, out: str, blocker: str) -> None:
+    """Session 24: ``batch --out /etc/passwd`` (or a path through a file) ended in "cannot write: File exists ...
+    the last commit stands, and --resume continues from it", exit 3, the status of a bug or a full disk. It is the
+    options' mistake: exit 2 naming the file, before anything is read or written."""
+    for name in ("a-file", "x.zip.partial"):
+        (tmp_path / name).write_text("not yours\n")
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as zf:
+        zf.writestr("a.xml", GOOD[0][1])
+    for resume in ([], ["--resume"]):
+        done = CliRunner().invoke(main, ["batch", "--state", "none", "--workers", "0", "--no-validate", "-q",
+                                         *resume, "--out", str(tmp_path / out), str(tmp_path / "in.zip")])
+        assert done.exit_code == 2
+        assert done.output == (f"error: --out {tmp_path / out}: {tmp_path / blocker} is a file, not a folder: "
+                               "expected a new or empty folder (or a .zip, .tar.gz or .tar name to write an archive)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "in.zip", "x.zip.partial"]
+    assert (tmp_path / "a-file").read_text() == (tmp_path / "x.zip.partial").read_text() == "not yours\n"

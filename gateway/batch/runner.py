@@ -270,6 +270,9 @@ class BatchRun:
 
     def _open(self) -> tuple[Sink, Journal, dict[str, Any] | None] | Outcome:
         spec, o = self.spec, self.options
+        if (blocker := spec.file_in_the_way()) is not None:
+            raise BatchUsageError(f"--out {o.out}: {blocker} is a file, not a folder: expected a new or empty folder "
+                                  "(or a .zip, .tar.gz or .tar name to write an archive)")
         if spec.workdir.exists():  # before its journal is read: another run may be writing it
             self._lock()
         found = journal_mod.read(spec.journal)

@@ -72,6 +72,15 @@ class SinkSpec:
     def journal(self) -> Path:
         return self.workdir / (f".{JOURNAL}" if self.kind == "folder" else JOURNAL)
 
+    def file_in_the_way(self) -> Path | None:
+        """The file (no folder) that stands at the work folder or one of its parents, if any: ``--out /etc/passwd``
+        or ``--out a-file/x`` is the options' mistake, to be said as such before anything reads or writes there
+        (it ended in "cannot write ... --resume continues", exit 3, as a full disk does)."""
+        for place in (self.workdir, *self.workdir.parents):
+            if place.exists():
+                return None if place.is_dir() else place
+        return None
+
 
 # -- worker side ----------------------------------------------------------------------------------
 
