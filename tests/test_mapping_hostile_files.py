@@ -226,3 +226,41 @@ def test_shadow_report_on_junk_where_the_outbox_should_be_is_a_usage_error(tmp_p
     assert result.exit_code == 2
     assert result.output == (f"error: {tmp_path / 'outbox.sqlite3'}: not an outbox: SQLite says file is not a "
                              "database\n")
+
+
+@pytest.mark.parametrize(("rules", "where"), [("1", "1:1"), ("[a, b]", "6:12"), ("true", "1:1"), ("x", "1:1")])
+def test_a_group_s_rules_of_the_wrong_type_over_a_base_is_a_problem_not_a_traceback(tmp_path: Path, rules: str,
+                                                                                     where: str) -> None:
+    """Session 24: ``clients: {rules: 1}`` in a file that extends a dialect ended ``mapping check`` (and every load)
+    in AttributeError inside the extends merge; it is kept as written so the compiler names it."""
+    path = tmp_path / "m.yaml"
+    path.write_text(HEAD + f"rules:\n  clients:\n    rules: {rules}\n")
+    code, output, _ = check(path)
+    assert code == 1 and "Traceback" not in output
+    assert output.splitlines() == [f"{path}:{where}: rules: is a mapping of canonical field -> source"]  # a scalar
+    # has no place of its own in the loaded tree: the file is named, the message says which key
+
+
+@pytest.mark.parametrize(("key", "value", "shape"), [
+    ("expect", "1", "a mapping of canonical field -> expected value"),
+    ("expect", "[a]", "a mapping of canonical field -> expected value"),
+    ("expect_unmapped", "true", "a list of source paths"),
+    ("expect_warnings", "{a: b}", "a list of texts the warnings contain"),
+    ("expect_error", "[a]", "the text the error contains, or a mapping of field, contains, line and code"),
+    ("route", "[a]", "a route name"),
+])
+def test_a_test_case_value_of_the_wrong_type_is_a_problem_at_its_line(tmp_path: Path, key: str, value: str,
+                                                                      shape: str) -> None:
+    """Session 24: ``expect: 1`` or ``expect_unmapped: true`` passed ``mapping check`` and ended ``mapping test``
+    in a traceback (AttributeError, TypeError). Both now name the key at its line and what it is."""
+    example = ROOT / "mappings" / "examples" / "vendor-extensions"
+    (tmp_path / "fixtures").mkdir()
+    (tmp_path / "fixtures" / "toewijzing.xml").write_bytes((example / "fixtures" / "toewijzing.xml").read_bytes())
+    path = tmp_path / "m.yaml"
+    path.write_text(HEAD + f"tests:\n  - name: one\n    input: fixtures/toewijzing.xml\n    {key}: {value}\n")
+    said = [f"{path}:7:{len(key) + 7}: {key}: is {shape}"]
+    code, output, _ = check(path)
+    assert (code, output.splitlines()) == (1, said)
+    result = CliRunner().invoke(main, ["mapping", "test", str(path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code != 0 and said[0] in result.output and "Traceback" not in result.output

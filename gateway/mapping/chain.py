@@ -93,17 +93,25 @@ def _merge_rules(base: dict[str, Any], child: dict[str, Any], child_order: bool 
                 **old.value_locs, **value.value_locs}
             merged.file = getattr(value, "file", None)  # type: ignore[attr-defined]
             if "rules" in value:
-                merged["rules"] = _merge_rules(old.get("rules", {}), value["rules"])
+                merged["rules"] = _rules_over(old.get("rules", {}), value["rules"])
             out[key] = merged
         elif isinstance(old, dict) and isinstance(value, dict) and "each" in old and "each" in value:
             merged = LocatedDict(value)
             merged.loc, merged.key_locs, merged.value_locs = value.loc, value.key_locs, value.value_locs
             merged.file = getattr(value, "file", None)  # type: ignore[attr-defined]
-            merged["rules"] = _merge_rules(old.get("rules", {}), value.get("rules", {}), child_order=True)
+            merged["rules"] = _rules_over(old.get("rules", {}), value.get("rules", {}), child_order=True)
             out[key] = merged
         else:
             out[key] = value
     return out
+
+
+def _rules_over(base: Any, child: Any, *, child_order: bool = False) -> Any:
+    """A group's ``rules:`` over its base's, as :func:`_merge_rules` merges them; one that is no mapping (``rules: 1``)
+    is kept as written, so the compiler names it at its line instead of the merge ending in a traceback."""
+    if isinstance(base, dict) and isinstance(child, dict):
+        return _merge_rules(base, child, child_order=child_order)
+    return child
 
 
 def _merge(base: LocatedDict, child: LocatedDict) -> LocatedDict:

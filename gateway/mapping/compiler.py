@@ -59,6 +59,15 @@ TEST_KEYS = {
     "name", "input", "expect", "expect_output", "expect_error", "expect_unmapped", "expect_warnings", "profile",
     "route",
 }
+CASE_SHAPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "expect": ((dict,), "a mapping of canonical field -> expected value"),
+    "expect_error": ((str, dict), "the text the error contains, or a mapping of field, contains, line and code"),
+    "expect_unmapped": ((list,), "a list of source paths"),
+    "expect_warnings": ((list,), "a list of texts the warnings contain"),
+    "route": ((str,), "a route name"),
+}
+"""What a test case's values are: ``expect: 1`` or ``expect_unmapped: true`` passed ``mapping check`` and ended
+``mapping test`` in a traceback (AttributeError, TypeError); each is now a problem at its line."""
 RENDER_KEYS = {"zender", "ontvanger", "zaaktype", "omschrijving", "ggk_versie"}
 STRICTNESS = ("strict", "lenient")
 
@@ -346,6 +355,9 @@ def _tests(doc: LocatedDict, c: Collector) -> list[object]:
                 c.add(test, key, f"unknown key {key!r} in test case", suggest(str(key), TEST_KEYS))
         if "input" not in test:
             c.add(tests, i, "a test case needs input:")
+        for key, (kinds, shape) in CASE_SHAPES.items():
+            if test.get(key) is not None and not isinstance(test[key], kinds):
+                c.add(test, key, f"{key}: is {shape}", value=True)
         for node, key, message in casepaths.problems(test, Path(c.default_file)):  # read and write in its folder
             c.add(node, key, message, value=True)
     return tests
