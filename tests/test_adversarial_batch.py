@@ -534,3 +534,20 @@ def test_out_where_a_file_stands_is_a_usage_error_not_exit_3(tmp_path: Path, out
                                "expected a new or empty folder (or a .zip, .tar.gz or .tar name to write an archive)\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "in.zip", "x.zip.partial"]
     assert (tmp_path / "a-file").read_text() == (tmp_path / "x.zip.partial").read_text() == "not yours\n"
+
+
+def test_a_zip_inside_the_zip_is_reported_as_an_archive_not_as_broken_xml(tmp_path: Path) -> None:
+    """Session 24: a nested ZIP was reported (and its .reason written) as "not well-formed XML: Start tag expected";
+    it is quarantined naming what it is, and the messages beside it convert."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("in.xml", GOOD[0][1])
+    with zipfile.ZipFile(tmp_path / "outer.zip", "w") as zf:
+        zf.writestr("inner.zip", inner.getvalue())
+        zf.writestr("b.xml", GOOD[1][1])
+    code, lines = batch([tmp_path / "outer.zip"], tmp_path / "out", workers=0)
+    assert code == 1 and [line["status"] for line in lines] == ["failed", "ok"]
+    said = ("a ZIP archive, not a message: expected an XML message or an EI flat file (only `overstap batch` unpacks "
+            "archives, those it is given, not one inside another)")
+    assert lines[0]["error"] == {"code": "StUF055", "field": None, "line": None, "message": said}
+    assert (tmp_path / "out" / QUARANTINE / "outer.zip" / "inner.zip").read_bytes() == inner.getvalue()

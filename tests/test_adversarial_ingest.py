@@ -287,3 +287,46 @@ def test_the_sidecar_conversion_refuses_a_two_message_body_too() -> None:
     converted = convert_message(Converter(), "route", "route", SOAP % (b"<s:Body>" + PAYLOAD + PAYLOAD + b"</s:Body>"))
     assert converted.outputs is None and converted.failure is not None
     assert converted.failure.message == "SOAP Body holds 2 messages: expected exactly one per envelope"
+
+
+def _packed(kind: str, tmp_path: Path) -> bytes:
+    """``TOEWIJZING`` packed as ``kind``, by the standard library's own writers (a tar member named with digits,
+    as a folder of years is, so its first byte would read as an EI flat file's)."""
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import tarfile
+    import zipfile
+
+    buffer = io.BytesIO()
+    if kind in ("a ZIP archive", "an empty ZIP archive"):
+        with zipfile.ZipFile(buffer, "w") as zf:
+            if kind == "a ZIP archive":
+                zf.writestr("a.xml", TOEWIJZING)
+        return buffer.getvalue()
+    if kind == "a tar archive":
+        with tarfile.open(fileobj=buffer, mode="w") as tf:
+            info = tarfile.TarInfo("2016/a.xml")
+            info.size = len(TOEWIJZING)
+            tf.addfile(info, io.BytesIO(TOEWIJZING))
+        return buffer.getvalue()
+    return {"a gzip file": gzip.compress, "a bzip2 file": bz2.compress, "an xz file": lzma.compress}[kind](TOEWIJZING)
+
+
+@pytest.mark.parametrize("kind", ["a ZIP archive", "an empty ZIP archive", "a tar archive", "a gzip file",
+                                  "a bzip2 file", "an xz file"])
+def test_an_archive_given_as_a_message_is_named_as_one(tmp_path: Path, kind: str) -> None:
+    """Session 24: ``convert in.zip`` (and a ZIP inside a batch's ZIP) was refused as "not well-formed XML: Start
+    tag expected, '<' not found", a tar of digit-named members as a broken EI file: the operator looked for a
+    fault in a message. Now it says what the file is and what is expected."""
+    said = (f"{kind}, not a message: expected an XML message or an EI flat file (only `overstap batch` unpacks "
+            "archives, those it is given, not one inside another)")
+    with pytest.raises(InputError) as err:
+        read(_packed(kind, tmp_path), "in")
+    assert (err.value.message, err.value.code, err.value.line) == (said, "StUF055", None)
+    path = tmp_path / "in.bin"
+    path.write_bytes(_packed(kind, tmp_path))
+    done = subprocess.run([*OVERSTAP, "convert", "--state", "none", str(path), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (1, f"FAIL {path}: {said}\n", "")

@@ -8,6 +8,7 @@ from . import ggk
 from .ei_default import is_flat_file, parse_default_ei
 from .envelopes import unwrap_soap
 from .errors import InputError
+from .packed import refuse_packed
 from .source import Source
 from .xml import DEFAULT_MAX_BYTES, parse_xml
 
@@ -31,6 +32,7 @@ def read(data: bytes, name: str = "<input>", *, max_bytes: int = DEFAULT_MAX_BYT
     """Parse ``data`` (XML, SOAP-wrapped XML, a StUF-GGk envelope or an EI flat file) into a :class:`Source`.
     ``blanks=False`` leaves out the blank text between elements (:func:`.parse_xml`): for a converter whose
     mappings cannot read it (``Registry.blanks_matter``)."""
+    refuse_packed(data, name)  # a ZIP or tar given as a message: said so, not "not well-formed XML"
     if is_flat_file(data):  # an EI flat file: a digit first (XML never starts with one)
         root = parse_default_ei(data, name, max_bytes)
         return Source(name=name, data=data, root=root, format="ei", route=route)
