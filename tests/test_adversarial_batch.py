@@ -551,3 +551,20 @@ def test_a_zip_inside_the_zip_is_reported_as_an_archive_not_as_broken_xml(tmp_pa
             "archives, those it is given, not one inside another)")
     assert lines[0]["error"] == {"code": "StUF055", "field": None, "line": None, "message": said}
     assert (tmp_path / "out" / QUARANTINE / "outer.zip" / "inner.zip").read_bytes() == inner.getvalue()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_zip_symbolic_link_member_is_refused_as_a_tar_link_is(tmp_path: Path, workers: int) -> None:
+    """Session 24: a ZIP entry made on Unix with a link's mode (what ``zip -y`` stores: the data is the target's
+    path) was read as a message ("not well-formed XML"), or, holding XML, converted as one, where a tar link is
+    refused. It is refused with a line of its own; the file beside it converts."""
+    with zipfile.ZipFile(tmp_path / "l.zip", "w") as zf:
+        link = zipfile.ZipInfo("link.xml")
+        link.create_system, link.external_attr = 3, 0o120777 << 16
+        zf.writestr(link, GOOD[0][1])  # a link whose "target" is a message: still no message
+        zf.writestr("real.xml", GOOD[1][1])
+    code, lines = batch([tmp_path / "l.zip"], tmp_path / "out", workers=workers)
+    assert code == 1 and [(line["source"], line["status"]) for line in lines] == [("l.zip/link.xml", "failed"),
+                                                                                ("l.zip/real.xml", "ok")]
+    assert lines[0]["error"]["message"] == ("ZIP symbolic link member: refused (only regular files are messages; "  # type: ignore[index]
+                                            "links are not followed)")

@@ -369,6 +369,9 @@ class Inputs:
                     inner = clean_path(entry.name)
                     junk = is_junk(inner)
                     key = f"{prefix}/{inner if junk else names.claim(inner, position)}"
+                    if entry.is_link:  # its data is the link's target, never a message: refused as a tar link is
+                        yield _Raw(key, None, ZIP_LINK, junk=junk)
+                        continue
                     if self.defer_zip:
                         yield _Raw(key, None, junk=junk, ref=ZipRef(archive, entry, stamp))
                         continue
@@ -433,6 +436,9 @@ def _regular(path: Path) -> bool:
         return stat.S_ISREG(path.stat().st_mode)
     except OSError:
         return True  # not there (any more): the reader says why, as it did
+
+
+ZIP_LINK = "ZIP symbolic link member: refused (only regular files are messages; links are not followed)"
 
 
 def _special(info: tarfile.TarInfo) -> str | None:

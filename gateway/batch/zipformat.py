@@ -48,6 +48,10 @@ _ZIP64_LOCATOR = struct.Struct("<4sLQL")
 
 STORED, DEFLATED, BZIP2 = 0, 8, 12
 FLAG_ENCRYPTED, FLAG_UTF8 = 0x1, 0x800
+FLAG_LINK = 1 << 16
+"""Not a ZIP flag (those are 16 bits): set on an entry whose Unix mode (made by Unix, external attributes) says
+symbolic link, so the batch refuses it as it refuses a tar link instead of reading the link's target as a message."""
+_UNIX, _MODE_TYPE, _MODE_LINK = 3, 0o170000, 0o120000
 U32, U16 = 0xFFFFFFFF, 0xFFFF
 _MADE_BY = (3 << 8) | 20  # Unix, spec 2.0
 _FILE_ATTRS = (0o100644 << 16)  # regular file, rw-r--r--
@@ -72,6 +76,10 @@ class ZipEntry(NamedTuple):
     @property
     def is_dir(self) -> bool:
         return self.name.endswith("/")
+
+    @property
+    def is_link(self) -> bool:
+        return bool(self.flags & FLAG_LINK)
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -161,8 +169,10 @@ class ZipReader:
                 head = cd.read(_CENTRAL.size)
                 if len(head) < _CENTRAL.size or head[:4] != CENTRAL_SIG:
                     raise ZipFormatError("central directory is damaged (fewer entries than it announces?)")
-                (_, _made, _need, flags, method, _time, _date, crc, csize, usize, nlen, xlen, clen, _disk,
-                 _iattr, _eattr, offset) = _CENTRAL.unpack(head)
+                (_, made, _need, flags, method, _time, _date, crc, csize, usize, nlen, xlen, clen, _disk,
+                 _iattr, eattr, offset) = _CENTRAL.unpack(head)
+                if made >> 8 == _UNIX and (eattr >> 16) & _MODE_TYPE == _MODE_LINK:
+                    flags |= FLAG_LINK
                 raw_name = cd.read(nlen)
                 extra = cd.read(xlen)
                 cd.seek(clen, 1)
