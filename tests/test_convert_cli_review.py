@@ -213,3 +213,17 @@ def test_convert_refuses_to_read_what_it_writes_as_batch_does(tmp_path: Path, mo
     done = CliRunner().invoke(main, ["convert", "--no-validate", "--state", str(tmp_path / "state"), ".", "--out",
                                      str(tmp_path / "out")])
     assert done.exit_code == 0 and done.output.startswith("ok   a.xml: iwmo21-wmo301 -> "), done.output
+
+
+@pytest.mark.parametrize("command", ["convert", "batch"])
+def test_an_empty_state_is_a_usage_error_not_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 command: str) -> None:
+    """Session 24: ``--state ""`` (``--state "$STATE"`` with the variable unset) was taken as the current folder:
+    ``convert`` made ledger.sqlite wherever it ran. It is exit 2 naming what --state takes, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(main, [command, "--state", "", "--no-validate", str(TOEWIJZING), "--out",
+                                     str(tmp_path / "out")])
+    assert done.exit_code == 2
+    assert done.output == ("error: --state is empty: expected a folder for the zaak ledger, 'none' (memory, this run "
+                           "only) or a postgresql:// URL\n")
+    assert list(tmp_path.iterdir()) == []

@@ -19,6 +19,7 @@ from gateway.pipeline import PROFILES
 from gateway.procmemory import DEFAULT_GROWTH_MB
 
 from . import main
+from .common import refuse_empty_state
 from .render_options import config_option, config_settings
 
 
@@ -89,6 +90,7 @@ def batch(inputs: tuple[Path, ...], out: Path, mappings: tuple[str, ...], profil
     commit stands, --resume continues), 4 stopped because, converting in this process (--workers 0), it outgrew
     --worker-growth-mb (continue with --resume), 130 interrupted (continue with --resume).
     """
+    refuse_empty_state(state_dir)
     settings = config_settings(config_file, route)  # the municipality's catalogue, in the parent and every worker
     options = BatchOptions(list(inputs), out, profile=profile, mappings=mappings, settings=settings,
                            validate="full" if validate and full_check else validate,

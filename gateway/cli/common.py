@@ -130,6 +130,14 @@ def read_input(path: Path) -> bytes:
     return read_capped(path, MAX_ENVELOPE_BYTES)
 
 
+def refuse_empty_state(state: str) -> None:
+    """A usage error for ``--state ""`` (an unset variable in ``--state "$STATE"``): it was taken as the current
+    folder, so the zaak ledger appeared wherever the command happened to run, beside the inputs or not."""
+    if not state.strip():
+        fail_usage("--state is empty: expected a folder for the zaak ledger, 'none' (memory, this run only) or a "
+                   "postgresql:// URL")
+
+
 def keep_apart(inputs: Iterable[str], out: Path, state: Path | None) -> None:
     """A usage error when OUT or the ``--state`` folder is an input or inside an input folder, as ``batch`` refuses
     it: ``convert --out x .`` read its own zaak ledger (``./overstap-state``, the default) as three failed

@@ -36,6 +36,7 @@ from .common import (
     load_registry,
     prepare_out,
     read_input,
+    refuse_empty_state,
     resolve_mappings,
     sync_folder,
     write_output,
@@ -90,6 +91,8 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
     mapping refused an input on purpose (a REFUSED line). Folders with no file to read are said on stderr
     (``no messages found in ...``) and exit 0, as ``batch`` and ``validate`` end on "0 ..." then.
     """
+    if not reverse:
+        refuse_empty_state(state_dir)
     stateful = not reverse and state_dir.strip().lower() != "none" and not is_url(state_dir)
     keep_apart(inputs, Path(out_dir), Path(state_dir) if stateful else None)
     registry = load_registry(mappings)
