@@ -66,6 +66,21 @@ def test_zip_member_size_limit_refuses_by_declared_size(tmp_path: Path) -> None:
                                     "z.zip/small.xml": None}
 
 
+def test_the_zip_reader_itself_refuses_a_member_by_its_declared_size(tmp_path: Path) -> None:
+    """The batch checks the declared size before it asks the reader (inputs.read_zip_member), so the mutant
+    ``zip-member-size-limit-off`` of the reader's own check survived (session 24's run): any other caller of
+    ``ZipReader.read`` must be refused as well, before anything is inflated."""
+    from gateway.batch.zipformat import ZipFormatError, ZipReader
+
+    path = tmp_path / "z.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("big.xml", b"<x>" + b"a" * 2000 + b"</x>")
+    with ZipReader(path) as reader:
+        entry = next(reader.entries())
+        with pytest.raises(ZipFormatError, match=r"^member is 2007 bytes, more than the limit of 1000$"):
+            reader.read(entry, 1000)
+
+
 @pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_STORED])
 def test_zip_decompression_is_capped_whatever_the_member_claims(tmp_path: Path, method: int) -> None:
     """A member that claims 100 bytes but holds 64 MiB: at most the limit is decompressed, for every method."""
