@@ -178,7 +178,7 @@ def test_convert_takes_a_ggk_envelope_above_10_mb_as_ingest_does(tmp_path: Path)
 
 
 @pytest.mark.parametrize(("make", "reason"), [
-    (lambda p: p.write_text(""), "File exists"),  # a file where the ledger's folder should be
+    (lambda p: p.write_text(""), "it is a file, not a folder"),  # where the ledger's folder should be (as batch)
     (lambda p: (p.mkdir(), (p / "ledger.sqlite").write_text("not a database")), "file is not a database"),
 ])
 def test_convert_names_a_state_it_cannot_open(tmp_path: Path, make: object, reason: str) -> None:

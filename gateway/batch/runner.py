@@ -22,6 +22,7 @@ from typing import Any
 
 from gateway.ingest import DEFAULT_MAX_BYTES
 from gateway.ledger import render_record
+from gateway.ledger.sqlite import open_failure
 from gateway.mapping import MappingError, Registry
 from gateway.pgstore import is_url
 from gateway.pgstore.chunked import masked
@@ -254,9 +255,8 @@ class BatchRun:
             raise BatchUsageError(f"--state {self.state_name()}: {exc}") from None
         except (OSError, sqlite3.Error) as exc:  # a file where the folder goes, a ledger.sqlite that is no database:
             # the options' mistake, named before OUT or the journal is touched (not exit 3 "please report this")
-            reason = ("it is a file, not a folder" if Path(self.options.state).is_file()
-                      else getattr(exc, "strerror", None) or exc)
-            raise BatchUsageError(f"--state {self.state_name()}: cannot open the zaak ledger: {reason}") from None
+            raise BatchUsageError(f"--state {self.state_name()}: cannot open the zaak ledger: "
+                                  f"{open_failure(self.options.state, exc)}") from None
 
     # -- resume / fresh -----------------------------------------------------------------------
 

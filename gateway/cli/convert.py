@@ -11,7 +11,7 @@ from lxml import etree
 
 from gateway.deliver.store import failure_name, store_failure
 from gateway.ledger import Ledger, MemoryLedger, SqliteLedger, render_record
-from gateway.ledger.sqlite import DEFAULT_STATE
+from gateway.ledger.sqlite import DEFAULT_STATE, open_failure
 from gateway.mapping import MappingError, Refused, Registry
 from gateway.pgstore import PostgresLedger, is_url
 from gateway.pgstore.chunked import masked
@@ -112,8 +112,7 @@ def convert(inputs: tuple[str, ...], out_dir: str, profile: str, mappings: tuple
         fail_usage(f"--state {mask_url(state_dir)}: {exc}")
         return
     except (OSError, sqlite3.Error) as exc:  # a file where the folder should be, a ledger.sqlite that is no database
-        reason = getattr(exc, "strerror", None) or exc
-        fail_usage(f"--state {mask_url(state_dir)}: cannot open the zaak ledger: {reason}")
+        fail_usage(f"--state {mask_url(state_dir)}: cannot open the zaak ledger: {open_failure(state_dir, exc)}")
         return
     _claim_render_settings(ledger, settings, state_dir)
     try:

@@ -69,6 +69,14 @@ class _SqliteTransaction:
         return str(row[0]) if row is not None else None
 
 
+def open_failure(state: str, exc: BaseException) -> str:
+    """Why ``--state`` could not be opened as a ledger folder, as ``convert`` and ``batch`` both say it: a file where
+    the folder goes is named so (``mkdir`` says only "File exists"), else the system's or SQLite's reason."""
+    if Path(state).is_file():
+        return "it is a file, not a folder"
+    return str(getattr(exc, "strerror", None) or exc)
+
+
 class SqliteLedger:
     """A ledger in ``state_dir/ledger.sqlite``; one connection, used by one thread at a time."""
 
