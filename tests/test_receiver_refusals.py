@@ -102,6 +102,39 @@ def test_a_tijdstip_not_greater_than_the_last_of_the_zender_is_refused(created: 
     assert created.zaak(ZAAK)["statussen"] == []
 
 
+@pytest.mark.parametrize("tijdstip", ["20261399100000001", "20260230100000001", "20260103240000001",
+                                     "202601031", "99999999"])
+def test_a_tijdstip_that_is_no_moment_is_refused(created: Receiver, tijdstip: str) -> None:
+    # StUF 03.01 §3.3.1: MM 01-12, DD 01-31 (a valid date), hh 00-23; digits left off in steps (8, 10, 12, 14-17).
+    # The schema's [0-9]{8,17} takes them all, and 99999999 would then outrank every later message of the zender.
+    refused(created.receive(gestart("ref-2", tijdstip), STATUS), "StUF055", "tijdstipBericht")
+    assert created.zaak(ZAAK)["statussen"] == []
+    assert created.receive(gestart("ref-3", "20260103100000000"), STATUS).accepted  # the order was not moved on
+
+
+@pytest.mark.parametrize("datum", ["20260230", "20261301", "20260110250000"])
+def test_a_status_set_at_no_moment_is_refused(created: Receiver, datum: str) -> None:
+    answer = created.receive(lk01("W", status_objects("0001", "Levering gestart", datum), "ref-2", "20260110000000000"),
+                             STATUS)
+    refused(answer, "StUF055", "status")
+    assert answer.fout.element == "heeft/datumStatusGezet"
+    assert created.zaak(ZAAK)["statussen"] == []
+
+
+@pytest.mark.parametrize(("oud", "nieuw"), [("A1", "B2"), ("A1", None)])
+def test_oud_and_nieuw_with_another_sleutel_verzendend_are_refused(created: Receiver, oud: str,
+                                                                    nieuw: str | None) -> None:
+    # StUF 03.01 §5.2.4 overige regels: the sleutelVerzendend of oud and nieuw of a wijziging must be equal.
+    objects = update_objects(W_OUD, W_NIEUW).split("</ZKN:object>")
+    for at, key in enumerate((oud, nieuw)):
+        if key is not None:
+            keyed = f'verwerkingssoort="W" StUF:sleutelVerzendend="{key}">'
+            objects[at] = objects[at].replace('verwerkingssoort="W">', keyed, 1)
+    answer = created.receive(lk01("W", "</ZKN:object>".join(objects), "ref-2", "20260102100000001"), UPDATE)
+    refused(answer, "StUF055", "sleutelVerzendend")
+    assert created.zaak(ZAAK)["omschrijving"] == "Wmo toewijzing 01A01"
+
+
 def test_a_reused_referentienummer_with_another_body_is_refused(created: Receiver) -> None:
     answer = created.receive(gestart("ref-1", "20260110000000000"), STATUS)
     refused(answer, "StUF016", "referentienummer-reused")
@@ -188,6 +221,29 @@ def test_an_emptied_element_without_no_value_is_refused(created: Receiver) -> No
     answer = created.receive(lk01("W", update_objects(W_OUD, nieuw), "ref-2", "20260102100000001"), UPDATE)
     refused(answer, "StUF055", "noValue")
     assert created.zaak(ZAAK)["toelichting"] == "Begeleiding"
+
+
+@pytest.mark.parametrize(("element", "reason"),
+                         [("einddatumGepland", "geenWaarde"), ("omschrijving", "waardeOnbekend")])
+def test_a_no_value_beside_a_value_is_refused(created: Receiver, element: str, reason: str) -> None:
+    # StUF 03.01 §3.4.1 Figuur 4: every noValue comes with "Elementinhoud: leeg". Read as geenWaarde, the
+    # einddatumGepland below was emptied in the zaak although the message gave it a date.
+    nieuw = W_NIEUW.replace(f"<ZKN:{element}>", f'<ZKN:{element} StUF:noValue="{reason}">')
+    answer = created.receive(lk01("W", update_objects(W_OUD, nieuw), "ref-2", "20260102100000001"), UPDATE)
+    refused(answer, "StUF055", "noValue")
+    assert answer.fout.element == element
+    assert created.zaak(ZAAK)["einddatumGepland"] == "20261231"
+    assert created.zaak(ZAAK)["omschrijving"] == "Wmo toewijzing 01A01"
+
+
+def test_a_relation_with_no_value_and_a_gerelateerde_is_refused(receiver: Receiver) -> None:
+    # §3.4.2: a relation-entiteit with a noValue is taken "zonder elementinhoud".
+    objects = creeer_object().replace('"ZAKBTRUTV" StUF:verwerkingssoort="T">',
+                                      '"ZAKBTRUTV" StUF:verwerkingssoort="T" StUF:noValue="geenWaarde">')
+    answer = receiver.receive(lk01("T", objects, "ref-1", "20260102100000000"), CREEER)
+    refused(answer, "StUF055", "noValue")
+    assert answer.fout.element == "heeftAlsUitvoerende"
+    assert len(receiver) == 0
 
 
 def test_an_unsupported_mutatiesoort_is_refused(created: Receiver) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from lxml import etree
 
-from .message import STUF, VERWERKINGSSOORT, ZKN, Refusal, is_relation, local, no_value
+from .message import STUF, VERWERKINGSSOORT, ZKN, Refusal, is_relation, is_tijdstip, local, no_value
 from .statuses import unplaceable
 from .zaak import (
     EXTRA,
@@ -26,9 +26,12 @@ from .zaak import (
     extra_values,
     identity,
     nil_without_reason,
+    reason_with_content,
     value_of,
 )
 
+SLEUTEL_VERZENDEND = f"{{{STUF}}}sleutelVerzendend"
+"""The sender's key of an object: a W names one object, so oud and nieuw carry the same key or none (§5.2.4)."""
 Known = Mapping[str, Zaak]
 """The zaken the zaaksysteem holds, by identificatie."""
 ONLY_ONE = {"isVan": "second-zaaktype", "heeftAlsInitiator": "second-initiator"}
@@ -60,6 +63,9 @@ def _check_no_value_reasons(obj: etree._Element) -> None:
         if isinstance(element.tag, str) and element is not obj and nil_without_reason(element):
             raise refuse("noValue", local(element),
                          "an empty element must carry StUF:noValue saying why (StUF 03.01 §3.4.1)", "StUF055")
+        if isinstance(element.tag, str) and element is not obj and reason_with_content(element):
+            raise refuse("noValue", local(element), "an element with StUF:noValue has an empty content; this one "
+                         "holds a value (StUF 03.01 §3.4.1)", "StUF055")
 
 
 ROL_EXTRA = frozenset({"emailadres"})
@@ -140,6 +146,9 @@ def _status(relation: etree._Element, zaak: Zaak) -> Status:
         if not value:
             raise refuse("status", element, f"a status needs {attribuut}: ZDS 1.2 §4.1.3.2 (actualiseerZaakstatus) "
                          f"marks '{path}' v (verplicht)", "StUF055")
+    if not is_tijdstip(values[2]):
+        raise refuse("status", "heeft/datumStatusGezet", "datumStatusGezet must be a moment EEJJMMDD[hhmmss[ddd]] "
+                     "with a valid date and time (StUF 03.01 §3.3.1): the latest status is found by it", "StUF055")
     _statustype(gerelateerde, zaak)
     return Status(values[0], values[1], values[2], _text(relation, "toelichting") or None, identity(door)[1] or None)
 
@@ -407,6 +416,10 @@ def update(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etree._Eleme
     if new.get(VERWERKINGSSOORT) != vs or vs not in ("W", "I"):
         raise refuse("verwerkingssoort", "object", "in a W/C/F kennisgeving oud and nieuw carry the same "
                      "verwerkingssoort, W or I (StUF 03.01 Tabel 5.3)", "StUF055")
+    if old.get(SLEUTEL_VERZENDEND) != new.get(SLEUTEL_VERZENDEND):
+        raise refuse("sleutelVerzendend", "object", "the sleutelVerzendend of oud and nieuw must be equal (StUF 03.01 "
+                     "§5.2.4 overige regels: \"moet in zowel het oude als het nieuwe voorkomen … gelijk zijn\")",
+                     "StUF055")
     _check_no_value_reasons(old)
     _check_no_value_reasons(new)
     attributes_old, attributes_new = attributes_of(old), attributes_of(new)

@@ -6,6 +6,7 @@ element, so the receiver can answer with a Fo03 instead of crashing.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from dataclasses import dataclass
 
@@ -111,10 +112,28 @@ def _schema_check(root: etree._Element) -> None:
                       f"body does not conform to the StUF-ZKN 3.10 schema (StUF 03.01 §4.4.3): {said}")
 
 
+TIJDSTIP_LENGTHS = frozenset({8, 10, 12, 14, 15, 16, 17})
+"""A StUF:Tijdstip leaves off "de laatste 9, 7, 5, 3, 2 of 1 cijfer(s)" of EEJJMMDDhhmmssddd (StUF 03.01 §3.3.1)."""
+
+
+def is_tijdstip(raw: str) -> bool:
+    """A moment as StUF 03.01 §3.3.1 codes it: a valid date, hh 00-23, mm 00-59, ss 00-59. The schema's pattern
+    ([0-9]{8,17}) lets 20261399 through, and a tijdstipBericht 99999999 would then outrank every later message."""
+    if not raw.isdigit() or len(raw) not in TIJDSTIP_LENGTHS:
+        return False
+    try:
+        datetime.date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))
+    except ValueError:
+        return False
+    hour, minute, second = (int(raw[at:at + 2] or 0) for at in (8, 10, 12))
+    return hour <= 23 and minute <= 59 and second <= 59
+
+
 def _tijdstip(raw: str) -> str:
-    if not raw.isdigit() or not 8 <= len(raw) <= TIJDSTIP_DIGITS:
+    if not is_tijdstip(raw):
         raise Refusal("StUF055", "tijdstipBericht", "stuurgegevens/tijdstipBericht",
-                      "tijdstipBericht must be yyyymmddhhmmss[fff] digits (StUF 03.01 §4.3.2)")
+                      "tijdstipBericht must be a moment EEJJMMDD[hh[mm[ss[d[d[d]]]]]] with a valid date and time "
+                      "(StUF 03.01 §3.3.1, §4.3.2)")
     return raw.ljust(TIJDSTIP_DIGITS, "0")
 
 

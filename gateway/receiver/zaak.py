@@ -57,6 +57,14 @@ def nil_without_reason(element: etree._Element) -> bool:
     return element.get(NIL) == "true" and no_value(element) is None and local(element) not in GROUPS
 
 
+def reason_with_content(element: etree._Element) -> bool:
+    """A noValue says the element has no value here, so its content must be empty (StUF 03.01 §3.4.1 Figuur 4,
+    "Elementinhoud: leeg"; §3.4.2 "zonder elementinhoud"); read as geenWaarde, a value beside it was dropped."""
+    if no_value(element) is None:
+        return False
+    return bool((element.text or "").strip()) or any(isinstance(c.tag, str) for c in element)
+
+
 def extra_values(element: etree._Element) -> dict[str, Value]:
     """StUF:extraElementen as name → value (None for geenWaarde).
 
