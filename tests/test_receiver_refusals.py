@@ -121,6 +121,26 @@ def test_a_status_set_at_no_moment_is_refused(created: Receiver, datum: str) -> 
     assert created.zaak(ZAAK)["statussen"] == []
 
 
+@pytest.mark.parametrize("startdatum", ["-2026", "1", "20261301", "20260231", "2026.0"])
+def test_a_creeer_zaak_whose_startdatum_is_no_date_is_refused(receiver: Receiver, startdatum: str) -> None:
+    # StUF:Datum is a decimal of at most 8 digits in the schema: all of these pass it and were stored as dates.
+    answer = receiver.receive(lk01("T", creeer_object(startdatum=startdatum), "ref-1", "20260102100000000"), CREEER)
+    refused(answer, "StUF055", "datum")
+    assert answer.fout.element == "startdatum"
+    assert len(receiver) == 0
+
+
+def test_a_w_setting_a_date_that_is_none_is_refused_and_an_onvolledige_datum_taken(created: Receiver) -> None:
+    nieuw = W_NIEUW.replace("20260630", "20260631")
+    answer = created.receive(lk01("W", update_objects(W_OUD, nieuw), "ref-2", "20260102100000001"), UPDATE)
+    refused(answer, "StUF055", "datum")
+    assert created.zaak(ZAAK)["einddatumGepland"] == "20261231"
+    onvolledig = W_NIEUW.replace("<ZKN:einddatumGepland>20260630",
+                                 '<ZKN:einddatumGepland StUF:indOnvolledigeDatum="D">20260600')
+    assert created.receive(lk01("W", update_objects(W_OUD, onvolledig), "ref-3", "20260102100000002"), UPDATE).accepted
+    assert created.zaak(ZAAK)["einddatumGepland"] == "20260600"
+
+
 @pytest.mark.parametrize(("oud", "nieuw"), [("A1", "B2"), ("A1", None)])
 def test_oud_and_nieuw_with_another_sleutel_verzendend_are_refused(created: Receiver, oud: str,
                                                                     nieuw: str | None) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from lxml import etree
 
-from .message import STUF, VERWERKINGSSOORT, ZKN, Refusal, is_relation, is_tijdstip, local, no_value
+from .message import STUF, VERWERKINGSSOORT, ZKN, Refusal, is_datum, is_relation, is_tijdstip, local, no_value
 from .statuses import unplaceable
 from .zaak import (
     EXTRA,
@@ -66,6 +66,21 @@ def _check_no_value_reasons(obj: etree._Element) -> None:
         if isinstance(element.tag, str) and element is not obj and reason_with_content(element):
             raise refuse("noValue", local(element), "an element with StUF:noValue has an empty content; this one "
                          "holds a value (StUF 03.01 §3.4.1)", "StUF055")
+
+
+DATUMS = frozenset({"startdatum", "registratiedatum", "einddatumGepland", "uiterlijkeEinddatum", "einddatum",
+                    "publicatiedatum", "archiefactiedatum", "ingangsdatumObject", "einddatumObject"})
+"""The zkn0310 elements of type StUF:Datum-e a zakLk01 carries (ZAK and the ZKT/STT it names)."""
+
+
+def _check_dates(obj: etree._Element) -> None:
+    """A date a zaaksysteem stores and compares must be one; the schema's decimal type takes -2026 and 20261301."""
+    for element in obj.iter(*(f"{{{ZKN}}}{name}" for name in DATUMS)):
+        raw = (element.text or "").strip()
+        onvolledig = element.get(f"{{{STUF}}}indOnvolledigeDatum", "V") != "V"
+        if no_value(element) is None and not is_datum(raw, onvolledig):
+            raise refuse("datum", local(element), "a date is EEJJMMDD, a valid date unless StUF:indOnvolledigeDatum "
+                         "says part is unknown (StUF 03.01 §3.3.1: \"gevuld met een geldige datum\")", "StUF055")
 
 
 ROL_EXTRA = frozenset({"emailadres"})
@@ -205,6 +220,7 @@ def create(obj: etree._Element, known: Known) -> Zaak:
         raise refuse("verwerkingssoort", "object", "mutatiesoort T needs verwerkingssoort T on the object "
                      "(StUF 03.01 Tabel 5.3)")
     _check_no_value_reasons(obj)
+    _check_dates(obj)
     attributes = {k: v for k, v in attributes_of(obj).items() if v is not None and v != []}
     identificatie = attributes.get("identificatie")
     if not isinstance(identificatie, str) or not identificatie:
@@ -422,6 +438,8 @@ def update(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etree._Eleme
                      "StUF055")
     _check_no_value_reasons(old)
     _check_no_value_reasons(new)
+    _check_dates(old)
+    _check_dates(new)
     attributes_old, attributes_new = attributes_of(old), attributes_of(new)
     _check_kern(old, attributes_old, "oud")
     _check_kern(new, attributes_new, "nieuw")

@@ -129,6 +129,20 @@ def is_tijdstip(raw: str) -> bool:
     return hour <= 23 and minute <= 59 and second <= 59
 
 
+def is_datum(raw: str, onvolledig: bool = False) -> bool:
+    """A StUF:Datum EEJJMMDD that is a date. The schema's type is a decimal of at most 8 digits, so it takes 1,
+    -2026 and 20261301; an onvolledige datum (StUF:indOnvolledigeDatum J/M/D) may hold 00 for what is unknown."""
+    if not (len(raw) == 8 and raw.isdigit()):
+        return False
+    if onvolledig:
+        return True
+    try:
+        datetime.date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))
+    except ValueError:
+        return False
+    return True
+
+
 def _tijdstip(raw: str) -> str:
     if not is_tijdstip(raw):
         raise Refusal("StUF055", "tijdstipBericht", "stuurgegevens/tijdstipBericht",
