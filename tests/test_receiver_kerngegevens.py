@@ -173,3 +173,44 @@ def test_a_creeer_zaak_without_zaakniveau_or_deelzaken_indicatie_is_refused(rece
         refused(answer, "StUF055", "creeerZaak-required")
         assert answer.fout is not None and answer.fout.element == element[5:element.index(">")]
         assert receiver.zaak(ZAAK) is None
+
+
+# A zaaktype named again is named by its own kerngegevens (zkn0310 ZKT-kerngegevens: omschrijving, code,
+# ingangsdatumObject). The receiver held only the code, so a W or a status naming WMOTOEW by another omschrijving
+# or ingangsdatumObject than the creeerZaak gave was taken (review of the receiver, session 24).
+OTHER_ZKT = [("Toewijzing Wmo-ondersteuning", "Iets anders", "omschrijving"), ("20150101", "20160101",
+                                                                              "ingangsdatumObject")]
+
+
+@pytest.mark.parametrize(("held", "other", "element"), OTHER_ZKT)
+def test_a_w_naming_the_zaaktype_by_other_kerngegevens_is_refused(created: Receiver, held: str, other: str,
+                                                                  element: str) -> None:
+    einddatum = EINDDATUM_GEPLAND.format("20261231"), EINDDATUM_GEPLAND.format("20260630")
+    objects = update_objects(*einddatum).replace(held, other)
+    answer = created.receive(lk01("W", objects, "ref-2", "20260102100000001"), UPDATE)
+    refused(answer, "StUF058", "kerngegevens-mismatch")
+    assert answer.fout is not None and answer.fout.element == f"oud/isVan/gerelateerde/{element}"
+    assert created.zaak(ZAAK)["einddatumGepland"] == "20261231"
+
+
+def test_a_status_naming_the_zaaktype_by_another_omschrijving_is_refused(created: Receiver) -> None:
+    nieuw = STATUS_NIEUW.replace("<ZKN:zkt.omschrijving>Toewijzing Wmo-ondersteuning", "<ZKN:zkt.omschrijving>Jeugd")
+    oud = ('<ZKN:heeft StUF:entiteittype="ZAKSTT" StUF:verwerkingssoort="T" xsi:nil="true" '
+           'StUF:noValue="geenWaarde"/>')
+    answer = created.receive(lk01("W", update_objects(oud, nieuw, vs="I"), "ref-2", "20260110000000000"), STATUS)
+    refused(answer, "StUF058", "kerngegevens-mismatch")
+    assert created.zaak(ZAAK)["statussen"] == []
+
+
+def test_a_related_zaak_whose_zaaktype_omschrijving_is_not_the_held_one_is_refused(created: Receiver) -> None:
+    relation = link().replace("Toewijzing Wmo-ondersteuning", "Iets anders")
+    refused(created.receive(creeer_linked(relation), CREEER), "StUF058", "kerngegevens-mismatch")
+    assert created.zaak("0384RECV00002") is None
+
+
+def test_a_zaaktype_kerngegeven_the_sender_does_not_know_is_not_a_mismatch(created: Receiver) -> None:
+    einddatum = EINDDATUM_GEPLAND.format("20261231"), EINDDATUM_GEPLAND.format("20260630")
+    objects = update_objects(*einddatum).replace("<ZKN:ingangsdatumObject>20150101</ZKN:ingangsdatumObject>",
+                                                 f"<ZKN:ingangsdatumObject {STT_ONBEKEND}/>")
+    answer = created.receive(lk01("W", objects, "ref-2", "20260102100000001"), UPDATE)
+    assert answer.accepted, answer.fout

@@ -142,6 +142,8 @@ def _statustype(gerelateerde: etree._Element | None, zaak: Zaak) -> None:
                          f"{', '.join(STT_KERNGEGEVENS)} (zkn0310 STT-kerngegevensKennisgeving; StUF 03.01 §5.2.4: "
                          "\"De kerngegevens van een … gerelateerde moeten altijd worden opgenomen\"), an unknown "
                          "one empty with its noValue", "StUF055")
+    check_zaaktype_kern({"omschrijving": _text(gerelateerde, "zkt.omschrijving")} if _text(
+        gerelateerde, "zkt.omschrijving") else {}, zaak, "heeft/gerelateerde/zkt")
     own = _zaaktype(zaak)
     if own and f"code={_text(gerelateerde, 'zkt.code')}" != own:
         raise refuse("statustype-zaaktype", "heeft/gerelateerde/zkt.code", "the statustype belongs to another "
@@ -205,7 +207,7 @@ def _add_relation(zaak: Zaak, relation: etree._Element, known: Known) -> None:
         details[EXTRA] = {k: v for k, v in details[EXTRA].items() if v is not None}
         if not details[EXTRA]:
             del details[EXTRA]
-    zaak.relations.append(Relation(name, soort, key, details))
+    zaak.relations.append(Relation(name, soort, key, details, zkt_kern(gerelateerde) if name == "isVan" else {}))
 
 
 def _required(zaak: Zaak, name: str) -> None:
@@ -379,6 +381,9 @@ def _apply_relation(zaak: Zaak, mutatiesoort: str, old: etree._Element, new: etr
         if _find(zaak, name, old) is not _find(zaak, name, new):
             raise refuse("verwerkingssoort", name, "a relation with verwerkingssoort I names the same object in oud "
                          "and nieuw (StUF 03.01 Tabel 5.5)", "StUF055")
+        if name == "isVan":
+            for side, relation in (("oud", old), ("nieuw", new)):
+                check_zaaktype_kern(zkt_kern(_gerelateerde(relation)), zaak, f"{side}/isVan/gerelateerde")
 
 
 def _kern_missing(obj: etree._Element, attributes: dict[str, Value]) -> str | None:
@@ -416,6 +421,29 @@ def check_related_kern(gerelateerde: etree._Element, held: Zaak, name: str) -> N
     if not _same(attributes["omschrijving"], held.stored("omschrijving")) or zaaktype != _zaaktype(held):
         raise refuse("kerngegevens-mismatch", f"{name}/gerelateerde", "the related zaak's kerngegevens differ from "
                      "the zaak the zaaksysteem holds with this identificatie (StUF 03.01 §5.2.4)")
+    if is_van is not None:
+        check_zaaktype_kern(zkt_kern(_gerelateerde(is_van)), held, f"{name}/gerelateerde/isVan/gerelateerde")
+
+
+ZKT_KERN = ("omschrijving", "code", "ingangsdatumObject")
+"""zkn0310 ``ZKT-kerngegevens``: what names a zaaktype."""
+
+
+def zkt_kern(gerelateerde: etree._Element | None) -> dict[str, str]:
+    """The ZKT kerngegevens a zaaktype is named by that carry a value (one the sender does not know is left out)."""
+    found = {name: _text(gerelateerde, name) for name in ZKT_KERN}
+    return {name: value for name, value in found.items() if value}
+
+
+def check_zaaktype_kern(given: dict[str, str], zaak: Zaak, element: str) -> None:
+    """A zaaktype named again (isVan I, a related zaak's isVan, a statustype's zkt.*) is the one the zaak has: each
+    kerngegeven given with a value equals the one the creeerZaak gave (StUF 03.01 §5.2.4: kerngegevens identify)."""
+    held = zaak.related("isVan")
+    kern = held[0].kern if held else {}
+    differing = sorted(name for name, value in given.items() if name in kern and kern[name] != value)
+    if differing:
+        raise refuse("kerngegevens-mismatch", f"{element}/{differing[0]}", "the zaaktype's kerngegevens differ "
+                     "from those of the zaak's zaaktype (StUF 03.01 §5.2.4; zkn0310 ZKT-kerngegevens)")
 
 
 def _zaaktype(zaak: Zaak) -> str:

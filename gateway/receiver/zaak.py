@@ -185,6 +185,7 @@ class Relation:
     soort: str
     key: str
     details: dict[str, Value] = field(default_factory=dict)
+    kern: dict[str, str] = field(default_factory=dict, compare=False)  # a zaaktype's ZKT kerngegevens (not shown)
 
     def snapshot(self) -> dict[str, Any]:
         """Identity and details; an address group only as the names of the elements it holds, a ROL's extraElementen
