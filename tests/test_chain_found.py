@@ -16,6 +16,7 @@ from clocks import StepClock
 from test_chain_property import TOEWIJZINGEN, registry
 from test_chain_property_32 import message_301 as message_301_32
 from test_chain_property_32 import message_315 as message_315_32
+from test_chain_property_requests import message_301_of, message_317
 from test_chains import Chain as Fixtures
 
 from gateway.ledger import MemoryLedger
@@ -187,3 +188,24 @@ def test_a_referentie_holding_the_escape_of_a_colon_is_another_request(reference
     zaak = chain.zaak(second.split()[1])
     assert [k["kenmerk"] for k in zaak["kenmerken"] if k["bron"] == "ReferentieAanbieder"] == ["VZ%3A2"]
     assert (zaak["einddatum"], zaak["statussen"]) == (None, [])
+
+
+def test_a_toewijzing_of_a_budget_answers_the_317_line_that_asked_for_it(reference_dir: Path) -> None:
+    """Found by the request property (test_chain_property_requests.py) once a 317 line could ask for a budget (a
+    NieuwProduct with a Budget and no Product, CD079, as the JW317 fixture's): only a line with a Product was bound
+    to the new-product key and only a 301 line with one followed it, so the 301 that created the generieke
+    toewijzing under the 317's ReferentieAanbieder answered nothing and the aanvraagzaak stayed open for ever. A
+    toewijzing of a product answers a budget request no more than one of another product."""
+    chain = Chain()
+    (asked,) = chain.deliver(message_317("p32-b1", _day(0), "VOW-B", [("p", None)], 5), "317 budget")
+    request = asked.split()[1]
+    assert chain.zaak(request)["extraElementen"]["product.budget"] == "250000"
+    assert chain.deliver(message_301_of("p32-b2", _day(1), _at(1), "320001", "VOW-B", "02A01", False),
+                         "301 of 02A01") == ["creeerZaak 0384T320001"]
+    assert chain.deliver(message_301_of("p32-b3", _day(2), _at(2), "320004", "VOW-B", None, False),
+                         "301 of a budget") == ["creeerZaak 0384T320004", f"updateZaak {request}",
+                                                f"actualiseerZaakstatus {request}"]
+    zaak = chain.zaak(request)
+    assert (zaak["einddatum"], zaak["resultaat"]["omschrijving"]) == ("20160309", "Toegewezen (zaak 0384T320004)")
+    assert chain.zaak("0384T320004")["heeftBetrekkingOpAndere"] == [request]
+    assert chain.zaak("0384T320001")["heeftBetrekkingOpAndere"] == []

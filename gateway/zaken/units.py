@@ -151,9 +151,10 @@ the 317's ReferentieAanbieder and the product, and a ToewijzingNummer the 317 co
 
 
 def nieuw_key(gemeente: str, referentie: str, product: Product) -> str:
-    """``aanvraag-nieuw:{gemeente}:{ReferentieAanbieder}:{categorie}:{code or -}``, ``referentie`` as
-    :func:`key_part` writes it."""
-    return f"{NIEUW}{gemeente}:{referentie}:{product.categorie}:{product.code or '-'}"
+    """``aanvraag-nieuw:{gemeente}:{ReferentieAanbieder}:{categorie or -}:{code or -}``, ``referentie`` as
+    :func:`key_part` writes it; a budget (no Product, CD079) is ``-:-``: a generieke toewijzing answers the line
+    that asked for a budget, as a toewijzing of a product the line that asked for that product."""
+    return f"{NIEUW}{gemeente}:{referentie}:{product.categorie or '-'}:{product.code or '-'}"
 
 
 VERZOEK = "verzoek:"
@@ -204,7 +205,7 @@ def units(bericht: Bericht) -> list[Unit]:
                 target = product.toewijzingnummer
                 own = f"aanvraag:{gemeente}:{ref}:{target or f'nieuw{li + 1}'}"
                 links = (f"toewijzing:{gemeente}:{target}",) if target else ()
-                keys = (own,) if target or not product.categorie else (own, nieuw_key(gemeente, ref, product))
+                keys = (own,) if target else (own, nieuw_key(gemeente, ref, product))  # a budget line too
                 keys += (verzoek_key(gemeente, ref, 0),)  # how a 319 finds every line from the reference alone: the
                 # render binds the line's zaak to the first free place (:0, :1, ...), not to the line's own place
                 out.append(Unit("aanvraag", bericht.soort, ci, li, gemeente, aanbieder, keys, links))
@@ -232,8 +233,8 @@ def units(bericht: Bericht) -> list[Unit]:
                     found.append(f"aanvraag:{gemeente}:{ref}")
                     if product.toewijzingnummer:  # 3.x: the 317 line that asked to change this toewijzing
                         found.append(f"aanvraag:{gemeente}:{ref}:{product.toewijzingnummer}")
-                    if product.categorie and not product.gewijzigd:  # 3.x: the 317 line that asked for this
-                        found.append(nieuw_key(gemeente, ref, product))  # product anew
+                    if not product.gewijzigd:  # 3.x: the 317 line that asked for this product (or budget) anew
+                        found.append(nieuw_key(gemeente, ref, product))
                         # (a line with a RedenWijziging or RedenIntrekking changes a toewijzing, even one this
                         # ledger never saw: that never grants a new product)
                 alias = aanvraag_product_key(gemeente, product.aanbieder or aanbieder, client, product)
