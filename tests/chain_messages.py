@@ -152,3 +152,13 @@ def message_302(ts: list[Toewijzing], ident: str, day: dt.date) -> bytes:
     _lines(root, "ToegewezenProduct", ts)
     _set(root, "DagtekeningRetour", _iso(day))
     return _bytes(root)
+
+
+def message_301_unnumbered(ts: list[Toewijzing], ident: str, day: dt.date, moment: dt.datetime, einde: dt.date,
+                           volume: int, reden: str | None, referentie: str | None = None,
+                           ingang: dt.date = FIRST_DAY) -> bytes:
+    """:func:`message_301` with no ToewijzingNummer on its lines (optional in 2.1, absent in 2.0): a toewijzing
+    named by beschikking, product and Ingangsdatum alone (the 2.x product key)."""
+    root = etree.fromstring(message_301(ts, ident, day, moment, einde, volume, reden, referentie, ingang))
+    _unnumbered([e for e in root.iter() if isinstance(e.tag, str) and etree.QName(e).localname == "ToegewezenProduct"])
+    return _bytes(root)

@@ -12,6 +12,9 @@ The oracle follows docs/canonical-spec.md 3 and 7:
 * a 305 sets "Levering gestart" at its Begindatum, a withdrawal "Start levering ingetrokken", each unless it is
   already the zaak's latest word on that date (of a start and its withdrawal the one set last counts); a 307 sets
   "Levering gestopt", then einddatum (its Einddatum), resultaat (naming the RedenBeeindiging) and "Afgehandeld";
+* a 305/307 line without a ToewijzingNummer belongs, of the toewijzingen that ever named its product key, to the one
+  whose period (startdatum to einddatum, else einddatumGepland) holds its Begindatum; when several or none do, to the
+  one of those (or of all) that named the key last, with a warning naming them (spec 1);
 * every status gets a datumStatusGezet strictly later than the ones held: the start of its event date, else the
   latest held plus a millisecond;
 * a 301 registered before the one held (Toewijzingsdatum + -tijd), or not after the message that ended the zaak,
@@ -112,6 +115,8 @@ class Expected:
 
     operations: list[str] = field(default_factory=list)
     refused: str | None = None
+    warned: list[tuple[str, ...]] = field(default_factory=list)
+    """For each line without a ToewijzingNummer that the rules left a choice, the toewijzingen its warning names."""
 
 
 @dataclass
@@ -129,19 +134,24 @@ class Oracle:
     sharing the key "a message that names only the alias (2.0) finds the later one"; read as: the key is bound
     again by every line converted (a line left out as older or as no change too: it names the zaak all the same),
     never by a line of a refused message."""
+    shared: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    """Every toewijzing that ever named each 2.x product key, first named first: those a line without a
+    ToewijzingNummer chooses from (spec 1, "A line without a ToewijzingNummer")."""
 
     def message(self, lines: list[Callable[[], Expected]]) -> Expected:
         """A message's lines in order, all or nothing: a refused line refuses the message, and its other lines
         change no zaak ("A failed message rolls back every state and key it would have written", spec 3)."""
-        before = copy.deepcopy((self.zaken, self.aanvragen, self.alias, self.products))
+        before = copy.deepcopy((self.zaken, self.aanvragen, self.alias, self.products, self.shared))
         operations: list[str] = []
+        warned: list[tuple[str, ...]] = []
         for line in lines:
             expected = line()
             if expected.refused is not None:
-                self.zaken, self.aanvragen, self.alias, self.products = before
+                self.zaken, self.aanvragen, self.alias, self.products, self.shared = before
                 return expected
             operations += expected.operations
-        return Expected(operations)
+            warned += expected.warned
+        return Expected(operations, warned=warned)
 
     def vraag(self, t: Toewijzing, day: str, referentie: str) -> Expected:
         """A 315 line: a request of its own (a new ReferentieAanbieder is a new request, spec 1), or no change."""
@@ -176,7 +186,7 @@ class Oracle:
         named = self.named(t, referentie)
         expected = self._toewijzing(t, day, moment, einde, volume, reden, referentie, ingang)
         if expected.refused is None:
-            self.products[(t.beschikking, t.code, ingang)] = t.nummer
+            self.name_product((t.beschikking, t.code, ingang), t.nummer)
             if expected.operations[:1] == ["creeerZaak"] and named is not None:
                 self.zaken[t.nummer].andere = [named]
             expected.operations += self.answer(t, moment, named)
@@ -220,17 +230,66 @@ class Oracle:
         self.zaken[t.nummer] = want
         return Expected(operations)
 
+    def name_product(self, key: tuple[str, str, str], nummer: str) -> None:
+        """A line converted that names product key ``key`` for toewijzing ``nummer``: the key names it last."""
+        self.products[key] = nummer
+        if nummer not in self.shared.setdefault(key, []):
+            self.shared[key].append(nummer)
+
+    def period_holds(self, nummer: str, datum: str) -> bool:
+        """Whether the toewijzing's period, as its zaak holds it (startdatum to einddatum, else einddatumGepland,
+        else open), holds ``datum``."""
+        zaak = self.zaken[nummer]
+        end = zaak.einddatum or zaak.einddatum_gepland
+        return zaak.startdatum <= datum and (end is None or datum <= end)
+
+    def without_number(self, key: tuple[str, str, str], begindatum: str) -> tuple[str | None, tuple[str, ...]]:
+        """The toewijzing a 305/307 line without a ToewijzingNummer belongs to, and the candidates a warning names
+        (none when the rules leave no choice). Spec 1: of the toewijzingen that share its product key, the one whose
+        period holds its Begindatum; when several or none do, of those (or all) the one named last."""
+        candidates = [n for n in self.shared.get(key, []) if n in self.zaken]
+        if len(candidates) < 2:
+            return (candidates[0] if candidates else None), ()
+        fit = [n for n in candidates if self.period_holds(n, begindatum)]
+        if len(fit) == 1:
+            return fit[0], ()
+        pool = fit or candidates
+        last = self.products.get(key)
+        return (last if last in pool else pool[-1]), tuple(pool)
+
+    def toewijs_without_number(self, t: Toewijzing, day: str, moment: str, einde: str, volume: str,
+                               reden: str | None, ingang: str) -> Expected:
+        """A 301 line without a ToewijzingNummer (optional in 2.1) for ``t``'s beschikking and product from
+        ``ingang``: the toewijzing that key names when it names one (the zaak keeps its ToewijzingNummer: not naming
+        it is no change of it); refused (StUF058) when it names several, a 301 changes the toewijzing itself and
+        nothing in the line tells which (spec 1). A key no toewijzing named is not asked here: that line makes a
+        zaak without a number, which the property's check finds by number only."""
+        candidates = [n for n in self.shared.get((t.beschikking, t.code, ingang), []) if n in self.zaken]
+        if len(candidates) > 1:
+            return Expected(refused="StUF058")
+        (nummer,) = candidates
+        return self.toewijs(Toewijzing(nummer, t.bsn, t.beschikking, t.code), day, moment, einde, volume, reden,
+                            None, ingang)
+
     def delivery(self, t: Toewijzing, day: str, status: str, datum: str, opposite: str | None,
-                 stop: str | None = None, ingang: str = ymd(FIRST_DAY), by_product: bool = False) -> Expected:
+                 stop: str | None = None, ingang: str = ymd(FIRST_DAY), by_product: bool = False,
+                 begindatum: str | None = None) -> Expected:
         """A 305/307 line for ``t``, or (``by_product``: no ToewijzingNummer, as in 2.0) for the toewijzing its
-        product key names (``t``'s beschikking and product, from ``ingang``)."""
+        product key (``t``'s beschikking and product, from ``ingang``) and its ``begindatum`` choose
+        (:meth:`without_number`; not given: ``datum``)."""
         key = (t.beschikking, t.code, ingang)
-        nummer = self.products.get(key) if by_product else t.nummer
+        candidates: tuple[str, ...] = ()
+        if by_product:
+            nummer, candidates = self.without_number(key, begindatum or datum)
+        else:
+            nummer = t.nummer
         held = self.zaken.get(nummer or "")
         if nummer is None or held is None:
             return Expected(refused="StUF064")
-        self.products[key] = nummer
-        return self._delivery(nummer, held, day, status, datum, opposite, stop)
+        self.name_product(key, nummer)
+        expected = self._delivery(nummer, held, day, status, datum, opposite, stop)
+        expected.warned = [candidates] if candidates else []
+        return expected
 
     def _delivery(self, nummer: str, held: Zaak, day: str, status: str, datum: str, opposite: str | None,
                   stop: str | None) -> Expected:

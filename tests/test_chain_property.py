@@ -204,6 +204,10 @@ class Delivery:
             return False
         assert expected.refused is None, f"{offered.name} converted; the oracle expected {expected.refused}"
         assert [o.operation for o in conversion.outputs] == expected.operations, offered.name
+        warned = [w.message for w in conversion.warnings if "names no ToewijzingNummer" in w.message]
+        assert len(warned) == len(expected.warned), (offered.name, warned, expected.warned)  # a line without a
+        for text, candidates in zip(warned, expected.warned, strict=True):  # ToewijzingNummer that the rules left
+            assert f"toewijzingen {', '.join(candidates)}, " in text, (offered.name, text)  # a choice says so
         for output in conversion.outputs:
             answer = self.receiver.receive(output.xml, output.soap_action)
             assert answer.accepted, f"{offered.name}: {output.operation} answered Fo03: {answer.fout}"
@@ -259,8 +263,8 @@ class Run(Delivery):
             ingang = self.ingang.get(ts[0].nummer, FIRST_DAY)
             xml = message_307(ts, ident, day, einde, event.reden, ingang, not event.by_product)
             return Offered(name, xml, lambda o: o.message([lambda t=t: o.delivery(
-                t, dag, GESTOPT, ymd(einde), None, f"RedenBeeindiging {event.reden}", ymd(ingang), event.by_product)
-                for t in ts]))
+                t, dag, GESTOPT, ymd(einde), None, f"RedenBeeindiging {event.reden}", ymd(ingang), event.by_product,
+                ymd(ingang)) for t in ts]))  # a 307's Begindatum: its ToewijzingIngangsdatum (message_307)
         return Offered(name, message_302(ts, ident, day), lambda o: Expected())
 
     def step(self, step: Step) -> None:

@@ -43,6 +43,7 @@ from .names import file_name
 from .settings import RenderSettings
 from .writers import write
 from .zkn_places import stuf_places
+from .zkn_shared import Ambiguous, bind_first_free, bind_product, choose, is_product_key, unnumbered
 
 __all__ = ["Prepared", "RenderError", "Rendered", "Rendering", "ZknRendered", "esc", "prepare", "render",
            "render_prepared", "stuf_places", "tijdstip"]
@@ -234,6 +235,18 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         previous = tx.state(found) if found else None
         if previous is not None and another_zaak(keys, previous.get("keys", [])):
             found = previous = None  # found by an alias of another toewijzing or request
+        if found and unnumbered(unit):  # found by a product key other toewijzingen may share
+            if known is None:
+                assert facts is not None
+                known = facts(unit, zaaktype)
+            try:
+                chosen, warning = choose(tx, unit, found, known.delivery.begindatum if known.delivery else None)
+            except Ambiguous as exc:
+                raise RenderError(str(exc), "clients", code="StUF058") from None
+            if chosen != found:
+                found, previous = chosen, tx.state(chosen)
+            if warning is not None:
+                result.warnings.append(warning)
         ident = found or zaak_identificatie(unit)
         linked: list[str] = []
         by_product: list[str] = []  # of those, the ones a new-product key names (the toewijzing checks the product)
@@ -262,6 +275,8 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         for key in unit.keys:
             if is_verzoek_key(key):
                 _bind_verzoek(tx, key, ident)
+            elif is_product_key(key):
+                bind_product(tx, key, ident)
             else:
                 tx.bind(key, ident)
         if planned.state is not None:
@@ -289,13 +304,7 @@ def _bind_verzoek(tx: Any, key: str, ident: str) -> None:
     are the list of every aanvraagzaak asked under ReferentieAanbieder R that a 319 reads until a gap. Bound by the
     line's place (``key``), a corrected 317 whose lines moved up would take over the place of a line it dropped,
     and a refusal of R would leave that line's aanvraagzaak open for ever."""
-    base = key.rsplit(":", 1)[0]
-    n = 0
-    while (bound := tx.zaak_for([f"{base}:{n}"])) is not None:
-        if bound == ident:
-            return
-        n += 1
-    tx.bind(f"{base}:{n}", ident)
+    bind_first_free(tx, key.rsplit(":", 1)[0] + ":", ident)
 
 
 def _requests(linked: list[str], want: JsonDict | None, tx: Any, result: Rendering,

@@ -372,6 +372,8 @@ def plan_facts(facts: UnitFacts, unit: Unit, previous: JsonDict | None, identifi
         # it, not the request: the same request again (a later Dagtekening) changes nothing, a changed one is refused
         want["attrs"]["einddatum"], want["attrs"]["resultaat"] = (previous["attrs"]["einddatum"],
                                                                   previous["attrs"]["resultaat"])
+    if unit.kind == "toewijzing":
+        _keep_number(previous, want)
     op, state = _update(previous, want)
     if op is not None:
         note = _older(previous, at, ends)
@@ -388,6 +390,18 @@ def plan_facts(facts: UnitFacts, unit: Unit, previous: JsonDict | None, identifi
         state["ended_as_of"] = at
     out.state = state
     return out
+
+
+def _keep_number(previous: JsonDict, want: JsonDict) -> None:
+    """A 2.1 301 line without a ToewijzingNummer (optional there) names its toewijzing by beschikking and product: not
+    naming the number is no change of it. Sent as given, its updateZaak dropped the ToewijzingNummer kenmerk the zaak
+    held, and every later message naming that number no longer found the zaak at the receiver."""
+    held = next((k for k in previous["attrs"].get("kenmerk") or () if k[1] == "ToewijzingNummer"), None)
+    given = want["attrs"].get("kenmerk") or []
+    if held is None or any(bron == "ToewijzingNummer" for _, bron in given):
+        return
+    at = sum(1 for _, bron in given if bron == "BeschikkingNummer")  # the order desired() writes them in
+    want["attrs"]["kenmerk"] = [*given[:at], list(held), *given[at:]]
 
 
 def _delivered(bericht: Bericht, unit: Unit) -> Delivery:

@@ -1,0 +1,104 @@
+"""2.x lines without a ToewijzingNummer when toewijzingen share the product key (docs/canonical-spec.md 1): a 305/307
+goes to the toewijzing whose period holds its Begindatum, else to the one named last with a warning naming the
+candidates; a 301 is refused rather than applied to a guess; a 301 without a number keeps the number its zaak holds.
+Messages built from the iWmo 2.1 fixtures (chain_messages.py), the reference receiver getting every output."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from chain_messages import (
+    FIRST_DAY,
+    LAST_DAY,
+    _bytes,
+    _set,
+    message_301,
+    message_301_unnumbered,
+    message_305,
+    message_307,
+)
+from chain_oracle import GESTART, GESTOPT
+from lxml import etree
+from test_chain_found import Chain, _at, _day
+from test_chain_property import TOEWIJZINGEN
+
+OLD, NEW = TOEWIJZINGEN[0], TOEWIJZINGEN[1]
+"""200001 and 200002: one client, beschikking, product and Ingangsdatum, so one 2.x product key."""
+
+
+def _begun(xml: bytes, begin: dt.date) -> bytes:
+    """A 307 whose Begindatum (the start of the delivery it stops, as its 305 gave it) is ``begin``."""
+    root = etree.fromstring(xml)
+    _set(root, "Begindatum", begin.isoformat())
+    return _bytes(root)
+
+
+def _statussen(chain: Chain, identificatie: str) -> list[tuple[str, str]]:
+    return [(s["statustype"], s["datumStatusGezet"][:8]) for s in chain.zaak(identificatie)["statussen"]]
+
+
+def _both(chain: Chain) -> None:
+    """200001 from FIRST_DAY to the end of the year, then 200002 (named last) alike."""
+    chain.deliver(message_301([OLD], "u1", _day(0), _at(0), LAST_DAY, 22500, None), "u1")
+    chain.deliver(message_301([NEW], "u2", _day(1), _at(1), LAST_DAY, 18000, None), "u2")
+
+
+def test_a_start_without_number_goes_to_the_toewijzing_whose_period_holds_its_begindatum(reference_dir: Path) -> None:
+    chain = Chain()
+    _both(chain)
+    # 200001 corrected to end on its Ingangsdatum (a volume change from the same day): it names the key last
+    chain.deliver(message_301([OLD], "u3", _day(2), _at(2), FIRST_DAY, 22500, "01"), "u3")
+    conversion = chain.converter.convert(message_305([OLD], "u4", _day(3), _day(3), False, numbered=False), "u4")
+    assert [(o.operation, o.zaak) for o in conversion.outputs] == [("actualiseerZaakstatus", "0384T200002")]
+    assert conversion.warnings == []
+    for output in conversion.outputs:
+        assert chain.receiver.receive(output.xml, output.soap_action).accepted
+    assert _statussen(chain, "0384T200002") == [(GESTART, "20160310")]
+    assert _statussen(chain, "0384T200001") == []
+
+
+def test_a_stop_without_number_goes_by_its_begindatum_as_its_start(reference_dir: Path) -> None:
+    chain = Chain()
+    _both(chain)
+    chain.deliver(message_301([OLD], "u3", _day(2), _at(2), FIRST_DAY, 22500, "01"), "u3")
+    stop = _begun(message_307([OLD], "u4", _day(4), _day(4), "02", numbered=False), _day(3))
+    assert chain.deliver(stop, "u4") == ["actualiseerZaakstatus 0384T200002", "updateZaak 0384T200002",
+                                         "actualiseerZaakstatus 0384T200002"]
+    assert _statussen(chain, "0384T200002")[0] == (GESTOPT, "20160311")
+
+
+def test_a_start_without_number_that_both_periods_hold_is_applied_with_a_warning(reference_dir: Path) -> None:
+    chain = Chain()
+    _both(chain)
+    conversion = chain.converter.convert(message_305([OLD], "u3", _day(3), _day(3), False, numbered=False), "u3")
+    assert [(o.operation, o.zaak) for o in conversion.outputs] == [("actualiseerZaakstatus", "0384T200002")]
+    (warning,) = conversion.warnings
+    assert "toewijzingen 200001, 200002, whose periods all hold its Begindatum 20160310" in warning.message
+    assert "applied to 200002, the one named last" in warning.message
+    assert OLD.bsn not in warning.message and OLD.code not in warning.message
+
+
+def test_a_toewijzing_without_number_whose_product_two_toewijzingen_share_is_refused(reference_dir: Path) -> None:
+    chain = Chain()
+    _both(chain)
+    xml = message_301_unnumbered([OLD], "u3", _day(2), _at(2), LAST_DAY, 12000, None)
+    assert chain.refused(xml, "u3") == ("StUF058", "clients")
+    try:
+        chain.converter.convert(xml, "u3")
+    except Exception as exc:  # the text names the candidates by number, never the client
+        assert "toewijzingen 200001, 200002" in str(exc) and OLD.bsn not in str(exc)
+    assert chain.zaak("0384T200002")["extraElementen"]["product.omvang.volume"] == "18000"
+
+
+def test_a_toewijzing_without_number_keeps_the_number_its_zaak_holds(reference_dir: Path) -> None:
+    chain = Chain()
+    chain.deliver(message_301([OLD], "u1", _day(0), _at(0), LAST_DAY, 22500, None), "u1")
+    xml = message_301_unnumbered([OLD], "u2", _day(1), _at(1), LAST_DAY, 18000, None)
+    assert chain.deliver(xml, "u2") == ["updateZaak 0384T200001"]
+    zaak = chain.zaak("0384T200001")
+    assert {"kenmerk": "200001", "bron": "ToewijzingNummer"} in zaak["kenmerken"]
+    assert zaak["extraElementen"]["product.omvang.volume"] == "18000"
+    # the number still names the zaak: a new toewijzing of the same product and day is a zaak of its own
+    assert chain.deliver(message_301([NEW], "u3", _day(2), _at(2), LAST_DAY, 12000, None), "u3") == [
+        "creeerZaak 0384T200002"]
