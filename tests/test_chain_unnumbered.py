@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from chain_messages import (
     FIRST_DAY,
@@ -22,6 +23,8 @@ from chain_oracle import GESTART, GESTOPT
 from lxml import etree
 from test_chain_found import Chain, _at, _day
 from test_chain_property import TOEWIJZINGEN
+from test_chains import Chain as Fixtures
+from test_chains import samples_20
 
 OLD, NEW = TOEWIJZINGEN[0], TOEWIJZINGEN[1]
 """200001 and 200002: one client, beschikking, product and Ingangsdatum, so one 2.x product key."""
@@ -102,3 +105,25 @@ def test_a_toewijzing_without_number_keeps_the_number_its_zaak_holds(reference_d
     # the number still names the zaak: a new toewijzing of the same product and day is a zaak of its own
     assert chain.deliver(message_301([NEW], "u3", _day(2), _at(2), LAST_DAY, 12000, None), "u3") == [
         "creeerZaak 0384T200002"]
+
+
+def test_the_20_samples_never_leave_a_line_without_number_a_choice(reference_dir: Path) -> None:
+    """2.0 has no ToewijzingNummer: every 301, 305 and 307 of the public samples is found by its product key alone,
+    and no two toewijzingen of theirs share one (case C's herindicatie runs from another Ingangsdatum, 2016-10-10,
+    than the toewijzing it follows, so it is a zaak of its own), so none of them gets the warning."""
+    chain = Fixtures(reference_dir)
+    convert = chain.converter.convert
+    warned: list[str] = []
+
+    def recording(data: bytes, name: str) -> Any:  # the real conversion, its warnings kept
+        conversion = convert(data, name)
+        warned.extend(w.message for w in conversion.warnings if "ToewijzingNummer" in w.message)
+        return conversion
+
+    chain.converter.convert = recording  # type: ignore[method-assign]
+    samples_20(chain)
+    assert warned == []
+    case_c = [z for z in chain.zaken("BeschikkingNummer", "425386123", "WMOTOEW") if z["identificatie"][:4] == "0392"]
+    assert sorted(z["startdatum"] for z in case_c) == ["20160215", "20161010"]
+    assert chain.one("BeschikkingNummer", "658721123", "WMOTOEW", gemeente="0384")["statussen"][0]["statustype"] == \
+        GESTART  # B-02's start without a number found B-01's toewijzing
