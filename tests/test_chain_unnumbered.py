@@ -12,6 +12,7 @@ from typing import Any
 from chain_messages import (
     FIRST_DAY,
     LAST_DAY,
+    Toewijzing,
     _bytes,
     _set,
     message_301,
@@ -127,3 +128,16 @@ def test_the_20_samples_never_leave_a_line_without_number_a_choice(reference_dir
     assert sorted(z["startdatum"] for z in case_c) == ["20160215", "20161010"]
     assert chain.one("BeschikkingNummer", "658721123", "WMOTOEW", gemeente="0384")["statussen"][0]["statustype"] == \
         GESTART  # B-02's start without a number found B-01's toewijzing
+
+
+def test_a_start_without_number_goes_to_the_newest_that_fits_when_the_last_named_does_not(
+        reference_dir: Path) -> None:
+    third = Toewijzing("200004", OLD.bsn, OLD.beschikking, OLD.code)  # a third of the same key
+    chain = Chain()
+    _both(chain)
+    chain.deliver(message_301([third], "u3", _day(2), _at(2), FIRST_DAY, 9000, None), "u3")  # ends on its Ingangsdatum
+    conversion = chain.converter.convert(message_305([OLD], "u4", _day(3), _day(3), False, numbered=False), "u4")
+    assert [(o.operation, o.zaak) for o in conversion.outputs] == [("actualiseerZaakstatus", "0384T200002")]
+    (warning,) = conversion.warnings
+    assert "toewijzingen 200001, 200002, whose periods all hold" in warning.message
+    assert "applied to 200002, the newest of them" in warning.message

@@ -88,9 +88,9 @@ def choose(tx: Any, unit: Unit, last: str, begindatum: str | None) -> tuple[str,
     (None: a 301). One toewijzing sharing the key: that one. A 305/307: the one whose period holds the Begindatum
     (the 2.1 XSD identifies the toewijzing by beschikking, product, ToewijzingIngangsdatum "gelijk aan de
     Ingangsdatum van het toegewezen product" and Begindatum, "vanaf wanneer ... geleverd"; a 307 repeats its 305's),
-    and when several or none hold it, of those (or all) the one named last, with a warning naming the candidates by
-    ToewijzingNummer. A 301 changes the toewijzing itself: refused (:class:`Ambiguous`) rather than applied to a
-    guess."""
+    and when several or none hold it, of those (or all) the one named last (not among them: the newest of them,
+    the last to take a slot), with a warning naming the candidates by ToewijzingNummer. A 301 changes the toewijzing
+    itself: refused (:class:`Ambiguous`) rather than applied to a guess."""
     candidates = sharing(tx, unit.keys[0])
     if len(candidates) < 2:
         return last, None
@@ -104,8 +104,8 @@ def choose(tx: Any, unit: Unit, last: str, begindatum: str | None) -> tuple[str,
     if len(fit) == 1:
         return fit[0], None
     pool = fit or candidates
-    chosen = last if last in pool else pool[-1]
+    chosen, which = (last, "the one named last") if last in pool else (pool[-1], "the newest of them")
     why = "whose periods all hold" if fit else "of which no period holds"
     return chosen, (f"{unit.event} ({where}) names no ToewijzingNummer; its beschikking, product and Ingangsdatum are "
                     f"those of toewijzingen {', '.join(number(z, states[z]) for z in pool)}, {why} its Begindatum "
-                    f"{begindatum}: applied to {number(chosen, states[chosen])}, the one named last")
+                    f"{begindatum}: applied to {number(chosen, states[chosen])}, {which}")
