@@ -14,6 +14,7 @@ from chain_messages import (
     LAST_DAY,
     Toewijzing,
     _bytes,
+    _one,
     _set,
     message_301,
     message_301_unnumbered,
@@ -141,3 +142,27 @@ def test_a_start_without_number_goes_to_the_newest_that_fits_when_the_last_named
     (warning,) = conversion.warnings
     assert "toewijzingen 200001, 200002, whose periods all hold" in warning.message
     assert "applied to 200002, the newest of them" in warning.message
+
+
+def _jeugd(name: str, values: dict[str, str], drop_number: bool = False) -> bytes:
+    """The iJw 2.1 fixture ``name`` with ``values`` set (every element of that local name) and, if asked, no
+    ToewijzingNummer."""
+    root = etree.fromstring((Path(__file__).parent / "fixtures" / "ijw21" / name).read_bytes())
+    for local, value in values.items():
+        _set(root, local, value)
+    if drop_number:
+        number = _one(root, "ToewijzingNummer")
+        number.getparent().remove(number)
+    return _bytes(root)
+
+
+def test_a_jeugdwet_start_without_number_goes_by_its_begindatum_too(reference_dir: Path) -> None:
+    chain = Chain()
+    chain.deliver(_jeugd("JW301_toewijzing.xml", {"Identificatie": "j1"}), "j1")
+    chain.deliver(_jeugd("JW301_toewijzing.xml", {"Identificatie": "j2", "ToewijzingNummer": "100003",
+                                                  "Toewijzingstijd": "17:00:00", "Volume": "18000"}), "j2")
+    chain.deliver(_jeugd("JW301_toewijzing.xml", {"Identificatie": "j3", "Toewijzingstijd": "18:00:00",
+                                                  "Einddatum": "2016-03-07"}), "j3")  # 100002 ends on its first day
+    start = _jeugd("JW305_start.xml", {"Identificatie": "j4"}, drop_number=True)
+    assert chain.deliver(start, "j4") == ["actualiseerZaakstatus 0384JT100003"]
+    assert _statussen(chain, "0384JT100002") == []
