@@ -242,7 +242,8 @@ def gateways(tmp_path: Path, registry: Registry) -> Iterator[Start]:
         cfg = from_dict(doc, tmp_path)
         gw = Gateway(cfg, reg or registry)
         app = create_app(cfg, gw)
-        server = ServerThread(app, http=guarded_protocol(cfg.http_limits(), app.state.slow_body)).start()
+        server = ServerThread(app, http=guarded_protocol(cfg.http_limits(), app.state.slow_body,
+                                                     app.state.unknown_coding)).start()
         running.append(server)
         return server, gw
 

@@ -78,7 +78,7 @@ def uvicorn_config(cfg: ServeConfig, app: FastAPI) -> uvicorn.Config:
         tls = {"ssl_certfile": cfg.tls.certfile, "ssl_keyfile": cfg.tls.keyfile}
         if cfg.tls.client_ca:
             tls.update(ssl_ca_certs=cfg.tls.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
-    http = guarded_protocol(cfg.http_limits(), app.state.slow_body)  # a SOAP body cut off: the sidecar's Fault
+    http = guarded_protocol(cfg.http_limits(), app.state.slow_body, app.state.unknown_coding)  # the sidecar's Faults
     return uvicorn.Config(
         app, host=cfg.host, port=cfg.port, loop="uvloop", http=http,  # type: ignore[arg-type]
         log_config=None,

@@ -11,6 +11,9 @@ included. This protocol
 * cuts off a request whose body arrives at less than ``min_body_rate`` over a ``body_rate_window`` (408; at a SOAP
   endpoint the server's SOAP Fault, :data:`SlowBody`): a body sent a byte at a time cannot hold its slot until the
   app's ``body_timeout``;
+* answers a request whose ``Transfer-Encoding`` names a coding besides ``chunked`` (``gzip, chunked``) 501 and
+  closes the connection, its body unread (RFC 9112 6.1; at a SOAP endpoint the server's SOAP Fault,
+  :data:`UnknownCoding`): httptools reads such a body as chunked alone, and the gzip was parsed as XML;
 * at ``max_connections`` makes room for a new connection by closing the oldest one that has no request in progress;
   when every one has, the newcomer may take one of ``probe_connections`` slots kept for ``GET /healthz``, ``/readyz``
   and ``/metrics`` (anything else asked there is answered 503): a flood cannot lock out a health check.
@@ -27,7 +30,8 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .limits import HttpLimits
@@ -59,6 +63,25 @@ SlowBody = Callable[[dict[str, Any]], Response | None]
 for a SOAP endpoint the SOAP Fault its app gives a body that missed the deadline, so the client reads one kind of
 answer for both; None where the plain-text 408 will do."""
 
+UnknownCoding = Callable[[dict[str, Any], str], Response | None]
+"""A server's answer to a request (its ASGI scope) whose Transfer-Encoding names a coding it does not take, given
+the guard's sentence saying so: at a SOAP endpoint its SOAP Fault; None where the plain-text 501 will do."""
+TAKEN_CODINGS = frozenset({"chunked"})
+"""The transfer codings a request body may come in (httptools decodes chunked and nothing else)."""
+
+
+def refused_coding(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """Why a request whose Transfer-Encoding names a coding besides ``chunked`` is not taken (the header quoted: one
+    line, at most 100 characters); None for none or ``chunked``. Every Transfer-Encoding field counts, as one list."""
+    value = ", ".join(v.decode("latin-1") for k, v in headers if k.lower() == b"transfer-encoding")
+    codings = {c.split(";", 1)[0].strip().lower() for c in value.split(",")} - {""}
+    if codings <= TAKEN_CODINGS:
+        return None
+    shown = " ".join(value.split())
+    shown = shown if len(shown) <= 100 else shown[:99] + "…"
+    return (f"Transfer-Encoding {shown!r} is not taken: send the body with a Content-Length or chunked alone, "
+            "without other transfer codings (and the XML uncompressed)")
+
 
 def header(scope: dict[str, Any], name: bytes) -> str | None:
     """The first request header ``name`` (lower case) of an ASGI scope, decoded as HTTP headers are (latin-1)."""
@@ -79,6 +102,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     limits = HttpLimits()
     slow_body: SlowBody | None = None
+    unknown_coding: UnknownCoding | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -222,11 +246,32 @@ class GuardedProtocol(HttpToolsProtocol):
         self._heads += 1
         self._framing = 0
         self._disarm()
+        why = refused_coding(self.headers)
+        if why is not None:  # the app does not see it: answered 501 and closed, the body unread
+            self._refuse_coding(why)
+            return
         super().on_headers_complete()
         if self._probe_only and self.cycle is not None:
             self.cycle.keep_alive = False  # one probe, then the slot is free for the next
         if self.limits.min_body_rate:
             self._window(self.loop.time())
+
+    def _refuse_coding(self, why: str) -> None:
+        """Hand this request to a one-off app that answers 501 (the server's :data:`UnknownCoding` answer, else
+        plain text) instead of the server's app; uvicorn still builds the scope and writes the answer."""
+        answer = type(self).unknown_coding
+
+        async def refusal(scope: Scope, receive: Receive, send: Send) -> None:
+            response = answer(scope, why) if answer is not None else None  # type: ignore[arg-type]
+            await (response or PlainTextResponse(why, 501))(scope, receive, send)
+
+        app, self.app = self.app, refusal
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app = app
+        if self.cycle is not None:
+            self.cycle.keep_alive = False  # the body that follows is never read: no next request on it
 
     # -- the request body --------------------------------------------------------------------------
 
@@ -272,8 +317,10 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
 
-def guarded_protocol(limits: HttpLimits, slow_body: SlowBody | None = None) -> type[GuardedProtocol]:
-    """A protocol class with these limits (and the server's answer to a body cut off for its rate), for
-    ``uvicorn.Config(http=...)``."""
-    return type("OverstapHttpProtocol", (GuardedProtocol,), {"limits": limits, "slow_body": staticmethod(slow_body)
-                                                             if slow_body is not None else None})
+def guarded_protocol(limits: HttpLimits, slow_body: SlowBody | None = None,
+                     coding: UnknownCoding | None = None) -> type[GuardedProtocol]:
+    """A protocol class with these limits (and the server's answers to a body cut off for its rate and to a transfer
+    coding it does not take), for ``uvicorn.Config(http=...)``."""
+    answers = {"slow_body": slow_body, "unknown_coding": coding}
+    return type("OverstapHttpProtocol", (GuardedProtocol,), {"limits": limits, **{
+        name: staticmethod(answer) if answer is not None else None for name, answer in answers.items()}})

@@ -21,7 +21,7 @@ from starlette._utils import get_route_path
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.httpguard.bodies import Body, BodyBudget, Holding, read_body
-from gateway.httpguard.protocol import SlowBody, header
+from gateway.httpguard.protocol import SlowBody, UnknownCoding, header
 from gateway.render import stuf
 
 from .admin import MAX_REPLAY_BODY, BadReplay, parse_replay
@@ -77,6 +77,22 @@ def slow_body(gw: Gateway, min_body_rate: int) -> SlowBody:
     return answer
 
 
+def unknown_coding(gw: Gateway) -> UnknownCoding:
+    """The guard's answer to a SOAP POST whose Transfer-Encoding names a coding besides chunked (``gzip, chunked``):
+    501 (``fault_status: http``) with a Fo03 StUF055 saying why, as a Content-Encoding it cannot read is refused;
+    counted and logged as ``transfer_coding``. Nothing is read, stored or acknowledged: the sender keeps it."""
+
+    def answer(scope: dict[str, Any], why: str) -> Response | None:
+        if scope.get("method") != "POST" or (name := soap_route(scope)) == _NOT_SOAP:
+            return None
+        route = gw.route(name)
+        version = soap_version(b"", header(scope, b"content-type"))
+        return _response(gw.refuse(route.name if route is not None else "unknown", "transfer_coding", 501,
+                                   stuf.Fout.of("StUF055", why), version, {"Connection": "close"}))
+
+    return answer
+
+
 class SidecarApp(FastAPI):
     """FastAPI with the SOAP POST answered in front of its middleware, telemetry and router.
 
@@ -124,6 +140,7 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None, *, front: bo
                      openapi_url=None)
     app.state.gateway = gw
     app.state.slow_body = slow_body(gw, config.http_limits().min_body_rate)  # for the guard (cli/serve.py)
+    app.state.unknown_coding = unknown_coding(gw)  # so too
     handler = _soap_endpoint(config, gw)
 
     async def soap(request: Request) -> Response:

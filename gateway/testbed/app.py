@@ -99,6 +99,15 @@ def slow_body(http: HttpLimits) -> SlowBody:
     return answer
 
 
+def unknown_coding(scope: dict[str, Any], why: str) -> Response | None:
+    """The guard's answer to a POST /soap whose Transfer-Encoding names a coding besides chunked: a Fo03 StUF055 in
+    a SOAP Fault of the request's version, 501, as the sidecar answers it (gateway/proxy/app.py)."""
+    if scope.get("method") != "POST" or scope.get("path") != "/soap":
+        return None
+    return _fault(stuf.Fout.of("StUF055", why), hear(b"", header(scope, b"content-type"), None, 0), status=501,
+                  headers={"Connection": "close"})
+
+
 def _must_understand(heard: Heard) -> Response:
     """SOAP 1.1 §4.2.3 / SOAP 1.2 Part 1 §5.4.8: a block it must understand and does not: fault, nothing applied.
     HTTP 500 in both versions (SOAP 1.2 Part 2 §7.5.1: env:MustUnderstand is 500)."""

@@ -51,7 +51,8 @@ def guarded_config(app: ASGIApp, host: str, port: int, http: HttpLimits) -> uvic
 
     from gateway.httpguard.protocol import guarded_protocol
 
-    from .app import slow_body
+    from .app import slow_body, unknown_coding
 
-    return uvicorn.Config(app, host=host, port=port, log_level="warning", loop="uvloop",
-                          http=guarded_protocol(http, slow_body(http)), timeout_keep_alive=5)  # type: ignore[arg-type]
+    guard = guarded_protocol(http, slow_body(http), unknown_coding)  # a SOAP request refused there: a SOAP Fault
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", loop="uvloop", http=guard,  # type: ignore[arg-type]
+                          timeout_keep_alive=5)
