@@ -487,3 +487,41 @@ def test_a_retour_after_the_replay_points_at_the_new_envelope(tmp_path: Path) ->
         finally:
             gw.terminate()
     assert renewed != first and cross_ref(chain.received[2].body) == renewed
+
+
+def test_a_fo01_settles_only_deliveries_to_the_chain_endpoint_of_its_own_route(tmp_path: Path) -> None:
+    """Two chains (two endpoints) behind three ggk routes, two of them to the same endpoint under two downstream
+    names. A Fo01 on route ``a`` that names a Di01 route ``b`` sent to the other chain is quarantined and that
+    delivery stays delivered (before session 25 any ggk route's Fo01 settled it); the same Fo01 on ``b`` settles it;
+    a Fo01 on ``a`` settles a Di01 of ``a2``, whose downstream is the same endpoint as ``a``'s."""
+    chain_a, chain_b = Receiver(), Receiver()
+    data = tmp_path / "data"
+    with ServerThread(chain_a.app()) as isd_a, ServerThread(chain_b.app()) as isd_b:
+        config = tmp_path / "serve.yaml"
+        config.write_text(json.dumps({
+            "data_dir": str(data), "convert_processes": 0,
+            "downstreams": {"isd_a": isd_a.url + "/isd", "isd_a_too": isd_a.url + "/isd", "isd_b": isd_b.url + "/isd"},
+            "routes": {"a": {"downstream": "isd_a", "profile": "ggk"},
+                       "a2": {"downstream": "isd_a_too", "profile": "ggk"},
+                       "b": {"downstream": "isd_b", "profile": "ggk"}}}))
+        gw = GatewayProcess(["--config", str(config), "--log-level", "info"], free_port(),
+                            tmp_path / "gateway.log").start()
+        try:
+            assert httpx.post(gw.url + "/soap/b", content=sample(), timeout=30).status_code == 200
+            assert httpx.post(gw.url + "/soap/a2", content=variant(sample(), 2), timeout=30).status_code == 200
+            assert wait_for(lambda: len(chain_b.received) == 1 and len(chain_a.received) == 1)
+            ref_b, ref_a2 = di01_ref(chain_b.received[0].body), di01_ref(chain_a.received[0].body)
+            on_a = httpx.post(gw.url + "/soap/a", content=fo01(ref_b)[1], timeout=30)
+            assert on_a.status_code == 200 and "x-overstap-quarantine" in on_a.headers, on_a.text
+            assert deliveries(data)[ref_b]["status"] == outbox.DELIVERED
+            on_b = httpx.post(gw.url + "/soap/b", content=fo01(ref_b)[1], timeout=30)
+            assert on_b.status_code == 200 and "x-overstap-delivery" in on_b.headers, on_b.text
+            same_endpoint = httpx.post(gw.url + "/soap/a", content=fo01(ref_a2)[1], timeout=30)
+            assert same_endpoint.status_code == 200 and "x-overstap-delivery" in same_endpoint.headers
+            assert metric(gw.url, "overstap_chain_faults_total", route="a", outcome="quarantined") == 1
+            assert metric(gw.url, "overstap_chain_faults_total", route="a", outcome="dead_letter") == 1
+        finally:
+            gw.terminate()
+    seen = deliveries(data)
+    assert (seen[ref_b]["status"], seen[ref_a2]["status"]) == (outbox.DEAD, outbox.DEAD)
+    assert [q["route"] for q in json.loads(cli(data, "list", "--quarantine", "--json"))] == ["a"]

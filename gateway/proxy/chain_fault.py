@@ -32,9 +32,17 @@ def takes_fo01(route: RouteConfig, body: bytes) -> bool:
     return route.profile == "ggk" and route.mode == "translate" and fo01.is_fo01(body)
 
 
-def chain_routes(gw: Gateway) -> list[str]:
-    """The routes whose new downstream gets GGk envelopes: where a Fo01's crossRefnummer may point."""
-    return sorted(name for name, r in gw.config.routes.items() if r.profile == "ggk" and r.mode != "passthrough")
+def chain_routes(gw: Gateway, route: RouteConfig) -> list[str]:
+    """The routes whose new downstream gets GGk envelopes at the chain endpoint (URL) ``route``'s does: where a Fo01
+    arriving on ``route`` may point. That chain sends its Fo01s to any route before it; another chain's
+    deliveries are not its to refuse, whatever UUID a sender on ``route`` names."""
+    def endpoint(r: RouteConfig) -> str | None:
+        downstream = gw.config.downstream_for(r, outbox.NEW)
+        return downstream.url if downstream is not None else None
+
+    own = endpoint(route)
+    return sorted(name for name, r in gw.config.routes.items()
+                  if r.profile == "ggk" and r.mode != "passthrough" and endpoint(r) == own)
 
 
 async def receive_fo01(gw: Gateway, route: RouteConfig, body: bytes, content_type: str | None,
@@ -58,7 +66,7 @@ async def receive_fo01(gw: Gateway, route: RouteConfig, body: bytes, content_typ
                   stuf_ontvanger=party_of(fault.stuurgegevens, "ontvanger"))
     message = stored_message(route.name, route.mode, body, content_type, soap_action, facts)
     reason = chain_faults.reason_of(fault.code, fault.plek, fault.omschrijving, fault.details)
-    routes = chain_routes(gw)
+    routes = chain_routes(gw, route)
     size = len(body)
     room = await gw.quarantine_room(route.name, size, tell=False)  # used only if it names nothing we sent
     settled: chain_faults.Settled | None = None
