@@ -128,6 +128,15 @@ def serve(tmp_path: Path, downstream: str, *more: str) -> GatewayProcess:
                           tmp_path / "gateway.log").start()
 
 
+def serve_routes(tmp_path: Path, downstreams: dict[str, str], routes: dict[str, dict[str, str]]) -> GatewayProcess:
+    """``overstap serve --config`` with these downstreams and routes, its outbox in ``tmp_path/data``."""
+    config = tmp_path / "serve.yaml"
+    config.write_text(json.dumps({"data_dir": str(tmp_path / "data"), "convert_processes": 0,
+                                  "downstreams": downstreams, "routes": routes}))
+    return GatewayProcess(["--config", str(config), "--log-level", "info"], free_port(),
+                          tmp_path / "gateway.log").start()
+
+
 def test_a_chain_fo01_makes_the_di01_it_refuses_a_dead_letter(tmp_path: Path) -> None:
     """Two 301s go out as Di01s; the chain refuses the first in a Fo01. The Bv03 comes once the Fo01 and its effect
     are stored (a SIGKILL right after it loses neither); the first delivery is dead with the chain's reason, BSN
@@ -272,13 +281,8 @@ def test_a_fo01_finds_only_what_went_to_the_chain(tmp_path: Path) -> None:
     zaken, chain = Receiver(), Receiver()
     data = tmp_path / "data"
     with ServerThread(zaken.app()) as zs, ServerThread(chain.app()) as isd:
-        config = tmp_path / "serve.yaml"
-        config.write_text(json.dumps({
-            "data_dir": str(data), "convert_processes": 0,
-            "downstreams": {"zs": zs.url + "/zs", "isd": isd.url + "/isd"},
-            "routes": {"default": {"downstream": "zs"}, "isd": {"downstream": "isd", "profile": "ggk"}}}))
-        gw = GatewayProcess(["--config", str(config), "--log-level", "info"], free_port(),
-                            tmp_path / "gateway.log").start()
+        gw = serve_routes(tmp_path, {"zs": zs.url + "/zs", "isd": isd.url + "/isd"},
+                          {"default": {"downstream": "zs"}, "isd": {"downstream": "isd", "profile": "ggk"}})
         try:
             assert httpx.post(gw.url + "/soap", content=sample(), timeout=30).status_code == 200
             assert wait_for(lambda: len(zaken.received) == 1)
@@ -497,15 +501,11 @@ def test_a_fo01_settles_only_deliveries_to_the_chain_endpoint_of_its_own_route(t
     chain_a, chain_b = Receiver(), Receiver()
     data = tmp_path / "data"
     with ServerThread(chain_a.app()) as isd_a, ServerThread(chain_b.app()) as isd_b:
-        config = tmp_path / "serve.yaml"
-        config.write_text(json.dumps({
-            "data_dir": str(data), "convert_processes": 0,
-            "downstreams": {"isd_a": isd_a.url + "/isd", "isd_a_too": isd_a.url + "/isd", "isd_b": isd_b.url + "/isd"},
-            "routes": {"a": {"downstream": "isd_a", "profile": "ggk"},
-                       "a2": {"downstream": "isd_a_too", "profile": "ggk"},
-                       "b": {"downstream": "isd_b", "profile": "ggk"}}}))
-        gw = GatewayProcess(["--config", str(config), "--log-level", "info"], free_port(),
-                            tmp_path / "gateway.log").start()
+        gw = serve_routes(tmp_path, {"isd_a": isd_a.url + "/isd", "isd_a_too": isd_a.url + "/isd",
+                                     "isd_b": isd_b.url + "/isd"},
+                          {"a": {"downstream": "isd_a", "profile": "ggk"},
+                           "a2": {"downstream": "isd_a_too", "profile": "ggk"},
+                           "b": {"downstream": "isd_b", "profile": "ggk"}})
         try:
             assert httpx.post(gw.url + "/soap/b", content=sample(), timeout=30).status_code == 200
             assert httpx.post(gw.url + "/soap/a2", content=variant(sample(), 2), timeout=30).status_code == 200
