@@ -21,6 +21,22 @@ EXIT_REFUSED = 3
 """convert: no input failed, but at least one was refused on purpose by its mapping (``refuse:``)."""
 
 
+class RegularPath(click.Path):
+    """``click.Path(exists=True)`` that also refuses a FIFO, socket or device, as a missing path is refused (exit 2,
+    naming the option and the path): ``--config`` or ``mapping check`` of a FIFO waited for a writer for ever."""
+
+    def __init__(self, *, dir_okay: bool = False) -> None:
+        super().__init__(exists=True, dir_okay=dir_okay)
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        path = super().convert(value, param, ctx)
+        shown = os.fsdecode(path)  # type: ignore[arg-type]
+        if not os.path.isfile(shown) and not (self.dir_okay and os.path.isdir(shown)):
+            self.fail(f"{click.format_filename(shown)!r} is not a regular file (a FIFO, socket or device): expected "
+                      f"{'a file or folder' if self.dir_okay else 'a file'}", param, ctx)
+        return path
+
+
 def load_registry(extra: Iterable[str] = ()) -> Registry:
     """The registry of built-in and repo mappings plus files named on the command line."""
     files = [Path(m) for m in extra if Path(m).suffix in (".yaml", ".yml")]

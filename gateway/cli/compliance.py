@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import click
 
 from . import main
-from .common import EXIT_FAILED, EXIT_OK, fail_usage
+from .common import EXIT_FAILED, EXIT_OK, RegularPath, fail_usage
 
 
 @main.command()
@@ -29,7 +29,7 @@ from .common import EXIT_FAILED, EXIT_OK, fail_usage
               help="--listen: stop this many seconds after the last message.")
 @click.option("--wait", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
               help="--listen: give up (exit 1) when no message has arrived within this many seconds.")
-@click.option("--scenarios", "scenario_file", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--scenarios", "scenario_file", type=RegularPath(), default=None,
               help="A scenario file of your own (default: the built-in set, docs/compliance.md).")
 @click.option("--only", multiple=True, help="Only these scenario ids.")
 @click.option("--out", "out_dir", default="compliance-report", show_default=True,

@@ -10,7 +10,7 @@ import click
 from gateway.mapping import MappingError, Registry
 
 from . import main
-from .common import EXIT_FAILED, EXIT_OK, load_registry
+from .common import EXIT_FAILED, EXIT_OK, RegularPath, load_registry
 
 
 @main.group()
@@ -28,7 +28,7 @@ def list_() -> None:
 
 
 @mapping.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=RegularPath(dir_okay=True))
 def check(paths: tuple[str, ...]) -> None:
     """Check mapping files (or every mapping file in a folder, like `mapping test DIR`): keys, transforms,
     XPath, canonical fields, extends; prints file:line:col."""
@@ -53,7 +53,7 @@ def check(paths: tuple[str, ...]) -> None:
 
 
 @mapping.command("test")
-@click.argument("files", nargs=-1, type=click.Path(exists=True))
+@click.argument("files", nargs=-1, type=RegularPath(dir_okay=True))
 @click.option("--update", is_flag=True, help="Write each case's expect_output golden file from the actual output.")
 def test_(files: tuple[str, ...], update: bool) -> None:
     """Run the tests: cases of mapping files (default: every mapping in dialects/ and mappings/, the examples

@@ -32,7 +32,7 @@ from gateway.pgstore.conn import next_tijdstip
 from gateway.pipeline import PROFILES, Conversion, Converter
 
 from . import main
-from .common import EXIT_FAILED, EXIT_OK, fail_usage, load_registry, resolve_mappings
+from .common import EXIT_FAILED, EXIT_OK, RegularPath, fail_usage, load_registry, resolve_mappings
 from .new_envelopes import NewEnvelopes
 
 STATUSES = (outbox.PENDING, outbox.DELIVERED, outbox.DEAD)
@@ -102,7 +102,7 @@ def _clip(text: str | None, width: int) -> str:
 
 data_dir_option = click.option("--data-dir", default=None, envvar="OVERSTAP_DATA_DIR",
                                help="Folder of the outbox (default: data; env OVERSTAP_DATA_DIR, /data in the image).")
-config_option = click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
+config_option = click.option("--config", "config_file", type=RegularPath(), default=None,
                              help="The sidecar's YAML config (its data_dir or store, and its routes' mappings "
                                   "for replay).")
 store_option = click.option("--store", "store_url", default=None, envvar="OVERSTAP_STORE", metavar="URL",

@@ -15,7 +15,7 @@ import click
 
 from gateway.render import RenderSettings
 
-from .common import fail_usage
+from .common import RegularPath, fail_usage
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -25,7 +25,7 @@ CONFIG_HELP = ("A serve config whose render: block (with --route, that route's t
 
 def config_option(command: F) -> F:
     """The ``--config`` option, worded alike in every command that renders."""
-    return click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
+    return click.option("--config", "config_file", type=RegularPath(), default=None,
                         help=CONFIG_HELP)(command)
 
 

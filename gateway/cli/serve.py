@@ -16,14 +16,14 @@ import click
 
 from gateway.deliver.downstream import ORDERS
 from gateway.deliver.outbox import DB_NAME
-from gateway.mapping import Registry
+from gateway.mapping import MappingError, Registry
 from gateway.pipeline import PROFILES
 from gateway.proxy.config import ACKS, MODES, ConfigError, ServeConfig, TlsConfig, quick
 from gateway.proxy.config_file import load
 from gateway.proxy.healthcheck import health_url, write_url
 
 from . import main
-from .common import EXIT_FAILED, fail_usage, load_registry
+from .common import EXIT_FAILED, RegularPath, fail_usage, load_registry
 
 if TYPE_CHECKING:
     import uvicorn
@@ -88,7 +88,7 @@ def uvicorn_config(cfg: ServeConfig, app: FastAPI) -> uvicorn.Config:
 
 
 @main.command()
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+@click.option("--config", "config_file", type=RegularPath(),
               help="YAML configuration (routes, downstreams, security); ${ENV} is substituted.")
 @click.option("--mapping", "mappings", multiple=True, help="Mapping name or file (repeatable); default: detect.")
 @click.option("--downstream", help="URL receiving the canonical messages (SOAP).")
@@ -166,7 +166,7 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
         logs.configure(cfg.log_level)
         check_environment(cfg)
         gateway = Gateway(cfg, registry)
-    except ConfigError as exc:
+    except (ConfigError, MappingError) as exc:  # MappingError: a --mapping that is no mapping (no such file, a FIFO)
         fail_usage(str(exc))
         return
     except (RuntimeError, sqlite3.Error) as exc:  # an unreachable store, a store of a newer release, a locked file

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -23,7 +25,7 @@ def read_text(path: Path, what: str = "mapping files") -> str:
     Excel that saved Latin-1 or Windows-1252), why the file cannot be read, or that it holds more than
     :data:`MAX_FILE_BYTES` (read no further: a device or endless pipe costs that much at most)."""
     try:
-        with path.open("rb") as fh:
+        with _open_regular(path, what) as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise MappingError([Problem(str(path), 1, 1, f"cannot read: {exc.strerror or exc}")]) from None
@@ -37,6 +39,28 @@ def read_text(path: Path, what: str = "mapping files") -> str:
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise MappingError([Problem(str(path), line, column, f"{what} are UTF-8; byte 0x{data[exc.start]:02X} at "
                                     f"line {line} is not (save the file as UTF-8)")]) from None
+
+
+_KINDS = ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+          (stat.S_ISBLK, "block device"), (stat.S_ISDIR, "folder"))
+
+
+def _open_regular(path: Path, what: str) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file, else MappingError naming what it is. Opened without
+    waiting (O_NONBLOCK) and judged by the open file itself: a FIFO opened the usual way waits for a writer for
+    ever (``--config`` or ``--mapping`` of a FIFO hung the command), and a device may never end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "special file")
+            raise MappingError([Problem(str(path), 1, 1, f"a {kind}, not a regular file: {what} are read from "
+                                        "regular files only")])
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_mapping(path: Path) -> LocatedDict:

@@ -248,7 +248,7 @@ class Registry:
             if path in self._by_path:
                 return self._by_path[path]
             index = dict(self._paths_by_name)
-        if path.is_file():
+        if path.exists() and not path.is_dir():  # a FIFO or device too: the reader refuses it, naming what it is
             compiled = compiler.compile_file(path, self._resolver(index))
             with self._lock:
                 self._by_path[path] = compiled
