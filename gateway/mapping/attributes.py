@@ -9,7 +9,9 @@ document, not the client or the care.
 A rule reads an attribute when its path selects it (``m:Client/@bsn``: lxml hands back the attribute
 with its element) or, for a function expression such as ``concat(@a, ' ', @b)`` or
 ``normalize-space(m:X/@y)``, when the expression names it outside a predicate: those location paths
-(the *footprint*) are evaluated as well to mark what was read. An attribute used only inside a
+(the *footprint*) are evaluated as well to mark what was read. So too the elements such an expression names
+(``concat(m:A, '/', m:B)``): before session 25 only its attributes were marked, and A and B were reported as
+unmapped although their values were in the output. An attribute used only inside a
 predicate or a ``when:`` condition was tested, not carried: it is reported unless ``ignore:`` names it.
 A value that ``match.xpath`` compares with a fixed value (``"@berichtcode": "414"``) is carried by the
 choice of mapping itself and counts as read.
@@ -38,11 +40,18 @@ def attribute_of(node: Any) -> Attr | None:
     return None
 
 
-def footprint(expr: str) -> list[str]:
-    """The location paths ending in an attribute that a function expression reads outside predicates.
+_OPERATORS = frozenset({"and", "or", "div", "mod"})
+"""XPath's operator names, which look like element names in the token scan."""
+_NODE_TESTS = ("text", "node")
+"""A path ending in ``text()`` or ``node()``: the parentheses do not make it a function call."""
 
-    ``concat(m:A/@x, ' ', @y)`` -> ``['m:A/@x', '@y']``; ``m:A[@t='1']/@v`` is a plain node-set path and
-    gives its attribute itself, so only paths at predicate depth 0 and outside string literals count.
+
+def footprint(expr: str) -> list[str]:
+    """The location paths (to attributes or elements) that a function expression reads outside predicates.
+
+    ``concat(m:A/@x, ' ', @y)`` -> ``['m:A/@x', '@y']``, ``concat(m:A, '/', m:B)`` -> ``['m:A', 'm:B']``;
+    ``m:A[@t='1']/@v`` is a plain node-set path and gives its nodes itself, so only paths at predicate depth 0 and
+    outside string literals count, and neither function names, numbers, ``.`` nor operators (``and``, ``div``).
     """
     out: list[str] = []
     depth = 0
@@ -63,10 +72,8 @@ def footprint(expr: str) -> list[str]:
             start = i
             continued = i > 0 and expr[i - 1] == "]"  # the rest of a predicated path: it selects nodes itself
         elif not in_token and start is not None:
-            token = expr[start:i]
-            tail = token.rsplit("/", 1)[-1]
-            fresh = token not in out and not continued
-            if fresh and tail.startswith("@") and len(tail) > 1 and "::" not in token:
+            token = _location_path(expr, start, i)
+            if token is not None and token not in out and not continued:
                 out.append(token)
             start = None
         if ch in "'\"":
@@ -77,3 +84,21 @@ def footprint(expr: str) -> list[str]:
             depth = max(0, depth - 1)
         i += 1
     return out
+
+
+def _location_path(expr: str, start: int, end: int) -> str | None:
+    """The token ``expr[start:end]`` as a location path a function reads, or None when it is none: a function's
+    name (``concat`` before its parenthesis), a number, ``.``/``..``, an operator, a variable, an axis step, or
+    the start of a predicated path (``m:A[...]/m:V``: its predicate tests, and what it selects is left reported,
+    as an attribute there always was)."""
+    token = expr[start:end]
+    tail = token.rsplit("/", 1)[-1]
+    after = expr[end:].lstrip()[:1]
+    called = after == "("
+    if called and "/" in token and tail in _NODE_TESTS:
+        return token + "()"
+    if called or after == "[" or "::" in token or token.strip(".") == "" or token[0].isdigit() or token[0] == "-":
+        return None
+    if token in _OPERATORS or (start > 0 and expr[start - 1] == "$") or tail == "@":
+        return None
+    return token

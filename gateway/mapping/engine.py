@@ -134,10 +134,19 @@ def _more_sources(rule: FieldRule, ctx: _Element, st: MapState, first: str) -> s
 
 
 def _mark_footprint(path: Path_, ctx: _Element, st: MapState) -> tuple[int | None, str] | None:
-    """A function expression read these attributes: mark them used; give the first one's line and path."""
+    """A function expression read these attributes and elements: mark them used; give the first one's line and
+    path (of the first that holds text)."""
     first: tuple[int | None, str] | None = None
     for xp in path.footprint:
         for node in xp(ctx):
+            if isinstance(node, _Element):
+                st.consumed.add(node)
+                if first is None and (node.text or "").strip():
+                    first = _origin(node)
+                continue
+            if getattr(node, "is_text", False) and isinstance(parent := node.getparent(), _Element):
+                st.consumed.add(parent)  # m:A/text(): its element's text was read
+                continue
             attr = attribute_of(node)
             if attr is None:
                 continue
@@ -166,8 +175,9 @@ def _field(rule: FieldRule, ctx: _Element, out: dict[str, Any], prefix: str, st:
         else:
             for path in rule.paths:
                 _values(rule, path.run(ctx, st.index), st, where, path.expr, values, first)
-                if path.footprint and read is None and (st.track or st.trace):
-                    read = _mark_footprint(path, ctx, st)
+                if path.footprint and (st.track or st.trace):  # every path's: not only the first that read
+                    marked = _mark_footprint(path, ctx, st)
+                    read = marked if read is None else read
         if first:
             node = first[0]
             if st.trace:
