@@ -333,17 +333,25 @@ class Gateway(QuarantineDoor):
         written in one short write per chunk. The outbox writer never converts, so acknowledgements keep flowing;
         between chunks the request can be cancelled (a shutdown), and what was written stays written.
         """
-        if self.stage is not None and quarantined:
-            return await self.stage.replay_quarantined(self, ids)
-        results: list[Replayed] = []
         if not quarantined:
+            results: list[Replayed] = []
             for chunk in chunks(ids):
                 results += await replay_deliveries(self, chunk, force)
             return results
+        try:
+            return await self._replay_quarantined(ids)
+        finally:  # what left the quarantine shows in /readyz and the console at their next look (as after a purge),
+            self.quarantine_changed()  # not within RECOUNT_SECONDS; also after a cancelled or failed replay
+
+    async def _replay_quarantined(self, ids: list[int]) -> list[Replayed]:
+        """Quarantined messages converted again: through the ledger's ordered step, or in a thread, chunk by chunk."""
+        if self.stage is not None:
+            return await self.stage.replay_quarantined(self, ids)
+        results: list[Replayed] = []
         conn = await asyncio.to_thread(self.store.connect)
         try:
             for chunk in chunks(ids):
-                steps = await asyncio.to_thread(prepare, conn, chunk, self.convert_for_replay, quarantined)
+                steps = await asyncio.to_thread(prepare, conn, chunk, self.convert_for_replay, True)
                 results += await self.committer.write(lambda c, steps=steps: apply(c, steps, self.in_order))
         finally:
             conn.close()
