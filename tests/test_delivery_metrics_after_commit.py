@@ -90,3 +90,28 @@ def test_on_a_shared_postgresql_store_too(start: Start, server: str, request: py
         assert wait_for(lambda: delivered(gw_server.url) == 2)
         with psycopg.connect(store) as conn:
             assert conn.execute("SELECT status FROM delivery").fetchall() == [("delivered",)] * 2
+
+
+SQLITE_FAILING_RETRY = """
+CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
+CREATE TABLE t_child (parent INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
+CREATE TRIGGER t_commit_fails AFTER UPDATE OF next_at ON delivery WHEN NEW.status = 'pending'
+BEGIN INSERT INTO t_child VALUES (42); END;
+"""
+
+
+def test_a_retry_is_counted_once_its_write_is_committed(start: Start, caplog: pytest.LogCaptureFixture) -> None:
+    """Session 25: ``overstap_retried_total`` was counted when the retry was scheduled, before the COMMIT of its
+    attempts and next_at; now it is counted as delivered and dead are, after COMMIT, and not when it fails."""
+    rec = Receiver(behaviour="500")
+    with ServerThread(rec.app()) as ds:
+        server, gw = start({"default": {"downstream": ds.url}}, {})
+        sql(gw, SQLITE_FAILING_RETRY)
+        answer = httpx.post(server.url + "/soap", content=soap11(sample(A02)), timeout=30)
+        assert answer.status_code == 200
+        assert wait_for(lambda: rec.calls >= 3 and commit_failed(caplog))  # attempts failed, retried
+        assert metric(server.url, "overstap_retried_total", route="default") == 0  # none of it stored
+        assert [d["attempts"] for d in table(gw, "delivery")] == [0]
+        sql(gw, "DROP TRIGGER t_commit_fails;")
+        assert wait_for(lambda: metric(server.url, "overstap_retried_total", route="default") >= 1)
+        assert wait_for(lambda: int(table(gw, "delivery")[0]["attempts"]) >= 1)  # type: ignore[call-overload]

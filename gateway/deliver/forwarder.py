@@ -374,8 +374,8 @@ class Forwarder:
             next_at = time.time() + delay
             item.next_at = next_at
             self.committer.write_later(lambda c: outbox.mark_retry(c, item.id, item.attempts, next_at,
-                                                                   outcome.http_status, outcome.stored))
-            self.observer.retried(item, outcome, delay)
+                                                                   outcome.http_status, outcome.stored),
+                                       after=lambda _: self._count_retried(item, outcome, delay))
             log.info("delivery %d (%s/%s) attempt %d failed, retry in %.1fs: %s", item.id, item.route, item.target,
                      item.attempts, delay, outcome.summary)
             item.payload = None  # reload when due: a long outage must not pin every payload in memory
@@ -438,6 +438,15 @@ class Forwarder:
             else:
                 self.observer.dead(item, outcome)
         except Exception as exc:  # a metric must never undo the status it counts
+            log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
+
+    def _count_retried(self, item: Queued, outcome: Outcome, delay: float) -> None:
+        """Count a failed attempt as retried once its attempts and next_at are committed, as delivered and dead are
+        (:meth:`_count_written`): a failed COMMIT stored nothing of it, and it is not counted. The retry itself is
+        scheduled in memory either way; its next attempt is counted as what it becomes."""
+        try:
+            self.observer.retried(item, outcome, delay)
+        except Exception as exc:  # a metric must never undo the write it counts
             log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
 
     def _write_settled(self, delivery_id: int, write: Callable[[Any], bool],
