@@ -97,3 +97,14 @@ def test_a_config_file_naming_a_fifo_as_its_mapping_is_refused_by_the_reader(tmp
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines()[-1] == (f"error: {fifo}:1:1: a FIFO, not a regular file: mapping files are read "
                                             "from regular files only")
+
+
+@pytest.mark.parametrize("command", ["convert", "batch"])
+def test_a_fifo_as_state_is_named_as_what_it_is(tmp_path: Path, command: str) -> None:
+    """Refused before too (exit 2), but as "cannot open the zaak ledger: File exists" (mkdir's words)."""
+    fifo = tmp_path / "state"
+    os.mkfifo(fifo)
+    done = run(command, "--out", str(tmp_path / "out"), "--state", str(fifo), INPUT)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (f"error: --state {fifo}: cannot open the zaak ledger: it is a FIFO, "
+                                            "socket or device, not a folder")

@@ -71,9 +71,12 @@ class _SqliteTransaction:
 
 def open_failure(state: str, exc: BaseException) -> str:
     """Why ``--state`` could not be opened as a ledger folder, as ``convert`` and ``batch`` both say it: a file where
-    the folder goes is named so (``mkdir`` says only "File exists"), else the system's or SQLite's reason."""
+    the folder goes is named so (``mkdir`` says only "File exists"), so is a FIFO, socket or device, else the
+    system's or SQLite's reason."""
     if Path(state).is_file():
         return "it is a file, not a folder"
+    if Path(state).exists() and not Path(state).is_dir():
+        return "it is a FIFO, socket or device, not a folder"
     return str(getattr(exc, "strerror", None) or exc)
 
 
