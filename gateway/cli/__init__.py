@@ -24,6 +24,7 @@ def _register() -> None:
         mapping,
         outbox,
         outbox_import,
+        outbox_reconvert,
         serve,
         store,
         testbed,

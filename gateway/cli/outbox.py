@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from gateway.deliver import outbox, restamp, shadow
+from gateway.deliver import outbox, restamp, shadow, superseded
 from gateway.deliver.replay import ID_RANGE, InOrder, Replayed, Targets, apply, chunks, prepare, replay_quarantined
 from gateway.deliver.serving import SidecarServing, alone
 from gateway.deliver.store import SqliteStore, Store, existing, locate, read_only, ready
@@ -332,7 +332,9 @@ def replay(ids: tuple[int, ...], data_dir: str | None, config_file: str | None, 
         fail_usage("--profile renders quarantined messages without --config (a config's routes name their profile)")
     chosen = list(ids)
     if all_dead:
-        chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)]
+        passed_by = superseded.all_marked(conn)  # converted anew (outbox reconvert): replay refuses them
+        chosen += [r["id"] for r in outbox.delivery_rows(conn, status=outbox.DEAD, route=route, limit=None)
+                   if r["id"] not in passed_by]
     chosen = list(dict.fromkeys(chosen))  # `replay 7 --all-dead`: once, not "already pending" and exit 1
     targets = _targets(config_file) if not quarantined else None
     store = locate_store(data_dir, config_file, store_url)

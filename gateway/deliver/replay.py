@@ -27,12 +27,13 @@ import sqlite3
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from gateway.ledger import LedgerTransaction
 from gateway.ledger.staged import ConnLedger
 from gateway.pipeline import FAILURES, Conversion, describe, sender_of
 
-from . import imported, outbox, restamp
+from . import imported, outbox, restamp, superseded
 from .plan import plan
 from .unmapped import UnmappedInput
 
@@ -151,6 +152,9 @@ def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
     row = outbox.delivery(conn, step.id)
     if row is None or row["status"] != step.seen_status:
         return Replayed(step.id, False, "changed while it was being converted; replay it again")
+    refused = superseded.refusal(conn, step.id)  # even forced: it would go on top of the zaak converted anew
+    if refused is not None:
+        return Replayed(step.id, False, refused)
     refused = imported.refusal(conn, step.id) if not step.forced else None  # in the write: no import in between
     if refused is not None:
         return Replayed(step.id, False, refused)
@@ -179,6 +183,18 @@ def _apply_quarantined(conn: sqlite3.Connection, step: Prepared, in_order: InOrd
     assert conversion is not None
     if row is None or row["status"] != outbox.QUARANTINED:
         return Replayed(step.id, False, "no longer quarantined")
+    try:
+        accepted = accept_converted(conn, row, conversion, in_order)
+    except outbox.ReferenceConflict as exc:
+        return Replayed(step.id, False, f"still refused: {exc}")
+    conn.execute("DELETE FROM message WHERE id = ?", (step.id,))
+    return Replayed(step.id, True, f"converted; now message {accepted.message_id} with "
+                    f"{len(accepted.queued)} delivery(ies) queued")
+
+
+def accept_converted(conn: sqlite3.Connection, row: Any, conversion: Conversion, in_order: InOrder) -> outbox.Accepted:
+    """Store message ``row``'s original as converted now (``conversion``) and queue what it became, planned as a
+    fresh arrival of its route: a quarantined replay and a re-conversion (gateway/deliver/reconvert.py) alike."""
     original = bytes(row["original"])
     sender = sender_of(conversion.bericht, conversion.source.envelope_info)
     message = outbox.NewMessage(
@@ -187,14 +203,8 @@ def _apply_quarantined(conn: sqlite3.Connection, step: Prepared, in_order: InOrd
         ontvanger=sender.ontvanger, mapping=conversion.mapping.name,
         source_key=outbox.source_key(sender.afzender, sender.referentienummer, sender.dagtekening),
         content_sha256=conversion.bericht.digest(), unmapped=_unmapped(conversion))
-    try:
-        accepted = outbox.accept(conn, message, plan(row["mode"], conversion.outputs, original, row["content_type"],
-                                                     row["soap_action"], (in_order or {}).get(row["route"], ())))
-    except outbox.ReferenceConflict as exc:
-        return Replayed(step.id, False, f"still refused: {exc}")
-    conn.execute("DELETE FROM message WHERE id = ?", (step.id,))
-    return Replayed(step.id, True, f"converted; now message {accepted.message_id} with "
-                    f"{len(accepted.queued)} delivery(ies) queued")
+    return outbox.accept(conn, message, plan(row["mode"], conversion.outputs, original, row["content_type"],
+                                             row["soap_action"], (in_order or {}).get(row["route"], ())))
 
 
 def _unmapped(conversion: Conversion) -> str | None:

@@ -1,0 +1,162 @@
+"""Re-conversion: a zkn message the receiver refused because of Overstap (a mapping or rendering fault), converted
+anew from its stored source once the fault is fixed (``overstap outbox reconvert``).
+
+Why not replay: replay sends the stored zakLk01 again, right when the cause lay with the receiver. When it lay with
+the sender, StUF 03.01 4.4.3 says "Wanneer het probleem bij de zender ligt, dan dient de zender na het oplossen van
+het probleem een nieuw bericht aan te maken met een nieuw referentienummer en een nieuw tijdstipBericht": the
+message must be rendered again, and the zaak ledger must first forget the zaak as the refused message left it, or
+the new rendering is an updateZaak from a state the receiver never had.
+
+What can be done safely here: the ledger keeps only the zaak's last state, not the state before each message. So a
+zaak is taken back only when the receiver holds none of it: every delivery of the zaak (and of every message that
+rendered onto it, and of their other zaken) is a dead letter. The zaak's state and chain keys are then dropped (the
+receiver never took that identificatie; the fixed mapping may derive another), and those messages are converted again
+with the mappings of now, in the order they came, as fresh arrivals. A zaak with a delivery delivered or pending is
+refused, naming them. The old messages stay, status ``superseded by N``, their dead letters with a reason saying
+what replaced them (gateway/deliver/superseded.py: replay refuses them).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.pipeline import FAILURES, describe
+
+from . import outbox, superseded
+from .replay import Convert, InOrder, accept_converted
+
+MAX_NAMED = 10
+"""Ids a refusal names at most: enough to act on, never a whole outbox."""
+
+
+class ReconvertRefused(Exception):
+    """What cannot be reconverted safely, and why; nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reconverted:
+    old: int
+    new: int
+    queued: list[int]
+
+
+def _named(items: Iterable[int] | Iterable[str]) -> str:
+    """The first :data:`MAX_NAMED` ids or zaken, in order, and how many more."""
+    ordered = sorted(items)  # type: ignore[type-var]
+    more = f" and {len(ordered) - MAX_NAMED} more" if len(ordered) > MAX_NAMED else ""
+    return ", ".join(map(str, ordered[:MAX_NAMED])) + more
+
+
+def _start(conn: Any, delivery_id: int) -> Any:
+    row = outbox.delivery(conn, delivery_id)
+    if row is None:
+        raise ReconvertRefused(f"delivery {delivery_id}: no such delivery")
+    if row["status"] != outbox.DEAD:
+        raise ReconvertRefused(f"delivery {delivery_id} is {row['status']}, not a dead letter: only a delivery the "
+                               "receiver refused is converted anew")
+    if superseded.by(conn, delivery_id) is not None:
+        raise ReconvertRefused(superseded.refusal(conn, delivery_id) or "")
+    if row["target"] != outbox.NEW or row["zaak"] is None:
+        raise ReconvertRefused(f"delivery {delivery_id} is not a canonical zaak message (target {row['target']}): "
+                               "an original for the legacy downstream is sent as received, so replay it")
+    return row
+
+
+def _accepted(conn: Any, message_ids: Iterable[int]) -> dict[int, Any]:
+    rows = {}
+    for mid in message_ids:
+        msg = outbox.message(conn, mid)
+        if msg is not None and msg["status"] == outbox.ACCEPTED:
+            rows[mid] = msg
+    return rows
+
+
+def involved(conn: Any, delivery_ids: Iterable[int]) -> tuple[dict[int, Any], set[str]]:
+    """The accepted messages to convert anew and the zaken to take back for ``delivery_ids``: every message with a
+    delivery to one of the zaken, and every zaak one of those messages delivers to, until nothing is added.
+    Refused (:class:`ReconvertRefused`) unless each of their deliveries is a dead letter of a translate route."""
+    zaken: set[str] = set()
+    for delivery_id in delivery_ids:
+        zaken.add(str(_start(conn, delivery_id)["zaak"]))
+    messages: dict[int, Any] = {}
+    while True:
+        marks = ",".join("?" * len(zaken))
+        found = {int(r[0]) for r in conn.execute(f"SELECT DISTINCT message_id FROM delivery WHERE zaak IN ({marks})",
+                                                 sorted(zaken))}
+        new = _accepted(conn, found - set(messages))
+        if not new:
+            break
+        messages.update(new)
+        zaken |= {str(d["zaak"]) for mid in new for d in outbox.deliveries_of(conn, mid) if d["zaak"] is not None}
+    _check(conn, messages, zaken)
+    return messages, zaken
+
+
+def _check(conn: Any, messages: dict[int, Any], zaken: set[str]) -> None:
+    modes = {mid for mid, msg in messages.items() if msg["mode"] != "translate"}
+    if modes:
+        raise ReconvertRefused(f"message(s) {_named(modes)} came on a route in mode {messages[min(modes)]['mode']}: "
+                               "reconvert takes translate routes only (a shadow route's original went to the legacy "
+                               "system, which this would not take back)")
+    live: dict[str, list[int]] = {}
+    for mid in messages:
+        for d in outbox.deliveries_of(conn, mid):
+            if d["status"] != outbox.DEAD:
+                live.setdefault(d["status"], []).append(d["id"])
+    if live:
+        said = "; ".join(f"{status}: {_named(ids)}" for status, ids in sorted(live.items()))
+        raise ReconvertRefused(
+            f"zaak {_named(zaken)} has deliveries that are not dead letters ({said}): the receiver holds (or "
+            "may yet take) the zaak as they left it, and the zaak ledger keeps no state from before a message, so "
+            "converting anew here would render from a state the receiver does not hold. Only a zaak whose every "
+            "delivery the receiver refused is taken back; wait for pending ones to end, or correct a delivered "
+            "zaak at the receiver")
+
+
+def reconvert(conn: sqlite3.Connection, delivery_ids: Iterable[int], convert: Convert,
+              in_order: InOrder = None) -> list[Reconverted]:
+    """Take the zaken of ``delivery_ids`` back and convert their messages anew with ``convert`` (rendering against
+    the ledger tables on ``conn``), all in the caller's transaction; raises
+    :class:`ReconvertRefused` (the caller rolls back) when that cannot be done safely or a message no longer
+    converts."""
+    messages, zaken = involved(conn, list(dict.fromkeys(delivery_ids)))
+    for mid in messages:  # out of the way first: the new message takes the same sender identity and bytes
+        conn.execute("UPDATE message SET status = ? WHERE id = ?", (f"superseding {mid}", mid))
+    for zaak in sorted(zaken):
+        _forget_state(conn, zaak)
+    done: list[Reconverted] = []
+    for mid, row in sorted(messages.items()):
+        try:
+            conversion = convert(row["route"], bytes(row["original"]))
+        except FAILURES as exc:
+            info = describe(exc, row["route"])
+            raise ReconvertRefused(f"message {mid} does not convert with the mappings of now: {info}") from exc
+        accepted = accept_converted(conn, row, conversion, in_order)
+        if accepted.repeat or accepted.message_id == mid:
+            raise ReconvertRefused(f"message {mid}: its conversion was taken as a re-send of message "
+                                   f"{accepted.message_id}, not stored anew")
+        _supersede(conn, mid, accepted.message_id)
+        done.append(Reconverted(mid, accepted.message_id, [q.id for q in accepted.queued]))
+    outbox.bump_generation(conn)
+    return done
+
+
+def _forget_state(conn: Any, zaak: str) -> None:
+    """Drop the zaak from the ledger: the receiver holds none of it (every delivery of it is dead), and a chain key
+    left bound to it would make a later message of that chain a creeerZaak of an identificatie no mapping of now
+    derives."""
+    conn.execute("DELETE FROM zaak_state WHERE zaak = ?", (zaak,))
+    conn.execute("DELETE FROM chain_key WHERE zaak = ?", (zaak,))
+
+
+def _supersede(conn: Any, old: int, new: int) -> None:
+    """The old message and its dead letters stay, saying what replaced them; replay refuses those dead letters."""
+    conn.execute("UPDATE message SET status = ?, reason = ? WHERE id = ?",
+                 (f"superseded by {new}", outbox.cap(f"converted anew as message {new} (outbox reconvert)"), old))
+    for d in outbox.deliveries_of(conn, old):
+        reason = f"superseded by message {new} (outbox reconvert, converted anew): was: {d['reason'] or ''}"
+        conn.execute("UPDATE delivery SET reason = ? WHERE id = ?", (outbox.cap(reason), d["id"]))
+        superseded.mark(conn, d["id"], new)
