@@ -10,27 +10,34 @@ rule more, as a zaaksysteem may have: an einddatumGepland before the startdatum 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pg_helpers
 import pytest
 from click.testing import CliRunner
+from pg_helpers import database_for
 from proxy_helpers import ServerThread, Start, sample, wait_for
 
 from gateway.cli import main
 from gateway.deliver import outbox, superseded
-from gateway.deliver.reconvert import ReconvertRefused, involved
+from gateway.deliver.reconvert import ReconvertRefused, involved, reconvert
+from gateway.deliver.replay import accept_converted
+from gateway.ledger.staged import ConnLedger
 from gateway.mapping import Registry
 from gateway.mapping.registry import builtin_dir
+from gateway.pgstore.conn import PgConnection
+from gateway.pipeline import Converter
 from gateway.receiver import Receiver
 from gateway.receiver.apply import refuse
 from gateway.receiver.zaak import EXTRA
 from gateway.testbed.app import create_app as reference_app
 
 B01, B02, B04 = "CasusB-01-WMO301_toewijzing.xml", "CasusB-02-WMO305_start.xml", "CasusB-04-WMO307_stop.xml"
-KEY = {"X-Admin-Key": "geheim"}
+server = pg_helpers.server
 
 
 class StrictReceiver(Receiver):
@@ -64,13 +71,24 @@ def _rows(conn: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 
 def test_a_creeerzaak_refused_for_a_mapping_fault_goes_again_converted_with_the_fixed_mapping(
         start: Start, tmp_path: Path) -> None:
+    _refused_then_converted_anew(start, tmp_path)
+
+
+def test_on_postgresql_the_reconversion_runs_beside_the_replicas(
+        start: Start, tmp_path: Path, server: str, request: pytest.FixtureRequest) -> None:
+    _refused_then_converted_anew(start, tmp_path, database_for(server, request, "reconvert"))
+
+
+def _refused_then_converted_anew(start: Start, tmp_path: Path, database: str | None = None) -> None:
+    """B01 refused for a mapping fault, B02 quarantined for it, reconvert, the sidecar with the fixed mapping, B04:
+    on the SQLite outbox (the sidecar stopped for it), or on the PostgreSQL ``database`` (beside the replica)."""
     receiver = StrictReceiver()
+    store = {"store": database} if database else {}
     with ServerThread(reference_app(receiver)) as ds:
         routes = {"default": {"downstream": ds.url + "/soap"}}
-        server, gw = start(routes, {}, reg=broken_registry(tmp_path), admin_key="geheim")
-        assert gw.db_path is not None
-        data = str(gw.db_path.parent)
-        conn = outbox.connect(gw.db_path)
+        server, gw = start(routes, {}, reg=broken_registry(tmp_path), admin_key="geheim", **store)
+        where = ["--store", database] if database else ["--data-dir", str(gw.db_path.parent)]  # type: ignore[union-attr]
+        conn: Any = PgConnection(database) if database else outbox.connect(gw.db_path)  # type: ignore[arg-type]
         assert httpx.post(server.url + "/soap", content=sample(B01), timeout=30).status_code == 200
         assert wait_for(lambda: _rows(conn, "SELECT count(*) FROM delivery WHERE status = 'dead'")[0][0] == 1)
         ((creeer, zaak, old_ref, code, reason),) = _rows(
@@ -80,12 +98,12 @@ def test_a_creeerzaak_refused_for_a_mapping_fault_goes_again_converted_with_the_
         # the start of zorg names product 01A01, which the ledger's zaak (product "01") does not hold: quarantined
         assert httpx.post(server.url + "/soap", content=sample(B02), timeout=30).status_code == 500
         ((later, _),) = _rows(conn, "SELECT id, status FROM message WHERE status = 'quarantined'")
-        # beside the serving sidecar it is refused: it renders ahead of its commits
-        beside = CliRunner().invoke(main, ["outbox", "reconvert", str(creeer), "--data-dir", data])
-        assert beside.exit_code == 1 and "a sidecar is serving" in beside.output, beside.output
-        server.stop()
+        if not database:  # beside the sidecar serving SQLite it is refused: it renders ahead of its commits
+            beside = CliRunner().invoke(main, ["outbox", "reconvert", str(creeer), *where])
+            assert beside.exit_code == 1 and "a sidecar is serving" in beside.output, beside.output
+            server.stop()
         # the mapping fixed (the shipped dialects): convert anew
-        result = CliRunner().invoke(main, ["outbox", "reconvert", str(creeer), "--data-dir", data])
+        result = CliRunner().invoke(main, ["outbox", "reconvert", str(creeer), *where])
         assert result.exit_code == 0, result.output
         assert "1 message(s) converted anew" in result.output
         (_, old_status), (_, _), (new_id, new_status) = _rows(conn, "SELECT id, status FROM message ORDER BY id")
@@ -98,19 +116,21 @@ def test_a_creeerzaak_refused_for_a_mapping_fault_goes_again_converted_with_the_
         # the ledger holds the zaak as converted anew, nothing of the refused one
         assert _rows(conn, "SELECT count(*) FROM chain_key WHERE zaak = ?", zaak) == [(0,)]
         assert _rows(conn, "SELECT count(*) FROM zaak_state WHERE zaak = ?", zaak) == [(0,)]
-        assert "01A01" in _rows(conn, "SELECT state FROM zaak_state WHERE zaak = ?", fresh_zaak)[0][0]
+        assert "01A01" in json.dumps(_rows(conn, "SELECT state FROM zaak_state WHERE zaak = ?", fresh_zaak)[0][0])
         assert fresh_ref != old_ref  # a new message: a new referentienummer (StUF 03.01 4.4.3)
         assert _tijdstip(conn, fresh) > _tijdstip(conn, creeer)  # and a later tijdstipBericht
         # the old dead letter is not replayed, even forced, and --all-dead passes it by
-        replayed = CliRunner().invoke(main, ["outbox", "replay", str(creeer), "--force", "--data-dir", data])
+        replayed = CliRunner().invoke(main, ["outbox", "replay", str(creeer), "--force", *where])
         assert replayed.exit_code == 1 and f"superseded by message {new_id}" in replayed.output, replayed.output
-        everything = CliRunner().invoke(main, ["outbox", "replay", "--all-dead", "--data-dir", data])
+        everything = CliRunner().invoke(main, ["outbox", "replay", "--all-dead", *where])
         assert "0 replayed, 0 not" in everything.output, everything.output
         # the start of zorg now converts onto the zaak converted anew
-        again = CliRunner().invoke(main, ["outbox", "replay", "--quarantined", str(later), "--data-dir", data])
+        again = CliRunner().invoke(main, ["outbox", "replay", "--quarantined", str(later), *where])
         assert again.exit_code == 0, again.output
         # the sidecar again, with the fixed mapping: the receiver takes the zaak as the source says it
-        server, gw = start(routes, {}, admin_key="geheim")
+        if database:
+            server.stop()
+        server, gw = start(routes, {}, admin_key="geheim", **store)
         assert wait_for(lambda: _rows(conn, "SELECT count(*) FROM delivery WHERE status = 'pending'")[0][0] == 0)
         assert _rows(conn, "SELECT status, count(*) FROM delivery GROUP BY status ORDER BY status") == [
             ("dead", 1), ("delivered", 2)]
@@ -192,3 +212,32 @@ def test_every_message_rendered_onto_the_zaak_and_their_other_zaken_go_together(
     messages, zaken = involved(conn, [first])
     assert sorted(messages) == [1, 2, 3] and zaken == {"Z1", "Z2"}
     assert unrelated not in {d for m in messages for d in [r["id"] for r in outbox.deliveries_of(conn, m)]}
+
+
+def test_a_message_converted_anew_twice_keeps_both_earlier_ones_superseded(tmp_path: Path) -> None:
+    """The first fix was no fix (the receiver refused again): the second reconvert supersedes the first one's message,
+    whose bytes are those of the original (the outbox keeps one row per route, status and bytes)."""
+    conn = _outbox(tmp_path / "data")
+    ledger = ConnLedger(conn, create=False)
+    broken = Converter(broken_registry(tmp_path), ledger=ledger, validate=False)
+    fixed = Converter(Registry(), ledger=ledger, validate=False)
+
+    def with_(converter: Converter) -> Any:
+        return lambda route, original: converter.convert(original, "B01", route=route)
+
+    row = {"route": "default", "mode": "translate", "original": sample(B01), "content_type": None,
+           "soap_action": None}
+    with outbox.transaction(conn):
+        first = accept_converted(conn, row, with_(broken)("default", sample(B01)), None).queued[0].id
+        outbox.mark_dead(conn, first, 1, 200, "Fo03 StUF055", "productcode")
+    with outbox.transaction(conn):
+        (again,) = reconvert(conn, [first], with_(broken))
+        outbox.mark_dead(conn, again.queued[0], 1, 200, "Fo03 StUF055", "productcode")
+    with outbox.transaction(conn):
+        (done,) = reconvert(conn, [again.queued[0]], with_(fixed))
+    assert _rows(conn, "SELECT id, status FROM message ORDER BY id") == [
+        (1, f"superseded by {again.new}"), (again.new, f"superseded by {done.new}"), (done.new, "accepted")]
+    assert [superseded.by(conn, d) for d in (first, again.queued[0], done.queued[0])] == [again.new, done.new, None]
+    ((state,),) = _rows(conn, "SELECT state FROM zaak_state")
+    assert '"01A01"' in state and _rows(conn, "SELECT DISTINCT zaak FROM chain_key") == _rows(
+        conn, "SELECT zaak FROM delivery WHERE id = ?", done.queued[0])
