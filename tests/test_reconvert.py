@@ -41,27 +41,38 @@ server = pg_helpers.server
 
 
 class StrictReceiver(Receiver):
-    """The reference receiver with one rule more, as a zaaksysteem that checks its zaken's product may have: a
-    product.code extraElement is an iWmo productcode of five positions (StUF055 otherwise)."""
+    """The reference receiver with one rule more, as a zaaksysteem that checks a toewijzing against its beschikking
+    may have: the toegewezen product's volume is the beschikte one (StUF055 otherwise)."""
 
     def _apply(self, inbound: Any) -> Any:
         zaak, operation = super()._apply(inbound)
-        code = (zaak.attributes.get(EXTRA) or {}).get("product.code")
-        if isinstance(code, str) and len(code) != 5:
-            raise refuse("productcode", "extraElement product.code", "a productcode has five positions", "StUF055")
+        extra = zaak.attributes.get(EXTRA) or {}
+        toegewezen, beschikt = extra.get("product.omvang.volume"), extra.get("beschikt.omvang.volume")
+        if toegewezen is not None and beschikt is not None and toegewezen != beschikt:
+            raise refuse("omvang", "extraElement product.omvang.volume", "the toegewezen volume is not the beschikte "
+                         "volume", "StUF055")
         return zaak, operation
 
 
-def broken_registry(tmp_path: Path) -> Registry:
-    """The dialects with a mapping fault: iWmo 2.0 WMO301's toegewezen product reads its Categorie as its Code, so
-    the zaak's product.code is "01" where the source says "01A01"."""
-    dialects = tmp_path / "dialects"
-    shutil.copytree(builtin_dir(), dialects)
+VOLUME_FAULT = ("          reden_intrekking: m:RedenIntrekking\n          <<: *omvang\n",
+                "          reden_intrekking: m:RedenIntrekking\n          <<: *omvang\n"
+                "          omvang.volume: m:Omvang/i:Eenheid\n")
+"""iWmo 2.0 WMO301's toegewezen product reads its Volume from the Eenheid element: product.omvang.volume 83 where
+the source says 22500 (the zaak identificatie and its chain keys are the fixed mapping's)."""
+CODE_FAULT = ("          code: m:Product/i:Code\n          aanbieder: m:Aanbieder\n",
+              "          code: m:Product/i:Categorie\n          aanbieder: m:Aanbieder\n")
+"""Its toegewezen product reads its Categorie as its Code: product "01" where the source says "01A01", and with it
+another zaak identificatie than the fixed mapping derives."""
+
+
+def broken_registry(tmp_path: Path, fault: tuple[str, str] = VOLUME_FAULT) -> Registry:
+    """The dialects with a mapping fault (``fault``: the right text and the wrong one)."""
+    dialects = tmp_path / "dialects"  # iWmo 2.0's only: the messages here are of it
+    shutil.copytree(builtin_dir() / "iwmo20", dialects / "iwmo20")
     mapping = dialects / "iwmo20" / "wmo301.yaml"
     text = mapping.read_text()
-    right = "          code: m:Product/i:Code\n          aanbieder: m:Aanbieder\n"
-    assert text.count(right) == 1
-    mapping.write_text(text.replace(right, "          code: m:Product/i:Categorie\n          aanbieder: m:Aanbieder\n"))
+    assert text.count(fault[0]) == 1
+    mapping.write_text(text.replace(*fault))
     return Registry([dialects])
 
 
@@ -80,8 +91,9 @@ def test_on_postgresql_the_reconversion_runs_beside_the_replicas(
 
 
 def _refused_then_converted_anew(start: Start, tmp_path: Path, database: str | None = None) -> None:
-    """B01 refused for a mapping fault, B02 quarantined for it, reconvert, the sidecar with the fixed mapping, B04:
-    on the SQLite outbox (the sidecar stopped for it), or on the PostgreSQL ``database`` (beside the replica)."""
+    """B01 refused for a mapping fault, B02 rendered on top of it and refused too, reconvert, the sidecar with the
+    fixed mapping, B04: on the SQLite outbox (the sidecar stopped for it), or on the PostgreSQL ``database`` (beside
+    the replica)."""
     receiver = StrictReceiver()
     store = {"store": database} if database else {}
     with ServerThread(reference_app(receiver)) as ds:
@@ -89,62 +101,105 @@ def _refused_then_converted_anew(start: Start, tmp_path: Path, database: str | N
         server, gw = start(routes, {}, reg=broken_registry(tmp_path), admin_key="geheim", **store)
         where = ["--store", database] if database else ["--data-dir", str(gw.db_path.parent)]  # type: ignore[union-attr]
         conn: Any = PgConnection(database) if database else outbox.connect(gw.db_path)  # type: ignore[arg-type]
-        assert httpx.post(server.url + "/soap", content=sample(B01), timeout=30).status_code == 200
-        assert wait_for(lambda: _rows(conn, "SELECT count(*) FROM delivery WHERE status = 'dead'")[0][0] == 1)
-        ((creeer, zaak, old_ref, code, reason),) = _rows(
-            conn, "SELECT id, zaak, referentienummer, reply_code, reason FROM delivery")
-        assert code.startswith("Fo03") and "productcode" in reason
+        for name in (B01, B02):  # the toewijzing, then the start of zorg rendered on top of it
+            assert httpx.post(server.url + "/soap", content=sample(name), timeout=30).status_code == 200
+        assert wait_for(lambda: _rows(conn, "SELECT count(*) FROM delivery WHERE status = 'dead'")[0][0] == 2)
+        (creeer, zaak, old_ref, code, reason), (later, later_zaak, _, later_code, _) = _rows(
+            conn, "SELECT id, zaak, referentienummer, reply_code, reason FROM delivery ORDER BY id")
+        assert code.startswith("Fo03") and "toegewezen volume" in reason
+        assert later_zaak == zaak and later_code.startswith("Fo03")  # no such zaak at the receiver
         assert len(receiver) == 0  # the receiver holds nothing of the zaak
-        # the start of zorg names product 01A01, which the ledger's zaak (product "01") does not hold: quarantined
-        assert httpx.post(server.url + "/soap", content=sample(B02), timeout=30).status_code == 500
-        ((later, _),) = _rows(conn, "SELECT id, status FROM message WHERE status = 'quarantined'")
         if not database:  # beside the sidecar serving SQLite it is refused: it renders ahead of its commits
             beside = CliRunner().invoke(main, ["outbox", "reconvert", str(creeer), *where])
             assert beside.exit_code == 1 and "a sidecar is serving" in beside.output, beside.output
+            assert "POST /admin/reconvert" in beside.output
             server.stop()
         # the mapping fixed (the shipped dialects): convert anew
         result = CliRunner().invoke(main, ["outbox", "reconvert", str(creeer), *where])
         assert result.exit_code == 0, result.output
-        assert "1 message(s) converted anew" in result.output
-        (_, old_status), (_, _), (new_id, new_status) = _rows(conn, "SELECT id, status FROM message ORDER BY id")
-        assert (old_status, new_status) == (f"superseded by {new_id}", "accepted")
-        ((status, why),) = _rows(conn, "SELECT status, reason FROM delivery WHERE id = ?", creeer)
-        assert status == "dead" and why.startswith(f"superseded by message {new_id} ") and "productcode" in why
-        ((fresh, fresh_zaak, fresh_ref, fresh_status),) = _rows(
-            conn, "SELECT id, zaak, referentienummer, status FROM delivery WHERE id > ?", creeer)
-        assert fresh_status == "pending" and fresh_zaak != zaak  # its identificatie derives from the product code
+        assert "2 message(s) converted anew" in result.output
+        (_, first), (_, second), (third, new_status), (fourth, _) = _rows(
+            conn, "SELECT id, status FROM message ORDER BY id")
+        assert (first, second, new_status) == (f"superseded by {third}", f"superseded by {fourth}", "accepted")
+        old = _rows(conn, "SELECT status, reason FROM delivery WHERE id IN (?, ?) ORDER BY id", creeer, later)
+        assert old[0][0] == old[1][0] == "dead" and old[0][1].startswith(f"superseded by message {third} ")
+        assert "toegewezen volume" in old[0][1] and old[1][1].startswith(f"superseded by message {fourth} ")
+        fresh = _rows(conn, "SELECT id, zaak, referentienummer, status FROM delivery WHERE id > ? ORDER BY id", later)
+        assert [(z, st) for _, z, _, st in fresh] == [(zaak, "pending"), (zaak, "pending")]
+        assert old_ref not in {r for _, _, r, _ in fresh}  # a new message: a new referentienummer (StUF 03.01 4.4.3)
+        assert _tijdstip(conn, fresh[0][0]) > _tijdstip(conn, later)  # and a later tijdstipBericht
         # the ledger holds the zaak as converted anew, nothing of the refused one
-        assert _rows(conn, "SELECT count(*) FROM chain_key WHERE zaak = ?", zaak) == [(0,)]
-        assert _rows(conn, "SELECT count(*) FROM zaak_state WHERE zaak = ?", zaak) == [(0,)]
-        assert "01A01" in json.dumps(_rows(conn, "SELECT state FROM zaak_state WHERE zaak = ?", fresh_zaak)[0][0])
-        assert fresh_ref != old_ref  # a new message: a new referentienummer (StUF 03.01 4.4.3)
-        assert _tijdstip(conn, fresh) > _tijdstip(conn, creeer)  # and a later tijdstipBericht
+        assert "22500" in json.dumps(_rows(conn, "SELECT state FROM zaak_state WHERE zaak = ?", zaak)[0][0])
         # the old dead letter is not replayed, even forced, and --all-dead passes it by
         replayed = CliRunner().invoke(main, ["outbox", "replay", str(creeer), "--force", *where])
-        assert replayed.exit_code == 1 and f"superseded by message {new_id}" in replayed.output, replayed.output
+        assert replayed.exit_code == 1 and f"superseded by message {third}" in replayed.output, replayed.output
         everything = CliRunner().invoke(main, ["outbox", "replay", "--all-dead", *where])
         assert "0 replayed, 0 not" in everything.output, everything.output
-        # the start of zorg now converts onto the zaak converted anew
-        again = CliRunner().invoke(main, ["outbox", "replay", "--quarantined", str(later), *where])
-        assert again.exit_code == 0, again.output
         # the sidecar again, with the fixed mapping: the receiver takes the zaak as the source says it
         if database:
             server.stop()
         server, gw = start(routes, {}, admin_key="geheim", **store)
         assert wait_for(lambda: _rows(conn, "SELECT count(*) FROM delivery WHERE status = 'pending'")[0][0] == 0)
-        assert _rows(conn, "SELECT status, count(*) FROM delivery GROUP BY status ORDER BY status") == [
-            ("dead", 1), ("delivered", 2)]
-        assert receiver.zaak(zaak) is None
-        held = receiver.zaak(fresh_zaak)
-        assert held is not None
-        assert held["extraElementen"]["product.code"] == "01A01" and held["omschrijving"] == "Wmo toewijzing 01A01"
+        assert _rows(conn, "SELECT id FROM delivery WHERE status != 'delivered' ORDER BY id") == [(creeer,), (later,)]
+        held = receiver.zaak(zaak)
+        assert held is not None and held["extraElementen"]["product.omvang.volume"] == "22500"
         statussen = len(held["statussen"])
         assert statussen >= 1  # the start of zorg applied on the zaak converted anew
         # and a later message of the zaak applies
         assert httpx.post(server.url + "/soap", content=sample(B04), timeout=30).status_code == 200
         assert wait_for(lambda: _rows(conn, "SELECT count(*) FROM delivery WHERE status = 'pending'")[0][0] == 0)
-        assert _rows(conn, "SELECT count(*) FROM delivery WHERE status != 'delivered' AND id > ?", creeer) == [(0,)]
-        assert len(receiver.zaak(fresh_zaak)["statussen"]) > statussen  # type: ignore[index]
+        assert _rows(conn, "SELECT id FROM delivery WHERE status != 'delivered' ORDER BY id") == [(creeer,), (later,)]
+        assert len(receiver.zaak(zaak)["statussen"]) > statussen  # type: ignore[index]
+        conn.close()
+
+
+def _fix(tmp_path: Path) -> None:
+    """The integrator's fix: the faulty mapping file put back as shipped."""
+    shipped = (builtin_dir() / "iwmo20" / "wmo301.yaml").read_text()
+    (tmp_path / "dialects" / "iwmo20" / "wmo301.yaml").write_text(shipped)
+
+
+def test_through_the_running_sidecar_after_its_mapping_reload(start: Start, tmp_path: Path) -> None:
+    """POST /admin/reconvert: the sidecar keeps serving; the fix reaches it by a mapping reload."""
+    receiver = StrictReceiver()
+    with ServerThread(reference_app(receiver)) as ds:
+        server, gw = start({"default": {"downstream": ds.url + "/soap"}}, {}, reg=broken_registry(tmp_path),
+                           admin_key="geheim")
+        assert gw.db_path is not None and gw.stage is not None
+        conn = outbox.connect(gw.db_path)
+        # B01's write set stays staged, as it is between its commit and its settle: the zender's tijdstipBericht of
+        # then must not be read after the reconvert took a later one (the receiver refuses that StUF019)
+        ledger: Any = gw.stage.ledger
+        settle, lagging = ledger.settle, []
+        ledger.settle = lambda writes: lagging.append(writes) if not lagging else settle(writes)
+        assert httpx.post(server.url + "/soap", content=sample(B01), timeout=30).status_code == 200
+        assert wait_for(lambda: _rows(conn, "SELECT count(*) FROM delivery WHERE status = 'dead'")[0][0] == 1)
+        ((creeer, zaak),) = _rows(conn, "SELECT id, zaak FROM delivery")
+        assert lagging and lagging[0] in ledger.in_flight()
+        assert httpx.post(server.url + "/soap", content=sample(B02), timeout=30).status_code == 200
+        assert wait_for(lambda: _rows(conn, "SELECT count(*) FROM delivery WHERE status = 'dead'")[0][0] == 2)
+        admin = {"X-Admin-Key": "geheim"}
+        unkeyed = httpx.post(server.url + "/admin/reconvert", json={"ids": [creeer]}, timeout=30)
+        assert unkeyed.status_code == 401
+        bad = httpx.post(server.url + "/admin/reconvert", json={"ids": [creeer], "force": True}, headers=admin)
+        assert bad.status_code == 400
+        _fix(tmp_path)
+        assert httpx.post(server.url + "/admin/reload", headers=admin, timeout=60).json()["reloaded"]
+        answer = httpx.post(server.url + "/admin/reconvert", json={"ids": [creeer]}, headers=admin, timeout=60)
+        assert answer.status_code == 200, answer.text
+        first, second = answer.json()["results"]
+        assert (first["message"], second["message"]) == (1, 2) and len(first["queued"]) == len(second["queued"]) == 1
+        again = httpx.post(server.url + "/admin/reconvert", json={"ids": [creeer]}, headers=admin, timeout=60)
+        assert again.status_code == 409 and f"superseded by message {first['now']}" in again.json()["error"]
+        assert httpx.post(server.url + "/soap", content=sample(B04), timeout=30).status_code == 200
+        assert wait_for(lambda: _rows(conn, "SELECT count(*) FROM delivery WHERE status = 'pending'")[0][0] == 0)
+        assert _rows(conn, "SELECT id FROM delivery WHERE status != 'delivered' ORDER BY id") == [(1,), (2,)]
+        held = receiver.zaak(zaak)
+        assert held is not None and held["extraElementen"]["product.omvang.volume"] == "22500"
+        assert len(held["statussen"]) >= 2  # the start and the stop of zorg
+        # and the ledger holds what the receiver holds: B04 was rendered from the zaak converted anew
+        ((state,),) = _rows(conn, "SELECT state FROM zaak_state WHERE zaak = ?", zaak)
+        assert json.loads(state)["extra"]["product.omvang.volume"] == "22500", state
         conn.close()
 
 
@@ -239,5 +294,27 @@ def test_a_message_converted_anew_twice_keeps_both_earlier_ones_superseded(tmp_p
         (1, f"superseded by {again.new}"), (again.new, f"superseded by {done.new}"), (done.new, "accepted")]
     assert [superseded.by(conn, d) for d in (first, again.queued[0], done.queued[0])] == [again.new, done.new, None]
     ((state,),) = _rows(conn, "SELECT state FROM zaak_state")
-    assert '"01A01"' in state and _rows(conn, "SELECT DISTINCT zaak FROM chain_key") == _rows(
+    assert '"22500"' in state and _rows(conn, "SELECT DISTINCT zaak FROM chain_key") == _rows(
         conn, "SELECT zaak FROM delivery WHERE id = ?", done.queued[0])
+
+
+def test_a_fix_that_derives_another_zaak_leaves_no_chain_key_on_the_refused_one(tmp_path: Path) -> None:
+    """The refused zaak's identificatie came from the faulty product code: its chain keys go with its state, or a
+    later message of the chain would be rendered as a creeerZaak of an identificatie no mapping of now derives."""
+    conn = _outbox(tmp_path / "data")
+    ledger = ConnLedger(conn, create=False)
+    broken = Converter(broken_registry(tmp_path, CODE_FAULT), ledger=ledger, validate=False)
+    fixed = Converter(Registry(), ledger=ledger, validate=False)
+    row = {"route": "default", "mode": "translate", "original": sample(B01), "content_type": None,
+           "soap_action": None}
+    with outbox.transaction(conn):
+        first = accept_converted(conn, row, broken.convert(sample(B01), "B01", route="default"), None).queued[0]
+        outbox.mark_dead(conn, first.id, 1, 200, "Fo03 StUF055", "productcode")
+    (old_zaak,) = _rows(conn, "SELECT zaak FROM delivery")[0]
+    assert _rows(conn, "SELECT count(*) FROM chain_key WHERE zaak = ?", old_zaak)[0][0] > 0
+    with outbox.transaction(conn):
+        (done,) = reconvert(conn, [first.id], lambda route, original: fixed.convert(original, "B01", route=route))
+    ((new_zaak,),) = _rows(conn, "SELECT zaak FROM delivery WHERE id = ?", done.queued[0])
+    assert new_zaak != old_zaak
+    assert _rows(conn, "SELECT DISTINCT zaak FROM chain_key") == [(new_zaak,)]
+    assert _rows(conn, "SELECT zaak FROM zaak_state") == [(new_zaak,)]

@@ -256,40 +256,27 @@ def _converter_factory(config_file: str | None, mappings: tuple[str, ...], ledge
     sidecar would."""
     from gateway.proxy.config import ConfigError
     from gateway.proxy.config_file import load
-    from gateway.proxy.converting import build_converters, mapping_files, schema_available
+    from gateway.proxy.converting import mapping_files, schema_available
+    from gateway.proxy.ledger_converting import ledger_converting
 
     if config_file:
         try:
             cfg = load(config_file)
-            registry = load_registry([str(p) for p in mapping_files(cfg)])
-            converters = build_converters(cfg, registry)
-            for converter in converters.values():
-                converter.ledger = ledger
+            bind, in_order = ledger_converting(cfg, load_registry([str(p) for p in mapping_files(cfg)]))
         except ConfigError as exc:
             fail_usage(str(exc))
-        routes = {name: r.match_route or name for name, r in cfg.routes.items()}
-        in_order: InOrder = {name: r.in_order for name, r in cfg.routes.items()}
-    else:
-        registry = load_registry(mappings)
-        names = resolve_mappings(registry, mappings)  # an unknown one is a usage error, not a traceback
-        cache: dict[str, Converter] = {}
-        converters = None
-        routes = {}
-        in_order = None
+        return bind(ledger), in_order
+    registry = load_registry(mappings)
+    names = resolve_mappings(registry, mappings)  # an unknown one is a usage error, not a traceback
+    cache: dict[str, Converter] = {}
 
     def convert(route: str, original: bytes) -> Conversion:
-        if converters is not None:
-            if route not in converters:
-                from gateway.mapping import ConversionError
-
-                raise ConversionError(f"route {route!r} is not in the config any more", field="route")
-            return converters[route].convert(original, route, route=routes[route])
         if route not in cache:
             cache[route] = Converter(registry, profile=profile, mappings=names, validate=schema_available(profile),
                                      ledger=ledger)
         return cache[route].convert(original, route, route=route)
 
-    return convert, in_order
+    return convert, None
 
 
 @outbox_group.command()

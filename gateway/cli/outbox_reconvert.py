@@ -32,8 +32,8 @@ from .outbox import (
 )
 
 _HERE = ("it renders each message against the zaak ledger ahead of storing it, so a re-conversion beside it would "
-         "take back a zaak it may be rendering; stop the sidecar, run 'overstap outbox reconvert {ids}', start it "
-         "again (docs/deploy-sidecar.md, Replay)")
+         "take back a zaak it may be rendering; reconvert through the sidecar: POST /admin/reconvert {{\"ids\": "
+         "[{ids}]}} (docs/deploy-sidecar.md, Replay)")
 
 
 @outbox_group.command("reconvert")
@@ -61,7 +61,7 @@ def reconvert_command(ids: tuple[int, ...], data_dir: str | None, config_file: s
     store = locate_store(data_dir, config_file, store_url)
     ledger, rendering = _replay_ledger(store, conn)
     convert, in_order = _converter_factory(config_file, mappings, ledger, profile or "zkn")
-    named = ", ".join(map(str, ids[:20])) + (", …" if len(ids) > 20 else "")
+    named = ", ".join(map(str, ids[:20])) + (", …" if len(ids) > 20 else "")  # the JSON to send, cut short
     try:
         with no_sidecar(store, _HERE.format(ids=named)), rendering, outbox.transaction(conn):
             done = reconvert(conn, ids, convert, in_order)

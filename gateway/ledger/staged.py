@@ -190,10 +190,20 @@ class StagedLedger:
             if now == self.epoch:
                 return False
             self.epoch = now
-            self._flight.clear()
-            for holders in self._holders.values():
-                holders.clear()
+            self._forget()
             return True
+
+    def forget_in_flight(self) -> None:
+        """Forget every write set in flight, so that renders read what the database holds: for a caller that wrote
+        the ledger tables itself after all of them were committed (``POST /admin/reconvert``, under the render
+        lock); a later :meth:`settle` of one of them finds it gone."""
+        with self._lock:
+            self._forget()
+
+    def _forget(self) -> None:
+        self._flight.clear()
+        for holders in self._holders.values():
+            holders.clear()
 
     def in_flight(self) -> list[WriteSet]:
         with self._lock:

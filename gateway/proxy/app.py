@@ -20,6 +20,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette._utils import get_route_path
 from starlette.types import Message, Receive, Scope, Send
 
+from gateway.deliver.reconvert import ReconvertRefused
 from gateway.httpguard.bodies import Body, BodyBudget, Holding, read_body
 from gateway.httpguard.protocol import SlowBody, UnknownCoding, header
 from gateway.render import stuf
@@ -30,6 +31,7 @@ from .config import ServeConfig
 from .ledgered import LEDGER_IMPORTING
 from .media import unreadable
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .reconverting import reconvert_through
 from .service import Gateway
 from .soap import soap_version
 
@@ -292,13 +294,11 @@ def _add_admin(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
         refused = admin_refusal(request)
         if refused is not None:
             return refused
-        raw = bytearray()
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_REPLAY_BODY:
-                return _json(413, {"error": f"more than {MAX_REPLAY_BODY} bytes: replay in several requests"})
+        raw = await _admin_body(request)
+        if isinstance(raw, Response):
+            return raw
         try:
-            asked = parse_replay(bytes(raw))
+            asked = parse_replay(raw)
         except BadReplay as exc:
             return _json(400, {"error": str(exc)})
         results = await gw.replay(asked.ids, asked.quarantined, asked.force)
@@ -308,6 +308,43 @@ def _add_admin(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
             return Response(json.dumps({"error": LEDGER_IMPORTING, "results": listed}, indent=1).encode(), 503,
                             {"Retry-After": "5"}, media_type="application/json")
         return _json(200, {"results": listed})
+
+    @app.post("/admin/reconvert")
+    async def admin_reconvert(request: Request) -> Response:
+        refused = admin_refusal(request)
+        if refused is not None:
+            return refused
+        raw = await _admin_body(request)
+        return raw if isinstance(raw, Response) else await _reconvert(gw, request, raw)
+
+
+async def _admin_body(request: Request) -> bytes | Response:
+    """An admin request's body, or the 413 when it passes :data:`MAX_REPLAY_BODY` (read no further)."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_REPLAY_BODY:
+            return _json(413, {"error": f"more than {MAX_REPLAY_BODY} bytes: replay in several requests"})
+    return bytes(raw)
+
+
+async def _reconvert(gw: Gateway, request: Request, raw: bytes) -> Response:
+    """``POST /admin/reconvert {"ids": [..]}``: 200 with what each message became, 409 with the refusal (nothing
+    changed), 400 for a body that is not a list of ids."""
+    try:
+        asked = parse_replay(raw)
+    except BadReplay as exc:
+        return _json(400, {"error": str(exc)})
+    if asked.quarantined or asked.force or not asked.ids:
+        return _json(400, {"error": 'expected JSON {"ids": [17]}: the dead deliveries whose messages to convert anew'})
+    client = request.client.host if request.client is not None else "unknown"
+    try:
+        done = await reconvert_through(gw, asked.ids)
+    except ReconvertRefused as exc:
+        log.info("admin reconvert from %s: deliveries %s refused", client, asked.ids[:20])
+        return _json(409, {"error": f"refused: {exc}. Nothing was converted."})
+    log.info("admin reconvert from %s: deliveries %s, %d message(s) converted anew", client, asked.ids[:20], len(done))
+    return _json(200, {"results": [{"message": r.old, "now": r.new, "queued": r.queued} for r in done]})
 
 
 def _log_replay(request: Request, ids: list[int], quarantined: bool, force: bool, done: int) -> None:
