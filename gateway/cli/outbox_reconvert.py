@@ -73,6 +73,6 @@ def reconvert_command(ids: tuple[int, ...], data_dir: str | None, config_file: s
         sys.exit(EXIT_FAILED)
     for r in done:
         click.echo(f"ok   message {r.old}: converted anew as message {r.new}, "
-                   f"{len(r.queued)} delivery(ies) queued ({', '.join(map(str, r.queued)) or 'none'})")
+                   f"{len(r.queued)} delivery(ies) queued ({', '.join(str(q.id) for q in r.queued) or 'none'})")
     click.echo(f"{len(done)} message(s) converted anew; their old dead letters stay, superseded")
     sys.exit(EXIT_OK)

@@ -40,7 +40,8 @@ class ReconvertRefused(Exception):
 class Reconverted:
     old: int
     new: int
-    queued: list[int]
+    queued: list[outbox.Queued]
+    """The deliveries it became, for a running forwarder to take in order (before what is stored after them)."""
 
 
 def _named(items: Iterable[int] | Iterable[str]) -> str:
@@ -139,7 +140,7 @@ def reconvert(conn: sqlite3.Connection, delivery_ids: Iterable[int], convert: Co
             raise ReconvertRefused(f"message {mid}: its conversion was taken as a re-send of message "
                                    f"{accepted.message_id}, not stored anew")
         _supersede(conn, mid, accepted.message_id)
-        done.append(Reconverted(mid, accepted.message_id, [q.id for q in accepted.queued]))
+        done.append(Reconverted(mid, accepted.message_id, accepted.queued))
     outbox.bump_generation(conn)
     return done
 

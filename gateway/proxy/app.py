@@ -344,7 +344,7 @@ async def _reconvert(gw: Gateway, request: Request, raw: bytes) -> Response:
         log.info("admin reconvert from %s: deliveries %s refused", client, asked.ids[:20])
         return _json(409, {"error": f"refused: {exc}. Nothing was converted."})
     log.info("admin reconvert from %s: deliveries %s, %d message(s) converted anew", client, asked.ids[:20], len(done))
-    return _json(200, {"results": [{"message": r.old, "now": r.new, "queued": r.queued} for r in done]})
+    return _json(200, {"results": [{"message": r.old, "now": r.new, "queued": [q.id for q in r.queued]} for r in done]})
 
 
 def _log_replay(request: Request, ids: list[int], quarantined: bool, force: bool, done: int) -> None:

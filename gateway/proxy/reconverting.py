@@ -44,7 +44,9 @@ async def reconvert_through(gw: Gateway, ids: list[int]) -> list[Reconverted]:
             with shared.using(conn):
                 return reconvert(conn, ids, convert, in_order)
 
-        return await gw.committer.write(on_shared_store)
+        done = await gw.committer.write(on_shared_store)
+        _queue(gw, done)
+        return done
 
     def on_outbox_file(conn: Any) -> list[Reconverted]:
         return reconvert(conn, ids, bind(ConnLedger(conn, create=False)), in_order)
@@ -54,4 +56,11 @@ async def reconvert_through(gw: Gateway, ids: list[int]) -> list[Reconverted]:
             done = await gw.committer.write(on_outbox_file)
         finally:  # all committed before the job (or given up): what the job wrote is read from the database now
             stage.ledger.forget_in_flight()
-    return done  # queued: the forwarder finds them by the outbox generation the job moved
+        _queue(gw, done)  # before the lock goes: a message of the zaak rendered next is queued after them
+    return done
+
+
+def _queue(gw: Gateway, done: list[Reconverted]) -> None:
+    """Hand the new deliveries to the forwarder now, in order: found later by the outbox generation, they came
+    after a message of the zaak that arrived meanwhile, which the receiver refused (no such zaak yet)."""
+    gw.forwarder.add([q for r in done for q in r.queued])
