@@ -336,3 +336,21 @@ def test_a_fix_that_derives_another_zaak_leaves_no_chain_key_on_the_refused_one(
     assert new_zaak != old_zaak
     assert _rows(conn, "SELECT DISTINCT zaak FROM chain_key") == [(new_zaak,)]
     assert _rows(conn, "SELECT zaak FROM zaak_state") == [(new_zaak,)]
+
+
+def test_purge_takes_a_superseded_message_once_its_dead_letters_are_purged(tmp_path: Path) -> None:
+    """A superseded message has nothing left to send: it goes with its dead letters, as an accepted one does."""
+    conn = _outbox(tmp_path / "data")
+    ledger = ConnLedger(conn, create=False)
+    fixed = Converter(Registry(), ledger=ledger, validate=False)
+    convert = lambda route, original: fixed.convert(original, "B01", route=route)  # noqa: E731
+    row = {"route": "default", "mode": "translate", "original": sample(B01), "content_type": None,
+           "soap_action": None}
+    with outbox.transaction(conn):
+        first = accept_converted(conn, row, convert("default", sample(B01)), None).queued[0].id
+        outbox.mark_dead(conn, first, 1, 200, "Fo03 StUF055", "refused")
+        reconvert(conn, [first], convert)
+    result = CliRunner().invoke(main, ["outbox", "purge", "--dead", "--older-than", "0s", "--data-dir",
+                                       str(tmp_path / "data")])
+    assert result.exit_code == 0 and "purged 1 delivery(ies) and 1 message(s)" in result.output, result.output
+    assert _rows(conn, "SELECT status FROM message") == [("accepted",)]

@@ -481,8 +481,9 @@ def purge(conn: sqlite3.Connection, *, before: float, statuses: Iterable[str] = 
     if wanted:
         removed = conn.execute(f"DELETE FROM delivery WHERE status IN ({','.join('?' * len(wanted))})"
                                " AND updated_at < ?", (*wanted, before)).rowcount
-    gone = conn.execute("DELETE FROM message WHERE status = 'accepted' AND last_received_at < ? AND NOT EXISTS"
-                        " (SELECT 1 FROM delivery d WHERE d.message_id = message.id)", (before,)).rowcount
+    gone = conn.execute("DELETE FROM message WHERE (status = 'accepted' OR status LIKE 'superseded by %') AND"
+                        " last_received_at < ? AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.message_id ="
+                        " message.id)", (before,)).rowcount  # superseded: converted anew (gateway/deliver/reconvert.py)
     if quarantined:
         gone += conn.execute("DELETE FROM message WHERE status = 'quarantined' AND last_received_at < ?",
                              (before,)).rowcount
