@@ -135,7 +135,10 @@ def reconvert(conn: sqlite3.Connection, delivery_ids: Iterable[int], convert: Co
         except FAILURES as exc:
             info = describe(exc, row["route"])
             raise ReconvertRefused(f"message {mid} does not convert with the mappings of now: {info}") from exc
-        accepted = accept_converted(conn, row, conversion, in_order)
+        try:
+            accepted = accept_converted(conn, row, conversion, in_order)
+        except outbox.ReferenceConflict as exc:  # another message holds its sender identity with other content
+            raise ReconvertRefused(f"message {mid}, converted anew, is refused by the outbox: {exc}") from exc
         if accepted.repeat or accepted.message_id == mid:
             raise ReconvertRefused(f"message {mid}: its conversion was taken as a re-send of message "
                                    f"{accepted.message_id}, not stored anew")
