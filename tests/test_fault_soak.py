@@ -1,0 +1,183 @@
+"""A fault-schedule soak: the sidecar's promises under several faults in one run, as an operator's bad day looks.
+
+Why: tests/test_proxy_process.py, tests/test_replicas.py and tests/test_proxy_pgstore.py each prove one fault at a
+time; a retry that a restart forgets, or an acknowledgement that a cut store connection makes early, shows only when
+faults meet. Real ``overstap serve`` processes (SQLite; or two replicas on PostgreSQL) are fed by concurrent senders,
+each sending one zaak's messages in order, while two seeded schedules run at once: on the sidecar's side SIGKILL and
+restart (and on PostgreSQL every store connection terminated), on the downstream's side connections refused, HTTP
+503, answers past the timeout and connections closed mid-answer (tests/chaos_helpers.py). After the faults stop and
+the backlog drains: every acknowledged message's deliveries were applied exactly once and nothing else arrived, a
+delivery came on the wire again only after an answer that may have been lost or a fault of the sidecar's, the
+store holds only acknowledged messages' deliveries, each delivered, per zaak the receiver applied them in the order
+they were acknowledged, and its zaken are those a fault-free sidecar makes of the same messages.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pg_helpers
+import pytest
+from chaos_helpers import DOWNSTREAM_FAULTS, Fault, FaultDownstream, Faults, check, schedule, send
+from pg_helpers import fresh_database
+from proxy_helpers import FAST_RETRY, GatewayProcess, alive, free_port, sample, samples_dir, variant, wait_for
+
+from gateway.deliver import outbox
+
+BASES = ("CasusA-02-WMO301_toewijzing.xml", "CasusB-01-WMO301_toewijzing.xml", "CasusC-02-WMO301_herindicatie.xml")
+TIMEOUT = 0.5
+"""The sidecar's downstream timeout; a slow answer comes after 1.5 times it."""
+
+
+def sequences(zaken: int, per_zaak: int) -> list[list[bytes]]:
+    """Per zaak, its messages in the order they are sent (each a change: another volume)."""
+    return [[variant(sample(BASES[z % 3]), z * per_zaak + i, zaak=z) for i in range(per_zaak)] for z in range(zaken)]
+
+
+def sidecar(tmp_path: Path, name: str, downstream: str, store: str | None = None,
+            workers: int | None = None) -> GatewayProcess:
+    """An ``overstap serve`` with a short downstream timeout and fast retries (JSON is YAML); ``workers``: conversion
+    processes (0: in the sidecar's own, which starts again sooner on a busy machine)."""
+    doc: dict[str, Any] = {
+        "data_dir": str(tmp_path / name), "watch_mappings": False, "poll_interval": 0.2, "log_level": "warning",
+        "retry": FAST_RETRY, "routes": {"default": {"downstream": "zs"}},
+        "downstreams": {"zs": {"url": downstream, "timeout": TIMEOUT, "connect_timeout": 0.5}}}
+    if store is not None:
+        doc["store"] = store
+    if workers is not None:
+        doc["convert_processes"] = workers
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(json.dumps(doc))
+    return GatewayProcess(["--config", str(config)], free_port(), tmp_path / f"{name}.log")
+
+
+def stored(tmp_path: Path, store: str | None) -> list[tuple[str, str, str | None]]:
+    """(referentienummer, status, reason) of every delivery in the store."""
+    query = "SELECT referentienummer, status, reason FROM delivery"
+    if store is None:
+        conn = sqlite3.connect(f"file:{tmp_path / 'r0' / outbox.DB_NAME}?mode=ro", uri=True, timeout=10)
+        try:
+            return [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(store) as conn:
+        return [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
+
+
+def cut_store_connections(store: str) -> None:
+    """Terminate every backend of the sidecars (a PostgreSQL restart or failover, as the sidecar sees it)."""
+    import psycopg
+
+    with psycopg.connect(store, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'overstap%'"
+                      " AND pid <> pg_backend_pid()")
+
+
+def soak(tmp_path: Path, *, seed: int, zaken: int, per_zaak: int, senders: int, span: float, downstream_faults: int,
+         sidecar_kinds: tuple[str, ...], sidecar_faults: int, store: str | None = None,
+         replicas: int = 1, workers: int | None = None, baseline: bool = True) -> dict[str, int]:
+    """One run under both schedules, checked; with ``baseline`` the same messages go through a fault-free sidecar
+    too, whose receiver must end with the same zaken (the quick variant leaves it out for time: its zaken are
+    compared with its own deliveries applied once, in order, as every variant's are)."""
+    samples_dir()
+    messages = sequences(zaken, per_zaak)
+    down = FaultDownstream(seed, slow_seconds=1.5 * TIMEOUT, answer_within=TIMEOUT / 2).start()
+    gateways = [sidecar(tmp_path, f"r{n}", down.url, store, workers) for n in range(replicas)]
+    orphans: set[int] = set()
+    pick = random.Random(seed)
+    killed: list[int] = []
+
+    down_while = threading.Event()
+
+    def inject(fault: Fault) -> None:
+        if fault.kind == "kill":
+            killed.append(pick.randrange(replicas))
+            if replicas == 1:  # no sidecar to send into: the downstream's faults wait
+                down_while.set()
+            orphans.update(gateways[killed[-1]].kill())
+        elif fault.kind == "terminate":
+            assert store is not None
+            cut_store_connections(store)
+
+    def restart(fault: Fault) -> None:
+        if fault.kind == "kill":
+            gateways[killed[-1]].start()
+            down_while.clear()
+
+    downstream = Faults(schedule(seed, DOWNSTREAM_FAULTS, downstream_faults, span),
+                        lambda fault: down.set_mode(fault.kind), lambda _: down.set_mode("ok"), repeat=True,
+                        paused=down_while)
+    side = Faults(schedule(seed + 1, sidecar_kinds, sidecar_faults, span), inject, restart)
+    try:
+        for gateway in gateways:
+            gateway.start()
+        downstream.start()
+        side.start()
+        pace = span * senders / (zaken * per_zaak)
+        sent = send(lambda rng: gateways[rng.randrange(replicas)].url, messages, senders, pace, seed)
+        downstream.stop()
+        side.stop()
+        assert not downstream.errors and not side.errors, downstream.errors + side.errors
+        # The backlog drains: every delivery in the store settled (what was not applied by then never will be).
+        assert wait_for(lambda: all(status != "pending" for _, status, _ in stored(tmp_path, store)), timeout=120,
+                        interval=0.2), "deliveries still pending two minutes after the faults stopped"
+        time.sleep(1.0)  # a delivery wrongly sent again would be on its way by now
+        counts = check(down, sent, zaken, per_zaak, stored(tmp_path, store), [side])
+    finally:
+        for gateway in gateways:
+            orphans.update(gateway.kill())
+        down.stop()
+    assert wait_for(lambda: not alive(orphans), timeout=30), f"left behind: {alive(orphans)}"
+    assert {kind for _, _, kind in downstream.done} == set(DOWNSTREAM_FAULTS)
+    assert {kind for _, _, kind in side.done} == set(sidecar_kinds)
+    assert sent.retried, "no fault interrupted a sender"
+    assert all(counts.get(f"arrived in {mode}") for mode in ("503", "slow", "cut")), counts
+    counts["faults"] = len(downstream.done) + len(side.done)
+    counts["sidecar faults"] = len(side.done)
+
+    if baseline:
+        fresh = FaultDownstream(seed, slow_seconds=0.0, answer_within=TIMEOUT).start()
+        one = sidecar(tmp_path, "fresh", fresh.url, workers=0)
+        try:
+            one.start()
+            single = send(lambda _: one.url, messages, senders, 0.0, seed)
+            assert wait_for(lambda: single.refs() <= fresh.applied_refs(), timeout=120)
+        finally:
+            one.kill()
+            fresh.stop()
+        assert down.states() == fresh.states()
+    print(f"\nfault soak seed {seed}: {counts}; downstream faults {[k for _, _, k in downstream.done]}, "
+          f"sidecar faults {[k for _, _, k in side.done]}, unacknowledged attempts {dict(sent.failures)}")
+    return counts
+
+
+def test_fault_soak_quick_on_sqlite(tmp_path: Path) -> None:
+    """The quick variant in the normal suite: a fixed seed, a kill, each downstream fault at least once."""
+    counts = soak(tmp_path, seed=25, zaken=16, per_zaak=8, senders=8, span=8.0, downstream_faults=5,
+                  sidecar_kinds=("kill",), sidecar_faults=1, workers=0, baseline=False)
+    assert counts["messages"] == 128 and counts["sidecar faults"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fault_soak_long_on_sqlite(tmp_path: Path, seed: int) -> None:
+    soak(tmp_path, seed=seed, zaken=60, per_zaak=15, senders=16, span=45.0, downstream_faults=14,
+         sidecar_kinds=("kill",), sidecar_faults=4)
+
+
+server = pg_helpers.server  # one PostgreSQL server for this module
+
+
+@pytest.mark.slow
+def test_fault_soak_two_replicas_on_postgresql(tmp_path: Path, server: str) -> None:
+    """Two replicas on one store: one killed at times, every store connection terminated at others."""
+    soak(tmp_path, seed=7, zaken=60, per_zaak=12, senders=16, span=45.0, downstream_faults=14,
+         sidecar_kinds=("kill", "terminate"), sidecar_faults=6, store=fresh_database(server, "soak"), replicas=2)
