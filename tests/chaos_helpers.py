@@ -82,6 +82,7 @@ class FaultDownstream:
         """Referentienummers that came again with other bytes or another SOAPAction."""
         self.lock = threading.Lock()
         self.port = 0
+        self._since = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
@@ -113,9 +114,15 @@ class FaultDownstream:
                 self._server = await asyncio.start_server(self._connection, "127.0.0.1", self.port,
                                                           reuse_address=True)
                 self.port = int(self._server.sockets[0].getsockname()[1])
-            self.mode = mode
+            with self.lock:
+                self.mode, self._since = mode, len(self.arrivals)
 
         asyncio.run_coroutine_threadsafe(change(), self._loop).result(10)
+
+    def bitten(self) -> bool:
+        """Has a request arrived under the present mode since it was set?"""
+        with self.lock:
+            return any(a.mode == self.mode for a in self.arrivals[self._since:])
 
     def applied(self) -> list[Arrival]:
         with self.lock:
@@ -187,6 +194,8 @@ class Sent:
     given_up: dict[tuple[int, int], str] = field(default_factory=dict)
     """Messages a sender gave up on after an attempt that may have reached the sidecar, and what it got."""
     retried: set[tuple[int, int]] = field(default_factory=set)
+    early: list[str] = field(default_factory=list)
+    """Referentienummers acknowledged before another connection found them in the store."""
     failures: Counter[str] = field(default_factory=Counter)
     """What the attempts that got no acknowledgement got instead."""
 
@@ -195,13 +204,16 @@ class Sent:
 
 
 def send(target: Callable[[random.Random], str], messages: list[list[bytes]], senders: int, pace: float,
-         seed: int, gives_up: Callable[[int], bool] = lambda _: False) -> Sent:
+         seed: int, gives_up: Callable[[int], bool] = lambda _: False,
+         stored: Callable[[list[str]], int] | None = None) -> Sent:
     """Post every zaak's messages one after the other (a regie system's order for one client), ``senders`` zaken at
     a time, ``pace`` seconds between a sender's messages; a message without an acknowledgement is offered again.
 
     For a zaak ``gives_up`` names, the sender gives up on the first message whose attempt may have reached the
     sidecar and got no acknowledgement (the connection lost mid-request, an HTTP error), and goes on with the next:
-    that message must be stored and delivered whole, or leave nothing behind (no delivery, no zaak ledger change)."""
+    that message must be stored and delivered whole, or leave nothing behind (no delivery, no zaak ledger change).
+    ``stored`` counts how many of some referentienummers another connection finds in the store: asked the moment
+    each acknowledgement arrives, since a Bv03 may only follow the COMMIT."""
     sent = Sent()
     rng = random.Random(seed)
 
@@ -223,7 +235,9 @@ def send(target: Callable[[random.Random], str], messages: list[list[bytes]], se
                         failure = f"{type(exc).__name__} after the request went out"
                     else:
                         if response.status_code == 200:
-                            sent.acks[(z, i)] = response.headers["x-overstap-referentienummers"].split(",")
+                            refs = sent.acks[(z, i)] = response.headers["x-overstap-referentienummers"].split(",")
+                            if stored is not None and stored(refs) != len(refs):
+                                sent.early.extend(refs)
                             return True
                         failure = f"HTTP {response.status_code}"
                     sent.failures[failure] += 1
@@ -324,6 +338,7 @@ def check(down: FaultDownstream, sent: Sent, zaken: int, per_zaak: int, rows: li
     acked = sent.refs()
     assert len(sent.acks) + len(sent.given_up) == zaken * per_zaak
     assert not down.refused, down.refused[:5]
+    assert not sent.early, f"{len(sent.early)} delivery(ies) acknowledged before they were in the store"
     with down.lock:
         arrivals = list(down.arrivals)
     zaak_of = {a.referentienummer: a.zaak for a in arrivals}
