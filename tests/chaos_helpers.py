@@ -71,7 +71,8 @@ class FaultDownstream:
         self.rng = random.Random(seed)
         self.slow_seconds = slow_seconds
         self.answer_within = answer_within
-        """A Bv03 written later than this after the request counts as possibly lost (the sidecar may have timed out)."""
+        """A Bv03 written later than this after the request's head came counts as possibly lost (the sidecar may have
+        timed out: its deadline runs from before it sent the head)."""
         self.mode = "ok"
         self.receivers: dict[str, ReferenceReceiver] = defaultdict(ReferenceReceiver)
         self.arrivals: list[Arrival] = []
@@ -139,9 +140,10 @@ class FaultDownstream:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                started = time.monotonic()  # the sidecar's deadline runs from about here
                 headers = {k.lower(): v for k, v in _HEADER.findall(head)}
                 body = await reader.readexactly(int(headers.get(b"content-length", b"0")))
-                if not await self._answer(headers, body, writer):
+                if not await self._answer(headers, body, writer, started):
                     break
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
@@ -149,7 +151,8 @@ class FaultDownstream:
             self._writers.discard(writer)
             writer.close()
 
-    async def _answer(self, headers: dict[bytes, bytes], body: bytes, writer: asyncio.StreamWriter) -> bool:
+    async def _answer(self, headers: dict[bytes, bytes], body: bytes, writer: asyncio.StreamWriter,
+                      started: float) -> bool:
         """Answer one request as the mode says; False when the connection is to be closed."""
         mode = self.mode
         ref = headers.get(b"x-overstap-referentienummer", b"?").decode()
@@ -183,7 +186,7 @@ class FaultDownstream:
                      + text)
         await writer.drain()
         arrival.answered = mode == "ok" and answer is not None and answer.accepted and \
-            time.monotonic() - arrival.at < self.answer_within
+            time.monotonic() - started < self.answer_within
         return True
 
 
