@@ -29,7 +29,8 @@ from gateway.receiver import Receiver as ReferenceReceiver
 ZKN = "{http://www.egem.nl/StUF/sector/zkn/0310}"
 DOWNSTREAM_FAULTS = ("refuse", "503", "slow", "cut")
 """Connections refused (listener closed), HTTP 503, an answer past the sidecar's timeout, a connection closed
-mid-answer. A slow or cut request is applied half the time (seeded): the receiver did the work, the answer got lost."""
+mid-answer. Of the slow or cut requests of a delivery not yet applied every second one is applied (the receiver did
+the work, the answer got lost), the others, the first among them, are not."""
 _HEADER = re.compile(rb"(?im)^([a-z0-9-]+):[ \t]*(.*?)[ \t]*\r?$")
 
 
@@ -67,8 +68,7 @@ def schedule(seed: int, kinds: tuple[str, ...], count: int, span: float) -> list
 class FaultDownstream:
     """A zaaksysteem of reference receivers (one per zaak) behind an HTTP/1.1 server whose behaviour is set live."""
 
-    def __init__(self, seed: int, slow_seconds: float, answer_within: float) -> None:
-        self.rng = random.Random(seed)
+    def __init__(self, slow_seconds: float, answer_within: float) -> None:
         self.slow_seconds = slow_seconds
         self.answer_within = answer_within
         """A Bv03 written later than this after the request's head came counts as possibly lost (the sidecar may have
@@ -84,6 +84,10 @@ class FaultDownstream:
         self.lock = threading.Lock()
         self.port = 0
         self._since = 0
+        self._seen: Counter[str] = Counter()
+        """Slow or cut requests so far of deliveries not yet applied: every second one is applied, the first not (so a
+        sidecar that takes a late or cut answer for a Bv03 loses one, whatever the timing)."""
+        self._applied: set[str] = set()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
@@ -159,10 +163,14 @@ class FaultDownstream:
         action = headers[b"soapaction"].decode().strip('"') if b"soapaction" in headers else None
         zaak = etree.fromstring(body).findtext(f".//{ZKN}object/{ZKN}identificatie") or "?"
         applied, answer = False, None
-        if mode == "ok" or (mode in ("slow", "cut") and self.rng.random() < 0.5):
+        if mode in ("slow", "cut") and ref not in self._applied:
+            self._seen[mode] += 1
+        if mode == "ok" or (mode in ("slow", "cut") and (ref in self._applied or self._seen[mode] % 2 == 0)):
             with self.lock:
                 answer = self.receivers[zaak].receive(body, action)
                 applied = answer.accepted and not answer.duplicate
+                if applied:
+                    self._applied.add(ref)
                 if not answer.accepted:
                     self.refused.append(f"{ref} {answer.code} {answer.fout}")
         arrival = Arrival(ref, zaak, mode, applied, False, time.monotonic())

@@ -118,7 +118,7 @@ def soak(tmp_path: Path, *, seed: int, zaken: int, per_zaak: int, senders: int, 
     compared with its own deliveries applied once, in order, as every variant's are)."""
     samples_dir()
     messages = sequences(zaken, per_zaak)
-    down = FaultDownstream(seed, slow_seconds=1.5 * TIMEOUT, answer_within=TIMEOUT / 2).start()
+    down = FaultDownstream(slow_seconds=1.5 * TIMEOUT, answer_within=TIMEOUT / 2).start()
     gateways = [sidecar(tmp_path, f"r{n}", down.url, store, workers) for n in range(replicas)]
     orphans: set[int] = set()
     pick = random.Random(seed)
@@ -183,7 +183,7 @@ def soak(tmp_path: Path, *, seed: int, zaken: int, per_zaak: int, senders: int, 
     counts["sidecar faults"] = len(side.done)
 
     if baseline:
-        fresh = FaultDownstream(seed, slow_seconds=0.0, answer_within=TIMEOUT).start()
+        fresh = FaultDownstream(slow_seconds=0.0, answer_within=TIMEOUT).start()
         one = sidecar(tmp_path, "fresh", fresh.url, workers=0)
         try:
             one.start()
