@@ -301,8 +301,8 @@ SAMPLES_STORY = [Step(0, Vraag(0), ei=True), Step(0, Toewijs(0, "jaar", 22500)),
                  Step(7, Correct(0, -11, 0), ei=True), Step(1, Again(3)), Step(1, Stop(0, 0, "02"), ei=True),
                  Step(0, Toewijs(1, "jaar", 6), ei=True), Step(1, Toewijs(1, 0, 6, "4"), ei=True),
                  Step(1, Toewijs(1, "jaar", 6))]
-"""The samples' story, each event in the other form from its neighbours: 315, 301, B-02 start, F-01 withdrawn,
-F-02 delivered again, E-01 corrected, F-01 resent after it (older than the state held: not sent), B-04 stop; case A's 301, A-04 its
+"""The samples' story, some events as EI, some as XML: 315, 301, B-02 start, F-01 withdrawn, F-02 delivered again,
+E-01 corrected, F-01 resent after it (older than the state held: not sent), B-04 stop; case A's 301, A-04 its
 intrekking, then a 301 that would reopen it (refused StUF058 in both forms)."""
 
 
