@@ -41,6 +41,8 @@ from chain_messages import FIRST_DAY, Toewijzing
 GESTART, INGETROKKEN, GESTOPT, AFGEHANDELD = ("Levering gestart", "Start levering ingetrokken", "Levering gestopt",
                                               "Afgehandeld")
 ENDING = ("02", "06", "07", "09")  # 2.1 RedenWijziging that end a toewijzing (13 is 3.x only: not in 2.1's list)
+ENDING_3X = (*ENDING, "13")
+"""3.x's: spec 3, "End of a zaak (2.0 RedenIntrekking; RedenWijziging 02, 06, 07, 09, 13; a 307)"."""
 
 
 def ymd(day: dt.date) -> str:
@@ -134,6 +136,8 @@ class Oracle:
     sharing the key "a message that names only the alias (2.0) finds the later one"; read as: the key is bound
     again by every line converted (a line left out as older or as no change too: it names the zaak all the same),
     never by a line of a refused message."""
+    ending: tuple[str, ...] = ENDING
+    """The RedenWijziging that end a toewijzing in the chain's version (3.x chains: ENDING_3X)."""
     shared: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     """Every toewijzing that ever named each 2.x product key, first named first: those a line without a
     ToewijzingNummer chooses from (spec 1, "A line without a ToewijzingNummer")."""
@@ -194,7 +198,7 @@ class Oracle:
 
     def _toewijzing(self, t: Toewijzing, day: str, moment: str, einde: str, volume: str, reden: str | None,
                     referentie: str | None, ingang: str) -> Expected:
-        ending = reden in ENDING
+        ending = reden in self.ending
         closes = ending and einde <= day
         resultaat = f"RedenWijziging {reden}" if closes else None
         held = self.zaken.get(t.nummer)

@@ -80,6 +80,14 @@ class Start:
 
 
 @dataclass(frozen=True)
+class Changed:
+    """A 305 line of case ``c`` with StatusAanlevering 2 (COD467 "gewijzigde aanlevering", in 2.0's list)."""
+
+    c: int
+    begin: int
+
+
+@dataclass(frozen=True)
 class Correct:
     """A 305 of case ``c`` as E-01 sends it: a line withdrawing ``old`` (3), one starting ``new`` (1)."""
 
@@ -114,7 +122,7 @@ class Again:
 @dataclass(frozen=True)
 class Step:
     days: int
-    event: Toewijs | Start | Correct | Stop | Vraag | Again
+    event: Toewijs | Start | Changed | Correct | Stop | Vraag | Again
     ei: bool = False  # sent as its EI twin in the mixed chain
 
 
@@ -125,6 +133,7 @@ EVENTS = st.one_of(
     st.builds(Toewijs, CS, st.sampled_from([-3, 0, 14]), st.just(6), st.sampled_from(["1", "3", "4"])),
     st.builds(Start, CS, OFFSETS, st.booleans()),
     st.builds(Correct, CS, OFFSETS, OFFSETS),
+    st.builds(Changed, CS, OFFSETS),
     st.builds(Stop, CS, st.sampled_from([-1, 0]), st.sampled_from(["02", "19"])),
     st.builds(Vraag, CS),
     st.builds(Again, st.integers(0, 20)),
@@ -181,8 +190,11 @@ def message_301(case: Case, ident: str, day: dt.date, moment: dt.datetime, einde
 
 
 def message_305(case: Case, ident: str, day: dt.date, lines: list[tuple[dt.date, str]]) -> bytes:
-    """A StartProduct per (Begindatum, StatusAanlevering) of ``lines``, in order (E-01's shape)."""
+    """A StartProduct per (Begindatum, StatusAanlevering) of ``lines``, in order (E-01's shape); the client's own
+    StatusAanlevering 9 (unchanged) when every line withdraws, as F-01 sends it, else 1."""
     root = _template("CasusB-02-WMO305_start.xml", case, ident, day)
+    client = _one(root, "Client")
+    _set(root, "StatusAanlevering", "9" if all(status == "3" for _, status in lines) else "1", client)
     (first,) = _lines(root, "StartProduct")
     _set(root, "Ingangsdatum", case.ingang.isoformat(), first)
     anchor = first
@@ -224,6 +236,8 @@ def build(event: Any, count: int, day: dt.date) -> bytes:
         return message_301(case, ident, day, moment, einde, event.volume, event.intrekking)
     if isinstance(event, Start):
         return message_305(case, ident, day, [(_on(day, event.begin), "3" if event.withdraws else "1")])
+    if isinstance(event, Changed):
+        return message_305(case, ident, day, [(_on(day, event.begin), "2")])
     if isinstance(event, Correct):
         return message_305(case, ident, day, [(_on(day, event.old), "3"), (_on(day, event.new), "1")])
     if isinstance(event, Stop):
