@@ -14,9 +14,10 @@ the zaak's latest word on that date" (section 3). A 307 after a 305 closes the z
 The chains reuse the 2.1 property's toewijzingen, run, check and oracle (test_chain_property.Run, its check field by
 field), and the iJw property's view of one wet (test_chain_property_ijw.WetView); only the messages are 3.2.
 RedenWijziging 13, 3.x's own ending code, ends a toewijzing as 02/06/07/09 do (spec 3, "End of a zaak";
-chain_oracle.ENDING_3X); StatusAanlevering 2 is drawn too and must be refused. Choice, where the spec is silent: a
-307 line with StatusAanlevering 3 (withdrawing a stop) is not drawn (a stop closes the zaak, and the spec names the
-withdrawal of a start only: its "Start levering ingetrokken" would be written with a stop's toelichting).
+chain_oracle.ENDING_3X); StatusAanlevering 2 is drawn too and must be refused, and so must a 305 line without a
+ToewijzingNummer. Choice, where the spec is silent: a 307 line with StatusAanlevering 3 (withdrawing a stop) is not
+drawn (a stop closes the zaak, and the spec names the withdrawal of a start only: its "Start levering ingetrokken"
+would be written with a stop's toelichting).
 """
 
 from __future__ import annotations
@@ -92,6 +93,15 @@ class Changed:
 
 
 @dataclass(frozen=True)
+class Unnumbered:
+    """A 3.2 305 line without its ToewijzingNummer (0..1 in the summaries, "treat it as required in 3.x", notes 6): a
+    3.x line has no 2.x product key to be found by (spec 1, "Chain keys"), so no zaak is known for it (StUF064)."""
+
+    t: int
+    begin: int
+
+
+@dataclass(frozen=True)
 class Stop:
     """A 3.2 307 line: delivery stopped ``einde`` days from the Dagtekening, with its RedenBeeindiging."""
 
@@ -104,7 +114,7 @@ class Stop:
 @dataclass(frozen=True)
 class Step:
     days: int
-    event: Toewijs | Start | Correct | Changed | Stop | Again
+    event: Toewijs | Start | Correct | Changed | Unnumbered | Stop | Again
 
 
 TS = st.integers(0, len(TOEWIJZINGEN) - 1)
@@ -116,6 +126,7 @@ EVENTS = st.one_of(
     st.builds(Start, TS, OFFSETS, st.booleans(), st.booleans()),
     st.builds(Correct, TS, OFFSETS, OFFSETS),
     st.builds(Changed, TS, OFFSETS),
+    st.builds(Unnumbered, TS, OFFSETS),
     st.builds(Stop, TS, st.sampled_from([-1, 0]), st.sampled_from(REDEN_BEEINDIGING), st.booleans()),
     st.builds(Again, st.integers(0, 20)),
 )
@@ -255,6 +266,12 @@ class Run32(Run):
         if isinstance(event, Changed):
             return message_305(ident, day, [(t, _start(_on(day, event.begin), NOT_A_32_STATUS, ingang[t.nummer]))]), \
                 _lines(lambda o: Expected(refused="StUF055"))
+        if isinstance(event, Unnumbered):
+            line = _start(_on(day, event.begin), "1", ingang[t.nummer])
+            root = etree.fromstring(message_305(ident, day, [(t, line)]))
+            number = _one(root, "ToewijzingNummer")
+            number.getparent().remove(number)
+            return _bytes(root), _lines(lambda o: Expected(refused="StUF064"))
         if isinstance(event, Correct):
             old, new = _on(day, event.old), _on(day, event.new)
             return message_305(ident, day, [(t, _start(old, "3", ingang[t.nummer])),
