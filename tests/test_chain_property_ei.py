@@ -114,7 +114,8 @@ class Vraag:
 
 @dataclass(frozen=True)
 class Again:
-    """The ``n``-th earlier message (modulo how many there are) offered again, in the same form."""
+    """The ``n``-th earlier message (modulo how many there are) offered again, in either form (its step's): the
+    same message through the other channel is the same message (no change, or older)."""
 
     n: int
 
@@ -288,21 +289,21 @@ def zaken(receiver: Receiver) -> dict[str, dict[str, Any]]:
 def run_chain(steps: list[Step], say: Any = lambda text: None) -> tuple[Side, Side, int]:
     """The chain all as XML and as drawn (XML or EI), compared after every message; how many were EI."""
     xml_side, mixed_side = Side.new(), Side.new()
-    sent: list[tuple[bytes, bytes, str]] = []  # (XML, form sent in the mixed chain, name)
+    sent: list[tuple[bytes, str]] = []  # (XML, name)
     day, eis = FIRST_DAY, 0
     for step in steps:
         day += dt.timedelta(days=step.days)
-        if isinstance(step.event, Again):
+        if isinstance(step.event, Again):  # in the form its step draws: XML sent again as EI, or EI as XML
             if not sent:
                 continue
-            xml, mixed, name = sent[step.event.n % len(sent)]
-            name += " again"
+            xml, name = sent[step.event.n % len(sent)]
+            name += " again" + (" (EI)" if step.ei else "")
         else:
             name = f"#{len(sent) + 1} {step.event}" + (" (EI)" if step.ei else "")
             xml = build(step.event, len(sent) + 1, day)
-            mixed = ei_twin(xml, name) if step.ei else xml
-            sent.append((xml, mixed, name))
-        eis += mixed is not xml
+            sent.append((xml, name))
+        mixed = ei_twin(xml, name) if step.ei else xml
+        eis += step.ei
         by_xml, by_mixed = xml_side.send(xml, name), mixed_side.send(mixed, name)
         say(f"{name} ({day}): {by_xml}")
         assert by_mixed == by_xml, (name, by_mixed, by_xml)
