@@ -35,7 +35,7 @@ def test_a_replay_out_of_the_quarantine_shows_in_readyz_at_once(start: Start, le
                             headers={"X-Admin-Key": "geheim"}, timeout=60)
         assert [r["ok"] for r in answer.json()["results"]] == [True], answer.text
         assert bound()["messages"] == 1  # at once, not within RECOUNT_SECONDS
-        assert wait_for(lambda: len(rec.received) == 1)
+        assert wait_for(lambda: len(rec.received) >= 1)  # a toewijzing may give a creeerZaak and a status: two
         answer = httpx.post(server.url + "/admin/replay", json={"ids": ids[1:], "quarantined": True},
                             headers={"X-Admin-Key": "geheim"}, timeout=60)
         assert [r["ok"] for r in answer.json()["results"]] == [True], answer.text
