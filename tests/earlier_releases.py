@@ -145,6 +145,7 @@ SINCE_MIGRATIONS = """
 CREATE INDEX IF NOT EXISTS delivery_key_pending ON delivery(route, target, order_key, id) WHERE status = 'pending';
 ALTER TABLE message ADD COLUMN unmapped TEXT;
 CREATE INDEX IF NOT EXISTS message_quarantined ON message(route) WHERE status = 'quarantined';
+CREATE INDEX IF NOT EXISTS delivery_zaak ON delivery(zaak);
 """
-"""What the revisions after the last release before migrations add (0004, 0005, 0006), the same in both dialects: head
-is that release's schema plus this."""
+"""What the revisions after the last release before migrations add (0004, 0005, 0006, 0007), the same in both
+dialects: head is that release's schema plus this."""

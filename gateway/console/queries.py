@@ -26,7 +26,6 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS console_message_route_only ON message(route)",
     "CREATE INDEX IF NOT EXISTS console_message_received ON message(received_at)",
     "CREATE INDEX IF NOT EXISTS console_delivery_status ON delivery(status, message_id)",
-    "CREATE INDEX IF NOT EXISTS console_delivery_zaak ON delivery(zaak)",
     "CREATE INDEX IF NOT EXISTS console_delivery_counts ON delivery(route, target, status)",
     "CREATE INDEX IF NOT EXISTS console_message_mode ON message(mode, status)",
     "CREATE INDEX IF NOT EXISTS console_message_unmapped ON message(id) WHERE unmapped IS NOT NULL",

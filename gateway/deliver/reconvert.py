@@ -30,6 +30,10 @@ from .replay import Convert, InOrder, accept_converted
 
 MAX_NAMED = 10
 """Ids a refusal names at most: enough to act on, never a whole outbox."""
+ZAKEN_AT_ONCE = 500
+"""Zaken one query of :func:`messages_of` asks for."""
+OF_ZAKEN = "SELECT DISTINCT message_id FROM delivery WHERE zaak IN ({marks})"
+"""Served by schema 0007's ``delivery_zaak`` (tests/test_reconvert_review.py reads its query plan)."""
 
 
 class ReconvertRefused(Exception):
@@ -83,17 +87,26 @@ def involved(conn: Any, delivery_ids: Iterable[int]) -> tuple[dict[int, Any], se
     for delivery_id in delivery_ids:
         zaken.add(str(_start(conn, delivery_id)["zaak"]))
     messages: dict[int, Any] = {}
-    while True:
-        marks = ",".join("?" * len(zaken))
-        found = {int(r[0]) for r in conn.execute(f"SELECT DISTINCT message_id FROM delivery WHERE zaak IN ({marks})",
-                                                 sorted(zaken))}
+    asked: set[str] = set()
+    while zaken - asked:
+        found = messages_of(conn, zaken - asked)
+        asked |= zaken
         new = _accepted(conn, found - set(messages))
-        if not new:
-            break
         messages.update(new)
         zaken |= {str(d["zaak"]) for mid in new for d in outbox.deliveries_of(conn, mid) if d["zaak"] is not None}
     _check(conn, messages, zaken)
     return messages, zaken
+
+
+def messages_of(conn: Any, zaken: Iterable[str]) -> set[int]:
+    """The messages with a delivery to one of ``zaken``: by schema 0007's index, :data:`ZAKEN_AT_ONCE` a query (the
+    ids an operator names can be many thousands; PostgreSQL takes at most 65,535 parameters a statement)."""
+    ordered = sorted(zaken)
+    found: set[int] = set()
+    for at in range(0, len(ordered), ZAKEN_AT_ONCE):
+        part = ordered[at:at + ZAKEN_AT_ONCE]
+        found |= {int(r[0]) for r in conn.execute(OF_ZAKEN.format(marks=",".join("?" * len(part))), part)}
+    return found
 
 
 def _check(conn: Any, messages: dict[int, Any], zaken: set[str]) -> None:
