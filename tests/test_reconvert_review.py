@@ -20,9 +20,11 @@ from test_reconvert import B01, B02, B04, StrictReceiver, _rows, broken_registry
 
 from gateway.cli import main
 from gateway.deliver import outbox
-from gateway.deliver.reconvert import OF_ZAKEN, involved, messages_of
+from gateway.deliver.plan import canonical_delivery
+from gateway.deliver.reconvert import OF_ZAKEN, ReconvertRefused, involved, messages_of
 from gateway.deliver.store import open_store
 from gateway.pgstore.conn import PgConnection
+from gateway.pipeline import Output
 from gateway.testbed.app import create_app as reference_app
 
 server = pg_helpers.server
@@ -112,3 +114,24 @@ def test_the_cli_beside_two_replicas_a_message_of_the_zaak_arriving_at_once_goes
         assert held is not None and held["extraElementen"]["product.omvang.volume"] == "22500"
         assert len(held["statussen"]) >= 2  # the start and the stop of zorg, on the zaak converted anew
         conn.close()
+
+
+def test_a_ggk_envelope_is_refused_not_taken_with_every_envelope_of_the_outbox(tmp_path: Path) -> None:
+    """A GGk output has no zaak: its delivery's zaak is "" (gateway/deliver/plan.py), which the reconvert took for a
+    zaak, so naming one dead Di01 took every GGk message of the outbox (all dead while the chain was down) to convert
+    anew, each in a new envelope under a new UUID."""
+    conn = outbox.connect(outbox.open_db(tmp_path))
+    with outbox.transaction(conn):
+        dead = []
+        for n in (1, 2):
+            output = Output(f"di01-{n}", b"<Di01/>", f"UUID{n}", "", "ggk")
+            accepted = outbox.accept(conn, outbox.NewMessage("isd", "translate", b"<a%d/>" % n),
+                                     [canonical_delivery(output)])
+            outbox.mark_dead(conn, accepted.queued[0].id, 1, 500, "Fo03 StUF058", "chain down")
+            dead.append(accepted.queued[0].id)
+    assert _rows(conn, "SELECT zaak FROM delivery") == [("",), ("",)]
+    with pytest.raises(ReconvertRefused, match=f"delivery {dead[0]} belongs to no zaak .a GGk envelope.: .*replay it"):
+        involved(conn, [dead[0]])
+    result = CliRunner().invoke(main, ["outbox", "reconvert", str(dead[0]), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "belongs to no zaak" in result.output, result.output
+    assert _rows(conn, "SELECT status FROM message ORDER BY id") == [("accepted",), ("accepted",)]

@@ -64,9 +64,12 @@ def _start(conn: Any, delivery_id: int) -> Any:
                                "receiver refused is converted anew")
     if superseded.by(conn, delivery_id) is not None:
         raise ReconvertRefused(superseded.refusal(conn, delivery_id) or "")
-    if row["target"] != outbox.NEW or row["zaak"] is None:
+    if row["target"] != outbox.NEW:
         raise ReconvertRefused(f"delivery {delivery_id} is not a canonical zaak message (target {row['target']}): "
                                "an original for the legacy downstream is sent as received, so replay it")
+    if not row["zaak"]:  # a GGk envelope's is "": every envelope of the outbox would be taken as of one zaak
+        raise ReconvertRefused(f"delivery {delivery_id} belongs to no zaak (a GGk envelope): there is no zaak to "
+                               "take back; replay it (an envelope the chain refused goes again in a new envelope)")
     return row
 
 
@@ -93,7 +96,7 @@ def involved(conn: Any, delivery_ids: Iterable[int]) -> tuple[dict[int, Any], se
         asked |= zaken
         new = _accepted(conn, found - set(messages))
         messages.update(new)
-        zaken |= {str(d["zaak"]) for mid in new for d in outbox.deliveries_of(conn, mid) if d["zaak"] is not None}
+        zaken |= {str(d["zaak"]) for mid in new for d in outbox.deliveries_of(conn, mid) if d["zaak"]}
     _check(conn, messages, zaken)
     return messages, zaken
 
