@@ -14,6 +14,7 @@ import httpx
 import pg_helpers
 import pytest
 from click.testing import CliRunner
+from console_helpers import local_console
 from pg_helpers import database_for
 from proxy_helpers import ServerThread, sample, wait_for
 from test_reconvert import B01, B02, B04, StrictReceiver, _rows, broken_registry
@@ -21,7 +22,7 @@ from test_reconvert import B01, B02, B04, StrictReceiver, _rows, broken_registry
 from gateway.cli import main
 from gateway.deliver import outbox
 from gateway.deliver.plan import canonical_delivery
-from gateway.deliver.reconvert import OF_ZAKEN, ReconvertRefused, involved, messages_of
+from gateway.deliver.reconvert import OF_ZAKEN, ReconvertRefused, _supersede, involved, messages_of
 from gateway.deliver.store import open_store
 from gateway.pgstore.conn import PgConnection
 from gateway.pipeline import Output
@@ -135,3 +136,23 @@ def test_a_ggk_envelope_is_refused_not_taken_with_every_envelope_of_the_outbox(t
     result = CliRunner().invoke(main, ["outbox", "reconvert", str(dead[0]), "--data-dir", str(tmp_path)])
     assert result.exit_code == 1 and "belongs to no zaak" in result.output, result.output
     assert _rows(conn, "SELECT status FROM message ORDER BY id") == [("accepted",), ("accepted",)]
+
+
+def test_the_console_shows_a_superseded_message_by_what_replaced_it_and_offers_no_replay(tmp_path: Path) -> None:
+    """Its dead letter showed a Replay… button that replay always refuses (it would go on top of the zaak converted
+    anew), and the status 'superseded by 4' as text, no way to the message that replaced it."""
+    local = local_console(tmp_path)
+    conn = outbox.connect(local.db)
+    with outbox.transaction(conn):
+        conn.execute("UPDATE delivery SET payload = CAST(payload AS BLOB)")  # as the sidecar stores them
+        _supersede(conn, 1, 4)  # as outbox reconvert leaves message 1, converted anew as message 4
+    otto = local.login("otto")
+    page = otto.get("/console/messages/1").text
+    assert 'href="/console/deliveries/1/replay"' not in page
+    assert 'converted anew as <a href="/console/messages/4">message 4</a>' in page
+    assert 'class="status-superseded"' in page
+    listed = otto.get("/console/messages").text
+    assert '<tr class="status-superseded">' in listed
+    with outbox.transaction(conn):  # a dead letter of a message not superseded keeps its button
+        conn.execute("UPDATE message SET status = 'accepted' WHERE id = 1")
+    assert 'href="/console/deliveries/1/replay"' in otto.get("/console/messages/1").text

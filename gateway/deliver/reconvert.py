@@ -175,7 +175,7 @@ def _forget_state(conn: Any, zaak: str) -> None:
 def _supersede(conn: Any, old: int, new: int) -> None:
     """The old message and its dead letters stay, saying what replaced them; replay refuses those dead letters."""
     conn.execute("UPDATE message SET status = ?, reason = ? WHERE id = ?",
-                 (f"superseded by {new}", outbox.cap(f"converted anew as message {new} (outbox reconvert)"), old))
+                 (f"{superseded.STATUS}{new}", outbox.cap(f"converted anew as message {new} (outbox reconvert)"), old))
     for d in outbox.deliveries_of(conn, old):
         reason = f"superseded by message {new} (outbox reconvert, converted anew): was: {d['reason'] or ''}"
         conn.execute("UPDATE delivery SET reason = ? WHERE id = ?", (outbox.cap(reason), d["id"]))

@@ -41,3 +41,15 @@ def refusal(conn: Any, delivery_id: int) -> str | None:
     return (f"delivery {delivery_id} was superseded by message {message} ('outbox reconvert' converted its source "
             "anew after the receiver refused it): sent as stored it would go on top of the zaak converted anew; "
             f"see message {message} instead")
+
+
+STATUS = "superseded by "
+"""How a superseded message's status begins (gateway/deliver/reconvert.py): the id of the message that replaced it
+follows."""
+
+
+def replacing(status: str) -> int | None:
+    """The message that replaced a message of status ``status``, or None when it was not superseded (the console
+    links it, and offers no replay of its dead letters: replay refuses them)."""
+    rest = status[len(STATUS):] if status.startswith(STATUS) else ""
+    return int(rest) if rest.isdigit() else None

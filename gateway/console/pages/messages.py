@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.deliver import shadow
+from gateway.deliver import shadow, superseded
 from gateway.deliver.unmapped import UnmappedInput
 
 from .. import params, queries
@@ -76,7 +76,7 @@ async def message_page(console: Console, request: Request) -> Response:
                         shadow=compared, unmapped=UnmappedInput.decode(found.get("unmapped")),
                         lineage_error=lineage_error, can_retry=backend.replay_quarantined is not None,
                         original=original, payloads=payloads, marked_source=marked_source, marked=marked,
-                        code=berichtcode(found["original"][:4000]))
+                        code=berichtcode(found["original"][:4000]), replaced_by=superseded.replacing(found["status"]))
 
 
 async def confirmed(console: Console, request: Request, session: Session, template: str,
