@@ -20,12 +20,23 @@ from proxy_helpers import ServerThread, sample, wait_for
 from test_reconvert import B01, B02, B04, StrictReceiver, _rows, broken_registry
 
 from gateway.cli import main
-from gateway.deliver import outbox
+from gateway.deliver import imported, outbox
 from gateway.deliver.plan import canonical_delivery
-from gateway.deliver.reconvert import MAX_MESSAGES, OF_ZAKEN, ReconvertRefused, _supersede, involved, messages_of
+from gateway.deliver.reconvert import (
+    MAX_MESSAGES,
+    OF_ZAKEN,
+    ReconvertRefused,
+    _supersede,
+    involved,
+    messages_of,
+    reconvert,
+)
+from gateway.deliver.replay import accept_converted
 from gateway.deliver.store import open_store
+from gateway.ledger.staged import ConnLedger
+from gateway.mapping import Registry
 from gateway.pgstore.conn import PgConnection
-from gateway.pipeline import Output
+from gateway.pipeline import Converter, Output
 from gateway.testbed.app import create_app as reference_app
 
 server = pg_helpers.server
@@ -186,3 +197,63 @@ def test_the_admin_api_refuses_a_huge_list_with_409_and_keeps_serving(start: Any
     assert answer.status_code == 409 and f"at most {MAX_MESSAGES} messages" in answer.json()["error"], answer.text
     assert _rows(conn, "SELECT DISTINCT status FROM message") == [("accepted",)]
     conn.close()
+
+
+def _corrected() -> bytes:
+    """B01 sent again corrected (another Berichtidentificatie, the toewijzing ending a month earlier): an updateZaak."""
+    return sample(B01).replace(b"506b94c1386c", b"506b94c1386d").replace(b"2016-12-31", b"2016-11-30")
+
+
+def _delivered_and_purged_then_corrected_dead(tmp_path: Path) -> tuple[Any, int, str, Any]:
+    """The receiver holds the zaak of B01 (delivered, then purged from the outbox as operators do); B01 corrected, an
+    updateZaak of it, refused. Returns the outbox, B02's dead letter, the zaak and a fixed converter."""
+    conn = outbox.connect(outbox.open_db(tmp_path))
+    fixed = Converter(Registry(), ledger=ConnLedger(conn, create=False), validate=False)
+
+    def row(body: bytes) -> dict[str, Any]:
+        return {"route": "default", "mode": "translate", "original": body, "content_type": None, "soap_action": None}
+
+    with outbox.transaction(conn):
+        (creeer,) = accept_converted(conn, row(sample(B01)), fixed.convert(sample(B01), "B01", route="default"),
+                                     None).queued
+        outbox.mark_delivered(conn, creeer.id, 1, 200, "Bv03")
+    purged = CliRunner().invoke(main, ["outbox", "purge", "--older-than", "0s", "--data-dir", str(tmp_path)])
+    assert purged.exit_code == 0 and _rows(conn, "SELECT count(*) FROM delivery")[0][0] == 0, purged.output
+    with outbox.transaction(conn):
+        later = accept_converted(conn, row(_corrected()), fixed.convert(_corrected(), "B01", route="default"),
+                                 None).queued
+        for q in later:
+            outbox.mark_dead(conn, q.id, 1, 200, "Fo03 StUF055", "refused")
+    ((zaak, action),) = _rows(conn, "SELECT DISTINCT zaak, soap_action FROM delivery")
+    assert action.endswith("/updateZaak_Lk01")
+    return conn, later[0].id, zaak, fixed
+
+
+def test_a_zaak_the_receiver_got_outside_the_outbox_is_not_taken_back(tmp_path: Path) -> None:
+    """Every delivery the outbox holds of the zaak is dead, yet the receiver holds it: its creeerZaak was delivered and
+    purged (or came with a batch run's ledger, outbox import-ledger). Taken back, the ledger lost the zaak for good
+    and the correction went again as a creeerZaak of a zaak the receiver holds. No creeerZaak of the zaak in the
+    outbox: refused."""
+    conn, dead, zaak, fixed = _delivered_and_purged_then_corrected_dead(tmp_path)
+    before = _rows(conn, "SELECT zaak, state FROM zaak_state")
+    with pytest.raises(ReconvertRefused, match=f"zaak {zaak} has no creeerZaak in the outbox"), \
+            outbox.transaction(conn):
+        reconvert(conn, [dead], lambda route, original: fixed.convert(original, "B01", route=route))
+    assert _rows(conn, "SELECT zaak, state FROM zaak_state") == before
+    assert _rows(conn, "SELECT DISTINCT status FROM message") == [("accepted",)]
+
+
+def test_a_creeerzaak_an_import_marked_does_not_count_as_created_here(tmp_path: Path) -> None:
+    """B01's creeerZaak refused, then outbox import-ledger brought a batch run's ledger holding its zaak (the receiver
+    got it from the batch) and marked the dead letter: taking that zaak back would drop the imported state."""
+    conn = outbox.connect(outbox.open_db(tmp_path))
+    fixed = Converter(Registry(), ledger=ConnLedger(conn, create=False), validate=False)
+    row = {"route": "default", "mode": "translate", "original": sample(B01), "content_type": None, "soap_action": None}
+    with outbox.transaction(conn):
+        (creeer,) = accept_converted(conn, row, fixed.convert(sample(B01), "B01", route="default"), None).queued
+        outbox.mark_dead(conn, creeer.id, 1, 200, "Fo03 StUF055", "refused")
+    assert len(involved(conn, [creeer.id])[0]) == 1  # created here: it may be taken back
+    with outbox.transaction(conn):
+        assert imported.mark(conn, lambda zaken: set(zaken)) == 1  # as outbox import-ledger marks it
+    with pytest.raises(ReconvertRefused, match="has no creeerZaak in the outbox that these messages sent"):
+        involved(conn, [creeer.id])

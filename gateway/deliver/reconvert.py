@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.pipeline import FAILURES, describe
+from gateway.zaken.plan import CREEER, SOAP_ACTIONS
 
-from . import outbox, superseded
+from . import imported, outbox, superseded
 from .replay import Convert, InOrder, accept_converted
 
 MAX_NAMED = 10
@@ -146,6 +147,26 @@ def _check(conn: Any, messages: dict[int, Any], zaken: set[str]) -> None:
             "converting anew here would render from a state the receiver does not hold. Only a zaak whose every "
             "delivery the receiver refused is taken back; wait for pending ones to end, or correct a delivered "
             "zaak at the receiver")
+    elsewhere = _held_elsewhere(conn, messages, zaken)
+    if elsewhere:
+        raise ReconvertRefused(
+            f"zaak {_named(elsewhere)} has no creeerZaak in the outbox that these messages sent (it was delivered and "
+            "purged since, or the zaak came with a batch run's ledger, outbox import-ledger): the receiver may hold "
+            "it, and taking it back would lose its state from the ledger for good and send it again as a "
+            "creeerZaak; correct it at the receiver")
+
+
+def _held_elsewhere(conn: Any, messages: dict[int, Any], zaken: set[str]) -> list[str]:
+    """The zaken the ledger holds that no creeerZaak of ``messages`` created (one an import marked does not count:
+    gateway/deliver/imported.py): all their deliveries in the outbox may be dead, yet the receiver got them."""
+    created: set[str] = set()
+    for mid in messages:
+        for delivery_id, zaak in conn.execute("SELECT id, zaak FROM delivery WHERE message_id = ? AND soap_action = ?",
+                                              (mid, SOAP_ACTIONS[CREEER])):
+            if zaak and imported.held(conn, int(delivery_id)) is None:
+                created.add(str(zaak))
+    return sorted(z for z in zaken - created
+                  if conn.execute("SELECT 1 FROM zaak_state WHERE zaak = ?", (z,)).fetchone() is not None)
 
 
 def reconvert(conn: sqlite3.Connection, delivery_ids: Iterable[int], convert: Convert,
