@@ -6,6 +6,7 @@ Why a module of its own: tests/test_reconvert.py drives the intended use; these 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,8 @@ def test_the_cli_beside_two_replicas_a_message_of_the_zaak_arriving_at_once_goes
         held = receiver.zaak(zaak)
         assert held is not None and held["extraElementen"]["product.omvang.volume"] == "22500"
         assert len(held["statussen"]) >= 2  # the start and the stop of zorg, on the zaak converted anew
+        ((state,),) = _rows(conn, "SELECT state FROM zaak_state WHERE zaak = ?", zaak)  # B04 rendered on it too
+        assert (json.loads(state) if isinstance(state, str) else state)["extra"]["product.omvang.volume"] == "22500"
         conn.close()
 
 
