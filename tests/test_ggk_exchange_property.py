@@ -21,8 +21,10 @@ import json
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -135,6 +137,8 @@ class Sidecar:
     chain: StrictChain
     gw: GatewayProcess | None = None
     messages: int = 0
+    timeout: float = TIMEOUT
+    retry: dict[str, float] = field(default_factory=lambda: {"max_attempts": 8, "base_delay": 0.05, "max_delay": 0.2})
 
     @property
     def data(self) -> Path:
@@ -144,8 +148,7 @@ class Sidecar:
         config = self.tmp / "serve.yaml"
         config.write_text(json.dumps({
             "data_dir": str(self.data), "convert_processes": 0, "admin_key": "geheim",
-            "downstreams": {"isd": {"url": self.chain.url, "timeout": TIMEOUT,
-                                    "retry": {"max_attempts": 8, "base_delay": 0.05, "max_delay": 0.2}}},
+            "downstreams": {"isd": {"url": self.chain.url, "timeout": self.timeout, "retry": self.retry}},
             "routes": {"default": {"downstream": "isd", "profile": "ggk"}}}))
         self.gw = GatewayProcess(["--config", str(config), "--log-level", "info"], free_port(),
                                  self.tmp / "gateway.log").start()
@@ -351,15 +354,22 @@ def exchange(sidecar: Sidecar, events: list[Event]) -> Exchange:
     return run
 
 
-@pytest.fixture(scope="module")
-def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
-    with StrictChain(slow_seconds=TIMEOUT * 2.5) as chain:
-        shared = Sidecar(tmp_path_factory.mktemp("ggk-exchange"), chain)
+@contextmanager
+def serving(tmp: Path, timeout: float = TIMEOUT, **sidecar: Any) -> Iterator[Sidecar]:
+    """A strict chain answering SLOW 2.5 times ``timeout`` late and a sidecar on it, for a module's tests."""
+    with StrictChain(slow_seconds=timeout * 2.5) as chain:
+        shared = Sidecar(tmp, chain, timeout=timeout, **sidecar)
         shared.start()
         try:
             yield shared
         finally:
             shared.stop()
+
+
+@pytest.fixture(scope="module")
+def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
+    with serving(tmp_path_factory.mktemp("ggk-exchange")) as shared:
+        yield shared
 
 
 EVERY_KIND = [New(0, 0, BV), New(1, 1, "Fo03 StUF055"), New(0, 2, LOST), Refuse(0, "IB001"), RefuseAgain(0),

@@ -94,6 +94,7 @@ class Forwarder:
         self._workers: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.TimerHandle] = set()
         self._poller: asyncio.Task[None] | None = None
+        self._rescans: set[asyncio.Task[None]] = set()
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="outbox-reader")
         self._reader_conn: Any = None
         self._mark_conn: sqlite3.Connection | None = None
@@ -213,15 +214,18 @@ class Forwarder:
     async def _poll(self) -> None:
         while not self.stopping:
             await asyncio.sleep(self.poll_interval)
-            try:
-                current = await self._read(outbox.generation)
-                if self._look_again(current):
-                    self._generation = current
-                    await self.rescan()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox poll failed: %s", failure_name(exc))
+            await self._poll_once(always=False)
+
+    async def _poll_once(self, always: bool = True) -> None:
+        try:
+            current = await self._read(outbox.generation)
+            if always or self._look_again(current):
+                self._generation = current
+                await self.rescan()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("outbox poll failed: %s", failure_name(exc))
 
     # -- the work --------------------------------------------------------------------------------
 
@@ -319,9 +323,9 @@ class Forwarder:
     async def _attempt(self, lane: Lane, client: Client, item: Queued) -> Outcome:
         downstream = lane.downstream
         if item.payload is None:
-            loaded = await self._read(outbox.load_payload, item.id)
-            if loaded is None:
-                return Outcome(GONE, "no longer pending in the outbox")
+            loaded = await self._read(outbox.load_payload, item.id, item.referentienummer)
+            if loaded is None:  # settled, or queued anew in a new envelope since: a rescan finds the latter
+                return Outcome(GONE, "no longer pending in the outbox as it was sent")
             item.payload, item.content_type, item.soap_action = loaded
         else:
             self._cached -= 1
@@ -374,7 +378,8 @@ class Forwarder:
             next_at = time.time() + delay
             item.next_at = next_at
             self.committer.write_later(lambda c: outbox.mark_retry(c, item.id, item.attempts, next_at,
-                                                                   outcome.http_status, outcome.stored),
+                                                                   outcome.http_status, outcome.stored,
+                                                                   sent_as=item.referentienummer),
                                        after=lambda _: self._count_retried(item, outcome, delay))
             log.info("delivery %d (%s/%s) attempt %d failed, retry in %.1fs: %s", item.id, item.route, item.target,
                      item.attempts, delay, outcome.summary)
@@ -391,6 +396,8 @@ class Forwarder:
                 lambda written: self._count_written(item, outcome, written))
             log.info("delivery %d (%s/%s %s) delivered after %d attempt(s)", item.id, item.route, item.target,
                      item.referentienummer, item.attempts)
+        elif outcome.result == GONE:  # the row changed behind this copy: what is pending now is picked up afresh
+            self._rescan_soon()
         elif outcome.result == DEAD:
             self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_dead(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, outcome.stored,
@@ -405,6 +412,14 @@ class Forwarder:
             entry.lane.offer(entry)
         else:
             self._idle(entry)
+
+    def _rescan_soon(self) -> None:
+        """Rescan now: a replay's generation bump came while this forwarder held the delivery's old copy (a retry
+        of the old envelope), and its rescan passed the delivery over as known."""
+        if not self.stopping:
+            task = asyncio.create_task(self._poll_once(), name="outbox-rescan")
+            self._rescans.add(task)
+            task.add_done_callback(self._rescans.discard)
 
     def _idle(self, entry: KeyQueue) -> None:
         """A key with nothing left to send: forget it. *(hook)*"""

@@ -354,11 +354,13 @@ def mark_delivered(conn: sqlite3.Connection, delivery_id: int, attempts: int, ht
 
 
 def mark_retry(conn: sqlite3.Connection, delivery_id: int, attempts: int, next_at: float, http_status: int | None,
-               reason: str, now: float | None = None) -> None:
+               reason: str, now: float | None = None, *, sent_as: str | None = None) -> bool:
+    """Whether it was written (:data:`_STILL_SENT`): a replay's new envelope keeps its own attempts, next attempt
+    and reason, not those of the old envelope's failed attempt."""
     now = time.time() if now is None else now
-    conn.execute("UPDATE delivery SET attempts = ?, next_at = ?, http_status = ?, reason = ?, updated_at = ?"
-                 " WHERE id = ? AND status = 'pending'",
-                 (attempts, next_at, http_status, cap(reason), now, delivery_id))
+    return conn.execute("UPDATE delivery SET attempts = ?, next_at = ?, http_status = ?, reason = ?, updated_at = ?"
+                        " WHERE id = ?" + _STILL_SENT,
+                        (attempts, next_at, http_status, cap(reason), now, delivery_id, sent_as)).rowcount == 1
 
 
 def mark_dead(conn: sqlite3.Connection, delivery_id: int, attempts: int, http_status: int | None,
@@ -387,9 +389,12 @@ def pending(conn: sqlite3.Connection) -> list[Queued]:
     return [Queued(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
-def load_payload(conn: sqlite3.Connection, delivery_id: int) -> tuple[bytes, str, str | None] | None:
-    row = conn.execute("SELECT payload, content_type, soap_action FROM delivery WHERE id = ? AND status = 'pending'",
-                       (delivery_id,)).fetchone()
+def load_payload(conn: sqlite3.Connection, delivery_id: int, sent_as: str | None = None
+                 ) -> tuple[bytes, str, str | None] | None:
+    """The bytes to send, or None when the delivery is no longer pending under ``sent_as`` (a replay put it in a
+    new envelope meanwhile: the forwarder's copy of it is stale, and those bytes must go as the new delivery)."""
+    row = conn.execute("SELECT payload, content_type, soap_action FROM delivery WHERE id = ?" + _STILL_SENT,
+                       (delivery_id, sent_as)).fetchone()
     return (bytes(row[0]), row[1], row[2]) if row else None
 
 
