@@ -12,7 +12,8 @@ holds a sender to, not just answer Bv03. What it enforces, and where the rule co
 * tijdstipBericht strictly rising per zender over the new envelopes it gets (StUF 03.01 4.3.2, Fo03 StUF019).
 
 Besides it answers as the test tells it, one new envelope at a time: a Bv03, a Fo03 at once, the connection
-dropped after the envelope was stored (the answer lost), or the Bv03 sent only after the sender's timeout. A Fo01
+dropped after the envelope was stored (the answer lost), the Bv03 sent only after the sender's timeout, or HTTP
+503 without a StUF answer, the envelope not stored, to every offer of it until :meth:`StrictChain.recover`. A Fo01
 later is the test's to send (:meth:`StrictChain.fo01`): it names an envelope the chain took.
 """
 
@@ -41,7 +42,8 @@ BV = "Bv03"
 LOST = "lost"  # the envelope stored, the connection dropped before any answer
 SLOW = "slow"  # the envelope stored, the Bv03 sent after the sender's timeout
 NOT_STORED = "Fo03 StUF046"  # a transient Fo03: not stored, so the same envelope may come again (4.4.3)
-RETRIED = (LOST, SLOW, NOT_STORED)
+DOWN = "down"  # HTTP 503 without a StUF answer, not stored, to every offer of that envelope until recover()
+RETRIED = (LOST, SLOW, NOT_STORED, DOWN)
 """Answers after which the sender may offer the same envelope, byte for byte, under the same UUID again."""
 
 
@@ -69,6 +71,7 @@ class StrictChain:
     plan: deque[str] = field(default_factory=deque)  # the answers to the next new envelopes; then Bv03
     _answers: dict[tuple[str, str], str] = field(default_factory=dict)
     _last: dict[str, str] = field(default_factory=dict)
+    _down: set[tuple[str, str]] = field(default_factory=set)
     _intake: GgkIntake = field(default_factory=GgkIntake)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -94,18 +97,24 @@ class StrictChain:
                 broken = f"{checked.fout.code} {checked.fout.field}"
             elif before is not None:  # the same envelope again (4.4): the answer it got, not stored again
                 answer = BV if before in (LOST, SLOW) else before
+            elif (zender, ref) in self._down:
+                answer = DOWN
             elif tijdstip <= self._last.get(zender, ""):
                 answer = broken = "Fo03 StUF019"  # TijdstipBericht niet groter dan voorgaand
             else:
                 answer = self.plan.popleft() if self.plan else BV
-                if answer != NOT_STORED:
+                if answer == DOWN:
+                    self._down.add((zender, ref))
+                elif answer != NOT_STORED:
                     self._last[zender] = tijdstip
-            if before is None and answer != NOT_STORED:
+            if before is None and answer not in (NOT_STORED, DOWN):
                 self._answers[(zender, ref)] = answer
             self.offers.append(Offer(zender, ref, tijdstip, digest, identificatie, answer, before is not None,
                                      broken))
         if answer == LOST:
             return None
+        if answer == DOWN:
+            return 503, b"service unavailable"
         if answer == SLOW:
             time.sleep(self.slow_seconds)
         if answer in (BV, SLOW):
@@ -127,8 +136,13 @@ class StrictChain:
         """The chain's verdict on an envelope: "Bv03", "Fo03 <code>" at once or "Fo01 <code>" later."""
         if ref in self.refused_later:
             return f"Fo01 {self.refused_later[ref]}"
-        stored = [o for o in self.offers if o.ref == ref and not o.repeat and o.answer != NOT_STORED]
+        stored = [o for o in self.offers if o.ref == ref and not o.repeat and o.answer not in (NOT_STORED, DOWN)]
         return None if not stored else BV if stored[0].answer in (LOST, SLOW) else stored[0].answer
+
+    def recover(self) -> None:
+        """The envelopes answered DOWN are taken as any new one from now on (the cause on the chain's side gone)."""
+        with self._lock:
+            self._down.clear()
 
     def __enter__(self) -> StrictChain:
         chain = self

@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from gateway.zaken.plan import CREEER, SOAP_ACTIONS
 
-from . import imported, outbox
+from . import imported, outbox, restamp
 from .committer import GroupCommitter
 from .downstream import Downstream
 from .lanes import CLOSED, Client, KeyQueue, Lane
@@ -399,9 +399,9 @@ class Forwarder:
         elif outcome.result == GONE:  # the row changed behind this copy: what is pending now is picked up afresh
             self._rescan_soon()
         elif outcome.result == DEAD:
-            self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_dead(
+            self._write_settled(item.id, lambda c: _renew_stale(c, item, _unless_settled(c, item, outbox.mark_dead(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, outcome.stored,
-                sent_as=item.referentienummer)), lambda written: self._count_written(item, outcome, written))
+                sent_as=item.referentienummer)), outcome), lambda written: self._count_written(item, outcome, written))
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
                         item.referentienummer, outcome.summary)
         item.payload = None
@@ -520,3 +520,14 @@ def _unless_settled(conn: Any, item: Queued, written: bool) -> bool:
     log.info("delivery %d (%s/%s %s) was settled meanwhile (a chain's Fo01, or queued anew): this attempt's "
              "outcome is not written", item.id, item.route, item.target, item.referentienummer)
     return False
+
+
+def _renew_stale(conn: Any, item: Queued, written: bool, outcome: Outcome) -> bool:
+    """A dead letter the chain answered StUF019 for an envelope older than its zender's later ones: in a new
+    envelope at once (gateway/deliver/restamp.py, :func:`restamp.renew_stale`). ``written``, handed on."""
+    if written and outcome.reply_code == restamp.STALE_TIJDSTIP:
+        stamp = restamp.renew_stale(conn, item.id)
+        if stamp is not None:
+            log.info("delivery %d (%s/%s %s): the chain took none under that UUID (StUF019), queued again in a new "
+                     "envelope %s", item.id, item.route, item.target, item.referentienummer, stamp.referentienummer)
+    return written

@@ -15,12 +15,16 @@ The chain holds an envelope it refused AT ONCE too: it answered a StUF Fo03 (kep
 the same message offered again with the same Fo03 and a different one with StUF016 (the ISD-keten: IB216, CC08).
 So a replay of such a dead letter goes in a new envelope as well. A delivery the chain never answered in StUF
 (connection refused, a timeout, HTTP 5xx without a Fo) keeps its envelope: the chain may hold it or not, and the
-same UUID is what lets it tell a re-offer from a new message.
+same UUID is what lets it tell a re-offer from a new message. If it did not hold it and the zender sent later
+envelopes meanwhile, the chain answers that envelope Fo03 StUF019; that answer proves it held no envelope under
+the UUID (4.4: a stored one gets its stored answer again; Tabel 4.1: only the first fault, and StUF016 comes before
+StUF019), so the forwarder puts it in a new envelope at once (:func:`renew_stale`), no second replay needed.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +38,9 @@ from gateway.render.zkn import referentienummer
 
 from . import outbox
 
+STALE_TIJDSTIP = "Fo03 StUF019"
+"""The chain's answer to an envelope whose tijdstipBericht is not later than the zender's last (StUF 03.01 Tabel
+4.1, "TijdstipBericht niet groter dan voorgaand")."""
 CHAIN_REFUSALS = frozenset({"Fo01", "Fo02", "Fo03"})
 """The StUF berichtcodes a refused delivery's reply code begins with: ``Fo01 <code>`` for the chain's later Fo01
 (gateway/deliver/chain_faults.py), the answer's berichtcode and code for a refusal at once (outcome.py)."""
@@ -158,3 +165,25 @@ def store(conn: sqlite3.Connection, delivery_id: int, payload: bytes, envelope: 
                   outbox.cap(f"{note}: {reason}" if reason else note), delivery_id))
     conn.execute("INSERT INTO remembered (kind, key, value) VALUES (?, ?, ?) ON CONFLICT(kind, key) DO UPDATE SET"
                  " value = excluded.value", (REPLACED, envelope.referentienummer, stamp.referentienummer))
+
+
+def renew_stale(conn: sqlite3.Connection, delivery_id: int, now: datetime | None = None) -> NewStamp | None:
+    """Put a dead letter the chain answered Fo03 StUF019 in a new envelope and queue it, in the caller's
+    transaction, when its tijdstipBericht is older than the zender's counter: the zender sent later envelopes
+    since (a replay as stored of an envelope the chain never answered). Only then: the new envelope takes the
+    counter's next value, later than all of them, so a StUF019 to it is a dead letter as any Fo03 (no loop)."""
+    row = outbox.delivery(conn, delivery_id)
+    if row is None or (row["status"], row["target"], row["reply_code"]) != (outbox.DEAD, outbox.NEW, STALE_TIJDSTIP):
+        return None
+    envelope = read(bytes(row["payload"]), row["referentienummer"])
+    last = None if envelope is None else conn.execute("SELECT tijdstip FROM zender_tijdstip WHERE zender = ?",
+                                                      (envelope.zender,)).fetchone()
+    if envelope is None or last is None or envelope.tijdstip >= str(last[0]):
+        return None
+    stamp = take(envelope, ConnLedger(conn, create=False).direct, datetime.now() if now is None else now)
+    store(conn, delivery_id, bytes(row["payload"]), envelope, stamp, row["reason"])
+    t = time.time()
+    conn.execute("UPDATE delivery SET status = 'pending', attempts = 0, next_at = ?, updated_at = ? WHERE id = ?",
+                 (t, t, delivery_id))
+    outbox.bump_generation(conn)  # the forwarder's poll picks the new envelope up
+    return stamp
