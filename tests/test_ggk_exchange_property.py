@@ -289,6 +289,12 @@ class Exchange:
             assert result["ok"] == dead, result
             assert result["note"].startswith("queued again as stored" if unanswered else "queued again in a new "
                                              "envelope " if dead else "already delivered"), result
+        if unanswered:  # a StUF019 dead letter is renewed just after it is written: nothing pending in between
+            def answered() -> bool:
+                row = self.sidecar.rows()[message.message_id]
+                return row["status"] != outbox.PENDING and row["reply_code"] != "Fo03 StUF019"
+
+            assert wait_for(answered, timeout=30), "a replay refused StUF019 was not renewed"
         note(f"replay ({'cli' if event.cli else 'admin'}) of message {message.message_id}: "
              f"{'new envelope, ' + event.answer if dead else 'refused, delivered'}")
 

@@ -21,7 +21,7 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -95,6 +95,10 @@ class Forwarder:
         self._timers: set[asyncio.TimerHandle] = set()
         self._poller: asyncio.Task[None] | None = None
         self._rescans: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.renew: Callable[[int], Awaitable[None]] | None = None
+        """Replays a dead letter the chain answered StUF019 in a new envelope if it is stale (gateway/proxy
+        replaying.renew_stale: the stamp comes from the sidecar's ledger, as an operator's replay's)."""
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="outbox-reader")
         self._reader_conn: Any = None
         self._mark_conn: sqlite3.Connection | None = None
@@ -108,6 +112,7 @@ class Forwarder:
     # -- life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         for downstream in {d.name: d for d in self.targets.values()}.values():
             lane = self.lanes[downstream.name] = Lane(downstream)
             for i, client in enumerate(lane.clients):
@@ -399,9 +404,9 @@ class Forwarder:
         elif outcome.result == GONE:  # the row changed behind this copy: what is pending now is picked up afresh
             self._rescan_soon()
         elif outcome.result == DEAD:
-            self._write_settled(item.id, lambda c: _renew_stale(c, item, _unless_settled(c, item, outbox.mark_dead(
+            self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_dead(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, outcome.stored,
-                sent_as=item.referentienummer)), outcome), lambda written: self._count_written(item, outcome, written))
+                sent_as=item.referentienummer)), lambda written: self._dead_written(item, outcome, written))
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
                         item.referentienummer, outcome.summary)
         item.payload = None
@@ -454,6 +459,18 @@ class Forwarder:
                 self.observer.dead(item, outcome)
         except Exception as exc:  # a metric must never undo the status it counts
             log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
+
+    def _dead_written(self, item: Queued, outcome: Outcome, written: bool) -> None:
+        """Count a dead letter; one the chain answered StUF019 goes to :attr:`renew` (after COMMIT, on the loop)."""
+        self._count_written(item, outcome, written)
+        if written and outcome.reply_code == restamp.STALE_TIJDSTIP and self.renew is not None and self._loop:
+            self._loop.call_soon_threadsafe(self._renew_now, item.id)
+
+    def _renew_now(self, delivery_id: int) -> None:
+        if not self.stopping and self.renew is not None:
+            task = asyncio.create_task(self.renew(delivery_id), name="outbox-renew")
+            self._rescans.add(task)
+            task.add_done_callback(self._rescans.discard)
 
     def _count_retried(self, item: Queued, outcome: Outcome, delay: float) -> None:
         """Count a failed attempt as retried once its attempts and next_at are committed, as delivered and dead are
@@ -521,13 +538,3 @@ def _unless_settled(conn: Any, item: Queued, written: bool) -> bool:
              "outcome is not written", item.id, item.route, item.target, item.referentienummer)
     return False
 
-
-def _renew_stale(conn: Any, item: Queued, written: bool, outcome: Outcome) -> bool:
-    """A dead letter the chain answered StUF019 for an envelope older than its zender's later ones: in a new
-    envelope at once (gateway/deliver/restamp.py, :func:`restamp.renew_stale`). ``written``, handed on."""
-    if written and outcome.reply_code == restamp.STALE_TIJDSTIP:
-        stamp = restamp.renew_stale(conn, item.id)
-        if stamp is not None:
-            log.info("delivery %d (%s/%s %s): the chain took none under that UUID (StUF019), queued again in a new "
-                     "envelope %s", item.id, item.route, item.target, item.referentienummer, stamp.referentienummer)
-    return written

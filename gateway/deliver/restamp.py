@@ -18,13 +18,12 @@ So a replay of such a dead letter goes in a new envelope as well. A delivery the
 same UUID is what lets it tell a re-offer from a new message. If it did not hold it and the zender sent later
 envelopes meanwhile, the chain answers that envelope Fo03 StUF019; that answer proves it held no envelope under
 the UUID (4.4: a stored one gets its stored answer again; Tabel 4.1: only the first fault, and StUF016 comes before
-StUF019), so the forwarder puts it in a new envelope at once (:func:`renew_stale`), no second replay needed.
+StUF019), so the sidecar replays it in a new envelope at once (:func:`stale`), no second replay needed.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -167,23 +166,16 @@ def store(conn: sqlite3.Connection, delivery_id: int, payload: bytes, envelope: 
                  " value = excluded.value", (REPLACED, envelope.referentienummer, stamp.referentienummer))
 
 
-def renew_stale(conn: sqlite3.Connection, delivery_id: int, now: datetime | None = None) -> NewStamp | None:
-    """Put a dead letter the chain answered Fo03 StUF019 in a new envelope and queue it, in the caller's
-    transaction, when its tijdstipBericht is older than the zender's counter: the zender sent later envelopes
-    since (a replay as stored of an envelope the chain never answered). Only then: the new envelope takes the
-    counter's next value, later than all of them, so a StUF019 to it is a dead letter as any Fo03 (no loop)."""
+def stale(conn: sqlite3.Connection, delivery_id: int) -> bool:
+    """Whether a dead letter the chain answered Fo03 StUF019 goes on in a new envelope at once: its tijdstipBericht
+    is older than the zender's counter, so the zender sent later envelopes since (a replay as stored of an envelope
+    the chain never answered, or one overtaken by a later one of another key). Only then: a fresh envelope carries
+    the counter's latest value, and renewing its StUF019 (another system sent under the zender, a clock ahead)
+    would give new UUIDs in a loop."""
     row = outbox.delivery(conn, delivery_id)
     if row is None or (row["status"], row["target"], row["reply_code"]) != (outbox.DEAD, outbox.NEW, STALE_TIJDSTIP):
-        return None
+        return False
     envelope = read(bytes(row["payload"]), row["referentienummer"])
     last = None if envelope is None else conn.execute("SELECT tijdstip FROM zender_tijdstip WHERE zender = ?",
                                                       (envelope.zender,)).fetchone()
-    if envelope is None or last is None or envelope.tijdstip >= str(last[0]):
-        return None
-    stamp = take(envelope, ConnLedger(conn, create=False).direct, datetime.now() if now is None else now)
-    store(conn, delivery_id, bytes(row["payload"]), envelope, stamp, row["reason"])
-    t = time.time()
-    conn.execute("UPDATE delivery SET status = 'pending', attempts = 0, next_at = ?, updated_at = ? WHERE id = ?",
-                 (t, t, delivery_id))
-    outbox.bump_generation(conn)  # the forwarder's poll picks the new envelope up
-    return stamp
+    return envelope is not None and last is not None and envelope.tijdstip < str(last[0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from gateway.deliver import restamp
 from gateway.deliver.replay import Prepared, Replayed, apply, needs_stamp, prepare, stamp
 from gateway.deliver.store import failure_name
 from gateway.ledger.job import JobLedger
@@ -67,6 +68,21 @@ async def renew_offered(gw: Gateway, route: str, accepted: Accepted) -> list[int
         log.info("re-offer of message %d on route %s: delivery %d %s", accepted.message_id, route, r.id,
                  r.note if r.ok else f"not sent again: {r.note}", extra={"route": route, "delivery_id": r.id})
     return [r.id for r in results if r.ok]
+
+
+async def renew_stale(gw: Gateway, delivery_id: int) -> None:
+    """A dead letter the chain answered StUF019 that is older than its zender's later envelopes (the forwarder's
+    :attr:`Forwarder.renew`): replay it at once, as an operator would next (docs/ggk-profile.md 5.2). The chain
+    holds nothing under its UUID (StUF 03.01 4.4, Tabel 4.1), so it goes in a new envelope."""
+    try:
+        if not await gw.committer.write(lambda c: restamp.stale(c, delivery_id)):
+            return
+        (result,) = await replay_deliveries(gw, [delivery_id], False)
+    except Exception as exc:  # a store failure: it stays a dead letter for the operator's replay
+        log.error("delivery %d: not renewed after StUF019: %s", delivery_id, failure_name(exc))
+        return
+    log.info("delivery %d: the chain took none under its UUID (StUF019): %s", delivery_id,
+             result.note if result.ok else f"not renewed: {result.note}", extra={"delivery_id": delivery_id})
 
 
 def _stamped(conn: Any, steps: list[Prepared], shared: JobLedger | None) -> list[Prepared]:

@@ -48,7 +48,7 @@ from .metrics import Metrics
 from .quarantine_bound import QuarantineBound
 from .quarantining import QuarantineDoor, QuarantineFull
 from .reachability import Reachability
-from .replaying import replay_deliveries
+from .replaying import renew_stale, replay_deliveries
 from .shared_stage import SharedLedgerStage
 from .soap import refuse_not_understood, soap_version
 from .unmapped_report import report_unmapped
@@ -79,6 +79,7 @@ class Gateway(QuarantineDoor):
         forwarder = ClaimingForwarder if self.store.shared else Forwarder  # replicas split the zaken between them
         self.forwarder = forwarder(self.store, self.committer, config.targets(), observer=self.metrics,
                                    poll_interval=config.poll_interval)
+        self.forwarder.renew = lambda delivery_id: renew_stale(self, delivery_id)  # StUF019: docs/ggk-profile.md 5.2
         self.stage: LedgerStage | None = None
         if config.ledger:
             self.stage = LedgerStage(self.db_path, self.committer) if self.db_path is not None \
