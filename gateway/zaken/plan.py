@@ -202,6 +202,23 @@ def _closed(previous: JsonDict, what: str) -> str | None:
             f"this {what} would change it, and ZDS 1.2 changes a lopende zaak only (4.1.3, 4.1.5)")
 
 
+def _refuse_reopening(previous: JsonDict, delivery: Delivery, event: str) -> None:
+    """Refuse a 307 StatusAanlevering 3 that withdraws the very stop that closed ``previous`` (StUF058).
+
+    Why: the withdrawal says the stop never happened, so the zaak should run on; ZDS 1.2 cannot reopen a zaak
+    closed at its eindstatus (4.1.3), and "not sent" left the receiver closed on a stop nobody made, unseen. A stop
+    that did not close it (a 301 ended it first; a later stop the closed zaak never took) keeps "not sent"."""
+    attrs = previous["attrs"]
+    if event != "stop" or not str(attrs.get("resultaat") or "").startswith("Levering gestopt") \
+            or attrs.get("einddatum") != delivery.einddatum:
+        return
+    raise PlanError(f"zaak {previous['identificatie']} was closed at its eindstatus by the stop of zorg per "
+                    f"{delivery.einddatum} (a message of {previous.get('ended_as_of')}) that this 307 withdraws "
+                    "(StatusAanlevering 3); withdrawing it would reopen the zaak, which no ZDS 1.2 operation does "
+                    "(4.1.3: at its eindstatus the zaak is closed). The zaak must be corrected at the receiver",
+                    "clients.producten.status_aanlevering", "StUF058")
+
+
 def answer_aanvraag(previous: JsonDict, zaaktype: Zaaktype, at: str, toewijzing: str) -> Planned:
     """A 301 line that answers an aanvraagzaak (315, or a 317 line) closes it: updateZaak with einddatum (the day
     the toewijzing was registered) and resultaat "Toegewezen", then its eindstatus.
@@ -341,6 +358,8 @@ def plan_facts(facts: UnitFacts, unit: Unit, previous: JsonDict | None, identifi
             return out
         out.state = _delivery(facts.delivery, unit, previous, zaaktype, out, at)
         note = _closed(previous, unit.event) if out.operations else None
+        if note is not None and facts.delivery.withdraws:
+            _refuse_reopening(previous, facts.delivery, unit.event)
         if note is not None:
             out.operations.clear()
             out.state, out.note = previous, note
