@@ -135,13 +135,15 @@ def message_305(ts: list[Toewijzing], ident: str, day: dt.date, begin: dt.date, 
 
 
 def message_307(ts: list[Toewijzing], ident: str, day: dt.date, einde: dt.date, reden: str,
-                ingang: dt.date = FIRST_DAY, numbered: bool = True) -> bytes:
+                ingang: dt.date = FIRST_DAY, numbered: bool = True, withdraws: bool = False) -> bytes:
+    """``withdraws``: each line with StatusAanlevering 3, the stop withdrawn (else 1)."""
     root = _template(TEMPLATES["307"])
     _header(root, ident, day, ts)
     lines = _lines(root, "StopProduct", ts)
     for line in lines if numbered else _unnumbered(lines):
         for local, value in (("ToewijzingIngangsdatum", _iso(ingang)), ("Begindatum", _iso(ingang)),
-                             ("Einddatum", _iso(einde)), ("RedenBeeindiging", reden)):
+                             ("Einddatum", _iso(einde)), ("RedenBeeindiging", reden),
+                             ("StatusAanlevering", "3" if withdraws else "1")):
             _set(root, local, value, line)
     return _bytes(root)
 

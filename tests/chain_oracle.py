@@ -12,6 +12,8 @@ The oracle follows docs/canonical-spec.md 3 and 7:
 * a 305 sets "Levering gestart" at its Begindatum, a withdrawal "Start levering ingetrokken", each unless it is
   already the zaak's latest word on that date (of a start and its withdrawal the one set last counts); a 307 sets
   "Levering gestopt", then einddatum (its Einddatum), resultaat (naming the RedenBeeindiging) and "Afgehandeld";
+  a 307 withdrawing a stop (StatusAanlevering 3) is refused (StUF058) when that stop closed the zaak, else as a
+  305's withdrawal, its event the stop's Einddatum (:meth:`Oracle.withdraw_stop`, session 25);
 * a 305/307 line without a ToewijzingNummer belongs, of the toewijzingen that ever named its product key, to the one
   whose period (startdatum to einddatum, else einddatumGepland) holds its Begindatum; when several or none do, to the
   one of those (or of all) that named the key last, with a warning naming them (spec 1);
@@ -38,6 +40,10 @@ from typing import Any
 
 from chain_messages import FIRST_DAY, Toewijzing
 
+STOP_INGETROKKEN = "stop ingetrokken"
+"""The event (never a statustype) of a 307 StatusAanlevering 3: written as INGETROKKEN, the catalogue's correcting
+statustype, but another event than a start's withdrawal (its toelichting names the stop)."""
+STATUS_FIELD = "clients.producten.status_aanlevering"
 GESTART, INGETROKKEN, GESTOPT, AFGEHANDELD = ("Levering gestart", "Start levering ingetrokken", "Levering gestopt",
                                               "Afgehandeld")
 ENDING = ("02", "06", "07", "09")  # 2.1 RedenWijziging that end a toewijzing (13 is 3.x only: not in 2.1's list)
@@ -119,6 +125,8 @@ class Expected:
     refused: str | None = None
     warned: list[tuple[str, ...]] = field(default_factory=list)
     """For each line without a ToewijzingNummer that the rules left a choice, the toewijzingen its warning names."""
+    refused_field: str | None = None
+    """The field a refusal names where it is not the client's (``clients``): a withdrawn stop's StatusAanlevering."""
 
 
 @dataclass
@@ -313,3 +321,36 @@ class Oracle:
         after.delivery_as_of = max(held.delivery_as_of or at, at)
         self.zaken[nummer] = after
         return Expected(operations)
+
+    def withdraw_stop(self, t: Toewijzing, day: str, datum: str, stop: str, ingang: str = ymd(FIRST_DAY)) -> Expected:
+        """A 307 line with StatusAanlevering 3 for ``t``: the stop per ``datum`` (resultaat ``stop``) withdrawn.
+
+        Spec 3, "A withdrawn stop of zorg": "Start levering ingetrokken" at the stop's Einddatum, unless it is the
+        zaak's latest word already (the stop it withdraws, the same date and RedenBeeindiging, set after it undoes
+        that); on a closed zaak not sent, but refused (StUF058, would reopen) when that very stop closed it (its
+        einddatum and a stop's resultaat)."""
+        held = self.zaken.get(t.nummer)
+        if held is None:
+            return Expected(refused="StUF064")
+        self.name_product((t.beschikking, t.code, ingang), t.nummer)
+        at = day + "000000"
+        if held.delivery_as_of is not None and at < held.delivery_as_of:
+            return Expected()  # older than the state held
+        sent = True
+        for event in reversed(held.events):
+            if event == (STOP_INGETROKKEN, datum):
+                sent = False
+                break
+            if event == (GESTOPT, datum) and held.resultaat == stop:
+                break
+        if sent and held.closed():
+            if (held.resultaat or "").startswith("RedenBeeindiging") and held.einddatum == datum:
+                return Expected(refused="StUF058", refused_field=STATUS_FIELD)  # would reopen
+            return Expected()  # a closed zaak takes no change
+        after = copy.deepcopy(held)
+        if sent:
+            after.statussen.append((INGETROKKEN, _gezet_after([g for _, g in after.statussen], datum)))
+            after.events.append((STOP_INGETROKKEN, datum))
+        after.delivery_as_of = max(held.delivery_as_of or at, at)
+        self.zaken[t.nummer] = after
+        return Expected(["actualiseerZaakstatus"] if sent else [])

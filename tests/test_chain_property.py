@@ -8,7 +8,8 @@ volume, a RedenWijziging), a 301 that ends it (an ending RedenWijziging: in 2.1 
 or its withdrawal (StatusAanlevering 3), a 307 stop with its RedenBeeindiging, a 302 retour, and any earlier message
 offered again unchanged. Session 24 added: a ReferentieAanbieder holding ``:``, a corrected Ingangsdatum (and so
 another 2.x product key), 305/307 lines without a ToewijzingNummer found by the product key (2.0's way, optional in
-2.1). Hypothesis shrinks a failure to the shortest list of events, printed as it ran.
+2.1). Session 25 added a 307 with StatusAanlevering 3 (a stop withdrawn). Hypothesis shrinks a failure to the
+shortest list of events, printed as it ran.
 
 The oracle (tests/chain_oracle.py) says what the receiver should hold, from docs/canonical-spec.md 3 and 7.
 """
@@ -99,6 +100,9 @@ class Stop:
     reden: str
     pair: bool = False
     by_product: bool = False  # as Start's
+    withdraws: bool = False  # StatusAanlevering 3: the stop per ``einde`` withdrawn (numbered lines only)
+    last: bool = False  # withdrawing: the line of the last stop built for its toewijzing again, its Einddatum and
+    # RedenBeeindiging instead of ``einde`` and ``reden`` (as the samples withdraw: the old line with 3)
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,8 @@ EVENTS = st.one_of(
     st.builds(Start, TS, st.sampled_from([-5, -2, 0]), st.booleans(), st.booleans(), st.booleans()),
     st.builds(Start, TS, st.sampled_from([-5, -2, 0]), st.booleans(), st.booleans(), st.booleans()),
     st.builds(Stop, TS, st.sampled_from([-1, 0]), st.sampled_from(["02", "19", "31"]), st.booleans(), st.booleans()),
+    st.builds(Stop, TS, st.sampled_from([-1, 0]), st.sampled_from(["02", "19", "31"]), st.booleans(),
+              withdraws=st.just(True), last=st.booleans()),
     st.builds(Retour, TS),
     st.builds(Again, st.integers(0, 20)),
 )
@@ -200,7 +206,7 @@ class Delivery:
             info = describe(exc, offered.name)  # as convert, batch and the sidecar report it
             assert expected.refused is not None, f"{offered.name} refused: {info}"
             assert (info.code, info.source) == (expected.refused, offered.name), info
-            assert refused_field is None or info.field == refused_field, info
+            assert refused_field is None or info.field == (expected.refused_field or refused_field), info
             return False
         assert expected.refused is None, f"{offered.name} converted; the oracle expected {expected.refused}"
         assert [o.operation for o in conversion.outputs] == expected.operations, offered.name
@@ -222,6 +228,7 @@ class Run(Delivery):
     day: dt.date = FIRST_DAY
     moments: dict[str, dt.datetime] = field(default_factory=dict)  # of the last 301 built for each toewijzing
     ingang: dict[str, dt.date] = field(default_factory=dict)  # the Ingangsdatum of that 301 (a 305/307 names it)
+    stops: dict[str, tuple[dt.date, str]] = field(default_factory=dict)  # Einddatum, reden of the last 307 built
     say: Callable[[str], None] = lambda text: None  # hypothesis' note inside a test: the steps of a failure
 
     def build(self, event: Vraag | Toewijs | Start | Stop | Retour) -> Offered:
@@ -259,13 +266,26 @@ class Run(Delivery):
             return Offered(name, xml, lambda o: o.message([lambda t=t: o.delivery(
                 t, dag, status, ymd(begin), opposite, None, ymd(ingang), event.by_product) for t in ts]))
         if isinstance(event, Stop):
-            einde = max(FIRST_DAY, day + dt.timedelta(days=event.einde))
+            einde, reden = self.stopped(event, ts[0], day)
             ingang = self.ingang.get(ts[0].nummer, FIRST_DAY)
-            xml = message_307(ts, ident, day, einde, event.reden, ingang, not event.by_product)
+            xml = message_307(ts, ident, day, einde, reden, ingang, not event.by_product, event.withdraws)
+            if event.withdraws:
+                return Offered(name, xml, lambda o: o.message([lambda t=t: o.withdraw_stop(
+                    t, dag, ymd(einde), f"RedenBeeindiging {reden}", ymd(ingang)) for t in ts]))
             return Offered(name, xml, lambda o: o.message([lambda t=t: o.delivery(
                 t, dag, GESTOPT, ymd(einde), None, f"RedenBeeindiging {event.reden}", ymd(ingang), event.by_product,
                 ymd(ingang)) for t in ts]))  # a 307's Begindatum: its ToewijzingIngangsdatum (message_307)
         return Offered(name, message_302(ts, ident, day), lambda o: Expected())
+
+    def stopped(self, event: Any, t: Toewijzing, day: dt.date) -> tuple[dt.date, str]:
+        """The Einddatum and RedenBeeindiging of 307 ``event`` for ``t`` (both properties' Stop): ``einde`` days from
+        ``day``, or (a withdrawal of the ``last`` stop) those of the last 307 built for ``t``; kept as the last."""
+        if event.withdraws and event.last and t.nummer in self.stops:
+            return self.stops[t.nummer]
+        einde = max(FIRST_DAY, day + dt.timedelta(days=event.einde))
+        if not event.withdraws:
+            self.stops[t.nummer] = (einde, event.reden)
+        return einde, event.reden
 
     def step(self, step: Step) -> None:
         self.day += dt.timedelta(days=step.days)
@@ -366,6 +386,18 @@ so a stop without a number stops 200001; a product key never bound (a client wit
 correction was refused) is StUF064. Always among the fast run's chains."""
 
 
+WITHDRAWN_STOP = [Step(0, Toewijs(0, "jaar", 22500, None)), Step(1, Start(0, -1, False)), Step(1, Stop(0, 0, "02")),
+                  Step(1, Stop(0, -1, "02", withdraws=True)), Step(0, Toewijs(1, "jaar", 18000, None)),
+                  Step(1, Stop(1, 0, "19", withdraws=True)), Step(0, Stop(1, 0, "19", withdraws=True)),
+                  Step(1, Stop(1, 0, "19")), Step(1, Stop(1, -1, "31", withdraws=True)),
+                  Step(0, Toewijs(2, "jaar", 22500, None)), Step(1, Toewijs(2, -1, 22500, "02")),
+                  Step(0, Stop(2, -1, "02", withdraws=True))]
+"""307s with StatusAanlevering 3 (spec 3, "A withdrawn stop of zorg"): the stop that closed the zaak withdrawn (refused,
+StUF058: it would reopen), a stop withdrawn on an open zaak (the correcting status; the same again: no change; the
+zaak stays open until a stop closes it), a withdrawal naming another RedenBeeindiging of the stop that closed it
+(refused all the same), and one of a zaak a 301 closed (not sent). Always among the fast run's chains."""
+
+
 @pytest.fixture(scope="module")
 def reference(request: pytest.FixtureRequest) -> Path:
     return request.getfixturevalue("reference_dir")
@@ -380,6 +412,7 @@ def reference(request: pytest.FixtureRequest) -> Path:
 @example(steps=FOUND[3])
 @example(steps=CORRECTED_INGANG)
 @example(steps=BY_PRODUCT)
+@example(steps=WITHDRAWN_STOP)
 def test_any_chain_ends_in_the_state_its_events_describe(reference: Path, steps: list[Step]) -> None:
     run_chain(steps, note)
 

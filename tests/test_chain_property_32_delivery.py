@@ -15,9 +15,9 @@ The chains reuse the 2.1 property's toewijzingen, run, check and oracle (test_ch
 field), and the iJw property's view of one wet (test_chain_property_ijw.WetView); only the messages are 3.2.
 RedenWijziging 13, 3.x's own ending code, ends a toewijzing as 02/06/07/09 do (spec 3, "End of a zaak";
 chain_oracle.ENDING_3X); StatusAanlevering 2 is drawn too and must be refused, and so must a 305 line without a
-ToewijzingNummer. Choice, where the spec is silent: a 307 line with StatusAanlevering 3 (withdrawing a stop) is not
-drawn (a stop closes the zaak, and the spec names the withdrawal of a start only: its "Start levering ingetrokken"
-would be written with a stop's toelichting).
+ToewijzingNummer. A 307 line with StatusAanlevering 3 withdraws a stop (spec 3, "A withdrawn stop of zorg";
+chain_oracle.Oracle.withdraw_stop): the stop that closed the zaak withdrawn is refused (StUF058, would reopen), one on
+a zaak closed otherwise is not sent, one on an open zaak sets the correcting status (session 25).
 """
 
 from __future__ import annotations
@@ -109,6 +109,8 @@ class Stop:
     einde: int
     reden: str
     pair: bool = False
+    withdraws: bool = False  # StatusAanlevering 3: the stop per ``einde`` withdrawn
+    last: bool = False  # withdrawing the last stop built for its toewijzing (test_chain_property.Stop.last)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ EVENTS = st.one_of(
     st.builds(Changed, TS, OFFSETS),
     st.builds(Unnumbered, TS, OFFSETS),
     st.builds(Stop, TS, st.sampled_from([-1, 0]), st.sampled_from(REDEN_BEEINDIGING), st.booleans()),
+    st.builds(Stop, TS, st.sampled_from([-1, 0]), st.sampled_from(REDEN_BEEINDIGING), st.booleans(), st.just(True),
+              st.booleans()),
     st.builds(Again, st.integers(0, 20)),
 )
 
@@ -214,6 +218,11 @@ def _delivery(t: Toewijzing, dag: str, status: str, datum: str, opposite: str | 
     return o.delivery(t, dag, status, datum, opposite, stop, ymd(ingang))
 
 
+def _withdraw_stop(t: Toewijzing, dag: str, datum: str, stop: str, ingang: dt.date, o: Oracle) -> Expected:
+    """A 307 line with StatusAanlevering 3 to the oracle (:meth:`chain_oracle.Oracle.withdraw_stop`)."""
+    return o.withdraw_stop(t, dag, datum, stop, ymd(ingang))
+
+
 def _on(day: dt.date, offset: int) -> dt.date:
     """A date ``offset`` days from ``day``, never before FIRST_DAY (the Ingangsdatum of every toewijzing)."""
     return max(FIRST_DAY, day + dt.timedelta(days=offset))
@@ -278,11 +287,16 @@ class Run32(Run):
                                             (t, _start(new, "1", ingang[t.nummer]))]), _lines(
                 functools.partial(_delivery, t, dag, INGETROKKEN, ymd(old), GESTART, None, ingang[t.nummer]),
                 functools.partial(_delivery, t, dag, GESTART, ymd(new), INGETROKKEN, None, ingang[t.nummer]))
-        einde, stop = _on(day, event.einde), f"RedenBeeindiging {event.reden}"
-        return message_307(ident, day, [(u, {"ToewijzingIngangsdatum": ingang[u.nummer].isoformat(),
-                                             "Begindatum": ingang[u.nummer].isoformat(),
-                                             "Einddatum": einde.isoformat(), "RedenBeeindiging": event.reden})
-                                        for u in ts]), _lines(
+        einde, reden = self.stopped(event, t, day)
+        stop = f"RedenBeeindiging {reden}"
+        xml = message_307(ident, day, [(u, {"ToewijzingIngangsdatum": ingang[u.nummer].isoformat(),
+                                            "Begindatum": ingang[u.nummer].isoformat(),
+                                            "Einddatum": einde.isoformat(), "RedenBeeindiging": reden,
+                                            "StatusAanlevering": "3" if event.withdraws else "1"}) for u in ts])
+        if event.withdraws:
+            return xml, _lines(*[functools.partial(_withdraw_stop, u, dag, ymd(einde), stop, ingang[u.nummer])
+                                 for u in ts])
+        return xml, _lines(
             *[functools.partial(_delivery, u, dag, GESTOPT, ymd(einde), None, stop, ingang[u.nummer]) for u in ts])
 
     def deliver(self, offered: Offered, expected: Expected, refused_field: str | None = "clients") -> bool:
@@ -350,6 +364,18 @@ toewijzing ended by RedenWijziging 13 (3.x's own code), then a start (closed: no
 the stopped one (refused, StUF058)."""
 
 
+WITHDRAWN_STOP = [(Step(0, Toewijs(0, "jaar", 4, None)), False), (Step(0, Toewijs(0, "jaar", 4, None)), True),
+                  (Step(1, Start(0, -1, False)), False), (Step(1, Stop(0, 0, "02")), False),
+                  (Step(1, Stop(0, -1, "02", withdraws=True)), False),
+                  (Step(0, Stop(0, 0, "20", withdraws=True)), True), (Step(0, Stop(0, 0, "20", withdraws=True)), True),
+                  (Step(1, Stop(0, 0, "20")), True),
+                  (Step(1, Stop(0, -1, "31", withdraws=True)), True), (Step(1, Toewijs(1, "jaar", 4, None)), False),
+                  (Step(1, Toewijs(1, -1, 4, "13")), False), (Step(0, Stop(1, -1, "02", withdraws=True)), False)]
+"""307s with StatusAanlevering 3 (spec 3, "A withdrawn stop of zorg"): the stop that closed the Wmo zaak withdrawn
+(refused, StUF058); an iJw stop withdrawn on its open zaak (the correcting status; again: no change), then stopped and
+withdrawn naming another RedenBeeindiging (refused); a withdrawal on a zaak RedenWijziging 13 closed (not sent)."""
+
+
 PAIRS = [(Step(0, Toewijs(0, "jaar", 4, None)), False), (Step(0, Toewijs(1, "jaar", 4, None)), False),
          (Step(1, Toewijs(0, "jaar", 4, "04", ingang=-7)), False), (Step(1, Start(0, 0, False, pair=True)), False),
          (Step(1, Start(0, 0, False, pair=True)), True), (Step(1, Stop(1, 0, "02", pair=True)), False)]
@@ -368,6 +394,7 @@ def reference(request: pytest.FixtureRequest) -> Path:
 @given(steps=chains(12))
 @example(steps=CORRECTED_START)
 @example(steps=PAIRS)
+@example(steps=WITHDRAWN_STOP)
 def test_any_32_start_and_stop_chain_ends_in_the_state_its_events_describe(reference: Path,
                                                                            steps: list[tuple[Step, bool]]) -> None:
     run_chain(steps)

@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 from chain_messages import (
     FIRST_DAY,
     LAST_DAY,
@@ -23,11 +24,15 @@ from chain_messages import (
 )
 from chain_oracle import GESTART, GESTOPT
 from lxml import etree
+from receiver_run import Run
 from test_chain_found import Chain, _at, _day
 from test_chain_property import TOEWIJZINGEN
 from test_chains import Chain as Fixtures
 from test_chains import samples_20
 
+from gateway.pipeline import FAILURES, describe
+
+FIXTURES_32 = Path(__file__).parent / "fixtures" / "iwmo32"
 OLD, NEW = TOEWIJZINGEN[0], TOEWIJZINGEN[1]
 """200001 and 200002: one client, beschikking, product and Ingangsdatum, so one 2.x product key."""
 
@@ -166,3 +171,20 @@ def test_a_jeugdwet_start_without_number_goes_by_its_begindatum_too(reference_di
     start = _jeugd("JW305_start.xml", {"Identificatie": "j4"}, drop_number=True)
     assert chain.deliver(start, "j4") == ["actualiseerZaakstatus 0384JT100003"]
     assert _statussen(chain, "0384JT100002") == []
+
+
+def test_a_32_start_without_number_is_refused_though_its_toewijzing_is_known(reference_dir: Path) -> None:
+    """3.x has no 2.x product key (no BeschikkingNummer): a 305 line without its ToewijzingNummer finds no zaak, even
+    for the client whose toewijzing was converted, and is refused (StUF064) rather than dropped or guessed."""
+    run = Run(reference_dir)
+    run.feed("301", (FIXTURES_32 / "WMO301_toewijzing_specifiek.xml").read_bytes())
+    root = etree.fromstring((FIXTURES_32 / "WMO305_start.xml").read_bytes())
+    number = _one(root, "ToewijzingNummer")
+    number.getparent().remove(number)
+    with pytest.raises(FAILURES) as info:
+        run.feed("305 without number", _bytes(root))
+    described = describe(info.value, "305 without number")  # as convert, batch and the sidecar report it
+    assert (described.code, described.field) == ("StUF064", "clients")
+    assert "no zaak is known for this start" in str(info.value)
+    (zaak,) = run.receiver.snapshot().values()
+    assert (zaak["statussen"], zaak["einddatum"]) == ([], None)
