@@ -52,7 +52,7 @@ from test_chain_property import Offered, registry
 from test_chain_property_ijw import WetView
 
 from gateway.ledger import MemoryLedger
-from gateway.pipeline import Converter
+from gateway.pipeline import FAILURES, Converter, describe
 from gateway.receiver import Receiver
 
 
@@ -313,3 +313,20 @@ def test_any_chain_switching_versions_ends_in_the_state_its_events_describe(
 def test_longer_chains_switching_versions_end_in_the_state_their_events_describe(
         reference: Path, steps: list[tuple[Step, bool]]) -> None:
     run_chain(steps)
+
+
+def test_a_32_message_finds_no_toewijzing_known_from_20_alone(reference: Path) -> None:
+    """Spec 1, "Chains across versions": a 3.x message names no product key, so a toewijzing a 2.0 301 alone made (no
+    number yet) is not found by it: a 3.2 305 is refused naming the key it looked for, and a 3.2 301 is a toewijzing
+    of its own (an unknown number is a new toewijzing in 3.x), never matched to the 2.0 zaak by client and product."""
+    twins = MixedTwins()
+    run = twins.runs[False]
+    run.converter.convert(run.build(Toewijs20(0)).xml, "2.0 301")
+    start = run.build(v32.Start(0, 0, False))
+    with pytest.raises(FAILURES) as refused:
+        run.converter.convert(start.xml, "3.2 305")
+    info = describe(refused.value, "3.2 305")
+    assert (info.code, info.field) == ("StUF064", "clients")
+    assert "looked for toewijzing:0384:200001)" in info.message
+    created = run.converter.convert(run.build(v32.Toewijs(0, "jaar", 4, None)).xml, "3.2 301")
+    assert [(o.operation, o.zaak) for o in created.outputs] == [("creeerZaak", "0384T200001")]
