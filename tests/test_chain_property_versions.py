@@ -15,8 +15,9 @@ What changing version means for the keys (docs/canonical-spec.md 1, "Chain keys"
   key. A 2.1 line without a ToewijzingNummer chooses only among the toewijzingen a 2.x line named by that key; one
   whose key only a 3.2 message could have named (a toewijzing created by a 3.2 301, an Ingangsdatum a 3.2 301
   corrected) cannot be placed and is refused (StUF064), never put on a guessed zaak;
-* a 3.2 301 without a ReferentieAanbieder answers no 2.1 request (it has no beschikking for the aanvraag-product
-  alias a 2.x line without one is found by);
+* a request is named by its ReferentieAanbieder in 2.1 and 3.x alike (``aanvraag:{gemeente}:{R}``): a 3.2 301 naming
+  a 2.1 315's answers it; a 3.2 301 without one answers no 2.1 request (it has no beschikking for the
+  aanvraag-product alias a 2.x line without one is found by);
 * a 2.0 toewijzing is named by its product key alone (its zaak ``0384B{beschikking}-{SHA-256 prefix of the key}``,
   spec 1 "Identificatie"); the first 2.1 301 naming its beschikking, product and Ingangsdatum with a ToewijzingNummer
   finds it by that key and binds the number to it (the zaak holds no other number: "A zaak found by a 2.x alias
@@ -42,13 +43,13 @@ import test_chain_property as v21
 import test_chain_property_32_delivery as v32
 import test_chain_property_ei as v20
 from chain_jeugd import jeugdwet
-from chain_messages import AANBIEDER, FIRST_DAY, LAST_DAY, Toewijzing, _bytes, _set
+from chain_messages import AANBIEDER, FIRST_DAY, LAST_DAY, Toewijzing, _add_after, _bytes, _one, _set
 from chain_oracle import ENDING_3X, GESTART, INGETROKKEN, Expected, Oracle, ymd
 from clocks import StepClock
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from lxml import etree
-from test_chain_property import Offered, registry
+from test_chain_property import Again, Offered, registry
 from test_chain_property_ijw import WetView
 
 from gateway.ledger import MemoryLedger
@@ -71,6 +72,16 @@ class Start20:
     t: int
     begin: int
     withdraws: bool
+
+
+@dataclass(frozen=True)
+class Answer32:
+    """A 3.2 301 line for toewijzing ``t`` (Ingangsdatum FIRST_DAY, to the end of the year) naming request ``r`` of its
+    client by ReferentieAanbieder: the 2.1 315's of test_chain_property (``referentie``), a request made in 2.1 and
+    answered in 3.2 (the key ``aanvraag:{gemeente}:{ReferentieAanbieder}`` is the same in both)."""
+
+    t: int
+    r: int
 
 
 V20 = (Toewijs20, Start20)
@@ -106,8 +117,10 @@ class VersionOracle(Oracle):
         return operations
 
     def toewijs20(self, t: Toewijzing, day: str, moment: str, volume: str) -> Expected:
-        """A 2.0 301 line: the toewijzing's zaak (``t``'s, which the property's next 301 numbers), found or made by
-        its product key."""
+        """A 2.0 301 line (no number): the toewijzing its product key names, as a 2.1 line without one (refused when
+        it names several, spec 1); none: a new zaak, ``t``'s (the property's next 301 numbers it)."""
+        if any(n in self.zaken for n in self.shared.get((t.beschikking, t.code, ymd(FIRST_DAY)), [])):
+            return self.toewijs_without_number(t, day, moment, ymd(LAST_DAY), volume, None, ymd(FIRST_DAY))
         key = f"product:0384:{t.beschikking}:{AANBIEDER}:{t.code[:2]}:{t.code}:{ymd(FIRST_DAY)}"
         digest = hashlib.sha256(key.encode()).hexdigest()[:10].upper()
         self.identificatie[t.nummer] = f"0384B{t.beschikking}-{digest}"
@@ -160,6 +173,8 @@ class MixedRun(v32.Run32):
     def build(self, event: Any) -> Offered:
         if isinstance(event, V20):
             return self.build20(event)
+        if isinstance(event, Answer32):
+            return self.build_answer(event)
         if isinstance(event, V21):
             offered = v21.Run.build(self, event)
             return Offered(offered.name + " (2.1" + (", iJw)" if self.jw else ")"),
@@ -167,6 +182,19 @@ class MixedRun(v32.Run32):
         offered = super().build(event)
         return Offered(offered.name + " (3.2)", padded(offered.xml), _keyless(offered.apply))
 
+
+    def build_answer(self, event: Answer32) -> Offered:
+        self.count += 1
+        t, day = v21.TOEWIJZINGEN[event.t], self.day
+        dag, moment = ymd(day), dt.datetime.combine(day, dt.time(8)) + dt.timedelta(seconds=self.count)
+        self.moments[t.nummer], self.ingang[t.nummer] = moment, FIRST_DAY
+        ref, at = v21.referentie(t, event.r), moment.strftime("%Y%m%d%H%M%S")
+        root = etree.fromstring(v32.message_301(t, f"a32{self.count:09d}", day, moment, LAST_DAY, 4, None))
+        _add_after(_one(root, "ToewijzingNummer"), "ReferentieAanbieder", ref)
+        xml = jeugdwet(_bytes(root)) if self.jw else _bytes(root)
+        name = f"#{self.count} answer {t.nummer} {ref} (3.2" + (", iJw)" if self.jw else ")")
+        return Offered(name, padded(xml), _keyless(lambda o: o.message([lambda: o.toewijs(
+            t, dag, at, ymd(LAST_DAY), "4", None, ref, ymd(FIRST_DAY))])))
 
     def build20(self, event: Toewijs20 | Start20) -> Offered:
         self.count += 1
@@ -223,7 +251,7 @@ def chains(draw: st.DrawFn, max_size: int) -> list[tuple[Step, bool]]:
     first = draw(st.lists(v32.TS, unique=True, min_size=len(v21.TOEWIJZINGEN) - 1, max_size=len(v21.TOEWIJZINGEN)))
     created: list[Step] = [draw(st.sampled_from([v21.Step(0, v21.Toewijs(t, "jaar", 22500, None)),
                                                  v32.Step(0, v32.Toewijs(t, "jaar", 4, None))])) for t in first]
-    events = st.one_of(v21.EVENTS, v32.EVENTS)
+    events = st.one_of(v21.EVENTS, v32.EVENTS, st.builds(Answer32, v32.TS, st.integers(1, 3)))
     steps = draw(st.lists(st.builds(v21.Step, st.integers(0, 3), events), min_size=1, max_size=max_size))
     return draw(prologue_20(first)) + [(step, jw) for step in created for jw in (False, True)] + list(
         zip(steps, draw(st.lists(st.booleans(), min_size=len(steps), max_size=len(steps))), strict=True))
@@ -290,6 +318,22 @@ withdrawn by a 3.2 305 naming the number (the same zaak), 200002 made by 3.2 (it
 start without number (the product key names 200001 alone) and a 3.2 stop by number."""
 
 
+ANSWERED = _both([v21.Step(0, v21.Vraag(0, 3)), v21.Step(1, Answer32(0, 3)), v21.Step(1, v21.Vraag(2, 1)),
+                  v21.Step(0, v32.Toewijs(2, "jaar", 4, None)), v21.Step(1, v21.Toewijs(2, "jaar", 22500, None, r=1)),
+                  v21.Step(1, Answer32(1, 3))])
+"""A 2.1 315 answered by a 3.2 301 naming its ReferentieAanbieder (closed, the 301's creeerZaak linked to it); a 2.1
+315 not answered by a 3.2 301 that names none (no aanvraag-product key in 3.x), then by a 2.1 correction naming it;
+a second 3.2 301 naming the answered request (another toewijzing: linked, the request not closed again)."""
+
+
+RESENT_20 = [(v21.Step(0, Toewijs20(0)), False), (v21.Step(1, v21.Toewijs(0, "jaar", 22500, None)), False),
+             (v21.Step(0, v21.Toewijs(1, "jaar", 22500, None)), False), (v21.Step(0, Again(0)), False),
+             (v21.Step(1, v32.Toewijs(1, "jaar", 4, "04")), False), (v21.Step(0, Again(1)), False)]
+"""The 2.0 301 of 200001 sent again once 200002 (numbered by 2.1) shares its product key: a 301 without number
+naming two toewijzingen is refused (StUF058, spec 1), found by the slow variant (an oracle that replayed it as
+200001's); the 2.1 301 numbering 200001 again: older than the state held, not sent."""
+
+
 @pytest.fixture(scope="module")
 def reference(request: pytest.FixtureRequest) -> Path:
     return request.getfixturevalue("reference_dir")
@@ -301,6 +345,8 @@ def reference(request: pytest.FixtureRequest) -> Path:
 @example(steps=SWITCH)
 @example(steps=UNNUMBERED)
 @example(steps=FROM_20)
+@example(steps=ANSWERED)
+@example(steps=RESENT_20)
 def test_any_chain_switching_versions_ends_in_the_state_its_events_describe(
         reference: Path, steps: list[tuple[Step, bool]]) -> None:
     run_chain(steps)
