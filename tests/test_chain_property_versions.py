@@ -183,6 +183,15 @@ class MixedRun(v32.Run32):
         return Offered(offered.name + " (3.2)", padded(offered.xml), _keyless(offered.apply))
 
 
+    def stopped(self, event: Any, t: Toewijzing, day: dt.date) -> tuple[dt.date, str]:
+        """As the run's; a 3.2 307 withdrawing a stop a 2.1 307 made keeps its Einddatum (what names the stop) but
+        gives a RedenBeeindiging of the 3.2 list when the 2.1 one is not in it (19 is 2.1 only): no 3.2 sender
+        could send that code, and its value map rightly refuses it (StUF055)."""
+        einde, reden = super().stopped(event, t, day)
+        if isinstance(event, v32.Stop) and reden not in v32.REDEN_BEEINDIGING:
+            reden = event.reden
+        return einde, reden
+
     def build_answer(self, event: Answer32) -> Offered:
         self.count += 1
         t, day = v21.TOEWIJZINGEN[event.t], self.day
