@@ -88,6 +88,9 @@ class Forwarder:
         self.lanes: dict[str, Lane] = {}
         self._keys: dict[tuple[str, str, str], KeyQueue] = {}
         self._known: set[int] = set()
+        self._scans = 0  # rescans whose read of the pending rows is under way
+        self._scan_tick = 0
+        self._left_during: dict[int, int] = {}  # id -> the tick when it was settled while a rescan read
         self._depth: dict[tuple[str, str], int] = {}
         self._cached = 0
         self._waiters: dict[int, list[asyncio.Future[Outcome]]] = {}
@@ -206,10 +209,20 @@ class Forwarder:
         """Pick up pending rows this process does not track (a restart, or a replay by the CLI).
 
         The read runs in the writer thread, after every status update queued before it, so a
-        delivery settled a moment ago is never mistaken for pending.
+        delivery settled a moment ago is never mistaken for pending; one settled *after* the read was queued
+        (in flight while it ran) is read as pending and is no longer known by the time the read is answered:
+        such ids are noted while a read is under way and passed over, or a delivered message is sent twice.
         """
-        rows = await self.committer.write(outbox.pending)
-        fresh = [r for r in rows if r.id not in self._known]
+        self._scan_tick += 1
+        began = self._scan_tick
+        self._scans += 1
+        try:
+            rows = await self.committer.write(outbox.pending)
+        finally:
+            self._scans -= 1
+        fresh = [r for r in rows if r.id not in self._known and self._left_during.get(r.id, 0) < began]
+        if not self._scans:
+            self._left_during.clear()
         if fresh:
             fresh = await self._claimable(fresh)
         if fresh:
@@ -393,6 +406,8 @@ class Forwarder:
             return
         entry.items.popleft()
         self._known.discard(item.id)
+        if self._scans:  # a rescan's read may have found it pending: see rescan
+            self._left_during[item.id] = self._scan_tick
         depth_key = (item.route, item.target)
         self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
         if outcome.result == DELIVERED:
