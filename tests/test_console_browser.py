@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from browser_helpers import BROWSER_ARGS, CHROMIUM, browser_entry
-from console_helpers import BSN, USERS, Running, failing_chains
-from proxy_helpers import Start, wait_for
+from console_helpers import ADMIN_KEY, BSN, USERS, Running, console_config, failing_chains
+from proxy_helpers import ServerThread, Start, sample, wait_for
+from reconvert_helpers import StrictReceiver, broken_registry, fix_mapping
+
+from gateway.testbed.app import create_app as reference_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "out" / "console-screenshots"
 DOCS = {"messages", "message", "replay-confirm", "client", "zaak", "health", "purge-preview",
-        "health-quarantine-full"}
+        "health-quarantine-full", "reconvert-confirm", "reconvert-done"}
 """The screenshots docs/console.md shows (none with a payload in view: those hold the sample's BSN)."""
 
 
@@ -149,3 +155,68 @@ def test_an_operator_and_a_viewer_in_chromium(failing: Running) -> None:
         finally:
             browser.close()
     assert not refused, f"the page tried something the CSP forbids: {refused}"
+
+
+def test_an_operator_re_converts_messages_refused_for_a_mapping_fault_in_chromium(start: Start, tmp_path: Path) -> None:
+    """Chain B's toewijzing rendered with a wrong volume, refused by a receiver on 127.0.0.1 that checks it, and its
+    start of zorg after it (no such zaak there); the mapping fixed and reloaded; the operator re-converts from the
+    message page and sees the new messages, which the receiver then holds as the source says."""
+    sync_playwright = browser_entry()
+    receiver = StrictReceiver()
+    with ServerThread(reference_app(receiver)) as ds:
+        server, gw = start({"default": {"downstream": ds.url + "/soap"}}, {}, reg=broken_registry(tmp_path),
+                           admin_key=ADMIN_KEY, console=console_config())
+        assert gw.db_path is not None
+
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            with closing(sqlite3.connect(gw.db_path)) as conn:  # type: ignore[arg-type]
+                return [tuple(r) for r in conn.execute(sql)]
+
+        for name in ("CasusB-01-WMO301_toewijzing.xml", "CasusB-02-WMO305_start.xml"):
+            assert httpx.post(server.url + "/soap", content=sample(name), timeout=30).status_code == 200
+        assert wait_for(lambda: rows("SELECT status FROM delivery") == [("dead",), ("dead",)], timeout=60)
+        ((zaak,),) = rows("SELECT DISTINCT zaak FROM delivery")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+            try:
+                page = log_in(browser, server.url, "otto")
+                page.goto(server.url + "/console/messages?status=dead")  # the bulk action: a box, then confirm
+                page.check("input[name=message][value='2']")
+                page.click("form#bulk button[type=submit]")
+                page.wait_for_url("**/console/reconvert?message=2")
+                assert page.locator("#involved a").all_inner_texts() == ["message 1", "message 2"]
+                page.locator("main a", has_text="Cancel").click()
+                page.wait_for_url("**/console/messages/2")
+
+                fix_mapping(tmp_path)  # the integrator's fix, reloaded into the running sidecar
+                reloaded = httpx.post(server.url + "/admin/reload", headers={"X-Admin-Key": ADMIN_KEY}, timeout=60)
+                assert reloaded.json()["reloaded"]
+                page.goto(server.url + "/console/messages/1")
+                assert "StUF055" in page.locator("table.list").first.inner_text()
+                page.locator("a.button", has_text="Re-convert").click()
+                page.wait_for_url("**/console/reconvert?message=1")
+                text = page.locator("main").inner_text()
+                assert "not replayed" in text and "mappings of now" in text and zaak in text
+                private(page)
+                shot(page, "reconvert-confirm")
+                page.click("button.danger")
+                assert "Converted anew: 2 message(s)" in page.locator("[role=status]").inner_text()
+                assert page.locator("#replaced li").all_inner_texts() == [
+                    "message 1 is now message 3 (1 delivery queued)", "message 2 is now message 4 (1 delivery queued)"]
+                private(page)
+                shot(page, "reconvert-done")
+                held = lambda: receiver.zaak(zaak)  # noqa: E731
+                assert wait_for(lambda: held() is not None and len(held()["statussen"]) >= 1, timeout=30)
+                assert held()["extraElementen"]["product.omvang.volume"] == "22500"  # as the source says
+
+                page.locator("#replaced a", has_text="message 3").click()
+                page.wait_for_url("**/console/messages/3")
+                assert wait_for(lambda: page.reload() is not None and "delivered" in page.locator("table.list")
+                                .first.inner_text(), timeout=20)
+                assert page.locator("#reconvert").count() == 0  # delivered: nothing to re-convert
+                page.goto(server.url + "/console/messages/1")
+                assert "converted anew as message 3" in page.locator("dl.facts").inner_text()
+                assert page.locator("a.button").count() == 0  # no Replay, no Re-convert: superseded
+                private(page, payloads=True)
+            finally:
+                browser.close()

@@ -11,7 +11,6 @@ rule more, as a zaaksysteem may have: an einddatumGepland before the startdatum 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from pg_helpers import database_for
 from proxy_helpers import ServerThread, Start, sample, wait_for
+from reconvert_helpers import CODE_FAULT, StrictReceiver, broken_registry, fix_mapping
 
 from gateway.cli import main
 from gateway.deliver import outbox, superseded
@@ -28,52 +28,12 @@ from gateway.deliver.reconvert import ReconvertRefused, involved, reconvert
 from gateway.deliver.replay import accept_converted
 from gateway.ledger.staged import ConnLedger
 from gateway.mapping import Registry
-from gateway.mapping.registry import builtin_dir
 from gateway.pgstore.conn import PgConnection
 from gateway.pipeline import Converter
-from gateway.receiver import Receiver
-from gateway.receiver.apply import refuse
-from gateway.receiver.zaak import EXTRA
 from gateway.testbed.app import create_app as reference_app
 
 B01, B02, B04 = "CasusB-01-WMO301_toewijzing.xml", "CasusB-02-WMO305_start.xml", "CasusB-04-WMO307_stop.xml"
 server = pg_helpers.server
-
-
-class StrictReceiver(Receiver):
-    """The reference receiver with one rule more, as a zaaksysteem that checks a toewijzing against its beschikking
-    may have: the toegewezen product's volume is the beschikte one (StUF055 otherwise)."""
-
-    def _apply(self, inbound: Any) -> Any:
-        zaak, operation = super()._apply(inbound)
-        extra = zaak.attributes.get(EXTRA) or {}
-        toegewezen, beschikt = extra.get("product.omvang.volume"), extra.get("beschikt.omvang.volume")
-        if toegewezen is not None and beschikt is not None and toegewezen != beschikt:
-            raise refuse("omvang", "extraElement product.omvang.volume", "the toegewezen volume is not the beschikte "
-                         "volume", "StUF055")
-        return zaak, operation
-
-
-VOLUME_FAULT = ("          reden_intrekking: m:RedenIntrekking\n          <<: *omvang\n",
-                "          reden_intrekking: m:RedenIntrekking\n          <<: *omvang\n"
-                "          omvang.volume: m:Omvang/i:Eenheid\n")
-"""iWmo 2.0 WMO301's toegewezen product reads its Volume from the Eenheid element: product.omvang.volume 83 where
-the source says 22500 (the zaak identificatie and its chain keys are the fixed mapping's)."""
-CODE_FAULT = ("          code: m:Product/i:Code\n          aanbieder: m:Aanbieder\n",
-              "          code: m:Product/i:Categorie\n          aanbieder: m:Aanbieder\n")
-"""Its toegewezen product reads its Categorie as its Code: product "01" where the source says "01A01", and with it
-another zaak identificatie than the fixed mapping derives."""
-
-
-def broken_registry(tmp_path: Path, fault: tuple[str, str] = VOLUME_FAULT) -> Registry:
-    """The dialects with a mapping fault (``fault``: the right text and the wrong one)."""
-    dialects = tmp_path / "dialects"  # iWmo 2.0's only: the messages here are of it
-    shutil.copytree(builtin_dir() / "iwmo20", dialects / "iwmo20")
-    mapping = dialects / "iwmo20" / "wmo301.yaml"
-    text = mapping.read_text()
-    assert text.count(fault[0]) == 1
-    mapping.write_text(text.replace(*fault))
-    return Registry([dialects])
 
 
 def _rows(conn: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -154,12 +114,6 @@ def _refused_then_converted_anew(start: Start, tmp_path: Path, database: str | N
         conn.close()
 
 
-def _fix(tmp_path: Path) -> None:
-    """The integrator's fix: the faulty mapping file put back as shipped."""
-    shipped = (builtin_dir() / "iwmo20" / "wmo301.yaml").read_text()
-    (tmp_path / "dialects" / "iwmo20" / "wmo301.yaml").write_text(shipped)
-
-
 def test_through_the_running_sidecar_after_its_mapping_reload(start: Start, tmp_path: Path) -> None:
     """POST /admin/reconvert: the sidecar keeps serving; the fix reaches it by a mapping reload."""
     _through_the_sidecar(start, tmp_path)
@@ -197,7 +151,7 @@ def _through_the_sidecar(start: Start, tmp_path: Path, database: str | None = No
         assert unkeyed.status_code == 401
         bad = httpx.post(server.url + "/admin/reconvert", json={"ids": [creeer], "force": True}, headers=admin)
         assert bad.status_code == 400
-        _fix(tmp_path)
+        fix_mapping(tmp_path)
         assert httpx.post(server.url + "/admin/reload", headers=admin, timeout=60).json()["reloaded"]
         answer = httpx.post(server.url + "/admin/reconvert", json={"ids": [creeer]}, headers=admin, timeout=60)
         assert answer.status_code == 200, answer.text

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from console_helpers import local_console
 from pg_helpers import database_for
 from proxy_helpers import ServerThread, sample, wait_for
-from test_reconvert import B01, B02, B04, StrictReceiver, _rows, broken_registry
+from reconvert_helpers import StrictReceiver, broken_registry
+from test_reconvert import B01, B02, B04, _rows
 
 from gateway.cli import main
 from gateway.deliver import imported, outbox

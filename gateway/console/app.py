@@ -1,8 +1,10 @@
-"""The console's app: its routes, login, messages, one message (with replay), zaken, client search and health.
+"""The console's app: its routes, login, messages, one message (with replay and re-convert), zaken, client search and
+health.
 
 Pages are rendered on the server (Jinja2, autoescaped) with one CSS file and no JavaScript, so the
 Content-Security-Policy can forbid every script. Reads run in a thread on a read-only connection; a replay
-goes through the function the proxy hands in (the gateway's own replay, as ``/admin/replay`` uses). This
+goes through the function the proxy hands in (the gateway's own replay, as ``/admin/replay`` uses), and so does a
+re-conversion (``reconvert_through``, as ``/admin/reconvert`` uses). This
 module only wires: the handlers live in ``pages/`` and share one ``Console`` (``context.py``).
 """
 
@@ -24,7 +26,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .context import HERE, Backend, Console
-from .pages import health, messages, purge, shadow, signin, zaken
+from .pages import health, messages, purge, reconvert, shadow, signin, zaken
 from .params import MAX_ROWID
 from .settings import ConsoleSettings
 
@@ -100,6 +102,7 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         bound(console, "/messages/{id:int}", messages.message_page),
         bound(console, "/deliveries/{id:int}/replay", messages.replay, ["GET", "POST"]),
         bound(console, "/messages/{id:int}/retry", messages.retry_quarantined, ["GET", "POST"]),
+        bound(console, "/reconvert", reconvert.reconvert_page, ["GET", "POST"]),
         bound(console, "/zaken/{key:int}", zaken.zaak_page),
         bound(console, "/clients", zaken.clients, ["GET", "POST"]),
         bound(console, "/health", health.health),

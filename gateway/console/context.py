@@ -32,6 +32,7 @@ from .settings import ConsoleSettings
 log = logging.getLogger("overstap.console")
 HERE = Path(__file__).resolve().parent
 Replay = Callable[[list[int]], Awaitable[Sequence[Any]]]
+Reconvert = Callable[[list[int], set[int]], Awaitable[Sequence[Any]]]
 FORM_BYTES = 16 * 1024
 """A console form is a few fields: anything longer is not read further (and then fails its CSRF check)."""
 
@@ -54,6 +55,10 @@ class Backend:
     """The quarantine bound's figures (``Gateway.quarantine_state``, as on /readyz): messages, bytes, caps, full."""
     purged: Callable[[], None] | None = None
     """Told after a purge here (``Gateway.quarantine_changed``): the bound counts the store again at its next look."""
+    reconvert: Reconvert | None = None
+    """The gateway's re-conversion of dead deliveries (``reconvert_through``, as ``/admin/reconvert``): (delivery ids,
+    the messages the confirmation showed) -> results with ``old``, ``new``, ``queued``; raises ``ReconvertRefused``.
+    None when the sidecar renders without a zaak ledger (nothing to take back): the console then offers no action."""
 
 
 async def form(request: Request) -> dict[str, str]:

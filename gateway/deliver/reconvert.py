@@ -19,7 +19,7 @@ what replaced them (gateway/deliver/superseded.py: replay refuses them).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +41,19 @@ OF_ZAKEN = "SELECT DISTINCT message_id FROM delivery WHERE zaak IN ({marks})"
 """Served by schema 0007's ``delivery_zaak`` (tests/test_reconvert_review.py reads its query plan)."""
 
 
+NOT_DEAD, SUPERSEDED, NOT_ZAAK, TOO_MANY, SHADOW = "not-dead", "superseded", "not-zaak", "too-many", "shadow"
+HELD, MAY_HOLD, NOT_CONVERTING, CONFLICT, CHANGED = "held", "may-hold", "not-converting", "conflict", "changed"
+LEDGERLESS = "no-ledger"
+"""The kinds of refusal: a reader that words them for an operator (the console) goes by these, not by the text."""
+
+
 class ReconvertRefused(Exception):
-    """What cannot be reconverted safely, and why; nothing was changed."""
+    """What cannot be reconverted safely, and why; nothing was changed. ``kind`` says which check refused (one of
+    the names above), so the console can put it in an operator's words without parsing the text."""
+
+    def __init__(self, why: str, kind: str) -> None:
+        super().__init__(why)
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +74,19 @@ def _named(items: Iterable[int] | Iterable[str]) -> str:
 def _start(conn: Any, delivery_id: int) -> Any:
     row = outbox.delivery(conn, delivery_id)
     if row is None:
-        raise ReconvertRefused(f"delivery {delivery_id}: no such delivery")
+        raise ReconvertRefused(f"delivery {delivery_id}: no such delivery", NOT_DEAD)
     if row["status"] != outbox.DEAD:
         raise ReconvertRefused(f"delivery {delivery_id} is {row['status']}, not a dead letter: only a delivery the "
-                               "receiver refused is converted anew")
+                               "receiver refused is converted anew", NOT_DEAD)
     if superseded.by(conn, delivery_id) is not None:
-        raise ReconvertRefused(superseded.refusal(conn, delivery_id) or "")
+        raise ReconvertRefused(superseded.refusal(conn, delivery_id) or "", SUPERSEDED)
     if row["target"] != outbox.NEW:
         raise ReconvertRefused(f"delivery {delivery_id} is not a canonical zaak message (target {row['target']}): "
-                               "an original for the legacy downstream is sent as received, so replay it")
+                               "an original for the legacy downstream is sent as received, so replay it", NOT_ZAAK)
     if not row["zaak"]:  # a GGk envelope's is "": every envelope of the outbox would be taken as of one zaak
         raise ReconvertRefused(f"delivery {delivery_id} belongs to no zaak (a GGk envelope): there is no zaak to "
-                               "take back; replay it (an envelope the chain refused goes again in a new envelope)")
+                               "take back; replay it (an envelope the chain refused goes again in a new envelope)",
+                               NOT_ZAAK)
     return row
 
 
@@ -99,7 +111,7 @@ def involved(conn: Any, delivery_ids: Iterable[int]) -> tuple[dict[int, Any], se
     Refused (:class:`ReconvertRefused`) unless each of their deliveries is a dead letter of a translate route."""
     named = list(delivery_ids)
     if len(named) > MAX_MESSAGES:
-        raise ReconvertRefused(_too_many(f"{len(named):,} deliveries named"))
+        raise ReconvertRefused(_too_many(f"{len(named):,} deliveries named"), TOO_MANY)
     zaken: set[str] = set()
     for delivery_id in named:
         zaken.add(str(_start(conn, delivery_id)["zaak"]))
@@ -112,7 +124,8 @@ def involved(conn: Any, delivery_ids: Iterable[int]) -> tuple[dict[int, Any], se
         messages.update(new)
         zaken |= {str(d["zaak"]) for mid in new for d in outbox.deliveries_of(conn, mid) if d["zaak"]}
         if len(messages) > MAX_MESSAGES:
-            raise ReconvertRefused(_too_many(f"the zaken of these deliveries have more than {MAX_MESSAGES} messages"))
+            raise ReconvertRefused(_too_many(f"the zaken of these deliveries have more than {MAX_MESSAGES} messages"),
+                                   TOO_MANY)
     _check(conn, messages, zaken)
     return messages, zaken
 
@@ -133,7 +146,7 @@ def _check(conn: Any, messages: dict[int, Any], zaken: set[str]) -> None:
     if modes:
         raise ReconvertRefused(f"message(s) {_named(modes)} came on a route in mode {messages[min(modes)]['mode']}: "
                                "reconvert takes translate routes only (a shadow route's original went to the legacy "
-                               "system, which this would not take back)")
+                               "system, which this would not take back)", SHADOW)
     live: dict[str, list[int]] = {}
     for mid in messages:
         for d in outbox.deliveries_of(conn, mid):
@@ -146,14 +159,14 @@ def _check(conn: Any, messages: dict[int, Any], zaken: set[str]) -> None:
             "may yet take) the zaak as they left it, and the zaak ledger keeps no state from before a message, so "
             "converting anew here would render from a state the receiver does not hold. Only a zaak whose every "
             "delivery the receiver refused is taken back; wait for pending ones to end, or correct a delivered "
-            "zaak at the receiver")
+            "zaak at the receiver", HELD)
     elsewhere = _held_elsewhere(conn, messages, zaken)
     if elsewhere:
         raise ReconvertRefused(
             f"zaak {_named(elsewhere)} has no creeerZaak in the outbox that these messages sent (it was delivered and "
             "purged since, or the zaak came with a batch run's ledger, outbox import-ledger): the receiver may hold "
             "it, and taking it back would lose its state from the ledger for good and send it again as a "
-            "creeerZaak; correct it at the receiver")
+            "creeerZaak; correct it at the receiver", MAY_HOLD)
 
 
 def _held_elsewhere(conn: Any, messages: dict[int, Any], zaken: set[str]) -> list[str]:
@@ -170,12 +183,17 @@ def _held_elsewhere(conn: Any, messages: dict[int, Any], zaken: set[str]) -> lis
 
 
 def reconvert(conn: sqlite3.Connection, delivery_ids: Iterable[int], convert: Convert,
-              in_order: InOrder = None) -> list[Reconverted]:
+              in_order: InOrder = None, expected: Collection[int] | None = None) -> list[Reconverted]:
     """Take the zaken of ``delivery_ids`` back and convert their messages anew with ``convert`` (rendering against
     the ledger tables on ``conn``), all in the caller's transaction; raises
     :class:`ReconvertRefused` (the caller rolls back) when that cannot be done safely or a message no longer
-    converts."""
+    converts. With ``expected`` (the messages a confirmation step showed) it is also refused when the zaken now have
+    other messages: an operator never converts anew more than was shown."""
     messages, zaken = involved(conn, list(dict.fromkeys(delivery_ids)))
+    if expected is not None and set(messages) != set(expected):
+        raise ReconvertRefused(f"the zaken of these deliveries now have message(s) {_named(messages)}, where the "
+                               f"confirmation showed {_named(expected)}: a message of the zaak came or changed "
+                               "since; look again", CHANGED)
     for mid in messages:  # out of the way first: the new message takes the same sender identity and bytes
         conn.execute("UPDATE message SET status = ? WHERE id = ?", (f"superseding {mid}", mid))
     for zaak in sorted(zaken):
@@ -186,14 +204,15 @@ def reconvert(conn: sqlite3.Connection, delivery_ids: Iterable[int], convert: Co
             conversion = convert(row["route"], bytes(row["original"]))
         except FAILURES as exc:
             info = describe(exc, row["route"])
-            raise ReconvertRefused(f"message {mid} does not convert with the mappings of now: {info}") from exc
+            raise ReconvertRefused(f"message {mid} does not convert with the mappings of now: {info}",
+                                   NOT_CONVERTING) from exc
         try:
             accepted = accept_converted(conn, row, conversion, in_order)
         except outbox.ReferenceConflict as exc:  # another message holds its sender identity with other content
-            raise ReconvertRefused(f"message {mid}, converted anew, is refused by the outbox: {exc}") from exc
+            raise ReconvertRefused(f"message {mid}, converted anew, is refused by the outbox: {exc}", CONFLICT) from exc
         if accepted.repeat or accepted.message_id == mid:
             raise ReconvertRefused(f"message {mid}: its conversion was taken as a re-send of message "
-                                   f"{accepted.message_id}, not stored anew")
+                                   f"{accepted.message_id}, not stored anew", CONFLICT)
         _supersede(conn, mid, accepted.message_id)
         done.append(Reconverted(mid, accepted.message_id, accepted.queued))
     outbox.bump_generation(conn)

@@ -366,4 +366,5 @@ def _mount_console(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
         gw.db_path, lambda ids: gw.replay(ids, False), config.admin_key, gw.metrics.render,
         replay_quarantined=lambda ids: gw.replay(ids, True), quarantine=gw.quarantine_state,
         purged=gw.quarantine_changed,
+        reconvert=(lambda ids, shown: reconvert_through(gw, ids, shown)) if gw.stage is not None else None,
         explain=lambda data, mapping, route: explain(data, registry=gw.registry, mapping=mapping, route=route))))

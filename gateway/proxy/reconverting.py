@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from gateway.deliver.reconvert import Reconverted, ReconvertRefused, reconvert
+from gateway.deliver.reconvert import LEDGERLESS, Reconverted, ReconvertRefused, reconvert
 from gateway.ledger.job import JobLedger
 from gateway.ledger.staged import ConnLedger
 from gateway.pgstore.conn import next_tijdstip
@@ -29,12 +29,13 @@ NO_LEDGER = ("this sidecar renders without a zaak ledger (ledger: none): there i
              "dead letter, or quarantine and convert it again")
 
 
-async def reconvert_through(gw: Gateway, ids: list[int]) -> list[Reconverted]:
+async def reconvert_through(gw: Gateway, ids: list[int], expected: set[int] | None = None) -> list[Reconverted]:
     """Convert the messages of dead deliveries ``ids`` anew with the mappings the sidecar holds now; raises
-    :class:`ReconvertRefused` (nothing changed) as the CLI's refusal says."""
+    :class:`ReconvertRefused` (nothing changed) as the CLI's refusal says. ``expected``: the messages the console's
+    confirmation showed (refused if the zaken now have others)."""
     stage = gw.stage
     if stage is None:
-        raise ReconvertRefused(NO_LEDGER)
+        raise ReconvertRefused(NO_LEDGER, LEDGERLESS)
     bind, in_order = await asyncio.to_thread(ledger_converting, gw.config, gw.registry)
     if isinstance(stage, SharedLedgerStage):
         shared = JobLedger(next_tijdstip)
@@ -42,14 +43,14 @@ async def reconvert_through(gw: Gateway, ids: list[int]) -> list[Reconverted]:
 
         def on_shared_store(conn: Any) -> list[Reconverted]:
             with shared.using(conn):
-                return reconvert(conn, ids, convert, in_order)
+                return reconvert(conn, ids, convert, in_order, expected)
 
         done = await gw.committer.write(on_shared_store)
         _queue(gw, done)
         return done
 
     def on_outbox_file(conn: Any) -> list[Reconverted]:
-        return reconvert(conn, ids, bind(ConnLedger(conn, create=False)), in_order)
+        return reconvert(conn, ids, bind(ConnLedger(conn, create=False)), in_order, expected)
 
     async with stage.lock:
         try:

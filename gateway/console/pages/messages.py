@@ -22,6 +22,7 @@ from .. import params, queries
 from ..auth import Session
 from ..context import Console
 from ..display import berichtcode, lineage, marked_payloads, pretty
+from .reconvert import plan
 
 
 async def messages(console: Console, request: Request) -> Response:
@@ -41,8 +42,9 @@ async def messages(console: Console, request: Request) -> Response:
     route_names = await console.read(queries.routes)
     next_url = "?" + urlencode(f.query(before=cursor)) if cursor else None
     first_url = "?" + urlencode(f.query(before=None)) if f.before else None
+    bulk = f.status == "dead" and session.operator and console.backend.reconvert is not None  # re-convert selected
     return console.page(request, "messages.html", session, rows=rows, f=f, routes=route_names, next_url=next_url,
-                        first_url=first_url, statuses=statuses)
+                        first_url=first_url, statuses=statuses, bulk=bulk)
 
 
 async def message_page(console: Console, request: Request) -> Response:
@@ -71,12 +73,17 @@ async def message_page(console: Console, request: Request) -> Response:
     original, payloads = await asyncio.to_thread(
         lambda: (pretty(found["original"]), {d["id"]: pretty(d["payload"]) for d in items}))
     marked_source, marked = await asyncio.to_thread(marked_payloads, found, items, rows)
+    offer = None  # re-convert: for an operator, on an accepted message with a dead letter; the gateway's checks plan it
+    if session.operator and backend.reconvert is not None and found["status"] == "accepted" \
+            and any(d["status"] == "dead" for d in items):
+        offer = await read(plan, [message_id])
     console.audit.write(session.user, "view_payload", message_id=message_id)
     return console.page(request, "message.html", session, m=found, deliveries=items, zaak_keys=keys, lineage=rows,
                         shadow=compared, unmapped=UnmappedInput.decode(found.get("unmapped")),
                         lineage_error=lineage_error, can_retry=backend.replay_quarantined is not None,
                         original=original, payloads=payloads, marked_source=marked_source, marked=marked,
-                        code=berichtcode(found["original"][:4000]), replaced_by=superseded.replacing(found["status"]))
+                        code=berichtcode(found["original"][:4000]), replaced_by=superseded.replacing(found["status"]),
+                        offer=offer)
 
 
 async def confirmed(console: Console, request: Request, session: Session, template: str,
