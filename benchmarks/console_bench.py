@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,10 @@ async def no_replay(ids: list[int]) -> list[Any]:
     return []
 
 
+async def no_reconvert(ids: list[int], shown: set[int]) -> list[Any]:
+    return []
+
+
 def server_ms(response: Any) -> float:
     assert response.status_code == 200, (response.status_code, response.text[:500])
     return float(response.headers["server-timing"].split("dur=")[1])
@@ -130,7 +135,7 @@ async def measure(path: Path, n: int, rounds: int) -> None:
     settings = ConsoleSettings(enabled=True, secret="bench",
                                users={"bench": User("bench", "operator", hash_password("bench", iterations=1000))})
     started = time.perf_counter()
-    console = create_console(settings, Backend(path, no_replay))
+    console = create_console(settings, Backend(path, no_replay, reconvert=no_reconvert))
     print(f"console start (builds its indexes once per outbox): {time.perf_counter() - started:.2f} s")
     app = Starlette(routes=[Mount("/console", console)])
     signer = Signer("bench")
@@ -141,6 +146,9 @@ async def measure(path: Path, n: int, rounds: int) -> None:
                                  cookies={COOKIE: signer.dump(session)}) as client:
         server_ms(await client.get("/messages"))
         middle = n // 2
+        with closing(outbox.connect(path)) as conn:  # a dead letter near the middle: its page plans Re-convert
+            dead = int(conn.execute("SELECT min(message_id) FROM delivery WHERE status = 'dead' AND message_id > ?",
+                                    (middle,)).fetchone()[0])
         pages: dict[str, Any] = {
             "list, newest page": lambda: client.get("/messages"),
             "list, a page deep in the middle": lambda: client.get("/messages", params={"before": middle}),
@@ -156,6 +164,8 @@ async def measure(path: Path, n: int, rounds: int) -> None:
             "client search (POST, BSN)": lambda: client.post("/clients", data={
                 "bsn": bsn(7), "csrf": signer.csrf(session.nonce)}),
             "message page": lambda: client.get(f"/messages/{middle + 1}"),
+            "message page, a dead letter (re-convert planned)": lambda: client.get(f"/messages/{dead}"),
+            "re-convert confirmation": lambda: client.get("/reconvert", params={"message": str(dead)}),
             "health (full counts)": lambda: client.get("/health"),
             "shadow page (no shadow messages)": lambda: client.get("/shadow"),
             "purge preview, older than 30 days": lambda: client.get("/purge", params={"days": "30"}),
