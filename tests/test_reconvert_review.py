@@ -18,8 +18,9 @@ from click.testing import CliRunner
 from console_helpers import local_console
 from pg_helpers import database_for
 from proxy_helpers import ServerThread, sample, wait_for
-from reconvert_helpers import StrictReceiver, broken_registry
-from test_reconvert import B01, B02, B04, _rows
+from reconvert_helpers import StrictReceiver
+from test_pg_renew_reconvert import refused_on_two_replicas
+from test_reconvert import B01, B04, _rows
 
 from gateway.cli import main
 from gateway.deliver import imported, outbox
@@ -37,7 +38,6 @@ from gateway.deliver.replay import accept_converted
 from gateway.deliver.store import open_store
 from gateway.ledger.staged import ConnLedger
 from gateway.mapping import Registry
-from gateway.pgstore.conn import PgConnection
 from gateway.pipeline import Converter, Output
 from gateway.testbed.app import create_app as reference_app
 
@@ -101,22 +101,16 @@ def test_many_zaken_at_once_on_postgresql(server: str, request: pytest.FixtureRe
 
 def test_the_cli_beside_two_replicas_a_message_of_the_zaak_arriving_at_once_goes_after_it(
         start: Any, tmp_path: Path, server: str, request: pytest.FixtureRequest) -> None:
-    """The author's open question: the CLI's deliveries on PostgreSQL wait for a replica's poll (5 s here), and B04
-    arrives at the other replica right after the reconvert. Its claiming forwarder reads the zaak's pending deliveries
-    from the store before each send, oldest first, so the creeerZaak converted anew goes before B04; and B04, rendered
-    in the store's write lock after the CLI's commit, is rendered on the zaak converted anew."""
+    """The author's open question: the CLI's deliveries on PostgreSQL waited for a replica's poll (5 s here; since
+    session 26 its COMMIT notifies the replicas, gateway/pgstore/notify.py), and B04 arrives at the other replica
+    right after the reconvert. Its claiming forwarder reads the zaak's pending deliveries from the store before each
+    send, oldest first, so the creeerZaak converted anew goes before B04; and B04, rendered in the store's write lock
+    after the CLI's commit, is rendered on the zaak converted anew."""
     database = database_for(server, request, "reconvert_review")
     receiver = StrictReceiver()
     with ServerThread(reference_app(receiver)) as ds:
-        routes = {"default": {"downstream": ds.url + "/soap"}}
-        broken = broken_registry(tmp_path)
-        one, _ = start(routes, {}, reg=broken, poll_interval=5, store=database)
-        other, _ = start(routes, {}, reg=broken, poll_interval=5, store=database)
-        conn: Any = PgConnection(database)
-        for name in (B01, B02):
-            assert httpx.post(one.url + "/soap", content=sample(name), timeout=30).status_code == 200
-        assert wait_for(lambda: _rows(conn, "SELECT count(*) FROM delivery WHERE status = 'dead'")[0][0] == 2)
-        ((creeer, zaak),) = _rows(conn, "SELECT id, zaak FROM delivery ORDER BY id LIMIT 1")
+        _one, other, conn, creeer, zaak = refused_on_two_replicas(start, tmp_path, ds.url + "/soap", database,
+                                                                  poll_interval=5)
         result = CliRunner().invoke(main, ["outbox", "reconvert", str(creeer), "--store", database])
         assert result.exit_code == 0, result.output
         assert httpx.post(other.url + "/soap", content=sample(B04), timeout=30).status_code == 200

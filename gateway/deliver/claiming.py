@@ -9,8 +9,8 @@ replica at a time holds a key (gateway/deliver/claims.py: session advisory locks
   an older message of the zaak, or delivered some of what this one holds;
 * a delivered/dead status is remembered until committed, so such a read does not take it for pending;
 * a key with nothing left is let go once its statuses are committed, by the key's latest idle only;
-* the outbox is rescanned at every poll (other replicas add work without a signal), keeping only rows of
-  keys this replica holds or can claim;
+* the outbox is rescanned at every poll, and at once when another process NOTIFYs a change (a CLI's replay or
+  reconvert: gateway/pgstore/notify.py), keeping only rows of keys this replica holds or can claim;
 * a lost reader connection lost its claims with it: they are forgotten (another replica may take them);
 * a sender waiting for the downstream's verdict (``ack: delivered``) on a delivery another replica holds is
   answered from the status that replica stores (delivered, or dead with its reason).
@@ -24,6 +24,8 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from gateway.pgstore.notify import Listener
 
 from . import claims
 from .forwarder import DEAD, DELIVERED, Forwarder, Outcome
@@ -52,6 +54,21 @@ class ClaimingForwarder(Forwarder):
         self._releases: set[asyncio.Task[None]] = set()
         self._watched: set[int] = set()
         """Deliveries a sender waits for (``ack: delivered``) that another replica holds."""
+        self._listener: Listener | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        url = getattr(self.store, "url", None)
+        if url is not None:
+            loop = asyncio.get_running_loop()
+            self._listener = Listener(url, lambda: loop.call_soon_threadsafe(self._rescan_soon), self.poll_interval)
+            self._listener.start()
+
+    async def stop(self, grace: float = 30.0) -> None:
+        if self._listener is not None:
+            self.stopping = True  # what it hears from now on starts nothing
+            await asyncio.to_thread(self._listener.stop)
+        await super().stop(grace)
 
     def _look_again(self, generation: int) -> bool:
         return True

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import schema
+from gateway.pgstore.notify import notify
 
 from .readonly import connect_read_only as connect_read_only  # opened to look, the folder left as it was
 
@@ -373,8 +374,10 @@ def mark_dead(conn: sqlite3.Connection, delivery_id: int, attempts: int, http_st
 
 
 def bump_generation(conn: sqlite3.Connection) -> None:
-    """Tell a running forwarder (polling ``generation``) that pending rows changed behind its back."""
+    """Tell a running forwarder (polling ``generation``) that pending rows changed behind its back; replicas on
+    PostgreSQL hear it at COMMIT (gateway/pgstore/notify.py), not at their next poll."""
     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+    notify(conn)
 
 
 def generation(conn: sqlite3.Connection) -> int:
