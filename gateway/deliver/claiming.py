@@ -65,10 +65,11 @@ class ClaimingForwarder(Forwarder):
             self._listener.start()
 
     async def stop(self, grace: float = 30.0) -> None:
-        if self._listener is not None:
-            self.stopping = True  # what it hears from now on starts nothing
-            await asyncio.to_thread(self._listener.stop)
-        await super().stop(grace)
+        try:
+            await super().stop(grace)
+        finally:  # what it heard meanwhile started nothing: the forwarder is stopping
+            if self._listener is not None:
+                await asyncio.to_thread(self._listener.stop)
 
     def _look_again(self, generation: int) -> bool:
         return True
