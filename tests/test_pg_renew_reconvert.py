@@ -23,7 +23,8 @@ from click.testing import CliRunner
 from ggk_chain_standin import BV, DOWN, StrictChain
 from pg_helpers import database_for
 from proxy_helpers import ServerThread, Start, sample, variant, wait_for
-from test_reconvert import B01, B02, B04, StrictReceiver, _fix, _rows, broken_registry
+from reconvert_helpers import StrictReceiver, broken_registry, fix_mapping
+from test_reconvert import B01, B02, B04, _rows
 
 from gateway.cli import main
 from gateway.deliver import claims, outbox
@@ -92,7 +93,7 @@ def test_admin_reconvert_on_one_replica_while_the_other_holds_the_zaak(
         holder = psycopg.connect(database, autocommit=True)
         try:
             assert len(receiver) == 0 and len(receiver.offered) == 2  # both refused: the receiver holds nothing
-            _fix(tmp_path)
+            fix_mapping(tmp_path)
             for replica in (one, two):
                 assert httpx.post(replica.url + "/admin/reload", headers=ADMIN, timeout=60).json()["reloaded"]
             lid = _key(conn, creeer)
