@@ -30,8 +30,9 @@ from typing import Any
 
 import orjson
 
+from gateway.ledger.keys_before_s25 import write_folder_keys
 from gateway.ledger.sqlite import DB_NAME
-from gateway.ledger.staged import ConnLedger
+from gateway.ledger.staged import ConnLedger, create_tables
 from gateway.ledger.transfer import BATCH_OUTPUTS
 from gateway.mapping import Registry
 from gateway.pgstore import is_url
@@ -154,6 +155,8 @@ def open_state(state: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+    create_tables(conn)
+    write_folder_keys(conn)  # a ledger an earlier release wrote: the keys it lacks, once
     return conn
 
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .base import JsonDict, LedgerTransaction, next_tijdstip
+from .keys_before_s25 import write_folder_keys
 from .statetext import dump_state, load_state
 
 DB_NAME = "ledger.sqlite"
@@ -90,6 +91,7 @@ class SqliteLedger:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
+        write_folder_keys(self._conn)  # a ledger an earlier release wrote: the keys it lacks, once
         self._lock = threading.Lock()
 
     @contextmanager

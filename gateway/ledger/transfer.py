@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import epoch, render_record
+from .keys_before_s25 import write_keys
 from .sqlite import DB_NAME
 from .statetext import same_state
 
@@ -199,6 +200,7 @@ def import_ledger(source: Path, conn: Any, *, replace: bool = False) -> Imported
             conn.execute(LATER_TIJDSTIP, (zender, tijdstip))
             result.copied["zender_tijdstip"] = result.copied.get("zender_tijdstip", 0) + 1
         if result.copied:  # a SQLite sidecar renders ahead of its commits: what it rendered before this is redone
+            write_keys(conn)  # the source may be a ledger an earlier release wrote and no later one opened
             epoch.move(conn)
         return result
     finally:

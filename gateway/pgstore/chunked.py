@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from gateway.ledger.base import JsonDict, LedgerTransaction, next_tijdstip, savepoint
+from gateway.ledger.keys_before_s25 import write_pg_keys
 
 from .conn import SERVER_LOST_PEER, connect_args
 from .ledger import LOCK_KEY, SCHEMA, _PgTransaction, _psycopg
@@ -113,6 +114,7 @@ class ChunkedPgLedger:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))  # two first runs: one creates
             for statement in (*SCHEMA, CLAIMS):
                 cur.execute(statement)
+            write_pg_keys(cur)  # a ledger an earlier release wrote: the keys it lacks, once
         self._conn.commit()
         self._cur = self._conn.cursor()
         self._tx = _ChunkTransaction(self._cur, self._counter, shard)

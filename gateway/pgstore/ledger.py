@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from gateway.ledger.base import JsonDict, LedgerTransaction, next_tijdstip
+from gateway.ledger.keys_before_s25 import write_pg_keys
 from gateway.ledger.statetext import dump_state, load_state
 
 from .conn import SERVER_LOST_PEER, connect_args
@@ -102,6 +103,7 @@ class PostgresLedger:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))  # two first runs: one creates
             for statement in SCHEMA:
                 cur.execute(statement)
+            write_pg_keys(cur)  # a ledger an earlier release wrote: the keys it lacks, once
         self._lock = threading.Lock()
 
     @contextmanager
