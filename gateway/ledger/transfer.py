@@ -192,6 +192,7 @@ def import_ledger(source: Path, conn: Any, *, replace: bool = False) -> Imported
                 result.copied[table] = result.copied.get(table, 0) + 1
         if total:
             raise LedgerConflict(conflicts, total)
+        write_keys(conn)  # the source may be a ledger an earlier release wrote and no later one opened
         for zender, tijdstip in src.execute("SELECT zender, tijdstip FROM zender_tijdstip"):
             held = conn.execute("SELECT tijdstip FROM zender_tijdstip WHERE zender = ?", (zender,)).fetchone()
             if held is not None and held[0] >= tijdstip:  # the same width (yyyymmddhhmmssfff): text order is time
@@ -200,7 +201,6 @@ def import_ledger(source: Path, conn: Any, *, replace: bool = False) -> Imported
             conn.execute(LATER_TIJDSTIP, (zender, tijdstip))
             result.copied["zender_tijdstip"] = result.copied.get("zender_tijdstip", 0) + 1
         if result.copied:  # a SQLite sidecar renders ahead of its commits: what it rendered before this is redone
-            write_keys(conn)  # the source may be a ledger an earlier release wrote and no later one opened
             epoch.move(conn)
         return result
     finally:
