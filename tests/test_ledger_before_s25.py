@@ -25,6 +25,7 @@ from gateway.batch.ledgered import SqliteChunks
 from gateway.deliver import outbox
 from gateway.deliver.store import open_store
 from gateway.ledger import Ledger, MemoryLedger
+from gateway.ledger.keys_before_s25 import MARK
 from gateway.ledger.sqlite import DB_NAME, SqliteLedger
 from gateway.ledger.staged import ConnLedger
 from gateway.ledger.transfer import import_ledger
@@ -236,6 +237,8 @@ def test_an_upgraded_postgresql_state_ends_where_the_whole_chain_does(database: 
         conn.execute(PG_LEDGER)
         into(conn.execute, "%s")
     ends_as_the_whole_chain(PostgresLedger(database))
+    with psycopg.connect(database, autocommit=True) as conn:  # marked: the next open reads no state for it
+        assert conn.execute("SELECT kind, key, value FROM remembered").fetchall() == [(*MARK, "1")]
 
 
 def test_a_batch_postgresql_state_of_the_old_release_gets_its_keys(database: str) -> None:
@@ -248,3 +251,12 @@ def test_a_batch_postgresql_state_of_the_old_release_gets_its_keys(database: str
     with psycopg.connect(database, autocommit=True) as conn:
         assert {k: v for k, v in slots(conn.execute("SELECT key, zaak FROM chain_key").fetchall()).items()
                 if "#" in k} == WRITTEN
+
+
+def test_an_empty_postgresql_state_is_left_without_a_mark(database: str) -> None:
+    """``store copy`` refuses a database that holds rows: a ledger opened and never written must hold none."""
+    import psycopg
+
+    PostgresLedger(database).close()
+    with psycopg.connect(database, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM remembered").fetchone()[0] == 0

@@ -110,9 +110,13 @@ def write_folder_keys(conn: sqlite3.Connection) -> None:
 
 def write_pg_keys(cur: Any) -> None:
     """Write the keys into the PostgreSQL ledger of cursor ``cur`` (inside the caller's transaction, under the
-    ledger's lock) unless its :data:`MARK` says they were."""
+    ledger's lock) unless its :data:`MARK` says they were. An empty ledger gets no mark: a row would make the
+    database one that ``store copy`` refuses as holding rows, and it has nothing to write the keys from."""
     cur.execute("SELECT 1 FROM remembered WHERE kind = %s AND key = %s", MARK)
     if cur.fetchone() is not None:
+        return
+    cur.execute("SELECT 1 FROM zaak_state LIMIT 1")
+    if cur.fetchone() is None:
         return
     for statement in POSTGRESQL:
         cur.execute(statement)
