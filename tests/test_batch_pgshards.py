@@ -90,8 +90,10 @@ def finish(procs: list[subprocess.Popen[bytes]], timeout: float = 300) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-RESUME_BOOKKEEPING = "SELECT kind, key, value FROM remembered WHERE kind <> 'render-settings'"
-"""What a run remembers besides the record of its render settings (which stays: gateway/ledger/render_record.py)."""
+RESUME_BOOKKEEPING = "SELECT kind, key, value FROM remembered WHERE kind NOT IN ('render-settings', 'ledger-keys')"
+"""What a run remembers besides the record of its render settings (which stays: gateway/ledger/render_record.py) and
+the mark of a ledger whose keys from before session 25 were written (gateway/ledger/keys_before_s25.py: a shard
+opening the ledger after another wrote zaken marks it)."""
 
 
 def pg_ledger(url: str) -> dict[str, Any]:

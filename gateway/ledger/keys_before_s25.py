@@ -28,7 +28,7 @@ from typing import Any
 
 FOLDER_VERSION = 1
 """The ``PRAGMA user_version`` of a folder ledger these keys were written to."""
-MARK = ("ledger", "keys_before_s25")
+MARK = ("ledger-keys", "before-s25")
 """(kind, key) of the ``remembered`` row of a PostgreSQL ledger these keys were written to."""
 
 _SLOTS = """
