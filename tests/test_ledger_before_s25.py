@@ -16,7 +16,7 @@ from typing import Any
 import pg_helpers
 import pytest
 from clocks import StepClock
-from earlier_releases import PG_LEDGER
+from earlier_releases import PG_LEDGER, SQLITE_LEDGER
 from ledger_before_s25 import AFTER, BEFORE, FIXTURE
 from pg_helpers import database_for
 from test_chain_property import registry
@@ -145,7 +145,7 @@ def zaken(receiver: Receiver) -> dict[str, dict[str, Any]]:
 
 def slots(rows: list[tuple[str, str]]) -> dict[str, str]:
     """The sharers' slots and the budget's new-product key among chain key rows."""
-    return {key: zaak for key, zaak in rows if "#" in key or key.startswith("aanvraag-nieuw:")}
+    return {key: zaak for key, zaak in rows if "#" in key or key.removeprefix("jw-").startswith("aanvraag-nieuw:")}
 
 
 WRITTEN = {f"{SHARED[0]}#0": "0384T200001", f"{SHARED[0]}#1": "0384T200002", f"{SHARED[1]}#0": "0384T200003",
@@ -260,3 +260,27 @@ def test_an_empty_postgresql_state_is_left_without_a_mark(database: str) -> None
     PostgresLedger(database).close()
     with psycopg.connect(database, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM remembered").fetchone()[0] == 0
+
+
+def test_jeugdwet_keys_of_the_old_release_get_theirs_too(tmp_path: Path) -> None:
+    """Jeugdwet chain keys are the Wmo ones prefixed ``jw-`` (gateway/zaken/units.py): a shared ``jw-product:`` key
+    gets its slots, a JW317 budget line its ``jw-aanvraag-nieuw:…:-:-`` key; states cut to what the statements
+    read."""
+    state = tmp_path / "state"
+    state.mkdir()
+    conn = sqlite3.connect(state / DB_NAME)
+    conn.executescript(SQLITE_LEDGER)  # the ledger's tables as the old releases made them
+    key = "jw-product:0384:700000009:98026987:45:45A01:20160307"
+    rows = {"0384JT100002": {"kind": "toewijzing", "registratiedatum": "20160307", "keys": [key]},
+            "0384JT100003": {"kind": "toewijzing", "registratiedatum": "20160308", "keys": [key]},
+            "0384JA-1": {"kind": "aanvraag", "registratiedatum": "20230615",
+                         "keys": ["jw-aanvraag:0384:VOW-J:nieuw1", "jw-verzoek:0384:VOW-J:0"]}}
+    conn.executemany("INSERT INTO zaak_state VALUES (?, ?, '')", [(z, json.dumps(s)) for z, s in rows.items()])
+    conn.execute("INSERT INTO chain_key VALUES (?, '0384JT100003')", (key,))
+    conn.commit()
+    conn.close()
+    SqliteLedger(state).close()
+    conn = sqlite3.connect(state / DB_NAME)
+    assert slots(conn.execute("SELECT key, zaak FROM chain_key").fetchall()) == {
+        f"{key}#0": "0384JT100002", f"{key}#1": "0384JT100003", "jw-aanvraag-nieuw:0384:VOW-J:-:-": "0384JA-1"}
+    conn.close()
