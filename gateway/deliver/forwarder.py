@@ -404,7 +404,7 @@ class Forwarder:
             item.payload = None  # reload when due: a long outage must not pin every payload in memory
             self._schedule(entry, delay)
             return
-        entry.items.popleft()
+        entry.items.remove(item)  # not the front: a replayed older delivery of the key may be queued there since
         self._known.discard(item.id)
         if self._scans:  # a rescan's read may have found it pending: see rescan
             self._left_during[item.id] = self._scan_tick
