@@ -12,11 +12,15 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from proxy_helpers import BV03, FO03, ServerThread, Start, sample, soap11, variant, wait_for
+from test_ggk_exchange_property import ADMIN
+from test_ggk_fo01 import ACTION, fo01
 
 from gateway.deliver import outbox, replay
 
@@ -54,6 +58,16 @@ def _send(url: str, message: bytes) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def _refused_in_fo01(url: str, conn: Any) -> tuple[int, str]:
+    """The chain refuses the one delivery's envelope in a Fo01 (a dead letter now): (its id, that envelope)."""
+    ((delivery, old),) = conn.execute("SELECT id, referentienummer FROM delivery").fetchall()
+    _ref, body = fo01(old)
+    refused = httpx.post(url + "/soap", content=soap11(body), timeout=30,
+                         headers={"SOAPAction": ACTION, "Content-Type": "text/xml; charset=utf-8"})
+    assert refused.headers.get("x-overstap-delivery") == str(delivery), refused.text
+    return int(delivery), str(old)
+
+
 def test_an_older_delivery_queued_behind_one_in_flight_is_sent_and_the_one_in_flight_once(start: Start) -> None:
     """A replay of a zaak's dead letter while a later message of that zaak is on the wire: the replayed delivery
     (the older id) is sorted in front of the one in flight. Settling the one in flight took the front of the key's
@@ -84,5 +98,90 @@ def test_an_older_delivery_queued_behind_one_in_flight_is_sent_and_the_one_in_fl
             (status(flying), status(dead), [(ref == flying_ref, how) for ref, how in got])
         assert wait_for(lambda: not gw.forwarder.depth().get(("default", "new"), 0))
         assert sorted(ref for ref, how in got if how != "fo") == sorted([dead_ref, flying_ref])
+        conn.close()
+
+
+def test_an_envelope_renewed_while_its_old_copy_is_out_is_sent_once_while_another_rescan_reads(
+        start: Start, monkeypatch: Any) -> None:
+    """The lead's fix of tests/test_rescan_in_flight.py against a GONE outcome: a GGk envelope is on the wire, the
+    chain refuses it in a Fo01 and an operator replays it in a new envelope; the old copy's attempt fails (500) and
+    its retry finds the row gone (another referentienummer). That settles while a rescan's read, which found the
+    renewed row pending, is under way: that rescan passes it over (settled while it read), so the ``_rescan_soon``
+    that follows the GONE must take it up, and send the new envelope once."""
+    go, read, got = threading.Event(), threading.Event(), []
+    plan: Plan = lambda n: "hold500" if n == 0 else "bv"  # noqa: E731
+    with ServerThread(downstream(plan, go, got)) as ds:
+        server, gw = start({"default": {"downstream": ds.url, "profile": "ggk"}}, {}, admin_key="geheim")
+        assert gw.db_path is not None
+        forwarder = gw.forwarder
+        answer = httpx.post(server.url + "/soap", content=variant(sample(), 1), timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert wait_for(lambda: len(got) == 1)  # the old envelope on the wire, its answer held
+        conn = outbox.connect(gw.db_path)
+        delivery, old = _refused_in_fo01(server.url, conn)
+        replayed = httpx.post(server.url + "/admin/replay", json={"ids": [delivery]}, headers=ADMIN, timeout=30)
+        (result,) = replayed.json()["results"]
+        assert result["ok"] and result["note"].startswith("queued again in a new envelope "), result
+        new = result["note"].split()[6]
+        real_pending, real_rescan = outbox.pending, forwarder.rescan
+        passed_over: list[bool] = []
+
+        def pending(c: Any) -> Any:  # the writer thread: a read that found the renewed row; the old copy goes now
+            rows = real_pending(c)
+            if not read.is_set() and any(r.id == delivery and r.referentienummer == new for r in rows):
+                read.set()
+                go.set()  # the old envelope's 500: its retry loads the row and finds it gone
+                deadline = time.monotonic() + 20
+                while forwarder.tracks(delivery) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            return rows
+
+        async def rescan() -> None:
+            held = not read.is_set()
+            await real_rescan()
+            if held and read.is_set() and not passed_over:
+                passed_over.append(not forwarder.tracks(delivery))
+
+        monkeypatch.setattr(outbox, "pending", pending)
+        monkeypatch.setattr(forwarder, "rescan", rescan)
+        with outbox.transaction(conn):  # a rescan now: its read finds the renewed row pending
+            outbox.bump_generation(conn)
+        assert wait_for(lambda: bool(passed_over))
+        assert passed_over == [True]  # the rescan whose read was under way as the old copy went passed it over
+        assert wait_for(lambda: outbox.delivery(conn, delivery)["status"] == outbox.DELIVERED)
+        assert outbox.delivery(conn, delivery)["referentienummer"] == new and old != new
+        assert got == [(old, "hold500"), (new, "bv")]
+        assert wait_for(lambda: not forwarder.depth().get(("default", "new"), 0))
+        conn.close()
+
+
+def test_a_sender_waiting_for_the_verdict_on_an_envelope_refused_before_its_retry_hears_the_refusal(
+        start: Start) -> None:
+    """``ack: delivered`` on a GGk route: the envelope's attempt fails (500) while the chain refuses it in a Fo01
+    (the delivery a dead letter). Its retry finds the row no longer pending under that envelope (GONE), which says
+    nothing of the message: the sender was answered with it, a Bv03 for a message the chain refused. The waiter
+    must get what the outbox holds now (here the Fo01's dead letter), or the outcome of the copy a rescan takes up."""
+    go, got = threading.Event(), []
+    answers: list[httpx.Response] = []
+    plan: Plan = lambda n: "hold500" if n == 0 else "bv"  # noqa: E731
+    with ServerThread(downstream(plan, go, got)) as ds:
+        server, gw = start({"default": {"downstream": ds.url, "profile": "ggk", "ack": "delivered",
+                                        "ack_timeout": 20}}, {})
+        assert gw.db_path is not None
+        sender = threading.Thread(target=lambda: answers.append(
+            httpx.post(server.url + "/soap", content=variant(sample(), 2), timeout=60)))
+        sender.start()
+        assert wait_for(lambda: len(got) == 1)  # on the wire, its answer held; the sender waits for the verdict
+        conn = outbox.connect(gw.db_path)
+        delivery, old = _refused_in_fo01(server.url, conn)
+        go.set()  # the attempt's 500: its retry finds the delivery a dead letter
+        sender.join(60)
+        (answer,) = answers
+        assert answer.status_code == 500, answer.text  # a SOAP fault: our Fo03 saying the chain refused it
+        assert "Bv03" not in answer.text and "refused downstream: Fo01 IB001 (its reason is kept" in answer.text
+        assert "BSN" not in answer.text  # the chain's own words (they name the client) stay in the outbox
+        assert outbox.delivery(conn, delivery)["status"] == outbox.DEAD
+        assert got == [(old, "hold500")]  # the dead letter was not sent again
+        assert not gw.forwarder.depth().get(("default", "new"), 0)
         conn.close()
 

@@ -28,7 +28,7 @@ from typing import Any
 from gateway.pgstore.notify import Listener
 
 from . import claims
-from .forwarder import DEAD, DELIVERED, Forwarder, Outcome
+from .forwarder import Forwarder
 from .lanes import KeyQueue
 from .outbox import Queued
 
@@ -52,8 +52,6 @@ class ClaimingForwarder(Forwarder):
         self._last_idle: dict[int, int] = {}
         """Per claimed key, a count of the times it went idle: which release task is the latest."""
         self._releases: set[asyncio.Task[None]] = set()
-        self._watched: set[int] = set()
-        """Deliveries a sender waits for (``ack: delivered``) that another replica holds."""
         self._listener: Listener | None = None
 
     async def start(self) -> None:
@@ -73,24 +71,6 @@ class ClaimingForwarder(Forwarder):
 
     def _look_again(self, generation: int) -> bool:
         return True
-
-    async def rescan(self) -> None:
-        await super().rescan()
-        await self._answer_watched()
-
-    async def _answer_watched(self) -> None:
-        """Resolve the waiters of deliveries another replica settled, from the status it stored."""
-        ids = [i for i in self._watched if i in self._waiters]
-        self._watched.intersection_update(ids)
-        if not ids:
-            return
-        for row in await self._read(claims.settled, ids):
-            outcome = Outcome(DELIVERED if row[1] == "delivered" else DEAD, reason=row[4] or "",
-                              http_status=row[2])
-            self._watched.discard(row[0])
-            for fut in self._waiters.pop(row[0], []):
-                if not fut.done():
-                    fut.set_result(outcome)
 
     async def _claimable(self, rows: list[Queued]) -> list[Queued]:
         """The rows whose keys this replica holds or could claim now; the others belong to another replica."""

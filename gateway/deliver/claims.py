@@ -43,12 +43,6 @@ def pending_of(conn: Any, route: str, target: str, order_key: str) -> list[Any]:
     return [Queued(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
-def settled(conn: Any, ids: list[int]) -> list[Any]:
-    """(id, status, http_status, reply_code, reason) of those deliveries that are no longer pending."""
-    return conn.execute("SELECT id, status, http_status, reply_code, reason FROM delivery WHERE id = ANY(?)"
-                        " AND status != 'pending'", (ids,)).fetchall()  # type: ignore[no-any-return]
-
-
 def release(conn: Any, ids: list[int]) -> None:
     """Give claims back (each was taken once: a session lock taken twice would need two releases)."""
     if ids:

@@ -94,6 +94,9 @@ class Forwarder:
         self._depth: dict[tuple[str, str], int] = {}
         self._cached = 0
         self._waiters: dict[int, list[asyncio.Future[Outcome]]] = {}
+        self._watched: set[int] = set()
+        """Deliveries a sender waits for (``ack: delivered``) that no copy held here settles: a copy found gone, or
+        one another replica holds (gateway/deliver/claiming.py). Answered from the status the outbox holds."""
         self._workers: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.TimerHandle] = set()
         self._poller: asyncio.Task[None] | None = None
@@ -228,6 +231,22 @@ class Forwarder:
         if fresh:
             log.info("outbox: %d pending delivery(ies) picked up", len(fresh))
             self.add(fresh)
+        await self._answer_watched()
+
+    async def _answer_watched(self) -> None:
+        """Resolve the waiters of watched deliveries that are settled in the outbox, from the status it holds; those
+        still pending (taken up again, or held by another replica) wait on."""
+        ids = [i for i in self._watched if i in self._waiters]
+        self._watched.intersection_update(ids)
+        if not ids:
+            return
+        for row in await self._read(outbox.settled, ids):  # its code, not its reason: the downstream's own words
+            outcome = Outcome(DELIVERED if row[1] == outbox.DELIVERED else DEAD, http_status=row[2],
+                              reason=f"{row[3] or row[1]} (its reason is kept with delivery {row[0]} in the outbox)")
+            self._watched.discard(row[0])
+            for fut in self._waiters.pop(row[0], []):
+                if not fut.done():
+                    fut.set_result(outcome)
 
     async def _poll(self) -> None:
         while not self.stopping:
@@ -417,6 +436,8 @@ class Forwarder:
             log.info("delivery %d (%s/%s %s) delivered after %d attempt(s)", item.id, item.route, item.target,
                      item.referentienummer, item.attempts)
         elif outcome.result == GONE:  # the row changed behind this copy: what is pending now is picked up afresh
+            if item.id in self._waiters:  # and its waiters hear that one's outcome, or the status the outbox holds
+                self._watched.add(item.id)
             self._rescan_soon()
         elif outcome.result == DEAD:
             self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_dead(
@@ -425,9 +446,10 @@ class Forwarder:
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
                         item.referentienummer, outcome.summary)
         item.payload = None
-        for fut in self._waiters.pop(item.id, []):
-            if not fut.done():
-                fut.set_result(outcome)
+        if outcome.result != GONE:  # a stale copy's GONE says nothing of the message (a Bv03 to a sender waiting)
+            for fut in self._waiters.pop(item.id, []):
+                if not fut.done():
+                    fut.set_result(outcome)
         if entry.items:
             entry.lane.offer(entry)
         else:

@@ -392,6 +392,12 @@ def pending(conn: sqlite3.Connection) -> list[Queued]:
     return [Queued(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
+def settled(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Any]:
+    """(id, status, http_status, reply_code, reason) of those deliveries that are no longer pending."""
+    return conn.execute("SELECT id, status, http_status, reply_code, reason FROM delivery WHERE status != 'pending'"
+                        f" AND id IN ({','.join('?' * len(ids))})", list(ids)).fetchall()
+
+
 def load_payload(conn: sqlite3.Connection, delivery_id: int, sent_as: str | None = None
                  ) -> tuple[bytes, str, str | None] | None:
     """The bytes to send, or None when the delivery is no longer pending under ``sent_as`` (a replay put it in a
