@@ -23,6 +23,7 @@ from test_ggk_exchange_property import ADMIN
 from test_ggk_fo01 import ACTION, fo01
 
 from gateway.deliver import outbox, replay
+from gateway.proxy import replaying
 
 _REF = re.compile(rb"<(?:\w+:)?referentienummer>([^<]+)</(?:\w+:)?referentienummer>")
 Plan = Callable[[int], str]
@@ -183,5 +184,54 @@ def test_a_sender_waiting_for_the_verdict_on_an_envelope_refused_before_its_retr
         assert outbox.delivery(conn, delivery)["status"] == outbox.DEAD
         assert got == [(old, "hold500")]  # the dead letter was not sent again
         assert not gw.forwarder.depth().get(("default", "new"), 0)
+        conn.close()
+
+
+def test_a_delivery_revived_by_a_reoffer_that_also_renews_an_envelope_is_sent_once(
+        start: Start, monkeypatch: Any) -> None:
+    """A shadow GGk route: the chain refused the message's envelope in a Fo03, the legacy partner refused the original.
+    The sender offers it again: the original's dead letter is revived in the re-send's write, the envelope is renewed
+    after it (a replay, under the render lock). A rescan meanwhile (any generation bump) took the revived delivery up
+    and delivered it; the re-offer then handed it to the forwarder, which no longer tracked it: sent a second time."""
+    go, to_chain, to_legacy = threading.Event(), [], []
+    refuse_first: Plan = lambda n: "fo" if n == 0 else "bv"  # noqa: E731
+    with ServerThread(downstream(refuse_first, go, to_chain)) as chain, \
+            ServerThread(downstream(refuse_first, go, to_legacy)) as legacy:
+        server, gw = start({"default": {"mode": "shadow", "downstream": chain.url, "legacy_downstream": legacy.url,
+                                        "profile": "ggk"}}, {})
+        assert gw.db_path is not None and gw.stage is not None
+        conn = outbox.connect(gw.db_path)
+        message = variant(sample(), 3)
+        answer = httpx.post(server.url + "/soap", content=message, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert wait_for(lambda: conn.execute("SELECT count(*) FROM delivery WHERE status = 'dead'").fetchone()[0]
+                        == 2)
+        (original,) = [r[0] for r in conn.execute("SELECT id FROM delivery WHERE target = 'legacy'")]
+        loop, lock, real_prepare = gw.forwarder._loop, gw.stage.lock, replaying.prepare
+        assert loop is not None
+        held = threading.Event()
+
+        def prepare(c: Any, *args: Any, **kwargs: Any) -> Any:  # the writer thread: the renewal reads its dead letter
+            asyncio.run_coroutine_threadsafe(lock.acquire(), loop)  # taken before the renewal's restamp asks for it
+            held.set()
+            return real_prepare(c, *args, **kwargs)
+
+        monkeypatch.setattr(replaying, "prepare", prepare)
+        answers: list[httpx.Response] = []
+        sender = threading.Thread(target=lambda: answers.append(
+            httpx.post(server.url + "/soap", content=message, timeout=60)))
+        sender.start()
+        assert held.wait(20)  # the original revived and committed; the renewal waits for the render lock
+        with outbox.transaction(conn):  # a rescan now (a replay, a Fo01 elsewhere): it finds the revived original
+            outbox.bump_generation(conn)
+        assert wait_for(lambda: outbox.delivery(conn, original)["status"] == outbox.DELIVERED)
+        loop.call_soon_threadsafe(lock.release)
+        sender.join(60)
+        assert [a.status_code for a in answers] == [200], [a.text for a in answers]
+        assert wait_for(lambda: conn.execute("SELECT count(*) FROM delivery WHERE status = 'delivered'").fetchone()[0]
+                        == 2)
+        assert wait_for(lambda: not any(gw.forwarder.depth().values()))
+        assert [how for _ref, how in to_legacy] == ["fo", "bv"]  # the original went again once, not twice
+        assert [how for _ref, how in to_chain] == ["fo", "bv"]  # and the envelope once, in a new one
         conn.close()
 

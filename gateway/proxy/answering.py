@@ -55,26 +55,30 @@ async def acknowledge(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted
                       version: stuf.SoapVersion) -> Answer:
     """A stored message: queue its deliveries and answer (at once, or with the downstream's verdict)."""
     ack_target = outbox.NEW if route.mode == "translate" else outbox.LEGACY
+    waits: dict[int, asyncio.Future[Outcome]] = {}
+    if route.ack == "delivered":
+        for item in accepted.queued:
+            if item.target == ack_target:
+                waits[item.id] = gw.forwarder.waiter(item.id)
+    # Handed over before any await: a rescan meanwhile could take them up and settle them, and handed over after
+    # that, the forwarder (no longer tracking them) would send them again.
+    gw.forwarder.add(accepted.queued)
     renewed: list[int] = []
     if accepted.renew:  # a re-offer of GGk envelopes the chain refused: each goes again in a new one
         from .replaying import renew_offered  # replaying -> shared_stage -> ledgered -> this module
 
         found = await renew_offered(gw, route.name, accepted)
         if found is None:  # its refused envelope queued nowhere: acknowledged, the message would go nowhere
-            gw.forwarder.add(accepted.queued)
+            for delivery_id, fut in waits.items():
+                gw.forwarder.forget(delivery_id, fut)
             return _renew_failed(gw, route, accepted, facts, version)
         renewed = found
-    waits: dict[int, asyncio.Future[Outcome]] = {}
     if route.ack == "delivered":
-        for item in accepted.queued:
-            if item.target == ack_target:
-                waits[item.id] = gw.forwarder.waiter(item.id)
         if ack_target == outbox.NEW:  # pending again, in a new envelope: the forwarder picks them up from the outbox
             waits.update((i, gw.forwarder.waiter(i)) for i in renewed)
         for delivery_id, status, target in accepted.known:
             if target == ack_target and status == outbox.PENDING and gw.forwarder.tracks(delivery_id):
                 waits[delivery_id] = gw.forwarder.waiter(delivery_id)
-    gw.forwarder.add(accepted.queued)
     headers = {"X-Overstap-Message": str(accepted.message_id),
                "X-Overstap-Referentienummers": ",".join(accepted.refs)}
     if accepted.duplicate:
