@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -235,3 +236,32 @@ def test_a_delivery_revived_by_a_reoffer_that_also_renews_an_envelope_is_sent_on
         assert [how for _ref, how in to_chain] == ["fo", "bv"]  # and the envelope once, in a new one
         conn.close()
 
+
+def test_a_rescan_whose_read_failed_is_made_again_at_the_next_poll(start: Start, monkeypatch: Any) -> None:
+    """An operator's replay bumps the outbox generation; the poll that saw the bump took it as handled before its
+    rescan had read anything, so when that read failed (a busy or restarting store) no later poll looked again, and
+    the replayed delivery stayed pending, unsent, until the next bump or a restart."""
+    failed, got = threading.Event(), []
+    plan: Plan = lambda n: "fo" if n == 0 else "bv"  # noqa: E731
+    with ServerThread(downstream(plan, threading.Event(), got)) as ds:
+        server, gw = start({"default": {"downstream": ds.url}}, {})
+        assert gw.db_path is not None
+        conn = outbox.connect(gw.db_path)
+        _send(server.url, variant(sample(), 4))
+        assert wait_for(lambda: conn.execute("SELECT count(*) FROM delivery WHERE status = 'dead'").fetchone()[0])
+        ((delivery,),) = conn.execute("SELECT id FROM delivery").fetchall()
+        real_pending = outbox.pending
+
+        def pending(c: Any) -> Any:  # the writer thread: the first read after the replay fails, as a locked store's
+            if not failed.is_set():
+                failed.set()
+                raise sqlite3.OperationalError("database is locked")
+            return real_pending(c)
+
+        monkeypatch.setattr(outbox, "pending", pending)
+        with outbox.transaction(conn):
+            assert replay.replay_deliveries(conn, [delivery])[0].ok
+        assert failed.wait(20)
+        assert wait_for(lambda: outbox.delivery(conn, delivery)["status"] == outbox.DELIVERED)
+        assert [how for _ref, how in got] == ["fo", "bv"]
+        conn.close()

@@ -257,8 +257,8 @@ class Forwarder:
         try:
             current = await self._read(outbox.generation)
             if always or self._look_again(current):
-                self._generation = current
                 await self.rescan()
+                self._generation = current  # once read: a rescan that failed is made again at the next poll
         except asyncio.CancelledError:
             raise
         except Exception as exc:
