@@ -11,6 +11,9 @@ exponential backoff and jitter, up to a bounded number of attempts. When a downs
 its circuit opens: deliveries park and one probe at a time tests it; the first success releases
 everything that waited. Attempts that find the downstream unreachable while its circuit is open are
 not counted, so an outage of any length ends in delivery, not in dead letters.
+
+One attempt's exchange over the wire is gateway/deliver/exchange.py; what a settled outcome's write is counted as
+once committed, gateway/deliver/settled_writes.py.
 """
 
 from __future__ import annotations
@@ -21,21 +24,22 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from gateway.zaken.plan import CREEER, SOAP_ACTIONS
 
-from . import imported, outbox, restamp
+from . import imported, outbox
 from .committer import GroupCommitter
 from .downstream import Downstream
+from .exchange import exchange
 from .lanes import CLOSED, Client, KeyQueue, Lane
 from .outbox import Queued
 from .outcome import DEAD, DELIVERED, GONE, RETRY, Outcome, classify, transport_failed, wire_headers
-from .replies import MAX_REPLY_BYTES
+from .settled_writes import Observer, SettledWrites, unless_settled
 from .store import SqliteStore, Store, failure_name
-from .wire import TIMEOUT_ERRORS, TRANSPORT_ERRORS, Direct, Reply
+from .wire import TIMEOUT_ERRORS, TRANSPORT_ERRORS
 
 log = logging.getLogger("overstap.forwarder")
 __all__ = ["DEAD", "DELIVERED", "GONE", "RETRY", "Forwarder", "Lane", "Observer", "Outcome", "classify"]
@@ -44,31 +48,8 @@ WORKER_ERROR_DELAY = 5.0
 _CREEER = SOAP_ACTIONS[CREEER]
 """The SOAPAction of a creeerZaak: only those may carry an import's mark (gateway/deliver/imported.py)."""
 
-class Observer:
-    """Hooks for metrics; the defaults do nothing."""
 
-    def delivered(self, item: Queued, outcome: Outcome) -> None: ...
-
-    def retried(self, item: Queued, outcome: Outcome, delay: float) -> None: ...
-
-    def dead(self, item: Queued, outcome: Outcome) -> None: ...
-
-    def settled_meanwhile(self, item: Queued, outcome: Outcome) -> None:
-        """An attempt whose outcome was not written: its delivery was settled another way while it was out."""
-
-
-async def _read_capped(chunks: AsyncIterator[bytes]) -> tuple[bytes, bool]:
-    """The answer's bytes up to ``MAX_REPLY_BYTES``, and whether it was cut off there."""
-    body = bytearray()
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > MAX_REPLY_BYTES:
-            del body[MAX_REPLY_BYTES:]
-            return bytes(body), True
-    return bytes(body), False
-
-
-class Forwarder:
+class Forwarder(SettledWrites):
     """Owns the pending deliveries of the outbox in memory and works them off through the lanes.
 
     The hooks marked *(hook)* are what a replica on a shared store does differently
@@ -375,7 +356,7 @@ class Forwarder:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(downstream.timeout):  # one deadline for the whole exchange, not per read
-                outcome = await self._exchange(client, downstream, item.payload, headers)
+                outcome = await exchange(client, downstream, item.payload, headers)
         except TimeoutError:
             outcome = Outcome(RETRY, f"no complete answer within {downstream.timeout:g}s", transport_failure=True)
         except TIMEOUT_ERRORS as exc:
@@ -384,25 +365,6 @@ class Forwarder:
         except TRANSPORT_ERRORS as exc:
             outcome = transport_failed(exc)
         outcome.seconds = time.perf_counter() - started
-        return outcome
-
-    async def _exchange(self, client: Client, downstream: Downstream, payload: bytes,
-                        headers: dict[str, str | bytes]) -> Outcome:
-        """POST and read the answer up to ``MAX_REPLY_BYTES``: a huge reply is cut off, not held in memory."""
-        if isinstance(client, Direct):
-            answer = await client.exchange(payload, headers, MAX_REPLY_BYTES)
-            body, cut = answer.body, answer.cut
-            reply = Reply(answer.status, answer.headers)
-            outcome = classify(reply.status_code, body, reply.header("content-type"), downstream.expect_bv,
-                               reply.header("retry-after"))
-        else:
-            async with client.stream("POST", downstream.url, content=payload, headers=headers) as response:
-                body, cut = await _read_capped(response.aiter_raw())
-                outcome = classify(response.status_code, body, response.headers.get("content-type"),
-                                   downstream.expect_bv, response.headers.get("retry-after"))
-        if cut:
-            outcome.reason = (outcome.reason + "; " if outcome.reason else "") + \
-                f"reply cut off after {MAX_REPLY_BYTES} bytes"
         return outcome
 
     def _settle(self, entry: KeyQueue, item: Queued, outcome: Outcome) -> None:
@@ -430,7 +392,7 @@ class Forwarder:
         depth_key = (item.route, item.target)
         self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
         if outcome.result == DELIVERED:
-            self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_delivered(
+            self._write_settled(item.id, lambda c: unless_settled(c, item, outbox.mark_delivered(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, sent_as=item.referentienummer)),
                 lambda written: self._count_written(item, outcome, written))
             log.info("delivery %d (%s/%s %s) delivered after %d attempt(s)", item.id, item.route, item.target,
@@ -440,7 +402,7 @@ class Forwarder:
                 self._watched.add(item.id)
             self._rescan_soon()
         elif outcome.result == DEAD:
-            self._write_settled(item.id, lambda c: _unless_settled(c, item, outbox.mark_dead(
+            self._write_settled(item.id, lambda c: unless_settled(c, item, outbox.mark_dead(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, outcome.stored,
                 sent_as=item.referentienummer)), lambda written: self._dead_written(item, outcome, written))
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
@@ -483,47 +445,6 @@ class Forwarder:
         """May this forwarder send the key's oldest delivery now? Always. *(hook)*"""
         return True
 
-    def _count_written(self, item: Queued, outcome: Outcome, written: bool) -> None:
-        """Count the attempt's outcome once its write is committed (never before: a failed COMMIT stored nothing, and
-        the delivery, still pending, is sent and counted again), as delivered/dead only if it was written: one the
-        delivery was settled meanwhile (a chain's Fo01, a replay) did not happen to it, and is counted apart."""
-        try:
-            if not written:
-                self.observer.settled_meanwhile(item, outcome)
-            elif outcome.result == DELIVERED:
-                self.observer.delivered(item, outcome)
-            else:
-                self.observer.dead(item, outcome)
-        except Exception as exc:  # a metric must never undo the status it counts
-            log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
-
-    def _dead_written(self, item: Queued, outcome: Outcome, written: bool) -> None:
-        """Count a dead letter; one the chain answered StUF019 goes to :attr:`renew` (after COMMIT, on the loop)."""
-        self._count_written(item, outcome, written)
-        if written and outcome.reply_code == restamp.STALE_TIJDSTIP and self.renew is not None and self._loop:
-            self._loop.call_soon_threadsafe(self._renew_now, item.id)
-
-    def _renew_now(self, delivery_id: int) -> None:
-        if not self.stopping and self.renew is not None:
-            task = asyncio.create_task(self.renew(delivery_id), name="outbox-renew")
-            self._rescans.add(task)
-            task.add_done_callback(self._rescans.discard)
-
-    def _count_retried(self, item: Queued, outcome: Outcome, delay: float) -> None:
-        """Count a failed attempt as retried once its attempts and next_at are committed, as delivered and dead are
-        (:meth:`_count_written`): a failed COMMIT stored nothing of it, and it is not counted. The retry itself is
-        scheduled in memory either way; its next attempt is counted as what it becomes."""
-        try:
-            self.observer.retried(item, outcome, delay)
-        except Exception as exc:  # a metric must never undo the write it counts
-            log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
-
-    def _write_settled(self, delivery_id: int, write: Callable[[Any], bool],
-                       counted: Callable[[bool], None]) -> None:
-        """Queue the delivered/dead status of a delivery; ``counted`` gets whether it was written, after COMMIT.
-        *(hook)*"""
-        self.committer.write_later(write, after=counted)
-
     async def _before_reader_closes(self, grace: float) -> None:
         """The workers have stopped; the reader connection closes next. *(hook)*"""
 
@@ -562,16 +483,3 @@ class Forwarder:
             with contextlib.suppress(Exception):
                 self._reader_conn.close()
             self._reader_conn = None
-
-
-def _unless_settled(conn: Any, item: Queued, written: bool) -> bool:
-    """After an attempt's outcome was not written (the delivery settled meanwhile: a chain's Fo01, a replay in a new
-    envelope): say so, and have the forwarder look at the outbox again for a delivery queued anew meanwhile.
-    ``written``, handed on."""
-    if written:
-        return True
-    outbox.bump_generation(conn)
-    log.info("delivery %d (%s/%s %s) was settled meanwhile (a chain's Fo01, or queued anew): this attempt's "
-             "outcome is not written", item.id, item.route, item.target, item.referentienummer)
-    return False
-

@@ -1,0 +1,99 @@
+"""What an attempt's settled outcome becomes once its write is committed: counted for the metrics (never before
+COMMIT, and never as what it was not: an outcome the delivery was settled meanwhile is counted apart), and a dead
+letter the chain answered StUF019 handed on to be renewed.
+
+Apart from gateway/deliver/forwarder.py, which decides what an outcome is and when a key is tried next: this is the
+bookkeeping after that decision, the part that waits for the committer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import outbox, restamp
+from .committer import GroupCommitter
+from .outbox import Queued
+from .outcome import DELIVERED, Outcome
+
+log = logging.getLogger("overstap.forwarder")
+
+
+class Observer:
+    """Hooks for metrics; the defaults do nothing."""
+
+    def delivered(self, item: Queued, outcome: Outcome) -> None: ...
+
+    def retried(self, item: Queued, outcome: Outcome, delay: float) -> None: ...
+
+    def dead(self, item: Queued, outcome: Outcome) -> None: ...
+
+    def settled_meanwhile(self, item: Queued, outcome: Outcome) -> None:
+        """An attempt whose outcome was not written: its delivery was settled another way while it was out."""
+
+
+class SettledWrites:
+    """The forwarder's writes of settled statuses and what follows their COMMIT; a base of
+    :class:`~gateway.deliver.forwarder.Forwarder`, which sets the attributes below."""
+
+    committer: GroupCommitter
+    observer: Observer
+    renew: Callable[[int], Awaitable[None]] | None
+    stopping: bool
+    _loop: asyncio.AbstractEventLoop | None
+    _rescans: set[asyncio.Task[None]]
+
+    def _count_written(self, item: Queued, outcome: Outcome, written: bool) -> None:
+        """Count the attempt's outcome once its write is committed (never before: a failed COMMIT stored nothing, and
+        the delivery, still pending, is sent and counted again), as delivered/dead only if it was written: one the
+        delivery was settled meanwhile (a chain's Fo01, a replay) did not happen to it, and is counted apart."""
+        try:
+            if not written:
+                self.observer.settled_meanwhile(item, outcome)
+            elif outcome.result == DELIVERED:
+                self.observer.delivered(item, outcome)
+            else:
+                self.observer.dead(item, outcome)
+        except Exception as exc:  # a metric must never undo the status it counts
+            log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
+
+    def _dead_written(self, item: Queued, outcome: Outcome, written: bool) -> None:
+        """Count a dead letter; one the chain answered StUF019 goes to :attr:`renew` (after COMMIT, on the loop)."""
+        self._count_written(item, outcome, written)
+        if written and outcome.reply_code == restamp.STALE_TIJDSTIP and self.renew is not None and self._loop:
+            self._loop.call_soon_threadsafe(self._renew_now, item.id)
+
+    def _renew_now(self, delivery_id: int) -> None:
+        if not self.stopping and self.renew is not None:
+            task = asyncio.create_task(self.renew(delivery_id), name="outbox-renew")
+            self._rescans.add(task)
+            task.add_done_callback(self._rescans.discard)
+
+    def _count_retried(self, item: Queued, outcome: Outcome, delay: float) -> None:
+        """Count a failed attempt as retried once its attempts and next_at are committed, as delivered and dead are
+        (:meth:`_count_written`): a failed COMMIT stored nothing of it, and it is not counted. The retry itself is
+        scheduled in memory either way; its next attempt is counted as what it becomes."""
+        try:
+            self.observer.retried(item, outcome, delay)
+        except Exception as exc:  # a metric must never undo the write it counts
+            log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
+
+    def _write_settled(self, delivery_id: int, write: Callable[[Any], bool],
+                       counted: Callable[[bool], None]) -> None:
+        """Queue the delivered/dead status of a delivery; ``counted`` gets whether it was written, after COMMIT.
+        *(hook)*"""
+        self.committer.write_later(write, after=counted)
+
+
+def unless_settled(conn: Any, item: Queued, written: bool) -> bool:
+    """After an attempt's outcome was not written (the delivery settled meanwhile: a chain's Fo01, a replay in a new
+    envelope): say so, and have the forwarder look at the outbox again for a delivery queued anew meanwhile.
+    ``written``, handed on."""
+    if written:
+        return True
+    outbox.bump_generation(conn)
+    log.info("delivery %d (%s/%s %s) was settled meanwhile (a chain's Fo01, or queued anew): this attempt's "
+             "outcome is not written", item.id, item.route, item.target, item.referentienummer)
+    return False
