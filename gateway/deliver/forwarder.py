@@ -30,14 +30,14 @@ from typing import Any, cast
 
 from gateway.zaken.plan import CREEER, SOAP_ACTIONS
 
-from . import imported, outbox
+from . import imported, outbox, restamp
 from .committer import GroupCommitter
 from .downstream import Downstream
 from .exchange import exchange
 from .lanes import CLOSED, Client, KeyQueue, Lane
 from .outbox import Queued
 from .outcome import DEAD, DELIVERED, GONE, RETRY, Outcome, classify, transport_failed, wire_headers
-from .settled_writes import Observer, SettledWrites, unless_settled
+from .settled_writes import Observer, SettledWrites, answer, unless_settled
 from .store import SqliteStore, Store, failure_name
 from .wire import TIMEOUT_ERRORS, TRANSPORT_ERRORS
 
@@ -83,9 +83,10 @@ class Forwarder(SettledWrites):
         self._poller: asyncio.Task[None] | None = None
         self._rescans: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.renew: Callable[[int], Awaitable[None]] | None = None
+        self.renew: Callable[[int], Awaitable[bool]] | None = None
         """Replays a dead letter the chain answered StUF019 in a new envelope if it is stale (gateway/proxy
-        replaying.renew_stale: the stamp comes from the sidecar's ledger, as an operator's replay's)."""
+        replaying.renew_stale: the stamp comes from the sidecar's ledger, as an operator's replay's); whether it
+        did."""
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="outbox-reader")
         self._reader_conn: Any = None
         self._mark_conn: sqlite3.Connection | None = None
@@ -225,9 +226,7 @@ class Forwarder(SettledWrites):
             outcome = Outcome(DELIVERED if row[1] == outbox.DELIVERED else DEAD, http_status=row[2],
                               reason=f"{row[3] or row[1]} (its reason is kept with delivery {row[0]} in the outbox)")
             self._watched.discard(row[0])
-            for fut in self._waiters.pop(row[0], []):
-                if not fut.done():
-                    fut.set_result(outcome)
+            answer(self._waiters.pop(row[0], []), outcome)
 
     async def _poll(self) -> None:
         while not self.stopping:
@@ -391,10 +390,12 @@ class Forwarder(SettledWrites):
             self._left_during[item.id] = self._scan_tick
         depth_key = (item.route, item.target)
         self._depth[depth_key] = self._depth.get(depth_key, 1) - 1
+        renewing = outcome.result == DEAD and outcome.reply_code == restamp.STALE_TIJDSTIP and self.renew is not None
+        waiters = self._waiters.pop(item.id, []) if outcome.result in (DELIVERED, DEAD) and not renewing else []
         if outcome.result == DELIVERED:
             self._write_settled(item.id, lambda c: unless_settled(c, item, outbox.mark_delivered(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, sent_as=item.referentienummer)),
-                lambda written: self._count_written(item, outcome, written))
+                self._then_answer(waiters, outcome, lambda written: self._count_written(item, outcome, written)))
             log.info("delivery %d (%s/%s %s) delivered after %d attempt(s)", item.id, item.route, item.target,
                      item.referentienummer, item.attempts)
         elif outcome.result == GONE:  # the row changed behind this copy: what is pending now is picked up afresh
@@ -404,14 +405,14 @@ class Forwarder(SettledWrites):
         elif outcome.result == DEAD:
             self._write_settled(item.id, lambda c: unless_settled(c, item, outbox.mark_dead(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, outcome.stored,
-                sent_as=item.referentienummer)), lambda written: self._dead_written(item, outcome, written))
+                sent_as=item.referentienummer)),
+                self._then_answer(waiters, outcome, lambda written: self._dead_written(item, outcome, written)))
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
                         item.referentienummer, outcome.summary)
         item.payload = None
-        if outcome.result != GONE:  # a stale copy's GONE says nothing of the message (a Bv03 to a sender waiting)
-            for fut in self._waiters.pop(item.id, []):
-                if not fut.done():
-                    fut.set_result(outcome)
+        if outcome.result != GONE and not renewing:  # a stale copy's GONE says nothing of the message (a Bv03 to a
+            # sender waiting); one waiting for a StUF019 envelope the sidecar renews hears the new one's verdict
+            answer(self._waiters.pop(item.id, []), outcome)
         if entry.items:
             entry.lane.offer(entry)
         else:

@@ -9,6 +9,7 @@ bookkeeping after that decision, the part that waits for the committer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -40,10 +41,11 @@ class SettledWrites:
 
     committer: GroupCommitter
     observer: Observer
-    renew: Callable[[int], Awaitable[None]] | None
+    renew: Callable[[int], Awaitable[bool]] | None
     stopping: bool
     _loop: asyncio.AbstractEventLoop | None
     _rescans: set[asyncio.Task[None]]
+    _waiters: dict[int, list[asyncio.Future[Outcome]]]
 
     def _count_written(self, item: Queued, outcome: Outcome, written: bool) -> None:
         """Count the attempt's outcome once its write is committed (never before: a failed COMMIT stored nothing, and
@@ -59,17 +61,39 @@ class SettledWrites:
         except Exception as exc:  # a metric must never undo the status it counts
             log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
 
+    def _then_answer(self, waiters: list[asyncio.Future[Outcome]], outcome: Outcome,
+                     counted: Callable[[bool], None]) -> Callable[[bool], None]:
+        """``counted``, then the senders waiting for this verdict (``ack: delivered``) answered, on the loop: only
+        once the status is committed, or a sender told Fo03 that offers the message again at once finds its delivery
+        still pending, untracked, and gets a Bv03 with no new envelope (tests/test_ggk_ack_delivered_verdict.py)."""
+        def after(written: bool) -> None:
+            counted(written)
+            if waiters and self._loop is not None:
+                with contextlib.suppress(RuntimeError):  # a loop that is closed has nobody left to answer
+                    self._loop.call_soon_threadsafe(answer, waiters, outcome)
+        return after
+
     def _dead_written(self, item: Queued, outcome: Outcome, written: bool) -> None:
         """Count a dead letter; one the chain answered StUF019 goes to :attr:`renew` (after COMMIT, on the loop)."""
         self._count_written(item, outcome, written)
-        if written and outcome.reply_code == restamp.STALE_TIJDSTIP and self.renew is not None and self._loop:
-            self._loop.call_soon_threadsafe(self._renew_now, item.id)
+        if outcome.reply_code == restamp.STALE_TIJDSTIP and self.renew is not None and self._loop:
+            with contextlib.suppress(RuntimeError):  # a loop that is closed has nobody left to answer
+                self._loop.call_soon_threadsafe(self._renew_now, item.id, outcome, written)
 
-    def _renew_now(self, delivery_id: int) -> None:
-        if not self.stopping and self.renew is not None:
-            task = asyncio.create_task(self.renew(delivery_id), name="outbox-renew")
+    def _renew_now(self, delivery_id: int, outcome: Outcome, written: bool) -> None:
+        if written and not self.stopping and self.renew is not None:
+            task = asyncio.create_task(self._renew_or_answer(delivery_id, outcome), name="outbox-renew")
             self._rescans.add(task)
             task.add_done_callback(self._rescans.discard)
+        else:
+            answer(self._waiters.pop(delivery_id, []), outcome)
+
+    async def _renew_or_answer(self, delivery_id: int, outcome: Outcome) -> None:
+        """Renew a StUF019 dead letter; the senders waiting for it hear the new envelope's verdict, or this one's
+        when it was not renewed (not stale, or the write failed)."""
+        assert self.renew is not None
+        if not await self.renew(delivery_id):
+            answer(self._waiters.pop(delivery_id, []), outcome)
 
     def _count_retried(self, item: Queued, outcome: Outcome, delay: float) -> None:
         """Count a failed attempt as retried once its attempts and next_at are committed, as delivered and dead are
@@ -85,6 +109,13 @@ class SettledWrites:
         """Queue the delivered/dead status of a delivery; ``counted`` gets whether it was written, after COMMIT.
         *(hook)*"""
         self.committer.write_later(write, after=counted)
+
+
+def answer(waiters: list[asyncio.Future[Outcome]], outcome: Outcome) -> None:
+    """Tell the senders waiting for a delivery's verdict (``ack: delivered``) the outcome."""
+    for fut in waiters:
+        if not fut.done():
+            fut.set_result(outcome)
 
 
 def unless_settled(conn: Any, item: Queued, written: bool) -> bool:

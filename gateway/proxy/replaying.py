@@ -70,19 +70,21 @@ async def renew_offered(gw: Gateway, route: str, accepted: Accepted) -> list[int
     return [r.id for r in results if r.ok]
 
 
-async def renew_stale(gw: Gateway, delivery_id: int) -> None:
+async def renew_stale(gw: Gateway, delivery_id: int) -> bool:
     """A dead letter the chain answered StUF019 that is older than its zender's later envelopes (the forwarder's
     :attr:`Forwarder.renew`): replay it at once, as an operator would next (docs/ggk-profile.md 5.2). The chain
-    holds nothing under its UUID (StUF 03.01 4.4, Tabel 4.1), so it goes in a new envelope."""
+    holds nothing under its UUID (StUF 03.01 4.4, Tabel 4.1), so it goes in a new envelope. Whether it was queued
+    again (a sender on ``ack: delivered`` then waits for that envelope's verdict)."""
     try:
         if not await gw.committer.write(lambda c: restamp.stale(c, delivery_id)):
-            return
+            return False
         (result,) = await replay_deliveries(gw, [delivery_id], False)
     except Exception as exc:  # a store failure: it stays a dead letter for the operator's replay
         log.error("delivery %d: not renewed after StUF019: %s", delivery_id, failure_name(exc))
-        return
+        return False
     log.info("delivery %d: the chain took none under its UUID (StUF019): %s", delivery_id,
              result.note if result.ok else f"not renewed: {result.note}", extra={"delivery_id": delivery_id})
+    return result.ok
 
 
 def _stamped(conn: Any, steps: list[Prepared], shared: JobLedger | None) -> list[Prepared]:
