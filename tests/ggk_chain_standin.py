@@ -11,7 +11,8 @@ holds a sender to, not just answer Bv03. What it enforces, and where the rule co
   under it gets Fo03 StUF016;
 * tijdstipBericht strictly rising per zender over the new envelopes it gets (StUF 03.01 4.3.2, Fo03 StUF019).
 
-Besides it answers as the test tells it, one new envelope at a time: a Bv03, a Fo03 at once, the connection
+Besides it answers as the test tells it, one new envelope at a time (or, for envelopes sent at once, by the
+vendor message their payload carries: :attr:`StrictChain.planned`): a Bv03, a Fo03 at once, the connection
 dropped after the envelope was stored (the answer lost), the Bv03 sent only after the sender's timeout, or HTTP
 503 without a StUF answer, the envelope not stored, to every offer of it until :meth:`StrictChain.recover`. A Fo01
 later is the test's to send (:meth:`StrictChain.fo01`): it names an envelope the chain took.
@@ -37,6 +38,10 @@ _ZENDER = re.compile(rb"<StUF:zender>\s*<StUF:organisatie>([^<]+)</StUF:organisa
 _TIJDSTIP = re.compile(rb"<StUF:tijdstipBericht>([^<]+)</StUF:tijdstipBericht>")
 _BERICHT = re.compile(rb"<GGK:bericht[^>]*>([^<]+)</GGK:bericht>")
 _IDENT = re.compile(rb"<\w+:Identificatie>([^<]+)</\w+:Identificatie>")
+_RETOUR = re.compile(rb"<\w+:IdentificatieRetour>([^<]+)</\w+:IdentificatieRetour>")
+_CODE = re.compile(rb"<StUF:berichtcode>([^<]+)</StUF:berichtcode>")
+_CROSS = re.compile(rb"<StUF:crossRefnummer>([^<]+)</StUF:crossRefnummer>")
+_ONTVANGER = re.compile(rb"<StUF:ontvanger>\s*<StUF:organisatie>([^<]+)<")
 
 BV = "Bv03"
 LOST = "lost"  # the envelope stored, the connection dropped before any answer
@@ -59,6 +64,12 @@ class Offer:
     answer: str  # "Bv03", "Fo03 <code>" (at once), "lost", "slow"
     repeat: bool  # this zender offered this referentienummer before and the chain stored it
     broken: str | None  # the rule the envelope broke (the chain answered a Fo03 for it), None when it kept them
+    berichtcode: str = "Di01"
+    cross: str = ""  # a Du01's crossRefnummer
+    ontvanger: str = ""  # the ontvanger's organisatie: whom a Du01 travels back to
+    retour: str = ""  # a Du01's payload's IdentificatieRetour (its Identificatie is the heenbericht's)
+    at: float = 0.0  # time.monotonic() when the chain got it and chose its answer (before it was sent)
+    body: bytes = field(default=b"", repr=False, compare=False)
 
 
 @dataclass
@@ -69,6 +80,9 @@ class StrictChain:
     offers: list[Offer] = field(default_factory=list)
     refused_later: dict[str, str] = field(default_factory=dict)  # referentienummer -> the Fo01 code
     plan: deque[str] = field(default_factory=deque)  # the answers to the next new envelopes; then Bv03
+    planned: dict[tuple[str, str], deque[str]] = field(default_factory=dict)
+    """(berichtcode, IdentificatieRetour of a Du01 or Identificatie of a Di01) -> the answers to its next new
+    envelopes, before ``plan``: envelopes sent at once reach the chain in any order."""
     _answers: dict[tuple[str, str], str] = field(default_factory=dict)
     _last: dict[str, str] = field(default_factory=dict)
     _down: set[tuple[str, str]] = field(default_factory=set)
@@ -88,6 +102,8 @@ class StrictChain:
         tijdstip, digest = _one(_TIJDSTIP, body), hashlib.sha256(body).hexdigest()
         payload = base64.b64decode(_one(_BERICHT, body) or "")
         identificatie = (_IDENT.search(payload) or _NONE).group(1).decode()
+        code, retour = _one(_CODE, body), (_RETOUR.search(payload) or _NONE).group(1).decode()
+        mine = self.planned.get((code, retour if code == "Du01" else identificatie))
         with self._lock:
             before, broken = self._answers.get((zender, ref)), None
             checked = self._intake.receive(body)  # schema, stuurgegevens, StUF016, a Du01's crossRefnummer
@@ -102,7 +118,7 @@ class StrictChain:
             elif tijdstip <= self._last.get(zender, ""):
                 answer = broken = "Fo03 StUF019"  # TijdstipBericht niet groter dan voorgaand
             else:
-                answer = self.plan.popleft() if self.plan else BV
+                answer = mine.popleft() if mine else self.plan.popleft() if self.plan else BV
                 if answer == DOWN:
                     self._down.add((zender, ref))
                 elif answer != NOT_STORED:
@@ -110,7 +126,8 @@ class StrictChain:
             if before is None and answer not in (NOT_STORED, DOWN):
                 self._answers[(zender, ref)] = answer
             self.offers.append(Offer(zender, ref, tijdstip, digest, identificatie, answer, before is not None,
-                                     broken))
+                                     broken, code, _one(_CROSS, body), _one(_ONTVANGER, body), retour,
+                                     time.monotonic(), body))
         if answer == LOST:
             return None
         if answer == DOWN:
@@ -128,7 +145,11 @@ class StrictChain:
         return {ref: o for ref, o in self.took().items() if ref not in self.refused_later}
 
     def took(self) -> dict[str, Offer]:
-        """referentienummer -> every envelope the chain took, refused later in a Fo01 or not."""
+        """referentienummer -> every Di01 the chain took, refused later in a Fo01 or not."""
+        return {ref: o for ref, o in self.took_all().items() if o.berichtcode == "Di01"}
+
+    def took_all(self) -> dict[str, Offer]:
+        """referentienummer -> every envelope the chain took, Di01 or Du01, in the order it took them."""
         with self._lock:
             return {o.ref: o for o in self.offers if not o.repeat and o.answer in (BV, LOST, SLOW)}
 
