@@ -6,32 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
-import time
+from pathlib import Path
 
 import pytest
 import uvloop
 from proxy_helpers import alive
+from worker_tasks import grow, grow_marked, held, init, init_slow, work
 
 from gateway.proxy.workers import WorkerPool
-
-
-def _init(marker: str) -> None:
-    """The worker's initialiser: remembers what it was started with (a reload starts workers anew)."""
-    os.environ["TEST_WORKER_MARKER"] = marker
-
-
-def _work(value: int, pause: float = 0.0) -> tuple[int, int, str]:
-    """Square ``value`` in the worker; -1 ends the worker process abruptly, -2 raises, -3 holds the GIL in one C call
-    for ~30 s (as lxml did reading 100,000 attributes: no signal handler and no thread of the worker runs)."""
-    if value == -1:
-        os._exit(3)
-    if value == -3:
-        sum(range(2_000_000_000))
-    if value == -2:
-        raise ValueError("broken on purpose")
-    time.sleep(pause)
-    return value * value, os.getpid(), os.environ.get("TEST_WORKER_MARKER", "")
 
 
 def _run(main: object) -> object:
@@ -40,14 +22,14 @@ def _run(main: object) -> object:
 
 def test_each_caller_gets_its_own_answer_with_many_in_flight() -> None:
     async def main() -> None:
-        pool = WorkerPool(2, _init, ("one",))
+        pool = WorkerPool(2, init, ("one",))
         await pool.start()
         try:
-            answers = await asyncio.gather(*(pool.run(_work, n) for n in range(300)))
+            answers = await asyncio.gather(*(pool.run(work, n) for n in range(300)))
             assert [a[0] for a in answers] == [n * n for n in range(300)]  # type: ignore[index]
             assert {a[1] for a in answers} == set(pool.pids())  # type: ignore[index]
-            assert await pool.run(_work, -2) is None  # raised in the worker: refused, the worker stays
-            assert (await pool.run(_work, 3))[0] == 9
+            assert await pool.run(work, -2) is None  # raised in the worker: refused, the worker stays
+            assert (await pool.run(work, 3))[0] == 9
         finally:
             await pool.aclose()
 
@@ -56,16 +38,16 @@ def test_each_caller_gets_its_own_answer_with_many_in_flight() -> None:
 
 def test_a_message_that_kills_its_worker_is_refused_and_the_others_are_answered() -> None:
     async def main() -> None:
-        pool = WorkerPool(1, _init, ("one",))
+        pool = WorkerPool(1, init, ("one",))
         await pool.start()
         try:
             before = set(pool.pids())
             values = [*range(10), -1, *range(10, 20)]
-            answers = await asyncio.gather(*(pool.run(_work, v, 0.005) for v in values))
+            answers = await asyncio.gather(*(pool.run(work, v, 0.005) for v in values))
             assert answers[10] is None  # died on twice: refused, never run in this process
             assert [a[0] for a in answers if a is not None] == [v * v for v in values if v != -1]  # type: ignore[index]
             assert pool.pids() and not before & set(pool.pids())  # a new worker took over
-            assert (await pool.run(_work, 4))[0] == 16
+            assert (await pool.run(work, 4))[0] == 16
         finally:
             await pool.aclose()
 
@@ -76,12 +58,12 @@ def test_a_message_that_keeps_its_worker_stuck_is_refused_and_the_others_are_ans
     """Review F2: a conversion stuck in one C call that holds the GIL. The server kills the worker once it has held
     the message for ``stuck_after`` without an answer, tries it once more alone, and refuses it when stuck again."""
     async def main() -> None:
-        pool = WorkerPool(1, _init, ("one",), stuck_after=1.0)
+        pool = WorkerPool(1, init, ("one",), stuck_after=1.0)
         await pool.start()
         try:
             before = set(pool.pids())
             values = [*range(5), -3, *range(5, 10)]
-            answers = await asyncio.gather(*(pool.run(_work, v) for v in values))
+            answers = await asyncio.gather(*(pool.run(work, v) for v in values))
             assert answers[5] is None
             assert [a[0] for a in answers if a is not None] == [v * v for v in values if v != -3]  # type: ignore[index]
             assert pool.pids() and not before & set(pool.pids())
@@ -94,11 +76,11 @@ def test_a_message_that_keeps_its_worker_stuck_is_refused_and_the_others_are_ans
 def test_a_worker_busy_with_many_quick_messages_is_not_taken_for_stuck() -> None:
     """The clock runs per message: each answer restarts it, so a worker holding 2 s of 0.1 s messages is kept."""
     async def main() -> None:
-        pool = WorkerPool(1, _init, ("one",), stuck_after=0.5)
+        pool = WorkerPool(1, init, ("one",), stuck_after=0.5)
         await pool.start()
         try:
             before = set(pool.pids())
-            answers = await asyncio.gather(*(pool.run(_work, n, 0.1) for n in range(20)))
+            answers = await asyncio.gather(*(pool.run(work, n, 0.1) for n in range(20)))
             assert [a[0] for a in answers] == [n * n for n in range(20)]  # type: ignore[index]
             assert set(pool.pids()) == before == {a[1] for a in answers}  # type: ignore[index]
         finally:
@@ -107,26 +89,28 @@ def test_a_worker_busy_with_many_quick_messages_is_not_taken_for_stuck() -> None
     _run(main())
 
 
-def test_replace_lets_the_old_workers_finish_and_the_new_ones_take_over() -> None:
+def test_replace_lets_the_old_workers_finish_and_the_new_ones_take_over(tmp_path: Path) -> None:
     async def main() -> None:
-        pool = WorkerPool(1, _init, ("old",))
+        pool = WorkerPool(1, init, ("old",))
         await pool.start()
         old = set(pool.pids())
         try:
-            slow = asyncio.ensure_future(pool.run(_work, 5, 0.5))
+            slow = asyncio.ensure_future(pool.run(work, 5, 0.5))
             await asyncio.sleep(0.1)
             pool.init_args = ("new",)
             await pool.replace()
             square, pid, marker = await slow  # type: ignore[misc]
             assert (square, marker) == (25, "old") and pid in old
-            square, pid, marker = await pool.run(_work, 6)  # type: ignore[misc]
+            square, pid, marker = await pool.run(work, 6)  # type: ignore[misc]
             assert (square, marker) == (36, "new") and pid not in old
             for _ in range(100):
                 if not alive(old):
                     break
                 await asyncio.sleep(0.05)
             assert not alive(old), "the replaced worker is still running"
-            slow = asyncio.ensure_future(pool.run(_work, 7, 5.0))  # still busy when the pool closes
+            # Still busy when the pool closes: held until a file that never comes, where a pause of 5 s ended
+            # before a loaded host had started the new worker (the old one was then rightly ended at once).
+            slow = asyncio.ensure_future(pool.run(held, str(tmp_path / "never"), 7))
             await asyncio.sleep(0.2)
             busy = set(pool.pids())
             await pool.replace()
@@ -140,40 +124,31 @@ def test_replace_lets_the_old_workers_finish_and_the_new_ones_take_over() -> Non
 
 def test_closing_leaves_no_process_and_refuses_what_waits() -> None:
     async def main() -> None:
-        pool = WorkerPool(2, _init, ("one",))
+        pool = WorkerPool(2, init, ("one",))
         await pool.start()
         pids = set(pool.pids())
-        busy = [asyncio.ensure_future(pool.run(_work, n, 0.2)) for n in range(40)]
+        busy = [asyncio.ensure_future(pool.run(work, n, 0.2)) for n in range(40)]
         await asyncio.sleep(0.05)
         await pool.aclose()
         assert not alive(pids)
         results = await asyncio.gather(*busy)
         assert None in results  # what had not reached a worker is refused, not left waiting
-        assert await pool.run(_work, 2) is None
+        assert await pool.run(work, 2) is None
 
     _run(main())
-
-
-_HOARD: list[bytearray] = []
-
-
-def _grow(value: int, megabytes: int) -> tuple[int, int]:
-    """Keep ``megabytes`` more of touched memory in the worker (as libxml2 keeps names), then answer."""
-    _HOARD.append(bytearray(b"x" * (megabytes << 20)))
-    return value, os.getpid()
 
 
 def test_a_worker_past_its_memory_allowance_is_replaced_without_losing_work() -> None:
     """A worker grown by more than ``growth_mb`` says so after its batch; it converts on until a fresh worker is
     ready, then answers what it holds and ends. Every caller is answered, and no worker grows much past it."""
     async def main() -> None:
-        pool = WorkerPool(1, _init, ("one",), growth_mb=40)
+        pool = WorkerPool(1, init, ("one",), growth_mb=40)
         await pool.start()
         first = set(pool.pids())
         seen: set[int] = set()
         try:
             for n in range(32):  # 8 MB a message: past 40 MB after the fifth
-                value, pid = await pool.run(_grow, n, 8)  # type: ignore[misc]
+                value, pid = await pool.run(grow, n, 8)  # type: ignore[misc]
                 assert value == n
                 seen.add(pid)
             assert pool.outgrown >= 3  # 256 MB in all, 40 allowed a worker: replaced again and again
@@ -183,12 +158,12 @@ def test_a_worker_past_its_memory_allowance_is_replaced_without_losing_work() ->
                     break
                 await asyncio.sleep(0.05)
             assert not alive(seen - set(pool.pids())), "a replaced worker is still running"
-            grown = await asyncio.gather(*(pool.run(_grow, n, 4) for n in range(60)))  # many held at a time:
+            grown = await asyncio.gather(*(pool.run(grow, n, 4) for n in range(60)))  # many held at a time:
             assert [a[0] for a in grown] == list(range(60))  # type: ignore[index]  # the rest handed back
             per_worker = collections.Counter(a[1] for a in grown)  # type: ignore[index]
             assert max(per_worker.values()) <= 11, per_worker  # 10 x 4 MB is the allowance; the next one is over
             seen |= set(per_worker)
-            answers = await asyncio.gather(*(pool.run(_work, n) for n in range(50)))
+            answers = await asyncio.gather(*(pool.run(work, n) for n in range(50)))
             assert [a[0] for a in answers] == [n * n for n in range(50)]  # type: ignore[index]
         finally:
             await pool.aclose()
@@ -199,10 +174,10 @@ def test_a_worker_past_its_memory_allowance_is_replaced_without_losing_work() ->
 
 def test_without_an_allowance_a_growing_worker_is_kept() -> None:
     async def main() -> None:
-        pool = WorkerPool(1, _init, ("one",), growth_mb=0)
+        pool = WorkerPool(1, init, ("one",), growth_mb=0)
         await pool.start()
         try:
-            pids = {(await pool.run(_grow, n, 8))[1] for n in range(10)}  # type: ignore[index]
+            pids = {(await pool.run(grow, n, 8))[1] for n in range(10)}  # type: ignore[index]
             assert len(pids) == 1 and pool.outgrown == 0
         finally:
             await pool.aclose()
@@ -210,26 +185,15 @@ def test_without_an_allowance_a_growing_worker_is_kept() -> None:
     _run(asyncio.wait_for(main(), 120))  # a worker nobody replaces would leave the work waiting
 
 
-def _init_slow(marker: str) -> None:
-    """An initialiser that takes a while, as compiling the mappings does: the old mappings longer than the new."""
-    time.sleep(2.0 if marker == "old" else 0.2)
-    os.environ["TEST_WORKER_MARKER"] = marker
-
-
-def _grow_marked(value: int, megabytes: int) -> tuple[int, int, str]:
-    _grow(value, megabytes)
-    return value, os.getpid(), os.environ.get("TEST_WORKER_MARKER", "")
-
-
 def test_a_reload_while_an_outgrown_worker_is_replaced_leaves_only_new_workers() -> None:
     """The replacement started with the old mappings before the reload is not kept beside the reload's workers."""
     async def main() -> None:
-        pool = WorkerPool(1, _init_slow, ("old",), growth_mb=20)
+        pool = WorkerPool(1, init_slow, ("old",), growth_mb=20)
         await pool.start()
         try:
             n = 0
             while not pool.outgrown:
-                await pool.run(_grow_marked, n, 8)
+                await pool.run(grow_marked, n, 8)
                 n += 1
                 await asyncio.sleep(0.05)  # its word after the answer is read before the next message goes
             assert pool.replacing == 1  # its replacement is starting, with the old init_args
@@ -237,7 +201,7 @@ def test_a_reload_while_an_outgrown_worker_is_replaced_leaves_only_new_workers()
             await pool.replace()  # ready before the replacement started with the old mappings
             await asyncio.sleep(3)  # that one is ready by now, and must not be kept
             assert len(pool.pids()) == 1
-            answers = await asyncio.gather(*(pool.run(_work, n) for n in range(20)))
+            answers = await asyncio.gather(*(pool.run(work, n) for n in range(20)))
             assert {a[2] for a in answers} == {"new"}  # type: ignore[index]
         finally:
             await pool.aclose()
@@ -248,13 +212,13 @@ def test_a_reload_while_an_outgrown_worker_is_replaced_leaves_only_new_workers()
 def test_a_message_arriving_as_a_worker_outgrows_does_not_start_a_second_replacement() -> None:
     """The replacement counts as starting from the moment it is decided, not when its task first runs."""
     async def main() -> None:
-        pool = WorkerPool(1, _init, ("one",), growth_mb=20)
+        pool = WorkerPool(1, init, ("one",), growth_mb=20)
         await pool.start()
         gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def request() -> object:  # a request whose body completed in the same turn as the worker's word
             await gate
-            return await pool.run(_grow, 100, 1)
+            return await pool.run(grow, 100, 1)
 
         waiting = asyncio.ensure_future(request())
         outgrown = pool._outgrown
@@ -268,7 +232,7 @@ def test_a_message_arriving_as_a_worker_outgrows_does_not_start_a_second_replace
         try:
             n = 0
             while not pool.outgrown:
-                await pool.run(_grow, n, 8)
+                await pool.run(grow, n, 8)
                 n += 1
             assert (await waiting)[0] == 100  # type: ignore[index]
             await asyncio.sleep(2)
@@ -342,7 +306,7 @@ def test_a_reload_overlapping_the_close_leaves_no_process() -> None:
     """A SIGHUP reload whose new workers are still starting when the sidecar stops (found by the review): the
     closed pool ends them once they are up instead of taking them on, and nothing outlives the stop."""
     async def main() -> None:
-        pool = _counting(WorkerPool(1, _init_slow, ("old",)))
+        pool = _counting(WorkerPool(1, init_slow, ("old",)))
         await pool.start()
         reload = asyncio.ensure_future(pool.replace())  # the same slow initialiser: 2 s to start
         await asyncio.sleep(0.3)  # the new worker is spawned and starting
