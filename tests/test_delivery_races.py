@@ -108,7 +108,7 @@ def test_an_envelope_renewed_while_its_old_copy_is_out_is_sent_once_while_anothe
     """The lead's fix of tests/test_rescan_in_flight.py against a GONE outcome: a GGk envelope is on the wire, the
     chain refuses it in a Fo01 and an operator replays it in a new envelope; the old copy's attempt fails (500) and
     its retry finds the row gone (another referentienummer). That settles while a rescan's read, which found the
-    renewed row pending, is under way: that rescan passes it over (settled while it read), so the ``_rescan_soon``
+    renewed row pending, is under way: that rescan passes it over (settled while it read), so the ``rescan_soon``
     that follows the GONE must take it up, and send the new envelope once."""
     go, read, got = threading.Event(), threading.Event(), []
     plan: Plan = lambda n: "hold500" if n == 0 else "bv"  # noqa: E731

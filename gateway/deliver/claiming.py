@@ -59,7 +59,7 @@ class ClaimingForwarder(Forwarder):
         url = getattr(self.store, "url", None)
         if url is not None:
             loop = asyncio.get_running_loop()
-            self._listener = Listener(url, lambda: loop.call_soon_threadsafe(self._rescan_soon), self.poll_interval)
+            self._listener = Listener(url, lambda: loop.call_soon_threadsafe(self.rescan_soon), self.poll_interval)
             self._listener.start()
 
     async def stop(self, grace: float = 30.0) -> None:

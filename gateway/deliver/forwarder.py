@@ -401,7 +401,7 @@ class Forwarder(SettledWrites):
         elif outcome.result == GONE:  # the row changed behind this copy: what is pending now is picked up afresh
             if item.id in self._waiters:  # and its waiters hear that one's outcome, or the status the outbox holds
                 self._watched.add(item.id)
-            self._rescan_soon()
+            self.rescan_soon()
         elif outcome.result == DEAD:
             self._write_settled(item.id, lambda c: unless_settled(c, item, outbox.mark_dead(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, outcome.stored,
@@ -418,9 +418,10 @@ class Forwarder(SettledWrites):
         else:
             self._idle(entry)
 
-    def _rescan_soon(self) -> None:
-        """Rescan now: a replay's generation bump came while this forwarder held the delivery's old copy (a retry
-        of the old envelope), and its rescan passed the delivery over as known."""
+    def rescan_soon(self) -> None:
+        """Rescan now, not at the next poll: a replay's generation bump came while this forwarder held the delivery's
+        old copy (a retry of the old envelope), and its rescan passed the delivery over as known; or this process
+        replayed deliveries itself (gateway/proxy/replaying.py), which on SQLite no NOTIFY announces."""
         if not self.stopping:
             task = asyncio.create_task(self._poll_once(), name="outbox-rescan")
             self._rescans.add(task)

@@ -67,6 +67,7 @@ async def renew_offered(gw: Gateway, route: str, accepted: Accepted) -> list[int
     for r in results:
         log.info("re-offer of message %d on route %s: delivery %d %s", accepted.message_id, route, r.id,
                  r.note if r.ok else f"not sent again: {r.note}", extra={"route": route, "delivery_id": r.id})
+    picked_up(gw, results)
     return [r.id for r in results if r.ok]
 
 
@@ -84,7 +85,15 @@ async def renew_stale(gw: Gateway, delivery_id: int) -> bool:
         return False
     log.info("delivery %d: the chain took none under its UUID (StUF019): %s", delivery_id,
              result.note if result.ok else f"not renewed: {result.note}", extra={"delivery_id": delivery_id})
+    picked_up(gw, [result])
     return result.ok
+
+
+def picked_up(gw: Gateway, results: list[Replayed]) -> None:
+    """Have the forwarder take up the deliveries queued again now: found only by the outbox generation at its next
+    poll, they would wait up to ``poll_interval`` (on SQLite no NOTIFY wakes it; the forwarder skips ids it has)."""
+    if any(r.ok for r in results):
+        gw.forwarder.rescan_soon()
 
 
 def _stamped(conn: Any, steps: list[Prepared], shared: JobLedger | None) -> list[Prepared]:

@@ -48,7 +48,7 @@ from .metrics import Metrics
 from .quarantine_bound import QuarantineBound
 from .quarantining import QuarantineDoor, QuarantineFull
 from .reachability import Reachability
-from .replaying import renew_stale, replay_deliveries
+from .replaying import picked_up, renew_stale, replay_deliveries
 from .shared_stage import SharedLedgerStage
 from .soap import refuse_not_understood, soap_version
 from .unmapped_report import report_unmapped
@@ -338,6 +338,7 @@ class Gateway(QuarantineDoor):
             results: list[Replayed] = []
             for chunk in chunks(ids):
                 results += await replay_deliveries(self, chunk, force)
+            picked_up(self, results)
             return results
         try:
             return await self._replay_quarantined(ids)
