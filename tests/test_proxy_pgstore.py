@@ -8,6 +8,8 @@ delivered until it is let go, and a wrong store setting is refused at start.
 
 from __future__ import annotations
 
+import gc
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -510,3 +512,37 @@ def test_a_replica_gone_silent_holding_the_write_lock_stops_the_others_only_for_
         relay.close()
         b.stop()
         a.stop()
+
+
+def test_a_claim_a_cut_store_kept_from_being_let_go_is_noted_once_not_left_to_asyncio(
+        tmp_path: Path, registry: Registry, server: str, receiver: tuple[Receiver, ServerThread],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The connections are cut while a delivery is out: once it is answered, the key's release finds the store gone
+    (its settled status not committed, or the reader's session ended). That failure is the forwarder's to note in
+    its own words, once; left in the release task, asyncio reported "Task exception was never retrieved" with a
+    traceback. The claim goes with the session the store ended; the replica carries on and delivers."""
+    rec, down = receiver
+    rec.delay = 1.5  # the answer comes after the cut
+    store = fresh_database(server, "cutrelease")
+    caplog.set_level(logging.INFO)
+    cfg = from_dict(config(tmp_path, "r1", down.url + "/zs", store, poll_interval=60), tmp_path)
+    gw = ServerThread(create_app(cfg, Gateway(cfg, registry))).start()  # no poll uses the reader before the release
+    try:
+        post(gw, A02)
+        assert wait_for(lambda: rec.calls == 1)
+        with psycopg.connect(store, autocommit=True) as admin:
+            cut = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name ="
+                                " 'overstap-sidecar'").fetchall()
+        assert len(cut) >= 2
+        assert wait_for(lambda: "claim was not let go" in caplog.text, timeout=15), caplog.text[-3000:]
+        rec.delay = 0.0
+        for _ in range(2):  # the replica carries on: the first may find the writer's connection cut (StUF046)
+            httpx.post(gw.url + "/soap", content=soap11(sample(A04)), headers={"Content-Type": "text/xml"}, timeout=30)
+        assert wait_for(lambda: len(rec.received) >= 2, timeout=15)  # claimed again on a new reader, sent
+    finally:
+        gw.stop()
+    gc.collect()  # a failed task that nobody asked is reported when it is collected
+    noted = [r for r in caplog.records if "claim was not let go" in r.getMessage()]
+    assert len(noted) == 1, [r.getMessage() for r in noted]
+    assert noted[0].name == "overstap.forwarder"
+    assert "never retrieved" not in caplog.text

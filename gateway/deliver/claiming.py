@@ -31,6 +31,7 @@ from . import claims
 from .forwarder import Forwarder
 from .lanes import KeyQueue
 from .outbox import Queued
+from .store import failure_name
 
 log = logging.getLogger("overstap.forwarder")
 
@@ -150,6 +151,15 @@ class ClaimingForwarder(Forwarder):
         task.add_done_callback(self._releases.discard)
 
     async def _release_later(self, key: tuple[str, str, str], token: int) -> None:
+        """:meth:`_let_go`, its failure noted here: nobody awaits this task, and asyncio would report it as
+        "Task exception was never retrieved", with a traceback, long after."""
+        try:
+            await self._let_go(key, token)
+        except Exception as exc:  # a cut store: its session, ended, drops the claim (or the next idle lets go)
+            log.warning("a finished key's claim was not let go (%s): the store drops it with the session",
+                        failure_name(exc))
+
+    async def _let_go(self, key: tuple[str, str, str], token: int) -> None:
         """Give a finished key back once its settled statuses are committed: released earlier, another replica
         could read a just-delivered message as still pending and send it again. Only the key's latest idle
         releases: an older one waited only for the writes queued before it, not for those of a later round."""
