@@ -22,6 +22,10 @@ from typing import Any
 from gateway import schema
 from gateway.pgstore.notify import notify
 
+from .listing import counts as counts  # what operators list: in its own module, the names kept here for callers
+from .listing import delivery_rows as delivery_rows
+from .listing import message_rows as message_rows
+from .listing import quarantine_counts as quarantine_counts
 from .readonly import connect_read_only as connect_read_only  # opened to look, the folder left as it was
 
 DB_NAME = "outbox.sqlite3"
@@ -405,54 +409,6 @@ def load_payload(conn: sqlite3.Connection, delivery_id: int, sent_as: str | None
     row = conn.execute("SELECT payload, content_type, soap_action FROM delivery WHERE id = ?" + _STILL_SENT,
                        (delivery_id, sent_as)).fetchone()
     return (bytes(row[0]), row[1], row[2]) if row else None
-
-
-def counts(conn: sqlite3.Connection) -> dict[tuple[str, str, str], int]:
-    """(route, target, status) -> number of deliveries."""
-    rows = conn.execute("SELECT route, target, status, count(*) FROM delivery GROUP BY route, target, status")
-    return {(r[0], r[1], r[2]): r[3] for r in rows}
-
-
-def quarantine_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    rows = conn.execute("SELECT route, count(*) FROM message WHERE status = 'quarantined' GROUP BY route")
-    return {r[0]: r[1] for r in rows}
-
-
-def delivery_rows(conn: sqlite3.Connection, *, status: str | None = None, route: str | None = None,
-                  target: str | None = None, ids: Iterable[int] = (), limit: int | None = 100) -> list[sqlite3.Row]:
-    """Deliveries for listing and replay, newest first (without payloads)."""
-    where, args = _filters(status=status, route=route, target=target, ids=ids)
-    sql = ("SELECT id, message_id, route, target, referentienummer, order_key, zaak, status, attempts, replays,"
-           " created_at, updated_at, delivered_at, http_status, reply_code, reason FROM delivery"
-           f"{where} ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
-    return conn.execute(sql, args).fetchall()
-
-
-def message_rows(conn: sqlite3.Connection, *, status: str | None = None, route: str | None = None,
-                 mode: str | None = None, ids: Iterable[int] = (), limit: int | None = 100,
-                 unmapped: bool = False) -> list[sqlite3.Row]:
-    """Messages (accepted or quarantined) without their bodies, newest first; ``unmapped``: only those with
-    source values no rule used."""
-    where, args = _filters(status=status, route=route, mode=mode, ids=ids)
-    if unmapped:
-        where += (" AND" if where else " WHERE") + " unmapped IS NOT NULL"
-    sql = ("SELECT id, received_at, last_received_at, times_received, route, mode, status, source_ref, afzender,"
-           " ontvanger, mapping, fault_code, fault_field, fault_line, reason, unmapped FROM message"
-           f"{where} ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
-    return conn.execute(sql, args).fetchall()
-
-
-def _filters(ids: Iterable[int] = (), **equal: Any) -> tuple[str, list[Any]]:
-    clauses, args = [], []
-    for column, value in equal.items():
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            args.append(value)
-    id_list = [int(i) for i in ids]
-    if id_list:
-        clauses.append(f"id IN ({','.join('?' * len(id_list))})")
-        args += id_list
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
 def delivery(conn: sqlite3.Connection, delivery_id: int) -> sqlite3.Row | None:
