@@ -14,7 +14,7 @@ import time
 
 import httpx
 from ggk_chain_standin import BV, DOWN, StrictChain
-from proxy_helpers import Start, sample, variant, wait_for
+from proxy_helpers import Receiver, ServerThread, Start, sample, variant, wait_for
 from test_ggk_exchange_property import ADMIN
 
 from gateway.deliver import outbox
@@ -89,4 +89,24 @@ def test_a_re_offer_of_a_refused_envelope_reaches_the_chain_at_once(start: Start
         assert wait_for(lambda: _row(conn, first)["status"] == outbox.DELIVERED)
         time.sleep(0.5)
         assert len(chain.offers) == 2
+        conn.close()
+
+
+def test_a_quarantined_message_replayed_without_the_ledger_step_reaches_the_receiver_at_once(start: Start) -> None:
+    """``ledger: none``: the quarantined replay converts in a thread and writes its deliveries in the outbox only."""
+    rec = Receiver()
+    with ServerThread(rec.app()) as ds:
+        server, gw = start({"default": {"downstream": ds.url}}, {}, admin_key="geheim", poll_interval=60,
+                           ledger="none")
+        assert gw.stage is None and gw.db_path is not None
+        conn = outbox.connect(gw.db_path)
+        with outbox.transaction(conn):  # as if the mapping was broken when it came in
+            qid = outbox.quarantine(conn, outbox.NewMessage("default", "translate", sample(), reason="broken"))
+        asked = time.monotonic()
+        answer = httpx.post(server.url + "/admin/replay", json={"ids": [qid], "quarantined": True}, headers=ADMIN,
+                            timeout=30)
+        assert answer.status_code == 200 and answer.json()["results"][0]["ok"], answer.text
+        assert wait_for(lambda: len(rec.received) == 1, timeout=PROMPT), "the replay waited for the next poll"
+        assert time.monotonic() - asked < PROMPT
+        assert rec.received[0].soap_action is not None and "creeerZaak" in rec.received[0].soap_action
         conn.close()

@@ -357,6 +357,7 @@ class Gateway(QuarantineDoor):
                 results += await self.committer.write(lambda c, steps=steps: apply(c, steps, self.in_order))
         finally:
             conn.close()
+        picked_up(self, results)  # its deliveries are in the outbox only: the forwarder's next poll is far off
         return results
 
     async def reload(self, why: str = "request") -> list[str]:
