@@ -124,7 +124,7 @@ class Post:
     route: str
     key: tuple[str, str]  # the stand-in's key of its envelopes: (berichtcode, identificatie or retour's)
     heen: tuple[Message, str] | None = None  # a 302's: the message it answers, the Di01 the chain holds for it
-    second: bool = False  # a 302 to a message that had one on this route: refused (StUF016), nothing sent
+    second: bool = False  # a 302 to a message that had one on a route of the ledger: refused (StUF016), nothing sent
     answer: httpx.Response | None = None
     seen: list[str] = field(default_factory=list)
     dead_then: bool = False
@@ -172,7 +172,7 @@ class Flows(Exchange):
             key = ("Du01", f"r{number:011d}")
             body = retour_body(heen, self.zender_of[heen.message_id], send.client, key[1])
             route = "retour-delivered" if send.delivered else "retour"
-            second = any(r.heen is heen and r.route == route for r in self.retours)  # a route's own identities
+            second = any(r.heen is heen for r in self.retours)  # one 302 to a 301 on all routes of the ledger
             if not second:
                 self.chain.planned[key] = deque([send.answer])
             return Post(send, body, route, key,
@@ -209,7 +209,7 @@ class Flows(Exchange):
         after the chain gave it."""
         answer, send = post.answer, post.send
         assert answer is not None, "a sender got no answer"
-        if post.second:  # one 302 to a 301 a route: a second one is another message under its identification
+        if post.second:  # one 302 to a 301 (any route): a second one is another message under its identification
             assert answer.status_code == 500 and _CODE.findall(answer.content) == [b"StUF016"], answer.text
             assert "x-overstap-message" not in answer.headers and post.seen == [], (answer.headers, post.seen)
             note(f"{post.route}: a second 302 to message {post.heen[0].message_id}, refused StUF016")

@@ -138,6 +138,9 @@ class NewMessage:
     """A digest of what the message says (its canonical model): the same in any envelope or formatting."""
     unmapped: str | None = None
     """The source paths and lines no mapping rule used (:meth:`UnmappedInput.encode`, never values); None: none."""
+    shared_routes: tuple[str, ...] = ()
+    """Other routes whose accepted messages of the same mapping share this one's identity: for a retour, the routes
+    of its zaak ledger, so a second 302 to one 301 is refused on any of them (one Du01 per Di01, GGk spec 2.2)."""
 
     def __post_init__(self) -> None:
         if not self.body_sha256:
@@ -273,11 +276,15 @@ def repeated(conn: sqlite3.Connection, message: NewMessage) -> int | None:
 
 
 def _same_source(conn: sqlite3.Connection, message: NewMessage) -> int | None:
-    """The accepted message that already carries this message's source key, or None; a conflict raises."""
+    """The accepted message that already carries this message's source key (on its route, or one of its
+    ``shared_routes`` with the same mapping), or None; a conflict raises."""
     if message.source_key is None or message.content_sha256 is None:
         return None
-    row = conn.execute("SELECT id, content_sha256 FROM message WHERE route = ? AND source_key = ? AND status = ?"
-                       " ORDER BY id LIMIT 1", (message.route, message.source_key, ACCEPTED)).fetchone()
+    routes = (message.route, *(r for r in message.shared_routes if r != message.route))
+    row = conn.execute(  # another route's row counts only for the same mapping: a 302 shares its 301's key
+        f"SELECT id, content_sha256 FROM message WHERE route IN ({', '.join('?' * len(routes))}) AND source_key = ?"
+        " AND status = ? AND (route = ? OR mapping = ?) ORDER BY id LIMIT 1",
+        (*routes, message.source_key, ACCEPTED, message.route, message.mapping)).fetchone()
     if row is None:
         return None
     if row[1] != message.content_sha256:

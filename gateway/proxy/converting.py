@@ -36,6 +36,7 @@ from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe, sender_of
 from gateway.procmemory import Allowance, give_back
 from gateway.render import stuf
+from gateway.render.ggk import is_retour
 from gateway.render.schemas import SchemaUnavailable, schema
 
 from .config import ConfigError, ReplyConfig, ServeConfig
@@ -64,6 +65,8 @@ class Facts:
     """The zender of a message in StUF stuurgegevens (a GGk Di01), whole: the ontvanger of its Bv03/Fo03."""
     stuf_ontvanger: stuf.Party | None = None
     """The ontvanger of a message in StUF stuurgegevens, whole: the zender of its Bv03/Fo03."""
+    retour: bool = False
+    """A retour (302, 316 …): its identity is its heenbericht's, so it is checked on every route of the ledger."""
 
 
 SYSTEEM_PARTS = ("organisatie", "applicatie", "administratie", "gebruiker")
@@ -98,7 +101,7 @@ def facts_from(b: Bericht, envelope_info: dict[str, str]) -> Facts:
     sender = sender_of(b, envelope_info)
     return Facts(sender.referentienummer, sender.afzender, sender.ontvanger, sender.applicatie,
                  outbox.source_key(sender.afzender, sender.referentienummer, sender.dagtekening), b.digest(),
-                 party_of(envelope_info, "zender"), party_of(envelope_info, "ontvanger"))
+                 party_of(envelope_info, "zender"), party_of(envelope_info, "ontvanger"), is_retour(b))
 
 
 def stored_message(route: str, mode: str, body: bytes, content_type: str | None, soap_action: str | None,

@@ -143,6 +143,7 @@ class LedgerStage:
         self.committer = committer
         self.lock = asyncio.Lock()
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="ledger")
+        self.routes: tuple[str, ...] = ()
 
     @staticmethod
     def applies(route: RouteConfig) -> bool:
@@ -151,6 +152,7 @@ class LedgerStage:
 
     def attach(self, converters: dict[str, Converter], routes: dict[str, RouteConfig]) -> None:
         """Let the main-process converters of stateful routes render against this ledger."""
+        self.routes = tuple(name for name, route in routes.items() if self.applies(route))
         for name, converter in converters.items():
             if name in routes and self.applies(routes[name]):
                 converter.ledger = self.ledger
@@ -185,6 +187,14 @@ class LedgerStage:
             return Staged(Converted(None, mapped.mapping, mapped.facts, info, "internal"))
         return Staged(Converted(outputs, mapped.mapping, mapped.facts, None, None,
                                 mapped.seconds + time.perf_counter() - started, notes=tuple(notes)))
+
+    def share_identity(self, message: outbox.NewMessage, mapped: Mapped) -> outbox.NewMessage:
+        """A retour's identity spans the routes of this ledger (one sidecar's view of one chain): a second 302 to
+        one 301 on another route would be a second Du01 to one Di01 (GGk spec 2.2; docs/ggk-profile.md 2.1)."""
+        message.mapping = message.mapping or mapped.mapping
+        if mapped.facts.retour:
+            message.shared_routes = self.routes
+        return message
 
     async def render_and_store(self, converter: Converter, mapped: Mapped, route: RouteConfig,
                                message: outbox.NewMessage, also: Any = None) -> tuple[Staged, Any]:
@@ -268,8 +278,8 @@ class LedgerStage:
         if mapped.failure is not None:
             attempt = Converted(None, None, mapped.facts, mapped.failure, mapped.reason, mapped.seconds)
             return await gw.refused_or_unconverted(route, body, content_type, soap_action, attempt, version)
-        message = stored_message(route.name, route.mode, body, content_type, soap_action, mapped.facts, mapped.mapping,
-                                 unmapped=mapped.unmapped)
+        message = self.share_identity(stored_message(route.name, route.mode, body, content_type, soap_action,
+                                                     mapped.facts, mapped.mapping, unmapped=mapped.unmapped), mapped)
         try:
             staged, stored = await self.render_and_store(converter, mapped, route, message)
         except outbox.ReferenceConflict as exc:  # not a re-send: refused, and kept for the operator
@@ -302,8 +312,9 @@ class LedgerStage:
             if mapped.failure is not None:
                 results.append(Replayed(message_id, False, f"still does not convert: {mapped.failure}"))
                 continue
-            message = stored_message(route.name, row["mode"], original, row["content_type"], row["soap_action"],
-                                     mapped.facts, unmapped=mapped.unmapped)
+            message = self.share_identity(stored_message(route.name, row["mode"], original, row["content_type"],
+                                                         row["soap_action"], mapped.facts, unmapped=mapped.unmapped),
+                                          mapped)
             try:
                 staged, stored = await self.render_and_store(
                     gw.converters[route.name], mapped, route, message,

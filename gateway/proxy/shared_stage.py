@@ -31,6 +31,7 @@ class SharedLedgerStage(LedgerStage):
     def __init__(self, committer: GroupCommitter) -> None:  # no SQLite ledger, no lock or thread of our own
         self.ledger = JobLedger(next_tijdstip)  # type: ignore[assignment]
         self.committer = committer
+        self.routes: tuple[str, ...] = ()
 
     async def render_and_store(self, converter: Converter, mapped: Mapped, route: RouteConfig,
                                message: outbox.NewMessage, also: Any = None) -> tuple[Staged, Any]:
