@@ -140,6 +140,9 @@ class Receiver:
     fail_when: bytes | None = None
     """Answer HTTP 500 (no Fo) to any message whose body contains these bytes (e.g. one zaak's identificatie)."""
     delay: float = 0.0
+    delay_calls: int | None = None
+    """Delay only the first this many calls (None: every call), so a retry is answered at once however late the
+    test thread runs; flipping ``delay`` from the test raced the retry on a loaded machine."""
     hold: threading.Event | None = None
     """While set: accept each request and do not answer until the test calls :meth:`release` (then 503)."""
     held: int = 0
@@ -170,13 +173,14 @@ class Receiver:
                 ref = found.group(1).decode() if found else "?"
             with self.lock:
                 self.calls += 1
+                slow = self.delay_calls is None or self.calls <= self.delay_calls
             if self.hold is not None and self.hold.is_set():
                 with self.lock:
                     self.held += 1
                 while self.hold.is_set():
                     await asyncio.sleep(0.02)
                 return Response(b"<error>held, never accepted</error>", status_code=503, media_type="text/xml")
-            if self.delay:
+            if self.delay and slow:
                 await asyncio.sleep(self.delay)
             if self.behaviour == "500" or ref in self.fail_refs or (self.fail_when and self.fail_when in body):
                 return Response(b"<error>down for maintenance</error>", status_code=500, media_type="text/xml")
