@@ -50,10 +50,11 @@ class Running:
         return self.gateway.url + "/console"
 
 
-def start_with_chains(start: Start, receiver: Receiver, downstream: ServerThread) -> Running:
-    """A gateway (profile zkn v2, ledger on) whose downstream answers as ``receiver`` says; A and B posted."""
+def start_with_chains(start: Start, receiver: Receiver, downstream: ServerThread, **top: Any) -> Running:
+    """A gateway (profile zkn v2, ledger on) whose downstream answers as ``receiver`` says; A and B posted. ``top``:
+    more of the serve config (``store=URL`` for a PostgreSQL store)."""
     server, _gw = start({"default": {"downstream": downstream.url + "/zs"}}, {}, admin_key=ADMIN_KEY,
-                        console=console_config())
+                        console=console_config(), **top)
     for name in CHAINS:
         r = httpx.post(server.url + "/soap", content=soap11(sample(name)),
                        headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
@@ -62,11 +63,11 @@ def start_with_chains(start: Start, receiver: Receiver, downstream: ServerThread
 
 
 @contextmanager
-def failing_chains(start: Start) -> Iterator[Running]:
+def failing_chains(start: Start, **top: Any) -> Iterator[Running]:
     """The chains posted while the downstream refuses everything with a Fo03: every delivery a dead letter."""
     rec = Receiver(behaviour="fo")
     with ServerThread(rec.app()) as ds:
-        running = start_with_chains(start, rec, ds)
+        running = start_with_chains(start, rec, ds, **top)
         wait_settled(running)
         yield running
 
@@ -107,6 +108,8 @@ class Local:
     folder: Path
     db: Path
     app: Starlette
+    store: str | None = None
+    """The PostgreSQL store the console reads (``db`` then holds its sessions only)."""
 
     def client(self, base_url: str = "http://127.0.0.1", peer: str = "127.0.0.1") -> TestClient:
         with warnings.catch_warnings():  # starlette warns that its TestClient will move off httpx
@@ -123,43 +126,67 @@ class Local:
         return c
 
     def sql(self, statement: str, *args: object) -> list[tuple[object, ...]]:
+        """A statement on the outbox the console reads (``?`` placeholders on either backend)."""
+        if self.store is not None:
+            from gateway.pgstore.conn import PgConnection
+
+            with closing(PgConnection(self.store)) as pg:
+                cursor = pg.execute(statement, args)
+                return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
         with closing(sqlite3.connect(self.db)) as conn, conn:
             return [tuple(r) for r in conn.execute(statement, args)]
 
 
+def _four_messages(conn: Any) -> None:
+    """The rows of :func:`local_console` (``?`` placeholders: a sqlite3 or a PgConnection)."""
+    now = time.time()
+    original = f"<m xmlns='http://www.istandaarden.nl/iwmo/3_2/wmo301/schema/3_2'><Bsn>{BSN}</Bsn></m>".encode()
+    for i, status in ((1, "accepted"), (2, "accepted"), (3, "quarantined"), (4, "accepted")):
+        conn.execute("INSERT INTO message (id, received_at, last_received_at, route, mode, status, body_sha256,"
+                     " original) VALUES (?, ?, ?, 'default', 'live', ?, ?, ?)",
+                     (i, now - 100 + i, now - 100 + i, status, f"h{i}", original))
+    for i, status in ((1, "dead"), (2, "delivered"), (4, "pending")):
+        conn.execute("INSERT INTO delivery (id, message_id, route, target, referentienummer, order_key, zaak,"
+                     " payload, content_type, status, created_at, next_at, updated_at) VALUES (?, ?, 'default',"
+                     " 'zaken', ?, 'k', 'Z-1', ?, 'text/xml', ?, ?, ?, ?)",
+                     (i, i, f"R{i}", b"<p/>", status, now - 50, now - 50, now - 50))
+    conn.execute("INSERT INTO zaak_state (zaak, state, updated_at) VALUES ('Z-1', ?, '2026-01-01')",
+                 (json.dumps({"initiator": {"bsn": BSN}}),))
+
+
 def local_console(folder: Path, block: dict[str, object] | None = None, admin_key: str | None = ADMIN_KEY,
-                  db: Path | None = None, **backend: Any) -> Local:
+                  db: Path | None = None, store: str | None = None, **backend: Any) -> Local:
     """The console (``console_config()`` updated with ``block``) over an outbox with four messages: 1 with a dead
     letter, 2 delivered, 3 quarantined, 4 with a pending delivery; a ledger zaak of client :data:`BSN`. With ``db``,
-    over that outbox as it is (a restart with other settings)."""
+    over that outbox as it is (a restart with other settings). With ``store``, over that empty PostgreSQL database
+    (filled with the same rows), the console's sessions in ``folder``."""
     from gateway.console.app import Backend, create_console
+    from gateway.console.sessions import OWN_FILE
     from gateway.console.settings import parse
 
-    if db is None:
+    if store is not None:
+        from gateway.deliver.store import open_store
+        from gateway.pgstore.conn import PgConnection
+
+        open_store(folder, store)
+        with closing(PgConnection(store)) as pg:
+            _four_messages(pg)
+        folder.mkdir(parents=True, exist_ok=True)
+        db = folder / OWN_FILE
+    elif db is None:
         db = outbox.open_db(folder)
-        now = time.time()
-        original = f"<m xmlns='http://www.istandaarden.nl/iwmo/3_2/wmo301/schema/3_2'><Bsn>{BSN}</Bsn></m>".encode()
         with closing(sqlite3.connect(db)) as conn, conn:
-            for i, status in ((1, "accepted"), (2, "accepted"), (3, "quarantined"), (4, "accepted")):
-                conn.execute("INSERT INTO message (id, received_at, last_received_at, route, mode, status, body_sha256,"
-                             " original) VALUES (?, ?, ?, 'default', 'live', ?, ?, ?)",
-                             (i, now - 100 + i, now - 100 + i, status, f"h{i}", original))
-            for i, status in ((1, "dead"), (2, "delivered"), (4, "pending")):
-                conn.execute("INSERT INTO delivery (id, message_id, route, target, referentienummer, order_key, zaak,"
-                             " payload, content_type, status, created_at, next_at, updated_at) VALUES (?, ?, 'default',"
-                             " 'zaken', ?, 'k', 'Z-1', '<p/>', 'text/xml', ?, ?, ?, ?)",
-                             (i, i, f"R{i}", status, now - 50, now - 50, now - 50))
             conn.execute("CREATE TABLE IF NOT EXISTS zaak_state (zaak TEXT PRIMARY KEY, state TEXT NOT NULL,"
                          " updated_at TEXT NOT NULL)")
-            conn.execute("INSERT INTO zaak_state VALUES ('Z-1', ?, '2026-01-01')",
-                         (json.dumps({"initiator": {"bsn": BSN}}),))
+            _four_messages(conn)
 
     async def replay(ids: list[int]) -> list[Any]:
         return [SimpleNamespace(id=i, ok=True, note="queued") for i in ids]
 
     settings = parse({**console_config(), **(block or {})})
-    console = create_console(settings, Backend(db, replay, admin_key, replay_quarantined=replay, **backend))
-    return Local(folder, db, Starlette(routes=[Mount("/console", console)]))
+    console = create_console(settings, Backend(db, replay, admin_key, replay_quarantined=replay, store=store,
+                                               **backend))
+    return Local(folder, db, Starlette(routes=[Mount("/console", console)]), store)
 
 
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')

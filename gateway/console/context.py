@@ -7,7 +7,6 @@ its own; the security rules they all lean on (a live session, a CSRF token bound
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import time
@@ -28,6 +27,7 @@ from .logins import LoginChecks
 from .privacy import AuditLog, mask, mask_text
 from .sessions import LIVE, REVOKED, SessionStore
 from .settings import ConsoleSettings
+from .source import source_of
 
 log = logging.getLogger("overstap.console")
 HERE = Path(__file__).resolve().parent
@@ -42,6 +42,7 @@ class Backend:
     """What the console needs from the running sidecar, handed in by the proxy (the console imports no shell)."""
 
     db_path: Path
+    """The SQLite outbox file; with :attr:`store`, the console's own SQLite file for its sessions (in data_dir)."""
     replay: Replay
     """The gateway's replay of delivery ids (``Gateway.replay``): results with ``id``, ``ok``, ``note``."""
     admin_key: str | None = None
@@ -59,6 +60,8 @@ class Backend:
     """The gateway's re-conversion of dead deliveries (``reconvert_through``, as ``/admin/reconvert``): (delivery ids,
     the messages the confirmation showed) -> results with ``old``, ``new``, ``queued``; raises ``ReconvertRefused``.
     None when the sidecar renders without a zaak ledger (nothing to take back): the console then offers no action."""
+    store: str | None = None
+    """The sidecar's PostgreSQL store (``store: postgresql://…``): the console reads and purges there."""
 
 
 async def form(request: Request) -> dict[str, str]:
@@ -106,9 +109,13 @@ class Console:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.filters.update(when=when, mask=mask, mask_text=mask_text, operation=operation)
         self._ready = {"base": False, "ledger": False}
+        self.source = source_of(backend.db_path, backend.store)
         started = time.perf_counter()  # indexes now, at start-up: built later they would hold up acknowledgements
-        with contextlib.closing(queries.connect_ro(backend.db_path)) as first:
+        first = self.source.read_conn()
+        try:
             self._indexed(first)
+        finally:
+            self.source.done(first, ok=False)
         if time.perf_counter() - started > 1:
             log.info("console indexes built in %.1f s (once per outbox)", time.perf_counter() - started)
         self.sessions = SessionStore(backend.db_path)
@@ -119,9 +126,7 @@ class Console:
         ready = self._ready
         if ready["base"] and (ready["ledger"] or not queries.has_table(conn, "zaak_state")):
             return
-        from gateway.deliver import outbox
-
-        rw = outbox.connect(self.backend.db_path)
+        rw = self.source.write_conn()
         try:
             ready["ledger"] = queries.ensure_indexes(rw)
             ready["base"] = True
@@ -129,14 +134,17 @@ class Console:
             rw.close()
 
     async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run a query on its own read-only connection in a thread (the event loop keeps acknowledging)."""
+        """Run a query on a read-only connection of its own in a thread (the event loop keeps acknowledging)."""
         def run() -> Any:
-            conn = queries.connect_ro(self.backend.db_path)
+            conn = self.source.read_conn()
+            ok = False
             try:
                 self._indexed(conn)
-                return fn(conn, *args)
+                found = fn(conn, *args)
+                ok = True
+                return found
             finally:
-                conn.close()
+                self.source.done(conn, ok)
         return await asyncio.to_thread(run)
 
     def fingerprint(self, session: Session) -> str | None:

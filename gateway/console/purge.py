@@ -17,11 +17,10 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from gateway.deliver import outbox
 
@@ -91,7 +90,7 @@ def cut_off(what: Purge, now: float | None = None) -> float:
     return (time.time() if now is None else now) - what.days * 86400
 
 
-def preview(conn: sqlite3.Connection, what: Purge, before: float) -> tuple[int, int]:
+def preview(conn: Any, what: Purge, before: float) -> tuple[int, int]:
     """(deliveries, messages) the purge with this cut-off would remove, counted on a read-only connection.
 
     The same conditions as :func:`gateway.deliver.outbox.purge` (the test compares preview and result), but
@@ -112,10 +111,12 @@ def preview(conn: sqlite3.Connection, what: Purge, before: float) -> tuple[int, 
     return int(deliveries), int(messages)
 
 
-def run(db_path: Path, what: Purge, seen: Previewed) -> tuple[int, int]:
+def run(connect: Callable[[], Any], what: Purge, seen: Previewed) -> tuple[int, int]:
     """Purge with the preview's cut-off: (deliveries, messages) removed, in one transaction (the CLI's, so the
-    same lock while it runs); :class:`Exceeded`, and nothing removed, when that is more than the preview counted."""
-    with contextlib.closing(outbox.connect(db_path)) as conn, outbox.transaction(conn):
+    same lock while it runs: the SQLite file's, or the PostgreSQL store's write lock every replica takes);
+    :class:`Exceeded`, and nothing removed, when that is more than the preview counted. ``connect``: a writing
+    connection to the outbox (the console's source)."""
+    with contextlib.closing(connect()) as conn, outbox.transaction(conn):
         removed = outbox.purge(conn, before=seen.before, statuses=what.statuses(), quarantined=what.quarantined)
         if removed[0] > seen.deliveries or removed[1] > seen.messages:
             raise Exceeded(removed)  # the transaction rolls back

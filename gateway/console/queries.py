@@ -1,4 +1,6 @@
-"""Every SQL statement of the console, over the outbox and ledger tables of ``data_dir/outbox.sqlite3``.
+"""Every SQL statement of the console, over the outbox and ledger tables of ``data_dir/outbox.sqlite3`` or of the
+sidecar's PostgreSQL store (``store: postgresql://…``): one set of queries, the dialect spelt apart only where the
+two differ (a JSON path, a table check, SQLite's ``INDEXED BY`` and ``rowid``, an hour's bucket); see :func:`is_pg`.
 
 Lists page by keyset (``id < cursor ORDER BY id DESC LIMIT n``) on indexes the console adds when it starts
 (:func:`ensure_indexes`), so a page costs the same with a million rows as with ten: no OFFSET, no count of
@@ -17,6 +19,8 @@ from typing import Any
 
 from gateway.deliver.unmapped import UnmappedInput
 
+from .source import is_pg
+
 MESSAGE_STATUSES = ("accepted", "quarantined")
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
 
@@ -33,6 +37,27 @@ INDEXES = (
 LEDGER_INDEXES = ("CREATE INDEX IF NOT EXISTS console_zaak_bsn ON zaak_state(json_extract(state, '$.initiator.bsn'))",)
 BSN = "json_extract(state, '$.initiator.bsn')"
 """The expression of the client index: a query must spell it exactly so for SQLite to use the index."""
+PG_BSN = "(state #>> '{initiator,bsn}')"
+"""The same on PostgreSQL's JSONB (text, as SQLite's ``json_extract`` of a string)."""
+PG_KEY = "(hashtextextended(zaak, 0) & 4611686018427387903)"
+"""A zaak's number in the console's addresses on PostgreSQL, which has no ``rowid``: a 62-bit hash of its
+identificatie (positive, below :data:`gateway.console.params.MAX_ROWID`), found through an index on it."""
+PG_LEDGER_INDEXES = (f"CREATE INDEX IF NOT EXISTS console_zaak_bsn ON zaak_state({PG_BSN})",
+                     f"CREATE INDEX IF NOT EXISTS console_zaak_key ON zaak_state({PG_KEY})")
+
+
+def bsn_of(conn: Any) -> str:
+    return PG_BSN if is_pg(conn) else BSN
+
+
+def key_of(conn: Any) -> str:
+    """The expression of a zaak's number: SQLite's ``rowid``, PostgreSQL's :data:`PG_KEY`."""
+    return PG_KEY if is_pg(conn) else "rowid"
+
+
+def state_at(conn: Any, *path: str) -> str:
+    """A text value of the zaak state at ``path``, as each dialect reads JSON."""
+    return f"(state #>> '{{{','.join(path)}}}')" if is_pg(conn) else f"json_extract(state, '$.{'.'.join(path)}')"
 
 
 def connect_ro(path: Path) -> sqlite3.Connection:
@@ -42,12 +67,25 @@ def connect_ro(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def has_table(conn: sqlite3.Connection, name: str) -> bool:
+def has_table(conn: Any, name: str) -> bool:
+    if is_pg(conn):
+        return bool(conn.execute("SELECT to_regclass(?) IS NOT NULL", (name,)).fetchone()[0])
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
-def ensure_indexes(conn: sqlite3.Connection) -> bool:
-    """Create the console's indexes (once; minutes on a huge existing outbox); True when the ledger's is there too."""
+def ensure_indexes(conn: Any) -> bool:
+    """Create the console's indexes (once; minutes on a huge existing outbox); True when the ledger's is there too.
+    On PostgreSQL in one transaction under the store's write lock, so replicas starting together take turns."""
+    if is_pg(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql in (*INDEXES, *(PG_LEDGER_INDEXES if has_table(conn, "zaak_state") else ())):
+                conn.execute(sql)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return has_table(conn, "zaak_state")
     for sql in INDEXES:
         conn.execute(sql)
     if not has_table(conn, "zaak_state"):
@@ -81,7 +119,7 @@ def day_start(day: str) -> float:
     return dt.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=dt.UTC).timestamp()
 
 
-def _id_bounds(conn: sqlite3.Connection, f: Filter) -> tuple[int, int] | None:
+def _id_bounds(conn: Any, f: Filter) -> tuple[int, int] | None:
     """The ids of the first and last message inside the date range (None: nothing inside it)."""
     low, high = 0, 2**62
     if f.day_from:
@@ -105,7 +143,7 @@ WITH_UNMAPPED = "unmapped IS NOT NULL"
 """The clause of :attr:`Filter.unmapped`, spelt as the partial index ``console_message_unmapped`` is."""
 
 
-def list_messages(conn: sqlite3.Connection, f: Filter, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+def list_messages(conn: Any, f: Filter, limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """One page of messages, newest first, with their deliveries and zaken; and the cursor of the next page."""
     bounds = _id_bounds(conn, f)
     if bounds is None:
@@ -114,7 +152,8 @@ def list_messages(conn: sqlite3.Connection, f: Filter, limit: int) -> tuple[list
     if f.before is not None:
         high = min(high, f.before - 1)
     if f.status in DELIVERY_STATUSES:
-        sql = ("SELECT DISTINCT message_id FROM delivery INDEXED BY console_delivery_status WHERE status = ?"
+        hint = "" if is_pg(conn) else " INDEXED BY console_delivery_status"
+        sql = (f"SELECT DISTINCT message_id FROM delivery{hint} WHERE status = ?"
                " AND message_id BETWEEN ? AND ?" + (" AND route = ?" if f.route else "")
                + (f" AND message_id IN (SELECT id FROM message WHERE {WITH_UNMAPPED})" if f.unmapped else "")
                + " ORDER BY message_id DESC LIMIT ?")
@@ -145,7 +184,7 @@ def list_messages(conn: sqlite3.Connection, f: Filter, limit: int) -> tuple[list
     return rows, (rows[-1]["id"] if more and rows else None)
 
 
-def _attach_deliveries(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+def _attach_deliveries(conn: Any, rows: list[dict[str, Any]]) -> None:
     """Each row gets ``deliveries`` [(target, status)], ``zaken`` and ``bsn`` (raw: the page masks it)."""
     by_id = {r["id"]: r for r in rows}
     for r in rows:
@@ -161,13 +200,13 @@ def _attach_deliveries(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> 
             row["zaken"].append(d["zaak"])
     zaken = sorted({z for r in rows for z in r["zaken"]})
     if zaken and has_table(conn, "zaak_state"):
-        bsns = {z: b for z, b in conn.execute(f"SELECT zaak, {BSN} FROM zaak_state WHERE zaak IN"
+        bsns = {z: b for z, b in conn.execute(f"SELECT zaak, {bsn_of(conn)} FROM zaak_state WHERE zaak IN"
                                               f" ({','.join('?' * len(zaken))})", zaken)}
         for r in rows:
             r["bsn"] = next((bsns[z] for z in r["zaken"] if bsns.get(z)), None)
 
 
-def routes(conn: sqlite3.Connection) -> list[str]:
+def routes(conn: Any) -> list[str]:
     """The routes that have messages (a skip-scan over the route index: cheap however many rows)."""
     out: list[str] = []
     row = conn.execute("SELECT min(route) FROM message").fetchone()
@@ -177,38 +216,38 @@ def routes(conn: sqlite3.Connection) -> list[str]:
     return out
 
 
-def message(conn: sqlite3.Connection, message_id: int) -> dict[str, Any] | None:
+def message(conn: Any, message_id: int) -> dict[str, Any] | None:
     row = conn.execute("SELECT * FROM message WHERE id = ?", (message_id,)).fetchone()
     return dict(row) if row else None
 
 
-def deliveries(conn: sqlite3.Connection, message_id: int) -> list[dict[str, Any]]:
+def deliveries(conn: Any, message_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute("SELECT * FROM delivery WHERE message_id = ? ORDER BY id", (message_id,))]
 
 
-def delivery(conn: sqlite3.Connection, delivery_id: int) -> dict[str, Any] | None:
+def delivery(conn: Any, delivery_id: int) -> dict[str, Any] | None:
     row = conn.execute("SELECT id, message_id, route, target, referentienummer, zaak, status, attempts, replays,"
                        " http_status, reply_code, reason FROM delivery WHERE id = ?", (delivery_id,)).fetchone()
     return dict(row) if row else None
 
 
-def zaak(conn: sqlite3.Connection, key: int) -> dict[str, Any] | None:
+def zaak(conn: Any, key: int) -> dict[str, Any] | None:
     """A zaak of the ledger by its row number (the URL carries that, never the identificatie or a BSN)."""
     if not has_table(conn, "zaak_state"):
         return None
-    row = conn.execute("SELECT rowid AS key, zaak, state, updated_at FROM zaak_state WHERE rowid = ?",
-                       (key,)).fetchone()
+    row = conn.execute(f"SELECT {key_of(conn)} AS key, zaak, state, updated_at FROM zaak_state"
+                       f" WHERE {key_of(conn)} = ?", (key,)).fetchone()
     return dict(row) if row else None
 
 
-def zaak_key(conn: sqlite3.Connection, identificatie: str) -> int | None:
+def zaak_key(conn: Any, identificatie: str) -> int | None:
     if not has_table(conn, "zaak_state"):
         return None
-    row = conn.execute("SELECT rowid FROM zaak_state WHERE zaak = ?", (identificatie,)).fetchone()
+    row = conn.execute(f"SELECT {key_of(conn)} FROM zaak_state WHERE zaak = ?", (identificatie,)).fetchone()
     return int(row[0]) if row else None
 
 
-def timeline(conn: sqlite3.Connection, identificatie: str) -> list[dict[str, Any]]:
+def timeline(conn: Any, identificatie: str) -> list[dict[str, Any]]:
     """Every delivery made for a zaak with the message it came from, in the order they were planned."""
     return [dict(r) for r in conn.execute(
         "SELECT d.id, d.message_id, d.target, d.status, d.soap_action, d.referentienummer, d.attempts, d.replays,"
@@ -217,15 +256,23 @@ def timeline(conn: sqlite3.Connection, identificatie: str) -> list[dict[str, Any
         " WHERE d.zaak = ? ORDER BY d.id", (identificatie,))]
 
 
-def zaken_of_client(conn: sqlite3.Connection, bsn: str, limit: int = 200) -> list[dict[str, Any]]:
+def zaken_of_client(conn: Any, bsn: str, limit: int = 200) -> list[dict[str, Any]]:
     """The zaken whose state names this BSN as initiator (on the expression index of :data:`LEDGER_INDEXES`)."""
     if not has_table(conn, "zaak_state"):
         return []
+    bsn_at = bsn_of(conn)
     return [dict(r) for r in conn.execute(
-        f"SELECT rowid AS key, zaak, updated_at, {BSN} AS bsn, json_extract(state, '$.zaaktype.omschrijving')"
-        " AS zaaktype, json_extract(state, '$.attrs.startdatum') AS startdatum,"
-        " json_extract(state, '$.attrs.einddatum') AS einddatum FROM zaak_state"
-        f" WHERE {BSN} = ? ORDER BY zaak LIMIT ?", (bsn, limit))]
+        f"SELECT {key_of(conn)} AS key, zaak, updated_at, {bsn_at} AS bsn, {state_at(conn, 'zaaktype', 'omschrijving')}"
+        f" AS zaaktype, {state_at(conn, 'attrs', 'startdatum')} AS startdatum,"
+        f" {state_at(conn, 'attrs', 'einddatum')} AS einddatum FROM zaak_state"
+        f" WHERE {bsn_at} = ? ORDER BY zaak LIMIT ?", (bsn, limit))]
+
+
+HOUR_SQLITE = "CAST(received_at / 3600 AS INTEGER) * 3600"
+"""The clock hour a message came in: SQLite's CAST truncates, as wanted."""
+HOUR_PG = "CAST(floor(received_at / 3600) AS BIGINT) * 3600"
+"""The same on PostgreSQL, whose CAST to an integer rounds: floor first (half an hour's messages counted in the next
+hour otherwise)."""
 
 
 @dataclass(slots=True)
@@ -256,7 +303,7 @@ class Health:
         return out
 
 
-def health(conn: sqlite3.Connection, now: float | None = None) -> Health:
+def health(conn: Any, now: float | None = None) -> Health:
     """The outbox's figures: the same counts as ``/admin/outbox`` (and, per target, ``overstap_queue_depth``)."""
     counts = [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(
         "SELECT route, target, status, count(*) FROM delivery GROUP BY route, target, status ORDER BY 1, 2, 3")]
@@ -268,7 +315,8 @@ def health(conn: sqlite3.Connection, now: float | None = None) -> Health:
     recent = [int(conn.execute("SELECT count(*) FROM message WHERE received_at >= ?", (now - span,)).fetchone()[0])
               for span in (3600, 86400)]  # a range of the received_at index: cheap, however large the outbox
     first = int(now // 3600 - 23) * 3600
-    by_hour = dict(conn.execute("SELECT CAST(received_at / 3600 AS INTEGER) * 3600, count(*) FROM message "
-                                "WHERE received_at >= ? GROUP BY 1", (first,)).fetchall())  # the same index range
+    hour = HOUR_PG if is_pg(conn) else HOUR_SQLITE
+    by_hour = {int(h): n for h, n in conn.execute(f"SELECT {hour}, count(*) FROM message "
+                                                  "WHERE received_at >= ? GROUP BY 1", (first,))}  # the same range
     hours = [(first + i * 3600, int(by_hour.get(first + i * 3600, 0))) for i in range(24)]
     return Health(counts, quarantined, float(oldest[0]) if oldest else None, int(total[0]), *recent, per_hour=hours)

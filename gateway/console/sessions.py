@@ -1,7 +1,8 @@
 """The server-side session store: a logout ends a session for every copy of its cookie.
 
 A signed cookie alone cannot be taken back: a copy stays valid until it expires. So every login writes a row
-to ``console_session`` in the outbox database (the console's only write besides its indexes), every request
+to ``console_session`` in the outbox database (on a PostgreSQL store: in :data:`OWN_FILE`, the console's own
+file in data_dir; the console's only write besides its indexes and a purge), every request
 checks that the row is still there, and logout deletes it. The row holds a SHA-256 of the session's nonce,
 never the nonce itself: someone who can read the database file cannot rebuild a cookie from it (and without
 the signing secret could not sign one anyway). The table lives beside the outbox, so a restart with a
@@ -28,6 +29,10 @@ from .auth import Session
 
 SCHEMA = ("CREATE TABLE IF NOT EXISTS console_session (nonce_sha256 TEXT PRIMARY KEY, user TEXT NOT NULL, "
           "role TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL, credential TEXT NOT NULL DEFAULT '')")
+OWN_FILE = "console.sqlite3"
+"""On a PostgreSQL store, the console's sessions live in this SQLite file in the replica's data_dir, not in the shared
+database: the store's schema stays the replicas' (no table outside its revisions), and a session signed by one replica
+is only ever checked by it (each replica's ``console.secret`` may differ). A logout there ends the session at once."""
 LIVE, GONE, REVOKED = "live", "gone", "revoked"
 """What :meth:`SessionStore.check` finds: a live session; none (logged out, expired, never there); or one whose
 account changed since its login, ended just now."""

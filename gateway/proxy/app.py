@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -357,13 +358,18 @@ def _log_replay(request: Request, ids: list[int], quarantined: bool, force: bool
 
 
 def _mount_console(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
-    """The operator console at /console, reading the SQLite outbox and replaying through the gateway."""
+    """The operator console at /console, reading the outbox (the SQLite file or the PostgreSQL store) and replaying
+    through the gateway. On PostgreSQL its sessions live in a SQLite file of its own in data_dir (docs/console.md)."""
     from gateway.console.app import Backend, create_console
+    from gateway.console.sessions import OWN_FILE
     from gateway.tooling.explain import explain
 
-    assert gw.db_path is not None  # ServeConfig.check: the console reads the SQLite outbox
+    own = gw.db_path
+    if own is None:  # a shared store: the console's sessions are this replica's own
+        Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+        own = Path(config.data_dir) / OWN_FILE
     app.mount("/console", create_console(config.console, Backend(
-        gw.db_path, lambda ids: gw.replay(ids, False), config.admin_key, gw.metrics.render,
+        own, lambda ids: gw.replay(ids, False), config.admin_key, gw.metrics.render, store=config.store,
         replay_quarantined=lambda ids: gw.replay(ids, True), quarantine=gw.quarantine_state,
         purged=gw.quarantine_changed,
         reconvert=(lambda ids, shown: reconvert_through(gw, ids, shown)) if gw.stage is not None else None,

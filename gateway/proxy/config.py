@@ -210,9 +210,6 @@ class ServeConfig:
         if self.store is not None and not self.store.startswith(("postgresql://", "postgres://")):
             raise ConfigError("store: a postgresql://user@host:port/database URL, or leave it out for SQLite in "
                               "data_dir")
-        if self.store is not None and self.console.enabled:
-            raise ConfigError("console: reads the SQLite outbox so far; with store: postgresql://… leave it "
-                              "disabled and use `overstap outbox --store URL`")
         from .render_config import settings_of  # below config: it needs ConfigError
 
         for route in self.routes.values():  # a mistake in a render block shows at start, not at the first message

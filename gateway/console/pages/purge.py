@@ -52,7 +52,7 @@ async def confirmed(console: Console, request: Request, session: Session) -> Res
         return refused(console, request, session, 400, f"the preview's cut-off is later than {what.days} day(s) "
                        "ago: preview again")
     try:
-        removed = await asyncio.to_thread(purge.run, console.backend.db_path, what, seen)
+        removed = await asyncio.to_thread(purge.run, console.source.write_conn, what, seen)
     except purge.Exceeded as e:
         return refused(console, request, session, 409, f"the outbox changed since the preview: this purge would "
                        f"remove {e.removed[0]} delivery(ies) and {e.removed[1]} message(s), more than the "
