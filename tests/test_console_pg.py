@@ -20,9 +20,11 @@ from pathlib import Path
 import pg_helpers
 import psycopg
 import pytest
+from browser_helpers import BROWSER_ARGS, CHROMIUM, browser_entry
 from console_helpers import BSN, Local, csrf_of, failing_chains, hidden_fields, local_console, login
 from pg_helpers import database_for
 from proxy_helpers import Start, wait_for
+from test_console_browser import log_in, private
 
 from gateway.console import queries
 from gateway.console.sessions import OWN_FILE
@@ -225,3 +227,40 @@ def test_a_sidecar_on_postgresql_has_a_console_that_replays_and_purges(
     assert [e["action"] for e in entries if e["action"] in ("replay", "purge")] == ["replay", "purge"]
     assert BSN not in (data / "console-audit.jsonl").read_text()
     assert (data / OWN_FILE).is_file() and not (data / "outbox.sqlite3").exists()
+
+
+def test_a_postgresql_backed_console_in_chromium(start: Start, server: str, request: pytest.FixtureRequest) -> None:
+    """An operator's walk in a real browser over a sidecar on PostgreSQL: the list filtered to the dead letters, the
+    oldest message, the client's zaak found by BSN and its timeline, health; no script, no full BSN."""
+    sync_playwright = browser_entry()
+    with failing_chains(start, store=database_for(server, request, "con")) as running, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        refused: list[str] = []
+        try:
+            page = log_in(browser, running.gateway.url, "otto")
+            page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+            assert page.locator("table.list tbody tr").count() == 6
+            private(page)
+            page.select_option("select[name=status]", "dead")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url("**/console/messages?status=dead**")
+            assert page.locator("table.list tbody tr").count() == 6
+            page.locator("table.list tbody tr").last.locator("a").first.click()  # the oldest: the 315
+            page.wait_for_url("**/console/messages/*")
+            assert "WMO315" in page.locator("h1").inner_text()
+            private(page, payloads=True)
+            page.goto(running.gateway.url + "/console/clients")
+            page.fill("input[name=bsn]", BSN)
+            page.click("form.filters button[type=submit]")
+            assert "*******82" in page.locator("main").inner_text()
+            private(page)
+            page.locator("table.list a", has_text="0384B658").first.click()  # the B chain: 301, 305, 307
+            page.wait_for_url("**/console/zaken/*")
+            assert page.locator("ol.timeline li").count() == 5
+            private(page)
+            page.goto(running.gateway.url + "/console/health")
+            assert "Messages stored\n6" in page.locator("main").inner_text()
+            private(page)
+        finally:
+            browser.close()
+    assert not refused, f"the page tried something the CSP forbids: {refused}"

@@ -19,24 +19,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pg_helpers
 import pytest
 from console_helpers import ADMIN_KEY, BSN, console_config, csrf_of, hidden_fields, login
 from proxy_helpers import Receiver, ServerThread, Start, sample, soap11, wait_for
 
 from gateway.deliver import outbox
+from gateway.pgstore.conn import PgConnection
 
 B01, B02 = "CasusB-01-WMO301_toewijzing.xml", "CasusB-02-WMO305_start.xml"
 A01, A02, A04 = "CasusA-01-WMO315_verzoek.xml", "CasusA-02-WMO301_toewijzing.xml", "CasusA-04-WMO301_intrekking.xml"
 DISABLED = '<button type="button" disabled>Re-convert</button>'
+server = pg_helpers.server  # started only for the test on a PostgreSQL store
 
 
 @dataclass
 class Mixed:
     url: str
     db: Path
+    """The SQLite outbox, or (with ``store``) a file in the data dir, where the audit log is."""
     receiver: Receiver
+    store: str | None = None
 
     def sql(self, statement: str, *args: object) -> list[tuple[object, ...]]:
+        if self.store is not None:
+            with closing(PgConnection(self.store)) as pg:
+                return [tuple(r) for r in pg.execute(statement, args).fetchall()]
         with closing(sqlite3.connect(self.db)) as conn:
             return [tuple(r) for r in conn.execute(statement, args)]
 
@@ -55,14 +63,18 @@ class Mixed:
 
 
 @pytest.fixture
-def mixed(start: Start) -> Iterator[Mixed]:
-    """B01 delivered (the receiver holds zaak B), then B02 refused; A01 and A02 refused (zaak A: all dead)."""
+def mixed(start: Start, request: pytest.FixtureRequest) -> Iterator[Mixed]:
+    """B01 delivered (the receiver holds zaak B), then B02 refused; A01 and A02 refused (zaak A: all dead). On the
+    SQLite outbox, or with the param ``postgresql`` on a PostgreSQL store."""
+    store = None
+    if getattr(request, "param", "sqlite") == "postgresql":
+        store = pg_helpers.database_for(request.getfixturevalue("server"), request, "conrec")
     rec = Receiver(behaviour="bv")
     with ServerThread(rec.app()) as ds:
-        server, gw = start({"default": {"downstream": ds.url + "/zs"}}, {}, admin_key=ADMIN_KEY,
-                           console=console_config())
-        assert gw.db_path is not None
-        running = Mixed(server.url, gw.db_path, rec)
+        sidecar, gw = start({"default": {"downstream": ds.url + "/zs"}}, {}, admin_key=ADMIN_KEY,
+                            console=console_config(), store=store)
+        db = gw.db_path or Path(gw.config.data_dir) / "console.sqlite3"
+        running = Mixed(sidecar.url, db, rec, store)
         assert running.post(B01) == 1 and len(rec.received) == 1
         rec.behaviour = "fo"
         assert [running.post(n) for n in (B02, A01, A02)] == [2, 3, 4]
@@ -139,6 +151,7 @@ def test_a_re_conversion_needs_the_operator_the_csrf_token_the_confirmation_and_
     assert audit(mixed.db.parent) == []
 
 
+@pytest.mark.parametrize("mixed", ["sqlite", "postgresql"], indirect=True)
 def test_an_operator_re_converts_and_a_zaak_that_gained_a_message_meanwhile_is_refused(mixed: Mixed) -> None:
     otto = login(mixed.url, "otto")
     fields = hidden_fields(otto.get("/console/reconvert", params={"message": "4"}).text)
