@@ -1,0 +1,28 @@
+"""``benchmarks/console_bench.py`` cleans up after itself: without --data it fills an outbox in a temporary folder
+(about 1 GB at its default million messages) and removes it when it ends; a --data folder is kept for reuse."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "PYTHONPATH": str(ROOT)}
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "console_bench.py"), "-n", "60", "--rounds", "1",
+                           *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_console_benchmark_removes_its_temporary_outbox_and_keeps_a_named_one(tmp_path: Path) -> None:
+    done = bench(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "console-bench-" in done.stderr and "purge preview" in done.stdout  # it did fill and measure there
+    assert list((tmp_path / "tmp").iterdir()) == []
+    kept = bench(tmp_path, "--data", str(tmp_path / "kept"))
+    assert kept.returncode == 0, kept.stderr
+    assert (tmp_path / "kept" / "outbox.sqlite3").is_file()
