@@ -1,13 +1,15 @@
 """Server time of the console's list and search pages over a large outbox (issue 15: under 200 ms at 1,000,000).
 
-    .venv/bin/python benchmarks/console_bench.py [-n 1000000] [--data DIR] [--rounds 7]
+    .venv/bin/python benchmarks/console_bench.py [-n 1000000] [--data DIR] [--rounds 7] [--store URL]
 
 Fills ``DIR/outbox.sqlite3`` (a temporary folder, removed at the end, unless --data names one; an existing filled
 one is reused) with N messages over 90 days, three routes, 1% quarantined, and a delivery each (97% delivered, 2%
 dead, 1% pending), plus a zaak ledger with one zaak per three messages. Then drives the console app in process
 (the real routes, templates and SQL, no network) and prints, per page, the median and worst server time
 (the ``Server-Timing`` header the console sets) over the rounds. Starting the console builds its indexes:
-that one-off cost is printed apart. Not a test: numbers vary by machine and load.
+that one-off cost is printed apart. With ``--store URL`` (an empty PostgreSQL database) the filled outbox is copied
+there (``overstap store copy``) and the console reads the store, as on a sidecar with ``store:``. Not a test: numbers
+vary by machine and load.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from starlette.routing import Mount
 
 from gateway.console.app import Backend, create_console
 from gateway.console.auth import COOKIE, Signer, account_fingerprint, new_session
-from gateway.console.sessions import SessionStore
+from gateway.console.sessions import OWN_FILE, SessionStore
 from gateway.console.settings import ConsoleSettings, User, hash_password
 from gateway.deliver import outbox
 from gateway.ledger.staged import create_tables
@@ -119,16 +121,17 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=1_000_000, help="messages in the outbox (default 1,000,000)")
     parser.add_argument("--data", type=Path, help="folder for outbox.sqlite3 (kept; reused when already filled)")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--store", help="an empty PostgreSQL database (postgresql://…) to copy the outbox to and read")
     args = parser.parse_args()
     if args.data is not None:
-        run(args.data, args.n, args.rounds)
+        run(args.data, args.n, args.rounds, args.store)
         return
     with tempfile.TemporaryDirectory(prefix="console-bench-") as folder:  # a million rows fill ~1 GB: not left behind
-        run(Path(folder), args.n, args.rounds)
+        run(Path(folder), args.n, args.rounds, args.store)
 
 
-def run(folder: Path, n: int, rounds: int) -> None:
-    """Fill the outbox in ``folder`` unless it holds ``n`` messages already, then measure."""
+def run(folder: Path, n: int, rounds: int, store: str | None = None) -> None:
+    """Fill the outbox in ``folder`` unless it holds ``n`` messages already (and copy it to ``store``), measure."""
     path = outbox.open_db(folder)
     with closing(outbox.connect(path)) as conn:
         have = conn.execute("SELECT count(*) FROM message").fetchone()[0]
@@ -137,20 +140,30 @@ def run(folder: Path, n: int, rounds: int) -> None:
         print(f"fill: {fill(path, n):.1f} s")
     elif have != n:
         sys.exit(f"{path} already holds {have:,} messages, not {n:,}: use another --data folder")
-    asyncio.run(measure(path, n, rounds))
+    if store is not None:
+        from gateway.deliver.copy_store import copy_outbox
+        from gateway.deliver.store import PostgresStore, open_store
+
+        started = time.perf_counter()
+        target = open_store(folder, store)  # the schema at head, as a replica's start makes it
+        assert isinstance(target, PostgresStore)
+        copied = copy_outbox(path, target)
+        print(f"copy to the store: {time.perf_counter() - started:.1f} s ({copied['message']:,} messages)")
+    asyncio.run(measure(path, n, rounds, store))
 
 
-async def measure(path: Path, n: int, rounds: int) -> None:
+async def measure(path: Path, n: int, rounds: int, store: str | None = None) -> None:
     settings = ConsoleSettings(enabled=True, secret="bench",
                                users={"bench": User("bench", "operator", hash_password("bench", iterations=1000))})
     started = time.perf_counter()
-    console = create_console(settings, Backend(path, no_replay, reconvert=no_reconvert))
+    own = path.parent / OWN_FILE if store else path  # on a store, the console's sessions are in a file of its own
+    console = create_console(settings, Backend(own, no_replay, reconvert=no_reconvert, store=store))
     print(f"console start (builds its indexes once per outbox): {time.perf_counter() - started:.2f} s")
     app = Starlette(routes=[Mount("/console", console)])
     signer = Signer("bench")
     session = new_session("bench", "operator", 60)
     fingerprint = account_fingerprint(signer, settings, None, "bench", "operator") or ""
-    SessionStore(path).add(session, fingerprint)  # as a login would: every cookie is checked against the store
+    SessionStore(own).add(session, fingerprint)  # as a login would: every cookie is checked against the store
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench/console",
                                  cookies={COOKIE: signer.dump(session)}) as client:
         server_ms(await client.get("/messages"))
