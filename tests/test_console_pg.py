@@ -96,6 +96,22 @@ def test_a_message_its_zaak_and_its_client_on_both_stores(make: MakeLocal) -> No
     assert otto.get("/console/messages/99").status_code == 404
 
 
+def test_every_zaak_of_a_client_opens_on_both_stores(make: MakeLocal) -> None:
+    """A zaak's number in its address: SQLite's rowid, on PostgreSQL a hash of its identificatie kept positive (the
+    hash of 0384B658 is negative: unmasked, its address would be one no route takes)."""
+    local = make()
+    local.sql("INSERT INTO zaak_state (zaak, state, updated_at) VALUES ('0384B658', ?, '2026-01-02')",
+              json.dumps({"initiator": {"bsn": BSN}}))
+    otto = local.login("otto")
+    page = otto.get("/console/clients")
+    found = otto.post("/console/clients", data={"csrf": csrf_of(page.text), "bsn": BSN})
+    links = re.findall(r'href="/console/zaken/([^"]+)"', found.text)
+    assert len(links) == 2
+    opened = [otto.get(f"/console/zaken/{key}") for key in links]
+    assert [r.status_code for r in opened] == [200, 200]
+    assert ["Zaak 0384B658" in opened[0].text, "Zaak Z-1" in opened[1].text] == [True, True]
+
+
 def test_health_counts_on_both_stores(make: MakeLocal) -> None:
     local = make()
     page = local.login("vera").get("/console/health")
