@@ -146,9 +146,10 @@ def test_a_zaak_claimed_by_another_replica_waits_for_it(
 def test_store_settings_are_checked_at_start(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="postgresql://"):
         from_dict(config(tmp_path, "x", "http://127.0.0.1:9/zs", "mysql://db/overstap"), tmp_path).check()
-    with pytest.raises(ConfigError, match="console"):
-        from_dict(config(tmp_path, "x", "http://127.0.0.1:9/zs", "postgresql://db/overstap",
-                         console={"enabled": True}), tmp_path).check()
+    console = from_dict(config(tmp_path, "x", "http://127.0.0.1:9/zs", "postgresql://db/overstap",
+                               console={"enabled": True}), tmp_path)
+    console.check()  # the console on a PostgreSQL store (refused before session 27): tests/test_console_pg.py
+    assert console.console.enabled and console.store == "postgresql://db/overstap"
 
 
 def test_an_unreachable_store_is_named_without_its_password(tmp_path: Path, registry: Registry) -> None:
