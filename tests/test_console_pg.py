@@ -203,7 +203,8 @@ def test_the_console_reads_postgresql_in_read_only_sessions(server: str, request
     assert local.sql("SELECT status FROM delivery WHERE id = 1") == [("dead",)]
     assert len(local.sql("SELECT id FROM message")) == 4
     indexes = {r[0] for r in local.sql("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'console_%'")}
-    assert {"console_delivery_status", "console_zaak_bsn", "console_zaak_key"} <= indexes
+    assert {"console_delivery_status", "console_zaak_bsn", "console_zaak_key", "console_message_route_id",
+            "console_message_status_id"} <= indexes
 
 
 def test_a_sidecar_on_postgresql_has_a_console_that_replays_and_purges(

@@ -42,6 +42,10 @@ PG_BSN = "(state #>> '{initiator,bsn}')"
 PG_KEY = "(hashtextextended(zaak, 0) & 4611686018427387903)"
 """A zaak's number in the console's addresses on PostgreSQL, which has no ``rowid``: a 62-bit hash of its
 identificatie (positive, below :data:`gateway.console.params.MAX_ROWID`), found through an index on it."""
+PG_INDEXES = ("CREATE INDEX IF NOT EXISTS console_message_route_id ON message(route, id)",
+              "CREATE INDEX IF NOT EXISTS console_message_status_id ON message(status, id)")
+"""On PostgreSQL only: SQLite's index on ``route`` (or ``status``) holds the rowid after it, so a filtered page reads
+it backwards by id; PostgreSQL's needs the id spelt out, or it sorts every row of the route (170 ms at 100,000)."""
 PG_LEDGER_INDEXES = (f"CREATE INDEX IF NOT EXISTS console_zaak_bsn ON zaak_state({PG_BSN})",
                      f"CREATE INDEX IF NOT EXISTS console_zaak_key ON zaak_state({PG_KEY})")
 
@@ -79,7 +83,7 @@ def ensure_indexes(conn: Any) -> bool:
     if is_pg(conn):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for sql in (*INDEXES, *(PG_LEDGER_INDEXES if has_table(conn, "zaak_state") else ())):
+            for sql in (*INDEXES, *PG_INDEXES, *(PG_LEDGER_INDEXES if has_table(conn, "zaak_state") else ())):
                 conn.execute(sql)
         except BaseException:
             conn.execute("ROLLBACK")
