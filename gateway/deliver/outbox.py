@@ -65,12 +65,22 @@ class ReferenceConflict(ValueError):
         self.referentienummer = referentienummer
 
 
-def source_key(afzender: str | None, identificatie: str | None, dagtekening: str | None = None) -> str | None:
+RETOUR_KEY = "retour|"
+"""How a retour's source key begins: a 302 echoes its 301's Afzender, Identificatie and Dagtekening, so its identity
+is "the retour to that heenbericht" (one Du01 per Di01, GGk spec 2.2), never the heenbericht itself."""
+LEDGER_MODES = ("translate", "shadow")
+"""The modes whose routes render against the zaak ledger: one sidecar's view of one chain."""
+
+
+def source_key(afzender: str | None, identificatie: str | None, dagtekening: str | None = None, *,
+               retour: bool = False) -> str | None:
     """Who sent a message under which identificatie (iWmo: BerichtIdentificatie = Identificatie + Dagtekening,
-    unique per Afzender): two messages with the same key are the same message, or one of them is wrong."""
+    unique per Afzender): two messages with the same key are the same message, or one of them is wrong. A retour's
+    key is its heenbericht's marked :data:`RETOUR_KEY`: it answers that message, it is not another one under it."""
     if not identificatie:
         return None
-    return f"{afzender or ''}|{identificatie}|{dagtekening or ''}"
+    key = f"{afzender or ''}|{identificatie}|{dagtekening or ''}"
+    return RETOUR_KEY + key if retour else key
 
 
 def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
@@ -139,8 +149,9 @@ class NewMessage:
     unmapped: str | None = None
     """The source paths and lines no mapping rule used (:meth:`UnmappedInput.encode`, never values); None: none."""
     shared_routes: tuple[str, ...] = ()
-    """Other routes whose accepted messages of the same mapping share this one's identity: for a retour, the routes
-    of its zaak ledger, so a second 302 to one 301 is refused on any of them (one Du01 per Di01, GGk spec 2.2)."""
+    """Other routes whose accepted messages share this one's identity: for a retour, the routes of its zaak ledger,
+    so a second 302 to one 301 is refused on any of them, whatever mapping read it (one Du01 per Di01, GGk spec
+    2.2)."""
 
     def __post_init__(self) -> None:
         if not self.body_sha256:
@@ -276,20 +287,33 @@ def repeated(conn: sqlite3.Connection, message: NewMessage) -> int | None:
 
 
 def _same_source(conn: sqlite3.Connection, message: NewMessage) -> int | None:
-    """The accepted message that already carries this message's source key (on its route, or one of its
-    ``shared_routes`` with the same mapping), or None; a conflict raises."""
+    """The accepted message that already carries this message's source key (on its route, or for a retour one of its
+    ``shared_routes`` in a ledger mode), or None; a conflict raises. A retour stored before session 27 carries its
+    heenbericht's key unmarked: it counts when its mapping is this one's (a heenbericht's never is)."""
     if message.source_key is None or message.content_sha256 is None:
         return None
     routes = (message.route, *(r for r in message.shared_routes if r != message.route))
-    row = conn.execute(  # another route's row counts only for the same mapping: a 302 shares its 301's key
-        f"SELECT id, content_sha256 FROM message WHERE route IN ({', '.join('?' * len(routes))}) AND source_key = ?"
-        " AND status = ? AND (route = ? OR mapping = ?) ORDER BY id LIMIT 1",
-        (*routes, message.source_key, ACCEPTED, message.route, message.mapping)).fetchone()
+    legacy = message.source_key.removeprefix(RETOUR_KEY)
+    row = conn.execute(  # another route's row only if it went to the chain (translate, shadow)
+        f"SELECT id, content_sha256 FROM message WHERE route IN ({', '.join('?' * len(routes))})"
+        " AND source_key IN (?, ?) AND status = ? AND (source_key = ? OR mapping = ?)"
+        " AND (route = ? OR mode IN (?, ?)) ORDER BY id LIMIT 1",
+        (*routes, message.source_key, legacy, ACCEPTED, message.source_key, message.mapping, message.route,
+         *LEDGER_MODES)).fetchone()
     if row is None:
         return None
     if row[1] != message.content_sha256:
         raise ReferenceConflict(message.source_ref or message.source_key)
     return int(row[0])
+
+
+def ledger_routes(conn: Any) -> tuple[str, ...]:
+    """The routes whose messages the outbox holds, for an operator's command that knows no configuration: those of
+    them in a ledger mode (:data:`LEDGER_MODES`) share a retour's identity. One index step a route (the
+    ``message_source`` index leads with ``route``), not a scan of every message."""
+    return tuple(str(r[0]) for r in conn.execute(
+        "WITH RECURSIVE r(route) AS (SELECT min(route) FROM message UNION ALL SELECT (SELECT min(route) FROM message"
+        " WHERE route > r.route) FROM r WHERE r.route IS NOT NULL) SELECT route FROM r WHERE route IS NOT NULL"))
 
 
 def _repeat(conn: sqlite3.Connection, message_id: int, deliveries: list[NewDelivery], now: float,

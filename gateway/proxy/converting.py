@@ -98,10 +98,10 @@ def reply_parties(facts: Facts, reply: ReplyConfig) -> tuple[stuf.Party, stuf.Pa
 
 def facts_from(b: Bericht, envelope_info: dict[str, str]) -> Facts:
     """The facts of a converted message, with the identity the outbox tells re-sends apart by."""
-    sender = sender_of(b, envelope_info)
+    sender, retour = sender_of(b, envelope_info), is_retour(b)
     return Facts(sender.referentienummer, sender.afzender, sender.ontvanger, sender.applicatie,
-                 outbox.source_key(sender.afzender, sender.referentienummer, sender.dagtekening), b.digest(),
-                 party_of(envelope_info, "zender"), party_of(envelope_info, "ontvanger"), is_retour(b))
+                 outbox.source_key(sender.afzender, sender.referentienummer, sender.dagtekening, retour=retour),
+                 b.digest(), party_of(envelope_info, "zender"), party_of(envelope_info, "ontvanger"), retour)
 
 
 def stored_message(route: str, mode: str, body: bytes, content_type: str | None, soap_action: str | None,
