@@ -32,6 +32,7 @@ from typing import Any
 from gateway.ledger import LedgerTransaction
 from gateway.ledger.staged import ConnLedger
 from gateway.pipeline import FAILURES, Conversion, describe, sender_of
+from gateway.render.ggk import is_retour
 
 from . import imported, outbox, restamp, superseded
 from .plan import plan
@@ -194,15 +195,18 @@ def _apply_quarantined(conn: sqlite3.Connection, step: Prepared, in_order: InOrd
 
 def accept_converted(conn: sqlite3.Connection, row: Any, conversion: Conversion, in_order: InOrder) -> outbox.Accepted:
     """Store message ``row``'s original as converted now (``conversion``) and queue what it became, planned as a
-    fresh arrival of its route: a quarantined replay and a re-conversion (gateway/deliver/reconvert.py) alike."""
+    fresh arrival of its route: a quarantined replay and a re-conversion (gateway/deliver/reconvert.py) alike. A
+    retour is checked against every ledger route of the outbox, as the sidecar checks an arrival (one Du01 per
+    Di01): these commands may run with no configuration to name the routes."""
     original = bytes(row["original"])
-    sender = sender_of(conversion.bericht, conversion.source.envelope_info)
+    sender, retour = sender_of(conversion.bericht, conversion.source.envelope_info), is_retour(conversion.bericht)
     message = outbox.NewMessage(
         route=row["route"], mode=row["mode"], original=original, content_type=row["content_type"],
         soap_action=row["soap_action"], source_ref=sender.referentienummer, afzender=sender.afzender,
         ontvanger=sender.ontvanger, mapping=conversion.mapping.name,
-        source_key=outbox.source_key(sender.afzender, sender.referentienummer, sender.dagtekening),
-        content_sha256=conversion.bericht.digest(), unmapped=_unmapped(conversion))
+        source_key=outbox.source_key(sender.afzender, sender.referentienummer, sender.dagtekening, retour=retour),
+        content_sha256=conversion.bericht.digest(), unmapped=_unmapped(conversion),
+        shared_routes=outbox.ledger_routes(conn) if retour and row["mode"] in outbox.LEDGER_MODES else ())
     return outbox.accept(conn, message, plan(row["mode"], conversion.outputs, original, row["content_type"],
                                              row["soap_action"], (in_order or {}).get(row["route"], ())))
 
