@@ -146,6 +146,8 @@ CREATE INDEX IF NOT EXISTS delivery_key_pending ON delivery(route, target, order
 ALTER TABLE message ADD COLUMN unmapped TEXT;
 CREATE INDEX IF NOT EXISTS message_quarantined ON message(route) WHERE status = 'quarantined';
 CREATE INDEX IF NOT EXISTS delivery_zaak ON delivery(zaak);
+ALTER TABLE delivery ADD COLUMN renewal_owed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS delivery_renewal_owed ON delivery(id) WHERE renewal_owed = 1;
 """
-"""What the revisions after the last release before migrations add (0004, 0005, 0006, 0007), the same in both
+"""What the revisions after the last release before migrations add (0004, 0005, 0006, 0007, 0009), the same in both
 dialects: head is that release's schema plus this."""

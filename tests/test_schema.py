@@ -141,7 +141,8 @@ def test_an_outbox_of_an_earlier_release_reaches_head_with_every_row(tmp_path: P
     after = rows(path)
     added = (None,) if columns else (None, None, None)  # the identity columns, then unmapped: last, empty for old rows
     assert after["message"] == [(*r, *added) for r in before["message"]]
-    for table in ("delivery", "meta", *LEDGER):
+    assert after["delivery"] == [(*r, 0) for r in before["delivery"]]  # renewal_owed (0009): nothing owed
+    for table in ("meta", *LEDGER):
         assert after[table] == before.get(table, []), table
     conn = outbox.connect(path)  # the sidecar's functions on the migrated file
     assert [(q.id, q.referentienummer, q.attempts) for q in outbox.pending(conn)] == [(1, "REF-PENDING", 2)]
@@ -223,12 +224,12 @@ def test_migrate_to_a_revision_then_on_and_never_back(tmp_path: Path) -> None:
     assert version(path) == "0002" and "chain_key" not in rows(path)
     code, said = cli("store", "migrate", "--data-dir", str(folder), "--to", "0001")
     assert code == 2 and "downgrades are not offered" in said
-    code, said = cli("store", "migrate", "--data-dir", str(folder), "--to", "0009")
-    assert code == 2 and "no schema revision '0009'" in said
+    code, said = cli("store", "migrate", "--data-dir", str(folder), "--to", "0010")
+    assert code == 2 and "no schema revision '0010'" in said
     assert cli("store", "migrate", "--data-dir", str(folder))[1] == f"{path}: migrated from 0002 to {schema.HEAD}\n"
     with sqlite3.connect(path) as conn:  # a newer release migrated it further
-        conn.execute(f"UPDATE {schema.VERSION_TABLE} SET version_num = '0009'")
-    with pytest.raises(schema.SchemaError, match="revision 0009, which this release does not know"):
+        conn.execute(f"UPDATE {schema.VERSION_TABLE} SET version_num = '0010'")
+    with pytest.raises(schema.SchemaError, match="revision 0010, which this release does not know"):
         outbox.open_db(folder)
     code, said = cli("outbox", "list", "--data-dir", str(folder))
     assert code == 2 and "a newer release migrated it" in said

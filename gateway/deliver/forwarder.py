@@ -87,6 +87,7 @@ class Forwarder(SettledWrites):
         """Replays a dead letter the chain answered StUF019 in a new envelope if it is stale (gateway/proxy
         replaying.renew_stale: the stamp comes from the sidecar's ledger, as an operator's replay's); whether it
         did."""
+        self._renewing: set[int] = set()
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="outbox-reader")
         self._reader_conn: Any = None
         self._mark_conn: sqlite3.Connection | None = None
@@ -107,6 +108,7 @@ class Forwarder(SettledWrites):
                 self._spawn(lane, client, f"deliver-{downstream.name}-{i}")
         self._generation = await self._read(outbox.generation)
         await self.rescan()
+        await self.renew_owed(0.0)  # what a process killed before its renewal left (docs/ggk-profile.md 5.2)
         self._poller = asyncio.create_task(self._poll(), name="outbox-poller")
 
     async def stop(self, grace: float = 30.0) -> None:
@@ -239,6 +241,8 @@ class Forwarder(SettledWrites):
             if always or self._look_again(current):
                 await self.rescan()
                 self._generation = current  # once read: a rescan that failed is made again at the next poll
+            if not always:  # the poll: a renewal a dead replica owed, or one whose write failed (an index probe)
+                await self.renew_owed(self.renew_grace)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -403,10 +407,16 @@ class Forwarder(SettledWrites):
                 self._watched.add(item.id)
             self.rescan_soon()
         elif outcome.result == DEAD:
-            self._write_settled(item.id, lambda c: unless_settled(c, item, outbox.mark_dead(
-                c, item.id, item.attempts, outcome.http_status, outcome.reply_code, outcome.stored,
-                sent_as=item.referentienummer)),
-                self._then_answer(waiters, outcome, lambda written: self._dead_written(item, outcome, written)))
+            def dead(c: Any) -> bool:
+                written = unless_settled(c, item, outbox.mark_dead(c, item.id, item.attempts, outcome.http_status,
+                                                                   outcome.reply_code, outcome.stored,
+                                                                   sent_as=item.referentienummer))
+                if written and renewing:  # the debt in the dead letter's transaction: a kill cannot part them
+                    restamp.owe_renewal(c, item.id)
+                return written
+
+            self._write_settled(item.id, dead, self._then_answer(
+                waiters, outcome, lambda written: self._dead_written(item, outcome, written)))
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
                         item.referentienummer, outcome.summary)
         item.payload = None

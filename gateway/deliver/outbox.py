@@ -427,6 +427,22 @@ def pending(conn: sqlite3.Connection) -> list[Queued]:
     return [Queued(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
+def renewals_owed(conn: sqlite3.Connection, before: float) -> list[int]:
+    """The dead letters whose renewal in a new envelope is owed (written with them, gateway/deliver/restamp.py
+    ``owe_renewal``) and not paid, last touched before ``before``: those a replica that died left (a live one pays
+    its own within milliseconds). Few rows, through the partial index ``delivery_renewal_owed``."""
+    return [int(r[0]) for r in conn.execute("SELECT id FROM delivery WHERE renewal_owed = 1 AND updated_at < ?"
+                                            " ORDER BY id", (before,)).fetchall()]
+
+
+def claim_renewal(conn: sqlite3.Connection, delivery_id: int) -> bool:
+    """Take the renewal owed on a delivery, in the transaction that queues its new envelope: True for one writer
+    only (the others, a second replica or a replay, find it paid). Writers take turns (SQLite's write lock, the
+    store's advisory lock on PostgreSQL), so the check and the write are one step."""
+    return conn.execute("UPDATE delivery SET renewal_owed = 0 WHERE id = ? AND renewal_owed = 1",
+                        (delivery_id,)).rowcount == 1
+
+
 def settled(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Any]:
     """(id, status, http_status, reply_code, reason) of those deliveries that are no longer pending."""
     return conn.execute("SELECT id, status, http_status, reply_code, reason FROM delivery WHERE status != 'pending'"
@@ -458,14 +474,16 @@ def deliveries_of(conn: sqlite3.Connection, message_id: int) -> list[sqlite3.Row
 
 def requeue(conn: sqlite3.Connection, delivery_id: int, payload: bytes | None = None,
             now: float | None = None) -> bool:
-    """Make a dead (or delivered) delivery pending again, optionally with a new payload; True if it was."""
+    """Make a dead (or delivered) delivery pending again, optionally with a new payload; True if it was. A renewal
+    it was owed (:func:`renewals_owed`) is paid by it: queued again is what the renewal would have done."""
     now = time.time() if now is None else now
     if payload is None:
         cur = conn.execute("UPDATE delivery SET status = 'pending', attempts = 0, next_at = ?, updated_at = ?,"
-                           " replays = replays + 1 WHERE id = ? AND status != 'pending'", (now, now, delivery_id))
+                           " replays = replays + 1, renewal_owed = 0 WHERE id = ? AND status != 'pending'",
+                           (now, now, delivery_id))
     else:
         cur = conn.execute("UPDATE delivery SET status = 'pending', attempts = 0, next_at = ?, updated_at = ?,"
-                           " replays = replays + 1, payload = ? WHERE id = ? AND status != 'pending'",
+                           " replays = replays + 1, payload = ?, renewal_owed = 0 WHERE id = ? AND status != 'pending'",
                            (now, now, payload, delivery_id))
     return cur.rowcount == 1
 

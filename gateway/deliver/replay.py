@@ -75,6 +75,9 @@ class Prepared:
     """That new envelope's UUID and tijdstipBericht, taken from the ledger before the write (:func:`stamp`)."""
     forced: bool = False
     """Asked with force: a creeerZaak stored before an import of its zaak goes too (gateway/deliver/imported.py)."""
+    renewal: bool = False
+    """The sidecar paying the renewal a StUF019 dead letter is owed (gateway/deliver/restamp.py ``owe_renewal``):
+    written only by the one that claims it (:func:`gateway.deliver.outbox.claim_renewal`)."""
 
 
 def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
@@ -92,10 +95,18 @@ DELIVERED_REFUSED = ("already delivered: sending it again could apply it twice, 
                      "pass force to send it anyway")
 
 
-def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int, force: bool, targets: Targets) -> Prepared:
+NOT_OWED = "owes no renewal: its envelope is the zender's latest (a dead letter as any Fo03)"
+RENEWED_MEANWHILE = "renewed or replayed meanwhile: it goes on in the envelope that took its place"
+
+
+def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int, force: bool, targets: Targets,
+                      renewal: bool = False) -> Prepared:
     row = outbox.delivery(conn, delivery_id) if ID_RANGE[0] <= delivery_id <= ID_RANGE[1] else None
     if row is None:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, "no such delivery"))
+    if renewal and not row["renewal_owed"]:  # paid already (another replica, a replay), or never owed
+        return Prepared(delivery_id, False, Replayed(delivery_id, False, NOT_OWED if row["status"] == outbox.DEAD
+                                                     else RENEWED_MEANWHILE))
     if targets is not None and (row["route"], row["target"]) not in targets:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, f"route {row['route']!r} has no "
                         f"{row['target']} downstream in this configuration: queued, it would wait for ever"))
@@ -104,7 +115,7 @@ def _prepare_delivery(conn: sqlite3.Connection, delivery_id: int, force: bool, t
     if row["status"] == outbox.DELIVERED and not force:
         return Prepared(delivery_id, False, Replayed(delivery_id, False, DELIVERED_REFUSED))
     envelope = restamp.read(bytes(row["payload"]), row["referentienummer"]) if restamp.chain_holds(row) else None
-    return Prepared(delivery_id, False, seen_status=row["status"], envelope=envelope, forced=force)
+    return Prepared(delivery_id, False, seen_status=row["status"], envelope=envelope, forced=force, renewal=renewal)
 
 
 def stamp(steps: Iterable[Prepared], tx: LedgerTransaction, now: datetime | None = None) -> list[Prepared]:
@@ -133,7 +144,8 @@ def _prepare_quarantined(conn: sqlite3.Connection, message_id: int, convert: Con
 
 
 def prepare(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | None = None,
-            quarantined: bool = False, *, force: bool = False, targets: Targets = None) -> list[Prepared]:
+            quarantined: bool = False, *, force: bool = False, targets: Targets = None,
+            renewal: bool = False) -> list[Prepared]:
     """Read (and convert quarantined messages); ``convert`` is required for quarantined messages only. A delivered
     delivery is refused (:data:`DELIVERED_REFUSED`) unless ``force``.
 
@@ -142,17 +154,21 @@ def prepare(conn: sqlite3.Connection, ids: Iterable[int], convert: Convert | Non
     --all-dead``). Quarantined ids are converted as often as named (tests replay them many times over as a load).
     ``targets`` are the (route, target) pairs the configuration delivers to (None: not known here, as for a CLI
     without ``--config``): a delivery of another is refused, not queued to wait for a downstream that is gone.
+    ``renewal``: the sidecar paying the renewals these StUF019 dead letters are owed; one not owed (any more) is
+    left as it is (:data:`NOT_OWED`, :data:`RENEWED_MEANWHILE`).
     """
     if quarantined:
         assert convert is not None, "quarantined messages are replayed by converting them"
         return [_prepare_quarantined(conn, i, convert) for i in ids]
-    return [_prepare_delivery(conn, i, force, targets) for i in dict.fromkeys(ids)]
+    return [_prepare_delivery(conn, i, force, targets, renewal) for i in dict.fromkeys(ids)]
 
 
 def _apply_delivery(conn: sqlite3.Connection, step: Prepared) -> Replayed:
     row = outbox.delivery(conn, step.id)
     if row is None or row["status"] != step.seen_status:
         return Replayed(step.id, False, "changed while it was being converted; replay it again")
+    if step.renewal and not outbox.claim_renewal(conn, step.id):  # the debt is paid here, by one writer only
+        return Replayed(step.id, False, RENEWED_MEANWHILE)
     refused = superseded.refusal(conn, step.id)  # even forced: it would go on top of the zaak converted anew
     if refused is not None:
         return Replayed(step.id, False, refused)

@@ -166,6 +166,16 @@ def store(conn: sqlite3.Connection, delivery_id: int, payload: bytes, envelope: 
                  " value = excluded.value", (REPLACED, envelope.referentienummer, stamp.referentienummer))
 
 
+def owe_renewal(conn: sqlite3.Connection, delivery_id: int) -> bool:
+    """In the transaction that writes a StUF019 dead letter: record that the sidecar owes it a renewal when it is
+    :func:`stale` (``delivery.renewal_owed``, schema 0009), so a process killed before the renewal leaves the debt,
+    not a dead letter for the operator; paid once (:func:`gateway.deliver.outbox.claim_renewal`). Whether owed."""
+    if not stale(conn, delivery_id):
+        return False
+    conn.execute("UPDATE delivery SET renewal_owed = 1 WHERE id = ?", (delivery_id,))
+    return True
+
+
 def stale(conn: sqlite3.Connection, delivery_id: int) -> bool:
     """Whether a dead letter the chain answered Fo03 StUF019 goes on in a new envelope at once: its tijdstipBericht
     is older than the zender's counter, so the zender sent later envelopes since (a replay as stored of an envelope

@@ -1,6 +1,6 @@
 """What an attempt's settled outcome becomes once its write is committed: counted for the metrics (never before
 COMMIT, and never as what it was not: an outcome the delivery was settled meanwhile is counted apart), and a dead
-letter the chain answered StUF019 handed on to be renewed.
+letter the chain answered StUF019 handed on to be renewed; the renewals a killed process or replica owed, paid.
 
 Apart from gateway/deliver/forwarder.py, which decides what an outcome is and when a key is tried next: this is the
 bookkeeping after that decision, the part that waits for the committer.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +21,9 @@ from .outbox import Queued
 from .outcome import DELIVERED, Outcome
 
 log = logging.getLogger("overstap.forwarder")
+RENEW_GRACE = 10.0
+"""Seconds a renewal owed on a StUF019 dead letter waits before another replica's poll pays it: the replica that
+wrote it pays it within milliseconds of its COMMIT, and one that died leaves it (docs/ggk-profile.md 5.2)."""
 
 
 class Observer:
@@ -46,6 +50,28 @@ class SettledWrites:
     _loop: asyncio.AbstractEventLoop | None
     _rescans: set[asyncio.Task[None]]
     _waiters: dict[int, list[asyncio.Future[Outcome]]]
+    _watched: set[int]
+    _renewing: set[int]
+    """Deliveries whose renewal this process is paying now: asked once here, however often a look finds them."""
+    renew_grace: float = RENEW_GRACE
+
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        raise NotImplementedError  # the forwarder's reader thread
+
+    async def renew_owed(self, grace: float) -> int:
+        """Pay the renewals owed on StUF019 dead letters (gateway/deliver/restamp.py ``owe_renewal``) that were
+        written more than ``grace`` seconds ago: at start every one (0; a process killed before its renewal left
+        them), at each poll those a replica that died left (:data:`RENEW_GRACE`; a live one pays its own at once).
+        Claimed in the write that queues the new envelope, so two replicas looking together renew it once. How
+        many it took up."""
+        if self.renew is None or self.stopping:
+            return 0
+        owed = [i for i in await self._read(outbox.renewals_owed, time.time() - grace) if i not in self._renewing]
+        if owed and not self.stopping:
+            log.info("outbox: %d dead letter(s) owed a renewal after StUF019 taken up", len(owed))
+            for delivery_id in owed:
+                self._renew_task(delivery_id, None)
+        return len(owed)
 
     def _count_written(self, item: Queued, outcome: Outcome, written: bool) -> None:
         """Count the attempt's outcome once its write is committed (never before: a failed COMMIT stored nothing, and
@@ -82,18 +108,30 @@ class SettledWrites:
 
     def _renew_now(self, delivery_id: int, outcome: Outcome, written: bool) -> None:
         if written and not self.stopping and self.renew is not None:
-            task = asyncio.create_task(self._renew_or_answer(delivery_id, outcome), name="outbox-renew")
-            self._rescans.add(task)
-            task.add_done_callback(self._rescans.discard)
+            self._renew_task(delivery_id, outcome)
         else:
             answer(self._waiters.pop(delivery_id, []), outcome)
 
-    async def _renew_or_answer(self, delivery_id: int, outcome: Outcome) -> None:
-        """Renew a StUF019 dead letter; the senders waiting for it hear the new envelope's verdict, or this one's
-        when it was not renewed (not stale, or the write failed)."""
+    def _renew_task(self, delivery_id: int, outcome: Outcome | None) -> None:
+        self._renewing.add(delivery_id)
+        task = asyncio.create_task(self._renew_or_answer(delivery_id, outcome), name="outbox-renew")
+        self._rescans.add(task)
+        task.add_done_callback(self._rescans.discard)
+
+    async def _renew_or_answer(self, delivery_id: int, outcome: Outcome | None) -> None:
+        """Renew a StUF019 dead letter; the senders waiting for it hear the new envelope's verdict (learnt from the
+        store should another replica send it), or ``outcome`` when it was not renewed (not owed, or the write
+        failed: the debt stays for the next look)."""
         assert self.renew is not None
-        if not await self.renew(delivery_id):
-            answer(self._waiters.pop(delivery_id, []), outcome)
+        try:
+            renewed = await self.renew(delivery_id)
+        finally:
+            self._renewing.discard(delivery_id)
+        if not renewed:
+            if outcome is not None:
+                answer(self._waiters.pop(delivery_id, []), outcome)
+        elif delivery_id in self._waiters:  # held by another replica, this one never settles it: see claiming.py
+            self._watched.add(delivery_id)
 
     def _count_retried(self, item: Queued, outcome: Outcome, delay: float) -> None:
         """Count a failed attempt as retried once its attempts and next_at are committed, as delivered and dead are

@@ -12,8 +12,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from gateway.deliver import restamp
-from gateway.deliver.replay import Prepared, Replayed, apply, needs_stamp, prepare, stamp
+from gateway.deliver.replay import (
+    NOT_OWED,
+    RENEWED_MEANWHILE,
+    Prepared,
+    Replayed,
+    apply,
+    needs_stamp,
+    prepare,
+    stamp,
+)
 from gateway.deliver.store import failure_name
 from gateway.ledger.job import JobLedger
 from gateway.ledger.staged import ConnLedger
@@ -29,12 +37,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("overstap.gateway")
 
 
-async def replay_deliveries(gw: Gateway, chunk: list[int], force: bool) -> list[Replayed]:
-    """One chunk of delivery ids replayed through the outbox writer; ``force``: delivered ones too."""
+async def replay_deliveries(gw: Gateway, chunk: list[int], force: bool, renewal: bool = False) -> list[Replayed]:
+    """One chunk of delivery ids replayed through the outbox writer; ``force``: delivered ones too; ``renewal``:
+    only those owed a renewal, each claimed in the write that queues it (gateway/deliver/replay.py)."""
     targets = gw.config.targets()
 
     def read(conn: Any) -> list[Prepared]:
-        return prepare(conn, chunk, force=force, targets=targets)
+        return prepare(conn, chunk, force=force, targets=targets, renewal=renewal)
 
     if gw.stage is not None and not isinstance(gw.stage, SharedLedgerStage):
         steps = await gw.committer.write(read)
@@ -72,21 +81,24 @@ async def renew_offered(gw: Gateway, route: str, accepted: Accepted) -> list[int
 
 
 async def renew_stale(gw: Gateway, delivery_id: int) -> bool:
-    """A dead letter the chain answered StUF019 that is older than its zender's later envelopes (the forwarder's
-    :attr:`Forwarder.renew`): replay it at once, as an operator would next (docs/ggk-profile.md 5.2). The chain
-    holds nothing under its UUID (StUF 03.01 4.4, Tabel 4.1), so it goes in a new envelope. Whether it was queued
-    again (a sender on ``ack: delivered`` then waits for that envelope's verdict)."""
+    """Pay the renewal a dead letter the chain answered StUF019 is owed (written with it when it is older than its
+    zender's later envelopes, gateway/deliver/restamp.py ``owe_renewal``): replay it in a new envelope now, as an
+    operator would next (docs/ggk-profile.md 5.2). The chain holds nothing under its UUID (StUF 03.01 4.4, Tabel
+    4.1). Called by the forwarder after the dead letter's COMMIT, and for debts a killed process or replica left
+    (:meth:`Forwarder.renew_owed`); the write that queues it claims the debt, so it is paid once whoever asks.
+    Whether the delivery goes on in a new envelope (this one's, or one queued meanwhile by another): a sender on
+    ``ack: delivered`` then waits for that envelope's verdict. A store failure leaves the debt for the next try."""
     try:
-        if not await gw.committer.write(lambda c: restamp.stale(c, delivery_id)):
-            return False
-        (result,) = await replay_deliveries(gw, [delivery_id], False)
-    except Exception as exc:  # a store failure: it stays a dead letter for the operator's replay
+        (result,) = await replay_deliveries(gw, [delivery_id], False, renewal=True)
+    except Exception as exc:  # a store failure: still owed, paid at the next look (the poll, a restart)
         log.error("delivery %d: not renewed after StUF019: %s", delivery_id, failure_name(exc))
+        return False
+    if result.note == NOT_OWED:
         return False
     log.info("delivery %d: the chain took none under its UUID (StUF019): %s", delivery_id,
              result.note if result.ok else f"not renewed: {result.note}", extra={"delivery_id": delivery_id})
     picked_up(gw, [result])
-    return result.ok
+    return result.ok or result.note == RENEWED_MEANWHILE
 
 
 def picked_up(gw: Gateway, results: list[Replayed]) -> None:
