@@ -191,3 +191,27 @@ def test_an_operators_replay_pays_the_renewal_and_a_late_renewal_sends_nothing(s
         assert wait_for(lambda: gw.forwarder.depth().get(("default", "new"), 0) == 0)
         mine = [(o.ref, o.answer) for o in chain.offers if o.identificatie == chain.offers[0].identificatie]
         assert mine == [(old, DOWN), (old, DOWN), (old, "Fo03 StUF019"), (replaced, "Fo03 StUF055")]
+
+
+def test_a_renewal_this_sidecar_cannot_make_is_left_to_the_operator_once(start: Start, tmp_path: Path) -> None:
+    """The debt a stopped sidecar left, met by one whose configuration no longer has the route: refused once (the
+    log says why), the debt dropped, so the poll does not ask again every second; the dead letter is the
+    operator's, as any refused replay's."""
+    with StrictChain() as chain:
+        downstreams = {"isd": {"url": chain.url, "timeout": 2.0, "retry": RETRY}}
+        first, gw = start({"default": {"downstream": "isd", "profile": "ggk"}}, downstreams, admin_key="geheim")
+
+        async def never(delivery_id: int) -> bool:  # as if killed right after the dead letter's COMMIT
+            return False
+
+        gw.forwarder.renew = never
+        row = sqlite_rows(tmp_path / "data")
+        _, mid, old = owed_stuf019(first.url, row, chain, 9801)
+        assert wait_for(lambda: row(mid)["renewal_owed"] == 1)
+        first.stop()
+        _, other = start({"other": {"downstream": "isd", "profile": "ggk"}}, downstreams, admin_key="geheim")
+        assert wait_for(lambda: row(mid)["renewal_owed"] == 0), dict(row(mid))
+        left = row(mid)
+        assert (left["status"], left["referentienummer"], left["reply_code"]) == (outbox.DEAD, old, "Fo03 StUF019")
+        assert other.forwarder._renewing == set()
+        assert [o.answer for o in chain.offers if o.ref == old] == [DOWN, DOWN, "Fo03 StUF019"]

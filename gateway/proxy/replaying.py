@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from gateway.deliver.outbox import claim_renewal
 from gateway.deliver.replay import (
     NOT_OWED,
     RENEWED_MEANWHILE,
@@ -90,6 +91,9 @@ async def renew_stale(gw: Gateway, delivery_id: int) -> bool:
     ``ack: delivered`` then waits for that envelope's verdict. A store failure leaves the debt for the next try."""
     try:
         (result,) = await replay_deliveries(gw, [delivery_id], False, renewal=True)
+        if not result.ok and result.note not in (NOT_OWED, RENEWED_MEANWHILE):
+            # refused before its claim (a route this sidecar no longer delivers): the operator's, not every poll's
+            await gw.committer.write(lambda c: claim_renewal(c, delivery_id))
     except Exception as exc:  # a store failure: still owed, paid at the next look (the poll, a restart)
         log.error("delivery %d: not renewed after StUF019: %s", delivery_id, failure_name(exc))
         return False
