@@ -117,7 +117,9 @@ def test_sigkill_mid_flight_loses_no_acknowledged_message(tmp_path: Path) -> Non
                   f"{state['refused']} refused/re-sent, {len(received)} received, {duplicates} duplicate(s), "
                   f"{elapsed:.1f}s")
             assert duplicates < 200
-            assert elapsed < 90
+            # A hang guard, not a speed check: the delivery after the restart is bounded by the 60 s wait above.
+            # 90 s failed once on a host at load 11 (145 s, every message delivered); CI's usual run is ~30-40 s.
+            assert elapsed < 300
         finally:
             gw.terminate()
 
