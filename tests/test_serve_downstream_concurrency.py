@@ -32,12 +32,15 @@ _TIJDSTIP = re.compile(rb"<StUF:tijdstipBericht>([^<]+)</StUF:tijdstipBericht>")
 
 class Counting:
     """A downstream that answers Bv03 after a pause and keeps the most requests it held at once, and the
-    tijdstipBericht of each message in the order it got them."""
+    tijdstipBericht of each message in the order it got them. With ``overlap``, the first request is held until a
+    second one is in (at most 20 s): whether deliveries overlap is then the gateway's doing, not the scheduler's (a
+    loaded machine committed the six messages further apart than the 0.15 s pause, and saw one at a time)."""
 
-    def __init__(self) -> None:
+    def __init__(self, overlap: bool = False) -> None:
         self.lock = threading.Lock()
         self.now = self.most = 0
         self.tijdstippen: list[bytes] = []
+        self.overlap = overlap
 
     def app(self) -> FastAPI:
         import asyncio
@@ -51,7 +54,12 @@ class Counting:
                 self.now += 1
                 self.most = max(self.most, self.now)
                 self.tijdstippen.append(_TIJDSTIP.search(body).group(1))  # type: ignore[union-attr]
+                first = len(self.tijdstippen) == 1
             await asyncio.sleep(0.15)
+            if self.overlap and first:  # wait for a second request to come in beside it
+                deadline = time.monotonic() + 20
+                while self.most < 2 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
             with self.lock:
                 self.now -= 1
             ref = _REF.search(body).group(1).decode()  # type: ignore[union-attr]
@@ -60,12 +68,12 @@ class Counting:
         return app
 
 
-def _deliver(tmp_path: Path, extra: list[str]) -> Counting:
+def _deliver(tmp_path: Path, extra: list[str], overlap: bool = False) -> Counting:
     """Six toewijzingen of six zaken, posted at once; returns the downstream once it holds all six."""
     samples_dir()
     tmp_path.mkdir(parents=True, exist_ok=True)
     messages = [variant(sample("CasusB-01-WMO301_toewijzing.xml"), n, zaak=n) for n in range(6)]
-    counting = Counting()
+    counting = Counting(overlap)
     with ServerThread(counting.app()) as ds:
         gw = GatewayProcess(["--data-dir", str(tmp_path / "data"), "--downstream", ds.url + "/zs", *extra,
                              "--log-level", "warning"], free_port(), tmp_path / "gateway.log").start()
@@ -84,7 +92,7 @@ def test_one_delivery_at_a_time_sends_them_in_the_order_they_were_made(tmp_path:
     one = _deliver(tmp_path / "one", ["--downstream-concurrency", "1"])
     assert one.most == 1
     assert one.tijdstippen == sorted(one.tijdstippen) and len(set(one.tijdstippen)) == 6
-    several = _deliver(tmp_path / "several", [])  # the default, 8: the same six overlap
+    several = _deliver(tmp_path / "several", [], overlap=True)  # the default, 8: the same six overlap
     assert several.most > 1
 
 
@@ -97,12 +105,15 @@ def test_the_flag_goes_with_downstream_not_with_a_config_file(tmp_path: Path) ->
 
 
 class FailingFirst:
-    """A downstream that answers 503 to the first message it sees for ``hold`` seconds, Bv03 to everything else,
-    and keeps the tijdstipBericht of each message it accepted, in the order it accepted them."""
+    """A downstream that answers 503 to the first message it sees until the test opens it, Bv03 to everything else,
+    and keeps the tijdstipBericht of each message it accepted, in the order it accepted them. Opened by the test, not
+    after a fixed time: a loaded machine posted the second message after a 2 s hold had ended, and the first's retry
+    was accepted before the second although the gateway let the second overtake."""
 
-    def __init__(self, hold: float = 2.0) -> None:
-        self.hold, self.first, self.since = hold, b"", 0.0
-        self.seen = 0
+    def __init__(self) -> None:
+        self.first = b""
+        self.seen = self.refused = 0
+        self.opened = threading.Event()
         self.accepted: list[bytes] = []
 
     def app(self) -> FastAPI:
@@ -114,8 +125,9 @@ class FailingFirst:
             ref = _REF.search(body).group(1)  # type: ignore[union-attr]
             self.seen += 1
             if not self.first:
-                self.first, self.since = ref, time.monotonic()
-            if ref == self.first and time.monotonic() - self.since < self.hold:
+                self.first = ref
+            if ref == self.first and not self.opened.is_set():
+                self.refused += 1
                 return Response(b"busy", status_code=503)
             self.accepted.append(_TIJDSTIP.search(body).group(1))  # type: ignore[union-attr]
             return Response(BV03.format(ref=ref.decode()).encode(), media_type="text/xml")
@@ -123,8 +135,10 @@ class FailingFirst:
         return app
 
 
-def _retried(tmp_path: Path, extra: list[str]) -> FailingFirst:
-    """A toewijzing refused for a while, then one of another zaak; returns the downstream once it took both."""
+def _retried(tmp_path: Path, extra: list[str], overtakes: bool) -> FailingFirst:
+    """A toewijzing refused until the test opens the downstream, then one of another zaak; returns the downstream
+    once it took both. ``overtakes``: the second is expected before the first, so the downstream opens once it took
+    the second; else once the first was refused again after the second was stored (a retry the second waited for)."""
     samples_dir()
     tmp_path.mkdir(parents=True, exist_ok=True)
     first, second = (variant(sample("CasusB-01-WMO301_toewijzing.xml"), n, zaak=n) for n in (1, 2))
@@ -136,6 +150,12 @@ def _retried(tmp_path: Path, extra: list[str]) -> FailingFirst:
             assert httpx.post(gw.url + "/soap", content=first, timeout=30).status_code == 200
             assert wait_for(lambda: downstream.seen >= 1, timeout=30)  # refused once: waiting for its retry
             assert httpx.post(gw.url + "/soap", content=second, timeout=30).status_code == 200
+            refused = downstream.refused
+            if overtakes:
+                assert wait_for(lambda: len(downstream.accepted) == 1, timeout=30), "the second never overtook"
+            else:
+                assert wait_for(lambda: downstream.refused > refused, timeout=30), "the first was not retried"
+            downstream.opened.set()
             assert wait_for(lambda: len(downstream.accepted) == 2, timeout=60)
         finally:
             gw.terminate()
@@ -143,9 +163,9 @@ def _retried(tmp_path: Path, extra: list[str]) -> FailingFirst:
 
 
 def test_created_order_holds_a_later_message_back_while_an_earlier_one_waits_for_its_retry(tmp_path: Path) -> None:
-    ordered = _retried(tmp_path / "created", ["--downstream-order", "created"])
+    ordered = _retried(tmp_path / "created", ["--downstream-order", "created"], overtakes=False)
     assert len(ordered.accepted) == 2 and ordered.accepted == sorted(ordered.accepted)
-    per_zaak = _retried(tmp_path / "zaak", [])  # the default: the other zaak's message overtakes the retry
+    per_zaak = _retried(tmp_path / "zaak", [], overtakes=True)  # the default: the other zaak's message overtakes
     assert per_zaak.accepted == sorted(per_zaak.accepted, reverse=True) and per_zaak.accepted[0] != per_zaak.accepted[1]
 
 
