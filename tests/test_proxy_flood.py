@@ -15,8 +15,9 @@ import time
 from collections.abc import Iterator
 
 import httpx
-from proxy_helpers import Start, metric, sample
+from proxy_helpers import ServerThread, Start, metric, sample, wait_for
 
+from gateway.httpguard.bodies import FREE_BODY_BYTES
 from gateway.ingest.ggk import GGK_NS, MAX_ENVELOPE_BYTES
 
 A02 = "CasusA-02-WMO301_toewijzing.xml"
@@ -40,6 +41,15 @@ def answer(s: socket.socket, wait: float = 10.0) -> bytes:
         while chunk := s.recv(65536):
             out += chunk
     return out
+
+
+def in_progress(server: ServerThread) -> int:
+    """Connections of the guarded server with a request in progress, as its protocol counts them for its slots."""
+    order = getattr(server.server.server_state, "overstap_order", {})
+    try:
+        return sum(1 for c in list(order) if c._busy())
+    except RuntimeError:  # the loop changed the connections while we looked: look again
+        return -1
 
 
 @contextlib.contextmanager
@@ -89,10 +99,10 @@ def test_a_body_below_the_minimum_rate_is_cut_off_and_frees_its_slot(start: Star
     assert metric(gw_server.url, "overstap_rejected_total", route="default", reason="slow_body") == 8
     assert httpx.post(gw_server.url + "/soap", content=sample(A02), timeout=10).status_code == 200
     with connections() as steady:
-        steady.append(begun(gw_server.port, 3 + 40 * 100, b"<a>"))
-        for _ in range(40):  # 100 bytes every 0.05 s: 2,000 bytes/s over four windows
-            time.sleep(0.05)
-            steady[0].sendall(b"x" * 100)
+        steady.append(begun(gw_server.port, 3 + 40 * 1000, b"<a>"))
+        for _ in range(40):  # 1,000 bytes every 0.05 s over four windows: any one send pays for its window, so only
+            time.sleep(0.05)  # a test thread kept off the CPU a whole window long could miss (at 2,000 bytes/s a
+            steady[0].sendall(b"x" * 1000)  # quarter-second stall of a loaded host could)
         # read whole (not well-formed: a SOAP Fault, 500 by default), not cut (408 and closed)
         assert status_line(steady[0]) == b"HTTP/1.1 500 Internal Server Error"
 
@@ -109,7 +119,8 @@ def test_health_checks_are_answered_while_every_connection_has_a_request_in_prog
     with connections() as held:
         for _ in range(8):
             held.append(begun(gw_server.port, 100_000))
-        time.sleep(0.3)
+        # every slot's request in progress as the server sees it (a 0.3 s pause was not always enough under load)
+        assert wait_for(lambda: in_progress(gw_server) == 8, timeout=10)
         assert httpx.get(gw_server.url + "/healthz", timeout=3).status_code == 200
         assert httpx.get(gw_server.url + "/readyz", timeout=3).status_code == 200
         assert httpx.get(gw_server.url + "/metrics", timeout=3).status_code == 200
@@ -162,7 +173,8 @@ def test_the_bytes_held_for_bodies_are_bounded_for_the_whole_server(start: Start
     big = envelope(MAX_ENVELOPE_BYTES - 1000)
     with connections() as held:
         held.append(begun(gw_server.port, len(big), big[:-1]))  # all but its last byte: held until it ends
-        time.sleep(0.5)
+        budget = gw_server.server.config.app.state.body_budget
+        assert wait_for(lambda: budget.held >= len(big) - 1 - FREE_BODY_BYTES, timeout=10)  # read, not a pause
         refused = posted(gw_server.port, envelope(10_000_000))
         head, _, text = refused.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 503 ") and b"retry-after: 5" in head.lower(), head
@@ -170,7 +182,7 @@ def test_the_bytes_held_for_bodies_are_bounded_for_the_whole_server(start: Start
         assert b"<faultcode>soap:Server</faultcode>" in text
         assert metric(gw_server.url, "overstap_rejected_total", route="default", reason="busy") == 1
         assert httpx.post(gw_server.url + "/soap", content=sample(A02), timeout=10).status_code == 200
-    time.sleep(0.5)  # the held sender has left
+    assert wait_for(lambda: budget.held == 0, timeout=10)  # the held sender has left: its bytes given back
     taken = posted(gw_server.port, envelope(10_000_000))
     assert not taken.startswith(b"HTTP/1.1 503 "), taken[:200]
     assert metric(gw_server.url, "overstap_rejected_total", route="default", reason="busy") == 1

@@ -21,6 +21,7 @@ from proxy_helpers import ServerThread, soap11, wait_for
 from receiver_messages import CREEER, UPDATE, creeer_object, lk01
 from test_testbed import DI02, GZI, _ggk_pair
 
+from gateway.httpguard.bodies import FREE_BODY_BYTES
 from gateway.receiver import Receiver
 from gateway.render import stuf
 from gateway.render.schemas import errors_of
@@ -192,10 +193,12 @@ def _answer(conn: socket.socket, within: float) -> bytes:
 
 def test_a_stalled_body_is_answered_in_time_and_bodies_share_a_budget(tmp_path: Path, reference_dir: Path) -> None:
     limits = Limits(max_body_bytes=1024 * 1024, body_timeout=1.5, max_body_buffer_bytes=1024 * 1024)
-    server = ServerThread(create_app(Receiver(), limits=limits)).start()
+    app = create_app(Receiver(), limits=limits)
+    server = ServerThread(app).start()
     try:
         held = _stalled(server.port, 1024 * 1024, 900 * 1024)  # holds ~836 KiB of the 1 MiB budget
-        time.sleep(0.3)
+        # read and counted before the next body comes (a 0.3 s pause was not always enough on a loaded host)
+        assert wait_for(lambda: app.state.body_budget.held >= 900 * 1024 - FREE_BODY_BYTES, timeout=10)
         busy = _post(server.url, b"<x>" + b"a" * (400 * 1024) + b"</x>", {"Content-Type": "text/xml"})
         assert (busy.status_code, busy.headers.get("retry-after")) == (503, "5"), busy.text
         assert b"<StUF:code>StUF046</StUF:code>" in busy.content

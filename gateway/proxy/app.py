@@ -144,7 +144,8 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None, *, front: bo
     app.state.gateway = gw
     app.state.slow_body = slow_body(gw, config.http_limits().min_body_rate)  # for the guard (cli/serve.py)
     app.state.unknown_coding = unknown_coding(gw)  # so too
-    handler = _soap_endpoint(config, gw)
+    app.state.body_budget = BodyBudget(config.max_body_buffer_bytes)  # what bodies hold now: tests wait on it
+    handler = _soap_endpoint(config, gw, app.state.body_budget)
 
     async def soap(request: Request) -> Response:
         return await handler(request.path_params.get("route"), request)
@@ -188,13 +189,12 @@ def _lifespan(gw: Gateway) -> Callable[[FastAPI], AbstractAsyncContextManager[No
     return lifespan
 
 
-def _soap_endpoint(config: ServeConfig, gw: Gateway) -> SoapHandler:
+def _soap_endpoint(config: ServeConfig, gw: Gateway, budget: BodyBudget) -> SoapHandler:
     """The SOAP POST: route and credentials first, a Content-Type or Content-Encoding that is no XML refused unread
     (gateway/proxy/media.py), then the body read within its limit, its time and the server's
     body budget (gateway/httpguard/bodies.py), then the gateway's answer. A GGk envelope may grow past the general
     limit, up to its own."""
     limit = config.max_body_bytes
-    budget = BodyBudget(config.max_body_buffer_bytes)
 
     async def receive(route_name: str | None, request: Request) -> Response:
         headers = request.headers

@@ -139,6 +139,7 @@ def create_app(receiver: Receiver, journal: Journal | None = None, ggk: GgkIntak
         load_schema(ZKN_SCHEMA)
     ggk = ggk if ggk is not None else GgkIntake(validate=receiver.validate)
     app = FastAPI(title="Overstap testbed", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.body_budget = budget  # what bodies hold now: tests wait on it rather than on a pause
     lock = asyncio.Lock()  # one kennisgeving at a time: the receiver's order is the order of the answers
     counter = itertools.count(1)
     issue = journal.issue if journal else (lambda gemeente: f"{gemeente}TB{next(counter):010d}")
