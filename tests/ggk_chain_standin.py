@@ -46,9 +46,15 @@ _ONTVANGER = re.compile(rb"<StUF:ontvanger>\s*<StUF:organisatie>([^<]+)<")
 BV = "Bv03"
 LOST = "lost"  # the envelope stored, the connection dropped before any answer
 SLOW = "slow"  # the envelope stored, the Bv03 sent after the sender's timeout
+HELD = "held"
+"""The envelope stored, the answer held until the test sets :attr:`StrictChain.let_go`, then the connection dropped
+(as LOST): a test acts while the attempt is on the wire however late it runs, where SLOW's window is the sender's
+timeout, a race a loaded machine can lose."""
 NOT_STORED = "Fo03 StUF046"  # a transient Fo03: not stored, so the same envelope may come again (4.4.3)
 DOWN = "down"  # HTTP 503 without a StUF answer, not stored, to every offer of that envelope until recover()
-RETRIED = (LOST, SLOW, NOT_STORED, DOWN)
+RETRIED = (LOST, SLOW, NOT_STORED, DOWN)  # not HELD: only a test that lets go may plan it
+TAKEN = (LOST, SLOW, HELD)
+"""Answers after which the chain holds the envelope as taken (a Bv03 to the same envelope offered again)."""
 """Answers after which the sender may offer the same envelope, byte for byte, under the same UUID again."""
 
 
@@ -61,7 +67,7 @@ class Offer:
     tijdstip: str
     digest: str
     identificatie: str
-    answer: str  # "Bv03", "Fo03 <code>" (at once), "lost", "slow"
+    answer: str  # "Bv03", "Fo03 <code>" (at once), "lost", "slow", "held"
     repeat: bool  # this zender offered this referentienummer before and the chain stored it
     broken: str | None  # the rule the envelope broke (the chain answered a Fo03 for it), None when it kept them
     berichtcode: str = "Di01"
@@ -88,6 +94,8 @@ class StrictChain:
     _down: set[tuple[str, str]] = field(default_factory=set)
     _intake: GgkIntake = field(default_factory=GgkIntake)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    let_go: threading.Event = field(default_factory=threading.Event)
+    """Ends the wait of every HELD answer (each then drops its connection)."""
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -112,7 +120,7 @@ class StrictChain:
                 answer = f"Fo03 {checked.fout.code}"
                 broken = f"{checked.fout.code} {checked.fout.field}"
             elif before is not None:  # the same envelope again (4.4): the answer it got, not stored again
-                answer = BV if before in (LOST, SLOW) else before
+                answer = BV if before in TAKEN else before
             elif (zender, ref) in self._down:
                 answer = DOWN
             elif tijdstip <= self._last.get(zender, ""):
@@ -128,7 +136,9 @@ class StrictChain:
             self.offers.append(Offer(zender, ref, tijdstip, digest, identificatie, answer, before is not None,
                                      broken, code, _one(_CROSS, body), _one(_ONTVANGER, body), retour,
                                      time.monotonic(), body))
-        if answer == LOST:
+        if answer == HELD:
+            assert self.let_go.wait(60), "the test never let the held answer go"
+        if answer in (LOST, HELD):
             return None
         if answer == DOWN:
             return 503, b"service unavailable"
@@ -151,14 +161,14 @@ class StrictChain:
     def took_all(self) -> dict[str, Offer]:
         """referentienummer -> every envelope the chain took, Di01 or Du01, in the order it took them."""
         with self._lock:
-            return {o.ref: o for o in self.offers if not o.repeat and o.answer in (BV, LOST, SLOW)}
+            return {o.ref: o for o in self.offers if not o.repeat and o.answer in (BV, *TAKEN)}
 
     def answer_for(self, ref: str) -> str | None:
         """The chain's verdict on an envelope: "Bv03", "Fo03 <code>" at once or "Fo01 <code>" later."""
         if ref in self.refused_later:
             return f"Fo01 {self.refused_later[ref]}"
         stored = [o for o in self.offers if o.ref == ref and not o.repeat and o.answer not in (NOT_STORED, DOWN)]
-        return None if not stored else BV if stored[0].answer in (LOST, SLOW) else stored[0].answer
+        return None if not stored else BV if stored[0].answer in TAKEN else stored[0].answer
 
     def recover(self) -> None:
         """The envelopes answered DOWN are taken as any new one from now on (the cause on the chain's side gone)."""
