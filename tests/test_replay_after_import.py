@@ -157,7 +157,8 @@ class Gate:
 
 def _held_back(start: Start, tmp_path: Path, database: str | None = None) -> None:
     """A creeerZaak pending (the receiver down) when the import marks it: held back at its next attempt, never
-    offered to the receiver once it is back; replay refuses it, force sends it. On the SQLite outbox, or on the PostgreSQL ``database``."""
+    offered to the receiver once it is back; replay refuses it, force sends it. On the SQLite outbox, or on the
+    PostgreSQL ``database``."""
     state, receiver = _loaded(tmp_path)
     gate = Gate(reference_app(receiver))
     with ServerThread(gate) as ds:
