@@ -265,3 +265,37 @@ def test_a_rescan_whose_read_failed_is_made_again_at_the_next_poll(start: Start,
         assert wait_for(lambda: outbox.delivery(conn, delivery)["status"] == outbox.DELIVERED)
         assert [how for _ref, how in got] == ["fo", "bv"]
         conn.close()
+
+
+def test_a_stale_copys_bv03_whose_write_was_not_stored_answers_no_waiter(start: Start) -> None:
+    """``ack: delivered`` on a GGk route: the envelope is on the wire when the chain refuses it in a Fo01 and an
+    operator replays it in a new envelope. The old copy's Bv03 comes back after that: its write is not stored (the
+    delivery is pending under the new envelope), yet the sender was answered with it, a Bv03 for nothing the outbox
+    records as delivered. Acknowledge only what is durable: the sender hears the new envelope's verdict, here the
+    Fo03 the downstream refuses it with."""
+    go, got = threading.Event(), []
+    answers: list[httpx.Response] = []
+    plan: Plan = lambda n: "hold" if n == 0 else "fo"  # noqa: E731
+    with ServerThread(downstream(plan, go, got)) as ds:
+        server, gw = start({"default": {"downstream": ds.url, "profile": "ggk", "ack": "delivered",
+                                        "ack_timeout": 30}}, {}, admin_key="geheim")
+        assert gw.db_path is not None
+        sender = threading.Thread(target=lambda: answers.append(
+            httpx.post(server.url + "/soap", content=variant(sample(), 5), timeout=60)))
+        sender.start()
+        assert wait_for(lambda: len(got) == 1)  # on the wire, its answer held; the sender waits for the verdict
+        conn = outbox.connect(gw.db_path)
+        delivery, old = _refused_in_fo01(server.url, conn)
+        replayed = httpx.post(server.url + "/admin/replay", json={"ids": [delivery]}, headers=ADMIN, timeout=30)
+        (result,) = replayed.json()["results"]
+        assert result["ok"] and result["note"].startswith("queued again in a new envelope "), result
+        new = result["note"].split()[6]
+        go.set()  # the old envelope's Bv03: not written, the row is pending under the new one
+        sender.join(60)
+        (answer,) = answers
+        assert answer.status_code == 500 and "Bv03" not in answer.text, answer.text  # the new envelope's Fo03
+        assert "refused downstream" in answer.text and "StUF055" in answer.text
+        row = outbox.delivery(conn, delivery)
+        assert (row["status"], row["referentienummer"]) == (outbox.DEAD, new)
+        assert got == [(old, "hold"), (new, "fo")]
+        conn.close()

@@ -23,6 +23,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from typing import Any
 
 from gateway.pgstore.notify import Listener
@@ -31,6 +32,7 @@ from . import claims
 from .forwarder import Forwarder
 from .lanes import KeyQueue
 from .outbox import Queued
+from .outcome import Outcome
 from .store import failure_name
 
 log = logging.getLogger("overstap.forwarder")
@@ -92,8 +94,9 @@ class ClaimingForwarder(Forwarder):
             self._drop(entry)
             return False
         settling = set(self._settling)  # taken before the read: one committed during it may leave the set meanwhile
+        held = {q.id for q in entry.items}  # what is handed over during the read was committed after it began
         rows = await self._read(claims.pending_of, *entry.key)
-        self._refresh(entry, [r for r in rows if r.id not in settling and r.id not in self._settling])
+        self._refresh(entry, [r for r in rows if r.id not in settling and r.id not in self._settling], held)
         return True
 
     def _claim(self, conn: Any, ids: list[int]) -> set[int]:
@@ -103,8 +106,10 @@ class ClaimingForwarder(Forwarder):
         self._claimed |= claims.try_claim(conn, [i for i in ids if i not in self._claimed])
         return {i for i in ids if i in self._claimed}
 
-    def _refresh(self, entry: KeyQueue, rows: list[Queued]) -> None:
-        """Make the entry's deliveries those pending in the store (keeping what is known of the ones it has)."""
+    def _refresh(self, entry: KeyQueue, rows: list[Queued], held: set[int]) -> None:
+        """Make the entry's deliveries those pending in the store (keeping what is known of the ones it has), and
+        those handed over while the store was read (not in ``held``, what the entry had before the read): committed
+        after the read began, they are pending, not gone; forgotten, each waited for the next poll."""
         have = {q.id: q for q in entry.items}
         items = []
         for row in rows:
@@ -115,8 +120,9 @@ class ClaimingForwarder(Forwarder):
                 depth_key = (row.route, row.target)
                 self._depth[depth_key] = self._depth.get(depth_key, 0) + 1
             items.append(item)
+        items += [have.pop(i) for i in list(have) if i not in held]
         self._forget(have.values())
-        entry.items = deque(items)
+        entry.items = deque(sorted(items, key=lambda q: q.id))
 
     def _drop(self, entry: KeyQueue) -> None:
         """Stop tracking a key's deliveries (they stay pending in the store for the replica that holds it)."""
@@ -137,10 +143,15 @@ class ClaimingForwarder(Forwarder):
                 self._cached -= 1
                 item.payload = None
 
-    def _write_settled(self, delivery_id: int, write: Callable[[Any], bool],
-                       counted: Callable[[bool], None]) -> None:
-        self._settling.add(delivery_id)
-        self.committer.submit(write, after=counted).add_done_callback(lambda _f: self._settling.discard(delivery_id))
+    def _write_settled(self, item: Queued, write: Callable[[Any], bool], counted: Callable[[bool], None],
+                       waiters: list[asyncio.Future[Outcome]]) -> None:
+        self._settling.add(item.id)
+
+        def answered(future: Future[Any]) -> None:
+            self._settling.discard(item.id)
+            self._not_stored(future, item, waiters)
+
+        self.committer.submit(write, after=counted).add_done_callback(answered)
 
     def _idle(self, entry: KeyQueue) -> None:
         super()._idle(entry)
@@ -162,8 +173,15 @@ class ClaimingForwarder(Forwarder):
     async def _let_go(self, key: tuple[str, str, str], token: int) -> None:
         """Give a finished key back once its settled statuses are committed: released earlier, another replica
         could read a just-delivered message as still pending and send it again. Only the key's latest idle
-        releases: an older one waited only for the writes queued before it, not for those of a later round."""
-        await asyncio.wrap_future(self.committer.submit(_nothing))
+        releases: an older one waited only for the writes queued before it, not for those of a later round.
+        A barrier whose batch failed (the writer's connection cut, a failed COMMIT: the reader, holding the claim,
+        fine) releases too: each write before it was committed or rolled back by then, and kept, the claim would
+        wait for the key's next idle, which need never come (a delivery not stored is taken up again at once)."""
+        try:
+            await asyncio.wrap_future(self.committer.submit(_nothing))
+        except Exception as exc:  # its batch failed: every write queued before it is resolved all the same
+            log.info("a finished key's settled statuses were not all stored (%s): its claim is let go, what is "
+                     "pending still is taken up again", failure_name(exc))
         lid = claims.lock_id(*key)
         if self._last_idle.get(lid) != token:
             return

@@ -172,10 +172,13 @@ class Forwarder(SettledWrites):
                 entry.scheduled = True
                 self._schedule(entry, max(0.0, item.next_at - now))
 
-    def waiter(self, delivery_id: int) -> asyncio.Future[Outcome]:
-        """A future for the outcome of a delivery (for ``ack: delivered``); register before ``add``."""
+    def waiter(self, delivery_id: int, *, watch: bool = False) -> asyncio.Future[Outcome]:
+        """A future for the outcome of a delivery (for ``ack: delivered``); register before ``add``. ``watch``: a
+        delivery no copy held here settles (another replica holds its key): answered from the status it stores."""
         fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(delivery_id, []).append(fut)
+        if watch:
+            self._watched.add(delivery_id)
         return fut
 
     def forget(self, delivery_id: int, fut: asyncio.Future[Outcome]) -> None:
@@ -216,19 +219,6 @@ class Forwarder(SettledWrites):
             log.info("outbox: %d pending delivery(ies) picked up", len(fresh))
             self.add(fresh)
         await self._answer_watched()
-
-    async def _answer_watched(self) -> None:
-        """Resolve the waiters of watched deliveries that are settled in the outbox, from the status it holds; those
-        still pending (taken up again, or held by another replica) wait on."""
-        ids = [i for i in self._watched if i in self._waiters]
-        self._watched.intersection_update(ids)
-        if not ids:
-            return
-        for row in await self._read(outbox.settled, ids):  # its code, not its reason: the downstream's own words
-            outcome = Outcome(DELIVERED if row[1] == outbox.DELIVERED else DEAD, http_status=row[2],
-                              reason=f"{row[3] or row[1]} (its reason is kept with delivery {row[0]} in the outbox)")
-            self._watched.discard(row[0])
-            answer(self._waiters.pop(row[0], []), outcome)
 
     async def _poll(self) -> None:
         while not self.stopping:
@@ -397,9 +387,10 @@ class Forwarder(SettledWrites):
         renewing = outcome.result == DEAD and outcome.reply_code == restamp.STALE_TIJDSTIP and self.renew is not None
         waiters = self._waiters.pop(item.id, []) if outcome.result in (DELIVERED, DEAD) and not renewing else []
         if outcome.result == DELIVERED:
-            self._write_settled(item.id, lambda c: unless_settled(c, item, outbox.mark_delivered(
+            self._write_settled(item, lambda c: unless_settled(c, item, outbox.mark_delivered(
                 c, item.id, item.attempts, outcome.http_status, outcome.reply_code, sent_as=item.referentienummer)),
-                self._then_answer(waiters, outcome, lambda written: self._count_written(item, outcome, written)))
+                self._then_answer(item.id, waiters, outcome, lambda written: self._count_written(item, outcome,
+                                                                                               written)), waiters)
             log.info("delivery %d (%s/%s %s) delivered after %d attempt(s)", item.id, item.route, item.target,
                      item.referentienummer, item.attempts)
         elif outcome.result == GONE:  # the row changed behind this copy: what is pending now is picked up afresh
@@ -415,8 +406,8 @@ class Forwarder(SettledWrites):
                     restamp.owe_renewal(c, item.id)
                 return written
 
-            self._write_settled(item.id, dead, self._then_answer(
-                waiters, outcome, lambda written: self._dead_written(item, outcome, written)))
+            self._write_settled(item, dead, self._then_answer(
+                item.id, waiters, outcome, lambda written: self._dead_written(item, outcome, written)), waiters)
             log.warning("delivery %d (%s/%s %s) dead letter: %s", item.id, item.route, item.target,
                         item.referentienummer, outcome.summary)
         item.payload = None
@@ -428,14 +419,17 @@ class Forwarder(SettledWrites):
         else:
             self._idle(entry)
 
+    def _again_later(self, item: Queued) -> None:
+        downstream = self.targets.get((item.route, item.target))
+        delay = downstream.retry.delay(max(item.attempts, 1), self.rng) if downstream is not None else 0.0
+        item.next_at, item.payload = time.time() + delay, None
+        self.add([item])
+
     def rescan_soon(self) -> None:
         """Rescan now, not at the next poll: a replay's generation bump came while this forwarder held the delivery's
         old copy (a retry of the old envelope), and its rescan passed the delivery over as known; or this process
         replayed deliveries itself (gateway/proxy/replaying.py), which on SQLite no NOTIFY announces."""
-        if not self.stopping:
-            task = asyncio.create_task(self._poll_once(), name="outbox-rescan")
-            self._rescans.add(task)
-            task.add_done_callback(self._rescans.discard)
+        self._background(self._poll_once(), "outbox-rescan")
 
     def _idle(self, entry: KeyQueue) -> None:
         """A key with nothing left to send: forget it. *(hook)*"""

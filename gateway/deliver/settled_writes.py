@@ -12,13 +12,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Future
 from typing import Any
 
 from . import outbox, restamp
 from .committer import GroupCommitter
 from .outbox import Queued
-from .outcome import DELIVERED, Outcome
+from .outcome import DEAD, DELIVERED, Outcome
+from .store import failure_name
 
 log = logging.getLogger("overstap.forwarder")
 RENEW_GRACE = 10.0
@@ -55,9 +57,6 @@ class SettledWrites:
     """Deliveries whose renewal this process is paying now: asked once here, however often a look finds them."""
     renew_grace: float = RENEW_GRACE
 
-    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
-        raise NotImplementedError  # the forwarder's reader thread
-
     async def renew_owed(self, grace: float) -> int:
         """Pay the renewals owed on StUF019 dead letters (gateway/deliver/restamp.py ``owe_renewal``) that were
         written more than ``grace`` seconds ago: at start every one (0; a process killed before its renewal left
@@ -87,17 +86,56 @@ class SettledWrites:
         except Exception as exc:  # a metric must never undo the status it counts
             log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
 
-    def _then_answer(self, waiters: list[asyncio.Future[Outcome]], outcome: Outcome,
+    def _then_answer(self, delivery_id: int, waiters: list[asyncio.Future[Outcome]], outcome: Outcome,
                      counted: Callable[[bool], None]) -> Callable[[bool], None]:
         """``counted``, then the senders waiting for this verdict (``ack: delivered``) answered, on the loop: only
         once the status is committed, or a sender told Fo03 that offers the message again at once finds its delivery
-        still pending, untracked, and gets a Bv03 with no new envelope (tests/test_ggk_ack_delivered_verdict.py)."""
+        still pending, untracked, and gets a Bv03 with no new envelope (tests/test_ggk_ack_delivered_verdict.py).
+        And only with a verdict that was written: a stale copy's (the delivery settled or queued anew in a new
+        envelope meanwhile) says nothing the outbox records; those senders hear what it holds (:meth:`_watch_again`)."""
         def after(written: bool) -> None:
             counted(written)
             if waiters and self._loop is not None:
                 with contextlib.suppress(RuntimeError):  # a loop that is closed has nobody left to answer
-                    self._loop.call_soon_threadsafe(answer, waiters, outcome)
+                    if written:
+                        self._loop.call_soon_threadsafe(answer, waiters, outcome)
+                    else:
+                        self._loop.call_soon_threadsafe(self._watch_again, delivery_id, waiters)
         return after
+
+    def _watch_again(self, delivery_id: int, waiters: list[asyncio.Future[Outcome]]) -> None:
+        """Senders the verdict of an attempt was not stored for wait on: for the copy a rescan (now) takes up, or for
+        the status the outbox holds (a watched delivery: :meth:`_answer_watched`)."""
+        live = [w for w in waiters if not w.done()]
+        if live:
+            self._waiters.setdefault(delivery_id, []).extend(live)
+        if delivery_id in self._waiters:
+            self._watched.add(delivery_id)
+        self.rescan_soon()
+
+    def _not_stored(self, future: Future[Any], item: Queued, waiters: list[asyncio.Future[Outcome]]) -> None:
+        """On the writer thread, once a settled status's write is answered: when its batch failed (a cut or failing
+        writer connection, a failed COMMIT) nothing was stored, and the delivery, no longer tracked, is pending in the
+        outbox still. It is taken up again after its retry delay (a SQLite forwarder waited for a restart: no generation
+        bump announces it), sent again under the same referentienummer (at least once); its senders wait for that."""
+        error = future.exception()
+        if error is not None and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # a loop that is closed has nobody left to answer
+                self._loop.call_soon_threadsafe(self._take_up_again, item, waiters, failure_name(error))
+
+    def _take_up_again(self, item: Queued, waiters: list[asyncio.Future[Outcome]], why: str) -> None:
+        """Track the delivery again, due after its retry delay: a store that refuses every such COMMIT must not have
+        the downstream sent the message in a tight loop. Its senders wait for what that attempt records."""
+        log.warning("delivery %d (%s/%s %s): its settled status was not stored (%s): it is pending still and taken "
+                    "up again", item.id, item.route, item.target, item.referentienummer, why)
+        live = [w for w in waiters if not w.done()]
+        if live:
+            self._waiters.setdefault(item.id, []).extend(live)
+        self._again_later(item)
+
+    def _again_later(self, item: Queued) -> None:
+        """Track a delivery again, due after its retry delay (gateway/deliver/forwarder.py)."""
+        raise NotImplementedError
 
     def _dead_written(self, item: Queued, outcome: Outcome, written: bool) -> None:
         """Count a dead letter; one the chain answered StUF019 goes to :attr:`renew` (after COMMIT, on the loop)."""
@@ -107,14 +145,16 @@ class SettledWrites:
                 self._loop.call_soon_threadsafe(self._renew_now, item.id, outcome, written)
 
     def _renew_now(self, delivery_id: int, outcome: Outcome, written: bool) -> None:
-        if written and not self.stopping and self.renew is not None:
+        if not written:  # settled meanwhile (a Fo01, queued anew): this StUF019 is not what the outbox holds
+            self._watch_again(delivery_id, self._waiters.pop(delivery_id, []))
+        elif not self.stopping and self.renew is not None:
             self._renew_task(delivery_id, outcome)
         else:
             answer(self._waiters.pop(delivery_id, []), outcome)
 
-    def _renew_task(self, delivery_id: int, outcome: Outcome | None) -> None:
+    def _renew_task(self, delivery_id: int, outcome: Outcome | None, name: str = "outbox-renew") -> None:
         self._renewing.add(delivery_id)
-        task = asyncio.create_task(self._renew_or_answer(delivery_id, outcome), name="outbox-renew")
+        task = asyncio.create_task(self._renew_or_answer(delivery_id, outcome), name=name)
         self._rescans.add(task)
         task.add_done_callback(self._rescans.discard)
 
@@ -127,11 +167,48 @@ class SettledWrites:
             renewed = await self.renew(delivery_id)
         finally:
             self._renewing.discard(delivery_id)
-        if not renewed:
-            if outcome is not None:
-                answer(self._waiters.pop(delivery_id, []), outcome)
-        elif delivery_id in self._waiters:  # held by another replica, this one never settles it: see claiming.py
+        if renewed:
+            if delivery_id in self._waiters:  # whichever replica takes the new envelope, its status answers them
+                self._watched.add(delivery_id)
+        elif outcome is not None:  # a debt paid at a look (no outcome) has no senders of this process to answer
+            await self._answer_unless_renewed(delivery_id, outcome)
+
+    async def _answer_unless_renewed(self, delivery_id: int, outcome: Outcome) -> None:
+        """A StUF019 dead letter not renewed here: its senders hear ``outcome`` if it is still a dead letter, and wait
+        on (watched) if it is pending again: renewed meanwhile by another (a replica, a watch, an operator), the
+        superseded envelope's verdict is not theirs (tests/test_waiters_claims.py)."""
+        try:
+            settled = await self._read(outbox.settled, [delivery_id])
+        except Exception as exc:  # the store: watched, a later rescan answers from what it holds then
+            log.warning("delivery %d: its status was not read (%s): its senders wait on", delivery_id,
+                        failure_name(exc))
+            settled = []
+        if settled:
+            self._watched.discard(delivery_id)
+            answer(self._waiters.pop(delivery_id, []), outcome)
+        elif delivery_id in self._waiters:
             self._watched.add(delivery_id)
+
+    async def _answer_watched(self) -> None:
+        """Resolve the waiters of watched deliveries that are settled in the outbox, from the status it holds; those
+        still pending (taken up again, or held by another replica) wait on."""
+        ids = [i for i in self._watched if i in self._waiters]
+        self._watched.intersection_update(ids)
+        if not ids:
+            return
+        for row in await self._read(outbox.settled, ids):  # its code, not its reason: the downstream's own words
+            outcome = Outcome(DELIVERED if row[1] == outbox.DELIVERED else DEAD, http_status=row[2],
+                              reason=f"{row[3] or row[1]} (its reason is kept with delivery {row[0]} in the outbox)")
+            self._watched.discard(row[0])
+            if row[3] == restamp.STALE_TIJDSTIP and row[1] == outbox.DEAD and self.renew is not None:
+                # renewed a moment later by the replica that sent it, or never (not stale, that replica gone): renewed
+                # here if it is stale (a second renewal finds it pending and is refused), else this verdict is final
+                if row[0] in self._renewing:  # paid here now (a look at the debts): its end says more
+                    self._watched.add(row[0])
+                else:
+                    self._renew_task(row[0], outcome, "outbox-renew-watched")
+            else:
+                answer(self._waiters.pop(row[0], []), outcome)
 
     def _count_retried(self, item: Queued, outcome: Outcome, delay: float) -> None:
         """Count a failed attempt as retried once its attempts and next_at are committed, as delivered and dead are
@@ -142,11 +219,28 @@ class SettledWrites:
         except Exception as exc:  # a metric must never undo the write it counts
             log.error("delivery %d: its metrics failed (%s)", item.id, type(exc).__name__)
 
-    def _write_settled(self, delivery_id: int, write: Callable[[Any], bool],
-                       counted: Callable[[bool], None]) -> None:
-        """Queue the delivered/dead status of a delivery; ``counted`` gets whether it was written, after COMMIT.
-        *(hook)*"""
-        self.committer.write_later(write, after=counted)
+    def _write_settled(self, item: Queued, write: Callable[[Any], bool], counted: Callable[[bool], None],
+                       waiters: list[asyncio.Future[Outcome]]) -> None:
+        """Queue the delivered/dead status of a delivery; ``counted`` gets whether it was written, after COMMIT; a
+        write that was not committed has the delivery taken up again (:meth:`_not_stored`). *(hook)*"""
+        self.committer.submit(write, after=counted).add_done_callback(lambda f: self._not_stored(f, item, waiters))
+
+    def rescan_soon(self) -> None:
+        """Rescan the outbox now (gateway/deliver/forwarder.py)."""
+        raise NotImplementedError
+
+    def _background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` as a task the forwarder keeps (and waits for no longer once it stops)."""
+        if self.stopping:
+            work.close()
+            return
+        task = asyncio.create_task(work, name=name)
+        self._rescans.add(task)
+        task.add_done_callback(self._rescans.discard)
+
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn`` on the reader connection (gateway/deliver/forwarder.py)."""
+        raise NotImplementedError
 
 
 def answer(waiters: list[asyncio.Future[Outcome]], outcome: Outcome) -> None:

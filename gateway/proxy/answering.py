@@ -77,8 +77,8 @@ async def acknowledge(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted
         if ack_target == outbox.NEW:  # pending again, in a new envelope: the forwarder picks them up from the outbox
             waits.update((i, gw.forwarder.waiter(i)) for i in renewed)
         for delivery_id, status, target in accepted.known:
-            if target == ack_target and status == outbox.PENDING and gw.forwarder.tracks(delivery_id):
-                waits[delivery_id] = gw.forwarder.waiter(delivery_id)
+            if target == ack_target and status == outbox.PENDING:  # one another replica holds: its status answers
+                waits[delivery_id] = gw.forwarder.waiter(delivery_id, watch=not gw.forwarder.tracks(delivery_id))
     headers = {"X-Overstap-Message": str(accepted.message_id),
                "X-Overstap-Referentienummers": ",".join(accepted.refs)}
     if accepted.duplicate:
