@@ -179,8 +179,10 @@ def test_two_senders_watching_a_delivery_another_replica_holds_hear_its_renewed_
             (later_id,) = [r[0] for r in conn.execute("SELECT id FROM delivery WHERE message_id = ?",
                                                       (int(later.headers["x-overstap-message"]),))]
             assert wait_for(lambda: _status(conn, later_id) == outbox.DELIVERED)
-            conn.execute("UPDATE delivery SET status = 'dead', http_status = 500, reply_code = ?, reason = ?"
-                         " WHERE id = ?", ("Fo03 StUF019", "Fo03 StUF019 tijdstip", delivery))  # the holder's
+            # the holder's dead letter, written as its forwarder writes one: with the renewal it owes (stale: the
+            # zender's later envelope went since; schema 0009), which a replica may pay if the holder does not
+            conn.execute("UPDATE delivery SET status = 'dead', http_status = 500, reply_code = ?, reason = ?,"
+                         " renewal_owed = 1 WHERE id = ?", ("Fo03 StUF019", "Fo03 StUF019 tijdstip", delivery))
             assert wait_for(lambda: conn.execute("SELECT referentienummer FROM delivery WHERE id = ?",
                                                  (delivery,)).fetchone()[0] != old, timeout=PROMPT), \
                 ("not renewed", [(a.status_code, a.text[-300:]) for a in answers])
