@@ -60,6 +60,22 @@ def _send(url: str, message: bytes) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def _waiting_sender(url: str, n: int, answers: list[httpx.Response]) -> threading.Thread:
+    """A sender on ``ack: delivered`` posting message ``n`` from its own thread: it waits for the verdict."""
+    sender = threading.Thread(target=lambda: answers.append(
+        httpx.post(url + "/soap", content=variant(sample(), n), timeout=60)))
+    sender.start()
+    return sender
+
+
+def _replayed_in_a_new_envelope(url: str, delivery: int) -> str:
+    """An operator's replay of a GGk delivery (``POST /admin/replay``): the referentienummer of its new envelope."""
+    replayed = httpx.post(url + "/admin/replay", json={"ids": [delivery]}, headers=ADMIN, timeout=30)
+    (result,) = replayed.json()["results"]
+    assert result["ok"] and result["note"].startswith("queued again in a new envelope "), result
+    return str(result["note"].split()[6])
+
+
 def _refused_in_fo01(url: str, conn: Any) -> tuple[int, str]:
     """The chain refuses the one delivery's envelope in a Fo01 (a dead letter now): (its id, that envelope)."""
     ((delivery, old),) = conn.execute("SELECT id, referentienummer FROM delivery").fetchall()
@@ -121,10 +137,7 @@ def test_an_envelope_renewed_while_its_old_copy_is_out_is_sent_once_while_anothe
         assert wait_for(lambda: len(got) == 1)  # the old envelope on the wire, its answer held
         conn = outbox.connect(gw.db_path)
         delivery, old = _refused_in_fo01(server.url, conn)
-        replayed = httpx.post(server.url + "/admin/replay", json={"ids": [delivery]}, headers=ADMIN, timeout=30)
-        (result,) = replayed.json()["results"]
-        assert result["ok"] and result["note"].startswith("queued again in a new envelope "), result
-        new = result["note"].split()[6]
+        new = _replayed_in_a_new_envelope(server.url, delivery)
         real_pending, real_rescan = outbox.pending, forwarder.rescan
         passed_over: list[bool] = []
 
@@ -170,9 +183,7 @@ def test_a_sender_waiting_for_the_verdict_on_an_envelope_refused_before_its_retr
         server, gw = start({"default": {"downstream": ds.url, "profile": "ggk", "ack": "delivered",
                                         "ack_timeout": 20}}, {})
         assert gw.db_path is not None
-        sender = threading.Thread(target=lambda: answers.append(
-            httpx.post(server.url + "/soap", content=variant(sample(), 2), timeout=60)))
-        sender.start()
+        sender = _waiting_sender(server.url, 2, answers)
         assert wait_for(lambda: len(got) == 1)  # on the wire, its answer held; the sender waits for the verdict
         conn = outbox.connect(gw.db_path)
         delivery, old = _refused_in_fo01(server.url, conn)
@@ -280,16 +291,11 @@ def test_a_stale_copys_bv03_whose_write_was_not_stored_answers_no_waiter(start: 
         server, gw = start({"default": {"downstream": ds.url, "profile": "ggk", "ack": "delivered",
                                         "ack_timeout": 30}}, {}, admin_key="geheim")
         assert gw.db_path is not None
-        sender = threading.Thread(target=lambda: answers.append(
-            httpx.post(server.url + "/soap", content=variant(sample(), 5), timeout=60)))
-        sender.start()
+        sender = _waiting_sender(server.url, 5, answers)
         assert wait_for(lambda: len(got) == 1)  # on the wire, its answer held; the sender waits for the verdict
         conn = outbox.connect(gw.db_path)
         delivery, old = _refused_in_fo01(server.url, conn)
-        replayed = httpx.post(server.url + "/admin/replay", json={"ids": [delivery]}, headers=ADMIN, timeout=30)
-        (result,) = replayed.json()["results"]
-        assert result["ok"] and result["note"].startswith("queued again in a new envelope "), result
-        new = result["note"].split()[6]
+        new = _replayed_in_a_new_envelope(server.url, delivery)
         go.set()  # the old envelope's Bv03: not written, the row is pending under the new one
         sender.join(60)
         (answer,) = answers
