@@ -75,6 +75,8 @@ def test_an_outbox_the_console_indexed_before_0007_keeps_one_index_of_the_zaak(t
     ensure_indexes(conn)
     conn.execute("CREATE INDEX console_delivery_zaak ON delivery(zaak)")  # as the console of before made it
     conn.execute("DROP INDEX delivery_zaak")
+    conn.execute("DROP INDEX delivery_renewal_owed")  # and without what 0009 added: an outbox at 0006 throughout
+    conn.execute("ALTER TABLE delivery DROP COLUMN renewal_owed")
     conn.execute(f"UPDATE {schema.VERSION_TABLE} SET version_num = '0006'")
     conn.commit()
     conn.close()
@@ -82,6 +84,7 @@ def test_an_outbox_the_console_indexed_before_0007_keeps_one_index_of_the_zaak(t
     indexes = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE "
                                           "'%ON delivery(zaak)%'")]
     assert indexes == ["delivery_zaak"]
+    assert "renewal_owed" in {r[1] for r in conn.execute("PRAGMA table_info(delivery)")}  # 0009 ran after 0007
 
 
 def test_many_zaken_at_once_on_postgresql(server: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
