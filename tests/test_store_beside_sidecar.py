@@ -142,13 +142,17 @@ def test_replay_quarantined_on_postgresql_continues_the_counter_a_batch_shard_mo
     (zender, before), = conn.execute("SELECT zender, tijdstip FROM zender_tijdstip").fetchall()
     second = _quarantine(conn, variant(sample(A02), 2, 2))
     later = "29990101000000000"  # what the shard takes: far past the clock, so the replay must continue after it
-    shard = PgConnection(database)
+    # Not the sidecar's writer bound (idle in a transaction 15 s: the server ends the session): on a loaded host the
+    # replay took 15-30 s to reach the counter, the held update was gone and the replay never waited for it.
+    unbounded = "options=-c%20idle_in_transaction_session_timeout%3D0"
+    shard = PgConnection(f"{database}{'&' if '?' in database else '?'}{unbounded}")
     shard.execute("BEGIN")
     shard.execute("UPDATE zender_tijdstip SET tijdstip = ? WHERE zender = ?", (later, zender))
     replay = subprocess.Popen([*overstap_command(), "outbox", "replay", "--quarantined", str(second), "--store",
                                database], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     # the replay waits for the shard's row (a lock not granted), then the shard commits
-    assert wait_for(lambda: conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0] > 0, 30)
+    assert wait_for(lambda: conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0] > 0, 90), (
+        f"the replay never waited for the shard's row (exit {replay.poll()})")
     shard.execute("COMMIT")
     said = replay.communicate(timeout=60)[0].decode()
     assert replay.returncode == 0, said
