@@ -44,7 +44,7 @@ run: $(STAMP) $(NATIVE)
 
 test: $(STAMP) $(NATIVE)
 	$(BIN)/ruff check gateway tests benchmarks
-	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile --durations=30
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
