@@ -101,7 +101,7 @@ def test_a_live_replicas_poll_pays_the_renewal_its_writer_never_made(
         one, gw_one = start(ROUTES, downstreams, admin_key="geheim", store=database)
         _, gw_two = start(ROUTES, downstreams, admin_key="geheim", store=database)
         for gw in (gw_one, gw_two):
-            gw.forwarder._renew_now = lambda delivery_id, outcome, written: None  # type: ignore[method-assign]
+            gw.forwarder._renew_now = lambda *_args: None  # type: ignore[method-assign]
         conn: Any = PgConnection(database)
         _, mid, old = owed_stuf019(one.url, _row(conn), chain, 9701)
         _paid_once(conn, chain, mid, old)

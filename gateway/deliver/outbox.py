@@ -444,8 +444,10 @@ def claim_renewal(conn: sqlite3.Connection, delivery_id: int) -> bool:
 
 
 def settled(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Any]:
-    """(id, status, http_status, reply_code, reason) of those deliveries that are no longer pending."""
-    return conn.execute("SELECT id, status, http_status, reply_code, reason FROM delivery WHERE status != 'pending'"
+    """(id, status, http_status, reply_code, reason, referentienummer) of those deliveries that are no longer
+    pending: the referentienummer says which envelope the status is about (a renewal puts a GGk one in a new one)."""
+    return conn.execute("SELECT id, status, http_status, reply_code, reason, referentienummer FROM delivery"
+                        " WHERE status != 'pending'"
                         f" AND id IN ({','.join('?' * len(ids))})", list(ids)).fetchall()
 
 

@@ -142,26 +142,27 @@ class SettledWrites:
         self._count_written(item, outcome, written)
         if outcome.reply_code == restamp.STALE_TIJDSTIP and self.renew is not None and self._loop:
             with contextlib.suppress(RuntimeError):  # a loop that is closed has nobody left to answer
-                self._loop.call_soon_threadsafe(self._renew_now, item.id, outcome, written)
+                self._loop.call_soon_threadsafe(self._renew_now, item.id, outcome, written, item.referentienummer)
 
-    def _renew_now(self, delivery_id: int, outcome: Outcome, written: bool) -> None:
+    def _renew_now(self, delivery_id: int, outcome: Outcome, written: bool, sent_as: str) -> None:
         if not written:  # settled meanwhile (a Fo01, queued anew): this StUF019 is not what the outbox holds
             self._watch_again(delivery_id, self._waiters.pop(delivery_id, []))
         elif not self.stopping and self.renew is not None:
-            self._renew_task(delivery_id, outcome)
+            self._renew_task(delivery_id, outcome, sent_as=sent_as)
         else:
             answer(self._waiters.pop(delivery_id, []), outcome)
 
-    def _renew_task(self, delivery_id: int, outcome: Outcome | None, name: str = "outbox-renew") -> None:
+    def _renew_task(self, delivery_id: int, outcome: Outcome | None, name: str = "outbox-renew",
+                    sent_as: str | None = None) -> None:
         self._renewing.add(delivery_id)
-        task = asyncio.create_task(self._renew_or_answer(delivery_id, outcome), name=name)
+        task = asyncio.create_task(self._renew_or_answer(delivery_id, outcome, sent_as), name=name)
         self._rescans.add(task)
         task.add_done_callback(self._rescans.discard)
 
-    async def _renew_or_answer(self, delivery_id: int, outcome: Outcome | None) -> None:
-        """Renew a StUF019 dead letter; the senders waiting for it hear the new envelope's verdict (learnt from the
-        store should another replica send it), or ``outcome`` when it was not renewed (not owed, or the write
-        failed: the debt stays for the next look)."""
+    async def _renew_or_answer(self, delivery_id: int, outcome: Outcome | None, sent_as: str | None) -> None:
+        """Renew a StUF019 dead letter (the envelope ``sent_as``); the senders waiting for it hear the new envelope's
+        verdict (learnt from the store should another replica send it), or ``outcome`` when it was not renewed (not
+        owed, or the write failed: the debt stays for the next look)."""
         assert self.renew is not None
         try:
             renewed = await self.renew(delivery_id)
@@ -171,23 +172,26 @@ class SettledWrites:
             if delivery_id in self._waiters:  # whichever replica takes the new envelope, its status answers them
                 self._watched.add(delivery_id)
         elif outcome is not None:  # a debt paid at a look (no outcome) has no senders of this process to answer
-            await self._answer_unless_renewed(delivery_id, outcome)
+            await self._answer_unless_renewed(delivery_id, outcome, sent_as)
 
-    async def _answer_unless_renewed(self, delivery_id: int, outcome: Outcome) -> None:
-        """A StUF019 dead letter not renewed here: its senders hear ``outcome`` if it is still a dead letter, and wait
-        on (watched) if it is pending again: renewed meanwhile by another (a replica, a watch, an operator), the
-        superseded envelope's verdict is not theirs (tests/test_waiters_claims.py)."""
+    async def _answer_unless_renewed(self, delivery_id: int, outcome: Outcome, sent_as: str | None) -> None:
+        """A StUF019 dead letter not renewed here: its senders hear ``outcome`` if the outbox still holds that dead
+        letter, and wait on (watched) if it is pending again or settled in another envelope: renewed meanwhile by
+        another (a replica, a watch, an operator), the superseded envelope's verdict is not theirs; the new one's
+        is, read from the store now (tests/test_waiters_claims.py, tests/test_renewal_waiters_pg.py)."""
         try:
             settled = await self._read(outbox.settled, [delivery_id])
         except Exception as exc:  # the store: watched, a later rescan answers from what it holds then
             log.warning("delivery %d: its status was not read (%s): its senders wait on", delivery_id,
                         failure_name(exc))
             settled = []
-        if settled:
+        if settled and sent_as in (None, settled[0][5]):
             self._watched.discard(delivery_id)
             answer(self._waiters.pop(delivery_id, []), outcome)
         elif delivery_id in self._waiters:
             self._watched.add(delivery_id)
+            if settled:  # the winner's envelope has its verdict already: answered from the store, at once
+                self.rescan_soon()
 
     async def _answer_watched(self) -> None:
         """Resolve the waiters of watched deliveries that are settled in the outbox, from the status it holds; those
@@ -196,9 +200,8 @@ class SettledWrites:
         self._watched.intersection_update(ids)
         if not ids:
             return
-        for row in await self._read(outbox.settled, ids):  # its code, not its reason: the downstream's own words
-            outcome = Outcome(DELIVERED if row[1] == outbox.DELIVERED else DEAD, http_status=row[2],
-                              reason=f"{row[3] or row[1]} (its reason is kept with delivery {row[0]} in the outbox)")
+        for row in await self._read(outbox.settled, ids):
+            outcome = stored_verdict(row)
             self._watched.discard(row[0])
             if row[3] == restamp.STALE_TIJDSTIP and row[1] == outbox.DEAD and self.renew is not None:
                 # renewed a moment later by the replica that sent it, or never (not stale, that replica gone): renewed
@@ -206,7 +209,7 @@ class SettledWrites:
                 if row[0] in self._renewing:  # paid here now (a look at the debts): its end says more
                     self._watched.add(row[0])
                 else:
-                    self._renew_task(row[0], outcome, "outbox-renew-watched")
+                    self._renew_task(row[0], outcome, "outbox-renew-watched", sent_as=row[5])
             else:
                 answer(self._waiters.pop(row[0], []), outcome)
 
@@ -248,6 +251,15 @@ def answer(waiters: list[asyncio.Future[Outcome]], outcome: Outcome) -> None:
     for fut in waiters:
         if not fut.done():
             fut.set_result(outcome)
+
+
+def stored_verdict(row: Any) -> Outcome:
+    """A settled row of :func:`gateway.deliver.outbox.settled` as the verdict a watching sender hears: its code, not
+    its reason (the downstream's own words). With a StUF code, that code is what the sender's Fo03 names, not the
+    bare HTTP status (a watcher of a chain's Fo03 StUF055 heard "refused downstream: HTTP 500")."""
+    said = f"{row[3] or row[1]} (its reason is kept with delivery {row[0]} in the outbox)"
+    return Outcome(DELIVERED if row[1] == outbox.DELIVERED else DEAD, http_status=None if row[3] else row[2],
+                   reason=said)
 
 
 def unless_settled(conn: Any, item: Queued, written: bool) -> bool:
