@@ -51,7 +51,7 @@ def test_accept_stores_original_and_deliveries_and_recognises_a_resend(tmp_path:
         again = outbox.accept(conn, outbox.NewMessage("default", "translate", b"<orig/>"),
                               [_delivery("R1"), _delivery("R2", "zaak-2")])
     assert again.duplicate and again.message_id == first.message_id and again.times_received == 2
-    assert sorted(s for _i, s, _t in again.known) == ["pending", "pending"]
+    assert sorted(s for _i, s, _t, _r in again.known) == ["pending", "pending"]
     # the same references from a differently formatted body: a new message row, still no new delivery
     with outbox.transaction(conn):
         other = outbox.accept(conn, outbox.NewMessage("default", "translate", b"<orig />"), [_delivery("R1")])
@@ -90,7 +90,7 @@ def test_a_resend_in_other_bytes_is_answered_with_the_references_stored_the_firs
     assert (again.repeat, again.message_id, again.times_received, again.refs) == (
         True, first.message_id, 2, ["R1", "R2"])
     assert [q.referentienummer for q in again.queued] == ["R2"]  # the dead letter is offered again
-    assert [(i, s) for i, s, _t in again.known] == [(first.queued[0].id, "pending")]
+    assert [(i, s) for i, s, _t, _r in again.known] == [(first.queued[0].id, "pending")]
     assert [r["referentienummer"] for r in outbox.delivery_rows(conn)] == ["R2", "R1"]
     assert conn.execute("SELECT count(*) FROM message").fetchone()[0] == 1
     assert outbox.delivery(conn, first.queued[1].id)["status"] == "pending"

@@ -162,7 +162,8 @@ def test_a_senders_watch_on_another_replica_hears_the_envelope_that_replica_rene
         start: Start, server: str, request: pytest.FixtureRequest) -> None:
     """B's sender waits on the delivery A holds; the chain answers A StUF019 and A renews it. B's watch found the dead
     letter first and asked too (held until A's renewal is done, so A's wins and B's finds it renewed): B's sender
-    hears the new envelope's Bv03, as A's does; the new envelope goes once."""
+    hears the new envelope's Bv03, as A's does; the new envelope goes once. B is kept from taking the zaak's key (its
+    claims of it refused, as while A holds it): A sends the new envelope, B's sender hears it through its watch."""
     with stale_on_a(start, server, request, 9830, BV) as pair:
         b_asked, a_done, a_said, b_said = threading.Event(), threading.Event(), [], []
 
@@ -172,6 +173,8 @@ def test_a_senders_watch_on_another_replica_hears_the_envelope_that_replica_rene
 
         pair.a.forwarder.renew = _held(pair.a.forwarder.renew, lambda: b_asked.wait(60), a_said)
         pair.b.forwarder.renew = _held(pair.b.forwarder.renew, b_waits, b_said)
+        real_claim = pair.b.forwarder._claim  # A keeps the zaak: B learns the new envelope's verdict from the store
+        pair.b.forwarder._claim = lambda c, ids: real_claim(c, [i for i in ids if i != pair.lid])
         pair.chain.recover()
         assert wait_for(lambda: bool(a_said), timeout=60)  # B saw the dead letter and asked; A renewed first
         a_done.set()

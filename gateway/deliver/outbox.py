@@ -196,8 +196,9 @@ class Accepted:
     message_id: int
     times_received: int
     queued: list[Queued] = field(default_factory=list)
-    known: list[tuple[int, str, str]] = field(default_factory=list)
-    """(delivery id, status, target) of deliveries that existed already: a re-sent message."""
+    known: list[tuple[int, str, str, str]] = field(default_factory=list)
+    """(delivery id, status, target, route) of deliveries that existed already: a re-sent message (a retour's may be
+    of another route of its ledger)."""
     refs: list[str] = field(default_factory=list)
     """The referentienummers of what this message became, in order: for a re-send, those stored the first time."""
     repeat: bool = False
@@ -269,7 +270,7 @@ def accept(conn: sqlite3.Connection, message: NewMessage, deliveries: Iterable[N
                            (message.route, d.target, d.referentienummer)).fetchone()
         if old[3] != message.body_sha256 and bytes(old[2]) != d.payload:
             raise ReferenceConflict(d.referentienummer)  # e.g. an identificatie reused for another client
-        result.known.append((old[0], old[1], d.target))
+        result.known.append((old[0], old[1], d.target, message.route))
     return result
 
 
@@ -333,10 +334,10 @@ def _repeat(conn: sqlite3.Connection, message_id: int, deliveries: list[NewDeliv
     for delivery_id, route, target, order_key, ref, status, stored, content_type, action, reply_code in rows:
         result.refs.append(ref)
         if status != DEAD:
-            result.known.append((delivery_id, status, target))
+            result.known.append((delivery_id, status, target, route))
             continue
         if restamp.refused_envelope(target, reply_code, bytes(stored), ref):
-            result.known.append((delivery_id, status, target))
+            result.known.append((delivery_id, status, target, route))
             result.renew.append(delivery_id)
             continue
         payload = fresh.get((target, ref), bytes(stored))

@@ -73,12 +73,14 @@ async def acknowledge(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted
                 gw.forwarder.forget(delivery_id, fut)
             return _renew_failed(gw, route, accepted, facts, version)
         renewed = found
+    routes = {item.id: item.route for item in accepted.queued}
     if route.ack == "delivered":
         if ack_target == outbox.NEW:  # pending again, in a new envelope: the forwarder picks them up from the outbox
             waits.update((i, gw.forwarder.waiter(i)) for i in renewed)
-        for delivery_id, status, target in accepted.known:
+        for delivery_id, status, target, stored_route in accepted.known:
             if target == ack_target and status == outbox.PENDING:  # one another replica holds: its status answers
                 waits[delivery_id] = gw.forwarder.waiter(delivery_id, watch=not gw.forwarder.tracks(delivery_id))
+                routes[delivery_id] = stored_route
     headers = {"X-Overstap-Message": str(accepted.message_id),
                "X-Overstap-Referentienummers": ",".join(accepted.refs)}
     if accepted.duplicate:
@@ -88,11 +90,39 @@ async def acknowledge(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted
              route.mode, len(accepted.queued), ", a re-send" if accepted.duplicate else "",
              extra={"route": route.name, "message_id": accepted.message_id, "source_ref": facts.source_ref,
                     "queued": len(accepted.queued), "duplicate": accepted.duplicate})
+    stuck = _undeliverable(gw, waits, routes, ack_target)
+    if stuck is not None:
+        for delivery_id, fut in waits.items():
+            gw.forwarder.forget(delivery_id, fut)
+        return _no_downstream(gw, route, stuck, ack_target, facts, version, headers)
     if waits:
         return await _await_delivery(gw, route, waits, headers, facts, version)
     gw.metrics.acknowledged.labels(route.name).inc()
     bv = stuf.bv03(*reply_parties(facts, gw.config.reply), facts.source_ref or stuf.UNKNOWN_REF)
     return Answer(200, stuf.envelope(bv, version), stuf.CONTENT_TYPE[version], headers)
+
+
+def _undeliverable(gw: Gateway, waits: dict[int, asyncio.Future[Outcome]], routes: dict[int, str],
+                   target: str) -> tuple[int, str] | None:
+    """A delivery the sender would wait for that this sidecar has no downstream for (its route, as stored, is not
+    configured for ``target`` now: renamed, or a retour's first route whose mode changed): (its id, that route). On
+    a SQLite outbox nobody else delivers it; on a shared store another replica's configuration may (None)."""
+    if gw.store.shared:
+        return None
+    return next(((i, routes[i]) for i in waits if i in routes and (routes[i], target) not in gw.forwarder.targets),
+                None)
+
+
+def _no_downstream(gw: Gateway, route: RouteConfig, stuck: tuple[int, str], target: str, facts: Facts,
+                   version: stuf.SoapVersion, headers: dict[str, str]) -> Answer:
+    """``ack: delivered`` on a message whose delivery can never be made with this configuration: said at once, why
+    and what it takes, not a Bv03 (nothing was delivered) nor a 504 after ``ack_timeout`` that says delivery goes
+    on (it does not, until an operator configures the route)."""
+    gw.metrics.rejected.labels(route.name, "no_downstream").inc()
+    fout = stuf.Fout.of("StUF058", f"stored as message {headers['X-Overstap-Message']}, but its delivery {stuck[0]} "
+                        f"is of route {stuck[1]!r}, which has no {target} downstream in this configuration: it is "
+                        "not delivered until one is configured; a re-send is recognised")
+    return gw.fault(503, fout, version, facts, headers)
 
 
 def _renew_failed(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted, facts: Facts,
