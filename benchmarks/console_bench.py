@@ -32,7 +32,7 @@ from starlette.routing import Mount
 
 from gateway.console.app import Backend, create_console
 from gateway.console.auth import COOKIE, Signer, account_fingerprint, new_session
-from gateway.console.sessions import OWN_FILE, SessionStore
+from gateway.console.sessions import OWN_FILE
 from gateway.console.settings import ConsoleSettings, User, hash_password
 from gateway.deliver import outbox
 from gateway.ledger.staged import create_tables
@@ -156,14 +156,14 @@ async def measure(path: Path, n: int, rounds: int, store: str | None = None) -> 
     settings = ConsoleSettings(enabled=True, secret="bench",
                                users={"bench": User("bench", "operator", hash_password("bench", iterations=1000))})
     started = time.perf_counter()
-    own = path.parent / OWN_FILE if store else path  # on a store, the console's sessions are in a file of its own
+    own = path.parent / OWN_FILE if store else path  # on a store only a path in data_dir: sessions are the store's
     console = create_console(settings, Backend(own, no_replay, reconvert=no_reconvert, store=store))
     print(f"console start (builds its indexes once per outbox): {time.perf_counter() - started:.2f} s")
     app = Starlette(routes=[Mount("/console", console)])
     signer = Signer("bench")
     session = new_session("bench", "operator", 60)
     fingerprint = account_fingerprint(signer, settings, None, "bench", "operator") or ""
-    SessionStore(own).add(session, fingerprint)  # as a login would: every cookie is checked against the store
+    console.state.console.sessions.add(session, fingerprint)  # as a login would: every cookie is checked there
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench/console",
                                  cookies={COOKIE: signer.dump(session)}) as client:
         server_ms(await client.get("/messages"))

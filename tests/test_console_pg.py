@@ -178,10 +178,12 @@ def test_logout_ends_the_session_on_both_stores(make: MakeLocal) -> None:
     page = otto.get("/console/messages")
     assert otto.post("/console/logout", data={"csrf": csrf_of(page.text)}).status_code == 303
     assert copy.get("/console/messages").status_code == 303  # every copy of the cookie ends with it
-    with closing(__import__("sqlite3").connect(local.db)) as own:  # the console's own file keeps its sessions
-        assert own.execute("SELECT count(*) FROM console_session").fetchone()[0] == 0
-    if local.store is not None:
-        assert local.sql("SELECT to_regclass('console_session') IS NULL") == [(True,)]  # none in the shared store
+    if local.store is None:  # the outbox file keeps its sessions
+        with closing(__import__("sqlite3").connect(local.db)) as own:
+            assert own.execute("SELECT count(*) FROM console_session").fetchone()[0] == 0
+    else:  # the shared store keeps them (schema 0010), for every replica; no file of the console's any more
+        assert local.sql("SELECT count(*) FROM console_session") == [(0,)]
+        assert not local.db.exists()
 
 
 def test_the_console_reads_postgresql_in_read_only_sessions(server: str, request: pytest.FixtureRequest,
@@ -240,10 +242,13 @@ def test_a_sidecar_on_postgresql_has_a_console_that_replays_and_purges(
         assert otto.get("/console/health").status_code == 200
         assert otto.get("/console/shadow").status_code == 200
     data = tmp_path / "data"
-    entries = [json.loads(line) for line in (data / "console-audit.jsonl").read_text().splitlines()]
-    assert [e["action"] for e in entries if e["action"] in ("replay", "purge")] == ["replay", "purge"]
-    assert BSN not in (data / "console-audit.jsonl").read_text()
-    assert (data / OWN_FILE).is_file() and not (data / "outbox.sqlite3").exists()
+    with closing(PgConnection(store)) as pg:  # the audit is the store's (schema 0010), one for every replica
+        entries = [(r["action"], json.loads(r["details"])) for r in pg.execute(
+            "SELECT action, details FROM console_audit ORDER BY id")]
+    assert [a for a, _ in entries if a in ("replay", "purge")] == ["replay", "purge"]
+    assert BSN not in json.dumps(entries)
+    assert not (data / OWN_FILE).exists() and not (data / "outbox.sqlite3").exists()
+    assert not (data / "console-audit.jsonl").exists()
 
 
 def test_a_postgresql_backed_console_in_chromium(start: Start, server: str, request: pytest.FixtureRequest) -> None:

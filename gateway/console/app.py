@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .context import HERE, Backend, Console
-from .pages import health, messages, purge, reconvert, shadow, signin, zaken
+from .pages import audit, health, messages, purge, reconvert, shadow, signin, zaken
 from .params import MAX_ROWID
 from .settings import ConsoleSettings
 
@@ -108,6 +108,9 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         bound(console, "/health", health.health),
         bound(console, "/purge", purge.purge_page, ["GET", "POST"]),
         bound(console, "/shadow", shadow.shadow_page),
+        bound(console, "/audit", audit.audit_page),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+    app.state.console = console  # the sidecar closes it at shutdown (a mounted app's own lifespan never runs)
+    return app

@@ -24,8 +24,8 @@ from . import queries
 from .auth import COOKIE, Session, Signer, account_fingerprint
 from .display import operation, when
 from .logins import LoginChecks
-from .privacy import AuditLog, mask, mask_text
-from .sessions import LIVE, REVOKED, SessionStore
+from .privacy import audit_log, mask, mask_text
+from .sessions import LIVE, REVOKED, session_store
 from .settings import ConsoleSettings
 from .source import source_of
 
@@ -105,11 +105,11 @@ class Console:
         self.settings = settings
         self.backend = backend
         self.signer = Signer(settings.secret)
-        self.audit = AuditLog(backend.db_path.parent / settings.audit_log)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.filters.update(when=when, mask=mask, mask_text=mask_text, operation=operation)
         self._ready = {"base": False, "ledger": False}
         self.source = source_of(backend.db_path, backend.store)
+        self.audit = audit_log(backend.db_path.parent / settings.audit_log, self.source)
         started = time.perf_counter()  # indexes now, at start-up: built later they would hold up acknowledgements
         first = self.source.read_conn()
         try:
@@ -118,7 +118,7 @@ class Console:
             self.source.done(first, ok=False)
         if time.perf_counter() - started > 1:
             log.info("console indexes built in %.1f s (once per outbox)", time.perf_counter() - started)
-        self.sessions = SessionStore(backend.db_path)
+        self.sessions = session_store(backend.db_path, self.source)
         self.logins = LoginChecks()
 
     def _indexed(self, conn: Any) -> None:
@@ -147,6 +147,14 @@ class Console:
                 self.source.done(conn, ok)
         return await asyncio.to_thread(run)
 
+    async def record(self, user: str, action: str, **ids: int | str | None) -> None:
+        """One entry in the audit log (a file append, or an insert into the store's table), off the event loop."""
+        await asyncio.to_thread(self.audit.write, user, action, **ids)
+
+    def close(self) -> None:
+        """Close what the console keeps open (its PostgreSQL connections): the sidecar's shutdown calls this."""
+        self.source.close()
+
     def fingerprint(self, session: Session) -> str | None:
         """The fingerprint of the session's account under the settings of now; None when it is gone or changed role."""
         return account_fingerprint(self.signer, self.settings, self.backend.admin_key, session.user, session.role)
@@ -159,7 +167,7 @@ class Console:
             return None
         state = await asyncio.to_thread(self.sessions.check, session, self.fingerprint(session))
         if state == REVOKED:
-            self.audit.write(session.user, "session_revoked")
+            await self.record(session.user, "session_revoked")
         return session if state == LIVE else None
 
     def page(self, request: Request, name: str, session: Session | None, status: int = 200,

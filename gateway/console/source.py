@@ -4,13 +4,15 @@ The seam between the pages and the database: the pages and :mod:`gateway.console
 do not care which; a source hands out read-only connections for the pages, a writing one for the console's own
 indexes and a purge, and says which dialect the SQL must be written in. On PostgreSQL the read connections are
 read-only for the whole session (``default_transaction_read_only``), so no read page can change the outbox even
-through a function that opens its own transaction; the few writes (indexes, purge) take the store's write lock like
-every replica's writer.
+through a function that opens its own transaction; a purge takes the store's write lock like every replica's writer;
+the shared sessions and audit rows (schema 0010) are single statements on a few pooled writing connections.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from gateway.pgstore.conn import PgConnection
 READ_POOL = 4
 """Idle read connections kept for PostgreSQL (a connection costs a few ms; a page makes several reads)."""
 READ_ONLY = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
+APPLICATION = "overstap-console"
+"""The ``application_name`` of every console connection (``pg_stat_activity`` tells them from the replicas' own)."""
 
 
 def is_pg(conn: Any) -> bool:
@@ -47,37 +51,68 @@ class SqliteSource:
     def close(self) -> None:
         """Nothing kept open."""
 
+    @property
+    def closed(self) -> bool:
+        return False
+
 
 class PgSource:
-    """The sidecar's PostgreSQL store; read connections read-only for their session and reused a few at a time."""
+    """The sidecar's PostgreSQL store; read connections read-only for their session and reused a few at a time, and
+    a few writing ones for the sessions and the audit (each statement its own transaction, no store write lock).
+    :meth:`close` (the sidecar's shutdown) closes every idle one and any handed back later, so a stopped replica
+    leaves no session of the console on the server."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._idle: list[PgConnection] = []
+        self._idle_rw: list[PgConnection] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     def read_conn(self) -> Any:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        conn = PgConnection(self.url, application_name="overstap-console")
+        conn = PgConnection(self.url, application_name=APPLICATION)
         conn.execute(READ_ONLY)
         return conn
 
     def done(self, conn: Any, ok: bool) -> None:
         """Back to the pool after a read that went well; closed after one that failed (it may be broken)."""
+        self._back(self._idle, conn, ok)
+
+    def _back(self, pool: list[PgConnection], conn: Any, ok: bool) -> None:
         with self._lock:
-            if ok and not conn.closed and len(self._idle) < READ_POOL:
-                self._idle.append(conn)
+            if ok and not self._closed and not conn.closed and len(pool) < READ_POOL:
+                pool.append(conn)
                 return
         conn.close()
 
     def write_conn(self) -> Any:
-        return PgConnection(self.url, application_name="overstap-console")
+        return PgConnection(self.url, application_name=APPLICATION)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Any]:
+        """A pooled writing connection in autocommit (the session and audit rows), back to the pool after use."""
+        with self._lock:
+            conn = self._idle_rw.pop() if self._idle_rw else None
+        if conn is None:
+            conn = PgConnection(self.url, application_name=APPLICATION)
+        ok = False
+        try:
+            yield conn
+            ok = True
+        finally:
+            self._back(self._idle_rw, conn, ok)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
+            self._closed = True
+            idle, self._idle, self._idle_rw = [*self._idle, *self._idle_rw], [], []
         for conn in idle:
             conn.close()
 

@@ -77,7 +77,7 @@ async def message_page(console: Console, request: Request) -> Response:
     if session.operator and backend.reconvert is not None and found["status"] == "accepted" \
             and any(d["status"] == "dead" for d in items):
         offer = await read(plan, [message_id])
-    console.audit.write(session.user, "view_payload", message_id=message_id)
+    await console.record(session.user, "view_payload", message_id=message_id)
     return console.page(request, "message.html", session, m=found, deliveries=items, zaak_keys=keys, lineage=rows,
                         shadow=compared, unmapped=UnmappedInput.decode(found.get("unmapped")),
                         lineage_error=lineage_error, can_retry=backend.replay_quarantined is not None,
@@ -100,7 +100,7 @@ async def confirmed(console: Console, request: Request, session: Session, templa
         return console.page(request, template, session, 400, result=None, **context)
     results = await run()
     result = results[0] if results else None
-    console.audit.write(session.user, action, **ids, ok=bool(result and result.ok))
+    await console.record(session.user, action, **ids, ok=bool(result and result.ok))
     return console.page(request, template, session, result=result, **context)
 
 

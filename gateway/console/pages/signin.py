@@ -44,7 +44,7 @@ async def login(console: Console, request: Request) -> Response:
         return console.page(request, "login.html", None, 401, pre=signer.csrf(nonce),
                             error="unknown user or wrong password", hint=hint)
     await asyncio.to_thread(console.sessions.add, session, console.fingerprint(session) or "")
-    console.audit.write(session.user, "login")
+    await console.record(session.user, "login")
     response = RedirectResponse(root + "/messages", status_code=303)
     response.set_cookie(COOKIE, signer.dump(session), max_age=console.settings.session_minutes * 60, httponly=True,
                         samesite="strict", path=root or "/", secure=secure)
@@ -59,7 +59,7 @@ async def logout(console: Console, request: Request) -> Response:
     if await console.checked_form(request, session) is None:
         return console.forbidden(request, session, "missing or wrong CSRF token")
     await asyncio.to_thread(console.sessions.end, session)
-    console.audit.write(session.user, "logout")
+    await console.record(session.user, "logout")
     response = console.to_login(request)
     response.delete_cookie(COOKIE, path=base(request) or "/", secure=console.secure(request))
     return response

@@ -28,7 +28,7 @@ async def zaak_page(console: Console, request: Request) -> Response:
     events = await console.read(queries.timeline, found["zaak"])
     for e in events:
         e["code"] = berichtcode(e.pop("head"))
-    console.audit.write(session.user, "view_zaak", zaak_key=found["key"])
+    await console.record(session.user, "view_zaak", zaak_key=found["key"])
     return console.page(request, "zaak.html", session, z=found, state=state, events=events,
                         bsn=(state.get("initiator") or {}).get("bsn"))
 
@@ -47,5 +47,5 @@ async def clients(console: Console, request: Request) -> Response:
         return console.page(request, "clients.html", session, 400, results=None, error="not a valid BSN (9 digits, "
                             "elfproef)")
     results = await console.read(queries.zaken_of_client, bsn)
-    console.audit.write(session.user, "client_search", results=len(results))
+    await console.record(session.user, "client_search", results=len(results))
     return console.page(request, "clients.html", session, results=results, error=None, searched=mask(bsn))

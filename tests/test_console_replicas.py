@@ -1,0 +1,89 @@
+"""The operator console of two sidecar replicas on one PostgreSQL store, against a real server (session 28).
+
+Behind a load balancer a person's requests land on either replica: a login on one must be live on the other, a
+logout on one must end it on both, and the audit of who replayed what must be one record (schema 0010 keeps the
+sessions and the audit in the store). A stopped replica must leave no console connection on the server. The
+console's indexes are built concurrently: an insert of a replica goes on while one is built, and an index an
+interrupted build left INVALID is built again.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pg_helpers
+import pytest
+from console_helpers import ADMIN_KEY, CHAINS, Running, console_config, csrf_of, login, wait_settled
+from pg_helpers import database_for
+from proxy_helpers import Receiver, ServerThread, Start, sample, soap11
+
+from gateway.pgstore.conn import PgConnection
+
+server = pg_helpers.server  # one PostgreSQL server for this module
+REPLAY = re.compile(r'href="(/console/deliveries/(\d+)/replay)"')
+LISTED = re.compile(r'href="/console/messages/(\d+)"')
+
+
+CONSOLE = console_config()
+"""One ``console:`` block for every replica, as one config file deployed to each: the same secret and the same
+password hashes (a session's fingerprint is over its account's hash; another salt is another account)."""
+
+
+def replica(start: Start, downstream: ServerThread, store: str, data: Path) -> ServerThread:
+    """A sidecar on ``store`` with the console on and its own data_dir."""
+    running, _gw = start({"default": {"downstream": downstream.url + "/zs"}}, {}, admin_key=ADMIN_KEY,
+                         console=CONSOLE, store=store, data_dir=str(data))
+    return running
+
+
+def on(base: str, cookies: httpx.Cookies) -> httpx.Client:
+    """A client of another replica carrying the cookies one got (what a load balancer without stickiness does)."""
+    client = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+    client.cookies.update(cookies)
+    return client
+
+
+def test_two_replicas_share_the_console_session_and_the_audit(start: Start, server: str,
+                                                              request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    store = database_for(server, request, "rep")
+    rec = Receiver(behaviour="fo")
+    with ServerThread(rec.app()) as ds:
+        a = replica(start, ds, store, tmp_path / "a")
+        b = replica(start, ds, store, tmp_path / "b")
+        for name in CHAINS:
+            r = httpx.post(a.url + "/soap", content=soap11(sample(name)),
+                           headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
+            assert r.status_code == 200, r.text
+        wait_settled(Running(a, ds, rec))
+        otto = login(a.url, "otto")  # logged in on A ...
+        on_b = on(b.url, otto.cookies)
+        listing = on_b.get("/console/messages")  # ... live on B
+        assert listing.status_code == 200
+        first = int(LISTED.findall(listing.text)[-1])
+        link = REPLAY.search(on_b.get(f"/console/messages/{first}").text)
+        assert link
+        confirm = on_b.get(link.group(1))
+        rec.behaviour = "bv"
+        done = on_b.post(link.group(1), data={"confirm": "yes", "csrf": csrf_of(confirm.text)})  # replayed through B
+        assert done.status_code == 200 and "Queued again" in done.text, done.text
+        audit = otto.get("/console/audit")  # read through A
+        assert audit.status_code == 200
+        rows = re.findall(r"<tr><td>[^<]*</td><td>otto</td><td class=\"action\">(\w+)</td><td>([^<]*)</td>",
+                          audit.text)
+        assert rows[0] == ("replay", f"delivery_id={link.group(2)} message_id={first} ok=True"), rows
+        assert [a for a, _ in rows][-1] == "login"
+        vera = login(b.url, "vera")
+        assert on(a.url, vera.cookies).get("/console/audit").status_code == 403  # the operator's page only
+        page = on_b.get("/console/messages")
+        assert on_b.post("/console/logout", data={"csrf": csrf_of(page.text)}).status_code == 303  # out on B ...
+        assert otto.get("/console/messages").status_code == 303  # ... and so out on A
+        assert on(b.url, otto.cookies).get("/console/messages").status_code == 303
+        with closing(PgConnection(store)) as pg:
+            assert pg.execute("SELECT count(*) FROM console_session WHERE account = 'otto'").fetchone()[0] == 0
+            stored = [tuple(r) for r in pg.execute("SELECT account, action FROM console_audit ORDER BY id")]
+        assert stored[-1] == ("otto", "logout") and ("otto", "replay") in stored and ("vera", "login") in stored
+    for data in (tmp_path / "a", tmp_path / "b"):  # nothing of the console's in a replica's data_dir
+        assert not (data / "console.sqlite3").exists() and not (data / "console-audit.jsonl").exists()
