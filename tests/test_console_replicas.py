@@ -18,8 +18,9 @@ import pg_helpers
 import pytest
 from console_helpers import ADMIN_KEY, CHAINS, Running, console_config, csrf_of, login, wait_settled
 from pg_helpers import database_for
-from proxy_helpers import Receiver, ServerThread, Start, sample, soap11
+from proxy_helpers import Receiver, ServerThread, Start, sample, soap11, wait_for
 
+from gateway.console.source import APPLICATION
 from gateway.pgstore.conn import PgConnection
 
 server = pg_helpers.server  # one PostgreSQL server for this module
@@ -87,3 +88,24 @@ def test_two_replicas_share_the_console_session_and_the_audit(start: Start, serv
         assert stored[-1] == ("otto", "logout") and ("otto", "replay") in stored and ("vera", "login") in stored
     for data in (tmp_path / "a", tmp_path / "b"):  # nothing of the console's in a replica's data_dir
         assert not (data / "console.sqlite3").exists() and not (data / "console-audit.jsonl").exists()
+
+
+def console_backends(store: str) -> int:
+    """The console's sessions on the server in the store's database (``application_name``)."""
+    with closing(PgConnection(store)) as pg:
+        return int(pg.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                              " AND application_name = ?", (APPLICATION,)).fetchone()[0])
+
+
+def test_a_stopped_replica_leaves_no_console_connection(start: Start, server: str, request: pytest.FixtureRequest,
+                                                        tmp_path: Path) -> None:
+    store = database_for(server, request, "rep")
+    with ServerThread(Receiver(behaviour="bv").app()) as ds:
+        a = replica(start, ds, store, tmp_path / "a")
+        otto = login(a.url, "otto")
+        for page in ("/console/messages", "/console/health", "/console/audit"):
+            assert otto.get(page).status_code == 200
+        assert console_backends(store) >= 2  # a read connection and a writing one (session, audit) kept idle
+        a.stop()  # the sidecar's shutdown (lifespan), the process and its objects live on
+        assert not a.thread.is_alive()
+        assert wait_for(lambda: console_backends(store) == 0, timeout=20), "the console left sessions on the server"

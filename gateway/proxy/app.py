@@ -167,7 +167,7 @@ def _lifespan(gw: Gateway) -> Callable[[FastAPI], AbstractAsyncContextManager[No
     hup_tasks: set[asyncio.Task[list[str]]] = set()
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gw.start()
         loop = asyncio.get_running_loop()
         hup = False
@@ -185,6 +185,9 @@ def _lifespan(gw: Gateway) -> Callable[[FastAPI], AbstractAsyncContextManager[No
             if hup:
                 loop.remove_signal_handler(signal.SIGHUP)
             await gw.stop()
+            console = getattr(app.state, "console", None)
+            if console is not None:  # its PostgreSQL connections end with the replica, not at the process's exit
+                await asyncio.to_thread(console.close)
 
     return lifespan
 
@@ -359,18 +362,21 @@ def _log_replay(request: Request, ids: list[int], quarantined: bool, force: bool
 
 def _mount_console(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
     """The operator console at /console, reading the outbox (the SQLite file or the PostgreSQL store) and replaying
-    through the gateway. On PostgreSQL its sessions live in a SQLite file of its own in data_dir (docs/console.md)."""
+    through the gateway. On PostgreSQL its sessions and audit live in the store, shared by the replicas (schema 0010,
+    docs/console.md); the lifespan closes its connections at shutdown (``app.state.console``)."""
     from gateway.console.app import Backend, create_console
     from gateway.console.sessions import OWN_FILE
     from gateway.tooling.explain import explain
 
     own = gw.db_path
-    if own is None:  # a shared store: the console's sessions are this replica's own
+    if own is None:  # a shared store: no file of the console's is opened (the path names data_dir, nothing more)
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
         own = Path(config.data_dir) / OWN_FILE
-    app.mount("/console", create_console(config.console, Backend(
+    console = create_console(config.console, Backend(
         own, lambda ids: gw.replay(ids, False), config.admin_key, gw.metrics.render, store=config.store,
         replay_quarantined=lambda ids: gw.replay(ids, True), quarantine=gw.quarantine_state,
         purged=gw.quarantine_changed,
         reconvert=(lambda ids, shown: reconvert_through(gw, ids, shown)) if gw.stage is not None else None,
-        explain=lambda data, mapping, route: explain(data, registry=gw.registry, mapping=mapping, route=route))))
+        explain=lambda data, mapping, route: explain(data, registry=gw.registry, mapping=mapping, route=route)))
+    app.state.console = console.state.console
+    app.mount("/console", console)
