@@ -10,16 +10,19 @@ interrupted build left INVALID is built again.
 from __future__ import annotations
 
 import re
+import threading
 from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pg_helpers
+import psycopg
 import pytest
-from console_helpers import ADMIN_KEY, CHAINS, Running, console_config, csrf_of, login, wait_settled
+from console_helpers import ADMIN_KEY, CHAINS, Running, console_config, csrf_of, local_console, login, wait_settled
 from pg_helpers import database_for
 from proxy_helpers import Receiver, ServerThread, Start, sample, soap11, wait_for
 
+from gateway.console import queries
 from gateway.console.source import APPLICATION
 from gateway.pgstore.conn import PgConnection
 
@@ -109,3 +112,97 @@ def test_a_stopped_replica_leaves_no_console_connection(start: Start, server: st
         a.stop()  # the sidecar's shutdown (lifespan), the process and its objects live on
         assert not a.thread.is_alive()
         assert wait_for(lambda: console_backends(store) == 0, timeout=20), "the console left sessions on the server"
+
+
+def index_valid(store: str, name: str) -> tuple[bool, str] | None:
+    with closing(PgConnection(store)) as pg:
+        row = pg.execute("SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+                         " WHERE i.indexrelid = to_regclass(?)", (name,)).fetchone()
+    return (bool(row[0]), str(row[1])) if row else None
+
+
+def test_an_index_left_invalid_is_built_again(server: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    local = local_console(tmp_path, store=database_for(server, request, "rep"))
+    store = str(local.store)
+    with closing(PgConnection(store)) as pg:  # an interrupted concurrent build: the index stays, INVALID
+        pg.execute("DROP INDEX console_message_route_id")
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            pg.execute("CREATE UNIQUE INDEX CONCURRENTLY console_message_route_id ON message(route)")
+    assert index_valid(store, "console_message_route_id") == (
+        False, "CREATE UNIQUE INDEX console_message_route_id ON public.message USING btree (route)")
+    with closing(PgConnection(store)) as pg:
+        assert queries.ensure_indexes(pg) is True
+    assert index_valid(store, "console_message_route_id") == (
+        True, "CREATE INDEX console_message_route_id ON public.message USING btree (route, id)")
+
+
+def test_a_replica_inserts_while_the_console_builds_an_index(server: str, request: pytest.FixtureRequest,
+                                                             tmp_path: Path) -> None:
+    """A transaction that writes to ``message`` holds the build at its wait (a concurrent build waits for older
+    writers; a plain one would wait for their lock and queue every later insert behind it); meanwhile another
+    replica's insert goes through at once."""
+    local = local_console(tmp_path, store=database_for(server, request, "rep"))
+    store = str(local.store)
+    with closing(PgConnection(store)) as pg:
+        pg.execute("DROP INDEX console_message_status_id")
+    writer = PgConnection(store)
+    writer.execute("BEGIN")
+    writer.execute("LOCK TABLE message IN ROW EXCLUSIVE MODE")  # what a replica's open write transaction holds
+    builder = PgConnection(store, application_name="console-build")
+    failed: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            queries.ensure_indexes(builder)
+        except BaseException as exc:  # seen by the test thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=build)
+    thread.start()
+    try:
+        with closing(PgConnection(store)) as look:
+            assert wait_for(lambda: look.execute(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE a.application_name = 'console-build' AND NOT l.granted").fetchone()[0] == 1, timeout=60)
+        with closing(PgConnection(store)) as other:  # another replica's insert, bounded: blocked it would fail
+            other.execute("SET lock_timeout = '10s'")
+            other.execute("INSERT INTO message (id, received_at, last_received_at, route, mode, status, body_sha256,"
+                          " original) VALUES (5, 1, 1, 'default', 'live', 'accepted', 'h5', ?)", (b"<m/>",))
+            assert other.execute("SELECT count(*) FROM message").fetchone()[0] == 5
+        assert thread.is_alive()  # the build still waits for the open writer
+    finally:
+        writer.execute("COMMIT")
+        thread.join(60)
+        writer.close()
+        builder.close()
+    assert not failed, failed
+    assert index_valid(store, "console_message_status_id") == (
+        True, "CREATE INDEX console_message_status_id ON public.message USING btree (status, id)")
+
+
+def test_replicas_build_the_console_indexes_in_turn(server: str, request: pytest.FixtureRequest,
+                                                    tmp_path: Path) -> None:
+    """While one replica holds the build's lock (building), another waits for it before it looks at an index:
+    an index still being built is INVALID too, and two builds of one name collide in the catalog."""
+    local = local_console(tmp_path, store=database_for(server, request, "rep"))
+    store = str(local.store)
+    with closing(PgConnection(store)) as pg:
+        pg.execute("DROP INDEX console_message_status_id")
+    holder = PgConnection(store)
+    holder.execute("SELECT pg_advisory_lock(?)", (queries.BUILD_LOCK,))  # another replica, building
+    builder = PgConnection(store, application_name="console-build")
+    thread = threading.Thread(target=queries.ensure_pg_indexes, args=(builder, 0.05))
+    thread.start()
+    try:
+        with closing(PgConnection(store)) as look:
+            tries = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'console-build' AND query LIKE ?"
+            assert wait_for(lambda: look.execute(tries, ("SELECT pg_try_advisory_lock%",)).fetchone()[0] == 1,
+                            timeout=60)
+        assert index_valid(store, "console_message_status_id") is None and thread.is_alive()
+    finally:
+        holder.execute("SELECT pg_advisory_unlock(?)", (queries.BUILD_LOCK,))
+        thread.join(60)
+        holder.close()
+        builder.close()
+    assert index_valid(store, "console_message_status_id") == (
+        True, "CREATE INDEX console_message_status_id ON public.message USING btree (status, id)")

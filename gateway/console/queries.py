@@ -11,6 +11,7 @@ written when it arrives). Reads use their own read-only connection, so they neve
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from typing import Any
 from gateway.deliver.unmapped import UnmappedInput
 
 from .source import is_pg
+
+log = logging.getLogger("overstap.console")
 
 MESSAGE_STATUSES = ("accepted", "quarantined")
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
@@ -79,17 +82,9 @@ def has_table(conn: Any, name: str) -> bool:
 
 def ensure_indexes(conn: Any) -> bool:
     """Create the console's indexes (once; minutes on a huge existing outbox); True when the ledger's is there too.
-    On PostgreSQL in one transaction under the store's write lock, so replicas starting together take turns."""
+    On PostgreSQL concurrently (:func:`ensure_pg_indexes`): the replicas' writes go on while they are built."""
     if is_pg(conn):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for sql in (*INDEXES, *PG_INDEXES, *(PG_LEDGER_INDEXES if has_table(conn, "zaak_state") else ())):
-                conn.execute(sql)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return has_table(conn, "zaak_state")
+        return ensure_pg_indexes(conn)
     for sql in INDEXES:
         conn.execute(sql)
     if not has_table(conn, "zaak_state"):
@@ -97,6 +92,54 @@ def ensure_indexes(conn: Any) -> bool:
     for sql in LEDGER_INDEXES:
         conn.execute(sql)
     return True
+
+
+BUILD_LOCK = 0x4F56_4358
+""""OVCX": the session-level advisory lock a replica holds while it builds the console's indexes, so replicas starting
+together take turns (two concurrent builds of one name: one fails on the catalog) and none mistakes an index another
+is still building (invalid until done) for one left by an interrupted build. Not the store's write lock
+(:data:`gateway.pgstore.conn.WRITE_LOCK`): the writers must not wait for a build."""
+BUILD_POLL = 0.5
+"""Seconds between two tries of :data:`BUILD_LOCK` while another replica builds. A blocking ``pg_advisory_lock``
+would wait inside a statement, and a concurrent build waits for every statement older than its snapshot: the two
+would wait for each other."""
+CONCURRENTLY = ("CREATE INDEX IF NOT EXISTS", "CREATE INDEX CONCURRENTLY IF NOT EXISTS")
+
+
+def index_name(sql: str) -> str:
+    """The index a ``CREATE INDEX IF NOT EXISTS name ON ...`` statement makes."""
+    return sql.split(" ON ", 1)[0].rsplit(" ", 1)[1]
+
+
+def invalid_index(conn: Any, name: str) -> bool:
+    """Whether ``name`` is an index left INVALID (a concurrent build interrupted: a replica killed, a cancel, a
+    unique failure): IF NOT EXISTS would keep it, and PostgreSQL never uses it, so the pages would sort every row."""
+    row = conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(?)", (name,)).fetchone()
+    return row is not None and not row[0]
+
+
+def ensure_pg_indexes(conn: Any, poll: float = BUILD_POLL) -> bool:
+    """The console's indexes on PostgreSQL, each ``CREATE INDEX CONCURRENTLY`` (outside a transaction: writes go
+    on while it is built; a plain build in a transaction held every replica's inserts on a large store), one replica
+    at a time under :data:`BUILD_LOCK`; an INVALID one left by an interrupted build is dropped and built again.
+    ``conn`` in autocommit (a :class:`PgConnection` is). True when the ledger's indexes are there too."""
+    ledger = has_table(conn, "zaak_state")
+    waited = False
+    while not conn.execute("SELECT pg_try_advisory_lock(?)", (BUILD_LOCK,)).fetchone()[0]:
+        if not waited:
+            log.info("console indexes: waiting for another replica's build")
+            waited = True
+        time.sleep(poll)
+    try:
+        for sql in (*INDEXES, *PG_INDEXES, *(PG_LEDGER_INDEXES if ledger else ())):
+            name = index_name(sql)
+            if invalid_index(conn, name):
+                log.warning("console index %s was left invalid by an interrupted build: building it again", name)
+                conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            conn.execute(sql.replace(*CONCURRENTLY))
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(?)", (BUILD_LOCK,))
+    return ledger
 
 
 @dataclass(slots=True)
