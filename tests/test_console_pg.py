@@ -96,6 +96,23 @@ def test_a_message_its_zaak_and_its_client_on_both_stores(make: MakeLocal) -> No
     assert otto.get("/console/messages/99").status_code == 404
 
 
+AUDITED = re.compile(r'<tr><td>[^<]+</td><td>(\w+)</td><td class="action">(\w+)</td><td>([^<]*)</td></tr>')
+
+
+def test_the_audit_page_shows_the_newest_entries_to_an_operator_on_both_stores(make: MakeLocal) -> None:
+    """The file's lines on SQLite, the store's ``console_audit`` on PostgreSQL: the same entries, newest first."""
+    local = make()
+    otto = local.login("otto")
+    page = otto.get("/console/messages/1")
+    assert otto.post("/console/clients", data={"csrf": csrf_of(page.text), "bsn": BSN}).status_code == 200
+    vera = local.login("vera")
+    assert vera.get("/console/audit").status_code == 403 and "Audit</a>" not in vera.get("/console/messages").text
+    audit = otto.get("/console/audit")
+    assert audit.status_code == 200 and BSN not in audit.text
+    assert AUDITED.findall(audit.text) == [("vera", "login", ""), ("otto", "client_search", "results=1"),
+                                           ("otto", "view_payload", "message_id=1"), ("otto", "login", "")]
+
+
 def test_every_zaak_of_a_client_opens_on_both_stores(make: MakeLocal) -> None:
     """A zaak's number in its address: SQLite's rowid, on PostgreSQL a hash of its identificatie kept positive (the
     hash of 0384B658 is negative: unmasked, its address would be one no route takes)."""
