@@ -151,3 +151,10 @@ CREATE INDEX IF NOT EXISTS delivery_renewal_owed ON delivery(id) WHERE renewal_o
 """
 """What the revisions after the last release before migrations add (0004, 0005, 0006, 0007, 0009), the same in both
 dialects: head is that release's schema plus this."""
+PG_SINCE_MIGRATIONS = SINCE_MIGRATIONS + """
+CREATE TABLE IF NOT EXISTS console_session (nonce_sha256 TEXT PRIMARY KEY, account TEXT NOT NULL, role TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL, credential TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS console_audit (id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, account TEXT NOT NULL,
+    action TEXT NOT NULL, details JSONB NOT NULL DEFAULT '{}'::jsonb);
+"""
+"""On PostgreSQL also the console's tables of 0010 (sessions and audit shared by the replicas; none on SQLite)."""

@@ -23,7 +23,7 @@ import pg_helpers
 import psycopg
 import pytest
 from click.testing import CliRunner
-from earlier_releases import PG_LEDGER, PG_OUTBOX, SINCE_MIGRATIONS
+from earlier_releases import PG_LEDGER, PG_OUTBOX, PG_SINCE_MIGRATIONS
 from pg_helpers import database_for, fresh_database
 from proxy_helpers import Receiver, ServerThread, overstap_command, sample, soap11, wait_for
 from test_proxy_ledger import B01, B02, B04, operations, post, start
@@ -82,7 +82,7 @@ def cli(*args: str, **env: str) -> tuple[int, str]:
 def test_an_empty_database_gets_the_earlier_schema_and_the_revisions_since(server: str, database: str) -> None:
     earlier = fresh_database(server, "earlier_release")
     with psycopg.connect(earlier, autocommit=True) as conn:
-        conn.execute(PG_OUTBOX + PG_LEDGER + SINCE_MIGRATIONS)
+        conn.execute(PG_OUTBOX + PG_LEDGER + PG_SINCE_MIGRATIONS)
     open_store(".", database)
     assert recorded(database) == schema.HEAD
     assert pg_shape(database) == pg_shape(earlier)
