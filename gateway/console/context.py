@@ -21,10 +21,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from . import queries
+from .auditlog import audit_log
 from .auth import COOKIE, Session, Signer, account_fingerprint
 from .display import operation, when
 from .logins import LoginChecks
-from .privacy import audit_log, mask, mask_text
+from .privacy import mask, mask_text
 from .sessions import LIVE, REVOKED, session_store
 from .settings import ConsoleSettings
 from .source import source_of
