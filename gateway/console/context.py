@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from . import queries
-from .auditlog import audit_log
+from .auditlog import audit_log, why_unwritten
 from .auth import COOKIE, Session, Signer, account_fingerprint
 from .display import operation, when
 from .logins import LoginChecks
@@ -111,6 +112,8 @@ class Console:
         self._ready = {"base": False, "ledger": False}
         self.source = source_of(backend.db_path, backend.store)
         self.audit = audit_log(backend.db_path.parent / settings.audit_log, self.source)
+        self.audit_failures = 0
+        """Actions done whose audit entry could not be written, since the start (``/metrics`` counts them)."""
         started = time.perf_counter()  # indexes now, at start-up: built later they would hold up acknowledgements
         first = self.source.read_conn()
         try:
@@ -151,6 +154,22 @@ class Console:
     async def record(self, user: str, action: str, **ids: int | str | None) -> None:
         """One entry in the audit log (a file append, or an insert into the store's table), off the event loop."""
         await asyncio.to_thread(self.audit.write, user, action, **ids)
+
+    async def record_done(self, user: str, action: str, **ids: int | str | None) -> str | None:
+        """The audit entry of an action that has happened (replay, convert again, re-convert, purge). Its failure
+        must not turn the page into a 500, or the operator would think nothing happened and do it again: None when
+        written, else why not, for the page to say; logged as an error with the entry's ids and counted
+        (``overstap_console_audit_failures_total``)."""
+        try:
+            await self.record(user, action, **ids)
+        except Exception as exc:
+            why = why_unwritten(exc)
+            self.audit_failures += 1
+            log.error("console audit entry not written", extra={
+                "action": action, "user": user, "error_type": type(exc).__name__, "reason": why,
+                "details": json.dumps(ids, sort_keys=True)})
+            return why
+        return None
 
     def close(self) -> None:
         """Close what the console keeps open (its PostgreSQL connections): the sidecar's shutdown calls this."""

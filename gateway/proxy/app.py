@@ -379,4 +379,5 @@ def _mount_console(app: FastAPI, config: ServeConfig, gw: Gateway) -> None:
         reconvert=(lambda ids, shown: reconvert_through(gw, ids, shown)) if gw.stage is not None else None,
         explain=lambda data, mapping, route: explain(data, registry=gw.registry, mapping=mapping, route=route)))
     app.state.console = console.state.console
+    gw.metrics.watch_console_audit(lambda: console.state.console.audit_failures)
     app.mount("/console", console)

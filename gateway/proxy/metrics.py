@@ -71,6 +71,17 @@ class _Workers(Collector):
         yield validated
 
 
+class _ConsoleAudit(Collector):
+    """Console actions done whose audit entry could not be written (docs/console.md), read at scrape."""
+
+    def __init__(self, failures: Callable[[], int]) -> None:
+        self.failures = failures
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        yield CounterMetricFamily("overstap_console_audit_failures", "Console actions (replay, re-convert, purge) "
+                                  "done whose audit entry could not be written", value=self.failures())
+
+
 class _Labelled(Generic[M]):
     """A labelled metric whose children are looked up once per label values: prometheus_client's ``labels()``
     checks and locks on every call, and a message updates seven of them (6 of its ~10 us)."""
@@ -143,6 +154,9 @@ class Metrics(Observer):
 
     def watch_workers(self, workers: Callable[[], dict[str, int]], validating: Callable[[], dict[str, bool]]) -> None:
         self.registry.register(_Workers(workers, validating))
+
+    def watch_console_audit(self, failures: Callable[[], int]) -> None:
+        self.registry.register(_ConsoleAudit(failures))
 
     def on_commit(self, size: int, seconds: float) -> None:
         self.commit_batch.observe(size)

@@ -100,8 +100,8 @@ async def confirmed(console: Console, request: Request, session: Session, templa
         return console.page(request, template, session, 400, result=None, **context)
     results = await run()
     result = results[0] if results else None
-    await console.record(session.user, action, **ids, ok=bool(result and result.ok))
-    return console.page(request, template, session, result=result, **context)
+    unaudited = await console.record_done(session.user, action, **ids, ok=bool(result and result.ok))
+    return console.page(request, template, session, result=result, audit_failed=unaudited, **context)
 
 
 async def replay(console: Console, request: Request) -> Response:

@@ -59,10 +59,11 @@ async def confirmed(console: Console, request: Request, session: Session) -> Res
                        f"{seen.deliveries} and {seen.messages} previewed. Nothing was removed: preview again.", what)
     if console.backend.purged is not None and what.quarantined:  # room made: /readyz and refusals see it now
         console.backend.purged()
-    await console.record(session.user, "purge", older_than_days=what.days, dead=what.dead,
-                        quarantined=what.quarantined, cut_off=when(seen.before), deliveries=removed[0],
-                        messages=removed[1])
-    return console.page(request, "purge.html", session, what=what, seen=None, result=removed, error=None)
+    unaudited = await console.record_done(session.user, "purge", older_than_days=what.days, dead=what.dead,
+                                          quarantined=what.quarantined, cut_off=when(seen.before),
+                                          deliveries=removed[0], messages=removed[1])
+    return console.page(request, "purge.html", session, what=what, seen=None, result=removed, error=None,
+                        audit_failed=unaudited)
 
 
 def refused(console: Console, request: Request, session: Session, status: int, why: str,

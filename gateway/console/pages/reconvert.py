@@ -148,6 +148,7 @@ async def reconvert_page(console: Console, request: Request) -> Response:
     except reconvert.ReconvertRefused as exc:
         found.refuse(exc.kind, str(exc))
         done = None
-    await console.record(session.user, "reconvert", message_ids=",".join(map(str, named)),
-                        converted=len(done or []), ok=done is not None)
-    return console.page(request, "reconvert.html", session, 409 if done is None else 200, p=found, done=done)
+    unaudited = await console.record_done(session.user, "reconvert", message_ids=",".join(map(str, named)),
+                                          converted=len(done or []), ok=done is not None)
+    return console.page(request, "reconvert.html", session, 409 if done is None else 200, p=found, done=done,
+                        audit_failed=unaudited)
