@@ -41,20 +41,20 @@ class Tail:
 def lines_backwards(fd: int, end: int, block: int, budget: int, pread: Pread) -> Iterator[tuple[bytes, int]]:
     """The file's lines from ``end`` back to its start, each with the bytes read so far: first what follows the last
     newline (empty unless torn), then each whole line. A line split over two blocks is carried to the next read."""
-    pos, carry, read = end, b"", 0
-    while pos > 0 and read < budget:
-        size = min(block, pos, budget - read)
+    floor = max(0, end - budget)  # never read before this offset, whatever the file holds
+    pos, carry = end, b""
+    while pos > floor:
+        size = min(block, pos - floor)
         pos -= size
         chunk = pread(fd, size, pos)
         if len(chunk) != size:
             raise Shrunk
-        read += size
         parts = (chunk + carry).split(b"\n")
         carry = parts[0]
         for line in reversed(parts[1:]):
-            yield line, read
+            yield line, end - pos
     if pos == 0:
-        yield carry, read
+        yield carry, end
 
 
 def entry(line: bytes) -> dict[str, Any] | None:
@@ -74,12 +74,11 @@ def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread
         found = Tail()
         try:
             with path.open("rb") as f:
-                for number, (line, read) in enumerate(lines_backwards(f.fileno(), os.fstat(f.fileno()).st_size,
-                                                                      block, budget, pread)):
+                for line, read in lines_backwards(f.fileno(), os.fstat(f.fileno()).st_size, block, budget, pread):
                     found.bytes_read = read
                     if not line.strip():
                         continue
-                    parsed = entry(line) if number else None  # after the last newline: torn mid-write
+                    parsed = entry(line)  # None for a line torn mid-write (or cut at the start by a truncation)
                     if parsed is None:
                         found.skipped += 1
                         continue
