@@ -101,4 +101,6 @@ def test_a_sidecar_replays_counts_and_logs_an_entry_it_could_not_write(start: St
         assert done.status_code == 200 and "Queued again" in done.text and MISSING in done.text
         assert wait_for(lambda: len(failing.receiver.received) == 1, timeout=30)
         assert "overstap_console_audit_failures_total 1.0" in httpx.get(metrics, timeout=10).text
+        health = otto.get("/console/health").text  # and on the health page, with the other counters
+        assert re.search(r'<td>overstap_console_audit_failures_total</td><td></td><td class="num">1</td>', health)
         assert [r.levelname for r in caplog.records if r.getMessage() == UNWRITTEN] == ["ERROR"]

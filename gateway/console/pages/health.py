@@ -18,7 +18,7 @@ from ..context import Console
 COUNTERS = ("overstap_received_total", "overstap_acknowledged_total", "overstap_rejected_total",
             "overstap_delivered_total", "overstap_retried_total", "overstap_dead_lettered_total",
             "overstap_queue_depth", "overstap_unmapped_messages_total", "overstap_unmapped_values_total",
-            "overstap_settled_meanwhile_total")
+            "overstap_settled_meanwhile_total", "overstap_console_audit_failures_total")
 """The /metrics samples the health page lists as they are (dialect debt gets its own table)."""
 
 
