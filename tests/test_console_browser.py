@@ -2,9 +2,10 @@
 
 One walk through what an operator and a front-office viewer do: log in, open the list, filter to the dead
 letters, open a message, replay it once the downstream is fixed, search a client by BSN and follow a zaak's
-timeline; and what a viewer cannot do. Every step saves a screenshot to ``out/console-screenshots/`` (and,
-with OVERSTAP_UPDATE_SCREENSHOT=1, to docs/img/ for docs/console.md). No page may run a script, keep
-anything in browser storage, or carry the full BSN in its address or (outside a payload view) its text.
+timeline, read the audit of all that; and what a viewer cannot do. Every step saves a screenshot to
+``out/console-screenshots/`` (and, with OVERSTAP_UPDATE_SCREENSHOT=1, to docs/img/ for docs/console.md). No page may
+run a script, keep anything in browser storage, or carry the full BSN in its address or (outside a payload view) its
+text.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from gateway.testbed.app import create_app as reference_app
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "out" / "console-screenshots"
 DOCS = {"messages", "message", "replay-confirm", "client", "zaak", "health", "purge-preview",
-        "health-quarantine-full", "reconvert-confirm", "reconvert-done"}
+        "health-quarantine-full", "reconvert-confirm", "reconvert-done", "audit"}
 """The screenshots docs/console.md shows (none with a payload in view: those hold the sample's BSN)."""
 
 
@@ -139,6 +140,12 @@ def test_an_operator_and_a_viewer_in_chromium(failing: Running) -> None:
             assert "Yes, purge" in page.locator("main").inner_text()
             shot(page, "purge-preview")
             page.locator("main a", has_text="Cancel").click()  # nothing purged: the walk goes on
+            page.locator("header a", has_text="Audit").click()  # the operator's record of the walk so far
+            page.wait_for_url("**/console/audit")
+            actions = page.locator("table.audit td.action").all_inner_texts()
+            assert actions[:2] == ["view_zaak", "client_search"] and actions[-1] == "login" and "replay" in actions
+            private(page)
+            shot(page, "audit")
             page.goto(base + "/console/shadow")
             shot(page, "shadow")
             for cookie in page.context.cookies():
@@ -150,6 +157,7 @@ def test_an_operator_and_a_viewer_in_chromium(failing: Running) -> None:
             assert viewer.locator("a.button", has_text="Replay").count() == 0
             shot(viewer, "viewer-message")
             assert viewer.locator("header a", has_text="Purge").count() == 0
+            assert viewer.locator("header a", has_text="Audit").count() == 0
             viewer.click("form.logout button")
             viewer.wait_for_url("**/console/login")
         finally:
