@@ -18,7 +18,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from proxy_helpers import GatewayProcess, Receiver, ServerThread, free_port, sample, soap11, variant, wait_for
+from proxy_helpers import (
+    GatewayProcess,
+    Receiver,
+    ServerThread,
+    free_port,
+    metric,
+    sample,
+    soap11,
+    variant,
+    wait_for,
+)
 from test_ledger_import import _batch
 from test_proxy_ledger import A02, A04, operations
 
@@ -27,6 +37,8 @@ from gateway.ledger.sqlite import DB_NAME
 from gateway.ledger.transfer import import_ledger
 
 pytestmark = pytest.mark.slow
+WAITING = "overstap_outbox_writes_waiting"
+"""Outbox writes queued or held on the write lock: here the messages' own, nothing else writes meanwhile."""
 
 
 def _post(url: str, body: bytes, answers: list[httpx.Response]) -> None:
@@ -52,10 +64,13 @@ def _import_with_in_flight(tmp_path: Path, deliveries: int, *messages: bytes
             conn.execute("BEGIN IMMEDIATE")  # the import's write lock: the sidecar renders, its commits wait
             answers: list[httpx.Response] = []
             senders = []
-            for body in messages:
+            for n, body in enumerate(messages, 1):
                 senders.append(threading.Thread(target=_post, args=(gw.url, body, answers)))
                 senders[-1].start()
-                time.sleep(1.5)  # mapped in a worker and rendered against the ledger without the batch run's zaak
+                # mapped in a worker, rendered against the ledger without the batch run's zaak, and its write
+                # waiting for the lock, before the next is sent: the order the receiver is asserted to get
+                assert wait_for(lambda n=n: metric(gw.url, WAITING) == n, timeout=90), \
+                    f"message {n} never came to wait for the outbox's lock ({WAITING} {metric(gw.url, WAITING)})"
             assert not answers  # not committed, so not acknowledged: in flight
             done = import_ledger(state / DB_NAME, conn)  # what `outbox import-ledger` does in its transaction
             conn.execute("COMMIT")

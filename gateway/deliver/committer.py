@@ -55,6 +55,9 @@ class GroupCommitter:
         self.on_commit = on_commit
         self.failed: BaseException | None = None
         self.commits = 0
+        self._in_hand = 0
+        """Writes of the batch the writer thread holds now (its BEGIN waiting for the store's write lock, or running),
+        set by that thread only: no lock on the inbound path, whose writes only touch the queue."""
 
     def start(self) -> None:
         if self._thread is None:
@@ -73,6 +76,12 @@ class GroupCommitter:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def waiting(self) -> int:
+        """Writes queued or in the commit under way, none of them answered yet (``overstap_outbox_writes_waiting``):
+        a figure that stays up says the store cannot keep up (or a writer elsewhere holds its lock). A scrape in the
+        instant the writer takes a batch off the queue may miss that batch; a held commit is counted steadily."""
+        return self._queue.qsize() + self._in_hand
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in the next transaction and return its result after COMMIT (re-raising its error)."""
@@ -124,6 +133,7 @@ class GroupCommitter:
                         stopping = True
                         break
                     batch.append(item)
+                self._in_hand = len(batch)
                 conn = self._usable(conn, batch)
                 if conn is not None:
                     self._commit(conn, batch)
@@ -142,6 +152,7 @@ class GroupCommitter:
         except Exception as exc:
             self.failed = exc
             log.error("the outbox database cannot be reached: %s", type(exc).__name__)
+            self._in_hand = 0
             _answer([(job, None, exc) for job in batch])
             return None
         log.warning("outbox connection renewed")
@@ -171,8 +182,10 @@ class GroupCommitter:
             log.error("outbox commit failed: %s", failure_name(exc))  # never the text: it can quote data
             with contextlib.suppress(Exception):  # sqlite3 or psycopg: the rollback of a failed commit
                 conn.execute("ROLLBACK")
+            self._in_hand = 0
             _answer([(job, None, exc) for job in batch])
             return
+        self._in_hand = 0  # before any answer: whoever has its result sees the gauge without it
         self.failed = None
         self.commits += 1
         if self.on_commit is not None:

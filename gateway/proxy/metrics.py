@@ -33,6 +33,19 @@ class _Depth(Collector):
         yield family
 
 
+class _Writes(Collector):
+    """Outbox writes not yet answered: queued for the committer or in the commit waiting for the store's write lock,
+    read at scrape (a gauge an operator alerts on, and a test waits on instead of sleeping)."""
+
+    def __init__(self, waiting: Callable[[], int]) -> None:
+        self.waiting = waiting
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        yield GaugeMetricFamily("overstap_outbox_writes_waiting", "Outbox writes queued for the committer or in "
+                                "the commit under way (waiting for the store's write lock), not yet answered",
+                                value=self.waiting())
+
+
 class _Debt(Collector):
     """Dialect debt: deviations accepted under ``strictness: lenient`` per mapping and rule, read at scrape."""
 
@@ -148,6 +161,9 @@ class Metrics(Observer):
 
     def watch_depth(self, depth: Callable[[], dict[tuple[str, str], int]]) -> None:
         self.registry.register(_Depth(depth))
+
+    def watch_writes(self, waiting: Callable[[], int]) -> None:
+        self.registry.register(_Writes(waiting))
 
     def watch_debt(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
         self.registry.register(_Debt(counts))

@@ -88,6 +88,7 @@ class Gateway(QuarantineDoor):
         if self.stage is not None:
             self.stage.attach(self.converters, config.routes)
         self.metrics.watch_depth(self.forwarder.depth)
+        self.metrics.watch_writes(self.committer.waiting)
         self.metrics.watch_debt(self.debt.counts)
         self.metrics.watch_workers(self.forwarder.workers, self.validating)
         self._reload_lock = asyncio.Lock()
