@@ -28,7 +28,6 @@ from test_reconvert import B01, B02, B04, _rows
 
 from gateway.cli import main
 from gateway.deliver import claims, outbox
-from gateway.deliver.forwarder import Forwarder
 from gateway.pgstore.conn import PgConnection
 from gateway.testbed.app import create_app as reference_app
 
@@ -150,18 +149,16 @@ def _delivery(conn: Any, message_id: str) -> Any:
 
 
 def test_a_stuf019_replay_is_renewed_on_one_replica_while_the_other_holds_the_key(
-        start: Start, tmp_path: Path, server: str, request: pytest.FixtureRequest,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        start: Start, tmp_path: Path, server: str, request: pytest.FixtureRequest) -> None:
     """An envelope the chain never answered (503, a dead letter) is replayed as stored after a later envelope of its
     zender; the chain answers it StUF019 and the replica that sent it renews it at once, while the key is taken by
     another (the test) from the moment it let go. The new envelope waits for the key, then goes once: Bv03. (No
     poll pays the renewal here, tests/test_pg_renewal_owed.py has those: the replica's own renewal must.)"""
-    monkeypatch.setattr(Forwarder, "renew_grace", 3600.0)
     database = database_for(server, request, "pg_renew")
     with HoldingChain() as chain:
         routes, downstreams = _ggk_routes(chain)
-        one, _ = start(routes, downstreams, admin_key="geheim", store=database)
-        two, _ = start(routes, downstreams, admin_key="geheim", store=database)
+        one, _ = start(routes, downstreams, admin_key="geheim", store=database, renew_grace=3600)
+        two, _ = start(routes, downstreams, admin_key="geheim", store=database, renew_grace=3600)
         conn: Any = PgConnection(database)
         holder = psycopg.connect(database, autocommit=True)
         try:

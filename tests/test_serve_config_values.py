@@ -29,6 +29,9 @@ def serve(*args: str) -> tuple[int, list[str]]:
     return done.returncode, (done.stdout + done.stderr).splitlines()
 
 
+GRACE = ("renew_grace: seconds a StUF019 dead letter's renewal waits before another replica's poll pays it; "
+         "more than 0, got")
+"""0 or less would have every replica's poll race the one paying its own debt (docs/ggk-profile.md 5.2)."""
 ROUTES = "downstreams: {zs: {url: 'http://127.0.0.1:9/soap'}}\nroutes: {default: {downstream: zs}}\n"
 
 
@@ -40,6 +43,9 @@ ROUTES = "downstreams: {zs: {url: 'http://127.0.0.1:9/soap'}}\nroutes: {default:
     ("body_timeout: true\n", "body_timeout: expected a number, not a bool"),
     ("listen: {port: 99999}\n", "listen.port (or --port): 99999 is no TCP port; expected 1 to 65535"),
     ("listen: {port: 0}\n", "listen.port (or --port): 0 is no TCP port; expected 1 to 65535"),
+    ("renew_grace: 0\n", f"{GRACE} 0"),
+    ("renew_grace: -5\n", f"{GRACE} -5"),
+    ("renew_grace: .nan\n", f"{GRACE} nan"),
 ])
 def test_a_config_number_that_is_none_is_named_in_one_line(top: str, said: str, tmp_path: Path) -> None:
     config = tmp_path / "overstap.yaml"
@@ -56,7 +62,9 @@ def test_a_port_and_a_number_from_the_environment_still_read(tmp_path: Path) -> 
     config = tmp_path / "overstap.yaml"
     config.write_text("listen: {port: '${PORT_OF_TEST:-8443}'}\nshutdown_grace: '2.5'\n" + ROUTES)
     cfg = load(config, env={})
-    assert (cfg.port, cfg.shutdown_grace) == (8443, 2.5)
+    assert (cfg.port, cfg.shutdown_grace, cfg.renew_grace) == (8443, 2.5, 10.0)  # the grace's default: RENEW_GRACE
+    config.write_text("renew_grace: '${GRACE_OF_TEST:-0.25}'\n" + ROUTES)
+    assert load(config, env={}).renew_grace == 0.25
 
 
 @pytest.mark.parametrize(("flags", "said"), [

@@ -37,7 +37,7 @@ from .exchange import exchange
 from .lanes import CLOSED, Client, KeyQueue, Lane
 from .outbox import Queued
 from .outcome import DEAD, DELIVERED, GONE, RETRY, Outcome, classify, transport_failed, wire_headers
-from .settled_writes import Observer, SettledWrites, answer, unless_settled
+from .settled_writes import RENEW_GRACE, Observer, SettledWrites, answer, unless_settled
 from .store import SqliteStore, Store, failure_name
 from .wire import TIMEOUT_ERRORS, TRANSPORT_ERRORS
 
@@ -58,12 +58,13 @@ class Forwarder(SettledWrites):
 
     def __init__(self, store: Store, committer: GroupCommitter, targets: dict[tuple[str, str], Downstream], *,
                  observer: Observer | None = None, poll_interval: float = 1.0, cache_limit: int = 20000,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, renew_grace: float = RENEW_GRACE) -> None:
         self.store = store
         self.committer = committer
         self.targets = targets
         self.observer = observer or Observer()
         self.poll_interval = poll_interval
+        self.renew_grace = renew_grace
         self.cache_limit = cache_limit
         self.rng = rng or random.Random()
         self.lanes: dict[str, Lane] = {}

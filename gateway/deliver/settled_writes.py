@@ -24,8 +24,9 @@ from .store import failure_name
 
 log = logging.getLogger("overstap.forwarder")
 RENEW_GRACE = 10.0
-"""Seconds a renewal owed on a StUF019 dead letter waits before another replica's poll pays it: the replica that
-wrote it pays it within milliseconds of its COMMIT, and one that died leaves it (docs/ggk-profile.md 5.2)."""
+"""Seconds a renewal owed on a StUF019 dead letter waits before another replica's poll pays it, by default (the
+sidecar's ``renew_grace``): the replica that wrote it pays it within milliseconds of its COMMIT, and one that died
+leaves it (docs/ggk-profile.md 5.2)."""
 
 
 class Observer:
@@ -55,12 +56,13 @@ class SettledWrites:
     _watched: set[int]
     _renewing: set[int]
     """Deliveries whose renewal this process is paying now: asked once here, however often a look finds them."""
-    renew_grace: float = RENEW_GRACE
+    renew_grace: float
+    """Seconds a debt waits before a poll pays it (:data:`RENEW_GRACE` unless configured: ``renew_grace``)."""
 
     async def renew_owed(self, grace: float) -> int:
         """Pay the renewals owed on StUF019 dead letters (gateway/deliver/restamp.py ``owe_renewal``) that were
         written more than ``grace`` seconds ago: at start every one (0; a process killed before its renewal left
-        them), at each poll those a replica that died left (:data:`RENEW_GRACE`; a live one pays its own at once).
+        them), at each poll those a replica that died left (``renew_grace``; a live one pays its own at once).
         Claimed in the write that queues the new envelope, so two replicas looking together renew it once. How
         many it took up."""
         if self.renew is None or self.stopping:

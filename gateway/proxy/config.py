@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from gateway.console.settings import ConsoleSettings
 from gateway.deliver.downstream import ORDERS, Downstream
 from gateway.deliver.outbox import LEGACY, NEW
+from gateway.deliver.settled_writes import RENEW_GRACE
 from gateway.httpguard.limits import HttpLimits
 from gateway.ingest.ggk import MAX_ENVELOPE_BYTES
 from gateway.procmemory import DEFAULT_GROWTH_MB
@@ -121,6 +122,10 @@ class ServeConfig:
     log_level: str = "info"
     reply: ReplyConfig = field(default_factory=ReplyConfig)
     poll_interval: float = 1.0
+    renew_grace: float = RENEW_GRACE
+    """Seconds a StUF019 dead letter owed a renewal waits before another replica's poll pays it (docs/ggk-profile.md
+    5.2): its own replica pays it at once, so shorter races that replica, longer leaves a dead replica's debt unpaid
+    that much longer (a restart pays it at once either way)."""
     render: Any = None
     """The top-level ``render:`` block; None: the demo defaults (gateway/zaken/catalogue.py)."""
     store: str | None = None
@@ -200,6 +205,9 @@ class ServeConfig:
             raise ConfigError("max_connections: at least 8; max_header_bytes: at least 1024")
         if self.header_timeout <= 0 or self.body_timeout <= 0 or self.body_rate_window <= 0:
             raise ConfigError("header_timeout, body_timeout and body_rate_window: seconds, more than 0")
+        if not self.renew_grace > 0:  # 0 or less: every poll races the replica paying its own debt
+            raise ConfigError(f"renew_grace: seconds a StUF019 dead letter's renewal waits before another replica's "
+                              f"poll pays it; more than 0, got {self.renew_grace:g}")
         if self.min_body_rate < 0 or self.probe_connections < 0:
             raise ConfigError("min_body_rate (bytes a second) and probe_connections: 0 or more")
         if self.quarantine_max_messages < 0 or self.quarantine_max_bytes < 0:

@@ -146,7 +146,7 @@ TOP_KEYS = {"listen", "data_dir", "admin_key", "max_body_bytes", "tls", "mapping
             "watch_mappings", "watch_interval", "require_downstream_ready", "access_log", "log_level", "reply",
             "poll_interval", "max_connections", "max_header_bytes", "header_timeout", "body_timeout", "ledger",
             "render", "console", "store", "min_body_rate", "body_rate_window", "probe_connections",
-            "max_body_buffer_bytes", "quarantine_max_messages", "quarantine_max_bytes"}
+            "max_body_buffer_bytes", "quarantine_max_messages", "quarantine_max_bytes", "renew_grace"}
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -184,7 +184,7 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
     if cfg.convert_worker_growth_mb < 0:
         raise ConfigError("convert_worker_growth_mb: expected 0 (never replace a worker) or a number of MB")
     for key in ("shutdown_grace", "watch_interval", "poll_interval", "header_timeout", "body_timeout",
-                "body_rate_window"):
+                "body_rate_window", "renew_grace"):
         if key in doc:
             setattr(cfg, key, _number(doc[key], key, float))
     for key in ("watch_mappings", "require_downstream_ready", "access_log"):

@@ -78,7 +78,7 @@ class Gateway(QuarantineDoor):
         self.committer = GroupCommitter(self.store.connect, on_commit=self.metrics.on_commit)
         forwarder = ClaimingForwarder if self.store.shared else Forwarder  # replicas split the zaken between them
         self.forwarder = forwarder(self.store, self.committer, config.targets(), observer=self.metrics,
-                                   poll_interval=config.poll_interval)
+                                   poll_interval=config.poll_interval, renew_grace=config.renew_grace)
         self.forwarder.renew = lambda delivery_id: renew_stale(self, delivery_id)  # StUF019: docs/ggk-profile.md 5.2
         self.stage: LedgerStage | None = None
         if config.ledger:
