@@ -213,5 +213,5 @@ def test_a_renewal_this_sidecar_cannot_make_is_left_to_the_operator_once(start: 
         assert wait_for(lambda: row(mid)["renewal_owed"] == 0), dict(row(mid))
         left = row(mid)
         assert (left["status"], left["referentienummer"], left["reply_code"]) == (outbox.DEAD, old, "Fo03 StUF019")
-        assert other.forwarder._renewing == set()
+        assert wait_for(lambda: other.forwarder._renewing == set())  # its task's end follows the row's COMMIT
         assert [o.answer for o in chain.offers if o.ref == old] == [DOWN, DOWN, "Fo03 StUF019"]
