@@ -149,7 +149,7 @@ class ClaimingForwarder(Forwarder):
 
         def answered(future: Future[Any]) -> None:
             self._settling.discard(item.id)
-            self._not_stored(future, item, waiters)
+            self._not_stored(future.exception(), item, waiters)
 
         self.committer.submit(write, after=counted).add_done_callback(answered)
 

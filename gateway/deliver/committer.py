@@ -38,6 +38,8 @@ class _Job:
     answered on that loop), or None (nobody waits)."""
     after: Callable[[Any], None] | None = None
     """Run with ``fn``'s result on the writer thread once its transaction is committed, never when it is not."""
+    failed: Callable[[BaseException], None] | None = None
+    """Run with the error on the writer thread when ``fn`` or its transaction failed (nothing of it was stored)."""
 
 
 _STOP = object()
@@ -104,11 +106,16 @@ class GroupCommitter:
         self._queue.put(_Job(fn, future, after))
         return future
 
-    def write_later(self, fn: Write, *, after: Callable[[Any], None] | None = None) -> None:
+    def write_later(self, fn: Write, *, after: Callable[[Any], None] | None = None,
+                    failed: Callable[[BaseException], None] | None = None) -> None:
         """Queue a write nobody waits for (delivery bookkeeping); it still commits in order. ``after`` is given its
         result once the transaction is committed (metrics of what the write recorded), and never runs when the write
-        or the COMMIT failed: what was not stored must not be counted."""
-        self._queue.put(_Job(fn, None, after))
+        or the COMMIT failed: what was not stored must not be counted. ``failed`` is given the error then instead
+        (a settled status taken up again): what :meth:`submit`'s future and a done-callback told, without a
+        thread-safe future (a lock and a condition) per write on the server's busiest path (session 28)."""
+        if failed is not None and not self.running:
+            raise RuntimeError("the outbox writer is not running")  # as submit: the caller hears it, not nobody
+        self._queue.put(_Job(fn, None, after, failed))
 
     def _run(self, ready: Future[None]) -> None:
         try:
@@ -211,6 +218,8 @@ def _answer(results: Answered) -> None:
     """Settle the futures of a batch: thread-safe ones here, each event loop's in one call on that loop."""
     on_loops: dict[asyncio.AbstractEventLoop, Answered] = {}
     for item in results:
+        if item[2] is not None and item[0].failed is not None:
+            _tell_failed(item[0].failed, item[2])
         future = item[0].future
         if isinstance(future, asyncio.Future):
             on_loops.setdefault(future.get_loop(), []).append(item)
@@ -219,6 +228,13 @@ def _answer(results: Answered) -> None:
     for loop, items in on_loops.items():
         with contextlib.suppress(RuntimeError):  # a loop that is closed has nobody left to answer
             loop.call_soon_threadsafe(_settle_all, items)
+
+
+def _tell_failed(failed: Callable[[BaseException], None], error: BaseException) -> None:
+    try:
+        failed(error)
+    except Exception as exc:  # one hook that fails must not keep the batch's other answers from their callers
+        log.error("after an outbox write that failed: %s", type(exc).__name__)
 
 
 def _settle_all(items: Answered) -> None:

@@ -13,7 +13,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import Future
 from typing import Any
 
 from . import outbox, restamp
@@ -115,12 +114,12 @@ class SettledWrites:
             self._watched.add(delivery_id)
         self.rescan_soon()
 
-    def _not_stored(self, future: Future[Any], item: Queued, waiters: list[asyncio.Future[Outcome]]) -> None:
-        """On the writer thread, once a settled status's write is answered: when its batch failed (a cut or failing
-        writer connection, a failed COMMIT) nothing was stored, and the delivery, no longer tracked, is pending in the
-        outbox still. It is taken up again after its retry delay (a SQLite forwarder waited for a restart: no generation
-        bump announces it), sent again under the same referentienummer (at least once); its senders wait for that."""
-        error = future.exception()
+    def _not_stored(self, error: BaseException | None, item: Queued, waiters: list[asyncio.Future[Outcome]]) -> None:
+        """On the writer thread, once a settled status's write is answered: when its batch failed (``error``: a cut or
+        failing writer connection, a failed COMMIT) nothing was stored, and the delivery, no longer tracked, is pending
+        in the outbox still. It is taken up again after its retry delay (a SQLite forwarder waited for a restart: no
+        generation bump announces it), sent again under the same referentienummer (at least once); its senders wait
+        for that."""
         if error is not None and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # a loop that is closed has nobody left to answer
                 self._loop.call_soon_threadsafe(self._take_up_again, item, waiters, failure_name(error))
@@ -228,7 +227,7 @@ class SettledWrites:
                        waiters: list[asyncio.Future[Outcome]]) -> None:
         """Queue the delivered/dead status of a delivery; ``counted`` gets whether it was written, after COMMIT; a
         write that was not committed has the delivery taken up again (:meth:`_not_stored`). *(hook)*"""
-        self.committer.submit(write, after=counted).add_done_callback(lambda f: self._not_stored(f, item, waiters))
+        self.committer.write_later(write, after=counted, failed=lambda e: self._not_stored(e, item, waiters))
 
     def rescan_soon(self) -> None:
         """Rescan the outbox now (gateway/deliver/forwarder.py)."""
