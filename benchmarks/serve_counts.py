@@ -170,7 +170,9 @@ def run_bench(tree: Path, out: Path, plain: bool, argv: list[str]) -> None:
                 time.sleep(0.01)
         return cpu_seconds(pid)
 
+    wait_up = proxy_bench.wait_up
     proxy_bench.spawn, proxy_bench.cpu_seconds = counted_spawn, marked_cpu
+    proxy_bench.wait_up = lambda url, timeout=120.0: wait_up(url, timeout)  # imports under the profiler are slow
     sys.argv = [str(tree / "benchmarks" / "proxy_bench.py"), *argv]
     proxy_bench.main()
 
@@ -196,8 +198,8 @@ def compare(paths: list[Path], messages: int, top: int) -> None:
     print(f"per message ({messages} messages): " + " vs ".join(names))
     print(f"{'CPU ms (user + system), all threads':52}" + "".join(f"{s['cpu_total']:12.3f}" for s in sums))
     for kind in sorted({k for s in sums for k in s["cpu"]}, key=lambda k: -sum(sums[0]["cpu"].get(k, (0, 0)))):
-        print(f"{'  ' + kind + ' (user, system)':52}"
-              + "".join(f"{', '.join(f'{v:.3f}' for v in s['cpu'].get(kind, (0, 0))):>12}" for s in sums))
+        print(f"{'  ' + kind + ' (user+system)':52}"
+              + "".join(f"{'+'.join(f'{v:.3f}' for v in s['cpu'].get(kind, (0, 0))):>12}" for s in sums))
     for key, label in (("syscr", "read system calls"), ("syscw", "write system calls"),
                        ("switches", "context switches"), ("vm_steps", "SQLite VM instructions")):
         print(f"{label:52}" + "".join(f"{s[key]:12.2f}" for s in sums))
