@@ -7,7 +7,7 @@ import re
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,8 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
+from pg_helpers import database_for
 from proxy_helpers import Receiver, ServerThread, Start, sample, soap11, wait_for
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -196,3 +198,15 @@ def hidden_fields(html: str) -> dict[str, str]:
     """The hidden fields of the page's last POST form: what a browser sends back when it is submitted."""
     form = html.rsplit('<form method="post"', 1)[1].split("</form>")[0]
     return dict(HIDDEN.findall(form))
+
+
+MakeLocal = Callable[..., "Local"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> MakeLocal:
+    """A local console over the four messages of ``local_console``, on either store (a test module imports it)."""
+    if request.param == "sqlite":
+        return lambda block=None: local_console(tmp_path, block)
+    url = database_for(request.getfixturevalue("server"), request, "con")
+    return lambda block=None: local_console(tmp_path, block, store=url)

@@ -11,29 +11,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from pathlib import Path
 
+import console_helpers
 import httpx
 import pg_helpers
 import pytest
-from console_helpers import BSN, Local, failing_chains, hidden_fields, local_console, login
-from pg_helpers import database_for
+from console_helpers import BSN, Local, MakeLocal, failing_chains, hidden_fields, login
 from proxy_helpers import Start, wait_for
 
 server = pg_helpers.server  # one PostgreSQL server for this module
-MakeLocal = Callable[..., Local]
+make = console_helpers.make  # a console on each store (the fixture)
 MISSING = "Not in the audit log."
 UNWRITTEN = "console audit entry not written"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def make(request: pytest.FixtureRequest, tmp_path: Path) -> MakeLocal:
-    """A local console over the four messages of ``local_console``, on either store."""
-    if request.param == "sqlite":
-        return lambda block=None: local_console(tmp_path, block)
-    url = database_for(request.getfixturevalue("server"), request, "con")
-    return lambda block=None: local_console(tmp_path, block, store=url)
 
 
 def break_audit(local: Local) -> str:

@@ -13,15 +13,15 @@ import datetime as dt
 import json
 import re
 import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
+import console_helpers
 import pg_helpers
 import psycopg
 import pytest
 from browser_helpers import BROWSER_ARGS, CHROMIUM, browser_entry
-from console_helpers import BSN, Local, csrf_of, failing_chains, hidden_fields, local_console, login
+from console_helpers import BSN, MakeLocal, csrf_of, failing_chains, hidden_fields, local_console, login
 from pg_helpers import database_for
 from proxy_helpers import Start, wait_for
 from test_console_browser import log_in, private
@@ -32,18 +32,9 @@ from gateway.console.source import PgSource, source_of
 from gateway.pgstore.conn import PgConnection
 
 server = pg_helpers.server  # one PostgreSQL server for this module
+make = console_helpers.make  # a console on each store (the fixture)
 LISTED = re.compile(r'href="/console/messages/(\d+)"')
 PURGED = re.compile(r"Purged (\d+) delivery\(ies\) and (\d+) message\(s\)")
-MakeLocal = Callable[..., Local]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def make(request: pytest.FixtureRequest, tmp_path: Path) -> MakeLocal:
-    """A local console over the four messages of ``local_console``, on either store."""
-    if request.param == "sqlite":
-        return lambda block=None: local_console(tmp_path, block)
-    url = database_for(request.getfixturevalue("server"), request, "con")
-    return lambda block=None: local_console(tmp_path, block, store=url)
 
 
 def listed(client: object, **params: str) -> list[int]:
