@@ -175,3 +175,23 @@ def test_the_examples_take_no_part_in_detection_unless_asked(monkeypatch: pytest
     assert [m.name for m in by_file.all() if m.name.startswith("example-")] == ["example-flat"]
     monkeypatch.setenv("OVERSTAP_MAPPING_PATH", str(EXAMPLES))
     assert Converter(Registry()).convert(fixture.read_bytes(), fixture.name).mapping.name == "example-flat"
+
+
+def test_a_file_named_and_on_a_relative_mapping_path_is_one_mapping(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    """The docs say ``OVERSTAP_MAPPING_PATH=mappings/examples overstap convert ... --mapping <file in it>``: the
+    relative folder's path and the named file's resolved one are the same file, not two mappings of one name
+    (which warned "mapping name ... is also used by" that same file, and kept every later reload from applying)."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("OVERSTAP_MAPPING_PATH", "mappings/examples")
+    named = "mappings/examples/vendor-extensions/mapping.yaml"
+    registry = Registry(files=[Path(named)])
+    assert registry.errors == []
+    assert registry.get("example-vendor-extensions").file.endswith(named)
+    assert registry.reload() == []
+    fixture = "mappings/examples/vendor-extensions/fixtures/toewijzing.xml"
+    done = CliRunner().invoke(main, ["convert", fixture, "--mapping", named, "--out", str(tmp_path / "out"),
+                                     "--state", "none", "--no-validate"])
+    assert done.exit_code == 0, done.output
+    assert "mapping not loaded" not in done.output
+    assert done.output.startswith(f"ok   {fixture}: example-vendor-extensions -> ")

@@ -151,7 +151,9 @@ class Registry:
 
     def scan(self) -> list[MappingError]:
         """Compile every mapping file; keep the previous set if any file fails (and report why)."""
-        paths = discover(self.dirs) + [p for p in self.extra_files if p not in discover(self.dirs)]
+        found = discover(self.dirs)
+        known = {p.resolve() for p in found}  # a file named and also on the path (relative) is one file
+        paths = found + [p for p in self.extra_files if p not in known]
         index = self._name_index(paths)
         chain.known_names_hint[:] = sorted(index)
         resolve = self._resolver(index)
