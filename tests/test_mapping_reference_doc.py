@@ -120,7 +120,22 @@ def test_the_berichtcode_table_is_the_code_list() -> None:
 
 ROOT = DOC.parents[1]
 USER_DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if not p.name.startswith("perf"))]
-_COMMAND = re.compile(r"(?:^|[\s`(/$])overstap((?: [a-z][a-z-]*)+)(.*?)(?=`|\||#|;|\)|\boverstap |$)")
+_COMMAND = re.compile(r"(?:^|[\s`(/$])overstap((?: [a-z][a-z-]*)+)(.*?)(?=`|#|;|\boverstap |$)")
+_PIPE = re.compile(r"(?<![\w\\])\|\s*[a-z]")
+
+
+def _own_part(rest: str) -> str:
+    """What of the text after a command is its own: up to a shell pipe into another program (``| grep``; a ``|``
+    between alternatives, ``zaak|created`` or ``\\| --all-dead``, is the synopsis's) or a ``)`` closing the prose
+    around it (``(overstap x --y)``; a synopsis's own ``(--store is the same option)`` is kept)."""
+    piped = _PIPE.search(rest)
+    rest = rest[: piped.start()] if piped else rest
+    depth = 0
+    for i, char in enumerate(rest):
+        depth += (char == "(") - (char == ")")
+        if depth < 0:
+            return rest[:i]
+    return rest
 MAPPING_OR_CONFIG = ("overstap-mapping:", "listen:", "data_dir:", "mappings:")
 """How a yaml block that is a whole mapping file or sidecar config starts (fragments start elsewhere)."""
 _CODE_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
@@ -136,6 +151,9 @@ def _code_lines(text: str) -> list[tuple[int, str]]:
             first = first if joined else n
             if line.rstrip().endswith("\\"):
                 joined += line.rstrip()[:-1] + " "
+                continue
+            if out and not joined and out[-1][0] >= start and re.match(r"\s+(\[|--)", line):
+                out[-1] = (out[-1][0], f"{out[-1][1]} {line.strip()}")  # a synopsis continued without a backslash
                 continue
             out.append((first or n, joined + line))
             joined = ""
@@ -163,7 +181,7 @@ def test_every_command_in_the_docs_exists_with_its_options() -> None:
                 if not used or (isinstance(command, click.Group) and used < len(words)):
                     problems.append(f"{doc.name}:{n}: no command 'overstap {' '.join(words[:used + 1])}'")
                     continue
-                rest = " ".join(words[used:]) + m[2]
+                rest = _own_part(" ".join(words[used:]) + m[2])
                 for option in set(re.findall(r"(?<![\w/=-])(--?[a-z][\w-]*)", rest)) - _known_options(command):
                     problems.append(f"{doc.name}:{n}: 'overstap {' '.join(words[:used])}' has no option {option}")
     assert not problems, "\n".join(problems)

@@ -78,8 +78,15 @@ def _known(section: dict[str, Any], allowed: set[str], where: str) -> None:
                           f"{', '.join(sorted(allowed))})")
 
 
+# The keys of the small sections, named so tests/test_docs_drift.py checks the docs' config blocks against them.
+RETRY_KEYS = {"max_attempts", "base_delay", "max_delay", "jitter"}
+LISTEN_KEYS = {"host", "port"}
+TLS_KEYS = {"certfile", "keyfile", "client_ca"}
+REPLY_KEYS = {"applicatie", "organisatie", "sender_applicatie"}
+
+
 def _retry(doc: dict[str, Any], base: RetryPolicy, where: str) -> RetryPolicy:
-    _known(doc, {"max_attempts", "base_delay", "max_delay", "jitter"}, where)
+    _known(doc, RETRY_KEYS, where)
     try:
         policy = RetryPolicy(
             max_attempts=int(doc.get("max_attempts", base.max_attempts)),
@@ -166,7 +173,7 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
     _known(doc, TOP_KEYS, "top level")
     cfg = ServeConfig()
     listen = _section(doc, "listen", "")
-    _known(listen, {"host", "port"}, "listen")
+    _known(listen, LISTEN_KEYS, "listen")
     cfg.host = str(listen.get("host", cfg.host))
     cfg.port = _number(listen.get("port", cfg.port), "listen.port", int)
     if "data_dir" in doc:
@@ -201,13 +208,13 @@ def from_dict(doc: dict[str, Any], base_dir: Path = Path()) -> ServeConfig:
     cfg.mappings = [str(_resolve(base_dir, m)) for m in _strings(doc.get("mappings"), "mappings")]
     if doc.get("tls"):
         tls = _section(doc, "tls", "")
-        _known(tls, {"certfile", "keyfile", "client_ca"}, "tls")
+        _known(tls, TLS_KEYS, "tls")
         if not tls.get("certfile") or not tls.get("keyfile"):
             raise ConfigError("tls: certfile and keyfile are both required")
         cfg.tls = TlsConfig(str(_resolve(base_dir, tls["certfile"])), str(_resolve(base_dir, tls["keyfile"])),
                             str(_resolve(base_dir, tls["client_ca"])) if tls.get("client_ca") else None)
     reply = _section(doc, "reply", "")
-    _known(reply, {"applicatie", "organisatie", "sender_applicatie"}, "reply")
+    _known(reply, REPLY_KEYS, "reply")
     cfg.reply = ReplyConfig(str(reply.get("applicatie", "OVERSTAP")), reply.get("organisatie"),
                             str(reply.get("sender_applicatie", "ONBEKEND")))
     retry = _retry(_section(doc, "retry", ""), RetryPolicy(), "retry")
