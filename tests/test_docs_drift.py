@@ -158,3 +158,11 @@ def test_the_schema_head_the_docs_print_is_the_codes() -> None:
              if next(g for g in m.groups() if g) != HEAD]
     found = sum(len(said.findall(doc.read_text(encoding="utf-8"))) for doc in USER_DOCS)
     assert found >= 4 and not wrong, f"head is {HEAD}: " + "; ".join(wrong)
+
+
+def test_every_make_variable_is_in_the_docs() -> None:
+    """`make run PORT=… TESTBED_PORT=… DATA=…` and the rest: what the Makefile lets a user choose is written down."""
+    names = re.findall(r"^(?:export )?([A-Z_]+) \?=", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M)
+    text = "\n".join(doc.read_text(encoding="utf-8") for doc in USER_DOCS)
+    assert {"PORT", "TESTBED_PORT", "DATA"} <= set(names)
+    assert not [n for n in names if f"{n}=" not in text]

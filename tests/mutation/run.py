@@ -28,7 +28,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("gateway", "tests", "dialects", "mappings", "docs", "benchmarks", "native", "pyproject.toml", "README.md",
-          "Dockerfile")
+          "Dockerfile", "Makefile")
 
 
 @dataclass
