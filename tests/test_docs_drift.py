@@ -7,7 +7,8 @@ drifted from the code before session 29:
 * every YAML block, fragments included (`console:` alone, a mapping file's `render:`), uses only keys the config
   loader or the mapping compiler accepts, section by section; a block of no known kind is itself a finding, so a
   misspelt first key cannot make a block pass unchecked;
-* every option `--help` lists for a command is findable in the docs (an operator cannot use what is not there);
+* every option `--help` lists for a command, and every variable the Makefile lets a user set (`make run PORT=…`), is
+  findable in the docs (an operator cannot use what is not there);
 * every schema revision the docs print as head (`0010 (head)`, `this one reads 0010`) is the code's head.
 """
 
