@@ -36,6 +36,8 @@ class Tail:
     bytes_read: int = 0
     skipped: int = 0
     """Lines that were no entry: torn by a crash mid-write, or cut at the start by a truncation."""
+    cut: bool = False
+    """The budget stopped the reading before the file's start and before ``limit`` entries: older ones are unread."""
 
 
 def lines_backwards(fd: int, end: int, block: int, budget: int, pread: Pread) -> Iterator[tuple[bytes, int]]:
@@ -74,7 +76,8 @@ def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread
         found = Tail()
         try:
             with path.open("rb") as f:
-                for line, read in lines_backwards(f.fileno(), os.fstat(f.fileno()).st_size, block, budget, pread):
+                size = os.fstat(f.fileno()).st_size
+                for line, read in lines_backwards(f.fileno(), size, block, budget, pread):
                     found.bytes_read = read
                     if not line.strip():
                         continue
@@ -85,6 +88,7 @@ def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread
                     found.entries.append(parsed)
                     if len(found.entries) == limit:
                         break
+                found.cut = size > budget and len(found.entries) < limit  # older entries left unread
             return found
         except FileNotFoundError:
             return Tail()
@@ -107,9 +111,10 @@ class AuditLog:
             with self.path.open("a+b") as out:  # readable too: whether the last line is whole
                 out.write(line + b"\n" if whole(out.fileno()) else b"\n" + line + b"\n")
 
-    def recent(self, limit: int) -> list[dict[str, Any]]:
-        """The newest ``limit`` entries, newest first (the audit page)."""
-        return tail(self.path, limit).entries
+    def recent(self, limit: int) -> Tail:
+        """The newest ``limit`` entries, newest first (the audit page), with the lines that could not be read.
+        Raises ``OSError`` when the file is there but cannot be read (a directory in its place, its permissions)."""
+        return tail(self.path, limit)
 
 
 def whole(fd: int) -> bool:
@@ -136,12 +141,12 @@ class PgAuditLog(AuditLog):
             conn.execute("INSERT INTO console_audit (at, account, action, details) VALUES (?, ?, ?, ?::jsonb)",
                          (now(), user, action, json.dumps(ids, sort_keys=True)))
 
-    def recent(self, limit: int) -> list[dict[str, Any]]:
+    def recent(self, limit: int) -> Tail:
         with self.source.writing() as conn:
             rows = conn.execute("SELECT at, account, action, details FROM console_audit ORDER BY id DESC LIMIT ?",
                                 (limit,)).fetchall()
-        return [{"time": r["at"], "user": r["account"], "action": r["action"], **json.loads(r["details"])}
-                for r in rows]
+        return Tail([{"time": r["at"], "user": r["account"], "action": r["action"], **json.loads(r["details"])}
+                     for r in rows])
 
 
 def audit_log(path: Path, source: Any) -> AuditLog:
@@ -159,3 +164,25 @@ def why_unwritten(exc: BaseException) -> str:
         return f"{type(exc).__name__}: {exc.strerror}"
     state = getattr(exc, "sqlstate", None)
     return f"{type(exc).__name__} (SQLSTATE {state})" if state else type(exc).__name__
+
+
+def why_unread(exc: BaseException) -> str:
+    """Why the audit page could not read the log, in an operator's words, then the error's type and the system's own
+    words as :func:`why_unwritten` gives them (never the exception's message: it may quote a path or a relation)."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if isinstance(exc, IsADirectoryError):
+        what = "the audit file is a directory, not a file (console.audit_log in data_dir)"
+    elif isinstance(exc, PermissionError):
+        what = "the sidecar may not read the audit file (its permissions; console.audit_log in data_dir)"
+    elif isinstance(exc, OSError):
+        what = "the audit file cannot be read (console.audit_log in data_dir)"
+    elif state == "42P01":
+        what = ("the store has no table console_audit (dropped, or the store is not at schema revision 0010: "
+                "overstap store migrate)")
+    elif state == "42501":
+        what = "the store's user of this sidecar may not read the table console_audit (a permission revoked)"
+    elif state[:2] in ("08", "57") or isinstance(exc, RuntimeError):
+        what = "the connection to the store's database was lost or refused"
+    else:
+        what = "the audit log could not be read"
+    return f"{what}: {why_unwritten(exc)}"

@@ -7,11 +7,15 @@ the page is an operator's because it tells who looked at which client's zaak.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..auditlog import BUDGET, why_unread, why_unwritten
 from ..context import Console
+
+log = logging.getLogger("overstap.console")
 
 AUDIT_SHOWN = 200
 """The newest this many entries; the whole log stays in the file or the store's ``console_audit``."""
@@ -25,7 +29,14 @@ async def audit_page(console: Console, request: Request) -> Response:
         return console.to_login(request)
     if not session.operator:
         return console.forbidden(request, session, "the audit log is for the operator role")
-    entries = await asyncio.to_thread(console.audit.recent, AUDIT_SHOWN)
+    try:
+        found = await asyncio.to_thread(console.audit.recent, AUDIT_SHOWN)
+    except Exception as exc:  # a dropped table, a lost connection, a directory in the file's place: say so, no 500
+        log.error("console audit log not read", extra={"user": session.user, "error_type": type(exc).__name__,
+                                                        "reason": why_unwritten(exc)})
+        return console.page(request, "audit.html", session, 503, rows=[], shown=AUDIT_SHOWN,
+                            unread=why_unread(exc))
     rows = [(e.get("time", ""), e.get("user", ""), e.get("action", ""),
-             " ".join(f"{k}={v}" for k, v in sorted(e.items()) if k not in FIXED)) for e in entries]
-    return console.page(request, "audit.html", session, rows=rows, shown=AUDIT_SHOWN)
+             " ".join(f"{k}={v}" for k, v in sorted(e.items()) if k not in FIXED)) for e in found.entries]
+    return console.page(request, "audit.html", session, rows=rows, shown=AUDIT_SHOWN, skipped=found.skipped,
+                        cut=found.cut, budget_mib=BUDGET // (1024 * 1024))

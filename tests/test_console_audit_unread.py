@@ -1,0 +1,155 @@
+"""The audit page when the log cannot be read, or only in part: a 503 page saying why, never a 500 (session 29).
+
+The failures are real: on SQLite a directory or a symlink loop in the file's place (the tests run as root, whom no
+file mode stops, so a mode of 000 would still be read), on PostgreSQL ``console_audit`` dropped, and the console's
+connection ended by the server while its read waits on a lock another session holds. The page must say what failed
+in an operator's words and the error's type (never its message), the log hold one ERROR, and the other pages work.
+A file whose torn lines were skipped, or whose newest 8 MiB held fewer than 200 entries, is shown with a note.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import console_helpers
+import pg_helpers
+import pytest
+from console_helpers import MakeLocal, local_console
+
+from gateway.console.auditlog import why_unread
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+server = pg_helpers.server  # one PostgreSQL server for this module
+make = console_helpers.make  # a console on each store (the fixture)
+UNREAD = "The audit log could not be read."
+LOGGED = "console audit log not read"
+INCOMPLETE = "<strong>Incomplete:</strong>"
+
+
+def text(page: object) -> str:
+    """A page's text as a reader sees it: entities decoded, line breaks of the template as spaces."""
+    return " ".join(html.unescape(page.text).split())  # type: ignore[attr-defined]
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.levelname, r.error_type) for r in caplog.records  # type: ignore[attr-defined]
+            if r.getMessage() == LOGGED]
+
+
+def assert_unread(otto: TestClient, caplog: pytest.LogCaptureFixture, words: str, why: str, hidden: str) -> None:
+    """One visit of the audit page by ``otto`` (logged in before the log broke: a login not audited is refused): a
+    503 saying ``words`` and ``why``, not ``hidden`` (the exception's message); one ERROR; other pages still work."""
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="overstap.console")
+    page = otto.get("/console/audit")
+    assert page.status_code == 503, page.text
+    assert UNREAD in text(page) and f"{words}: {why}" in text(page) and hidden not in page.text
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert errors(caplog) == [("ERROR", why.split(" ")[0].rstrip(":"))]
+    assert all(r.exc_info is None for r in caplog.records)  # no traceback: it would quote the message
+    assert otto.get("/console/messages").status_code == 200 and otto.get("/console/health").status_code == 200
+
+
+def test_an_audit_file_with_a_directory_or_a_loop_in_its_place_is_a_503_saying_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    local = local_console(tmp_path)
+    audit = tmp_path / "console-audit.jsonl"
+    otto = local.login("otto")  # the login's entry is written first: then the file is broken
+    audit.unlink()
+    audit.mkdir()
+    assert_unread(otto, caplog, "the audit file is a directory, not a file (console.audit_log in data_dir)",
+                  "IsADirectoryError: Is a directory", str(audit))
+    audit.rmdir()
+    audit.symlink_to(audit)  # a link to itself: every open fails, also for root
+    assert_unread(otto, caplog, "the audit file cannot be read (console.audit_log in data_dir)",
+                  "OSError: Too many levels of symbolic links", str(audit))
+
+
+def test_a_dropped_console_audit_is_a_503_saying_so(make: MakeLocal, request: pytest.FixtureRequest,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    if "postgresql" not in request.node.name:
+        pytest.skip("the store's table: PostgreSQL only (SQLite's file: the test above)")
+    local = make()
+    otto = local.login("otto")
+    local.sql("DROP TABLE console_audit")
+    assert_unread(otto, caplog, "the store has no table console_audit (dropped, or the store is not at schema "
+                  "revision 0010: overstap store migrate)", "UndefinedTable (SQLSTATE 42P01)", "does not exist")
+
+
+def test_a_connection_lost_mid_read_is_a_503_and_the_next_visit_reads_again(
+        server: str, request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The server ends the console's connection while its read of ``console_audit`` waits for a lock another
+    session holds (a hand-shake on ``pg_stat_activity``, no timing); the connection is not pooled again."""
+    import psycopg
+
+    url = pg_helpers.database_for(server, request, "unread")
+    local = local_console(tmp_path, store=url)
+    otto = local.login("otto")
+    caplog.set_level(logging.INFO, logger="overstap.console")
+    answers = []
+    with psycopg.connect(url, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE console_audit IN ACCESS EXCLUSIVE MODE")
+        visit = threading.Thread(target=lambda: answers.append(otto.get("/console/audit")))
+        visit.start()
+        waiting = None
+        while waiting is None:  # until the console's read waits on the lock
+            waiting = holder.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'overstap-console' AND wait_event_type"
+                " = 'Lock' AND query LIKE '%console_audit%'").fetchone()
+        holder.execute("SELECT pg_terminate_backend(%s)", waiting)
+        visit.join(30)
+        holder.execute("ROLLBACK")
+    page = answers[0]
+    assert page.status_code == 503
+    assert "the connection to the store's database was lost or refused: AdminShutdown (SQLSTATE 57P01)" in text(page)
+    assert errors(caplog) == [("ERROR", "AdminShutdown")]
+    again = otto.get("/console/audit")
+    assert again.status_code == 200 and UNREAD not in again.text and "<td>otto</td>" in again.text
+
+
+def test_the_words_for_a_permission_refused(tmp_path: Path) -> None:
+    """A file mode or a revoked GRANT cannot stop root or the test server's superuser: the words, on real errors."""
+    import psycopg
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("x")
+    try:
+        raise PermissionError(13, "Permission denied", str(blocked))
+    except PermissionError as exc:
+        assert why_unread(exc) == ("the sidecar may not read the audit file (its permissions; console.audit_log in "
+                                   "data_dir): PermissionError: Permission denied")
+    assert why_unread(psycopg.errors.InsufficientPrivilege("permission denied for table console_audit")) == (
+        "the store's user of this sidecar may not read the table console_audit (a permission revoked): "
+        "InsufficientPrivilege (SQLSTATE 42501)")
+
+
+def test_skipped_lines_and_a_stopped_budget_are_said_on_the_page(tmp_path: Path) -> None:
+    local = local_console(tmp_path)
+    audit = tmp_path / "console-audit.jsonl"
+    otto = local.login("otto")
+    whole = otto.get("/console/audit")
+    assert whole.status_code == 200 and INCOMPLETE not in whole.text
+    with audit.open("ab") as out:
+        out.write(b'{"action": "purge", "deli\n{"act\n')  # two lines torn by crashes mid-write
+    page = otto.get("/console/audit")
+    assert page.status_code == 200 and "<td>otto</td>" in page.text
+    assert f"{INCOMPLETE} 2 line(s) of the audit file could not be read" in text(page)
+    assert "MiB of the" not in page.text
+    newest = audit.read_bytes()
+    audit.write_bytes(b"x" * (9 * 1024 * 1024) + b"\n" + newest)  # an older line the 8 MiB budget cannot reach
+    cut = otto.get("/console/audit")
+    assert cut.status_code == 200 and "<td>otto</td>" in cut.text
+    assert f"{INCOMPLETE} only the newest 8 MiB of the audit file were read" in text(cut)
+    assert "fewer than 200 entries: older entries are not shown" in text(cut)
+    fill = b"".join(b'{"action": "view_zaak", "time": "2026-12-07T06:00:00+00:00", "user": "otto", "zaak_key": %d}\n'
+                    % i for i in range(300))
+    audit.write_bytes(b"x" * (9 * 1024 * 1024) + b"\n" + fill)  # 200 entries within the budget: nothing missed
+    full = otto.get("/console/audit")
+    assert full.status_code == 200 and "zaak_key=299" in full.text and INCOMPLETE not in full.text
