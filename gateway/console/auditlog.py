@@ -143,8 +143,8 @@ class PgAuditLog(AuditLog):
 
     def recent(self, limit: int) -> Tail:
         with self.source.writing() as conn:
-            rows = conn.execute("SELECT at, account, action, details FROM console_audit ORDER BY id DESC LIMIT ?",
-                                (limit,)).fetchall()
+            rows = conn.execute("SELECT at, account, action, details FROM console_audit ORDER BY at DESC, id DESC "
+                                "LIMIT ?", (limit,)).fetchall()  # by time: an imported old file's rows have new ids
         return Tail([{"time": r["at"], "user": r["account"], "action": r["action"], **json.loads(r["details"])}
                      for r in rows])
 
