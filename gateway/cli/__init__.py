@@ -18,6 +18,7 @@ def _register() -> None:
     from . import (  # noqa: F401
         batch,
         compliance,
+        console,
         convert,
         discover,
         explain,

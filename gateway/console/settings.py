@@ -25,6 +25,10 @@ SECURE_COOKIES = ("auto", "always", "never")
 """When the console's cookies get ``Secure``: ``auto`` unless a request comes in plain http from 127.0.0.1 or ::1."""
 
 
+AUDIT_FILE = "console-audit.jsonl"
+"""The audit log's file in data_dir unless ``audit_log`` names another (on a PostgreSQL store: before 0010)."""
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     name: str
@@ -40,7 +44,7 @@ class ConsoleSettings:
     secret: str = ""
     """Signs session cookies; empty: a random one per start (everyone logs in again after a restart)."""
     session_minutes: int = 480
-    audit_log: str = "console-audit.jsonl"
+    audit_log: str = AUDIT_FILE
     """Relative to ``data_dir``: one JSON line per view of personal data (user, time, message id; never data)."""
     page_size: int = 50
     admin_role: str = "operator"
@@ -82,7 +86,7 @@ def parse(doc: Any) -> ConsoleSettings:
         raise ValueError(f"console: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(KEYS))})")
     out = ConsoleSettings(enabled=bool(doc.get("enabled", False)), secret=str(doc.get("secret") or ""),
                           session_minutes=int(doc.get("session_minutes", 480)),
-                          audit_log=str(doc.get("audit_log", "console-audit.jsonl")),
+                          audit_log=str(doc.get("audit_log", AUDIT_FILE)),
                           page_size=max(1, min(500, int(doc.get("page_size", 50)))),
                           admin_role=str(doc.get("admin_role", "operator")),
                           secure_cookies=str(doc.get("secure_cookies", "auto")))
