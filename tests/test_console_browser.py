@@ -30,7 +30,8 @@ from gateway.testbed.app import create_app as reference_app
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "out" / "console-screenshots"
 DOCS = {"messages", "message", "replay-confirm", "client", "zaak", "health", "purge-preview",
-        "health-quarantine-full", "reconvert-confirm", "reconvert-done", "audit"}
+        "health-quarantine-full", "reconvert-confirm", "reconvert-done", "audit", "audit-not-written",
+        "audit-unread"}
 """The screenshots docs/console.md shows (none with a payload in view: those hold the sample's BSN)."""
 
 
@@ -74,7 +75,33 @@ def log_in(browser: Any, base: str, user: str) -> Any:
     return page
 
 
-def test_an_operator_and_a_viewer_in_chromium(failing: Running) -> None:
+def audit_broken(page: Any, base: str, audit: Path) -> None:
+    """The audit file made a full disk, then a directory: a replay done but not in the audit log (the warning), and
+    the audit page that cannot read the log (503, saying why); the file put back as it was."""
+    page.goto(base + "/console/messages?status=dead")
+    page.locator("table.list tbody tr").first.locator("a").first.click()
+    page.wait_for_url("**/console/messages/*")  # a payload view: audited, so before the log breaks
+    page.locator("a.button", has_text="Replay").first.click()
+    page.wait_for_url("**/replay")
+    kept = audit.read_bytes()
+    audit.unlink()
+    audit.symlink_to("/dev/full")  # every write fails as on a full disk
+    page.click("button.danger")
+    text = page.locator("main").inner_text()
+    assert "Queued again" in text and "Not in the audit log." in text and "No space left on device" in text
+    private(page)
+    shot(page, "audit-not-written")
+    audit.unlink()
+    audit.mkdir()
+    answer = page.goto(base + "/console/audit")
+    assert answer is not None and answer.status == 503
+    assert "The audit log could not be read." in page.locator("main").inner_text()
+    shot(page, "audit-unread")
+    audit.rmdir()
+    audit.write_bytes(kept)
+
+
+def test_an_operator_and_a_viewer_in_chromium(failing: Running, tmp_path: Path) -> None:
     sync_playwright = browser_entry()
     base = failing.gateway.url
     refused: list[str] = []
@@ -150,6 +177,7 @@ def test_an_operator_and_a_viewer_in_chromium(failing: Running) -> None:
             shot(page, "shadow")
             for cookie in page.context.cookies():
                 assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and BSN not in cookie["value"]
+            audit_broken(page, base, tmp_path / "data" / "console-audit.jsonl")
 
             viewer = log_in(browser, base, "vera")
             viewer.locator("table.list tbody tr").last.locator("a").first.click()
