@@ -153,3 +153,24 @@ def test_skipped_lines_and_a_stopped_budget_are_said_on_the_page(tmp_path: Path)
     audit.write_bytes(b"x" * (9 * 1024 * 1024) + b"\n" + fill)  # 200 entries within the budget: nothing missed
     full = otto.get("/console/audit")
     assert full.status_code == 200 and "zaak_key=299" in full.text and INCOMPLETE not in full.text
+
+
+def test_connections_the_server_ended_while_idle_are_not_handed_out_again(
+        server: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """A restart or fail-over of the database ends the console's pooled connections while they are idle; the next
+    pages (the session check, the audit, a list) open new ones instead of failing on the dead ones with a 500."""
+    import psycopg
+
+    url = pg_helpers.database_for(server, request, "unread")
+    local = local_console(tmp_path, store=url)
+    otto = local.login("otto")
+    assert otto.get("/console/audit").status_code == 200 and otto.get("/console/messages").status_code == 200
+    console = "SELECT pid FROM pg_stat_activity WHERE application_name = 'overstap-console'"
+    with psycopg.connect(url, autocommit=True) as admin:
+        ended = admin.execute(f"SELECT pg_terminate_backend(pid) FROM ({console}) c").fetchall()
+        assert len(ended) >= 2  # a pooled writing (session, audit) and a read connection
+        while admin.execute(console).fetchall():  # until the server has ended them all
+            pass
+    for _ in range(2):  # the pools held more than one: every visit finds a live one
+        assert otto.get("/console/audit").status_code == 200
+        assert otto.get("/console/messages").status_code == 200

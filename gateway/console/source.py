@@ -11,6 +11,7 @@ the shared sessions and audit rows (schema 0010) are single statements on a few 
 from __future__ import annotations
 
 import contextlib
+import select
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,19 @@ READ_POOL = 4
 READ_ONLY = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
 APPLICATION = "overstap-console"
 """The ``application_name`` of every console connection (``pg_stat_activity`` tells them from the replicas' own)."""
+
+
+def stale(conn: PgConnection) -> bool:
+    """Whether the server has ended this idle pooled connection (a restart, a fail-over, ``pg_terminate_backend``):
+    its socket is readable though nothing was asked (the server's goodbye, or the end of the stream). No round trip;
+    handed out, it would fail the next page's session check (a 500) and only then be dropped (before session 29)."""
+    if conn.closed:
+        return True
+    try:
+        readable, _, _ = select.select([conn.raw.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def is_pg(conn: Any) -> bool:
@@ -69,10 +83,19 @@ class PgSource:
         self._lock = threading.Lock()
         self._closed = False
 
+    def _pooled(self, pool: list[PgConnection]) -> PgConnection | None:
+        """An idle connection of ``pool`` the server has not ended (those it has are closed on the way), or None."""
+        while True:
+            with self._lock:
+                conn = pool.pop() if pool else None
+            if conn is None or not stale(conn):
+                return conn
+            conn.close()
+
     def read_conn(self) -> Any:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
+        pooled = self._pooled(self._idle)
+        if pooled is not None:
+            return pooled
         conn = PgConnection(self.url, application_name=APPLICATION)
         conn.execute(READ_ONLY)
         return conn
@@ -94,8 +117,7 @@ class PgSource:
     @contextlib.contextmanager
     def writing(self) -> Iterator[Any]:
         """A pooled writing connection in autocommit (the session and audit rows), back to the pool after use."""
-        with self._lock:
-            conn = self._idle_rw.pop() if self._idle_rw else None
+        conn = self._pooled(self._idle_rw)
         if conn is None:
             conn = PgConnection(self.url, application_name=APPLICATION)
         ok = False
