@@ -114,10 +114,42 @@ def test_a_connection_lost_mid_read_is_a_503_and_the_next_visit_reads_again(
     assert again.status_code == 200 and UNREAD not in again.text and "<td>otto</td>" in again.text
 
 
-def test_the_words_for_a_permission_refused(tmp_path: Path) -> None:
-    """A file mode or a revoked GRANT cannot stop root or the test server's superuser: the words, on real errors."""
-    import psycopg
+def test_a_revoked_select_on_console_audit_is_a_503_saying_so(
+        server: str, request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The test server's user is a superuser, whom no GRANT stops: the console here runs as a role of its own that
+    owns the store's tables (as a sidecar's role does, docs/postgresql.md), and SELECT on ``console_audit`` is then
+    revoked from it (an owner's own privilege can be)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
 
+    from gateway.console.app import Backend, create_console
+    from gateway.console.settings import parse
+
+    url = pg_helpers.database_for(server, request, "unread")
+    admin = local_console(tmp_path / "setup", store=url)  # the store with its rows, made by the superuser
+    clerk = url.replace("overstap@", "clerk@")
+    admin.sql("DO $$ BEGIN CREATE ROLE clerk LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")  # per server
+    admin.sql("GRANT ALL ON SCHEMA public TO clerk")  # the console builds its indexes at start
+    for (table,) in admin.sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"):
+        admin.sql(f'ALTER TABLE "{table}" OWNER TO clerk')
+    (tmp_path / "clerk").mkdir()
+
+    async def replay(ids: list[int]) -> list[object]:
+        return []
+
+    app = create_console(parse(console_helpers.console_config()),
+                         Backend(tmp_path / "clerk" / "console.sqlite3", replay, console_helpers.ADMIN_KEY,
+                                 store=clerk))
+    running = console_helpers.Local(tmp_path / "clerk", tmp_path / "clerk" / "console.sqlite3",
+                                    Starlette(routes=[Mount("/console", app)]), clerk)
+    otto = running.login("otto")  # its entry written as clerk
+    admin.sql("REVOKE SELECT ON console_audit FROM clerk")
+    assert_unread(otto, caplog, "the store's user of this sidecar may not read the table console_audit (a "
+                  "permission revoked)", "InsufficientPrivilege (SQLSTATE 42501)", "permission denied")
+
+
+def test_the_words_for_a_file_the_sidecar_may_not_read(tmp_path: Path) -> None:
+    """A file mode of 000 does not stop root (the tests' user): the words, on a real PermissionError."""
     blocked = tmp_path / "blocked"
     blocked.write_text("x")
     try:
@@ -125,9 +157,6 @@ def test_the_words_for_a_permission_refused(tmp_path: Path) -> None:
     except PermissionError as exc:
         assert why_unread(exc) == ("the sidecar may not read the audit file (its permissions; console.audit_log in "
                                    "data_dir): PermissionError: Permission denied")
-    assert why_unread(psycopg.errors.InsufficientPrivilege("permission denied for table console_audit")) == (
-        "the store's user of this sidecar may not read the table console_audit (a permission revoked): "
-        "InsufficientPrivilege (SQLSTATE 42501)")
 
 
 def test_skipped_lines_and_a_stopped_budget_are_said_on_the_page(tmp_path: Path) -> None:
