@@ -43,7 +43,7 @@ def import_audit(data_dir: str | None, config_file: str | None, store_url: str |
 
     Each line becomes an entry of the audit page, as it was (time, user, action, ids), with 'imported' in its
     details: a digest of the line, so importing the same file again (or a copy of it from another replica's
-    backup) adds nothing. A line that is no entry (torn by a crash mid-write) is named by its number and the rest
+    backup) adds nothing. A line that is no entry (torn by a crash mid-write, a time not ISO 8601) is named by its number and the rest
     imported. One transaction: safe while replicas run (they write their own entries meanwhile). Run it once per
     replica's data dir after the upgrade; the file may then be archived.
     """
@@ -63,6 +63,8 @@ def import_audit(data_dir: str | None, config_file: str | None, store_url: str |
             conn.close()
     except RuntimeError as exc:  # unreachable, not an Overstap store, behind this release's schema
         fail_usage(str(exc))
+    except OSError as exc:  # the file: its permissions, a read error (nothing was imported: one transaction)
+        fail_usage(f"{path}: {exc.strerror or type(exc).__name__}; nothing was imported")
     except Exception as exc:  # PostgreSQL's refusal, named, never its text
         if not store_failure(exc):
             raise
@@ -73,5 +75,5 @@ def import_audit(data_dir: str | None, config_file: str | None, store_url: str |
     if done.unread:
         named = ", ".join(map(str, done.unread[:SHOWN])) + (f" and {len(done.unread) - SHOWN} more"
                                                              if len(done.unread) > SHOWN else "")
-        click.echo(f"{len(done.unread)} line(s) not imported, no entry (torn by a crash mid-write, or cut): line "
-                   f"{named}", err=True)
+        click.echo(f"{len(done.unread)} line(s) not imported, no entry (torn by a crash mid-write, cut, or a time "
+                   f"not ISO 8601): line {named}", err=True)

@@ -11,6 +11,7 @@ what and ids (never a BSN, a name or care data), and are copied field for field.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections import Counter
@@ -44,6 +45,17 @@ class Imported:
     """Line numbers (from 1) of lines that were no entry."""
 
 
+def shaped(found: dict[str, Any]) -> bool:
+    """Whether a line's object is an entry: user and action as text, and a time the page can order (ISO 8601 with
+    its UTC offset, as the console writes it); another time would sort the entry to the wrong place on the page."""
+    if not all(isinstance(found.get(k), str) and found[k] for k in ("time", "user", "action")):
+        return False
+    try:
+        return dt.datetime.fromisoformat(found["time"]).utcoffset() is not None
+    except ValueError:
+        return False
+
+
 def rows(path: Path, unread: list[int]) -> Iterator[tuple[str, str, str, str]]:
     """The file's entries as ``console_audit`` rows (at, account, action, details with the key), in file order; the
     number of each line that is no entry (not JSON, no time, user or action as text) is put in ``unread``."""
@@ -54,7 +66,7 @@ def rows(path: Path, unread: list[int]) -> Iterator[tuple[str, str, str, str]]:
             if not line.strip():
                 continue
             found = entry(line)
-            if found is None or not all(isinstance(found.get(k), str) and found[k] for k in ("time", "user", "action")):
+            if found is None or not shaped(found):
                 unread.append(number)
                 continue
             digest = hashlib.sha256(line).hexdigest()[:24]
