@@ -43,9 +43,9 @@ def import_audit(data_dir: str | None, config_file: str | None, store_url: str |
 
     Each line becomes an entry of the audit page, as it was (time, user, action, ids), with 'imported' in its
     details: a digest of the line, so importing the same file again (or a copy of it from another replica's
-    backup) adds nothing. A line that is no entry (torn by a crash mid-write, a time not ISO 8601) is named by its number and the rest
-    imported. One transaction: safe while replicas run (they write their own entries meanwhile). Run it once per
-    replica's data dir after the upgrade; the file may then be archived.
+    backup) adds nothing. A line that is no entry (torn by a crash mid-write, a time not ISO 8601) is named by its
+    number and the rest imported. One transaction: safe while replicas run (they write their own entries
+    meanwhile). Run it once per replica's data dir after the upgrade; the file may then be archived.
     """
     store = locate_store(data_dir, config_file, store_url)
     if not isinstance(store, PostgresStore):
