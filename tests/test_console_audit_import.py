@@ -61,7 +61,7 @@ def test_an_old_audit_file_is_imported_once_torn_lines_named_and_shown_by_time(
     code, out, err = run("--data-dir", str(old), "--store", url)  # again: nothing added
     assert code == 0 and "imported 0 entries" in out and "6 already there" in out and "line 3, 8, 9" in err
     copy = tmp_path / "backup.jsonl"  # a copy of it from a backup, with an entry the live file lacked
-    copy.write_text("\n".join([*OLD, line("2026-11-30T09:05:00+00:00", "ben", "login")]) + "\n", encoding="utf-8")
+    copy.write_text("\n".join([*OLD, line("2026-11-30T10:05:00+01:00", "ben", "login")]) + "\n", encoding="utf-8")
     code, out, _ = run("--file", str(copy), "--store", url)
     assert code == 0 and "imported 1 entry into" in out and "6 already there" in out
     assert local.sql("SELECT count(*) FROM console_audit") == [(8,)]
@@ -69,7 +69,7 @@ def test_an_old_audit_file_is_imported_once_torn_lines_named_and_shown_by_time(
     rows = AUDITED.findall(otto.get("/console/audit").text)
     assert [(t, u, a) for t, u, a, _ in rows] == [
         (rows[0][0], "otto", "login"),  # today's, though its id is the smallest
-        ("2026-11-30T09:05:00+00:00", "ben", "login"),
+        ("2026-11-30T09:05:00+00:00", "ben", "login"),  # written at +01:00: in UTC, as the console writes
         ("2026-11-30T09:04:00+00:00", "anna", "logout"),
         ("2026-11-30T09:03:00+00:00", "anna", "replay"),
         ("2026-11-30T09:02:00+00:00", "anna", "view_payload"),

@@ -45,15 +45,17 @@ class Imported:
     """Line numbers (from 1) of lines that were no entry."""
 
 
-def shaped(found: dict[str, Any]) -> bool:
-    """Whether a line's object is an entry: user and action as text, and a time the page can order (ISO 8601 with
-    its UTC offset, as the console writes it); another time would sort the entry to the wrong place on the page."""
+def at_of(found: dict[str, Any]) -> str | None:
+    """The entry's time as ``console_audit.at`` holds it (UTC, ISO 8601 to the second, as the console writes it), or
+    None when the line's object is no entry: user and action not text, or a time without its offset or not ISO 8601
+    (the page orders by that text: another form, or another offset, would sort the entry to the wrong place)."""
     if not all(isinstance(found.get(k), str) and found[k] for k in ("time", "user", "action")):
-        return False
+        return None
     try:
-        return dt.datetime.fromisoformat(found["time"]).utcoffset() is not None
+        when = dt.datetime.fromisoformat(found["time"])
     except ValueError:
-        return False
+        return None
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds") if when.utcoffset() is not None else None
 
 
 def rows(path: Path, unread: list[int]) -> Iterator[tuple[str, str, str, str]]:
@@ -66,14 +68,15 @@ def rows(path: Path, unread: list[int]) -> Iterator[tuple[str, str, str, str]]:
             if not line.strip():
                 continue
             found = entry(line)
-            if found is None or not shaped(found):
+            at = at_of(found) if found is not None else None
+            if found is None or at is None:
                 unread.append(number)
                 continue
             digest = hashlib.sha256(line).hexdigest()[:24]
             details: dict[str, Any] = {k: v for k, v in found.items() if k not in ("time", "user", "action")}
             details[KEY] = f"{digest}:{seen[line]}"
             seen[line] += 1
-            yield found["time"], found["user"], found["action"], json.dumps(details, sort_keys=True)
+            yield at, found["user"], found["action"], json.dumps(details, sort_keys=True)
 
 
 def ensure_unique(conn: Any) -> None:
