@@ -87,6 +87,8 @@ def test_list_filter_message_and_replay_of_a_dead_letter(failing: Running, tmp_p
     failing.receiver.behaviour = "bv"  # the downstream is fixed
     done = otto.post(replay_link.group(1), data={"confirm": "yes", "csrf": csrf_of(confirm.text)})
     assert done.status_code == 200 and "Queued again" in done.text, done.text
+    status = re.search(r'<span class="pill (\w+)">\w+</span> after \d+ attempt\(s\), (\d+) replay', done.text)
+    assert status and status.group(1) != "dead" and status.group(2) == "1", "the result shows the delivery now"
     assert wait_for(lambda: len(failing.receiver.received) == 1, timeout=30)
     assert wait_for(lambda: "delivered" in otto.get(f"/console/messages/{first}").text)
     after = otto.get(f"/console/messages/{first}").text

@@ -88,9 +88,10 @@ async def message_page(console: Console, request: Request) -> Response:
 
 async def confirmed(console: Console, request: Request, session: Session, template: str,
                     run: Callable[[], Awaitable[Sequence[Any]]], action: str, ids: dict[str, int],
-                    **context: Any) -> Response:
+                    refresh: Callable[[], Awaitable[dict[str, Any]]] | None = None, **context: Any) -> Response:
     """An action with a confirmation step: GET shows what will happen; a POST with the session's CSRF token
-    and ``confirm=yes`` runs it (the gateway's replay), writes the audit line and shows the gateway's note."""
+    and ``confirm=yes`` runs it (the gateway's replay), writes the audit line and shows the gateway's note.
+    ``refresh`` reads the facts again after the action, so the result page does not show the state before it."""
     if request.method == "GET":
         return console.page(request, template, session, result=None, **context)
     data = await console.checked_form(request, session)
@@ -101,6 +102,8 @@ async def confirmed(console: Console, request: Request, session: Session, templa
     results = await run()
     result = results[0] if results else None
     unaudited = await console.record_done(session.user, action, **ids, ok=bool(result and result.ok))
+    if refresh is not None:
+        context.update(await refresh())
     return console.page(request, template, session, result=result, audit_failed=unaudited, **context)
 
 
@@ -118,8 +121,13 @@ async def replay(console: Console, request: Request) -> Response:
     if item["status"] != "dead" and request.method == "POST":  # a second click, or a delivery that went fine
         return console.page(request, "error.html", session, 409, why=f"delivery {delivery_id} is "
                             f"{item['status']}: only a dead letter is replayed here")
+
+    async def now() -> dict[str, Any]:
+        return {"d": await console.read(queries.delivery, delivery_id) or item}
+
     return await confirmed(console, request, session, "replay.html", lambda: console.backend.replay([delivery_id]),
-                           "replay", {"delivery_id": delivery_id, "message_id": item["message_id"]}, d=item)
+                           "replay", {"delivery_id": delivery_id, "message_id": item["message_id"]}, refresh=now,
+                           d=item)
 
 
 async def retry_quarantined(console: Console, request: Request) -> Response:
