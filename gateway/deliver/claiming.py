@@ -23,7 +23,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from typing import Any
 
 from gateway.pgstore.notify import Listener
@@ -145,13 +144,21 @@ class ClaimingForwarder(Forwarder):
 
     def _write_settled(self, item: Queued, write: Callable[[Any], bool], counted: Callable[[bool], None],
                        waiters: list[asyncio.Future[Outcome]]) -> None:
+        """As the SQLite forwarder's, through the committer's hooks (no thread-safe future per write: session 29);
+        the id leaves ``_settling`` on the writer thread after the batch is answered either way, before ``counted``
+        (which must not keep it there should it fail) or the failure's take-up: a later read of the key sees the
+        status committed, or the delivery pending again."""
         self._settling.add(item.id)
 
-        def answered(future: Future[Any]) -> None:
+        def stored(written: bool) -> None:
             self._settling.discard(item.id)
-            self._not_stored(future.exception(), item, waiters)
+            counted(written)
 
-        self.committer.submit(write, after=counted).add_done_callback(answered)
+        def failed(error: BaseException) -> None:
+            self._settling.discard(item.id)
+            self._not_stored(error, item, waiters)
+
+        self.committer.write_later(write, after=stored, failed=failed)
 
     def _idle(self, entry: KeyQueue) -> None:
         super()._idle(entry)
