@@ -36,6 +36,8 @@ RETRY = {"max_attempts": 200, "base_delay": 0.05, "max_delay": 0.1}
 ROUTES = {"default": {"downstream": "isd", "profile": "ggk", "ack": "delivered", "ack_timeout": 60},
           "durable": {"downstream": "isd", "profile": "ggk"}}
 STUF055 = "Fo03 StUF055"
+NO_POLL = 120.0
+"""A poll beyond the senders' ``ack_timeout`` (60 s): what they hear comes from notifications, or is a 504."""
 
 
 @dataclass
@@ -83,14 +85,14 @@ def _held(real: Callable[[int], Any], before: Callable[[], None], said: list[boo
 
 @contextmanager
 def stale_on_a(start: Start, server: str, request: pytest.FixtureRequest, number: int,
-               then: str) -> Iterator[Pair]:
+               then: str, poll: float = 0.1) -> Iterator[Pair]:
     """Replica A sends a message while the chain is down for it (HTTP 503, retried: A holds the key); replica B starts
     and a re-send of the message waits on B; a later envelope of the zender is delivered. ``then`` is the chain's
     answer to the next new envelope (the renewal's). The caller recovers the chain: A's retry gets StUF019."""
     database = database_for(server, request, "rw")
     with StrictChain() as chain:
         downstreams = {"isd": {"url": chain.url, "timeout": 5.0, "retry": RETRY}}
-        a, gw_a = start(ROUTES, downstreams, store=database, poll_interval=0.1)
+        a, gw_a = start(ROUTES, downstreams, store=database, poll_interval=poll)
         conn: Any = PgConnection(database)
         answers: dict[str, httpx.Response] = {}
         body = variant(sample(), number)
@@ -98,7 +100,7 @@ def stale_on_a(start: Start, server: str, request: pytest.FixtureRequest, number
         senders = [_sender(a.url, body, "on A", answers)]
         try:
             assert wait_for(lambda: len(chain.offers) >= 1)  # A holds the key: it retries while the chain is down
-            b, gw_b = start(ROUTES, downstreams, store=database, poll_interval=0.1)
+            b, gw_b = start(ROUTES, downstreams, store=database, poll_interval=poll)
             senders.append(_sender(b.url, body, "on B", answers))
             assert wait_for(lambda: sum(map(len, gw_b.forwarder._waiters.values())) == 1), answers
             ((delivery, old),) = conn.execute("SELECT id, referentienummer FROM delivery").fetchall()
@@ -116,15 +118,19 @@ def stale_on_a(start: Start, server: str, request: pytest.FixtureRequest, number
             conn.close()
 
 
-@pytest.mark.parametrize("winner", [HELD, STUF055], ids=["found-pending", "found-refused"])
+@pytest.mark.parametrize(("winner", "poll"), [(HELD, 0.1), (STUF055, 0.1), (HELD, NO_POLL)],
+                         ids=["found-pending", "found-refused", "found-pending-no-poll"])
 def test_a_renewal_that_loses_to_another_replicas_has_its_senders_hear_the_winners_envelope(
-        start: Start, server: str, request: pytest.FixtureRequest, winner: str) -> None:
+        start: Start, server: str, request: pytest.FixtureRequest, winner: str, poll: float) -> None:
     """A's renewal is held while B (watching) renews and sends the new envelope; A's renewal, let go, loses: it finds
     the row pending again (the new envelope on the wire, its answer held) or already refused (Fo03 StUF055). A's
     sender must hear that envelope's verdict too, as B's does: the Bv03, or the StUF055; never the StUF019 of the
     envelope both renewals replaced, never a 504. A is kept from taking the key back (its claims of it refused, as
-    when B holds it), so B sends the new envelope and A learns its verdict only from the store."""
-    with stale_on_a(start, server, request, 9810 if winner == HELD else 9820, winner) as pair:
+    when B holds it), so B sends the new envelope and A learns its verdict only from the store. With the replicas'
+    polls beyond the senders' ``ack_timeout`` (session 29) each replica learns the other's status from its
+    notification (gateway/pgstore/notify.py): B the StUF019 dead letter it renews, A the new envelope's Bv03."""
+    number = {(HELD, 0.1): 9810, (STUF055, 0.1): 9820}.get((winner, poll), 9840)
+    with stale_on_a(start, server, request, number, winner, poll) as pair:
         a_go, a_said = threading.Event(), []
         pair.a.forwarder.renew = _held(pair.a.forwarder.renew, lambda: a_go.wait(60), a_said)
         real_claim = pair.a.forwarder._claim

@@ -13,7 +13,9 @@ replica at a time holds a key (gateway/deliver/claims.py: session advisory locks
   reconvert: gateway/pgstore/notify.py), keeping only rows of keys this replica holds or can claim;
 * a lost reader connection lost its claims with it: they are forgotten (another replica may take them);
 * a sender waiting for the downstream's verdict (``ack: delivered``) on a delivery another replica holds is
-  answered from the status that replica stores (delivered, or dead with its reason).
+  answered from the status that replica stores (delivered, or dead with its reason), read at once when a replica
+  NOTIFYs that it committed such a status (:func:`~gateway.pgstore.notify.notify_settled`; before session 29, at the
+  next poll only).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gateway.pgstore.notify import Listener
+from gateway.pgstore.notify import CHANNEL, Listener, notify_settled
 
 from . import claims
 from .forwarder import Forwarder
@@ -35,6 +37,16 @@ from .outcome import Outcome
 from .store import failure_name
 
 log = logging.getLogger("overstap.forwarder")
+
+
+def _announced(write: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """``write``, which when it wrote the status also has its batch's COMMIT NOTIFY the replicas watching."""
+    def announcing(conn: Any) -> bool:
+        written = write(conn)
+        if written:  # not written: settled meanwhile, and the generation bump that says so NOTIFYs already
+            notify_settled(conn)
+        return written
+    return announcing
 
 
 def _nothing(conn: Any) -> None:
@@ -55,14 +67,43 @@ class ClaimingForwarder(Forwarder):
         """Per claimed key, a count of the times it went idle: which release task is the latest."""
         self._releases: set[asyncio.Task[None]] = set()
         self._listener: Listener | None = None
+        self.watchable: Callable[[str, str], bool] = lambda route, target: True
+        """Whether a sender may wait for the verdict of a (route, target)'s deliveries (``ack: delivered``): only
+        then does a settled status of one NOTIFY the replicas (the sidecar's configuration says; gateway/proxy)."""
+        self._watch_reads = 0
+        """Reads of the watched rows asked for by notifications: one under way, and at most one more after it."""
 
     async def start(self) -> None:
         await super().start()
         url = getattr(self.store, "url", None)
         if url is not None:
             loop = asyncio.get_running_loop()
-            self._listener = Listener(url, lambda: loop.call_soon_threadsafe(self.rescan_soon), self.poll_interval)
+
+            def heard(channel: str) -> None:
+                loop.call_soon_threadsafe(self.rescan_soon if channel == CHANNEL else self._watched_soon)
+
+            self._listener = Listener(url, heard, self.poll_interval)
             self._listener.start()
+
+    def _watched_soon(self) -> None:
+        """Another replica committed statuses someone may watch: read the watched rows now, not at the next poll.
+        Notifications that come while a read is under way ask for one more read after it, not one each."""
+        if not self._watched or self._watch_reads >= 2:
+            return
+        self._watch_reads += 1
+        if self._watch_reads == 1:
+            self._background(self._read_watched(), "outbox-watched")
+
+    async def _read_watched(self) -> None:
+        try:
+            while self._watch_reads:
+                await self._answer_watched()
+                self._watch_reads -= 1
+        except Exception as exc:  # the store: the next poll or notification reads them again
+            log.warning("the watched deliveries' statuses were not read (%s): read at the next poll",
+                        failure_name(exc))
+        finally:
+            self._watch_reads = 0
 
     async def stop(self, grace: float = 30.0) -> None:
         try:
@@ -158,6 +199,8 @@ class ClaimingForwarder(Forwarder):
             self._settling.discard(item.id)
             self._not_stored(error, item, waiters)
 
+        if self.watchable(item.route, item.target):
+            write = _announced(write)
         self.committer.write_later(write, after=stored, failed=failed)
 
     def _idle(self, entry: KeyQueue) -> None:

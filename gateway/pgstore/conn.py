@@ -117,6 +117,14 @@ class PgConnection:
         self._conn.adapters.register_loader("jsonb", TextLoader)
         self._conn.adapters.register_loader("json", TextLoader)
         self._sql: dict[str, str] = {}
+        self._at_commit: set[str] = set()
+        """Channels to NOTIFY at the COMMIT of the transaction under way (:meth:`notify_at_commit`)."""
+
+    def notify_at_commit(self, channel: str) -> None:
+        """NOTIFY ``channel`` at this transaction's COMMIT, once however often asked: sent with the COMMIT in one
+        round trip (no statement of its own), dropped by a ROLLBACK. A write rolled back to its savepoint leaves it
+        asked: one notification too many, which costs its listeners a look, never one too few."""
+        self._at_commit.add(channel)
 
     def _translate(self, sql: str) -> str:
         found = self._sql.get(sql)
@@ -132,6 +140,10 @@ class PgConnection:
         if head.startswith("BEGIN IMMEDIATE"):
             self._conn.execute("BEGIN")
             return self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        if self._at_commit and head.rstrip() in ("COMMIT", "ROLLBACK"):
+            channels, self._at_commit = sorted(self._at_commit), set()
+            if head.rstrip() == "COMMIT":
+                return self._conn.execute("".join(f"NOTIFY {c}; " for c in channels) + "COMMIT")
         if params is None or len(params) == 0:
             return self._conn.execute(sql)
         return self._conn.execute(self._translate(sql), tuple(params))

@@ -5,6 +5,11 @@ replica's replay) only at its next poll, up to ``poll_interval`` later (default 
 reconvert, session 26). ``outbox.bump_generation`` marks every such change; on PostgreSQL it NOTIFYs as well, which
 the server delivers at COMMIT (nothing on a rollback), and each replica LISTENs on a connection of its own and
 rescans at once. The poll stays: a notification sent while a listener was reconnecting is caught by it.
+
+A second channel says that a replica committed a delivered/dead status a sender on another replica may be waiting
+for (``ack: delivered``, a delivery another replica holds: "watched"): that replica answered it only at its next poll,
+and with ``poll_interval`` above ``ack_timeout`` its sender got a 504 although the verdict was stored long before
+(session 29). Sent once per COMMIT of the group committer, with the COMMIT (:func:`notify_settled`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from typing import Any
 from .conn import PgConnection
 
 CHANNEL = "overstap_outbox"
+SETTLED = "overstap_settled"
+"""Delivered/dead statuses someone may watch were committed: each replica reads the rows its senders watch."""
 WAKE = 0.5
 """Seconds a listener waits for a notification before it looks whether it should stop."""
 
@@ -31,11 +38,19 @@ def notify(conn: Any) -> None:
         conn.execute(f"NOTIFY {CHANNEL}")
 
 
-class Listener:
-    """A thread holding a LISTEN connection; ``heard`` is called (on that thread) for each notification, and once
-    after each (re)connect, for what was notified while it was not listening."""
+def notify_settled(conn: Any) -> None:
+    """Tell the listening replicas, at COMMIT of ``conn``'s transaction (once however many writes ask), that a
+    delivered/dead status was stored that a sender may watch (PostgreSQL only: a SQLite outbox has one sidecar)."""
+    if isinstance(conn, PgConnection):
+        conn.notify_at_commit(SETTLED)
 
-    def __init__(self, url: str, heard: Callable[[], None], retry: float) -> None:
+
+class Listener:
+    """A thread holding a LISTEN connection on :data:`CHANNEL` and :data:`SETTLED`; ``heard`` is called (on that
+    thread) with the channel of each notification, and with each channel once after each (re)connect, for what was
+    notified while it was not listening."""
+
+    def __init__(self, url: str, heard: Callable[[str], None], retry: float) -> None:
         self.url, self.heard, self.retry = url, heard, retry
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-listen", daemon=True)
@@ -54,14 +69,15 @@ class Listener:
             conn = None
             try:
                 conn = PgConnection(self.url, application_name="overstap-sidecar")
-                conn.raw.execute(f"LISTEN {CHANNEL}")
+                conn.raw.execute(f"LISTEN {CHANNEL}; LISTEN {SETTLED}")
                 if failed:
                     log.info("listening for outbox changes again")
                 failed = False
-                self.heard()
+                self.heard(CHANNEL)
+                self.heard(SETTLED)
                 while not self._stop.is_set():
-                    for _notice in conn.raw.notifies(timeout=WAKE, stop_after=1):
-                        self.heard()
+                    for notice in conn.raw.notifies(timeout=WAKE, stop_after=1):
+                        self.heard(notice.channel)
             except Exception as exc:  # a lost store: the polls go on; listen again after a pause
                 if not failed:
                     log.warning("listening for outbox changes failed (%s): found at the next poll until it listens "

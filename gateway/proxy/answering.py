@@ -51,6 +51,16 @@ def refused_downstream(dead: Outcome, message_id: str) -> stuf.Fout:
                      f"omschrijving ({len(said)} characters) kept with message {message_id} in the outbox")
 
 
+def waited_on(routes: dict[str, RouteConfig], route: str, target: str) -> bool:
+    """Whether a sender may wait for the verdict of a delivery of ``route`` to ``target`` (:func:`acknowledge`'s
+    ``ack: delivered``), so that a replica on a shared store NOTIFYs the others when it stores that verdict
+    (gateway/pgstore/notify.py). A route this configuration does not know: yes (another replica's may say so)."""
+    config = routes.get(route)
+    if config is None:
+        return True
+    return config.ack == "delivered" and target == (outbox.NEW if config.mode == "translate" else outbox.LEGACY)
+
+
 async def acknowledge(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted, facts: Facts,
                       version: stuf.SoapVersion) -> Answer:
     """A stored message: queue its deliveries and answer (at once, or with the downstream's verdict)."""

@@ -30,7 +30,7 @@ from gateway.mapping.registry import fingerprint
 from gateway.pipeline import Conversion, FailureInfo
 from gateway.render import stuf, writers
 
-from .answering import Answer, acknowledge
+from .answering import Answer, acknowledge, waited_on
 from .chain_fault import receive_fo01, takes_fo01
 from .config import DEFAULT_ROUTE, ConfigError, RouteConfig, ServeConfig
 from .converting import (
@@ -80,6 +80,8 @@ class Gateway(QuarantineDoor):
         self.forwarder = forwarder(self.store, self.committer, config.targets(), observer=self.metrics,
                                    poll_interval=config.poll_interval, renew_grace=config.renew_grace)
         self.forwarder.renew = lambda delivery_id: renew_stale(self, delivery_id)  # StUF019: docs/ggk-profile.md 5.2
+        if isinstance(self.forwarder, ClaimingForwarder):  # its settled writes NOTIFY only where a sender may wait
+            self.forwarder.watchable = lambda route, target: waited_on(self.config.routes, route, target)
         self.stage: LedgerStage | None = None
         if config.ledger:
             self.stage = LedgerStage(self.db_path, self.committer) if self.db_path is not None \
