@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
+from gateway.proxy.config import ConfigError
 from gateway.proxy.config_file import load
 
 OVERSTAP = [sys.executable, "-c", "from gateway.cli import main; main()"]
@@ -46,6 +47,8 @@ ROUTES = "downstreams: {zs: {url: 'http://127.0.0.1:9/soap'}}\nroutes: {default:
     ("renew_grace: 0\n", f"{GRACE} 0"),
     ("renew_grace: -5\n", f"{GRACE} -5"),
     ("renew_grace: .nan\n", f"{GRACE} nan"),
+    ("poll_interval: 0\n", "poll_interval: seconds between the forwarder's looks at the outbox; more than 0 and "
+                           "finite, got 0"),
 ])
 def test_a_config_number_that_is_none_is_named_in_one_line(top: str, said: str, tmp_path: Path) -> None:
     config = tmp_path / "overstap.yaml"
@@ -56,6 +59,38 @@ def test_a_config_number_that_is_none_is_named_in_one_line(top: str, said: str, 
     assert isinstance(result.exception, SystemExit), result.exception
     assert (result.exit_code, result.output.splitlines()) == (2, [f"error: --config {config}: {said}"])
     assert not (tmp_path / "data").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("key", "value", "rule"), [
+    *[("poll_interval", v, "seconds between the forwarder's looks at the outbox; more than 0")
+      for v in ("0", "-1", ".nan", ".inf")],
+    *[("watch_interval", v, "seconds between the looks at the mapping files; more than 0") for v in ("0", ".nan")],
+    *[(k, v, f"seconds {what}; more than 0") for k, what in (("header_timeout", "a request's headers may take"),
+                                                               ("body_timeout", "a request's body may take"))
+      for v in ("0", "-2", ".nan")],
+    *[("body_rate_window", v, "seconds over which min_body_rate is judged; more than 0") for v in ("0", ".nan")],
+    *[("shutdown_grace", v, "seconds the deliveries in flight get at a stop; 0 or more") for v in ("-1", ".nan",
+                                                                                                   ".inf")],
+])
+def test_a_setting_in_seconds_that_would_spin_hang_or_crash_is_refused_by_name(key: str, value: str, rule: str,
+                                                                               tmp_path: Path) -> None:
+    """Session 29: ``poll_interval: 0`` spun the forwarder's poll (``asyncio.sleep(0)`` in a loop); a NaN passed
+    every bound (each comparison false), an infinite poll or grace ended the start in an OverflowError. Each is
+    refused at start, naming the setting, what it is and the bound, with the value read (a number: never a secret)."""
+    config = tmp_path / "overstap.yaml"
+    config.write_text(f"{key}: {value}\n" + ROUTES)
+    read = float(value.replace(".nan", "nan").replace(".inf", "inf"))
+    with pytest.raises(ConfigError) as refused:
+        load(config, env={})
+    assert str(refused.value) == f"{config}: {key}: {rule} and finite, got {read:g}"
+
+
+def test_the_smallest_settings_in_seconds_that_make_sense_are_taken(tmp_path: Path) -> None:
+    """A stop that waits for nothing (``shutdown_grace: 0``) and a fast poll are kept, not refused with the rest."""
+    config = tmp_path / "overstap.yaml"
+    config.write_text("shutdown_grace: 0\npoll_interval: 0.05\nwatch_interval: 0.2\nheader_timeout: 0.5\n" + ROUTES)
+    cfg = load(config, env={})
+    assert (cfg.shutdown_grace, cfg.poll_interval, cfg.watch_interval, cfg.header_timeout) == (0.0, 0.05, 0.2, 0.5)
 
 
 def test_a_port_and_a_number_from_the_environment_still_read(tmp_path: Path) -> None:

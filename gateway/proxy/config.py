@@ -7,6 +7,7 @@ is allowed there.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +173,15 @@ class ServeConfig:
         """(route, target) -> downstream, for the forwarder."""
         return {(r.name, t): self.downstreams[d] for r in self.routes.values() for t, d in r.targets().items()}
 
+    def _check_seconds(self) -> None:
+        """Each setting of :data:`SECONDS` a finite number above 0 (0 or more where 0 makes sense), or a ConfigError
+        naming it (session 29: ``poll_interval: 0`` spun the forwarder's poll, ``.nan`` passed every check)."""
+        for name, (what, zero) in SECONDS.items():
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+                raise ConfigError(f"{name}: {what}; {'0 or more' if zero else 'more than 0'} and finite, got "
+                                  f"{value:g}")
+
     def check(self) -> None:
         """Refuse what cannot run, and settle what routes derive from the downstreams (``in_order``)."""
         if not self.routes:
@@ -203,8 +213,7 @@ class ServeConfig:
             raise ConfigError("max_body_bytes: at least 1024")
         if self.max_connections < 8 or self.max_header_bytes < 1024:
             raise ConfigError("max_connections: at least 8; max_header_bytes: at least 1024")
-        if self.header_timeout <= 0 or self.body_timeout <= 0 or self.body_rate_window <= 0:
-            raise ConfigError("header_timeout, body_timeout and body_rate_window: seconds, more than 0")
+        self._check_seconds()
         if not self.renew_grace > 0:  # 0 or less: every poll races the replica paying its own debt
             raise ConfigError(f"renew_grace: seconds a StUF019 dead letter's renewal waits before another replica's "
                               f"poll pays it; more than 0, got {self.renew_grace:g}")
@@ -222,6 +231,20 @@ class ServeConfig:
 
         for route in self.routes.values():  # a mistake in a render block shows at start, not at the first message
             settings_of(self, route)
+
+
+SECONDS = {
+    "poll_interval": ("seconds between the forwarder's looks at the outbox", False),
+    "watch_interval": ("seconds between the looks at the mapping files", False),
+    "header_timeout": ("seconds a request's headers may take", False),
+    "body_timeout": ("seconds a request's body may take", False),
+    "body_rate_window": ("seconds over which min_body_rate is judged", False),
+    "shutdown_grace": ("seconds the deliveries in flight get at a stop", True),
+}
+"""The settings in seconds :meth:`ServeConfig.check` bounds: what each is, and whether 0 makes sense (a stop that
+waits for nothing does; a poll or a mapping look every 0 s spins, a timeout of 0 refuses every request). NaN (YAML's
+``.nan``) and infinity never do: a NaN compares false with every bound and passed them, and an infinite poll or grace
+ended the start in an OverflowError (a thread's wait, ``int()``) instead of a line naming the setting."""
 
 
 def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
