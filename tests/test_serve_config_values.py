@@ -75,7 +75,8 @@ def test_a_config_number_that_is_none_is_named_in_one_line(top: str, said: str, 
 def test_a_setting_in_seconds_that_would_spin_hang_or_crash_is_refused_by_name(key: str, value: str, rule: str,
                                                                                tmp_path: Path) -> None:
     """Session 29: ``poll_interval: 0`` spun the forwarder's poll (``asyncio.sleep(0)`` in a loop); a NaN passed
-    every bound (each comparison false), an infinite poll or grace ended the start in an OverflowError. Each is
+    every bound (each comparison false), an infinite grace ended the start in an OverflowError (an infinite poll the
+    store listener's thread, at its first wait after a lost connection). Each is
     refused at start, naming the setting, what it is and the bound, with the value read (a number: never a secret)."""
     config = tmp_path / "overstap.yaml"
     config.write_text(f"{key}: {value}\n" + ROUTES)

@@ -243,8 +243,9 @@ SECONDS = {
 }
 """The settings in seconds :meth:`ServeConfig.check` bounds: what each is, and whether 0 makes sense (a stop that
 waits for nothing does; a poll or a mapping look every 0 s spins, a timeout of 0 refuses every request). NaN (YAML's
-``.nan``) and infinity never do: a NaN compares false with every bound and passed them, and an infinite poll or grace
-ended the start in an OverflowError (a thread's wait, ``int()``) instead of a line naming the setting."""
+``.nan``) and infinity never do: a NaN compares false with every bound and passed them; an infinite grace ended the
+start in an OverflowError (``int()``), an infinite poll the store listener's thread at its first wait after a lost
+connection (``Event.wait``), instead of a line naming the setting at start."""
 
 
 def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
