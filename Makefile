@@ -15,7 +15,7 @@ TEST_PROCESSES ?= 2
 ENGINE ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
 IMAGE ?= overstap
 
-.PHONY: venv run test lint bench mutate clean image constraints
+.PHONY: venv run test deep lint bench mutate clean image constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -45,6 +45,11 @@ run: $(STAMP) $(NATIVE)
 test: $(STAMP) $(NATIVE)
 	$(BIN)/ruff check gateway tests benchmarks
 	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile --durations=30
+
+# The nightly's deep run (.ci/nightly): the files with depth-dependent tests (tests/depth.py) at full depth.
+deep: $(STAMP) $(NATIVE)
+	OVERSTAP_DEPTH=long $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile --durations=30 \
+	  $$(grep -l '^from depth import' tests/test_*.py)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
