@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
+from depth import depth
 from ggk_chain_standin import BV, DOWN, LOST, NOT_STORED, RETRIED, SLOW, Offer, StrictChain
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
@@ -423,10 +424,17 @@ def test_any_ggk_exchange_keeps_the_chain_rules(sidecar: Sidecar, events: list[E
     exchange(sidecar, events)
 
 
+BY_THE_CLI = [New(0, 0, "Fo03 StUF055"), Replay(0, True, BV), Replay(0, True, BV)]
+"""A CLI replay of each outcome, whatever the quick depth draws: a refused message goes in a new envelope (the
+chain takes it), then the same, delivered now, is refused (each replay stops and starts the sidecar: seconds)."""
+
+
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=depth(6, 40), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(events=sequences(14, cli=True))
+@example(events=BY_THE_CLI)
 def test_longer_ggk_exchanges_keep_the_chain_rules(sidecar: Sidecar, events: list[Event]) -> None:
     """The same property deeper: longer sequences, more of them, an operator's CLI replay among them (the sidecar
-    stopped for it and started again on the same data folder)."""
+    stopped for it and started again on the same data folder). 6 sequences and :data:`BY_THE_CLI` in `make test`
+    (about 40 s), 40 in the nightly's ``OVERSTAP_DEPTH=long`` (about 195 s)."""
     exchange(sidecar, events)
