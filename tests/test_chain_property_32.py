@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from chain_messages import _bytes, _one, _set
 from chain_oracle import AFGEHANDELD, Expected, _gezet_after, ymd
+from depth import depth
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -294,7 +295,7 @@ def test_any_32_request_chain_ends_in_the_state_its_events_describe(reference: P
 
 
 @pytest.mark.slow
-@settings(max_examples=1000, deadline=None, derandomize=True,
+@settings(max_examples=depth(250, 1000), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.builds(Step, st.integers(0, 3), EVENTS), min_size=1, max_size=30))
 def test_longer_32_request_chains_end_in_the_state_their_events_describe(reference: Path,

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from chain_messages import _add_after, _bytes, _one, _set
 from clocks import StepClock
+from depth import depth
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -335,7 +336,7 @@ def test_any_20_chain_sent_as_ei_ends_in_the_zaken_of_its_xml_twin(reference: Pa
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None, derandomize=True,
+@settings(max_examples=depth(100, 400), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(steps=chains(30))
 def test_longer_20_chains_sent_as_ei_end_in_the_zaken_of_their_xml_twins(reference: Path, steps: list[Step]) -> None:

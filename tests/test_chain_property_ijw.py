@@ -24,6 +24,7 @@ import pytest
 from chain_jeugd import CATEGORIE, jeugdwet
 from chain_messages import FIRST_DAY
 from clocks import StepClock
+from depth import depth
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from test_chain_property import (
@@ -160,7 +161,7 @@ def test_any_wmo_and_jeugdwet_chain_end_apart_in_the_state_their_events_describe
 
 
 @pytest.mark.slow
-@settings(max_examples=600, deadline=None, derandomize=True,
+@settings(max_examples=depth(150, 600), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(steps=twin_chains(30))
 def test_longer_wmo_and_jeugdwet_chains_end_apart_in_the_state_their_events_describe(

@@ -21,6 +21,7 @@ from chain_jeugd import jeugd_product, jeugdwet
 from chain_messages import _add_after, _bytes, _one, _set
 from chain_oracle import Expected, ymd
 from chain_requests_oracle import RequestOracle
+from depth import depth
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -368,7 +369,7 @@ def test_any_request_chain_of_either_wet_ends_in_the_state_its_events_describe(r
 
 
 @pytest.mark.slow
-@settings(max_examples=800, deadline=None, derandomize=True,
+@settings(max_examples=depth(200, 800), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(steps=chains(30))
 def test_longer_request_chains_of_either_wet_end_in_the_state_their_events_describe(reference: Path,

@@ -46,6 +46,7 @@ from chain_jeugd import jeugdwet
 from chain_messages import AANBIEDER, FIRST_DAY, LAST_DAY, Toewijzing, _add_after, _bytes, _one, _set
 from chain_oracle import ENDING_3X, GESTART, INGETROKKEN, Expected, Oracle, ymd
 from clocks import StepClock
+from depth import depth
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -362,7 +363,7 @@ def test_any_chain_switching_versions_ends_in_the_state_its_events_describe(
 
 
 @pytest.mark.slow
-@settings(max_examples=600, deadline=None, derandomize=True,
+@settings(max_examples=depth(150, 600), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(steps=chains(30))
 def test_longer_chains_switching_versions_end_in_the_state_their_events_describe(
