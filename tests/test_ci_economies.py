@@ -16,31 +16,32 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 DEPTHS = """
-import json, test_chain_property as c, test_fault_soak as s, test_ggk_exchange_concurrent as f
-import test_ggk_exchange_property as g
+import importlib, json, os, depth
+names = ("test_chain_property", "test_fault_soak", "test_ggk_exchange_concurrent", "test_ggk_exchange_property")
+modules = [importlib.import_module(name) for name in names]
 def examples(test): return test._hypothesis_internal_use_settings.max_examples
-(seeds,) = [m.args[1] for m in s.test_fault_soak_long_on_sqlite.pytestmark if m.name == "parametrize"]
-print(json.dumps({"seeds": list(seeds), "ggk": examples(g.test_longer_ggk_exchanges_keep_the_chain_rules),
-                  "flows": examples(f.test_longer_ggk_flows_keep_the_chain_rules),
-                  "chains": examples(c.test_longer_chains_end_in_the_state_their_events_describe)}))
+found = {}
+for level in ("", "long"):
+    os.environ["OVERSTAP_DEPTH"] = level
+    importlib.reload(depth)
+    c, s, f, g = [importlib.reload(module) for module in modules]
+    (seeds,) = [m.args[1] for m in s.test_fault_soak_long_on_sqlite.pytestmark if m.name == "parametrize"]
+    found[level or "quick"] = {"seeds": list(seeds), "ggk": examples(g.test_longer_ggk_exchanges_keep_the_chain_rules),
+                               "flows": examples(f.test_longer_ggk_flows_keep_the_chain_rules),
+                               "chains": examples(c.test_longer_chains_end_in_the_state_their_events_describe)}
+print(json.dumps(found))
 """
 
 
-def depths(depth: str | None) -> dict[str, object]:
-    """What the depth-dependent tests are set to in a fresh process with ``OVERSTAP_DEPTH`` as given."""
-    env = {k: v for k, v in os.environ.items() if k != "OVERSTAP_DEPTH"}
-    env["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), str(TESTS)])
-    if depth is not None:
-        env["OVERSTAP_DEPTH"] = depth
+def test_make_test_runs_the_quick_depth_and_the_nightly_the_full_one() -> None:
+    """Read in a fresh process, each depth in turn (the modules imported again under each)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)])}
     run = subprocess.run([sys.executable, "-c", DEPTHS], cwd=TESTS, env=env, capture_output=True, text=True,
                          timeout=120, check=False)
     assert run.returncode == 0, run.stderr
-    return dict(json.loads(run.stdout.strip().splitlines()[-1]))
-
-
-def test_make_test_runs_the_quick_depth_and_the_nightly_the_full_one() -> None:
-    assert depths(None) == {"seeds": [1], "ggk": 6, "flows": 10, "chains": 250}
-    assert depths("long") == {"seeds": [1, 2, 3], "ggk": 40, "flows": 40, "chains": 1000}
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {
+        "quick": {"seeds": [1], "ggk": 6, "flows": 10, "chains": 250},
+        "long": {"seeds": [1, 2, 3], "ggk": 40, "flows": 40, "chains": 1000}}
 
 
 PROBE = """import subprocess, sys
