@@ -60,10 +60,11 @@ def lines_backwards(fd: int, end: int, block: int, budget: int, pread: Pread) ->
 
 
 def entry(line: bytes) -> dict[str, Any] | None:
-    """One line as an entry, or None when it is not one (torn, cut, or not an object)."""
+    """One line as an entry, or None when it is not one (torn, cut, not an object, or nested deeper than Python's
+    JSON reader goes: ``[[[...`` 100,000 deep raises RecursionError, which would fail the audit page and the import)."""
     try:
         found = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return found if isinstance(found, dict) else None
 
