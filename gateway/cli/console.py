@@ -73,7 +73,13 @@ def import_audit(data_dir: str | None, config_file: str | None, store_url: str |
     click.echo(f"{path}: imported {done.added} entr{'y' if done.added == 1 else 'ies'} into {store.describe()}; "
                f"{done.present} already there")
     if done.unread:
-        named = ", ".join(map(str, done.unread[:SHOWN])) + (f" and {len(done.unread) - SHOWN} more"
-                                                             if len(done.unread) > SHOWN else "")
         click.echo(f"{len(done.unread)} line(s) not imported, no entry (torn by a crash mid-write, cut, or a time "
-                   f"not ISO 8601): line {named}", err=True)
+                   f"not ISO 8601): line {_numbers(done.unread)}", err=True)
+    if done.refused:
+        click.echo(f"{len(done.refused)} line(s) not imported, longer than 1 MiB or a value PostgreSQL cannot hold "
+                   f"(a NUL character, a lone surrogate, NaN or Infinity): line {_numbers(done.refused)}", err=True)
+
+
+def _numbers(lines: list[int]) -> str:
+    """Line numbers as the report names them: the first :data:`SHOWN`, then how many more."""
+    return ", ".join(map(str, lines[:SHOWN])) + (f" and {len(lines) - SHOWN} more" if len(lines) > SHOWN else "")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,12 @@ INSERT = ("INSERT INTO console_audit (at, account, action, details) VALUES (%s, 
           f"ON CONFLICT ((details->>'{KEY}')) WHERE (details->>'{KEY}') IS NOT NULL DO NOTHING")
 BATCH = 1000
 """Rows per round trip."""
+LINE = 1 << 20
+"""The longest line imported, in bytes: the console writes ids (about 150 bytes a line); a longer line is named and
+passed over, read in blocks of this size, so a file of one endless line (a disk image named by mistake) holds no
+more than this in memory."""
+NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+"""A JSON ``\\u0000`` (not an escaped backslash before ``u0000``): PostgreSQL's text and jsonb hold no NUL."""
 
 
 @dataclass(slots=True)
@@ -43,6 +50,9 @@ class Imported:
     present: int = 0
     unread: list[int] = field(default_factory=list)
     """Line numbers (from 1) of lines that were no entry."""
+    refused: list[int] = field(default_factory=list)
+    """Line numbers of lines longer than :data:`LINE` or holding what PostgreSQL refuses (a NUL character, a lone
+    surrogate, NaN or Infinity): imported, they would end the one transaction with an error quoting the line."""
 
 
 def at_of(found: dict[str, Any]) -> str | None:
@@ -58,25 +68,61 @@ def at_of(found: dict[str, Any]) -> str | None:
     return when.astimezone(dt.UTC).isoformat(timespec="seconds") if when.utcoffset() is not None else None
 
 
-def rows(path: Path, unread: list[int]) -> Iterator[tuple[str, str, str, str]]:
+def lines_of(path: Path) -> Iterator[tuple[int, bytes | None]]:
+    """The file's lines with their numbers (from 1), without the line end; None for one longer than :data:`LINE`,
+    which is read past in blocks and never held whole."""
+    with path.open("rb") as f:
+        number = 0
+        while line := f.readline(LINE + 1):
+            number += 1
+            if len(line) > LINE and not line.endswith(b"\n"):
+                while (rest := f.readline(LINE)) and not rest.endswith(b"\n"):
+                    pass
+                yield number, None
+                continue
+            yield number, line.rstrip(b"\r\n")
+
+
+def storable(line: bytes, found: dict[str, Any], details: dict[str, Any]) -> str | None:
+    """``details`` as the jsonb text stored, or None when PostgreSQL would refuse the entry: NaN or Infinity (no
+    JSON to PostgreSQL), a NUL character (text and jsonb hold none), a lone surrogate (no UTF-8). The last two come
+    only through a ``\\u`` escape, so only a line with one is looked at again (the console writes none)."""
+    try:
+        stored = json.dumps(details, sort_keys=True, allow_nan=False)
+        if b"\\u" in line:
+            if NUL.search(line):
+                return None
+            (found["user"] + found["action"] + json.dumps(details, ensure_ascii=False)).encode()
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return None
+    return stored
+
+
+def rows(path: Path, unread: list[int], refused: list[int]) -> Iterator[tuple[str, str, str, str]]:
     """The file's entries as ``console_audit`` rows (at, account, action, details with the key), in file order; the
-    number of each line that is no entry (not JSON, no time, user or action as text) is put in ``unread``."""
+    number of each line that is no entry (not JSON, no time, user or action as text) is put in ``unread``, that of
+    each line too long or holding what PostgreSQL refuses in ``refused``."""
     seen: Counter[bytes] = Counter()
-    with path.open("rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            line = line.rstrip(b"\r\n")
-            if not line.strip():
-                continue
-            found = entry(line)
-            at = at_of(found) if found is not None else None
-            if found is None or at is None:
-                unread.append(number)
-                continue
-            digest = hashlib.sha256(line).hexdigest()[:24]
-            details: dict[str, Any] = {k: v for k, v in found.items() if k not in ("time", "user", "action")}
-            details[KEY] = f"{digest}:{seen[line]}"
-            seen[line] += 1
-            yield at, found["user"], found["action"], json.dumps(details, sort_keys=True)
+    for number, line in lines_of(path):
+        if line is None:
+            refused.append(number)
+            continue
+        if not line.strip():
+            continue
+        found = entry(line)
+        at = at_of(found) if found is not None else None
+        if found is None or at is None:
+            unread.append(number)
+            continue
+        digest = hashlib.sha256(line).hexdigest()[:24]
+        details: dict[str, Any] = {k: v for k, v in found.items() if k not in ("time", "user", "action")}
+        details[KEY] = f"{digest}:{seen[line]}"
+        stored = storable(line, found, details)
+        if stored is None:
+            refused.append(number)
+            continue
+        seen[line] += 1
+        yield at, found["user"], found["action"], stored
 
 
 def ensure_unique(conn: Any) -> None:
@@ -96,7 +142,7 @@ def import_file(conn: Any, path: Path) -> Imported:
     with raw.transaction():
         batch: list[tuple[str, str, str, str]] = []
         total = 0
-        for row in rows(path, done.unread):
+        for row in rows(path, done.unread, done.refused):
             batch.append(row)
             if len(batch) == BATCH:
                 done.added += _insert(raw, batch)
