@@ -87,15 +87,14 @@ def test_a_line_without_a_newline_is_read_in_bounded_memory(tmp_path: Path) -> N
         for _ in range(24):
             out.write(b"p" * (1 << 20))
         out.write(b'"}\n' + line(message_id=9))
-    unread: list[int] = []
-    refused: list[int] = []
+    unread, refused = auditimport.Lines(), auditimport.Lines()
     tracemalloc.start()
     try:
         got = list(auditimport.rows(big, unread, refused))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert [r[1:3] for r in got] == [("anna", "view_payload")] and unread == [] and refused == [1]
+    assert [r[1:3] for r in got] == [("anna", "view_payload")] and unread.count == 0 and refused.first == [1]
     assert peak < 8 * auditimport.LINE, peak  # read whole, the line alone held 24 MiB
 
 
@@ -117,8 +116,23 @@ def test_the_memory_held_per_line_is_its_digest_not_the_line(tmp_path: Path) -> 
     many.write_bytes(b"".join(line(message_id=i, pad="p" * 1000) + b"\n" for i in range(20_000)))
     tracemalloc.start()
     try:
-        count = sum(1 for _ in auditimport.rows(many, [], []))
+        count = sum(1 for _ in auditimport.rows(many, auditimport.Lines(), auditimport.Lines()))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert count == 20_000 and peak < 6_000_000, peak
+
+
+def test_lines_that_are_no_entry_are_counted_the_first_twenty_named(tmp_path: Path) -> None:
+    """Another log named by mistake, every line no entry: a count and the first 20 numbers held, not a list of all
+    (100,000 lines: about 3.6 MB; a log of 10 million, 360 MB)."""
+    garbage = tmp_path / "other.log"
+    garbage.write_bytes(b"x\n" * 100_000)
+    unread = auditimport.Lines()
+    tracemalloc.start()
+    try:
+        assert list(auditimport.rows(garbage, unread, auditimport.Lines())) == []
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert unread.count == 100_000 and unread.first == list(range(1, 21)) and peak < 1_000_000, peak

@@ -13,16 +13,13 @@ from pathlib import Path
 
 import click
 
-from gateway.console.auditimport import import_file
+from gateway.console.auditimport import Lines, import_file
 from gateway.console.settings import AUDIT_FILE
 from gateway.deliver.store import PostgresStore, existing, failure_name, store_failure
 
 from . import main
 from .common import EXIT_FAILED, fail_usage
 from .outbox import _folder, config_option, data_dir_option, locate_store, store_option
-
-SHOWN = 20
-"""Line numbers named at most in the report of lines that were no entry (then how many more)."""
 
 
 @main.group("console")
@@ -72,14 +69,16 @@ def import_audit(data_dir: str | None, config_file: str | None, store_url: str |
         sys.exit(EXIT_FAILED)
     click.echo(f"{path}: imported {done.added} entr{'y' if done.added == 1 else 'ies'} into {store.describe()}; "
                f"{done.present} already there")
-    if done.unread:
-        click.echo(f"{len(done.unread)} line(s) not imported, no entry (torn by a crash mid-write, cut, or a time "
+    if done.unread.count:
+        click.echo(f"{done.unread.count} line(s) not imported, no entry (torn by a crash mid-write, cut, or a time "
                    f"not ISO 8601): line {_numbers(done.unread)}", err=True)
-    if done.refused:
-        click.echo(f"{len(done.refused)} line(s) not imported, longer than 1 MiB or a value PostgreSQL cannot hold "
+    if done.refused.count:
+        click.echo(f"{done.refused.count} line(s) not imported, longer than 1 MiB or a value PostgreSQL cannot hold "
                    f"(a NUL character, a lone surrogate, NaN or Infinity): line {_numbers(done.refused)}", err=True)
 
 
-def _numbers(lines: list[int]) -> str:
-    """Line numbers as the report names them: the first :data:`SHOWN`, then how many more."""
-    return ", ".join(map(str, lines[:SHOWN])) + (f" and {len(lines) - SHOWN} more" if len(lines) > SHOWN else "")
+def _numbers(lines: Lines) -> str:
+    """Line numbers as the report names them: the first :data:`~gateway.console.auditimport.NAMED`, then how many
+    more."""
+    more = lines.count - len(lines.first)
+    return ", ".join(map(str, lines.first)) + (f" and {more} more" if more else "")

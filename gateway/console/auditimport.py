@@ -42,17 +42,35 @@ NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 """A JSON ``\\u0000`` (not an escaped backslash before ``u0000``): PostgreSQL's text and jsonb hold no NUL."""
 
 
+NAMED = 20
+"""Line numbers kept (and named in the report) of each kind; the others are counted only."""
+
+
+@dataclass(slots=True)
+class Lines:
+    """Lines of one kind by number (from 1): how many, and the first :data:`NAMED` of them. A file of millions of
+    lines that are no entry (another log named by mistake) costs a count, not a list of millions."""
+
+    count: int = 0
+    first: list[int] = field(default_factory=list)
+
+    def add(self, number: int) -> None:
+        self.count += 1
+        if len(self.first) < NAMED:
+            self.first.append(number)
+
+
 @dataclass(slots=True)
 class Imported:
     """What an import did: entries added, entries already there (an earlier import), lines that were no entry."""
 
     added: int = 0
     present: int = 0
-    unread: list[int] = field(default_factory=list)
-    """Line numbers (from 1) of lines that were no entry."""
-    refused: list[int] = field(default_factory=list)
-    """Line numbers of lines longer than :data:`LINE` or holding what PostgreSQL refuses (a NUL character, a lone
-    surrogate, NaN or Infinity): imported, they would end the one transaction with an error quoting the line."""
+    unread: Lines = field(default_factory=Lines)
+    """Lines that were no entry."""
+    refused: Lines = field(default_factory=Lines)
+    """Lines longer than :data:`LINE` or holding what PostgreSQL refuses (a NUL character, a lone surrogate, NaN or
+    Infinity): imported, they would end the one transaction with an error quoting the line."""
 
 
 def at_of(found: dict[str, Any]) -> str | None:
@@ -98,7 +116,7 @@ def storable(line: bytes, found: dict[str, Any], details: dict[str, Any]) -> str
     return stored
 
 
-def rows(path: Path, unread: list[int], refused: list[int]) -> Iterator[tuple[str, str, str, str]]:
+def rows(path: Path, unread: Lines, refused: Lines) -> Iterator[tuple[str, str, str, str]]:
     """The file's entries as ``console_audit`` rows (at, account, action, details with the key), in file order; the
     number of each line that is no entry (not JSON, no time, user or action as text) is put in ``unread``, that of
     each line too long or holding what PostgreSQL refuses in ``refused``. Each entry's digest is counted (its
@@ -106,21 +124,21 @@ def rows(path: Path, unread: list[int], refused: list[int]) -> Iterator[tuple[st
     seen: Counter[bytes] = Counter()
     for number, line in lines_of(path):
         if line is None:
-            refused.append(number)
+            refused.add(number)
             continue
         if not line.strip():
             continue
         found = entry(line)
         at = at_of(found) if found is not None else None
         if found is None or at is None:
-            unread.append(number)
+            unread.add(number)
             continue
         digest = hashlib.sha256(line).digest()[:12]  # what the key names: a line's own bytes are not kept
         details: dict[str, Any] = {k: v for k, v in found.items() if k not in ("time", "user", "action")}
         details[KEY] = f"{digest.hex()}:{seen[digest]}"
         stored = storable(line, found, details)
         if stored is None:
-            refused.append(number)
+            refused.add(number)
             continue
         seen[digest] += 1
         yield at, found["user"], found["action"], stored
