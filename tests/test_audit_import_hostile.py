@@ -109,6 +109,17 @@ def test_a_device_or_a_fifo_as_the_file_is_refused_before_it_is_read(tmp_path: P
         assert code == 2 and f"no audit file at {path}" in err, err
 
 
+def test_a_fifo_swapped_in_after_the_check_is_refused_by_the_reader_not_waited_on(tmp_path: Path) -> None:
+    """The CLI's ``is_file`` check and the open are two steps: the reader checks the descriptor it opened (without
+    waiting for a writer), so a FIFO in the file's place by then is an error, not an import that hangs."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        next(auditimport.lines_of(fifo))
+
+
 def test_the_memory_held_per_line_is_its_digest_not_the_line(tmp_path: Path) -> None:
     """Each line's occurrence among identical lines is counted by its digest: 20,000 distinct lines of 1 KB held
     about 20 MB as the lines themselves (a file of 10 million, gigabytes), now about 2 MB."""

@@ -12,9 +12,12 @@ what and ids (never a BSN, a name or care data), and are copied field for field.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
+import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -88,8 +91,13 @@ def at_of(found: dict[str, Any]) -> str | None:
 
 def lines_of(path: Path) -> Iterator[tuple[int, bytes | None]]:
     """The file's lines with their numbers (from 1), without the line end; None for one longer than :data:`LINE`,
-    which is read past in blocks and never held whole."""
-    with path.open("rb") as f:
+    which is read past in blocks and never held whole. Opened without waiting and checked a regular file on the
+    descriptor itself, so a FIFO or device put in the file's place after the caller's check is refused, not read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    with os.fdopen(fd, "rb") as f:
         number = 0
         while line := f.readline(LINE + 1):
             number += 1
