@@ -254,3 +254,18 @@ def test_a_downstreams_reason_on_the_zaak_timeline_shows_no_bsn(tmp_path: Path) 
     page = local.login("vera").get("/console/zaken/1")
     assert page.status_code == 200 and "Fo03 StUF055 (client): client" in page.text
     assert "123.456.782" not in page.text and "012345672" not in page.text and "***.***.*82" in page.text
+
+
+def test_a_form_over_the_limit_is_a_413_saying_so_and_does_nothing(tmp_path: Path) -> None:
+    """Past 16 KiB a form is not read further; it was answered as a wrong CSRF token (403), which sent an operator
+    looking for a session fault. Now 413, naming the limit, on a page with a session and on the login form."""
+    local = local_console(tmp_path)
+    otto = local.login("otto")
+    token = hidden_fields(otto.get("/console/clients").text)["csrf"]
+    padding = "x" * (17 * 1024)
+    r = otto.post("/console/purge", data={"csrf": token, "confirm": "yes", "days": "0", "pad": padding})
+    assert r.status_code == 413 and "larger than 16 KiB" in r.text and "nothing was done" in r.text, r.text
+    anonymous = local_console(tmp_path / "anonymous").client()
+    r = anonymous.post("/console/login", data={"user": "otto", "password": padding})
+    assert r.status_code == 413 and "larger than 16 KiB" in r.text
+    assert otto.post("/console/purge", data={"csrf": token, "pad": "x" * 100}).status_code == 400  # under: read

@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .context import HERE, Backend, Console
+from .context import FORM_BYTES, HERE, Backend, Console, FormTooLarge
 from .pages import audit, health, messages, purge, reconvert, shadow, signin, zaken
 from .params import MAX_ROWID
 from .settings import ConsoleSettings
@@ -111,6 +111,12 @@ def create_console(settings: ConsoleSettings, backend: Backend) -> Starlette:
         bound(console, "/audit", audit.audit_page),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+
+    async def too_large(request: Request, exc: Exception) -> Response:
+        return console.page(request, "error.html", None, 413, why=f"the form is larger than {FORM_BYTES // 1024} KiB: "
+                            "nothing was done (a bulk action takes at most 200 messages at a time)")
+
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],
+                    exception_handlers={FormTooLarge: too_large})
     app.state.console = console  # the sidecar closes it at shutdown (a mounted app's own lifespan never runs)
     return app

@@ -66,13 +66,19 @@ class Backend:
     """The sidecar's PostgreSQL store (``store: postgresql://…``): the console reads and purges there."""
 
 
+class FormTooLarge(Exception):
+    """A posted form over :data:`FORM_BYTES`: answered 413 by the app (it was a 403 "wrong CSRF token", which sent
+    an operator looking for the wrong fault)."""
+
+
 async def form(request: Request) -> dict[str, str]:
-    """An urlencoded form (the only kind these pages send); no multipart parser needed."""
+    """An urlencoded form (the only kind these pages send); no multipart parser needed. Read no further than
+    :data:`FORM_BYTES`."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > FORM_BYTES:
-            return {}
+            raise FormTooLarge
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
 
