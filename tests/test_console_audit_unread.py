@@ -19,6 +19,7 @@ import console_helpers
 import pg_helpers
 import pytest
 from console_helpers import MakeLocal, local_console
+from proxy_helpers import wait_for
 
 from gateway.console.auditlog import why_unread
 
@@ -93,17 +94,18 @@ def test_a_connection_lost_mid_read_is_a_503_and_the_next_visit_reads_again(
     otto = local.login("otto")
     caplog.set_level(logging.INFO, logger="overstap.console")
     answers = []
-    with psycopg.connect(url, autocommit=True) as holder:
+    waits = ("SELECT pid FROM pg_stat_activity WHERE application_name = 'overstap-console' AND wait_event_type"
+             " = 'Lock' AND query LIKE '%console_audit%'")
+    with psycopg.connect(url, autocommit=True) as holder, psycopg.connect(url, autocommit=True) as look:
         holder.execute("BEGIN")
         holder.execute("LOCK TABLE console_audit IN ACCESS EXCLUSIVE MODE")
         visit = threading.Thread(target=lambda: answers.append(otto.get("/console/audit")))
         visit.start()
-        waiting = None
-        while waiting is None:  # until the console's read waits on the lock
-            waiting = holder.execute(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = 'overstap-console' AND wait_event_type"
-                " = 'Lock' AND query LIKE '%console_audit%'").fetchone()
-        holder.execute("SELECT pg_terminate_backend(%s)", waiting)
+        # Looked at from a connection of its own, a statement a transaction: inside the holder's transaction the
+        # server shows pg_stat_activity as it was at the first look, so a read not yet waiting then never showed
+        # (the loop spun for good on a loaded machine).
+        assert wait_for(lambda: look.execute(waits).fetchone() is not None, timeout=60)
+        holder.execute("SELECT pg_terminate_backend(%s)", look.execute(waits).fetchone())
         visit.join(30)
         holder.execute("ROLLBACK")
     page = answers[0]
@@ -198,8 +200,7 @@ def test_connections_the_server_ended_while_idle_are_not_handed_out_again(
     with psycopg.connect(url, autocommit=True) as admin:
         ended = admin.execute(f"SELECT pg_terminate_backend(pid) FROM ({console}) c").fetchall()
         assert len(ended) >= 2  # a pooled writing (session, audit) and a read connection
-        while admin.execute(console).fetchall():  # until the server has ended them all
-            pass
+        assert wait_for(lambda: not admin.execute(console).fetchall(), timeout=60)  # the server has ended them all
     for _ in range(2):  # the pools held more than one: every visit finds a live one
         assert otto.get("/console/audit").status_code == 200
         assert otto.get("/console/messages").status_code == 200
