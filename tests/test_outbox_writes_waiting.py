@@ -9,6 +9,9 @@ their write lock held by a second connection as an import holds it.
 
 from __future__ import annotations
 
+import asyncio
+import queue
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +70,54 @@ def test_a_write_held_on_the_stores_lock_counts_until_its_commit(store: Store) -
     finally:
         committer.stop()
         holder.close()
+
+
+class _PausingQueue(queue.SimpleQueue):  # type: ignore[type-arg]
+    """The committer's queue, whose blocking ``get`` stops once armed right after it took an item: the writer held in
+    the instant between taking a write off the queue and holding it in its batch (a scrape there read 0 before)."""
+
+    def __init__(self) -> None:
+        self.armed = True
+        self.taken = threading.Event()
+        self.release = threading.Event()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        item = super().get(block, timeout)
+        if self.armed:
+            self.armed = False
+            self.taken.set()
+            assert self.release.wait(60), "the test never let the writer go on"
+        return item
+
+
+def test_a_write_taken_off_the_queue_is_counted_in_the_hand_over(tmp_path: Path) -> None:
+    """The writer stopped between ``get`` and its batch: the write is off the queue and in no batch yet, still 1;
+    2 with one queued by each other entry point behind it (a thread's submit, the event loop's write, a write nobody
+    waits for: 4); 0 once all are answered, the moment the last caller has its result."""
+    store = ready(locate(tmp_path / "data"))
+    committer = GroupCommitter(store.connect)
+    pausing = _PausingQueue()
+    committer._queue = pausing
+    committer.start()
+    try:
+        first = committer.submit(_nothing)
+        assert pausing.taken.wait(60), "the writer never took the write"
+        assert committer._queue.qsize() == 0 and committer.waiting() == 1
+        second = committer.submit(_nothing)
+        assert committer.waiting() == 2
+        stored = threading.Event()
+        committer.write_later(_nothing, after=lambda _value: stored.set())
+        assert committer.waiting() == 3
+
+        async def on_the_loop() -> tuple[int, int]:
+            written = committer.enqueue(_nothing)
+            during = committer.waiting()
+            pausing.release.set()
+            return during, await written
+
+        assert asyncio.run(on_the_loop()) == (4, 1)
+        assert first.result(timeout=60) == 1 and second.result(timeout=60) == 1 and stored.wait(60)
+        assert committer.waiting() == 0
+    finally:
+        pausing.release.set()
+        committer.stop()

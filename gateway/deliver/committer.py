@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import queue
 import sqlite3
@@ -57,9 +58,11 @@ class GroupCommitter:
         self.on_commit = on_commit
         self.failed: BaseException | None = None
         self.commits = 0
-        self._in_hand = 0
-        """Writes of the batch the writer thread holds now (its BEGIN waiting for the store's write lock, or running),
-        set by that thread only: no lock on the inbound path, whose writes only touch the queue."""
+        self._queued = itertools.count()
+        """Each write queued takes one number (``next`` of a C iterator: one step under the GIL, so writes queued from
+        the event loop and from other threads at once are all counted, without a lock on the inbound path)."""
+        self._answered = 0
+        """Writes answered (committed or refused), counted by the writer thread only, before it answers them."""
 
     def start(self) -> None:
         if self._thread is None:
@@ -81,9 +84,12 @@ class GroupCommitter:
 
     def waiting(self) -> int:
         """Writes queued or in the commit under way, none of them answered yet (``overstap_outbox_writes_waiting``):
-        a figure that stays up says the store cannot keep up (or a writer elsewhere holds its lock). A scrape in the
-        instant the writer takes a batch off the queue may miss that batch; a held commit is counted steadily."""
-        return self._queue.qsize() + self._in_hand
+        a figure that stays up says the store cannot keep up (or a writer elsewhere holds its lock). Queued minus
+        answered, not the queue's length plus the batch in hand: a write the writer has taken off the queue but not
+        yet counted in its batch is never missed (session 29). ``answered`` is read first, so a write waiting at the
+        start or the end of this read is always in the figure (one answered meanwhile may be, for that one read)."""
+        answered = self._answered
+        return _taken(self._queued) - answered
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in the next transaction and return its result after COMMIT (re-raising its error)."""
@@ -95,6 +101,7 @@ class GroupCommitter:
         if not self.running:
             raise RuntimeError("the outbox writer is not running")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        next(self._queued)
         self._queue.put(_Job(fn, future))
         return future
 
@@ -103,6 +110,7 @@ class GroupCommitter:
         if not self.running:
             raise RuntimeError("the outbox writer is not running")
         future: Future[T] = Future()
+        next(self._queued)
         self._queue.put(_Job(fn, future, after))
         return future
 
@@ -115,6 +123,7 @@ class GroupCommitter:
         thread-safe future (a lock and a condition) per write on the server's busiest path (session 28)."""
         if failed is not None and not self.running:
             raise RuntimeError("the outbox writer is not running")  # as submit: the caller hears it, not nobody
+        next(self._queued)
         self._queue.put(_Job(fn, None, after, failed))
 
     def _run(self, ready: Future[None]) -> None:
@@ -140,7 +149,6 @@ class GroupCommitter:
                         stopping = True
                         break
                     batch.append(item)
-                self._in_hand = len(batch)
                 conn = self._usable(conn, batch)
                 if conn is not None:
                     self._commit(conn, batch)
@@ -159,7 +167,7 @@ class GroupCommitter:
         except Exception as exc:
             self.failed = exc
             log.error("the outbox database cannot be reached: %s", type(exc).__name__)
-            self._in_hand = 0
+            self._answered += len(batch)
             _answer([(job, None, exc) for job in batch])
             return None
         log.warning("outbox connection renewed")
@@ -189,10 +197,10 @@ class GroupCommitter:
             log.error("outbox commit failed: %s", failure_name(exc))  # never the text: it can quote data
             with contextlib.suppress(Exception):  # sqlite3 or psycopg: the rollback of a failed commit
                 conn.execute("ROLLBACK")
-            self._in_hand = 0
+            self._answered += len(batch)
             _answer([(job, None, exc) for job in batch])
             return
-        self._in_hand = 0  # before any answer: whoever has its result sees the gauge without it
+        self._answered += len(batch)  # before any answer: whoever has its result sees the gauge without it
         self.failed = None
         self.commits += 1
         if self.on_commit is not None:
@@ -202,6 +210,11 @@ class GroupCommitter:
 
 
 Answered = list[tuple[_Job, Any, BaseException | None]]
+
+
+def _taken(counter: itertools.count[int]) -> int:
+    """How many numbers ``counter`` has given, without taking one: its repr is ``count(n)`` (no other reader)."""
+    return int(repr(counter)[6:-1])
 
 
 def _after_commit(results: Answered) -> None:
