@@ -101,12 +101,12 @@ async def acknowledge(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted
              extra={"route": route.name, "message_id": accepted.message_id, "source_ref": facts.source_ref,
                     "queued": len(accepted.queued), "duplicate": accepted.duplicate})
     stuck = _undeliverable(gw, waits, routes, ack_target)
-    if stuck is not None:
+    if stuck is not None and not gw.store.shared:
         for delivery_id, fut in waits.items():
             gw.forwarder.forget(delivery_id, fut)
         return _no_downstream(gw, route, stuck, ack_target, facts, version, headers)
     if waits:
-        return await _await_delivery(gw, route, waits, headers, facts, version)
+        return await _await_delivery(gw, route, waits, headers, facts, version, _elsewhere(stuck, ack_target))
     gw.metrics.acknowledged.labels(route.name).inc()
     bv = stuf.bv03(*reply_parties(facts, gw.config.reply), facts.source_ref or stuf.UNKNOWN_REF)
     return Answer(200, stuf.envelope(bv, version), stuf.CONTENT_TYPE[version], headers)
@@ -116,11 +116,20 @@ def _undeliverable(gw: Gateway, waits: dict[int, asyncio.Future[Outcome]], route
                    target: str) -> tuple[int, str] | None:
     """A delivery the sender would wait for that this sidecar has no downstream for (its route, as stored, is not
     configured for ``target`` now: renamed, or a retour's first route whose mode changed): (its id, that route). On
-    a SQLite outbox nobody else delivers it; on a shared store another replica's configuration may (None)."""
-    if gw.store.shared:
-        return None
+    a SQLite outbox nobody else delivers it; on a shared store another replica's configuration may: the sender waits,
+    and a 504 names it (:func:`_elsewhere`)."""
     return next(((i, routes[i]) for i in waits if i in routes and (routes[i], target) not in gw.forwarder.targets),
                 None)
+
+
+def _elsewhere(stuck: tuple[int, str] | None, target: str) -> str:
+    """What a 504 on a shared store says when this replica has no downstream for the awaited delivery's route: this
+    replica cannot know whether another configures it (replicas do not record their routes), so the operator reads
+    which route to look for rather than "delivery continues", which holds only if one does (session 29)."""
+    if stuck is None:
+        return ""
+    return (f"route {stuck[1]!r} has no {target} downstream on this replica, only one configuring it delivers delivery "
+            f"{stuck[0]}; a re-send is recognised")
 
 
 def _no_downstream(gw: Gateway, route: RouteConfig, stuck: tuple[int, str], target: str, facts: Facts,
@@ -147,7 +156,8 @@ def _renew_failed(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted, fa
 
 
 async def _await_delivery(gw: Gateway, route: RouteConfig, waits: dict[int, asyncio.Future[Outcome]],
-                          headers: dict[str, str], facts: Facts, version: stuf.SoapVersion) -> Answer:
+                          headers: dict[str, str], facts: Facts, version: stuf.SoapVersion, elsewhere: str = "",
+                          ) -> Answer:
     """``ack: delivered``: answer with the downstream's verdict (relayed as-is from a legacy partner)."""
     _done, late = await asyncio.wait(waits.values(), timeout=route.ack_timeout)
     for delivery_id, fut in waits.items():
@@ -156,7 +166,8 @@ async def _await_delivery(gw: Gateway, route: RouteConfig, waits: dict[int, asyn
         gw.metrics.rejected.labels(route.name, "ack_timeout").inc()
         return gw.fault(504, stuf.Fout.of("StUF058", f"stored as message {headers['X-Overstap-Message']}"
                                           f" but not yet accepted downstream within {route.ack_timeout:g}s; "
-                                          "delivery continues, a re-send is recognised"), version, facts, headers)
+                                          + (elsewhere or "delivery continues, a re-send is recognised")), version,
+                      facts, headers)
     outcomes = [fut.result() for fut in waits.values()]
     dead = next((o for o in outcomes if o.result == DEAD), None)
     relay = route.mode != "translate"
