@@ -82,8 +82,14 @@ class ClaimingForwarder(Forwarder):
             def heard(channel: str) -> None:
                 loop.call_soon_threadsafe(self.rescan_soon if channel == CHANNEL else self._watched_soon)
 
-            self._listener = Listener(url, heard, self.poll_interval)
+            routes = sorted({claims.route_id(route, target) for route, target in self.targets})
+            self._listener = Listener(url, heard, self.poll_interval, lambda conn: claims.hold_routes(conn, routes))
             self._listener.start()
+
+    async def configured_elsewhere(self, route: str, target: str) -> bool:
+        """Whether a live replica on this store configures (route, target): it holds the route's shared lock on its
+        listening connection (session 29; before, a replica could not tell, and its sender waited ``ack_timeout``)."""
+        return bool(await self._read(claims.configured_anywhere, route, target))
 
     def _watched_soon(self) -> None:
         """Another replica committed statuses someone may watch: read the watched rows now, not at the next poll.
@@ -116,9 +122,13 @@ class ClaimingForwarder(Forwarder):
         return True
 
     async def _claimable(self, rows: list[Queued]) -> list[Queued]:
-        """The rows whose keys this replica holds or could claim now; the others belong to another replica."""
-        held = await self._read(self._claim, sorted({claims.lock_id(r.route, r.target, r.order_key) for r in rows}))
-        return [r for r in rows if claims.lock_id(r.route, r.target, r.order_key) in held]
+        """The rows whose keys this replica holds or could claim now; the others belong to another replica. A row of
+        a route with no downstream here is never claimed (session 29: held here, the replica that configures the route
+        could never deliver it); it passes on unclaimed, and intake logs it and leaves it pending."""
+        routed = [r for r in rows if (r.route, r.target) in self.targets]
+        held = await self._read(self._claim, sorted({claims.lock_id(r.route, r.target, r.order_key) for r in routed}))
+        return [r for r in rows
+                if (r.route, r.target) not in self.targets or claims.lock_id(r.route, r.target, r.order_key) in held]
 
     async def _own(self, entry: KeyQueue) -> bool:
         """Hold the entry's key and bring its deliveries in line with the store, before each send.

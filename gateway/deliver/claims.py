@@ -18,6 +18,30 @@ CLAIM_CLASS = 0x4F56
 """The first key of the two-key advisory lock form: claims never collide with the store's write lock."""
 
 
+ROUTE_CLASS = 0x4F57
+"""The first key of the shared advisory locks that say which (route, target) a live replica configures."""
+
+
+def route_id(route: str, target: str) -> int:
+    """A stable 31-bit number for a configured (route, target) (a collision only makes a replica wait as before)."""
+    digest = hashlib.blake2b(f"{route}\0{target}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF
+
+
+def hold_routes(conn: Any, ids: list[int]) -> None:
+    """Say, for as long as ``conn`` lives, that this replica configures these routes: a shared lock each, which any
+    number of replicas hold at once and which a replica's lost connection gives back (no table, no heartbeat)."""
+    if ids:
+        conn.execute("SELECT pg_advisory_lock_shared(?, k) FROM unnest(?::int[]) AS k", (ROUTE_CLASS, ids)).fetchall()
+
+
+def configured_anywhere(conn: Any, route: str, target: str) -> bool:
+    """Whether a live replica holds (route, target)'s shared lock: the exclusive one cannot be had then (taken for
+    the statement only, on an autocommit connection, so it is given back at once)."""
+    row = conn.execute("SELECT pg_try_advisory_xact_lock(?, ?)", (ROUTE_CLASS, route_id(route, target))).fetchone()
+    return not row[0]
+
+
 def lock_id(route: str, target: str, order_key: str) -> int:
     """A stable 32-bit number for an order key (a collision only makes two keys share one replica)."""
     digest = hashlib.blake2b(f"{route}\0{target}\0{order_key}".encode(), digest_size=4).digest()

@@ -193,6 +193,10 @@ class Forwarder(SettledWrites):
     def tracks(self, delivery_id: int) -> bool:
         return delivery_id in self._known
 
+    async def configured_elsewhere(self, route: str, target: str) -> bool:
+        """Whether another replica delivers (route, target): none beside a sidecar alone on its outbox."""
+        return False
+
     def depth(self) -> dict[tuple[str, str], int]:
         """Pending deliveries per (route, target)."""
         return dict(self._depth)

@@ -50,8 +50,11 @@ class Listener:
     thread) with the channel of each notification, and with each channel once after each (re)connect, for what was
     notified while it was not listening."""
 
-    def __init__(self, url: str, heard: Callable[[str], None], retry: float) -> None:
-        self.url, self.heard, self.retry = url, heard, retry
+    def __init__(self, url: str, heard: Callable[[str], None], retry: float,
+                 connected: Callable[[Any], None] | None = None) -> None:
+        self.url, self.heard, self.retry, self.connected = url, heard, retry, connected
+        """``connected``: run with each new connection before it listens (the session locks this replica holds
+        while it lives: the routes it configures, gateway/deliver/claims.py)."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-listen", daemon=True)
 
@@ -69,6 +72,8 @@ class Listener:
             conn = None
             try:
                 conn = PgConnection(self.url, application_name="overstap-sidecar")
+                if self.connected is not None:
+                    self.connected(conn)
                 conn.raw.execute(f"LISTEN {CHANNEL}; LISTEN {SETTLED}")
                 if failed:
                     log.info("listening for outbox changes again")

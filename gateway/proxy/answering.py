@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from gateway.deliver import outbox
 from gateway.deliver.forwarder import DEAD, DELIVERED, Outcome
+from gateway.deliver.store import failure_name
 from gateway.render import stuf
 
 from .config import RouteConfig
@@ -101,7 +102,7 @@ async def acknowledge(gw: Gateway, route: RouteConfig, accepted: outbox.Accepted
              extra={"route": route.name, "message_id": accepted.message_id, "source_ref": facts.source_ref,
                     "queued": len(accepted.queued), "duplicate": accepted.duplicate})
     stuck = _undeliverable(gw, waits, routes, ack_target)
-    if stuck is not None and not gw.store.shared:
+    if stuck is not None and not await _elsewhere_may(gw, stuck, ack_target):
         for delivery_id, fut in waits.items():
             gw.forwarder.forget(delivery_id, fut)
         return _no_downstream(gw, route, stuck, ack_target, facts, version, headers)
@@ -116,16 +117,28 @@ def _undeliverable(gw: Gateway, waits: dict[int, asyncio.Future[Outcome]], route
                    target: str) -> tuple[int, str] | None:
     """A delivery the sender would wait for that this sidecar has no downstream for (its route, as stored, is not
     configured for ``target`` now: renamed, or a retour's first route whose mode changed): (its id, that route). On
-    a SQLite outbox nobody else delivers it; on a shared store another replica's configuration may: the sender waits,
-    and a 504 names it (:func:`_elsewhere`)."""
+    a SQLite outbox nobody else delivers it; on a shared store another replica's configuration may: only when a live
+    replica configures the route does the sender wait (:func:`_elsewhere_may`); its 504 names it (`_elsewhere`)."""
     return next(((i, routes[i]) for i in waits if i in routes and (routes[i], target) not in gw.forwarder.targets),
                 None)
 
 
+async def _elsewhere_may(gw: Gateway, stuck: tuple[int, str], target: str) -> bool:
+    """Whether another replica may deliver the stuck delivery: on a shared store, a live replica configuring its
+    route (session 29); a store that cannot say is taken for yes: the sender waits, as before."""
+    if not gw.store.shared:
+        return False
+    try:
+        return await gw.forwarder.configured_elsewhere(stuck[1], target)
+    except Exception as exc:
+        log.warning("whether a replica configures a route was not read (%s): the sender waits", failure_name(exc))
+        return True
+
+
 def _elsewhere(stuck: tuple[int, str] | None, target: str) -> str:
-    """What a 504 on a shared store says when this replica has no downstream for the awaited delivery's route: this
-    replica cannot know whether another configures it (replicas do not record their routes), so the operator reads
-    which route to look for rather than "delivery continues", which holds only if one does (session 29)."""
+    """What a 504 on a shared store says when this replica has no downstream for the awaited delivery's route and a
+    live replica configures it: which route and delivery the operator looks for there, not "delivery continues"
+    alone (session 29)."""
     if stuck is None:
         return ""
     return (f"route {stuck[1]!r} has no {target} downstream on this replica, only one configuring it delivers delivery "
@@ -138,8 +151,9 @@ def _no_downstream(gw: Gateway, route: RouteConfig, stuck: tuple[int, str], targ
     and what it takes, not a Bv03 (nothing was delivered) nor a 504 after ``ack_timeout`` that says delivery goes
     on (it does not, until an operator configures the route)."""
     gw.metrics.rejected.labels(route.name, "no_downstream").inc()
+    where = "on any live replica" if gw.store.shared else "in this configuration"
     fout = stuf.Fout.of("StUF058", f"stored as message {headers['X-Overstap-Message']}, but its delivery {stuck[0]} "
-                        f"is of route {stuck[1]!r}, which has no {target} downstream in this configuration: it is "
+                        f"is of route {stuck[1]!r}, which has no {target} downstream {where}: it is "
                         "not delivered until one is configured; a re-send is recognised")
     return gw.fault(503, fout, version, facts, headers)
 
