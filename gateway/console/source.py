@@ -33,11 +33,12 @@ def stale(conn: PgConnection) -> bool:
     handed out, it would fail the next page's session check (a 500) and only then be dropped (before session 29)."""
     if conn.closed:
         return True
-    try:
-        readable, _, _ = select.select([conn.raw.fileno()], [], [], 0)
+    try:  # poll, not select: select refuses a descriptor past 1023, which a busy sidecar's may be
+        poller = select.poll()
+        poller.register(conn.raw.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 def is_pg(conn: Any) -> bool:
