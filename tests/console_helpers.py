@@ -210,3 +210,13 @@ def make(request: pytest.FixtureRequest, tmp_path: Path) -> MakeLocal:
         return lambda block=None: local_console(tmp_path, block)
     url = database_for(request.getfixturevalue("server"), request, "con")
     return lambda block=None: local_console(tmp_path, block, store=url)
+
+
+def import_audit(*args: str) -> tuple[int, str, str]:
+    """``overstap console import-audit ARGS`` in process: exit code, stdout, stderr."""
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    result = CliRunner().invoke(main, ["console", "import-audit", *args])
+    return result.exit_code, result.stdout, result.stderr

@@ -13,12 +13,11 @@ import json
 import tracemalloc
 from pathlib import Path
 
+import console_helpers
 import pg_helpers
 import pytest
-from click.testing import CliRunner
 from console_helpers import local_console
 
-from gateway.cli import main
 from gateway.console import auditimport
 
 server = pg_helpers.server
@@ -30,9 +29,7 @@ def line(user: object = "anna", action: object = "view_payload", time: object = 
     return json.dumps({"time": time, "user": user, "action": action, **ids}, sort_keys=True).encode()
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["console", "import-audit", *args])
-    return result.exit_code, result.stdout, result.stderr
+run = console_helpers.import_audit
 
 
 def test_hostile_lines_are_named_by_number_the_rest_imported_nothing_echoed(

@@ -11,12 +11,10 @@ import json
 import re
 from pathlib import Path
 
+import console_helpers
 import pg_helpers
 import pytest
-from click.testing import CliRunner
 from console_helpers import local_console
-
-from gateway.cli import main
 
 server = pg_helpers.server  # one PostgreSQL server for this module
 AUDITED = re.compile(r'<tr><td>([^<]+)</td><td>(\w+)</td><td class="action">(\w+)</td><td>([^<]*)</td></tr>')
@@ -36,9 +34,7 @@ OLD = [line("2026-11-30T09:00:00+00:00", "anna", "login"),
        line("2026-11-30T09:04:00+00:00", "anna", "logout")]
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["console", "import-audit", *args])
-    return result.exit_code, result.stdout, result.stderr
+run = console_helpers.import_audit
 
 
 def test_an_old_audit_file_is_imported_once_torn_lines_named_and_shown_by_time(
