@@ -30,6 +30,7 @@ from typing import Any
 from gateway.pgstore.notify import CHANNEL, Listener, notify_settled
 
 from . import claims
+from .coalesce import OneMore
 from .forwarder import Forwarder
 from .lanes import KeyQueue
 from .outbox import Queued
@@ -70,7 +71,7 @@ class ClaimingForwarder(Forwarder):
         self.watchable: Callable[[str, str], bool] = lambda route, target: True
         """Whether a sender may wait for the verdict of a (route, target)'s deliveries (``ack: delivered``): only
         then does a settled status of one NOTIFY the replicas (the sidecar's configuration says; gateway/proxy)."""
-        self._watch_reads = 0
+        self._watch_reads = OneMore(self._read_watched, lambda run: self._background(run, "outbox-watched"))
         """Reads of the watched rows asked for by notifications: one under way, and at most one more after it."""
 
     async def start(self) -> None:
@@ -94,22 +95,15 @@ class ClaimingForwarder(Forwarder):
     def _watched_soon(self) -> None:
         """Another replica committed statuses someone may watch: read the watched rows now, not at the next poll.
         Notifications that come while a read is under way ask for one more read after it, not one each."""
-        if not self._watched or self._watch_reads >= 2:
-            return
-        self._watch_reads += 1
-        if self._watch_reads == 1:
-            self._background(self._read_watched(), "outbox-watched")
+        if self._watched:
+            self._watch_reads.ask()
 
     async def _read_watched(self) -> None:
         try:
-            while self._watch_reads:
-                await self._answer_watched()
-                self._watch_reads -= 1
+            await self._answer_watched()
         except Exception as exc:  # the store: the next poll or notification reads them again
             log.warning("the watched deliveries' statuses were not read (%s): read at the next poll",
                         failure_name(exc))
-        finally:
-            self._watch_reads = 0
 
     async def stop(self, grace: float = 30.0) -> None:
         try:

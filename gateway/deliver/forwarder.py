@@ -31,6 +31,7 @@ from typing import Any, cast
 from gateway.zaken.plan import CREEER, SOAP_ACTIONS
 
 from . import imported, outbox, restamp
+from .coalesce import OneMore
 from .committer import GroupCommitter
 from .downstream import Downstream
 from .exchange import exchange
@@ -83,7 +84,7 @@ class Forwarder(SettledWrites):
         self._timers: set[asyncio.TimerHandle] = set()
         self._poller: asyncio.Task[None] | None = None
         self._rescans: set[asyncio.Task[None]] = set()
-        self._rescan_asks = 0  # rescans asked for by rescan_soon: one under way, at most one more after it
+        self._rescans_asked = OneMore(lambda: self._poll_once(), lambda run: self._background(run, "outbox-rescan"))
         self._loop: asyncio.AbstractEventLoop | None = None
         self.renew: Callable[[int], Awaitable[bool]] | None = None
         """Replays a dead letter the chain answered StUF019 in a new envelope if it is stale (gateway/proxy
@@ -436,18 +437,7 @@ class Forwarder(SettledWrites):
         old copy (a retry of the old envelope), and its rescan passed the delivery over as known; or this process
         replayed deliveries itself (gateway/proxy/replaying.py), which on SQLite no NOTIFY announces. Asks that come
         while one runs make one more after it, not one each (a flood of NOTIFYs: one read in flight, one queued)."""
-        if self._rescan_asks < 2:
-            self._rescan_asks += 1
-            if self._rescan_asks == 1:
-                self._background(self._rescans_asked(), "outbox-rescan")
-
-    async def _rescans_asked(self) -> None:
-        try:
-            while self._rescan_asks:
-                await self._poll_once()
-                self._rescan_asks -= 1
-        finally:
-            self._rescan_asks = 0
+        self._rescans_asked.ask()
 
     def _idle(self, entry: KeyQueue) -> None:
         """A key with nothing left to send: forget it. *(hook)*"""
