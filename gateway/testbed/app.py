@@ -179,6 +179,13 @@ def create_app(receiver: Receiver, journal: Journal | None = None, ggk: GgkIntak
                         await asyncio.to_thread(journal.settle, row, bytes(body), answer)
         return _reply(answer, heard)
 
+    _add_views(app, receiver, journal, ggk)
+    return app
+
+
+def _add_views(app: FastAPI, receiver: Receiver, journal: Journal | None, ggk: GgkIntake) -> None:
+    """The read-only pages and JSON views of what the testbed holds (zaken, GGk envelopes, health)."""
+
     @app.get("/api/zaken")
     async def api_zaken() -> JSONResponse:
         return JSONResponse(receiver.snapshot())
@@ -211,5 +218,3 @@ def create_app(receiver: Receiver, journal: Journal | None = None, ggk: GgkIntak
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "zaken": len(receiver), "ggk_envelopes": len(ggk)})
-
-    return app
