@@ -15,7 +15,9 @@ replica at a time holds a key (gateway/deliver/claims.py: session advisory locks
 * a sender waiting for the downstream's verdict (``ack: delivered``) on a delivery another replica holds is
   answered from the status that replica stores (delivered, or dead with its reason), read at once when a replica
   NOTIFYs that it committed such a status (:func:`~gateway.pgstore.notify.notify_settled`; before session 29, at the
-  next poll only).
+  next poll only);
+* the routes this replica configures are held (claims.hold_routes) on its reader connection as well as on its
+  listening one, so that losing either leaves the other saying it (:meth:`ClaimingForwarder._run_read`).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class ClaimingForwarder(Forwarder):
         """Per claimed key, a count of the times it went idle: which release task is the latest."""
         self._releases: set[asyncio.Task[None]] = set()
         self._listener: Listener | None = None
+        self._routes = sorted({claims.route_id(route, target) for route, target in self.targets})
+        """The shared route locks this replica holds on its listening and its reader connection."""
         self.watchable: Callable[[str, str], bool] = lambda route, target: True
         """Whether a sender may wait for the verdict of a (route, target)'s deliveries (``ack: delivered``): only
         then does a settled status of one NOTIFY the replicas (the sidecar's configuration says; gateway/proxy)."""
@@ -83,14 +87,34 @@ class ClaimingForwarder(Forwarder):
             def heard(channel: str) -> None:
                 loop.call_soon_threadsafe(self.rescan_soon if channel == CHANNEL else self._watched_soon)
 
-            routes = sorted({claims.route_id(route, target) for route, target in self.targets})
-            self._listener = Listener(url, heard, self.poll_interval, lambda conn: claims.hold_routes(conn, routes))
+            self._listener = Listener(url, heard, self.poll_interval,
+                                      lambda conn: claims.hold_routes(conn, self._routes))
             self._listener.start()
 
     async def configured_elsewhere(self, route: str, target: str) -> bool:
         """Whether a live replica on this store configures (route, target): it holds the route's shared lock on its
         listening connection (session 29; before, a replica could not tell, and its sender waited ``ack_timeout``)."""
         return bool(await self._read(claims.configured_anywhere, route, target))
+
+    def _run_read(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """A read, on a reader connection that holds this replica's routes (taken as it is opened, before any read).
+
+        Why on two connections: another replica answers a re-send "not delivered" at once when no live replica holds
+        its route, and a replica between two connections holds nothing. One connection is never without a gap (the
+        listener's reconnect, :data:`~gateway.pgstore.notify.FIRST_RETRY` and the connect, or a reader reconnecting
+        only at its next read); two, each re-taking the locks before it is used, leave none while either lives. A
+        second look after a grace would be neither exact (a reconnect under load may outlast any grace) nor free (it
+        would delay every true "nowhere" answer)."""
+        if self._reader_conn is None:
+            conn = self.store.connect()
+            try:
+                claims.hold_routes(conn, self._routes)
+            except Exception:
+                with contextlib.suppress(Exception):  # the store went again: the next read connects anew
+                    conn.close()
+                raise
+            self._reader_conn = conn
+        return super()._run_read(fn, args)
 
     def _watched_soon(self) -> None:
         """Another replica committed statuses someone may watch: read the watched rows now, not at the next poll.
