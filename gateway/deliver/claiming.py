@@ -93,7 +93,8 @@ class ClaimingForwarder(Forwarder):
 
     async def configured_elsewhere(self, route: str, target: str) -> bool:
         """Whether a live replica on this store configures (route, target): it holds the route's shared lock on its
-        listening connection (session 29; before, a replica could not tell, and its sender waited ``ack_timeout``)."""
+        listening connection (session 29; before, a replica could not tell, and its sender waited ``ack_timeout``) and,
+        since session 30, on its reader connection (:meth:`_run_read`)."""
         return bool(await self._read(claims.configured_anywhere, route, target))
 
     def _run_read(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
