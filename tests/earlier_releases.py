@@ -156,5 +156,7 @@ CREATE TABLE IF NOT EXISTS console_session (nonce_sha256 TEXT PRIMARY KEY, accou
     created DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL, credential TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS console_audit (id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, account TEXT NOT NULL,
     action TEXT NOT NULL, details JSONB NOT NULL DEFAULT '{}'::jsonb);
+ALTER TABLE console_audit ADD COLUMN source TEXT;
 """
-"""On PostgreSQL also the console's tables of 0010 (sessions and audit shared by the replicas; none on SQLite)."""
+"""On PostgreSQL also the console's tables of 0010 (sessions and audit shared by the replicas; none on SQLite) and
+the imported entries' source of 0011."""

@@ -47,18 +47,18 @@ def test_an_old_audit_file_is_imported_once_torn_lines_named_and_shown_by_time(
     not_iso = line("30-11-2026 09:05", "anna", "logout")  # a time the page could not order: line 8
     (old / "console-audit.jsonl").write_text("\n".join([*OLD, not_iso]) + '\n{"act', encoding="utf-8")  # torn: 9
 
-    code, out, err = run("--data-dir", str(old), "--store", url)
+    code, out, err = run("--data-dir", str(old), "--store", url, "--source", "replica-b")
     assert code == 0, out + err
     assert "imported 6 entries into postgresql://127.0.0.1" in out and "; 0 already there" in out
     assert "3 line(s) not imported, no entry (torn by a crash mid-write, cut, or a time not ISO 8601): line 3, 8, 9" \
         in err
     assert local.sql("SELECT count(*) FROM console_audit") == [(7,)]  # today's login and the six
 
-    code, out, err = run("--data-dir", str(old), "--store", url)  # again: nothing added
+    code, out, err = run("--data-dir", str(old), "--store", url, "--source", "replica-b")  # again: nothing added
     assert code == 0 and "imported 0 entries" in out and "6 already there" in out and "line 3, 8, 9" in err
     copy = tmp_path / "backup.jsonl"  # a copy of it from a backup, with an entry the live file lacked
     copy.write_text("\n".join([*OLD, line("2026-11-30T10:05:00+01:00", "ben", "login")]) + "\n", encoding="utf-8")
-    code, out, _ = run("--file", str(copy), "--store", url)
+    code, out, _ = run("--file", str(copy), "--store", url, "--source", "replica-b")
     assert code == 0 and "imported 1 entry into" in out and "6 already there" in out
     assert local.sql("SELECT count(*) FROM console_audit") == [(8,)]
 

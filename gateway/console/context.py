@@ -117,7 +117,7 @@ class Console:
         self.templates.env.filters.update(when=when, mask=mask, mask_text=mask_text, operation=operation)
         self._ready = {"base": False, "ledger": False}
         self.source = source_of(backend.db_path, backend.store)
-        self.audit = audit_log(backend.db_path.parent / settings.audit_log, self.source)
+        self.audit = audit_log(settings.audit_path(backend.db_path.parent), self.source)
         self.audit_failures = 0
         """Actions done whose audit entry could not be written, since the start (``/metrics`` counts them)."""
         started = time.perf_counter()  # indexes now, at start-up: built later they would hold up acknowledgements

@@ -11,6 +11,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 ROLES = ("viewer", "operator")
@@ -52,6 +53,11 @@ class ConsoleSettings:
     secure_cookies: str = "auto"
     """One of :data:`SECURE_COOKIES`; ``auto`` because the scheme alone misleads behind a TLS proxy on another
     host (uvicorn trusts ``X-Forwarded-Proto`` from 127.0.0.1 only), and ``make run`` on http://127.0.0.1 must work."""
+
+    def audit_path(self, data_dir: Path) -> Path:
+        """The audit file: ``audit_log`` in ``data_dir`` (an absolute name as it is). One function for the console,
+        which writes it (on a PostgreSQL store: wrote it, before 0010), and ``import-audit``, which reads it."""
+        return data_dir / self.audit_log
 
 
 KEYS = {"enabled", "users", "secret", "session_minutes", "audit_log", "page_size", "admin_role", "secure_cookies"}
