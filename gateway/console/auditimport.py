@@ -54,10 +54,11 @@ imported again adds nothing, and a second replica's identical line, finding it t
 LEGACY = (f"SELECT EXISTS (SELECT 1 FROM console_audit WHERE source IS NULL AND (details->>'{KEY}') IS NOT NULL)")
 BATCH = 10_000
 """Entries a transaction (``--batch``): the rows of one are held in memory, sent pipelined, committed together."""
-WINDOW = 100_000
-"""Distinct lines whose occurrence is counted at once, the least recently seen forgotten first (about 15 MiB).
-Identical lines are of one second (a page loaded twice): a line identical to one more than this many distinct lines
-before it (the clock set back by days) would take that one's key and be counted as already there."""
+WINDOW = 20_000
+"""Distinct lines whose occurrence is counted at once, the least recently seen forgotten first (about 3 MiB; at
+100,000 the churn of a dictionary that large let the process grow by 20 MiB over a million lines). Identical lines
+are of one second (a page loaded twice): a line identical to one more than this many distinct lines before it (the
+clock set back by days) would take that one's key and be counted as already there."""
 LINE = 1 << 20
 """The longest line imported, in bytes: the console writes ids (about 150 bytes a line); a longer line is named and
 passed over, read in blocks of this size, so a file of one endless line (a disk image named by mistake) holds no
