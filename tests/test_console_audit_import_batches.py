@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import tracemalloc
+from contextlib import closing
 from pathlib import Path
 
 import console_helpers
@@ -43,7 +44,8 @@ def test_an_import_killed_after_its_first_batch_goes_on_where_it_stopped(
         server: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     url = migrated(server, request)
     path = audit_file(tmp_path / "console-audit.jsonl", 500)
-    auditimport.ensure_unique(PgConnection(url))  # built before the lock below: a concurrent build would wait on it
+    with closing(PgConnection(url)) as first:  # built before the lock below: a concurrent build would wait on it
+        auditimport.ensure_unique(first)
     _, row = list(auditimport.rows(path, auditimport.Lines(), auditimport.Lines()))[149]  # line 150: batch two
     blocker = PgConnection(url)
     blocker.raw.execute("BEGIN")
@@ -74,6 +76,28 @@ def test_an_import_killed_after_its_first_batch_goes_on_where_it_stopped(
     assert err.splitlines() == [f"{n} entries committed (to line {n})" for n in range(100, 501, 100)]
     assert sql(url, "SELECT count(*), count(DISTINCT details->>'message_id'), min((details->>'message_id')::int), "
                     "max((details->>'message_id')::int) FROM console_audit") == [(500, 500, 0, 499)]
+
+
+def test_a_refusal_in_the_second_batch_says_the_first_is_kept_and_a_second_run_ends_the_file(
+        server: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """PostgreSQL refuses one row of the second batch (a trigger, as a constraint a DBA added would): the first
+    batch stays and the report says so (before session 30: one transaction, "nothing was imported")."""
+    url = migrated(server, request)
+    path = audit_file(tmp_path / "console-audit.jsonl", 250)
+    sql(url, "CREATE FUNCTION refuse_150() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+             "IF NEW.details->>'message_id' = '150' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$")
+    sql(url, "CREATE TRIGGER refuse_150 BEFORE INSERT ON console_audit FOR EACH ROW EXECUTE FUNCTION refuse_150()")
+    args = ("--file", str(path), "--store", url, "--source", "a", "--batch", "100")
+    code, out, err = console_helpers.import_audit(*args)
+    assert code == 1 and out == "", out
+    assert err.splitlines() == ["100 entries committed (to line 100)",
+                                f"error: {url.replace('overstap@', '')}: RaiseException (P0001); the 100 entries "
+                                "committed before it stay; run it again to import the rest"], err
+    assert sql(url, "SELECT count(*) FROM console_audit") == [(100,)]
+    sql(url, "DROP TRIGGER refuse_150 ON console_audit")
+    code, out, err = console_helpers.import_audit(*args)
+    assert code == 0 and "imported 150 entries" in out and "100 already there" in out, out + err
+    assert sql(url, "SELECT count(*) FROM console_audit") == [(250,)]
 
 
 def test_the_memory_held_is_a_batch_and_a_window_of_digests_whatever_the_file_size(

@@ -101,6 +101,9 @@ def test_two_replicas_identical_lines_stay_apart_and_each_file_again_adds_nothin
     assert sql(url, "SELECT count(*) FROM console_audit") == [(8,)]
     code, _, err = run("--file", str(copy), "--store", url, "--source", "")
     assert code == 2 and "--source: a name of 1 to 200 printable characters" in err
+    deep = data_dir(tmp_path, "d" * 200, A)  # a path too long to be the default source: said, not cut
+    code, _, err = run("--data-dir", str(deep), "--store", url)
+    assert code == 2 and "printable characters (the default, this host and the file's path, is not one" in err
 
 
 def test_a_store_of_0010_with_imported_entries_is_migrated_and_they_are_claimed_not_doubled(

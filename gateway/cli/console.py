@@ -63,7 +63,8 @@ def import_audit(data_dir: str | None, config_file: str | None, store_url: str |
     path = _audit_file(data_dir, config_file, audit_file)
     name = source if source is not None else f"{socket.gethostname()}:{path.resolve()}"
     if not name or len(name) > SOURCE_CHARS or not name.isprintable():
-        fail_usage(f"--source: a name of 1 to {SOURCE_CHARS} printable characters")
+        fail_usage(f"--source: a name of 1 to {SOURCE_CHARS} printable characters" + (
+            "" if source is not None else " (the default, this host and the file's path, is not one: give --source)"))
     done = Imported()
 
     def said(tally: Imported, line: int) -> None:
