@@ -10,6 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import threading
+import time
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import console_helpers
@@ -17,6 +21,7 @@ import pg_helpers
 import pytest
 from test_console_audit_import import line
 
+from gateway.console import auditimport
 from gateway.pgstore.conn import PgConnection
 
 server = pg_helpers.server  # one PostgreSQL server for this module
@@ -106,16 +111,10 @@ def test_two_replicas_identical_lines_stay_apart_and_each_file_again_adds_nothin
     assert code == 2 and "printable characters (the default, this host and the file's path, is not one" in err
 
 
-def test_a_store_of_0010_with_imported_entries_is_migrated_and_they_are_claimed_not_doubled(
-        server: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    """Session 29's import left entries without a source, unique on their key alone: the migration keeps them (source
-    NULL) and drops that index; importing their file again claims them for its source (nothing added), and the other
-    replica's identical line, finding its key taken, is an entry of its own."""
-    url = migrated(server, request, to="0010")
-    sql(url, "INSERT INTO console_audit (at, account, action, details) VALUES ('2026-12-01T08:00:00+00:00', 'otto', "
-             "'login', '{}'::jsonb)")  # a replica's own entry, written since 0010
+def imported_by_session_29(url: str) -> None:
+    """Replica A's file as session 29's import left it in a store at 0010: no source, its index on the key alone."""
     counted: dict[str, int] = {}
-    for text in A:  # session 29's import of replica A's file: the line's digest and its occurrence
+    for text in A:  # the line's digest and its occurrence
         digest = hashlib.sha256(text.encode()).digest()[:12].hex()
         found = json.loads(text)
         details = {k: v for k, v in found.items() if k not in ("time", "user", "action")}
@@ -125,6 +124,17 @@ def test_a_store_of_0010_with_imported_entries_is_migrated_and_they_are_claimed_
             found["time"], found["user"], found["action"], json.dumps(details, sort_keys=True))
     sql(url, "CREATE UNIQUE INDEX console_audit_imported ON console_audit ((details->>'imported')) "
              "WHERE (details->>'imported') IS NOT NULL")
+
+
+def test_a_store_of_0010_with_imported_entries_is_migrated_and_they_are_claimed_not_doubled(
+        server: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Session 29's import left entries without a source, unique on their key alone: the migration keeps them (source
+    NULL) and drops that index; importing their file again claims them for its source (nothing added), and the other
+    replica's identical line, finding its key taken, is an entry of its own."""
+    url = migrated(server, request, to="0010")
+    sql(url, "INSERT INTO console_audit (at, account, action, details) VALUES ('2026-12-01T08:00:00+00:00', 'otto', "
+             "'login', '{}'::jsonb)")  # a replica's own entry, written since 0010
+    imported_by_session_29(url)
     before = sql(url, "SELECT id, at, account, action, details FROM console_audit ORDER BY id")
 
     migrate(url)  # 0010 to head, as an operator upgrades
@@ -140,6 +150,61 @@ def test_a_store_of_0010_with_imported_entries_is_migrated_and_they_are_claimed_
     assert code == 0 and "imported 2 entries" in out and "0 already there" in out
     assert sql(url, "SELECT source, count(*) FROM console_audit WHERE action = 'view_payload' GROUP BY 1 "
                     "ORDER BY 1") == [("a", 2), ("b", 1)]
+
+
+def lock_waits(url: str) -> int:
+    """How many of the database's backends wait for a lock now."""
+    [(count,)] = sql(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                          "wait_event_type = 'Lock'")
+    return int(str(count))
+
+
+def until(check: Callable[[], bool], what: str) -> None:
+    """Wait for ``check`` (a state asked of the server, not a time that passed); a minute at most."""
+    deadline = time.monotonic() + 60
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_a_replica_imported_while_another_claims_never_waits_for_nor_takes_its_entry(
+        server: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Replica A's file, imported before 0011, is being claimed for source a (its batch's transaction open, waiting on
+    a row this test holds at line 3) when replica B's file is imported: B's identical line passes over the entry A's
+    import has claimed (``FOR UPDATE SKIP LOCKED``) and is inserted as b's at once. Without the row lock B waited for
+    A's commit and then took A's claimed entry for itself: one entry for the two replicas' lines."""
+    url = migrated(server, request, to="0010")
+    imported_by_session_29(url)
+    migrate(url)
+    with closing(PgConnection(url)) as first:
+        auditimport.ensure_unique(first)
+    a, b = data_dir(tmp_path, "replica-a", A), data_dir(tmp_path, "replica-b", B)
+    _, third = list(auditimport.rows(a / "console-audit.jsonl", auditimport.Lines(), auditimport.Lines()))[2]
+    blocker = PgConnection(url)
+    blocker.raw.execute("BEGIN")
+    blocker.raw.execute(auditimport.INSERT, {**third, "source": "a"})
+    done: dict[str, auditimport.Imported] = {}
+
+    def importing(name: str, folder: Path) -> None:
+        with closing(PgConnection(url)) as conn:
+            done[name] = auditimport.import_file(conn, folder / "console-audit.jsonl", name)
+
+    claiming = threading.Thread(target=importing, args=("a", a), daemon=True)
+    other = threading.Thread(target=importing, args=("b", b), daemon=True)
+    try:
+        claiming.start()
+        until(lambda: lock_waits(url) == 1, "A's import waits on line 3, its claims of lines 1 and 2 held")
+        other.start()
+        until(lambda: not other.is_alive() or lock_waits(url) == 2, "B's import ends or waits too")
+        b_waited = other.is_alive()
+    finally:
+        blocker.raw.execute("ROLLBACK")
+        blocker.close()
+    claiming.join(60)
+    other.join(60)
+    assert not b_waited
+    assert {k: (v.added, v.present) for k, v in done.items()} == {"a": (0, 3), "b": (2, 0)}
+    assert sql(url, "SELECT source, count(*) FROM console_audit GROUP BY 1 ORDER BY 1") == [("a", 3), ("b", 2)]
 
 
 def test_the_file_the_config_names_is_imported_and_a_missing_one_named(
