@@ -8,13 +8,12 @@ shows there too (docs/console.md, docs/postgresql.md).
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
 import click
 
-from gateway.console.auditimport import BATCH, Imported, Lines, import_file
+from gateway.console.auditimport import BATCH, Imported, Lines, file_source, import_file
 from gateway.console.settings import ConsoleSettings
 from gateway.deliver.store import PostgresStore, existing, failure_name, store_failure
 
@@ -23,7 +22,7 @@ from .common import EXIT_FAILED, fail_usage
 from .outbox import _config, _folder, config_option, data_dir_option, locate_store, store_option
 
 SOURCE_CHARS = 200
-"""The longest --source: a replica's name or a host and path, not a document."""
+"""The longest --source: a replica's name, not a document."""
 
 
 @main.group("console")
@@ -40,8 +39,8 @@ def console_group() -> None:
                    "unless it names another, as a replica wrote it before schema revision 0010; a rotated copy).")
 @click.option("--source", default=None, metavar="NAME",
               help="The replica the file is from: its entries are kept apart from other sources' identical ones, "
-                   "and importing it again under the same name adds nothing (default: this host's name and the "
-                   "file's absolute path; give the replica's name to import a copy elsewhere).")
+                   "and importing it again under the same name adds nothing (default: file: and a digest of the "
+                   "file's first line, which names it wherever it is copied to).")
 @click.option("--batch", type=click.IntRange(1, 1_000_000), default=BATCH, show_default=True, metavar="N",
               help="Entries a transaction: each is committed, and reported, before the next is read.")
 def import_audit(data_dir: str | None, config_file: str | None, store_url: str | None, audit_file: str | None,
@@ -61,10 +60,13 @@ def import_audit(data_dir: str | None, config_file: str | None, store_url: str |
         fail_usage("import-audit brings an audit file into a PostgreSQL store's console_audit: give --store URL (or "
                    "--config with store:); a SQLite sidecar's audit page reads its file as it is")
     path = _audit_file(data_dir, config_file, audit_file)
-    name = source if source is not None else f"{socket.gethostname()}:{path.resolve()}"
-    if not name or len(name) > SOURCE_CHARS or not name.isprintable():
-        fail_usage(f"--source: a name of 1 to {SOURCE_CHARS} printable characters" + (
-            "" if source is not None else " (the default, this host and the file's path, is not one: give --source)"))
+    if source is not None and not (source and len(source) <= SOURCE_CHARS and source.isprintable()):
+        fail_usage(f"--source: a name of 1 to {SOURCE_CHARS} printable characters")
+    try:
+        name = source if source is not None else file_source(path)
+    except OSError as exc:  # a directory or FIFO in the file's place, its permissions
+        fail_usage(f"{path}: {exc.strerror or type(exc).__name__}")
+        return
     done = Imported()
 
     def said(tally: Imported, line: int) -> None:
