@@ -40,10 +40,12 @@ def sharing(tx: Any, key: str) -> list[str]:
     return found
 
 
-def bind_product(tx: Any, key: str, ident: str) -> None:
+def bind_product(tx: Any, key: str, ident: str, free: bool = False) -> None:
     """Bind product key ``key`` to zaak ``ident`` (it names it last now); when it named another zaak, both take a
-    slot (:func:`sharing`), so the one it no longer names is still seen by a line without a number."""
-    holder = tx.zaak_for([key])
+    slot (:func:`sharing`), so the one it no longer names is still seen by a line without a number. ``free``: the
+    caller found ``key`` bound to no zaak in this transaction and bound nothing since, so it is not asked again
+    (a new toewijzing's zaak: one ledger read a message less)."""
+    holder = None if free else tx.zaak_for([key])
     if holder is not None and holder != ident:
         for zaak in (holder, ident):
             bind_first_free(tx, key + SLOT, zaak)
