@@ -32,9 +32,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve_counts import shape  # a sibling script, not a package; imports no gateway module
+
+HERE = Path(__file__).resolve().parent
 
 _UNPLACED = re.compile(r":\d+(?=\()| at 0x[0-9a-f]+")
 _STATEMENTS: list[str] = []
