@@ -231,8 +231,8 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
         keys = list(unit.keys)
         if unit.event == "verzoek-wijziging" and len(keys) > 1:  # found by its own key only: the product and
             keys = [key for key in keys if not bound_only(key)]  # verzoek keys are for the 301 and the 319
-        found = tx.zaak_for(keys)
-        unbound = found is None  # every one of keys: bind_product need not ask again
+        found = held = tx.zaak_for(keys)
+        told = found is None or len(keys) == 1  # what each of keys names (bind_product need not ask again)
         previous = tx.state(found) if found else None
         if previous is not None and another_zaak(keys, previous.get("keys", [])):
             found = previous = None  # found by an alias of another toewijzing or request
@@ -277,7 +277,7 @@ def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | Non
             if is_verzoek_key(key):
                 _bind_verzoek(tx, key, ident)
             elif is_product_key(key):
-                bind_product(tx, key, ident, free=unbound and key in keys)
+                bind_product(tx, key, ident, held, asked=told and key in keys)
             else:
                 tx.bind(key, ident)
         if planned.state is not None:

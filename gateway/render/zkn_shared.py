@@ -28,24 +28,23 @@ def unnumbered(unit: Unit) -> bool:
     return unit.kind == "toewijzing" and bool(unit.keys) and is_product_key(unit.keys[0])
 
 
-def sharing(tx: Any, key: str) -> list[str]:
+def sharing(tx: Any, key: str, named: str) -> list[str]:
     """The zaken bound to product key ``key``, first shared first: ``{key}#0``, ``#1``, ... until one is unknown;
-    none (the key named one toewijzing only, or a ledger written before the slots existed): the one it names."""
+    none (the key named one toewijzing only, or a ledger written before the slots existed): ``named``, the one it
+    names, which the caller found it bound to (not asked of the ledger again: session 30)."""
     found: list[str] = []
     while (zaak := tx.zaak_for([f"{key}{SLOT}{len(found)}"])) is not None:
         found.append(zaak)
-    if not found:
-        last = tx.zaak_for([key])
-        return [last] if last is not None else []
-    return found
+    return found or [named]
 
 
-def bind_product(tx: Any, key: str, ident: str, free: bool = False) -> None:
+def bind_product(tx: Any, key: str, ident: str, holder: str | None = None, asked: bool = False) -> None:
     """Bind product key ``key`` to zaak ``ident`` (it names it last now); when it named another zaak, both take a
-    slot (:func:`sharing`), so the one it no longer names is still seen by a line without a number. ``free``: the
-    caller found ``key`` bound to no zaak in this transaction and bound nothing since, so it is not asked again
-    (a new toewijzing's zaak: one ledger read a message less)."""
-    holder = None if free else tx.zaak_for([key])
+    slot (:func:`sharing`), so the one it no longer names is still seen by a line without a number. ``asked``: the
+    caller found ``key`` bound to ``holder`` (None: to no zaak) in this transaction and bound nothing since, so the
+    ledger is not asked again (a new toewijzing, a line found by the key alone: a ledger read a message less)."""
+    if not asked:
+        holder = tx.zaak_for([key])
     if holder is not None and holder != ident:
         for zaak in (holder, ident):
             bind_first_free(tx, key + SLOT, zaak)
@@ -93,7 +92,7 @@ def choose(tx: Any, unit: Unit, last: str, begindatum: str | None) -> tuple[str,
     and when several or none hold it, of those (or all) the one named last (not among them: the newest of them,
     the last to take a slot), with a warning naming the candidates by ToewijzingNummer. A 301 changes the toewijzing
     itself: refused (:class:`Ambiguous`) rather than applied to a guess."""
-    candidates = sharing(tx, unit.keys[0])
+    candidates = sharing(tx, unit.keys[0], last)
     if len(candidates) < 2:
         return last, None
     states = {zaak: tx.state(zaak) for zaak in candidates}
