@@ -25,6 +25,9 @@ PERSONAL = {"client.telefoonnummer": "0612345678", "client.nummer": "C123",
 EMAIL = "a@b.nl"
 """The initiator's ROL extraElement emailadres (ZDS 1.2 4.1.4.2), written on heeftAlsInitiator, never remembered."""
 CODES = {"product.code": "07A03", "product.categorie": "07", "beschikking.ingangsdatum": "20260101"}
+ONCE = {"toewijzing.tijdstip": "20260102030405"}
+"""A value no other message repeats (the moment of its toewijzing): written, never remembered, or an archive's
+messages fill the bounded memo with them and the codes seen later are checked each time."""
 
 
 def _state(extra: dict[str, str]) -> dict[str, object]:
@@ -43,9 +46,9 @@ def test_the_memo_holds_codes_and_dates_never_personal_values(reference_dir: Pat
     write = use_writer(writer, monkeypatch)
     zkn_writer.WRITTEN.clear()
     with guarding():
-        xml = write(Operation(CREEER, "0363T12345", state=_state({**PERSONAL, **CODES})), (Systeem(), "0363"),
+        xml = write(Operation(CREEER, "0363T12345", state=_state({**PERSONAL, **CODES, **ONCE})), (Systeem(), "0363"),
                     (Systeem(), "0363"), "0b4c8f2e-0000-4000-8000-000000000001", "20260102030405000")
-    for name, value in {**PERSONAL, **CODES}.items():  # every one written all the same
+    for name, value in {**PERSONAL, **CODES, **ONCE}.items():  # every one written all the same
         assert f'<StUF:extraElement naam="{name}">{value}</StUF:extraElement>'.encode() in xml
     assert f'<StUF:extraElement naam="emailadres">{EMAIL}</StUF:extraElement>'.encode() in xml
     assert {name for _, name, _ in zkn_writer.WRITTEN} == set(CODES)
@@ -55,4 +58,5 @@ def test_every_remembered_name_is_registered_as_a_code_date_or_amount() -> None:
     types = {entry["naam"]: entry["type"] for entry in registered()}
     assert zkn_writer.REMEMBERED and set(types) >= zkn_writer.REMEMBERED
     assert not {name for name in zkn_writer.REMEMBERED if types[name] in ("text", "AGB code")}
+    assert "toewijzing.tijdstip" not in zkn_writer.REMEMBERED and "product.code" in zkn_writer.REMEMBERED
     assert not {name for name in zkn_writer.REMEMBERED if "naam" in name.split(".")[-1] and "gebruik" not in name}

@@ -154,7 +154,11 @@ codes its neighbours repeat (11 of ~47 guarded values an output). Only names in 
 personal data is kept past its message. Bounded: past :data:`WRITTEN_MAX` the rest are written (and checked)
 each time."""
 WRITTEN_MAX = 4096
-REMEMBERED = frozenset(entry["naam"] for entry in registered() if entry["type"] not in ("text", "AGB code"))
+NOT_REMEMBERED = ("text", "AGB code", "yyyymmdd[hhmmss]")
+"""Registered types never remembered: personal or free text, and a moment to the second (``toewijzing.tijdstip``,
+one for each message: remembered, it filled the memo within :data:`WRITTEN_MAX` messages of an archive, and codes
+first seen after that were checked anew each time)."""
+REMEMBERED = frozenset(entry["naam"] for entry in registered() if entry["type"] not in NOT_REMEMBERED)
 """The registered extraElement names whose values are codes, dates and amounts: a telephone number, an e-mail
 address, a name, a client number, an AGB or a vendor's text is never remembered (gateway/zaken/extraelementen.yaml)."""
 
