@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,8 +95,33 @@ def pytest_testnodedown(node: object, error: object) -> None:
     _LEFT_BY_WORKERS.extend(getattr(node, "workeroutput", {}).get("left_behind", []))
 
 
+FILE_TIMES = "OVERSTAP_FILE_TIMES"
+_FILE_SPANS: dict[str, list[float]] = {}
+"""Test file -> [first test's start, last test's end] in this process, when ``OVERSTAP_FILE_TIMES`` names a file."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Where each file's time went, per xdist worker: with ``--dist loadfile`` a long file that starts last
+    leaves the other worker idle at the end (docs/testing.md, "CI run time (session 30)")."""
+    started = time.time()
+    yield
+    if os.environ.get(FILE_TIMES):
+        _FILE_SPANS.setdefault(item.nodeid.split("::")[0], [started, started])[1] = time.time()
+
+
+def _write_file_spans() -> None:
+    """One line per file, ``worker file start end`` (epoch seconds), appended in one write per process."""
+    if os.environ.get(FILE_TIMES) and _FILE_SPANS:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        lines = "".join(f"{worker} {name} {start:.3f} {end:.3f}\n" for name, (start, end) in _FILE_SPANS.items())
+        with open(os.environ[FILE_TIMES], "a", encoding="utf-8") as out:
+            out.write(lines)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if a process it started is still there (a worker that outlived its gateway, say)."""
+    _write_file_spans()
     if not Path("/proc/self").is_dir():
         return
     lines = _left_behind()

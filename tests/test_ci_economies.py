@@ -119,3 +119,24 @@ def test_a_command_imports_its_own_modules_and_no_others() -> None:
                              text=True, timeout=120, check=False)
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip().splitlines()[-1] == f"{expected} False", run.stdout
+
+
+def test_a_run_asked_for_its_file_times_writes_each_files_span(tmp_path: Path) -> None:
+    """``OVERSTAP_FILE_TIMES=<file>``: one line per test file, ``worker file start end``, the files in the order
+    they ran, each span covering all its tests (a sleep of 0.3 s in the second file's last): what the tail of a
+    ``-n 2`` run is read from (docs/testing.md)."""
+    (tmp_path / "test_a.py").write_text("def test_one():\n    pass\n\n\ndef test_two():\n    pass\n")
+    (tmp_path / "test_b.py").write_text("import time\n\n\ndef test_quick():\n    pass\n\n\n"
+                                        "def test_slept():\n    time.sleep(0.3)\n")
+    times = tmp_path / "times.txt"
+    env = {**os.environ, "OVERSTAP_FILE_TIMES": str(times),
+           "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)])}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:xdist", "-p", "no:randomly",
+                          "--rootdir", str(tmp_path), "-p", "no:cacheprovider", "test_a.py", "test_b.py"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert "4 passed" in run.stdout, run.stdout + run.stderr
+    rows = [line.split() for line in times.read_text().splitlines()]
+    assert [(worker, name) for worker, name, *_ in rows] == [("main", "test_a.py"), ("main", "test_b.py")]
+    (a_start, a_end), (b_start, b_end) = [(float(start), float(end)) for *_, start, end in rows]
+    assert a_start <= a_end <= b_start and b_end - b_start >= 0.3
