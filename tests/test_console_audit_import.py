@@ -17,7 +17,9 @@ import pytest
 from console_helpers import local_console
 
 server = pg_helpers.server  # one PostgreSQL server for this module
-AUDITED = re.compile(r'<tr><td>([^<]+)</td><td>(\w+)</td><td class="action">(\w+)</td><td>([^<]*)</td></tr>')
+AUDITED = re.compile(r'<tr><td>([^<]+)</td><td>(\w+)</td><td class="action">(\w+)</td><td>([^<]*)</td>'
+                     r'<td class="source">([^<]*)</td></tr>')
+"""An entry's row on a page that shows an imported entry: time, user, action, details, the source it came from."""
 
 
 def line(time: str, user: str, action: str, **ids: object) -> str:
@@ -63,15 +65,15 @@ def test_an_old_audit_file_is_imported_once_torn_lines_named_and_shown_by_time(
     assert local.sql("SELECT count(*) FROM console_audit") == [(8,)]
 
     rows = AUDITED.findall(otto.get("/console/audit").text)
-    assert [(t, u, a) for t, u, a, _ in rows] == [
-        (rows[0][0], "otto", "login"),  # today's, though its id is the smallest
-        ("2026-11-30T09:05:00+00:00", "ben", "login"),  # written at +01:00: in UTC, as the console writes
-        ("2026-11-30T09:04:00+00:00", "anna", "logout"),
-        ("2026-11-30T09:03:00+00:00", "anna", "replay"),
-        ("2026-11-30T09:02:00+00:00", "anna", "view_payload"),
-        ("2026-11-30T09:02:00+00:00", "anna", "view_payload"),  # both loads of that second: two entries
-        ("2026-11-30T09:01:00+00:00", "anna", "view_payload"),
-        ("2026-11-30T09:00:00+00:00", "anna", "login")]
+    assert [(t, u, a, s) for t, u, a, _, s in rows] == [
+        (rows[0][0], "otto", "login", ""),  # today's, though its id is the smallest; written here, no source
+        ("2026-11-30T09:05:00+00:00", "ben", "login", "replica-b"),  # written at +01:00: in UTC, as the console writes
+        ("2026-11-30T09:04:00+00:00", "anna", "logout", "replica-b"),
+        ("2026-11-30T09:03:00+00:00", "anna", "replay", "replica-b"),
+        ("2026-11-30T09:02:00+00:00", "anna", "view_payload", "replica-b"),
+        ("2026-11-30T09:02:00+00:00", "anna", "view_payload", "replica-b"),  # both loads of that second: two entries
+        ("2026-11-30T09:01:00+00:00", "anna", "view_payload", "replica-b"),
+        ("2026-11-30T09:00:00+00:00", "anna", "login", "replica-b")]
     assert rows[0][0] > "2026-12"
     replay = rows[3][3]
     assert re.fullmatch(r"delivery_id=7 imported=[0-9a-f]{24}:0 message_id=12 ok=True", replay), replay

@@ -38,6 +38,10 @@ class Tail:
     """Lines that were no entry: torn by a crash mid-write, or cut at the start by a truncation."""
     cut: bool = False
     """The budget stopped the reading before the file's start and before ``limit`` entries: older ones are unread."""
+    sources: list[str | None] = field(default_factory=list)
+    """On PostgreSQL each entry's ``console_audit.source``, in the same order: the replica whose old file it was
+    imported from (session 30), None for an entry the console wrote. Empty for the file, which has no source; kept
+    apart from the entry, whose keys are an imported line's and may be any."""
 
 
 def lines_backwards(fd: int, end: int, block: int, budget: int, pread: Pread) -> Iterator[tuple[bytes, int]]:
@@ -144,10 +148,10 @@ class PgAuditLog(AuditLog):
 
     def recent(self, limit: int) -> Tail:
         with self.source.writing() as conn:
-            rows = conn.execute("SELECT at, account, action, details FROM console_audit ORDER BY at DESC, id DESC "
-                                "LIMIT ?", (limit,)).fetchall()  # by time: an imported old file's rows have new ids
+            rows = conn.execute("SELECT at, account, action, details, source FROM console_audit ORDER BY at DESC, "
+                                "id DESC LIMIT ?", (limit,)).fetchall()  # by time: imported rows have new ids
         return Tail([{"time": r["at"], "user": r["account"], "action": r["action"], **json.loads(r["details"])}
-                     for r in rows])
+                     for r in rows], sources=[r["source"] for r in rows])
 
 
 def audit_log(path: Path, source: Any) -> AuditLog:

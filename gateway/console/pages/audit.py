@@ -36,7 +36,9 @@ async def audit_page(console: Console, request: Request) -> Response:
                                                         "reason": why_unwritten(exc)})
         return console.page(request, "audit.html", session, 503, rows=[], shown=AUDIT_SHOWN,
                             unread=why_unread(exc))
+    sources = found.sources or [None] * len(found.entries)
     rows = [(e.get("time", ""), e.get("user", ""), e.get("action", ""),
-             " ".join(f"{k}={v}" for k, v in sorted(e.items()) if k not in FIXED)) for e in found.entries]
+             " ".join(f"{k}={v}" for k, v in sorted(e.items()) if k not in FIXED), source or "")
+            for e, source in zip(found.entries, sources, strict=True)]
     return console.page(request, "audit.html", session, rows=rows, shown=AUDIT_SHOWN, skipped=found.skipped,
-                        cut=found.cut, budget_mib=BUDGET // (1024 * 1024))
+                        cut=found.cut, budget_mib=BUDGET // (1024 * 1024), imported=any(sources))
