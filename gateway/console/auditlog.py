@@ -148,8 +148,8 @@ class PgAuditLog(AuditLog):
 
     def recent(self, limit: int) -> Tail:
         with self.source.writing() as conn:
-            rows = conn.execute("SELECT at, account, action, details, source FROM console_audit ORDER BY at DESC, "
-                                "id DESC LIMIT ?", (limit,)).fetchall()  # by time: imported rows have new ids
+            rows = conn.execute("SELECT at, account, action, details, source FROM console_audit "  # by time:
+                                "ORDER BY at DESC, id DESC LIMIT ?", (limit,)).fetchall()  # imported: new ids
         return Tail([{"time": r["at"], "user": r["account"], "action": r["action"], **json.loads(r["details"])}
                      for r in rows], sources=[r["source"] for r in rows])
 
