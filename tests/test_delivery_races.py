@@ -23,7 +23,7 @@ from proxy_helpers import BV03, FO03, ServerThread, Start, sample, soap11, varia
 from test_ggk_exchange_property import ADMIN
 from test_ggk_fo01 import ACTION, fo01
 
-from gateway.deliver import outbox, replay
+from gateway.deliver import forwarder_reads, outbox, replay
 from gateway.proxy import replaying
 
 _REF = re.compile(rb"<(?:\w+:)?referentienummer>([^<]+)</(?:\w+:)?referentienummer>")
@@ -138,7 +138,7 @@ def test_an_envelope_renewed_while_its_old_copy_is_out_is_sent_once_while_anothe
         conn = outbox.connect(gw.db_path)
         delivery, old = _refused_in_fo01(server.url, conn)
         new = _replayed_in_a_new_envelope(server.url, delivery)
-        real_pending, real_rescan = outbox.pending, forwarder.rescan
+        real_pending, real_rescan = forwarder_reads.pending, forwarder.rescan
         passed_over: list[bool] = []
 
         def pending(c: Any) -> Any:  # the writer thread: a read that found the renewed row; the old copy goes now
@@ -157,7 +157,7 @@ def test_an_envelope_renewed_while_its_old_copy_is_out_is_sent_once_while_anothe
             if held and read.is_set() and not passed_over:
                 passed_over.append(not forwarder.tracks(delivery))
 
-        monkeypatch.setattr(outbox, "pending", pending)
+        monkeypatch.setattr(forwarder_reads, "pending", pending)
         monkeypatch.setattr(forwarder, "rescan", rescan)
         with outbox.transaction(conn):  # a rescan now: its read finds the renewed row pending
             outbox.bump_generation(conn)
@@ -261,7 +261,7 @@ def test_a_rescan_whose_read_failed_is_made_again_at_the_next_poll(start: Start,
         _send(server.url, variant(sample(), 4))
         assert wait_for(lambda: conn.execute("SELECT count(*) FROM delivery WHERE status = 'dead'").fetchone()[0])
         ((delivery,),) = conn.execute("SELECT id FROM delivery").fetchall()
-        real_pending = outbox.pending
+        real_pending = forwarder_reads.pending
 
         def pending(c: Any) -> Any:  # the writer thread: the first read after the replay fails, as a locked store's
             if not failed.is_set():
@@ -269,7 +269,7 @@ def test_a_rescan_whose_read_failed_is_made_again_at_the_next_poll(start: Start,
                 raise sqlite3.OperationalError("database is locked")
             return real_pending(c)
 
-        monkeypatch.setattr(outbox, "pending", pending)
+        monkeypatch.setattr(forwarder_reads, "pending", pending)
         with outbox.transaction(conn):
             assert replay.replay_deliveries(conn, [delivery])[0].ok
         assert failed.wait(20)

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from proxy_helpers import samples_dir
 
 from gateway.cli import main
-from gateway.deliver import outbox
+from gateway.deliver import forwarder_reads, outbox
 from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import DELIVERED_REFUSED, replay_deliveries
@@ -352,7 +352,7 @@ def test_replay_sends_the_stored_output_again(dead_letter_db: tuple[Path, int, b
     """A canonical output is rendered against the ledger once: a replay sends it as stored, same reference."""
     data, delivery_id, stored = dead_letter_db
     conn = outbox.connect(data / outbox.DB_NAME)
-    before = outbox.generation(conn)
+    before = forwarder_reads.generation(conn)
     ref = outbox.delivery(conn, delivery_id)["referentienummer"]
     with outbox.transaction(conn):
         (result,) = replay_deliveries(conn, [delivery_id])
@@ -360,7 +360,7 @@ def test_replay_sends_the_stored_output_again(dead_letter_db: tuple[Path, int, b
     row = outbox.delivery(conn, delivery_id)
     assert (row["status"], bytes(row["payload"]), row["replays"], row["referentienummer"]) == (
         "pending", stored, 1, ref)
-    assert outbox.generation(conn) == before + 1  # a running forwarder notices
+    assert forwarder_reads.generation(conn) == before + 1  # a running forwarder notices
     with outbox.transaction(conn):
         (again,) = replay_deliveries(conn, [delivery_id])
     assert not again.ok and again.note == "already pending"

@@ -24,7 +24,7 @@ from pg_helpers import database_for
 from proxy_helpers import Start, wait_for
 from test_ggk_renewal_owed import RETRY, owed_stuf019
 
-from gateway.deliver import outbox
+from gateway.deliver import forwarder_reads, outbox
 from gateway.pgstore.conn import PgConnection
 from gateway.proxy import service
 
@@ -119,12 +119,12 @@ def test_a_long_grace_keeps_the_polls_off_a_fresh_debt(
         start: Start, server: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """A long ``renew_grace`` (the replica that owes it may be paying it): polls that looked after the debt was
     committed found nothing to pay and left it; the same replicas with a short grace pay it, once. What the polls
-    look for is read where they read it (``outbox.renewals_owed``), so the test knows they looked, and never waits
-    on time."""
+    look for is read where they read it (``forwarder_reads.renewals_owed``), so the test knows they looked, and never
+    waits on time."""
     database = database_for(server, request, "pg_owed")
     looks: list[tuple[float, list[int]]] = []
     armed = threading.Event()
-    real = outbox.renewals_owed
+    real = forwarder_reads.renewals_owed
 
     def looking(conn: Any, before: float) -> list[int]:
         counts, grace = armed.is_set(), time.time() - before  # a look begun once the debt was committed sees the row
@@ -133,7 +133,7 @@ def test_a_long_grace_keeps_the_polls_off_a_fresh_debt(
             looks.append((grace, found))
         return found
 
-    monkeypatch.setattr(outbox, "renewals_owed", looking)
+    monkeypatch.setattr(forwarder_reads, "renewals_owed", looking)
     with StrictChain() as chain:
         downstreams = {"isd": {"url": chain.url, "timeout": 2.0, "retry": RETRY}}
         one, gw_one, gw_two = _writer_dies(start, downstreams, database, 3600)

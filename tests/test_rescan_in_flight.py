@@ -19,7 +19,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from proxy_helpers import BV03, ServerThread, Start, sample, soap11, wait_for
 
-from gateway.deliver import outbox
+from gateway.deliver import forwarder_reads, outbox
 
 _REF = re.compile(rb"<(?:\w+:)?referentienummer>([^<]+)</(?:\w+:)?referentienummer>")
 
@@ -53,7 +53,7 @@ def test_a_delivery_settled_while_a_rescan_read_the_outbox_is_sent_once(start: S
         assert wait_for(lambda: len(got) == 1)  # in flight: the downstream holds its answer
         conn = outbox.connect(gw.db_path)
         (delivery,) = [r[0] for r in conn.execute("SELECT id FROM delivery WHERE status = 'pending'")]
-        real_pending, real_rescan = outbox.pending, forwarder.rescan
+        real_pending, real_rescan = forwarder_reads.pending, forwarder.rescan
         known_after: list[bool] = []
 
         def pending(c: Any) -> Any:  # the writer thread: the read ran; let the delivery settle before answering
@@ -71,7 +71,7 @@ def test_a_delivery_settled_while_a_rescan_read_the_outbox_is_sent_once(start: S
             if read.is_set() and not known_after:
                 known_after.append(forwarder.tracks(delivery))
 
-        monkeypatch.setattr(outbox, "pending", pending)
+        monkeypatch.setattr(forwarder_reads, "pending", pending)
         monkeypatch.setattr(forwarder, "rescan", rescan)
         with outbox.transaction(conn):  # what a replay by the CLI does: the poller rescans
             outbox.bump_generation(conn)
@@ -79,7 +79,7 @@ def test_a_delivery_settled_while_a_rescan_read_the_outbox_is_sent_once(start: S
         assert known_after == [False]  # the stale row was passed over, not taken up again
         assert wait_for(lambda: conn.execute("SELECT status FROM delivery WHERE id = ?", (delivery,)).fetchone()[0]
                         == "delivered")
-        monkeypatch.setattr(outbox, "pending", real_pending)
+        monkeypatch.setattr(forwarder_reads, "pending", real_pending)
         with outbox.transaction(conn):  # a later rescan reads it settled and has nothing to pick up
             outbox.bump_generation(conn)
         assert wait_for(lambda: len(known_after) == 1 and not forwarder.depth().get(("default", "new"), 0))

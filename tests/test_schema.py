@@ -20,7 +20,7 @@ from proxy_helpers import Receiver, ServerThread, wait_for
 
 from gateway import schema
 from gateway.cli import main
-from gateway.deliver import outbox
+from gateway.deliver import forwarder_reads, outbox
 from gateway.ledger.staged import ConnLedger
 
 MESSAGES = [  # id, status, body: an accepted message with three deliveries, and a quarantined one
@@ -145,8 +145,8 @@ def test_an_outbox_of_an_earlier_release_reaches_head_with_every_row(tmp_path: P
     for table in ("meta", *LEDGER):
         assert after[table] == before.get(table, []), table
     conn = outbox.connect(path)  # the sidecar's functions on the migrated file
-    assert [(q.id, q.referentienummer, q.attempts) for q in outbox.pending(conn)] == [(1, "REF-PENDING", 2)]
-    assert outbox.generation(conn) == 7
+    assert [(q.id, q.referentienummer, q.attempts) for q in forwarder_reads.pending(conn)] == [(1, "REF-PENDING", 2)]
+    assert forwarder_reads.generation(conn) == 7
     with outbox.transaction(conn):
         again = outbox.accept(conn, outbox.NewMessage("default", "translate", MESSAGES[0][2]),
                               [outbox.NewDelivery("new", "REF-OTHER", "zaak-1", b"<x/>", "text/xml")])

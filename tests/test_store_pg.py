@@ -30,7 +30,7 @@ from test_proxy_ledger import B01, B02, B04, operations, post, start
 
 from gateway import schema
 from gateway.cli import main
-from gateway.deliver import outbox
+from gateway.deliver import forwarder_reads, outbox
 from gateway.deliver.copy_store import TABLES
 from gateway.deliver.store import open_store
 from gateway.mapping import Registry
@@ -113,7 +113,7 @@ def test_a_database_with_only_the_ledger_of_convert_gets_the_outbox_beside_it(da
     ledger.close()
     conn = open_store(".", database).connect()
     assert conn.execute("SELECT zaak FROM chain_key").fetchall() == [("0384Z1",)]
-    assert outbox.pending(conn) == [] and outbox.generation(conn) == 0
+    assert forwarder_reads.pending(conn) == [] and forwarder_reads.generation(conn) == 0
     conn.close()
 
 
@@ -179,10 +179,10 @@ def test_the_outbox_commands_work_on_a_postgresql_store(database: str, tmp_path:
     assert code == 0 and said.startswith(f"Q{quarantined}") and said.endswith("1 quarantined message(s)\n"), said
     code, said = cli("outbox", "show", str(second), "--store", database)
     assert code == 0 and "status            dead" in said and "<p>2</p>" not in said, said  # no payload unasked
-    generation = outbox.generation(conn)
+    generation = forwarder_reads.generation(conn)
     assert cli("outbox", "replay", str(second), "--store", database) == (
         0, f"ok   {second}: queued again as stored\n1 replayed, 0 not\n")
-    assert outbox.delivery(conn, second)["status"] == "pending" and outbox.generation(conn) == generation + 1
+    assert outbox.delivery(conn, second)["status"] == "pending" and forwarder_reads.generation(conn) == generation + 1
     code, said = cli("outbox", "replay", "--quarantined", str(quarantined), "--store", database)
     assert code == 0 and f"ok   Q{quarantined}: converted; now message" in said, said
     assert conn.execute("SELECT count(*) FROM zaak_state").fetchone()[0] == 1  # rendered against the PG ledger

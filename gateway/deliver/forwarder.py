@@ -30,7 +30,7 @@ from typing import Any, cast
 
 from gateway.zaken.plan import CREEER, SOAP_ACTIONS
 
-from . import imported, outbox, restamp
+from . import forwarder_reads, imported, outbox, restamp
 from .coalesce import OneMore
 from .committer import GroupCommitter
 from .downstream import Downstream
@@ -109,7 +109,7 @@ class Forwarder(SettledWrites):
             lane = self.lanes[downstream.name] = Lane(downstream)
             for i, client in enumerate(lane.clients):
                 self._spawn(lane, client, f"deliver-{downstream.name}-{i}")
-        self._generation = await self._read(outbox.generation)
+        self._generation = await self._read(forwarder_reads.generation)
         await self.rescan()
         await self.renew_owed(0.0)  # what a process killed before its renewal left (docs/ggk-profile.md 5.2)
         self._poller = asyncio.create_task(self._poll(), name="outbox-poller")
@@ -214,7 +214,7 @@ class Forwarder(SettledWrites):
         began = self._scan_tick
         self._scans += 1
         try:
-            rows = await self.committer.write(outbox.pending)
+            rows = await self.committer.write(forwarder_reads.pending)
         finally:
             self._scans -= 1
         fresh = [r for r in rows if r.id not in self._known and self._left_during.get(r.id, 0) < began]
@@ -234,7 +234,7 @@ class Forwarder(SettledWrites):
 
     async def _poll_once(self, always: bool = True) -> None:
         try:
-            current = await self._read(outbox.generation)
+            current = await self._read(forwarder_reads.generation)
             if always or self._look_again(current):
                 await self.rescan()
                 self._generation = current  # once read: a rescan that failed is made again at the next poll
@@ -341,7 +341,7 @@ class Forwarder(SettledWrites):
     async def _attempt(self, lane: Lane, client: Client, item: Queued) -> Outcome:
         downstream = lane.downstream
         if item.payload is None:
-            loaded = await self._read(outbox.load_payload, item.id, item.referentienummer)
+            loaded = await self._read(forwarder_reads.load_payload, item.id, item.referentienummer)
             if loaded is None:  # settled, or queued anew in a new envelope since: a rescan finds the latter
                 return Outcome(GONE, "no longer pending in the outbox as it was sent")
             item.payload, item.content_type, item.soap_action = loaded

@@ -376,7 +376,7 @@ def keep_quarantined_again(conn: sqlite3.Connection, message: NewMessage, now: f
     return None if row is None else int(row[0])
 
 
-_STILL_SENT = " AND status = 'pending' AND referentienummer = coalesce(?, referentienummer)"
+STILL_SENT = " AND status = 'pending' AND referentienummer = coalesce(?, referentienummer)"
 """An attempt's outcome is written only to the delivery it was made for: still pending, and (``sent_as``) under
 the referentienummer it went out as. A chain's Fo01 stored while the attempt was on the wire made it a dead letter
 (gateway/deliver/chain_faults.py), and a replay may have queued it in a new envelope since (restamp.py): the
@@ -385,57 +385,37 @@ attempt's answer must undo neither."""
 
 def mark_delivered(conn: sqlite3.Connection, delivery_id: int, attempts: int, http_status: int | None,
                    reply_code: str | None, now: float | None = None, *, sent_as: str | None = None) -> bool:
-    """Whether it was written (:data:`_STILL_SENT`)."""
+    """Whether it was written (:data:`STILL_SENT`)."""
     now = time.time() if now is None else now
     return conn.execute("UPDATE delivery SET status = 'delivered', attempts = ?, http_status = ?, reply_code = ?,"
-                        " delivered_at = ?, updated_at = ?, reason = NULL WHERE id = ?" + _STILL_SENT,
+                        " delivered_at = ?, updated_at = ?, reason = NULL WHERE id = ?" + STILL_SENT,
                         (attempts, http_status, reply_code, now, now, delivery_id, sent_as)).rowcount == 1
 
 
 def mark_retry(conn: sqlite3.Connection, delivery_id: int, attempts: int, next_at: float, http_status: int | None,
                reason: str, now: float | None = None, *, sent_as: str | None = None) -> bool:
-    """Whether it was written (:data:`_STILL_SENT`): a replay's new envelope keeps its own attempts, next attempt
+    """Whether it was written (:data:`STILL_SENT`): a replay's new envelope keeps its own attempts, next attempt
     and reason, not those of the old envelope's failed attempt."""
     now = time.time() if now is None else now
     return conn.execute("UPDATE delivery SET attempts = ?, next_at = ?, http_status = ?, reason = ?, updated_at = ?"
-                        " WHERE id = ?" + _STILL_SENT,
+                        " WHERE id = ?" + STILL_SENT,
                         (attempts, next_at, http_status, cap(reason), now, delivery_id, sent_as)).rowcount == 1
 
 
 def mark_dead(conn: sqlite3.Connection, delivery_id: int, attempts: int, http_status: int | None,
               reply_code: str | None, reason: str, now: float | None = None, *, sent_as: str | None = None) -> bool:
-    """Whether it was written (:data:`_STILL_SENT`): a Fo01's reason is not replaced by the attempt's."""
+    """Whether it was written (:data:`STILL_SENT`): a Fo01's reason is not replaced by the attempt's."""
     now = time.time() if now is None else now
     return conn.execute("UPDATE delivery SET status = 'dead', attempts = ?, http_status = ?, reply_code = ?,"
-                        " reason = ?, updated_at = ? WHERE id = ?" + _STILL_SENT,
+                        " reason = ?, updated_at = ? WHERE id = ?" + STILL_SENT,
                         (attempts, http_status, reply_code, cap(reason), now, delivery_id, sent_as)).rowcount == 1
 
 
 def bump_generation(conn: sqlite3.Connection) -> None:
-    """Tell a running forwarder (polling ``generation``) that pending rows changed behind its back; replicas on
-    PostgreSQL hear it at COMMIT (gateway/pgstore/notify.py), not at their next poll."""
+    """Tell a running forwarder (polling ``forwarder_reads.generation``) that pending rows changed behind its back;
+    replicas on PostgreSQL hear it at COMMIT (gateway/pgstore/notify.py), not at their next poll."""
     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
     notify(conn)
-
-
-def generation(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-    return int(row[0]) if row else 0
-
-
-def pending(conn: sqlite3.Connection) -> list[Queued]:
-    """Every delivery still to be made, oldest first (payloads are loaded when sent)."""
-    rows = conn.execute("SELECT id, route, target, order_key, referentienummer, attempts, next_at FROM delivery"
-                        " WHERE status = 'pending' ORDER BY id").fetchall()
-    return [Queued(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
-
-
-def renewals_owed(conn: sqlite3.Connection, before: float) -> list[int]:
-    """The dead letters whose renewal in a new envelope is owed (written with them, gateway/deliver/restamp.py
-    ``owe_renewal``) and not paid, last touched before ``before``: those a replica that died left (a live one pays
-    its own within milliseconds). Few rows, through the partial index ``delivery_renewal_owed``."""
-    return [int(r[0]) for r in conn.execute("SELECT id FROM delivery WHERE renewal_owed = 1 AND updated_at < ?"
-                                            " ORDER BY id", (before,)).fetchall()]
 
 
 def claim_renewal(conn: sqlite3.Connection, delivery_id: int) -> bool:
@@ -444,23 +424,6 @@ def claim_renewal(conn: sqlite3.Connection, delivery_id: int) -> bool:
     store's advisory lock on PostgreSQL), so the check and the write are one step."""
     return conn.execute("UPDATE delivery SET renewal_owed = 0 WHERE id = ? AND renewal_owed = 1",
                         (delivery_id,)).rowcount == 1
-
-
-def settled(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Any]:
-    """(id, status, http_status, reply_code, reason, referentienummer) of those deliveries that are no longer
-    pending: the referentienummer says which envelope the status is about (a renewal puts a GGk one in a new one)."""
-    return conn.execute("SELECT id, status, http_status, reply_code, reason, referentienummer FROM delivery"
-                        " WHERE status != 'pending'"
-                        f" AND id IN ({','.join('?' * len(ids))})", list(ids)).fetchall()
-
-
-def load_payload(conn: sqlite3.Connection, delivery_id: int, sent_as: str | None = None
-                 ) -> tuple[bytes, str, str | None] | None:
-    """The bytes to send, or None when the delivery is no longer pending under ``sent_as`` (a replay put it in a
-    new envelope meanwhile: the forwarder's copy of it is stale, and those bytes must go as the new delivery)."""
-    row = conn.execute("SELECT payload, content_type, soap_action FROM delivery WHERE id = ?" + _STILL_SENT,
-                       (delivery_id, sent_as)).fetchone()
-    return (bytes(row[0]), row[1], row[2]) if row else None
 
 
 def delivery(conn: sqlite3.Connection, delivery_id: int) -> sqlite3.Row | None:
@@ -480,7 +443,8 @@ def deliveries_of(conn: sqlite3.Connection, message_id: int) -> list[sqlite3.Row
 def requeue(conn: sqlite3.Connection, delivery_id: int, payload: bytes | None = None,
             now: float | None = None) -> bool:
     """Make a dead (or delivered) delivery pending again, optionally with a new payload; True if it was. A renewal
-    it was owed (:func:`renewals_owed`) is paid by it: queued again is what the renewal would have done."""
+    it was owed (:func:`gateway.deliver.forwarder_reads.renewals_owed`) is paid by it: queued again is what the
+    renewal would have done."""
     now = time.time() if now is None else now
     if payload is None:
         cur = conn.execute("UPDATE delivery SET status = 'pending', attempts = 0, next_at = ?, updated_at = ?,"

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from . import outbox, restamp
+from . import forwarder_reads, outbox, restamp
 from .committer import GroupCommitter
 from .outbox import Queued
 from .outcome import DEAD, DELIVERED, Outcome
@@ -66,7 +66,8 @@ class SettledWrites:
         many it took up."""
         if self.renew is None or self.stopping:
             return 0
-        owed = [i for i in await self._read(outbox.renewals_owed, time.time() - grace) if i not in self._renewing]
+        found = await self._read(forwarder_reads.renewals_owed, time.time() - grace)
+        owed = [i for i in found if i not in self._renewing]
         if owed and not self.stopping:
             log.info("outbox: %d dead letter(s) owed a renewal after StUF019 taken up", len(owed))
             for delivery_id in owed:
@@ -181,7 +182,7 @@ class SettledWrites:
         another (a replica, a watch, an operator), the superseded envelope's verdict is not theirs; the new one's
         is, read from the store now (tests/test_waiters_claims.py, tests/test_renewal_waiters_pg.py)."""
         try:
-            settled = await self._read(outbox.settled, [delivery_id])
+            settled = await self._read(forwarder_reads.settled, [delivery_id])
         except Exception as exc:  # the store: watched, a later rescan answers from what it holds then
             log.warning("delivery %d: its status was not read (%s): its senders wait on", delivery_id,
                         failure_name(exc))
@@ -201,7 +202,7 @@ class SettledWrites:
         self._watched.intersection_update(ids)
         if not ids:
             return
-        for row in await self._read(outbox.settled, ids):
+        for row in await self._read(forwarder_reads.settled, ids):
             outcome = stored_verdict(row)
             self._watched.discard(row[0])
             if row[3] == restamp.STALE_TIJDSTIP and row[1] == outbox.DEAD and self.renew is not None:
@@ -255,9 +256,9 @@ def answer(waiters: list[asyncio.Future[Outcome]], outcome: Outcome) -> None:
 
 
 def stored_verdict(row: Any) -> Outcome:
-    """A settled row of :func:`gateway.deliver.outbox.settled` as the verdict a watching sender hears: its code, not
-    its reason (the downstream's own words). With a StUF code, that code is what the sender's Fo03 names, not the
-    bare HTTP status (a watcher of a chain's Fo03 StUF055 heard "refused downstream: HTTP 500")."""
+    """A settled row of :func:`gateway.deliver.forwarder_reads.settled` as the verdict a watching sender hears: its
+    code, not its reason (the downstream's own words). With a StUF code, that code is what the sender's Fo03 names,
+    not the bare HTTP status (a watcher of a chain's Fo03 StUF055 heard "refused downstream: HTTP 500")."""
     said = f"{row[3] or row[1]} (its reason is kept with delivery {row[0]} in the outbox)"
     return Outcome(DELIVERED if row[1] == outbox.DELIVERED else DEAD, http_status=None if row[3] else row[2],
                    reason=said)
