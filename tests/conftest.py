@@ -98,6 +98,18 @@ def pytest_testnodedown(node: object, error: object) -> None:
 FILE_TIMES = "OVERSTAP_FILE_TIMES"
 _FILE_SPANS: dict[str, list[float]] = {}
 """Test file -> [first test's start, last test's end] in this process, when ``OVERSTAP_FILE_TIMES`` names a file."""
+_TIMES_TO: list[str] = []
+"""The file this process writes its spans to: ``OVERSTAP_FILE_TIMES`` as it found it (:func:`_take_file_times`)."""
+
+
+def _take_file_times(config: pytest.Config) -> None:
+    """Keep ``OVERSTAP_FILE_TIMES`` for this process and take it out of the environment of what its tests start
+    (a test's own pytest run wrote its probe files' lines into the run's file); the xdist controller leaves it for
+    the workers it is about to start."""
+    controller = not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
+    path = os.environ.get(FILE_TIMES) if controller else os.environ.pop(FILE_TIMES, None)
+    if path:
+        _TIMES_TO.append(path)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -106,16 +118,16 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     leaves the other worker idle at the end (docs/testing.md, "CI run time (session 30)")."""
     started = time.time()
     yield
-    if os.environ.get(FILE_TIMES):
+    if _TIMES_TO:
         _FILE_SPANS.setdefault(item.nodeid.split("::")[0], [started, started])[1] = time.time()
 
 
 def _write_file_spans() -> None:
     """One line per file, ``worker file start end`` (epoch seconds), appended in one write per process."""
-    if os.environ.get(FILE_TIMES) and _FILE_SPANS:
+    if _TIMES_TO and _FILE_SPANS:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         lines = "".join(f"{worker} {name} {start:.3f} {end:.3f}\n" for name, (start, end) in _FILE_SPANS.items())
-        with open(os.environ[FILE_TIMES], "a", encoding="utf-8") as out:
+        with open(_TIMES_TO[0], "a", encoding="utf-8") as out:
             out.write(lines)
 
 
@@ -144,6 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
     process a test starts (``overstap serve``, a CLI run, a conversion worker) compiled gateway/ from source again:
     about 0.4 s of CPU each, hundreds of them per run. The run's processes share a bytecode folder outside the
     checkout instead (PYTHONPYCACHEPREFIX, made here before the xdist workers start; removed after the run)."""
+    _take_file_times(config)
     if hasattr(config, "workerinput") or not os.environ.get("PYTHONDONTWRITEBYTECODE") \
             or os.environ.get("PYTHONPYCACHEPREFIX"):
         return

@@ -126,9 +126,11 @@ def test_a_command_imports_its_own_modules_and_no_others() -> None:
 def test_a_run_asked_for_its_file_times_writes_each_files_span(tmp_path: Path) -> None:
     """``OVERSTAP_FILE_TIMES=<file>``: one line per test file, ``worker file start end``, the files in the order
     they ran, each span covering all its tests (a sleep of 0.3 s in the second file's last): what the tail of a
-    ``-n 2`` run is read from (docs/testing.md)."""
+    ``-n 2`` run is read from (docs/testing.md). What a test starts does not inherit the variable: a test's own
+    pytest run (test_left_behind.py) wrote its probe files into the run's file."""
     (tmp_path / "test_a.py").write_text("def test_one():\n    pass\n\n\ndef test_two():\n    pass\n")
-    (tmp_path / "test_b.py").write_text("import time\n\n\ndef test_quick():\n    pass\n\n\n"
+    (tmp_path / "test_b.py").write_text("import os\nimport time\n\n\ndef test_quick():\n"
+                                        "    assert 'OVERSTAP_FILE_TIMES' not in os.environ\n\n\n"
                                         "def test_slept():\n    time.sleep(0.3)\n")
     times = tmp_path / "times.txt"
     env = {**os.environ, "OVERSTAP_FILE_TIMES": str(times),
