@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from gateway.ingest.ggk import SCAN_BYTES, limit_for
+from gateway.regularfile import NotRegular, open_regular
 
 from .keys import NameClaims, archive_kind, clean_path, input_labels, is_junk
 from .shard import Shard
@@ -344,7 +345,11 @@ class Inputs:
         if not stat.S_ISREG(mode):
             raise Unreadable("not a regular file (FIFO, socket or device): refused")
         limit = self.max_bytes
-        with path.open("rb") as fh:  # read with a cap: the file may have grown since it was listed
+        try:  # judged again on the descriptor: a FIFO put in its place since the stat is refused, not waited on
+            fh = open_regular(path)
+        except NotRegular:
+            raise Unreadable("not a regular file (FIFO, socket or device): refused") from None
+        with fh:  # read with a cap: the file may have grown since it was listed
             data = fh.read(limit + 1)
             if len(data) > limit:  # a GGk envelope may be 25 MB: read on only for one
                 limit = limit_for(data, self.max_bytes)

@@ -15,17 +15,16 @@ and ids (never a BSN, a name or care data), and are copied field for field.
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import hashlib
 import json
-import os
 import re
-import stat
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
+
+from gateway.regularfile import open_regular
 
 from .auditlog import entry
 from .queries import invalid_index
@@ -116,21 +115,12 @@ def at_of(found: dict[str, Any]) -> str | None:
     return when.astimezone(dt.UTC).isoformat(timespec="seconds") if when.utcoffset() is not None else None
 
 
-def _regular(path: Path) -> BinaryIO:
-    """``path`` opened for reading without waiting, refused unless the descriptor itself is a regular file."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file")
-    return os.fdopen(fd, "rb")
-
-
 def file_source(path: Path) -> str:
     """The default source of an audit file: ``file:`` and 24 hex digits of its first line's SHA-256. An old audit
     file is no longer written and its first line (its replica's first entry: a time, a user, an action) stays its
     name wherever it is copied to and whatever the host is called; two replicas' files begin alike only when one
     data dir was cloned from the other, and then those first entries are the same entries."""
-    with _regular(path) as f:
+    with open_regular(path) as f:
         first = f.readline(LINE + 1)
     digest = hashlib.sha256(first.rstrip(b"\r\n")).hexdigest()[:24]
     return f"file:{digest}" if first else "file:empty"
@@ -140,7 +130,7 @@ def lines_of(path: Path) -> Iterator[tuple[int, bytes | None]]:
     """The file's lines with their numbers (from 1), without the line end; None for one longer than :data:`LINE`,
     which is read past in blocks and never held whole. Opened without waiting and checked a regular file on the
     descriptor itself, so a FIFO or device put in the file's place after the caller's check is refused, not read."""
-    with _regular(path) as f:
+    with open_regular(path) as f:
         number = 0
         while line := f.readline(LINE + 1):
             number += 1

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import yaml
+
+from gateway.regularfile import NotRegular, open_regular
 
 from .errors import MappingError, Problem, suggest
 from .loader import LocatedDict, LocatedList, YamlRefused, load_yaml, location, tag_files
@@ -41,26 +41,14 @@ def read_text(path: Path, what: str = "mapping files") -> str:
                                     f"line {line} is not (save the file as UTF-8)")]) from None
 
 
-_KINDS = ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
-          (stat.S_ISBLK, "block device"), (stat.S_ISDIR, "folder"))
-
-
 def _open_regular(path: Path, what: str) -> BinaryIO:
-    """``path`` opened for reading if it is a regular file, else MappingError naming what it is. Opened without
-    waiting (O_NONBLOCK) and judged by the open file itself: a FIFO opened the usual way waits for a writer for
-    ever (``--config`` or ``--mapping`` of a FIFO hung the command), and a device may never end."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    """``path`` opened for reading if it is a regular file (:func:`gateway.regularfile.open_regular`: a FIFO as
+    ``--config`` or ``--mapping`` hung the command), else MappingError naming what it is."""
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = next((name for test, name in _KINDS if test(mode)), "special file")
-            raise MappingError([Problem(str(path), 1, 1, f"a {kind}, not a regular file: {what} are read from "
-                                        "regular files only")])
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+        return open_regular(path)
+    except NotRegular as exc:
+        raise MappingError([Problem(str(path), 1, 1, f"a {exc.kind}, not a regular file: {what} are read from "
+                                    "regular files only")]) from None
 
 
 def read_mapping(path: Path) -> LocatedDict:
