@@ -13,9 +13,12 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from .auditquery import AuditFilter
+from .params import BadParameter
 
 BLOCK = 64 * 1024
 """Read from the file's end this much at a time: about 400 entries of a typical 150 bytes."""
@@ -42,11 +45,19 @@ class Tail:
     """On PostgreSQL each entry's ``console_audit.source``, in the same order: the replica whose old file it was
     imported from (session 30), None for an entry the console wrote. Empty for the file, which has no source; kept
     apart from the entry, whose keys are an imported line's and may be any."""
+    older: int | None = None
+    """The cursor of the page of older entries (``before=``), None when there are none: on the file a byte offset
+    (a line's start), on PostgreSQL the oldest shown entry's id."""
+    newer: int | None = None
+    """The cursor of the page of newer entries (``after=``), None on the newest page."""
+    cut_newer: bool = False
+    """Read forwards (the Newer link), the budget stopped before ``limit`` entries: newer ones are unread."""
 
 
-def lines_backwards(fd: int, end: int, block: int, budget: int, pread: Pread) -> Iterator[tuple[bytes, int]]:
-    """The file's lines from ``end`` back to its start, each with the bytes read so far: first what follows the last
-    newline (empty unless torn), then each whole line. A line split over two blocks is carried to the next read."""
+def lines_backwards(fd: int, end: int, block: int, budget: int, pread: Pread) -> Iterator[tuple[bytes, int, int]]:
+    """The file's lines from ``end`` back to its start, each with the bytes read so far and the offset it starts at:
+    first what follows the last newline (empty unless torn), then each whole line. A line split over two blocks is
+    carried to the next read."""
     floor = max(0, end - budget)  # never read before this offset, whatever the file holds
     pos, carry = end, b""
     while pos > floor:
@@ -56,11 +67,31 @@ def lines_backwards(fd: int, end: int, block: int, budget: int, pread: Pread) ->
         if len(chunk) != size:
             raise Shrunk
         parts = (chunk + carry).split(b"\n")
+        start = pos + size + len(carry)  # where the last part ends: each line's start counted back from there
         carry = parts[0]
         for line in reversed(parts[1:]):
-            yield line, end - pos
+            start -= len(line)
+            yield line, end - pos, start
+            start -= 1
     if pos == 0:
-        yield carry, end
+        yield carry, end, 0
+
+
+def lines_forwards(fd: int, begin: int, end: int, block: int, pread: Pread) -> Iterator[tuple[bytes, int]]:
+    """The whole lines from ``begin`` (a line's start) up to ``end``, oldest first, each with the offset it starts
+    at; what follows the last newline before ``end`` (a line cut by the budget, or being written now) is not one."""
+    pos, carry, start = begin, b"", begin
+    while pos < end:
+        size = min(block, end - pos)
+        chunk = pread(fd, size, pos)
+        if len(chunk) != size:
+            raise Shrunk
+        pos += size
+        parts = (carry + chunk).split(b"\n")
+        carry = parts.pop()
+        for line in parts:
+            yield line, start
+            start += len(line) + 1
 
 
 def entry(line: bytes) -> dict[str, Any] | None:
@@ -73,32 +104,85 @@ def entry(line: bytes) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
-def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread: Pread = os.pread) -> Tail:
-    """The newest ``limit`` entries of the file at ``path``, newest first; a file that shrinks while it is read is
-    read again from its new end (at most three times, then what was read)."""
+Wanted = Callable[[dict[str, Any]], bool]
+
+
+def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread: Pread = os.pread,
+         wanted: Wanted | None = None, before: int | None = None) -> Tail:
+    """The newest ``limit`` entries of the file at ``path`` (those ``wanted``, and starting before the offset
+    ``before``), newest first; a file that shrinks while it is read is read again from its new end (at most three
+    times, then what was read). ``older`` is where the next page goes on: the oldest shown entry's start, or where
+    the budget stopped; None once the file's start was reached."""
     found = Tail()
     for _attempt in range(3):
         found = Tail()
         try:
             with path.open("rb") as f:
                 size = os.fstat(f.fileno()).st_size
-                for line, read in lines_backwards(f.fileno(), size, block, budget, pread):
-                    found.bytes_read = read
+                if before is not None:
+                    size = within(before, size, "before")
+                    found.newer = before  # the lines from there on: all newer than this page's
+                oldest = size
+                for line, read, start in lines_backwards(f.fileno(), size, block, budget, pread):
+                    found.bytes_read, oldest = read, start
                     if not line.strip():
                         continue
                     parsed = entry(line)  # None for a line torn mid-write (or cut at the start by a truncation)
                     if parsed is None:
                         found.skipped += 1
                         continue
+                    if wanted is not None and not wanted(parsed):
+                        continue
                     found.entries.append(parsed)
                     if len(found.entries) == limit:
                         break
                 found.cut = size > budget and len(found.entries) < limit  # older entries left unread
+                if found.cut:  # on from the oldest line read whole; past a line longer than the budget
+                    found.older = oldest if oldest < size else size - budget
+                elif len(found.entries) == limit and oldest > 0:
+                    found.older = oldest
             return found
         except FileNotFoundError:
             return Tail()
         except Shrunk:
             continue
+    return found
+
+
+def within(offset: int, size: int, name: str) -> int:
+    """A cursor into the file, refused (a 400) when the file no longer reaches it: rotated or truncated since."""
+    if offset > size:
+        raise BadParameter(f"{name}: expected a position in the audit file, which is shorter now (rotated or "
+                           "truncated since that link was made): start again from the newest entries")
+    return offset
+
+
+def head(path: Path, limit: int, after: int, wanted: Wanted | None = None, block: int = BLOCK,
+         budget: int = BUDGET, pread: Pread = os.pread) -> Tail | None:
+    """The oldest ``limit`` entries ``wanted`` that start at or after the offset ``after``, newest first (the page
+    of the Newer link): read forwards, at most ``budget`` bytes. None when the file's end came first with fewer:
+    those are the newest entries, and the newest page (read from the end) shows them and the ones before."""
+    found = Tail(older=after)
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        end = min(within(after, size, "after") + budget, size)
+        for line, start in lines_forwards(f.fileno(), after, end, block, pread):
+            found.bytes_read = start + len(line) + 1 - after
+            if not line.strip():
+                continue
+            parsed = entry(line)
+            if parsed is None:
+                found.skipped += 1
+            elif wanted is None or wanted(parsed):
+                found.entries.append(parsed)
+                if len(found.entries) == limit:
+                    found.newer = start + len(line) + 1
+                    break
+        if found.newer is None and end == size:
+            return None
+        if found.newer is None:  # the budget stopped it: newer entries from the first line not read whole
+            found.cut_newer, found.newer = True, after + found.bytes_read if found.bytes_read else end
+    found.entries.reverse()
     return found
 
 
@@ -117,9 +201,23 @@ class AuditLog:
                 out.write(line + b"\n" if whole(out.fileno()) else b"\n" + line + b"\n")
 
     def recent(self, limit: int) -> Tail:
-        """The newest ``limit`` entries, newest first (the audit page), with the lines that could not be read.
-        Raises ``OSError`` when the file is there but cannot be read (a directory in its place, its permissions)."""
-        return tail(self.path, limit)
+        """The newest ``limit`` entries, newest first, with the lines that could not be read."""
+        return self.page(AuditFilter(), limit)
+
+    def page(self, f: AuditFilter, limit: int) -> Tail:
+        """A page of the audit page: ``limit`` entries that ``f`` lets through, newest first, from its cursor (the
+        newest when none). Raises ``OSError`` when the file is there but cannot be read (a directory in its place,
+        its permissions), :class:`BadParameter` for a cursor past the file's end."""
+        wanted = f.matches if f.filtered else None
+        if f.after is not None:
+            try:
+                found = head(self.path, limit, f.after, wanted)
+            except FileNotFoundError:
+                raise BadParameter("after: expected a position in the audit file, which is gone now (rotated "
+                                   "since that link was made): start again from the newest entries") from None
+            if found is not None:
+                return found
+        return tail(self.path, limit, wanted=wanted, before=f.before)
 
 
 def whole(fd: int) -> bool:
@@ -146,12 +244,37 @@ class PgAuditLog(AuditLog):
             conn.execute("INSERT INTO console_audit (at, account, action, details) VALUES (?, ?, ?, ?::jsonb)",
                          (now(), user, action, json.dumps(ids, sort_keys=True)))
 
-    def recent(self, limit: int) -> Tail:
+    def page(self, f: AuditFilter, limit: int) -> Tail:
+        """As the file's, on ``console_audit`` by time (``at``, then id: imported entries get new ids), keyset-paged:
+        the filters' conditions are fixed text, every value bound. One row past ``limit`` tells whether there is
+        more; an id as cursor that is no entry (any more) is refused, not read as "nothing older"."""
+        where, values = f.where()
+        cursor = f.after if f.after is not None else f.before
         with self.source.writing() as conn:
-            rows = conn.execute("SELECT at, account, action, details, source FROM console_audit "  # by time:
-                                "ORDER BY at DESC, id DESC LIMIT ?", (limit,)).fetchall()  # imported: new ids
-        return Tail([{"time": r["at"], "user": r["account"], "action": r["action"], **json.loads(r["details"])}
-                     for r in rows], sources=[r["source"] for r in rows])
+            if cursor is not None:
+                at = conn.execute("SELECT at FROM console_audit WHERE id = ?", (cursor,)).fetchone()
+                if at is None:
+                    name = "after" if f.after is not None else "before"
+                    raise BadParameter(f"{name}: expected the number of an entry of the audit log, and there is no "
+                                       "such entry (any more): start again from the newest entries")
+                where.append("(at, id) > (?, ?)" if f.after is not None else "(at, id) < (?, ?)")
+                values += [at["at"], cursor]
+            order = "ORDER BY at, id " if f.after is not None else "ORDER BY at DESC, id DESC "
+            rows = conn.execute("SELECT id, at, account, action, details, source FROM console_audit "
+                                + ("WHERE " + " AND ".join(where) + " " if where else "")
+                                + order + "LIMIT ?", (*values, limit + 1)).fetchall()
+        if f.after is not None and len(rows) <= limit:  # these are the newest: the newest page shows them, and more
+            return self.page(replace(f, after=None), limit)
+        more, rows = len(rows) > limit, rows[:limit]
+        if f.after is not None:
+            rows.reverse()
+        found = Tail([{"time": r["at"], "user": r["account"], "action": r["action"], **json.loads(r["details"])}
+                      for r in rows], sources=[r["source"] for r in rows])
+        if rows and (more or f.after is not None):
+            found.older = rows[-1]["id"]
+        if rows and (f.before is not None or f.after is not None):
+            found.newer = rows[0]["id"]
+        return found
 
 
 def audit_log(path: Path, source: Any) -> AuditLog:
