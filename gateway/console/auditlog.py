@@ -178,7 +178,7 @@ def head(path: Path, limit: int, after: int, wanted: Wanted | None = None, block
                 if len(found.entries) == limit:
                     found.newer = start + len(line) + 1
                     break
-        if found.newer is None and end == size:
+        if found.newer == size or (found.newer is None and end == size):
             return None
         if found.newer is None:  # the budget stopped it: newer entries from the first line not read whole
             found.cut_newer, found.newer = True, after + found.bytes_read if found.bytes_read else end
