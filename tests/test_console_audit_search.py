@@ -84,7 +84,8 @@ def test_each_filter_finds_its_entries_and_no_other_on_both_stores(make: MakeLoc
     assert details(shown(otto, id="12", kind="message")[0]) == [
         ("anna", "reconvert", "converted=2 message_ids=112,12 ok=True"), ("anna", "view_payload", "message_id=12")]
     assert details(shown(otto, id="12")[0]) == details(shown(otto, id="12", kind="message")[0])
-    assert details(shown(otto, id="1", kind="delivery")[0]) == [("otto", "replay", "delivery_id=1 message_id=1 ok=True")]
+    assert details(shown(otto, id="1", kind="delivery")[0]) == [
+        ("otto", "replay", "delivery_id=1 message_id=1 ok=True")]
     assert [r[2] for r in shown(otto, id="1", kind="message")[0]] == ["replay", "view_payload"]
     zaak_1 = ["view_zaak"] if key == "1" else []  # on SQLite the zaak's number is its rowid: 1 too
     assert [r[2] for r in shown(otto, id="1")[0]] == [*zaak_1, "replay", "view_payload"]  # delivery 1: of message 1
