@@ -17,7 +17,11 @@ from typing import Any
 
 import console_helpers
 import pg_helpers
+import pytest
 from console_helpers import BSN, Local, MakeLocal, csrf_of
+from test_console_audit_import_sources import migrate
+
+from gateway.console.auditquery import AuditFilter
 
 server = pg_helpers.server  # one PostgreSQL server for this module
 make = console_helpers.make  # a console on each store (the fixture)
@@ -132,3 +136,120 @@ def test_older_and_newer_reach_every_entry_once_on_both_stores(make: MakeLocal) 
     older, link2 = shown(otto, "/console/audit" + link["Older"])
     assert "user=anna" in link["Older"] and "Older" not in link2
     assert [r[3] for r in anna + older] == [f"message_id={i}" for i in range(449, -1, -1) if i % 3]
+
+
+HOSTILE = [({"user": "x" * 201}, "user: expected a name of at most 200 characters, no control characters"),
+           ({"user": "a\x1bb"}, "user: expected a name of at most 200 characters, no control characters"),
+           ({"action": "drop"}, "action: expected one of login, logout"),
+           ({"id": "12a"}, "id: expected a message, delivery or zaak number, a whole number from 0 to"),
+           ({"id": "\u00b2"}, "id: expected a message, delivery or zaak number"),
+           ({"id": "9223372036854775808"}, "id: expected a message, delivery or zaak number"),
+           ({"id": "1" * 5000}, "id: expected a message, delivery or zaak number"),
+           ({"kind": "client", "id": "1"}, "kind: expected one of message, delivery, zaak"),
+           ({"kind": "message"}, "kind: expected an id with it"),
+           ({"from": "2026-02-30"}, "from: expected a date as YYYY-MM-DD that exists on the calendar"),
+           ({"to": "7-12-2026"}, "to: expected a date as YYYY-MM-DD"),
+           ({"from": "2026-12-02", "to": "2026-12-01"}, "to: expected a day on or after from"),
+           ({"before": "-1"}, "before: expected "),
+           ({"after": "x"}, "after: expected "),
+           ({"before": "1", "after": "1"}, "before, after: expected one of them, not both"),
+           ({"before": "99999999"}, "before: expected "),
+           ({"after": "99999999"}, "after: expected ")]
+
+
+def test_hostile_parameters_are_400s_naming_them_and_values_are_bound_on_both_stores(make: MakeLocal) -> None:
+    local = make()
+    otto = local.login("otto")
+    sqlite = local.store is None
+    cases = [*HOSTILE, ({"source": "file:abc"}, "source: only a PostgreSQL store's audit has sources") if sqlite
+             else ({"source": "s" * 201}, "source: expected a name of at most 200 characters")]
+    for query, why in cases:
+        page = otto.get("/console/audit", params=query)
+        assert page.status_code == 400, (query, page.status_code)
+        assert why in html.unescape(page.text), (query, page.text[-600:])
+        assert "x" * 201 not in page.text and "1" * 5000 not in page.text  # the value is never echoed
+    gone = html.unescape(otto.get("/console/audit", params={"before": "99999999"}).text)
+    assert ("which is shorter now (rotated or truncated" if sqlite else "there is no such entry") in gone
+    for name in ("user", *(() if sqlite else ("source",))):  # text is bound, never built into the statement
+        for value in ("x' OR '1'='1", "'; DROP TABLE console_audit; --", "%", "_"):
+            assert shown(otto, **{name: value})[0] == [], (name, value)
+    assert [r[1:3] for r in shown(otto)[0]] == [("otto", "login")]  # the table and its entry still there
+    assert local.login("vera").get("/console/audit", params={"user": "otto"}).status_code == 403
+
+
+def test_the_file_budget_stops_a_search_and_the_page_offers_to_go_on(make: MakeLocal) -> None:
+    """On the file a visit reads at most 8 MiB, backwards or forwards: a search whose matches are further away says
+    where it stopped and goes on from there, until it has them all."""
+    local = make()
+    if local.store is not None:
+        return  # the store's search is one indexed query: no budget (the test above pages it)
+    anna = [{"time": f"2026-11-0{i}T09:00:00+00:00", "user": "anna", "action": "view_zaak", "zaak_key": i}
+            for i in range(1, 6)]
+    filler = [{"time": "2026-11-03T12:00:00+00:00", "user": "ben", "action": "view_payload",
+               "message_id": 10**9 + i} for i in range(100_000)]  # about 9.5 MiB
+    add(local, anna[:3] + filler + anna[3:])
+    otto = local.login("otto")
+    keys = ["zaak_key=5", "zaak_key=4"]
+    page = otto.get("/console/audit", params={"user": "anna"}).text
+    rows, links = shown(otto, user="anna")
+    assert [r[3] for r in rows] == keys and "only the newest 8 MiB of the\n  audit file were read" in page
+    assert "fewer than 200 matching entries" in page and links["Go on reading older entries"] == links["Older"]
+    rows, links = shown(otto, "/console/audit" + links["Older"])
+    assert [r[3] for r in rows] == ["zaak_key=3", "zaak_key=2", "zaak_key=1"] and "Older" not in links
+    assert [r[3] for r in shown(otto, "/console/audit" + links["Newer"])[0]] == keys  # forwards to the end: newest
+    rows, links = shown(otto, user="anna", after="0")  # from the file's start, forwards
+    assert [r[3] for r in rows] == ["zaak_key=3", "zaak_key=2", "zaak_key=1"]
+    assert links["Go on reading newer entries"] == links["Newer"] and "Older" not in links
+    page = otto.get("/console/audit" + links["Newer"]).text  # the file's end came first: the newest page
+    assert [r[3] for r in ROW.findall(page)] == keys and "Go on reading older entries" in page
+    assert "Go on reading newer" not in page
+
+
+
+FILTERS = {"console_audit_account_at": AuditFilter(user="rare"),
+           "console_audit_action_at": AuditFilter(action="purge"),
+           "console_audit_details": AuditFilter(id=777_777, kind="message"),
+           "console_audit_source_at": AuditFilter(source="file:x")}
+"""Each index of revision 0012 and a filter it serves, one that matches few of many entries."""
+
+
+def test_revision_0012_indexes_the_filters_of_an_audit_migrated_from_0011(
+        server: str, request: pytest.FixtureRequest) -> None:
+    """A store at 0011 holding 20,000 entries, migrated by ``overstap store migrate``: the four indexes are there,
+    PostgreSQL's plan of each rare filter's page reads its own index, and the page finds just those entries."""
+    from gateway.console.auditlog import PgAuditLog, select
+    from gateway.console.source import PgSource
+    from gateway.pgstore.conn import PgConnection
+
+    url = migrate(pg_helpers.database_for(server, request, "search"), "0011")
+    with closing(PgConnection(url)) as pg:
+        pg.execute("INSERT INTO console_audit (at, account, action, details, source) SELECT to_char(timestamp "
+                   "'2026-10-01' + g * interval '1 minute', 'YYYY-MM-DD\"T\"HH24:MI:SS') || '+00:00', "
+                   "'user' || (g % 7), 'view_payload', jsonb_build_object('message_id', g), NULL "
+                   "FROM generate_series(1, 20000) g")
+        for account, action, details, source in (("rare", "login", {}, None), ("ben", "purge", {"messages": 2}, None),
+                                                 ("ben", "view_payload", {"message_id": 777_777}, None),
+                                                 ("anna", "login", {}, "file:x"), ("anna", "logout", {}, "file:x")):
+            pg.execute("INSERT INTO console_audit (at, account, action, details, source) VALUES "
+                       "('2026-10-05T00:00:00+00:00', ?, ?, ?::jsonb, ?)",
+                       (account, action, json.dumps(details), source))
+        before = {r[0] for r in pg.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'console_audit'")}
+    assert not before & set(FILTERS)
+    migrate(url)
+    with closing(PgConnection(url)) as pg:
+        after = {r[0] for r in pg.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'console_audit'")}
+        pg.execute("ANALYZE console_audit")
+        for index, f in FILTERS.items():
+            plan = "\n".join(r[0] for r in pg.execute("EXPLAIN " + select(f, None, 200)[0], select(f, None, 200)[1]))
+            assert index in plan, (index, plan)
+    assert set(FILTERS) <= after
+    source = PgSource(url)
+    try:
+        log = PgAuditLog(source)
+        assert [(e["user"], e["action"]) for e in log.page(FILTERS["console_audit_account_at"], 200).entries] == [
+            ("rare", "login")]
+        assert [e["messages"] for e in log.page(FILTERS["console_audit_action_at"], 200).entries] == [2]
+        assert [e["user"] for e in log.page(FILTERS["console_audit_details"], 200).entries] == ["ben"]
+        assert [e["action"] for e in log.page(FILTERS["console_audit_source_at"], 200).entries] == ["logout", "login"]
+    finally:
+        source.close()

@@ -162,7 +162,7 @@ def head(path: Path, limit: int, after: int, wanted: Wanted | None = None, block
     """The oldest ``limit`` entries ``wanted`` that start at or after the offset ``after``, newest first (the page
     of the Newer link): read forwards, at most ``budget`` bytes. None when the file's end came first with fewer:
     those are the newest entries, and the newest page (read from the end) shows them and the ones before."""
-    found = Tail(older=after)
+    found = Tail(older=after or None)  # nothing starts before the file's start
     with path.open("rb") as f:
         size = os.fstat(f.fileno()).st_size
         end = min(within(after, size, "after") + budget, size)
@@ -248,21 +248,16 @@ class PgAuditLog(AuditLog):
         """As the file's, on ``console_audit`` by time (``at``, then id: imported entries get new ids), keyset-paged:
         the filters' conditions are fixed text, every value bound. One row past ``limit`` tells whether there is
         more; an id as cursor that is no entry (any more) is refused, not read as "nothing older"."""
-        where, values = f.where()
         cursor = f.after if f.after is not None else f.before
         with self.source.writing() as conn:
+            at = None
             if cursor is not None:
                 at = conn.execute("SELECT at FROM console_audit WHERE id = ?", (cursor,)).fetchone()
                 if at is None:
                     name = "after" if f.after is not None else "before"
                     raise BadParameter(f"{name}: expected the number of an entry of the audit log, and there is no "
                                        "such entry (any more): start again from the newest entries")
-                where.append("(at, id) > (?, ?)" if f.after is not None else "(at, id) < (?, ?)")
-                values += [at["at"], cursor]
-            order = "ORDER BY at, id " if f.after is not None else "ORDER BY at DESC, id DESC "
-            rows = conn.execute("SELECT id, at, account, action, details, source FROM console_audit "
-                                + ("WHERE " + " AND ".join(where) + " " if where else "")
-                                + order + "LIMIT ?", (*values, limit + 1)).fetchall()
+            rows = conn.execute(*select(f, at and at["at"], limit)).fetchall()
         if f.after is not None and len(rows) <= limit:  # these are the newest: the newest page shows them, and more
             return self.page(replace(f, after=None), limit)
         more, rows = len(rows) > limit, rows[:limit]
@@ -275,6 +270,18 @@ class PgAuditLog(AuditLog):
         if rows and (f.before is not None or f.after is not None):
             found.newer = rows[0]["id"]
         return found
+
+
+def select(f: AuditFilter, at: str | None, limit: int) -> tuple[str, list[Any]]:
+    """The page's statement on ``console_audit`` and its values: the filters' conditions, the cursor's ``(at, id)``
+    (``at`` its time), one row past ``limit``; newest first, or oldest first after an ``after`` cursor."""
+    where, values = f.where()
+    if at is not None:
+        where.append("(at, id) > (?, ?)" if f.after is not None else "(at, id) < (?, ?)")
+        values += [at, f.after if f.after is not None else f.before]
+    order = "ORDER BY at, id " if f.after is not None else "ORDER BY at DESC, id DESC "
+    return ("SELECT id, at, account, action, details, source FROM console_audit "
+            + ("WHERE " + " AND ".join(where) + " " if where else "") + order + "LIMIT ?", [*values, limit + 1])
 
 
 def audit_log(path: Path, source: Any) -> AuditLog:

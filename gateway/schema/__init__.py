@@ -19,7 +19,7 @@ from typing import Any
 VERSION_TABLE = "overstap_schema_version"
 """Where a store records its revision (not ``alembic_version``: the database may be shared with other apps)."""
 
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012")
 """Every revision, oldest first; tests/test_schema.py checks that ``versions/`` says the same."""
 HEAD = REVISIONS[-1]
 
