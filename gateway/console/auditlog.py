@@ -84,7 +84,7 @@ def lines_forwards(fd: int, begin: int, end: int, block: int, pread: Pread) -> I
     while pos < end:
         size = min(block, end - pos)
         chunk = pread(fd, size, pos)
-        if len(chunk) != size:
+        if len(chunk) < size:  # truncated while read: the offsets of the page's links name other lines now
             raise Shrunk
         pos += size
         parts = (carry + chunk).split(b"\n")
@@ -212,9 +212,9 @@ class AuditLog:
         if f.after is not None:
             try:
                 found = head(self.path, limit, f.after, wanted)
-            except FileNotFoundError:
-                raise BadParameter("after: expected a position in the audit file, which is gone now (rotated "
-                                   "since that link was made): start again from the newest entries") from None
+            except (FileNotFoundError, Shrunk):
+                raise BadParameter("after: expected a position in the audit file, which is gone or shorter now "
+                                   "(rotated or truncated since): start again from the newest entries") from None
             if found is not None:
                 return found
         return tail(self.path, limit, wanted=wanted, before=f.before)
