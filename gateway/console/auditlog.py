@@ -143,6 +143,9 @@ def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread
                     found.older = oldest
             return found
         except FileNotFoundError:
+            if before is not None:  # rotated away since the link was made: its offsets name nothing now
+                raise BadParameter("before: expected a position in the audit file, which is gone now (rotated "
+                                   "since that link was made): start again from the newest entries") from None
             return Tail()
         except Shrunk:
             continue
