@@ -2,6 +2,11 @@
 indexes of schema revision 0012.
 
     .venv/bin/python benchmarks/audit_search_bench.py [--rows 1000000]
+    .venv/bin/python benchmarks/audit_search_bench.py --file [--rows 200000]
+
+With ``--file``: a SQLite sidecar's ``console-audit.jsonl`` of ``--rows`` entries instead, read as the page reads it
+(at most 8 MiB a visit): each filter's first page, then a search for one id followed through every "go on", and
+Older through the whole file.
 
 Starts a PostgreSQL server of its own (tests/pg_helpers.py), fills ``console_audit`` with ``--rows`` entries (20
 users, the console's actions, ids in the details, one in ten from an imported source), then times the first and the
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import tempfile
 import time
@@ -23,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from gateway.console.auditlog import PgAuditLog  # noqa: E402
+from gateway.console.auditlog import AuditLog, PgAuditLog  # noqa: E402
 from gateway.console.auditquery import AuditFilter  # noqa: E402
 
 FILL = """INSERT INTO console_audit (at, account, action, details, source)
@@ -71,10 +77,51 @@ def run(url: str, label: str) -> None:
         source.close()
 
 
+def walk(log: AuditLog, f: AuditFilter) -> tuple[int, int, float]:
+    """Every page from the newest, following Older (and "go on"): visits, entries found, seconds."""
+    visits, count, started = 0, 0, time.perf_counter()
+    while True:
+        found = log.page(f, 200)
+        visits, count = visits + 1, count + len(found.entries)
+        if found.older is None:
+            return visits, count, time.perf_counter() - started
+        f = replace(f, before=found.older)
+
+
+def file_bench(rows: int) -> None:
+    path = Path(tempfile.mkdtemp()) / "console-audit.jsonl"
+    path.write_text("".join(json.dumps({"action": "view_payload", "message_id": i, "time": "2026-12-07T06:00:00+00:00",
+                                        "user": f"user{i % 20}"}, sort_keys=True) + "\n" for i in range(rows)))
+    log = AuditLog(path)
+    print(f"{rows} entries, {path.stat().st_size / 1e6:.1f} MB")
+    for name, f in (("newest", AuditFilter()), ("user (1 of 20)", AuditFilter(user="user7")),
+                    ("a user who did nothing", AuditFilter(user="nobody")),
+                    ("a message's id", AuditFilter(id=rows // 2, kind="message"))):
+        took = min(timed(log, f) for _ in range(3))
+        found = log.page(f, 200)
+        print(f"{name:24s} {took * 1000:7.1f} ms, {found.bytes_read / 1e6:.2f} MB read, {len(found.entries)} entries"
+              f"{', stopped by the budget' if found.cut else ''}")
+    visits, count, took = walk(log, AuditFilter(id=rows // 2, kind="message"))
+    print(f"one id through the whole file: {visits} visits, {took:.2f} s, {count} found")
+    visits, count, took = walk(log, AuditFilter())
+    print(f"Older through every entry: {visits} pages, {count} entries, {took:.2f} s")
+
+
+def timed(log: AuditLog, f: AuditFilter) -> float:
+    started = time.perf_counter()
+    log.page(f, 200)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    rows = parser.parse_args().rows
+    parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument("--file", action="store_true", help="the SQLite sidecar's audit file, not PostgreSQL")
+    args = parser.parse_args()
+    if args.file:
+        file_bench(args.rows or 200_000)
+        return
+    rows = args.rows or 1_000_000
     import pg_helpers
 
     from gateway.deliver.store import open_store
