@@ -261,8 +261,18 @@ class Converter:
 
     def to_model(self, data: bytes, name: str = "<input>", route: str | None = None,
                  trace: bool = False) -> tuple[Source, Compiled, Any]:
+        source = self.parse(data, name, route)
+        mapping, result = self.map_parsed(source, name, trace)
+        return source, mapping, result
+
+    def parse(self, data: bytes, name: str = "<input>", route: str | None = None) -> Source:
+        """The safe parse that starts :meth:`to_model`, alone: a batch worker parses a run of members before it
+        maps them (:meth:`gateway.batch.work.Worker.map_chunk`), so each step's code stays in the caches."""
         blanks = any(m.blanks_matter for m in self.only) if self.only else self.registry.blanks_matter()
-        source = read(data, name, max_bytes=self.max_bytes, route=route, blanks=blanks)
+        return read(data, name, max_bytes=self.max_bytes, route=route, blanks=blanks)
+
+    def map_parsed(self, source: Source, name: str = "<input>", trace: bool = False) -> tuple[Compiled, Any]:
+        """The rest of :meth:`to_model`: the dialect detected and ``source`` mapped to the canonical model."""
         mapping = self.detect(source)
         result = map_source(mapping, source.root, source=name, trace=trace, track_unmapped=self.track_unmapped)
         if source.envelope_info.get("functie") and result.bericht is not None:
@@ -271,7 +281,7 @@ class Converter:
             result.unmapped += [Unmapped(path, line) for path, line in source.envelope_unread]
         if source.format == "ei":  # an EI value's own leading spaces or U+00A0: trimmed, so reported
             result.warnings += [Warning_("ei:blanks", path, line, TRIMMED) for path, line in trimmed_away(source.root)]
-        return source, mapping, result
+        return mapping, result
 
     def convert(self, data: bytes, name: str = "<input>", route: str | None = None,
                 deliver: Deliver | None = None) -> Conversion:

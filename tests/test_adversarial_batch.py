@@ -300,11 +300,10 @@ def test_a_huge_error_text_is_capped_in_report_and_reason(tmp_path: Path, monkey
     from gateway.ingest import InputError
     from gateway.pipeline import Converter
 
-    def noisy(self: Converter, data: bytes, name: str = "<input>", route: str | None = None,
-              trace: bool = False) -> object:
+    def noisy(self: Converter, data: bytes, name: str = "<input>", route: str | None = None) -> object:
         raise InputError("bad value " + "v" * 9_000_000, source=name, field="f" * 5000)
 
-    monkeypatch.setattr(Converter, "to_model", noisy)  # batch workers map; the parent renders
+    monkeypatch.setattr(Converter, "parse", noisy)  # batch workers parse, then map; the parent renders
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "m.xml").write_bytes(GOOD[0][1])
     code, _ = batch([tmp_path / "in"], tmp_path / "out", workers=0)

@@ -20,7 +20,7 @@ from gateway.batch.pool import WORKER_DIED
 from gateway.pipeline import Converter
 
 MESSAGES = varied(8)
-original_to_model = Converter.to_model
+original_parse = Converter.parse
 
 
 def archive(path: Path, marked: dict[int, bytes]) -> list[str]:
@@ -31,10 +31,9 @@ def archive(path: Path, marked: dict[int, bytes]) -> list[str]:
     return [f"{path.name}/{name}" for name, _ in MESSAGES]
 
 
-def faulty(self: Converter, data: bytes, name: str = "<input>", route: str | None = None,
-           trace: bool = False) -> object:
+def faulty(self: Converter, data: bytes, name: str = "<input>", route: str | None = None) -> object:
     """Workers map (bytes -> canonical model) and the parent renders against the ledger: the fault goes where the
-    worker spends a message's time."""
+    worker spends a message's time, in its first step (the parse; the map follows once the run is parsed)."""
     if b"<!-- HANG -->" in data:  # a loop in Python: the alarm reaches it
         time.sleep(600)
     if b"<!-- STUCK -->" in data:  # stuck where no signal gets through (as in C code): only the watchdog helps
@@ -42,7 +41,7 @@ def faulty(self: Converter, data: bytes, name: str = "<input>", route: str | Non
         time.sleep(600)
     if b"<!-- GIL -->" in data:  # one C call that holds the GIL for ~30 s: no handler and no thread of ours runs
         sum(range(2_000_000_000))
-    return original_to_model(self, data, name, route, trace)
+    return original_parse(self, data, name, route)
 
 
 def lines_of(out: Path) -> list[dict[str, object]]:
@@ -52,7 +51,7 @@ def lines_of(out: Path) -> list[dict[str, object]]:
 @pytest.mark.parametrize("workers", [0, 2])
 def test_a_message_past_its_deadline_is_ended_and_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            workers: int) -> None:
-    monkeypatch.setattr(Converter, "to_model", faulty)  # forked workers inherit the fault
+    monkeypatch.setattr(Converter, "parse", faulty)  # forked workers inherit the fault
     keys = archive(tmp_path / "in.zip", {3: b"<!-- HANG -->"})
     started = time.monotonic()
     outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out", validate=False, progress="quiet",
@@ -67,7 +66,7 @@ def test_a_message_past_its_deadline_is_ended_and_reported(tmp_path: Path, monke
 
 def test_a_message_stuck_beyond_the_alarm_is_ended_by_the_watchdog(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Converter, "to_model", faulty)
+    monkeypatch.setattr(Converter, "parse", faulty)
     keys = archive(tmp_path / "in.zip", {5: b"<!-- STUCK -->"})
     started = time.monotonic()
     outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out", validate=False, progress="quiet",
@@ -85,7 +84,7 @@ def test_commits_within_a_chunk_retried_member_by_member_name_a_member_they_cove
     """After a crash the chunk is retried one member at a time, and a commit can land inside it. The key each
     commit records for a resume's check (``last``: a chunk end at or before ``done`` and the key of the member
     before it) must be that member's: a key of another position would refuse every resume as "inputs changed"."""
-    monkeypatch.setattr(Converter, "to_model", faulty)
+    monkeypatch.setattr(Converter, "parse", faulty)
     keys = archive(tmp_path / "in.zip", {1: b"<!-- STUCK -->"})
     run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out", validate=False, progress="quiet", workers=1,
                      chunk_size=4, timeout=1, commit_seconds=0))
@@ -102,7 +101,7 @@ def test_a_message_stuck_in_one_call_holding_the_gil_is_ended_from_the_parent(tm
     """Review F2: lxml's quadratic read of 100,000 attributes was one C call holding the GIL, which neither the
     alarm nor a watchdog thread in the worker could end. The parent kills such a worker after twice the deadline
     plus a second (here 3 s, against the ~30 s the call takes), as often as it is tried: alone, and then reported."""
-    monkeypatch.setattr(Converter, "to_model", faulty)
+    monkeypatch.setattr(Converter, "parse", faulty)
     keys = archive(tmp_path / "in.zip", {2: b"<!-- GIL -->"})
     outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out", validate=False, progress="quiet",
                                workers=1, chunk_size=4, timeout=1))

@@ -34,7 +34,7 @@ from gateway.ledger.keys_before_s25 import write_folder_keys
 from gateway.ledger.sqlite import DB_NAME
 from gateway.ledger.staged import ConnLedger, create_tables
 from gateway.ledger.transfer import BATCH_OUTPUTS
-from gateway.mapping import Registry
+from gateway.mapping import Compiled, Registry
 from gateway.pgstore import is_url
 from gateway.pgstore.chunked import ChunkedPgLedger, ZaakOfAnotherShard
 from gateway.pipeline import FAILURES, Converter, FailureInfo, bug, describe
@@ -61,6 +61,8 @@ _FRAME = struct.Struct("<II")
 """Before each output: the length of its name (UTF-8) and of its bytes."""
 _MEMBER = struct.Struct("<QI")
 """Before each member's outputs in a chunk's kept value: its ordinal and how many outputs follow."""
+_Rendered = tuple[MappedMember, Compiled, "list[tuple[str, bytes]] | None", "FailureInfo | None"]
+"""A member rendered in :meth:`LedgerStep.process`'s first pass: (member, mapping, outputs or None, why it failed)."""
 
 
 def _packed(framed: bytearray) -> str:
@@ -273,17 +275,22 @@ class LedgerStep:
                 self._read.append((int(start), int(start)))
 
     def process(self, result: ChunkResult) -> tuple[Any, bytes, Tally]:
-        """The chunk's items in order: (packed outputs, report lines, tally)."""
+        """The chunk's items in order: (packed outputs, report lines, tally).
+
+        In two passes: every member rendered against the ledger first (:meth:`_render`), then each one packed and
+        reported in member order (:meth:`_pack`), so the render's code and data stay in the caches from one member
+        to the next (docs/performance-history.md, session 31). Each member still renders in its own ledger
+        transaction; what reaches OUT and the report, and in which order, is what one pass gave."""
         lines = bytearray()
         self._tally = tally = Tally()  # the worker's own counts (its quarantine copies) come with result.tally
         self.store.begin()
         self._fresh = []
         try:
             self._look_up(result.first, result.count)  # one look for the whole chunk, not a SELECT a member
-            for item in result.items or []:
-                if item is None:  # another shard's client (a shared ledger splits by client)
-                    continue
-                line = self._render(item) if isinstance(item, MappedMember) else item
+            rendered = [self._render(item) if isinstance(item, MappedMember) else item
+                        for item in result.items or () if item is not None]  # None: another shard's client
+            for one in rendered:
+                line = self._pack(*one) if one.__class__ is tuple else one
                 tally.count(line)
                 lines += encode_line(line)
             if self._fresh:  # one INSERT in the chunk's transaction: its outputs commit with its zaak states
@@ -299,25 +306,31 @@ class LedgerStep:
         """The member's bytes for its quarantine copy: a ZIP member is read again only now (work.rejoined)."""
         return member_bytes(item.data, self.max_bytes)[0]
 
-    def _render(self, item: MappedMember) -> dict[str, Any]:
+    def _render(self, item: MappedMember) -> _Rendered:
+        """The member rendered against the ledger: its outputs, or why it failed (packed by :meth:`_pack`)."""
         mapping = next((m for m in self.converter.only if m.name == item.mapping), None)
         mapping = mapping or self.converter.registry.get(item.mapping)
         outputs = self._kept.pop(item.ordinal, None)  # rendered before a kill: the ledger holds its effect, reuse
+        if outputs is not None:
+            return item, mapping, outputs, None
+        try:
+            rendered = self.converter.render(item.bericht, mapping, received=item.received, prepared=item.prepared)
+        except (*FAILURES, RenderError) as exc:
+            return item, mapping, None, describe(exc, item.key)
+        except ZaakOfAnotherShard as exc:  # a zaak whose messages name two clients (chunked.py)
+            return item, mapping, None, FailureInfo(READ_FAILED, "zaak", None, str(exc), item.key)
+        except Exception as exc:  # a bug must not stop the run
+            return item, mapping, None, bug(exc, item.key)
+        outputs = [(o.name, o.xml) for o in rendered]
+        self._fresh.append((item.ordinal, outputs))
+        return item, mapping, outputs, None
+
+    def _pack(self, item: MappedMember, mapping: Compiled, outputs: list[tuple[str, bytes]] | None,
+              failure: FailureInfo | None) -> dict[str, Any]:
+        """A rendered member's outputs packed for OUT, or its quarantine copy; its report line."""
         if outputs is None:
-            try:
-                rendered = self.converter.render(item.bericht, mapping, received=item.received,
-                                                      prepared=item.prepared)
-            except (*FAILURES, RenderError) as exc:
-                return quarantine(self.packer, item.key, self._bytes(item), describe(exc, item.key), mapping,
-                                  self.budget, self._tally)
-            except ZaakOfAnotherShard as exc:  # a zaak whose messages name two clients (chunked.py)
-                info = FailureInfo(READ_FAILED, "zaak", None, str(exc), item.key)
-                return quarantine(self.packer, item.key, self._bytes(item), info, mapping, self.budget, self._tally)
-            except Exception as exc:  # a bug must not stop the run
-                info = bug(exc, item.key)
-                return quarantine(self.packer, item.key, self._bytes(item), info, mapping, self.budget, self._tally)
-            outputs = [(o.name, o.xml) for o in rendered]
-            self._fresh.append((item.ordinal, outputs))
+            assert failure is not None
+            return quarantine(self.packer, item.key, self._bytes(item), failure, mapping, self.budget, self._tally)
         # OUT refusing the write (a full disk, a name its file system rejects) stops the run here: the member's zaak
         # changes are in the chunk's ledger transaction, which must not commit without its outputs (the chunk rolls
         # back, and --resume renders it again once OUT can take it).

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.ingest import read
+from gateway.ingest import Source, read
 from gateway.mapping import Compiled, MappingError, Refused, Registry
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, bug, describe
@@ -70,6 +70,12 @@ class WorkConfig:
 
 MemberTuple = tuple[str, "bytes | ZipRef", "str | None", bool]
 """(key, bytes or a ZIP member the worker reads, why-unreadable, stands-for-a-whole-archive)."""
+_Read = tuple[int, str, bytes, "str | None", bool]
+"""A member read in the worker: (ordinal, key, bytes, why-unreadable, stands-for-a-whole-archive)."""
+RUN_BYTES = 512 * 1024
+"""The worker takes a chunk's members step by step (:meth:`Worker.map_chunk`) in runs of about this many bytes of
+input: the parse trees of a run are held at once, so a chunk of large members is not held whole (a chunk ends at
+~2 MB, chunking.py, and at one member past it)."""
 
 
 @dataclass(slots=True)
@@ -136,33 +142,68 @@ class Worker:
         return self.map_chunk(chunk) if self.config.stateful else self.convert_chunk(chunk)
 
     def map_chunk(self, chunk: Chunk) -> ChunkResult:
-        """Map only (the stateless half); failures are quarantined here as in :meth:`convert_chunk`."""
+        """Map only (the stateless half); failures are quarantined here as in :meth:`convert_chunk`.
+
+        In phase order over runs of members (:data:`RUN_BYTES`): every member read, then parsed, then mapped, then
+        prepared, so each step's code and data stay in the caches (a message through every step before the next
+        cost ~1.2x: docs/performance-history.md, session 31). Whatever a member leaves in OUT or the report is
+        still done in member order, in the map phase: the outputs are those of one member at a time."""
         items: list[Any] = []
         self._tally = tally = Tally()
         try:
+            run: list[_Read] = []
+            size = 0
             for n, (key, data, problem, whole) in enumerate(chunk.members):
                 if data.__class__ is ZipRef:
                     data, problem = member_bytes(data, self.config.max_bytes)
-                items.append(self._map_one(chunk.first + n, key, data, problem, whole))  # type: ignore[arg-type]
+                run.append((chunk.first + n, key, data, problem, whole))  # type: ignore[arg-type]
+                size += len(data)
+                if size >= RUN_BYTES:
+                    items += self._map_run(run)
+                    run, size = [], 0
+            items += self._map_run(run)
         except BaseException:
             self.packer.take()
             raise
         return ChunkResult(chunk.first, chunk.count, self.packer.take(), b"", tally, items)
 
-    def _map_one(self, ordinal: int, key: str, data: bytes, problem: str | None, whole: bool) -> Any:
-        """A :class:`MappedMember`, a failure's report line, or None for a member another shard renders.
+    def _map_run(self, run: list[_Read]) -> list[Any]:
+        """:meth:`_map_one` of each member of ``run``, step by step over the run: parse all, map all, prepare all."""
+        parsed = [self._parse(key, data) if problem is None else None for _, key, data, problem, _ in run]
+        mapped = [self._map_one(*member, parse) for member, parse in zip(run, parsed, strict=True)]
+        del parsed  # the parse trees go as their members are mapped
+        return [self._prepared(*item) if item.__class__ is tuple else item for item in mapped]
+
+    def _parse(self, key: str, data: bytes) -> tuple[Source | Exception, float]:
+        """A member parsed within its deadline, or what it raised; and the seconds the parse took (the map that
+        follows gets what is left of the member's deadline)."""
+        started = time.monotonic()
+        try:
+            with _deadline(self.config.timeout):
+                source: Source | Exception = self.converter.parse(data, key, route=self.config.route)
+        except Exception as exc:  # MessageTimeout too: reported in member order by _map_one
+            source = exc
+        return source, time.monotonic() - started
+
+    def _map_one(self, ordinal: int, key: str, data: bytes, problem: str | None, whole: bool,
+                 parsed: tuple[Source | Exception, float] | None) -> Any:
+        """The member mapped (source, mapping, result for :meth:`_prepared`), a failure's report line, or None for a
+        member another shard renders.
 
         Split by client (``by_client``), a shard keeps the mapped members of its clients and the failures of
         its member names: exactly one shard reports each member, whatever it maps to."""
         shard = self.config.by_client
         elsewhere = shard is not None and not shard.owns(key)  # a failure of this name is another shard's
-        if problem is not None:
+        if problem is not None or parsed is None:
             if elsewhere:
                 return None
             return self._quarantine(key, data, FailureInfo(READ_FAILED, None, None, problem, key), None, whole)
+        source, spent = parsed
         try:
-            with _deadline(self.config.timeout):
-                source, mapping, result = self.converter.to_model(data, key, route=self.config.route)
+            if isinstance(source, Exception):
+                raise source
+            with _deadline(self.config.timeout, spent):
+                mapping, result = self.converter.map_parsed(source, key)
         except MessageTimeout:
             if elsewhere:
                 return None
@@ -172,6 +213,9 @@ class Worker:
             return None if elsewhere else self._failed(key, data, exc)
         if shard is not None and not shard.owns_client(key, result.bericht):
             return None
+        return ordinal, key, source, mapping, result
+
+    def _prepared(self, ordinal: int, key: str, source: Source, mapping: Compiled, result: Any) -> MappedMember:
         prepared = self.converter.prepare(result.bericht, mapping)  # work the parent's serial render then skips
         return MappedMember(ordinal, key, b"", mapping.name, None if prepared is not None else result.bericht,
                             list(source.envelopes), len(result.unmapped), len(result.warnings), prepared,
@@ -330,25 +374,30 @@ def _on_alarm(signum: int, frame: object) -> None:
 
 
 class _deadline:  # lower case: used as ``with _deadline(seconds):``, as the function it was
-    """End the block with :class:`MessageTimeout` after ``seconds`` (SIGALRM; main thread only).
+    """End the block with :class:`MessageTimeout` after ``seconds`` (SIGALRM; main thread only), less ``spent``:
+    what the message already took in an earlier step (its parse, :meth:`Worker.map_chunk`), stamped as its start.
 
     Code stuck in C (signals blocked, or one long call holding the GIL) is not reached by the alarm; in a worker
     process the parent ends the whole process then (:class:`Clocks`), and the pool reports it.
     A class, not a generator: entered once a message, its ~1.5 µs of generator machinery was a worker's cost.
     """
 
-    __slots__ = ("armed", "seconds")
+    __slots__ = ("armed", "seconds", "spent")
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, spent: float = 0.0) -> None:
         self.seconds = seconds
+        self.spent = spent
         self.armed = seconds > 0 and threading.get_ident() == threading.main_thread().ident
 
     def __enter__(self) -> None:
         if self.armed:
+            left = self.seconds - self.spent
+            if left <= 0:  # the earlier step took it all (its alarm came as it ended)
+                raise MessageTimeout
             if _signal.getsignal(signal.SIGALRM) is not _on_alarm:  # once per process, not per message
                 signal.signal(signal.SIGALRM, _on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        _started[_slot] = time.monotonic()
+            signal.setitimer(signal.ITIMER_REAL, left)
+        _started[_slot] = time.monotonic() - self.spent
 
     def __exit__(self, *exc: object) -> None:
         if self.armed:
