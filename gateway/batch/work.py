@@ -171,7 +171,6 @@ class Worker:
         """:meth:`_map_one` of each member of ``run``, step by step over the run: parse all, map all, prepare all."""
         parsed = [self._parse(key, data) if problem is None else None for _, key, data, problem, _ in run]
         mapped = [self._map_one(*member, parse) for member, parse in zip(run, parsed, strict=True)]
-        del parsed  # the parse trees go as their members are mapped
         return [self._prepared(*item) if item.__class__ is tuple else item for item in mapped]
 
     def _parse(self, key: str, data: bytes) -> tuple[Source | Exception, float]:
