@@ -179,7 +179,10 @@ def mapping_files(config: ServeConfig) -> list[Path]:
 
 
 def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+    """An element's local name ("" for a comment or PI); a string split, not ``etree.QName``, which cost a message
+    of 100,000 elements ~0.3 s of its failure path (``facts_of`` walks them all)."""
+    tag = el.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def facts_of(body: bytes) -> Facts:
@@ -194,7 +197,8 @@ def facts_of(body: bytes) -> Facts:
     for el in root.iter():
         name = _local(el)
         text = (el.text or "").strip() if name else ""
-        parent = _local(el.getparent()) if el.getparent() is not None else ""
+        up = el.getparent()
+        parent = _local(up) if up is not None else ""
         if parent in ("zender", "ontvanger") and name in SYSTEEM_PARTS and text:
             parties.setdefault(f"{parent}.{name}", text)
         is_ref = (name == "Identificatie" and parent.lower() == "berichtidentificatie") or (
