@@ -210,13 +210,19 @@ def test_fault_soak_quick_on_sqlite(tmp_path: Path) -> None:
     assert counts["messages"] == 128 and counts["sidecar faults"] == 1 and counts["acknowledged"] > 100
 
 
+LONG_SQLITE = depth((32, 12, 28.0, 9), (60, 15, 45.0, 14))
+"""The long SQLite soak's zaken, messages per zaak, seconds of faults and downstream faults (tests/depth.py)."""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", depth([1], [1, 2, 3]))
 def test_fault_soak_long_on_sqlite(tmp_path: Path, seed: int) -> None:
-    """Four kills in 45 s of faults, then the fault-free baseline: one seed in `make test` (about 105 s), three in
-    the nightly's ``OVERSTAP_DEPTH=long``."""
-    soak(tmp_path, seed=seed, zaken=60, per_zaak=15, senders=16, span=45.0, downstream_faults=14,
-         sidecar_kinds=("kill",), sidecar_faults=4)
+    """Four kills, then the fault-free baseline. `make test`: one seed, 384 messages over 32 zaken, 28 s of faults
+    (9 of the downstream's), about 50 s; the nightly's ``OVERSTAP_DEPTH=long``: three seeds, 900 messages over 60
+    zaken, 45 s (14), about 105 s each (docs/testing.md, "CI run time (session 31)")."""
+    zaken, per_zaak, span, downstream_faults = LONG_SQLITE
+    soak(tmp_path, seed=seed, zaken=zaken, per_zaak=per_zaak, senders=16, span=span,
+         downstream_faults=downstream_faults, sidecar_kinds=("kill",), sidecar_faults=4)
 
 
 server = pg_helpers.server  # one PostgreSQL server for this module
