@@ -24,19 +24,20 @@ TESTS = Path(__file__).resolve().parent
 DEPTHS = """
 import importlib, json, os, depth
 names = ("test_chain_property", "test_fault_soak", "test_ggk_exchange_concurrent", "test_ggk_exchange_property",
-         "test_replicas")
+         "test_replicas", "test_proxy_process")
 modules = [importlib.import_module(name) for name in names]
 def examples(test): return test._hypothesis_internal_use_settings.max_examples
 found = {}
 for level in ("", "long"):
     os.environ["OVERSTAP_DEPTH"] = level
     importlib.reload(depth)
-    c, s, f, g, r = [importlib.reload(module) for module in modules]
+    c, s, f, g, r, p = [importlib.reload(module) for module in modules]
     (seeds,) = [m.args[1] for m in s.test_fault_soak_long_on_sqlite.pytestmark if m.name == "parametrize"]
     found[level or "quick"] = {"seeds": list(seeds), "ggk": examples(g.test_longer_ggk_exchanges_keep_the_chain_rules),
                                "flows": examples(f.test_longer_ggk_flows_keep_the_chain_rules),
                                "chains": examples(c.test_longer_chains_end_in_the_state_their_events_describe),
-                               "replicas": [r.ZAKEN, r.PER_ZAAK]}
+                               "replicas": [r.ZAKEN, r.PER_ZAAK], "soak": list(s.LONG_SQLITE),
+                               "crash": [p.TOTAL, p.KILL_AFTER]}
 print(json.dumps(found))
 """
 
@@ -48,8 +49,10 @@ def test_make_test_runs_the_quick_depth_and_the_nightly_the_full_one() -> None:
                          timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.strip().splitlines()[-1]) == {
-        "quick": {"seeds": [1], "ggk": 6, "flows": 10, "chains": 250, "replicas": [60, 20]},
-        "long": {"seeds": [1, 2, 3], "ggk": 40, "flows": 40, "chains": 1000, "replicas": [200, 25]}}
+        "quick": {"seeds": [1], "ggk": 6, "flows": 10, "chains": 250, "replicas": [60, 20],
+                  "soak": [32, 12, 28.0, 9], "crash": [600, 200]},
+        "long": {"seeds": [1, 2, 3], "ggk": 40, "flows": 40, "chains": 1000, "replicas": [200, 25],
+                 "soak": [60, 15, 45.0, 14], "crash": [1200, 400]}}
 
 
 PROBE = """import subprocess, sys
