@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from clocks import StepClock
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.ledger import MemoryLedger
 from gateway.mapping import ConversionError
@@ -43,7 +44,7 @@ class Chain:
     quiet: list[str] = field(default_factory=list)  # sources that gave no output (retour, no change)
 
     def __post_init__(self) -> None:
-        self.converter = Converter(validate=True, ledger=MemoryLedger(), clock=StepClock())
+        self.converter = Converter(shared_registry(), validate=True, ledger=MemoryLedger(), clock=StepClock())
 
     def source(self, name: str) -> bytes:
         if name.startswith("20:"):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from shared_registry import shared_registry
 
 from gateway.ingest.ei import TRIMMED, default_layouts, parse_ei
 from gateway.ingest.ei_layout import load_layouts
@@ -35,7 +36,7 @@ def blanks(sample: bytes) -> bytes:
 
 def there_and_back(data: bytes) -> bytes:
     """EI -> iWmo 2.0 XML -> EI, as ``overstap convert --reverse`` does it twice."""
-    converter = Converter()
+    converter = Converter(shared_registry())
     xml = converter.reverse(data, "iwmo20-wmo301", "x.ei")[0]
     return converter.reverse(xml.xml, "iwmo20-ei-wmo301", "x.xml")[0].xml
 
@@ -48,24 +49,24 @@ def test_the_tree_keeps_a_values_own_blanks_and_the_writer_gives_them_back(sampl
 
 
 def test_a_conversion_reports_the_blanks_the_canonical_model_trims(sample: bytes) -> None:
-    converted = Converter().convert(blanks(sample), "x.ei")
+    converted = Converter(shared_registry()).convert(blanks(sample), "x.ei")
     assert [(w.rule, w.field, w.line, w.message) for w in converted.warnings if w.rule == "ei:blanks"] == [
         ("ei:blanks", "Client/Geslachtsnaam", 2, TRIMMED), ("ei:blanks", "Client/Relatie/Geslachtsnaam", 3, TRIMMED)]
     assert converted.bericht.clients[0].naam.geslachtsnaam.naam == "Gaastr"
-    reversal = Converter().reverse(blanks(sample), "iwmo20-wmo301", "x.ei")[0]
+    reversal = Converter(shared_registry()).reverse(blanks(sample), "iwmo20-wmo301", "x.ei")[0]
     assert reversal.normalised[:2] == [f"Client/Geslachtsnaam (line 2): {TRIMMED}",
                                        f"Client/Relatie/Geslachtsnaam (line 3): {TRIMMED}"]
 
 
 def test_padding_alone_is_no_report(sample: bytes) -> None:
-    assert [w for w in Converter().convert(sample, "x.ei").warnings if w.rule == "ei:blanks"] == []
+    assert [w for w in Converter(shared_registry()).convert(sample, "x.ei").warnings if w.rule == "ei:blanks"] == []
 
 
 def test_a_clientnummer_keeps_zeros_that_are_its_own(sample: bytes) -> None:
     own = sample.replace(b"0000123456782", b"00123456782  ")  # 11 digits: not the 13 the layout pads to
-    assert Converter().to_model(own, "x.ei")[2].bericht.clients[0].clientnummer == "00123456782"
+    assert Converter(shared_registry()).to_model(own, "x.ei")[2].bericht.clients[0].clientnummer == "00123456782"
     assert there_and_back(own) == own
-    assert Converter().to_model(sample, "x.ei")[2].bericht.clients[0].clientnummer == "123456782"
+    assert Converter(shared_registry()).to_model(sample, "x.ei")[2].bericht.clients[0].clientnummer == "123456782"
     assert there_and_back(sample) == sample
 
 

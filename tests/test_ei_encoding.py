@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_registry import shared_registry
 
 from gateway.ingest import InputError
 from gateway.pipeline import Converter
@@ -28,13 +29,13 @@ def sample(reference_dir: Path) -> bytes:
 
 
 def name_of(data: bytes) -> str:
-    return Converter().to_model(data, "x.ei")[2].bericht.clients[0].naam.geslachtsnaam.naam
+    return Converter(shared_registry()).to_model(data, "x.ei")[2].bericht.clients[0].naam.geslachtsnaam.naam
 
 
 def test_a_bom_then_bytes_that_are_not_utf8_is_an_error(sample: bytes) -> None:
     data = BOM + sample.replace(b"Gaastra", b"Gaastr\xe1", 1)  # ISO-8859-1 "a acute" after a UTF-8 BOM
     with pytest.raises(InputError) as caught:
-        Converter().to_model(data, "x.ei")
+        Converter(shared_registry()).to_model(data, "x.ei")
     error = caught.value
     assert error.line == 2
     offset = 3 + 311 + 65
@@ -51,7 +52,7 @@ def test_a_bom_then_utf8_reads_the_letter(sample: bytes) -> None:
 def test_utf8_mixed_with_other_bytes_is_an_error(sample: bytes) -> None:
     data = sample.replace(b"Gaastra", b"Gaastr\xe1", 1).replace(b"Mistral ", b"Mistr\xc3\xa9l", 1)
     with pytest.raises(InputError) as caught:
-        Converter().to_model(data, "x.ei")
+        Converter(shared_registry()).to_model(data, "x.ei")
     assert caught.value.line == 2
     assert caught.value.message == ("EI flat file: mixes encodings: a UTF-8 sequence at line 3, byte 78 and a byte "
                                     "that is not UTF-8 at line 2, byte 66 (file offset 376, invalid continuation "
@@ -65,7 +66,7 @@ def test_without_a_bom_bytes_that_are_no_utf8_at_all_are_iso_8859_1(sample: byte
 def test_a_utf16_file_cut_in_a_character_names_the_line(sample: bytes) -> None:
     data = (BOM.decode("utf-8") + sample.decode("ascii")).encode("utf-16-le")[:-1]  # half of the final line end
     with pytest.raises(InputError) as caught:
-        Converter().to_model(data, "x.ei")
+        Converter(shared_registry()).to_model(data, "x.ei")
     assert caught.value.message.startswith("EI flat file: not valid utf-16-le at line 9 (file offset ")
     assert caught.value.message.endswith(": truncated data; its byte-order mark or first character declares "
                                          "utf-16-le")

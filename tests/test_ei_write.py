@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.cli import main
 from gateway.ingest.ei import EiError, EiLayouts, default_layouts, parse_ei
@@ -37,7 +38,7 @@ def layouts() -> EiLayouts:
 
 @pytest.fixture(scope="module")
 def converter() -> Converter:
-    return Converter()
+    return Converter(shared_registry())
 
 
 def _expected(name: str, data: bytes) -> bytes:

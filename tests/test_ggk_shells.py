@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 from lxml import etree
 from proxy_helpers import Receiver, ServerThread, Start, soap11, wait_for
+from shared_registry import shared_registry
 
 from gateway.batch import BatchOptions, run
 from gateway.pipeline import Converter
@@ -41,7 +42,7 @@ def heen() -> bytes:
 
 def received_di01() -> bytes:
     """The 301 as it arrives from the ISD-keten: in a Di01 whose referentienummer is :data:`RECEIVED`."""
-    made = Converter(profile="ggk").convert(heen(), "301.xml").outputs[0].xml
+    made = Converter(shared_registry(), profile="ggk").convert(heen(), "301.xml").outputs[0].xml
     return re.sub(rb"(<StUF:referentienummer>)[^<]+", rb"\g<1>" + RECEIVED.encode(), made, count=1)
 
 
@@ -54,9 +55,10 @@ def cross_ref(du01: bytes) -> str | None:
 
 def test_convert_points_the_du01_at_the_received_di01() -> None:
     """The reference behaviour: one converter (one ledger), the Di01 received in profile zkn, the 302 in ggk."""
-    zkn = Converter()
+    zkn = Converter(shared_registry())
     zkn.convert(received_di01(), "di01.xml")
-    du01 = Converter(profile="ggk", ledger=zkn.ledger).convert(RETOUR.read_bytes(), "302.xml").outputs[0].xml
+    du01 = Converter(shared_registry(), profile="ggk", ledger=zkn.ledger).convert(RETOUR.read_bytes(),
+                                                                           "302.xml").outputs[0].xml
     assert cross_ref(du01) == RECEIVED
 
 
@@ -94,7 +96,7 @@ def test_batch_points_the_du01_at_the_received_di01(tmp_path: Path) -> None:
 def test_in_profile_ggk_the_retour_answers_the_di01_overstap_sent() -> None:
     """Not a shell difference, for the record: in profile ggk the received 301 is sent on in a Di01 of Overstap's
     own, which the ledger then names (docs/ggk-profile.md 2.1); the shells share this step (Converter.render)."""
-    converter = Converter(profile="ggk")
+    converter = Converter(shared_registry(), profile="ggk")
     sent = converter.convert(received_di01(), "di01.xml").outputs[0]
     du01 = converter.convert(RETOUR.read_bytes(), "302.xml").outputs[0].xml
     assert cross_ref(du01) == sent.referentienummer != RECEIVED

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from shared_registry import shared_registry
 
 from gateway.cli import main
 from gateway.ingest import InputError
@@ -25,7 +26,7 @@ DI01 = "/GGK:envelopHeenbericht-ggk_Di01"
 
 def envelope() -> bytes:
     """A Di01 around the fixture, with the elements that go nowhere filled by hand (line numbers as noted)."""
-    made = Converter(profile="ggk").convert(FIXTURE.read_bytes(), "301.xml").outputs[0].xml
+    made = Converter(shared_registry(), profile="ggk").convert(FIXTURE.read_bytes(), "301.xml").outputs[0].xml
     made = made.replace(b"<StUF:administratie>gemeente 0384</StUF:administratie>",
                         b"<StUF:administratie>ISD Bollenstreek</StUF:administratie>\r\n"
                         b"<StUF:gebruiker>J. de Vries</StUF:gebruiker>")  # lines 8 and 9
@@ -39,7 +40,7 @@ def envelope() -> bytes:
 
 
 def test_envelope_elements_that_go_nowhere_are_unmapped_input() -> None:
-    result = Converter().convert(envelope(), "di01.xml")
+    result = Converter(shared_registry()).convert(envelope(), "di01.xml")
     assert [(u.path, u.line) for u in result.unmapped] == [
         (f"{DI01}/GGK:stuurgegevens/StUF:zender/StUF:administratie", 8),
         (f"{DI01}/GGK:stuurgegevens/StUF:zender/StUF:gebruiker", 9),
@@ -50,8 +51,8 @@ def test_envelope_elements_that_go_nowhere_are_unmapped_input() -> None:
 
 def test_an_envelope_without_them_reports_nothing() -> None:
     plain = re.sub(rb"\s*<StUF:administratie>[^<]*</StUF:administratie>", b"",
-                   Converter(profile="ggk").convert(FIXTURE.read_bytes(), "301.xml").outputs[0].xml)
-    assert Converter().convert(plain, "di01.xml").unmapped == []
+                   Converter(shared_registry(), profile="ggk").convert(FIXTURE.read_bytes(), "301.xml").outputs[0].xml)
+    assert Converter(shared_registry()).convert(plain, "di01.xml").unmapped == []
 
 
 def test_convert_lists_them_by_path_never_by_value(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_convert_lists_them_by_path_never_by_value(tmp_path: Path) -> None:
 
 def _plain() -> bytes:
     return re.sub(rb"\s*<StUF:administratie>[^<]*</StUF:administratie>", b"",
-                  Converter(profile="ggk").convert(FIXTURE.read_bytes(), "301.xml").outputs[0].xml)
+                  Converter(shared_registry(), profile="ggk").convert(FIXTURE.read_bytes(), "301.xml").outputs[0].xml)
 
 
 def test_envelope_attributes_and_text_beside_its_elements_are_unmapped_input() -> None:
@@ -78,7 +79,7 @@ def test_envelope_attributes_and_text_beside_its_elements_are_unmapped_input() -
                      b'StUF:bestandsnaam="WMO301.xml" xsi:type="x" naam="Gaastra" xmlns:xsi='
                      b'"http://www.w3.org/2001/XMLSchema-instance"')
             .replace(b"</GGK:bericht>", b"</GGK:bericht>Gaastra"))
-    result = Converter().convert(bent, "di01.xml")
+    result = Converter(shared_registry()).convert(bent, "di01.xml")
     assert [(u.path, u.line) for u in result.unmapped] == [
         (f"{DI01}/GGK:stuurgegevens/text()", 3),
         (f"{DI01}/GGK:stuurgegevens/StUF:functie/@soort", 15),
@@ -93,7 +94,7 @@ def test_an_envelope_value_a_comment_splits_is_read_whole() -> None:
                              b"</StUF:organisatie>")
             .replace(b"<StUF:applicatie>OVERSTAP</StUF:applicatie>", b"<StUF:applicatie>OVERSTAP</StUF:applicatie>"
                      b"<StUF:gebruiker><!-- c -->J. de Vries</StUF:gebruiker>"))
-    result = Converter().convert(bent, "di01.xml")
+    result = Converter(shared_registry()).convert(bent, "di01.xml")
     assert result.source.envelope_info["zender.organisatie"] == "0384"
     assert result.source.envelope_info["zender.gebruiker"] == "J. de Vries"
     assert [(u.path, u.line) for u in result.unmapped] == [(f"{DI01}/GGK:stuurgegevens/StUF:zender/StUF:gebruiker", 7)]
@@ -102,6 +103,6 @@ def test_an_envelope_value_a_comment_splits_is_read_whole() -> None:
 def test_an_element_inside_an_envelope_value_is_refused() -> None:
     bent = _plain().replace(b"<StUF:functie>WMO301", b"<StUF:functie>WMO301<StUF:x>Gaastra</StUF:x>")
     with pytest.raises(InputError) as caught:
-        Converter().convert(bent, "di01.xml")
+        Converter(shared_registry()).convert(bent, "di01.xml")
     assert (caught.value.field, caught.value.line) == ("stuurgegevens.functie", 15)
     assert "stuurgegevens.functie holds an element 'x'; expected text only" in str(caught.value)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from clocks import StepClock
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.ledger import MemoryLedger
 from gateway.pipeline import Converter
@@ -104,7 +105,7 @@ def read_source(source: str, reference_dir: Path) -> bytes:
 
 @pytest.mark.parametrize("wet", sorted(ZKN_CHAINS))
 def test_zkn_chain_matches_the_hand_written_files(wet: str, reference_dir: Path) -> None:
-    converter = Converter(validate=True, ledger=MemoryLedger(), clock=StepClock())
+    converter = Converter(shared_registry(), validate=True, ledger=MemoryLedger(), clock=StepClock())
     for step in ZKN_CHAINS[wet]:
         outputs = converter.convert(read_source(step.source, reference_dir), step.source).outputs
         assert tuple(o.operation for o in outputs) == step.operations, step.source
@@ -130,7 +131,7 @@ def test_ggk_heen_and_retour_match_the_hand_written_files(wet: str, reference_di
     for old, new in header:
         assert heen.count(old) == 1, old
         heen = heen.replace(old, new)
-    converter = Converter(profile="ggk", validate=True, ledger=MemoryLedger(), clock=StepClock())
+    converter = Converter(shared_registry(), profile="ggk", validate=True, ledger=MemoryLedger(), clock=StepClock())
     (di01,) = converter.convert(heen, heen_source).outputs
     (du01,) = converter.convert((FIXTURES / retour_source).read_bytes(), retour_source).outputs
     assert_envelope_as_written(f"ggk-{wet}-301-Di01", di01.xml)

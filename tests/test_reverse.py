@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.cli import main
 from gateway.mapping import ConversionError, Registry
@@ -29,7 +30,7 @@ def converter() -> Converter:
     """Validating where the official XSDs are here; without them the written messages are still read back."""
     from gateway.reference import available
 
-    return Converter(validate=available())
+    return Converter(shared_registry(), validate=available())
 
 
 @pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.xml")))
@@ -49,7 +50,7 @@ def test_every_20_sample_round_trips_through_the_canonical_zaklk01(converter: Co
     """v2 is lossy on the way back (docs/canonical-spec.md 9): the header is rebuilt from the zaak, so the test
     compares what a zaak holds: the client, the product line, its dates and numbers."""
     data = (reference_dir / "samples" / "iwmo20-xml" / f"{sample}.xml").read_bytes()
-    original = Converter(validate=converter.validate).convert(data, sample)
+    original = Converter(shared_registry(), validate=converter.validate).convert(data, sample)
     zaak = original.outputs[0]
     assert zaak.operation == "creeerZaak"
     (back,) = converter.reverse(zaak.xml, original.mapping.name, "zaak.xml")
@@ -75,7 +76,7 @@ def _get(model: object, dotted: str) -> object:
 def test_20_toewijzing_written_as_21_is_schema_valid_and_names_what_21_cannot_hold(
         converter: Converter, reference_dir: Path) -> None:
     data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
-    zaak = Converter().convert(data, "a02").outputs[0]
+    zaak = Converter(shared_registry()).convert(data, "a02").outputs[0]
     (back,) = converter.reverse(zaak.xml, "iwmo21-wmo301", "zaak.xml")  # validates against WMO301.xsd
     root = etree.fromstring(back.xml)
     ns = {"m": "http://www.istandaarden.nl/iwmo/2_1/wmo301/schema/2_1",
@@ -93,7 +94,7 @@ def test_20_toewijzing_written_as_21_is_schema_valid_and_names_what_21_cannot_ho
 
 def _relative_without_naamgebruik(reference_dir: Path, partnernaam: Achternaam | None) -> Bericht:
     data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
-    bericht = Converter().convert(data, "a02").bericht
+    bericht = Converter(shared_registry()).convert(data, "a02").bericht
     client = bericht.clients[0]
     (relatie,) = client.relaties
     naam = relatie.naam.model_copy(update={"naamgebruik": None, "partnernaam": partnernaam,
@@ -145,7 +146,7 @@ def test_a_zaak_written_before_the_rol_email_moved_reads_back_with_its_retired_n
     """The retired names stay registered (gateway/zaken/extraelementen.yaml) and are read from an older zaak: the
     client's client.emailadres, a relative's relatie.emailadres, relatie.naamgebruik and telephone."""
     data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
-    zaak = Converter().convert(data, "a02").outputs[0]
+    zaak = Converter(shared_registry()).convert(data, "a02").outputs[0]
     (back,) = converter.reverse(_as_written_before(zaak.xml), "iwmo21-wmo301", "zaak.xml")
     assert back.unplaced == ["clients.0.geheim", "clients.0.leefeenheid"]  # the partner is whole again
     client = converter.to_model(back.xml, "back.xml")[2].bericht.clients[0]
@@ -162,7 +163,8 @@ def test_a_zaak_written_before_the_rol_email_moved_reads_back_with_its_retired_n
 def test_a_20_intrekking_written_as_21_carries_the_closest_reden_wijziging(converter: Converter,
                                                                             reference_dir: Path) -> None:
     data = (reference_dir / "samples" / "iwmo20-xml" / "CasusA-04-WMO301_intrekking.xml").read_bytes()
-    zaak = Converter().convert(data, "a04").outputs[0]  # unknown here: created (then ended) from its content
+    # unknown here: created (then ended) from its content
+    zaak = Converter(shared_registry()).convert(data, "a04").outputs[0]
     (back,) = converter.reverse(zaak.xml, "iwmo21-wmo301", "zaak.xml")
     again = converter.to_model(back.xml, "back.xml")[2].bericht.clients[0].producten[0]
     assert (again.reden_wijziging, again.reden_intrekking) == ("09", None)  # COD172 4 (overplaatsing) -> 09
@@ -337,7 +339,7 @@ def test_codes_are_written_back_in_the_lists_two_digit_form(converter: Converter
 def test_a_317_line_goes_to_the_group_its_verzoek_groep_names() -> None:
     """OngewijzigdProduct | TeWijzigenProduct | NieuwProduct: the element's own name says the group, so the
     canonical verzoek_groep chooses it on the way back (two new lines and an unchanged one, in any order)."""
-    converter = Converter()
+    converter = Converter(shared_registry())
     data = (Path(__file__).parent / "fixtures" / "iwmo32" / "WMO317_verzoek_wijziging.xml").read_bytes()
     original = converter.convert(data, "317.xml")
     client = original.bericht.clients[0]
@@ -405,7 +407,8 @@ def test_a_reversed_message_s_name_is_one_file_name_whatever_its_identificatie(m
 
     real = zkn_v2.read_zkn_v2
     monkeypatch.setattr(zkn_v2, "read_zkn_v2", lambda *a: real(*a).model_copy(update={"identificatie": "../../x/y"}))
-    converter = Converter(validate=False)  # its own ledger: the module's converter holds this zaak already
+    # its own ledger: the module's converter holds this zaak already
+    converter = Converter(shared_registry(), validate=False)
     zaak = converter.convert((FIXTURES / "CasusA-02-WMO301_toewijzing.xml").read_bytes(), "a.xml").outputs[0].xml
     (reversal,) = converter.reverse(zaak, "iwmo21-wmo301", "zaak.xml")
     assert reversal.name == "iwmo21-wmo301-.._.._x_y"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.ingest import InputError, read
 from gateway.ingest.zkn_v2 import read_zkn_v2
@@ -18,7 +19,7 @@ SOORT_NOTE = "read as 01 (BRP address)"
 
 
 def _zaak(data: bytes) -> bytes:
-    (zaak,) = Converter(validate=False).convert(data, "301.xml").outputs
+    (zaak,) = Converter(shared_registry(), validate=False).convert(data, "301.xml").outputs
     assert zaak.operation == "creeerZaak"
     return zaak.xml
 
@@ -29,7 +30,7 @@ def test_a_place_of_stay_read_back_from_a_zaak_as_the_brp_address_is_named() -> 
     data = (FIXTURES / "CasusB-01-WMO301_toewijzing.xml").read_bytes()
     tijdelijk = data.replace(b"<wmo301:Soort>01</wmo301:Soort>", b"<wmo301:Soort>04</wmo301:Soort>", 1)
     assert tijdelijk != data
-    converter = Converter(validate=False)
+    converter = Converter(shared_registry(), validate=False)
     before = converter.to_model(tijdelijk, "04.xml")[2].bericht.clients[0]
     assert [c.soort for c in before.contacten] == ["04"]
     (back,) = converter.reverse(_zaak(tijdelijk), "iwmo21-wmo301", "zaak.xml")
@@ -44,7 +45,7 @@ def test_a_place_of_stay_read_back_from_a_zaak_as_the_brp_address_is_named() -> 
 def test_a_relative_s_contact_soort_is_named_for_each_relative() -> None:
     """A relative's correspondence contact (02) keeps only its e-mail address in a zaak and comes back as 01."""
     data = (FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes()
-    converter = Converter(validate=False)
+    converter = Converter(shared_registry(), validate=False)
     before = converter.to_model(data, "full.xml")[2].bericht.clients[0]
     assert [c.soort for c in before.relaties[0].contacten] == ["02"]
     (back,) = converter.reverse(_zaak(data), "iwmo21-wmo301", "zaak.xml")
@@ -58,7 +59,7 @@ def test_a_relative_s_contact_soort_is_named_for_each_relative() -> None:
 def test_a_dialect_message_s_own_soorten_are_not_said_to_be_read_as_01() -> None:
     """Only a zaak leaves the soort unsaid: a 2.1 message written as 2.0 keeps its own soorten."""
     data = (FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes()
-    (back,) = Converter(validate=False).reverse(data, "iwmo20-wmo301", "full.xml")
+    (back,) = Converter(shared_registry(), validate=False).reverse(data, "iwmo20-wmo301", "full.xml")
     assert not [n for n in back.normalised if SOORT_NOTE in n]
 
 
@@ -66,7 +67,7 @@ def test_a_volume_of_zero_is_refused_for_an_ei_file_not_written_to_vanish() -> N
     """An EI N field of zeros is empty (notes/ei-flat-format.md), so Volume 0, valid in iWmo 2.1 (0..99999999),
     would be written as a file whose toewijzing reads back without the volume its omvang requires."""
     data = (FIXTURES / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
-    converter = Converter(validate=False)
+    converter = Converter(shared_registry(), validate=False)
     line = converter.to_model(data, "a02.xml")[2].bericht.clients[0].producten[0]
     assert line.omvang is not None and line.omvang.volume > 0
     nul = data.replace(f"<iwmo:Volume>{line.omvang.volume}</iwmo:Volume>".encode(), b"<iwmo:Volume>0</iwmo:Volume>")
@@ -89,7 +90,7 @@ def test_a_message_of_the_other_law_is_refused_not_written_with_its_berichtcode(
     data = (FIXTURES.parent / source).read_bytes()
     for given in (data, _zaak(data)):
         with pytest.raises(ConversionError, match=message) as caught:
-            Converter(validate=False).reverse(given, target, "in.xml")
+            Converter(shared_registry(), validate=False).reverse(given, target, "in.xml")
         assert caught.value.field == "wet"
 
 
@@ -98,7 +99,7 @@ def test_a_zaak_of_a_317_line_reads_back_as_a_verzoek_wijziging_not_as_a_315() -
     does not carry). It is a verzoek-wijziging, 3.x only, with the client's ReferentieAanbieder; a 315 dialect refuses
     it by its kind, and the 317 dialect only for the XsdVersie no zaak carries (docs/canonical-spec.md 9)."""
     data = (FIXTURES.parent / "iwmo32" / "WMO317_verzoek_wijziging.xml").read_bytes()
-    converter = Converter(validate=False)
+    converter = Converter(shared_registry(), validate=False)
     original = converter.convert(data, "317.xml")
     kinds = {z.code: tuple(key.rsplit(":", 1)[-1].split(".", 1)) for key, z in converter.settings.zaaktypen.items()}
     for zaak, line in zip(original.outputs, original.bericht.clients[0].producten[1:], strict=True):
@@ -132,10 +133,10 @@ def test_with_validation_on_an_ei_output_is_read_back_by_the_ei_parser(monkeypat
 
     monkeypatch.setattr(ei_write, "write_ei", miscounted)
     data = (FIXTURES / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
-    (unchecked,) = Converter(validate=False).reverse(data, "iwmo20-ei-wmo301", "a02.xml")
+    (unchecked,) = Converter(shared_registry(), validate=False).reverse(data, "iwmo20-ei-wmo301", "a02.xml")
     assert unchecked.suffix == ".ei"
     with pytest.raises(OutputInvalid, match="iwmo20-ei-wmo301 EI layout") as caught:
-        Converter(validate=True).reverse(data, "iwmo20-ei-wmo301", "a02.xml")
+        Converter(shared_registry(), validate=True).reverse(data, "iwmo20-ei-wmo301", "a02.xml")
     assert "123456782" not in str(caught.value)
 
 
@@ -149,7 +150,7 @@ def test_a_retired_e_mail_name_beside_the_rol_s_is_read_only_when_they_agree(sam
     extras = root.xpath("/*/*[local-name()='object']/*[local-name()='extraElementen']")[0]
     retired = "ander.adres@example.nl" if not same else rol.text
     etree.SubElement(extras, f"{{{stuf}}}extraElement", naam="client.emailadres").text = retired
-    converter = Converter(validate=False)
+    converter = Converter(shared_registry(), validate=False)
     if same:
         (back,) = converter.reverse(etree.tostring(root), "iwmo21-wmo301", "zaak.xml")
         client = converter.to_model(back.xml, "back.xml")[2].bericht.clients[0]
@@ -171,9 +172,9 @@ def test_an_einddatum_that_differs_from_the_einddatum_gepland_is_refused() -> No
     gepland.addnext(etree.Element(f"{{{zkn}}}einddatum"))
     gepland.getnext().text = "20991231"
     with pytest.raises(InputError) as caught:
-        Converter(validate=False).reverse(etree.tostring(root), "iwmo21-wmo301", "zaak.xml")
+        Converter(shared_registry(), validate=False).reverse(etree.tostring(root), "iwmo21-wmo301", "zaak.xml")
     assert (caught.value.field, caught.value.message) == (
         "einddatum", "einddatum differs from einddatumGepland; the product line has one end date")
     gepland.getnext().text = gepland.text  # the same date twice says one thing
-    (back,) = Converter(validate=False).reverse(etree.tostring(root), "iwmo21-wmo301", "zaak.xml")
+    (back,) = Converter(shared_registry(), validate=False).reverse(etree.tostring(root), "iwmo21-wmo301", "zaak.xml")
     assert back.xml

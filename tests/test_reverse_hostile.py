@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.cli import main
 from gateway.ingest import InputError
@@ -28,7 +29,7 @@ PERSON = "heeftAlsInitiator/gerelateerde/natuurlijkPersoon/"
 @pytest.fixture(scope="module")
 def zaak301() -> bytes:
     """The creeerZaak of the fixture that fills every element of a 2.1 301."""
-    converter = Converter(validate=False)
+    converter = Converter(shared_registry(), validate=False)
     return converter.convert((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes(), "301.xml").outputs[0].xml
 
 
@@ -50,7 +51,7 @@ def at(path: str, text: str | None) -> Callable[[etree._Element], None]:
 
 def refused(xml: bytes, target: str = "iwmo21-wmo301") -> InputError:
     with pytest.raises(InputError) as caught:
-        Converter(validate=False).reverse(xml, target, "zaak.xml")
+        Converter(shared_registry(), validate=False).reverse(xml, target, "zaak.xml")
     return caught.value
 
 
@@ -193,7 +194,7 @@ def test_the_registered_names_the_reader_knows_are_the_registry_s() -> None:
 def test_partnernaam_and_an_aanvraag_s_aanbieder_come_back(zaak301: bytes) -> None:
     """client.partnernaam was written but never read; an aanvraag zaak lost its aanbieder, so a 2.1 315 (which
     requires it) could not be written back at all."""
-    converter = Converter(validate=False)
+    converter = Converter(shared_registry(), validate=False)
     (back,) = converter.reverse(zaak301, "iwmo21-wmo301", "zaak.xml")
     naam = converter.to_model(back.xml, "back.xml")[2].bericht.clients[0].naam
     assert naam.partnernaam is not None
@@ -258,7 +259,7 @@ def test_cli_reverse_of_a_folder_writes_the_good_and_names_each_bad_one(zaak301:
 @pytest.fixture(scope="module")
 def envelope301() -> bytes:
     """The GGk Di01 whose payload is the fixture that fills every element of a 2.1 301."""
-    converter = Converter(profile="ggk", validate=False)
+    converter = Converter(shared_registry(), profile="ggk", validate=False)
     return converter.convert((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes(), "301.xml").outputs[0].xml
 
 
@@ -267,7 +268,7 @@ def test_a_ggk_envelope_goes_back_as_its_payload_and_a_broken_one_is_named(envel
     a payload that is no base64 is refused at parameters.bericht, telling nothing of its content."""
     import re
 
-    converter = Converter(validate=False)
+    converter = Converter(shared_registry(), validate=False)
     (back,) = converter.reverse(envelope301, "iwmo21-wmo301", "envelope.xml")
     assert (back.one_way, back.unplaced) == ([], [])
     direct = converter.convert((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes(), "301.xml").bericht
@@ -284,12 +285,12 @@ def test_a_retour_in_a_du01_is_refused_by_its_kind_not_written_as_a_toewijzing()
     the crossRefnummer is not looked up: what counts is that a 302 retour is no 301."""
     from gateway.mapping import ConversionError
 
-    converter = Converter(profile="ggk", validate=False)  # the Di01 first: the Du01 names its UUID
+    converter = Converter(shared_registry(), profile="ggk", validate=False)  # the Di01 first: the Du01 names its UUID
     converter.convert((FIXTURES / "Full-WMO301_alle_elementen.xml").read_bytes(), "301.xml")
     retour = (FIXTURES / "families" / "Full-WMO302_alle_elementen.xml").read_bytes()
     envelope = converter.convert(retour, "302.xml").outputs[0].xml
     assert b"envelopRetourbericht-ggk_Du01" in envelope
     with pytest.raises(ConversionError) as caught:
-        Converter(validate=False).reverse(envelope, "iwmo21-wmo301", "du01.xml")
+        Converter(shared_registry(), validate=False).reverse(envelope, "iwmo21-wmo301", "du01.xml")
     assert (caught.value.field, caught.value.message) == (
         "soort", "mapping 'iwmo21-wmo301' writes toewijzing messages; this message is a toewijzing-retour")

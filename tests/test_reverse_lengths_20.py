@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.mapping import ConversionError
 from gateway.pipeline import Converter
@@ -25,7 +26,7 @@ LONG_EMAIL = "d" * 62 + "@email.nl"  # 71
 
 
 def _zaak(data: bytes) -> bytes:
-    (zaak,) = Converter(validate=False).convert(data, "a02.xml").outputs
+    (zaak,) = Converter(shared_registry(), validate=False).convert(data, "a02.xml").outputs
     assert zaak.operation == "creeerZaak"
     return zaak.xml
 
@@ -42,7 +43,7 @@ def _with(**texts: str) -> bytes:
 def test_an_optional_text_too_long_for_2_0_is_dropped_and_named_not_written() -> None:
     zaak = _zaak(_with(**{">Diemen<": f">{PLAATS}<", ">DHRGaastra@email.nl<": f">{LONG_EMAIL}<",
                           ">dsmistral@email.nl<": f">{EMAIL}<"}))
-    converter = Converter(validate=True)
+    converter = Converter(shared_registry(), validate=True)
     (v20,) = converter.reverse(zaak, "iwmo20-wmo301", "zaak.xml")
     root = etree.fromstring(v20.xml)
     assert [e.text for e in root.iter(f"{I20}Plaatsnaam")] == []
@@ -62,19 +63,19 @@ def test_a_client_s_geslachtsnaam_too_long_for_2_0_is_refused_naming_the_field()
     naam = "Gaastra-van Ouderkerk-Amstel"  # 28: 2.0 allows 25
     zaak = _zaak(_with(**{">Gaastra<": f">{naam}<"}))
     with pytest.raises(ConversionError) as caught:
-        Converter(validate=True).reverse(zaak, "iwmo20-wmo301", "zaak.xml")
+        Converter(shared_registry(), validate=True).reverse(zaak, "iwmo20-wmo301", "zaak.xml")
     assert (caught.value.field, caught.value.code) == ("clients.0.naam.geslachtsnaam.naam", "StUF055")
     assert caught.value.message == ("clients.0.naam.geslachtsnaam.naam: longer than the 25 characters iWmo 2.0 "
                                     "allows; it is required, so the message cannot be written in iWmo 2.0")
     assert naam not in str(caught.value)
-    (v21,) = Converter(validate=True).reverse(zaak, "iwmo21-wmo301", "zaak.xml")
+    (v21,) = Converter(shared_registry(), validate=True).reverse(zaak, "iwmo21-wmo301", "zaak.xml")
     assert naam.encode() in v21.xml
 
 
 def test_a_relative_whose_geslachtsnaam_is_too_long_for_2_0_is_dropped_and_named() -> None:
     naam = "Mistral-van Ouderkerk-Amstel"  # 28
     zaak = _zaak(_with(**{">Mistral<": f">{naam}<"}))
-    (v20,) = Converter(validate=True).reverse(zaak, "iwmo20-wmo301", "zaak.xml")
+    (v20,) = Converter(shared_registry(), validate=True).reverse(zaak, "iwmo20-wmo301", "zaak.xml")
     assert [e.text for e in etree.fromstring(v20.xml).iter(f"{M20}Relatie")] == []
     assert "Gaastra" in v20.xml.decode()  # the client is written
     assert "clients.0.relaties.0: its Geslachtsnaam is longer than the 25 characters iWmo 2.0 allows (required)" \
@@ -86,7 +87,7 @@ def test_a_partnernaam_too_long_for_2_0_is_dropped_as_a_whole_and_named() -> Non
     full = FIXTURE.parent / "Full-WMO301_alle_elementen.xml"
     naam = "Dijk-van Ouderkerk-Amstel-X"  # 27
     data = full.read_bytes().replace(b"<iwmo:Naam>Dijk</iwmo:Naam>", f"<iwmo:Naam>{naam}</iwmo:Naam>".encode())
-    (v20,) = Converter(validate=False).reverse(data, "iwmo20-wmo301", "full.xml")
+    (v20,) = Converter(shared_registry(), validate=False).reverse(data, "iwmo20-wmo301", "full.xml")
     root = etree.fromstring(v20.xml)
     client = next(root.iter(f"{M20}Client"))
     assert client.find(f"{M20}Naam/{I20}Partnernaam") is None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from shared_registry import shared_registry
 from walks import WALKS, use_walk
 
 from gateway.cli import main
@@ -33,7 +34,7 @@ def untraced_run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 def _unmapped(text: str, mapping: str = "iwmo21-wmo301", registry: Registry | None = None) -> list[tuple[str, int]]:
     root = read(text.encode(), "msg.xml").root
-    result = map_source((registry or Registry()).get(mapping), root, source="msg.xml")
+    result = map_source((registry or shared_registry()).get(mapping), root, source="msg.xml")
     return [(u.path, u.line) for u in result.unmapped]
 
 
@@ -137,12 +138,12 @@ def test_a_mapped_leaf_whose_text_a_comment_splits_is_read_whole() -> None:
     """XML reads ``1234<!-- -->56782`` as one text; the rule was refused as pointing at "an element with children"."""
     text = (_bent("<wmo301:Bsn>123456782</wmo301:Bsn>", "<wmo301:Bsn>1234<!-- c -->56782</wmo301:Bsn>")
             .replace(VOORLETTERS, "<iwmo:Voorletters><?p x?>D<!-- c -->HR</iwmo:Voorletters>", 1))
-    result = map_source(Registry().get("iwmo21-wmo301"), read(text.encode(), "msg.xml").root, source="msg.xml")
+    result = map_source(shared_registry().get("iwmo21-wmo301"), read(text.encode(), "msg.xml").root, source="msg.xml")
     assert (result.bericht.clients[0].bsn, result.bericht.clients[0].naam.voorletters) == ("123456782", "DHR")
     assert result.unmapped == []
     child = _bent("<wmo301:Bsn>123456782</wmo301:Bsn>", "<wmo301:Bsn>123456782<wmo301:X/></wmo301:Bsn>")
     with pytest.raises(ConversionError, match="selects an element with children"):
-        map_source(Registry().get("iwmo21-wmo301"), read(child.encode(), "msg.xml").root, source="msg.xml")
+        map_source(shared_registry().get("iwmo21-wmo301"), read(child.encode(), "msg.xml").root, source="msg.xml")
 
 
 def test_a_value_map_that_maps_a_code_to_nothing_refuses_it(tmp_path: Path) -> None:

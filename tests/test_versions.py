@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from shared_registry import shared_registry
 
-from gateway.mapping import Registry
 from gateway.model import Bericht, Omvang, Verwijzer
 from gateway.model.versions import (
     REDEN_INTREKKING_TO_WIJZIGING,
@@ -28,7 +28,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 @pytest.fixture(scope="module")
 def converter() -> Converter:
-    return Converter()
+    return Converter(shared_registry())
 
 
 def load(converter: Converter, path: Path) -> Bericht:
@@ -339,7 +339,7 @@ def test_2_1_reden_wijziging_becomes_2_0_reden_intrekking_where_one_code_means_i
 @pytest.mark.parametrize(("wet", "name"), [("wmo", "iwmo32-wmo301"), ("wmo", "iwmo32-wmo305"),
                                            ("wmo", "iwmo32-wmo307"), ("jw", "ijw32-jw307")])
 def test_3_2_lists_are_the_dialects_value_maps(wet: str, name: str) -> None:
-    mapping = Registry().get(name)
+    mapping = shared_registry().get(name)
     target = VERSIONS[(wet, "3.2")]
     for map_name, codes in (("reden_wijziging", target.reden_wijziging), ("eenheid", target.eenheid),
                             ("frequentie", target.frequentie), ("status_aanlevering", target.status_aanlevering),

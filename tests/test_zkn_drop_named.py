@@ -15,6 +15,7 @@ from typing import Any
 
 from click.testing import CliRunner
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.cli import main
 from gateway.ledger import MemoryLedger
@@ -76,7 +77,7 @@ def test_what_a_zaaktype_drops_is_named_and_absent_from_the_zaak(tmp_path: Path,
     assert named["clients.0.relaties.0.naam.naamgebruik"].startswith("not carried in profile zkn: ")
     assert "B1234" in dropped_texts  # the config's zaaktype is the one rendered
     _, kept_texts = convert(tmp_path, "keep")
-    bericht = Converter(ledger=MemoryLedger()).convert(FULL.read_bytes(), str(FULL)).bericht
+    bericht = Converter(shared_registry(), ledger=MemoryLedger()).convert(FULL.read_bytes(), str(FULL)).bericht
     for path in ("clients.0.contacten.0.telefoon.0.nummer", "clients.0.contacten.0.emailadres",
                  "clients.0.relaties.0.naam.voornamen", "clients.0.relaties.0.contacten.0.emailadres"):
         value = value_at(bericht, path)

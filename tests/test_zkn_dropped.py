@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.cli import main
 from gateway.ledger import MemoryLedger
@@ -102,7 +103,7 @@ def test_a_second_address_and_telephone_are_named_and_absent_from_the_zaak(tmp_p
                                                                         "telephone number only"
     assert "clients.0.contacten.0.telefoon.0.nummer" not in dropped
     assert dropped["clients.0.relaties.0.contacten.0.adres.postcode"].startswith(NONE + "a relative's NPS carries")
-    bericht = Converter(ledger=MemoryLedger()).convert(fixture.read_bytes(), str(fixture)).bericht
+    bericht = Converter(shared_registry(), ledger=MemoryLedger()).convert(fixture.read_bytes(), str(fixture)).bericht
     texts = {t for f in tmp_path.glob("*.xml") for t in etree.parse(str(f)).getroot().itertext()}
     client = bericht.clients[0]
     assert client.contacten[1].adres is not None and client.contacten[1].adres.postcode not in texts
@@ -153,7 +154,7 @@ def test_the_reason_is_the_places_table_shortened() -> None:
 def test_the_list_comes_from_the_model_alone(reference_dir: Path) -> None:
     """zkn_dropped needs the canonical model only: what convert computes after the conversion, off the hot path."""
     sample = reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml"
-    bericht = Converter(ledger=MemoryLedger()).convert(sample.read_bytes(), str(sample)).bericht
+    bericht = Converter(shared_registry(), ledger=MemoryLedger()).convert(sample.read_bytes(), str(sample)).bericht
     assert [line.split(": ", 1)[0] for line in zkn_dropped(bericht)] == list(CASUS_A02)
 
 
@@ -161,7 +162,7 @@ def test_a_commentaar_cut_to_fit_the_toelichting_is_named_with_what_was_lost(ref
     """The zaak's toelichting joins the commentaren and holds 1000 characters: what did not fit was cut without a
     word until session 21. "Cliënt: " and 1200 characters are 1208: 208 are lost."""
     sample = reference_dir / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml"
-    bericht = Converter(ledger=MemoryLedger()).convert(sample.read_bytes(), str(sample)).bericht
+    bericht = Converter(shared_registry(), ledger=MemoryLedger()).convert(sample.read_bytes(), str(sample)).bericht
     client = bericht.clients[0].model_copy(update={"commentaar": "x" * 1200})
     lines = zkn_dropped(bericht.model_copy(update={"clients": [client]}))
     assert "clients.0.commentaar: cut: the zaak's toelichting, which joins the commentaren, holds 1000 characters " \

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_registry import shared_registry
 
 from gateway.batch.sinks import SinkSpec
 from gateway.batch.work import Chunk, MappedMember, WorkConfig, Worker
@@ -48,7 +49,7 @@ def counted_uuids(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 def _render_all(messages: list[tuple[str, bytes]], prepared: bool) -> tuple[list[Any], dict[str, Any]]:
     """Every message in order against one memory ledger: from the model, or from its pickled prepared facts."""
     ledger = MemoryLedger()
-    converter = Converter(ledger=ledger, clock=lambda: NOW)
+    converter = Converter(shared_registry(), ledger=ledger, clock=lambda: NOW)
     seen: list[Any] = []
     for name, data in messages:
         _, mapping, result = converter.to_model(data, name)
@@ -79,13 +80,13 @@ def test_prepared_facts_render_what_the_model_renders(reference_dir: Path, count
 
 def test_a_message_whose_render_needs_the_model_is_not_prepared(reference_dir: Path) -> None:
     """No zaaktype for a unit: the model is handed over and its render raises the error, in its place."""
-    converter = Converter()
+    converter = Converter(shared_registry())
     name, data = next(batch_bench.messages(1))
     _, mapping, result = converter.to_model(data, name)
     assert zkn.prepare(result.bericht, RenderSettings(zaaktypen={})) is None
     retour = result.bericht.model_copy(update={"soort": result.bericht.soort + "-retour"})
     assert zkn.prepare(retour, converter.settings_for(mapping)) is None
-    assert Converter(profile="ggk").prepare(result.bericht, mapping) is None
+    assert Converter(shared_registry(), profile="ggk").prepare(result.bericht, mapping) is None
 
 
 def test_a_worker_hands_over_prepared_facts_instead_of_the_model(reference_dir: Path, tmp_path: Path) -> None:
@@ -99,7 +100,7 @@ def test_a_worker_hands_over_prepared_facts_instead_of_the_model(reference_dir: 
 def test_the_sidecar_maps_to_prepared_facts_and_renders_them(reference_dir: Path, counted_uuids: list[int]) -> None:
     """The sidecar's workers hand its serial ledger step the same plain data; the outputs do not change."""
     messages = list(batch_bench.messages(len(batch_bench.templates())))
-    converter = Converter(ledger=MemoryLedger(), clock=lambda: NOW)
+    converter = Converter(shared_registry(), ledger=MemoryLedger(), clock=lambda: NOW)
     mapped = [map_message(converter, "route", "route", data) for _, data in messages]
     assert all(m.bericht is None and isinstance(m.prepared, zkn.Prepared) for m in mapped)
     outputs = []
@@ -108,7 +109,7 @@ def test_the_sidecar_maps_to_prepared_facts_and_renders_them(reference_dir: Path
         outputs.append([o.xml for o in converter.render(one.bericht, converter.registry.get(one.mapping or ""),
                                                         prepared=one.prepared)])
     counted_uuids[0] = 0
-    direct = Converter(ledger=MemoryLedger(), clock=lambda: NOW)
+    direct = Converter(shared_registry(), ledger=MemoryLedger(), clock=lambda: NOW)
     assert outputs == [[o.xml for o in direct.convert(data, name).outputs] for name, data in messages]
 
 
@@ -133,7 +134,7 @@ def _same_shape(a: Any, b: Any, where: str = "") -> None:
 
 def test_prepared_facts_travel_as_json_and_arrive_unchanged(reference_dir: Path) -> None:
     """The hand-over form (``Prepared.__reduce__``): one JSON text, read back to the same values and types."""
-    converter = Converter()
+    converter = Converter(shared_registry())
     travelled = 0
     for name, data in batch_bench.messages(2 * len(batch_bench.templates())):
         _, mapping, result = converter.to_model(data, name)
@@ -153,7 +154,7 @@ class _Code(str):
 def test_prepared_facts_json_cannot_hold_travel_as_before(reference_dir: Path) -> None:
     """A key that is not text, text that is not UTF-8 (a surrogate escape), a date or a str subclass (which JSON
     would turn into plain text) fall back to the tuple form."""
-    converter = Converter()
+    converter = Converter(shared_registry())
     name, data = next(batch_bench.messages(1))
     _, mapping, result = converter.to_model(data, name)
     facts = converter.prepare(result.bericht, mapping)
