@@ -5,7 +5,8 @@ and the long soaks, or the depth moved out of `make test` would be run nowhere; 
 forbids writing bytecode shares one bytecode folder among the processes it starts, outside the checkout, and
 removes it (tests/conftest.py), so no run leaves it behind. The ``overstap`` command imports only the command a
 run names (gateway/cli/__init__.py, session 30): every command must still be there when named, and a sidecar's
-start must not import the others again.
+start must not import the others again. Tests share one compiled registry per set of mapping folders
+(tests/shared_registry.py, session 31), never one that lacks the examples or files a test asked for.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 
 TESTS = Path(__file__).resolve().parent
 DEPTHS = """
@@ -147,3 +149,25 @@ def test_a_run_asked_for_its_file_times_writes_each_files_span(tmp_path: Path) -
     assert [(worker, name) for worker, name, *_ in rows] == [("main", "test_a.py"), ("main", "test_b.py")]
     (a_start, a_end), (b_start, b_end) = [(float(start), float(end)) for *_, start, end in rows]
     assert a_start <= a_end <= b_start and b_end - b_start >= 0.3
+
+
+def test_the_shared_registry_is_one_per_set_of_folders_and_follows_the_mapping_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/shared_registry.py (session 31): one compiled registry per process for the same folders and files,
+    but a test that opts in to the examples (``OVERSTAP_MAPPING_PATH``) or names a file gets its own, holding
+    them: a registry shared across those would let a test convert with mappings it did not ask for."""
+    from shared_registry import shared_registry
+
+    from gateway.mapping.registry import discover, examples_dir
+
+    monkeypatch.delenv("OVERSTAP_MAPPING_PATH", raising=False)
+    plain = shared_registry()
+    assert shared_registry() is plain
+    example = discover([examples_dir()])[0]
+    monkeypatch.setenv("OVERSTAP_MAPPING_PATH", str(examples_dir()))
+    opted_in = shared_registry()
+    assert opted_in is not plain and opted_in is shared_registry()
+    assert example.resolve() in {p.resolve() for p in opted_in._by_path} - {p.resolve() for p in plain._by_path}
+    monkeypatch.delenv("OVERSTAP_MAPPING_PATH")
+    named = shared_registry(files=[example])
+    assert named is not plain and named.get(str(example)) is named._by_path[example.resolve()]
