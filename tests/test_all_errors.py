@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 from proxy_helpers import Receiver, ServerThread, metric, sample
+from shared_registry import shared_registry
 
 from gateway.cli import main
 from gateway.deliver import outbox
@@ -90,7 +91,7 @@ def test_a_failed_rule_does_not_also_report_its_value_as_missing() -> None:
     """The BSN rule fails (required, nothing there); the model must not add "required field missing" for it."""
     message = three_errors().replace(b"<wmo301:Bsn>12345</wmo301:Bsn>", b"")
     with pytest.raises(ConversionError) as caught:
-        Converter().convert(message, "drie.xml")
+        Converter(shared_registry()).convert(message, "drie.xml")
     info = describe(caught.value)
     assert [(p.line, (p.field or "").split(" <- ")[0]) for p in info.problems] == [
         (13, "dagtekening"), (18, "clients.0.bsn"), (25, "clients.0.geslacht")]
@@ -103,7 +104,7 @@ def test_the_count_is_bounded() -> None:
     bad = client.group(0).replace(b"<wmo301:Geslacht>1<", b"<wmo301:Geslacht>7<")
     message = sample().replace(client.group(0), bad * 25)
     with pytest.raises(ConversionError) as caught:
-        Converter().convert(message, "veel.xml")
+        Converter(shared_registry()).convert(message, "veel.xml")
     info = describe(caught.value, "veel.xml")
     assert len(info.problems) == MAX_ERRORS and info.left_out == 25 - MAX_ERRORS
     assert [p.field.split(" <- ")[0] for p in info.problems] == [f"clients.{i}.geslacht" for i in range(MAX_ERRORS)]

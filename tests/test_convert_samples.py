@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.cli import main
 from gateway.mapping import Registry
@@ -364,7 +365,7 @@ def test_same_input_twice_gives_the_same_bytes_but_new_references(reference_dir:
                                                                    converter: Converter) -> None:
     """Two converters with their own ledger and the same clock write the same zaken; only the referentienummer
     (a new UUID4 for every created message, StUF 03.01 4.4.3) differs."""
-    fresh = Converter(validate=True, clock=lambda: NOON)
+    fresh = Converter(shared_registry(), validate=True, clock=lambda: NOON)
     paths = [sample(reference_dir, n) for n in CASES] + [FIXTURES_21 / n for n in FIXTURES]
     refs: list[str] = []
     for path in paths:
@@ -402,7 +403,7 @@ def _only(value: Any, found: set[str]) -> set[str]:
 @pytest.mark.parametrize("name", CASES)
 def test_twins_give_the_same_canonical_values(name: str, reference_dir: Path, converter: Converter) -> None:
     old = convert(converter, sample(reference_dir, name))
-    new = convert(Converter(validate=True, clock=lambda: NOON), FIXTURES_21 / name)  # its own ledger
+    new = convert(Converter(shared_registry(), validate=True, clock=lambda: NOON), FIXTURES_21 / name)  # its own ledger
     b20: Bericht = old.bericht
     b21: Bericht = new.bericht
     d20, d21 = b20.model_dump(), b21.model_dump()

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from shared_registry import shared_registry
 
 from gateway.ledger import MemoryLedger
 from gateway.model import Bericht
@@ -33,7 +34,7 @@ def berichten(reference_dir: Path) -> list[Bericht]:
     retour's own identification)."""
     out = []
     for path in (TOEWIJZING, VERZOEK):
-        heen = Converter().convert(path.read_bytes()).bericht
+        heen = Converter(shared_registry()).convert(path.read_bytes()).bericht
         out += [heen, heen.model_copy(update={"soort": f"{heen.soort}-retour", "identificatie_retour": "R-1/2",
                                               "dagtekening_retour": heen.dagtekening})]
     return out
@@ -73,7 +74,7 @@ def test_the_payload_is_base64_on_one_line(berichten: list[Bericht]) -> None:
 
 def test_envelope_references_are_uuid4_text_and_never_repeat(reference_dir: Path) -> None:
     """Spec 2.4: each envelope a new UUID version 4, across the buffer's refills (64 ids a buffer)."""
-    converter = Converter(profile="ggk", ledger=MemoryLedger())
+    converter = Converter(shared_registry(), profile="ggk", ledger=MemoryLedger())
     data = TOEWIJZING.read_bytes()
     refs = [converter.convert(data, "a").outputs[0].referentienummer for _ in range(300)]
     assert len(set(refs)) == len(refs) and all(UUID4.fullmatch(r) for r in refs)
@@ -83,7 +84,7 @@ def test_a_replaced_uuid4_decides_the_envelope_reference(reference_dir: Path, mo
     """Tests and identity runs replace ``uuid.uuid4`` with counted ids: the envelope must carry those."""
     counted = iter(range(1, 100))
     monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counted), version=4))
-    converter = Converter(profile="ggk", ledger=MemoryLedger())
+    converter = Converter(shared_registry(), profile="ggk", ledger=MemoryLedger())
     refs = [converter.convert(TOEWIJZING.read_bytes(), "a").outputs[0].referentienummer for _ in range(3)]
     assert refs == [str(uuid.UUID(int=i, version=4)) for i in (1, 2, 3)]
 
@@ -98,7 +99,8 @@ def test_convert_gives_the_envelope_render_ggk_gives(reference_dir: Path, monkey
     def run(through_render: bool) -> list[object]:
         counted = iter(range(1, 10_000))
         monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(counted), version=4))
-        converter = Converter(profile="ggk", ledger=MemoryLedger(), clock=lambda: dt.datetime(2026, 12, 5, 6, 0))
+        converter = Converter(shared_registry(), profile="ggk", ledger=MemoryLedger(),
+                              clock=lambda: dt.datetime(2026, 12, 5, 6, 0))
         out: list[object] = []
         for path in [*FIXTURES, *sorted((reference_dir / "samples/iwmo20-xml").glob("*.xml"))]:
             try:

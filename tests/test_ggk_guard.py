@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
@@ -30,7 +31,7 @@ AWKWARD = ["", " ", "a", "ab", "abc", "x" * 40, "x" * 41, "x" * 50, "x" * 51, "x
 @pytest.fixture(scope="module")
 def berichten(reference_dir: Path) -> tuple[Bericht, Bericht]:
     """A heenbericht and a retour (its soort and the retour's own identification set), to write both shapes."""
-    heen = Converter().convert(TOEWIJZING.read_bytes()).bericht
+    heen = Converter(shared_registry()).convert(TOEWIJZING.read_bytes()).bericht
     retour = heen.model_copy(update={"soort": "toewijzing-retour", "identificatie_retour": "R1",
                                      "dagtekening_retour": heen.dagtekening})
     return heen, retour
@@ -128,12 +129,13 @@ def test_a_converter_with_validation_on_guards_the_envelope_and_parses_only_the_
     checked: list[str] = []
     check = pipeline.check
     monkeypatch.setattr(pipeline, "check", lambda xml, kind: (checked.append(kind), check(xml, kind))[1])
-    converter = Converter(profile="ggk", validate=True, settings=RenderSettings(
+    converter = Converter(shared_registry(), profile="ggk", validate=True, settings=RenderSettings(
         zender=Systeem(organisatie="gemeente\x01")))
     assert "envelope's values" in converter.checking
     with pytest.raises(OutputInvalid, match="zender/StUF:organisatie: the schema expects only characters"):
         converter.convert(TOEWIJZING.read_bytes())
     assert checked == ["iwmo21-301"]
-    full = Converter(profile="ggk", validate="full", settings=RenderSettings(zender=Systeem(organisatie="g\x01")))
+    full = Converter(shared_registry(), profile="ggk", validate="full",
+                     settings=RenderSettings(zender=Systeem(organisatie="g\x01")))
     with pytest.raises(etree.XMLSyntaxError):  # parsed back: lxml refuses the control character
         full.convert(TOEWIJZING.read_bytes())

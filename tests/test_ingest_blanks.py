@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.ingest import parse_xml, read
 from gateway.ledger.staged import ThrowawayLedger
@@ -56,10 +57,10 @@ def test_only_plain_location_paths_cannot_see_blanks(expr: str, nodes_only: bool
 
 
 def test_the_built_in_dialects_convert_without_blanks() -> None:
-    assert not Registry().blanks_matter()
+    assert not shared_registry().blanks_matter()
     sample = ROOT / "tests" / "fixtures" / "iwmo21" / "CasusA-02-WMO301_toewijzing.xml"
     assert parse_xml(sample.read_bytes()).text == "\n\t"  # indented with tabs
-    source = Converter(ledger=ThrowawayLedger()).to_model(sample.read_bytes(), sample.name)[0]
+    source = Converter(shared_registry(), ledger=ThrowawayLedger()).to_model(sample.read_bytes(), sample.name)[0]
     assert source.root.text is None  # read without the blank text
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from pydantic import BaseModel
+from shared_registry import shared_registry
 
 from gateway.ledger.base import FreshStateTransaction, MemoryLedger
 from gateway.ledger.staged import ThrowawayLedger
@@ -59,7 +60,7 @@ def test_no_state_changes_once_handed_to_the_ledger(reference_dir: Path, prepare
     """The whole mix against one ledger, from the model and from prepared facts: every state stored, at the
     end of its message and at the end of the run, reads as it did when it was stored."""
     ledger = MemoryLedger()
-    converter = Converter(ledger=ledger, clock=lambda: NOW)
+    converter = Converter(shared_registry(), ledger=ledger, clock=lambda: NOW)
     spies: list[Snapshots] = []
     for name, data in _mix():
         _, mapping, result = converter.to_model(data, name)
@@ -106,7 +107,7 @@ def _states(tx: Any, zaken: Iterator[str]) -> dict[str, Any]:
 def test_a_stored_state_shares_nothing_with_the_model(reference_dir: Path) -> None:
     """After each render into a throwaway transaction, every container of the canonical model is emptied: the
     states the transaction holds do not change (none of the model's lists or dicts was stored)."""
-    converter = Converter(clock=lambda: NOW)
+    converter = Converter(shared_registry(), clock=lambda: NOW)
     checked = 0
     for name, data in _mix()[: len(batch_bench.templates())]:
         _, mapping, result = converter.to_model(data, name)

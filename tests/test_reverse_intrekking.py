@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.pipeline import Converter
 from gateway.render.schemas import check
@@ -37,7 +38,7 @@ def _intrekking(reference_dir: Path, einddatum: str) -> bytes:
 @pytest.mark.parametrize("einddatum", list(VARIANTS))
 def test_the_creeer_zaak_of_an_intrekking_reads_back_with_its_einddatum(reference_dir: Path, einddatum: str) -> None:
     operations, gepland = VARIANTS[einddatum]
-    converter = Converter(validate=True)
+    converter = Converter(shared_registry(), validate=True)
     conversion = converter.convert(_intrekking(reference_dir, einddatum), "a04.xml")
     assert [o.operation for o in conversion.outputs] == operations
     zaak = etree.fromstring(conversion.outputs[0].xml).find(f"{ZKN}object")

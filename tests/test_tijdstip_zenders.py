@@ -11,16 +11,16 @@ from __future__ import annotations
 import re
 
 from proxy_helpers import sample
+from shared_registry import shared_registry
 
 from gateway.ledger.base import MemoryLedger
-from gateway.mapping import Registry
 from gateway.pipeline import Converter
 
 A02 = "CasusA-02-WMO301_toewijzing.xml"
 
 
 def _zenders(profile: str, ledger: MemoryLedger) -> set[str]:
-    outputs = Converter(Registry(), profile=profile, ledger=ledger).convert(sample(A02), A02).outputs
+    outputs = Converter(shared_registry(), profile=profile, ledger=ledger).convert(sample(A02), A02).outputs
     texts = [o.xml.decode() if isinstance(o.xml, bytes) else str(o.xml) for o in outputs]
     return {re.sub(r"\s+", "", re.search(r"<StUF:zender>(.*?)</StUF:zender>", t, re.S).group(1))  # type: ignore[union-attr]
             for t in texts}

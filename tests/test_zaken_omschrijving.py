@@ -7,6 +7,7 @@ from pathlib import Path
 
 from clocks import StepClock
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.pipeline import Converter
 from gateway.receiver import Receiver
@@ -26,7 +27,7 @@ def _messages(reference_dir: Path) -> list[Path]:
 
 
 def test_the_default_and_a_template_name_the_same_fields(reference_dir: Path) -> None:
-    converter = Converter()
+    converter = Converter(shared_registry())
     seen = 0
     for path in _messages(reference_dir):
         bericht = converter.to_model(path.read_bytes(), path.name)[2].bericht
@@ -50,7 +51,8 @@ def test_a_zaak_without_an_omschrijving_is_named_by_the_empty_kerngegeven(refere
     """A template that comes out empty ({beschikking} of a 3.2 toewijzing, which has no BeschikkingNummer) leaves
     the creeerZaak without an omschrijving; a later W still carries that kerngegeven (StUF 03.01 5.2.4), as the
     empty element with its noValue (3.4.1), and the reference receiver applies it."""
-    converter = Converter(validate=True, clock=StepClock(), settings=RenderSettings(omschrijving="{beschikking}"))
+    converter = Converter(shared_registry(), validate=True, clock=StepClock(),
+                          settings=RenderSettings(omschrijving="{beschikking}"))
     receiver, answers, updates = Receiver(), [], []
     for name in ("iwmo32/WMO301_toewijzing_specifiek.xml", "iwmo32/WMO301_wijziging_verkorting.xml"):
         for output in converter.convert((FIXTURES / name).read_bytes(), name).outputs:

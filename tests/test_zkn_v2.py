@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.ledger import MemoryLedger, SqliteLedger
 from gateway.mapping import ConversionError, Registry
@@ -198,7 +199,7 @@ def test_a_retour_is_a_no_op(converter: Converter) -> None:
 
 def test_a_failed_conversion_leaves_no_state_behind(reference_dir: Path) -> None:
     ledger = MemoryLedger()
-    converter = Converter(ledger=ledger, clock=lambda: NOON)
+    converter = Converter(shared_registry(), ledger=ledger, clock=lambda: NOON)
     with pytest.raises(ConversionError):
         convert(converter, reference_dir, "CasusB-02-WMO305_start.xml")
     with ledger.transaction() as tx:
@@ -206,10 +207,10 @@ def test_a_failed_conversion_leaves_no_state_behind(reference_dir: Path) -> None
 
 
 def test_the_sqlite_ledger_continues_a_chain_across_processes_runs(tmp_path: Path, reference_dir: Path) -> None:
-    first = Converter(ledger=SqliteLedger(tmp_path), clock=lambda: NOON)
+    first = Converter(shared_registry(), ledger=SqliteLedger(tmp_path), clock=lambda: NOON)
     (created,) = convert(first, reference_dir, "CasusB-01-WMO301_toewijzing.xml").outputs
     first.ledger.close()
-    second = Converter(ledger=SqliteLedger(tmp_path), clock=lambda: NOON - dt.timedelta(days=1))
+    second = Converter(shared_registry(), ledger=SqliteLedger(tmp_path), clock=lambda: NOON - dt.timedelta(days=1))
     (start,) = convert(second, reference_dir, "CasusB-02-WMO305_start.xml").outputs
     assert start.zaak == created.zaak
     t1 = tree(created.xml).findtext("ZKN:stuurgegevens/StUF:tijdstipBericht", namespaces=NS)
