@@ -20,6 +20,7 @@ import orjson
 import pytest
 from pydantic import BaseModel
 from shared_registry import shared_registry
+from writers import WRITERS, use_writer
 
 from gateway.ledger.base import FreshStateTransaction, MemoryLedger
 from gateway.ledger.staged import ThrowawayLedger
@@ -55,10 +56,14 @@ def _mix() -> list[tuple[str, bytes]]:
     return list(batch_bench.messages(2 * len(batch_bench.templates())))
 
 
+@pytest.mark.parametrize("writer", WRITERS)
 @pytest.mark.parametrize("prepared", [False, True], ids=["model", "prepared"])
-def test_no_state_changes_once_handed_to_the_ledger(reference_dir: Path, prepared: bool) -> None:
-    """The whole mix against one ledger, from the model and from prepared facts: every state stored, at the
-    end of its message and at the end of the run, reads as it did when it was stored."""
+def test_no_state_changes_once_handed_to_the_ledger(reference_dir: Path, prepared: bool, writer: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole mix against one ledger, from the model and from prepared facts, with each writer (the Python
+    one runs where the native one is not built): every state stored, at the end of its message and at the end of
+    the run, reads as it did when it was stored."""
+    use_writer(writer, monkeypatch)
     ledger = MemoryLedger()
     converter = Converter(shared_registry(), ledger=ledger, clock=lambda: NOW)
     spies: list[Snapshots] = []
