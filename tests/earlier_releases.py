@@ -157,6 +157,10 @@ CREATE TABLE IF NOT EXISTS console_session (nonce_sha256 TEXT PRIMARY KEY, accou
 CREATE TABLE IF NOT EXISTS console_audit (id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, account TEXT NOT NULL,
     action TEXT NOT NULL, details JSONB NOT NULL DEFAULT '{}'::jsonb);
 ALTER TABLE console_audit ADD COLUMN source TEXT;
+CREATE INDEX IF NOT EXISTS console_audit_account_at ON console_audit (account, at, id);
+CREATE INDEX IF NOT EXISTS console_audit_action_at ON console_audit (action, at, id);
+CREATE INDEX IF NOT EXISTS console_audit_details ON console_audit USING GIN (details jsonb_path_ops);
+CREATE INDEX IF NOT EXISTS console_audit_source_at ON console_audit (source, at, id) WHERE source IS NOT NULL;
 """
-"""On PostgreSQL also the console's tables of 0010 (sessions and audit shared by the replicas; none on SQLite) and
-the imported entries' source of 0011."""
+"""On PostgreSQL also the console's tables of 0010 (sessions and audit shared by the replicas; none on SQLite),
+the imported entries' source of 0011 and the audit page's indexes of 0012."""
