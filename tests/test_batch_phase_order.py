@@ -8,6 +8,8 @@ record the order of the real calls.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import pickle
 import time
@@ -142,3 +144,43 @@ def test_the_parent_renders_a_chunk_before_it_packs_it_and_packs_in_member_order
     assert [line["status"] for line in lines] == ["ok", "failed", "ok", "ok", "ok"]
     entries = [path for line in lines for path in (line.get("outputs") or [line["quarantine"]])]
     assert [n for n in names if not n.endswith(".reason")] == entries  # OUT in member order, as one pass gave
+
+
+def test_a_worker_runs_no_cyclic_collection_inside_a_run_and_restores_the_collector(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's trees and models live through three passes and die together at its end: a collection inside the run
+    only walks and promotes them (~30 µs a message, session 32). Paused for the run, as it was afterwards, and the
+    same quarantine copies, report lines and mapped members as with the collector at work."""
+    seen: list[bool] = []
+    for name in ("parse", "map_parsed", "prepare"):
+        original = getattr(Converter, name)
+
+        def noted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            seen.append(gc.isenabled())
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(Converter, name, noted)
+    assert gc.isenabled()
+    paused = mapped(tmp_path, chunk_of_six())
+    assert seen == [False] * 13  # 5 parsed, 4 mapped, 4 prepared, none with automatic collections
+    assert gc.isenabled()
+    gc.disable()  # a caller that turned it off itself finds it off afterwards
+    try:
+        mapped(tmp_path, chunk_of_six())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    seen.clear()
+    monkeypatch.setattr(work, "collector_paused", contextlib.nullcontext)
+    assert mapped(tmp_path, chunk_of_six()) == paused  # the collector's pause changes nothing a member becomes
+    assert seen == [True] * 13
+
+
+def test_the_collector_comes_back_when_a_run_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt  # not a member's failure: it leaves map_chunk
+
+    monkeypatch.setattr(Converter, "prepare", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        mapped(tmp_path, chunk_of_six())
+    assert gc.isenabled()

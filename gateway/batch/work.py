@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import _signal  # getsignal without the enum lookup of signal.getsignal: 0.04 µs, not 2 (once a message)
 import contextlib
+import gc
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,23 @@ from .sinks import Packer, SinkSpec, packer_for
 READ_FAILED = "StUF058"
 """Code for an input whose bytes could not be read at all (damaged archive member, too large)."""
 DEFAULT_TIMEOUT = 60.0
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic collection while a run is parsed, mapped and prepared; the collector as it was afterwards.
+
+    Why: phase order keeps a run's trees, models and facts (~100 tracked objects a member) alive through three
+    passes, so every collection inside a run walked and promoted objects that refcounting frees at its end anyway
+    (~1,300 collections and ~30 µs of CPU a message; docs/performance-issue13-s32-conversion.md). A conversion makes
+    no cyclic garbage of its own; what a failure leaves (an exception's frames) waits until the run is over."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class MessageTimeout(Exception):
@@ -168,10 +187,12 @@ class Worker:
         return ChunkResult(chunk.first, chunk.count, self.packer.take(), b"", tally, items)
 
     def _map_run(self, run: list[_Read]) -> list[Any]:
-        """:meth:`_map_one` of each member of ``run``, step by step over the run: parse all, map all, prepare all."""
-        parsed = [self._parse(key, data) if problem is None else None for _, key, data, problem, _ in run]
-        mapped = [self._map_one(*member, parse) for member, parse in zip(run, parsed, strict=True)]
-        return [self._prepared(*item) if item.__class__ is tuple else item for item in mapped]
+        """:meth:`_map_one` of each member of ``run``, step by step over the run: parse all, map all, prepare all,
+        with the cyclic collector paused (:func:`collector_paused`)."""
+        with collector_paused():
+            parsed = [self._parse(key, data) if problem is None else None for _, key, data, problem, _ in run]
+            mapped = [self._map_one(*member, parse) for member, parse in zip(run, parsed, strict=True)]
+            return [self._prepared(*item) if item.__class__ is tuple else item for item in mapped]
 
     def _parse(self, key: str, data: bytes) -> tuple[Source | Exception, float]:
         """A member parsed within its deadline, or what it raised; and the seconds the parse took (the map that
