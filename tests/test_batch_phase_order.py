@@ -13,6 +13,7 @@ import gc
 import json
 import pickle
 import time
+import weakref
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -160,10 +161,37 @@ def test_a_worker_runs_no_cyclic_collection_inside_a_run_and_restores_the_collec
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(Converter, name, noted)
+    models: list[weakref.ref[Any]] = []
+    original_map = Converter.map_parsed  # already the spy above
+
+    def kept(*args: Any, **kwargs: Any) -> Any:
+        mapping, result = original_map(*args, **kwargs)
+        models.append(weakref.ref(result.bericht))
+        return mapping, result
+
+    monkeypatch.setattr(Converter, "map_parsed", kept)
+    alive: list[int] = []
+
+    class Collector:
+        """The gc module, noting how many of the run's models are alive when the collector comes back."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(gc, name)
+
+        def enable(self) -> None:
+            alive.append(sum(ref() is not None for ref in models))
+            gc.enable()
+
+    monkeypatch.setattr(work, "gc", Collector())
     assert gc.isenabled()
-    paused = mapped(tmp_path, chunk_of_six())
+    worker = Worker(WorkConfig(SinkSpec.for_target(tmp_path / "out.zip", 0), validate=True, stateful=True))
+    result = worker.map_chunk(chunk_of_six())
+    paused = result.payload, pickle.dumps(result.items)
     assert seen == [False] * 13  # 5 parsed, 4 mapped, 4 prepared, none with automatic collections
     assert gc.isenabled()
+    held = sum(getattr(item, "bericht", None) is not None for item in result.items)  # a member handed over whole
+    assert len(models) == 4 and alive == [held]  # the run's other models freed before the collector came back
+    del result
     gc.disable()  # a caller that turned it off itself finds it off afterwards
     try:
         mapped(tmp_path, chunk_of_six())

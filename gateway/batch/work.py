@@ -192,7 +192,9 @@ class Worker:
         with collector_paused():
             parsed = [self._parse(key, data) if problem is None else None for _, key, data, problem, _ in run]
             mapped = [self._map_one(*member, parse) for member, parse in zip(run, parsed, strict=True)]
-            return [self._prepared(*item) if item.__class__ is tuple else item for item in mapped]
+            items = [self._prepared(*item) if item.__class__ is tuple else item for item in mapped]
+            del parsed, mapped  # the run's trees and models freed while paused: the collector comes back without them
+        return items
 
     def _parse(self, key: str, data: bytes) -> tuple[Source | Exception, float]:
         """A member parsed within its deadline, or what it raised; and the seconds the parse took (the map that
