@@ -350,6 +350,65 @@ def test_a_reload_whose_workers_cannot_start_keeps_the_old_ones_and_the_stop_cle
     assert '"msg": "gateway stopped"' in text and "Traceback" not in text
 
 
+HELD_START = """
+import asyncio, pathlib
+from gateway.deliver import forwarder
+
+original = forwarder.Forwarder.start
+
+async def held(self):
+    print("start held", flush=True)
+    for _ in range(2400):  # until the test has sent its SIGHUP and seen it taken (a hang guard: 120 s)
+        if pathlib.Path({go}).exists():
+            break
+        await asyncio.sleep(0.05)
+    await original(self)
+
+forwarder.Forwarder.start = held
+from gateway.cli import main
+main()
+"""
+
+
+def test_a_sighup_during_the_start_reloads_once_it_is_done_and_ends_nothing(tmp_path: Path) -> None:
+    """The start logs "gateway ready" before it returns, and the SIGHUP handler was installed after it: a SIGHUP
+    sent on seeing that line (the reload test above did) found the default action and ended the process (found in
+    session 32 reading this file for races). Now a SIGHUP during the start is kept and reloads once it is done: the
+    start is held in the middle here until the test has seen its SIGHUP taken, so the window is the whole test."""
+    samples_dir()
+    rec = Receiver()
+    log, go = tmp_path / "gateway.log", tmp_path / "go"
+    with ServerThread(rec.app()) as ds:
+        port = free_port()
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, "-c", HELD_START.format(go=repr(str(go))), "serve", "--port",
+                                     str(port), "--data-dir", str(tmp_path / "data"), "--downstream", ds.url,
+                                     "--convert-processes", "0"],
+                                    stdout=out, stderr=out, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                    start_new_session=True)
+        try:
+            assert wait_for(lambda: "start held" in log.read_text(), timeout=120), log.read_text()[-1500:]
+            proc.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: proc.poll() is not None or "SIGHUP during the start" in log.read_text(), 60)
+            assert proc.poll() is None, f"the SIGHUP ended the starting sidecar ({proc.returncode})"
+            go.touch()
+            assert wait_for(lambda: "mappings reloaded (SIGHUP)" in log.read_text(), timeout=120), \
+                log.read_text()[-1500:]
+            reply = httpx.post(f"http://127.0.0.1:{port}/soap", content=sample(), timeout=ANSWERED_WITHIN)
+            assert reply.status_code == 200
+            assert wait_for(lambda: len(rec.received) == 1, timeout=30)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    text = log.read_text()
+    assert text.index("gateway ready") < text.index("mappings reloaded (SIGHUP)")  # once the start was done
+    assert text.count("mappings reloaded (SIGHUP)") == 1
+    assert '"msg": "gateway stopped"' in text and "Traceback" not in text
+
+
 VENDOR = """overstap-mapping: 1
 name: test-vendor-hup
 extends: iwmo20-wmo301

@@ -162,28 +162,63 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None, *, front: bo
     return app
 
 
+class _Hup:
+    """SIGHUP reloads the mappings. Installed before the start: the start logs "gateway ready" before it returns, and
+    a SIGHUP sent on seeing that (a deploy script; the reload test did, session 32) found the default action and
+    ended the process. One that comes during the start is kept, and reloads once the start is done."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.tasks: set[asyncio.Task[list[str]]] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.started = False
+        self.pending = False
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+            loop.add_signal_handler(signal.SIGHUP, self)
+            self.loop = loop
+
+    def remove(self) -> None:
+        if self.loop is not None:
+            self.loop.remove_signal_handler(signal.SIGHUP)
+            self.loop = None
+
+    def __call__(self) -> None:
+        if not self.started:
+            if not self.pending:
+                log.info("SIGHUP during the start: the mappings are reloaded once it is done")
+            self.pending = True
+            return
+        task = asyncio.get_running_loop().create_task(self.gw.reload("SIGHUP"))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def start(self) -> None:
+        """The start is done: from now on a SIGHUP reloads at once, and one that came during the start does now."""
+        self.started = True
+        if self.pending:
+            self.pending = False
+            self()
+
+
 def _lifespan(gw: Gateway) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Start the gateway with the app and stop it after; SIGHUP reloads the mappings while it runs."""
-    hup_tasks: set[asyncio.Task[list[str]]] = set()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await gw.start()
-        loop = asyncio.get_running_loop()
-        hup = False
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-            def on_hup() -> None:
-                task = loop.create_task(gw.reload("SIGHUP"))
-                hup_tasks.add(task)
-                task.add_done_callback(hup_tasks.discard)
-
-            loop.add_signal_handler(signal.SIGHUP, on_hup)
-            hup = True
+        hup = _Hup(gw)
+        hup.install(asyncio.get_running_loop())  # before the start: see _Hup
+        try:
+            await gw.start()
+        except BaseException:
+            hup.remove()
+            raise
+        hup.start()
         try:
             yield
         finally:
-            if hup:
-                loop.remove_signal_handler(signal.SIGHUP)
+            hup.remove()
             await gw.stop()
             console = getattr(app.state, "console", None)
             if console is not None:  # its PostgreSQL connections end with the replica, not at the process's exit
