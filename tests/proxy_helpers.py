@@ -315,9 +315,10 @@ class GatewayProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 90.0) -> GatewayProcess:
+    def start(self, timeout: float = 180.0) -> GatewayProcess:
         """Start and wait for /healthz (bounded: the start compiles every mapping, twice with a worker, and
-        the machine may be busy); a gateway that does not come up is killed, never left behind."""
+        the machine may be busy); a gateway that does not come up is killed, never left behind. A hang guard, not a
+        speed check: 90 s failed at load 12 (session 32: 67 s before the CLI's first line, then two workers)."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen([*overstap_command(), "serve", "--port", str(self.port), *self.args],

@@ -92,7 +92,7 @@ def test_sigkill_mid_flight_loses_no_acknowledged_message(tmp_path: Path) -> Non
                             if len(acked) >= KILL_AFTER and state["acked_at_kill"] < 0:
                                 state["acked_at_kill"] = len(acked)
                                 orphans.update(gw.kill())  # SIGKILL: no shutdown, no flush
-                                restart.append(asyncio.create_task(asyncio.to_thread(gw.start, 90.0)))
+                                restart.append(asyncio.create_task(asyncio.to_thread(gw.start)))
                             continue
                         state["refused"] += 1  # not acknowledged: the sender offers it again, as a real one would
                         await asyncio.sleep(0.05)
