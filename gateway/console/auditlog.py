@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .auditquery import AuditFilter
+from .auditseek import UNBOUNDED, Span, span, start_of
 from .params import BadParameter
 
 BLOCK = 64 * 1024
@@ -52,6 +53,8 @@ class Tail:
     """The cursor of the page of newer entries (``after=``), None on the newest page."""
     cut_newer: bool = False
     """Read forwards (the Newer link), the budget stopped before ``limit`` entries: newer ones are unread."""
+    probes: int = 0
+    """Reads the bisection to a range's end took (:func:`gateway.console.auditseek.start_of`); 0 without one."""
 
 
 def lines_backwards(fd: int, end: int, block: int, budget: int, pread: Pread) -> Iterator[tuple[bytes, int, int]]:
@@ -108,11 +111,12 @@ Wanted = Callable[[dict[str, Any]], bool]
 
 
 def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread: Pread = os.pread,
-         wanted: Wanted | None = None, before: int | None = None) -> Tail:
+         wanted: Wanted | None = None, before: int | None = None, bounds: Span = UNBOUNDED) -> Tail:
     """The newest ``limit`` entries of the file at ``path`` (those ``wanted``, and starting before the offset
     ``before``), newest first; a file that shrinks while it is read is read again from its new end (at most three
     times, then what was read). ``older`` is where the next page goes on: the oldest shown entry's start, or where
-    the budget stopped; None once the file's start was reached."""
+    the budget stopped; None once the file's start was reached. ``bounds``: without ``before`` the read starts where
+    the bisection finds ``until`` (:mod:`gateway.console.auditseek`), and a line older than ``since`` ends it."""
     found = Tail()
     for _attempt in range(3):
         found = Tail()
@@ -122,6 +126,8 @@ def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread
                 if before is not None:
                     size = within(before, size, "before")
                     found.newer = before  # the lines from there on: all newer than this page's
+                elif bounds.until is not None:  # the range's newest page: no line from there on is in the range
+                    size, found.probes = start_of(f.fileno(), size, bounds.until, pread)
                 oldest = size
                 for line, read, start in lines_backwards(f.fileno(), size, block, budget, pread):
                     found.bytes_read, oldest = read, start
@@ -131,6 +137,8 @@ def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread
                     if parsed is None:
                         found.skipped += 1
                         continue
+                    if passed(parsed, bounds.since):  # the range's start is behind: no older line is in it
+                        return found
                     if wanted is not None and not wanted(parsed):
                         continue
                     found.entries.append(parsed)
@@ -152,6 +160,12 @@ def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread
     return found
 
 
+def passed(parsed: dict[str, Any], since: str | None) -> bool:
+    """Whether an entry is older than ``since`` (a range's start less the slack): read backwards, the read ends."""
+    time = parsed.get("time")
+    return since is not None and isinstance(time, str) and time < since
+
+
 def within(offset: int, size: int, name: str) -> int:
     """A cursor into the file, refused (a 400) when the file no longer reaches it: rotated or truncated since."""
     if offset > size:
@@ -161,13 +175,17 @@ def within(offset: int, size: int, name: str) -> int:
 
 
 def head(path: Path, limit: int, after: int, wanted: Wanted | None = None, block: int = BLOCK,
-         budget: int = BUDGET, pread: Pread = os.pread) -> Tail | None:
+         budget: int = BUDGET, pread: Pread = os.pread, until: str | None = None) -> Tail | None:
     """The oldest ``limit`` entries ``wanted`` that start at or after the offset ``after``, newest first (the page
     of the Newer link): read forwards, at most ``budget`` bytes. None when the file's end came first with fewer:
-    those are the newest entries, and the newest page (read from the end) shows them and the ones before."""
+    those are the newest entries, and the newest page (read from the end) shows them and the ones before. With
+    ``until`` (a range's end) the read stops where the bisection finds it, as if the file ended there, and reads on
+    past a full page to one more match (PostgreSQL's one row past the page): without one, it is the newest page."""
     found = Tail(older=after or None)  # nothing starts before the file's start
     with path.open("rb") as f:
         size = os.fstat(f.fileno()).st_size
+        if until is not None and after <= size:  # past the range's end no line is in it: read up to there
+            size = max(after, start_of(f.fileno(), size, until, pread)[0])
         end = min(within(after, size, "after") + budget, size)
         for line, start in lines_forwards(f.fileno(), after, end, block, pread):
             found.bytes_read = start + len(line) + 1 - after
@@ -177,10 +195,16 @@ def head(path: Path, limit: int, after: int, wanted: Wanted | None = None, block
             if parsed is None:
                 found.skipped += 1
             elif wanted is None or wanted(parsed):
+                if found.newer is not None:  # one match past a range's page: there is a newer page
+                    break
                 found.entries.append(parsed)
                 if len(found.entries) == limit:
                     found.newer = start + len(line) + 1
-                    break
+                    if until is None:
+                        break
+        else:  # read on to a range's end past the page and found no match: the range's newest page, as below
+            if found.newer is not None and end == size:
+                found.newer = size
         if found.newer == size or (found.newer is None and end == size):
             return None
         if found.newer is None:  # the budget stopped it: newer entries from the first line not read whole
@@ -197,8 +221,11 @@ class AuditLog:
         self.lock = threading.Lock()
 
     def write(self, user: str, action: str, **ids: int | str | None) -> None:
-        line = json.dumps({"time": now(), "user": user, "action": action, **ids}, sort_keys=True).encode()
+        """Append one entry. Its time is taken under the lock, so the lines are in time order (the Audit page's range
+        search bisects on that, gateway/console/auditseek.py): taken before it, a request that waited for the lock
+        wrote an older time after a newer one."""
         with self.lock:
+            line = json.dumps({"time": now(), "user": user, "action": action, **ids}, sort_keys=True).encode()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a+b") as out:  # readable too: whether the last line is whole
                 out.write(line + b"\n" if whole(out.fileno()) else b"\n" + line + b"\n")
@@ -212,15 +239,16 @@ class AuditLog:
         newest when none). Raises ``OSError`` when the file is there but cannot be read (a directory in its place,
         its permissions), :class:`BadParameter` for a cursor past the file's end."""
         wanted = f.matches if f.filtered else None
+        bounds = span(f)
         if f.after is not None:
             try:
-                found = head(self.path, limit, f.after, wanted)
+                found = head(self.path, limit, f.after, wanted, until=bounds.until)
             except (FileNotFoundError, Shrunk):
                 raise BadParameter("after: expected a position in the audit file, which is gone or shorter now "
                                    "(rotated or truncated since): start again from the newest entries") from None
             if found is not None:
                 return found
-        return tail(self.path, limit, wanted=wanted, before=f.before)
+        return tail(self.path, limit, wanted=wanted, before=f.before, bounds=bounds)
 
 
 def whole(fd: int) -> bool:
