@@ -3,10 +3,13 @@ indexes of schema revision 0012.
 
     .venv/bin/python benchmarks/audit_search_bench.py [--rows 1000000]
     .venv/bin/python benchmarks/audit_search_bench.py --file [--rows 200000]
+    .venv/bin/python benchmarks/audit_search_bench.py --range [--rows 1000000]
 
 With ``--file``: a SQLite sidecar's ``console-audit.jsonl`` of ``--rows`` entries instead, read as the page reads it
 (at most 8 MiB a visit): each filter's first page, then a search for one id followed through every "go on", and
-Older through the whole file.
+Older through the whole file. With ``--range``: a file of ``--rows`` entries 100 s apart (1,000,000: ~100 MB, from
+2023-01-01 to 2026-03-03), and a day near its start (2023-01-05) searched as the page searches it: the first visit,
+and the visits ("go on") until the page holds entries (before session 32's bisection: many).
 
 Starts a PostgreSQL server of its own (tests/pg_helpers.py), fills ``console_audit`` with ``--rows`` entries (20
 users, the console's actions, ids in the details, one in ten from an imported source), then times the first and the
@@ -107,6 +110,29 @@ def file_bench(rows: int) -> None:
     print(f"Older through every entry: {visits} pages, {count} entries, {took:.2f} s")
 
 
+def range_bench(rows: int) -> None:
+    import datetime as dt
+
+    path = Path(tempfile.mkdtemp()) / "console-audit.jsonl"
+    start = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
+    shape = '{"action": "view_payload", "message_id": %d, "time": "%s", "user": "user%d"}\n'  # the console's lines
+    with path.open("w", encoding="utf-8") as out:
+        for first in range(0, rows, 50_000):
+            out.write("".join(shape % (i, (start + dt.timedelta(seconds=100 * i)).isoformat(timespec="seconds"), i % 20)
+                              for i in range(first, min(rows, first + 50_000))))
+    log = AuditLog(path)
+    print(f"{rows} entries, {path.stat().st_size / 1e6:.1f} MB, 2023-01-05 (its 3,456th to 4,319th entries)")
+    f = AuditFilter(day_from="2023-01-05", day_to="2023-01-05")
+    took = min(timed(log, f) for _ in range(3))
+    found = log.page(f, 200)
+    print(f"first visit: {took * 1000:.1f} ms, {found.bytes_read / 1e6:.2f} MB read, {len(found.entries)} entries")
+    visits, started = 1, time.perf_counter()
+    while not found.entries and found.older is not None:  # "go on reading older entries", as an auditor clicks
+        found, visits = log.page(replace(f, before=found.older), 200), visits + 1
+    print(f"until the page holds entries: {visits} visit(s), {(time.perf_counter() - started + took) * 1000:.0f} ms "
+          f"in all, {len(found.entries)} entries on it")
+
+
 def timed(log: AuditLog, f: AuditFilter) -> float:
     started = time.perf_counter()
     log.page(f, 200)
@@ -117,7 +143,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--file", action="store_true", help="the SQLite sidecar's audit file, not PostgreSQL")
+    parser.add_argument("--range", action="store_true", help="a day range near the start of a big audit file")
     args = parser.parse_args()
+    if args.range:
+        range_bench(args.rows or 1_000_000)
+        return
     if args.file:
         file_bench(args.rows or 200_000)
         return
