@@ -203,6 +203,18 @@ def test_edges_of_a_range_on_the_big_file(tmp_path: Path, big: Path) -> None:
     assert links == {} and "were read" not in text
 
 
+def test_the_calendars_first_and_last_day_are_a_range_like_any(tmp_path: Path) -> None:
+    """``to=9999-12-31`` has no day after, ``from=0001-01-01`` no hour before: an OverflowError and a 503 (the last
+    day, before session 32, on both stores; the first day with the range's slack), now every entry."""
+    local = local_console(tmp_path)
+    (local.db.parent / "console-audit.jsonl").write_text(line(1, START) + line(2, START + STEP))
+    otto = local.login("otto")
+    for query in ({"to": "9999-12-31"}, {"from": "0001-01-01"}, {"from": "0001-01-01", "to": "9999-12-31"}):
+        assert [r[3] for r in shown(otto, **query)[0]] == ["", "message_id=2", "message_id=1"], query  # and login
+    assert [r[3] for r in shown(otto, **{"from": "0001-01-01", "to": "2023-01-01"})[0]] == ["message_id=2",
+                                                                                          "message_id=1"]
+
+
 def test_a_line_out_of_order_is_found_within_the_slack_and_a_rotated_file_read_as_it_is(tmp_path: Path) -> None:
     """The file's lines are in time order unless the clock stepped back. A range lists a line out of order by less
     than an hour (SLACK) wherever it lies: one written after the range's end, 40 minutes behind the line before it,

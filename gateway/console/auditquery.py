@@ -55,8 +55,12 @@ class AuditFilter:
 
     def at_most(self) -> str | None:
         """The first time past the range (``to`` is a whole day): the entries' times are ISO 8601 text in UTC,
-        so ``time < the day after`` compares as text."""
-        return (dt.date.fromisoformat(self.day_to) + dt.timedelta(days=1)).isoformat() if self.day_to else None
+        so ``time < the day after`` compares as text. The calendar's last day has no day after: past its last hour
+        (``to=9999-12-31`` was an OverflowError, a 503, before session 32)."""
+        if not self.day_to:
+            return None
+        day = dt.date.fromisoformat(self.day_to)
+        return (day + dt.timedelta(days=1)).isoformat() if day < dt.date.max else f"{self.day_to}T24"
 
     def matches(self, found: dict[str, Any]) -> bool:
         """Whether a file's entry passes every filter (the source: a file has none, so any given matches none)."""

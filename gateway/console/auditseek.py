@@ -12,6 +12,7 @@ plus the page's own, wherever the range lies (before: up to 8 MiB a visit from t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -42,10 +43,13 @@ UNBOUNDED = Span()
 
 
 def span(f: AuditFilter) -> Span:
-    """The bounds of ``f``'s day range widened by :data:`SLACK`, for the file's reads."""
-    end = f.at_most()
-    until = (dt.datetime.fromisoformat(end) + SLACK).isoformat() if end else None
-    since = (dt.datetime.fromisoformat(f.day_from) - SLACK).isoformat() if f.day_from else None
+    """The bounds of ``f``'s day range widened by :data:`SLACK`, for the file's reads; none at the calendar's ends
+    (``to=9999-12-31``, ``from=0001-01-01``: nothing lies past them)."""
+    end, until, since = f.at_most(), None, None
+    with contextlib.suppress(ValueError, OverflowError):
+        until = (dt.datetime.fromisoformat(end) + SLACK).isoformat() if end else None
+    with contextlib.suppress(OverflowError):
+        since = (dt.datetime.fromisoformat(f.day_from) - SLACK).isoformat() if f.day_from else None
     return Span(until, since)
 
 
