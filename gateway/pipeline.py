@@ -332,9 +332,7 @@ class Converter:
         settings = self.settings_for(mapping)
         notes = notes if notes is not None else []
         with self.ledger.transaction() as tx:
-            now = self.clock()
-            if received is not None:
-                tx.remember("di01", *received)
+            now = self._opened(tx, received)
             if self.profile == "ggk":
                 assert bericht is not None
                 outputs = [self._ggk_output(bericht, settings, tx, now)]
@@ -345,8 +343,7 @@ class Converter:
                     else:
                         assert bericht is not None
                         rendering = zkn_profile.render(bericht, settings, tx, now)
-                outputs = [Output(r.name, r.xml, r.referentienummer, r.zaak, "zkn", (), r.operation, r.soap_action)
-                           for r in rendering.outputs]
+                outputs = zkn_outputs(rendering)
                 notes += rendering.notes
                 if rendering.warnings:
                     notes += [f"warning: {w}" for w in rendering.warnings]
@@ -356,6 +353,39 @@ class Converter:
             if deliver is not None:
                 deliver(outputs)
         return outputs
+
+    def _opened(self, tx: LedgerTransaction, received: Received | None) -> datetime:
+        """A message's transaction begun (:meth:`render`, :meth:`plan`): the GGk Di01 it came in remembered for its
+        retour's Du01; its moment."""
+        now = self.clock()
+        if received is not None:
+            tx.remember("di01", *received)
+        return now
+
+    def plan(self, bericht: Bericht | None, mapping: Compiled, received: Received | None = None,
+             prepared: zkn_profile.Prepared | None = None) -> Planned:
+        """:meth:`render`'s first half, profile zkn: the message planned against the ledger in its own transaction,
+        which ends (its writes kept) before any zakLk01 is written; :meth:`Planned.write` writes them. Why: a batch
+        parent plans a chunk's members, then writes all their zakLk01s back to back while the writer's code and data
+        are in the caches. A write failing afterwards leaves the message's ledger writes in place: the caller rolls
+        them back (``ChunkOverlay.rewind``). What a failing plan raises is what :meth:`render` raised: the zakLk01s
+        planned before it are written first, and a write failing among them is the error."""
+        assert self.profile == "zkn"
+        settings = self.settings_for(mapping)
+        rendering = zkn_profile.Rendering(pending=[])
+        with self.ledger.transaction() as tx:
+            now = self._opened(tx, received)
+            try:
+                if prepared is not None:
+                    zkn_profile.render_prepared(prepared, settings, tx, now, rendering)
+                else:
+                    assert bericht is not None
+                    zkn_profile.render(bericht, settings, tx, now, rendering)
+            except BaseException:
+                with guarding(self.guarded):  # render wrote these before the plan failed: a write failing first
+                    zkn_profile.write_pending(rendering)  # is the message's error
+                raise
+        return Planned(rendering, self.guarded, bool(self.validate) and not self.guarded)
 
     def payload_dialect(self, bericht: Bericht, settings: RenderSettings) -> Compiled:
         """The built-in dialect a GGk payload of ``bericht`` is written in: its wet and message family, in the
@@ -415,6 +445,32 @@ class Converter:
         the dialect of mapping ``target``. One dialect message per zaak/client (:mod:`gateway.reversal`)."""
         return reverse(data, target, name, registry=self.registry, detect=self.detect,
                        zaaktypen=self.settings.zaaktypen, max_bytes=self.max_bytes, validate=self.validate)
+
+
+@dataclass(slots=True)
+class Planned:
+    """A zkn message planned by :meth:`Converter.plan`, its zakLk01s not yet written."""
+
+    rendering: zkn_profile.Rendering
+    guarded: bool
+    checked: bool
+    """Validation ``full``: each output parsed back and validated against the XSD once written."""
+
+    def write(self) -> list[Output]:
+        """The message's outputs, written and checked as :meth:`Converter.render` does; raises as it would."""
+        with guarding(self.guarded):
+            zkn_profile.write_pending(self.rendering)
+        outputs = zkn_outputs(self.rendering)
+        if self.checked:
+            for out in outputs:
+                check(out.xml, "zkn")
+        return outputs
+
+
+def zkn_outputs(rendering: zkn_profile.Rendering) -> list[Output]:
+    """A zkn rendering's zakLk01s as the :class:`Output` list :meth:`Converter.render` returns."""
+    return [Output(r.name, r.xml, r.referentienummer, r.zaak, "zkn", (), r.operation, r.soap_action)
+            for r in rendering.outputs]
 
 
 def newest_version(registry: Registry, wet: str, nummer: str, source: str) -> str:

@@ -25,7 +25,7 @@ from proxy_helpers import sample, variant
 from gateway.batch import BatchOptions, ledgered, run, work
 from gateway.batch.sinks import SinkSpec
 from gateway.batch.work import Chunk, MessageTimeout, WorkConfig, Worker
-from gateway.pipeline import Converter
+from gateway.pipeline import Converter, Planned
 
 B01, B04 = "CasusB-01-WMO301_toewijzing.xml", "CasusB-04-WMO307_stop.xml"
 
@@ -125,6 +125,8 @@ def test_the_parent_renders_a_chunk_before_it_packs_it_and_packs_in_member_order
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     spied(monkeypatch, Converter, "render", "R", calls)
+    spied(monkeypatch, Converter, "plan", "L", calls)
+    spied(monkeypatch, Planned, "write", "W", calls)
     spied(monkeypatch, ledgered, "pack_outputs", "P", calls)
     stop = variant(sample(B04), 7)  # a 307 for a zaak nobody created: its render fails (StUF064)
     members = [("0-start.xml", variant(sample(B01), 1, zaak=3)), ("1-stop.xml", stop),
@@ -136,7 +138,8 @@ def test_the_parent_renders_a_chunk_before_it_packs_it_and_packs_in_member_order
     outcome = run(BatchOptions([tmp_path / "in.zip"], tmp_path / "out.zip", workers=0, progress="quiet",
                                state="none", chunk_size=4))
     assert outcome.exit_code == 1
-    assert "".join(calls) == "RRRR" + "PPP" + "R" + "P"  # the failed member is quarantined, not packed
+    # planned all, then written all (session 32), then packed: the failed member is quarantined, not written or packed
+    assert "".join(calls) == "LLLL" + "WWW" + "PPP" + "L" + "W" + "P"
     with zipfile.ZipFile(tmp_path / "out.zip") as zf:
         names = [n for n in zf.namelist() if n not in ("report.jsonl", "summary.json")]
         lines = [json.loads(line) for line in zf.read("report.jsonl").splitlines()]

@@ -181,6 +181,11 @@ class SqliteChunks:
         self.transaction = self._overlay.transaction
         """A message's ledger transaction: staged within the chunk, written at its commit (chunkledger.py)."""
 
+    @property
+    def overlay(self) -> ChunkOverlay:
+        """The chunk's staged writes, for a parent that takes members back out (:meth:`ChunkOverlay.rewind`)."""
+        return self._overlay
+
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
 
@@ -251,6 +256,9 @@ class LedgerStep:
         """Whether a chunk was looked up yet (the first look also takes values keyed before it)."""
         self._fresh: list[tuple[int, list[tuple[str, bytes]]]] = []
         """The chunk in hand's members rendered here, for its one remembered value."""
+        self.plan_first = isinstance(store, SqliteChunks) and self.converter.profile == "zkn"
+        """Plan every member of a chunk, then write their zakLk01s (:meth:`_render_chunk`); PostgreSQL's members
+        each have a SAVEPOINT, released before the next one, so there each member renders whole, in turn."""
 
     def _member(self, ordinal: int) -> str:
         return f"{self.run}|{ordinal:012d}"
@@ -287,8 +295,7 @@ class LedgerStep:
         self._fresh = []
         try:
             self._look_up(result.first, result.count)  # one look for the whole chunk, not a SELECT a member
-            rendered = [self._render(item) if isinstance(item, MappedMember) else item
-                        for item in result.items or () if item is not None]  # None: another shard's client
+            rendered = self._render_chunk(result.items or ())
             for one in rendered:
                 line = self._pack(*one) if one.__class__ is tuple else one
                 tally.count(line)
@@ -306,21 +313,78 @@ class LedgerStep:
         """The member's bytes for its quarantine copy: a ZIP member is read again only now (work.rejoined)."""
         return member_bytes(item.data, self.max_bytes)[0]
 
+    def _render_chunk(self, items: list[Any]) -> list[Any]:
+        """The chunk's items with each mapped member rendered (:data:`_Rendered`); the others (report lines of
+        what the worker failed) as they came. None: another shard's client, left out.
+
+        With :attr:`plan_first`, every member is planned against the ledger first (its zaak states, chain keys
+        and tijdstip, each in its own transaction as before), then every member's zakLk01s are written and
+        guarded back to back, so the writer runs warm (docs/performance-history.md, session 32). A write that
+        fails takes its member back out of the chunk's ledger (:meth:`ChunkOverlay.rewind`) with every member
+        planned after it, which then render one by one on the state without it: what one pass gave."""
+        if not self.plan_first:
+            return [self._render(item) if isinstance(item, MappedMember) else item
+                    for item in items if item is not None]
+        overlay = self.store.overlay  # type: ignore[union-attr]
+        out: list[Any] = []
+        planned: list[tuple[int, int]] = []  # (index in out, the chunk's mark before it) of each member planned
+        for item in items:
+            if item is None:
+                continue
+            if not isinstance(item, MappedMember):
+                out.append(item)
+                continue
+            mapping = self._mapping(item)
+            kept = self._kept.pop(item.ordinal, None)  # rendered before a kill: the ledger holds its effect, reuse
+            if kept is not None:
+                out.append((item, mapping, kept, None))
+                continue
+            mark = overlay.mark()
+            try:
+                plan = self.converter.plan(item.bericht, mapping, received=item.received, prepared=item.prepared)
+            except Exception as exc:
+                out.append((item, mapping, None, self._failed(exc, item)))
+            else:
+                out.append((item, mapping, plan, None))
+            planned.append((len(out) - 1, mark))
+        for at, (index, mark) in enumerate(planned):
+            item, mapping, plan, failure = out[index]
+            if failure is not None:
+                continue
+            try:
+                outputs = [(o.name, o.xml) for o in plan.write()]
+            except Exception as exc:
+                out[index] = (item, mapping, None, self._failed(exc, item))
+                overlay.rewind(mark)  # this member's ledger writes and those planned after it
+                for later, _ in planned[at + 1:]:
+                    out[later] = self._render(out[later][0])
+                break
+            self._fresh.append((item.ordinal, outputs))
+            out[index] = (item, mapping, outputs, None)
+        return out
+
+    def _mapping(self, item: MappedMember) -> Compiled:
+        mapping = next((m for m in self.converter.only if m.name == item.mapping), None)
+        return mapping or self.converter.registry.get(item.mapping)
+
+    def _failed(self, exc: Exception, item: MappedMember) -> FailureInfo:
+        """Why rendering ``item`` failed, as its report line says it."""
+        if isinstance(exc, (*FAILURES, RenderError)):
+            return describe(exc, item.key)
+        if isinstance(exc, ZaakOfAnotherShard):  # a zaak whose messages name two clients (chunked.py)
+            return FailureInfo(READ_FAILED, "zaak", None, str(exc), item.key)
+        return bug(exc, item.key)  # a bug must not stop the run
+
     def _render(self, item: MappedMember) -> _Rendered:
         """The member rendered against the ledger: its outputs, or why it failed (packed by :meth:`_pack`)."""
-        mapping = next((m for m in self.converter.only if m.name == item.mapping), None)
-        mapping = mapping or self.converter.registry.get(item.mapping)
+        mapping = self._mapping(item)
         outputs = self._kept.pop(item.ordinal, None)  # rendered before a kill: the ledger holds its effect, reuse
         if outputs is not None:
             return item, mapping, outputs, None
         try:
             rendered = self.converter.render(item.bericht, mapping, received=item.received, prepared=item.prepared)
-        except (*FAILURES, RenderError) as exc:
-            return item, mapping, None, describe(exc, item.key)
-        except ZaakOfAnotherShard as exc:  # a zaak whose messages name two clients (chunked.py)
-            return item, mapping, None, FailureInfo(READ_FAILED, "zaak", None, str(exc), item.key)
-        except Exception as exc:  # a bug must not stop the run
-            return item, mapping, None, bug(exc, item.key)
+        except Exception as exc:
+            return item, mapping, None, self._failed(exc, item)
         outputs = [(o.name, o.xml) for o in rendered]
         self._fresh.append((item.ordinal, outputs))
         return item, mapping, outputs, None

@@ -45,8 +45,8 @@ from .writers import write
 from .zkn_places import stuf_places
 from .zkn_shared import Ambiguous, bind_first_free, bind_product, choose, is_product_key, unnumbered
 
-__all__ = ["Prepared", "RenderError", "Rendered", "Rendering", "ZknRendered", "esc", "prepare", "render",
-           "render_prepared", "stuf_places", "tijdstip"]
+__all__ = ["Pending", "Prepared", "RenderError", "Rendered", "Rendering", "ZknRendered", "esc", "prepare", "render",
+           "render_prepared", "stuf_places", "tijdstip", "write_pending"]
 
 
 class RenderError(ValueError):
@@ -84,6 +84,22 @@ class Rendering:
     outputs: list[ZknRendered] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    pending: list[Pending] | None = None
+    """None: each zakLk01 is written as it is planned. A list: planned only (its ledger reads and writes done),
+    written by :func:`write_pending` later, so a batch parent writes a chunk's zakLk01s back to back."""
+
+
+class Pending(NamedTuple):
+    """A zakLk01 planned, not yet written: what :func:`zkn_writer.write` needs but its referentienummer (drawn
+    when it is written, so the ids come in the order one pass drew them), and its output's name and zaak."""
+
+    operation: Operation
+    van: tuple[Any, str]
+    aan: tuple[Any, str]
+    tijdstip: str
+    gezet_door: Any
+    name: str
+    zaak: str
 
 
 def tijdstip(bericht: Bericht, client: Any) -> str:
@@ -188,20 +204,26 @@ def prepare(bericht: Bericht, settings: RenderSettings) -> Prepared | None:
     return Prepared(bericht.wet, bericht.berichtcode, bericht.identificatie, prepared)
 
 
-def render_prepared(prepared: Prepared, settings: RenderSettings, tx: Any, now: dt.datetime) -> Rendering:
+def render_prepared(prepared: Prepared, settings: RenderSettings, tx: Any, now: dt.datetime,
+                    result: Rendering | None = None) -> Rendering:
     """:func:`render` of a message from its :class:`Prepared`: the same outputs, states and notes."""
-    return _render_units(prepared, prepared.units, None, settings, tx, now)
+    result = result if result is not None else Rendering()
+    return _render_units(prepared, prepared.units, None, settings, tx, now, result)
 
 
-def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime) -> Rendering:
+def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime,
+           result: Rendering | None = None) -> Rendering:
     """The zakLk01 operations one canonical message needs, given the ledger transaction ``tx``.
 
     Reads the zaak states the receiver holds, plans, writes, and stores the new states and chain keys
-    in ``tx`` (committed by the caller together with the outputs, or rolled back on an error).
+    in ``tx`` (committed by the caller together with the outputs, or rolled back on an error). ``result``: the
+    Rendering to fill (one whose ``pending`` is a list is planned, not written: :func:`write_pending`).
     """
+    result = result if result is not None else Rendering()
     if bericht.soort.endswith("-retour"):
-        return Rendering(notes=[f"no-op: retour ({bericht.soort}), no zaak mutation: a retour answers its "
-                                "heenbericht and changes no zaak"])
+        result.notes.append(f"no-op: retour ({bericht.soort}), no zaak mutation: a retour answers its "
+                            "heenbericht and changes no zaak")
+        return result
     if not bericht.clients and bericht.soort not in ANSWERS:
         raise RenderError("the message holds no client, so there is no zaak to report", "clients")
 
@@ -209,14 +231,13 @@ def render(bericht: Bericht, settings: RenderSettings, tx: Any, now: dt.datetime
         return unit_facts(bericht, unit, zaaktype, settings.omschrijving)
 
     message = Prepared(bericht.wet, bericht.berichtcode, bericht.identificatie, [])
-    return _render_units(message, [(unit, None) for unit in units(bericht)], facts, settings, tx, now)
+    return _render_units(message, [(unit, None) for unit in units(bericht)], facts, settings, tx, now, result)
 
 
 def _render_units(message: Prepared, pairs: Iterable[tuple[Unit, UnitFacts | None]],
                   facts: Callable[[Unit, Zaaktype], UnitFacts] | None, settings: RenderSettings, tx: Any,
-                  now: dt.datetime) -> Rendering:
+                  now: dt.datetime, result: Rendering) -> Rendering:
     """Plan, write and store each unit; a unit without its facts has them worked out by ``facts``."""
-    result = Rendering()
     for unit, known in pairs:
         zaaktype = zaaktype_for(settings.zaaktypen, unit.gemeente, message.wet, unit.kind)
         if zaaktype is None:
@@ -436,10 +457,28 @@ def _write(result: Rendering, operations: list[Operation], ident: str, unit: Uni
     clock = f"{zender.organisatie or unit.gemeente}|{zender.applicatie}|{zender.administratie or ''}"
     van, aan = (zender, unit.gemeente), (settings.ontvanger, unit.gemeente)
     stem = file_name(f"{ident}-{message.berichtcode}-{message.identificatie}-")  # a message value
+    later = result.pending
     for op in operations:
-        ref = referentienummer()
-        xml = write(op, van, aan, ref, tx.tijdstip(clock, now), settings.gezet_door)
-        kind = op.kind
-        name = f"{stem}{len(result.outputs) + 1:02d}-{kind}"
-        result.outputs.append(ZknRendered(ref, name, ident, xml, "T" if kind == CREEER else "W", kind,
-                                          SOAP_ACTIONS[kind]))
+        name = f"{stem}{len(result.outputs) + (len(later) if later is not None else 0) + 1:02d}-{op.kind}"
+        planned = Pending(op, van, aan, tx.tijdstip(clock, now), settings.gezet_door, name, ident)
+        if later is None:
+            _emit(result, planned)
+        else:
+            later.append(planned)
+
+
+def write_pending(result: Rendering) -> None:
+    """Write the zakLk01s ``result`` planned (:attr:`Rendering.pending`), in order, into its outputs. What the
+    value guard raises stops here, as it would have stopped the render: the caller rolls the message back."""
+    pending, result.pending = result.pending or [], None
+    for planned in pending:
+        _emit(result, planned)
+
+
+def _emit(result: Rendering, planned: Pending) -> None:
+    """One zakLk01 written (and its values guarded, inside :class:`~gateway.render.guard.guarding`)."""
+    ref = referentienummer()
+    kind = planned.operation.kind
+    xml = write(planned.operation, planned.van, planned.aan, ref, planned.tijdstip, planned.gezet_door)
+    result.outputs.append(ZknRendered(ref, planned.name, planned.zaak, xml, "T" if kind == CREEER else "W", kind,
+                                      SOAP_ACTIONS[kind]))
