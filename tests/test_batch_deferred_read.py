@@ -93,6 +93,7 @@ def test_a_member_whose_render_fails_in_the_parent_is_quarantined_with_its_bytes
         raise RenderError("injected: no zaak to apply it to", "zaak")
 
     monkeypatch.setattr(ledgered.Converter, "render", failing)
+    monkeypatch.setattr(ledgered.Converter, "plan", failing)  # how the parent renders a chunk (session 32)
     path = archive(tmp_path / "in.zip")
     out = tmp_path / "out.zip"
     outcome = run(BatchOptions([path], out, workers=1, validate=False, progress="quiet", chunk_size=4))
