@@ -22,7 +22,7 @@ from gateway.ingest.errors import found, shape
 from gateway.mapping import ConversionError, Registry
 from gateway.mapping.privacy import MAX_MESSAGE, personal, shown, unquoted
 from gateway.model.checks import bsn_is_valid
-from gateway.pipeline import Converter, FailureInfo, describe
+from gateway.pipeline import Converter, FailureInfo, Planned, describe
 from gateway.reference import reference_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -318,7 +318,7 @@ def test_a_full_check_tells_a_value_the_output_schema_refuses_by_its_shape(tmp_p
         assert "Castr" not in text and "12 C" not in text
 
 
-@pytest.mark.parametrize("step", ["parse", "map_parsed", "render"])
+@pytest.mark.parametrize("step", ["parse", "map_parsed", "render", "write"])
 def test_a_bugs_own_text_in_a_batch_report_tells_what_it_quotes_by_its_shape(
         step: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Review s18: a bug is reported with the exception's own text, and Python quotes the value it choked on
@@ -326,7 +326,12 @@ def test_a_bugs_own_text_in_a_batch_report_tells_what_it_quotes_by_its_shape(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ValueError(f"invalid literal for int() with base 10: {NAME!r}, nor {BSN}")
 
-    monkeypatch.setattr(Converter, step, broken)  # the bug while reading, mapping or rendering
+    if step == "write":  # the parent writes a chunk's zakLk01s after planning them all (session 32)
+        monkeypatch.setattr(Planned, "write", broken)
+    else:  # the bug while reading, mapping or rendering (the parent plans: the render's first half)
+        monkeypatch.setattr(Converter, step, broken)
+        if step == "render":
+            monkeypatch.setattr(Converter, "plan", broken)
     source = tmp_path / "in" / "a.xml"
     source.parent.mkdir()
     source.write_bytes(SAMPLE)
