@@ -97,16 +97,28 @@ def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
 def open_db(data_dir: str | Path) -> Path:
     """Create the data folder and bring the outbox's schema to head (gateway/schema); return the database path.
 
-    At head that is one small query; Alembic runs (and is imported) only for a new or older outbox.
+    At head that is one small query; a new (empty) file gets the revisions' statements in one transaction
+    (gateway/schema/fresh.py); Alembic runs (and is imported) only for an older outbox.
     """
     folder = Path(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / DB_NAME
-    if schema.behind_at(lambda: connect(path)):  # connect: WAL before the first table
+    if schema.behind_at(lambda: connect(path)) and not _made_new(path):  # connect: WAL before the first table
         from gateway.schema.run import upgrade
 
         upgrade(path)
     return path
+
+
+def _made_new(path: Path) -> bool:
+    """Whether ``path`` was an empty file, now a store at head (gateway/schema/fresh.py)."""
+    from gateway.schema.fresh import create
+
+    conn = connect(path)
+    try:
+        return create(conn)
+    finally:
+        conn.close()
 
 
 @contextmanager

@@ -13,7 +13,9 @@ more than an open at head may.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 VERSION_TABLE = "overstap_schema_version"
@@ -85,8 +87,27 @@ def unversioned_revision(conn: sqlite3.Connection) -> str | None:
     return "0002" if "source_key" in columns else "0001"
 
 
+_COLLECTING: ContextVar[tuple[str, list[str]] | None] = ContextVar("overstap_schema_collecting", default=None)
+
+
+@contextmanager
+def collecting(dialect: str, into: list[str]) -> Iterator[None]:
+    """Revisions run meanwhile (in this thread) append their statements for ``dialect`` to ``into`` instead of
+    running them: how gateway/schema/fresh.py makes a new SQLite store without Alembic."""
+    token = _COLLECTING.set((dialect, into))
+    try:
+        yield
+    finally:
+        _COLLECTING.reset(token)
+
+
 def run_sql(statements: dict[str, tuple[str, ...]]) -> None:
-    """Inside a revision: run the statements written for the dialect being migrated, one at a time."""
+    """Inside a revision: run the statements written for the dialect being migrated, one at a time (or hand them
+    to :func:`collecting`)."""
+    collect = _COLLECTING.get()
+    if collect is not None:
+        collect[1].extend(statements[collect[0]])
+        return
     from alembic import op
 
     for statement in statements[op.get_context().dialect.name]:
