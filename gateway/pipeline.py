@@ -30,6 +30,7 @@ from gateway.mapping.reverse import unmap_text
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
 from gateway.model.versions import Normalised
+from gateway.profiles import PROFILES as PROFILES  # the names a route may render (re-exported here)
 from gateway.render import RenderError, RenderSettings, ggk, ggk_guard
 from gateway.render import zkn as zkn_profile
 from gateway.render.ggk_chain import Received, envelope_fits, ggk_stamp, received_di01
@@ -39,7 +40,6 @@ from gateway.render.schemas import OutputInvalid, check, iwmo_kind, schema
 from gateway.render.settings import NEWEST
 from gateway.reversal import Reversal, for_version_named, reverse
 
-PROFILES = ("zkn", "ggk")
 VALIDATE_MODES = (False, True, "full")
 """Output validation: off; on (zkn: the value guard, the writer's structure proven by tests; ggk: the payload
 parsed back and validated against its XSD, the envelope's values guarded the same way); full (every output of

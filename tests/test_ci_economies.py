@@ -128,6 +128,32 @@ def test_a_command_imports_its_own_modules_and_no_others() -> None:
         assert run.stdout.strip().splitlines()[-1] == f"{expected} False", run.stdout
 
 
+LISTED = """
+import sys
+from gateway.cli import main
+try:
+    main(["outbox", "list", "--json", "--data-dir", sys.argv[1]])
+except SystemExit as exc:
+    assert exc.code in (0, None), exc.code
+print(sorted(n for n in ("gateway.pipeline", "gateway.render", "gateway.mapping", "gateway.model", "alembic")
+             if n in sys.modules))
+"""
+
+
+def test_outbox_list_imports_no_renderer_pipeline_or_mappings(tmp_path: Path) -> None:
+    """``overstap outbox list`` (the tests read outboxes with it hundreds of times a run, and an operator's scripts
+    as often) imports what renders, converts or reads mappings only in the commands that need them: importing the
+    pipeline and the renderers took ~0.4 s of CPU of its ~0.5 (docs/testing.md, "CI run time (session 32)")."""
+    from gateway.deliver import outbox
+
+    outbox.open_db(tmp_path / "data")
+    env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
+    run = subprocess.run([sys.executable, "-c", LISTED, str(tmp_path / "data")], cwd=TESTS.parent, env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines() == ["[]", "[]"], run.stdout
+
+
 def test_a_run_asked_for_its_file_times_writes_each_files_span(tmp_path: Path) -> None:
     """``OVERSTAP_FILE_TIMES=<file>``: one line per test file, ``worker file start end``, the files in the order
     they ran, each span covering all its tests (a sleep of 0.3 s in the second file's last): what the tail of a

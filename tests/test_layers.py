@@ -14,7 +14,7 @@ GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
 FLOORS = {
     # the floor: the canonical model and what needs nothing of ours
     "model": 0, "reference": 0, "parentwatch": 0, "procmemory": 0, "cores": 0, "regularfile": 0, "ledger": 0,
-    "__init__": 0,
+    "__init__": 0, "profiles": 0,
     "ingest": 1, "zaken": 1, "pgstore": 1, "schema": 1,
     "mapping": 2, "receiver": 2,
     "render": 3,

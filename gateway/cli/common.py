@@ -9,12 +9,12 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from gateway.ingest import read_capped
-from gateway.ingest.ggk import MAX_ENVELOPE_BYTES
-from gateway.mapping import MappingError, Registry
+if TYPE_CHECKING:
+    from gateway.mapping import Registry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_REFUSED = 3
@@ -39,6 +39,8 @@ class RegularPath(click.Path):
 
 def load_registry(extra: Iterable[str] = ()) -> Registry:
     """The registry of built-in and repo mappings plus files named on the command line."""
+    from gateway.mapping import Registry  # on demand: ``overstap outbox list`` needs no mappings (~0.3 s)
+
     files = [Path(m) for m in extra if Path(m).suffix in (".yaml", ".yml")]
     registry = Registry(files=files)
     for err in registry.errors:
@@ -68,6 +70,8 @@ def fail_usage(message: str) -> None:
 
 
 def resolve_mappings(registry: Registry, refs: Iterable[str]) -> list[str]:
+    from gateway.mapping import MappingError
+
     names = []
     for ref in refs:
         try:
@@ -143,6 +147,9 @@ def echo_not_read(not_read: Iterable[NotRead]) -> int:
 def read_input(path: Path) -> bytes:
     """The bytes of one input, read up to the 25 MB a GGk envelope may have (GGk spec 3.2): ingest then holds
     any other message to the 10 MB limit, so convert and explain take what the sidecar takes."""
+    from gateway.ingest import read_capped
+    from gateway.ingest.ggk import MAX_ENVELOPE_BYTES
+
     return read_capped(path, MAX_ENVELOPE_BYTES)
 
 

@@ -15,9 +15,6 @@ import click
 
 from gateway.ledger.render_record import differing
 from gateway.ledger.transfer import recorded_settings
-from gateway.render import fingerprint
-
-from .render_options import config_settings
 
 OVERRIDE = "--other-render-settings"
 
@@ -30,6 +27,9 @@ def candidates(config_file: str | None, route: str | None) -> dict[str, dict[str
     """Where the sidecar renders: ``--route``'s settings, else the top level's and every route's, fingerprinted
     (no config: the defaults, as a sidecar started without one)."""
     from gateway.proxy.config_file import load
+    from gateway.render import fingerprint  # on demand: every ``overstap outbox`` run imports this module
+
+    from .render_options import config_settings
 
     if config_file is None:  # a sidecar started without one renders with the defaults
         return {"the defaults: no --config": fingerprint.parts(None)}

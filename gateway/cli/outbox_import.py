@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from gateway.deliver import imported, outbox
+from gateway.deliver import outbox
 from gateway.deliver.store import existing, failure_name, ready, store_failure
 from gateway.ledger.transfer import LedgerConflict, NotALedger, UnfinishedRun, holds, import_ledger, ledger_file
 from gateway.pgstore import is_url
@@ -63,6 +63,8 @@ def import_ledger_(state_dir: str, data_dir: str | None, config_file: str | None
     The sidecar's outbox must be there (its start makes it): a --data-dir without one, or a file there that is no
     Overstap outbox, is refused (exit 2) instead of made one, so a typo cannot take the ledger to nowhere.
     """
+    from gateway.deliver import imported  # on demand: it imports the zaak plan (pydantic models), ~0.25 s
+
     store = locate_store(data_dir, config_file, store_url)
     try:
         source = ledger_file(state_dir)  # checked before the store is opened (or made): a refusal changes nothing

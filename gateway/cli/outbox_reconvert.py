@@ -13,10 +13,9 @@ import sys
 import click
 
 from gateway.deliver import outbox
-from gateway.deliver.reconvert import ReconvertRefused, reconvert
-from gateway.deliver.replay import ID_RANGE
+from gateway.deliver.outbox import ID_RANGE
 from gateway.deliver.serving import SidecarServing
-from gateway.pipeline import PROFILES
+from gateway.profiles import PROFILES
 
 from .common import EXIT_FAILED, EXIT_OK, fail_usage
 from .outbox import (
@@ -51,6 +50,8 @@ def reconvert_command(ids: tuple[int, ...], data_dir: str | None, config_file: s
     again, in order, as new messages (new referentienummer and tijdstipBericht: StUF 03.01 4.4.3). Refused, with
     nothing changed, when a delivery of the zaak was delivered or is pending (docs/deploy-sidecar.md, Replay).
     """
+    from gateway.deliver.reconvert import ReconvertRefused, reconvert  # on demand: it imports the pipeline
+
     if not ids:
         fail_usage("name the dead deliveries whose messages to convert anew")
     if profile is not None and config_file:

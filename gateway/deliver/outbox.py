@@ -70,6 +70,8 @@ RETOUR_KEY = "retour|"
 is "the retour to that heenbericht" (one Du01 per Di01, GGk spec 2.2), never the heenbericht itself."""
 LEDGER_MODES = ("translate", "shadow")
 """The modes whose routes render against the zaak ledger: one sidecar's view of one chain."""
+ID_RANGE = (-(2**63), 2**63 - 1)
+"""The ids SQLite can hold (a 64-bit INTEGER): any other is no row, and sqlite3 would raise OverflowError on it."""
 
 
 def source_key(afzender: str | None, identificatie: str | None, dagtekening: str | None = None, *,

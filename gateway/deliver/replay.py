@@ -35,6 +35,7 @@ from gateway.pipeline import FAILURES, Conversion, describe, sender_of
 from gateway.render.ggk import is_retour
 
 from . import imported, outbox, restamp, superseded
+from .outbox import ID_RANGE as ID_RANGE  # re-exported: the CLI's id arguments
 from .plan import plan
 from .unmapped import UnmappedInput
 
@@ -53,8 +54,6 @@ class Replayed:
     note: str
 
 
-ID_RANGE = (-(2**63), 2**63 - 1)
-"""The ids SQLite can hold (a 64-bit INTEGER): any other is no row, and sqlite3 would raise OverflowError on it."""
 CHUNK = 50
 """Ids prepared, then written, at a time: bounds how long one write transaction takes."""
 
