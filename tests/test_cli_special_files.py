@@ -21,12 +21,17 @@ from pathlib import Path
 import pytest
 from proxy_helpers import ROOT, overstap_command
 
-INPUT = "/work/shared/reference/samples/iwmo20-xml/CasusA-02-WMO301_toewijzing.xml"
+from gateway.reference import reference_dir
+
+INPUT = str(reference_dir() / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml")
+"""Read through ``OVERSTAP_REFERENCE_DIR`` like every test (it was this machine's own path)."""
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real ``overstap`` command; a hang (a FIFO opened for reading) ends in TimeoutExpired, a failure."""
-    return subprocess.run([*overstap_command(), *args], cwd=ROOT, capture_output=True, text=True, timeout=30,
+    """The real ``overstap`` command; a hang (a FIFO opened for reading) ends in TimeoutExpired, a failure.
+
+    The timeout is a hang guard, not a speed check: a refusal takes ~1 s, and 30 s ran out twice at load 15."""
+    return subprocess.run([*overstap_command(), *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
