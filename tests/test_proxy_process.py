@@ -317,6 +317,14 @@ main()
 """
 
 
+def delivered_then_stopped(proc: subprocess.Popen[bytes], url: str, rec: Receiver) -> None:
+    """One sample answered 200 and delivered to ``rec``, then the sidecar stopped by SIGTERM."""
+    assert httpx.post(url + "/soap", content=sample(), timeout=ANSWERED_WITHIN).status_code == 200
+    assert wait_for(lambda: len(rec.received) == 1, timeout=30)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+
+
 def test_a_reload_whose_workers_cannot_start_keeps_the_old_ones_and_the_stop_clean(tmp_path: Path) -> None:
     """An OSError starting a reload's workers was no reload failure: it ended the SIGHUP task (or the mapping
     watcher, for good) and, at a stop, failed the shutdown. It is now a failed reload like a broken mapping: the
@@ -337,10 +345,7 @@ def test_a_reload_whose_workers_cannot_start_keeps_the_old_ones_and_the_stop_cle
             assert wait_for(lambda: "gateway ready" in log.read_text(), timeout=90), log.read_text()[-1500:]
             proc.send_signal(signal.SIGHUP)
             assert wait_for(lambda: "mapping reload (SIGHUP) failed" in log.read_text(), timeout=30)
-            assert httpx.post(url + "/soap", content=sample(), timeout=ANSWERED_WITHIN).status_code == 200  # old worker
-            assert wait_for(lambda: len(rec.received) == 1, timeout=30)
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
+            delivered_then_stopped(proc, url, rec)  # by the old worker
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -394,11 +399,7 @@ def test_a_sighup_during_the_start_reloads_once_it_is_done_and_ends_nothing(tmp_
             go.touch()
             assert wait_for(lambda: "mappings reloaded (SIGHUP)" in log.read_text(), timeout=120), \
                 log.read_text()[-1500:]
-            reply = httpx.post(f"http://127.0.0.1:{port}/soap", content=sample(), timeout=ANSWERED_WITHIN)
-            assert reply.status_code == 200
-            assert wait_for(lambda: len(rec.received) == 1, timeout=30)
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
+            delivered_then_stopped(proc, f"http://127.0.0.1:{port}", rec)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
