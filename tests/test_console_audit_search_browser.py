@@ -1,9 +1,10 @@
 """The audit page's filter form in a real browser (Debian's chromium through Playwright), on a real sidecar.
 
 An operator asks who looked at message 12 in November: fills the form, submits it (a GET: the address holds the
-question, so it can be bookmarked or sent on), pages Older and Newer through a user's 250 entries, and meets a
-400 that names the parameter when the address is edited by hand. The screenshot of the answer goes to
-``out/console-screenshots/`` (and, with OVERSTAP_UPDATE_SCREENSHOT=1, to docs/img/ for docs/console.md).
+question, so it can be bookmarked or sent on), pages Older and Newer through a user's 250 entries, finds a
+range of exactly 200 offering no Older (session 33), and meets a 400 that names the parameter when the address is
+edited by hand. The screenshot of the answer goes to ``out/console-screenshots/`` (and, with
+OVERSTAP_UPDATE_SCREENSHOT=1, to docs/img/ for docs/console.md).
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ def test_an_operator_searches_the_audit_log_and_pages_it_in_chromium(start: Star
             page.locator("p.paging a", has_text="Newer").click()
             page.wait_for_url("**/console/audit?user=anna*")
             assert page.locator("table.audit td:nth-child(4)").all_inner_texts() == first
+
+            page.locator("form.filters a", has_text="Clear").click()  # 6 to 25 October: exactly 200 entries
+            page.fill("form.filters input[name=from]", "2026-10-06")
+            page.fill("form.filters input[name=to]", "2026-10-25")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url("**/console/audit?*from=2026-10-06*")
+            assert page.locator("table.audit td:nth-child(4)").all_inner_texts() == [
+                f"message_id={1000 + i}" for i in range(249, 49, -1)]
+            assert page.locator("p.paging a", has_text="Older").count() == 0  # session 33: no Older to nothing
 
             answer = page.goto(running.url + "/console/audit?from=2026-13-01")
             assert answer is not None and answer.status == 400

@@ -47,8 +47,8 @@ class Tail:
     imported from (session 30), None for an entry the console wrote. Empty for the file, which has no source; kept
     apart from the entry, whose keys are an imported line's and may be any."""
     older: int | None = None
-    """The cursor of the page of older entries (``before=``), None when there are none: on the file a byte offset
-    (a line's start), on PostgreSQL the oldest shown entry's id."""
+    """The cursor of the page of older entries (``before=``), None when there are none (both stores read one match
+    past the page to know): on the file a byte offset (a line's start), on PostgreSQL the oldest shown entry's id."""
     newer: int | None = None
     """The cursor of the page of newer entries (``after=``), None on the newest page."""
     cut_newer: bool = False
@@ -114,8 +114,10 @@ def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread
          wanted: Wanted | None = None, before: int | None = None, bounds: Span = UNBOUNDED) -> Tail:
     """The newest ``limit`` entries of the file at ``path`` (those ``wanted``, and starting before the offset
     ``before``), newest first; a file that shrinks while it is read is read again from its new end (at most three
-    times, then what was read). ``older`` is where the next page goes on: the oldest shown entry's start, or where
-    the budget stopped; None once the file's start was reached. ``bounds``: without ``before`` the read starts where
+    times, then what was read). ``older`` is where the next page goes on: the oldest shown entry's start when the
+    read, going on past a full page, found one match more (without it a range or a search of exactly 200 offered an
+    Older page of nothing, before session 33); where the budget stopped; None when the file's (or the range's)
+    start came first. ``bounds``: without ``before`` the read starts where
     the bisection finds ``until`` (:mod:`gateway.console.auditseek`), and a line older than ``since`` ends it."""
     found = Tail()
     for _attempt in range(3):
@@ -128,7 +130,8 @@ def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread
                     found.newer = before  # the lines from there on: all newer than this page's
                 elif bounds.until is not None:  # the range's newest page: no line from there on is in the range
                     size, found.probes = start_of(f.fileno(), size, bounds.until, pread)
-                oldest = size
+                oldest = last = size  # where the oldest line read starts; where the oldest entry listed does
+                skipped_then = 0  # the lines that were no entry up to the oldest entry listed
                 for line, read, start in lines_backwards(f.fileno(), size, block, budget, pread):
                     found.bytes_read, oldest = read, start
                     if not line.strip():
@@ -141,14 +144,14 @@ def tail(path: Path, limit: int, block: int = BLOCK, budget: int = BUDGET, pread
                         return found
                     if wanted is not None and not wanted(parsed):
                         continue
+                    if len(found.entries) == limit:  # one match past a full page: the older page lists it
+                        found.older, found.skipped = last, skipped_then  # and says the lines between
+                        return found
                     found.entries.append(parsed)
-                    if len(found.entries) == limit:
-                        break
+                    last, skipped_then = start, found.skipped
                 found.cut = size > budget and len(found.entries) < limit  # older entries left unread
-                if found.cut:  # on from the oldest line read whole; past a line longer than the budget
-                    found.older = oldest if oldest < size else size - budget
-                elif len(found.entries) == limit and oldest > 0:
-                    found.older = oldest
+                if size > budget:  # the budget, not the file's start, ended the read: on from the oldest line read
+                    found.older = oldest if oldest < size else size - budget  # whole; past a line over the budget
             return found
         except FileNotFoundError:
             if before is not None:  # rotated away since the link was made: its offsets name nothing now
