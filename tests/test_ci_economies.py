@@ -197,3 +197,41 @@ def test_the_shared_registry_is_one_per_set_of_folders_and_follows_the_mapping_p
     monkeypatch.delenv("OVERSTAP_MAPPING_PATH")
     named = shared_registry(files=[example])
     assert named is not plain and named.get(str(example)) is named._by_path[example.resolve()]
+
+
+SHOWN = """
+import sys
+from gateway.cli import main
+for args in (["1"], ["1", "--message", "--payload"]):
+    try:
+        main(["outbox", "show", *args, "--data-dir", sys.argv[1]])
+    except SystemExit as exc:
+        assert exc.code in (0, None), exc.code
+print(sorted(n for n in ("gateway.pipeline", "gateway.render", "gateway.mapping", "gateway.model", "lxml.etree")
+             if n in sys.modules))
+"""
+
+
+def test_outbox_show_imports_no_renderer_pipeline_or_mappings(tmp_path: Path) -> None:
+    """``overstap outbox show`` reads rows: a delivery whose envelope replaced another (the ledger's
+    ``ggk-replaced``) and a message with unmapped input. It imported the renderers for the first and the mapping
+    machinery for the second (0.63-0.72 s of CPU a run before session 33; docs/operations.md, *outbox*)."""
+    from gateway.deliver import outbox
+    from gateway.deliver.unmapped import UnmappedInput
+    from gateway.ledger.replacements import REPLACED
+
+    conn = outbox.connect(outbox.open_db(tmp_path / "data"))
+    unmapped = UnmappedInput(2, (("Client/Naam", 7),)).encode()
+    with outbox.transaction(conn):
+        outbox.accept(conn, outbox.NewMessage("default", "translate", b"<x/>", unmapped=unmapped),
+                      [outbox.NewDelivery(outbox.NEW, "new-uuid", "zaak-1", b"<x/>", "text/xml", "urn:a", "zaak-1")])
+        conn.execute("INSERT INTO remembered (kind, key, value) VALUES (?, 'old-uuid', 'new-uuid')", (REPLACED,))
+    conn.close()
+    env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
+    run = subprocess.run([sys.executable, "-c", SHOWN, str(tmp_path / "data")], cwd=TESTS.parent, env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    said = run.stdout.strip().splitlines()
+    assert "replaced          old-uuid (envelopes the chain holds; this one went instead)" in said
+    assert "  unmapped        2 source value(s) no mapping rule used:" in said and "    Client/Naam (line 7)" in said
+    assert said[-1] == "[]", run.stdout

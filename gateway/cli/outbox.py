@@ -26,6 +26,7 @@ from gateway.deliver.outbox import ID_RANGE
 from gateway.deliver.serving import SidecarServing, alone
 from gateway.deliver.store import SqliteStore, Store, existing, locate, read_only, ready
 from gateway.ledger.job import JobLedger
+from gateway.ledger.replacements import replaced
 from gateway.ledger.staged import ConnLedger
 from gateway.pgstore.conn import next_tijdstip
 from gateway.profiles import PROFILES
@@ -223,9 +224,7 @@ def show(item_id: int, data_dir: str | None, config_file: str | None, store_url:
         for key in ("id", "status", "route", "target", "referentienummer", "order_key", "zaak", "soap_action",
                     "attempts", "replays", "http_status", "reply_code", "reason"):
             click.echo(f"{key:<17} {row[key] if row[key] is not None else '-'}")
-        from gateway.deliver import restamp
-
-        if earlier := restamp.replaced(conn, row["referentienummer"]):  # a GGk envelope the chain held: sent anew
+        if earlier := replaced(conn, row["referentienummer"]):  # a GGk envelope the chain held: sent anew
             click.echo(f"{'replaced':<17} {', '.join(earlier)} (envelopes the chain holds; this one went instead)")
         for key in ("created_at", "updated_at", "delivered_at", "next_at"):
             click.echo(f"{key:<17} {_when(row[key])}")

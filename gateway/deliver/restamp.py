@@ -30,9 +30,9 @@ from datetime import datetime
 from lxml import etree
 
 from gateway.ledger import LedgerTransaction
+from gateway.ledger.replacements import REPLACED, sent_last
 from gateway.ledger.staged import ConnLedger
 from gateway.render import ggk
-from gateway.render.ggk_chain import MAX_HOPS, REPLACED, sent_last
 from gateway.render.zkn import referentienummer
 
 from . import outbox
@@ -137,19 +137,6 @@ def replaced_by(conn: sqlite3.Connection, ref: str) -> str | None:
     """The UUID under which the envelope once sent as ``ref`` went out last, or None when it was never replaced."""
     found = sent_last(ConnLedger(conn, create=False).direct, ref)
     return found if found != ref else None
-
-
-def replaced(conn: sqlite3.Connection, ref: str) -> list[str]:
-    """The UUIDs of the envelopes the one sent as ``ref`` replaced, newest first: what ``outbox show`` names once
-    the delivery's reason is gone (delivered). Few rows: one a replay in a new envelope."""
-    earlier: list[str] = []
-    for _ in range(MAX_HOPS):
-        row = conn.execute("SELECT key FROM remembered WHERE kind = ? AND value = ?",
-                           (REPLACED, earlier[-1] if earlier else ref)).fetchone()
-        if row is None:
-            break
-        earlier.append(str(row[0]))
-    return earlier
 
 
 def store(conn: sqlite3.Connection, delivery_id: int, payload: bytes, envelope: Envelope, stamp: NewStamp,

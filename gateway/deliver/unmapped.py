@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from gateway.mapping import Unmapped
+if TYPE_CHECKING:  # only named: ``outbox show`` decodes what is kept without the mapping machinery (~0.3 s)
+    from gateway.mapping import Unmapped
 
 MAX_LISTED = 50
 """Paths listed (carried, logged, stored) per message; the count covers the rest."""

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from gateway.ingest.errors import found
 from gateway.ledger import LedgerTransaction
+from gateway.ledger.replacements import sent_last
 from gateway.mapping import ConversionError
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
@@ -24,24 +25,6 @@ from .zkn import RenderError
 
 Received = tuple[str, str]
 """A Di01 that brought a heenbericht in: (ledger key, its referentienummer)."""
-REPLACED = "ggk-replaced"
-"""The ledger's kind for "envelope UUID -> the UUID of the envelope a replay sent in its place" (the chain refused
-the first, gateway/deliver/restamp.py): a Du01 then points at the Di01 the chain got, and a Fo01 about the old
-UUID is known as about a delivery sent again since."""
-MAX_HOPS = 100
-"""Replacements followed at most (each is an operator's replay of a refused envelope)."""
-
-
-def sent_last(tx: LedgerTransaction, referentienummer: str) -> str:
-    """The UUID under which the envelope first sent as ``referentienummer`` went out last: itself unless a replay
-    sent it again in a new envelope (one indexed read when it did not)."""
-    found = referentienummer
-    for _ in range(MAX_HOPS):
-        newer = tx.recall(REPLACED, found)
-        if newer is None:
-            break
-        found = newer
-    return found
 
 
 def ggk_stamp(bericht: Bericht, settings: RenderSettings, tx: LedgerTransaction, now: datetime) -> ggk.Stamp:
