@@ -215,7 +215,7 @@ print(sorted(n for n in ("gateway.pipeline", "gateway.render", "gateway.mapping"
 def test_outbox_show_imports_no_renderer_pipeline_or_mappings(tmp_path: Path) -> None:
     """``overstap outbox show`` reads rows: a delivery whose envelope replaced another (the ledger's
     ``ggk-replaced``) and a message with unmapped input. It imported the renderers for the first and the mapping
-    machinery for the second (0.63-0.72 s of CPU a run before session 33; docs/operations.md, *outbox*)."""
+    machinery for the second (0.59-0.72 s of CPU a run before session 33; docs/deploy-sidecar.md, *Operations*)."""
     from gateway.deliver import outbox
     from gateway.deliver.unmapped import UnmappedInput
     from gateway.ledger.replacements import REPLACED
@@ -234,4 +234,41 @@ def test_outbox_show_imports_no_renderer_pipeline_or_mappings(tmp_path: Path) ->
     said = run.stdout.strip().splitlines()
     assert "replaced          old-uuid (envelopes the chain holds; this one went instead)" in said
     assert "  unmapped        2 source value(s) no mapping rule used:" in said and "    Client/Naam (line 7)" in said
+    assert said[-1] == "[]", run.stdout
+
+
+REPLAYED = """
+import sys
+from gateway.cli import main
+for args in (["1"], ["--all-dead"]):
+    try:
+        main(["outbox", "replay", *args, "--data-dir", sys.argv[1]])
+    except SystemExit as exc:
+        assert exc.code in (0, None), exc.code
+print(sorted(n for n in ("gateway.pipeline", "gateway.render", "gateway.mapping", "gateway.model", "gateway.zaken")
+             if n in sys.modules))
+"""
+
+
+def test_outbox_replay_of_dead_letters_imports_no_renderer_pipeline_or_mappings(tmp_path: Path) -> None:
+    """A dead letter is replayed as stored: ``overstap outbox replay ID`` and ``--all-dead`` read whether the chain
+    holds its envelope (a StUF Fo03: the stored bytes read as a GGk envelope, which these are not) and queue it
+    again, rendering nothing. They imported the pipeline, the renderers and the mappings (0.61-0.86 s of CPU a run
+    before session 33); a quarantined replay, which converts, still does."""
+    from gateway.deliver import outbox
+
+    conn = outbox.connect(outbox.open_db(tmp_path / "data"))
+    with outbox.transaction(conn):
+        for ref in ("uuid-1", "uuid-2"):
+            accepted = outbox.accept(conn, outbox.NewMessage("default", "translate", ref.encode()), [
+                outbox.NewDelivery(outbox.NEW, ref, "zaak-1", b"<x/>", "text/xml", "urn:a", "zaak-1")])
+            outbox.mark_dead(conn, accepted.queued[0].id, 2, 500, "Fo03 StUF055", "HTTP 500: Fo03 StUF055")
+    conn.close()
+    env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
+    run = subprocess.run([sys.executable, "-c", REPLAYED, str(tmp_path / "data")], cwd=TESTS.parent, env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    said = run.stdout.strip().splitlines()
+    assert said[:2] == ["ok   1: queued again as stored", "1 replayed, 0 not"], run.stdout
+    assert said[2:4] == ["ok   2: queued again as stored", "1 replayed, 0 not"], run.stdout
     assert said[-1] == "[]", run.stdout

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gateway.zaken.plan import CREEER, SOAP_ACTIONS
-
 from . import outbox
 
 KIND = "created-before-import"
@@ -30,6 +28,8 @@ _MARK = ("INSERT INTO remembered (kind, key, value) VALUES (?, ?, ?) ON CONFLICT
 def mark(conn: Any, holds: Callable[[Iterable[str]], set[str]]) -> int:
     """Mark the creeerZaak deliveries not delivered whose zaak ``holds`` says the imported ledger holds (call it
     in the import's transaction); how many were marked."""
+    from gateway.zaken.plan import CREEER, SOAP_ACTIONS  # here: a replay reads this module, and needs no zaken
+
     rows = conn.execute("SELECT id, zaak FROM delivery WHERE status IN (?, ?) AND zaak IS NOT NULL AND soap_action = ?",
                         (outbox.DEAD, outbox.PENDING, SOAP_ACTIONS[CREEER])).fetchall()  # index delivery_pending
     held = holds({str(zaak) for _, zaak in rows})

@@ -32,8 +32,7 @@ from lxml import etree
 from gateway.ledger import LedgerTransaction
 from gateway.ledger.replacements import REPLACED, sent_last
 from gateway.ledger.staged import ConnLedger
-from gateway.render import ggk
-from gateway.render.zkn import referentienummer
+from gateway.profiles import DI01, DU01, GGK_NS, STUF_NS
 
 from . import outbox
 
@@ -43,8 +42,8 @@ STALE_TIJDSTIP = "Fo03 StUF019"
 CHAIN_REFUSALS = frozenset({"Fo01", "Fo02", "Fo03"})
 """The StUF berichtcodes a refused delivery's reply code begins with: ``Fo01 <code>`` for the chain's later Fo01
 (gateway/deliver/chain_faults.py), the answer's berichtcode and code for a refusal at once (outcome.py)."""
-_ROOTS = {f"{{{ggk.GGK_NS}}}{ggk.DI01}": "Di01", f"{{{ggk.GGK_NS}}}{ggk.DU01}": "Du01"}
-_S = f"{{{ggk.STUF_NS}}}"
+_ROOTS = {f"{{{GGK_NS}}}{DI01}": "Di01", f"{{{GGK_NS}}}{DU01}": "Du01"}
+_S = f"{{{STUF_NS}}}"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
@@ -98,7 +97,7 @@ def read(payload: bytes, ref: str) -> Envelope | None:
     found = root if root.tag in _ROOTS else next((e for e in root.iter(*_ROOTS) if e is not root), None)
     if found is None:
         return None
-    stuur = found.find(f"{{{ggk.GGK_NS}}}stuurgegevens")
+    stuur = found.find(f"{{{GGK_NS}}}stuurgegevens")
     if stuur is None:
         return None
     texts = [stuur.findtext(f"{_S}{path}") for path in
@@ -112,6 +111,8 @@ def read(payload: bytes, ref: str) -> Envelope | None:
 def take(envelope: Envelope, tx: LedgerTransaction, now: datetime) -> NewStamp:
     """A new UUIDv4 and the zender's next tijdstipBericht from ``tx``, as :func:`gateway.render.ggk_chain.ggk_stamp`
     gives a fresh envelope (the counter moved on, so never the value the chain got before)."""
+    from gateway.render.zkn import referentienummer  # the renderers only when an envelope is made anew
+
     return NewStamp(referentienummer(), tx.tijdstip(envelope.zender, now))
 
 

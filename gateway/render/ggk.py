@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from gateway import __version__
 from gateway.model import Bericht
 from gateway.model.codes import BERICHTNUMMERS
+from gateway.profiles import DI01, DU01, GGK_NS, STUF_NS
 from gateway.zaken.units import gemeente_and_aanbieder, heen_soort
 
 from . import ggk_guard
@@ -25,16 +26,12 @@ from .names import file_name
 from .settings import RenderSettings
 from .zkn import Rendered, RenderError, esc
 
-GGK_NS = "http://www.stufstandaarden.nl/sectormodel/ggk/0210"
-STUF_NS = "http://www.egem.nl/StUF/StUF0301"
 XMIME_NS = "http://www.w3.org/2005/05/xmlmime"
 ONTVANGER_APPLICATIE = "GGk"  # fixed value of stuurgegevens.ontvanger.applicatie (spec 3.2, 3.3)
 CONTENT_TYPE = "application/xml"
 CRLF = "\r\n"  # spec 2.2: lines of the envelope end in CR LF
 DEFAULT_ADMINISTRATIE = "gemeente {gemeente}"
 """zender.administratie when ``render.zender.administratie`` is not set: the gemeente the message concerns."""
-DI01 = "envelopHeenbericht-ggk_Di01"
-DU01 = "envelopRetourbericht-ggk_Du01"
 
 
 @dataclass(frozen=True, slots=True)
