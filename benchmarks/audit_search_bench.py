@@ -94,16 +94,19 @@ def walk(log: AuditLog, f: AuditFilter) -> tuple[int, int, float]:
 def file_bench(rows: int) -> None:
     path = Path(tempfile.mkdtemp()) / "console-audit.jsonl"
     path.write_text("".join(json.dumps({"action": "view_payload", "message_id": i, "time": "2026-12-07T06:00:00+00:00",
-                                        "user": f"user{i % 20}"}, sort_keys=True) + "\n" for i in range(rows)))
+                                        "user": f"user{i % 20}"}, sort_keys=True) + "\n" for i in range(rows))
+                    + "".join(json.dumps({"action": "login", "time": "2026-12-07T07:00:00+00:00", "user": "last200"},
+                                         sort_keys=True) + "\n" for _ in range(200)))  # a full page and no more
     log = AuditLog(path)
     print(f"{rows} entries, {path.stat().st_size / 1e6:.1f} MB")
     for name, f in (("newest", AuditFilter()), ("user (1 of 20)", AuditFilter(user="user7")),
                     ("a user who did nothing", AuditFilter(user="nobody")),
-                    ("a message's id", AuditFilter(id=rows // 2, kind="message"))):
+                    ("a message's id", AuditFilter(id=rows // 2, kind="message")),
+                    ("exactly 200, at the end", AuditFilter(user="last200"))):
         took = min(timed(log, f) for _ in range(3))
         found = log.page(f, 200)
         print(f"{name:24s} {took * 1000:7.1f} ms, {found.bytes_read / 1e6:.2f} MB read, {len(found.entries)} entries"
-              f"{', stopped by the budget' if found.cut else ''}")
+              f"{', stopped by the budget' if found.cut else ''}{', Older offered' if found.older is not None else ''}")
     visits, count, took = walk(log, AuditFilter(id=rows // 2, kind="message"))
     print(f"one id through the whole file: {visits} visits, {took:.2f} s, {count} found")
     visits, count, took = walk(log, AuditFilter())

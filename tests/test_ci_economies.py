@@ -253,7 +253,7 @@ print(sorted(n for n in ("gateway.pipeline", "gateway.render", "gateway.mapping"
 def test_outbox_replay_of_dead_letters_imports_no_renderer_pipeline_or_mappings(tmp_path: Path) -> None:
     """A dead letter is replayed as stored: ``overstap outbox replay ID`` and ``--all-dead`` read whether the chain
     holds its envelope (a StUF Fo03: the stored bytes read as a GGk envelope, which these are not) and queue it
-    again, rendering nothing. They imported the pipeline, the renderers and the mappings (0.61-0.86 s of CPU a run
+    again, rendering nothing. They imported the pipeline, the renderers and the mappings (0.60-0.87 s of CPU a run
     before session 33); a quarantined replay, which converts, still does."""
     from gateway.deliver import outbox
 

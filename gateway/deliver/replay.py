@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from gateway.pipeline import Conversion
 
 # The pipeline, the renderers and the mappings are imported by the quarantined replay, which converts: a dead
-# letter goes as stored (``overstap outbox replay ID``: 0.61-0.86 s of CPU a run before session 33).
+# letter goes as stored (``overstap outbox replay ID``: 0.60-0.87 s of CPU a run before session 33).
 Convert = Callable[[str, bytes], "Conversion"]
 """(route, original bytes) -> conversion with the route's current mappings; raises a FAILURES error."""
 Targets = Container[tuple[str, str]] | None
