@@ -8,19 +8,22 @@
 Why: on this shared VM the microseconds of batch_bench and batch_stages move 10-40% with the host's hour, so
 levers worth 3-10% could not be told apart (sessions 30-32). Instructions executed (cachegrind's ``Ir``) repeat
 to ~0.05% between runs of one tree, whatever else runs. They are not time: a cache miss costs no instruction, and
-the batch's Python code misses the 32 KiB instruction cache ~60x as often an instruction as lxml's floor does
-(``--caches`` adds cachegrind's simulated misses, ~2x slower), so a lever that only moves memory shows there.
+an instruction of the batch's Python code misses the 32 KiB instruction cache ~6x as often as one of lxml's floor,
+the data cache ~2.5x (``--caches`` adds cachegrind's simulated misses, ~2x slower; a lever that only moves memory
+shows there).
 
 Each figure is the difference of two runs on ``--base`` and ``-n`` messages of batch_bench's archive, divided by
 the difference of their sizes: start-up, imports and mapping compilation cancel out. ``overstap batch`` runs as
 batch_counts runs it (a file ledger, commits left to the end, no worker replacement), ``PYTHONHASHSEED=0``; with
 ``--workers`` above 0 every process of the tree is counted (cachegrind follows forks; a forked worker's count also
 holds what its parent ran before the fork, which the difference cancels), so the pipe between workers and parent
-is in the total. One native run of each program first writes the tree's bytecode. The floor is counted the same
-way: lxml parse + serialise of the archive's messages, the loop of ``batch_bench.floor_rate``. ``budget`` is the
-two-worker target's arithmetic (issue 13: 30% of the floor for the run on two cores, ~6.7 floors of CPU a message
-for all processes) in instructions; it holds only as far as an instruction of the floor costs what one of the
-batch does, which it does not (docs/performance.md: an instruction of the batch costs ~2.5x one of the floor).
+is in the total. Those figures move ~3% between runs: who reads a member follows the parent's idle time, and
+waits and timers tick ~50x as often a message under valgrind; ``--workers 0`` is the one to compare trees on.
+One native run of each program first writes the tree's bytecode. The floor is counted the same way: lxml parse +
+serialise of the archive's messages, the loop of ``batch_bench.floor_rate``. The last line puts the two-worker
+target's arithmetic (issue 13: 30% of the floor for the run on two cores, ~6.7 floors of CPU a message for all
+processes) in instructions, at what an instruction of the batch costs against one of the floor
+(``INSTRUCTION_COST``, measured beside CPU time: 2.7-3.2x).
 """
 
 from __future__ import annotations
@@ -38,8 +41,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 CACHES = ["--I1=32768,8,64", "--D1=32768,8,64", "--LL=33554432,16,64"]
 """Cache geometry given, not detected, so counts of two hosts compare (an EPYC core's L1s; one LL of 32 MiB)."""
+MISSES = ("I1mr", "D1mr", "D1mw", "DLmr", "DLmw")
+"""The simulated misses shown (first-level instruction and data caches, the last level's data misses)."""
 BUDGET_FLOORS = 6.7
 """Floors of CPU a message for all processes at which two workers reach 15% of the floor each (issue 13)."""
+INSTRUCTION_COST = (2.7, 3.2)
+"""What an instruction of the batch costs in time against one of the floor: CPU floors a message measured beside
+these instruction floors (session 33; docs/performance.md). The batch's Python misses the caches far more."""
 
 _BATCH = """
 import shutil, sys
@@ -161,6 +169,8 @@ def report(result: dict[str, Any]) -> None:
     print(f"{result['tree']}: {result['messages']:,} messages (the difference of two runs); "
           f"floor {floor / 1e3:,.1f} k instructions a message (lxml parse + serialise)")
     extra = [e for e in result["floor"] if e != "Ir"]
+    if extra:
+        print("  floor" + " " * 36 + "".join(f"  {e} {result['floor'][e]:,.0f}" for e in extra if e in MISSES))
     for key, row in result.items():
         if not key.startswith("workers="):
             continue
@@ -168,12 +178,13 @@ def report(result: dict[str, Any]) -> None:
             if part not in row:
                 continue
             ir = row[part]["Ir"]
-            misses = "".join(f"  {e} {row[part][e]:,.0f}" for e in extra if e in ("D1mr", "D1mw", "DLmr", "DLmw"))
+            misses = "".join(f"  {e} {row[part][e]:,.0f}" for e in extra if e in MISSES)
             print(f"  batch {key:10} {part:8} {ir / 1e3:9,.1f} k  {ir / floor:6.2f} floors{misses}")
         if key != "workers=0":
-            print(f"  budget for two workers at 15% each: {BUDGET_FLOORS} floors = {BUDGET_FLOORS * floor / 1e3:,.1f} k"
-                  f" (all processes {row['all']['Ir'] / floor / BUDGET_FLOORS:.2f}x of it)")
-
+            low, high = (BUDGET_FLOORS / cost for cost in reversed(INSTRUCTION_COST))
+            print(f"  two workers at 15% each: {BUDGET_FLOORS} floors of CPU a message, at {INSTRUCTION_COST[0]}-"
+                  f"{INSTRUCTION_COST[1]}x the floor's cost an instruction {low:.1f}-{high:.1f} floors of "
+                  f"instructions; all processes now {row['all']['Ir'] / floor:.2f}")
 
 def compare(paths: list[Path]) -> None:
     results = [json.loads(path.read_text()) for path in paths]
