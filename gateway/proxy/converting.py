@@ -180,9 +180,14 @@ def mapping_files(config: ServeConfig) -> list[Path]:
 
 def _local(el: etree._Element) -> str:
     """An element's local name ("" for a comment or PI); a string split, not ``etree.QName``, which cost a message
-    of 100,000 elements ~0.3 s of its failure path (``facts_of`` walks them all)."""
+    of 100,000 elements ~0.3 s of its failure path when ``facts_of`` walked them all in Python."""
     tag = el.tag
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+_FACT_TAGS = tuple("{*}" + name for name in ("Identificatie", "referentienummer", "Afzender", "Ontvanger",
+                                             *SYSTEEM_PARTS))
+"""The only elements :func:`facts_of` reads, in any namespace or none, in document order."""
 
 
 def facts_of(body: bytes) -> Facts:
@@ -194,7 +199,7 @@ def facts_of(body: bytes) -> Facts:
         return Facts()
     facts = Facts()
     parties: dict[str, str] = {}
-    for el in root.iter():
+    for el in root.iter(*_FACT_TAGS):  # lxml picks them in C: a hostile message's 100,000 others cost ~nothing
         name = _local(el)
         text = (el.text or "").strip() if name else ""
         up = el.getparent()
