@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from clocks import StepClock
 from lxml import etree
+from shared_registry import shared_registry
 
 from gateway.cli import main
 from gateway.ingest import InputError, read
@@ -90,19 +91,19 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def ggk_converter(reference_dir: Path) -> Converter:
-    return Converter(profile="ggk", validate=True)
+    return Converter(shared_registry(), profile="ggk", validate=True)
 
 
 @pytest.fixture(scope="module")
 def zkn_converter(reference_dir: Path) -> Converter:
-    return Converter(validate=True)
+    return Converter(shared_registry(), validate=True)
 
 
 
 @pytest.fixture(scope="module")
 def own_version_converter() -> Converter:
     """Profile ggk with the payload in the message's own version; iJw does that by default, iWmo is told so."""
-    return Converter(profile="ggk", settings=RenderSettings(ggk_versie="source"))
+    return Converter(shared_registry(), profile="ggk", settings=RenderSettings(ggk_versie="source"))
 
 
 CLOCK_START = dt.datetime(2026, 3, 1, 9, 30, 0, 123000)
@@ -134,7 +135,7 @@ def zkn_outputs(data: bytes, name: str) -> list[bytes] | str:
     """Profile zkn v2 outputs of one message in a fresh ledger at a fixed moment, with the (random) UUID
     referentienummers masked; or the refusal's code when the message alone names no zaak (a lone 305/307)."""
     try:
-        outputs = Converter(validate=True, clock=lambda: FIXED_CLOCK).convert(data, name).outputs
+        outputs = Converter(shared_registry(), validate=True, clock=lambda: FIXED_CLOCK).convert(data, name).outputs
     except ConversionError as exc:
         return exc.code
     return [_UUID.sub(b"<StUF:referentienummer>*</StUF:referentienummer>", o.xml) for o in outputs]
@@ -143,7 +144,7 @@ def zkn_outputs(data: bytes, name: str) -> list[bytes] | str:
 def chain_outputs(reference_dir: Path, data: bytes, name: str) -> list[Output]:
     """``data`` converted to zkn after the 2.0 sample toewijzing it continues (CasusB-01 for the 305/307 and
     E/F corrections), in a fresh ledger, so a start or stop has its zaak."""
-    converter = Converter(validate=True, clock=lambda: FIXED_CLOCK)
+    converter = Converter(shared_registry(), validate=True, clock=lambda: FIXED_CLOCK)
     if "WMO305" in name or "WMO307" in name:
         converter.convert((reference_dir / "samples" / "iwmo20-xml" / "CasusB-01-WMO301_toewijzing.xml").read_bytes(),
                           "CasusB-01")
@@ -363,7 +364,8 @@ def test_3_2_and_ijw_fixtures_travel_in_their_own_version_and_come_back_the_same
     assert (env.parameter("functieVersie"), env.parameter("functieSubversie")) == (f"{int(major):04d}",
                                                                                   f"{int(minor):04d}")
     assert env.bericht.get(f"{{{NS['StUF']}}}bestandsnaam") is None
-    _, back_mapping, back = Converter().to_model(env.payload, "payload.xml")  # the model: a lone 305 has no zaak
+    # the model: a lone 305 has no zaak
+    _, back_mapping, back = Converter(shared_registry()).to_model(env.payload, "payload.xml")
     assert back_mapping.name == result.mapping.name
     assert back.unmapped == []
     assert back.bericht == original
@@ -371,8 +373,8 @@ def test_3_2_and_ijw_fixtures_travel_in_their_own_version_and_come_back_the_same
 
 def test_our_3_2_envelope_converts_to_the_same_zaklk01(reference_dir: Path) -> None:
     """With validation on (GGk envelope and zakLk01 XSDs; no 3.2 XSD exists to check the payload itself)."""
-    ggk_32 = Converter(profile="ggk", validate=True, settings=RenderSettings(ggk_versie="3.2"))
-    zkn = Converter(validate=True)
+    ggk_32 = Converter(shared_registry(), profile="ggk", validate=True, settings=RenderSettings(ggk_versie="3.2"))
+    zkn = Converter(shared_registry(), validate=True)
     for name in ("iwmo32/WMO301_toewijzing_specifiek.xml", "iwmo32/WMO317_verzoek_wijziging.xml",
                  "ijw32/JW307_stop.xml"):  # a lone 307 has no zaak: both sides are refused alike
         data = (FIXTURES_DIR / name).read_bytes()
@@ -385,7 +387,7 @@ def test_our_3_2_envelope_converts_to_the_same_zaklk01(reference_dir: Path) -> N
 def test_default_payload_is_the_newest_release(reference_dir: Path) -> None:
     """Default ``newest``: a 3.2 message (iWmo or iJw) goes as 3.2 (a 3.2 301 is no longer refused); a 2.x
     message as 2.1, the newest release whose header it can fill (3.x requires XsdVersie)."""
-    converter = Converter(profile="ggk", validate=True)
+    converter = Converter(shared_registry(), profile="ggk", validate=True)
     for name, functie, dialect in (("iwmo32/WMO301_toewijzing_specifiek.xml", "WMO301", "iwmo32-wmo301"),
                                    ("ijw32/JW315_verzoek.xml", "JW315", "ijw32-jw315"),
                                    ("iwmo32/WMO317_verzoek_wijziging.xml", "WMO317", "iwmo32-wmo317")):
@@ -394,7 +396,7 @@ def test_default_payload_is_the_newest_release(reference_dir: Path) -> None:
         assert (env.stuur("functie"), env.parameter("functieVersie"), env.parameter("functieSubversie")) == (
             functie, "0003", "0002")
         assert out.dropped == ()
-        assert Converter().to_model(env.payload, "payload.xml")[1].name == dialect
+        assert Converter(shared_registry()).to_model(env.payload, "payload.xml")[1].name == dialect
     jw21 = Envelope(converter.convert((FIXTURES_DIR / "ijw21" / "JW301_toewijzing.xml").read_bytes(),
                                       "jw21").outputs[0].xml)
     assert jw21.parameter("functieVersie") == "0002"
@@ -466,7 +468,7 @@ def test_each_envelope_gets_a_random_uuid_and_its_creation_time(reference_dir: P
     gets a new one; tijdstipBericht is the time the envelope is made (3.2), strictly increasing per zender
     (StUF019) even when the clock stands still or goes back. The rest of the envelope is the same."""
     moments = iter([dt.datetime(2026, 3, 1, 9, 30, 0, 123000)] * 2 + [dt.datetime(2026, 3, 1, 9, 29)])
-    converter = Converter(profile="ggk", validate=True, clock=lambda: next(moments))
+    converter = Converter(shared_registry(), profile="ggk", validate=True, clock=lambda: next(moments))
     data = (FIXTURES_21 / "Multi-WMO301_twee_clienten.xml").read_bytes()
     outs = [Envelope(converter.convert(data, "a").outputs[0].xml) for _ in range(3)]
     refs = [env.stuur("referentienummer") for env in outs]
@@ -494,7 +496,7 @@ RETOURS = [FIXTURES_21 / "families" / "CasusA-02-WMO302_retour_akkoord.xml",
 def test_a_retour_after_its_heenbericht_is_a_du01_pointing_at_its_di01(reference_dir: Path, retour: Path) -> None:
     """GGk 2.2: Di01 is the initial message, Du01 its retour; 3.3: crossRefnummer = "UUID van bijbehorende
     ggk0210-Di01", and the zender of the Du01 is who sends the retour (the heenbericht's Ontvanger)."""
-    converter = Converter(profile="ggk", validate=True, clock=StepClock(CLOCK_START))
+    converter = Converter(shared_registry(), profile="ggk", validate=True, clock=StepClock(CLOCK_START))
     heen = converter.convert(heen_of(retour), "heen.xml")
     di01 = Envelope(heen.outputs[0].xml)
     other = converter.convert((FIXTURES_21 / "Multi-WMO301_twee_clienten.xml").read_bytes(), "other.xml")
@@ -514,16 +516,16 @@ def test_a_retour_after_its_heenbericht_is_a_du01_pointing_at_its_di01(reference
     assert du01.stuur("tijdstipBericht") > di01.stuur("tijdstipBericht")
     prefix = "WMO" if result.bericht.wet == "wmo" else "JW"
     assert du01.stuur("functie") == prefix + BERICHTNUMMERS[result.bericht.soort]
-    assert (du01.payload == result.outputs[0].xml and False) or Converter().convert(
+    assert (du01.payload == result.outputs[0].xml and False) or Converter(shared_registry()).convert(
         du01.payload, "payload.xml").bericht == result.bericht
-    back = Converter().convert(result.outputs[0].xml, "du01.xml")
+    back = Converter(shared_registry()).convert(result.outputs[0].xml, "du01.xml")
     assert back.source.envelopes == ["ggk-Du01"]
     assert back.source.envelope_info["crossRefnummer"] == di01.stuur("referentienummer")
 
 
 def test_a_retour_whose_di01_the_ledger_does_not_know_is_refused(reference_dir: Path) -> None:
     """No silent wrong crossRefnummer: the failure names the heenbericht (identifiers only) and the field."""
-    converter = Converter(profile="ggk")
+    converter = Converter(shared_registry(), profile="ggk")
     retour = FIXTURES_21 / "families" / "CasusA-02-WMO302_retour_akkoord.xml"
     converter.convert((FIXTURES_21 / "CasusB-01-WMO301_toewijzing.xml").read_bytes(), "another-301.xml")
     with pytest.raises(RenderError) as caught:
@@ -534,10 +536,12 @@ def test_a_retour_whose_di01_the_ledger_does_not_know_is_refused(reference_dir: 
                                    "whose Di01 this ledger does not know")
     assert "123456782" not in info.message
     # a Di01 that brought the heenbericht in counts too: its UUID is remembered when it is converted
-    received = Converter(profile="ggk", ledger=converter.ledger).convert(heen_of(retour), "301.xml").outputs[0].xml
+    received = Converter(shared_registry(), profile="ggk", ledger=converter.ledger).convert(
+        heen_of(retour), "301.xml").outputs[0].xml
     incoming = received.replace(re.search(rb"<StUF:referentienummer>([^<]+)", received).group(1),
                                 b"0e09a81f-64a0-4793-b946-d6538fb3f37e")
-    Converter(ledger=converter.ledger).convert(incoming, "di01.xml")  # profile zkn: only the ledger is shared
+    # profile zkn: only the ledger is shared
+    Converter(shared_registry(), ledger=converter.ledger).convert(incoming, "di01.xml")
     du01 = Envelope(converter.convert(retour.read_bytes(), str(retour)).outputs[0].xml)
     assert du01.stuur("crossRefnummer") == "0e09a81f-64a0-4793-b946-d6538fb3f37e"
 
@@ -553,7 +557,7 @@ def test_every_retour_family_points_at_its_di01(zkn_converter: Converter, refere
     """306 and 308 have no built-in dialect to write their payload yet (the heenbericht's payload stands in);
     their envelope follows the same rule: the ledger's stamp points at the 305/307's Di01, and the Du01 goes
     from the heenbericht's Ontvanger to its Afzender, valid against the GGk schema."""
-    converter = Converter(profile="ggk", clock=StepClock(CLOCK_START))
+    converter = Converter(shared_registry(), profile="ggk", clock=StepClock(CLOCK_START))
     data = (FIXTURES_21 / heen).read_bytes()
     di01 = Envelope(converter.convert(data, heen).outputs[0].xml)
     bericht = zkn_converter.to_model(data, heen)[2].bericht.model_copy(update={
@@ -575,7 +579,7 @@ def test_every_retour_family_points_at_its_di01(zkn_converter: Converter, refere
 
 def test_a_failed_retour_leaves_the_ledger_as_it_was(reference_dir: Path) -> None:
     """A retour refused after the ledger step (here: no built-in 306 dialect) leaves no tijdstip behind."""
-    converter = Converter(profile="ggk", clock=lambda: dt.datetime(2026, 3, 1, 12, 0))
+    converter = Converter(shared_registry(), profile="ggk", clock=lambda: dt.datetime(2026, 3, 1, 12, 0))
     converter.convert((FIXTURES_21 / "families" / "CasusB-02-WMO305_start.xml").read_bytes(), "305")
     bericht = converter.to_model((FIXTURES_21 / "families" / "CasusB-02-WMO305_start.xml").read_bytes(),
                                  "305")[2].bericht.model_copy(update={"soort": "start-retour", "berichtcode": "419"})
@@ -589,7 +593,7 @@ def test_a_failed_retour_leaves_the_ledger_as_it_was(reference_dir: Path) -> Non
 def test_zender_administratie_is_configurable(full_301: Bericht) -> None:
     """Spec 3.2: "Als samenwerkingsverband dan naam samenwerkingsverband, anders naam gemeente"; set per deployment
     or mapping file (``render: zender: administratie:``), at most 50 characters (StUF:Administratie)."""
-    converter = Converter(profile="ggk", validate=True)
+    converter = Converter(shared_registry(), profile="ggk", validate=True)
     settings = RenderSettings().merged({"zender": {"administratie": "ISD Bollenstreek ({gemeente})"}})
     assert settings.zender.applicatie == "OVERSTAP"
     env = Envelope(render_ggk(converter, full_301, settings)[0].xml)
@@ -824,7 +828,7 @@ def test_an_envelope_may_be_25_mb(zkn_converter: Converter) -> None:
     (IB007, CC03). A 12 MB envelope (a base64 text node beyond libxml2's default 10,000,000 characters) converts
     under the general 10 MB limit; a larger one, or a plain message above 10 MB, is refused with StUF058."""
     source = (FIXTURES_21 / "CasusB-01-WMO301_toewijzing.xml").read_bytes()
-    di01 = Converter(profile="ggk").convert(source, "b").outputs[0].xml
+    di01 = Converter(shared_registry(), profile="ggk").convert(source, "b").outputs[0].xml
 
     def wrapped(padding: int) -> bytes:
         encoded = base64.b64encode(source + b"\n" * padding)
@@ -977,7 +981,7 @@ def test_a_2_0_payload_is_written_through_the_2_0_dialect(ggk_converter: Convert
     env = Envelope(out.xml)
     assert env.payload == out.payload
     assert (env.parameter("functieVersie"), env.parameter("functieSubversie")) == ("0002", "0000")
-    _, back_mapping, back = Converter().to_model(out.payload, "payload.xml")
+    _, back_mapping, back = Converter(shared_registry()).to_model(out.payload, "payload.xml")
     assert back_mapping.name == "iwmo20-wmo301"
     assert back.bericht.clients[0].bsn == full_301.clients[0].bsn
     assert "clients.0.producten.0.toewijzingnummer: not representable in iwmo20-wmo301" in out.dropped
@@ -1020,7 +1024,6 @@ def test_cli_convert_a_301_and_its_302_with_a_payload_version(tmp_path: Path, re
 
 
 def test_serve_route_sets_the_payload_version(reference_dir: Path) -> None:
-    from gateway.mapping import Registry
     from gateway.proxy.config import ConfigError
     from gateway.proxy.config_file import from_dict
     from gateway.proxy.converting import build_converters
@@ -1028,7 +1031,7 @@ def test_serve_route_sets_the_payload_version(reference_dir: Path) -> None:
     doc = {"downstreams": {"isd": "http://isd.example/ggk"}, "routes": {
         "isd": {"downstream": "isd", "profile": "ggk", "ggk_versie": "2.1"},
         "isd-new": {"downstream": "isd", "profile": "ggk"}}}
-    converters = build_converters(from_dict(doc), Registry())
+    converters = build_converters(from_dict(doc), shared_registry())
     bericht = converters["isd"].to_model((FIXTURES_DIR / "iwmo32" / "WMO315_verzoek.xml").read_bytes())[2].bericht
     assert converters["isd"].payload_dialect(bericht, converters["isd"].settings).name == "iwmo21-wmo315"
     assert converters["isd-new"].payload_dialect(bericht, converters["isd-new"].settings).name == "iwmo32-wmo315"
