@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from shared_registry import shared_registry
 from writers import WRITERS, checked, require_native
 
 from gateway.render import guard, schemas, xsdtypes, zkn_writer
@@ -487,16 +488,17 @@ def test_validate_on_guards_zkn_and_full_parses_back(reference_dir: Path, monkey
     parsed: list[str] = []
     real = pipeline.check
     monkeypatch.setattr(pipeline, "check", lambda xml, kind: (parsed.append(kind), real(xml, kind)))
-    guarded = Converter(validate=True, ledger=MemoryLedger())
+    guarded = Converter(shared_registry(), validate=True, ledger=MemoryLedger())
     assert guarded.guarded and "value guard" in guarded.checking
     assert guarded.convert(_sample(reference_dir)).outputs and parsed == []
-    full = Converter(validate="full", ledger=MemoryLedger())
+    full = Converter(shared_registry(), validate="full", ledger=MemoryLedger())
     assert not full.guarded and "parsed back" in full.checking
     assert full.convert(_sample(reference_dir)).outputs and parsed == ["zkn"]
-    assert not Converter(profile="ggk", validate=True).guarded  # GGk output is written through mapping files
-    assert Converter(validate=False).checking == ""
+    # GGk output is written through mapping files
+    assert not Converter(shared_registry(), profile="ggk", validate=True).guarded
+    assert Converter(shared_registry(), validate=False).checking == ""
     with pytest.raises(ValueError, match="unknown validation"):
-        Converter(validate="partly")
+        Converter(shared_registry(), validate="partly")
 
 
 def test_an_invalid_value_is_refused_by_place_without_the_value(reference_dir: Path) -> None:
@@ -506,7 +508,7 @@ def test_an_invalid_value_is_refused_by_place_without_the_value(reference_dir: P
 
     too_long = "Gemeente" * 30  # StUF:organisatie holds 200 characters
     for validate in (True, "full"):
-        converter = Converter(validate=validate, ledger=MemoryLedger(),
+        converter = Converter(shared_registry(), validate=validate, ledger=MemoryLedger(),
                               settings=RenderSettings(zender=Systeem(organisatie=too_long)))
         with pytest.raises(OutputInvalid) as caught:
             converter.convert(_sample(reference_dir))
@@ -516,7 +518,6 @@ def test_an_invalid_value_is_refused_by_place_without_the_value(reference_dir: P
 
 
 def test_the_sidecar_takes_validate_full_and_refuses_other_words(tmp_path: Path, reference_dir: Path) -> None:
-    from gateway.mapping import Registry
     from gateway.proxy.config import ConfigError
     from gateway.proxy.config_file import from_dict
     from gateway.proxy.converting import build_converters
@@ -525,9 +526,9 @@ def test_the_sidecar_takes_validate_full_and_refuses_other_words(tmp_path: Path,
         return {"data_dir": str(tmp_path), "routes": {"r": {"downstream": "http://127.0.0.1:9",
                                                             "validate": validate}}}
 
-    converters = build_converters(from_dict(route("full"), tmp_path), Registry())
+    converters = build_converters(from_dict(route("full"), tmp_path), shared_registry())
     assert converters["r"].validate == "full" and not converters["r"].guarded
-    assert build_converters(from_dict(route(True), tmp_path), Registry())["r"].guarded
+    assert build_converters(from_dict(route(True), tmp_path), shared_registry())["r"].guarded
     with pytest.raises(ConfigError, match="true, false or full"):
         from_dict(route("partly"), tmp_path)
 
