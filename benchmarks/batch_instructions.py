@@ -19,10 +19,12 @@ batch_counts runs it (a file ledger, commits left to the end, no worker replacem
 holds what its parent ran before the fork, which the difference cancels), so the pipe between workers and parent
 is in the total. Those figures move ~3% between runs: who reads a member follows the parent's idle time, and
 waits and timers tick ~50x as often a message under valgrind; ``--workers 0`` is the one to compare trees on.
-One native run of each program first writes the tree's bytecode. The floor is counted the same way: lxml parse +
-serialise of the archive's messages, the loop of ``batch_bench.floor_rate``. The last line puts the two-worker
-target's arithmetic (issue 13: 30% of the floor for the run on two cores, ~6.7 floors of CPU a message for all
-processes) in instructions, at what an instruction of the batch costs against one of the floor
+One native run of each program first writes the tree's bytecode. Unless ``--no-convert``, convert_bench's conversion
+with output validation is counted too (2 and 12 rounds over its messages, each a creeerZaak against a throwaway
+ledger), beside the floor of its own messages: the one-core convert target's figure. The floor is counted the same
+way: lxml parse + serialise of the archive's messages, the loop of ``batch_bench.floor_rate``. The last line puts
+the two-worker target's arithmetic (issue 13: 30% of the floor for the run on two cores, ~6.7 floors of CPU a
+message for all processes) in instructions, at what an instruction of the batch costs against one of the floor
 (``INSTRUCTION_COST``, measured beside CPU time: 2.7-3.2x).
 """
 
@@ -41,6 +43,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 CACHES = ["--I1=32768,8,64", "--D1=32768,8,64", "--LL=33554432,16,64"]
 """Cache geometry given, not detected, so counts of two hosts compare (an EPYC core's L1s; one LL of 32 MiB)."""
+CONVERT_ROUNDS = (2, 12)
+"""Rounds over convert_bench's messages (the iWmo 2.0 301/315 samples, each a creeerZaak) of the two convert runs."""
 MISSES = ("I1mr", "D1mr", "D1mw", "DLmr", "DLmw")
 """The simulated misses shown (first-level instruction and data caches, the last level's data misses)."""
 BUDGET_FLOORS = 6.7
@@ -61,6 +65,29 @@ outcome = run(BatchOptions([archive], out, workers=workers, progress="quiet", st
                            commit_seconds=1e9, worker_growth_mb=0))
 failed = (outcome.summary or {}).get("status", {}).get("failed")
 sys.exit(f"{failed} messages failed" if failed else 0)
+"""
+
+_CONVERT = """
+import sys
+from pathlib import Path
+tree, rounds = Path(sys.argv[1]), int(sys.argv[2])
+sys.path[:0] = [str(tree), str(tree / "benchmarks")]
+from convert_bench import load
+from lxml import etree
+from gateway.ledger.staged import ThrowawayLedger
+from gateway.pipeline import Converter
+messages = load(None)
+if sys.argv[3] == "floor":
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    for _ in range(rounds):
+        for data in messages:
+            etree.tostring(etree.fromstring(data, parser))
+else:
+    checked = Converter(validate=True, ledger=ThrowawayLedger())
+    for _ in range(rounds):
+        for data in messages:
+            checked.convert(data)
+print(len(messages))
 """
 
 _FLOOR = """
@@ -133,8 +160,10 @@ def _sum(processes: list[dict[str, int]]) -> dict[str, int]:
     return total
 
 
-def measure(tree: Path, work: Path, base: int, count: int, workers: list[int], caches: bool) -> dict[str, Any]:
-    """Per message: the floor, and ``overstap batch`` with each worker count (all processes, parent, workers)."""
+def measure(tree: Path, work: Path, base: int, count: int, workers: list[int], caches: bool,
+            convert: bool = True) -> dict[str, Any]:
+    """Per message: the floor, ``overstap batch`` with each worker count (all processes, parent, workers), and
+    (``convert``) convert_bench's conversion with output validation beside the floor of its own messages."""
     sys.path[:0] = [str(tree / "benchmarks")]
     from batch_bench import generate  # the tree's, so both trees of a comparison read archives made alike
 
@@ -151,6 +180,15 @@ def measure(tree: Path, work: Path, base: int, count: int, workers: list[int], c
     floor = [_sum(_ordered(counted([python, floor_py, str(archives[count]), str(rounds)], work,
                                    f"floor-{rounds}", caches))) for rounds in (1, 2)]
     result["floor"] = _per(floor[1], floor[0], count)
+    if convert:
+        convert_py = script(work, "convert.py", _CONVERT)
+        warmed([python, convert_py, str(tree), "1", "convert"], work)
+        sample = int(subprocess.run([python, convert_py, str(tree), "0", "floor"], capture_output=True, text=True,
+                                    check=True).stdout)
+        for part in ("floor", "convert"):
+            small, large = (_sum(_ordered(counted([python, convert_py, str(tree), str(r), part], work,
+                                                  f"convert-{part}-{r}", caches))) for r in CONVERT_ROUNDS)
+            result[f"convert {part}"] = _per(large, small, sample * (CONVERT_ROUNDS[1] - CONVERT_ROUNDS[0]))
     for n_workers in workers:
         runs = [_ordered(counted([python, batch_py, str(tree), str(archives[n]), str(work / f"out-{n}.zip"),
                                   str(n_workers)], work, f"batch-{n_workers}-{n}", caches)) for n in (base, count)]
@@ -171,6 +209,11 @@ def report(result: dict[str, Any]) -> None:
     extra = [e for e in result["floor"] if e != "Ir"]
     if extra:
         print("  floor" + " " * 36 + "".join(f"  {e} {result['floor'][e]:,.0f}" for e in extra if e in MISSES))
+    if "convert floor" in result:
+        own, ir = result["convert floor"]["Ir"], result["convert convert"]["Ir"]
+        print(f"  convert + validation (convert_bench's messages) {ir / 1e3:,.1f} k, {ir / own:.2f} floors of its "
+              f"messages ({own / 1e3:,.1f} k)"
+              + "".join(f"  {e} {result['convert convert'][e]:,.0f}" for e in MISSES if e in result["convert convert"]))
     for key, row in result.items():
         if not key.startswith("workers="):
             continue
@@ -188,12 +231,13 @@ def report(result: dict[str, Any]) -> None:
 
 def compare(paths: list[Path]) -> None:
     results = [json.loads(path.read_text()) for path in paths]
-    keys = [k for k in results[0] if k == "floor" or k.startswith("workers=")]
+    keys = [k for k in results[0] if k in ("floor", "convert floor", "convert convert") or k.startswith("workers=")]
     print("instructions a message (k)          " + "  ".join(f"{path.name:>14}" for path in paths) + "   change")
     for key in keys:
-        parts = ["floor"] if key == "floor" else [p for p in ("all", "parent", "workers") if p in results[0][key]]
+        flat = not key.startswith("workers=")
+        parts = [""] if flat else [p for p in ("all", "parent", "workers") if p in results[0][key]]
         for part in parts:
-            values = [(r[key] if key == "floor" else r[key][part])["Ir"] for r in results]
+            values = [(r[key] if flat else r[key][part])["Ir"] for r in results]
             change = values[-1] / values[0] - 1
             print(f"  {key:10} {part:8}           " + "  ".join(f"{v / 1e3:14,.1f}" for v in values)
                   + f"   {change:+.2%}")
@@ -206,8 +250,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="where the counts go (JSON)")
     parser.add_argument("-n", "--count", type=int, default=1200, help="messages of the larger run")
     parser.add_argument("--base", type=int, default=200, help="messages of the smaller run")
-    parser.add_argument("--workers", default="0,2", help="worker counts, comma-separated (0: one process)")
+    parser.add_argument("--workers", default="0,2", help="worker counts, comma-separated (0: one process; '': none)")
     parser.add_argument("--caches", action="store_true", help="also simulate the caches (cachegrind --cache-sim)")
+    parser.add_argument("--no-convert", action="store_true", help="leave out convert_bench's conversion")
     parser.add_argument("--compare", type=Path, nargs="+", help="print these counts side by side")
     args = parser.parse_args()
     if args.compare:
@@ -219,7 +264,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     try:
         result = measure(args.tree.resolve(), work.resolve(), args.base, args.count,
-                         [int(w) for w in args.workers.split(",")], args.caches)
+                         [int(w) for w in args.workers.split(",") if w], args.caches, not args.no_convert)
     finally:
         if args.dir is None:
             shutil.rmtree(work, ignore_errors=True)
