@@ -41,6 +41,7 @@ from gateway.render.schemas import SchemaUnavailable, schema
 
 from .config import ConfigError, ReplyConfig, ServeConfig
 from .render_config import settings_of
+from .warming import warm, warmth
 from .workers import STUCK_AFTER, WorkerPool
 
 log = logging.getLogger("overstap.convert")
@@ -271,7 +272,34 @@ def convert_message(converter: Converter, route: str, match_route: str, body: by
 
 # -- worker processes -----------------------------------------------------------------------------
 
+STATEFUL_MODES = ("translate", "shadow")
+"""Route modes whose outputs reach a receiver: with the zaak ledger on, the server process renders them."""
+
+
+def rendered_in_server(config: ServeConfig) -> set[str]:
+    """The routes whose outputs the server process renders (against the zaak ledger, gateway/proxy/ledgered.py);
+    a worker maps their messages only, and converts the others whole."""
+    return {name for name, route in config.routes.items() if config.ledger and route.mode in STATEFUL_MODES}
+
+
+def _worker_sides(config: ServeConfig, converters: dict[str, Converter]) -> tuple[dict[str, Any], ...]:
+    """The :func:`warm` calls of a conversion worker: every route mapped, the routes it renders rendered."""
+    server = rendered_in_server(config)
+    return ({"converters": list(converters.values()), "render": False},
+            {"converters": [c for name, c in converters.items() if name not in server], "mapping": False})
+
+
+def worker_warmth() -> dict[str, int]:
+    """What is still cold in this worker (all zeros once :func:`_init_worker` warmed it): a task tests send."""
+    cold: dict[str, int] = {}
+    for side in _worker_sides(_worker_config[0], _worker_converters) if _worker_config else ():
+        for key, value in warmth(**side).items():
+            cold[key] = cold.get(key, 0) + value
+    return cold
+
+
 _worker_converters: dict[str, Converter] = {}
+_worker_config: list[ServeConfig] = []
 
 
 def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path], parent: int) -> None:
@@ -284,6 +312,9 @@ def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path], paren
     logging.getLogger().setLevel(logging.WARNING)
     _worker_converters.clear()
     _worker_converters.update(build_converters(config, Registry(dirs=dirs, files=files)))
+    _worker_config[:] = [config]
+    for side in _worker_sides(config, _worker_converters):  # before it says ready: it takes work warm
+        warm(**side)
 
 
 def _convert_in_worker(route: str, match_route: str, body: bytes) -> Converted:
@@ -320,17 +351,46 @@ class ConversionPool:
         return self.config, list(self.registry.dirs), list(self.registry.extra_files), os.getpid()
 
     async def start(self) -> None:
-        if self.processes <= 0:  # measured from here: start-up is not growth
+        """Start the workers (each warms itself before it says ready) while this process warms what it runs:
+        the render of the routes it renders against the ledger, or everything when threads convert."""
+        warming = asyncio.get_running_loop().run_in_executor(None, self.warm_server, self.converters)
+        try:
+            if self.processes > 0:
+                await self._start_workers()
+        finally:
+            await warming
+        if self.processes <= 0:  # measured from here: start-up (warming included) is not growth
             self.allowance = Allowance(self.config.convert_worker_growth_mb)
-        if self.processes > 0:
-            pool = WorkerPool(self.processes, _init_worker, self._init_args(), self.config.convert_worker_growth_mb,
-                              STUCK_AFTER)
-            await pool.start()
-            if self.closed:  # shut down while these started: they are not taken on
-                await pool.aclose()
-                return
-            self.pool = pool
-            log.info("conversion in %d worker process(es)", self.processes)
+
+    async def _start_workers(self) -> None:
+        pool = WorkerPool(self.processes, _init_worker, self._init_args(), self.config.convert_worker_growth_mb,
+                          STUCK_AFTER)
+        await pool.start()
+        if self.closed:  # shut down while these started: they are not taken on
+            await pool.aclose()
+            return
+        self.pool = pool
+        log.info("conversion in %d worker process(es)", self.processes)
+
+    def _server_sides(self, converters: dict[str, Converter]) -> tuple[dict[str, Any], ...]:
+        """The :func:`warm` calls of this process: everything with threads; else the routes it renders."""
+        if self.processes <= 0:
+            return ({"converters": list(converters.values())},)
+        server = rendered_in_server(self.config)
+        return ({"converters": [c for name, c in converters.items() if name in server], "mapping": False},)
+
+    def warm_server(self, converters: dict[str, Converter]) -> None:
+        """Do this process's share of the lazy set-up of ``converters`` now (in a thread: it takes ~0.2-0.5 s)."""
+        for side in self._server_sides(converters):
+            warm(**side)
+
+    def server_warmth(self) -> dict[str, int]:
+        """What is still cold of this process's share (all zeros once started): for tests and diagnosis."""
+        cold: dict[str, int] = {}
+        for side in self._server_sides(self.converters):
+            for key, value in warmth(**side).items():
+                cold[key] = cold.get(key, 0) + value
+        return cold
 
     async def run(self, local: Callable[..., T], in_worker: Callable[..., T], route: str, match_route: str,
                   body: bytes) -> T | None:
@@ -391,7 +451,7 @@ class ConversionPool:
 
         Until then the old workers keep converting with the old mappings, so no request waits.
         """
-        if converters is not None:
+        if converters is not None:  # warmed by the caller (Gateway.reload), as fresh workers warm themselves
             self.converters = converters
         if self.processes <= 0 or self.closed:
             return

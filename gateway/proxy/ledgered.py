@@ -47,6 +47,7 @@ from gateway.render.zkn import Prepared
 from .answering import Answer, acknowledge
 from .config import RouteConfig
 from .converting import (
+    STATEFUL_MODES,
     ConversionPool,
     Converted,
     Facts,
@@ -148,7 +149,7 @@ class LedgerStage:
     @staticmethod
     def applies(route: RouteConfig) -> bool:
         """Routes whose canonical outputs reach a receiver (translate, shadow) keep its zaak state."""
-        return route.mode in ("translate", "shadow")
+        return route.mode in STATEFUL_MODES
 
     def attach(self, converters: dict[str, Converter], routes: dict[str, RouteConfig]) -> None:
         """Let the main-process converters of stateful routes render against this ledger."""

@@ -370,7 +370,9 @@ class Gateway(QuarantineDoor):
             problems = [str(p) for e in errors for p in (e.problems if isinstance(e, MappingError) else [e])]
             if not problems:
                 try:
-                    self.converters = build_converters(self.config, self.registry)
+                    converters = build_converters(self.config, self.registry)
+                    await asyncio.to_thread(self.conversion.warm_server, converters)  # taken on warm, as workers
+                    self.converters = converters
                     if self.stage is not None:
                         self.stage.attach(self.converters, self.config.routes)
                     await self.conversion.replace(self.converters)
