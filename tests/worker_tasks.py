@@ -55,3 +55,10 @@ def grow_marked(value: int, megabytes: int) -> tuple[int, int, str]:
     """:func:`grow`, answering also which initialiser's worker ran it."""
     grow(value, megabytes)
     return value, os.getpid(), os.environ.get("TEST_WORKER_MARKER", "")
+
+
+def warmth() -> tuple[int, dict[str, int]]:
+    """This sidecar worker's pid and what is still cold in it (gateway.proxy.converting.worker_warmth)."""
+    from gateway.proxy.converting import worker_warmth
+
+    return os.getpid(), worker_warmth()

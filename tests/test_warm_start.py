@@ -1,0 +1,58 @@
+"""A warm start (gateway/proxy/warming.py): the sidecar says ready only once its conversion workers and its own
+process have done the lazy set-up a first message would otherwise pay for, and a worker that replaces one that
+died, or a reload's, takes work warm. Asked of real processes: a fresh interpreter runs tests/warm_probe.py,
+whose spawned workers answer what is still cold in them; no timing is measured."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.reference import ENV, available, reference_dir
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+
+def _probe(processes: int, tmp_path: Path) -> dict[str, Any]:
+    if not available():
+        pytest.skip(f"the official schemas are not at {reference_dir()} (set {ENV}): no value guard to warm")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(TESTS / "warm_probe.py"), str(processes), str(tmp_path)], cwd=ROOT,
+                          env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _cold(found: dict[str, int]) -> dict[str, int]:
+    return {key: value for key, value in found.items() if value}
+
+
+def test_workers_and_the_server_are_warm_when_the_sidecar_is_ready(tmp_path: Path) -> None:
+    seen = _probe(1, tmp_path)
+    # Cold before: the server renders the zkn and GGk routes against the ledger, and nothing compiled them yet
+    # (GGk: 12 places in each of the two envelopes, and the Du01's crossRefnummer).
+    assert seen["server_before"]["zkn_guard"] > 100 and seen["server_before"]["ggk_guard"] == 25
+    assert seen["server"] == {"zkn_guard": 0, "ggk_guard": 0}
+    pid, worker = seen["worker"]
+    assert worker == {"walks": 0, "ei_layouts": 0, "zkn_guard": 0, "ggk_guard": 0}  # maps all, renders passthrough
+    replaced_pid, replaced = seen["replaced"]
+    assert replaced_pid != pid and _cold(replaced) == {}  # the replacement's first task finds it warm already
+    assert seen["reload_errors"] == []
+    reloaded_pid, reloaded = seen["worker_reloaded"]
+    assert reloaded_pid not in (pid, replaced_pid) and _cold(reloaded) == {}
+    assert _cold(seen["server_reloaded"]) == {}
+
+
+def test_with_conversion_threads_the_server_warms_everything_and_again_after_a_reload(tmp_path: Path) -> None:
+    seen = _probe(0, tmp_path)
+    assert seen["server_before"]["walks"] > 10 and seen["server_before"]["ei_layouts"] == 1
+    assert seen["server"] == {"walks": 0, "ei_layouts": 0, "zkn_guard": 0, "ggk_guard": 0}
+    assert seen["reload_errors"] == []
+    assert seen["server_reloaded"] == {"walks": 0, "ei_layouts": 0, "zkn_guard": 0, "ggk_guard": 0}

@@ -1,0 +1,55 @@
+"""Run by tests/test_warm_start.py in a fresh interpreter (so nothing another test did has warmed it): starts a
+real sidecar (:class:`Gateway`, spawned conversion workers unless ``processes`` is 0) and prints, as JSON, what
+was cold before the start, and what is cold right after it, in the server process and in a worker, after the only
+worker was killed and replaced, and after a reload. ``python tests/warm_probe.py PROCESSES DATA_DIR``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def config(processes: int, data: Path) -> Any:
+    """Three routes: one the server renders (zkn, against the ledger), one GGk route it renders too, and a
+    passthrough route the worker converts whole (so a worker has a value guard to warm)."""
+    from gateway.proxy.config_file import from_dict
+
+    zs = {"url": "http://127.0.0.1:9/zs"}
+    return from_dict({"data_dir": str(data), "convert_processes": processes, "watch_mappings": False,
+                      "downstreams": {"zs": zs, "legacy": zs},
+                      "routes": {"default": {"downstream": "zs"},
+                                 "ggk": {"downstream": "zs", "profile": "ggk"},
+                                 "legacy": {"mode": "passthrough", "legacy_downstream": "legacy"}}}, data)
+
+
+async def probe(processes: int, data: Path) -> dict[str, Any]:
+    from worker_tasks import warmth
+
+    from gateway.proxy.service import Gateway
+
+    gw = Gateway(config(processes, data))
+    seen: dict[str, Any] = {"server_before": gw.conversion.server_warmth()}
+    await gw.start()
+    try:
+        seen["server"] = gw.conversion.server_warmth()
+        pool = gw.conversion.pool
+        if pool is not None:
+            seen["worker"] = await pool.run(warmth)
+            os.kill(seen["worker"][0], signal.SIGKILL)  # its replacement answers: it must take work warm too
+            seen["replaced"] = await pool.run(warmth)
+        seen["reload_errors"] = await gw.reload()
+        seen["server_reloaded"] = gw.conversion.server_warmth()
+        if pool is not None:
+            seen["worker_reloaded"] = await pool.run(warmth)
+    finally:
+        await gw.stop()
+    return seen
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(probe(int(sys.argv[1]), Path(sys.argv[2])))))
