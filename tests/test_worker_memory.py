@@ -29,6 +29,7 @@ from proxy_helpers import GatewayProcess, Receiver, ServerThread, descendants, f
 from gateway import procmemory
 from gateway.ingest import parse_xml
 from gateway.mapping import Registry
+from gateway.pipeline import Converter
 from gateway.proxy.config import ServeConfig
 from gateway.proxy.converting import ConversionPool
 
@@ -152,14 +153,15 @@ def test_the_sidecar_replaces_an_outgrown_worker_and_goes_on_converting(tmp_path
     """One conversion worker: with an allowance of 32 MB it is replaced and none peaks far past it; without one
     a single worker keeps ~250 MB after 40 messages.
 
-    One such message grows a fresh worker past 32 MB (its tree and names), so with the allowance each message
-    is followed by a replacement (~1 s to start a worker): 16 messages show it as well as 40 would."""
+    A fresh worker is measured warm (gateway/proxy/warming.py: its lazy set-up no longer counts as growth), and two
+    or three such messages grow it past 32 MB (their trees and names), so with the allowance it is replaced after
+    every few (~1 s to start a worker): 16 messages show it as well as 40 would."""
     measures, log = _hostile_run(tmp_path, 1, growth_mb, lambda gw: max(_worker_peaks(gw).values()),
                                  count=16 if growth_mb else 40)
     started, highest = measures[0], max(measures)
     grown = highest - started  # KB
     if growth_mb:
-        assert log.count("grew past its memory allowance") >= 8, log[-2000:]
+        assert log.count("grew past its memory allowance") >= 4, log[-2000:]
         assert grown < (32 + 32) * 1024, (started, highest)  # the allowance, and one message (its tree) past it
     else:
         assert "grew past its memory allowance" not in log
@@ -208,7 +210,8 @@ def test_conversions_queued_on_replaced_threads_move_to_the_fresh_ones() -> None
     """40 hostile messages at once on one conversion thread: all wait in its queue when the process outgrows its
     allowance; those not started yet run on the fresh thread, not on the one whose names the renewal frees."""
     config = ServeConfig(convert_threads=1, convert_worker_growth_mb=32)
-    pool = ConversionPool(config, Registry(dirs=[], files=[]), {"r": None}, 0)  # type: ignore[dict-item]
+    empty = Registry(dirs=[], files=[])
+    pool = ConversionPool(config, empty, {"r": Converter(empty)}, 0)
     bodies = [hostile(i) for i in range(40)]
 
     async def main() -> list[object]:
