@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/first_message.py [--starts 5] [--messages 20] [--convert-processes N] [--tree DIR]
 
 Per start: ``overstap serve`` (a fresh outbox in a temporary folder, a Bv03 downstream of ``proxy_bench.py``) is
-started, and as soon as its log says "gateway ready" the CPU its conversion workers have used so far is read
+started, and as soon as its log says "gateway ready" and its port listens the CPU its workers have used so far is read
 (/proc) and ``--messages`` distinct WMO301 messages are sent one after another on one connection. It prints the
 first message's acknowledgement latency beside the median of the 2nd to the last, and the workers' start CPU.
 Not a test: it measures what a user sees after a (re)start, on whatever else the machine runs.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -43,14 +44,19 @@ def worker_cpu(gateway: int) -> list[float]:
     return sorted(out)
 
 
-def wait_ready(log: Path, timeout: float = 180.0) -> float:
-    """Seconds until the log says "gateway ready" (polled every 5 ms)."""
+def wait_ready(log: Path, port: int, timeout: float = 180.0) -> float:
+    """Seconds until the log says "gateway ready" and the port takes a TCP connection (uvicorn listens once the
+    start that logs it has returned), polled every 5 ms; the HTTP app is not asked anything."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         if log.exists() and b"gateway ready" in log.read_bytes():
-            return time.perf_counter() - started
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+                return time.perf_counter() - started
+            except OSError:
+                pass
         time.sleep(0.005)
-    raise RuntimeError(f"no 'gateway ready' in {log}")
+    raise RuntimeError(f"no 'gateway ready' in {log}, or nothing listening on {port}")
 
 
 async def send(url: str, bodies: list[bytes]) -> list[float]:
@@ -78,7 +84,7 @@ def one_start(n: int, args: argparse.Namespace, ds_url: str, work: Path) -> tupl
                                 stdout=out, stderr=out, cwd=args.tree,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(args.tree)})
     try:
-        ready = wait_ready(log)
+        ready = wait_ready(log, port)
         cpu = worker_cpu(proc.pid)
         time.sleep(args.pause)
         latencies = asyncio.run(send(f"http://127.0.0.1:{port}/soap", messages(args.messages, first=n * 1000)))

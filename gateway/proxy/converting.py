@@ -290,13 +290,18 @@ def _worker_sides(config: ServeConfig, converters: dict[str, Converter]) -> tupl
             {"converters": [c for name, c in converters.items() if name not in server], "mapping": False})
 
 
-def worker_warmth() -> dict[str, int]:
-    """What is still cold in this worker (all zeros once :func:`_init_worker` warmed it): a task tests send."""
+def _cold(sides: tuple[dict[str, Any], ...]) -> dict[str, int]:
+    """What is still cold of the :func:`warm` calls ``sides``, added up."""
     cold: dict[str, int] = {}
-    for side in _worker_sides(_worker_config[0], _worker_converters) if _worker_config else ():
+    for side in sides:
         for key, value in warmth(**side).items():
             cold[key] = cold.get(key, 0) + value
     return cold
+
+
+def worker_warmth() -> dict[str, int]:
+    """What is still cold in this worker (all zeros once :func:`_init_worker` warmed it): a task tests send."""
+    return _cold(_worker_sides(_worker_config[0], _worker_converters) if _worker_config else ())
 
 
 _worker_converters: dict[str, Converter] = {}
@@ -389,11 +394,7 @@ class ConversionPool:
 
     def server_warmth(self) -> dict[str, int]:
         """What is still cold of this process's share (all zeros once started): for tests and diagnosis."""
-        cold: dict[str, int] = {}
-        for side in self._server_sides(self.converters):
-            for key, value in warmth(**side).items():
-                cold[key] = cold.get(key, 0) + value
-        return cold
+        return _cold(self._server_sides(self.converters))
 
     async def run(self, local: Callable[..., T], in_worker: Callable[..., T], route: str, match_route: str,
                   body: bytes) -> T | None:
