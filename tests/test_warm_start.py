@@ -56,3 +56,34 @@ def test_with_conversion_threads_the_server_warms_everything_and_again_after_a_r
     assert seen["server"] == {"walks": 0, "ei_layouts": 0, "zkn_guard": 0, "ggk_guard": 0}
     assert seen["reload_errors"] == []
     assert seen["server_reloaded"] == {"walks": 0, "ei_layouts": 0, "zkn_guard": 0, "ggk_guard": 0}
+
+
+def test_a_worker_takes_the_servers_validation_instead_of_loading_the_schema_to_decide(tmp_path: Path) -> None:
+    """A route without ``validate:`` validates when the official schemas are there: the server process decides
+    (loading the zkn XSD with lxml, ~0.2 s) and hands its decision to the workers, which convert as it logs and
+    /readyz shows. Here it decided "off" though the schemas are there: a worker deciding again would say on."""
+    if not available():
+        pytest.skip(f"the official schemas are not at {reference_dir()} (set {ENV})")
+    import asyncio
+
+    from worker_tasks import validating
+
+    from gateway.mapping import Registry
+    from gateway.proxy.config_file import from_dict
+    from gateway.proxy.converting import ConversionPool, build_converters
+
+    config = from_dict({"data_dir": str(tmp_path), "convert_processes": 1, "downstreams": {"zs": "http://127.0.0.1:9"},
+                        "routes": {"default": {"downstream": "zs"}, "shown": {"downstream": "zs"}}}, tmp_path)
+    registry = Registry(dirs=[], files=[])
+    converters = build_converters(config, registry, {"default": False})
+    assert converters["default"].validate is False and converters["shown"].validate is True
+
+    async def main() -> object:
+        pool = ConversionPool(config, registry, converters, 1)
+        await pool.start()
+        try:
+            return await pool.pool.run(validating)  # type: ignore[union-attr]
+        finally:
+            await pool.shutdown()
+
+    assert asyncio.run(asyncio.wait_for(main(), 120)) == ({"default": False, "shown": True}, 0)

@@ -62,3 +62,11 @@ def warmth() -> tuple[int, dict[str, int]]:
     from gateway.proxy.converting import worker_warmth
 
     return os.getpid(), worker_warmth()
+
+
+def validating() -> tuple[dict[str, bool | str], int]:
+    """This sidecar worker's validation per route, and how many official schemas it compiled with lxml."""
+    from gateway import reference
+    from gateway.proxy.converting import _worker_converters
+
+    return {name: c.validate for name, c in _worker_converters.items()}, len(reference._schemas)

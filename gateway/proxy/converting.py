@@ -152,11 +152,17 @@ def schema_available(profile: str) -> bool:
     return True
 
 
-def build_converters(config: ServeConfig, registry: Registry) -> dict[str, Converter]:
-    """One converter per route, with the route's mappings, profile and validation; raises on a bad mapping."""
+def build_converters(config: ServeConfig, registry: Registry,
+                     validating: dict[str, bool | str] | None = None) -> dict[str, Converter]:
+    """One converter per route, with the route's mappings, profile and validation; raises on a bad mapping.
+    ``validating``: what the server process decided per route (a worker takes it rather than load the official
+    schema, ~0.2 s, to decide again)."""
     converters: dict[str, Converter] = {}
     for route in config.routes.values():
-        validate = schema_available(route.profile) if route.validate is None else route.validate
+        if validating is not None and route.name in validating:
+            validate = validating[route.name]
+        else:
+            validate = schema_available(route.profile) if route.validate is None else route.validate
         try:
             settings = settings_of(config, route)
             if route.ggk_versie:
@@ -308,7 +314,8 @@ _worker_converters: dict[str, Converter] = {}
 _worker_config: list[ServeConfig] = []
 
 
-def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path], parent: int) -> None:
+def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path], parent: int,
+                 validating: dict[str, bool | str] | None = None) -> None:
     end_with_parent(parent)  # a kill -9 of the sidecar must not leave workers (and their resource tracker)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the sidecar's to handle, not each worker's
     # So is a stop that signals every process at once (systemd's control-group kill, `timeout`): the sidecar ends
@@ -317,7 +324,7 @@ def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path], paren
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.getLogger().setLevel(logging.WARNING)
     _worker_converters.clear()
-    _worker_converters.update(build_converters(config, Registry(dirs=dirs, files=files)))
+    _worker_converters.update(build_converters(config, Registry(dirs=dirs, files=files), validating))
     _worker_config[:] = [config]
     for side in _worker_sides(config, _worker_converters):  # before it says ready: it takes work warm
         warm(**side)
@@ -356,7 +363,8 @@ class ConversionPool:
         """Set by :meth:`shutdown`: a reload that reaches :meth:`replace` after it starts no workers."""
 
     def _init_args(self) -> tuple[object, ...]:
-        return self.config, list(self.registry.dirs), list(self.registry.extra_files), os.getpid()
+        validating = {name: converter.validate for name, converter in self.converters.items()}
+        return self.config, list(self.registry.dirs), list(self.registry.extra_files), os.getpid(), validating
 
     async def start(self) -> None:
         """Start the workers (each warms itself before it says ready) while this process warms what it runs:
