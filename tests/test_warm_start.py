@@ -87,3 +87,17 @@ def test_a_worker_takes_the_servers_validation_instead_of_loading_the_schema_to_
             await pool.shutdown()
 
     assert asyncio.run(asyncio.wait_for(main(), 120)) == ({"default": False, "shown": True}, 0)
+
+
+def test_a_mappings_walk_is_made_by_prepare_and_seen_as_made_only_then() -> None:
+    """``prepared`` is what the probe counts as cold walks: it must say False for a walk not yet made."""
+    from gateway.mapping import Registry
+    from gateway.mapping.warm import prepare, prepared
+
+    mappings = [m for m in Registry().all() if m.plan is not None and not m.abstract and m.refuse is None]
+    assert mappings, "the default mappings have walks to make"
+    cold = mappings[0]
+    assert not prepared(cold)  # a fresh registry: nothing converted, nothing made
+    assert prepare(cold) is True
+    assert prepared(cold)
+    assert not prepared(mappings[1])  # made one by one, not all at once

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 from gateway.model import Bericht
 
-from . import walkgen
 from .attributes import Attr, attribute_of, attribute_path
 from .errors import ConversionError, Refused, combined
 from .modelcheck import accept_lenient, check_source_schema, model_errors
@@ -458,22 +457,6 @@ _HELPERS: dict[str, Any] = {
 }
 GENERATED = True
 """Untraced runs use the generated walk (:mod:`.walkgen`); False runs the reference :func:`_exec` (tests)."""
-
-
-def prepare(mapping: Compiled) -> bool:
-    """Make ``mapping``'s generated walk now, not at its first message (a sidecar's warm start); whether it has one."""
-    if mapping.plan is None or mapping.abstract or mapping.refuse is not None:
-        return False
-    walker_of(mapping.plan, _HELPERS, _interpreted)
-    return True
-
-
-def prepared(mapping: Compiled) -> bool:
-    """Whether ``mapping``'s generated walk for this process's walk kind is made (a refusing mapping needs none)."""
-    if mapping.plan is None or mapping.abstract or mapping.refuse is not None:
-        return True
-    walkers = mapping.plan.walker
-    return walkers is not None and walkers[walkgen.NATIVE] is not None
 
 
 def map_source(

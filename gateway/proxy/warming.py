@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gateway.ingest.ei import default_layouts
-from gateway.mapping.engine import prepare, prepared
 from gateway.mapping.rules import Compiled
+from gateway.mapping.warm import prepare, prepared
 from gateway.pipeline import Converter
 from gateway.render import ggk_guard, guard
 
