@@ -56,7 +56,6 @@ class Place:
         """The fast path once compiled: a regex's fullmatch that only accepts values the full check
         accepts (a miss goes to :meth:`check`, which decides and explains)."""
         self._required: bool | None = None
-        PLACES.append(self)
 
     def __repr__(self) -> str:
         return f"Place({self.path!r}{', @' + self.attribute if self.attribute else ''})"
@@ -88,17 +87,13 @@ class Place:
         return self._check
 
 
-PLACES: list[Place] = []
-"""Every place made (gateway/render/zkn_values.py makes them at import): what :func:`prepare` compiles."""
-
-
 def prepare() -> None:
     """Compile every place's check and read whether it is required, now rather than at the first value written
     there: a sidecar does it before it says ready, so its first messages do not pay ~0.1-0.3 s of XSD reading,
     regex building and the elementpath import (docs/deploy-sidecar.md, *Warm start*)."""
-    from . import zkn_values  # noqa: F401  (makes the places)
+    from .zkn_values import every_place  # the places are made there, at import (it imports this module)
 
-    for place in PLACES:
+    for place in every_place():
         if place._check is None:
             place._compile()
         if place._required is None:
@@ -107,9 +102,9 @@ def prepare() -> None:
 
 def cold() -> int:
     """How many places are not compiled yet (0 after :func:`prepare`): what a worker reports of its warmth."""
-    from . import zkn_values  # noqa: F401
+    from .zkn_values import every_place
 
-    return sum(place._check is None or place._required is None for place in PLACES)
+    return sum(place._check is None or place._required is None for place in every_place())
 
 
 def active() -> bool:
