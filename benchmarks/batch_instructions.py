@@ -231,15 +231,16 @@ def report(result: dict[str, Any]) -> None:
 
 def compare(paths: list[Path]) -> None:
     results = [json.loads(path.read_text()) for path in paths]
-    keys = [k for k in results[0] if k in ("floor", "convert floor", "convert convert") or k.startswith("workers=")]
-    print("instructions a message (k)          " + "  ".join(f"{path.name:>14}" for path in paths) + "   change")
+    keys = [k for k in results[0] if (k in ("floor", "convert floor", "convert convert") or k.startswith("workers="))
+            and all(k in r for r in results)]  # what every file counted (--workers, --no-convert may differ)
+    print("instructions a message (k)               " + "  ".join(f"{path.name:>14}" for path in paths) + "   change")
     for key in keys:
         flat = not key.startswith("workers=")
         parts = [""] if flat else [p for p in ("all", "parent", "workers") if p in results[0][key]]
         for part in parts:
             values = [(r[key] if flat else r[key][part])["Ir"] for r in results]
             change = values[-1] / values[0] - 1
-            print(f"  {key:10} {part:8}           " + "  ".join(f"{v / 1e3:14,.1f}" for v in values)
+            print(f"  {key:15} {part:8}           " + "  ".join(f"{v / 1e3:14,.1f}" for v in values)
                   + f"   {change:+.2%}")
 
 
