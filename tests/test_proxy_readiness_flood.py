@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -76,7 +77,11 @@ def test_readiness_requests_share_one_connect_and_leave_the_pool_to_the_messages
         message = soap11(sample("CasusA-02-WMO301_toewijzing.xml")).replace(b"<soap:Body>", header, 1)
         answers, took, flood = asyncio.run(flood_and_post(server.url, message))
         assert took < 2.0, f"a SOAP message with a header block waited {took:.1f}s behind the readiness checks"
-        assert flood < 4 * CONNECT_TIMEOUT + 2, f"{FLOOD} readiness requests took {flood:.1f}s"
+        # A connect of its own per request waits out CONNECT_TIMEOUT on each of the default pool's threads in turn:
+        # at least FLOOD / threads timeouts (20 s on 2 cores). Shared, ~3.5 s on a quiet 2-core machine, 9 s once at
+        # load 8 (a CI run beside a mutants run): the bar sits between, well below the fault's floor.
+        fault_floor = FLOOD / min(32, (os.cpu_count() or 1) + 4) * CONNECT_TIMEOUT
+        assert flood < max(4 * CONNECT_TIMEOUT + 2, 0.6 * fault_floor), f"{FLOOD} readiness requests took {flood:.1f}s"
         assert {r.status_code for r in answers} == {503}
         assert all(r.json()["downstreams"] == {"zs": True, "stil": False} for r in answers)
         listener.listen(16)  # room again: the next request checks anew (a failure is never kept)
