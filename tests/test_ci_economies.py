@@ -199,17 +199,28 @@ def test_the_shared_registry_is_one_per_set_of_folders_and_follows_the_mapping_p
     assert named is not plain and named.get(str(example)) is named._by_path[example.resolve()]
 
 
-SHOWN = """
-import sys
+COMMANDS_THEN_MODULES = """
+import json, sys
 from gateway.cli import main
-for args in (["1"], ["1", "--message", "--payload"]):
+runs, modules, folder = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+for args in runs:
     try:
-        main(["outbox", "show", *args, "--data-dir", sys.argv[1]])
+        main([*args, "--data-dir", folder])
     except SystemExit as exc:
         assert exc.code in (0, None), exc.code
-print(sorted(n for n in ("gateway.pipeline", "gateway.render", "gateway.mapping", "gateway.model", "lxml.etree")
-             if n in sys.modules))
+print(sorted(name for name in modules if name in sys.modules))
 """
+
+
+def _commands_then_modules(runs: list[list[str]], modules: list[str], data: Path) -> list[str]:
+    """What ``overstap`` said running each of ``runs`` on ``data`` in one fresh process, and last which of
+    ``modules`` that process had imported by then."""
+    env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
+    run = subprocess.run([sys.executable, "-c", COMMANDS_THEN_MODULES, json.dumps(runs), json.dumps(modules),
+                          str(data)], cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip().splitlines()
 
 
 def test_outbox_show_imports_no_renderer_pipeline_or_mappings(tmp_path: Path) -> None:
@@ -227,27 +238,12 @@ def test_outbox_show_imports_no_renderer_pipeline_or_mappings(tmp_path: Path) ->
                       [outbox.NewDelivery(outbox.NEW, "new-uuid", "zaak-1", b"<x/>", "text/xml", "urn:a", "zaak-1")])
         conn.execute("INSERT INTO remembered (kind, key, value) VALUES (?, 'old-uuid', 'new-uuid')", (REPLACED,))
     conn.close()
-    env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
-    run = subprocess.run([sys.executable, "-c", SHOWN, str(tmp_path / "data")], cwd=TESTS.parent, env=env,
-                         capture_output=True, text=True, timeout=120, check=False)
-    assert run.returncode == 0, run.stderr
-    said = run.stdout.strip().splitlines()
+    said = _commands_then_modules([["outbox", "show", "1"], ["outbox", "show", "1", "--message", "--payload"]],
+                                  ["gateway.pipeline", "gateway.render", "gateway.mapping", "gateway.model",
+                                   "lxml.etree"], tmp_path / "data")
     assert "replaced          old-uuid (envelopes the chain holds; this one went instead)" in said
     assert "  unmapped        2 source value(s) no mapping rule used:" in said and "    Client/Naam (line 7)" in said
-    assert said[-1] == "[]", run.stdout
-
-
-REPLAYED = """
-import sys
-from gateway.cli import main
-for args in (["1"], ["--all-dead"]):
-    try:
-        main(["outbox", "replay", *args, "--data-dir", sys.argv[1]])
-    except SystemExit as exc:
-        assert exc.code in (0, None), exc.code
-print(sorted(n for n in ("gateway.pipeline", "gateway.render", "gateway.mapping", "gateway.model", "gateway.zaken")
-             if n in sys.modules))
-"""
+    assert said[-1] == "[]", said
 
 
 def test_outbox_replay_of_dead_letters_imports_no_renderer_pipeline_or_mappings(tmp_path: Path) -> None:
@@ -264,11 +260,9 @@ def test_outbox_replay_of_dead_letters_imports_no_renderer_pipeline_or_mappings(
                 outbox.NewDelivery(outbox.NEW, ref, "zaak-1", b"<x/>", "text/xml", "urn:a", "zaak-1")])
             outbox.mark_dead(conn, accepted.queued[0].id, 2, 500, "Fo03 StUF055", "HTTP 500: Fo03 StUF055")
     conn.close()
-    env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
-    run = subprocess.run([sys.executable, "-c", REPLAYED, str(tmp_path / "data")], cwd=TESTS.parent, env=env,
-                         capture_output=True, text=True, timeout=120, check=False)
-    assert run.returncode == 0, run.stderr
-    said = run.stdout.strip().splitlines()
-    assert said[:2] == ["ok   1: queued again as stored", "1 replayed, 0 not"], run.stdout
-    assert said[2:4] == ["ok   2: queued again as stored", "1 replayed, 0 not"], run.stdout
-    assert said[-1] == "[]", run.stdout
+    said = _commands_then_modules([["outbox", "replay", "1"], ["outbox", "replay", "--all-dead"]],
+                                  ["gateway.pipeline", "gateway.render", "gateway.mapping", "gateway.model",
+                                   "gateway.zaken"], tmp_path / "data")
+    assert said[:2] == ["ok   1: queued again as stored", "1 replayed, 0 not"], said
+    assert said[2:4] == ["ok   2: queued again as stored", "1 replayed, 0 not"], said
+    assert said[-1] == "[]", said
