@@ -42,6 +42,9 @@ def test_workers_and_the_server_are_warm_when_the_sidecar_is_ready(tmp_path: Pat
     assert seen["server"] == {"zkn_guard": 0, "ggk_guard": 0}
     pid, worker = seen["worker"]
     assert worker == {"walks": 0, "ei_layouts": 0, "zkn_guard": 0, "ggk_guard": 0}  # maps all, renders passthrough
+    # Its first message on the ledger's route imports nothing: the task's module was imported before ready, and it
+    # is not the server's half (before session 34 that one, with prometheus_client, came in at the first: ~25 ms).
+    assert seen["first_message"] == {"status": 200, "imported": [], "server_side": []}
     replaced_pid, replaced = seen["replaced"]
     assert replaced_pid != pid and _cold(replaced) == {}  # the replacement's first task finds it warm already
     assert seen["reload_errors"] == []

@@ -23,7 +23,7 @@ from gateway.batch.sinks import SinkSpec
 from gateway.batch.work import Chunk, MappedMember, WorkConfig, Worker
 from gateway.ledger.base import MemoryLedger
 from gateway.pipeline import FAILURES, Converter
-from gateway.proxy.ledgered import map_message
+from gateway.proxy.mapped import map_message
 from gateway.render import zkn
 from gateway.render.settings import RenderSettings
 

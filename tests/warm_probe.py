@@ -27,6 +27,21 @@ def config(processes: int, data: Path) -> Any:
                                  "legacy": {"mode": "passthrough", "legacy_downstream": "legacy"}}}, data)
 
 
+async def first_message(gw: Any, pool: Any, data: Path) -> dict[str, Any]:
+    """The answer to the first message after the start, on the route rendered against the ledger (the worker maps
+    it), and the modules the worker imported for it: none, when the ledger stage's task was imported warm."""
+    from worker_tasks import modules
+
+    from gateway.reference import reference_dir
+
+    before = await pool.run(modules)
+    body = (reference_dir() / "samples" / "iwmo20-xml" / "CasusA-02-WMO301_toewijzing.xml").read_bytes()
+    answer = await gw.receive(None, body, {"content-type": "text/xml"})
+    after = await pool.run(modules)
+    return {"status": answer.status, "imported": sorted(set(after) - set(before)),
+            "server_side": sorted(name for name in ("gateway.proxy.ledgered", "prometheus_client") if name in after)}
+
+
 async def probe(processes: int, data: Path) -> dict[str, Any]:
     from worker_tasks import warmth
 
@@ -40,6 +55,7 @@ async def probe(processes: int, data: Path) -> dict[str, Any]:
         pool = gw.conversion.pool
         if pool is not None:
             seen["worker"] = await pool.run(warmth)
+            seen["first_message"] = await first_message(gw, pool, data)
             os.kill(seen["worker"][0], signal.SIGKILL)  # its replacement answers: it must take work warm too
             seen["replaced"] = await pool.run(warmth)
         seen["reload_errors"] = await gw.reload()

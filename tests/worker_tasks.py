@@ -70,3 +70,10 @@ def validating() -> tuple[dict[str, bool | str], int]:
     from gateway.proxy.converting import _worker_converters
 
     return {name: c.validate for name, c in _worker_converters.items()}, len(reference._schemas)
+
+
+def modules() -> list[str]:
+    """The modules this worker has imported: what a message sent after it imports shows as the difference."""
+    import sys
+
+    return sorted(sys.modules)

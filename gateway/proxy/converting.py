@@ -328,6 +328,7 @@ def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path], paren
     _worker_config[:] = [config]
     for side in _worker_sides(config, _worker_converters):  # before it says ready: it takes work warm
         warm(**side)
+    from . import mapped  # noqa: F401  the ledger stage's task: imported when its first one is unpickled otherwise
     gc.collect()  # what the set-up freed leaves the process before its memory allowance is measured: left in the
     give_back()  # allocator, it would be room the first messages grow into unseen (tests/test_worker_memory.py)
 

@@ -32,17 +32,12 @@ from gateway.deliver.committer import GroupCommitter
 from gateway.deliver.plan import plan
 from gateway.deliver.replay import Replayed
 from gateway.deliver.store import store_failure
-from gateway.deliver.unmapped import UnmappedInput
 from gateway.ledger import epoch
 from gateway.ledger.epoch import LedgerMoved
 from gateway.ledger.staged import StagedLedger, WriteSet, apply
 from gateway.mapping import ConversionError
-from gateway.mapping.result import Warning_
-from gateway.model import Bericht
 from gateway.pipeline import FAILURES, Converter, FailureInfo, describe
 from gateway.render import RenderError, stuf
-from gateway.render.ggk_chain import Received, received_di01
-from gateway.render.zkn import Prepared
 
 from .answering import Answer, acknowledge
 from .config import RouteConfig
@@ -50,14 +45,11 @@ from .converting import (
     STATEFUL_MODES,
     ConversionPool,
     Converted,
-    Facts,
-    facts_from,
-    facts_of,
-    reason_of,
     stored_message,
     unread,
     worker_died,
 )
+from .mapped import Mapped, map_in_worker, map_message
 from .unmapped_report import report_unmapped
 
 if TYPE_CHECKING:
@@ -75,57 +67,6 @@ LEDGER_IMPORTING = ("not replayed, still quarantined: the zaak ledger is being i
                     "its epoch while this message was rendered, time after time); retry the replay in a few seconds")
 """The note of a quarantined replay given up after :data:`MAX_RENDERS` renders, and of the ids after it in the
 request (not tried): ``POST /admin/replay`` answers it 503 with Retry-After, nothing of those messages stored."""
-
-
-@dataclass(slots=True)
-class Mapped:
-    """A message mapped to the canonical model in a worker (picklable), or why it could not be."""
-
-    bericht: Bericht | None
-    """The canonical model; None when it failed or when ``prepared`` stands for it."""
-    mapping: str | None
-    facts: Facts
-    failure: FailureInfo | None = None
-    reason: str | None = None
-    seconds: float = 0.0
-    warnings: tuple[Warning_, ...] = ()
-    """Deviations accepted under ``strictness: lenient`` (dialect debt), for the gateway to count."""
-    prepared: Prepared | None = None
-    """What rendering needs from the message (``Converter.prepare``), worked out in the worker: the serial
-    render step then neither unpickles the model nor works out units and desired states."""
-    received: Received | None = None
-    """The GGk Di01 the message came in (``received_di01``): the render step remembers it for the retour's
-    Du01, as ``convert`` does; the envelope itself stays in the worker."""
-    unmapped: UnmappedInput | None = None
-    """Source values no rule used (paths and lines only): logged, counted and stored with the message."""
-
-
-def map_message(converter: Converter, route: str, match_route: str, body: bytes) -> Mapped:
-    """The stateless half of a conversion: detect, map, check the model. Never raises."""
-    started = time.perf_counter()
-    try:
-        source, mapping, result = converter.to_model(body, route, route=match_route)
-    except FAILURES as exc:
-        return Mapped(None, None, facts_of(body), describe(exc, route), reason_of(exc, body),
-                      time.perf_counter() - started)
-    except Exception as exc:  # a bug, not bad input
-        log.error("mapping failed unexpectedly on route %s: %s", route, type(exc).__name__, exc_info=exc)
-        info = FailureInfo("StUF058", None, None, f"internal error while converting: {type(exc).__name__}", route)
-        return Mapped(None, None, facts_of(body), info, "internal", time.perf_counter() - started)
-    if result.warnings:
-        converter.debt.record(mapping.name, result.warnings)
-    prepared = converter.prepare(result.bericht, mapping)
-    return Mapped(None if prepared is not None else result.bericht, mapping.name,
-                  facts_from(result.bericht, source.envelope_info), seconds=time.perf_counter() - started,
-                  warnings=tuple(result.warnings), prepared=prepared,
-                  received=received_di01(result.bericht, source.envelope_info),
-                  unmapped=UnmappedInput.of(result.unmapped))
-
-
-def _map_in_worker(route: str, match_route: str, body: bytes) -> Mapped:
-    from .converting import _worker_converters
-
-    return map_message(_worker_converters[route], route, match_route, body)
 
 
 @dataclass(slots=True)
@@ -160,7 +101,7 @@ class LedgerStage:
 
     async def map(self, pool: ConversionPool, route: str, match_route: str, body: bytes) -> Mapped:
         """Map in a worker process (or a thread); a worker that dies twice on it refuses the message."""
-        mapped = await pool.run(map_message, _map_in_worker, route, match_route, body)
+        mapped = await pool.run(map_message, map_in_worker, route, match_route, body)
         return mapped if mapped is not None else Mapped(None, None, unread(), worker_died(route), "internal")
 
     def _render(self, converter: Converter, mapped: Mapped, route: str) -> Staged:

@@ -14,7 +14,7 @@ import contextlib
 import hmac
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from gateway.deliver import outbox
 from gateway.deliver.claiming import ClaimingForwarder
@@ -43,7 +43,8 @@ from .converting import (
     reply_parties,
     stored_message,
 )
-from .ledgered import LedgerStage, Mapped
+from .ledgered import LedgerStage
+from .mapped import Mapped
 from .metrics import Metrics
 from .quarantine_bound import QuarantineBound
 from .quarantining import QuarantineDoor, QuarantineFull
@@ -109,6 +110,8 @@ class Gateway(QuarantineDoor):
     # -- life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Workers, outbox writer, forwarder and mapping watcher; not "gateway ready": :meth:`announce` says that once
+        a connection can be taken, which a server binds its sockets for only after this returns."""
         if self.db_path is not None:  # `outbox replay --quarantined` beside it would render the same zaken
             self.serving = await asyncio.to_thread(Serving, self.db_path)
         await self.conversion.start()
@@ -130,14 +133,20 @@ class Gateway(QuarantineDoor):
                 log.warning("route %s: canonical output is NOT validated (no schemas found under the reference "
                             "folder, or validate: false); set validate: true to make missing schemas a startup "
                             "error", route)
-        log.info("gateway ready: %d route(s), %d mapping(s), outbox %s, mapping walk %s, zkn writer %s",
-                 len(self.config.routes), len(self.registry.all()), self.store.describe(),
-                 "native" if walkgen.NATIVE else f"generated Python ({walkgen.NATIVE_MISSING or 'chosen'})",
-                 "native" if writers.native is not None else f"Python ({writers.MISSING})")
         if not ingest_xml.LINEAR_ATTRIBUTES:
             log.warning("libxml2 %s is older than 2.12: an element with more than %d '=' after its '<' is refused "
                         "before the parse; install lxml's own wheel (libxml2 2.12+) to check the parsed tree instead",
                         ".".join(map(str, ingest_xml.etree.LIBXML_VERSION)), ingest_xml.MAX_ATTRIBUTES)
+
+    def announce(self, listening: Sequence[str] = ()) -> None:
+        """Log "gateway ready": called once the sidecar can take a connection and a message, which is after
+        :meth:`start` (``overstap serve``: once uvicorn's sockets listen, gateway/proxy/listening.py)."""
+        at = f" on {', '.join(listening)}" if listening else ""
+        log.info("gateway ready%s: %d route(s), %d mapping(s), outbox %s, mapping walk %s, zkn writer %s", at,
+                 len(self.config.routes), len(self.registry.all()), self.store.describe(),
+                 "native" if walkgen.NATIVE else f"generated Python ({walkgen.NATIVE_MISSING or 'chosen'})",
+                 "native" if writers.native is not None else f"Python ({writers.MISSING})",
+                 extra={"listening": list(listening)})
 
     async def _undo_start(self) -> None:
         """A start that failed after the conversion workers came up: end what it started, so the process exits.

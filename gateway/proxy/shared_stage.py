@@ -22,7 +22,8 @@ from gateway.pipeline import Converter
 
 from .config import RouteConfig
 from .converting import Converted
-from .ledgered import LedgerStage, Mapped, Staged
+from .ledgered import LedgerStage, Staged
+from .mapped import Mapped
 
 
 class SharedLedgerStage(LedgerStage):
