@@ -376,10 +376,11 @@ main()
 
 
 def test_a_sighup_during_the_start_reloads_once_it_is_done_and_ends_nothing(tmp_path: Path) -> None:
-    """The start logs "gateway ready" before it returns, and the SIGHUP handler was installed after it: a SIGHUP
-    sent on seeing that line (the reload test above did) found the default action and ended the process (found in
-    session 32 reading this file for races). Now a SIGHUP during the start is kept and reloads once it is done: the
-    start is held in the middle here until the test has seen its SIGHUP taken, so the window is the whole test."""
+    """The SIGHUP handler was installed after the start, which logged "gateway ready": a SIGHUP sent on seeing that
+    line (the reload test above did) found the default action and ended the process (found in session 32 reading
+    this file for races). Now a SIGHUP during the start is kept and reloads once the sidecar is ready: the start is
+    held in the middle here until the test has seen its SIGHUP taken, so the window is the whole test (the one
+    after the start, until the sockets listen: tests/test_ready_after_listen.py)."""
     samples_dir()
     rec = Receiver()
     log, go = tmp_path / "gateway.log", tmp_path / "go"

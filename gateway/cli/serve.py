@@ -172,7 +172,7 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
     except (RuntimeError, sqlite3.Error) as exc:  # an unreachable store, a store of a newer release, a locked file
         click.echo(f"error: cannot open the store: {exc}", err=True)  # the store's own words, never its password
         sys.exit(EXIT_FAILED)
-    import uvicorn
+    from gateway.proxy.listening import SidecarServer
 
     files = raise_file_limit()
     if files is not None and cfg.max_connections + cfg.probe_connections > files - FILES_RESERVED:
@@ -180,7 +180,8 @@ def serve(config_file: str | None, mappings: tuple[str, ...], downstream: str | 
         cfg.max_connections = max(8, files - FILES_RESERVED - cfg.probe_connections)
         click.echo(f"warning: max_connections lowered to {cfg.max_connections} (open-file limit {files})", err=True)
     write_url(os.environ.get("OVERSTAP_HEALTH_FILE"), health_url(cfg.host, cfg.port, cfg.tls is not None))
-    uvicorn.Server(uvicorn_config(cfg, create_app(cfg, gateway))).run()
+    app = create_app(cfg, gateway)
+    SidecarServer(uvicorn_config(cfg, app), app.state.ready).run()  # says "gateway ready" once it listens
 
 
 def from_environment(param: str) -> bool:

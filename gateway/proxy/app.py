@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -139,9 +139,11 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None, *, front: bo
     """The ASGI app; its lifespan starts and stops the gateway (outbox writer, forwarder, mapping watcher).
     ``front=False`` leaves the SOAP POST to FastAPI's routes (the tests compare both)."""
     gw = gateway or Gateway(config)
-    app = SidecarApp(title="Overstap sidecar", lifespan=_lifespan(gw), docs_url=None, redoc_url=None,
+    ready = Ready(gw)
+    app = SidecarApp(title="Overstap sidecar", lifespan=_lifespan(gw, ready), docs_url=None, redoc_url=None,
                      openapi_url=None)
     app.state.gateway = gw
+    app.state.ready = ready  # said by the server once it listens, or by the lifespan (Ready)
     app.state.slow_body = slow_body(gw, config.http_limits().min_body_rate)  # for the guard (cli/serve.py)
     app.state.unknown_coding = unknown_coding(gw)  # so too
     app.state.body_budget = BodyBudget(config.max_body_buffer_bytes)  # what bodies hold now: tests wait on it
@@ -163,9 +165,10 @@ def create_app(config: ServeConfig, gateway: Gateway | None = None, *, front: bo
 
 
 class _Hup:
-    """SIGHUP reloads the mappings. Installed before the start: the start logs "gateway ready" before it returns, and
-    a SIGHUP sent on seeing that (a deploy script; the reload test did, session 32) found the default action and
-    ended the process. One that comes during the start is kept, and reloads once the start is done."""
+    """SIGHUP reloads the mappings. Installed before the start: a SIGHUP sent on seeing "gateway ready" (a deploy
+    script; the reload test did, session 32) found the default action and ended the process when the handler came
+    after the line. One that comes before the sidecar is ready (during the start, or before the sockets listen) is
+    kept, and reloads once it is (:class:`Ready`)."""
 
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
@@ -195,14 +198,38 @@ class _Hup:
         task.add_done_callback(self.tasks.discard)
 
     def start(self) -> None:
-        """The start is done: from now on a SIGHUP reloads at once, and one that came during the start does now."""
+        """The sidecar is ready: from now on a SIGHUP reloads at once, and one that came before does now."""
         self.started = True
         if self.pending:
             self.pending = False
             self()
 
 
-def _lifespan(gw: Gateway) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+class Ready:
+    """Says "gateway ready" once the sidecar can take a connection and a message, and from then SIGHUP reloads.
+
+    uvicorn runs the app's start (the lifespan) before it binds its sockets: a line logged at the end of the start
+    sent a deploy script or test that connected on reading it to a closed port. Under ``overstap serve`` the server
+    says it once its sockets listen (gateway/proxy/listening.py sets :attr:`by_server`); an app hosted otherwise
+    (Starlette's TestClient, a plain uvicorn in the tests) has no socket of its own to wait for, and its lifespan
+    says it once the start is done."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.by_server = False
+        """A server says it, once it listens; else the lifespan does at the end of the start."""
+        self.hup: _Hup | None = None
+        """The started app's SIGHUP handler (None before the start is done and after the stop)."""
+
+    def say(self, listening: Sequence[str] = ()) -> None:
+        """Log the ready line (naming where it listens) and let a SIGHUP kept since the start reload now."""
+        if self.hup is None:  # the app's start did not run (or it has stopped): not ready
+            return
+        self.gw.announce(listening)
+        self.hup.start()
+
+
+def _lifespan(gw: Gateway, ready: Ready) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Start the gateway with the app and stop it after; SIGHUP reloads the mappings while it runs."""
 
     @asynccontextmanager
@@ -214,10 +241,13 @@ def _lifespan(gw: Gateway) -> Callable[[FastAPI], AbstractAsyncContextManager[No
         except BaseException:
             hup.remove()
             raise
-        hup.start()
+        ready.hup = hup
+        if not ready.by_server:
+            ready.say()
         try:
             yield
         finally:
+            ready.hup = None
             hup.remove()
             await gw.stop()
             console = getattr(app.state, "console", None)
