@@ -45,8 +45,9 @@ def worker_cpu(gateway: int) -> list[float]:
 
 
 def wait_ready(log: Path, port: int, timeout: float = 180.0) -> float:
-    """Seconds until the log says "gateway ready" and the port takes a TCP connection (uvicorn listens once the
-    start that logs it has returned), polled every 5 ms; the HTTP app is not asked anything."""
+    """Seconds until the log says "gateway ready" and the port takes a TCP connection, polled every 5 ms; the HTTP
+    app is not asked anything. Since session 34 the line comes once the port listens; a tree from before logged it
+    at the end of the app's start, before uvicorn bound its socket, hence the connect."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         if log.exists() and b"gateway ready" in log.read_bytes():
