@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.ingest import InputError, read
+from gateway.ingest.xml import declaration_at
 
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
@@ -61,3 +66,35 @@ def test_empty_soap_body_is_a_clear_error() -> None:
     data = b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>'
     with pytest.raises(InputError, match="SOAP Body is empty"):
         read(data, "soap.xml")
+
+
+DECLARATION_SEARCH = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+"""The scan :func:`declaration_at` replaced (a regex search over every byte): what it must still find."""
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (b"<!DOCTYPE a><a/>", 0),  # at the very start: the "!" at 1 is tried with the "<" at 0
+    (b"!<a/><!ENTITY x 'y'>", 5),  # a "!" at 0 has no "<" before it, and the scan goes on past it
+    (b"<a>!!</a><!-- x --><! \n doctype a>", 19),  # comments and stray "!" first; blanks and lower case
+    (b"<a>< !DOCTYPE a></a>", -1),  # "< !" is no declaration
+    (b"<a><!-- <!DOCTYPE in a comment is still refused --></a>", 8),
+    (b"<a>no exclamation at all</a>", -1),
+])
+def test_the_declaration_scan_finds_what_a_regex_search_finds(data: bytes, expected: int) -> None:
+    found = DECLARATION_SEARCH.search(data)
+    assert declaration_at(data) == expected == (found.start() if found else -1)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b"<", b"!", b"<!", b"<!--", b"DOCTYPE", b"entity", b" ", b"\n", b"a", b">"]),
+                max_size=24).map(b"".join))
+def test_the_declaration_scan_agrees_with_the_search_on_any_mix(data: bytes) -> None:
+    found = DECLARATION_SEARCH.search(data)
+    assert declaration_at(data) == (found.start() if found else -1)
+
+
+def test_a_declaration_after_comments_is_refused_on_its_own_line() -> None:
+    data = b"<?xml version='1.0'?>\n<!-- one! -->\n<!-- two -->\n" + BOMB.split(b"\n", 1)[1]
+    with pytest.raises(InputError, match="not allowed") as exc:
+        read(data, "late.xml")
+    assert exc.value.line == 4

@@ -139,10 +139,24 @@ def _normalised(data: bytes, source: str) -> bytes:
         raise InputError(f"the XML declaration says encoding {name!r}, but the message is written in single bytes "
                          f"(no byte-order mark, no 0 bytes): expected {name} text, or a declaration of the encoding "
                          "it is written in (UTF-8)", source=source, line=1, field="encoding")
-    found = _DECLARATION.search(data) if b"!" in data else None  # no "<!" without a "!": one memchr, no regex
-    if found:
-        _refuse_declarations(found.start(), data, source)
+    found = declaration_at(data)
+    if found != -1:
+        _refuse_declarations(found, data, source)
     return data
+
+
+def declaration_at(data: bytes) -> int:
+    """Where the first DOCTYPE/ENTITY declaration starts in ``data``, or -1: what ``_DECLARATION.search`` finds.
+
+    Why not that search: it steps through every byte of a message that holds a comment (~2 µs for 4 KB, 43% of
+    batch_bench's messages); a declaration begins ``<!``, so only each ``!`` (found by memchr, ~2 a message) is
+    tried, by a match at the ``<`` before it."""
+    at = data.find(b"!", 1)  # a "!" at 0 has no "<" before it
+    while at != -1:
+        if data[at - 1] == 0x3C and _DECLARATION.match(data, at - 1) is not None:
+            return at - 1
+        at = data.find(b"!", at + 1)
+    return -1
 
 
 def _encoding_of(text: bytes) -> str:
