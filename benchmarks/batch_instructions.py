@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -173,7 +174,8 @@ def measure(tree: Path, work: Path, base: int, count: int, workers: list[int], c
         if not archives[n].exists():
             generate(archives[n], n)
     python = sys.executable
-    result: dict[str, Any] = {"tree": str(tree), "messages": count - base, "caches": caches}
+    result: dict[str, Any] = {"tree": str(tree), "messages": count - base, "caches": caches,
+                              "python": interpreter()}
     floor_py, batch_py = script(work, "floor.py", _FLOOR), script(work, "batch.py", _BATCH)
     warmed([python, floor_py, str(archives[base]), "1"], work)
     warmed([python, batch_py, str(tree), str(archives[base]), str(work / "out-warm.zip"), "0"], work)
@@ -202,10 +204,16 @@ def measure(tree: Path, work: Path, base: int, count: int, workers: list[int], c
     return result
 
 
+def interpreter() -> str:
+    """The Python that ran the counts: its build moves them (~9% between pyenv's and Debian's 3.11, session 34)."""
+    return f"Python {platform.python_version()} ({os.path.realpath(sys.executable)})"
+
+
 def report(result: dict[str, Any]) -> None:
     floor = result["floor"]["Ir"]
     print(f"{result['tree']}: {result['messages']:,} messages (the difference of two runs); "
-          f"floor {floor / 1e3:,.1f} k instructions a message (lxml parse + serialise)")
+          f"floor {floor / 1e3:,.1f} k instructions a message (lxml parse + serialise); "
+          f"{result.get('python', 'Python unrecorded')}")
     extra = [e for e in result["floor"] if e != "Ir"]
     if extra:
         print("  floor" + " " * 36 + "".join(f"  {e} {result['floor'][e]:,.0f}" for e in extra if e in MISSES))
@@ -233,15 +241,22 @@ def compare(paths: list[Path]) -> None:
     results = [json.loads(path.read_text()) for path in paths]
     keys = [k for k in results[0] if (k in ("floor", "convert floor", "convert convert") or k.startswith("workers="))
             and all(k in r for r in results)]  # what every file counted (--workers, --no-convert may differ)
+    for path, result in zip(paths, results, strict=True):
+        print(f"{path.name}: {result.get('python', 'Python unrecorded')}")
     print("instructions a message (k)               " + "  ".join(f"{path.name:>14}" for path in paths) + "   change")
     for key in keys:
         flat = not key.startswith("workers=")
         parts = [""] if flat else [p for p in ("all", "parent", "workers") if p in results[0][key]]
         for part in parts:
-            values = [(r[key] if flat else r[key][part])["Ir"] for r in results]
+            counts = [r[key] if flat else r[key][part] for r in results]
+            values = [c["Ir"] for c in counts]
             change = values[-1] / values[0] - 1
             print(f"  {key:15} {part:8}           " + "  ".join(f"{v / 1e3:14,.1f}" for v in values)
                   + f"   {change:+.2%}")
+            for event in (e for e in MISSES if all(e in c for c in counts)):  # --caches in every file
+                misses = [c[event] for c in counts]
+                moved = f"   {misses[-1] / misses[0] - 1:+.2%}" if misses[0] >= 100 else ""  # not of a handful
+                print(f"    {event:5} misses a message            " + "  ".join(f"{m:14,.0f}" for m in misses) + moved)
 
 
 def main() -> int:
