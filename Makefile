@@ -1,11 +1,13 @@
 # Two commands set everything up: `make run` and `make test`.
-# The Python that makes .venv (`PY=...` chooses): the distribution's python3 when it is 3.11+ and can make a venv,
-# else python3 on PATH. Why: distributions build theirs with PGO and LTO, as the image's python:3.11-slim is built;
+# The Python that makes .venv (`PY=...` chooses): the distribution's python3 when it is usable (below), else python3
+# on the PATH. Why: distributions build theirs with PGO and LTO, as the image's python:3.11-slim is built;
 # pyenv's and other source builds default to neither, and there the batch runs 9% more instructions, 21% more
 # instruction-cache misses and ~13% more CPU a message (docs/performance.md, "Levers kept", s34).
+# Usable: 3.11+, venv with ensurepip (Debian: python3-venv), and its C headers for the native modules (python3-dev).
 SYSTEM_PY := /usr/bin/python3
-PY ?= $(shell $(SYSTEM_PY) -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
-  && echo $(SYSTEM_PY) || echo python3)
+SYSTEM_PY_USABLE := import os, sys, sysconfig, ensurepip, venv; \
+  sys.exit(sys.version_info < (3, 11) or not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))
+PY ?= $(shell $(SYSTEM_PY) -c '$(SYSTEM_PY_USABLE)' >/dev/null 2>&1 && echo $(SYSTEM_PY) || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

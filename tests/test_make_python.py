@@ -1,5 +1,5 @@
-"""Which Python ``make venv`` makes ``.venv`` with: the distribution's python3 when it is 3.11+ and can make a venv,
-else python3 on the PATH, and ``PY=...`` over both (Makefile, README).
+"""Which Python ``make venv`` makes ``.venv`` with: the distribution's python3 when it is 3.11+, can make a venv and
+has its C headers, else python3 on the PATH, and ``PY=...`` over both (Makefile, README).
 
 Why: a pyenv-built Python (no PGO, no LTO) cost the batch ~9% more instructions and ~13% more CPU a message than
 Debian's (docs/performance.md, session 34); the choice is make's, so make itself is asked here.
@@ -54,12 +54,16 @@ def altered_python(tmp_path: Path, name: str, before: str) -> Path:
     return path
 
 
-def test_a_python_older_than_3_11_or_without_ensurepip_is_passed_over(tmp_path: Path) -> None:
-    older = altered_python(tmp_path, "older", "import sys; sys.version_info = (3, 10, 13)")
+def test_a_python_older_than_3_11_without_ensurepip_or_headers_is_passed_over(tmp_path: Path) -> None:
+    older = altered_python(tmp_path, "older",  # sysconfig first: its paths are of the real version, as a 3.10's are
+                           "import sys, sysconfig; sys.version_info = (3, 10, 13)")
     bare = altered_python(tmp_path, "bare", "import sys; sys.modules['ensurepip'] = None")  # Debian without -venv
+    headless = altered_python(tmp_path, "headless", "import sysconfig; real = sysconfig.get_paths; "
+                              "sysconfig.get_paths = lambda *a, **k: {**real(*a, **k), 'include': '/no'}")
     same = altered_python(tmp_path, "same", "import sys")
     assert chosen(tmp_path, f"SYSTEM_PY={older}") == "python3"
     assert chosen(tmp_path, f"SYSTEM_PY={bare}") == "python3"
+    assert chosen(tmp_path, f"SYSTEM_PY={headless}") == "python3"  # no Python.h (python3-dev): no native modules
     assert chosen(tmp_path, f"SYSTEM_PY={same}") == str(same)  # the stand-ins themselves answer as Python does
 
 
