@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shapes import same_shape
 from shared_registry import shared_registry
 
 from gateway.batch.sinks import SinkSpec
@@ -113,25 +114,6 @@ def test_the_sidecar_maps_to_prepared_facts_and_renders_them(reference_dir: Path
     assert outputs == [[o.xml for o in direct.convert(data, name).outputs] for name, data in messages]
 
 
-def _same_shape(a: Any, b: Any, where: str = "") -> None:
-    """Equal, and of the same types all the way down (JSON has no tuples: a list for a tuple would compare unequal
-    to a stored state in one place and equal in another)."""
-    assert type(a) is type(b), f"{where}: {type(a).__name__} became {type(b).__name__}"
-    if isinstance(a, dict):
-        assert list(a) == list(b), where
-        for key in a:
-            _same_shape(a[key], b[key], f"{where}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for n, (x, y) in enumerate(zip(a, b, strict=True)):
-            _same_shape(x, y, f"{where}[{n}]")
-    elif hasattr(a, "__slots__") and not isinstance(a, (str, bytes)):
-        for name in a.__slots__:
-            _same_shape(getattr(a, name), getattr(b, name), f"{where}.{name}")
-    else:
-        assert a == b, where
-
-
 def test_prepared_facts_travel_as_json_and_arrive_unchanged(reference_dir: Path) -> None:
     """The hand-over form (``Prepared.__reduce__``): one JSON text, read back to the same values and types."""
     converter = Converter(shared_registry())
@@ -142,7 +124,7 @@ def test_prepared_facts_travel_as_json_and_arrive_unchanged(reference_dir: Path)
         assert facts is not None
         rebuild, args = facts.__reduce__()
         assert rebuild is zkn.prepared_from_text and isinstance(args[0], bytes), name
-        _same_shape(facts, pickle.loads(pickle.dumps(facts)), name)
+        same_shape(facts, pickle.loads(pickle.dumps(facts)), name)
         travelled += len(facts.units)
     assert travelled > 2 * len(batch_bench.templates())
 
@@ -167,4 +149,4 @@ def test_prepared_facts_json_cannot_hold_travel_as_before(reference_dir: Path) -
         strange = facts._replace(units=[(unit, unit_facts._replace(want=odd))])
         assert strange.__reduce__()[0] is zkn.Prepared
         back = pickle.loads(pickle.dumps(strange))
-        _same_shape(strange, back)
+        same_shape(strange, back)

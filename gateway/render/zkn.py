@@ -144,8 +144,9 @@ if hasattr(os, "register_at_fork"):  # POSIX; where there is no fork there is no
     os.register_at_fork(after_in_child=referentienummer.reset)
 
 
-_REFUSE_MORE = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+STRICT_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 """Without a ``default``, orjson refuses what these pass through, instead of writing it as text or a dict."""
+_REFUSE_MORE = STRICT_JSON
 
 
 class Prepared(NamedTuple):
@@ -169,19 +170,29 @@ class Prepared(NamedTuple):
         would turn into something else without a word (a tuple into a list, NaN into null) the facts never
         hold: ``test_zkn_prepared`` holds every value's type to the trip over the whole mix."""
         try:
-            text = orjson.dumps([self.wet, self.berichtcode, self.identificatie, [
-                [[u.kind, u.event, u.client_index, u.line_index, u.gemeente, u.aanbieder, u.keys, u.links],
-                 f.at, f.want, None if f.delivery is None else tuple(f.delivery),
-                 None if f.answer is None else tuple(f.answer)] for u, f in self.units]],
+            text = orjson.dumps(self.plain(),
                 option=_REFUSE_MORE)
         except TypeError:  # orjson.JSONEncodeError: e.g. a key that is not a str, text that is not UTF-8
             return type(self), tuple(self)
         return prepared_from_text, (text,)
 
+    def plain(self) -> list[Any]:
+        """The facts as lists, dicts, text and numbers, for orjson: :func:`prepared_from_plain` reads them back. A
+        batch worker also writes them inside one JSON text for a whole chunk (``gateway.batch.work``)."""
+        return [self.wet, self.berichtcode, self.identificatie, [
+                [[u.kind, u.event, u.client_index, u.line_index, u.gemeente, u.aanbieder, u.keys, u.links],
+                 f.at, f.want, None if f.delivery is None else tuple(f.delivery),
+                 None if f.answer is None else tuple(f.answer)] for u, f in self.units]]
+
 
 def prepared_from_text(text: bytes) -> Prepared:
     """The :class:`Prepared` that :meth:`Prepared.__reduce__` wrote as JSON."""
-    wet, berichtcode, identificatie, pairs = orjson.loads(text)
+    return prepared_from_plain(orjson.loads(text))
+
+
+def prepared_from_plain(plain: list[Any]) -> Prepared:
+    """The :class:`Prepared` of :meth:`Prepared.plain`, read back from JSON: its tuples and named tuples again."""
+    wet, berichtcode, identificatie, pairs = plain
     return Prepared(wet, berichtcode, identificatie, [
         (Unit(kind, event, client, line, gemeente, aanbieder, tuple(keys), tuple(links)),
          UnitFacts(at, want, None if delivery is None else Delivery(*delivery),
