@@ -129,6 +129,21 @@ def test_prepared_facts_travel_as_json_and_arrive_unchanged(reference_dir: Path)
     assert travelled > 2 * len(batch_bench.templates())
 
 
+def test_a_319s_answer_travels_as_json_and_arrives_an_answer(reference_dir: Path) -> None:
+    """The 319s (not in batch_bench's mix): the answer a refusal reads by field name arrives an ``Answer``."""
+    converter = Converter(shared_registry())
+    fixtures = Path(__file__).parent / "fixtures"
+    for path in (fixtures / "iwmo32" / "WMO319_verzoek_antwoord.xml",
+                 fixtures / "ijw32" / "JW319_verzoek_antwoord.xml"):
+        _, mapping, result = converter.to_model(path.read_bytes(), path.name)
+        facts = converter.prepare(result.bericht, mapping)
+        assert facts is not None and facts.units[0][1].answer is not None, path.name
+        assert facts.__reduce__()[0] is zkn.prepared_from_text
+        back = pickle.loads(pickle.dumps(facts))
+        same_shape(facts, back, path.name)
+        assert back.units[0][1].answer.verzoek_antwoord == "1"
+
+
 class _Code(str):
     """A str subclass (as an Enum of text would be): JSON would hand back plain text."""
 

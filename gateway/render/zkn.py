@@ -36,7 +36,7 @@ from gateway.zaken.plan import (
     unit_facts,
 )
 from gateway.zaken.state import JsonDict
-from gateway.zaken.units import another_zaak, answers_new_only, bound_only, is_verzoek_key
+from gateway.zaken.units import another_zaak, answers_new_only, bound_only, is_verzoek_key, unit_of
 
 from .guard import escape as esc
 from .names import file_name
@@ -193,11 +193,14 @@ def prepared_from_text(text: bytes) -> Prepared:
 def prepared_from_plain(plain: list[Any]) -> Prepared:
     """The :class:`Prepared` of :meth:`Prepared.plain`, read back from JSON: its tuples and named tuples again."""
     wet, berichtcode, identificatie, pairs = plain
-    return Prepared(wet, berichtcode, identificatie, [
-        (Unit(kind, event, client, line, gemeente, aanbieder, tuple(keys), tuple(links)),
-         UnitFacts(at, want, None if delivery is None else Delivery(*delivery),
-                   None if answer is None else Answer(*answer)))
-        for (kind, event, client, line, gemeente, aanbieder, keys, links), at, want, delivery, answer in pairs])
+    return _tuple_new(Prepared, (wet, berichtcode, identificatie, [  # the named tuples without their Python __new__
+        (unit_of(kind, event, client, line, gemeente, aanbieder, tuple(keys), tuple(links)),
+         _tuple_new(UnitFacts, (at, want, None if delivery is None else _tuple_new(Delivery, delivery),
+                               None if answer is None else _tuple_new(Answer, answer))))
+        for (kind, event, client, line, gemeente, aanbieder, keys, links), at, want, delivery, answer in pairs]))
+
+
+_tuple_new = tuple.__new__
 
 
 def prepare(bericht: Bericht, settings: RenderSettings) -> Prepared | None:
