@@ -146,7 +146,6 @@ if hasattr(os, "register_at_fork"):  # POSIX; where there is no fork there is no
 
 STRICT_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 """Without a ``default``, orjson refuses what these pass through, instead of writing it as text or a dict."""
-_REFUSE_MORE = STRICT_JSON
 
 
 class Prepared(NamedTuple):
@@ -171,7 +170,7 @@ class Prepared(NamedTuple):
         hold: ``test_zkn_prepared`` holds every value's type to the trip over the whole mix."""
         try:
             text = orjson.dumps(self.plain(),
-                option=_REFUSE_MORE)
+                                option=STRICT_JSON)
         except TypeError:  # orjson.JSONEncodeError: e.g. a key that is not a str, text that is not UTF-8
             return type(self), tuple(self)
         return prepared_from_text, (text,)
