@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import date, time
 
 from gateway.model import Bericht, Client, Product
@@ -55,8 +55,9 @@ _KIND, _EVENT, _CLIENT, _LINE, _GEMEENTE, _AANBIEDER, _KEYS, _LINKS = (Unit.__di
 def unit_of(kind: str, event: str, client_index: int, line_index: int, gemeente: str, aanbieder: str,
             keys: tuple[str, ...], links: tuple[str, ...]) -> Unit:
     """``Unit(kind, ...)`` without the frozen dataclass's ``__init__``, which sets each field through
-    ``object.__setattr__`` (~13 k instructions a unit, this ~8 k): a batch parent rebuilds every unit its workers
-    send (``render.zkn.prepared_from_plain``). The same values in the same slots: equal, and hashed alike."""
+    ``object.__setattr__`` (~13 k instructions a unit, this ~8 k): :func:`units` makes every message's units
+    with it, and a batch parent rebuilds every unit its workers send (``render.zkn.prepared_from_plain``). The
+    same values in the same slots: equal, and hashed alike."""
     unit = _new(Unit)
     _KIND(unit, kind)
     _EVENT(unit, event)
@@ -217,8 +218,8 @@ def units(bericht: Bericht) -> list[Unit]:
     out: list[Unit] = []
     if bericht.soort == "verzoek-antwoord" and bericht.antwoord is not None:  # 319: the verzoek it answers
         ref = key_part(bericht.antwoord.referentie_aanbieder)
-        out.append(Unit("aanvraag", bericht.soort, -1, -1, gemeente, aanbieder,
-                        (f"aanvraag:{gemeente}:{ref}", f"{VERZOEK}{gemeente}:{ref}")))
+        out.append(unit_of("aanvraag", bericht.soort, -1, -1, gemeente, aanbieder,
+                           (f"aanvraag:{gemeente}:{ref}", f"{VERZOEK}{gemeente}:{ref}"), ()))
     for ci, client in enumerate(bericht.clients):
         if bericht.soort == "verzoek-wijziging":  # 317: one aanvraagzaak per line that asks for something
             ref = key_part(client.referentie_aanbieder) if client.referentie_aanbieder else \
@@ -232,7 +233,7 @@ def units(bericht: Bericht) -> list[Unit]:
                 keys = (own,) if target else (own, nieuw_key(gemeente, ref, product))  # a budget line too
                 keys += (verzoek_key(gemeente, ref, 0),)  # how a 319 finds every line from the reference alone: the
                 # render binds the line's zaak to the first free place (:0, :1, ...), not to the line's own place
-                out.append(Unit("aanvraag", bericht.soort, ci, li, gemeente, aanbieder, keys, links))
+                out.append(unit_of("aanvraag", bericht.soort, ci, li, gemeente, aanbieder, keys, links))
             continue
         for li, product in enumerate(client.producten):
             line_gemeente = product.gemeentecode or gemeente
@@ -243,8 +244,8 @@ def units(bericht: Bericht) -> list[Unit]:
                 else:  # 2.0: no ReferentieAanbieder; the request message and line name it
                     keys.append(f"aanvraag:{gemeente}:{aanbieder}:{bericht.identificatie}:{li}")
                 alias = aanvraag_product_key(gemeente, aanbieder, client, product)
-                out.append(Unit("aanvraag", "verzoek", ci, li, gemeente, aanbieder,
-                                tuple(keys + ([alias] if alias else []))))
+                out.append(unit_of("aanvraag", "verzoek", ci, li, gemeente, aanbieder,
+                                   tuple(keys + ([alias] if alias else [])), ()))
                 continue
             keys = toewijzing_keys(line_gemeente, aanbieder, client, product)
             if not keys:
@@ -265,10 +266,11 @@ def units(bericht: Bericht) -> list[Unit]:
                 if alias:
                     found.append(alias)
                 links = tuple(found)
-            out.append(Unit("toewijzing", bericht.soort, ci, li, line_gemeente, product.aanbieder or aanbieder,
-                            tuple(keys), links))
+            out.append(unit_of("toewijzing", bericht.soort, ci, li, line_gemeente, product.aanbieder or aanbieder,
+                               tuple(keys), links))
     if bericht.wet == "jw":  # a gemeente numbers its Wmo and Jeugdwet toewijzingen apart: keys never meet
-        out = [replace(u, keys=tuple(map(_jeugd, u.keys)), links=tuple(map(_jeugd, u.links))) for u in out]
+        out = [unit_of(u.kind, u.event, u.client_index, u.line_index, u.gemeente, u.aanbieder,
+                       tuple(map(_jeugd, u.keys)), tuple(map(_jeugd, u.links))) for u in out]
     return out
 
 
