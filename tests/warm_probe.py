@@ -27,6 +27,20 @@ def config(processes: int, data: Path) -> Any:
                                  "legacy": {"mode": "passthrough", "legacy_downstream": "legacy"}}}, data)
 
 
+SERVER_SIDE = ("gateway.proxy.ledgered", "prometheus_client", "gateway.proxy.config", "gateway.proxy.render_config",
+               "gateway.deliver.settled_writes", "httpx", "rich", "fastapi", "starlette", "uvicorn")
+"""The server's modules, none of which a worker imports: the ledger stage's half (session 34: ~25 ms of the first
+message), and what the whole ``ServeConfig`` handed over pulled in (session 34: ~0.08 s of each worker start)."""
+
+
+async def server_side(pool: Any) -> list[str]:
+    """Which of :data:`SERVER_SIDE` the worker has imported."""
+    from worker_tasks import modules
+
+    imported = set(await pool.run(modules))
+    return [name for name in SERVER_SIDE if name in imported]
+
+
 async def first_message(gw: Any, pool: Any, data: Path) -> dict[str, Any]:
     """The answer to the first message after the start, on the route rendered against the ledger (the worker maps
     it), and the modules the worker imported for it: none, when the ledger stage's task was imported warm."""
@@ -39,7 +53,7 @@ async def first_message(gw: Any, pool: Any, data: Path) -> dict[str, Any]:
     answer = await gw.receive(None, body, {"content-type": "text/xml"})
     after = await pool.run(modules)
     return {"status": answer.status, "imported": sorted(set(after) - set(before)),
-            "server_side": sorted(name for name in ("gateway.proxy.ledgered", "prometheus_client") if name in after)}
+            "server_side": [name for name in SERVER_SIDE if name in after]}
 
 
 async def probe(processes: int, data: Path) -> dict[str, Any]:
@@ -55,13 +69,16 @@ async def probe(processes: int, data: Path) -> dict[str, Any]:
         pool = gw.conversion.pool
         if pool is not None:
             seen["worker"] = await pool.run(warmth)
+            seen["server_side"] = {"ready": await server_side(pool)}
             seen["first_message"] = await first_message(gw, pool, data)
             os.kill(seen["worker"][0], signal.SIGKILL)  # its replacement answers: it must take work warm too
             seen["replaced"] = await pool.run(warmth)
+            seen["server_side"]["replaced"] = await server_side(pool)
         seen["reload_errors"] = await gw.reload()
         seen["server_reloaded"] = gw.conversion.server_warmth()
         if pool is not None:
             seen["worker_reloaded"] = await pool.run(warmth)
+            seen["server_side"]["reloaded"] = await server_side(pool)
     finally:
         await gw.stop()
     return seen

@@ -77,3 +77,12 @@ def modules() -> list[str]:
     import sys
 
     return sorted(sys.modules)
+
+
+def converters() -> dict[str, tuple[object, ...]]:
+    """What each sidecar converter of this worker was built with: profile, mappings, validation, body limit and
+    render settings (a frozen dataclass, compared whole)."""
+    from gateway.proxy.converting import _worker_converters
+
+    return {name: (c.profile, [m.name for m in c.only], c.validate, c.max_bytes, c.settings)
+            for name, c in _worker_converters.items()}

@@ -14,11 +14,11 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lxml import etree
 
@@ -36,14 +36,15 @@ from gateway.model import Bericht
 from gateway.parentwatch import end_with_parent
 from gateway.pipeline import FAILURES, Converter, FailureInfo, Output, describe, sender_of
 from gateway.procmemory import Allowance, give_back
-from gateway.render import stuf
+from gateway.render import RenderSettings, stuf
 from gateway.render.ggk import is_retour
 from gateway.render.schemas import SchemaUnavailable, schema
 
-from .config import ConfigError, ReplyConfig, ServeConfig
-from .render_config import settings_of
 from .warming import warm, warmth
 from .workers import STUCK_AFTER, WorkerPool
+
+if TYPE_CHECKING:  # the server's: a worker is handed WorkerSettings and never imports the config module
+    from .config import ReplyConfig, RouteConfig, ServeConfig
 
 log = logging.getLogger("overstap.convert")
 T = TypeVar("T")
@@ -152,30 +153,78 @@ def schema_available(profile: str) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class RouteSettings:
+    """What a converter is built from: one route of the config, settled by the server process."""
+
+    name: str
+    profile: str
+    mappings: tuple[str, ...]
+    validate: bool | str
+    """Decided by the server (a worker takes it rather than load the official schema, ~0.2 s, to decide again)."""
+    render: RenderSettings
+    """Defaults, the top-level ``render:`` block, the route's own and its ``ggk_versie``, applied."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """All a conversion worker is handed of the config, plain and small: the whole ``ServeConfig`` pulled the
+    config module, and with it the server's (httpx, rich, the delivery settings), into each worker's start."""
+
+    routes: tuple[RouteSettings, ...]
+    max_body_bytes: int
+    rendered_in_server: frozenset[str]
+    """The routes whose outputs the server renders against the zaak ledger: a worker maps their messages only."""
+
+
+def _validation(route: RouteConfig, validating: dict[str, bool | str] | None) -> bool | str:
+    """``validating``'s decision for ``route`` (the server's, handed on), else the route's, else whether the
+    official schema of its profile is there."""
+    if validating is not None and route.name in validating:
+        return validating[route.name]
+    return schema_available(route.profile) if route.validate is None else route.validate
+
+
+def route_settings(config: ServeConfig, route: RouteConfig, validate: bool | str) -> RouteSettings:
+    """``route`` as a converter needs it; raises ConfigError on a bad ``render:`` block."""
+    from .render_config import settings_of  # reads the config: the server's, never a worker's
+
+    settings = settings_of(config, route)
+    if route.ggk_versie:
+        settings = replace(settings, ggk_versie=route.ggk_versie)
+    return RouteSettings(route.name, route.profile, tuple(route.mappings), validate, settings)
+
+
+def converter_of(route: RouteSettings, registry: Registry, max_bytes: int) -> Converter:
+    """The converter of one route, in the server and in a worker alike; raises on a bad mapping."""
+    return Converter(registry, profile=route.profile, mappings=list(route.mappings), validate=route.validate,
+                     max_bytes=max_bytes, ledger=ThrowawayLedger(),  # the stateful step: ledgered.py
+                     settings=route.render)
+
+
 def build_converters(config: ServeConfig, registry: Registry,
                      validating: dict[str, bool | str] | None = None) -> dict[str, Converter]:
     """One converter per route, with the route's mappings, profile and validation; raises on a bad mapping.
-    ``validating``: what the server process decided per route (a worker takes it rather than load the official
-    schema, ~0.2 s, to decide again)."""
+    ``validating``: what the server process decided per route (as a worker is handed it in :class:`WorkerSettings`)."""
+    from .config import ConfigError  # the server's: see the TYPE_CHECKING import
+
     converters: dict[str, Converter] = {}
     for route in config.routes.values():
-        if validating is not None and route.name in validating:
-            validate = validating[route.name]
-        else:
-            validate = schema_available(route.profile) if route.validate is None else route.validate
+        validate = _validation(route, validating)
         try:
-            settings = settings_of(config, route)
-            if route.ggk_versie:
-                settings = replace(settings, ggk_versie=route.ggk_versie)
-            converters[route.name] = Converter(registry, profile=route.profile, mappings=route.mappings,
-                                               validate=validate, max_bytes=config.max_body_bytes,
-                                               ledger=ThrowawayLedger(),  # the stateful step: ledgered.py
-                                               settings=settings)
+            converters[route.name] = converter_of(route_settings(config, route, validate), registry,
+                                                  config.max_body_bytes)
         except SchemaUnavailable as exc:
             raise ConfigError(f"routes.{route.name}.validate: {exc}") from None
         except ValueError as exc:
             raise ConfigError(f"routes.{route.name}: {exc}") from None
     return converters
+
+
+def worker_settings(config: ServeConfig, validating: dict[str, bool | str]) -> WorkerSettings:
+    """What a conversion worker is handed of ``config``, with the server's decision on validation."""
+    routes = tuple(route_settings(config, route, _validation(route, validating)) for route in config.routes.values())
+    return WorkerSettings(routes, config.max_body_bytes, frozenset(rendered_in_server(config)))
 
 
 def mapping_files(config: ServeConfig) -> list[Path]:
@@ -289,9 +338,9 @@ def rendered_in_server(config: ServeConfig) -> set[str]:
     return {name for name, route in config.routes.items() if config.ledger and route.mode in STATEFUL_MODES}
 
 
-def _worker_sides(config: ServeConfig, converters: dict[str, Converter]) -> tuple[dict[str, Any], ...]:
-    """The :func:`warm` calls of a conversion worker: every route mapped, the routes it renders rendered."""
-    server = rendered_in_server(config)
+def _worker_sides(server: Container[str], converters: dict[str, Converter]) -> tuple[dict[str, Any], ...]:
+    """The :func:`warm` calls of a conversion worker: every route mapped, the routes it renders (not ``server``'s)
+    rendered."""
     return ({"converters": list(converters.values()), "render": False},
             {"converters": [c for name, c in converters.items() if name not in server], "mapping": False})
 
@@ -307,15 +356,15 @@ def _cold(sides: tuple[dict[str, Any], ...]) -> dict[str, int]:
 
 def worker_warmth() -> dict[str, int]:
     """What is still cold in this worker (all zeros once :func:`_init_worker` warmed it): a task tests send."""
-    return _cold(_worker_sides(_worker_config[0], _worker_converters) if _worker_config else ())
+    return _cold(_worker_sides(_worker_settings[0].rendered_in_server, _worker_converters) if _worker_settings
+                 else ())
 
 
 _worker_converters: dict[str, Converter] = {}
-_worker_config: list[ServeConfig] = []
+_worker_settings: list[WorkerSettings] = []
 
 
-def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path], parent: int,
-                 validating: dict[str, bool | str] | None = None) -> None:
+def _init_worker(settings: WorkerSettings, dirs: list[Path], files: list[Path], parent: int) -> None:
     end_with_parent(parent)  # a kill -9 of the sidecar must not leave workers (and their resource tracker)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the sidecar's to handle, not each worker's
     # So is a stop that signals every process at once (systemd's control-group kill, `timeout`): the sidecar ends
@@ -324,9 +373,11 @@ def _init_worker(config: ServeConfig, dirs: list[Path], files: list[Path], paren
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.getLogger().setLevel(logging.WARNING)
     _worker_converters.clear()
-    _worker_converters.update(build_converters(config, Registry(dirs=dirs, files=files), validating))
-    _worker_config[:] = [config]
-    for side in _worker_sides(config, _worker_converters):  # before it says ready: it takes work warm
+    registry = Registry(dirs=dirs, files=files)
+    _worker_converters.update({route.name: converter_of(route, registry, settings.max_body_bytes)
+                               for route in settings.routes})
+    _worker_settings[:] = [settings]
+    for side in _worker_sides(settings.rendered_in_server, _worker_converters):  # before it says ready: warm
         warm(**side)
     from . import mapped  # noqa: F401  the ledger stage's task: imported when its first one is unpickled otherwise
     gc.collect()  # what the set-up freed leaves the process before its memory allowance is measured: left in the
@@ -365,7 +416,8 @@ class ConversionPool:
 
     def _init_args(self) -> tuple[object, ...]:
         validating = {name: converter.validate for name, converter in self.converters.items()}
-        return self.config, list(self.registry.dirs), list(self.registry.extra_files), os.getpid(), validating
+        return (worker_settings(self.config, validating), list(self.registry.dirs), list(self.registry.extra_files),
+                os.getpid())
 
     async def start(self) -> None:
         """Start the workers (each warms itself before it says ready) while this process warms what it runs:
