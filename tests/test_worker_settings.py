@@ -1,5 +1,5 @@
 """A sidecar conversion worker is handed plain :class:`WorkerSettings`, not the whole ``ServeConfig``
-(gateway/proxy/converting.py): its converters must be built as the server's own, render settings included, and it
+(gateway/proxy/route_settings.py): its converters must be built as the server's own, render settings included, and it
 must convert as they do. Asked of a real spawned worker; that it imports no server module is
 tests/test_warm_start.py's (tests/warm_probe.py)."""
 
@@ -12,7 +12,8 @@ from typing import Any
 
 from gateway.mapping import Registry
 from gateway.proxy.config_file import from_dict
-from gateway.proxy.converting import ConversionPool, WorkerSettings, build_converters, worker_settings
+from gateway.proxy.converting import ConversionPool
+from gateway.proxy.route_settings import WorkerSettings, build_converters, worker_settings
 from gateway.reference import reference_dir
 
 RENDER = {"zender": {"organisatie": "0363", "applicatie": "TOPZENDER"}, "omschrijving": "Top {Wet} {client}"}
