@@ -6,7 +6,8 @@ modules it imported, and (``--importtime``) Python's ``-X importtime`` log of it
 A sidecar's configuration of the flag form (``overstap serve --downstream``) is built as ``Gateway`` builds it, and
 one worker at a time is started with the real pool (spawn context, pickled hand-over, ``_init_worker``, warm
 start); once ready it is asked for its ``time.process_time()`` and ``sys.modules``. ``--tree`` names the checkout
-whose gateway package is used (this script runs as ``-c`` there, so the worker imports no script as its main).
+whose gateway package is used (its child runs as ``-c`` there, so a worker imports no script as its main); set
+``OVERSTAP_REFERENCE_DIR`` when comparing trees, or a tree away from ``shared/`` validates nothing.
 Not a test: it measures, on whatever else the machine runs; compare trees alternately and take medians.
 """
 
