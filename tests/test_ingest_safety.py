@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.ingest import InputError, read
-from gateway.ingest.xml import declaration_at
+from gateway.ingest.xml import SCAN_TRIES, declaration_at
 
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
@@ -98,3 +98,39 @@ def test_a_declaration_after_comments_is_refused_on_its_own_line() -> None:
     with pytest.raises(InputError, match="not allowed") as exc:
         read(data, "late.xml")
     assert exc.value.line == 4
+
+
+@pytest.mark.parametrize("before", [SCAN_TRIES - 1, SCAN_TRIES, SCAN_TRIES + 1, 5 * SCAN_TRIES])
+def test_past_its_tries_the_scan_hands_the_rest_to_the_regex_and_finds_the_same(before: int) -> None:
+    """Many "!" before a declaration (or none after them): the first position still, from the regex's one pass."""
+    for tail, expected in ((b"<!DOCTYPE a><a/>", 3 + 2 * before), (b"<!-- no declaration --><a/>", -1)):
+        data = b"<a>" + b"!x" * before + tail
+        found = DECLARATION_SEARCH.search(data)
+        assert declaration_at(data) == expected == (found.start() if found else -1)
+
+
+class _Counted:
+    """The scan's regex, counting its one-pass searches (the fallback) and its matches at one place."""
+
+    def __init__(self) -> None:
+        self.searches = self.matches = 0
+
+    def search(self, data: bytes, at: int = 0) -> re.Match[bytes] | None:
+        self.searches += 1
+        return DECLARATION_SEARCH.search(data, at)
+
+    def match(self, data: bytes, at: int = 0) -> re.Match[bytes] | None:
+        self.matches += 1
+        return DECLARATION_SEARCH.match(data, at)
+
+
+def test_a_message_of_exclamation_marks_is_scanned_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two million "!" are not two million steps of Python: past SCAN_TRIES the regex takes the rest in C."""
+    counted = _Counted()
+    monkeypatch.setattr("gateway.ingest.xml._DECLARATION", counted)
+    data = b"<a>" + b"!" * 2_000_000 + b"</a><!ENTITY x 'y'>"
+    with pytest.raises(InputError, match="not allowed"):
+        read(data, "bangs.xml", max_bytes=4_000_000)
+    assert counted.searches == 1
+    read(b"<a><!-- one --><!-- two --></a>", "comments.xml")  # a few "!": tried one by one, no search
+    assert (counted.searches, counted.matches) == (1, 2)
