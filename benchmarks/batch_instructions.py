@@ -259,17 +259,23 @@ def compare(paths: list[Path]) -> None:
                 print(f"    {event:5} misses a message            " + "  ".join(f"{m:14,.0f}" for m in misses) + moved)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def counting_arguments(description: str) -> argparse.ArgumentParser:
+    """The arguments every count of two runs takes (this script's and stage_instructions.py's)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--tree", type=Path, default=HERE.parent, help="the checkout whose gateway is counted")
     parser.add_argument("--dir", type=Path, help="work folder, archives kept for the next tree (default: temporary)")
     parser.add_argument("--out", type=Path, help="where the counts go (JSON)")
     parser.add_argument("-n", "--count", type=int, default=1200, help="messages of the larger run")
     parser.add_argument("--base", type=int, default=200, help="messages of the smaller run")
+    parser.add_argument("--compare", type=Path, nargs="+", help="print these counts side by side")
+    return parser
+
+
+def main() -> int:
+    parser = counting_arguments(__doc__.splitlines()[0])
     parser.add_argument("--workers", default="0,2", help="worker counts, comma-separated (0: one process; '': none)")
     parser.add_argument("--caches", action="store_true", help="also simulate the caches (cachegrind --cache-sim)")
     parser.add_argument("--no-convert", action="store_true", help="leave out convert_bench's conversion")
-    parser.add_argument("--compare", type=Path, nargs="+", help="print these counts side by side")
     args = parser.parse_args()
     if args.compare:
         compare(args.compare)

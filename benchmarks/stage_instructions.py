@@ -17,10 +17,8 @@ in batch_instructions, a figure is the difference of two runs (``--base`` and ``
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -29,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batch_stages import STAGES as TIMED_STAGES  # a sibling script, not a package
+from batch_instructions import counting_arguments, interpreter  # sibling scripts, not a package
+from batch_stages import STAGES as TIMED_STAGES
 
 HERE = Path(__file__).resolve().parent
 
@@ -188,7 +187,7 @@ def measure(tree: Path, work: Path, base: int, count: int) -> dict[str, Any]:
     for (depth, label, _module, _path), stage in zip(STAGES, found, strict=True):
         stage.update(depth=depth, label=label)
     return {"tree": str(tree), "messages": count - base, "overhead": overhead, "wrapped": wrapped,
-            "python": f"Python {platform.python_version()} ({os.path.realpath(sys.executable)})", "stages": found}
+            "python": interpreter(), "stages": found}
 
 
 def report(result: dict[str, Any]) -> None:
@@ -205,23 +204,17 @@ def compare(paths: list[Path]) -> None:
     results = [json.loads(path.read_text()) for path in paths]
     for path, result in zip(paths, results, strict=True):
         print(f"{path.name}: {result['python']}")
-    print(f"{'k instructions a message':66}" + "".join(f"{path.name:>16}" for path in paths) + "   change")
+    width = max(16, *(len(path.name) + 2 for path in paths))
+    print(f"{'k instructions a message':66}" + "".join(f"{path.name:>{width}}" for path in paths) + "   change")
     for index, stage in enumerate(results[0]["stages"]):
         values = [r["stages"][index]["instructions"] for r in results]
         moved = f"   {values[-1] / values[0] - 1:+.1%}" if values[0] > 1_000 else ""
         label = "  " * stage["depth"] + stage["label"]
-        print(f"  {label:64}" + "".join(f"{v / 1e3:16,.1f}" for v in values) + moved)
+        print(f"  {label:64}" + "".join(f"{v / 1e3:{width},.1f}" for v in values) + moved)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tree", type=Path, default=HERE.parent, help="the checkout whose gateway is counted")
-    parser.add_argument("--dir", type=Path, help="work folder, archives kept for the next tree (default: temporary)")
-    parser.add_argument("--out", type=Path, help="where the counts go (JSON)")
-    parser.add_argument("-n", "--count", type=int, default=1200, help="messages of the larger run")
-    parser.add_argument("--base", type=int, default=200, help="messages of the smaller run")
-    parser.add_argument("--compare", type=Path, nargs="+", help="print these counts side by side")
-    args = parser.parse_args()
+    args = counting_arguments(__doc__.splitlines()[0]).parse_args()
     if args.compare:
         compare(args.compare)
         return 0

@@ -28,12 +28,17 @@ def chosen(tmp_path: Path, *overrides: str) -> str:
     return done.stdout.strip()
 
 
-def fake_python(tmp_path: Path, name: str, exit_code: int) -> Path:
-    """A stand-in for the distribution's python3 that answers the Makefile's question with ``exit_code``."""
+def stand_in(tmp_path: Path, name: str, line: str) -> Path:
+    """A stand-in for the distribution's python3: a shell script that answers the Makefile's question with ``line``."""
     path = tmp_path / name
-    path.write_text(f"#!/bin/sh\nexit {exit_code}\n")
+    path.write_text(f"#!/bin/sh\n{line}\n")
     path.chmod(0o755)
     return path
+
+
+def fake_python(tmp_path: Path, name: str, exit_code: int) -> Path:
+    """One that answers with ``exit_code`` whatever it is asked."""
+    return stand_in(tmp_path, name, f"exit {exit_code}")
 
 
 def test_a_distribution_python_that_can_make_a_venv_is_chosen(tmp_path: Path) -> None:
@@ -48,10 +53,7 @@ def test_the_makefile_asks_the_python_itself(tmp_path: Path) -> None:
 
 def altered_python(tmp_path: Path, name: str, before: str) -> Path:
     """The test's own Python, with ``before`` run ahead of the Makefile's question (``-c CODE``)."""
-    path = tmp_path / name
-    path.write_text(f'#!/bin/sh\nexec {sys.executable} -c "{before}; $2"\n')
-    path.chmod(0o755)
-    return path
+    return stand_in(tmp_path, name, f'exec {sys.executable} -c "{before}; $2"')
 
 
 def test_a_python_older_than_3_11_without_ensurepip_or_headers_is_passed_over(tmp_path: Path) -> None:
