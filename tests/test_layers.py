@@ -30,12 +30,14 @@ FLOORS = {
 }
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
-    """(line, gateway package) of every import of another gateway package in ``path``."""
+def _imports(path: Path, text: str | None = None) -> list[tuple[int, str]]:
+    """(line, gateway package) of every import of another gateway package in ``path`` (or in ``text`` as if it
+    were that file's)."""
     parts = path.relative_to(GATEWAY).parts
     own = parts[0].removesuffix(".py")
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    source = path.read_text(encoding="utf-8") if text is None else text
+    for node in ast.walk(ast.parse(source)):
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -43,11 +45,25 @@ def _imports(path: Path) -> list[tuple[int, str]]:
             if node.level == 0:
                 names = [node.module or ""]
             elif node.level > len(parts) - 1 or (node.level == 1 and len(parts) == 1):  # above the package
-                names = ["gateway." + (node.module or "")]
+                # ``from . import cli`` names its modules after ``import`` (no module before it)
+                names = ["gateway." + (node.module or alias.name) for alias in node.names]
         for name in names:
             if name.startswith("gateway.") and name.split(".")[1] != own:
                 found.append((node.lineno, name.split(".")[1]))
     return found
+
+
+def test_every_form_of_an_import_is_seen() -> None:
+    """Every way a module can name another package of ours is checked. Session 35 found ``from . import x`` in a
+    top-level module (and ``from .. import x`` one floor down) counted as a package named ""."""
+    assert _imports(GATEWAY / "cores.py", "from . import cli\n") == [(1, "cli")]
+    assert _imports(GATEWAY / "cores.py", "from . import cli, model\nfrom .cli import main\n") == [
+        (1, "cli"), (1, "model"), (2, "cli")]
+    assert _imports(GATEWAY / "batch" / "work.py", "from .. import cli\nfrom ..render import zkn\n") == [
+        (1, "cli"), (2, "render")]
+    assert _imports(GATEWAY / "batch" / "work.py", "from . import runner\nimport gateway.proxy.app\n") == [
+        (2, "proxy")]
+    assert _imports(GATEWAY / "console" / "pages" / "zaken.py", "from .. import queries\n") == []  # console's own
 
 
 def test_every_package_has_a_floor() -> None:
