@@ -252,12 +252,18 @@ def run_batch(archive: Path, out: Path, workers: int, validate: bool, level: int
     return {"summary": json.loads(stdout), **measures}
 
 
-def cpu_line(result: dict[str, object], count: int) -> str:
-    """The parent's CPU a message (start-up left out) and the workers' (all of them together)."""
+def cpu_line(result: dict[str, object], count: int, rate: float) -> str:
+    """The parent's CPU a message (start-up left out) and the workers' (all of them together), and how much of a
+    core the parent was busy at the run's rate.
+
+    Why the last: the parent renders every message in order, so once it is busy ~0.9 of a core the run is bound
+    by it, however many workers (session 35: 0.89-0.93 with one worker and with two)."""
     parent, startup, workers = (result.get(k) for k in ("parent", "startup", "workers"))
     if not isinstance(parent, float) or not isinstance(startup, float) or not isinstance(workers, float):
         return "(not reported)"
-    return f"{(parent - startup) / count * 1e6:.0f}, {workers / count * 1e6:.0f} (start-up {startup:.2f} s)"
+    each = (parent - startup) / count
+    return (f"{each * 1e6:.0f}, {workers / count * 1e6:.0f} (start-up {startup:.2f} s; "
+            f"parent busy {each * rate:.2f} of a core)")
 
 
 def main() -> int:
@@ -311,7 +317,7 @@ def main() -> int:
             print(f"{workers:7d} {rate:9,.0f} {count / result['wall']:10,.0f} {per_worker:10,.0f} "
                   f"{per_worker / floor:8.1%} {result['peak_tree'] / 2**20:6.0f} MB "
                   f"{result['peak_pss'] / 2**20:6.0f} MB {result['peak_one'] / 2**20:5.0f} MB  "
-                  f"{summary['status']['failed']:6d}  {cpu_line(result, count)}")
+                  f"{summary['status']['failed']:6d}  {cpu_line(result, count, rate)}")
             if summary["status"]["failed"]:
                 print(f"        failures by code: {summary.get('failure_codes')} (every generated message should "
                       f"convert: see {out}'s quarantine/)")

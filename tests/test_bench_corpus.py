@@ -59,3 +59,11 @@ def test_each_pass_is_a_family_of_its_own(bases: list[bytes]) -> None:
                                                              "CasusB-02-WMO305_start.xml"))
     for family in passes:
         assert _beschikking(family[b02]) == _beschikking(family[b01])
+
+
+def test_the_cpu_column_says_how_busy_the_parent_was() -> None:
+    """The parent renders every message in order: its CPU a message times the run's rate is the share of a core it
+    used, the figure that says a run is bound by it (s35: 0.89-0.93 with one worker and with two)."""
+    result = {"parent": 2.5, "startup": 0.5, "workers": 1.5}
+    assert batch_bench.cpu_line(result, 10_000, 4_500.0) == "200, 150 (start-up 0.50 s; parent busy 0.90 of a core)"
+    assert batch_bench.cpu_line({"parent": None}, 10_000, 4_500.0) == "(not reported)"
